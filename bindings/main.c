@@ -1,0 +1,103 @@
+/*
+ * main.c - the calq command: a small C host that embeds Lua 5.4.
+ *
+ * It opens its own lua_State, preloads the C module (calq.core) and every Lua
+ * module under scripts/calq/ (compiled into the binary by tools/embed.lua, so
+ * the command runs from anywhere), then hands argv to calq.cli.main. Setting
+ * CALQ_SCRIPTS=DIR loads the Lua modules from DIR instead, for development.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+int luaopen_calq_core(lua_State *L);
+
+struct cq_script { const char *name; const char *chunkname; const char *src; size_t len; };
+extern const struct cq_script cq_scripts[];
+extern const size_t cq_nscripts;
+
+static int load_embedded(lua_State *L)
+{
+    const struct cq_script *s = lua_touserdata(L, lua_upvalueindex(1));
+    if (luaL_loadbuffer(L, s->src, s->len, s->chunkname) != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, s->name);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = luaL_tolstring(L, 1, NULL);
+    /* errors raised on purpose by the CLI carry no traceback */
+    if (getenv("CALQ_TRACEBACK"))
+        luaL_traceback(L, L, msg, 1);
+    else
+        lua_pushstring(L, msg);
+    return 1;
+}
+
+static int run(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_calq_core);
+    lua_setfield(L, -2, "calq.core");
+    if (!getenv("CALQ_SCRIPTS")) {
+        for (size_t i = 0; i < cq_nscripts; i++) {
+            lua_pushlightuserdata(L, (void *)&cq_scripts[i]);
+            lua_pushcclosure(L, load_embedded, 1);
+            lua_setfield(L, -2, cq_scripts[i].name);
+        }
+    } else {
+        lua_getglobal(L, "package");
+        lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", getenv("CALQ_SCRIPTS"), getenv("CALQ_SCRIPTS"));
+        lua_setfield(L, -2, "path");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, argc, 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setglobal(L, "arg");
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "calq.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    lua_getglobal(L, "arg");
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fprintf(stderr, "calq: cannot create a Lua state (out of memory)\n");
+        return 2;
+    }
+    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, run);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = lua_pcall(L, 2, 1, 1);
+    int code = 0;
+    if (status != LUA_OK) {
+        fprintf(stderr, "calq: %s\n", lua_tostring(L, -1));
+        code = 1;
+    } else if (lua_isinteger(L, -1)) {
+        code = (int)lua_tointeger(L, -1);
+    }
+    lua_close(L);
+    return code;
+}
