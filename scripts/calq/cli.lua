@@ -41,6 +41,17 @@ cli.register("run", "run a Lua recipe with calq loaded", "calq run SCRIPT.lua [A
   return math.type(rc) == "integer" and rc or 0
 end)
 
+-- Subcommands written as modules scripts/calq/cmd/NAME.lua returning
+-- { summary = "...", usage = "...", run = function(argv) -> exit code }.
+-- Add a new one to this list.
+local modules = {
+}
+
+for _, name in ipairs(modules) do
+  local m = require("calq.cmd." .. name)
+  cli.register(name, m.summary, m.usage, m.run)
+end
+
 --- Entry point used by the calq host: argv[1..n] are the words after "calq".
 function cli.main(argv)
   local name = argv[1]
