@@ -127,8 +127,8 @@ bench: bootstrap
 	@bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(LUADIR)/calq $(DESTDIR)$(LIBDIR)/calq $(DESTDIR)$(BINDIR)
-	install -m 644 scripts/calq/*.lua $(DESTDIR)$(LUADIR)/calq/
+	install -d $(DESTDIR)$(LIBDIR)/calq $(DESTDIR)$(BINDIR)
+	for f in $(LUA_SRC); do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/$${f#scripts/}; done
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LIBDIR)/calq/core.so
 	install -m 755 $(CALQ) $(DESTDIR)$(BINDIR)/calq
 
