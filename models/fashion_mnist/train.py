@@ -25,6 +25,8 @@ import torch.nn as nn
 
 DATA = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "ort"))
+import onnx_ops  # noqa: E402  (lists the exported nodes without the onnx package)
 
 
 def read_idx(path):
@@ -89,7 +91,7 @@ def accuracy(model, x, y, batch=1000):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=HERE)
@@ -141,7 +143,11 @@ def main():
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
                       training=torch.onnx.TrainingMode.PRESERVE,
                       do_constant_folding=False)
+    ops = [op for op, _ in onnx_ops.model_info(tmp)["nodes"]]
+    if ops.count("BatchNormalization") != 3:
+        raise SystemExit(f"train.py: {tmp}: expected 3 BatchNormalization nodes, got ops {ops}")
     os.replace(tmp, path)
+    print("ops: " + " ".join(ops))
     print(f"test_accuracy {acc:.4f} ({int(round(acc * len(xte)))}/{len(xte)}) "
           f"train_time {time.time() - t0:.0f} s -> {path} ({os.path.getsize(path)} B)")
     return 0

@@ -12,13 +12,10 @@ const fs = require('fs');
 const path = require('path');
 const npy = require('./npy');
 const ortlib = require('./ort');
+const { sanitize } = require('./names');
 
 const USAGE = 'usage: node tools/ort/run.js MODEL.onnx --input NAME=FILE.npy ... --outdir DIR [--threads 1] [--repeat 1] [--warmup 0]';
 
-function sanitize(name) {
-  const s = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  return s === '' || s === '.' || s === '..' ? `_${s}` : s;
-}
 
 function posInt(opt, v, min) {
   if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) throw new Error(`${opt} wants an integer >= ${min}, got '${v}'`);
