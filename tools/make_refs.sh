@@ -29,6 +29,9 @@ if ((${#missing[@]})); then
     exit 0
 fi
 mkdir -p "$refs"
+# one builder at a time (several worktrees share one cache)
+exec 9>"$refs/.lock"
+flock 9
 
 scripts=("$repo"/tools/ort/*.js "$repo"/tools/ort/*.py "$repo/tools/make_refs.sh"
          "$cache/ort/node_modules/onnxruntime-node/package.json")
