@@ -549,7 +549,8 @@ cq_status cq_graph_toposort(cq_graph *g, cq_err *err)
             order[no++] = i;
     for (int i = 0; i < nn; i++)
         sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
+    if (nn)
+        memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
     for (int v = 0; v < nv; v++)
         g->values[v].producer = -1;
     for (int i = 0; i < nn; i++)

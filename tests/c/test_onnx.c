@@ -451,6 +451,61 @@ static void test_onnx_corrupt(void **state)
     print_message("truncated: %d errors, %d loads\n", errors, loads);
 }
 
+/* Small models with attributes, subgraphs and typed tensors: every
+ * truncation point and many random byte changes. */
+static void test_onnx_corrupt_small(void **state)
+{
+    (void)state;
+    const char *models[] = {"test_conv_with_strides_padding", "test_loop11", "test_if_seq",
+                            "test_constant", "test_cast_DOUBLE_to_FLOAT", "test_scan9_sum"};
+    srand(11);
+    int tried = 0;
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s/model.onnx", node_data_dir(), models[m]);
+        size_t len = 0;
+        unsigned char *buf = slurp(path, &len);
+        if (!buf)
+            continue;
+        tried++;
+        for (size_t cut = 0; cut < len; cut++) {
+            cq_err err;
+            cq_graph *g = cq_onnx_load_buffer(buf, cut, "cut.onnx", &err);
+            if (g)
+                cq_graph_free(g);
+            else
+                assert_true(strncmp(err.msg, "cut.onnx: ", 10) == 0);
+        }
+        unsigned char *copy = malloc(len);
+        for (int trial = 0; trial < 2000; trial++) {
+            memcpy(copy, buf, len);
+            int flips = 1 + rand() % 3;
+            for (int k = 0; k < flips; k++)
+                copy[(size_t)rand() % len] = (unsigned char)rand();
+            cq_err err;
+            cq_graph *g = cq_onnx_load_buffer(copy, len, "flip.onnx", &err);
+            if (g) {
+                void *out;
+                size_t olen;
+                if (cq_onnx_save_buffer(g, &out, &olen, &err) == CQ_OK) {
+                    cq_graph *h = cq_onnx_load_buffer(out, olen, "again.onnx", &err);
+                    cq_graph_free(h);
+                    free(out);
+                }
+                cq_graph_free(g);
+            } else {
+                assert_true(strncmp(err.msg, "flip.onnx: ", 11) == 0);
+            }
+        }
+        free(copy);
+        free(buf);
+    }
+    if (!tried) {
+        print_message("skipped: no ONNX node test data in %s\n", node_data_dir());
+        skip();
+    }
+}
+
 /* Every model of the ONNX node tests loads and round-trips; .pb tensors read. */
 static void test_onnx_node_models(void **state)
 {
@@ -517,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_onnx_check_ops),
         cmocka_unit_test(test_onnx_blazeface),
         cmocka_unit_test(test_onnx_corrupt),
+        cmocka_unit_test(test_onnx_corrupt_small),
         cmocka_unit_test(test_onnx_node_models),
     };
     return cmocka_run_group_tests_name("onnx", tests, NULL, NULL);
