@@ -100,7 +100,9 @@ typedef struct cq_value {
     int onnx_elem_type;    /* TensorProto.DataType as read (may lack a cq_dtype) */
     cq_tensor *data;       /* initializer or folded constant; NULL otherwise */
     int producer;          /* node index, -1 for inputs and initializers */
-    int is_input;          /* a graph input (not an initializer) */
+    int is_input;          /* a graph input; an initializer that an old model (IR < 4)
+                              also lists in graph.input has both flags set, and is
+                              not in g->inputs (onnx.h) */
     int is_output;         /* a graph output */
     int is_initializer;    /* came from graph.initializer */
     char *doc_string;

@@ -542,7 +542,7 @@ static void test_onnx_node_models(void **state)
             malformed++;
         }
     }
-    print_message("%zu .pb files: %d read, %d unsupported dtype, %d not TensorProto\n",
+    print_message("%zu .pb files: %d read, %d unsupported (dtype, segments), %d malformed\n",
                   gl.gl_pathc, ok, unsupported, malformed);
     assert_true(ok > 2000);
     globfree(&gl);
