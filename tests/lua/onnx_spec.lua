@@ -151,6 +151,29 @@ describe("calq.onnx", function()
             assert.are.equal("same 4 outputs\n", text)
         end)
 
+        it("writes every node-test model so that ONNX Runtime still accepts it #slow", function()
+            local ort = cache .. "/ort/node_modules"
+            if not exists(nodedata .. "/test_relu/model.onnx") then return pending("no ONNX node test data") end
+            if not exists(ort .. "/onnxruntime-node/package.json") or not os.execute("command -v node >/dev/null") then
+                return pending("node or onnxruntime-node missing")
+            end
+            local dir = tmpname(".d")
+            assert(os.execute("mkdir " .. dir))
+            local n = 0
+            for name in io.popen("ls " .. nodedata):lines() do
+                local m = assert(onnx.load(nodedata .. "/" .. name .. "/model.onnx"))
+                assert(m:save(dir .. "/" .. name .. ".onnx"))
+                n = n + 1
+            end
+            local script = debug.getinfo(1, "S").source:sub(2):gsub("onnx_spec%.lua$", "ort_accept.js")
+            local pipe = io.popen(string.format("NODE_PATH=%q node %q %q %q 2>&1", ort, script, nodedata, dir))
+            local text = pipe:read("a")
+            pipe:close()
+            os.execute("rm -r " .. dir)
+            assert.is_true(n >= 900)
+            assert.matches("copy refused 0\n$", text)
+        end)
+
         it("returns nil, message, code when the directory is missing", function()
             local p = nodedata .. "/test_relu/model.onnx"
             if not exists(p) then return pending("no ONNX node test data") end
