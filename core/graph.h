@@ -246,7 +246,9 @@ cq_status cq_graph_toposort(cq_graph *g, cq_err *err);
  * that are still used), renumbering indices. */
 cq_status cq_graph_compact(cq_graph *g, cq_err *err);
 /* Number of nodes reading value v (live nodes only, each node once); the
- * first max of their indices go to out (which may be NULL when max is 0). */
+ * first max of their indices go to out (which may be NULL when max is 0).
+ * -1 on ENOMEM. A node whose subgraph (If, Loop, Scan) reads v by name counts
+ * as reading it, here and in toposort / compact. */
 int cq_graph_consumers(const cq_graph *g, int v, int *out, int max);
 /* Name of the ONNX TensorProto.DataType ("FLOAT", "DOUBLE", ...); "UNKNOWN" otherwise. */
 const char *cq_onnx_type_name(int onnx_type);
