@@ -106,7 +106,7 @@ cq_graph *cq_graph_new(cq_err *err)
     name_index *ix = calloc(1, sizeof *ix);
     if (g)
         g->index = ix;
-    if (!g || !ix || index_rebuild(g, 64, err) != CQ_OK) {
+    if (!g || !ix || index_rebuild(g, 16, err) != CQ_OK) {
         cq_errf(err, CQ_ENOMEM, "out of memory for a graph");
         free(ix);
         free(g);
