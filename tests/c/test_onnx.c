@@ -92,6 +92,7 @@ static void test_onnx_roundtrip_built(void **state)
     g->values[cq_graph_find(g, "w")].is_input = 1;
     assert_int_equal(cq_onnx_save_buffer(g, &buf, &len, &err), CQ_OK);
     cq_graph *h = cq_onnx_load_buffer(buf, len, "tiny.onnx", &err);
+    free(buf);
     assert_non_null(h);
     assert_int_equal(h->n_inputs, 1);
     assert_true(h->values[cq_graph_find(h, "w")].is_input);
