@@ -397,6 +397,17 @@ static int m_add(lua_State *L)
     return 1;
 }
 
+/* ds:append(other) -> ds: other's records added at the end */
+static int m_append(lua_State *L)
+{
+    cq_dataset *ds = check_ds(L, 1), *src = check_ds(L, 2);
+    cq_err err;
+    if (cq_dataset_append(ds, src, &err))
+        return luaL_error(L, "%s", err.msg);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int m_categories(lua_State *L)
 {
     cq_dataset *ds = check_ds(L, 1);
@@ -561,7 +572,7 @@ static int mm_gc(lua_State *L)
 
 static const luaL_Reg ds_methods[] = {
     {"record", m_record}, {"records", m_records}, {"counts", m_counts},
-    {"histogram", m_histogram}, {"filter", m_filter}, {"add", m_add},
+    {"histogram", m_histogram}, {"filter", m_filter}, {"add", m_add}, {"append", m_append},
     {"categories", m_categories}, {"missing", m_missing}, {"issues", m_issues},
     {"sample", m_sample}, {"close", mm_gc}, {NULL, NULL},
 };

@@ -254,6 +254,36 @@ int32_t cq_dataset_category(cq_dataset *ds, const char *name, int64_t id, cq_err
     return c;
 }
 
+cq_status cq_dataset_append(cq_dataset *dst, const cq_dataset *src, cq_err *err)
+{
+    if (dst == src)
+        return cq_errf(err, CQ_EINVAL, "dataset: cannot append a dataset to itself");
+    int32_t *map = malloc((size_t)(src->ncat ? src->ncat : 1) * sizeof *map);
+    if (!map)
+        return cq_errf(err, CQ_ENOMEM, "dataset: out of memory");
+    cq_status st = CQ_OK;
+    for (int32_t c = 0; c < src->ncat && !st; c++)
+        if ((map[c] = cq_dataset_category(dst, cq_dataset_cat_name(src, c), src->cat_id[c], err)) < 0)
+            st = err ? err->code : CQ_ENOMEM;
+    for (int64_t i = 0; i < src->n && !st; i++) {
+        if (cq_dataset_add(dst, cq_dataset_path(src, i), src->id[i], src->width[i], src->height[i],
+                           src->count[i], err) < 0) {
+            st = err ? err->code : CQ_ENOMEM;
+            break;
+        }
+        for (int64_t b = src->box_first[i]; b < src->box_first[i] + src->box_n[i] && !st; b++) {
+            const float *p = src->box + 4 * b;
+            int32_t l = src->box_label[b];
+            st = cq_dataset_add_box(dst, p[0], p[1], p[2], p[3], l >= 0 ? map[l] : -1,
+                                    src->box_flags[b], err);
+        }
+    }
+    if (!st)
+        dst->boxes_dropped += src->boxes_dropped;
+    free(map);
+    return st;
+}
+
 /* ---- queries ------------------------------------------------------------ */
 
 void cq_dataset_histogram(const cq_dataset *ds, const int64_t *idx, int64_t n, int64_t *hist,

@@ -132,6 +132,10 @@ cq_status cq_dataset_add_box(cq_dataset *ds, float x, float y, float w, float h,
 /* Category index of NAME, adding it (with id, or index + 1 when id < 0) if new.
  * Returns -1 (ENOMEM) on failure. */
 int32_t cq_dataset_category(cq_dataset *ds, const char *name, int64_t id, cq_err *err);
+/* Append every record of src (paths, boxes, categories merged by name) to
+ * dst. Returns CQ_OK, or ENOMEM/EINVAL (dst == src); on failure dst may hold
+ * part of src. */
+cq_status cq_dataset_append(cq_dataset *dst, const cq_dataset *src, cq_err *err);
 /* Recount CQ_BOX_OUTSIDE for image i after its size became known. */
 void cq__dataset_check_boxes(cq_dataset *ds, int64_t i);
 /* Store a string in the arena; returns its offset or (size_t)-1 on ENOMEM. */
