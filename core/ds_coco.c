@@ -17,7 +17,8 @@
  * Positions: yajl reports the byte offset inside the current chunk
  * (yajl_get_bytes_consumed); newlines of earlier chunks are counted as each
  * chunk is done (memchr), which gives FILE:LINE:COLUMN for yajl's syntax
- * errors and for calq's own (a bbox of 3 numbers, an image without an id). */
+ * errors and for calq's own (a bbox of 3 numbers, an image without an id).
+ * The column is the one just after the offending token (where yajl stopped). */
 #include "dataset.h"
 
 #include <errno.h>
