@@ -1,5 +1,5 @@
 /* coco_gen.c - write a synthetic COCO instances JSON shaped like train2017
- * (118,287 images, 860,001 annotations, polygons of 8-60 vertices, ~1% crowd
+ * (118,287 images, 860,001 annotations, polygons of 8-47 vertices, ~1% crowd
  * RLE, one line like the real file). Deterministic (fixed LCG).
  *   coco_gen OUT.json [IMAGES ANNOTATIONS]   (default 118287 860001) */
 #include <stdint.h>
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
             fputs("], \"size\": [427, 640]}", f);
         } else {
             fputs("[[", f);
-            for (int k = 0, n = 8 + rnd(52); k < n; k++)
+            for (int k = 0, n = 8 + rnd(40); k < n; k++)
                 fprintf(f, "%s%.2f,%.2f", k ? "," : "", x + rnd((uint32_t)w * 100) / 100.0,
                         y + rnd((uint32_t)h * 100) / 100.0);
             fputs("]]", f);
