@@ -455,6 +455,50 @@ static void test_dataset_csv_johns(void **state)
     cq_dataset_free(ds);
 }
 
+/* Hostile input: truncations and byte flips of valid files either read or
+ * fail with a placed message; never a crash (run under make asan too). */
+static void test_dataset_mutations(void **state)
+{
+    (void)state;
+    uint64_t x = 12345;
+    size_t n = sizeof coco_doc - 1;
+    char *buf = malloc(n);
+    static const char junk[] = "{}[],:\"0-.e \\\n\x01\xff";
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(buf, coco_doc, n);
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t len = trial % 3 == 0 ? (size_t)(x >> 33) % n : n;
+        for (int k = 0; k < 1 + trial % 4; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(x >> 33) % n] = junk[(x >> 17) % (sizeof junk - 1)];
+        }
+        cq_err err;
+        cq_dataset *ds = cq_ds_read_coco_mem(buf, len, "mut.json", &err);
+        if (ds)
+            cq_dataset_free(ds);
+        else
+            assert_true(strncmp(err.msg, "mut.json:", 9) == 0);
+    }
+    free(buf);
+    static const char xml[] = "<dataset><images>\n<image file='a.jpg' width='10' height='10'>\n"
+                              "<box top='1' left='1' width='2' height='2'><label>x</label></box>\n"
+                              "</image></images></dataset>\n";
+    char m[sizeof xml];
+    for (int trial = 0; trial < 300; trial++) {
+        memcpy(m, xml, sizeof xml);
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        m[(x >> 33) % (sizeof xml - 1)] = junk[(x >> 17) % (sizeof junk - 1)];
+        size_t len = trial % 2 ? sizeof xml - 1 : (size_t)(x >> 40) % (sizeof xml - 1);
+        const char *p = put("mut.xml", m, len);
+        cq_err err;
+        cq_dataset *ds = cq_ds_read_dlib(p, NULL, &err);
+        if (ds)
+            cq_dataset_free(ds);
+        else
+            assert_non_null(strstr(err.msg, "mut.xml:"));
+    }
+}
+
 static void test_dataset_read_dispatch(void **state)
 {
     (void)state;
@@ -491,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_dataset_yolo),
         cmocka_unit_test(test_dataset_csv),
         cmocka_unit_test(test_dataset_csv_johns),
+        cmocka_unit_test(test_dataset_mutations),
         cmocka_unit_test(test_dataset_read_dispatch),
     };
     return cmocka_run_group_tests_name("dataset", tests, setup, teardown);
