@@ -168,7 +168,7 @@ function sampler.format_report(rep, indent)
     local head = { "  count   " }
     for c = 0, top do head[#head + 1] = c == 16 and "  16+" or ("%5d"):format(c) end
     add(table.concat(head))
-    if rep.hist_before then add(hist_line("before", rep.hist_before, top)) end
+    if rep.hist_before and rep.replaced then add(hist_line("before", rep.hist_before, top)) end
     add(hist_line("after", rep.hist_after, top))
   end
   if rep.replaced then

@@ -171,6 +171,30 @@ describe("calq sample", function()
     assert.same(lines, lines2, again)
   end)
 
+  it("runs a policy written in Lua (--policy FILE.lua)", function()
+    if not io.open(faces .. "/training.xml") then pending("no dlib faces") return end
+    local pol = os.tmpname() .. ".lua"
+    local f = io.open(pol, "w")
+    f:write([[
+local sampler = require "calq.sampler"
+local o = ...
+return sampler.compose{ sampler.filter(function(r) return r.width >= 480 end), sampler.balanced(o) }
+]])
+    f:close()
+    local text, rc = run(("--annotations %s/training.xml --annotations %s/testing.xml --format dlib"
+      .. " --size 3 --threshold 6 --seed 1 --policy %s --output %s"):format(faces, faces, pol, out))
+    os.remove(pol)
+    assert.equal(0, rc, text)
+    assert.matches("policy filter%+balanced", text)
+    assert.matches("policy filter: 9 candidates, %- requested, 7 chosen", text)
+    local n = 0
+    for l in io.lines(out) do
+      n = n + 1
+      assert.is_not_nil(l:match("%.jpg$"))
+    end
+    assert.equal(3, n)
+  end)
+
   it("lists missing images and leaves them out", function()
     local m = os.tmpname()
     local f = io.open(m, "w")
