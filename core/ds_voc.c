@@ -7,7 +7,8 @@
  * else next to the XML. VOC corners are 1-based and inclusive, so the box is
  * x = xmin - 1, y = ymin - 1, w = xmax - xmin + 1, h = ymax - ymin + 1.
  * <difficult>1</difficult> objects are kept with CQ_BOX_IGNORE (VOC's own
- * evaluation ignores them). Without <size>, the image header is read. */
+ * evaluation ignores them). <part> boxes (person layout) are skipped.
+ * Without <size>, the image header is read. */
 #include "dataset.h"
 
 #include <dirent.h>
@@ -103,7 +104,8 @@ static void on_end(cq__xml *x, const char *name)
         snprintf(o->name, sizeof o->name, "%s", t);
     } else if (o && strcmp(parent, "object") == 0 && strcmp(name, "difficult") == 0) {
         o->difficult = strcmp(t, "1") == 0;
-    } else if (o && strcmp(parent, "bndbox") == 0) {
+    } else if (o && strcmp(parent, "bndbox") == 0 && s->depth >= 3 &&
+               strcmp(s->path[s->depth - 3], "object") == 0) { /* not a <part>'s box */
         static const char *const k[4] = {"xmin", "ymin", "xmax", "ymax"};
         for (int i = 0; i < 4; i++) {
             if (strcmp(name, k[i]) != 0)

@@ -10,7 +10,8 @@
  * seeded with opts.seed (rng.h) and C the candidates in the order given:
  *
  *   1. pool P = the candidates c, in order, with pool_min <= count(c) <= pool_max
- *      (default 1..1: single-object images) and count(c) <= threshold
+ *      (default 1..1: single-object images; or pool_mask[c] != 0 when a mask
+ *      is given, e.g. from a Lua predicate) and count(c) <= threshold
  *      (a replacement must not itself be above the threshold; so with
  *      threshold 0 and the default pool, the pool is empty).
  *   2. k = min(size, |C|). Draw the calibration set S: copy C and run the
