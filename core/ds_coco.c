@@ -283,7 +283,7 @@ static int parse_int(const char *s, size_t n, int64_t *v)
         buf[n] = '\0';
         char *end;
         double d = strtod(buf, &end);
-        if (*end || d != (double)(int64_t)d || d > 9e18 || d < -9e18)
+        if (*end || !(d <= 9e18 && d >= -9e18) || d != (double)(int64_t)d) /* range first: no UB */
             return -1;
         *v = (int64_t)d;
         return 0;

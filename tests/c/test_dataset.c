@@ -277,6 +277,10 @@ static void test_dataset_coco_malformed(void **state)
     coco_bad("{\"images\": [{\"id\": 1, \"width\": -5, \"file_name\": \"a\"}]}", "bad.json:1:",
              "expected an image size in pixels, found -5");
     coco_bad("{\"x\": tru}", "bad.json:1:", "JSON lexical error");
+    coco_bad("{\"images\": [{\"id\": 1e400, \"file_name\": \"a\"}]}", "bad.json:1:",
+             "expected an integer, found 1e400");
+    coco_bad("{\"images\": [{\"id\": 2.5, \"file_name\": \"a\"}]}", "bad.json:1:",
+             "expected an integer, found 2.5");
 }
 
 /* An error 3 MB into a file (chunks of 1 MiB): the line number still counts. */
