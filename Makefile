@@ -141,3 +141,12 @@ clean:
 	rm -rf build build-asan
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(BUILD)/bindings/main.d
+
+# Data set layer benchmark drivers (bench/sampler.sh).
+$(BUILD)/bench/sampler_bench: bench/sampler_bench.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< -o $@ $(LIB_A) $(EXT_LIBS)
+
+$(BUILD)/bench/coco_gen: bench/coco_gen.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< -o $@

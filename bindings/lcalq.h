@@ -30,6 +30,7 @@ cq_tensor *cq__lua_check_tensor(lua_State *L, int idx);
 cq_tensor *cq__lua_test_tensor(lua_State *L, int idx);
 
 void cq__lua_open_tensor(lua_State *L);
+void cq__lua_open_data(lua_State *L);
 
 /* Models (l_onnx.c): calq.Model wraps a cq_graph. */
 struct cq_graph;

@@ -1,0 +1,663 @@
+/* ds_coco.c - COCO instances JSON, streamed through yajl's callback parser.
+ *
+ * The file is fed in 1 MiB chunks and never held whole: only what calq keeps
+ * is stored (per image: id, file_name, width, height; per annotation:
+ * image_id, category_id, bbox, iscrowd; per category: id, name). Every other
+ * value (segmentation polygons, RLE, area, urls, licenses, info) is skipped
+ * by depth counting, so memory is proportional to the number of images and
+ * annotations, not to the file size. The sections may come in any order;
+ * annotations are linked to images at the end (hash on image id), grouped by
+ * image with a counting sort, and images keep the order of "images".
+ *
+ * iscrowd = 1 annotations are kept with CQ_BOX_IGNORE (crowd regions are not
+ * single objects). Annotations naming an unknown image are dropped and
+ * counted (ds->boxes_dropped). Image paths are file_name joined to
+ * opts->image_root, else to the JSON file's folder.
+ *
+ * Positions: yajl reports the byte offset inside the current chunk
+ * (yajl_get_bytes_consumed); newlines of earlier chunks are counted as each
+ * chunk is done (memchr), which gives FILE:LINE:COLUMN for yajl's syntax
+ * errors and for calq's own (a bbox of 3 numbers, an image without an id).
+ * The column is the one just after the offending token (where yajl stopped). */
+#include "dataset.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl_parse.h>
+
+enum { SEC_NONE, SEC_IMAGES, SEC_ANNS, SEC_CATS };
+enum { K_OTHER, K_ID, K_FILE, K_W, K_H, K_IMAGE_ID, K_CAT_ID, K_BBOX, K_CROWD, K_NAME };
+
+typedef struct {
+    int64_t image_id, cat_id;
+    float bbox[4];
+    uint8_t crowd;
+} coco_ann;
+
+typedef struct {
+    int64_t id;
+    size_t name; /* offset in the dataset's arena */
+    int32_t w, h;
+} coco_img;
+
+typedef struct {
+    int64_t id;
+    size_t name;
+} coco_cat;
+
+typedef struct {
+    yajl_handle h;
+    const char *name;
+    cq_err *err;
+    cq_status st;
+    /* position */
+    const char *chunk;
+    long lines_before; /* newlines in earlier chunks */
+    size_t col_carry;  /* bytes after the last newline of earlier chunks */
+    /* structure */
+    int depth, skip, sec, key, topkey;
+    /* the item being read */
+    int64_t id, image_id, cat_id;
+    int32_t iw, ih;
+    float bbox[4];
+    int nbbox, crowd, have; /* have: bit per key seen */
+    size_t str;             /* arena offset of file_name / name, or -1 */
+    /* what is kept */
+    coco_img *img;
+    int64_t nimg, capimg;
+    coco_ann *ann;
+    int64_t nann, capann;
+    coco_cat *cat;
+    int64_t ncat, capcat;
+    cq_dataset *ds; /* its arena holds the names */
+} coco;
+
+static void position(coco *c, long *line, long *col)
+{
+    size_t off = c->chunk ? yajl_get_bytes_consumed(c->h) : 0;
+    long l = c->lines_before;
+    const char *last = NULL;
+    for (const char *p = c->chunk; p && (p = memchr(p, '\n', (size_t)(c->chunk + off - p))); p++) {
+        l++;
+        last = p;
+    }
+    *line = l + 1;
+    *col = (long)(last ? (size_t)(c->chunk + off - last - 1) : c->col_carry + off) + 1;
+}
+
+/* Record a problem at the current place; returns 0 (cancel the parse). */
+static int fail(coco *c, cq_status code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    long line, col;
+    position(c, &line, &col);
+    c->st = cq_errf(c->err, code, "%s:%ld:%ld: %s", c->name, line, col, msg);
+    return 0;
+}
+
+static int grow(void *pp, int64_t *cap, int64_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t n = *cap ? *cap * 2 : 1024;
+    if ((uint64_t)n > SIZE_MAX / sz / 2)
+        return -1;
+    void **p = pp, *q = realloc(*p, (size_t)n * sz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int key_id(const unsigned char *k, size_t n)
+{
+#define IS(s) (n == sizeof s - 1 && memcmp(k, s, n) == 0)
+    if (IS("id")) return K_ID;
+    if (IS("file_name")) return K_FILE;
+    if (IS("width")) return K_W;
+    if (IS("height")) return K_H;
+    if (IS("image_id")) return K_IMAGE_ID;
+    if (IS("category_id")) return K_CAT_ID;
+    if (IS("bbox")) return K_BBOX;
+    if (IS("iscrowd")) return K_CROWD;
+    if (IS("name")) return K_NAME;
+    return K_OTHER;
+#undef IS
+}
+
+static int on_key(void *ud, const unsigned char *k, size_t n)
+{
+    coco *c = ud;
+    if (c->skip)
+        return 1;
+    if (c->depth == 1) {
+        c->topkey = n == 6 && memcmp(k, "images", 6) == 0        ? SEC_IMAGES
+                    : n == 11 && memcmp(k, "annotations", 11) == 0 ? SEC_ANNS
+                    : n == 10 && memcmp(k, "categories", 10) == 0  ? SEC_CATS
+                                                                   : SEC_NONE;
+    } else if (c->depth == 3) {
+        c->key = key_id(k, n);
+    }
+    return 1;
+}
+
+static int open_container(coco *c, int is_map)
+{
+    if (c->skip) {
+        c->skip++;
+        return 1;
+    }
+    switch (c->depth) {
+    case 0:
+        if (!is_map)
+            return fail(c, CQ_EFORMAT, "expected a JSON object at the top (COCO instances file)");
+        break;
+    case 1:
+        if (c->topkey == SEC_NONE) {
+            c->skip = 1;
+            return 1;
+        }
+        if (is_map)
+            return fail(c, CQ_EFORMAT, "expected an array for this section, found an object");
+        c->sec = c->topkey;
+        break;
+    case 2:
+        if (!is_map)
+            return fail(c, CQ_EFORMAT, "expected an object in the array, found an array");
+        c->have = 0;
+        c->nbbox = 0;
+        c->crowd = 0;
+        c->key = K_OTHER;
+        c->str = (size_t)-1;
+        c->iw = c->ih = 0;
+        break;
+    case 3:
+        if (c->sec == SEC_ANNS && c->key == K_BBOX && !is_map) {
+            c->have |= 1 << K_BBOX;
+            break;
+        }
+        c->skip = 1;
+        return 1;
+    default:
+        return fail(c, CQ_EFORMAT, "expected a number in \"bbox\"");
+    }
+    c->depth++;
+    return 1;
+}
+
+static int commit(coco *c)
+{
+    if (c->sec == SEC_IMAGES) {
+        if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_FILE))
+            return fail(c, CQ_EFORMAT, "image object ends without %s: expected \"id\" and \"file_name\"",
+                        c->have & 1 << K_ID ? "\"file_name\"" : "\"id\"");
+        if (grow(&c->img, &c->capimg, c->nimg + 1, sizeof *c->img))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld images", (long long)c->nimg);
+        coco_img *m = &c->img[c->nimg++];
+        m->id = c->id;
+        m->name = c->str;
+        m->w = c->iw;
+        m->h = c->ih;
+    } else if (c->sec == SEC_ANNS) {
+        if (!(c->have & 1 << K_IMAGE_ID) || c->nbbox != 4)
+            return fail(c, CQ_EFORMAT, "annotation object ends without %s",
+                        c->have & 1 << K_IMAGE_ID ? "a 4-number \"bbox\": expected [x, y, width, height]"
+                                                  : "\"image_id\"");
+        if (grow(&c->ann, &c->capann, c->nann + 1, sizeof *c->ann))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld annotations", (long long)c->nann);
+        coco_ann *a = &c->ann[c->nann++];
+        a->image_id = c->image_id;
+        a->cat_id = c->have & 1 << K_CAT_ID ? c->cat_id : INT64_MIN;
+        memcpy(a->bbox, c->bbox, sizeof a->bbox);
+        a->crowd = (uint8_t)(c->crowd != 0);
+    } else if (c->sec == SEC_CATS) {
+        if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_NAME))
+            return fail(c, CQ_EFORMAT, "category object ends without %s",
+                        c->have & 1 << K_ID ? "\"name\"" : "\"id\"");
+        if (grow(&c->cat, &c->capcat, c->ncat + 1, sizeof *c->cat))
+            return fail(c, CQ_ENOMEM, "out of memory for categories");
+        c->cat[c->ncat].id = c->id;
+        c->cat[c->ncat++].name = c->str;
+    }
+    return 1;
+}
+
+static int close_container(coco *c, int is_map)
+{
+    (void)is_map;
+    if (c->skip) {
+        c->skip--;
+        return 1;
+    }
+    c->depth--;
+    if (c->depth == 2 && is_map)
+        return commit(c);
+    if (c->depth == 1)
+        c->sec = SEC_NONE;
+    return 1;
+}
+
+static int on_start_map(void *ud) { return open_container(ud, 1); }
+static int on_end_map(void *ud) { return close_container(ud, 1); }
+static int on_start_array(void *ud) { return open_container(ud, 0); }
+static int on_end_array(void *ud) { return close_container(ud, 0); }
+
+/* A scalar where only an object may stand? */
+static int misplaced(coco *c)
+{
+    if (c->depth == 0)
+        return !fail(c, CQ_EFORMAT, "expected a JSON object at the top (COCO instances file)");
+    if (c->depth == 2)
+        return !fail(c, CQ_EFORMAT, "expected an object in the array");
+    return 0;
+}
+
+static int parse_int(const char *s, size_t n, int64_t *v)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t x = 0;
+    if (n && s[0] == '-')
+        neg = 1, i = 1;
+    if (i == n)
+        return -1;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9 || x > (UINT64_MAX - d) / 10 / 2)
+            break;
+        x = x * 10 + d;
+    }
+    if (i < n) { /* 12.0 or 1e3: accept when integral */
+        char buf[64];
+        if (n >= sizeof buf)
+            return -1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        char *end;
+        double d = strtod(buf, &end);
+        if (*end || !(d <= 9e18 && d >= -9e18) || d != (double)(int64_t)d) /* range first: no UB */
+            return -1;
+        *v = (int64_t)d;
+        return 0;
+    }
+    *v = neg ? -(int64_t)x : (int64_t)x;
+    return 0;
+}
+
+/* bbox numbers: plain decimals ("473.07") take the fast path, exact because
+ * the digits (< 2^53) and 10^k (k <= 22) are exact doubles and one division
+ * rounds correctly; anything else (exponents, long mantissas) goes to strtod. */
+static int parse_float(const char *s, size_t n, float *v)
+{
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0;
+    int neg = 0, frac = -1, digits = 0;
+    uint64_t m = 0;
+    if (n && s[0] == '-')
+        neg = 1, i = 1;
+    for (; i < n; i++) {
+        if (s[i] == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9 || ++digits > 15)
+            break;
+        m = m * 10 + d;
+        if (frac >= 0)
+            frac++;
+    }
+    if (i == n && digits) {
+        double x = (double)m / p10[frac > 0 ? frac : 0];
+        *v = (float)(neg ? -x : x);
+        return 0;
+    }
+    char buf[64];
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end || d != d || d > 1e30 || d < -1e30)
+        return -1;
+    *v = (float)d;
+    return 0;
+}
+
+static int on_number(void *ud, const char *s, size_t n)
+{
+    coco *c = ud;
+    if (c->skip || c->depth == 1)
+        return 1;
+    if (misplaced(c))
+        return 0;
+    if (c->depth == 4) {
+        if (c->nbbox == 4)
+            return fail(c, CQ_EFORMAT, "\"bbox\" has more than 4 numbers: expected [x, y, width, height]");
+        if (parse_float(s, n, &c->bbox[c->nbbox]))
+            return fail(c, CQ_EFORMAT, "\"bbox\" value %.*s out of range", (int)(n < 40 ? n : 40), s);
+        c->nbbox++;
+        return 1;
+    }
+    int64_t v;
+    int k = c->key;
+    if (k == K_OTHER || k == K_FILE || k == K_NAME || k == K_BBOX)
+        return k == K_OTHER ? 1 : fail(c, CQ_EFORMAT, "expected a %s, found a number",
+                                       k == K_BBOX ? "4-number array" : "string");
+    if (parse_int(s, n, &v))
+        return fail(c, CQ_EFORMAT, "expected an integer, found %.*s", (int)(n < 40 ? n : 40), s);
+    c->have |= 1 << k;
+    switch (k) {
+    case K_ID: c->id = v; break;
+    case K_IMAGE_ID: c->image_id = v; break;
+    case K_CAT_ID: c->cat_id = v; break;
+    case K_CROWD: c->crowd = v != 0; break;
+    case K_W:
+    case K_H:
+        if (v < 0 || v > 1 << 30)
+            return fail(c, CQ_EFORMAT, "expected an image size in pixels, found %lld", (long long)v);
+        *(k == K_W ? &c->iw : &c->ih) = (int32_t)v;
+        break;
+    }
+    return 1;
+}
+
+static int on_string(void *ud, const unsigned char *s, size_t n)
+{
+    coco *c = ud;
+    if (c->skip || c->depth == 1)
+        return 1;
+    if (misplaced(c))
+        return 0;
+    if (c->depth == 4)
+        return fail(c, CQ_EFORMAT, "expected a number in \"bbox\", found a string");
+    if ((c->key == K_FILE && c->sec == SEC_IMAGES) || (c->key == K_NAME && c->sec == SEC_CATS)) {
+        cq_err e;
+        c->str = cq__dataset_intern(c->ds, (const char *)s, n, &e);
+        if (c->str == (size_t)-1)
+            return fail(c, e.code, "%s", e.msg);
+        c->have |= 1 << c->key;
+    } else if (c->key != K_OTHER && c->key != K_FILE && c->key != K_NAME) {
+        return fail(c, CQ_EFORMAT, "expected a number, found a string");
+    }
+    return 1;
+}
+
+static int on_bool(void *ud, int b)
+{
+    coco *c = ud;
+    if (c->skip || c->depth == 1)
+        return 1;
+    if (misplaced(c))
+        return 0;
+    if (c->depth == 3 && c->key == K_CROWD)
+        c->crowd = b;
+    return 1;
+}
+
+static int on_null(void *ud)
+{
+    coco *c = ud;
+    if (c->skip || c->depth == 1)
+        return 1;
+    return !misplaced(c);
+}
+
+static const yajl_callbacks callbacks = {
+    on_null, on_bool, NULL, NULL, on_number, on_string,
+    on_start_map, on_key, on_end_map, on_start_array, on_end_array,
+};
+
+/* ---- linking ------------------------------------------------------------- */
+
+typedef struct {
+    int64_t *key;
+    int64_t *val;
+    uint64_t mask;
+} idmap;
+
+static uint64_t mix(int64_t k)
+{
+    uint64_t x = (uint64_t)k * 0x9E3779B97F4A7C15ULL;
+    return x ^ (x >> 29);
+}
+
+static int idmap_init(idmap *m, int64_t n)
+{
+    uint64_t cap = 16;
+    while (cap < (uint64_t)n * 2)
+        cap *= 2;
+    m->mask = cap - 1;
+    m->key = malloc(cap * sizeof *m->key);
+    m->val = malloc(cap * sizeof *m->val);
+    if (!m->key || !m->val)
+        return -1;
+    for (uint64_t i = 0; i < cap; i++)
+        m->val[i] = -1;
+    return 0;
+}
+
+/* Insert k -> v; returns the value already there, or -1. */
+static int64_t idmap_put(idmap *m, int64_t k, int64_t v)
+{
+    uint64_t i = mix(k) & m->mask;
+    while (m->val[i] >= 0) {
+        if (m->key[i] == k)
+            return m->val[i];
+        i = (i + 1) & m->mask;
+    }
+    m->key[i] = k;
+    m->val[i] = v;
+    return -1;
+}
+
+static int64_t idmap_get(const idmap *m, int64_t k)
+{
+    uint64_t i = mix(k) & m->mask;
+    while (m->val[i] >= 0) {
+        if (m->key[i] == k)
+            return m->val[i];
+        i = (i + 1) & m->mask;
+    }
+    return -1;
+}
+
+static cq_status link_all(coco *c, cq_dataset *ds, const char *dir)
+{
+    idmap im = {0}, cm = {0};
+    int64_t *start = NULL, *order = NULL, *owner = NULL;
+    cq_status st = CQ_OK;
+    if (idmap_init(&im, c->nimg) || idmap_init(&cm, c->ncat) ||
+        !(start = calloc((size_t)c->nimg + 1, sizeof *start)) ||
+        !(order = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *order)) ||
+        !(owner = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *owner))) {
+        st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory linking annotations", c->name);
+        goto done;
+    }
+    for (int64_t i = 0; i < c->nimg; i++) {
+        int64_t prev = idmap_put(&im, c->img[i].id, i);
+        if (prev >= 0) {
+            st = cq_errf(c->err, CQ_EFORMAT, "%s: image id %lld appears twice (images %lld and %lld)",
+                         c->name, (long long)c->img[i].id, (long long)prev + 1, (long long)i + 1);
+            goto done;
+        }
+    }
+    for (int64_t k = 0; k < c->ncat; k++) {
+        int32_t ci = cq_dataset_category(ds, ds->str + c->cat[k].name, c->cat[k].id, c->err);
+        if (ci < 0) {
+            st = c->err ? c->err->code : CQ_ENOMEM;
+            goto done;
+        }
+        idmap_put(&cm, c->cat[k].id, ci);
+    }
+    for (int64_t a = 0; a < c->nann; a++) {
+        owner[a] = idmap_get(&im, c->ann[a].image_id);
+        if (owner[a] < 0)
+            ds->boxes_dropped++;
+        else
+            start[owner[a] + 1]++;
+    }
+    for (int64_t i = 0; i < c->nimg; i++)
+        start[i + 1] += start[i];
+    for (int64_t a = 0; a < c->nann; a++)
+        if (owner[a] >= 0)
+            order[start[owner[a]]++] = a;
+    for (int64_t i = c->nimg; i > 0; i--)
+        start[i] = start[i - 1];
+    start[0] = 0;
+    for (int64_t i = 0; i < c->nimg && !st; i++) {
+        char *path = cq__path_join(dir, ds->str + c->img[i].name);
+        if (!path) {
+            st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
+            break;
+        }
+        int64_t r = cq_dataset_add(ds, path, c->img[i].id, c->img[i].w, c->img[i].h, -1, c->err);
+        free(path);
+        if (r < 0) {
+            st = c->err ? c->err->code : CQ_ENOMEM;
+            break;
+        }
+        for (int64_t k = start[i]; k < start[i + 1] && !st; k++) {
+            const coco_ann *a = &c->ann[order[k]];
+            int64_t label = a->cat_id == INT64_MIN ? -1 : idmap_get(&cm, a->cat_id);
+            st = cq_dataset_add_box(ds, a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3],
+                                    (int32_t)label, a->crowd ? CQ_BOX_IGNORE : 0, c->err);
+        }
+    }
+done:
+    free(im.key);
+    free(im.val);
+    free(cm.key);
+    free(cm.val);
+    free(start);
+    free(order);
+    free(owner);
+    return st;
+}
+
+/* ---- driver ---------------------------------------------------------------- */
+
+static void count_lines(coco *c, const char *buf, size_t n)
+{
+    const char *last = NULL;
+    for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++) {
+        c->lines_before++;
+        last = p;
+    }
+    c->col_carry = last ? (size_t)(buf + n - last - 1) : c->col_carry + n;
+}
+
+/* Turn a yajl status into an error with the place. */
+static cq_status syntax_error(coco *c, const unsigned char *buf, size_t n)
+{
+    if (c->st)
+        return c->st;
+    unsigned char *msg = yajl_get_error(c->h, 0, buf, n);
+    char text[256];
+    snprintf(text, sizeof text, "%s", msg ? (const char *)msg : "JSON syntax error");
+    if (msg)
+        yajl_free_error(c->h, msg);
+    text[strcspn(text, "\n")] = '\0';
+    fail(c, CQ_EFORMAT, "JSON %s", text);
+    return c->st;
+}
+
+static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir)
+{
+    c->ds = cq_dataset_new(c->err);
+    c->h = c->ds ? yajl_alloc(&callbacks, NULL, c) : NULL;
+    if (c->h) /* UTF-8 is not validated: names are passed through as bytes */
+        yajl_config(c->h, yajl_dont_validate_strings, 1);
+    cq_status st = c->h ? CQ_OK : cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
+    char *buf = f && !st ? malloc(1 << 20) : NULL;
+    if (f && !buf && !st)
+        st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
+    while (!st) {
+        size_t n;
+        const char *p;
+        if (f) {
+            n = fread(buf, 1, 1 << 20, f);
+            if (ferror(f)) {
+                st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
+                break;
+            }
+            p = buf;
+        } else {
+            n = memlen;
+            p = mem;
+        }
+        if (n == 0)
+            break;
+        c->chunk = p;
+        if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
+            st = syntax_error(c, (const unsigned char *)p, n);
+            break;
+        }
+        count_lines(c, p, n);
+        if (!f)
+            break;
+    }
+    if (!st) {
+        c->chunk = NULL;
+        if (yajl_complete_parse(c->h) != yajl_status_ok) {
+            long line = c->lines_before + 1, col = (long)c->col_carry + 1;
+            st = cq_errf(c->err, CQ_EFORMAT,
+                         "%s:%ld:%ld: JSON ends too early: expected the rest of the document", c->name,
+                         line, col);
+        }
+    }
+    if (!st)
+        st = link_all(c, c->ds, dir);
+    free(buf);
+    if (c->h)
+        yajl_free(c->h);
+    free(c->img);
+    free(c->ann);
+    free(c->cat);
+    if (st) {
+        cq_dataset_free(c->ds);
+        return NULL;
+    }
+    return c->ds;
+}
+
+cq_dataset *cq_ds_read_coco(const char *path, const cq_ds_opts *opts, cq_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cq_errf(err, CQ_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *dir = opts && opts->image_root ? cq__path_join("", opts->image_root) : cq__path_dir(path);
+    coco c;
+    memset(&c, 0, sizeof c);
+    c.name = path;
+    c.err = err;
+    cq_dataset *ds = NULL;
+    if (!dir)
+        cq_errf(err, CQ_ENOMEM, "%s: out of memory", path);
+    else
+        ds = run(&c, f, NULL, 0, dir);
+    free(dir);
+    fclose(f);
+    return ds;
+}
+
+cq_dataset *cq_ds_read_coco_mem(const char *buf, size_t len, const char *name, cq_err *err)
+{
+    coco c;
+    memset(&c, 0, sizeof c);
+    c.name = name ? name : "<memory>";
+    c.err = err;
+    return run(&c, NULL, buf, len, "");
+}

@@ -1,0 +1,154 @@
+--- calq sample: choose a calibration set from annotations and write its image paths.
+local calq = require "calq.core"
+local args = require "calq.args"
+local sampler = require "calq.sampler"
+
+local usage = [[
+usage: calq sample --annotations FILE --format coco|voc|yolo|dlib|csv --size N
+                   [--threshold T] [--seed S] [--policy NAME] --output LIST
+
+Reads the annotations (repeat --annotations to merge several sets; give one
+--format for all or one per --annotations), chooses a calibration set and
+writes the chosen image paths to LIST, one a line; prints the report.
+
+  --policy NAME     balanced (default), first, uniform, class-balanced,
+                    stratified; several joined by ',' run in turn
+                    (e.g. uniform,balanced); or FILE.lua returning a
+                    calq.sampler policy (or a function(ds, idx)).
+  --threshold T     balanced: images with more than T objects are replaced (1)
+  --seed S          PRNG seed (0); the same seed gives the same set everywhere
+  --pool-count A[-B]  balanced: pool = images with A..B objects (default 1)
+  --per-class K     class-balanced: images per category (1)
+  --image-root DIR  image folder (default: next to the annotations)
+  --keep-missing    keep images whose file is missing (default: listed, left out)
+
+Exit codes: 0 done, 1 bad input (the message names the file and place), 2 usage.]]
+
+local function fail(fmt, ...)
+  error("calq sample: " .. fmt:format(...), 0)
+end
+
+local function load_sets(opts)
+  local files, formats = opts.annotations, opts.format
+  if #files == 0 then fail("--annotations is required") end
+  if #formats == 0 then fail("--format is required") end
+  if #formats ~= 1 and #formats ~= #files then
+    fail("give one --format, or one per --annotations (%d formats for %d files)", #formats, #files)
+  end
+  local ds
+  for i, f in ipairs(files) do
+    local one, msg = calq.open_dataset(f, formats[#formats == 1 and 1 or i],
+                                       { image_root = opts.image_root })
+    if not one then error("calq sample: " .. msg, 0) end
+    if ds then ds:append(one); one:close() else ds = one end
+  end
+  return ds
+end
+
+local function make_policy(opts)
+  local pmin, pmax = 1, 1
+  if opts.pool_count then
+    local a, b = opts.pool_count:match("^(%d+)%-(%d+)$")
+    if not a then a = opts.pool_count:match("^(%d+)$"); b = a end
+    if not a then fail("--pool-count: '%s' is not N or A-B", opts.pool_count) end
+    pmin, pmax = tonumber(a), tonumber(b)
+  end
+  local o = { size = opts.size, threshold = opts.threshold, seed = opts.seed,
+              pool_min = pmin, pool_max = pmax, per_class = opts.per_class }
+  if opts.policy:match("%.lua$") then
+    local chunk, err = loadfile(opts.policy)
+    if not chunk then fail("%s", err) end
+    local p = chunk(o)
+    if type(p) == "function" then p = sampler.fn(p, opts.policy) end
+    if not sampler.is_policy(p) then fail("%s: must return a calq.sampler policy or a function", opts.policy) end
+    return p
+  end
+  local list = {}
+  for name in opts.policy:gmatch("[^,]+") do
+    local p, err = sampler.by_name(name, o)
+    if not p then fail("--policy: %s (balanced, first, uniform, class-balanced, stratified, FILE.lua)", err) end
+    list[#list + 1] = p
+  end
+  if #list == 0 then fail("--policy is empty") end
+  return #list == 1 and list[1] or sampler.compose(list)
+end
+
+local function write_list(path, ds, idx)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then fail("%s", err) end
+  for i = 1, #idx do f:write(ds:record(idx[i]).path, "\n") end
+  local ok, cerr = f:close()
+  if not ok then os.remove(tmp); fail("%s: %s", tmp, cerr) end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then os.remove(tmp); fail("%s", rerr) end
+end
+
+local function run(argv)
+  local opts = args.parse(argv, {
+    annotations = { type = "string", multiple = true },
+    format = { type = "string", multiple = true },
+    size = { type = "integer" },
+    threshold = { type = "integer", default = 1 },
+    seed = { type = "integer", default = 0 },
+    policy = { type = "string", default = "balanced" },
+    output = { type = "string", required = true },
+    pool_count = { type = "string" },
+    per_class = { type = "integer", default = 1 },
+    image_root = { type = "string" },
+    keep_missing = { type = "boolean" },
+  }, "calq sample")
+  for _, f in ipairs(opts.format) do
+    if not ({ coco = 1, voc = 1, yolo = 1, dlib = 1, csv = 1, tsv = 1 })[f] then
+      fail("--format: '%s' is not one of coco, voc, yolo, dlib, csv", f)
+    end
+  end
+  local needs_size = not opts.policy:match("class%-balanced") and not opts.policy:match("class_balanced")
+      and not opts.policy:match("%.lua$")
+  if needs_size and not opts.size then fail("--size is required") end
+  if opts.size and opts.size < 0 then fail("--size must be >= 0") end
+  if opts.threshold < 0 then fail("--threshold must be >= 0") end
+  local policy = make_policy(opts)
+  local ds = load_sets(opts)
+
+  local out = io.stdout
+  out:write(("calq sample: %d images, %d boxes from %s\n"):format(
+    #ds, ds:issues().boxes, table.concat(opts.annotations, ", ")))
+  local issues = ds:issues()
+  if issues.boxes_outside > 0 then
+    out:write(("  %d box%s reach outside their image (kept)\n"):format(
+      issues.boxes_outside, issues.boxes_outside == 1 and "" or "es"))
+  end
+  if issues.boxes_ignored > 0 then
+    out:write(("  %d box%s marked ignore/crowd/difficult (not counted)\n"):format(
+      issues.boxes_ignored, issues.boxes_ignored == 1 and "" or "es"))
+  end
+  if issues.boxes_dropped > 0 then
+    out:write(("  %d annotation%s name no known image (dropped)\n"):format(
+      issues.boxes_dropped, issues.boxes_dropped == 1 and "" or "s"))
+  end
+  local missing, missing_idx = ds:missing()
+  local cand
+  if #missing > 0 then
+    io.stderr:write(("calq sample: %d image file%s missing:\n"):format(#missing, #missing == 1 and "" or "s"))
+    for _, p in ipairs(missing) do io.stderr:write("  ", p, "\n") end
+    if not opts.keep_missing then
+      local gone = {}
+      for _, r in ipairs(missing_idx) do gone[r] = true end
+      local keep = {}
+      for r = 1, #ds do if not gone[r] then keep[#keep + 1] = r end end
+      cand = calq.index(keep)
+      out:write(("  %d missing image%s left out\n"):format(#missing, #missing == 1 and "" or "s"))
+    end
+  end
+  local idx, rep = policy(ds, cand)
+  if not idx then error("calq sample: " .. tostring(rep), 0) end
+  write_list(opts.output, ds, idx)
+  out:write(("  seed %d, policy %s\n"):format(opts.seed, policy.name))
+  out:write(sampler.format_report(rep, "  "), "\n")
+  out:write(("  wrote %d path%s to %s\n"):format(#idx, #idx == 1 and "" or "s", opts.output))
+  ds:close()
+  return 0
+end
+
+return { summary = "choose a calibration set from annotations", usage = usage, run = run }
