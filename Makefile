@@ -107,6 +107,7 @@ luatest: all
 
 test: bootstrap
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory refs
 	@$(MAKE) --no-print-directory ctest
 	@$(MAKE) --no-print-directory luatest
 

@@ -8,5 +8,7 @@ local core = require "calq.core"
 local calq = {}
 for k, v in pairs(core) do calq[k] = v end
 calq.core = core
+calq.onnx = require "calq.onnx"
+calq.sampler = require "calq.sampler"
 
 return calq
