@@ -172,14 +172,14 @@ void cq_preproc_normalize(const cq_preproc_spec *s, const cq_image *im, float *o
 {
     int C = s->channels;
     float lut[3][256];
-    for (int c = 0; c < C; c++)
+    for (int c = 0; c < C; c++) /* per source (RGB) channel */
         for (int v = 0; v < 256; v++)
             lut[c][v] = ((float)v * s->scale - s->mean[c]) / s->std[c];
     size_t hw = (size_t)im->width * (size_t)im->height;
     const uint8_t *px = im->data;
     for (int c = 0; c < C; c++) {
         int sc = s->bgr ? C - 1 - c : c; /* source channel for output channel c */
-        const float *l = lut[c];
+        const float *l = lut[sc];
         if (s->layout == CQ_LAYOUT_NHWC) {
             for (size_t i = 0; i < hw; i++)
                 out[i * (size_t)C + (size_t)c] = l[px[i * (size_t)C + (size_t)sc]];

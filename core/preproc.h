@@ -68,7 +68,7 @@ typedef struct cq_preproc_spec {
     cq_interp interp;
     cq_layout layout;
     float scale;          /* pixel * scale, then */
-    float mean[3], std[3];/* (. - mean[c]) / std[c], c in the output order */
+    float mean[3], std[3];/* (. - mean[c]) / std[c], c in R, G, B order whatever bgr says */
 } cq_preproc_spec;
 
 typedef struct cq_preproc_transform {
