@@ -101,7 +101,14 @@ static cq_image *jpeg_decode(const uint8_t *buf, size_t size, const char *name,
     x->em.output_message = j_output;
     x->ci.client_data = x;
     if (setjmp(x->jb)) {
-        size_t at = x->ci.src ? size - x->ci.src->bytes_in_buffer : 0;
+        /* After the end of the data libjpeg reads a fake EOI from its own
+         * static buffer: the offset is then the file size. */
+        const uint8_t *p = x->ci.src ? (const uint8_t *)x->ci.src->next_input_byte : buf;
+        size_t at = p >= buf && p <= buf + size ? (size_t)(p - buf) : size;
+        /* The Huffman decoder advances a private copy of the read pointer:
+         * inside scan data the offset is that of the last block boundary. */
+        if (x->em.msg_code == JWRN_JPEG_EOF)
+            at = size;
         cq_errf(err, CQ_EFORMAT, "%s: JPEG, at byte %zu of %zu: %s", nm(name), at, size, x->msg);
         goto fail;
     }
