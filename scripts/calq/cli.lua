@@ -45,6 +45,7 @@ end)
 -- { summary = "...", usage = "...", run = function(argv) -> exit code }.
 -- Add a new one to this list.
 local modules = {
+  "mosaic",
 }
 
 for _, name in ipairs(modules) do
