@@ -102,6 +102,22 @@ describe("calq.image", function()
       end
     end)
 
+    it("decodes PNGs of every colour type made by PIL exactly as PIL", function()
+      if not pending_unless(have_data and have_pil, "needs dlib data and python3-pil") then return end
+      local dir = tmp .. "_pngs"
+      os.execute("mkdir -p " .. dir)
+      assert(os.execute(("%s %s pngs %s %s >/dev/null"):format(py, ref, faces .. "dogs.jpg", dir)))
+      local jobs, names = {}, { "rgb", "l", "p", "rgba", "la", "bits" }
+      for i, n in ipairs(names) do
+        local im = assert(image.load(dir .. "/" .. n .. ".png"))
+        assert.are.equal((n == "l" or n == "la" or n == "bits") and 1 or 3, im.channels, n)
+        assert(im:save(dir .. "/calq_" .. n .. ".png"))
+        jobs[i] = { "decode", dir .. "/" .. n .. ".png", dir .. "/calq_" .. n .. ".png" }
+      end
+      for i, m in ipairs(compare(jobs)) do assert.are.equal(0, m, names[i]) end
+      os.execute("rm -r " .. dir)
+    end)
+
     it("round-trips PNG exactly", function()
       local t = image.new(7, 5, 3, 10)
       t:paste(image.new(3, 2, 3, 200), 2, 1)

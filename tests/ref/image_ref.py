@@ -7,6 +7,7 @@ file against the reference and prints "maxdiff <value> <count of pixels off>".
   image_ref.py resize  SRC W H CALQ.png        PIL resize(BILINEAR, reducing_gap=None)
   image_ref.py preproc SRC PRESET CALQ.f32     reference pipeline of a preset
   image_ref.py halfpixel SRC W H CALQ.png      torch interpolate(bilinear, align_corners=False)
+  image_ref.py pngs SRC OUTDIR                 writes PNGs of several colour types
   image_ref.py batch                           the commands above, one per stdin line
 """
 import sys
@@ -17,7 +18,9 @@ from PIL import Image
 def load(p):
     im = Image.open(p)
     im.load()
-    return im if im.mode in ("L", "RGB") else im.convert("RGB")
+    if im.mode in ("L", "RGB"):
+        return im
+    return im.convert("L" if im.mode in ("1", "LA") else "RGB")  # alpha dropped, as calq
 
 
 def report(a, b):
@@ -71,7 +74,16 @@ def main(argv):
                 main([argv[0]] + line.split())
         return
     cmd = argv[1]
-    if cmd == "decode":
+    if cmd == "pngs":  # PNG flavours made by PIL from one photo, for the decode test
+        src, out = load(argv[2]).convert("RGB").resize((97, 61)), argv[3]
+        src.save(out + "/rgb.png")
+        src.convert("L").save(out + "/l.png")
+        src.quantize(37).save(out + "/p.png")
+        src.convert("RGBA").save(out + "/rgba.png")
+        src.convert("LA").save(out + "/la.png")
+        src.convert("1").save(out + "/bits.png")
+        print("ok")
+    elif cmd == "decode":
         report(np.asarray(load(argv[2])), np.asarray(load(argv[3])))
     elif cmd == "resize":
         w, h = int(argv[3]), int(argv[4])
