@@ -94,6 +94,8 @@ cq_status cq_image_paste(cq_image *dst, const cq_image *src, int x, int y, int f
                        src->channels, dst->channels);
     if (feather < 0)
         return cq_errf(err, CQ_EINVAL, "paste: feather %d < 0", feather);
+    if (x <= -src->width || y <= -src->height || x >= dst->width || y >= dst->height)
+        return CQ_OK; /* nothing visible (and no -INT_MIN below) */
     int ch = src->channels;
     int r0 = y < 0 ? -y : 0, c0 = x < 0 ? -x : 0;
     int r1 = src->height, c1 = src->width;
@@ -101,11 +103,15 @@ cq_status cq_image_paste(cq_image *dst, const cq_image *src, int x, int y, int f
         r1 = dst->height - y;
     if ((long)x + c1 > dst->width)
         c1 = dst->width - x;
+    if (c1 <= c0)
+        return CQ_OK;
+    size_t cs = (size_t)ch;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *s = src->data + (size_t)r * (size_t)src->width * (size_t)ch;
-        uint8_t *d = dst->data + ((size_t)(y + r) * (size_t)dst->width + (size_t)x) * (size_t)ch;
+        /* s and d point at the first visible column, (c0, r) of src */
+        const uint8_t *s = src->data + ((size_t)r * (size_t)src->width + (size_t)c0) * cs;
+        uint8_t *d = dst->data + ((size_t)(y + r) * (size_t)dst->width + (size_t)(x + c0)) * cs;
         if (feather == 0) {
-            memcpy(d + (size_t)c0 * (size_t)ch, s + (size_t)c0 * (size_t)ch, (size_t)(c1 - c0) * (size_t)ch);
+            memcpy(d, s, (size_t)(c1 - c0) * cs);
             continue;
         }
         int dr = r < src->height - 1 - r ? r : src->height - 1 - r;
@@ -114,8 +120,8 @@ cq_status cq_image_paste(cq_image *dst, const cq_image *src, int x, int y, int f
             if (dr < e)
                 e = dr;
             float a = e >= feather ? 1.0f : (float)(e + 1) / (float)(feather + 1);
-            for (int k = 0; k < ch; k++) {
-                size_t i = (size_t)c * (size_t)ch + (size_t)k;
+            for (size_t k = 0; k < cs; k++) {
+                size_t i = (size_t)(c - c0) * cs + k;
                 d[i] = (uint8_t)lrintf((float)d[i] + a * ((float)s[i] - (float)d[i]));
             }
         }

@@ -259,6 +259,9 @@ static void test_image_crop_paste_convert(void **state)
     /* clipped at every edge */
     assert_int_equal(cq_image_paste(dst, im, -15, -8, 0, &err), CQ_OK);
     assert_int_equal(dst->data[0], im->data[(8 * 20 + 15) * 3]);
+    assert_int_equal(cq_image_paste(dst, im, -2147483647 - 1, 3, 0, &err), CQ_OK);
+    assert_int_equal(cq_image_paste(dst, im, 19, 9, 0, &err), CQ_OK); /* one pixel visible */
+    assert_int_equal(dst->data[(9 * 20 + 19) * 3], im->data[0]);
     /* feathered: the outer ring is a blend, the centre a copy */
     cq_image *white = cq_image_new(7, 7, 3, 255, &err), *black = cq_image_new(7, 7, 3, 0, &err);
     assert_int_equal(cq_image_paste(black, white, 0, 0, 2, &err), CQ_OK);
