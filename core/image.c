@@ -1,6 +1,7 @@
 /* image.c - cq_image life cycle and pixel operations (crop, resize, convert,
  * paste). Codecs are in image_codec.c. */
 #include "image.h"
+#include "image_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -278,7 +279,11 @@ static void half_pixel_taps(int in_size, int out_size, tap2 *t)
     }
 }
 
-static cq_image *resize_half_pixel(const cq_image *im, int width, int height, cq_err *err)
+/* Resize a virtual canvas cw x chh holding im at (x0, y0) and pad elsewhere:
+ * letterboxing without building the padded copy (which, for a large photo,
+ * costs more than the resize itself). */
+cq_image *cq__image_resize_half_pixel_padded(const cq_image *im, int cw, int chh, int x0, int y0,
+                                             uint8_t pad, int width, int height, cq_err *err)
 {
     int ch = im->channels;
     tap2 *tx = malloc((size_t)width * sizeof *tx), *ty = malloc((size_t)height * sizeof *ty);
@@ -292,18 +297,33 @@ static cq_image *resize_half_pixel(const cq_image *im, int width, int height, cq
         free(r0);
         return NULL;
     }
-    half_pixel_taps(im->width, width, tx);
-    half_pixel_taps(im->height, height, ty);
-    float *r1 = r0 + (size_t)width * (size_t)ch;
+    half_pixel_taps(cw, width, tx);
+    half_pixel_taps(chh, height, ty);
+    for (int x = 0; x < width; x++) { /* canvas -> image columns; -1 is the pad */
+        tx[x].i0 -= x0;
+        tx[x].i1 -= x0;
+        if (tx[x].i0 < 0 || tx[x].i0 >= im->width)
+            tx[x].i0 = -1;
+        if (tx[x].i1 < 0 || tx[x].i1 >= im->width)
+            tx[x].i1 = -1;
+    }
+    float *r1 = r0 + (size_t)width * (size_t)ch, fpad = (float)pad;
     size_t in_row = (size_t)im->width * (size_t)ch;
     for (int y = 0; y < height; y++) {
-        const uint8_t *a = im->data + (size_t)ty[y].i0 * in_row, *b = im->data + (size_t)ty[y].i1 * in_row;
-        for (int x = 0; x < width; x++) {
-            size_t p0 = (size_t)tx[x].i0 * (size_t)ch, p1 = (size_t)tx[x].i1 * (size_t)ch;
-            float f = tx[x].f;
-            for (int c = 0; c < ch; c++) {
-                r0[x * ch + c] = (float)a[p0 + (size_t)c] + f * ((float)a[p1 + (size_t)c] - (float)a[p0 + (size_t)c]);
-                r1[x * ch + c] = (float)b[p0 + (size_t)c] + f * ((float)b[p1 + (size_t)c] - (float)b[p0 + (size_t)c]);
+        int ya = ty[y].i0 - y0, yb = ty[y].i1 - y0;
+        const uint8_t *rows[2] = {ya >= 0 && ya < im->height ? im->data + (size_t)ya * in_row : NULL,
+                                  yb >= 0 && yb < im->height ? im->data + (size_t)yb * in_row : NULL};
+        float *acc[2] = {r0, r1};
+        for (int k = 0; k < 2; k++) {
+            const uint8_t *a = rows[k];
+            float *r = acc[k];
+            for (int x = 0; x < width; x++) {
+                float f = tx[x].f;
+                for (int c = 0; c < ch; c++) {
+                    float v0 = a && tx[x].i0 >= 0 ? (float)a[(size_t)tx[x].i0 * (size_t)ch + (size_t)c] : fpad;
+                    float v1 = a && tx[x].i1 >= 0 ? (float)a[(size_t)tx[x].i1 * (size_t)ch + (size_t)c] : fpad;
+                    r[x * ch + c] = v0 + f * (v1 - v0);
+                }
             }
         }
         float g = ty[y].f;
@@ -317,6 +337,11 @@ static cq_image *resize_half_pixel(const cq_image *im, int width, int height, cq
     free(ty);
     free(r0);
     return out;
+}
+
+static cq_image *resize_half_pixel(const cq_image *im, int width, int height, cq_err *err)
+{
+    return cq__image_resize_half_pixel_padded(im, im->width, im->height, 0, 0, 0, width, height, err);
 }
 
 cq_image *cq_image_resize(const cq_image *im, int width, int height, cq_interp interp, cq_err *err)

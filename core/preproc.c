@@ -1,6 +1,7 @@
 /* preproc.c - geometry (fit, pad, crop, resize) and normalisation of images
  * into model inputs. */
 #include "preproc.h"
+#include "image_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -128,6 +129,9 @@ cq_image *cq_preproc_image(const cq_preproc_spec *s, const cq_image *im, cq_prep
         int x0 = s->pad_center ? (int)((pw - w) / 2) : 0, y0 = s->pad_center ? (int)((ph - h) / 2) : 0;
         if (pw == w && ph == h) {
             out = cq_image_resize(src, s->width, s->height, s->interp, err);
+        } else if (s->interp == CQ_INTERP_HALF_PIXEL) {
+            out = cq__image_resize_half_pixel_padded(src, (int)pw, (int)ph, x0, y0, s->pad_value,
+                                                     s->width, s->height, err);
         } else if ((tmp = pad(src, (int)pw, (int)ph, x0, y0, s->pad_value, err))) {
             out = cq_image_resize(tmp, s->width, s->height, s->interp, err);
         }

@@ -229,6 +229,33 @@ static void test_preproc_layouts_and_orders(void **state)
     cq_image_free(a); cq_image_free(b); cq_image_free(c);
 }
 
+/* The letterbox without a padded copy gives the pixels of padding first. */
+static void test_preproc_virtual_pad_matches_padding(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int k = 0; k < 40; k++) {
+        int w = 1 + (int)(rnd() % 150), h = 1 + (int)(rnd() % 150), center = (int)(rnd() % 2);
+        cq_image *im = random_image(w, h, 3);
+        cq_preproc_spec s;
+        cq_preproc_preset("blazeface128", &s, &err);
+        s.width = 8 + (int)(rnd() % 200);
+        s.height = 8 + (int)(rnd() % 200);
+        s.pad_center = center;
+        s.pad_value = (uint8_t)rnd();
+        cq_preproc_transform tr;
+        cq_image *fast = cq_preproc_image(&s, im, &tr, &err);
+        assert_non_null(fast);
+        int pw = (int)lrint(s.width / tr.sx), ph = (int)lrint(s.height / tr.sy);
+        int x0 = (int)lrint(tr.ox / tr.sx), y0 = (int)lrint(tr.oy / tr.sy);
+        cq_image *padded = cq_image_new(pw, ph, 3, s.pad_value, &err);
+        cq_image_paste(padded, im, x0, y0, 0, &err);
+        cq_image *slow = cq_image_resize(padded, s.width, s.height, CQ_INTERP_HALF_PIXEL, &err);
+        assert_memory_equal(fast->data, slow->data, (size_t)s.width * (size_t)s.height * 3);
+        cq_image_free(slow); cq_image_free(padded); cq_image_free(fast); cq_image_free(im);
+    }
+}
+
 static void test_preproc_presets(void **state)
 {
     (void)state;
@@ -258,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_preproc_letterbox_transform),
         cmocka_unit_test(test_preproc_shorter_crop_transform),
         cmocka_unit_test(test_preproc_layouts_and_orders),
+        cmocka_unit_test(test_preproc_virtual_pad_matches_padding),
         cmocka_unit_test(test_preproc_presets),
     };
     return cmocka_run_group_tests_name("preproc", tests, NULL, NULL);
