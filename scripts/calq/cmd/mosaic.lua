@@ -11,7 +11,8 @@ Pastes single-face crops on backgrounds: DIR/images/*.jpg and DIR/annotations.js
   --crops DIR|LIST     folder of single-face crops (searched recursively) or a file
                        listing one path a line; the box is the crop inset by --inset
   --photos XML         dlib imglab XML: crops around boxes no other box touches
-                       (exact boxes); its photos also give face-free backgrounds
+                       (exact boxes); its photos also give face-free backgrounds.
+                       Use training.xml: crops from testing.xml leak the evaluation set
   --count N            images to write (default 100)
   --min-faces K        fewest faces in an image (default 1)
   --max-faces K        most faces in an image (default 6)
