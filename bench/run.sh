@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Every benchmark, one after the other (figures are ratios to anchors of the same run).
+# Run every benchmark; each prints its figures as ratios to anchors measured in
+# the same run (single thread unless it says otherwise). Add one line per benchmark.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bench/sampler.sh
+here=$(cd "$(dirname "$0")" && pwd)
+"$here/sampler.sh"
+"$here/image.sh"
+"$here/onnx_load.sh"
+"$here/ort_latency.sh"

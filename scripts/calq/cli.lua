@@ -46,6 +46,7 @@ end)
 -- Add a new one to this list.
 local modules = {
   "sample",
+  "mosaic",
 }
 
 for _, name in ipairs(modules) do

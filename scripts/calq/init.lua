@@ -10,5 +10,7 @@ for k, v in pairs(core) do calq[k] = v end
 calq.core = core
 calq.onnx = require "calq.onnx"
 calq.sampler = require "calq.sampler"
+calq.image = require "calq.image"
+calq.mosaic = require "calq.mosaic"
 
 return calq
