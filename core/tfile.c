@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tfile_fmt.h"
+#include "tgather.h"
 
 static int dtype_code(cq_dtype dt)
 {
@@ -192,43 +193,6 @@ static int hash_grow(cq_tfile_writer *w)
     return 0;
 }
 
-/* Strided walk of a tensor in row-major order, a piece at a time. */
-typedef struct gather {
-    const cq_tensor *t;
-    size_t esz;
-    int64_t idx[CQ_MAX_DIMS];
-} gather;
-
-/* Copy the next n elements into dst. */
-static void gather_next(gather *g, unsigned char *dst, int64_t n)
-{
-    const cq_tensor *t = g->t;
-    if (t->ndim == 0) {
-        memcpy(dst, cq_tensor_data(t), g->esz);
-        return;
-    }
-    int last = t->ndim - 1;
-    while (n > 0) {
-        const unsigned char *p = (const unsigned char *)t->storage->data + cq_tensor_offset_of(t, g->idx);
-        int64_t run = t->shape[last] - g->idx[last];
-        if (run > n)
-            run = n;
-        if (t->stride[last] == (int64_t)g->esz) {
-            memcpy(dst, p, (size_t)run * g->esz);
-        } else {
-            for (int64_t i = 0; i < run; i++)
-                memcpy(dst + (size_t)i * g->esz, p + i * t->stride[last], g->esz);
-        }
-        dst += (size_t)run * g->esz;
-        n -= run;
-        g->idx[last] += run;
-        for (int d = last; d > 0 && g->idx[d] == t->shape[d]; d--) {
-            g->idx[d] = 0;
-            g->idx[d - 1]++;
-        }
-    }
-}
-
 /* Compress t as one LZ4 frame at the end of the file; sets e->offset, csize. */
 static cq_status write_payload(cq_tfile_writer *w, const char *name, const cq_tensor *t,
                                wentry *e, cq_err *err)
@@ -250,14 +214,15 @@ static cq_status write_payload(cq_tfile_writer *w, const char *name, const cq_te
         return wfail(w, err, CQ_EIO, "%s: tensor '%s': lz4 refused to start a frame", w->path, name);
     if (write_all(w, w->out, k, err) != CQ_OK)
         return CQ_EIO;
-    gather g = {t, esz, {0}};
+    cq__gather g;
+    cq__gather_init(&g, t);
     const unsigned char *base = cq_tensor_data(t);
     size_t per = CHUNK / esz * esz; /* whole elements per piece */
     for (size_t done = 0; done < nbytes;) {
         size_t n = nbytes - done < per ? nbytes - done : per;
         const unsigned char *src = base + done;
         if (!dense) {
-            gather_next(&g, w->gather, (int64_t)(n / esz));
+            cq__gather_next(&g, w->gather, (int64_t)(n / esz));
             src = w->gather;
         }
         k = LZ4F_compressUpdate(w->cctx, w->out, w->outcap, src, n, NULL);
