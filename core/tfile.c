@@ -351,7 +351,8 @@ static unsigned char *build_index(cq_tfile_writer *w, size_t *size)
         put_le(p + 8, e->csize, 8);
         p += 16;
     }
-    qsort(w->meta, (size_t)w->nmeta, sizeof *w->meta, meta_cmp);
+    if (w->nmeta > 1)
+        qsort(w->meta, (size_t)w->nmeta, sizeof *w->meta, meta_cmp);
     for (int i = 0; i < w->nmeta; i++) {
         size_t kl = strlen(w->meta[i].key), vl = strlen(w->meta[i].value);
         put_le(p, kl, 4);
