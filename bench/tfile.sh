@@ -73,3 +73,8 @@ printf '  ratio calq/lz4: write %.2f; read %.2f vs lz4 -d to /dev/null, %.2f vs 
     "$(echo "$t_lz4w / $t_cqw" | bc -l)" "$(echo "$t_lz4r / $t_cqr" | bc -l)" \
     "$(echo "$t_lz4rf / $t_cqr" | bc -l)"
 printf '  ratio calq write / cp: %.2f   (target: calq/lz4 >= 0.70)\n' "$(echo "$t_cp / $t_cqw" | bc -l)"
+
+# Calibration statistics: many tiny tensors in one file (one run).
+read -r sw sr ssize <<<"$("$drv" small "$dir/stats.calq" 10000)"
+printf '  10000 tensors f32[2] (stats file): write %.1f ms, read all by name %.1f ms, %d bytes (%.0f per tensor)\n' \
+    "$(echo "$sw * 1000" | bc -l)" "$(echo "$sr * 1000" | bc -l)" "$ssize" "$(echo "$ssize / 10000" | bc -l)"
