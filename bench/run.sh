@@ -3,6 +3,7 @@
 # the same run (single thread unless it says otherwise). Add one line per benchmark.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+"$here/tfile.sh"
 "$here/sampler.sh"
 "$here/image.sh"
 "$here/onnx_load.sh"

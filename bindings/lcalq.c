@@ -18,6 +18,7 @@ int luaopen_calq_core(lua_State *L)
     cq__lua_open_onnx(L);
     cq__lua_open_data(L);
     cq__lua_open_image(L);
+    cq__lua_open_io(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     return 1;

@@ -3,7 +3,7 @@
  *
  * Each binding file owns one concern and exports one opener that adds its
  * functions (and metatables) to the module table at the top of the stack:
- *     void cq__lua_open_tensor(lua_State *L);
+ *     cq__lua_open_tensor(L)  (declared below, one per binding file)
  * luaopen_calq_core() calls them in order. Errors: misuse raises with
  * luaL_argerror / luaL_typeerror; failures of the world return nil, message,
  * code (see cq__lua_fail).
@@ -45,5 +45,6 @@ struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
 void cq__lua_model_methods(lua_State *L);
 void cq__lua_open_onnx(lua_State *L);
 void cq__lua_open_image(lua_State *L);
+void cq__lua_open_io(lua_State *L);
 
 #endif
