@@ -22,8 +22,8 @@
 /* Push nil, err->msg, status name; returns 3 (for `return cq__lua_fail(L, &err)`). */
 int cq__lua_fail(lua_State *L, const cq_err *err);
 
-/* Tensors: push a new userdata that takes over the reference t (t may be NULL:
- * then pushes nothing and returns 0 -- callers check first). */
+/* Tensors: push a new userdata that takes over the reference t (not NULL).
+ * If Lua cannot make the box (out of memory), t is released and the error raised. */
 void cq__lua_push_tensor(lua_State *L, cq_tensor *t);
 /* The tensor at idx, or raise a "bad argument" error. Borrowed reference. */
 cq_tensor *cq__lua_check_tensor(lua_State *L, int idx);
