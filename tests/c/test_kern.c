@@ -169,6 +169,8 @@ static void test_kern_conv2d_vector_paths(void **state)
         {3, 7, 61, 5, 1, 2, 2, 1}, {2, 6, 45, 5, 2, 1, 2, 1}, {3, 5, 35, 7, 1, 1, 3, 1},
         {7, 9, 33, 1, 1, 1, 0, 0}, {6, 11, 19, 3, 1, 1, 1, 0}, {3, 15, 15, 7, 2, 1, 3, 0},
         {5, 8, 34, 1, 2, 1, 0, 0},
+        /* many channels: every channel-block loop of the channel-last kernel */
+        {83, 9, 11, 3, 1, 1, 1, 1}, {83, 8, 9, 3, 2, 1, 1, 1}, {40, 6, 7, 5, 1, 2, 2, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         for (int act = 0; act < CQ_ACT_COUNT; act++) {
