@@ -3,7 +3,8 @@
  *   im2col / 1x1 layers: OpenBLAS sgemm on the same GEMM shape (the conv's
  *     own sgemm without im2col or epilogue), ratio conv / anchor time;
  *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio.
- * Usage: bench_kern [seconds-per-measure]   (run with OPENBLAS_NUM_THREADS=1) */
+ * Usage: bench_kern [seconds-per-measure]   (run with OPENBLAS_NUM_THREADS=1)
+ *        bench_kern --layers   (the layer table, tab-separated, for bench/kern_ort.py) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,15 @@ static void fill(float *x, size_t n)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--layers") == 0) {
+        for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+            const layer *L = &layers[li];
+            printf("%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n", L->name,
+                   (long long)L->c_in, (long long)L->h, (long long)L->w, (long long)L->c_out,
+                   (long long)L->k, (long long)L->stride, (long long)L->pad, (long long)L->groups);
+        }
+        return 0;
+    }
     if (argc > 1)
         budget = atof(argv[1]);
     cq_err err;

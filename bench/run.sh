@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# bench/run.sh - every benchmark; each prints its figures as ratios to anchors
+# measured in the same run.
+set -eu
+cd "$(dirname "$0")/.."
+bench/kern.sh
