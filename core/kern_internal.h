@@ -31,6 +31,12 @@ typedef struct cq__kern_vtab {
      * CQ__DW_MAX_TAPS taps. */
     void (*dw_nhwc)(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias, float *y);
+    /* Pooling output row without padding inside [ox0, ox1), window kh x kw,
+     * no dilation: y[ox] = max (is_max) or scale * sum over r < kh, k < kw of
+     * rows[r][ox * sw + x_off + k]; indices inside [0, x_len) as for dw_row. */
+    void (*pool_row)(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                     int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                     float *y);
     /* dst (cols, rows) = src (rows, cols)^T. */
     void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
 } cq__kern_vtab;
