@@ -109,13 +109,13 @@ static void other_kernels(void)
         cq_pool2d_out_shape(&p, &oh, &ow, &err);
         size_t nx = (size_t)(p.c * p.h * p.w), ny = (size_t)(p.c * oh * ow);
         for (int is = 0; is < 3; is++) {
-        cq_kern_set_isa(pisas[is]);
-        BEST(cq_pool2d_f32(&p, x, nx, y, ny, &err), t);
-        BEST(cq_pool2d_f32_ref(&p, x, nx, y, ny, &err), tref);
-        BEST(memcpy(x2, x, (nx + ny) * 4 > n * 4 ? n * 4 : (nx + ny) * 4), tcopy);
-        printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", pools[i].name,
-               cq_isa_name(cq_kern_isa()), t * 1e3, tref * 1e3, tref / t, tcopy * 1e3,
-               t / tcopy);
+            cq_kern_set_isa(pisas[is]);
+            BEST(cq_pool2d_f32(&p, x, nx, y, ny, &err), t);
+            BEST(cq_pool2d_f32_ref(&p, x, nx, y, ny, &err), tref);
+            BEST(memcpy(x2, x, (nx + ny) * 4 > n * 4 ? n * 4 : (nx + ny) * 4), tcopy);
+            printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", pools[i].name,
+                   cq_isa_name(cq_kern_isa()), t * 1e3, tref * 1e3, tref / t, tcopy * 1e3,
+                   t / tcopy);
         }
     }
     cq_isa isas[3] = {CQ_ISA_AVX512, CQ_ISA_AVX2, CQ_ISA_SCALAR};

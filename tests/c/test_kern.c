@@ -564,17 +564,17 @@ static void test_kern_pool2d_random(void **state)
         pool_naive(&p, oh, ow, x, want);
         cq_isa isas[] = KT_ISAS;
         for (int k = 0; k < 3; k++) {
-        cq_kern_set_isa(isas[k]);
-        memset(got, 0xff, ny * 4);
-        assert_int_equal(cq_pool2d_f32(&p, x, nx, got, ny, &err), CQ_OK);
-        if (kt_mismatch(got, want, (int64_t)ny, p.kh * p.kw) >= 0)
-            fail_msg("pool case %d isa %s kind %d %lldx%lld k%lldx%lld s%lld,%lld d%lld "
-                     "p%lld,%lld,%lld,%lld ceil%d incl%d", done, cq_isa_name(isas[k]),
-                     (int)p.kind, (long long)p.h, (long long)p.w,
-                     (long long)p.kh, (long long)p.kw, (long long)p.stride_h,
-                     (long long)p.stride_w, (long long)p.dil_h, (long long)p.pad_top,
-                     (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right,
-                     p.ceil_mode, p.count_include_pad);
+            cq_kern_set_isa(isas[k]);
+            memset(got, 0xff, ny * 4);
+            assert_int_equal(cq_pool2d_f32(&p, x, nx, got, ny, &err), CQ_OK);
+            if (kt_mismatch(got, want, (int64_t)ny, p.kh * p.kw) >= 0)
+                fail_msg("pool case %d isa %s kind %d %lldx%lld k%lldx%lld s%lld,%lld d%lld "
+                         "p%lld,%lld,%lld,%lld ceil%d incl%d", done, cq_isa_name(isas[k]),
+                         (int)p.kind, (long long)p.h, (long long)p.w,
+                         (long long)p.kh, (long long)p.kw, (long long)p.stride_h,
+                         (long long)p.stride_w, (long long)p.dil_h, (long long)p.pad_top,
+                         (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right,
+                         p.ceil_mode, p.count_include_pad);
         }
         cq_kern_set_isa(CQ_ISA_COUNT);
         assert_int_equal(cq_pool2d_f32_ref(&p, x, nx, got, ny, &err), CQ_OK);
