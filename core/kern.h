@@ -44,8 +44,9 @@
  * Threads: kernels take no thread count. OpenBLAS threading is set globally by
  * the caller (openblas_set_num_threads); the kernels' own loops are single
  * threaded, so with more than one OpenBLAS thread the GEMM convolutions go
- * through OpenBLAS (threaded) instead of the AVX-512 kernel. Kernels are reentrant: one plan may run in several threads at once
- * with separate scratch buffers.
+ * through OpenBLAS (threaded) instead of the AVX-512 kernel. Kernels are
+ * reentrant: one plan may run in several threads at once with separate
+ * scratch buffers.
  *
  * Instruction sets: fast loops exist for AVX-512 and AVX2 and are chosen at
  * first use from the CPU, or from the environment variable
