@@ -88,13 +88,14 @@ $(CALQ): $(BUILD)/bindings/main.o $(BUILD)/gen/calq_scripts.o $(BIND_OBJ) $(LIB_
 $(BUILD)/gen/calq_scripts.o: $(BUILD)/gen/calq_scripts.c
 	$(CC) $(CFLAGS_BASE) -w -c $< -o $@
 
+# Benchmark drivers: every bench/NAME.c is a program $(BUILD)/bench/NAME.
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Ibench $< -o $@ $(LIB_A) $(EXT_LIBS)
+
 $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itests/c $< -o $@ $(LIB_A) $(EXT_LIBS) -lcmocka
-
-$(BUILD)/bench/bench_tfile: bench/bench_tfile.c $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $< -o $@ $(LIB_A) $(EXT_LIBS)
 
 bootstrap:
 	@tools/bootstrap.sh
@@ -147,11 +148,3 @@ clean:
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(BUILD)/bindings/main.d
 
-# Data set layer benchmark drivers (bench/sampler.sh).
-$(BUILD)/bench/sampler_bench: bench/sampler_bench.c $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $< -o $@ $(LIB_A) $(EXT_LIBS)
-
-$(BUILD)/bench/coco_gen: bench/coco_gen.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $< -o $@

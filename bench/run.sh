@@ -3,8 +3,10 @@
 # the same run (single thread unless it says otherwise). Add one line per benchmark.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
 "$here/tfile.sh"
 "$here/sampler.sh"
 "$here/image.sh"
 "$here/onnx_load.sh"
+"$here/kern.sh"
 "$here/ort_latency.sh"
