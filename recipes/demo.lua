@@ -1,0 +1,110 @@
+-- recipes/demo.lua: calq's main job, as far as it goes today, on the default real data.
+--   calq run recipes/demo.lua [OUTDIR]        (make demo runs it)
+--
+-- 1. A face-detection data set with a real spread of faces per image: mosaics of
+--    dlib's single-face crops on backgrounds (exact boxes, COCO JSON).
+-- 2. Calibration sets drawn from it: label-balanced (images with more than 2 faces
+--    replaced from the pool of one-face images) next to uniform random.
+-- 3. BlazeFace back-256 run in fp32 by calq's executor over both sets, with an observer
+--    collecting every node's activation range: what int8 ranges would be built from.
+-- 4. BlazeFace on the dlib test photos: faces found against the ground truth, latency.
+local calq = require "calq"
+local sampler = require "calq.sampler"
+local image = require "calq.image"
+local mosaic = require "calq.mosaic"
+local bf = require "calq.blazeface"
+
+local cache = os.getenv("CALQ_CACHE") or ".cache"
+local out = arg and arg[1] or "build/demo"
+local dlib = cache .. "/dlib/examples"
+local model_path = cache .. "/blazeface/package/ONNX/face_detection_back_256x256_barracuda.onnx"
+
+local function say(fmt, ...) io.write(fmt:format(...), "\n") end
+local function head(s) say("\n== %s", s) end
+local function check(v, msg, ...)
+  if v == nil then error(("demo: %s"):format(msg), 0) end
+  return v, msg, ...
+end
+
+-- 1. data set -------------------------------------------------------------------
+head("1. A face data set with a real spread of counts (mosaics of dlib crops)")
+local crops = check(mosaic.crops_from_dir(dlib .. "/johns"))
+local more = check(mosaic.crops_from_photos(dlib .. "/faces/training.xml"))
+for _, c in ipairs(more) do crops[#crops + 1] = c end
+local stats = check(mosaic.build {
+  crops = crops, photos = { dlib .. "/faces/training.xml" }, count = 80, max_faces = 8,
+  dist = "skewed", width = 512, height = 384, seed = 1, output = out .. "/mosaic",
+})
+local ds = check(calq.open_dataset(out .. "/mosaic/annotations.json", "coco"))
+say("%s, from %d crops, written to %s/mosaic", tostring(ds), #crops, out)
+local hist = ds:histogram()
+local parts = {}
+for k = 0, 16 do if hist[k] and hist[k] > 0 then parts[#parts + 1] = ("%d faces: %d"):format(k, hist[k]) end end
+say("images by face count: %s", table.concat(parts, ", "))
+local _ = stats
+
+-- 2. calibration sets ------------------------------------------------------------
+head("2. Calibration sets: 16 images, seed 7")
+local sets = {}
+for _, p in ipairs {
+  { "label-balanced (threshold 2)", sampler.balanced { size = 16, threshold = 2, seed = 7 } },
+  { "uniform random", sampler.uniform { size = 16, seed = 7 } },
+} do
+  local idx, rep = check(p[2](ds))
+  say("%s:", p[1])
+  say("%s", sampler.format_report(rep, "  "))
+  sets[#sets + 1] = { name = p[1], idx = idx }
+end
+
+-- 3. fp32 runs with an activation observer ----------------------------------------
+head("3. BlazeFace back-256, fp32 in calq, over each calibration set")
+local model = check(calq.onnx.load(model_path))
+local function ranges(idx)
+  local r = {}
+  model:set_observer(function(info, t)
+    local s = t:stats()
+    local m = math.max(math.abs(s.min), math.abs(s.max))
+    if not r[info.output] or m > r[info.output] then r[info.output] = m end
+  end)
+  local n = 0
+  for _, i in ipairs(idx:totable()) do
+    local x = check(image.preprocess({ ds:record(i).path }, "blazeface"))
+    check(model:run { ["input:0"] = x })
+    n = n + 1
+  end
+  model:set_observer(nil)
+  return r, n
+end
+local rb, nb = ranges(sets[1].idx)
+local rr = ranges(sets[2].idx)
+local wider, total, worst, worst_name = 0, 0, 1, "-"
+for name, v in pairs(rb) do
+  local w = rr[name]
+  if w and v > 0 then
+    total = total + 1
+    if w > v * 1.05 then wider = wider + 1 end
+    if w / v > worst then worst, worst_name = w / v, name end
+  end
+end
+say("observed %d node outputs over %d images a set", total, nb)
+say("random set's int8 range wider than the balanced set's (by > 5%%) on %d of %d outputs", wider, total)
+say("widest ratio random/balanced: %.2fx at %s", worst, worst_name)
+
+-- 4. detection on the dlib test photos ------------------------------------------------
+head("4. BlazeFace back-256 (fp32, calq) on the dlib test photos, score 0.5, IoU 0.3")
+local test = check(calq.open_dataset(dlib .. "/faces/testing.xml", "dlib"))
+local tp, fp, fn, ms = 0, 0, 0, 0
+for i = 1, #test do
+  local rec = test:record(i)
+  local x, tr = check(image.preprocess({ rec.path }, "blazeface"))
+  local t0 = os.clock()
+  local o = check(model:run { ["input:0"] = x })
+  ms = ms + (os.clock() - t0) * 1000
+  local truth = {}
+  for _, b in ipairs(rec.boxes) do if not b.ignore then truth[#truth + 1] = { b[1], b[2], b[3], b[4] } end end
+  local m = bf.match(bf.decode(o, { size = 256, transform = tr[1] }), truth, 0.3)
+  tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
+end
+say("found %d of %d faces, %d false positives; %.1f ms per image (CPU time, one thread)",
+  tp, tp + fn, fp, ms / #test)
+return 0
