@@ -83,6 +83,11 @@ typedef struct cq_node {
     void (*plan_free)(void *plan);
     double time_ns;        /* accumulated run time, for the cost model */
     int64_t runs;
+
+    /* NodeProto fields the reader does not interpret (overload, metadata_props,
+     * ...), as encoded field bytes the writer appends verbatim. */
+    uint8_t *onnx_extra;
+    size_t onnx_extra_len;
 } cq_node;
 
 typedef struct cq_value {
@@ -99,6 +104,19 @@ typedef struct cq_value {
     int is_output;         /* a graph output */
     int is_initializer;    /* came from graph.initializer */
     char *doc_string;
+
+    /* Set by the ONNX reader for what calq cannot hold. unsupported names the
+     * reason (static string, e.g. "dtype DOUBLE") when an initializer's data
+     * could not be loaded: data stays NULL, onnx_tensor keeps the TensorProto
+     * bytes verbatim so the writer round-trips them, and the executor refuses
+     * the model at run time with that reason. onnx_vi keeps a ValueInfoProto
+     * verbatim when its type is no plain tensor (sequence, map, optional) or
+     * has more than CQ_MAX_DIMS dimensions. */
+    const char *unsupported;
+    uint8_t *onnx_tensor;
+    size_t onnx_tensor_len;
+    uint8_t *onnx_vi;
+    size_t onnx_vi_len;
 } cq_value;
 
 typedef struct cq_opset {
@@ -135,6 +153,14 @@ struct cq_graph {
     cq_meta_prop *meta;
 
     void *index;           /* private: name -> value hash */
+
+    /* GraphProto / ModelProto fields the reader does not interpret (sparse
+     * initializers, quantization annotations, functions, training info, ...),
+     * as encoded field bytes the writer appends verbatim. */
+    uint8_t *onnx_extra;
+    size_t onnx_extra_len;
+    uint8_t *onnx_model_extra;
+    size_t onnx_model_extra_len;
 };
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -196,6 +222,17 @@ float cq_node_float(const cq_node *n, const char *name, float def);
 const char *cq_node_string(const cq_node *n, const char *name, const char *def);
 /* Copies up to max ints into out; returns the count found (0 when absent). */
 int64_t cq_node_ints(const cq_node *n, const char *name, int64_t *out, int64_t max);
+/* Checked forms: absent -> *out = def and CQ_OK; present with another type ->
+ * EFORMAT naming node and attribute. cq_node_ints_check stores the count in
+ * *count and fails with ERANGE when more than max. */
+cq_status cq_node_int_check(const cq_node *n, const char *name, int64_t def, int64_t *out,
+                            cq_err *err);
+cq_status cq_node_float_check(const cq_node *n, const char *name, float def, float *out,
+                              cq_err *err);
+cq_status cq_node_string_check(const cq_node *n, const char *name, const char *def,
+                               const char **out, cq_err *err);
+cq_status cq_node_ints_check(const cq_node *n, const char *name, int64_t *out, int64_t max,
+                             int64_t *count, cq_err *err);
 
 /* ---- structure --------------------------------------------------------- */
 
@@ -206,8 +243,11 @@ cq_status cq_graph_toposort(cq_graph *g, cq_err *err);
 /* Drop dead nodes and values nothing refers to (keeps inputs/outputs/initializers
  * that are still used), renumbering indices. */
 cq_status cq_graph_compact(cq_graph *g, cq_err *err);
-/* Number of nodes reading value v (live nodes only). */
+/* Number of nodes reading value v (live nodes only, each node once); the
+ * first max of their indices go to out (which may be NULL when max is 0). */
 int cq_graph_consumers(const cq_graph *g, int v, int *out, int max);
+/* Name of the ONNX TensorProto.DataType ("FLOAT", "DOUBLE", ...); "UNKNOWN" otherwise. */
+const char *cq_onnx_type_name(int onnx_type);
 /* Opset version imported for domain ("" or "ai.onnx" are the same); 0 if none. */
 int64_t cq_graph_opset(const cq_graph *g, const char *domain);
 

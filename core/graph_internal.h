@@ -1,0 +1,13 @@
+/* graph_internal.h - helpers shared by graph*.c and the ONNX reader/writer. */
+#ifndef CQ_GRAPH_INTERNAL_H
+#define CQ_GRAPH_INTERNAL_H
+
+#include <stddef.h>
+#include "status.h"
+
+/* malloc'd copy of s (NULL is taken as ""); NULL on ENOMEM. */
+char *cq__strdup(const char *s);
+/* Grow *p (elements of elem bytes, capacity *cap) to hold need; new slots zeroed. */
+cq_status cq__grow(void **p, int *cap, int need, size_t elem, cq_err *err);
+
+#endif
