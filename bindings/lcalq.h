@@ -4,6 +4,7 @@
  * Each binding file owns one concern and exports one opener that adds its
  * functions (and metatables) to the module table at the top of the stack:
  *     void cq__lua_open_tensor(lua_State *L);
+void cq__lua_open_io(lua_State *L);
  * luaopen_calq_core() calls them in order. Errors: misuse raises with
  * luaL_argerror / luaL_typeerror; failures of the world return nil, message,
  * code (see cq__lua_fail).
@@ -29,5 +30,6 @@ cq_tensor *cq__lua_check_tensor(lua_State *L, int idx);
 cq_tensor *cq__lua_test_tensor(lua_State *L, int idx);
 
 void cq__lua_open_tensor(lua_State *L);
+void cq__lua_open_io(lua_State *L);
 
 #endif

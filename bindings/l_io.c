@@ -1,0 +1,235 @@
+/* l_io.c - calq.save / calq.load (calq tensor files) and calq.npy_read /
+ * calq.npy_write. Misuse raises; failures of the world return nil, msg, code.
+ *
+ *   calq.save(path, tensors [, meta]) -> true | nil, msg, code
+ *       tensors: name -> calq.Tensor; array entries are stored as "1", "2", ...
+ *       meta: string key -> string (or number) value
+ *   calq.load(path) -> tensors, meta | nil, msg, code
+ *       names that are positive decimal integers ("1", "12") come back as
+ *       integer keys, so an array of tensors round-trips as an array.
+ */
+#include "lcalq.h"
+#include "npy.h"
+#include "tfile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define READER_BOX "calq.TFileReader"
+
+typedef struct { const char *name; cq_tensor *t; } named_tensor;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named_tensor *)a)->name, ((const named_tensor *)b)->name);
+}
+
+static const char *check_cstring(lua_State *L, int idx, int arg, const char *what)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (!s || strlen(s) != n)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a string without NUL bytes", what));
+    return s;
+}
+
+/* Collect (name, tensor) pairs from the table at 2 into a userdata (so a raise
+ * frees it) left on the stack; integer keys 1..n get names "1".."n". Names
+ * pushed for integer keys are anchored in a table at the top - 1. */
+static named_tensor *collect_tensors(lua_State *L, int *count)
+{
+    lua_Integer len = luaL_len(L, 2), n = 0;
+    lua_newtable(L); /* anchors for generated names */
+    int anchors = lua_gettop(L);
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
+        n++;
+    if (n > 0x7fffffff)
+        luaL_argerror(L, 2, "too many tensors");
+    named_tensor *v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
+    int k = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        cq_tensor *t = cq__lua_test_tensor(L, -1);
+        const char *name;
+        if (lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2)) {
+            lua_Integer i = lua_tointeger(L, -2);
+            if (i < 1 || i > len)
+                luaL_argerror(L, 2, lua_pushfstring(L, "integer key %I is outside the array part",
+                                                    i));
+            lua_pushfstring(L, "%I", i);
+            lua_rawseti(L, anchors, (lua_Integer)k + 1);
+            lua_rawgeti(L, anchors, (lua_Integer)k + 1);
+            name = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        } else if (lua_type(L, -2) == LUA_TSTRING) {
+            name = check_cstring(L, -2, 2, "a tensor name");
+            if (!*name)
+                luaL_argerror(L, 2, "a tensor name is empty");
+        } else {
+            return luaL_argerror(L, 2, lua_pushfstring(L, "keys must be names or array indices, "
+                                                       "not %s", luaL_typename(L, -2))), NULL;
+        }
+        if (!t)
+            luaL_argerror(L, 2, lua_pushfstring(L, "tensors['%s'] is a %s, not a calq.Tensor",
+                                                name, luaL_typename(L, -1)));
+        if (!t->storage)
+            luaL_argerror(L, 2, lua_pushfstring(L, "tensors['%s'] is closed", name));
+        v[k].name = name;
+        v[k++].t = t;
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_named);
+    *count = k;
+    return v;
+}
+
+static void check_meta(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_argerror(L, idx, "metadata keys must be strings");
+        if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+            luaL_argerror(L, idx, lua_pushfstring(L, "metadata '%s' is a %s, not a string",
+                                                  lua_tostring(L, -2), luaL_typename(L, -1)));
+        check_cstring(L, -2, idx, "a metadata key");
+        lua_pushvalue(L, -1); /* tolstring would turn a number key into a string in place */
+        check_cstring(L, -1, idx, "a metadata value");
+        lua_pop(L, 1);
+    }
+}
+
+/* calq.save(path, tensors [, meta]) */
+static int l_save(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_meta(L, 3);
+    int n;
+    named_tensor *v = collect_tensors(L, &n);
+    /* Everything is checked: from here on nothing raises while C owns w. */
+    cq_err err;
+    cq_tfile_writer *w = cq_tfile_create(path, &err);
+    if (!w)
+        return cq__lua_fail(L, &err);
+    for (int i = 0; i < n; i++)
+        if (cq_tfile_add(w, v[i].name, v[i].t, &err) != CQ_OK) {
+            cq_tfile_abort(w);
+            return cq__lua_fail(L, &err);
+        }
+    if (!lua_isnoneornil(L, 3))
+        for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+            lua_pushvalue(L, -1);
+            const char *val = lua_tostring(L, -1);
+            cq_status st = cq_tfile_set_meta(w, lua_tostring(L, -3), val, &err);
+            lua_pop(L, 1);
+            if (st != CQ_OK) {
+                cq_tfile_abort(w);
+                return cq__lua_fail(L, &err);
+            }
+        }
+    if (cq_tfile_close(w, &err) != CQ_OK)
+        return cq__lua_fail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int reader_gc(lua_State *L)
+{
+    cq_tfile **box = luaL_checkudata(L, 1, READER_BOX);
+    cq_tfile_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* "12" -> 12; 0 for anything that is not a canonical positive integer. */
+static lua_Integer array_index(const char *s)
+{
+    lua_Integer v = 0;
+    if (*s < '1' || *s > '9' || strlen(s) > 15)
+        return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* calq.load(path) */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    cq_tfile **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, READER_BOX)) {
+        lua_pushcfunction(L, reader_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    cq_err err;
+    cq_tfile *r = *box = cq_tfile_open(path, &err);
+    if (!r)
+        return cq__lua_fail(L, &err);
+    int n = cq_tfile_count(r);
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        cq_tensor *t = cq_tfile_read(r, i, &err);
+        if (!t) {
+            cq_tfile_free(r);
+            *box = NULL;
+            return cq__lua_fail(L, &err);
+        }
+        const char *name = cq_tfile_entry_at(r, i)->name;
+        lua_Integer ai = array_index(name);
+        cq__lua_push_tensor(L, t);
+        if (ai > 0)
+            lua_rawseti(L, -2, ai);
+        else
+            lua_setfield(L, -2, name);
+    }
+    lua_createtable(L, 0, cq_tfile_meta_count(r));
+    for (int i = 0; i < cq_tfile_meta_count(r); i++) {
+        const char *k, *v;
+        cq_tfile_meta_at(r, i, &k, &v);
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+    cq_tfile_free(r);
+    *box = NULL;
+    return 2;
+}
+
+/* calq.npy_read(path) */
+static int l_npy_read(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    cq_err err;
+    cq_tensor *t = cq_npy_read(path, &err);
+    if (!t)
+        return cq__lua_fail(L, &err);
+    cq__lua_push_tensor(L, t);
+    return 1;
+}
+
+/* calq.npy_write(path, t) */
+static int l_npy_write(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    cq_tensor *t = cq__lua_check_tensor(L, 2);
+    cq_err err;
+    if (cq_npy_write(path, t, &err) != CQ_OK)
+        return cq__lua_fail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg functions[] = {
+    {"save", l_save}, {"load", l_load}, {"npy_read", l_npy_read}, {"npy_write", l_npy_write},
+    {NULL, NULL},
+};
+
+void cq__lua_open_io(lua_State *L)
+{
+    luaL_setfuncs(L, functions, 0);
+}

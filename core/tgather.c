@@ -1,0 +1,44 @@
+/* tgather.c - row-major piecewise copy-out of strided tensors (see tgather.h). */
+#include "tgather.h"
+
+#include <string.h>
+
+void cq__gather_init(cq__gather *g, const cq_tensor *t)
+{
+    memset(g, 0, sizeof *g);
+    g->t = t;
+    g->esz = cq_dtype_info(t->dtype)->size;
+}
+
+void cq__gather_next(cq__gather *g, void *dstv, int64_t n)
+{
+    const cq_tensor *t = g->t;
+    unsigned char *dst = dstv;
+    if (n <= 0)
+        return;
+    if (t->ndim == 0) {
+        memcpy(dst, cq_tensor_data(t), g->esz);
+        return;
+    }
+    int last = t->ndim - 1;
+    while (n > 0) {
+        const unsigned char *p =
+            (const unsigned char *)t->storage->data + cq_tensor_offset_of(t, g->idx);
+        int64_t run = t->shape[last] - g->idx[last];
+        if (run > n)
+            run = n;
+        if (t->stride[last] == (int64_t)g->esz) {
+            memcpy(dst, p, (size_t)run * g->esz);
+        } else {
+            for (int64_t i = 0; i < run; i++)
+                memcpy(dst + (size_t)i * g->esz, p + i * t->stride[last], g->esz);
+        }
+        dst += (size_t)run * g->esz;
+        n -= run;
+        g->idx[last] += run;
+        for (int d = last; d > 0 && g->idx[d] == t->shape[d]; d--) {
+            g->idx[d] = 0;
+            g->idx[d - 1]++;
+        }
+    }
+}
