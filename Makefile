@@ -5,6 +5,7 @@
 #   make demo       bootstrap, build, run the main job on the default real data
 #   make asan       the tests again under AddressSanitizer + UBSan (build-asan/)
 #   make bench      the benchmarks (bench/), results printed as ratios to anchors
+#   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
 #   make install    PREFIX=/usr/local (also used by the rockspec)
 #
 # Every core/*.c goes into the library; core/*_avx512.c and core/*_avx2.c get the
@@ -47,7 +48,7 @@ BINDIR  ?= $(PREFIX)/bin
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: all test ctest luatest demo asan bench bootstrap install clean lint
+.PHONY: all test ctest luatest demo asan bench bootstrap install clean lint refs
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
@@ -93,6 +94,10 @@ $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 
 bootstrap:
 	@tools/bootstrap.sh
+
+# ONNX Runtime reference inputs/outputs under $(CALQ_CACHE)/refs (skips what is done).
+refs:
+	@tools/make_refs.sh
 
 ctest: $(TEST_BIN)
 	@tools/run-ctests.sh $(TEST_BIN)

@@ -16,7 +16,7 @@ pkgs=(build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted 
       liblz4-dev lz4 libopenblas-dev libcmocka-dev libyajl-dev libexpat1-dev
       libjpeg-dev libpng-dev libstb-dev
       nodejs npm
-      python3-numpy python3-pil python3-torch
+      python3-numpy python3-pil python3-torch python3-torchvision
       libonnx-testdata dataset-fashion-mnist)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${pkgs[@]}" 2>/dev/null || true)
