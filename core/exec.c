@@ -163,6 +163,14 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
                     g->values[v].unsupported);
             return NULL;
         }
+    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+        const cq_value *v = &g->values[i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs]];
+        if (v->onnx_vi) {
+            cq_errf(err, CQ_EUNSUPPORTED, "value '%s': calq has no dtype for a sequence, map or "
+                    "optional", v->name);
+            return NULL;
+        }
+    }
     for (int i = 0; i < g->n_inputs; i++) {
         const cq_value *v = &g->values[g->inputs[i]];
         cq_dtype dt;

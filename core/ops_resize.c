@@ -128,22 +128,24 @@ cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
         pos += y->shape[d];
         int64_t li = x->shape[d], lo = y->shape[d];
         double s = scale[d];
+        /* The ONNX reference takes length_resized as in * scale, unrounded. */
+        double lf = (double)li * s;
         for (int64_t o = 0; o < lo; o++) {
             taps *t = &td[d][o];
             double xo;
             if (!strcmp(ctm, "half_pixel"))
                 xo = (o + 0.5) / s - 0.5;
             else if (!strcmp(ctm, "pytorch_half_pixel"))
-                xo = lo > 1 ? (o + 0.5) / s - 0.5 : 0;
+                xo = lf > 1 ? (o + 0.5) / s - 0.5 : 0;
             else if (!strcmp(ctm, "align_corners"))
-                xo = lo == 1 ? 0 : (double)o * (double)(li - 1) / (double)(lo - 1);
+                xo = lf == 1 ? 0 : (double)o * (double)(li - 1) / (lf - 1);
             else if (!strcmp(ctm, "asymmetric"))
                 xo = o / s;
             else if (!strcmp(ctm, "tf_half_pixel_for_nn"))
                 xo = (o + 0.5) / s;
             else if (!strcmp(ctm, "tf_crop_and_resize")) {
                 double a = roi ? roi[d] : 0, b = roi ? roi[r + d] : 1;
-                xo = lo > 1 ? a * (double)(li - 1) + (double)o * (b - a) * (double)(li - 1) / (double)(lo - 1)
+                xo = lf > 1 ? a * (double)(li - 1) + (double)o * (b - a) * (double)(li - 1) / (lf - 1)
                             : 0.5 * (a + b) * (double)(li - 1);
                 if (xo < 0 || xo > (double)(li - 1)) {
                     t->nt = 0;
