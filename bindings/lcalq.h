@@ -18,6 +18,7 @@ void cq__lua_open_io(lua_State *L);
 #include "tensor.h"
 
 #define CQ_LUA_TENSOR "calq.Tensor"
+#define CQ_LUA_MODEL "calq.Model"
 
 /* Push nil, err->msg, status name; returns 3 (for `return cq__lua_fail(L, &err)`). */
 int cq__lua_fail(lua_State *L, const cq_err *err);
@@ -31,5 +32,18 @@ cq_tensor *cq__lua_test_tensor(lua_State *L, int idx);
 
 void cq__lua_open_tensor(lua_State *L);
 void cq__lua_open_io(lua_State *L);
+
+/* Models (l_onnx.c): calq.Model wraps a cq_graph. */
+struct cq_graph;
+/* Push a new Model userdata that takes over g. */
+void cq__lua_push_model(lua_State *L, struct cq_graph *g);
+/* The graph of the Model at idx, or raise "bad argument". Borrowed. */
+struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
+/* Push the Model method table (the metatable's __index), creating the
+ * metatable if needed, so another binding file can add methods:
+ *     cq__lua_model_methods(L); lua_pushcfunction(L, m_run);
+ *     lua_setfield(L, -2, "run"); lua_pop(L, 1); */
+void cq__lua_model_methods(lua_State *L);
+void cq__lua_open_onnx(lua_State *L);
 
 #endif
