@@ -17,6 +17,7 @@ int luaopen_calq_core(lua_State *L)
     cq__lua_open_tensor(L);
     cq__lua_open_io(L);
     cq__lua_open_onnx(L);
+    cq__lua_open_exec(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     return 1;

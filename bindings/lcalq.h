@@ -45,5 +45,6 @@ struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
  *     lua_setfield(L, -2, "run"); lua_pop(L, 1); */
 void cq__lua_model_methods(lua_State *L);
 void cq__lua_open_onnx(lua_State *L);
+void cq__lua_open_exec(lua_State *L);
 
 #endif

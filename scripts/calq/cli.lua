@@ -45,6 +45,8 @@ end)
 -- { summary = "...", usage = "...", run = function(argv) -> exit code }.
 -- Add a new one to this list.
 local modules = {
+  "conform",
+  "infer",
 }
 
 for _, name in ipairs(modules) do
