@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "conform.h"
 #include "exec.h"
@@ -123,29 +124,35 @@ static int observer_cb(void *ud, const cq_graph *g, int node, int output, const 
     return stop;
 }
 
+/* The inputs at arg 2: a tensor (one-input models) or {name = tensor}. Borrowed. */
+static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
+{
+    if (g->n_inputs > 64)
+        luaL_error(L, "model has more than 64 inputs");
+    if (cq__lua_test_tensor(L, 2)) {
+        if (g->n_inputs != 1)
+            luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
+        in[0] = cq__lua_check_tensor(L, 2);
+        return;
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const char *name = g->values[g->inputs[i]].name;
+        lua_getfield(L, 2, name);
+        in[i] = cq__lua_test_tensor(L, -1);
+        lua_pop(L, 1);
+        if (!in[i])
+            luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
+    }
+}
+
 /* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code */
 static int m_run(lua_State *L)
 {
     ebox *b = get_exec(L, 1);
     cq_graph *g = b->g;
     cq_tensor *in[64];
-    if (g->n_inputs > 64)
-        return luaL_error(L, "model has more than 64 inputs");
-    if (cq__lua_test_tensor(L, 2)) {
-        if (g->n_inputs != 1)
-            return luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
-        in[0] = cq__lua_check_tensor(L, 2);
-    } else {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        for (int i = 0; i < g->n_inputs; i++) {
-            const char *name = g->values[g->inputs[i]].name;
-            lua_getfield(L, 2, name);
-            in[i] = cq__lua_test_tensor(L, -1);
-            lua_pop(L, 1);
-            if (!in[i])
-                return luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
-        }
-    }
+    check_inputs(L, g, in);
     cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
     if (!out)
         return luaL_error(L, "out of memory");
@@ -171,6 +178,59 @@ static int m_run(lua_State *L)
     }
     free(out);
     return 1;
+}
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* model:time(inputs [, repeat=20 [, warmup=3]]) -> median_ms, min_ms, p90_ms
+ * (wall clock of whole runs, outputs dropped) | nil, msg, code */
+static int m_time(lua_State *L)
+{
+    ebox *b = get_exec(L, 1);
+    cq_graph *g = b->g;
+    cq_tensor *in[64];
+    check_inputs(L, g, in);
+    lua_Integer rep = luaL_optinteger(L, 3, 20), warm = luaL_optinteger(L, 4, 3);
+    luaL_argcheck(L, rep >= 1 && rep <= 100000, 3, "repeat must be 1..100000");
+    luaL_argcheck(L, warm >= 0 && warm <= 100000, 4, "warmup must be 0..100000");
+    cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    double *t = malloc((size_t)rep * sizeof *t);
+    if (!out || !t) {
+        free(out), free(t);
+        return luaL_error(L, "out of memory");
+    }
+    cq_err err;
+    for (lua_Integer i = -warm; i < rep; i++) {
+        double t0 = wall_ms();
+        cq_status st = cq_exec_run(b->e, g->n_inputs, in, out, &err);
+        double dt = wall_ms() - t0;
+        for (int k = 0; k < g->n_outputs; k++)
+            cq_tensor_release(out[k]);
+        if (st) {
+            free(out), free(t);
+            return cq__lua_fail(L, &err);
+        }
+        if (i >= 0)
+            t[i] = dt;
+    }
+    qsort(t, (size_t)rep, sizeof *t, cmp_double);
+    lua_pushnumber(L, rep % 2 ? t[rep / 2] : (t[rep / 2 - 1] + t[rep / 2]) / 2);
+    lua_pushnumber(L, t[0]);
+    lua_Integer p = rep * 9 / 10;
+    lua_pushnumber(L, t[p < rep ? p : rep - 1]);
+    free(out), free(t);
+    return 3;
 }
 
 /* model:set_observer(fn | nil): fn(info, tensor) after every node output,
@@ -348,7 +408,7 @@ static int l_ops(lua_State *L)
 
 static const luaL_Reg methods[] = {
     {"run", m_run}, {"profile", m_profile}, {"set_threads", m_set_threads},
-    {"memory", m_memory}, {"set_observer", m_set_observer}, {NULL, NULL},
+    {"memory", m_memory}, {"set_observer", m_set_observer}, {"time", m_time}, {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {
