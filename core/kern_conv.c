@@ -1,0 +1,362 @@
+/* kern_conv.c - Conv2d: plan (checks, weight copy, algorithm choice) and run
+ * (im2col + sgemm, 1x1 sgemm, direct depthwise), plus the plain-loop reference.
+ * Layout NCHW throughout (see kern.h for why). */
+#include "kern_internal.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dims, pads and products stay below this so that int (BLAS) and int64 index
+ * arithmetic never overflow. */
+#define DIM_MAX ((int64_t)1 << 30)
+#define DW_MAX_KH 64
+
+struct cq_conv2d_plan {
+    cq_conv2d_params p;
+    int64_t oh, ow;
+    cq_conv_algo algo;
+    float *w;    /* (c_out, c_in / groups * kh * kw), a dense copy */
+    float *bias; /* (c_out) or NULL */
+    size_t scratch;
+};
+
+cq_conv2d_params cq_conv2d_params_default(void)
+{
+    cq_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.groups = p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;
+    return p;
+}
+
+static int mul_ok(int64_t *acc, int64_t v)
+{
+    if (v < 0 || (v > 0 && *acc > (int64_t)(CQ_TENSOR_MAX_BYTES / 4) / v))
+        return 0;
+    *acc *= v;
+    return 1;
+}
+
+/* One spatial axis: out = (in + p0 + p1 - d (k - 1) - 1) / s + 1. */
+static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
+                          int64_t p0, int64_t p1, int64_t *out, cq_err *err)
+{
+    if (in < 1 || k < 1 || s < 1 || d < 1 || in > DIM_MAX || k > DIM_MAX || s > DIM_MAX ||
+        d > DIM_MAX)
+        return cq_errf(err, CQ_EINVAL,
+                       "%s: size %lld, kernel %lld, stride %lld, dilation %lld (each must be "
+                       "1 to 2^30)",
+                       what, (long long)in, (long long)k, (long long)s, (long long)d);
+    if (p0 < 0 || p1 < 0 || p0 > DIM_MAX || p1 > DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "%s: pads %lld, %lld (must be 0 to 2^30)", what,
+                       (long long)p0, (long long)p1);
+    int64_t span = d * (k - 1) + 1, padded = in + p0 + p1;
+    if (span > padded)
+        return cq_errf(err, CQ_EINVAL, "%s: the dilated kernel (%lld) is larger than the padded "
+                       "input (%lld)", what, (long long)span, (long long)padded);
+    *out = (padded - span) / s + 1;
+    return CQ_OK;
+}
+
+cq_status cq_conv2d_out_shape(const cq_conv2d_params *p, int64_t *oh, int64_t *ow, cq_err *err)
+{
+    if (!p)
+        return cq_errf(err, CQ_EINVAL, "conv2d: NULL parameters");
+    if (p->n < 1 || p->c_in < 1 || p->c_out < 1 || p->groups < 1 || p->n > DIM_MAX ||
+        p->c_in > DIM_MAX || p->c_out > DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "conv2d: n %lld, c_in %lld, c_out %lld, groups %lld "
+                       "(each must be 1 to 2^30)", (long long)p->n, (long long)p->c_in,
+                       (long long)p->c_out, (long long)p->groups);
+    if (p->c_in % p->groups || p->c_out % p->groups)
+        return cq_errf(err, CQ_EINVAL, "conv2d: groups %lld does not divide c_in %lld and "
+                       "c_out %lld", (long long)p->groups, (long long)p->c_in,
+                       (long long)p->c_out);
+    if ((int)p->act.kind < 0 || p->act.kind >= CQ_ACT_COUNT)
+        return cq_errf(err, CQ_EINVAL, "conv2d: unknown activation %d", (int)p->act.kind);
+    cq_status st = axis_out("conv2d height", p->h, p->kh, p->stride_h, p->dil_h, p->pad_top,
+                            p->pad_bottom, oh, err);
+    if (st == CQ_OK)
+        st = axis_out("conv2d width", p->w, p->kw, p->stride_w, p->dil_w, p->pad_left,
+                      p->pad_right, ow, err);
+    if (st != CQ_OK)
+        return st;
+    int64_t nx = p->n, ny = p->n, nw = p->c_out, ncol = p->c_in / p->groups;
+    if (!mul_ok(&nx, p->c_in) || !mul_ok(&nx, p->h) || !mul_ok(&nx, p->w) ||
+        !mul_ok(&ny, p->c_out) || !mul_ok(&ny, *oh) || !mul_ok(&ny, *ow) ||
+        !mul_ok(&nw, ncol) || !mul_ok(&nw, p->kh) || !mul_ok(&nw, p->kw) ||
+        !mul_ok(&ncol, p->kh * p->kw) || !mul_ok(&ncol, *oh) || !mul_ok(&ncol, *ow))
+        return cq_errf(err, CQ_ENOMEM, "conv2d: a tensor would exceed %llu bytes",
+                       (unsigned long long)CQ_TENSOR_MAX_BYTES);
+    return CQ_OK;
+}
+
+const char *cq_conv_algo_name(cq_conv_algo a)
+{
+    switch (a) {
+    case CQ_CONV_IM2COL:
+        return "im2col";
+    case CQ_CONV_1X1:
+        return "1x1";
+    case CQ_CONV_DEPTHWISE:
+        return "depthwise";
+    default:
+        return "?";
+    }
+}
+
+static int algo_applies(const cq_conv2d_params *p, cq_conv_algo a)
+{
+    switch (a) {
+    case CQ_CONV_IM2COL:
+        return 1;
+    case CQ_CONV_1X1:
+        return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+               p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
+    case CQ_CONV_DEPTHWISE:
+        return p->groups == p->c_in && p->kh <= DW_MAX_KH;
+    default:
+        return 0;
+    }
+}
+
+static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size_t w_count,
+                                 const float *bias, size_t bias_count, int algo, cq_err *err)
+{
+    int64_t oh, ow;
+    if (cq_conv2d_out_shape(p, &oh, &ow, err) != CQ_OK)
+        return NULL;
+    int64_t k = p->c_in / p->groups * p->kh * p->kw;
+    if (!w || w_count != (size_t)(p->c_out * k)) {
+        cq_errf(err, CQ_EINVAL, "conv2d: weight has %zu elements, expected %lld (%lld x %lld x "
+                "%lld x %lld)", w ? w_count : 0, (long long)(p->c_out * k), (long long)p->c_out,
+                (long long)(p->c_in / p->groups), (long long)p->kh, (long long)p->kw);
+        return NULL;
+    }
+    if ((bias && bias_count != (size_t)p->c_out) || (!bias && bias_count)) {
+        cq_errf(err, CQ_EINVAL, "conv2d: bias has %zu elements, expected %lld", bias_count,
+                (long long)p->c_out);
+        return NULL;
+    }
+    if (algo < 0) {
+        algo = algo_applies(p, CQ_CONV_DEPTHWISE) ? CQ_CONV_DEPTHWISE
+               : algo_applies(p, CQ_CONV_1X1)     ? CQ_CONV_1X1
+                                                  : CQ_CONV_IM2COL;
+    } else if (algo >= CQ_CONV_ALGO_COUNT || !algo_applies(p, (cq_conv_algo)algo)) {
+        cq_errf(err, CQ_EINVAL, "conv2d: algorithm %d does not apply to these parameters", algo);
+        return NULL;
+    }
+    cq_conv2d_plan *pl = calloc(1, sizeof *pl);
+    if (!pl) {
+        cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for the plan");
+        return NULL;
+    }
+    pl->p = *p;
+    pl->oh = oh;
+    pl->ow = ow;
+    pl->algo = (cq_conv_algo)algo;
+    pl->w = cq_alloc(w_count * sizeof(float));
+    pl->bias = bias ? cq_alloc(bias_count * sizeof(float)) : NULL;
+    if (!pl->w || (bias && !pl->bias)) {
+        cq_conv2d_plan_free(pl);
+        cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+        return NULL;
+    }
+    memcpy(pl->w, w, w_count * sizeof(float));
+    if (bias)
+        memcpy(pl->bias, bias, bias_count * sizeof(float));
+    if (pl->algo == CQ_CONV_IM2COL)
+        pl->scratch = (size_t)(k * oh * ow) * sizeof(float);
+    return pl;
+}
+
+cq_conv2d_plan *cq_conv2d_plan_new(const cq_conv2d_params *p, const float *w, size_t w_count,
+                                   const float *bias, size_t bias_count, cq_err *err)
+{
+    return plan_make(p, w, w_count, bias, bias_count, -1, err);
+}
+
+cq_conv2d_plan *cq_conv2d_plan_new_algo(const cq_conv2d_params *p, const float *w,
+                                        size_t w_count, const float *bias, size_t bias_count,
+                                        cq_conv_algo algo, cq_err *err)
+{
+    return plan_make(p, w, w_count, bias, bias_count, (int)algo, err);
+}
+
+size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl) { return pl ? pl->scratch : 0; }
+cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl) { return pl->algo; }
+const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl) { return &pl->p; }
+
+void cq_conv2d_plan_free(cq_conv2d_plan *pl)
+{
+    if (!pl)
+        return;
+    cq_free(pl->w);
+    cq_free(pl->bias);
+    free(pl);
+}
+
+/* Outputs o in [*lo, *hi) with 0 <= o * s + off < len, within [0, out). */
+static void valid_range(int64_t off, int64_t s, int64_t len, int64_t out, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = len - 1 - off < 0 ? 0 : (len - 1 - off) / s + 1;
+    l = l > out ? out : l;
+    h = h > out ? out : h;
+    *lo = l;
+    *hi = h < l ? l : h;
+}
+
+/* col (cig * kh * kw, oh * ow) from x (cig, h, w). */
+static void im2col(const cq_conv2d_params *p, int64_t cig, int64_t oh, int64_t ow,
+                   const float *x, float *col)
+{
+    int64_t P = oh * ow;
+    for (int64_t c = 0; c < cig; c++)
+        for (int64_t ky = 0; ky < p->kh; ky++)
+            for (int64_t kx = 0; kx < p->kw; kx++) {
+                float *row = col + ((c * p->kh + ky) * p->kw + kx) * P;
+                int64_t xoff = kx * p->dil_w - p->pad_left, lo, hi;
+                valid_range(xoff, p->stride_w, p->w, ow, &lo, &hi);
+                for (int64_t oy = 0; oy < oh; oy++) {
+                    float *dst = row + oy * ow;
+                    int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                    if (iy < 0 || iy >= p->h) {
+                        memset(dst, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = x + (c * p->h + iy) * p->w;
+                    for (int64_t ox = 0; ox < lo; ox++)
+                        dst[ox] = 0.0f;
+                    if (p->stride_w == 1 && hi > lo)
+                        memcpy(dst + lo, src + lo + xoff, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t ox = lo; ox < hi; ox++)
+                            dst[ox] = src[ox * p->stride_w + xoff];
+                    for (int64_t ox = hi; ox < ow; ox++)
+                        dst[ox] = 0.0f;
+                }
+            }
+}
+
+/* One depthwise output plane y (oh, ow) from the input plane x (h, w). */
+static void dw_plane(const cq__kern_vtab *k, const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                     const float *x, const float *wk, float bias, float *y)
+{
+    const float *rows[DW_MAX_KH], *wrows[DW_MAX_KH];
+    int64_t lo, hi, lo2, hi2;
+    /* interior columns: every tap inside the row */
+    valid_range(-p->pad_left, p->stride_w, p->w, ow, &lo, &hi);
+    valid_range((p->kw - 1) * p->dil_w - p->pad_left, p->stride_w, p->w, ow, &lo2, &hi2);
+    lo = lo2 > lo ? lo2 : lo;
+    hi = hi2 < hi ? hi2 : hi;
+    if (hi <= lo)
+        lo = hi = 0;
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t nr = 0;
+        for (int64_t ky = 0; ky < p->kh; ky++) {
+            int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+            if (iy >= 0 && iy < p->h) {
+                rows[nr] = x + iy * p->w;
+                wrows[nr++] = wk + ky * p->kw;
+            }
+        }
+        float *yr = y + oy * ow;
+        if (hi > lo)
+            k->dw_row(rows, wrows, nr, p->kw, p->stride_w, p->dil_w, -p->pad_left, p->w, lo, hi,
+                      bias, p->act, yr);
+        for (int64_t ox = 0; ox < ow; ox++) {
+            if (ox == lo && hi > lo)
+                ox = hi;
+            if (ox >= ow)
+                break;
+            float s = bias;
+            for (int64_t r = 0; r < nr; r++)
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                    if (ix >= 0 && ix < p->w)
+                        s += wrows[r][kx] * rows[r][ix];
+                }
+            yr[ox] = cq__act1(p->act, s);
+        }
+    }
+}
+
+cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
+                        size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err)
+{
+    if (!pl || !x || !y)
+        return cq_errf(err, CQ_EINVAL, "conv2d: NULL plan or buffer");
+    const cq_conv2d_params *p = &pl->p;
+    int64_t oh = pl->oh, ow = pl->ow, P = oh * ow, HW = p->h * p->w;
+    if (x_count != (size_t)(p->n * p->c_in * HW) || y_count != (size_t)(p->n * p->c_out * P))
+        return cq_errf(err, CQ_EINVAL, "conv2d: input has %zu elements (expected %lld), output "
+                       "%zu (expected %lld)", x_count, (long long)(p->n * p->c_in * HW), y_count,
+                       (long long)(p->n * p->c_out * P));
+    if (scratch_bytes < pl->scratch || (pl->scratch && !scratch))
+        return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
+                       scratch_bytes, pl->scratch);
+    const cq__kern_vtab *k = cq__kern();
+    int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+    int64_t K = cig * p->kh * p->kw;
+    for (int64_t img = 0; img < p->n; img++) {
+        if (pl->algo == CQ_CONV_DEPTHWISE) {
+            for (int64_t co = 0; co < p->c_out; co++) {
+                const float *xc = x + (img * p->c_in + co / cog) * HW;
+                dw_plane(k, p, oh, ow, xc, pl->w + co * K, pl->bias ? pl->bias[co] : 0.0f,
+                         y + (img * p->c_out + co) * P);
+            }
+            continue;
+        }
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (img * p->c_in + g * cig) * HW;
+            float *yg = y + (img * p->c_out + g * cog) * P;
+            const float *b = xg;
+            if (pl->algo == CQ_CONV_IM2COL) {
+                im2col(p, cig, oh, ow, xg, scratch);
+                b = scratch;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)P, (int)K, 1.0f,
+                        pl->w + g * cog * K, (int)K, b, (int)P, 0.0f, yg, (int)P);
+            if (pl->bias || p->act.kind != CQ_ACT_NONE)
+                for (int64_t co = 0; co < cog; co++)
+                    k->bias_act(pl->bias ? pl->bias[g * cog + co] : 0.0f, p->act, yg + co * P, P);
+        }
+    }
+    return CQ_OK;
+}
+
+cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,
+                            const float *bias, float *y, cq_err *err)
+{
+    int64_t oh, ow;
+    cq_status st = cq_conv2d_out_shape(p, &oh, &ow, err);
+    if (st != CQ_OK)
+        return st;
+    int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t co = 0; co < p->c_out; co++) {
+            int64_t g = co / cog;
+            for (int64_t oy = 0; oy < oh; oy++)
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    double s = bias ? bias[co] : 0.0;
+                    for (int64_t ci = 0; ci < cig; ci++)
+                        for (int64_t ky = 0; ky < p->kh; ky++) {
+                            int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                            if (iy < 0 || iy >= p->h)
+                                continue;
+                            for (int64_t kx = 0; kx < p->kw; kx++) {
+                                int64_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                                if (ix < 0 || ix >= p->w)
+                                    continue;
+                                s += (double)x[((n * p->c_in + g * cig + ci) * p->h + iy) * p->w +
+                                               ix] *
+                                     w[((co * cig + ci) * p->kh + ky) * p->kw + kx];
+                            }
+                        }
+                    y[((n * p->c_out + co) * oh + oy) * ow + ox] = cq__act1(p->act, (float)s);
+                }
+        }
+    return CQ_OK;
+}

@@ -1,0 +1,75 @@
+/*
+ * kern_internal.h - what the kernel files share: the per-ISA table of inner
+ * loops (scalar, AVX2, AVX-512) and small helpers. Not a public header.
+ */
+#ifndef CQ_KERN_INTERNAL_H
+#define CQ_KERN_INTERNAL_H
+
+#include "kern.h"
+
+/* Inner loops that have a vector version. Every entry has the same meaning in
+ * every table; the scalar table is the reference. */
+typedef struct cq__kern_vtab {
+    /* y[i] = op(x[i]), i < n; y may be x. */
+    void (*unary)(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
+    /* y[i] = a[i * a_inc] op b[i * b_inc], inc 0 or 1 (not both 0). */
+    void (*binary)(cq_binop op, const float *a, int a_inc, const float *b, int b_inc, float *y,
+                   int64_t n);
+    /* y[i] = act(y[i] + bias). */
+    void (*bias_act)(float bias, cq_act act, float *y, int64_t n);
+    float (*sum)(const float *x, int64_t n);
+    float (*max)(const float *x, int64_t n);
+    /* Depthwise output row, ox in [ox0, ox1):
+     *   y[ox] = act(bias + sum_r sum_kx wrows[r][kx] * rows[r][ox * sw + x_off + kx * dw])
+     * The caller guarantees every index the formula names is inside [0, x_len);
+     * the vector code uses x_len to keep its wider loads inside the row too. */
+    void (*dw_row)(const float *const *rows, const float *const *wrows, int64_t nrows, int64_t kw,
+                   int64_t sw, int64_t dw, int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1,
+                   float bias, cq_act act, float *y);
+} cq__kern_vtab;
+
+extern const cq__kern_vtab cq__kern_scalar;
+extern const cq__kern_vtab cq__kern_avx2;
+extern const cq__kern_vtab cq__kern_avx512;
+
+/* The table for the ISA in use. */
+const cq__kern_vtab *cq__kern(void);
+
+static inline float cq__act1(cq_act act, float v)
+{
+    switch (act.kind) {
+    case CQ_ACT_RELU:
+        return v > 0.0f ? v : 0.0f;
+    case CQ_ACT_CLIP:
+        v = v < act.a ? act.a : v;
+        return v > act.b ? act.b : v;
+    case CQ_ACT_LEAKY:
+        return v >= 0.0f ? v : act.a * v;
+    case CQ_ACT_HARDSWISH: {
+        float t = v + 3.0f;
+        t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+        return v * t * (1.0f / 6.0f);
+    }
+    default:
+        return v;
+    }
+}
+
+static inline float cq__binop1(cq_binop op, float a, float b)
+{
+    switch (op) {
+    case CQ_BIN_ADD:
+        return a + b;
+    case CQ_BIN_SUB:
+        return a - b;
+    case CQ_BIN_MUL:
+        return a * b;
+    default:
+        return a / b;
+    }
+}
+
+/* Scalar unary used by the reference and by vector tails. */
+float cq__unary1(cq_unop op, float a, float b, float x);
+
+#endif

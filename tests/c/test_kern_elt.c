@@ -1,0 +1,267 @@
+/* test_kern_elt.c - broadcast binary ops, unary ops, activations and softmax
+ * against plain loops written here, for every ISA. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kern_testutil.h"
+
+static double binop_naive(cq_binop op, double a, double b)
+{
+    switch (op) {
+    case CQ_BIN_ADD:
+        return a + b;
+    case CQ_BIN_SUB:
+        return a - b;
+    case CQ_BIN_MUL:
+        return a * b;
+    default:
+        return a / b;
+    }
+}
+
+static void test_kern_elt_binary_broadcast(void **state)
+{
+    (void)state;
+    kt_rng r = {2024};
+    cq_err err;
+    static const struct {
+        int an, bn;
+        int64_t as[4], bs[4];
+    } cases[] = {
+        {4, 4, {2, 3, 5, 7}, {2, 3, 5, 7}},  /* same shape */
+        {4, 0, {2, 3, 5, 7}, {0}},           /* scalar right */
+        {1, 3, {1}, {3, 5, 17}},             /* scalar left */
+        {4, 3, {2, 3, 5, 7}, {3, 1, 1}},     /* per channel, NCHW bias */
+        {4, 4, {1, 3, 1, 1}, {2, 3, 5, 7}},  /* per channel on the left */
+        {4, 1, {2, 3, 5, 37}, {37}},         /* row broadcast */
+        {2, 2, {3, 1}, {1, 4}},              /* outer product shape */
+        {4, 4, {2, 1, 5, 1}, {1, 3, 1, 7}},  /* every dim alternating */
+        {3, 2, {4, 1, 33}, {6, 33}},
+        {2, 2, {0, 3}, {1, 3}},              /* empty */
+    };
+    cq_isa isas[] = KT_ISAS;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int yn;
+        int64_t ys[CQ_MAX_DIMS];
+        assert_int_equal(cq_broadcast_shape(cases[ci].an, cases[ci].as, cases[ci].bn,
+                                            cases[ci].bs, &yn, ys, &err), CQ_OK);
+        int64_t na = 1, nb = 1, ny = 1;
+        for (int i = 0; i < cases[ci].an; i++)
+            na *= cases[ci].as[i];
+        for (int i = 0; i < cases[ci].bn; i++)
+            nb *= cases[ci].bs[i];
+        for (int i = 0; i < yn; i++)
+            ny *= ys[i];
+        float *a = malloc((size_t)na * 4 + 4), *b = malloc((size_t)nb * 4 + 4);
+        float *want = malloc((size_t)ny * 4 + 4), *got = malloc((size_t)ny * 4 + 4);
+        kt_fill(&r, a, na);
+        kt_fill(&r, b, nb);
+        for (int64_t i = 0; i < nb; i++)
+            b[i] += b[i] < 0 ? -0.5f : 0.5f; /* keep divisors away from 0 */
+        for (int op = 0; op < CQ_BIN_COUNT; op++) {
+            for (int64_t i = 0; i < ny; i++) {
+                /* unravel i in y, then ravel in a and b with size-1 dims pinned */
+                int64_t rem = i, ao = 0, bo = 0, sa = 1, sb = 1;
+                for (int d = yn - 1; d >= 0; d--) {
+                    int64_t c = rem % ys[d];
+                    rem /= ys[d];
+                    int da = d - (yn - cases[ci].an), db = d - (yn - cases[ci].bn);
+                    if (da >= 0) {
+                        ao += (cases[ci].as[da] == 1 ? 0 : c) * sa;
+                        sa *= cases[ci].as[da];
+                    }
+                    if (db >= 0) {
+                        bo += (cases[ci].bs[db] == 1 ? 0 : c) * sb;
+                        sb *= cases[ci].bs[db];
+                    }
+                }
+                want[i] = (float)binop_naive((cq_binop)op, a[ao], b[bo]);
+            }
+            for (int k = 0; k < 3; k++) {
+                cq_kern_set_isa(isas[k]);
+                memset(got, 0xff, (size_t)ny * 4);
+                assert_int_equal(cq_binary_f32((cq_binop)op, cases[ci].an, cases[ci].as, a,
+                                               cases[ci].bn, cases[ci].bs, b, got, (size_t)ny,
+                                               &err), CQ_OK);
+                if (kt_mismatch(got, want, ny, 1) >= 0)
+                    fail_msg("binary case %zu op %d isa %s", ci, op, cq_isa_name(isas[k]));
+            }
+            memset(got, 0xff, (size_t)ny * 4);
+            assert_int_equal(cq_binary_f32_ref((cq_binop)op, cases[ci].an, cases[ci].as, a,
+                                               cases[ci].bn, cases[ci].bs, b, got, (size_t)ny,
+                                               &err), CQ_OK);
+            assert_int_equal(kt_mismatch(got, want, ny, 1), -1);
+        }
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    int64_t s1[2] = {3, 4}, s2[2] = {2, 4};
+    float z[12] = {0};
+    assert_int_equal(cq_binary_f32(CQ_BIN_ADD, 2, s1, z, 2, s2, z, z, 12, &err), CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "dimension 0 is 3 in one operand and 2 in the other"));
+    assert_int_equal(cq_binary_f32(CQ_BIN_ADD, 2, s1, z, 1, s2 + 1, z, z, 11, &err), CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "output has 11 elements"));
+}
+
+static double unary_naive(cq_unop op, double a, double b, double x)
+{
+    switch (op) {
+    case CQ_UN_RELU:
+        return x > 0 ? x : 0;
+    case CQ_UN_LEAKY_RELU:
+        return x >= 0 ? x : a * x;
+    case CQ_UN_CLIP:
+        return fmin(fmax(x, a), b);
+    case CQ_UN_SIGMOID:
+        return 1 / (1 + exp(-x));
+    case CQ_UN_TANH:
+        return tanh(x);
+    case CQ_UN_HARDSIGMOID:
+        return fmax(0, fmin(1, a * x + b));
+    case CQ_UN_HARDSWISH:
+        return x * fmin(fmax(x + 3, 0), 6) / 6;
+    case CQ_UN_EXP:
+        return exp(x);
+    default:
+        return NAN;
+    }
+}
+
+static void test_kern_elt_unary(void **state)
+{
+    (void)state;
+    kt_rng r = {11};
+    enum { N = 1003 };
+    float x[N], want[N], got[N];
+    for (int i = 0; i < N; i++)
+        x[i] = kt_f(&r) * 12.0f;
+    /* values where the approximations are weakest */
+    float special[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 3e-4f, 0.5f, -3.0f, 3.0f, 20.0f, -20.0f,
+                       87.0f, -87.0f, -100.0f, 60.0f, -60.0f};
+    memcpy(x, special, sizeof special);
+    cq_isa isas[] = KT_ISAS;
+    for (int op = 0; op < CQ_UN_COUNT; op++) {
+        float a = op == CQ_UN_CLIP ? -0.7f : 0.2f, b = op == CQ_UN_CLIP ? 1.5f : 0.5f;
+        for (int i = 0; i < N; i++)
+            want[i] = (float)unary_naive((cq_unop)op, a, b, x[i]);
+        for (int k = 0; k < 3; k++) {
+            cq_kern_set_isa(isas[k]);
+            for (int n = 0; n <= 40; n += 13) { /* several tails */
+                memset(got, 0xff, sizeof got);
+                cq_unary_f32((cq_unop)op, a, b, x, got, N - n);
+                int64_t bad = kt_mismatch(got, want, N - n, 1);
+                if (bad >= 0)
+                    fail_msg("unary op %d isa %s x %g: %g, want %g", op, cq_isa_name(isas[k]),
+                             (double)x[bad], (double)got[bad], (double)want[bad]);
+            }
+        }
+        cq_unary_f32_ref((cq_unop)op, a, b, x, got, N);
+        assert_int_equal(kt_mismatch(got, want, N, 1), -1);
+    }
+    /* in place */
+    memcpy(got, x, sizeof x);
+    cq_unary_f32(CQ_UN_SIGMOID, 0, 0, got, got, N);
+    for (int i = 0; i < N; i++)
+        want[i] = (float)unary_naive(CQ_UN_SIGMOID, 0, 0, x[i]);
+    assert_int_equal(kt_mismatch(got, want, N, 1), -1);
+    cq_kern_set_isa(CQ_ISA_COUNT);
+}
+
+static void test_kern_elt_act_apply(void **state)
+{
+    (void)state;
+    kt_rng r = {12};
+    enum { N = 77 };
+    float x[N], want[N], got[N];
+    kt_fill(&r, x, N);
+    for (int i = 0; i < N; i++)
+        x[i] *= 5.0f;
+    cq_isa isas[] = KT_ISAS;
+    cq_act acts[] = {{CQ_ACT_NONE, 0, 0}, {CQ_ACT_RELU, 0, 0}, {CQ_ACT_CLIP, 0.0f, 6.0f},
+                     {CQ_ACT_LEAKY, 0.1f, 0}, {CQ_ACT_HARDSWISH, 0, 0}};
+    for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+        cq_act a = acts[ai];
+        for (int i = 0; i < N; i++) {
+            double v = x[i];
+            want[i] = (float)(a.kind == CQ_ACT_RELU   ? fmax(v, 0)
+                              : a.kind == CQ_ACT_CLIP ? fmin(fmax(v, a.a), a.b)
+                              : a.kind == CQ_ACT_LEAKY
+                                  ? (v >= 0 ? v : a.a * v)
+                                  : a.kind == CQ_ACT_HARDSWISH ? v * fmin(fmax(v + 3, 0), 6) / 6
+                                                               : v);
+        }
+        for (int k = 0; k < 3; k++) {
+            cq_kern_set_isa(isas[k]);
+            memcpy(got, x, sizeof x);
+            cq_act_apply_f32(a, got, N);
+            assert_int_equal(kt_mismatch(got, want, N, 1), -1);
+        }
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+}
+
+static void test_kern_elt_softmax(void **state)
+{
+    (void)state;
+    kt_rng r = {13};
+    int64_t shapes[][2] = {{1, 1}, {3, 10}, {4, 1000}, {2, 37}, {5, 17}};
+    cq_isa isas[] = KT_ISAS;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+        float *x = malloc((size_t)n * 4), *want = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = kt_f(&r) * 30.0f; /* large logits: the max shift matters */
+        for (int64_t i = 0; i < rows; i++) {
+            double m = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < cols; j++)
+                m = fmax(m, x[i * cols + j]);
+            for (int64_t j = 0; j < cols; j++)
+                sum += exp(x[i * cols + j] - m);
+            for (int64_t j = 0; j < cols; j++)
+                want[i * cols + j] = (float)(exp(x[i * cols + j] - m) / sum);
+        }
+        for (int k = 0; k < 3; k++) {
+            cq_kern_set_isa(isas[k]);
+            cq_softmax_f32(rows, cols, x, got);
+            assert_int_equal(kt_mismatch(got, want, n, 1), -1);
+            memcpy(got, x, (size_t)n * 4);
+            cq_softmax_f32(rows, cols, got, got); /* in place */
+            assert_int_equal(kt_mismatch(got, want, n, 1), -1);
+        }
+        cq_softmax_f32_ref(rows, cols, x, got);
+        assert_int_equal(kt_mismatch(got, want, n, 1), -1);
+        free(x);
+        free(want);
+        free(got);
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+}
+
+static void test_kern_elt_isa_select(void **state)
+{
+    (void)state;
+    assert_int_equal(cq_kern_set_isa(CQ_ISA_SCALAR), CQ_ISA_SCALAR);
+    assert_string_equal(cq_isa_name(cq_kern_isa()), "scalar");
+    /* never above the CPU */
+    cq_isa best = cq_kern_set_isa(CQ_ISA_AVX512);
+    assert_true(best <= CQ_ISA_AVX512);
+    assert_int_equal(cq_kern_set_isa(CQ_ISA_COUNT), best);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kern_elt_binary_broadcast),
+        cmocka_unit_test(test_kern_elt_unary),
+        cmocka_unit_test(test_kern_elt_act_apply),
+        cmocka_unit_test(test_kern_elt_softmax),
+        cmocka_unit_test(test_kern_elt_isa_select),
+    };
+    return cmocka_run_group_tests_name("kern_elt", tests, NULL, NULL);
+}
