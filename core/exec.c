@@ -87,7 +87,7 @@ void cq_exec_reset_profile(cq_graph *g)
     }
 }
 
-/* Conv followed by Relu or Clip (constant bounds) reading only its output. */
+/* Conv or Add followed by Relu or Clip (constant bounds) reading only its output. */
 static cq_status plan_fusion(cq_exec *e, cq_err *err)
 {
     cq_graph *g = e->g;
@@ -100,11 +100,11 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
             act.kind = CQ_ACT_RELU;
         } else if (!strcmp(a->op_type, "Clip")) {
             act.kind = CQ_ACT_CLIP;
-            act.lo = -INFINITY;
-            act.hi = INFINITY;
+            act.a = -INFINITY;
+            act.b = INFINITY;
             if (e->opset[i] < 11) {
-                act.lo = cq_node_float(a, "min", -INFINITY);
-                act.hi = cq_node_float(a, "max", INFINITY);
+                act.a = cq_node_float(a, "min", -INFINITY);
+                act.b = cq_node_float(a, "max", INFINITY);
             } else {
                 for (int k = 1; k < a->n_inputs && k < 3; k++) {
                     int v = a->inputs[k];
@@ -117,9 +117,9 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
                     }
                     float f = *(const float *)cq_tensor_data(t);
                     if (k == 1)
-                        act.lo = f;
+                        act.a = f;
                     else
-                        act.hi = f;
+                        act.b = f;
                 }
             }
         }
@@ -129,12 +129,12 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
         if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1)
             continue;
         cq_node *c = &g->nodes[p];
-        if (c->dead || strcmp(c->op_type, "Conv") || (c->domain && *c->domain) ||
-            e->fused_into[p] >= 0 || e->out_alias[p] >= 0)
+        if (c->dead || !cq__can_fuse(c) || e->fused_into[p] >= 0 || e->out_alias[p] >= 0)
             continue;
-        if (g->values[x].has_type && g->values[x].dtype != CQ_F32)
+        /* Only where the dtype is known to be f32 (the activation is applied on floats). */
+        if (!g->values[x].has_type || g->values[x].dtype != CQ_F32)
             continue;
-        if (cq__conv_fuse(c, &act, err))
+        if (cq__fuse_act(c, &act, err))
             return err->code;
         e->fused_into[i] = p;
         e->out_alias[p] = a->outputs[0];
@@ -377,6 +377,10 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         if (k == 0 && e->out_alias[i] >= 0)
             outv[k] = e->out_alias[i];
     }
+    unsigned char cst[32];
+    for (int k = 0; k < n->n_inputs; k++)
+        cst[k] = n->inputs[k] >= 0 && g->values[n->inputs[k]].data != NULL;
+    e->env.in_const = cst;
     cq_status st = CQ_OK;
     for (int k = 0; k < n->n_outputs && !st; k++) {
         int v = outv[k];
@@ -401,6 +405,7 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     for (int k = 0; k < n->n_outputs; k++)
         if (outv[k] < 0)
             cq_tensor_release(out[k]);
+    e->env.in_const = NULL;
     if (st)
         return cq_err_prefix(err, "node '%s' (%s): ", n->name, n->op_type);
     if (e->observer)

@@ -21,6 +21,7 @@
 #define CQ_OPS_H
 
 #include "graph.h"
+#include "kern.h"
 
 /* What is known about a value at plan time. */
 typedef struct cq_tinfo {
@@ -36,6 +37,9 @@ typedef struct cq_openv {
     size_t scratch_size;
     int threads;
     int64_t opset;                  /* of the running node's domain */
+    /* in_const[i]: input i of the running node is a constant (its data never
+     * changes between runs), so plans may keep what they derive from it. */
+    const unsigned char *in_const;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */
@@ -76,17 +80,20 @@ void cq__same(const cq_tinfo *in, cq_tinfo *out);
 /* Error for a missing input's data at plan time. */
 cq_status cq__need_data(const cq_node *n, int input, cq_err *err);
 
-/* Activation fused into a producer (Conv): applied in place on n floats. */
-typedef struct cq_act {
-    int kind;                       /* CQ_ACT_* */
-    float lo, hi;                   /* Clip bounds */
-} cq_act;
-enum { CQ_ACT_NONE = 0, CQ_ACT_RELU, CQ_ACT_CLIP };
-void cq__act_apply(const cq_act *a, float *p, int64_t n);
-/* Fuse activation a into Conv node n (kept in n->plan); EINVAL when n is not a Conv. */
-cq_status cq__conv_fuse(cq_node *n, const cq_act *a, cq_err *err);
-/* The activation fused into node n, or NULL. */
-const cq_act *cq__conv_act(const cq_node *n);
+/* Every node plan starts with this header: the activation fused into the
+ * node (kern.h's cq_act; kind CQ_ACT_NONE when none). */
+typedef struct cq__plan_head {
+    cq_act act;
+} cq__plan_head;
+/* Whether node n can absorb a following activation (Conv, Add on f32). */
+int cq__can_fuse(const cq_node *n);
+/* Fuse activation a into node n (kept in n->plan); EINVAL when n cannot take it. */
+cq_status cq__fuse_act(cq_node *n, const cq_act *a, cq_err *err);
+/* The activation fused into node n (kind CQ_ACT_NONE when none). */
+cq_act cq__node_act(const cq_node *n);
+/* Conv's node plan (ops_conv.c): its size and free function. */
+size_t cq__conv_plan_size(void);
+void cq__conv_plan_free(void *plan);
 /* Batched matrix product with broadcast batch dims (MatMul semantics): calls
  * fn(ctx, a_off, b_off, y_off, m, k, n) per batch, offsets in elements. */
 void cq__matmul_batches(const cq_tensor *a, const cq_tensor *b, const cq_tensor *y,

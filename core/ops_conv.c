@@ -136,34 +136,102 @@ void cq__im2col(const cq_convgeo *g, int64_t cg, const float *x, float *col, flo
     }
 }
 
-/* ---- fused activation plan -------------------------------------------------- */
+/* ---- Conv's node plan ------------------------------------------------------ */
 
+/* Kept on cq_node.plan: the fused activation and the kernel plan (packed
+ * weights, algorithm), made on the first run for the input shape seen then and
+ * remade when it changes. Only made when W and B are constants. */
 typedef struct conv_plan {
-    cq_act act;
+    cq__plan_head head;
+    cq_conv2d_plan *kp;
+    cq_conv2d_params p;
 } conv_plan;
 
-static void plan_free(void *p) { free(p); }
+size_t cq__conv_plan_size(void) { return sizeof(conv_plan); }
 
-cq_status cq__conv_fuse(cq_node *n, const cq_act *a, cq_err *err)
+void cq__conv_plan_free(void *plan)
 {
-    if (strcmp(n->op_type, "Conv"))
-        return cq_errf(err, CQ_EINVAL, "node '%s' is %s, not Conv", n->name, n->op_type);
-    if (!n->plan) {
-        conv_plan *p = calloc(1, sizeof *p);
-        if (!p)
-            return cq_errf(err, CQ_ENOMEM, "out of memory");
-        n->plan = p;
-        n->plan_free = plan_free;
-    }
-    ((conv_plan *)n->plan)->act = *a;
-    return CQ_OK;
+    conv_plan *c = plan;
+    if (c)
+        cq_conv2d_plan_free(c->kp);
+    free(c);
 }
 
-const cq_act *cq__conv_act(const cq_node *n)
+static int same_params(const cq_conv2d_params *a, const cq_conv2d_params *b)
 {
-    if (strcmp(n->op_type, "Conv") || !n->plan)
-        return NULL;
-    return &((const conv_plan *)n->plan)->act;
+    return a->n == b->n && a->c_in == b->c_in && a->h == b->h && a->w == b->w &&
+           a->c_out == b->c_out && a->kh == b->kh && a->kw == b->kw && a->groups == b->groups &&
+           a->stride_h == b->stride_h && a->stride_w == b->stride_w &&
+           a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
+           a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right &&
+           a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->act.kind == b->act.kind &&
+           a->act.a == b->act.a && a->act.b == b->act.b;
+}
+
+/* Conv through kern.h for 1-D and 2-D f32 convolutions; 1 when done, 0 when
+ * the generic path must run, -1 on error. */
+static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int n_in,
+                     cq_tensor *y, cq_openv *env, cq_err *err)
+{
+    if (g->s > 2 || g->in[0] != 1)
+        return 0;
+    const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = g->n;
+    p.c_in = g->c;
+    p.h = g->in[1];
+    p.w = g->in[2];
+    p.c_out = g->m;
+    p.kh = g->k[1];
+    p.kw = g->k[2];
+    p.groups = g->group;
+    p.stride_h = g->stride[1];
+    p.stride_w = g->stride[2];
+    p.pad_top = g->pb[1];
+    p.pad_bottom = g->pe[1];
+    p.pad_left = g->pb[2];
+    p.pad_right = g->pe[2];
+    p.dil_h = g->dil[1];
+    p.dil_w = g->dil[2];
+    p.act = cq__node_act(n);
+    if (!p.n || !p.c_in || !p.c_out || !p.h || !p.w)
+        return 0;
+    int keep = env->in_const && env->in_const[1] && (!b || env->in_const[2]);
+    conv_plan *c = n->plan;
+    cq_conv2d_plan *kp = NULL;
+    if (keep && c && c->kp && same_params(&c->p, &p)) {
+        kp = c->kp;
+    } else {
+        kp = cq_conv2d_plan_new(&p, cq_tensor_data(w), (size_t)cq_tensor_numel(w),
+                                b ? cq_tensor_data(b) : NULL, b ? (size_t)cq_tensor_numel(b) : 0,
+                                err);
+        if (!kp)
+            return -1;
+        if (keep) {
+            if (!c) {
+                c = calloc(1, sizeof *c);
+                if (!c) {
+                    cq_conv2d_plan_free(kp);
+                    cq_errf(err, CQ_ENOMEM, "out of memory");
+                    return -1;
+                }
+                n->plan = c;
+                n->plan_free = cq__conv_plan_free;
+            }
+            cq_conv2d_plan_free(c->kp);
+            c->kp = kp;
+            c->p = p;
+        }
+    }
+    size_t sb = cq_conv2d_scratch_bytes(kp);
+    void *scratch = sb ? cq__scratch(env, sb) : NULL;
+    cq_status st = sb && !scratch ? cq_errf(err, CQ_ENOMEM, "Conv '%s': no scratch", n->name)
+                                  : cq_conv2d_run(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
+                                                  cq_tensor_data(y), (size_t)cq_tensor_numel(y),
+                                                  scratch, sb, err);
+    if (!keep)
+        cq_conv2d_plan_free(kp);
+    return st ? -1 : 1;
 }
 
 /* ---- Conv --------------------------------------------------------------------- */
@@ -229,6 +297,9 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     cq_convgeo g;
     if (cq__conv_geo(n, x->ndim, x->shape, w->ndim, w->shape, &g, err))
         return err->code;
+    int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
+    if (kr)
+        return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
     int64_t cg = g.c / g.group, mg = g.m / g.group;
     int64_t kk = g.k[0] * g.k[1] * g.k[2], ohw = g.out[0] * g.out[1] * g.out[2];
     int64_t ihw = g.in[0] * g.in[1] * g.in[2];
@@ -271,9 +342,9 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                     r[j] += bv;
             }
     }
-    const cq_act *a = cq__conv_act(n);
-    if (a && a->kind)
-        cq__act_apply(a, py, cq_tensor_numel(out[0]));
+    cq_act a = cq__node_act(n);
+    if (a.kind)
+        cq_act_apply_f32(a, py, cq_tensor_numel(out[0]));
     return CQ_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- infer helpers ------------------------------------------------------ */
@@ -92,9 +93,14 @@ static cq_status run_binary(int op, cq_node *n, cq_tensor *const *in, cq_tensor 
     int is_int = !tr->is_float;
     const float *pa = cq_tensor_data(a), *pb = cq_tensor_data(b);
     float *py = cq_tensor_data(y);
-    if (is_f32 && cq_tensor_numel(a) == total && cq_tensor_numel(b) == total) {
-        for (int64_t i = 0; i < total; i++)
-            py[i] = bin_f(op, pa[i], pb[i]);
+    if (is_f32 && op != B_PRELU) {
+        static const cq_binop kop[] = {CQ_BIN_ADD, CQ_BIN_SUB, CQ_BIN_MUL, CQ_BIN_DIV};
+        if (cq_binary_f32(kop[op], a->ndim, a->shape, pa, b->ndim, b->shape, pb, py, (size_t)total,
+                          err))
+            return cq_err_prefix(err, "%s '%s': ", n->op_type, n->name);
+        cq_act act = cq__node_act(n);
+        if (act.kind)
+            cq_act_apply_f32(act, py, total);
         return CQ_OK;
     }
     for (int64_t o = 0; o < total; o += inner) {
@@ -146,16 +152,36 @@ BINARY(prelu, B_PRELU)
 
 /* ---- unary activations -------------------------------------------------- */
 
-void cq__act_apply(const cq_act *a, float *p, int64_t n)
+/* ---- fusion ---------------------------------------------------------------- */
+
+static void head_free(void *p) { free(p); }
+
+int cq__can_fuse(const cq_node *n)
 {
-    if (a->kind == CQ_ACT_RELU) {
-        for (int64_t i = 0; i < n; i++)
-            p[i] = p[i] > 0 ? p[i] : 0;
-    } else if (a->kind == CQ_ACT_CLIP) {
-        float lo = a->lo, hi = a->hi;
-        for (int64_t i = 0; i < n; i++)
-            p[i] = p[i] < lo ? lo : p[i] > hi ? hi : p[i];
+    return (!n->domain || !*n->domain) && (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "Add"));
+}
+
+cq_status cq__fuse_act(cq_node *n, const cq_act *a, cq_err *err)
+{
+    if (!cq__can_fuse(n))
+        return cq_errf(err, CQ_EINVAL, "node '%s' (%s) cannot take a fused activation", n->name,
+                       n->op_type);
+    if (!n->plan) {
+        /* Conv's full plan is made on its first run and keeps this header. */
+        cq__plan_head *h = calloc(1, strcmp(n->op_type, "Conv") ? sizeof *h : cq__conv_plan_size());
+        if (!h)
+            return cq_errf(err, CQ_ENOMEM, "out of memory");
+        n->plan = h;
+        n->plan_free = strcmp(n->op_type, "Conv") ? head_free : cq__conv_plan_free;
     }
+    ((cq__plan_head *)n->plan)->act = *a;
+    return CQ_OK;
+}
+
+cq_act cq__node_act(const cq_node *n)
+{
+    cq_act none = {CQ_ACT_NONE, 0, 0};
+    return n->plan ? ((const cq__plan_head *)n->plan)->act : none;
 }
 
 static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
@@ -183,7 +209,18 @@ static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
         }                                                                                    \
         return CQ_OK;                                                                        \
     }
-UNARY(relu, (void)0, v > 0 ? v : 0)
+#define KUNARY(NAME, OP, A, B)                                                              \
+    static cq_status run_##NAME(cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
+                                cq_tensor *const *out, cq_openv *env, cq_err *err)          \
+    {                                                                                        \
+        (void)n_in, (void)n_out, (void)env;                                                  \
+        if (need_f32(n, in[0], err))                                                         \
+            return err->code;                                                                \
+        cq_unary_f32(OP, A, B, cq_tensor_data(in[0]), cq_tensor_data(out[0]),                \
+                     cq_tensor_numel(in[0]));                                                \
+        return CQ_OK;                                                                        \
+    }
+KUNARY(relu, CQ_UN_RELU, 0, 0)
 UNARY(leakyrelu, float al = cq_node_float(n, "alpha", 0.01f), v >= 0 ? v : v * al)
 UNARY(sigmoid, (void)0, 1.0f / (1.0f + expf(-v)))
 UNARY(tanh, (void)0, tanhf(v))
@@ -219,7 +256,7 @@ static cq_status run_clip(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     if (in[0]->dtype == CQ_F32) {
         cq_act a = {CQ_ACT_CLIP, (float)lo, (float)hi};
         memcpy(cq_tensor_data(out[0]), cq_tensor_data(in[0]), (size_t)k * 4);
-        cq__act_apply(&a, cq_tensor_data(out[0]), k);
+        cq_act_apply_f32(a, cq_tensor_data(out[0]), k);
         return CQ_OK;
     }
     (void)err;
