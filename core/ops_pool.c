@@ -138,6 +138,32 @@ static cq_status run_pool(int kind, cq_node *n, cq_tensor *const *in, int n_out,
     int incl = (int)cq_node_int(n, "count_include_pad", 0);
     int order = (int)cq_node_int(n, "storage_order", 0);
     int64_t *ind = n_out > 1 && out[1] ? cq_tensor_data(out[1]) : NULL;
+    if (in[0]->dtype == CQ_F32 && !ind && g.s == 2 && g.n * g.c > 0) {
+        /* 2-D without indices: kern.h's vectorised pooling (same ONNX semantics). */
+        cq_pool2d_params p = cq_pool2d_params_default();
+        p.kind = kind ? CQ_POOL_AVG : CQ_POOL_MAX;
+        p.n = g.n;
+        p.c = g.c;
+        p.h = g.in[1];
+        p.w = g.in[2];
+        p.kh = g.k[1];
+        p.kw = g.k[2];
+        p.stride_h = g.stride[1];
+        p.stride_w = g.stride[2];
+        p.pad_top = g.pb[1];
+        p.pad_bottom = g.pe[1];
+        p.pad_left = g.pb[2];
+        p.pad_right = g.pe[2];
+        p.dil_h = g.dil[1];
+        p.dil_w = g.dil[2];
+        p.ceil_mode = (int)cq_node_int(n, "ceil_mode", 0);
+        p.count_include_pad = incl;
+        int64_t oh, ow;
+        cq_err e2;
+        if (!cq_pool2d_out_shape(&p, &oh, &ow, &e2) && oh == g.out[1] && ow == g.out[2])
+            return cq_pool2d_f32(&p, cq_tensor_data(in[0]), (size_t)cq_tensor_numel(in[0]),
+                                 cq_tensor_data(out[0]), (size_t)cq_tensor_numel(out[0]), err);
+    }
     if (in[0]->dtype == CQ_F32) {
         pool_f32(&g, kind, incl, order, cq_tensor_data(in[0]), cq_tensor_data(out[0]), ind);
         return CQ_OK;
@@ -191,14 +217,7 @@ static cq_status run_gap(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
         return cq_errf(err, CQ_EUNSUPPORTED, "GlobalAveragePool '%s': f32 only", n->name);
     int64_t nc = in[0]->shape[0] * in[0]->shape[1];
     int64_t sp = cq__numel(in[0]->ndim - 2, in[0]->shape + 2);
-    const float *x = cq_tensor_data(in[0]);
-    float *y = cq_tensor_data(out[0]);
-    for (int64_t i = 0; i < nc; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < sp; j++)
-            s += x[i * sp + j];
-        y[i] = (float)(s / (double)(sp ? sp : 1));
-    }
+    cq_global_avgpool_f32(nc, sp, cq_tensor_data(in[0]), cq_tensor_data(out[0]));
     return CQ_OK;
 }
 
