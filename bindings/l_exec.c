@@ -271,17 +271,25 @@ static int m_memory(lua_State *L)
     return 2;
 }
 
-static void push_shape_list(lua_State *L, const cq_graph *g, const int *v, int n)
+/* Shapes of the values v[0..n): as in the last run, else as inferred
+ * statically (-1 for unknown dims); false for omitted ones. */
+static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, const int *v, int n)
 {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         if (v[i] < 0) {
             lua_pushboolean(L, 0);
         } else {
-            const cq_value *val = &g->values[v[i]];
-            lua_createtable(L, val->ndim > 0 ? val->ndim : 0, 0);
-            for (int d = 0; d < val->ndim; d++) {
-                lua_pushinteger(L, val->shape[d]);
+            int64_t sh[CQ_MAX_DIMS];
+            int nd = cq_exec_value_shape(e, v[i], sh);
+            if (nd < 0) {
+                nd = g->values[v[i]].ndim;
+                for (int d = 0; d < nd; d++)
+                    sh[d] = g->values[v[i]].shape[d];
+            }
+            lua_createtable(L, nd > 0 ? nd : 0, 0);
+            for (int d = 0; d < nd; d++) {
+                lua_pushinteger(L, sh[d]);
                 lua_rawseti(L, -2, d + 1);
             }
         }
@@ -310,9 +318,9 @@ static int m_profile(lua_State *L)
         lua_setfield(L, -2, "op_type");
         lua_pushstring(L, n->name);
         lua_setfield(L, -2, "name");
-        push_shape_list(L, g, n->inputs, n->n_inputs);
+        push_shape_list(L, b->e, g, n->inputs, n->n_inputs);
         lua_setfield(L, -2, "inputs");
-        push_shape_list(L, g, n->outputs, n->n_outputs);
+        push_shape_list(L, b->e, g, n->outputs, n->n_outputs);
         lua_setfield(L, -2, "outputs");
         lua_pushnumber(L, n->runs ? n->time_ns / (double)n->runs / 1e6 : 0.0);
         lua_setfield(L, -2, "ms");

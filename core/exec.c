@@ -41,7 +41,23 @@ struct cq_exec {
     cq_tensor **vals;
     int *left;
     int *blk;                 /* block index holding each value, -1 */
+    int *last_nd;             /* per value: rank in the last run, -1 */
+    int64_t (*last_shape)[CQ_MAX_DIMS];
 };
+
+static void note_shape(cq_exec *e, int v, const cq_tensor *t)
+{
+    e->last_nd[v] = t->ndim;
+    memcpy(e->last_shape[v], t->shape, sizeof e->last_shape[v]);
+}
+
+int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape)
+{
+    if (v < 0 || v >= e->g->n_values || e->last_nd[v] < 0)
+        return -1;
+    memcpy(shape, e->last_shape[v], sizeof e->last_shape[v]);
+    return e->last_nd[v];
+}
 
 static double now_ns(void)
 {
@@ -199,12 +215,16 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     e->vals = calloc((size_t)g->n_values + 1, sizeof *e->vals);
     e->left = calloc((size_t)g->n_values + 1, sizeof *e->left);
     e->blk = malloc(((size_t)g->n_values + 1) * sizeof *e->blk);
+    e->last_nd = malloc(((size_t)g->n_values + 1) * sizeof *e->last_nd);
+    e->last_shape = malloc(((size_t)g->n_values + 1) * sizeof *e->last_shape);
     if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->readers || !e->vals ||
-        !e->left || !e->blk) {
+        !e->left || !e->blk || !e->last_nd || !e->last_shape) {
         cq_exec_free(e);
         cq_errf(err, CQ_ENOMEM, "out of memory");
         return NULL;
     }
+    for (int v = 0; v < g->n_values; v++)
+        e->last_nd[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         cq_node *n = &g->nodes[i];
         e->fused_into[i] = e->out_alias[i] = -1;
@@ -255,6 +275,8 @@ void cq_exec_free(cq_exec *e)
     free(e->vals);
     free(e->left);
     free(e->blk);
+    free(e->last_nd);
+    free(e->last_shape);
     free(e);
 }
 
@@ -394,6 +416,8 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         out[k] = alloc_value(e, v, &to[k], !g->values[v].is_output, err);
         if (!out[k])
             st = err->code;
+        else
+            note_shape(e, v, out[k]);
         e->vals[v] = out[k];
     }
     if (!st) {
@@ -444,6 +468,7 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
             e->vals[v] = cq_tensor_contiguous(g->values[v].data, err);
             if (!e->vals[v])
                 goto fail;
+            note_shape(e, v, e->vals[v]);
         }
     }
     for (int i = 0; i < n_in; i++) {
@@ -475,6 +500,7 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
         e->vals[g->inputs[i]] = cq_tensor_contiguous(inputs[i], err);
         if (!e->vals[g->inputs[i]])
             goto fail;
+        note_shape(e, g->inputs[i], inputs[i]);
     }
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].dead || e->fused_into[i] >= 0)

@@ -74,6 +74,10 @@ void cq_exec_reset_profile(cq_graph *g);
  * terminated); returns how many distinct ones. */
 int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size);
 
+/* Shape value v had in the last run (into shape[CQ_MAX_DIMS]); returns its
+ * rank, -1 when it was not computed (no run yet, or a fused intermediate). */
+int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape);
+
 /* Whether node i is skipped at run time because it was fused into its producer. */
 int cq_exec_is_fused(const cq_exec *e, int node);
 
