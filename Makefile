@@ -141,3 +141,8 @@ clean:
 	rm -rf build build-asan
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(BUILD)/bindings/main.d
+
+# Kernel benchmark driver (bench/kern.sh runs it).
+$(BUILD)/bench/bench_kern: bench/bench_kern.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< -o $@ $(LIB_A) $(EXT_LIBS)

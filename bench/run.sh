@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every benchmark, printed as ratios against anchors measured in the same run.
-set -u
+# bench/run.sh - every benchmark; each prints its figures as ratios to anchors
+# measured in the same run.
+set -eu
 cd "$(dirname "$0")/.."
-rc=0
-bench/exec.sh || rc=1
-exit $rc
+bench/kern.sh
+bench/exec.sh

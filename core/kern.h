@@ -21,14 +21,19 @@
  * A 1-D convolution (ONNX Conv on N,C,L) is a 2-D one with h = 1, kh = 1,
  * stride_h = dil_h = 1 and zero top/bottom pads.
  *
- * Internal layout (decided by measurement, see bench/kern.sh): everything stays
- * NCHW. With NCHW the 1x1 convolution is exactly one sgemm per image and group
- * (W[Cout,Cin] x X[Cin,H*W], no copy), im2col builds a [Cin*kh*kw, Ho*Wo]
- * column matrix whose rows are contiguous strided copies of input rows, the
- * sgemm output lands directly in NCHW, and the depthwise kernel runs along
- * contiguous output rows. An NHWC path would need a transpose at each ONNX
- * boundary. Figures: bench/kern.sh prints, per layer, the conv time next to
- * the bare sgemm of the same shape (the im2col overhead is the gap).
+ * Internal layout (decided by measurement, bench/kern.sh, single thread):
+ * - GEMM-based convolutions stay NCHW: the 1x1 convolution is exactly one
+ *   sgemm per image and group (W[Cout,Cin] x X[Cin,H*W], no copy), im2col
+ *   builds [Cin*kh*kw, Ho*Wo] from contiguous row copies and the sgemm output
+ *   lands in NCHW. Measured conv time / bare sgemm of the same shape: 0.95-1.2
+ *   on the ResNet-18 3x3 and MobileNetV2 1x1 layers (2.0 on the 7x7/2 stem,
+ *   whose K = 147 makes the im2col copy relatively large).
+ * - Depthwise goes channel-last when the output rows are short (ow < 64): the
+ *   input plane set is transposed to (H*W, C) in scratch, vectors run over
+ *   channels, the output is transposed back. Against the NCHW row kernel on
+ *   MobileNetV2 layers: 7x7x960 12x faster, 14x14x384 6-10x, 28x28x192 2.7x,
+ *   56x56x144 1.6x; on 112x112x32 stride 1 the row kernel is 1.6x faster and
+ *   is kept (CQ_CONV_DEPTHWISE). Channel multipliers > 1 use the row kernel.
  *
  * Threads: kernels take no thread count. OpenBLAS threading is set globally by
  * the caller (openblas_set_num_threads); the kernels' own loops are single
@@ -111,7 +116,10 @@ typedef struct cq_conv2d_plan cq_conv2d_plan;
 typedef enum cq_conv_algo {
     CQ_CONV_IM2COL = 0, /* im2col + sgemm per image and group */
     CQ_CONV_1X1,        /* 1x1, stride 1, no pad: sgemm on the input directly */
-    CQ_CONV_DEPTHWISE,  /* groups == c_in == c_out: direct vectorized kernel */
+    CQ_CONV_DEPTHWISE,  /* groups == c_in: direct kernel along NCHW rows */
+    CQ_CONV_DEPTHWISE_NHWC, /* groups == c_in == c_out: input transposed to
+                             * channel-last in scratch, vectors over channels,
+                             * output transposed back */
     CQ_CONV_ALGO_COUNT
 } cq_conv_algo;
 

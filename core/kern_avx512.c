@@ -1,6 +1,8 @@
 /* kern_avx512.c - the AVX-512 inner loops (primitives for kern_simd.h). */
 #include <immintrin.h>
 
+#include "kern_internal.h"
+
 #define VL 16
 typedef __m512 vf;
 

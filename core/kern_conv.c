@@ -19,6 +19,8 @@ struct cq_conv2d_plan {
     cq_conv_algo algo;
     float *w;    /* (c_out, c_in / groups * kh * kw), a dense copy */
     float *bias; /* (c_out) or NULL */
+    float *wt;   /* DEPTHWISE_NHWC: weights (kh * kw, c) */
+    float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
     size_t scratch;
 };
 
@@ -100,6 +102,8 @@ const char *cq_conv_algo_name(cq_conv_algo a)
         return "1x1";
     case CQ_CONV_DEPTHWISE:
         return "depthwise";
+    case CQ_CONV_DEPTHWISE_NHWC:
+        return "dw-nhwc";
     default:
         return "?";
     }
@@ -115,6 +119,8 @@ static int algo_applies(const cq_conv2d_params *p, cq_conv_algo a)
                p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
     case CQ_CONV_DEPTHWISE:
         return p->groups == p->c_in && p->kh <= DW_MAX_KH;
+    case CQ_CONV_DEPTHWISE_NHWC:
+        return p->groups == p->c_in && p->c_out == p->c_in && p->kh * p->kw <= CQ__DW_MAX_TAPS;
     default:
         return 0;
     }
@@ -139,9 +145,15 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         return NULL;
     }
     if (algo < 0) {
-        algo = algo_applies(p, CQ_CONV_DEPTHWISE) ? CQ_CONV_DEPTHWISE
-               : algo_applies(p, CQ_CONV_1X1)     ? CQ_CONV_1X1
-                                                  : CQ_CONV_IM2COL;
+        /* Depthwise: channel-last (vectors over channels, two transposes)
+         * beats the row kernel 1.5-12x when output rows are short; on
+         * 112-wide rows the row kernel wins (bench/kern.sh). */
+        if (algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && ow < 64)
+            algo = CQ_CONV_DEPTHWISE_NHWC;
+        else
+            algo = algo_applies(p, CQ_CONV_DEPTHWISE) ? CQ_CONV_DEPTHWISE
+                   : algo_applies(p, CQ_CONV_1X1)     ? CQ_CONV_1X1
+                                                      : CQ_CONV_IM2COL;
     } else if (algo >= CQ_CONV_ALGO_COUNT || !algo_applies(p, (cq_conv_algo)algo)) {
         cq_errf(err, CQ_EINVAL, "conv2d: algorithm %d does not apply to these parameters", algo);
         return NULL;
@@ -167,6 +179,22 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         memcpy(pl->bias, bias, bias_count * sizeof(float));
     if (pl->algo == CQ_CONV_IM2COL)
         pl->scratch = (size_t)(k * oh * ow) * sizeof(float);
+    if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
+        int64_t C = p->c_in, T = p->kh * p->kw;
+        pl->wt = cq_alloc((size_t)(T * C) * sizeof(float));
+        pl->bt = cq_alloc((size_t)C * sizeof(float));
+        if (!pl->wt || !pl->bt) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            for (int64_t t = 0; t < T; t++)
+                pl->wt[t * C + c] = w[c * T + t];
+            pl->bt[c] = bias ? bias[c] : 0.0f;
+        }
+        pl->scratch = (size_t)(C * (p->h * p->w + oh * ow)) * sizeof(float);
+    }
     return pl;
 }
 
@@ -193,6 +221,8 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
         return;
     cq_free(pl->w);
     cq_free(pl->bias);
+    cq_free(pl->wt);
+    cq_free(pl->bt);
     free(pl);
 }
 
@@ -301,6 +331,13 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
     for (int64_t img = 0; img < p->n; img++) {
+        if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
+            float *xt = scratch, *yt = xt + p->c_in * HW;
+            k->transpose(x + img * p->c_in * HW, p->c_in, HW, xt);
+            k->dw_nhwc(p, oh, ow, xt, pl->wt, pl->bt, yt);
+            k->transpose(yt, P, p->c_out, y + img * p->c_out * P);
+            continue;
+        }
         if (pl->algo == CQ_CONV_DEPTHWISE) {
             for (int64_t co = 0; co < p->c_out; co++) {
                 const float *xc = x + (img * p->c_in + co / cog) * HW;

@@ -26,11 +26,23 @@ typedef struct cq__kern_vtab {
     void (*dw_row)(const float *const *rows, const float *const *wrows, int64_t nrows, int64_t kw,
                    int64_t sw, int64_t dw, int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1,
                    float bias, cq_act act, float *y);
+    /* Depthwise conv (multiplier 1) on channel-last data, c = p->c_in channels:
+     * x (p->h, p->w, c), wp (kh * kw, c), bias (c), y (oh, ow, c). At most
+     * CQ__DW_MAX_TAPS taps. */
+    void (*dw_nhwc)(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias, float *y);
+    /* dst (cols, rows) = src (rows, cols)^T. */
+    void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
 } cq__kern_vtab;
+
+#define CQ__DW_MAX_TAPS 256
 
 extern const cq__kern_vtab cq__kern_scalar;
 extern const cq__kern_vtab cq__kern_avx2;
 extern const cq__kern_vtab cq__kern_avx512;
+
+/* 8x8-block AVX transpose (kern_avx2.c; also used by the AVX-512 table). */
+void cq__transpose_avx2(const float *src, int64_t rows, int64_t cols, float *dst);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

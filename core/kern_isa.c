@@ -163,7 +163,47 @@ static void s_dw_row(const float *const *rows, const float *const *wrows, int64_
     }
 }
 
-const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary, s_bias_act, s_sum, s_max, s_dw_row};
+static void s_dw_nhwc(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                      const float *wp, const float *bias, float *y)
+{
+    int64_t C = p->c_in;
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float *yo = y + (oy * ow + ox) * C;
+            for (int64_t c = 0; c < C; c++)
+                yo[c] = bias[c];
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                if (iy < 0 || iy >= p->h)
+                    continue;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                    if (ix < 0 || ix >= p->w)
+                        continue;
+                    const float *xi = x + (iy * p->w + ix) * C, *wk = wp + (ky * p->kw + kx) * C;
+                    for (int64_t c = 0; c < C; c++)
+                        yo[c] += wk[c] * xi[c];
+                }
+            }
+            for (int64_t c = 0; c < C; c++)
+                yo[c] = cq__act1(p->act, yo[c]);
+        }
+}
+
+static void s_transpose(const float *src, int64_t rows, int64_t cols, float *dst)
+{
+    enum { T = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += T)
+        for (int64_t c0 = 0; c0 < cols; c0 += T) {
+            int64_t r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++)
+                    dst[c * rows + r] = src[r * cols + c];
+        }
+}
+
+const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary, s_bias_act, s_sum,
+                                       s_max,   s_dw_row, s_dw_nhwc,  s_transpose};
 
 void cq_act_apply_f32(cq_act act, float *y, int64_t n)
 {

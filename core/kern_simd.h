@@ -235,4 +235,58 @@ static void k_dw_row(const float *const *rows, const float *const *wrows, int64_
     }
 }
 
-const cq__kern_vtab CQ__VTAB = {k_unary, k_binary, k_bias_act, k_sum, k_max, k_dw_row};
+static void k_dw_nhwc(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                      const float *wp, const float *bias, float *y)
+{
+    int64_t C = p->c_in;
+    int64_t xo[CQ__DW_MAX_TAPS], wo[CQ__DW_MAX_TAPS];
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            /* the taps inside the input: offsets of their pixel and weights */
+            int nt = 0;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                if (iy < 0 || iy >= p->h)
+                    continue;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                    if (ix < 0 || ix >= p->w)
+                        continue;
+                    xo[nt] = (iy * p->w + ix) * C;
+                    wo[nt++] = (ky * p->kw + kx) * C;
+                }
+            }
+            float *yo = y + (oy * ow + ox) * C;
+            int64_t c = 0;
+            for (; c + 4 * VL <= C; c += 4 * VL) {
+                vf a0 = v_ld(bias + c), a1 = v_ld(bias + c + VL), a2 = v_ld(bias + c + 2 * VL),
+                   a3 = v_ld(bias + c + 3 * VL);
+                for (int t = 0; t < nt; t++) {
+                    const float *xi = x + xo[t] + c, *wk = wp + wo[t] + c;
+                    a0 = v_fma(v_ld(wk), v_ld(xi), a0);
+                    a1 = v_fma(v_ld(wk + VL), v_ld(xi + VL), a1);
+                    a2 = v_fma(v_ld(wk + 2 * VL), v_ld(xi + 2 * VL), a2);
+                    a3 = v_fma(v_ld(wk + 3 * VL), v_ld(xi + 3 * VL), a3);
+                }
+                v_st(yo + c, v_act(p->act, a0));
+                v_st(yo + c + VL, v_act(p->act, a1));
+                v_st(yo + c + 2 * VL, v_act(p->act, a2));
+                v_st(yo + c + 3 * VL, v_act(p->act, a3));
+            }
+            for (; c + VL <= C; c += VL) {
+                vf a0 = v_ld(bias + c);
+                for (int t = 0; t < nt; t++)
+                    a0 = v_fma(v_ld(wp + wo[t] + c), v_ld(x + xo[t] + c), a0);
+                v_st(yo + c, v_act(p->act, a0));
+            }
+            for (; c < C; c++) {
+                float s = bias[c];
+                for (int t = 0; t < nt; t++)
+                    s += wp[wo[t] + c] * x[xo[t] + c];
+                yo[c] = cq__act1(p->act, s);
+            }
+        }
+}
+
+const cq__kern_vtab CQ__VTAB = {k_unary, k_binary,  k_bias_act, k_sum,
+                                k_max,   k_dw_row, k_dw_nhwc,  cq__transpose_avx2};

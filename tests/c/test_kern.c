@@ -169,6 +169,8 @@ static void test_kern_conv2d_vector_paths(void **state)
         {3, 7, 61, 5, 1, 2, 2, 1}, {2, 6, 45, 5, 2, 1, 2, 1}, {3, 5, 35, 7, 1, 1, 3, 1},
         {7, 9, 33, 1, 1, 1, 0, 0}, {6, 11, 19, 3, 1, 1, 1, 0}, {3, 15, 15, 7, 2, 1, 3, 0},
         {5, 8, 34, 1, 2, 1, 0, 0},
+        /* many channels: every channel-block loop of the channel-last kernel */
+        {83, 9, 11, 3, 1, 1, 1, 1}, {83, 8, 9, 3, 2, 1, 1, 1}, {40, 6, 7, 5, 1, 2, 2, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         for (int act = 0; act < CQ_ACT_COUNT; act++) {
@@ -200,11 +202,24 @@ static void test_kern_conv2d_algo_choice(void **state)
     p.c_in = p.c_out = p.groups = 8;
     p.h = p.w = 10;
     p.kh = p.kw = 3;
+    /* short rows: channel-last depthwise, scratch for both transposes */
     cq_conv2d_plan *pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
     assert_non_null(pl);
+    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
+    assert_int_equal(cq_conv2d_scratch_bytes(pl), 8 * (10 * 10 + 8 * 8) * sizeof(float));
+    cq_conv2d_plan_free(pl);
+    /* long rows, or a channel multiplier: the NCHW row kernel */
+    p.w = 130;
+    pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
     assert_int_equal(cq_conv2d_scratch_bytes(pl), 0);
     cq_conv2d_plan_free(pl);
+    p.w = 10;
+    p.c_out = 16;
+    pl = cq_conv2d_plan_new(&p, w, 16 * 9, NULL, 0, &err);
+    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
+    cq_conv2d_plan_free(pl);
+    p.c_out = 8;
     p.groups = 1;
     p.kh = p.kw = 1;
     pl = cq_conv2d_plan_new(&p, w, 64, NULL, 0, &err);

@@ -1,0 +1,205 @@
+/* bench_kern.c - single-thread timings of the conv kernels on ResNet-18 and
+ * MobileNetV2 layers, each next to an anchor measured in the same run:
+ *   im2col / 1x1 layers: OpenBLAS sgemm on the same GEMM shape (the conv's
+ *     own sgemm without im2col or epilogue), ratio conv / anchor time;
+ *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio.
+ * Usage: bench_kern [seconds-per-measure]   (run with OPENBLAS_NUM_THREADS=1)
+ *        bench_kern --layers   (the layer table, tab-separated, for bench/kern_ort.py) */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kern.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double budget = 0.25;
+
+/* best time of repeated calls within the budget (at least 3) */
+#define BEST(expr, out)                                                                    \
+    do {                                                                                   \
+        expr;                                                                              \
+        double t_end = now() + budget, best_ = 1e30;                                       \
+        for (int rep_ = 0; rep_ < 3 || now() < t_end; rep_++) {                            \
+            double t0_ = now();                                                            \
+            expr;                                                                          \
+            double dt_ = now() - t0_;                                                      \
+            best_ = dt_ < best_ ? dt_ : best_;                                             \
+        }                                                                                  \
+        (out) = best_;                                                                     \
+    } while (0)
+
+typedef struct layer {
+    const char *name;
+    int64_t c_in, h, w, c_out, k, stride, pad, groups;
+} layer;
+
+static const layer layers[] = {
+    {"r18.stem 3>64 224 7x7/2", 3, 224, 224, 64, 7, 2, 3, 1},
+    {"r18.l1 64>64 56 3x3", 64, 56, 56, 64, 3, 1, 1, 1},
+    {"r18.l2 64>128 56 3x3/2", 64, 56, 56, 128, 3, 2, 1, 1},
+    {"r18.l2 128>128 28 3x3", 128, 28, 28, 128, 3, 1, 1, 1},
+    {"r18.proj 64>128 56 1x1/2", 64, 56, 56, 128, 1, 2, 0, 1},
+    {"r18.l3 256>256 14 3x3", 256, 14, 14, 256, 3, 1, 1, 1},
+    {"r18.l4 512>512 7 3x3", 512, 7, 7, 512, 3, 1, 1, 1},
+    {"mv2.expand 24>144 56 1x1", 24, 56, 56, 144, 1, 1, 0, 1},
+    {"mv2.project 144>24 56 1x1", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mv2.expand 160>960 7 1x1", 160, 7, 7, 960, 1, 1, 0, 1},
+    {"mv2.project 960>320 7 1x1", 960, 7, 7, 320, 1, 1, 0, 1},
+    {"mv2.dw 32 112 3x3", 32, 112, 112, 32, 3, 1, 1, 32},
+    {"mv2.dw 96 112 3x3/2", 96, 112, 112, 96, 3, 2, 1, 96},
+    {"mv2.dw 144 56 3x3", 144, 56, 56, 144, 3, 1, 1, 144},
+    {"mv2.dw 144 56 3x3/2", 144, 56, 56, 144, 3, 2, 1, 144},
+    {"mv2.dw 192 28 3x3", 192, 28, 28, 192, 3, 1, 1, 192},
+    {"mv2.dw 384 14 3x3", 384, 14, 14, 384, 3, 1, 1, 384},
+    {"mv2.dw 576 14 3x3/2", 576, 14, 14, 576, 3, 2, 1, 576},
+    {"mv2.dw 960 7 3x3", 960, 7, 7, 960, 3, 1, 1, 960},
+};
+
+static void fill(float *x, size_t n)
+{
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--layers") == 0) {
+        for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+            const layer *L = &layers[li];
+            printf("%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n", L->name,
+                   (long long)L->c_in, (long long)L->h, (long long)L->w, (long long)L->c_out,
+                   (long long)L->k, (long long)L->stride, (long long)L->pad, (long long)L->groups);
+        }
+        return 0;
+    }
+    if (argc > 1)
+        budget = atof(argv[1]);
+    cq_err err;
+    /* machine anchor: a large square sgemm */
+    {
+        int n = 1024;
+        float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4),
+              *c = malloc((size_t)n * n * 4);
+        fill(a, (size_t)n * n);
+        fill(b, (size_t)n * n);
+        double t;
+        BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
+                         0.0f, c, n),
+             t);
+        printf("anchor sgemm 1024^3: %.1f GFLOP/s\n", 2.0 * n * n * n / t * 1e-9);
+        free(a);
+        free(b);
+        free(c);
+    }
+    printf("%-28s %-9s %-7s %9s %9s %9s %8s %s\n", "layer", "algo", "isa", "conv_ms", "GFLOP/s",
+           "anchor_ms", "ratio", "anchor");
+    for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+        const layer *L = &layers[li];
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1;
+        p.c_in = L->c_in;
+        p.h = L->h;
+        p.w = L->w;
+        p.c_out = L->c_out;
+        p.kh = p.kw = L->k;
+        p.stride_h = p.stride_w = L->stride;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = L->pad;
+        p.groups = L->groups;
+        p.act.kind = CQ_ACT_RELU;
+        int64_t oh, ow;
+        if (cq_conv2d_out_shape(&p, &oh, &ow, &err) != CQ_OK) {
+            fprintf(stderr, "%s: %s\n", L->name, err.msg);
+            return 1;
+        }
+        int64_t cig = p.c_in / p.groups, cog = p.c_out / p.groups, K = cig * p.kh * p.kw,
+                P = oh * ow;
+        size_t nx = (size_t)(p.c_in * p.h * p.w), ny = (size_t)(p.c_out * P),
+               nw = (size_t)(p.c_out * K);
+        float *x = malloc(nx * 4), *y = malloc(ny * 4), *w = malloc(nw * 4),
+              *b = malloc((size_t)p.c_out * 4);
+        fill(x, nx);
+        fill(w, nw);
+        fill(b, (size_t)p.c_out);
+        cq_conv2d_plan *pl = cq_conv2d_plan_new(&p, w, nw, b, (size_t)p.c_out, &err);
+        if (!pl) {
+            fprintf(stderr, "%s: %s\n", L->name, err.msg);
+            return 1;
+        }
+        size_t sb = cq_conv2d_scratch_bytes(pl);
+        float *scratch = sb ? cq_alloc(sb) : NULL;
+        double flop = 2.0 * (double)p.c_out * (double)K * (double)P;
+        int dw = cq_conv2d_algo(pl) == CQ_CONV_DEPTHWISE ||
+                 cq_conv2d_algo(pl) == CQ_CONV_DEPTHWISE_NHWC;
+        double ta;
+        if (dw) {
+            /* anchor: copy the bytes the layer must touch */
+            size_t bytes = (nx + ny) * 4;
+            char *src = malloc(bytes), *dst = malloc(bytes);
+            memset(src, 1, bytes);
+            BEST(memcpy(dst, src, bytes), ta);
+            free(src);
+            free(dst);
+        } else {
+            float *col = malloc((size_t)(K * P) * 4);
+            fill(col, (size_t)(K * P));
+            BEST(for (int64_t g = 0; g < p.groups; g++) cblas_sgemm(
+                     CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)P, (int)K, 1.0f,
+                     w + g * cog * K, (int)K, col, (int)P, 0.0f, y + g * cog * P, (int)P),
+                 ta);
+            free(col);
+        }
+        cq_isa isas[3] = {CQ_ISA_AVX512, CQ_ISA_AVX2, CQ_ISA_SCALAR};
+        /* depthwise: both layouts on every ISA (the default is the first line) */
+        for (int i = 0; i < (dw ? 6 : 1); i++) {
+            cq_kern_set_isa(isas[i % 3]);
+            if (dw && i == 3) {
+                cq_conv_algo other = cq_conv2d_algo(pl) == CQ_CONV_DEPTHWISE
+                                         ? CQ_CONV_DEPTHWISE_NHWC
+                                         : CQ_CONV_DEPTHWISE;
+                cq_conv2d_plan_free(pl);
+                cq_free(scratch);
+                pl = cq_conv2d_plan_new_algo(&p, w, nw, b, (size_t)p.c_out, other, &err);
+                if (!pl) {
+                    fprintf(stderr, "%s: %s\n", L->name, err.msg);
+                    return 1;
+                }
+                sb = cq_conv2d_scratch_bytes(pl);
+                scratch = sb ? cq_alloc(sb) : NULL;
+            }
+            double t;
+            BEST(cq_conv2d_run(pl, x, nx, y, ny, scratch, sb, &err), t);
+            if (dw) {
+                double gbs = (double)((nx + ny + nw) * 4) / t * 1e-9;
+                printf("%-28s %-9s %-7s %9.3f %9.2f %9.3f %8.2f memcpy %.1f GB/s; dw %.1f GB/s\n",
+                       L->name, cq_conv_algo_name(cq_conv2d_algo(pl)),
+                       cq_isa_name(cq_kern_isa()), t * 1e3, flop / t * 1e-9, ta * 1e3, t / ta,
+                       (double)((nx + ny) * 4) / ta * 1e-9, gbs);
+            } else {
+                printf("%-28s %-9s %-7s %9.3f %9.2f %9.3f %8.2f sgemm %dx%dx%d%s %.1f GFLOP/s\n",
+                       L->name, cq_conv_algo_name(cq_conv2d_algo(pl)),
+                       cq_isa_name(cq_kern_isa()), t * 1e3, flop / t * 1e-9, ta * 1e3, t / ta,
+                       (int)cog, (int)P, (int)K, p.groups > 1 ? " per group" : "",
+                       flop / ta * 1e-9);
+            }
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        cq_free(scratch);
+        cq_conv2d_plan_free(pl);
+        free(x);
+        free(y);
+        free(w);
+        free(b);
+    }
+    return 0;
+}
