@@ -31,17 +31,21 @@ done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for ((r = 1; r <= rounds; r++)); do
     node "$repo/bench/ort_latency.js" "${models[@]}" --threads 1 --repeat "$repeat" --warmup "$warmup" |
-        sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\).*/ort \1 \2/p' >> "$tmp/times"
+        sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
     "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" |
-        awk '{ n = split($2, p, "/"); print "calq", p[n], $3 }' >> "$tmp/times"
+        awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
 done
 
-echo "fp32 latency, 1 thread, median of $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
-printf '%-46s %10s %10s %8s\n' model ort_ms calq_ms ratio
+echo "fp32 latency, 1 thread, $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
+printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
 for m in "${models[@]}"; do
     b=${m##*/}
     med() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $3 }' "$tmp/times" | sort -g |
             awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-    o=$(med ort); c=$(med calq)
-    printf '%-46s %10.2f %10.2f %8.2f\n' "$b" "$o" "$c" "$(awk -v c="$c" -v o="$o" 'BEGIN { print c / o }')"
+    mn() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $4 }' "$tmp/times" | sort -g | head -1; }
+    o=$(med ort); c=$(med calq); om=$(mn ort); cm=$(mn calq)
+    printf '%-44s %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f\n' "$b" "$o" "$c" \
+        "$(awk -v c="$c" -v o="$o" 'BEGIN { print c / o }')" "$om" "$cm" \
+        "$(awk -v c="$cm" -v o="$om" 'BEGIN { print c / o }')"
 done
