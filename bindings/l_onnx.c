@@ -403,11 +403,12 @@ static int m_check_ops(lua_State *L)
     int n = (int)luaL_len(L, 2);
     const char **ops = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *ops, 0);
     for (int i = 0; i < n; i++) {
-        lua_geti(L, 2, i + 1);
-        ops[i] = lua_tostring(L, -1);
-        if (!ops[i])
+        /* Only real strings: the table keeps them alive after the pop (a
+         * number converted by lua_tostring would live on the stack only). */
+        if (lua_geti(L, 2, i + 1) != LUA_TSTRING)
             luaL_argerror(L, 2, "operator names must be strings");
-        lua_pop(L, 1); /* the table keeps the string alive */
+        ops[i] = lua_tostring(L, -1);
+        lua_pop(L, 1);
     }
     cq_err err;
     if (cq_onnx_check_ops(g, ops, n, &err) != CQ_OK)

@@ -1,5 +1,5 @@
-/* graph.c - the graph IR: values, nodes, name index, structure (see graph.h).
- * Attributes live in graph_attr.c. */
+/* graph.c - the graph IR: values, nodes, name index (see graph.h). Attributes
+ * live in graph_attr.c, sorting and compaction in graph_sort.c. */
 #include "graph.h"
 #include "graph_internal.h"
 
@@ -38,6 +38,13 @@ static int index_lookup(const cq_graph *g, const char *name, size_t *slot)
             return v - 1;
         i = (i + 1) & m;
     }
+}
+
+static cq_status index_rebuild(cq_graph *g, size_t cap, cq_err *err);
+
+cq_status cq__graph_reindex(cq_graph *g, cq_err *err)
+{
+    return index_rebuild(g, ((name_index *)g->index)->cap, err);
 }
 
 static cq_status index_rebuild(cq_graph *g, size_t cap, cq_err *err)
@@ -99,7 +106,7 @@ cq_graph *cq_graph_new(cq_err *err)
     name_index *ix = calloc(1, sizeof *ix);
     if (g)
         g->index = ix;
-    if (!g || !ix || index_rebuild(g, 64, err) != CQ_OK) {
+    if (!g || !ix || index_rebuild(g, 16, err) != CQ_OK) {
         cq_errf(err, CQ_ENOMEM, "out of memory for a graph");
         free(ix);
         free(g);
@@ -108,7 +115,7 @@ cq_graph *cq_graph_new(cq_err *err)
     return g;
 }
 
-static void value_clear(cq_value *v)
+void cq__value_clear(cq_value *v)
 {
     free(v->name);
     for (int i = 0; i < CQ_MAX_DIMS; i++)
@@ -120,7 +127,7 @@ static void value_clear(cq_value *v)
     memset(v, 0, sizeof *v);
 }
 
-static void node_clear(cq_node *n)
+void cq__node_clear(cq_node *n)
 {
     free(n->name);
     free(n->op_type);
@@ -142,10 +149,10 @@ void cq_graph_free(cq_graph *g)
     if (!g)
         return;
     for (int i = 0; i < g->n_values; i++)
-        value_clear(&g->values[i]);
+        cq__value_clear(&g->values[i]);
     free(g->values);
     for (int i = 0; i < g->n_nodes; i++)
-        node_clear(&g->nodes[i]);
+        cq__node_clear(&g->nodes[i]);
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);
@@ -362,7 +369,7 @@ int cq_graph_add_node_v(cq_graph *g, const char *op_type, const char *name, cons
     n->inputs = malloc((size_t)(n_in ? n_in : 1) * sizeof(int));
     n->outputs = malloc((size_t)(n_out ? n_out : 1) * sizeof(int));
     if (!n->op_type || !n->name || !n->domain || !n->inputs || !n->outputs) {
-        node_clear(n);
+        cq__node_clear(n);
         cq_errf(err, CQ_ENOMEM, "out of memory for node '%s'", name ? name : "");
         return -1;
     }
@@ -403,264 +410,6 @@ int cq_graph_add_node(cq_graph *g, const char *op_type, const char *name, const 
 out:
     free(iv);
     return r;
-}
-
-/* ---- structure --------------------------------------------------------- */
-
-static int value_provided(const cq_graph *g, int v)
-{
-    const cq_value *val = &g->values[v];
-    return val->producer >= 0 || val->is_input || val->is_initializer || val->data;
-}
-
-/* Min-heap of node indices, so the order is stable for a sorted graph. */
-static void heap_push(int *h, int *n, int x)
-{
-    int i = (*n)++;
-    while (i > 0 && h[(i - 1) / 2] > x) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = x;
-}
-
-static int heap_pop(int *h, int *n)
-{
-    int top = h[0], x = h[--(*n)], i = 0;
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && h[c + 1] < h[c])
-            c++;
-        if (h[c] >= x)
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n > 0)
-        h[i] = x;
-    return top;
-}
-
-cq_status cq_graph_toposort(cq_graph *g, cq_err *err)
-{
-    int nn = g->n_nodes, nv = g->n_values;
-    cq_status st = CQ_OK;
-    for (int v = 0; v < nv; v++)
-        g->values[v].producer = -1;
-    for (int i = 0; i < nn; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_outputs; k++) {
-            int v = n->outputs[k];
-            if (v < 0)
-                continue;
-            if (g->values[v].producer >= 0)
-                return cq_errf(err, CQ_EFORMAT, "value '%s' is produced by two nodes, '%s' and '%s'",
-                               g->values[v].name, g->nodes[g->values[v].producer].name, n->name);
-            g->values[v].producer = i;
-        }
-    }
-    for (int i = 0; i < nn; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_inputs; k++) {
-            int v = n->inputs[k];
-            if (v >= 0 && !value_provided(g, v))
-                return cq_errf(err, CQ_EFORMAT,
-                               "node '%s' (%s): input '%s' is not produced by any node, "
-                               "initializer or graph input",
-                               n->name, n->op_type, g->values[v].name);
-        }
-    }
-    /* Kahn's algorithm over edges producer -> consumer (one per input slot). */
-    int *indeg = calloc((size_t)nn + 1, sizeof *indeg);
-    int *cstart = calloc((size_t)nv + 1, sizeof *cstart);
-    int *order = malloc(((size_t)nn + 1) * sizeof *order);
-    int *heap = malloc(((size_t)nn + 1) * sizeof *heap);
-    int total = 0;
-    for (int i = 0; i < nn; i++)
-        if (!g->nodes[i].dead)
-            total += g->nodes[i].n_inputs;
-    int *cons = malloc(((size_t)total + 1) * sizeof *cons);
-    int *fill = calloc((size_t)nv + 1, sizeof *fill);
-    cq_node *sorted = malloc(((size_t)nn + 1) * sizeof *sorted);
-    if (!indeg || !cstart || !order || !heap || !cons || !fill || !sorted) {
-        st = cq_errf(err, CQ_ENOMEM, "out of memory sorting %d nodes", nn);
-        goto out;
-    }
-    for (int i = 0; i < nn; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0 && g->values[n->inputs[k]].producer >= 0) {
-                cstart[n->inputs[k] + 1]++;
-                indeg[i]++;
-            }
-    }
-    for (int v = 0; v < nv; v++)
-        cstart[v + 1] += cstart[v];
-    for (int i = 0; i < nn; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_inputs; k++) {
-            int v = n->inputs[k];
-            if (v >= 0 && g->values[v].producer >= 0)
-                cons[cstart[v] + fill[v]++] = i;
-        }
-    }
-    int hn = 0, no = 0, live = 0;
-    for (int i = 0; i < nn; i++)
-        if (!g->nodes[i].dead) {
-            live++;
-            if (indeg[i] == 0)
-                heap_push(heap, &hn, i);
-        }
-    while (hn > 0) {
-        int i = heap_pop(heap, &hn);
-        order[no++] = i;
-        const cq_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_outputs; k++) {
-            int v = n->outputs[k];
-            if (v < 0)
-                continue;
-            for (int c = cstart[v]; c < cstart[v + 1]; c++)
-                if (--indeg[cons[c]] == 0)
-                    heap_push(heap, &hn, cons[c]);
-        }
-    }
-    if (no < live) {
-        for (int i = 0; i < nn; i++)
-            if (!g->nodes[i].dead && indeg[i] > 0) {
-                st = cq_errf(err, CQ_EFORMAT, "node '%s' (%s) is on a cycle (%d of %d nodes "
-                             "cannot be ordered)", g->nodes[i].name, g->nodes[i].op_type,
-                             live - no, live);
-                break;
-            }
-        goto out;
-    }
-    for (int i = 0; i < nn; i++) /* dead nodes keep their relative order, last */
-        if (g->nodes[i].dead)
-            order[no++] = i;
-    for (int i = 0; i < nn; i++)
-        sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
-    for (int v = 0; v < nv; v++)
-        g->values[v].producer = -1;
-    for (int i = 0; i < nn; i++)
-        if (!g->nodes[i].dead)
-            for (int k = 0; k < g->nodes[i].n_outputs; k++)
-                if (g->nodes[i].outputs[k] >= 0)
-                    g->values[g->nodes[i].outputs[k]].producer = i;
-out:
-    free(indeg);
-    free(cstart);
-    free(order);
-    free(heap);
-    free(cons);
-    free(fill);
-    free(sorted);
-    return st;
-}
-
-static int remap_list(int *list, int n, const int *map)
-{
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (map[list[i]] >= 0)
-            list[m++] = map[list[i]];
-    return m;
-}
-
-cq_status cq_graph_compact(cq_graph *g, cq_err *err)
-{
-    int nv = g->n_values;
-    int *used = calloc((size_t)nv + 1, sizeof *used);
-    int *map = malloc(((size_t)nv + 1) * sizeof *map);
-    if (!used || !map) {
-        free(used);
-        free(map);
-        return cq_errf(err, CQ_ENOMEM, "out of memory compacting a graph of %d values", nv);
-    }
-    /* Drop dead nodes. */
-    int m = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (g->nodes[i].dead) {
-            node_clear(&g->nodes[i]);
-            continue;
-        }
-        g->nodes[m++] = g->nodes[i];
-    }
-    g->n_nodes = m;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const cq_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0)
-                used[n->inputs[k]] = 1;
-        for (int k = 0; k < n->n_outputs; k++)
-            if (n->outputs[k] >= 0)
-                used[n->outputs[k]] = 1;
-    }
-    for (int v = 0; v < nv; v++)
-        if (g->values[v].is_input || g->values[v].is_output)
-            used[v] = 1;
-    int k = 0;
-    for (int v = 0; v < nv; v++) {
-        if (!used[v]) {
-            map[v] = -1;
-            value_clear(&g->values[v]);
-            continue;
-        }
-        map[v] = k;
-        if (k != v)
-            g->values[k] = g->values[v];
-        k++;
-    }
-    g->n_values = k;
-    for (int i = 0; i < g->n_nodes; i++) {
-        cq_node *n = &g->nodes[i];
-        for (int j = 0; j < n->n_inputs; j++)
-            if (n->inputs[j] >= 0)
-                n->inputs[j] = map[n->inputs[j]];
-        for (int j = 0; j < n->n_outputs; j++)
-            if (n->outputs[j] >= 0)
-                n->outputs[j] = map[n->outputs[j]];
-    }
-    g->n_inputs = remap_list(g->inputs, g->n_inputs, map);
-    g->n_outputs = remap_list(g->outputs, g->n_outputs, map);
-    g->n_initializers = remap_list(g->initializers, g->n_initializers, map);
-    for (int v = 0; v < g->n_values; v++)
-        g->values[v].producer = -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int j = 0; j < g->nodes[i].n_outputs; j++)
-            if (g->nodes[i].outputs[j] >= 0)
-                g->values[g->nodes[i].outputs[j]].producer = i;
-    free(used);
-    free(map);
-    return index_rebuild(g, ((name_index *)g->index)->cap, err);
-}
-
-int cq_graph_consumers(const cq_graph *g, int v, int *out, int max)
-{
-    int count = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] == v) {
-                if (out && count < max)
-                    out[count] = i;
-                count++;
-                break;
-            }
-    }
-    return count;
 }
 
 int64_t cq_graph_opset(const cq_graph *g, const char *domain)

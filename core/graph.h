@@ -100,7 +100,9 @@ typedef struct cq_value {
     int onnx_elem_type;    /* TensorProto.DataType as read (may lack a cq_dtype) */
     cq_tensor *data;       /* initializer or folded constant; NULL otherwise */
     int producer;          /* node index, -1 for inputs and initializers */
-    int is_input;          /* a graph input (not an initializer) */
+    int is_input;          /* a graph input; an initializer that an old model (IR < 4)
+                              also lists in graph.input has both flags set, and is
+                              not in g->inputs (onnx.h) */
     int is_output;         /* a graph output */
     int is_initializer;    /* came from graph.initializer */
     char *doc_string;
@@ -244,7 +246,9 @@ cq_status cq_graph_toposort(cq_graph *g, cq_err *err);
  * that are still used), renumbering indices. */
 cq_status cq_graph_compact(cq_graph *g, cq_err *err);
 /* Number of nodes reading value v (live nodes only, each node once); the
- * first max of their indices go to out (which may be NULL when max is 0). */
+ * first max of their indices go to out (which may be NULL when max is 0).
+ * -1 on ENOMEM. A node whose subgraph (If, Loop, Scan) reads v by name counts
+ * as reading it, here and in toposort / compact. */
 int cq_graph_consumers(const cq_graph *g, int v, int *out, int max);
 /* Name of the ONNX TensorProto.DataType ("FLOAT", "DOUBLE", ...); "UNKNOWN" otherwise. */
 const char *cq_onnx_type_name(int onnx_type);

@@ -29,11 +29,45 @@ static int op_supported(const cq_node *n, const char *const *supported, int coun
     return 0;
 }
 
+/* Append to a message buffer, keeping room for a tail; returns 0 when full. */
+static int append(char *msg, size_t *len, size_t cap, const char *fmt, ...)
+{
+    char item[400];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(item, sizeof item, fmt, ap);
+    va_end(ap);
+    if (k < 0 || *len + (size_t)k >= cap)
+        return 0;
+    memcpy(msg + *len, item, (size_t)k + 1);
+    *len += (size_t)k;
+    return 1;
+}
+
+static int same_op(const cq_node *a, const cq_node *b)
+{
+    return strcmp(a->op_type, b->op_type) == 0 &&
+           (is_default_domain(a->domain) ? is_default_domain(b->domain)
+                                         : strcmp(a->domain, b->domain) == 0);
+}
+
+static const char *dom_sep(const cq_node *n)
+{
+    return is_default_domain(n->domain) ? "" : ":";
+}
+
+static const char *dom(const cq_node *n)
+{
+    return is_default_domain(n->domain) ? "" : n->domain;
+}
+
+/* The message lists every unsupported operator type first (with its opset
+ * and node count), then node names per type as room allows. */
 cq_status cq_onnx_check_ops(const cq_graph *g, const char *const *supported, int count,
                             cq_err *err)
 {
-    int bad = 0, shown = 0;
-    char msg[CQ_ERR_MSG_MAX];
+    int bad = 0, kinds = 0;
+    char msg[CQ_ERR_MSG_MAX - 64];
     size_t len = 0;
     msg[0] = '\0';
     for (int i = 0; i < g->n_nodes; i++) {
@@ -41,21 +75,51 @@ cq_status cq_onnx_check_ops(const cq_graph *g, const char *const *supported, int
         if (n->dead || op_supported(n, supported, count))
             continue;
         bad++;
-        char item[300];
-        int k = snprintf(item, sizeof item, "%s%s%s%s (node '%s', opset %lld)",
-                         shown ? "; " : "", is_default_domain(n->domain) ? "" : n->domain,
-                         is_default_domain(n->domain) ? "" : ":", n->op_type, n->name,
-                         (long long)cq_graph_opset(g, n->domain));
-        if (k > 0 && len + (size_t)k < sizeof msg - 48) {
-            memcpy(msg + len, item, (size_t)k + 1);
-            len += (size_t)k;
-            shown++;
-        }
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            if (!g->nodes[j].dead && same_op(&g->nodes[j], n) &&
+                !op_supported(&g->nodes[j], supported, count))
+                first = 0;
+        if (!first)
+            continue;
+        int nodes = 0;
+        for (int j = i; j < g->n_nodes; j++)
+            nodes += !g->nodes[j].dead && same_op(&g->nodes[j], n);
+        append(msg, &len, sizeof msg, "%s%s%s%s (opset %lld, %d node%s)", kinds ? ", " : "",
+               dom(n), dom_sep(n), n->op_type, (long long)cq_graph_opset(g, n->domain), nodes,
+               nodes == 1 ? "" : "s");
+        kinds++;
     }
     if (!bad)
         return CQ_OK;
-    if (shown < bad)
-        snprintf(msg + len, sizeof msg - len, "; and %d more", bad - shown);
+    int full = 0;
+    for (int i = 0; i < g->n_nodes && !full; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (n->dead || op_supported(n, supported, count))
+            continue;
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            if (!g->nodes[j].dead && same_op(&g->nodes[j], n))
+                first = 0;
+        if (!first)
+            continue;
+        if (!append(msg, &len, sizeof msg, "; %s%s%s: ", dom(n), dom_sep(n), n->op_type))
+            break;
+        int k = 0;
+        for (int j = i; j < g->n_nodes; j++) {
+            if (g->nodes[j].dead || !same_op(&g->nodes[j], n))
+                continue;
+            int ok = *g->nodes[j].name
+                         ? append(msg, &len, sizeof msg, "%s'%s'", k ? ", " : "", g->nodes[j].name)
+                         : append(msg, &len, sizeof msg, "%s#%d", k ? ", " : "", j);
+            if (!ok) {
+                append(msg, &len, sizeof msg, " ...");
+                full = 1;
+                break;
+            }
+            k++;
+        }
+    }
     return cq_errf(err, CQ_EUNSUPPORTED, "%d node%s with unsupported operators: %s", bad,
                    bad == 1 ? "" : "s", msg);
 }
@@ -155,7 +219,7 @@ static int value_diff(const cq_graph *ga, const cq_value *a, const cq_graph *gb,
     if (!str_eq(a->name, b->name))
         return differ(why, n, "value '%s' vs '%s'", a->name, b->name);
     if (a->has_type != b->has_type || (a->has_type && a->dtype != b->dtype) ||
-        a->onnx_elem_type != b->onnx_elem_type || a->ndim != b->ndim)
+        (!a->has_type && a->onnx_elem_type != b->onnx_elem_type) || a->ndim != b->ndim)
         return differ(why, n, "value '%s': type differs (%d/%d/%d vs %d/%d/%d)", a->name,
                       a->has_type, a->onnx_elem_type, a->ndim, b->has_type, b->onnx_elem_type,
                       b->ndim);
@@ -191,8 +255,10 @@ int cq_onnx_graph_diff(const cq_graph *a, const cq_graph *b, char *why, size_t n
 {
     if (why && n)
         why[0] = '\0';
-    if (a->ir_version != b->ir_version || a->model_version != b->model_version ||
-        !str_eq(a->producer_name, b->producer_name) ||
+    /* ir_version and producer_name: 0 / NULL mean "unset" (the writer fills them in). */
+    if ((a->ir_version && b->ir_version && a->ir_version != b->ir_version) ||
+        a->model_version != b->model_version ||
+        (a->producer_name && b->producer_name && strcmp(a->producer_name, b->producer_name)) ||
         !str_eq(a->producer_version, b->producer_version) ||
         !str_eq(a->model_domain, b->model_domain) ||
         !str_eq(a->model_doc_string, b->model_doc_string) || !str_eq(a->doc_string, b->doc_string))

@@ -93,7 +93,7 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
         switch (f.num) {
         case 1: st = cq_pb_append_int64(m, &f, &dims, &nd, &capd); break;
         case 2: st = cq_pb_int64(m, &f, &dtype); break;
-        case 3: st = cq_pb_fail(m, &f, CQ_EUNSUPPORTED, "segmented tensors are not supported"); break;
+        case 3: st = cq_pb_fail(m, &f, CQ_EUNSUPPORTED, "segmented tensors are not supported (a SequenceProto read as a TensorProto also looks like this)"); break;
         case 8: st = cq_pb_set_string(m, &f, &out->name); break;
         case 9:
             if ((st = cq_pb_want(m, &f, CQ_PB_LEN)) == CQ_OK) {

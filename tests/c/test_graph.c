@@ -218,6 +218,39 @@ static void test_graph_toposort_random(void **state)
     }
 }
 
+/* A node with a subgraph that reads an outer value by name depends on it. */
+static void test_graph_subgraph_reads(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    cq_graph_add_input(g, cq_graph_value(g, "x", &err), &err);
+    cq_graph_add_input(g, cq_graph_value(g, "cond", &err), &err);
+    int n_if = add(g, "If", "if", "cond", NULL, "y");
+    cq_graph *body = cq_graph_new(&err);
+    add(body, "Relu", "inner", "a", NULL, "out"); /* 'a' comes from the outer graph */
+    cq_attr a = {0};
+    a.name = strdup("then_branch");
+    a.type = CQ_ATTR_GRAPH;
+    a.g = body;
+    assert_int_equal(cq_node_add_attr(g, n_if, &a, &err), CQ_OK);
+    add(g, "Neg", "producer", "x", NULL, "a");
+    add(g, "Neg", "unused", "x", NULL, "junk");
+    cq_graph_add_output(g, cq_graph_find(g, "y"), &err);
+    assert_int_equal(cq_graph_toposort(g, &err), CQ_OK);
+    assert_string_equal(g->nodes[0].name, "producer");
+    assert_string_equal(g->nodes[1].name, "if");
+    int cons[2];
+    assert_int_equal(cq_graph_consumers(g, cq_graph_find(g, "a"), cons, 2), 1);
+    assert_int_equal(cons[0], 1);
+    g->nodes[2].dead = 1;
+    assert_int_equal(cq_graph_compact(g, &err), CQ_OK);
+    assert_true(cq_graph_find(g, "a") >= 0);
+    assert_int_equal(cq_graph_find(g, "junk"), -1);
+    assert_int_equal(g->values[cq_graph_find(g, "a")].producer, 0);
+    cq_graph_free(g);
+}
+
 static void test_graph_opset(void **state)
 {
     (void)state;
@@ -246,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_graph_toposort),
         cmocka_unit_test(test_graph_toposort_errors),
         cmocka_unit_test(test_graph_toposort_random),
+        cmocka_unit_test(test_graph_subgraph_reads),
         cmocka_unit_test(test_graph_opset),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
