@@ -176,52 +176,82 @@ static float k_max(const float *x, int64_t n)
     return m;
 }
 
+/* One vector of depthwise outputs at ox (stride 1, any kernel). */
+static inline void dw_block_s1(const float *const *rows, const float *const *wrows,
+                               int64_t nrows, int64_t kw, int64_t dw, int64_t x_off, int64_t ox,
+                               vf vb, cq_act act, float *y)
+{
+    vf acc = vb;
+    for (int64_t r = 0; r < nrows; r++) {
+        const float *xr = rows[r] + ox + x_off;
+        for (int64_t k = 0; k < kw; k++)
+            acc = v_fma(v_set1(wrows[r][k]), v_ld(xr + k * dw), acc);
+    }
+    v_st(y + ox, v_act(act, acc));
+}
+
+/* The 3x3 stride-1 case with the weights in registers and two chains. */
+static inline void dw_block_3x3(const float *r0, const float *r1, const float *r2, const vf *w,
+                                int64_t dw, int64_t ox, vf vb, cq_act act, float *y)
+{
+    vf acc = vb, acc2 = v_mul(w[0], v_ld(r0 + ox));
+    acc = v_fma(w[1], v_ld(r0 + ox + dw), acc);
+    acc2 = v_fma(w[2], v_ld(r0 + ox + 2 * dw), acc2);
+    acc = v_fma(w[3], v_ld(r1 + ox), acc);
+    acc2 = v_fma(w[4], v_ld(r1 + ox + dw), acc2);
+    acc = v_fma(w[5], v_ld(r1 + ox + 2 * dw), acc);
+    acc2 = v_fma(w[6], v_ld(r2 + ox), acc2);
+    acc = v_fma(w[7], v_ld(r2 + ox + dw), acc);
+    acc2 = v_fma(w[8], v_ld(r2 + ox + 2 * dw), acc2);
+    v_st(y + ox, v_act(act, v_add(acc, acc2)));
+}
+
+static inline void dw_block_s2(const float *const *rows, const float *const *wrows,
+                               int64_t nrows, int64_t kw, int64_t dw, int64_t x_off, int64_t ox,
+                               vf vb, cq_act act, float *y)
+{
+    vf acc = vb;
+    for (int64_t r = 0; r < nrows; r++) {
+        const float *xr = rows[r] + 2 * ox + x_off;
+        for (int64_t k = 0; k < kw; k++)
+            acc = v_fma(v_set1(wrows[r][k]), v_ld2(xr + k * dw), acc);
+    }
+    v_st(y + ox, v_act(act, acc));
+}
+
+/* Vector blocks cover [ox0, ox1); a ragged end is covered by one more block
+ * ending at ox1 that overlaps the previous one (it recomputes the same
+ * values), so rows of VL or more outputs have no scalar tail. */
 static void k_dw_row(const float *const *rows, const float *const *wrows, int64_t nrows,
                      int64_t kw, int64_t sw, int64_t dw, int64_t x_off, int64_t x_len,
                      int64_t ox0, int64_t ox1, float bias, cq_act act, float *y)
 {
-    int64_t ox = ox0;
+    int64_t ox = ox0, last = ox1 - VL;
     vf vb = v_set1(bias);
-    if (sw == 1) {
-        if (nrows == 3 && kw == 3) { /* the common 3x3 case, weights in registers */
+    if (sw == 1 && last >= ox0) {
+        if (nrows == 3 && kw == 3) {
             vf w[9];
             for (int r = 0; r < 3; r++)
                 for (int k = 0; k < 3; k++)
                     w[r * 3 + k] = v_set1(wrows[r][k]);
             const float *r0 = rows[0] + x_off, *r1 = rows[1] + x_off, *r2 = rows[2] + x_off;
-            for (; ox + VL <= ox1; ox += VL) {
-                vf acc = vb, acc2 = v_mul(w[0], v_ld(r0 + ox));
-                acc = v_fma(w[1], v_ld(r0 + ox + dw), acc);
-                acc2 = v_fma(w[2], v_ld(r0 + ox + 2 * dw), acc2);
-                acc = v_fma(w[3], v_ld(r1 + ox), acc);
-                acc2 = v_fma(w[4], v_ld(r1 + ox + dw), acc2);
-                acc = v_fma(w[5], v_ld(r1 + ox + 2 * dw), acc);
-                acc2 = v_fma(w[6], v_ld(r2 + ox), acc2);
-                acc = v_fma(w[7], v_ld(r2 + ox + dw), acc);
-                acc2 = v_fma(w[8], v_ld(r2 + ox + 2 * dw), acc2);
-                v_st(y + ox, v_act(act, v_add(acc, acc2)));
-            }
+            for (; ox < last; ox += VL)
+                dw_block_3x3(r0, r1, r2, w, dw, ox, vb, act, y);
+            dw_block_3x3(r0, r1, r2, w, dw, last, vb, act, y);
         } else {
-            for (; ox + VL <= ox1; ox += VL) {
-                vf acc = vb;
-                for (int64_t r = 0; r < nrows; r++) {
-                    const float *xr = rows[r] + ox + x_off;
-                    for (int64_t k = 0; k < kw; k++)
-                        acc = v_fma(v_set1(wrows[r][k]), v_ld(xr + k * dw), acc);
-                }
-                v_st(y + ox, v_act(act, acc));
-            }
+            for (; ox < last; ox += VL)
+                dw_block_s1(rows, wrows, nrows, kw, dw, x_off, ox, vb, act, y);
+            dw_block_s1(rows, wrows, nrows, kw, dw, x_off, last, vb, act, y);
         }
-    } else if (sw == 2) {
+        ox = ox1;
+    } else if (sw == 2 && last >= ox0) {
         /* v_ld2 reads 2 * VL floats from the first tap: stay inside the row */
-        for (; ox + VL <= ox1 && 2 * ox + x_off + (kw - 1) * dw + 2 * VL <= x_len; ox += VL) {
-            vf acc = vb;
-            for (int64_t r = 0; r < nrows; r++) {
-                const float *xr = rows[r] + 2 * ox + x_off;
-                for (int64_t k = 0; k < kw; k++)
-                    acc = v_fma(v_set1(wrows[r][k]), v_ld2(xr + k * dw), acc);
-            }
-            v_st(y + ox, v_act(act, acc));
+        int64_t reach = x_off + (kw - 1) * dw + 2 * VL;
+        for (; ox <= last && 2 * ox + reach <= x_len; ox += VL)
+            dw_block_s2(rows, wrows, nrows, kw, dw, x_off, ox, vb, act, y);
+        if (ox < ox1 && 2 * last + reach <= x_len) {
+            dw_block_s2(rows, wrows, nrows, kw, dw, x_off, last, vb, act, y);
+            ox = ox1;
         }
     }
     for (; ox < ox1; ox++) {
@@ -288,5 +318,5 @@ static void k_dw_nhwc(const cq_conv2d_params *p, int64_t oh, int64_t ow, const f
         }
 }
 
-const cq__kern_vtab CQ__VTAB = {k_unary, k_binary,  k_bias_act, k_sum,
+const cq__kern_vtab CQ__VTAB = {k_unary, k_binary, k_bias_act, k_sum,
                                 k_max,   k_dw_row, k_dw_nhwc,  cq__transpose_avx2};
