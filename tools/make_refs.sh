@@ -29,16 +29,16 @@ if ((${#missing[@]})); then
     exit 0
 fi
 mkdir -p "$refs"
+# one builder at a time (several worktrees share one cache)
+exec 9>"$refs/.lock"
+flock 9
 
 scripts=("$repo"/tools/ort/*.js "$repo"/tools/ort/*.py "$repo/tools/make_refs.sh"
          "$cache/ort/node_modules/onnxruntime-node/package.json")
 
 # stamp_of FILE...: one sha256 over the names (relative) and contents of the files
 stamp_of() {
-    local f
-    for f in "$@"; do
-        printf '%s %s\n' "$(sha256sum < "$f" | cut -d' ' -f1)" "${f##*/}"
-    done | sha256sum | cut -d' ' -f1
+    sha256sum -- "$@" | sed 's#  .*/#  #' | sha256sum | cut -d' ' -f1
 }
 
 # build PART FILE...: rebuild refs/PART unless its stamp matches the given files
@@ -75,7 +75,7 @@ fi
 fm_model=$repo/models/fashion_mnist/fmnist_cnn.onnx
 fm_data=/usr/share/datasets/fashion-mnist
 if [[ -f $fm_model && -f $fm_data/t10k-images-idx3-ubyte.gz ]]; then
-    build fmnist "${scripts[@]}" "$repo/models/fashion_mnist/train.py" "$fm_model" \
+    build fmnist "${scripts[@]}" "$repo/models/fashion_mnist/fmnist_data.py" "$fm_model" \
         "$fm_data"/t10k-{images-idx3,labels-idx1}-ubyte.gz
 else
     say "fmnist: skipped (missing $fm_model or $fm_data)"

@@ -165,6 +165,16 @@ describe("calq refs", function()
       assert.is_true(n > 0)
     end)
 
+    it("holds BlazeFace back-256 outputs that find the dlib faces", function()
+      if skip() then return end
+      if not exists(refs .. "/blazeface/manifest.json") then return pending("no blazeface refs") end
+      local code, out = run("CALQ_CACHE=" .. cache .. " /usr/bin/python3 tools/ort/blazeface_check.py")
+      assert.are.equal(0, code, out)
+      local found, faces, fp = out:match('"back256", "nms": "weighted".-"found": (%d+), "faces": (%d+), "false_positives": (%d+)')
+      assert.are.equal("43", faces, out)
+      assert.is_true(tonumber(found) >= 40 and tonumber(fp) <= 2, out)
+    end)
+
     it("holds Fashion-MNIST logits whose argmax matches most labels", function()
       if skip() then return end
       if not exists(refs .. "/fmnist/labels.npy") then return pending("no fmnist refs") end

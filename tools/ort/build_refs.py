@@ -94,9 +94,9 @@ def fmnist(cache, workdir, part):
     if not os.path.isfile(src):
         raise SystemExit(f"build_refs: {src}: missing (run models/fashion_mnist/train.py)")
     sys.path.insert(0, os.path.join(REPO, "models/fashion_mnist"))
-    import train  # reads the idx files the same way training did
-    x, y = train.load("test")
-    x = train.normalize(x[:FMNIST_N])
+    import fmnist_data  # reads the idx files the same way training did
+    x, y = fmnist_data.load("test")
+    x = fmnist_data.normalize(x[:FMNIST_N])
     y = y[:FMNIST_N].astype(np.int64)
     model = os.path.join(workdir, "fmnist_cnn.onnx")
     shutil.copyfile(src, model)
