@@ -92,6 +92,10 @@ $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itests/c $< -o $@ $(LIB_A) $(EXT_LIBS) -lcmocka
 
+$(BUILD)/bench/bench_tfile: bench/bench_tfile.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< -o $@ $(LIB_A) $(EXT_LIBS)
+
 bootstrap:
 	@tools/bootstrap.sh
 

@@ -236,7 +236,7 @@ static int m_is_contiguous(lua_State *L)
 }
 
 /* Read a full 1-based index from args start.. into idx (0-based). */
-static void check_index(lua_State *L, cq_tensor *t, int start, int64_t *idx)
+static void check_index(lua_State *L, cq_tensor *t, int start, int64_t *idx, const char *fname)
 {
     if (lua_istable(L, start)) {
         if ((int)luaL_len(L, start) != t->ndim)
@@ -252,8 +252,8 @@ static void check_index(lua_State *L, cq_tensor *t, int start, int64_t *idx)
     }
     for (int i = 0; i < t->ndim; i++)
         if (idx[i] < 0 || idx[i] >= t->shape[i])
-            luaL_error(L, "bad argument #%d to 'get' (index %d is %d, dimension %d has size %d)",
-                       start + (lua_istable(L, start) ? 0 : i), i + 1, (int)(idx[i] + 1), i + 1,
+            luaL_error(L, "bad argument #%d to '%s' (index %d is %d, dimension %d has size %d)",
+                       start + (lua_istable(L, start) ? 0 : i), fname, i + 1, (int)(idx[i] + 1), i + 1,
                        (int)t->shape[i]);
 }
 
@@ -273,7 +273,7 @@ static int m_get(lua_State *L)
     cq_tensor *t = cq__lua_check_tensor(L, 1);
     int64_t idx[CQ_MAX_DIMS];
     double v;
-    check_index(L, t, 2, idx);
+    check_index(L, t, 2, idx, "get");
     cq_tensor_get(t, idx, &v, NULL);
     push_number(L, t->dtype, v);
     return 1;
@@ -286,7 +286,7 @@ static int m_set(lua_State *L)
     int64_t idx[CQ_MAX_DIMS];
     int vpos = lua_istable(L, 2) ? 3 : 2 + t->ndim;
     double v = lua_isboolean(L, vpos) ? lua_toboolean(L, vpos) : luaL_checknumber(L, vpos);
-    check_index(L, t, 2, idx);
+    check_index(L, t, 2, idx, "set");
     cq_tensor_set(t, idx, v, NULL);
     lua_settop(L, 1);
     return 1;

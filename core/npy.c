@@ -277,6 +277,7 @@ static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *e
     cq_tensor *t = cq_tensor_empty(info.dtype, info.ndim, rshape, err);
     if (!t)
         return cq_err_prefix(err, "%s: ", path), NULL;
+    cq__prefault(cq_tensor_data(t), (size_t)nbytes);
     if (read_full(f, cq_tensor_data(t), (size_t)nbytes, path, "data", err) != CQ_OK) {
         cq_tensor_release(t);
         return NULL;

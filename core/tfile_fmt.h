@@ -10,8 +10,8 @@ static const unsigned char CQ__TF_MAGIC[8] = {0x89, 'C', 'A', 'L', 'Q', 'T', 'F'
 static const unsigned char CQ__TF_FOOTER_MAGIC[4] = {'C', 'Q', 'I', 'X'};
 #define HEADER_SIZE 16
 #define FOOTER_SIZE 24
-/* Bytes handed to lz4 at a time: the LZ4 block size, so compressUpdate works
- * in place, without lz4 buffering a copy. */
+/* Bytes handed to lz4 at a time: a multiple of the 64 KiB LZ4 block size, so
+ * compressUpdate works in place, without lz4 buffering a copy. */
 #define CHUNK ((size_t)4 << 20)
 /* One LZ4 block expands at most ~255x; a frame declaring more bytes than this
  * many times its compressed size is hostile (checked before allocating). */

@@ -4,6 +4,7 @@
  * the file could really hold. */
 #include "tfile.h"
 #include "tfile_fmt.h"
+#include "tgather.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -325,7 +326,7 @@ static const char *check_frame_info(const LZ4F_frameInfo_t *fi, size_t nbytes)
     if (fi->contentSize != (unsigned long long)nbytes)
         return "lz4 frame size does not match the tensor's shape";
     if (fi->blockChecksumFlag != LZ4F_noBlockChecksum || fi->dictID != 0
-        || fi->blockMode != LZ4F_blockIndependent || fi->blockSizeID != LZ4F_max4MB)
+        || fi->blockMode != LZ4F_blockIndependent || fi->blockSizeID != LZ4F_max64KB)
         return "lz4 frame parameters differ from calq's";
     return NULL;
 }
@@ -424,6 +425,7 @@ cq_tensor *cq_tfile_read(cq_tfile *r, int i, cq_err *err)
         cq_err_prefix(err, "%s: tensor '%s': ", r->path, e->name);
         return NULL;
     }
+    cq__prefault(cq_tensor_data(t), e->nbytes);
     if (inflate(r, e, cq_tensor_data(t), err) != CQ_OK) {
         cq_tensor_release(t);
         return NULL;
