@@ -181,14 +181,41 @@ static cq_status run_transpose(cq_node *n, int n_in, cq_tensor *const *in, int n
                                cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out, (void)env;
+    (void)err;
     int perm[CQ_MAX_DIMS];
-    perm_of(n, in[0]->ndim, perm);
-    cq_tensor *v = cq_tensor_permute(in[0], perm, err);
-    if (!v)
-        return err->code;
-    cq_status st = cq_tensor_copy(out[0], v, err);
-    cq_tensor_release(v);
-    return st;
+    const cq_tensor *x = in[0];
+    cq_tensor *y = out[0];
+    int r = x->ndim;
+    perm_of(n, r, perm);
+    size_t es = esz(x->dtype);
+    /* Walk y in order; st[d] is the input stride (elements) of y's dim d. */
+    int64_t st[CQ_MAX_DIMS], idx[CQ_MAX_DIMS] = {0};
+    for (int d = 0; d < r; d++)
+        st[d] = x->stride[perm[d]] / (int64_t)es;
+    int64_t total = cq_tensor_numel(y), inner = r ? y->shape[r - 1] : 1;
+    int64_t si = r ? st[r - 1] : 0;
+    const char *px = cq_tensor_data(x);
+    char *py = cq_tensor_data(y);
+    for (int64_t o = 0; o < total && inner > 0; o += inner) {
+        int64_t off = 0;
+        for (int d = 0; d < r - 1; d++)
+            off += idx[d] * st[d];
+        if (es == 4) {
+            const float *a = (const float *)(const void *)px + off;
+            float *b = (float *)(void *)py + o;
+            for (int64_t i = 0; i < inner; i++)
+                b[i] = a[i * si];
+        } else {
+            for (int64_t i = 0; i < inner; i++)
+                memcpy(py + (size_t)(o + i) * es, px + (size_t)(off + i * si) * es, es);
+        }
+        for (int d = r - 2; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return CQ_OK;
 }
 
 /* ---- Squeeze, Unsqueeze ------------------------------------------------------------- */
