@@ -100,6 +100,39 @@ describe("calq.exec", function()
     end)
   end)
 
+  describe("Model:set_threads() and Model:time()", function()
+    it("sets the BLAS threads and times whole runs", function()
+      local m = assert(calq.onnx_load(fmnist))
+      m:set_threads(1)
+      assert.has_error(function() m:set_threads(0) end,
+        "bad argument #1 to 'set_threads' (threads must be 1..1024)")
+      local med, min, p90 = m:time(calq.full({1, 1, 28, 28}, 0.5), 5, 1)
+      assert.is_true(min > 0 and min <= med and med <= p90)
+    end)
+  end)
+
+  describe("calq conform", function()
+    it("ends with the counts over Debian's node tests #conform", function()
+      if not exists(node_tests .. "/test_relu/model.onnx") then
+        pending("no " .. node_tests .. " (Debian's libonnx-testdata)")
+        return
+      end
+      local p = io.popen("./build/calq conform " .. node_tests .. " 2>&1; echo rc=$?")
+      local text = p:read("a")
+      p:close()
+      assert.truthy(text:find("\n236 passed, 0 failed, 696 skipped\nrc=0\n$"), text)
+      assert.truthy(text:find("skipped for operators calq lacks (124): Abs (1), Acos (2),", 1, true))
+      assert.truthy(text:find("skipped (dtype): test_cast_DOUBLE_to_FLOAT: ", 1, true))
+    end)
+
+    it("fails with a usage error without folders", function()
+      local p = io.popen("./build/calq conform 2>&1; echo rc=$?")
+      local text = p:read("a")
+      p:close()
+      assert.truthy(text:find("calq conform: no test folder given", 1, true), text)
+    end)
+  end)
+
   describe("conform_case()", function()
     it("passes every node test whose operators calq has #conform", function()
       if not exists(node_tests .. "/test_relu/model.onnx") then
@@ -171,7 +204,8 @@ describe("calq.exec", function()
       local x = calq.full({1, 1, 28, 28}, 0.125)
       assert(calq.npy_write(input, x))
       local m = assert(calq.onnx_load(fmnist))
-      local p = io.popen(("./build/calq infer %s --input %s=%s --output %s 2>&1; echo rc=$?"):format(
+      m:set_threads(1) -- same BLAS partition as the command below: identical floats
+      local p = io.popen(("./build/calq infer %s --threads 1 --input %s=%s --output %s 2>&1; echo rc=$?"):format(
         fmnist, m:inputs()[1].name, input, dir))
       local text = p:read("a")
       p:close()
