@@ -346,8 +346,20 @@ static void release_value(cq_exec *e, int v)
     e->blk[v] = -1;
 }
 
+/* No single intermediate above this: a hostile shape gets an error, not an
+ * allocation the machine cannot back. */
+#define CQ_EXEC_MAX_VALUE_BYTES ((size_t)1 << 34)
+
 static cq_tensor *alloc_value(cq_exec *e, int v, const cq_tinfo *ti, int pooled, cq_err *err)
 {
+    double want = (double)cq_dtype_info(ti->dtype)->size;
+    for (int d = 0; d < ti->ndim; d++)
+        want *= (double)ti->shape[d];
+    if (want > (double)CQ_EXEC_MAX_VALUE_BYTES) {
+        cq_errf(err, CQ_ENOMEM, "value '%s' would take %.0f bytes (calq's limit is %zu)",
+                e->g->values[v].name, want, CQ_EXEC_MAX_VALUE_BYTES);
+        return NULL;
+    }
     if (!pooled)
         return cq_tensor_empty(ti->dtype, ti->ndim, ti->shape, err);
     size_t bytes = (size_t)cq__numel(ti->ndim, ti->shape) * cq_dtype_info(ti->dtype)->size;

@@ -245,6 +245,10 @@ static cq_status infer_conv(const cq_node *n, int64_t opset, int n_in, const cq_
     cq_convgeo g;
     if (cq__conv_geo(n, in[0].ndim, in[0].shape, in[1].ndim, in[1].shape, &g, err))
         return err->code;
+    if (!strcmp(n->op_type, "Conv") && n_in > 2 && in[2].ndim >= 0 &&
+        cq__numel(in[2].ndim, in[2].shape) != g.m)
+        return cq_errf(err, CQ_EINVAL, "Conv '%s': bias has %lld values for %lld channels",
+                       n->name, (long long)cq__numel(in[2].ndim, in[2].shape), (long long)g.m);
     out[0].dtype = !strcmp(n->op_type, "ConvInteger") ? CQ_S32 : in[0].dtype;
     if (!strcmp(n->op_type, "QLinearConv"))
         out[0].dtype = in[7].dtype;
@@ -360,6 +364,9 @@ static cq_status run_convtranspose(cq_node *n, int n_in, cq_tensor *const *in, i
     cq_convgeo g;
     if (cq__conv_geo(n, x->ndim, x->shape, w->ndim, w->shape, &g, err))
         return err->code;
+    if (b && (b->dtype != CQ_F32 || cq_tensor_numel(b) != g.m))
+        return cq_errf(err, CQ_EINVAL, "ConvTranspose '%s': bias must hold %lld floats", n->name,
+                       (long long)g.m);
     int64_t cg = g.c / g.group, mg = g.m / g.group;
     int64_t kk = g.k[0] * g.k[1] * g.k[2];
     int64_t ihw = g.in[0] * g.in[1] * g.in[2], ohw = g.out[0] * g.out[1] * g.out[2];
@@ -418,6 +425,10 @@ static cq_status infer_bn(const cq_node *n, int64_t opset, int n_in, const cq_ti
     if (n_in < 5 || in[0].ndim < 2)
         return cq_errf(err, CQ_EINVAL, "BatchNormalization '%s': needs X (rank >= 2) and 4 "
                        "parameters", n->name);
+    for (int i = 1; i < 5; i++)
+        if (cq__numel(in[i].ndim, in[i].shape) != in[0].shape[1] || in[i].ndim < 0)
+            return cq_errf(err, CQ_EINVAL, "BatchNormalization '%s': input %d must hold %lld values",
+                           n->name, i, (long long)in[0].shape[1]);
     cq__same(&in[0], &out[0]);
     for (int i = 1; i < n_out && i < 3; i++)
         cq__same(&in[2 + i], &out[i]);

@@ -27,8 +27,8 @@ static double param(const cq_tensor *t, int64_t i)
 {
     if (!t || cq_tensor_numel(t) == 0)
         return 0;
-    if (cq_tensor_numel(t) == 1)
-        i = 0;
+    /* One value per tensor, or per channel; a hostile count never reads past the end. */
+    i %= cq_tensor_numel(t);
     const cq_dtype_traits *tr = cq_dtype_info(t->dtype);
     return tr->get((const char *)cq_tensor_data(t) + (size_t)i * tr->size);
 }

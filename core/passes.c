@@ -66,6 +66,13 @@ cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out
         out[k] = NULL;
         if (n->outputs[k] < 0)
             continue;
+        double want = (double)cq_dtype_info(to[k].dtype)->size;
+        for (int d = 0; d < to[k].ndim; d++)
+            want *= (double)to[k].shape[d];
+        if (want > (double)((size_t)1 << 34)) {
+            cq_errf(err, CQ_ENOMEM, "node '%s': output %d would take %.0f bytes", n->name, k, want);
+            goto fail;
+        }
         out[k] = cq_tensor_empty(to[k].dtype, to[k].ndim, to[k].shape, err);
         if (!out[k])
             goto fail;

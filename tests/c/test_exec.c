@@ -420,6 +420,27 @@ static void test_exec_conv_random_shapes(void **state)
     }
 }
 
+/* A hostile ConstantOfShape asking for 2^40 floats is refused, not allocated. */
+static void test_exec_refuses_absurd_sizes(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t two = 2;
+    cq_tensor *shp = cq_tensor_new(CQ_S64, 1, &two, &err);
+    ((int64_t *)cq_tensor_data(shp))[0] = (int64_t)1 << 20;
+    ((int64_t *)cq_tensor_data(shp))[1] = (int64_t)1 << 20;
+    add_init(g, "shape", shp);
+    node(g, "ConstantOfShape", "big", 1, (const char *[]){"shape"}, "y");
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    assert_null(cq_exec_new(g, NULL, &err));
+    assert_int_equal(err.code, CQ_ENOMEM);
+    assert_string_equal(err.msg,
+                        "constant folding: node 'big': output 0 would take 4398046511104 bytes");
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_exec_lists_every_unsupported_op),
         cmocka_unit_test(test_exec_checks_inputs),
         cmocka_unit_test(test_exec_conv_random_shapes),
+        cmocka_unit_test(test_exec_refuses_absurd_sizes),
     };
     return cmocka_run_group_tests_name("exec", tests, NULL, NULL);
 }
