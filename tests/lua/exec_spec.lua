@@ -44,6 +44,19 @@ describe("calq.exec", function()
       assert.are.equal(0, again[name]:maxdiff(out[name]))
     end)
 
+    it("saves the optimized graph, which runs to the same outputs", function()
+      local m = assert(calq.onnx_load(fmnist))
+      local x = calq.full({1, 1, 28, 28}, 0.3)
+      local a = assert(m:run(x))
+      local path = os.tmpname()
+      assert(m:save(path))
+      local m2 = assert(calq.onnx_load(path))
+      os.remove(path)
+      local b = assert(m2:run(x))
+      local name = m:outputs()[1].name
+      assert.is_true(b[name]:maxdiff(a[name]) <= 1e-6)
+    end)
+
     it("raises on misuse and names the missing input", function()
       local m = assert(calq.onnx_load(fmnist))
       local input = m:inputs()[1].name
