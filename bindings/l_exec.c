@@ -57,7 +57,10 @@ static void push_registry(lua_State *L)
     }
 }
 
-/* The executor of the model at idx (planned on first use), or raise. */
+static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t);
+
+/* The executor of the model at idx (planned on first use, planned again when
+ * the graph was edited since), or raise. */
 static ebox *get_exec(lua_State *L, int idx)
 {
     cq_graph *g = cq__lua_check_model(L, idx);
@@ -65,7 +68,21 @@ static ebox *get_exec(lua_State *L, int idx)
     lua_pushvalue(L, idx);
     lua_rawget(L, -2);
     ebox *b = luaL_testudata(L, -1, CQ_LUA_EXEC);
+    if (b && b->e && b->g == g && !cq_exec_is_stale(b->e)) {
+        lua_pop(L, 2);
+        return b;
+    }
     if (b && b->e && b->g == g) {
+        /* the graph was edited: drop the old plan, keep the observer */
+        cq_exec_free(b->e);
+        cq_err err;
+        b->e = cq_exec_new(g, NULL, &err);
+        if (!b->e) {
+            lua_pop(L, 2);
+            luaL_error(L, "%s", err.msg);
+        }
+        if (b->observer_ref != LUA_NOREF)
+            cq_exec_set_observer(b->e, observer_cb, b);
         lua_pop(L, 2);
         return b;
     }

@@ -24,7 +24,7 @@ typedef struct block {
 
 struct cq_exec {
     cq_graph *g;
-    int n_nodes;
+    int n_nodes, n_values;
     const cq_op **ops;        /* per node, NULL for dead ones */
     int64_t *opset;           /* per node */
     int *fused_into;          /* per node: the Conv that absorbed it, or -1 */
@@ -207,6 +207,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     }
     e->g = g;
     e->n_nodes = g->n_nodes;
+    e->n_values = g->n_values;
     e->ops = calloc((size_t)g->n_nodes + 1, sizeof *e->ops);
     e->opset = calloc((size_t)g->n_nodes + 1, sizeof *e->opset);
     e->fused_into = malloc(((size_t)g->n_nodes + 1) * sizeof *e->fused_into);
@@ -296,6 +297,10 @@ void cq_exec_set_threads(cq_exec *e, int n)
 }
 
 int cq_exec_threads(const cq_exec *e) { return e->threads; }
+int cq_exec_is_stale(const cq_exec *e)
+{
+    return e->n_nodes != e->g->n_nodes || e->n_values != e->g->n_values;
+}
 size_t cq_exec_naive_bytes(const cq_exec *e) { return e->naive_bytes; }
 int cq_exec_is_fused(const cq_exec *e, int node)
 {
@@ -469,6 +474,8 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
     cq_graph *g = e->g;
     for (int i = 0; i < g->n_outputs; i++)
         outputs[i] = NULL;
+    if (cq_exec_is_stale(e))
+        return cq_errf(err, CQ_ESTATE, "the graph changed since it was planned: plan it again");
     if (n_in != g->n_inputs)
         return cq_errf(err, CQ_EINVAL, "the model takes %d inputs, %d given", g->n_inputs, n_in);
     e->naive_bytes = 0;

@@ -78,6 +78,11 @@ int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size);
  * rank, -1 when it was not computed (no run yet, or a fused intermediate). */
 int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape);
 
+/* 1 when g's node or value count changed since planning (a pass or a user
+ * edited the graph): free the executor and plan again. A cheap guard, not a
+ * full check: edit graphs only between executors. */
+int cq_exec_is_stale(const cq_exec *e);
+
 /* Whether node i is skipped at run time because it was fused into its producer. */
 int cq_exec_is_fused(const cq_exec *e, int node);
 

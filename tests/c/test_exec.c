@@ -373,6 +373,12 @@ static void test_exec_checks_inputs(void **state)
     assert_int_equal(cq_exec_run(e, 1, &s, y, &err), CQ_EINVAL);
     assert_string_equal(err.msg, "input 'v0' must be f32, got s32");
     cq_tensor_release(s);
+    /* an edited graph is refused until planned again */
+    assert_false(cq_exec_is_stale(e));
+    node(g, "Relu", "extra", 1, (const char *[]){"v2"}, "v3");
+    assert_true(cq_exec_is_stale(e));
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_ESTATE);
+    assert_string_equal(err.msg, "the graph changed since it was planned: plan it again");
     cq_tensor_release(x);
     cq_exec_free(e);
     cq_graph_free(g);
