@@ -2,7 +2,8 @@
  * MobileNetV2 layers, each next to an anchor measured in the same run:
  *   im2col / 1x1 layers: OpenBLAS sgemm on the same GEMM shape (the conv's
  *     own sgemm without im2col or epilogue), ratio conv / anchor time;
- *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio.
+ *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio;
+ *   pooling and elementwise: the scalar _ref twin and memcpy of the same bytes.
  * Usage: bench_kern [seconds-per-measure]   (run with OPENBLAS_NUM_THREADS=1)
  *        bench_kern --layers   (the layer table, tab-separated, for bench/kern_ort.py) */
 #include <cblas.h>
@@ -70,6 +71,89 @@ static void fill(float *x, size_t n)
         s = s * 1664525u + 1013904223u;
         x[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
     }
+}
+
+/* Pooling and elementwise kernels: fast path per ISA, its _ref twin, and a
+ * memcpy of the bytes read and written. */
+static void other_kernels(void)
+{
+    cq_err err;
+    size_t n = (size_t)64 * 112 * 112;
+    float *x = malloc(n * 4), *x2 = malloc(n * 4), *y = malloc(n * 4), *c = malloc(64 * 4);
+    fill(x, n);
+    fill(x2, n);
+    fill(c, 64);
+    double t, tref, tcopy;
+    printf("\n%-34s %-7s %9s %9s %8s %9s %8s\n", "kernel", "isa", "fast_ms", "ref_ms", "ref/fast",
+           "memcpy_ms", "ms/copy");
+    static const struct {
+        const char *name;
+        cq_pool_kind kind;
+        int64_t c, hw, k, s, pad;
+    } pools[] = {
+        {"maxpool 3x3/2 p1 64x112x112", CQ_POOL_MAX, 64, 112, 3, 2, 1},
+        {"maxpool 2x2/2 64x112x112", CQ_POOL_MAX, 64, 112, 2, 2, 0},
+        {"avgpool 3x3/1 p1 64x56x56", CQ_POOL_AVG, 64, 56, 3, 1, 1},
+    };
+    cq_isa pisas[3] = {CQ_ISA_AVX512, CQ_ISA_AVX2, CQ_ISA_SCALAR};
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) {
+        cq_pool2d_params p = cq_pool2d_params_default();
+        p.kind = pools[i].kind;
+        p.n = 1;
+        p.c = pools[i].c;
+        p.h = p.w = pools[i].hw;
+        p.kh = p.kw = pools[i].k;
+        p.stride_h = p.stride_w = pools[i].s;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pools[i].pad;
+        int64_t oh, ow;
+        cq_pool2d_out_shape(&p, &oh, &ow, &err);
+        size_t nx = (size_t)(p.c * p.h * p.w), ny = (size_t)(p.c * oh * ow);
+        for (int is = 0; is < 3; is++) {
+            cq_kern_set_isa(pisas[is]);
+            BEST(cq_pool2d_f32(&p, x, nx, y, ny, &err), t);
+            BEST(cq_pool2d_f32_ref(&p, x, nx, y, ny, &err), tref);
+            BEST(memcpy(x2, x, (nx + ny) * 4 > n * 4 ? n * 4 : (nx + ny) * 4), tcopy);
+            printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", pools[i].name,
+                   cq_isa_name(cq_kern_isa()), t * 1e3, tref * 1e3, tref / t, tcopy * 1e3,
+                   t / tcopy);
+        }
+    }
+    cq_isa isas[3] = {CQ_ISA_AVX512, CQ_ISA_AVX2, CQ_ISA_SCALAR};
+    int64_t shp[4] = {1, 64, 112, 112}, chan[3] = {64, 1, 1};
+    BEST(memcpy(y, x, n * 4), tcopy);
+    for (int i = 0; i < 3; i++) {
+        cq_kern_set_isa(isas[i]);
+        const char *isa = cq_isa_name(cq_kern_isa());
+        BEST(cq_binary_f32(CQ_BIN_ADD, 4, shp, x, 4, shp, x2, y, n, &err), t);
+        BEST(cq_binary_f32_ref(CQ_BIN_ADD, 4, shp, x, 4, shp, x2, y, n, &err), tref);
+        printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", "add same shape 64x112x112", isa,
+               t * 1e3, tref * 1e3, tref / t, tcopy * 1e3, t / tcopy);
+        BEST(cq_binary_f32(CQ_BIN_MUL, 4, shp, x, 3, chan, c, y, n, &err), t);
+        BEST(cq_binary_f32_ref(CQ_BIN_MUL, 4, shp, x, 3, chan, c, y, n, &err), tref);
+        printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", "mul per channel (64,1,1)", isa,
+               t * 1e3, tref * 1e3, tref / t, tcopy * 1e3, t / tcopy);
+        static const struct {
+            const char *name;
+            cq_unop op;
+        } un[] = {{"relu", CQ_UN_RELU}, {"sigmoid", CQ_UN_SIGMOID}, {"tanh", CQ_UN_TANH},
+                  {"hardswish", CQ_UN_HARDSWISH}, {"exp", CQ_UN_EXP}};
+        for (size_t u = 0; u < sizeof un / sizeof un[0]; u++) {
+            BEST(cq_unary_f32(un[u].op, 0.0f, 0.0f, x, y, (int64_t)n), t);
+            BEST(cq_unary_f32_ref(un[u].op, 0.0f, 0.0f, x, y, (int64_t)n), tref);
+            printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", un[u].name, isa, t * 1e3,
+                   tref * 1e3, tref / t, tcopy * 1e3, t / tcopy);
+        }
+        BEST(cq_softmax_f32(784, 1000, x, y), t);
+        BEST(cq_softmax_f32_ref(784, 1000, x, y), tref);
+        printf("%-34s %-7s %9.3f %9.3f %8.2f %9.3f %8.2f\n", "softmax 784x1000", isa, t * 1e3,
+               tref * 1e3, tref / t, tcopy * 1e3 * 784000.0 / (double)n,
+               t / (tcopy * 784000.0 / (double)n));
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    free(x);
+    free(x2);
+    free(y);
+    free(c);
 }
 
 int main(int argc, char **argv)
@@ -201,5 +285,6 @@ int main(int argc, char **argv)
         free(w);
         free(b);
     }
+    other_kernels();
     return 0;
 }

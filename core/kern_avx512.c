@@ -10,7 +10,8 @@ static inline vf v_ld(const float *p) { return _mm512_loadu_ps(p); }
 static inline void v_st(float *p, vf v) { _mm512_storeu_ps(p, v); }
 static inline vf v_ld2(const float *p)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
 }
 static inline vf v_set1(float x) { return _mm512_set1_ps(x); }

@@ -21,6 +21,9 @@ struct cq_conv2d_plan {
     float *bias; /* (c_out) or NULL */
     float *wt;   /* DEPTHWISE_NHWC: weights (kh * kw, c) */
     float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
+    float *ap;   /* IM2COL / 1X1: per group, weights packed for the AVX-512 sgemm */
+    int64_t ap_group; /* floats per group in ap */
+    size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
     size_t scratch;
 };
 
@@ -178,7 +181,22 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     if (bias)
         memcpy(pl->bias, bias, bias_count * sizeof(float));
     if (pl->algo == CQ_CONV_IM2COL)
-        pl->scratch = (size_t)(k * oh * ow) * sizeof(float);
+        pl->scratch = pl->col_bytes = (size_t)(k * oh * ow) * sizeof(float);
+    if (pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) {
+        /* weights packed for the AVX-512 sgemm, used when that ISA is on */
+        int64_t cog = p->c_out / p->groups;
+        pl->ap_group = (cog + 7) / 8 * 8 * k;
+        pl->ap = cq_alloc((size_t)(pl->ap_group * p->groups) * sizeof(float));
+        if (!pl->ap) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        for (int64_t g = 0; g < p->groups; g++)
+            cq__sgemm_pack_a(w + g * cog * k, cog, k, pl->ap + g * pl->ap_group);
+        pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
+        pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
+    }
     if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
         int64_t C = p->c_in, T = p->kh * p->kw;
         pl->wt = cq_alloc((size_t)(T * C) * sizeof(float));
@@ -223,6 +241,7 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->bias);
     cq_free(pl->wt);
     cq_free(pl->bt);
+    cq_free(pl->ap);
     free(pl);
 }
 
@@ -328,6 +347,7 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
                        scratch_bytes, pl->scratch);
     const cq__kern_vtab *k = cq__kern();
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && pl->ap;
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
     for (int64_t img = 0; img < p->n; img++) {
@@ -353,6 +373,12 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
             if (pl->algo == CQ_CONV_IM2COL) {
                 im2col(p, cig, oh, ow, xg, scratch);
                 b = scratch;
+            }
+            if (avx512) {
+                cq__sgemm_avx512(cog, P, K, pl->ap + g * pl->ap_group, b, P, yg, P,
+                                 pl->bias ? pl->bias + g * cog : NULL, p->act,
+                                 (float *)((char *)scratch + pl->col_bytes));
+                continue;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)P, (int)K, 1.0f,
                         pl->w + g * cog * K, (int)K, b, (int)P, 0.0f, yg, (int)P);

@@ -31,6 +31,12 @@ typedef struct cq__kern_vtab {
      * CQ__DW_MAX_TAPS taps. */
     void (*dw_nhwc)(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias, float *y);
+    /* Pooling output row without padding inside [ox0, ox1), window kh x kw,
+     * no dilation: y[ox] = max (is_max) or scale * sum over r < kh, k < kw of
+     * rows[r][ox * sw + x_off + k]; indices inside [0, x_len) as for dw_row. */
+    void (*pool_row)(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                     int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                     float *y);
     /* dst (cols, rows) = src (rows, cols)^T. */
     void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
 } cq__kern_vtab;
@@ -43,6 +49,16 @@ extern const cq__kern_vtab cq__kern_avx512;
 
 /* 8x8-block AVX transpose (kern_avx2.c; also used by the AVX-512 table). */
 void cq__transpose_avx2(const float *src, int64_t rows, int64_t cols, float *dst);
+
+/* AVX-512 sgemm for the convolutions (kern_gemm_avx512.c): A packed by
+ * cq__sgemm_pack_a into ceil(m / 8) * 8 * k floats; C (m, n) = A B, then
+ * act(C + bias[row]) (bias may be NULL); bp holds cq__sgemm_scratch_avx512()
+ * bytes. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__sgemm_pack_a(const float *a, int64_t m, int64_t k, float *ap);
+size_t cq__sgemm_scratch_avx512(void);
+void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const float *b,
+                      int64_t ldb, float *c, int64_t ldc, const float *bias, cq_act act,
+                      float *bp);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

@@ -202,8 +202,27 @@ static void s_transpose(const float *src, int64_t rows, int64_t cols, float *dst
         }
 }
 
-const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary, s_bias_act, s_sum,
-                                       s_max,   s_dw_row, s_dw_nhwc,  s_transpose};
+static void s_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                       int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                       float *y)
+{
+    (void)x_len;
+    for (int64_t ox = ox0; ox < ox1; ox++) {
+        const float *q = rows[0] + ox * sw + x_off;
+        float m = q[0], s = 0.0f;
+        for (int64_t r = 0; r < kh; r++) {
+            q = rows[r] + ox * sw + x_off;
+            for (int64_t k = 0; k < kw; k++) {
+                m = q[k] > m ? q[k] : m;
+                s += q[k];
+            }
+        }
+        y[ox] = is_max ? m : s * scale;
+    }
+}
+
+const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary,  s_bias_act, s_sum,      s_max,
+                                       s_dw_row, s_dw_nhwc, s_pool_row, s_transpose};
 
 void cq_act_apply_f32(cq_act act, float *y, int64_t n)
 {

@@ -1,12 +1,13 @@
 /* kern_pool.c - MaxPool / AveragePool 2-D and the global pools (see kern.h).
  * The fast path splits each output row into the border (bounds checked) and
- * the interior (no checks, 2x2 / 3x3 unrolled). */
+ * the interior, a vector row kernel (stride 1 and 2 vectorized). */
 #include "kern_internal.h"
 
 #include <math.h>
 #include <string.h>
 
 #define DIM_MAX ((int64_t)1 << 30)
+#define POOL_MAX_KH 64
 
 cq_pool2d_params cq_pool2d_params_default(void)
 {
@@ -138,12 +139,29 @@ static void interior(int64_t s, int64_t pad, int64_t span, int64_t len, int64_t 
     *hi = h < l ? l : h;
 }
 
-static float max_row(const float *r, int64_t kw)
+/* One border output of the fast path (no dilation): the window clipped to
+ * the input by arithmetic instead of a test per tap. */
+static float pool1_border(const cq_pool2d_params *p, const float *x, int64_t oy, int64_t ox)
 {
-    float m = r[0];
-    for (int64_t k = 1; k < kw; k++)
-        m = r[k] > m ? r[k] : m;
-    return m;
+    int64_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    int64_t ya = y0 < 0 ? 0 : y0, yb = y0 + p->kh > p->h ? p->h : y0 + p->kh;
+    int64_t xa = x0 < 0 ? 0 : x0, xb = x0 + p->kw > p->w ? p->w : x0 + p->kw;
+    float m = -INFINITY, s = 0.0f;
+    for (int64_t iy = ya; iy < yb; iy++)
+        for (int64_t ix = xa; ix < xb; ix++) {
+            float v = x[iy * p->w + ix];
+            m = v > m ? v : m;
+            s += v;
+        }
+    if (p->kind == CQ_POOL_MAX)
+        return m;
+    int64_t cnt = (yb - ya) * (xb - xa);
+    if (p->count_include_pad) {
+        int64_t ye = y0 + p->kh, xe = x0 + p->kw;
+        int64_t yl = p->h + p->pad_bottom, xl = p->w + p->pad_right;
+        cnt = ((ye < yl ? ye : yl) - y0) * ((xe < xl ? xe : xl) - x0);
+    }
+    return cnt > 0 ? s / (float)cnt : 0.0f;
 }
 
 cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,
@@ -153,8 +171,9 @@ cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_coun
     cq_status st = pool_check(p, x_count, y_count, x, y, &oh, &ow, err);
     if (st != CQ_OK)
         return st;
-    if (p->dil_h != 1 || p->dil_w != 1)
+    if (p->dil_h != 1 || p->dil_w != 1 || p->kh > POOL_MAX_KH)
         return cq_pool2d_f32_ref(p, x, x_count, y, y_count, err);
+    const cq__kern_vtab *k = cq__kern();
     int64_t ylo, yhi, xlo, xhi, sw = p->stride_w, kw = p->kw, kh = p->kh, W = p->w;
     interior(p->stride_h, p->pad_top, kh, p->h, oh, &ylo, &yhi);
     interior(sw, p->pad_left, kw, W, ow, &xlo, &xhi);
@@ -166,59 +185,17 @@ cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_coun
             float *yr = y + (nc * oh + oy) * ow;
             if (oy < ylo || oy >= yhi || xhi == xlo) {
                 for (int64_t ox = 0; ox < ow; ox++)
-                    yr[ox] = pool1(p, xc, oy, ox);
+                    yr[ox] = pool1_border(p, xc, oy, ox);
                 continue;
             }
             for (int64_t ox = 0; ox < xlo; ox++)
-                yr[ox] = pool1(p, xc, oy, ox);
+                yr[ox] = pool1_border(p, xc, oy, ox);
             for (int64_t ox = xhi; ox < ow; ox++)
-                yr[ox] = pool1(p, xc, oy, ox);
-            /* q = r0 + ox * sw is the window's top-left cell (inside the input) */
-            const float *r0 = xc + (oy * p->stride_h - p->pad_top) * W;
-            if (is_max && kh == 2 && kw == 2) {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    float a = q[0] > q[1] ? q[0] : q[1], b = q[W] > q[W + 1] ? q[W] : q[W + 1];
-                    yr[ox] = a > b ? a : b;
-                }
-            } else if (is_max && kh == 3 && kw == 3) {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    float a = max_row(q, 3), b = max_row(q + W, 3), c = max_row(q + 2 * W, 3);
-                    a = a > b ? a : b;
-                    yr[ox] = a > c ? a : c;
-                }
-            } else if (is_max) {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    float m = max_row(q, kw);
-                    for (int64_t ky = 1; ky < kh; ky++) {
-                        float v = max_row(q + ky * W, kw);
-                        m = v > m ? v : m;
-                    }
-                    yr[ox] = m;
-                }
-            } else if (kh == 2 && kw == 2) {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    yr[ox] = ((q[0] + q[1]) + (q[W] + q[W + 1])) * inv;
-                }
-            } else if (kh == 3 && kw == 3) {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    yr[ox] = ((q[0] + q[1] + q[2]) + (q[W] + q[W + 1] + q[W + 2]) +
-                              (q[2 * W] + q[2 * W + 1] + q[2 * W + 2])) * inv;
-                }
-            } else {
-                for (int64_t ox = xlo; ox < xhi; ox++) {
-                    const float *q = r0 + ox * sw - p->pad_left;
-                    float s = 0.0f;
-                    for (int64_t ky = 0; ky < kh; ky++)
-                        for (int64_t kx = 0; kx < kw; kx++)
-                            s += q[ky * W + kx];
-                    yr[ox] = s * inv;
-                }
-            }
+                yr[ox] = pool1_border(p, xc, oy, ox);
+            const float *rows[POOL_MAX_KH];
+            for (int64_t ky = 0; ky < kh; ky++)
+                rows[ky] = xc + (oy * p->stride_h - p->pad_top + ky) * W;
+            k->pool_row(is_max, rows, kh, kw, sw, -p->pad_left, W, xlo, xhi, inv, yr);
         }
     }
     return CQ_OK;

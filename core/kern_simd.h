@@ -318,5 +318,67 @@ static void k_dw_nhwc(const cq_conv2d_params *p, int64_t oh, int64_t ow, const f
         }
 }
 
-const cq__kern_vtab CQ__VTAB = {k_unary, k_binary, k_bias_act, k_sum,
-                                k_max,   k_dw_row, k_dw_nhwc,  cq__transpose_avx2};
+static inline vf pool_block(int is_max, const float *const *rows, int64_t kh, int64_t kw,
+                            int64_t sw, int64_t x_off, int64_t ox, vf vs)
+{
+    const float *q = rows[0] + ox * sw + x_off;
+    vf m = sw == 1 ? v_ld(q) : v_ld2(q), s = v_set1(0.0f);
+    for (int64_t r = 0; r < kh; r++) {
+        q = rows[r] + ox * sw + x_off;
+        for (int64_t k = 0; k < kw; k++) {
+            vf v = sw == 1 ? v_ld(q + k) : v_ld2(q + k);
+            if (is_max)
+                m = v_max(m, v);
+            else
+                s = v_add(s, v);
+        }
+    }
+    return is_max ? m : v_mul(s, vs);
+}
+
+/* Vector blocks over [ox0, ox1) for one (is_max, sw) pair, given as
+ * constants by the caller so the inlined body is specialised; a ragged end
+ * gets one overlapping block. Returns where the scalar tail starts. */
+static inline int64_t pool_span(int is_max, int64_t sw, const float *const *rows, int64_t kh,
+                                int64_t kw, int64_t x_off, int64_t x_len, int64_t ox0,
+                                int64_t ox1, vf vs, float *y)
+{
+    /* v_ld2 reads 2 * VL floats from the first tap: stay inside the row */
+    int64_t reach = x_off + kw - 1 + (sw == 2 ? 2 * VL : VL), ox = ox0, last = ox1 - VL;
+    for (; ox <= last && ox * sw + reach <= x_len; ox += VL)
+        v_st(y + ox, pool_block(is_max, rows, kh, kw, sw, x_off, ox, vs));
+    if (ox < ox1 && last >= ox0 && last * sw + reach <= x_len) {
+        v_st(y + last, pool_block(is_max, rows, kh, kw, sw, x_off, last, vs));
+        ox = ox1;
+    }
+    return ox;
+}
+
+static void k_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                       int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                       float *y)
+{
+    int64_t ox = ox0;
+    vf vs = v_set1(scale);
+    if (sw == 1)
+        ox = is_max ? pool_span(1, 1, rows, kh, kw, x_off, x_len, ox0, ox1, vs, y)
+                    : pool_span(0, 1, rows, kh, kw, x_off, x_len, ox0, ox1, vs, y);
+    else if (sw == 2)
+        ox = is_max ? pool_span(1, 2, rows, kh, kw, x_off, x_len, ox0, ox1, vs, y)
+                    : pool_span(0, 2, rows, kh, kw, x_off, x_len, ox0, ox1, vs, y);
+    for (; ox < ox1; ox++) {
+        const float *q = rows[0] + ox * sw + x_off;
+        float m = q[0], s = 0.0f;
+        for (int64_t r = 0; r < kh; r++) {
+            q = rows[r] + ox * sw + x_off;
+            for (int64_t k = 0; k < kw; k++) {
+                m = q[k] > m ? q[k] : m;
+                s += q[k];
+            }
+        }
+        y[ox] = is_max ? m : s * scale;
+    }
+}
+
+const cq__kern_vtab CQ__VTAB = {k_unary,  k_binary,  k_bias_act, k_sum,             k_max,
+                                k_dw_row, k_dw_nhwc, k_pool_row, cq__transpose_avx2};

@@ -214,7 +214,8 @@ static void test_kern_elt_softmax(void **state)
     cq_isa isas[] = KT_ISAS;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
-        float *x = malloc((size_t)n * 4), *want = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
+        float *x = malloc((size_t)n * 4), *want = malloc((size_t)n * 4);
+        float *got = malloc((size_t)n * 4);
         for (int64_t i = 0; i < n; i++)
             x[i] = kt_f(&r) * 30.0f; /* large logits: the max shift matters */
         for (int64_t i = 0; i < rows; i++) {
