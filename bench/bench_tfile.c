@@ -4,6 +4,8 @@
  *   bench_tfile gen   RAW MIB    make activations-like data, store them raw
  *   bench_tfile write RAW CALQ   time: create + add + close (fsync, rename)
  *   bench_tfile read  RAW CALQ   time: open + read; then check against RAW
+ *   bench_tfile small CALQ N     N tiny tensors (calibration statistics: f32[2]
+ *                                min/max each): "write_s read_s file_bytes"
  *
  * write and read print one line "seconds bytes" for the timed part only
  * (loading RAW and the final check are outside the clock).
@@ -82,16 +84,73 @@ static cq_tensor *load_raw(const char *raw)
         t = NULL;
     }
     fclose(f);
+    if (t) { /* touch it from user space, as a tensor computed by calq would be */
+        volatile unsigned sink = 0;
+        const unsigned char *p = cq_tensor_data(t);
+        for (size_t i = 0; i < cq_tensor_nbytes(t); i += 64)
+            sink += p[i];
+    }
     return t;
+}
+
+/* Calibration-statistics shape: many tiny named tensors, read back by name. */
+static int small(const char *path, int n)
+{
+    cq_err err;
+    int64_t shape[1] = {2};
+    cq_tensor *t = cq_tensor_empty(CQ_F32, 1, shape, &err);
+    char name[64];
+    double t0 = now();
+    cq_tfile_writer *w = cq_tfile_create(path, &err);
+    for (int i = 0; w && i < n; i++) {
+        ((float *)cq_tensor_data(t))[0] = (float)-i;
+        ((float *)cq_tensor_data(t))[1] = (float)i;
+        snprintf(name, sizeof name, "/model/stage%d/conv%d/Relu_output_0", i / 100, i % 100);
+        if (cq_tfile_add(w, name, t, &err) != CQ_OK) {
+            cq_tfile_abort(w);
+            w = NULL;
+        }
+    }
+    if (!w || cq_tfile_close(w, &err) != CQ_OK) {
+        fprintf(stderr, "bench_tfile: %s\n", err.msg);
+        cq_tensor_release(t);
+        return 1;
+    }
+    double t1 = now();
+    cq_tfile *r = cq_tfile_open(path, &err);
+    int bad = !r;
+    for (int i = 0; r && i < n && !bad; i++) {
+        snprintf(name, sizeof name, "/model/stage%d/conv%d/Relu_output_0", i / 100, i % 100);
+        cq_tensor *x = cq_tfile_read_name(r, name, &err);
+        bad = !x || ((float *)cq_tensor_data(x))[1] != (float)i;
+        cq_tensor_release(x);
+    }
+    double t2 = now();
+    cq_tfile_free(r);
+    cq_tensor_release(t);
+    if (bad) {
+        fprintf(stderr, "bench_tfile: small tensors do not read back\n");
+        return 1;
+    }
+    FILE *f = fopen(path, "rb");
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (f)
+        fclose(f);
+    printf("%.6f %.6f %ld\n", t1 - t0, t2 - t1, size);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     cq_err err;
+    if (argc == 4 && strcmp(argv[1], "small") == 0)
+        return small(argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "gen") == 0)
         return gen(argv[2], atol(argv[3]));
     if (argc != 4 || (strcmp(argv[1], "write") != 0 && strcmp(argv[1], "read") != 0)) {
-        fprintf(stderr, "usage: bench_tfile gen RAW MIB | write RAW CALQ | read RAW CALQ\n");
+        fprintf(stderr, "usage: bench_tfile gen RAW MIB | write RAW CALQ | read RAW CALQ | small CALQ N\n");
         return 2;
     }
     cq_tensor *t = load_raw(argv[2]);

@@ -68,11 +68,11 @@ static named_tensor *collect_tensors(lua_State *L, int *count)
             return luaL_argerror(L, 2, lua_pushfstring(L, "keys must be names or array indices, "
                                                        "not %s", luaL_typename(L, -2))), NULL;
         }
+        if (!t && luaL_testudata(L, -1, CQ_LUA_TENSOR))
+            luaL_argerror(L, 2, lua_pushfstring(L, "tensors['%s'] is closed", name));
         if (!t)
             luaL_argerror(L, 2, lua_pushfstring(L, "tensors['%s'] is a %s, not a calq.Tensor",
                                                 name, luaL_typename(L, -1)));
-        if (!t->storage)
-            luaL_argerror(L, 2, lua_pushfstring(L, "tensors['%s'] is closed", name));
         v[k].name = name;
         v[k++].t = t;
     }

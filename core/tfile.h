@@ -14,8 +14,11 @@
  *     cq_tfile_writer *w = cq_tfile_create("stats.calq", &err);
  *     if (!w) return fail(&err);
  *     if (cq_tfile_add(w, "conv1.w", t, &err) != CQ_OK
- *         || cq_tfile_set_meta(w, "model", "blazeface", &err) != CQ_OK
- *         || cq_tfile_close(w, &err) != CQ_OK)      // close frees w in any case
+ *         || cq_tfile_set_meta(w, "model", "blazeface", &err) != CQ_OK) {
+ *         cq_tfile_abort(w);                         // removes stats.calq.tmp
+ *         return fail(&err);
+ *     }
+ *     if (cq_tfile_close(w, &err) != CQ_OK)          // frees w in any case
  *         return fail(&err);
  *
  *     cq_tfile *r = cq_tfile_open("stats.calq", &err);

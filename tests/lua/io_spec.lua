@@ -106,6 +106,10 @@ describe("calq.io", function()
         "bad argument #3 to 'save' (metadata 'k' is a table, not a string)")
       assert.has_error(function() calq.save("x.calq", {["a\0b"] = calq.zeros{1}}) end,
         "bad argument #2 to 'save' (a tensor name must be a string without NUL bytes)")
+      local closed = calq.zeros{1}
+      closed:close()
+      assert.has_error(function() calq.save("x.calq", {c = closed}) end,
+        "bad argument #2 to 'save' (tensors['c'] is closed)")
       assert.has_error(function() calq.load() end,
         "bad argument #1 to 'load' (string expected, got no value)")
     end)
