@@ -60,8 +60,9 @@ static void push_registry(lua_State *L)
 static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t);
 
 /* The executor of the model at idx (planned on first use, planned again when
- * the graph was edited since), or raise. */
-static ebox *get_exec(lua_State *L, int idx)
+ * the graph was edited since); NULL with err filled when planning fails (an
+ * operator calq lacks...): callers return nil, msg, code. */
+static ebox *get_exec(lua_State *L, int idx, cq_err *err)
 {
     cq_graph *g = cq__lua_check_model(L, idx);
     push_registry(L);
@@ -75,11 +76,10 @@ static ebox *get_exec(lua_State *L, int idx)
     if (b && b->e && b->g == g) {
         /* the graph was edited: drop the old plan, keep the observer */
         cq_exec_free(b->e);
-        cq_err err;
-        b->e = cq_exec_new(g, NULL, &err);
+        b->e = cq_exec_new(g, NULL, err);
         if (!b->e) {
             lua_pop(L, 2);
-            luaL_error(L, "%s", err.msg);
+            return NULL;
         }
         if (b->observer_ref != LUA_NOREF)
             cq_exec_set_observer(b->e, observer_cb, b);
@@ -97,11 +97,10 @@ static ebox *get_exec(lua_State *L, int idx)
         lua_setfield(L, -2, "__close");
     }
     lua_setmetatable(L, -2);
-    cq_err err;
-    b->e = cq_exec_new(g, NULL, &err);
+    b->e = cq_exec_new(g, NULL, err);
     if (!b->e) {
         lua_pop(L, 2);
-        luaL_error(L, "%s", err.msg);
+        return NULL;
     }
     b->g = g;
     lua_pushvalue(L, idx);
@@ -166,7 +165,10 @@ static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
 /* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code */
 static int m_run(lua_State *L)
 {
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
     cq_tensor *in[64];
     check_inputs(L, g, in);
@@ -214,7 +216,10 @@ static int cmp_double(const void *a, const void *b)
  * (wall clock of whole runs, outputs dropped) | nil, msg, code */
 static int m_time(lua_State *L)
 {
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
     cq_tensor *in[64];
     check_inputs(L, g, in);
@@ -254,7 +259,10 @@ static int m_time(lua_State *L)
  * info = {index, name, op_type, output}; the tensor is a copy. */
 static int m_set_observer(lua_State *L)
 {
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TFUNCTION);
     if (b->observer_ref != LUA_NOREF)
@@ -274,7 +282,10 @@ static int m_set_threads(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n >= 1 && n <= 1024, 2, "threads must be 1..1024");
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     cq_exec_set_threads(b->e, (int)n);
     return 0;
 }
@@ -282,7 +293,10 @@ static int m_set_threads(lua_State *L)
 /* model:memory() -> peak pool bytes, bytes without reuse (after a run). */
 static int m_memory(lua_State *L)
 {
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     lua_pushinteger(L, (lua_Integer)cq_exec_peak_bytes(b->e));
     lua_pushinteger(L, (lua_Integer)cq_exec_naive_bytes(b->e));
     return 2;
@@ -318,7 +332,10 @@ static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, c
  * ms (mean per run), runs, fused}, ...} in run order; model:profile(true) resets. */
 static int m_profile(lua_State *L)
 {
-    ebox *b = get_exec(L, 1);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
     if (lua_toboolean(L, 2)) {
         cq_exec_reset_profile(g);

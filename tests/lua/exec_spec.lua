@@ -68,6 +68,19 @@ describe("calq.exec", function()
       assert.are.equal(("input '%s': shape f32[1,1,27,28] does not match the model's"):format(input), msg)
     end)
 
+    it("returns nil, message, code for a model calq cannot run", function()
+      local path = node_tests .. "/test_abs/model.onnx"
+      if not exists(path) then
+        pending("no " .. path)
+        return
+      end
+      local m = assert(calq.onnx_load(path))
+      local out, msg, code = m:run{x = calq.full({3, 4, 5}, 1)}
+      assert.is_nil(out)
+      assert.are.equal("unsupported operators: Abs", msg)
+      assert.are.equal("EUNSUPPORTED", code)
+    end)
+
     it("reports per-node times and shapes, and the buffer pool", function()
       local m = assert(calq.onnx_load(fmnist))
       local x = calq.full({1, 1, 28, 28}, 0.25)
