@@ -25,12 +25,14 @@
  * - GEMM-based convolutions stay NCHW: the 1x1 convolution is exactly one
  *   sgemm per image and group (W[Cout,Cin] x X[Cin,H*W], no copy), im2col
  *   builds [Cin*kh*kw, Ho*Wo] from contiguous row copies and the sgemm output
- *   lands in NCHW. Measured conv time / bare OpenBLAS sgemm of the same shape:
- *   1.00-1.10 on the MobileNetV2 1x1 layers, 1.08-1.22 on the ResNet-18 3x3
- *   layers, 1.2-1.5 on the 7x7/2 stem (K = 147: the im2col copy weighs more).
- *   The sgemm itself is the limit: OpenBLAS 0.3.21 runs its Haswell (AVX2)
- *   kernels on this CPU, and ONNX Runtime's AVX-512 MLAS convolution is about
- *   2x faster on the 3x3 layers.
+ *   lands in NCHW. The GEMM is calq's own AVX-512 kernel (8 x 48 register
+ *   tile, weights packed in the plan, bias and activation applied as the tile
+ *   is stored) when the ISA is avx512 and OpenBLAS runs one thread; otherwise
+ *   cblas_sgemm. Measured conv time / bare OpenBLAS sgemm of the same shape
+ *   (so < 1 is faster than the sgemm alone): 0.56-0.82 with the AVX-512
+ *   kernel; with OpenBLAS, 1.00-1.10 on the MobileNetV2 1x1 layers,
+ *   1.08-1.22 on the ResNet-18 3x3 layers (the im2col copy and epilogue).
+ *   OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this CPU.
  * - Depthwise goes channel-last when the output rows are short (ow < 64): the
  *   planes are transposed to (H*W, C) in scratch (8x8 AVX blocks), vectors
  *   run over channels, the output is transposed back. Against the NCHW row
@@ -41,8 +43,10 @@
  *
  * Threads: kernels take no thread count. OpenBLAS threading is set globally by
  * the caller (openblas_set_num_threads); the kernels' own loops are single
- * threaded. Kernels are reentrant: one plan may run in several threads at once
- * with separate scratch buffers.
+ * threaded, so with more than one OpenBLAS thread the GEMM convolutions go
+ * through OpenBLAS (threaded) instead of the AVX-512 kernel. Kernels are
+ * reentrant: one plan may run in several threads at once with separate
+ * scratch buffers.
  *
  * Instruction sets: fast loops exist for AVX-512 and AVX2 and are chosen at
  * first use from the CPU, or from the environment variable
@@ -119,7 +123,8 @@ typedef struct cq_conv2d_plan cq_conv2d_plan;
 
 typedef enum cq_conv_algo {
     CQ_CONV_IM2COL = 0, /* im2col + sgemm per image and group */
-    CQ_CONV_1X1,        /* 1x1, stride 1, no pad: sgemm on the input directly */
+    CQ_CONV_1X1,        /* 1x1, stride 1, no pad: sgemm on the input directly
+                         * (scratch: only the AVX-512 sgemm's B panel) */
     CQ_CONV_DEPTHWISE,  /* groups == c_in: direct kernel along NCHW rows */
     CQ_CONV_DEPTHWISE_NHWC, /* groups == c_in == c_out: input transposed to
                              * channel-last in scratch, vectors over channels,
@@ -175,7 +180,8 @@ cq_status cq_convt2d_out_shape(const cq_convt2d_params *p, int64_t *oh, int64_t 
 typedef struct cq_convt2d_plan cq_convt2d_plan;
 
 /* As cq_conv2d_plan_new: w_count = c_in * (c_out / groups) * kh * kw. The
- * algorithm is sgemm (W^T x X into columns) + col2im. NULL on failure. */
+ * algorithm is sgemm (W^T x X into columns; the AVX-512 sgemm on W^T packed
+ * here under the same rule as Conv2d) + col2im. NULL on failure. */
 cq_convt2d_plan *cq_convt2d_plan_new(const cq_convt2d_params *p, const float *w, size_t w_count,
                                      const float *bias, size_t bias_count, cq_err *err);
 size_t cq_convt2d_scratch_bytes(const cq_convt2d_plan *pl);

@@ -347,7 +347,10 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
                        scratch_bytes, pl->scratch);
     const cq__kern_vtab *k = cq__kern();
-    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && pl->ap;
+    /* Own AVX-512 sgemm when OpenBLAS runs single-threaded (it is 1.3-1.8x
+     * faster than OpenBLAS's Haswell kernels here); with more OpenBLAS
+     * threads, OpenBLAS, which spreads one call over them. */
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && pl->ap && openblas_get_num_threads() <= 1;
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
     for (int64_t img = 0; img < p->n; img++) {

@@ -14,6 +14,9 @@ struct cq_convt2d_plan {
     int64_t oh, ow;
     float *w;    /* (c_in, c_out / groups * kh * kw) */
     float *bias; /* (c_out) or NULL */
+    float *ap;   /* per group, W_g^T packed for the AVX-512 sgemm */
+    int64_t ap_group;
+    size_t col_bytes;
     size_t scratch;
 };
 
@@ -126,7 +129,26 @@ cq_convt2d_plan *cq_convt2d_plan_new(const cq_convt2d_params *p, const float *w,
     memcpy(pl->w, w, w_count * sizeof(float));
     if (bias)
         memcpy(pl->bias, bias, bias_count * sizeof(float));
-    pl->scratch = (size_t)(m * p->h * p->w) * sizeof(float);
+    /* W_g^T (m, cig) packed for the AVX-512 sgemm, used when that ISA is on */
+    int64_t cig = p->c_in / p->groups;
+    pl->ap_group = (m + 7) / 8 * 8 * cig;
+    pl->ap = cq_alloc((size_t)(pl->ap_group * p->groups) * sizeof(float));
+    float *wt = cq_alloc((size_t)(m * cig) * sizeof(float));
+    if (!pl->ap || !wt) {
+        cq_free(wt);
+        cq_convt2d_plan_free(pl);
+        cq_errf(err, CQ_ENOMEM, "convtranspose2d: out of memory for %zu weights", w_count);
+        return NULL;
+    }
+    for (int64_t g = 0; g < p->groups; g++) {
+        for (int64_t c = 0; c < cig; c++)
+            for (int64_t r = 0; r < m; r++)
+                wt[r * cig + c] = w[(g * cig + c) * m + r];
+        cq__sgemm_pack_a(wt, m, cig, pl->ap + g * pl->ap_group);
+    }
+    cq_free(wt);
+    pl->col_bytes = ((size_t)(m * p->h * p->w) * sizeof(float) + 63) / 64 * 64;
+    pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     return pl;
 }
 
@@ -138,6 +160,7 @@ void cq_convt2d_plan_free(cq_convt2d_plan *pl)
         return;
     cq_free(pl->w);
     cq_free(pl->bias);
+    cq_free(pl->ap);
     free(pl);
 }
 
@@ -184,13 +207,20 @@ cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_cou
     const cq__kern_vtab *k = cq__kern();
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups, m = cog * p->kh * p->kw;
     float *col = scratch;
+    /* as in kern_conv.c: calq's AVX-512 sgemm when OpenBLAS is single-threaded */
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && openblas_get_num_threads() <= 1;
+    cq_act none = {CQ_ACT_NONE, 0.0f, 0.0f};
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t g = 0; g < p->groups; g++) {
             const float *xg = x + (img * p->c_in + g * cig) * HW;
             float *yg = y + (img * p->c_out + g * cog) * P;
             /* col (m, HW) = W_g^T (m, cig) x X_g (cig, HW); W_g is stored (cig, m) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig, 1.0f,
-                        pl->w + g * cig * m, (int)m, xg, (int)HW, 0.0f, col, (int)HW);
+            if (avx512)
+                cq__sgemm_avx512(m, HW, cig, pl->ap + g * pl->ap_group, xg, HW, col, HW, NULL,
+                                 none, (float *)((char *)scratch + pl->col_bytes));
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig,
+                            1.0f, pl->w + g * cig * m, (int)m, xg, (int)HW, 0.0f, col, (int)HW);
             memset(yg, 0, (size_t)(cog * P) * sizeof(float));
             col2im(p, cog, oh, ow, col, yg);
             if (pl->bias || p->act.kind != CQ_ACT_NONE)

@@ -44,9 +44,11 @@ static inline __m512 act16(cq_act act, __m512 v)
 
 /* The 8 x (16 nv) tile: C rows < mr, columns masked by last on the final
  * vector. first: C is overwritten (else accumulated); fin: add bias, act. */
-static inline void tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp,
-                        float *c, int64_t ldc, int64_t mr, int first, int fin,
-                        const float *bias, cq_act act)
+/* Always inlined: each call site has a constant nv, so the k loop has no
+ * branch on it. */
+static inline __attribute__((always_inline)) void
+tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
+     int64_t mr, int first, int fin, const float *bias, cq_act act)
 {
     __m512 acc[MR][3];
 #pragma GCC unroll 8

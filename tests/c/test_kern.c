@@ -6,6 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <cblas.h>
+
 #include "kern_testutil.h"
 
 /* ---- naive oracles ------------------------------------------------------- */
@@ -92,15 +94,18 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
         }
         size_t sb = cq_conv2d_scratch_bytes(pl);
         void *scratch = sb ? malloc(sb) : NULL;
-        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
-            cq_kern_set_isa(isas[i]);
+        /* every ISA; with avx512, OpenBLAS at 1 thread selects calq's own
+         * AVX-512 sgemm and at 2 threads OpenBLAS's */
+        for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
+            cq_kern_set_isa(isas[i / 2]);
+            openblas_set_num_threads(1 + (int)(i % 2));
             memset(got, 0xff, ny * 4); /* NaN: every output must be written */
             assert_int_equal(cq_conv2d_run(pl, x, nx, got, ny, scratch, sb, &err), CQ_OK);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, red);
             if (bad >= 0)
                 fail_msg("conv %s/%s n%lld c%lld->%lld g%lld %lldx%lld k%lldx%lld s%lld,%lld "
                          "d%lld,%lld p%lld,%lld,%lld,%lld act%d: y[%lld] = %g, want %g",
-                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i]),
+                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 2]),
                          (long long)p->n, (long long)p->c_in, (long long)p->c_out,
                          (long long)p->groups, (long long)p->h, (long long)p->w,
                          (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
@@ -323,14 +328,15 @@ static void test_kern_convt2d_random(void **state)
         size_t sb = cq_convt2d_scratch_bytes(pl);
         void *scratch = malloc(sb);
         cq_isa isas[] = KT_ISAS;
-        for (size_t i = 0; i < 3; i++) {
-            cq_kern_set_isa(isas[i]);
+        for (size_t i = 0; i < 6; i++) { /* every ISA, 1 and 2 OpenBLAS threads */
+            cq_kern_set_isa(isas[i / 2]);
+            openblas_set_num_threads(1 + (int)(i % 2));
             memset(got, 0xff, ny * 4);
             assert_int_equal(cq_convt2d_run(pl, x, nx, got, ny, scratch, sb, &err), CQ_OK);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, cig * p.kh * p.kw);
             if (bad >= 0)
                 fail_msg("convT case %d isa %s: y[%lld] = %g, want %g", done,
-                         cq_isa_name(isas[i]), (long long)bad, (double)got[bad],
+                         cq_isa_name(isas[i / 2]), (long long)bad, (double)got[bad],
                          (double)want[bad]);
         }
         cq_kern_set_isa(CQ_ISA_COUNT);
