@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every benchmark; each prints its figures as ratios to anchors measured in
-# the same run (single thread unless it says otherwise). Add one line per benchmark.
+# bench/run.sh - every benchmark (make bench); each prints its figures as ratios to
+# anchors measured in the same run (single thread unless it says otherwise).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -9,4 +9,4 @@ cd "$here/.."
 "$here/image.sh"
 "$here/onnx_load.sh"
 "$here/kern.sh"
-"$here/ort_latency.sh"
+"$here/exec.sh"

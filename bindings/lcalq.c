@@ -16,6 +16,7 @@ int luaopen_calq_core(lua_State *L)
     lua_newtable(L);
     cq__lua_open_tensor(L);
     cq__lua_open_onnx(L);
+    cq__lua_open_exec(L);
     cq__lua_open_data(L);
     cq__lua_open_image(L);
     cq__lua_open_io(L);

@@ -46,5 +46,6 @@ void cq__lua_model_methods(lua_State *L);
 void cq__lua_open_onnx(lua_State *L);
 void cq__lua_open_image(lua_State *L);
 void cq__lua_open_io(lua_State *L);
+void cq__lua_open_exec(lua_State *L);
 
 #endif

@@ -47,6 +47,8 @@ end)
 local modules = {
   "sample",
   "mosaic",
+  "conform",
+  "infer",
 }
 
 for _, name in ipairs(modules) do

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# fp32 latency, calq vs ONNX Runtime (onnxruntime-node), single thread, in the same run:
+# BlazeFace back-256, ResNet-18 and MobileNetV2 (torchvision, random weights).
+# ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP); the
+# figure per engine is the median of its per-round medians; ratio = calq / ORT.
+#   usage: bench/exec.sh            (ROUNDS=3 REPEAT=20 WARMUP=3 by default)
+# Models missing from $CALQ_CACHE are exported first (bench/torchvision_export.py)
+# or skipped with a message.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${CALQ_CACHE:-$repo/.cache}
+calq=$repo/build/calq
+rounds=${ROUNDS:-3}; repeat=${REPEAT:-20}; warmup=${WARMUP:-3}
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+if [[ ! -d $cache/ort/node_modules/onnxruntime-node ]] || ! command -v node >/dev/null; then
+    echo "bench/exec.sh: skipped: no onnxruntime-node under $cache/ort (tools/bootstrap.sh)"; exit 0
+fi
+[[ -x $calq ]] || { echo "bench/exec.sh: build calq first (make)"; exit 1; }
+if [[ ! -f $cache/models/resnet18.onnx || ! -f $cache/models/mobilenet_v2.onnx ]]; then
+    /usr/bin/python3 "$repo/bench/torchvision_export.py" --cache "$cache" >&2 ||
+        echo "bench/exec.sh: torchvision export failed; ResNet-18/MobileNetV2 skipped" >&2
+fi
+models=()
+for m in "$cache/blazeface/package/ONNX/face_detection_back_256x256_barracuda.onnx" \
+         "$cache/models/resnet18.onnx" "$cache/models/mobilenet_v2.onnx"; do
+    if [[ -f $m ]]; then models+=("$m"); else echo "bench/exec.sh: missing $m, skipped" >&2; fi
+done
+((${#models[@]})) || { echo "bench/exec.sh: no models"; exit 0; }
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+for ((r = 1; r <= rounds; r++)); do
+    node "$repo/bench/ort_latency.js" "${models[@]}" --threads 1 --repeat "$repeat" --warmup "$warmup" |
+        sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
+    "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" |
+        awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
+done
+
+echo "fp32 latency, 1 thread, $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
+printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
+for m in "${models[@]}"; do
+    b=${m##*/}
+    med() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $3 }' "$tmp/times" | sort -g |
+            awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    mn() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $4 }' "$tmp/times" | sort -g | head -1; }
+    o=$(med ort); c=$(med calq); om=$(mn ort); cm=$(mn calq)
+    printf '%-44s %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f\n' "$b" "$o" "$c" \
+        "$(awk -v c="$c" -v o="$o" 'BEGIN { print c / o }')" "$om" "$cm" \
+        "$(awk -v c="$cm" -v o="$om" 'BEGIN { print c / o }')"
+done

@@ -1,0 +1,31 @@
+--- calq fp32 latency of models on constant-pattern inputs, single thread.
+--   calq run bench/exec_latency.lua MODEL.onnx ... [--repeat N] [--warmup N]
+-- One line per model: "calq MODEL median_ms min_ms p90_ms peak_bytes".
+local calq = require "calq"
+local argv, models = {...}, {}
+local rep, warm = 20, 3
+local i = 1
+while i <= #argv do
+  if argv[i] == "--repeat" then rep = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+  elseif argv[i] == "--warmup" then warm = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+  else models[#models + 1] = argv[i] end
+  i = i + 1
+end
+for _, path in ipairs(models) do
+  local m = assert(calq.onnx_load(path))
+  local feeds = {}
+  for _, v in ipairs(m:inputs()) do
+    local shape = {}
+    for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
+    local t = calq.full(shape, 0.25)
+    -- a varied pattern so no kernel sees only one value
+    local k = t:numel()
+    local a = calq.arange(k):to("f32"):reshape(shape)
+    feeds[v.name] = a
+    local _ = t
+  end
+  m:set_threads(1)
+  local med, mn, p90 = assert(m:time(feeds, rep, warm))
+  local peak = m:memory()
+  print(("calq %s %.3f %.3f %.3f %d"):format(path, med, mn, p90, peak))
+end

@@ -1,0 +1,467 @@
+/* l_exec.c - running models from Lua: Model:run{}, :profile(), :set_threads(),
+ * :memory(), :set_observer(); calq.core.conform_case(), calq.core.ops().
+ *
+ *   local m = assert(calq.onnx.load("model.onnx"))
+ *   local out = assert(m:run{input = x})      -- {name = Tensor, ...}
+ *   for _, p in ipairs(m:profile()) do print(p.op_type, p.name, p.ms) end
+ *
+ * The executor of a model is planned on the first run and kept in a
+ * weak-keyed registry table (model -> calq.Exec userdata), so it lives as long
+ * as the model. Planning rewrites the model's graph (constant folding, BN
+ * folding); model:save() afterwards writes the optimized graph. */
+#include "lcalq.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "conform.h"
+#include "exec.h"
+#include "ops.h"
+
+#define CQ_LUA_EXEC "calq.Exec"
+#define EXEC_REGISTRY "calq.execs"
+
+typedef struct {
+    cq_exec *e;
+    cq_graph *g;
+    lua_State *L;     /* set during run, for the observer */
+    int observer_ref; /* LUA_NOREF when none */
+    int obs_error;
+} ebox;
+
+static int exec_gc(lua_State *L)
+{
+    ebox *b = luaL_checkudata(L, 1, CQ_LUA_EXEC);
+    cq_exec_free(b->e);
+    b->e = NULL;
+    if (b->observer_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, b->observer_ref);
+        b->observer_ref = LUA_NOREF;
+    }
+    return 0;
+}
+
+/* Push the registry table model -> exec (weak keys). */
+static void push_registry(lua_State *L)
+{
+    if (luaL_getsubtable(L, LUA_REGISTRYINDEX, EXEC_REGISTRY) == 0) {
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+    }
+}
+
+static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t);
+
+/* The executor of the model at idx (planned on first use, planned again when
+ * the graph was edited since); NULL with err filled when planning fails (an
+ * operator calq lacks...): callers return nil, msg, code. */
+static ebox *get_exec(lua_State *L, int idx, cq_err *err)
+{
+    cq_graph *g = cq__lua_check_model(L, idx);
+    push_registry(L);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    ebox *b = luaL_testudata(L, -1, CQ_LUA_EXEC);
+    if (b && b->e && b->g == g && !cq_exec_is_stale(b->e)) {
+        lua_pop(L, 2);
+        return b;
+    }
+    if (b && b->e && b->g == g) {
+        /* the graph was edited: drop the old plan, keep the observer */
+        cq_exec_free(b->e);
+        b->e = cq_exec_new(g, NULL, err);
+        if (!b->e) {
+            lua_pop(L, 2);
+            return NULL;
+        }
+        if (b->observer_ref != LUA_NOREF)
+            cq_exec_set_observer(b->e, observer_cb, b);
+        lua_pop(L, 2);
+        return b;
+    }
+    lua_pop(L, 1);
+    b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    b->observer_ref = LUA_NOREF;
+    if (luaL_newmetatable(L, CQ_LUA_EXEC)) {
+        lua_pushcfunction(L, exec_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, exec_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    b->e = cq_exec_new(g, NULL, err);
+    if (!b->e) {
+        lua_pop(L, 2);
+        return NULL;
+    }
+    b->g = g;
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_pop(L, 2);
+    return b;
+}
+
+static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t)
+{
+    ebox *b = ud;
+    lua_State *L = b->L;
+    cq_err err;
+    cq_tensor *copy = cq_tensor_clone(t, &err);
+    if (!copy)
+        return 1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->observer_ref);
+    const cq_node *n = &g->nodes[node];
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, node + 1);
+    lua_setfield(L, -2, "index");
+    lua_pushstring(L, n->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, n->op_type);
+    lua_setfield(L, -2, "op_type");
+    lua_pushstring(L, g->values[n->outputs[output]].name);
+    lua_setfield(L, -2, "output");
+    cq__lua_push_tensor(L, copy);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        b->obs_error = 1;
+        return 1; /* the message stays on the stack */
+    }
+    /* Returning false stops the run. */
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
+}
+
+/* The inputs at arg 2: a tensor (one-input models) or {name = tensor}. Borrowed. */
+static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
+{
+    if (g->n_inputs > 64)
+        luaL_error(L, "model has more than 64 inputs");
+    if (cq__lua_test_tensor(L, 2)) {
+        if (g->n_inputs != 1)
+            luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
+        in[0] = cq__lua_check_tensor(L, 2);
+        return;
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const char *name = g->values[g->inputs[i]].name;
+        lua_getfield(L, 2, name);
+        in[i] = cq__lua_test_tensor(L, -1);
+        lua_pop(L, 1);
+        if (!in[i])
+            luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
+    }
+}
+
+/* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code */
+static int m_run(lua_State *L)
+{
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    cq_graph *g = b->g;
+    cq_tensor *in[64];
+    check_inputs(L, g, in);
+    cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    if (!out)
+        return luaL_error(L, "out of memory");
+    cq_err err;
+    b->L = L;
+    b->obs_error = 0;
+    int top = lua_gettop(L);
+    cq_status st = cq_exec_run(b->e, g->n_inputs, in, out, &err);
+    b->L = NULL;
+    if (b->obs_error) {
+        free(out);
+        return lua_error(L); /* the observer's error message is on top */
+    }
+    lua_settop(L, top);
+    if (st) {
+        free(out);
+        return cq__lua_fail(L, &err);
+    }
+    lua_createtable(L, 0, g->n_outputs);
+    for (int i = 0; i < g->n_outputs; i++) {
+        cq__lua_push_tensor(L, out[i]);
+        lua_setfield(L, -2, g->values[g->outputs[i]].name);
+    }
+    free(out);
+    return 1;
+}
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* model:time(inputs [, repeat=20 [, warmup=3]]) -> median_ms, min_ms, p90_ms
+ * (wall clock of whole runs, outputs dropped) | nil, msg, code */
+static int m_time(lua_State *L)
+{
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    cq_graph *g = b->g;
+    cq_tensor *in[64];
+    check_inputs(L, g, in);
+    lua_Integer rep = luaL_optinteger(L, 3, 20), warm = luaL_optinteger(L, 4, 3);
+    luaL_argcheck(L, rep >= 1 && rep <= 100000, 3, "repeat must be 1..100000");
+    luaL_argcheck(L, warm >= 0 && warm <= 100000, 4, "warmup must be 0..100000");
+    cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    double *t = malloc((size_t)rep * sizeof *t);
+    if (!out || !t) {
+        free(out), free(t);
+        return luaL_error(L, "out of memory");
+    }
+    cq_err err;
+    for (lua_Integer i = -warm; i < rep; i++) {
+        double t0 = wall_ms();
+        cq_status st = cq_exec_run(b->e, g->n_inputs, in, out, &err);
+        double dt = wall_ms() - t0;
+        for (int k = 0; k < g->n_outputs; k++)
+            cq_tensor_release(out[k]);
+        if (st) {
+            free(out), free(t);
+            return cq__lua_fail(L, &err);
+        }
+        if (i >= 0)
+            t[i] = dt;
+    }
+    qsort(t, (size_t)rep, sizeof *t, cmp_double);
+    lua_pushnumber(L, rep % 2 ? t[rep / 2] : (t[rep / 2 - 1] + t[rep / 2]) / 2);
+    lua_pushnumber(L, t[0]);
+    lua_Integer p = rep * 9 / 10;
+    lua_pushnumber(L, t[p < rep ? p : rep - 1]);
+    free(out), free(t);
+    return 3;
+}
+
+/* model:set_observer(fn | nil): fn(info, tensor) after every node output,
+ * info = {index, name, op_type, output}; the tensor is a copy. */
+static int m_set_observer(lua_State *L)
+{
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (b->observer_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, b->observer_ref);
+    b->observer_ref = LUA_NOREF;
+    if (lua_isnoneornil(L, 2)) {
+        cq_exec_set_observer(b->e, NULL, NULL);
+        return 0;
+    }
+    lua_pushvalue(L, 2);
+    b->observer_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    cq_exec_set_observer(b->e, observer_cb, b);
+    return 0;
+}
+
+static int m_set_threads(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 1 && n <= 1024, 2, "threads must be 1..1024");
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    cq_exec_set_threads(b->e, (int)n);
+    return 0;
+}
+
+/* model:memory() -> peak pool bytes, bytes without reuse (after a run). */
+static int m_memory(lua_State *L)
+{
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    lua_pushinteger(L, (lua_Integer)cq_exec_peak_bytes(b->e));
+    lua_pushinteger(L, (lua_Integer)cq_exec_naive_bytes(b->e));
+    return 2;
+}
+
+/* Shapes of the values v[0..n): as in the last run, else as inferred
+ * statically (-1 for unknown dims); false for omitted ones. */
+static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, const int *v, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        if (v[i] < 0) {
+            lua_pushboolean(L, 0);
+        } else {
+            int64_t sh[CQ_MAX_DIMS];
+            int nd = cq_exec_value_shape(e, v[i], sh);
+            if (nd < 0) {
+                nd = g->values[v[i]].ndim;
+                for (int d = 0; d < nd; d++)
+                    sh[d] = g->values[v[i]].shape[d];
+            }
+            lua_createtable(L, nd > 0 ? nd : 0, 0);
+            for (int d = 0; d < nd; d++) {
+                lua_pushinteger(L, sh[d]);
+                lua_rawseti(L, -2, d + 1);
+            }
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* model:profile() -> {{op_type, name, inputs = {shapes}, outputs = {shapes},
+ * ms (mean per run), runs, fused}, ...} in run order; model:profile(true) resets. */
+static int m_profile(lua_State *L)
+{
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    cq_graph *g = b->g;
+    if (lua_toboolean(L, 2)) {
+        cq_exec_reset_profile(g);
+        return 0;
+    }
+    lua_newtable(L);
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, n->op_type);
+        lua_setfield(L, -2, "op_type");
+        lua_pushstring(L, n->name);
+        lua_setfield(L, -2, "name");
+        push_shape_list(L, b->e, g, n->inputs, n->n_inputs);
+        lua_setfield(L, -2, "inputs");
+        push_shape_list(L, b->e, g, n->outputs, n->n_outputs);
+        lua_setfield(L, -2, "outputs");
+        lua_pushnumber(L, n->runs ? n->time_ns / (double)n->runs / 1e6 : 0.0);
+        lua_setfield(L, -2, "ms");
+        lua_pushinteger(L, (lua_Integer)n->runs);
+        lua_setfield(L, -2, "runs");
+        lua_pushboolean(L, cq_exec_is_fused(b->e, i));
+        lua_setfield(L, -2, "fused");
+        lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+}
+
+/* calq.core.conform_case(dir [, rtol, atol]) -> "pass"|"fail"|"skip", message, sets */
+static int l_conform_case(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    double rtol = luaL_optnumber(L, 2, 1e-4), atol = luaL_optnumber(L, 3, 1e-5);
+    cq_conform_result r;
+    cq_conform_case(dir, rtol, atol, &r);
+    lua_pushstring(L, cq_conform_verdict_name(r.verdict));
+    lua_pushstring(L, r.msg);
+    lua_pushinteger(L, r.sets);
+    return 3;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* calq.core.conform_dirs(dir) -> sorted list of test folders: dir itself when
+ * it holds a model.onnx, else its subfolders that do | nil, msg, code */
+static int l_conform_dirs(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    char path[4096];
+    struct stat st;
+    lua_newtable(L);
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if (stat(path, &st) == 0) {
+        lua_pushstring(L, dir);
+        lua_rawseti(L, -2, 1);
+        return 1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        cq_err err;
+        cq_errf(&err, CQ_EIO, "%s: %s", dir, strerror(errno));
+        return cq__lua_fail(L, &err);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s/model.onnx", dir, de->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            break;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        lua_pushstring(L, path);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        free(names[i]);
+    }
+    free(names);
+    return 1;
+}
+
+/* calq.core.ops() -> sorted list of the operator names calq runs */
+static int l_ops(lua_State *L)
+{
+    lua_createtable(L, cq_op_count(), 0);
+    for (int i = 0; i < cq_op_count(); i++) {
+        lua_pushstring(L, cq_op_at(i)->name);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"run", m_run}, {"profile", m_profile}, {"set_threads", m_set_threads},
+    {"memory", m_memory}, {"set_observer", m_set_observer}, {"time", m_time}, {NULL, NULL},
+};
+
+static const luaL_Reg functions[] = {
+    {"conform_case", l_conform_case}, {"conform_dirs", l_conform_dirs}, {"ops", l_ops},
+    {NULL, NULL},
+};
+
+void cq__lua_open_exec(lua_State *L)
+{
+    cq__lua_model_methods(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 1);
+    luaL_setfuncs(L, functions, 0);
+}

@@ -1,0 +1,464 @@
+/* test_exec.c - the executor on hand-built graphs: passes (folding, BN into
+ * Conv, Identity), Conv+Relu fusion, the buffer pool, the observer hook,
+ * per-node timing, and its errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "exec.h"
+#include "passes.h"
+
+static uint32_t rng_state = 12345;
+static float frand(void)
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static cq_tensor *rand_tensor(int nd, const int64_t *shape)
+{
+    cq_err err;
+    cq_tensor *t = cq_tensor_empty(CQ_F32, nd, shape, &err);
+    assert_non_null(t);
+    float *p = cq_tensor_data(t);
+    for (int64_t i = 0; i < cq_tensor_numel(t); i++)
+        p[i] = frand();
+    return t;
+}
+
+static int node(cq_graph *g, const char *op, const char *name, int n_in, const char **in,
+                const char *out)
+{
+    cq_err err;
+    const char *o[1] = {out};
+    int n = cq_graph_add_node(g, op, name, "", n_in, in, 1, o, &err);
+    assert_true(n >= 0);
+    return n;
+}
+
+static void add_init(cq_graph *g, const char *name, cq_tensor *t)
+{
+    cq_err err;
+    int v = cq_graph_value(g, name, &err);
+    assert_int_equal(cq_graph_add_initializer(g, v, t, &err), CQ_OK);
+    cq_tensor_release(t);
+}
+
+static void add_io(cq_graph *g, const char *in, int nd, const int64_t *shape, const char *out)
+{
+    cq_err err;
+    int x = cq_graph_value(g, in, &err);
+    g->values[x].has_type = 1;
+    g->values[x].dtype = CQ_F32;
+    g->values[x].onnx_elem_type = 1;
+    g->values[x].ndim = nd;
+    memcpy(g->values[x].shape, shape, sizeof(int64_t) * (size_t)nd);
+    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, out, &err), &err), CQ_OK);
+}
+
+static void set_opset(cq_graph *g, int64_t v)
+{
+    g->opsets = calloc(1, sizeof *g->opsets);
+    g->opsets[0].domain = calloc(1, 1);
+    g->opsets[0].version = v;
+    g->n_opsets = 1;
+}
+
+/* x -> Conv(w, b) -> BatchNormalization -> Relu -> y, 1x3x9x9 -> 1x4x9x9 */
+static cq_graph *conv_bn_relu(void)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    rng_state = 99; /* the same weights every time */
+    int64_t xs[4] = {1, 3, 9, 9}, ws[4] = {4, 3, 3, 3}, cs[1] = {4};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, ws));
+    add_init(g, "b", rand_tensor(1, cs));
+    const char *names[4] = {"scale", "bias", "mean", "var"};
+    for (int i = 0; i < 4; i++) {
+        cq_tensor *t = rand_tensor(1, cs);
+        if (i == 3)
+            for (int k = 0; k < 4; k++)
+                ((float *)cq_tensor_data(t))[k] = 0.5f + fabsf(((float *)cq_tensor_data(t))[k]);
+        add_init(g, names[i], t);
+    }
+    const char *ci[3] = {"x", "w", "b"};
+    int c = node(g, "Conv", "conv", 3, ci, "c");
+    cq_node_set_ints(g, c, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    const char *bi[5] = {"c", "scale", "bias", "mean", "var"};
+    node(g, "BatchNormalization", "bn", 5, bi, "n");
+    const char *ri[1] = {"n"};
+    node(g, "Relu", "relu", 1, ri, "y");
+    return g;
+}
+
+static cq_tensor *run1(cq_graph *g, const cq_exec_opts *o, cq_tensor *x)
+{
+    cq_err err;
+    cq_exec *e = cq_exec_new(g, o, &err);
+    assert_non_null(e);
+    cq_tensor *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    cq_exec_free(e);
+    return out[0];
+}
+
+static double maxdiff(const cq_tensor *a, const cq_tensor *b)
+{
+    assert_true(cq_tensor_same_shape(a, b));
+    const float *p = cq_tensor_data(a), *q = cq_tensor_data(b);
+    double m = 0;
+    for (int64_t i = 0; i < cq_tensor_numel(a); i++)
+        m = fmax(m, fabs((double)p[i] - q[i]));
+    return m;
+}
+
+static void test_exec_bn_fold_and_fusion(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t xs[4] = {1, 3, 9, 9};
+    cq_tensor *x = rand_tensor(4, xs);
+    cq_graph *plain = conv_bn_relu(), *opt = conv_bn_relu();
+    cq_exec_opts none = {0, 0, 0};
+    cq_tensor *a = run1(plain, &none, x);
+    cq_exec *e = cq_exec_new(opt, NULL, &err);
+    assert_non_null(e);
+    /* BN folded away: Conv and Relu remain, and Relu rides on the Conv. */
+    assert_int_equal(opt->n_nodes, 2);
+    assert_string_equal(opt->nodes[0].op_type, "Conv");
+    assert_string_equal(opt->nodes[1].op_type, "Relu");
+    assert_true(cq_exec_is_fused(e, 1));
+    assert_false(cq_exec_is_fused(e, 0));
+    cq_tensor *b[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, b, &err), CQ_OK);
+    double d = maxdiff(a, b[0]);
+    if (d >= 1e-5)
+        fprintf(stderr, "bn fold maxdiff %g\n", d);
+    assert_true(d < 1e-5);
+    /* relu really applied: no negatives */
+    const float *p = cq_tensor_data(b[0]);
+    for (int64_t i = 0; i < cq_tensor_numel(b[0]); i++)
+        assert_true(p[i] >= 0);
+    /* inferred shapes reach the values */
+    assert_int_equal(opt->values[opt->nodes[0].outputs[0]].ndim, 4);
+    assert_int_equal(opt->values[opt->nodes[0].outputs[0]].shape[1], 4);
+    cq_tensor_release(b[0]);
+    cq_exec_free(e);
+    cq_tensor_release(a);
+    cq_tensor_release(x);
+    cq_graph_free(plain);
+    cq_graph_free(opt);
+}
+
+/* x(2x3x4) -> Shape -> Gather(0) -> Unsqueeze -> Concat(-1) -> Reshape(x) -> Identity -> y (2x12) */
+static cq_graph *shape_chain(void)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[3] = {2, 3, 4};
+    add_io(g, "x", 3, xs, "y");
+    cq_tensor *idx = cq_tensor_scalar(CQ_S64, 0, &err);
+    add_init(g, "zero", idx);
+    int64_t one = 1;
+    cq_tensor *ax = cq_tensor_new(CQ_S64, 1, &one, &err);
+    add_init(g, "axes", ax);
+    cq_tensor *m1 = cq_tensor_new(CQ_S64, 1, &one, &err);
+    ((int64_t *)cq_tensor_data(m1))[0] = -1;
+    add_init(g, "minus1", m1);
+    const char *s[1] = {"x"};
+    node(g, "Shape", "shape", 1, s, "s");
+    const char *ga[2] = {"s", "zero"};
+    node(g, "Gather", "gather", 2, ga, "n");
+    const char *un[2] = {"n", "axes"};
+    node(g, "Unsqueeze", "unsq", 2, un, "n1");
+    const char *co[2] = {"n1", "minus1"};
+    int c = node(g, "Concat", "concat", 2, co, "shp");
+    cq_node_set_int(g, c, "axis", 0, &err);
+    const char *re[2] = {"x", "shp"};
+    node(g, "Reshape", "reshape", 2, re, "r");
+    const char *id[1] = {"r"};
+    node(g, "Identity", "id", 1, id, "r2");
+    const char *re2[1] = {"r2"};
+    node(g, "Relu", "relu", 1, re2, "y");
+    return g;
+}
+
+static void test_exec_folds_shape_chain(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = shape_chain();
+    cq_pass_stats st;
+    assert_int_equal(cq_passes_run(g, &st, &err), CQ_OK);
+    assert_int_equal(st.folded, 4);
+    assert_int_equal(st.identities, 1);
+    assert_int_equal(g->n_nodes, 2); /* Reshape and Relu */
+    assert_string_equal(g->nodes[0].op_type, "Reshape");
+    const cq_tensor *shp = g->values[g->nodes[0].inputs[1]].data;
+    assert_non_null(shp);
+    assert_int_equal(((const int64_t *)cq_tensor_data(shp))[0], 2);
+    assert_int_equal(((const int64_t *)cq_tensor_data(shp))[1], -1);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    int64_t xs[3] = {2, 3, 4};
+    cq_tensor *x = rand_tensor(3, xs), *y[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    assert_int_equal(y[0]->ndim, 2);
+    assert_int_equal(y[0]->shape[1], 12);
+    const float *px = cq_tensor_data(x), *py = cq_tensor_data(y[0]);
+    for (int i = 0; i < 24; i++)
+        assert_true(py[i] == (px[i] > 0 ? px[i] : 0));
+    cq_tensor_release(y[0]);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+/* A chain of n Relu/Sigmoid nodes of one size. */
+static cq_graph *chain(int n)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[2] = {16, 16};
+    char a[16], b[16];
+    snprintf(b, sizeof b, "v%d", n);
+    add_io(g, "v0", 2, xs, b);
+    for (int i = 0; i < n; i++) {
+        snprintf(a, sizeof a, "v%d", i);
+        snprintf(b, sizeof b, "v%d", i + 1);
+        const char *in[1] = {a};
+        node(g, i % 2 ? "Sigmoid" : "Relu", a, 1, in, b);
+    }
+    return g;
+}
+
+static void test_exec_pool_reuses_buffers(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = chain(10);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    assert_int_equal(cq_exec_peak_bytes(e), 0);
+    int64_t xs[2] = {16, 16};
+    cq_tensor *x = rand_tensor(2, xs), *y[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    size_t peak = cq_exec_peak_bytes(e);
+    /* 9 intermediates of 1 KiB; two buffers take turns */
+    assert_int_equal(cq_exec_naive_bytes(e), 9 * 1024);
+    assert_int_equal(peak, 2 * 1024);
+    cq_tensor_release(y[0]);
+    /* a second run allocates nothing more, and times accumulate */
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    assert_int_equal(cq_exec_peak_bytes(e), peak);
+    for (int i = 0; i < g->n_nodes; i++)
+        assert_int_equal(g->nodes[i].runs, 2);
+    cq_exec_reset_profile(g);
+    assert_int_equal(g->nodes[3].runs, 0);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+typedef struct {
+    int calls;
+    int nodes[32];
+    double sum;
+    int stop_at;
+} obs_log;
+
+static int observe(void *ud, const cq_graph *g, int nd, int output, const cq_tensor *t)
+{
+    obs_log *l = ud;
+    assert_int_equal(output, 0);
+    assert_int_equal(g->values[g->nodes[nd].outputs[0]].ndim, t->ndim);
+    l->nodes[l->calls++] = nd;
+    l->sum += ((const float *)cq_tensor_data(t))[0];
+    return l->calls == l->stop_at;
+}
+
+static void test_exec_observer_sees_every_output(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = chain(5);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    obs_log log = {0};
+    cq_exec_set_observer(e, observe, &log);
+    int64_t xs[2] = {16, 16};
+    cq_tensor *x = rand_tensor(2, xs), *y[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    assert_int_equal(log.calls, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(log.nodes[i], i);
+    /* the last observed tensor is the output */
+    cq_tensor_release(y[0]);
+    obs_log stop = {0};
+    stop.stop_at = 2;
+    cq_exec_set_observer(e, observe, &stop);
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_ESTATE);
+    assert_null(y[0]);
+    assert_non_null(strstr(err.msg, "observer stopped"));
+    assert_int_equal(stop.calls, 2);
+    cq_exec_set_observer(e, NULL, NULL);
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_exec_observer_on_fused_pair(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = conv_bn_relu();
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    obs_log log = {0};
+    cq_exec_set_observer(e, observe, &log);
+    int64_t xs[4] = {1, 3, 9, 9};
+    cq_tensor *x = rand_tensor(4, xs), *y[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    /* Conv and Relu ran as one: one call, for the Relu node (index 1) */
+    assert_int_equal(log.calls, 1);
+    assert_int_equal(log.nodes[0], 1);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_exec_lists_every_unsupported_op(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = chain(2);
+    cq_node *n = &g->nodes[0];
+    free(n->op_type);
+    n->op_type = strdup("Frobnicate");
+    const char *in[1] = {"v2"};
+    node(g, "Wibble", "w1", 1, in, "z");
+    node(g, "Frobnicate", "w2", 1, (const char *[]){"z"}, "z2");
+    assert_null(cq_exec_new(g, NULL, &err));
+    assert_int_equal(err.code, CQ_EUNSUPPORTED);
+    assert_string_equal(err.msg, "unsupported operators: Frobnicate, Wibble");
+    cq_graph_free(g);
+}
+
+static void test_exec_checks_inputs(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = chain(2);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    int64_t bad[2] = {16, 15};
+    cq_tensor *x = rand_tensor(2, bad), *y[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_EINVAL);
+    assert_string_equal(err.msg, "input 'v0': shape f32[16,15] does not match the model's");
+    assert_int_equal(cq_exec_run(e, 2, &x, y, &err), CQ_EINVAL);
+    assert_string_equal(err.msg, "the model takes 1 inputs, 2 given");
+    cq_tensor *s = cq_tensor_new(CQ_S32, 2, (int64_t[]){16, 16}, &err);
+    assert_int_equal(cq_exec_run(e, 1, &s, y, &err), CQ_EINVAL);
+    assert_string_equal(err.msg, "input 'v0' must be f32, got s32");
+    cq_tensor_release(s);
+    /* an edited graph is refused until planned again */
+    assert_false(cq_exec_is_stale(e));
+    node(g, "Relu", "extra", 1, (const char *[]){"v2"}, "v3");
+    assert_true(cq_exec_is_stale(e));
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_ESTATE);
+    assert_string_equal(err.msg, "the graph changed since it was planned: plan it again");
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+/* Random Conv geometries: the planned path (kern.h, fused) against the
+ * unoptimized generic path on the same graph. */
+static void test_exec_conv_random_shapes(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int trial = 0; trial < 40; trial++) {
+        int64_t c = 1 + (int64_t)(fabsf(frand()) * 6), grp = trial % 3 == 0 ? c : 1;
+        int64_t m = grp > 1 ? c * (1 + trial % 2) : 1 + (int64_t)(fabsf(frand()) * 7);
+        int64_t h = 3 + (int64_t)(fabsf(frand()) * 9), w = 3 + (int64_t)(fabsf(frand()) * 9);
+        int64_t k = 1 + trial % 3, st = 1 + trial % 2, pad = trial % 2, dil = 1 + (trial % 5 == 4);
+        if ((k - 1) * dil + 1 > h + 2 * pad || (k - 1) * dil + 1 > w + 2 * pad)
+            continue;
+        cq_graph *g[2];
+        for (int v = 0; v < 2; v++) {
+            g[v] = cq_graph_new(&err);
+            set_opset(g[v], 13);
+            int64_t xs[4] = {1 + trial % 2, c, h, w}, ws[4] = {m, c / grp, k, k};
+            add_io(g[v], "x", 4, xs, "y");
+            rng_state = 777u + (uint32_t)trial;
+            add_init(g[v], "w", rand_tensor(4, ws));
+            add_init(g[v], "b", rand_tensor(1, &m));
+            int n = node(g[v], "Conv", "conv", 3, (const char *[]){"x", "w", "b"}, "c");
+            cq_node_set_ints(g[v], n, "pads", 4, (int64_t[]){pad, pad, pad, pad}, &err);
+            cq_node_set_ints(g[v], n, "strides", 2, (int64_t[]){st, st}, &err);
+            cq_node_set_ints(g[v], n, "dilations", 2, (int64_t[]){dil, dil}, &err);
+            cq_node_set_int(g[v], n, "group", grp, &err);
+            node(g[v], "Relu", "relu", 1, (const char *[]){"c"}, "y");
+        }
+        int64_t xs[4] = {1 + trial % 2, c, h, w};
+        cq_tensor *x = rand_tensor(4, xs);
+        cq_exec_opts none = {0, 0, 0};
+        cq_tensor *a = run1(g[0], &none, x), *b = run1(g[1], NULL, x);
+        assert_true(maxdiff(a, b) < 1e-4);
+        cq_tensor_release(a);
+        cq_tensor_release(b);
+        cq_tensor_release(x);
+        cq_graph_free(g[0]);
+        cq_graph_free(g[1]);
+    }
+}
+
+/* A hostile ConstantOfShape asking for 2^40 floats is refused, not allocated. */
+static void test_exec_refuses_absurd_sizes(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t two = 2;
+    cq_tensor *shp = cq_tensor_new(CQ_S64, 1, &two, &err);
+    ((int64_t *)cq_tensor_data(shp))[0] = (int64_t)1 << 20;
+    ((int64_t *)cq_tensor_data(shp))[1] = (int64_t)1 << 20;
+    add_init(g, "shape", shp);
+    node(g, "ConstantOfShape", "big", 1, (const char *[]){"shape"}, "y");
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    assert_null(cq_exec_new(g, NULL, &err));
+    assert_int_equal(err.code, CQ_ENOMEM);
+    assert_string_equal(err.msg,
+                        "constant folding: node 'big': output 0 would take 4398046511104 bytes");
+    cq_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec_bn_fold_and_fusion),
+        cmocka_unit_test(test_exec_folds_shape_chain),
+        cmocka_unit_test(test_exec_pool_reuses_buffers),
+        cmocka_unit_test(test_exec_observer_sees_every_output),
+        cmocka_unit_test(test_exec_observer_on_fused_pair),
+        cmocka_unit_test(test_exec_lists_every_unsupported_op),
+        cmocka_unit_test(test_exec_checks_inputs),
+        cmocka_unit_test(test_exec_conv_random_shapes),
+        cmocka_unit_test(test_exec_refuses_absurd_sizes),
+    };
+    return cmocka_run_group_tests_name("exec", tests, NULL, NULL);
+}

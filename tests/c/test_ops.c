@@ -1,0 +1,317 @@
+/* test_ops.c - operator semantics, one node at a time (cq__run_node), against
+ * naive loops on random shapes and against hand-worked cases. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ops.h"
+#include "passes.h"
+
+static uint32_t seed = 4242;
+static uint32_t urand(void)
+{
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+}
+static float frand(void) { return (float)(urand() & 0xffff) / 32768.0f - 1.0f; }
+
+static cq_tensor *tens(cq_dtype dt, int nd, const int64_t *shape, const double *v)
+{
+    cq_err err;
+    cq_tensor *t = cq_tensor_empty(dt, nd, shape, &err);
+    assert_non_null(t);
+    const cq_dtype_traits *tr = cq_dtype_info(dt);
+    for (int64_t i = 0; i < cq_tensor_numel(t); i++)
+        tr->set((char *)cq_tensor_data(t) + (size_t)i * tr->size, v ? v[i] : frand());
+    return t;
+}
+
+/* One node graph; returns the node's output 0 (new reference) or NULL with err. */
+static cq_tensor *run_op(const char *op, int64_t opset, int n_in, cq_tensor **in,
+                         void (*attrs)(cq_graph *, int, void *), void *ud, cq_err *err)
+{
+    cq_graph *g = cq_graph_new(err);
+    g->opsets = calloc(1, sizeof *g->opsets);
+    g->opsets[0].domain = calloc(1, 1);
+    g->opsets[0].version = opset;
+    g->n_opsets = 1;
+    const char *names[8] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    const char *out[1] = {"y"};
+    int n = cq_graph_add_node(g, op, "n", "", n_in, names, 1, out, err);
+    assert_true(n >= 0);
+    if (attrs)
+        attrs(g, n, ud);
+    cq_openv env = {0};
+    cq_tensor *y[1] = {NULL};
+    cq_status st = cq__run_node(g, n, in, y, &env, err);
+    cq_free(env.scratch);
+    cq_graph_free(g);
+    return st ? NULL : y[0];
+}
+
+static void test_ops_table(void **state)
+{
+    (void)state;
+    assert_int_equal(cq_op_count(), CQ_OPS_TOTAL);
+    for (int i = 0; i < cq_op_count(); i++) {
+        const cq_op *op = cq_op_at(i);
+        assert_non_null(op);
+        assert_ptr_equal(cq_op_find(op->name, ""), op);
+        assert_ptr_equal(cq_op_find(op->name, "ai.onnx"), op);
+        assert_non_null(op->infer);
+        assert_non_null(op->run);
+    }
+    assert_null(cq_op_at(cq_op_count()));
+    assert_null(cq_op_find("Conv", "com.microsoft"));
+    assert_null(cq_op_find("LSTM", ""));
+}
+
+/* Broadcasting binary ops on random shapes against index arithmetic. */
+static void test_ops_binary_broadcast_random(void **state)
+{
+    (void)state;
+    const char *ops[4] = {"Add", "Sub", "Mul", "Div"};
+    cq_err err;
+    for (int trial = 0; trial < 200; trial++) {
+        int r = 1 + (int)(urand() % 4);
+        int64_t ys[4], as[4], bs[4];
+        int ra = r - (int)(urand() % 2), rb = r;
+        for (int d = 0; d < r; d++)
+            ys[d] = 1 + urand() % 5;
+        for (int d = 0; d < ra; d++)
+            as[d] = urand() % 3 == 0 ? 1 : ys[d + r - ra];
+        for (int d = 0; d < rb; d++)
+            bs[d] = urand() % 3 == 0 ? 1 : ys[d];
+        cq_dtype dt = trial % 5 == 0 ? CQ_S32 : CQ_F32;
+        cq_tensor *in[2] = {tens(dt, ra, as, NULL), tens(dt, rb, bs, NULL)};
+        if (dt == CQ_S32) /* nonzero divisors */
+            for (int64_t i = 0; i < cq_tensor_numel(in[1]); i++)
+                ((int32_t *)cq_tensor_data(in[1]))[i] = 1 + (int32_t)(urand() % 7);
+        const char *op = ops[trial % 4];
+        cq_tensor *y = run_op(op, 13, 2, in, NULL, NULL, &err);
+        assert_non_null(y);
+        assert_int_equal(y->ndim, r);
+        for (int d = 0; d < r; d++) {
+            int64_t da = d < r - ra ? 1 : as[d - (r - ra)];
+            ys[d] = da > bs[d] ? da : bs[d]; /* where both are 1 the output is 1 too */
+            assert_int_equal(y->shape[d], ys[d]);
+        }
+        int64_t idx[4] = {0};
+        const cq_dtype_traits *tr = cq_dtype_info(dt);
+        for (int64_t i = 0; i < cq_tensor_numel(y); i++) {
+            int64_t ia[4], ib[4];
+            for (int d = 0; d < ra; d++)
+                ia[d] = as[d] == 1 ? 0 : idx[d + r - ra];
+            for (int d = 0; d < rb; d++)
+                ib[d] = bs[d] == 1 ? 0 : idx[d];
+            double a = tr->get((char *)cq_tensor_data(in[0]) + cq_tensor_offset_of(in[0], ia));
+            double b = tr->get((char *)cq_tensor_data(in[1]) + cq_tensor_offset_of(in[1], ib));
+            double want = trial % 4 == 0 ? a + b : trial % 4 == 1 ? a - b : trial % 4 == 2 ? a * b
+                                                                       : dt == CQ_S32 ? trunc(a / b) : a / b;
+            double got = tr->get((char *)cq_tensor_data(y) + (size_t)i * tr->size);
+            if (dt == CQ_F32)
+                assert_true(fabs(got - (float)want) <= 1e-6 * (1 + fabs(want)));
+            else
+                assert_true(got == want);
+            for (int d = r - 1; d >= 0; d--) {
+                if (++idx[d] < ys[d])
+                    break;
+                idx[d] = 0;
+            }
+        }
+        cq_tensor_release(y);
+        cq_tensor_release(in[0]);
+        cq_tensor_release(in[1]);
+    }
+    /* mismatch names the node */
+    int64_t s3 = 3, s4 = 4;
+    cq_tensor *in[2] = {tens(CQ_F32, 1, &s3, NULL), tens(CQ_F32, 1, &s4, NULL)};
+    assert_null(run_op("Add", 13, 2, in, NULL, NULL, &err));
+    assert_string_equal(err.msg, "Add 'n': shapes do not broadcast (dim 0: 3 vs 4)");
+    cq_tensor_release(in[0]);
+    cq_tensor_release(in[1]);
+}
+
+static void test_ops_slice_negative_steps(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t ten = 10, one = 1;
+    double v[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    double st = -1, en = -100, ax = 0, sp = -3;
+    cq_tensor *in[5] = {tens(CQ_F32, 1, &ten, v), tens(CQ_S64, 1, &one, &st),
+                        tens(CQ_S64, 1, &one, &en), tens(CQ_S64, 1, &one, &ax),
+                        tens(CQ_S64, 1, &one, &sp)};
+    cq_tensor *y = run_op("Slice", 13, 5, in, NULL, NULL, &err);
+    assert_non_null(y);
+    assert_int_equal(cq_tensor_numel(y), 4);
+    const float *p = cq_tensor_data(y);
+    assert_true(p[0] == 9 && p[1] == 6 && p[2] == 3 && p[3] == 0);
+    cq_tensor_release(y);
+    for (int i = 0; i < 5; i++)
+        cq_tensor_release(in[i]);
+}
+
+static void set_reflect(cq_graph *g, int n, void *ud)
+{
+    (void)ud;
+    cq_err err;
+    cq_node_set_string(g, n, "mode", "reflect", 7, &err);
+}
+
+static void test_ops_pad_reflect(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t four = 4, two = 2;
+    double v[4] = {1, 2, 3, 4}, pads[2] = {3, 2};
+    cq_tensor *in[2] = {tens(CQ_F32, 1, &four, v), tens(CQ_S64, 1, &two, pads)};
+    cq_tensor *y = run_op("Pad", 13, 2, in, set_reflect, NULL, &err);
+    assert_non_null(y);
+    float want[9] = {4, 3, 2, 1, 2, 3, 4, 3, 2};
+    assert_int_equal(cq_tensor_numel(y), 9);
+    assert_memory_equal(cq_tensor_data(y), want, sizeof want);
+    cq_tensor_release(y);
+    cq_tensor_release(in[0]);
+    cq_tensor_release(in[1]);
+}
+
+static void test_ops_softmax_rows_sum_to_one(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t s[3] = {2, 3, 5};
+    cq_tensor *in[1] = {tens(CQ_F32, 3, s, NULL)};
+    /* opset 13: over the last axis; opset 11: over dims 1.. flattened */
+    for (int v = 0; v < 2; v++) {
+        cq_tensor *y = run_op("Softmax", v ? 11 : 13, 1, in, NULL, NULL, &err);
+        assert_non_null(y);
+        const float *p = cq_tensor_data(y);
+        int64_t len = v ? 15 : 5;
+        for (int64_t r = 0; r < 30 / len; r++) {
+            double sum = 0;
+            for (int64_t i = 0; i < len; i++)
+                sum += p[r * len + i];
+            assert_true(fabs(sum - 1) < 1e-6);
+        }
+        cq_tensor_release(y);
+    }
+    cq_tensor_release(in[0]);
+}
+
+static void test_ops_gather_negative_and_range(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t s[2] = {3, 2}, two = 2;
+    double v[6] = {1, 2, 3, 4, 5, 6}, ix[2] = {-1, 0}, bad[2] = {0, 3};
+    cq_tensor *in[2] = {tens(CQ_F32, 2, s, v), tens(CQ_S64, 1, &two, ix)};
+    cq_tensor *y = run_op("Gather", 13, 2, in, NULL, NULL, &err);
+    float want[4] = {5, 6, 1, 2};
+    assert_memory_equal(cq_tensor_data(y), want, sizeof want);
+    cq_tensor_release(y);
+    cq_tensor_release(in[1]);
+    in[1] = tens(CQ_S64, 1, &two, bad);
+    assert_null(run_op("Gather", 13, 2, in, NULL, NULL, &err));
+    assert_string_equal(err.msg, "Gather 'n': index 3 out of range [0, 3)");
+    cq_tensor_release(in[0]);
+    cq_tensor_release(in[1]);
+}
+
+static void set_nearest(cq_graph *g, int n, void *ud)
+{
+    (void)ud;
+    cq_err err;
+    cq_node_set_string(g, n, "coordinate_transformation_mode", "asymmetric", 10, &err);
+    cq_node_set_string(g, n, "nearest_mode", "floor", 5, &err);
+}
+
+static void test_ops_resize_nearest_upsample(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t s[4] = {1, 1, 2, 2}, four = 4, zero = 0;
+    double v[4] = {1, 2, 3, 4}, sc[4] = {1, 1, 2, 3};
+    cq_tensor *in[3] = {tens(CQ_F32, 4, s, v), tens(CQ_F32, 1, &zero, NULL),
+                        tens(CQ_F32, 1, &four, sc)};
+    cq_tensor *y = run_op("Resize", 13, 3, in, set_nearest, NULL, &err);
+    assert_non_null(y);
+    assert_int_equal(y->shape[2], 4);
+    assert_int_equal(y->shape[3], 6);
+    float want[24] = {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4};
+    assert_memory_equal(cq_tensor_data(y), want, sizeof want);
+    cq_tensor_release(y);
+    for (int i = 0; i < 3; i++)
+        cq_tensor_release(in[i]);
+}
+
+static void test_ops_matmul_batch_broadcast(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int trial = 0; trial < 30; trial++) {
+        int64_t m = 1 + urand() % 6, k = 1 + urand() % 6, n = 1 + urand() % 6, b = 1 + urand() % 3;
+        int64_t as[3] = {b, m, k}, bs[2] = {k, n};
+        cq_tensor *in[2] = {tens(CQ_F32, 3, as, NULL), tens(CQ_F32, 2, bs, NULL)};
+        cq_tensor *y = run_op("MatMul", 13, 2, in, NULL, NULL, &err);
+        assert_non_null(y);
+        assert_int_equal(y->ndim, 3);
+        const float *pa = cq_tensor_data(in[0]), *pb = cq_tensor_data(in[1]), *py = cq_tensor_data(y);
+        for (int64_t t = 0; t < b; t++)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int64_t p = 0; p < k; p++)
+                        s += (double)pa[(t * m + i) * k + p] * pb[p * n + j];
+                    assert_true(fabs(py[(t * m + i) * n + j] - s) < 1e-5);
+                }
+        cq_tensor_release(y);
+        cq_tensor_release(in[0]);
+        cq_tensor_release(in[1]);
+    }
+}
+
+static void test_ops_quantize_rounds_half_even(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t six = 6;
+    double v[6] = {0.5, 1.5, 2.5, -0.5, 300, -300}, sc = 1, zp = 0;
+    cq_tensor *in[3] = {tens(CQ_F32, 1, &six, v), tens(CQ_F32, 0, NULL, &sc),
+                        tens(CQ_S8, 0, NULL, &zp)};
+    cq_tensor *y = run_op("QuantizeLinear", 13, 3, in, NULL, NULL, &err);
+    assert_non_null(y);
+    assert_int_equal(y->dtype, CQ_S8);
+    int8_t want[6] = {0, 2, 2, 0, 127, -128};
+    assert_memory_equal(cq_tensor_data(y), want, sizeof want);
+    cq_tensor *back = run_op("DequantizeLinear", 13, 3, (cq_tensor *[]){y, in[1], in[2]}, NULL,
+                             NULL, &err);
+    assert_non_null(back);
+    assert_true(((float *)cq_tensor_data(back))[4] == 127.0f);
+    cq_tensor_release(back);
+    cq_tensor_release(y);
+    for (int i = 0; i < 3; i++)
+        cq_tensor_release(in[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops_table),
+        cmocka_unit_test(test_ops_binary_broadcast_random),
+        cmocka_unit_test(test_ops_slice_negative_steps),
+        cmocka_unit_test(test_ops_pad_reflect),
+        cmocka_unit_test(test_ops_softmax_rows_sum_to_one),
+        cmocka_unit_test(test_ops_gather_negative_and_range),
+        cmocka_unit_test(test_ops_resize_nearest_upsample),
+        cmocka_unit_test(test_ops_matmul_batch_broadcast),
+        cmocka_unit_test(test_ops_quantize_rounds_half_even),
+    };
+    return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
+}
