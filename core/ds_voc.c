@@ -101,7 +101,13 @@ static void on_end(cq__xml *x, const char *name)
         }
         *(name[0] == 'w' ? &s->width : &s->height) = v;
     } else if (o && strcmp(parent, "object") == 0 && strcmp(name, "name") == 0) {
-        snprintf(o->name, sizeof o->name, "%s", t);
+        size_t n = strlen(t);
+        if (n >= sizeof o->name) {
+            cq__xml_fail(x, CQ_EFORMAT, "<name>: class name of %zu bytes (at most %zu)", n,
+                         sizeof o->name - 1);
+            return;
+        }
+        memcpy(o->name, t, n + 1);
     } else if (o && strcmp(parent, "object") == 0 && strcmp(name, "difficult") == 0) {
         o->difficult = strcmp(t, "1") == 0;
     } else if (o && strcmp(parent, "bndbox") == 0 && s->depth >= 3 &&

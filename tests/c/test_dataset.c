@@ -338,6 +338,15 @@ static void test_dataset_voc(void **state)
     snprintf(where, sizeof where, "%s:2:", in_tmp("vocbad/a.xml"));
     expect_error(cq_ds_read_voc(in_tmp("vocbad"), NULL, &err), &err, where,
                  "<ymin>zz</ymin>: expected a number");
+    /* a class name too long for a label is an error, never a silent cut */
+    char long_xml[512], name[200];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(long_xml, sizeof long_xml, "<annotation><filename>a.jpg</filename>\n"
+             "<object><name>%s</name></object></annotation>", name);
+    PUT("vocbad/a.xml", long_xml);
+    expect_error(cq_ds_read_voc(in_tmp("vocbad"), NULL, &err), &err, where,
+                 "<name>: class name of 199 bytes (at most 127)");
 }
 
 static void test_dataset_yolo(void **state)
