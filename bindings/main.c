@@ -93,7 +93,11 @@ int main(int argc, char **argv)
     int status = lua_pcall(L, 2, 1, 1);
     int code = 0;
     if (status != LUA_OK) {
-        fprintf(stderr, "calq: %s\n", lua_tostring(L, -1));
+        const char *msg = lua_tostring(L, -1);
+        if (!msg)
+            msg = "(error object is not a string)";
+        /* messages of the subcommands already start with "calq NAME: " */
+        fprintf(stderr, strncmp(msg, "calq", 4) == 0 ? "%s\n" : "calq: %s\n", msg);
         code = 1;
     } else if (lua_isinteger(L, -1)) {
         code = (int)lua_tointeger(L, -1);
