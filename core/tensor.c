@@ -47,24 +47,39 @@ void cq_free(void *p)
 
 /* ---- life cycle -------------------------------------------------------- */
 
+/* Every dimension >= 0 and the product of the non-zero ones times the element
+ * size within CQ_TENSOR_MAX_BYTES: a tensor with a 0 dimension holds nothing,
+ * but its other dimensions still size the strides, which must not overflow. */
+static cq_status check_dims(const cq_dtype_traits *tr, int ndim, const int64_t *shape, cq_err *err)
+{
+    if (ndim < 0 || ndim > CQ_MAX_DIMS)
+        return cq_errf(err, CQ_EINVAL, "%d dimensions (calq allows 0 to %d)", ndim, CQ_MAX_DIMS);
+    uint64_t span = tr->size;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return cq_errf(err, CQ_EINVAL, "dimension %d is negative (%lld)", i,
+                           (long long)shape[i]);
+        if (shape[i] > 0 && span > CQ_TENSOR_MAX_BYTES / (uint64_t)shape[i])
+            return cq_errf(err, CQ_ENOMEM, "a tensor of %s with this shape spans more than %llu bytes", tr->name,
+                           (unsigned long long)CQ_TENSOR_MAX_BYTES);
+        if (shape[i] > 0)
+            span *= (uint64_t)shape[i];
+    }
+    return CQ_OK;
+}
+
 static cq_status check_shape(cq_dtype dt, int ndim, const int64_t *shape, size_t *nbytes,
                              cq_err *err)
 {
     const cq_dtype_traits *tr = cq_dtype_info(dt);
     if (!tr)
         return cq_errf(err, CQ_EINVAL, "unknown dtype %d", (int)dt);
-    if (ndim < 0 || ndim > CQ_MAX_DIMS)
-        return cq_errf(err, CQ_EINVAL, "%d dimensions (calq allows 0 to %d)", ndim, CQ_MAX_DIMS);
+    cq_status st = check_dims(tr, ndim, shape, err);
+    if (st != CQ_OK)
+        return st;
     size_t n = tr->size;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0)
-            return cq_errf(err, CQ_EINVAL, "dimension %d is negative (%lld)", i,
-                           (long long)shape[i]);
-        if (shape[i] > 0 && n > CQ_TENSOR_MAX_BYTES / (uint64_t)shape[i])
-            return cq_errf(err, CQ_ENOMEM, "tensor of %s is larger than %llu bytes",
-                           tr->name, (unsigned long long)CQ_TENSOR_MAX_BYTES);
+    for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    }
     *nbytes = n;
     return CQ_OK;
 }
@@ -351,8 +366,8 @@ static cq_status resolve_shape(const cq_tensor *t, int ndim, const int64_t *shap
         } else if (shape[i] < 0) {
             return cq_errf(err, CQ_EINVAL, "dimension %d of the new shape is %lld", i,
                            (long long)shape[i]);
-        } else {
-            known *= shape[i];
+        } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+            return cq_errf(err, CQ_EINVAL, "the new shape's element count overflows");
         }
         out[i] = shape[i];
     }
@@ -366,7 +381,7 @@ static cq_status resolve_shape(const cq_tensor *t, int ndim, const int64_t *shap
     if (known != numel)
         return cq_errf(err, CQ_EINVAL, "new shape has %lld elements, tensor has %lld",
                        (long long)known, (long long)numel);
-    return CQ_OK;
+    return check_dims(cq_dtype_info(t->dtype), ndim, out, err);
 }
 
 /* Strides for viewing t with shape `shape` without a copy, as numpy does:
@@ -538,6 +553,8 @@ cq_tensor *cq_tensor_expand(cq_tensor *t, int ndim, const int64_t *shape, cq_err
         cq_errf(err, CQ_EINVAL, "cannot broadcast %d dimensions to %d", t->ndim, ndim);
         return NULL;
     }
+    if (check_dims(cq_dtype_info(t->dtype), ndim, shape, err) != CQ_OK)
+        return NULL;
     cq_tensor *v = view_of(t, err);
     if (!v)
         return NULL;

@@ -529,8 +529,7 @@ static void test_tensor_views_random(void **state)
                 }
             }
             if (!v)
-                continue;
-            assert_non_null(v);
+                fail_msg("view step failed: %s", err.msg);
             check_against_model(v, &m, base);
             cq_tensor_release(t);
             t = v;
@@ -596,9 +595,44 @@ static void test_tensor_view_errors(void **state)
     cq_tensor_release(NULL);
 }
 
+/* Shapes whose element count or strides would overflow are refused, never
+ * wrapped around into a small tensor. */
+static void test_tensor_hostile_shapes(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t big2[2] = {INT64_MAX, INT64_MAX};
+    int64_t zero_big[3] = {0, (int64_t)1 << 62, (int64_t)1 << 62};
+    int64_t four[1] = {4}, one[1] = {1};
+    assert_null(cq_tensor_new(CQ_F32, 3, zero_big, &err));
+    assert_int_equal(err.code, CQ_ENOMEM);
+    assert_null(cq_tensor_empty(CQ_S8, 2, big2, &err));
+    cq_tensor *t = cq_tensor_new(CQ_F32, 1, one, &err);
+    assert_non_null(t);
+    assert_null(cq_tensor_view(t, 2, big2, &err));
+    assert_string_equal(err.msg, "the new shape's element count overflows");
+    assert_null(cq_tensor_expand(t, 2, big2, &err));
+    cq_tensor_release(t);
+    t = cq_tensor_new(CQ_F32, 1, four, &err);
+    int64_t wrap[3] = {(int64_t)1 << 62, (int64_t)1 << 62, 0};
+    assert_null(cq_tensor_view(t, 3, wrap, &err));
+    cq_tensor_release(t);
+    int64_t empty[2] = {0, 4};
+    t = cq_tensor_new(CQ_F32, 2, empty, &err);
+    assert_null(cq_tensor_view(t, 3, zero_big, &err));
+    assert_int_equal(err.code, CQ_ENOMEM);
+    cq_tensor_release(t);
+    int64_t ok[3] = {0, 1024, 1024};
+    t = cq_tensor_new(CQ_F32, 3, ok, &err);
+    assert_non_null(t);
+    assert_int_equal(cq_tensor_numel(t), 0);
+    cq_tensor_release(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tensor_hostile_shapes),
         cmocka_unit_test(test_tensor_f16_all_patterns),
         cmocka_unit_test(test_tensor_bf16_all_patterns),
         cmocka_unit_test(test_tensor_random_floats_convert),

@@ -55,7 +55,7 @@ describe("calq.tensor", function()
         "bad argument #1 to 'zeros' (shape entries must be integers >= 0)")
       assert.has_error(function() calq.arange(-1) end, "bad argument #1 to 'arange' (must be >= 0)")
       assert.has_error(function() calq.zeros{2^20, 2^20, 2^20} end,
-        "tensor of f32 is larger than 1099511627776 bytes")
+        "a tensor of f32 with this shape spans more than 1099511627776 bytes")
     end)
   end)
 
