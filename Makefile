@@ -4,6 +4,7 @@
 #   make test       bootstrap, build, run the cmocka tests and the busted specs
 #   make demo       bootstrap, build, run the main job on the default real data
 #   make asan       the tests again under AddressSanitizer + UBSan (build-asan/)
+#   make test-slow  the specs tagged #slow
 #   make bench      the benchmarks (bench/), results printed as ratios to anchors
 #   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
 #   make install    PREFIX=/usr/local (also used by the rockspec)
@@ -48,7 +49,7 @@ BINDIR  ?= $(PREFIX)/bin
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: all test ctest luatest demo asan bench bootstrap install clean lint refs
+.PHONY: all test ctest luatest demo asan bench bootstrap install clean lint refs test-slow ctest-asan luatest-asan
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
@@ -124,10 +125,17 @@ asan: bootstrap
 ctest-asan: $(TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 tools/run-ctests.sh $(TEST_BIN)
 
-# The Lua module under ASan needs the runtime preloaded into the lua5.4 process.
+# The Lua module under ASan needs the runtime preloaded into the lua5.4 process;
+# leaks are checked, except those of the node and python3 children the specs start
+# (tools/lsan.supp).
 luatest-asan: all
 	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0 busted --lua=lua5.4 tests/lua
+	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
+	  busted --lua=lua5.4 tests/lua
+
+# The specs tagged #slow (ONNX Runtime over every node model calq re-saves, ...).
+test-slow: all
+	@busted --lua=lua5.4 --tags=slow --exclude-tags= tests/lua
 
 demo: bootstrap
 	@$(MAKE) --no-print-directory all
