@@ -419,6 +419,27 @@ static int m_categories(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    const cq_dataset *ds;
+    const int64_t *m;
+    int64_t n;
+} missing_args;
+
+/* Under lua_pcall: the two result tables of ds:missing(). */
+static int push_missing(lua_State *L)
+{
+    const missing_args *a = lua_touserdata(L, 1);
+    lua_createtable(L, (int)(a->n < 1 << 30 ? a->n : 0), 0);
+    lua_createtable(L, (int)(a->n < 1 << 30 ? a->n : 0), 0);
+    for (int64_t i = 0; i < a->n; i++) {
+        lua_pushstring(L, cq_dataset_path(a->ds, a->m[i]));
+        lua_rawseti(L, -3, i + 1);
+        lua_pushinteger(L, a->m[i] + 1);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 2;
+}
+
 /* ds:missing() -> {path, ...}, {record number, ...}: every image file that cannot be opened */
 static int m_missing(lua_State *L)
 {
@@ -428,16 +449,13 @@ static int m_missing(lua_State *L)
     int64_t n = cq_dataset_check_files(ds, &m, &err);
     if (n < 0)
         return cq__lua_fail(L, &err);
-    lua_createtable(L, (int)n, 0);
-    lua_createtable(L, (int)n, 0);
-    for (int64_t i = 0; i < n; i++) {
-        lua_pushstring(L, cq_dataset_path(ds, m[i]));
-        lua_rawseti(L, -3, i + 1);
-        lua_pushinteger(L, m[i] + 1);
-        lua_rawseti(L, -2, i + 1);
-    }
+    /* m is C memory: the tables are built under pcall, m freed before any raise */
+    missing_args a = {ds, m, n};
+    lua_pushcfunction(L, push_missing);
+    lua_pushlightuserdata(L, &a);
+    int st = lua_pcall(L, 1, 2, 0);
     free(m);
-    return 2;
+    return st == LUA_OK ? 2 : lua_error(L);
 }
 
 static int m_issues(lua_State *L)

@@ -481,6 +481,24 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+typedef struct {
+    const char *dir;
+    char **names;
+    size_t n;
+} dir_list;
+
+/* Under lua_pcall: table, list -> fills the table with the dir/name paths. */
+static int push_dir_list(lua_State *L)
+{
+    const dir_list *a = lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    for (size_t i = 0; i < a->n; i++) {
+        lua_pushfstring(L, "%s/%s", a->dir, a->names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 0;
+}
+
 /* calq.core.conform_dirs(dir) -> sorted list of test folders: dir itself when
  * it holds a model.onnx, else its subfolders that do | nil, msg, code */
 static int l_conform_dirs(lua_State *L)
@@ -503,6 +521,7 @@ static int l_conform_dirs(lua_State *L)
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
+    int oom = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
@@ -513,24 +532,36 @@ static int l_conform_dirs(lua_State *L)
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
             char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
+            if (!nn) {
+                oom = 1;
                 break;
+            }
             names = nn;
         }
-        if (!(names[n] = strdup(de->d_name)))
+        if (!(names[n] = strdup(de->d_name))) {
+            oom = 1;
             break;
+        }
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        lua_pushstring(L, path);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    if (names)
+        qsort(names, n, sizeof *names, cmp_str);
+    /* names are C memory: the list is built under pcall, names freed before any raise */
+    dir_list a = {dir, names, n};
+    lua_pushcfunction(L, push_dir_list);
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, &a);
+    int rc = lua_pcall(L, 2, 0, 0);
+    for (size_t i = 0; i < n; i++)
         free(names[i]);
-    }
     free(names);
-    return 1;
+    if (oom) {
+        cq_err err;
+        cq_errf(&err, CQ_ENOMEM, "%s: out of memory listing the folder", dir);
+        return cq__lua_fail(L, &err);
+    }
+    return rc == LUA_OK ? 1 : lua_error(L);
 }
 
 /* calq.core.ops() -> sorted list of the operator names calq runs */
