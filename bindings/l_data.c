@@ -20,7 +20,9 @@
 #define CQ_LUA_DATASET "calq.Dataset"
 #define CQ_LUA_INDEX "calq.Index"
 
-typedef struct { cq_dataset *ds; } dsbox;
+/* busy: Lua callbacks (filter and pool predicates) running over the dataset;
+ * while set, close/add/append raise "dataset is in use". */
+typedef struct { cq_dataset *ds; int busy; } dsbox;
 typedef struct { int64_t n; int64_t v[1]; } ixbox; /* v holds 0-based record numbers */
 
 /* ---- Index ---------------------------------------------------------------- */
@@ -107,6 +109,7 @@ static dsbox *new_dsbox(lua_State *L)
 {
     dsbox *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->ds = NULL;
+    b->busy = 0;
     luaL_setmetatable(L, CQ_LUA_DATASET);
     return b;
 }
@@ -117,6 +120,27 @@ static cq_dataset *check_ds(lua_State *L, int idx)
     if (!b->ds)
         luaL_argerror(L, idx, "dataset is closed");
     return b->ds;
+}
+
+/* The dataset at idx for a change: raise while a callback runs over it. */
+static cq_dataset *check_idle_ds(lua_State *L, int idx)
+{
+    dsbox *b = luaL_checkudata(L, idx, CQ_LUA_DATASET);
+    if (b->busy)
+        luaL_argerror(L, idx, "dataset is in use");
+    return check_ds(L, idx);
+}
+
+/* Call the function below its nargs arguments (1 result), with the dataset
+ * at 1 marked busy so the callback cannot close or grow it under our feet. */
+static void call_busy(lua_State *L, int nargs)
+{
+    dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
+    b->busy++;
+    int st = lua_pcall(L, nargs, 1, 0);
+    b->busy--;
+    if (st != LUA_OK)
+        lua_error(L);
 }
 
 /* Candidates at idx: nil = all (returns NULL, *n = ds->n), else an Index
@@ -256,7 +280,10 @@ static int m_record(lua_State *L)
 
 static int records_next(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, lua_upvalueindex(1));
+    dsbox *b = lua_touserdata(L, lua_upvalueindex(1));
+    if (!b->ds)
+        return luaL_error(L, "dataset is closed");
+    cq_dataset *ds = b->ds;
     lua_Integer k = lua_tointeger(L, lua_upvalueindex(3));
     int64_t n, r;
     if (lua_isnil(L, lua_upvalueindex(2))) {
@@ -335,7 +362,7 @@ static int m_filter(lua_State *L)
         lua_pushvalue(L, 2);
         push_record(L, ds, r);
         lua_pushinteger(L, r + 1);
-        lua_call(L, 2, 1);
+        call_busy(L, 2);
         if (lua_toboolean(L, -1))
             x->v[x->n++] = r;
         lua_pop(L, 1);
@@ -347,7 +374,7 @@ static int m_filter(lua_State *L)
  * count absent: the number of non-ignored boxes. */
 static int m_add(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, 1);
+    cq_dataset *ds = check_idle_ds(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_getfield(L, 2, "path");
     const char *path = lua_tostring(L, -1);
@@ -400,7 +427,7 @@ static int m_add(lua_State *L)
 /* ds:append(other) -> ds: other's records added at the end */
 static int m_append(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, 1), *src = check_ds(L, 2);
+    cq_dataset *ds = check_idle_ds(L, 1), *src = check_ds(L, 2);
     cq_err err;
     if (cq_dataset_append(ds, src, &err))
         return luaL_error(L, "%s", err.msg);
@@ -499,11 +526,10 @@ static int m_sample(lua_State *L)
                                         "stratified", NULL};
     static const policy_fn fns[] = {cq_sample_balanced, cq_sample_first, cq_sample_uniform,
                                     cq_sample_class_balanced, cq_sample_stratified};
-    cq_dataset *ds = check_ds(L, 1);
+    check_ds(L, 1);
     int p = luaL_checkoption(L, 2, NULL, names);
     luaL_checktype(L, 3, LUA_TTABLE);
-    int64_t n;
-    const int64_t *cand = opt_cand(L, 4, ds, &n);
+    lua_settop(L, 4); /* the pool goes to 5 */
     cq_sample_opts o = cq_sample_defaults();
     o.size = opt_field(L, 3, "size", p == 3 ? 0 : -1, 0);
     if (o.size < 0)
@@ -515,6 +541,10 @@ static int m_sample(lua_State *L)
     o.per_class = opt_field(L, 3, "per_class", 1, 0);
     lua_getfield(L, 3, "pool");
     int pool = lua_gettop(L);
+    /* the reads above may run metamethods: take the dataset pointer after them */
+    cq_dataset *ds = check_ds(L, 1);
+    int64_t n;
+    const int64_t *cand = opt_cand(L, 4, ds, &n);
     if (!lua_isnil(L, pool)) {
         uint8_t *mask = lua_newuserdatauv(L, (size_t)(ds->n ? ds->n : 1), 0); /* Lua owns it */
         memset(mask, 0, (size_t)(ds->n ? ds->n : 1));
@@ -524,7 +554,7 @@ static int m_sample(lua_State *L)
                 lua_pushvalue(L, pool);
                 push_record(L, ds, r);
                 lua_pushinteger(L, r + 1);
-                lua_call(L, 2, 1);
+                call_busy(L, 2);
                 mask[r] = (uint8_t)lua_toboolean(L, -1);
                 lua_pop(L, 1);
             }
@@ -580,6 +610,7 @@ static int mm_tostring(lua_State *L)
     return 1;
 }
 
+/* __gc: idempotent (a dataset in use is on the stack, never collected). */
 static int mm_gc(lua_State *L)
 {
     dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
@@ -588,15 +619,24 @@ static int mm_gc(lua_State *L)
     return 0;
 }
 
+/* close and __close: idempotent; raise while a callback runs over the dataset. */
+static int mm_close(lua_State *L)
+{
+    dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
+    if (b->busy)
+        luaL_argerror(L, 1, "dataset is in use");
+    return mm_gc(L);
+}
+
 static const luaL_Reg ds_methods[] = {
     {"record", m_record}, {"records", m_records}, {"counts", m_counts},
     {"histogram", m_histogram}, {"filter", m_filter}, {"add", m_add}, {"append", m_append},
     {"categories", m_categories}, {"missing", m_missing}, {"issues", m_issues},
-    {"sample", m_sample}, {"close", mm_gc}, {NULL, NULL},
+    {"sample", m_sample}, {"close", mm_close}, {NULL, NULL},
 };
 
 static const luaL_Reg ds_meta[] = {
-    {"__len", m_len}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_gc},
+    {"__len", m_len}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_close},
     {NULL, NULL},
 };
 
