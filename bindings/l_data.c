@@ -370,55 +370,108 @@ static int m_filter(lua_State *L)
     return 1;
 }
 
+/* Integer field k of the table at t in lo..hi, def when absent; else raise
+ * "bad argument #t (field 'k' must be an integer in lo..hi)". */
+static lua_Integer range_field(lua_State *L, int t, const char *k, lua_Integer def,
+                               lua_Integer lo, lua_Integer hi)
+{
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < lo || v > hi)
+        luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer in %I..%I", k, lo, hi));
+    lua_pop(L, 1);
+    return v;
+}
+
+typedef struct {
+    float p[4];
+    unsigned flags;
+} box_in;
+
 /* ds:add{path=, id=, width=, height=, count=, boxes={{x,y,w,h,label=,ignore=}}} -> record number.
- * count absent: the number of non-ignored boxes. */
+ * count absent: the number of non-ignored boxes. Everything is checked
+ * before the dataset changes: a bad box adds nothing. */
 static int m_add(lua_State *L)
 {
-    cq_dataset *ds = check_idle_ds(L, 1);
+    check_idle_ds(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "path");
-    const char *path = lua_tostring(L, -1);
-    if (!path)
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "path"); /* 3 */
+    if (lua_type(L, 3) != LUA_TSTRING)
         return luaL_argerror(L, 2, "field 'path' must be a string");
-    lua_getfield(L, 2, "count");
-    lua_getfield(L, 2, "width");
-    lua_getfield(L, 2, "height");
-    lua_getfield(L, 2, "id");
-    lua_getfield(L, 2, "boxes");
-    /* stack: path -6, count -5, width -4, height -3, id -2, boxes -1 */
-    if (!lua_isnil(L, -5) && (!lua_isinteger(L, -5) || lua_tointeger(L, -5) < 0 ||
-                              lua_tointeger(L, -5) > 1 << 30))
-        return luaL_argerror(L, 2, "field 'count' must be an integer >= 0");
-    int32_t count = lua_isnil(L, -5) ? -1 : (int32_t)lua_tointeger(L, -5);
-    int32_t w = (int32_t)luaL_optinteger(L, -4, 0), h = (int32_t)luaL_optinteger(L, -3, 0);
-    int64_t id = luaL_optinteger(L, -2, ds->n + 1);
-    cq_err err;
-    int64_t r = cq_dataset_add(ds, path, id, w, h, count, &err);
-    if (r < 0)
-        return luaL_error(L, "%s", err.msg);
-    if (lua_istable(L, -1)) {
-        for (lua_Integer k = 1, nb = luaL_len(L, -1); k <= nb; k++) {
-            lua_geti(L, -1, k);
-            if (!lua_istable(L, -1))
-                return luaL_argerror(L, 2, "boxes must be tables {x, y, w, h}");
-            float p[4];
-            for (int j = 0; j < 4; j++) {
-                lua_geti(L, -1, j + 1);
-                if (!lua_isnumber(L, -1))
-                    return luaL_argerror(L, 2, "boxes must be tables {x, y, w, h}");
-                p[j] = (float)lua_tonumber(L, -1);
-                lua_pop(L, 1);
-            }
-            lua_getfield(L, -1, "label");
-            int32_t c = -1;
-            if (lua_isstring(L, -1) && (c = cq_dataset_category(ds, lua_tostring(L, -1), -1, &err)) < 0)
-                return luaL_error(L, "%s", err.msg);
-            lua_getfield(L, -2, "ignore");
-            unsigned fl = lua_toboolean(L, -1) ? CQ_BOX_IGNORE : 0;
-            lua_pop(L, 3);
-            if (cq_dataset_add_box(ds, p[0], p[1], p[2], p[3], c, fl, &err))
-                return luaL_error(L, "%s", err.msg);
+    lua_Integer count = range_field(L, 2, "count", -1, 0, 1 << 30);
+    lua_Integer w = range_field(L, 2, "width", 0, 0, INT32_MAX);
+    lua_Integer h = range_field(L, 2, "height", 0, 0, INT32_MAX);
+    lua_getfield(L, 2, "id"); /* 4 */
+    int has_id = !lua_isnil(L, 4);
+    int ok = 1;
+    lua_Integer id = has_id ? lua_tointegerx(L, 4, &ok) : 0;
+    if (!ok)
+        return luaL_argerror(L, 2, "field 'id' must be an integer");
+    lua_getfield(L, 2, "boxes"); /* 5 */
+    if (!lua_isnil(L, 5) && !lua_istable(L, 5))
+        return luaL_argerror(L, 2, "field 'boxes' must be a table of {x, y, w, h}");
+    lua_Integer nb = lua_istable(L, 5) ? luaL_len(L, 5) : 0;
+    if (nb < 0 || nb > 1 << 28)
+        return luaL_argerror(L, 2, "field 'boxes' has too many entries");
+    /* scratch, owned by Lua: 6 = boxes, 7 = their labels (strings or false) */
+    box_in *in = lua_newuserdatauv(L, (size_t)(nb ? nb : 1) * sizeof *in, 0);
+    lua_createtable(L, (int)nb, 0);
+    for (lua_Integer k = 1; k <= nb; k++) {
+        lua_geti(L, 5, k);
+        if (!lua_istable(L, -1))
+            return luaL_argerror(L, 2, lua_pushfstring(L, "box %I must be a table {x, y, w, h}", k));
+        for (int j = 0; j < 4; j++) {
+            lua_geti(L, -1, j + 1);
+            if (!lua_isnumber(L, -1))
+                return luaL_argerror(L, 2, lua_pushfstring(L, "box %I must be a table {x, y, w, h}", k));
+            in[k - 1].p[j] = (float)lua_tonumber(L, -1);
+            lua_pop(L, 1);
         }
+        lua_getfield(L, -1, "label");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 0);
+        } else if (lua_isstring(L, -1)) {
+            lua_tostring(L, -1); /* numbers become strings, anchored in the labels table */
+        } else {
+            return luaL_argerror(L, 2, lua_pushfstring(L, "box %I: field 'label' must be a string", k));
+        }
+        lua_rawseti(L, 7, k);
+        lua_getfield(L, -1, "ignore");
+        in[k - 1].flags = lua_toboolean(L, -1) ? CQ_BOX_IGNORE : 0;
+        lua_pop(L, 2);
+    }
+    /* the reads above may run metamethods: take the dataset pointer after them,
+     * and from here on nothing calls Lua until the record is complete */
+    cq_dataset *ds = check_idle_ds(L, 1);
+    const char *path = lua_tostring(L, 3);
+    int64_t n0 = ds->n, nboxes0 = ds->nboxes;
+    int64_t outside0 = ds->boxes_outside, ignored0 = ds->boxes_ignored;
+    cq_err err;
+    int64_t r = cq_dataset_add(ds, path, has_id ? id : ds->n + 1, (int32_t)w, (int32_t)h,
+                               (int32_t)count, &err);
+    int failed = r < 0;
+    for (lua_Integer k = 1; k <= nb && !failed; k++) {
+        int32_t c = -1;
+        if (lua_rawgeti(L, 7, k) == LUA_TSTRING)
+            failed = (c = cq_dataset_category(ds, lua_tostring(L, -1), -1, &err)) < 0;
+        lua_pop(L, 1);
+        const float *p = in[k - 1].p;
+        failed = failed || cq_dataset_add_box(ds, p[0], p[1], p[2], p[3], c, in[k - 1].flags, &err);
+    }
+    if (failed) {
+        /* out of memory midway: take the partial record back out */
+        ds->n = n0;
+        ds->nboxes = nboxes0;
+        ds->boxes_outside = outside0;
+        ds->boxes_ignored = ignored0;
+        return luaL_error(L, "%s", err.msg);
     }
     lua_pushinteger(L, r + 1);
     return 1;

@@ -64,4 +64,41 @@ describe("calq.dataset", function()
       end, "dataset is closed")
     end)
   end)
+
+  describe("Dataset:add()", function()
+    it("adds nothing when a box is bad", function()
+      local ds = three()
+      assert.has_error(function()
+        ds:add{path = "bad.jpg", boxes = {{1, 1, 1, 1, label = "face"}, "oops"}}
+      end, "bad argument #1 to 'add' (box 2 must be a table {x, y, w, h})")
+      assert.has_error(function()
+        ds:add{path = "bad.jpg", boxes = {{1, 1, 1, 1}, {1, 2, 3}}}
+      end, "bad argument #1 to 'add' (box 2 must be a table {x, y, w, h})")
+      assert.has_error(function()
+        ds:add{path = "bad.jpg", boxes = {{1, 1, 1, 1, label = {}}}}
+      end, "bad argument #1 to 'add' (box 1: field 'label' must be a string)")
+      assert.equal(3, #ds)
+      assert.matches("%(3 images, 3 boxes, 0 categories%)", tostring(ds))
+      assert.equal(4, ds:add{path = "good.jpg", boxes = {{1, 1, 1, 1, label = 7}}})
+      assert.same({"7"}, ds:record(4).labels)
+      assert.equal(1, ds:record(4).count)
+    end)
+
+    it("range-checks width, height, count and id before narrowing them", function()
+      local ds = calq.dataset()
+      assert.has_error(function() ds:add{path = "a", width = (1 << 32) + 7} end,
+        "bad argument #1 to 'add' (field 'width' must be an integer in 0..2147483647)")
+      assert.has_error(function() ds:add{path = "a", height = -5} end,
+        "bad argument #1 to 'add' (field 'height' must be an integer in 0..2147483647)")
+      assert.has_error(function() ds:add{path = "a", count = -1} end,
+        "bad argument #1 to 'add' (field 'count' must be an integer in 0..1073741824)")
+      assert.has_error(function() ds:add{path = "a", id = 1.5} end,
+        "bad argument #1 to 'add' (field 'id' must be an integer)")
+      assert.equal(0, #ds)
+      assert.equal(1, ds:add{path = "a", width = 2147483647, height = 0, id = 1 << 40})
+      local r = ds:record(1)
+      assert.equal(2147483647, r.width)
+      assert.equal(1 << 40, r.id)
+    end)
+  end)
 end)
