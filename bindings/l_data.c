@@ -237,7 +237,9 @@ static int l_open_dataset(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         lua_getfield(L, 3, "image_root");
-        o.image_root = luaL_optstring(L, -1, NULL);
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 3, "field 'image_root' must be a string");
+        o.image_root = lua_tostring(L, -1);
         lua_getfield(L, 3, "read_headers");
         if (!lua_isnil(L, -1))
             o.read_headers = lua_toboolean(L, -1);

@@ -101,4 +101,16 @@ describe("calq.dataset", function()
       assert.equal(1 << 40, r.id)
     end)
   end)
+
+  describe("open_dataset()", function()
+    it("names argument #3 when an option has the wrong type", function()
+      assert.has_error(function() calq.open_dataset("x", "coco", {image_root = {}}) end,
+        "bad argument #3 to 'open_dataset' (field 'image_root' must be a string)")
+      assert.has_error(function() calq.open_dataset("x", "coco", {image_root = 5}) end,
+        "bad argument #3 to 'open_dataset' (field 'image_root' must be a string)")
+      local ds, _, code = calq.open_dataset("/nonexistent/x.json", "coco", {image_root = "/tmp"})
+      assert.is_nil(ds)
+      assert.equal("EIO", code)
+    end)
+  end)
 end)
