@@ -249,13 +249,26 @@ local function jnum(x)
   return s
 end
 
-local function write_atomic(path, text)
-  local f, err = io.open(path .. ".tmp", "wb")
+--- Write text to path.tmp, then rename it to path. Returns true, or nil,
+-- message (the .tmp removed) when any step fails.
+function mosaic.write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
-  f:write(text)
-  f:close()
-  return os.rename(path .. ".tmp", path)
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(path, rerr)
+  end
+  return true
 end
+local write_atomic = mosaic.write_atomic
 
 -- ---- the builder -----------------------------------------------------------
 
