@@ -217,6 +217,21 @@ end
 --- Exact number of images for each face count lo..hi: shares by dist, turned
 -- into integers that sum to n (largest remainder).
 function mosaic.count_plan(n, lo, hi, dist)
+  local args = { n, lo, hi }
+  for i = 1, 3 do
+    local v = args[i]
+    if math.type(v) ~= "integer" or v < 0 then
+      error(("bad argument #%d to 'count_plan' (integer >= 0 expected, got %s)")
+        :format(i, math.type(v) or type(v)), 2)
+    end
+  end
+  if hi < lo then
+    error(("bad argument #3 to 'count_plan' (hi %d is below lo %d)"):format(hi, lo), 2)
+  end
+  if dist ~= nil and dist ~= "uniform" and dist ~= "skewed" then
+    error(("bad argument #4 to 'count_plan' ('uniform', 'skewed' or nil expected, got %s)")
+      :format(type(dist) == "string" and "'" .. dist .. "'" or type(dist)), 2)
+  end
   local w, total = {}, 0
   for k = lo, hi do
     w[k] = dist == "skewed" and 2.0 ^ -(k - lo) or 1.0
