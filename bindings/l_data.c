@@ -553,7 +553,10 @@ static int m_issues(lua_State *L)
 
 /* ---- sampling ------------------------------------------------------------------ */
 
-static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo)
+/* Integer field k of the table at t, >= lo and <= hi (checked before any
+ * narrowing cast by the caller), def when absent. */
+static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo,
+                             lua_Integer hi)
 {
     lua_getfield(L, t, k);
     if (lua_isnil(L, -1)) {
@@ -564,6 +567,8 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (!ok || v < lo)
         luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer >= %I", k, lo));
+    if (v > hi)
+        luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer <= %I", k, hi));
     lua_pop(L, 1);
     return v;
 }
@@ -586,14 +591,14 @@ static int m_sample(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 4); /* the pool goes to 5 */
     cq_sample_opts o = cq_sample_defaults();
-    o.size = opt_field(L, 3, "size", p == 3 ? 0 : -1, 0);
+    o.size = opt_field(L, 3, "size", p == 3 ? 0 : -1, 0, LUA_MAXINTEGER);
     if (o.size < 0)
         return luaL_argerror(L, 3, "field 'size' is required");
-    o.threshold = (int32_t)opt_field(L, 3, "threshold", 1, 0);
-    o.seed = (uint64_t)opt_field(L, 3, "seed", 0, LUA_MININTEGER);
-    o.pool_min = (int32_t)opt_field(L, 3, "pool_min", 1, 0);
-    o.pool_max = (int32_t)opt_field(L, 3, "pool_max", o.pool_min, 0);
-    o.per_class = opt_field(L, 3, "per_class", 1, 0);
+    o.threshold = (int32_t)opt_field(L, 3, "threshold", 1, 0, INT32_MAX);
+    o.seed = (uint64_t)opt_field(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    o.pool_min = (int32_t)opt_field(L, 3, "pool_min", 1, 0, INT32_MAX);
+    o.pool_max = (int32_t)opt_field(L, 3, "pool_max", o.pool_min, 0, INT32_MAX);
+    o.per_class = opt_field(L, 3, "per_class", 1, 0, LUA_MAXINTEGER);
     lua_getfield(L, 3, "pool");
     int pool = lua_gettop(L);
     /* the reads above may run metamethods: take the dataset pointer after them */

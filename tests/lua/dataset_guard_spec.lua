@@ -113,4 +113,15 @@ describe("calq.dataset", function()
       assert.equal("EIO", code)
     end)
   end)
+
+  describe("Dataset:sample() options", function()
+    it("range-checks threshold and pool sizes before narrowing them", function()
+      local ds = three()
+      for _, k in ipairs{ "threshold", "pool_min", "pool_max" } do
+        assert.has_error(function() ds:sample("balanced", { size = 1, [k] = (1 << 32) + 1 }) end,
+          ("bad argument #2 to 'sample' (field '%s' must be an integer <= 2147483647)"):format(k))
+      end
+      assert.equal(1, #ds:sample("balanced", { size = 1, threshold = 2147483647 }))
+    end)
+  end)
 end)
