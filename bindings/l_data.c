@@ -20,7 +20,9 @@
 #define CQ_LUA_DATASET "calq.Dataset"
 #define CQ_LUA_INDEX "calq.Index"
 
-typedef struct { cq_dataset *ds; } dsbox;
+/* busy: Lua callbacks (filter and pool predicates) running over the dataset;
+ * while set, close/add/append raise "dataset is in use". */
+typedef struct { cq_dataset *ds; int busy; } dsbox;
 typedef struct { int64_t n; int64_t v[1]; } ixbox; /* v holds 0-based record numbers */
 
 /* ---- Index ---------------------------------------------------------------- */
@@ -107,6 +109,7 @@ static dsbox *new_dsbox(lua_State *L)
 {
     dsbox *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->ds = NULL;
+    b->busy = 0;
     luaL_setmetatable(L, CQ_LUA_DATASET);
     return b;
 }
@@ -117,6 +120,27 @@ static cq_dataset *check_ds(lua_State *L, int idx)
     if (!b->ds)
         luaL_argerror(L, idx, "dataset is closed");
     return b->ds;
+}
+
+/* The dataset at idx for a change: raise while a callback runs over it. */
+static cq_dataset *check_idle_ds(lua_State *L, int idx)
+{
+    dsbox *b = luaL_checkudata(L, idx, CQ_LUA_DATASET);
+    if (b->busy)
+        luaL_argerror(L, idx, "dataset is in use");
+    return check_ds(L, idx);
+}
+
+/* Call the function below its nargs arguments (1 result), with the dataset
+ * at 1 marked busy so the callback cannot close or grow it under our feet. */
+static void call_busy(lua_State *L, int nargs)
+{
+    dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
+    b->busy++;
+    int st = lua_pcall(L, nargs, 1, 0);
+    b->busy--;
+    if (st != LUA_OK)
+        lua_error(L);
 }
 
 /* Candidates at idx: nil = all (returns NULL, *n = ds->n), else an Index
@@ -213,7 +237,9 @@ static int l_open_dataset(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         lua_getfield(L, 3, "image_root");
-        o.image_root = luaL_optstring(L, -1, NULL);
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 3, "field 'image_root' must be a string");
+        o.image_root = lua_tostring(L, -1);
         lua_getfield(L, 3, "read_headers");
         if (!lua_isnil(L, -1))
             o.read_headers = lua_toboolean(L, -1);
@@ -256,7 +282,10 @@ static int m_record(lua_State *L)
 
 static int records_next(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, lua_upvalueindex(1));
+    dsbox *b = lua_touserdata(L, lua_upvalueindex(1));
+    if (!b->ds)
+        return luaL_error(L, "dataset is closed");
+    cq_dataset *ds = b->ds;
     lua_Integer k = lua_tointeger(L, lua_upvalueindex(3));
     int64_t n, r;
     if (lua_isnil(L, lua_upvalueindex(2))) {
@@ -335,7 +364,7 @@ static int m_filter(lua_State *L)
         lua_pushvalue(L, 2);
         push_record(L, ds, r);
         lua_pushinteger(L, r + 1);
-        lua_call(L, 2, 1);
+        call_busy(L, 2);
         if (lua_toboolean(L, -1))
             x->v[x->n++] = r;
         lua_pop(L, 1);
@@ -343,55 +372,108 @@ static int m_filter(lua_State *L)
     return 1;
 }
 
+/* Integer field k of the table at t in lo..hi, def when absent; else raise
+ * "bad argument #t (field 'k' must be an integer in lo..hi)". */
+static lua_Integer range_field(lua_State *L, int t, const char *k, lua_Integer def,
+                               lua_Integer lo, lua_Integer hi)
+{
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < lo || v > hi)
+        luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer in %I..%I", k, lo, hi));
+    lua_pop(L, 1);
+    return v;
+}
+
+typedef struct {
+    float p[4];
+    unsigned flags;
+} box_in;
+
 /* ds:add{path=, id=, width=, height=, count=, boxes={{x,y,w,h,label=,ignore=}}} -> record number.
- * count absent: the number of non-ignored boxes. */
+ * count absent: the number of non-ignored boxes. Everything is checked
+ * before the dataset changes: a bad box adds nothing. */
 static int m_add(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, 1);
+    check_idle_ds(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "path");
-    const char *path = lua_tostring(L, -1);
-    if (!path)
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "path"); /* 3 */
+    if (lua_type(L, 3) != LUA_TSTRING)
         return luaL_argerror(L, 2, "field 'path' must be a string");
-    lua_getfield(L, 2, "count");
-    lua_getfield(L, 2, "width");
-    lua_getfield(L, 2, "height");
-    lua_getfield(L, 2, "id");
-    lua_getfield(L, 2, "boxes");
-    /* stack: path -6, count -5, width -4, height -3, id -2, boxes -1 */
-    if (!lua_isnil(L, -5) && (!lua_isinteger(L, -5) || lua_tointeger(L, -5) < 0 ||
-                              lua_tointeger(L, -5) > 1 << 30))
-        return luaL_argerror(L, 2, "field 'count' must be an integer >= 0");
-    int32_t count = lua_isnil(L, -5) ? -1 : (int32_t)lua_tointeger(L, -5);
-    int32_t w = (int32_t)luaL_optinteger(L, -4, 0), h = (int32_t)luaL_optinteger(L, -3, 0);
-    int64_t id = luaL_optinteger(L, -2, ds->n + 1);
-    cq_err err;
-    int64_t r = cq_dataset_add(ds, path, id, w, h, count, &err);
-    if (r < 0)
-        return luaL_error(L, "%s", err.msg);
-    if (lua_istable(L, -1)) {
-        for (lua_Integer k = 1, nb = luaL_len(L, -1); k <= nb; k++) {
-            lua_geti(L, -1, k);
-            if (!lua_istable(L, -1))
-                return luaL_argerror(L, 2, "boxes must be tables {x, y, w, h}");
-            float p[4];
-            for (int j = 0; j < 4; j++) {
-                lua_geti(L, -1, j + 1);
-                if (!lua_isnumber(L, -1))
-                    return luaL_argerror(L, 2, "boxes must be tables {x, y, w, h}");
-                p[j] = (float)lua_tonumber(L, -1);
-                lua_pop(L, 1);
-            }
-            lua_getfield(L, -1, "label");
-            int32_t c = -1;
-            if (lua_isstring(L, -1) && (c = cq_dataset_category(ds, lua_tostring(L, -1), -1, &err)) < 0)
-                return luaL_error(L, "%s", err.msg);
-            lua_getfield(L, -2, "ignore");
-            unsigned fl = lua_toboolean(L, -1) ? CQ_BOX_IGNORE : 0;
-            lua_pop(L, 3);
-            if (cq_dataset_add_box(ds, p[0], p[1], p[2], p[3], c, fl, &err))
-                return luaL_error(L, "%s", err.msg);
+    lua_Integer count = range_field(L, 2, "count", -1, 0, 1 << 30);
+    lua_Integer w = range_field(L, 2, "width", 0, 0, INT32_MAX);
+    lua_Integer h = range_field(L, 2, "height", 0, 0, INT32_MAX);
+    lua_getfield(L, 2, "id"); /* 4 */
+    int has_id = !lua_isnil(L, 4);
+    int ok = 1;
+    lua_Integer id = has_id ? lua_tointegerx(L, 4, &ok) : 0;
+    if (!ok)
+        return luaL_argerror(L, 2, "field 'id' must be an integer");
+    lua_getfield(L, 2, "boxes"); /* 5 */
+    if (!lua_isnil(L, 5) && !lua_istable(L, 5))
+        return luaL_argerror(L, 2, "field 'boxes' must be a table of {x, y, w, h}");
+    lua_Integer nb = lua_istable(L, 5) ? luaL_len(L, 5) : 0;
+    if (nb < 0 || nb > 1 << 28)
+        return luaL_argerror(L, 2, "field 'boxes' has too many entries");
+    /* scratch, owned by Lua: 6 = boxes, 7 = their labels (strings or false) */
+    box_in *in = lua_newuserdatauv(L, (size_t)(nb ? nb : 1) * sizeof *in, 0);
+    lua_createtable(L, (int)nb, 0);
+    for (lua_Integer k = 1; k <= nb; k++) {
+        lua_geti(L, 5, k);
+        if (!lua_istable(L, -1))
+            return luaL_argerror(L, 2, lua_pushfstring(L, "box %I must be a table {x, y, w, h}", k));
+        for (int j = 0; j < 4; j++) {
+            lua_geti(L, -1, j + 1);
+            if (!lua_isnumber(L, -1))
+                return luaL_argerror(L, 2, lua_pushfstring(L, "box %I must be a table {x, y, w, h}", k));
+            in[k - 1].p[j] = (float)lua_tonumber(L, -1);
+            lua_pop(L, 1);
         }
+        lua_getfield(L, -1, "label");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 0);
+        } else if (lua_isstring(L, -1)) {
+            lua_tostring(L, -1); /* numbers become strings, anchored in the labels table */
+        } else {
+            return luaL_argerror(L, 2, lua_pushfstring(L, "box %I: field 'label' must be a string", k));
+        }
+        lua_rawseti(L, 7, k);
+        lua_getfield(L, -1, "ignore");
+        in[k - 1].flags = lua_toboolean(L, -1) ? CQ_BOX_IGNORE : 0;
+        lua_pop(L, 2);
+    }
+    /* the reads above may run metamethods: take the dataset pointer after them,
+     * and from here on nothing calls Lua until the record is complete */
+    cq_dataset *ds = check_idle_ds(L, 1);
+    const char *path = lua_tostring(L, 3);
+    int64_t n0 = ds->n, nboxes0 = ds->nboxes;
+    int64_t outside0 = ds->boxes_outside, ignored0 = ds->boxes_ignored;
+    cq_err err;
+    int64_t r = cq_dataset_add(ds, path, has_id ? id : ds->n + 1, (int32_t)w, (int32_t)h,
+                               (int32_t)count, &err);
+    int failed = r < 0;
+    for (lua_Integer k = 1; k <= nb && !failed; k++) {
+        int32_t c = -1;
+        if (lua_rawgeti(L, 7, k) == LUA_TSTRING)
+            failed = (c = cq_dataset_category(ds, lua_tostring(L, -1), -1, &err)) < 0;
+        lua_pop(L, 1);
+        const float *p = in[k - 1].p;
+        failed = failed || cq_dataset_add_box(ds, p[0], p[1], p[2], p[3], c, in[k - 1].flags, &err);
+    }
+    if (failed) {
+        /* out of memory midway: take the partial record back out */
+        ds->n = n0;
+        ds->nboxes = nboxes0;
+        ds->boxes_outside = outside0;
+        ds->boxes_ignored = ignored0;
+        return luaL_error(L, "%s", err.msg);
     }
     lua_pushinteger(L, r + 1);
     return 1;
@@ -400,7 +482,7 @@ static int m_add(lua_State *L)
 /* ds:append(other) -> ds: other's records added at the end */
 static int m_append(lua_State *L)
 {
-    cq_dataset *ds = check_ds(L, 1), *src = check_ds(L, 2);
+    cq_dataset *ds = check_idle_ds(L, 1), *src = check_ds(L, 2);
     cq_err err;
     if (cq_dataset_append(ds, src, &err))
         return luaL_error(L, "%s", err.msg);
@@ -419,6 +501,27 @@ static int m_categories(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    const cq_dataset *ds;
+    const int64_t *m;
+    int64_t n;
+} missing_args;
+
+/* Under lua_pcall: the two result tables of ds:missing(). */
+static int push_missing(lua_State *L)
+{
+    const missing_args *a = lua_touserdata(L, 1);
+    lua_createtable(L, (int)(a->n < 1 << 30 ? a->n : 0), 0);
+    lua_createtable(L, (int)(a->n < 1 << 30 ? a->n : 0), 0);
+    for (int64_t i = 0; i < a->n; i++) {
+        lua_pushstring(L, cq_dataset_path(a->ds, a->m[i]));
+        lua_rawseti(L, -3, i + 1);
+        lua_pushinteger(L, a->m[i] + 1);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 2;
+}
+
 /* ds:missing() -> {path, ...}, {record number, ...}: every image file that cannot be opened */
 static int m_missing(lua_State *L)
 {
@@ -428,16 +531,13 @@ static int m_missing(lua_State *L)
     int64_t n = cq_dataset_check_files(ds, &m, &err);
     if (n < 0)
         return cq__lua_fail(L, &err);
-    lua_createtable(L, (int)n, 0);
-    lua_createtable(L, (int)n, 0);
-    for (int64_t i = 0; i < n; i++) {
-        lua_pushstring(L, cq_dataset_path(ds, m[i]));
-        lua_rawseti(L, -3, i + 1);
-        lua_pushinteger(L, m[i] + 1);
-        lua_rawseti(L, -2, i + 1);
-    }
+    /* m is C memory: the tables are built under pcall, m freed before any raise */
+    missing_args a = {ds, m, n};
+    lua_pushcfunction(L, push_missing);
+    lua_pushlightuserdata(L, &a);
+    int st = lua_pcall(L, 1, 2, 0);
     free(m);
-    return 2;
+    return st == LUA_OK ? 2 : lua_error(L);
 }
 
 static int m_issues(lua_State *L)
@@ -453,7 +553,10 @@ static int m_issues(lua_State *L)
 
 /* ---- sampling ------------------------------------------------------------------ */
 
-static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo)
+/* Integer field k of the table at t, >= lo and <= hi (checked before any
+ * narrowing cast by the caller), def when absent. */
+static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo,
+                             lua_Integer hi)
 {
     lua_getfield(L, t, k);
     if (lua_isnil(L, -1)) {
@@ -464,6 +567,8 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (!ok || v < lo)
         luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer >= %I", k, lo));
+    if (v > hi)
+        luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer <= %I", k, hi));
     lua_pop(L, 1);
     return v;
 }
@@ -481,22 +586,25 @@ static int m_sample(lua_State *L)
                                         "stratified", NULL};
     static const policy_fn fns[] = {cq_sample_balanced, cq_sample_first, cq_sample_uniform,
                                     cq_sample_class_balanced, cq_sample_stratified};
-    cq_dataset *ds = check_ds(L, 1);
+    check_ds(L, 1);
     int p = luaL_checkoption(L, 2, NULL, names);
     luaL_checktype(L, 3, LUA_TTABLE);
-    int64_t n;
-    const int64_t *cand = opt_cand(L, 4, ds, &n);
+    lua_settop(L, 4); /* the pool goes to 5 */
     cq_sample_opts o = cq_sample_defaults();
-    o.size = opt_field(L, 3, "size", p == 3 ? 0 : -1, 0);
+    o.size = opt_field(L, 3, "size", p == 3 ? 0 : -1, 0, LUA_MAXINTEGER);
     if (o.size < 0)
         return luaL_argerror(L, 3, "field 'size' is required");
-    o.threshold = (int32_t)opt_field(L, 3, "threshold", 1, 0);
-    o.seed = (uint64_t)opt_field(L, 3, "seed", 0, LUA_MININTEGER);
-    o.pool_min = (int32_t)opt_field(L, 3, "pool_min", 1, 0);
-    o.pool_max = (int32_t)opt_field(L, 3, "pool_max", o.pool_min, 0);
-    o.per_class = opt_field(L, 3, "per_class", 1, 0);
+    o.threshold = (int32_t)opt_field(L, 3, "threshold", 1, 0, INT32_MAX);
+    o.seed = (uint64_t)opt_field(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    o.pool_min = (int32_t)opt_field(L, 3, "pool_min", 1, 0, INT32_MAX);
+    o.pool_max = (int32_t)opt_field(L, 3, "pool_max", o.pool_min, 0, INT32_MAX);
+    o.per_class = opt_field(L, 3, "per_class", 1, 0, LUA_MAXINTEGER);
     lua_getfield(L, 3, "pool");
     int pool = lua_gettop(L);
+    /* the reads above may run metamethods: take the dataset pointer after them */
+    cq_dataset *ds = check_ds(L, 1);
+    int64_t n;
+    const int64_t *cand = opt_cand(L, 4, ds, &n);
     if (!lua_isnil(L, pool)) {
         uint8_t *mask = lua_newuserdatauv(L, (size_t)(ds->n ? ds->n : 1), 0); /* Lua owns it */
         memset(mask, 0, (size_t)(ds->n ? ds->n : 1));
@@ -506,7 +614,7 @@ static int m_sample(lua_State *L)
                 lua_pushvalue(L, pool);
                 push_record(L, ds, r);
                 lua_pushinteger(L, r + 1);
-                lua_call(L, 2, 1);
+                call_busy(L, 2);
                 mask[r] = (uint8_t)lua_toboolean(L, -1);
                 lua_pop(L, 1);
             }
@@ -562,6 +670,7 @@ static int mm_tostring(lua_State *L)
     return 1;
 }
 
+/* __gc: idempotent (a dataset in use is on the stack, never collected). */
 static int mm_gc(lua_State *L)
 {
     dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
@@ -570,15 +679,24 @@ static int mm_gc(lua_State *L)
     return 0;
 }
 
+/* close and __close: idempotent; raise while a callback runs over the dataset. */
+static int mm_close(lua_State *L)
+{
+    dsbox *b = luaL_checkudata(L, 1, CQ_LUA_DATASET);
+    if (b->busy)
+        luaL_argerror(L, 1, "dataset is in use");
+    return mm_gc(L);
+}
+
 static const luaL_Reg ds_methods[] = {
     {"record", m_record}, {"records", m_records}, {"counts", m_counts},
     {"histogram", m_histogram}, {"filter", m_filter}, {"add", m_add}, {"append", m_append},
     {"categories", m_categories}, {"missing", m_missing}, {"issues", m_issues},
-    {"sample", m_sample}, {"close", mm_gc}, {NULL, NULL},
+    {"sample", m_sample}, {"close", mm_close}, {NULL, NULL},
 };
 
 static const luaL_Reg ds_meta[] = {
-    {"__len", m_len}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_gc},
+    {"__len", m_len}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_close},
     {NULL, NULL},
 };
 

@@ -26,11 +26,15 @@
 #define CQ_LUA_EXEC "calq.Exec"
 #define EXEC_REGISTRY "calq.execs"
 
+/* The observer function is the user value 1 of the box, not a registry
+ * reference: an observer closure that captures its model then forms a cycle
+ * through the weak-keyed registry, which the collector can free. */
 typedef struct {
     cq_exec *e;
     cq_graph *g;
-    lua_State *L;     /* set during run, for the observer */
-    int observer_ref; /* LUA_NOREF when none */
+    lua_State *L;  /* set during run/time, for the observer */
+    int obs_idx;   /* stack index of the observer function during run/time */
+    int has_observer;
     int obs_error;
 } ebox;
 
@@ -39,10 +43,6 @@ static int exec_gc(lua_State *L)
     ebox *b = luaL_checkudata(L, 1, CQ_LUA_EXEC);
     cq_exec_free(b->e);
     b->e = NULL;
-    if (b->observer_ref != LUA_NOREF) {
-        luaL_unref(L, LUA_REGISTRYINDEX, b->observer_ref);
-        b->observer_ref = LUA_NOREF;
-    }
     return 0;
 }
 
@@ -57,14 +57,25 @@ static void push_registry(lua_State *L)
     }
 }
 
+/* Push the calq.Exec box of the model at idx (nil when none). */
+static void push_exec_box(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    push_registry(L);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+
 static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t);
 
 /* The executor of the model at idx (planned on first use, planned again when
  * the graph was edited since); NULL with err filled when planning fails (an
- * operator calq lacks...): callers return nil, msg, code. */
+ * operator calq lacks...): callers return nil, msg, code. Raises "model is
+ * running" when called from the model's own observer. */
 static ebox *get_exec(lua_State *L, int idx, cq_err *err)
 {
-    cq_graph *g = cq__lua_check_model(L, idx);
+    cq_graph *g = cq__lua_check_idle_model(L, idx);
     push_registry(L);
     lua_pushvalue(L, idx);
     lua_rawget(L, -2);
@@ -81,15 +92,14 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
             lua_pop(L, 2);
             return NULL;
         }
-        if (b->observer_ref != LUA_NOREF)
+        if (b->has_observer)
             cq_exec_set_observer(b->e, observer_cb, b);
         lua_pop(L, 2);
         return b;
     }
     lua_pop(L, 1);
-    b = lua_newuserdatauv(L, sizeof *b, 0);
+    b = lua_newuserdatauv(L, sizeof *b, 1);
     memset(b, 0, sizeof *b);
-    b->observer_ref = LUA_NOREF;
     if (luaL_newmetatable(L, CQ_LUA_EXEC)) {
         lua_pushcfunction(L, exec_gc);
         lua_setfield(L, -2, "__gc");
@@ -110,26 +120,50 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
     return b;
 }
 
-static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t)
+typedef struct {
+    const cq_graph *g;
+    int node, output;
+    const cq_tensor *t;
+} obs_args;
+
+/* Under lua_pcall: fn, args -> fn's result. Everything that can raise (the
+ * info table, the copy of the tensor) happens here, never in cq_exec_run's
+ * frame. */
+static int observer_call(lua_State *L)
 {
-    ebox *b = ud;
-    lua_State *L = b->L;
-    cq_err err;
-    cq_tensor *copy = cq_tensor_clone(t, &err);
-    if (!copy)
-        return 1;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, b->observer_ref);
-    const cq_node *n = &g->nodes[node];
+    const obs_args *a = lua_touserdata(L, 2);
+    const cq_node *n = &a->g->nodes[a->node];
+    lua_settop(L, 1);
     lua_createtable(L, 0, 4);
-    lua_pushinteger(L, node + 1);
+    lua_pushinteger(L, a->node + 1);
     lua_setfield(L, -2, "index");
     lua_pushstring(L, n->name);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, n->op_type);
     lua_setfield(L, -2, "op_type");
-    lua_pushstring(L, g->values[n->outputs[output]].name);
+    lua_pushstring(L, a->g->values[n->outputs[a->output]].name);
     lua_setfield(L, -2, "output");
+    cq_err err;
+    cq_tensor *copy = cq_tensor_clone(a->t, &err);
+    if (!copy)
+        return luaL_error(L, "observer: %s", err.msg);
     cq__lua_push_tensor(L, copy);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t)
+{
+    ebox *b = ud;
+    lua_State *L = b->L;
+    if (!L || !lua_checkstack(L, 4)) {
+        b->obs_error = 2;
+        return 1;
+    }
+    obs_args a = {g, node, output, t};
+    lua_pushcfunction(L, observer_call);
+    lua_pushvalue(L, b->obs_idx);
+    lua_pushlightuserdata(L, &a);
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
         b->obs_error = 1;
         return 1; /* the message stays on the stack */
@@ -138,6 +172,33 @@ static int observer_cb(void *ud, const cq_graph *g, int node, int output, const 
     int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
     return stop;
+}
+
+/* Around cq_exec_run: the model at 1 is busy, the observer (or nil) is pushed
+ * and its index kept for observer_cb. */
+static void begin_run(lua_State *L, ebox *b)
+{
+    push_exec_box(L, 1);
+    lua_getiuservalue(L, -1, 1);
+    lua_remove(L, -2);
+    b->obs_idx = lua_gettop(L);
+    b->L = L;
+    b->obs_error = 0;
+    cq__lua_model_set_busy(L, 1, 1);
+}
+
+static void end_run(lua_State *L, ebox *b)
+{
+    cq__lua_model_set_busy(L, 1, 0);
+    b->L = NULL;
+}
+
+/* After a run the observer failed: the error to raise is on the stack top. */
+static int observer_error(lua_State *L, ebox *b)
+{
+    if (b->obs_error == 2)
+        return luaL_error(L, "observer: Lua stack overflow");
+    return lua_error(L);
 }
 
 /* The inputs at arg 2: a tensor (one-input models) or {name = tensor}. Borrowed. */
@@ -162,6 +223,23 @@ static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
     }
 }
 
+/* Under lua_pcall: moves the outputs out[0..n) into a new table {name =
+ * Tensor}, setting each out[i] to NULL once a box owns it, so the caller can
+ * release the rest if Lua runs out of memory. */
+static int push_outputs(lua_State *L)
+{
+    const cq_graph *g = lua_touserdata(L, 1);
+    cq_tensor **out = lua_touserdata(L, 2);
+    lua_createtable(L, 0, g->n_outputs);
+    for (int i = 0; i < g->n_outputs; i++) {
+        cq_tensor *t = out[i];
+        out[i] = NULL; /* cq__lua_push_tensor owns it from here, even if it raises */
+        cq__lua_push_tensor(L, t);
+        lua_setfield(L, -2, g->values[g->outputs[i]].name);
+    }
+    return 1;
+}
+
 /* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code */
 static int m_run(lua_State *L)
 {
@@ -172,31 +250,38 @@ static int m_run(lua_State *L)
     cq_graph *g = b->g;
     cq_tensor *in[64];
     check_inputs(L, g, in);
-    cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
-    if (!out)
-        return luaL_error(L, "out of memory");
-    cq_err err;
-    b->L = L;
-    b->obs_error = 0;
+    lua_settop(L, 2);
+    if (!lua_checkstack(L, 8))
+        return luaL_error(L, "Lua stack overflow");
+    begin_run(L, b);
     int top = lua_gettop(L);
+    cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    if (!out) {
+        end_run(L, b);
+        return luaL_error(L, "out of memory");
+    }
+    cq_err err;
     cq_status st = cq_exec_run(b->e, g->n_inputs, in, out, &err);
-    b->L = NULL;
+    end_run(L, b);
     if (b->obs_error) {
+        for (int i = 0; i < g->n_outputs; i++)
+            cq_tensor_release(out[i]);
         free(out);
-        return lua_error(L); /* the observer's error message is on top */
+        return observer_error(L, b);
     }
     lua_settop(L, top);
     if (st) {
         free(out);
         return cq__lua_fail(L, &err);
     }
-    lua_createtable(L, 0, g->n_outputs);
-    for (int i = 0; i < g->n_outputs; i++) {
-        cq__lua_push_tensor(L, out[i]);
-        lua_setfield(L, -2, g->values[g->outputs[i]].name);
-    }
+    lua_pushcfunction(L, push_outputs);
+    lua_pushlightuserdata(L, g);
+    lua_pushlightuserdata(L, out);
+    int ok = lua_pcall(L, 2, 1, 0) == LUA_OK;
+    for (int i = 0; i < g->n_outputs; i++)
+        cq_tensor_release(out[i]);
     free(out);
-    return 1;
+    return ok ? 1 : lua_error(L);
 }
 
 static double wall_ms(void)
@@ -226,9 +311,13 @@ static int m_time(lua_State *L)
     lua_Integer rep = luaL_optinteger(L, 3, 20), warm = luaL_optinteger(L, 4, 3);
     luaL_argcheck(L, rep >= 1 && rep <= 100000, 3, "repeat must be 1..100000");
     luaL_argcheck(L, warm >= 0 && warm <= 100000, 4, "warmup must be 0..100000");
+    lua_settop(L, 4);
+    begin_run(L, b);
+    int top = lua_gettop(L);
     cq_tensor **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
     double *t = malloc((size_t)rep * sizeof *t);
     if (!out || !t) {
+        end_run(L, b);
         free(out), free(t);
         return luaL_error(L, "out of memory");
     }
@@ -237,15 +326,23 @@ static int m_time(lua_State *L)
         double t0 = wall_ms();
         cq_status st = cq_exec_run(b->e, g->n_inputs, in, out, &err);
         double dt = wall_ms() - t0;
-        for (int k = 0; k < g->n_outputs; k++)
+        for (int k = 0; k < g->n_outputs; k++) {
             cq_tensor_release(out[k]);
-        if (st) {
+            out[k] = NULL;
+        }
+        if (st || b->obs_error) {
+            end_run(L, b);
             free(out), free(t);
+            if (b->obs_error)
+                return observer_error(L, b);
+            lua_settop(L, top);
             return cq__lua_fail(L, &err);
         }
         if (i >= 0)
             t[i] = dt;
     }
+    end_run(L, b);
+    lua_settop(L, 4);
     qsort(t, (size_t)rep, sizeof *t, cmp_double);
     lua_pushnumber(L, rep % 2 ? t[rep / 2] : (t[rep / 2 - 1] + t[rep / 2]) / 2);
     lua_pushnumber(L, t[0]);
@@ -259,22 +356,21 @@ static int m_time(lua_State *L)
  * info = {index, name, op_type, output}; the tensor is a copy. */
 static int m_set_observer(lua_State *L)
 {
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
     cq_err gerr;
     ebox *b = get_exec(L, 1, &gerr);
     if (!b)
         return cq__lua_fail(L, &gerr);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TFUNCTION);
-    if (b->observer_ref != LUA_NOREF)
-        luaL_unref(L, LUA_REGISTRYINDEX, b->observer_ref);
-    b->observer_ref = LUA_NOREF;
-    if (lua_isnoneornil(L, 2)) {
-        cq_exec_set_observer(b->e, NULL, NULL);
-        return 0;
-    }
+    lua_settop(L, 2);
+    push_exec_box(L, 1);
     lua_pushvalue(L, 2);
-    b->observer_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    cq_exec_set_observer(b->e, observer_cb, b);
+    lua_setiuservalue(L, -2, 1);
+    b->has_observer = !lua_isnil(L, 2);
+    if (b->has_observer)
+        cq_exec_set_observer(b->e, observer_cb, b);
+    else
+        cq_exec_set_observer(b->e, NULL, NULL);
     return 0;
 }
 
@@ -385,6 +481,24 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+typedef struct {
+    const char *dir;
+    char **names;
+    size_t n;
+} dir_list;
+
+/* Under lua_pcall: table, list -> fills the table with the dir/name paths. */
+static int push_dir_list(lua_State *L)
+{
+    const dir_list *a = lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    for (size_t i = 0; i < a->n; i++) {
+        lua_pushfstring(L, "%s/%s", a->dir, a->names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 0;
+}
+
 /* calq.core.conform_dirs(dir) -> sorted list of test folders: dir itself when
  * it holds a model.onnx, else its subfolders that do | nil, msg, code */
 static int l_conform_dirs(lua_State *L)
@@ -407,6 +521,7 @@ static int l_conform_dirs(lua_State *L)
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
+    int oom = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
@@ -417,24 +532,36 @@ static int l_conform_dirs(lua_State *L)
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
             char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
+            if (!nn) {
+                oom = 1;
                 break;
+            }
             names = nn;
         }
-        if (!(names[n] = strdup(de->d_name)))
+        if (!(names[n] = strdup(de->d_name))) {
+            oom = 1;
             break;
+        }
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        lua_pushstring(L, path);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    if (names)
+        qsort(names, n, sizeof *names, cmp_str);
+    /* names are C memory: the list is built under pcall, names freed before any raise */
+    dir_list a = {dir, names, n};
+    lua_pushcfunction(L, push_dir_list);
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, &a);
+    int rc = lua_pcall(L, 2, 0, 0);
+    for (size_t i = 0; i < n; i++)
         free(names[i]);
-    }
     free(names);
-    return 1;
+    if (oom) {
+        cq_err err;
+        cq_errf(&err, CQ_ENOMEM, "%s: out of memory listing the folder", dir);
+        return cq__lua_fail(L, &err);
+    }
+    return rc == LUA_OK ? 1 : lua_error(L);
 }
 
 /* calq.core.ops() -> sorted list of the operator names calq runs */

@@ -7,6 +7,7 @@
  * as boxes are. */
 #include "lcalq.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "image.h"
@@ -77,10 +78,20 @@ static int l_decode(lua_State *L)
     return push_or_fail(L, b, cq_image_decode(s, n, name, mp, &err), &err);
 }
 
+/* Integer argument idx that fits an int (checked before the cast: a
+ * lua_Integer like (1 << 32) + 4 must not become 4). */
+static int check_int(lua_State *L, int idx, const char *what)
+{
+    lua_Integer v = luaL_checkinteger(L, idx);
+    if (v < INT_MIN || v > INT_MAX)
+        luaL_argerror(L, idx, lua_pushfstring(L, "%s must be in %d..%d", what, INT_MIN, INT_MAX));
+    return (int)v;
+}
+
 static int l_new(lua_State *L)
 {
-    int w = (int)luaL_checkinteger(L, 1), h = (int)luaL_checkinteger(L, 2);
-    int c = (int)luaL_optinteger(L, 3, 3);
+    lua_Integer w = luaL_checkinteger(L, 1), h = luaL_checkinteger(L, 2);
+    lua_Integer c = luaL_optinteger(L, 3, 3);
     lua_Integer fill = luaL_optinteger(L, 4, 0);
     luaL_argcheck(L, w >= 1 && w <= (1 << 16), 1, "width must be in 1..65536");
     luaL_argcheck(L, h >= 1 && h <= (1 << 16), 2, "height must be in 1..65536");
@@ -88,7 +99,7 @@ static int l_new(lua_State *L)
     luaL_argcheck(L, fill >= 0 && fill <= 255, 4, "fill must be in 0..255");
     cq_err err;
     ibox *b = new_box(L);
-    return push_or_raise(L, b, cq_image_new(w, h, c, (uint8_t)fill, &err), &err);
+    return push_or_raise(L, b, cq_image_new((int)w, (int)h, (int)c, (uint8_t)fill, &err), &err);
 }
 
 /* image_from_tensor(t): a u8 (or any dtype, saturated) [H, W] or [H, W, C] tensor. */
@@ -148,8 +159,8 @@ static int m_save(lua_State *L)
 static int m_crop(lua_State *L)
 {
     cq_image *im = check_image(L, 1);
-    int x = (int)luaL_checkinteger(L, 2), y = (int)luaL_checkinteger(L, 3);
-    int w = (int)luaL_checkinteger(L, 4), h = (int)luaL_checkinteger(L, 5);
+    int x = check_int(L, 2, "x"), y = check_int(L, 3, "y");
+    int w = check_int(L, 4, "width"), h = check_int(L, 5, "height");
     cq_err err;
     ibox *b = new_box(L);
     return push_or_raise(L, b, cq_image_crop(im, x, y, w, h, &err), &err);
@@ -189,7 +200,7 @@ static int m_convert(lua_State *L)
 static int m_paste(lua_State *L)
 {
     cq_image *dst = check_image(L, 1), *src = check_image(L, 2);
-    int x = (int)luaL_checkinteger(L, 3), y = (int)luaL_checkinteger(L, 4);
+    int x = check_int(L, 3, "x"), y = check_int(L, 4, "y");
     lua_Integer f = luaL_optinteger(L, 5, 0);
     luaL_argcheck(L, f >= 0 && f <= 4096, 5, "feather must be in 0..4096");
     luaL_argcheck(L, dst->channels == src->channels, 2, "channel counts differ");

@@ -13,7 +13,9 @@
 
 #include "onnx.h"
 
-typedef struct { cq_graph *g; } mbox;
+/* busy: runs of this model in progress (set by l_exec.c around cq_exec_run);
+ * while set, close/save/run raise "model is running". */
+typedef struct { cq_graph *g; int busy; } mbox;
 
 static void ensure_metatable(lua_State *L);
 
@@ -28,14 +30,10 @@ static mbox *new_box(lua_State *L)
 {
     mbox *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->g = NULL;
+    b->busy = 0;
     ensure_metatable(L);
     lua_setmetatable(L, -2);
     return b;
-}
-
-void cq__lua_push_model(lua_State *L, cq_graph *g)
-{
-    new_box(L)->g = g;
 }
 
 cq_graph *cq__lua_check_model(lua_State *L, int idx)
@@ -44,6 +42,20 @@ cq_graph *cq__lua_check_model(lua_State *L, int idx)
     if (!b->g)
         luaL_argerror(L, idx, "model is closed");
     return b->g;
+}
+
+cq_graph *cq__lua_check_idle_model(lua_State *L, int idx)
+{
+    mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);
+    if (b->busy)
+        luaL_argerror(L, idx, "model is running");
+    return cq__lua_check_model(L, idx);
+}
+
+void cq__lua_model_set_busy(lua_State *L, int idx, int busy)
+{
+    mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);
+    b->busy += busy ? 1 : -1;
 }
 
 /* ---- loading ----------------------------------------------------------- */
@@ -74,6 +86,13 @@ static int l_onnx_load_buffer(lua_State *L)
     return 1;
 }
 
+static int push_name(lua_State *L)
+{
+    const char *name = lua_touserdata(L, 1);
+    lua_pushstring(L, name ? name : "");
+    return 1;
+}
+
 /* calq.core.onnx_read_tensor(path) -> Tensor, name | nil, msg, code */
 static int l_onnx_read_tensor(lua_State *L)
 {
@@ -83,9 +102,17 @@ static int l_onnx_read_tensor(lua_State *L)
     cq_tensor *t = cq_onnx_read_tensor(path, &name, &err);
     if (!t)
         return cq__lua_fail(L, &err);
-    cq__lua_push_tensor(L, t);
-    lua_pushstring(L, name);
+    /* name is C memory: it must be freed before anything can raise */
+    lua_pushcfunction(L, push_name);
+    lua_pushlightuserdata(L, name);
+    int st = lua_pcall(L, 1, 1, 0);
     free(name);
+    if (st != LUA_OK) {
+        cq_tensor_release(t);
+        return lua_error(L);
+    }
+    cq__lua_push_tensor(L, t);
+    lua_insert(L, -2);
     return 2;
 }
 
@@ -386,7 +413,7 @@ static int m_info(lua_State *L)
 /* m:save(path) -> true | nil, msg, code */
 static int m_save(lua_State *L)
 {
-    const cq_graph *g = cq__lua_check_model(L, 1);
+    const cq_graph *g = cq__lua_check_idle_model(L, 1);
     const char *path = luaL_checkstring(L, 2);
     cq_err err;
     if (cq_onnx_save(g, path, &err) != CQ_OK)
@@ -429,13 +456,23 @@ static int m_diff(lua_State *L)
     return 1;
 }
 
-/* __gc and __close: idempotent. */
+/* __gc: idempotent. A running model is on the stack of m:run, so it is
+ * never collected while busy. */
 static int mm_gc(lua_State *L)
 {
     mbox *b = luaL_checkudata(L, 1, CQ_LUA_MODEL);
     cq_graph_free(b->g);
     b->g = NULL;
     return 0;
+}
+
+/* close and __close: idempotent; raise while the model runs (from its observer). */
+static int mm_close(lua_State *L)
+{
+    mbox *b = luaL_checkudata(L, 1, CQ_LUA_MODEL);
+    if (b->busy)
+        luaL_argerror(L, 1, "model is running");
+    return mm_gc(L);
 }
 
 static int mm_tostring(lua_State *L)
@@ -457,11 +494,11 @@ static const luaL_Reg methods[] = {
     {"nodes", m_nodes}, {"inputs", m_inputs}, {"outputs", m_outputs},
     {"initializers", m_initializers}, {"initializer", m_initializer}, {"opset", m_opset},
     {"opsets", m_opsets}, {"metadata", m_metadata}, {"info", m_info}, {"save", m_save},
-    {"check_ops", m_check_ops}, {"diff", m_diff}, {"close", mm_gc}, {NULL, NULL},
+    {"check_ops", m_check_ops}, {"diff", m_diff}, {"close", mm_close}, {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-    {"__gc", mm_gc}, {"__close", mm_gc}, {"__tostring", mm_tostring}, {NULL, NULL},
+    {"__gc", mm_gc}, {"__close", mm_close}, {"__tostring", mm_tostring}, {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {

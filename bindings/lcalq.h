@@ -34,10 +34,13 @@ void cq__lua_open_data(lua_State *L);
 
 /* Models (l_onnx.c): calq.Model wraps a cq_graph. */
 struct cq_graph;
-/* Push a new Model userdata that takes over g. */
-void cq__lua_push_model(lua_State *L, struct cq_graph *g);
 /* The graph of the Model at idx, or raise "bad argument". Borrowed. */
 struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
+/* Same, and raise "model is running" while a run of it is in progress (its
+ * observer calling back into it). */
+struct cq_graph *cq__lua_check_idle_model(lua_State *L, int idx);
+/* Mark the Model at idx as running (busy != 0) or done; calls nest. */
+void cq__lua_model_set_busy(lua_State *L, int idx, int busy);
 /* Push the Model method table (the metatable's __index), creating the
  * metatable if needed, so another binding file can add methods:
  *     cq__lua_model_methods(L); lua_pushcfunction(L, m_run);

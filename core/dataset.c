@@ -346,7 +346,7 @@ cq_dataset *cq_dataset_read(const char *path, const char *format, const cq_ds_op
     else if (strcmp(format, "csv") == 0 || strcmp(format, "tsv") == 0)
         ds = cq_ds_read_csv(path, opts, err);
     else {
-        cq_errf(err, CQ_EINVAL, "dataset: unknown format '%s' (coco, voc, yolo, dlib, csv)", format);
+        cq_errf(err, CQ_EINVAL, "dataset: unknown format '%s' (coco, voc, yolo, dlib, csv, tsv)", format);
         return NULL;
     }
     return ds;

@@ -36,8 +36,40 @@ function bf.anchors()
   return a
 end
 
---- IoU of two boxes {x, y, w, h}.
-function bf.iou(a, b)
+-- Argument checks for the public entry points. level: as for error(), from
+-- argerr's caller (2 = blame the caller of the function calling argerr).
+local function argerr(fname, n, what, got, level)
+  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, what, got), (level or 2) + 1)
+end
+
+local function check_box(fname, n, b, len)
+  if type(b) ~= "table" then argerr(fname, n, "box {x, y, w, h}", type(b), 3) end
+  for k = 1, len do
+    if type(b[k]) ~= "number" then
+      argerr(fname, n, "box {x, y, w, h}", ("%s at [%d]"):format(type(b[k]), k), 3)
+    end
+  end
+end
+
+local function check_boxes(fname, n, list, len)
+  if type(list) ~= "table" then
+    argerr(fname, n, len == 5 and "list of {x, y, w, h, score}" or "list of {x, y, w, h}", type(list), 3)
+  end
+  for i, b in ipairs(list) do
+    local ok = type(b) == "table"
+    for k = 1, len do ok = ok and type(b[k]) == "number" end
+    if not ok then
+      argerr(fname, n, len == 5 and "list of {x, y, w, h, score}" or "list of {x, y, w, h}",
+        ("a bad entry %d"):format(i), 3)
+    end
+  end
+end
+
+local function check_opt_number(fname, n, v)
+  if v ~= nil and type(v) ~= "number" then argerr(fname, n, "number or nil", type(v), 3) end
+end
+
+local function iou4(a, b)
   local ix = math.max(0, math.min(a[1] + a[3], b[1] + b[3]) - math.max(a[1], b[1]))
   local iy = math.max(0, math.min(a[2] + a[4], b[2] + b[4]) - math.max(a[2], b[2]))
   local inter = ix * iy
@@ -45,8 +77,14 @@ function bf.iou(a, b)
   return union > 0 and inter / union or 0
 end
 
---- Non-maximum suppression over {x, y, w, h, score} boxes, best first.
-function bf.nms(dets, iou, plain)
+--- IoU of two boxes {x, y, w, h}.
+function bf.iou(a, b)
+  check_box("iou", 1, a, 4)
+  check_box("iou", 2, b, 4)
+  return iou4(a, b)
+end
+
+local function nms(dets, iou, plain)
   table.sort(dets, function(p, q) return p[5] > q[5] end)
   local kept, used = {}, {}
   for i = 1, #dets do
@@ -54,7 +92,7 @@ function bf.nms(dets, iou, plain)
       local best = dets[i]
       local sx, sy, sw, sh, sum = 0, 0, 0, 0, 0
       for j = i, #dets do
-        if not used[j] and (j == i or bf.iou(best, dets[j]) >= iou) then
+        if not used[j] and (j == i or iou4(best, dets[j]) >= iou) then
           used[j] = true
           local s = dets[j][5]
           sx, sy, sw, sh, sum = sx + dets[j][1] * s, sy + dets[j][2] * s,
@@ -71,6 +109,13 @@ function bf.nms(dets, iou, plain)
   return kept
 end
 
+--- Non-maximum suppression over {x, y, w, h, score} boxes, best first.
+function bf.nms(dets, iou, plain)
+  check_boxes("nms", 1, dets, 5)
+  if type(iou) ~= "number" then argerr("nms", 2, "number", type(iou)) end
+  return nms(dets, iou, plain)
+end
+
 local function output(out, name, alt)
   local t = out[name] or out[alt]
   if not t then error(("calq.blazeface: the model has no output '%s'"):format(name), 2) end
@@ -83,6 +128,8 @@ end
 -- boxes back to the original image; without it boxes are in model-input pixels).
 -- Returns an array of {x, y, w, h, score}, best first.
 function bf.decode(out, opts)
+  if type(out) ~= "table" then argerr("decode", 1, "table of outputs", type(out)) end
+  if opts ~= nil and type(opts) ~= "table" then argerr("decode", 2, "options table or nil", type(opts)) end
   opts = opts or {}
   local size = opts.size or 256
   local smin, b = opts.score or 0.5, opts.batch or 1
@@ -107,7 +154,7 @@ function bf.decode(out, opts)
   end
   local n16 = scan(s16, r16, 0)
   scan(s8, r8, n16)
-  local kept = bf.nms(dets, opts.iou or 0.3, opts.plain)
+  local kept = nms(dets, opts.iou or 0.3, opts.plain)
   local tr = opts.transform
   if tr then
     for _, d in ipairs(kept) do
@@ -121,13 +168,16 @@ end
 --- Greedy matching of detections (best first) to truth boxes {x, y, w, h} at an IoU
 -- threshold: returns {tp=, fp=, fn=}.
 function bf.match(dets, truth, iou)
+  check_boxes("match", 1, dets, 4)
+  check_boxes("match", 2, truth, 4)
+  check_opt_number("match", 3, iou)
   iou = iou or 0.3
   local taken, tp = {}, 0
   for _, d in ipairs(dets) do
     local best, bj = iou, nil
     for j, t in ipairs(truth) do
       if not taken[j] then
-        local v = bf.iou(d, t)
+        local v = iou4(d, t)
         if v >= best then best, bj = v, j end
       end
     end

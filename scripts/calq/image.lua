@@ -21,15 +21,40 @@ local image = {
   presets = { "blazeface", "blazeface256", "blazeface128", "fmnist", "imagenet" },
 }
 
+-- Raise "bad argument" for fname (level 3: the caller of fname).
+local function check_transform(fname, tr)
+  local ok = type(tr) == "table"
+  for _, k in ipairs{ "sx", "sy", "ox", "oy" } do ok = ok and type(tr[k]) == "number" end
+  if not ok then
+    local got = type(tr) == "table" and "a table without numbers sx, sy, ox, oy" or type(tr)
+    error(("bad argument #1 to '%s' (transform table expected, got %s)"):format(fname, got), 3)
+  end
+end
+
+local function check_number(fname, n, v)
+  if type(v) ~= "number" then
+    error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname, type(v)), 3)
+  end
+end
+
 --- Map a point in model-input pixels back to the original image.
 function image.unmap(tr, u, v)
+  check_transform("unmap", tr)
+  check_number("unmap", 2, u)
+  check_number("unmap", 3, v)
   return (u - tr.ox) / tr.sx, (v - tr.oy) / tr.sy
 end
 
 --- Map a box {x, y, w, h} in model-input pixels back to the original image.
 function image.unmap_box(tr, box)
-  local x, y = image.unmap(tr, box[1], box[2])
-  return { x, y, box[3] / tr.sx, box[4] / tr.sy }
+  check_transform("unmap_box", tr)
+  local ok = type(box) == "table"
+  for k = 1, 4 do ok = ok and type(box[k]) == "number" end
+  if not ok then
+    error(("bad argument #2 to 'unmap_box' (box {x, y, w, h} expected, got %s)"):format(
+      type(box) == "table" and "a table without 4 numbers" or type(box)), 2)
+  end
+  return { (box[1] - tr.ox) / tr.sx, (box[2] - tr.oy) / tr.sy, box[3] / tr.sx, box[4] / tr.sy }
 end
 
 return image

@@ -61,55 +61,36 @@ function mosaic.rng(seed)
   return r
 end
 
--- ---- dlib imglab XML (private, minimal) -----------------------------------
+-- ---- dlib imglab XML ---------------------------------------------------------
 
-local function attrs(s)
-  local a = {}
-  for k, q, v in s:gmatch("([%w_]+)%s*=%s*(['\"])(.-)%2") do a[k] = v end
-  return a
-end
-
---- Read a dlib imglab XML file: { dir = <folder of the file>, images = {
--- { file = <path>, boxes = { {x, y, w, h, ignore = bool}, ... } }, ... } }.
--- Returns nil, message on failure.
+--- Read a dlib imglab XML file (through calq's expat reader: entities,
+-- comments and malformed files handled as XML): { dir = <folder of the
+-- file>, images = { { file = <path>, width =, height =, boxes = { {x, y, w,
+-- h, ignore = bool}, ... } }, ... } }. Returns nil, message on failure,
+-- including a file that holds no image.
 function mosaic.read_dlib_xml(path)
-  local f, err = io.open(path, "r")
-  if not f then return nil, err end
-  local text = f:read("a")
-  f:close()
+  if type(path) ~= "string" then
+    error(("bad argument #1 to 'read_dlib_xml' (string expected, got %s)"):format(type(path)), 2)
+  end
+  local core = require "calq.core"
+  local ds, err = core.open_dataset(path, "dlib")
+  if not ds then return nil, err end
   local dir = path:match("^(.*)/[^/]*$") or "."
   local images = {}
-  local pos = 1
-  while true do
-    local s, e, head, body = text:find("<image%s+([^>]-)(/?)>", pos)
-    if not s then break end
-    local a = attrs(head)
-    if not a.file then
-      local line = select(2, text:sub(1, s):gsub("\n", "")) + 1
-      return nil, ("%s:%d: <image> without a file attribute"):format(path, line)
-    end
-    local inner = ""
-    if body ~= "/" then
-      local cs, ce = text:find("</image>", e + 1, true)
-      if not cs then
-        local line = select(2, text:sub(1, s):gsub("\n", "")) + 1
-        return nil, ("%s:%d: <image> is not closed"):format(path, line)
-      end
-      inner = text:sub(e + 1, cs - 1)
-      e = ce
-    end
+  for _, rec in ds:records() do
     local boxes = {}
-    for bh in inner:gmatch("<box%s+([^>]-)/?>") do
-      local b = attrs(bh)
-      local x, y, w, h = tonumber(b.left), tonumber(b.top), tonumber(b.width), tonumber(b.height)
-      if not (x and y and w and h) or w <= 0 or h <= 0 then
-        return nil, ("%s: image %s: a box needs numeric top, left, width, height > 0"):format(path, a.file)
+    for _, b in ipairs(rec.boxes) do
+      if not (b[3] > 0 and b[4] > 0) then
+        ds:close()
+        return nil, ("%s: image %s: a box needs width and height > 0"):format(path, rec.path)
       end
-      boxes[#boxes + 1] = { x, y, w, h, ignore = b.ignore == "1" }
+      boxes[#boxes + 1] = { b[1], b[2], b[3], b[4], ignore = b.ignore }
     end
-    local file = a.file:sub(1, 1) == "/" and a.file or dir .. "/" .. a.file
-    images[#images + 1] = { file = file, boxes = boxes }
-    pos = e + 1
+    images[#images + 1] = { file = rec.path, width = rec.width, height = rec.height, boxes = boxes }
+  end
+  ds:close()
+  if #images == 0 then
+    return nil, path .. ": no <image> in this file (is it a dlib imglab XML file?)"
   end
   return { dir = dir, images = images }
 end
@@ -236,6 +217,21 @@ end
 --- Exact number of images for each face count lo..hi: shares by dist, turned
 -- into integers that sum to n (largest remainder).
 function mosaic.count_plan(n, lo, hi, dist)
+  local args = { n, lo, hi }
+  for i = 1, 3 do
+    local v = args[i]
+    if math.type(v) ~= "integer" or v < 0 then
+      error(("bad argument #%d to 'count_plan' (integer >= 0 expected, got %s)")
+        :format(i, math.type(v) or type(v)), 2)
+    end
+  end
+  if hi < lo then
+    error(("bad argument #3 to 'count_plan' (hi %d is below lo %d)"):format(hi, lo), 2)
+  end
+  if dist ~= nil and dist ~= "uniform" and dist ~= "skewed" then
+    error(("bad argument #4 to 'count_plan' ('uniform', 'skewed' or nil expected, got %s)")
+      :format(type(dist) == "string" and "'" .. dist .. "'" or type(dist)), 2)
+  end
   local w, total = {}, 0
   for k = lo, hi do
     w[k] = dist == "skewed" and 2.0 ^ -(k - lo) or 1.0
@@ -268,13 +264,26 @@ local function jnum(x)
   return s
 end
 
-local function write_atomic(path, text)
-  local f, err = io.open(path .. ".tmp", "wb")
+--- Write text to path.tmp, then rename it to path. Returns true, or nil,
+-- message (the .tmp removed) when any step fails.
+function mosaic.write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
-  f:write(text)
-  f:close()
-  return os.rename(path .. ".tmp", path)
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(path, rerr)
+  end
+  return true
 end
+local write_atomic = mosaic.write_atomic
 
 -- ---- the builder -----------------------------------------------------------
 

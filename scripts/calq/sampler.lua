@@ -30,7 +30,22 @@ local sampler = {}
 local Policy = {}
 Policy.__index = Policy
 
+local function udata_name(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name or nil
+end
+
+local function typename(v)
+  return udata_name(v) or type(v)
+end
+
 function Policy.__call(self, ds, idx)
+  if udata_name(ds) ~= "calq.Dataset" then
+    error(("bad argument #1 to '%s' (calq.Dataset expected, got %s)"):format(self.name, typename(ds)), 2)
+  end
+  if idx ~= nil and udata_name(idx) ~= "calq.Index" then
+    error(("bad argument #2 to '%s' (calq.Index or nil expected, got %s)"):format(self.name, typename(idx)), 2)
+  end
   return self.run(ds, idx)
 end
 
@@ -90,7 +105,20 @@ function sampler.fn(f, name)
   return policy(name, function(ds, idx)
     local out, rep = f(ds, idx)
     if out == nil then return nil, rep end
-    if type(out) == "table" then out = core.index(out) end
+    -- a bad result is the policy's fault: say so, before histogram() sees it
+    local kind = typename(out)
+    if kind ~= "table" and kind ~= "calq.Index" then
+      return nil, ("policy '%s' returned a %s, not a calq.Index or a list of record numbers")
+        :format(name, kind)
+    end
+    for i = 1, #out do
+      local r = out[i]
+      if math.type(r) ~= "integer" or r < 1 or r > #ds then
+        return nil, ("policy '%s' returned record %s (entry %d), not a record number in 1..%d")
+          :format(name, tostring(r), i, #ds)
+      end
+    end
+    if kind == "table" then out = core.index(out) end
     rep = rep or {}
     rep.policy = rep.policy or name
     rep.candidates = rep.candidates or (idx and #idx or #ds)
@@ -147,6 +175,12 @@ end
 
 --- Human-readable lines for a report (nested for compose).
 function sampler.format_report(rep, indent)
+  if type(rep) ~= "table" then
+    error(("bad argument #1 to 'format_report' (report table expected, got %s)"):format(type(rep)), 2)
+  end
+  if indent ~= nil and type(indent) ~= "string" then
+    error(("bad argument #2 to 'format_report' (string or nil expected, got %s)"):format(type(indent)), 2)
+  end
   indent = indent or ""
   local out = {}
   local function add(s) out[#out + 1] = indent .. s end

@@ -520,7 +520,7 @@ static void test_dataset_read_dispatch(void **state)
     cq_err err;
     assert_null(cq_dataset_read("x", "parquet", NULL, &err));
     assert_int_equal(err.code, CQ_EINVAL);
-    assert_string_equal(err.msg, "dataset: unknown format 'parquet' (coco, voc, yolo, dlib, csv)");
+    assert_string_equal(err.msg, "dataset: unknown format 'parquet' (coco, voc, yolo, dlib, csv, tsv)");
     cq_dataset *a = cq_ds_read_coco_mem(coco_doc, sizeof coco_doc - 1, "m", &err);
     cq_dataset *b = cq_ds_read_coco_mem(coco_doc, sizeof coco_doc - 1, "m", &err);
     assert_int_equal(cq_dataset_append(a, b, &err), CQ_OK);

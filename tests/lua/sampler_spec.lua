@@ -211,7 +211,7 @@ return sampler.compose{ sampler.filter(function(r) return r.width >= 480 end), s
     local text = run("--format dlib --size 1 --output x")
     assert.matches("calq sample: %-%-annotations is required", text)
     text = run("--annotations x --format parquet --size 1 --output x")
-    assert.matches("calq sample: %-%-format: 'parquet' is not one of coco, voc, yolo, dlib, csv", text)
+    assert.matches("calq sample: %-%-format: 'parquet' is not one of coco, voc, yolo, dlib, csv, tsv", text)
     text = run("--annotations /nonexistent.xml --format dlib --size 1 --output x")
     assert.matches("calq sample: /nonexistent.xml: No such file or directory", text)
     text = run("--annotations x --format dlib --size 1 --policy best --output x")

@@ -31,6 +31,9 @@ local function run(argv)
     threads = { type = "integer" },
     profile = { type = "boolean" },
   }, "calq infer")
+  if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
+    fail("--threads must be 1..1024")
+  end
   local path = rest[1]
   if not path then fail("no model given") end
   if #rest > 1 then fail("unexpected argument '%s'", rest[2]) end
@@ -50,7 +53,10 @@ local function run(argv)
   for _, n in ipairs(names) do
     if not feeds[n] then fail("no --input for '%s'", n) end
   end
-  if opts.threads then model:set_threads(opts.threads) end
+  if opts.threads then
+    local _, terr = model:set_threads(opts.threads)
+    if terr then fail("%s", terr) end
+  end
   local out, err = model:run(feeds)
   if not out then fail("%s", err) end
   local ok, e = os.rename(opts.output, opts.output)

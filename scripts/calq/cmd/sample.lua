@@ -4,7 +4,7 @@ local args = require "calq.args"
 local sampler = require "calq.sampler"
 
 local usage = [[
-usage: calq sample --annotations FILE --format coco|voc|yolo|dlib|csv --size N
+usage: calq sample --annotations FILE --format coco|voc|yolo|dlib|csv|tsv --size N
                    [--threshold T] [--seed S] [--policy NAME] --output LIST
 
 Reads the annotations (repeat --annotations to merge several sets; give one
@@ -100,7 +100,7 @@ local function run(argv)
   }, "calq sample")
   for _, f in ipairs(opts.format) do
     if not ({ coco = 1, voc = 1, yolo = 1, dlib = 1, csv = 1, tsv = 1 })[f] then
-      fail("--format: '%s' is not one of coco, voc, yolo, dlib, csv", f)
+      fail("--format: '%s' is not one of coco, voc, yolo, dlib, csv, tsv", f)
     end
   end
   local needs_size = not opts.policy:match("class%-balanced") and not opts.policy:match("class_balanced")
