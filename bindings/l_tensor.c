@@ -399,6 +399,15 @@ static int m_clone(lua_State *L)
     return push_or_raise(L, b, cq_tensor_clone(t, &err), &err);
 }
 
+/* One zero point: an integer that fits s32 (cq_quantize checks the dtype's range). */
+static int32_t check_zp(lua_State *L, int idx, int arg)
+{
+    lua_Integer v = luaL_checkinteger(L, idx);
+    if (v < INT32_MIN || v > INT32_MAX)
+        luaL_argerror(L, arg, "zero point out of range");
+    return (int32_t)v;
+}
+
 /* Quantization parameters: a number or a table of numbers. Returns count. */
 static int64_t check_qparam(lua_State *L, int idx, float *fs, int32_t *is, int64_t max)
 {
@@ -406,7 +415,7 @@ static int64_t check_qparam(lua_State *L, int idx, float *fs, int32_t *is, int64
         if (fs)
             fs[0] = (float)lua_tonumber(L, idx);
         else
-            is[0] = (int32_t)luaL_checkinteger(L, idx);
+            is[0] = check_zp(L, idx, idx);
         return 1;
     }
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -417,7 +426,7 @@ static int64_t check_qparam(lua_State *L, int idx, float *fs, int32_t *is, int64
         if (fs)
             fs[i] = (float)luaL_checknumber(L, -1);
         else
-            is[i] = (int32_t)luaL_checkinteger(L, -1);
+            is[i] = check_zp(L, -1, idx);
         lua_pop(L, 1);
     }
     return n;

@@ -684,8 +684,10 @@ cq_tensor *cq_tensor_to(const cq_tensor *t, cq_dtype dt, cq_err *err)
 
 /* ---- affine quantization ----------------------------------------------- */
 
-static cq_status check_qparams(const cq_tensor *x, const float *scale, int axis, int64_t *groups,
-                               cq_err *err)
+/* Scales finite and > 0; zero points, when the integer dtype qt is s8 or u8,
+ * inside its range (as ONNX, where they are tensors of that dtype). */
+static cq_status check_qparams(const cq_tensor *x, const float *scale, const int32_t *zp,
+                               cq_dtype qt, int axis, int64_t *groups, cq_err *err)
 {
     if (axis >= x->ndim)
         return cq_errf(err, CQ_EINVAL, "quantization axis %d of a %d-dimensional tensor", axis,
@@ -695,6 +697,13 @@ static cq_status check_qparams(const cq_tensor *x, const float *scale, int axis,
         if (!(scale[g] > 0.0f) || scale[g] != scale[g] || scale[g] > 3.4e38f)
             return cq_errf(err, CQ_EINVAL, "scale[%lld] is %g (must be finite and > 0)",
                            (long long)g, (double)scale[g]);
+    if (zp && (qt == CQ_S8 || qt == CQ_U8)) {
+        int32_t lo = qt == CQ_S8 ? -128 : 0, hi = qt == CQ_S8 ? 127 : 255;
+        for (int64_t g = 0; g < *groups; g++)
+            if (zp[g] < lo || zp[g] > hi)
+                return cq_errf(err, CQ_EINVAL, "zero_point[%lld] is %d, outside %s's %d..%d",
+                               (long long)g, (int)zp[g], cq_dtype_info(qt)->name, (int)lo, (int)hi);
+    }
     return CQ_OK;
 }
 
@@ -715,7 +724,7 @@ cq_tensor *cq_quantize(const cq_tensor *x, cq_dtype dt, const float *scale, cons
         cq_errf(err, CQ_EINVAL, "quantize to %s (s8 or u8 only)", cq_dtype_info(dt) ? cq_dtype_info(dt)->name : "?");
         return NULL;
     }
-    if (check_qparams(x, scale, axis, &groups, err) != CQ_OK)
+    if (check_qparams(x, scale, zp, dt, axis, &groups, err) != CQ_OK)
         return NULL;
     cq_tensor *xf = cq_tensor_to(x, CQ_F32, err);
     if (!xf)
@@ -747,7 +756,7 @@ cq_tensor *cq_dequantize(const cq_tensor *q, const float *scale, const int32_t *
                          cq_err *err)
 {
     int64_t groups;
-    if (check_qparams(q, scale, axis, &groups, err) != CQ_OK)
+    if (check_qparams(q, scale, zp, q->dtype, axis, &groups, err) != CQ_OK)
         return NULL;
     cq_tensor *qi = cq_tensor_to(q, CQ_S32, err); /* any integer dtype, dense */
     if (!qi)

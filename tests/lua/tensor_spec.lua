@@ -171,6 +171,13 @@ describe("calq.tensor", function()
       assert.are.equal(0, t:maxdiff(q:dequantize({0.5, 1}, {0, 1}, 1)))
       assert.are.same({-1.5, 0, 2.5}, calq.tensor({-3, 0, 5}, "s8"):dequantize(0.5):totable())
     end)
+    it("refuses zero points outside the integer dtype's range", function()
+      local q = calq.tensor({1, 2}, "s8")
+      assert.has_error(function() q:dequantize(0.1, 200) end, "zero_point[0] is 200, outside s8's -128..127")
+      assert.has_error(function() calq.tensor{1}:to("u8", 0.1, 300) end, "zero_point[0] is 300, outside u8's 0..255")
+      assert.has_error(function() calq.tensor{1}:to("u8", 0.1, 1 << 40) end,
+        "bad argument #3 to 'to' (zero point out of range)")
+    end)
   end)
 
   describe("__tostring", function()
