@@ -20,6 +20,7 @@
  * errors and for calq's own (a bbox of 3 numbers, an image without an id).
  * The column is the one just after the offending token (where yajl stopped). */
 #include "dataset.h"
+#include "json_skip.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -54,7 +55,7 @@ typedef struct {
     cq_err *err;
     cq_status st;
     /* position */
-    const char *chunk;
+    const char *chunk; /* the piece yajl is reading */
     long lines_before; /* newlines in earlier chunks */
     size_t col_carry;  /* bytes after the last newline of earlier chunks */
     /* structure */
@@ -73,6 +74,11 @@ typedef struct {
     coco_cat *cat;
     int64_t ncat, capcat;
     cq_dataset *ds; /* its arena holds the names */
+    /* skipping (see the driver) */
+    const char *key_end; /* one past the last key yajl returned, in chunk */
+    int pend;            /* the value of an ignored key comes next */
+    int noskip;
+    uint64_t skipped;
 } coco;
 
 static void position(coco *c, long *line, long *col)
@@ -136,6 +142,7 @@ static int key_id(const unsigned char *k, size_t n)
 static int on_key(void *ud, const unsigned char *k, size_t n)
 {
     coco *c = ud;
+    c->key_end = c->chunk + yajl_get_bytes_consumed(c->h);
     if (c->skip)
         return 1;
     if (c->depth == 1) {
@@ -572,39 +579,145 @@ static cq_status syntax_error(coco *c, const unsigned char *buf, size_t n)
     return c->st;
 }
 
-static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir)
+/* Feed bytes of the file to yajl, then count their lines. */
+static cq_status feed(coco *c, const char *p, size_t n)
 {
+    if (n == 0)
+        return CQ_OK;
+    c->chunk = p;
+    if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok)
+        return syntax_error(c, (const unsigned char *)p, n);
+    count_lines(c, p, n);
+    return CQ_OK;
+}
+
+/* Would the callbacks throw the value of the key just read away? */
+static int ignorable(const coco *c)
+{
+    return c->skip || (c->depth == 1 && c->topkey == SEC_NONE) || (c->depth == 3 && c->key == K_OTHER);
+}
+
+static int is_ws(char ch)
+{
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+static const char SEG[] = "\"segmentation\"";
+enum { SEGN = sizeof SEG - 1 };
+
+/* Consume b[*pos .. len): to yajl, or skipped. more: more bytes can follow
+ * in the buffer, so a candidate cut by the end may wait for them; without
+ * it everything is consumed. A candidate is "segmentation" then ':'; it is a
+ * key calq ignores only if yajl, fed up to the colon, has just returned a
+ * key ending exactly there and the callbacks' state ignores its value. Then
+ * a following array or object that cq__json_skip vouches for is replaced by
+ * "null" (the callbacks ignore that too); anything it doubts goes to yajl. */
+static cq_status step(coco *c, const char *b, size_t *pos, size_t len, int more)
+{
+    size_t i = *pos;
+    cq_status st = CQ_OK;
+    if (c->noskip) {
+        *pos = len;
+        return feed(c, b + i, len - i);
+    }
+    while (i < len && !st) {
+        if (c->pend) {
+            size_t v = i, end;
+            while (v < len && is_ws(b[v]))
+                v++;
+            int r = v < len && (b[v] == '[' || b[v] == '{') ? cq__json_skip(b + v, len - v, &end)
+                                                            : CQ__JSKIP_UNSURE;
+            if (v == len || r != CQ__JSKIP_UNSURE) {
+                if ((v == len || r == CQ__JSKIP_MORE) && more) { /* wait for the rest */
+                    st = feed(c, b + i, v - i);
+                    i = v;
+                    break;
+                }
+                if (r == CQ__JSKIP_DONE) {
+                    st = feed(c, b + i, v - i);
+                    c->chunk = "null";
+                    if (!st && yajl_parse(c->h, (const unsigned char *)"null", 4) != yajl_status_ok)
+                        st = syntax_error(c, (const unsigned char *)"null", 4);
+                    count_lines(c, b + v, end);
+                    c->skipped += end;
+                    i = v + end;
+                }
+            }
+            c->pend = 0;
+            continue;
+        }
+        const char *q = memmem(b + i, len - i, SEG, SEGN);
+        if (!q) { /* keep a tail that may start a candidate */
+            size_t stop = !more ? len : len - i > SEGN ? len - (SEGN - 1) : i;
+            st = feed(c, b + i, stop - i);
+            i = stop;
+            break;
+        }
+        size_t k = (size_t)(q - b) + SEGN, colon = k;
+        while (colon < len && is_ws(b[colon]))
+            colon++;
+        if (colon == len && more) {
+            st = feed(c, b + i, (size_t)(q - b) - i);
+            i = (size_t)(q - b);
+            break;
+        }
+        if (colon == len || b[colon] != ':') {
+            st = feed(c, b + i, k - i);
+            i = k;
+            continue;
+        }
+        size_t j = colon + 1;
+        while (j < len && is_ws(b[j]))
+            j++;
+        c->key_end = NULL;
+        st = feed(c, b + i, j - i);
+        i = j;
+        if (!st && c->key_end == b + k && ignorable(c))
+            c->pend = 1;
+    }
+    *pos = i;
+    return st;
+}
+
+static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir,
+                       cq__coco_knobs *kn)
+{
+    size_t rd = kn && kn->read ? kn->read : (size_t)1 << 20;
+    size_t cap = kn && kn->cap > rd ? kn->cap : rd;
+    c->noskip = kn && kn->noskip;
     c->ds = cq_dataset_new(c->err);
     c->h = c->ds ? yajl_alloc(&callbacks, NULL, c) : NULL;
     if (c->h) /* UTF-8 is not validated: names are passed through as bytes */
         yajl_config(c->h, yajl_dont_validate_strings, 1);
     cq_status st = c->h ? CQ_OK : cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
-    char *buf = f && !st ? malloc(1 << 20) : NULL;
-    if (f && !buf && !st)
+    char *buf = !st ? malloc(cap) : NULL;
+    if (!buf && !st)
         st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
+    size_t len = 0, pos = 0, mempos = 0;
+    int eof = 0;
     while (!st) {
-        size_t n;
-        const char *p;
-        if (f) {
-            n = fread(buf, 1, 1 << 20, f);
-            if (ferror(f)) {
-                st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
-                break;
+        /* the unconsumed tail (a candidate cut by the end) moves to the front */
+        memmove(buf, buf + pos, len - pos);
+        len -= pos;
+        pos = 0;
+        if (!eof && len < cap) {
+            size_t want = cap - len < rd ? cap - len : rd, n;
+            if (f) {
+                n = fread(buf + len, 1, want, f);
+                if (ferror(f)) {
+                    st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
+                    break;
+                }
+            } else {
+                n = memlen - mempos < want ? memlen - mempos : want;
+                memcpy(buf + len, mem + mempos, n);
+                mempos += n;
             }
-            p = buf;
-        } else {
-            n = memlen;
-            p = mem;
+            eof = n == 0;
+            len += n;
         }
-        if (n == 0)
-            break;
-        c->chunk = p;
-        if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
-            st = syntax_error(c, (const unsigned char *)p, n);
-            break;
-        }
-        count_lines(c, p, n);
-        if (!f)
+        st = step(c, buf, &pos, len, !eof && len < cap);
+        if (eof && pos == len)
             break;
     }
     if (!st) {
@@ -618,6 +731,8 @@ static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const c
     }
     if (!st)
         st = link_all(c, c->ds, dir);
+    if (kn)
+        kn->skipped = c->skipped;
     free(buf);
     if (c->h)
         yajl_free(c->h);
@@ -631,33 +746,38 @@ static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const c
     return c->ds;
 }
 
-cq_dataset *cq_ds_read_coco(const char *path, const cq_ds_opts *opts, cq_err *err)
+cq_dataset *cq__coco_read(const char *path, const char *mem, size_t len, const char *name,
+                          const cq_ds_opts *opts, cq__coco_knobs *knobs, cq_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f = NULL;
+    if (path && !(f = fopen(path, "rb"))) {
         cq_errf(err, CQ_EIO, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    char *dir = opts && opts->image_root ? cq__path_join("", opts->image_root) : cq__path_dir(path);
+    char *dir = opts && opts->image_root ? cq__path_join("", opts->image_root)
+                : path                   ? cq__path_dir(path)
+                                         : cq__path_join("", "");
     coco c;
     memset(&c, 0, sizeof c);
-    c.name = path;
+    c.name = path ? path : name ? name : "<memory>";
     c.err = err;
     cq_dataset *ds = NULL;
     if (!dir)
-        cq_errf(err, CQ_ENOMEM, "%s: out of memory", path);
+        cq_errf(err, CQ_ENOMEM, "%s: out of memory", c.name);
     else
-        ds = run(&c, f, NULL, 0, dir);
+        ds = run(&c, f, mem, len, dir, knobs);
     free(dir);
-    fclose(f);
+    if (f)
+        fclose(f);
     return ds;
+}
+
+cq_dataset *cq_ds_read_coco(const char *path, const cq_ds_opts *opts, cq_err *err)
+{
+    return cq__coco_read(path, NULL, 0, NULL, opts, NULL, err);
 }
 
 cq_dataset *cq_ds_read_coco_mem(const char *buf, size_t len, const char *name, cq_err *err)
 {
-    coco c;
-    memset(&c, 0, sizeof c);
-    c.name = name ? name : "<memory>";
-    c.err = err;
-    return run(&c, NULL, buf, len, "");
+    return cq__coco_read(NULL, buf, len, name, NULL, NULL, err);
 }

@@ -1,0 +1,206 @@
+/* json_skip.c - see json_skip.h. One pass, no allocation: the kind of each
+ * open container (array or object) is one bit of a 64-bit stack.
+ *
+ * The grammar checked is yajl's (RFC 8259 without comments): a number is
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, a string holds bytes
+ * 0x20..0x7e except '"' and '\' plus the escapes \" \\ \/ \b \f \n \r \t
+ * \uXXXX, white space is space, tab, CR, LF. A number or literal that
+ * touches the end of the buffer may continue, so it answers MORE. */
+#include "json_skip.h"
+
+#include <stdint.h>
+
+static int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static int is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
+static int is_hex(unsigned char c)
+{
+    return is_digit(c) || (unsigned)((c | 0x20) - 'a') < 6;
+}
+
+/* p at the opening quote; returns one past the closing quote, or NULL with
+ * *r set (MORE or UNSURE). */
+static const unsigned char *string_end(const unsigned char *p, const unsigned char *e, int *r)
+{
+    for (p++;;) {
+        while (p < e && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        if (p == e)
+            break;
+        if (*p == '"')
+            return p + 1;
+        if (*p != '\\') {
+            *r = CQ__JSKIP_UNSURE;
+            return NULL;
+        }
+        if (e - p < 2)
+            break;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p += 2;
+            continue;
+        case 'u':
+            for (int k = 2; k < 6; k++) {
+                if (p + k == e) {
+                    *r = CQ__JSKIP_MORE;
+                    return NULL;
+                }
+                if (!is_hex(p[k])) {
+                    *r = CQ__JSKIP_UNSURE;
+                    return NULL;
+                }
+            }
+            p += 6;
+            continue;
+        default:
+            *r = CQ__JSKIP_UNSURE;
+            return NULL;
+        }
+    }
+    *r = CQ__JSKIP_MORE;
+    return NULL;
+}
+
+/* p at '-' or a digit; returns one past the number, or NULL with *r set. */
+static const unsigned char *number_end(const unsigned char *p, const unsigned char *e, int *r)
+{
+    *r = CQ__JSKIP_UNSURE;
+    if (*p == '-' && ++p == e)
+        goto more;
+    if (*p == '0') {
+        p++;
+    } else if (is_digit(*p)) {
+        while (++p < e && is_digit(*p))
+            ;
+    } else {
+        return NULL;
+    }
+    if (p < e && *p == '.') {
+        if (++p == e)
+            goto more;
+        if (!is_digit(*p))
+            return NULL;
+        while (++p < e && is_digit(*p))
+            ;
+    }
+    if (p < e && (*p | 0x20) == 'e') {
+        if (++p == e)
+            goto more;
+        if ((*p == '+' || *p == '-') && ++p == e)
+            goto more;
+        if (!is_digit(*p))
+            return NULL;
+        while (++p < e && is_digit(*p))
+            ;
+    }
+    if (p == e)
+        goto more;
+    return p;
+more:
+    *r = CQ__JSKIP_MORE;
+    return NULL;
+}
+
+static const unsigned char *literal_end(const unsigned char *p, const unsigned char *e, int *r)
+{
+    const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+    for (; *w; w++, p++) {
+        if (p == e) {
+            *r = CQ__JSKIP_MORE;
+            return NULL;
+        }
+        if (*p != (unsigned char)*w) {
+            *r = CQ__JSKIP_UNSURE;
+            return NULL;
+        }
+    }
+    return p;
+}
+
+#define WS()                          \
+    do {                              \
+        while (p < e && is_ws(*p))    \
+            p++;                      \
+        if (p == e)                   \
+            return CQ__JSKIP_MORE;    \
+    } while (0)
+
+int cq__json_skip(const char *s, size_t n, size_t *end)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    uint64_t objs = 0; /* bit d - 1: the container at depth d is an object */
+    int d = 0, r = CQ__JSKIP_UNSURE;
+    if (n == 0 || (*p != '[' && *p != '{'))
+        return CQ__JSKIP_UNSURE;
+open: /* *p is '[' or '{' */
+    if (d == 64)
+        return CQ__JSKIP_UNSURE;
+    if (*p == '{')
+        objs |= (uint64_t)1 << d;
+    else
+        objs &= ~((uint64_t)1 << d);
+    d++;
+    p++;
+    WS();
+    if (*p == (objs >> (d - 1) & 1 ? '}' : ']')) {
+        p++;
+        goto closed;
+    }
+    if (objs >> (d - 1) & 1)
+        goto key;
+value:
+    switch (*p) {
+    case '[':
+    case '{':
+        goto open;
+    case '"':
+        p = string_end(p, e, &r);
+        break;
+    case 't':
+    case 'f':
+    case 'n':
+        p = literal_end(p, e, &r);
+        break;
+    default:
+        p = *p == '-' || is_digit(*p) ? number_end(p, e, &r) : NULL;
+        break;
+    }
+    if (!p)
+        return r;
+after: /* a value at depth d is done */
+    WS();
+    if (*p == ',') {
+        p++;
+        WS();
+        if (objs >> (d - 1) & 1)
+            goto key;
+        goto value;
+    }
+    if (*p != (objs >> (d - 1) & 1 ? '}' : ']'))
+        return CQ__JSKIP_UNSURE;
+    p++;
+closed:
+    if (--d == 0) {
+        *end = (size_t)(p - (const unsigned char *)s);
+        return CQ__JSKIP_DONE;
+    }
+    goto after;
+key:
+    if (*p != '"')
+        return CQ__JSKIP_UNSURE;
+    if (!(p = string_end(p, e, &r)))
+        return r;
+    WS();
+    if (*p != ':')
+        return CQ__JSKIP_UNSURE;
+    p++;
+    WS();
+    goto value;
+}
