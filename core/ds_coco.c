@@ -75,7 +75,10 @@ typedef struct {
     int64_t ncat, capcat;
     cq_dataset *ds; /* its arena holds the names */
     /* skipping (see the driver) */
-    const char *key_end; /* one past the last key yajl returned, in chunk */
+    uint64_t chunk_abs;  /* file offset of chunk */
+    uint64_t key_end;    /* file offset one past the last key yajl returned */
+    uint64_t pat_end;    /* ... and past the last "segmentation" pattern */
+    int match;           /* bytes of the pattern fed so far (SEGN: all) */
     int pend;            /* the value of an ignored key comes next */
     int noskip;
     uint64_t skipped;
@@ -142,7 +145,7 @@ static int key_id(const unsigned char *k, size_t n)
 static int on_key(void *ud, const unsigned char *k, size_t n)
 {
     coco *c = ud;
-    c->key_end = c->chunk + yajl_get_bytes_consumed(c->h);
+    c->key_end = c->chunk_abs + yajl_get_bytes_consumed(c->h);
     if (c->skip)
         return 1;
     if (c->depth == 1) {
@@ -579,12 +582,14 @@ static cq_status syntax_error(coco *c, const unsigned char *buf, size_t n)
     return c->st;
 }
 
-/* Feed bytes of the file to yajl, then count their lines. */
-static cq_status feed(coco *c, const char *p, size_t n)
+/* Feed bytes of the file (abs: offset of p in it) to yajl, then count their
+ * lines. */
+static cq_status feed(coco *c, const char *p, size_t n, uint64_t abs)
 {
     if (n == 0)
         return CQ_OK;
     c->chunk = p;
+    c->chunk_abs = abs;
     if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok)
         return syntax_error(c, (const unsigned char *)p, n);
     count_lines(c, p, n);
@@ -605,75 +610,119 @@ static int is_ws(char ch)
 static const char SEG[] = "\"segmentation\"";
 enum { SEGN = sizeof SEG - 1 };
 
-/* Consume b[*pos .. len): to yajl, or skipped. more: more bytes can follow
- * in the buffer, so a candidate cut by the end may wait for them; without
- * it everything is consumed. A candidate is "segmentation" then ':'; it is a
- * key calq ignores only if yajl, fed up to the colon, has just returned a
- * key ending exactly there and the callbacks' state ignores its value. Then
- * a following array or object that cq__json_skip vouches for is replaced by
- * "null" (the callbacks ignore that too); anything it doubts goes to yajl. */
-static cq_status step(coco *c, const char *b, size_t *pos, size_t len, int more)
+/* The value of a key calq ignores starts at b[i] (or after white space): an
+ * array or object cq__json_skip vouches for is replaced by "null" (which the
+ * callbacks ignore too); anything else goes to yajl. Returns the new i; a
+ * value cut by the end of b waits for more bytes when more is set. */
+static size_t skip_value(coco *c, const char *b, uint64_t abs0, size_t i, size_t len, int more,
+                         cq_status *st)
+{
+    size_t v = i, end = 0;
+    while (v < len && is_ws(b[v]))
+        v++;
+    int r = v == len                         ? CQ__JSKIP_MORE
+            : b[v] == '[' || b[v] == '{' ? cq__json_skip(b + v, len - v, &end)
+                                         : CQ__JSKIP_UNSURE;
+    if (r == CQ__JSKIP_MORE && more) { /* pend stays set */
+        *st = feed(c, b + i, v - i, abs0 + i);
+        return v;
+    }
+    c->pend = 0;
+    if (r != CQ__JSKIP_DONE)
+        return i;
+    *st = feed(c, b + i, v - i, abs0 + i);
+    c->chunk = "null";
+    if (!*st && yajl_parse(c->h, (const unsigned char *)"null", 4) != yajl_status_ok)
+        *st = syntax_error(c, (const unsigned char *)"null", 4);
+    count_lines(c, b + v, end);
+    c->skipped += end;
+    return v + end;
+}
+
+/* Consume b[*pos .. len) (b[0] is at offset abs0 of the file): to yajl, or
+ * skipped. A candidate is the pattern "segmentation" followed by ':', found
+ * even when reads cut it (c->match: pattern bytes already fed). It names a
+ * key calq ignores only if yajl, fed up to the colon, has just returned a key
+ * ending where the pattern ends and the callbacks' state ignores its value.
+ * Pieces are cut only between tokens (yajl places an error in a token begun
+ * in an earlier piece at the start of the next one), so messages do not
+ * change. more: more bytes can follow in b, so a value cut by the end of b
+ * may wait for them; without it everything is consumed. */
+static cq_status step(coco *c, const char *b, uint64_t abs0, size_t *pos, size_t len, int more)
 {
     size_t i = *pos;
     cq_status st = CQ_OK;
     if (c->noskip) {
         *pos = len;
-        return feed(c, b + i, len - i);
+        return feed(c, b + i, len - i, abs0 + i);
     }
     while (i < len && !st) {
         if (c->pend) {
-            size_t v = i, end;
-            while (v < len && is_ws(b[v]))
-                v++;
-            int r = v < len && (b[v] == '[' || b[v] == '{') ? cq__json_skip(b + v, len - v, &end)
-                                                            : CQ__JSKIP_UNSURE;
-            if (v == len || r != CQ__JSKIP_UNSURE) {
-                if ((v == len || r == CQ__JSKIP_MORE) && more) { /* wait for the rest */
-                    st = feed(c, b + i, v - i);
-                    i = v;
-                    break;
-                }
-                if (r == CQ__JSKIP_DONE) {
-                    st = feed(c, b + i, v - i);
-                    c->chunk = "null";
-                    if (!st && yajl_parse(c->h, (const unsigned char *)"null", 4) != yajl_status_ok)
-                        st = syntax_error(c, (const unsigned char *)"null", 4);
-                    count_lines(c, b + v, end);
-                    c->skipped += end;
-                    i = v + end;
-                }
+            i = skip_value(c, b, abs0, i, len, more, &st);
+            if (c->pend)
+                break; /* the value waits for its end: b[i..) is kept */
+            continue;
+        }
+        if (c->match == SEGN) { /* the pattern is fed: white space, then ':'? */
+            size_t j = i;
+            while (j < len && is_ws(b[j]))
+                j++;
+            if (j < len && b[j] != ':') {
+                c->match = 0;
+                continue;
             }
-            c->pend = 0;
+            int colon = j < len;
+            if (colon)
+                for (j++; j < len && is_ws(b[j]); j++)
+                    ;
+            st = feed(c, b + i, j - i, abs0 + i);
+            i = j;
+            if (colon) {
+                c->match = 0;
+                c->pend = !st && c->key_end == c->pat_end && ignorable(c);
+            }
+            continue;
+        }
+        if (c->match) { /* a prefix of the pattern ended the last piece */
+            size_t m = (size_t)c->match, take = SEGN - m < len - i ? SEGN - m : len - i;
+            if (memcmp(b + i, SEG + m, take)) {
+                c->match = 0;
+                continue;
+            }
+            st = feed(c, b + i, take, abs0 + i);
+            i += take;
+            c->match += (int)take;
+            c->pat_end = abs0 + i;
             continue;
         }
         const char *q = memmem(b + i, len - i, SEG, SEGN);
-        if (!q) { /* keep a tail that may start a candidate */
-            size_t stop = !more ? len : len - i > SEGN ? len - (SEGN - 1) : i;
-            st = feed(c, b + i, stop - i);
-            i = stop;
-            break;
+        size_t k = q ? (size_t)(q - b) + SEGN : len;
+        if (!q) /* a pattern cut by the end: remember how much of it is there */
+            for (size_t t = len - i > SEGN ? len - (SEGN - 1) : i; t < len; t++)
+                if (b[t] == '"' && memcmp(b + t, SEG, len - t) == 0) {
+                    c->match = (int)(len - t);
+                    break;
+                }
+        if (q) {
+            c->match = SEGN;
+            c->pat_end = abs0 + k;
+            /* most often ": " follows: one piece up to the value */
+            size_t j = k;
+            while (j < len && is_ws(b[j]))
+                j++;
+            if (j < len && b[j] == ':') {
+                for (j++; j < len && is_ws(b[j]); j++)
+                    ;
+                k = j;
+                c->match = 0;
+                st = feed(c, b + i, k - i, abs0 + i);
+                c->pend = !st && c->key_end == c->pat_end && ignorable(c);
+                i = k;
+                continue;
+            }
         }
-        size_t k = (size_t)(q - b) + SEGN, colon = k;
-        while (colon < len && is_ws(b[colon]))
-            colon++;
-        if (colon == len && more) {
-            st = feed(c, b + i, (size_t)(q - b) - i);
-            i = (size_t)(q - b);
-            break;
-        }
-        if (colon == len || b[colon] != ':') {
-            st = feed(c, b + i, k - i);
-            i = k;
-            continue;
-        }
-        size_t j = colon + 1;
-        while (j < len && is_ws(b[j]))
-            j++;
-        c->key_end = NULL;
-        st = feed(c, b + i, j - i);
-        i = j;
-        if (!st && c->key_end == b + k && ignorable(c))
-            c->pend = 1;
+        st = feed(c, b + i, k - i, abs0 + i);
+        i = k;
     }
     *pos = i;
     return st;
@@ -682,42 +731,44 @@ static cq_status step(coco *c, const char *b, size_t *pos, size_t len, int more)
 static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir,
                        cq__coco_knobs *kn)
 {
+    /* reads are always rd bytes (so they cut the file where the reference
+     * path does); a value waiting for its end may keep up to cap bytes */
     size_t rd = kn && kn->read ? kn->read : (size_t)1 << 20;
     size_t cap = kn && kn->cap > rd ? kn->cap : rd;
     c->noskip = kn && kn->noskip;
+    c->key_end = UINT64_MAX;
     c->ds = cq_dataset_new(c->err);
     c->h = c->ds ? yajl_alloc(&callbacks, NULL, c) : NULL;
     if (c->h) /* UTF-8 is not validated: names are passed through as bytes */
         yajl_config(c->h, yajl_dont_validate_strings, 1);
     cq_status st = c->h ? CQ_OK : cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
-    char *buf = !st ? malloc(cap) : NULL;
+    char *buf = !st ? malloc(cap + rd) : NULL;
     if (!buf && !st)
         st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
     size_t len = 0, pos = 0, mempos = 0;
+    uint64_t abs0 = 0; /* file offset of buf[0] */
     int eof = 0;
     while (!st) {
-        /* the unconsumed tail (a candidate cut by the end) moves to the front */
-        memmove(buf, buf + pos, len - pos);
+        memmove(buf, buf + pos, len - pos); /* a value waiting for its end */
         len -= pos;
+        abs0 += pos;
         pos = 0;
-        if (!eof && len < cap) {
-            size_t want = cap - len < rd ? cap - len : rd, n;
-            if (f) {
-                n = fread(buf + len, 1, want, f);
-                if (ferror(f)) {
-                    st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
-                    break;
-                }
-            } else {
-                n = memlen - mempos < want ? memlen - mempos : want;
-                memcpy(buf + len, mem + mempos, n);
-                mempos += n;
+        size_t n;
+        if (f) {
+            n = fread(buf + len, 1, rd, f);
+            if (ferror(f)) {
+                st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
+                break;
             }
-            eof = n == 0;
-            len += n;
+        } else {
+            n = memlen - mempos < rd ? memlen - mempos : rd;
+            memcpy(buf + len, mem + mempos, n);
+            mempos += n;
         }
-        st = step(c, buf, &pos, len, !eof && len < cap);
-        if (eof && pos == len)
+        eof = n == 0;
+        len += n;
+        st = step(c, buf, abs0, &pos, len, !eof && len <= cap);
+        if (eof)
             break;
     }
     if (!st) {
