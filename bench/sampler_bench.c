@@ -34,6 +34,34 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* FNV-1a over what a reader fills: two reads are the same when this is. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t digest(const cq_dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t n = (size_t)ds->n, nb = (size_t)ds->nboxes;
+    h = fnv(h, ds->id, n * sizeof *ds->id);
+    h = fnv(h, ds->width, n * sizeof *ds->width);
+    h = fnv(h, ds->height, n * sizeof *ds->height);
+    h = fnv(h, ds->count, n * sizeof *ds->count);
+    h = fnv(h, ds->box_n, n * sizeof *ds->box_n);
+    h = fnv(h, ds->box, nb * 4 * sizeof *ds->box);
+    h = fnv(h, ds->box_label, nb * sizeof *ds->box_label);
+    h = fnv(h, ds->box_flags, nb);
+    for (int64_t i = 0; i < ds->n; i++)
+        h = fnv(h, cq_dataset_path(ds, i), strlen(cq_dataset_path(ds, i)) + 1);
+    for (int32_t c = 0; c < ds->ncat; c++)
+        h = fnv(h, cq_dataset_cat_name(ds, c), strlen(cq_dataset_cat_name(ds, c)) + 1);
+    return h;
+}
+
 int main(int argc, char **argv)
 {
     cq_err err;
@@ -94,10 +122,10 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("%s %.1f MB: wall %.3f s = %.1f MB/s, cpu %.3f s = %.1f MB/s (%lld images, %lld boxes, "
-               "%lld crowd; %.1f MB skipped before yajl)\n",
+               "%lld crowd; %.1f MB skipped before yajl; digest %016llx)\n",
                argv[1], (double)st.st_size / 1e6, t, (double)st.st_size / 1e6 / t, c,
                (double)st.st_size / 1e6 / c, (long long)ds->n, (long long)ds->nboxes,
-               (long long)ds->boxes_ignored, (double)k.skipped / 1e6);
+               (long long)ds->boxes_ignored, (double)k.skipped / 1e6, (unsigned long long)digest(ds));
         cq_dataset_free(ds);
         return 0;
     }
