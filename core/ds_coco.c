@@ -430,9 +430,14 @@ static const yajl_callbacks callbacks = {
 
 /* ---- linking ------------------------------------------------------------- */
 
+/* Open addressing, key and value side by side: one cache miss per lookup
+ * (860k annotations look their image up in random order). */
 typedef struct {
-    int64_t *key;
-    int64_t *val;
+    int64_t key, val; /* val < 0: empty */
+} idslot;
+
+typedef struct {
+    idslot *slot;
     uint64_t mask;
 } idmap;
 
@@ -448,12 +453,11 @@ static int idmap_init(idmap *m, int64_t n)
     while (cap < (uint64_t)n * 2)
         cap *= 2;
     m->mask = cap - 1;
-    m->key = malloc(cap * sizeof *m->key);
-    m->val = malloc(cap * sizeof *m->val);
-    if (!m->key || !m->val)
+    m->slot = malloc(cap * sizeof *m->slot);
+    if (!m->slot)
         return -1;
     for (uint64_t i = 0; i < cap; i++)
-        m->val[i] = -1;
+        m->slot[i].val = -1;
     return 0;
 }
 
@@ -461,22 +465,22 @@ static int idmap_init(idmap *m, int64_t n)
 static int64_t idmap_put(idmap *m, int64_t k, int64_t v)
 {
     uint64_t i = mix(k) & m->mask;
-    while (m->val[i] >= 0) {
-        if (m->key[i] == k)
-            return m->val[i];
+    while (m->slot[i].val >= 0) {
+        if (m->slot[i].key == k)
+            return m->slot[i].val;
         i = (i + 1) & m->mask;
     }
-    m->key[i] = k;
-    m->val[i] = v;
+    m->slot[i].key = k;
+    m->slot[i].val = v;
     return -1;
 }
 
 static int64_t idmap_get(const idmap *m, int64_t k)
 {
     uint64_t i = mix(k) & m->mask;
-    while (m->val[i] >= 0) {
-        if (m->key[i] == k)
-            return m->val[i];
+    while (m->slot[i].val >= 0) {
+        if (m->slot[i].key == k)
+            return m->slot[i].val;
         i = (i + 1) & m->mask;
     }
     return -1;
@@ -545,10 +549,8 @@ static cq_status link_all(coco *c, cq_dataset *ds, const char *dir)
         }
     }
 done:
-    free(im.key);
-    free(im.val);
-    free(cm.key);
-    free(cm.val);
+    free(im.slot);
+    free(cm.slot);
     free(start);
     free(order);
     free(owner);
