@@ -20,6 +20,7 @@
  * errors and for calq's own (a bbox of 3 numbers, an image without an id).
  * The column is the one just after the offending token (where yajl stopped). */
 #include "dataset.h"
+#include "ds_coco.h"
 #include "json_skip.h"
 
 #include <errno.h>
@@ -32,22 +33,8 @@
 enum { SEC_NONE, SEC_IMAGES, SEC_ANNS, SEC_CATS };
 enum { K_OTHER, K_ID, K_FILE, K_W, K_H, K_IMAGE_ID, K_CAT_ID, K_BBOX, K_CROWD, K_NAME };
 
-typedef struct {
-    int64_t image_id, cat_id;
-    float bbox[4];
-    uint8_t crowd;
-} coco_ann;
-
-typedef struct {
-    int64_t id;
-    size_t name; /* offset in the dataset's arena */
-    int32_t w, h;
-} coco_img;
-
-typedef struct {
-    int64_t id;
-    size_t name;
-} coco_cat;
+typedef cq__coco_ann coco_ann;
+typedef cq__coco_img coco_img;
 
 typedef struct {
     yajl_handle h;
@@ -66,13 +53,7 @@ typedef struct {
     float bbox[4];
     int nbbox, crowd, have; /* have: bit per key seen */
     size_t str;             /* arena offset of file_name / name, or -1 */
-    /* what is kept */
-    coco_img *img;
-    int64_t nimg, capimg;
-    coco_ann *ann;
-    int64_t nann, capann;
-    coco_cat *cat;
-    int64_t ncat, capcat;
+    cq__coco_recs r; /* what is kept */
     cq_dataset *ds; /* its arena holds the names */
     /* skipping (see the driver) */
     uint64_t chunk_abs;  /* file offset of chunk */
@@ -209,9 +190,9 @@ static int commit(coco *c)
         if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_FILE))
             return fail(c, CQ_EFORMAT, "image object ends without %s: expected \"id\" and \"file_name\"",
                         c->have & 1 << K_ID ? "\"file_name\"" : "\"id\"");
-        if (grow(&c->img, &c->capimg, c->nimg + 1, sizeof *c->img))
-            return fail(c, CQ_ENOMEM, "out of memory for %lld images", (long long)c->nimg);
-        coco_img *m = &c->img[c->nimg++];
+        if (grow(&c->r.img, &c->r.capimg, c->r.nimg + 1, sizeof *c->r.img))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld images", (long long)c->r.nimg);
+        coco_img *m = &c->r.img[c->r.nimg++];
         m->id = c->id;
         m->name = c->str;
         m->w = c->iw;
@@ -221,9 +202,9 @@ static int commit(coco *c)
             return fail(c, CQ_EFORMAT, "annotation object ends without %s",
                         c->have & 1 << K_IMAGE_ID ? "a 4-number \"bbox\": expected [x, y, width, height]"
                                                   : "\"image_id\"");
-        if (grow(&c->ann, &c->capann, c->nann + 1, sizeof *c->ann))
-            return fail(c, CQ_ENOMEM, "out of memory for %lld annotations", (long long)c->nann);
-        coco_ann *a = &c->ann[c->nann++];
+        if (grow(&c->r.ann, &c->r.capann, c->r.nann + 1, sizeof *c->r.ann))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld annotations", (long long)c->r.nann);
+        coco_ann *a = &c->r.ann[c->r.nann++];
         a->image_id = c->image_id;
         a->cat_id = c->have & 1 << K_CAT_ID ? c->cat_id : INT64_MIN;
         memcpy(a->bbox, c->bbox, sizeof a->bbox);
@@ -232,10 +213,10 @@ static int commit(coco *c)
         if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_NAME))
             return fail(c, CQ_EFORMAT, "category object ends without %s",
                         c->have & 1 << K_ID ? "\"name\"" : "\"id\"");
-        if (grow(&c->cat, &c->capcat, c->ncat + 1, sizeof *c->cat))
+        if (grow(&c->r.cat, &c->r.capcat, c->r.ncat + 1, sizeof *c->r.cat))
             return fail(c, CQ_ENOMEM, "out of memory for categories");
-        c->cat[c->ncat].id = c->id;
-        c->cat[c->ncat++].name = c->str;
+        c->r.cat[c->r.ncat].id = c->id;
+        c->r.cat[c->r.ncat++].name = c->str;
     }
     return 1;
 }
@@ -428,135 +409,6 @@ static const yajl_callbacks callbacks = {
     on_start_map, on_key, on_end_map, on_start_array, on_end_array,
 };
 
-/* ---- linking ------------------------------------------------------------- */
-
-/* Open addressing, key and value side by side: one cache miss per lookup
- * (860k annotations look their image up in random order). */
-typedef struct {
-    int64_t key, val; /* val < 0: empty */
-} idslot;
-
-typedef struct {
-    idslot *slot;
-    uint64_t mask;
-} idmap;
-
-static uint64_t mix(int64_t k)
-{
-    uint64_t x = (uint64_t)k * 0x9E3779B97F4A7C15ULL;
-    return x ^ (x >> 29);
-}
-
-static int idmap_init(idmap *m, int64_t n)
-{
-    uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2)
-        cap *= 2;
-    m->mask = cap - 1;
-    m->slot = malloc(cap * sizeof *m->slot);
-    if (!m->slot)
-        return -1;
-    for (uint64_t i = 0; i < cap; i++)
-        m->slot[i].val = -1;
-    return 0;
-}
-
-/* Insert k -> v; returns the value already there, or -1. */
-static int64_t idmap_put(idmap *m, int64_t k, int64_t v)
-{
-    uint64_t i = mix(k) & m->mask;
-    while (m->slot[i].val >= 0) {
-        if (m->slot[i].key == k)
-            return m->slot[i].val;
-        i = (i + 1) & m->mask;
-    }
-    m->slot[i].key = k;
-    m->slot[i].val = v;
-    return -1;
-}
-
-static int64_t idmap_get(const idmap *m, int64_t k)
-{
-    uint64_t i = mix(k) & m->mask;
-    while (m->slot[i].val >= 0) {
-        if (m->slot[i].key == k)
-            return m->slot[i].val;
-        i = (i + 1) & m->mask;
-    }
-    return -1;
-}
-
-static cq_status link_all(coco *c, cq_dataset *ds, const char *dir)
-{
-    idmap im = {0}, cm = {0};
-    int64_t *start = NULL, *order = NULL, *owner = NULL;
-    cq_status st = CQ_OK;
-    if (idmap_init(&im, c->nimg) || idmap_init(&cm, c->ncat) ||
-        !(start = calloc((size_t)c->nimg + 1, sizeof *start)) ||
-        !(order = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *order)) ||
-        !(owner = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *owner))) {
-        st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory linking annotations", c->name);
-        goto done;
-    }
-    for (int64_t i = 0; i < c->nimg; i++) {
-        int64_t prev = idmap_put(&im, c->img[i].id, i);
-        if (prev >= 0) {
-            st = cq_errf(c->err, CQ_EFORMAT, "%s: image id %lld appears twice (images %lld and %lld)",
-                         c->name, (long long)c->img[i].id, (long long)prev + 1, (long long)i + 1);
-            goto done;
-        }
-    }
-    for (int64_t k = 0; k < c->ncat; k++) {
-        int32_t ci = cq_dataset_category(ds, ds->str + c->cat[k].name, c->cat[k].id, c->err);
-        if (ci < 0) {
-            st = c->err ? c->err->code : CQ_ENOMEM;
-            goto done;
-        }
-        idmap_put(&cm, c->cat[k].id, ci);
-    }
-    for (int64_t a = 0; a < c->nann; a++) {
-        owner[a] = idmap_get(&im, c->ann[a].image_id);
-        if (owner[a] < 0)
-            ds->boxes_dropped++;
-        else
-            start[owner[a] + 1]++;
-    }
-    for (int64_t i = 0; i < c->nimg; i++)
-        start[i + 1] += start[i];
-    for (int64_t a = 0; a < c->nann; a++)
-        if (owner[a] >= 0)
-            order[start[owner[a]]++] = a;
-    for (int64_t i = c->nimg; i > 0; i--)
-        start[i] = start[i - 1];
-    start[0] = 0;
-    for (int64_t i = 0; i < c->nimg && !st; i++) {
-        char *path = cq__path_join(dir, ds->str + c->img[i].name);
-        if (!path) {
-            st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
-            break;
-        }
-        int64_t r = cq_dataset_add(ds, path, c->img[i].id, c->img[i].w, c->img[i].h, -1, c->err);
-        free(path);
-        if (r < 0) {
-            st = c->err ? c->err->code : CQ_ENOMEM;
-            break;
-        }
-        for (int64_t k = start[i]; k < start[i + 1] && !st; k++) {
-            const coco_ann *a = &c->ann[order[k]];
-            int64_t label = a->cat_id == INT64_MIN ? -1 : idmap_get(&cm, a->cat_id);
-            st = cq_dataset_add_box(ds, a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3],
-                                    (int32_t)label, a->crowd ? CQ_BOX_IGNORE : 0, c->err);
-        }
-    }
-done:
-    free(im.slot);
-    free(cm.slot);
-    free(start);
-    free(order);
-    free(owner);
-    return st;
-}
-
 /* ---- driver ---------------------------------------------------------------- */
 
 static void count_lines(coco *c, const char *buf, size_t n)
@@ -665,66 +517,57 @@ static cq_status step(coco *c, const char *b, uint64_t abs0, size_t *pos, size_t
                 break; /* the value waits for its end: b[i..) is kept */
             continue;
         }
-        if (c->match == SEGN) { /* the pattern is fed: white space, then ':'? */
-            size_t j = i;
-            while (j < len && is_ws(b[j]))
-                j++;
-            if (j < len && b[j] != ':') {
-                c->match = 0;
-                continue;
-            }
-            int colon = j < len;
-            if (colon)
-                for (j++; j < len && is_ws(b[j]); j++)
-                    ;
-            st = feed(c, b + i, j - i, abs0 + i);
-            i = j;
-            if (colon) {
-                c->match = 0;
-                c->pend = !st && c->key_end == c->pat_end && ignorable(c);
-            }
-            continue;
-        }
-        if (c->match) { /* a prefix of the pattern ended the last piece */
-            size_t m = (size_t)c->match, take = SEGN - m < len - i ? SEGN - m : len - i;
-            if (memcmp(b + i, SEG + m, take)) {
-                c->match = 0;
-                continue;
-            }
-            st = feed(c, b + i, take, abs0 + i);
-            i += take;
-            c->match += (int)take;
-            c->pat_end = abs0 + i;
-            continue;
-        }
-        const char *q = memmem(b + i, len - i, SEG, SEGN);
-        size_t k = q ? (size_t)(q - b) + SEGN : len;
-        if (!q) /* a pattern cut by the end: remember how much of it is there */
-            for (size_t t = len - i > SEGN ? len - (SEGN - 1) : i; t < len; t++)
-                if (b[t] == '"' && memcmp(b + t, SEG, len - t) == 0) {
-                    c->match = (int)(len - t);
+        size_t k = i; /* the pattern ends at b[k] (at i when fed before) */
+        if (c->match < SEGN) {
+            if (c->match) { /* a prefix of it ended the last piece */
+                size_t m = (size_t)c->match, take = SEGN - m < len - i ? SEGN - m : len - i;
+                if (memcmp(b + i, SEG + m, take)) {
+                    c->match = 0;
+                    continue;
+                }
+                if (m + take < SEGN) {
+                    st = feed(c, b + i, take, abs0 + i);
+                    c->match += (int)take;
+                    i += take;
+                    continue;
+                }
+                k = i + take;
+            } else {
+                const char *q = memmem(b + i, len - i, SEG, SEGN);
+                if (!q) { /* cut by the end? remember how much of it is there */
+                    for (size_t t = len - i > SEGN ? len - (SEGN - 1) : i; t < len; t++)
+                        if (b[t] == '"' && memcmp(b + t, SEG, len - t) == 0) {
+                            c->match = (int)(len - t);
+                            break;
+                        }
+                    st = feed(c, b + i, len - i, abs0 + i);
+                    i = len;
                     break;
                 }
-        if (q) {
+                k = (size_t)(q - b) + SEGN;
+            }
             c->match = SEGN;
             c->pat_end = abs0 + k;
-            /* most often ": " follows: one piece up to the value */
-            size_t j = k;
-            while (j < len && is_ws(b[j]))
-                j++;
-            if (j < len && b[j] == ':') {
-                for (j++; j < len && is_ws(b[j]); j++)
-                    ;
-                k = j;
-                c->match = 0;
-                st = feed(c, b + i, k - i, abs0 + i);
-                c->pend = !st && c->key_end == c->pat_end && ignorable(c);
-                i = k;
-                continue;
-            }
         }
-        st = feed(c, b + i, k - i, abs0 + i);
-        i = k;
+        size_t j = k; /* white space, then ':'? */
+        while (j < len && is_ws(b[j]))
+            j++;
+        if (j == len) { /* not known yet */
+            st = feed(c, b + i, len - i, abs0 + i);
+            i = len;
+            break;
+        }
+        c->match = 0;
+        if (b[j] != ':') {
+            st = feed(c, b + i, k - i, abs0 + i);
+            i = k;
+            continue;
+        }
+        for (j++; j < len && is_ws(b[j]); j++)
+            ;
+        st = feed(c, b + i, j - i, abs0 + i); /* most often one piece up to the value */
+        c->pend = !st && c->key_end == c->pat_end && ignorable(c);
+        i = j;
     }
     *pos = i;
     return st;
@@ -783,15 +626,15 @@ static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const c
         }
     }
     if (!st)
-        st = link_all(c, c->ds, dir);
+        st = cq__coco_link(&c->r, c->ds, dir, c->name, c->err);
     if (kn)
         kn->skipped = c->skipped;
     free(buf);
     if (c->h)
         yajl_free(c->h);
-    free(c->img);
-    free(c->ann);
-    free(c->cat);
+    free(c->r.img);
+    free(c->r.ann);
+    free(c->r.cat);
     if (st) {
         cq_dataset_free(c->ds);
         return NULL;
