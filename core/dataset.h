@@ -12,7 +12,8 @@
  * Readers (one per file, core/ds_*.c) fill a dataset from annotation files:
  *
  *     format  what                                   image size from
- *     coco    COCO instances JSON (streamed, yajl)   "images"[].width/height
+ *     coco    COCO instances JSON (streamed, yajl;   "images"[].width/height
+ *             polygons skipped, core/json_skip.c)
  *     voc     folder of Pascal VOC XML (expat)       <size>, else image header
  *     yolo    folder of YOLO .txt label files        image header (JPEG/PNG)
  *     dlib    dlib imglab XML (expat)                <image width= height=>, else header

@@ -1,24 +1,36 @@
 /* ds_coco.c - COCO instances JSON, streamed through yajl's callback parser.
  *
- * The file is fed in 1 MiB chunks and never held whole: only what calq keeps
+ * The file is read in 1 MiB pieces and never held whole: only what calq keeps
  * is stored (per image: id, file_name, width, height; per annotation:
  * image_id, category_id, bbox, iscrowd; per category: id, name). Every other
  * value (segmentation polygons, RLE, area, urls, licenses, info) is skipped
  * by depth counting, so memory is proportional to the number of images and
  * annotations, not to the file size. The sections may come in any order;
- * annotations are linked to images at the end (hash on image id), grouped by
- * image with a counting sort, and images keep the order of "images".
+ * ds_coco_link.c links annotations to images at the end.
+ *
+ * Skipping before yajl: "segmentation" values are most of a COCO file, and
+ * one callback per polygon number costs about as much as yajl's own
+ * tokenizing. So the driver (step) looks for the bytes "segmentation" + ':'
+ * (memmem), feeds yajl up to the colon, and when yajl has just returned that
+ * very key (its end offset matches) in a place whose value the callbacks
+ * ignore, cq__json_skip (json_skip.c) checks the array or object and yajl is
+ * fed "null" in its stead. Whatever the skipper doubts (a syntax error, an
+ * unusual byte) goes to yajl as before, so what is accepted and every error
+ * message stay the same; pieces are only cut between tokens for that reason.
+ * cq__coco_knobs (dataset.h) set the read size and turn skipping off (the
+ * reference path for tests and bench/sampler.sh).
  *
  * iscrowd = 1 annotations are kept with CQ_BOX_IGNORE (crowd regions are not
  * single objects). Annotations naming an unknown image are dropped and
  * counted (ds->boxes_dropped). Image paths are file_name joined to
  * opts->image_root, else to the JSON file's folder.
  *
- * Positions: yajl reports the byte offset inside the current chunk
- * (yajl_get_bytes_consumed); newlines of earlier chunks are counted as each
- * chunk is done (memchr), which gives FILE:LINE:COLUMN for yajl's syntax
- * errors and for calq's own (a bbox of 3 numbers, an image without an id).
- * The column is the one just after the offending token (where yajl stopped). */
+ * Positions: yajl reports the byte offset inside the piece it was given
+ * (yajl_get_bytes_consumed); newlines of earlier pieces and skipped values
+ * are counted as each is done (memchr), which gives FILE:LINE:COLUMN for
+ * yajl's syntax errors and for calq's own (a bbox of 3 numbers, an image
+ * without an id). The column is the one just after the offending token
+ * (where yajl stopped). */
 #include "dataset.h"
 #include "ds_coco.h"
 #include "json_skip.h"
