@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "dataset.h"
@@ -379,6 +380,40 @@ static void test_coco_generated_same_as_reference(void **state)
     free(b.p);
 }
 
+/* A file of several MiB read with the default knobs (1 MiB reads): values
+ * cut by the reads wait for the next one; the same dataset as the reference. */
+static void test_coco_file_default_reads(void **state)
+{
+    (void)state;
+    sbuf b = {malloc(1024), 0, 1024};
+    rs = 7;
+    gen(&b, 3000, 16000);
+    assert_true(b.n > 3u << 20);
+    char path[] = "/tmp/calq_test_coco_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.p, 1, b.n, f), b.n);
+    fclose(f);
+    cq__coco_knobs ref = {0}, k = {0};
+    ref.noskip = 1;
+    cq_err e1, e2;
+    cq_dataset *a = cq__coco_read(path, NULL, 0, NULL, NULL, &ref, &e1);
+    cq_dataset *d = cq__coco_read(path, NULL, 0, NULL, NULL, &k, &e2);
+    remove(path);
+    if (!a || !d)
+        fail_msg("%s", !a ? e1.msg : e2.msg);
+    same_dataset(a, d, "file");
+    assert_int_equal(d->nboxes + d->boxes_dropped, 16000);
+    /* every "segmentation" value of annotations and images is an array or
+     * object; all of them but the few cut by a read are skipped */
+    assert_true(k.skipped > b.n / 2);
+    cq_dataset_free(a);
+    cq_dataset_free(d);
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_coco_error_inside_skipped_span),
         cmocka_unit_test(test_coco_mutations_same_as_reference),
         cmocka_unit_test(test_coco_generated_same_as_reference),
+        cmocka_unit_test(test_coco_file_default_reads),
     };
     return cmocka_run_group_tests_name("coco", tests, NULL, NULL);
 }
