@@ -9,6 +9,9 @@
 #include "json_skip.h"
 
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static int is_ws(unsigned char c)
 {
@@ -108,6 +111,51 @@ more:
     return NULL;
 }
 
+#if defined(__SSE2__) && defined(__GNUC__)
+/* Runs of numbers without white space ("473.07,395.93,..." as in COCO
+ * polygons and RLE counts), 16 bytes at a time. p is at the first digit of
+ * a number in an array and at least 16 bytes remain. Each block starts at a
+ * number and is checked up to its last comma c such that block[c + 1] is
+ * still digits/'.'/',': only those three kinds of byte, no two separators
+ * side by side (so every number starts and ends with a digit), at most one
+ * '.' per number, no leading zero ("01"). Returns the start of the number
+ * after the last comma so checked (the scalar code goes on from there), or
+ * p when no block passed; a failing block is simply left to the scalar code,
+ * which finds the error. */
+static const unsigned char *numbers_fast(const unsigned char *p, const unsigned char *e)
+{
+    const __m128i comma = _mm_set1_epi8(','), dot = _mm_set1_epi8('.'), zero = _mm_set1_epi8('0');
+    const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1);
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned C = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        unsigned D = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dot));
+        unsigned Z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+        unsigned G = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi)));
+        unsigned in = C | D | G, S = C | D;
+        unsigned bad = ~in & 0xffffu;
+        unsigned upto = bad ? (1u << __builtin_ctz(bad)) - 1 : 0xffffu; /* bytes before the first other one */
+        unsigned ok = C & (upto >> 1); /* commas followed by an in-set byte */
+        if (!ok)
+            break;
+        unsigned last = 31u - (unsigned)__builtin_clz(ok);
+        unsigned m = (2u << last) - 1; /* bytes 0..last */
+        unsigned starts = ((C << 1) | 1u) & m & (upto >> 0);
+        if (!(G & 1u) || (S & (S >> 1) & (m >> 1)) || (starts & Z & (G >> 1)))
+            break;
+        /* a dot's previous separator must be a comma (or the block start) */
+        for (unsigned d = D & m; d; d &= d - 1) {
+            unsigned below = S & ((d & -d) - 1);
+            if (below && (D >> (31u - (unsigned)__builtin_clz(below)) & 1u))
+                return p;
+        }
+        p += last + 1;
+    }
+    return p;
+}
+#endif
+
 static const unsigned char *literal_end(const unsigned char *p, const unsigned char *e, int *r)
 {
     const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
@@ -156,6 +204,10 @@ open: /* *p is '[' or '{' */
     if (objs >> (d - 1) & 1)
         goto key;
 value:
+#if defined(__SSE2__) && defined(__GNUC__)
+    if (is_digit(*p) && !(objs >> (d - 1) & 1) && e - p >= 16)
+        p = numbers_fast(p, e);
+#endif
     switch (*p) {
     case '[':
     case '{':

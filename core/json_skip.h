@@ -3,8 +3,9 @@
  * A reader that streams JSON through a callback parser (yajl) pays one
  * callback per token even for values it throws away; COCO's "segmentation"
  * polygons are most of the file. cq__json_skip walks such a value byte by
- * byte, checking the grammar (brackets, commas, colons, strings and their
- * escapes, numbers, true/false/null), and says where it ends. It is
+ * byte (runs of numbers without white space 16 bytes at a time where SSE2
+ * is there), checking the grammar (brackets, commas, colons, strings and
+ * their escapes, numbers, true/false/null), and says where it ends. It is
  * deliberately conservative: whatever it is not sure yajl would accept
  * (control or non-ASCII bytes in strings, \f or \v as white space, nesting
  * deeper than 64, any syntax error) is answered CQ__JSKIP_UNSURE, and the

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <yajl_parse.h>
+
 #include "dataset.h"
 #include "json_skip.h"
 
@@ -73,6 +75,54 @@ static void test_coco_skipper_unsure(void **state)
             fail_msg("expected UNSURE: '%s'", bad[i]);
         assert_int_equal(end, 12345);
     }
+}
+
+/* Does yajl (no callbacks) accept s[0..n) as a whole document? */
+static int yajl_accepts(const char *s, size_t n)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    int ok = yajl_parse(h, (const unsigned char *)s, n) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+    return ok;
+}
+
+/* Arrays of numbers, long enough for the 16-byte path, with random damage
+ * from the bytes numbers are made of: the skipper says DONE exactly when
+ * yajl accepts (nothing here is outside what it checks itself). */
+static void test_coco_skipper_numbers_like_yajl(void **state)
+{
+    (void)state;
+    static const char alpha[] = "0123456789.,-eE+0000,,..";
+    char buf[400];
+    uint64_t x = 77;
+    int done = 0, unsure = 0;
+    for (int trial = 0; trial < 200000; trial++) {
+        size_t n = 0;
+        buf[n++] = '[';
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int count = 1 + (int)((x >> 33) % 40);
+        for (int k = 0; k < count; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s%u%s%u", k ? "," : "",
+                                  (x >> 20) % 9 == 0 ? "-" : "", (unsigned)(x >> 33) % ((x >> 24) % 3 ? 1000u : 10u),
+                                  (x >> 28) % 4 ? "." : "", (unsigned)(x >> 40) % 100);
+        }
+        buf[n++] = ']';
+        buf[n] = '\0';
+        int damage = (int)((x >> 50) % 4); /* 0: left valid */
+        for (int k = 0; k < damage; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[1 + (x >> 33) % (n - 2)] = alpha[(x >> 17) % (sizeof alpha - 1)];
+        }
+        size_t end = 0;
+        int r = cq__json_skip(buf, n, &end), ok = yajl_accepts(buf, n);
+        if (ok != (r == CQ__JSKIP_DONE && end == n))
+            fail_msg("skipper %d (end %zu of %zu), yajl %d: %s", r, end, n, ok, buf);
+        done += r == CQ__JSKIP_DONE;
+        unsure += r == CQ__JSKIP_UNSURE;
+    }
+    assert_true(done > 50000 && unsure > 50000); /* both sides were exercised */
 }
 
 /* ---- the reader: skip path against the reference path ------------------ */
@@ -419,6 +469,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_coco_skipper_valid),
         cmocka_unit_test(test_coco_skipper_unsure),
+        cmocka_unit_test(test_coco_skipper_numbers_like_yajl),
         cmocka_unit_test(test_coco_tricky_document),
         cmocka_unit_test(test_coco_cut_at_every_offset),
         cmocka_unit_test(test_coco_error_inside_skipped_span),
