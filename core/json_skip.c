@@ -184,7 +184,7 @@ int cq__json_skip(const char *s, size_t n, size_t *end)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + n;
     uint64_t objs = 0; /* bit d - 1: the container at depth d is an object */
-    int d = 0, r = CQ__JSKIP_UNSURE;
+    int d = 0, r = CQ__JSKIP_UNSURE, fast = 1;
     if (n == 0 || (*p != '[' && *p != '{'))
         return CQ__JSKIP_UNSURE;
 open: /* *p is '[' or '{' */
@@ -196,6 +196,7 @@ open: /* *p is '[' or '{' */
         objs &= ~((uint64_t)1 << d);
     d++;
     p++;
+    fast = 1;
     WS();
     if (*p == (objs >> (d - 1) & 1 ? '}' : ']')) {
         p++;
@@ -205,8 +206,12 @@ open: /* *p is '[' or '{' */
         goto key;
 value:
 #if defined(__SSE2__) && defined(__GNUC__)
-    if (is_digit(*p) && !(objs >> (d - 1) & 1) && e - p >= 16)
-        p = numbers_fast(p, e);
+    if (fast && is_digit(*p) && !(objs >> (d - 1) & 1) && e - p >= 16) {
+        const unsigned char *q = numbers_fast(p, e);
+        if (q == p) /* "1, 2" or the end of the array: not again in this one */
+            fast = 0;
+        p = q;
+    }
 #endif
     switch (*p) {
     case '[':
