@@ -12,7 +12,8 @@
  * Readers (one per file, core/ds_*.c) fill a dataset from annotation files:
  *
  *     format  what                                   image size from
- *     coco    COCO instances JSON (streamed, yajl)   "images"[].width/height
+ *     coco    COCO instances JSON (streamed, yajl;   "images"[].width/height
+ *             polygons skipped, core/json_skip.c)
  *     voc     folder of Pascal VOC XML (expat)       <size>, else image header
  *     yolo    folder of YOLO .txt label files        image header (JPEG/PNG)
  *     dlib    dlib imglab XML (expat)                <image width= height=>, else header
@@ -180,6 +181,19 @@ char **cq__list_dir(const char *dir, const char *ext, int *n, cq_err *err);
 /* Strict number parsing of a whole NUL-terminated string; 0 on success. */
 int cq__parse_i64(const char *s, int64_t *v);
 int cq__parse_f32(const char *s, float *v);
+
+/* The COCO reader with its knobs (tests and bench/sampler_bench.c): reads
+ * path, or mem[0..len) when path is NULL (name for messages). knobs may be
+ * NULL (defaults); skipped is set on return (bytes of ignored values that
+ * yajl never saw). Same contract as cq_ds_read_coco. */
+typedef struct cq__coco_knobs {
+    size_t read;      /* bytes per read (0: 1 MiB) */
+    size_t cap;       /* buffer size (at least read) */
+    int noskip;       /* 1: every byte through yajl's callbacks, the reference path */
+    uint64_t skipped; /* out */
+} cq__coco_knobs;
+cq_dataset *cq__coco_read(const char *path, const char *mem, size_t len, const char *name,
+                          const cq_ds_opts *opts, cq__coco_knobs *knobs, cq_err *err);
 
 /* XML through expat: parse the file at path with start/end/text handlers
  * (ud passed through). A handler reports a problem with cq__xml_fail (which

@@ -1,25 +1,39 @@
 /* ds_coco.c - COCO instances JSON, streamed through yajl's callback parser.
  *
- * The file is fed in 1 MiB chunks and never held whole: only what calq keeps
+ * The file is read in 1 MiB pieces and never held whole: only what calq keeps
  * is stored (per image: id, file_name, width, height; per annotation:
  * image_id, category_id, bbox, iscrowd; per category: id, name). Every other
  * value (segmentation polygons, RLE, area, urls, licenses, info) is skipped
  * by depth counting, so memory is proportional to the number of images and
  * annotations, not to the file size. The sections may come in any order;
- * annotations are linked to images at the end (hash on image id), grouped by
- * image with a counting sort, and images keep the order of "images".
+ * ds_coco_link.c links annotations to images at the end.
+ *
+ * Skipping before yajl: "segmentation" values are most of a COCO file, and
+ * one callback per polygon number costs about as much as yajl's own
+ * tokenizing. So the driver (step) looks for the bytes "segmentation" + ':'
+ * (memmem), feeds yajl up to the colon, and when yajl has just returned that
+ * very key (its end offset matches) in a place whose value the callbacks
+ * ignore, cq__json_skip (json_skip.c) checks the array or object and yajl is
+ * fed "null" in its stead. Whatever the skipper doubts (a syntax error, an
+ * unusual byte) goes to yajl as before, so what is accepted and every error
+ * message stay the same; pieces are only cut between tokens for that reason.
+ * cq__coco_knobs (dataset.h) set the read size and turn skipping off (the
+ * reference path for tests and bench/sampler.sh).
  *
  * iscrowd = 1 annotations are kept with CQ_BOX_IGNORE (crowd regions are not
  * single objects). Annotations naming an unknown image are dropped and
  * counted (ds->boxes_dropped). Image paths are file_name joined to
  * opts->image_root, else to the JSON file's folder.
  *
- * Positions: yajl reports the byte offset inside the current chunk
- * (yajl_get_bytes_consumed); newlines of earlier chunks are counted as each
- * chunk is done (memchr), which gives FILE:LINE:COLUMN for yajl's syntax
- * errors and for calq's own (a bbox of 3 numbers, an image without an id).
- * The column is the one just after the offending token (where yajl stopped). */
+ * Positions: yajl reports the byte offset inside the piece it was given
+ * (yajl_get_bytes_consumed); newlines of earlier pieces and skipped values
+ * are counted as each is done (memchr), which gives FILE:LINE:COLUMN for
+ * yajl's syntax errors and for calq's own (a bbox of 3 numbers, an image
+ * without an id). The column is the one just after the offending token
+ * (where yajl stopped). */
 #include "dataset.h"
+#include "ds_coco.h"
+#include "json_skip.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -31,22 +45,8 @@
 enum { SEC_NONE, SEC_IMAGES, SEC_ANNS, SEC_CATS };
 enum { K_OTHER, K_ID, K_FILE, K_W, K_H, K_IMAGE_ID, K_CAT_ID, K_BBOX, K_CROWD, K_NAME };
 
-typedef struct {
-    int64_t image_id, cat_id;
-    float bbox[4];
-    uint8_t crowd;
-} coco_ann;
-
-typedef struct {
-    int64_t id;
-    size_t name; /* offset in the dataset's arena */
-    int32_t w, h;
-} coco_img;
-
-typedef struct {
-    int64_t id;
-    size_t name;
-} coco_cat;
+typedef cq__coco_ann coco_ann;
+typedef cq__coco_img coco_img;
 
 typedef struct {
     yajl_handle h;
@@ -54,7 +54,7 @@ typedef struct {
     cq_err *err;
     cq_status st;
     /* position */
-    const char *chunk;
+    const char *chunk; /* the piece yajl is reading */
     long lines_before; /* newlines in earlier chunks */
     size_t col_carry;  /* bytes after the last newline of earlier chunks */
     /* structure */
@@ -65,14 +65,16 @@ typedef struct {
     float bbox[4];
     int nbbox, crowd, have; /* have: bit per key seen */
     size_t str;             /* arena offset of file_name / name, or -1 */
-    /* what is kept */
-    coco_img *img;
-    int64_t nimg, capimg;
-    coco_ann *ann;
-    int64_t nann, capann;
-    coco_cat *cat;
-    int64_t ncat, capcat;
+    cq__coco_recs r; /* what is kept */
     cq_dataset *ds; /* its arena holds the names */
+    /* skipping (see the driver) */
+    uint64_t chunk_abs;  /* file offset of chunk */
+    uint64_t key_end;    /* file offset one past the last key yajl returned */
+    uint64_t pat_end;    /* ... and past the last "segmentation" pattern */
+    int match;           /* bytes of the pattern fed so far (SEGN: all) */
+    int pend;            /* the value of an ignored key comes next */
+    int noskip;
+    uint64_t skipped;
 } coco;
 
 static void position(coco *c, long *line, long *col)
@@ -136,6 +138,7 @@ static int key_id(const unsigned char *k, size_t n)
 static int on_key(void *ud, const unsigned char *k, size_t n)
 {
     coco *c = ud;
+    c->key_end = c->chunk_abs + yajl_get_bytes_consumed(c->h);
     if (c->skip)
         return 1;
     if (c->depth == 1) {
@@ -199,9 +202,9 @@ static int commit(coco *c)
         if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_FILE))
             return fail(c, CQ_EFORMAT, "image object ends without %s: expected \"id\" and \"file_name\"",
                         c->have & 1 << K_ID ? "\"file_name\"" : "\"id\"");
-        if (grow(&c->img, &c->capimg, c->nimg + 1, sizeof *c->img))
-            return fail(c, CQ_ENOMEM, "out of memory for %lld images", (long long)c->nimg);
-        coco_img *m = &c->img[c->nimg++];
+        if (grow(&c->r.img, &c->r.capimg, c->r.nimg + 1, sizeof *c->r.img))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld images", (long long)c->r.nimg);
+        coco_img *m = &c->r.img[c->r.nimg++];
         m->id = c->id;
         m->name = c->str;
         m->w = c->iw;
@@ -211,9 +214,9 @@ static int commit(coco *c)
             return fail(c, CQ_EFORMAT, "annotation object ends without %s",
                         c->have & 1 << K_IMAGE_ID ? "a 4-number \"bbox\": expected [x, y, width, height]"
                                                   : "\"image_id\"");
-        if (grow(&c->ann, &c->capann, c->nann + 1, sizeof *c->ann))
-            return fail(c, CQ_ENOMEM, "out of memory for %lld annotations", (long long)c->nann);
-        coco_ann *a = &c->ann[c->nann++];
+        if (grow(&c->r.ann, &c->r.capann, c->r.nann + 1, sizeof *c->r.ann))
+            return fail(c, CQ_ENOMEM, "out of memory for %lld annotations", (long long)c->r.nann);
+        coco_ann *a = &c->r.ann[c->r.nann++];
         a->image_id = c->image_id;
         a->cat_id = c->have & 1 << K_CAT_ID ? c->cat_id : INT64_MIN;
         memcpy(a->bbox, c->bbox, sizeof a->bbox);
@@ -222,10 +225,10 @@ static int commit(coco *c)
         if (!(c->have & 1 << K_ID) || !(c->have & 1 << K_NAME))
             return fail(c, CQ_EFORMAT, "category object ends without %s",
                         c->have & 1 << K_ID ? "\"name\"" : "\"id\"");
-        if (grow(&c->cat, &c->capcat, c->ncat + 1, sizeof *c->cat))
+        if (grow(&c->r.cat, &c->r.capcat, c->r.ncat + 1, sizeof *c->r.cat))
             return fail(c, CQ_ENOMEM, "out of memory for categories");
-        c->cat[c->ncat].id = c->id;
-        c->cat[c->ncat++].name = c->str;
+        c->r.cat[c->r.ncat].id = c->id;
+        c->r.cat[c->r.ncat++].name = c->str;
     }
     return 1;
 }
@@ -418,133 +421,6 @@ static const yajl_callbacks callbacks = {
     on_start_map, on_key, on_end_map, on_start_array, on_end_array,
 };
 
-/* ---- linking ------------------------------------------------------------- */
-
-typedef struct {
-    int64_t *key;
-    int64_t *val;
-    uint64_t mask;
-} idmap;
-
-static uint64_t mix(int64_t k)
-{
-    uint64_t x = (uint64_t)k * 0x9E3779B97F4A7C15ULL;
-    return x ^ (x >> 29);
-}
-
-static int idmap_init(idmap *m, int64_t n)
-{
-    uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2)
-        cap *= 2;
-    m->mask = cap - 1;
-    m->key = malloc(cap * sizeof *m->key);
-    m->val = malloc(cap * sizeof *m->val);
-    if (!m->key || !m->val)
-        return -1;
-    for (uint64_t i = 0; i < cap; i++)
-        m->val[i] = -1;
-    return 0;
-}
-
-/* Insert k -> v; returns the value already there, or -1. */
-static int64_t idmap_put(idmap *m, int64_t k, int64_t v)
-{
-    uint64_t i = mix(k) & m->mask;
-    while (m->val[i] >= 0) {
-        if (m->key[i] == k)
-            return m->val[i];
-        i = (i + 1) & m->mask;
-    }
-    m->key[i] = k;
-    m->val[i] = v;
-    return -1;
-}
-
-static int64_t idmap_get(const idmap *m, int64_t k)
-{
-    uint64_t i = mix(k) & m->mask;
-    while (m->val[i] >= 0) {
-        if (m->key[i] == k)
-            return m->val[i];
-        i = (i + 1) & m->mask;
-    }
-    return -1;
-}
-
-static cq_status link_all(coco *c, cq_dataset *ds, const char *dir)
-{
-    idmap im = {0}, cm = {0};
-    int64_t *start = NULL, *order = NULL, *owner = NULL;
-    cq_status st = CQ_OK;
-    if (idmap_init(&im, c->nimg) || idmap_init(&cm, c->ncat) ||
-        !(start = calloc((size_t)c->nimg + 1, sizeof *start)) ||
-        !(order = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *order)) ||
-        !(owner = malloc((size_t)(c->nann ? c->nann : 1) * sizeof *owner))) {
-        st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory linking annotations", c->name);
-        goto done;
-    }
-    for (int64_t i = 0; i < c->nimg; i++) {
-        int64_t prev = idmap_put(&im, c->img[i].id, i);
-        if (prev >= 0) {
-            st = cq_errf(c->err, CQ_EFORMAT, "%s: image id %lld appears twice (images %lld and %lld)",
-                         c->name, (long long)c->img[i].id, (long long)prev + 1, (long long)i + 1);
-            goto done;
-        }
-    }
-    for (int64_t k = 0; k < c->ncat; k++) {
-        int32_t ci = cq_dataset_category(ds, ds->str + c->cat[k].name, c->cat[k].id, c->err);
-        if (ci < 0) {
-            st = c->err ? c->err->code : CQ_ENOMEM;
-            goto done;
-        }
-        idmap_put(&cm, c->cat[k].id, ci);
-    }
-    for (int64_t a = 0; a < c->nann; a++) {
-        owner[a] = idmap_get(&im, c->ann[a].image_id);
-        if (owner[a] < 0)
-            ds->boxes_dropped++;
-        else
-            start[owner[a] + 1]++;
-    }
-    for (int64_t i = 0; i < c->nimg; i++)
-        start[i + 1] += start[i];
-    for (int64_t a = 0; a < c->nann; a++)
-        if (owner[a] >= 0)
-            order[start[owner[a]]++] = a;
-    for (int64_t i = c->nimg; i > 0; i--)
-        start[i] = start[i - 1];
-    start[0] = 0;
-    for (int64_t i = 0; i < c->nimg && !st; i++) {
-        char *path = cq__path_join(dir, ds->str + c->img[i].name);
-        if (!path) {
-            st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
-            break;
-        }
-        int64_t r = cq_dataset_add(ds, path, c->img[i].id, c->img[i].w, c->img[i].h, -1, c->err);
-        free(path);
-        if (r < 0) {
-            st = c->err ? c->err->code : CQ_ENOMEM;
-            break;
-        }
-        for (int64_t k = start[i]; k < start[i + 1] && !st; k++) {
-            const coco_ann *a = &c->ann[order[k]];
-            int64_t label = a->cat_id == INT64_MIN ? -1 : idmap_get(&cm, a->cat_id);
-            st = cq_dataset_add_box(ds, a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3],
-                                    (int32_t)label, a->crowd ? CQ_BOX_IGNORE : 0, c->err);
-        }
-    }
-done:
-    free(im.key);
-    free(im.val);
-    free(cm.key);
-    free(cm.val);
-    free(start);
-    free(order);
-    free(owner);
-    return st;
-}
-
 /* ---- driver ---------------------------------------------------------------- */
 
 static void count_lines(coco *c, const char *buf, size_t n)
@@ -572,39 +448,184 @@ static cq_status syntax_error(coco *c, const unsigned char *buf, size_t n)
     return c->st;
 }
 
-static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir)
+/* Feed bytes of the file (abs: offset of p in it) to yajl, then count their
+ * lines. */
+static cq_status feed(coco *c, const char *p, size_t n, uint64_t abs)
 {
+    if (n == 0)
+        return CQ_OK;
+    c->chunk = p;
+    c->chunk_abs = abs;
+    if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok)
+        return syntax_error(c, (const unsigned char *)p, n);
+    count_lines(c, p, n);
+    return CQ_OK;
+}
+
+/* Would the callbacks throw the value of the key just read away? */
+static int ignorable(const coco *c)
+{
+    return c->skip || (c->depth == 1 && c->topkey == SEC_NONE) || (c->depth == 3 && c->key == K_OTHER);
+}
+
+static int is_ws(char ch)
+{
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+static const char SEG[] = "\"segmentation\"";
+enum { SEGN = sizeof SEG - 1 };
+
+/* The value of a key calq ignores starts at b[i] (or after white space): an
+ * array or object cq__json_skip vouches for is replaced by "null" (which the
+ * callbacks ignore too); anything else goes to yajl. Returns the new i; a
+ * value cut by the end of b waits for more bytes when more is set. */
+static size_t skip_value(coco *c, const char *b, uint64_t abs0, size_t i, size_t len, int more,
+                         cq_status *st)
+{
+    size_t v = i, end = 0;
+    while (v < len && is_ws(b[v]))
+        v++;
+    int r = v == len                         ? CQ__JSKIP_MORE
+            : b[v] == '[' || b[v] == '{' ? cq__json_skip(b + v, len - v, &end)
+                                         : CQ__JSKIP_UNSURE;
+    if (r == CQ__JSKIP_MORE && more) { /* pend stays set */
+        *st = feed(c, b + i, v - i, abs0 + i);
+        return v;
+    }
+    c->pend = 0;
+    if (r != CQ__JSKIP_DONE)
+        return i;
+    *st = feed(c, b + i, v - i, abs0 + i);
+    c->chunk = "null";
+    if (!*st && yajl_parse(c->h, (const unsigned char *)"null", 4) != yajl_status_ok)
+        *st = syntax_error(c, (const unsigned char *)"null", 4);
+    count_lines(c, b + v, end);
+    c->skipped += end;
+    return v + end;
+}
+
+/* Consume b[*pos .. len) (b[0] is at offset abs0 of the file): to yajl, or
+ * skipped. A candidate is the pattern "segmentation" followed by ':', found
+ * even when reads cut it (c->match: pattern bytes already fed). It names a
+ * key calq ignores only if yajl, fed up to the colon, has just returned a key
+ * ending where the pattern ends and the callbacks' state ignores its value.
+ * Pieces are cut only between tokens (yajl places an error in a token begun
+ * in an earlier piece at the start of the next one), so messages do not
+ * change. more: more bytes can follow in b, so a value cut by the end of b
+ * may wait for them; without it everything is consumed. */
+static cq_status step(coco *c, const char *b, uint64_t abs0, size_t *pos, size_t len, int more)
+{
+    size_t i = *pos;
+    cq_status st = CQ_OK;
+    if (c->noskip) {
+        *pos = len;
+        return feed(c, b + i, len - i, abs0 + i);
+    }
+    while (i < len && !st) {
+        if (c->pend) {
+            i = skip_value(c, b, abs0, i, len, more, &st);
+            if (c->pend)
+                break; /* the value waits for its end: b[i..) is kept */
+            continue;
+        }
+        size_t k = i; /* the pattern ends at b[k] (at i when fed before) */
+        if (c->match < SEGN) {
+            if (c->match) { /* a prefix of it ended the last piece */
+                size_t m = (size_t)c->match, take = SEGN - m < len - i ? SEGN - m : len - i;
+                if (memcmp(b + i, SEG + m, take)) {
+                    c->match = 0;
+                    continue;
+                }
+                if (m + take < SEGN) {
+                    st = feed(c, b + i, take, abs0 + i);
+                    c->match += (int)take;
+                    i += take;
+                    continue;
+                }
+                k = i + take;
+            } else {
+                const char *q = memmem(b + i, len - i, SEG, SEGN);
+                if (!q) { /* cut by the end? remember how much of it is there */
+                    for (size_t t = len - i > SEGN ? len - (SEGN - 1) : i; t < len; t++)
+                        if (b[t] == '"' && memcmp(b + t, SEG, len - t) == 0) {
+                            c->match = (int)(len - t);
+                            break;
+                        }
+                    st = feed(c, b + i, len - i, abs0 + i);
+                    i = len;
+                    break;
+                }
+                k = (size_t)(q - b) + SEGN;
+            }
+            c->match = SEGN;
+            c->pat_end = abs0 + k;
+        }
+        size_t j = k; /* white space, then ':'? */
+        while (j < len && is_ws(b[j]))
+            j++;
+        if (j == len) { /* not known yet */
+            st = feed(c, b + i, len - i, abs0 + i);
+            i = len;
+            break;
+        }
+        c->match = 0;
+        if (b[j] != ':') {
+            st = feed(c, b + i, k - i, abs0 + i);
+            i = k;
+            continue;
+        }
+        for (j++; j < len && is_ws(b[j]); j++)
+            ;
+        st = feed(c, b + i, j - i, abs0 + i); /* most often one piece up to the value */
+        c->pend = !st && c->key_end == c->pat_end && ignorable(c);
+        i = j;
+    }
+    *pos = i;
+    return st;
+}
+
+static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const char *dir,
+                       cq__coco_knobs *kn)
+{
+    /* reads are always rd bytes (so they cut the file where the reference
+     * path does); a value waiting for its end may keep up to cap bytes */
+    size_t rd = kn && kn->read ? kn->read : (size_t)1 << 20;
+    size_t cap = kn && kn->cap > rd ? kn->cap : rd;
+    c->noskip = kn && kn->noskip;
+    c->key_end = UINT64_MAX;
     c->ds = cq_dataset_new(c->err);
     c->h = c->ds ? yajl_alloc(&callbacks, NULL, c) : NULL;
     if (c->h) /* UTF-8 is not validated: names are passed through as bytes */
         yajl_config(c->h, yajl_dont_validate_strings, 1);
     cq_status st = c->h ? CQ_OK : cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
-    char *buf = f && !st ? malloc(1 << 20) : NULL;
-    if (f && !buf && !st)
+    char *buf = !st ? malloc(cap + rd) : NULL;
+    if (!buf && !st)
         st = cq_errf(c->err, CQ_ENOMEM, "%s: out of memory", c->name);
+    size_t len = 0, pos = 0, mempos = 0;
+    uint64_t abs0 = 0; /* file offset of buf[0] */
+    int eof = 0;
     while (!st) {
+        memmove(buf, buf + pos, len - pos); /* a value waiting for its end */
+        len -= pos;
+        abs0 += pos;
+        pos = 0;
         size_t n;
-        const char *p;
         if (f) {
-            n = fread(buf, 1, 1 << 20, f);
+            n = fread(buf + len, 1, rd, f);
             if (ferror(f)) {
                 st = cq_errf(c->err, CQ_EIO, "%s: read error: %s", c->name, strerror(errno));
                 break;
             }
-            p = buf;
         } else {
-            n = memlen;
-            p = mem;
+            n = memlen - mempos < rd ? memlen - mempos : rd;
+            memcpy(buf + len, mem + mempos, n);
+            mempos += n;
         }
-        if (n == 0)
-            break;
-        c->chunk = p;
-        if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
-            st = syntax_error(c, (const unsigned char *)p, n);
-            break;
-        }
-        count_lines(c, p, n);
-        if (!f)
+        eof = n == 0;
+        len += n;
+        st = step(c, buf, abs0, &pos, len, !eof && len <= cap);
+        if (eof)
             break;
     }
     if (!st) {
@@ -617,13 +638,15 @@ static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const c
         }
     }
     if (!st)
-        st = link_all(c, c->ds, dir);
+        st = cq__coco_link(&c->r, c->ds, dir, c->name, c->err);
+    if (kn)
+        kn->skipped = c->skipped;
     free(buf);
     if (c->h)
         yajl_free(c->h);
-    free(c->img);
-    free(c->ann);
-    free(c->cat);
+    free(c->r.img);
+    free(c->r.ann);
+    free(c->r.cat);
     if (st) {
         cq_dataset_free(c->ds);
         return NULL;
@@ -631,33 +654,38 @@ static cq_dataset *run(coco *c, FILE *f, const char *mem, size_t memlen, const c
     return c->ds;
 }
 
-cq_dataset *cq_ds_read_coco(const char *path, const cq_ds_opts *opts, cq_err *err)
+cq_dataset *cq__coco_read(const char *path, const char *mem, size_t len, const char *name,
+                          const cq_ds_opts *opts, cq__coco_knobs *knobs, cq_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f = NULL;
+    if (path && !(f = fopen(path, "rb"))) {
         cq_errf(err, CQ_EIO, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    char *dir = opts && opts->image_root ? cq__path_join("", opts->image_root) : cq__path_dir(path);
+    char *dir = opts && opts->image_root ? cq__path_join("", opts->image_root)
+                : path                   ? cq__path_dir(path)
+                                         : cq__path_join("", "");
     coco c;
     memset(&c, 0, sizeof c);
-    c.name = path;
+    c.name = path ? path : name ? name : "<memory>";
     c.err = err;
     cq_dataset *ds = NULL;
     if (!dir)
-        cq_errf(err, CQ_ENOMEM, "%s: out of memory", path);
+        cq_errf(err, CQ_ENOMEM, "%s: out of memory", c.name);
     else
-        ds = run(&c, f, NULL, 0, dir);
+        ds = run(&c, f, mem, len, dir, knobs);
     free(dir);
-    fclose(f);
+    if (f)
+        fclose(f);
     return ds;
+}
+
+cq_dataset *cq_ds_read_coco(const char *path, const cq_ds_opts *opts, cq_err *err)
+{
+    return cq__coco_read(path, NULL, 0, NULL, opts, NULL, err);
 }
 
 cq_dataset *cq_ds_read_coco_mem(const char *buf, size_t len, const char *name, cq_err *err)
 {
-    coco c;
-    memset(&c, 0, sizeof c);
-    c.name = name ? name : "<memory>";
-    c.err = err;
-    return run(&c, NULL, buf, len, "");
+    return cq__coco_read(NULL, buf, len, name, NULL, NULL, err);
 }
