@@ -1,0 +1,253 @@
+/* kern_convpm_avx512.c - Conv2d as a pixel-major implicit GEMM (AVX-512):
+ *   C^T (pixels, c_out) = X^T (pixels, K) W^T (K, c_out),  K = c_in kh kw,
+ * with no im2col matrix. A 7-pixel panel of one output row is packed from x
+ * per k block (one masked load per K row, stride 1 or 2), W^T is packed once
+ * at plan time in panels of pw = 16 nv output channels, and the register
+ * tile is 7 pixels x pw channels (up to 28 accumulators). Seven pixels per
+ * panel divide ResNet's 56/28/14/7-wide rows, so no lane is wasted where the
+ * channel-major sgemm loses a third of its 48-wide tile on 49 pixels. Partial
+ * sums of k blocks go to a (pixels, c_out) scratch; the last block adds the
+ * bias, applies the activation and stores transposed into y (NCHW). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kern_internal.h"
+
+#define MP 7 /* pixels per panel */
+#define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
+
+int cq__convpm_applies(const cq_conv2d_params *p)
+{
+    return p->groups == 1 && (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16 &&
+           (p->kh > 1 || p->kw > 1);
+}
+
+/* Panel width in channels: 48 or 32, whichever pads c_out least (ties:
+ * PW_TIE). 64 would need 28 accumulators + 4 B vectors + the broadcast: one
+ * more register than AVX-512 has (GCC spills an accumulator). */
+#ifndef PW_TIE
+#define PW_TIE 48
+#endif
+int64_t cq__convpm_pw(int64_t c_out)
+{
+    int64_t w48 = (c_out + 47) / 48 * 48 - c_out, w32 = (c_out + 31) / 32 * 32 - c_out;
+    return w48 < w32 ? 48 : w32 < w48 ? 32 : PW_TIE;
+}
+
+static int64_t kblock(int64_t k, int64_t npad)
+{
+    int64_t kc = W_BLOCK_BYTES / 4 / npad;
+    kc = kc < 32 ? 32 : kc;
+    if (kc >= k)
+        return k;
+    /* even blocks */
+    int64_t nb = (k + kc - 1) / kc;
+    return (k + nb - 1) / nb;
+}
+
+/* W (c_out, K) -> wp: panels of pw channels, each (K, pw), zeros past c_out. */
+void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, float *wp)
+{
+    int64_t npad = (c_out + pw - 1) / pw * pw;
+    for (int64_t j0 = 0; j0 < npad; j0 += pw)
+        for (int64_t t = 0; t < k; t++)
+            for (int64_t c = 0; c < pw; c++)
+                wp[j0 * k + t * pw + c] = j0 + c < c_out ? w[(j0 + c) * k + t] : 0.0f;
+}
+
+size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = kblock(k, npad);
+    size_t xp = (size_t)(kc * MP + 16) * sizeof(float);
+    size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+    return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
+}
+
+static inline __m512 act16(cq_act act, __m512 v)
+{
+    switch (act.kind) {
+    case CQ_ACT_RELU:
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CQ_ACT_CLIP:
+        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act.a)), _mm512_set1_ps(act.b));
+    case CQ_ACT_LEAKY: {
+        __m512 z = _mm512_setzero_ps();
+        return _mm512_fmadd_ps(_mm512_min_ps(v, z), _mm512_set1_ps(act.a), _mm512_max_ps(v, z));
+    }
+    case CQ_ACT_HARDSWISH: {
+        __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.0f)),
+                                               _mm512_setzero_ps()),
+                                 _mm512_set1_ps(6.0f));
+        return _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
+    }
+    default:
+        return v;
+    }
+}
+
+typedef struct tile_args {
+    int64_t kc;
+    const float *xp;  /* (kc, MP) */
+    const float *wp;  /* (kc, pw) */
+    int64_t pw;
+    float *ct;        /* partial sums at (pixel m0, channel j0), row stride npad; NULL: none */
+    int64_t npad;
+    int first, fin;
+    float *y;         /* fin: y + j0 * P + m0 */
+    int64_t P, mr, cw; /* valid pixels, valid channels */
+    const float *bias; /* fin: npad entries from j0 */
+    cq_act act;
+    float *tmp;       /* 64 * MP floats */
+} tile_args;
+
+/* Always inlined per nv so the k loop has no branch on it. */
+static inline __attribute__((always_inline)) void tile(int nv, const tile_args *a)
+{
+    __m512 acc[MP][4];
+#pragma GCC unroll 7
+    for (int i = 0; i < MP; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = !a->first && j < nv && i < a->mr
+                            ? _mm512_loadu_ps(a->ct + i * a->npad + 16 * j)
+                            : _mm512_setzero_ps();
+    const float *xp = a->xp, *wp = a->wp;
+    int64_t pw = a->pw;
+    for (int64_t t = 0; t < a->kc; t++) {
+        __m512 b0 = _mm512_loadu_ps(wp + t * pw);
+        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
+        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + t * pw + 32) : b0;
+        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + t * pw + 48) : b0;
+#pragma GCC unroll 7
+        for (int i = 0; i < MP; i++) {
+            __m512 av = _mm512_set1_ps(xp[t * MP + i]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            if (nv > 2)
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+            if (nv > 3)
+                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);
+        }
+    }
+    if (!a->fin) {
+#pragma GCC unroll 7
+        for (int i = 0; i < MP; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < nv && i < a->mr)
+                    _mm512_storeu_ps(a->ct + i * a->npad + 16 * j, acc[i][j]);
+        return;
+    }
+    /* bias, activation, then transposed into y: tmp (MP, 64) -> y rows */
+    float *tmp = a->tmp;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        if (j >= nv)
+            break;
+        __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
+#pragma GCC unroll 7
+        for (int i = 0; i < MP; i++)
+            _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+    }
+    __m256i idx = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 0);
+    __mmask8 pm = (__mmask8)((1u << a->mr) - 1u);
+    for (int64_t c = 0; c < a->cw; c++) {
+        __m256 v = _mm256_i32gather_ps(tmp + c, idx, 4);
+        _mm256_mask_storeu_ps(a->y + c * a->P, pm, v);
+    }
+}
+
+/* One panel: pixels ox0 .. ox0 + mr - 1 of output row oy, K rows k0 .. k0 + kc
+ * - 1 packed into xp (kc, MP); lanes past mr and taps in the padding are 0. */
+static void pack_x(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t ox0,
+                   int64_t mr, int64_t k0, int64_t kc, float *xp)
+{
+    int64_t khw = p->kh * p->kw;
+    int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
+    int s = (int)p->stride_w;
+    /* per kx: first input column and the load mask (lane l reads ix0 + s l) */
+    int64_t ix0[16];
+    __mmask16 lm[16];
+    for (int64_t q = 0; q < p->kw; q++) {
+        ix0[q] = ox0 * s - p->pad_left + q * p->dil_w;
+        unsigned m = 0;
+        for (int64_t l = 0; l < mr; l++) {
+            int64_t ix = ix0[q] + s * l;
+            if (ix >= 0 && ix < p->w)
+                m |= 1u << (s * l);
+        }
+        lm[q] = (__mmask16)m;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    int64_t iy_base = oy * p->stride_h - p->pad_top;
+    for (int64_t t = 0; t < kc; t++) {
+        int64_t iy = iy_base + ky * p->dil_h;
+        __m512 v = _mm512_setzero_ps();
+        if (iy >= 0 && iy < p->h && lm[kx]) {
+            /* masked lanes are not read, so the base may lie before the row */
+            const float *src = x + (c * p->h + iy) * p->w;
+            v = _mm512_maskz_loadu_ps(lm[kx], (const void *)((uintptr_t)src +
+                                                             (uintptr_t)(ix0[kx] * 4)));
+            if (s == 2)
+                v = _mm512_permutexvar_ps(even, v);
+        }
+        _mm256_storeu_ps(xp + t * MP, _mm512_castps512_ps256(v));
+        if (++kx == p->kw) {
+            kx = 0;
+            if (++ky == p->kh) {
+                ky = 0;
+                c++;
+            }
+        }
+    }
+}
+
+void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, void *scratch)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
+    float *xp = scratch;
+    size_t xpb = ((size_t)(kc0 * MP + 16) * sizeof(float) + 63) / 64 * 64;
+    float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
+    float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
+    int64_t panels_row = (ow + MP - 1) / MP;
+    for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+        int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+        tile_args a;
+        a.kc = kc;
+        a.xp = xp;
+        a.pw = pw;
+        a.npad = npad;
+        a.first = k0 == 0;
+        a.fin = k0 + kc == K;
+        a.P = P;
+        a.act = p->act;
+        a.tmp = tmp;
+        for (int64_t oy = 0; oy < oh; oy++)
+            for (int64_t pr = 0; pr < panels_row; pr++) {
+                int64_t ox0 = pr * MP, m0 = oy * ow + ox0;
+                a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                pack_x(p, x, oy, ox0, a.mr, k0, kc, xp);
+                for (int64_t j0 = 0; j0 < npad; j0 += pw) {
+                    int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                    int nv = (int)((cw + 15) / 16);
+                    a.wp = wp + j0 * K + k0 * pw;
+                    a.ct = ct ? ct + m0 * npad + j0 : NULL;
+                    a.y = y + j0 * P + m0;
+                    a.cw = cw;
+                    a.bias = bias_pad + j0;
+                    if (nv == 4)
+                        tile(4, &a);
+                    else if (nv == 3)
+                        tile(3, &a);
+                    else if (nv == 2)
+                        tile(2, &a);
+                    else
+                        tile(1, &a);
+                }
+            }
+    }
+}
