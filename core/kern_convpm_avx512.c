@@ -15,9 +15,17 @@
 
 #define MP 7 /* pixels per panel */
 #define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
+#define MAX_CHUNKS 64 /* output rows up to 1024 wide (else the im2col path) */
+
+/* Row stride of the packed rows: ow rounded up to whole 7-pixel panels, then
+ * to whole vectors. */
+static int64_t row_ld(int64_t ow) { return ((ow + MP - 1) / MP * MP + 15) / 16 * 16; }
 
 int cq__convpm_applies(const cq_conv2d_params *p)
 {
+    int64_t oh, ow;
+    if (cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK || row_ld(ow) > 16 * MAX_CHUNKS)
+        return 0;
     return p->groups == 1 && (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16 &&
            (p->kh > 1 || p->kw > 1);
 }
@@ -59,7 +67,7 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
     int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = kblock(k, npad);
-    size_t xp = (size_t)(kc * MP + 16) * sizeof(float);
+    size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
     size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
     return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
 }
@@ -88,7 +96,8 @@ static inline __m512 act16(cq_act act, __m512 v)
 
 typedef struct tile_args {
     int64_t kc;
-    const float *xp;  /* (kc, MP) */
+    const float *xp;  /* (kc, ldx): broadcast xp[t * ldx + i], i < MP */
+    int64_t ldx;
     const float *wp;  /* (kc, pw) */
     int64_t pw;
     float *ct;        /* partial sums at (pixel m0, channel j0), row stride npad; NULL: none */
@@ -113,7 +122,7 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
                             ? _mm512_loadu_ps(a->ct + i * a->npad + 16 * j)
                             : _mm512_setzero_ps();
     const float *xp = a->xp, *wp = a->wp;
-    int64_t pw = a->pw;
+    int64_t pw = a->pw, ldx = a->ldx;
     for (int64_t t = 0; t < a->kc; t++) {
         __m512 b0 = _mm512_loadu_ps(wp + t * pw);
         __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
@@ -121,7 +130,7 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
         __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + t * pw + 48) : b0;
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++) {
-            __m512 av = _mm512_set1_ps(xp[t * MP + i]);
+            __m512 av = _mm512_set1_ps(xp[t * ldx + i]);
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             if (nv > 1)
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -159,41 +168,50 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
     }
 }
 
-/* One panel: pixels ox0 .. ox0 + mr - 1 of output row oy, K rows k0 .. k0 + kc
- * - 1 packed into xp (kc, MP); lanes past mr and taps in the padding are 0. */
-static void pack_x(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t ox0,
-                   int64_t mr, int64_t k0, int64_t kc, float *xp)
+/* Where a packed row's 16-pixel chunk q of tap column kx reads: lane l is
+ * input column off + s l (s = stride_w), valid where mask bit s l (s 1) or
+ * bit l of the two-vector mask pair (s 2) is set. */
+typedef struct chunk_src {
+    int64_t off;
+    __mmask16 m0, m1;
+} chunk_src;
+
+
+/* Output row oy, K rows k0 .. k0 + kc - 1, packed into xp (kc, ldx): xp[t][ox]
+ * is the input under tap t for output column ox, 0 in the padding and past
+ * ow. Whole-vector loads and stores: one pass per K row for all the row's
+ * panels (a 7-pixel copy per panel cost a fifth of the layer). */
+static void pack_row(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t k0,
+                     int64_t kc, const chunk_src *cs, int64_t nq, int64_t ldx, float *xp)
 {
     int64_t khw = p->kh * p->kw;
     int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
-    int s = (int)p->stride_w;
-    /* per kx: first input column and the load mask (lane l reads ix0 + s l) */
-    int64_t ix0[16];
-    __mmask16 lm[16];
-    for (int64_t q = 0; q < p->kw; q++) {
-        ix0[q] = ox0 * s - p->pad_left + q * p->dil_w;
-        unsigned m = 0;
-        for (int64_t l = 0; l < mr; l++) {
-            int64_t ix = ix0[q] + s * l;
-            if (ix >= 0 && ix < p->w)
-                m |= 1u << (s * l);
-        }
-        lm[q] = (__mmask16)m;
-    }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
     int64_t iy_base = oy * p->stride_h - p->pad_top;
     for (int64_t t = 0; t < kc; t++) {
         int64_t iy = iy_base + ky * p->dil_h;
-        __m512 v = _mm512_setzero_ps();
-        if (iy >= 0 && iy < p->h && lm[kx]) {
-            /* masked lanes are not read, so the base may lie before the row */
-            const float *src = x + (c * p->h + iy) * p->w;
-            v = _mm512_maskz_loadu_ps(lm[kx], (const void *)((uintptr_t)src +
-                                                             (uintptr_t)(ix0[kx] * 4)));
-            if (s == 2)
-                v = _mm512_permutexvar_ps(even, v);
+        float *dst = xp + t * ldx;
+        if (iy < 0 || iy >= p->h) {
+            for (int64_t q = 0; q < nq; q++)
+                _mm512_storeu_ps(dst + 16 * q, _mm512_setzero_ps());
+        } else {
+            /* masked lanes are not read, so an offset may lie outside the row */
+            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * p->w);
+            const chunk_src *cq = cs + kx * nq;
+            if (p->stride_w == 1)
+                for (int64_t q = 0; q < nq; q++)
+                    _mm512_storeu_ps(dst + 16 * q,
+                                     _mm512_maskz_loadu_ps(cq[q].m0, (const void *)(
+                                         src + (uintptr_t)cq[q].off * 4u)));
+            else
+                for (int64_t q = 0; q < nq; q++) {
+                    const char *b = (const char *)(src + (uintptr_t)cq[q].off * 4u);
+                    __m512 lo = _mm512_maskz_loadu_ps(cq[q].m0, b);
+                    __m512 hi = _mm512_maskz_loadu_ps(cq[q].m1, b + 64);
+                    _mm512_storeu_ps(dst + 16 * q, _mm512_permutex2var_ps(lo, even, hi));
+                }
         }
-        _mm256_storeu_ps(xp + t * MP, _mm512_castps512_ps256(v));
         if (++kx == p->kw) {
             kx = 0;
             if (++ky == p->kh) {
@@ -204,13 +222,35 @@ static void pack_x(const cq_conv2d_params *p, const float *x, int64_t oy, int64_
     }
 }
 
+/* chunk_src for every (kx, chunk): cs[kx * nq + q]. */
+static void chunk_srcs(const cq_conv2d_params *p, int64_t ow, int64_t nq, chunk_src *cs)
+{
+    int64_t s = p->stride_w;
+    for (int64_t kx = 0; kx < p->kw; kx++)
+        for (int64_t q = 0; q < nq; q++) {
+            chunk_src *e = cs + kx * nq + q;
+            e->off = 16 * q * s - p->pad_left + kx * p->dil_w;
+            uint32_t m = 0; /* bit j: element off + j of the (s * 16)-wide span */
+            for (int64_t l = 0; l < 16; l++) {
+                int64_t ox = 16 * q + l, ix = e->off + s * l;
+                if (ox < ow && ix >= 0 && ix < p->w)
+                    m |= 1u << (s * l);
+            }
+            e->m0 = (__mmask16)(m & 0xffffu);
+            e->m1 = (__mmask16)(m >> 16);
+        }
+}
+
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch)
 {
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     float *xp = scratch;
-    size_t xpb = ((size_t)(kc0 * MP + 16) * sizeof(float) + 63) / 64 * 64;
+    int64_t ldx = row_ld(ow), nq = ldx / 16;
+    chunk_src cs[16 * MAX_CHUNKS];
+    chunk_srcs(p, ow, nq, cs);
+    size_t xpb = ((size_t)(kc0 * ldx) * sizeof(float) + 63) / 64 * 64;
     float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
     float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
     int64_t panels_row = (ow + MP - 1) / MP;
@@ -218,7 +258,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
         tile_args a;
         a.kc = kc;
-        a.xp = xp;
+        a.ldx = ldx;
         a.pw = pw;
         a.npad = npad;
         a.first = k0 == 0;
@@ -226,11 +266,12 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         a.P = P;
         a.act = p->act;
         a.tmp = tmp;
-        for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t oy = 0; oy < oh; oy++) {
+            pack_row(p, x, oy, k0, kc, cs, nq, ldx, xp);
             for (int64_t pr = 0; pr < panels_row; pr++) {
                 int64_t ox0 = pr * MP, m0 = oy * ow + ox0;
                 a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                pack_x(p, x, oy, ox0, a.mr, k0, kc, xp);
+                a.xp = xp + ox0;
                 for (int64_t j0 = 0; j0 < npad; j0 += pw) {
                     int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
                     int nv = (int)((cw + 15) / 16);
@@ -249,5 +290,6 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         tile(1, &a);
                 }
             }
+        }
     }
 }
