@@ -23,7 +23,7 @@ struct cq_conv2d_plan {
     float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
     float *ap;   /* IM2COL / 1X1: per group, weights packed for the AVX-512 sgemm */
     int64_t ap_group; /* floats per group in ap */
-    float *wpm;  /* IM2COL where cq__convpm_applies: W^T panels for the AVX-512
+    float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
                   * pixel-major implicit GEMM (no column matrix) */
     float *bpm;  /* its bias, padded with zeros */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
@@ -200,7 +200,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
         pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     }
-    if (pl->algo == CQ_CONV_IM2COL && cq__convpm_applies(p)) {
+    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && cq__convpm_applies(p)) {
         int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
         pl->wpm = cq_alloc((size_t)(npad * k) * sizeof(float));
         pl->bpm = cq_alloc((size_t)npad * sizeof(float));

@@ -203,7 +203,8 @@ static void test_kern_conv2d_vector_paths(void **state)
 /* Shapes for the AVX-512 pixel-major implicit GEMM (groups 1, stride_w 1 or
  * 2, not 1x1): 7-pixel panels across rows not a multiple of 7, every panel
  * width (32, 48, 64 channels) with ragged last panels, several k blocks
- * (partial sums in scratch), padding on every side, dilation. */
+ * (partial sums in scratch), padding on every side, dilation; 1x1 maps of
+ * 49 / 14 / 10 pixels. */
 static void test_kern_conv2d_pixel_major(void **state)
 {
     (void)state;
@@ -216,6 +217,10 @@ static void test_kern_conv2d_pixel_major(void **state)
         {171, 64, 4, 8, 3, 3, 1, 1, 1, 1},  {3, 24, 12, 29, 7, 7, 2, 2, 1, 3},
         {2, 130, 3, 3, 2, 2, 1, 1, 1, 0},   {80, 520, 3, 7, 3, 3, 1, 1, 1, 1},
         {3, 16, 10, 31, 1, 3, 1, 2, 1, 1},  {7, 70, 5, 17, 3, 1, 1, 1, 1, 0},
+        /* 1x1 where pixel-major wastes fewer lanes: straight from x, a
+         * partial last panel, several k blocks */
+        {160, 96, 7, 7, 1, 1, 1, 1, 1, 0},  {300, 64, 2, 7, 1, 1, 1, 1, 1, 0},
+        {1700, 64, 2, 5, 1, 1, 1, 1, 1, 0}, {9, 20, 3, 3, 1, 1, 2, 2, 1, 0},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
