@@ -179,6 +179,8 @@ static void test_kern_conv2d_vector_paths(void **state)
         {37, 9, 21, 3, 1, 1, 1, 0}, {70, 5, 11, 3, 2, 1, 1, 0}, {300, 3, 5, 1, 1, 1, 0, 0},
         /* many channels: every channel-block loop of the channel-last kernel */
         {83, 9, 11, 3, 1, 1, 1, 1}, {83, 8, 9, 3, 2, 1, 1, 1}, {40, 6, 7, 5, 1, 2, 2, 1},
+        /* AVX-512 depthwise 3x3 planes: rows of 16, of 3, several vectors */
+        {6, 5, 37, 3, 2, 1, 1, 1}, {4, 6, 16, 3, 1, 1, 0, 1}, {5, 4, 3, 3, 2, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         for (int act = 0; act < CQ_ACT_COUNT; act++) {
