@@ -33,6 +33,13 @@
  *   kernel; with OpenBLAS, 1.00-1.10 on the MobileNetV2 1x1 layers,
  *   1.08-1.22 on the ResNet-18 3x3 layers (the im2col copy and epilogue).
  *   OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this CPU.
+ * - Under the same rule (avx512, OpenBLAS at one thread), convolutions with
+ *   groups 1, kw > 1 or kh > 1 and stride_w 1 or 2 run as a pixel-major
+ *   implicit GEMM instead (kern_convpm_avx512.c): no im2col matrix, each
+ *   output row packed from x per K block, W^T packed in the plan, 7-pixel x
+ *   32/48-channel register tiles, output transposed into NCHW as it is
+ *   stored. 1x1 convolutions take it where the channel-major tile would waste
+ *   more lanes (7x7 maps: 49 pixels fill 7 panels exactly, not 48 + 1).
  * - Depthwise goes channel-last when the output rows are short (ow < 64): the
  *   planes are transposed to (H*W, C) in scratch (8x8 AVX blocks), vectors
  *   run over channels, the output is transposed back. Against the NCHW row
@@ -122,7 +129,8 @@ cq_status cq_conv2d_out_shape(const cq_conv2d_params *p, int64_t *oh, int64_t *o
 typedef struct cq_conv2d_plan cq_conv2d_plan;
 
 typedef enum cq_conv_algo {
-    CQ_CONV_IM2COL = 0, /* im2col + sgemm per image and group */
+    CQ_CONV_IM2COL = 0, /* im2col + sgemm per image and group (AVX-512:
+                         * the pixel-major implicit GEMM where it applies) */
     CQ_CONV_1X1,        /* 1x1, stride 1, no pad: sgemm on the input directly
                          * (scratch: only the AVX-512 sgemm's B panel) */
     CQ_CONV_DEPTHWISE,  /* groups == c_in: direct kernel along NCHW rows */

@@ -23,6 +23,9 @@ struct cq_conv2d_plan {
     float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
     float *ap;   /* IM2COL / 1X1: per group, weights packed for the AVX-512 sgemm */
     int64_t ap_group; /* floats per group in ap */
+    float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
+                  * pixel-major implicit GEMM (no column matrix) */
+    float *bpm;  /* its bias, padded with zeros */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
     size_t scratch;
 };
@@ -197,6 +200,21 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
         pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     }
+    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && cq__convpm_applies(p)) {
+        int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
+        pl->wpm = cq_alloc((size_t)(npad * k) * sizeof(float));
+        pl->bpm = cq_alloc((size_t)npad * sizeof(float));
+        if (!pl->wpm || !pl->bpm) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        cq__convpm_pack_w(w, p->c_out, k, pw, pl->wpm);
+        for (int64_t c = 0; c < npad; c++)
+            pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
+        size_t s = cq__convpm_scratch(p, oh, ow);
+        pl->scratch = s > pl->scratch ? s : pl->scratch;
+    }
     if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
         int64_t C = p->c_in, T = p->kh * p->kw;
         pl->wt = cq_alloc((size_t)(T * C) * sizeof(float));
@@ -242,6 +260,8 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->wt);
     cq_free(pl->bt);
     cq_free(pl->ap);
+    cq_free(pl->wpm);
+    cq_free(pl->bpm);
     free(pl);
 }
 
@@ -367,6 +387,11 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
                 dw_plane(k, p, oh, ow, xc, pl->w + co * K, pl->bias ? pl->bias[co] : 0.0f,
                          y + (img * p->c_out + co) * P);
             }
+            continue;
+        }
+        if (avx512 && pl->wpm) {
+            cq__convpm_run(p, oh, ow, x + img * p->c_in * HW, pl->wpm, pl->bpm,
+                           y + img * p->c_out * P, scratch);
             continue;
         }
         for (int64_t g = 0; g < p->groups; g++) {

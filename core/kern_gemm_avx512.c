@@ -101,13 +101,17 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
         int first = k0 == 0, fin = k0 + kc == k;
         for (int64_t n0 = 0; n0 < n; n0 += NR) {
             int64_t w = n - n0 < NR ? n - n0 : NR;
-            /* pack B (kc, w) into bp (kc, 48), zeros past w */
+            /* pack B (kc, w) into bp (kc, 48), zeros past w: zmm copies (memcpy of
+             * 192 bytes became rep movsq, 12% of the sgemm's time) */
+            __mmask16 m0k = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1u);
+            __mmask16 m1k = w >= 32 ? 0xffff : w > 16 ? (__mmask16)((1u << (w - 16)) - 1u) : 0;
+            __mmask16 m2k = w >= 48 ? 0xffff : w > 32 ? (__mmask16)((1u << (w - 32)) - 1u) : 0;
             for (int64_t t = 0; t < kc; t++) {
                 const float *src = b + (k0 + t) * ldb + n0;
                 float *dst = bp + t * NR;
-                memcpy(dst, src, (size_t)w * sizeof(float));
-                if (w < NR)
-                    memset(dst + w, 0, (size_t)(NR - w) * sizeof(float));
+                _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0k, src));
+                _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1k, src + 16));
+                _mm512_storeu_ps(dst + 32, _mm512_maskz_loadu_ps(m2k, src + 32));
             }
             int nv = (int)((w + 15) / 16);
             int rem = (int)(w - 16 * (nv - 1));

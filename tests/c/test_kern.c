@@ -179,6 +179,8 @@ static void test_kern_conv2d_vector_paths(void **state)
         {37, 9, 21, 3, 1, 1, 1, 0}, {70, 5, 11, 3, 2, 1, 1, 0}, {300, 3, 5, 1, 1, 1, 0, 0},
         /* many channels: every channel-block loop of the channel-last kernel */
         {83, 9, 11, 3, 1, 1, 1, 1}, {83, 8, 9, 3, 2, 1, 1, 1}, {40, 6, 7, 5, 1, 2, 2, 1},
+        /* AVX-512 depthwise 3x3 planes: rows of 16, of 3, several vectors */
+        {6, 5, 37, 3, 2, 1, 1, 1}, {4, 6, 16, 3, 1, 1, 0, 1}, {5, 4, 3, 3, 2, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         for (int act = 0; act < CQ_ACT_COUNT; act++) {
@@ -198,6 +200,49 @@ static void test_kern_conv2d_vector_paths(void **state)
             p.act.b = 0.5f;
             check_conv(&p, &r, act % 2);
         }
+}
+
+/* Shapes for the AVX-512 pixel-major implicit GEMM (groups 1, stride_w 1 or
+ * 2, not 1x1): 7-pixel panels across rows not a multiple of 7, every panel
+ * width (32, 48, 64 channels) with ragged last panels, several k blocks
+ * (partial sums in scratch), padding on every side, dilation; 1x1 maps of
+ * 49 / 14 / 10 pixels. */
+static void test_kern_conv2d_pixel_major(void **state)
+{
+    (void)state;
+    kt_rng r = {7};
+    static const int64_t cfg[][10] = {
+        /* c_in, c_out, h, w, kh, kw, stride_h, stride_w, dil, pad */
+        {5, 64, 9, 15, 3, 3, 1, 1, 1, 1},   {3, 48, 11, 20, 5, 5, 2, 2, 1, 2},
+        {9, 96, 6, 7, 3, 3, 1, 1, 1, 1},    {4, 17, 9, 23, 3, 3, 1, 2, 1, 0},
+        {6, 33, 8, 13, 3, 5, 2, 1, 2, 2},   {60, 200, 5, 9, 3, 3, 1, 1, 1, 1},
+        {171, 64, 4, 8, 3, 3, 1, 1, 1, 1},  {3, 24, 12, 29, 7, 7, 2, 2, 1, 3},
+        {2, 130, 3, 3, 2, 2, 1, 1, 1, 0},   {80, 520, 3, 7, 3, 3, 1, 1, 1, 1},
+        {3, 16, 10, 31, 1, 3, 1, 2, 1, 1},  {7, 70, 5, 17, 3, 1, 1, 1, 1, 0},
+        /* 1x1 where pixel-major wastes fewer lanes: straight from x, a
+         * partial last panel, several k blocks */
+        {160, 96, 7, 7, 1, 1, 1, 1, 1, 0},  {300, 64, 2, 7, 1, 1, 1, 1, 1, 0},
+        {1700, 64, 2, 5, 1, 1, 1, 1, 1, 0}, {9, 20, 3, 3, 1, 1, 2, 2, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1 + (int64_t)(i % 2);
+        p.c_in = cfg[i][0];
+        p.c_out = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = cfg[i][4];
+        p.kw = cfg[i][5];
+        p.stride_h = cfg[i][6];
+        p.stride_w = cfg[i][7];
+        p.dil_h = p.dil_w = cfg[i][8];
+        p.pad_top = p.pad_left = cfg[i][9];
+        p.pad_bottom = p.pad_right = cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0;
+        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
+        p.act.a = p.act.kind == CQ_ACT_CLIP ? 0.0f : 0.01f;
+        p.act.b = 0.5f;
+        check_conv(&p, &r, (int)(i % 3 != 0));
+    }
 }
 
 static void test_kern_conv2d_algo_choice(void **state)
@@ -628,6 +673,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),
+        cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_convt2d_random),
         cmocka_unit_test(test_kern_gemm_random),
