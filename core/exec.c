@@ -29,6 +29,7 @@ struct cq_exec {
     int64_t *opset;           /* per node */
     int *fused_into;          /* per node: the Conv that absorbed it, or -1 */
     int *out_alias;           /* per node: value the Conv writes instead of its own output, or -1 */
+    int *res_in;              /* per node: residual value a Conv adds (fused Add), or -1 */
     int *readers;             /* per value: live readers, graph outputs count as one more */
     cq_exec_observer observer;
     void *observer_ud;
@@ -103,6 +104,74 @@ void cq_exec_reset_profile(cq_graph *g)
     }
 }
 
+/* Whether value v has an f32 type and a fully known shape equal to u's. */
+static int same_f32_shape(const cq_value *v, const cq_value *u)
+{
+    if (!v->has_type || !u->has_type || v->dtype != CQ_F32 || u->dtype != CQ_F32 ||
+        v->ndim < 0 || v->ndim != u->ndim)
+        return 0;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->shape[d] <= 0 || v->shape[d] != u->shape[d])
+            return 0;
+    return 1;
+}
+
+/* Node that computes value v at run time (its producer or the node that
+ * absorbed it), -1 for inputs and constants. */
+static int run_producer(const cq_exec *e, int v)
+{
+    int p = e->g->values[v].producer;
+    return p >= 0 && e->fused_into[p] >= 0 ? e->fused_into[p] : p;
+}
+
+/* Conv -> Add(other) [-> Relu/Clip already fused into the Add]: the Conv
+ * adds the other input in its epilogue and writes the Add's (or the
+ * activation's) output. Only when the Conv output feeds nothing else, the
+ * other input is computed before the Conv runs, and both have the same
+ * known f32 shape. Runs after the activation fusion. */
+static cq_status plan_residual(cq_exec *e, cq_err *err)
+{
+    cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_node *a = &g->nodes[i];
+        if (a->dead || (a->domain && *a->domain) || strcmp(a->op_type, "Add") ||
+            a->n_inputs != 2 || a->n_outputs != 1 || a->inputs[0] < 0 || a->inputs[1] < 0 ||
+            e->fused_into[i] >= 0)
+            continue;
+        int best = -1, slot = -1;
+        for (int s = 0; s < 2; s++) {
+            int x = a->inputs[s], r = a->inputs[1 - s], p = g->values[x].producer;
+            if (x == r || p < 0 || g->values[x].is_output ||
+                cq_graph_consumers(g, x, NULL, 0) != 1)
+                continue;
+            cq_node *c = &g->nodes[p];
+            if (c->dead || (c->domain && *c->domain) || strcmp(c->op_type, "Conv") ||
+                e->fused_into[p] >= 0 || e->out_alias[p] >= 0 || e->res_in[p] >= 0 ||
+                cq__node_act(c).kind != CQ_ACT_NONE)
+                continue;
+            if (!same_f32_shape(&g->values[x], &g->values[r]) || run_producer(e, r) >= p)
+                continue;
+            if (p > best) {
+                best = p;
+                slot = s;
+            }
+        }
+        if (best < 0)
+            continue;
+        cq_act act = cq__node_act(a);
+        if (act.kind != CQ_ACT_NONE && cq__fuse_act(&g->nodes[best], &act, err))
+            return err->code;
+        int out = e->out_alias[i] >= 0 ? e->out_alias[i] : a->outputs[0];
+        for (int j = 0; j < g->n_nodes; j++)
+            if (e->fused_into[j] == i)
+                e->fused_into[j] = best;
+        e->fused_into[i] = best;
+        e->out_alias[best] = out;
+        e->res_in[best] = a->inputs[1 - slot];
+    }
+    return CQ_OK;
+}
+
 /* Conv or Add followed by Relu or Clip (constant bounds) reading only its output. */
 static cq_status plan_fusion(cq_exec *e, cq_err *err)
 {
@@ -155,7 +224,7 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
         e->fused_into[i] = p;
         e->out_alias[p] = a->outputs[0];
     }
-    return CQ_OK;
+    return plan_residual(e, err);
 }
 
 cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
@@ -212,13 +281,15 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     e->opset = calloc((size_t)g->n_nodes + 1, sizeof *e->opset);
     e->fused_into = malloc(((size_t)g->n_nodes + 1) * sizeof *e->fused_into);
     e->out_alias = malloc(((size_t)g->n_nodes + 1) * sizeof *e->out_alias);
+    e->res_in = malloc(((size_t)g->n_nodes + 1) * sizeof *e->res_in);
     e->readers = calloc((size_t)g->n_values + 1, sizeof *e->readers);
     e->vals = calloc((size_t)g->n_values + 1, sizeof *e->vals);
     e->left = calloc((size_t)g->n_values + 1, sizeof *e->left);
     e->blk = malloc(((size_t)g->n_values + 1) * sizeof *e->blk);
     e->last_nd = malloc(((size_t)g->n_values + 1) * sizeof *e->last_nd);
     e->last_shape = malloc(((size_t)g->n_values + 1) * sizeof *e->last_shape);
-    if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->readers || !e->vals ||
+    if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->res_in || !e->readers ||
+        !e->vals ||
         !e->left || !e->blk || !e->last_nd || !e->last_shape) {
         cq_exec_free(e);
         cq_errf(err, CQ_ENOMEM, "out of memory");
@@ -228,7 +299,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         e->last_nd[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         cq_node *n = &g->nodes[i];
-        e->fused_into[i] = e->out_alias[i] = -1;
+        e->fused_into[i] = e->out_alias[i] = e->res_in[i] = -1;
         if (n->dead)
             continue;
         e->ops[i] = cq_op_find(n->op_type, n->domain);
@@ -251,6 +322,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0)
                 e->readers[n->inputs[k]]++;
+        if (e->res_in[i] >= 0)
+            e->readers[e->res_in[i]]++;
     }
     for (int i = 0; i < g->n_outputs; i++)
         e->readers[g->outputs[i]]++;
@@ -271,6 +344,7 @@ void cq_exec_free(cq_exec *e)
     free(e->ops);
     free(e->opset);
     free(e->fused_into);
+    free(e->res_in);
     free(e->out_alias);
     free(e->readers);
     free(e->vals);
@@ -437,9 +511,15 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
             note_shape(e, v, out[k]);
         e->vals[v] = out[k];
     }
+    int rv = e->res_in[i];
+    if (!st && rv >= 0 && !e->vals[rv])
+        st = cq_errf(err, CQ_ESTATE, "node '%s': residual '%s' has no value", n->name,
+                     g->values[rv].name);
     if (!st) {
         double t0 = now_ns();
+        e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
+        e->env.residual = NULL;
         n->time_ns += now_ns() - t0;
         n->runs++;
     }
@@ -457,8 +537,8 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
             if (e->observer(e->observer_ud, g, node, k, out[k]))
                 return cq_errf(err, CQ_ESTATE, "node '%s': the observer stopped the run", n->name);
         }
-    for (int k = 0; k < n->n_inputs; k++) {
-        int v = n->inputs[k];
+    for (int k = 0; k <= n->n_inputs; k++) {
+        int v = k < n->n_inputs ? n->inputs[k] : rv;
         if (v >= 0 && --e->left[v] == 0 && !g->values[v].data)
             release_value(e, v);
     }

@@ -33,13 +33,16 @@ typedef struct cq_exec cq_exec;
 
 typedef struct cq_exec_opts {
     int optimize;   /* run the graph passes (default 1 when opts is NULL) */
-    int fuse;       /* fuse Conv+Relu/Clip (default 1) */
+    int fuse;       /* fuse Conv+Relu/Clip, Add+Relu/Clip and Conv+Add[+Relu/Clip] (default 1) */
     int threads;    /* 0: leave OpenBLAS's setting */
 } cq_exec_opts;
 
 /* Called after each node with each of its outputs (node index into g->nodes,
  * output slot, tensor). For a Conv fused with its Relu/Clip, the call is made
- * for the activation node with the activated tensor. Return non-zero to stop
+ * for the activation node with the activated tensor; for a Conv whose
+ * residual Add (and its activation) was fused into it, once, for the Add (or
+ * the activation) with the final tensor: the Conv's own output never exists.
+ * Return non-zero to stop
  * the run (cq_exec_run then fails with ESTATE). */
 typedef int (*cq_exec_observer)(void *ud, const cq_graph *g, int node, int output,
                                 const cq_tensor *t);

@@ -161,6 +161,13 @@ const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl);
  * is best). x and y must not overlap. EINVAL on a size mismatch. */
 cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
                         size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err);
+/* Same with a residual added before the activation (a fused ResNet-style
+ * Conv -> Add -> Relu): y = act(conv(x, w) + bias + res); res has y_count
+ * elements and must not overlap y. The AVX-512 GEMM paths add it as the tile
+ * is stored; the others add it in a second pass. EINVAL as cq_conv2d_run. */
+cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_count,
+                            const float *res, float *y, size_t y_count, void *scratch,
+                            size_t scratch_bytes, cq_err *err);
 /* NULL is a no-op. */
 void cq_conv2d_plan_free(cq_conv2d_plan *pl);
 

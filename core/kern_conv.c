@@ -352,8 +352,10 @@ static void dw_plane(const cq__kern_vtab *k, const cq_conv2d_params *p, int64_t 
     }
 }
 
-cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
-                        size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err)
+/* y = act(conv + bias + res); res NULL or the same size as y. */
+static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
+                          size_t y_count, const float *res, void *scratch, size_t scratch_bytes,
+                          cq_err *err)
 {
     if (!pl || !x || !y)
         return cq_errf(err, CQ_EINVAL, "conv2d: NULL plan or buffer");
@@ -373,6 +375,17 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
     int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && pl->ap && openblas_get_num_threads() <= 1;
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
+    if (res && (!avx512 || pl->algo == CQ_CONV_DEPTHWISE || pl->algo == CQ_CONV_DEPTHWISE_NHWC)) {
+        /* no epilogue for it: convolve without the activation, then add and activate */
+        cq_conv2d_plan bare = *pl;
+        bare.p.act.kind = CQ_ACT_NONE;
+        if (conv_run(&bare, x, x_count, y, y_count, NULL, scratch, scratch_bytes, err))
+            return err->code;
+        k->binary(CQ_BIN_ADD, y, 1, res, 1, y, (int64_t)y_count);
+        if (p->act.kind != CQ_ACT_NONE)
+            k->bias_act(0.0f, p->act, y, (int64_t)y_count);
+        return CQ_OK;
+    }
     for (int64_t img = 0; img < p->n; img++) {
         if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
             float *xt = scratch, *yt = xt + p->c_in * HW;
@@ -391,7 +404,8 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
         }
         if (avx512 && pl->wpm) {
             cq__convpm_run(p, oh, ow, x + img * p->c_in * HW, pl->wpm, pl->bpm,
-                           y + img * p->c_out * P, scratch);
+                           res ? res + img * p->c_out * P : NULL, y + img * p->c_out * P,
+                           scratch);
             continue;
         }
         for (int64_t g = 0; g < p->groups; g++) {
@@ -404,7 +418,8 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
             }
             if (avx512) {
                 cq__sgemm_avx512(cog, P, K, pl->ap + g * pl->ap_group, b, P, yg, P,
-                                 pl->bias ? pl->bias + g * cog : NULL, p->act,
+                                 pl->bias ? pl->bias + g * cog : NULL,
+                                 res ? res + (img * p->c_out + g * cog) * P : NULL, p->act,
                                  (float *)((char *)scratch + pl->col_bytes));
                 continue;
             }
@@ -416,6 +431,21 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
         }
     }
     return CQ_OK;
+}
+
+cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
+                        size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err)
+{
+    return conv_run(pl, x, x_count, y, y_count, NULL, scratch, scratch_bytes, err);
+}
+
+cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_count,
+                            const float *res, float *y, size_t y_count, void *scratch,
+                            size_t scratch_bytes, cq_err *err)
+{
+    if (!res)
+        return cq_errf(err, CQ_EINVAL, "conv2d: NULL residual");
+    return conv_run(pl, x, x_count, y, y_count, res, scratch, scratch_bytes, err);
 }
 
 cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,

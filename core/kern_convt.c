@@ -216,7 +216,7 @@ cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_cou
             float *yg = y + (img * p->c_out + g * cog) * P;
             /* col (m, HW) = W_g^T (m, cig) x X_g (cig, HW); W_g is stored (cig, m) */
             if (avx512)
-                cq__sgemm_avx512(m, HW, cig, pl->ap + g * pl->ap_group, xg, HW, col, HW, NULL,
+                cq__sgemm_avx512(m, HW, cig, pl->ap + g * pl->ap_group, xg, HW, col, HW, NULL, NULL,
                                  none, (float *)((char *)scratch + pl->col_bytes));
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig,

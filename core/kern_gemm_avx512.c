@@ -48,14 +48,21 @@ static inline __m512 act16(cq_act act, __m512 v)
  * branch on it. */
 static inline __attribute__((always_inline)) void
 tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-     int64_t mr, int first, int fin, const float *bias, cq_act act)
+     int64_t mr, int first, int fin, const float *bias, const float *res, cq_act act)
 {
+    /* A one-pass residual starts the sums: its loads then issue long before
+     * this tile's stores (loaded in the epilogue, each aliased the stores of
+     * the rows above it, 64 KB apart, and cost more than the separate Add). */
+    int res0 = first && fin && res;
     __m512 acc[MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++)
-            acc[i][j] = _mm512_setzero_ps();
+            acc[i][j] = res0 && i < mr && j < nv
+                            ? _mm512_maskz_loadu_ps(j == nv - 1 ? last : (__mmask16)0xffff,
+                                                    res + i * ldc + 16 * j)
+                            : _mm512_setzero_ps();
     for (int64_t t = 0; t < kc; t++) {
         __m512 b0 = _mm512_loadu_ps(bp + t * NR);
         __m512 b1 = nv > 1 ? _mm512_loadu_ps(bp + t * NR + 16) : b0;
@@ -83,8 +90,12 @@ tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float
             __m512 v = acc[i][j];
             if (!first)
                 v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, cr + 16 * j));
-            if (fin)
-                v = act16(act, _mm512_add_ps(v, _mm512_set1_ps(bias ? bias[i] : 0.0f)));
+            if (fin) {
+                v = _mm512_add_ps(v, _mm512_set1_ps(bias ? bias[i] : 0.0f));
+                if (res && !res0)
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, res + i * ldc + 16 * j));
+                v = act16(act, v);
+            }
             _mm512_mask_storeu_ps(cr + 16 * j, mk, v);
         }
     }
@@ -93,8 +104,8 @@ tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float
 size_t cq__sgemm_scratch_avx512(void) { return (size_t)KC * NR * sizeof(float); }
 
 void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const float *b,
-                      int64_t ldb, float *c, int64_t ldc, const float *bias, cq_act act,
-                      float *bp)
+                      int64_t ldb, float *c, int64_t ldc, const float *bias, const float *res,
+                      cq_act act, float *bp)
 {
     for (int64_t k0 = 0; k0 < k; k0 += KC) {
         int64_t kc = k - k0 < KC ? k - k0 : KC;
@@ -120,13 +131,14 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
                 const float *a = ap + (m0 / MR) * k * MR + k0 * MR;
                 float *ct = c + m0 * ldc + n0;
                 const float *bs = bias ? bias + m0 : NULL;
+                const float *rs = res ? res + m0 * ldc + n0 : NULL;
                 int64_t mr = m - m0;
                 if (nv == 3)
-                    tile(3, last, kc, a, bp, ct, ldc, mr, first, fin, bs, act);
+                    tile(3, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
                 else if (nv == 2)
-                    tile(2, last, kc, a, bp, ct, ldc, mr, first, fin, bs, act);
+                    tile(2, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
                 else
-                    tile(1, last, kc, a, bp, ct, ldc, mr, first, fin, bs, act);
+                    tile(1, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
             }
         }
     }

@@ -40,6 +40,9 @@ typedef struct cq_openv {
     /* in_const[i]: input i of the running node is a constant (its data never
      * changes between runs), so plans may keep what they derive from it. */
     const unsigned char *in_const;
+    /* Conv only: a residual fused into it by the executor (Conv -> Add ->
+     * [Relu]): y = act(conv + bias + residual), same shape as y; else NULL. */
+    const cq_tensor *residual;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */

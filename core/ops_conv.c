@@ -226,9 +226,13 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     size_t sb = cq_conv2d_scratch_bytes(kp);
     void *scratch = sb ? cq__scratch(env, sb) : NULL;
     cq_status st = sb && !scratch ? cq_errf(err, CQ_ENOMEM, "Conv '%s': no scratch", n->name)
-                                  : cq_conv2d_run(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
-                                                  cq_tensor_data(y), (size_t)cq_tensor_numel(y),
-                                                  scratch, sb, err);
+                  : env->residual
+                      ? cq_conv2d_run_res(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
+                                          cq_tensor_data(env->residual), cq_tensor_data(y),
+                                          (size_t)cq_tensor_numel(y), scratch, sb, err)
+                      : cq_conv2d_run(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
+                                      cq_tensor_data(y), (size_t)cq_tensor_numel(y), scratch, sb,
+                                      err);
     if (!keep)
         cq_conv2d_plan_free(kp);
     return st ? -1 : 1;
@@ -301,6 +305,10 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     cq_convgeo g;
     if (cq__conv_geo(n, x->ndim, x->shape, w->ndim, w->shape, &g, err))
         return err->code;
+    if (env->residual && (env->residual->dtype != CQ_F32 ||
+                          cq_tensor_numel(env->residual) != cq_tensor_numel(out[0])))
+        return cq_errf(err, CQ_EINVAL, "Conv '%s': the fused residual does not match the output",
+                       n->name);
     int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
     if (kr)
         return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
@@ -345,6 +353,11 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                 for (int64_t j = 0; j < ohw; j++)
                     r[j] += bv;
             }
+    }
+    if (env->residual) {
+        const float *r = cq_tensor_data(env->residual);
+        for (int64_t j = 0, ny = cq_tensor_numel(out[0]); j < ny; j++)
+            py[j] += r[j];
     }
     cq_act a = cq__node_act(n);
     if (a.kind)

@@ -426,6 +426,83 @@ static void test_exec_conv_random_shapes(void **state)
     }
 }
 
+/* x -> Conv a -> r -> Conv b -> c; Add(c, r) (slot order by trial) ->
+ * [Relu] -> y: a residual block on random odd shapes. keep_c makes c a graph
+ * output too (then it must not be fused). */
+static cq_graph *residual_block(int trial, const int64_t *xs, int64_t k, int relu, int keep_c)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t c = xs[1], ws[4] = {c, c, k, k}, p = k / 2;
+    add_io(g, "x", 4, xs, relu ? "y" : "s");
+    rng_state = 4242u + (uint32_t)trial;
+    add_init(g, "wa", rand_tensor(4, ws));
+    add_init(g, "wb", rand_tensor(4, ws));
+    add_init(g, "bb", rand_tensor(1, &c));
+    int n = node(g, "Conv", "conv_a", 2, (const char *[]){"x", "wa"}, "r");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){p, p, p, p}, &err);
+    n = node(g, "Conv", "conv_b", 3, (const char *[]){"r", "wb", "bb"}, "c");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){p, p, p, p}, &err);
+    node(g, "Add", "add", 2, trial % 2 ? (const char *[]){"c", "r"} : (const char *[]){"r", "c"},
+         "s");
+    if (relu)
+        node(g, "Relu", "relu", 1, (const char *[]){"s"}, "y");
+    if (keep_c)
+        assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "c", &err), &err), CQ_OK);
+    return g;
+}
+
+/* Conv -> Add -> [Relu] runs as one Conv adding the residual in its
+ * epilogue: same result as the unfused graph, the Add (and Relu) skipped, the
+ * observer called for the last node of the chain with the final tensor. */
+static void test_exec_residual_fusion(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int trial = 0; trial < 24; trial++) {
+        int64_t xs[4] = {1 + trial % 2, 1 + (int64_t)(fabsf(frand()) * 70),
+                         1 + (int64_t)(fabsf(frand()) * 13), 1 + (int64_t)(fabsf(frand()) * 29)};
+        int64_t k = trial % 3 == 0 ? 1 : 3;
+        int relu = trial % 4 != 3, keep_c = trial % 7 == 6;
+        cq_graph *g0 = residual_block(trial, xs, k, relu, keep_c);
+        cq_graph *g1 = residual_block(trial, xs, k, relu, keep_c);
+        rng_state = 31u + (uint32_t)trial;
+        cq_tensor *x = rand_tensor(4, xs), *a[2], *b[2];
+        cq_exec_opts none = {0, 0, 0};
+        cq_exec *e0 = cq_exec_new(g0, &none, &err), *e1 = cq_exec_new(g1, NULL, &err);
+        assert_non_null(e0);
+        assert_non_null(e1);
+        assert_int_equal(cq_exec_is_fused(e1, 2), !keep_c);
+        if (relu)
+            assert_true(cq_exec_is_fused(e1, 3));
+        obs_log log = {0};
+        cq_exec_set_observer(e1, observe, &log);
+        assert_int_equal(cq_exec_run(e0, 1, &x, a, &err), CQ_OK);
+        assert_int_equal(cq_exec_run(e1, 1, &x, b, &err), CQ_OK);
+        for (int o = 0; o < 1 + keep_c; o++) {
+            double d = maxdiff(a[o], b[o]);
+            if (d >= 1e-4)
+                fprintf(stderr, "residual trial %d output %d maxdiff %g\n", trial, o, d);
+            assert_true(d < 1e-4);
+        }
+        if (!keep_c) {
+            assert_int_equal(log.calls, 2);
+            assert_int_equal(log.nodes[0], 0);
+            assert_int_equal(log.nodes[1], relu ? 3 : 2);
+        }
+        for (int o = 0; o < 1 + keep_c; o++) {
+            cq_tensor_release(a[o]);
+            cq_tensor_release(b[o]);
+        }
+        cq_tensor_release(x);
+        cq_exec_free(e0);
+        cq_exec_free(e1);
+        cq_graph_free(g0);
+        cq_graph_free(g1);
+    }
+}
+
 /* A hostile ConstantOfShape asking for 2^40 floats is refused, not allocated. */
 static void test_exec_refuses_absurd_sizes(void **state)
 {
@@ -458,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_exec_lists_every_unsupported_op),
         cmocka_unit_test(test_exec_checks_inputs),
         cmocka_unit_test(test_exec_conv_random_shapes),
+        cmocka_unit_test(test_exec_residual_fusion),
         cmocka_unit_test(test_exec_refuses_absurd_sizes),
     };
     return cmocka_run_group_tests_name("exec", tests, NULL, NULL);

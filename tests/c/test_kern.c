@@ -28,8 +28,9 @@ static float act_naive(cq_act a, double v)
     }
 }
 
+/* y = act(conv + b + res); res (the shape of y) may be NULL. */
 static void conv_naive(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                       const float *w, const float *b, float *y)
+                       const float *w, const float *b, const float *res, float *y)
 {
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     for (int64_t n = 0; n < p->n; n++)
@@ -48,7 +49,8 @@ static void conv_naive(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
                                 s += (double)x[((n * p->c_in + c) * p->h + iy) * p->w + ix] *
                                      w[((co * cig + ci) * p->kh + ky) * p->kw + kx];
                             }
-                    y[((n * p->c_out + co) * oh + oy) * ow + ox] = act_naive(p->act, s);
+                    int64_t yi = ((n * p->c_out + co) * oh + oy) * ow + ox;
+                    y[yi] = act_naive(p->act, res ? s + res[yi] : s);
                 }
 }
 
@@ -75,10 +77,13 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     size_t nw = (size_t)(p->c_out * cig * p->kh * p->kw);
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)p->c_out * 4);
     float *want = malloc(ny * 4), *got = malloc(ny * 4);
+    float *res = malloc(ny * 4), *want_res = malloc(ny * 4);
     kt_fill(r, x, (int64_t)nx);
     kt_fill(r, w, (int64_t)nw);
     kt_fill(r, b, p->c_out);
-    conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, want);
+    kt_fill(r, res, (int64_t)ny);
+    conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, NULL, want);
+    conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, res, want_res);
     int64_t red = cig * p->kh * p->kw;
     /* the library's own reference */
     assert_int_equal(cq_conv2d_f32_ref(p, x, w, with_bias ? b : NULL, got, &err), CQ_OK);
@@ -113,6 +118,18 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
                          (long long)p->pad_top, (long long)p->pad_left, (long long)p->pad_bottom,
                          (long long)p->pad_right, (int)p->act.kind, (long long)bad,
                          (double)got[bad], (double)want[bad]);
+            /* the fused residual (Conv -> Add -> act) */
+            memset(got, 0xff, ny * 4);
+            assert_int_equal(cq_conv2d_run_res(pl, x, nx, res, got, ny, scratch, sb, &err), CQ_OK);
+            bad = kt_mismatch(got, want_res, (int64_t)ny, red + 1);
+            if (bad >= 0)
+                fail_msg("conv+residual %s/%s n%lld c%lld->%lld %lldx%lld k%lldx%lld s%lld,%lld "
+                         "act%d: y[%lld] = %g, want %g",
+                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 2]),
+                         (long long)p->n, (long long)p->c_in, (long long)p->c_out,
+                         (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw,
+                         (long long)p->stride_h, (long long)p->stride_w, (int)p->act.kind,
+                         (long long)bad, (double)got[bad], (double)want_res[bad]);
         }
         free(scratch);
         cq_conv2d_plan_free(pl);
@@ -123,6 +140,8 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     free(b);
     free(want);
     free(got);
+    free(res);
+    free(want_res);
 }
 
 static void test_kern_conv2d_random(void **state)
