@@ -323,6 +323,9 @@ typedef enum cq_unop {
 void cq_unary_f32(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
 void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
 
+/* dst (cols, rows) = src (rows, cols)^T; dst must not overlap src. */
+void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst);
+
 /* Softmax over the last axis: x and y are (rows, cols); y may be x. */
 void cq_softmax_f32(int64_t rows, int64_t cols, const float *x, float *y);
 void cq_softmax_f32_ref(int64_t rows, int64_t cols, const float *x, float *y);

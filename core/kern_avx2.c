@@ -92,4 +92,5 @@ void cq__transpose_avx2(const float *src, int64_t rows, int64_t cols, float *dst
 }
 
 #define CQ__VTAB cq__kern_avx2
+#define CQ__TRANSPOSE cq__transpose_avx2
 #include "kern_simd.h"

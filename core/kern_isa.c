@@ -224,6 +224,11 @@ static void s_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t
 const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary,  s_bias_act, s_sum,      s_max,
                                        s_dw_row, s_dw_nhwc, s_pool_row, s_transpose};
 
+void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
+{
+    cq__kern()->transpose(src, rows, cols, dst);
+}
+
 void cq_act_apply_f32(cq_act act, float *y, int64_t n)
 {
     if (act.kind != CQ_ACT_NONE)

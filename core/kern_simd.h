@@ -381,4 +381,4 @@ static void k_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t
 }
 
 const cq__kern_vtab CQ__VTAB = {k_unary,  k_binary,  k_bias_act, k_sum,             k_max,
-                                k_dw_row, k_dw_nhwc, k_pool_row, cq__transpose_avx2};
+                                k_dw_row, k_dw_nhwc, k_pool_row, CQ__TRANSPOSE};

@@ -177,6 +177,27 @@ static cq_status infer_transpose(const cq_node *n, int64_t opset, int n_in, cons
     return CQ_OK;
 }
 
+/* Whether perm is [0, b) ++ [k, r) ++ [b, k): per leading index, x viewed as
+ * (rows, cols) = (prod shape[b, k), prod shape[k, r)) goes to its transpose
+ * (NHWC <-> NCHW are such). */
+static int perm_2d(const int *perm, int r, const int64_t *shape, int64_t *batch, int64_t *rows,
+                   int64_t *cols)
+{
+    int b = 0;
+    while (b < r && perm[b] == b)
+        b++;
+    if (b >= r - 1)
+        return 0;
+    int k = perm[b];
+    for (int i = b; i < r; i++)
+        if (perm[i] != (i < b + r - k ? k + i - b : i - (r - k)))
+            return 0;
+    *batch = *rows = *cols = 1;
+    for (int d = 0; d < r; d++)
+        *(d < b ? batch : d < k ? rows : cols) *= shape[d];
+    return 1;
+}
+
 static cq_status run_transpose(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                                cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
@@ -188,6 +209,14 @@ static cq_status run_transpose(cq_node *n, int n_in, cq_tensor *const *in, int n
     int r = x->ndim;
     perm_of(n, r, perm);
     size_t es = esz(x->dtype);
+    int64_t nb, rows, cols;
+    if (es == 4 && x->dtype == CQ_F32 && perm_2d(perm, r, x->shape, &nb, &rows, &cols)) {
+        const float *px = cq_tensor_data(x);
+        float *py = cq_tensor_data(y);
+        for (int64_t i = 0; i < nb; i++)
+            cq_transpose_f32(px + i * rows * cols, rows, cols, py + i * rows * cols);
+        return CQ_OK;
+    }
     /* Walk y in order; st[d] is the input stride (elements) of y's dim d. */
     int64_t st[CQ_MAX_DIMS], idx[CQ_MAX_DIMS] = {0};
     for (int d = 0; d < r; d++)

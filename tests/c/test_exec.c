@@ -503,6 +503,51 @@ static void test_exec_residual_fusion(void **state)
     }
 }
 
+/* Transpose, every permutation of a 4-D odd shape (the (rows, cols) fast
+ * path for NHWC <-> NCHW-like ones, the strided walk for the rest), against
+ * index arithmetic. */
+static void test_exec_transpose_every_perm(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t xs[4] = {2, 3, 17, 5};
+    rng_state = 5;
+    cq_tensor *x = rand_tensor(4, xs);
+    const float *px = cq_tensor_data(x);
+    for (int code = 0; code < 256; code++) {
+        int perm[4] = {code & 3, code >> 2 & 3, code >> 4 & 3, code >> 6 & 3}, seen = 0;
+        for (int i = 0; i < 4; i++)
+            seen |= 1 << perm[i];
+        if (seen != 15)
+            continue;
+        cq_graph *g = cq_graph_new(&err);
+        set_opset(g, 13);
+        add_io(g, "x", 4, xs, "y");
+        int n = node(g, "Transpose", "t", 1, (const char *[]){"x"}, "y");
+        cq_node_set_ints(g, n, "perm", 4, (int64_t[]){perm[0], perm[1], perm[2], perm[3]}, &err);
+        cq_tensor *y = run1(g, NULL, x);
+        const float *py = cq_tensor_data(y);
+        int64_t ys[4], i = 0, id[4];
+        for (int d = 0; d < 4; d++)
+            ys[d] = xs[perm[d]];
+        for (id[0] = 0; id[0] < ys[0]; id[0]++)
+            for (id[1] = 0; id[1] < ys[1]; id[1]++)
+                for (id[2] = 0; id[2] < ys[2]; id[2]++)
+                    for (id[3] = 0; id[3] < ys[3]; id[3]++, i++) {
+                        int64_t xi[4];
+                        for (int d = 0; d < 4; d++)
+                            xi[perm[d]] = id[d];
+                        int64_t off = ((xi[0] * xs[1] + xi[1]) * xs[2] + xi[2]) * xs[3] + xi[3];
+                        if (py[i] != px[off])
+                            fail_msg("perm %d%d%d%d: y[%lld] wrong", perm[0], perm[1], perm[2],
+                                     perm[3], (long long)i);
+                    }
+        cq_tensor_release(y);
+        cq_graph_free(g);
+    }
+    cq_tensor_release(x);
+}
+
 /* A hostile ConstantOfShape asking for 2^40 floats is refused, not allocated. */
 static void test_exec_refuses_absurd_sizes(void **state)
 {
@@ -536,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_exec_checks_inputs),
         cmocka_unit_test(test_exec_conv_random_shapes),
         cmocka_unit_test(test_exec_residual_fusion),
+        cmocka_unit_test(test_exec_transpose_every_perm),
         cmocka_unit_test(test_exec_refuses_absurd_sizes),
     };
     return cmocka_run_group_tests_name("exec", tests, NULL, NULL);

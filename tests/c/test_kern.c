@@ -687,6 +687,33 @@ static void test_kern_pool2d_global(void **state)
     cq_kern_set_isa(CQ_ISA_COUNT);
 }
 
+/* cq_transpose_f32 on every ISA: few columns (the AVX-512 gathers), 8x8
+ * blocks with ragged edges, short inputs. */
+static void test_kern_transpose_random(void **state)
+{
+    (void)state;
+    kt_rng r = {99};
+    cq_isa isas[] = KT_ISAS;
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t rows = kt_int(&r, 1, trial % 2 ? 300 : 40), cols = kt_int(&r, 1, trial % 3 ? 7 : 70);
+        float *x = malloc((size_t)(rows * cols) * 4), *y = malloc((size_t)(rows * cols) * 4);
+        kt_fill(&r, x, rows * cols);
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            cq_kern_set_isa(isas[i]);
+            memset(y, 0xff, (size_t)(rows * cols) * 4);
+            cq_transpose_f32(x, rows, cols, y);
+            for (int64_t a = 0; a < rows; a++)
+                for (int64_t b = 0; b < cols; b++)
+                    if (y[b * rows + a] != x[a * cols + b])
+                        fail_msg("transpose %s %lldx%lld: y[%lld][%lld] wrong", cq_isa_name(isas[i]),
+                                 (long long)rows, (long long)cols, (long long)b, (long long)a);
+        }
+        free(x);
+        free(y);
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
         cmocka_unit_test(test_kern_pool2d_global),
+        cmocka_unit_test(test_kern_transpose_random),
     };
     return cmocka_run_group_tests_name("kern", tests, NULL, NULL);
 }
