@@ -286,6 +286,19 @@ static void test_kern_conv2d_algo_choice(void **state)
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
     assert_int_equal(cq_conv2d_scratch_bytes(pl), 0);
     cq_conv2d_plan_free(pl);
+    /* rows of 32-63: the row kernel under 128 channels, channel-last from 128 */
+    p.w = 40;
+    pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
+    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
+    cq_conv2d_plan_free(pl);
+    {
+        static float w128[128 * 9];
+        p.c_in = p.c_out = p.groups = 128;
+        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
+        assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
+        cq_conv2d_plan_free(pl);
+        p.c_in = p.c_out = p.groups = 8;
+    }
     p.w = 10;
     p.c_out = 16;
     pl = cq_conv2d_plan_new(&p, w, 16 * 9, NULL, 0, &err);
@@ -695,7 +708,8 @@ static void test_kern_transpose_random(void **state)
     kt_rng r = {99};
     cq_isa isas[] = KT_ISAS;
     for (int trial = 0; trial < 60; trial++) {
-        int64_t rows = kt_int(&r, 1, trial % 2 ? 300 : 40), cols = kt_int(&r, 1, trial % 3 ? 7 : 70);
+        int64_t rows = kt_int(&r, 1, trial % 2 ? 300 : 40);
+        int64_t cols = kt_int(&r, 1, trial % 3 ? 7 : 70);
         float *x = malloc((size_t)(rows * cols) * 4), *y = malloc((size_t)(rows * cols) * 4);
         kt_fill(&r, x, rows * cols);
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -705,8 +719,8 @@ static void test_kern_transpose_random(void **state)
             for (int64_t a = 0; a < rows; a++)
                 for (int64_t b = 0; b < cols; b++)
                     if (y[b * rows + a] != x[a * cols + b])
-                        fail_msg("transpose %s %lldx%lld: y[%lld][%lld] wrong", cq_isa_name(isas[i]),
-                                 (long long)rows, (long long)cols, (long long)b, (long long)a);
+                        fail_msg("transpose %s %lldx%lld: y[%lld][%lld] wrong",
+                                 cq_isa_name(isas[i]), (long long)rows, (long long)cols, (long long)b, (long long)a);
         }
         free(x);
         free(y);
