@@ -115,12 +115,6 @@ static inline __m512 act16(cq_act act, __m512 v)
     }
 }
 
-/* act16 on 8 lanes (the upper ones are don't-care). */
-static inline __m256 act8(cq_act act, __m256 v)
-{
-    return _mm512_castps512_ps256(act16(act, _mm512_castps256_ps512(v)));
-}
-
 typedef struct tile_args {
     int64_t kc;
     const float *xp;  /* (kc, ldx): broadcast xp[t * ldx + i], i < MP */
@@ -131,7 +125,6 @@ typedef struct tile_args {
     int64_t npad;
     int first, fin;
     float *y;         /* fin: y + j0 * P + m0 */
-    const float *res; /* fin: residual at the same place as y, or NULL */
     int64_t P, mr, cw; /* valid pixels, valid channels */
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
@@ -186,12 +179,8 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
         __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++)
-            _mm512_storeu_ps(tmp + i * 64 + 16 * j,
-                             a->res ? _mm512_add_ps(acc[i][j], bv)
-                                    : act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+            _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
     }
-    /* with a residual, the activation follows its addition after the transpose */
-    const float *res = a->res;
     /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused)
      * instead of one gather per channel (the gathers cost a quarter of a
      * K = 147 tile) */
@@ -217,23 +206,13 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
         for (int j = 0; j < 4; j++) {
             __m256 lo = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
             __m256 hi = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
-            if (res) {
-                lo = act8(a->act,
-                          _mm256_add_ps(lo, _mm256_maskz_loadu_ps(pm, res + (c + j) * a->P)));
-                hi = act8(a->act,
-                          _mm256_add_ps(hi, _mm256_maskz_loadu_ps(pm, res + (c + j + 4) * a->P)));
-            }
             _mm256_mask_storeu_ps(a->y + (c + j) * a->P, pm, lo);
             _mm256_mask_storeu_ps(a->y + (c + j + 4) * a->P, pm, hi);
         }
     }
     __m256i idx = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 0);
-    for (; c < a->cw; c++) {
-        __m256 v = _mm256_i32gather_ps(tmp + c, idx, 4);
-        if (res)
-            v = act8(a->act, _mm256_add_ps(v, _mm256_maskz_loadu_ps(pm, res + c * a->P)));
-        _mm256_mask_storeu_ps(a->y + c * a->P, pm, v);
-    }
+    for (; c < a->cw; c++)
+        _mm256_mask_storeu_ps(a->y + c * a->P, pm, _mm256_i32gather_ps(tmp + c, idx, 4));
 }
 
 /* Where a packed row's 16-pixel chunk q of tap column kx reads: lane l is
@@ -311,8 +290,7 @@ static void chunk_srcs(const cq_conv2d_params *p, int64_t ow, int64_t nq, chunk_
 
 /* Every channel panel of the pixel panel at m0 (a: kc, xp, ldx, mr set). */
 static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t k0,
-                  const float *wp, float *ct, float *y, const float *res, const float *bias_pad,
-                  int64_t m0)
+                  const float *wp, float *ct, float *y, const float *bias_pad, int64_t m0)
 {
     int64_t pw = a->pw;
     for (int64_t j0 = 0; j0 < npad; j0 += pw) {
@@ -321,7 +299,6 @@ static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t 
         a->wp = wp + j0 * K + k0 * pw;
         a->ct = ct ? ct + m0 * npad + j0 : NULL;
         a->y = y + j0 * a->P + m0;
-        a->res = res ? res + j0 * a->P + m0 : NULL;
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
@@ -336,8 +313,7 @@ static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t 
 }
 
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, const float *res, float *y,
-                    void *scratch)
+                    const float *wp, const float *bias_pad, float *y, void *scratch)
 {
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
@@ -377,7 +353,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     a.ldx = 16;
                     a.xp = xp;
                 }
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, res, bias_pad, m0);
+                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
             }
             continue;
         }
@@ -388,7 +364,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 a.mr = ow - ox0 < MP ? ow - ox0 : MP;
                 a.ldx = ldx;
                 a.xp = xp + ox0;
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, res, bias_pad, m0);
+                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
             }
         }
     }
