@@ -163,8 +163,9 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
                         size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err);
 /* Same with a residual added before the activation (a fused ResNet-style
  * Conv -> Add -> Relu): y = act(conv(x, w) + bias + res); res has y_count
- * elements and must not overlap y. The AVX-512 GEMM paths add it as the tile
- * is stored; the others add it in a second pass. EINVAL as cq_conv2d_run. */
+ * elements and must not overlap y. The AVX-512 channel-major sgemm (1x1 and
+ * im2col) starts its sums from it; the other paths add it in a second pass
+ * over L1-sized chunks. EINVAL as cq_conv2d_run. */
 cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_count,
                             const float *res, float *y, size_t y_count, void *scratch,
                             size_t scratch_bytes, cq_err *err);
