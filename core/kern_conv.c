@@ -38,14 +38,6 @@ cq_conv2d_params cq_conv2d_params_default(void)
     return p;
 }
 
-static int mul_ok(int64_t *acc, int64_t v)
-{
-    if (v < 0 || (v > 0 && *acc > (int64_t)(CQ_TENSOR_MAX_BYTES / 4) / v))
-        return 0;
-    *acc *= v;
-    return 1;
-}
-
 /* One spatial axis: out = (in + p0 + p1 - d (k - 1) - 1) / s + 1. */
 static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
                           int64_t p0, int64_t p1, int64_t *out, cq_err *err)
@@ -90,10 +82,10 @@ cq_status cq_conv2d_out_shape(const cq_conv2d_params *p, int64_t *oh, int64_t *o
     if (st != CQ_OK)
         return st;
     int64_t nx = p->n, ny = p->n, nw = p->c_out, ncol = p->c_in / p->groups;
-    if (!mul_ok(&nx, p->c_in) || !mul_ok(&nx, p->h) || !mul_ok(&nx, p->w) ||
-        !mul_ok(&ny, p->c_out) || !mul_ok(&ny, *oh) || !mul_ok(&ny, *ow) ||
-        !mul_ok(&nw, ncol) || !mul_ok(&nw, p->kh) || !mul_ok(&nw, p->kw) ||
-        !mul_ok(&ncol, p->kh * p->kw) || !mul_ok(&ncol, *oh) || !mul_ok(&ncol, *ow))
+    if (!cq__kern_mul_ok(&nx, p->c_in) || !cq__kern_mul_ok(&nx, p->h) || !cq__kern_mul_ok(&nx, p->w) ||
+        !cq__kern_mul_ok(&ny, p->c_out) || !cq__kern_mul_ok(&ny, *oh) || !cq__kern_mul_ok(&ny, *ow) ||
+        !cq__kern_mul_ok(&nw, ncol) || !cq__kern_mul_ok(&nw, p->kh) || !cq__kern_mul_ok(&nw, p->kw) ||
+        !cq__kern_mul_ok(&ncol, p->kh * p->kw) || !cq__kern_mul_ok(&ncol, *oh) || !cq__kern_mul_ok(&ncol, *ow))
         return cq_errf(err, CQ_ENOMEM, "conv2d: a tensor would exceed %llu bytes",
                        (unsigned long long)CQ_TENSOR_MAX_BYTES);
     return CQ_OK;

@@ -28,14 +28,6 @@ cq_convt2d_params cq_convt2d_params_default(void)
     return p;
 }
 
-static int mul_ok(int64_t *acc, int64_t v)
-{
-    if (v < 0 || (v > 0 && *acc > (int64_t)(CQ_TENSOR_MAX_BYTES / 4) / v))
-        return 0;
-    *acc *= v;
-    return 1;
-}
-
 static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
                           int64_t p0, int64_t p1, int64_t op, int64_t *out, cq_err *err)
 {
@@ -83,10 +75,10 @@ cq_status cq_convt2d_out_shape(const cq_convt2d_params *p, int64_t *oh, int64_t 
     if (st != CQ_OK)
         return st;
     int64_t nx = p->n, ny = p->n, ncol = p->c_out / p->groups;
-    if (!mul_ok(&nx, p->c_in) || !mul_ok(&nx, p->h) || !mul_ok(&nx, p->w) ||
-        !mul_ok(&ny, p->c_out) || !mul_ok(&ny, *oh) || !mul_ok(&ny, *ow) ||
-        !mul_ok(&ncol, p->kh) || !mul_ok(&ncol, p->kw) || !mul_ok(&ncol, p->h) ||
-        !mul_ok(&ncol, p->w) || !mul_ok(&ncol, p->c_in))
+    if (!cq__kern_mul_ok(&nx, p->c_in) || !cq__kern_mul_ok(&nx, p->h) || !cq__kern_mul_ok(&nx, p->w) ||
+        !cq__kern_mul_ok(&ny, p->c_out) || !cq__kern_mul_ok(&ny, *oh) || !cq__kern_mul_ok(&ny, *ow) ||
+        !cq__kern_mul_ok(&ncol, p->kh) || !cq__kern_mul_ok(&ncol, p->kw) || !cq__kern_mul_ok(&ncol, p->h) ||
+        !cq__kern_mul_ok(&ncol, p->w) || !cq__kern_mul_ok(&ncol, p->c_in))
         return cq_errf(err, CQ_ENOMEM, "convtranspose2d: a tensor would exceed %llu bytes",
                        (unsigned long long)CQ_TENSOR_MAX_BYTES);
     return CQ_OK;

@@ -114,4 +114,14 @@ static inline float cq__binop1(cq_binop op, float a, float b)
 /* Scalar unary used by the reference and by vector tails. */
 float cq__unary1(cq_unop op, float a, float b, float x);
 
+/* acc *= v when v >= 0 and the product stays within the floats a tensor may hold
+ * (CQ_TENSOR_MAX_BYTES / 4); returns 0, leaving acc alone, otherwise. */
+static inline int cq__kern_mul_ok(int64_t *acc, int64_t v)
+{
+    if (v < 0 || (v > 0 && *acc > (int64_t)(CQ_TENSOR_MAX_BYTES / 4) / v))
+        return 0;
+    *acc *= v;
+    return 1;
+}
+
 #endif
