@@ -352,6 +352,23 @@ cq_dataset *cq_dataset_read(const char *path, const char *format, const cq_ds_op
     return ds;
 }
 
+char *cq__image_dir(const char *dir, const cq_ds_opts *opts, const char *ann, const char *img)
+{
+    if (opts->image_root)
+        return cq__path_join("", opts->image_root);
+    size_t n = strlen(dir), na = strlen(ann), ni = strlen(img);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= na && strncmp(dir + n - na, ann, na) == 0 && (n == na || dir[n - na - 1] == '/')) {
+        size_t size = n - na + ni + 1;
+        char *s = malloc(size);
+        if (s)
+            snprintf(s, size, "%.*s%s", (int)(n - na), dir, img);
+        return s;
+    }
+    return cq__path_join("", dir);
+}
+
 char *cq__path_join(const char *dir, const char *rel)
 {
     size_t dn = dir ? strlen(dir) : 0, rn = strlen(rel);

@@ -171,6 +171,10 @@ cq_status cq_image_header_size(const char *path, int32_t *width, int32_t *height
 /* dir + "/" + rel (rel unchanged when absolute or dir empty) into a malloc'ed
  * string; NULL on ENOMEM. */
 char *cq__path_join(const char *dir, const char *rel);
+/* The image folder of an annotation folder: opts->image_root when set; else,
+ * when dir's last component is ann (e.g. "Annotations", "labels"), the sibling
+ * folder img ("JPEGImages", "images"); else dir. malloc'ed; NULL on ENOMEM. */
+char *cq__image_dir(const char *dir, const cq_ds_opts *opts, const char *ann, const char *img);
 /* Folder part of path ("." when none), malloc'ed; NULL on ENOMEM. */
 char *cq__path_dir(const char *path);
 /* Line and column (1-based) of byte offset off in buf[0..len). */

@@ -181,24 +181,6 @@ oom:
     return NULL;
 }
 
-/* Image folder: image_root, ../JPEGImages for an Annotations folder, or dir. */
-static char *image_dir(const char *dir, const cq_ds_opts *opts)
-{
-    if (opts->image_root)
-        return cq__path_join("", opts->image_root);
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    if (n >= 11 && strncmp(dir + n - 11, "Annotations", 11) == 0 &&
-        (n == 11 || dir[n - 12] == '/')) {
-        char *s = malloc(n + 8);
-        if (s)
-            snprintf(s, n + 8, "%.*sJPEGImages", (int)(n - 11), dir);
-        return s;
-    }
-    return cq__path_join("", dir);
-}
-
 static cq_status add_file(cq_dataset *ds, voc_state *s, const char *imgdir, const char *xml,
                           const cq_ds_opts *opts, cq_err *err)
 {
@@ -239,7 +221,7 @@ cq_dataset *cq_ds_read_voc(const char *dir, const cq_ds_opts *opts, cq_err *err)
     if (!names)
         return NULL;
     cq_dataset *ds = cq_dataset_new(err);
-    char *imgdir = image_dir(dir, opts);
+    char *imgdir = cq__image_dir(dir, opts, "Annotations", "JPEGImages");
     voc_state *s = calloc(1, sizeof *s);
     cq_status st = ds && imgdir && s ? CQ_OK : cq_errf(err, CQ_ENOMEM, "%s: out of memory", dir);
     for (int i = 0; i < n && !st; i++) {

@@ -19,22 +19,6 @@
 
 static const char *const exts[] = {".jpg", ".jpeg", ".png", ".JPG", ".PNG"};
 
-static char *image_dir(const char *dir, const cq_ds_opts *opts)
-{
-    if (opts->image_root)
-        return cq__path_join("", opts->image_root);
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    if (n >= 6 && strncmp(dir + n - 6, "labels", 6) == 0 && (n == 6 || dir[n - 7] == '/')) {
-        char *s = malloc(n + 1);
-        if (s)
-            snprintf(s, n + 1, "%.*simages", (int)(n - 6), dir);
-        return s;
-    }
-    return cq__path_join("", dir);
-}
-
 /* Class names (one per line) into categories 0..k-1; missing file is fine. */
 static cq_status read_names(cq_dataset *ds, const char *dir, cq_err *err)
 {
@@ -126,7 +110,7 @@ cq_dataset *cq_ds_read_yolo(const char *dir, const cq_ds_opts *opts, cq_err *err
     if (!names)
         return NULL;
     cq_dataset *ds = cq_dataset_new(err);
-    char *imgdir = image_dir(dir, opts);
+    char *imgdir = cq__image_dir(dir, opts, "labels", "images");
     cq_status st = ds && imgdir ? read_names(ds, dir, err) : cq_errf(err, CQ_ENOMEM, "%s: out of memory", dir);
     for (int i = 0; i < n && !st; i++) {
         if (strcmp(names[i], "classes.txt") == 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kern_internal.h"
+#include "kern_act_avx512.h"
 
 #define MP 7 /* pixels per panel */
 #define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
@@ -91,28 +92,6 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
     size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
     size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
     return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
-}
-
-static inline __m512 act16(cq_act act, __m512 v)
-{
-    switch (act.kind) {
-    case CQ_ACT_RELU:
-        return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CQ_ACT_CLIP:
-        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act.a)), _mm512_set1_ps(act.b));
-    case CQ_ACT_LEAKY: {
-        __m512 z = _mm512_setzero_ps();
-        return _mm512_fmadd_ps(_mm512_min_ps(v, z), _mm512_set1_ps(act.a), _mm512_max_ps(v, z));
-    }
-    case CQ_ACT_HARDSWISH: {
-        __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.0f)),
-                                               _mm512_setzero_ps()),
-                                 _mm512_set1_ps(6.0f));
-        return _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
-    }
-    default:
-        return v;
-    }
 }
 
 typedef struct tile_args {

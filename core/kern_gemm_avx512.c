@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kern_internal.h"
+#include "kern_act_avx512.h"
 
 #define MR 8
 #define NR 48
@@ -18,28 +19,6 @@ void cq__sgemm_pack_a(const float *a, int64_t m, int64_t k, float *ap)
         for (int64_t t = 0; t < k; t++)
             for (int64_t i = 0; i < MR; i++)
                 ap[(p0 / MR) * k * MR + t * MR + i] = p0 + i < m ? a[(p0 + i) * k + t] : 0.0f;
-}
-
-static inline __m512 act16(cq_act act, __m512 v)
-{
-    switch (act.kind) {
-    case CQ_ACT_RELU:
-        return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CQ_ACT_CLIP:
-        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act.a)), _mm512_set1_ps(act.b));
-    case CQ_ACT_LEAKY: {
-        __m512 z = _mm512_setzero_ps();
-        return _mm512_fmadd_ps(_mm512_min_ps(v, z), _mm512_set1_ps(act.a), _mm512_max_ps(v, z));
-    }
-    case CQ_ACT_HARDSWISH: {
-        __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.0f)),
-                                               _mm512_setzero_ps()),
-                                 _mm512_set1_ps(6.0f));
-        return _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
-    }
-    default:
-        return v;
-    }
 }
 
 /* The 8 x (16 nv) tile: C rows < mr, columns masked by last on the final
