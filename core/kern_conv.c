@@ -26,6 +26,7 @@ struct cq_conv2d_plan {
     float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
                   * pixel-major implicit GEMM (no column matrix) */
     float *bpm;  /* its bias, padded with zeros */
+    int dwp;     /* DEPTHWISE where cq__dwp_applies: the AVX-512 plane kernel runs it */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
     size_t scratch;
 };
@@ -143,14 +144,24 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         return NULL;
     }
     if (algo < 0) {
-        /* Depthwise: channel-last (vectors over channels, two transposes)
+        /* Depthwise with AVX-512: the plane kernel (kern_dw_avx512.c) on
+         * rows of >= 16 outputs (stride 1) or >= 32 (stride 2); best of
+         * 0.2 s, plane / channel-last: 32x112x112 0.107 / 0.437 ms,
+         * 144x56x56 0.128 / 0.280, 192x28x28 0.045 / 0.086, 384x14x14
+         * 0.041 / 0.038, 96x112x112/2 0.284 / 0.377, 144x56x56/2 0.128 /
+         * 0.122, 576x14x14/2 0.094 / 0.025. Otherwise (and on AVX2):
+         * channel-last (vectors over channels, two transposes)
          * beats the row kernel 1.5-12x when output rows are short; on
          * 112-wide rows the row kernel wins (bench/kern.sh). Rows of 32-63
          * go channel-last only with >= 128 channels: row kernel / channel-
          * last, 3x3, best of 200: 24x64x64/2 0.024 / 0.068 ms, 24x32x32
          * 0.026 / 0.061, 48x64x64/2 0.051 / 0.070, 96x112x112/2 0.27 /
          * 0.31, 144x56x56 0.34 / 0.26, 192x28x28 0.19 / 0.086. */
-        if (algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && (ow < 32 || (ow < 64 && p->c_in >= 128)))
+        if (algo_applies(p, CQ_CONV_DEPTHWISE) && cq_kern_isa() == CQ_ISA_AVX512 &&
+            cq__dwp_applies(p) && ow >= (p->stride_w == 1 ? 16 : 32))
+            algo = CQ_CONV_DEPTHWISE;
+        else if (algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) &&
+                 (ow < 32 || (ow < 64 && p->c_in >= 128)))
             algo = CQ_CONV_DEPTHWISE_NHWC;
         else
             algo = algo_applies(p, CQ_CONV_DEPTHWISE) ? CQ_CONV_DEPTHWISE
@@ -210,6 +221,10 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
         size_t s = cq__convpm_scratch(p, oh, ow);
         pl->scratch = s > pl->scratch ? s : pl->scratch;
+    }
+    if (pl->algo == CQ_CONV_DEPTHWISE && cq__dwp_applies(p)) {
+        pl->dwp = 1;
+        pl->scratch = cq__dwp_scratch(p, oh, ow);
     }
     if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
         int64_t C = p->c_in, T = p->kh * p->kw;
@@ -396,6 +411,11 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
             k->transpose(x + img * p->c_in * HW, p->c_in, HW, xt);
             k->dw_nhwc(p, oh, ow, xt, pl->wt, pl->bt, yt);
             k->transpose(yt, P, p->c_out, y + img * p->c_out * P);
+            continue;
+        }
+        if (pl->algo == CQ_CONV_DEPTHWISE && pl->dwp && cq_kern_isa() == CQ_ISA_AVX512) {
+            cq__dwp_run(p, oh, ow, x + img * p->c_in * HW, pl->w, pl->bias,
+                        y + img * p->c_out * P, scratch);
             continue;
         }
         if (pl->algo == CQ_CONV_DEPTHWISE) {

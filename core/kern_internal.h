@@ -74,6 +74,20 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch);
 
+/* Depthwise Conv2d on NCHW planes (kern_dw_avx512.c): applies to groups ==
+ * c_in (any channel multiplier), kernels up to CQ__DWP_MAX_K square-or-not,
+ * no dilation, stride_w 1 or 2 (any stride_h), pad_left and pad_right below
+ * kw, output rows up to CQ__DWP_MAX_OW. One image: x (c_in, h, w), w
+ * (c_out, kh * kw), bias (c_out) or NULL -> y (c_out, oh, ow) =
+ * act(conv + bias); scratch holds cq__dwp_scratch() bytes (0: may be NULL).
+ * Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__DWP_MAX_K 7
+#define CQ__DWP_MAX_OW 2048
+int cq__dwp_applies(const cq_conv2d_params *p);
+size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                 const float *w, const float *bias, float *y, void *scratch);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 

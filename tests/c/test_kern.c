@@ -264,6 +264,36 @@ static void test_kern_conv2d_pixel_major(void **state)
     }
 }
 
+/* The depthwise plane kernel (kern_dw_avx512.c) on the shapes it takes:
+ * 3x3 stride 1 and 2 (the blocked paths) most often, other kernels up to
+ * 7x7, uneven strides, every padding below the kernel, rows with 1-5 column
+ * vectors and ragged ends, heights not a multiple of the 4-row block. */
+static void test_kern_conv2d_depthwise_plane(void **state)
+{
+    (void)state;
+    kt_rng r = {0xd3b7a11u};
+    for (int done = 0; done < 160; done++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = kt_int(&r, 1, 2);
+        p.c_in = p.groups = kt_int(&r, 1, 5);
+        p.c_out = p.c_in * kt_int(&r, 1, 2);
+        int k3 = kt_int(&r, 0, 2) > 0;
+        p.kh = k3 ? 3 : kt_int(&r, 1, 7);
+        p.kw = k3 ? 3 : kt_int(&r, 1, 7);
+        int s = kt_int(&r, 0, 5);
+        p.stride_w = s < 3 ? 1 : (s < 5 ? 2 : kt_int(&r, 1, 2));
+        p.stride_h = s < 5 ? p.stride_w : kt_int(&r, 1, 3);
+        p.pad_top = kt_int(&r, 0, p.kh - 1);
+        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
+        p.pad_left = kt_int(&r, 0, p.kw - 1);
+        p.pad_right = kt_int(&r, 0, p.kw - 1);
+        p.h = kt_int(&r, p.kh, 23);
+        p.w = kt_int(&r, p.kw, 90);
+        p.act = random_act(&r);
+        check_conv(&p, &r, kt_int(&r, 0, 1));
+    }
+}
+
 static void test_kern_conv2d_algo_choice(void **state)
 {
     (void)state;
@@ -286,7 +316,9 @@ static void test_kern_conv2d_algo_choice(void **state)
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
     assert_int_equal(cq_conv2d_scratch_bytes(pl), 0);
     cq_conv2d_plan_free(pl);
-    /* rows of 32-63: the row kernel under 128 channels, channel-last from 128 */
+    /* rows of 32-63: the row kernel under 128 channels, channel-last from 128;
+     * with AVX-512 the plane kernel for both (rows of 16 or more) */
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
     p.w = 40;
     pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
@@ -295,8 +327,23 @@ static void test_kern_conv2d_algo_choice(void **state)
         static float w128[128 * 9];
         p.c_in = p.c_out = p.groups = 128;
         pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
+        assert_int_equal(cq_conv2d_algo(pl),
+                         avx512 ? CQ_CONV_DEPTHWISE : CQ_CONV_DEPTHWISE_NHWC);
+        cq_conv2d_plan_free(pl);
+        /* stride 2: the plane kernel from 32 outputs a row (scratch for the
+         * split rows), channel-last below */
+        p.stride_h = p.stride_w = 2;
+        p.w = 67;
+        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
+        assert_int_equal(cq_conv2d_algo(pl),
+                         avx512 ? CQ_CONV_DEPTHWISE : CQ_CONV_DEPTHWISE_NHWC);
+        assert_true(cq_conv2d_scratch_bytes(pl) > 0);
+        cq_conv2d_plan_free(pl);
+        p.w = 63;
+        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
         assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
         cq_conv2d_plan_free(pl);
+        p.stride_h = p.stride_w = 1;
         p.c_in = p.c_out = p.groups = 8;
     }
     p.w = 10;
@@ -734,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
+        cmocka_unit_test(test_kern_conv2d_depthwise_plane),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_convt2d_random),
         cmocka_unit_test(test_kern_gemm_random),

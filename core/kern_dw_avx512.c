@@ -1,0 +1,441 @@
+/*
+ * kern_dw_avx512.c - depthwise 2-D convolution on NCHW planes with AVX-512.
+ *
+ * Vectors run along the output row, 16 columns at a time, and each output
+ * vector keeps its own accumulator through every tap; four vectors are in
+ * flight at once so the FMA latency is covered.
+ *
+ * Stride 1: a tap's 16 inputs are one load from the input row. Padding and
+ * the ragged end are masked loads (lanes outside the row read nothing and are
+ * zero). Their masks depend only on the column vector and kx, so they are
+ * made once per call.
+ *
+ * Stride 2: each input row is first split into its even and odd columns, in
+ * zero-padded scratch rows: E[j] = x[2j - pad_left], O[j] = x[2j + 1 -
+ * pad_left]. Tap kx of output column ox is then E[ox + kx / 2] (kx even) or
+ * O[ox + kx / 2] (kx odd), one plain load again.
+ *
+ * Rows above or below the input are skipped (their taps are zero). The sums
+ * run in a different order from the scalar reference: results agree to
+ * rounding.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kern_act_avx512.h"
+#include "kern_internal.h"
+
+#define VL 16
+#define NACC 4
+#define MAXK CQ__DWP_MAX_K
+#define MAX_VECS (CQ__DWP_MAX_OW / VL + 1)
+
+int cq__dwp_applies(const cq_conv2d_params *p)
+{
+    int64_t oh, ow;
+    if (p->groups != p->c_in || p->kh > MAXK || p->kw > MAXK || p->dil_h != 1 ||
+        p->dil_w != 1 || (p->stride_w != 1 && p->stride_w != 2) || p->pad_left >= p->kw ||
+        p->pad_right >= p->kw || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK)
+        return 0;
+    return ow <= CQ__DWP_MAX_OW && p->w <= 2 * CQ__DWP_MAX_OW + 2 * MAXK;
+}
+
+/* Floats of one split row (E or O) of the stride-2 path. */
+static int64_t split_len(int64_t ow)
+{
+    return (ow + VL - 1) / VL * VL + 2 * VL;
+}
+
+size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    (void)oh;
+    if (p->stride_w != 2)
+        return 0;
+    /* the rows, then one zero row pair for the rows outside the input */
+    return (size_t)((p->h + 1) * 2 * split_len(ow)) * sizeof(float) + 64;
+}
+
+/* Lanes i with 0 <= start + i < len. */
+static inline __mmask16 range_mask(int64_t start, int64_t len)
+{
+    int64_t lo = start < 0 ? -start : 0, hi = len - start;
+    if (hi > VL)
+        hi = VL;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u));
+}
+
+/* base + off floats, off possibly negative: the masked loads touch only the
+ * lanes inside the row, but their address starts where the vector does. */
+static inline const float *at(const float *base, int64_t off)
+{
+    return (const float *)((uintptr_t)base + (uintptr_t)(off * (int64_t)sizeof(float)));
+}
+
+/* The input rows output row oy reads and the weight rows that go with them. */
+static inline int taps_rows(const cq_conv2d_params *p, int64_t oy, int64_t kh, int64_t *iy,
+                            int64_t *ky)
+{
+    int n = 0;
+    for (int64_t k = 0; k < kh; k++) {
+        int64_t r = oy * p->stride_h - p->pad_top + k;
+        if (r >= 0 && r < p->h) {
+            iy[n] = r;
+            ky[n++] = k;
+        }
+    }
+    return n;
+}
+
+/* One output row, stride 1. src[r] is input row r's start shifted by -pad_left;
+ * lm[j * kw + kx] the load mask of column vector j, tap kx. */
+static inline __attribute__((always_inline)) void row_s1(const float *const *src,
+                                                         const float *const *wr, int nr,
+                                                         int64_t kw, int64_t nv,
+                                                         const __mmask16 *lm, __mmask16 tail,
+                                                         __m512 vb, cq_act act, float *y)
+{
+    int64_t j = 0;
+    for (; j + NACC <= nv; j += NACC) {
+        __m512 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int r = 0; r < nr; r++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                __m512 w = _mm512_set1_ps(wr[r][kx]);
+                const float *s = src[r] + kx + j * VL;
+                const __mmask16 *m = lm + j * kw + kx;
+                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[0], at(s, 0)), w, a0);
+                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[kw], at(s, VL)), w, a1);
+                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[2 * kw], at(s, 2 * VL)), w, a2);
+                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[3 * kw], at(s, 3 * VL)), w, a3);
+            }
+        float *yj = y + j * VL;
+        _mm512_storeu_ps(yj, act16(act, a0));
+        _mm512_storeu_ps(yj + VL, act16(act, a1));
+        _mm512_storeu_ps(yj + 2 * VL, act16(act, a2));
+        if (j + NACC == nv)
+            _mm512_mask_storeu_ps(yj + 3 * VL, tail, act16(act, a3));
+        else
+            _mm512_storeu_ps(yj + 3 * VL, act16(act, a3));
+    }
+    for (; j < nv; j++) {
+        __m512 a0 = vb, a1 = _mm512_setzero_ps();
+        for (int r = 0; r < nr; r++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                __m512 v = _mm512_maskz_loadu_ps(lm[j * kw + kx], at(src[r], kx + j * VL));
+                if (r & 1)
+                    a1 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a1);
+                else
+                    a0 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a0);
+            }
+        __m512 v = act16(act, _mm512_add_ps(a0, a1));
+        if (j + 1 == nv)
+            _mm512_mask_storeu_ps(y + j * VL, tail, v);
+        else
+            _mm512_storeu_ps(y + j * VL, v);
+    }
+}
+
+/* One output row, stride 2: e[r] / o[r] are input row r's split halves. */
+static inline __attribute__((always_inline)) void row_s2(const float *const *e,
+                                                         const float *const *o,
+                                                         const float *const *wr, int nr,
+                                                         int64_t kw, int64_t nv,
+                                                         __mmask16 tail, __m512 vb, cq_act act,
+                                                         float *y)
+{
+    int64_t j = 0;
+    for (; j + NACC <= nv; j += NACC) {
+        __m512 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int r = 0; r < nr; r++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                __m512 w = _mm512_set1_ps(wr[r][kx]);
+                const float *s = ((kx & 1) ? o[r] : e[r]) + kx / 2 + j * VL;
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(s), w, a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(s + VL), w, a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(s + 2 * VL), w, a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(s + 3 * VL), w, a3);
+            }
+        float *yj = y + j * VL;
+        _mm512_storeu_ps(yj, act16(act, a0));
+        _mm512_storeu_ps(yj + VL, act16(act, a1));
+        _mm512_storeu_ps(yj + 2 * VL, act16(act, a2));
+        if (j + NACC == nv)
+            _mm512_mask_storeu_ps(yj + 3 * VL, tail, act16(act, a3));
+        else
+            _mm512_storeu_ps(yj + 3 * VL, act16(act, a3));
+    }
+    for (; j < nv; j++) {
+        __m512 a0 = vb, a1 = _mm512_setzero_ps();
+        for (int r = 0; r < nr; r++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                const float *s = ((kx & 1) ? o[r] : e[r]) + kx / 2 + j * VL;
+                if (r & 1)
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_set1_ps(wr[r][kx]), a1);
+                else
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_set1_ps(wr[r][kx]), a0);
+            }
+        __m512 v = act16(act, _mm512_add_ps(a0, a1));
+        if (j + 1 == nv)
+            _mm512_mask_storeu_ps(y + j * VL, tail, v);
+        else
+            _mm512_storeu_ps(y + j * VL, v);
+    }
+}
+
+/* The 3x3 kernels below keep the nine weights in registers and compute a
+ * block of RB output rows x 2 column vectors (8 accumulators): each input row
+ * is loaded once per block (2-3 vectors) and its shifted taps are made with
+ * valignd, instead of nine unaligned loads per output vector, most of them
+ * split across cache lines (a 56x56 plane: 1.37 -> 0.xx us in L1). */
+#define RB 4
+#define SHIFT(hi, lo, k) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), k))
+
+static inline void store_row(float *y, int64_t j, int64_t nv, int two, __mmask16 tail, cq_act act,
+                             __m512 v0, __m512 v1)
+{
+    if (j + 1 == nv)
+        _mm512_mask_storeu_ps(y + j * VL, tail, act16(act, v0));
+    else
+        _mm512_storeu_ps(y + j * VL, act16(act, v0));
+    if (two) {
+        if (j + 2 == nv)
+            _mm512_mask_storeu_ps(y + (j + 1) * VL, tail, act16(act, v1));
+        else
+            _mm512_storeu_ps(y + (j + 1) * VL, act16(act, v1));
+    }
+}
+
+/* Accumulators a<rr><v>: output row rr of the block, column vector v. They
+ * and the weights are named, not arrays, so they stay in registers (arrays
+ * indexed in unrolled loops were kept on the stack: 2x slower). */
+#define FMA3(A, B, ky, t0, t1, t2, u0, u1, u2)                                                  \
+    do {                                                                                         \
+        if ((ky) >= 0 && (ky) < 3) {                                                             \
+            A = _mm512_fmadd_ps(t0, W(ky, 0), A);                                                \
+            B = _mm512_fmadd_ps(u0, W(ky, 0), B);                                                \
+            A = _mm512_fmadd_ps(t1, W(ky, 1), A);                                                \
+            B = _mm512_fmadd_ps(u1, W(ky, 1), B);                                                \
+            A = _mm512_fmadd_ps(t2, W(ky, 2), A);                                                \
+            B = _mm512_fmadd_ps(u2, W(ky, 2), B);                                                \
+        }                                                                                        \
+    } while (0)
+/* input row ir of the block feeds output rows rr with ky = ir - rr * STEP */
+#define FMA_ROWS(ir, t0, t1, t2, u0, u1, u2)                                                    \
+    do {                                                                                         \
+        FMA3(a00, a01, (ir) - 0 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+        FMA3(a10, a11, (ir) - 1 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+        FMA3(a20, a21, (ir) - 2 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+        FMA3(a30, a31, (ir) - 3 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+    } while (0)
+#define W(ky, kx) wv[3 * (ky) + (kx)]
+#define LOAD_W(wk)                                                                               \
+    __m512 wv[9];                                                                                \
+    for (int i_ = 0; i_ < 9; i_++)                                                               \
+    wv[i_] = _mm512_set1_ps((wk)[i_])
+#define STORE_BLOCK()                                                                            \
+    do {                                                                                         \
+        float *yb = y + oy * ow;                                                                 \
+        store_row(yb, j, nv, two, tail, p->act, a00, a01);                                       \
+        if (oy + 1 < oh)                                                                         \
+            store_row(yb + ow, j, nv, two, tail, p->act, a10, a11);                              \
+        if (oy + 2 < oh)                                                                         \
+            store_row(yb + 2 * ow, j, nv, two, tail, p->act, a20, a21);                          \
+        if (oy + 3 < oh)                                                                         \
+            store_row(yb + 3 * ow, j, nv, two, tail, p->act, a30, a31);                          \
+    } while (0)
+
+/* stride 1: input row ir, three vectors from 16 j - pad_left, masked (rows
+ * outside the input: rm[ir] = 0, all lanes zero) */
+#define S1_ROW(ir)                                                                               \
+    do {                                                                                         \
+        const float *xr = at(rp[ir], j * VL);                                                    \
+        __m512 va = _mm512_maskz_loadu_ps(lm[j] & rm[ir], xr);                                   \
+        __m512 vc = _mm512_maskz_loadu_ps(lm[j + 1] & rm[ir], at(xr, VL));                       \
+        __m512 vd = _mm512_maskz_loadu_ps(lm[j + 2] & rm[ir], at(xr, 2 * VL));                   \
+        __m512 t1 = SHIFT(vc, va, 1), t2 = SHIFT(vc, va, 2);                                     \
+        __m512 u1 = SHIFT(vd, vc, 1), u2 = SHIFT(vd, vc, 2);                                     \
+        FMA_ROWS(ir, va, t1, t2, vc, u1, u2);                                                    \
+    } while (0)
+
+/* 3x3, stride 1 both ways. lm[j] = the mask of input vector j (16 j - pad_left),
+ * for j < nv + 2. Two column vectors at a time: past an odd last one the
+ * second is computed from masked (zero) loads and not stored. */
+static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                         const float *wk, float bias, const __mmask16 *lm, float *y)
+{
+#define STEP 1
+    int64_t nv = (ow + VL - 1) / VL;
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    LOAD_W(wk);
+    for (int64_t oy = 0; oy < oh; oy += RB) {
+        const float *rp[RB + 2];
+        __mmask16 rm[RB + 2];
+        for (int ir = 0; ir < RB + 2; ir++) {
+            int64_t iy = oy + ir - p->pad_top;
+            int ok = iy >= 0 && iy < p->h;
+            rp[ir] = at(x + (ok ? iy : 0) * p->w, -p->pad_left);
+            rm[ir] = ok ? (__mmask16)0xffff : 0;
+        }
+        for (int64_t j = 0; j < nv; j += 2) {
+            int two = j + 1 < nv;
+            __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb, a20 = vb, a21 = vb, a30 = vb, a31 = vb;
+            S1_ROW(0);
+            S1_ROW(1);
+            S1_ROW(2);
+            S1_ROW(3);
+            S1_ROW(4);
+            S1_ROW(5);
+            STORE_BLOCK();
+        }
+    }
+#undef STEP
+}
+
+/* stride 2: input row ir, split halves from column vector j */
+#define S2_ROW(ir)                                                                               \
+    do {                                                                                         \
+        const float *e = rp[ir] + j * VL, *o = e + len;                                          \
+        __m512 ea = _mm512_loadu_ps(e), eb = _mm512_loadu_ps(e + VL);                            \
+        __m512 ec = _mm512_loadu_ps(e + 2 * VL);                                                 \
+        __m512 oa = _mm512_loadu_ps(o), ob = _mm512_loadu_ps(o + VL);                            \
+        __m512 t2 = SHIFT(eb, ea, 1), u2 = SHIFT(ec, eb, 1);                                     \
+        FMA_ROWS(ir, ea, oa, t2, eb, ob, u2);                                                    \
+    } while (0)
+
+/* 3x3, stride 2 both ways, on split rows (split_plane): output row oy + rr
+ * reads input rows 2 (oy + rr) - pad_top + ky. zr: a zero row pair. */
+static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *s,
+                         int64_t len, const float *zr, const float *wk, float bias, float *y)
+{
+#define STEP 2
+    int64_t nv = (ow + VL - 1) / VL;
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    LOAD_W(wk);
+    for (int64_t oy = 0; oy < oh; oy += RB) {
+        const float *rp[2 * RB + 1];
+        for (int ir = 0; ir < 2 * RB + 1; ir++) {
+            int64_t iy = 2 * oy + ir - p->pad_top;
+            rp[ir] = iy >= 0 && iy < p->h ? s + 2 * iy * len : zr;
+        }
+        for (int64_t j = 0; j < nv; j += 2) {
+            int two = j + 1 < nv;
+            __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb, a20 = vb, a21 = vb, a30 = vb, a31 = vb;
+            S2_ROW(0);
+            S2_ROW(1);
+            S2_ROW(2);
+            S2_ROW(3);
+            S2_ROW(4);
+            S2_ROW(5);
+            S2_ROW(6);
+            S2_ROW(7);
+            S2_ROW(8);
+            STORE_BLOCK();
+        }
+    }
+#undef STEP
+}
+
+/* Split every row of plane x (h, w) into E and O rows of len floats each:
+ * row iy's E at s + 2 * iy * len, its O right after. */
+static void split_plane(const float *x, int64_t h, int64_t w, int64_t pl, int64_t len, float *s)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t iy = 0; iy < h; iy++) {
+        const float *xr = x + iy * w;
+        float *e = s + 2 * iy * len, *o = e + len;
+        for (int64_t j = 0; j < len; j += VL) {
+            int64_t st = 2 * j - pl;
+            __m512 lo = _mm512_maskz_loadu_ps(range_mask(st, w), at(xr, st));
+            __m512 hi = _mm512_maskz_loadu_ps(range_mask(st + VL, w), at(xr, st + VL));
+            _mm512_storeu_ps(e + j, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(lo, od, hi));
+        }
+    }
+}
+
+static void plane_s1(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
+                     const float *x, const float *wk, float bias, const __mmask16 *lm,
+                     float *y)
+{
+    int64_t nv = (ow + VL - 1) / VL;
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t iy[MAXK], ky[MAXK];
+        const float *src[MAXK], *wr[MAXK];
+        int nr = taps_rows(p, oy, kh, iy, ky);
+        for (int r = 0; r < nr; r++) {
+            src[r] = at(x + iy[r] * p->w, -p->pad_left);
+            wr[r] = wk + ky[r] * kw;
+        }
+        if (kh == 3 && kw == 3)
+            row_s1(src, wr, nr, 3, nv, lm, tail, vb, p->act, y + oy * ow);
+        else if (kh == 5 && kw == 5)
+            row_s1(src, wr, nr, 5, nv, lm, tail, vb, p->act, y + oy * ow);
+        else
+            row_s1(src, wr, nr, kw, nv, lm, tail, vb, p->act, y + oy * ow);
+    }
+}
+
+static void plane_s2(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
+                     const float *x, const float *wk, float bias, float *s, float *y)
+{
+    int64_t nv = (ow + VL - 1) / VL, len = split_len(ow);
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    split_plane(x, p->h, p->w, p->pad_left, len, s);
+    if (kh == 3 && kw == 3 && p->stride_h == 2) {
+        plane_s2_3x3(p, oh, ow, s, len, s + 2 * p->h * len, wk, bias, y);
+        return;
+    }
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t iy[MAXK], ky[MAXK];
+        const float *e[MAXK], *o[MAXK], *wr[MAXK];
+        int nr = taps_rows(p, oy, kh, iy, ky);
+        for (int r = 0; r < nr; r++) {
+            e[r] = s + 2 * iy[r] * len;
+            o[r] = e[r] + len;
+            wr[r] = wk + ky[r] * kw;
+        }
+        if (kh == 3 && kw == 3)
+            row_s2(e, o, wr, nr, 3, nv, tail, vb, p->act, y + oy * ow);
+        else if (kh == 5 && kw == 5)
+            row_s2(e, o, wr, nr, 5, nv, tail, vb, p->act, y + oy * ow);
+        else
+            row_s2(e, o, wr, nr, kw, nv, tail, vb, p->act, y + oy * ow);
+    }
+}
+
+void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                 const float *w, const float *bias, float *y, void *scratch)
+{
+    int64_t kh = p->kh, kw = p->kw, mult = p->c_out / p->c_in, HW = p->h * p->w, P = oh * ow;
+    int64_t nv = (ow + VL - 1) / VL;
+    __mmask16 lm[MAX_VECS * MAXK], lv[MAX_VECS + 2];
+    int s1_3x3 = p->stride_w == 1 && p->stride_h == 1 && kh == 3 && kw == 3;
+    if (p->stride_w == 1)
+        for (int64_t j = 0; j < nv; j++)
+            for (int64_t kx = 0; kx < kw; kx++)
+                lm[j * kw + kx] = range_mask(j * VL - p->pad_left + kx, p->w);
+    for (int64_t j = 0; j < nv + 2; j++)
+        lv[j] = range_mask(j * VL - p->pad_left, p->w);
+    float *s = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    if (p->stride_w == 2) /* the zero row pair after the split rows */
+        memset(s + 2 * p->h * split_len(ow), 0, (size_t)(2 * split_len(ow)) * sizeof(float));
+    for (int64_t co = 0; co < p->c_out; co++) {
+        const float *xc = x + co / mult * HW, *wk = w + co * kh * kw;
+        float b = bias ? bias[co] : 0.0f;
+        if (s1_3x3)
+            plane_s1_3x3(p, oh, ow, xc, wk, b, lv, y + co * P);
+        else if (p->stride_w == 1)
+            plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
+        else
+            plane_s2(p, oh, ow, kh, kw, xc, wk, b, s, y + co * P);
+    }
+}
