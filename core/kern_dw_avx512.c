@@ -5,15 +5,18 @@
  * vector keeps its own accumulator through every tap; four vectors are in
  * flight at once so the FMA latency is covered.
  *
- * Stride 1: a tap's 16 inputs are one load from the input row. Padding and
- * the ragged end are masked loads (lanes outside the row read nothing and are
- * zero). Their masks depend only on the column vector and kx, so they are
- * made once per call.
+ * 3x3 (MobileNet's and BlazeFace's depthwise layers) has blocked kernels:
+ * 4 output rows x 2 column vectors, the nine weights in registers, each
+ * input row loaded once per block and its shifted taps made with valignd.
+ * Stride 1 reads a copy of the plane with zero borders (plain loads only);
+ * stride 2 reads the plane split into even and odd columns, in zero-padded
+ * scratch rows: E[j] = x[2j - pad_left], O[j] = x[2j + 1 - pad_left], so
+ * tap kx of output column ox is E[ox + kx / 2] (kx even) or O[ox + kx / 2]
+ * (kx odd).
  *
- * Stride 2: each input row is first split into its even and odd columns, in
- * zero-padded scratch rows: E[j] = x[2j - pad_left], O[j] = x[2j + 1 -
- * pad_left]. Tap kx of output column ox is then E[ox + kx / 2] (kx even) or
- * O[ox + kx / 2] (kx odd), one plain load again.
+ * Other kernels up to 7x7: every tap one (masked) load from the input row,
+ * padding and ragged ends by masks made once per call, four output vectors
+ * in flight; stride 2 on the split rows.
  *
  * Rows above or below the input are skipped (their taps are zero). The sums
  * run in a different order from the scalar reference: results agree to
@@ -47,9 +50,30 @@ static int64_t split_len(int64_t ow)
     return (ow + VL - 1) / VL * VL + 2 * VL;
 }
 
+/* Stride 1, 3x3: the plane copied with zero borders, rows of pad_stride()
+ * floats, the data of input row iy at (iy + pad_top) * stride + VL; as many
+ * rows as the 4-row blocks read (pad_rows()). */
+static int64_t pad_stride(const cq_conv2d_params *p, int64_t ow)
+{
+    int64_t nv = (ow + VL - 1) / VL, a = VL + p->w, b = VL * nv + 4 * VL;
+    return ((a > b ? a : b) + VL - 1) / VL * VL + VL;
+}
+
+static int64_t pad_rows(const cq_conv2d_params *p, int64_t oh)
+{
+    int64_t a = (oh + 3) / 4 * 4 + 2, b = p->pad_top + p->h;
+    return a > b ? a : b;
+}
+
+static int is_s1_3x3(const cq_conv2d_params *p)
+{
+    return p->stride_w == 1 && p->stride_h == 1 && p->kh == 3 && p->kw == 3;
+}
+
 size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
-    (void)oh;
+    if (is_s1_3x3(p))
+        return (size_t)(pad_rows(p, oh) * pad_stride(p, ow)) * sizeof(float) + 64;
     if (p->stride_w != 2)
         return 0;
     /* the rows, then one zero row pair for the rows outside the input */
@@ -247,24 +271,42 @@ static inline void store_row(float *y, int64_t j, int64_t nv, int two, __mmask16
             store_row(yb + 3 * ow, j, nv, two, tail, p->act, a30, a31);                          \
     } while (0)
 
-/* stride 1: input row ir, three vectors from 16 j - pad_left, masked (rows
- * outside the input: rm[ir] = 0, all lanes zero) */
+/* stride 1: input row ir of the block, three vectors from column 16 j -
+ * pad_left of the padded copy (plain loads: masked ones missing the cache
+ * run 2-3x slower here) */
 #define S1_ROW(ir)                                                                               \
     do {                                                                                         \
-        const float *xr = at(rp[ir], j * VL);                                                    \
-        __m512 va = _mm512_maskz_loadu_ps(lm[j] & rm[ir], xr);                                   \
-        __m512 vc = _mm512_maskz_loadu_ps(lm[j + 1] & rm[ir], at(xr, VL));                       \
-        __m512 vd = _mm512_maskz_loadu_ps(lm[j + 2] & rm[ir], at(xr, 2 * VL));                   \
+        const float *xr = rp + (ir) * ps + j * VL;                                               \
+        __m512 va = _mm512_loadu_ps(xr), vc = _mm512_loadu_ps(xr + VL);                          \
+        __m512 vd = _mm512_loadu_ps(xr + 2 * VL);                                                \
         __m512 t1 = SHIFT(vc, va, 1), t2 = SHIFT(vc, va, 2);                                     \
         __m512 u1 = SHIFT(vd, vc, 1), u2 = SHIFT(vd, vc, 2);                                     \
         FMA_ROWS(ir, va, t1, t2, vc, u1, u2);                                                    \
     } while (0)
 
-/* 3x3, stride 1 both ways. lm[j] = the mask of input vector j (16 j - pad_left),
- * for j < nv + 2. Two column vectors at a time: past an odd last one the
- * second is computed from masked (zero) loads and not stored. */
-static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                         const float *wk, float bias, const __mmask16 *lm, float *y)
+/* Copy plane x (h, w) into the padded rows at pp (stride ps): the data with
+ * plain loads and aligned stores, the row's ragged end from a masked load
+ * whose zero lanes land in the right border. The borders elsewhere stay
+ * zero from the caller's clearing. */
+static void pad_plane(const float *x, int64_t h, int64_t w, int64_t pt, int64_t ps, float *pp)
+{
+    __mmask16 tail = range_mask(w / VL * VL, w);
+    for (int64_t iy = 0; iy < h; iy++) {
+        const float *xr = x + iy * w;
+        float *d = pp + (iy + pt) * ps + VL;
+        int64_t i = 0;
+        for (; i + VL <= w; i += VL)
+            _mm512_store_ps(d + i, _mm512_loadu_ps(xr + i));
+        if (i < w)
+            _mm512_store_ps(d + i, _mm512_maskz_loadu_ps(tail, xr + i));
+    }
+}
+
+/* 3x3, stride 1 both ways, on the padded copy pp (stride ps). Two column
+ * vectors at a time: past an odd last one the second reads zeros and is
+ * not stored. */
+static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *pp,
+                         int64_t ps, const float *wk, float bias, float *y)
 {
 #define STEP 1
     int64_t nv = (ow + VL - 1) / VL;
@@ -272,14 +314,7 @@ static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
     __m512 vb = _mm512_set1_ps(bias);
     LOAD_W(wk);
     for (int64_t oy = 0; oy < oh; oy += RB) {
-        const float *rp[RB + 2];
-        __mmask16 rm[RB + 2];
-        for (int ir = 0; ir < RB + 2; ir++) {
-            int64_t iy = oy + ir - p->pad_top;
-            int ok = iy >= 0 && iy < p->h;
-            rp[ir] = at(x + (ok ? iy : 0) * p->w, -p->pad_left);
-            rm[ir] = ok ? (__mmask16)0xffff : 0;
-        }
+        const float *rp = pp + oy * ps + VL - p->pad_left;
         for (int64_t j = 0; j < nv; j += 2) {
             int two = j + 1 < nv;
             __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb, a20 = vb, a21 = vb, a30 = vb, a31 = vb;
@@ -351,8 +386,14 @@ static void split_plane(const float *x, int64_t h, int64_t w, int64_t pl, int64_
         float *e = s + 2 * iy * len, *o = e + len;
         for (int64_t j = 0; j < len; j += VL) {
             int64_t st = 2 * j - pl;
-            __m512 lo = _mm512_maskz_loadu_ps(range_mask(st, w), at(xr, st));
-            __m512 hi = _mm512_maskz_loadu_ps(range_mask(st + VL, w), at(xr, st + VL));
+            __m512 lo, hi;
+            if (st >= 0 && st + 2 * VL <= w) { /* plain loads: see S1_ROW */
+                lo = _mm512_loadu_ps(xr + st);
+                hi = _mm512_loadu_ps(xr + st + VL);
+            } else {
+                lo = _mm512_maskz_loadu_ps(range_mask(st, w), at(xr, st));
+                hi = _mm512_maskz_loadu_ps(range_mask(st + VL, w), at(xr, st + VL));
+            }
             _mm512_storeu_ps(e + j, _mm512_permutex2var_ps(lo, ev, hi));
             _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(lo, od, hi));
         }
@@ -417,23 +458,25 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
 {
     int64_t kh = p->kh, kw = p->kw, mult = p->c_out / p->c_in, HW = p->h * p->w, P = oh * ow;
     int64_t nv = (ow + VL - 1) / VL;
-    __mmask16 lm[MAX_VECS * MAXK], lv[MAX_VECS + 2];
-    int s1_3x3 = p->stride_w == 1 && p->stride_h == 1 && kh == 3 && kw == 3;
+    __mmask16 lm[MAX_VECS * MAXK];
+    int s1_3x3 = is_s1_3x3(p);
     if (p->stride_w == 1)
         for (int64_t j = 0; j < nv; j++)
             for (int64_t kx = 0; kx < kw; kx++)
                 lm[j * kw + kx] = range_mask(j * VL - p->pad_left + kx, p->w);
-    for (int64_t j = 0; j < nv + 2; j++)
-        lv[j] = range_mask(j * VL - p->pad_left, p->w);
     float *s = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int64_t ps = pad_stride(p, ow);
+    if (s1_3x3) /* the borders, zero for every plane */
+        memset(s, 0, (size_t)(pad_rows(p, oh) * ps) * sizeof(float));
     if (p->stride_w == 2) /* the zero row pair after the split rows */
         memset(s + 2 * p->h * split_len(ow), 0, (size_t)(2 * split_len(ow)) * sizeof(float));
     for (int64_t co = 0; co < p->c_out; co++) {
         const float *xc = x + co / mult * HW, *wk = w + co * kh * kw;
         float b = bias ? bias[co] : 0.0f;
-        if (s1_3x3)
-            plane_s1_3x3(p, oh, ow, xc, wk, b, lv, y + co * P);
-        else if (p->stride_w == 1)
+        if (s1_3x3) {
+            pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
+            plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P);
+        } else if (p->stride_w == 1)
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
             plane_s2(p, oh, ow, kh, kw, xc, wk, b, s, y + co * P);
