@@ -1,0 +1,58 @@
+--- calq's per-node times (model:profile()), single thread: the counterpart of
+--- bench/ort_nodes.js.
+--   calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]
+-- Prints the sum of per-node mean times (ms per run, over RUNS runs after 5
+-- warm-up runs), the time per operator type (Conv split by kernel size and
+-- depthwise), then the TOP slowest nodes with their shapes. Inputs: a fixed
+-- pattern. Nodes fused into the one before (Relu after Conv) show 0.
+local calq = require "calq"
+local path, runs, top = ...
+if not path then
+  io.stderr:write("usage: calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]\n")
+  os.exit(2)
+end
+runs = math.tointeger(tonumber(runs or 50)) or 50
+top = math.tointeger(tonumber(top or 25)) or 25
+local m = assert(calq.onnx_load(path))
+local feeds = {}
+for _, v in ipairs(m:inputs()) do
+  local shape = {}
+  for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
+  local n = 1
+  for _, d in ipairs(shape) do n = n * d end
+  feeds[v.name] = calq.arange(n):to("f32"):reshape(shape)
+end
+m:set_threads(1)
+for _ = 1, 5 do assert(m:run(feeds)) end
+m:profile(true)
+for _ = 1, runs do assert(m:run(feeds)) end
+local prof = m:profile()
+
+local function sh(s)
+  if not s then return "" end
+  local t = {}
+  for i, v in ipairs(s) do t[i] = tostring(v) end
+  return table.concat(t, "x")
+end
+local byop, order, total = {}, {}, 0
+for _, r in ipairs(prof) do
+  local k = r.op_type
+  if k == "Conv" and r.inputs[2] then
+    local w = r.inputs[2]
+    k = ("Conv %dx%d%s"):format(w[3] or 1, w[4] or 1, w[2] == 1 and " dw" or "")
+  end
+  if not byop[k] then order[#order + 1] = k; byop[k] = 0 end
+  byop[k] = byop[k] + r.ms
+  total = total + r.ms
+end
+table.sort(order, function(a, b) return byop[a] > byop[b] end)
+print(("%s: calq per-node means over %d runs, 1 thread; sum %.3f ms"):format(path:match("[^/]*$"), runs, total))
+for _, k in ipairs(order) do print(("  %-24s %.3f"):format(k, byop[k])) end
+table.sort(prof, function(a, b) return a.ms > b.ms end)
+for i = 1, math.min(top, #prof) do
+  local r = prof[i]
+  local ins = {}
+  for j, s in ipairs(r.inputs) do ins[j] = sh(s) end
+  print(("%8.3f %-14s %-40s %s -> %s"):format(r.ms, r.op_type, r.name:sub(1, 40), table.concat(ins, " "),
+                                               sh(r.outputs[1])))
+end
