@@ -376,7 +376,8 @@ static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
 }
 
 /* Split every row of plane x (h, w) into E and O rows of len floats each:
- * row iy's E at s + 2 * iy * len, its O right after. */
+ * row iy's E at s + 2 * iy * len, its O right after. Only the vectors that
+ * hold data are written: the caller zeroed the rest once for all planes. */
 static void split_plane(const float *x, int64_t h, int64_t w, int64_t pl, int64_t len, float *s)
 {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -384,7 +385,7 @@ static void split_plane(const float *x, int64_t h, int64_t w, int64_t pl, int64_
     for (int64_t iy = 0; iy < h; iy++) {
         const float *xr = x + iy * w;
         float *e = s + 2 * iy * len, *o = e + len;
-        for (int64_t j = 0; j < len; j += VL) {
+        for (int64_t j = 0; j < len && 2 * j - pl < w; j += VL) {
             int64_t st = 2 * j - pl;
             __m512 lo, hi;
             if (st >= 0 && st + 2 * VL <= w) { /* plain loads: see S1_ROW */
@@ -468,8 +469,8 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
     int64_t ps = pad_stride(p, ow);
     if (s1_3x3) /* the borders, zero for every plane */
         memset(s, 0, (size_t)(pad_rows(p, oh) * ps) * sizeof(float));
-    if (p->stride_w == 2) /* the zero row pair after the split rows */
-        memset(s + 2 * p->h * split_len(ow), 0, (size_t)(2 * split_len(ow)) * sizeof(float));
+    if (p->stride_w == 2) /* the split rows' ends and the zero row pair after them */
+        memset(s, 0, (size_t)(2 * (p->h + 1) * split_len(ow)) * sizeof(float));
     for (int64_t co = 0; co < p->c_out; co++) {
         const float *xc = x + co / mult * HW, *wk = w + co * kh * kw;
         float b = bias ? bias[co] : 0.0f;
