@@ -74,6 +74,21 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch);
 
+/* Direct convolution for few input channels (kern_stem_avx512.c): applies
+ * to groups 1, c_in <= CQ__STEM_MAX_CIN, not 1x1, c_in kh kw <=
+ * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by
+ * cq__stem_pack_w into ceil(c_out / 8) * 8 * K floats; bias_pad has that
+ * many / K entries (zeros past c_out). One image: x (c_in, h, w) -> y (c_out,
+ * oh, ow); scratch holds cq__stem_scratch() bytes. Call only when
+ * cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__STEM_MAX_CIN 4
+#define CQ__STEM_MAX_TAPS 512
+int cq__stem_applies(const cq_conv2d_params *p);
+void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp);
+size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wp, const float *bias_pad, float *y, void *scratch);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 

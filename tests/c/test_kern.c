@@ -264,6 +264,45 @@ static void test_kern_conv2d_pixel_major(void **state)
     }
 }
 
+/* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
+ * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
+ * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
+ * asymmetric pads (BlazeFace's 5x5/2), dilation, the ResNet / MobileNetV2
+ * stems on small maps. */
+static void test_kern_conv2d_stem(void **state)
+{
+    (void)state;
+    kt_rng r = {99};
+    static const int64_t cfg[][12] = {
+        /* c_in, c_out, h, w, kh, kw, stride_h, stride_w, dil, pad t/l, pad b/r */
+        {3, 64, 13, 40, 7, 7, 2, 2, 1, 3, 3},   {3, 32, 9, 34, 3, 3, 2, 2, 1, 1, 1},
+        {3, 24, 10, 64, 5, 5, 2, 2, 1, 1, 2},   {1, 5, 6, 129, 3, 3, 1, 1, 1, 1, 1},
+        {2, 13, 7, 290, 3, 5, 1, 2, 1, 0, 2},   {4, 17, 9, 100, 4, 4, 3, 3, 1, 2, 0},
+        {3, 9, 8, 75, 3, 3, 1, 4, 2, 2, 2},     {3, 40, 6, 18, 2, 7, 1, 1, 2, 0, 3},
+        {2, 8, 5, 16, 3, 3, 1, 1, 1, 0, 0},     {3, 16, 11, 47, 11, 3, 4, 1, 1, 5, 5},
+        {3, 7, 17, 33, 3, 3, 2, 2, 1, 1, 0},    {4, 3, 5, 400, 1, 3, 1, 1, 3, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1 + (int64_t)(i % 2);
+        p.c_in = cfg[i][0];
+        p.c_out = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = cfg[i][4];
+        p.kw = cfg[i][5];
+        p.stride_h = cfg[i][6];
+        p.stride_w = cfg[i][7];
+        p.dil_h = p.dil_w = cfg[i][8];
+        p.pad_top = p.pad_left = cfg[i][9];
+        p.pad_bottom = p.pad_right = cfg[i][10];
+        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
+        p.act.a = p.act.kind == CQ_ACT_CLIP ? -0.2f : 0.01f;
+        p.act.b = 0.5f;
+        check_conv(&p, &r, (int)(i % 3 != 0));
+    }
+}
+
 static void test_kern_conv2d_algo_choice(void **state)
 {
     (void)state;
@@ -734,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
+        cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_convt2d_random),
         cmocka_unit_test(test_kern_gemm_random),
