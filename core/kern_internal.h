@@ -89,6 +89,13 @@ size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                   const float *wp, const float *bias_pad, float *y, void *scratch);
 
+/* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
+ * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
+ * = alpha a^T x + beta y. beta 0 does not read y. Call only when
+ * cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                      int64_t lda, const float *x, float beta, float *y);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 
