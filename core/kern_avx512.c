@@ -53,6 +53,36 @@ static void transpose512(const float *src, int64_t rows, int64_t cols, float *ds
         cq__transpose_avx2(src, rows, cols, dst);
         return;
     }
+    if (cols == 3) {
+        /* 16 rows = 3 vectors; two permutes per column: 65536 x 3 in
+         * cache, 0.068 ms with the gathers -> 0.017 (memcpy 0.011) */
+        int32_t i1[3][16], i2[3][16];
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 16; j++) {
+                int g = 3 * j + k;
+                i1[k][j] = g < 32 ? g : 0;
+                i2[k][j] = g < 32 ? j : 16 + g - 32;
+            }
+        __m512i a1[3], a2[3];
+        for (int k = 0; k < 3; k++) {
+            a1[k] = _mm512_loadu_si512(i1[k]);
+            a2[k] = _mm512_loadu_si512(i2[k]);
+        }
+        int64_t r = 0;
+        for (; r + 16 <= rows; r += 16) {
+            const float *s = src + r * 3;
+            __m512 va = _mm512_loadu_ps(s), vb = _mm512_loadu_ps(s + 16),
+                   vc = _mm512_loadu_ps(s + 32);
+            for (int k = 0; k < 3; k++)
+                _mm512_storeu_ps(dst + k * rows + r,
+                                 _mm512_permutex2var_ps(_mm512_permutex2var_ps(va, a1[k], vb),
+                                                        a2[k], vc));
+        }
+        for (; r < rows; r++)
+            for (int64_t c = 0; c < 3; c++)
+                dst[c * rows + r] = src[r * 3 + c];
+        return;
+    }
     __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                                        13, 14, 15),
                                      _mm512_set1_epi32((int)cols));

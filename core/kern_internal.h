@@ -87,6 +87,27 @@ int cq__dwp_applies(const cq_conv2d_params *p);
 size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                  const float *w, const float *bias, float *y, void *scratch);
+/* Direct convolution for few input channels (kern_stem_avx512.c): applies
+ * to groups 1, c_in <= CQ__STEM_MAX_CIN, not 1x1, c_in kh kw <=
+ * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by
+ * cq__stem_pack_w into ceil(c_out / 8) * 8 * K floats; bias_pad has that
+ * many / K entries (zeros past c_out). One image: x (c_in, h, w) -> y (c_out,
+ * oh, ow); scratch holds cq__stem_scratch() bytes. Call only when
+ * cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__STEM_MAX_CIN 4
+#define CQ__STEM_MAX_TAPS 512
+int cq__stem_applies(const cq_conv2d_params *p);
+void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp);
+size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wp, const float *bias_pad, float *y, void *scratch);
+
+/* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
+ * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
+ * = alpha a^T x + beta y. beta 0 does not read y. Call only when
+ * cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                      int64_t lda, const float *x, float beta, float *y);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

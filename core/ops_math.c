@@ -499,10 +499,11 @@ static cq_status run_gemm(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
         return CQ_OK;
     const float *a = cq_tensor_data(in[0]), *b = cq_tensor_data(in[1]);
     int lda = (int)in[0]->shape[1], ldb = (int)in[1]->shape[1];
-    if (m == 1 && !ta)
-        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (int)in[1]->shape[0], ldb,
-                    alpha, b, ldb, a, 1, beta, y, 1);
-    else
+    if (m == 1 && !ta) {
+        /* kern.h's gemv (y already holds C): calq's AVX-512 one or sgemv */
+        cq_gemm_params gp = {1, nn, k, 0, tb, alpha, beta, 1, nn};
+        return cq_gemm_f32(&gp, a, b, beta != 0 ? y : NULL, y, err);
+    } else
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     (int)m, (int)nn, (int)k, alpha, a, lda, b, ldb, beta, y, (int)nn);
     return CQ_OK;

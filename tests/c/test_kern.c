@@ -291,6 +291,42 @@ static void test_kern_conv2d_depthwise_plane(void **state)
         p.w = kt_int(&r, p.kw, 90);
         p.act = random_act(&r);
         check_conv(&p, &r, kt_int(&r, 0, 1));
+/* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
+ * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
+ * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
+ * asymmetric pads (BlazeFace's 5x5/2), dilation, the ResNet / MobileNetV2
+ * stems on small maps. */
+static void test_kern_conv2d_stem(void **state)
+{
+    (void)state;
+    kt_rng r = {99};
+    static const int64_t cfg[][12] = {
+        /* c_in, c_out, h, w, kh, kw, stride_h, stride_w, dil, pad t/l, pad b/r */
+        {3, 64, 13, 40, 7, 7, 2, 2, 1, 3, 3},   {3, 32, 9, 34, 3, 3, 2, 2, 1, 1, 1},
+        {3, 24, 10, 64, 5, 5, 2, 2, 1, 1, 2},   {1, 5, 6, 129, 3, 3, 1, 1, 1, 1, 1},
+        {2, 13, 7, 290, 3, 5, 1, 2, 1, 0, 2},   {4, 17, 9, 100, 4, 4, 3, 3, 1, 2, 0},
+        {3, 9, 8, 75, 3, 3, 1, 4, 2, 2, 2},     {3, 40, 6, 18, 2, 7, 1, 1, 2, 0, 3},
+        {2, 8, 5, 16, 3, 3, 1, 1, 1, 0, 0},     {3, 16, 11, 47, 11, 3, 4, 1, 1, 5, 5},
+        {3, 7, 17, 33, 3, 3, 2, 2, 1, 1, 0},    {4, 3, 5, 400, 1, 3, 1, 1, 3, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1 + (int64_t)(i % 2);
+        p.c_in = cfg[i][0];
+        p.c_out = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = cfg[i][4];
+        p.kw = cfg[i][5];
+        p.stride_h = cfg[i][6];
+        p.stride_w = cfg[i][7];
+        p.dil_h = p.dil_w = cfg[i][8];
+        p.pad_top = p.pad_left = cfg[i][9];
+        p.pad_bottom = p.pad_right = cfg[i][10];
+        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
+        p.act.a = p.act.kind == CQ_ACT_CLIP ? -0.2f : 0.01f;
+        p.act.b = 0.5f;
+        check_conv(&p, &r, (int)(i % 3 != 0));
     }
 }
 
@@ -542,6 +578,50 @@ static void test_kern_gemm_random(void **state)
     assert_non_null(strstr(err.msg, "C is (3, 3), does not broadcast to (2, 3)"));
 }
 
+/* One row or one column (the classifiers): calq's AVX-512 gemv and OpenBLAS
+ * sgemv, every ISA, 8-row blocks with row and k tails, 64-column blocks
+ * with a masked tail, alpha and a broadcast C. */
+static void test_kern_gemm_vector(void **state)
+{
+    (void)state;
+    kt_rng r = {2024};
+    cq_err err;
+    static const int64_t shapes[][3] = {/* m, n, k */
+                                        {1, 1000, 1280}, {1, 1000, 512}, {1, 67, 45},
+                                        {1, 9, 16},      {1, 200, 7},    {37, 1, 131},
+                                        {130, 1, 33},    {1, 1, 100}};
+    cq_isa isas[] = KT_ISAS;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tr = 0; tr < 4; tr++) {
+            cq_gemm_params p = {shapes[si][0], shapes[si][1], shapes[si][2], tr & 1, tr >> 1,
+                                tr == 2 ? 1.0f : 0.7f, tr == 1 ? 0.0f : 1.3f, 1,
+                                shapes[si][1]};
+            size_t na = (size_t)(p.m * p.k), nb = (size_t)(p.k * p.n), ny = (size_t)(p.m * p.n);
+            float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc((size_t)p.n * 4);
+            float *want = malloc(ny * 4), *got = malloc(ny * 4);
+            kt_fill(&r, a, (int64_t)na);
+            kt_fill(&r, b, (int64_t)nb);
+            kt_fill(&r, c, p.n);
+            assert_int_equal(cq_gemm_f32_ref(&p, a, b, c, want, &err), CQ_OK);
+            for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
+                cq_kern_set_isa(isas[i / 2]);
+                openblas_set_num_threads(1 + (int)(i % 2));
+                memset(got, 0xff, ny * 4);
+                assert_int_equal(cq_gemm_f32(&p, a, b, c, got, &err), CQ_OK);
+                if (kt_mismatch(got, want, (int64_t)ny, p.k) >= 0)
+                    fail_msg("gemv %s m%lld n%lld k%lld ta%d tb%d", cq_isa_name(isas[i / 2]),
+                             (long long)p.m, (long long)p.n, (long long)p.k, p.trans_a,
+                             p.trans_b);
+            }
+            cq_kern_set_isa(CQ_ISA_COUNT);
+            free(a);
+            free(b);
+            free(c);
+            free(want);
+            free(got);
+        }
+}
+
 static void test_kern_matmul_broadcast(void **state)
 {
     (void)state;
@@ -761,6 +841,7 @@ static void test_kern_transpose_random(void **state)
     for (int trial = 0; trial < 60; trial++) {
         int64_t rows = kt_int(&r, 1, trial % 2 ? 300 : 40);
         int64_t cols = kt_int(&r, 1, trial % 3 ? 7 : 70);
+        cols = trial % 5 == 4 ? 3 : cols; /* an RGB image's NHWC -> NCHW */
         float *x = malloc((size_t)(rows * cols) * 4), *y = malloc((size_t)(rows * cols) * 4);
         kt_fill(&r, x, rows * cols);
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -786,9 +867,11 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_depthwise_plane),
+        cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_convt2d_random),
         cmocka_unit_test(test_kern_gemm_random),
+        cmocka_unit_test(test_kern_gemm_vector),
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
         cmocka_unit_test(test_kern_pool2d_global),

@@ -1,0 +1,198 @@
+/* kern_stem_avx512.c - a direct AVX-512 convolution for the few-input-channel
+ * stems (c_in <= CQ__STEM_MAX_CIN: 3-channel images into 7x7/2, 5x5/2,
+ * 3x3/2 convolutions). With K = c_in * kh * kw as small as 27-147, a GEMM
+ * pays for its packing (im2col or pixel-major rows) as much as for its FMAs;
+ * here the register tile is 8 output channels x 48 output pixels of one
+ * output row (24 accumulators), each tap loads 3 input vectors and
+ * broadcasts 8 weights, and nothing is packed but the input rows.
+ *
+ * Input rows are prepared once each, into a ring of (kh - 1) dil_h + 1 rows
+ * per channel in scratch: zero-padded left and right and split into stride_w phases, so
+ * the input of output pixel ox at tap kx is phase (kx * dil_w) % s, element
+ * ox + (kx * dil_w) / s: a plain unaligned vector load. Rows above or below
+ * the input are skipped (their taps are zero). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kern_internal.h"
+#include "kern_act_avx512.h"
+
+#define CB 8   /* output channels per tile */
+#define VW 16  /* floats per vector */
+
+/* Phase row length: every load of a 48-pixel block (up to the rounded-up
+ * row end) plus the tap offset stays inside. */
+static int64_t phase_len(const cq_conv2d_params *p, int64_t ow)
+{
+    int64_t s = p->stride_w, reach = ((p->kw - 1) * p->dil_w) / s + 1;
+    return ((ow + VW - 1) / VW * VW + reach + VW - 1) / VW * VW;
+}
+
+int cq__stem_applies(const cq_conv2d_params *p)
+{
+    int64_t oh, ow;
+    if (p->groups != 1 || p->c_in > CQ__STEM_MAX_CIN || (p->kh == 1 && p->kw == 1) ||
+        cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK)
+        return 0;
+    /* small enough for the tap table; long enough rows to fill vectors */
+    return p->c_in * p->kh * p->kw <= CQ__STEM_MAX_TAPS && p->stride_w <= 4 && ow >= 8 &&
+           p->kw * p->dil_w <= 64;
+}
+
+/* wp: ceil(c_out / 8) blocks, each (K, 8), channels past c_out zero. */
+void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp)
+{
+    for (int64_t c0 = 0; c0 < c_out; c0 += CB)
+        for (int64_t t = 0; t < k; t++)
+            for (int64_t i = 0; i < CB; i++)
+                wp[c0 * k + t * CB + i] = c0 + i < c_out ? w[(c0 + i) * k + t] : 0.0f;
+}
+
+/* Input rows one output row reads: (kh - 1) dil_h + 1. */
+static int64_t ring_rows(const cq_conv2d_params *p) { return (p->kh - 1) * p->dil_h + 1; }
+
+size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    (void)oh;
+    int64_t L = phase_len(p, ow), s = p->stride_w;
+    /* the ring (c_in x ring_rows rows of s phases) and one padded row */
+    return (size_t)((p->c_in * ring_rows(p) + 1) * s * L) * sizeof(float) + 64;
+}
+
+/* Input row x (w floats) into s phase rows of L floats at dst. */
+static void prep_row(const cq_conv2d_params *p, int64_t L, const float *x, float *tmp, float *dst)
+{
+    int64_t s = p->stride_w, pl = p->pad_left, n = s * L;
+    int64_t copy = p->w < n - pl ? p->w : n - pl;
+    float *row = s == 1 ? dst : tmp;
+    memset(row, 0, (size_t)pl * sizeof(float));
+    memcpy(row + pl, x, (size_t)copy * sizeof(float));
+    memset(row + pl + copy, 0, (size_t)(n - pl - copy) * sizeof(float));
+    if (s == 1)
+        return;
+    if (s == 2) {
+        const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                             28, 30);
+        const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                             29, 31);
+        for (int64_t i = 0; i < L; i += VW) {
+            __m512 a = _mm512_loadu_ps(tmp + 2 * i), b = _mm512_loadu_ps(tmp + 2 * i + VW);
+            _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(a, ev, b));
+            _mm512_storeu_ps(dst + L + i, _mm512_permutex2var_ps(a, od, b));
+        }
+        return;
+    }
+    for (int64_t ph = 0; ph < s; ph++)
+        for (int64_t i = 0; i < L; i++)
+            dst[ph * L + i] = tmp[i * s + ph];
+}
+
+/* One tile: 8 channels x (16 nv) pixels; the taps are (input pointer, 8
+ * weights) pairs. y points at channel 0, pixel ox0 of the row; P is the
+ * channel stride; mr channels are real; last masks the final vector.
+ * pf_next: prefetch the same tile of the next output row (ow floats on) for
+ * writing: the output is a buffer last touched long ago (from memory).
+ * Cold caches (64 MB copied between runs), 5 alternations, ms: 7x7/2 3>64
+ * 1.32-1.34 -> 1.21-1.30, 3x3/2 3>32 0.21-0.23 -> 0.18-0.19, 5x5/2 3>24
+ * 0.40 -> 0.37-0.40; warm caches level. */
+static inline __attribute__((always_inline)) void
+tile(int nv, int64_t nt, const float *const *xt, const int64_t *wt, const float *wb, int64_t ox0,
+     const float *bias, cq_act act, float *y, int64_t P, int64_t mr, __mmask16 last,
+     int64_t ow, int pf_next)
+{
+    __m512 acc[CB][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < CB; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    if (pf_next)
+        for (int64_t i = 0; i < mr && i < CB; i++)
+            for (int j = 0; j < nv; j++)
+                _mm_prefetch((const char *)(y + i * P + ow + ox0 + VW * j), _MM_HINT_ET0);
+    for (int64_t t = 0; t < nt; t++) {
+        const float *xr = xt[t] + ox0, *wv = wb + wt[t];
+        __m512 x0 = _mm512_loadu_ps(xr);
+        __m512 x1 = nv > 1 ? _mm512_loadu_ps(xr + VW) : x0;
+        __m512 x2 = nv > 2 ? _mm512_loadu_ps(xr + 2 * VW) : x0;
+#pragma GCC unroll 8
+        for (int i = 0; i < CB; i++) {
+            __m512 wi = _mm512_set1_ps(wv[i]);
+            acc[i][0] = _mm512_fmadd_ps(wi, x0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(wi, x1, acc[i][1]);
+            if (nv > 2)
+                acc[i][2] = _mm512_fmadd_ps(wi, x2, acc[i][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < CB; i++) {
+        if (i >= mr)
+            break;
+        __m512 b = _mm512_set1_ps(bias[i]);
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) {
+            if (j >= nv)
+                break;
+            __mmask16 mk = j == nv - 1 ? last : (__mmask16)0xffff;
+            _mm512_mask_storeu_ps(y + i * P + ox0 + VW * j, mk,
+                                  act16(act, _mm512_add_ps(acc[i][j], b)));
+        }
+    }
+}
+
+void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wp, const float *bias_pad, float *y, void *scratch)
+{
+    int64_t L = phase_len(p, ow), s = p->stride_w, kh = p->kh, kw = p->kw;
+    int64_t R = ring_rows(p), K = p->c_in * kh * kw, P = oh * ow, rowf = s * L;
+    float *ring = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *tmp = ring + p->c_in * R * rowf;
+    const float *xt[CQ__STEM_MAX_TAPS];
+    int64_t wt[CQ__STEM_MAX_TAPS];
+    int64_t next = 0; /* input rows below next are in the ring (or were) */
+    int64_t nvec = (ow + VW - 1) / VW, rem = ow - (nvec - 1) * VW;
+    __mmask16 last = (__mmask16)(rem == VW ? 0xffff : (1u << rem) - 1u);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        /* this output row reads input rows [iy0, iy0 + R); each is prepared
+         * once, into slot iy % R (R consecutive rows never share a slot) */
+        int64_t iy0 = oy * p->stride_h - p->pad_top, hi = iy0 + R - 1;
+        hi = hi < p->h - 1 ? hi : p->h - 1;
+        for (int64_t r = next > iy0 ? next : (iy0 > 0 ? iy0 : 0); r <= hi; r++)
+            for (int64_t c = 0; c < p->c_in; c++)
+                prep_row(p, L, x + (c * p->h + r) * p->w, tmp, ring + (c * R + r % R) * rowf);
+        next = hi + 1 > next ? hi + 1 : next;
+        int64_t nt = 0;
+        for (int64_t c = 0; c < p->c_in; c++)
+            for (int64_t ky = 0; ky < kh; ky++) {
+                int64_t iy = iy0 + ky * p->dil_h;
+                if (iy < 0 || iy >= p->h)
+                    continue;
+                const float *r = ring + (c * R + iy % R) * rowf;
+                for (int64_t kx = 0; kx < kw; kx++) {
+                    int64_t d = kx * p->dil_w;
+                    xt[nt] = r + (d % s) * L + d / s;
+                    wt[nt++] = ((c * kh + ky) * kw + kx) * CB;
+                }
+            }
+        for (int64_t c0 = 0; c0 < p->c_out; c0 += CB) {
+            const float *wb = wp + c0 * K;
+            float *yr = y + c0 * P + oy * ow;
+            int64_t mr = p->c_out - c0;
+            int pf = oy + 1 < oh;
+            /* blocks of 3 vectors; a remainder of 1 borrows one (2 + 2) */
+            for (int64_t v = 0; v < nvec;) {
+                int64_t left = nvec - v;
+                int nv = left >= 5 || left == 3 ? 3 : left == 4 ? 2 : (int)left;
+                __mmask16 mk = v + nv == nvec ? last : (__mmask16)0xffff;
+                if (nv == 3)
+                    tile(3, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                else if (nv == 2)
+                    tile(2, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                else
+                    tile(1, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                v += nv;
+            }
+        }
+    }
+}
