@@ -291,6 +291,9 @@ static void test_kern_conv2d_depthwise_plane(void **state)
         p.w = kt_int(&r, p.kw, 90);
         p.act = random_act(&r);
         check_conv(&p, &r, kt_int(&r, 0, 1));
+    }
+}
+
 /* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
  * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
  * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
