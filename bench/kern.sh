@@ -30,7 +30,7 @@ if [ -d "$ORT_DIR/onnxruntime-node" ] && command -v node >/dev/null &&
     NODE_PATH=$ORT_DIR $PIN node bench/kern_ort.js "$SECS" <"$out/models.txt" >"$out/ort.txt"
     # calq's default algorithm is the first line of each layer
     awk -F'\t' 'NR == FNR { ort[$2] = $3; next }
-        /^(r18|mv2)\./ { name = substr($0, 1, 28); sub(/ +$/, "", name)
+        /^(r18|mv2|bf)\./ { name = substr($0, 1, 28); sub(/ +$/, "", name)
             if (seen[name]++) next
             split(substr($0, 29), f, " ")
             if (name in ort)

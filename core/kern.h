@@ -130,7 +130,8 @@ typedef struct cq_conv2d_plan cq_conv2d_plan;
 
 typedef enum cq_conv_algo {
     CQ_CONV_IM2COL = 0, /* im2col + sgemm per image and group (AVX-512:
-                         * the pixel-major implicit GEMM where it applies) */
+                         * a direct kernel for c_in <= 4, else the
+                         * pixel-major implicit GEMM where it applies) */
     CQ_CONV_1X1,        /* 1x1, stride 1, no pad: sgemm on the input directly
                          * (scratch: only the AVX-512 sgemm's B panel) */
     CQ_CONV_DEPTHWISE,  /* groups == c_in: direct kernel along NCHW rows */

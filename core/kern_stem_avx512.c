@@ -7,9 +7,10 @@
  * broadcasts 8 weights, and nothing is packed but the input rows.
  *
  * Input rows are prepared once each, into a ring of (kh - 1) dil_h + 1 rows
- * per channel in scratch: zero-padded left and right and split into stride_w phases, so
- * the input of output pixel ox at tap kx is phase (kx * dil_w) % s, element
- * ox + (kx * dil_w) / s: a plain unaligned vector load. Rows above or below
+ * per channel in scratch: zero-padded left and right and split into
+ * stride_w phases, so the input of output pixel ox at tap kx is phase
+ * (kx * dil_w) % s, element ox + (kx * dil_w) / s: a plain unaligned vector
+ * load. Rows above or below
  * the input are skipped (their taps are zero). */
 #include <immintrin.h>
 #include <string.h>

@@ -581,50 +581,6 @@ static void test_kern_gemm_random(void **state)
     assert_non_null(strstr(err.msg, "C is (3, 3), does not broadcast to (2, 3)"));
 }
 
-/* One row or one column (the classifiers): calq's AVX-512 gemv and OpenBLAS
- * sgemv, every ISA, 8-row blocks with row and k tails, 64-column blocks
- * with a masked tail, alpha and a broadcast C. */
-static void test_kern_gemm_vector(void **state)
-{
-    (void)state;
-    kt_rng r = {2024};
-    cq_err err;
-    static const int64_t shapes[][3] = {/* m, n, k */
-                                        {1, 1000, 1280}, {1, 1000, 512}, {1, 67, 45},
-                                        {1, 9, 16},      {1, 200, 7},    {37, 1, 131},
-                                        {130, 1, 33},    {1, 1, 100}};
-    cq_isa isas[] = KT_ISAS;
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-        for (int tr = 0; tr < 4; tr++) {
-            cq_gemm_params p = {shapes[si][0], shapes[si][1], shapes[si][2], tr & 1, tr >> 1,
-                                tr == 2 ? 1.0f : 0.7f, tr == 1 ? 0.0f : 1.3f, 1,
-                                shapes[si][1]};
-            size_t na = (size_t)(p.m * p.k), nb = (size_t)(p.k * p.n), ny = (size_t)(p.m * p.n);
-            float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc((size_t)p.n * 4);
-            float *want = malloc(ny * 4), *got = malloc(ny * 4);
-            kt_fill(&r, a, (int64_t)na);
-            kt_fill(&r, b, (int64_t)nb);
-            kt_fill(&r, c, p.n);
-            assert_int_equal(cq_gemm_f32_ref(&p, a, b, c, want, &err), CQ_OK);
-            for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
-                cq_kern_set_isa(isas[i / 2]);
-                openblas_set_num_threads(1 + (int)(i % 2));
-                memset(got, 0xff, ny * 4);
-                assert_int_equal(cq_gemm_f32(&p, a, b, c, got, &err), CQ_OK);
-                if (kt_mismatch(got, want, (int64_t)ny, p.k) >= 0)
-                    fail_msg("gemv %s m%lld n%lld k%lld ta%d tb%d", cq_isa_name(isas[i / 2]),
-                             (long long)p.m, (long long)p.n, (long long)p.k, p.trans_a,
-                             p.trans_b);
-            }
-            cq_kern_set_isa(CQ_ISA_COUNT);
-            free(a);
-            free(b);
-            free(c);
-            free(want);
-            free(got);
-        }
-}
-
 static void test_kern_matmul_broadcast(void **state)
 {
     (void)state;
@@ -874,7 +830,6 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_convt2d_random),
         cmocka_unit_test(test_kern_gemm_random),
-        cmocka_unit_test(test_kern_gemm_vector),
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
         cmocka_unit_test(test_kern_pool2d_global),
