@@ -85,12 +85,45 @@ void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, flo
                 wp[j0 * k + t * pw + c] = j0 + c < c_out ? w[(j0 + c) * k + t] : 0.0f;
 }
 
+/* Non-pointwise blocking: k blocks whose W^T slice of one channel panel
+ * (kc, pw) stays in L1 while every pixel tile of a group of output rows uses
+ * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. */
+#ifndef W_PANEL_BYTES
+#define W_PANEL_BYTES (32 * 1024)
+#endif
+#ifndef XP_GROUP_BYTES
+#define XP_GROUP_BYTES (384 * 1024)
+#endif
+static int64_t even_split(int64_t n, int64_t most)
+{
+    int64_t nb = (n + most - 1) / most;
+    return (n + nb - 1) / nb;
+}
+
+static void grid_blocks(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t *kc,
+                        int64_t *rows)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t most = W_PANEL_BYTES / 4 / pw;
+    *kc = even_split(K, most < 16 ? 16 : most);
+    int64_t r = XP_GROUP_BYTES / 4 / (*kc * row_ld(ow));
+    *rows = even_split(oh, r < 1 ? 1 : r);
+}
+
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
     int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
-    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = kblock(k, npad);
-    size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
-    size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc, rows;
+    size_t xp, ct;
+    if (is_pointwise(p)) {
+        kc = kblock(k, npad);
+        xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
+        ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+    } else {
+        grid_blocks(p, oh, ow, &kc, &rows);
+        xp = (size_t)(rows * kc * row_ld(ow)) * sizeof(float);
+        ct = kc < k ? (size_t)(rows * ow * npad) * sizeof(float) : 0;
+    }
     return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
 }
 
@@ -291,21 +324,15 @@ static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t 
     }
 }
 
-void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, float *y, void *scratch)
+static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                          const float *wp, const float *bias_pad, float *y, void *scratch)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     float *xp = scratch;
-    int pointwise = is_pointwise(p);
-    int64_t ldx = row_ld(ow), nq = ldx / 16;
-    chunk_src cs[16 * MAX_CHUNKS];
-    if (!pointwise)
-        chunk_srcs(p, ow, nq, cs);
-    size_t xpb = ((size_t)(kc0 * ldx) * sizeof(float) + 63) / 64 * 64;
+    size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
     float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
     float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
-    int64_t panels_row = (ow + MP - 1) / MP;
     for (int64_t k0 = 0; k0 < K; k0 += kc0) {
         int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
         tile_args a;
@@ -317,33 +344,85 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         a.P = P;
         a.act = p->act;
         a.tmp = tmp;
-        if (pointwise) {
-            /* panels straight from x (K rows of P pixels); the last partial
-             * panel is copied with zeros so no lane reads past x */
-            for (int64_t m0 = 0; m0 < P; m0 += MP) {
-                a.mr = P - m0 < MP ? P - m0 : MP;
-                a.ldx = P;
-                a.xp = x + k0 * P + m0;
-                if (a.mr < MP) {
-                    __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
-                    for (int64_t t = 0; t < kc; t++)
-                        _mm512_storeu_ps(xp + t * 16,
-                                         _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
-                    a.ldx = 16;
-                    a.xp = xp;
-                }
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
+        /* panels straight from x (K rows of P pixels); the last partial
+         * panel is copied with zeros so no lane reads past x */
+        for (int64_t m0 = 0; m0 < P; m0 += MP) {
+            a.mr = P - m0 < MP ? P - m0 : MP;
+            a.ldx = P;
+            a.xp = x + k0 * P + m0;
+            if (a.mr < MP) {
+                __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
+                for (int64_t t = 0; t < kc; t++)
+                    _mm512_storeu_ps(xp + t * 16,
+                                     _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
+                a.ldx = 16;
+                a.xp = xp;
             }
-            continue;
+            panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
         }
-        for (int64_t oy = 0; oy < oh; oy++) {
-            pack_row(p, x, oy, k0, kc, cs, nq, ldx, xp);
-            for (int64_t pr = 0; pr < panels_row; pr++) {
-                int64_t ox0 = pr * MP, m0 = oy * ow + ox0;
-                a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                a.ldx = ldx;
-                a.xp = xp + ox0;
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
+    }
+}
+
+/* Loop order: groups of output rows; in each, k blocks; in each, the rows
+ * are packed, then every channel panel's W^T slice (kc, pw) serves all the
+ * group's pixel tiles while it sits in L1. Partial sums of the group stay in
+ * a (rows * ow, npad) scratch. */
+void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, void *scratch)
+{
+    if (is_pointwise(p)) {
+        run_pointwise(p, oh, ow, x, wp, bias_pad, y, scratch);
+        return;
+    }
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow, kc0, rows0;
+    grid_blocks(p, oh, ow, &kc0, &rows0);
+    int64_t ldx = row_ld(ow), nq = ldx / 16;
+    chunk_src cs[16 * MAX_CHUNKS];
+    chunk_srcs(p, ow, nq, cs);
+    float *xp = scratch;
+    size_t xpb = ((size_t)(rows0 * kc0 * ldx) * sizeof(float) + 63) / 64 * 64;
+    float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
+    float *tmp = (float *)((char *)scratch + xpb) + (ct ? rows0 * ow * npad : 0);
+    int64_t panels_row = (ow + MP - 1) / MP;
+    for (int64_t g0 = 0; g0 < oh; g0 += rows0) {
+        int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
+        for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+            int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+            for (int64_t r = 0; r < rows; r++)
+                pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+            tile_args a;
+            a.kc = kc;
+            a.pw = pw;
+            a.npad = npad;
+            a.first = k0 == 0;
+            a.fin = k0 + kc == K;
+            a.P = P;
+            a.act = p->act;
+            a.tmp = tmp;
+            a.ldx = ldx;
+            for (int64_t j0 = 0; j0 < npad; j0 += pw) {
+                int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                int nv = (int)((cw + 15) / 16);
+                a.wp = wp + j0 * K + k0 * pw;
+                a.cw = cw;
+                a.bias = bias_pad + j0;
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t pr = 0; pr < panels_row; pr++) {
+                        int64_t ox0 = pr * MP, m = r * ow + ox0;
+                        a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                        a.xp = xp + r * kc * ldx + ox0;
+                        a.ct = ct ? ct + m * npad + j0 : NULL;
+                        a.y = y + j0 * P + g0 * ow + m;
+                        if (nv == 4)
+                            tile(4, &a);
+                        else if (nv == 3)
+                            tile(3, &a);
+                        else if (nv == 2)
+                            tile(2, &a);
+                        else
+                            tile(1, &a);
+                    }
             }
         }
     }

@@ -242,6 +242,9 @@ static void test_kern_conv2d_pixel_major(void **state)
          * partial last panel, several k blocks */
         {160, 96, 7, 7, 1, 1, 1, 1, 1, 0},  {300, 64, 2, 7, 1, 1, 1, 1, 1, 0},
         {1700, 64, 2, 5, 1, 1, 1, 1, 1, 0}, {9, 20, 3, 3, 1, 1, 2, 2, 1, 0},
+        /* several groups of output rows (the last one shorter), each over
+         * several k blocks: 56-wide rows, stride 1 and 2 */
+        {64, 40, 23, 56, 3, 3, 1, 1, 1, 1}, {70, 64, 23, 110, 3, 3, 2, 2, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
