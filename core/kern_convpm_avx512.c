@@ -75,16 +75,6 @@ static int64_t kblock(int64_t k, int64_t npad)
     return (k + nb - 1) / nb;
 }
 
-/* W (c_out, K) -> wp: panels of pw channels, each (K, pw), zeros past c_out. */
-void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, float *wp)
-{
-    int64_t npad = (c_out + pw - 1) / pw * pw;
-    for (int64_t j0 = 0; j0 < npad; j0 += pw)
-        for (int64_t t = 0; t < k; t++)
-            for (int64_t c = 0; c < pw; c++)
-                wp[j0 * k + t * pw + c] = j0 + c < c_out ? w[(j0 + c) * k + t] : 0.0f;
-}
-
 /* Non-pointwise blocking: k blocks whose W^T slice of one channel panel
  * (kc, pw) stays in L1 while every pixel tile of a group of output rows uses
  * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. */
@@ -94,20 +84,48 @@ void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, flo
 #ifndef XP_GROUP_BYTES
 #define XP_GROUP_BYTES (384 * 1024)
 #endif
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T0
+#endif
 static int64_t even_split(int64_t n, int64_t most)
 {
     int64_t nb = (n + most - 1) / most;
     return (n + nb - 1) / nb;
 }
 
-static void grid_blocks(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t *kc,
-                        int64_t *rows)
+/* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
+ * blocking reads across them), else the L1-sized blocks of the row grid. */
+static int64_t packed_kc(const cq_conv2d_params *p)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
-    int64_t most = W_PANEL_BYTES / 4 / pw;
-    *kc = even_split(K, most < 16 ? 16 : most);
+    int64_t K = p->c_in * p->kh * p->kw, most = W_PANEL_BYTES / 4 / cq__convpm_pw(p->c_out);
+    return is_pointwise(p) ? K : even_split(K, most < 16 ? 16 : most);
+}
+
+static void grid_blocks(const cq_conv2d_params *p, int64_t ow, int64_t *kc, int64_t *rows,
+                        int64_t oh)
+{
+    *kc = packed_kc(p);
     int64_t r = XP_GROUP_BYTES / 4 / (*kc * row_ld(ow));
     *rows = even_split(oh, r < 1 ? 1 : r);
+}
+
+/* W (c_out, K) -> wp: k blocks of kc rows (the last may be shorter), each
+ * block a run of channel panels (rows, pw), zeros past c_out. The slices are
+ * stored in the order the non-pointwise loops read them (k block, then
+ * channel panel), so W^T streams from memory in one sequential pass; with
+ * kc = K this is panels of (K, pw). */
+void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
+{
+    int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pw(c_out);
+    int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = packed_kc(p);
+    for (int64_t k0 = 0; k0 < k; k0 += kc0) {
+        int64_t kc = k - k0 < kc0 ? k - k0 : kc0;
+        for (int64_t j0 = 0; j0 < npad; j0 += pw)
+            for (int64_t t = 0; t < kc; t++)
+                for (int64_t c = 0; c < pw; c++)
+                    wp[k0 * npad + j0 * kc + t * pw + c] =
+                        j0 + c < c_out ? w[(j0 + c) * k + k0 + t] : 0.0f;
+    }
 }
 
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
@@ -120,7 +138,7 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
         xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
         ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
     } else {
-        grid_blocks(p, oh, ow, &kc, &rows);
+        grid_blocks(p, ow, &kc, &rows, oh);
         xp = (size_t)(rows * kc * row_ld(ow)) * sizeof(float);
         ct = kc < k ? (size_t)(rows * ow * npad) * sizeof(float) : 0;
     }
@@ -141,6 +159,8 @@ typedef struct tile_args {
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
     float *tmp;       /* 64 * MP floats */
+    const float *pf;  /* prefetch pf[t * pw ...] for t < npf (the next W^T slice) */
+    int64_t npf;
 } tile_args;
 
 /* Always inlined per nv so the k loop has no branch on it. */
@@ -161,6 +181,9 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
         __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
         __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + t * pw + 32) : b0;
         __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + t * pw + 48) : b0;
+        if (t < a->npf)
+            for (int j = 0; j < nv; j++)
+                _mm_prefetch((const char *)(a->pf + t * pw + 16 * j), PF_HINT);
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++) {
             __m512 av = _mm512_set1_ps(xp[t * ldx + i]);
@@ -344,6 +367,8 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
         a.P = P;
         a.act = p->act;
         a.tmp = tmp;
+        a.pf = NULL;
+        a.npf = 0;
         /* panels straight from x (K rows of P pixels); the last partial
          * panel is copied with zeros so no lane reads past x */
         for (int64_t m0 = 0; m0 < P; m0 += MP) {
@@ -376,7 +401,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     }
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow, kc0, rows0;
-    grid_blocks(p, oh, ow, &kc0, &rows0);
+    grid_blocks(p, ow, &kc0, &rows0, oh);
     int64_t ldx = row_ld(ow), nq = ldx / 16;
     chunk_src cs[16 * MAX_CHUNKS];
     chunk_srcs(p, ow, nq, cs);
@@ -404,12 +429,23 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
             for (int64_t j0 = 0; j0 < npad; j0 += pw) {
                 int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
                 int nv = (int)((cw + 15) / 16);
-                a.wp = wp + j0 * K + k0 * pw;
+                a.wp = wp + k0 * npad + j0 * kc;
                 a.cw = cw;
                 a.bias = bias_pad + j0;
+                /* the slice used next (the next one in wp, or the first
+                 * one again for the next row group), fetched a share per
+                 * tile meanwhile */
+                const float *next = j0 + pw < npad || k0 + kc < K ? a.wp + kc * pw
+                                    : g0 + rows < oh             ? wp
+                                                                 : NULL;
+                int64_t kn = j0 + pw < npad ? kc : k0 + kc < K ? (K - k0 - kc < kc0 ? K - k0 - kc : kc0) : kc0;
+                int64_t ntile = rows * panels_row;
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
-                        int64_t ox0 = pr * MP, m = r * ow + ox0;
+                        int64_t ox0 = pr * MP, m = r * ow + ox0, ti = r * panels_row + pr;
+                        int64_t t0 = kn * ti / ntile, t1 = kn * (ti + 1) / ntile;
+                        a.pf = next ? next + t0 * pw : NULL;
+                        a.npf = next ? (t1 - t0 < kc ? t1 - t0 : kc) : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
                         a.xp = xp + r * kc * ldx + ox0;
                         a.ct = ct ? ct + m * npad + j0 : NULL;
