@@ -74,6 +74,13 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch);
 
+/* MaxPool 2-D with AVX-512 (kern_pool_avx512.c): whole rows, no dilation,
+ * stride_w 1 or 2, kw <= 16, padded rows up to 4096 floats. Returns 0 (and
+ * writes nothing) where it does not apply, else 1 with y (n c, oh, ow) set.
+ * Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       float *y);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 
