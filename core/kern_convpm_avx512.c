@@ -101,14 +101,6 @@ static int64_t packed_kc(const cq_conv2d_params *p)
     return is_pointwise(p) ? K : even_split(K, most < 16 ? 16 : most);
 }
 
-static void grid_blocks(const cq_conv2d_params *p, int64_t ow, int64_t *kc, int64_t *rows,
-                        int64_t oh)
-{
-    *kc = packed_kc(p);
-    int64_t r = XP_GROUP_BYTES / 4 / (*kc * row_ld(ow));
-    *rows = even_split(oh, r < 1 ? 1 : r);
-}
-
 /* W (c_out, K) -> wp: k blocks of kc rows (the last may be shorter), each
  * block a run of channel panels (rows, pw), zeros past c_out. The slices are
  * stored in the order the non-pointwise loops read them (k block, then
@@ -128,23 +120,6 @@ void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
     }
 }
 
-size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
-{
-    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
-    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc, rows;
-    size_t xp, ct;
-    if (is_pointwise(p)) {
-        kc = kblock(k, npad);
-        xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
-        ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
-    } else {
-        grid_blocks(p, ow, &kc, &rows, oh);
-        xp = (size_t)(rows * kc * row_ld(ow)) * sizeof(float);
-        ct = kc < k ? (size_t)(rows * ow * npad) * sizeof(float) : 0;
-    }
-    return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
-}
-
 typedef struct tile_args {
     int64_t kc;
     const float *xp;  /* (kc, ldx): broadcast xp[t * ldx + i], i < MP */
@@ -161,10 +136,13 @@ typedef struct tile_args {
     float *tmp;       /* 64 * MP floats */
     const float *pf;  /* prefetch pf[t * pw ...] for t < npf (the next W^T slice) */
     int64_t npf;
+    const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
 } tile_args;
 
-/* Always inlined per nv so the k loop has no branch on it. */
-static inline __attribute__((always_inline)) void tile(int nv, const tile_args *a)
+/* Always inlined per nv and sw so the k loop has no branch on them. sw 0:
+ * packed rows (xp[t * ldx + i]); sw 1 or 2: straight from the padded input,
+ * pixel i of tap t at xp[off[t] + sw i]. */
+static inline __attribute__((always_inline)) void tile(int nv, int sw, const tile_args *a)
 {
     __m512 acc[MP][4];
 #pragma GCC unroll 7
@@ -176,7 +154,9 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
                             : _mm512_setzero_ps();
     const float *xp = a->xp, *wp = a->wp;
     int64_t pw = a->pw, ldx = a->ldx;
+    const int64_t *off = a->off;
     for (int64_t t = 0; t < a->kc; t++) {
+        const float *xr = sw ? xp + off[t] : xp + t * ldx;
         __m512 b0 = _mm512_loadu_ps(wp + t * pw);
         __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
         __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + t * pw + 32) : b0;
@@ -186,7 +166,7 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
                 _mm_prefetch((const char *)(a->pf + t * pw + 16 * j), PF_HINT);
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++) {
-            __m512 av = _mm512_set1_ps(xp[t * ldx + i]);
+            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             if (nv > 1)
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -337,13 +317,13 @@ static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t 
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
-            tile(4, a);
+            tile(4, 0, a);
         else if (nv == 3)
-            tile(3, a);
+            tile(3, 0, a);
         else if (nv == 2)
-            tile(2, a);
+            tile(2, 0, a);
         else
-            tile(1, a);
+            tile(1, 0, a);
     }
 }
 
@@ -369,6 +349,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
         a.tmp = tmp;
         a.pf = NULL;
         a.npf = 0;
+        a.off = NULL;
         /* panels straight from x (K rows of P pixels); the last partial
          * panel is copied with zeros so no lane reads past x */
         for (int64_t m0 = 0; m0 < P; m0 += MP) {
@@ -388,10 +369,120 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
     }
 }
 
-/* Loop order: groups of output rows; in each, k blocks; in each, the rows
- * are packed, then every channel panel's W^T slice (kc, pw) serves all the
- * group's pixel tiles while it sits in L1. Partial sums of the group stay in
- * a (rows * ow, npad) scratch. */
+/* The direct path (c_in >= DIRECT_MIN_CIN; the few-channel stems keep the
+ * packed rows): per group of output rows, the input rows under it, zero
+ * padded, are copied once into a (c_in, gh, wp) buffer, and the tiles
+ * broadcast straight from it through a table of tap offsets; no per-k-block
+ * row packing (a seventh of a 56x56 layer's time, its stores missing L1). */
+#ifndef DIRECT_MIN_CIN
+#define DIRECT_MIN_CIN 8
+#endif
+#ifndef DIRECT_GROUP_BYTES
+#define DIRECT_GROUP_BYTES (448 * 1024)
+#endif
+typedef struct grid {
+    int64_t kc, rows;     /* k block, output rows per group */
+    int direct;
+    int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
+    size_t buf_floats;    /* packed rows or the padded input of one group */
+    size_t ct_floats;     /* partial sums of one group (0: one k block) */
+} grid;
+
+static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
+    g->kc = kc;
+    g->direct = p->c_in >= DIRECT_MIN_CIN;
+    if (!g->direct) {
+        int64_t r = XP_GROUP_BYTES / 4 / (kc * row_ld(ow));
+        g->rows = even_split(oh, r < 1 ? 1 : r);
+        g->gh = g->wpad = 0;
+        g->buf_floats = (size_t)(g->rows * kc * row_ld(ow));
+    } else {
+        int64_t span_w = ((ow + MP - 1) / MP * MP - 1) * p->stride_w +
+                         (p->kw - 1) * p->dil_w + 1;
+        int64_t wp = p->pad_left + p->w + p->pad_right;
+        g->wpad = wp > span_w ? wp : span_w;
+        int64_t r = 1;
+        for (int64_t t = 2; t <= oh; t++) {
+            int64_t gh = (t - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+            int64_t bytes = 4 * (p->c_in * gh * g->wpad + (kc < K ? t * ow * npad : 0));
+            if (bytes > DIRECT_GROUP_BYTES)
+                break;
+            r = t;
+        }
+        g->rows = even_split(oh, r);
+        g->gh = (g->rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+        g->buf_floats = (size_t)(p->c_in * g->gh * g->wpad) + 16;
+    }
+    g->ct_floats = kc < K ? (size_t)(g->rows * ow * npad) : 0;
+}
+
+size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw;
+    if (is_pointwise(p)) {
+        int64_t kc = kblock(k, npad);
+        size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
+        size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+        return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
+    }
+    grid g;
+    make_grid(p, oh, ow, &g);
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    return head + (g.ct_floats + 64 * (size_t)MP) * sizeof(float) +
+           (g.direct ? (size_t)k * sizeof(int64_t) : 0);
+}
+
+/* Input rows g0 s_h - pad_top + [0, gh) of every channel into buf (c_in, gh,
+ * wpad), zeros in the padding and outside the image. Whole-vector stores
+ * may run 15 floats past a row: rows go in order, and buf has 16 spare. */
+static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, const grid *g,
+                       float *buf)
+{
+    int64_t pl = p->pad_left, W = p->w, wp = g->wpad;
+    for (int64_t c = 0; c < p->c_in; c++)
+        for (int64_t gy = 0; gy < g->gh; gy++) {
+            int64_t iy = g0 * p->stride_h - p->pad_top + gy;
+            float *dst = buf + (c * g->gh + gy) * wp;
+            if (iy < 0 || iy >= p->h) {
+                for (int64_t i = 0; i < wp; i += 16)
+                    _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+                continue;
+            }
+            /* masked lanes are not read: src may point before the row */
+            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * W);
+            for (int64_t i = 0; i < wp; i += 16) {
+                int64_t lo = pl - i, hi = pl + W - i; /* lanes [lo, hi) lie in the row */
+                lo = lo < 0 ? 0 : lo;
+                hi = hi > 16 ? 16 : hi;
+                uint32_t m = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+                _mm512_storeu_ps(dst + i,
+                                 _mm512_maskz_loadu_ps((__mmask16)m,
+                                                       (const void *)(src + (uintptr_t)(i - pl) *
+                                                                                4u)));
+            }
+        }
+}
+
+static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
+{
+    if (nv == 4)
+        tile(4, sw, a);
+    else if (nv == 3)
+        tile(3, sw, a);
+    else if (nv == 2)
+        tile(2, sw, a);
+    else
+        tile(1, sw, a);
+}
+
+/* Loop order: groups of output rows; in each, k blocks; in each, every
+ * channel panel's W^T slice (kc, pw) serves all the group's pixel tiles
+ * while it sits in L1. Partial sums of the group stay in a (rows * ow, npad)
+ * scratch. */
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch)
 {
@@ -400,22 +491,37 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         return;
     }
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
-    int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow, kc0, rows0;
-    grid_blocks(p, ow, &kc0, &rows0, oh);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
+    grid g;
+    make_grid(p, oh, ow, &g);
+    int64_t kc0 = g.kc, rows0 = g.rows;
     int64_t ldx = row_ld(ow), nq = ldx / 16;
     chunk_src cs[16 * MAX_CHUNKS];
-    chunk_srcs(p, ow, nq, cs);
     float *xp = scratch;
-    size_t xpb = ((size_t)(rows0 * kc0 * ldx) * sizeof(float) + 63) / 64 * 64;
-    float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
-    float *tmp = (float *)((char *)scratch + xpb) + (ct ? rows0 * ow * npad : 0);
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    float *ct = g.ct_floats ? (float *)((char *)scratch + head) : NULL;
+    float *tmp = (float *)((char *)scratch + head) + g.ct_floats;
+    int64_t *off = (int64_t *)(tmp + 64 * MP);
+    if (g.direct) {
+        int64_t khw = p->kh * p->kw;
+        for (int64_t t = 0; t < K; t++) {
+            int64_t c = t / khw, r = t % khw;
+            off[t] = (c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w;
+        }
+    } else {
+        chunk_srcs(p, ow, nq, cs);
+    }
     int64_t panels_row = (ow + MP - 1) / MP;
+    int sw = (int)p->stride_w;
     for (int64_t g0 = 0; g0 < oh; g0 += rows0) {
         int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
+        if (g.direct)
+            fill_group(p, x, g0, &g, xp);
         for (int64_t k0 = 0; k0 < K; k0 += kc0) {
             int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
-            for (int64_t r = 0; r < rows; r++)
-                pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+            if (!g.direct)
+                for (int64_t r = 0; r < rows; r++)
+                    pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
             tile_args a;
             a.kc = kc;
             a.pw = pw;
@@ -426,6 +532,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
             a.act = p->act;
             a.tmp = tmp;
             a.ldx = ldx;
+            a.off = g.direct ? off + k0 : NULL;
             for (int64_t j0 = 0; j0 < npad; j0 += pw) {
                 int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
                 int nv = (int)((cw + 15) / 16);
@@ -438,7 +545,9 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 const float *next = j0 + pw < npad || k0 + kc < K ? a.wp + kc * pw
                                     : g0 + rows < oh             ? wp
                                                                  : NULL;
-                int64_t kn = j0 + pw < npad ? kc : k0 + kc < K ? (K - k0 - kc < kc0 ? K - k0 - kc : kc0) : kc0;
+                int64_t kn = j0 + pw < npad ? kc
+                             : k0 + kc < K  ? (K - k0 - kc < kc0 ? K - k0 - kc : kc0)
+                                            : kc0;
                 int64_t ntile = rows * panels_row;
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
@@ -447,17 +556,18 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         a.pf = next ? next + t0 * pw : NULL;
                         a.npf = next ? (t1 - t0 < kc ? t1 - t0 : kc) : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                        a.xp = xp + r * kc * ldx + ox0;
                         a.ct = ct ? ct + m * npad + j0 : NULL;
                         a.y = y + j0 * P + g0 * ow + m;
-                        if (nv == 4)
-                            tile(4, &a);
-                        else if (nv == 3)
-                            tile(3, &a);
-                        else if (nv == 2)
-                            tile(2, &a);
-                        else
-                            tile(1, &a);
+                        if (!g.direct) {
+                            a.xp = xp + r * kc * ldx + ox0;
+                            tile_sw(0, nv, &a);
+                        } else {
+                            a.xp = xp + r * p->stride_h * g.wpad + ox0 * sw;
+                            if (sw == 1)
+                                tile_sw(1, nv, &a);
+                            else
+                                tile_sw(2, nv, &a);
+                        }
                     }
             }
         }

@@ -245,6 +245,10 @@ static void test_kern_conv2d_pixel_major(void **state)
         /* several groups of output rows (the last one shorter), each over
          * several k blocks: 56-wide rows, stride 1 and 2 */
         {64, 40, 23, 56, 3, 3, 1, 1, 1, 1}, {70, 64, 23, 110, 3, 3, 2, 2, 1, 1},
+        /* c_in >= 8 (straight from the padded input): dilation, mixed
+         * strides, uneven pads, kernels wider than the pad */
+        {12, 40, 9, 17, 3, 5, 2, 1, 2, 2},  {16, 33, 10, 13, 5, 3, 1, 2, 2, 1},
+        {8, 20, 4, 30, 4, 4, 1, 2, 1, 0},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
