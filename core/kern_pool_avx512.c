@@ -11,6 +11,9 @@
 #include "kern_internal.h"
 
 #define ROW_MAX 4096 /* padded input row the buffer holds (floats) */
+#ifndef PF_ROWS
+#define PF_ROWS 4
+#endif
 
 int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
                        float *y)
@@ -38,6 +41,12 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
         for (int64_t oy = 0; oy < oh; oy++) {
             int64_t y0 = oy * p->stride_h - p->pad_top;
             int64_t ya = y0 < 0 ? 0 : y0, yb = y0 + p->kh > p->h ? p->h : y0 + p->kh;
+            /* the rows PF_ROWS output rows ahead (in the model the input
+             * comes from memory, and the loads below stalled on it) */
+            int64_t py = (oy + PF_ROWS) * p->stride_h - p->pad_top;
+            for (int64_t iy = py < 0 ? 0 : py; iy < py + p->kh && iy < p->h; iy++)
+                for (int64_t i = 0; i < W; i += 16)
+                    _mm_prefetch((const char *)(xc + iy * W + i), _MM_HINT_T0);
             /* vertical max into buf[pl ..]; the padding around stays -inf */
             for (int64_t v = 0; v < nwv; v++) {
                 __mmask16 m = v == nwv - 1 ? wtail : (__mmask16)0xffffu;
