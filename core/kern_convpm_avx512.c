@@ -161,27 +161,38 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
     const float *xp = a->xp, *wp = a->wp;
     int64_t pw = a->pw, ldx = a->ldx;
     const int64_t *off = a->off;
-    for (int64_t t = 0; t < a->kc; t++) {
-        const float *xr = sw ? xp + off[t] : xp + t * ldx;
-        __m512 b0 = _mm512_loadu_ps(wp + t * pw);
-        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
-        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + t * pw + 32) : b0;
-        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + t * pw + 48) : b0;
-        if (t < a->npf)
-            for (int j = 0; j < nv; j++)
-                _mm_prefetch((const char *)(a->pf + t * pw + 16 * j), PF_HINT);
-#pragma GCC unroll 7
-        for (int i = 0; i < MP; i++) {
-            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            if (nv > 1)
-                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-            if (nv > 2)
-                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
-            if (nv > 3)
-                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);
-        }
+    /* one k step: row t of the W^T slice times the tap-t values of the
+     * tile's pixels */
+#define TILE_STEP(t)                                                                         \
+    do {                                                                                     \
+        const float *xr = sw ? xp + off[t] : xp + (t) * ldx;                                 \
+        __m512 b0 = _mm512_loadu_ps(wp + (t) * pw);                                          \
+        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + (t) * pw + 16) : b0;                       \
+        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + (t) * pw + 32) : b0;                       \
+        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + (t) * pw + 48) : b0;                       \
+        _Pragma("GCC unroll 7") for (int i = 0; i < MP; i++)                                 \
+        {                                                                                    \
+            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);                               \
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                                  \
+            if (nv > 1)                                                                      \
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);                              \
+            if (nv > 2)                                                                      \
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);                              \
+            if (nv > 3)                                                                      \
+                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);                              \
+        }                                                                                    \
+    } while (0)
+    /* the steps that also prefetch a row of the next slice, then the rest
+     * (no test per step) */
+    int64_t npf = a->npf < a->kc ? a->npf : a->kc, t = 0;
+    for (; t < npf; t++) {
+        for (int j = 0; j < nv; j++)
+            _mm_prefetch((const char *)(a->pf + t * pw + 16 * j), PF_HINT);
+        TILE_STEP(t);
     }
+    for (; t < a->kc; t++)
+        TILE_STEP(t);
+#undef TILE_STEP
     if (!a->fin) {
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++)
