@@ -1,13 +1,18 @@
 /* kern_convpm_avx512.c - Conv2d as a pixel-major implicit GEMM (AVX-512):
  *   C^T (pixels, c_out) = X^T (pixels, K) W^T (K, c_out),  K = c_in kh kw,
- * with no im2col matrix. A 7-pixel panel of one output row is packed from x
- * per k block (one masked load per K row, stride 1 or 2), W^T is packed once
- * at plan time in panels of pw = 16 nv output channels, and the register
- * tile is 7 pixels x pw channels (up to 28 accumulators). Seven pixels per
- * panel divide ResNet's 56/28/14/7-wide rows, so no lane is wasted where the
- * channel-major sgemm loses a third of its 48-wide tile on 49 pixels. Partial
- * sums of k blocks go to a (pixels, c_out) scratch; the last block adds the
- * bias, applies the activation and stores transposed into y (NCHW). */
+ * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
+ * 16 nv, up to 28 accumulators); seven pixels divide ResNet's 56/28/14/7-wide
+ * rows, so no lane is wasted where the channel-major sgemm loses a third of
+ * its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
+ * block, each channel panel's W^T slice (16 KB, packed once at plan time in
+ * the order it is read) serves every pixel tile of the group from L1 while
+ * the next slice is prefetched. With c_in >= 8 the tiles broadcast straight
+ * from a zero-padded copy of the group's input rows (a table gives each
+ * tap's offset); the few-channel stems pack each output row per k block
+ * instead (masked loads, stride 1 or 2). Partial sums of a group's k blocks
+ * stay in a scratch; the last block adds the bias, applies the activation
+ * and stores through 8x8 transposes into y (NCHW). 1x1 stride-1 convs read
+ * x as X^T directly (run_pointwise). */
 #include <immintrin.h>
 #include <string.h>
 
