@@ -14,7 +14,11 @@
  * and stores through 8x8 transposes into y (NCHW). 1x1 stride-1 convs read
  * x as X^T directly (run_pointwise). */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "kern_internal.h"
 #include "kern_act_avx512.h"
@@ -121,6 +125,17 @@ void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
 {
     int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pw(c_out);
     int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = packed_kc(p);
+#if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
+    /* Before the first touch: the whole 2 MB pages inside wp as huge pages
+     * (where the kernel allows it; advice only), so a layer's weights stream
+     * from memory without a TLB miss and a prefetcher restart per 4 KB. */
+    {
+        uintptr_t a = ((uintptr_t)wp + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t e = ((uintptr_t)(wp + npad * k)) & ~(uintptr_t)((2u << 20) - 1);
+        if (e > a)
+            (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
+    }
+#endif
     for (int64_t k0 = 0; k0 < k; k0 += kc0) {
         int64_t kc = k - k0 < kc0 ? k - k0 : kc0;
         for (int64_t j0 = 0; j0 < npad; j0 += pw)
