@@ -160,7 +160,7 @@ typedef struct tile_args {
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
     float *tmp;       /* 64 * MP floats */
-    const float *pf;  /* prefetch pf[t * pw ...] for t < npf (the next W^T slice) */
+    const float *pf;  /* prefetch the npf 64-byte lines from pf (of the next W^T slice) */
     int64_t npf;
     const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
 } tile_args;
@@ -202,12 +202,13 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
                 acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);                              \
         }                                                                                    \
     } while (0)
-    /* the steps that also prefetch a row of the next slice, then the rest
-     * (no test per step) */
-    int64_t npf = a->npf < a->kc ? a->npf : a->kc, t = 0;
-    for (; t < npf; t++) {
-        for (int j = 0; j < nv; j++)
-            _mm_prefetch((const char *)(a->pf + t * pw + 16 * j), PF_HINT);
+    /* the steps that also prefetch a line of the next slice (one per step,
+     * not a row's lines at once: bursts of misses stalled the loop), then
+     * the rest (no test per step) */
+    int64_t nl = a->npf, t = 0, lps = nl > a->kc ? (nl + a->kc - 1) / a->kc : 1;
+    for (; t < a->kc && t * lps < nl; t++) {
+        for (int64_t j = 0; j < lps; j++)
+            _mm_prefetch((const char *)(a->pf + 16 * (t * lps + j)), PF_HINT);
         TILE_STEP(t);
     }
     for (; t < a->kc; t++)
@@ -594,7 +595,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         int64_t ox0 = pr * MP, m = r * ow + ox0, ti = r * panels_row + pr;
                         int64_t t0 = kn * ti / ntile, t1 = kn * (ti + 1) / ntile;
                         a.pf = next ? next + t0 * pw : NULL;
-                        a.npf = next ? (t1 - t0 < kc ? t1 - t0 : kc) : 0;
+                        a.npf = next ? (t1 - t0) * pw / 16 : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
                         a.ct = ct ? ct + m * npad + j0 : NULL;
                         a.y = y + j0 * P + g0 * ow + m;
