@@ -108,12 +108,25 @@ static int64_t even_split(int64_t n, int64_t most)
     return (n + nb - 1) / nb;
 }
 
+/* c_in from which the tiles read the padded input directly (see
+ * cq__convpm_run); below, the stems pack rows per k block. */
+#ifndef DIRECT_MIN_CIN
+#define DIRECT_MIN_CIN 8
+#endif
+
 /* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
- * blocking reads across them), else the L1-sized blocks of the row grid. */
+ * blocking reads across them); the L2-sized blocks of before for the
+ * few-channel stems (K <= 1536 in one block: their packed rows are the cost,
+ * not W^T); else the L1-sized blocks of the row grid. */
 static int64_t packed_kc(const cq_conv2d_params *p)
 {
-    int64_t K = p->c_in * p->kh * p->kw, most = W_PANEL_BYTES / 4 / cq__convpm_pw(p->c_out);
-    return is_pointwise(p) ? K : even_split(K, most < 16 ? 16 : most);
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t most = W_PANEL_BYTES / 4 / pw;
+    if (is_pointwise(p))
+        return K;
+    if (p->c_in < DIRECT_MIN_CIN)
+        return kblock(K, (p->c_out + pw - 1) / pw * pw);
+    return even_split(K, most < 16 ? 16 : most);
 }
 
 /* W (c_out, K) -> wp: k blocks of kc rows (the last may be shorter), each
@@ -412,9 +425,6 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
  * padded, are copied once into a (c_in, gh, wp) buffer, and the tiles
  * broadcast straight from it through a table of tap offsets; no per-k-block
  * row packing (a seventh of a 56x56 layer's time, its stores missing L1). */
-#ifndef DIRECT_MIN_CIN
-#define DIRECT_MIN_CIN 8
-#endif
 #ifndef DIRECT_GROUP_BYTES
 #define DIRECT_GROUP_BYTES (448 * 1024)
 #endif

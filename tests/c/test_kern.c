@@ -249,6 +249,8 @@ static void test_kern_conv2d_pixel_major(void **state)
          * strides, uneven pads, kernels wider than the pad */
         {12, 40, 9, 17, 3, 5, 2, 1, 2, 2},  {16, 33, 10, 13, 5, 3, 1, 2, 2, 1},
         {8, 20, 4, 30, 4, 4, 1, 2, 1, 0},
+        /* few channels (packed rows) over two k blocks */
+        {7, 64, 17, 20, 15, 15, 1, 1, 1, 7},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
