@@ -237,7 +237,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
             return NULL;
         }
-        cq__convpm_pack_w(w, p->c_out, k, pw, pl->wpm);
+        cq__convpm_pack_w(p, w, pl->wpm);
         for (int64_t c = 0; c < npad; c++)
             pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
         size_t s = cq__convpm_scratch(p, oh, ow);

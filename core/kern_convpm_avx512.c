@@ -1,15 +1,24 @@
 /* kern_convpm_avx512.c - Conv2d as a pixel-major implicit GEMM (AVX-512):
  *   C^T (pixels, c_out) = X^T (pixels, K) W^T (K, c_out),  K = c_in kh kw,
- * with no im2col matrix. A 7-pixel panel of one output row is packed from x
- * per k block (one masked load per K row, stride 1 or 2), W^T is packed once
- * at plan time in panels of pw = 16 nv output channels, and the register
- * tile is 7 pixels x pw channels (up to 28 accumulators). Seven pixels per
- * panel divide ResNet's 56/28/14/7-wide rows, so no lane is wasted where the
- * channel-major sgemm loses a third of its 48-wide tile on 49 pixels. Partial
- * sums of k blocks go to a (pixels, c_out) scratch; the last block adds the
- * bias, applies the activation and stores transposed into y (NCHW). */
+ * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
+ * 16 nv, up to 28 accumulators); seven pixels divide ResNet's 56/28/14/7-wide
+ * rows, so no lane is wasted where the channel-major sgemm loses a third of
+ * its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
+ * block, each channel panel's W^T slice (16 KB, packed once at plan time in
+ * the order it is read) serves every pixel tile of the group from L1 while
+ * the next slice is prefetched. With c_in >= 8 the tiles broadcast straight
+ * from a zero-padded copy of the group's input rows (a table gives each
+ * tap's offset); the few-channel stems pack each output row per k block
+ * instead (masked loads, stride 1 or 2). Partial sums of a group's k blocks
+ * stay in a scratch; the last block adds the bias, applies the activation
+ * and stores through 8x8 transposes into y (NCHW). 1x1 stride-1 convs read
+ * x as X^T directly (run_pointwise). */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "kern_internal.h"
 #include "kern_act_avx512.h"
@@ -75,23 +84,79 @@ static int64_t kblock(int64_t k, int64_t npad)
     return (k + nb - 1) / nb;
 }
 
-/* W (c_out, K) -> wp: panels of pw channels, each (K, pw), zeros past c_out. */
-void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, float *wp)
+/* Non-pointwise blocking: k blocks whose W^T slice of one channel panel
+ * (kc, pw) stays in L1 while every pixel tile of a group of output rows uses
+ * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. The
+ * slice is 16 KB so that it and the next one, prefetched meanwhile, both fit
+ * the 48 KB L1 with the input: at 32 KB the prefetches evicted the slice in
+ * use (512>512 on 7x7, caches evicted first: 1.55-1.7 -> 1.32-1.43 ms). */
+#ifndef W_PANEL_BYTES
+#define W_PANEL_BYTES (16 * 1024)
+#endif
+#ifndef XP_GROUP_BYTES
+#define XP_GROUP_BYTES (384 * 1024)
+#endif
+#ifndef PF_DIST
+#define PF_DIST 1
+#endif
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T0
+#endif
+static int64_t even_split(int64_t n, int64_t most)
 {
-    int64_t npad = (c_out + pw - 1) / pw * pw;
-    for (int64_t j0 = 0; j0 < npad; j0 += pw)
-        for (int64_t t = 0; t < k; t++)
-            for (int64_t c = 0; c < pw; c++)
-                wp[j0 * k + t * pw + c] = j0 + c < c_out ? w[(j0 + c) * k + t] : 0.0f;
+    int64_t nb = (n + most - 1) / most;
+    return (n + nb - 1) / nb;
 }
 
-size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+/* c_in from which the tiles read the padded input directly (see
+ * cq__convpm_run); below, the stems pack rows per k block. */
+#ifndef DIRECT_MIN_CIN
+#define DIRECT_MIN_CIN 8
+#endif
+
+/* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
+ * blocking reads across them); the L2-sized blocks of before for the
+ * few-channel stems (K <= 1536 in one block: their packed rows are the cost,
+ * not W^T); else the L1-sized blocks of the row grid. */
+static int64_t packed_kc(const cq_conv2d_params *p)
 {
-    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
-    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = kblock(k, npad);
-    size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
-    size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
-    return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t most = W_PANEL_BYTES / 4 / pw;
+    if (is_pointwise(p))
+        return K;
+    if (p->c_in < DIRECT_MIN_CIN)
+        return kblock(K, (p->c_out + pw - 1) / pw * pw);
+    return even_split(K, most < 16 ? 16 : most);
+}
+
+/* W (c_out, K) -> wp: k blocks of kc rows (the last may be shorter), each
+ * block a run of channel panels (rows, pw), zeros past c_out. The slices are
+ * stored in the order the non-pointwise loops read them (k block, then
+ * channel panel), so W^T streams from memory in one sequential pass; with
+ * kc = K this is panels of (K, pw). */
+void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
+{
+    int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pw(c_out);
+    int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = packed_kc(p);
+#if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
+    /* Before the first touch: the whole 2 MB pages inside wp as huge pages
+     * (where the kernel allows it; advice only), so a layer's weights stream
+     * from memory without a TLB miss and a prefetcher restart per 4 KB. */
+    {
+        uintptr_t a = ((uintptr_t)wp + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t e = ((uintptr_t)(wp + npad * k)) & ~(uintptr_t)((2u << 20) - 1);
+        if (e > a)
+            (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
+    }
+#endif
+    for (int64_t k0 = 0; k0 < k; k0 += kc0) {
+        int64_t kc = k - k0 < kc0 ? k - k0 : kc0;
+        for (int64_t j0 = 0; j0 < npad; j0 += pw)
+            for (int64_t t = 0; t < kc; t++)
+                for (int64_t c = 0; c < pw; c++)
+                    wp[k0 * npad + j0 * kc + t * pw + c] =
+                        j0 + c < c_out ? w[(j0 + c) * k + k0 + t] : 0.0f;
+    }
 }
 
 typedef struct tile_args {
@@ -108,10 +173,15 @@ typedef struct tile_args {
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
     float *tmp;       /* 64 * MP floats */
+    const float *pf;  /* prefetch the npf 64-byte lines from pf (of the next W^T slice) */
+    int64_t npf;
+    const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
 } tile_args;
 
-/* Always inlined per nv so the k loop has no branch on it. */
-static inline __attribute__((always_inline)) void tile(int nv, const tile_args *a)
+/* Always inlined per nv and sw so the k loop has no branch on them. sw 0:
+ * packed rows (xp[t * ldx + i]); sw 1 or 2: straight from the padded input,
+ * pixel i of tap t at xp[off[t] + sw i]. */
+static inline __attribute__((always_inline)) void tile(int nv, int sw, const tile_args *a)
 {
     __m512 acc[MP][4];
 #pragma GCC unroll 7
@@ -123,23 +193,40 @@ static inline __attribute__((always_inline)) void tile(int nv, const tile_args *
                             : _mm512_setzero_ps();
     const float *xp = a->xp, *wp = a->wp;
     int64_t pw = a->pw, ldx = a->ldx;
-    for (int64_t t = 0; t < a->kc; t++) {
-        __m512 b0 = _mm512_loadu_ps(wp + t * pw);
-        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + t * pw + 16) : b0;
-        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + t * pw + 32) : b0;
-        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + t * pw + 48) : b0;
-#pragma GCC unroll 7
-        for (int i = 0; i < MP; i++) {
-            __m512 av = _mm512_set1_ps(xp[t * ldx + i]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            if (nv > 1)
-                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-            if (nv > 2)
-                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
-            if (nv > 3)
-                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);
-        }
+    const int64_t *off = a->off;
+    /* one k step: row t of the W^T slice times the tap-t values of the
+     * tile's pixels */
+#define TILE_STEP(t)                                                                         \
+    do {                                                                                     \
+        const float *xr = sw ? xp + off[t] : xp + (t) * ldx;                                 \
+        __m512 b0 = _mm512_loadu_ps(wp + (t) * pw);                                          \
+        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + (t) * pw + 16) : b0;                       \
+        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + (t) * pw + 32) : b0;                       \
+        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + (t) * pw + 48) : b0;                       \
+        _Pragma("GCC unroll 7") for (int i = 0; i < MP; i++)                                 \
+        {                                                                                    \
+            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);                               \
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                                  \
+            if (nv > 1)                                                                      \
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);                              \
+            if (nv > 2)                                                                      \
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);                              \
+            if (nv > 3)                                                                      \
+                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);                              \
+        }                                                                                    \
+    } while (0)
+    /* the steps that also prefetch a line of the next slice (one per step,
+     * not a row's lines at once: bursts of misses stalled the loop), then
+     * the rest (no test per step) */
+    int64_t nl = a->npf, t = 0, lps = nl > a->kc ? (nl + a->kc - 1) / a->kc : 1;
+    for (; t < a->kc && t * lps < nl; t++) {
+        for (int64_t j = 0; j < lps; j++)
+            _mm_prefetch((const char *)(a->pf + 16 * (t * lps + j)), PF_HINT);
+        TILE_STEP(t);
     }
+    for (; t < a->kc; t++)
+        TILE_STEP(t);
+#undef TILE_STEP
     if (!a->fin) {
 #pragma GCC unroll 7
         for (int i = 0; i < MP; i++)
@@ -281,31 +368,25 @@ static void panel(tile_args *a, int64_t c_out, int64_t npad, int64_t K, int64_t 
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
-            tile(4, a);
+            tile(4, 0, a);
         else if (nv == 3)
-            tile(3, a);
+            tile(3, 0, a);
         else if (nv == 2)
-            tile(2, a);
+            tile(2, 0, a);
         else
-            tile(1, a);
+            tile(1, 0, a);
     }
 }
 
-void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, float *y, void *scratch)
+static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                          const float *wp, const float *bias_pad, float *y, void *scratch)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     float *xp = scratch;
-    int pointwise = is_pointwise(p);
-    int64_t ldx = row_ld(ow), nq = ldx / 16;
-    chunk_src cs[16 * MAX_CHUNKS];
-    if (!pointwise)
-        chunk_srcs(p, ow, nq, cs);
-    size_t xpb = ((size_t)(kc0 * ldx) * sizeof(float) + 63) / 64 * 64;
+    size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
     float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
     float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
-    int64_t panels_row = (ow + MP - 1) / MP;
     for (int64_t k0 = 0; k0 < K; k0 += kc0) {
         int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
         tile_args a;
@@ -317,33 +398,228 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         a.P = P;
         a.act = p->act;
         a.tmp = tmp;
-        if (pointwise) {
-            /* panels straight from x (K rows of P pixels); the last partial
-             * panel is copied with zeros so no lane reads past x */
-            for (int64_t m0 = 0; m0 < P; m0 += MP) {
-                a.mr = P - m0 < MP ? P - m0 : MP;
-                a.ldx = P;
-                a.xp = x + k0 * P + m0;
-                if (a.mr < MP) {
-                    __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
-                    for (int64_t t = 0; t < kc; t++)
-                        _mm512_storeu_ps(xp + t * 16,
-                                         _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
-                    a.ldx = 16;
-                    a.xp = xp;
-                }
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
+        a.pf = NULL;
+        a.npf = 0;
+        a.off = NULL;
+        /* panels straight from x (K rows of P pixels); the last partial
+         * panel is copied with zeros so no lane reads past x */
+        for (int64_t m0 = 0; m0 < P; m0 += MP) {
+            a.mr = P - m0 < MP ? P - m0 : MP;
+            a.ldx = P;
+            a.xp = x + k0 * P + m0;
+            if (a.mr < MP) {
+                __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
+                for (int64_t t = 0; t < kc; t++)
+                    _mm512_storeu_ps(xp + t * 16,
+                                     _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
+                a.ldx = 16;
+                a.xp = xp;
             }
-            continue;
+            panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
         }
-        for (int64_t oy = 0; oy < oh; oy++) {
-            pack_row(p, x, oy, k0, kc, cs, nq, ldx, xp);
-            for (int64_t pr = 0; pr < panels_row; pr++) {
-                int64_t ox0 = pr * MP, m0 = oy * ow + ox0;
-                a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                a.ldx = ldx;
-                a.xp = xp + ox0;
-                panel(&a, p->c_out, npad, K, k0, wp, ct, y, bias_pad, m0);
+    }
+}
+
+/* The direct path (c_in >= DIRECT_MIN_CIN; the few-channel stems keep the
+ * packed rows): per group of output rows, the input rows under it, zero
+ * padded, are copied once into a (c_in, gh, wp) buffer, and the tiles
+ * broadcast straight from it through a table of tap offsets; no per-k-block
+ * row packing (a seventh of a 56x56 layer's time, its stores missing L1). */
+#ifndef DIRECT_GROUP_BYTES
+#define DIRECT_GROUP_BYTES (448 * 1024)
+#endif
+typedef struct grid {
+    int64_t kc, rows;     /* k block, output rows per group */
+    int direct;
+    int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
+    size_t buf_floats;    /* packed rows or the padded input of one group */
+    size_t ct_floats;     /* partial sums of one group (0: one k block) */
+} grid;
+
+static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
+    g->kc = kc;
+    g->direct = p->c_in >= DIRECT_MIN_CIN;
+    if (!g->direct) {
+        int64_t r = XP_GROUP_BYTES / 4 / (kc * row_ld(ow));
+        g->rows = even_split(oh, r < 1 ? 1 : r);
+        g->gh = g->wpad = 0;
+        g->buf_floats = (size_t)(g->rows * kc * row_ld(ow));
+    } else {
+        int64_t span_w = ((ow + MP - 1) / MP * MP - 1) * p->stride_w +
+                         (p->kw - 1) * p->dil_w + 1;
+        int64_t wp = p->pad_left + p->w + p->pad_right;
+        g->wpad = wp > span_w ? wp : span_w;
+        int64_t r = 1;
+        for (int64_t t = 2; t <= oh; t++) {
+            int64_t gh = (t - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+            int64_t bytes = 4 * (p->c_in * gh * g->wpad + (kc < K ? t * ow * npad : 0));
+            if (bytes > DIRECT_GROUP_BYTES)
+                break;
+            r = t;
+        }
+        g->rows = even_split(oh, r);
+        g->gh = (g->rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+        g->buf_floats = (size_t)(p->c_in * g->gh * g->wpad) + 16;
+    }
+    g->ct_floats = kc < K ? (size_t)(g->rows * ow * npad) : 0;
+}
+
+size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw;
+    if (is_pointwise(p)) {
+        int64_t kc = kblock(k, npad);
+        size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
+        size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+        return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
+    }
+    grid g;
+    make_grid(p, oh, ow, &g);
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    return head + (g.ct_floats + 64 * (size_t)MP) * sizeof(float) +
+           (g.direct ? (size_t)k * sizeof(int64_t) : 0);
+}
+
+/* Input rows g0 s_h - pad_top + [0, gh) of every channel into buf (c_in, gh,
+ * wpad), zeros in the padding and outside the image. Whole-vector stores
+ * may run 15 floats past a row: rows go in order, and buf has 16 spare. */
+static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, const grid *g,
+                       float *buf)
+{
+    int64_t pl = p->pad_left, W = p->w, wp = g->wpad;
+    for (int64_t c = 0; c < p->c_in; c++)
+        for (int64_t gy = 0; gy < g->gh; gy++) {
+            int64_t iy = g0 * p->stride_h - p->pad_top + gy;
+            float *dst = buf + (c * g->gh + gy) * wp;
+            if (iy < 0 || iy >= p->h) {
+                for (int64_t i = 0; i < wp; i += 16)
+                    _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+                continue;
+            }
+            /* masked lanes are not read: src may point before the row */
+            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * W);
+            for (int64_t i = 0; i < wp; i += 16) {
+                int64_t lo = pl - i, hi = pl + W - i; /* lanes [lo, hi) lie in the row */
+                lo = lo < 0 ? 0 : lo;
+                hi = hi > 16 ? 16 : hi;
+                uint32_t m = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+                _mm512_storeu_ps(dst + i,
+                                 _mm512_maskz_loadu_ps((__mmask16)m,
+                                                       (const void *)(src + (uintptr_t)(i - pl) *
+                                                                                4u)));
+            }
+        }
+}
+
+static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
+{
+    if (nv == 4)
+        tile(4, sw, a);
+    else if (nv == 3)
+        tile(3, sw, a);
+    else if (nv == 2)
+        tile(2, sw, a);
+    else
+        tile(1, sw, a);
+}
+
+/* Loop order: groups of output rows; in each, k blocks; in each, every
+ * channel panel's W^T slice (kc, pw) serves all the group's pixel tiles
+ * while it sits in L1. Partial sums of the group stay in a (rows * ow, npad)
+ * scratch. */
+void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, void *scratch)
+{
+    if (is_pointwise(p)) {
+        run_pointwise(p, oh, ow, x, wp, bias_pad, y, scratch);
+        return;
+    }
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
+    grid g;
+    make_grid(p, oh, ow, &g);
+    int64_t kc0 = g.kc, rows0 = g.rows;
+    int64_t ldx = row_ld(ow), nq = ldx / 16;
+    chunk_src cs[16 * MAX_CHUNKS];
+    float *xp = scratch;
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    float *ct = g.ct_floats ? (float *)((char *)scratch + head) : NULL;
+    float *tmp = (float *)((char *)scratch + head) + g.ct_floats;
+    int64_t *off = (int64_t *)(tmp + 64 * MP);
+    if (g.direct) {
+        int64_t khw = p->kh * p->kw;
+        for (int64_t t = 0; t < K; t++) {
+            int64_t c = t / khw, r = t % khw;
+            off[t] = (c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w;
+        }
+    } else {
+        chunk_srcs(p, ow, nq, cs);
+    }
+    int64_t panels_row = (ow + MP - 1) / MP;
+    int sw = (int)p->stride_w;
+    const float *wend = wp + npad * K;
+    for (int64_t g0 = 0; g0 < oh; g0 += rows0) {
+        int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
+        if (g.direct)
+            fill_group(p, x, g0, &g, xp);
+        for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+            int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+            if (!g.direct)
+                for (int64_t r = 0; r < rows; r++)
+                    pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+            tile_args a;
+            a.kc = kc;
+            a.pw = pw;
+            a.npad = npad;
+            a.first = k0 == 0;
+            a.fin = k0 + kc == K;
+            a.P = P;
+            a.act = p->act;
+            a.tmp = tmp;
+            a.ldx = ldx;
+            a.off = g.direct ? off + k0 : NULL;
+            for (int64_t j0 = 0; j0 < npad; j0 += pw) {
+                int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                int nv = (int)((cw + 15) / 16);
+                a.wp = wp + k0 * npad + j0 * kc;
+                a.cw = cw;
+                a.bias = bias_pad + j0;
+                /* the slice PF_DIST slices ahead in wp (or the first
+                 * one again for the next row group), fetched a share per
+                 * tile meanwhile */
+                const float *next = a.wp + PF_DIST * kc * pw;
+                int64_t kn = kc;
+                if (next >= wend) {
+                    next = g0 + rows < oh && PF_DIST == 1 ? wp : NULL;
+                    kn = kc0;
+                } else if (next + kn * pw > wend) {
+                    kn = (int64_t)(wend - next) / pw;
+                }
+                int64_t ntile = rows * panels_row;
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t pr = 0; pr < panels_row; pr++) {
+                        int64_t ox0 = pr * MP, m = r * ow + ox0, ti = r * panels_row + pr;
+                        int64_t t0 = kn * ti / ntile, t1 = kn * (ti + 1) / ntile;
+                        a.pf = next ? next + t0 * pw : NULL;
+                        a.npf = next ? (t1 - t0) * pw / 16 : 0;
+                        a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                        a.ct = ct ? ct + m * npad + j0 : NULL;
+                        a.y = y + j0 * P + g0 * ow + m;
+                        if (!g.direct) {
+                            a.xp = xp + r * kc * ldx + ox0;
+                            tile_sw(0, nv, &a);
+                        } else {
+                            a.xp = xp + r * p->stride_h * g.wpad + ox0 * sw;
+                            if (sw == 1)
+                                tile_sw(1, nv, &a);
+                            else
+                                tile_sw(2, nv, &a);
+                        }
+                    }
             }
         }
     }

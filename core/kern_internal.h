@@ -63,13 +63,13 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
 
 /* Pixel-major implicit-GEMM Conv2d (kern_convpm_avx512.c): applies to
  * groups 1, stride_w 1 or 2, kw <= 16, not 1x1. W (c_out, K) is packed by
- * cq__convpm_pack_w into npad * K floats (npad = c_out rounded up to
+ * cq__convpm_pack_w (in its run's order) into npad * K floats (npad = c_out rounded up to
  * cq__convpm_pw(c_out)); bias_pad has npad entries (zeros past c_out). One
  * image: x (c_in, h, w) -> y (c_out, oh, ow); scratch holds
  * cq__convpm_scratch() bytes. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
 int cq__convpm_applies(const cq_conv2d_params *p);
 int64_t cq__convpm_pw(int64_t c_out);
-void cq__convpm_pack_w(const float *w, int64_t c_out, int64_t k, int64_t pw, float *wp);
+void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, void *scratch);
@@ -87,6 +87,7 @@ int cq__dwp_applies(const cq_conv2d_params *p);
 size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                  const float *w, const float *bias, float *y, void *scratch);
+
 /* Direct convolution for few input channels (kern_stem_avx512.c): applies
  * to groups 1, c_in <= CQ__STEM_MAX_CIN, not 1x1, c_in kh kw <=
  * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by
@@ -108,6 +109,13 @@ void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
  * cq_kern_isa() is CQ_ISA_AVX512. */
 void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
                       int64_t lda, const float *x, float beta, float *y);
+
+/* MaxPool 2-D with AVX-512 (kern_pool_avx512.c): whole rows, no dilation,
+ * stride_w 1 or 2, kw <= 16, padded rows up to 4096 floats. Returns 0 (and
+ * writes nothing) where it does not apply, else 1 with y (n c, oh, ow) set.
+ * Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       float *y);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

@@ -173,6 +173,8 @@ cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_coun
         return st;
     if (p->dil_h != 1 || p->dil_w != 1 || p->kh > POOL_MAX_KH)
         return cq_pool2d_f32_ref(p, x, x_count, y, y_count, err);
+    if (cq_kern_isa() == CQ_ISA_AVX512 && cq__maxpool_avx512(p, oh, ow, x, y))
+        return CQ_OK;
     const cq__kern_vtab *k = cq__kern();
     int64_t ylo, yhi, xlo, xhi, sw = p->stride_w, kw = p->kw, kh = p->kh, W = p->w;
     interior(p->stride_h, p->pad_top, kh, p->h, oh, &ylo, &yhi);

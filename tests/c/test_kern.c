@@ -242,6 +242,15 @@ static void test_kern_conv2d_pixel_major(void **state)
          * partial last panel, several k blocks */
         {160, 96, 7, 7, 1, 1, 1, 1, 1, 0},  {300, 64, 2, 7, 1, 1, 1, 1, 1, 0},
         {1700, 64, 2, 5, 1, 1, 1, 1, 1, 0}, {9, 20, 3, 3, 1, 1, 2, 2, 1, 0},
+        /* several groups of output rows (the last one shorter), each over
+         * several k blocks: 56-wide rows, stride 1 and 2 */
+        {64, 40, 23, 56, 3, 3, 1, 1, 1, 1}, {70, 64, 23, 110, 3, 3, 2, 2, 1, 1},
+        /* c_in >= 8 (straight from the padded input): dilation, mixed
+         * strides, uneven pads, kernels wider than the pad */
+        {12, 40, 9, 17, 3, 5, 2, 1, 2, 2},  {16, 33, 10, 13, 5, 3, 1, 2, 2, 1},
+        {8, 20, 4, 30, 4, 4, 1, 2, 1, 0},
+        /* few channels (packed rows) over two k blocks */
+        {7, 64, 17, 20, 15, 15, 1, 1, 1, 7},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
@@ -762,6 +771,58 @@ static void test_kern_pool2d_random(void **state)
     }
 }
 
+/* Max pooling over whole rows (the AVX-512 row-buffer path): ResNet's
+ * 3x3/2 p1 and BlazeFace's 2x2/2 maps, stride 1, kw 16, asymmetric pads,
+ * ceil mode, and a row past the 4096-float buffer (the generic path). */
+static void test_kern_pool2d_max_rows(void **state)
+{
+    (void)state;
+    kt_rng r = {99};
+    cq_err err;
+    static const int64_t cfg[][10] = {
+        /* c, h, w, kh, kw, stride_h, stride_w, pad top/left, pad bottom/right, ceil */
+        {3, 112, 112, 3, 3, 2, 2, 1, 1, 0}, {2, 64, 64, 2, 2, 2, 2, 0, 0, 0},
+        {2, 9, 61, 3, 5, 1, 1, 2, 0, 0},    {1, 7, 40, 4, 16, 3, 2, 0, 3, 1},
+        {2, 5, 33, 3, 3, 2, 2, 0, 2, 1},    {1, 3, 5000, 3, 3, 2, 2, 1, 1, 0},
+    };
+    cq_isa isas[] = KT_ISAS;
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_pool2d_params p = cq_pool2d_params_default();
+        p.kind = CQ_POOL_MAX;
+        p.n = 1 + (int64_t)(i % 2);
+        p.c = cfg[i][0];
+        p.h = cfg[i][1];
+        p.w = cfg[i][2];
+        p.kh = cfg[i][3];
+        p.kw = cfg[i][4];
+        p.stride_h = cfg[i][5];
+        p.stride_w = cfg[i][6];
+        p.pad_top = p.pad_left = cfg[i][7];
+        p.pad_bottom = p.pad_right = cfg[i][8];
+        p.ceil_mode = (int)cfg[i][9];
+        int64_t oh, ow;
+        assert_int_equal(cq_pool2d_out_shape(&p, &oh, &ow, &err), CQ_OK);
+        size_t nx = (size_t)(p.n * p.c * p.h * p.w), ny = (size_t)(p.n * p.c * oh * ow);
+        float *x = malloc(nx * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
+        kt_fill(&r, x, (int64_t)nx);
+        pool_naive(&p, oh, ow, x, want);
+        for (int k = 0; k < 3; k++) {
+            cq_kern_set_isa(isas[k]);
+            memset(got, 0xff, ny * 4);
+            assert_int_equal(cq_pool2d_f32(&p, x, nx, got, ny, &err), CQ_OK);
+            int64_t bad = kt_mismatch(got, want, (int64_t)ny, p.kh * p.kw);
+            if (bad >= 0)
+                fail_msg("maxpool case %zu isa %s: y[%lld] = %g, want %g", i,
+                         cq_isa_name(isas[k]), (long long)bad, (double)got[bad],
+                         (double)want[bad]);
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        free(x);
+        free(want);
+        free(got);
+    }
+}
+
 static void test_kern_pool2d_global(void **state)
 {
     (void)state;
@@ -832,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_kern_gemm_random),
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
+        cmocka_unit_test(test_kern_pool2d_max_rows),
         cmocka_unit_test(test_kern_pool2d_global),
         cmocka_unit_test(test_kern_transpose_random),
     };
