@@ -232,6 +232,17 @@ static inline void store_row(float *y, int64_t j, int64_t nv, int two, __mmask16
     }
 }
 
+/* Prefetch for writing the output rows of the next block (into the next
+ * plane after the last block; nothing past yend): inside the models the
+ * output buffer was last touched long before, and the stores' misses
+ * stalled the blocks (as in the 1x1 sgemm, see kern_gemm_avx512.c). */
+static inline void prefetch_out(const float *y, int64_t n, const float *yend)
+{
+    const char *c = (const char *)y, *e = (const char *)yend;
+    for (int64_t i = 0; i < n * (int64_t)sizeof(float) && c + i < e; i += 64)
+        _mm_prefetch(c + i, _MM_HINT_ET0);
+}
+
 /* Accumulators a<rr><v>: output row rr of the block, column vector v. They
  * and the weights are named, not arrays, so they stay in registers (arrays
  * indexed in unrolled loops were kept on the stack: 2x slower). */
@@ -306,7 +317,7 @@ static void pad_plane(const float *x, int64_t h, int64_t w, int64_t pt, int64_t 
  * vectors at a time: past an odd last one the second reads zeros and is
  * not stored. */
 static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *pp,
-                         int64_t ps, const float *wk, float bias, float *y)
+                         int64_t ps, const float *wk, float bias, float *y, const float *yend)
 {
 #define STEP 1
     int64_t nv = (ow + VL - 1) / VL;
@@ -315,6 +326,7 @@ static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
     LOAD_W(wk);
     for (int64_t oy = 0; oy < oh; oy += RB) {
         const float *rp = pp + oy * ps + VL - p->pad_left;
+        prefetch_out(y + (oy + RB) * ow, RB * ow, yend);
         for (int64_t j = 0; j < nv; j += 2) {
             int two = j + 1 < nv;
             __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb, a20 = vb, a21 = vb, a30 = vb, a31 = vb;
@@ -344,7 +356,8 @@ static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
 /* 3x3, stride 2 both ways, on split rows (split_plane): output row oy + rr
  * reads input rows 2 (oy + rr) - pad_top + ky. zr: a zero row pair. */
 static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *s,
-                         int64_t len, const float *zr, const float *wk, float bias, float *y)
+                         int64_t len, const float *zr, const float *wk, float bias, float *y,
+                         const float *yend)
 {
 #define STEP 2
     int64_t nv = (ow + VL - 1) / VL;
@@ -352,6 +365,7 @@ static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
     __m512 vb = _mm512_set1_ps(bias);
     LOAD_W(wk);
     for (int64_t oy = 0; oy < oh; oy += RB) {
+        prefetch_out(y + (oy + RB) * ow, RB * ow, yend);
         const float *rp[2 * RB + 1];
         for (int ir = 0; ir < 2 * RB + 1; ir++) {
             int64_t iy = 2 * oy + ir - p->pad_top;
@@ -426,14 +440,15 @@ static void plane_s1(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t 
 }
 
 static void plane_s2(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
-                     const float *x, const float *wk, float bias, float *s, float *y)
+                     const float *x, const float *wk, float bias, float *s, float *y,
+                     const float *yend)
 {
     int64_t nv = (ow + VL - 1) / VL, len = split_len(ow);
     __mmask16 tail = range_mask(nv * VL - VL, ow);
     __m512 vb = _mm512_set1_ps(bias);
     split_plane(x, p->h, p->w, p->pad_left, len, s);
     if (kh == 3 && kw == 3 && p->stride_h == 2) {
-        plane_s2_3x3(p, oh, ow, s, len, s + 2 * p->h * len, wk, bias, y);
+        plane_s2_3x3(p, oh, ow, s, len, s + 2 * p->h * len, wk, bias, y, yend);
         return;
     }
     for (int64_t oy = 0; oy < oh; oy++) {
@@ -476,10 +491,10 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
         float b = bias ? bias[co] : 0.0f;
         if (s1_3x3) {
             pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
-            plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P);
+            plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P, y + p->c_out * P);
         } else if (p->stride_w == 1)
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
-            plane_s2(p, oh, ow, kh, kw, xc, wk, b, s, y + co * P);
+            plane_s2(p, oh, ow, kh, kw, xc, wk, b, s, y + co * P, y + p->c_out * P);
     }
 }
