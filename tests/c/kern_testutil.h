@@ -59,4 +59,34 @@ static inline int64_t kt_mismatch(const float *got, const float *want, int64_t n
 
 #define KT_ISAS {CQ_ISA_SCALAR, CQ_ISA_AVX2, CQ_ISA_AVX512}
 
+/* The activation on a double, as the kernels define it in float. */
+static inline float act_naive(cq_act a, double v)
+{
+    switch (a.kind) {
+    case CQ_ACT_RELU:
+        return (float)(v > 0 ? v : 0);
+    case CQ_ACT_CLIP:
+        return (float)(v < a.a ? a.a : (v > a.b ? a.b : v));
+    case CQ_ACT_LEAKY:
+        return (float)(v >= 0 ? v : a.a * v);
+    case CQ_ACT_HARDSWISH:
+        return (float)(v * fmin(fmax(v + 3, 0), 6) / 6);
+    default:
+        return (float)v;
+    }
+}
+
+/* A random fused activation with fixed parameters. */
+static inline cq_act random_act(kt_rng *r)
+{
+    cq_act a = {(cq_act_kind)kt_int(r, 0, CQ_ACT_COUNT - 1), 0.0f, 0.0f};
+    if (a.kind == CQ_ACT_CLIP) {
+        a.a = -0.3f;
+        a.b = 0.4f;
+    } else if (a.kind == CQ_ACT_LEAKY) {
+        a.a = 0.1f;
+    }
+    return a;
+}
+
 #endif
