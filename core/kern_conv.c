@@ -147,7 +147,8 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     }
     if (algo < 0) {
         /* Depthwise with AVX-512: the plane kernel (kern_dw_avx512.c) on
-         * rows of >= 14 outputs (stride 1) or >= 28 (stride 2); bench_kern,
+         * rows of >= 14 outputs (MobileNetV2's 192x28x28/2 in the model:
+         * 0.046-0.048 ms, channel-last 0.058-0.063); bench_kern,
          * best of 0.2 s, plane / channel-last: 32x112x112 0.106 / 0.431 ms,
          * 144x56x56 0.113 / 0.282, 192x28x28 0.039 / 0.092, 384x14x14 0.034
          * / 0.037, 96x112x112/2 0.215 / 0.322, 144x56x56/2 0.093 / 0.117,
@@ -160,7 +161,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
          * 0.026 / 0.061, 48x64x64/2 0.051 / 0.070, 96x112x112/2 0.27 /
          * 0.31, 144x56x56 0.34 / 0.26, 192x28x28 0.19 / 0.086. */
         if (algo_applies(p, CQ_CONV_DEPTHWISE) && cq_kern_isa() == CQ_ISA_AVX512 &&
-            cq__dwp_applies(p) && ow >= (p->stride_w == 1 ? 14 : 28))
+            cq__dwp_applies(p) && ow >= 14)
             algo = CQ_CONV_DEPTHWISE;
         else if (algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) &&
                  (ow < 32 || (ow < 64 && p->c_in >= 128)))
