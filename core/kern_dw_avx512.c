@@ -113,57 +113,35 @@ static inline int taps_rows(const cq_conv2d_params *p, int64_t oy, int64_t kh, i
     return n;
 }
 
-/* One output row, stride 1. src[r] is input row r's start shifted by -pad_left;
- * lm[j * kw + kx] the load mask of column vector j, tap kx. */
-static inline __attribute__((always_inline)) void row_s1(const float *const *src,
-                                                         const float *const *wr, int nr,
-                                                         int64_t kw, int64_t nv,
-                                                         const __mmask16 *lm, __mmask16 tail,
-                                                         __m512 vb, cq_act act, float *y)
+/* Output vector j of a row of nv vectors, act applied; the last one masked
+ * to the row's ragged end. */
+static inline void store_vec(float *y, int64_t j, int64_t nv, __mmask16 tail, cq_act act,
+                             __m512 v)
 {
-    int64_t j = 0;
-    for (; j + NACC <= nv; j += NACC) {
-        __m512 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-        for (int r = 0; r < nr; r++)
-            for (int64_t kx = 0; kx < kw; kx++) {
-                __m512 w = _mm512_set1_ps(wr[r][kx]);
-                const float *s = src[r] + kx + j * VL;
-                const __mmask16 *m = lm + j * kw + kx;
-                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[0], at(s, 0)), w, a0);
-                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[kw], at(s, VL)), w, a1);
-                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[2 * kw], at(s, 2 * VL)), w, a2);
-                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[3 * kw], at(s, 3 * VL)), w, a3);
-            }
-        float *yj = y + j * VL;
-        _mm512_storeu_ps(yj, act16(act, a0));
-        _mm512_storeu_ps(yj + VL, act16(act, a1));
-        _mm512_storeu_ps(yj + 2 * VL, act16(act, a2));
-        if (j + NACC == nv)
-            _mm512_mask_storeu_ps(yj + 3 * VL, tail, act16(act, a3));
-        else
-            _mm512_storeu_ps(yj + 3 * VL, act16(act, a3));
-    }
-    for (; j < nv; j++) {
-        __m512 a0 = vb, a1 = _mm512_setzero_ps();
-        for (int r = 0; r < nr; r++)
-            for (int64_t kx = 0; kx < kw; kx++) {
-                __m512 v = _mm512_maskz_loadu_ps(lm[j * kw + kx], at(src[r], kx + j * VL));
-                if (r & 1)
-                    a1 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a1);
-                else
-                    a0 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a0);
-            }
-        __m512 v = act16(act, _mm512_add_ps(a0, a1));
-        if (j + 1 == nv)
-            _mm512_mask_storeu_ps(y + j * VL, tail, v);
-        else
-            _mm512_storeu_ps(y + j * VL, v);
-    }
+    if (j + 1 == nv)
+        _mm512_mask_storeu_ps(y + j * VL, tail, act16(act, v));
+    else
+        _mm512_storeu_ps(y + j * VL, act16(act, v));
 }
 
-/* One output row, stride 2: e[r] / o[r] are input row r's split halves. */
-static inline __attribute__((always_inline)) void row_s2(const float *const *e,
+/* Tap (r, kx) of output vector j. Stride 1 (s2 0): src[r] is input row r's
+ * start shifted by -pad_left, lm[j * kw + kx] the load mask of vector j, tap
+ * kx. Stride 2: src[r] / o[r] are input row r's split halves (E / O). */
+static inline __attribute__((always_inline)) __m512 tap(int s2, const float *const *src,
+                                                        const float *const *o,
+                                                        const __mmask16 *lm, int64_t kw, int r,
+                                                        int64_t kx, int64_t j)
+{
+    if (s2)
+        return _mm512_loadu_ps(((kx & 1) ? o[r] : src[r]) + kx / 2 + j * VL);
+    return _mm512_maskz_loadu_ps(lm[j * kw + kx], at(src[r], kx + j * VL));
+}
+
+/* One output row of any kernel up to 7x7 (s2: stride 2, see tap()); wr[r]
+ * the weight row of input row r. */
+static inline __attribute__((always_inline)) void row_dw(int s2, const float *const *src,
                                                          const float *const *o,
+                                                         const __mmask16 *lm,
                                                          const float *const *wr, int nr,
                                                          int64_t kw, int64_t nv,
                                                          __mmask16 tail, __m512 vb, cq_act act,
@@ -175,36 +153,27 @@ static inline __attribute__((always_inline)) void row_s2(const float *const *e,
         for (int r = 0; r < nr; r++)
             for (int64_t kx = 0; kx < kw; kx++) {
                 __m512 w = _mm512_set1_ps(wr[r][kx]);
-                const float *s = ((kx & 1) ? o[r] : e[r]) + kx / 2 + j * VL;
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(s), w, a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(s + VL), w, a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(s + 2 * VL), w, a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(s + 3 * VL), w, a3);
+                a0 = _mm512_fmadd_ps(tap(s2, src, o, lm, kw, r, kx, j), w, a0);
+                a1 = _mm512_fmadd_ps(tap(s2, src, o, lm, kw, r, kx, j + 1), w, a1);
+                a2 = _mm512_fmadd_ps(tap(s2, src, o, lm, kw, r, kx, j + 2), w, a2);
+                a3 = _mm512_fmadd_ps(tap(s2, src, o, lm, kw, r, kx, j + 3), w, a3);
             }
-        float *yj = y + j * VL;
-        _mm512_storeu_ps(yj, act16(act, a0));
-        _mm512_storeu_ps(yj + VL, act16(act, a1));
-        _mm512_storeu_ps(yj + 2 * VL, act16(act, a2));
-        if (j + NACC == nv)
-            _mm512_mask_storeu_ps(yj + 3 * VL, tail, act16(act, a3));
-        else
-            _mm512_storeu_ps(yj + 3 * VL, act16(act, a3));
+        store_vec(y, j, nv, tail, act, a0);
+        store_vec(y, j + 1, nv, tail, act, a1);
+        store_vec(y, j + 2, nv, tail, act, a2);
+        store_vec(y, j + 3, nv, tail, act, a3);
     }
     for (; j < nv; j++) {
         __m512 a0 = vb, a1 = _mm512_setzero_ps();
         for (int r = 0; r < nr; r++)
             for (int64_t kx = 0; kx < kw; kx++) {
-                const float *s = ((kx & 1) ? o[r] : e[r]) + kx / 2 + j * VL;
+                __m512 v = tap(s2, src, o, lm, kw, r, kx, j);
                 if (r & 1)
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_set1_ps(wr[r][kx]), a1);
+                    a1 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a1);
                 else
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_set1_ps(wr[r][kx]), a0);
+                    a0 = _mm512_fmadd_ps(v, _mm512_set1_ps(wr[r][kx]), a0);
             }
-        __m512 v = act16(act, _mm512_add_ps(a0, a1));
-        if (j + 1 == nv)
-            _mm512_mask_storeu_ps(y + j * VL, tail, v);
-        else
-            _mm512_storeu_ps(y + j * VL, v);
+        store_vec(y, j, nv, tail, act, _mm512_add_ps(a0, a1));
     }
 }
 
@@ -220,16 +189,9 @@ static inline __attribute__((always_inline)) void row_s2(const float *const *e,
 static inline void store_row(float *y, int64_t j, int64_t nv, int two, __mmask16 tail, cq_act act,
                              __m512 v0, __m512 v1)
 {
-    if (j + 1 == nv)
-        _mm512_mask_storeu_ps(y + j * VL, tail, act16(act, v0));
-    else
-        _mm512_storeu_ps(y + j * VL, act16(act, v0));
-    if (two) {
-        if (j + 2 == nv)
-            _mm512_mask_storeu_ps(y + (j + 1) * VL, tail, act16(act, v1));
-        else
-            _mm512_storeu_ps(y + (j + 1) * VL, act16(act, v1));
-    }
+    store_vec(y, j, nv, tail, act, v0);
+    if (two)
+        store_vec(y, j + 1, nv, tail, act, v1);
 }
 
 /* Prefetch for writing the output rows of the next block (into the next
@@ -431,11 +393,11 @@ static void plane_s1(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t 
             wr[r] = wk + ky[r] * kw;
         }
         if (kh == 3 && kw == 3)
-            row_s1(src, wr, nr, 3, nv, lm, tail, vb, p->act, y + oy * ow);
+            row_dw(0, src, NULL, lm, wr, nr, 3, nv, tail, vb, p->act, y + oy * ow);
         else if (kh == 5 && kw == 5)
-            row_s1(src, wr, nr, 5, nv, lm, tail, vb, p->act, y + oy * ow);
+            row_dw(0, src, NULL, lm, wr, nr, 5, nv, tail, vb, p->act, y + oy * ow);
         else
-            row_s1(src, wr, nr, kw, nv, lm, tail, vb, p->act, y + oy * ow);
+            row_dw(0, src, NULL, lm, wr, nr, kw, nv, tail, vb, p->act, y + oy * ow);
     }
 }
 
@@ -461,11 +423,11 @@ static void plane_s2(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t 
             wr[r] = wk + ky[r] * kw;
         }
         if (kh == 3 && kw == 3)
-            row_s2(e, o, wr, nr, 3, nv, tail, vb, p->act, y + oy * ow);
+            row_dw(1, e, o, NULL, wr, nr, 3, nv, tail, vb, p->act, y + oy * ow);
         else if (kh == 5 && kw == 5)
-            row_s2(e, o, wr, nr, 5, nv, tail, vb, p->act, y + oy * ow);
+            row_dw(1, e, o, NULL, wr, nr, 5, nv, tail, vb, p->act, y + oy * ow);
         else
-            row_s2(e, o, wr, nr, kw, nv, tail, vb, p->act, y + oy * ow);
+            row_dw(1, e, o, NULL, wr, nr, kw, nv, tail, vb, p->act, y + oy * ow);
     }
 }
 
