@@ -196,17 +196,6 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     if (pl->algo == CQ_CONV_IM2COL)
         pl->scratch = pl->col_bytes = (size_t)(k * oh * ow) * sizeof(float);
     if (pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) {
-        /* weights packed for the AVX-512 sgemm, used when that ISA is on */
-        int64_t cog = p->c_out / p->groups;
-        pl->ap_group = (cog + 7) / 8 * 8 * k;
-        pl->ap = cq_alloc((size_t)(pl->ap_group * p->groups) * sizeof(float));
-        if (!pl->ap) {
-            cq_conv2d_plan_free(pl);
-            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
-            return NULL;
-        }
-        for (int64_t g = 0; g < p->groups; g++)
-            cq__sgemm_pack_a(w + g * cog * k, cog, k, pl->ap + g * pl->ap_group);
         pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
         pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     }
@@ -243,6 +232,21 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
         size_t s = cq__convpm_scratch(p, oh, ow);
         pl->scratch = s > pl->scratch ? s : pl->scratch;
+    }
+    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && !pl->wst && !pl->wpm) {
+        /* weights packed for the AVX-512 sgemm, used when that ISA is on
+         * (not for the stem and pixel-major paths, which have their own:
+         * a second copy there took 46 MB on ResNet-18) */
+        int64_t cog = p->c_out / p->groups;
+        pl->ap_group = (cog + 7) / 8 * 8 * k;
+        pl->ap = cq_alloc((size_t)(pl->ap_group * p->groups) * sizeof(float));
+        if (!pl->ap) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        for (int64_t g = 0; g < p->groups; g++)
+            cq__sgemm_pack_a(w + g * cog * k, cog, k, pl->ap + g * pl->ap_group);
     }
     if (pl->algo == CQ_CONV_DEPTHWISE && cq__dwp_applies(p)) {
         pl->dwp = 1;
@@ -406,7 +410,8 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
     /* Own AVX-512 sgemm when OpenBLAS runs single-threaded (it is 1.3-1.8x
      * faster than OpenBLAS's Haswell kernels here); with more OpenBLAS
      * threads, OpenBLAS, which spreads one call over them. */
-    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && pl->ap && openblas_get_num_threads() <= 1;
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && (pl->ap || pl->wpm || pl->wst) &&
+                 openblas_get_num_threads() <= 1;
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
     if (res && (!avx512 || pl->wpm || pl->wst || pl->algo == CQ_CONV_DEPTHWISE ||
