@@ -402,13 +402,14 @@ static void plane_s1(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t 
 }
 
 static void plane_s2(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
-                     const float *x, const float *wk, float bias, float *s, float *y,
+                     const float *x, int split, const float *wk, float bias, float *s, float *y,
                      const float *yend)
 {
     int64_t nv = (ow + VL - 1) / VL, len = split_len(ow);
     __mmask16 tail = range_mask(nv * VL - VL, ow);
     __m512 vb = _mm512_set1_ps(bias);
-    split_plane(x, p->h, p->w, p->pad_left, len, s);
+    if (split) /* else the rows of x are in s already */
+        split_plane(x, p->h, p->w, p->pad_left, len, s);
     if (kh == 3 && kw == 3 && p->stride_h == 2) {
         plane_s2_3x3(p, oh, ow, s, len, s + 2 * p->h * len, wk, bias, y, yend);
         return;
@@ -438,7 +439,7 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
     int64_t nv = (ow + VL - 1) / VL;
     __mmask16 lm[MAX_VECS * MAXK];
     int s1_3x3 = is_s1_3x3(p);
-    if (p->stride_w == 1)
+    if (p->stride_w == 1 && !s1_3x3) /* the generic path's load masks */
         for (int64_t j = 0; j < nv; j++)
             for (int64_t kx = 0; kx < kw; kx++)
                 lm[j * kw + kx] = range_mask(j * VL - p->pad_left + kx, p->w);
@@ -451,12 +452,15 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
     for (int64_t co = 0; co < p->c_out; co++) {
         const float *xc = x + co / mult * HW, *wk = w + co * kh * kw;
         float b = bias ? bias[co] : 0.0f;
+        /* a new input plane (with a channel multiplier, every mult-th) */
+        int fresh = co % mult == 0;
         if (s1_3x3) {
-            pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
+            if (fresh)
+                pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
             plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P, y + p->c_out * P);
         } else if (p->stride_w == 1)
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
-            plane_s2(p, oh, ow, kh, kw, xc, wk, b, s, y + co * P, y + p->c_out * P);
+            plane_s2(p, oh, ow, kh, kw, xc, fresh, wk, b, s, y + co * P, y + p->c_out * P);
     }
 }

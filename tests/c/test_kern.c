@@ -117,6 +117,31 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     free(want_res);
 }
 
+/* One row of a shape table (c_in, c_out, h, w, kh, kw, stride_h, stride_w,
+ * dilation, pad top/left, ...) with pad_br at the bottom/right, checked by
+ * check_conv; row i sets the batch (1 or 2), the activation (clip from
+ * clip_lo) and whether there is a bias. */
+static void check_cfg_row(const int64_t *c, int64_t pad_br, size_t i, float clip_lo, kt_rng *r)
+{
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = 1 + (int64_t)(i % 2);
+    p.c_in = c[0];
+    p.c_out = c[1];
+    p.h = c[2];
+    p.w = c[3];
+    p.kh = c[4];
+    p.kw = c[5];
+    p.stride_h = c[6];
+    p.stride_w = c[7];
+    p.dil_h = p.dil_w = c[8];
+    p.pad_top = p.pad_left = c[9];
+    p.pad_bottom = p.pad_right = pad_br;
+    p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
+    p.act.a = p.act.kind == CQ_ACT_CLIP ? clip_lo : 0.01f;
+    p.act.b = 0.5f;
+    check_conv(&p, r, (int)(i % 3 != 0));
+}
+
 static void test_kern_conv2d_random(void **state)
 {
     (void)state;
@@ -225,25 +250,8 @@ static void test_kern_conv2d_pixel_major(void **state)
         /* few channels (packed rows) over two k blocks */
         {7, 64, 17, 20, 15, 15, 1, 1, 1, 7},
     };
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-        cq_conv2d_params p = cq_conv2d_params_default();
-        p.n = 1 + (int64_t)(i % 2);
-        p.c_in = cfg[i][0];
-        p.c_out = cfg[i][1];
-        p.h = cfg[i][2];
-        p.w = cfg[i][3];
-        p.kh = cfg[i][4];
-        p.kw = cfg[i][5];
-        p.stride_h = cfg[i][6];
-        p.stride_w = cfg[i][7];
-        p.dil_h = p.dil_w = cfg[i][8];
-        p.pad_top = p.pad_left = cfg[i][9];
-        p.pad_bottom = p.pad_right = cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0;
-        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
-        p.act.a = p.act.kind == CQ_ACT_CLIP ? 0.0f : 0.01f;
-        p.act.b = 0.5f;
-        check_conv(&p, &r, (int)(i % 3 != 0));
-    }
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
 }
 
 /* The depthwise plane kernel (kern_dw_avx512.c) on the shapes it takes:
@@ -294,25 +302,8 @@ static void test_kern_conv2d_stem(void **state)
         {2, 8, 5, 16, 3, 3, 1, 1, 1, 0, 0},     {3, 16, 11, 47, 11, 3, 4, 1, 1, 5, 5},
         {3, 7, 17, 33, 3, 3, 2, 2, 1, 1, 0},    {4, 3, 5, 400, 1, 3, 1, 1, 3, 0, 0},
     };
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-        cq_conv2d_params p = cq_conv2d_params_default();
-        p.n = 1 + (int64_t)(i % 2);
-        p.c_in = cfg[i][0];
-        p.c_out = cfg[i][1];
-        p.h = cfg[i][2];
-        p.w = cfg[i][3];
-        p.kh = cfg[i][4];
-        p.kw = cfg[i][5];
-        p.stride_h = cfg[i][6];
-        p.stride_w = cfg[i][7];
-        p.dil_h = p.dil_w = cfg[i][8];
-        p.pad_top = p.pad_left = cfg[i][9];
-        p.pad_bottom = p.pad_right = cfg[i][10];
-        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
-        p.act.a = p.act.kind == CQ_ACT_CLIP ? -0.2f : 0.01f;
-        p.act.b = 0.5f;
-        check_conv(&p, &r, (int)(i % 3 != 0));
-    }
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        check_cfg_row(cfg[i], cfg[i][10], i, -0.2f, &r);
 }
 
 static void test_kern_conv2d_algo_choice(void **state)
