@@ -1,7 +1,7 @@
 --- calq's per-node times (model:profile()), single thread: the counterpart of
 --- bench/ort_nodes.js.
 --   calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]
--- Prints the sum of per-node mean times (ms per run, over RUNS runs after 5
+-- Prints the sum of per-node median times (ms per run, over RUNS runs after 5
 -- warm-up runs), the time per operator type (Conv split by kernel size and
 -- depthwise), then the TOP slowest nodes with their shapes. Inputs: a fixed
 -- pattern. Nodes fused into the one before (Relu after Conv) show 0.
@@ -24,9 +24,23 @@ for _, v in ipairs(m:inputs()) do
 end
 m:set_threads(1)
 for _ = 1, 5 do assert(m:run(feeds)) end
-m:profile(true)
-for _ = 1, runs do assert(m:run(feeds)) end
-local prof = m:profile()
+-- one profiled run at a time: per-node medians, as bench/ort_nodes.js reports
+local samples, prof = {}, nil
+for _ = 1, runs do
+  m:profile(true)
+  assert(m:run(feeds))
+  prof = m:profile()
+  for i, r in ipairs(prof) do
+    samples[i] = samples[i] or {}
+    samples[i][#samples[i] + 1] = r.ms
+  end
+end
+for i, r in ipairs(prof) do
+  local xs = samples[i]
+  table.sort(xs)
+  local h = #xs // 2
+  r.ms = #xs % 2 == 1 and xs[h + 1] or (xs[h] + xs[h + 1]) / 2
+end
 
 local function sh(s)
   if not s then return "" end
@@ -46,7 +60,7 @@ for _, r in ipairs(prof) do
   total = total + r.ms
 end
 table.sort(order, function(a, b) return byop[a] > byop[b] end)
-print(("%s: calq per-node means over %d runs, 1 thread; sum %.3f ms"):format(path:match("[^/]*$"), runs, total))
+print(("%s: calq per-node medians over %d runs, 1 thread; sum %.3f ms"):format(path:match("[^/]*$"), runs, total))
 for _, k in ipairs(order) do print(("  %-24s %.3f"):format(k, byop[k])) end
 table.sort(prof, function(a, b) return a.ms > b.ms end)
 for i = 1, math.min(top, #prof) do

@@ -8,15 +8,17 @@
  * 3x3 (MobileNet's and BlazeFace's depthwise layers) has blocked kernels:
  * 4 output rows x 2 column vectors, the nine weights in registers, each
  * input row loaded once per block and its shifted taps made with valignd.
- * Stride 1 reads a copy of the plane with zero borders (plain loads only);
- * stride 2 reads the plane split into even and odd columns, in zero-padded
- * scratch rows: E[j] = x[2j - pad_left], O[j] = x[2j + 1 - pad_left], so
- * tap kx of output column ox is E[ox + kx / 2] (kx even) or O[ox + kx / 2]
- * (kx odd).
+ * Stride 1 reads a copy of the plane with zero borders (plain loads only).
+ * Stride 2 (pad_left 0 or 1) reads the plane itself in blocks of 2 output
+ * rows x 2 column vectors, deinterleaving each input row into even and odd
+ * columns in registers, and prefetches the rows a few blocks ahead.
  *
  * Other kernels up to 7x7: every tap one (masked) load from the input row,
  * padding and ragged ends by masks made once per call, four output vectors
- * in flight; stride 2 on the split rows.
+ * in flight. Their stride 2 reads the plane split into even and odd columns,
+ * in zero-padded scratch rows: E[j] = x[2j - pad_left], O[j] = x[2j + 1 -
+ * pad_left], so tap kx of output column ox is E[ox + kx / 2] (kx even) or
+ * O[ox + kx / 2] (kx odd).
  *
  * Rows above or below the input are skipped (their taps are zero). The sums
  * run in a different order from the scalar reference: results agree to
@@ -70,8 +72,16 @@ static int is_s1_3x3(const cq_conv2d_params *p)
     return p->stride_w == 1 && p->stride_h == 1 && p->kh == 3 && p->kw == 3;
 }
 
+/* 3x3 stride 2 with pad_left <= 1: plane_s2_3x3_direct(), no split rows */
+static int is_s2_3x3_direct(const cq_conv2d_params *p)
+{
+    return p->stride_w == 2 && p->stride_h == 2 && p->kh == 3 && p->kw == 3 && p->pad_left <= 1;
+}
+
 size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
+    if (is_s2_3x3_direct(p)) /* one zero row */
+        return (size_t)(p->w + 5 * VL) * sizeof(float) + 64;
     if (is_s1_3x3(p))
         return (size_t)(pad_rows(p, oh) * pad_stride(p, ow)) * sizeof(float) + 64;
     if (p->stride_w != 2)
@@ -228,20 +238,25 @@ static inline void prefetch_out(const float *y, int64_t n, const float *yend)
         FMA3(a30, a31, (ir) - 3 * STEP, t0, t1, t2, u0, u1, u2);                                 \
     } while (0)
 #define W(ky, kx) wv[3 * (ky) + (kx)]
+#define FMA_ROWS2(ir, t0, t1, t2, u0, u1, u2)                                                   \
+    do {                                                                                         \
+        FMA3(a00, a01, (ir) - 0 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+        FMA3(a10, a11, (ir) - 1 * STEP, t0, t1, t2, u0, u1, u2);                                 \
+    } while (0)
 #define LOAD_W(wk)                                                                               \
     __m512 wv[9];                                                                                \
     for (int i_ = 0; i_ < 9; i_++)                                                               \
     wv[i_] = _mm512_set1_ps((wk)[i_])
-#define STORE_BLOCK()                                                                            \
+#define STORE_BLOCK(ACT)                                                                         \
     do {                                                                                         \
         float *yb = y + oy * ow;                                                                 \
-        store_row(yb, j, nv, two, tail, p->act, a00, a01);                                       \
+        store_row(yb, j, nv, two, tail, ACT, a00, a01);                                       \
         if (oy + 1 < oh)                                                                         \
-            store_row(yb + ow, j, nv, two, tail, p->act, a10, a11);                              \
+            store_row(yb + ow, j, nv, two, tail, ACT, a10, a11);                              \
         if (oy + 2 < oh)                                                                         \
-            store_row(yb + 2 * ow, j, nv, two, tail, p->act, a20, a21);                          \
+            store_row(yb + 2 * ow, j, nv, two, tail, ACT, a20, a21);                          \
         if (oy + 3 < oh)                                                                         \
-            store_row(yb + 3 * ow, j, nv, two, tail, p->act, a30, a31);                          \
+            store_row(yb + 3 * ow, j, nv, two, tail, ACT, a30, a31);                          \
     } while (0)
 
 /* stride 1: input row ir of the block, three vectors from column 16 j -
@@ -298,7 +313,7 @@ static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
             S1_ROW(3);
             S1_ROW(4);
             S1_ROW(5);
-            STORE_BLOCK();
+            STORE_BLOCK(p->act);
         }
     }
 #undef STEP
@@ -345,10 +360,139 @@ static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
             S2_ROW(6);
             S2_ROW(7);
             S2_ROW(8);
-            STORE_BLOCK();
+            STORE_BLOCK(p->act);
         }
     }
 #undef STEP
+}
+
+/* 3x3, stride 2 both ways, pad_left 0 or 1, straight from the plane: a
+ * block of 2 output rows x 2 column vectors (4 accumulators) reads 5 input
+ * rows; each row's 64 columns for the vector pair are deinterleaved in
+ * registers (vpermt2ps) into E (even columns) and O (odd), and the third tap
+ * is E or O shifted by one column (valignd with the neighbouring vector).
+ * No scratch rows: the split copies spilled out of L1 and cost a store and a
+ * load per input float. 4 output rows per block, as the stride-1 kernel,
+ * left GCC too few registers (accumulators and weights spilled: 1.5x
+ * slower). MASKED: the pair at the row's end, where the loads stop at the
+ * row's width (the rest of the row is plain loads). Single layers, median
+ * of 1000 (/tmp driver), split rows -> this: 96x112x112/2 0.222 -> 0.124 ms,
+ * 144x56x56/2 0.126 -> 0.056; in MobileNetV2 (bench/calq_nodes.lua) 0.40 ->
+ * 0.13 and 0.144 -> 0.059 (ONNX Runtime: 0.20, 0.060). */
+static inline __attribute__((always_inline)) void s2d_block(
+    const float *const *rp, int64_t j, int masked, int pl, int64_t w, __m512 vb,
+    const float *wk, float *y, int64_t oy, int64_t oh, int64_t ow, int64_t nv, __mmask16 tail,
+    cq_act act)
+{
+#define STEP 2
+#undef W
+#define W(ky, kx) _mm512_set1_ps(wk[3 * (ky) + (kx)])
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int64_t c = 32 * j;
+    /* an opaque wk: GCC would hoist the nine broadcasts out of the loops and
+     * spill them with the accumulators (3x slower) */
+    __asm__("" : "+r"(wk));
+    __mmask16 m0 = range_mask(c, w), m1 = range_mask(c + VL, w), m2 = range_mask(c + 2 * VL, w),
+              m3 = range_mask(c + 3 * VL, w), m4 = range_mask(c + 4 * VL, w);
+    int two = j + 1 < nv;
+    __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb;
+#define S2D_ROW(ir)                                                                              \
+    do {                                                                                         \
+        const float *xr = rp[ir] + c;                                                            \
+        __m512 l0, l1, l2, l3, ex;                                                               \
+        if (masked) {                                                                            \
+            l0 = _mm512_maskz_loadu_ps(m0, xr);                                                  \
+            l1 = _mm512_maskz_loadu_ps(m1, xr + VL);                                             \
+            l2 = _mm512_maskz_loadu_ps(m2, xr + 2 * VL);                                         \
+            l3 = _mm512_maskz_loadu_ps(m3, xr + 3 * VL);                                         \
+        } else {                                                                                 \
+            l0 = _mm512_loadu_ps(xr);                                                            \
+            l1 = _mm512_loadu_ps(xr + VL);                                                       \
+            l2 = _mm512_loadu_ps(xr + 2 * VL);                                                   \
+            l3 = _mm512_loadu_ps(xr + 3 * VL);                                                   \
+        }                                                                                        \
+        __m512 e0 = _mm512_permutex2var_ps(l0, ev, l1), o0 = _mm512_permutex2var_ps(l0, od, l1); \
+        __m512 e1 = _mm512_permutex2var_ps(l2, ev, l3), o1 = _mm512_permutex2var_ps(l2, od, l3); \
+        if (pl == 1) {                                                                           \
+            /* tap 0: column 2 ox - 1, O shifted right; lane 15 of the vector before */          \
+            ex = c ? _mm512_loadu_ps(xr - VL) : _mm512_setzero_ps();                             \
+            __m512 s0 = SHIFT(o0, ex, 15), s1 = SHIFT(o1, l1, 15);                               \
+            FMA_ROWS2(ir, s0, e0, o0, s1, e1, o1);                                               \
+        } else {                                                                                 \
+            /* tap 2: column 2 ox + 2, E shifted left; lane 0 of the vector after */             \
+            ex = masked ? _mm512_maskz_loadu_ps(m4, xr + 4 * VL) : _mm512_loadu_ps(xr + 4 * VL); \
+            __m512 s0 = SHIFT(l2, e0, 1), s1 = SHIFT(ex, e1, 1);                                 \
+            FMA_ROWS2(ir, e0, o0, s0, e1, o1, s1);                                               \
+        }                                                                                        \
+    } while (0)
+    S2D_ROW(0);
+    S2D_ROW(1);
+    S2D_ROW(2);
+    S2D_ROW(3);
+    S2D_ROW(4);
+#undef S2D_ROW
+    float *yb = y + oy * ow;
+    store_row(yb, j, nv, two, tail, act, a00, a01);
+    if (oy + 1 < oh)
+        store_row(yb + ow, j, nv, two, tail, act, a10, a11);
+#undef STEP
+#undef W
+#define W(ky, kx) wv[3 * (ky) + (kx)]
+}
+
+/* prefetch distance in blocks (MobileNetV2's 96x112x112/2 in the model,
+ * medians of 300: 1 0.138-0.140 ms, 2 0.133-0.135, 3 0.130, 4 0.134-0.136;
+ * in the 4-row version before, no prefetch 0.27-0.28 ms, one block ahead 0.21) */
+#define S2D_PF 3
+static void plane_s2_3x3_direct(const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                                const float *x, const float *xnext, const float *zr,
+                                const float *wk, float bias, float *y, const float *yend)
+{
+    int64_t nv = (ow + VL - 1) / VL, w = p->w;
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    /* the first pair whose loads (up to column 32 j + 80) reach the row's end */
+    int64_t jm = 0;
+    while (jm < nv && 32 * jm + 5 * VL <= w)
+        jm += 2;
+    for (int64_t oy = 0; oy < oh; oy += 2) {
+        prefetch_out(y + (oy + 2) * ow, 2 * ow, yend);
+        const float *rp[5];
+        for (int ir = 0; ir < 5; ir++) {
+            int64_t iy = 2 * oy + ir - p->pad_top;
+            rp[ir] = iy >= 0 && iy < p->h ? x + iy * w : zr;
+        }
+        /* Prefetch the rows block S2D_PF blocks ahead reads first (past
+         * the plane's end, the next plane's): inside the model the plane
+         * comes from memory, and each row is only a few lines, too short
+         * for the hardware's stream prefetch. */
+        int64_t ob = oy + 2 * S2D_PF, ohr = (oh + 1) / 2 * 2;
+        const float *px = x;
+        if (ob >= ohr) {
+            px = xnext;
+            ob -= ohr;
+        }
+        int64_t r0 = 2 * ob - p->pad_top + (ob ? 1 : 0), r1 = 2 * ob - p->pad_top + 5;
+        r0 = r0 < 0 ? 0 : r0;
+        r1 = r1 > p->h ? p->h : r1;
+        if (px && r1 > r0)
+            for (const char *a = (const char *)(px + r0 * w), *e = (const char *)(px + r1 * w);
+                 a < e; a += 64)
+                _mm_prefetch(a, _MM_HINT_T0);
+        int64_t j = 0;
+        if (p->pad_left == 1) {
+            for (; j < jm; j += 2)
+                s2d_block(rp, j, 0, 1, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);
+            for (; j < nv; j += 2)
+                s2d_block(rp, j, 1, 1, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);
+        } else {
+            for (; j < jm; j += 2)
+                s2d_block(rp, j, 0, 0, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);
+            for (; j < nv; j += 2)
+                s2d_block(rp, j, 1, 0, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);
+        }
+    }
 }
 
 /* Split every row of plane x (h, w) into E and O rows of len floats each:
@@ -447,7 +591,10 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
     int64_t ps = pad_stride(p, ow);
     if (s1_3x3) /* the borders, zero for every plane */
         memset(s, 0, (size_t)(pad_rows(p, oh) * ps) * sizeof(float));
-    if (p->stride_w == 2) /* the split rows' ends and the zero row pair after them */
+    int s2d = is_s2_3x3_direct(p);
+    if (s2d) /* the zero row for the rows outside the input */
+        memset(s, 0, (size_t)(p->w + 5 * VL) * sizeof(float));
+    else if (p->stride_w == 2) /* the split rows' ends and the zero row pair after them */
         memset(s, 0, (size_t)(2 * (p->h + 1) * split_len(ow)) * sizeof(float));
     for (int64_t co = 0; co < p->c_out; co++) {
         const float *xc = x + co / mult * HW, *wk = w + co * kh * kw;
@@ -458,7 +605,10 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
             if (fresh)
                 pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
             plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P, y + p->c_out * P);
-        } else if (p->stride_w == 1)
+        } else if (s2d)
+            plane_s2_3x3_direct(p, oh, ow, xc, co + 1 < p->c_out ? x + (co + 1) / mult * HW : NULL,
+                                s, wk, b, y + co * P, y + p->c_out * P);
+        else if (p->stride_w == 1)
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
             plane_s2(p, oh, ow, kh, kw, xc, fresh, wk, b, s, y + co * P, y + p->c_out * P);

@@ -284,6 +284,36 @@ static void test_kern_conv2d_depthwise_plane(void **state)
     }
 }
 
+/* 3x3 stride 2 depthwise, the AVX-512 kernel that deinterleaves rows in
+ * registers: row widths on both sides of its 32-column vector pairs and of
+ * the 80 columns a pair's plain loads reach (where the masked pair starts),
+ * left pad 0 or 1 (the shifted third or first tap), right pads 0 to 2, so
+ * the last output's taps land on the row's end or its zero padding. */
+static void test_kern_conv2d_depthwise_s2_rows(void **state)
+{
+    (void)state;
+    kt_rng r = {0x5eed52u};
+    static const int64_t widths[] = {3, 16, 31, 32, 33, 47, 63, 64, 65, 79, 80, 81, 112, 127, 128, 129, 144};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        for (int pl = 0; pl <= 1; pl++)
+            for (int pr = 0; pr <= 2; pr++) {
+                cq_conv2d_params p = cq_conv2d_params_default();
+                p.n = 1;
+                p.c_in = p.groups = kt_int(&r, 1, 3);
+                p.c_out = p.c_in * kt_int(&r, 1, 2);
+                p.kh = p.kw = 3;
+                p.stride_h = p.stride_w = 2;
+                p.pad_left = pl;
+                p.pad_right = pr;
+                p.pad_top = kt_int(&r, 0, 1);
+                p.pad_bottom = kt_int(&r, 0, 2);
+                p.h = kt_int(&r, 3, 12);
+                p.w = widths[i];
+                p.act = random_act(&r);
+                check_conv(&p, &r, kt_int(&r, 0, 1));
+            }
+}
+
 /* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
  * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
  * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
@@ -406,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_depthwise_plane),
+        cmocka_unit_test(test_kern_conv2d_depthwise_s2_rows),
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
     };
