@@ -72,6 +72,17 @@ static int is_s1_3x3(const cq_conv2d_params *p)
     return p->stride_w == 1 && p->stride_h == 1 && p->kh == 3 && p->kw == 3;
 }
 
+/* 3x3 stride 1 on rows of 48 or more: plane_s1_3x3_direct(), no padded
+ * copy. Narrower rows keep the copy: their one vector pair needs masked
+ * loads, slower than the copy's plain ones (MobileNetV2 in the model,
+ * medians of 300, copy / direct: 32x112x112 0.150-0.154 / 0.132-0.135 ms,
+ * 144x56x56 0.130-0.131 / 0.102-0.103, 192x28x28 0.046-0.047 /
+ * 0.057-0.058, 384x14x14 0.033-0.039 / 0.044-0.045) */
+static int is_s1_3x3_direct(const cq_conv2d_params *p)
+{
+    return is_s1_3x3(p) && p->w >= 3 * VL;
+}
+
 /* 3x3 stride 2 with pad_left <= 1: plane_s2_3x3_direct(), no split rows */
 static int is_s2_3x3_direct(const cq_conv2d_params *p)
 {
@@ -80,7 +91,7 @@ static int is_s2_3x3_direct(const cq_conv2d_params *p)
 
 size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
-    if (is_s2_3x3_direct(p)) /* one zero row */
+    if (is_s2_3x3_direct(p) || is_s1_3x3_direct(p)) /* one zero row */
         return (size_t)(p->w + 5 * VL) * sizeof(float) + 64;
     if (is_s1_3x3(p))
         return (size_t)(pad_rows(p, oh) * pad_stride(p, ow)) * sizeof(float) + 64;
@@ -317,6 +328,129 @@ static void plane_s1_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
         }
     }
 #undef STEP
+}
+
+/* 3x3, stride 1 both ways, pad_left 0 to 2, straight from the plane (no
+ * padded copy): a block of S1D_RB output rows x 2 column vectors reads
+ * S1D_RB + 2 input rows, four vectors of each (from column 16 j - 16), and
+ * makes the shifted taps with valignd. MASKED: the pair at the row's end,
+ * whose loads stop at the row's width. 2 rows, not 4: with 4, GCC spilled
+ * (single layers, median of 1000: 32x112x112 0.114 ms with 4 rows, 0.076
+ * with 2; the padded copy's kernel 0.100). */
+#define S1D_RB 2
+static inline __attribute__((always_inline)) void s1d_block(
+    const float *const *rp, int64_t j, int masked, int pl, int64_t w, __m512 vb,
+    const float *wk, float *y, int64_t oy, int64_t oh, int64_t ow, int64_t nv, __mmask16 tail,
+    cq_act act)
+{
+#define STEP 1
+#undef W
+#define W(ky, kx) _mm512_set1_ps(wk[3 * (ky) + (kx)])
+    int64_t c = VL * j;
+    /* an opaque wk, as in s2d_block */
+    __asm__("" : "+r"(wk));
+    __mmask16 mp = range_mask(c - VL, w), m0 = range_mask(c, w), m1 = range_mask(c + VL, w),
+              m2 = range_mask(c + 2 * VL, w);
+    int two = j + 1 < nv;
+    __m512 a00 = vb, a01 = vb, a10 = vb, a11 = vb;
+#define S1D_ROW(ir)                                                                              \
+    do {                                                                                         \
+        const float *xr = rp[ir] + c;                                                            \
+        __m512 lp = _mm512_setzero_ps(), l0, l1, l2;                                             \
+        if (masked) {                                                                            \
+            if (pl)                                                                              \
+                lp = _mm512_maskz_loadu_ps(mp, at(xr, -VL));                                     \
+            l0 = _mm512_maskz_loadu_ps(m0, xr);                                                  \
+            l1 = _mm512_maskz_loadu_ps(m1, xr + VL);                                             \
+            l2 = _mm512_maskz_loadu_ps(m2, xr + 2 * VL);                                         \
+        } else {                                                                                 \
+            if (pl && c)                                                                         \
+                lp = _mm512_loadu_ps(xr - VL);                                                   \
+            l0 = _mm512_loadu_ps(xr);                                                            \
+            l1 = _mm512_loadu_ps(xr + VL);                                                       \
+            l2 = _mm512_loadu_ps(xr + 2 * VL);                                                   \
+        }                                                                                        \
+        if (pl == 1) {                                                                           \
+            __m512 t0 = SHIFT(l0, lp, 15), t2 = SHIFT(l1, l0, 1);                                \
+            __m512 u0 = SHIFT(l1, l0, 15), u2 = SHIFT(l2, l1, 1);                                \
+            FMA_ROWS2(ir, t0, l0, t2, u0, l1, u2);                                                \
+        } else if (pl == 0) {                                                                    \
+            __m512 t1 = SHIFT(l1, l0, 1), t2 = SHIFT(l1, l0, 2);                                 \
+            __m512 u1 = SHIFT(l2, l1, 1), u2 = SHIFT(l2, l1, 2);                                 \
+            FMA_ROWS2(ir, l0, t1, t2, l1, u1, u2);                                                \
+        } else {                                                                                 \
+            __m512 t0 = SHIFT(l0, lp, 14), t1 = SHIFT(l0, lp, 15);                               \
+            __m512 u0 = SHIFT(l1, l0, 14), u1 = SHIFT(l1, l0, 15);                               \
+            FMA_ROWS2(ir, t0, t1, l0, u0, u1, l1);                                                \
+        }                                                                                        \
+    } while (0)
+    S1D_ROW(0);
+    S1D_ROW(1);
+    S1D_ROW(2);
+    S1D_ROW(3);
+#undef S1D_ROW
+    float *yb = y + oy * ow;
+    store_row(yb, j, nv, two, tail, act, a00, a01);
+    if (oy + 1 < oh)
+        store_row(yb + ow, j, nv, two, tail, act, a10, a11);
+#undef STEP
+#undef W
+#define W(ky, kx) wv[3 * (ky) + (kx)]
+}
+
+/* prefetch distance of plane_s1_3x3_direct in blocks (it matters less than
+ * at stride 2: MobileNetV2's 144x56x56 in the model, medians of 300, 0.080-
+ * 0.082 ms at 2 to 6 blocks, 0.085-0.086 prefetching the block itself) */
+#define S1D_PF 2
+static void plane_s1_3x3_direct(const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                                const float *x, const float *xnext, const float *zr,
+                                const float *wk, float bias, float *y, const float *yend)
+{
+    int64_t nv = (ow + VL - 1) / VL, w = p->w, pl = p->pad_left;
+    __mmask16 tail = range_mask(nv * VL - VL, ow);
+    __m512 vb = _mm512_set1_ps(bias);
+    /* the first pair whose loads (up to column 16 j + 48) reach the row's end */
+    int64_t jm = 0;
+    while (jm < nv && VL * jm + 3 * VL <= w)
+        jm += 2;
+    int64_t ohr = (oh + S1D_RB - 1) / S1D_RB * S1D_RB;
+    for (int64_t oy = 0; oy < oh; oy += S1D_RB) {
+        prefetch_out(y + (oy + S1D_RB) * ow, S1D_RB * ow, yend);
+        const float *rp[S1D_RB + 2];
+        for (int ir = 0; ir < S1D_RB + 2; ir++) {
+            int64_t iy = oy + ir - p->pad_top;
+            rp[ir] = iy >= 0 && iy < p->h ? x + iy * w : zr;
+        }
+        /* the rows block S1D_PF blocks ahead reads first (see plane_s2_3x3_direct) */
+        int64_t ob = oy + S1D_RB * S1D_PF;
+        const float *px = x;
+        if (ob >= ohr) {
+            px = xnext;
+            ob -= ohr;
+        }
+        int64_t r0 = ob - p->pad_top + (ob ? 2 : 0), r1 = ob - p->pad_top + S1D_RB + 2;
+        r0 = r0 < 0 ? 0 : r0;
+        r1 = r1 > p->h ? p->h : r1;
+        if (px && r1 > r0)
+            for (const char *a = (const char *)(px + r0 * w), *e = (const char *)(px + r1 * w);
+                 a < e; a += 64)
+                _mm_prefetch(a, _MM_HINT_T0);
+        int64_t j = 0;
+#define S1D_LOOP(PL)                                                                             \
+    do {                                                                                         \
+        for (; j < jm; j += 2)                                                                   \
+            s1d_block(rp, j, 0, PL, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);                 \
+        for (; j < nv; j += 2)                                                                   \
+            s1d_block(rp, j, 1, PL, w, vb, wk, y, oy, oh, ow, nv, tail, p->act);                 \
+    } while (0)
+        if (pl == 1)
+            S1D_LOOP(1);
+        else if (pl == 0)
+            S1D_LOOP(0);
+        else
+            S1D_LOOP(2);
+#undef S1D_LOOP
+    }
 }
 
 /* stride 2: input row ir, split halves from column vector j */
@@ -589,11 +723,11 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
                 lm[j * kw + kx] = range_mask(j * VL - p->pad_left + kx, p->w);
     float *s = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     int64_t ps = pad_stride(p, ow);
-    if (s1_3x3) /* the borders, zero for every plane */
-        memset(s, 0, (size_t)(pad_rows(p, oh) * ps) * sizeof(float));
-    int s2d = is_s2_3x3_direct(p);
-    if (s2d) /* the zero row for the rows outside the input */
+    int s1d = is_s1_3x3_direct(p), s2d = is_s2_3x3_direct(p);
+    if (s1d || s2d) /* the zero row for the rows outside the input */
         memset(s, 0, (size_t)(p->w + 5 * VL) * sizeof(float));
+    else if (s1_3x3) /* the borders, zero for every plane */
+        memset(s, 0, (size_t)(pad_rows(p, oh) * ps) * sizeof(float));
     else if (p->stride_w == 2) /* the split rows' ends and the zero row pair after them */
         memset(s, 0, (size_t)(2 * (p->h + 1) * split_len(ow)) * sizeof(float));
     for (int64_t co = 0; co < p->c_out; co++) {
@@ -601,13 +735,16 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
         float b = bias ? bias[co] : 0.0f;
         /* a new input plane (with a channel multiplier, every mult-th) */
         int fresh = co % mult == 0;
-        if (s1_3x3) {
+        /* the next plane, for the direct kernels' prefetch */
+        const float *xn = co + 1 < p->c_out ? x + (co + 1) / mult * HW : NULL;
+        if (s1d)
+            plane_s1_3x3_direct(p, oh, ow, xc, xn, s, wk, b, y + co * P, y + p->c_out * P);
+        else if (s1_3x3) {
             if (fresh)
                 pad_plane(xc, p->h, p->w, p->pad_top, ps, s);
             plane_s1_3x3(p, oh, ow, s, ps, wk, b, y + co * P, y + p->c_out * P);
         } else if (s2d)
-            plane_s2_3x3_direct(p, oh, ow, xc, co + 1 < p->c_out ? x + (co + 1) / mult * HW : NULL,
-                                s, wk, b, y + co * P, y + p->c_out * P);
+            plane_s2_3x3_direct(p, oh, ow, xc, xn, s, wk, b, y + co * P, y + p->c_out * P);
         else if (p->stride_w == 1)
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
