@@ -44,15 +44,24 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
             /* the rows PF_ROWS output rows ahead (in the model the input
              * comes from memory, and the loads below stalled on it) */
             int64_t py = (oy + PF_ROWS) * p->stride_h - p->pad_top;
-            for (int64_t iy = py < 0 ? 0 : py; iy < py + p->kh && iy < p->h; iy++)
+            const float *px = xc;
+            if (oy + PF_ROWS >= oh) { /* past the plane's end: the next plane's first rows */
+                py = (oy + PF_ROWS - oh) * p->stride_h - p->pad_top;
+                px = nc + 1 < p->n * p->c ? xc + p->h * W : NULL;
+            }
+            for (int64_t iy = py < 0 ? 0 : py; px && iy < py + p->kh && iy < p->h; iy++)
                 for (int64_t i = 0; i < W; i += 16)
-                    _mm_prefetch((const char *)(xc + iy * W + i), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(px + iy * W + i), _MM_HINT_T0);
             /* vertical max into buf[pl ..]; the padding around stays -inf */
             for (int64_t v = 0; v < nwv; v++) {
                 __mmask16 m = v == nwv - 1 ? wtail : (__mmask16)0xffffu;
                 __m512 acc = ninf;
-                for (int64_t iy = ya; iy < yb; iy++)
-                    acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(ninf, m, xc + iy * W + 16 * v));
+                if (v < nwv - 1)
+                    for (int64_t iy = ya; iy < yb; iy++)
+                        acc = _mm512_max_ps(acc, _mm512_loadu_ps(xc + iy * W + 16 * v));
+                else
+                    for (int64_t iy = ya; iy < yb; iy++)
+                        acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(ninf, m, xc + iy * W + 16 * v));
                 _mm512_mask_storeu_ps(buf + pl + 16 * v, m, acc);
             }
             float *yr = yc + oy * ow;
