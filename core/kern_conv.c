@@ -21,6 +21,8 @@ struct cq_conv2d_plan {
     float *bias; /* (c_out) or NULL */
     float *wt;   /* DEPTHWISE_NHWC: weights (kh * kw, c) */
     float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
+    float *wcb;  /* DEPTHWISE_NHWC where cq__dwcb_applies: weights and bias in blocks */
+    float *bcb;  /* of 16 channels for the AVX-512 channel-block kernel */
     float *ap;   /* IM2COL / 1X1: per group, weights packed for the AVX-512 sgemm */
     int64_t ap_group; /* floats per group in ap */
     float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
@@ -160,8 +162,21 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
          * last, 3x3, best of 200: 24x64x64/2 0.024 / 0.068 ms, 24x32x32
          * 0.026 / 0.061, 48x64x64/2 0.051 / 0.070, 96x112x112/2 0.27 /
          * 0.31, 144x56x56 0.34 / 0.26, 192x28x28 0.19 / 0.086. */
-        if (algo_applies(p, CQ_CONV_DEPTHWISE) && cq_kern_isa() == CQ_ISA_AVX512 &&
-            cq__dwp_applies(p) && ow >= 14)
+        int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
+        if (avx512 && algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && cq__dwcb_applies(p) &&
+            oh * ow <= 196)
+            /* Planes of up to 14x14 outputs: the 16-channel-block kernel
+             * (kern_dwcb_avx512.c) that DEPTHWISE_NHWC runs on AVX-512.
+             * Single layers, median of 2000, plane kernel / channel blocks
+             * (ms): 384x14x14 0.033 / 0.022, 576x14x14 0.049 / 0.033,
+             * 192x28x28/2 0.030 / 0.025, 96x16x16/2 0.0068 / 0.0027, 96x8x8
+             * 0.0045 / 0.0017; the old channel-last path on 576x14x14/2 and
+             * 960x7x7: 0.031 and 0.033, channel blocks 0.018 and 0.020. On
+             * larger planes the plane kernel wins: 88x16x16 0.0072 / 0.0086,
+             * 48x32x32 0.0105 / 0.016, 144x56x56 0.120 / 0.142. */
+            algo = CQ_CONV_DEPTHWISE_NHWC;
+        else if (algo_applies(p, CQ_CONV_DEPTHWISE) && avx512 && cq__dwp_applies(p) &&
+                 ow >= 14)
             algo = CQ_CONV_DEPTHWISE;
         else if (algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) &&
                  (ow < 32 || (ow < 64 && p->c_in >= 128)))
@@ -267,6 +282,19 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->bt[c] = bias ? bias[c] : 0.0f;
         }
         pl->scratch = (size_t)(C * (p->h * p->w + oh * ow)) * sizeof(float);
+        if (cq__dwcb_applies(p)) {
+            int64_t nb = (C + 15) / 16;
+            pl->wcb = cq_alloc((size_t)(nb * 16 * T) * sizeof(float));
+            pl->bcb = cq_alloc((size_t)(nb * 16) * sizeof(float));
+            if (!pl->wcb || !pl->bcb) {
+                cq_conv2d_plan_free(pl);
+                cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+                return NULL;
+            }
+            cq__dwcb_pack_w(p, w, bias, pl->wcb, pl->bcb);
+            size_t sb = cq__dwcb_scratch(p, oh, ow);
+            pl->scratch = sb > pl->scratch ? sb : pl->scratch;
+        }
     }
     return pl;
 }
@@ -296,6 +324,8 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->bias);
     cq_free(pl->wt);
     cq_free(pl->bt);
+    cq_free(pl->wcb);
+    cq_free(pl->bcb);
     cq_free(pl->ap);
     cq_free(pl->wpm);
     cq_free(pl->bpm);
@@ -434,6 +464,11 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         return CQ_OK;
     }
     for (int64_t img = 0; img < p->n; img++) {
+        if (pl->algo == CQ_CONV_DEPTHWISE_NHWC && pl->wcb && cq_kern_isa() == CQ_ISA_AVX512) {
+            cq__dwcb_run(p, oh, ow, x + img * p->c_in * HW, pl->wcb, pl->bcb,
+                         y + img * p->c_out * P, scratch);
+            continue;
+        }
         if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
             float *xt = scratch, *yt = xt + p->c_in * HW;
             k->transpose(x + img * p->c_in * HW, p->c_in, HW, xt);

@@ -88,6 +88,21 @@ size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                  const float *w, const float *bias, float *y, void *scratch);
 
+/* Depthwise Conv2d on small NCHW planes, 16 channels at a time
+ * (kern_dwcb_avx512.c): applies to groups == c_in == c_out, no dilation,
+ * kh * kw <= CQ__DWCB_MAX_TAPS, pads below the kernel. W (c_out, kh * kw)
+ * and bias are packed by cq__dwcb_pack_w into ceil(c_out / 16) * 16 * kh * kw
+ * and ceil(c_out / 16) * 16 floats. One image: x (c_in, h, w) -> y (c_out,
+ * oh, ow) = act(conv + bias); scratch holds cq__dwcb_scratch() bytes. Call
+ * only when cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__DWCB_MAX_TAPS 49
+int cq__dwcb_applies(const cq_conv2d_params *p);
+size_t cq__dwcb_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__dwcb_pack_w(const cq_conv2d_params *p, const float *w, const float *bias, float *wb,
+                     float *bb);
+void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wb, const float *bb, float *y, void *scratch);
+
 /* Direct convolution for few input channels (kern_stem_avx512.c): applies
  * to groups 1, c_in <= CQ__STEM_MAX_CIN, not 1x1, c_in kh kw <=
  * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by

@@ -318,6 +318,34 @@ static void test_kern_conv2d_depthwise_rows(void **state)
                 }
 }
 
+/* Depthwise with more than 16 channels, so the AVX-512 16-channel-block
+ * kernel (the DEPTHWISE_NHWC algorithm there) runs whole blocks, a partial
+ * last block and rows of 16+ pixels (two transposes a row); kernels up to
+ * 7x7, strides 1 to 3, pads up to the kernel's size less one. */
+static void test_kern_conv2d_depthwise_blocks(void **state)
+{
+    (void)state;
+    kt_rng r = {0xb10c5u};
+    static const int64_t chans[] = {16, 17, 31, 32, 40};
+    for (int done = 0; done < 40; done++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = kt_int(&r, 1, 2);
+        p.c_in = p.c_out = p.groups = chans[done % 5];
+        p.kh = done % 3 ? 3 : kt_int(&r, 1, 7);
+        p.kw = done % 3 ? 3 : kt_int(&r, 1, 7);
+        p.stride_h = kt_int(&r, 1, 3);
+        p.stride_w = kt_int(&r, 1, 3);
+        p.pad_top = kt_int(&r, 0, p.kh - 1);
+        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
+        p.pad_left = kt_int(&r, 0, p.kw - 1);
+        p.pad_right = kt_int(&r, 0, p.kw - 1);
+        p.h = kt_int(&r, p.kh, 20);
+        p.w = kt_int(&r, p.kw, 37);
+        p.act = random_act(&r);
+        check_conv(&p, &r, kt_int(&r, 0, 1));
+    }
+}
+
 /* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
  * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
  * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
@@ -350,11 +378,17 @@ static void test_kern_conv2d_algo_choice(void **state)
     p.c_in = p.c_out = p.groups = 8;
     p.h = p.w = 10;
     p.kh = p.kw = 3;
-    /* short rows: channel-last depthwise, scratch for both transposes */
+    /* short rows: channel-last depthwise, scratch for both transposes (and
+     * on AVX-512 for the 16-channel blocks: a padded block, its outputs) */
     cq_conv2d_plan *pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
     assert_non_null(pl);
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
-    assert_int_equal(cq_conv2d_scratch_bytes(pl), 8 * (10 * 10 + 8 * 8) * sizeof(float));
+    size_t nhwc = 8 * (10 * 10 + 8 * 8) * sizeof(float);
+    if (cq_kern_isa() == CQ_ISA_AVX512)
+        assert_true(cq_conv2d_scratch_bytes(pl) >= nhwc &&
+                    cq_conv2d_scratch_bytes(pl) >= 16 * (10 * 10 + 8 * 8) * sizeof(float));
+    else
+        assert_int_equal(cq_conv2d_scratch_bytes(pl), nhwc);
     cq_conv2d_plan_free(pl);
     /* long rows, or a channel multiplier: the NCHW row kernel */
     p.w = 130;
@@ -382,9 +416,11 @@ static void test_kern_conv2d_algo_choice(void **state)
         assert_int_equal(cq_conv2d_algo(pl),
                          avx512 ? CQ_CONV_DEPTHWISE : CQ_CONV_DEPTHWISE_NHWC);
         cq_conv2d_plan_free(pl);
-        /* stride 2: the plane kernel from 14 outputs a row (scratch for the
-         * split rows), channel-last below */
+        /* stride 2: the plane kernel from 14 outputs a row on planes of
+         * more than 14x14 outputs, channel-last (AVX-512: channel blocks)
+         * below */
         p.stride_h = p.stride_w = 2;
+        p.h = 40;
         p.w = 67;
         pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
         assert_int_equal(cq_conv2d_algo(pl),
@@ -395,6 +431,13 @@ static void test_kern_conv2d_algo_choice(void **state)
         pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
         assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
         cq_conv2d_plan_free(pl);
+        /* 14 outputs a row on a 14x14 plane: channel blocks on AVX-512 */
+        p.h = 28;
+        p.w = 28;
+        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
+        assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
+        cq_conv2d_plan_free(pl);
+        p.h = 10;
         p.stride_h = p.stride_w = 1;
         p.c_in = p.c_out = p.groups = 8;
     }
@@ -443,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_depthwise_plane),
         cmocka_unit_test(test_kern_conv2d_depthwise_rows),
+        cmocka_unit_test(test_kern_conv2d_depthwise_blocks),
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
     };
