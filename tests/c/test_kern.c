@@ -254,6 +254,19 @@ static void test_kern_conv2d_pixel_major(void **state)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
 }
 
+/* Random pads below the kernel's size, a map of kh..hmax x kw..wmax and an
+ * activation, drawn in that order. */
+static void random_pads_map(cq_conv2d_params *p, kt_rng *r, int64_t hmax, int64_t wmax)
+{
+    p->pad_top = kt_int(r, 0, p->kh - 1);
+    p->pad_bottom = kt_int(r, 0, p->kh - 1);
+    p->pad_left = kt_int(r, 0, p->kw - 1);
+    p->pad_right = kt_int(r, 0, p->kw - 1);
+    p->h = kt_int(r, p->kh, hmax);
+    p->w = kt_int(r, p->kw, wmax);
+    p->act = random_act(r);
+}
+
 /* The depthwise plane kernel (kern_dw_avx512.c) on the shapes it takes:
  * 3x3 stride 1 and 2 (the blocked paths) most often, other kernels up to
  * 7x7, uneven strides, every padding below the kernel, rows with 1-5 column
@@ -273,13 +286,7 @@ static void test_kern_conv2d_depthwise_plane(void **state)
         int s = kt_int(&r, 0, 5);
         p.stride_w = s < 3 ? 1 : (s < 5 ? 2 : kt_int(&r, 1, 2));
         p.stride_h = s < 5 ? p.stride_w : kt_int(&r, 1, 3);
-        p.pad_top = kt_int(&r, 0, p.kh - 1);
-        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
-        p.pad_left = kt_int(&r, 0, p.kw - 1);
-        p.pad_right = kt_int(&r, 0, p.kw - 1);
-        p.h = kt_int(&r, p.kh, 23);
-        p.w = kt_int(&r, p.kw, 90);
-        p.act = random_act(&r);
+        random_pads_map(&p, &r, 23, 90);
         check_conv(&p, &r, kt_int(&r, 0, 1));
     }
 }
@@ -335,13 +342,7 @@ static void test_kern_conv2d_depthwise_blocks(void **state)
         p.kw = done % 3 ? 3 : kt_int(&r, 1, 7);
         p.stride_h = kt_int(&r, 1, 3);
         p.stride_w = kt_int(&r, 1, 3);
-        p.pad_top = kt_int(&r, 0, p.kh - 1);
-        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
-        p.pad_left = kt_int(&r, 0, p.kw - 1);
-        p.pad_right = kt_int(&r, 0, p.kw - 1);
-        p.h = kt_int(&r, p.kh, 20);
-        p.w = kt_int(&r, p.kw, 37);
-        p.act = random_act(&r);
+        random_pads_map(&p, &r, 20, 37);
         check_conv(&p, &r, kt_int(&r, 0, 1));
     }
 }
