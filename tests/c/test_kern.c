@@ -347,6 +347,16 @@ static void test_kern_conv2d_depthwise_blocks(void **state)
     }
 }
 
+/* The algorithm cq_conv2d_plan_new picks for p (weights w, nw floats). */
+static void expect_algo(const cq_conv2d_params *p, const float *w, size_t nw, int algo)
+{
+    cq_err err;
+    cq_conv2d_plan *pl = cq_conv2d_plan_new(p, w, nw, NULL, 0, &err);
+    assert_non_null(pl);
+    assert_int_equal(cq_conv2d_algo(pl), algo);
+    cq_conv2d_plan_free(pl);
+}
+
 /* Shapes for the AVX-512 direct few-channel kernel (groups 1, c_in <= 4,
  * not 1x1): rows of 1 to 9 vectors (tiles of 3, 2 and 1 vectors, a masked
  * last one), c_out not a multiple of its 8-channel tile, strides 1 to 4,
@@ -407,16 +417,11 @@ static void test_kern_conv2d_algo_choice(void **state)
      * with AVX-512 the plane kernel for both (rows of 14 or more) */
     int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
     p.w = 40;
-    pl = cq_conv2d_plan_new(&p, w, 8 * 9, NULL, 0, &err);
-    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
-    cq_conv2d_plan_free(pl);
+    expect_algo(&p, w, 8 * 9, CQ_CONV_DEPTHWISE);
     {
         static float w128[128 * 9];
         p.c_in = p.c_out = p.groups = 128;
-        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
-        assert_int_equal(cq_conv2d_algo(pl),
-                         avx512 ? CQ_CONV_DEPTHWISE : CQ_CONV_DEPTHWISE_NHWC);
-        cq_conv2d_plan_free(pl);
+        expect_algo(&p, w128, 128 * 9, avx512 ? CQ_CONV_DEPTHWISE : CQ_CONV_DEPTHWISE_NHWC);
         /* stride 2: the plane kernel from 14 outputs a row on planes of
          * more than 14x14 outputs, channel-last (AVX-512: channel blocks)
          * below */
@@ -429,30 +434,22 @@ static void test_kern_conv2d_algo_choice(void **state)
         assert_true(cq_conv2d_scratch_bytes(pl) > 0);
         cq_conv2d_plan_free(pl);
         p.w = 27;
-        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
-        assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
-        cq_conv2d_plan_free(pl);
+        expect_algo(&p, w128, 128 * 9, CQ_CONV_DEPTHWISE_NHWC);
         /* 14 outputs a row on a 14x14 plane: channel blocks on AVX-512 */
         p.h = 28;
         p.w = 28;
-        pl = cq_conv2d_plan_new(&p, w128, 128 * 9, NULL, 0, &err);
-        assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE_NHWC);
-        cq_conv2d_plan_free(pl);
+        expect_algo(&p, w128, 128 * 9, CQ_CONV_DEPTHWISE_NHWC);
         p.h = 10;
         p.stride_h = p.stride_w = 1;
         p.c_in = p.c_out = p.groups = 8;
     }
     p.w = 10;
     p.c_out = 16;
-    pl = cq_conv2d_plan_new(&p, w, 16 * 9, NULL, 0, &err);
-    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_DEPTHWISE);
-    cq_conv2d_plan_free(pl);
+    expect_algo(&p, w, 16 * 9, CQ_CONV_DEPTHWISE);
     p.c_out = 8;
     p.groups = 1;
     p.kh = p.kw = 1;
-    pl = cq_conv2d_plan_new(&p, w, 64, NULL, 0, &err);
-    assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_1X1);
-    cq_conv2d_plan_free(pl);
+    expect_algo(&p, w, 64, CQ_CONV_1X1);
     p.kh = p.kw = 3;
     pl = cq_conv2d_plan_new(&p, w, 64 * 9, NULL, 0, &err);
     assert_int_equal(cq_conv2d_algo(pl), CQ_CONV_IM2COL);
