@@ -61,7 +61,8 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
                         acc = _mm512_max_ps(acc, _mm512_loadu_ps(xc + iy * W + 16 * v));
                 else
                     for (int64_t iy = ya; iy < yb; iy++)
-                        acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(ninf, m, xc + iy * W + 16 * v));
+                        acc = _mm512_max_ps(
+                            acc, _mm512_mask_loadu_ps(ninf, m, xc + iy * W + 16 * v));
                 _mm512_mask_storeu_ps(buf + pl + 16 * v, m, acc);
             }
             float *yr = yc + oy * ow;
