@@ -15,6 +15,51 @@
 #define PF_ROWS 4
 #endif
 
+/* Lanes i with start + i < len. */
+static inline __mmask16 below(int64_t start, int64_t len)
+{
+    int64_t n = len - start;
+    return n >= 16 ? (__mmask16)0xffffu : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* One output row of a 3-wide, stride-2, left-pad-1 max pool: the vertical
+ * max of input rows [ya, yb) over 32 columns at a time, deinterleaved into
+ * even (E) and odd (O) columns; output ox = max(col 2 ox - 1, 2 ox, 2 ox + 1)
+ * = max(O shifted right by one lane, E, O), the lane shifted in being the
+ * block before's last odd column (-inf at the row's start and past its end).
+ * The general path's row buffer cost a store-to-load forwarding stall on
+ * most of its unaligned loads. */
+static void maxpool_row_s2k3(const float *xc, int64_t W, int64_t ya, int64_t yb, int64_t ow,
+                             __m512 ninf, float *yr)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
+                                         31);
+    __m512 oprev = ninf;
+    for (int64_t b = 0; 16 * b < ow; b++) {
+        int64_t c = 32 * b;
+        __mmask16 m0 = below(c, W), m1 = below(c + 16, W);
+        __m512 v0 = ninf, v1 = ninf;
+        for (int64_t iy = ya; iy < yb; iy++) {
+            const float *r = xc + iy * W + c;
+            if (m1 == 0xffffu) {
+                v0 = _mm512_max_ps(v0, _mm512_loadu_ps(r));
+                v1 = _mm512_max_ps(v1, _mm512_loadu_ps(r + 16));
+            } else {
+                v0 = _mm512_max_ps(v0, _mm512_mask_loadu_ps(ninf, m0, r));
+                v1 = _mm512_max_ps(v1, _mm512_mask_loadu_ps(ninf, m1, r + 16));
+            }
+        }
+        __m512 e = _mm512_permutex2var_ps(v0, ev, v1), o = _mm512_permutex2var_ps(v0, od, v1);
+        __m512 sh = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(oprev), 15));
+        oprev = o;
+        _mm512_mask_storeu_ps(yr + 16 * b, below(16 * b, ow),
+                              _mm512_max_ps(_mm512_max_ps(e, o), sh));
+    }
+}
+
 int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
                        float *y)
 {
@@ -33,6 +78,9 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
     int64_t blen = len > pl + W ? len : pl + W;
     for (int64_t i = 0; i < blen; i += 16)
         _mm512_storeu_ps(buf + i, ninf);
+    /* 3 wide, stride 2, left pad 1 (ResNet's pool): in registers, no row
+     * buffer */
+    int s2k3 = s == 2 && kw == 3 && pl == 1;
     int64_t nwv = (W + 15) / 16;
     __mmask16 wtail = (__mmask16)(W % 16 ? (1u << (W % 16)) - 1u : 0xffffu);
     for (int64_t nc = 0; nc < p->n * p->c; nc++) {
@@ -52,6 +100,10 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
             for (int64_t iy = py < 0 ? 0 : py; px && iy < py + p->kh && iy < p->h; iy++)
                 for (int64_t i = 0; i < W; i += 16)
                     _mm_prefetch((const char *)(px + iy * W + i), _MM_HINT_T0);
+            if (s2k3) {
+                maxpool_row_s2k3(xc, W, ya, yb, ow, ninf, yc + oy * ow);
+                continue;
+            }
             /* vertical max into buf[pl ..]; the padding around stays -inf */
             for (int64_t v = 0; v < nwv; v++) {
                 __mmask16 m = v == nwv - 1 ? wtail : (__mmask16)0xffffu;

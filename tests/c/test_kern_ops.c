@@ -349,7 +349,9 @@ static void test_kern_pool2d_random(void **state)
 
 /* Max pooling over whole rows (the AVX-512 row-buffer path): ResNet's
  * 3x3/2 p1 and BlazeFace's 2x2/2 maps, stride 1, kw 16, asymmetric pads,
- * ceil mode, and a row past the 4096-float buffer (the generic path). */
+ * ceil mode, and a row past the 4096-float buffer (the generic path). 3 wide,
+ * stride 2, left pad 1 (the register path): widths on both sides of its
+ * 32-column blocks, right pads 0 to 2, ceil mode, vertical stride 1. */
 static void test_kern_pool2d_max_rows(void **state)
 {
     (void)state;
@@ -360,6 +362,10 @@ static void test_kern_pool2d_max_rows(void **state)
         {3, 112, 112, 3, 3, 2, 2, 1, 1, 0}, {2, 64, 64, 2, 2, 2, 2, 0, 0, 0},
         {2, 9, 61, 3, 5, 1, 1, 2, 0, 0},    {1, 7, 40, 4, 16, 3, 2, 0, 3, 1},
         {2, 5, 33, 3, 3, 2, 2, 0, 2, 1},    {1, 3, 5000, 3, 3, 2, 2, 1, 1, 0},
+        {2, 7, 31, 3, 3, 2, 2, 1, 1, 1},    {1, 6, 33, 3, 3, 2, 2, 1, 0, 0},
+        {2, 5, 64, 3, 3, 2, 2, 1, 2, 1},    {1, 9, 65, 3, 3, 2, 2, 1, 1, 0},
+        {1, 4, 5, 3, 3, 2, 2, 1, 1, 1},     {2, 11, 47, 3, 3, 2, 2, 1, 1, 0},
+        {1, 3, 16, 3, 3, 2, 2, 1, 0, 1},    {1, 8, 50, 3, 3, 1, 2, 1, 1, 0},
     };
     cq_isa isas[] = KT_ISAS;
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
