@@ -178,6 +178,24 @@ typedef struct tile_args {
     const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
 } tile_args;
 
+/* The fields of a k block's tiles that do not change from tile to tile
+ * (the rest, zero here, each path sets per panel or tile). */
+static tile_args tile_init(int64_t k0, int64_t kc, int64_t K, int64_t pw, int64_t npad,
+                           int64_t P, cq_act act, float *tmp)
+{
+    tile_args a;
+    memset(&a, 0, sizeof a);
+    a.kc = kc;
+    a.pw = pw;
+    a.npad = npad;
+    a.first = k0 == 0;
+    a.fin = k0 + kc == K;
+    a.P = P;
+    a.act = act;
+    a.tmp = tmp;
+    return a;
+}
+
 /* Always inlined per nv and sw so the k loop has no branch on them. sw 0:
  * packed rows (xp[t * ldx + i]); sw 1 or 2: straight from the padded input,
  * pixel i of tap t at xp[off[t] + sw i]. */
@@ -399,18 +417,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
     float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
     for (int64_t k0 = 0; k0 < K; k0 += kc0) {
         int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
-        tile_args a;
-        a.kc = kc;
-        a.pw = pw;
-        a.npad = npad;
-        a.first = k0 == 0;
-        a.fin = k0 + kc == K;
-        a.P = P;
-        a.act = p->act;
-        a.tmp = tmp;
-        a.pf = NULL;
-        a.npf = 0;
-        a.off = NULL;
+        tile_args a = tile_init(k0, kc, K, pw, npad, P, p->act, tmp);
         /* panels straight from x (K rows of P pixels); the last partial
          * panel is copied with zeros so no lane reads past x */
         for (int64_t m0 = 0; m0 < P; m0 += MP) {
@@ -581,15 +588,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
             if (!g.direct)
                 for (int64_t r = 0; r < rows; r++)
                     pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
-            tile_args a;
-            a.kc = kc;
-            a.pw = pw;
-            a.npad = npad;
-            a.first = k0 == 0;
-            a.fin = k0 + kc == K;
-            a.P = P;
-            a.act = p->act;
-            a.tmp = tmp;
+            tile_args a = tile_init(k0, kc, K, pw, npad, P, p->act, tmp);
             a.ldx = ldx;
             a.off = g.direct ? off + k0 : NULL;
             for (int64_t j0 = 0; j0 < npad; j0 += pw) {
