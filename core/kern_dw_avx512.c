@@ -101,17 +101,6 @@ size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
     return (size_t)((p->h + 1) * 2 * split_len(ow)) * sizeof(float) + 64;
 }
 
-/* Lanes i with 0 <= start + i < len. */
-static inline __mmask16 range_mask(int64_t start, int64_t len)
-{
-    int64_t lo = start < 0 ? -start : 0, hi = len - start;
-    if (hi > VL)
-        hi = VL;
-    if (hi <= lo)
-        return 0;
-    return (__mmask16)((((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u));
-}
-
 /* base + off floats, off possibly negative: the masked loads touch only the
  * lanes inside the row, but their address starts where the vector does. */
 static inline const float *at(const float *base, int64_t off)

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "kern_act_avx512.h"
 #include "kern_internal.h"
 
 #define ROW_MAX 4096 /* padded input row the buffer holds (floats) */
@@ -17,13 +18,6 @@
 #ifndef PF_ROWS
 #define PF_ROWS 8
 #endif
-
-/* Lanes i with start + i < len. */
-static inline __mmask16 below(int64_t start, int64_t len)
-{
-    int64_t n = len - start;
-    return n >= 16 ? (__mmask16)0xffffu : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
-}
 
 /* One output row of a 3-wide, stride-2, left-pad-1 max pool: the vertical
  * max of input rows [ya, yb) over 32 columns at a time, deinterleaved into
@@ -42,7 +36,7 @@ static void maxpool_row_s2k3(const float *xc, int64_t W, int64_t ya, int64_t yb,
     __m512 oprev = ninf;
     for (int64_t b = 0; 16 * b < ow; b++) {
         int64_t c = 32 * b;
-        __mmask16 m0 = below(c, W), m1 = below(c + 16, W);
+        __mmask16 m0 = range_mask(c, W), m1 = range_mask(c + 16, W);
         __m512 v0 = ninf, v1 = ninf;
         for (int64_t iy = ya; iy < yb; iy++) {
             const float *r = xc + iy * W + c;
@@ -58,7 +52,7 @@ static void maxpool_row_s2k3(const float *xc, int64_t W, int64_t ya, int64_t yb,
         __m512 sh = _mm512_castsi512_ps(
             _mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(oprev), 15));
         oprev = o;
-        _mm512_mask_storeu_ps(yr + 16 * b, below(16 * b, ow),
+        _mm512_mask_storeu_ps(yr + 16 * b, range_mask(16 * b, ow),
                               _mm512_max_ps(_mm512_max_ps(e, o), sh));
     }
 }
