@@ -14,9 +14,14 @@ CPU=${BENCH_CPU:-$(($(nproc) - 1))}
 PIN=""
 command -v taskset >/dev/null && PIN="taskset -c $CPU"
 export OPENBLAS_NUM_THREADS=1
-make --no-print-directory -s "$BUILD/bench/bench_kern"
+make --no-print-directory -s "$BUILD/bench/bench_kern" "$BUILD/bench/peak"
 out=$(mktemp -d /tmp/calq-bench-kern.XXXXXX)
 trap 'rm -rf "$out"' EXIT
+
+echo "== arithmetic ceilings, 1 thread${PIN:+, pinned to CPU $CPU} (bench/peak.c)"
+$PIN "$BUILD/bench/peak" | tee "$out/peak.txt"
+peak=$(awk '$1 == "fp32_fma" { print $2 }' "$out/peak.txt")
+echo
 
 echo "== calq conv kernels, 1 thread${PIN:+, pinned to CPU $CPU}"
 $PIN "$BUILD/bench/bench_kern" "$SECS" | tee "$out/calq.txt"
@@ -29,12 +34,13 @@ if [ -d "$ORT_DIR/onnxruntime-node" ] && command -v node >/dev/null &&
     echo "== ONNX Runtime (onnxruntime-node, intra-op threads 1), same layers, Conv+Relu"
     NODE_PATH=$ORT_DIR $PIN node bench/kern_ort.js "$SECS" <"$out/models.txt" >"$out/ort.txt"
     # calq's default algorithm is the first line of each layer
-    awk -F'\t' 'NR == FNR { ort[$2] = $3; next }
+    awk -F'\t' -v peak="${peak:-0}" 'NR == FNR { ort[$2] = $3; next }
         /^(r18|mv2|bf)\./ { name = substr($0, 1, 28); sub(/ +$/, "", name)
             if (seen[name]++) next
             split(substr($0, 29), f, " ")
             if (name in ort)
-                printf "%-28s calq %8.3f ms  ort %8.3f ms  calq/ort %5.2f\n", name, f[3], ort[name], f[3] / ort[name] }' \
+                printf "%-28s calq %8.3f ms  ort %8.3f ms  calq/ort %5.2f%s\n", name, f[3], ort[name],
+                       f[3] / ort[name], (peak > 0 && name !~ /\.dw / ? sprintf("  calq %3.0f%% of peak", 100 * f[4] / peak) : "") }' \
         "$out/ort.txt" "$out/calq.txt"
 else
     echo "(ONNX Runtime comparison skipped: needs $ORT_DIR/onnxruntime-node, node and torch)"
