@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fp32 latency, calq vs ONNX Runtime (onnxruntime-node), single thread, in the same run:
 # BlazeFace back-256, ResNet-18 and MobileNetV2 (torchvision, random weights).
-# ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP); the
+# ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP; which
+# goes first alternates from round to round too); the
 # figure per engine is the median of its per-round medians; ratio = calq / ORT.
 #   usage: bench/exec.sh            (ROUNDS=3 REPEAT=20 WARMUP=3 by default)
 # Models missing from $CALQ_CACHE are exported first (bench/torchvision_export.py)
@@ -29,11 +30,19 @@ done
 ((${#models[@]})) || { echo "bench/exec.sh: no models"; exit 0; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for ((r = 1; r <= rounds; r++)); do
+run_ort() {
     node "$repo/bench/ort_latency.js" "${models[@]}" --threads 1 --repeat "$repeat" --warmup "$warmup" |
         sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
+}
+run_calq() {
     "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" |
         awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
+}
+# In the fifth round's A/B runs, whichever of two alternating binaries ran second
+# measured 2-3 % slower (docs/design-exec.md), so neither engine always goes second:
+# ORT first in odd rounds, calq first in even ones.
+for ((r = 1; r <= rounds; r++)); do
+    if ((r % 2)); then run_ort; run_calq; else run_calq; run_ort; fi
 done
 
 echo "fp32 latency, 1 thread, $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
