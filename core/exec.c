@@ -30,6 +30,7 @@ struct cq_exec {
     int *fused_into;          /* per node: the Conv that absorbed it, or -1 */
     int *out_alias;           /* per node: value the Conv writes instead of its own output, or -1 */
     int *res_in;              /* per node: residual value a Conv adds (fused Add), or -1 */
+    int *pool_of;             /* per node: the MaxPool a Conv runs on its output, or -1 */
     int *readers;             /* per value: live readers, graph outputs count as one more */
     cq_exec_observer observer;
     void *observer_ud;
@@ -172,6 +173,40 @@ static cq_status plan_residual(cq_exec *e, cq_err *err)
     return CQ_OK;
 }
 
+/* Conv [-> Relu/Clip already fused] -> MaxPool: the Conv pools its own
+ * output rows as it makes them (kern.h's cq_conv2d_run_pool) and writes the
+ * MaxPool's output; the whole conv output never exists. Only where the
+ * fused kernel would run (the few-channel stems on AVX-512:
+ * cq__conv_pool_fusable), the pooled value is the MaxPool's only output
+ * (no Indices), and the conv output feeds nothing else. */
+static void plan_pool(cq_exec *e)
+{
+    cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_node *m = &g->nodes[i];
+        if (m->dead || (m->domain && *m->domain) || strcmp(m->op_type, "MaxPool") ||
+            m->n_inputs != 1 || m->inputs[0] < 0 || e->fused_into[i] >= 0 ||
+            (m->n_outputs > 1 && m->outputs[1] >= 0))
+            continue;
+        int x = m->inputs[0], p = run_producer(e, x);
+        if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1 ||
+            !g->values[x].has_type || g->values[x].dtype != CQ_F32)
+            continue;
+        cq_node *c = &g->nodes[p];
+        if (c->dead || (c->domain && *c->domain) || strcmp(c->op_type, "Conv") ||
+            e->res_in[p] >= 0 || e->pool_of[p] >= 0 ||
+            (e->out_alias[p] >= 0 ? e->out_alias[p] : c->outputs[0]) != x ||
+            !cq__conv_pool_fusable(g, c, m))
+            continue;
+        for (int j = 0; j < g->n_nodes; j++)
+            if (e->fused_into[j] == i)
+                e->fused_into[j] = p;
+        e->fused_into[i] = p;
+        e->out_alias[p] = m->outputs[0];
+        e->pool_of[p] = i;
+    }
+}
+
 /* Conv or Add followed by Relu or Clip (constant bounds) reading only its output. */
 static cq_status plan_fusion(cq_exec *e, cq_err *err)
 {
@@ -224,7 +259,10 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
         e->fused_into[i] = p;
         e->out_alias[p] = a->outputs[0];
     }
-    return plan_residual(e, err);
+    if (plan_residual(e, err))
+        return err->code;
+    plan_pool(e);
+    return CQ_OK;
 }
 
 cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
@@ -282,13 +320,15 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     e->fused_into = malloc(((size_t)g->n_nodes + 1) * sizeof *e->fused_into);
     e->out_alias = malloc(((size_t)g->n_nodes + 1) * sizeof *e->out_alias);
     e->res_in = malloc(((size_t)g->n_nodes + 1) * sizeof *e->res_in);
+    e->pool_of = malloc(((size_t)g->n_nodes + 1) * sizeof *e->pool_of);
     e->readers = calloc((size_t)g->n_values + 1, sizeof *e->readers);
     e->vals = calloc((size_t)g->n_values + 1, sizeof *e->vals);
     e->left = calloc((size_t)g->n_values + 1, sizeof *e->left);
     e->blk = malloc(((size_t)g->n_values + 1) * sizeof *e->blk);
     e->last_nd = malloc(((size_t)g->n_values + 1) * sizeof *e->last_nd);
     e->last_shape = malloc(((size_t)g->n_values + 1) * sizeof *e->last_shape);
-    if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->res_in || !e->readers ||
+    if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of ||
+        !e->readers ||
         !e->vals ||
         !e->left || !e->blk || !e->last_nd || !e->last_shape) {
         cq_exec_free(e);
@@ -299,7 +339,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         e->last_nd[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         cq_node *n = &g->nodes[i];
-        e->fused_into[i] = e->out_alias[i] = e->res_in[i] = -1;
+        e->fused_into[i] = e->out_alias[i] = e->res_in[i] = e->pool_of[i] = -1;
         if (n->dead)
             continue;
         e->ops[i] = cq_op_find(n->op_type, n->domain);
@@ -345,6 +385,7 @@ void cq_exec_free(cq_exec *e)
     free(e->opset);
     free(e->fused_into);
     free(e->res_in);
+    free(e->pool_of);
     free(e->out_alias);
     free(e->readers);
     free(e->vals);
@@ -484,6 +525,19 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     e->env.opset = e->opset[i];
     if (op->infer(n, e->opset[i], n->n_inputs, ti, n->n_outputs, to, err))
         return err->code;
+    /* a fused MaxPool: the node writes the pool's output */
+    int pn = e->pool_of[i];
+    cq_pool2d_params pool;
+    if (pn >= 0) {
+        const cq_node *m = &g->nodes[pn];
+        cq_tinfo tp[2];
+        memset(tp, 0, sizeof tp);
+        if (e->ops[pn]->infer(m, e->opset[pn], 1, &to[0], 1, tp, err) ||
+            cq__pool2d_of(m, 0, to[0].ndim, to[0].shape, &pool, err))
+            return cq_err_prefix(err, "node '%s' (MaxPool, fused into '%s'): ", m->name,
+                                 n->name);
+        to[0] = tp[0];
+    }
     for (int k = 0; k < n->n_outputs; k++) {
         out[k] = NULL;
         outv[k] = n->outputs[k];
@@ -518,8 +572,10 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     if (!st) {
         double t0 = now_ns();
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
+        e->env.pool = pn >= 0 ? &pool : NULL;
         st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
         e->env.residual = NULL;
+        e->env.pool = NULL;
         n->time_ns += now_ns() - t0;
         n->runs++;
     }

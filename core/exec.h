@@ -5,8 +5,10 @@
  * (passes.h: constant folding, BatchNorm folded into Conv, Identity removal),
  * a check that every operator is supported, static shape inference (which
  * fills each cq_value's dtype and shape where they are known before running),
- * and Conv+Relu/Clip fusion (kept in the Conv node's plan; the graph itself
- * stays valid ONNX). cq_exec_run() then runs the nodes in order. Intermediate
+ * and fusion (kept in the executor and the Conv node's plan; the graph
+ * itself stays valid ONNX): Conv+Relu/Clip, Add+Relu/Clip, a residual
+ * Conv+Add[+Relu/Clip], and a stem Conv[+Relu/Clip]+MaxPool whose conv rows
+ * are pooled from a ring and never stored whole. cq_exec_run() then runs the nodes in order. Intermediate
  * tensors live in a buffer pool: a value's buffer goes back to the pool after
  * its last reader ran and the next output of a fitting size takes it, so a
  * second run with the same input shapes allocates nothing; cq_exec_peak_bytes()
@@ -33,7 +35,9 @@ typedef struct cq_exec cq_exec;
 
 typedef struct cq_exec_opts {
     int optimize;   /* run the graph passes (default 1 when opts is NULL) */
-    int fuse;       /* fuse Conv+Relu/Clip, Add+Relu/Clip and Conv+Add[+Relu/Clip] (default 1) */
+    int fuse;       /* fuse Conv+Relu/Clip, Add+Relu/Clip, Conv+Add[+Relu/Clip] and
+                     * Conv[+Relu/Clip]+MaxPool (default 1); 0 when every
+                     * node's output must be observed (calibration) */
     int threads;    /* 0: leave OpenBLAS's setting */
 } cq_exec_opts;
 
@@ -41,7 +45,8 @@ typedef struct cq_exec_opts {
  * output slot, tensor). For a Conv fused with its Relu/Clip, the call is made
  * for the activation node with the activated tensor; for a Conv whose
  * residual Add (and its activation) was fused into it, once, for the Add (or
- * the activation) with the final tensor: the Conv's own output never exists.
+ * the activation) with the final tensor: the Conv's own output never exists;
+ * likewise for a MaxPool fused into its Conv, once, for the MaxPool.
  * Return non-zero to stop
  * the run (cq_exec_run then fails with ESTATE). */
 typedef int (*cq_exec_observer)(void *ud, const cq_graph *g, int node, int output,

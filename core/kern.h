@@ -170,6 +170,7 @@ cq_status cq_conv2d_run(const cq_conv2d_plan *pl, const float *x, size_t x_count
 cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_count,
                             const float *res, float *y, size_t y_count, void *scratch,
                             size_t scratch_bytes, cq_err *err);
+
 /* NULL is a no-op. */
 void cq_conv2d_plan_free(cq_conv2d_plan *pl);
 
@@ -287,6 +288,23 @@ cq_status cq_pool2d_f32_ref(const cq_pool2d_params *p, const float *x, size_t x_
 /* y[nc] = mean of x[nc, 0..hw) for nc < nc_count. */
 void cq_global_avgpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y);
 void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y);
+
+/* Conv then a 2-D pool of its output (a Conv -> [Relu] -> MaxPool chain):
+ * y = pool(act(conv(x, w) + bias)); pool's n, c, h, w must be the conv's n,
+ * c_out, oh, ow and y_count the pooled size. Where cq_conv2d_pool_fuses
+ * says so, the conv rows go through a ring of the pool's kh rows in L2 and
+ * the conv output never exists whole; otherwise the conv output is made in
+ * scratch and pooled from there (the same values either way). scratch needs
+ * cq_conv2d_pool_scratch_bytes(pl, pool), taken right before the run (it
+ * depends on the ISA and OpenBLAS's thread count). EINVAL on a mismatch. */
+int cq_conv2d_pool_fuses(const cq_conv2d_plan *pl, const cq_pool2d_params *pool);
+/* The same asked before there is a plan: whether a plan of p with the
+ * default algorithm would run conv + pool fused (1 thread, this ISA). */
+int cq_conv2d_pool_fusable(const cq_conv2d_params *p, const cq_pool2d_params *pool);
+size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_params *pool);
+cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *pool,
+                             const float *x, size_t x_count, float *y, size_t y_count,
+                             void *scratch, size_t scratch_bytes, cq_err *err);
 
 /* ---- elementwise -------------------------------------------------------- */
 

@@ -539,6 +539,99 @@ cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_c
     return conv_run(pl, x, x_count, y, y_count, res, scratch, scratch_bytes, err);
 }
 
+/* The fused conv + pool: the AVX-512 stem kernel (it runs where OpenBLAS is
+ * single-threaded, as in conv_run) and a max pool its row kernel takes. */
+static int pool_fused(const cq_conv2d_plan *pl, const cq_pool2d_params *q, int64_t pw)
+{
+    return pl && q && pl->wst && cq_kern_isa() == CQ_ISA_AVX512 &&
+           openblas_get_num_threads() <= 1 && cq__maxpool_rows_applies(q, pw);
+}
+
+/* The pool's output size when it fits the conv's output, else -1. */
+static int pool_shape(const cq_conv2d_plan *pl, const cq_pool2d_params *q, int64_t *ph,
+                      int64_t *pw)
+{
+    cq_err e;
+    if (!pl || !q || q->n != pl->p.n || q->c != pl->p.c_out || q->h != pl->oh ||
+        q->w != pl->ow || cq_pool2d_out_shape(q, ph, pw, &e) != CQ_OK)
+        return -1;
+    return 0;
+}
+
+/* Bytes of the conv output the unfused path keeps in scratch, rounded to 64. */
+static size_t conv_out_bytes(const cq_conv2d_plan *pl)
+{
+    return ((size_t)(pl->p.n * pl->p.c_out * pl->oh * pl->ow) * sizeof(float) + 63) / 64 * 64;
+}
+
+int cq_conv2d_pool_fusable(const cq_conv2d_params *p, const cq_pool2d_params *pool)
+{
+    int64_t oh, ow, ph, pw;
+    cq_err e;
+    /* the default algorithm is IM2COL (neither depthwise nor 1x1), which
+     * plan_make hands to the stem kernel where cq__stem_applies */
+    return p && pool && cq_kern_isa() == CQ_ISA_AVX512 &&
+           cq_conv2d_out_shape(p, &oh, &ow, &e) == CQ_OK && pool->n == p->n &&
+           pool->c == p->c_out && pool->h == oh && pool->w == ow &&
+           cq_pool2d_out_shape(pool, &ph, &pw, &e) == CQ_OK &&
+           !algo_applies(p, CQ_CONV_DEPTHWISE) && !algo_applies(p, CQ_CONV_1X1) &&
+           cq__stem_applies(p) && cq__maxpool_rows_applies(pool, pw);
+}
+
+int cq_conv2d_pool_fuses(const cq_conv2d_plan *pl, const cq_pool2d_params *pool)
+{
+    int64_t ph, pw;
+    return pool_shape(pl, pool, &ph, &pw) == 0 && pool_fused(pl, pool, pw);
+}
+
+size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_params *pool)
+{
+    int64_t ph, pw;
+    if (pool_shape(pl, pool, &ph, &pw))
+        return 0;
+    if (pool_fused(pl, pool, pw))
+        return cq__stem_pool_scratch(&pl->p, pl->oh, pl->ow, pool);
+    return conv_out_bytes(pl) + pl->scratch + 64;
+}
+
+cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *pool,
+                             const float *x, size_t x_count, float *y, size_t y_count,
+                             void *scratch, size_t scratch_bytes, cq_err *err)
+{
+    int64_t ph, pw;
+    if (!pl || !pool || !x || !y)
+        return cq_errf(err, CQ_EINVAL, "conv2d: NULL plan, pool or buffer");
+    const cq_conv2d_params *p = &pl->p;
+    if (pool_shape(pl, pool, &ph, &pw))
+        return cq_errf(err, CQ_EINVAL, "conv2d: the pool (n %lld, c %lld, %lldx%lld) does not "
+                       "take the conv's output (n %lld, c %lld, %lldx%lld)", (long long)pool->n,
+                       (long long)pool->c, (long long)pool->h, (long long)pool->w,
+                       (long long)p->n, (long long)p->c_out, (long long)pl->oh,
+                       (long long)pl->ow);
+    int64_t HW = p->h * p->w, PP = ph * pw;
+    if (x_count != (size_t)(p->n * p->c_in * HW) || y_count != (size_t)(p->n * p->c_out * PP))
+        return cq_errf(err, CQ_EINVAL, "conv2d: input has %zu elements (expected %lld), pooled "
+                       "output %zu (expected %lld)", x_count, (long long)(p->n * p->c_in * HW),
+                       y_count, (long long)(p->n * p->c_out * PP));
+    size_t need = cq_conv2d_pool_scratch_bytes(pl, pool);
+    if (scratch_bytes < need || !scratch)
+        return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, conv + pool needs %zu",
+                       scratch_bytes, need);
+    if (pool_fused(pl, pool, pw)) {
+        for (int64_t img = 0; img < p->n; img++)
+            cq__stem_pool_run(p, pl->oh, pl->ow, x + img * p->c_in * HW, pl->wst, pl->bpm, pool,
+                              ph, pw, y + img * p->c_out * PP, scratch);
+        return CQ_OK;
+    }
+    /* the conv output in scratch (64-byte aligned), the conv's own scratch after it */
+    float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    size_t cb = conv_out_bytes(pl), cn = (size_t)(p->n * p->c_out * pl->oh * pl->ow);
+    if (conv_run(pl, x, x_count, c, cn, NULL, (char *)c + cb,
+                 scratch_bytes - cb - (size_t)((char *)c - (char *)scratch), err))
+        return err->code;
+    return cq_pool2d_f32(pool, c, cn, y, y_count, err);
+}
+
 cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,
                             const float *bias, float *y, cq_err *err)
 {

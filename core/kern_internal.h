@@ -117,6 +117,15 @@ void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp);
 size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                   const float *wp, const float *bias_pad, float *y, void *scratch);
+/* The stem followed by a max pool (q: n 1, c c_out, h oh, w ow, where
+ * cq__maxpool_rows_applies(q, pw)): y (c_out, ph, pw) is the pooled output;
+ * the conv rows go through a ring of q->kh rows and are never stored whole.
+ * scratch holds cq__stem_pool_scratch() bytes. */
+size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                             const cq_pool2d_params *q);
+void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       const float *wp, const float *bias_pad, const cq_pool2d_params *q,
+                       int64_t ph, int64_t pw, float *y, void *scratch);
 
 /* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
  * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
@@ -126,11 +135,22 @@ void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const 
                       int64_t lda, const float *x, float beta, float *y);
 
 /* MaxPool 2-D with AVX-512 (kern_pool_avx512.c): whole rows, no dilation,
- * stride_w 1 or 2, kw <= 16, padded rows up to 4096 floats. Returns 0 (and
- * writes nothing) where it does not apply, else 1 with y (n c, oh, ow) set.
- * Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+ * stride_w 1 or 2, kw <= 16, kh <= CQ__MAXPOOL_MAX_KH, padded rows up to 4096
+ * floats. Returns 0 (and writes nothing) where it does not apply, else 1
+ * with y (n c, oh, ow) set. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
 int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
                        float *y);
+/* Its row function, for producers that keep a ring of rows: whether it
+ * applies to p with ow outputs a row; buf (CQ__MAXPOOL_BUF_FLOATS floats)
+ * set once per p by cq__maxpool_buf_init; then output row yr (ow floats) =
+ * the max pool of one channel's nr input rows (p->w floats each) that lie
+ * inside the image under the window (nr 0: -inf). */
+#define CQ__MAXPOOL_MAX_KH 64
+#define CQ__MAXPOOL_BUF_FLOATS (4096 + 64 + 16)
+int cq__maxpool_rows_applies(const cq_pool2d_params *p, int64_t ow);
+void cq__maxpool_buf_init(const cq_pool2d_params *p, int64_t ow, float *buf);
+void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows, int64_t nr,
+                            int64_t ow, float *buf, float *yr);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

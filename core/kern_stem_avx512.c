@@ -11,7 +11,14 @@
  * stride_w phases, so the input of output pixel ox at tap kx is phase
  * (kx * dil_w) % s, element ox + (kx * dil_w) / s: a plain unaligned vector
  * load. Rows above or below
- * the input are skipped (their taps are zero). */
+ * the input are skipped (their taps are zero).
+ *
+ * With a max pool after it (ResNet's conv1 -> relu -> maxpool), the output
+ * rows go to a ring of the pool's kh rows per channel instead, and each
+ * channel block pools the rows it completes right away
+ * (kern_pool_avx512.c's row function): the 3.2 MB conv output of ResNet-18
+ * never exists, which halves the executor's peak memory (4.59 -> 2.30 MB),
+ * and saves the pool's pass over it from memory. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -91,7 +98,7 @@ static void prep_row(const cq_conv2d_params *p, int64_t L, const float *x, float
 /* One tile: 8 channels x (16 nv) pixels; the taps are (input pointer, 8
  * weights) pairs. y points at channel 0, pixel ox0 of the row; P is the
  * channel stride; mr channels are real; last masks the final vector.
- * pf_next: prefetch the same tile of the next output row (ow floats on) for
+ * pfw: prefetch the same tile of the row at pfw (the next output row) for
  * writing: the output is a buffer last touched long ago (from memory).
  * Cold caches (64 MB copied between runs), 5 alternations, ms: 7x7/2 3>64
  * 1.32-1.34 -> 1.21-1.30, 3x3/2 3>32 0.21-0.23 -> 0.18-0.19, 5x5/2 3>24
@@ -99,7 +106,7 @@ static void prep_row(const cq_conv2d_params *p, int64_t L, const float *x, float
 static inline __attribute__((always_inline)) void
 tile(int nv, int64_t nt, const float *const *xt, const int64_t *wt, const float *wb, int64_t ox0,
      const float *bias, cq_act act, float *y, int64_t P, int64_t mr, __mmask16 last,
-     int64_t ow, int pf_next)
+     const float *pfw)
 {
     __m512 acc[CB][3];
 #pragma GCC unroll 8
@@ -107,10 +114,10 @@ tile(int nv, int64_t nt, const float *const *xt, const int64_t *wt, const float 
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++)
             acc[i][j] = _mm512_setzero_ps();
-    if (pf_next)
+    if (pfw)
         for (int64_t i = 0; i < mr && i < CB; i++)
             for (int j = 0; j < nv; j++)
-                _mm_prefetch((const char *)(y + i * P + ow + ox0 + VW * j), _MM_HINT_ET0);
+                _mm_prefetch((const char *)(pfw + i * P + ox0 + VW * j), _MM_HINT_ET0);
     for (int64_t t = 0; t < nt; t++) {
         const float *xr = xt[t] + ox0, *wv = wb + wt[t];
         __m512 x0 = _mm512_loadu_ps(xr);
@@ -142,18 +149,65 @@ tile(int nv, int64_t nt, const float *const *xt, const int64_t *wt, const float 
     }
 }
 
-void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                  const float *wp, const float *bias_pad, float *y, void *scratch)
+/* Where a run's output rows go: y (c_out, oh, ow) for a plain run; with a
+ * max pool after the conv, a ring of the pool's kh rows per channel, each
+ * pool row made as soon as its window's last row is in. */
+typedef struct stem_out {
+    float *y;                     /* plain: the output */
+    const cq_pool2d_params *pool; /* else the pool (its h, w: oh, ow) */
+    int64_t ph, pw;               /* its output size */
+    float *ring, *buf;            /* (c_out, pool kh, ow) and the row buffer */
+    float *py;                    /* the pool's output (c_out, ph, pw) */
+} stem_out;
+
+/* Pool rows [pa, pb) of channels [c0, c1) from the ring (their windows'
+ * rows are all in it). */
+static void pool_rows(int64_t oh, int64_t ow, int64_t pa, int64_t pb, int64_t c0, int64_t c1,
+                      const stem_out *o)
+{
+    const cq_pool2d_params *q = o->pool;
+    int64_t R = q->kh;
+    const float *rows[CQ__MAXPOOL_MAX_KH];
+    for (int64_t py = pa; py < pb; py++) {
+        int64_t y0 = py * q->stride_h - q->pad_top, y1 = y0 + q->kh;
+        int64_t ya = y0 > 0 ? y0 : 0, yb = y1 < oh ? y1 : oh;
+        for (int64_t c = c0; c < c1; c++) {
+            int64_t nr = 0;
+            for (int64_t iy = ya; iy < yb; iy++)
+                rows[nr++] = o->ring + (c * R + iy % R) * ow;
+            cq__maxpool_row_avx512(q, rows, nr, o->pw, o->buf, o->py + (c * o->ph + py) * o->pw);
+        }
+    }
+}
+
+/* The end of the pool rows whose windows end at conv row oy or above
+ * (clipped to the image), from pa on. */
+static int64_t pool_ready(const cq_pool2d_params *q, int64_t oh, int64_t ph, int64_t oy,
+                          int64_t pa)
+{
+    for (; pa < ph; pa++) {
+        int64_t y1 = pa * q->stride_h - q->pad_top + q->kh;
+        if ((y1 < oh ? y1 : oh) - 1 > oy)
+            break;
+    }
+    return pa;
+}
+
+static void stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                     const float *wp, const float *bias_pad, const stem_out *o, void *scratch)
 {
     int64_t L = phase_len(p, ow), s = p->stride_w, kh = p->kh, kw = p->kw;
-    int64_t R = ring_rows(p), K = p->c_in * kh * kw, P = oh * ow, rowf = s * L;
+    int64_t R = ring_rows(p), K = p->c_in * kh * kw, rowf = s * L;
     float *ring = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *tmp = ring + p->c_in * R * rowf;
     const float *xt[CQ__STEM_MAX_TAPS];
     int64_t wt[CQ__STEM_MAX_TAPS];
     int64_t next = 0; /* input rows below next are in the ring (or were) */
+    int64_t pnext = 0; /* pool rows below pnext are made */
     int64_t nvec = (ow + VW - 1) / VW, rem = ow - (nvec - 1) * VW;
     __mmask16 last = (__mmask16)(rem == VW ? 0xffff : (1u << rem) - 1u);
+    /* channel stride of the output rows: the plane, or the ring's rows */
+    int64_t P = o->pool ? o->pool->kh * ow : oh * ow;
     for (int64_t oy = 0; oy < oh; oy++) {
         /* this output row reads input rows [iy0, iy0 + R); each is prepared
          * once, into slot iy % R (R consecutive rows never share a slot) */
@@ -176,24 +230,70 @@ void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
                     wt[nt++] = ((c * kh + ky) * kw + kx) * CB;
                 }
             }
+        float *yrow = o->pool ? o->ring + oy % o->pool->kh * ow : o->y + oy * ow;
+        /* the pool rows this conv row completes, made per channel block
+         * right after the block's conv row (its ring rows still in L1) */
+        int64_t pb = o->pool ? pool_ready(o->pool, oh, o->ph, oy, pnext) : 0;
+        /* the next row's lines for writing: only a plain output, last
+         * touched long ago (the ring stays in cache) */
+        const float *pfw = !o->pool && oy + 1 < oh ? yrow + ow : NULL;
         for (int64_t c0 = 0; c0 < p->c_out; c0 += CB) {
             const float *wb = wp + c0 * K;
-            float *yr = y + c0 * P + oy * ow;
+            float *yr = yrow + c0 * P;
+            const float *pfw_c = pfw ? pfw + c0 * P : NULL;
             int64_t mr = p->c_out - c0;
-            int pf = oy + 1 < oh;
             /* blocks of 3 vectors; a remainder of 1 borrows one (2 + 2) */
             for (int64_t v = 0; v < nvec;) {
                 int64_t left = nvec - v;
                 int nv = left >= 5 || left == 3 ? 3 : left == 4 ? 2 : (int)left;
                 __mmask16 mk = v + nv == nvec ? last : (__mmask16)0xffff;
                 if (nv == 3)
-                    tile(3, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                    tile(3, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, pfw_c);
                 else if (nv == 2)
-                    tile(2, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                    tile(2, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, pfw_c);
                 else
-                    tile(1, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, ow, pf);
+                    tile(1, nt, xt, wt, wb, v * VW, bias_pad + c0, p->act, yr, P, mr, mk, pfw_c);
                 v += nv;
             }
+            if (o->pool)
+                pool_rows(oh, ow, pnext, pb, c0, c0 + (mr < CB ? mr : CB), o);
         }
+        pnext = o->pool ? pb : 0;
     }
+}
+
+void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wp, const float *bias_pad, float *y, void *scratch)
+{
+    stem_out o;
+    memset(&o, 0, sizeof o);
+    o.y = y;
+    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch);
+}
+
+size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                             const cq_pool2d_params *q)
+{
+    size_t ring = (size_t)(p->c_out * q->kh * ow) * sizeof(float);
+    return cq__stem_scratch(p, oh, ow) + (ring + 63) / 64 * 64 +
+           CQ__MAXPOOL_BUF_FLOATS * sizeof(float) + 64;
+}
+
+void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       const float *wp, const float *bias_pad, const cq_pool2d_params *q,
+                       int64_t ph, int64_t pw, float *y, void *scratch)
+{
+    stem_out o;
+    memset(&o, 0, sizeof o);
+    o.pool = q;
+    o.ph = ph;
+    o.pw = pw;
+    o.py = y;
+    /* after the stem's own scratch: the ring, then the row buffer */
+    uintptr_t a = ((uintptr_t)scratch + cq__stem_scratch(p, oh, ow) + 63) & ~(uintptr_t)63;
+    o.ring = (float *)a;
+    a += ((size_t)(p->c_out * q->kh * ow) * sizeof(float) + 63) / 64 * 64;
+    o.buf = (float *)a;
+    cq__maxpool_buf_init(q, pw, o.buf);
+    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch);
 }

@@ -43,6 +43,9 @@ typedef struct cq_openv {
     /* Conv only: a residual fused into it by the executor (Conv -> Add ->
      * [Relu]): y = act(conv + bias + residual), same shape as y; else NULL. */
     const cq_tensor *residual;
+    /* Conv only: a MaxPool fused into it by the executor (Conv -> [Relu] ->
+     * MaxPool): y = pool(act(conv + bias)), y the pool's output; else NULL. */
+    const cq_pool2d_params *pool;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */
@@ -94,6 +97,15 @@ int cq__can_fuse(const cq_node *n);
 cq_status cq__fuse_act(cq_node *n, const cq_act *a, cq_err *err);
 /* The activation fused into node n (kind CQ_ACT_NONE when none). */
 cq_act cq__node_act(const cq_node *n);
+/* A 2-D MaxPool (kind 0) or AveragePool (1) node on an input of shape xs as
+ * kern.h's pool parameters (auto_pad resolved); EUNSUPPORTED where kern.h
+ * cannot express it (not 2-D, an empty input), EINVAL for bad attributes. */
+cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
+                        cq_pool2d_params *p, cq_err *err);
+/* Whether Conv node conv followed by MaxPool node pool (reading conv's
+ * output or its fused activation's) would run as one fused kernel, from
+ * the graph's static shapes (ops_conv.c); 0 when a shape is unknown. */
+int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool);
 /* Conv's node plan (ops_conv.c): its size and free function. */
 size_t cq__conv_plan_size(void);
 void cq__conv_plan_free(void *plan);

@@ -223,9 +223,14 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
             c->p = p;
         }
     }
-    size_t sb = cq_conv2d_scratch_bytes(kp);
+    size_t sb = env->pool ? cq_conv2d_pool_scratch_bytes(kp, env->pool)
+                          : cq_conv2d_scratch_bytes(kp);
     void *scratch = sb ? cq__scratch(env, sb) : NULL;
     cq_status st = sb && !scratch ? cq_errf(err, CQ_ENOMEM, "Conv '%s': no scratch", n->name)
+                  : env->pool
+                      ? cq_conv2d_run_pool(kp, env->pool, cq_tensor_data(x),
+                                           (size_t)cq_tensor_numel(x), cq_tensor_data(y),
+                                           (size_t)cq_tensor_numel(y), scratch, sb, err)
                   : env->residual
                       ? cq_conv2d_run_res(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
                                           cq_tensor_data(env->residual), cq_tensor_data(y),
@@ -236,6 +241,46 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     if (!keep)
         cq_conv2d_plan_free(kp);
     return st ? -1 : 1;
+}
+
+int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool)
+{
+    if (conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0 ||
+        pool->n_inputs < 1 || pool->inputs[0] < 0)
+        return 0;
+    const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
+    const cq_value *y = &g->values[pool->inputs[0]];
+    if (!x->has_type || !w->data || x->ndim != 4 || !y->has_type || y->ndim != 4)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (x->shape[d] <= 0 || y->shape[d] <= 0)
+            return 0;
+    cq_convgeo cg;
+    cq_err err;
+    if (cq__conv_geo(conv, x->ndim, x->shape, w->data->ndim, w->data->shape, &cg, &err) ||
+        cg.s != 2)
+        return 0;
+    cq_pool2d_params q;
+    if (cq__pool2d_of(pool, 0, y->ndim, y->shape, &q, &err))
+        return 0;
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = cg.n;
+    p.c_in = cg.c;
+    p.h = cg.in[1];
+    p.w = cg.in[2];
+    p.c_out = cg.m;
+    p.kh = cg.k[1];
+    p.kw = cg.k[2];
+    p.groups = cg.group;
+    p.stride_h = cg.stride[1];
+    p.stride_w = cg.stride[2];
+    p.pad_top = cg.pb[1];
+    p.pad_bottom = cg.pe[1];
+    p.pad_left = cg.pb[2];
+    p.pad_right = cg.pe[2];
+    p.dil_h = cg.dil[1];
+    p.dil_w = cg.dil[2];
+    return cq_conv2d_pool_fusable(&p, &q);
 }
 
 /* ---- Conv --------------------------------------------------------------------- */
@@ -295,6 +340,7 @@ static void depthwise(const cq_convgeo *g, const float *x, const float *w, float
         }
 }
 
+/* Conv into out[0], or with env->pool, pooled into out[0]. */
 static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
@@ -305,6 +351,29 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     cq_convgeo g;
     if (cq__conv_geo(n, x->ndim, x->shape, w->ndim, w->shape, &g, err))
         return err->code;
+    const cq_pool2d_params *pool = env->pool;
+    if (pool) {
+        if (env->residual || g.s != 2 || pool->n != g.n || pool->c != g.m ||
+            pool->h != g.out[1] || pool->w != g.out[2])
+            return cq_errf(err, CQ_EINVAL, "Conv '%s': the fused pool does not take the output",
+                           n->name);
+        int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
+        if (kr)
+            return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
+        /* the generic path: the whole conv output, then the pool */
+        int64_t cs[4] = {g.n, g.m, g.out[1], g.out[2]};
+        cq_tensor *c = cq_tensor_empty(CQ_F32, 4, cs, err);
+        if (!c)
+            return err->code;
+        env->pool = NULL;
+        cq_status st = run_conv(n, n_in, in, 1, &c, env, err);
+        env->pool = pool;
+        if (!st)
+            st = cq_pool2d_f32(pool, cq_tensor_data(c), (size_t)cq_tensor_numel(c),
+                               cq_tensor_data(out[0]), (size_t)cq_tensor_numel(out[0]), err);
+        cq_tensor_release(c);
+        return st;
+    }
     if (env->residual && (env->residual->dtype != CQ_F32 ||
                           cq_tensor_numel(env->residual) != cq_tensor_numel(out[0])))
         return cq_errf(err, CQ_EINVAL, "Conv '%s': the fused residual does not match the output",

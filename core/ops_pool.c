@@ -129,6 +129,43 @@ static void pool_f32(const cq_convgeo *g, int kind, int include_pad, int order, 
     }
 }
 
+cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
+                        cq_pool2d_params *p, cq_err *err)
+{
+    cq_convgeo g;
+    if (pool_geo(n, ndim, xs, &g, err))
+        return err->code;
+    if (g.s != 2 || g.n * g.c <= 0)
+        return cq_errf(err, CQ_EUNSUPPORTED, "%s '%s': not a 2-D pool of a non-empty input",
+                       n->op_type, n->name);
+    *p = cq_pool2d_params_default();
+    p->kind = kind ? CQ_POOL_AVG : CQ_POOL_MAX;
+    p->n = g.n;
+    p->c = g.c;
+    p->h = g.in[1];
+    p->w = g.in[2];
+    p->kh = g.k[1];
+    p->kw = g.k[2];
+    p->stride_h = g.stride[1];
+    p->stride_w = g.stride[2];
+    p->pad_top = g.pb[1];
+    p->pad_bottom = g.pe[1];
+    p->pad_left = g.pb[2];
+    p->pad_right = g.pe[2];
+    p->dil_h = g.dil[1];
+    p->dil_w = g.dil[2];
+    p->ceil_mode = (int)cq_node_int(n, "ceil_mode", 0);
+    p->count_include_pad = (int)cq_node_int(n, "count_include_pad", 0);
+    /* kern.h's output size must be ONNX's (auto_pad was resolved into pads) */
+    int64_t oh, ow;
+    cq_err e2;
+    if (cq_pool2d_out_shape(p, &oh, &ow, &e2) || oh != g.out[1] || ow != g.out[2])
+        return cq_errf(err, CQ_EUNSUPPORTED, "%s '%s': kern.h's pool gives %lldx%lld, ONNX "
+                       "%lldx%lld", n->op_type, n->name, (long long)oh, (long long)ow,
+                       (long long)g.out[1], (long long)g.out[2]);
+    return CQ_OK;
+}
+
 static cq_status run_pool(int kind, cq_node *n, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_err *err)
 {
@@ -138,32 +175,12 @@ static cq_status run_pool(int kind, cq_node *n, cq_tensor *const *in, int n_out,
     int incl = (int)cq_node_int(n, "count_include_pad", 0);
     int order = (int)cq_node_int(n, "storage_order", 0);
     int64_t *ind = n_out > 1 && out[1] ? cq_tensor_data(out[1]) : NULL;
-    if (in[0]->dtype == CQ_F32 && !ind && g.s == 2 && g.n * g.c > 0) {
-        /* 2-D without indices: kern.h's vectorised pooling (same ONNX semantics). */
-        cq_pool2d_params p = cq_pool2d_params_default();
-        p.kind = kind ? CQ_POOL_AVG : CQ_POOL_MAX;
-        p.n = g.n;
-        p.c = g.c;
-        p.h = g.in[1];
-        p.w = g.in[2];
-        p.kh = g.k[1];
-        p.kw = g.k[2];
-        p.stride_h = g.stride[1];
-        p.stride_w = g.stride[2];
-        p.pad_top = g.pb[1];
-        p.pad_bottom = g.pe[1];
-        p.pad_left = g.pb[2];
-        p.pad_right = g.pe[2];
-        p.dil_h = g.dil[1];
-        p.dil_w = g.dil[2];
-        p.ceil_mode = (int)cq_node_int(n, "ceil_mode", 0);
-        p.count_include_pad = incl;
-        int64_t oh, ow;
-        cq_err e2;
-        if (!cq_pool2d_out_shape(&p, &oh, &ow, &e2) && oh == g.out[1] && ow == g.out[2])
-            return cq_pool2d_f32(&p, cq_tensor_data(in[0]), (size_t)cq_tensor_numel(in[0]),
-                                 cq_tensor_data(out[0]), (size_t)cq_tensor_numel(out[0]), err);
-    }
+    cq_pool2d_params p;
+    cq_err e2;
+    if (in[0]->dtype == CQ_F32 && !ind &&
+        cq__pool2d_of(n, kind, in[0]->ndim, in[0]->shape, &p, &e2) == CQ_OK)
+        return cq_pool2d_f32(&p, cq_tensor_data(in[0]), (size_t)cq_tensor_numel(in[0]),
+                             cq_tensor_data(out[0]), (size_t)cq_tensor_numel(out[0]), err);
     if (in[0]->dtype == CQ_F32) {
         pool_f32(&g, kind, incl, order, cq_tensor_data(in[0]), cq_tensor_data(out[0]), ind);
         return CQ_OK;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "exec.h"
+#include "kern.h"
 #include "passes.h"
 
 static uint32_t rng_state = 12345;
@@ -503,6 +504,101 @@ static void test_exec_residual_fusion(void **state)
     }
 }
 
+/* x -> Conv (c_in 3, k x k / stride, bias) -> [Relu] -> MaxPool -> y: a
+ * classifier's stem. variant 1 makes the conv's output a graph output too,
+ * variant 2 asks for the MaxPool's Indices; neither may be fused. */
+static cq_graph *stem_pool(int trial, const int64_t *xs, int64_t m, int64_t k, int64_t st,
+                           int relu, const int64_t *pool, int variant)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t ws[4] = {m, xs[1], k, k}, p = k / 2;
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 9191u + (uint32_t)trial;
+    add_init(g, "w", rand_tensor(4, ws));
+    add_init(g, "b", rand_tensor(1, &m));
+    int n = node(g, "Conv", "conv", 3, (const char *[]){"x", "w", "b"}, "c");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){p, p, p, p}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){st, st}, &err);
+    if (relu)
+        node(g, "Relu", "relu", 1, (const char *[]){"c"}, "r");
+    const char *o[2] = {"y", "idx"};
+    n = cq_graph_add_node(g, "MaxPool", "pool", "", 1, (const char *[]){relu ? "r" : "c"},
+                          variant == 2 ? 2 : 1, o, &err);
+    assert_true(n >= 0);
+    cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){pool[0], pool[0]}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){pool[1], pool[1]}, &err);
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){pool[2], pool[2], pool[2], pool[2]}, &err);
+    cq_node_set_int(g, n, "ceil_mode", pool[3], &err);
+    if (variant == 1)
+        assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, relu ? "r" : "c", &err), &err),
+                         CQ_OK);
+    return g;
+}
+
+/* Conv -> [Relu] -> MaxPool runs as one Conv pooling its rows from a ring
+ * (on AVX-512, where the stem kernel runs): the same result as the unfused
+ * graph, the Relu and MaxPool skipped, the observer called once, for the
+ * MaxPool, with the pooled tensor; after the thread count changes (the
+ * fused kernel is single-threaded) the same plan still gives the same
+ * result. */
+static void test_exec_stem_pool_fusion(void **state)
+{
+    (void)state;
+    cq_err err;
+    static const int64_t pools[][4] = {{3, 2, 1, 0}, {2, 2, 0, 1}, {3, 1, 1, 0}, {3, 2, 0, 1}};
+    for (int trial = 0; trial < 16; trial++) {
+        int64_t xs[4] = {1 + (trial % 5 == 4), 3 - (trial % 3 == 2),
+                         20 + (int64_t)(fabsf(frand()) * 40), 16 + (int64_t)(fabsf(frand()) * 60)};
+        int64_t m = 5 + (int64_t)(fabsf(frand()) * 60), k = trial % 2 ? 7 : 3;
+        int64_t st = 1 + (trial % 4 != 3);
+        int relu = trial % 3 != 1, variant = trial % 8 == 5 ? 1 : trial % 8 == 6 ? 2 : 0;
+        const int64_t *pool = pools[trial % 4];
+        cq_graph *g0 = stem_pool(trial, xs, m, k, st, relu, pool, variant);
+        cq_graph *g1 = stem_pool(trial, xs, m, k, st, relu, pool, variant);
+        rng_state = 57u + (uint32_t)trial;
+        cq_tensor *x = rand_tensor(4, xs), *a[2] = {0}, *b[2] = {0};
+        cq_exec_opts none = {0, 0, 1}, fused = {1, 1, 1};
+        cq_exec *e0 = cq_exec_new(g0, &none, &err), *e1 = cq_exec_new(g1, &fused, &err);
+        assert_non_null(e0);
+        assert_non_null(e1);
+        int pn = relu ? 2 : 1, want = !variant && cq_kern_isa() == CQ_ISA_AVX512;
+        assert_int_equal(cq_exec_is_fused(e1, pn), want);
+        if (relu)
+            assert_true(cq_exec_is_fused(e1, 1));
+        obs_log log = {0};
+        if (variant != 2) /* (observe takes output 0 only) */
+            cq_exec_set_observer(e1, observe, &log);
+        assert_int_equal(cq_exec_run(e0, 1, &x, a, &err), CQ_OK);
+        for (int th = 1; th <= 2; th++) {
+            cq_exec_set_threads(e1, th);
+            log.calls = 0;
+            assert_int_equal(cq_exec_run(e1, 1, &x, b, &err), CQ_OK);
+            for (int o = 0; o < 1 + (variant == 1); o++) {
+                double d = maxdiff(a[o], b[o]);
+                if (d >= 1e-4)
+                    fprintf(stderr, "stem pool trial %d threads %d output %d maxdiff %g\n", trial,
+                            th, o, d);
+                assert_true(d < 1e-4);
+                cq_tensor_release(b[o]);
+            }
+            if (want) {
+                assert_int_equal(log.calls, 1);
+                assert_int_equal(log.nodes[0], pn);
+            }
+        }
+        cq_exec_set_threads(e1, 1);
+        for (int o = 0; o < 1 + (variant == 1); o++)
+            cq_tensor_release(a[o]);
+        cq_tensor_release(x);
+        cq_exec_free(e0);
+        cq_exec_free(e1);
+        cq_graph_free(g0);
+        cq_graph_free(g1);
+    }
+}
+
 /* Transpose, every permutation of a 4-D odd shape (the (rows, cols) fast
  * path for NHWC <-> NCHW-like ones, the strided walk for the rest), against
  * index arithmetic. */
@@ -581,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_exec_checks_inputs),
         cmocka_unit_test(test_exec_conv_random_shapes),
         cmocka_unit_test(test_exec_residual_fusion),
+        cmocka_unit_test(test_exec_stem_pool_fusion),
         cmocka_unit_test(test_exec_transpose_every_perm),
         cmocka_unit_test(test_exec_refuses_absurd_sizes),
     };

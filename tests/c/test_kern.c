@@ -379,6 +379,159 @@ static void test_kern_conv2d_stem(void **state)
         check_cfg_row(cfg[i], cfg[i][10], i, -0.2f, &r);
 }
 
+/* Max pool of y (n c, h, w) by the ONNX definition, -inf outside. */
+static void maxpool_naive(const cq_pool2d_params *q, int64_t ph, int64_t pw, const float *y,
+                          float *out)
+{
+    for (int64_t nc = 0; nc < q->n * q->c; nc++)
+        for (int64_t oy = 0; oy < ph; oy++)
+            for (int64_t ox = 0; ox < pw; ox++) {
+                float m = -INFINITY;
+                for (int64_t ky = 0; ky < q->kh; ky++)
+                    for (int64_t kx = 0; kx < q->kw; kx++) {
+                        int64_t iy = oy * q->stride_h - q->pad_top + ky * q->dil_h;
+                        int64_t ix = ox * q->stride_w - q->pad_left + kx * q->dil_w;
+                        if (iy >= 0 && iy < q->h && ix >= 0 && ix < q->w) {
+                            float v = y[(nc * q->h + iy) * q->w + ix];
+                            m = v > m ? v : m;
+                        }
+                    }
+                out[(nc * ph + oy) * pw + ox] = m;
+            }
+}
+
+/* Conv then max pool (cq_conv2d_run_pool) against the naive conv pooled
+ * naively, for pools of every kind the fused ring path and the fallback
+ * take: ResNet's 3x3/2 pad 1 (the register path), 2x2/2 with ceil_mode,
+ * 3x3/1 pad 1 (the row buffer, stride 1), 5x4 stride 2x2 with asymmetric
+ * pads, 2x3 stride 3x1 (rows skipped between windows), dilation 2 (not
+ * fused). Every ISA, OpenBLAS at 1 and 2 threads (the fused path only runs
+ * at 1 and on AVX-512); c_out not a multiple of 8; the fused path must
+ * really run where cq_conv2d_pool_fuses says so. */
+static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
+{
+    static const int64_t pools[][9] = {
+        /* kh, kw, stride_h, stride_w, pad t, l, b, r, ceil (dil 2 when ceil is 2) */
+        {3, 3, 2, 2, 1, 1, 1, 1, 0}, {2, 2, 2, 2, 0, 0, 0, 0, 1}, {3, 3, 1, 1, 1, 1, 1, 1, 0},
+        {5, 4, 2, 2, 2, 1, 1, 2, 0}, {2, 3, 3, 1, 0, 1, 0, 1, 0}, {2, 2, 1, 1, 0, 0, 0, 0, 2},
+    };
+    int64_t oh, ow;
+    cq_err err;
+    assert_int_equal(cq_conv2d_out_shape(p, &oh, &ow, &err), CQ_OK);
+    size_t nx = (size_t)(p->n * p->c_in * p->h * p->w), ny = (size_t)(p->n * p->c_out * oh * ow);
+    size_t nw = (size_t)(p->c_out * p->c_in / p->groups * p->kh * p->kw);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)p->c_out * 4);
+    float *conv = malloc(ny * 4);
+    kt_fill(r, x, (int64_t)nx);
+    kt_fill(r, w, (int64_t)nw);
+    kt_fill(r, b, p->c_out);
+    conv_naive(p, oh, ow, x, w, b, NULL, conv);
+    cq_conv2d_plan *pl = cq_conv2d_plan_new(p, w, nw, b, (size_t)p->c_out, &err);
+    assert_non_null(pl);
+    int64_t red = p->c_in / p->groups * p->kh * p->kw;
+    cq_isa isas[] = KT_ISAS;
+    for (size_t k = 0; k < sizeof pools / sizeof pools[0]; k++) {
+        cq_pool2d_params q = cq_pool2d_params_default();
+        q.kind = CQ_POOL_MAX;
+        q.n = p->n;
+        q.c = p->c_out;
+        q.h = oh;
+        q.w = ow;
+        q.kh = pools[k][0];
+        q.kw = pools[k][1];
+        q.stride_h = pools[k][2];
+        q.stride_w = pools[k][3];
+        q.pad_top = pools[k][4];
+        q.pad_left = pools[k][5];
+        q.pad_bottom = pools[k][6];
+        q.pad_right = pools[k][7];
+        q.ceil_mode = pools[k][8] == 1;
+        q.dil_h = q.dil_w = pools[k][8] == 2 ? 2 : 1;
+        int64_t ph, pw;
+        if (cq_pool2d_out_shape(&q, &ph, &pw, &err) != CQ_OK)
+            continue;
+        size_t np = (size_t)(p->n * p->c_out * ph * pw);
+        float *want = malloc(np * 4), *got = malloc(np * 4);
+        maxpool_naive(&q, ph, pw, conv, want);
+        for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
+            cq_kern_set_isa(isas[i / 2]);
+            openblas_set_num_threads(1 + (int)(i % 2));
+            int fused = cq_conv2d_pool_fuses(pl, &q);
+            if (isas[i / 2] != CQ_ISA_AVX512 || i % 2 || q.dil_h == 2 || p->c_in > 4 ||
+                p->groups > 1)
+                assert_false(fused);
+            else if (cq_kern_isa() == CQ_ISA_AVX512)
+                assert_true(fused); /* the stems, at 1 thread */
+            size_t sb = cq_conv2d_pool_scratch_bytes(pl, &q);
+            void *scratch = malloc(sb);
+            memset(got, 0xff, np * 4); /* NaN: every output must be written */
+            assert_int_equal(cq_conv2d_run_pool(pl, &q, x, nx, got, np, scratch, sb, &err),
+                             CQ_OK);
+            int64_t bad = kt_mismatch(got, want, (int64_t)np, red);
+            if (bad >= 0)
+                fail_msg("conv+maxpool %s fused %d c%lld->%lld %lldx%lld k%lldx%lld s%lld "
+                         "pool %lldx%lld/%lld,%lld pads %lld,%lld,%lld,%lld ceil %d dil %lld: "
+                         "y[%lld] = %g, want %g",
+                         cq_isa_name(isas[i / 2]), fused, (long long)p->c_in,
+                         (long long)p->c_out, (long long)p->h, (long long)p->w,
+                         (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
+                         (long long)q.kh, (long long)q.kw, (long long)q.stride_h,
+                         (long long)q.stride_w, (long long)q.pad_top, (long long)q.pad_left,
+                         (long long)q.pad_bottom, (long long)q.pad_right, q.ceil_mode,
+                         (long long)q.dil_h, (long long)bad, (double)got[bad],
+                         (double)want[bad]);
+            /* too little scratch, a pool that does not fit the conv: EINVAL */
+            assert_int_equal(cq_conv2d_run_pool(pl, &q, x, nx, got, np, scratch, sb - 1, &err),
+                             CQ_EINVAL);
+            cq_pool2d_params bad_q = q;
+            bad_q.c++;
+            assert_int_equal(cq_conv2d_run_pool(pl, &bad_q, x, nx, got, np, scratch, sb, &err),
+                             CQ_EINVAL);
+            free(scratch);
+        }
+        free(want);
+        free(got);
+    }
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    openblas_set_num_threads(1);
+    cq_conv2d_plan_free(pl);
+    free(x);
+    free(w);
+    free(b);
+    free(conv);
+}
+
+/* Conv -> MaxPool: the stem shapes (fused on AVX-512), a few others (the
+ * fallback through scratch), with and without an activation. */
+static void test_kern_conv2d_pool(void **state)
+{
+    (void)state;
+    kt_rng r = {4242};
+    static const int64_t cfg[][11] = {
+        /* c_in, c_out, h, w, kh, kw, stride, pad, act, n, groups */
+        {3, 64, 24, 40, 7, 7, 2, 3, 1, 1, 1}, {3, 13, 17, 33, 3, 3, 2, 1, 1, 2, 1},
+        {3, 24, 12, 70, 5, 5, 1, 2, 0, 1, 1}, {2, 9, 9, 19, 3, 3, 1, 0, 2, 1, 1},
+        {16, 20, 11, 13, 3, 3, 1, 1, 1, 1, 1}, {8, 8, 10, 10, 3, 3, 1, 1, 1, 1, 8},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.c_in = cfg[i][0];
+        p.c_out = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = cfg[i][4];
+        p.kw = cfg[i][5];
+        p.stride_h = p.stride_w = cfg[i][6];
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][7];
+        p.act.kind = cfg[i][8] == 1 ? CQ_ACT_RELU : cfg[i][8] == 2 ? CQ_ACT_CLIP : CQ_ACT_NONE;
+        p.act.a = -0.2f;
+        p.act.b = 0.3f;
+        p.n = cfg[i][9];
+        p.groups = cfg[i][10];
+        check_conv_pool(&p, &r);
+    }
+}
+
 static void test_kern_conv2d_algo_choice(void **state)
 {
     (void)state;
@@ -486,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_depthwise_rows),
         cmocka_unit_test(test_kern_conv2d_depthwise_blocks),
         cmocka_unit_test(test_kern_conv2d_stem),
+        cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
     };
     return cmocka_run_group_tests_name("kern", tests, NULL, NULL);
