@@ -11,10 +11,6 @@
 #include "ops.h"
 #include "passes.h"
 
-/* OpenBLAS's thread controls (declared in its cblas.h; repeated so that a
- * reference CBLAS header does not break the build). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 
 typedef struct block {
     void *p;
@@ -367,7 +363,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     }
     for (int i = 0; i < g->n_outputs; i++)
         e->readers[g->outputs[i]]++;
-    e->threads = openblas_get_num_threads();
+    e->threads = cq_kern_threads();
     if (o.threads > 0)
         cq_exec_set_threads(e, o.threads);
     return e;
@@ -406,9 +402,9 @@ void cq_exec_set_threads(cq_exec *e, int n)
 {
     if (n < 1)
         n = 1;
-    e->threads = n;
-    e->env.threads = n;
-    openblas_set_num_threads(n);
+    cq_kern_set_threads(n);
+    e->threads = cq_kern_threads();
+    e->env.threads = e->threads;
 }
 
 int cq_exec_threads(const cq_exec *e) { return e->threads; }

@@ -83,6 +83,11 @@ cq_isa cq_kern_isa(void);
 cq_isa cq_kern_set_isa(cq_isa isa);
 /* "scalar", "avx2", "avx512". */
 const char *cq_isa_name(cq_isa isa);
+/* Threads the kernels use: calq's own split a call's work over a pool
+ * (par.h), and OpenBLAS, where it is called, gets the same count. Default
+ * 1; at most 64. Not thread-safe: call it between runs. */
+void cq_kern_set_threads(int n);
+int cq_kern_threads(void);
 
 /* ---- fused activations -------------------------------------------------- */
 

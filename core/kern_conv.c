@@ -2,6 +2,7 @@
  * (im2col + sgemm, 1x1 sgemm, direct depthwise), plus the plain-loop reference.
  * Layout NCHW throughout (see kern.h for why). */
 #include "kern_internal.h"
+#include "par.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -32,8 +33,34 @@ struct cq_conv2d_plan {
     float *wst;  /* IM2COL where cq__stem_applies: weights for the AVX-512 direct
                   * few-channel kernel (bias in bpm) */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
-    size_t scratch;
+    size_t scratch;   /* one thread */
+    size_t tscratch;  /* the own AVX-512 path's scratch per kernel thread (after
+                       * col_bytes on the sgemm path) */
 };
+
+/* The own AVX-512 paths, which split their work over the kernel threads. */
+typedef enum own_path { OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM } own_path;
+
+static own_path own_of(const cq_conv2d_plan *pl)
+{
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        return OWN_NONE;
+    if (pl->algo == CQ_CONV_DEPTHWISE_NHWC)
+        return pl->wcb ? OWN_DWCB : OWN_NONE;
+    if (pl->algo == CQ_CONV_DEPTHWISE)
+        return pl->dwp ? OWN_DWP : OWN_NONE;
+    return pl->wst ? OWN_STEM : pl->wpm ? OWN_CONVPM : pl->ap ? OWN_SGEMM : OWN_NONE;
+}
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* Scratch of the own path at t threads: the shared column matrix (sgemm
+ * path), then a 64-byte-aligned slice per thread; 64 more for aligning the
+ * base. */
+static size_t own_bytes(const cq_conv2d_plan *pl, own_path o, int t)
+{
+    return (o == OWN_SGEMM ? pl->col_bytes : 0) + (size_t)t * round64(pl->tscratch) + 64;
+}
 
 cq_conv2d_params cq_conv2d_params_default(void)
 {
@@ -296,6 +323,12 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->scratch = sb > pl->scratch ? sb : pl->scratch;
         }
     }
+    pl->tscratch = pl->wcb    ? cq__dwcb_scratch(p, oh, ow)
+                   : pl->dwp  ? cq__dwp_scratch(p, oh, ow)
+                   : pl->wst  ? cq__stem_scratch(p, oh, ow)
+                   : pl->wpm  ? cq__convpm_scratch(p, oh, ow)
+                   : pl->ap   ? cq__sgemm_scratch_avx512()
+                              : 0;
     return pl;
 }
 
@@ -312,7 +345,14 @@ cq_conv2d_plan *cq_conv2d_plan_new_algo(const cq_conv2d_params *p, const float *
     return plan_make(p, w, w_count, bias, bias_count, (int)algo, err);
 }
 
-size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl) { return pl ? pl->scratch : 0; }
+size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
+{
+    if (!pl)
+        return 0;
+    own_path o = own_of(pl);
+    size_t own = o ? own_bytes(pl, o, cq_kern_threads()) : 0;
+    return own > pl->scratch ? own : pl->scratch;
+}
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl) { return pl->algo; }
 const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl) { return &pl->p; }
 
@@ -420,6 +460,157 @@ static void dw_plane(const cq__kern_vtab *k, const cq_conv2d_params *p, int64_t 
     }
 }
 
+/* One own-path call split over the kernel threads: share i of n of image
+ * img (group g on the sgemm path), scratch slice tid (the thread's). */
+typedef struct conv_job {
+    const cq_conv2d_plan *pl;
+    own_path path;
+    const float *x, *res; /* the image's (res: the group's, sgemm path) */
+    float *y;
+    const float *b;       /* sgemm path: the group's B (the column matrix or x) */
+    int64_t g;
+    char *slices;         /* slice i at slices + i * slice */
+    size_t slice;
+    const cq_pool2d_params *pool; /* stem path with a fused pool */
+    int64_t ph, pw;
+} conv_job;
+
+static void conv_part(void *ctx, int i, int n, int tid)
+{
+    const conv_job *j = ctx;
+    const cq_conv2d_plan *pl = j->pl;
+    const cq_conv2d_params *p = &pl->p;
+    int64_t oh = pl->oh, ow = pl->ow, P = oh * ow, HW = p->h * p->w;
+    void *sc = j->slices + (size_t)tid * j->slice;
+    switch (j->path) {
+    case OWN_STEM:
+        if (j->pool)
+            cq__stem_pool_run(p, oh, ow, j->x, pl->wst, pl->bpm, j->pool, j->ph, j->pw, j->y, sc,
+                              i, n);
+        else
+            cq__stem_run(p, oh, ow, j->x, pl->wst, pl->bpm, j->y, sc, i, n);
+        break;
+    case OWN_CONVPM:
+        cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, sc, i, n);
+        break;
+    case OWN_DWCB: {
+        /* whole 16-channel blocks */
+        int64_t nb = (p->c_out + 15) / 16, b0 = nb * i / n, b1 = nb * (i + 1) / n;
+        int64_t c0 = 16 * b0, c1 = 16 * b1 < p->c_out ? 16 * b1 : p->c_out;
+        if (c1 <= c0)
+            break;
+        cq_conv2d_params q = *p;
+        q.c_in = q.c_out = q.groups = c1 - c0;
+        cq__dwcb_run(&q, oh, ow, j->x + c0 * HW, pl->wcb + b0 * 16 * p->kh * p->kw,
+                     pl->bcb + c0, j->y + c0 * P, sc);
+        break;
+    }
+    case OWN_DWP: {
+        /* input channels (with their c_out / c_in outputs each) */
+        int64_t mult = p->c_out / p->c_in, c0 = p->c_in * i / n, c1 = p->c_in * (i + 1) / n;
+        if (c1 <= c0)
+            break;
+        cq_conv2d_params q = *p;
+        q.c_in = q.groups = c1 - c0;
+        q.c_out = (c1 - c0) * mult;
+        cq__dwp_run(&q, oh, ow, j->x + c0 * HW, pl->w + c0 * mult * p->kh * p->kw,
+                    pl->bias ? pl->bias + c0 * mult : NULL, j->y + c0 * mult * P, sc);
+        break;
+    }
+    case OWN_SGEMM: {
+        /* pixel columns, in multiples of 48 (the sgemm's widest tile) */
+        int64_t cog = p->c_out / p->groups, K = p->c_in / p->groups * p->kh * p->kw;
+        int64_t nb = (P + 47) / 48, n0 = 48 * (nb * i / n), n1 = 48 * (nb * (i + 1) / n);
+        n1 = n1 < P ? n1 : P;
+        if (n1 <= n0)
+            break;
+        cq__sgemm_avx512(cog, n1 - n0, K, pl->ap + j->g * pl->ap_group, j->b + n0, P,
+                         j->y + n0, P, pl->bias ? pl->bias + j->g * cog : NULL,
+                         j->res ? j->res + n0 : NULL, p->act, sc);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Shares for a call of flops floating-point operations over bytes of
+ * activations (input and output): one per kernel thread (claimed by
+ * whichever thread is free: a worker the host has descheduled leaves its
+ * share to the others), fewer where a share would be too small to pay for
+ * the hand-over (MIN_SHARE_FLOP, a few microseconds of work), and none
+ * where the work is thin for its data: the share a thread computes lands in
+ * its own core's cache, and the next layer reads half of it from the
+ * other's (35-40 GB/s here against 100-110 from its own). Whole models,
+ * threads 2 against 1 in the same process, two sessions of the host's load
+ * each (CQ_MIN_INTENSITY experiment, 2026-11-26): every convolution split,
+ * ResNet-18 0.59-0.60x, MobileNetV2 0.66-0.92x, BlazeFace 0.72-1.17x; only
+ * those of >= 40 flop per activation byte, 0.60-0.63x, 0.96-1.00x and
+ * 0.99-1.01x (ResNet's 3x3 convolutions are at 40-1200, MobileNetV2's 1x1
+ * at 7-130, BlazeFace's at 6-24). More shares per thread (4 or 8) made
+ * ResNet-18 slower (0.70-0.86x): each share refills its input rows. */
+#define MIN_SHARE_FLOP 2e6
+static double min_share_flop = MIN_SHARE_FLOP;
+static double min_intensity = 32.0;
+static int shares_per_thread = 1;
+void cq__kern_set_min_share(double flop) { min_share_flop = flop; }
+void cq__kern_set_min_intensity(double flop_per_byte) { min_intensity = flop_per_byte; }
+void cq__kern_set_shares_per_thread(int n) { shares_per_thread = n < 1 ? 1 : n; }
+
+static int shares_for(double flops, double bytes)
+{
+    int t = cq_kern_threads(), want = t * shares_per_thread;
+    if (t <= 1 || (min_share_flop > 0 && flops < min_intensity * bytes))
+        return 1;
+    double most = min_share_flop > 0 ? flops / min_share_flop : (double)want;
+    return most < 1.0 ? 1 : most < (double)want ? (int)most : want;
+}
+
+/* y = act(conv + bias + res); res NULL or the same size as y. pool (stem
+ * path only): y is the pooled output (ph, pw a plane). */
+static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float *x, float *y,
+                              const float *res, const cq_pool2d_params *pool, int64_t ph,
+                              int64_t pw, void *scratch)
+{
+    const cq_conv2d_params *p = &pl->p;
+    int64_t oh = pl->oh, ow = pl->ow, P = oh * ow, HW = p->h * p->w;
+    int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+    char *base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    j.pl = pl;
+    j.path = o;
+    j.slice = round64(pool ? cq__stem_pool_scratch(p, oh, ow, pool) : pl->tscratch);
+    j.slices = base + (o == OWN_SGEMM ? pl->col_bytes : 0);
+    j.pool = pool;
+    j.ph = ph;
+    j.pw = pw;
+    int n = shares_for(2.0 * (double)P * (double)(p->c_out * cig * p->kh * p->kw),
+                       4.0 * (double)(p->c_in * HW + p->c_out * P));
+    int64_t yc = pool ? ph * pw : P;
+    for (int64_t img = 0; img < p->n; img++) {
+        j.x = x + img * p->c_in * HW;
+        j.y = y + img * p->c_out * yc;
+        if (o != OWN_SGEMM) {
+            cq_par_run(n, conv_part, &j);
+            continue;
+        }
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = j.x + g * cig * HW;
+            j.b = xg;
+            if (pl->algo == CQ_CONV_IM2COL) {
+                im2col(p, cig, oh, ow, xg, (float *)base);
+                j.b = (const float *)base;
+            }
+            j.g = g;
+            j.y = y + (img * p->c_out + g * cog) * P;
+            j.res = res ? res + (img * p->c_out + g * cog) * P : NULL;
+            cq_par_run(n, conv_part, &j);
+        }
+    }
+    return CQ_OK;
+}
+
 /* y = act(conv + bias + res); res NULL or the same size as y. */
 static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
                           size_t y_count, const float *res, void *scratch, size_t scratch_bytes,
@@ -433,19 +624,17 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         return cq_errf(err, CQ_EINVAL, "conv2d: input has %zu elements (expected %lld), output "
                        "%zu (expected %lld)", x_count, (long long)(p->n * p->c_in * HW), y_count,
                        (long long)(p->n * p->c_out * P));
-    if (scratch_bytes < pl->scratch || (pl->scratch && !scratch))
+    size_t need = cq_conv2d_scratch_bytes(pl);
+    if (scratch_bytes < need || (need && !scratch))
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
-                       scratch_bytes, pl->scratch);
+                       scratch_bytes, need);
     const cq__kern_vtab *k = cq__kern();
-    /* Own AVX-512 sgemm when OpenBLAS runs single-threaded (it is 1.3-1.8x
-     * faster than OpenBLAS's Haswell kernels here); with more OpenBLAS
-     * threads, OpenBLAS, which spreads one call over them. */
-    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && (pl->ap || pl->wpm || pl->wst) &&
-                 openblas_get_num_threads() <= 1;
+    /* calq's own AVX-512 kernels (its sgemm is 1.3-1.8x faster than
+     * OpenBLAS's Haswell kernels here), split over the kernel threads */
+    own_path o = own_of(pl);
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
-    if (res && (!avx512 || pl->wpm || pl->wst || pl->algo == CQ_CONV_DEPTHWISE ||
-                pl->algo == CQ_CONV_DEPTHWISE_NHWC)) {
+    if (res && o != OWN_SGEMM) {
         /* No epilogue for it: convolve without the activation, then add and
          * activate in L1-sized chunks. The pixel-major GEMM is here too:
          * adding the residual after its 8x8 transposes made ResNet-18 ~0.5 ms
@@ -463,22 +652,14 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         }
         return CQ_OK;
     }
+    if (o)
+        return conv_run_own(pl, o, x, y, res, NULL, 0, 0, scratch);
     for (int64_t img = 0; img < p->n; img++) {
-        if (pl->algo == CQ_CONV_DEPTHWISE_NHWC && pl->wcb && cq_kern_isa() == CQ_ISA_AVX512) {
-            cq__dwcb_run(p, oh, ow, x + img * p->c_in * HW, pl->wcb, pl->bcb,
-                         y + img * p->c_out * P, scratch);
-            continue;
-        }
         if (pl->algo == CQ_CONV_DEPTHWISE_NHWC) {
             float *xt = scratch, *yt = xt + p->c_in * HW;
             k->transpose(x + img * p->c_in * HW, p->c_in, HW, xt);
             k->dw_nhwc(p, oh, ow, xt, pl->wt, pl->bt, yt);
             k->transpose(yt, P, p->c_out, y + img * p->c_out * P);
-            continue;
-        }
-        if (pl->algo == CQ_CONV_DEPTHWISE && pl->dwp && cq_kern_isa() == CQ_ISA_AVX512) {
-            cq__dwp_run(p, oh, ow, x + img * p->c_in * HW, pl->w, pl->bias,
-                        y + img * p->c_out * P, scratch);
             continue;
         }
         if (pl->algo == CQ_CONV_DEPTHWISE) {
@@ -489,16 +670,6 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
             }
             continue;
         }
-        if (avx512 && pl->wst) {
-            cq__stem_run(p, oh, ow, x + img * p->c_in * HW, pl->wst, pl->bpm,
-                         y + img * p->c_out * P, scratch);
-            continue;
-        }
-        if (avx512 && pl->wpm) {
-            cq__convpm_run(p, oh, ow, x + img * p->c_in * HW, pl->wpm, pl->bpm,
-                           y + img * p->c_out * P, scratch);
-            continue;
-        }
         for (int64_t g = 0; g < p->groups; g++) {
             const float *xg = x + (img * p->c_in + g * cig) * HW;
             float *yg = y + (img * p->c_out + g * cog) * P;
@@ -506,13 +677,6 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
             if (pl->algo == CQ_CONV_IM2COL) {
                 im2col(p, cig, oh, ow, xg, scratch);
                 b = scratch;
-            }
-            if (avx512) {
-                cq__sgemm_avx512(cog, P, K, pl->ap + g * pl->ap_group, b, P, yg, P,
-                                 pl->bias ? pl->bias + g * cog : NULL,
-                                 res ? res + (img * p->c_out + g * cog) * P : NULL, p->act,
-                                 (float *)((char *)scratch + pl->col_bytes));
-                continue;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)P, (int)K, 1.0f,
                         pl->w + g * cog * K, (int)K, b, (int)P, 0.0f, yg, (int)P);
@@ -539,12 +703,11 @@ cq_status cq_conv2d_run_res(const cq_conv2d_plan *pl, const float *x, size_t x_c
     return conv_run(pl, x, x_count, y, y_count, res, scratch, scratch_bytes, err);
 }
 
-/* The fused conv + pool: the AVX-512 stem kernel (it runs where OpenBLAS is
- * single-threaded, as in conv_run) and a max pool its row kernel takes. */
+/* The fused conv + pool: the AVX-512 stem kernel and a max pool its row
+ * kernel takes. */
 static int pool_fused(const cq_conv2d_plan *pl, const cq_pool2d_params *q, int64_t pw)
 {
-    return pl && q && pl->wst && cq_kern_isa() == CQ_ISA_AVX512 &&
-           openblas_get_num_threads() <= 1 && cq__maxpool_rows_applies(q, pw);
+    return pl && q && own_of(pl) == OWN_STEM && cq__maxpool_rows_applies(q, pw);
 }
 
 /* The pool's output size when it fits the conv's output, else -1. */
@@ -590,8 +753,9 @@ size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_pa
     if (pool_shape(pl, pool, &ph, &pw))
         return 0;
     if (pool_fused(pl, pool, pw))
-        return cq__stem_pool_scratch(&pl->p, pl->oh, pl->ow, pool);
-    return conv_out_bytes(pl) + pl->scratch + 64;
+        return (size_t)cq_kern_threads() * round64(cq__stem_pool_scratch(&pl->p, pl->oh, pl->ow,
+                                                                         pool)) + 64;
+    return conv_out_bytes(pl) + cq_conv2d_scratch_bytes(pl) + 64;
 }
 
 cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *pool,
@@ -617,12 +781,8 @@ cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *p
     if (scratch_bytes < need || !scratch)
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, conv + pool needs %zu",
                        scratch_bytes, need);
-    if (pool_fused(pl, pool, pw)) {
-        for (int64_t img = 0; img < p->n; img++)
-            cq__stem_pool_run(p, pl->oh, pl->ow, x + img * p->c_in * HW, pl->wst, pl->bpm, pool,
-                              ph, pw, y + img * p->c_out * PP, scratch);
-        return CQ_OK;
-    }
+    if (pool_fused(pl, pool, pw))
+        return conv_run_own(pl, OWN_STEM, x, y, NULL, pool, ph, pw, scratch);
     /* the conv output in scratch (64-byte aligned), the conv's own scratch after it */
     float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     size_t cb = conv_out_bytes(pl), cn = (size_t)(p->n * p->c_out * pl->oh * pl->ow);

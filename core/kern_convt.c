@@ -199,8 +199,8 @@ cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_cou
     const cq__kern_vtab *k = cq__kern();
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups, m = cog * p->kh * p->kw;
     float *col = scratch;
-    /* as in kern_conv.c: calq's AVX-512 sgemm when OpenBLAS is single-threaded */
-    int avx512 = cq_kern_isa() == CQ_ISA_AVX512 && openblas_get_num_threads() <= 1;
+    /* as in kern_conv.c: calq's AVX-512 sgemm (one thread here) */
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
     cq_act none = {CQ_ACT_NONE, 0.0f, 0.0f};
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t g = 0; g < p->groups; g++) {

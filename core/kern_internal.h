@@ -65,14 +65,17 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
  * groups 1, stride_w 1 or 2, kw <= 16, not 1x1. W (c_out, K) is packed by
  * cq__convpm_pack_w (in its run's order) into npad * K floats (npad = c_out rounded up to
  * cq__convpm_pw(c_out)); bias_pad has npad entries (zeros past c_out). One
- * image: x (c_in, h, w) -> y (c_out, oh, ow); scratch holds
- * cq__convpm_scratch() bytes. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+ * image: x (c_in, h, w) -> y (c_out, oh, ow); share part of nparts (whole
+ * channel panels, or pixel panels / row groups where there are fewer panels
+ * than shares; 0 of 1: all); scratch holds cq__convpm_scratch() bytes per
+ * share. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
 int cq__convpm_applies(const cq_conv2d_params *p);
 int64_t cq__convpm_pw(int64_t c_out);
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, float *y, void *scratch);
+                    const float *wp, const float *bias_pad, float *y, void *scratch, int part,
+                    int nparts);
 
 /* Depthwise Conv2d on NCHW planes (kern_dw_avx512.c): applies to groups ==
  * c_in (any channel multiplier), kernels up to CQ__DWP_MAX_K square-or-not,
@@ -108,24 +111,29 @@ void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
  * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by
  * cq__stem_pack_w into ceil(c_out / 8) * 8 * K floats; bias_pad has that
  * many / K entries (zeros past c_out). One image: x (c_in, h, w) -> y (c_out,
- * oh, ow); scratch holds cq__stem_scratch() bytes. Call only when
- * cq_kern_isa() is CQ_ISA_AVX512. */
+ * oh, ow), output rows [oh part / nparts, oh (part + 1) / nparts) of it
+ * (0 of 1: all); scratch holds cq__stem_scratch() bytes per share. Call
+ * only when cq_kern_isa() is CQ_ISA_AVX512. */
 #define CQ__STEM_MAX_CIN 4
 #define CQ__STEM_MAX_TAPS 512
 int cq__stem_applies(const cq_conv2d_params *p);
 void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp);
 size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                  const float *wp, const float *bias_pad, float *y, void *scratch);
+                  const float *wp, const float *bias_pad, float *y, void *scratch, int part,
+                  int nparts);
 /* The stem followed by a max pool (q: n 1, c c_out, h oh, w ow, where
  * cq__maxpool_rows_applies(q, pw)): y (c_out, ph, pw) is the pooled output;
  * the conv rows go through a ring of q->kh rows and are never stored whole.
- * scratch holds cq__stem_pool_scratch() bytes. */
+ * Share part of nparts makes pool rows [ph part / nparts, ph (part + 1) /
+ * nparts), computing the conv rows under them (a window's rows shared with
+ * the share before are computed by both). scratch holds
+ * cq__stem_pool_scratch() bytes per share. */
 size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
                              const cq_pool2d_params *q);
 void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                        const float *wp, const float *bias_pad, const cq_pool2d_params *q,
-                       int64_t ph, int64_t pw, float *y, void *scratch);
+                       int64_t ph, int64_t pw, float *y, void *scratch, int part, int nparts);
 
 /* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
  * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
@@ -151,6 +159,15 @@ int cq__maxpool_rows_applies(const cq_pool2d_params *p, int64_t ow);
 void cq__maxpool_buf_init(const cq_pool2d_params *p, int64_t ow, float *buf);
 void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows, int64_t nr,
                             int64_t ow, float *buf, float *yr);
+
+/* How a convolution is split over the kernel threads (kern_conv.c): the
+ * least work (floating-point operations) worth a share of its own (default
+ * 2e6; 0: always threads x shares_per_thread shares, whatever the size or
+ * intensity, for tests), the least flop per activation byte worth splitting
+ * (default 32) and the shares per thread (default 1). */
+void cq__kern_set_min_share(double flop);
+void cq__kern_set_min_intensity(double flop_per_byte);
+void cq__kern_set_shares_per_thread(int n);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

@@ -1,6 +1,7 @@
 /* kern_isa.c - instruction-set dispatch and the scalar inner loops (the
  * reference every vector table is tested against). */
 #include "kern_internal.h"
+#include "par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ cq_isa cq_kern_set_isa(cq_isa isa)
     isa_ready = 1;
     return isa_now;
 }
+
+/* OpenBLAS's thread control (declared in its cblas.h; repeated so that a
+ * reference CBLAS header does not break the build). */
+void openblas_set_num_threads(int num_threads);
+
+void cq_kern_set_threads(int n)
+{
+    cq_par_set_threads(n);
+    openblas_set_num_threads(cq_par_threads());
+}
+
+int cq_kern_threads(void) { return cq_par_threads(); }
 
 const char *cq_isa_name(cq_isa isa)
 {

@@ -20,6 +20,7 @@
  * never exists, which halves the executor's peak memory (4.59 -> 2.30 MB),
  * and saves the pool's pass over it from memory. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kern_internal.h"
@@ -193,8 +194,11 @@ static int64_t pool_ready(const cq_pool2d_params *q, int64_t oh, int64_t ph, int
     return pa;
 }
 
+/* Output rows [oa, ob) (with a pool: the conv rows under pool rows [pa,
+ * pb), which the pool rows of neighbouring shares may compute too). */
 static void stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                     const float *wp, const float *bias_pad, const stem_out *o, void *scratch)
+                     const float *wp, const float *bias_pad, const stem_out *o, void *scratch,
+                     int64_t oa, int64_t ob, int64_t pa, int64_t pb_end)
 {
     int64_t L = phase_len(p, ow), s = p->stride_w, kh = p->kh, kw = p->kw;
     int64_t R = ring_rows(p), K = p->c_in * kh * kw, rowf = s * L;
@@ -203,12 +207,12 @@ static void stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     const float *xt[CQ__STEM_MAX_TAPS];
     int64_t wt[CQ__STEM_MAX_TAPS];
     int64_t next = 0; /* input rows below next are in the ring (or were) */
-    int64_t pnext = 0; /* pool rows below pnext are made */
+    int64_t pnext = pa; /* pool rows below pnext are made */
     int64_t nvec = (ow + VW - 1) / VW, rem = ow - (nvec - 1) * VW;
     __mmask16 last = (__mmask16)(rem == VW ? 0xffff : (1u << rem) - 1u);
     /* channel stride of the output rows: the plane, or the ring's rows */
     int64_t P = o->pool ? o->pool->kh * ow : oh * ow;
-    for (int64_t oy = 0; oy < oh; oy++) {
+    for (int64_t oy = oa; oy < ob; oy++) {
         /* this output row reads input rows [iy0, iy0 + R); each is prepared
          * once, into slot iy % R (R consecutive rows never share a slot) */
         int64_t iy0 = oy * p->stride_h - p->pad_top, hi = iy0 + R - 1;
@@ -233,10 +237,10 @@ static void stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
         float *yrow = o->pool ? o->ring + oy % o->pool->kh * ow : o->y + oy * ow;
         /* the pool rows this conv row completes, made per channel block
          * right after the block's conv row (its ring rows still in L1) */
-        int64_t pb = o->pool ? pool_ready(o->pool, oh, o->ph, oy, pnext) : 0;
+        int64_t pb = o->pool ? pool_ready(o->pool, oh, pb_end, oy, pnext) : 0;
         /* the next row's lines for writing: only a plain output, last
          * touched long ago (the ring stays in cache) */
-        const float *pfw = !o->pool && oy + 1 < oh ? yrow + ow : NULL;
+        const float *pfw = !o->pool && oy + 1 < ob ? yrow + ow : NULL;
         for (int64_t c0 = 0; c0 < p->c_out; c0 += CB) {
             const float *wb = wp + c0 * K;
             float *yr = yrow + c0 * P;
@@ -263,12 +267,14 @@ static void stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
 }
 
 void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                  const float *wp, const float *bias_pad, float *y, void *scratch)
+                  const float *wp, const float *bias_pad, float *y, void *scratch, int part,
+                  int nparts)
 {
     stem_out o;
     memset(&o, 0, sizeof o);
     o.y = y;
-    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch);
+    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch, oh * part / nparts,
+             oh * (part + 1) / nparts, 0, 0);
 }
 
 size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
@@ -281,7 +287,7 @@ size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
 
 void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                        const float *wp, const float *bias_pad, const cq_pool2d_params *q,
-                       int64_t ph, int64_t pw, float *y, void *scratch)
+                       int64_t ph, int64_t pw, float *y, void *scratch, int part, int nparts)
 {
     stem_out o;
     memset(&o, 0, sizeof o);
@@ -295,5 +301,18 @@ void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
     a += ((size_t)(p->c_out * q->kh * ow) * sizeof(float) + 63) / 64 * 64;
     o.buf = (float *)a;
     cq__maxpool_buf_init(q, pw, o.buf);
-    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch);
+    /* pool rows [pa, pb) and the conv rows under them */
+    int64_t pa = ph * part / nparts, pb = ph * (part + 1) / nparts;
+    if (pa >= pb)
+        return;
+    int64_t oa = pa * q->stride_h - q->pad_top, ob = (pb - 1) * q->stride_h - q->pad_top + q->kh;
+    oa = oa > 0 ? oa : 0;
+    ob = ob < oh ? ob : oh;
+    if (ob <= oa) { /* windows all in the padding (no conv row under them) */
+        for (int64_t c = 0; c < p->c_out; c++)
+            for (int64_t i = pa * pw; i < pb * pw; i++)
+                y[c * ph * pw + i] = -INFINITY;
+        return;
+    }
+    stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch, oa, ob, pa, pb);
 }

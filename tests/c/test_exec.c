@@ -13,6 +13,7 @@
 
 #include "exec.h"
 #include "kern.h"
+#include "kern_internal.h" /* cq__kern_set_min_share */
 #include "passes.h"
 
 static uint32_t rng_state = 12345;
@@ -667,6 +668,8 @@ static void test_exec_refuses_absurd_sizes(void **state)
 
 int main(void)
 {
+    /* split every convolution over the kernel threads, however small */
+    cq__kern_set_min_share(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_bn_fold_and_fusion),
         cmocka_unit_test(test_exec_folds_shape_chain),

@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include "kern_testutil.h"
+#include "kern_internal.h" /* cq__kern_set_min_share */
 
 /* ---- naive oracles ------------------------------------------------------- */
 
@@ -70,22 +71,23 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
             assert_int_equal(err.code, CQ_EINVAL);
             continue;
         }
-        size_t sb = cq_conv2d_scratch_bytes(pl);
-        void *scratch = sb ? malloc(sb) : NULL;
-        /* every ISA; with avx512, OpenBLAS at 1 thread selects calq's own
-         * AVX-512 sgemm and at 2 threads OpenBLAS's */
-        for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
-            cq_kern_set_isa(isas[i / 2]);
-            openblas_set_num_threads(1 + (int)(i % 2));
+        /* every ISA at 1, 2 and 3 kernel threads (on AVX-512 calq's own
+         * kernels split the work: whole channel panels, row groups, rows,
+         * channel blocks or pixel columns, uneven at 3; OpenBLAS elsewhere) */
+        for (size_t i = 0; i < 3 * sizeof isas / sizeof isas[0]; i++) {
+            cq_kern_set_isa(isas[i / 3]);
+            cq_kern_set_threads(1 + (int)(i % 3));
+            size_t sb = cq_conv2d_scratch_bytes(pl);
+            void *scratch = sb ? malloc(sb) : NULL;
             memset(got, 0xff, ny * 4); /* NaN: every output must be written */
             assert_int_equal(cq_conv2d_run(pl, x, nx, got, ny, scratch, sb, &err), CQ_OK);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, red);
             if (bad >= 0)
-                fail_msg("conv %s/%s n%lld c%lld->%lld g%lld %lldx%lld k%lldx%lld s%lld,%lld "
+                fail_msg("conv %s/%s t%d n%lld c%lld->%lld g%lld %lldx%lld k%lldx%lld s%lld,%lld "
                          "d%lld,%lld p%lld,%lld,%lld,%lld act%d: y[%lld] = %g, want %g",
-                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 2]),
-                         (long long)p->n, (long long)p->c_in, (long long)p->c_out,
-                         (long long)p->groups, (long long)p->h, (long long)p->w,
+                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 3]),
+                         cq_kern_threads(), (long long)p->n, (long long)p->c_in,
+                         (long long)p->c_out, (long long)p->groups, (long long)p->h, (long long)p->w,
                          (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
                          (long long)p->stride_w, (long long)p->dil_h, (long long)p->dil_w,
                          (long long)p->pad_top, (long long)p->pad_left, (long long)p->pad_bottom,
@@ -98,16 +100,17 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
             if (bad >= 0)
                 fail_msg("conv+residual %s/%s n%lld c%lld->%lld %lldx%lld k%lldx%lld s%lld,%lld "
                          "act%d: y[%lld] = %g, want %g",
-                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 2]),
+                         cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 3]),
                          (long long)p->n, (long long)p->c_in, (long long)p->c_out,
                          (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw,
                          (long long)p->stride_h, (long long)p->stride_w, (int)p->act.kind,
                          (long long)bad, (double)got[bad], (double)want_res[bad]);
+            free(scratch);
         }
-        free(scratch);
         cq_conv2d_plan_free(pl);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_kern_set_threads(1);
     free(x);
     free(w);
     free(b);
@@ -405,9 +408,10 @@ static void maxpool_naive(const cq_pool2d_params *q, int64_t ph, int64_t pw, con
  * take: ResNet's 3x3/2 pad 1 (the register path), 2x2/2 with ceil_mode,
  * 3x3/1 pad 1 (the row buffer, stride 1), 5x4 stride 2x2 with asymmetric
  * pads, 2x3 stride 3x1 (rows skipped between windows), dilation 2 (not
- * fused). Every ISA, OpenBLAS at 1 and 2 threads (the fused path only runs
- * at 1 and on AVX-512); c_out not a multiple of 8; the fused path must
- * really run where cq_conv2d_pool_fuses says so. */
+ * fused). Every ISA at 1, 2 and 3 kernel threads (the fused path splits the
+ * pool rows, each share computing the conv rows under its own); c_out not
+ * a multiple of 8; the fused path must really run where
+ * cq_conv2d_pool_fuses says so. */
 static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
 {
     static const int64_t pools[][9] = {
@@ -453,15 +457,14 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
         size_t np = (size_t)(p->n * p->c_out * ph * pw);
         float *want = malloc(np * 4), *got = malloc(np * 4);
         maxpool_naive(&q, ph, pw, conv, want);
-        for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
-            cq_kern_set_isa(isas[i / 2]);
-            openblas_set_num_threads(1 + (int)(i % 2));
+        for (size_t i = 0; i < 3 * sizeof isas / sizeof isas[0]; i++) {
+            cq_kern_set_isa(isas[i / 3]);
+            cq_kern_set_threads(1 + (int)(i % 3));
             int fused = cq_conv2d_pool_fuses(pl, &q);
-            if (isas[i / 2] != CQ_ISA_AVX512 || i % 2 || q.dil_h == 2 || p->c_in > 4 ||
-                p->groups > 1)
+            if (isas[i / 3] != CQ_ISA_AVX512 || q.dil_h == 2 || p->c_in > 4 || p->groups > 1)
                 assert_false(fused);
             else if (cq_kern_isa() == CQ_ISA_AVX512)
-                assert_true(fused); /* the stems, at 1 thread */
+                assert_true(fused); /* the stems, at any thread count */
             size_t sb = cq_conv2d_pool_scratch_bytes(pl, &q);
             void *scratch = malloc(sb);
             memset(got, 0xff, np * 4); /* NaN: every output must be written */
@@ -469,10 +472,10 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
                              CQ_OK);
             int64_t bad = kt_mismatch(got, want, (int64_t)np, red);
             if (bad >= 0)
-                fail_msg("conv+maxpool %s fused %d c%lld->%lld %lldx%lld k%lldx%lld s%lld "
+                fail_msg("conv+maxpool %s t%d fused %d c%lld->%lld %lldx%lld k%lldx%lld s%lld "
                          "pool %lldx%lld/%lld,%lld pads %lld,%lld,%lld,%lld ceil %d dil %lld: "
                          "y[%lld] = %g, want %g",
-                         cq_isa_name(isas[i / 2]), fused, (long long)p->c_in,
+                         cq_isa_name(isas[i / 3]), cq_kern_threads(), fused, (long long)p->c_in,
                          (long long)p->c_out, (long long)p->h, (long long)p->w,
                          (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
                          (long long)q.kh, (long long)q.kw, (long long)q.stride_h,
@@ -493,7 +496,7 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
         free(got);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
-    openblas_set_num_threads(1);
+    cq_kern_set_threads(1);
     cq_conv2d_plan_free(pl);
     free(x);
     free(w);
@@ -631,6 +634,8 @@ static void test_kern_conv2d_algo_choice(void **state)
 
 int main(void)
 {
+    /* split every convolution over the kernel threads, however small */
+    cq__kern_set_min_share(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),

@@ -37,7 +37,7 @@ static void test_kern_gemv_shapes(void **state)
             assert_int_equal(cq_gemm_f32_ref(&p, a, b, c, want, &err), CQ_OK);
             for (size_t i = 0; i < 2 * sizeof isas / sizeof isas[0]; i++) {
                 cq_kern_set_isa(isas[i / 2]);
-                openblas_set_num_threads(1 + (int)(i % 2));
+                cq_kern_set_threads(1 + (int)(i % 2));
                 memset(got, 0xff, ny * 4);
                 assert_int_equal(cq_gemm_f32(&p, a, b, c, got, &err), CQ_OK);
                 if (kt_mismatch(got, want, (int64_t)ny, p.k) >= 0)

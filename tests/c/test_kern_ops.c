@@ -80,9 +80,9 @@ static void test_kern_convt2d_random(void **state)
         size_t sb = cq_convt2d_scratch_bytes(pl);
         void *scratch = malloc(sb);
         cq_isa isas[] = KT_ISAS;
-        for (size_t i = 0; i < 6; i++) { /* every ISA, 1 and 2 OpenBLAS threads */
+        for (size_t i = 0; i < 6; i++) { /* every ISA, 1 and 2 kernel threads */
             cq_kern_set_isa(isas[i / 2]);
-            openblas_set_num_threads(1 + (int)(i % 2));
+            cq_kern_set_threads(1 + (int)(i % 2));
             memset(got, 0xff, ny * 4);
             assert_int_equal(cq_convt2d_run(pl, x, nx, got, ny, scratch, sb, &err), CQ_OK);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, cig * p.kh * p.kw);

@@ -1,0 +1,34 @@
+/*
+ * par.h - the kernels' thread pool: one parallel region at a time, the
+ * calling thread taking part.
+ *
+ *     static void part(void *ctx, int i, int n, int tid) { ... share i of n ... }
+ *     cq_par_set_threads(2);              // between runs, as the executor does
+ *     cq_par_run(8, part, &ctx);          // returns when every share is done
+ *
+ * Shares are claimed one at a time by whichever thread is free (an atomic
+ * counter), so a thread the host has descheduled holds no work but the
+ * share it is in; tid (0 .. threads - 1, 0 the caller) says which thread
+ * runs a share, for per-thread scratch.
+ * Workers are created on first use and kept; after a region they spin for a
+ * short while (the next convolution usually follows within microseconds),
+ * then sleep on a condition variable. A region started from inside a region
+ * (or with n = 1) runs its shares one after another on the calling thread.
+ * Shares must not fail: each records its own errors in ctx.
+ */
+#ifndef CQ_PAR_H
+#define CQ_PAR_H
+
+#define CQ_PAR_MAX 64
+
+typedef void (*cq_par_fn)(void *ctx, int i, int n, int tid);
+
+/* Threads the kernels split their work over (1 .. CQ_PAR_MAX; default 1).
+ * Not thread-safe: call it between runs. */
+void cq_par_set_threads(int n);
+int cq_par_threads(void);
+/* fn(ctx, i, n, tid) for every i in [0, n) (n >= 1), on up to
+ * cq_par_threads() threads. */
+void cq_par_run(int n, cq_par_fn fn, void *ctx);
+
+#endif
