@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fp32 latency, calq vs ONNX Runtime (onnxruntime-node), single thread, in the same run:
+# fp32 latency, calq vs ONNX Runtime (onnxruntime-node), single thread (THREADS=N:
+# both engines at N threads), in the same run:
 # BlazeFace back-256, ResNet-18 and MobileNetV2 (torchvision, random weights).
 # ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP; which
 # goes first alternates from round to round too); the
@@ -11,8 +12,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
 calq=$repo/build/calq
-rounds=${ROUNDS:-3}; repeat=${REPEAT:-20}; warmup=${WARMUP:-3}
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+rounds=${ROUNDS:-3}; repeat=${REPEAT:-20}; warmup=${WARMUP:-3}; threads=${THREADS:-1}
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
 if [[ ! -d $cache/ort/node_modules/onnxruntime-node ]] || ! command -v node >/dev/null; then
     echo "bench/exec.sh: skipped: no onnxruntime-node under $cache/ort (tools/bootstrap.sh)"; exit 0
@@ -31,11 +32,12 @@ done
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run_ort() {
-    node "$repo/bench/ort_latency.js" "${models[@]}" --threads 1 --repeat "$repeat" --warmup "$warmup" |
+    node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
         sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
 }
 run_calq() {
-    "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" |
+    "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" \
+        --threads "$threads" |
         awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
 }
 # In the fifth round's A/B runs, whichever of two alternating binaries ran second
@@ -45,7 +47,7 @@ for ((r = 1; r <= rounds; r++)); do
     if ((r % 2)); then run_ort; run_calq; else run_calq; run_ort; fi
 done
 
-echo "fp32 latency, 1 thread, $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "fp32 latency, $threads thread(s), $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
 echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
 printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
 for m in "${models[@]}"; do

@@ -1,13 +1,14 @@
 --- calq fp32 latency of models on constant-pattern inputs, single thread.
---   calq run bench/exec_latency.lua MODEL.onnx ... [--repeat N] [--warmup N]
+--   calq run bench/exec_latency.lua MODEL.onnx ... [--repeat N] [--warmup N] [--threads N]
 -- One line per model: "calq MODEL median_ms min_ms p90_ms peak_bytes".
 local calq = require "calq"
 local argv, models = {...}, {}
-local rep, warm = 20, 3
+local rep, warm, threads = 20, 3, 1
 local i = 1
 while i <= #argv do
   if argv[i] == "--repeat" then rep = math.tointeger(tonumber(argv[i + 1])); i = i + 1
   elseif argv[i] == "--warmup" then warm = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+  elseif argv[i] == "--threads" then threads = math.tointeger(tonumber(argv[i + 1])); i = i + 1
   else models[#models + 1] = argv[i] end
   i = i + 1
 end
@@ -24,7 +25,7 @@ for _, path in ipairs(models) do
     feeds[v.name] = a
     local _ = t
   end
-  m:set_threads(1)
+  m:set_threads(threads)
   local med, mn, p90 = assert(m:time(feeds, rep, warm))
   local peak = m:memory()
   print(("calq %s %.3f %.3f %.3f %d"):format(path, med, mn, p90, peak))

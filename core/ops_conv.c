@@ -168,14 +168,9 @@ static int same_params(const cq_conv2d_params *a, const cq_conv2d_params *b)
            a->act.a == b->act.a && a->act.b == b->act.b;
 }
 
-/* Conv through kern.h for 1-D and 2-D f32 convolutions; 1 when done, 0 when
- * the generic path must run, -1 on error. */
-static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int n_in,
-                     cq_tensor *y, cq_openv *env, cq_err *err)
+/* kern.h's parameters of a 1-D or 2-D geometry (no activation). */
+static cq_conv2d_params conv_params_of(const cq_convgeo *g)
 {
-    if (g->s > 2 || g->in[0] != 1)
-        return 0;
-    const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     cq_conv2d_params p = cq_conv2d_params_default();
     p.n = g->n;
     p.c_in = g->c;
@@ -193,6 +188,18 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     p.pad_right = g->pe[2];
     p.dil_h = g->dil[1];
     p.dil_w = g->dil[2];
+    return p;
+}
+
+/* Conv through kern.h for 1-D and 2-D f32 convolutions; 1 when done, 0 when
+ * the generic path must run, -1 on error. */
+static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int n_in,
+                     cq_tensor *y, cq_openv *env, cq_err *err)
+{
+    if (g->s > 2 || g->in[0] != 1)
+        return 0;
+    const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
+    cq_conv2d_params p = conv_params_of(g);
     p.act = cq__node_act(n);
     if (!p.n || !p.c_in || !p.c_out || !p.h || !p.w)
         return 0;
@@ -263,23 +270,7 @@ int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node 
     cq_pool2d_params q;
     if (cq__pool2d_of(pool, 0, y->ndim, y->shape, &q, &err))
         return 0;
-    cq_conv2d_params p = cq_conv2d_params_default();
-    p.n = cg.n;
-    p.c_in = cg.c;
-    p.h = cg.in[1];
-    p.w = cg.in[2];
-    p.c_out = cg.m;
-    p.kh = cg.k[1];
-    p.kw = cg.k[2];
-    p.groups = cg.group;
-    p.stride_h = cg.stride[1];
-    p.stride_w = cg.stride[2];
-    p.pad_top = cg.pb[1];
-    p.pad_bottom = cg.pe[1];
-    p.pad_left = cg.pb[2];
-    p.pad_right = cg.pe[2];
-    p.dil_h = cg.dil[1];
-    p.dil_w = cg.dil[2];
+    cq_conv2d_params p = conv_params_of(&cg);
     return cq_conv2d_pool_fusable(&p, &q);
 }
 
