@@ -31,6 +31,10 @@ done
 ((${#models[@]})) || { echo "bench/exec.sh: no models"; exit 0; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# The fp32 FMA peak of this CPU before and after (bench/peak.c): the host's other
+# tenants come and go, and a run where the peak fell says so next to its ratios.
+peak() { [[ -x $repo/build/bench/peak ]] && "$repo/build/bench/peak" --tsv | awk '$1 == "fp32_fma" { print $2 }' || echo "?"; }
+peak_before=$(peak)
 run_ort() {
     node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
         sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
@@ -47,7 +51,9 @@ for ((r = 1; r <= rounds; r++)); do
     if ((r % 2)); then run_ort; run_calq; else run_calq; run_ort; fi
 done
 
+peak_after=$(peak)
 echo "fp32 latency, $threads thread(s), $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "fp32 FMA peak of this CPU before / after: $peak_before / $peak_after GFLOP/s (quiet: 211-224)"
 echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
 printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
 for m in "${models[@]}"; do
