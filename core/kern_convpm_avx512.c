@@ -407,9 +407,11 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
 }
 
 /* Share part of nparts: the channel panels [*ja, *jb) and the units [*ua,
- * *ub) of n_units (pixel panels or row groups) it computes. Whole panels
- * when there are enough of them (each share then streams only its own
- * weights), else the units. */
+ * *ub) of n_units (pixel panels or row groups) it computes. Units when there
+ * are enough of them (each share then copies and reads only its own rows;
+ * ResNet-18 at 2 threads: 11.95-12.02 ms, against 12.42-12.53 with whole
+ * panels first, 3 alternations), else whole panels (7x7 maps: one row
+ * group, 16 panels). */
 static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int nparts,
                   int64_t *ja, int64_t *jb, int64_t *ua, int64_t *ub)
 {
@@ -419,12 +421,12 @@ static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int np
     *ub = n_units;
     if (nparts <= 1)
         return;
-    if (npanels >= nparts || npanels >= n_units) {
-        *ja = npanels * part / nparts * pw;
-        *jb = npanels * (part + 1) / nparts * pw;
-    } else {
+    if (n_units >= nparts || n_units >= npanels) {
         *ua = n_units * part / nparts;
         *ub = n_units * (part + 1) / nparts;
+    } else {
+        *ja = npanels * part / nparts * pw;
+        *jb = npanels * (part + 1) / nparts * pw;
     }
 }
 

@@ -65,10 +65,10 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
  * groups 1, stride_w 1 or 2, kw <= 16, not 1x1. W (c_out, K) is packed by
  * cq__convpm_pack_w (in its run's order) into npad * K floats (npad = c_out rounded up to
  * cq__convpm_pw(c_out)); bias_pad has npad entries (zeros past c_out). One
- * image: x (c_in, h, w) -> y (c_out, oh, ow); share part of nparts (whole
- * channel panels, or pixel panels / row groups where there are fewer panels
- * than shares; 0 of 1: all); scratch holds cq__convpm_scratch() bytes per
- * share. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+ * image: x (c_in, h, w) -> y (c_out, oh, ow); share part of nparts (row
+ * groups or pixel panels, or whole channel panels where there are fewer of
+ * those than shares; 0 of 1: all); scratch holds cq__convpm_scratch() bytes
+ * per share. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
 int cq__convpm_applies(const cq_conv2d_params *p);
 int64_t cq__convpm_pw(int64_t c_out);
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
