@@ -1,7 +1,6 @@
 /* exec.c - planning and running a graph (see exec.h). */
 #include "exec.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,6 @@
 
 #include "ops.h"
 #include "passes.h"
-
 
 typedef struct block {
     void *p;

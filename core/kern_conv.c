@@ -469,7 +469,7 @@ typedef struct conv_job {
     float *y;
     const float *b;       /* sgemm path: the group's B (the column matrix or x) */
     int64_t g;
-    char *slices;         /* slice i at slices + i * slice */
+    char *slices;         /* thread tid's scratch at slices + tid * slice */
     size_t slice;
     const cq_pool2d_params *pool; /* stem path with a fused pool */
     int64_t ph, pw;
@@ -542,13 +542,14 @@ static void conv_part(void *ctx, int i, int n, int tid)
  * where the work is thin for its data: the share a thread computes lands in
  * its own core's cache, and the next layer reads half of it from the
  * other's (35-40 GB/s here against 100-110 from its own). Whole models,
- * threads 2 against 1 in the same process, two sessions of the host's load
- * each (CQ_MIN_INTENSITY experiment, 2026-11-26): every convolution split,
- * ResNet-18 0.59-0.60x, MobileNetV2 0.66-0.92x, BlazeFace 0.72-1.17x; only
- * those of >= 40 flop per activation byte, 0.60-0.63x, 0.96-1.00x and
- * 0.99-1.01x (ResNet's 3x3 convolutions are at 40-1200, MobileNetV2's 1x1
- * at 7-130, BlazeFace's at 6-24). More shares per thread (4 or 8) made
- * ResNet-18 slower (0.70-0.86x): each share refills its input rows. */
+ * threads 2 against 1 in the same process, in quiet and in busy spells of
+ * the host (2026-11-26): every convolution split, ResNet-18 0.59-0.60x,
+ * MobileNetV2 0.66-0.92x, BlazeFace 0.72-1.17x; only those of >= 40 flop
+ * per activation byte, 0.60-0.63x, 0.96-1.00x and 0.99-1.01x. The threshold
+ * sits between BlazeFace's largest (24) and ResNet's 3x3 convolutions
+ * (40-1200); MobileNetV2's 1x1 ones are at 7-130. More shares per thread (4
+ * or 8) made ResNet-18 slower (0.70-0.86x): each share refills its input
+ * rows. */
 #define MIN_SHARE_FLOP 2e6
 static double min_share_flop = MIN_SHARE_FLOP;
 static double min_intensity = 32.0;
