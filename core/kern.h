@@ -156,7 +156,8 @@ cq_conv2d_plan *cq_conv2d_plan_new(const cq_conv2d_params *p, const float *w, si
 cq_conv2d_plan *cq_conv2d_plan_new_algo(const cq_conv2d_params *p, const float *w,
                                         size_t w_count, const float *bias, size_t bias_count,
                                         cq_conv_algo algo, cq_err *err);
-/* Bytes of scratch a run needs (may be 0). */
+/* Bytes of scratch a run needs (may be 0): per kernel thread on the own AVX-512
+ * paths, so ask again after cq_kern_set_threads or cq_kern_set_isa. */
 size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl);
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl);
 const char *cq_conv_algo_name(cq_conv_algo a);
@@ -301,10 +302,10 @@ void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *
  * the conv output never exists whole; otherwise the conv output is made in
  * scratch and pooled from there (the same values either way). scratch needs
  * cq_conv2d_pool_scratch_bytes(pl, pool), taken right before the run (it
- * depends on the ISA and OpenBLAS's thread count). EINVAL on a mismatch. */
+ * depends on the ISA and the kernel thread count). EINVAL on a mismatch. */
 int cq_conv2d_pool_fuses(const cq_conv2d_plan *pl, const cq_pool2d_params *pool);
 /* The same asked before there is a plan: whether a plan of p with the
- * default algorithm would run conv + pool fused (1 thread, this ISA). */
+ * default algorithm would run conv + pool fused (on this ISA). */
 int cq_conv2d_pool_fusable(const cq_conv2d_params *p, const cq_pool2d_params *pool);
 size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_params *pool);
 cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *pool,

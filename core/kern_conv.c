@@ -551,20 +551,17 @@ static void conv_part(void *ctx, int i, int n, int tid)
  * or 8) made ResNet-18 slower (0.70-0.86x): each share refills its input
  * rows. */
 #define MIN_SHARE_FLOP 2e6
+#define MIN_INTENSITY 32.0
 static double min_share_flop = MIN_SHARE_FLOP;
-static double min_intensity = 32.0;
-static int shares_per_thread = 1;
 void cq__kern_set_min_share(double flop) { min_share_flop = flop; }
-void cq__kern_set_min_intensity(double flop_per_byte) { min_intensity = flop_per_byte; }
-void cq__kern_set_shares_per_thread(int n) { shares_per_thread = n < 1 ? 1 : n; }
 
 static int shares_for(double flops, double bytes)
 {
-    int t = cq_kern_threads(), want = t * shares_per_thread;
-    if (t <= 1 || (min_share_flop > 0 && flops < min_intensity * bytes))
+    int t = cq_kern_threads();
+    if (t <= 1 || (min_share_flop > 0 && flops < MIN_INTENSITY * bytes))
         return 1;
-    double most = min_share_flop > 0 ? flops / min_share_flop : (double)want;
-    return most < 1.0 ? 1 : most < (double)want ? (int)most : want;
+    double most = min_share_flop > 0 ? flops / min_share_flop : (double)t;
+    return most < 1.0 ? 1 : most < (double)t ? (int)most : t;
 }
 
 /* y = act(conv + bias + res); res NULL or the same size as y. pool (stem

@@ -160,14 +160,11 @@ void cq__maxpool_buf_init(const cq_pool2d_params *p, int64_t ow, float *buf);
 void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows, int64_t nr,
                             int64_t ow, float *buf, float *yr);
 
-/* How a convolution is split over the kernel threads (kern_conv.c): the
- * least work (floating-point operations) worth a share of its own (default
- * 2e6; 0: always threads x shares_per_thread shares, whatever the size or
- * intensity, for tests), the least flop per activation byte worth splitting
- * (default 32) and the shares per thread (default 1). */
+/* The least work (floating-point operations) worth a share of its own when
+ * a convolution is split over the kernel threads (kern_conv.c; default
+ * 2e6). 0: as many shares as threads whatever the size or the flop per
+ * activation byte, so that tests split every convolution. */
 void cq__kern_set_min_share(double flop);
-void cq__kern_set_min_intensity(double flop_per_byte);
-void cq__kern_set_shares_per_thread(int n);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
