@@ -26,6 +26,7 @@ struct cq_exec {
     int *res_in;              /* per node: residual value a Conv adds (fused Add), or -1 */
     int *pool_of;             /* per node: the MaxPool a Conv runs on its output, or -1 */
     int *readers;             /* per value: live readers, graph outputs count as one more */
+    unsigned char *blocked;   /* per value: kept in NCHW16c (plan_layout) */
     cq_exec_observer observer;
     void *observer_ud;
     int threads;
@@ -201,6 +202,62 @@ static void plan_pool(cq_exec *e)
     }
 }
 
+/* The value a running node writes as its first output. */
+static int run_output(const cq_exec *e, int i)
+{
+    return e->out_alias[i] >= 0 ? e->out_alias[i] : e->g->nodes[i].outputs[0];
+}
+
+/* NCHW16c between convolutions: a value is kept blocked where the Conv
+ * that writes it and every Conv that reads it as its input run the
+ * pixel-major GEMM, which reads and writes that layout natively (no 8x8
+ * transposes into NCHW planes, no zero-padded copy of 16 planes' rows, the
+ * 1x1 stride-2 projections read in place). A Conv may also take a residual
+ * in either layout (converted where it differs from its output's). Every
+ * other reader, graph outputs and pooled convolutions keep NCHW. Values are
+ * dropped until every remaining one holds both ends. */
+static void plan_layout(cq_exec *e)
+{
+    cq_graph *g = e->g;
+    unsigned char *b = e->blocked;
+    for (int v = 0; v < g->n_values; v++) {
+        const cq_value *val = &g->values[v];
+        int p = run_producer(e, v);
+        b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && val->has_type &&
+               val->dtype == CQ_F32 && val->ndim == 4 && val->shape[1] > 0 &&
+               val->shape[1] % 16 == 0 && e->pool_of[p] < 0 && run_output(e, p) == v &&
+               !strcmp(g->nodes[p].op_type, "Conv");
+    }
+    /* every reader a Conv taking it as its input (or as a residual) */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (n->dead || e->fused_into[i] >= 0)
+            continue;
+        int conv = !strcmp(n->op_type, "Conv") && e->pool_of[i] < 0;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && (!conv || k > 0))
+                b[n->inputs[k]] = 0;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const cq_node *n = &g->nodes[i];
+            if (n->dead || e->fused_into[i] >= 0 || strcmp(n->op_type, "Conv") ||
+                e->pool_of[i] >= 0 || n->inputs[0] < 0)
+                continue;
+            int x = n->inputs[0], y = run_output(e, i);
+            if ((b[x] || b[y]) && !cq__conv_blocked_ok(g, n, b[x])) {
+                /* this Conv cannot hold its end: its input goes first */
+                if (b[x])
+                    b[x] = 0;
+                else
+                    b[y] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
+
 /* Conv or Add followed by Relu or Clip (constant bounds) reading only its output. */
 static cq_status plan_fusion(cq_exec *e, cq_err *err)
 {
@@ -261,7 +318,7 @@ static cq_status plan_fusion(cq_exec *e, cq_err *err)
 
 cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
 {
-    cq_exec_opts o = {1, 1, 0};
+    cq_exec_opts o = {1, 1, 0, 0};
     if (opts)
         o = *opts;
     if (!g) {
@@ -316,13 +373,14 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     e->res_in = malloc(((size_t)g->n_nodes + 1) * sizeof *e->res_in);
     e->pool_of = malloc(((size_t)g->n_nodes + 1) * sizeof *e->pool_of);
     e->readers = calloc((size_t)g->n_values + 1, sizeof *e->readers);
+    e->blocked = calloc((size_t)g->n_values + 1, sizeof *e->blocked);
     e->vals = calloc((size_t)g->n_values + 1, sizeof *e->vals);
     e->left = calloc((size_t)g->n_values + 1, sizeof *e->left);
     e->blk = malloc(((size_t)g->n_values + 1) * sizeof *e->blk);
     e->last_nd = malloc(((size_t)g->n_values + 1) * sizeof *e->last_nd);
     e->last_shape = malloc(((size_t)g->n_values + 1) * sizeof *e->last_shape);
     if (!e->ops || !e->opset || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of ||
-        !e->readers ||
+        !e->readers || !e->blocked ||
         !e->vals ||
         !e->left || !e->blk || !e->last_nd || !e->last_shape) {
         cq_exec_free(e);
@@ -361,6 +419,9 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     }
     for (int i = 0; i < g->n_outputs; i++)
         e->readers[g->outputs[i]]++;
+    const char *nchw = getenv("CALQ_NCHW");
+    if (!o.nchw_only && !(nchw && !strcmp(nchw, "1")))
+        plan_layout(e);
     e->threads = cq_kern_threads();
     if (o.threads > 0)
         cq_exec_set_threads(e, o.threads);
@@ -382,6 +443,7 @@ void cq_exec_free(cq_exec *e)
     free(e->pool_of);
     free(e->out_alias);
     free(e->readers);
+    free(e->blocked);
     free(e->vals);
     free(e->left);
     free(e->blk);
@@ -411,6 +473,10 @@ int cq_exec_is_stale(const cq_exec *e)
     return e->n_nodes != e->g->n_nodes || e->n_values != e->g->n_values;
 }
 size_t cq_exec_naive_bytes(const cq_exec *e) { return e->naive_bytes; }
+int cq_exec_value_blocked(const cq_exec *e, int v)
+{
+    return v >= 0 && v < e->n_values && e->blocked[v];
+}
 int cq_exec_is_fused(const cq_exec *e, int node)
 {
     return node >= 0 && node < e->n_nodes && e->fused_into[node] >= 0;
@@ -567,9 +633,13 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         double t0 = now_ns();
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         e->env.pool = pn >= 0 ? &pool : NULL;
+        e->env.x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && e->blocked[n->inputs[0]];
+        e->env.y_blocked = outv[0] >= 0 && e->blocked[outv[0]];
+        e->env.res_blocked = rv >= 0 && e->blocked[rv];
         st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
         e->env.residual = NULL;
         e->env.pool = NULL;
+        e->env.x_blocked = e->env.y_blocked = e->env.res_blocked = 0;
         n->time_ns += now_ns() - t0;
         n->runs++;
     }
@@ -584,7 +654,19 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
             if (outv[k] < 0)
                 continue;
             int node = k == 0 && e->out_alias[i] >= 0 ? g->values[outv[k]].producer : i;
-            if (e->observer(e->observer_ud, g, node, k, out[k]))
+            cq_tensor *seen = out[k];
+            if (e->blocked[outv[k]]) {
+                /* the observer sees NCHW */
+                seen = cq_tensor_empty(CQ_F32, out[k]->ndim, out[k]->shape, err);
+                if (!seen)
+                    return err->code;
+                cq_from_blocked_f32(cq_tensor_data(out[k]), out[k]->shape[0], out[k]->shape[1],
+                                    out[k]->shape[2] * out[k]->shape[3], cq_tensor_data(seen));
+            }
+            int stop = e->observer(e->observer_ud, g, node, k, seen);
+            if (seen != out[k])
+                cq_tensor_release(seen);
+            if (stop)
                 return cq_errf(err, CQ_ESTATE, "node '%s': the observer stopped the run", n->name);
         }
     for (int k = 0; k <= n->n_inputs; k++) {

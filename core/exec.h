@@ -39,6 +39,11 @@ typedef struct cq_exec_opts {
                      * Conv[+Relu/Clip]+MaxPool (default 1); 0 when every
                      * node's output must be observed (calibration) */
     int threads;    /* 0: leave OpenBLAS's setting */
+    int nchw_only;  /* 1: every value in NCHW; 0 (default): values between
+                     * convolutions whose kernels read and write NCHW16c
+                     * natively are kept in it (graph outputs and what the
+                     * observer sees are NCHW either way). The environment
+                     * variable CALQ_NCHW=1 sets it too. */
 } cq_exec_opts;
 
 /* Called after each node with each of its outputs (node index into g->nodes,
@@ -56,6 +61,9 @@ typedef int (*cq_exec_observer)(void *ud, const cq_graph *g, int node, int outpu
  * ("unsupported operators: Foo, Bar") or the dtype it cannot hold; EFORMAT for
  * a broken graph. */
 cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err);
+/* Whether value v is kept in NCHW16c between the convolutions (plan_layout
+ * in exec.c; cq_exec_opts.nchw_only). */
+int cq_exec_value_blocked(const cq_exec *e, int v);
 void cq_exec_free(cq_exec *e); /* NULL is fine */
 
 /* Run with n_in tensors in the order of g->inputs (any layout; converted to

@@ -122,6 +122,11 @@ typedef struct cq_conv2d_params {
     int64_t pad_top, pad_left, pad_bottom, pad_right;
     int64_t dil_h, dil_w;
     cq_act act; /* fused activation applied after the bias */
+    /* Layouts (0: NCHW; 1: NCHW16c, (n, c / 16, h, w, 16), channels a
+     * multiple of 16) of x, y and the residual of cq_conv2d_run_res. The
+     * AVX-512 pixel-major GEMM reads and writes the blocked layout natively
+     * (cq_conv2d_blocked_native); every other path converts in scratch. */
+    int x_blocked, y_blocked, res_blocked;
 } cq_conv2d_params;
 
 /* Everything zero except groups = strides = dilations = 1. */
@@ -159,6 +164,9 @@ cq_conv2d_plan *cq_conv2d_plan_new_algo(const cq_conv2d_params *p, const float *
 /* Bytes of scratch a run needs (may be 0): per kernel thread on the own AVX-512
  * paths, so ask again after cq_kern_set_threads or cq_kern_set_isa. */
 size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl);
+/* Whether a plan for p (its layout fields included) would run a kernel that
+ * reads and writes NCHW16c itself, with no conversion (at the current ISA). */
+int cq_conv2d_blocked_native(const cq_conv2d_params *p);
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl);
 const char *cq_conv_algo_name(cq_conv_algo a);
 /* Parameters the plan was made with (with oh/ow through out_shape). */
@@ -353,6 +361,11 @@ void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, in
 
 /* dst (cols, rows) = src (rows, cols)^T; dst must not overlap src. */
 void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst);
+
+/* NCHW <-> NCHW16c for n images of c channels (a multiple of 16) and hw
+ * pixels; dst must not overlap src. */
+void cq_to_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst);
+void cq_from_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst);
 
 /* Softmax over the last axis: x and y are (rows, cols); y may be x. */
 void cq_softmax_f32(int64_t rows, int64_t cols, const float *x, float *y);

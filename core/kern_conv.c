@@ -54,6 +54,35 @@ static own_path own_of(const cq_conv2d_plan *pl)
 
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
+/* Whether the plan's kernel reads x and writes y in the layouts its params
+ * name (only the pixel-major GEMM knows NCHW16c; its W^T is packed for
+ * them). */
+static int layout_native(const cq_conv2d_plan *pl) { return own_of(pl) == OWN_CONVPM; }
+
+static size_t x_bytes(const cq_conv2d_plan *pl)
+{
+    return round64((size_t)(pl->p.n * pl->p.c_in * pl->p.h * pl->p.w) * sizeof(float));
+}
+
+static size_t y_bytes(const cq_conv2d_plan *pl)
+{
+    return round64((size_t)(pl->p.n * pl->p.c_out * pl->oh * pl->ow) * sizeof(float));
+}
+
+/* Scratch for the layouts, before the kernel's own: a kernel that knows
+ * only NCHW gets x, y and the residual converted; the native one gets the
+ * residual converted to y's layout where the two differ. */
+static size_t layout_bytes(const cq_conv2d_plan *pl)
+{
+    const cq_conv2d_params *p = &pl->p;
+    if (!p->x_blocked && !p->y_blocked && !p->res_blocked)
+        return 0;
+    if (layout_native(pl))
+        return p->res_blocked != p->y_blocked ? y_bytes(pl) + 64 : 0;
+    return (p->x_blocked ? x_bytes(pl) : 0) + (p->y_blocked ? y_bytes(pl) : 0) +
+           (p->res_blocked ? y_bytes(pl) : 0) + 64;
+}
+
 /* Scratch of the own path at t threads: the shared column matrix (sgemm
  * path), then a 64-byte-aligned slice per thread; 64 more for aligning the
  * base. */
@@ -172,6 +201,11 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     if ((bias && bias_count != (size_t)p->c_out) || (!bias && bias_count)) {
         cq_errf(err, CQ_EINVAL, "conv2d: bias has %zu elements, expected %lld", bias_count,
                 (long long)p->c_out);
+        return NULL;
+    }
+    if ((p->x_blocked && p->c_in % 16) || ((p->y_blocked || p->res_blocked) && p->c_out % 16)) {
+        cq_errf(err, CQ_EINVAL, "conv2d: the NCHW16c layout needs channels in multiples of 16 "
+                "(c_in %lld, c_out %lld)", (long long)p->c_in, (long long)p->c_out);
         return NULL;
     }
     if (algo < 0) {
@@ -351,7 +385,15 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
         return 0;
     own_path o = own_of(pl);
     size_t own = o ? own_bytes(pl, o, cq_kern_threads()) : 0;
-    return own > pl->scratch ? own : pl->scratch;
+    return (own > pl->scratch ? own : pl->scratch) + layout_bytes(pl);
+}
+
+int cq_conv2d_blocked_native(const cq_conv2d_params *p)
+{
+    /* plan_make's choice for groups 1: the stem kernel, else the pixel-major
+     * GEMM where it applies */
+    return p && cq_kern_isa() == CQ_ISA_AVX512 && p->groups == 1 && !cq__stem_applies(p) &&
+           cq__convpm_applies(p);
 }
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl) { return pl->algo; }
 const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl) { return &pl->p; }
@@ -627,6 +669,40 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
                        scratch_bytes, need);
     const cq__kern_vtab *k = cq__kern();
+    if (layout_bytes(pl)) {
+        char *s = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        cq_conv2d_plan q = *pl;
+        const float *xx = x, *rr = res;
+        float *yy = y;
+        if (!layout_native(pl)) {
+            /* everything in NCHW for a kernel that knows only that */
+            q.p.x_blocked = q.p.y_blocked = q.p.res_blocked = 0;
+            if (p->x_blocked) {
+                cq_from_blocked_f32(x, p->n, p->c_in, HW, (float *)s);
+                xx = (const float *)s;
+                s += x_bytes(pl);
+            }
+            if (p->y_blocked) {
+                yy = (float *)s;
+                s += y_bytes(pl);
+            }
+        }
+        if (res && p->res_blocked != q.p.y_blocked) {
+            if (p->res_blocked)
+                cq_from_blocked_f32(res, p->n, p->c_out, P, (float *)s);
+            else
+                cq_to_blocked_f32(res, p->n, p->c_out, P, (float *)s);
+            rr = (const float *)s;
+            s += y_bytes(pl);
+        }
+        q.p.res_blocked = q.p.y_blocked;
+        size_t used = (size_t)(s - (char *)scratch);
+        if (conv_run(&q, xx, x_count, yy, y_count, rr, s, scratch_bytes - used, err))
+            return err->code;
+        if (yy != y)
+            cq_to_blocked_f32(yy, p->n, p->c_out, P, y);
+        return CQ_OK;
+    }
     /* calq's own AVX-512 kernels (its sgemm is 1.3-1.8x faster than
      * OpenBLAS's Haswell kernels here), split over the kernel threads */
     own_path o = own_of(pl);
@@ -764,6 +840,8 @@ cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *p
     if (!pl || !pool || !x || !y)
         return cq_errf(err, CQ_EINVAL, "conv2d: NULL plan, pool or buffer");
     const cq_conv2d_params *p = &pl->p;
+    if (p->x_blocked || p->y_blocked)
+        return cq_errf(err, CQ_EINVAL, "conv2d: a fused pool takes NCHW only");
     if (pool_shape(pl, pool, &ph, &pw))
         return cq_errf(err, CQ_EINVAL, "conv2d: the pool (n %lld, c %lld, %lldx%lld) does not "
                        "take the conv's output (n %lld, c %lld, %lldx%lld)", (long long)pool->n,

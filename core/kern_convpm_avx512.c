@@ -31,18 +31,36 @@
  * to whole vectors. */
 static int64_t row_ld(int64_t ow) { return ((ow + MP - 1) / MP * MP + 15) / 16 * 16; }
 
-/* A 1x1 conv, stride 1, no padding: the input is already X^T's K rows. */
+static int no_pad(const cq_conv2d_params *p)
+{
+    return p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
+}
+
+/* A 1x1 conv, stride 1, no padding, on NCHW: the input is already X^T's K
+ * rows. (On NCHW16c the direct path reads it in place: reads_x.) */
 static int is_pointwise(const cq_conv2d_params *p)
 {
-    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-           p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
+    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && no_pad(p) &&
+           !p->x_blocked;
+}
+
+/* NCHW16c input without padding, whole 7-pixel tiles per row: the direct
+ * path broadcasts from x itself, no copy of the group's rows (no tile reads
+ * past a row, so none past x). */
+static int reads_x(const cq_conv2d_params *p, int64_t ow)
+{
+    return p->x_blocked && no_pad(p) && ow % MP == 0;
 }
 
 int cq__convpm_applies(const cq_conv2d_params *p)
 {
     int64_t oh, ow;
-    if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK)
+    if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK ||
+        (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
         return 0;
+    if (p->x_blocked)
+        /* every shape the direct path takes, 1x1 included (in place) */
+        return (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16;
     if (is_pointwise(p)) {
         /* against the channel-major sgemm (8 x 48 tiles, its last tile
          * 16-column vectors): pixel-major only where it wastes fewer lanes,
@@ -121,7 +139,7 @@ static int64_t packed_kc(const cq_conv2d_params *p)
     int64_t most = W_PANEL_BYTES / 4 / pw;
     if (is_pointwise(p))
         return K;
-    if (p->c_in < DIRECT_MIN_CIN)
+    if (p->c_in < DIRECT_MIN_CIN && !p->x_blocked)
         return kblock(K, (p->c_out + pw - 1) / pw * pw);
     return even_split(K, most < 16 ? 16 : most);
 }
@@ -146,13 +164,20 @@ void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
             (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
     }
 #endif
+    int64_t khw = p->kh * p->kw;
     for (int64_t k0 = 0; k0 < k; k0 += kc0) {
         int64_t kc = k - k0 < kc0 ? k - k0 : kc0;
         for (int64_t j0 = 0; j0 < npad; j0 += pw)
-            for (int64_t t = 0; t < kc; t++)
+            for (int64_t t = 0; t < kc; t++) {
+                /* W's column: K in (c, ky, kx) order; on NCHW16c input the
+                 * rows go (c / 16, ky, kx, c % 16), so that 16 steps in a
+                 * row read one 64-byte line per pixel */
+                int64_t kt = k0 + t, r = kt % (16 * khw);
+                int64_t col = p->x_blocked ? (kt - r + r % 16 * khw + r / 16) : kt;
                 for (int64_t c = 0; c < pw; c++)
                     wp[k0 * npad + j0 * kc + t * pw + c] =
-                        j0 + c < c_out ? w[(j0 + c) * k + k0 + t] : 0.0f;
+                        j0 + c < c_out ? w[(j0 + c) * k + col] : 0.0f;
+            }
     }
 }
 
@@ -165,7 +190,8 @@ typedef struct tile_args {
     float *ct;        /* partial sums at (pixel m0, channel j0), row stride npad; NULL: none */
     int64_t npad;
     int first, fin;
-    float *y;         /* fin: y + j0 * P + m0 */
+    float *y;         /* fin: y + j0 * P + m0 (yb: y + j0 * P + 16 m0) */
+    int yb;           /* y is NCHW16c: channel c of pixel m at y[(c / 16 * P + m) * 16 + c % 16] */
     int64_t P, mr, cw; /* valid pixels, valid channels */
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
@@ -177,18 +203,19 @@ typedef struct tile_args {
 
 /* The fields of a k block's tiles that do not change from tile to tile
  * (the rest, zero here, each path sets per panel or tile). */
-static tile_args tile_init(int64_t k0, int64_t kc, int64_t K, int64_t pw, int64_t npad,
-                           int64_t P, cq_act act, float *tmp)
+static tile_args tile_init(const cq_conv2d_params *p, int64_t k0, int64_t kc, int64_t K,
+                           int64_t pw, int64_t npad, int64_t P, float *tmp)
 {
     tile_args a;
     memset(&a, 0, sizeof a);
+    a.yb = p->y_blocked;
     a.kc = kc;
     a.pw = pw;
     a.npad = npad;
     a.first = k0 == 0;
     a.fin = k0 + kc == K;
     a.P = P;
-    a.act = act;
+    a.act = p->act;
     a.tmp = tmp;
     return a;
 }
@@ -249,6 +276,21 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
             for (int j = 0; j < 4; j++)
                 if (j < nv && i < a->mr)
                     _mm512_storeu_ps(a->ct + i * a->npad + 16 * j, acc[i][j]);
+        return;
+    }
+    if (a->yb) {
+        /* NCHW16c: each accumulator is one pixel's 16 channels of a block */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            if (j >= nv)
+                break;
+            __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
+            float *yj = a->y + 16 * j * a->P;
+#pragma GCC unroll 7
+            for (int i = 0; i < MP; i++)
+                if (i < a->mr)
+                    _mm512_storeu_ps(yj + 16 * i, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+        }
         return;
     }
     /* bias, activation, then transposed into y: tmp (MP, 64) -> y rows */
@@ -392,7 +434,7 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
         a->pf = pf0 && j0 + pw < jb ? wp + (j0 + pw) * K + k0 * pw : NULL;
         a->npf = a->pf ? a->kc * pw / 16 : 0;
         a->ct = ct ? ct + m0 * a->npad + j0 : NULL;
-        a->y = y + j0 * a->P + m0;
+        a->y = y + j0 * a->P + (a->yb ? 16 * m0 : m0);
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
@@ -444,7 +486,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
     float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
     for (int64_t k0 = 0; k0 < K; k0 += kc0) {
         int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
-        tile_args a = tile_init(k0, kc, K, pw, npad, P, p->act, tmp);
+        tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
         /* panels straight from x (K rows of P pixels); the last partial
          * panel is copied with zeros so no lane reads past x */
         for (int64_t m0 = ua * MP; m0 < P && m0 < ub * MP; m0 += MP) {
@@ -475,6 +517,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
 typedef struct grid {
     int64_t kc, rows;     /* k block, output rows per group */
     int direct;
+    int inplace;          /* direct on x itself (reads_x): no buffer, gh = h, wpad = w */
     int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
     size_t buf_floats;    /* packed rows or the padded input of one group */
     size_t ct_floats;     /* partial sums of one group (0: one k block) */
@@ -485,7 +528,8 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
     g->kc = kc;
-    g->direct = p->c_in >= DIRECT_MIN_CIN;
+    g->direct = p->c_in >= DIRECT_MIN_CIN || p->x_blocked;
+    g->inplace = reads_x(p, ow);
     if (!g->direct) {
         int64_t r = XP_GROUP_BYTES / 4 / (kc * row_ld(ow));
         g->rows = even_split(oh, r < 1 ? 1 : r);
@@ -506,7 +550,11 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
         }
         g->rows = even_split(oh, r);
         g->gh = (g->rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
-        g->buf_floats = (size_t)(p->c_in * g->gh * g->wpad) + 16;
+        g->buf_floats = g->inplace ? 0 : (size_t)(p->c_in * g->gh * g->wpad) + 16;
+        if (g->inplace) {
+            g->gh = p->h;
+            g->wpad = p->w;
+        }
     }
     g->ct_floats = kc < K ? (size_t)(g->rows * ow * npad) : 0;
 }
@@ -535,6 +583,23 @@ static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, co
                        float *buf)
 {
     int64_t pl = p->pad_left, W = p->w, wp = g->wpad;
+    if (p->x_blocked) {
+        /* NCHW16c: buf (c_in / 16, gh, wpad, 16), each row one copy */
+        for (int64_t cb = 0; cb < p->c_in / 16; cb++)
+            for (int64_t gy = 0; gy < g->gh; gy++) {
+                int64_t iy = g0 * p->stride_h - p->pad_top + gy;
+                float *dst = buf + (cb * g->gh + gy) * wp * 16;
+                if (iy < 0 || iy >= p->h) {
+                    memset(dst, 0, (size_t)(wp * 16) * sizeof(float));
+                    continue;
+                }
+                memset(dst, 0, (size_t)(pl * 16) * sizeof(float));
+                memcpy(dst + pl * 16, x + (cb * p->h + iy) * W * 16,
+                       (size_t)(W * 16) * sizeof(float));
+                memset(dst + (pl + W) * 16, 0, (size_t)((wp - pl - W) * 16) * sizeof(float));
+            }
+        return;
+    }
     for (int64_t c = 0; c < p->c_in; c++)
         for (int64_t gy = 0; gy < g->gh; gy++) {
             int64_t iy = g0 * p->stride_h - p->pad_top + gy;
@@ -599,7 +664,16 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         int64_t khw = p->kh * p->kw;
         for (int64_t t = 0; t < K; t++) {
             int64_t c = t / khw, r = t % khw;
-            off[t] = (c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w;
+            if (p->x_blocked) {
+                /* rows in (c / 16, ky, kx, c % 16) order (cq__convpm_pack_w) */
+                int64_t cb = t / (16 * khw), q = t % (16 * khw);
+                c = cb;
+                r = q / 16;
+                off[t] = ((c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w) *
+                             16 + q % 16;
+            } else {
+                off[t] = (c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w;
+            }
         }
     } else {
         chunk_srcs(p, ow, nq, cs);
@@ -610,14 +684,18 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     share(npad / pw, pw, (oh + rows0 - 1) / rows0, part, nparts, &ja, &jb, &ga, &gb);
     for (int64_t g0 = ga * rows0; g0 < oh && g0 < gb * rows0; g0 += rows0) {
         int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
-        if (g.direct)
+        /* where the tiles read: the group's copy, or x itself */
+        const float *xg = xp;
+        if (g.inplace)
+            xg = x + g0 * p->stride_h * g.wpad * 16;
+        else if (g.direct)
             fill_group(p, x, g0, &g, xp);
         for (int64_t k0 = 0; k0 < K; k0 += kc0) {
             int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
             if (!g.direct)
                 for (int64_t r = 0; r < rows; r++)
                     pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
-            tile_args a = tile_init(k0, kc, K, pw, npad, P, p->act, tmp);
+            tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
             a.ldx = ldx;
             a.off = g.direct ? off + k0 : NULL;
             for (int64_t j0 = ja; j0 < jb; j0 += pw) {
@@ -650,12 +728,18 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         a.npf = next ? (t1 - t0) * pw / 16 : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
                         a.ct = ct ? ct + m * npad + j0 : NULL;
-                        a.y = y + j0 * P + g0 * ow + m;
+                        a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
                         if (!g.direct) {
                             a.xp = xp + r * kc * ldx + ox0;
                             tile_sw(0, nv, &a);
+                        } else if (p->x_blocked) {
+                            a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
+                            if (sw == 1)
+                                tile_sw(16, nv, &a);
+                            else
+                                tile_sw(32, nv, &a);
                         } else {
-                            a.xp = xp + r * p->stride_h * g.wpad + ox0 * sw;
+                            a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
                             if (sw == 1)
                                 tile_sw(1, nv, &a);
                             else

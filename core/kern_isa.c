@@ -242,6 +242,19 @@ void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
     cq__kern()->transpose(src, rows, cols, dst);
 }
 
+/* A 16-channel block of NCHW, (16, hw), transposed is the block's (hw, 16). */
+void cq_to_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
+{
+    for (int64_t b = 0; b < n * (c / 16); b++)
+        cq__kern()->transpose(src + b * 16 * hw, 16, hw, dst + b * 16 * hw);
+}
+
+void cq_from_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
+{
+    for (int64_t b = 0; b < n * (c / 16); b++)
+        cq__kern()->transpose(src + b * 16 * hw, hw, 16, dst + b * 16 * hw);
+}
+
 void cq_act_apply_f32(cq_act act, float *y, int64_t n)
 {
     if (act.kind != CQ_ACT_NONE)

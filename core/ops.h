@@ -46,6 +46,9 @@ typedef struct cq_openv {
     /* Conv only: a MaxPool fused into it by the executor (Conv -> [Relu] ->
      * MaxPool): y = pool(act(conv + bias)), y the pool's output; else NULL. */
     const cq_pool2d_params *pool;
+    /* Conv only: x, y, the residual in NCHW16c (kern.h's layout fields),
+     * as the executor planned them; else 0. */
+    int x_blocked, y_blocked, res_blocked;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */
@@ -106,6 +109,10 @@ cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
  * output or its fused activation's) would run as one fused kernel, from
  * the graph's static shapes (ops_conv.c); 0 when a shape is unknown. */
 int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool);
+/* Whether the f32 Conv node (constant weights and bias, input shape known
+ * at plan time) runs a kernel that writes NCHW16c natively, reading its
+ * input in NCHW16c (x_blocked) or NCHW (cq_conv2d_blocked_native). */
+int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked);
 /* Conv's node plan (ops_conv.c): its size and free function. */
 size_t cq__conv_plan_size(void);
 void cq__conv_plan_free(void *plan);

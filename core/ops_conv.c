@@ -165,7 +165,8 @@ static int same_params(const cq_conv2d_params *a, const cq_conv2d_params *b)
            a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
            a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right &&
            a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->act.kind == b->act.kind &&
-           a->act.a == b->act.a && a->act.b == b->act.b;
+           a->act.a == b->act.a && a->act.b == b->act.b && a->x_blocked == b->x_blocked &&
+           a->y_blocked == b->y_blocked && a->res_blocked == b->res_blocked;
 }
 
 /* kern.h's parameters of a 1-D or 2-D geometry (no activation). */
@@ -201,6 +202,9 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     cq_conv2d_params p = conv_params_of(g);
     p.act = cq__node_act(n);
+    p.x_blocked = env->x_blocked;
+    p.y_blocked = env->y_blocked;
+    p.res_blocked = env->residual && env->res_blocked;
     if (!p.n || !p.c_in || !p.c_out || !p.h || !p.w)
         return 0;
     int keep = env->in_const && env->in_const[1] && (!b || env->in_const[2]);
@@ -248,6 +252,37 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     if (!keep)
         cq_conv2d_plan_free(kp);
     return st ? -1 : 1;
+}
+
+int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
+{
+    if (conv->dead || (conv->domain && *conv->domain) || strcmp(conv->op_type, "Conv") ||
+        conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0 ||
+        conv->n_outputs < 1 || conv->outputs[0] < 0)
+        return 0;
+    const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
+    const cq_value *y = &g->values[conv->outputs[0]];
+    if (!x->has_type || x->dtype != CQ_F32 || x->ndim != 4 || !w->data ||
+        w->data->dtype != CQ_F32 || !y->has_type || y->dtype != CQ_F32)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (x->shape[d] <= 0)
+            return 0;
+    if (conv->n_inputs > 2 && conv->inputs[2] >= 0) {
+        const cq_value *b = &g->values[conv->inputs[2]];
+        if (!b->data || b->data->dtype != CQ_F32)
+            return 0;
+    }
+    cq_convgeo cg;
+    cq_err err;
+    int64_t oh, ow;
+    if (cq__conv_geo(conv, x->ndim, x->shape, w->data->ndim, w->data->shape, &cg, &err) ||
+        cg.s != 2 || cg.in[0] != 1 || cg.m % 16 || (x_blocked && cg.c % 16))
+        return 0;
+    cq_conv2d_params p = conv_params_of(&cg);
+    p.x_blocked = x_blocked;
+    p.y_blocked = 1;
+    return cq_conv2d_out_shape(&p, &oh, &ow, &err) == CQ_OK && cq_conv2d_blocked_native(&p);
 }
 
 int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool)
@@ -372,6 +407,9 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
     if (kr)
         return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
+    if (env->x_blocked || env->y_blocked || env->res_blocked)
+        return cq_errf(err, CQ_ESTATE, "Conv '%s': NCHW16c planned where only NCHW runs",
+                       n->name);
     int64_t cg = g.c / g.group, mg = g.m / g.group;
     int64_t kk = g.k[0] * g.k[1] * g.k[2], ohw = g.out[0] * g.out[1] * g.out[2];
     int64_t ihw = g.in[0] * g.in[1] * g.in[2];

@@ -59,6 +59,18 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, NULL, want);
     conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, res, want_res);
     int64_t red = cig * p->kh * p->kw;
+    /* x and the residual in the layouts p names (NCHW16c: kern.h) */
+    float *xin = x, *rin = res, *yout = got;
+    if (p->x_blocked) {
+        xin = malloc(nx * 4);
+        cq_to_blocked_f32(x, p->n, p->c_in, p->h * p->w, xin);
+    }
+    if (p->res_blocked) {
+        rin = malloc(ny * 4);
+        cq_to_blocked_f32(res, p->n, p->c_out, oh * ow, rin);
+    }
+    if (p->y_blocked)
+        yout = malloc(ny * 4);
     /* the library's own reference */
     assert_int_equal(cq_conv2d_f32_ref(p, x, w, with_bias ? b : NULL, got, &err), CQ_OK);
     assert_int_equal(kt_mismatch(got, want, (int64_t)ny, red), -1);
@@ -79,13 +91,16 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
             cq_kern_set_threads(1 + (int)(i % 3));
             size_t sb = cq_conv2d_scratch_bytes(pl);
             void *scratch = sb ? malloc(sb) : NULL;
-            memset(got, 0xff, ny * 4); /* NaN: every output must be written */
-            assert_int_equal(cq_conv2d_run(pl, x, nx, got, ny, scratch, sb, &err), CQ_OK);
+            memset(yout, 0xff, ny * 4); /* NaN: every output must be written */
+            assert_int_equal(cq_conv2d_run(pl, xin, nx, yout, ny, scratch, sb, &err), CQ_OK);
+            if (p->y_blocked)
+                cq_from_blocked_f32(yout, p->n, p->c_out, oh * ow, got);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, red);
             if (bad >= 0)
-                fail_msg("conv %s/%s t%d n%lld c%lld->%lld g%lld %lldx%lld k%lldx%lld s%lld,%lld "
-                         "d%lld,%lld p%lld,%lld,%lld,%lld act%d: y[%lld] = %g, want %g",
+                fail_msg("conv %s/%s layouts %d%d t%d n%lld c%lld->%lld g%lld %lldx%lld k%lldx%lld "
+                         "s%lld,%lld d%lld,%lld p%lld,%lld,%lld,%lld act%d: y[%lld] = %g, want %g",
                          cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 3]),
+                         p->x_blocked, p->y_blocked,
                          cq_kern_threads(), (long long)p->n, (long long)p->c_in,
                          (long long)p->c_out, (long long)p->groups, (long long)p->h, (long long)p->w,
                          (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
@@ -94,13 +109,17 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
                          (long long)p->pad_right, (int)p->act.kind, (long long)bad,
                          (double)got[bad], (double)want[bad]);
             /* the fused residual (Conv -> Add -> act) */
-            memset(got, 0xff, ny * 4);
-            assert_int_equal(cq_conv2d_run_res(pl, x, nx, res, got, ny, scratch, sb, &err), CQ_OK);
+            memset(yout, 0xff, ny * 4);
+            assert_int_equal(cq_conv2d_run_res(pl, xin, nx, rin, yout, ny, scratch, sb, &err),
+                             CQ_OK);
+            if (p->y_blocked)
+                cq_from_blocked_f32(yout, p->n, p->c_out, oh * ow, got);
             bad = kt_mismatch(got, want_res, (int64_t)ny, red + 1);
             if (bad >= 0)
-                fail_msg("conv+residual %s/%s n%lld c%lld->%lld %lldx%lld k%lldx%lld s%lld,%lld "
-                         "act%d: y[%lld] = %g, want %g",
+                fail_msg("conv+residual %s/%s layouts %d%d%d n%lld c%lld->%lld %lldx%lld "
+                         "k%lldx%lld s%lld,%lld act%d: y[%lld] = %g, want %g",
                          cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 3]),
+                         p->x_blocked, p->y_blocked, p->res_blocked,
                          (long long)p->n, (long long)p->c_in, (long long)p->c_out,
                          (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw,
                          (long long)p->stride_h, (long long)p->stride_w, (int)p->act.kind,
@@ -111,6 +130,12 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
     cq_kern_set_threads(1);
+    if (xin != x)
+        free(xin);
+    if (rin != res)
+        free(rin);
+    if (yout != got)
+        free(yout);
     free(x);
     free(w);
     free(b);
@@ -255,6 +280,52 @@ static void test_kern_conv2d_pixel_major(void **state)
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
+}
+
+/* NCHW16c (kern.h's layout fields) for x, y and the residual, in every
+ * combination, on the shapes of ResNet's body and odd ones: the
+ * pixel-major GEMM reads and writes it natively (3x3 stride 1 and 2 from a
+ * padded copy, 1x1 stride 1 and 2 from x in place, rows not a multiple of 7
+ * from a copy), every other algorithm through conversions. */
+static void test_kern_conv2d_blocked(void **state)
+{
+    (void)state;
+    kt_rng r = {0xb10c16u};
+    static const int64_t cfg[][10] = {
+        /* c_in, c_out, h, w, kh, kw, stride_h, stride_w, dil, pad */
+        {64, 64, 9, 14, 3, 3, 1, 1, 1, 1},  {32, 48, 10, 14, 3, 3, 2, 2, 1, 1},
+        {32, 64, 14, 14, 1, 1, 2, 2, 1, 0}, {48, 32, 7, 7, 1, 1, 1, 1, 1, 0},
+        {16, 96, 5, 9, 3, 3, 1, 1, 1, 1},   {16, 16, 6, 10, 1, 1, 1, 1, 1, 0},
+        {32, 16, 9, 13, 3, 3, 1, 2, 2, 2},  {160, 64, 3, 7, 3, 3, 1, 1, 1, 0},
+        {16, 32, 23, 56, 3, 3, 1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        for (int l = 1; l < 8; l++) {
+            cq_conv2d_params p = cq_conv2d_params_default();
+            p.n = 1 + (int64_t)((i + (size_t)l) % 2);
+            p.c_in = cfg[i][0];
+            p.c_out = cfg[i][1];
+            p.h = cfg[i][2];
+            p.w = cfg[i][3];
+            p.kh = cfg[i][4];
+            p.kw = cfg[i][5];
+            p.stride_h = cfg[i][6];
+            p.stride_w = cfg[i][7];
+            p.dil_h = p.dil_w = cfg[i][8];
+            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][9];
+            p.act = random_act(&r);
+            p.x_blocked = l & 1;
+            p.y_blocked = (l >> 1) & 1;
+            p.res_blocked = (l >> 2) & 1;
+            /* the kernel that knows the layout takes every one of these
+             * from NCHW16c (from NCHW, 1x1 goes elsewhere) */
+            cq_isa was = cq_kern_isa();
+            cq_kern_set_isa(CQ_ISA_AVX512);
+            if (cq_kern_isa() == CQ_ISA_AVX512 && p.x_blocked)
+                assert_true(cq_conv2d_blocked_native(&p));
+            cq_kern_set_isa(was);
+            check_conv(&p, &r, (int)(l % 2));
+        }
 }
 
 /* Random pads below the kernel's size, a map of kh..hmax x kw..wmax and an
@@ -640,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
+        cmocka_unit_test(test_kern_conv2d_blocked),
         cmocka_unit_test(test_kern_conv2d_depthwise_plane),
         cmocka_unit_test(test_kern_conv2d_depthwise_rows),
         cmocka_unit_test(test_kern_conv2d_depthwise_blocks),
