@@ -191,7 +191,7 @@ static void plan_pool(cq_exec *e)
         if (c->dead || (c->domain && *c->domain) || strcmp(c->op_type, "Conv") ||
             e->res_in[p] >= 0 || e->pool_of[p] >= 0 ||
             (e->out_alias[p] >= 0 ? e->out_alias[p] : c->outputs[0]) != x ||
-            !cq__conv_pool_fusable(g, c, m))
+            !cq__conv_pool_fusable(g, c, m, 0))
             continue;
         for (int j = 0; j < g->n_nodes; j++)
             if (e->fused_into[j] == i)
@@ -212,10 +212,11 @@ static int run_output(const cq_exec *e, int i)
  * that writes it and every Conv that reads it as its input run the
  * pixel-major GEMM, which reads and writes that layout natively (no 8x8
  * transposes into NCHW planes, no zero-padded copy of 16 planes' rows, the
- * 1x1 stride-2 projections read in place). A Conv may also take a residual
- * in either layout (converted where it differs from its output's). Every
- * other reader, graph outputs and pooled convolutions keep NCHW. Values are
- * dropped until every remaining one holds both ends. */
+ * 1x1 stride-2 projections read in place); the stem with its max pool
+ * fused writes it too. A Conv may also take a residual in either layout
+ * (converted where it differs from its output's). Every other reader and
+ * graph outputs keep NCHW. Values are dropped until every remaining one
+ * holds both ends. */
 static void plan_layout(cq_exec *e)
 {
     cq_graph *g = e->g;
@@ -225,8 +226,10 @@ static void plan_layout(cq_exec *e)
         int p = run_producer(e, v);
         b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && val->has_type &&
                val->dtype == CQ_F32 && val->ndim == 4 && val->shape[1] > 0 &&
-               val->shape[1] % 16 == 0 && e->pool_of[p] < 0 && run_output(e, p) == v &&
-               !strcmp(g->nodes[p].op_type, "Conv");
+               val->shape[1] % 16 == 0 && run_output(e, p) == v &&
+               !strcmp(g->nodes[p].op_type, "Conv") &&
+               (e->pool_of[p] < 0 ||
+                cq__conv_pool_fusable(g, &g->nodes[p], &g->nodes[e->pool_of[p]], 1));
     }
     /* every reader a Conv taking it as its input (or as a residual) */
     for (int i = 0; i < g->n_nodes; i++) {

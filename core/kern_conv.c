@@ -812,7 +812,8 @@ int cq_conv2d_pool_fusable(const cq_conv2d_params *p, const cq_pool2d_params *po
            pool->c == p->c_out && pool->h == oh && pool->w == ow &&
            cq_pool2d_out_shape(pool, &ph, &pw, &e) == CQ_OK &&
            !algo_applies(p, CQ_CONV_DEPTHWISE) && !algo_applies(p, CQ_CONV_1X1) &&
-           cq__stem_applies(p) && cq__maxpool_rows_applies(pool, pw);
+           cq__stem_applies(p) && cq__maxpool_rows_applies(pool, pw) && !p->x_blocked &&
+           (!p->y_blocked || p->c_out % 16 == 0);
 }
 
 int cq_conv2d_pool_fuses(const cq_conv2d_plan *pl, const cq_pool2d_params *pool)
@@ -829,7 +830,13 @@ size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_pa
     if (pool_fused(pl, pool, pw))
         return (size_t)cq_kern_threads() * round64(cq__stem_pool_scratch(&pl->p, pl->oh, pl->ow,
                                                                          pool)) + 64;
-    return conv_out_bytes(pl) + cq_conv2d_scratch_bytes(pl) + 64;
+    /* the conv output, the pooled output before NCHW16c, the conv's scratch */
+    cq_conv2d_plan plain = *pl;
+    plain.p.y_blocked = 0;
+    return conv_out_bytes(pl) +
+           (pl->p.y_blocked ? round64((size_t)(pl->p.n * pl->p.c_out * ph * pw) * sizeof(float))
+                            : 0) +
+           cq_conv2d_scratch_bytes(&plain) + 64;
 }
 
 cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *pool,
@@ -840,8 +847,8 @@ cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *p
     if (!pl || !pool || !x || !y)
         return cq_errf(err, CQ_EINVAL, "conv2d: NULL plan, pool or buffer");
     const cq_conv2d_params *p = &pl->p;
-    if (p->x_blocked || p->y_blocked)
-        return cq_errf(err, CQ_EINVAL, "conv2d: a fused pool takes NCHW only");
+    if (p->x_blocked)
+        return cq_errf(err, CQ_EINVAL, "conv2d: a fused pool takes NCHW input only");
     if (pool_shape(pl, pool, &ph, &pw))
         return cq_errf(err, CQ_EINVAL, "conv2d: the pool (n %lld, c %lld, %lldx%lld) does not "
                        "take the conv's output (n %lld, c %lld, %lldx%lld)", (long long)pool->n,
@@ -859,13 +866,22 @@ cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *p
                        scratch_bytes, need);
     if (pool_fused(pl, pool, pw))
         return conv_run_own(pl, OWN_STEM, x, y, NULL, pool, ph, pw, scratch);
-    /* the conv output in scratch (64-byte aligned), the conv's own scratch after it */
+    /* the conv output in scratch (64-byte aligned), with y_blocked the
+     * pooled NCHW output after it, then the conv's own scratch */
+    cq_conv2d_plan plain = *pl;
+    plain.p.y_blocked = 0;
     float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     size_t cb = conv_out_bytes(pl), cn = (size_t)(p->n * p->c_out * pl->oh * pl->ow);
-    if (conv_run(pl, x, x_count, c, cn, NULL, (char *)c + cb,
-                 scratch_bytes - cb - (size_t)((char *)c - (char *)scratch), err))
+    float *pooled = p->y_blocked ? (float *)((char *)c + cb) : y;
+    if (p->y_blocked)
+        cb += round64(y_count * sizeof(float));
+    if (conv_run(&plain, x, x_count, c, cn, NULL, (char *)c + cb,
+                 scratch_bytes - cb - (size_t)((char *)c - (char *)scratch), err) ||
+        cq_pool2d_f32(pool, c, cn, pooled, y_count, err))
         return err->code;
-    return cq_pool2d_f32(pool, c, cn, y, y_count, err);
+    if (p->y_blocked)
+        cq_to_blocked_f32(pooled, p->n, p->c_out, PP, y);
+    return CQ_OK;
 }
 
 cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,

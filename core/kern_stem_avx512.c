@@ -159,7 +159,41 @@ typedef struct stem_out {
     int64_t ph, pw;               /* its output size */
     float *ring, *buf;            /* (c_out, pool kh, ow) and the row buffer */
     float *py;                    /* the pool's output (c_out, ph, pw) */
+    int yb;                       /* py in NCHW16c (c_out / 16, ph, pw, 16) */
+    float *prow;                  /* yb: a block's pooled rows (CB, pw) */
 } stem_out;
+
+/* The CB = 8 pooled rows src (8, pw) into a NCHW16c row: pixel j's 8
+ * channels at dst + 16 j (8x8 transposes). */
+static void interleave8(const float *src, int64_t pw, float *dst)
+{
+    int64_t j = 0;
+    for (; j + 8 <= pw; j += 8) {
+        __m256 r[8], u[8], v[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = _mm256_loadu_ps(src + i * pw + j);
+        for (int i = 0; i < 8; i += 2) {
+            u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
+            v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xee);
+            v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+            v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xee);
+        }
+        /* v[k]: channels 0-3 of pixel j + k (low half) and of pixel j + k
+         * + 4 (high half); v[k + 4]: the same pixels' channels 4-7 */
+        for (int k = 0; k < 4; k++) {
+            _mm256_storeu_ps(dst + 16 * (j + k), _mm256_permute2f128_ps(v[k], v[k + 4], 0x20));
+            _mm256_storeu_ps(dst + 16 * (j + k + 4),
+                             _mm256_permute2f128_ps(v[k], v[k + 4], 0x31));
+        }
+    }
+    for (; j < pw; j++)
+        for (int i = 0; i < 8; i++)
+            dst[16 * j + i] = src[i * pw + j];
+}
 
 /* Pool rows [pa, pb) of channels [c0, c1) from the ring (their windows'
  * rows are all in it). */
@@ -176,8 +210,12 @@ static void pool_rows(int64_t oh, int64_t ow, int64_t pa, int64_t pb, int64_t c0
             int64_t nr = 0;
             for (int64_t iy = ya; iy < yb; iy++)
                 rows[nr++] = o->ring + (c * R + iy % R) * ow;
-            cq__maxpool_row_avx512(q, rows, nr, o->pw, o->buf, o->py + (c * o->ph + py) * o->pw);
+            cq__maxpool_row_avx512(q, rows, nr, o->pw, o->buf,
+                                   o->yb ? o->prow + (c - c0) * o->pw
+                                         : o->py + (c * o->ph + py) * o->pw);
         }
+        if (o->yb) /* c1 - c0 == CB: c_out is a multiple of 16 */
+            interleave8(o->prow, o->pw, o->py + ((c0 / 16 * o->ph + py) * o->pw) * 16 + c0 % 16);
     }
 }
 
@@ -282,7 +320,8 @@ size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
 {
     size_t ring = (size_t)(p->c_out * q->kh * ow) * sizeof(float);
     return cq__stem_scratch(p, oh, ow) + (ring + 63) / 64 * 64 +
-           CQ__MAXPOOL_BUF_FLOATS * sizeof(float) + 64;
+           CQ__MAXPOOL_BUF_FLOATS * sizeof(float) + 64 +
+           (p->y_blocked ? (size_t)(CB * ow) * sizeof(float) + 64 : 0);
 }
 
 void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
@@ -301,6 +340,9 @@ void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
     a += ((size_t)(p->c_out * q->kh * ow) * sizeof(float) + 63) / 64 * 64;
     o.buf = (float *)a;
     cq__maxpool_buf_init(q, pw, o.buf);
+    o.yb = p->y_blocked;
+    a += (CQ__MAXPOOL_BUF_FLOATS * sizeof(float) + 63) / 64 * 64;
+    o.prow = (float *)a;
     /* pool rows [pa, pb) and the conv rows under them */
     int64_t pa = ph * part / nparts, pb = ph * (part + 1) / nparts;
     if (pa >= pb)
@@ -309,9 +351,10 @@ void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
     oa = oa > 0 ? oa : 0;
     ob = ob < oh ? ob : oh;
     if (ob <= oa) { /* windows all in the padding (no conv row under them) */
-        for (int64_t c = 0; c < p->c_out; c++)
-            for (int64_t i = pa * pw; i < pb * pw; i++)
-                y[c * ph * pw + i] = -INFINITY;
+        int64_t per = p->y_blocked ? 16 : 1; /* channels per plane */
+        for (int64_t c = 0; c < p->c_out / per; c++)
+            for (int64_t i = pa * pw * per; i < pb * pw * per; i++)
+                y[c * ph * pw * per + i] = -INFINITY;
         return;
     }
     stem_run(p, oh, ow, x, wp, bias_pad, &o, scratch, oa, ob, pa, pb);

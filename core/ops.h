@@ -108,7 +108,8 @@ cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
 /* Whether Conv node conv followed by MaxPool node pool (reading conv's
  * output or its fused activation's) would run as one fused kernel, from
  * the graph's static shapes (ops_conv.c); 0 when a shape is unknown. */
-int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool);
+int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
+                          int y_blocked);
 /* Whether the f32 Conv node (constant weights and bias, input shape known
  * at plan time) runs a kernel that writes NCHW16c natively, reading its
  * input in NCHW16c (x_blocked) or NCHW (cq_conv2d_blocked_native). */

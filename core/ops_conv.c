@@ -285,7 +285,8 @@ int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
     return cq_conv2d_out_shape(&p, &oh, &ow, &err) == CQ_OK && cq_conv2d_blocked_native(&p);
 }
 
-int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool)
+int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
+                          int y_blocked)
 {
     if (conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0 ||
         pool->n_inputs < 1 || pool->inputs[0] < 0)
@@ -306,6 +307,7 @@ int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node 
     if (cq__pool2d_of(pool, 0, y->ndim, y->shape, &q, &err))
         return 0;
     cq_conv2d_params p = conv_params_of(&cg);
+    p.y_blocked = y_blocked;
     return cq_conv2d_pool_fusable(&p, &q);
 }
 
@@ -386,6 +388,9 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
         int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
         if (kr)
             return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
+        if (env->x_blocked || env->y_blocked)
+            return cq_errf(err, CQ_ESTATE, "Conv '%s': NCHW16c planned where only NCHW runs",
+                           n->name);
         /* the generic path: the whole conv output, then the pool */
         int64_t cs[4] = {g.n, g.m, g.out[1], g.out[2]};
         cq_tensor *c = cq_tensor_empty(CQ_F32, 4, cs, err);

@@ -526,7 +526,7 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
         if (cq_pool2d_out_shape(&q, &ph, &pw, &err) != CQ_OK)
             continue;
         size_t np = (size_t)(p->n * p->c_out * ph * pw);
-        float *want = malloc(np * 4), *got = malloc(np * 4);
+        float *want = malloc(np * 4), *got = malloc(np * 4), *yb = malloc(np * 4);
         maxpool_naive(&q, ph, pw, conv, want);
         for (size_t i = 0; i < 3 * sizeof isas / sizeof isas[0]; i++) {
             cq_kern_set_isa(isas[i / 3]);
@@ -538,15 +538,20 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
                 assert_true(fused); /* the stems, at any thread count */
             size_t sb = cq_conv2d_pool_scratch_bytes(pl, &q);
             void *scratch = malloc(sb);
-            memset(got, 0xff, np * 4); /* NaN: every output must be written */
-            assert_int_equal(cq_conv2d_run_pool(pl, &q, x, nx, got, np, scratch, sb, &err),
+            /* NaN: every output must be written; NCHW16c: converted back */
+            float *out = p->y_blocked ? yb : got;
+            memset(out, 0xff, np * 4);
+            assert_int_equal(cq_conv2d_run_pool(pl, &q, x, nx, out, np, scratch, sb, &err),
                              CQ_OK);
+            if (p->y_blocked)
+                cq_from_blocked_f32(yb, p->n, p->c_out, ph * pw, got);
             int64_t bad = kt_mismatch(got, want, (int64_t)np, red);
             if (bad >= 0)
-                fail_msg("conv+maxpool %s t%d fused %d c%lld->%lld %lldx%lld k%lldx%lld s%lld "
+                fail_msg("conv+maxpool %s t%d fused %d yb %d c%lld->%lld %lldx%lld k%lldx%lld s%lld "
                          "pool %lldx%lld/%lld,%lld pads %lld,%lld,%lld,%lld ceil %d dil %lld: "
                          "y[%lld] = %g, want %g",
-                         cq_isa_name(isas[i / 3]), cq_kern_threads(), fused, (long long)p->c_in,
+                         cq_isa_name(isas[i / 3]), cq_kern_threads(), fused, p->y_blocked,
+                         (long long)p->c_in,
                          (long long)p->c_out, (long long)p->h, (long long)p->w,
                          (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
                          (long long)q.kh, (long long)q.kw, (long long)q.stride_h,
@@ -565,6 +570,7 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
         }
         free(want);
         free(got);
+        free(yb);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
     cq_kern_set_threads(1);
@@ -576,16 +582,19 @@ static void check_conv_pool(const cq_conv2d_params *p, kt_rng *r)
 }
 
 /* Conv -> MaxPool: the stem shapes (fused on AVX-512), a few others (the
- * fallback through scratch), with and without an activation. */
+ * fallback through scratch), with and without an activation; the last
+ * column: the pooled output in NCHW16c. */
 static void test_kern_conv2d_pool(void **state)
 {
     (void)state;
     kt_rng r = {4242};
-    static const int64_t cfg[][11] = {
-        /* c_in, c_out, h, w, kh, kw, stride, pad, act, n, groups */
-        {3, 64, 24, 40, 7, 7, 2, 3, 1, 1, 1}, {3, 13, 17, 33, 3, 3, 2, 1, 1, 2, 1},
-        {3, 24, 12, 70, 5, 5, 1, 2, 0, 1, 1}, {2, 9, 9, 19, 3, 3, 1, 0, 2, 1, 1},
-        {16, 20, 11, 13, 3, 3, 1, 1, 1, 1, 1}, {8, 8, 10, 10, 3, 3, 1, 1, 1, 1, 8},
+    static const int64_t cfg[][12] = {
+        /* c_in, c_out, h, w, kh, kw, stride, pad, act, n, groups, blocked */
+        {3, 64, 24, 40, 7, 7, 2, 3, 1, 1, 1, 0}, {3, 13, 17, 33, 3, 3, 2, 1, 1, 2, 1, 0},
+        {3, 24, 12, 70, 5, 5, 1, 2, 0, 1, 1, 0}, {2, 9, 9, 19, 3, 3, 1, 0, 2, 1, 1, 0},
+        {16, 20, 11, 13, 3, 3, 1, 1, 1, 1, 1, 0}, {8, 8, 10, 10, 3, 3, 1, 1, 1, 1, 8, 0},
+        {3, 64, 24, 45, 7, 7, 2, 3, 1, 1, 1, 1}, {3, 32, 17, 33, 3, 3, 2, 1, 2, 2, 1, 1},
+        {16, 32, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
@@ -602,6 +611,7 @@ static void test_kern_conv2d_pool(void **state)
         p.act.b = 0.3f;
         p.n = cfg[i][9];
         p.groups = cfg[i][10];
+        p.y_blocked = (int)cfg[i][11];
         check_conv_pool(&p, &r);
     }
 }
