@@ -507,7 +507,7 @@ static void dw_plane(const cq__kern_vtab *k, const cq_conv2d_params *p, int64_t 
 typedef struct conv_job {
     const cq_conv2d_plan *pl;
     own_path path;
-    const float *x, *res; /* the image's (res: the group's, sgemm path) */
+    const float *x, *res; /* the image's (res: the group's on the sgemm path) */
     float *y;
     const float *b;       /* sgemm path: the group's B (the column matrix or x) */
     int64_t g;
@@ -533,7 +533,7 @@ static void conv_part(void *ctx, int i, int n, int tid)
             cq__stem_run(p, oh, ow, j->x, pl->wst, pl->bpm, j->y, sc, i, n);
         break;
     case OWN_CONVPM:
-        cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, sc, i, n);
+        cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, j->res, sc, i, n);
         break;
     case OWN_DWCB: {
         /* whole 16-channel blocks */
@@ -631,6 +631,7 @@ static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float 
     for (int64_t img = 0; img < p->n; img++) {
         j.x = x + img * p->c_in * HW;
         j.y = y + img * p->c_out * yc;
+        j.res = res ? res + img * p->c_out * yc : NULL;
         if (o != OWN_SGEMM) {
             cq_par_run(n, conv_part, &j);
             continue;
@@ -708,7 +709,10 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
     own_path o = own_of(pl);
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     int64_t K = cig * p->kh * p->kw;
-    if (res && o != OWN_SGEMM) {
+    /* NCHW16c out of the pixel-major GEMM: the residual in its epilogue
+     * (the same layout, one line per pixel and block) */
+    int res_epilogue = o == OWN_SGEMM || (o == OWN_CONVPM && p->y_blocked);
+    if (res && !res_epilogue) {
         /* No epilogue for it: convolve without the activation, then add and
          * activate in L1-sized chunks. The pixel-major GEMM is here too:
          * adding the residual after its 8x8 transposes made ResNet-18 ~0.5 ms

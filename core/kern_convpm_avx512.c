@@ -192,6 +192,7 @@ typedef struct tile_args {
     int first, fin;
     float *y;         /* fin: y + j0 * P + m0 (yb: y + j0 * P + 16 m0) */
     int yb;           /* y is NCHW16c: channel c of pixel m at y[(c / 16 * P + m) * 16 + c % 16] */
+    const float *res; /* yb: a residual added before the activation, indexed as y; or NULL */
     int64_t P, mr, cw; /* valid pixels, valid channels */
     const float *bias; /* fin: npad entries from j0 */
     cq_act act;
@@ -286,10 +287,15 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
                 break;
             __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
             float *yj = a->y + 16 * j * a->P;
+            const float *rj = a->res ? a->res + 16 * j * a->P : NULL;
 #pragma GCC unroll 7
             for (int i = 0; i < MP; i++)
-                if (i < a->mr)
-                    _mm512_storeu_ps(yj + 16 * i, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+                if (i < a->mr) {
+                    __m512 v = _mm512_add_ps(acc[i][j], bv);
+                    if (rj)
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(rj + 16 * i));
+                    _mm512_storeu_ps(yj + 16 * i, act16(a->act, v));
+                }
         }
         return;
     }
@@ -415,8 +421,8 @@ static void chunk_srcs(const cq_conv2d_params *p, int64_t ow, int64_t nq, chunk_
  * set); pf0: whether to prefetch the next panel's slice (the first pixel
  * panel of a share). */
 static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K, int64_t k0,
-                  const float *wp, float *ct, float *y, const float *bias_pad, int64_t m0,
-                  int pf0)
+                  const float *wp, float *ct, float *y, const float *res, const float *bias_pad,
+                  int64_t m0, int pf0)
 {
     int64_t pw = a->pw;
     for (int64_t j0 = ja; j0 < jb; j0 += pw) {
@@ -435,6 +441,7 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
         a->npf = a->pf ? a->kc * pw / 16 : 0;
         a->ct = ct ? ct + m0 * a->npad + j0 : NULL;
         a->y = y + j0 * a->P + (a->yb ? 16 * m0 : m0);
+        a->res = res ? res + j0 * a->P + 16 * m0 : NULL;
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
@@ -473,8 +480,8 @@ static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int np
 }
 
 static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                          const float *wp, const float *bias_pad, float *y, void *scratch,
-                          int part, int nparts)
+                          const float *wp, const float *bias_pad, float *y, const float *res,
+                          void *scratch, int part, int nparts)
 {
     int64_t K = p->c_in, pw = cq__convpm_pw(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
@@ -501,7 +508,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
                 a.ldx = 16;
                 a.xp = xp;
             }
-            panel(&a, p->c_out, ja, jb, K, k0, wp, ct, y, bias_pad, m0, m0 == ua * MP);
+            panel(&a, p->c_out, ja, jb, K, k0, wp, ct, y, res, bias_pad, m0, m0 == ua * MP);
         }
     }
 }
@@ -641,11 +648,11 @@ static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const 
  * while it sits in L1. Partial sums of the group stay in a (rows * ow, npad)
  * scratch. */
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, float *y, void *scratch, int part,
-                    int nparts)
+                    const float *wp, const float *bias_pad, float *y, const float *res,
+                    void *scratch, int part, int nparts)
 {
     if (is_pointwise(p)) {
-        run_pointwise(p, oh, ow, x, wp, bias_pad, y, scratch, part, nparts);
+        run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
     int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
@@ -729,6 +736,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
                         a.ct = ct ? ct + m * npad + j0 : NULL;
                         a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
+                        a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
                         if (!g.direct) {
                             a.xp = xp + r * kc * ldx + ox0;
                             tile_sw(0, nv, &a);

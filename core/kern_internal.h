@@ -62,10 +62,13 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
                       cq_act act, float *bp);
 
 /* Pixel-major implicit-GEMM Conv2d (kern_convpm_avx512.c): applies to
- * groups 1, stride_w 1 or 2, kw <= 16, not 1x1. W (c_out, K) is packed by
+ * groups 1, stride_w 1 or 2, kw <= 16 (1x1 only where it beats the sgemm,
+ * or from NCHW16c). W (c_out, K) is packed by
  * cq__convpm_pack_w (in its run's order) into npad * K floats (npad = c_out rounded up to
  * cq__convpm_pw(c_out)); bias_pad has npad entries (zeros past c_out). One
- * image: x (c_in, h, w) -> y (c_out, oh, ow); share part of nparts (row
+ * image: x (c_in, h, w) -> y (c_out, oh, ow), each in the layout p names;
+ * res: NULL, or with y in NCHW16c a residual in it added before the
+ * activation; share part of nparts (row
  * groups or pixel panels, or whole channel panels where there are fewer of
  * those than shares; 0 of 1: all); scratch holds cq__convpm_scratch() bytes
  * per share. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
@@ -74,8 +77,8 @@ int64_t cq__convpm_pw(int64_t c_out);
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
-                    const float *wp, const float *bias_pad, float *y, void *scratch, int part,
-                    int nparts);
+                    const float *wp, const float *bias_pad, float *y, const float *res,
+                    void *scratch, int part, int nparts);
 
 /* Depthwise Conv2d on NCHW planes (kern_dw_avx512.c): applies to groups ==
  * c_in (any channel multiplier), kernels up to CQ__DWP_MAX_K square-or-not,
