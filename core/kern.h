@@ -27,19 +27,22 @@
  *   builds [Cin*kh*kw, Ho*Wo] from contiguous row copies and the sgemm output
  *   lands in NCHW. The GEMM is calq's own AVX-512 kernel (8 x 48 register
  *   tile, weights packed in the plan, bias and activation applied as the tile
- *   is stored) when the ISA is avx512 and OpenBLAS runs one thread; otherwise
- *   cblas_sgemm. Measured conv time / bare OpenBLAS sgemm of the same shape
+ *   is stored) when the ISA is avx512; otherwise cblas_sgemm. Measured conv time / bare OpenBLAS sgemm of the same shape
  *   (so < 1 is faster than the sgemm alone): 0.56-0.82 with the AVX-512
  *   kernel; with OpenBLAS, 1.00-1.10 on the MobileNetV2 1x1 layers,
  *   1.08-1.22 on the ResNet-18 3x3 layers (the im2col copy and epilogue).
  *   OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this CPU.
- * - Under the same rule (avx512, OpenBLAS at one thread), convolutions with
+ * - Under the same rule (avx512), convolutions with
  *   groups 1, kw > 1 or kh > 1 and stride_w 1 or 2 run as a pixel-major
  *   implicit GEMM instead (kern_convpm_avx512.c): no im2col matrix, each
  *   output row packed from x per K block, W^T packed in the plan, 7-pixel x
  *   32/48-channel register tiles, output transposed into NCHW as it is
  *   stored. 1x1 convolutions take it where the channel-major tile would waste
  *   more lanes (7x7 maps: 49 pixels fill 7 panels exactly, not 48 + 1).
+ *   It also reads and writes NCHW16c (cq_conv2d_params' layout fields):
+ *   each accumulator is then one pixel's 16 channels of a block, stored
+ *   as one line, and 1x1 convolutions read x in place; the executor keeps
+ *   values between such convolutions in it (docs/design-exec.md).
  * - Depthwise goes channel-last when the output rows are short (ow < 64): the
  *   planes are transposed to (H*W, C) in scratch (8x8 AVX blocks), vectors
  *   run over channels, the output is transposed back. Against the NCHW row
@@ -48,12 +51,10 @@
  *   stride 1 the row kernel is 2.3x faster and is kept (CQ_CONV_DEPTHWISE).
  *   Channel multipliers > 1 use the row kernel.
  *
- * Threads: kernels take no thread count. OpenBLAS threading is set globally by
- * the caller (openblas_set_num_threads); the kernels' own loops are single
- * threaded, so with more than one OpenBLAS thread the GEMM convolutions go
- * through OpenBLAS (threaded) instead of the AVX-512 kernel. Kernels are
- * reentrant: one plan may run in several threads at once with separate
- * scratch buffers.
+ * Threads: cq_kern_set_threads sets one count for calq's own kernels,
+ * which split a call's work over a thread pool (par.h), and for OpenBLAS.
+ * Kernels are reentrant: one plan may run in several threads at once with
+ * separate scratch buffers.
  *
  * Instruction sets: fast loops exist for AVX-512 and AVX2 and are chosen at
  * first use from the CPU, or from the environment variable

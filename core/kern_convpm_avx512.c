@@ -12,7 +12,12 @@
  * instead (masked loads, stride 1 or 2). Partial sums of a group's k blocks
  * stay in a scratch; the last block adds the bias, applies the activation
  * and stores through 8x8 transposes into y (NCHW). 1x1 stride-1 convs read
- * x as X^T directly (run_pointwise). */
+ * x as X^T directly (run_pointwise).
+ * NCHW16c (the params' layout fields): an accumulator is one pixel's 16
+ * channels of a block, stored as one line (a fused residual added from the
+ * same offset); on the input side K runs (c / 16, ky, kx, c % 16), the
+ * group's copy is one memcpy per row and block, and convolutions without
+ * padding read x in place (reads_x), 1x1 ones included. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -187,7 +192,9 @@ typedef struct tile_args {
     int64_t ldx;
     const float *wp;  /* (kc, pw) */
     int64_t pw;
-    float *ct;        /* partial sums at (pixel m0, channel j0), row stride npad; NULL: none */
+    float *ct;        /* partial sums at (pixel m0, channel j0); NULL: none */
+    int64_t cti, ctj; /* their strides per pixel and per 16 channels: npad and
+                       * 16 in scratch, 16 and 16 P in a NCHW16c y */
     int64_t npad;
     int first, fin;
     float *y;         /* fin: y + j0 * P + m0 (yb: y + j0 * P + 16 m0) */
@@ -210,6 +217,8 @@ static tile_args tile_init(const cq_conv2d_params *p, int64_t k0, int64_t kc, in
     tile_args a;
     memset(&a, 0, sizeof a);
     a.yb = p->y_blocked;
+    a.cti = npad;
+    a.ctj = 16;
     a.kc = kc;
     a.pw = pw;
     a.npad = npad;
@@ -232,7 +241,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
             acc[i][j] = !a->first && j < nv && i < a->mr
-                            ? _mm512_loadu_ps(a->ct + i * a->npad + 16 * j)
+                            ? _mm512_loadu_ps(a->ct + i * a->cti + j * a->ctj)
                             : _mm512_setzero_ps();
     const float *xp = a->xp, *wp = a->wp;
     int64_t pw = a->pw, ldx = a->ldx;
@@ -276,7 +285,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
                 if (j < nv && i < a->mr)
-                    _mm512_storeu_ps(a->ct + i * a->npad + 16 * j, acc[i][j]);
+                    _mm512_storeu_ps(a->ct + i * a->cti + j * a->ctj, acc[i][j]);
         return;
     }
     if (a->yb) {
@@ -527,7 +536,8 @@ typedef struct grid {
     int inplace;          /* direct on x itself (reads_x): no buffer, gh = h, wpad = w */
     int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
     size_t buf_floats;    /* packed rows or the padded input of one group */
-    size_t ct_floats;     /* partial sums of one group (0: one k block) */
+    int partial;          /* more than one k block: partial sums */
+    size_t ct_floats;     /* their scratch for one group (0: none, or in a NCHW16c y) */
 } grid;
 
 static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
@@ -563,7 +573,8 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
             g->wpad = p->w;
         }
     }
-    g->ct_floats = kc < K ? (size_t)(g->rows * ow * npad) : 0;
+    g->partial = kc < K;
+    g->ct_floats = g->partial && !p->y_blocked ? (size_t)(g->rows * ow * npad) : 0;
 }
 
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
@@ -667,6 +678,9 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     float *ct = g.ct_floats ? (float *)((char *)scratch + head) : NULL;
     float *tmp = (float *)((char *)scratch + head) + g.ct_floats;
     int64_t *off = (int64_t *)(tmp + 64 * MP);
+    /* into NCHW16c, the partial sums go to y itself, where the last k
+     * block's stores land anyway (no scratch of a group's outputs) */
+    int ct_in_y = g.partial && p->y_blocked;
     if (g.direct) {
         int64_t khw = p->kh * p->kw;
         for (int64_t t = 0; t < K; t++) {
@@ -705,6 +719,10 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
             tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
             a.ldx = ldx;
             a.off = g.direct ? off + k0 : NULL;
+            if (ct_in_y) {
+                a.cti = 16;
+                a.ctj = 16 * P;
+            }
             for (int64_t j0 = ja; j0 < jb; j0 += pw) {
                 int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
                 int nv = (int)((cw + 15) / 16);
@@ -734,7 +752,9 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                         a.pf = next ? next + t0 * pw : NULL;
                         a.npf = next ? (t1 - t0) * pw / 16 : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                        a.ct = ct ? ct + m * npad + j0 : NULL;
+                        a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
+                               : ct    ? ct + m * npad + j0
+                                       : NULL;
                         a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
                         a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
                         if (!g.direct) {
