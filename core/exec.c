@@ -209,14 +209,13 @@ static int run_output(const cq_exec *e, int i)
 }
 
 /* NCHW16c between convolutions: a value is kept blocked where the Conv
- * that writes it and every Conv that reads it as its input run the
- * pixel-major GEMM, which reads and writes that layout natively (no 8x8
- * transposes into NCHW planes, no zero-padded copy of 16 planes' rows, the
- * 1x1 stride-2 projections read in place); the stem with its max pool
- * fused writes it too. A Conv may also take a residual in either layout
- * (converted where it differs from its output's). Every other reader and
- * graph outputs keep NCHW. Values are dropped until every remaining one
- * holds both ends. */
+ * that writes it and every Conv (or GlobalAveragePool) that reads it as its
+ * input take that layout natively: the pixel-major GEMM (no 8x8 transposes
+ * into NCHW planes, no zero-padded copy of 16 planes' rows, the 1x1
+ * stride-2 projections read in place) and the stem with its max pool fused.
+ * A Conv may also take a residual in either layout (converted where it
+ * differs from its output's). Every other reader and graph outputs keep
+ * NCHW. Values are dropped until every remaining one holds both ends. */
 static void plan_layout(cq_exec *e)
 {
     cq_graph *g = e->g;
@@ -236,9 +235,13 @@ static void plan_layout(cq_exec *e)
         const cq_node *n = &g->nodes[i];
         if (n->dead || e->fused_into[i] >= 0)
             continue;
-        int conv = !strcmp(n->op_type, "Conv") && e->pool_of[i] < 0;
+        /* (GlobalAveragePool reads it too, into an NCHW output) */
+        int takes = (!strcmp(n->op_type, "Conv") && e->pool_of[i] < 0) ||
+                    !strcmp(n->op_type, "GlobalAveragePool");
+        if (n->domain && *n->domain)
+            takes = 0;
         for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0 && (!conv || k > 0))
+            if (n->inputs[k] >= 0 && (!takes || k > 0))
                 b[n->inputs[k]] = 0;
     }
     for (int changed = 1; changed;) {

@@ -302,6 +302,9 @@ cq_status cq_pool2d_f32_ref(const cq_pool2d_params *p, const float *x, size_t x_
                             size_t y_count, cq_err *err);
 /* y[nc] = mean of x[nc, 0..hw) for nc < nc_count. */
 void cq_global_avgpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y);
+/* The same from NCHW16c x (n images of c channels, a multiple of 16) into
+ * y (n, c). */
+void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y);
 void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y);
 
 /* Conv then a 2-D pool of its output (a Conv -> [Relu] -> MaxPool chain):

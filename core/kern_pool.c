@@ -210,6 +210,20 @@ void cq_global_avgpool_f32(int64_t nc_count, int64_t hw, const float *x, float *
         y[i] = hw > 0 ? k->sum(x + i * hw, hw) / (float)hw : 0.0f;
 }
 
+void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+{
+    /* 16 channels at a time, one line per pixel */
+    for (int64_t b = 0; b < n * (c / 16); b++) {
+        float s[16] = {0};
+        const float *xb = x + b * hw * 16;
+        for (int64_t i = 0; i < hw; i++)
+            for (int l = 0; l < 16; l++)
+                s[l] += xb[i * 16 + l];
+        for (int l = 0; l < 16; l++)
+            y[b * 16 + l] = hw > 0 ? s[l] / (float)hw : 0.0f;
+    }
+}
+
 void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y)
 {
     const cq__kern_vtab *k = cq__kern();

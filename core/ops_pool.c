@@ -229,11 +229,19 @@ static cq_status infer_gap(const cq_node *n, int64_t opset, int n_in, const cq_t
 static cq_status run_gap(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_in, (void)n_out, (void)env;
+    (void)n_in, (void)n_out;
     if (in[0]->dtype != CQ_F32)
         return cq_errf(err, CQ_EUNSUPPORTED, "GlobalAveragePool '%s': f32 only", n->name);
     int64_t nc = in[0]->shape[0] * in[0]->shape[1];
     int64_t sp = cq__numel(in[0]->ndim - 2, in[0]->shape + 2);
+    if (env->x_blocked) { /* NCHW16c from the convolution before (exec.c's plan) */
+        if (in[0]->ndim != 4 || in[0]->shape[1] % 16)
+            return cq_errf(err, CQ_ESTATE, "GlobalAveragePool '%s': NCHW16c planned for a "
+                           "shape without whole 16-channel blocks", n->name);
+        cq_global_avgpool_blocked_f32(in[0]->shape[0], in[0]->shape[1], sp,
+                                      cq_tensor_data(in[0]), cq_tensor_data(out[0]));
+        return CQ_OK;
+    }
     cq_global_avgpool_f32(nc, sp, cq_tensor_data(in[0]), cq_tensor_data(out[0]));
     return CQ_OK;
 }

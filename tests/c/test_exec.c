@@ -467,10 +467,11 @@ static cq_graph *residual_block(int trial, const int64_t *xs, int64_t k, int rel
 /* Conv -> Add -> [Relu] runs as one Conv adding the residual in its
  * epilogue: same result as the unfused graph, the Add (and Relu) skipped, the
  * observer called for the last node of the chain with the final tensor. */
-/* 32-channel residual block plus a 1x1 stride-2 projection: the values
- * between the convolutions are kept in NCHW16c (on AVX-512), the graph's
- * output and what the observer sees stay NCHW, and the results match the
- * all-NCHW plan of the same graph. */
+/* 32-channel residual block, a 1x1 stride-2 projection and a global
+ * average pool: the values between the convolutions and into the pool are
+ * kept in NCHW16c (on AVX-512), the graph's output and what the observer
+ * sees stay NCHW, and the results match the all-NCHW plan of the same
+ * graph. */
 typedef struct obs_keep {
     int calls;
     cq_tensor *seen[8];
@@ -502,18 +503,20 @@ static void test_exec_blocked_layout(void **state)
         g[i]->n_outputs = 0;
         int n = node(g[i], "Conv", "proj", 2, (const char *[]){"y", "wp"}, "z");
         cq_node_set_ints(g[i], n, "strides", 2, (int64_t[]){2, 2}, &err);
-        assert_int_equal(cq_graph_add_output(g[i], cq_graph_value(g[i], "z", &err), &err), CQ_OK);
+        node(g[i], "GlobalAveragePool", "gap", 1, (const char *[]){"z"}, "m");
+        assert_int_equal(cq_graph_add_output(g[i], cq_graph_value(g[i], "m", &err), &err), CQ_OK);
     }
     cq_exec_opts nchw = {1, 1, 0, 1};
     cq_exec *e[2] = {cq_exec_new(g[0], NULL, &err), cq_exec_new(g[1], &nchw, &err)};
     assert_non_null(e[0]);
     assert_non_null(e[1]);
     int r = cq_graph_value(g[0], "r", &err), y = cq_graph_value(g[0], "y", &err);
-    int z = cq_graph_value(g[0], "z", &err);
+    int z = cq_graph_value(g[0], "z", &err), m = cq_graph_value(g[0], "m", &err);
     int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
     assert_int_equal(cq_exec_value_blocked(e[0], r), avx512);
     assert_int_equal(cq_exec_value_blocked(e[0], y), avx512);
-    assert_false(cq_exec_value_blocked(e[0], z)); /* a graph output */
+    assert_int_equal(cq_exec_value_blocked(e[0], z), avx512);
+    assert_false(cq_exec_value_blocked(e[0], m)); /* a graph output */
     for (int v = 0; v < g[1]->n_values; v++)
         assert_false(cq_exec_value_blocked(e[1], v));
     rng_state = 77u;
@@ -525,7 +528,7 @@ static void test_exec_blocked_layout(void **state)
         assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
     }
     assert_int_equal(seen[0].calls, seen[1].calls);
-    assert_int_equal(seen[0].calls, 3); /* relu(conv_a), relu(conv_b + r), proj */
+    assert_int_equal(seen[0].calls, 4); /* relu(conv_a), relu(conv_b + r), proj, gap */
     for (int k = 0; k < seen[0].calls; k++) {
         double d = maxdiff(seen[0].seen[k], seen[1].seen[k]);
         assert_true(d < 1e-5 * fmax(10.0, maxabs(seen[1].seen[k])));
