@@ -55,9 +55,13 @@ static own_path own_of(const cq_conv2d_plan *pl)
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 /* Whether the plan's kernel reads x and writes y in the layouts its params
- * name (only the pixel-major GEMM knows NCHW16c; its W^T is packed for
- * them). */
-static int layout_native(const cq_conv2d_plan *pl) { return own_of(pl) == OWN_CONVPM; }
+ * name: the pixel-major GEMM (its W^T packed for them) and the 16-channel
+ * block depthwise kernel. */
+static int layout_native(const cq_conv2d_plan *pl)
+{
+    own_path o = own_of(pl);
+    return o == OWN_CONVPM || o == OWN_DWCB;
+}
 
 static size_t x_bytes(const cq_conv2d_plan *pl)
 {
@@ -185,6 +189,13 @@ static int algo_applies(const cq_conv2d_params *p, cq_conv_algo a)
     }
 }
 
+/* Depthwise planes of up to 14x14 outputs: the 16-channel-block kernel
+ * (plan_make's choice, with AVX-512). */
+static int dwcb_chosen(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    return algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && cq__dwcb_applies(p) && oh * ow <= 196;
+}
+
 static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size_t w_count,
                                  const float *bias, size_t bias_count, int algo, cq_err *err)
 {
@@ -224,8 +235,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
          * 0.026 / 0.061, 48x64x64/2 0.051 / 0.070, 96x112x112/2 0.27 /
          * 0.31, 144x56x56 0.34 / 0.26, 192x28x28 0.19 / 0.086. */
         int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
-        if (avx512 && algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && cq__dwcb_applies(p) &&
-            oh * ow <= 196)
+        if (avx512 && dwcb_chosen(p, oh, ow))
             /* Planes of up to 14x14 outputs: the 16-channel-block kernel
              * (kern_dwcb_avx512.c) that DEPTHWISE_NHWC runs on AVX-512.
              * Single layers, median of 2000, plane kernel / channel blocks
@@ -390,10 +400,16 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
 
 int cq_conv2d_blocked_native(const cq_conv2d_params *p)
 {
-    /* plan_make's choice for groups 1: the stem kernel, else the pixel-major
-     * GEMM where it applies */
-    return p && cq_kern_isa() == CQ_ISA_AVX512 && p->groups == 1 && !cq__stem_applies(p) &&
-           cq__convpm_applies(p);
+    /* plan_make's choices: for groups 1 the stem kernel, else the
+     * pixel-major GEMM where it applies; depthwise on small planes the
+     * channel-block kernel */
+    int64_t oh, ow;
+    if (!p || cq_kern_isa() != CQ_ISA_AVX512 || cq_conv2d_out_shape(p, &oh, &ow, NULL) ||
+        (p->x_blocked && p->c_in % 16) || ((p->y_blocked || p->res_blocked) && p->c_out % 16))
+        return 0;
+    if (p->groups == 1)
+        return !cq__stem_applies(p) && cq__convpm_applies(p);
+    return dwcb_chosen(p, oh, ow);
 }
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl) { return pl->algo; }
 const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl) { return &pl->p; }

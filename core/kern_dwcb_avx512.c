@@ -7,7 +7,9 @@
  * buffer, [h + pads][w + pads][16], which stays in L1 for planes up to
  * about 14x14; each output pixel is then kh * kw plain loads and FMAs with
  * the block's weight vectors, and the block's outputs, [oh * ow][16], go
- * back to the NCHW planes through the same transpose. The channel-last path
+ * back to the NCHW planes through the same transpose. From NCHW16c (the
+ * params' x_blocked) a block's rows are copied as they are, and into it
+ * (y_blocked) the outputs are computed in place. The channel-last path
  * this replaces on AVX-512 transposed the whole tensor into a scratch
  * (MobileNetV2's 576x14x14: 0.45 MB) and back, and reloaded the weights of
  * every tap for every pixel.
@@ -140,14 +142,20 @@ void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
     int64_t C = p->c_in, T = p->kh * p->kw, HW = p->h * p->w, P = oh * ow, hp, wp;
     padded_dims(p, oh, ow, &hp, &wp);
     float *xb = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *yb = xb + hp * wp * CB;
+    /* NCHW16c y, aligned: each block's outputs straight into it */
+    int in_y = p->y_blocked && ((uintptr_t)y & 63) == 0;
     const float *xend = x + C * HW;
     /* the borders stay zero: the blocks write only the interior */
     memset(xb, 0, (size_t)(hp * wp * CB) * sizeof(float));
     for (int64_t c0 = 0; c0 < C; c0 += CB) {
         int64_t cb = C - c0 < CB ? C - c0 : CB;
         const float *xc = x + c0 * HW;
-        /* the block's planes -> xb, 16 pixels of a row at a time */
-        for (int64_t iy = 0; iy < p->h; iy++)
+        /* the block's planes -> xb, 16 pixels of a row at a time (NCHW16c:
+         * the block's rows as they are) */
+        for (int64_t iy = 0; iy < p->h && p->x_blocked; iy++)
+            memcpy(xb + ((iy + p->pad_top) * wp + p->pad_left) * CB, xc + iy * p->w * CB,
+                   (size_t)(p->w * CB) * sizeof(float));
+        for (int64_t iy = 0; iy < p->h && !p->x_blocked; iy++)
             for (int64_t ix = 0; ix < p->w; ix += CB) {
                 int64_t n = p->w - ix < CB ? p->w - ix : CB;
                 __mmask16 m = (__mmask16)((1u << n) - 1u);
@@ -173,14 +181,20 @@ void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
         for (int64_t t = 0; t < T; t++)
             wv[t] = _mm512_loadu_ps(wb + (c0 / CB * T + t) * CB);
         __m512 vb = _mm512_loadu_ps(bb + c0);
+        float *yo = in_y ? y + c0 * P : yb;
         for (int64_t oy = 0; oy < oh; oy++) {
             if (p->kh == 3 && p->kw == 3 && p->stride_w == 1)
-                out_row(xb, wp, p->stride_h, 1, 3, 3, wv, vb, p->act, oy, ow, yb);
+                out_row(xb, wp, p->stride_h, 1, 3, 3, wv, vb, p->act, oy, ow, yo);
             else if (p->kh == 3 && p->kw == 3 && p->stride_w == 2)
-                out_row(xb, wp, p->stride_h, 2, 3, 3, wv, vb, p->act, oy, ow, yb);
+                out_row(xb, wp, p->stride_h, 2, 3, 3, wv, vb, p->act, oy, ow, yo);
             else
                 out_row(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, wv, vb, p->act, oy,
-                        ow, yb);
+                        ow, yo);
+        }
+        if (p->y_blocked) {
+            if (!in_y)
+                memcpy(y + c0 * P, yb, (size_t)(P * CB) * sizeof(float));
+            continue;
         }
         /* yb -> the block's output planes, 16 pixels at a time */
         float *yc = y + c0 * P;

@@ -60,7 +60,7 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     conv_naive(p, oh, ow, x, w, with_bias ? b : NULL, res, want_res);
     int64_t red = cig * p->kh * p->kw;
     /* x and the residual in the layouts p names (NCHW16c: kern.h) */
-    float *xin = x, *rin = res, *yout = got;
+    float *xin = x, *rin = res, *yout = got, *ybuf = NULL;
     if (p->x_blocked) {
         xin = malloc(nx * 4);
         cq_to_blocked_f32(x, p->n, p->c_in, p->h * p->w, xin);
@@ -69,8 +69,12 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
         rin = malloc(ny * 4);
         cq_to_blocked_f32(res, p->n, p->c_out, oh * ow, rin);
     }
-    if (p->y_blocked)
-        yout = malloc(ny * 4);
+    if (p->y_blocked) {
+        /* 64-byte aligned for one image (the kernels that write straight
+         * into an aligned y), 16 bytes off for two */
+        assert_int_equal(posix_memalign((void **)&ybuf, 64, ny * 4 + 64), 0);
+        yout = ybuf + (p->n == 2 ? 4 : 0);
+    }
     /* the library's own reference */
     assert_int_equal(cq_conv2d_f32_ref(p, x, w, with_bias ? b : NULL, got, &err), CQ_OK);
     assert_int_equal(kt_mismatch(got, want, (int64_t)ny, red), -1);
@@ -134,8 +138,7 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
         free(xin);
     if (rin != res)
         free(rin);
-    if (yout != got)
-        free(yout);
+    free(ybuf);
     free(x);
     free(w);
     free(b);
@@ -286,7 +289,8 @@ static void test_kern_conv2d_pixel_major(void **state)
  * combination, on the shapes of ResNet's body and odd ones: the
  * pixel-major GEMM reads and writes it natively (3x3 stride 1 and 2 from a
  * padded copy, 1x1 stride 1 and 2 from x in place, rows not a multiple of 7
- * from a copy), every other algorithm through conversions. */
+ * from a copy), so does the depthwise channel-block kernel, every other
+ * algorithm through conversions. */
 static void test_kern_conv2d_blocked(void **state)
 {
     (void)state;
@@ -323,6 +327,33 @@ static void test_kern_conv2d_blocked(void **state)
             cq_kern_set_isa(CQ_ISA_AVX512);
             if (cq_kern_isa() == CQ_ISA_AVX512 && p.x_blocked)
                 assert_true(cq_conv2d_blocked_native(&p));
+            cq_kern_set_isa(was);
+            check_conv(&p, &r, (int)(l % 2));
+        }
+    /* depthwise: the channel-block kernel on planes of up to 14x14 outputs
+     * (native), the plane kernel above (converted) */
+    static const int64_t dw[][5] = {
+        /* c, h, w, k, stride */
+        {32, 7, 7, 3, 1}, {48, 14, 14, 3, 2}, {16, 12, 13, 5, 1}, {32, 28, 28, 3, 1},
+    };
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+        for (int l = 1; l < 8; l++) {
+            cq_conv2d_params p = cq_conv2d_params_default();
+            p.n = 1 + (int64_t)((i + (size_t)l) % 2);
+            p.c_in = p.c_out = p.groups = dw[i][0];
+            p.h = dw[i][1];
+            p.w = dw[i][2];
+            p.kh = p.kw = dw[i][3];
+            p.stride_h = p.stride_w = dw[i][4];
+            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = dw[i][3] / 2;
+            p.act = random_act(&r);
+            p.x_blocked = l & 1;
+            p.y_blocked = (l >> 1) & 1;
+            p.res_blocked = (l >> 2) & 1;
+            cq_isa was = cq_kern_isa();
+            cq_kern_set_isa(CQ_ISA_AVX512);
+            if (cq_kern_isa() == CQ_ISA_AVX512)
+                assert_int_equal(cq_conv2d_blocked_native(&p), dw[i][1] <= 14);
             cq_kern_set_isa(was);
             check_conv(&p, &r, (int)(l % 2));
         }
