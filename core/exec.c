@@ -210,12 +210,14 @@ static int run_output(const cq_exec *e, int i)
 
 /* NCHW16c between convolutions: a value is kept blocked where the Conv
  * that writes it and every Conv (or GlobalAveragePool) that reads it as its
- * input take that layout natively: the pixel-major GEMM (no 8x8 transposes
- * into NCHW planes, no zero-padded copy of 16 planes' rows, the 1x1
- * stride-2 projections read in place) and the stem with its max pool fused.
- * A Conv may also take a residual in either layout (converted where it
- * differs from its output's). Every other reader and graph outputs keep
- * NCHW. Values are dropped until every remaining one holds both ends. */
+ * input take that layout natively (cq_conv2d_blocked_native): the
+ * pixel-major GEMM (no 8x8 transposes into NCHW planes, no zero-padded copy
+ * of 16 planes' rows, the 1x1 stride-2 projections read in place), the
+ * depthwise channel-block kernel (no 16x16 transposes) and the stem with its
+ * max pool fused. A Conv may also take a residual in either layout
+ * (converted where it differs from its output's). Every other reader and
+ * graph outputs keep NCHW. Values are dropped until every remaining one
+ * holds both ends. */
 static void plan_layout(cq_exec *e)
 {
     cq_graph *g = e->g;
