@@ -302,6 +302,8 @@ static void test_kern_conv2d_blocked(void **state)
         {16, 96, 5, 9, 3, 3, 1, 1, 1, 1},   {16, 16, 6, 10, 1, 1, 1, 1, 1, 0},
         {32, 16, 9, 13, 3, 3, 1, 2, 2, 2},  {160, 64, 3, 7, 3, 3, 1, 1, 1, 0},
         {16, 32, 23, 56, 3, 3, 1, 1, 1, 1},
+        /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */
+        {5, 32, 9, 15, 3, 3, 1, 1, 1, 1},   {3, 16, 11, 20, 5, 5, 1, 2, 1, 2},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         for (int l = 1; l < 8; l++) {
@@ -326,7 +328,7 @@ static void test_kern_conv2d_blocked(void **state)
             cq_isa was = cq_kern_isa();
             cq_kern_set_isa(CQ_ISA_AVX512);
             if (cq_kern_isa() == CQ_ISA_AVX512 && p.x_blocked)
-                assert_true(cq_conv2d_blocked_native(&p));
+                assert_int_equal(cq_conv2d_blocked_native(&p), p.c_in % 16 == 0);
             cq_kern_set_isa(was);
             check_conv(&p, &r, (int)(l % 2));
         }
