@@ -27,6 +27,7 @@
 
 #include "kern_internal.h"
 #include "kern_act_avx512.h"
+#include "kern_tr8.h"
 
 #define MP 7 /* pixels per panel */
 #define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
@@ -325,28 +326,13 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
     __mmask8 pm = (__mmask8)((1u << a->mr) - 1u);
     int64_t c = 0;
     for (; c + 8 <= a->cw; c += 8) {
-        __m256 r[8], u[8], v[8];
+        __m256 r[8];
         for (int i = 0; i < MP; i++)
             r[i] = _mm256_loadu_ps(tmp + i * 64 + c);
         r[7] = _mm256_setzero_ps();
-        for (int i = 0; i < 8; i += 2) {
-            u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-            u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 8; i += 4) {
-            v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
-            v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xee);
-            v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-            v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xee);
-        }
-        /* v[0..3]: rows 0-3 of channels (0,1,2,3) in each 128-bit half: low
-         * half channel j, high half channel j + 4 */
-        for (int j = 0; j < 4; j++) {
-            __m256 lo = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
-            __m256 hi = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
-            _mm256_mask_storeu_ps(a->y + (c + j) * a->P, pm, lo);
-            _mm256_mask_storeu_ps(a->y + (c + j + 4) * a->P, pm, hi);
-        }
+        cq__tr8x8_ps(r); /* r[j]: channel c + j of the tile's pixels */
+        for (int j = 0; j < 8; j++)
+            _mm256_mask_storeu_ps(a->y + (c + j) * a->P, pm, r[j]);
     }
     __m256i idx = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 0);
     for (; c < a->cw; c++)

@@ -25,6 +25,7 @@
 
 #include "kern_internal.h"
 #include "kern_act_avx512.h"
+#include "kern_tr8.h"
 
 #define CB 8   /* output channels per tile */
 #define VW 16  /* floats per vector */
@@ -169,26 +170,12 @@ static void interleave8(const float *src, int64_t pw, float *dst)
 {
     int64_t j = 0;
     for (; j + 8 <= pw; j += 8) {
-        __m256 r[8], u[8], v[8];
+        __m256 r[8];
         for (int i = 0; i < 8; i++)
             r[i] = _mm256_loadu_ps(src + i * pw + j);
-        for (int i = 0; i < 8; i += 2) {
-            u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-            u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 8; i += 4) {
-            v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
-            v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xee);
-            v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-            v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xee);
-        }
-        /* v[k]: channels 0-3 of pixel j + k (low half) and of pixel j + k
-         * + 4 (high half); v[k + 4]: the same pixels' channels 4-7 */
-        for (int k = 0; k < 4; k++) {
-            _mm256_storeu_ps(dst + 16 * (j + k), _mm256_permute2f128_ps(v[k], v[k + 4], 0x20));
-            _mm256_storeu_ps(dst + 16 * (j + k + 4),
-                             _mm256_permute2f128_ps(v[k], v[k + 4], 0x31));
-        }
+        cq__tr8x8_ps(r); /* r[k]: the 8 channels of pixel j + k */
+        for (int k = 0; k < 8; k++)
+            _mm256_storeu_ps(dst + 16 * (j + k), r[k]);
     }
     for (; j < pw; j++)
         for (int i = 0; i < 8; i++)
