@@ -148,14 +148,13 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     free(want_res);
 }
 
-/* One row of a shape table (c_in, c_out, h, w, kh, kw, stride_h, stride_w,
- * dilation, pad top/left, ...) with pad_br at the bottom/right, checked by
- * check_conv; row i sets the batch (1 or 2), the activation (clip from
- * clip_lo) and whether there is a bias. */
-static void check_cfg_row(const int64_t *c, int64_t pad_br, size_t i, float clip_lo, kt_rng *r)
+/* The parameters of one row of a shape table (c_in, c_out, h, w, kh, kw,
+ * stride_h, stride_w, dilation, pad top/left, ...) with pad_br at the
+ * bottom/right and a batch of n. */
+static cq_conv2d_params row_params(const int64_t *c, int64_t pad_br, int64_t n)
 {
     cq_conv2d_params p = cq_conv2d_params_default();
-    p.n = 1 + (int64_t)(i % 2);
+    p.n = n;
     p.c_in = c[0];
     p.c_out = c[1];
     p.h = c[2];
@@ -167,6 +166,14 @@ static void check_cfg_row(const int64_t *c, int64_t pad_br, size_t i, float clip
     p.dil_h = p.dil_w = c[8];
     p.pad_top = p.pad_left = c[9];
     p.pad_bottom = p.pad_right = pad_br;
+    return p;
+}
+
+/* One row of a shape table checked by check_conv; row i sets the batch (1
+ * or 2), the activation (clip from clip_lo) and whether there is a bias. */
+static void check_cfg_row(const int64_t *c, int64_t pad_br, size_t i, float clip_lo, kt_rng *r)
+{
+    cq_conv2d_params p = row_params(c, pad_br, 1 + (int64_t)(i % 2));
     p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
     p.act.a = p.act.kind == CQ_ACT_CLIP ? clip_lo : 0.01f;
     p.act.b = 0.5f;
@@ -285,6 +292,27 @@ static void test_kern_conv2d_pixel_major(void **state)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
 }
 
+/* p with each of the 7 combinations of NCHW16c for x, y and the residual
+ * (batch 1 or 2 by i, a random activation), checked by check_conv; on
+ * AVX-512, cq_conv2d_blocked_native must say native (always, or only where
+ * x is blocked). */
+static void check_layouts(cq_conv2d_params p, size_t i, int always, int native, kt_rng *r)
+{
+    for (int l = 1; l < 8; l++) {
+        p.n = 1 + (int64_t)((i + (size_t)l) % 2);
+        p.act = random_act(r);
+        p.x_blocked = l & 1;
+        p.y_blocked = (l >> 1) & 1;
+        p.res_blocked = (l >> 2) & 1;
+        cq_isa was = cq_kern_isa();
+        cq_kern_set_isa(CQ_ISA_AVX512);
+        if (cq_kern_isa() == CQ_ISA_AVX512 && (always || p.x_blocked))
+            assert_int_equal(cq_conv2d_blocked_native(&p), native);
+        cq_kern_set_isa(was);
+        check_conv(&p, r, (int)(l % 2));
+    }
+}
+
 /* NCHW16c (kern.h's layout fields) for x, y and the residual, in every
  * combination, on the shapes of ResNet's body and odd ones: the
  * pixel-major GEMM reads and writes it natively (3x3 stride 1 and 2 from a
@@ -306,59 +334,25 @@ static void test_kern_conv2d_blocked(void **state)
         {5, 32, 9, 15, 3, 3, 1, 1, 1, 1},   {3, 16, 11, 20, 5, 5, 1, 2, 1, 2},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
-        for (int l = 1; l < 8; l++) {
-            cq_conv2d_params p = cq_conv2d_params_default();
-            p.n = 1 + (int64_t)((i + (size_t)l) % 2);
-            p.c_in = cfg[i][0];
-            p.c_out = cfg[i][1];
-            p.h = cfg[i][2];
-            p.w = cfg[i][3];
-            p.kh = cfg[i][4];
-            p.kw = cfg[i][5];
-            p.stride_h = cfg[i][6];
-            p.stride_w = cfg[i][7];
-            p.dil_h = p.dil_w = cfg[i][8];
-            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][9];
-            p.act = random_act(&r);
-            p.x_blocked = l & 1;
-            p.y_blocked = (l >> 1) & 1;
-            p.res_blocked = (l >> 2) & 1;
-            /* the kernel that knows the layout takes every one of these
-             * from NCHW16c (from NCHW, 1x1 goes elsewhere) */
-            cq_isa was = cq_kern_isa();
-            cq_kern_set_isa(CQ_ISA_AVX512);
-            if (cq_kern_isa() == CQ_ISA_AVX512 && p.x_blocked)
-                assert_int_equal(cq_conv2d_blocked_native(&p), p.c_in % 16 == 0);
-            cq_kern_set_isa(was);
-            check_conv(&p, &r, (int)(l % 2));
-        }
+        /* the kernel that knows the layout takes every one of these from
+         * NCHW16c (from NCHW, 1x1 goes elsewhere) */
+        check_layouts(row_params(cfg[i], cfg[i][9], 1), i, 0, cfg[i][0] % 16 == 0, &r);
     /* depthwise: the channel-block kernel on planes of up to 14x14 outputs
      * (native), the plane kernel above (converted) */
     static const int64_t dw[][5] = {
         /* c, h, w, k, stride */
         {32, 7, 7, 3, 1}, {48, 14, 14, 3, 2}, {16, 12, 13, 5, 1}, {32, 28, 28, 3, 1},
     };
-    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
-        for (int l = 1; l < 8; l++) {
-            cq_conv2d_params p = cq_conv2d_params_default();
-            p.n = 1 + (int64_t)((i + (size_t)l) % 2);
-            p.c_in = p.c_out = p.groups = dw[i][0];
-            p.h = dw[i][1];
-            p.w = dw[i][2];
-            p.kh = p.kw = dw[i][3];
-            p.stride_h = p.stride_w = dw[i][4];
-            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = dw[i][3] / 2;
-            p.act = random_act(&r);
-            p.x_blocked = l & 1;
-            p.y_blocked = (l >> 1) & 1;
-            p.res_blocked = (l >> 2) & 1;
-            cq_isa was = cq_kern_isa();
-            cq_kern_set_isa(CQ_ISA_AVX512);
-            if (cq_kern_isa() == CQ_ISA_AVX512)
-                assert_int_equal(cq_conv2d_blocked_native(&p), dw[i][1] <= 14);
-            cq_kern_set_isa(was);
-            check_conv(&p, &r, (int)(l % 2));
-        }
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.c_in = p.c_out = p.groups = dw[i][0];
+        p.h = dw[i][1];
+        p.w = dw[i][2];
+        p.kh = p.kw = dw[i][3];
+        p.stride_h = p.stride_w = dw[i][4];
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = dw[i][3] / 2;
+        check_layouts(p, i, 1, dw[i][1] <= 14, &r);
+    }
 }
 
 /* Random pads below the kernel's size, a map of kh..hmax x kw..wmax and an
