@@ -425,7 +425,9 @@ static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, c
 }
 
 /* model:profile() -> {{op_type, name, inputs = {shapes}, outputs = {shapes},
- * ms (mean per run), runs, fused}, ...} in run order; model:profile(true) resets. */
+ * ms (mean per run), runs, fused, blocked}, ...} in run order (blocked: the
+ * first output is kept in NCHW16c between convolutions); model:profile(true)
+ * resets. */
 static int m_profile(lua_State *L)
 {
     cq_err gerr;
@@ -458,6 +460,8 @@ static int m_profile(lua_State *L)
         lua_setfield(L, -2, "runs");
         lua_pushboolean(L, cq_exec_is_fused(b->e, i));
         lua_setfield(L, -2, "fused");
+        lua_pushboolean(L, n->n_outputs > 0 && cq_exec_value_blocked(b->e, n->outputs[0]));
+        lua_setfield(L, -2, "blocked");
         lua_rawseti(L, -2, ++k);
     }
     return 1;

@@ -64,18 +64,26 @@ int cq__convpm_applies(const cq_conv2d_params *p)
     if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK ||
         (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
         return 0;
-    if (p->x_blocked)
-        /* every shape the direct path takes, 1x1 included (in place) */
-        return (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16;
+    int64_t P = oh * ow, pw = cq__convpm_pw(p->c_out);
+    /* lanes used by the channel-major sgemm (8 x 48 tiles, its last tile
+     * 16-column vectors), the 1x1 convolutions' other kernel */
+    double cm = (double)P / (double)((P + 15) / 16 * 16) * (double)p->c_out /
+                (double)((p->c_out + 7) / 8 * 8);
+    double chan = (double)p->c_out / (double)((p->c_out + pw - 1) / pw * pw);
+    if (p->x_blocked) {
+        /* every shape the direct path takes, 1x1 included (in place), but
+         * 1x1 only where its 7-pixel tiles along each row waste no more
+         * lanes than the sgemm would (BlazeFace's 8x8 maps: 8 / 14 used,
+         * 1.04-1.06x slower in NCHW16c) */
+        if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
+            return 0;
+        double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
+        return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02;
+    }
     if (is_pointwise(p)) {
-        /* against the channel-major sgemm (8 x 48 tiles, its last tile
-         * 16-column vectors): pixel-major only where it wastes fewer lanes,
-         * e.g. 7x7 maps (49 pixels: 49 / 64 used vs 49 / 49) */
-        int64_t P = oh * ow, pw = cq__convpm_pw(p->c_out);
-        double cm = (double)P / (double)((P + 15) / 16 * 16) * (double)p->c_out /
-                    (double)((p->c_out + 7) / 8 * 8);
-        double pm = (double)P / (double)((P + MP - 1) / MP * MP) * (double)p->c_out /
-                    (double)((p->c_out + pw - 1) / pw * pw);
+        /* pixel-major only where it wastes fewer lanes, e.g. 7x7 maps (49
+         * pixels: 49 / 64 used vs 49 / 49) */
+        double pm = (double)P / (double)((P + MP - 1) / MP * MP) * chan;
         return pm > cm + 0.02;
     }
     if (row_ld(ow) > 16 * MAX_CHUNKS)
