@@ -91,6 +91,8 @@ describe("calq.exec", function()
       for _, p in ipairs(prof) do
         assert.is_string(p.op_type)
         assert.are.equal(p.fused and 0 or 2, p.runs)
+        assert.is_boolean(p.blocked) -- (no NCHW16c in this small model)
+        assert.is_false(p.blocked)
         assert.is_true(p.ms >= 0)
         assert.is_table(p.outputs[1])
       end
