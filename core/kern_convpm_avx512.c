@@ -651,7 +651,7 @@ static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const 
 /* Loop order: groups of output rows; in each, k blocks; in each, every
  * channel panel's W^T slice (kc, pw) serves all the group's pixel tiles
  * while it sits in L1. Partial sums of the group stay in a (rows * ow, npad)
- * scratch. */
+ * scratch, or in y itself when it is NCHW16c. */
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, const float *res,
                     void *scratch, int part, int nparts)
@@ -678,17 +678,11 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     if (g.direct) {
         int64_t khw = p->kh * p->kw;
         for (int64_t t = 0; t < K; t++) {
-            int64_t c = t / khw, r = t % khw;
-            if (p->x_blocked) {
-                /* rows in (c / 16, ky, kx, c % 16) order (cq__convpm_pack_w) */
-                int64_t cb = t / (16 * khw), q = t % (16 * khw);
-                c = cb;
-                r = q / 16;
-                off[t] = ((c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w) *
-                             16 + q % 16;
-            } else {
-                off[t] = (c * g.gh + r / p->kw * p->dil_h) * g.wpad + r % p->kw * p->dil_w;
-            }
+            /* rows in (c, tap) order; on NCHW16c (c / 16, tap, c % 16), as
+             * cq__convpm_pack_w packs them: plane c / 16 of 16-float pixels */
+            int64_t blk = p->x_blocked ? 16 : 1, q = t % (blk * khw);
+            int64_t plane = t / (blk * khw), tap = q / blk, ky = tap / p->kw, kx = tap % p->kw;
+            off[t] = ((plane * g.gh + ky * p->dil_h) * g.wpad + kx * p->dil_w) * blk + q % blk;
         }
     } else {
         chunk_srcs(p, ow, nq, cs);
