@@ -5,6 +5,8 @@
  *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio;
  *   pooling and elementwise: the scalar _ref twin and memcpy of the same bytes.
  * Usage: bench_kern [seconds-per-measure] [--cold]   (run with OPENBLAS_NUM_THREADS=1)
+ * Layers whose kernel takes NCHW16c natively get a second line, "nchw16c",
+ * with x and y in that layout.
  *   --cold: before each timed call, read a 64 MB buffer, so weights come from
  *   memory as inside a model whose weights exceed L3 (ResNet-18: 46 MB)
  *        bench_kern --layers   (the layer table, tab-separated, for bench/kern_ort.py) */
@@ -312,6 +314,25 @@ int main(int argc, char **argv)
             }
         }
         cq_kern_set_isa(CQ_ISA_COUNT);
+        /* AVX-512, where the kernel reads and writes NCHW16c natively (as
+         * the executor keeps values between such convolutions): x and y
+         * blocked, the same anchor */
+        cq_conv2d_params q = p;
+        q.x_blocked = q.y_blocked = 1;
+        cq_conv2d_plan *qb = cq_conv2d_blocked_native(&q)
+                                 ? cq_conv2d_plan_new(&q, w, nw, b, (size_t)p.c_out, &err)
+                                 : NULL;
+        if (qb) {
+            size_t qsb = cq_conv2d_scratch_bytes(qb);
+            float *qs = qsb ? cq_alloc(qsb) : NULL;
+            double t;
+            BEST(cq_conv2d_run(qb, x, nx, y, ny, qs, qsb, &err), t);
+            printf("%-28s %-9s %-7s %9.3f %9.2f %9.3f %8.2f %s, x and y in NCHW16c\n", L->name,
+                   "nchw16c", cq_isa_name(cq_kern_isa()), t * 1e3, flop / t * 1e-9, ta * 1e3,
+                   t / ta, dw ? "memcpy" : "sgemm");
+            cq_free(qs);
+            cq_conv2d_plan_free(qb);
+        }
         cq_free(scratch);
         cq_conv2d_plan_free(pl);
         free(x);
