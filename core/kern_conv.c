@@ -815,11 +815,6 @@ static int pool_shape(const cq_conv2d_plan *pl, const cq_pool2d_params *q, int64
     return 0;
 }
 
-/* Bytes of the conv output the unfused path keeps in scratch, rounded to 64. */
-static size_t conv_out_bytes(const cq_conv2d_plan *pl)
-{
-    return ((size_t)(pl->p.n * pl->p.c_out * pl->oh * pl->ow) * sizeof(float) + 63) / 64 * 64;
-}
 
 int cq_conv2d_pool_fusable(const cq_conv2d_params *p, const cq_pool2d_params *pool)
 {
@@ -853,7 +848,7 @@ size_t cq_conv2d_pool_scratch_bytes(const cq_conv2d_plan *pl, const cq_pool2d_pa
     /* the conv output, the pooled output before NCHW16c, the conv's scratch */
     cq_conv2d_plan plain = *pl;
     plain.p.y_blocked = 0;
-    return conv_out_bytes(pl) +
+    return y_bytes(pl) +
            (pl->p.y_blocked ? round64((size_t)(pl->p.n * pl->p.c_out * ph * pw) * sizeof(float))
                             : 0) +
            cq_conv2d_scratch_bytes(&plain) + 64;
@@ -891,7 +886,7 @@ cq_status cq_conv2d_run_pool(const cq_conv2d_plan *pl, const cq_pool2d_params *p
     cq_conv2d_plan plain = *pl;
     plain.p.y_blocked = 0;
     float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    size_t cb = conv_out_bytes(pl), cn = (size_t)(p->n * p->c_out * pl->oh * pl->ow);
+    size_t cb = y_bytes(pl), cn = (size_t)(p->n * p->c_out * pl->oh * pl->ow);
     float *pooled = p->y_blocked ? (float *)((char *)c + cb) : y;
     if (p->y_blocked)
         cb += round64(y_count * sizeof(float));

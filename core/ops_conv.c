@@ -254,59 +254,63 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
     return st ? -1 : 1;
 }
 
-int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
+/* The kern.h parameters of a 2-D Conv node from what is known at plan time
+ * (input shape all known, weights constant); 0 when they cannot be. */
+static int plan_params(const cq_graph *g, const cq_node *conv, cq_conv2d_params *p)
 {
-    if (conv->dead || (conv->domain && *conv->domain) || strcmp(conv->op_type, "Conv") ||
-        conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0 ||
-        conv->n_outputs < 1 || conv->outputs[0] < 0)
+    if (conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0)
         return 0;
     const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
-    const cq_value *y = &g->values[conv->outputs[0]];
-    if (!x->has_type || x->dtype != CQ_F32 || x->ndim != 4 || !w->data ||
-        w->data->dtype != CQ_F32 || !y->has_type || y->dtype != CQ_F32)
+    if (!x->has_type || !w->data || x->ndim != 4)
         return 0;
     for (int d = 0; d < 4; d++)
         if (x->shape[d] <= 0)
-            return 0;
-    if (conv->n_inputs > 2 && conv->inputs[2] >= 0) {
-        const cq_value *b = &g->values[conv->inputs[2]];
-        if (!b->data || b->data->dtype != CQ_F32)
-            return 0;
-    }
-    cq_convgeo cg;
-    cq_err err;
-    int64_t oh, ow;
-    if (cq__conv_geo(conv, x->ndim, x->shape, w->data->ndim, w->data->shape, &cg, &err) ||
-        cg.s != 2 || cg.in[0] != 1 || cg.m % 16 || (x_blocked && cg.c % 16))
-        return 0;
-    cq_conv2d_params p = conv_params_of(&cg);
-    p.x_blocked = x_blocked;
-    p.y_blocked = 1;
-    return cq_conv2d_out_shape(&p, &oh, &ow, &err) == CQ_OK && cq_conv2d_blocked_native(&p);
-}
-
-int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
-                          int y_blocked)
-{
-    if (conv->n_inputs < 2 || conv->inputs[0] < 0 || conv->inputs[1] < 0 ||
-        pool->n_inputs < 1 || pool->inputs[0] < 0)
-        return 0;
-    const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
-    const cq_value *y = &g->values[pool->inputs[0]];
-    if (!x->has_type || !w->data || x->ndim != 4 || !y->has_type || y->ndim != 4)
-        return 0;
-    for (int d = 0; d < 4; d++)
-        if (x->shape[d] <= 0 || y->shape[d] <= 0)
             return 0;
     cq_convgeo cg;
     cq_err err;
     if (cq__conv_geo(conv, x->ndim, x->shape, w->data->ndim, w->data->shape, &cg, &err) ||
         cg.s != 2)
         return 0;
+    *p = conv_params_of(&cg);
+    return 1;
+}
+
+int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
+{
+    cq_conv2d_params p;
+    if (conv->dead || (conv->domain && *conv->domain) || strcmp(conv->op_type, "Conv") ||
+        conv->n_outputs < 1 || conv->outputs[0] < 0 || !plan_params(g, conv, &p))
+        return 0;
+    /* f32 throughout, a constant bias (the layout exists for f32 only) */
+    const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
+    const cq_value *y = &g->values[conv->outputs[0]];
+    const cq_value *b = conv->n_inputs > 2 && conv->inputs[2] >= 0
+                            ? &g->values[conv->inputs[2]]
+                            : NULL;
+    if (x->dtype != CQ_F32 || w->data->dtype != CQ_F32 ||
+        (b && (!b->data || b->data->dtype != CQ_F32)) || !y->has_type || y->dtype != CQ_F32)
+        return 0;
+    p.x_blocked = x_blocked;
+    p.y_blocked = 1;
+    return cq_conv2d_blocked_native(&p);
+}
+
+int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
+                          int y_blocked)
+{
+    cq_conv2d_params p;
+    if (pool->n_inputs < 1 || pool->inputs[0] < 0 || !plan_params(g, conv, &p))
+        return 0;
+    const cq_value *y = &g->values[pool->inputs[0]];
+    if (!y->has_type || y->ndim != 4)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (y->shape[d] <= 0)
+            return 0;
     cq_pool2d_params q;
+    cq_err err;
     if (cq__pool2d_of(pool, 0, y->ndim, y->shape, &q, &err))
         return 0;
-    cq_conv2d_params p = conv_params_of(&cg);
     p.y_blocked = y_blocked;
     return cq_conv2d_pool_fusable(&p, &q);
 }
