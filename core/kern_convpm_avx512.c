@@ -531,7 +531,9 @@ typedef struct grid {
     int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
     size_t buf_floats;    /* packed rows or the padded input of one group */
     int partial;          /* more than one k block: partial sums */
-    size_t ct_floats;     /* their scratch for one group (0: none, or in a NCHW16c y) */
+    size_t ct_floats;     /* their scratch for one group (0: none). Sized whatever
+                           * y's layout: a plan made for NCHW16c may run into NCHW
+                           * (kern_conv.c's unfused pool), where they need it */
 } grid;
 
 static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
@@ -568,7 +570,7 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
         }
     }
     g->partial = kc < K;
-    g->ct_floats = g->partial && !p->y_blocked ? (size_t)(g->rows * ow * npad) : 0;
+    g->ct_floats = g->partial ? (size_t)(g->rows * ow * npad) : 0;
 }
 
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
