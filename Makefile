@@ -9,8 +9,9 @@
 #   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
 #   make install    PREFIX=/usr/local (also used by the rockspec)
 #
-# Every core/*.c goes into the library; core/*_avx512.c and core/*_avx2.c get the
-# instruction-set flags they need and are chosen at run time. Every
+# Every core/<folder>/*.c goes into the library (docs/design.md: one folder per
+# capability); core/kern/x86/*_avx512.c and *_avx2.c get the instruction-set
+# flags they need and are chosen at run time. Every
 # tests/c/test_*.c is one cmocka program. Every tests/lua/*_spec.lua is a busted spec.
 
 CC      ?= gcc
@@ -28,7 +29,7 @@ LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
 AVX2    := -mavx2 -mfma -mf16c
 
-CORE_SRC := $(sort $(wildcard core/*.c))
+CORE_SRC := $(sort $(wildcard core/*/*.c core/*/*/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LUA_SRC  := $(sort $(wildcard scripts/calq/*.lua scripts/calq/*/*.lua))
 BIND_SRC := $(sort $(filter-out bindings/main.c,$(wildcard bindings/*.c)))

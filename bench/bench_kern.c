@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kern.h"
+#include "kern/kern.h"
 
 static double now(void)
 {

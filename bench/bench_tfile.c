@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tfile.h"
+#include "io/tfile.h"
 
 static double now(void)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "onnx.h"
-#include "onnx_internal.h"
+#include "onnx/onnx.h"
+#include "onnx/onnx_internal.h"
 
 static volatile unsigned sink;
 

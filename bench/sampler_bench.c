@@ -15,9 +15,9 @@
 
 #include <yajl_parse.h>
 
-#include "dataset.h"
-#include "rng.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "base/rng.h"
+#include "data/sampler.h"
 
 static double cpu(void)
 {

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "data/sampler.h"
 
 #define CQ_LUA_DATASET "calq.Dataset"
 #define CQ_LUA_INDEX "calq.Index"

@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "conform.h"
-#include "exec.h"
-#include "ops.h"
+#include "exec/conform.h"
+#include "exec/exec.h"
+#include "ops/ops.h"
 
 #define CQ_LUA_EXEC "calq.Exec"
 #define EXEC_REGISTRY "calq.execs"

@@ -10,8 +10,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "image.h"
-#include "preproc.h"
+#include "image/image.h"
+#include "image/preproc.h"
 
 #define CQ_LUA_IMAGE "calq.Image"
 

@@ -9,8 +9,8 @@
  *       integer keys, so an array of tensors round-trips as an array.
  */
 #include "lcalq.h"
-#include "npy.h"
-#include "tfile.h"
+#include "io/npy.h"
+#include "io/tfile.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "onnx.h"
+#include "onnx/onnx.h"
 
 /* busy: runs of this model in progress (set by l_exec.c around cq_exec_run);
  * while set, close/save/run raise "model is running". */

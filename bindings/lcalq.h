@@ -13,8 +13,8 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include "status.h"
-#include "tensor.h"
+#include "base/status.h"
+#include "base/tensor.h"
 
 #define CQ_LUA_TENSOR "calq.Tensor"
 #define CQ_LUA_MODEL "calq.Model"

@@ -14,7 +14,7 @@
 -- (or nil, message on failure). idx, when given, is the candidate list (a
 -- calq.Index); nil means every record. Policies:
 --   balanced{size, threshold = 1, seed = 0, pool_min = 1, pool_max = pool_min, pool}
---       the label-balanced algorithm (core/sampler.h has the exact draw order);
+--       the label-balanced algorithm (core/data/sampler.h has the exact draw order);
 --       pool = function(rec, i) -> bool, or a calq.Index, replaces the count range.
 --   first{size}                   the first N candidates (Intel Neural Compressor)
 --   uniform{size, seed = 0}       uniform random without replacement (NNCF)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kern.h"
+#include "kern/kern.h"
 
 /* fp32 kernels against double-accumulating loops: |got - want| <=
  * RTOL * |want| + ATOL * reduction length. */

@@ -14,8 +14,8 @@
 
 #include <yajl_parse.h>
 
-#include "dataset.h"
-#include "json_skip.h"
+#include "data/dataset.h"
+#include "data/json_skip.h"
 
 static int skip_of(const char *s, size_t *end)
 {

@@ -13,7 +13,7 @@
 #include <dirent.h>
 #include <cmocka.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 static char tmpdir[256];
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "exec.h"
-#include "kern.h"
-#include "kern_internal.h" /* cq__kern_set_min_share */
-#include "passes.h"
+#include "exec/exec.h"
+#include "kern/kern.h"
+#include "kern/kern_internal.h" /* cq__kern_set_min_share */
+#include "ops/passes.h"
 
 static uint32_t rng_state = 12345;
 static float frand(void)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "graph.h"
+#include "graph/graph.h"
 
 static int add(cq_graph *g, const char *op, const char *name, const char *a, const char *b,
                const char *out)

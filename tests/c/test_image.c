@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "image.h"
+#include "image/image.h"
 
 static uint32_t rng_state = 2463534242u;
 static uint32_t rnd(void)

@@ -10,7 +10,7 @@
 #include <cblas.h>
 
 #include "kern_testutil.h"
-#include "kern_internal.h" /* cq__kern_set_min_share */
+#include "kern/kern_internal.h" /* cq__kern_set_min_share */
 
 /* ---- naive oracles ------------------------------------------------------- */
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "npy.h"
+#include "io/npy.h"
 #include "tio_util.h"
 
 static char dir[512];

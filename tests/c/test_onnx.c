@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "onnx.h"
-#include "pb.h"
+#include "onnx/onnx.h"
+#include "onnx/pb.h"
 
 static char *cache_path(const char *rel)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ops.h"
-#include "passes.h"
+#include "ops/ops.h"
+#include "ops/passes.h"
 
 static uint32_t seed = 4242;
 static uint32_t urand(void)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pb.h"
+#include "onnx/pb.h"
 
 static const cq_pb_name names[] = {{1, "id"}, {2, "label"}, {3, "vals"}, {4, "ws"},
                                    {5, "child"}, {0, NULL}};

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "preproc.h"
+#include "image/preproc.h"
 
 static uint32_t rng_state = 88172645u;
 static uint32_t rnd(void)

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dataset.h"
-#include "rng.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "base/rng.h"
+#include "data/sampler.h"
 
 static cq_dataset *make_ds(const int32_t *counts, int64_t n)
 {

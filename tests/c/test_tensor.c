@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "tensor.h"
+#include "base/tensor.h"
 
 /* ---- a small deterministic generator ---------------------------------- */
 

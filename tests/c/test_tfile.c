@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 
-#include "tfile.h"
+#include "io/tfile.h"
 #include "tio_util.h"
 
 static char dir[512];

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tensor.h"
+#include "base/tensor.h"
 
 static uint64_t tio_state;
 static inline void tio_seed(uint64_t s) { tio_state = s * 0x9e3779b97f4a7c15ull + 7; }

@@ -1,0 +1,201 @@
+/* kern_elt.c - elementwise kernels: numpy-broadcast binary ops, unary ops,
+ * softmax (see kern.h). The inner loops come from the ISA table. */
+#include "kern/kern_internal.h"
+
+#include <math.h>
+
+cq_status cq_broadcast_shape(int a_ndim, const int64_t *a_shape, int b_ndim,
+                             const int64_t *b_shape, int *y_ndim, int64_t *y_shape, cq_err *err)
+{
+    if (a_ndim < 0 || a_ndim > CQ_MAX_DIMS || b_ndim < 0 || b_ndim > CQ_MAX_DIMS)
+        return cq_errf(err, CQ_EINVAL, "broadcast: %d and %d dimensions (0 to %d allowed)",
+                       a_ndim, b_ndim, CQ_MAX_DIMS);
+    int nd = a_ndim > b_ndim ? a_ndim : b_ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a_ndim), ib = i - (nd - b_ndim);
+        int64_t da = ia >= 0 ? a_shape[ia] : 1, db = ib >= 0 ? b_shape[ib] : 1;
+        if (da < 0 || db < 0)
+            return cq_errf(err, CQ_EINVAL, "broadcast: negative dimension");
+        if (da != db && da != 1 && db != 1)
+            return cq_errf(err, CQ_EINVAL,
+                           "broadcast: dimension %d is %lld in one operand and %lld in the other",
+                           i, (long long)da, (long long)db);
+        y_shape[i] = da == 1 ? db : da;
+    }
+    *y_ndim = nd;
+    return CQ_OK;
+}
+
+/* The broadcast problem after dropping size-1 dims of y and merging runs of
+ * dims where each operand is either whole or broadcast: at most CQ_MAX_DIMS
+ * dims, element strides 0 (broadcast) or dense. */
+typedef struct bplan {
+    int nd;
+    int64_t shape[CQ_MAX_DIMS];
+    int64_t as[CQ_MAX_DIMS], bs[CQ_MAX_DIMS];
+    int64_t total;
+} bplan;
+
+static cq_status bplan_make(bplan *bp, int a_ndim, const int64_t *a_shape, int b_ndim,
+                            const int64_t *b_shape, size_t y_count, cq_err *err)
+{
+    int nd;
+    int64_t ys[CQ_MAX_DIMS];
+    cq_status st = cq_broadcast_shape(a_ndim, a_shape, b_ndim, b_shape, &nd, ys, err);
+    if (st != CQ_OK)
+        return st;
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++)
+        total *= ys[i];
+    if ((uint64_t)total != (uint64_t)y_count)
+        return cq_errf(err, CQ_EINVAL, "binary: output has %zu elements, the broadcast shape %lld",
+                       y_count, (long long)total);
+    bp->total = total;
+    /* per dim: 1 when the operand varies along it */
+    int m = 0;
+    int av[CQ_MAX_DIMS], bv[CQ_MAX_DIMS];
+    int64_t sh[CQ_MAX_DIMS];
+    for (int i = 0; i < nd; i++) {
+        if (ys[i] == 1)
+            continue;
+        int ia = i - (nd - a_ndim), ib = i - (nd - b_ndim);
+        int va = ia >= 0 && a_shape[ia] != 1, vb = ib >= 0 && b_shape[ib] != 1;
+        if (m > 0 && av[m - 1] == va && bv[m - 1] == vb) {
+            sh[m - 1] *= ys[i];
+            continue;
+        }
+        av[m] = va;
+        bv[m] = vb;
+        sh[m] = ys[i];
+        m++;
+    }
+    int64_t sa = 1, sb = 1;
+    for (int i = m - 1; i >= 0; i--) {
+        bp->shape[i] = sh[i];
+        bp->as[i] = av[i] ? sa : 0;
+        bp->bs[i] = bv[i] ? sb : 0;
+        sa *= av[i] ? sh[i] : 1;
+        sb *= bv[i] ? sh[i] : 1;
+    }
+    bp->nd = m;
+    return CQ_OK;
+}
+
+cq_status cq_binary_f32(cq_binop op, int a_ndim, const int64_t *a_shape, const float *a,
+                        int b_ndim, const int64_t *b_shape, const float *b, float *y,
+                        size_t y_count, cq_err *err)
+{
+    if ((int)op < 0 || op >= CQ_BIN_COUNT)
+        return cq_errf(err, CQ_EINVAL, "binary: unknown op %d", (int)op);
+    bplan bp = {0};
+    cq_status st = bplan_make(&bp, a_ndim, a_shape, b_ndim, b_shape, y_count, err);
+    if (st != CQ_OK)
+        return st;
+    if (bp.total == 0)
+        return CQ_OK;
+    const cq__kern_vtab *k = cq__kern();
+    if (bp.nd == 0) { /* every dim is 1 */
+        y[0] = cq__binop1(op, a[0], b[0]);
+        return CQ_OK;
+    }
+    /* inner dim through the vector loop, the outer ones by an odometer */
+    int last = bp.nd - 1;
+    int64_t inner = bp.shape[last];
+    int ai = bp.as[last] != 0, bi = bp.bs[last] != 0;
+    int64_t idx[CQ_MAX_DIMS] = {0};
+    int64_t ao = 0, bo = 0;
+    for (int64_t yo = 0; yo < bp.total; yo += inner) {
+        k->binary(op, a + ao, ai, b + bo, bi, y + yo, inner);
+        for (int d = last - 1; d >= 0; d--) {
+            idx[d]++;
+            ao += bp.as[d];
+            bo += bp.bs[d];
+            if (idx[d] < bp.shape[d])
+                break;
+            ao -= bp.as[d] * bp.shape[d];
+            bo -= bp.bs[d] * bp.shape[d];
+            idx[d] = 0;
+        }
+    }
+    return CQ_OK;
+}
+
+cq_status cq_binary_f32_ref(cq_binop op, int a_ndim, const int64_t *a_shape, const float *a,
+                            int b_ndim, const int64_t *b_shape, const float *b, float *y,
+                            size_t y_count, cq_err *err)
+{
+    if ((int)op < 0 || op >= CQ_BIN_COUNT)
+        return cq_errf(err, CQ_EINVAL, "binary: unknown op %d", (int)op);
+    int nd;
+    int64_t ys[CQ_MAX_DIMS];
+    cq_status st = cq_broadcast_shape(a_ndim, a_shape, b_ndim, b_shape, &nd, ys, err);
+    if (st != CQ_OK)
+        return st;
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++)
+        total *= ys[i];
+    if ((uint64_t)total != (uint64_t)y_count)
+        return cq_errf(err, CQ_EINVAL, "binary: output has %zu elements, the broadcast shape %lld",
+                       y_count, (long long)total);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t rem = i, ao = 0, bo = 0, sa = 1, sb = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            int64_t c = rem % ys[d];
+            rem /= ys[d];
+            int ia = d - (nd - a_ndim), ib = d - (nd - b_ndim);
+            if (ia >= 0) {
+                ao += (a_shape[ia] == 1 ? 0 : c) * sa;
+                sa *= a_shape[ia];
+            }
+            if (ib >= 0) {
+                bo += (b_shape[ib] == 1 ? 0 : c) * sb;
+                sb *= b_shape[ib];
+            }
+        }
+        y[i] = cq__binop1(op, a[ao], b[bo]);
+    }
+    return CQ_OK;
+}
+
+void cq_unary_f32(cq_unop op, float a, float b, const float *x, float *y, int64_t n)
+{
+    cq__kern()->unary(op, a, b, x, y, n);
+}
+
+void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, int64_t n)
+{
+    cq__kern_scalar.unary(op, a, b, x, y, n);
+}
+
+void cq_softmax_f32(int64_t rows, int64_t cols, const float *x, float *y)
+{
+    const cq__kern_vtab *k = cq__kern();
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m = k->max(xr, cols);
+        float neg = -m;
+        k->binary(CQ_BIN_ADD, xr, 1, &neg, 0, yr, cols);
+        k->unary(CQ_UN_EXP, 0.0f, 0.0f, yr, yr, cols);
+        float inv = 1.0f / k->sum(yr, cols);
+        k->binary(CQ_BIN_MUL, yr, 1, &inv, 0, yr, cols);
+    }
+}
+
+void cq_softmax_f32_ref(int64_t rows, int64_t cols, const float *x, float *y)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m = -INFINITY;
+        for (int64_t c = 0; c < cols; c++)
+            m = xr[c] > m ? xr[c] : m;
+        double s = 0.0;
+        for (int64_t c = 0; c < cols; c++) {
+            yr[c] = expf(xr[c] - m);
+            s += yr[c];
+        }
+        for (int64_t c = 0; c < cols; c++)
+            yr[c] = (float)(yr[c] / s);
+    }
+}

@@ -1,0 +1,222 @@
+/*
+ * kern_internal.h - what the kernel files share: the per-ISA table of inner
+ * loops (scalar, AVX2, AVX-512) and small helpers. Not a public header.
+ */
+#ifndef CQ_KERN_INTERNAL_H
+#define CQ_KERN_INTERNAL_H
+
+#include "kern/kern.h"
+
+/* Inner loops that have a vector version. Every entry has the same meaning in
+ * every table; the scalar table is the reference. */
+typedef struct cq__kern_vtab {
+    /* y[i] = op(x[i]), i < n; y may be x. */
+    void (*unary)(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
+    /* y[i] = a[i * a_inc] op b[i * b_inc], inc 0 or 1 (not both 0). */
+    void (*binary)(cq_binop op, const float *a, int a_inc, const float *b, int b_inc, float *y,
+                   int64_t n);
+    /* y[i] = act(y[i] + bias). */
+    void (*bias_act)(float bias, cq_act act, float *y, int64_t n);
+    float (*sum)(const float *x, int64_t n);
+    float (*max)(const float *x, int64_t n);
+    /* Depthwise output row, ox in [ox0, ox1):
+     *   y[ox] = act(bias + sum_r sum_kx wrows[r][kx] * rows[r][ox * sw + x_off + kx * dw])
+     * The caller guarantees every index the formula names is inside [0, x_len);
+     * the vector code uses x_len to keep its wider loads inside the row too. */
+    void (*dw_row)(const float *const *rows, const float *const *wrows, int64_t nrows, int64_t kw,
+                   int64_t sw, int64_t dw, int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1,
+                   float bias, cq_act act, float *y);
+    /* Depthwise conv (multiplier 1) on channel-last data, c = p->c_in channels:
+     * x (p->h, p->w, c), wp (kh * kw, c), bias (c), y (oh, ow, c). At most
+     * CQ__DW_MAX_TAPS taps. */
+    void (*dw_nhwc)(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias, float *y);
+    /* Pooling output row without padding inside [ox0, ox1), window kh x kw,
+     * no dilation: y[ox] = max (is_max) or scale * sum over r < kh, k < kw of
+     * rows[r][ox * sw + x_off + k]; indices inside [0, x_len) as for dw_row. */
+    void (*pool_row)(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                     int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                     float *y);
+    /* dst (cols, rows) = src (rows, cols)^T. */
+    void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
+} cq__kern_vtab;
+
+#define CQ__DW_MAX_TAPS 256
+
+extern const cq__kern_vtab cq__kern_scalar;
+extern const cq__kern_vtab cq__kern_avx2;
+extern const cq__kern_vtab cq__kern_avx512;
+
+/* 8x8-block AVX transpose (kern_avx2.c; also used by the AVX-512 table). */
+void cq__transpose_avx2(const float *src, int64_t rows, int64_t cols, float *dst);
+
+/* AVX-512 sgemm for the convolutions (kern_gemm_avx512.c): A packed by
+ * cq__sgemm_pack_a into ceil(m / 8) * 8 * k floats; C (m, n) = A B, then
+ * act(C + bias[row] + res) (bias, res may be NULL; res (m, n) with row
+ * stride ldc, not overlapping C); bp holds cq__sgemm_scratch_avx512()
+ * bytes. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__sgemm_pack_a(const float *a, int64_t m, int64_t k, float *ap);
+size_t cq__sgemm_scratch_avx512(void);
+void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const float *b,
+                      int64_t ldb, float *c, int64_t ldc, const float *bias, const float *res,
+                      cq_act act, float *bp);
+
+/* Pixel-major implicit-GEMM Conv2d (kern_convpm_avx512.c): applies to
+ * groups 1, stride_w 1 or 2, kw <= 16 (1x1 only where it beats the sgemm,
+ * or from NCHW16c). W (c_out, K) is packed by
+ * cq__convpm_pack_w (in its run's order) into npad * K floats (npad = c_out rounded up to
+ * cq__convpm_pw(c_out)); bias_pad has npad entries (zeros past c_out). One
+ * image: x (c_in, h, w) -> y (c_out, oh, ow), each in the layout p names;
+ * res: NULL, or with y in NCHW16c a residual in it added before the
+ * activation; share part of nparts (row
+ * groups or pixel panels, or whole channel panels where there are fewer of
+ * those than shares; 0 of 1: all); scratch holds cq__convpm_scratch() bytes
+ * per share. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+int cq__convpm_applies(const cq_conv2d_params *p);
+int64_t cq__convpm_pw(int64_t c_out);
+void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
+size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, const float *res,
+                    void *scratch, int part, int nparts);
+
+/* Depthwise Conv2d on NCHW planes (kern_dw_avx512.c): applies to groups ==
+ * c_in (any channel multiplier), kernels up to CQ__DWP_MAX_K square-or-not,
+ * no dilation, stride_w 1 or 2 (any stride_h), pad_left and pad_right below
+ * kw, output rows up to CQ__DWP_MAX_OW. One image: x (c_in, h, w), w
+ * (c_out, kh * kw), bias (c_out) or NULL -> y (c_out, oh, ow) =
+ * act(conv + bias); scratch holds cq__dwp_scratch() bytes (0: may be NULL).
+ * Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__DWP_MAX_K 7
+#define CQ__DWP_MAX_OW 2048
+int cq__dwp_applies(const cq_conv2d_params *p);
+size_t cq__dwp_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                 const float *w, const float *bias, float *y, void *scratch);
+
+/* Depthwise Conv2d on small NCHW planes, 16 channels at a time
+ * (kern_dwcb_avx512.c): applies to groups == c_in == c_out, no dilation,
+ * kh * kw <= CQ__DWCB_MAX_TAPS, pads below the kernel. W (c_out, kh * kw)
+ * and bias are packed by cq__dwcb_pack_w into ceil(c_out / 16) * 16 * kh * kw
+ * and ceil(c_out / 16) * 16 floats. One image: x (c_in, h, w) -> y (c_out,
+ * oh, ow) = act(conv + bias); scratch holds cq__dwcb_scratch() bytes. Call
+ * only when cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__DWCB_MAX_TAPS 49
+int cq__dwcb_applies(const cq_conv2d_params *p);
+size_t cq__dwcb_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__dwcb_pack_w(const cq_conv2d_params *p, const float *w, const float *bias, float *wb,
+                     float *bb);
+void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wb, const float *bb, float *y, void *scratch);
+
+/* Direct convolution for few input channels (kern_stem_avx512.c): applies
+ * to groups 1, c_in <= CQ__STEM_MAX_CIN, not 1x1, c_in kh kw <=
+ * CQ__STEM_MAX_TAPS, stride_w <= 4. W (c_out, K) is packed by
+ * cq__stem_pack_w into ceil(c_out / 8) * 8 * K floats; bias_pad has that
+ * many / K entries (zeros past c_out). One image: x (c_in, h, w) -> y (c_out,
+ * oh, ow), output rows [oh part / nparts, oh (part + 1) / nparts) of it
+ * (0 of 1: all); scratch holds cq__stem_scratch() bytes per share. Call
+ * only when cq_kern_isa() is CQ_ISA_AVX512. */
+#define CQ__STEM_MAX_CIN 4
+#define CQ__STEM_MAX_TAPS 512
+int cq__stem_applies(const cq_conv2d_params *p);
+void cq__stem_pack_w(const float *w, int64_t c_out, int64_t k, float *wp);
+size_t cq__stem_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__stem_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                  const float *wp, const float *bias_pad, float *y, void *scratch, int part,
+                  int nparts);
+/* The stem followed by a max pool (q: n 1, c c_out, h oh, w ow, where
+ * cq__maxpool_rows_applies(q, pw)): y (c_out, ph, pw) is the pooled output;
+ * the conv rows go through a ring of q->kh rows and are never stored whole.
+ * Share part of nparts makes pool rows [ph part / nparts, ph (part + 1) /
+ * nparts), computing the conv rows under them (a window's rows shared with
+ * the share before are computed by both). scratch holds
+ * cq__stem_pool_scratch() bytes per share. */
+size_t cq__stem_pool_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow,
+                             const cq_pool2d_params *q);
+void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       const float *wp, const float *bias_pad, const cq_pool2d_params *q,
+                       int64_t ph, int64_t pw, float *y, void *scratch, int part, int nparts);
+
+/* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
+ * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
+ * = alpha a^T x + beta y. beta 0 does not read y. Call only when
+ * cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                      int64_t lda, const float *x, float beta, float *y);
+
+/* MaxPool 2-D with AVX-512 (kern_pool_avx512.c): whole rows, no dilation,
+ * stride_w 1 or 2, kw <= 16, kh <= CQ__MAXPOOL_MAX_KH, padded rows up to 4096
+ * floats. Returns 0 (and writes nothing) where it does not apply, else 1
+ * with y (n c, oh, ow) set. Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
+                       float *y);
+/* Its row function, for producers that keep a ring of rows: whether it
+ * applies to p with ow outputs a row; buf (CQ__MAXPOOL_BUF_FLOATS floats)
+ * set once per p by cq__maxpool_buf_init; then output row yr (ow floats) =
+ * the max pool of one channel's nr input rows (p->w floats each) that lie
+ * inside the image under the window (nr 0: -inf). */
+#define CQ__MAXPOOL_MAX_KH 64
+#define CQ__MAXPOOL_BUF_FLOATS (4096 + 64 + 16)
+int cq__maxpool_rows_applies(const cq_pool2d_params *p, int64_t ow);
+void cq__maxpool_buf_init(const cq_pool2d_params *p, int64_t ow, float *buf);
+void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows, int64_t nr,
+                            int64_t ow, float *buf, float *yr);
+
+/* The least work (floating-point operations) worth a share of its own when
+ * a convolution is split over the kernel threads (kern_conv.c; default
+ * 2e6). 0: as many shares as threads whatever the size or the flop per
+ * activation byte, so that tests split every convolution. */
+void cq__kern_set_min_share(double flop);
+
+/* The table for the ISA in use. */
+const cq__kern_vtab *cq__kern(void);
+
+static inline float cq__act1(cq_act act, float v)
+{
+    switch (act.kind) {
+    case CQ_ACT_RELU:
+        return v > 0.0f ? v : 0.0f;
+    case CQ_ACT_CLIP:
+        v = v < act.a ? act.a : v;
+        return v > act.b ? act.b : v;
+    case CQ_ACT_LEAKY:
+        return v >= 0.0f ? v : act.a * v;
+    case CQ_ACT_HARDSWISH: {
+        float t = v + 3.0f;
+        t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+        return v * t * (1.0f / 6.0f);
+    }
+    default:
+        return v;
+    }
+}
+
+static inline float cq__binop1(cq_binop op, float a, float b)
+{
+    switch (op) {
+    case CQ_BIN_ADD:
+        return a + b;
+    case CQ_BIN_SUB:
+        return a - b;
+    case CQ_BIN_MUL:
+        return a * b;
+    default:
+        return a / b;
+    }
+}
+
+/* Scalar unary used by the reference and by vector tails. */
+float cq__unary1(cq_unop op, float a, float b, float x);
+
+/* acc *= v when v >= 0 and the product stays within the floats a tensor may hold
+ * (CQ_TENSOR_MAX_BYTES / 4); returns 0, leaving acc alone, otherwise. */
+static inline int cq__kern_mul_ok(int64_t *acc, int64_t v)
+{
+    if (v < 0 || (v > 0 && *acc > (int64_t)(CQ_TENSOR_MAX_BYTES / 4) / v))
+        return 0;
+    *acc *= v;
+    return 1;
+}
+
+#endif

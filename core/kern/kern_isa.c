@@ -1,0 +1,262 @@
+/* kern_isa.c - instruction-set dispatch and the scalar inner loops (the
+ * reference every vector table is tested against). */
+#include "kern/kern_internal.h"
+#include "base/par.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int isa_ready;
+static cq_isa isa_now = CQ_ISA_SCALAR;
+
+static cq_isa isa_best(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return CQ_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return CQ_ISA_AVX2;
+#endif
+    return CQ_ISA_SCALAR;
+}
+
+static cq_isa isa_clamp(cq_isa want)
+{
+    cq_isa best = isa_best();
+    if ((int)want < 0 || want >= CQ_ISA_COUNT)
+        want = best;
+    return want > best ? best : want;
+}
+
+cq_isa cq_kern_isa(void)
+{
+    if (!isa_ready) {
+        cq_isa want = isa_best();
+        const char *env = getenv("CALQ_ISA");
+        if (env && strcmp(env, "scalar") == 0)
+            want = CQ_ISA_SCALAR;
+        else if (env && strcmp(env, "avx2") == 0)
+            want = CQ_ISA_AVX2;
+        else if (env && strcmp(env, "avx512") == 0)
+            want = CQ_ISA_AVX512;
+        isa_now = isa_clamp(want);
+        isa_ready = 1;
+    }
+    return isa_now;
+}
+
+cq_isa cq_kern_set_isa(cq_isa isa)
+{
+    isa_now = isa_clamp(isa);
+    isa_ready = 1;
+    return isa_now;
+}
+
+/* OpenBLAS's thread control (declared in its cblas.h; repeated so that a
+ * reference CBLAS header does not break the build). */
+void openblas_set_num_threads(int num_threads);
+
+void cq_kern_set_threads(int n)
+{
+    cq_par_set_threads(n);
+    openblas_set_num_threads(cq_par_threads());
+}
+
+int cq_kern_threads(void) { return cq_par_threads(); }
+
+const char *cq_isa_name(cq_isa isa)
+{
+    switch (isa) {
+    case CQ_ISA_SCALAR:
+        return "scalar";
+    case CQ_ISA_AVX2:
+        return "avx2";
+    case CQ_ISA_AVX512:
+        return "avx512";
+    default:
+        return "?";
+    }
+}
+
+const cq__kern_vtab *cq__kern(void)
+{
+    switch (cq_kern_isa()) {
+    case CQ_ISA_AVX512:
+        return &cq__kern_avx512;
+    case CQ_ISA_AVX2:
+        return &cq__kern_avx2;
+    default:
+        return &cq__kern_scalar;
+    }
+}
+
+/* ---- scalar loops ------------------------------------------------------- */
+
+float cq__unary1(cq_unop op, float a, float b, float x)
+{
+    switch (op) {
+    case CQ_UN_RELU:
+        return x > 0.0f ? x : 0.0f;
+    case CQ_UN_LEAKY_RELU:
+        return x >= 0.0f ? x : a * x;
+    case CQ_UN_CLIP:
+        x = x < a ? a : x;
+        return x > b ? b : x;
+    case CQ_UN_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case CQ_UN_TANH:
+        return tanhf(x);
+    case CQ_UN_HARDSIGMOID: {
+        float t = a * x + b;
+        return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+    }
+    case CQ_UN_HARDSWISH: {
+        float t = x + 3.0f;
+        t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+        return x * t * (1.0f / 6.0f);
+    }
+    case CQ_UN_EXP:
+        return expf(x);
+    default:
+        return x;
+    }
+}
+
+static void s_unary(cq_unop op, float a, float b, const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = cq__unary1(op, a, b, x[i]);
+}
+
+static void s_binary(cq_binop op, const float *a, int a_inc, const float *b, int b_inc, float *y,
+                     int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = cq__binop1(op, a[i * a_inc], b[i * b_inc]);
+}
+
+static void s_bias_act(float bias, cq_act act, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = cq__act1(act, y[i] + bias);
+}
+
+static float s_sum(const float *x, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static float s_max(const float *x, int64_t n)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static void s_dw_row(const float *const *rows, const float *const *wrows, int64_t nrows,
+                     int64_t kw, int64_t sw, int64_t dw, int64_t x_off, int64_t x_len,
+                     int64_t ox0, int64_t ox1, float bias, cq_act act, float *y)
+{
+    (void)x_len;
+    for (int64_t ox = ox0; ox < ox1; ox++) {
+        float s = bias;
+        for (int64_t r = 0; r < nrows; r++) {
+            const float *xr = rows[r] + ox * sw + x_off;
+            for (int64_t kx = 0; kx < kw; kx++)
+                s += wrows[r][kx] * xr[kx * dw];
+        }
+        y[ox] = cq__act1(act, s);
+    }
+}
+
+static void s_dw_nhwc(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                      const float *wp, const float *bias, float *y)
+{
+    int64_t C = p->c_in;
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float *yo = y + (oy * ow + ox) * C;
+            for (int64_t c = 0; c < C; c++)
+                yo[c] = bias[c];
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                if (iy < 0 || iy >= p->h)
+                    continue;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                    if (ix < 0 || ix >= p->w)
+                        continue;
+                    const float *xi = x + (iy * p->w + ix) * C, *wk = wp + (ky * p->kw + kx) * C;
+                    for (int64_t c = 0; c < C; c++)
+                        yo[c] += wk[c] * xi[c];
+                }
+            }
+            for (int64_t c = 0; c < C; c++)
+                yo[c] = cq__act1(p->act, yo[c]);
+        }
+}
+
+static void s_transpose(const float *src, int64_t rows, int64_t cols, float *dst)
+{
+    enum { T = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += T)
+        for (int64_t c0 = 0; c0 < cols; c0 += T) {
+            int64_t r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++)
+                    dst[c * rows + r] = src[r * cols + c];
+        }
+}
+
+static void s_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t kw, int64_t sw,
+                       int64_t x_off, int64_t x_len, int64_t ox0, int64_t ox1, float scale,
+                       float *y)
+{
+    (void)x_len;
+    for (int64_t ox = ox0; ox < ox1; ox++) {
+        const float *q = rows[0] + ox * sw + x_off;
+        float m = q[0], s = 0.0f;
+        for (int64_t r = 0; r < kh; r++) {
+            q = rows[r] + ox * sw + x_off;
+            for (int64_t k = 0; k < kw; k++) {
+                m = q[k] > m ? q[k] : m;
+                s += q[k];
+            }
+        }
+        y[ox] = is_max ? m : s * scale;
+    }
+}
+
+const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary,  s_bias_act, s_sum,      s_max,
+                                       s_dw_row, s_dw_nhwc, s_pool_row, s_transpose};
+
+void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
+{
+    cq__kern()->transpose(src, rows, cols, dst);
+}
+
+/* A 16-channel block of NCHW, (16, hw), transposed is the block's (hw, 16). */
+void cq_to_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
+{
+    for (int64_t b = 0; b < n * (c / 16); b++)
+        cq__kern()->transpose(src + b * 16 * hw, 16, hw, dst + b * 16 * hw);
+}
+
+void cq_from_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
+{
+    for (int64_t b = 0; b < n * (c / 16); b++)
+        cq__kern()->transpose(src + b * 16 * hw, hw, 16, dst + b * 16 * hw);
+}
+
+void cq_act_apply_f32(cq_act act, float *y, int64_t n)
+{
+    if (act.kind != CQ_ACT_NONE)
+        cq__kern()->bias_act(0.0f, act, y, n);
+}

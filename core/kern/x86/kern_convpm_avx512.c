@@ -1,0 +1,770 @@
+/* kern_convpm_avx512.c - Conv2d as a pixel-major implicit GEMM (AVX-512):
+ *   C^T (pixels, c_out) = X^T (pixels, K) W^T (K, c_out),  K = c_in kh kw,
+ * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
+ * 16 nv, up to 28 accumulators); seven pixels divide ResNet's 56/28/14/7-wide
+ * rows, so no lane is wasted where the channel-major sgemm loses a third of
+ * its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
+ * block, each channel panel's W^T slice (16 KB, packed once at plan time in
+ * the order it is read) serves every pixel tile of the group from L1 while
+ * the next slice is prefetched. With c_in >= 8 the tiles broadcast straight
+ * from a zero-padded copy of the group's input rows (a table gives each
+ * tap's offset); the few-channel stems pack each output row per k block
+ * instead (masked loads, stride 1 or 2). Partial sums of a group's k blocks
+ * stay in a scratch; the last block adds the bias, applies the activation
+ * and stores through 8x8 transposes into y (NCHW). 1x1 stride-1 convs read
+ * x as X^T directly (run_pointwise).
+ * NCHW16c (the params' layout fields): an accumulator is one pixel's 16
+ * channels of a block, stored as one line (a fused residual added from the
+ * same offset); on the input side K runs (c / 16, ky, kx, c % 16), the
+ * group's copy is one memcpy per row and block, and convolutions without
+ * padding read x in place (reads_x), 1x1 ones included. */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+#include "kern/kern_internal.h"
+#include "kern/x86/kern_act_avx512.h"
+#include "kern/x86/kern_tr8.h"
+
+#define MP 7 /* pixels per panel */
+#define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
+#define MAX_CHUNKS 64 /* output rows up to 1024 wide (else the im2col path) */
+
+/* Row stride of the packed rows: ow rounded up to whole 7-pixel panels, then
+ * to whole vectors. */
+static int64_t row_ld(int64_t ow) { return ((ow + MP - 1) / MP * MP + 15) / 16 * 16; }
+
+static int no_pad(const cq_conv2d_params *p)
+{
+    return p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
+}
+
+/* A 1x1 conv, stride 1, no padding, on NCHW: the input is already X^T's K
+ * rows. (On NCHW16c the direct path reads it in place: reads_x.) */
+static int is_pointwise(const cq_conv2d_params *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && no_pad(p) &&
+           !p->x_blocked;
+}
+
+/* NCHW16c input without padding, whole 7-pixel tiles per row: the direct
+ * path broadcasts from x itself, no copy of the group's rows (no tile reads
+ * past a row, so none past x). */
+static int reads_x(const cq_conv2d_params *p, int64_t ow)
+{
+    return p->x_blocked && no_pad(p) && ow % MP == 0;
+}
+
+int cq__convpm_applies(const cq_conv2d_params *p)
+{
+    int64_t oh, ow;
+    if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK ||
+        (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
+        return 0;
+    int64_t P = oh * ow, pw = cq__convpm_pw(p->c_out);
+    /* lanes used by the channel-major sgemm (8 x 48 tiles, its last tile
+     * 16-column vectors), the 1x1 convolutions' other kernel */
+    double cm = (double)P / (double)((P + 15) / 16 * 16) * (double)p->c_out /
+                (double)((p->c_out + 7) / 8 * 8);
+    double chan = (double)p->c_out / (double)((p->c_out + pw - 1) / pw * pw);
+    if (p->x_blocked) {
+        /* every shape the direct path takes, 1x1 included (in place), but
+         * 1x1 only where its 7-pixel tiles along each row waste no more
+         * lanes than the sgemm would (BlazeFace's 8x8 maps: 8 / 14 used,
+         * 1.04-1.06x slower in NCHW16c) */
+        if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
+            return 0;
+        double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
+        return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02;
+    }
+    if (is_pointwise(p)) {
+        /* pixel-major only where it wastes fewer lanes, e.g. 7x7 maps (49
+         * pixels: 49 / 64 used vs 49 / 49) */
+        double pm = (double)P / (double)((P + MP - 1) / MP * MP) * chan;
+        return pm > cm + 0.02;
+    }
+    if (row_ld(ow) > 16 * MAX_CHUNKS)
+        return 0;
+    /* (1x1 stride 2 stays with im2col + sgemm: 0.08 vs 0.12 ms on ResNet's
+     * 64>128 projection) */
+    return (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16 && (p->kh > 1 || p->kw > 1);
+}
+
+/* Panel width in channels: 48 or 32, whichever pads c_out least (ties:
+ * PW_TIE). 64 would need 28 accumulators + 4 B vectors + the broadcast: one
+ * more register than AVX-512 has (GCC spills an accumulator). */
+#ifndef PW_TIE
+#define PW_TIE 48
+#endif
+int64_t cq__convpm_pw(int64_t c_out)
+{
+    int64_t w48 = (c_out + 47) / 48 * 48 - c_out, w32 = (c_out + 31) / 32 * 32 - c_out;
+    return w48 < w32 ? 48 : w32 < w48 ? 32 : PW_TIE;
+}
+
+static int64_t kblock(int64_t k, int64_t npad)
+{
+    int64_t kc = W_BLOCK_BYTES / 4 / npad;
+    kc = kc < 32 ? 32 : kc;
+    if (kc >= k)
+        return k;
+    /* even blocks */
+    int64_t nb = (k + kc - 1) / kc;
+    return (k + nb - 1) / nb;
+}
+
+/* Non-pointwise blocking: k blocks whose W^T slice of one channel panel
+ * (kc, pw) stays in L1 while every pixel tile of a group of output rows uses
+ * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. The
+ * slice is 16 KB so that it and the next one, prefetched meanwhile, both fit
+ * the 48 KB L1 with the input: at 32 KB the prefetches evicted the slice in
+ * use (512>512 on 7x7, caches evicted first: 1.55-1.7 -> 1.32-1.43 ms). */
+#ifndef W_PANEL_BYTES
+#define W_PANEL_BYTES (16 * 1024)
+#endif
+#ifndef XP_GROUP_BYTES
+#define XP_GROUP_BYTES (384 * 1024)
+#endif
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T0
+#endif
+static int64_t even_split(int64_t n, int64_t most)
+{
+    int64_t nb = (n + most - 1) / most;
+    return (n + nb - 1) / nb;
+}
+
+/* c_in from which the tiles read the padded input directly (see
+ * cq__convpm_run); below, the stems pack rows per k block. */
+#ifndef DIRECT_MIN_CIN
+#define DIRECT_MIN_CIN 8
+#endif
+
+/* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
+ * blocking reads across them); the L2-sized blocks of before for the
+ * few-channel stems (K <= 1536 in one block: their packed rows are the cost,
+ * not W^T); else the L1-sized blocks of the row grid. */
+static int64_t packed_kc(const cq_conv2d_params *p)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t most = W_PANEL_BYTES / 4 / pw;
+    if (is_pointwise(p))
+        return K;
+    if (p->c_in < DIRECT_MIN_CIN && !p->x_blocked)
+        return kblock(K, (p->c_out + pw - 1) / pw * pw);
+    return even_split(K, most < 16 ? 16 : most);
+}
+
+/* W (c_out, K) -> wp: k blocks of kc rows (the last may be shorter), each
+ * block a run of channel panels (rows, pw), zeros past c_out. The slices are
+ * stored in the order the non-pointwise loops read them (k block, then
+ * channel panel), so W^T streams from memory in one sequential pass; with
+ * kc = K this is panels of (K, pw). */
+void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
+{
+    int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pw(c_out);
+    int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = packed_kc(p);
+#if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
+    /* Before the first touch: the whole 2 MB pages inside wp as huge pages
+     * (where the kernel allows it; advice only), so a layer's weights stream
+     * from memory without a TLB miss and a prefetcher restart per 4 KB. */
+    {
+        uintptr_t a = ((uintptr_t)wp + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t e = ((uintptr_t)(wp + npad * k)) & ~(uintptr_t)((2u << 20) - 1);
+        if (e > a)
+            (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
+    }
+#endif
+    int64_t khw = p->kh * p->kw;
+    for (int64_t k0 = 0; k0 < k; k0 += kc0) {
+        int64_t kc = k - k0 < kc0 ? k - k0 : kc0;
+        for (int64_t j0 = 0; j0 < npad; j0 += pw)
+            for (int64_t t = 0; t < kc; t++) {
+                /* W's column: K in (c, ky, kx) order; on NCHW16c input the
+                 * rows go (c / 16, ky, kx, c % 16), so that 16 steps in a
+                 * row read one 64-byte line per pixel */
+                int64_t kt = k0 + t, r = kt % (16 * khw);
+                int64_t col = p->x_blocked ? (kt - r + r % 16 * khw + r / 16) : kt;
+                for (int64_t c = 0; c < pw; c++)
+                    wp[k0 * npad + j0 * kc + t * pw + c] =
+                        j0 + c < c_out ? w[(j0 + c) * k + col] : 0.0f;
+            }
+    }
+}
+
+typedef struct tile_args {
+    int64_t kc;
+    const float *xp;  /* (kc, ldx): broadcast xp[t * ldx + i], i < MP */
+    int64_t ldx;
+    const float *wp;  /* (kc, pw) */
+    int64_t pw;
+    float *ct;        /* partial sums at (pixel m0, channel j0); NULL: none */
+    int64_t cti, ctj; /* their strides per pixel and per 16 channels: npad and
+                       * 16 in scratch, 16 and 16 P in a NCHW16c y */
+    int64_t npad;
+    int first, fin;
+    float *y;         /* fin: y + j0 * P + m0 (yb: y + j0 * P + 16 m0) */
+    int yb;           /* y is NCHW16c: channel c of pixel m at y[(c / 16 * P + m) * 16 + c % 16] */
+    const float *res; /* yb: a residual added before the activation, indexed as y; or NULL */
+    int64_t P, mr, cw; /* valid pixels, valid channels */
+    const float *bias; /* fin: npad entries from j0 */
+    cq_act act;
+    float *tmp;       /* 64 * MP floats */
+    const float *pf;  /* prefetch the npf 64-byte lines from pf (of the next W^T slice) */
+    int64_t npf;
+    const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
+} tile_args;
+
+/* The fields of a k block's tiles that do not change from tile to tile
+ * (the rest, zero here, each path sets per panel or tile). */
+static tile_args tile_init(const cq_conv2d_params *p, int64_t k0, int64_t kc, int64_t K,
+                           int64_t pw, int64_t npad, int64_t P, float *tmp)
+{
+    tile_args a;
+    memset(&a, 0, sizeof a);
+    a.yb = p->y_blocked;
+    a.cti = npad;
+    a.ctj = 16;
+    a.kc = kc;
+    a.pw = pw;
+    a.npad = npad;
+    a.first = k0 == 0;
+    a.fin = k0 + kc == K;
+    a.P = P;
+    a.act = p->act;
+    a.tmp = tmp;
+    return a;
+}
+
+/* Always inlined per nv and sw so the k loop has no branch on them. sw 0:
+ * packed rows (xp[t * ldx + i]); sw 1 or 2: straight from the padded input,
+ * pixel i of tap t at xp[off[t] + sw i]. */
+static inline __attribute__((always_inline)) void tile(int nv, int sw, const tile_args *a)
+{
+    __m512 acc[MP][4];
+#pragma GCC unroll 7
+    for (int i = 0; i < MP; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = !a->first && j < nv && i < a->mr
+                            ? _mm512_loadu_ps(a->ct + i * a->cti + j * a->ctj)
+                            : _mm512_setzero_ps();
+    const float *xp = a->xp, *wp = a->wp;
+    int64_t pw = a->pw, ldx = a->ldx;
+    const int64_t *off = a->off;
+    /* one k step: row t of the W^T slice times the tap-t values of the
+     * tile's pixels */
+#define TILE_STEP(t)                                                                         \
+    do {                                                                                     \
+        const float *xr = sw ? xp + off[t] : xp + (t) * ldx;                                 \
+        __m512 b0 = _mm512_loadu_ps(wp + (t) * pw);                                          \
+        __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + (t) * pw + 16) : b0;                       \
+        __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + (t) * pw + 32) : b0;                       \
+        __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + (t) * pw + 48) : b0;                       \
+        _Pragma("GCC unroll 7") for (int i = 0; i < MP; i++)                                 \
+        {                                                                                    \
+            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);                               \
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                                  \
+            if (nv > 1)                                                                      \
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);                              \
+            if (nv > 2)                                                                      \
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);                              \
+            if (nv > 3)                                                                      \
+                acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);                              \
+        }                                                                                    \
+    } while (0)
+    /* the steps that also prefetch a line of the next slice (one per step,
+     * not a row's lines at once: bursts of misses stalled the loop), then
+     * the rest (no test per step) */
+    int64_t nl = a->npf, t = 0, lps = nl > a->kc ? (nl + a->kc - 1) / a->kc : 1;
+    for (; t < a->kc && t * lps < nl; t++) {
+        for (int64_t j = 0; j < lps; j++)
+            _mm_prefetch((const char *)(a->pf + 16 * (t * lps + j)), PF_HINT);
+        TILE_STEP(t);
+    }
+    for (; t < a->kc; t++)
+        TILE_STEP(t);
+#undef TILE_STEP
+    if (!a->fin) {
+#pragma GCC unroll 7
+        for (int i = 0; i < MP; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < nv && i < a->mr)
+                    _mm512_storeu_ps(a->ct + i * a->cti + j * a->ctj, acc[i][j]);
+        return;
+    }
+    if (a->yb) {
+        /* NCHW16c: each accumulator is one pixel's 16 channels of a block */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            if (j >= nv)
+                break;
+            __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
+            float *yj = a->y + 16 * j * a->P;
+            const float *rj = a->res ? a->res + 16 * j * a->P : NULL;
+#pragma GCC unroll 7
+            for (int i = 0; i < MP; i++)
+                if (i < a->mr) {
+                    __m512 v = _mm512_add_ps(acc[i][j], bv);
+                    if (rj)
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(rj + 16 * i));
+                    _mm512_storeu_ps(yj + 16 * i, act16(a->act, v));
+                }
+        }
+        return;
+    }
+    /* bias, activation, then transposed into y: tmp (MP, 64) -> y rows */
+    float *tmp = a->tmp;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        if (j >= nv)
+            break;
+        __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
+#pragma GCC unroll 7
+        for (int i = 0; i < MP; i++)
+            _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+    }
+    /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused)
+     * instead of one gather per channel (the gathers cost a quarter of a
+     * K = 147 tile) */
+    __mmask8 pm = (__mmask8)((1u << a->mr) - 1u);
+    int64_t c = 0;
+    for (; c + 8 <= a->cw; c += 8) {
+        __m256 r[8];
+        for (int i = 0; i < MP; i++)
+            r[i] = _mm256_loadu_ps(tmp + i * 64 + c);
+        r[7] = _mm256_setzero_ps();
+        cq__tr8x8_ps(r); /* r[j]: channel c + j of the tile's pixels */
+        for (int j = 0; j < 8; j++)
+            _mm256_mask_storeu_ps(a->y + (c + j) * a->P, pm, r[j]);
+    }
+    __m256i idx = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 0);
+    for (; c < a->cw; c++)
+        _mm256_mask_storeu_ps(a->y + c * a->P, pm, _mm256_i32gather_ps(tmp + c, idx, 4));
+}
+
+/* Where a packed row's 16-pixel chunk q of tap column kx reads: lane l is
+ * input column off + s l (s = stride_w), valid where mask bit s l (s 1) or
+ * bit l of the two-vector mask pair (s 2) is set. */
+typedef struct chunk_src {
+    int64_t off;
+    __mmask16 m0, m1;
+} chunk_src;
+
+
+/* Output row oy, K rows k0 .. k0 + kc - 1, packed into xp (kc, ldx): xp[t][ox]
+ * is the input under tap t for output column ox, 0 in the padding and past
+ * ow. Whole-vector loads and stores: one pass per K row for all the row's
+ * panels (a 7-pixel copy per panel cost a fifth of the layer). */
+static void pack_row(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t k0,
+                     int64_t kc, const chunk_src *cs, int64_t nq, int64_t ldx, float *xp)
+{
+    int64_t khw = p->kh * p->kw;
+    int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    int64_t iy_base = oy * p->stride_h - p->pad_top;
+    for (int64_t t = 0; t < kc; t++) {
+        int64_t iy = iy_base + ky * p->dil_h;
+        float *dst = xp + t * ldx;
+        if (iy < 0 || iy >= p->h) {
+            for (int64_t q = 0; q < nq; q++)
+                _mm512_storeu_ps(dst + 16 * q, _mm512_setzero_ps());
+        } else {
+            /* masked lanes are not read, so an offset may lie outside the row */
+            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * p->w);
+            const chunk_src *cq = cs + kx * nq;
+            if (p->stride_w == 1)
+                for (int64_t q = 0; q < nq; q++)
+                    _mm512_storeu_ps(dst + 16 * q,
+                                     _mm512_maskz_loadu_ps(cq[q].m0, (const void *)(
+                                         src + (uintptr_t)cq[q].off * 4u)));
+            else
+                for (int64_t q = 0; q < nq; q++) {
+                    const char *b = (const char *)(src + (uintptr_t)cq[q].off * 4u);
+                    __m512 lo = _mm512_maskz_loadu_ps(cq[q].m0, b);
+                    __m512 hi = _mm512_maskz_loadu_ps(cq[q].m1, b + 64);
+                    _mm512_storeu_ps(dst + 16 * q, _mm512_permutex2var_ps(lo, even, hi));
+                }
+        }
+        if (++kx == p->kw) {
+            kx = 0;
+            if (++ky == p->kh) {
+                ky = 0;
+                c++;
+            }
+        }
+    }
+}
+
+/* chunk_src for every (kx, chunk): cs[kx * nq + q]. */
+static void chunk_srcs(const cq_conv2d_params *p, int64_t ow, int64_t nq, chunk_src *cs)
+{
+    int64_t s = p->stride_w;
+    for (int64_t kx = 0; kx < p->kw; kx++)
+        for (int64_t q = 0; q < nq; q++) {
+            chunk_src *e = cs + kx * nq + q;
+            e->off = 16 * q * s - p->pad_left + kx * p->dil_w;
+            uint32_t m = 0; /* bit j: element off + j of the (s * 16)-wide span */
+            for (int64_t l = 0; l < 16; l++) {
+                int64_t ox = 16 * q + l, ix = e->off + s * l;
+                if (ox < ow && ix >= 0 && ix < p->w)
+                    m |= 1u << (s * l);
+            }
+            e->m0 = (__mmask16)(m & 0xffffu);
+            e->m1 = (__mmask16)(m >> 16);
+        }
+}
+
+/* The channel panels [ja, jb) of the pixel panel at m0 (a: kc, xp, ldx, mr
+ * set); pf0: whether to prefetch the next panel's slice (the first pixel
+ * panel of a share). */
+static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K, int64_t k0,
+                  const float *wp, float *ct, float *y, const float *res, const float *bias_pad,
+                  int64_t m0, int pf0)
+{
+    int64_t pw = a->pw;
+    for (int64_t j0 = ja; j0 < jb; j0 += pw) {
+        int64_t cw = c_out - j0 < pw ? c_out - j0 : pw;
+        int nv = (int)((cw + 15) / 16);
+        a->wp = wp + j0 * K + k0 * pw;
+        /* On the first pixel panel, the next channel panel's slice, a share
+         * per k step: it comes from memory (the weights of MobileNetV2's 7x7
+         * layers, 0.6-1.6 MB, are evicted between runs); the later pixel
+         * panels find the k block in L2. bench_kern --cold, 160>960 and
+         * 960>320 on 7x7: 0.133-0.140 / 0.217-0.230 ms without, 0.099-0.112
+         * / 0.169-0.180 with; prefetching on every pixel panel: 0.111-0.117
+         * / 0.194-0.204. In MobileNetV2 the 1x1 layers' medians sum to
+         * 3.60-3.69 ms without, 3.48-3.50 with. */
+        a->pf = pf0 && j0 + pw < jb ? wp + (j0 + pw) * K + k0 * pw : NULL;
+        a->npf = a->pf ? a->kc * pw / 16 : 0;
+        a->ct = ct ? ct + m0 * a->npad + j0 : NULL;
+        a->y = y + j0 * a->P + (a->yb ? 16 * m0 : m0);
+        a->res = res ? res + j0 * a->P + 16 * m0 : NULL;
+        a->cw = cw;
+        a->bias = bias_pad + j0;
+        if (nv == 4)
+            tile(4, 0, a);
+        else if (nv == 3)
+            tile(3, 0, a);
+        else if (nv == 2)
+            tile(2, 0, a);
+        else
+            tile(1, 0, a);
+    }
+}
+
+/* Share part of nparts: the channel panels [*ja, *jb) and the units [*ua,
+ * *ub) of n_units (pixel panels or row groups) it computes. Units when there
+ * are enough of them (each share then copies and reads only its own rows;
+ * ResNet-18 at 2 threads: 11.95-12.02 ms, against 12.42-12.53 with whole
+ * panels first, 3 alternations), else whole panels (7x7 maps: one row
+ * group, 16 panels). */
+static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int nparts,
+                  int64_t *ja, int64_t *jb, int64_t *ua, int64_t *ub)
+{
+    *ja = 0;
+    *jb = npanels * pw;
+    *ua = 0;
+    *ub = n_units;
+    if (nparts <= 1)
+        return;
+    if (n_units >= nparts || n_units >= npanels) {
+        *ua = n_units * part / nparts;
+        *ub = n_units * (part + 1) / nparts;
+    } else {
+        *ja = npanels * part / nparts * pw;
+        *jb = npanels * (part + 1) / nparts * pw;
+    }
+}
+
+static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                          const float *wp, const float *bias_pad, float *y, const float *res,
+                          void *scratch, int part, int nparts)
+{
+    int64_t K = p->c_in, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
+    int64_t ja, jb, ua, ub;
+    share(npad / pw, pw, (P + MP - 1) / MP, part, nparts, &ja, &jb, &ua, &ub);
+    float *xp = scratch;
+    size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
+    float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
+    float *tmp = (float *)((char *)scratch + xpb) + (ct ? P * npad : 0);
+    for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+        int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+        tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
+        /* panels straight from x (K rows of P pixels); the last partial
+         * panel is copied with zeros so no lane reads past x */
+        for (int64_t m0 = ua * MP; m0 < P && m0 < ub * MP; m0 += MP) {
+            a.mr = P - m0 < MP ? P - m0 : MP;
+            a.ldx = P;
+            a.xp = x + k0 * P + m0;
+            if (a.mr < MP) {
+                __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
+                for (int64_t t = 0; t < kc; t++)
+                    _mm512_storeu_ps(xp + t * 16,
+                                     _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
+                a.ldx = 16;
+                a.xp = xp;
+            }
+            panel(&a, p->c_out, ja, jb, K, k0, wp, ct, y, res, bias_pad, m0, m0 == ua * MP);
+        }
+    }
+}
+
+/* The direct path (c_in >= DIRECT_MIN_CIN; the few-channel stems keep the
+ * packed rows): per group of output rows, the input rows under it, zero
+ * padded, are copied once into a (c_in, gh, wp) buffer, and the tiles
+ * broadcast straight from it through a table of tap offsets; no per-k-block
+ * row packing (a seventh of a 56x56 layer's time, its stores missing L1). */
+#ifndef DIRECT_GROUP_BYTES
+#define DIRECT_GROUP_BYTES (448 * 1024)
+#endif
+typedef struct grid {
+    int64_t kc, rows;     /* k block, output rows per group */
+    int direct;
+    int inplace;          /* direct on x itself (reads_x): no buffer, gh = h, wpad = w */
+    int64_t gh, wpad;     /* direct: buffer rows per channel, row length */
+    size_t buf_floats;    /* packed rows or the padded input of one group */
+    int partial;          /* more than one k block: partial sums */
+    size_t ct_floats;     /* their scratch for one group (0: none). Sized whatever
+                           * y's layout: a plan made for NCHW16c may run into NCHW
+                           * (kern_conv.c's unfused pool), where they need it */
+} grid;
+
+static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
+{
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
+    g->kc = kc;
+    g->direct = p->c_in >= DIRECT_MIN_CIN || p->x_blocked;
+    g->inplace = reads_x(p, ow);
+    if (!g->direct) {
+        int64_t r = XP_GROUP_BYTES / 4 / (kc * row_ld(ow));
+        g->rows = even_split(oh, r < 1 ? 1 : r);
+        g->gh = g->wpad = 0;
+        g->buf_floats = (size_t)(g->rows * kc * row_ld(ow));
+    } else {
+        int64_t span_w = ((ow + MP - 1) / MP * MP - 1) * p->stride_w +
+                         (p->kw - 1) * p->dil_w + 1;
+        int64_t wp = p->pad_left + p->w + p->pad_right;
+        g->wpad = wp > span_w ? wp : span_w;
+        int64_t r = 1;
+        for (int64_t t = 2; t <= oh; t++) {
+            int64_t gh = (t - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+            int64_t bytes = 4 * (p->c_in * gh * g->wpad + (kc < K ? t * ow * npad : 0));
+            if (bytes > DIRECT_GROUP_BYTES)
+                break;
+            r = t;
+        }
+        g->rows = even_split(oh, r);
+        g->gh = (g->rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+        g->buf_floats = g->inplace ? 0 : (size_t)(p->c_in * g->gh * g->wpad) + 16;
+        if (g->inplace) {
+            g->gh = p->h;
+            g->wpad = p->w;
+        }
+    }
+    g->partial = kc < K;
+    g->ct_floats = g->partial ? (size_t)(g->rows * ow * npad) : 0;
+}
+
+size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
+{
+    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw;
+    if (is_pointwise(p)) {
+        int64_t kc = kblock(k, npad);
+        size_t xp = (size_t)(kc * row_ld(ow)) * sizeof(float);
+        size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
+        return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
+    }
+    grid g;
+    make_grid(p, oh, ow, &g);
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    return head + (g.ct_floats + 64 * (size_t)MP) * sizeof(float) +
+           (g.direct ? (size_t)k * sizeof(int64_t) : 0);
+}
+
+/* Input rows g0 s_h - pad_top + [0, gh) of every channel into buf (c_in, gh,
+ * wpad), zeros in the padding and outside the image. Whole-vector stores
+ * may run 15 floats past a row: rows go in order, and buf has 16 spare. */
+static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, const grid *g,
+                       float *buf)
+{
+    int64_t pl = p->pad_left, W = p->w, wp = g->wpad;
+    if (p->x_blocked) {
+        /* NCHW16c: buf (c_in / 16, gh, wpad, 16), each row one copy */
+        for (int64_t cb = 0; cb < p->c_in / 16; cb++)
+            for (int64_t gy = 0; gy < g->gh; gy++) {
+                int64_t iy = g0 * p->stride_h - p->pad_top + gy;
+                float *dst = buf + (cb * g->gh + gy) * wp * 16;
+                if (iy < 0 || iy >= p->h) {
+                    memset(dst, 0, (size_t)(wp * 16) * sizeof(float));
+                    continue;
+                }
+                memset(dst, 0, (size_t)(pl * 16) * sizeof(float));
+                memcpy(dst + pl * 16, x + (cb * p->h + iy) * W * 16,
+                       (size_t)(W * 16) * sizeof(float));
+                memset(dst + (pl + W) * 16, 0, (size_t)((wp - pl - W) * 16) * sizeof(float));
+            }
+        return;
+    }
+    for (int64_t c = 0; c < p->c_in; c++)
+        for (int64_t gy = 0; gy < g->gh; gy++) {
+            int64_t iy = g0 * p->stride_h - p->pad_top + gy;
+            float *dst = buf + (c * g->gh + gy) * wp;
+            if (iy < 0 || iy >= p->h) {
+                for (int64_t i = 0; i < wp; i += 16)
+                    _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+                continue;
+            }
+            /* masked lanes are not read: src may point before the row */
+            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * W);
+            for (int64_t i = 0; i < wp; i += 16) {
+                int64_t lo = pl - i, hi = pl + W - i; /* lanes [lo, hi) lie in the row */
+                lo = lo < 0 ? 0 : lo;
+                hi = hi > 16 ? 16 : hi;
+                uint32_t m = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+                _mm512_storeu_ps(dst + i,
+                                 _mm512_maskz_loadu_ps((__mmask16)m,
+                                                       (const void *)(src + (uintptr_t)(i - pl) *
+                                                                                4u)));
+            }
+        }
+}
+
+static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
+{
+    if (nv == 4)
+        tile(4, sw, a);
+    else if (nv == 3)
+        tile(3, sw, a);
+    else if (nv == 2)
+        tile(2, sw, a);
+    else
+        tile(1, sw, a);
+}
+
+/* Loop order: groups of output rows; in each, k blocks; in each, every
+ * channel panel's W^T slice (kc, pw) serves all the group's pixel tiles
+ * while it sits in L1. Partial sums of the group stay in a (rows * ow, npad)
+ * scratch, or in y itself when it is NCHW16c. */
+void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, const float *res,
+                    void *scratch, int part, int nparts)
+{
+    if (is_pointwise(p)) {
+        run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
+        return;
+    }
+    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
+    grid g;
+    make_grid(p, oh, ow, &g);
+    int64_t kc0 = g.kc, rows0 = g.rows;
+    int64_t ldx = row_ld(ow), nq = ldx / 16;
+    chunk_src cs[16 * MAX_CHUNKS];
+    float *xp = scratch;
+    size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
+    float *ct = g.ct_floats ? (float *)((char *)scratch + head) : NULL;
+    float *tmp = (float *)((char *)scratch + head) + g.ct_floats;
+    int64_t *off = (int64_t *)(tmp + 64 * MP);
+    /* into NCHW16c, the partial sums go to y itself, where the last k
+     * block's stores land anyway (no scratch of a group's outputs) */
+    int ct_in_y = g.partial && p->y_blocked;
+    if (g.direct) {
+        int64_t khw = p->kh * p->kw;
+        for (int64_t t = 0; t < K; t++) {
+            /* rows in (c, tap) order; on NCHW16c (c / 16, tap, c % 16), as
+             * cq__convpm_pack_w packs them: plane c / 16 of 16-float pixels */
+            int64_t blk = p->x_blocked ? 16 : 1, q = t % (blk * khw);
+            int64_t plane = t / (blk * khw), tap = q / blk, ky = tap / p->kw, kx = tap % p->kw;
+            off[t] = ((plane * g.gh + ky * p->dil_h) * g.wpad + kx * p->dil_w) * blk + q % blk;
+        }
+    } else {
+        chunk_srcs(p, ow, nq, cs);
+    }
+    int64_t panels_row = (ow + MP - 1) / MP;
+    int sw = (int)p->stride_w;
+    int64_t ja, jb, ga, gb;
+    share(npad / pw, pw, (oh + rows0 - 1) / rows0, part, nparts, &ja, &jb, &ga, &gb);
+    for (int64_t g0 = ga * rows0; g0 < oh && g0 < gb * rows0; g0 += rows0) {
+        int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
+        /* where the tiles read: the group's copy, or x itself */
+        const float *xg = xp;
+        if (g.inplace)
+            xg = x + g0 * p->stride_h * g.wpad * 16;
+        else if (g.direct)
+            fill_group(p, x, g0, &g, xp);
+        for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+            int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+            if (!g.direct)
+                for (int64_t r = 0; r < rows; r++)
+                    pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+            tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
+            a.ldx = ldx;
+            a.off = g.direct ? off + k0 : NULL;
+            if (ct_in_y) {
+                a.cti = 16;
+                a.ctj = 16 * P;
+            }
+            for (int64_t j0 = ja; j0 < jb; j0 += pw) {
+                int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                int nv = (int)((cw + 15) / 16);
+                a.wp = wp + k0 * npad + j0 * kc;
+                a.cw = cw;
+                a.bias = bias_pad + j0;
+                /* the share's next slice in wp's order (the next panel,
+                 * the next k block's first panel, or the first one again
+                 * for the next row group), fetched a share per tile
+                 * meanwhile */
+                const float *next = NULL;
+                int64_t kn = kc;
+                if (j0 + pw < jb) {
+                    next = a.wp + kc * pw;
+                } else if (k0 + kc < K) {
+                    kn = K - k0 - kc < kc0 ? K - k0 - kc : kc0;
+                    next = wp + (k0 + kc) * npad + ja * kn;
+                } else if (g0 + rows < oh && g0 + rows < gb * rows0) {
+                    kn = kc0;
+                    next = wp + ja * kc0;
+                }
+                int64_t ntile = rows * panels_row;
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t pr = 0; pr < panels_row; pr++) {
+                        int64_t ox0 = pr * MP, m = r * ow + ox0, ti = r * panels_row + pr;
+                        int64_t t0 = kn * ti / ntile, t1 = kn * (ti + 1) / ntile;
+                        a.pf = next ? next + t0 * pw : NULL;
+                        a.npf = next ? (t1 - t0) * pw / 16 : 0;
+                        a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                        a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
+                               : ct    ? ct + m * npad + j0
+                                       : NULL;
+                        a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
+                        a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
+                        if (!g.direct) {
+                            a.xp = xp + r * kc * ldx + ox0;
+                            tile_sw(0, nv, &a);
+                        } else if (p->x_blocked) {
+                            a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
+                            if (sw == 1)
+                                tile_sw(16, nv, &a);
+                            else
+                                tile_sw(32, nv, &a);
+                        } else {
+                            a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
+                            if (sw == 1)
+                                tile_sw(1, nv, &a);
+                            else
+                                tile_sw(2, nv, &a);
+                        }
+                    }
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+/* ops_resize.c - Resize (opset 10..17): nearest / linear / cubic, every
+ * coordinate_transformation_mode, as a separable product of per-dim taps. */
+#include "ops/ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err);
+
+/* Scales (per dim) and output shape. */
+static cq_status resize_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                             double *scale, int64_t *sh, cq_err *err)
+{
+    int r = in[0].ndim;
+    int si = opset < 11 ? 1 : 2, zi = opset < 11 ? -1 : 3;
+    int have_sizes = zi > 0 && n_in > zi && in[zi].ndim >= 0 && cq__numel(in[zi].ndim, in[zi].shape) > 0;
+    int have_scales = n_in > si && in[si].ndim >= 0 && cq__numel(in[si].ndim, in[si].shape) > 0;
+    if (have_sizes) {
+        if (!in[zi].data)
+            return cq__need_data(n, zi, err);
+        if (cq__ints_of(in[zi].data, sh, CQ_MAX_DIMS) != r)
+            return cq_errf(err, CQ_EINVAL, "Resize '%s': sizes must have %d entries", n->name, r);
+        for (int i = 0; i < r; i++)
+            scale[i] = in[0].shape[i] ? (double)sh[i] / (double)in[0].shape[i] : 1;
+        return CQ_OK;
+    }
+    if (!have_scales)
+        return cq_errf(err, CQ_EINVAL, "Resize '%s': needs scales or sizes", n->name);
+    if (!in[si].data)
+        return cq__need_data(n, si, err);
+    const cq_tensor *t = in[si].data;
+    if (t->dtype != CQ_F32 || cq_tensor_numel(t) != r)
+        return cq_errf(err, CQ_EINVAL, "Resize '%s': scales must be %d floats", n->name, r);
+    const float *s = cq_tensor_data(t);
+    for (int i = 0; i < r; i++) {
+        if (!(s[i] > 0))
+            return cq_errf(err, CQ_EINVAL, "Resize '%s': scale %d is not positive", n->name, i);
+        scale[i] = s[i];
+        sh[i] = (int64_t)floor((double)in[0].shape[i] * (double)s[i]);
+    }
+    return CQ_OK;
+}
+
+cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)n_out;
+    double scale[CQ_MAX_DIMS];
+    int64_t sh[CQ_MAX_DIMS];
+    if (resize_plan(n, opset, n_in, in, scale, sh, err))
+        return err->code;
+    cq__same(&in[0], &out[0]);
+    memcpy(out[0].shape, sh, sizeof(int64_t) * (size_t)in[0].ndim);
+    return CQ_OK;
+}
+
+typedef struct {
+    int64_t idx[4];
+    float w[4];
+    int nt;          /* taps; 0 = extrapolated (use extrapolation_value) */
+} taps;
+
+static void cubic_coeffs(double t, double a, double *c)
+{
+    double x;
+    x = t + 1;
+    c[0] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    x = t;
+    c[1] = ((a + 2) * x - (a + 3)) * x * x + 1;
+    x = 1 - t;
+    c[2] = ((a + 2) * x - (a + 3)) * x * x + 1;
+    x = 2 - t;
+    c[3] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+}
+
+cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out;
+    const cq_tensor *x = in[0];
+    cq_tensor *y = out[0];
+    if (x->dtype != CQ_F32)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': f32 only", n->name);
+    int r = x->ndim;
+    cq_tinfo ti[4];
+    memset(ti, 0, sizeof ti);
+    for (int i = 0; i < n_in && i < 4; i++) {
+        ti[i].ndim = -1;
+        if (in[i]) {
+            ti[i].dtype = in[i]->dtype;
+            ti[i].ndim = in[i]->ndim;
+            memcpy(ti[i].shape, in[i]->shape, sizeof ti[i].shape);
+            ti[i].data = in[i];
+        }
+    }
+    double scale[CQ_MAX_DIMS];
+    int64_t sh[CQ_MAX_DIMS];
+    if (resize_plan(n, env->opset, n_in < 4 ? n_in : 4, ti, scale, sh, err))
+        return err->code;
+    const char *mode = cq_node_string(n, "mode", "nearest");
+    const char *ctm = cq_node_string(n, "coordinate_transformation_mode",
+                                     env->opset < 11 ? "asymmetric" : "half_pixel");
+    const char *nm = cq_node_string(n, "nearest_mode", env->opset < 11 ? "floor" : "round_prefer_floor");
+    double A = cq_node_float(n, "cubic_coeff_a", -0.75f);
+    int excl = (int)cq_node_int(n, "exclude_outside", 0);
+    float extra = cq_node_float(n, "extrapolation_value", 0.0f);
+    int md = !strcmp(mode, "nearest") ? 0 : !strcmp(mode, "linear") ? 1 : !strcmp(mode, "cubic") ? 2 : -1;
+    if (md < 0)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': mode '%s'", n->name, mode);
+    const float *roi = NULL;
+    if (env->opset >= 11 && n_in > 1 && in[1] && cq_tensor_numel(in[1]) == 2 * r &&
+        in[1]->dtype == CQ_F32)
+        roi = cq_tensor_data(in[1]);
+    int64_t ntaps = 0;
+    for (int d = 0; d < r; d++)
+        ntaps += y->shape[d];
+    taps *tp = calloc((size_t)(ntaps ? ntaps : 1), sizeof *tp);
+    if (!tp)
+        return cq_errf(err, CQ_ENOMEM, "Resize '%s': out of memory", n->name);
+    taps *td[CQ_MAX_DIMS];
+    int64_t pos = 0;
+    for (int d = 0; d < r; d++) {
+        td[d] = tp + pos;
+        pos += y->shape[d];
+        int64_t li = x->shape[d], lo = y->shape[d];
+        double s = scale[d];
+        /* The ONNX reference takes length_resized as in * scale, unrounded. */
+        double lf = (double)li * s;
+        for (int64_t o = 0; o < lo; o++) {
+            taps *t = &td[d][o];
+            double xo;
+            if (!strcmp(ctm, "half_pixel"))
+                xo = (o + 0.5) / s - 0.5;
+            else if (!strcmp(ctm, "pytorch_half_pixel"))
+                xo = lf > 1 ? (o + 0.5) / s - 0.5 : 0;
+            else if (!strcmp(ctm, "align_corners"))
+                xo = lf == 1 ? 0 : (double)o * (double)(li - 1) / (lf - 1);
+            else if (!strcmp(ctm, "asymmetric"))
+                xo = o / s;
+            else if (!strcmp(ctm, "tf_half_pixel_for_nn"))
+                xo = (o + 0.5) / s;
+            else if (!strcmp(ctm, "tf_crop_and_resize")) {
+                double a = roi ? roi[d] : 0, b = roi ? roi[r + d] : 1;
+                xo = lf > 1 ? a * (double)(li - 1) + (double)o * (b - a) * (double)(li - 1) / (lf - 1)
+                            : 0.5 * (a + b) * (double)(li - 1);
+                if (xo < 0 || xo > (double)(li - 1)) {
+                    t->nt = 0;
+                    continue;
+                }
+            } else {
+                free(tp);
+                return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': coordinate mode '%s'", n->name,
+                               ctm);
+            }
+            if (md == 0) {
+                double f = floor(xo), fr = xo - f;
+                int64_t k;
+                if (!strcmp(nm, "floor"))
+                    k = (int64_t)f;
+                else if (!strcmp(nm, "ceil"))
+                    k = (int64_t)ceil(xo);
+                else if (!strcmp(nm, "round_prefer_ceil"))
+                    k = (int64_t)(fr >= 0.5 ? f + 1 : f);
+                else
+                    k = (int64_t)(fr > 0.5 ? f + 1 : f);
+                k = k < 0 ? 0 : k >= li ? li - 1 : k;
+                t->nt = 1;
+                t->idx[0] = k;
+                t->w[0] = 1;
+            } else if (md == 1) {
+                if (xo < 0)
+                    xo = 0;
+                if (xo > (double)(li - 1))
+                    xo = (double)(li - 1);
+                int64_t k = (int64_t)floor(xo);
+                double fr = xo - (double)k;
+                t->nt = 2;
+                t->idx[0] = k;
+                t->idx[1] = k + 1 < li ? k + 1 : li - 1;
+                t->w[0] = (float)(1 - fr);
+                t->w[1] = (float)fr;
+            } else {
+                int64_t k = (int64_t)floor(xo);
+                double fr = xo - (double)k, c[4], sum = 0;
+                cubic_coeffs(fr, A, c);
+                t->nt = 4;
+                for (int j = 0; j < 4; j++) {
+                    int64_t q = k - 1 + j;
+                    if (excl && (q < 0 || q >= li))
+                        c[j] = 0;
+                    sum += c[j];
+                    t->idx[j] = q < 0 ? 0 : q >= li ? li - 1 : q;
+                }
+                for (int j = 0; j < 4; j++)
+                    t->w[j] = (float)(excl && sum != 0 ? c[j] / sum : c[j]);
+            }
+        }
+    }
+    const float *px = cq_tensor_data(x);
+    float *py = cq_tensor_data(y);
+    int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0}, xs[CQ_MAX_DIMS];
+    for (int d = 0; d < r; d++)
+        xs[d] = x->stride[d] / 4;
+    for (int64_t i = 0; i < total; i++) {
+        const taps *cur[CQ_MAX_DIMS];
+        int ok = 1;
+        for (int d = 0; d < r; d++) {
+            cur[d] = &td[d][idx[d]];
+            if (!cur[d]->nt)
+                ok = 0;
+        }
+        double acc = 0;
+        if (ok) {
+            int tj[CQ_MAX_DIMS] = {0};
+            for (;;) {
+                double w = 1;
+                int64_t off = 0;
+                for (int d = 0; d < r; d++) {
+                    w *= cur[d]->w[tj[d]];
+                    off += cur[d]->idx[tj[d]] * xs[d];
+                }
+                acc += w * px[off];
+                int d = r - 1;
+                for (; d >= 0; d--) {
+                    if (++tj[d] < cur[d]->nt)
+                        break;
+                    tj[d] = 0;
+                }
+                if (d < 0)
+                    break;
+            }
+        } else {
+            acc = extra;
+        }
+        py[i] = (float)acc;
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    free(tp);
+    return CQ_OK;
+}

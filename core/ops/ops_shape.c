@@ -1,0 +1,731 @@
+/* ops_shape.c - data movement: Concat, Reshape, Flatten, Transpose, Squeeze,
+ * Unsqueeze, Shape, Gather, Slice, Pad, Constant, ConstantOfShape (Resize is
+ * in ops_resize.c). Every op here works on any dtype (bytes are moved). */
+#include "ops/ops.h"
+
+#include <string.h>
+
+static size_t esz(cq_dtype dt) { return cq_dtype_info(dt)->size; }
+
+static void set_shape(cq_tinfo *o, cq_dtype dt, int nd, const int64_t *sh)
+{
+    o->dtype = dt;
+    o->ndim = nd;
+    o->data = NULL;
+    for (int i = 0; i < nd; i++)
+        o->shape[i] = sh[i];
+}
+
+static cq_status copy_all(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                          cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n, (void)n_in, (void)n_out, (void)env, (void)err;
+    memcpy(cq_tensor_data(out[0]), cq_tensor_data(in[0]), cq_tensor_nbytes(out[0]));
+    return CQ_OK;
+}
+
+/* Axes list from attribute `name` (opset < since) or from input idx. */
+static cq_status axes_of(const cq_node *n, int64_t opset, int64_t since, int n_in,
+                         const cq_tinfo *in, int idx, int64_t *ax, int64_t *k, cq_err *err)
+{
+    if (opset < since) {
+        *k = cq_node_ints(n, "axes", ax, CQ_MAX_DIMS);
+        return CQ_OK;
+    }
+    *k = 0;
+    if (n_in <= idx || in[idx].ndim < 0)
+        return CQ_OK;
+    if (!in[idx].data)
+        return cq__need_data(n, idx, err);
+    *k = cq__ints_of(in[idx].data, ax, CQ_MAX_DIMS);
+    if (*k < 0)
+        return cq_errf(err, CQ_EINVAL, "%s '%s': too many axes", n->op_type, n->name);
+    return CQ_OK;
+}
+
+/* ---- Concat ------------------------------------------------------------------- */
+
+static cq_status infer_concat(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                              int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_out;
+    int r = in[0].ndim;
+    int axis = cq__axis(cq_node_int(n, "axis", 0), r);
+    if (axis < 0)
+        return cq_errf(err, CQ_EINVAL, "Concat '%s': axis out of range", n->name);
+    set_shape(&out[0], in[0].dtype, r, in[0].shape);
+    out[0].shape[axis] = 0;
+    for (int i = 0; i < n_in; i++) {
+        if (in[i].ndim != r || in[i].dtype != in[0].dtype)
+            return cq_errf(err, CQ_EINVAL, "Concat '%s': input %d has another rank or dtype",
+                           n->name, i);
+        for (int d = 0; d < r; d++)
+            if (d != axis && in[i].shape[d] != in[0].shape[d])
+                return cq_errf(err, CQ_EINVAL, "Concat '%s': input %d differs in dim %d",
+                               n->name, i, d);
+        out[0].shape[axis] += in[i].shape[axis];
+    }
+    return CQ_OK;
+}
+
+static cq_status run_concat(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                            cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out, (void)env, (void)err;
+    cq_tensor *y = out[0];
+    int axis = cq__axis(cq_node_int(n, "axis", 0), y->ndim);
+    size_t es = esz(y->dtype);
+    int64_t outer = cq__numel(axis, y->shape);
+    int64_t inner = cq__numel(y->ndim - axis - 1, y->shape + axis + 1);
+    size_t yrow = (size_t)(y->shape[axis] * inner) * es, pos = 0;
+    char *py = cq_tensor_data(y);
+    for (int i = 0; i < n_in; i++) {
+        size_t row = (size_t)(in[i]->shape[axis] * inner) * es;
+        const char *px = cq_tensor_data(in[i]);
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(py + (size_t)o * yrow + pos, px + (size_t)o * row, row);
+        pos += row;
+    }
+    return CQ_OK;
+}
+
+/* ---- Reshape, Flatten ------------------------------------------------------------ */
+
+static cq_status infer_reshape(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                               int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_out;
+    if (n_in < 2)
+        return cq_errf(err, CQ_EINVAL, "Reshape '%s': needs a shape input", n->name);
+    if (!in[1].data)
+        return cq__need_data(n, 1, err);
+    int64_t sh[CQ_MAX_DIMS];
+    int64_t k = cq__ints_of(in[1].data, sh, CQ_MAX_DIMS);
+    if (k < 0)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Reshape '%s': more than %d dims", n->name,
+                       CQ_MAX_DIMS);
+    int allowzero = (int)cq_node_int(n, "allowzero", 0);
+    int64_t known = 1, total = cq__numel(in[0].ndim, in[0].shape);
+    int minus = -1;
+    for (int i = 0; i < k; i++) {
+        if (sh[i] == 0 && !allowzero) {
+            if (i >= in[0].ndim)
+                return cq_errf(err, CQ_EINVAL, "Reshape '%s': 0 at dim %d beyond input rank",
+                               n->name, i);
+            sh[i] = in[0].shape[i];
+        }
+        if (sh[i] == -1) {
+            if (minus >= 0)
+                return cq_errf(err, CQ_EINVAL, "Reshape '%s': two -1 dims", n->name);
+            minus = i;
+        } else if (sh[i] < 0) {
+            return cq_errf(err, CQ_EINVAL, "Reshape '%s': negative dim", n->name);
+        } else {
+            known *= sh[i];
+        }
+    }
+    if (minus >= 0)
+        sh[minus] = known ? total / known : 0;
+    if (cq__numel((int)k, sh) != total)
+        return cq_errf(err, CQ_EINVAL, "Reshape '%s': %lld elements cannot take the new shape",
+                       n->name, (long long)total);
+    set_shape(&out[0], in[0].dtype, (int)k, sh);
+    return CQ_OK;
+}
+
+static cq_status infer_flatten(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                               int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)n_out;
+    int r = in[0].ndim;
+    int64_t a = cq_node_int(n, "axis", 1);
+    if (a < -r || a > r)
+        return cq_errf(err, CQ_EINVAL, "Flatten '%s': axis out of range", n->name);
+    if (a < 0)
+        a += r;
+    int64_t sh[2] = {cq__numel((int)a, in[0].shape), cq__numel(r - (int)a, in[0].shape + a)};
+    set_shape(&out[0], in[0].dtype, 2, sh);
+    return CQ_OK;
+}
+
+/* ---- Transpose --------------------------------------------------------------------- */
+
+static int perm_of(const cq_node *n, int r, int *perm)
+{
+    int64_t p[CQ_MAX_DIMS];
+    int64_t k = cq_node_ints(n, "perm", p, CQ_MAX_DIMS);
+    int seen = 0;
+    for (int i = 0; i < r; i++) {
+        perm[i] = k ? (int)p[i] : r - 1 - i;
+        if (perm[i] < 0 || perm[i] >= r || (seen >> perm[i] & 1))
+            return -1;
+        seen |= 1 << perm[i];
+    }
+    return k && k != r ? -1 : 0;
+}
+
+static cq_status infer_transpose(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                                 int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)n_out;
+    int perm[CQ_MAX_DIMS];
+    if (perm_of(n, in[0].ndim, perm))
+        return cq_errf(err, CQ_EINVAL, "Transpose '%s': bad perm", n->name);
+    set_shape(&out[0], in[0].dtype, in[0].ndim, in[0].shape);
+    for (int i = 0; i < in[0].ndim; i++)
+        out[0].shape[i] = in[0].shape[perm[i]];
+    return CQ_OK;
+}
+
+/* Whether perm is [0, b) ++ [k, r) ++ [b, k): per leading index, x viewed as
+ * (rows, cols) = (prod shape[b, k), prod shape[k, r)) goes to its transpose
+ * (NHWC <-> NCHW are such). */
+static int perm_2d(const int *perm, int r, const int64_t *shape, int64_t *batch, int64_t *rows,
+                   int64_t *cols)
+{
+    int b = 0;
+    while (b < r && perm[b] == b)
+        b++;
+    if (b >= r - 1)
+        return 0;
+    int k = perm[b];
+    for (int i = b; i < r; i++)
+        if (perm[i] != (i < b + r - k ? k + i - b : i - (r - k)))
+            return 0;
+    *batch = *rows = *cols = 1;
+    for (int d = 0; d < r; d++)
+        *(d < b ? batch : d < k ? rows : cols) *= shape[d];
+    return 1;
+}
+
+static cq_status run_transpose(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                               cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)n_out, (void)env;
+    (void)err;
+    int perm[CQ_MAX_DIMS];
+    const cq_tensor *x = in[0];
+    cq_tensor *y = out[0];
+    int r = x->ndim;
+    perm_of(n, r, perm);
+    size_t es = esz(x->dtype);
+    int64_t nb, rows, cols;
+    if (es == 4 && x->dtype == CQ_F32 && perm_2d(perm, r, x->shape, &nb, &rows, &cols)) {
+        const float *px = cq_tensor_data(x);
+        float *py = cq_tensor_data(y);
+        for (int64_t i = 0; i < nb; i++)
+            cq_transpose_f32(px + i * rows * cols, rows, cols, py + i * rows * cols);
+        return CQ_OK;
+    }
+    /* Walk y in order; st[d] is the input stride (elements) of y's dim d. */
+    int64_t st[CQ_MAX_DIMS], idx[CQ_MAX_DIMS] = {0};
+    for (int d = 0; d < r; d++)
+        st[d] = x->stride[perm[d]] / (int64_t)es;
+    int64_t total = cq_tensor_numel(y), inner = r ? y->shape[r - 1] : 1;
+    int64_t si = r ? st[r - 1] : 0;
+    const char *px = cq_tensor_data(x);
+    char *py = cq_tensor_data(y);
+    for (int64_t o = 0; o < total && inner > 0; o += inner) {
+        int64_t off = 0;
+        for (int d = 0; d < r - 1; d++)
+            off += idx[d] * st[d];
+        if (es == 4) {
+            const float *a = (const float *)(const void *)px + off;
+            float *b = (float *)(void *)py + o;
+            for (int64_t i = 0; i < inner; i++)
+                b[i] = a[i * si];
+        } else {
+            for (int64_t i = 0; i < inner; i++)
+                memcpy(py + (size_t)(o + i) * es, px + (size_t)(off + i * si) * es, es);
+        }
+        for (int d = r - 2; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return CQ_OK;
+}
+
+/* ---- Squeeze, Unsqueeze ------------------------------------------------------------- */
+
+static cq_status infer_squeeze(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                               int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)n_out;
+    int64_t ax[CQ_MAX_DIMS], k;
+    if (axes_of(n, opset, 13, n_in, in, 1, ax, &k, err))
+        return err->code;
+    int r = in[0].ndim, mask = 0;
+    for (int64_t i = 0; i < k; i++) {
+        int a = cq__axis(ax[i], r);
+        if (a < 0 || in[0].shape[a] != 1)
+            return cq_errf(err, CQ_EINVAL, "Squeeze '%s': axis %lld is not a dim of size 1",
+                           n->name, (long long)ax[i]);
+        mask |= 1 << a;
+    }
+    out[0].dtype = in[0].dtype;
+    out[0].data = NULL;
+    out[0].ndim = 0;
+    for (int i = 0; i < r; i++)
+        if (k ? !(mask >> i & 1) : in[0].shape[i] != 1)
+            out[0].shape[out[0].ndim++] = in[0].shape[i];
+    return CQ_OK;
+}
+
+static cq_status infer_unsqueeze(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                                 int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)n_out;
+    int64_t ax[CQ_MAX_DIMS], k;
+    if (axes_of(n, opset, 13, n_in, in, 1, ax, &k, err))
+        return err->code;
+    int r = in[0].ndim + (int)k, mask = 0;
+    if (r > CQ_MAX_DIMS)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Unsqueeze '%s': rank above %d", n->name, CQ_MAX_DIMS);
+    for (int64_t i = 0; i < k; i++) {
+        int a = cq__axis(ax[i], r);
+        if (a < 0 || (mask >> a & 1))
+            return cq_errf(err, CQ_EINVAL, "Unsqueeze '%s': bad axis %lld", n->name,
+                           (long long)ax[i]);
+        mask |= 1 << a;
+    }
+    out[0].dtype = in[0].dtype;
+    out[0].data = NULL;
+    out[0].ndim = r;
+    for (int i = 0, j = 0; i < r; i++)
+        out[0].shape[i] = (mask >> i & 1) ? 1 : in[0].shape[j++];
+    return CQ_OK;
+}
+
+/* ---- Shape -------------------------------------------------------------------------- */
+
+static void shape_range(const cq_node *n, int r, int64_t *s, int64_t *e)
+{
+    *s = cq_node_int(n, "start", 0);
+    *e = cq_node_int(n, "end", r);
+    if (*s < 0)
+        *s += r;
+    if (*e < 0)
+        *e += r;
+    *s = *s < 0 ? 0 : *s > r ? r : *s;
+    *e = *e < 0 ? 0 : *e > r ? r : *e;
+    if (*e < *s)
+        *e = *s;
+}
+
+static cq_status infer_shape(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                             int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)n_out, (void)err;
+    int64_t s, e;
+    shape_range(n, in[0].ndim, &s, &e);
+    int64_t k = e - s;
+    set_shape(&out[0], CQ_S64, 1, &k);
+    return CQ_OK;
+}
+
+static cq_status run_shape(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                           cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)n_out, (void)env, (void)err;
+    int64_t s, e;
+    shape_range(n, in[0]->ndim, &s, &e);
+    int64_t *p = cq_tensor_data(out[0]);
+    for (int64_t i = s; i < e; i++)
+        p[i - s] = in[0]->shape[i];
+    return CQ_OK;
+}
+
+/* ---- Gather ------------------------------------------------------------------------- */
+
+static cq_status infer_gather(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                              int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)n_out;
+    int r = in[0].ndim, q = in[1].ndim;
+    int axis = cq__axis(cq_node_int(n, "axis", 0), r);
+    if (axis < 0 || r + q - 1 > CQ_MAX_DIMS)
+        return cq_errf(err, CQ_EINVAL, "Gather '%s': bad axis or rank", n->name);
+    out[0].dtype = in[0].dtype;
+    out[0].data = NULL;
+    out[0].ndim = 0;
+    for (int i = 0; i < axis; i++)
+        out[0].shape[out[0].ndim++] = in[0].shape[i];
+    for (int i = 0; i < q; i++)
+        out[0].shape[out[0].ndim++] = in[1].shape[i];
+    for (int i = axis + 1; i < r; i++)
+        out[0].shape[out[0].ndim++] = in[0].shape[i];
+    return CQ_OK;
+}
+
+static cq_status run_gather(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                            cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)n_out, (void)env;
+    const cq_tensor *x = in[0], *ix = in[1];
+    int axis = cq__axis(cq_node_int(n, "axis", 0), x->ndim);
+    size_t es = esz(x->dtype);
+    int64_t outer = cq__numel(axis, x->shape), len = x->shape[axis];
+    size_t inner = (size_t)cq__numel(x->ndim - axis - 1, x->shape + axis + 1) * es;
+    int64_t ni = cq_tensor_numel(ix);
+    const cq_dtype_traits *it = cq_dtype_info(ix->dtype);
+    if (it->is_float)
+        return cq_errf(err, CQ_EINVAL, "Gather '%s': indices must be integers", n->name);
+    const char *px = cq_tensor_data(x), *pi = cq_tensor_data(ix);
+    char *py = cq_tensor_data(out[0]);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < ni; j++) {
+            int64_t k = (int64_t)it->get(pi + (size_t)j * it->size);
+            if (k < 0)
+                k += len;
+            if (k < 0 || k >= len)
+                return cq_errf(err, CQ_ERANGE, "Gather '%s': index %lld out of range [0, %lld)",
+                               n->name, (long long)k, (long long)len);
+            memcpy(py + ((size_t)(o * ni + j)) * inner, px + ((size_t)(o * len + k)) * inner,
+                   inner);
+        }
+    return CQ_OK;
+}
+
+/* ---- Slice --------------------------------------------------------------------------- */
+
+/* Per-dim start and step of a Slice, output shape into sh. */
+static cq_status slice_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                            int64_t *start, int64_t *step, int64_t *sh, cq_err *err)
+{
+    int r = in[0].ndim;
+    int64_t st[CQ_MAX_DIMS], en[CQ_MAX_DIMS], ax[CQ_MAX_DIMS], sp[CQ_MAX_DIMS];
+    int64_t k, ke, ka = 0, ks = 0;
+    if (opset < 10) {
+        k = cq_node_ints(n, "starts", st, CQ_MAX_DIMS);
+        ke = cq_node_ints(n, "ends", en, CQ_MAX_DIMS);
+        ka = cq_node_ints(n, "axes", ax, CQ_MAX_DIMS);
+    } else {
+        for (int i = 1; i < n_in && i < 5; i++)
+            if (in[i].ndim >= 0 && !in[i].data)
+                return cq__need_data(n, i, err);
+        if (n_in < 3)
+            return cq_errf(err, CQ_EINVAL, "Slice '%s': needs starts and ends", n->name);
+        k = cq__ints_of(in[1].data, st, CQ_MAX_DIMS);
+        ke = cq__ints_of(in[2].data, en, CQ_MAX_DIMS);
+        if (n_in > 3 && in[3].ndim >= 0)
+            ka = cq__ints_of(in[3].data, ax, CQ_MAX_DIMS);
+        if (n_in > 4 && in[4].ndim >= 0)
+            ks = cq__ints_of(in[4].data, sp, CQ_MAX_DIMS);
+    }
+    if (k < 0 || k != ke || (ka && ka != k) || (ks && ks != k))
+        return cq_errf(err, CQ_EINVAL, "Slice '%s': starts, ends, axes, steps differ in length",
+                       n->name);
+    for (int d = 0; d < r; d++) {
+        start[d] = 0;
+        step[d] = 1;
+        sh[d] = in[0].shape[d];
+    }
+    for (int64_t i = 0; i < k; i++) {
+        int a = cq__axis(ka ? ax[i] : i, r);
+        int64_t s = ks ? sp[i] : 1, dim = in[0].shape[a < 0 ? 0 : a];
+        if (a < 0 || s == 0)
+            return cq_errf(err, CQ_EINVAL, "Slice '%s': bad axis or zero step", n->name);
+        int64_t b = st[i], e = en[i];
+        if (b < 0)
+            b += dim;
+        if (e < 0)
+            e += dim;
+        if (s > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            sh[a] = e > b ? (e - b + s - 1) / s : 0;
+        } else {
+            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+            sh[a] = b > e ? (b - e + (-s) - 1) / (-s) : 0;
+        }
+        start[a] = b;
+        step[a] = s;
+    }
+    return CQ_OK;
+}
+
+static cq_status infer_slice(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                             int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)n_out;
+    int64_t start[CQ_MAX_DIMS], step[CQ_MAX_DIMS], sh[CQ_MAX_DIMS];
+    if (slice_plan(n, opset, n_in, in, start, step, sh, err))
+        return err->code;
+    set_shape(&out[0], in[0].dtype, in[0].ndim, sh);
+    return CQ_OK;
+}
+
+static void tinfo_of(const cq_tensor *t, cq_tinfo *ti)
+{
+    ti->dtype = t->dtype;
+    ti->ndim = t->ndim;
+    memcpy(ti->shape, t->shape, sizeof ti->shape);
+    ti->data = t;
+}
+
+static cq_status run_slice(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                           cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out;
+    cq_tinfo ti[5];
+    for (int i = 0; i < n_in && i < 5; i++) {
+        if (in[i])
+            tinfo_of(in[i], &ti[i]);
+        else
+            ti[i].ndim = -1, ti[i].data = NULL;
+    }
+    int64_t start[CQ_MAX_DIMS], step[CQ_MAX_DIMS], sh[CQ_MAX_DIMS];
+    if (slice_plan(n, env->opset, n_in < 5 ? n_in : 5, ti, start, step, sh, err))
+        return err->code;
+    const cq_tensor *x = in[0];
+    cq_tensor *y = out[0];
+    int r = x->ndim;
+    size_t es = esz(x->dtype);
+    int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0};
+    const char *px = cq_tensor_data(x);
+    char *py = cq_tensor_data(y);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < r; d++)
+            off += (start[d] + idx[d] * step[d]) * (x->stride[d] / (int64_t)es);
+        memcpy(py + (size_t)i * es, px + (size_t)off * es, es);
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return CQ_OK;
+}
+
+/* ---- Pad ----------------------------------------------------------------------------- */
+
+static cq_status pad_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                          int64_t *pads, cq_err *err)
+{
+    int r = in[0].ndim;
+    int64_t p[2 * CQ_MAX_DIMS], k, ax[CQ_MAX_DIMS], ka = 0;
+    if (opset < 11) {
+        k = cq_node_ints(n, "pads", p, 2 * CQ_MAX_DIMS);
+    } else {
+        if (n_in < 2 || !in[1].data)
+            return cq__need_data(n, 1, err);
+        k = cq__ints_of(in[1].data, p, 2 * CQ_MAX_DIMS);
+        if (n_in > 3 && in[3].ndim >= 0) {
+            if (!in[3].data)
+                return cq__need_data(n, 3, err);
+            ka = cq__ints_of(in[3].data, ax, CQ_MAX_DIMS);
+        }
+    }
+    int na = ka ? (int)ka : r;
+    if (k != 2 * na)
+        return cq_errf(err, CQ_EINVAL, "Pad '%s': %lld pads for %d axes", n->name, (long long)k,
+                       na);
+    memset(pads, 0, sizeof(int64_t) * 2 * (size_t)r);
+    for (int i = 0; i < na; i++) {
+        int a = ka ? cq__axis(ax[i], r) : i;
+        if (a < 0)
+            return cq_errf(err, CQ_EINVAL, "Pad '%s': bad axis", n->name);
+        pads[a] = p[i];
+        pads[r + a] = p[na + i];
+    }
+    return CQ_OK;
+}
+
+static cq_status infer_pad(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)n_out;
+    int64_t pads[2 * CQ_MAX_DIMS];
+    if (pad_plan(n, opset, n_in, in, pads, err))
+        return err->code;
+    int r = in[0].ndim;
+    set_shape(&out[0], in[0].dtype, r, in[0].shape);
+    for (int d = 0; d < r; d++) {
+        out[0].shape[d] += pads[d] + pads[r + d];
+        if (out[0].shape[d] < 0)
+            return cq_errf(err, CQ_EINVAL, "Pad '%s': negative size", n->name);
+    }
+    return CQ_OK;
+}
+
+static cq_status run_pad(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out;
+    cq_tinfo ti[4];
+    for (int i = 0; i < n_in && i < 4; i++) {
+        if (in[i])
+            tinfo_of(in[i], &ti[i]);
+        else
+            ti[i].ndim = -1, ti[i].data = NULL;
+    }
+    int64_t pads[2 * CQ_MAX_DIMS];
+    if (pad_plan(n, env->opset, n_in < 4 ? n_in : 4, ti, pads, err))
+        return err->code;
+    const char *mode = cq_node_string(n, "mode", "constant");
+    int m = !strcmp(mode, "constant") ? 0 : !strcmp(mode, "edge") ? 1 : !strcmp(mode, "reflect") ? 2 : -1;
+    if (m < 0)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Pad '%s': mode '%s'", n->name, mode);
+    const cq_tensor *x = in[0];
+    cq_tensor *y = out[0];
+    const cq_dtype_traits *tr = cq_dtype_info(x->dtype);
+    size_t es = tr->size;
+    char cval[16] = {0};
+    double cv = env->opset < 11 ? cq_node_float(n, "value", 0.0f) : 0;
+    if (env->opset >= 11 && n_in > 2 && in[2] && cq_tensor_numel(in[2]) > 0)
+        cv = cq_dtype_info(in[2]->dtype)->get(cq_tensor_data(in[2]));
+    tr->set(cval, cv);
+    int r = x->ndim;
+    int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0};
+    const char *px = cq_tensor_data(x);
+    char *py = cq_tensor_data(y);
+    for (int d = 0; d < r; d++)
+        if (m && x->shape[d] == 0 && y->shape[d] > 0)
+            return cq_errf(err, CQ_EINVAL, "Pad '%s': %s padding of an empty dim", n->name, mode);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t off = 0;
+        int inside = 1;
+        for (int d = 0; d < r; d++) {
+            int64_t s = idx[d] - pads[d], dim = x->shape[d];
+            if (s < 0 || s >= dim) {
+                if (m == 0) {
+                    inside = 0;
+                    break;
+                }
+                if (m == 1) {
+                    s = s < 0 ? 0 : dim - 1;
+                } else if (dim == 1) {
+                    s = 0;
+                } else {
+                    int64_t per = 2 * (dim - 1);
+                    s = s % per;
+                    if (s < 0)
+                        s += per;
+                    if (s >= dim)
+                        s = per - s;
+                }
+            }
+            off += s * (x->stride[d] / (int64_t)es);
+        }
+        memcpy(py + (size_t)i * es, inside ? px + (size_t)off * es : cval, es);
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return CQ_OK;
+}
+
+/* ---- Constant, ConstantOfShape ----------------------------------------------------------- */
+
+/* The tensor a Constant node holds (a new reference), from whichever attribute is set. */
+cq_tensor *cq__constant_value(const cq_node *n, cq_err *err);
+cq_tensor *cq__constant_value(const cq_node *n, cq_err *err)
+{
+    const cq_attr *a;
+    if ((a = cq_node_attr(n, "value")) && a->type == CQ_ATTR_TENSOR && a->t) {
+        cq_tensor_retain(a->t);
+        return a->t;
+    }
+    if ((a = cq_node_attr(n, "value_float")))
+        return cq_tensor_scalar(CQ_F32, a->f, err);
+    if ((a = cq_node_attr(n, "value_int")))
+        return cq_tensor_scalar(CQ_S64, (double)a->i, err);
+    if ((a = cq_node_attr(n, "value_floats")) || (a = cq_node_attr(n, "value_ints"))) {
+        int isf = a->type == CQ_ATTR_FLOATS;
+        cq_tensor *t = cq_tensor_empty(isf ? CQ_F32 : CQ_S64, 1, &a->n, err);
+        if (t && a->n)
+            memcpy(cq_tensor_data(t), isf ? (void *)a->floats : (void *)a->ints,
+                   (size_t)a->n * (isf ? 4 : 8));
+        return t;
+    }
+    cq_errf(err, CQ_EUNSUPPORTED, "Constant '%s': no value calq can read (sparse or string)",
+            n->name);
+    return NULL;
+}
+
+static cq_status infer_constant(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                                int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)in, (void)n_out;
+    cq_tensor *t = cq__constant_value(n, err);
+    if (!t)
+        return err->code;
+    set_shape(&out[0], t->dtype, t->ndim, t->shape);
+    cq_tensor_release(t);
+    return CQ_OK;
+}
+
+static cq_status run_constant(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                              cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)in, (void)n_out, (void)env;
+    cq_tensor *t = cq__constant_value(n, err);
+    if (!t)
+        return err->code;
+    cq_status st = cq_tensor_copy(out[0], t, err);
+    cq_tensor_release(t);
+    return st;
+}
+
+static cq_status infer_cos(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_in, (void)n_out;
+    if (!in[0].data)
+        return cq__need_data(n, 0, err);
+    int64_t sh[CQ_MAX_DIMS];
+    int64_t k = cq__ints_of(in[0].data, sh, CQ_MAX_DIMS);
+    if (k < 0)
+        return cq_errf(err, CQ_EUNSUPPORTED, "ConstantOfShape '%s': rank above %d", n->name,
+                       CQ_MAX_DIMS);
+    for (int i = 0; i < k; i++)
+        if (sh[i] < 0)
+            return cq_errf(err, CQ_EINVAL, "ConstantOfShape '%s': negative dim", n->name);
+    const cq_attr *a = cq_node_attr(n, "value");
+    set_shape(&out[0], a && a->t ? a->t->dtype : CQ_F32, (int)k, sh);
+    return CQ_OK;
+}
+
+static cq_status run_cos(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)in, (void)n_out, (void)env, (void)err;
+    const cq_attr *a = cq_node_attr(n, "value");
+    size_t es = esz(out[0]->dtype);
+    char v[16] = {0};
+    if (a && a->t && cq_tensor_numel(a->t) > 0)
+        memcpy(v, cq_tensor_data(a->t), es);
+    char *p = cq_tensor_data(out[0]);
+    int64_t k = cq_tensor_numel(out[0]);
+    for (int64_t i = 0; i < k; i++)
+        memcpy(p + (size_t)i * es, v, es);
+    return CQ_OK;
+}
+
+cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err);
+
+const cq_op cq__ops_shape[] = {
+    {"Concat", "", infer_concat, run_concat},
+    {"Reshape", "", infer_reshape, copy_all},
+    {"Flatten", "", infer_flatten, copy_all},
+    {"Transpose", "", infer_transpose, run_transpose},
+    {"Squeeze", "", infer_squeeze, copy_all},
+    {"Unsqueeze", "", infer_unsqueeze, copy_all},
+    {"Shape", "", infer_shape, run_shape},
+    {"Gather", "", infer_gather, run_gather},
+    {"Slice", "", infer_slice, run_slice},
+    {"Pad", "", infer_pad, run_pad},
+    {"Resize", "", cq__infer_resize, cq__run_resize},
+    {"Constant", "", infer_constant, run_constant},
+    {"ConstantOfShape", "", infer_cos, run_cos},
+};
+CQ__STATIC_ASSERT(sizeof cq__ops_shape / sizeof cq__ops_shape[0] == CQ_OPS_SHAPE_N, shape_rows);

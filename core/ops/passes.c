@@ -1,0 +1,343 @@
+/* passes.c - constant folding, BatchNorm folding, Identity removal and static
+ * shape inference (see passes.h). */
+#include "ops/passes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cq__value_info(const cq_graph *g, int v, cq_tinfo *ti)
+{
+    memset(ti, 0, sizeof *ti);
+    ti->ndim = -1;
+    if (v < 0)
+        return;
+    const cq_value *val = &g->values[v];
+    if (val->data) {
+        ti->dtype = val->data->dtype;
+        ti->ndim = val->data->ndim;
+        memcpy(ti->shape, val->data->shape, sizeof ti->shape);
+        ti->data = cq_tensor_is_contiguous(val->data) ? val->data : NULL;
+        return;
+    }
+    if (!val->has_type || val->ndim < 0)
+        return;
+    for (int i = 0; i < val->ndim; i++)
+        if (val->shape[i] < 0)
+            return;
+    ti->dtype = val->dtype;
+    ti->ndim = val->ndim;
+    memcpy(ti->shape, val->shape, sizeof ti->shape);
+}
+
+static int64_t node_opset(const cq_graph *g, const cq_node *n)
+{
+    int64_t v = cq_graph_opset(g, n->domain ? n->domain : "");
+    return v > 0 ? v : 21;
+}
+
+cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out, cq_openv *env,
+                       cq_err *err)
+{
+    cq_node *n = &g->nodes[i];
+    const cq_op *op = cq_op_find(n->op_type, n->domain);
+    if (!op)
+        return cq_errf(err, CQ_EUNSUPPORTED, "node '%s': unsupported operator %s", n->name,
+                       n->op_type);
+    cq_tinfo ti[32], to[8];
+    if (n->n_inputs > 32 || n->n_outputs > 8)
+        return cq_errf(err, CQ_EUNSUPPORTED, "node '%s': too many inputs or outputs", n->name);
+    for (int k = 0; k < n->n_inputs; k++) {
+        memset(&ti[k], 0, sizeof ti[k]);
+        ti[k].ndim = -1;
+        if (in[k]) {
+            ti[k].dtype = in[k]->dtype;
+            ti[k].ndim = in[k]->ndim;
+            memcpy(ti[k].shape, in[k]->shape, sizeof ti[k].shape);
+            ti[k].data = in[k];
+        }
+    }
+    memset(to, 0, sizeof to);
+    env->opset = node_opset(g, n);
+    if (op->infer(n, env->opset, n->n_inputs, ti, n->n_outputs, to, err))
+        return err->code;
+    for (int k = 0; k < n->n_outputs; k++) {
+        out[k] = NULL;
+        if (n->outputs[k] < 0)
+            continue;
+        double want = (double)cq_dtype_info(to[k].dtype)->size;
+        for (int d = 0; d < to[k].ndim; d++)
+            want *= (double)to[k].shape[d];
+        if (want > (double)((size_t)1 << 34)) {
+            cq_errf(err, CQ_ENOMEM, "node '%s': output %d would take %.0f bytes", n->name, k, want);
+            goto fail;
+        }
+        out[k] = cq_tensor_empty(to[k].dtype, to[k].ndim, to[k].shape, err);
+        if (!out[k])
+            goto fail;
+    }
+    if (op->run(n, n->n_inputs, in, n->n_outputs, out, env, err))
+        goto fail;
+    return CQ_OK;
+fail:
+    for (int k = 0; k < n->n_outputs; k++) {
+        cq_tensor_release(out[k]);
+        out[k] = NULL;
+    }
+    return err->code;
+}
+
+static void set_type(cq_graph *g, int v, const cq_tinfo *t)
+{
+    cq_value *val = &g->values[v];
+    if (val->data)
+        return;
+    val->has_type = 1;
+    val->dtype = t->dtype;
+    val->onnx_elem_type = cq_dtype_info(t->dtype)->onnx_type;
+    val->ndim = t->ndim;
+    for (int i = 0; i < CQ_MAX_DIMS; i++)
+        val->shape[i] = i < t->ndim ? t->shape[i] : 0;
+}
+
+/* Infer node i's outputs statically; 1 when known, 0 when not, -1 on error. */
+static int infer_node(cq_graph *g, int i, cq_err *err)
+{
+    cq_node *n = &g->nodes[i];
+    const cq_op *op = cq_op_find(n->op_type, n->domain);
+    if (!op || n->n_inputs > 32 || n->n_outputs > 8)
+        return 0;
+    cq_tinfo ti[32], to[8];
+    for (int k = 0; k < n->n_inputs; k++) {
+        cq__value_info(g, n->inputs[k], &ti[k]);
+        if (n->inputs[k] >= 0 && ti[k].ndim < 0)
+            return 0;
+    }
+    memset(to, 0, sizeof to);
+    cq_err e2;
+    if (op->infer(n, node_opset(g, n), n->n_inputs, ti, n->n_outputs, to, &e2)) {
+        if (e2.code == CQ_ESTATE || e2.code == CQ_EUNSUPPORTED)
+            return 0;
+        *err = e2;
+        return -1;
+    }
+    for (int k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0)
+            set_type(g, n->outputs[k], &to[k]);
+    return 1;
+}
+
+cq_status cq_graph_infer_shapes(cq_graph *g, cq_err *err)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && infer_node(g, i, err) < 0)
+            return err->code;
+    return CQ_OK;
+}
+
+static int all_const(const cq_graph *g, const cq_node *n)
+{
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v >= 0 && (!g->values[v].data || !cq_tensor_is_contiguous(g->values[v].data)))
+            return 0;
+    }
+    return 1;
+}
+
+cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
+{
+    int folded = 0;
+    cq_openv env = {0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        int r = infer_node(g, i, err);
+        if (r < 0)
+            goto fail;
+        int shape_only = !strcmp(n->op_type, "Shape") && n->n_inputs == 1 && r == 1 &&
+                         (!n->domain || !*n->domain);
+        if (!shape_only && !all_const(g, n))
+            continue;
+        if (!cq_op_find(n->op_type, n->domain) || n->n_inputs > 32 || n->n_outputs > 8)
+            continue;
+        int out_is_input = 0;
+        for (int k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0 && g->values[n->outputs[k]].is_input)
+                out_is_input = 1;
+        if (out_is_input)
+            continue;
+        cq_tensor *in[32], *out[8];
+        cq_tensor *dummy = NULL;
+        for (int k = 0; k < n->n_inputs; k++)
+            in[k] = n->inputs[k] >= 0 ? g->values[n->inputs[k]].data : NULL;
+        if (shape_only) {
+            /* Shape reads only its input's shape: a zero-stride view will do. */
+            const cq_value *v = &g->values[n->inputs[0]];
+            dummy = cq_tensor_new(v->dtype, 0, NULL, err);
+            if (!dummy)
+                goto fail;
+            cq_tensor *x = cq_tensor_expand(dummy, v->ndim, v->shape, err);
+            cq_tensor_release(dummy);
+            if (!x)
+                goto fail;
+            dummy = in[0] = x;
+        }
+        cq_status st = cq__run_node(g, i, in, out, &env, err);
+        cq_tensor_release(dummy);
+        if (st) {
+            cq_err_prefix(err, "constant folding: ");
+            goto fail;
+        }
+        for (int k = 0; k < n->n_outputs; k++) {
+            if (!out[k])
+                continue;
+            int v = n->outputs[k];
+            st = cq_graph_add_initializer(g, v, out[k], err);
+            cq_tensor_release(out[k]);
+            if (st) {
+                for (int j = k + 1; j < n->n_outputs; j++)
+                    cq_tensor_release(out[j]);
+                goto fail;
+            }
+            g->values[v].producer = -1;
+        }
+        n->dead = 1;
+        folded++;
+    }
+    cq_free(env.scratch);
+    if (count)
+        *count = folded;
+    return CQ_OK;
+fail:
+    cq_free(env.scratch);
+    return err->code;
+}
+
+static const float *const_f32(const cq_graph *g, int v, int64_t n)
+{
+    if (v < 0)
+        return NULL;
+    const cq_tensor *t = g->values[v].data;
+    if (!t || t->dtype != CQ_F32 || !cq_tensor_is_contiguous(t) || cq_tensor_numel(t) != n)
+        return NULL;
+    return cq_tensor_data(t);
+}
+
+cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err)
+{
+    int folded = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_node *bn = &g->nodes[i];
+        if (bn->dead || strcmp(bn->op_type, "BatchNormalization") || (bn->domain && *bn->domain) ||
+            bn->n_inputs < 5 || cq_node_int(bn, "training_mode", 0))
+            continue;
+        int extra = 0;
+        for (int k = 1; k < bn->n_outputs; k++)
+            if (bn->outputs[k] >= 0)
+                extra = 1;
+        int x = bn->inputs[0];
+        if (extra || x < 0 || g->values[x].producer < 0 || g->values[x].is_output)
+            continue;
+        int ci = g->values[x].producer;
+        cq_node *cv = &g->nodes[ci];
+        if (cv->dead || strcmp(cv->op_type, "Conv") || (cv->domain && *cv->domain) ||
+            cv->n_inputs < 2 || cq_graph_consumers(g, x, NULL, 0) != 1)
+            continue;
+        const cq_tensor *w = g->values[cv->inputs[1]].data;
+        if (!w || w->dtype != CQ_F32 || !cq_tensor_is_contiguous(w) || w->ndim < 1)
+            continue;
+        int64_t m = w->shape[0], per = cq_tensor_numel(w) / (m ? m : 1);
+        const float *sc = const_f32(g, bn->inputs[1], m), *be = const_f32(g, bn->inputs[2], m);
+        const float *mu = const_f32(g, bn->inputs[3], m), *va = const_f32(g, bn->inputs[4], m);
+        const float *ob = cv->n_inputs > 2 ? const_f32(g, cv->inputs[2], m) : NULL;
+        if (!sc || !be || !mu || !va || (cv->n_inputs > 2 && cv->inputs[2] >= 0 && !ob))
+            continue;
+        float eps = cq_node_float(bn, "epsilon", 1e-5f);
+        cq_tensor *nw = cq_tensor_clone(w, err);
+        cq_tensor *nb = nw ? cq_tensor_empty(CQ_F32, 1, &m, err) : NULL;
+        if (!nb) {
+            cq_tensor_release(nw);
+            return err->code;
+        }
+        float *pw = cq_tensor_data(nw), *pb = cq_tensor_data(nb);
+        for (int64_t j = 0; j < m; j++) {
+            double k = sc[j] / sqrt((double)va[j] + eps);
+            for (int64_t q = 0; q < per; q++)
+                pw[j * per + q] = (float)(pw[j * per + q] * k);
+            pb[j] = (float)(((ob ? ob[j] : 0) - mu[j]) * k + be[j]);
+        }
+        char name[256];
+        int vw = cq_graph_new_value(g, g->values[cv->inputs[1]].name, err);
+        int vb = vw >= 0 ? (snprintf(name, sizeof name, "%s_bias", cv->name[0] ? cv->name : "conv"),
+                            cq_graph_new_value(g, name, err))
+                         : -1;
+        cq_status st = vb < 0 ? err->code : cq_graph_add_initializer(g, vw, nw, err);
+        if (!st)
+            st = cq_graph_add_initializer(g, vb, nb, err);
+        cq_tensor_release(nw);
+        cq_tensor_release(nb);
+        if (st)
+            return st;
+        cv = &g->nodes[ci];
+        bn = &g->nodes[i];
+        if (cv->n_inputs < 3) {
+            int *ni = realloc(cv->inputs, 3 * sizeof *ni);
+            if (!ni)
+                return cq_errf(err, CQ_ENOMEM, "out of memory");
+            cv->inputs = ni;
+            cv->n_inputs = 3;
+        }
+        cv->inputs[1] = vw;
+        cv->inputs[2] = vb;
+        cv->outputs[0] = bn->outputs[0];
+        g->values[bn->outputs[0]].producer = ci;
+        g->values[x].producer = -1;
+        bn->dead = 1;
+        folded++;
+    }
+    if (count)
+        *count = folded;
+    return CQ_OK;
+}
+
+cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
+{
+    (void)err;
+    int removed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_node *n = &g->nodes[i];
+        if (n->dead || strcmp(n->op_type, "Identity") || (n->domain && *n->domain) ||
+            n->n_inputs != 1 || n->n_outputs != 1 || n->inputs[0] < 0 || n->outputs[0] < 0)
+            continue;
+        int from = n->inputs[0], to = n->outputs[0];
+        if (g->values[to].is_output)
+            continue;
+        for (int j = 0; j < g->n_nodes; j++) {
+            cq_node *c = &g->nodes[j];
+            for (int k = 0; k < c->n_inputs; k++)
+                if (c->inputs[k] == to)
+                    c->inputs[k] = from;
+        }
+        g->values[to].producer = -1;
+        n->dead = 1;
+        removed++;
+    }
+    if (count)
+        *count = removed;
+    return CQ_OK;
+}
+
+cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err)
+{
+    cq_pass_stats st = {0};
+    if (cq_graph_toposort(g, err) || cq_pass_remove_identity(g, &st.identities, err) ||
+        cq_pass_fold_constants(g, &st.folded, err) || cq_pass_fold_bn(g, &st.bn_folded, err) ||
+        cq_graph_compact(g, err) || cq_graph_toposort(g, err))
+        return err->code;
+    if (stats)
+        *stats = st;
+    return CQ_OK;
+}

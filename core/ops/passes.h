@@ -1,0 +1,51 @@
+/*
+ * passes.h - graph rewrites run before execution, and static shape inference.
+ *
+ *     cq_pass_stats st;
+ *     if (cq_passes_run(g, &st, &err)) ...   // fold, BN->Conv, Identity, compact
+ *     cq_graph_infer_shapes(g, &err);         // fill value dtypes and shapes
+ *
+ * Every pass keeps the graph valid ONNX (folded values become initializers,
+ * folded BatchNorms change the Conv's weights and bias), so cq_onnx_save writes
+ * the optimized model. Failures return a cq_status and fill err; the graph may
+ * then be partly rewritten but stays consistent.
+ */
+#ifndef CQ_PASSES_H
+#define CQ_PASSES_H
+
+#include "graph/graph.h"
+#include "ops/ops.h"
+
+typedef struct cq_pass_stats {
+    int folded;        /* nodes replaced by constants */
+    int bn_folded;     /* BatchNormalizations folded into Convs */
+    int identities;    /* Identity nodes removed */
+} cq_pass_stats;
+
+/* All passes, then compact and toposort. stats may be NULL. */
+cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err);
+
+/* Constant folding: nodes whose inputs are all constant, and Shape nodes whose
+ * input shape is statically known, are run once and replaced by initializers
+ * (the Shape -> Gather -> Concat -> Reshape chains exporters emit). */
+cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err);
+/* Conv -> BatchNormalization (inference mode, constant parameters, the Conv's
+ * output read by nothing else) becomes one Conv with scaled weights and bias. */
+cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err);
+/* Identity nodes whose output is not a graph output are bypassed. */
+cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err);
+
+/* Static shape inference in node order: sets has_type/dtype/ndim/shape of
+ * every value whose shape follows from the graph inputs' declared shapes and
+ * the constants. Values that depend on run-time data keep ndim -1. Never fails
+ * on unknown shapes; fails (EINVAL...) when an op reports inconsistent ones. */
+cq_status cq_graph_infer_shapes(cq_graph *g, cq_err *err);
+
+/* What is statically known about value v (ndim -1 when not fully known). */
+void cq__value_info(const cq_graph *g, int v, cq_tinfo *ti);
+/* Run node i of g once on the given dense inputs, allocating its outputs
+ * (new references in out, NULL for omitted ones). */
+cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out, cq_openv *env,
+                       cq_err *err);
+
+#endif
