@@ -5,6 +5,7 @@
 #   make demo       bootstrap, build, run the main job on the default real data
 #   make asan       the tests again under AddressSanitizer + UBSan (build-asan/)
 #   make test-slow  the specs tagged #slow
+#   make lint       the layering of core/ and bindings/, file lengths, dates (tools/lint.sh)
 #   make bench      the benchmarks (bench/), results printed as ratios to anchors
 #   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
 #   make install    PREFIX=/usr/local (also used by the rockspec)
@@ -104,6 +105,11 @@ $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 
 bootstrap:
 	@tools/bootstrap.sh
+
+# Which folder may include which (docs/design.md), no .c file over 800 lines, no dates
+# in core/, bindings/, scripts/. Needs no build; tests/lua/lint_spec.lua tests it.
+lint:
+	@tools/lint.sh
 
 # ONNX Runtime reference inputs/outputs under $(CALQ_CACHE)/refs (skips what is done).
 refs:
