@@ -45,7 +45,7 @@ run_calq() {
         awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
 }
 # In the fifth round's A/B runs, whichever of two alternating binaries ran second
-# measured 2-3 % slower (docs/design-exec.md), so neither engine always goes second:
+# measured 2-3 % slower (bench/NOTES.md, fifth round), so neither engine always goes second:
 # ORT first in odd rounds, calq first in even ones.
 for ((r = 1; r <= rounds; r++)); do
     if ((r % 2)); then run_ort; run_calq; else run_calq; run_ort; fi
