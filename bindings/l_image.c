@@ -204,7 +204,9 @@ static int m_paste(lua_State *L)
     lua_Integer f = luaL_optinteger(L, 5, 0);
     luaL_argcheck(L, f >= 0 && f <= 4096, 5, "feather must be in 0..4096");
     luaL_argcheck(L, dst->channels == src->channels, 2, "channel counts differ");
-    cq_image_paste(dst, src, x, y, (int)f, NULL);
+    cq_err err;
+    if (cq_image_paste(dst, src, x, y, (int)f, &err))
+        return luaL_error(L, "%s", err.msg);
     lua_settop(L, 1);
     return 1;
 }

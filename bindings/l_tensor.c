@@ -288,7 +288,9 @@ static int m_get(lua_State *L)
     int64_t idx[CQ_MAX_DIMS];
     double v;
     check_index(L, t, 2, idx, "get");
-    cq_tensor_get(t, idx, &v, NULL);
+    cq_err err;
+    if (cq_tensor_get(t, idx, &v, &err))
+        return luaL_error(L, "%s", err.msg);
     push_number(L, t->dtype, v);
     return 1;
 }
@@ -301,7 +303,9 @@ static int m_set(lua_State *L)
     int vpos = lua_istable(L, 2) ? 3 : 2 + t->ndim;
     double v = lua_isboolean(L, vpos) ? lua_toboolean(L, vpos) : luaL_checknumber(L, vpos);
     check_index(L, t, 2, idx, "set");
-    cq_tensor_set(t, idx, v, NULL);
+    cq_err err;
+    if (cq_tensor_set(t, idx, v, &err))
+        return luaL_error(L, "%s", err.msg);
     lua_settop(L, 1);
     return 1;
 }
@@ -488,7 +492,9 @@ static void push_nested(lua_State *L, cq_tensor *t, int dim, int64_t *idx)
 {
     if (dim == t->ndim) {
         double v;
-        cq_tensor_get(t, idx, &v, NULL);
+        cq_err err;
+        if (cq_tensor_get(t, idx, &v, &err))
+            luaL_error(L, "%s", err.msg);
         push_number(L, t->dtype, v);
         return;
     }
@@ -578,7 +584,9 @@ static int mm_index(lua_State *L)
         if (t->ndim == 1) {
             int64_t idx[1] = {i - 1};
             double v;
-            cq_tensor_get(t, idx, &v, NULL);
+            cq_err e;
+            if (cq_tensor_get(t, idx, &v, &e))
+                return luaL_error(L, "%s", e.msg);
             push_number(L, t->dtype, v);
             return 1;
         }
@@ -610,7 +618,10 @@ static int mm_newindex(lua_State *L)
         return luaL_error(L, "index %d out of range (dimension 1 has size %d)", (int)i,
                           (int)t->shape[0]);
     int64_t idx[1] = {i - 1};
-    cq_tensor_set(t, idx, lua_isboolean(L, 3) ? lua_toboolean(L, 3) : luaL_checknumber(L, 3), NULL);
+    double v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : luaL_checknumber(L, 3);
+    cq_err err;
+    if (cq_tensor_set(t, idx, v, &err))
+        return luaL_error(L, "%s", err.msg);
     return 0;
 }
 

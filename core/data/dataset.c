@@ -150,7 +150,7 @@ cq_status cq_dataset_add_box(cq_dataset *ds, float x, float y, float w, float h,
     if (ds->n == 0)
         return cq_errf(err, CQ_ESTATE, "dataset: box added before any image");
     if (reserve_boxes(ds, ds->nboxes + 1, err))
-        return err ? err->code : CQ_ENOMEM;
+        return err->code;
     int64_t i = ds->n - 1, b = ds->nboxes++;
     float *p = ds->box + 4 * b;
     p[0] = x, p[1] = y, p[2] = w, p[3] = h;
@@ -264,11 +264,11 @@ cq_status cq_dataset_append(cq_dataset *dst, const cq_dataset *src, cq_err *err)
     cq_status st = CQ_OK;
     for (int32_t c = 0; c < src->ncat && !st; c++)
         if ((map[c] = cq_dataset_category(dst, cq_dataset_cat_name(src, c), src->cat_id[c], err)) < 0)
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
     for (int64_t i = 0; i < src->n && !st; i++) {
         if (cq_dataset_add(dst, cq_dataset_path(src, i), src->id[i], src->width[i], src->height[i],
                            src->count[i], err) < 0) {
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
             break;
         }
         for (int64_t b = src->box_first[i]; b < src->box_first[i] + src->box_n[i] && !st; b++) {

@@ -88,7 +88,7 @@ cq_status cq__coco_link(const cq__coco_recs *c, cq_dataset *ds, const char *dir,
     for (int64_t k = 0; k < c->ncat; k++) {
         int32_t ci = cq_dataset_category(ds, ds->str + c->cat[k].name, c->cat[k].id, err);
         if (ci < 0) {
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
             goto done;
         }
         idmap_put(&cm, c->cat[k].id, ci);
@@ -117,7 +117,7 @@ cq_status cq__coco_link(const cq__coco_recs *c, cq_dataset *ds, const char *dir,
         int64_t r = cq_dataset_add(ds, path, c->img[i].id, c->img[i].w, c->img[i].h, -1, err);
         free(path);
         if (r < 0) {
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
             break;
         }
         for (int64_t k = start[i]; k < start[i + 1] && !st; k++) {

@@ -83,7 +83,7 @@ static cq_status add_labels(cq_dataset *ds, char *s, cq_err *err)
     for (char *tok = strtok(s, "; "); tok; tok = strtok(NULL, "; ")) {
         int32_t c = cq_dataset_category(ds, tok, -1, err);
         if (c < 0)
-            return err ? err->code : CQ_ENOMEM;
+            return err->code;
         cq_status st = cq_dataset_add_box(ds, 0, 0, 0, 0, c, CQ_BOX_LABEL_ONLY, err);
         if (st)
             return st;
@@ -176,11 +176,12 @@ cq_dataset *cq_ds_read_csv(const char *path, const cq_ds_opts *opts, cq_err *err
         }
         if ((!wh[0] || !wh[1]) && opts->read_headers) {
             int32_t w, h;
-            if (cq_image_header_size(img, &w, &h, NULL) == CQ_OK)
+            cq_err ignored; /* an unreadable header leaves the size unknown */
+            if (cq_image_header_size(img, &w, &h, &ignored) == CQ_OK)
                 wh[0] = w, wh[1] = h;
         }
         if (cq_dataset_add(ds, img, ds->n + 1, (int32_t)wh[0], (int32_t)wh[1], (int32_t)v, err) < 0)
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
         free(img);
         if (!st && map[COL_LABELS] >= 0 && map[COL_LABELS] < n)
             st = add_labels(ds, f[map[COL_LABELS]], err);

@@ -56,7 +56,8 @@ static void on_start(cq__xml *x, const char *name, const char **attrs)
         }
         if ((!has_w || !has_h) && s->opts->read_headers) {
             int32_t iw, ih;
-            if (cq_image_header_size(path, &iw, &ih, NULL) == CQ_OK)
+            cq_err ignored; /* an unreadable header leaves the size unknown */
+            if (cq_image_header_size(path, &iw, &ih, &ignored) == CQ_OK)
                 w = iw, h = ih;
         }
         cq_err e;

@@ -191,18 +191,19 @@ static cq_status add_file(cq_dataset *ds, voc_state *s, const char *imgdir, cons
         return cq_errf(err, CQ_ENOMEM, "%s: out of memory", xml);
     if ((s->width <= 0 || s->height <= 0) && opts->read_headers) {
         int32_t w, h;
-        if (cq_image_header_size(path, &w, &h, NULL) == CQ_OK)
+        cq_err ignored; /* an unreadable header leaves the size unknown */
+        if (cq_image_header_size(path, &w, &h, &ignored) == CQ_OK)
             s->width = w, s->height = h;
     }
     int64_t i = cq_dataset_add(ds, path, ds->n + 1, (int32_t)s->width, (int32_t)s->height, -1, err);
     free(path);
     if (i < 0)
-        return err ? err->code : CQ_ENOMEM;
+        return err->code;
     for (int k = 0; k < s->nobj; k++) {
         voc_obj *o = &s->obj[k];
         int32_t c = o->name[0] ? cq_dataset_category(ds, o->name, -1, err) : -1;
         if (o->name[0] && c < 0)
-            return err ? err->code : CQ_ENOMEM;
+            return err->code;
         cq_status st = cq_dataset_add_box(ds, o->x0 - 1, o->y0 - 1, o->x1 - o->x0 + 1,
                                           o->y1 - o->y0 + 1, c, o->difficult ? CQ_BOX_IGNORE : 0, err);
         if (st)

@@ -37,7 +37,7 @@ static cq_status read_names(cq_dataset *ds, const char *dir, cq_err *err)
             line[strcspn(line, "\r\n")] = '\0';
             if (cq_dataset_category(ds, line, k++, err) < 0) {
                 fclose(fp);
-                return err ? err->code : CQ_ENOMEM;
+                return err->code;
             }
         }
         fclose(fp);
@@ -89,7 +89,7 @@ static cq_status read_label(cq_dataset *ds, const char *txt, cq_err *err)
             if (ds->cat_id[k] == cls)
                 c = k;
         if (c < 0 && (c = cq_dataset_category(ds, name, cls, err)) < 0) {
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
             break;
         }
         float sx = W > 0 ? W : 1, sy = H > 0 ? H : 1;
@@ -128,8 +128,9 @@ cq_dataset *cq_ds_read_yolo(const char *dir, const cq_ds_opts *opts, cq_err *err
             FILE *f = fopen(img, "rb");
             if (f) {
                 fclose(f);
+                cq_err ignored; /* an unreadable header leaves the size unknown */
                 if (opts->read_headers)
-                    cq_image_header_size(img, &w, &h, NULL);
+                    cq_image_header_size(img, &w, &h, &ignored);
                 break;
             }
             if (e + 1 < sizeof exts / sizeof exts[0])
@@ -142,7 +143,7 @@ cq_dataset *cq_ds_read_yolo(const char *dir, const cq_ds_opts *opts, cq_err *err
         if (!txt || !img)
             st = cq_errf(err, CQ_ENOMEM, "%s: out of memory", dir);
         else if (cq_dataset_add(ds, img, ds->n + 1, w, h, -1, err) < 0)
-            st = err ? err->code : CQ_ENOMEM;
+            st = err->code;
         else
             st = read_label(ds, txt, err);
         free(txt);

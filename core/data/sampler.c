@@ -103,7 +103,7 @@ cq_status cq_sample_balanced(const cq_dataset *ds, const int64_t *cand, int64_t 
     uint8_t *drawn;
     int64_t *a = take_candidates(ds, cand, &ncand, &drawn, err);
     if (!a)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     int64_t k = o->size < ncand ? o->size : ncand;
     cq_status st = check_common(o, cap, k, err);
     int64_t *pool = st ? NULL : malloc((size_t)(ncand ? ncand : 1) * sizeof *pool);
@@ -174,7 +174,7 @@ cq_status cq_sample_first(const cq_dataset *ds, const int64_t *cand, int64_t nca
     *nout = 0;
     int64_t *a = take_candidates(ds, cand, &ncand, NULL, err);
     if (!a)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     int64_t k = o->size < ncand ? o->size : ncand;
     cq_status st = check_common(o, cap, k, err);
     if (!st) {
@@ -196,7 +196,7 @@ cq_status cq_sample_uniform(const cq_dataset *ds, const int64_t *cand, int64_t n
     *nout = 0;
     int64_t *a = take_candidates(ds, cand, &ncand, NULL, err);
     if (!a)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     int64_t k = o->size < ncand ? o->size : ncand;
     cq_status st = check_common(o, cap, k, err);
     if (!st) {
@@ -223,7 +223,7 @@ cq_status cq_sample_class_balanced(const cq_dataset *ds, const int64_t *cand, in
         return cq_errf(err, CQ_EINVAL, "sampler: per_class %lld < 0", (long long)o->per_class);
     int64_t *a = take_candidates(ds, cand, &ncand, NULL, err);
     if (!a)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     int64_t *taken = calloc((size_t)(ds->ncat ? ds->ncat : 1), sizeof *taken);
     if (!taken) {
         free(a);
@@ -279,7 +279,7 @@ cq_status cq_sample_stratified(const cq_dataset *ds, const int64_t *cand, int64_
     *nout = 0;
     int64_t *a = take_candidates(ds, cand, &ncand, NULL, err);
     if (!a)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     int64_t k = o->size < ncand ? o->size : ncand;
     cq_status st = check_common(o, cap, k, err);
     int32_t maxc = 0;

@@ -602,8 +602,8 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         memset(tp, 0, sizeof tp);
         if (e->ops[pn]->infer(m, e->opset[pn], 1, &to[0], 1, tp, err) ||
             cq__pool2d_of(m, 0, to[0].ndim, to[0].shape, &pool, err))
-            return cq_err_prefix(err, "node '%s' (MaxPool, fused into '%s'): ", m->name,
-                                 n->name);
+            return cq_err_prefix(err, err->code, "node '%s' (MaxPool, fused into '%s'): ",
+                                 m->name, n->name);
         to[0] = tp[0];
     }
     for (int k = 0; k < n->n_outputs; k++) {
@@ -656,7 +656,7 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
             cq_tensor_release(out[k]);
     e->env.in_const = NULL;
     if (st)
-        return cq_err_prefix(err, "node '%s' (%s): ", n->name, n->op_type);
+        return cq_err_prefix(err, st, "node '%s' (%s): ", n->name, n->op_type);
     if (e->observer)
         for (int k = 0; k < n->n_outputs; k++) {
             if (outv[k] < 0)

@@ -257,7 +257,7 @@ static cq_status check_value(const cq_graph *g, int v, cq_err *err)
 cq_status cq_graph_set_data(cq_graph *g, int v, cq_tensor *t, cq_err *err)
 {
     if (check_value(g, v, err) != CQ_OK)
-        return err ? err->code : CQ_ERANGE;
+        return err->code;
     if (!t)
         return cq_errf(err, CQ_EINVAL, "cq_graph_set_data: NULL tensor for '%s'",
                        g->values[v].name);
@@ -315,7 +315,7 @@ cq_status cq_graph_add_initializer(cq_graph *g, int v, cq_tensor *t, cq_err *err
     if (check_value(g, v, err) != CQ_OK)
         return CQ_ERANGE;
     if (t && cq_graph_set_data(g, v, t, err) != CQ_OK)
-        return err ? err->code : CQ_EINVAL;
+        return err->code;
     g->values[v].is_initializer = 1;
     return list_add(&g->initializers, &g->n_initializers, v, err);
 }

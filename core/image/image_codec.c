@@ -483,7 +483,7 @@ cq_status cq_image_save(const cq_image *im, const char *path, int quality, cq_er
     size_t size = 0;
     cq_status st = cq_image_encode(im, fmt, quality, &buf, &size, err);
     if (st)
-        return cq_err_prefix(err, "%s: ", path);
+        return cq_err_prefix(err, st, "%s: ", path);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
     if (!tmp) {

@@ -90,8 +90,10 @@ cq_status cq_preproc_check(const cq_preproc_spec *s, cq_err *err)
 static cq_image *pad(const cq_image *im, int pw, int ph, int x0, int y0, uint8_t v, cq_err *err)
 {
     cq_image *p = cq_image_new(pw, ph, im->channels, v, err);
-    if (p)
-        cq_image_paste(p, im, x0, y0, 0, NULL);
+    if (p && cq_image_paste(p, im, x0, y0, 0, err) != CQ_OK) {
+        cq_image_free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -217,7 +219,7 @@ cq_tensor *cq_preproc_batch(const cq_preproc_spec *s, const cq_image *const *ims
     for (int i = 0; i < n; i++) {
         cq_image *p = cq_preproc_image(s, ims[i], tr ? &tr[i] : NULL, err);
         if (!p) {
-            cq_err_prefix(err, "image %d: ", i + 1);
+            cq_err_prefix(err, err->code, "image %d: ", i + 1);
             cq_tensor_release(t);
             return NULL;
         }

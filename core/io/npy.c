@@ -149,7 +149,7 @@ static cq_status parse_dict(hdr *h, npy_info *info, cq_err *err)
                                h->path);
             if (parse_str(h, val, sizeof val, err) != CQ_OK
                 || parse_descr(h, val, info, err) != CQ_OK)
-                return err ? err->code : CQ_EFORMAT;
+                return err->code;
             seen |= 1;
         } else if (strcmp(key, "fortran_order") == 0) {
             skip_ws(h);
@@ -276,7 +276,7 @@ static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *e
         rshape[i] = info.fortran ? info.shape[info.ndim - 1 - i] : info.shape[i];
     cq_tensor *t = cq_tensor_empty(info.dtype, info.ndim, rshape, err);
     if (!t)
-        return cq_err_prefix(err, "%s: ", path), NULL;
+        return cq_err_prefix(err, err->code, "%s: ", path), NULL;
     cq__prefault(cq_tensor_data(t), (size_t)nbytes);
     if (read_full(f, cq_tensor_data(t), (size_t)nbytes, path, "data", err) != CQ_OK) {
         cq_tensor_release(t);

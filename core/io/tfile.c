@@ -404,7 +404,7 @@ cq_status cq_tfile_close(cq_tfile_writer *w, cq_err *err)
     if (w->failed) {
         cq_errf(err, w->failed, "%s", w->failmsg);
         cq_tfile_abort(w);
-        return err ? err->code : CQ_EIO;
+        return err->code;
     }
     size_t isize;
     unsigned char *index = build_index(w, &isize), foot[FOOTER_SIZE];

@@ -214,7 +214,7 @@ static cq_status open_checked(cq_tfile *r, cq_err *err)
                        r->path, (unsigned long long)r->fsize);
     if (read_at(r, hdr, sizeof hdr, 0, err) != CQ_OK
         || read_at(r, foot, sizeof foot, r->fsize - FOOTER_SIZE, err) != CQ_OK)
-        return err ? err->code : CQ_EIO;
+        return err->code;
     if (memcmp(hdr, CQ__TF_MAGIC, 8) != 0)
         return cq_errf(err, CQ_EFORMAT, "%s: not a calq tensor file (wrong magic)", r->path);
     uint64_t version = get_le(hdr + 8, 4), flags = get_le(hdr + 12, 4);
@@ -356,7 +356,7 @@ static cq_status inflate(cq_tfile *r, const cq_tfile_entry *e, unsigned char *ds
                 break;
             }
             have = left < CHUNK ? (size_t)left : CHUNK;
-            cq_status s = read_at(r, r->buf, have, pos, NULL);
+            cq_status s = read_at(r, r->buf, have, pos, err);
             if (s != CQ_OK)
                 return cq_errf(err, s, "%s: tensor '%s': cannot read its payload at byte %llu "
                                "(file changed while open?)", r->path, e->name,
@@ -422,7 +422,7 @@ cq_tensor *cq_tfile_read(cq_tfile *r, int i, cq_err *err)
     }
     cq_tensor *t = cq_tensor_empty(e->dtype, e->ndim, e->shape, err);
     if (!t) {
-        cq_err_prefix(err, "%s: tensor '%s': ", r->path, e->name);
+        cq_err_prefix(err, err->code, "%s: tensor '%s': ", r->path, e->name);
         return NULL;
     }
     cq__prefault(cq_tensor_data(t), e->nbytes);

@@ -404,7 +404,8 @@ int cq_conv2d_blocked_native(const cq_conv2d_params *p)
      * pixel-major GEMM where it applies; depthwise on small planes the
      * channel-block kernel */
     int64_t oh, ow;
-    if (!p || cq_kern_isa() != CQ_ISA_AVX512 || cq_conv2d_out_shape(p, &oh, &ow, NULL) ||
+    cq_err ignored; /* a shape the kernels refuse: not native */
+    if (!p || cq_kern_isa() != CQ_ISA_AVX512 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) ||
         (p->x_blocked && p->c_in % 16) || ((p->y_blocked || p->res_blocked) && p->c_out % 16))
         return 0;
     if (p->groups == 1)

@@ -45,7 +45,7 @@ static const cq_pb_name entry_names[] = {{1, "key"}, {2, "value"}, {0, NULL}};
 
 static cq_status code_of(const cq_pb *m)
 {
-    return m->err && m->err->code != CQ_OK ? m->err->code : CQ_EFORMAT;
+    return m->err->code != CQ_OK ? m->err->code : CQ_EFORMAT;
 }
 
 static uint8_t *memdup(const void *p, size_t n)
@@ -455,11 +455,10 @@ static cq_status read_node(cq_pb *m, const cq_pb_field *nf, cq_graph *g, int dep
                               (const char *const *)ins, (int)nout, (const char *const *)outs,
                               m->err);
         if (n < 0) {
-            st = m->err ? m->err->code : CQ_EFORMAT;
-            if (st == CQ_EINVAL && m->err)
-                st = m->err->code = CQ_EFORMAT;
-            cq_err_prefix(m->err, "%s: byte %zu: %s.node (field 1): ", m->file, nf->offset,
-                          m->msg);
+            /* a bad node in a file is the file's fault, not the caller's */
+            cq_status code = m->err->code == CQ_EINVAL ? CQ_EFORMAT : m->err->code;
+            st = cq_err_prefix(m->err, code, "%s: byte %zu: %s.node (field 1): ", m->file,
+                               nf->offset, m->msg);
         }
     }
     int64_t i = 0;
@@ -645,9 +644,6 @@ static cq_status read_model(cq_pb *m, cq_graph *g)
 
 cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name, cq_err *err)
 {
-    cq_err local;
-    if (!err)
-        err = &local;
     cq_err_clear(err);
     if (!name)
         name = "<buffer>";
@@ -658,7 +654,7 @@ cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name, cq_
     cq_pb_init(&m, buf, len, name, "ModelProto", model_names, err);
     cq_status st = read_model(&m, g);
     if (st == CQ_OK && (st = cq_graph_toposort(g, err)) != CQ_OK)
-        cq_err_prefix(err, "%s: ", name);
+        cq_err_prefix(err, st, "%s: ", name);
     if (st != CQ_OK) {
         cq_graph_free(g);
         return NULL;

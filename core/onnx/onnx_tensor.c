@@ -48,8 +48,9 @@ static void external_location(const cq_pb *m, const cq_pb_field *f, char *loc, s
     int is_loc = 0;
     const uint8_t *val = NULL;
     size_t vlen = 0;
+    cq_err ignored; /* a bad entry only leaves the location out of the message */
     cq_pb_sub(m, f, "StringStringEntryProto", entry_names, &e);
-    e.err = NULL;
+    e.err = &ignored;
     while (cq_pb_next(&e, &ef) > 0) {
         if (ef.wire != CQ_PB_LEN)
             continue;
@@ -117,7 +118,7 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
             goto fail;
     }
     if (more < 0) {
-        st = m->err ? m->err->code : CQ_EFORMAT;
+        st = m->err->code;
         goto fail;
     }
     const char *tname = out->name ? out->name : "";
@@ -164,7 +165,7 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
         }
         out->t = cq_tensor_empty(dt, (int)nd, dims, m->err);
         if (!out->t) {
-            st = m->err ? m->err->code : CQ_ENOMEM;
+            st = m->err->code;
             goto fail;
         }
         if (raw.len)
@@ -194,7 +195,7 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
     if (st == CQ_OK) {
         out->t = cq_tensor_empty(dt, (int)nd, dims, m->err);
         if (!out->t)
-            st = m->err ? m->err->code : CQ_ENOMEM;
+            st = m->err->code;
     }
     if (st == CQ_OK) {
         void *d = cq_tensor_data(out->t);
@@ -236,7 +237,8 @@ void cq__onnx_put_tensor(cq_pb_buf *b, uint32_t num, const cq_tensor *t, const c
     if (cq_tensor_is_contiguous(t)) {
         cq_pb_put_bytes(b, 9, cq_tensor_data(t), nbytes);
     } else {
-        cq_tensor *c = cq_tensor_clone(t, NULL);
+        cq_err ignored; /* b->failed reports it */
+        cq_tensor *c = cq_tensor_clone(t, &ignored);
         if (!c)
             b->failed = 1;
         else

@@ -188,7 +188,7 @@ cq_status cq_onnx_save(const cq_graph *g, const char *path, cq_err *err)
     size_t len;
     cq_status st = cq_onnx_save_buffer(g, &buf, &len, err);
     if (st != CQ_OK)
-        return cq_err_prefix(err, "%s: ", path);
+        return cq_err_prefix(err, st, "%s: ", path);
     st = cq__onnx_write_file(path, buf, len, err);
     free(buf);
     return st;

@@ -195,7 +195,7 @@ cq_status cq_pb_set_string(const cq_pb *r, const cq_pb_field *f, char **s)
 {
     char *d = cq_pb_strdup(r, f);
     if (!d)
-        return r->err ? r->err->code : CQ_EFORMAT;
+        return r->err->code;
     free(*s);
     *s = d;
     return CQ_OK;
@@ -225,7 +225,7 @@ cq_status cq_pb_append_int64(const cq_pb *r, const cq_pb_field *f, int64_t **a, 
 {
     if (f->wire == CQ_PB_VARINT) {
         if (reserve(r, f, (void **)a, *n, cap, 1, sizeof **a) != CQ_OK)
-            return r->err ? r->err->code : CQ_ENOMEM;
+            return r->err->code;
         (*a)[(*n)++] = (int64_t)f->u;
         return CQ_OK;
     }
@@ -236,7 +236,7 @@ cq_status cq_pb_append_int64(const cq_pb *r, const cq_pb_field *f, int64_t **a, 
     for (size_t p = pos; p < end; p++) /* one element ends at each byte without bit 7 */
         count += !(r->buf[p] & 0x80);
     if (reserve(r, f, (void **)a, *n, cap, count, sizeof **a) != CQ_OK)
-        return r->err ? r->err->code : CQ_ENOMEM;
+        return r->err->code;
     while (pos < end) {
         uint64_t v;
         size_t at = pos;
@@ -254,7 +254,7 @@ static cq_status append_fixed(const cq_pb *r, const cq_pb_field *f, void **a, in
     int wire = size == 4 ? CQ_PB_I32 : CQ_PB_I64;
     if (f->wire == wire) {
         if (reserve(r, f, a, *n, cap, 1, size) != CQ_OK)
-            return r->err ? r->err->code : CQ_ENOMEM;
+            return r->err->code;
         if (size == 4) {
             uint32_t u = (uint32_t)f->u;
             memcpy((char *)*a + (size_t)*n * 4, &u, 4);
@@ -271,7 +271,7 @@ static cq_status append_fixed(const cq_pb *r, const cq_pb_field *f, void **a, in
                           size == 4 ? "fixed32" : "fixed64", f->len, size);
     int64_t count = (int64_t)(f->len / size);
     if (reserve(r, f, a, *n, cap, count, size) != CQ_OK)
-        return r->err ? r->err->code : CQ_ENOMEM;
+        return r->err->code;
     if (f->len)
         memcpy((char *)*a + (size_t)*n * size, f->data, f->len); /* little-endian host */
     *n += count;

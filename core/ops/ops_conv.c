@@ -391,7 +391,7 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                            n->name);
         int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
         if (kr)
-            return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
+            return kr < 0 ? cq_err_prefix(err, err->code, "Conv '%s': ", n->name) : CQ_OK;
         if (env->x_blocked || env->y_blocked)
             return cq_errf(err, CQ_ESTATE, "Conv '%s': NCHW16c planned where only NCHW runs",
                            n->name);
@@ -415,7 +415,7 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                        n->name);
     int kr = conv_kern(n, &g, in, n_in, out[0], env, err);
     if (kr)
-        return kr < 0 ? cq_err_prefix(err, "Conv '%s': ", n->name) : CQ_OK;
+        return kr < 0 ? cq_err_prefix(err, err->code, "Conv '%s': ", n->name) : CQ_OK;
     if (env->x_blocked || env->y_blocked || env->res_blocked)
         return cq_errf(err, CQ_ESTATE, "Conv '%s': NCHW16c planned where only NCHW runs",
                        n->name);

@@ -97,7 +97,7 @@ static cq_status run_binary(int op, cq_node *n, cq_tensor *const *in, cq_tensor 
         static const cq_binop kop[] = {CQ_BIN_ADD, CQ_BIN_SUB, CQ_BIN_MUL, CQ_BIN_DIV};
         if (cq_binary_f32(kop[op], a->ndim, a->shape, pa, b->ndim, b->shape, pb, py, (size_t)total,
                           err))
-            return cq_err_prefix(err, "%s '%s': ", n->op_type, n->name);
+            return cq_err_prefix(err, err->code, "%s '%s': ", n->op_type, n->name);
         cq_act act = cq__node_act(n);
         if (act.kind)
             cq_act_apply_f32(act, py, total);

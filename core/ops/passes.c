@@ -188,7 +188,7 @@ cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
         cq_status st = cq__run_node(g, i, in, out, &env, err);
         cq_tensor_release(dummy);
         if (st) {
-            cq_err_prefix(err, "constant folding: ");
+            cq_err_prefix(err, st, "constant folding: ");
             goto fail;
         }
         for (int k = 0; k < n->n_outputs; k++) {

@@ -24,7 +24,8 @@ static uint32_t rnd(void)
 /* A smooth test picture with some texture (so JPEG has work to do). */
 static cq_image *picture(int w, int h, int ch)
 {
-    cq_image *im = cq_image_new(w, h, ch, 0, NULL);
+    cq_err err;
+    cq_image *im = cq_image_new(w, h, ch, 0, &err);
     assert_non_null(im);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
@@ -39,12 +40,13 @@ static void test_image_png_round_trip_is_exact(void **state)
     (void)state;
     for (int k = 0; k < 20; k++) {
         int w = 1 + (int)(rnd() % 97), h = 1 + (int)(rnd() % 61), ch = rnd() % 2 ? 3 : 1;
-        cq_image *im = cq_image_new(w, h, ch, 0, NULL);
+        cq_err err;
+        cq_image *im = cq_image_new(w, h, ch, 0, &err);
+        assert_non_null(im);
         for (size_t i = 0; i < (size_t)w * (size_t)h * (size_t)ch; i++)
             im->data[i] = (uint8_t)rnd();
         uint8_t *buf;
         size_t n;
-        cq_err err;
         assert_int_equal(cq_image_encode(im, CQ_IMAGE_PNG, 0, &buf, &n, &err), CQ_OK);
         assert_int_equal(cq_image_sniff(buf, n), CQ_IMAGE_PNG);
         cq_image *back = cq_image_decode(buf, n, "x.png", 0, &err);

@@ -41,7 +41,8 @@ static void test_kern_convt2d_random(void **state)
         p.out_pad_w = kt_int(&r, 0, 1);
         p.act = random_act(&r);
         int64_t oh, ow;
-        if (cq_convt2d_out_shape(&p, &oh, &ow, NULL) != CQ_OK)
+        cq_err shape_err; /* a random shape with no output: draw again */
+        if (cq_convt2d_out_shape(&p, &oh, &ow, &shape_err) != CQ_OK)
             continue;
         done++;
         int64_t cig = p.c_in / p.groups, cog = p.c_out / p.groups;
@@ -304,7 +305,8 @@ static void test_kern_pool2d_random(void **state)
         p.ceil_mode = (int)kt_int(&r, 0, 1);
         p.count_include_pad = (int)kt_int(&r, 0, 1);
         int64_t oh, ow;
-        if (cq_pool2d_out_shape(&p, &oh, &ow, NULL) != CQ_OK)
+        cq_err shape_err; /* a random shape with no output: draw again */
+        if (cq_pool2d_out_shape(&p, &oh, &ow, &shape_err) != CQ_OK)
             continue;
         /* independent output size: floor / ceil, then drop a window starting in
          * the bottom / right pad */

@@ -23,7 +23,8 @@ static uint32_t rnd(void)
 
 static cq_image *random_image(int w, int h, int ch)
 {
-    cq_image *im = cq_image_new(w, h, ch, 0, NULL);
+    cq_err err;
+    cq_image *im = cq_image_new(w, h, ch, 0, &err);
     assert_non_null(im);
     for (size_t i = 0; i < (size_t)w * (size_t)h * (size_t)ch; i++)
         im->data[i] = (uint8_t)rnd();

@@ -61,7 +61,8 @@ static int reads_x(const cq_conv2d_params *p, int64_t ow)
 int cq__convpm_applies(const cq_conv2d_params *p)
 {
     int64_t oh, ow;
-    if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK ||
+    cq_err ignored; /* a bad shape: does not apply */
+    if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK ||
         (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
         return 0;
     int64_t P = oh * ow, pw = cq__convpm_pw(p->c_out);

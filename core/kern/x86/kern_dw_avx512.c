@@ -39,9 +39,10 @@
 int cq__dwp_applies(const cq_conv2d_params *p)
 {
     int64_t oh, ow;
+    cq_err ignored; /* a bad shape: does not apply */
     if (p->groups != p->c_in || p->kh > MAXK || p->kw > MAXK || p->dil_h != 1 ||
         p->dil_w != 1 || (p->stride_w != 1 && p->stride_w != 2) || p->pad_left >= p->kw ||
-        p->pad_right >= p->kw || cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK)
+        p->pad_right >= p->kw || cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK)
         return 0;
     return ow <= CQ__DWP_MAX_OW && p->w <= 2 * CQ__DWP_MAX_OW + 2 * MAXK;
 }

@@ -41,8 +41,9 @@ static int64_t phase_len(const cq_conv2d_params *p, int64_t ow)
 int cq__stem_applies(const cq_conv2d_params *p)
 {
     int64_t oh, ow;
+    cq_err ignored; /* a bad shape: does not apply */
     if (p->groups != 1 || p->c_in > CQ__STEM_MAX_CIN || (p->kh == 1 && p->kw == 1) ||
-        cq_conv2d_out_shape(p, &oh, &ow, NULL) != CQ_OK)
+        cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK)
         return 0;
     /* small enough for the tap table; long enough rows to fill vectors */
     return p->c_in * p->kh * p->kw <= CQ__STEM_MAX_TAPS && p->stride_w <= 4 && ow >= 8 &&
