@@ -15,7 +15,7 @@
 
 #include <yajl_parse.h>
 
-#include "data/dataset.h"
+#include "data/data_internal.h"
 #include "base/rng.h"
 #include "data/sampler.h"
 

@@ -1,5 +1,5 @@
 /* dataset.c - the record store (see dataset.h): growth, arena, categories, checks. */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -137,10 +137,6 @@ int32_t cq_dataset_category(cq_dataset *ds, const char *name, int64_t id, cq_err
  * dst. Returns CQ_OK, or ENOMEM/EINVAL (dst == src); on failure dst may hold
  * part of src. */
 cq_status cq_dataset_append(cq_dataset *dst, const cq_dataset *src, cq_err *err);
-/* Recount CQ_BOX_OUTSIDE for image i after its size became known. */
-void cq__dataset_check_boxes(cq_dataset *ds, int64_t i);
-/* Store a string in the arena; returns its offset or (size_t)-1 on ENOMEM. */
-size_t cq__dataset_intern(cq_dataset *ds, const char *s, size_t len, cq_err *err);
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -163,60 +159,10 @@ void cq_dataset_histogram(const cq_dataset *ds, const int64_t *idx, int64_t n, i
  * Returns the number found, or -1 (ENOMEM). */
 int64_t cq_dataset_check_files(const cq_dataset *ds, int64_t **missing, cq_err *err);
 
-/* ---- helpers shared by the readers (internal) ---------------------------- */
+/* ---- image headers ------------------------------------------------------ */
 
 /* Width and height from a JPEG or PNG header (the file is not decoded).
  * Returns CQ_OK, CQ_EIO (cannot open), CQ_EFORMAT (not JPEG/PNG, truncated). */
 cq_status cq_image_header_size(const char *path, int32_t *width, int32_t *height, cq_err *err);
-/* dir + "/" + rel (rel unchanged when absolute or dir empty) into a malloc'ed
- * string; NULL on ENOMEM. */
-char *cq__path_join(const char *dir, const char *rel);
-/* The image folder of an annotation folder: opts->image_root when set; else,
- * when dir's last component is ann (e.g. "Annotations", "labels"), the sibling
- * folder img ("JPEGImages", "images"); else dir. malloc'ed; NULL on ENOMEM. */
-char *cq__image_dir(const char *dir, const cq_ds_opts *opts, const char *ann, const char *img);
-/* Folder part of path ("." when none), malloc'ed; NULL on ENOMEM. */
-char *cq__path_dir(const char *path);
-/* Line and column (1-based) of byte offset off in buf[0..len). */
-void cq__text_position(const char *buf, size_t len, size_t off, long *line, long *col);
-/* Names in dir ending in ext, sorted (strcmp); *n set. Each name and the
- * array are malloc'ed (caller frees). NULL on failure (err filled). */
-char **cq__list_dir(const char *dir, const char *ext, int *n, cq_err *err);
-/* Strict number parsing of a whole NUL-terminated string; 0 on success. */
-int cq__parse_i64(const char *s, int64_t *v);
-int cq__parse_f32(const char *s, float *v);
-
-/* The COCO reader with its knobs (tests and bench/sampler_bench.c): reads
- * path, or mem[0..len) when path is NULL (name for messages). knobs may be
- * NULL (defaults); skipped is set on return (bytes of ignored values that
- * yajl never saw). Same contract as cq_ds_read_coco. */
-typedef struct cq__coco_knobs {
-    size_t read;      /* bytes per read (0: 1 MiB) */
-    size_t cap;       /* buffer size (at least read) */
-    int noskip;       /* 1: every byte through yajl's callbacks, the reference path */
-    uint64_t skipped; /* out */
-} cq__coco_knobs;
-cq_dataset *cq__coco_read(const char *path, const char *mem, size_t len, const char *name,
-                          const cq_ds_opts *opts, cq__coco_knobs *knobs, cq_err *err);
-
-/* XML through expat: parse the file at path with start/end/text handlers
- * (ud passed through). A handler reports a problem with cq__xml_fail (which
- * stops the parser and records file:line:column). Returns CQ_OK or the error. */
-typedef struct cq__xml cq__xml;
-typedef struct cq__xml_handlers {
-    void (*start)(cq__xml *x, const char *name, const char **attrs);
-    void (*end)(cq__xml *x, const char *name);
-    void (*text)(cq__xml *x, const char *s, int len);
-    void *ud;
-} cq__xml_handlers;
-cq_status cq__xml_parse_file(const char *path, const cq__xml_handlers *h, cq_err *err);
-void *cq__xml_ud(cq__xml *x);
-void cq__xml_fail(cq__xml *x, cq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* Value of attribute name in attrs (expat's name, value, ... NULL), or NULL. */
-const char *cq__xml_attr(const char **attrs, const char *name);
 
 #endif

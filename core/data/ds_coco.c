@@ -31,9 +31,7 @@
  * yajl's syntax errors and for calq's own (a bbox of 3 numbers, an image
  * without an id). The column is the one just after the offending token
  * (where yajl stopped). */
-#include "data/dataset.h"
-#include "data/ds_coco.h"
-#include "data/json_skip.h"
+#include "data/data_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -3,8 +3,7 @@
  * sort, and added to the dataset with images in the order of "images".
  * Annotations naming an unknown image are dropped and counted
  * (ds->boxes_dropped); a repeated image id is an error. */
-#include "data/dataset.h"
-#include "data/ds_coco.h"
+#include "data/data_internal.h"
 
 #include <stdlib.h>
 

@@ -11,7 +11,7 @@
  * - Paths are relative to the manifest's folder (or opts->image_root).
  *   Without width/height columns, the image header is read (JPEG/PNG, no decode).
  * - Empty lines and lines starting with '#' are skipped. */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * count: dlib's own tools treat them as "neither a face nor a non-face" (they
  * are excluded from both training targets and test scoring), so they are not
  * objects a detector is expected to find. <part> landmarks are skipped. */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

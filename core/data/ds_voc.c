@@ -9,7 +9,7 @@
  * <difficult>1</difficult> objects are kept with CQ_BOX_IGNORE (VOC's own
  * evaluation ignores them). <part> boxes (person layout) are skipped.
  * Without <size>, the image header is read. */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* ds_xml.c - the expat driver shared by the XML readers (dlib imglab, Pascal VOC).
  * The file is fed in 64 KiB chunks; errors carry file:line:column (expat counts
  * lines from 1 and columns from 0; we print columns from 1). */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <errno.h>
 #include <expat.h>

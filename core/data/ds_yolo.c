@@ -11,7 +11,7 @@
  * the boxes stay normalised (the image is listed by cq_dataset_check_files).
  * Class names come from classes.txt (or obj.names) in the folder, one per line
  * (line k is class k); without it, the class number is the name. */
-#include "data/dataset.h"
+#include "data/data_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

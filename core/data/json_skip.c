@@ -1,4 +1,4 @@
-/* json_skip.c - see json_skip.h. One pass, no allocation: the kind of each
+/* json_skip.c - see data_internal.h. One pass, no allocation: the kind of each
  * open container (array or object) is one bit of a 64-bit stack.
  *
  * The grammar checked is yajl's (RFC 8259 without comments): a number is
@@ -6,7 +6,7 @@
  * 0x20..0x7e except '"' and '\' plus the escapes \" \\ \/ \b \f \n \r \t
  * \uXXXX, white space is space, tab, CR, LF. A number or literal that
  * touches the end of the buffer may continue, so it answers MORE. */
-#include "data/json_skip.h"
+#include "data/data_internal.h"
 
 #include <stdint.h>
 #if defined(__SSE2__)

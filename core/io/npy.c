@@ -1,6 +1,6 @@
 /* npy.c - NumPy .npy read and write (see npy.h). */
 #include "io/npy.h"
-#include "io/tgather.h"
+#include "io/io_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

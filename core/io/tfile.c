@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/tfile_fmt.h"
-#include "io/tgather.h"
+#include "io/io_internal.h"
+#include "io/tfile_internal.h"
 
 static int dtype_code(cq_dtype dt)
 {

@@ -3,8 +3,8 @@
  * before it is used, so a hostile file can at worst make calq allocate what
  * the file could really hold. */
 #include "io/tfile.h"
-#include "io/tfile_fmt.h"
-#include "io/tgather.h"
+#include "io/io_internal.h"
+#include "io/tfile_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

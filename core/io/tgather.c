@@ -1,5 +1,5 @@
-/* tgather.c - row-major piecewise copy-out of strided tensors (see tgather.h). */
-#include "io/tgather.h"
+/* tgather.c - row-major piecewise copy-out of strided tensors (see io_internal.h). */
+#include "io/io_internal.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* onnx_read.c - ModelProto -> cq_graph (see onnx.h). Field numbers are those
  * of the public onnx.proto. */
 #include "onnx/onnx_internal.h"
-#include "graph/graph_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

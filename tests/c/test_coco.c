@@ -14,8 +14,7 @@
 
 #include <yajl_parse.h>
 
-#include "data/dataset.h"
-#include "data/json_skip.h"
+#include "data/data_internal.h"
 
 static int skip_of(const char *s, size_t *end)
 {

@@ -1,7 +1,8 @@
-/* tfile_fmt.h - byte layout shared by the tensor-file writer and reader
- * (internal; the layout is documented in docs/formats.md). */
-#ifndef CQ_TFILE_FMT_H
-#define CQ_TFILE_FMT_H
+/* tfile_internal.h - byte layout shared by the tensor-file writer (tfile.c)
+ * and reader (tfile_read.c), not for use outside core/io; the layout is
+ * documented in docs/formats.md. */
+#ifndef CQ_TFILE_INTERNAL_H
+#define CQ_TFILE_INTERNAL_H
 
 #include <stdint.h>
 #include "base/tensor.h"

@@ -1,9 +1,10 @@
-/* tgather.h - internal helpers of the tensor readers and writers (tfile, npy):
- * copy a tensor of any layout out in row-major order a piece at a time (so
- * large strided views stream without a full dense copy), and prefault a new
- * tensor's memory before a reader fills it. */
-#ifndef CQ_TGATHER_H
-#define CQ_TGATHER_H
+/* io_internal.h - helpers the tensor readers and writers (tfile, npy) share,
+ * not for use outside core/io (tgather.c): copy a tensor of any layout out in
+ * row-major order a piece at a time (so large strided views stream without a
+ * full dense copy), and prefault a new tensor's memory before a reader fills
+ * it. */
+#ifndef CQ_IO_INTERNAL_H
+#define CQ_IO_INTERNAL_H
 
 #include "base/tensor.h"
 
