@@ -1,5 +1,6 @@
 /* l_tensor.c - calq.Tensor: tensors as Lua userdata (indices are 1-based, as Lua). */
 #include "lcalq.h"
+#include "kern/kern.h" /* cq_quantize, cq_dequantize */
 
 #include <math.h>
 #include <stdio.h>
@@ -118,7 +119,7 @@ static int nested_shape(lua_State *L, int idx, int64_t *shape)
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
         if (n == CQ_MAX_DIMS)
-            luaL_error(L, "bad argument #1 to 'tensor' (more than %d levels of nesting)", CQ_MAX_DIMS);
+            luaL_argerror(L, 1, lua_pushfstring(L, "more than %d levels of nesting", CQ_MAX_DIMS));
         shape[n++] = (int64_t)luaL_len(L, -1);
         if (shape[n - 1] == 0)
             break;
@@ -135,15 +136,15 @@ static void nested_fill(lua_State *L, int idx, cq_tensor *t, int dim, int64_t *p
     const cq_dtype_traits *tr = cq_dtype_info(t->dtype);
     if (dim == t->ndim) {
         if (!lua_isnumber(L, idx) && !lua_isboolean(L, idx))
-            luaL_error(L, "bad argument #1 to 'tensor' (element %d is a %s, not a number)",
-                       (int)(*pos + 1), luaL_typename(L, idx));
+            luaL_argerror(L, 1, lua_pushfstring(L, "element %d is a %s, not a number",
+                                                (int)(*pos + 1), luaL_typename(L, idx)));
         double v = lua_isboolean(L, idx) ? lua_toboolean(L, idx) : lua_tonumber(L, idx);
         tr->set((char *)cq_tensor_data(t) + (size_t)*pos * tr->size, v);
         (*pos)++;
         return;
     }
     if (!lua_istable(L, idx) || luaL_len(L, idx) != t->shape[dim])
-        luaL_error(L, "bad argument #1 to 'tensor' (ragged nested table at depth %d)", dim + 1);
+        luaL_argerror(L, 1, lua_pushfstring(L, "ragged nested table at depth %d", dim + 1));
     for (int64_t i = 0; i < t->shape[dim]; i++) {
         lua_geti(L, idx, i + 1);
         nested_fill(L, lua_gettop(L), t, dim + 1, pos);
@@ -151,7 +152,7 @@ static void nested_fill(lua_State *L, int idx, cq_tensor *t, int dim, int64_t *p
     }
 }
 
-/* calq.tensor(nested_table [, dtype]) */
+/* calq.tensor.new(nested_table [, dtype]) */
 static int l_tensor(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -168,7 +169,7 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
-/* calq.zeros(shape [, dtype]), calq.full(shape, value [, dtype]) */
+/* calq.tensor.zeros(shape [, dtype]), calq.tensor.full(shape, value [, dtype]) */
 static int l_zeros(lua_State *L)
 {
     int64_t shape[CQ_MAX_DIMS];
@@ -195,7 +196,7 @@ static int l_full(lua_State *L)
     return 1;
 }
 
-/* calq.arange(n [, dtype]): 0 .. n-1 */
+/* calq.tensor.arange(n [, dtype]): 0 .. n-1 */
 static int l_arange(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 1);
@@ -690,11 +691,11 @@ static const luaL_Reg metamethods[] = {
 };
 
 static const luaL_Reg functions[] = {
-    {"tensor", l_tensor}, {"zeros", l_zeros}, {"full", l_full}, {"arange", l_arange},
+    {"new", l_tensor}, {"zeros", l_zeros}, {"full", l_full}, {"arange", l_arange},
     {NULL, NULL},
 };
 
-void cq__lua_open_tensor(lua_State *L)
+int cq__lua_open_tensor(lua_State *L)
 {
     if (luaL_newmetatable(L, CQ_LUA_TENSOR)) {
         luaL_setfuncs(L, metamethods, 0);
@@ -704,5 +705,6 @@ void cq__lua_open_tensor(lua_State *L)
         lua_setfield(L, -2, "__name");
     }
     lua_pop(L, 1);
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    return 1;
 }

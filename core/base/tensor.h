@@ -164,16 +164,6 @@ cq_status cq_tensor_copy(cq_tensor *dst, const cq_tensor *src, cq_err *err);
  * to integers round half to even and saturate; to bool is (x != 0). */
 cq_tensor *cq_tensor_to(const cq_tensor *t, cq_dtype dt, cq_err *err);
 
-/* Affine quantization q = saturate(round_half_even(x / scale) + zero_point).
- * axis < 0: one scale and zero point for the tensor; else one per index along
- * axis (scale and zp have shape[axis] entries). zp may be NULL (zero). dt is
- * CQ_S8 or CQ_U8. Returns a new dense tensor; NULL and EINVAL on a bad scale. */
-cq_tensor *cq_quantize(const cq_tensor *x, cq_dtype dt, const float *scale, const int32_t *zp,
-                       int axis, cq_err *err);
-/* x = (q - zero_point) * scale, into a new f32 tensor. */
-cq_tensor *cq_dequantize(const cq_tensor *q, const float *scale, const int32_t *zp, int axis,
-                         cq_err *err);
-
 /* ---- scalar conversions (exposed for kernels and tests) ---------------- */
 
 uint16_t cq_f32_to_bf16(float f);

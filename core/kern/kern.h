@@ -170,8 +170,6 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl);
 int cq_conv2d_blocked_native(const cq_conv2d_params *p);
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl);
 const char *cq_conv_algo_name(cq_conv_algo a);
-/* Parameters the plan was made with (with oh/ow through out_shape). */
-const cq_conv2d_params *cq_conv2d_plan_params(const cq_conv2d_plan *pl);
 /* y = act(conv(x, w) + bias). x_count / y_count are element counts and must
  * match the shapes exactly; scratch needs scratch_bytes (any alignment; 64
  * is best). x and y must not overlap. EINVAL on a size mismatch. */
@@ -388,6 +386,19 @@ cq_status cq_quantize_linear_ref(const float *x, int64_t outer, int64_t axis_len
 cq_status cq_dequantize_linear_ref(const void *q, cq_dtype q_dt, int64_t outer, int64_t axis_len,
                                    int64_t inner, const float *scale, const int32_t *zp,
                                    int64_t n_scale, float *x, cq_err *err);
+
+/* The same on tensors, the one definition every quantizer in calq uses.
+ * axis < 0: one scale and zero point for the tensor; else one per index
+ * along axis (scale and zp have shape[axis] entries). zp may be NULL (zero)
+ * and, for s8 / u8, must lie in the dtype's range (as an ONNX zero-point
+ * tensor of that dtype). cq_quantize: x of any dtype (converted to f32
+ * first), dt CQ_S8 or CQ_U8; cq_dequantize: q of any integer dtype, into
+ * f32. Return a new dense tensor the caller owns; NULL and EINVAL on a bad
+ * axis, scale (not finite and > 0), zero point or dtype, ENOMEM. */
+cq_tensor *cq_quantize(const cq_tensor *x, cq_dtype dt, const float *scale, const int32_t *zp,
+                       int axis, cq_err *err);
+cq_tensor *cq_dequantize(const cq_tensor *q, const float *scale, const int32_t *zp, int axis,
+                         cq_err *err);
 
 /* ConvInteger: y (s32) = sum (x - x_zp) * (w - w_zp[co]). x / w dtypes CQ_U8
  * or CQ_S8; w_zp has 1 or c_out entries (NULL = 0). p.act is ignored. Shapes

@@ -109,6 +109,79 @@ cq_status cq_dequantize_linear_ref(const void *q, cq_dtype q_dt, int64_t outer, 
     return CQ_OK;
 }
 
+/* ---- the same on tensors ------------------------------------------------- */
+
+/* Scales finite and > 0; zero points, when the integer dtype qt is s8 or u8,
+ * inside its range (as ONNX, where they are tensors of that dtype). The
+ * tensor viewed as (outer, *groups, inner) around axis. */
+static cq_status tensor_qparams(const cq_tensor *x, const float *scale, const int32_t *zp,
+                                cq_dtype qt, int axis, int64_t *outer, int64_t *groups,
+                                int64_t *inner, cq_err *err)
+{
+    if (axis >= x->ndim)
+        return cq_errf(err, CQ_EINVAL, "quantization axis %d of a %d-dimensional tensor", axis,
+                       x->ndim);
+    *groups = axis < 0 ? 1 : x->shape[axis];
+    *outer = *inner = 1;
+    for (int i = 0; i < x->ndim; i++)
+        if (axis < 0 || i > axis)
+            *inner *= x->shape[i];
+        else if (i < axis)
+            *outer *= x->shape[i];
+    for (int64_t g = 0; g < *groups; g++)
+        if (!(scale[g] > 0.0f) || isinf(scale[g]))
+            return cq_errf(err, CQ_EINVAL, "scale[%lld] is %g (must be finite and > 0)",
+                           (long long)g, (double)scale[g]);
+    int32_t lo, hi;
+    if (zp && q_range(qt, &lo, &hi))
+        for (int64_t g = 0; g < *groups; g++)
+            if (zp[g] < lo || zp[g] > hi)
+                return cq_errf(err, CQ_EINVAL, "zero_point[%lld] is %d, outside %s's %d..%d",
+                               (long long)g, (int)zp[g], cq_dtype_info(qt)->name, (int)lo,
+                               (int)hi);
+    return CQ_OK;
+}
+
+cq_tensor *cq_quantize(const cq_tensor *x, cq_dtype dt, const float *scale, const int32_t *zp,
+                       int axis, cq_err *err)
+{
+    int64_t outer, groups, inner;
+    int32_t lo, hi;
+    if (!q_range(dt, &lo, &hi)) {
+        cq_errf(err, CQ_EINVAL, "quantize to %s (s8 or u8 only)",
+                cq_dtype_info(dt) ? cq_dtype_info(dt)->name : "?");
+        return NULL;
+    }
+    if (tensor_qparams(x, scale, zp, dt, axis, &outer, &groups, &inner, err) != CQ_OK)
+        return NULL;
+    cq_tensor *xf = cq_tensor_to(x, CQ_F32, err);
+    cq_tensor *q = xf ? cq_tensor_empty(dt, x->ndim, x->shape, err) : NULL;
+    if (q && cq_quantize_linear_ref(cq_tensor_data(xf), outer, groups, inner, scale, zp, groups,
+                                    dt, cq_tensor_data(q), err) != CQ_OK) {
+        cq_tensor_release(q);
+        q = NULL;
+    }
+    cq_tensor_release(xf);
+    return q;
+}
+
+cq_tensor *cq_dequantize(const cq_tensor *q, const float *scale, const int32_t *zp, int axis,
+                         cq_err *err)
+{
+    int64_t outer, groups, inner;
+    if (tensor_qparams(q, scale, zp, q->dtype, axis, &outer, &groups, &inner, err) != CQ_OK)
+        return NULL;
+    cq_tensor *qi = cq_tensor_to(q, CQ_S32, err); /* any integer dtype, dense */
+    cq_tensor *x = qi ? cq_tensor_empty(CQ_F32, q->ndim, q->shape, err) : NULL;
+    if (x && cq_dequantize_linear_ref(cq_tensor_data(qi), CQ_S32, outer, groups, inner, scale,
+                                      zp, groups, cq_tensor_data(x), err) != CQ_OK) {
+        cq_tensor_release(x);
+        x = NULL;
+    }
+    cq_tensor_release(qi);
+    return x;
+}
+
 int32_t cq_requantize(int32_t acc, float mult, int32_t y_zp, int32_t lo, int32_t hi)
 {
     float r = nearbyintf((float)acc * mult);

@@ -302,6 +302,116 @@ static void test_kern_int_requantize_ties(void **state)
     assert_int_equal(cq_requantize(-1000, 1.0f, 128, 0, 255), 0);
 }
 
+/* ---- the tensor-level quantizer (cq_quantize / cq_dequantize) ---------- */
+
+/* Random shapes, axis -1 (per tensor) or per axis; exact ties (k + 0.5) *
+ * scale, values far out of range and plain ones, against rhe + sat here. */
+static void check_quant(cq_dtype dt, int axis, uint32_t seed)
+{
+    cq_err err;
+    kt_rng r = {seed};
+    int ndim = (int)kt_int(&r, 1, 4);
+    int64_t shape[4];
+    for (int i = 0; i < ndim; i++)
+        shape[i] = kt_int(&r, 1, 6);
+    if (axis >= ndim)
+        axis = ndim - 1;
+    cq_tensor *x = cq_tensor_empty(CQ_F32, ndim, shape, &err);
+    assert_non_null(x);
+    int64_t n = cq_tensor_numel(x), groups = axis < 0 ? 1 : shape[axis], inner = 1;
+    for (int i = axis + 1; axis >= 0 && i < ndim; i++)
+        inner *= shape[i];
+    float scale[8];
+    int32_t zp[8];
+    for (int g = 0; g < groups; g++) {
+        scale[g] = (float)kt_int(&r, 1, 64) / 16.0f;
+        zp[g] = dt == CQ_S8 ? (int32_t)kt_int(&r, -20, 20) : (int32_t)kt_int(&r, 0, 255);
+    }
+    float *xd = cq_tensor_data(x);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = axis < 0 ? 0 : (i / inner) % groups;
+        switch (kt_int(&r, 0, 2)) {
+        case 0: xd[i] = ((float)kt_int(&r, -300, 300) + 0.5f) * scale[g]; break;
+        case 1: xd[i] = (float)kt_int(&r, -100000, 100000); break;
+        default: xd[i] = (float)kt_int(&r, -5000, 5000) / 37.0f; break;
+        }
+    }
+    cq_tensor *q = cq_quantize(x, dt, scale, zp, axis, &err);
+    assert_non_null(q);
+    assert_int_equal(q->dtype, dt);
+    cq_tensor *d = cq_dequantize(q, scale, zp, axis, &err);
+    assert_non_null(d);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = axis < 0 ? 0 : (i / inner) % groups;
+        int32_t want = sat(rhe((double)(xd[i] / scale[g])) + zp[g], dt);
+        assert_int_equal(get8(dt, cq_tensor_data(q), i), want);
+        assert_true(((float *)cq_tensor_data(d))[i] == (float)(want - zp[g]) * scale[g]);
+    }
+    cq_tensor_release(x);
+    cq_tensor_release(q);
+    cq_tensor_release(d);
+}
+
+static void test_kern_int_quantize_tensor_per_tensor(void **state)
+{
+    (void)state;
+    for (uint32_t s = 0; s < 200; s++)
+        check_quant(s % 2 ? CQ_S8 : CQ_U8, -1, 100 + s);
+}
+
+static void test_kern_int_quantize_tensor_per_axis(void **state)
+{
+    (void)state;
+    for (uint32_t s = 0; s < 200; s++)
+        check_quant(s % 2 ? CQ_S8 : CQ_U8, (int)(s % 4), 500 + s);
+}
+
+/* Hand-computed: scale 2 per tensor, zero point 3 (u8); ties land even. */
+static void test_kern_int_quantize_tensor_values(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t shape[1] = {8};
+    cq_tensor *x = cq_tensor_empty(CQ_F32, 1, shape, &err);
+    float xv[8] = {1.0f, 3.0f, 5.0f, -1.0f, -7.0f, -9.0f, 600.0f, 0.9f};
+    /* x / 2: 0.5 1.5 2.5 -0.5 -3.5 -4.5 300 0.45 -> 0 2 2 -0 -4 -4 300 0, + 3 */
+    uint8_t want[8] = {3, 5, 5, 3, 0, 0, 255, 3};
+    memcpy(cq_tensor_data(x), xv, sizeof xv);
+    float s = 2.0f;
+    int32_t z = 3;
+    cq_tensor *q = cq_quantize(x, CQ_U8, &s, &z, -1, &err);
+    assert_non_null(q);
+    assert_memory_equal(cq_tensor_data(q), want, 8);
+    cq_tensor *d = cq_dequantize(q, &s, &z, -1, &err);
+    assert_non_null(d);
+    float back[8] = {0.0f, 4.0f, 4.0f, 0.0f, -6.0f, -6.0f, 504.0f, 0.0f};
+    assert_memory_equal(cq_tensor_data(d), back, sizeof back);
+    cq_tensor_release(x);
+    cq_tensor_release(q);
+    cq_tensor_release(d);
+}
+
+static void test_kern_int_quantize_tensor_bad_params(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t shape[1] = {3};
+    cq_tensor *x = cq_tensor_new(CQ_F32, 1, shape, &err);
+    float bad[3] = {0.0f, 1.0f, 1.0f};
+    int32_t zp = 200;
+    assert_null(cq_quantize(x, CQ_S8, bad, NULL, -1, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "scale[0] is 0 (must be finite and > 0)");
+    assert_null(cq_quantize(x, CQ_F32, bad + 1, NULL, -1, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "quantize to f32 (s8 or u8 only)");
+    assert_null(cq_quantize(x, CQ_S8, bad + 1, &zp, -1, &err));
+    assert_string_equal(err.msg, "zero_point[0] is 200, outside s8's -128..127");
+    assert_null(cq_dequantize(x, bad + 1, NULL, 1, &err));
+    assert_string_equal(err.msg, "quantization axis 1 of a 1-dimensional tensor");
+    cq_tensor_release(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +420,10 @@ int main(void)
         cmocka_unit_test(test_kern_int_conv),
         cmocka_unit_test(test_kern_int_matmul),
         cmocka_unit_test(test_kern_int_requantize_ties),
+        cmocka_unit_test(test_kern_int_quantize_tensor_per_tensor),
+        cmocka_unit_test(test_kern_int_quantize_tensor_per_axis),
+        cmocka_unit_test(test_kern_int_quantize_tensor_values),
+        cmocka_unit_test(test_kern_int_quantize_tensor_bad_params),
     };
     return cmocka_run_group_tests_name("kern_int", tests, NULL, NULL);
 }
