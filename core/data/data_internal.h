@@ -11,8 +11,6 @@
 
 /* ---- dataset.c: the arena and box bookkeeping ---------------------------- */
 
-/* Recount CQ_BOX_OUTSIDE for image i after its size became known. */
-void cq__dataset_check_boxes(cq_dataset *ds, int64_t i);
 /* Store a string in the arena; returns its offset or (size_t)-1 on ENOMEM. */
 size_t cq__dataset_intern(cq_dataset *ds, const char *s, size_t len, cq_err *err);
 
@@ -27,8 +25,6 @@ char *cq__path_join(const char *dir, const char *rel);
 char *cq__image_dir(const char *dir, const cq_ds_opts *opts, const char *ann, const char *img);
 /* Folder part of path ("." when none), malloc'ed; NULL on ENOMEM. */
 char *cq__path_dir(const char *path);
-/* Line and column (1-based) of byte offset off in buf[0..len). */
-void cq__text_position(const char *buf, size_t len, size_t off, long *line, long *col);
 /* Names in dir ending in ext, sorted (strcmp); *n set. Each name and the
  * array are malloc'ed (caller frees). NULL on failure (err filled). */
 char **cq__list_dir(const char *dir, const char *ext, int *n, cq_err *err);

@@ -169,19 +169,6 @@ cq_status cq_dataset_add_box(cq_dataset *ds, float x, float y, float w, float h,
     return CQ_OK;
 }
 
-void cq__dataset_check_boxes(cq_dataset *ds, int64_t i)
-{
-    if (ds->width[i] <= 0 || ds->height[i] <= 0)
-        return;
-    for (int64_t b = ds->box_first[i]; b < ds->box_first[i] + ds->box_n[i]; b++) {
-        if (!(ds->box_flags[b] & (CQ_BOX_OUTSIDE | CQ_BOX_LABEL_ONLY)) &&
-            box_outside(ds->box + 4 * b, ds->width[i], ds->height[i])) {
-            ds->box_flags[b] |= CQ_BOX_OUTSIDE;
-            ds->boxes_outside++;
-        }
-    }
-}
-
 /* ---- categories: open addressing on FNV-1a of the name ------------------- */
 
 static uint32_t hash_str(const char *s)
@@ -402,20 +389,6 @@ char *cq__path_dir(const char *path)
     memcpy(s, path, n);
     s[n] = '\0';
     return s;
-}
-
-void cq__text_position(const char *buf, size_t len, size_t off, long *line, long *col)
-{
-    long l = 1;
-    size_t start = 0;
-    if (off > len)
-        off = len;
-    for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + off - p))) != NULL; p++) {
-        l++;
-        start = (size_t)(p - buf) + 1;
-    }
-    *line = l;
-    *col = (long)(off - start) + 1;
 }
 
 int cq__parse_i64(const char *s, int64_t *v)

@@ -79,7 +79,8 @@ char *cq__strdup(const char *s)
     return d;
 }
 
-cq_status cq__grow(void **p, int *cap, int need, size_t elem, cq_err *err)
+/* Grow *p (elements of elem bytes, capacity *cap) to hold need; new slots zeroed. */
+static cq_status grow(void **p, int *cap, int need, size_t elem, cq_err *err)
 {
     if (need <= *cap)
         return CQ_OK;
@@ -206,7 +207,7 @@ int cq_graph_value(cq_graph *g, const char *name, cq_err *err)
         index_lookup(g, name, &slot);
     }
     int cap = g->cap_values;
-    if (cq__grow((void **)&g->values, &cap, g->n_values + 1, sizeof *g->values, err) != CQ_OK)
+    if (grow((void **)&g->values, &cap, g->n_values + 1, sizeof *g->values, err) != CQ_OK)
         return -1;
     g->cap_values = cap;
     cq_value *val = &g->values[g->n_values];
@@ -322,94 +323,76 @@ cq_status cq_graph_add_initializer(cq_graph *g, int v, cq_tensor *t, cq_err *err
 
 /* ---- nodes ------------------------------------------------------------- */
 
-int cq_graph_add_node_v(cq_graph *g, const char *op_type, const char *name, const char *domain,
-                        int n_in, const int *inputs, int n_out, const int *outputs, cq_err *err)
+int cq_graph_add_node(cq_graph *g, const char *op_type, const char *name, const char *domain,
+                      int n_in, const char *const *inputs, int n_out,
+                      const char *const *outputs, cq_err *err)
 {
     if (!g || !op_type || n_in < 0 || n_out < 0 || (n_in && !inputs) || (n_out && !outputs)) {
         cq_errf(err, CQ_EINVAL, "cq_graph_add_node: bad arguments");
         return -1;
     }
-    for (int i = 0; i < n_in; i++)
-        if (inputs[i] < -1 || inputs[i] >= g->n_values) {
-            cq_errf(err, CQ_ERANGE, "node '%s': input %d is value %d (graph has %d)",
-                    name ? name : "", i, inputs[i], g->n_values);
-            return -1;
-        }
+    if (!name)
+        name = "";
+    /* value indices, -1 for an omitted optional; they become the node's */
+    int *iv = malloc((size_t)(n_in ? n_in : 1) * sizeof(int));
+    int *ov = malloc((size_t)(n_out ? n_out : 1) * sizeof(int));
+    if (!iv || !ov) {
+        cq_errf(err, CQ_ENOMEM, "out of memory for node '%s'", name);
+        goto fail;
+    }
+    for (int i = 0; i < n_in + n_out; i++) {
+        const char *s = i < n_in ? inputs[i] : outputs[i - n_in];
+        int v = (!s || !*s) ? -1 : cq_graph_value(g, s, err);
+        if (s && *s && v < 0)
+            goto fail;
+        if (i < n_in)
+            iv[i] = v;
+        else
+            ov[i - n_in] = v;
+    }
     for (int i = 0; i < n_out; i++) {
-        int v = outputs[i];
-        if (v < -1 || v >= g->n_values) {
-            cq_errf(err, CQ_ERANGE, "node '%s': output %d is value %d (graph has %d)",
-                    name ? name : "", i, v, g->n_values);
-            return -1;
-        }
+        int v = ov[i];
         if (v < 0)
             continue;
         int p = g->values[v].producer;
         if (p >= 0 && p < g->n_nodes && !g->nodes[p].dead) {
             cq_errf(err, CQ_EINVAL, "node '%s' (%s): output '%s' is already produced by node '%s'",
-                    name ? name : "", op_type, g->values[v].name, g->nodes[p].name);
-            return -1;
+                    name, op_type, g->values[v].name, g->nodes[p].name);
+            goto fail;
         }
         for (int j = 0; j < i; j++)
-            if (outputs[j] == v) {
-                cq_errf(err, CQ_EINVAL, "node '%s' (%s): output '%s' appears twice",
-                        name ? name : "", op_type, g->values[v].name);
-                return -1;
+            if (ov[j] == v) {
+                cq_errf(err, CQ_EINVAL, "node '%s' (%s): output '%s' appears twice", name,
+                        op_type, g->values[v].name);
+                goto fail;
             }
     }
     int cap = g->cap_nodes;
-    if (cq__grow((void **)&g->nodes, &cap, g->n_nodes + 1, sizeof *g->nodes, err) != CQ_OK)
-        return -1;
+    if (grow((void **)&g->nodes, &cap, g->n_nodes + 1, sizeof *g->nodes, err) != CQ_OK)
+        goto fail;
     g->cap_nodes = cap;
     cq_node *n = &g->nodes[g->n_nodes];
     memset(n, 0, sizeof *n);
+    n->inputs = iv;
+    n->outputs = ov;
     n->op_type = cq__strdup(op_type);
     n->name = cq__strdup(name);
     n->domain = cq__strdup(domain);
-    n->inputs = malloc((size_t)(n_in ? n_in : 1) * sizeof(int));
-    n->outputs = malloc((size_t)(n_out ? n_out : 1) * sizeof(int));
-    if (!n->op_type || !n->name || !n->domain || !n->inputs || !n->outputs) {
+    if (!n->op_type || !n->name || !n->domain) {
         cq__node_clear(n);
-        cq_errf(err, CQ_ENOMEM, "out of memory for node '%s'", name ? name : "");
+        cq_errf(err, CQ_ENOMEM, "out of memory for node '%s'", name);
         return -1;
     }
-    if (n_in)
-        memcpy(n->inputs, inputs, (size_t)n_in * sizeof(int));
-    if (n_out)
-        memcpy(n->outputs, outputs, (size_t)n_out * sizeof(int));
     n->n_inputs = n_in;
     n->n_outputs = n_out;
-    n->precision = CQ_F32;
     for (int i = 0; i < n_out; i++)
-        if (outputs[i] >= 0)
-            g->values[outputs[i]].producer = g->n_nodes;
+        if (ov[i] >= 0)
+            g->values[ov[i]].producer = g->n_nodes;
     return g->n_nodes++;
-}
-
-int cq_graph_add_node(cq_graph *g, const char *op_type, const char *name, const char *domain,
-                      int n_in, const char *const *inputs, int n_out,
-                      const char *const *outputs, cq_err *err)
-{
-    if (!g || n_in < 0 || n_out < 0 || (n_in && !inputs) || (n_out && !outputs)) {
-        cq_errf(err, CQ_EINVAL, "cq_graph_add_node: bad arguments");
-        return -1;
-    }
-    int *iv = malloc((size_t)(n_in + n_out + 1) * sizeof(int));
-    if (!iv) {
-        cq_errf(err, CQ_ENOMEM, "out of memory for node '%s'", name ? name : "");
-        return -1;
-    }
-    int *ov = iv + n_in, r = -1;
-    for (int i = 0; i < n_in + n_out; i++) {
-        const char *s = i < n_in ? inputs[i] : outputs[i - n_in];
-        iv[i] = (!s || !*s) ? -1 : cq_graph_value(g, s, err);
-        if (s && *s && iv[i] < 0)
-            goto out;
-    }
-    r = cq_graph_add_node_v(g, op_type, name, domain, n_in, iv, n_out, ov, err);
-out:
+fail:
     free(iv);
-    return r;
+    free(ov);
+    return -1;
 }
 
 int64_t cq_graph_opset(const cq_graph *g, const char *domain)

@@ -195,9 +195,6 @@ cq_status cq_graph_add_initializer(cq_graph *g, int v, cq_tensor *t, cq_err *err
 int cq_graph_add_node(cq_graph *g, const char *op_type, const char *name, const char *domain,
                       int n_in, const char *const *inputs, int n_out,
                       const char *const *outputs, cq_err *err);
-/* The same with value indices. */
-int cq_graph_add_node_v(cq_graph *g, const char *op_type, const char *name, const char *domain,
-                        int n_in, const int *inputs, int n_out, const int *outputs, cq_err *err);
 
 /* Attribute setters (replace an attribute of the same name). */
 cq_status cq_node_set_int(cq_graph *g, int node, const char *name, int64_t v, cq_err *err);

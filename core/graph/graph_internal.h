@@ -8,8 +8,6 @@
 
 /* malloc'd copy of s (NULL is taken as ""); NULL on ENOMEM. */
 char *cq__strdup(const char *s);
-/* Grow *p (elements of elem bytes, capacity *cap) to hold need; new slots zeroed. */
-cq_status cq__grow(void **p, int *cap, int need, size_t elem, cq_err *err);
 
 /* Free what a value / node owns (node plans included) and zero it. */
 void cq__value_clear(cq_value *v);

@@ -22,8 +22,6 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out);
 void cq__onnx_tensor_clear(cq__onnx_tensor *ot);
 /* Append t as TensorProto field num (name may be NULL). */
 void cq__onnx_put_tensor(cq_pb_buf *b, uint32_t num, const cq_tensor *t, const char *name);
-/* "dtype DOUBLE", ...: static strings. */
-const char *cq__onnx_dtype_reason(int elem_type);
 
 /* Whole file into a malloc'd buffer (EIO / ENOMEM naming path). */
 cq_status cq__onnx_read_file(const char *path, uint8_t **buf, size_t *len, cq_err *err);

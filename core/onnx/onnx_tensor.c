@@ -18,7 +18,8 @@ const cq_pb_name cq__onnx_tensor_names[] = {
 
 static const cq_pb_name entry_names[] = {{1, "key"}, {2, "value"}, {0, NULL}};
 
-const char *cq__onnx_dtype_reason(int t)
+/* Why calq cannot hold an ONNX elem_type t: "dtype DOUBLE", ... (static). */
+static const char *dtype_reason(int t)
 {
     static const char *const reasons[] = {
         "dtype UNDEFINED", "dtype FLOAT", "dtype UINT8", "dtype INT8", "dtype UINT16",
@@ -147,7 +148,7 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
     }
     cq_dtype dt;
     if (cq_dtype_from_onnx((int)dtype, &dt) != 0) {
-        out->unsupported = cq__onnx_dtype_reason((int)dtype);
+        out->unsupported = dtype_reason((int)dtype);
         goto done;
     }
     if (nd > CQ_MAX_DIMS) {

@@ -284,12 +284,6 @@ cq_status cq_pb_append_float(const cq_pb *r, const cq_pb_field *f, float **a, in
     return append_fixed(r, f, (void **)a, n, cap, 4);
 }
 
-cq_status cq_pb_append_fixed64(const cq_pb *r, const cq_pb_field *f, uint64_t **a, int64_t *n,
-                               int64_t *cap)
-{
-    return append_fixed(r, f, (void **)a, n, cap, 8);
-}
-
 /* ---- writer ------------------------------------------------------------ */
 
 static int buf_reserve(cq_pb_buf *b, size_t n)

@@ -92,9 +92,6 @@ cq_status cq_pb_append_int64(const cq_pb *r, const cq_pb_field *f, int64_t **a, 
                              int64_t *cap);
 cq_status cq_pb_append_float(const cq_pb *r, const cq_pb_field *f, float **a, int64_t *n,
                              int64_t *cap);
-/* For fixed64 kinds (double, uint64) kept as raw 64-bit words. */
-cq_status cq_pb_append_fixed64(const cq_pb *r, const cq_pb_field *f, uint64_t **a, int64_t *n,
-                               int64_t *cap);
 
 /* ---- writer ------------------------------------------------------------ */
 

@@ -66,6 +66,46 @@ static void test_graph_values(void **state)
     cq_graph_free(NULL);
 }
 
+/* cq_graph_add_node: omitted optionals are -1, outputs get their producer,
+ * and each refusal fills err and leaves the node list as it was. */
+static void test_graph_add_node_errors(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    assert_non_null(g);
+    const char *in[3] = {"x", "", NULL}, *out[2] = {"y", ""};
+    int n = cq_graph_add_node(g, "Clip", "c", "", 3, in, 2, out, &err);
+    assert_int_equal(n, 0);
+    assert_int_equal(g->nodes[0].n_inputs, 3);
+    assert_int_equal(g->nodes[0].inputs[0], cq_graph_find(g, "x"));
+    assert_int_equal(g->nodes[0].inputs[1], -1);
+    assert_int_equal(g->nodes[0].inputs[2], -1);
+    assert_int_equal(g->nodes[0].outputs[1], -1);
+    assert_int_equal(g->values[cq_graph_find(g, "y")].producer, 0);
+    assert_string_equal(g->nodes[0].name, "c");
+
+    const char *again[1] = {"y"};
+    assert_int_equal(cq_graph_add_node(g, "Relu", "r", "", 1, in, 1, again, &err), -1);
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "node 'r' (Relu): output 'y' is already produced by node 'c'");
+    const char *twice[2] = {"z", "z"};
+    assert_int_equal(cq_graph_add_node(g, "Split", NULL, "", 1, in, 2, twice, &err), -1);
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "node '' (Split): output 'z' appears twice");
+    assert_int_equal(cq_graph_add_node(g, NULL, "n", "", 1, in, 1, out, &err), -1);
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_int_equal(cq_graph_add_node(g, "Relu", "n", "", 1, NULL, 1, out, &err), -1);
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "cq_graph_add_node: bad arguments");
+    assert_int_equal(g->n_nodes, 1);
+    /* a refused node produced nothing: z is free for the next one */
+    const char *z[1] = {"z"};
+    assert_int_equal(cq_graph_add_node(g, "Relu", "ok", "", 1, in, 1, z, &err), 1);
+    assert_int_equal(g->values[cq_graph_find(g, "z")].producer, 1);
+    cq_graph_free(g);
+}
+
 static void test_graph_attrs(void **state)
 {
     (void)state;
@@ -275,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_graph_values),
+        cmocka_unit_test(test_graph_add_node_errors),
         cmocka_unit_test(test_graph_attrs),
         cmocka_unit_test(test_graph_toposort),
         cmocka_unit_test(test_graph_toposort_errors),
