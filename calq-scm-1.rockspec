@@ -15,6 +15,7 @@ int8 model with its own kernels and exports QDQ ONNX. This rock installs the Lua
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
+   "luafilesystem",  -- calq.fs, calq.mosaic: folders (Debian: lua-filesystem)
 }
 -- Built through the project's Makefile; external C libraries (lz4, OpenBLAS,
 -- libjpeg, libpng, yajl, expat) come from the system (Debian's -dev packages).

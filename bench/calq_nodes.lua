@@ -13,21 +13,21 @@ if not path then
 end
 runs = math.tointeger(tonumber(runs or 50)) or 50
 top = math.tointeger(tonumber(top or 25)) or 25
-local m = assert(calq.onnx_load(path))
+local m = assert(calq.onnx.load(path))
 local feeds = {}
 for _, v in ipairs(m:inputs()) do
   local shape = {}
   for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
   local n = 1
   for _, d in ipairs(shape) do n = n * d end
-  feeds[v.name] = calq.arange(n):to("f32"):reshape(shape)
+  feeds[v.name] = calq.tensor.arange(n):to("f32"):reshape(shape)
 end
 m:set_threads(1)
 for _ = 1, 5 do assert(m:run(feeds)) end
 -- one profiled run at a time: per-node medians, as bench/ort_nodes.js reports
 local samples, prof = {}, nil
 for _ = 1, runs do
-  m:profile(true)
+  m:reset_profile()
   assert(m:run(feeds))
   prof = m:profile()
   for i, r in ipairs(prof) do

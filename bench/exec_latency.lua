@@ -13,15 +13,15 @@ while i <= #argv do
   i = i + 1
 end
 for _, path in ipairs(models) do
-  local m = assert(calq.onnx_load(path))
+  local m = assert(calq.onnx.load(path))
   local feeds = {}
   for _, v in ipairs(m:inputs()) do
     local shape = {}
     for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    local t = calq.full(shape, 0.25)
+    local t = calq.tensor.full(shape, 0.25)
     -- a varied pattern so no kernel sees only one value
     local k = t:numel()
-    local a = calq.arange(k):to("f32"):reshape(shape)
+    local a = calq.tensor.arange(k):to("f32"):reshape(shape)
     feeds[v.name] = a
     local _ = t
   end

@@ -1,7 +1,7 @@
 /* l_data.c - calq.Dataset (annotated image sets) and calq.Index (lists of
  * record numbers), with the C sampler policies as Dataset methods.
  *
- *   local ds = assert(calq.open_dataset("faces/training.xml", "dlib"))
+ *   local ds = assert(calq.data.open("faces/training.xml", "dlib"))
  *   print(#ds, ds:record(1).path, ds:record(1).count)
  *   local single = ds:filter(function(r) return r.count == 1 end)   -- calq.Index
  *   local idx, rep = ds:sample("balanced", {size = 3, threshold = 1, seed = 7})
@@ -44,7 +44,7 @@ static ixbox *check_index(lua_State *L, int idx)
     return luaL_checkudata(L, idx, CQ_LUA_INDEX);
 }
 
-/* calq.index{3, 1, 2}: record numbers (1-based) into an Index. */
+/* calq.data.index{3, 1, 2}: record numbers (1-based) into an Index. */
 static int l_index(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -228,7 +228,10 @@ static void push_record(lua_State *L, const cq_dataset *ds, int64_t r)
 
 /* ---- module functions ------------------------------------------------------ */
 
-/* calq.open_dataset(path, format [, {image_root = DIR, read_headers = bool}]) */
+/* The formats cq_dataset_read knows, in the order messages list them. */
+static const char *const formats[] = {"coco", "voc", "yolo", "dlib", "csv", "tsv", NULL};
+
+/* calq.data.open(path, format [, {image_root = DIR, read_headers = bool}]) */
 static int l_open_dataset(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -245,7 +248,6 @@ static int l_open_dataset(lua_State *L)
             o.read_headers = lua_toboolean(L, -1);
         lua_pop(L, 1); /* image_root stays on the stack: it anchors the string */
     }
-    static const char *const formats[] = {"coco", "voc", "yolo", "dlib", "csv", "tsv", NULL};
     luaL_checkoption(L, 2, NULL, formats);
     dsbox *b = new_dsbox(L);
     cq_err err;
@@ -255,7 +257,7 @@ static int l_open_dataset(lua_State *L)
     return 1;
 }
 
-/* calq.dataset(): an empty dataset to fill with ds:add{...} */
+/* calq.data.new(): an empty dataset to fill with ds:add{...} */
 static int l_dataset(lua_State *L)
 {
     dsbox *b = new_dsbox(L);
@@ -707,10 +709,10 @@ static const luaL_Reg ix_meta[] = {
 };
 
 static const luaL_Reg functions[] = {
-    {"open_dataset", l_open_dataset}, {"dataset", l_dataset}, {"index", l_index}, {NULL, NULL},
+    {"open", l_open_dataset}, {"new", l_dataset}, {"index", l_index}, {NULL, NULL},
 };
 
-void cq__lua_open_data(lua_State *L)
+int cq__lua_open_data(lua_State *L)
 {
     if (luaL_newmetatable(L, CQ_LUA_DATASET)) {
         luaL_setfuncs(L, ds_meta, 0);
@@ -724,5 +726,13 @@ void cq__lua_open_data(lua_State *L)
         lua_setfield(L, -2, "__methods");
     }
     lua_pop(L, 1);
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    /* data.formats: the format names open() takes, for callers' messages */
+    lua_createtable(L, (int)(sizeof formats / sizeof *formats) - 1, 0);
+    for (int i = 0; formats[i]; i++) {
+        lua_pushstring(L, formats[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "formats");
+    return 1;
 }

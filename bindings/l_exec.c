@@ -1,14 +1,19 @@
-/* l_exec.c - running models from Lua: Model:run{}, :profile(), :set_threads(),
- * :memory(), :set_observer(); calq.core.conform_case(), calq.core.ops().
+/* l_exec.c - running models from Lua: Model:plan(), :run{}, :time(),
+ * :profile(), :reset_profile(), :set_threads(), :memory(), :set_observer();
+ * calq.exec.ops(), calq.exec.conform_case(), calq.exec.conform_dirs().
  *
  *   local m = assert(calq.onnx.load("model.onnx"))
  *   local out = assert(m:run{input = x})      -- {name = Tensor, ...}
  *   for _, p in ipairs(m:profile()) do print(p.op_type, p.name, p.ms) end
  *
- * The executor of a model is planned on the first run and kept in a
- * weak-keyed registry table (model -> calq.Exec userdata), so it lives as long
- * as the model. Planning rewrites the model's graph (constant folding, BN
- * folding); model:save() afterwards writes the optimized graph. */
+ * The executor of a model is kept in a weak-keyed registry table (model ->
+ * calq.Exec userdata), so it lives as long as the model. Every method here
+ * needs it, so each one plans the model when it has no plan yet (or the graph
+ * was edited since): model:plan() does only that, the others say so in their
+ * comments and in docs/lua-api.md, and all return nil, msg, code when planning
+ * fails. Planning rewrites the model's graph (constant folding, BN folding);
+ * model:save() afterwards writes the optimized graph. Loading does not plan,
+ * so a model loaded to be read or saved stays as its file has it. */
 #include "lcalq.h"
 
 #include <dirent.h>
@@ -240,7 +245,8 @@ static int push_outputs(lua_State *L)
     return 1;
 }
 
-/* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code */
+/* model:run{name = tensor, ...} or model:run(tensor) -> {name = tensor} | nil, msg, code
+ * (plans the model on its first run) */
 static int m_run(lua_State *L)
 {
     cq_err gerr;
@@ -297,7 +303,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* model:time(inputs [, repeat=20 [, warmup=3]]) -> median_ms, min_ms, p90_ms
+/* model:time(inputs [, repeat=20 [, warmup=3]]) -> median_ms, min_ms, p90_ms (plans first)
  * (wall clock of whole runs, outputs dropped) | nil, msg, code */
 static int m_time(lua_State *L)
 {
@@ -352,8 +358,9 @@ static int m_time(lua_State *L)
     return 3;
 }
 
-/* model:set_observer(fn | nil): fn(info, tensor) after every node output,
- * info = {index, name, op_type, output}; the tensor is a copy. */
+/* model:set_observer(fn | nil) -> true | nil, msg, code (plans the model
+ * first): fn(info, tensor) after every node output, info = {index, name,
+ * op_type, output}; the tensor is a copy. */
 static int m_set_observer(lua_State *L)
 {
     if (!lua_isnoneornil(L, 2))
@@ -371,9 +378,21 @@ static int m_set_observer(lua_State *L)
         cq_exec_set_observer(b->e, observer_cb, b);
     else
         cq_exec_set_observer(b->e, NULL, NULL);
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
+/* model:plan() -> true | nil, msg, code: plan the model now (no-op when planned). */
+static int m_plan(lua_State *L)
+{
+    cq_err gerr;
+    if (!get_exec(L, 1, &gerr))
+        return cq__lua_fail(L, &gerr);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:set_threads(n) -> true | nil, msg, code (plans the model first). */
 static int m_set_threads(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 2);
@@ -383,10 +402,12 @@ static int m_set_threads(lua_State *L)
     if (!b)
         return cq__lua_fail(L, &gerr);
     cq_exec_set_threads(b->e, (int)n);
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
-/* model:memory() -> peak pool bytes, bytes without reuse (after a run). */
+/* model:memory() -> peak pool bytes, bytes without reuse | nil, msg, code
+ * (plans the model first; both are 0 until the first run). */
 static int m_memory(lua_State *L)
 {
     cq_err gerr;
@@ -424,21 +445,31 @@ static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, c
     }
 }
 
-/* model:profile() -> {{op_type, name, inputs = {shapes}, outputs = {shapes},
- * ms (mean per run), runs, fused, blocked}, ...} in run order (blocked: the
- * first output is kept in NCHW16c between convolutions); model:profile(true)
- * resets. */
-static int m_profile(lua_State *L)
+/* model:reset_profile() -> true | nil, msg, code: zero the times and run
+ * counts model:profile() reports (plans the model first). */
+static int m_reset_profile(lua_State *L)
 {
     cq_err gerr;
     ebox *b = get_exec(L, 1, &gerr);
     if (!b)
         return cq__lua_fail(L, &gerr);
+    cq_exec_reset_profile(b->e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:profile() -> {{op_type, name, inputs = {shapes}, outputs = {shapes},
+ * ms (mean per run), runs, fused, blocked}, ...} in run order (blocked: the
+ * first output is kept in NCHW16c between convolutions) | nil, msg, code.
+ * Plans the model first: before any run, every node has runs = 0. */
+static int m_profile(lua_State *L)
+{
+    luaL_argcheck(L, lua_isnone(L, 2), 2, "no argument expected (model:reset_profile() resets)");
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
-    if (lua_toboolean(L, 2)) {
-        cq_exec_reset_profile(g);
-        return 0;
-    }
     lua_newtable(L);
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -454,9 +485,12 @@ static int m_profile(lua_State *L)
         lua_setfield(L, -2, "inputs");
         push_shape_list(L, b->e, g, n->outputs, n->n_outputs);
         lua_setfield(L, -2, "outputs");
-        lua_pushnumber(L, n->runs ? n->time_ns / (double)n->runs / 1e6 : 0.0);
+        double ns;
+        int64_t runs;
+        cq_exec_node_time(b->e, i, &ns, &runs);
+        lua_pushnumber(L, runs ? ns / (double)runs / 1e6 : 0.0);
         lua_setfield(L, -2, "ms");
-        lua_pushinteger(L, (lua_Integer)n->runs);
+        lua_pushinteger(L, (lua_Integer)runs);
         lua_setfield(L, -2, "runs");
         lua_pushboolean(L, cq_exec_is_fused(b->e, i));
         lua_setfield(L, -2, "fused");
@@ -467,7 +501,7 @@ static int m_profile(lua_State *L)
     return 1;
 }
 
-/* calq.core.conform_case(dir [, rtol, atol]) -> "pass"|"fail"|"skip", message, sets */
+/* calq.exec.conform_case(dir [, rtol, atol]) -> "pass"|"fail"|"skip", message, sets */
 static int l_conform_case(lua_State *L)
 {
     const char *dir = luaL_checkstring(L, 1);
@@ -503,7 +537,7 @@ static int push_dir_list(lua_State *L)
     return 0;
 }
 
-/* calq.core.conform_dirs(dir) -> sorted list of test folders: dir itself when
+/* calq.exec.conform_dirs(dir) -> sorted list of test folders: dir itself when
  * it holds a model.onnx, else its subfolders that do | nil, msg, code */
 static int l_conform_dirs(lua_State *L)
 {
@@ -568,7 +602,7 @@ static int l_conform_dirs(lua_State *L)
     return rc == LUA_OK ? 1 : lua_error(L);
 }
 
-/* calq.core.ops() -> sorted list of the operator names calq runs */
+/* calq.exec.ops() -> sorted list of the operator names calq runs */
 static int l_ops(lua_State *L)
 {
     lua_createtable(L, cq_op_count(), 0);
@@ -580,8 +614,9 @@ static int l_ops(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-    {"run", m_run}, {"profile", m_profile}, {"set_threads", m_set_threads},
-    {"memory", m_memory}, {"set_observer", m_set_observer}, {"time", m_time}, {NULL, NULL},
+    {"plan", m_plan}, {"run", m_run}, {"time", m_time}, {"profile", m_profile},
+    {"reset_profile", m_reset_profile}, {"set_threads", m_set_threads}, {"memory", m_memory},
+    {"set_observer", m_set_observer}, {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {
@@ -589,10 +624,11 @@ static const luaL_Reg functions[] = {
     {NULL, NULL},
 };
 
-void cq__lua_open_exec(lua_State *L)
+int cq__lua_open_exec(lua_State *L)
 {
     cq__lua_model_methods(L);
     luaL_setfuncs(L, methods, 0);
     lua_pop(L, 1);
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    return 1;
 }

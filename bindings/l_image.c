@@ -1,9 +1,9 @@
 /* l_image.c - calq.Image (8-bit images) and preprocessing into tensors.
  *
- * In calq.core: image_load(path [, max_pixels]), image_decode(bytes [, name
- * [, max_pixels]]), image_new(w, h, channels [, fill]), image_from_tensor(t),
- * image_preprocess(images_or_paths, spec_or_preset). The public face is
- * scripts/calq/image.lua. Pixel coordinates are 0-based (x right, y down),
+ * calq.image: load(path [, max_pixels]), decode(bytes [, name [, max_pixels]]),
+ * new(w, h, channels [, fill]), from_tensor(t), preprocess(images_or_paths,
+ * spec_or_preset); scripts/calq/image.lua adds the parts written in Lua
+ * (unmap, unmap_box, presets). Pixel coordinates are 0-based (x right, y down),
  * as boxes are. */
 #include "lcalq.h"
 
@@ -56,7 +56,7 @@ static uint64_t opt_max_pixels(lua_State *L, int idx)
     return (uint64_t)m;
 }
 
-/* image_load(path [, max_pixels]) -> image | nil, msg, code */
+/* load(path [, max_pixels]) -> image | nil, msg, code */
 static int l_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -66,7 +66,7 @@ static int l_load(lua_State *L)
     return push_or_fail(L, b, cq_image_load(path, mp, &err), &err);
 }
 
-/* image_decode(bytes [, name [, max_pixels]]) -> image | nil, msg, code */
+/* decode(bytes [, name [, max_pixels]]) -> image | nil, msg, code */
 static int l_decode(lua_State *L)
 {
     size_t n;
@@ -102,7 +102,7 @@ static int l_new(lua_State *L)
     return push_or_raise(L, b, cq_image_new((int)w, (int)h, (int)c, (uint8_t)fill, &err), &err);
 }
 
-/* image_from_tensor(t): a u8 (or any dtype, saturated) [H, W] or [H, W, C] tensor. */
+/* from_tensor(t): a u8 (or any dtype, saturated) [H, W] or [H, W, C] tensor. */
 static int l_from_tensor(lua_State *L)
 {
     cq_tensor *t = cq__lua_check_tensor(L, 1);
@@ -353,7 +353,7 @@ static void check_spec(lua_State *L, int idx, cq_preproc_spec *s)
         luaL_argerror(L, idx, err.msg);
 }
 
-/* image_preprocess(list_of_images_or_paths | image | path, spec) ->
+/* preprocess(list_of_images_or_paths | image | path, spec) ->
  *   tensor, {{src_width=, src_height=, sx=, sy=, ox=, oy=}, ...} | nil, msg, code */
 static int l_preprocess(lua_State *L)
 {
@@ -419,11 +419,11 @@ static const luaL_Reg metamethods[] = {
 };
 
 static const luaL_Reg functions[] = {
-    {"image_load", l_load}, {"image_decode", l_decode}, {"image_new", l_new},
-    {"image_from_tensor", l_from_tensor}, {"image_preprocess", l_preprocess}, {NULL, NULL},
+    {"load", l_load}, {"decode", l_decode}, {"new", l_new},
+    {"from_tensor", l_from_tensor}, {"preprocess", l_preprocess}, {NULL, NULL},
 };
 
-void cq__lua_open_image(lua_State *L)
+int cq__lua_open_image(lua_State *L)
 {
     if (luaL_newmetatable(L, CQ_LUA_IMAGE)) {
         luaL_setfuncs(L, metamethods, 0);
@@ -433,5 +433,6 @@ void cq__lua_open_image(lua_State *L)
         lua_setfield(L, -2, "__name");
     }
     lua_pop(L, 1);
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    return 1;
 }

@@ -1,10 +1,10 @@
-/* l_io.c - calq.save / calq.load (calq tensor files) and calq.npy_read /
- * calq.npy_write. Misuse raises; failures of the world return nil, msg, code.
+/* l_io.c - calq.io: save / load (calq tensor files) and npy_read /
+ * npy_write. Misuse raises; failures of the world return nil, msg, code.
  *
- *   calq.save(path, tensors [, meta]) -> true | nil, msg, code
+ *   calq.io.save(path, tensors [, meta]) -> true | nil, msg, code
  *       tensors: name -> calq.Tensor; array entries are stored as "1", "2", ...
  *       meta: string key -> string (or number) value
- *   calq.load(path) -> tensors, meta | nil, msg, code
+ *   calq.io.load(path) -> tensors, meta | nil, msg, code
  *       names that are positive decimal integers ("1", "12") come back as
  *       integer keys, so an array of tensors round-trips as an array.
  */
@@ -99,7 +99,7 @@ static void check_meta(lua_State *L, int idx)
     }
 }
 
-/* calq.save(path, tensors [, meta]) */
+/* calq.io.save(path, tensors [, meta]) */
 static int l_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -156,7 +156,7 @@ static lua_Integer array_index(const char *s)
     return v;
 }
 
-/* calq.load(path) */
+/* calq.io.load(path) */
 static int l_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -200,7 +200,7 @@ static int l_load(lua_State *L)
     return 2;
 }
 
-/* calq.npy_read(path) */
+/* calq.io.npy_read(path) */
 static int l_npy_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -212,7 +212,7 @@ static int l_npy_read(lua_State *L)
     return 1;
 }
 
-/* calq.npy_write(path, t) */
+/* calq.io.npy_write(path, t) */
 static int l_npy_write(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -229,7 +229,8 @@ static const luaL_Reg functions[] = {
     {NULL, NULL},
 };
 
-void cq__lua_open_io(lua_State *L)
+int cq__lua_open_io(lua_State *L)
 {
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    return 1;
 }

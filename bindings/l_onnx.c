@@ -1,6 +1,6 @@
 /* l_onnx.c - calq.Model: an ONNX model (cq_graph) as Lua userdata.
  *
- *   local m = assert(calq.core.onnx_load("model.onnx"))
+ *   local m = assert(calq.onnx.load("model.onnx"))
  *   for node in m:nodes() do print(node.op_type, node.name) end
  *   m:save("copy.onnx")
  *
@@ -60,7 +60,7 @@ void cq__lua_model_set_busy(lua_State *L, int idx, int busy)
 
 /* ---- loading ----------------------------------------------------------- */
 
-/* calq.core.onnx_load(path) -> Model | nil, msg, code */
+/* calq.onnx.load(path) -> Model | nil, msg, code */
 static int l_onnx_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -72,7 +72,7 @@ static int l_onnx_load(lua_State *L)
     return 1;
 }
 
-/* calq.core.onnx_load_buffer(bytes [, name]) -> Model | nil, msg, code */
+/* calq.onnx.load_string(bytes [, name]) -> Model | nil, msg, code */
 static int l_onnx_load_buffer(lua_State *L)
 {
     size_t len;
@@ -93,7 +93,7 @@ static int push_name(lua_State *L)
     return 1;
 }
 
-/* calq.core.onnx_read_tensor(path) -> Tensor, name | nil, msg, code */
+/* calq.onnx.read_tensor(path) -> Tensor, name | nil, msg, code */
 static int l_onnx_read_tensor(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -116,7 +116,7 @@ static int l_onnx_read_tensor(lua_State *L)
     return 2;
 }
 
-/* calq.core.onnx_write_tensor(path, tensor [, name]) -> true | nil, msg, code */
+/* calq.onnx.write_tensor(path, tensor [, name]) -> true | nil, msg, code */
 static int l_onnx_write_tensor(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -502,8 +502,8 @@ static const luaL_Reg metamethods[] = {
 };
 
 static const luaL_Reg functions[] = {
-    {"onnx_load", l_onnx_load}, {"onnx_load_buffer", l_onnx_load_buffer},
-    {"onnx_read_tensor", l_onnx_read_tensor}, {"onnx_write_tensor", l_onnx_write_tensor},
+    {"load", l_onnx_load}, {"load_string", l_onnx_load_buffer},
+    {"read_tensor", l_onnx_read_tensor}, {"write_tensor", l_onnx_write_tensor},
     {NULL, NULL},
 };
 
@@ -518,9 +518,10 @@ static void ensure_metatable(lua_State *L)
     }
 }
 
-void cq__lua_open_onnx(lua_State *L)
+int cq__lua_open_onnx(lua_State *L)
 {
     ensure_metatable(L);
     lua_pop(L, 1);
-    luaL_setfuncs(L, functions, 0);
+    luaL_newlib(L, functions);
+    return 1;
 }

@@ -1,4 +1,5 @@
-/* lcalq.c - luaopen_calq_core: the C half of the calq Lua module. */
+/* lcalq.c - luaopen_calq_core: the C half of the calq Lua module, one
+ * function table per concern (lcalq.h; the public names are in docs/lua-api.md). */
 #include "lcalq.h"
 
 int cq__lua_fail(lua_State *L, const cq_err *err)
@@ -13,13 +14,17 @@ __attribute__((visibility("default"))) int luaopen_calq_core(lua_State *L);
 
 int luaopen_calq_core(lua_State *L)
 {
-    lua_newtable(L);
-    cq__lua_open_tensor(L);
-    cq__lua_open_onnx(L);
-    cq__lua_open_exec(L);
-    cq__lua_open_data(L);
-    cq__lua_open_image(L);
-    cq__lua_open_io(L);
+    /* onnx before exec: exec adds its methods to onnx's calq.Model */
+    static const luaL_Reg groups[] = {
+        {"tensor", cq__lua_open_tensor}, {"io", cq__lua_open_io}, {"onnx", cq__lua_open_onnx},
+        {"exec", cq__lua_open_exec}, {"data", cq__lua_open_data}, {"image", cq__lua_open_image},
+        {"rng", cq__lua_open_rng}, {NULL, NULL},
+    };
+    lua_createtable(L, 0, 8);
+    for (const luaL_Reg *g = groups; g->name; g++) {
+        g->func(L);
+        lua_setfield(L, -2, g->name);
+    }
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     return 1;

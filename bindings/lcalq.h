@@ -1,12 +1,16 @@
 /*
  * lcalq.h - internal interface of the Lua binding (calq.core).
  *
- * Each binding file owns one concern and exports one opener that adds its
- * functions (and metatables) to the module table at the top of the stack:
- *     cq__lua_open_tensor(L)  (declared below, one per binding file)
- * luaopen_calq_core() calls them in order. Errors: misuse raises with
- * luaL_argerror / luaL_typeerror; failures of the world return nil, message,
- * code (see cq__lua_fail).
+ * Each binding file owns one concern and exports one opener that registers
+ * its metatables and pushes its function table, made with luaL_newlib from a
+ * static luaL_Reg (lfs, cjson):
+ *     int cq__lua_open_tensor(lua_State *L)   -- pushes {new=, zeros=, ...}
+ * luaopen_calq_core() returns {tensor = ..., io = ..., onnx = ..., exec = ...,
+ * data = ..., image = ..., rng = ..., version = "..."}; scripts/calq/ gives
+ * each group its public name (calq.tensor, calq.io, ...; docs/lua-api.md), so
+ * every function has exactly one. Errors: misuse raises with luaL_argerror /
+ * luaL_typeerror; failures of the world return nil, message, code (see
+ * cq__lua_fail).
  */
 #ifndef CQ_LCALQ_H
 #define CQ_LCALQ_H
@@ -29,8 +33,9 @@ void cq__lua_push_tensor(lua_State *L, cq_tensor *t);
 cq_tensor *cq__lua_check_tensor(lua_State *L, int idx);
 cq_tensor *cq__lua_test_tensor(lua_State *L, int idx);
 
-void cq__lua_open_tensor(lua_State *L);
-void cq__lua_open_data(lua_State *L);
+int cq__lua_open_tensor(lua_State *L);
+int cq__lua_open_data(lua_State *L);
+int cq__lua_open_rng(lua_State *L);
 
 /* Models (l_onnx.c): calq.Model wraps a cq_graph. */
 struct cq_graph;
@@ -46,9 +51,10 @@ void cq__lua_model_set_busy(lua_State *L, int idx, int busy);
  *     cq__lua_model_methods(L); lua_pushcfunction(L, m_run);
  *     lua_setfield(L, -2, "run"); lua_pop(L, 1); */
 void cq__lua_model_methods(lua_State *L);
-void cq__lua_open_onnx(lua_State *L);
-void cq__lua_open_image(lua_State *L);
-void cq__lua_open_io(lua_State *L);
-void cq__lua_open_exec(lua_State *L);
+int cq__lua_open_onnx(lua_State *L);
+int cq__lua_open_image(lua_State *L);
+int cq__lua_open_io(lua_State *L);
+/* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
+int cq__lua_open_exec(lua_State *L);
 
 #endif

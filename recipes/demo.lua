@@ -17,9 +17,7 @@ local bf = require "calq.blazeface"
 local cache = os.getenv("CALQ_CACHE") or ".cache"
 local out = arg and arg[1] or "build/demo"
 local dlib = cache .. "/dlib/examples"
-local lfs = require "lfs"
-lfs.mkdir(out:match("^(.*)/[^/]*$") or ".")
-lfs.mkdir(out)
+assert(require("calq.fs").mkdirs(out))
 local model_path = cache .. "/blazeface/package/ONNX/face_detection_back_256x256_barracuda.onnx"
 
 local function say(fmt, ...) io.write(fmt:format(...), "\n") end
@@ -38,7 +36,7 @@ local stats = check(mosaic.build {
   crops = crops, photos = photos, count = 80, max_faces = 8,
   dist = "skewed", width = 512, height = 384, seed = 1, output = out .. "/mosaic",
 })
-local ds = check(calq.open_dataset(out .. "/mosaic/annotations.json", "coco"))
+local ds = check(calq.data.open(out .. "/mosaic/annotations.json", "coco"))
 say("%s, from %d crops, written to %s/mosaic", tostring(ds), #crops, out)
 local hist = ds:histogram()
 local parts = {}
@@ -96,7 +94,7 @@ say("widest ratio random/balanced: %.2fx at %s", worst, worst_name)
 
 -- 4. detection on the dlib test photos ------------------------------------------------
 head("4. BlazeFace back-256 (fp32, calq) on the dlib test photos, score 0.5, IoU 0.3")
-local test = check(calq.open_dataset(dlib .. "/faces/testing.xml", "dlib"))
+local test = check(calq.data.open(dlib .. "/faces/testing.xml", "dlib"))
 local tp, fp, fn = 0, 0, 0
 for i = 1, #test do
   local rec = test:record(i)

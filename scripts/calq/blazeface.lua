@@ -15,6 +15,8 @@
 -- Regressor [cx, cy, w, h, 6 keypoints] in input pixels relative to the anchor centre.
 -- Score = sigmoid(logit clipped to +-100). NMS at IoU 0.3, weighted as MediaPipe
 -- blends overlapping boxes (or plain, opts.plain).
+local check = require "calq.check"
+
 local bf = {}
 
 local GRIDS = { { 16, 2 }, { 8, 6 } }
@@ -36,10 +38,10 @@ function bf.anchors()
   return a
 end
 
--- Argument checks for the public entry points. level: as for error(), from
--- argerr's caller (2 = blame the caller of the function calling argerr).
+-- Argument checks for the public entry points (calq.check; level 3 from the
+-- helpers below blames the caller of the public function).
 local function argerr(fname, n, what, got, level)
-  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, what, got), (level or 2) + 1)
+  check.argerror(n, fname, ("%s expected, got %s"):format(what, got), (level or 2) + 1)
 end
 
 local function check_box(fname, n, b, len)

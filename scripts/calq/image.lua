@@ -4,44 +4,35 @@
 --   local t = im:tensor()                            -- u8 [H, W, C]
 --   local x, tr = assert(image.preprocess({"a.jpg", im}, "blazeface"))  -- f32 [2, 256, 256, 3]
 --   local x0, y0 = image.unmap(tr[1], u, v)         -- model-input pixel -> original pixel
--- Specs: a preset name ("blazeface", "blazeface128", "fmnist", "imagenet") or a table
+-- Specs: a preset name (image.presets) or a table
 --   { preset=, size= | width=, height=, channels=1|3, order="rgb"|"bgr",
 --     fit="stretch"|"letterbox"|"shorter_crop", pad="right_bottom"|"center", pad_value=,
 --     resize_shorter=, interp="pil"|"half_pixel", layout="nchw"|"nhwc",
 --     scale=, mean=, std= }   -- out = (pixel * scale - mean) / std
 -- I/O and decode failures return nil, message, code; misuse raises.
-local core = require "calq.core"
+-- load, decode, new, from_tensor and preprocess are C (bindings/l_image.c);
+-- this file adds the parts written in Lua to the same table.
+local check = require "calq.check"
 
-local image = {
-  load = core.image_load,            -- (path [, max_pixels])
-  decode = core.image_decode,        -- (bytes [, name [, max_pixels]])
-  new = core.image_new,              -- (w, h [, channels [, fill]])
-  from_tensor = core.image_from_tensor,
-  preprocess = core.image_preprocess,
-  presets = { "blazeface", "blazeface256", "blazeface128", "fmnist", "imagenet" },
-}
+local image = require("calq.core").image
 
--- Raise "bad argument" for fname (level 3: the caller of fname).
+image.presets = { "blazeface", "blazeface256", "blazeface128", "fmnist", "imagenet" }
+
+-- Raise "bad argument" for fname, blaming the caller of fname.
 local function check_transform(fname, tr)
   local ok = type(tr) == "table"
   for _, k in ipairs{ "sx", "sy", "ox", "oy" } do ok = ok and type(tr[k]) == "number" end
   if not ok then
-    local got = type(tr) == "table" and "a table without numbers sx, sy, ox, oy" or type(tr)
-    error(("bad argument #1 to '%s' (transform table expected, got %s)"):format(fname, got), 3)
-  end
-end
-
-local function check_number(fname, n, v)
-  if type(v) ~= "number" then
-    error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname, type(v)), 3)
+    check.argerror(1, fname, ("transform table expected, got %s"):format(
+      type(tr) == "table" and "a table without numbers sx, sy, ox, oy" or check.typename(tr)), 3)
   end
 end
 
 --- Map a point in model-input pixels back to the original image.
 function image.unmap(tr, u, v)
   check_transform("unmap", tr)
-  check_number("unmap", 2, u)
-  check_number("unmap", 3, v)
+  if type(u) ~= "number" then check.typeerror(2, "unmap", "number", u) end
+  if type(v) ~= "number" then check.typeerror(3, "unmap", "number", v) end
   return (u - tr.ox) / tr.sx, (v - tr.oy) / tr.sy
 end
 
@@ -51,8 +42,8 @@ function image.unmap_box(tr, box)
   local ok = type(box) == "table"
   for k = 1, 4 do ok = ok and type(box[k]) == "number" end
   if not ok then
-    error(("bad argument #2 to 'unmap_box' (box {x, y, w, h} expected, got %s)"):format(
-      type(box) == "table" and "a table without 4 numbers" or type(box)), 2)
+    check.argerror(2, "unmap_box", ("box {x, y, w, h} expected, got %s"):format(
+      type(box) == "table" and "a table without 4 numbers" or check.typename(box)))
   end
   return { (box[1] - tr.ox) / tr.sx, (box[2] - tr.oy) / tr.sy, box[3] / tr.sx, box[4] / tr.sy }
 end

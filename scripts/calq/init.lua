@@ -1,16 +1,22 @@
 --- calq: post-training quantization for CNNs on CPUs.
--- The C half lives in calq.core; this module re-exports it and adds the
--- parts written in Lua. Usage:
+-- One table per concern, each function under exactly one name
+-- (docs/lua-api.md lists them all):
 --   local calq = require "calq"
---   local t = calq.tensor{{1, 2}, {3, 4}}
-local core = require "calq.core"
-
-local calq = {}
-for k, v in pairs(core) do calq[k] = v end
-calq.core = core
-calq.onnx = require "calq.onnx"
-calq.sampler = require "calq.sampler"
-calq.image = require "calq.image"
-calq.mosaic = require "calq.mosaic"
-
-return calq
+--   local t = calq.tensor.new{{1, 2}, {3, 4}}
+--   local m = assert(calq.onnx.load("model.onnx"))
+--   local ds = assert(calq.data.open("instances.json", "coco"))
+-- Each group is also a module of its own: require "calq.onnx" is calq.onnx.
+-- The C half (calq.core) is not re-exported: its groups are these tables.
+return {
+  version = require("calq.core").version,
+  tensor = require "calq.tensor",
+  io = require "calq.io",
+  onnx = require "calq.onnx",
+  exec = require "calq.exec",
+  data = require "calq.data",
+  rng = require "calq.rng",
+  image = require "calq.image",
+  sampler = require "calq.sampler",
+  mosaic = require "calq.mosaic",
+  blazeface = require "calq.blazeface",
+}

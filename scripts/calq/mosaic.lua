@@ -30,36 +30,18 @@
 -- real detection sets: many images with one face, a long tail). Shares are
 -- turned into exact counts (largest remainder) and shuffled, so a run of N
 -- images has the asked distribution, not just in expectation.
+-- Randomness: one calq.rng (the core's xoshiro256**) seeded with opts.seed;
+-- its first draw shuffles the list of face counts, so image i has
+-- calq.rng.new(seed):shuffle(counts)[i] faces (counts: count_plan's, in
+-- increasing order).
+local check = require "calq.check"
+local data = require "calq.data"
+local fs = require "calq.fs"
 local image = require "calq.image"
+local rng = require "calq.rng"
+local tensor = require "calq.tensor"
 
 local mosaic = {}
-
--- ---- a small seeded generator (xoshiro-free, self-contained) -------------
-
---- splitmix64 in Lua integers: the same sequence on every platform.
-function mosaic.rng(seed)
-  local s = math.tointeger(seed) or 0
-  local r = {}
-  function r.next()
-    s = s + 0x9E3779B97F4A7C15
-    local z = s
-    z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-    z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-    return z ~ (z >> 31)
-  end
-  --- uniform float in [0, 1)
-  function r.float() return (r.next() >> 11) * (1.0 / 9007199254740992.0) end
-  --- uniform integer in lo..hi
-  function r.int(lo, hi) return lo + math.floor(r.float() * (hi - lo + 1)) end
-  function r.shuffle(t)
-    for i = #t, 2, -1 do
-      local j = r.int(1, i)
-      t[i], t[j] = t[j], t[i]
-    end
-    return t
-  end
-  return r
-end
 
 -- ---- dlib imglab XML ---------------------------------------------------------
 
@@ -69,11 +51,8 @@ end
 -- h, ignore = bool}, ... } }, ... } }. Returns nil, message on failure,
 -- including a file that holds no image.
 function mosaic.read_dlib_xml(path)
-  if type(path) ~= "string" then
-    error(("bad argument #1 to 'read_dlib_xml' (string expected, got %s)"):format(type(path)), 2)
-  end
-  local core = require "calq.core"
-  local ds, err = core.open_dataset(path, "dlib")
+  if type(path) ~= "string" then check.typeerror(1, "read_dlib_xml", "string", path) end
+  local ds, err = data.open(path, "dlib")
   if not ds then return nil, err end
   local dir = path:match("^(.*)/[^/]*$") or "."
   local images = {}
@@ -174,33 +153,32 @@ end
 
 -- ---- backgrounds ----------------------------------------------------------
 
-local function texture(rng, w, h)
-  local gw, gh = rng.int(2, 6), rng.int(2, 5)
-  local base = { rng.int(40, 215), rng.int(40, 215), rng.int(40, 215) }
+local function texture(r, w, h)
+  local gw, gh = r:int(2, 6), r:int(2, 5)
+  local base = { r:int(40, 215), r:int(40, 215), r:int(40, 215) }
   local grid = {}
   for y = 1, gh do
     local row = {}
     for x = 1, gw do
       local c = {}
-      for k = 1, 3 do c[k] = math.max(0, math.min(255, base[k] + rng.int(-70, 70))) end
+      for k = 1, 3 do c[k] = math.max(0, math.min(255, base[k] + r:int(-70, 70))) end
       row[x] = c
     end
     grid[y] = row
   end
-  local core = require "calq.core"
-  return image.from_tensor(core.tensor(grid, "u8")):resize(w, h, "pil")
+  return image.from_tensor(tensor.new(grid, "u8")):resize(w, h, "pil")
 end
 
 -- A face-free rectangle of aspect w:h from a random photo, resized; nil if
 -- none is found in a few tries.
-local function photo_background(rng, photos, w, h)
+local function photo_background(r, photos, w, h)
   for _ = 1, 40 do
-    local p = photos[rng.int(1, #photos)]
+    local p = photos[r:int(1, #photos)]
     local pw, ph = p.image.width, p.image.height
-    local cw = rng.int(math.max(8, pw // 6), pw)
+    local cw = r:int(math.max(8, pw // 6), pw)
     local ch = math.floor(cw * h / w + 0.5)
     if ch >= 8 and ch <= ph then
-      local rect = { rng.int(0, pw - cw), rng.int(0, ph - ch), cw, ch }
+      local rect = { r:int(0, pw - cw), r:int(0, ph - ch), cw, ch }
       local free = true
       for _, b in ipairs(p.boxes) do
         if overlaps(rect, b) then free = false break end
@@ -221,16 +199,13 @@ function mosaic.count_plan(n, lo, hi, dist)
   for i = 1, 3 do
     local v = args[i]
     if math.type(v) ~= "integer" or v < 0 then
-      error(("bad argument #%d to 'count_plan' (integer >= 0 expected, got %s)")
-        :format(i, math.type(v) or type(v)), 2)
+      check.argerror(i, "count_plan", ("integer >= 0 expected, got %s"):format(math.type(v) or type(v)))
     end
   end
-  if hi < lo then
-    error(("bad argument #3 to 'count_plan' (hi %d is below lo %d)"):format(hi, lo), 2)
-  end
+  if hi < lo then check.argerror(3, "count_plan", ("hi %d is below lo %d"):format(hi, lo)) end
   if dist ~= nil and dist ~= "uniform" and dist ~= "skewed" then
-    error(("bad argument #4 to 'count_plan' ('uniform', 'skewed' or nil expected, got %s)")
-      :format(type(dist) == "string" and "'" .. dist .. "'" or type(dist)), 2)
+    check.argerror(4, "count_plan", ("'uniform', 'skewed' or nil expected, got %s")
+      :format(type(dist) == "string" and "'" .. dist .. "'" or type(dist)))
   end
   local w, total = {}, 0
   for k = lo, hi do
@@ -264,27 +239,6 @@ local function jnum(x)
   return s
 end
 
---- Write text to path.tmp, then rename it to path. Returns true, or nil,
--- message (the .tmp removed) when any step fails.
-function mosaic.write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, rerr)
-  end
-  return true
-end
-local write_atomic = mosaic.write_atomic
-
 -- ---- the builder -----------------------------------------------------------
 
 --- Build the data set. opts: crops (list, required), photos (for
@@ -302,41 +256,37 @@ function mosaic.build(opts)
   local min_face = opts.min_face or math.max(16, math.min(W, H) // 16)
   local max_face = opts.max_face or math.min(W, H) // 3
   if max_face < min_face then max_face = min_face end
-  local rng = mosaic.rng(opts.seed or 1)
+  local r = rng.new(opts.seed or 1)
   local bgmode = opts.background or "mixed"
   local photos = opts.photos or {}
   if bgmode ~= "texture" and #photos == 0 then bgmode = "texture" end
-  local lfs = require "lfs"
-  local out = opts.output or error("mosaic.build: output is required")
-  for _, d in ipairs({ out, out .. "/images" }) do
-    if lfs.attributes(d, "mode") ~= "directory" then
-      local ok, err = lfs.mkdir(d)
-      if not ok then return nil, d .. ": " .. err end
-    end
-  end
+  local out = opts.output
+  if type(out) ~= "string" then check.argerror(1, "build", "field 'output' (a folder) is required") end
+  local made, merr = fs.mkdirs(out .. "/images")
+  if not made then return nil, merr end
 
   local plan = mosaic.count_plan(n, lo, hi, opts.dist or "uniform")
   local counts = {}
   for k = lo, hi do for _ = 1, plan[k] do counts[#counts + 1] = k end end
-  rng.shuffle(counts)
+  r:shuffle(counts)
   local order, next_crop = {}, 1
   for i = 1, #crops do order[i] = i end
-  rng.shuffle(order)
+  r:shuffle(order)
 
   local jimages, janns, ann_id, faces = {}, {}, 0, 0
   for i, k in ipairs(counts) do
     local bg
-    if bgmode == "photos" or (bgmode == "mixed" and rng.float() < 0.5) then
-      bg = photo_background(rng, photos, W, H)
+    if bgmode == "photos" or (bgmode == "mixed" and r:float() < 0.5) then
+      bg = photo_background(r, photos, W, H)
     end
-    bg = bg or texture(rng, W, H)
+    bg = bg or texture(r, W, H)
     -- when k faces cannot all fit at the drawn size, they shrink and retry
     local placed, shrink = {}, 1.0
     for _ = 1, k do
-      if next_crop > #order then rng.shuffle(order); next_crop = 1 end
+      if next_crop > #order then r:shuffle(order); next_crop = 1 end
       local c = crops[order[next_crop]]
       next_crop = next_crop + 1
-      local side = min_face + rng.float() * (max_face - min_face)
+      local side = min_face + r:float() * (max_face - min_face)
       local ok = false
       -- shrinking stops at half the smallest face size: below that a face is noise
       while side * shrink >= math.max(4, min_face / 2) do
@@ -345,7 +295,7 @@ function mosaic.build(opts)
         local ch = math.max(1, math.floor(c.image.height * s + 0.5))
         if cw <= W and ch <= H then
           for _ = 1, 60 do
-            local rect = { rng.int(0, W - cw), rng.int(0, H - ch), cw, ch }
+            local rect = { r:int(0, W - cw), r:int(0, H - ch), cw, ch }
             local free = true
             for _, p in ipairs(placed) do
               if overlaps(rect, p.rect) then free = false break end
@@ -385,7 +335,7 @@ function mosaic.build(opts)
     '},\n"images":[\n', table.concat(jimages, ",\n"),
     '],\n"annotations":[\n', table.concat(janns, ",\n"),
     '],\n"categories":[{"id":1,"name":"face","supercategory":"face"}]}\n' })
-  local ok, err = write_atomic(out .. "/annotations.json", json)
+  local ok, err = fs.write_atomic(out .. "/annotations.json", json)
   if not ok then return nil, err end
   return { images = #counts, faces = faces, per_count = plan }
 end

@@ -2,7 +2,7 @@
 --
 --   local calq = require "calq"
 --   local sampler = require "calq.sampler"
---   local ds = assert(calq.open_dataset("faces/training.xml", "dlib"))
+--   local ds = assert(calq.data.open("faces/training.xml", "dlib"))
 --   local pick = sampler.compose{
 --     sampler.filter(function(rec) return rec.width >= 200 end), -- any Lua predicate
 --     sampler.balanced{ size = 100, threshold = 1, seed = 7 },   -- the C core does the work
@@ -23,28 +23,24 @@
 --   filter(fn)                    keep candidates with fn(rec, i) true
 --   fn(f)                         any f(ds, idx) -> Index or {record numbers} [, report]
 -- compose{p1, p2, ...} runs them in turn, each on the previous one's output.
-local core = require "calq.core"
+-- sampler.policies lists the C policies by name (by_name takes them).
+local check = require "calq.check"
+local data = require "calq.data"
+
+local typename = check.typename
 
 local sampler = {}
+
+--- The C policies, in the order messages list them.
+sampler.policies = { "balanced", "first", "uniform", "class_balanced", "stratified" }
 
 local Policy = {}
 Policy.__index = Policy
 
-local function udata_name(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and mt.__name or nil
-end
-
-local function typename(v)
-  return udata_name(v) or type(v)
-end
-
 function Policy.__call(self, ds, idx)
-  if udata_name(ds) ~= "calq.Dataset" then
-    error(("bad argument #1 to '%s' (calq.Dataset expected, got %s)"):format(self.name, typename(ds)), 2)
-  end
-  if idx ~= nil and udata_name(idx) ~= "calq.Index" then
-    error(("bad argument #2 to '%s' (calq.Index or nil expected, got %s)"):format(self.name, typename(idx)), 2)
+  if typename(ds) ~= "calq.Dataset" then check.typeerror(1, self.name, "calq.Dataset", ds) end
+  if idx ~= nil and typename(idx) ~= "calq.Index" then
+    check.typeerror(2, self.name, "calq.Index or nil", idx)
   end
   return self.run(ds, idx)
 end
@@ -62,33 +58,20 @@ function sampler.is_policy(v)
   return getmetatable(v) == Policy
 end
 
-local function checkopts(fname, o)
-  if type(o) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(o)), 3)
-  end
-  return o
-end
-
 local function c_policy(cname)
   return function(o)
-    checkopts(cname, o)
+    if type(o) ~= "table" then check.typeerror(1, cname, "table", o) end
     return policy(cname, function(ds, idx)
       return ds:sample(cname, o, idx)
     end)
   end
 end
 
-sampler.balanced = c_policy("balanced")
-sampler.first = c_policy("first")
-sampler.uniform = c_policy("uniform")
-sampler.class_balanced = c_policy("class_balanced")
-sampler.stratified = c_policy("stratified")
+for _, name in ipairs(sampler.policies) do sampler[name] = c_policy(name) end
 
 --- Keep the candidates for which fn(rec, i) is true (rec: the record table).
 function sampler.filter(fn)
-  if type(fn) ~= "function" then
-    error(("bad argument #1 to 'filter' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  if type(fn) ~= "function" then check.typeerror(1, "filter", "function", fn) end
   return policy("filter", function(ds, idx)
     local out = ds:filter(fn, idx)
     return out, { policy = "filter", candidates = idx and #idx or #ds, chosen = #out,
@@ -98,9 +81,7 @@ end
 
 --- Any Lua function f(ds, idx) -> calq.Index or table of record numbers [, report].
 function sampler.fn(f, name)
-  if type(f) ~= "function" then
-    error(("bad argument #1 to 'fn' (function expected, got %s)"):format(type(f)), 2)
-  end
+  if type(f) ~= "function" then check.typeerror(1, "fn", "function", f) end
   name = name or "lua"
   return policy(name, function(ds, idx)
     local out, rep = f(ds, idx)
@@ -118,7 +99,7 @@ function sampler.fn(f, name)
           :format(name, tostring(r), i, #ds)
       end
     end
-    if kind == "table" then out = core.index(out) end
+    if kind == "table" then out = data.index(out) end
     rep = rep or {}
     rep.policy = rep.policy or name
     rep.candidates = rep.candidates or (idx and #idx or #ds)
@@ -132,13 +113,13 @@ end
 -- The report is { policy = "compose", stages = {report, ...}, chosen = n }.
 function sampler.compose(list)
   if type(list) ~= "table" or #list == 0 then
-    error("bad argument #1 to 'compose' (non-empty list of policies expected)", 2)
+    check.argerror(1, "compose", "non-empty list of policies expected")
   end
   local stages = {}
   for i, p in ipairs(list) do
     if type(p) == "function" then p = sampler.fn(p) end
     if not sampler.is_policy(p) then
-      error(("bad argument #1 to 'compose' (entry %d is not a policy)"):format(i), 2)
+      check.argerror(1, "compose", ("entry %d is not a policy"):format(i))
     end
     stages[i] = p
   end
@@ -157,14 +138,14 @@ function sampler.compose(list)
   end)
 end
 
---- Policy by name, for the command line: balanced, first, uniform,
--- class_balanced (or class-balanced), stratified. opts as for the constructors.
+--- Policy by name, for the command line: one of sampler.policies ('-' may
+-- stand for '_': class-balanced). opts as for the constructors.
 function sampler.by_name(name, opts)
   local key = name:gsub("%-", "_")
-  local ctor = ({ balanced = true, first = true, uniform = true, class_balanced = true,
-                  stratified = true })[key] and sampler[key]
-  if not ctor then return nil, ("unknown policy '%s'"):format(name) end
-  return ctor(opts)
+  for _, p in ipairs(sampler.policies) do
+    if p == key then return sampler[p](opts) end
+  end
+  return nil, ("unknown policy '%s'"):format(name)
 end
 
 local function hist_line(label, h, top)
@@ -175,11 +156,9 @@ end
 
 --- Human-readable lines for a report (nested for compose).
 function sampler.format_report(rep, indent)
-  if type(rep) ~= "table" then
-    error(("bad argument #1 to 'format_report' (report table expected, got %s)"):format(type(rep)), 2)
-  end
+  if type(rep) ~= "table" then check.typeerror(1, "format_report", "report table", rep) end
   if indent ~= nil and type(indent) ~= "string" then
-    error(("bad argument #2 to 'format_report' (string or nil expected, got %s)"):format(type(indent)), 2)
+    check.typeerror(2, "format_report", "string or nil", indent)
   end
   indent = indent or ""
   local out = {}

@@ -86,7 +86,7 @@ describe("calq.blazeface", function()
       end
       local truth = {}
       for _, xml in ipairs { "training.xml", "testing.xml" } do
-        local ds = assert(calq.open_dataset(cache .. "/dlib/examples/faces/" .. xml, "dlib"))
+        local ds = assert(calq.data.open(cache .. "/dlib/examples/faces/" .. xml, "dlib"))
         for i = 1, #ds do
           local r = ds:record(i)
           local boxes = {}
@@ -104,7 +104,7 @@ describe("calq.blazeface", function()
         if boxes then -- the photos that have ground truth (9 of 12)
         scored = scored + 1
         local out = {}
-        for name, file in pairs(c.outputs) do out[name] = assert(calq.npy_read(refs .. "/" .. file)) end
+        for name, file in pairs(c.outputs) do out[name] = assert(calq.io.npy_read(refs .. "/" .. file)) end
         local s = 256 / c.side
         local dets = bf.decode(out, { size = 256, transform = { sx = s, sy = s, ox = 0, oy = 0 } })
         local m = bf.match(dets, boxes, 0.3)

@@ -1,6 +1,6 @@
 -- `calq infer` and `calq sample`: option values checked with calq's own
 -- messages (no internal "bad argument" leaking out).
-local calq_bin = "./build/calq"
+local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
 local fmnist = "models/fashion_mnist/fmnist_cnn.onnx"
 
 local function run(cmd)
@@ -24,7 +24,19 @@ describe("calq.cli", function()
     it("lists tsv among the formats", function()
       assert.equal("calq sample: --format: 'parquet' is not one of coco, voc, yolo, dlib, csv, tsv\nrc=1\n",
         run("sample --annotations x --format parquet --size 1 --output x"))
-      assert.matches("--format coco|voc|yolo|dlib|csv|tsv", run("sample --help"), 1, true)
+    end)
+
+    it("takes its format and policy names from calq.data and calq.sampler", function()
+      local data, sampler = require "calq.data", require "calq.sampler"
+      local help = run("sample --help")
+      assert.truthy(help:find("--format FORMAT   " .. table.concat(data.formats, ", ") .. "\n", 1, true), help)
+      local names = {}
+      for i, p in ipairs(sampler.policies) do names[i] = p:gsub("_", "-") end
+      assert.truthy(help:find("--policy NAME     " .. table.concat(names, ", ") .. " (default balanced)", 1, true),
+        help)
+      assert.equal(("calq sample: --policy: unknown policy 'best' (%s, FILE.lua)\nrc=1\n")
+        :format(table.concat(names, ", ")),
+        run("sample --annotations x --format coco --size 1 --policy best --output x"))
     end)
   end)
 end)

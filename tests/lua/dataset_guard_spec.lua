@@ -4,7 +4,7 @@
 local calq = require "calq"
 
 local function three()
-  local ds = calq.dataset()
+  local ds = calq.data.new()
   for i = 1, 3 do
     ds:add{path = ("img%d.jpg"):format(i), width = 10, height = 10,
            boxes = {{1, 1, 2, 2}}}
@@ -12,7 +12,7 @@ local function three()
   return ds
 end
 
-describe("calq.dataset", function()
+describe("calq.data", function()
   describe("Dataset:filter()", function()
     it("raises when the predicate closes or grows the dataset", function()
       local ds = three()
@@ -20,7 +20,7 @@ describe("calq.dataset", function()
         "calling 'close' on bad self (dataset is in use)")
       assert.has_error(function() ds:filter(function() ds:add{path = "x"} end) end,
         "calling 'add' on bad self (dataset is in use)")
-      assert.has_error(function() ds:filter(function() ds:append(calq.dataset()) end) end,
+      assert.has_error(function() ds:filter(function() ds:append(calq.data.new()) end) end,
         "calling 'append' on bad self (dataset is in use)")
       assert.has_error(function()
         ds:filter(function() local d <close> = ds end)
@@ -85,7 +85,7 @@ describe("calq.dataset", function()
     end)
 
     it("range-checks width, height, count and id before narrowing them", function()
-      local ds = calq.dataset()
+      local ds = calq.data.new()
       assert.has_error(function() ds:add{path = "a", width = (1 << 32) + 7} end,
         "bad argument #1 to 'add' (field 'width' must be an integer in 0..2147483647)")
       assert.has_error(function() ds:add{path = "a", height = -5} end,
@@ -104,11 +104,11 @@ describe("calq.dataset", function()
 
   describe("open_dataset()", function()
     it("names argument #3 when an option has the wrong type", function()
-      assert.has_error(function() calq.open_dataset("x", "coco", {image_root = {}}) end,
-        "bad argument #3 to 'open_dataset' (field 'image_root' must be a string)")
-      assert.has_error(function() calq.open_dataset("x", "coco", {image_root = 5}) end,
-        "bad argument #3 to 'open_dataset' (field 'image_root' must be a string)")
-      local ds, _, code = calq.open_dataset("/nonexistent/x.json", "coco", {image_root = "/tmp"})
+      assert.has_error(function() calq.data.open("x", "coco", {image_root = {}}) end,
+        "bad argument #3 to 'open' (field 'image_root' must be a string)")
+      assert.has_error(function() calq.data.open("x", "coco", {image_root = 5}) end,
+        "bad argument #3 to 'open' (field 'image_root' must be a string)")
+      local ds, _, code = calq.data.open("/nonexistent/x.json", "coco", {image_root = "/tmp"})
       assert.is_nil(ds)
       assert.equal("EIO", code)
     end)

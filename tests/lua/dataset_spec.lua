@@ -18,13 +18,13 @@ local function put(name, text)
   return tmp .. "/" .. name
 end
 
-describe("calq.dataset", function()
+describe("calq.data", function()
   teardown(function() os.execute("rm -rf " .. tmp) end)
 
   describe("open_dataset()", function()
     it("reads dlib's face boxes with counts, sizes and boxes", function()
       if not have_faces then pending("no dlib faces") return end
-      local ds = assert(calq.open_dataset(faces .. "/training.xml", "dlib"))
+      local ds = assert(calq.data.open(faces .. "/training.xml", "dlib"))
       assert.equal(4, #ds)
       assert.same({ 7, 6, 2, 3 }, ds:counts())
       local r = ds:record(3)
@@ -41,25 +41,25 @@ describe("calq.dataset", function()
 
     it("returns nil, message, code for a malformed file", function()
       local p = put("bad.xml", "<dataset>\n<images>\n<image file='a.jpg'>\n")
-      local ds, msg, code = calq.open_dataset(p, "dlib")
+      local ds, msg, code = calq.data.open(p, "dlib")
       assert.is_nil(ds)
       assert.equal(p .. ":4:1: XML error: no element found (the file ends before the root element closes)", msg)
       assert.equal("EFORMAT", code)
-      ds, msg, code = calq.open_dataset(tmp .. "/none.json", "coco")
+      ds, msg, code = calq.data.open(tmp .. "/none.json", "coco")
       assert.is_nil(ds)
       assert.equal("EIO", code)
     end)
 
     it("raises on misuse", function()
-      assert.has_error(function() calq.open_dataset("x", "parquet") end,
-        "bad argument #2 to 'open_dataset' (invalid option 'parquet')")
-      assert.has_error(function() calq.open_dataset() end,
-        "bad argument #1 to 'open_dataset' (string expected, got no value)")
+      assert.has_error(function() calq.data.open("x", "parquet") end,
+        "bad argument #2 to 'open' (invalid option 'parquet')")
+      assert.has_error(function() calq.data.open() end,
+        "bad argument #1 to 'open' (string expected, got no value)")
     end)
 
     it("reads a CSV manifest and lists every missing image", function()
       local p = put("m.csv", "path,count,labels\na.jpg,1,dog\nb.jpg,0\nc.jpg,2,cat;dog\n")
-      local ds = assert(calq.open_dataset(p, "csv"))
+      local ds = assert(calq.data.open(p, "csv"))
       assert.same({ 1, 0, 2 }, ds:counts())
       assert.same({ "dog", "cat" }, ds:categories())
       assert.same({ "cat", "dog" }, ds:record(3).labels)
@@ -71,7 +71,7 @@ describe("calq.dataset", function()
 
   describe("Dataset", function()
     local function made()
-      local ds = calq.dataset()
+      local ds = calq.data.new()
       ds:add{ path = "a.jpg", width = 100, height = 50, boxes = { { 1, 1, 10, 10 }, { 95, 1, 10, 10, label = "x" } } }
       ds:add{ path = "b.jpg", count = 1 }
       ds:add{ path = "c.jpg", boxes = { { 0, 0, 5, 5, ignore = true } } }
@@ -97,7 +97,7 @@ describe("calq.dataset", function()
       assert.same({ "2:b.jpg", "3:c.jpg" }, seen)
       local h = ds:histogram()
       assert.same({ 1, 1, 1 }, { h[0], h[1], h[2] })
-      assert.same({ 1, 0 }, ds:counts(calq.index{ 2, 3 }))
+      assert.same({ 1, 0 }, ds:counts(calq.data.index{ 2, 3 }))
     end)
 
     it("appends another dataset", function()
@@ -111,11 +111,11 @@ describe("calq.dataset", function()
       local ds = made()
       assert.has_error(function() ds:record(4) end,
         "bad argument #1 to 'record' (record 4 out of range (dataset has 3))")
-      assert.has_error(function() ds:counts(calq.index{ 7 }) end,
+      assert.has_error(function() ds:counts(calq.data.index{ 7 }) end,
         "bad argument #1 to 'counts' (record 7 out of range (dataset has 3))")
       assert.has_error(function() ds:add{ count = 1 } end,
         "bad argument #1 to 'add' (field 'path' must be a string)")
-      assert.has_error(function() calq.index{ 0 } end,
+      assert.has_error(function() calq.data.index{ 0 } end,
         "bad argument #1 to 'index' (entry 1 is not a record number >= 1)")
       ds:close()
       ds:close()

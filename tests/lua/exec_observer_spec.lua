@@ -6,8 +6,8 @@ local calq = require "calq"
 local fmnist = "models/fashion_mnist/fmnist_cnn.onnx"
 
 local function load()
-  local m = assert(calq.onnx_load(fmnist))
-  return m, calq.full({1, 1, 28, 28}, 0.5)
+  local m = assert(calq.onnx.load(fmnist))
+  return m, calq.tensor.full({1, 1, 28, 28}, 0.5)
 end
 
 describe("calq.exec", function()

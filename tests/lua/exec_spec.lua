@@ -4,6 +4,7 @@
 -- and `calq infer`. Reference tests are pending with a message when the data
 -- are missing. Run from the repository root, as `make luatest` does.
 local calq = require "calq"
+local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
 
 local cache = os.getenv("CALQ_CACHE") or "./.cache"
 local refs = cache .. "/refs"
@@ -34,8 +35,8 @@ end
 describe("calq.exec", function()
   describe("Model:run()", function()
     it("runs the Fashion-MNIST CNN on one image and on a batch", function()
-      local m = assert(calq.onnx_load(fmnist))
-      local x = calq.full({1, 1, 28, 28}, 0.5)
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.5)
       local out = assert(m:run{[m:inputs()[1].name] = x})
       local name = m:outputs()[1].name
       assert.are.same({1, 10}, out[name]:shape())
@@ -45,12 +46,12 @@ describe("calq.exec", function()
     end)
 
     it("saves the optimized graph, which runs to the same outputs", function()
-      local m = assert(calq.onnx_load(fmnist))
-      local x = calq.full({1, 1, 28, 28}, 0.3)
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.3)
       local a = assert(m:run(x))
       local path = os.tmpname()
       assert(m:save(path))
-      local m2 = assert(calq.onnx_load(path))
+      local m2 = assert(calq.onnx.load(path))
       os.remove(path)
       local b = assert(m2:run(x))
       local name = m:outputs()[1].name
@@ -58,12 +59,12 @@ describe("calq.exec", function()
     end)
 
     it("raises on misuse and names the missing input", function()
-      local m = assert(calq.onnx_load(fmnist))
+      local m = assert(calq.onnx.load(fmnist))
       local input = m:inputs()[1].name
       assert.has_error(function() m:run{} end,
         ("bad argument #1 to 'run' (no tensor for input '%s')"):format(input))
       assert.has_error(function() m:run(42) end)
-      local out, msg = m:run{[input] = calq.full({1, 1, 27, 28}, 0)}
+      local out, msg = m:run{[input] = calq.tensor.full({1, 1, 27, 28}, 0)}
       assert.is_nil(out)
       assert.are.equal(("input '%s': shape f32[1,1,27,28] does not match the model's"):format(input), msg)
     end)
@@ -74,16 +75,16 @@ describe("calq.exec", function()
         pending("no " .. path)
         return
       end
-      local m = assert(calq.onnx_load(path))
-      local out, msg, code = m:run{x = calq.full({3, 4, 5}, 1)}
+      local m = assert(calq.onnx.load(path))
+      local out, msg, code = m:run{x = calq.tensor.full({3, 4, 5}, 1)}
       assert.is_nil(out)
       assert.are.equal("unsupported operators: Abs", msg)
       assert.are.equal("EUNSUPPORTED", code)
     end)
 
     it("reports per-node times and shapes, and the buffer pool", function()
-      local m = assert(calq.onnx_load(fmnist))
-      local x = calq.full({1, 1, 28, 28}, 0.25)
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.25)
       assert(m:run(x))
       assert(m:run(x))
       local prof = m:profile()
@@ -100,41 +101,95 @@ describe("calq.exec", function()
       assert.are.same({1, 1, 28, 28}, prof[1].inputs[1])
       local peak, naive = m:memory()
       assert.is_true(peak > 0 and peak <= naive)
-      m:profile(true)
-      assert.are.equal(0, m:profile()[1].runs)
+    end)
+  end)
+
+  describe("Model:reset_profile()", function()
+    it("zeroes every node's runs and time; profile() takes no argument", function()
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.25)
+      assert(m:run(x))
+      assert.is_true(m:reset_profile())
+      for _, p in ipairs(m:profile()) do
+        assert.are.equal(0, p.runs)
+        assert.are.equal(0, p.ms)
+      end
+      assert(m:run(x))
+      assert.are.equal(1, m:profile()[1].runs)
+      assert.has_error(function() m:profile(true) end,
+        "bad argument #1 to 'profile' (no argument expected (model:reset_profile() resets))")
+    end)
+  end)
+
+  describe("Model:plan()", function()
+    -- Planning folds nodes into others (the CNN's BatchNorms, constants): a
+    -- model loaded to be read or saved keeps its file's nodes until one of
+    -- the executor's methods plans it.
+    it("plans now, and each executor method plans a model that has no plan", function()
+      for _, call in ipairs{
+        function(m) return m:plan() end,
+        function(m) return m:set_threads(1) end,
+        function(m) return m:memory() end,
+        function(m) return m:profile() end,
+        function(m) return m:reset_profile() end,
+        function(m) return m:set_observer(nil) end,
+      } do
+        local m = assert(calq.onnx.load(fmnist))
+        local before = m:info().nodes
+        assert.truthy(call(m))
+        local after = m:info().nodes
+        assert.is_true(after < before, ("%d nodes before, %d after"):format(before, after))
+      end
+    end)
+
+    it("says why planning fails, from every method that plans", function()
+      if not exists(node_tests .. "/test_lstm_defaults/model.onnx") then
+        pending("no " .. node_tests .. " (Debian's libonnx-testdata)")
+        return
+      end
+      local m = assert(calq.onnx.load(node_tests .. "/test_lstm_defaults/model.onnx"))
+      for _, name in ipairs{ "plan", "memory", "profile", "reset_profile" } do
+        local ok, msg, code = m[name](m)
+        assert.is_nil(ok)
+        assert.truthy(msg:find("LSTM", 1, true), msg)
+        assert.is_string(code)
+      end
+      local ok, msg = m:set_threads(2)
+      assert.is_nil(ok)
+      assert.truthy(msg:find("LSTM", 1, true), msg)
     end)
 
     it("hands every node output to the observer, in order", function()
-      local m = assert(calq.onnx_load(fmnist))
+      local m = assert(calq.onnx.load(fmnist))
       local seen = {}
       m:set_observer(function(info, t)
         seen[#seen + 1] = info
         assert.are.equal("calq.Tensor", getmetatable(t).__name)
       end)
-      local out = assert(m:run(calq.full({1, 1, 28, 28}, 0.25)))
+      local out = assert(m:run(calq.tensor.full({1, 1, 28, 28}, 0.25)))
       assert.is_true(#seen > 3)
       for i = 2, #seen do assert.is_true(seen[i].index > seen[i - 1].index) end
       assert.are.equal(m:outputs()[1].name, seen[#seen].output)
       -- returning false stops the run; errors propagate
       m:set_observer(function() return false end)
-      local none, msg = m:run(calq.full({1, 1, 28, 28}, 0.25))
+      local none, msg = m:run(calq.tensor.full({1, 1, 28, 28}, 0.25))
       assert.is_nil(none)
       assert.truthy(msg:find("observer stopped", 1, true))
       m:set_observer(function() error("boom", 0) end)
-      assert.has_error(function() m:run(calq.full({1, 1, 28, 28}, 0.25)) end, "boom")
+      assert.has_error(function() m:run(calq.tensor.full({1, 1, 28, 28}, 0.25)) end, "boom")
       m:set_observer(nil)
-      assert(m:run(calq.full({1, 1, 28, 28}, 0.25)))
+      assert(m:run(calq.tensor.full({1, 1, 28, 28}, 0.25)))
       local _ = out
     end)
   end)
 
   describe("Model:set_threads() and Model:time()", function()
     it("sets the BLAS threads and times whole runs", function()
-      local m = assert(calq.onnx_load(fmnist))
-      m:set_threads(1)
+      local m = assert(calq.onnx.load(fmnist))
+      assert.is_true(m:set_threads(1))
       assert.has_error(function() m:set_threads(0) end,
         "bad argument #1 to 'set_threads' (threads must be 1..1024)")
-      local med, min, p90 = m:time(calq.full({1, 1, 28, 28}, 0.5), 5, 1)
+      local med, min, p90 = m:time(calq.tensor.full({1, 1, 28, 28}, 0.5), 5, 1)
       assert.is_true(min > 0 and min <= med and med <= p90)
     end)
   end)
@@ -145,7 +200,7 @@ describe("calq.exec", function()
         pending("no " .. node_tests .. " (Debian's libonnx-testdata)")
         return
       end
-      local p = io.popen("./build/calq conform " .. node_tests .. " 2>&1; echo rc=$?")
+      local p = io.popen(calq_bin .. " conform " .. node_tests .. " 2>&1; echo rc=$?")
       local text = p:read("a")
       p:close()
       assert.truthy(text:find("\n236 passed, 0 failed, 696 skipped\nrc=0\n$"), text)
@@ -154,7 +209,7 @@ describe("calq.exec", function()
     end)
 
     it("fails with a usage error without folders", function()
-      local p = io.popen("./build/calq conform 2>&1; echo rc=$?")
+      local p = io.popen(calq_bin .. " conform 2>&1; echo rc=$?")
       local text = p:read("a")
       p:close()
       assert.truthy(text:find("calq conform: no test folder given", 1, true), text)
@@ -168,8 +223,8 @@ describe("calq.exec", function()
         return
       end
       local counts, failed, dtype = {pass = 0, fail = 0, skip = 0}, {}, {}
-      for _, dir in ipairs(assert(calq.conform_dirs(node_tests))) do
-        local verdict, msg = calq.conform_case(dir)
+      for _, dir in ipairs(assert(calq.exec.conform_dirs(node_tests))) do
+        local verdict, msg = calq.exec.conform_case(dir)
         counts[verdict] = counts[verdict] + 1
         if verdict == "fail" then failed[#failed + 1] = dir .. ": " .. msg end
         if verdict == "skip" and not msg:find("unsupported operators", 1, true) then
@@ -188,10 +243,10 @@ describe("calq.exec", function()
         pending("no " .. node_tests)
         return
       end
-      local verdict, msg = calq.conform_case(node_tests .. "/test_relu", 0, -1)
+      local verdict, msg = calq.exec.conform_case(node_tests .. "/test_relu", 0, -1)
       assert.are.equal("fail", verdict)
       assert.truthy(msg:find("test_data_set_0 output 0 ('y'): element 0", 1, true))
-      assert.are.equal("skip", (calq.conform_case(node_tests .. "/test_lstm_defaults")))
+      assert.are.equal("skip", (calq.exec.conform_case(node_tests .. "/test_lstm_defaults")))
     end)
   end)
 
@@ -205,13 +260,13 @@ describe("calq.exec", function()
       local models, worst, n = {}, {}, 0
       for _, c in ipairs(m.cases) do
         local path = refs .. "/" .. c.model
-        models[path] = models[path] or assert(calq.onnx_load(path))
+        models[path] = models[path] or assert(calq.onnx.load(path))
         local feeds = {}
-        for _, i in ipairs(c.inputs) do feeds[i.name] = assert(calq.npy_read(refs .. "/" .. i.file)) end
+        for _, i in ipairs(c.inputs) do feeds[i.name] = assert(calq.io.npy_read(refs .. "/" .. i.file)) end
         local out = assert(models[path]:run(feeds))
         local group = c.name:match("^[^/]+")
         for _, o in ipairs(c.outputs) do
-          local e = relerr(out[o.name], assert(calq.npy_read(refs .. "/" .. o.file)))
+          local e = relerr(out[o.name], assert(calq.io.npy_read(refs .. "/" .. o.file)))
           worst[group] = math.max(worst[group] or 0, e)
           assert.is_true(e <= 1e-4, ("%s %s: %g"):format(c.name, o.name, e))
         end
@@ -229,23 +284,46 @@ describe("calq.exec", function()
       local dir = os.tmpname()
       os.remove(dir)
       local input = dir .. "_x.npy"
-      local x = calq.full({1, 1, 28, 28}, 0.125)
-      assert(calq.npy_write(input, x))
-      local m = assert(calq.onnx_load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.125)
+      assert(calq.io.npy_write(input, x))
+      local m = assert(calq.onnx.load(fmnist))
       m:set_threads(1) -- same BLAS partition as the command below: identical floats
-      local p = io.popen(("./build/calq infer %s --threads 1 --input %s=%s --output %s 2>&1; echo rc=$?"):format(
+      local p = io.popen((calq_bin .. " infer %s --threads 1 --input %s=%s --output %s 2>&1; echo rc=$?"):format(
         fmnist, m:inputs()[1].name, input, dir))
       local text = p:read("a")
       p:close()
       assert.truthy(text:find("rc=0", 1, true), text)
       local name = m:outputs()[1].name
-      local got = assert(calq.npy_read(dir .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"))
+      local got = assert(calq.io.npy_read(dir .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"))
       assert.are.equal(0, got:maxdiff(assert(m:run(x))[name]))
       os.execute("rm -rf '" .. dir .. "' '" .. input .. "'")
     end)
 
+    it("creates nested output folders, and says when it cannot", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local input = dir .. "_x.npy"
+      assert(calq.io.npy_write(input, calq.tensor.full({1, 1, 28, 28}, 0.5)))
+      local out = dir .. "/a/b'c/d"
+      local p = io.popen(('%s infer %s --input %s --output "%s" 2>&1; echo rc=$?'):format(
+        calq_bin, fmnist, input, out))
+      local text = p:read("a")
+      p:close()
+      assert.truthy(text:find("rc=0", 1, true), text)
+      assert.are.equal("directory", require("lfs").attributes(out, "mode"))
+      -- a file where a folder should be
+      local blocked = dir .. "/file"
+      assert(io.open(blocked, "w")):close()
+      p = io.popen(('%s infer %s --input %s --output "%s/sub" 2>&1; echo rc=$?'):format(
+        calq_bin, fmnist, input, blocked))
+      text = p:read("a")
+      p:close()
+      assert.are.equal(("calq infer: %s: exists and is not a folder\nrc=1\n"):format(blocked), text)
+      os.execute("rm -rf '" .. dir .. "' '" .. input .. "'")
+    end)
+
     it("refuses a missing input with a message", function()
-      local p = io.popen("./build/calq infer " .. fmnist .. " --output /tmp/calq_never 2>&1; echo rc=$?")
+      local p = io.popen(calq_bin .. " infer " .. fmnist .. " --output /tmp/calq_never 2>&1; echo rc=$?")
       local text = p:read("a")
       p:close()
       assert.truthy(text:find("calq infer: no --input for", 1, true), text)

@@ -8,7 +8,7 @@ local mosaic = require "calq.mosaic"
 local bf = require "calq.blazeface"
 
 local function counts_ds(counts)
-  local ds = calq.dataset()
+  local ds = calq.data.new()
   for i, c in ipairs(counts) do ds:add{ path = ("img%d.jpg"):format(i), count = c } end
   return ds
 end
@@ -58,7 +58,7 @@ describe("calq.sampler", function()
       local p = sampler.first{ size = 1 }
       assert.has_error(function() p(5) end,
         "bad argument #1 to 'first' (calq.Dataset expected, got number)")
-      assert.has_error(function() p(calq.index{ 1 }) end,
+      assert.has_error(function() p(calq.data.index{ 1 }) end,
         "bad argument #1 to 'first' (calq.Dataset expected, got calq.Index)")
       assert.has_error(function() p(counts_ds{ 1 }, { 1 }) end,
         "bad argument #2 to 'first' (calq.Index or nil expected, got table)")
@@ -70,7 +70,7 @@ describe("calq.sampler", function()
       local idx, msg = sampler.fn(function() return { 1, 999 } end, "mine")(ds)
       assert.is_nil(idx)
       assert.equal("policy 'mine' returned record 999 (entry 2), not a record number in 1..3", msg)
-      idx, msg = sampler.compose{ sampler.first{ size = 2 }, function() return calq.index{ 7 } end }(ds)
+      idx, msg = sampler.compose{ sampler.first{ size = 2 }, function() return calq.data.index{ 7 } end }(ds)
       assert.is_nil(idx)
       assert.equal("stage 2 (lua): policy 'lua' returned record 7 (entry 1), not a record number in 1..3", msg)
       idx, msg = sampler.fn(function() return 42 end)(ds)

@@ -7,7 +7,7 @@ local johns = cache .. "/dlib/examples/johns"
 local training = cache .. "/dlib/examples/faces/training.xml"
 local have_data = io.open(training) ~= nil
 local have_py = os.execute("/usr/bin/python3 -c 'import json' 2>/dev/null") == true
-local calq_bin = "./build/calq"
+local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
 
 local function tmpdir()
   local p = os.tmpname()

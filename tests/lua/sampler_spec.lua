@@ -3,7 +3,7 @@ local calq = require "calq"
 local sampler = require "calq.sampler"
 
 local function counts_ds(counts)
-  local ds = calq.dataset()
+  local ds = calq.data.new()
   for i, c in ipairs(counts) do ds:add{ path = ("img%d.jpg"):format(i - 1), count = c } end
   return ds
 end
@@ -65,7 +65,7 @@ describe("calq.sampler", function()
     end)
 
     it("reports an empty data set and a dry pool", function()
-      local idx, rep = sampler.balanced{ size = 5 }(calq.dataset())
+      local idx, rep = sampler.balanced{ size = 5 }(calq.data.new())
       assert.equal(0, #idx)
       assert.equal(0, rep.chosen)
       idx, rep = sampler.balanced{ size = 2, seed = 3 }(counts_ds{ 4, 4, 4 })
@@ -120,7 +120,7 @@ describe("calq.sampler", function()
 
   describe("other policies", function()
     it("first, class_balanced and stratified", function()
-      local ds = calq.dataset()
+      local ds = calq.data.new()
       for i = 1, 40 do
         ds:add{ path = i .. ".jpg", boxes = { { 0, 0, 1, 1, label = "c" .. (i % 4) } } }
       end
@@ -139,7 +139,7 @@ describe("calq.sampler", function()
 end)
 
 describe("calq sample", function()
-  local calq_bin = "./build/calq"
+  local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
   local cache = os.getenv("CALQ_CACHE") or ".cache"
   local faces = cache .. "/dlib/examples/faces"
   local out = os.tmpname()

@@ -2,7 +2,7 @@
 -- test_data_set_*/{input,output}_*.pb) through the executor. Ends with one
 -- line "N passed, M failed, K skipped"; skipped tests are listed by the
 -- operator or dtype calq lacks.
-local core = require "calq.core"
+local exec = require "calq.exec"
 local args = require "calq.args"
 
 local usage = [[
@@ -23,11 +23,11 @@ local function run(argv)
   local passed, failed, skipped = 0, 0, 0
   local by_op, dtype_skips = {}, {}
   for _, dir in ipairs(dirs) do
-    local cases, msg = core.conform_dirs(dir)
+    local cases, msg = exec.conform_dirs(dir)
     if not cases then error("calq conform: " .. msg, 0) end
     if #cases == 0 then error("calq conform: " .. dir .. ": no test folders", 0) end
     for _, case in ipairs(cases) do
-      local verdict, why = core.conform_case(case, opts.rtol, opts.atol)
+      local verdict, why = exec.conform_case(case, opts.rtol, opts.atol)
       local name = case:match("([^/]+)/*$")
       if verdict == "pass" then
         passed = passed + 1

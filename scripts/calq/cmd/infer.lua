@@ -1,24 +1,26 @@
 --- calq infer MODEL.onnx --input NAME=FILE.npy ... --output DIR: run a model
 -- and write each output as DIR/NAME.npy.
-local calq = require "calq"
 local args = require "calq.args"
+local cio = require "calq.io"
+local fs = require "calq.fs"
+local onnx = require "calq.onnx"
 
 local usage = [[
 usage: calq infer MODEL.onnx --input NAME=FILE ... --output DIR [--threads N] [--profile]
 
 FILE is a .npy (or an ONNX TensorProto .pb). A model with one input also
 takes --input FILE. Each output is written as DIR/NAME.npy (characters other
-than letters, digits, '.', '-' and '_' in NAME become '_'). --profile prints
-each node's time.]]
+than letters, digits, '.', '-' and '_' in NAME become '_'); DIR and its
+parents are created as needed. --profile prints each node's time.]]
 
 local function fail(fmt, ...) error("calq infer: " .. fmt:format(...), 0) end
 
 local function read_tensor(path)
   local t, msg
   if path:match("%.pb$") then
-    t, msg = calq.onnx_read_tensor(path)
+    t, msg = onnx.read_tensor(path)
   else
-    t, msg = calq.npy_read(path)
+    t, msg = cio.npy_read(path)
   end
   if not t then fail("%s", msg) end
   return t
@@ -37,7 +39,7 @@ local function run(argv)
   local path = rest[1]
   if not path then fail("no model given") end
   if #rest > 1 then fail("unexpected argument '%s'", rest[2]) end
-  local model, msg = calq.onnx_load(path)
+  local model, msg = onnx.load(path)
   if not model then fail("%s", msg) end
   local names = {}
   for _, v in ipairs(model:inputs()) do names[#names + 1] = v.name or v end
@@ -59,18 +61,14 @@ local function run(argv)
   end
   local out, err = model:run(feeds)
   if not out then fail("%s", err) end
-  local ok, e = os.rename(opts.output, opts.output)
-  if not ok and not (e or ""):match("No such") then fail("%s", e) end
-  if not ok then
-    local okm = os.execute("mkdir -p '" .. opts.output:gsub("'", "'\\''") .. "'")
-    if not okm then fail("cannot create %s", opts.output) end
-  end
+  local made, merr = fs.mkdirs(opts.output)
+  if not made then fail("%s", merr) end
   local onames = {}
   for name in pairs(out) do onames[#onames + 1] = name end
   table.sort(onames)
   for _, name in ipairs(onames) do
     local file = opts.output .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"
-    local okw, werr = calq.npy_write(file, out[name])
+    local okw, werr = cio.npy_write(file, out[name])
     if not okw then fail("%s", werr) end
     print(("%s %s -> %s"):format(name, tostring(out[name]):match("^[^\n]*"), file))
   end
@@ -78,7 +76,7 @@ local function run(argv)
     for _, p in ipairs(model:profile()) do
       print(("%-20s %-30s %9.3f ms%s"):format(p.op_type, p.name, p.ms, p.fused and " (fused)" or ""))
     end
-    local peak, naive = model:memory()
+    local peak, naive = assert(model:memory())
     print(("memory: %d bytes in the buffer pool (%d without reuse)"):format(peak, naive))
   end
   return 0

@@ -1,18 +1,27 @@
 --- calq sample: choose a calibration set from annotations and write its image paths.
-local calq = require "calq.core"
 local args = require "calq.args"
+local data = require "calq.data"
+local fs = require "calq.fs"
 local sampler = require "calq.sampler"
 
+-- The names the modules take, as the command spells them (class-balanced).
+local format_names = table.concat(data.formats, ", ")
+local policy_names = {}
+for i, p in ipairs(sampler.policies) do policy_names[i] = (p:gsub("_", "-")) end
+policy_names = table.concat(policy_names, ", ")
+
 local usage = [[
-usage: calq sample --annotations FILE --format coco|voc|yolo|dlib|csv|tsv --size N
+usage: calq sample --annotations FILE --format FORMAT --size N
                    [--threshold T] [--seed S] [--policy NAME] --output LIST
 
 Reads the annotations (repeat --annotations to merge several sets; give one
 --format for all or one per --annotations), chooses a calibration set and
 writes the chosen image paths to LIST, one a line; prints the report.
 
-  --policy NAME     balanced (default), first, uniform, class-balanced,
-                    stratified; several joined by ',' run in turn
+  --format FORMAT   ]] .. format_names .. [[
+
+  --policy NAME     ]] .. policy_names .. [[ (default balanced);
+                    several joined by ',' run in turn
                     (e.g. uniform,balanced); or FILE.lua returning a
                     calq.sampler policy (or a function(ds, idx)).
   --threshold T     balanced: images with more than T objects are replaced (1)
@@ -37,8 +46,7 @@ local function load_sets(opts)
   end
   local ds
   for i, f in ipairs(files) do
-    local one, msg = calq.open_dataset(f, formats[#formats == 1 and 1 or i],
-                                       { image_root = opts.image_root })
+    local one, msg = data.open(f, formats[#formats == 1 and 1 or i], { image_root = opts.image_root })
     if not one then error("calq sample: " .. msg, 0) end
     if ds then ds:append(one); one:close() else ds = one end
   end
@@ -66,7 +74,7 @@ local function make_policy(opts)
   local list = {}
   for name in opts.policy:gmatch("[^,]+") do
     local p, err = sampler.by_name(name, o)
-    if not p then fail("--policy: %s (balanced, first, uniform, class-balanced, stratified, FILE.lua)", err) end
+    if not p then fail("--policy: %s (%s, FILE.lua)", err, policy_names) end
     list[#list + 1] = p
   end
   if #list == 0 then fail("--policy is empty") end
@@ -74,14 +82,10 @@ local function make_policy(opts)
 end
 
 local function write_list(path, ds, idx)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then fail("%s", err) end
-  for i = 1, #idx do f:write(ds:record(idx[i]).path, "\n") end
-  local ok, cerr = f:close()
-  if not ok then os.remove(tmp); fail("%s: %s", tmp, cerr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); fail("%s", rerr) end
+  local lines = {}
+  for i = 1, #idx do lines[i] = ds:record(idx[i]).path .. "\n" end
+  local ok, err = fs.write_atomic(path, table.concat(lines))
+  if not ok then fail("%s", err) end
 end
 
 local function run(argv)
@@ -99,9 +103,9 @@ local function run(argv)
     keep_missing = { type = "boolean" },
   }, "calq sample")
   for _, f in ipairs(opts.format) do
-    if not ({ coco = 1, voc = 1, yolo = 1, dlib = 1, csv = 1, tsv = 1 })[f] then
-      fail("--format: '%s' is not one of coco, voc, yolo, dlib, csv, tsv", f)
-    end
+    local known = false
+    for _, name in ipairs(data.formats) do known = known or name == f end
+    if not known then fail("--format: '%s' is not one of %s", f, format_names) end
   end
   local needs_size = not opts.policy:match("class%-balanced") and not opts.policy:match("class_balanced")
       and not opts.policy:match("%.lua$")
@@ -137,7 +141,7 @@ local function run(argv)
       for _, r in ipairs(missing_idx) do gone[r] = true end
       local keep = {}
       for r = 1, #ds do if not gone[r] then keep[#keep + 1] = r end end
-      cand = calq.index(keep)
+      cand = data.index(keep)
       out:write(("  %d missing image%s left out\n"):format(#missing, #missing == 1 and "" or "s"))
     end
   end

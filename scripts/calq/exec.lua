@@ -1,0 +1,11 @@
+--- calq.exec: running models. The executor's methods live on calq.Model:
+--   m:plan()  m:run(inputs)  m:time(inputs [, repeat [, warmup]])  m:profile()
+--   m:reset_profile()  m:set_threads(n)  m:memory()  m:set_observer(fn | nil)
+-- Each of them plans the model first when it has no plan (planning folds
+-- constants and BatchNorms into the graph); m:plan() does only that. They
+-- return nil, message, code when planning fails.
+--   local exec = require "calq.exec"
+--   exec.ops()                               -- the operators calq runs
+--   exec.conform_case(dir [, rtol, atol])    -- "pass" | "fail" | "skip", why, sets
+--   exec.conform_dirs(dir)                   -- the ONNX test folders under dir
+return require("calq.core").exec
