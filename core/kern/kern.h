@@ -21,35 +21,34 @@
  * A 1-D convolution (ONNX Conv on N,C,L) is a 2-D one with h = 1, kh = 1,
  * stride_h = dil_h = 1 and zero top/bottom pads.
  *
- * Internal layout (decided by measurement, bench/kern.sh, single thread):
+ * Internal layout and the choice of path (the rules; bench/kern.sh and
+ * bench/exec_latency.lua measure them, bench/RESULTS.md and bench/NOTES.md
+ * hold the runs that set them):
  * - GEMM-based convolutions stay NCHW: the 1x1 convolution is exactly one
  *   sgemm per image and group (W[Cout,Cin] x X[Cin,H*W], no copy), im2col
  *   builds [Cin*kh*kw, Ho*Wo] from contiguous row copies and the sgemm output
  *   lands in NCHW. The GEMM is calq's own AVX-512 kernel (8 x 48 register
  *   tile, weights packed in the plan, bias and activation applied as the tile
- *   is stored) when the ISA is avx512; otherwise cblas_sgemm. Measured conv time / bare OpenBLAS sgemm of the same shape
- *   (so < 1 is faster than the sgemm alone): 0.56-0.82 with the AVX-512
- *   kernel; with OpenBLAS, 1.00-1.10 on the MobileNetV2 1x1 layers,
- *   1.08-1.22 on the ResNet-18 3x3 layers (the im2col copy and epilogue).
- *   OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this CPU.
- * - Under the same rule (avx512), convolutions with
- *   groups 1, kw > 1 or kh > 1 and stride_w 1 or 2 run as a pixel-major
- *   implicit GEMM instead (kern_convpm_avx512.c): no im2col matrix, each
- *   output row packed from x per K block, W^T packed in the plan, 7-pixel x
- *   32/48-channel register tiles, output transposed into NCHW as it is
- *   stored. 1x1 convolutions take it where the channel-major tile would waste
- *   more lanes (7x7 maps: 49 pixels fill 7 panels exactly, not 48 + 1).
- *   It also reads and writes NCHW16c (cq_conv2d_params' layout fields):
- *   each accumulator is then one pixel's 16 channels of a block, stored
- *   as one line, and 1x1 convolutions read x in place; the executor keeps
- *   values between such convolutions in it (docs/design-exec.md).
- * - Depthwise goes channel-last when the output rows are short (ow < 64): the
- *   planes are transposed to (H*W, C) in scratch (8x8 AVX blocks), vectors
- *   run over channels, the output is transposed back. Against the NCHW row
- *   kernel (same run): 7x7x960 8.8x faster, 14x14x384 4-9x, 14x14x576/2 6x,
- *   28x28x192 2.2x, 56x56x144/2 1.5-2x, 56x56x144 1.1-1.3x; on 112x112x32
- *   stride 1 the row kernel is 2.3x faster and is kept (CQ_CONV_DEPTHWISE).
- *   Channel multipliers > 1 use the row kernel.
+ *   is stored) when the ISA is avx512, because it beats OpenBLAS's sgemm of
+ *   the same shape; otherwise cblas_sgemm.
+ * - Under the same rule (avx512), convolutions with groups 1, kw > 1 or
+ *   kh > 1 and stride_w 1 or 2 run as a pixel-major implicit GEMM instead
+ *   (kern_convpm_avx512.c): no im2col matrix, each output row packed from x
+ *   per K block, W^T packed in the plan, 7-pixel x 32/48-channel register
+ *   tiles, output transposed into NCHW as it is stored. 1x1 convolutions
+ *   take it where the channel-major tile would waste more lanes (7x7 maps:
+ *   49 pixels fill 7 panels exactly, not 48 + 1). It also reads and writes
+ *   NCHW16c (cq_conv2d_params' layout fields): each accumulator is then one
+ *   pixel's 16 channels of a block, stored as one line, and 1x1
+ *   convolutions read x in place; the executor keeps values between such
+ *   convolutions in it (docs/design-exec.md).
+ * - Few input channels (c_in <= 4, the stems) run a direct kernel with
+ *   AVX-512. Depthwise runs, with AVX-512, the 16-channel-block kernel on
+ *   planes of up to 14x14 outputs and the plane kernel on rows of >= 14;
+ *   otherwise channel-last (planes transposed to (H*W, C) in scratch,
+ *   vectors over channels, transposed back) where output rows are short
+ *   (ow < 32, or < 64 with >= 128 channels), else the NCHW row kernel
+ *   (CQ_CONV_DEPTHWISE). Channel multipliers > 1 use the row kernel.
  *
  * Threads: cq_kern_set_threads sets one count for calq's own kernels,
  * which split a call's work over a thread pool (par.h), and for OpenBLAS.
@@ -290,10 +289,10 @@ typedef struct cq_pool2d_params {
 cq_pool2d_params cq_pool2d_params_default(void);
 cq_status cq_pool2d_out_shape(const cq_pool2d_params *p, int64_t *oh, int64_t *ow, cq_err *err);
 /* Fast path (no dilation, kh <= 64): border outputs clip the window by
- * arithmetic, interior rows run a vector kernel (stride 1 and 2; 2x2 / 3x3
- * max pooling 5-6x faster than the _ref twin); with AVX-512, max pooling
- * with stride_w 1 or 2 and kw <= 16 takes whole padded rows instead (3x3/2
- * ~12x the _ref twin). Counts checked. */
+ * arithmetic, interior rows run a vector kernel (stride 1 and 2); with
+ * AVX-512, max pooling with stride_w 1 or 2 and kw <= 16 takes whole padded
+ * rows instead (bench/kern.sh measures both against the _ref twin). Counts
+ * checked. */
 cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,
                         size_t y_count, cq_err *err);
 cq_status cq_pool2d_f32_ref(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,

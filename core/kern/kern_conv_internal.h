@@ -1,0 +1,106 @@
+/*
+ * kern_conv_internal.h - what the Conv2d files share: the plan, which of
+ * calq's own AVX-512 paths runs it, the scratch each part of a run takes,
+ * and the plain loops of the generic paths. kern_conv.c plans,
+ * kern_conv_run.c runs, kern_conv_ref.c holds the loops. Not a public header.
+ */
+#ifndef CQ_KERN_CONV_INTERNAL_H
+#define CQ_KERN_CONV_INTERNAL_H
+
+#include "kern/kern_internal.h"
+
+/* Dims, pads and products stay below this so that int (BLAS) and int64 index
+ * arithmetic never overflow. */
+#define DIM_MAX ((int64_t)1 << 30)
+#define DW_MAX_KH 64
+
+struct cq_conv2d_plan {
+    cq_conv2d_params p;
+    int64_t oh, ow;
+    cq_conv_algo algo;
+    float *w;    /* (c_out, c_in / groups * kh * kw), a dense copy */
+    float *bias; /* (c_out) or NULL */
+    float *wt;   /* DEPTHWISE_NHWC: weights (kh * kw, c) */
+    float *bt;   /* DEPTHWISE_NHWC: bias (c), zeros without one */
+    float *wcb;  /* DEPTHWISE_NHWC where cq__dwcb_applies: weights and bias in blocks */
+    float *bcb;  /* of 16 channels for the AVX-512 channel-block kernel */
+    float *ap;   /* IM2COL / 1X1: per group, weights packed for the AVX-512 sgemm */
+    int64_t ap_group; /* floats per group in ap */
+    float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
+                  * pixel-major implicit GEMM (no column matrix) */
+    float *bpm;  /* its bias, padded with zeros */
+    int dwp;     /* DEPTHWISE where cq__dwp_applies: the AVX-512 plane kernel runs it */
+    float *wst;  /* IM2COL where cq__stem_applies: weights for the AVX-512 direct
+                  * few-channel kernel (bias in bpm) */
+    size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
+    size_t scratch;   /* one thread */
+    size_t tscratch;  /* the own AVX-512 path's scratch per kernel thread (after
+                       * col_bytes on the sgemm path) */
+};
+
+/* The own AVX-512 paths, which split their work over the kernel threads. */
+typedef enum own_path { OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM } own_path;
+
+static inline own_path own_of(const cq_conv2d_plan *pl)
+{
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        return OWN_NONE;
+    if (pl->algo == CQ_CONV_DEPTHWISE_NHWC)
+        return pl->wcb ? OWN_DWCB : OWN_NONE;
+    if (pl->algo == CQ_CONV_DEPTHWISE)
+        return pl->dwp ? OWN_DWP : OWN_NONE;
+    return pl->wst ? OWN_STEM : pl->wpm ? OWN_CONVPM : pl->ap ? OWN_SGEMM : OWN_NONE;
+}
+
+static inline size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* Whether the plan's kernel reads x and writes y in the layouts its params
+ * name: the pixel-major GEMM (its W^T packed for them) and the 16-channel
+ * block depthwise kernel. */
+static inline int layout_native(const cq_conv2d_plan *pl)
+{
+    own_path o = own_of(pl);
+    return o == OWN_CONVPM || o == OWN_DWCB;
+}
+
+static inline size_t x_bytes(const cq_conv2d_plan *pl)
+{
+    return round64((size_t)(pl->p.n * pl->p.c_in * pl->p.h * pl->p.w) * sizeof(float));
+}
+
+static inline size_t y_bytes(const cq_conv2d_plan *pl)
+{
+    return round64((size_t)(pl->p.n * pl->p.c_out * pl->oh * pl->ow) * sizeof(float));
+}
+
+/* Scratch for the layouts, before the kernel's own: a kernel that knows
+ * only NCHW gets x, y and the residual converted; the native one gets the
+ * residual converted to y's layout where the two differ. */
+static inline size_t layout_bytes(const cq_conv2d_plan *pl)
+{
+    const cq_conv2d_params *p = &pl->p;
+    if (!p->x_blocked && !p->y_blocked && !p->res_blocked)
+        return 0;
+    if (layout_native(pl))
+        return p->res_blocked != p->y_blocked ? y_bytes(pl) + 64 : 0;
+    return (p->x_blocked ? x_bytes(pl) : 0) + (p->y_blocked ? y_bytes(pl) : 0) +
+           (p->res_blocked ? y_bytes(pl) : 0) + 64;
+}
+
+/* Scratch of the own path at t threads: the shared column matrix (sgemm
+ * path), then a 64-byte-aligned slice per thread; 64 more for aligning the
+ * base. */
+static inline size_t own_bytes(const cq_conv2d_plan *pl, own_path o, int t)
+{
+    return (o == OWN_SGEMM ? pl->col_bytes : 0) + (size_t)t * round64(pl->tscratch) + 64;
+}
+
+/* col (cig * kh * kw, oh * ow) from x (cig, h, w) of one image and group. */
+void cq__conv_im2col(const cq_conv2d_params *p, int64_t cig, int64_t oh, int64_t ow,
+                     const float *x, float *col);
+/* One depthwise output plane y (oh, ow) from the input plane x (h, w):
+ * interior columns through k's dw_row, the border in plain loops. */
+void cq__conv_dw_plane(const cq__kern_vtab *k, const cq_conv2d_params *p, int64_t oh,
+                       int64_t ow, const float *x, const float *wk, float bias, float *y);
+
+#endif
