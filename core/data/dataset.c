@@ -214,8 +214,8 @@ int32_t cq_dataset_category(cq_dataset *ds, const char *name, int64_t id, cq_err
             return c;
         k = (k + 1) & (h->cap - 1);
     }
-    if (ds->ncat >= 1 << 24) {
-        cq_errf(err, CQ_ENOMEM, "dataset: more than %d categories", 1 << 24);
+    if (ds->ncat >= CQ_DS_MAX_CATEGORIES) {
+        cq_errf(err, CQ_ENOMEM, "dataset: more than %d categories", CQ_DS_MAX_CATEGORIES);
         return -1;
     }
     if (ds->ncat == ds->cat_cap_) {

@@ -55,6 +55,13 @@
 #define CQ_DS_MAX_IMAGES ((int64_t)1 << 31)
 #define CQ_DS_MAX_BOXES ((int64_t)1 << 32)
 #define CQ_DS_MAX_STRING 65536
+#define CQ_DS_MAX_CATEGORIES (1 << 24)
+/* An image side in pixels, or a ground-truth count, as an annotation file
+ * states it. */
+#define CQ_DS_MAX_SIDE (1 << 30)
+#define CQ_DS_MAX_COUNT (1 << 30)
+/* A YOLO class index (the first field of a labels file line). */
+#define CQ_DS_MAX_CLASS (1 << 20)
 
 /* The fields are read-only for users; change them through the functions. */
 typedef struct cq_dataset {

@@ -365,7 +365,7 @@ static int on_number(void *ud, const char *s, size_t n)
     case K_CROWD: c->crowd = v != 0; break;
     case K_W:
     case K_H:
-        if (v < 0 || v > 1 << 30)
+        if (v < 0 || v > CQ_DS_MAX_SIDE)
             return fail(c, CQ_EFORMAT, "expected an image size in pixels, found %lld", (long long)v);
         *(k == K_W ? &c->iw : &c->ih) = (int32_t)v;
         break;

@@ -151,7 +151,7 @@ cq_dataset *cq_ds_read_csv(const char *path, const cq_ds_opts *opts, cq_err *err
             break;
         }
         char *cf = f[map[COL_COUNT]];
-        if (cq__parse_i64(cf, &v) || v < 0 || v > 1 << 30) {
+        if (cq__parse_i64(cf, &v) || v < 0 || v > CQ_DS_MAX_COUNT) {
             st = cq_errf(err, CQ_EFORMAT, "%s:%ld:%ld: count '%s': expected an integer >= 0",
                          path, ln, (long)(cf - line) + 1, cf);
             break;
@@ -161,7 +161,7 @@ cq_dataset *cq_ds_read_csv(const char *path, const cq_ds_opts *opts, cq_err *err
             int c = map[COL_W + k];
             if (c < 0 || c >= n || !f[c][0])
                 continue;
-            if (cq__parse_i64(f[c], &wh[k]) || wh[k] <= 0 || wh[k] > 1 << 30) {
+            if (cq__parse_i64(f[c], &wh[k]) || wh[k] <= 0 || wh[k] > CQ_DS_MAX_SIDE) {
                 st = cq_errf(err, CQ_EFORMAT, "%s:%ld:%ld: %s '%s': expected a size in pixels",
                              path, ln, (long)(f[c] - line) + 1, k ? "height" : "width", f[c]);
                 break;

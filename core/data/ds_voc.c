@@ -95,7 +95,7 @@ static void on_end(cq__xml *x, const char *name)
         snprintf(s->filename, sizeof s->filename, "%s", t);
     } else if (strcmp(parent, "size") == 0 &&
                (strcmp(name, "width") == 0 || strcmp(name, "height") == 0)) {
-        if (cq__parse_i64(t, &v) || v < 0 || v > 1 << 30) {
+        if (cq__parse_i64(t, &v) || v < 0 || v > CQ_DS_MAX_SIDE) {
             cq__xml_fail(x, CQ_EFORMAT, "<%s>%s</%s>: expected a size in pixels", name, t, name);
             return;
         }

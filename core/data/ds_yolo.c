@@ -69,7 +69,7 @@ static cq_status read_label(cq_dataset *ds, const char *txt, cq_err *err)
             continue;
         long cls = strtol(p, &end, 10);
         double v[4];
-        int ok = end != p && cls >= 0 && cls < 1 << 20 && (*end == ' ' || *end == '\t');
+        int ok = end != p && cls >= 0 && cls < CQ_DS_MAX_CLASS && (*end == ' ' || *end == '\t');
         for (int k = 0; ok && k < 4; k++) {
             p = end;
             v[k] = strtod(p, &end);

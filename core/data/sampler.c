@@ -286,7 +286,7 @@ cq_status cq_sample_stratified(const cq_dataset *ds, const int64_t *cand, int64_
     for (int64_t i = 0; i < ncand; i++)
         if (ds->count[a[i]] > maxc)
             maxc = ds->count[a[i]];
-    if (!st && maxc > (1 << 20))
+    if (!st && maxc > CQ_SAMPLE_MAX_STRATUM)
         st = cq_errf(err, CQ_EINVAL, "sampler: count %d too large to stratify", (int)maxc);
     size_t ns = st ? 0 : (size_t)maxc + 2;
     int64_t *start = st ? NULL : calloc(ns, sizeof *start);

@@ -45,6 +45,8 @@
 #include "data/dataset.h"
 
 #define CQ_HIST_BINS 17 /* counts 0..15, and 16 or more */
+/* The stratified draw keeps one bucket per count value up to the largest. */
+#define CQ_SAMPLE_MAX_STRATUM (1 << 20)
 
 typedef struct cq_sample_opts {
     int64_t size;      /* images wanted (balanced, first, uniform, stratified) */

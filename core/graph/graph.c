@@ -79,6 +79,9 @@ char *cq__strdup(const char *s)
     return d;
 }
 
+/* Values or nodes of one graph: the arrays double up to this, int indices. */
+#define MAX_ENTRIES (1 << 29)
+
 /* Grow *p (elements of elem bytes, capacity *cap) to hold need; new slots zeroed. */
 static cq_status grow(void **p, int *cap, int need, size_t elem, cq_err *err)
 {
@@ -86,7 +89,7 @@ static cq_status grow(void **p, int *cap, int need, size_t elem, cq_err *err)
         return CQ_OK;
     int nc = *cap ? *cap : 8;
     while (nc < need) {
-        if (nc > (1 << 29))
+        if (nc > MAX_ENTRIES)
             return cq_errf(err, CQ_ENOMEM, "too many graph elements (%d)", need);
         nc *= 2;
     }

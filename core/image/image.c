@@ -346,8 +346,9 @@ static cq_image *resize_half_pixel(const cq_image *im, int width, int height, cq
 
 cq_image *cq_image_resize(const cq_image *im, int width, int height, cq_interp interp, cq_err *err)
 {
-    if (width < 1 || height < 1 || width > (1 << 20) || height > (1 << 20)) {
-        cq_errf(err, CQ_EINVAL, "resize to %dx%d: sizes must be in 1..2^20", width, height);
+    if (width < 1 || height < 1 || width > CQ_IMAGE_MAX_SIDE || height > CQ_IMAGE_MAX_SIDE) {
+        cq_errf(err, CQ_EINVAL, "resize to %dx%d: sizes must be in 1..%d", width, height,
+                CQ_IMAGE_MAX_SIDE);
         return NULL;
     }
     if (interp == CQ_INTERP_PIL)

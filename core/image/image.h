@@ -40,6 +40,8 @@
 #define CQ_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
 /* Files above this size are refused before they are read. */
 #define CQ_IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
+/* Largest side of a resized or padded image (2^20 pixels). */
+#define CQ_IMAGE_MAX_SIDE (1 << 20)
 
 typedef struct cq_image {
     int width, height, channels; /* channels: 1 or 3 */

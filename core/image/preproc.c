@@ -60,9 +60,10 @@ cq_status cq_preproc_preset(const char *name, cq_preproc_spec *s, cq_err *err)
 
 cq_status cq_preproc_check(const cq_preproc_spec *s, cq_err *err)
 {
-    if (s->width < 1 || s->height < 1 || s->width > 16384 || s->height > 16384)
-        return cq_errf(err, CQ_EINVAL, "preprocess: size %dx%d is not in 1..16384", s->width,
-                       s->height);
+    if (s->width < 1 || s->height < 1 || s->width > CQ_PREPROC_MAX_SIDE ||
+        s->height > CQ_PREPROC_MAX_SIDE)
+        return cq_errf(err, CQ_EINVAL, "preprocess: size %dx%d is not in 1..%d", s->width,
+                       s->height, CQ_PREPROC_MAX_SIDE);
     if (s->channels != 1 && s->channels != 3)
         return cq_errf(err, CQ_EINVAL, "preprocess: channels must be 1 or 3, not %d", s->channels);
     if (s->bgr && s->channels != 3)
@@ -70,7 +71,7 @@ cq_status cq_preproc_check(const cq_preproc_spec *s, cq_err *err)
     if (s->fit < CQ_FIT_STRETCH || s->fit > CQ_FIT_SHORTER_CROP)
         return cq_errf(err, CQ_EINVAL, "preprocess: unknown fit mode %d", (int)s->fit);
     if (s->fit == CQ_FIT_SHORTER_CROP &&
-        (s->resize_shorter < s->width || s->resize_shorter < s->height || s->resize_shorter > 16384))
+        (s->resize_shorter < s->width || s->resize_shorter < s->height || s->resize_shorter > CQ_PREPROC_MAX_SIDE))
         return cq_errf(err, CQ_EINVAL,
                        "preprocess: resize_shorter %d must be at least the crop size %dx%d",
                        s->resize_shorter, s->width, s->height);
@@ -123,7 +124,7 @@ cq_image *cq_preproc_image(const cq_preproc_spec *s, const cq_image *im, cq_prep
             ph = (w * H + W - 1) / W;
         else
             pw = (h * W + H - 1) / H;
-        if (pw > (1 << 20) || ph > (1 << 20)) {
+        if (pw > CQ_IMAGE_MAX_SIDE || ph > CQ_IMAGE_MAX_SIDE) {
             cq_errf(err, CQ_EINVAL, "letterbox: %lldx%lld image padded to %lldx%lld is too large",
                     (long long)w, (long long)h, (long long)pw, (long long)ph);
             break;
@@ -152,7 +153,7 @@ cq_image *cq_preproc_image(const cq_preproc_spec *s, const cq_image *im, cq_prep
             rh = R;
             rw = (int64_t)((double)R * (double)w / (double)h);
         }
-        if (rw > (1 << 20) || rh > (1 << 20)) {
+        if (rw > CQ_IMAGE_MAX_SIDE || rh > CQ_IMAGE_MAX_SIDE) {
             cq_errf(err, CQ_EINVAL, "shorter-crop: %lldx%lld image resized to %lldx%lld is too large",
                     (long long)w, (long long)h, (long long)rw, (long long)rh);
             break;

@@ -57,6 +57,9 @@ typedef enum cq_layout {
     CQ_LAYOUT_NHWC
 } cq_layout;
 
+/* Largest target side (width, height, resize_shorter). */
+#define CQ_PREPROC_MAX_SIDE 16384
+
 typedef struct cq_preproc_spec {
     int width, height;    /* target size W x H */
     int channels;         /* 1 (gray) or 3 */

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #define MAX_GRAPH_DEPTH 16
+/* Inputs or outputs of one node: more is a hostile file, not a model. */
+#define MAX_NODE_IO 100000
 
 static const cq_pb_name model_names[] = {
     {1, "ir_version"}, {2, "producer_name"}, {3, "producer_version"}, {4, "domain"},
@@ -446,7 +448,7 @@ static cq_status read_node(cq_pb *m, const cq_pb_field *nf, cq_graph *g, int dep
         st = code_of(&sub);
     if (st == CQ_OK && (!op || !*op))
         st = cq_pb_fail(m, nf, CQ_EFORMAT, "node '%s' has no op_type", name ? name : "");
-    if (st == CQ_OK && (nin > 100000 || nout > 100000))
+    if (st == CQ_OK && (nin > MAX_NODE_IO || nout > MAX_NODE_IO))
         st = cq_pb_fail(m, nf, CQ_EFORMAT, "node '%s' has too many inputs or outputs", name);
     int n = -1;
     if (st == CQ_OK) {

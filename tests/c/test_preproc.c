@@ -192,6 +192,46 @@ static void test_preproc_shorter_crop_transform(void **state)
     cq_image_free(im);
 }
 
+/* Target sides up to CQ_PREPROC_MAX_SIDE pass the check, one more fails;
+ * resized or padded images stop at CQ_IMAGE_MAX_SIDE. */
+static void test_preproc_size_limits(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_preproc_spec s;
+    cq_preproc_spec_init(&s);
+    s.width = CQ_PREPROC_MAX_SIDE;
+    s.height = 1;
+    assert_int_equal(cq_preproc_check(&s, &err), CQ_OK);
+    s.width = CQ_PREPROC_MAX_SIDE + 1;
+    assert_int_equal(cq_preproc_check(&s, &err), CQ_EINVAL);
+    assert_string_equal(err.msg, "preprocess: size 16385x1 is not in 1..16384");
+    s.width = s.height = 16;
+    s.fit = CQ_FIT_SHORTER_CROP;
+    s.resize_shorter = CQ_PREPROC_MAX_SIDE + 1;
+    assert_int_equal(cq_preproc_check(&s, &err), CQ_EINVAL);
+    cq_image *im = random_image(4, 4, 1);
+    assert_null(cq_image_resize(im, CQ_IMAGE_MAX_SIDE + 1, 1, CQ_INTERP_HALF_PIXEL, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "resize to 1048577x1: sizes must be in 1..1048576");
+    cq_image_free(im);
+    /* letterbox into 16384 x 1: a 1 x 64 image pads to 2^20 x 64 (allowed),
+     * a 1 x 65 image to more than 2^20 wide (refused) */
+    s.fit = CQ_FIT_LETTERBOX;
+    s.width = CQ_PREPROC_MAX_SIDE;
+    s.height = 1;
+    im = random_image(1, 64, 1);
+    cq_image *p = cq_preproc_image(&s, im, NULL, &err);
+    assert_non_null(p);
+    cq_image_free(p);
+    cq_image_free(im);
+    im = random_image(1, 65, 1);
+    assert_null(cq_preproc_image(&s, im, NULL, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "too large"));
+    cq_image_free(im);
+}
+
 /* NCHW and NHWC, RGB and BGR hold the same numbers in different places. */
 static void test_preproc_layouts_and_orders(void **state)
 {
@@ -285,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_preproc_pil_resize_matches_filter),
         cmocka_unit_test(test_preproc_letterbox_transform),
         cmocka_unit_test(test_preproc_shorter_crop_transform),
+        cmocka_unit_test(test_preproc_size_limits),
         cmocka_unit_test(test_preproc_layouts_and_orders),
         cmocka_unit_test(test_preproc_virtual_pad_matches_padding),
         cmocka_unit_test(test_preproc_presets),
