@@ -18,15 +18,9 @@ cq_conv2d_params cq_conv2d_params_default(void)
 static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
                           int64_t p0, int64_t p1, int64_t *out, cq_err *err)
 {
-    if (in < 1 || k < 1 || s < 1 || d < 1 || in > DIM_MAX || k > DIM_MAX || s > DIM_MAX ||
-        d > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL,
-                       "%s: size %lld, kernel %lld, stride %lld, dilation %lld (each must be "
-                       "1 to 2^30)",
-                       what, (long long)in, (long long)k, (long long)s, (long long)d);
-    if (p0 < 0 || p1 < 0 || p0 > DIM_MAX || p1 > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "%s: pads %lld, %lld (must be 0 to 2^30)", what,
-                       (long long)p0, (long long)p1);
+    cq_status st = cq__kern_axis_check(what, in, k, s, d, p0, p1, err);
+    if (st != CQ_OK)
+        return st;
     int64_t span = d * (k - 1) + 1, padded = in + p0 + p1;
     if (span > padded)
         return cq_errf(err, CQ_EINVAL, "%s: the dilated kernel (%lld) is larger than the padded "
@@ -39,18 +33,11 @@ cq_status cq_conv2d_out_shape(const cq_conv2d_params *p, int64_t *oh, int64_t *o
 {
     if (!p)
         return cq_errf(err, CQ_EINVAL, "conv2d: NULL parameters");
-    if (p->n < 1 || p->c_in < 1 || p->c_out < 1 || p->groups < 1 || p->n > DIM_MAX ||
-        p->c_in > DIM_MAX || p->c_out > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "conv2d: n %lld, c_in %lld, c_out %lld, groups %lld "
-                       "(each must be 1 to 2^30)", (long long)p->n, (long long)p->c_in,
-                       (long long)p->c_out, (long long)p->groups);
-    if (p->c_in % p->groups || p->c_out % p->groups)
-        return cq_errf(err, CQ_EINVAL, "conv2d: groups %lld does not divide c_in %lld and "
-                       "c_out %lld", (long long)p->groups, (long long)p->c_in,
-                       (long long)p->c_out);
-    if ((int)p->act.kind < 0 || p->act.kind >= CQ_ACT_COUNT)
-        return cq_errf(err, CQ_EINVAL, "conv2d: unknown activation %d", (int)p->act.kind);
-    cq_status st = axis_out("conv2d height", p->h, p->kh, p->stride_h, p->dil_h, p->pad_top,
+    cq_status st = cq__kern_chan_check("conv2d", p->n, p->c_in, p->c_out, p->groups, p->act,
+                                       err);
+    if (st != CQ_OK)
+        return st;
+    st = axis_out("conv2d height", p->h, p->kh, p->stride_h, p->dil_h, p->pad_top,
                             p->pad_bottom, oh, err);
     if (st == CQ_OK)
         st = axis_out("conv2d width", p->w, p->kw, p->stride_w, p->dil_w, p->pad_left,

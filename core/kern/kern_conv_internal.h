@@ -11,7 +11,7 @@
 
 /* Dims, pads and products stay below this so that int (BLAS) and int64 index
  * arithmetic never overflow. */
-#define DIM_MAX ((int64_t)1 << 30)
+#define DIM_MAX CQ__DIM_MAX
 #define DW_MAX_KH 64
 
 struct cq_conv2d_plan {

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIM_MAX ((int64_t)1 << 30)
 
 struct cq_convt2d_plan {
     cq_convt2d_params p;
@@ -31,14 +30,12 @@ cq_convt2d_params cq_convt2d_params_default(void)
 static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
                           int64_t p0, int64_t p1, int64_t op, int64_t *out, cq_err *err)
 {
-    if (in < 1 || k < 1 || s < 1 || d < 1 || in > DIM_MAX || k > DIM_MAX || s > DIM_MAX ||
-        d > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "%s: size %lld, kernel %lld, stride %lld, dilation %lld "
-                       "(each must be 1 to 2^30)", what, (long long)in, (long long)k,
-                       (long long)s, (long long)d);
-    if (p0 < 0 || p1 < 0 || op < 0 || p0 > DIM_MAX || p1 > DIM_MAX || op > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "%s: pads %lld, %lld and output padding %lld (must be 0 "
-                       "to 2^30)", what, (long long)p0, (long long)p1, (long long)op);
+    cq_status st = cq__kern_axis_check(what, in, k, s, d, p0, p1, err);
+    if (st != CQ_OK)
+        return st;
+    if (op < 0 || op > CQ__DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "%s: output padding %lld (must be 0 to 2^30)", what,
+                       (long long)op);
     if (op >= s && op >= d)
         return cq_errf(err, CQ_EINVAL, "%s: output padding %lld must be smaller than the stride "
                        "(%lld) or the dilation (%lld)", what, (long long)op, (long long)s,
@@ -55,19 +52,11 @@ cq_status cq_convt2d_out_shape(const cq_convt2d_params *p, int64_t *oh, int64_t 
 {
     if (!p)
         return cq_errf(err, CQ_EINVAL, "convtranspose2d: NULL parameters");
-    if (p->n < 1 || p->c_in < 1 || p->c_out < 1 || p->groups < 1 || p->n > DIM_MAX ||
-        p->c_in > DIM_MAX || p->c_out > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "convtranspose2d: n %lld, c_in %lld, c_out %lld, groups "
-                       "%lld (each must be 1 to 2^30)", (long long)p->n, (long long)p->c_in,
-                       (long long)p->c_out, (long long)p->groups);
-    if (p->c_in % p->groups || p->c_out % p->groups)
-        return cq_errf(err, CQ_EINVAL, "convtranspose2d: groups %lld does not divide c_in %lld "
-                       "and c_out %lld", (long long)p->groups, (long long)p->c_in,
-                       (long long)p->c_out);
-    if ((int)p->act.kind < 0 || p->act.kind >= CQ_ACT_COUNT)
-        return cq_errf(err, CQ_EINVAL, "convtranspose2d: unknown activation %d",
-                       (int)p->act.kind);
-    cq_status st = axis_out("convtranspose2d height", p->h, p->kh, p->stride_h, p->dil_h,
+    cq_status st = cq__kern_chan_check("convtranspose2d", p->n, p->c_in, p->c_out, p->groups,
+                                       p->act, err);
+    if (st != CQ_OK)
+        return st;
+    st = axis_out("convtranspose2d height", p->h, p->kh, p->stride_h, p->dil_h,
                             p->pad_top, p->pad_bottom, p->out_pad_h, oh, err);
     if (st == CQ_OK)
         st = axis_out("convtranspose2d width", p->w, p->kw, p->stride_w, p->dil_w, p->pad_left,

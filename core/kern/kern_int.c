@@ -56,6 +56,15 @@ static cq_status axis_check(const char *what, int64_t outer, int64_t axis_len, i
     return CQ_OK;
 }
 
+/* Scale and zero point of row r of a (outer, axis_len, inner) view. */
+static inline void row_qparams(int64_t r, int64_t axis_len, const float *scale,
+                               const int32_t *zp, int64_t n_scale, float *s, int32_t *z)
+{
+    int64_t g = n_scale == 1 ? 0 : r % axis_len;
+    *s = scale[g];
+    *z = zp ? zp[g] : 0;
+}
+
 cq_status cq_quantize_linear_ref(const float *x, int64_t outer, int64_t axis_len, int64_t inner,
                                  const float *scale, const int32_t *zp, int64_t n_scale,
                                  cq_dtype q_dt, void *q, cq_err *err)
@@ -68,18 +77,14 @@ cq_status cq_quantize_linear_ref(const float *x, int64_t outer, int64_t axis_len
         st = scales_check("quantize_linear", scale, n_scale, err);
     if (st != CQ_OK)
         return st;
-    int64_t i = 0;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t a = 0; a < axis_len; a++) {
-            int64_t g = n_scale == 1 ? 0 : a;
-            float s = scale[g];
-            int32_t z = zp ? zp[g] : 0;
-            for (int64_t j = 0; j < inner; j++, i++) {
-                /* round(x / s) to nearest even, then + zp, then saturate */
-                float r = nearbyintf(x[i] / s);
-                st8(q_dt, q, i, cq_round_sat(r + (float)z, lo, hi));
-            }
-        }
+    for (int64_t r = 0; r < outer * axis_len; r++) {
+        float s;
+        int32_t z;
+        row_qparams(r, axis_len, scale, zp, n_scale, &s, &z);
+        /* round(x / s) to nearest even, then + zp, then saturate */
+        for (int64_t i = r * inner; i < (r + 1) * inner; i++)
+            st8(q_dt, q, i, cq_round_sat(nearbyintf(x[i] / s) + (float)z, lo, hi));
+    }
     return CQ_OK;
 }
 
@@ -95,17 +100,15 @@ cq_status cq_dequantize_linear_ref(const void *q, cq_dtype q_dt, int64_t outer, 
         return st;
     if (!scale)
         return cq_errf(err, CQ_EINVAL, "dequantize_linear: NULL scale");
-    int64_t i = 0;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t a = 0; a < axis_len; a++) {
-            int64_t g = n_scale == 1 ? 0 : a;
-            float s = scale[g];
-            int64_t z = zp ? zp[g] : 0;
-            for (int64_t j = 0; j < inner; j++, i++) {
-                int64_t v = q_dt == CQ_S32 ? ((const int32_t *)q)[i] : ld8(q_dt, q, i);
-                x[i] = (float)(v - z) * s;
-            }
+    for (int64_t r = 0; r < outer * axis_len; r++) {
+        float s;
+        int32_t z;
+        row_qparams(r, axis_len, scale, zp, n_scale, &s, &z);
+        for (int64_t i = r * inner; i < (r + 1) * inner; i++) {
+            int64_t v = q_dt == CQ_S32 ? ((const int32_t *)q)[i] : ld8(q_dt, q, i);
+            x[i] = (float)(v - (int64_t)z) * s;
         }
+    }
     return CQ_OK;
 }
 

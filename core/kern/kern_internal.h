@@ -209,6 +209,46 @@ static inline float cq__binop1(cq_binop op, float a, float b)
 /* Scalar unary used by the reference and by vector tails. */
 float cq__unary1(cq_unop op, float a, float b, float x);
 
+/* Dims, pads and products stay below this so that int (BLAS) and int64
+ * index arithmetic never overflow. */
+#define CQ__DIM_MAX ((int64_t)1 << 30)
+
+/* One spatial axis of a window op (conv, conv transpose, pool): size,
+ * kernel, stride and dilation 1 to 2^30, pads 0 to 2^30. EINVAL naming
+ * what. */
+static inline cq_status cq__kern_axis_check(const char *what, int64_t in, int64_t k, int64_t s,
+                                            int64_t d, int64_t p0, int64_t p1, cq_err *err)
+{
+    if (in < 1 || k < 1 || s < 1 || d < 1 || in > CQ__DIM_MAX || k > CQ__DIM_MAX ||
+        s > CQ__DIM_MAX || d > CQ__DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "%s: size %lld, kernel %lld, stride %lld, dilation %lld "
+                       "(each must be 1 to 2^30)", what, (long long)in, (long long)k,
+                       (long long)s, (long long)d);
+    if (p0 < 0 || p1 < 0 || p0 > CQ__DIM_MAX || p1 > CQ__DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "%s: pads %lld, %lld (must be 0 to 2^30)", what,
+                       (long long)p0, (long long)p1);
+    return CQ_OK;
+}
+
+/* Batch, channels, groups and activation of a conv or conv transpose:
+ * each count 1 to 2^30, groups dividing both channel counts, a known act. */
+static inline cq_status cq__kern_chan_check(const char *what, int64_t n, int64_t c_in,
+                                            int64_t c_out, int64_t groups, cq_act act,
+                                            cq_err *err)
+{
+    if (n < 1 || c_in < 1 || c_out < 1 || groups < 1 || n > CQ__DIM_MAX ||
+        c_in > CQ__DIM_MAX || c_out > CQ__DIM_MAX)
+        return cq_errf(err, CQ_EINVAL, "%s: n %lld, c_in %lld, c_out %lld, groups %lld (each "
+                       "must be 1 to 2^30)", what, (long long)n, (long long)c_in,
+                       (long long)c_out, (long long)groups);
+    if (c_in % groups || c_out % groups)
+        return cq_errf(err, CQ_EINVAL, "%s: groups %lld does not divide c_in %lld and c_out "
+                       "%lld", what, (long long)groups, (long long)c_in, (long long)c_out);
+    if ((int)act.kind < 0 || act.kind >= CQ_ACT_COUNT)
+        return cq_errf(err, CQ_EINVAL, "%s: unknown activation %d", what, (int)act.kind);
+    return CQ_OK;
+}
+
 /* acc *= v when v >= 0 and the product stays within the floats a tensor may hold
  * (CQ_TENSOR_MAX_BYTES / 4); returns 0, leaving acc alone, otherwise. */
 static inline int cq__kern_mul_ok(int64_t *acc, int64_t v)

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#define DIM_MAX ((int64_t)1 << 30)
+#define DIM_MAX CQ__DIM_MAX
 #define POOL_MAX_KH 64
 
 cq_pool2d_params cq_pool2d_params_default(void)
@@ -20,14 +20,9 @@ cq_pool2d_params cq_pool2d_params_default(void)
 static cq_status axis_out(const char *what, int64_t in, int64_t k, int64_t s, int64_t d,
                           int64_t p0, int64_t p1, int ceil_mode, int64_t *out, cq_err *err)
 {
-    if (in < 1 || k < 1 || s < 1 || d < 1 || in > DIM_MAX || k > DIM_MAX || s > DIM_MAX ||
-        d > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "%s: size %lld, kernel %lld, stride %lld, dilation %lld "
-                       "(each must be 1 to 2^30)", what, (long long)in, (long long)k,
-                       (long long)s, (long long)d);
-    if (p0 < 0 || p1 < 0 || p0 > DIM_MAX || p1 > DIM_MAX)
-        return cq_errf(err, CQ_EINVAL, "%s: pads %lld, %lld (must be 0 to 2^30)", what,
-                       (long long)p0, (long long)p1);
+    cq_status st = cq__kern_axis_check(what, in, k, s, d, p0, p1, err);
+    if (st != CQ_OK)
+        return st;
     int64_t span = d * (k - 1) + 1, padded = in + p0 + p1;
     if (span > padded)
         return cq_errf(err, CQ_EINVAL, "%s: the dilated window (%lld) is larger than the padded "
