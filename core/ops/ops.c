@@ -1,6 +1,6 @@
 /* ops.c - the operator table (one row per op, families in ops_*.c) and the
  * helpers the families share. */
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +49,12 @@ const cq_op *cq_op_at(int i)
         i -= families[f].n;
     }
     return NULL;
+}
+
+int64_t cq_op_opset(const cq_graph *g, const cq_node *n)
+{
+    int64_t v = cq_graph_opset(g, n->domain ? n->domain : "");
+    return v > 0 ? v : CQ_OP_DEFAULT_OPSET;
 }
 
 void *cq__scratch(cq_openv *env, size_t size)
@@ -109,6 +115,20 @@ int cq__axis(int64_t axis, int rank)
     if (axis < -rank || axis >= (rank > 0 ? rank : 1))
         return -1;
     return (int)(axis < 0 ? axis + rank : axis);
+}
+
+void cq_tinfo_of(int n, cq_tensor *const *t, cq_tinfo *ti)
+{
+    for (int k = 0; k < n; k++) {
+        memset(&ti[k], 0, sizeof ti[k]);
+        ti[k].ndim = -1;
+        if (t[k]) {
+            ti[k].dtype = t[k]->dtype;
+            ti[k].ndim = t[k]->ndim;
+            memcpy(ti[k].shape, t[k]->shape, sizeof ti[k].shape);
+            ti[k].data = t[k];
+        }
+    }
 }
 
 void cq__same(const cq_tinfo *in, cq_tinfo *out)

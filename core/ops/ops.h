@@ -1,5 +1,6 @@
 /*
- * ops.h - ONNX operator semantics: one table row {name, infer, run} per op.
+ * ops.h - ONNX operator semantics: one table row per op, {name, infer, run}
+ * and what the planner may do with the op (capabilities and their hooks).
  *
  * The executor (exec.h) calls infer with what it knows about each input
  * (dtype, shape, and the data when the value is constant or already computed)
@@ -12,16 +13,30 @@
  *     const cq_op *op = cq_op_find("Relu", "");
  *     cq_tinfo in = {CQ_F32, 2, {2, 3}, NULL}, out;
  *     op->infer(node, 13, 1, &in, 1, &out, &err);   // out: f32[2,3]
- *     op->run(node, 1, &x, 1, &y, &env, &err);  // y allocated by the caller
+ *     cq_openv env = {0};                            // no plan slot, no fusion
+ *     op->run(node, 1, &x, 1, &y, &env, &err);       // y allocated by the caller
  *
- * Ownership: ops never retain their inputs or outputs; a node's plan (packed
- * weights) hangs on cq_node.plan and is freed with the graph.
+ * The planner reads capabilities from the row (cq_op.caps, cq_op.hooks), never
+ * from the op's name: adding an operator is adding a row.
+ *
+ * Ownership: ops never retain their inputs or outputs and never write the
+ * node; what an op derives for a node (a kernel plan with packed weights)
+ * lives in the plan slot the caller hands over in cq_openv.plan, and the
+ * caller frees it with the row's hooks->plan_free.
  */
 #ifndef CQ_OPS_H
 #define CQ_OPS_H
 
 #include "graph/graph.h"
 #include "kern/kern.h"
+
+/* Limits every caller of the table shares. */
+#define CQ_OP_MAX_INPUTS 32           /* inputs of one node */
+#define CQ_OP_MAX_OUTPUTS 8           /* outputs of one node */
+#define CQ_OP_DEFAULT_OPSET 21        /* for a domain the model does not import */
+/* No single value above this many bytes: a hostile shape gets ENOMEM, not an
+ * allocation the machine cannot back. */
+#define CQ_MAX_VALUE_BYTES ((size_t)1 << 34)
 
 /* What is known about a value at plan time. */
 typedef struct cq_tinfo {
@@ -31,38 +46,107 @@ typedef struct cq_tinfo {
     const cq_tensor *data;          /* constant data when known (dense), else NULL */
 } cq_tinfo;
 
-/* Per-run environment handed to every kernel. */
+/* ti[k] for the tensors t[k], k < n, as a run sees them: dtype, shape and
+ * the tensor as data; ndim -1 for a NULL t[k] (an omitted input). */
+void cq_tinfo_of(int n, cq_tensor *const *t, cq_tinfo *ti);
+
+/* Per-run environment handed to every op; zero-filled means no fusion, no
+ * blocked layout and no plan slot. */
 typedef struct cq_openv {
-    void *scratch;                  /* grown on demand by cq__scratch */
+    void *scratch;                  /* grown on demand by the ops */
     size_t scratch_size;
     int threads;
     int64_t opset;                  /* of the running node's domain */
     /* in_const[i]: input i of the running node is a constant (its data never
      * changes between runs), so plans may keep what they derive from it. */
     const unsigned char *in_const;
-    /* Conv only: a residual fused into it by the executor (Conv -> Add ->
+    /* The activation fused into the running node (CQ_OP_TAKES_ACT; kind
+     * CQ_ACT_NONE when none): y = act(op(...)). */
+    cq_act act;
+    /* CQ_OP_TAKES_RESIDUAL: a residual fused into the node (Conv -> Add ->
      * [Relu]): y = act(conv + bias + residual), same shape as y; else NULL. */
     const cq_tensor *residual;
-    /* Conv only: a MaxPool fused into it by the executor (Conv -> [Relu] ->
+    /* CQ_OP_TAKES_POOL: a MaxPool fused into the node (Conv -> [Relu] ->
      * MaxPool): y = pool(act(conv + bias)), y the pool's output; else NULL. */
     const cq_pool2d_params *pool;
-    /* Conv only: x, y, the residual in NCHW16c (kern.h's layout fields),
-     * as the executor planned them; else 0. */
+    /* CQ_OP_BLOCKED_IN / _OUT: input 0, output 0, the residual in NCHW16c
+     * (kern.h's layout fields), as the executor planned them; else 0. */
     int x_blocked, y_blocked, res_blocked;
+    /* CQ_OP_PLAN: the node's plan slot, owned by the caller. The op uses the
+     * plan found there, or makes one (replacing and freeing an older one)
+     * when it is NULL or was made for other shapes; NULL slot: the op makes
+     * what it needs for this call only. */
+    void **plan;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */
-typedef cq_status (*cq_op_infer_fn)(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in, int n_out,
-                                    cq_tinfo *out, cq_err *err);
+typedef cq_status (*cq_op_infer_fn)(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                                    int n_out, cq_tinfo *out, cq_err *err);
 /* in[i] dense (NULL for omitted optionals); out[i] dense, shaped by infer. */
-typedef cq_status (*cq_op_run_fn)(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+typedef cq_status (*cq_op_run_fn)(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                                   cq_tensor *const *out, cq_openv *env, cq_err *err);
+
+/* Capabilities (cq_op.caps): what the planner may do with a node of the op.
+ * The fusions apply on f32 values only. */
+enum {
+    /* an elementwise activation its producer may absorb (hooks->act_of) */
+    CQ_OP_ACT = 1 << 0,
+    /* absorbs a following CQ_OP_ACT node (cq_openv.act) */
+    CQ_OP_TAKES_ACT = 1 << 1,
+    /* an addition of two same-shaped values a CQ_OP_TAKES_RESIDUAL producer
+     * of one of them may absorb */
+    CQ_OP_RESIDUAL_ADD = 1 << 2,
+    /* absorbs a following CQ_OP_RESIDUAL_ADD (cq_openv.residual) */
+    CQ_OP_TAKES_RESIDUAL = 1 << 3,
+    /* a pool a CQ_OP_TAKES_POOL producer may absorb (hooks->pool_of) */
+    CQ_OP_POOL = 1 << 4,
+    /* absorbs a following CQ_OP_POOL where hooks->pool_fusable says so
+     * (cq_openv.pool) */
+    CQ_OP_TAKES_POOL = 1 << 5,
+    /* reads input 0 in NCHW16c (cq_openv.x_blocked) */
+    CQ_OP_BLOCKED_IN = 1 << 6,
+    /* writes output 0 in NCHW16c where hooks->blocked_ok says so
+     * (cq_openv.y_blocked); its input 0 too when it is also BLOCKED_IN */
+    CQ_OP_BLOCKED_OUT = 1 << 7,
+    /* keeps a kernel plan in cq_openv.plan (hooks->plan_new, plan_free) */
+    CQ_OP_PLAN = 1 << 8,
+    /* reads only its inputs' shapes, never their data (Shape) */
+    CQ_OP_SHAPE_ONLY = 1 << 9
+};
+
+/* The functions the capabilities need; a row's hooks hold those its caps
+ * name (test_ops checks it). */
+typedef struct cq_op_hooks {
+    /* CQ_OP_ACT: the activation node n applies, as kern.h's cq_act; 0 when
+     * it cannot be expressed (Clip bounds that are not constants). */
+    int (*act_of)(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act);
+    /* CQ_OP_POOL: node n on an input of shape xs as kern.h's pool
+     * parameters; EUNSUPPORTED where kern.h cannot express it. */
+    cq_status (*pool_of)(const cq_node *n, int ndim, const int64_t *xs, cq_pool2d_params *p,
+                         cq_err *err);
+    /* CQ_OP_TAKES_POOL: whether node n followed by the pool node would run
+     * as one kernel, output in NCHW16c or not, from g's static shapes; 0
+     * when a shape is unknown. */
+    int (*pool_fusable)(const cq_graph *g, const cq_node *n, const cq_node *pool, int y_blocked);
+    /* CQ_OP_BLOCKED_OUT: whether node n runs a kernel that writes NCHW16c
+     * natively, reading its input in NCHW16c (x_blocked) or NCHW. */
+    int (*blocked_ok)(const cq_graph *g, const cq_node *n, int x_blocked);
+    /* CQ_OP_PLAN: make node n's plan into *plan from g's static shapes and
+     * constants, with env's fusion and layout fields as the runs will set
+     * them; *plan stays NULL (and CQ_OK) when it must wait for the run (a
+     * shape unknown until then, weights that are not constants). */
+    cq_status (*plan_new)(const cq_graph *g, const cq_node *n, const cq_openv *env, void **plan,
+                          cq_err *err);
+    void (*plan_free)(void *plan);  /* NULL is fine */
+} cq_op_hooks;
 
 typedef struct cq_op {
     const char *name;
     const char *domain;             /* "" for ai.onnx */
     cq_op_infer_fn infer;
     cq_op_run_fn run;
+    unsigned caps;                  /* CQ_OP_* */
+    const cq_op_hooks *hooks;       /* NULL when caps needs none */
 } cq_op;
 
 /* The operator for (op_type, domain) or NULL when calq lacks it. */
@@ -70,89 +154,8 @@ const cq_op *cq_op_find(const char *op_type, const char *domain);
 /* Number of rows of the table and row i (for listing the supported ops). */
 int cq_op_count(void);
 const cq_op *cq_op_at(int i);
-
-/* ---- helpers shared by the ops_*.c files (internal) --------------------- */
-
-/* Scratch space of at least size bytes from env; NULL on ENOMEM. */
-void *cq__scratch(cq_openv *env, size_t size);
-/* numpy broadcasting of two shapes; EINVAL naming the node on mismatch. */
-cq_status cq__broadcast(const cq_node *n, int na, const int64_t *a, int nb, const int64_t *b,
-                        int *nout, int64_t *out, cq_err *err);
-int64_t cq__numel(int ndim, const int64_t *shape);
-/* Integer data of a small constant tensor (any integer or float dtype) into
- * out (up to max); returns the count, -1 when too many. */
-int64_t cq__ints_of(const cq_tensor *t, int64_t *out, int64_t max);
-/* Normalise an axis in [-r, r); -1 when out of range. */
-int cq__axis(int64_t axis, int rank);
-/* Copy the input info to out (dtype and shape). */
-void cq__same(const cq_tinfo *in, cq_tinfo *out);
-/* Error for a missing input's data at plan time. */
-cq_status cq__need_data(const cq_node *n, int input, cq_err *err);
-
-/* Every node plan starts with this header: the activation fused into the
- * node (kern.h's cq_act; kind CQ_ACT_NONE when none). */
-typedef struct cq__plan_head {
-    cq_act act;
-} cq__plan_head;
-/* Whether node n can absorb a following activation (Conv, Add on f32). */
-int cq__can_fuse(const cq_node *n);
-/* Fuse activation a into node n (kept in n->plan); EINVAL when n cannot take it. */
-cq_status cq__fuse_act(cq_node *n, const cq_act *a, cq_err *err);
-/* The activation fused into node n (kind CQ_ACT_NONE when none). */
-cq_act cq__node_act(const cq_node *n);
-/* A 2-D MaxPool (kind 0) or AveragePool (1) node on an input of shape xs as
- * kern.h's pool parameters (auto_pad resolved); EUNSUPPORTED where kern.h
- * cannot express it (not 2-D, an empty input), EINVAL for bad attributes. */
-cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
-                        cq_pool2d_params *p, cq_err *err);
-/* Whether Conv node conv followed by MaxPool node pool (reading conv's
- * output or its fused activation's) would run as one fused kernel, from
- * the graph's static shapes (ops_conv.c); 0 when a shape is unknown. */
-int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
-                          int y_blocked);
-/* Whether the f32 Conv node (constant weights and bias, input shape known
- * at plan time) runs a kernel that writes NCHW16c natively, reading its
- * input in NCHW16c (x_blocked) or NCHW (cq_conv2d_blocked_native). */
-int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked);
-/* Conv's node plan (ops_conv.c): its size and free function. */
-size_t cq__conv_plan_size(void);
-void cq__conv_plan_free(void *plan);
-/* Batched matrix product with broadcast batch dims (MatMul semantics): calls
- * fn(ctx, a_off, b_off, y_off, m, k, n) per batch, offsets in elements. */
-void cq__matmul_batches(const cq_tensor *a, const cq_tensor *b, const cq_tensor *y,
-                        void (*fn)(void *ctx, int64_t oa, int64_t ob, int64_t oy, int64_t m,
-                                   int64_t k, int64_t n),
-                        void *ctx);
-/* Conv geometry shared by Conv, ConvInteger and QLinearConv: spatial rank s
- * (1..3), everything padded to 3 spatial dims with leading 1s. */
-typedef struct cq_convgeo {
-    int s;
-    int64_t n, c, m, group;
-    int64_t in[3], k[3], out[3], stride[3], dil[3], pb[3], pe[3];
-} cq_convgeo;
-/* Geometry of a Conv-like node from X's and W's shapes; EINVAL naming the node. */
-cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, const int64_t *ws,
-                       cq_convgeo *g, cq_err *err);
-/* im2col of one group of one image: x is (Cg, D, H, W) floats, col is
- * (Cg*kd*kh*kw, od*oh*ow); pad value pad. */
-void cq__im2col(const cq_convgeo *g, int64_t cg, const float *x, float *col, float pad);
-
-/* Compile-time check (C99 has no static_assert). */
-#define CQ__STATIC_ASSERT(cond, tag) typedef char cq__assert_##tag[(cond) ? 1 : -1]
-
-/* The per-family tables, concatenated by ops.c. Each family file checks its
- * row count against these at compile time, and ops.c checks the total, so an
- * op added to one place and not the others breaks the build. */
-#define CQ_OPS_MATH_N 18
-#define CQ_OPS_CONV_N 3
-#define CQ_OPS_SHAPE_N 13
-#define CQ_OPS_POOL_N 3
-#define CQ_OPS_QUANT_N 6
-#define CQ_OPS_TOTAL 43
-extern const cq_op cq__ops_math[CQ_OPS_MATH_N];
-extern const cq_op cq__ops_conv[CQ_OPS_CONV_N];
-extern const cq_op cq__ops_shape[CQ_OPS_SHAPE_N];
-extern const cq_op cq__ops_pool[CQ_OPS_POOL_N];
-extern const cq_op cq__ops_quant[CQ_OPS_QUANT_N];
+/* The opset version node n runs at: its domain's in g, or CQ_OP_DEFAULT_OPSET
+ * when g imports none. */
+int64_t cq_op_opset(const cq_graph *g, const cq_node *n);
 
 #endif

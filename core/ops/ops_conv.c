@@ -1,8 +1,8 @@
-/* ops_conv.c - Conv (im2col + sgemm, direct 1x1 and depthwise), ConvTranspose
- * (sgemm + col2im), BatchNormalization. Layout NCHW (docs/design-exec.md). */
-#include "ops/ops.h"
+/* ops_conv.c - Conv and ConvTranspose through kern.h (3-D ones one output
+ * depth plane at a time), BatchNormalization. Layout NCHW
+ * (docs/design-exec.md). */
+#include "ops/ops_internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,54 +102,19 @@ cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, co
     return CQ_OK;
 }
 
-/* x is (cg, D, H, W); col is (cg*kd*kh*kw, od*oh*ow). */
-void cq__im2col(const cq_convgeo *g, int64_t cg, const float *x, float *col, float pad)
-{
-    int64_t ohw = g->out[0] * g->out[1] * g->out[2];
-    int64_t ihw = g->in[0] * g->in[1] * g->in[2];
-    float *p = col;
-    for (int64_t c = 0; c < cg; c++) {
-        const float *xc = x + c * ihw;
-        for (int64_t kd = 0; kd < g->k[0]; kd++)
-            for (int64_t kh = 0; kh < g->k[1]; kh++)
-                for (int64_t kw = 0; kw < g->k[2]; kw++) {
-                    for (int64_t od = 0; od < g->out[0]; od++) {
-                        int64_t id = od * g->stride[0] - g->pb[0] + kd * g->dil[0];
-                        for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                            int64_t ih = oh * g->stride[1] - g->pb[1] + kh * g->dil[1];
-                            float *row = p + (od * g->out[1] + oh) * g->out[2];
-                            if (id < 0 || id >= g->in[0] || ih < 0 || ih >= g->in[1]) {
-                                for (int64_t ow = 0; ow < g->out[2]; ow++)
-                                    row[ow] = pad;
-                                continue;
-                            }
-                            const float *xr = xc + (id * g->in[1] + ih) * g->in[2];
-                            int64_t s = g->stride[2], b = kw * g->dil[2] - g->pb[2];
-                            for (int64_t ow = 0; ow < g->out[2]; ow++) {
-                                int64_t iw = ow * s + b;
-                                row[ow] = (iw >= 0 && iw < g->in[2]) ? xr[iw] : pad;
-                            }
-                        }
-                    }
-                    p += ohw;
-                }
-    }
-}
+/* ---- Conv's plan --------------------------------------------------------------- */
 
-/* ---- Conv's node plan ------------------------------------------------------ */
-
-/* Kept on cq_node.plan: the fused activation and the kernel plan (packed
- * weights, algorithm), made on the first run for the input shape seen then and
- * remade when it changes. Only made when W and B are constants. */
+/* Kept in the caller's plan slot (cq_openv.plan): the kernel plan (packed
+ * weights, algorithm) and the parameters it was made for. conv_plan_new makes
+ * it while the executor plans, where the input shape is known statically;
+ * otherwise the first run makes it for the shape seen then, and a run with
+ * another shape remakes it. Only kept when W and B are constants. */
 typedef struct conv_plan {
-    cq__plan_head head;
     cq_conv2d_plan *kp;
     cq_conv2d_params p;
 } conv_plan;
 
-size_t cq__conv_plan_size(void) { return sizeof(conv_plan); }
-
-void cq__conv_plan_free(void *plan)
+static void conv_plan_free(void *plan)
 {
     conv_plan *c = plan;
     if (c)
@@ -194,23 +159,24 @@ static cq_conv2d_params conv_params_of(const cq_convgeo *g)
 
 /* Conv through kern.h for 1-D and 2-D f32 convolutions; 1 when done, 0 when
  * the generic path must run, -1 on error. */
-static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int n_in,
+static int conv_kern(const cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int n_in,
                      cq_tensor *y, cq_openv *env, cq_err *err)
 {
     if (g->s > 2 || g->in[0] != 1)
         return 0;
     const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     cq_conv2d_params p = conv_params_of(g);
-    p.act = cq__node_act(n);
+    p.act = env->act;
     p.x_blocked = env->x_blocked;
     p.y_blocked = env->y_blocked;
     p.res_blocked = env->residual && env->res_blocked;
     if (!p.n || !p.c_in || !p.c_out || !p.h || !p.w)
         return 0;
     int keep = env->in_const && env->in_const[1] && (!b || env->in_const[2]);
-    conv_plan *c = n->plan;
+    void **slot = keep ? env->plan : NULL;
+    conv_plan *c = slot ? *slot : NULL;
     cq_conv2d_plan *kp = NULL;
-    if (keep && c && c->kp && same_params(&c->p, &p)) {
+    if (c && c->kp && same_params(&c->p, &p)) {
         kp = c->kp;
     } else {
         kp = cq_conv2d_plan_new(&p, cq_tensor_data(w), (size_t)cq_tensor_numel(w),
@@ -218,7 +184,7 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
                                 err);
         if (!kp)
             return -1;
-        if (keep) {
+        if (slot) {
             if (!c) {
                 c = calloc(1, sizeof *c);
                 if (!c) {
@@ -226,8 +192,7 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
                     cq_errf(err, CQ_ENOMEM, "out of memory");
                     return -1;
                 }
-                n->plan = c;
-                n->plan_free = cq__conv_plan_free;
+                *slot = c;
             }
             cq_conv2d_plan_free(c->kp);
             c->kp = kp;
@@ -249,7 +214,7 @@ static int conv_kern(cq_node *n, const cq_convgeo *g, cq_tensor *const *in, int 
                       : cq_conv2d_run(kp, cq_tensor_data(x), (size_t)cq_tensor_numel(x),
                                       cq_tensor_data(y), (size_t)cq_tensor_numel(y), scratch, sb,
                                       err);
-    if (!keep)
+    if (!slot)
         cq_conv2d_plan_free(kp);
     return st ? -1 : 1;
 }
@@ -275,28 +240,70 @@ static int plan_params(const cq_graph *g, const cq_node *conv, cq_conv2d_params 
     return 1;
 }
 
-int cq__conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
+/* Whether the 2-D Conv node is f32 throughout with constant f32 weights and
+ * bias (what the kernel plans and the blocked layout exist for). */
+static int f32_const_weights(const cq_graph *g, const cq_node *conv)
 {
-    cq_conv2d_params p;
-    if (conv->dead || (conv->domain && *conv->domain) || strcmp(conv->op_type, "Conv") ||
-        conv->n_outputs < 1 || conv->outputs[0] < 0 || !plan_params(g, conv, &p))
-        return 0;
-    /* f32 throughout, a constant bias (the layout exists for f32 only) */
     const cq_value *x = &g->values[conv->inputs[0]], *w = &g->values[conv->inputs[1]];
-    const cq_value *y = &g->values[conv->outputs[0]];
     const cq_value *b = conv->n_inputs > 2 && conv->inputs[2] >= 0
                             ? &g->values[conv->inputs[2]]
                             : NULL;
-    if (x->dtype != CQ_F32 || w->data->dtype != CQ_F32 ||
-        (b && (!b->data || b->data->dtype != CQ_F32)) || !y->has_type || y->dtype != CQ_F32)
+    return x->dtype == CQ_F32 && w->data->dtype == CQ_F32 &&
+           (!b || (b->data && b->data->dtype == CQ_F32));
+}
+
+/* CQ_OP_PLAN: the kernel plan, for the input shape known at plan time and
+ * constant f32 weights; nothing (the first run makes it) otherwise. */
+static cq_status conv_plan_new(const cq_graph *g, const cq_node *n, const cq_openv *env,
+                               void **plan, cq_err *err)
+{
+    cq_conv2d_params p;
+    *plan = NULL;
+    if (!plan_params(g, n, &p) || !f32_const_weights(g, n) || !p.c_out)
+        return CQ_OK;
+    const cq_tensor *w = g->values[n->inputs[1]].data;
+    const cq_tensor *b = n->n_inputs > 2 && n->inputs[2] >= 0 ? g->values[n->inputs[2]].data
+                                                              : NULL;
+    if (!cq_tensor_is_contiguous(w) || (b && !cq_tensor_is_contiguous(b)))
+        return CQ_OK;
+    p.act = env->act;
+    p.x_blocked = env->x_blocked;
+    p.y_blocked = env->y_blocked;
+    p.res_blocked = env->res_blocked;
+    conv_plan *c = calloc(1, sizeof *c);
+    if (!c)
+        return cq_errf(err, CQ_ENOMEM, "Conv '%s': out of memory", n->name);
+    c->kp = cq_conv2d_plan_new(&p, cq_tensor_data(w), (size_t)cq_tensor_numel(w),
+                               b ? cq_tensor_data(b) : NULL, b ? (size_t)cq_tensor_numel(b) : 0,
+                               err);
+    if (!c->kp) {
+        free(c);
+        return cq_err_prefix(err, err->code, "Conv '%s': ", n->name);
+    }
+    c->p = p;
+    *plan = c;
+    return CQ_OK;
+}
+
+/* CQ_OP_BLOCKED_OUT */
+static int conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked)
+{
+    cq_conv2d_params p;
+    if (conv->n_outputs < 1 || conv->outputs[0] < 0 || !plan_params(g, conv, &p) ||
+        !f32_const_weights(g, conv))
+        return 0;
+    const cq_value *y = &g->values[conv->outputs[0]];
+    if (!y->has_type || y->dtype != CQ_F32)
         return 0;
     p.x_blocked = x_blocked;
     p.y_blocked = 1;
     return cq_conv2d_blocked_native(&p);
 }
 
-int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
-                          int y_blocked)
+/* CQ_OP_TAKES_POOL: a MaxPool reading the conv's output (or its fused
+ * activation's). */
+static int conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node *pool,
+                             int y_blocked)
 {
     cq_conv2d_params p;
     if (pool->n_inputs < 1 || pool->inputs[0] < 0 || !plan_params(g, conv, &p))
@@ -314,6 +321,13 @@ int cq__conv_pool_fusable(const cq_graph *g, const cq_node *conv, const cq_node 
     p.y_blocked = y_blocked;
     return cq_conv2d_pool_fusable(&p, &q);
 }
+
+static const cq_op_hooks conv_hooks = {
+    .pool_fusable = conv_pool_fusable,
+    .blocked_ok = conv_blocked_ok,
+    .plan_new = conv_plan_new,
+    .plan_free = conv_plan_free,
+};
 
 /* ---- Conv --------------------------------------------------------------------- */
 
@@ -342,38 +356,116 @@ static cq_status infer_conv(const cq_node *n, int64_t opset, int n_in, const cq_
     return CQ_OK;
 }
 
-/* Depthwise 2-D (one input and one output channel per group), direct. */
-static void depthwise(const cq_convgeo *g, const float *x, const float *w, float *y)
+/* ---- 3-D convolutions, plane by plane ------------------------------------------ */
+
+int cq__conv_planar(const cq_convgeo *g)
 {
-    int64_t ih = g->in[1], iw = g->in[2], oh = g->out[1], ow = g->out[2];
-    int64_t kh = g->k[1], kw = g->k[2], sh = g->stride[1], sw = g->stride[2];
-    for (int64_t i = 0; i < kh; i++)
-        for (int64_t j = 0; j < kw; j++) {
-            float wv = w[i * kw + j];
-            int64_t offw = j * g->dil[2] - g->pb[2];
-            /* ow range with 0 <= ow*sw + offw < iw */
-            int64_t lo = offw >= 0 ? 0 : (-offw + sw - 1) / sw;
-            int64_t hi = iw - offw <= 0 ? 0 : (iw - offw - 1) / sw + 1;
-            if (hi > ow)
-                hi = ow;
-            for (int64_t r = 0; r < oh; r++) {
-                int64_t h = r * sh - g->pb[1] + i * g->dil[1];
-                if (h < 0 || h >= ih)
+    return g->in[0] == 1 && g->k[0] == 1 && g->out[0] == 1 && g->pb[0] == 0;
+}
+
+const void *cq__conv_plane_in(const cq_convgeo *g, int transpose, size_t esize, const void *x,
+                              int64_t od, const void *fill, void *buf)
+{
+    if (cq__conv_planar(g))
+        return x;
+    int64_t hw = g->in[1] * g->in[2], kd = g->k[0];
+    size_t plane = (size_t)hw * esize;
+    char *dst = buf;
+    for (int64_t i = 0; i < g->n; i++)
+        for (int64_t c = 0; c < g->c; c++)
+            for (int64_t t = 0; t < kd; t++, dst += plane) {
+                /* Conv: od = (id + pb - t dil) / stride; ConvTranspose: od =
+                 * id stride - pb + t dil */
+                int64_t id = od * g->stride[0] - g->pb[0] + t * g->dil[0];
+                if (transpose) {
+                    int64_t r = od + g->pb[0] - t * g->dil[0];
+                    id = r >= 0 && r % g->stride[0] == 0 ? r / g->stride[0] : -1;
+                }
+                if (id >= 0 && id < g->in[0]) {
+                    memcpy(dst, (const char *)x + ((i * g->c + c) * g->in[0] + id) * (int64_t)plane,
+                           plane);
                     continue;
-                const float *xr = x + h * iw + offw;
-                float *yr = y + r * ow;
-                if (sw == 1)
-                    for (int64_t c = lo; c < hi; c++)
-                        yr[c] += wv * xr[c];
-                else
-                    for (int64_t c = lo; c < hi; c++)
-                        yr[c] += wv * xr[c * sw];
+                }
+                for (int64_t j = 0; j < hw; j++)
+                    memcpy(dst + (size_t)j * esize, fill, esize);
             }
+    return buf;
+}
+
+void cq__conv_plane_out(const cq_convgeo *g, size_t esize, const void *plane, int64_t od,
+                        void *y)
+{
+    if (cq__conv_planar(g))
+        return;
+    size_t p = (size_t)(g->out[1] * g->out[2]) * esize;
+    for (int64_t i = 0; i < g->n * g->m; i++)
+        memcpy((char *)y + (size_t)(i * g->out[0] + od) * p, (const char *)plane + (size_t)i * p,
+               p);
+}
+
+cq_conv2d_params cq__conv_plane_params(const cq_convgeo *g)
+{
+    cq_conv2d_params p = conv_params_of(g);
+    p.c_in = g->c * g->k[0];
+    return p;
+}
+
+/* Conv where conv_kern does not run it: 3-D geometries, one output depth
+ * plane at a time through kern.h, and empty inputs (the bias alone). */
+static cq_status conv_planes(const cq_node *n, const cq_convgeo *g, const cq_tensor *x,
+                             const cq_tensor *w, const cq_tensor *b, cq_openv *env,
+                             cq_tensor *y, cq_err *err)
+{
+    const float *pb = b ? cq_tensor_data(b) : NULL;
+    float *py = cq_tensor_data(y);
+    int64_t ny = cq_tensor_numel(y), P = g->out[1] * g->out[2];
+    cq_act act = env->act;
+    if (ny == 0)
+        return CQ_OK;
+    if (cq_tensor_numel(x) == 0 || cq_tensor_numel(w) == 0) {
+        for (int64_t i = 0; i < ny; i++)
+            py[i] = pb ? pb[i / (g->out[0] * P) % g->m] : 0.0f;
+    } else {
+        cq_conv2d_params p = cq__conv_plane_params(g);
+        if (!env->residual) {
+            p.act = act;
+            act.kind = CQ_ACT_NONE;
         }
+        cq_conv2d_plan *kp = cq_conv2d_plan_new(&p, cq_tensor_data(w),
+                                                (size_t)cq_tensor_numel(w), pb,
+                                                pb ? (size_t)g->m : 0, err);
+        if (!kp)
+            return cq_err_prefix(err, err->code, "Conv '%s': ", n->name);
+        int planar = cq__conv_planar(g);
+        size_t nin = (size_t)(p.n * p.c_in * p.h * p.w), nout = (size_t)(g->n * g->m * P);
+        size_t in_b = planar ? 0 : nin * sizeof(float), out_b = planar ? 0 : nout * sizeof(float);
+        size_t sb = cq_conv2d_scratch_bytes(kp);
+        char *s = cq__scratch(env, in_b + out_b + sb + 1);
+        cq_status st = s ? CQ_OK : cq_errf(err, CQ_ENOMEM, "Conv '%s': no memory", n->name);
+        const float zero = 0.0f;
+        for (int64_t od = 0; st == CQ_OK && od < g->out[0]; od++) {
+            const float *xp = cq__conv_plane_in(g, 0, sizeof(float), cq_tensor_data(x), od,
+                                                &zero, s);
+            float *yp = planar ? py : (float *)(s + in_b);
+            st = cq_conv2d_run(kp, xp, nin, yp, nout, s + in_b + out_b, sb, err);
+            cq__conv_plane_out(g, sizeof(float), yp, od, py);
+        }
+        cq_conv2d_plan_free(kp);
+        if (st)
+            return st;
+    }
+    if (env->residual) {
+        const float *r = cq_tensor_data(env->residual);
+        for (int64_t j = 0; j < ny; j++)
+            py[j] += r[j];
+    }
+    if (act.kind)
+        cq_act_apply_f32(act, py, ny);
+    return CQ_OK;
 }
 
 /* Conv into out[0], or with env->pool, pooled into out[0]. */
-static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_conv(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -419,62 +511,12 @@ static cq_status run_conv(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     if (env->x_blocked || env->y_blocked || env->res_blocked)
         return cq_errf(err, CQ_ESTATE, "Conv '%s': NCHW16c planned where only NCHW runs",
                        n->name);
-    int64_t cg = g.c / g.group, mg = g.m / g.group;
-    int64_t kk = g.k[0] * g.k[1] * g.k[2], ohw = g.out[0] * g.out[1] * g.out[2];
-    int64_t ihw = g.in[0] * g.in[1] * g.in[2];
-    const float *px = cq_tensor_data(x), *pw = cq_tensor_data(w);
-    const float *pb = b ? cq_tensor_data(b) : NULL;
-    float *py = cq_tensor_data(out[0]);
-    int pointwise = kk == 1 && g.stride[0] * g.stride[1] * g.stride[2] == 1 &&
-                    !g.pb[0] && !g.pb[1] && !g.pb[2] && !g.pe[0] && !g.pe[1] && !g.pe[2];
-    int dw = cg == 1 && mg == 1 && g.s == 2 && g.in[0] == 1;
-    float *col = NULL;
-    if (!pointwise && !dw) {
-        col = cq__scratch(env, (size_t)(cg * kk * ohw) * sizeof(float));
-        if (!col && cg * kk * ohw != 0)
-            return cq_errf(err, CQ_ENOMEM, "Conv '%s': no memory for im2col", n->name);
-    }
-    for (int64_t i = 0; i < g.n; i++) {
-        float *yi = py + i * g.m * ohw;
-        if (dw) {
-            memset(yi, 0, (size_t)(g.m * ohw) * 4);
-            for (int64_t c = 0; c < g.m; c++)
-                depthwise(&g, px + (i * g.c + c) * ihw, pw + c * kk, yi + c * ohw);
-        } else {
-            for (int64_t gr = 0; gr < g.group; gr++) {
-                const float *xg = px + (i * g.c + gr * cg) * ihw;
-                const float *src = xg;
-                if (!pointwise) {
-                    cq__im2col(&g, cg, xg, col, 0.0f);
-                    src = col;
-                }
-                if (mg && ohw)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)ohw,
-                                (int)(cg * kk), 1.0f, pw + gr * mg * cg * kk, (int)(cg * kk), src,
-                                (int)ohw, 0.0f, yi + gr * mg * ohw, (int)ohw);
-            }
-        }
-        if (pb)
-            for (int64_t m = 0; m < g.m; m++) {
-                float bv = pb[m], *r = yi + m * ohw;
-                for (int64_t j = 0; j < ohw; j++)
-                    r[j] += bv;
-            }
-    }
-    if (env->residual) {
-        const float *r = cq_tensor_data(env->residual);
-        for (int64_t j = 0, ny = cq_tensor_numel(out[0]); j < ny; j++)
-            py[j] += r[j];
-    }
-    cq_act a = cq__node_act(n);
-    if (a.kind)
-        cq_act_apply_f32(a, py, cq_tensor_numel(out[0]));
-    return CQ_OK;
+    return conv_planes(n, &g, x, w, b, env, out[0], err);
 }
 
 /* ---- ConvTranspose ---------------------------------------------------------------- */
 
-static cq_status run_convtranspose(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_convtranspose(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                                    cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -487,53 +529,73 @@ static cq_status run_convtranspose(cq_node *n, int n_in, cq_tensor *const *in, i
     if (b && (b->dtype != CQ_F32 || cq_tensor_numel(b) != g.m))
         return cq_errf(err, CQ_EINVAL, "ConvTranspose '%s': bias must hold %lld floats", n->name,
                        (long long)g.m);
-    int64_t cg = g.c / g.group, mg = g.m / g.group;
-    int64_t kk = g.k[0] * g.k[1] * g.k[2];
-    int64_t ihw = g.in[0] * g.in[1] * g.in[2], ohw = g.out[0] * g.out[1] * g.out[2];
-    float *col = cq__scratch(env, (size_t)(mg * kk * ihw + 1) * sizeof(float));
-    if (!col)
-        return cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
-    const float *px = cq_tensor_data(x), *pw = cq_tensor_data(w);
     float *py = cq_tensor_data(out[0]);
-    memset(py, 0, cq_tensor_nbytes(out[0]));
-    for (int64_t i = 0; i < g.n; i++)
-        for (int64_t gr = 0; gr < g.group; gr++) {
-            /* col (mg*kk, ihw) = W_g^T (mg*kk, cg) x X_g (cg, ihw) */
-            if (cg && ihw && mg)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(mg * kk), (int)ihw,
-                            (int)cg, 1.0f, pw + gr * cg * mg * kk, (int)(mg * kk),
-                            px + (i * g.c + gr * cg) * ihw, (int)ihw, 0.0f, col, (int)ihw);
-            for (int64_t m = 0; m < mg; m++) {
-                float *ym = py + (i * g.m + gr * mg + m) * ohw;
-                for (int64_t kd = 0; kd < g.k[0]; kd++)
-                    for (int64_t kh = 0; kh < g.k[1]; kh++)
-                        for (int64_t kw = 0; kw < g.k[2]; kw++) {
-                            const float *cr =
-                                col + ((m * g.k[0] + kd) * g.k[1] * g.k[2] + kh * g.k[2] + kw) * ihw;
-                            for (int64_t id = 0; id < g.in[0]; id++) {
-                                int64_t od = id * g.stride[0] - g.pb[0] + kd * g.dil[0];
-                                if (od < 0 || od >= g.out[0])
-                                    continue;
-                                for (int64_t ih = 0; ih < g.in[1]; ih++) {
-                                    int64_t oh = ih * g.stride[1] - g.pb[1] + kh * g.dil[1];
-                                    if (oh < 0 || oh >= g.out[1])
-                                        continue;
-                                    const float *c = cr + (id * g.in[1] + ih) * g.in[2];
-                                    float *yr = ym + (od * g.out[1] + oh) * g.out[2];
-                                    for (int64_t iw = 0; iw < g.in[2]; iw++) {
-                                        int64_t ow = iw * g.stride[2] - g.pb[2] + kw * g.dil[2];
-                                        if (ow >= 0 && ow < g.out[2])
-                                            yr[ow] += c[iw];
-                                    }
-                                }
-                            }
-                        }
-                if (b)
-                    for (int64_t j = 0; j < ohw; j++)
-                        ym[j] += ((const float *)cq_tensor_data(b))[gr * mg + m];
-            }
-        }
-    return CQ_OK;
+    const float *pb = b ? cq_tensor_data(b) : NULL;
+    int64_t ny = cq_tensor_numel(out[0]), P = g.out[1] * g.out[2];
+    if (cq_tensor_numel(x) == 0 || cq_tensor_numel(w) == 0) {
+        for (int64_t i = 0; i < ny; i++)
+            py[i] = pb ? pb[i / (g.out[0] * P) % g.m] : 0.0f;
+        return CQ_OK;
+    }
+    /* kern.h's 2-D problem of one output depth plane: the depth taps are
+     * input channels, so W (c, m / group, kd, kh, kw) becomes (c, kd, m /
+     * group, kh, kw); output_padding is what the pads leave to reach out */
+    cq_convt2d_params p = cq_convt2d_params_default();
+    int64_t kd = g.k[0], mg = g.m / g.group, kk = g.k[1] * g.k[2];
+    p.n = g.n;
+    p.c_in = g.c * kd;
+    p.c_out = g.m;
+    p.groups = g.group;
+    p.h = g.in[1];
+    p.w = g.in[2];
+    p.kh = g.k[1];
+    p.kw = g.k[2];
+    p.stride_h = g.stride[1];
+    p.stride_w = g.stride[2];
+    p.dil_h = g.dil[1];
+    p.dil_w = g.dil[2];
+    p.pad_top = g.pb[1];
+    p.pad_bottom = g.pe[1];
+    p.pad_left = g.pb[2];
+    p.pad_right = g.pe[2];
+    p.out_pad_h = g.out[1] - (g.stride[1] * (g.in[1] - 1) + g.dil[1] * (g.k[1] - 1) + 1 -
+                              g.pb[1] - g.pe[1]);
+    p.out_pad_w = g.out[2] - (g.stride[2] * (g.in[2] - 1) + g.dil[2] * (g.k[2] - 1) + 1 -
+                              g.pb[2] - g.pe[2]);
+    size_t nw = (size_t)cq_tensor_numel(w);
+    const float *pw = cq_tensor_data(w);
+    float *wt = NULL;
+    if (kd > 1) {
+        wt = malloc(nw * sizeof(float));
+        if (!wt)
+            return cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
+        for (int64_t c = 0; c < g.c; c++)
+            for (int64_t t = 0; t < kd; t++)
+                for (int64_t m = 0; m < mg; m++)
+                    memcpy(wt + ((c * kd + t) * mg + m) * kk, pw + ((c * mg + m) * kd + t) * kk,
+                           (size_t)kk * sizeof(float));
+    }
+    cq_convt2d_plan *kp = cq_convt2d_plan_new(&p, wt ? wt : pw, nw, pb, pb ? (size_t)g.m : 0,
+                                              err);
+    free(wt);
+    if (!kp)
+        return cq_err_prefix(err, err->code, "ConvTranspose '%s': ", n->name);
+    int planar = cq__conv_planar(&g);
+    size_t nin = (size_t)(p.n * p.c_in * p.h * p.w), nout = (size_t)(g.n * g.m * P);
+    size_t in_b = planar ? 0 : nin * sizeof(float), out_b = planar ? 0 : nout * sizeof(float);
+    size_t sb = cq_convt2d_scratch_bytes(kp);
+    char *s = cq__scratch(env, in_b + out_b + sb + 1);
+    cq_status st = s ? CQ_OK : cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
+    const float zero = 0.0f;
+    for (int64_t od = 0; st == CQ_OK && od < g.out[0]; od++) {
+        const float *xp = cq__conv_plane_in(&g, 1, sizeof(float), cq_tensor_data(x), od, &zero,
+                                            s);
+        float *yp = planar ? py : (float *)(s + in_b);
+        st = cq_convt2d_run(kp, xp, nin, yp, nout, s + in_b + out_b, sb, err);
+        cq__conv_plane_out(&g, sizeof(float), yp, od, py);
+    }
+    cq_convt2d_plan_free(kp);
+    return st;
 }
 
 /* ---- BatchNormalization ---------------------------------------------------------- */
@@ -555,7 +617,7 @@ static cq_status infer_bn(const cq_node *n, int64_t opset, int n_in, const cq_ti
     return CQ_OK;
 }
 
-static cq_status run_bn(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_bn(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                         cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)env;
@@ -604,8 +666,11 @@ static cq_status run_bn(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
 }
 
 const cq_op cq__ops_conv[] = {
-    {"Conv", "", infer_conv, run_conv},
-    {"ConvTranspose", "", infer_conv, run_convtranspose},
-    {"BatchNormalization", "", infer_bn, run_bn},
+    {"Conv", "", infer_conv, run_conv,
+     CQ_OP_TAKES_ACT | CQ_OP_TAKES_RESIDUAL | CQ_OP_TAKES_POOL | CQ_OP_BLOCKED_IN |
+         CQ_OP_BLOCKED_OUT | CQ_OP_PLAN,
+     &conv_hooks},
+    {"ConvTranspose", "", infer_conv, run_convtranspose, 0, NULL},
+    {"BatchNormalization", "", infer_bn, run_bn, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_conv / sizeof cq__ops_conv[0] == CQ_OPS_CONV_N, conv_rows);

@@ -1,6 +1,6 @@
 /* ops_math.c - elementwise (broadcasting binary, activations), Softmax,
  * ReduceMean, Cast, Identity, Gemm and MatMul. */
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -73,8 +73,8 @@ static double bin_d(int op, double a, double b, int is_int)
     }
 }
 
-static cq_status run_binary(int op, cq_node *n, cq_tensor *const *in, cq_tensor *const *out,
-                            cq_err *err)
+static cq_status run_binary(int op, const cq_node *n, cq_tensor *const *in,
+                            cq_tensor *const *out, cq_act act, cq_err *err)
 {
     cq_tensor *a = in[0], *b = in[1], *y = out[0];
     if (!a || !b || a->dtype != b->dtype)
@@ -98,8 +98,7 @@ static cq_status run_binary(int op, cq_node *n, cq_tensor *const *in, cq_tensor 
         if (cq_binary_f32(kop[op], a->ndim, a->shape, pa, b->ndim, b->shape, pb, py, (size_t)total,
                           err))
             return cq_err_prefix(err, err->code, "%s '%s': ", n->op_type, n->name);
-        cq_act act = cq__node_act(n);
-        if (act.kind)
+        if (act.kind) /* fused by the executor (CQ_OP_TAKES_ACT) */
             cq_act_apply_f32(act, py, total);
         return CQ_OK;
     }
@@ -138,11 +137,11 @@ static cq_status run_binary(int op, cq_node *n, cq_tensor *const *in, cq_tensor 
 }
 
 #define BINARY(NAME, OP)                                                                      \
-    static cq_status run_##NAME(cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
+    static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)          \
     {                                                                                        \
-        (void)n_in, (void)n_out, (void)env;                                                  \
-        return run_binary(OP, n, in, out, err);                                              \
+        (void)n_in, (void)n_out;                                                             \
+        return run_binary(OP, n, in, out, env->act, err);                                    \
     }
 BINARY(add, B_ADD)
 BINARY(sub, B_SUB)
@@ -152,37 +151,42 @@ BINARY(prelu, B_PRELU)
 
 /* ---- unary activations -------------------------------------------------- */
 
-/* ---- fusion ---------------------------------------------------------------- */
+/* ---- activations a producer absorbs (CQ_OP_ACT) ------------------------- */
 
-static void head_free(void *p) { free(p); }
-
-int cq__can_fuse(const cq_node *n)
+static int act_of_relu(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
 {
-    return (!n->domain || !*n->domain) && (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "Add"));
+    (void)g, (void)n, (void)opset;
+    *act = (cq_act){CQ_ACT_RELU, 0, 0};
+    return 1;
 }
 
-cq_status cq__fuse_act(cq_node *n, const cq_act *a, cq_err *err)
+/* Clip's bounds: attributes before opset 11, constant f32 scalar inputs since. */
+static int act_of_clip(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
 {
-    if (!cq__can_fuse(n))
-        return cq_errf(err, CQ_EINVAL, "node '%s' (%s) cannot take a fused activation", n->name,
-                       n->op_type);
-    if (!n->plan) {
-        /* Conv's full plan is made on its first run and keeps this header. */
-        cq__plan_head *h = calloc(1, strcmp(n->op_type, "Conv") ? sizeof *h : cq__conv_plan_size());
-        if (!h)
-            return cq_errf(err, CQ_ENOMEM, "out of memory");
-        n->plan = h;
-        n->plan_free = strcmp(n->op_type, "Conv") ? head_free : cq__conv_plan_free;
+    *act = (cq_act){CQ_ACT_CLIP, -INFINITY, INFINITY};
+    if (opset < 11) {
+        act->a = cq_node_float(n, "min", -INFINITY);
+        act->b = cq_node_float(n, "max", INFINITY);
+        return 1;
     }
-    ((cq__plan_head *)n->plan)->act = *a;
-    return CQ_OK;
+    for (int k = 1; k < n->n_inputs && k < 3; k++) {
+        int v = n->inputs[k];
+        if (v < 0)
+            continue;
+        const cq_tensor *t = g->values[v].data;
+        if (!t || t->dtype != CQ_F32 || cq_tensor_numel(t) != 1)
+            return 0;
+        float f = *(const float *)cq_tensor_data(t);
+        if (k == 1)
+            act->a = f;
+        else
+            act->b = f;
+    }
+    return 1;
 }
 
-cq_act cq__node_act(const cq_node *n)
-{
-    cq_act none = {CQ_ACT_NONE, 0, 0};
-    return n->plan ? ((const cq__plan_head *)n->plan)->act : none;
-}
+static const cq_op_hooks relu_hooks = {.act_of = act_of_relu};
+static const cq_op_hooks clip_hooks = {.act_of = act_of_clip};
 
 static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
 {
@@ -193,7 +197,7 @@ static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
 }
 
 #define UNARY(NAME, SETUP, EXPR)                                                             \
-    static cq_status run_##NAME(cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
+    static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)          \
     {                                                                                        \
         (void)n_in, (void)n_out, (void)env;                                                  \
@@ -210,7 +214,7 @@ static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
         return CQ_OK;                                                                        \
     }
 #define KUNARY(NAME, OP, A, B)                                                              \
-    static cq_status run_##NAME(cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
+    static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)          \
     {                                                                                        \
         (void)n_in, (void)n_out, (void)env;                                                  \
@@ -229,7 +233,7 @@ UNARY(hardsigmoid, float al = cq_node_float(n, "alpha", 0.2f);
       fmaxf(0.0f, fminf(1.0f, al * v + be)))
 UNARY(hardswish, (void)0, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)))
 
-static cq_status run_identity(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_identity(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                               cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n, (void)n_in, (void)n_out, (void)env, (void)err;
@@ -237,7 +241,7 @@ static cq_status run_identity(cq_node *n, int n_in, cq_tensor *const *in, int n_
     return CQ_OK;
 }
 
-static cq_status run_clip(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_clip(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -271,7 +275,7 @@ static cq_status run_clip(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
 
 /* ---- Softmax -------------------------------------------------------------- */
 
-static cq_status run_softmax(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_softmax(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                              cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out;
@@ -367,7 +371,7 @@ static cq_status infer_reducemean(const cq_node *n, int64_t opset, int n_in, con
     return CQ_OK;
 }
 
-static cq_status run_reducemean(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_reducemean(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -432,7 +436,7 @@ static cq_status infer_cast(const cq_node *n, int64_t opset, int n_in, const cq_
     return CQ_OK;
 }
 
-static cq_status run_cast(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_cast(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n, (void)n_in, (void)n_out, (void)env;
@@ -470,7 +474,7 @@ static cq_status infer_gemm(const cq_node *n, int64_t opset, int n_in, const cq_
     return CQ_OK;
 }
 
-static cq_status run_gemm(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_gemm(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out, (void)env;
@@ -538,10 +542,12 @@ static cq_status infer_matmul(const cq_node *n, int64_t opset, int n_in, const c
     return CQ_OK;
 }
 
-void cq__matmul_batches(const cq_tensor *a, const cq_tensor *b, const cq_tensor *y,
-                        void (*fn)(void *ctx, int64_t oa, int64_t ob, int64_t oy, int64_t m,
-                                   int64_t k, int64_t n),
-                        void *ctx)
+/* Batched matrix product with broadcast batch dims (MatMul semantics): calls
+ * fn(ctx, a_off, b_off, y_off, m, k, n) per batch, offsets in elements. */
+static void matmul_batches(const cq_tensor *a, const cq_tensor *b, const cq_tensor *y,
+                           void (*fn)(void *ctx, int64_t oa, int64_t ob, int64_t oy, int64_t m,
+                                      int64_t k, int64_t n),
+                           void *ctx)
 {
     int ra = a->ndim, rb = b->ndim;
     int64_t m = ra >= 2 ? a->shape[ra - 2] : 1, k = a->shape[ra - 1];
@@ -601,35 +607,35 @@ static void mm_f32(void *ctx, int64_t oa, int64_t ob, int64_t oy, int64_t m, int
                     c->a + oa, (int)k, c->b + ob, (int)n, 0.0f, c->y + oy, (int)n);
 }
 
-static cq_status run_matmul(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_matmul(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                             cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out, (void)env;
     if (need_f32(n, in[0], err) || need_f32(n, in[1], err))
         return err->code;
     mm_ctx c = {cq_tensor_data(in[0]), cq_tensor_data(in[1]), cq_tensor_data(out[0])};
-    cq__matmul_batches(in[0], in[1], out[0], mm_f32, &c);
+    matmul_batches(in[0], in[1], out[0], mm_f32, &c);
     return CQ_OK;
 }
 
 const cq_op cq__ops_math[] = {
-    {"Add", "", infer_binary, run_add},
-    {"Sub", "", infer_binary, run_sub},
-    {"Mul", "", infer_binary, run_mul},
-    {"Div", "", infer_binary, run_div},
-    {"PRelu", "", infer_binary, run_prelu},
-    {"Relu", "", infer_unary, run_relu},
-    {"LeakyRelu", "", infer_unary, run_leakyrelu},
-    {"Clip", "", infer_unary, run_clip},
-    {"Sigmoid", "", infer_unary, run_sigmoid},
-    {"HardSigmoid", "", infer_unary, run_hardsigmoid},
-    {"HardSwish", "", infer_unary, run_hardswish},
-    {"Tanh", "", infer_unary, run_tanh},
-    {"Softmax", "", infer_unary, run_softmax},
-    {"ReduceMean", "", infer_reducemean, run_reducemean},
-    {"Cast", "", infer_cast, run_cast},
-    {"Identity", "", infer_unary, run_identity},
-    {"Gemm", "", infer_gemm, run_gemm},
-    {"MatMul", "", infer_matmul, run_matmul},
+    {"Add", "", infer_binary, run_add, CQ_OP_TAKES_ACT | CQ_OP_RESIDUAL_ADD, NULL},
+    {"Sub", "", infer_binary, run_sub, 0, NULL},
+    {"Mul", "", infer_binary, run_mul, 0, NULL},
+    {"Div", "", infer_binary, run_div, 0, NULL},
+    {"PRelu", "", infer_binary, run_prelu, 0, NULL},
+    {"Relu", "", infer_unary, run_relu, CQ_OP_ACT, &relu_hooks},
+    {"LeakyRelu", "", infer_unary, run_leakyrelu, 0, NULL},
+    {"Clip", "", infer_unary, run_clip, CQ_OP_ACT, &clip_hooks},
+    {"Sigmoid", "", infer_unary, run_sigmoid, 0, NULL},
+    {"HardSigmoid", "", infer_unary, run_hardsigmoid, 0, NULL},
+    {"HardSwish", "", infer_unary, run_hardswish, 0, NULL},
+    {"Tanh", "", infer_unary, run_tanh, 0, NULL},
+    {"Softmax", "", infer_unary, run_softmax, 0, NULL},
+    {"ReduceMean", "", infer_reducemean, run_reducemean, 0, NULL},
+    {"Cast", "", infer_cast, run_cast, 0, NULL},
+    {"Identity", "", infer_unary, run_identity, 0, NULL},
+    {"Gemm", "", infer_gemm, run_gemm, 0, NULL},
+    {"MatMul", "", infer_matmul, run_matmul, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_math / sizeof cq__ops_math[0] == CQ_OPS_MATH_N, math_rows);

@@ -1,6 +1,6 @@
 /* ops_pool.c - MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
  * 1 to 3 spatial dims, NCHW. */
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -166,7 +166,7 @@ cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
     return CQ_OK;
 }
 
-static cq_status run_pool(int kind, cq_node *n, cq_tensor *const *in, int n_out,
+static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_err *err)
 {
     cq_convgeo g;
@@ -200,14 +200,14 @@ static cq_status run_pool(int kind, cq_node *n, cq_tensor *const *in, int n_out,
     return st;
 }
 
-static cq_status run_maxpool(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_maxpool(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                              cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)env;
     return run_pool(0, n, in, n_out, out, err);
 }
 
-static cq_status run_avgpool(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_avgpool(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                              cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)env;
@@ -226,7 +226,7 @@ static cq_status infer_gap(const cq_node *n, int64_t opset, int n_in, const cq_t
     return CQ_OK;
 }
 
-static cq_status run_gap(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_gap(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out;
@@ -246,9 +246,17 @@ static cq_status run_gap(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     return CQ_OK;
 }
 
+static cq_status maxpool_of(const cq_node *n, int ndim, const int64_t *xs, cq_pool2d_params *p,
+                            cq_err *err)
+{
+    return cq__pool2d_of(n, 0, ndim, xs, p, err);
+}
+
+static const cq_op_hooks maxpool_hooks = {.pool_of = maxpool_of};
+
 const cq_op cq__ops_pool[] = {
-    {"MaxPool", "", infer_pool, run_maxpool},
-    {"AveragePool", "", infer_pool, run_avgpool},
-    {"GlobalAveragePool", "", infer_gap, run_gap},
+    {"MaxPool", "", infer_pool, run_maxpool, CQ_OP_POOL, &maxpool_hooks},
+    {"AveragePool", "", infer_pool, run_avgpool, 0, NULL},
+    {"GlobalAveragePool", "", infer_gap, run_gap, CQ_OP_BLOCKED_IN, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_pool / sizeof cq__ops_pool[0] == CQ_OPS_POOL_N, pool_rows);

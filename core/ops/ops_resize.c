@@ -1,15 +1,10 @@
 /* ops_resize.c - Resize (opset 10..17): nearest / linear / cubic, every
  * coordinate_transformation_mode, as a separable product of per-dim taps. */
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                           int n_out, cq_tinfo *out, cq_err *err);
-cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
-                         cq_tensor *const *out, cq_openv *env, cq_err *err);
 
 /* Scales (per dim) and output shape. */
 static cq_status resize_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
@@ -77,7 +72,7 @@ static void cubic_coeffs(double t, double a, double *c)
     c[3] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
 }
 
-cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -87,16 +82,7 @@ cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
         return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': f32 only", n->name);
     int r = x->ndim;
     cq_tinfo ti[4];
-    memset(ti, 0, sizeof ti);
-    for (int i = 0; i < n_in && i < 4; i++) {
-        ti[i].ndim = -1;
-        if (in[i]) {
-            ti[i].dtype = in[i]->dtype;
-            ti[i].ndim = in[i]->ndim;
-            memcpy(ti[i].shape, in[i]->shape, sizeof ti[i].shape);
-            ti[i].data = in[i];
-        }
-    }
+    cq_tinfo_of(n_in < 4 ? n_in : 4, in, ti);
     double scale[CQ_MAX_DIMS];
     int64_t sh[CQ_MAX_DIMS];
     if (resize_plan(n, env->opset, n_in < 4 ? n_in : 4, ti, scale, sh, err))

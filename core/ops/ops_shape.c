@@ -1,7 +1,7 @@
 /* ops_shape.c - data movement: Concat, Reshape, Flatten, Transpose, Squeeze,
  * Unsqueeze, Shape, Gather, Slice, Pad, Constant, ConstantOfShape (Resize is
  * in ops_resize.c). Every op here works on any dtype (bytes are moved). */
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 #include <string.h>
 
@@ -16,7 +16,7 @@ static void set_shape(cq_tinfo *o, cq_dtype dt, int nd, const int64_t *sh)
         o->shape[i] = sh[i];
 }
 
-static cq_status copy_all(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status copy_all(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n, (void)n_in, (void)n_out, (void)env, (void)err;
@@ -68,7 +68,7 @@ static cq_status infer_concat(const cq_node *n, int64_t opset, int n_in, const c
     return CQ_OK;
 }
 
-static cq_status run_concat(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                             cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out, (void)env, (void)err;
@@ -198,7 +198,7 @@ static int perm_2d(const int *perm, int r, const int64_t *shape, int64_t *batch,
     return 1;
 }
 
-static cq_status run_transpose(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_transpose(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                                cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out, (void)env;
@@ -325,7 +325,7 @@ static cq_status infer_shape(const cq_node *n, int64_t opset, int n_in, const cq
     return CQ_OK;
 }
 
-static cq_status run_shape(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_shape(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                            cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out, (void)env, (void)err;
@@ -359,7 +359,7 @@ static cq_status infer_gather(const cq_node *n, int64_t opset, int n_in, const c
     return CQ_OK;
 }
 
-static cq_status run_gather(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_gather(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                             cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)n_out, (void)env;
@@ -466,7 +466,7 @@ static void tinfo_of(const cq_tensor *t, cq_tinfo *ti)
     ti->data = t;
 }
 
-static cq_status run_slice(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_slice(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                            cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -552,7 +552,7 @@ static cq_status infer_pad(const cq_node *n, int64_t opset, int n_in, const cq_t
     return CQ_OK;
 }
 
-static cq_status run_pad(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_pad(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
@@ -624,8 +624,7 @@ static cq_status run_pad(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
 /* ---- Constant, ConstantOfShape ----------------------------------------------------------- */
 
 /* The tensor a Constant node holds (a new reference), from whichever attribute is set. */
-cq_tensor *cq__constant_value(const cq_node *n, cq_err *err);
-cq_tensor *cq__constant_value(const cq_node *n, cq_err *err)
+static cq_tensor *constant_value(const cq_node *n, cq_err *err)
 {
     const cq_attr *a;
     if ((a = cq_node_attr(n, "value")) && a->type == CQ_ATTR_TENSOR && a->t) {
@@ -653,7 +652,7 @@ static cq_status infer_constant(const cq_node *n, int64_t opset, int n_in, const
                                 int n_out, cq_tinfo *out, cq_err *err)
 {
     (void)opset, (void)n_in, (void)in, (void)n_out;
-    cq_tensor *t = cq__constant_value(n, err);
+    cq_tensor *t = constant_value(n, err);
     if (!t)
         return err->code;
     set_shape(&out[0], t->dtype, t->ndim, t->shape);
@@ -661,11 +660,11 @@ static cq_status infer_constant(const cq_node *n, int64_t opset, int n_in, const
     return CQ_OK;
 }
 
-static cq_status run_constant(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_constant(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                               cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)in, (void)n_out, (void)env;
-    cq_tensor *t = cq__constant_value(n, err);
+    cq_tensor *t = constant_value(n, err);
     if (!t)
         return err->code;
     cq_status st = cq_tensor_copy(out[0], t, err);
@@ -692,7 +691,7 @@ static cq_status infer_cos(const cq_node *n, int64_t opset, int n_in, const cq_t
     return CQ_OK;
 }
 
-static cq_status run_cos(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+static cq_status run_cos(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)in, (void)n_out, (void)env, (void)err;
@@ -708,24 +707,19 @@ static cq_status run_cos(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
     return CQ_OK;
 }
 
-cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                           int n_out, cq_tinfo *out, cq_err *err);
-cq_status cq__run_resize(cq_node *n, int n_in, cq_tensor *const *in, int n_out,
-                         cq_tensor *const *out, cq_openv *env, cq_err *err);
-
 const cq_op cq__ops_shape[] = {
-    {"Concat", "", infer_concat, run_concat},
-    {"Reshape", "", infer_reshape, copy_all},
-    {"Flatten", "", infer_flatten, copy_all},
-    {"Transpose", "", infer_transpose, run_transpose},
-    {"Squeeze", "", infer_squeeze, copy_all},
-    {"Unsqueeze", "", infer_unsqueeze, copy_all},
-    {"Shape", "", infer_shape, run_shape},
-    {"Gather", "", infer_gather, run_gather},
-    {"Slice", "", infer_slice, run_slice},
-    {"Pad", "", infer_pad, run_pad},
-    {"Resize", "", cq__infer_resize, cq__run_resize},
-    {"Constant", "", infer_constant, run_constant},
-    {"ConstantOfShape", "", infer_cos, run_cos},
+    {"Concat", "", infer_concat, run_concat, 0, NULL},
+    {"Reshape", "", infer_reshape, copy_all, 0, NULL},
+    {"Flatten", "", infer_flatten, copy_all, 0, NULL},
+    {"Transpose", "", infer_transpose, run_transpose, 0, NULL},
+    {"Squeeze", "", infer_squeeze, copy_all, 0, NULL},
+    {"Unsqueeze", "", infer_unsqueeze, copy_all, 0, NULL},
+    {"Shape", "", infer_shape, run_shape, CQ_OP_SHAPE_ONLY, NULL},
+    {"Gather", "", infer_gather, run_gather, 0, NULL},
+    {"Slice", "", infer_slice, run_slice, 0, NULL},
+    {"Pad", "", infer_pad, run_pad, 0, NULL},
+    {"Resize", "", cq__infer_resize, cq__run_resize, 0, NULL},
+    {"Constant", "", infer_constant, run_constant, 0, NULL},
+    {"ConstantOfShape", "", infer_cos, run_cos, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_shape / sizeof cq__ops_shape[0] == CQ_OPS_SHAPE_N, shape_rows);

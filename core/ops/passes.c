@@ -2,12 +2,15 @@
  * shape inference (see passes.h). */
 #include "ops/passes.h"
 
+#include "ops/ops_internal.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void cq__value_info(const cq_graph *g, int v, cq_tinfo *ti)
+/* What is statically known about value v (ndim -1 when not fully known). */
+static void value_info(const cq_graph *g, int v, cq_tinfo *ti)
 {
     memset(ti, 0, sizeof *ti);
     ti->ndim = -1;
@@ -31,35 +34,20 @@ void cq__value_info(const cq_graph *g, int v, cq_tinfo *ti)
     memcpy(ti->shape, val->shape, sizeof ti->shape);
 }
 
-static int64_t node_opset(const cq_graph *g, const cq_node *n)
+cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out,
+                       cq_openv *env, cq_err *err)
 {
-    int64_t v = cq_graph_opset(g, n->domain ? n->domain : "");
-    return v > 0 ? v : 21;
-}
-
-cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out, cq_openv *env,
-                       cq_err *err)
-{
-    cq_node *n = &g->nodes[i];
+    const cq_node *n = &g->nodes[i];
     const cq_op *op = cq_op_find(n->op_type, n->domain);
     if (!op)
         return cq_errf(err, CQ_EUNSUPPORTED, "node '%s': unsupported operator %s", n->name,
                        n->op_type);
-    cq_tinfo ti[32], to[8];
-    if (n->n_inputs > 32 || n->n_outputs > 8)
+    cq_tinfo ti[CQ_OP_MAX_INPUTS], to[CQ_OP_MAX_OUTPUTS];
+    if (n->n_inputs > CQ_OP_MAX_INPUTS || n->n_outputs > CQ_OP_MAX_OUTPUTS)
         return cq_errf(err, CQ_EUNSUPPORTED, "node '%s': too many inputs or outputs", n->name);
-    for (int k = 0; k < n->n_inputs; k++) {
-        memset(&ti[k], 0, sizeof ti[k]);
-        ti[k].ndim = -1;
-        if (in[k]) {
-            ti[k].dtype = in[k]->dtype;
-            ti[k].ndim = in[k]->ndim;
-            memcpy(ti[k].shape, in[k]->shape, sizeof ti[k].shape);
-            ti[k].data = in[k];
-        }
-    }
+    cq_tinfo_of(n->n_inputs, in, ti);
     memset(to, 0, sizeof to);
-    env->opset = node_opset(g, n);
+    env->opset = cq_op_opset(g, n);
     if (op->infer(n, env->opset, n->n_inputs, ti, n->n_outputs, to, err))
         return err->code;
     for (int k = 0; k < n->n_outputs; k++) {
@@ -69,7 +57,7 @@ cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out
         double want = (double)cq_dtype_info(to[k].dtype)->size;
         for (int d = 0; d < to[k].ndim; d++)
             want *= (double)to[k].shape[d];
-        if (want > (double)((size_t)1 << 34)) {
+        if (want > (double)CQ_MAX_VALUE_BYTES) {
             cq_errf(err, CQ_ENOMEM, "node '%s': output %d would take %.0f bytes", n->name, k, want);
             goto fail;
         }
@@ -77,7 +65,14 @@ cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out
         if (!out[k])
             goto fail;
     }
-    if (op->run(n, n->n_inputs, in, n->n_outputs, out, env, err))
+    /* a plan the op makes (CQ_OP_PLAN) serves this call only */
+    void *plan = NULL, **slot = env->plan;
+    env->plan = &plan;
+    cq_status st = op->run(n, n->n_inputs, in, n->n_outputs, out, env, err);
+    env->plan = slot;
+    if (plan && op->hooks && op->hooks->plan_free)
+        op->hooks->plan_free(plan);
+    if (st)
         goto fail;
     return CQ_OK;
 fail:
@@ -106,17 +101,17 @@ static int infer_node(cq_graph *g, int i, cq_err *err)
 {
     cq_node *n = &g->nodes[i];
     const cq_op *op = cq_op_find(n->op_type, n->domain);
-    if (!op || n->n_inputs > 32 || n->n_outputs > 8)
+    if (!op || n->n_inputs > CQ_OP_MAX_INPUTS || n->n_outputs > CQ_OP_MAX_OUTPUTS)
         return 0;
-    cq_tinfo ti[32], to[8];
+    cq_tinfo ti[CQ_OP_MAX_INPUTS], to[CQ_OP_MAX_OUTPUTS];
     for (int k = 0; k < n->n_inputs; k++) {
-        cq__value_info(g, n->inputs[k], &ti[k]);
+        value_info(g, n->inputs[k], &ti[k]);
         if (n->inputs[k] >= 0 && ti[k].ndim < 0)
             return 0;
     }
     memset(to, 0, sizeof to);
     cq_err e2;
-    if (op->infer(n, node_opset(g, n), n->n_inputs, ti, n->n_outputs, to, &e2)) {
+    if (op->infer(n, cq_op_opset(g, n), n->n_inputs, ti, n->n_outputs, to, &e2)) {
         if (e2.code == CQ_ESTATE || e2.code == CQ_EUNSUPPORTED)
             return 0;
         *err = e2;
@@ -157,11 +152,12 @@ cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
         int r = infer_node(g, i, err);
         if (r < 0)
             goto fail;
-        int shape_only = !strcmp(n->op_type, "Shape") && n->n_inputs == 1 && r == 1 &&
-                         (!n->domain || !*n->domain);
-        if (!shape_only && !all_const(g, n))
+        const cq_op *op = cq_op_find(n->op_type, n->domain);
+        if (!op || n->n_inputs > CQ_OP_MAX_INPUTS || n->n_outputs > CQ_OP_MAX_OUTPUTS)
             continue;
-        if (!cq_op_find(n->op_type, n->domain) || n->n_inputs > 32 || n->n_outputs > 8)
+        /* a node reading only shapes folds once they are known statically */
+        int shape_only = (op->caps & CQ_OP_SHAPE_ONLY) && n->n_inputs == 1 && r == 1;
+        if (!shape_only && !all_const(g, n))
             continue;
         int out_is_input = 0;
         for (int k = 0; k < n->n_outputs; k++)
@@ -169,7 +165,7 @@ cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
                 out_is_input = 1;
         if (out_is_input)
             continue;
-        cq_tensor *in[32], *out[8];
+        cq_tensor *in[CQ_OP_MAX_INPUTS], *out[CQ_OP_MAX_OUTPUTS];
         cq_tensor *dummy = NULL;
         for (int k = 0; k < n->n_inputs; k++)
             in[k] = n->inputs[k] >= 0 ? g->values[n->inputs[k]].data : NULL;

@@ -14,7 +14,6 @@
 #define CQ_PASSES_H
 
 #include "graph/graph.h"
-#include "ops/ops.h"
 
 typedef struct cq_pass_stats {
     int folded;        /* nodes replaced by constants */
@@ -40,12 +39,5 @@ cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err);
  * the constants. Values that depend on run-time data keep ndim -1. Never fails
  * on unknown shapes; fails (EINVAL...) when an op reports inconsistent ones. */
 cq_status cq_graph_infer_shapes(cq_graph *g, cq_err *err);
-
-/* What is statically known about value v (ndim -1 when not fully known). */
-void cq__value_info(const cq_graph *g, int v, cq_tinfo *ti);
-/* Run node i of g once on the given dense inputs, allocating its outputs
- * (new references in out, NULL for omitted ones). */
-cq_status cq__run_node(cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out, cq_openv *env,
-                       cq_err *err);
 
 #endif

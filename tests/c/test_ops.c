@@ -10,8 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ops/ops.h"
-#include "ops/passes.h"
+#include "ops/ops_internal.h" /* cq__run_node, CQ_OPS_TOTAL */
 
 static uint32_t seed = 4242;
 static uint32_t urand(void)
@@ -66,7 +65,27 @@ static void test_ops_table(void **state)
         assert_ptr_equal(cq_op_find(op->name, "ai.onnx"), op);
         assert_non_null(op->infer);
         assert_non_null(op->run);
+        /* each capability comes with its hooks, and no hook without one */
+        const cq_op_hooks *h = op->hooks;
+        unsigned c = op->caps;
+        assert_int_equal(h && h->act_of, !!(c & CQ_OP_ACT));
+        assert_int_equal(h && h->pool_of, !!(c & CQ_OP_POOL));
+        assert_int_equal(h && h->pool_fusable, !!(c & CQ_OP_TAKES_POOL));
+        assert_int_equal(h && h->blocked_ok, !!(c & CQ_OP_BLOCKED_OUT));
+        assert_int_equal(h && h->plan_new, !!(c & CQ_OP_PLAN));
+        assert_int_equal(h && h->plan_free, !!(c & CQ_OP_PLAN));
+        assert_int_equal(h != NULL, !!(c & (CQ_OP_ACT | CQ_OP_POOL | CQ_OP_TAKES_POOL |
+                                            CQ_OP_BLOCKED_OUT | CQ_OP_PLAN)));
     }
+    /* the rows the executor's fusion and layout rely on */
+    assert_true(cq_op_find("Conv", "")->caps & CQ_OP_PLAN);
+    assert_true(cq_op_find("Conv", "")->caps & CQ_OP_BLOCKED_OUT);
+    assert_true(cq_op_find("Add", "")->caps & CQ_OP_TAKES_ACT);
+    assert_true(cq_op_find("Clip", "")->caps & CQ_OP_ACT);
+    assert_true(cq_op_find("MaxPool", "")->caps & CQ_OP_POOL);
+    assert_true(cq_op_find("GlobalAveragePool", "")->caps & CQ_OP_BLOCKED_IN);
+    assert_true(cq_op_find("Shape", "")->caps & CQ_OP_SHAPE_ONLY);
+    assert_int_equal(cq_op_find("Sub", "")->caps, 0);
     assert_null(cq_op_at(cq_op_count()));
     assert_null(cq_op_find("Conv", "com.microsoft"));
     assert_null(cq_op_find("LSTM", ""));
@@ -300,6 +319,217 @@ static void test_ops_quantize_rounds_half_even(void **state)
         cq_tensor_release(in[i]);
 }
 
+/* 3-D attributes: pads 1 all round, strides (2, 1, 2), group 2 */
+static void conv3d_attrs(cq_graph *g, int n, void *ud)
+{
+    cq_err err;
+    (void)ud;
+    cq_node_set_ints(g, n, "pads", 6, (int64_t[]){1, 1, 1, 1, 1, 1}, &err);
+    cq_node_set_ints(g, n, "strides", 3, (int64_t[]){2, 1, 2}, &err);
+    cq_node_set_int(g, n, "group", 2, &err);
+}
+
+/* out (d, h, w) of a 3-D conv on an input of in (d, h, w), kernel 3 */
+#define C3_IN(i) ((i) == 0 ? 5 : (i) == 1 ? 4 : 6)
+#define C3_OUT(i) ((C3_IN(i) + 2 - 3) / ((i) == 1 ? 1 : 2) + 1)
+
+/* Conv, ConvInteger and ConvTranspose in 3-D run one output depth plane at
+ * a time through kern.h; against plain loops over every tap. */
+static void test_ops_conv3d_planes(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t xs[5] = {2, 4, C3_IN(0), C3_IN(1), C3_IN(2)}, ws[5] = {6, 2, 3, 3, 3}, six = 6;
+    int64_t od = C3_OUT(0), oh = C3_OUT(1), ow = C3_OUT(2);
+    cq_tensor *x = tens(CQ_F32, 5, xs, NULL), *w = tens(CQ_F32, 5, ws, NULL);
+    cq_tensor *b = tens(CQ_F32, 1, &six, NULL);
+    int64_t nx = cq_tensor_numel(x), nw = cq_tensor_numel(w);
+    double *xi = malloc((size_t)nx * sizeof *xi), *wi = malloc((size_t)nw * sizeof *wi);
+    for (int64_t i = 0; i < nx; i++)
+        xi[i] = (double)(int)(urand() % 256);
+    for (int64_t i = 0; i < nw; i++)
+        wi[i] = (double)(int)(urand() % 256) - 128;
+    cq_tensor *xq = tens(CQ_U8, 5, xs, xi), *wq = tens(CQ_S8, 5, ws, wi);
+    double xzp = 100;
+    cq_tensor *xz = tens(CQ_U8, 0, NULL, &xzp);
+    cq_tensor *y = run_op("Conv", 13, 3, (cq_tensor *[]){x, w, b}, conv3d_attrs, NULL, &err);
+    cq_tensor *yi = run_op("ConvInteger", 10, 3, (cq_tensor *[]){xq, wq, xz}, conv3d_attrs, NULL,
+                           &err);
+    assert_non_null(y);
+    assert_non_null(yi);
+    assert_int_equal(y->shape[2] * y->shape[3] * y->shape[4], od * oh * ow);
+    const float *px = cq_tensor_data(x), *pw = cq_tensor_data(w), *pb = cq_tensor_data(b);
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t m = 0; m < 6; m++)
+            for (int64_t d = 0; d < od; d++)
+                for (int64_t r = 0; r < oh; r++)
+                    for (int64_t c = 0; c < ow; c++) {
+                        double s = pb[m];
+                        int64_t si = 0;
+                        for (int64_t ci = 0; ci < 2; ci++)
+                            for (int64_t t = 0; t < 27; t++) {
+                                int64_t id = d * 2 - 1 + t / 9, ih = r - 1 + t / 3 % 3;
+                                int64_t iw = c * 2 - 1 + t % 3;
+                                if (id < 0 || id >= xs[2] || ih < 0 || ih >= xs[3] || iw < 0 ||
+                                    iw >= xs[4])
+                                    continue;
+                                int64_t xo = (((n * 4 + m / 3 * 2 + ci) * xs[2] + id) * xs[3] +
+                                              ih) * xs[4] + iw;
+                                s += (double)px[xo] * pw[(m * 2 + ci) * 27 + t];
+                                si += ((int64_t)xi[xo] - 100) * (int64_t)wi[(m * 2 + ci) * 27 + t];
+                            }
+                        int64_t o = (((n * 6 + m) * od + d) * oh + r) * ow + c;
+                        assert_true(fabs(((float *)cq_tensor_data(y))[o] - s) < 1e-4);
+                        assert_int_equal(((int32_t *)cq_tensor_data(yi))[o], si);
+                    }
+    /* ConvTranspose of x (c 4) with W (4, 3, 3, 3, 3), group 2: c_out 6 */
+    int64_t wts[5] = {4, 3, 3, 3, 3};
+    cq_tensor *wt = tens(CQ_F32, 5, wts, NULL);
+    cq_tensor *yt = run_op("ConvTranspose", 13, 2, (cq_tensor *[]){x, wt}, conv3d_attrs, NULL,
+                           &err);
+    assert_non_null(yt);
+    int64_t td = yt->shape[2], th = yt->shape[3], tw = yt->shape[4];
+    assert_int_equal(td, 2 * (xs[2] - 1) + 3 - 2);
+    assert_int_equal(tw, 2 * (xs[4] - 1) + 3 - 2);
+    double *want = calloc((size_t)cq_tensor_numel(yt), sizeof *want);
+    const float *pt = cq_tensor_data(wt);
+    int64_t st[3] = {2, 1, 2};
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t ci = 0; ci < 4; ci++)
+            for (int64_t i = 0; i < xs[2] * xs[3] * xs[4]; i++)
+                for (int64_t co = 0; co < 3; co++)
+                    for (int64_t t = 0; t < 27; t++) {
+                        int64_t d = i / (xs[3] * xs[4]) * st[0] - 1 + t / 9;
+                        int64_t r = i / xs[4] % xs[3] * st[1] - 1 + t / 3 % 3;
+                        int64_t c = i % xs[4] * st[2] - 1 + t % 3;
+                        if (d < 0 || d >= td || r < 0 || r >= th || c < 0 || c >= tw)
+                            continue;
+                        want[(((n * 6 + ci / 2 * 3 + co) * td + d) * th + r) * tw + c] +=
+                            (double)px[(n * 4 + ci) * xs[2] * xs[3] * xs[4] + i] *
+                            pt[(ci * 3 + co) * 27 + t];
+                    }
+    for (int64_t i = 0; i < cq_tensor_numel(yt); i++)
+        assert_true(fabs(((float *)cq_tensor_data(yt))[i] - want[i]) < 1e-4);
+    free(want);
+    free(xi);
+    free(wi);
+    cq_tensor *all[] = {x, w, b, xq, wq, xz, y, yi, wt, yt};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        cq_tensor_release(all[i]);
+}
+
+/* QuantizeLinear per axis (opset 13): a scale and a zero point per channel
+ * of axis 1; hand-computed ties and saturation. */
+static void test_ops_quantize_per_axis(void **state)
+{
+    (void)state;
+    cq_err err;
+    int64_t xs[2] = {2, 3}, three = 3;
+    double v[6] = {1, 3, 5, -400, 7, 2.5}, sc[3] = {2, 2, 0.5}, zp[3] = {0, 10, 250};
+    cq_tensor *in[3] = {tens(CQ_F32, 2, xs, v), tens(CQ_F32, 1, &three, sc),
+                        tens(CQ_U8, 1, &three, zp)};
+    cq_tensor *y = run_op("QuantizeLinear", 13, 3, in, NULL, NULL, &err);
+    assert_non_null(y);
+    /* 1/2 -> 0 (tie to even); 3/2 -> 2 + 10; 5/0.5 = 10 + 250 -> 255 (saturates);
+     * -400/2 -> -200 -> 0; 7/2 -> 4 + 10 (tie to even); 2.5/0.5 -> 5 + 250 */
+    uint8_t want[6] = {0, 12, 255, 0, 14, 255};
+    assert_memory_equal(cq_tensor_data(y), want, sizeof want);
+    cq_tensor *back = run_op("DequantizeLinear", 13, 3, (cq_tensor *[]){y, in[1], in[2]}, NULL,
+                             NULL, &err);
+    assert_non_null(back);
+    float bw[6] = {0, 4, 2.5f, 0, 8, 2.5f};
+    assert_memory_equal(cq_tensor_data(back), bw, sizeof bw);
+    cq_tensor_release(back);
+    cq_tensor_release(y);
+    for (int i = 0; i < 3; i++)
+        cq_tensor_release(in[i]);
+}
+
+/* The opset a node runs at: its domain's import, else the default. */
+static void test_ops_opset_default(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    int n = cq_graph_add_node(g, "Relu", "r", "", 1, (const char *[]){"x"}, 1,
+                              (const char *[]){"y"}, &err);
+    assert_int_equal(cq_op_opset(g, &g->nodes[n]), CQ_OP_DEFAULT_OPSET);
+    g->opsets = calloc(1, sizeof *g->opsets);
+    g->opsets[0].domain = calloc(1, 1);
+    g->opsets[0].version = 13;
+    g->n_opsets = 1;
+    assert_int_equal(cq_op_opset(g, &g->nodes[n]), 13);
+    cq_graph_free(g);
+}
+
+/* A Conv run through the table keeps its kernel plan in the caller's slot:
+ * made on the first call, used again for the same shapes, remade for other
+ * ones; Clip's activation hook reads constant bounds only. */
+static void test_ops_plan_slot_and_act_hook(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    int n = cq_graph_add_node(g, "Conv", "c", "", 2, (const char *[]){"x", "w"}, 1,
+                              (const char *[]){"y"}, &err);
+    assert_true(n >= 0);
+    const cq_op *op = cq_op_find("Conv", "");
+    int64_t ws[4] = {4, 3, 3, 3}, xa[4] = {1, 3, 8, 8}, xb[4] = {1, 3, 6, 10};
+    cq_tensor *w = tens(CQ_F32, 4, ws, NULL), *x[2] = {tens(CQ_F32, 4, xa, NULL),
+                                                      tens(CQ_F32, 4, xb, NULL)};
+    int64_t ya[4] = {1, 4, 6, 6}, yb[4] = {1, 4, 4, 8};
+    cq_tensor *y[2] = {tens(CQ_F32, 4, ya, NULL), tens(CQ_F32, 4, yb, NULL)};
+    unsigned char cst[2] = {0, 1};
+    void *plan = NULL;
+    cq_openv env = {0};
+    env.in_const = cst;
+    env.plan = &plan;
+    env.opset = 13;
+    cq_tensor *in[2] = {x[0], w};
+    assert_int_equal(op->run(&g->nodes[n], 2, in, 1, &y[0], &env, &err), CQ_OK);
+    void *first = plan;
+    assert_non_null(first);
+    assert_int_equal(op->run(&g->nodes[n], 2, in, 1, &y[0], &env, &err), CQ_OK);
+    assert_ptr_equal(plan, first);
+    in[0] = x[1];
+    assert_int_equal(op->run(&g->nodes[n], 2, in, 1, &y[1], &env, &err), CQ_OK);
+    assert_non_null(plan);
+    /* without a slot, nothing is kept */
+    void **slot = env.plan;
+    env.plan = NULL;
+    assert_int_equal(op->run(&g->nodes[n], 2, in, 1, &y[1], &env, &err), CQ_OK);
+    env.plan = slot;
+    op->hooks->plan_free(plan);
+    cq_free(env.scratch);
+    /* Clip: bounds from constant inputs (opset 11+) or attributes (before) */
+    const cq_op *clip = cq_op_find("Clip", "");
+    int64_t one = 1;
+    int lo = cq_graph_value(g, "lo", &err);
+    cq_tensor *t = tens(CQ_F32, 1, &one, (double[]){0.0});
+    assert_int_equal(cq_graph_add_initializer(g, lo, t, &err), CQ_OK);
+    cq_tensor_release(t);
+    int k = cq_graph_add_node(g, "Clip", "k", "", 3, (const char *[]){"y", "lo", "hi"}, 1,
+                              (const char *[]){"z"}, &err);
+    cq_act act;
+    assert_false(clip->hooks->act_of(g, &g->nodes[k], 13, &act)); /* hi not constant */
+    int hi = cq_graph_find(g, "hi");
+    t = tens(CQ_F32, 1, &one, (double[]){6.0});
+    assert_int_equal(cq_graph_add_initializer(g, hi, t, &err), CQ_OK);
+    cq_tensor_release(t);
+    assert_true(clip->hooks->act_of(g, &g->nodes[k], 13, &act));
+    assert_int_equal(act.kind, CQ_ACT_CLIP);
+    assert_true(act.a == 0.0f && act.b == 6.0f);
+    cq_node_set_float(g, k, "max", 2.0f, &err);
+    assert_true(clip->hooks->act_of(g, &g->nodes[k], 6, &act));
+    assert_true(act.a == -INFINITY && act.b == 2.0f);
+    cq_tensor_release(w);
+    for (int i = 0; i < 2; i++) {
+        cq_tensor_release(x[i]);
+        cq_tensor_release(y[i]);
+    }
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +542,10 @@ int main(void)
         cmocka_unit_test(test_ops_resize_nearest_upsample),
         cmocka_unit_test(test_ops_matmul_batch_broadcast),
         cmocka_unit_test(test_ops_quantize_rounds_half_even),
+        cmocka_unit_test(test_ops_conv3d_planes),
+        cmocka_unit_test(test_ops_quantize_per_axis),
+        cmocka_unit_test(test_ops_opset_default),
+        cmocka_unit_test(test_ops_plan_slot_and_act_hook),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }

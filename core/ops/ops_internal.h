@@ -1,0 +1,88 @@
+/*
+ * ops_internal.h - what the ops_*.c files and passes.c share (cq__ prefix):
+ * small helpers, the Conv geometry, the per-family tables. Not part of the
+ * API; the executor uses ops.h and passes.h only.
+ */
+#ifndef CQ_OPS_INTERNAL_H
+#define CQ_OPS_INTERNAL_H
+
+#include "ops/ops.h"
+
+/* Scratch space of at least size bytes from env; NULL on ENOMEM. */
+void *cq__scratch(cq_openv *env, size_t size);
+/* numpy broadcasting of two shapes; EINVAL naming the node on mismatch. */
+cq_status cq__broadcast(const cq_node *n, int na, const int64_t *a, int nb, const int64_t *b,
+                        int *nout, int64_t *out, cq_err *err);
+int64_t cq__numel(int ndim, const int64_t *shape);
+/* Integer data of a small constant tensor (any integer or float dtype) into
+ * out (up to max); returns the count, -1 when too many. */
+int64_t cq__ints_of(const cq_tensor *t, int64_t *out, int64_t max);
+/* Normalise an axis in [-r, r); -1 when out of range. */
+int cq__axis(int64_t axis, int rank);
+/* Copy the input info to out (dtype and shape). */
+void cq__same(const cq_tinfo *in, cq_tinfo *out);
+/* Error for a missing input's data at plan time. */
+cq_status cq__need_data(const cq_node *n, int input, cq_err *err);
+
+/* A 2-D MaxPool (kind 0) or AveragePool (1) node on an input of shape xs as
+ * kern.h's pool parameters (auto_pad resolved); EUNSUPPORTED where kern.h
+ * cannot express it (not 2-D, an empty input), EINVAL for bad attributes. */
+cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
+                        cq_pool2d_params *p, cq_err *err);
+/* Conv geometry shared by Conv, ConvInteger and QLinearConv: spatial rank s
+ * (1..3), everything padded to 3 spatial dims with leading 1s. */
+typedef struct cq_convgeo {
+    int s;
+    int64_t n, c, m, group;
+    int64_t in[3], k[3], out[3], stride[3], dil[3], pb[3], pe[3];
+} cq_convgeo;
+/* Geometry of a Conv-like node from X's and W's shapes; EINVAL naming the node. */
+cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, const int64_t *ws,
+                       cq_convgeo *g, cq_err *err);
+/* 3-D convolutions run as 2-D ones (kern.h), one output depth plane at a
+ * time: the plane's input is x's depth taps stacked as channels, (n, c * kd,
+ * H, W), channel c * kd + t holding tap t of channel c (taps outside x hold
+ * *fill, esize bytes each). Conv's weights (m, c / group, kd, kh, kw) are the
+ * plane's 2-D weights as they are; ConvTranspose's must be reordered to
+ * (c, kd, m / group, kh, kw). With one depth plane (1-D and 2-D) x itself
+ * is returned; else buf (n * c * kd * H * W elements). */
+int cq__conv_planar(const cq_convgeo *g); /* whether x is its own single plane */
+const void *cq__conv_plane_in(const cq_convgeo *g, int transpose, size_t esize, const void *x,
+                              int64_t od, const void *fill, void *buf);
+/* Copy a plane's output (n, m, oh, ow) into y (n, m, od_count, oh, ow) at
+ * depth od; nothing when y has one plane (then it is the plane). */
+void cq__conv_plane_out(const cq_convgeo *g, size_t esize, const void *plane, int64_t od,
+                        void *y);
+/* kern.h's Conv parameters of one plane (c_in is c * kd; no activation). */
+cq_conv2d_params cq__conv_plane_params(const cq_convgeo *g);
+/* Resize (ops_resize.c), a row of the shape family. */
+cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                           int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err);
+
+/* Run node i of g once on the given dense inputs (passes.c), allocating its
+ * outputs (new references in out, NULL for omitted ones); a plan the op
+ * makes lives for this call only. */
+cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor **out,
+                       cq_openv *env, cq_err *err);
+
+/* Compile-time check (C99 has no static_assert). */
+#define CQ__STATIC_ASSERT(cond, tag) typedef char cq__assert_##tag[(cond) ? 1 : -1]
+
+/* The per-family tables, concatenated by ops.c. Each family file checks its
+ * row count against these at compile time, and ops.c checks the total, so an
+ * op added to one place and not the others breaks the build. */
+#define CQ_OPS_MATH_N 18
+#define CQ_OPS_CONV_N 3
+#define CQ_OPS_SHAPE_N 13
+#define CQ_OPS_POOL_N 3
+#define CQ_OPS_QUANT_N 6
+#define CQ_OPS_TOTAL 43
+extern const cq_op cq__ops_math[CQ_OPS_MATH_N];
+extern const cq_op cq__ops_conv[CQ_OPS_CONV_N];
+extern const cq_op cq__ops_shape[CQ_OPS_SHAPE_N];
+extern const cq_op cq__ops_pool[CQ_OPS_POOL_N];
+extern const cq_op cq__ops_quant[CQ_OPS_QUANT_N];
+
+#endif
