@@ -12,6 +12,10 @@
 #include "exec/exec.h"
 #include "onnx/onnx.h"
 
+/* Inputs and outputs of a test model, test_data_set_* folders of a case. */
+#define CONFORM_MAX_IO 64
+#define CONFORM_MAX_SETS 256
+
 const char *cq_conform_verdict_name(cq_conform_verdict v)
 {
     return v == CQ_CONFORM_PASS ? "pass" : v == CQ_CONFORM_SKIP ? "skip" : "fail";
@@ -109,20 +113,20 @@ void cq_conform_case(const char *dir, double rtol, double atol, cq_conform_resul
         return;
     }
     DIR *d = opendir(dir);
-    char *sets[256];
+    char *sets[CONFORM_MAX_SETS];
     int ns = 0;
     struct dirent *de;
-    while (d && (de = readdir(d)) && ns < 256)
+    while (d && (de = readdir(d)) && ns < CONFORM_MAX_SETS)
         if (!strncmp(de->d_name, "test_data_set_", 14))
             sets[ns++] = strdup(de->d_name);
     if (d)
         closedir(d);
     qsort(sets, (size_t)ns, sizeof sets[0], cmp_names);
     r->verdict = CQ_CONFORM_PASS;
-    cq_tensor *in[64] = {0}, *out[64] = {0}, *want = NULL;
+    cq_tensor *in[CONFORM_MAX_IO] = {0}, *out[CONFORM_MAX_IO] = {0}, *want = NULL;
     for (int s = 0; s < ns && r->verdict == CQ_CONFORM_PASS; s++) {
         int nin = 0;
-        for (; nin < 64; nin++) {
+        for (; nin < CONFORM_MAX_IO; nin++) {
             snprintf(path, sizeof path, "%s/%s/input_%d.pb", dir, sets[s], nin);
             if (!exists(path))
                 break;
@@ -135,8 +139,13 @@ void cq_conform_case(const char *dir, double rtol, double atol, cq_conform_resul
         }
         if (r->verdict != CQ_CONFORM_PASS)
             goto next;
-        if (nin != g->n_inputs || g->n_outputs > 64) {
-            snprintf(why, sizeof why, "%d input files for %d model inputs", nin, g->n_inputs);
+        if (nin != g->n_inputs || g->n_outputs > CONFORM_MAX_IO) {
+            if (nin != g->n_inputs)
+                snprintf(why, sizeof why, "%d input files for %d model inputs", nin,
+                         g->n_inputs);
+            else
+                snprintf(why, sizeof why, "%d model outputs, calq compares up to %d",
+                         g->n_outputs, CONFORM_MAX_IO);
             verdict(r, CQ_CONFORM_FAIL, "%s: %s", sets[s], why);
             goto next;
         }
@@ -164,7 +173,7 @@ void cq_conform_case(const char *dir, double rtol, double atol, cq_conform_resul
         }
         r->sets++;
     next:
-        for (int k = 0; k < 64; k++) {
+        for (int k = 0; k < CONFORM_MAX_IO; k++) {
             cq_tensor_release(in[k]);
             cq_tensor_release(out[k]);
             in[k] = out[k] = NULL;

@@ -1,18 +1,20 @@
 /*
- * exec.h - the fp32 graph executor: plan once, run many times.
+ * exec.h - the graph executor: plan once, run many times.
  *
  * cq_exec_new() plans a graph: topological order, the graph passes
  * (passes.h: constant folding, BatchNorm folded into Conv, Identity removal),
  * a check that every operator is supported, static shape inference (which
  * fills each cq_value's dtype and shape where they are known before running),
- * and fusion (kept in the executor and the Conv node's plan; the graph
- * itself stays valid ONNX): Conv+Relu/Clip, Add+Relu/Clip, a residual
- * Conv+Add[+Relu/Clip], and a stem Conv[+Relu/Clip]+MaxPool whose conv rows
- * are pooled from a ring and never stored whole. cq_exec_run() then runs the nodes in order. Intermediate
+ * fusion (Conv+Relu/Clip, Add+Relu/Clip, a residual Conv+Add[+Relu/Clip], and
+ * a stem Conv[+Relu/Clip]+MaxPool whose conv rows are pooled from a ring and
+ * never stored whole), the layout (NCHW16c between the convolutions that take
+ * it), and the kernel plans (packed weights) of the nodes whose shapes are
+ * known statically. cq_exec_run() then runs the nodes in order. Intermediate
  * tensors live in a buffer pool: a value's buffer goes back to the pool after
  * its last reader ran and the next output of a fitting size takes it, so a
- * second run with the same input shapes allocates nothing; cq_exec_peak_bytes()
- * reports the pool's size.
+ * second run with the same input shapes allocates no buffer (the observer's
+ * NCHW copies come from the pool too); cq_exec_peak_bytes() reports the
+ * pool's size. What the capabilities come from: ops.h's table rows.
  *
  *     cq_err err;
  *     cq_exec *e = cq_exec_new(g, NULL, &err);        // g: from cq_onnx_load
@@ -21,10 +23,20 @@
  *     cq_tensor_release(out[0]);
  *     cq_exec_free(e);
  *
- * Ownership: the executor borrows g (which must outlive it) and rewrites it in
- * place while planning (the passes); the node plans it hangs on g's nodes are
- * freed with g. Outputs are new references owned by the caller. The observer
- * gets borrowed tensors valid only during the call.
+ * Shared and per executor: the graph is a description several executors
+ * share. cq_exec_new rewrites it (the passes, shape inference; the first
+ * executor does the work, a later one finds nothing left to change) and
+ * cq_exec_run only reads it, so executors planned with other options
+ * (precision map, fusion, layout, threads) may coexist over one graph and
+ * run in any order. Everything an executor decides or measures is its own:
+ * fusion, layout, kernel plans, precisions, buffers, per-node timings.
+ * Runs of executors must not overlap in time (the kernels' thread pool is
+ * one per process).
+ *
+ * Ownership: the executor borrows g, which must outlive it; edit g only
+ * between executors (cq_exec_is_stale). Outputs are new references owned by
+ * the caller. The observer gets borrowed tensors valid only during the call.
+ * Every function taking a cq_err fills it on failure; err is never NULL.
  */
 #ifndef CQ_EXEC_H
 #define CQ_EXEC_H
@@ -34,17 +46,32 @@
 typedef struct cq_exec cq_exec;
 
 typedef struct cq_exec_opts {
-    int optimize;   /* run the graph passes (default 1 when opts is NULL) */
+    int optimize;   /* run the graph passes */
     int fuse;       /* fuse Conv+Relu/Clip, Add+Relu/Clip, Conv+Add[+Relu/Clip] and
-                     * Conv[+Relu/Clip]+MaxPool (default 1); 0 when every
-                     * node's output must be observed (calibration) */
-    int threads;    /* 0: leave OpenBLAS's setting */
-    int nchw_only;  /* 1: every value in NCHW; 0 (default): values between
-                     * convolutions whose kernels read and write NCHW16c
-                     * natively are kept in it (graph outputs and what the
-                     * observer sees are NCHW either way). The environment
-                     * variable CALQ_NCHW=1 sets it too. */
+                     * Conv[+Relu/Clip]+MaxPool; 0 when every node's output must
+                     * be observed (calibration) */
+    int threads;    /* kernel threads of this executor's runs (cq_exec_set_threads);
+                     * 0: the process's count (cq_kern_threads) */
+    int nchw_only;  /* 1: every value in NCHW; 0: values between convolutions
+                     * whose kernels read and write NCHW16c natively are kept
+                     * in it (graph outputs and what the observer sees are
+                     * NCHW either way). The environment variable CALQ_NCHW=1
+                     * sets it too. */
+    /* Compute precision per node, indexed like g->nodes after the passes
+     * (plan the graph once, or run cq_passes_run, before building the map):
+     * CQ_F32, CQ_BF16, CQ_S8 or CQ_U8 (int8, either signedness). NULL: every
+     * node f32. n_precision must equal g->n_nodes. The executor checks and
+     * keeps the map (cq_exec_node_precision); the kernels still run every
+     * node in f32: honouring it is a later issue's (quantizer, cost model). */
+    const cq_dtype *precision;
+    int n_precision;
 } cq_exec_opts;
+
+/* What cq_exec_new(g, NULL, err) uses:
+ *     cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+ *     o.fuse = 0; */
+#define CQ_EXEC_OPTS_DEFAULT {.optimize = 1, .fuse = 1, .threads = 0, .nchw_only = 0, \
+                              .precision = NULL, .n_precision = 0}
 
 /* Called after each node with each of its outputs (node index into g->nodes,
  * output slot, tensor). For a Conv fused with its Relu/Clip, the call is made
@@ -52,19 +79,17 @@ typedef struct cq_exec_opts {
  * residual Add (and its activation) was fused into it, once, for the Add (or
  * the activation) with the final tensor: the Conv's own output never exists;
  * likewise for a MaxPool fused into its Conv, once, for the MaxPool.
- * Return non-zero to stop
- * the run (cq_exec_run then fails with ESTATE). */
+ * Return non-zero to stop the run (cq_exec_run then fails with ESTATE). */
 typedef int (*cq_exec_observer)(void *ud, const cq_graph *g, int node, int output,
                                 const cq_tensor *t);
 
-/* Plan g. NULL on failure: EUNSUPPORTED listing every operator calq lacks
- * ("unsupported operators: Foo, Bar") or the dtype it cannot hold; EFORMAT for
- * a broken graph. */
+/* Plan g with opts (NULL: CQ_EXEC_OPTS_DEFAULT). NULL on failure:
+ * EUNSUPPORTED listing every operator calq lacks ("unsupported operators:
+ * Foo, Bar") or the dtype it cannot hold; EFORMAT for a broken graph; EINVAL
+ * for a precision map of the wrong size or with a value that is no compute
+ * precision (the message names the node). */
 cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err);
-/* Whether value v is kept in NCHW16c between the convolutions (plan_layout
- * in exec.c; cq_exec_opts.nchw_only). */
-int cq_exec_value_blocked(const cq_exec *e, int v);
-void cq_exec_free(cq_exec *e); /* NULL is fine */
+void cq_exec_free(cq_exec *e); /* NULL is fine; g is untouched */
 
 /* Run with n_in tensors in the order of g->inputs (any layout; converted to
  * dense); outputs receives g->n_outputs new references (NULL-filled on
@@ -73,9 +98,10 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
                       cq_err *err);
 
 void cq_exec_set_observer(cq_exec *e, cq_exec_observer fn, void *ud);
-/* Threads for the BLAS calls (process-wide in OpenBLAS); n >= 1. */
+/* Kernel threads for this executor's runs: each run sets the process-wide
+ * count (cq_kern_set_threads, OpenBLAS's too) to n and restores it after;
+ * 0 leaves it as it is. n < 0 counts as 0. */
 void cq_exec_set_threads(cq_exec *e, int n);
-int cq_exec_threads(const cq_exec *e);
 
 /* Bytes held by the intermediate buffer pool (its peak, as buffers are kept
  * between runs), and the bytes the same run would take with one buffer per
@@ -83,8 +109,20 @@ int cq_exec_threads(const cq_exec *e);
 size_t cq_exec_peak_bytes(const cq_exec *e);
 size_t cq_exec_naive_bytes(const cq_exec *e);
 
-/* Zero every node's time_ns and runs. */
-void cq_exec_reset_profile(cq_graph *g);
+/* Node i's run time summed over this executor's runs since planning or the
+ * last reset (*ns, nanoseconds) and how many runs ran it (*runs; 0 for a
+ * node fused into another, whose time counts in that node's). -1 (both 0)
+ * when i is out of range, else 0. */
+int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs);
+/* Zero every node's time and run count. */
+void cq_exec_reset_profile(cq_exec *e);
+/* Whether node i holds a kernel plan (packed weights): CQ_OP_PLAN nodes get
+ * one from cq_exec_new where their shapes are known statically, else from
+ * their first run. */
+int cq_exec_node_planned(const cq_exec *e, int i);
+/* Node i's compute precision from the map (CQ_F32 without one or when i is
+ * out of range). */
+cq_dtype cq_exec_node_precision(const cq_exec *e, int i);
 
 /* The operators of g that calq cannot run, as "A, B" into buf (always
  * terminated); returns how many distinct ones. */
@@ -93,6 +131,9 @@ int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size);
 /* Shape value v had in the last run (into shape[CQ_MAX_DIMS]); returns its
  * rank, -1 when it was not computed (no run yet, or a fused intermediate). */
 int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape);
+/* Whether value v is kept in NCHW16c between the convolutions (the layout
+ * plan in exec_plan.c; cq_exec_opts.nchw_only). */
+int cq_exec_value_blocked(const cq_exec *e, int v);
 
 /* 1 when g's node or value count changed since planning (a pass or a user
  * edited the graph): free the executor and plan again. A cheap guard, not a

@@ -142,8 +142,6 @@ void cq__node_clear(cq_node *n)
         cq_attr_clear(&n->attrs[i]);
     free(n->attrs);
     free(n->doc_string);
-    if (n->plan && n->plan_free)
-        n->plan_free(n->plan);
     free(n->onnx_extra);
     memset(n, 0, sizeof *n);
 }

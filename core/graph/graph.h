@@ -77,13 +77,6 @@ typedef struct cq_node {
     char *doc_string;
     int dead;              /* removed by a pass; cq_graph_compact() drops it */
 
-    /* Filled by later stages, ignored by the reader and writer. */
-    cq_dtype precision;    /* compute precision chosen for the node (CQ_F32 default) */
-    void *plan;            /* executor's per-node plan (packed weights, kernel choice) */
-    void (*plan_free)(void *plan);
-    double time_ns;        /* accumulated run time, for the cost model */
-    int64_t runs;
-
     /* NodeProto fields the reader does not interpret (overload, metadata_props,
      * ...), as encoded field bytes the writer appends verbatim. */
     uint8_t *onnx_extra;
@@ -168,7 +161,7 @@ struct cq_graph {
 /* ---- life cycle -------------------------------------------------------- */
 
 cq_graph *cq_graph_new(cq_err *err);
-void cq_graph_free(cq_graph *g); /* NULL is fine; frees node plans too */
+void cq_graph_free(cq_graph *g); /* NULL is fine */
 
 /* ---- values ------------------------------------------------------------ */
 

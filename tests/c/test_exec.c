@@ -1,77 +1,10 @@
 /* test_exec.c - the executor on hand-built graphs: passes (folding, BN into
  * Conv, Identity), Conv+Relu fusion, the buffer pool, the observer hook,
  * per-node timing, and its errors. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "exec/exec.h"
+#include "exec_testutil.h"
 #include "kern/kern.h"
 #include "kern/kern_internal.h" /* cq__kern_set_min_share */
 #include "ops/passes.h"
-
-static uint32_t rng_state = 12345;
-static float frand(void)
-{
-    rng_state = rng_state * 1664525u + 1013904223u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static cq_tensor *rand_tensor(int nd, const int64_t *shape)
-{
-    cq_err err;
-    cq_tensor *t = cq_tensor_empty(CQ_F32, nd, shape, &err);
-    assert_non_null(t);
-    float *p = cq_tensor_data(t);
-    for (int64_t i = 0; i < cq_tensor_numel(t); i++)
-        p[i] = frand();
-    return t;
-}
-
-static int node(cq_graph *g, const char *op, const char *name, int n_in, const char **in,
-                const char *out)
-{
-    cq_err err;
-    const char *o[1] = {out};
-    int n = cq_graph_add_node(g, op, name, "", n_in, in, 1, o, &err);
-    assert_true(n >= 0);
-    return n;
-}
-
-static void add_init(cq_graph *g, const char *name, cq_tensor *t)
-{
-    cq_err err;
-    int v = cq_graph_value(g, name, &err);
-    assert_int_equal(cq_graph_add_initializer(g, v, t, &err), CQ_OK);
-    cq_tensor_release(t);
-}
-
-static void add_io(cq_graph *g, const char *in, int nd, const int64_t *shape, const char *out)
-{
-    cq_err err;
-    int x = cq_graph_value(g, in, &err);
-    g->values[x].has_type = 1;
-    g->values[x].dtype = CQ_F32;
-    g->values[x].onnx_elem_type = 1;
-    g->values[x].ndim = nd;
-    memcpy(g->values[x].shape, shape, sizeof(int64_t) * (size_t)nd);
-    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
-    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, out, &err), &err), CQ_OK);
-}
-
-static void set_opset(cq_graph *g, int64_t v)
-{
-    g->opsets = calloc(1, sizeof *g->opsets);
-    g->opsets[0].domain = calloc(1, 1);
-    g->opsets[0].version = v;
-    g->n_opsets = 1;
-}
 
 /* x -> Conv(w, b) -> BatchNormalization -> Relu -> y, 1x3x9x9 -> 1x4x9x9 */
 static cq_graph *conv_bn_relu(void)
@@ -102,35 +35,6 @@ static cq_graph *conv_bn_relu(void)
     return g;
 }
 
-static cq_tensor *run1(cq_graph *g, const cq_exec_opts *o, cq_tensor *x)
-{
-    cq_err err;
-    cq_exec *e = cq_exec_new(g, o, &err);
-    assert_non_null(e);
-    cq_tensor *out[1];
-    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
-    cq_exec_free(e);
-    return out[0];
-}
-
-static double maxabs(const cq_tensor *a)
-{
-    const float *p = cq_tensor_data(a);
-    double m = 0;
-    for (int64_t i = 0; i < cq_tensor_numel(a); i++)
-        m = fmax(m, fabs((double)p[i]));
-    return m;
-}
-
-static double maxdiff(const cq_tensor *a, const cq_tensor *b)
-{
-    assert_true(cq_tensor_same_shape(a, b));
-    const float *p = cq_tensor_data(a), *q = cq_tensor_data(b);
-    double m = 0;
-    for (int64_t i = 0; i < cq_tensor_numel(a); i++)
-        m = fmax(m, fabs((double)p[i] - q[i]));
-    return m;
-}
 
 /* b computed at another thread count than a: calq's own kernels (AVX-512)
  * split the work so that every count sums in the same order, the same
@@ -150,7 +54,8 @@ static void test_exec_bn_fold_and_fusion(void **state)
     int64_t xs[4] = {1, 3, 9, 9};
     cq_tensor *x = rand_tensor(4, xs);
     cq_graph *plain = conv_bn_relu(), *opt = conv_bn_relu();
-    cq_exec_opts none = {0, 0, 0, 0};
+    cq_exec_opts none = CQ_EXEC_OPTS_DEFAULT;
+    none.optimize = none.fuse = 0;
     cq_tensor *a = run1(plain, &none, x);
     cq_exec *e = cq_exec_new(opt, NULL, &err);
     assert_non_null(e);
@@ -284,10 +189,19 @@ static void test_exec_pool_reuses_buffers(void **state)
     /* a second run allocates nothing more, and times accumulate */
     assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
     assert_int_equal(cq_exec_peak_bytes(e), peak);
-    for (int i = 0; i < g->n_nodes; i++)
-        assert_int_equal(g->nodes[i].runs, 2);
-    cq_exec_reset_profile(g);
-    assert_int_equal(g->nodes[3].runs, 0);
+    double ns;
+    int64_t runs;
+    for (int i = 0; i < g->n_nodes; i++) {
+        assert_int_equal(cq_exec_node_time(e, i, &ns, &runs), 0);
+        assert_int_equal(runs, 2);
+        assert_true(ns > 0);
+    }
+    assert_int_equal(cq_exec_node_time(e, g->n_nodes, &ns, &runs), -1);
+    assert_int_equal(runs, 0);
+    cq_exec_reset_profile(e);
+    assert_int_equal(cq_exec_node_time(e, 3, &ns, &runs), 0);
+    assert_int_equal(runs, 0);
+    assert_true(ns == 0);
     cq_tensor_release(y[0]);
     cq_tensor_release(x);
     cq_exec_free(e);
@@ -437,7 +351,8 @@ static void test_exec_conv_random_shapes(void **state)
         }
         int64_t xs[4] = {1 + trial % 2, c, h, w};
         cq_tensor *x = rand_tensor(4, xs);
-        cq_exec_opts none = {0, 0, 0, 0};
+        cq_exec_opts none = CQ_EXEC_OPTS_DEFAULT;
+        none.optimize = none.fuse = 0;
         cq_tensor *a = run1(g[0], &none, x), *b = run1(g[1], NULL, x);
         assert_true(maxdiff(a, b) < 1e-4);
         cq_tensor_release(a);
@@ -448,32 +363,6 @@ static void test_exec_conv_random_shapes(void **state)
     }
 }
 
-/* x -> Conv a -> r -> Conv b -> c; Add(c, r) (slot order by trial) ->
- * [Relu] -> y: a residual block on random odd shapes. keep_c makes c a graph
- * output too (then it must not be fused). */
-static cq_graph *residual_block(int trial, const int64_t *xs, int64_t k, int relu, int keep_c)
-{
-    cq_err err;
-    cq_graph *g = cq_graph_new(&err);
-    set_opset(g, 13);
-    int64_t c = xs[1], ws[4] = {c, c, k, k}, p = k / 2;
-    add_io(g, "x", 4, xs, relu ? "y" : "s");
-    rng_state = 4242u + (uint32_t)trial;
-    add_init(g, "wa", rand_tensor(4, ws));
-    add_init(g, "wb", rand_tensor(4, ws));
-    add_init(g, "bb", rand_tensor(1, &c));
-    int n = node(g, "Conv", "conv_a", 2, (const char *[]){"x", "wa"}, "r");
-    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){p, p, p, p}, &err);
-    n = node(g, "Conv", "conv_b", 3, (const char *[]){"r", "wb", "bb"}, "c");
-    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){p, p, p, p}, &err);
-    node(g, "Add", "add", 2, trial % 2 ? (const char *[]){"c", "r"} : (const char *[]){"r", "c"},
-         "s");
-    if (relu)
-        node(g, "Relu", "relu", 1, (const char *[]){"s"}, "y");
-    if (keep_c)
-        assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "c", &err), &err), CQ_OK);
-    return g;
-}
 
 /* Conv -> Add -> [Relu] runs as one Conv adding the residual in its
  * epilogue: same result as the unfused graph, the Add (and Relu) skipped, the
@@ -517,7 +406,8 @@ static void test_exec_blocked_layout(void **state)
         node(g[i], "GlobalAveragePool", "gap", 1, (const char *[]){"z"}, "m");
         assert_int_equal(cq_graph_add_output(g[i], cq_graph_value(g[i], "m", &err), &err), CQ_OK);
     }
-    cq_exec_opts nchw = {1, 1, 0, 1};
+    cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
+    nchw.nchw_only = 1;
     cq_exec *e[2] = {cq_exec_new(g[0], NULL, &err), cq_exec_new(g[1], &nchw, &err)};
     assert_non_null(e[0]);
     assert_non_null(e[1]);
@@ -568,7 +458,8 @@ static void test_exec_residual_fusion(void **state)
         cq_graph *g1 = residual_block(trial, xs, k, relu, keep_c);
         rng_state = 31u + (uint32_t)trial;
         cq_tensor *x = rand_tensor(4, xs), *a[2], *b[2];
-        cq_exec_opts none = {0, 0, 0, 0};
+        cq_exec_opts none = CQ_EXEC_OPTS_DEFAULT;
+        none.optimize = none.fuse = 0;
         cq_exec *e0 = cq_exec_new(g0, &none, &err), *e1 = cq_exec_new(g1, NULL, &err);
         assert_non_null(e0);
         assert_non_null(e1);
@@ -674,7 +565,9 @@ static void test_exec_stem_pool_fusion(void **state)
         cq_graph *g1 = stem_pool(trial, xs, m, k, st, relu, pool, variant);
         rng_state = 57u + (uint32_t)trial;
         cq_tensor *x = rand_tensor(4, xs), *a[2] = {0}, *b[2] = {0};
-        cq_exec_opts none = {0, 0, 1, 0}, fused = {1, 1, 1, 0};
+        cq_exec_opts none = CQ_EXEC_OPTS_DEFAULT, fused = CQ_EXEC_OPTS_DEFAULT;
+        none.optimize = none.fuse = 0;
+        none.threads = fused.threads = 1;
         cq_exec *e0 = cq_exec_new(g0, &none, &err), *e1 = cq_exec_new(g1, &fused, &err);
         assert_non_null(e0);
         assert_non_null(e1);

@@ -1,0 +1,60 @@
+/*
+ * exec_internal.h - the executor's state, shared by exec.c (life cycle, the
+ * buffer pool, running) and exec_plan.c (fusion, layout, kernel plans).
+ */
+#ifndef CQ_EXEC_INTERNAL_H
+#define CQ_EXEC_INTERNAL_H
+
+#include "exec/exec.h"
+#include "ops/ops.h"
+
+typedef struct cq__exec_block {
+    void *p;
+    size_t size;
+    int used;
+} cq__exec_block;
+
+struct cq_exec {
+    const cq_graph *g;        /* read only after planning */
+    int n_nodes, n_values;    /* g's counts when planned (cq_exec_is_stale) */
+    /* per node */
+    const cq_op **ops;        /* NULL for dead ones */
+    int64_t *opset;
+    cq_dtype *precision;      /* the precision map (all CQ_F32 without one) */
+    cq_act *act;              /* activation fused into the node, kind CQ_ACT_NONE */
+    void **plan;              /* kernel plan (ops[i]->hooks->plan_free), or NULL */
+    double *time_ns;          /* summed run time */
+    int64_t *runs;
+    int *fused_into;          /* the node that absorbed it, or -1 */
+    int *out_alias;           /* value the node writes instead of its own output, or -1 */
+    int *res_in;              /* residual value the node adds (fused Add), or -1 */
+    int *pool_of;             /* the MaxPool the node runs on its output, or -1 */
+    /* per value */
+    int *readers;             /* live readers, graph outputs count as one more */
+    unsigned char *blocked;   /* kept in NCHW16c */
+    cq_exec_observer observer;
+    void *observer_ud;
+    int threads;              /* 0: the process's count */
+    cq_openv env;
+    cq__exec_block *blocks;
+    int n_blocks, cap_blocks;
+    size_t naive_bytes;
+    /* per-run state, per value */
+    cq_tensor **vals;
+    int *left;
+    int *blk;                 /* block index holding each value, -1 */
+    int *last_nd;             /* rank in the last run, -1 */
+    int64_t (*last_shape)[CQ_MAX_DIMS];
+};
+
+/* Node i's fused activation and layout fields into env (what both the
+ * kernel plans and the runs see). */
+void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env);
+/* Fusion (with opts->fuse), after the arrays are set up. */
+cq_status cq__exec_plan_fusion(cq_exec *e, cq_err *err);
+/* NCHW16c between the convolutions, after fusion and the reader counts. */
+void cq__exec_plan_layout(cq_exec *e);
+/* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */
+cq_status cq__exec_plan_kernels(cq_exec *e, cq_err *err);
+
+#endif

@@ -1,0 +1,226 @@
+/* exec_plan.c - what an executor decides before running (exec.h): fusion,
+ * the NCHW16c layout, kernel plans. Every decision reads the op table's
+ * capabilities (ops.h), never an op's name; the graph is only read. */
+#include "exec/exec_internal.h"
+
+#include <string.h>
+
+static unsigned caps_of(const cq_exec *e, int i) { return e->ops[i] ? e->ops[i]->caps : 0; }
+
+/* The value node i writes as its first output (a fused node's last one). */
+static int run_output(const cq_exec *e, int i)
+{
+    return e->out_alias[i] >= 0 ? e->out_alias[i] : e->g->nodes[i].outputs[0];
+}
+
+void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env)
+{
+    const cq_node *n = &e->g->nodes[i];
+    int y = n->n_outputs > 0 ? run_output(e, i) : -1;
+    env->act = e->act[i];
+    env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && e->blocked[n->inputs[0]];
+    env->y_blocked = y >= 0 && e->blocked[y];
+    env->res_blocked = e->res_in[i] >= 0 && e->blocked[e->res_in[i]];
+}
+
+/* Whether value v has an f32 type and a fully known shape equal to u's. */
+static int same_f32_shape(const cq_value *v, const cq_value *u)
+{
+    if (!v->has_type || !u->has_type || v->dtype != CQ_F32 || u->dtype != CQ_F32 ||
+        v->ndim < 0 || v->ndim != u->ndim)
+        return 0;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->shape[d] <= 0 || v->shape[d] != u->shape[d])
+            return 0;
+    return 1;
+}
+
+/* Node that computes value v at run time (its producer or the node that
+ * absorbed it), -1 for inputs and constants. */
+static int run_producer(const cq_exec *e, int v)
+{
+    int p = e->g->values[v].producer;
+    return p >= 0 && e->fused_into[p] >= 0 ? e->fused_into[p] : p;
+}
+
+/* Node i (and whatever was fused into it) becomes part of node into. */
+static void absorb(cq_exec *e, int i, int into)
+{
+    for (int j = 0; j < e->g->n_nodes; j++)
+        if (e->fused_into[j] == i)
+            e->fused_into[j] = into;
+    e->fused_into[i] = into;
+}
+
+/* An activation (CQ_OP_ACT) reading only the output of a node that takes
+ * one (CQ_OP_TAKES_ACT), on f32. */
+static void plan_act(cq_exec *e)
+{
+    const cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *a = &g->nodes[i];
+        cq_act act;
+        if (!(caps_of(e, i) & CQ_OP_ACT) || a->n_inputs < 1 || a->inputs[0] < 0 ||
+            !e->ops[i]->hooks->act_of(g, a, e->opset[i], &act))
+            continue;
+        int x = a->inputs[0], p = g->values[x].producer;
+        if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1)
+            continue;
+        if (!(caps_of(e, p) & CQ_OP_TAKES_ACT) || e->fused_into[p] >= 0 || e->out_alias[p] >= 0)
+            continue;
+        /* the activation is applied on floats */
+        if (!g->values[x].has_type || g->values[x].dtype != CQ_F32)
+            continue;
+        e->act[p] = act;
+        e->fused_into[i] = p;
+        e->out_alias[p] = a->outputs[0];
+    }
+}
+
+/* producer -> Add(other) [-> activation already fused into the Add]: the
+ * producer (CQ_OP_TAKES_RESIDUAL) adds the other input in its epilogue and
+ * writes the Add's (or the activation's) output. Only when the producer's
+ * output feeds nothing else, the other input is computed before the
+ * producer runs, and both have the same known f32 shape. */
+static void plan_residual(cq_exec *e)
+{
+    const cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *a = &g->nodes[i];
+        if (!(caps_of(e, i) & CQ_OP_RESIDUAL_ADD) || a->n_inputs != 2 || a->n_outputs != 1 ||
+            a->inputs[0] < 0 || a->inputs[1] < 0 || e->fused_into[i] >= 0)
+            continue;
+        int best = -1, slot = -1;
+        for (int s = 0; s < 2; s++) {
+            int x = a->inputs[s], r = a->inputs[1 - s], p = g->values[x].producer;
+            if (x == r || p < 0 || g->values[x].is_output ||
+                cq_graph_consumers(g, x, NULL, 0) != 1)
+                continue;
+            if (!(caps_of(e, p) & CQ_OP_TAKES_RESIDUAL) || e->fused_into[p] >= 0 ||
+                e->out_alias[p] >= 0 || e->res_in[p] >= 0 || e->act[p].kind != CQ_ACT_NONE)
+                continue;
+            if (!same_f32_shape(&g->values[x], &g->values[r]) || run_producer(e, r) >= p)
+                continue;
+            if (p > best) {
+                best = p;
+                slot = s;
+            }
+        }
+        if (best < 0)
+            continue;
+        e->act[best] = e->act[i];
+        int out = run_output(e, i);
+        absorb(e, i, best);
+        e->out_alias[best] = out;
+        e->res_in[best] = a->inputs[1 - slot];
+    }
+}
+
+/* producer [-> activation already fused] -> pool: the producer
+ * (CQ_OP_TAKES_POOL; Conv, kern.h's cq_conv2d_run_pool) pools its own
+ * output rows as it makes them and writes the pool's output; the whole
+ * conv output never exists. Only where the fused kernel would run
+ * (hooks->pool_fusable), the pooled value is the pool's only output (no
+ * Indices), and the producer's output feeds nothing else. */
+static void plan_pool(cq_exec *e)
+{
+    const cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *m = &g->nodes[i];
+        if (!(caps_of(e, i) & CQ_OP_POOL) || m->n_inputs != 1 || m->inputs[0] < 0 ||
+            e->fused_into[i] >= 0 || (m->n_outputs > 1 && m->outputs[1] >= 0))
+            continue;
+        int x = m->inputs[0], p = run_producer(e, x);
+        if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1 ||
+            !g->values[x].has_type || g->values[x].dtype != CQ_F32)
+            continue;
+        if (!(caps_of(e, p) & CQ_OP_TAKES_POOL) || e->res_in[p] >= 0 || e->pool_of[p] >= 0 ||
+            run_output(e, p) != x ||
+            !e->ops[p]->hooks->pool_fusable(g, &g->nodes[p], m, 0))
+            continue;
+        absorb(e, i, p);
+        e->out_alias[p] = m->outputs[0];
+        e->pool_of[p] = i;
+    }
+}
+
+cq_status cq__exec_plan_fusion(cq_exec *e, cq_err *err)
+{
+    (void)err;
+    plan_act(e);
+    plan_residual(e);
+    plan_pool(e);
+    return CQ_OK;
+}
+
+/* NCHW16c between convolutions: a value is kept blocked where the node that
+ * writes it (CQ_OP_BLOCKED_OUT) and every node that reads it take that
+ * layout natively as their input 0 (CQ_OP_BLOCKED_IN; for Conv
+ * cq_conv2d_blocked_native): the pixel-major GEMM (no 8x8 transposes into
+ * NCHW planes, no zero-padded copy of 16 planes' rows, the 1x1 stride-2
+ * projections read in place), the depthwise channel-block kernel (no 16x16
+ * transposes), the stem with its max pool fused, the global average pool. A
+ * node taking a residual takes it in either layout (converted where it
+ * differs from its output's). Every other reader and graph outputs keep
+ * NCHW. Values are dropped until every remaining one holds both ends. */
+void cq__exec_plan_layout(cq_exec *e)
+{
+    const cq_graph *g = e->g;
+    unsigned char *b = e->blocked;
+    for (int v = 0; v < g->n_values; v++) {
+        const cq_value *val = &g->values[v];
+        int p = run_producer(e, v);
+        b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && val->has_type &&
+               val->dtype == CQ_F32 && val->ndim == 4 && val->shape[1] > 0 &&
+               val->shape[1] % 16 == 0 && run_output(e, p) == v &&
+               (caps_of(e, p) & CQ_OP_BLOCKED_OUT) &&
+               (e->pool_of[p] < 0 ||
+                e->ops[p]->hooks->pool_fusable(g, &g->nodes[p], &g->nodes[e->pool_of[p]], 1));
+    }
+    /* every reader takes it as its input 0 (a node with a fused pool reads NCHW) */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (!e->ops[i] || e->fused_into[i] >= 0)
+            continue;
+        int takes = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && e->pool_of[i] < 0;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && (!takes || k > 0))
+                b[n->inputs[k]] = 0;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const cq_node *n = &g->nodes[i];
+            if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->fused_into[i] >= 0 ||
+                e->pool_of[i] >= 0 || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1)
+                continue;
+            int x = n->inputs[0], y = run_output(e, i);
+            int bx = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && b[x];
+            if ((bx || b[y]) && !e->ops[i]->hooks->blocked_ok(g, n, bx)) {
+                /* this node cannot hold its end: its input goes first */
+                if (bx)
+                    b[x] = 0;
+                else
+                    b[y] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
+
+cq_status cq__exec_plan_kernels(cq_exec *e, cq_err *err)
+{
+    const cq_graph *g = e->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!(caps_of(e, i) & CQ_OP_PLAN) || e->fused_into[i] >= 0)
+            continue;
+        const cq_node *n = &g->nodes[i];
+        cq_openv env;
+        memset(&env, 0, sizeof env);
+        env.opset = e->opset[i];
+        cq__exec_node_env(e, i, &env);
+        if (e->ops[i]->hooks->plan_new(g, n, &env, &e->plan[i], err))
+            return cq_err_prefix(err, err->code, "node '%s' (%s): ", n->name, n->op_type);
+    }
+    return CQ_OK;
+}

@@ -1,0 +1,253 @@
+/* test_exec_state.c - what belongs to an executor and not to the graph:
+ * several executors over one graph (other precision maps, fusion, layout,
+ * threads), the precision map's checks, kernel plans made while planning,
+ * and a second run that allocates no buffer. */
+#include "exec_testutil.h"
+#include "kern/kern.h"
+
+/* The residual block the tests share: conv_a -> r, conv_b -> c, add(c, r),
+ * relu -> y, 32 channels (NCHW16c between the convolutions on AVX-512). */
+static const int64_t block_xs[4] = {1, 32, 10, 14};
+
+static cq_graph *block(void) { return residual_block(5, block_xs, 3, 1, 0); }
+
+typedef struct {
+    int calls, threads_seen;
+} thread_log;
+
+static int note_threads(void *ud, const cq_graph *g, int nd, int output, const cq_tensor *t)
+{
+    (void)g, (void)nd, (void)output, (void)t;
+    thread_log *l = ud;
+    l->calls++;
+    l->threads_seen = cq_kern_threads();
+    return 0;
+}
+
+/* Two executors on one graph, one fused in NCHW16c at the process's thread
+ * count, the other unfused, NCHW only, 2 threads, with a precision map:
+ * interleaved runs give each its own same bits every time and both the
+ * reference values; each keeps its own timings; planning a third finds the
+ * graph optimized already; freeing one leaves the other running. */
+static void test_exec_state_two_executors_share_a_graph(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = block(), *plain = block();
+    rng_state = 404;
+    cq_tensor *x = rand_tensor(4, block_xs);
+    cq_exec_opts none = CQ_EXEC_OPTS_DEFAULT;
+    none.optimize = none.fuse = 0;
+    none.nchw_only = 1;
+    cq_tensor *ref = run1(plain, &none, x);
+
+    cq_exec *e0 = cq_exec_new(g, NULL, &err);
+    assert_non_null(e0);
+    int nodes = g->n_nodes;
+    cq_dtype prec[4] = {CQ_BF16, CQ_S8, CQ_U8, CQ_F32};
+    assert_int_equal(nodes, 4);
+    cq_exec_opts o1 = CQ_EXEC_OPTS_DEFAULT;
+    o1.fuse = 0;
+    o1.nchw_only = 1;
+    o1.threads = 2;
+    o1.precision = prec;
+    o1.n_precision = nodes;
+    cq_exec *e1 = cq_exec_new(g, &o1, &err);
+    assert_non_null(e1);
+    assert_int_equal(g->n_nodes, nodes);
+    assert_false(cq_exec_is_stale(e0));
+    /* the decisions are each executor's own */
+    assert_true(cq_exec_is_fused(e0, 2));
+    assert_false(cq_exec_is_fused(e1, 2));
+    int r = cq_graph_find(g, "r");
+    assert_int_equal(cq_exec_value_blocked(e0, r), cq_kern_isa() == CQ_ISA_AVX512);
+    assert_false(cq_exec_value_blocked(e1, r));
+    for (int i = 0; i < nodes; i++) {
+        assert_int_equal(cq_exec_node_precision(e0, i), CQ_F32);
+        assert_int_equal(cq_exec_node_precision(e1, i), prec[i]);
+    }
+    thread_log tl = {0, 0};
+    cq_exec_set_observer(e1, note_threads, &tl);
+    int before = cq_kern_threads();
+    cq_tensor *first[2] = {NULL, NULL};
+    for (int round = 0; round < 3; round++) {
+        cq_exec *e[2] = {e0, e1};
+        for (int k = 0; k < 2; k++) {
+            cq_tensor *y;
+            assert_int_equal(cq_exec_run(e[k], 1, &x, &y, &err), CQ_OK);
+            assert_true(maxdiff(y, ref) < 1e-5 * fmax(10.0, maxabs(ref)));
+            if (!first[k])
+                first[k] = y;
+            else {
+                assert_memory_equal(cq_tensor_data(y), cq_tensor_data(first[k]),
+                                    cq_tensor_nbytes(y));
+                cq_tensor_release(y);
+            }
+            /* e1's runs use 2 threads and give the process its count back */
+            assert_int_equal(cq_kern_threads(), before);
+        }
+    }
+    assert_int_equal(tl.calls, 3 * nodes);
+    assert_int_equal(tl.threads_seen, 2);
+    double ns;
+    int64_t runs;
+    cq_exec_node_time(e0, 2, &ns, &runs);
+    assert_int_equal(runs, 0); /* the Add rides on conv_b in e0 */
+    cq_exec_node_time(e1, 2, &ns, &runs);
+    assert_int_equal(runs, 3);
+    cq_exec_reset_profile(e1);
+    cq_exec_node_time(e0, 0, &ns, &runs);
+    assert_int_equal(runs, 3);
+    /* a third executor plans the already optimized graph without changing it */
+    cq_exec *e2 = cq_exec_new(g, NULL, &err);
+    assert_non_null(e2);
+    assert_false(cq_exec_is_stale(e0));
+    assert_false(cq_exec_is_stale(e1));
+    cq_exec_free(e2);
+    cq_exec_free(e0);
+    cq_tensor *y;
+    assert_int_equal(cq_exec_run(e1, 1, &x, &y, &err), CQ_OK);
+    assert_memory_equal(cq_tensor_data(y), cq_tensor_data(first[1]), cq_tensor_nbytes(y));
+    cq_tensor_release(y);
+    cq_exec_free(e1);
+    for (int k = 0; k < 2; k++)
+        cq_tensor_release(first[k]);
+    cq_tensor_release(ref);
+    cq_tensor_release(x);
+    cq_graph_free(plain);
+    cq_graph_free(g);
+}
+
+/* The precision map: one entry per node after the passes, each a compute
+ * precision; the errors say which node and what is wrong. */
+static void test_exec_state_precision_map_checked(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = block();
+    cq_exec *e = cq_exec_new(g, NULL, &err); /* runs the passes */
+    assert_non_null(e);
+    cq_exec_free(e);
+    cq_dtype prec[4] = {CQ_F32, CQ_F32, CQ_F32, CQ_F32};
+    cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+    o.precision = prec;
+    o.n_precision = 3;
+    assert_null(cq_exec_new(g, &o, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "precision map: 3 entries for 4 nodes (index it like the "
+                                 "nodes after the passes)");
+    o.n_precision = 4;
+    prec[1] = CQ_S32;
+    assert_null(cq_exec_new(g, &o, &err));
+    assert_int_equal(err.code, CQ_EINVAL);
+    assert_string_equal(err.msg, "precision map: node 'conv_b' (Conv): s32 is no compute "
+                                 "precision (f32, bf16, s8 or u8)");
+    prec[1] = CQ_F32;
+    prec[3] = (cq_dtype)99;
+    assert_null(cq_exec_new(g, &o, &err));
+    assert_string_equal(err.msg, "precision map: node 'relu' (Relu): dtype 99 is no compute "
+                                 "precision (f32, bf16, s8 or u8)");
+    prec[3] = CQ_U8;
+    e = cq_exec_new(g, &o, &err);
+    assert_non_null(e);
+    assert_int_equal(cq_exec_node_precision(e, 3), CQ_U8);
+    assert_int_equal(cq_exec_node_precision(e, 4), CQ_F32); /* out of range */
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+/* Kernel plans come from cq_exec_new where the input shape is known; with a
+ * symbolic batch, from the first run. */
+static void test_exec_state_kernel_plans_at_planning(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = block();
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    assert_true(cq_exec_node_planned(e, 0));
+    assert_true(cq_exec_node_planned(e, 1));
+    assert_false(cq_exec_node_planned(e, 3)); /* a Relu has none */
+    cq_exec_free(e);
+    cq_graph_free(g);
+
+    g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[4] = {-1, 3, 8, 8}, ws[4] = {4, 3, 3, 3};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, ws));
+    node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    assert_false(cq_exec_node_planned(e, 0));
+    xs[0] = 2;
+    cq_tensor *x = rand_tensor(4, xs), *y;
+    assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+    assert_true(cq_exec_node_planned(e, 0));
+    cq_tensor_release(y);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static int n_allocs;
+
+static void *count_alloc(size_t size, void *ud)
+{
+    (void)ud;
+    void *p = NULL;
+    n_allocs++;
+    size = (size + CQ_ALIGN - 1) / CQ_ALIGN * CQ_ALIGN;
+    return posix_memalign(&p, CQ_ALIGN, size ? size : CQ_ALIGN) ? NULL : p;
+}
+
+static void count_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+static int observe_nothing(void *ud, const cq_graph *g, int nd, int output, const cq_tensor *t)
+{
+    (void)ud, (void)g, (void)nd, (void)output, (void)t;
+    return 0;
+}
+
+/* After the first run, a run allocates tensor data only for the graph's
+ * output it hands over: no buffer, no kernel plan, no NCHW copy for the
+ * observer of a value kept in NCHW16c. */
+static void test_exec_state_second_run_allocates_nothing(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = block();
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_exec_set_observer(e, observe_nothing, NULL);
+    rng_state = 8;
+    cq_tensor *x = rand_tensor(4, block_xs), *y;
+    cq_set_allocator(count_alloc, count_free, NULL);
+    assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+    cq_tensor_release(y);
+    size_t peak = cq_exec_peak_bytes(e);
+    n_allocs = 0;
+    assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+    assert_int_equal(n_allocs, g->n_outputs);
+    assert_int_equal(cq_exec_peak_bytes(e), peak);
+    cq_tensor_release(y);
+    cq_exec_free(e);
+    cq_set_allocator(NULL, NULL, NULL);
+    cq_tensor_release(x);
+    cq_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec_state_two_executors_share_a_graph),
+        cmocka_unit_test(test_exec_state_precision_map_checked),
+        cmocka_unit_test(test_exec_state_kernel_plans_at_planning),
+        cmocka_unit_test(test_exec_state_second_run_allocates_nothing),
+    };
+    return cmocka_run_group_tests_name("exec_state", tests, NULL, NULL);
+}
