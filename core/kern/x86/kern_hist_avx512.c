@@ -65,7 +65,9 @@ void cq__hist_bin_f32_avx512(const float *x, int64_t n, float inv_width, int32_t
                              uint16_t *cnt)
 {
     int64_t st = cq_hist_stride(nb);
-    uint16_t *c0 = cnt, *c1 = cnt + st, *c2 = cnt + 2 * st, *c3 = cnt + 3 * st;
+    uint16_t *c[CQ_HIST_COPIES];
+    for (int k = 0; k < CQ_HIST_COPIES; k++)
+        c[k] = cnt + k * st;
     const __m512 inv = _mm512_set1_ps(inv_width);
     const __m512i nbv = _mm512_set1_epi32(nb), nbm1 = _mm512_set1_epi32(nb - 1),
                   dump = _mm512_set1_epi32(2 * nb);
@@ -76,14 +78,11 @@ void cq__hist_bin_f32_avx512(const float *x, int64_t n, float inv_width, int32_t
         _mm512_store_si512((void *)(idx + 16), bins16(x + t + 16, 0xffff, inv, nbv, nbm1, dump));
         _mm512_store_si512((void *)(idx + 32), bins16(x + t + 32, 0xffff, inv, nbv, nbm1, dump));
         _mm512_store_si512((void *)(idx + 48), bins16(x + t + 48, 0xffff, inv, nbv, nbm1, dump));
-        for (int k = 0; k < 64; k += 4) {
-            c0[idx[k]]++;
-            c1[idx[k + 1]]++;
-            c2[idx[k + 2]]++;
-            c3[idx[k + 3]]++;
-        }
+        for (int k = 0; k < 64; k += CQ_HIST_COPIES)
+            for (int m = 0; m < CQ_HIST_COPIES; m++) /* unrolled: CQ_HIST_COPIES is a constant */
+                c[m][idx[k + m]]++;
     }
-    /* tail: whole vectors of 16, then the rest masked; t stays a multiple of 4 */
+    /* tail: vectors of 16, the last one masked; t stays a multiple of CQ_HIST_COPIES */
     for (; t < n; t += 16) {
         int64_t m = n - t < 16 ? n - t : 16;
         __mmask16 lanes = (__mmask16)((1u << m) - 1);
