@@ -41,6 +41,7 @@ typedef struct {
     int obs_idx;   /* stack index of the observer function during run/time */
     int has_observer;
     int obs_error;
+    int threads;   /* model:set_threads(), kept across a re-plan; 0: the process's */
 } ebox;
 
 static int exec_gc(lua_State *L)
@@ -91,8 +92,10 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
     }
     if (b && b->e && b->g == g) {
         /* the graph was edited: drop the old plan, keep the observer */
+        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+        o.threads = b->threads;
         cq_exec_free(b->e);
-        b->e = cq_exec_new(g, NULL, err);
+        b->e = cq_exec_new(g, &o, err);
         if (!b->e) {
             lua_pop(L, 2);
             return NULL;
@@ -402,6 +405,7 @@ static int m_set_threads(lua_State *L)
     if (!b)
         return cq__lua_fail(L, &gerr);
     cq_exec_set_threads(b->e, (int)n);
+    b->threads = (int)n;
     lua_pushboolean(L, 1);
     return 1;
 }
