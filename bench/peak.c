@@ -3,7 +3,7 @@
  *   fp32 FMA      24 independent vfmadd231ps zmm chains (latency hidden)
  *   bf16 dot      24 independent vdpbf16ps chains
  *   int8 dot      24 independent vpdpbusd chains
- *   fp32 tile     the inner loop of the pixel-major conv (core/kern_convpm_avx512.c):
+ *   fp32 tile     the inner loop of the pixel-major conv (core/kern/x86/kern_convpm_avx512.c):
  *                 7 pixels x 32 channels, per k step 2 weight loads, 7 broadcasts
  *                 through a tap-offset table, 14 FMAs; weights and input in L1
  * Each figure is the best of 7 timings; a multiply-add counts as 2 operations.

@@ -1,5 +1,5 @@
-/* test_coco.c - the COCO reader's skipping of ignored values (core/json_skip.c
- * and the driver in core/ds_coco.c): the skipper on tricky input, results and
+/* test_coco.c - the COCO reader's skipping of ignored values (core/data/json_skip.c
+ * and the driver in core/data/ds_coco.c): the skipper on tricky input, results and
  * error messages identical to the reference path (every byte through yajl),
  * reads cut at every offset, malformed JSON inside a skipped span. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_tensor.c - property tests of core/tensor.c and core/dtype.c.
+/* test_tensor.c - property tests of core/base/tensor.c and core/base/dtype.c.
  *
  * Views are checked against an independent model: a dense array holding, for
  * every element of the view, the linear index of the base element it must
