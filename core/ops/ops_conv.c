@@ -344,9 +344,9 @@ static cq_status infer_conv(const cq_node *n, int64_t opset, int n_in, const cq_
         cq__numel(in[2].ndim, in[2].shape) != g.m)
         return cq_errf(err, CQ_EINVAL, "Conv '%s': bias has %lld values for %lld channels",
                        n->name, (long long)cq__numel(in[2].ndim, in[2].shape), (long long)g.m);
-    out[0].dtype = !strcmp(n->op_type, "ConvInteger") ? CQ_S32 : in[0].dtype;
-    if (!strcmp(n->op_type, "QLinearConv"))
-        out[0].dtype = in[7].dtype;
+    /* the integer convolutions reuse this with their X and W only (infer_int
+     * in ops_quant.c), and set their output dtype themselves */
+    out[0].dtype = in[0].dtype;
     out[0].data = NULL;
     out[0].ndim = in[0].ndim;
     out[0].shape[0] = g.n;
