@@ -170,7 +170,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     if (pl->algo == CQ_CONV_IM2COL && cq__stem_applies(p)) {
         /* Few input channels (the stems): the direct kernel beats the
          * pixel-major GEMM, whose K is too short to fill its tiles
-         * (bench/NOTES.md, third round) */
+         * (bench/NOTES.md, third round (b)) */
         int64_t npad = (p->c_out + 7) / 8 * 8;
         pl->wst = cq_alloc((size_t)(npad * k) * sizeof(float));
         pl->bpm = cq_alloc((size_t)npad * sizeof(float));

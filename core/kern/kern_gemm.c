@@ -44,9 +44,10 @@ cq_status cq_gemm_f32(const cq_gemm_params *p, const float *a, const float *b, c
         fill_c(p, c, y);
         beta = 1.0f;
     }
-    /* Own AVX-512 gemv (one thread): level with OpenBLAS's sgemv from L3,
-     * 10-15% faster from memory (its row prefetch; 1 x 1280 x 1000 transB
-     * 0.123 -> 0.111 ms, 1 x 512 x 1000 0.058 -> 0.049) */
+    /* One row or column with AVX-512: calq's gemv (one thread). It is level
+     * with OpenBLAS's sgemv when the matrix sits in L3 and faster when it
+     * comes from memory, as a classifier's weights do inside a model, thanks
+     * to its row prefetch (bench/NOTES.md, third round (b)). */
     int own = (m == 1 || n == 1) && cq_kern_isa() == CQ_ISA_AVX512;
     if (own && m == 1)
         cq__sgemv_avx512(!p->trans_b, p->trans_b ? n : k, p->trans_b ? k : n, p->alpha, b,

@@ -82,11 +82,11 @@ void cq__transpose_avx2(const float *src, int64_t rows, int64_t cols, float *dst
     for (int64_t r0 = 0; r0 < r8; r0 += T)
         for (int64_t c0 = 0; c0 < c8; c0 += T) {
             int64_t r1 = r0 + T < r8 ? r0 + T : r8, c1 = c0 + T < c8 ? c0 + T : c8;
-            /* Keep the 8 rows on the wide-stride side fixed in the inner
+            /* The 8 rows on the wide-stride side stay fixed in the inner
              * loop: with a power-of-two stride every row of a 64 x 64 tile
-             * maps to the same L1 set, and walking across them evicted each
-             * line before its next 32 bytes came (16384 x 24: 0.23 ms, 16380
-             * x 24: 0.05 ms). */
+             * maps to the same L1 set, and walking across them would evict
+             * each line before its next 32 bytes are read (bench/NOTES.md,
+             * second round). */
             if (rows > cols) {
                 for (int64_t c = c0; c < c1; c += 8)
                     for (int64_t r = r0; r < r1; r += 8)

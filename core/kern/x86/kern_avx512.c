@@ -45,8 +45,10 @@ static inline float v_hsum(vf v) { return _mm512_reduce_add_ps(v); }
 static inline float v_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 
 /* Fewer than 8 columns (an NHWC image with 3 channels going to NCHW): the
- * 8x8 blocks never apply and the scalar edge loop ran at ~1.5 ns a value;
- * one 16-row gather per column instead. Else the AVX 8x8 blocks. */
+ * 8x8 blocks never apply, and the scalar edge loop would move every value
+ * one at a time. 3 columns take two permutes per column, other widths one
+ * 16-row gather per column (bench/NOTES.md, second round and third round
+ * (b)). 8 columns or more: the AVX 8x8 blocks. */
 static void transpose512(const float *src, int64_t rows, int64_t cols, float *dst)
 {
     if (cols >= 8 || rows < 16) {
@@ -54,8 +56,8 @@ static void transpose512(const float *src, int64_t rows, int64_t cols, float *ds
         return;
     }
     if (cols == 3) {
-        /* 16 rows = 3 vectors; two permutes per column: 65536 x 3 in
-         * cache, 0.068 ms with the gathers -> 0.017 (memcpy 0.011) */
+        /* 16 rows = 3 vectors; two permutes make a column's 16 values,
+         * much cheaper than a gather */
         int32_t i1[3][16], i2[3][16];
         for (int k = 0; k < 3; k++)
             for (int j = 0; j < 16; j++) {

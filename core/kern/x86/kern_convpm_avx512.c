@@ -1,9 +1,9 @@
 /* kern_convpm_avx512.c - Conv2d as a pixel-major implicit GEMM (AVX-512):
  *   C^T (pixels, c_out) = X^T (pixels, K) W^T (K, c_out),  K = c_in kh kw,
  * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
- * 16 nv, up to 28 accumulators); seven pixels divide ResNet's 56/28/14/7-wide
- * rows, so no lane is wasted where the channel-major sgemm loses a third of
- * its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
+ * 16 nv, 32 or 48: up to 21 accumulators); seven pixels divide ResNet's
+ * 56/28/14/7-wide rows, so no lane is wasted where the channel-major sgemm
+ * loses a third of its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
  * block, each channel panel's W^T slice (16 KB, packed once at plan time in
  * the order it is read) serves every pixel tile of the group from L1 while
  * the next slice is prefetched. With c_in >= 8 the tiles broadcast straight
@@ -74,8 +74,8 @@ int cq__convpm_applies(const cq_conv2d_params *p)
     if (p->x_blocked) {
         /* every shape the direct path takes, 1x1 included (in place), but
          * 1x1 only where its 7-pixel tiles along each row waste no more
-         * lanes than the sgemm would (BlazeFace's 8x8 maps: 8 / 14 used,
-         * 1.04-1.06x slower in NCHW16c) */
+         * lanes than the sgemm would (BlazeFace's 8x8 maps use 8 of 14 and
+         * run slower this way: bench/NOTES.md, seventh round) */
         if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
             return 0;
         double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
@@ -89,8 +89,9 @@ int cq__convpm_applies(const cq_conv2d_params *p)
     }
     if (row_ld(ow) > 16 * MAX_CHUNKS)
         return 0;
-    /* (1x1 stride 2 stays with im2col + sgemm: 0.08 vs 0.12 ms on ResNet's
-     * 64>128 projection) */
+    /* (1x1 stride 2 on NCHW stays with im2col + sgemm, faster on ResNet's
+     * projections: the direct path would copy the rows the stride skips;
+     * bench/NOTES.md, third round (c)) */
     return (p->stride_w == 1 || p->stride_w == 2) && p->kw <= 16 && (p->kh > 1 || p->kw > 1);
 }
 
@@ -121,8 +122,8 @@ static int64_t kblock(int64_t k, int64_t npad)
  * (kc, pw) stays in L1 while every pixel tile of a group of output rows uses
  * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. The
  * slice is 16 KB so that it and the next one, prefetched meanwhile, both fit
- * the 48 KB L1 with the input: at 32 KB the prefetches evicted the slice in
- * use (512>512 on 7x7, caches evicted first: 1.55-1.7 -> 1.32-1.43 ms). */
+ * the 48 KB L1 with the input; at 32 KB the prefetches evict the slice in
+ * use (bench/NOTES.md, third round (c)). */
 #ifndef W_PANEL_BYTES
 #define W_PANEL_BYTES (16 * 1024)
 #endif
@@ -145,7 +146,7 @@ static int64_t even_split(int64_t n, int64_t most)
 #endif
 
 /* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
- * blocking reads across them); the L2-sized blocks of before for the
+ * blocking reads across them); kblock's L2-sized blocks for the
  * few-channel stems (K <= 1536 in one block: their packed rows are the cost,
  * not W^T); else the L1-sized blocks of the row grid. */
 static int64_t packed_kc(const cq_conv2d_params *p)
@@ -278,8 +279,8 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
         }                                                                                    \
     } while (0)
     /* the steps that also prefetch a line of the next slice (one per step,
-     * not a row's lines at once: bursts of misses stalled the loop), then
-     * the rest (no test per step) */
+     * not a row's lines at once, whose burst of misses stalls the loop:
+     * bench/NOTES.md, third round (c)), then the rest (no test per step) */
     int64_t nl = a->npf, t = 0, lps = nl > a->kc ? (nl + a->kc - 1) / a->kc : 1;
     for (; t < a->kc && t * lps < nl; t++) {
         for (int64_t j = 0; j < lps; j++)
@@ -329,9 +330,9 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
         for (int i = 0; i < MP; i++)
             _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
     }
-    /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused)
-     * instead of one gather per channel (the gathers cost a quarter of a
-     * K = 147 tile) */
+    /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused),
+     * much cheaper than one gather per channel (bench/NOTES.md, first round,
+     * and "Kernel comments moved here") */
     __mmask8 pm = (__mmask8)((1u << a->mr) - 1u);
     int64_t c = 0;
     for (; c + 8 <= a->cw; c += 8) {
@@ -360,7 +361,8 @@ typedef struct chunk_src {
 /* Output row oy, K rows k0 .. k0 + kc - 1, packed into xp (kc, ldx): xp[t][ox]
  * is the input under tap t for output column ox, 0 in the padding and past
  * ow. Whole-vector loads and stores: one pass per K row for all the row's
- * panels (a 7-pixel copy per panel cost a fifth of the layer). */
+ * panels, much cheaper than a 7-pixel copy per panel (bench/NOTES.md, first
+ * round). */
 static void pack_row(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t k0,
                      int64_t kc, const chunk_src *cs, int64_t nq, int64_t ldx, float *xp)
 {
@@ -435,12 +437,9 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
         a->wp = wp + j0 * K + k0 * pw;
         /* On the first pixel panel, the next channel panel's slice, a share
          * per k step: it comes from memory (the weights of MobileNetV2's 7x7
-         * layers, 0.6-1.6 MB, are evicted between runs); the later pixel
-         * panels find the k block in L2. bench_kern --cold, 160>960 and
-         * 960>320 on 7x7: 0.133-0.140 / 0.217-0.230 ms without, 0.099-0.112
-         * / 0.169-0.180 with; prefetching on every pixel panel: 0.111-0.117
-         * / 0.194-0.204. In MobileNetV2 the 1x1 layers' medians sum to
-         * 3.60-3.69 ms without, 3.48-3.50 with. */
+         * layers, 0.6-1.6 MB, are evicted between runs). The later pixel
+         * panels find the k block in L2, and prefetching on every pixel
+         * panel is slower (bench/NOTES.md, fourth round, "Cold weights"). */
         a->pf = pf0 && j0 + pw < jb ? wp + (j0 + pw) * K + k0 * pw : NULL;
         a->npf = a->pf ? a->kc * pw / 16 : 0;
         a->ct = ct ? ct + m0 * a->npad + j0 : NULL;
@@ -461,10 +460,9 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
 
 /* Share part of nparts: the channel panels [*ja, *jb) and the units [*ua,
  * *ub) of n_units (pixel panels or row groups) it computes. Units when there
- * are enough of them (each share then copies and reads only its own rows;
- * ResNet-18 at 2 threads: 11.95-12.02 ms, against 12.42-12.53 with whole
- * panels first, 3 alternations), else whole panels (7x7 maps: one row
- * group, 16 panels). */
+ * are enough of them (each share then copies and reads only its own rows,
+ * faster than splitting panels first: bench/NOTES.md, sixth round), else
+ * whole panels (7x7 maps: one row group, 16 panels). */
 static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int nparts,
                   int64_t *ja, int64_t *jb, int64_t *ua, int64_t *ub)
 {
@@ -520,8 +518,9 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
 /* The direct path (c_in >= DIRECT_MIN_CIN; the few-channel stems keep the
  * packed rows): per group of output rows, the input rows under it, zero
  * padded, are copied once into a (c_in, gh, wp) buffer, and the tiles
- * broadcast straight from it through a table of tap offsets; no per-k-block
- * row packing (a seventh of a 56x56 layer's time, its stores missing L1). */
+ * broadcast straight from it through a table of tap offsets. There is no
+ * per-k-block row packing, whose stores miss L1 (bench/NOTES.md, third
+ * round (c)). */
 #ifndef DIRECT_GROUP_BYTES
 #define DIRECT_GROUP_BYTES (448 * 1024)
 #endif

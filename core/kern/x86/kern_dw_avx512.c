@@ -5,13 +5,18 @@
  * vector keeps its own accumulator through every tap; four vectors are in
  * flight at once so the FMA latency is covered.
  *
- * 3x3 (MobileNet's and BlazeFace's depthwise layers) has blocked kernels:
- * 4 output rows x 2 column vectors, the nine weights in registers, each
- * input row loaded once per block and its shifted taps made with valignd.
- * Stride 1 reads a copy of the plane with zero borders (plain loads only).
- * Stride 2 (pad_left 0 or 1) reads the plane itself in blocks of 2 output
- * rows x 2 column vectors, deinterleaving each input row into even and odd
- * columns in registers, and prefetches the rows a few blocks ahead.
+ * 3x3 (MobileNet's and BlazeFace's depthwise layers) has blocked kernels
+ * that keep the nine weights in registers, load each input row once per
+ * block and make its shifted taps with valignd:
+ * - stride 1 on input rows of 48 or more reads the plane itself, in blocks
+ *   of 2 output rows x 2 column vectors;
+ * - stride 1 on narrower rows reads a copy of the plane with zero borders
+ *   (plain loads only), in blocks of 4 output rows x 2 column vectors;
+ * - stride 2 with pad_left 0 or 1 reads the plane itself in blocks of 2
+ *   output rows x 2 column vectors, deinterleaving each input row into even
+ *   and odd columns in registers.
+ * The two kernels that read the plane itself prefetch the rows a few blocks
+ * ahead.
  *
  * Other kernels up to 7x7: every tap one (masked) load from the input row,
  * padding and ragged ends by masks made once per call, four output vectors
@@ -75,10 +80,8 @@ static int is_s1_3x3(const cq_conv2d_params *p)
 
 /* 3x3 stride 1 on rows of 48 or more: plane_s1_3x3_direct(), no padded
  * copy. Narrower rows keep the copy: their one vector pair needs masked
- * loads, slower than the copy's plain ones (MobileNetV2 in the model,
- * medians of 300, copy / direct: 32x112x112 0.150-0.154 / 0.132-0.135 ms,
- * 144x56x56 0.130-0.131 / 0.102-0.103, 192x28x28 0.046-0.047 /
- * 0.057-0.058, 384x14x14 0.033-0.039 / 0.044-0.045) */
+ * loads, slower than the copy's plain ones (bench/NOTES.md, fourth round,
+ * and "Kernel comments moved here") */
 static int is_s1_3x3_direct(const cq_conv2d_params *p)
 {
     return is_s1_3x3(p) && p->w >= 3 * VL;
@@ -192,7 +195,7 @@ static inline __attribute__((always_inline)) void row_dw(int s2, const float *co
  * block of RB output rows x 2 column vectors (8 accumulators): each input row
  * is loaded once per block (2-3 vectors) and its shifted taps are made with
  * valignd, instead of nine unaligned loads per output vector, most of them
- * split across cache lines (a 56x56 plane: 1.37 -> 0.xx us in L1). */
+ * split across cache lines (bench/NOTES.md, third round (a)). */
 #define RB 4
 #define SHIFT(hi, lo, k) \
     _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), k))
@@ -207,8 +210,8 @@ static inline void store_row(float *y, int64_t j, int64_t nv, int two, __mmask16
 
 /* Prefetch for writing the output rows of the next block (into the next
  * plane after the last block; nothing past yend): inside the models the
- * output buffer was last touched long before, and the stores' misses
- * stalled the blocks (as in the 1x1 sgemm, see kern_gemm_avx512.c). */
+ * output buffer was last touched long before, and the stores' misses would
+ * stall the blocks (as in the 1x1 sgemm, see kern_gemm_avx512.c). */
 static inline void prefetch_out(const float *y, int64_t n, const float *yend)
 {
     const char *c = (const char *)y, *e = (const char *)yend;
@@ -217,8 +220,9 @@ static inline void prefetch_out(const float *y, int64_t n, const float *yend)
 }
 
 /* Accumulators a<rr><v>: output row rr of the block, column vector v. They
- * and the weights are named, not arrays, so they stay in registers (arrays
- * indexed in unrolled loops were kept on the stack: 2x slower). */
+ * are named, not arrays indexed in unrolled loops, which GCC keeps on the
+ * stack (its scalar replacement runs before the unrolling; bench/NOTES.md,
+ * third round (a)). */
 #define FMA3(A, B, ky, t0, t1, t2, u0, u1, u2)                                                  \
     do {                                                                                         \
         if ((ky) >= 0 && (ky) < 3) {                                                             \
@@ -261,8 +265,8 @@ static inline void prefetch_out(const float *y, int64_t n, const float *yend)
     } while (0)
 
 /* stride 1: input row ir of the block, three vectors from column 16 j -
- * pad_left of the padded copy (plain loads: masked ones missing the cache
- * run 2-3x slower here) */
+ * pad_left of the padded copy (plain loads: masked ones that miss the cache
+ * are much slower; bench/NOTES.md, third round (a)) */
 #define S1_ROW(ir)                                                                               \
     do {                                                                                         \
         const float *xr = rp + (ir) * ps + j * VL;                                               \
@@ -353,9 +357,9 @@ static inline void prefetch_block_rows(const cq_conv2d_params *p, const float *x
     if (px && r1 > r0)
         for (const char *a = (const char *)(px + r0 * p->w), *e = (const char *)(px + r1 * p->w);
              a < e; a += 64)
-            /* asm, not _mm_prefetch: GCC 12 deleted this loop of builtin
-             * prefetches as dead code once it sat in a helper (in the model,
-             * 96x112x112/2 0.14 -> 0.22 ms) */
+            /* asm, not _mm_prefetch: GCC 12 at -O2 deletes a helper's loop
+             * of builtin prefetches as dead code (bench/NOTES.md, fourth
+             * round) */
             __asm__ volatile("prefetcht0 %0" : : "m"(*a));
 }
 
@@ -363,9 +367,9 @@ static inline void prefetch_block_rows(const cq_conv2d_params *p, const float *x
  * padded copy): a block of S1D_RB output rows x 2 column vectors reads
  * S1D_RB + 2 input rows, four vectors of each (from column 16 j - 16), and
  * makes the shifted taps with valignd. MASKED: the pair at the row's end,
- * whose loads stop at the row's width. 2 rows, not 4: with 4, GCC spilled
- * (single layers, median of 1000: 32x112x112 0.114 ms with 4 rows, 0.076
- * with 2; the padded copy's kernel 0.100). */
+ * whose loads stop at the row's width. 2 rows, not 4: with 4, GCC spills
+ * accumulators (bench/NOTES.md, fourth round, and "Kernel comments moved
+ * here"). */
 #define S1D_RB 2
 static inline __attribute__((always_inline)) void s1d_block(
     const float *const *rp, int64_t j, int masked, int pl, int64_t w, __m512 vb,
@@ -424,9 +428,9 @@ static inline __attribute__((always_inline)) void s1d_block(
 #define W(ky, kx) wv[3 * (ky) + (kx)]
 }
 
-/* prefetch distance of plane_s1_3x3_direct in blocks (it matters less than
- * at stride 2: MobileNetV2's 144x56x56 in the model, medians of 300, 0.080-
- * 0.082 ms at 2 to 6 blocks, 0.085-0.086 prefetching the block itself) */
+/* prefetch distance of plane_s1_3x3_direct in blocks. It matters less than
+ * at stride 2: 2 to 6 blocks ahead are alike, and prefetching the block
+ * itself is slower (bench/NOTES.md, "Kernel comments moved here") */
 #define S1D_PF 2
 static void plane_s1_3x3_direct(const cq_conv2d_params *p, int64_t oh, int64_t ow,
                                 const float *x, const float *xnext, const float *zr,
@@ -519,14 +523,12 @@ static void plane_s2_3x3(const cq_conv2d_params *p, int64_t oh, int64_t ow, cons
  * rows; each row's 64 columns for the vector pair are deinterleaved in
  * registers (vpermt2ps) into E (even columns) and O (odd), and the third tap
  * is E or O shifted by one column (valignd with the neighbouring vector).
- * No scratch rows: the split copies spilled out of L1 and cost a store and a
- * load per input float. 4 output rows per block, as the stride-1 kernel,
- * left GCC too few registers (accumulators and weights spilled: 1.5x
- * slower). MASKED: the pair at the row's end, where the loads stop at the
- * row's width (the rest of the row is plain loads). Single layers, median
- * of 1000 (/tmp driver), split rows -> this: 96x112x112/2 0.222 -> 0.124 ms,
- * 144x56x56/2 0.126 -> 0.056; in MobileNetV2 (bench/calq_nodes.lua) 0.40 ->
- * 0.13 and 0.144 -> 0.059 (ONNX Runtime: 0.20, 0.060). */
+ * No scratch rows: split copies spill out of L1 and cost a store and a
+ * load per input float. 2 output rows per block, not the copy kernel's 4,
+ * which leave GCC too few registers (accumulators and weights spill).
+ * MASKED: the pair at the row's end, where the loads stop at the row's
+ * width (the rest of the row is plain loads). bench/NOTES.md, fourth round,
+ * has the measurements against the split rows. */
 static inline __attribute__((always_inline)) void s2d_block(
     const float *const *rp, int64_t j, int masked, int pl, int64_t w, __m512 vb,
     const float *wk, float *y, int64_t oy, int64_t oh, int64_t ow, int64_t nv, __mmask16 tail,
@@ -539,7 +541,8 @@ static inline __attribute__((always_inline)) void s2d_block(
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     int64_t c = 32 * j;
     /* an opaque wk: GCC would hoist the nine broadcasts out of the loops and
-     * spill them with the accumulators (3x slower) */
+     * spill them with the accumulators (bench/NOTES.md, fourth round, and
+     * "Kernel comments moved here") */
     __asm__("" : "+r"(wk));
     __mmask16 m0 = range_mask(c, w), m1 = range_mask(c + VL, w), m2 = range_mask(c + 2 * VL, w),
               m3 = range_mask(c + 3 * VL, w), m4 = range_mask(c + 4 * VL, w);
@@ -586,9 +589,8 @@ static inline __attribute__((always_inline)) void s2d_block(
 #define W(ky, kx) wv[3 * (ky) + (kx)]
 }
 
-/* prefetch distance in blocks (MobileNetV2's 96x112x112/2 in the model,
- * medians of 300: 1 0.138-0.140 ms, 2 0.133-0.135, 3 0.130, 4 0.134-0.136;
- * in the 4-row version before, no prefetch 0.27-0.28 ms, one block ahead 0.21) */
+/* prefetch distance in blocks: 3 is the fastest on MobileNetV2's
+ * 96x112x112/2 in the model (bench/NOTES.md, fourth round) */
 #define S2D_PF 3
 static void plane_s2_3x3_direct(const cq_conv2d_params *p, int64_t oh, int64_t ow,
                                 const float *x, const float *xnext, const float *zr,

@@ -9,10 +9,10 @@
  * the block's weight vectors, and the block's outputs, [oh * ow][16], go
  * back to the NCHW planes through the same transpose. From NCHW16c (the
  * params' x_blocked) a block's rows are copied as they are, and into it
- * (y_blocked) the outputs are computed in place. The channel-last path
- * this replaces on AVX-512 transposed the whole tensor into a scratch
- * (MobileNetV2's 576x14x14: 0.45 MB) and back, and reloaded the weights of
- * every tap for every pixel.
+ * (y_blocked) the outputs are computed in place. Unlike the channel-last
+ * path (kern_conv.c), nothing is transposed through a whole-tensor
+ * scratch, and each tap's weights are loaded once per block, not once per
+ * pixel (bench/NOTES.md, fourth round, "Small planes").
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) void tr16(__m512 r[16])
         r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
     }
     /* now r[4 q + k], 128-bit lane l, holds rows 4 q .. 4 q + 3 of column
-     * 4 l + k: two rounds of 128-bit lane shuffles gather each column */
+     * 4 l + k: two passes of 128-bit lane shuffles gather each column */
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);

@@ -12,12 +12,12 @@
 #define NR 48
 #define KC 256
 /* C is prefetched for writing CPF 48-column strips ahead of the first k
- * block's stores. Inside a model C is a pool buffer last touched long ago
- * (from memory); 1x1 layers with a cold cache (64 MB copied between runs),
- * ms without -> with: 16>96 on 112x112 0.70 -> 0.49, 24>144 on 56x56 0.29
- * -> 0.22, 24>24 on 128x128 0.46 -> 0.37, 32>16 on 112x112 0.34 -> 0.22-0.30;
- * 144>24 (C small) and warm caches unchanged. 2 and 4 strips did the same;
- * the hardware prefetchers did not cover the 8 store streams of a tile. */
+ * block's stores. Inside a model C is a pool buffer last touched long ago,
+ * so its lines come from memory, and the hardware prefetchers do not cover
+ * the 8 store streams of a tile. It speeds up the 1x1 layers with large
+ * outputs and changes nothing with warm caches or a small C; 2 to 4 strips
+ * ahead do the same (bench/NOTES.md, third round (b), and "Kernel comments
+ * moved here"). */
 #define CPF 2
 
 /* Ap: ceil(m / 8) panels, each (k, 8) with rows past m zero. */
@@ -37,9 +37,10 @@ static inline __attribute__((always_inline)) void
 tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
      int64_t mr, int first, int fin, const float *bias, const float *res, cq_act act)
 {
-    /* A one-pass residual starts the sums: its loads then issue long before
-     * this tile's stores (loaded in the epilogue, each aliased the stores of
-     * the rows above it, 64 KB apart, and cost more than the separate Add). */
+    /* A one-pass residual starts the sums, so its loads issue long before
+     * this tile's stores. Loaded in the epilogue, each would alias the stores
+     * of the rows above it (64 KB apart) and cost more than a separate Add
+     * (bench/NOTES.md, "Kernel comments moved here"). */
     int res0 = first && fin && res;
     __m512 acc[MR][3];
 #pragma GCC unroll 8
@@ -99,8 +100,9 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
         int first = k0 == 0, fin = k0 + kc == k;
         for (int64_t n0 = 0; n0 < n; n0 += NR) {
             int64_t w = n - n0 < NR ? n - n0 : NR;
-            /* pack B (kc, w) into bp (kc, 48), zeros past w: zmm copies (memcpy of
-             * 192 bytes became rep movsq, 12% of the sgemm's time) */
+            /* pack B (kc, w) into bp (kc, 48), zeros past w: zmm copies, since GCC
+             * makes a memcpy of 192 bytes a slow rep movsq (bench/NOTES.md, first
+             * round) */
             __mmask16 m0k = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1u);
             __mmask16 m1k = w >= 32 ? 0xffff : w > 16 ? (__mmask16)((1u << (w - 16)) - 1u) : 0;
             __mmask16 m2k = w >= 48 ? 0xffff : w > 32 ? (__mmask16)((1u << (w - 32)) - 1u) : 0;

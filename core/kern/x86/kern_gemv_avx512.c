@@ -7,10 +7,11 @@
 
 #include "kern/kern_internal.h"
 
-/* Prefetch distance along each row, floats: matrix from memory (64 MB
- * evicted between calls), 1 x 1280 x 1000: 0.119 ms without, 0.111 at
- * 64, 0.107 at 128, 0.122 at 256; 1 x 512 x 1000: 0.057, 0.049, 0.054,
- * 0.055 (warm L3: 0.058 / 0.025 ms either way, 256+ slower). */
+/* Prefetch distance along each row, in floats. With the matrix coming from
+ * memory, 64 suits both classifier shapes (1 x 1280 x 1000 and 1 x 512 x
+ * 1000) best; with a warm L3 the distance makes no difference up to 128, and
+ * 256 or more is slower (bench/NOTES.md, third round (b), and "Kernel
+ * comments moved here"). */
 #define PF 64
 
 /* Sum of the 16 lanes of each of 8 vectors, into the 8 floats of a ymm. */

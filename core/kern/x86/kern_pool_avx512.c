@@ -3,10 +3,12 @@
  * window's input rows inside the image (kh - 1 vector maxes per 16 columns)
  * goes to a row buffer with -inf in the left / right padding, then each
  * 16-output block takes the max of its kw taps (stride 2: the even lanes of
- * a two-vector load). No border case and no scalar tail: ResNet's 3x3/2 pool
- * had a third of its outputs in the generic path's scalar tail. The row
- * function takes the window's rows as pointers, so that a producer keeping
- * only a ring of rows (the stem conv, kern_stem_avx512.c) pools from it. */
+ * a two-vector load). No border case and no scalar tail, where the generic
+ * row kernel (kern_simd.h) leaves the end of a stride-2 row, which its
+ * two-vector loads would read past, to a scalar loop: a third of ResNet's
+ * 3x3/2 pool outputs (bench/NOTES.md, third round (c)). The row function
+ * takes the window's rows as pointers, so that a producer keeping only a
+ * ring of rows (the stem conv, kern_stem_avx512.c) pools from it. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -14,9 +16,8 @@
 #include "kern/kern_internal.h"
 
 #define ROW_MAX 4096 /* padded input row the buffer holds (floats) */
-/* prefetch distance in output rows (ResNet-18's pool in the model, medians
- * of 100, two alternations: 2 rows 0.135-0.173 ms, 4 0.129-0.150, 8
- * 0.119-0.122, 16 0.131) */
+/* prefetch distance in output rows: 8 is the fastest for ResNet-18's pool
+ * in the model (bench/NOTES.md, "Kernel comments moved here") */
 #ifndef PF_ROWS
 #define PF_ROWS 8
 #endif
@@ -87,9 +88,9 @@ maxpool_row_s2k3_n(const float *const *rows, int64_t nr, int64_t W, int64_t ow, 
  * and odd (O) columns; output ox = max(col 2 ox - 1, 2 ox, 2 ox + 1) =
  * max(O shifted right by one lane, E, O), the lane shifted in being the
  * block before's last odd column (-inf at the row's start and past its end).
- * The general path's row buffer cost a store-to-load forwarding stall on
- * most of its unaligned loads. Three rows (the rows inside the image) with
- * the row count known to the compiler. */
+ * No row buffer: the general path's costs a store-to-load forwarding stall
+ * on most of its unaligned loads (bench/NOTES.md, fourth round). Three rows
+ * (the rows inside the image) with the row count known to the compiler. */
 static void maxpool_row_s2k3(const float *const *rows, int64_t nr, int64_t W, int64_t ow,
                              __m512 ninf, float *yr)
 {
@@ -156,7 +157,7 @@ int cq__maxpool_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow, const 
             int64_t y0 = oy * p->stride_h - p->pad_top;
             int64_t ya = y0 < 0 ? 0 : y0, yb = y0 + p->kh > p->h ? p->h : y0 + p->kh;
             /* the rows PF_ROWS output rows ahead (in the model the input
-             * comes from memory, and the loads below stalled on it) */
+             * comes from memory, and the loads below would stall on it) */
             int64_t py = (oy + PF_ROWS) * p->stride_h - p->pad_top;
             const float *px = xc;
             if (oy + PF_ROWS >= oh) { /* past the plane's end: the next plane's first rows */

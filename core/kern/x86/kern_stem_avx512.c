@@ -17,8 +17,9 @@
  * rows go to a ring of the pool's kh rows per channel instead, and each
  * channel block pools the rows it completes right away
  * (kern_pool_avx512.c's row function): the 3.2 MB conv output of ResNet-18
- * never exists, which halves the executor's peak memory (4.59 -> 2.30 MB),
- * and saves the pool's pass over it from memory. */
+ * never exists, which halves the executor's peak pool memory for that model,
+ * and the pool makes no pass over it from memory (bench/NOTES.md, sixth
+ * round). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -102,10 +103,9 @@ static void prep_row(const cq_conv2d_params *p, int64_t L, const float *x, float
  * weights) pairs. y points at channel 0, pixel ox0 of the row; P is the
  * channel stride; mr channels are real; last masks the final vector.
  * pfw: prefetch the same tile of the row at pfw (the next output row) for
- * writing: the output is a buffer last touched long ago (from memory).
- * Cold caches (64 MB copied between runs), 5 alternations, ms: 7x7/2 3>64
- * 1.32-1.34 -> 1.21-1.30, 3x3/2 3>32 0.21-0.23 -> 0.18-0.19, 5x5/2 3>24
- * 0.40 -> 0.37-0.40; warm caches level. */
+ * writing: the output is a buffer last touched long ago, so its lines come
+ * from memory. It helps with cold caches and costs nothing with warm ones
+ * (bench/NOTES.md, third round (b), and "Kernel comments moved here"). */
 static inline __attribute__((always_inline)) void
 tile(int nv, int64_t nt, const float *const *xt, const int64_t *wt, const float *wb, int64_t ox0,
      const float *bias, cq_act act, float *y, int64_t P, int64_t mr, __mmask16 last,
