@@ -33,8 +33,9 @@
  *   the same shape; otherwise cblas_sgemm.
  * - Under the same rule (avx512), convolutions with groups 1, kw > 1 or
  *   kh > 1 and stride_w 1 or 2 run as a pixel-major implicit GEMM instead
- *   (kern_convpm_avx512.c): no im2col matrix, each output row packed from x
- *   per K block, W^T packed in the plan, 7-pixel x 32/48-channel register
+ *   (kern_convpm_avx512.c): no im2col matrix (each row group's input rows
+ *   are copied once and read in place; the stems pack rows per K block),
+ *   W^T packed in the plan, 7-pixel x 32/48-channel register
  *   tiles, output transposed into NCHW as it is stored. 1x1 convolutions
  *   take it where the channel-major tile would waste more lanes (7x7 maps:
  *   49 pixels fill 7 panels exactly, not 48 + 1). It also reads and writes
