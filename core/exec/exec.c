@@ -164,6 +164,10 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         cq_errf(err, CQ_EINVAL, "cq_exec_new: NULL graph");
         return NULL;
     }
+    if (o.fuse & ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL)) {
+        cq_errf(err, CQ_EINVAL, "cq_exec_new: fuse %d holds bits that are no CQ_FUSE_* flag", o.fuse);
+        return NULL;
+    }
     if (check_model(g, err))
         return NULL;
     if (o.optimize ? cq_passes_run(g, NULL, err) : cq_graph_toposort(g, err))
@@ -189,7 +193,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
             goto fail;
         }
     }
-    if (o.fuse && cq__exec_plan_fusion(e, err))
+    if (o.fuse && cq__exec_plan_fusion(e, o.fuse, err))
         goto fail;
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *n = &g->nodes[i];

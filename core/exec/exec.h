@@ -45,11 +45,28 @@
 
 typedef struct cq_exec cq_exec;
 
+/* cq_exec_opts.fuse. 1 (CQ_FUSE_ALL) means every fusion, 0 none, so a
+ * boolean keeps its meaning. ACT: Conv+Relu/Clip and Add+Relu/Clip (the
+ * activation applied in the producer's epilogue). RESIDUAL: Conv+Add
+ * [+Relu/Clip] (the residual added in the Conv's epilogue; the Conv's own
+ * output never exists). POOL: Conv[+Relu/Clip]+MaxPool (the stem's pool on
+ * the conv rows as they are made; the conv output never exists whole).
+ * Calibration plans CQ_FUSE_ACT: the quantized graph folds Relu/Clip into
+ * the preceding range but quantizes the Conv output that feeds an Add or a
+ * pool. */
+enum {
+    CQ_FUSE_NONE = 0,
+    CQ_FUSE_ALL = 1,
+    CQ_FUSE_ACT = 1 << 1,
+    CQ_FUSE_RESIDUAL = 1 << 2,
+    CQ_FUSE_POOL = 1 << 3
+};
+
 typedef struct cq_exec_opts {
     int optimize;   /* run the graph passes */
-    int fuse;       /* fuse Conv+Relu/Clip, Add+Relu/Clip, Conv+Add[+Relu/Clip] and
-                     * Conv[+Relu/Clip]+MaxPool; 0 when every node's output must
-                     * be observed (calibration) */
+    int fuse;       /* which fusions to plan: 0 none (every node's output is
+                     * observed), CQ_FUSE_ALL (1) every one, else the CQ_FUSE_*
+                     * flags it holds (calibration: CQ_FUSE_ACT) */
     int threads;    /* kernel threads of this executor's runs (cq_exec_set_threads);
                      * 0: the process's count (cq_kern_threads) */
     int nchw_only;  /* 1: every value in NCHW; 0: values between convolutions
@@ -69,8 +86,8 @@ typedef struct cq_exec_opts {
 
 /* What cq_exec_new(g, NULL, err) uses:
  *     cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
- *     o.fuse = 0; */
-#define CQ_EXEC_OPTS_DEFAULT {.optimize = 1, .fuse = 1, .threads = 0, .nchw_only = 0, \
+ *     o.fuse = CQ_FUSE_ACT; */
+#define CQ_EXEC_OPTS_DEFAULT {.optimize = 1, .fuse = CQ_FUSE_ALL, .threads = 0, .nchw_only = 0, \
                               .precision = NULL, .n_precision = 0}
 
 /* Called after each node with each of its outputs (node index into g->nodes,

@@ -50,8 +50,8 @@ struct cq_exec {
 /* Node i's fused activation and layout fields into env (what both the
  * kernel plans and the runs see). */
 void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env);
-/* Fusion (with opts->fuse), after the arrays are set up. */
-cq_status cq__exec_plan_fusion(cq_exec *e, cq_err *err);
+/* The fusions fuse names (cq_exec_opts.fuse, not 0), after the arrays are set up. */
+cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err);
 /* NCHW16c between the convolutions, after fusion and the reader counts. */
 void cq__exec_plan_layout(cq_exec *e);
 /* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */

@@ -144,12 +144,17 @@ static void plan_pool(cq_exec *e)
     }
 }
 
-cq_status cq__exec_plan_fusion(cq_exec *e, cq_err *err)
+cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
 {
     (void)err;
-    plan_act(e);
-    plan_residual(e);
-    plan_pool(e);
+    if (fuse & CQ_FUSE_ALL)
+        fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL;
+    if (fuse & CQ_FUSE_ACT)
+        plan_act(e);
+    if (fuse & CQ_FUSE_RESIDUAL)
+        plan_residual(e);
+    if (fuse & CQ_FUSE_POOL)
+        plan_pool(e);
     return CQ_OK;
 }
 
