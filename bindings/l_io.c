@@ -7,6 +7,9 @@
  *   calq.io.load(path) -> tensors, meta | nil, msg, code
  *       names that are positive decimal integers ("1", "12") come back as
  *       integer keys, so an array of tensors round-trips as an array.
+ *   calq.io.npy_open(path) -> NpyReader | nil, msg, code: r:shape() ->
+ *       {dims}, dtype; r:read(first, count) -> rows first.. (1-based) of a
+ *       file too large to load whole; r:close().
  */
 #include "lcalq.h"
 #include "io/npy.h"
@@ -224,13 +227,90 @@ static int l_npy_write(lua_State *L)
     return 1;
 }
 
+/* ---- calq.io.npy_open(path) -> NpyReader: rows a few at a time ---------- */
+
+#define NPY_BOX "calq.NpyReader"
+
+static cq_npy_reader *check_npy(lua_State *L)
+{
+    cq_npy_reader **box = luaL_checkudata(L, 1, NPY_BOX);
+    if (!*box)
+        luaL_argerror(L, 1, "reader is closed");
+    return *box;
+}
+
+static int npy_gc(lua_State *L)
+{
+    cq_npy_reader **box = luaL_checkudata(L, 1, NPY_BOX);
+    cq_npy_close(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* calq.io.npy_open(path) -> NpyReader | nil, msg, code */
+static int l_npy_open(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    cq_npy_reader **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, NPY_BOX);
+    cq_err err;
+    if (!(*box = cq_npy_open(path, &err)))
+        return cq__lua_fail(L, &err);
+    return 1;
+}
+
+/* reader:shape() -> {d1, d2, ...}, dtype name */
+static int npy_shape(lua_State *L)
+{
+    int64_t shape[CQ_MAX_DIMS];
+    cq_dtype dt;
+    int nd = cq_npy_shape(check_npy(L), &dt, shape);
+    lua_createtable(L, nd, 0);
+    for (int i = 0; i < nd; i++) {
+        lua_pushinteger(L, (lua_Integer)shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushstring(L, cq_dtype_info(dt)->name);
+    return 2;
+}
+
+/* reader:read(first, count) -> Tensor of rows first .. first + count - 1
+ * (1-based, along the first dimension) | nil, msg, code */
+static int npy_rows(lua_State *L)
+{
+    cq_npy_reader *r = check_npy(L);
+    lua_Integer first = luaL_checkinteger(L, 2), count = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, first >= 1, 2, "rows count from 1");
+    luaL_argcheck(L, count >= 1, 3, "count must be >= 1");
+    cq_err err;
+    cq_tensor *t = cq_npy_read_rows(r, (int64_t)first - 1, (int64_t)count, &err);
+    if (!t)
+        return cq__lua_fail(L, &err);
+    cq__lua_push_tensor(L, t);
+    return 1;
+}
+
+static const luaL_Reg npy_methods[] = {
+    {"shape", npy_shape}, {"read", npy_rows}, {"close", npy_gc}, {NULL, NULL},
+};
+
 static const luaL_Reg functions[] = {
     {"save", l_save}, {"load", l_load}, {"npy_read", l_npy_read}, {"npy_write", l_npy_write},
-    {NULL, NULL},
+    {"npy_open", l_npy_open}, {NULL, NULL},
 };
 
 int cq__lua_open_io(lua_State *L)
 {
+    if (luaL_newmetatable(L, NPY_BOX)) {
+        lua_pushcfunction(L, npy_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, npy_gc);
+        lua_setfield(L, -2, "__close");
+        luaL_newlib(L, npy_methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
     luaL_newlib(L, functions);
     return 1;
 }

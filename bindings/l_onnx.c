@@ -44,6 +44,13 @@ cq_graph *cq__lua_check_model(lua_State *L, int idx)
     return b->g;
 }
 
+cq_graph *cq__lua_test_model(lua_State *L, int idx, int *busy)
+{
+    mbox *b = luaL_testudata(L, idx, CQ_LUA_MODEL);
+    *busy = b ? b->busy : 0;
+    return b ? b->g : NULL;
+}
+
 cq_graph *cq__lua_check_idle_model(lua_State *L, int idx)
 {
     mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);

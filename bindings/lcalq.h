@@ -6,7 +6,7 @@
  * static luaL_Reg (lfs, cjson):
  *     int cq__lua_open_tensor(lua_State *L)   -- pushes {new=, zeros=, ...}
  * luaopen_calq_core() returns {tensor = ..., io = ..., onnx = ..., exec = ...,
- * data = ..., image = ..., rng = ..., version = "..."}; scripts/calq/ gives
+ * data = ..., image = ..., rng = ..., calib = ..., version = "..."}; scripts/calq/ gives
  * each group its public name (calq.tensor, calq.io, ...; docs/lua-api.md), so
  * every function has exactly one. Errors: misuse raises with luaL_argerror /
  * luaL_typeerror; failures of the world return nil, message, code (see
@@ -44,6 +44,9 @@ struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
 /* Same, and raise "model is running" while a run of it is in progress (its
  * observer calling back into it). */
 struct cq_graph *cq__lua_check_idle_model(lua_State *L, int idx);
+/* The graph of the Model at idx, never raising: NULL when it is no Model or
+ * is closed; *busy tells whether a run of it is in progress. */
+struct cq_graph *cq__lua_test_model(lua_State *L, int idx, int *busy);
 /* Mark the Model at idx as running (busy != 0) or done; calls nest. */
 void cq__lua_model_set_busy(lua_State *L, int idx, int busy);
 /* Push the Model method table (the metatable's __index), creating the
@@ -56,5 +59,15 @@ int cq__lua_open_image(lua_State *L);
 int cq__lua_open_io(lua_State *L);
 /* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
 int cq__lua_open_exec(lua_State *L);
+
+/* Calibration (l_calib.c): calq.Calibrator and calq.Stats (a cq_calib_stats
+ * set). The set of the Stats at idx, or raise "bad argument". Borrowed. */
+#define CQ_LUA_STATS "calq.Stats"
+struct cq_calib_stats;
+struct cq_calib_stats *cq__lua_check_stats(lua_State *L, int idx);
+/* Push a new Stats that takes over s (not NULL); if Lua cannot make the box,
+ * s is freed and the error raised. */
+void cq__lua_push_stats(lua_State *L, struct cq_calib_stats *s);
+int cq__lua_open_calib(lua_State *L);
 
 #endif

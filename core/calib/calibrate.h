@@ -19,9 +19,12 @@
  * data; CQ_OP_SHAPE_ONLY nodes read none). Observers are keyed by value
  * NAME in the graph as planned, i.e. after the passes (constant folding,
  * BatchNorm folding, Identity removal; passes.h): a quantizer that runs the
- * same passes finds them under the same names. They are added in a fixed
- * order (graph inputs, then node outputs in the planned node order), so two
- * calibrators of one model hold the same names in the same order.
+ * same passes finds them under the same names. A value's type may be
+ * unknown until a run (shape inference stops at a symbolic batch
+ * dimension), so the observers are added as the first item shows them:
+ * graph inputs in order, then node outputs in the order the plan computes
+ * them; two calibrators of one model hold the same names in the same
+ * order.
  *
  * Determinism. The calibrator runs the executor one item (index along the
  * first dimension of the inputs) at a time and updates each observer once
@@ -70,10 +73,10 @@ typedef struct cq_calib_opts {
 
 typedef struct cq_calib cq_calib;
 
-/* Plan an fp32 executor over g (activation fusion only) and one observer per
- * observed tensor (opts NULL: CQ_CALIB_OPTS_DEFAULT). NULL on failure: the
- * errors of cq_exec_new (EUNSUPPORTED, EFORMAT, ...), EINVAL for bad options
- * or a graph with no float tensor to observe, ENOMEM. The caller frees it. */
+/* Plan an fp32 executor over g (activation fusion only; opts NULL:
+ * CQ_CALIB_OPTS_DEFAULT). NULL on failure: the errors of cq_exec_new
+ * (EUNSUPPORTED, EFORMAT, ...), EINVAL for bad options or a graph with no
+ * tensor to observe, ENOMEM. The caller frees it. */
 cq_calib *cq_calib_new(cq_graph *g, const cq_calib_opts *opts, cq_err *err);
 /* NULL is a no-op; g is untouched. */
 void cq_calib_free(cq_calib *c);
@@ -92,10 +95,10 @@ cq_calib_stats *cq_calib_get_stats(cq_calib *c);
 /* Items observed so far (summed first dimensions). */
 int64_t cq_calib_items(const cq_calib *c);
 
-/* Whether value v of g (planned) is one a calibrator observes: f32,
- * computed from a graph input's data, and a graph input or written by a
- * node of the act-fused plan. The calibrator's observers are exactly these
- * values' names. */
+/* Whether value v of g (planned) has an observer: f32, computed from a
+ * graph input's data, and a graph input or written by a node of the
+ * act-fused plan (cq_exec_value_written). After the first item the
+ * calibrator's observers are exactly these values; 0 for all before it. */
 int cq_calib_observes(const cq_calib *c, int v);
 
 #endif

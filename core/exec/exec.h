@@ -157,6 +157,12 @@ int cq_exec_value_blocked(const cq_exec *e, int v);
  * full check: edit graphs only between executors. */
 int cq_exec_is_stale(const cq_exec *e);
 
+/* Whether value v is written by a node at run time: 1 for the outputs of
+ * the nodes that run and the final output of a fused chain, 0 for a fused
+ * intermediate that never exists (a Conv's output whose activation, residual
+ * Add or pool it absorbed), graph inputs, constants and dead nodes' outputs. */
+int cq_exec_value_written(const cq_exec *e, int v);
+
 /* Whether node i is skipped at run time because it was fused into its producer. */
 int cq_exec_is_fused(const cq_exec *e, int node);
 

@@ -43,6 +43,24 @@ static int run_producer(const cq_exec *e, int v)
     return p >= 0 && e->fused_into[p] >= 0 ? e->fused_into[p] : p;
 }
 
+int cq_exec_value_written(const cq_exec *e, int v)
+{
+    if (v < 0 || v >= e->n_values)
+        return 0;
+    int p = e->g->values[v].producer;
+    if (p < 0 || !e->ops[p])
+        return 0;
+    int rp = e->fused_into[p] >= 0 ? e->fused_into[p] : p;
+    if (run_output(e, rp) == v)
+        return 1;
+    /* the other outputs of a node that runs itself */
+    const cq_node *n = &e->g->nodes[p];
+    for (int k = 1; rp == p && k < n->n_outputs; k++)
+        if (n->outputs[k] == v)
+            return 1;
+    return 0;
+}
+
 /* Node i (and whatever was fused into it) becomes part of node into. */
 static void absorb(cq_exec *e, int i, int into)
 {

@@ -217,16 +217,20 @@ static cq_tensor *from_fortran(cq_tensor *rev, cq_err *err)
     return c;
 }
 
-static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *err)
+/* The preamble and header of f (at its start): the header into *info, the
+ * data's size into *nbytes, checked against the file's size (the data must
+ * fill the rest of the file exactly); the file is left at the data. */
+static cq_status read_head(FILE *f, const char *path, uint64_t fsize, npy_info *info,
+                           uint64_t *nbytes_out, cq_err *err)
 {
     unsigned char pre[12];
     if (fsize < 10)
         return cq_errf(err, CQ_EFORMAT, "%s: truncated or not an npy file (%llu bytes)", path,
-                       (unsigned long long)fsize), NULL;
+                       (unsigned long long)fsize);
     if (read_full(f, pre, 10, path, "preamble", err) != CQ_OK)
-        return NULL;
+        return err->code;
     if (memcmp(pre, NPY_MAGIC, 6) != 0)
-        return cq_errf(err, CQ_EFORMAT, "%s: not an npy file (wrong magic)", path), NULL;
+        return cq_errf(err, CQ_EFORMAT, "%s: not an npy file (wrong magic)", path);
     int major = pre[6];
     size_t hlen, start;
     if (major == 1) {
@@ -234,43 +238,64 @@ static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *e
         start = 10;
     } else if (major == 2 || major == 3) {
         if (read_full(f, pre + 10, 2, path, "preamble", err) != CQ_OK)
-            return NULL;
+            return err->code;
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
         start = 12;
     } else {
         return cq_errf(err, CQ_EUNSUPPORTED, "%s: npy format version %d.%d (calq reads 1.0, 2.0, "
-                       "3.0)", path, major, pre[7]), NULL;
+                       "3.0)", path, major, pre[7]);
     }
     if (hlen > NPY_HEADER_MAX || hlen > fsize - start)
         return cq_errf(err, CQ_EFORMAT, "%s: npy header of %zu bytes does not fit the file (%llu "
-                       "bytes)", path, hlen, (unsigned long long)fsize), NULL;
+                       "bytes)", path, hlen, (unsigned long long)fsize);
     char *text = malloc(hlen + 1);
     if (!text)
-        return cq_errf(err, CQ_ENOMEM, "%s: out of memory for the header", path), NULL;
-    npy_info info;
-    memset(&info, 0, sizeof info);
+        return cq_errf(err, CQ_ENOMEM, "%s: out of memory for the header", path);
+    memset(info, 0, sizeof *info);
     hdr h = {text, text, text + hlen, path, start};
     cq_status st = read_full(f, text, hlen, path, "header", err);
     if (st == CQ_OK)
-        st = parse_dict(&h, &info, err);
+        st = parse_dict(&h, info, err);
     free(text);
     if (st != CQ_OK)
-        return NULL;
-    uint64_t nbytes = cq_dtype_info(info.dtype)->size, avail = fsize - start - hlen;
-    for (int i = 0; i < info.ndim; i++) {
-        if (info.shape[i] && nbytes > avail / (uint64_t)info.shape[i] + 1)
+        return st;
+    uint64_t nbytes = cq_dtype_info(info->dtype)->size, avail = fsize - start - hlen;
+    for (int i = 0; i < info->ndim; i++) {
+        if (info->shape[i] && nbytes > avail / (uint64_t)info->shape[i] + 1)
             nbytes = avail + 1; /* already more than the file holds; stop before overflow */
         else
-            nbytes *= (uint64_t)info.shape[i];
+            nbytes *= (uint64_t)info->shape[i];
     }
     if (nbytes > avail)
         return cq_errf(err, CQ_EFORMAT, "%s: truncated: the header's shape needs %s%llu bytes of "
                        "data, the file has %llu", path, nbytes == avail + 1 ? "more than " : "",
                        (unsigned long long)(nbytes == avail + 1 ? avail : nbytes),
-                       (unsigned long long)avail), NULL;
+                       (unsigned long long)avail);
     if (nbytes < avail)
         return cq_errf(err, CQ_EFORMAT, "%s: %llu unexpected bytes after the data (shape and file "
-                       "size disagree)", path, (unsigned long long)(avail - nbytes)), NULL;
+                       "size disagree)", path, (unsigned long long)(avail - nbytes));
+    *nbytes_out = nbytes;
+    return CQ_OK;
+}
+
+/* Data just read, as calq holds them: bools 0/1, native byte order. */
+static void fix_data(const npy_info *info, void *data, size_t nbytes)
+{
+    if (info->dtype == CQ_BOOL) { /* anything but 0/1 would break calq's bool */
+        unsigned char *b = data;
+        for (size_t i = 0; i < nbytes; i++)
+            b[i] = b[i] != 0;
+    }
+    if (info->swap)
+        swap_bytes(data, nbytes, cq_dtype_info(info->dtype)->size);
+}
+
+static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *err)
+{
+    npy_info info;
+    uint64_t nbytes;
+    if (read_head(f, path, fsize, &info, &nbytes, err))
+        return NULL;
     int64_t rshape[CQ_MAX_DIMS];
     for (int i = 0; i < info.ndim; i++)
         rshape[i] = info.fortran ? info.shape[info.ndim - 1 - i] : info.shape[i];
@@ -282,13 +307,7 @@ static cq_tensor *read_body(FILE *f, const char *path, uint64_t fsize, cq_err *e
         cq_tensor_release(t);
         return NULL;
     }
-    if (info.dtype == CQ_BOOL) { /* anything but 0/1 would break calq's bool */
-        unsigned char *b = cq_tensor_data(t);
-        for (size_t i = 0; i < nbytes; i++)
-            b[i] = b[i] != 0;
-    }
-    if (info.swap)
-        swap_bytes(cq_tensor_data(t), (size_t)nbytes, cq_dtype_info(info.dtype)->size);
+    fix_data(&info, cq_tensor_data(t), (size_t)nbytes);
     if (info.fortran && info.ndim > 1) {
         cq_tensor *c = from_fortran(t, err);
         cq_tensor_release(t);
@@ -312,6 +331,96 @@ cq_tensor *cq_npy_read(const char *path, cq_err *err)
     }
     cq_tensor *t = read_body(f, path, (uint64_t)st.st_size, err);
     fclose(f);
+    return t;
+}
+
+/* ---- reading rows ------------------------------------------------------ */
+
+struct cq_npy_reader {
+    FILE *f;
+    char *path;
+    npy_info info;
+    long data_at;       /* file offset of the data */
+    size_t row_bytes;   /* bytes of one index along the first dimension */
+};
+
+cq_npy_reader *cq_npy_open(const char *path, cq_err *err)
+{
+    cq_npy_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        cq_errf(err, CQ_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    struct stat st;
+    uint64_t nbytes;
+    r->f = fopen(path, "rb");
+    if (!r->f || fstat(fileno(r->f), &st) != 0) {
+        cq_errf(err, CQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (read_head(r->f, path, (uint64_t)st.st_size, &r->info, &nbytes, err))
+        goto fail;
+    if (r->info.ndim < 1) {
+        cq_errf(err, CQ_EFORMAT, "%s: a 0-d array has no rows", path);
+        goto fail;
+    }
+    if (r->info.fortran && r->info.ndim > 1 && r->info.shape[0] > 1) {
+        cq_errf(err, CQ_EUNSUPPORTED, "%s: Fortran-ordered data cannot be read by rows (save it "
+                "in C order)", path);
+        goto fail;
+    }
+    r->data_at = ftell(r->f);
+    r->row_bytes = r->info.shape[0] ? (size_t)(nbytes / (uint64_t)r->info.shape[0]) : 0;
+    return r;
+fail:
+    cq_npy_close(r);
+    return NULL;
+}
+
+void cq_npy_close(cq_npy_reader *r)
+{
+    if (!r)
+        return;
+    if (r->f)
+        fclose(r->f);
+    free(r->path);
+    free(r);
+}
+
+int cq_npy_shape(const cq_npy_reader *r, cq_dtype *dtype, int64_t *shape)
+{
+    *dtype = r->info.dtype;
+    for (int i = 0; i < r->info.ndim; i++)
+        shape[i] = r->info.shape[i];
+    return r->info.ndim;
+}
+
+cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, cq_err *err)
+{
+    int64_t rows = r->info.shape[0];
+    if (first < 0 || count < 1 || first > rows || count > rows - first) {
+        cq_errf(err, CQ_ERANGE, "%s: rows %lld..%lld are outside the file's %lld", r->path,
+                (long long)first, (long long)(first + count - 1), (long long)rows);
+        return NULL;
+    }
+    int64_t shape[CQ_MAX_DIMS];
+    memcpy(shape, r->info.shape, sizeof shape);
+    shape[0] = count;
+    cq_tensor *t = cq_tensor_empty(r->info.dtype, r->info.ndim, shape, err);
+    if (!t)
+        return cq_err_prefix(err, err->code, "%s: ", r->path), NULL;
+    size_t n = (size_t)count * r->row_bytes;
+    if (fseeko(r->f, (off_t)r->data_at + (off_t)first * (off_t)r->row_bytes, SEEK_SET) != 0) {
+        cq_errf(err, CQ_EIO, "%s: seek failed: %s", r->path, strerror(errno));
+        cq_tensor_release(t);
+        return NULL;
+    }
+    if (read_full(r->f, cq_tensor_data(t), n, r->path, "data", err) != CQ_OK) {
+        cq_tensor_release(t);
+        return NULL;
+    }
+    fix_data(&r->info, cq_tensor_data(t), n);
     return t;
 }
 

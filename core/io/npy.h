@@ -29,6 +29,35 @@
  * NULL and EIO / EFORMAT / EUNSUPPORTED / ENOMEM on failure. */
 cq_tensor *cq_npy_read(const char *path, cq_err *err);
 
+/* Rows (indices along the first dimension) a few at a time, for files too
+ * large to hold: the header is read and checked against the file's size at
+ * open, then each call reads only the rows it asks for. C-ordered files
+ * only (EUNSUPPORTED for Fortran order with more than one row).
+ *
+ *     cq_npy_reader *r = cq_npy_open("inputs.npy", &err);
+ *     int64_t shape[CQ_MAX_DIMS]; cq_dtype dt;
+ *     int nd = r ? cq_npy_shape(r, &dt, shape) : -1;
+ *     for (int64_t i = 0; i < shape[0]; i += 32) {
+ *         int64_t n = shape[0] - i < 32 ? shape[0] - i : 32;
+ *         cq_tensor *x = cq_npy_read_rows(r, i, n, &err);   // shape (n, ...)
+ *         ...
+ *         cq_tensor_release(x);
+ *     }
+ *     cq_npy_close(r);
+ */
+typedef struct cq_npy_reader cq_npy_reader;
+
+/* NULL and EIO / EFORMAT (also for a 0-d array) / EUNSUPPORTED / ENOMEM. */
+cq_npy_reader *cq_npy_open(const char *path, cq_err *err);
+/* NULL is a no-op. */
+void cq_npy_close(cq_npy_reader *r);
+/* The file's dtype and shape (CQ_MAX_DIMS entries); returns the rank. */
+int cq_npy_shape(const cq_npy_reader *r, cq_dtype *dtype, int64_t *shape);
+/* Rows first .. first + count - 1 as a new dense tensor of shape (count,
+ * ...). NULL and ERANGE (outside the file; count >= 1) / EIO / EFORMAT
+ * (the file shrank) / ENOMEM. */
+cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, cq_err *err);
+
 /* Write t (only read; any layout) to path. EUNSUPPORTED for bf16, EIO when
  * the system refuses; on failure path is left as it was. */
 cq_status cq_npy_write(const char *path, const cq_tensor *t, cq_err *err);

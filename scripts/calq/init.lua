@@ -19,4 +19,5 @@ return {
   sampler = require "calq.sampler",
   mosaic = require "calq.mosaic",
   blazeface = require "calq.blazeface",
+  calib = require "calq.calib",
 }

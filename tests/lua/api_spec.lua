@@ -46,7 +46,8 @@ end
 -- The methods of each userdata type, as "Type:name".
 local function methods()
   local out = {}
-  for _, ty in ipairs{ "Tensor", "Model", "Dataset", "Index", "Image", "Rng" } do
+  for _, ty in ipairs{ "Tensor", "Model", "Dataset", "Index", "Image", "Rng", "Calibrator", "Stats",
+                       "NpyReader" } do
     local mt = debug.getregistry()["calq." .. ty]
     assert.is_table(mt, "no metatable calq." .. ty)
     local m = mt.__methods or mt.__index

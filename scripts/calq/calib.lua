@@ -1,0 +1,15 @@
+--- calq.calib: calibration statistics (core/calib/calibrate.h, stats.h).
+--   local calib = require "calq.calib"
+--   local c = assert(calib.new(model [, {observer = "hist", bins, threads}]))
+--   assert(c:feed(x))                 -- x as model:run takes it; dim 1 counts items
+--   local s = c:stats()               -- calq.Stats, a copy
+--   assert(s:save("shard0.calq"))
+--   s:names()  s:info(name)  s:range(name, spec)  s:qparams(name, spec)
+--   -- spec = {method = "minmax"|"percentile"|"entropy"|"entropy_asym"|"mse",
+--   --         dtype = "u8"|"s8", symmetric = false, percentile = 99.99}
+--   local all = assert(calib.merge{s, assert(calib.load("shard1.calq"))})
+-- Statistics are keyed by value name in the planned graph (after constant and
+-- BatchNorm folding) and observed where the quantized graph quantizes: after a
+-- fused Relu/Clip. Min-max and histogram statistics merge exactly, so shards
+-- merged equal one run over the whole set, bit for bit.
+return require("calq.core").calib
