@@ -20,12 +20,12 @@ BUILD   ?= build
 OPT     ?= -O2
 WERROR  ?= $(if $(CI),-Werror,)
 SAN     ?=
-PKGS    := lua5.4 liblz4 openblas libjpeg libpng yajl expat
+PKGS    := lua5.4 liblz4 openblas libjpeg libpng yajl expat zlib
 
 WARN    := -std=c99 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes $(WERROR)
 CFLAGS_BASE := $(OPT) -g -fPIC -D_GNU_SOURCE -fvisibility=hidden -pthread $(WARN) $(SAN) \
 	-Icore -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-EXT_LIBS := $(shell pkg-config --libs liblz4 openblas libjpeg libpng yajl expat 2>/dev/null) -lm -pthread
+EXT_LIBS := $(shell pkg-config --libs liblz4 openblas libjpeg libpng yajl expat zlib 2>/dev/null) -lm -pthread
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
 AVX2    := -mavx2 -mfma -mf16c

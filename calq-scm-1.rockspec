@@ -18,7 +18,7 @@ dependencies = {
    "luafilesystem",  -- calq.fs, calq.mosaic: folders (Debian: lua-filesystem)
 }
 -- Built through the project's Makefile; external C libraries (lz4, OpenBLAS,
--- libjpeg, libpng, yajl, expat) come from the system (Debian's -dev packages).
+-- libjpeg, libpng, yajl, expat, zlib) come from the system (Debian's -dev packages).
 build = {
    type = "make",
    build_target = "all",

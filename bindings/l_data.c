@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "data/idx.h"
 #include "data/sampler.h"
 
 #define CQ_LUA_DATASET "calq.Dataset"
@@ -708,8 +709,26 @@ static const luaL_Reg ix_meta[] = {
     {"__len", ix_len}, {"__index", ix_get}, {"__tostring", ix_tostring}, {NULL, NULL},
 };
 
+/* calq.data.read_idx(path [, first = 1 [, count = to the end]]): items of an
+ * idx(.gz) file (data/idx.h) as one tensor [count, ...]. */
+static int l_read_idx(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer first = luaL_optinteger(L, 2, 1);
+    lua_Integer count = luaL_optinteger(L, 3, -1);
+    luaL_argcheck(L, first >= 1, 2, "first item must be >= 1");
+    luaL_argcheck(L, count >= 1 || lua_isnoneornil(L, 3), 3, "count must be >= 1");
+    cq_err err;
+    cq_tensor *t = cq_idx_read_file(path, (int64_t)first - 1, (int64_t)count, &err);
+    if (!t)
+        return cq__lua_fail(L, &err);
+    cq__lua_push_tensor(L, t);
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
-    {"open", l_open_dataset}, {"new", l_dataset}, {"index", l_index}, {NULL, NULL},
+    {"open", l_open_dataset}, {"new", l_dataset}, {"index", l_index}, {"read_idx", l_read_idx},
+    {NULL, NULL},
 };
 
 int cq__lua_open_data(lua_State *L)

@@ -14,7 +14,7 @@ cache=${CALQ_CACHE:-$top/.cache}
 # ---- Debian packages -------------------------------------------------------
 pkgs=(build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted luarocks
       liblz4-dev lz4 libopenblas-dev libcmocka-dev libyajl-dev libexpat1-dev
-      libjpeg-dev libpng-dev libstb-dev
+      libjpeg-dev libpng-dev zlib1g-dev libstb-dev
       nodejs npm
       python3-numpy python3-pil python3-torch python3-torchvision
       libonnx-testdata dataset-fashion-mnist)
