@@ -3,13 +3,18 @@
  * time of the entropy, asymmetric entropy and L2 (MSE) threshold searches on
  * the resulting histogram.
  *
- *   observer [MELEM] [BATCH] [REPS]     defaults 16 1048576 5
+ *   observer [MELEM] [REPS] [BATCH...]     defaults 16 5 1048576 524288
  *
  * Data: MELEM million values of N(0, 1) ("gauss"), then the same through a
  * ReLU ("relu": half exact zeros, the worst case for increments that hit one
- * bin). Each figure is the best of REPS runs. Output lines:
- *   collect ISA DATA MELEM_PER_S
- *   search METHOD DATA MS
+ * bin). One observer takes them all, BATCH values an update: 1048576 is a
+ * 64x128x128 activation (4 MiB, twice the L2 of the machine in RESULTS.md),
+ * 524288 a 32x128x128 one (BlazeFace's first layers at 256x256). Each batch
+ * is new data, so it comes from memory, not from cache. For comparison,
+ * "cached" feeds the same 32768 values (128 KiB, in L2) MELEM / 0.032768
+ * times. Each figure is the best of REPS runs. Output lines:
+ *   collect ISA DATA BATCH MELEM_PER_S        (BATCH "cached" for the above)
+ *   search METHOD DATA MS LO HI               (on the histogram of all the data)
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +23,8 @@
 
 #include "calib/observer.h"
 #include "kern/kern.h"
+
+#define CACHED 32768
 
 static double now(void)
 {
@@ -41,7 +48,18 @@ static float normal(void) /* Box-Muller */
     return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
 }
 
-static cq_observer *collect(const float *x, int64_t n, int64_t batch)
+static void update(cq_observer *o, const float *x, int64_t n)
+{
+    cq_err err;
+    if (cq_observer_update(o, x, n, &err)) {
+        fprintf(stderr, "observer: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+/* An observer fed x[0..n) BATCH at a time (batch 0: the first CACHED values
+ * n / CACHED times); the elapsed time in *sec. */
+static cq_observer *collect(const float *x, int64_t n, int64_t batch, double *sec)
 {
     cq_err err;
     cq_observer *o = cq_observer_new(CQ_OBS_HIST, NULL, &err);
@@ -49,22 +67,37 @@ static cq_observer *collect(const float *x, int64_t n, int64_t batch)
         fprintf(stderr, "observer: %s\n", err.msg);
         exit(1);
     }
-    for (int64_t t = 0; t < n; t += batch)
-        if (cq_observer_update(o, x + t, n - t < batch ? n - t : batch, &err)) {
-            fprintf(stderr, "observer: %s\n", err.msg);
-            exit(1);
-        }
+    double t0 = now();
+    if (batch == 0)
+        for (int64_t t = 0; t + CACHED <= n; t += CACHED)
+            update(o, x, CACHED);
+    else
+        for (int64_t t = 0; t < n; t += batch)
+            update(o, x + t, n - t < batch ? n - t : batch);
+    cq_observer_info in;
+    cq_observer_get_info(o, &in); /* includes the last fold */
+    *sec = now() - t0;
     return o;
 }
 
 int main(int argc, char **argv)
 {
-    int64_t n = (int64_t)(argc > 1 ? atof(argv[1]) : 16) * 1000000;
-    int64_t batch = argc > 2 ? atoll(argv[2]) : 1048576;
-    int reps = argc > 3 ? atoi(argv[3]) : 5;
+    int64_t n = (int64_t)((argc > 1 ? atof(argv[1]) : 16) * 1e6);
+    int reps = argc > 2 ? atoi(argv[2]) : 5;
+    int64_t batches[16] = {1048576, 524288};
+    int nbatch = 2;
+    if (argc > 3) {
+        nbatch = 0;
+        for (int a = 3; a < argc && nbatch < 15; a++)
+            batches[nbatch++] = atoll(argv[a]);
+    }
+    batches[nbatch++] = 0; /* cached */
     float *x = malloc((size_t)n * sizeof *x);
-    if (!x || batch < 1)
+    if (!x || reps < 1 || n < CACHED)
         return 1;
+    for (int b = 0; b < nbatch - 1; b++)
+        if (batches[b] < 1)
+            return 1;
     const char *data[2] = {"gauss", "relu"};
     for (int d = 0; d < 2; d++) {
         for (int64_t i = 0; i < n; i++) {
@@ -75,19 +108,23 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             if (cq_kern_set_isa(isas[k]) != isas[k])
                 continue;
-            double best = 1e30;
-            for (int r = 0; r < reps; r++) {
-                double t0 = now();
-                cq_observer *o = collect(x, n, batch);
-                cq_observer_info in;
-                cq_observer_get_info(o, &in); /* includes the last fold */
-                double t = now() - t0;
-                best = t < best ? t : best;
-                cq_observer_free(o);
+            for (int b = 0; b < nbatch; b++) {
+                double best = 1e30, t;
+                for (int r = 0; r < reps; r++) {
+                    cq_observer_free(collect(x, n, batches[b], &t));
+                    best = t < best ? t : best;
+                }
+                int64_t seen = batches[b] ? n : n / CACHED * CACHED;
+                if (batches[b])
+                    printf("collect %s %s %lld %.1f\n", cq_isa_name(isas[k]), data[d],
+                           (long long)batches[b], (double)seen / best / 1e6);
+                else
+                    printf("collect %s %s cached %.1f\n", cq_isa_name(isas[k]), data[d],
+                           (double)seen / best / 1e6);
             }
-            printf("collect %s %s %.1f\n", cq_isa_name(isas[k]), data[d], (double)n / best / 1e6);
         }
-        cq_observer *o = collect(x, n, batch);
+        double t;
+        cq_observer *o = collect(x, n, batches[0], &t);
         const cq_calib_method ms[3] = {CQ_CALIB_ENTROPY, CQ_CALIB_ENTROPY_ASYM, CQ_CALIB_MSE};
         for (int m = 0; m < 3; m++) {
             cq_calib_spec spec = {CQ_S8, 1, ms[m], 0};
@@ -100,8 +137,8 @@ int main(int argc, char **argv)
                     fprintf(stderr, "observer: %s\n", err.msg);
                     return 1;
                 }
-                double t = now() - t0;
-                best = t < best ? t : best;
+                double dt = now() - t0;
+                best = dt < best ? dt : best;
             }
             printf("search %s %s %.3f %g %g\n", cq_calib_method_name(ms[m]), data[d], best * 1e3,
                    (double)lo, (double)hi);

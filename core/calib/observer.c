@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Values scanned before they are binned: small enough to stay in L1 between
- * the two passes. */
-#define CHUNK 8192
+/* Values binned between checks of the 16-bit counters: the copies are
+ * folded every 4 chunks (4 CHUNK / CQ_HIST_COPIES <= CQ_HIST_COUNTER_MAX).
+ * A multiple of CQ_HIST_BLOCK keeps the chunks' starts aligned as x is. */
+#define CHUNK (CQ_HIST_BLOCK * 1023)
 
 const char *cq_obs_kind_name(cq_obs_kind k)
 {
@@ -208,29 +209,29 @@ static void take_range(cq_observer *o, int64_t c, const cq_hist_scan *s)
     }
 }
 
+/* One pass per value in the common case: cq_hist_bin_f32 bins with the
+ * current grid and gathers the batch's statistics as it goes. When it stops
+ * at a value beyond the grid, the rest of the batch is scanned for its
+ * largest magnitude and the grid grows once to cover it all, so a batch
+ * grows the grid at most once and is read twice only then. */
 static void hist_update(cq_observer *o, const float *x, int64_t n, cq_hist_scan *batch)
 {
-    for (int64_t t = 0; t < n; t += CHUNK) {
+    int64_t t = 0;
+    while (t < n) {
         int64_t m = n - t < CHUNK ? n - t : CHUNK;
-        cq_hist_scan s;
-        cq_hist_scan_init(&s);
-        cq_hist_scan_f32(x + t, m, &s);
-        if (s.finite) {
-            float amax = -s.min > s.max ? -s.min : s.max;
-            batch->min = s.min < batch->min ? s.min : batch->min;
-            batch->max = s.max > batch->max ? s.max : batch->max;
-            if (amax >= ldexpf(1.0f, o->exp))
-                hist_grow(o, exp_cover(amax));
-        }
-        batch->finite += s.finite;
-        batch->nan += s.nan;
-        batch->pinf += s.pinf;
-        batch->ninf += s.ninf;
         int64_t per_copy = (m + CQ_HIST_COPIES - 1) / CQ_HIST_COPIES;
         if (o->pending + per_copy > CQ_HIST_COUNTER_MAX)
             cq__obs_fold(o);
         o->pending += per_copy;
-        cq_hist_bin_f32(x + t, m, ldexpf(1.0f, o->lg - o->exp), o->bins, o->cnt);
+        int64_t done = cq_hist_bin_f32(x + t, m, ldexpf(1.0f, o->lg - o->exp), o->bins, o->cnt,
+                                       batch);
+        t += done;
+        if (done < m) {
+            cq_hist_scan r;
+            cq_hist_scan_init(&r);
+            cq_hist_scan_f32(x + t, n - t, &r); /* finite: a value beyond the grid is there */
+            hist_grow(o, exp_cover(-r.min > r.max ? -r.min : r.max));
+        }
     }
 }
 

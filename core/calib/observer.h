@@ -51,9 +51,11 @@
  * min, max or the grid. A constant tensor gets a valid, non-zero scale (the
  * range always contains 0; an all-zero tensor gets scale 1).
  *
- * Counts are 64-bit. Updates are fast (kern_hist.h: a vector scan then
- * binning into interleaved 16-bit counters, folded into the 64-bit counts
- * before they can overflow, before a grid change and before any read).
+ * Counts are 64-bit. Updates are fast (kern_hist.h: one pass that bins into
+ * interleaved 16-bit counters and gathers min, max, NaN and infinities on the
+ * way, folded into the 64-bit counts before they can overflow, before a grid
+ * change and before any read; a batch is read a second time only when it
+ * grows the grid).
  *
  *     cq_err err;
  *     cq_observer *o = cq_observer_new(CQ_OBS_HIST, NULL, &err);   // 2048 bins a side

@@ -1,8 +1,9 @@
 /*
  * kern_hist.h - the inner loops of calibration histograms (core/calib/):
- * a scan that finds a block's finite range and counts its NaN and
- * infinities, and a binning pass that adds the block's values into a
- * symmetric power-of-two grid.
+ * one pass that adds a block's values into a symmetric power-of-two grid
+ * while it finds their finite range and counts their NaN and infinities,
+ * and a scan that only does the latter (per-channel min-max, and finding
+ * how far the grid must grow).
  *
  * The grid (core/calib/observer.h explains why it is built this way): nb bins
  * on each side of zero, nb a power of two; with inv_width = 2^k (k an integer),
@@ -14,7 +15,14 @@
  *
  * so j runs over [0, 2 nb) from the most negative values to the most positive.
  * NaN and infinities go to the dump slot j = 2 nb, which callers ignore (the
- * scan counts them).
+ * statistics count them).
+ *
+ * A finite x with |x| * inv_width >= nb lies beyond the grid. Such values are
+ * rare (the grid only grows), so the binning pass does not handle them: it
+ * stops before the block of CQ_HIST_BLOCK values that holds the first one and
+ * says how far it got. The caller then grows the grid (observer.c scans the
+ * rest of its batch for the new maximum) and calls again from there. One pass
+ * over the data in the common case, instead of a scan and a binning pass.
  *
  * Counts go to CQ_HIST_COPIES interleaved copies of 16-bit counters, element
  * t of a call to copy t % CQ_HIST_COPIES: consecutive increments of one bin
@@ -25,14 +33,13 @@
  *
  *     cq_hist_scan s;
  *     cq_hist_scan_init(&s);
- *     cq_hist_scan_f32(x, n, &s);                 // s.min, s.max, s.nan, ...
- *     // choose k so that max(|s.min|, |s.max|) * 2^k < nb, then
- *     cq_hist_bin_f32(x, n, ldexpf(1.0f, k), nb, scratch);
+ *     int64_t done = cq_hist_bin_f32(x, n, ldexpf(1.0f, k), nb, scratch, &s);
+ *     // done < n: x[done..) holds a value beyond the grid; grow it, go on
  *     cq_hist_fold(scratch, nb, counts);          // counts: uint64_t[2 nb]
  *
- * cq_hist_scan_f32 and cq_hist_bin_f32 use the instruction set of
- * cq_kern_isa(); the _ref functions are the scalar references the tests
- * compare them with (bit-identical results).
+ * cq_hist_scan_f32, cq_hist_bin_f32 and cq_hist_fold use the instruction set
+ * of cq_kern_isa(); the _ref functions are the scalar references the tests
+ * compare them with (bit-identical results, the same stopping point).
  */
 #ifndef CQ_KERN_HIST_H
 #define CQ_KERN_HIST_H
@@ -60,14 +67,23 @@ void cq_hist_scan_f32_ref(const float *x, int64_t n, cq_hist_scan *s);
  * to a multiple of 32 (64-byte lines). */
 static inline int64_t cq_hist_stride(int32_t nb) { return ((int64_t)2 * nb + 1 + 31) / 32 * 32; }
 
+/* Values per block: the binning pass stops only at a block boundary. */
+#define CQ_HIST_BLOCK 64
+
 /* Add x[0..n) to the copies in cnt (CQ_HIST_COPIES * cq_hist_stride(nb)
- * uint16_t, zeroed by the caller at first). The caller guarantees
- * |x| * inv_width < nb for every finite x and that no counter overflows;
- * inv_width is a power of two. */
-void cq_hist_bin_f32(const float *x, int64_t n, float inv_width, int32_t nb, uint16_t *cnt);
-void cq_hist_bin_f32_ref(const float *x, int64_t n, float inv_width, int32_t nb, uint16_t *cnt);
+ * uint16_t, zeroed by the caller at first) and their statistics to s, up to
+ * the first block (x[b CQ_HIST_BLOCK .. (b + 1) CQ_HIST_BLOCK)) that holds a
+ * finite value beyond the grid (|x| * inv_width >= nb). Returns how many
+ * values were added: n, or b CQ_HIST_BLOCK < n (nothing of that block is
+ * added). The caller guarantees that no counter overflows; inv_width is a
+ * power of two and nb a power of two. */
+int64_t cq_hist_bin_f32(const float *x, int64_t n, float inv_width, int32_t nb, uint16_t *cnt,
+                        cq_hist_scan *s);
+int64_t cq_hist_bin_f32_ref(const float *x, int64_t n, float inv_width, int32_t nb, uint16_t *cnt,
+                            cq_hist_scan *s);
 
 /* counts[j] += sum of the copies' bin j, j < 2 nb; then zero the copies. */
 void cq_hist_fold(uint16_t *cnt, int32_t nb, uint64_t *counts);
+void cq_hist_fold_ref(uint16_t *cnt, int32_t nb, uint64_t *counts);
 
 #endif

@@ -80,18 +80,45 @@ static void update(cq_observer *o, const float *x, int64_t n)
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static void bins_with(cq_isa isa, const float *x, int64_t n, float inv, int32_t nb, uint64_t *out,
-                      cq_hist_scan *s)
+/* Bin x with isa's kernels: the counts (2 nb), the statistics, the return. */
+static int64_t bins_with(cq_isa isa, const float *x, int64_t n, float inv, int32_t nb, uint64_t *out,
+                         cq_hist_scan *s)
 {
     uint16_t *cnt = calloc((size_t)(CQ_HIST_COPIES * cq_hist_stride(nb)), sizeof *cnt);
     assert_non_null(cnt);
     cq_kern_set_isa(isa);
     cq_hist_scan_init(s);
-    cq_hist_scan_f32(x, n, s);
-    cq_hist_bin_f32(x, n, inv, nb, cnt);
+    int64_t done = cq_hist_bin_f32(x, n, inv, nb, cnt, s);
     memset(out, 0, (size_t)(2 * nb) * sizeof *out);
     cq_hist_fold(cnt, nb, out);
+    for (int64_t j = 0; j < CQ_HIST_COPIES * cq_hist_stride(nb); j++)
+        assert_int_equal(cnt[j], 0); /* the fold zeroes the copies */
     free(cnt);
+    return done;
+}
+
+/* Awkward values for a grid of magnitudes [0, 8): zeros of both signs, bin
+ * edges, denormals, NaN and infinities, the largest values on the grid. */
+static float awkward(void)
+{
+    switch (tio_u64() % 8) {
+    case 0: return 0.0f;
+    case 1: return -0.0f;
+    case 2: return (float)((int64_t)(tio_u64() % 511) - 255) / 32.0f; /* on bin edges */
+    case 3: return (tio_u64() & 1 ? 1 : -1) * 1e-40f * (float)(tio_u64() % 100);
+    case 4: return (float[]){NAN, INFINITY, -INFINITY, -NAN}[tio_u64() % 4];
+    case 5: return nextafterf(8.0f, 0.0f) * (tio_u64() & 1 ? 1 : -1);
+    default: return (uniform() - 0.5f) * 15.9f;
+    }
+}
+
+static void assert_scan_equal(const cq_hist_scan *a, const cq_hist_scan *b)
+{
+    assert_true(memcmp(&a->min, &b->min, 4) == 0 && memcmp(&a->max, &b->max, 4) == 0);
+    assert_int_equal(a->finite, b->finite);
+    assert_int_equal(a->nan, b->nan);
+    assert_int_equal(a->pinf, b->pinf);
+    assert_int_equal(a->ninf, b->ninf);
 }
 
 static void test_calib_kern_avx512_matches_scalar(void **state)
@@ -105,35 +132,40 @@ static void test_calib_kern_avx512_matches_scalar(void **state)
     tio_seed(11);
     int32_t nb = 256;
     float inv = ldexpf(1.0f, 8 - 3); /* magnitudes [0, 8) */
-    const int64_t sizes[] = {0, 1, 3, 15, 16, 17, 63, 64, 65, 127, 1000, 4099};
+    const int64_t sizes[] = {0, 1, 3, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000, 4099};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         int64_t n = sizes[k];
         float *x = malloc((size_t)(n + 1) * sizeof *x);
-        for (int64_t i = 0; i < n; i++) {
-            switch (tio_u64() % 8) {
-            case 0: x[i] = 0.0f; break;
-            case 1: x[i] = -0.0f; break;
-            case 2: x[i] = (float)((int64_t)(tio_u64() % 511) - 255) / 32.0f; break; /* on bin edges */
-            case 3: x[i] = (tio_u64() & 1 ? 1 : -1) * 1e-40f * (float)(tio_u64() % 100); break;
-            case 4: x[i] = (float[]){NAN, INFINITY, -INFINITY, -NAN}[tio_u64() % 4]; break;
-            case 5: x[i] = nextafterf(8.0f, 0.0f) * (tio_u64() & 1 ? 1 : -1); break;
-            default: x[i] = (uniform() - 0.5f) * 15.9f;
-            }
-        }
+        for (int64_t i = 0; i < n; i++)
+            x[i] = awkward();
         uint64_t a[512], b[512];
-        cq_hist_scan sa, sb;
-        bins_with(CQ_ISA_SCALAR, x, n, inv, nb, a, &sa);
-        bins_with(CQ_ISA_AVX512, x, n, inv, nb, b, &sb);
+        cq_hist_scan sa, sb, ss;
+        assert_int_equal(bins_with(CQ_ISA_SCALAR, x, n, inv, nb, a, &sa), n);
+        assert_int_equal(bins_with(CQ_ISA_AVX512, x, n, inv, nb, b, &sb), n);
         assert_memory_equal(a, b, sizeof a);
-        assert_true(memcmp(&sa.min, &sb.min, 4) == 0 && memcmp(&sa.max, &sb.max, 4) == 0);
-        assert_int_equal(sa.finite, sb.finite);
-        assert_int_equal(sa.nan, sb.nan);
-        assert_int_equal(sa.pinf, sb.pinf);
-        assert_int_equal(sa.ninf, sb.ninf);
+        assert_scan_equal(&sa, &sb);
+        cq_hist_scan_init(&ss); /* the binning pass's statistics are the scan's */
+        cq_hist_scan_f32(x, n, &ss);
+        assert_scan_equal(&sa, &ss);
         uint64_t total = 0;
         for (int j = 0; j < 512; j++)
             total += a[j];
         assert_int_equal(total, sa.finite);
+
+        /* a value beyond the grid at every place: both stop before its block */
+        for (int64_t p = 0; p < n; p += 1 + p / 3) {
+            float keep = x[p];
+            x[p] = (tio_u64() & 1 ? 8.0f : -1e30f);
+            int64_t want = p / CQ_HIST_BLOCK * CQ_HIST_BLOCK;
+            assert_int_equal(bins_with(CQ_ISA_SCALAR, x, n, inv, nb, a, &sa), want);
+            assert_int_equal(bins_with(CQ_ISA_AVX512, x, n, inv, nb, b, &sb), want);
+            assert_memory_equal(a, b, sizeof a);
+            assert_scan_equal(&sa, &sb);
+            cq_hist_scan_init(&ss);
+            cq_hist_scan_f32_ref(x, want, &ss);
+            assert_scan_equal(&sa, &ss);
+            x[p] = keep;
+        }
         free(x);
     }
     /* bin edges land where the definition says */
@@ -147,7 +179,74 @@ static void test_calib_kern_avx512_matches_scalar(void **state)
     assert_int_equal(h[255 - 1], 1); /* -1/32 */
     assert_int_equal(h[256 + 255], 1);
     assert_int_equal(s.finite, 6);
+    /* grids at the ends of the exponents: 2^128 (every finite value is on it)
+     * and 2^-100 (only tiny values are) */
+    float f[4] = {FLT_MAX, -FLT_MAX, 1.0f, -0.0f};
+    uint64_t g[2 * 128];
+    for (int isa = 0; isa < 2; isa++) {
+        cq_isa i = isa ? CQ_ISA_AVX512 : CQ_ISA_SCALAR;
+        assert_int_equal(bins_with(i, f, 4, ldexpf(1.0f, 7 - 128), 128, g, &s), 4);
+        assert_int_equal(g[255], 1); /* FLT_MAX: magnitude bin 127 of 2^121 */
+        assert_int_equal(g[0], 1);
+        assert_int_equal(g[128] + g[127], 2);
+        float tiny[3] = {1e-35f, -0.0f, ldexpf(1.0f, -100)};
+        assert_int_equal(bins_with(i, tiny, 3, ldexpf(1.0f, 7 + 100), 128, g, &s), 0);
+        assert_int_equal(bins_with(i, tiny, 2, ldexpf(1.0f, 7 + 100), 128, g, &s), 2);
+        assert_int_equal(g[128], 2); /* 1e-35 = 2^-116.3 and -0.0: bin 0 (of width 2^-107) */
+    }
     cq_kern_set_isa(was);
+}
+
+/* The observer's histogram equals binning every value at the final grid,
+ * however the batches fell, with either instruction set. */
+static void test_calib_hist_equals_direct_binning(void **state)
+{
+    (void)state;
+    enum { N = 300000 };
+    float *x = malloc(N * sizeof *x);
+    tio_seed(17);
+    for (int i = 0; i < N; i++) { /* the range grows along the data, with stragglers */
+        float g = gauss() * ldexpf(1.0f, i / 20000 - 5);
+        x[i] = i % 9973 == 0 ? awkward() : i % 7919 == 0 ? g * 1000.0f : g;
+    }
+    cq_isa was = cq_kern_isa();
+    for (int isa = 0; isa < 2; isa++) {
+        cq_isa want = isa ? CQ_ISA_AVX512 : CQ_ISA_SCALAR;
+        if (cq_kern_set_isa(want) != want)
+            continue;
+        const int64_t batch[3] = {N, 65536 * 5 + 17, 1000};
+        for (int k = 0; k < 3; k++) {
+            cq_observer *o = new_obs(CQ_OBS_HIST, 1, 2048);
+            for (int64_t t = 0; t < N; t += batch[k])
+                update(o, x + t, N - t < batch[k] ? N - t : batch[k]);
+            cq_observer_info in;
+            cq_observer_get_info(o, &in);
+            static uint64_t h[4096];
+            memset(h, 0, sizeof h);
+            int64_t fin = 0, nan = 0;
+            float mn = INFINITY, mx = -INFINITY;
+            for (int i = 0; i < N; i++) {
+                if (isnan(x[i]))
+                    nan++;
+                if (!isfinite(x[i]))
+                    continue;
+                double m = floor(fabs((double)x[i]) * ldexp(1.0, 11 - in.exp));
+                assert_true(m < 2048);
+                h[x[i] < 0 ? 2047 - (int)m : 2048 + (int)m]++;
+                fin++;
+                mn = fminf(mn, x[i]);
+                mx = fmaxf(mx, x[i]);
+            }
+            assert_memory_equal(h, cq_observer_hist(o), sizeof h);
+            assert_int_equal(in.finite, fin);
+            assert_int_equal(in.nan, nan);
+            assert_true(in.min == mn && in.max == mx);
+            assert_true(ldexpf(1.0f, in.exp - 1) <= fmaxf(-mn, mx) && fmaxf(-mn, mx) < ldexpf(1.0f, in.exp));
+            cq_observer_free(o);
+        }
+    }
+    cq_kern_set_isa(was);
+    free(x);
 }
 
 /* ---- min-max and moving average --------------------------------------- */
@@ -864,6 +963,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calib_kern_avx512_matches_scalar),
+        cmocka_unit_test(test_calib_hist_equals_direct_binning),
         cmocka_unit_test(test_calib_minmax_exact),
         cmocka_unit_test(test_calib_moving_avg_matches_torch),
         cmocka_unit_test(test_calib_merge_equals_union),
