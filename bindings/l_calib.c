@@ -16,6 +16,7 @@
 #include "lcalq.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "calib/calibrate.h"
 #include "graph/graph.h"
@@ -24,7 +25,8 @@
 
 typedef struct {
     cq_calib *c;
-    cq_graph *g; /* the model's graph when made (borrowed) */
+    cq_graph *g;    /* the model's graph when made (borrowed) */
+    double seconds; /* wall time spent in feed */
 } cbox;
 
 typedef struct {
@@ -417,6 +419,7 @@ static int l_new(lua_State *L)
     cbox *b = lua_newuserdatauv(L, sizeof *b, 1);
     b->c = NULL;
     b->g = g;
+    b->seconds = 0;
     luaL_setmetatable(L, CQ_LUA_CALIBRATOR);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
@@ -452,9 +455,21 @@ static int cal_feed(lua_State *L)
         }
     }
     cq_err err;
-    if (cq_calib_feed(b->c, g->n_inputs, in, &err))
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cq_status st = cq_calib_feed(b->c, g->n_inputs, in, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    b->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (st)
         return cq__lua_fail(L, &err);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* calibrator:seconds() -> wall seconds spent in feed so far */
+static int cal_seconds(lua_State *L)
+{
+    lua_pushnumber(L, check_cal(L)->seconds);
     return 1;
 }
 
@@ -478,7 +493,8 @@ static int cal_stats(lua_State *L)
 }
 
 static const luaL_Reg cal_methods[] = {
-    {"feed", cal_feed}, {"items", cal_items}, {"stats", cal_stats}, {"close", cal_gc},
+    {"feed", cal_feed}, {"items", cal_items}, {"seconds", cal_seconds}, {"stats", cal_stats},
+    {"close", cal_gc},
     {NULL, NULL},
 };
 

@@ -8,7 +8,7 @@
  *       names that are positive decimal integers ("1", "12") come back as
  *       integer keys, so an array of tensors round-trips as an array.
  *   calq.io.npy_open(path) -> NpyReader | nil, msg, code: r:shape() ->
- *       {dims}, dtype; r:read(first, count) -> rows first.. (1-based) of a
+ *       {dims}, dtype; r:read(first, count [, step]) -> rows (1-based) of a
  *       file too large to load whole; r:close().
  */
 #include "lcalq.h"
@@ -275,16 +275,18 @@ static int npy_shape(lua_State *L)
     return 2;
 }
 
-/* reader:read(first, count) -> Tensor of rows first .. first + count - 1
- * (1-based, along the first dimension) | nil, msg, code */
+/* reader:read(first, count [, step = 1]) -> Tensor of rows first, first +
+ * step, ... (count of them; 1-based, along the first dimension) | nil, msg, code */
 static int npy_rows(lua_State *L)
 {
     cq_npy_reader *r = check_npy(L);
     lua_Integer first = luaL_checkinteger(L, 2), count = luaL_checkinteger(L, 3);
+    lua_Integer step = luaL_optinteger(L, 4, 1);
     luaL_argcheck(L, first >= 1, 2, "rows count from 1");
     luaL_argcheck(L, count >= 1, 3, "count must be >= 1");
+    luaL_argcheck(L, step >= 1, 4, "step must be >= 1");
     cq_err err;
-    cq_tensor *t = cq_npy_read_rows(r, (int64_t)first - 1, (int64_t)count, &err);
+    cq_tensor *t = cq_npy_read_rows(r, (int64_t)first - 1, (int64_t)count, (int64_t)step, &err);
     if (!t)
         return cq__lua_fail(L, &err);
     cq__lua_push_tensor(L, t);

@@ -128,6 +128,12 @@ cq_calib *cq_calib_new(cq_graph *g, const cq_calib_opts *opts, cq_err *err)
                 o.threads);
         return NULL;
     }
+    if (o.kind == CQ_OBS_HIST && o.bins != 0 &&
+        (o.bins < CQ_HIST_BINS_MIN || o.bins > CQ_HIST_BINS_MAX || (o.bins & (o.bins - 1)))) {
+        cq_errf(err, CQ_EINVAL, "cq_calib_new: %d histogram bins (a power of two in %d..%d)",
+                (int)o.bins, CQ_HIST_BINS_MIN, CQ_HIST_BINS_MAX);
+        return NULL;
+    }
     cq_exec_opts eo = CQ_EXEC_OPTS_DEFAULT;
     eo.fuse = CQ_FUSE_ACT;
     eo.threads = o.threads;

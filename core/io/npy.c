@@ -396,12 +396,14 @@ int cq_npy_shape(const cq_npy_reader *r, cq_dtype *dtype, int64_t *shape)
     return r->info.ndim;
 }
 
-cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, cq_err *err)
+cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, int64_t step,
+                            cq_err *err)
 {
     int64_t rows = r->info.shape[0];
-    if (first < 0 || count < 1 || first > rows || count > rows - first) {
-        cq_errf(err, CQ_ERANGE, "%s: rows %lld..%lld are outside the file's %lld", r->path,
-                (long long)first, (long long)(first + count - 1), (long long)rows);
+    if (first < 0 || count < 1 || step < 1 || first >= rows || (count - 1) > (rows - 1 - first) / step) {
+        cq_errf(err, CQ_ERANGE, "%s: %lld rows from row %lld every %lld are outside the file's "
+                "%lld", r->path, (long long)count, (long long)first, (long long)step,
+                (long long)rows);
         return NULL;
     }
     int64_t shape[CQ_MAX_DIMS];
@@ -410,17 +412,23 @@ cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, cq_e
     cq_tensor *t = cq_tensor_empty(r->info.dtype, r->info.ndim, shape, err);
     if (!t)
         return cq_err_prefix(err, err->code, "%s: ", r->path), NULL;
-    size_t n = (size_t)count * r->row_bytes;
-    if (fseeko(r->f, (off_t)r->data_at + (off_t)first * (off_t)r->row_bytes, SEEK_SET) != 0) {
-        cq_errf(err, CQ_EIO, "%s: seek failed: %s", r->path, strerror(errno));
-        cq_tensor_release(t);
-        return NULL;
+    unsigned char *dst = cq_tensor_data(t);
+    /* one read for consecutive rows, one per row otherwise */
+    int64_t runs = step == 1 ? 1 : count, per = step == 1 ? count : 1;
+    for (int64_t k = 0; k < runs; k++) {
+        off_t at = (off_t)r->data_at + (off_t)(first + k * step) * (off_t)r->row_bytes;
+        size_t n = (size_t)per * r->row_bytes;
+        if (fseeko(r->f, at, SEEK_SET) != 0) {
+            cq_errf(err, CQ_EIO, "%s: seek failed: %s", r->path, strerror(errno));
+            cq_tensor_release(t);
+            return NULL;
+        }
+        if (read_full(r->f, dst + (size_t)k * n, n, r->path, "data", err) != CQ_OK) {
+            cq_tensor_release(t);
+            return NULL;
+        }
     }
-    if (read_full(r->f, cq_tensor_data(t), n, r->path, "data", err) != CQ_OK) {
-        cq_tensor_release(t);
-        return NULL;
-    }
-    fix_data(&r->info, cq_tensor_data(t), n);
+    fix_data(&r->info, dst, (size_t)count * r->row_bytes);
     return t;
 }
 

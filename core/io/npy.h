@@ -39,7 +39,7 @@ cq_tensor *cq_npy_read(const char *path, cq_err *err);
  *     int nd = r ? cq_npy_shape(r, &dt, shape) : -1;
  *     for (int64_t i = 0; i < shape[0]; i += 32) {
  *         int64_t n = shape[0] - i < 32 ? shape[0] - i : 32;
- *         cq_tensor *x = cq_npy_read_rows(r, i, n, &err);   // shape (n, ...)
+ *         cq_tensor *x = cq_npy_read_rows(r, i, n, 1, &err);   // shape (n, ...)
  *         ...
  *         cq_tensor_release(x);
  *     }
@@ -53,10 +53,11 @@ cq_npy_reader *cq_npy_open(const char *path, cq_err *err);
 void cq_npy_close(cq_npy_reader *r);
 /* The file's dtype and shape (CQ_MAX_DIMS entries); returns the rank. */
 int cq_npy_shape(const cq_npy_reader *r, cq_dtype *dtype, int64_t *shape);
-/* Rows first .. first + count - 1 as a new dense tensor of shape (count,
- * ...). NULL and ERANGE (outside the file; count >= 1) / EIO / EFORMAT
- * (the file shrank) / ENOMEM. */
-cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, cq_err *err);
+/* Rows first, first + step, ..., count of them (step 1: consecutive) as a
+ * new dense tensor of shape (count, ...). NULL and ERANGE (a row outside
+ * the file; count, step >= 1) / EIO / EFORMAT (the file shrank) / ENOMEM. */
+cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, int64_t step,
+                            cq_err *err);
 
 /* Write t (only read; any layout) to path. EUNSUPPORTED for bf16, EIO when
  * the system refuses; on failure path is left as it was. */

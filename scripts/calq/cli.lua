@@ -49,6 +49,9 @@ local modules = {
   "mosaic",
   "conform",
   "infer",
+  "eval",
+  "calibrate",
+  "merge",
 }
 
 for _, name in ipairs(modules) do

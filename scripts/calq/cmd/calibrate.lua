@@ -1,0 +1,174 @@
+--- calq calibrate MODEL.onnx --calib LIST|INPUTS.npy --output STATS: observe a
+-- model's activations over a calibration set (or one shard of it) and save the
+-- statistics (calq.calib).
+local args = require "calq.args"
+local calib = require "calq.calib"
+local image = require "calq.image"
+local inputs = require "calq.inputs"
+local onnx = require "calq.onnx"
+
+local usage = [[
+usage: calq calibrate MODEL.onnx --calib LIST|INPUTS.npy [--preprocess PRESET]
+                      [--shard I/N] [--batch B] [--bins N] [--observer KIND]
+                      [--threads N] [--skip-missing] [--json] --output STATS
+
+Runs MODEL in fp32 over the calibration set and writes the statistics of
+every float tensor the quantized model will quantize (after a fused
+Relu/Clip) to STATS, a calq tensor file (written to STATS.tmp, renamed).
+
+  --calib LIST        image paths one a line, as `calq sample` writes them
+                      (relative to the list's folder or the current one),
+                      preprocessed by --preprocess; or INPUTS.npy / a calq
+                      tensor file of preprocessed inputs along dimension 1
+  --preprocess P      ]] .. table.concat(image.presets, ", ") .. [[
+
+  --shard I/N         items I, I+N, I+2N, ... (I from 0); `calq merge` of
+                      the N shards' files equals one run, byte for byte
+  --batch B           items read and preprocessed at a time (32); the
+                      statistics do not depend on it
+  --bins N            histogram bins a side, a power of two in 128..8192
+                      (2048)
+  --observer KIND     hist (default: min, max and a histogram, which serves
+                      every method), minmax, or moving_avg (does not merge)
+  --threads N         kernel threads (the statistics do not depend on it)
+  --skip-missing      leave missing images out (default: an error)
+  --json              print the summary as JSON
+
+Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
+
+local function usage_error(fmt, ...)
+  error({ usage = ("calq calibrate: " .. fmt):format(...) })
+end
+
+local function fail(fmt, ...)
+  error("calq calibrate: " .. fmt:format(...), 0)
+end
+
+local function parse(argv)
+  local ok, opts, rest = pcall(args.parse, argv, {
+    calib = { type = "string" },
+    preprocess = { type = "string" },
+    shard = { type = "string" },
+    batch = { type = "integer", default = 32 },
+    bins = { type = "integer" },
+    observer = { type = "string", default = "hist", choices = { "hist", "minmax", "moving_avg" } },
+    threads = { type = "integer" },
+    skip_missing = { type = "boolean" },
+    json = { type = "boolean" },
+    output = { type = "string" },
+  }, "calq calibrate")
+  if not ok then error({ usage = opts }) end
+  if not rest[1] then usage_error("no model given") end
+  if #rest > 1 then usage_error("unexpected argument '%s'", rest[2]) end
+  if not opts.calib then usage_error("--calib is required") end
+  if not opts.output then usage_error("--output is required") end
+  if opts.batch < 1 then usage_error("--batch must be at least 1") end
+  if opts.bins and (opts.bins < 128 or opts.bins > 8192 or opts.bins & (opts.bins - 1) ~= 0) then
+    usage_error("--bins must be a power of two in 128..8192")
+  end
+  if opts.bins and opts.observer ~= "hist" then usage_error("--bins needs --observer hist") end
+  if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
+    usage_error("--threads must be 1..1024")
+  end
+  if opts.shard then
+    local i, n = inputs.parse_shard(opts.shard)
+    if not i then usage_error("--shard: %s", n) end
+  end
+  if opts.preprocess then
+    local known = false
+    for _, p in ipairs(image.presets) do known = known or p == opts.preprocess end
+    if not known then
+      usage_error("--preprocess: '%s' is not one of %s", opts.preprocess, table.concat(image.presets, ", "))
+    end
+  end
+  opts.model = rest[1]
+  return opts
+end
+
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+    return map[c] or ("\\u%04x"):format(c:byte())
+  end) .. '"'
+end
+
+local function run(argv)
+  local ok, opts = pcall(parse, argv)
+  if not ok then
+    if type(opts) == "table" then
+      io.stderr:write(opts.usage, "\n")
+      return 2
+    end
+    error(opts, 0)
+  end
+  local t0 = os.clock()
+  local model, msg = onnx.load(opts.model)
+  if not model then fail("%s", msg) end
+  local src, serr = inputs.open{ path = opts.calib, preprocess = opts.preprocess, shard = opts.shard,
+                                 batch = opts.batch, skip_missing = opts.skip_missing }
+  if not src then
+    if serr:match("needs a preprocessing preset") then
+      io.stderr:write("calq calibrate: --preprocess is required for a list of images\n")
+      return 2
+    end
+    fail("%s", serr:gsub("skip_missing", "--skip-missing"))
+  end
+  local c, cerr = calib.new(model, { observer = opts.observer, bins = opts.bins, threads = opts.threads })
+  if not c then fail("%s: %s", opts.model, cerr) end
+  for x, n, first in src:batches() do
+    local fok, ferr = c:feed(x)
+    if not fok then
+      fail("%s: items %d..%d of the shard: %s", opts.calib, first, first + n - 1, ferr)
+    end
+    x:close()
+  end
+  src:close()
+  local stats = c:stats()
+  local sok, werr = stats:save(opts.output)
+  if not sok then fail("%s", werr) end
+  local names = stats:names()
+  local nan, pinf, ninf, bad = 0, 0, 0, {}
+  for _, name in ipairs(names) do
+    local info = stats:info(name)
+    nan, pinf, ninf = nan + info.nan, pinf + info.pinf, ninf + info.ninf
+    if info.nan + info.pinf + info.ninf > 0 then
+      bad[#bad + 1] = { name = name, nan = info.nan, pinf = info.pinf, ninf = info.ninf }
+    end
+  end
+  local secs = c:seconds()
+  local cpu = os.clock() - t0
+  if opts.json then
+    local b = {}
+    for i, t in ipairs(bad) do
+      b[i] = ('{"name":%s,"nan":%d,"pinf":%d,"ninf":%d}'):format(json_string(t.name), t.nan, t.pinf, t.ninf)
+    end
+    local miss = {}
+    for i, p in ipairs(src.missing) do miss[i] = json_string(p) end
+    print(('{"model":%s,"calib":%s,"output":%s,"shard":[%d,%d],"items":%d,"set_items":%d,'
+      .. '"missing":[%s],"tensors":%d,"observer":%s,"nan":%d,"pinf":%d,"ninf":%d,'
+      .. '"nonfinite_tensors":[%s],"run_seconds":%.3f,"cpu_seconds":%.3f}'):format(
+      json_string(opts.model), json_string(opts.calib), json_string(opts.output), src.shard_i,
+      src.shard_n, c:items(), src.total, table.concat(miss, ","), #names, json_string(opts.observer),
+      nan, pinf, ninf, table.concat(b, ","), secs, cpu))
+  else
+    print(("calq calibrate: %s -> %s"):format(opts.model, opts.output))
+    print(("  %-18s %s"):format("set", opts.calib .. (src.shard_n > 1
+      and (" (shard %d/%d)"):format(src.shard_i, src.shard_n) or "")))
+    print(("  %-18s %d of %d%s"):format("items", c:items(), src.total,
+      #src.missing > 0 and (" (%d missing, left out)"):format(#src.missing) or ""))
+    print(("  %-18s %d (%s)"):format("tensors observed", #names, opts.observer))
+    print(("  %-18s %d NaN, %d +Inf, %d -Inf%s"):format("non-finite values", nan, pinf, ninf,
+      #bad > 0 and (" in %d tensors (counted, skipped)"):format(#bad) or ""))
+    for k = 1, math.min(5, #bad) do
+      print(("    %s: %d NaN, %d +Inf, %d -Inf"):format(bad[k].name, bad[k].nan, bad[k].pinf, bad[k].ninf))
+    end
+    print(("  %-18s %.2f s in the model runs (%.1f ms an item), %.2f s CPU in all"):format("time",
+      secs, 1000 * secs / math.max(1, c:items()), cpu))
+  end
+  stats:close()
+  c:close()
+  model:close()
+  return 0
+end
+
+return { summary = "observe activations over a calibration set (or a shard)", usage = usage, run = run }

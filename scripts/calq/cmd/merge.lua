@@ -1,0 +1,67 @@
+--- calq merge STATS... --output STATS: merge calibration statistics of shards
+-- (calq calibrate --shard I/N) into one file.
+local args = require "calq.args"
+local calib = require "calq.calib"
+
+local usage = [[
+usage: calq merge STATS... --output STATS [--json]
+
+Merges the statistics files of `calq calibrate --shard I/N` runs (in any
+order) into one file, written to STATS.tmp and renamed. Min-max and
+histogram statistics merge exactly: the N shards of a set merged give the
+file one run over the whole set writes, byte for byte. Moving averages
+depend on the order of the items and do not merge.
+
+Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
+
+local function fail(fmt, ...)
+  error("calq merge: " .. fmt:format(...), 0)
+end
+
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+    return map[c] or ("\\u%04x"):format(c:byte())
+  end) .. '"'
+end
+
+local function run(argv)
+  local ok, opts, rest = pcall(args.parse, argv, {
+    output = { type = "string" },
+    json = { type = "boolean" },
+  }, "calq merge")
+  local why = not ok and opts or (#rest == 0 and "calq merge: no statistics files given")
+      or (not opts.output and "calq merge: --output is required")
+  if why then
+    io.stderr:write(why, "\n")
+    return 2
+  end
+  local sets = {}
+  for i, path in ipairs(rest) do
+    local s, msg = calib.load(path)
+    if not s then fail("%s", msg) end
+    sets[i] = s
+  end
+  local merged, msg = calib.merge(sets)
+  if not merged then fail("%s", msg) end
+  local sok, werr = merged:save(opts.output)
+  if not sok then fail("%s", werr) end
+  -- items: the most any tensor saw (every tensor sees each item once)
+  local items, names = 0, merged:names()
+  for _, name in ipairs(names) do
+    items = math.max(items, merged:info(name).batches)
+  end
+  if opts.json then
+    local files = {}
+    for i, p in ipairs(rest) do files[i] = json_string(p) end
+    print(('{"inputs":[%s],"output":%s,"tensors":%d,"items":%d}'):format(
+      table.concat(files, ","), json_string(opts.output), #names, items))
+  else
+    print(("calq merge: %d files -> %s: %d tensors, %d items"):format(#rest, opts.output, #names, items))
+  end
+  for _, s in ipairs(sets) do s:close() end
+  merged:close()
+  return 0
+end
+
+return { summary = "merge calibration statistics of shards", usage = usage, run = run }
