@@ -49,7 +49,6 @@ local modules = {
   "mosaic",
   "conform",
   "infer",
-  "eval",
   "calibrate",
   "merge",
 }
