@@ -168,14 +168,16 @@ function bf.decode(out, opts)
 end
 
 --- Greedy matching of detections (best first) to truth boxes {x, y, w, h} at an IoU
--- threshold: returns {tp=, fp=, fn=}.
+-- threshold: each detection takes the unmatched truth box of highest IoU if that
+-- IoU >= the threshold (a tie goes to the later box). Returns {tp=, fp=, fn=}
+-- and, per detection, the index of the truth box it took or false.
 function bf.match(dets, truth, iou)
   check_boxes("match", 1, dets, 4)
   check_boxes("match", 2, truth, 4)
   check_opt_number("match", 3, iou)
   iou = iou or 0.3
-  local taken, tp = {}, 0
-  for _, d in ipairs(dets) do
+  local taken, tp, matched = {}, 0, {}
+  for i, d in ipairs(dets) do
     local best, bj = iou, nil
     for j, t in ipairs(truth) do
       if not taken[j] then
@@ -184,8 +186,9 @@ function bf.match(dets, truth, iou)
       end
     end
     if bj then taken[bj] = true; tp = tp + 1 end
+    matched[i] = bj or false
   end
-  return { tp = tp, fp = #dets - tp, fn = #truth - tp }
+  return { tp = tp, fp = #dets - tp, fn = #truth - tp }, matched
 end
 
 return bf

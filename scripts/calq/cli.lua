@@ -49,6 +49,7 @@ local modules = {
   "mosaic",
   "conform",
   "infer",
+  "eval",
   "calibrate",
   "merge",
 }

@@ -19,6 +19,8 @@ return {
   sampler = require "calq.sampler",
   mosaic = require "calq.mosaic",
   blazeface = require "calq.blazeface",
+  eval = require "calq.eval",
+  evaluate = require "calq.evaluate",
   calib = require "calq.calib",
   inputs = require "calq.inputs",
 }
