@@ -367,3 +367,25 @@ describe("calq calibrate and calq merge", function()
     os.execute("rm -rf " .. dir)
   end)
 end)
+
+describe("calq calibrate on a Slurm job array", function()
+  -- tests/slurm/run.sh starts a single-node Slurm (Debian's slurm-wlm) in a
+  -- temporary folder, runs docs/slurm's array script and dependent merge,
+  -- and compares the result with the single run; it says why when Slurm
+  -- cannot be started here, and the spec then stays pending with that reason.
+  it("4 array tasks and a dependent merge job equal the single run #slow", function()
+    if not have_fmnist then pending("needs Debian's dataset-fashion-mnist") return end
+    local dir = tmpdir()
+    fmnist_inputs(200, dir, "x")
+    local p = io.popen(("tests/slurm/run.sh %s %s %s/x.npy 2>&1"):format(calq_bin, fmnist_model, dir))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    os.execute("rm -rf " .. dir)
+    if code == 77 then
+      pending(out:match("SKIP: ([^\n]*)") or out)
+      return
+    end
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("PASS: 4 Slurm array tasks", 1, true), out)
+  end)
+end)
