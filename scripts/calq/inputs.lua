@@ -209,7 +209,19 @@ function Source:batches()
     local first = done + 1
     local x, err
     if self.kind == "list" then
-      x, err = image.preprocess(table.move(self.paths, first, first + n - 1, 1, {}), self.preprocess)
+      -- decoded here and closed at once: left to the collector, whose count
+      -- does not see their C memory, images pile up batch after batch
+      local ims = {}
+      for k = 1, n do
+        local p = self.paths[first + k - 1]
+        ims[k], err = image.load(p)
+        if not ims[k] then
+          for j = 1, k - 1 do ims[j]:close() end
+          error(p .. ": " .. err, 0)
+        end
+      end
+      x, err = image.preprocess(ims, self.preprocess)
+      for k = 1, n do ims[k]:close() end
     elseif self.kind == "npy" then
       -- shard item j (0-based) is row shard_i + j * shard_n
       x, err = self.reader:read(self.shard_i + done * self.shard_n + 1, n, self.shard_n)
