@@ -200,7 +200,7 @@ end
 --- Iterate over the shard's items, batch at a time: for x, n, first in
 -- src:batches() (x a Tensor of n items along its first dimension; first the
 -- 1-based position of its first item among the shard's). A failure to read
--- or decode raises "PATH: message".
+-- or decode raises a message naming the file.
 function Source:batches()
   local done = 0
   return function()
@@ -213,11 +213,10 @@ function Source:batches()
       -- does not see their C memory, images pile up batch after batch
       local ims = {}
       for k = 1, n do
-        local p = self.paths[first + k - 1]
-        ims[k], err = image.load(p)
+        ims[k], err = image.load(self.paths[first + k - 1])
         if not ims[k] then
           for j = 1, k - 1 do ims[j]:close() end
-          error(p .. ": " .. err, 0)
+          error(err, 0) -- names the file
         end
       end
       x, err = image.preprocess(ims, self.preprocess)

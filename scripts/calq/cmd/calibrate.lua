@@ -115,7 +115,11 @@ local function run(argv)
   end
   local c, cerr = calib.new(model, { observer = opts.observer, bins = opts.bins, threads = opts.threads })
   if not c then fail("%s: %s", opts.model, cerr) end
-  for x, n, first in src:batches() do
+  local next_batch = src:batches()
+  while true do
+    local rok, x, n, first = pcall(next_batch)
+    if not rok then fail("%s", x) end -- an image that does not decode, a short file
+    if not x then break end
     local fok, ferr = c:feed(x)
     if not fok then
       fail("%s: items %d..%d of the shard: %s", opts.calib, first, first + n - 1, ferr)
