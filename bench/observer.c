@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         cq_observer *o = collect(x, n, batches[0], &t);
         const cq_calib_method ms[3] = {CQ_CALIB_ENTROPY, CQ_CALIB_ENTROPY_ASYM, CQ_CALIB_MSE};
         for (int m = 0; m < 3; m++) {
-            cq_calib_spec spec = {CQ_S8, 1, ms[m], 0};
+            cq_calib_spec spec = {CQ_S8, 1, ms[m], 0, CQ_CALIB_ZERO_KEEP};
             double best = 1e30;
             float lo, hi;
             cq_err err;

@@ -177,6 +177,7 @@ static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
     spec->symmetric = 0;
     spec->method = CQ_CALIB_MINMAX;
     spec->percentile = 99.99;
+    spec->zero_bin = CQ_CALIB_ZERO_KEEP;
     if (lua_isnoneornil(L, arg))
         return;
     luaL_checktype(L, arg, LUA_TTABLE);

@@ -18,10 +18,20 @@
  *   CQ_CALIB_MINMAX        the observed (or averaged) min and max
  *   CQ_CALIB_PERCENTILE    symmetric: the p-th percentile of |x|; asymmetric:
  *                          the (100 - p)-th and p-th percentiles of x
- *   CQ_CALIB_ENTROPY       TensorRT's KL-divergence search on the histogram of
- *                          |x| (calib_search.h), one threshold T: [-T, T]
+ *   CQ_CALIB_ENTROPY       TensorRT's KL-divergence search (128 levels, MXNet's
+ *                          smoothing; calib_search.h) on the histogram of |x|,
+ *                          one threshold T: [-T, T]; spec->zero_bin says how
+ *                          bin 0 (a ReLU's zeros) counts
  *   CQ_CALIB_ENTROPY_ASYM  the same search on each side of zero on its own,
- *                          for activations that are not ReLU outputs
+ *                          for activations that are not ReLU outputs. The
+ *                          search never clips below 128 bins (one bin a level:
+ *                          the histogram cannot tell finer), so a side whose
+ *                          data span fewer bins is kept whole. Such a side is
+ *                          narrow beside the other: the grid is fitted to the
+ *                          largest magnitude, whose side spans at least bins / 2
+ *                          bins (1024 of the default 2048), and the quantizer's
+ *                          step is set by the sum of both sides, so clipping
+ *                          the narrow one would change the step by little
  *   CQ_CALIB_MSE           PyTorch HistogramObserver's _non_linear_param_search:
  *                          the start and end bins that minimise its L2 estimate
  *
@@ -169,11 +179,21 @@ const uint64_t *cq_observer_hist(cq_observer *o);
 
 /* ---- quantization parameters ------------------------------------------- */
 
+/* The entropy search's bin 0 (calib_search.h): as counted (TensorRT, MXNet),
+ * or counted as bin 1 (pytorch-quantization), which keeps a ReLU's spike of
+ * zeros from pulling the threshold. */
+typedef enum cq_calib_zero_bin {
+    CQ_CALIB_ZERO_KEEP = 0,
+    CQ_CALIB_ZERO_AS_NEXT,
+    CQ_CALIB_ZERO_BIN_COUNT
+} cq_calib_zero_bin;
+
 typedef struct cq_calib_spec {
     cq_dtype dtype; /* CQ_S8 or CQ_U8 */
     int symmetric;  /* zero point 0 (s8) or 128 (u8), range +-max(|lo|, |hi|) */
     cq_calib_method method;
     double percentile; /* PERCENTILE: in (0, 100], e.g. 99.99 */
+    cq_calib_zero_bin zero_bin; /* ENTROPY, ENTROPY_ASYM; 0 (KEEP) by default */
 } cq_calib_spec;
 
 typedef struct cq_qparams {

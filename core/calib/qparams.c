@@ -70,6 +70,8 @@ static cq_status check_spec(const cq_calib_spec *spec, cq_err *err)
     if (spec->method == CQ_CALIB_PERCENTILE && !(spec->percentile > 0 && spec->percentile <= 100))
         return cq_errf(err, CQ_EINVAL, "calibration: percentile %g (in (0, 100])",
                        spec->percentile);
+    if ((int)spec->zero_bin < 0 || spec->zero_bin >= CQ_CALIB_ZERO_BIN_COUNT)
+        return cq_errf(err, CQ_EINVAL, "calibration: unknown zero bin rule %d", (int)spec->zero_bin);
     return CQ_OK;
 }
 
@@ -101,13 +103,13 @@ static cq_status hist_range(cq_observer *o, const cq_calib_spec *spec, double *l
         }
         break;
     case CQ_CALIB_ENTROPY:
-        k = cq_calib_kl_search(a, nb, KL_LEVELS, NULL);
+        k = cq_calib_kl_search(a, nb, KL_LEVELS, spec->zero_bin, NULL);
         *hi = (double)k * w;
         *lo = -*hi;
         break;
     case CQ_CALIB_ENTROPY_ASYM:
-        k = cq_calib_kl_search(h + nb, nb, KL_LEVELS, NULL);
-        k2 = k < 0 ? 0 : cq_calib_kl_search(a, nb, KL_LEVELS, NULL);
+        k = cq_calib_kl_search(h + nb, nb, KL_LEVELS, spec->zero_bin, NULL);
+        k2 = k < 0 ? 0 : cq_calib_kl_search(a, nb, KL_LEVELS, spec->zero_bin, NULL);
         *hi = (double)k * w;
         *lo = -(double)k2 * w;
         break;

@@ -303,7 +303,7 @@ static void test_calibrate_counts_nan_and_inf(void **state)
         downstream += in.nan + in.pinf + in.ninf;
     }
     assert_true(downstream > 0);
-    cq_calib_spec spec = {CQ_U8, 0, CQ_CALIB_MINMAX, 0};
+    cq_calib_spec spec = {CQ_U8, 0, CQ_CALIB_MINMAX, 0, CQ_CALIB_ZERO_KEEP};
     cq_qparams qp;
     assert_int_equal(cq_observer_qparams(cq_calib_stats_find(s, "r0"), &spec, &qp, &err), CQ_OK);
     float sc = ((float *)cq_tensor_data(qp.scale))[0];
