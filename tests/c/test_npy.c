@@ -296,6 +296,64 @@ static void test_npy_hostile(void **state)
     assert_int_equal(err.code, CQ_EIO);
 }
 
+/* Rows a few at a time (cq_npy_open / cq_npy_read_rows): every run of
+ * rows, with steps, equals the same slice of the whole file, for random
+ * dtypes and shapes; out-of-range requests are ERANGE; 0-d arrays refused. */
+static void test_npy_read_rows(void **state)
+{
+    (void)state;
+    cq_err err;
+    char p[600];
+    path_in(p, sizeof p, "rows.npy");
+    for (uint64_t seed = 0; seed < 60; seed++) {
+        tio_seed(seed + 1000);
+        cq_dtype dt = npy_dtypes[tio_u64() % 7];
+        int ndim = (int)tio_int(1, 4);
+        int64_t shape[CQ_MAX_DIMS];
+        for (int i = 0; i < ndim; i++)
+            shape[i] = tio_int(1, i == 0 ? 20 : 5);
+        cq_tensor *t = tio_random_dense(dt, ndim, shape);
+        assert_int_equal(cq_npy_write(p, t, &err), CQ_OK);
+        cq_npy_reader *r = cq_npy_open(p, &err);
+        assert_non_null(r);
+        cq_dtype rdt;
+        int64_t rs[CQ_MAX_DIMS];
+        assert_int_equal(cq_npy_shape(r, &rdt, rs), ndim);
+        assert_int_equal(rdt, dt);
+        for (int i = 0; i < ndim; i++)
+            assert_int_equal(rs[i], shape[i]);
+        for (int k = 0; k < 10; k++) {
+            int64_t first = tio_int(0, shape[0] - 1), step = tio_int(1, 4);
+            int64_t count = tio_int(1, (shape[0] - 1 - first) / step + 1);
+            cq_tensor *rows = cq_npy_read_rows(r, first, count, step, &err);
+            assert_non_null(rows);
+            cq_tensor *want = cq_tensor_slice(t, 0, first, first + (count - 1) * step + 1, step, &err);
+            assert_non_null(want);
+            assert_true(tio_equal(rows, want));
+            cq_tensor_release(rows);
+            cq_tensor_release(want);
+        }
+        assert_null(cq_npy_read_rows(r, 0, shape[0] + 1, 1, &err));
+        assert_int_equal(err.code, CQ_ERANGE);
+        assert_null(cq_npy_read_rows(r, shape[0], 1, 1, &err));
+        assert_int_equal(err.code, CQ_ERANGE);
+        assert_null(cq_npy_read_rows(r, 0, 2, shape[0], &err));
+        assert_int_equal(err.code, CQ_ERANGE);
+        assert_null(cq_npy_read_rows(r, 0, 0, 1, &err));
+        assert_int_equal(err.code, CQ_ERANGE);
+        cq_npy_close(r);
+        cq_tensor_release(t);
+    }
+    cq_tensor *s = cq_tensor_scalar(CQ_F32, 1.5, &err);
+    assert_int_equal(cq_npy_write(p, s, &err), CQ_OK);
+    assert_null(cq_npy_open(p, &err));
+    assert_int_equal(err.code, CQ_EFORMAT);
+    cq_tensor_release(s);
+    assert_null(cq_npy_open("/nonexistent-calq/x.npy", &err));
+    assert_int_equal(err.code, CQ_EIO);
+    cq_npy_close(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_npy_numpy_interop),
         cmocka_unit_test(test_npy_numpy_reads_calq),
         cmocka_unit_test(test_npy_hostile),
+        cmocka_unit_test(test_npy_read_rows),
     };
     return cmocka_run_group_tests_name("npy", tests, setup, teardown);
 }
