@@ -437,6 +437,18 @@ cq_status cq_qlinear_matmul_ref(const cq_matmul_dims *d, cq_dtype a_dt, const vo
                                 const int32_t *b_zp, int64_t b_q_count, cq_dtype y_dt,
                                 float y_scale, int32_t y_zp, void *y, cq_err *err);
 
+/* QLinearAdd (com.microsoft; what ONNX Runtime fuses DequantizeLinear ->
+ * Add -> QuantizeLinear into): with r_a = a_scale / c_scale, r_b = b_scale /
+ * c_scale and f = c_zp - (r_a a_zp + r_b b_zp) in float,
+ *   c = saturate(round_half_even(fma(a, r_a, fma(b, r_b, f))))
+ * (one side of one element: f += b r_b, then fma(a, r_a, f)): ONNX
+ * Runtime's own arithmetic, so that the two give the same codes and a
+ * network of residual adds does not drift apart. a has na elements, b nb
+ * (each 1 or n); a, b and c share dtype dt (CQ_U8 / CQ_S8). */
+cq_status cq_qlinear_add_ref(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                             const void *b, int64_t nb, float b_scale, int32_t b_zp,
+                             float c_scale, int32_t c_zp, void *c, int64_t n, cq_err *err);
+
 /* ---- fp32 Conv2d reference (plain loops, the test oracle) --------------- */
 
 cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,

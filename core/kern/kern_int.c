@@ -1,5 +1,5 @@
 /* kern_int.c - exact scalar integer kernels: Quantize/DequantizeLinear,
- * ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul (see kern.h). They
+ * ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul, QLinearAdd (see kern.h). They
  * run the QDQ / integer ONNX ops and serve as oracles for fast integer code. */
 #include "kern/kern_internal.h"
 
@@ -189,6 +189,45 @@ int32_t cq_requantize(int32_t acc, float mult, int32_t y_zp, int32_t lo, int32_t
 {
     float r = nearbyintf((float)acc * mult);
     return cq_round_sat(r + (float)y_zp, lo, hi);
+}
+
+cq_status cq_qlinear_add_ref(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                             const void *b, int64_t nb, float b_scale, int32_t b_zp,
+                             float c_scale, int32_t c_zp, void *c, int64_t n, cq_err *err)
+{
+    int32_t lo, hi;
+    if (!q_range(dt, &lo, &hi))
+        return cq_errf(err, CQ_EUNSUPPORTED, "qlinear_add: dtype must be s8 or u8");
+    if (n < 0 || (na != 1 && na != n) || (nb != 1 && nb != n))
+        return cq_errf(err, CQ_EINVAL, "qlinear_add: %lld and %lld values for %lld", (long long)na,
+                       (long long)nb, (long long)n);
+    float sc[3] = {a_scale, b_scale, c_scale};
+    cq_status st = scales_check("qlinear_add", sc, 3, err);
+    if (st != CQ_OK)
+        return st;
+    float ra = a_scale / c_scale, rb = b_scale / c_scale;
+    /* separate statements: no contraction into an fma where ONNX Runtime has none */
+    float fa = ra * (float)a_zp, fb = rb * (float)b_zp;
+    float fsum = fa + fb;
+    float fixed = (float)c_zp - fsum;
+    if (na == 1 && n > 1) {
+        float t = (float)ld8(dt, a, 0) * ra;
+        fixed = fixed + t;
+    } else if (nb == 1 && n > 1) {
+        float t = (float)ld8(dt, b, 0) * rb;
+        fixed = fixed + t;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        if (na == 1 && n > 1)
+            v = fmaf((float)ld8(dt, b, i), rb, fixed);
+        else if (nb == 1 && n > 1)
+            v = fmaf((float)ld8(dt, a, i), ra, fixed);
+        else
+            v = fmaf((float)ld8(dt, a, i), ra, fmaf((float)ld8(dt, b, i), rb, fixed));
+        st8(dt, c, i, cq_round_sat(v, lo, hi));
+    }
+    return CQ_OK;
 }
 
 /* Integer accumulation of one conv output; *ok cleared when it leaves int32. */

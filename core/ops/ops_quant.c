@@ -1,5 +1,5 @@
 /* ops_quant.c - QuantizeLinear, DequantizeLinear, ConvInteger, MatMulInteger,
- * QLinearConv, QLinearMatMul: ONNX's inputs (scales and zero points of any
+ * QLinearConv, QLinearMatMul, QLinearAdd (com.microsoft): ONNX's inputs (scales and zero points of any
  * dtype, per tensor, per axis, per row or column) laid out for kern.h's
  * integer reference kernels, which hold the arithmetic (kern_int.c). */
 #include "ops/ops_internal.h"
@@ -237,6 +237,65 @@ static cq_status run_cv(const cq_node *n, int n_in, cq_tensor *const *in, int n_
     return st;
 }
 
+/* ---- QLinearAdd (com.microsoft) ------------------------------------------------- */
+
+/* Inputs (a, a_scale, a_zp, b, b_scale, b_zp, c_scale, c_zp): numpy
+ * broadcasting of a and b, c of a's dtype; per-tensor scales and zero points. */
+static cq_status infer_qadd(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                            int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_out;
+    if (n_in < 7 || in[0].ndim < 0 || in[3].ndim < 0) {
+        if (n_in < 7)
+            return cq_errf(err, CQ_EINVAL, "QLinearAdd '%s': needs 7 or 8 inputs", n->name);
+        return cq_errf(err, CQ_ESTATE, "QLinearAdd '%s': shapes unknown", n->name);
+    }
+    if (cq__broadcast(n, in[0].ndim, in[0].shape, in[3].ndim, in[3].shape, &out[0].ndim,
+                      out[0].shape, err))
+        return err->code;
+    out[0].dtype = in[0].dtype;
+    out[0].data = NULL;
+    return CQ_OK;
+}
+
+static cq_status run_qadd(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                          cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out, (void)env;
+    cq_tensor *a = in[0], *b = in[3], *y = out[0];
+    if (a->dtype != b->dtype || a->dtype != y->dtype)
+        return cq_errf(err, CQ_EINVAL, "QLinearAdd '%s': A, B and C must share a dtype", n->name);
+    float sa = 0, sb = 0, sc = 0;
+    int32_t za = 0, zb = 0, zc = 0;
+    cq_status st = scalar_of(n, "a", in[1], &sa, NULL, err);
+    if (!st)
+        st = scalar_of(n, "a", in[2], NULL, &za, err);
+    if (!st)
+        st = scalar_of(n, "b", in[4], &sb, NULL, err);
+    if (!st)
+        st = scalar_of(n, "b", in[5], NULL, &zb, err);
+    if (!st)
+        st = scalar_of(n, "c", in[6], &sc, NULL, err);
+    if (!st)
+        st = scalar_of(n, "c", n_in > 7 ? in[7] : NULL, NULL, &zc, err);
+    if (st)
+        return st;
+    int64_t m = cq_tensor_numel(y);
+    /* a side of one value runs as ONNX Runtime's scalar case; others expand */
+    cq_tensor *ae = cq_tensor_numel(a) == 1 ? (cq_tensor_retain(a), a)
+                                          : cq_tensor_expand(a, y->ndim, y->shape, err);
+    cq_tensor *be = !ae ? NULL : cq_tensor_numel(b) == 1 ? (cq_tensor_retain(b), b)
+                                                     : cq_tensor_expand(b, y->ndim, y->shape, err);
+    cq_tensor *ad = be ? cq_tensor_contiguous(ae, err) : NULL;
+    cq_tensor *bd = ad ? cq_tensor_contiguous(be, err) : NULL;
+    st = bd ? cq_qlinear_add_ref(y->dtype, cq_tensor_data(ad), cq_tensor_numel(ad), sa, za,
+                                 cq_tensor_data(bd), cq_tensor_numel(bd), sb, zb, sc, zc,
+                                 cq_tensor_data(y), m, err)
+            : err->code;
+    cq_tensor_release(ae), cq_tensor_release(be), cq_tensor_release(ad), cq_tensor_release(bd);
+    return st ? cq_err_prefix(err, st, "QLinearAdd '%s': ", n->name) : CQ_OK;
+}
+
 const cq_op cq__ops_quant[] = {
     {"QuantizeLinear", "", infer_q, run_q, 0, NULL},
     {"DequantizeLinear", "", infer_q, run_q, 0, NULL},
@@ -244,5 +303,6 @@ const cq_op cq__ops_quant[] = {
     {"QLinearMatMul", "", infer_int, run_mm, 0, NULL},
     {"ConvInteger", "", infer_int, run_cv, 0, NULL},
     {"QLinearConv", "", infer_int, run_cv, 0, NULL},
+    {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_quant / sizeof cq__ops_quant[0] == CQ_OPS_QUANT_N, quant_rows);

@@ -352,6 +352,33 @@ static void check_quant(cq_dtype dt, int axis, uint32_t seed)
     cq_tensor_release(d);
 }
 
+/* QLinearAdd: ONNX Runtime's arithmetic, ties to even, saturation, a scalar side. */
+static void test_kern_int_qlinear_add(void **state)
+{
+    (void)state;
+    cq_err err;
+    /* (10 * 0.5 + (20 - 10) * 0.25) / 1 + 3 = 10.5 -> 10 (a tie, to even);
+     * 127.5 + 61.25 + 3 = 191.75 -> 192 */
+    uint8_t a[3] = {10, 255, 0}, b[3] = {20, 255, 10}, c[3];
+    assert_int_equal(cq_qlinear_add_ref(CQ_U8, a, 3, 0.5f, 0, b, 3, 0.25f, 10, 1.0f, 3, c, 3, &err),
+                     CQ_OK);
+    assert_int_equal(c[0], 10);
+    assert_int_equal(c[1], 192);
+    assert_int_equal(c[2], 3);
+    /* s8, b one value: -100 - 100 saturates; 11 - 100 = -89 */
+    int8_t sa[2] = {-100, 11}, sb[1] = {-100}, sc[2];
+    assert_int_equal(cq_qlinear_add_ref(CQ_S8, sa, 2, 1.0f, 0, sb, 1, 1.0f, 0, 1.0f, 0, sc, 2, &err),
+                     CQ_OK);
+    assert_int_equal(sc[0], -128);
+    assert_int_equal(sc[1], -89);
+    assert_int_equal(cq_qlinear_add_ref(CQ_S8, sa, 2, 0.0f, 0, sb, 1, 1.0f, 0, 1.0f, 0, sc, 2, &err),
+                     CQ_EINVAL);
+    assert_int_equal(cq_qlinear_add_ref(CQ_S8, sa, 2, 1.0f, 0, sb, 3, 1.0f, 0, 1.0f, 0, sc, 2, &err),
+                     CQ_EINVAL);
+    assert_int_equal(cq_qlinear_add_ref(CQ_S32, sa, 2, 1.0f, 0, sb, 1, 1.0f, 0, 1.0f, 0, sc, 2, &err),
+                     CQ_EUNSUPPORTED);
+}
+
 static void test_kern_int_quantize_tensor_per_tensor(void **state)
 {
     (void)state;
@@ -420,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_kern_int_conv),
         cmocka_unit_test(test_kern_int_matmul),
         cmocka_unit_test(test_kern_int_requantize_ties),
+        cmocka_unit_test(test_kern_int_qlinear_add),
         cmocka_unit_test(test_kern_int_quantize_tensor_per_tensor),
         cmocka_unit_test(test_kern_int_quantize_tensor_per_axis),
         cmocka_unit_test(test_kern_int_quantize_tensor_values),
