@@ -1,0 +1,500 @@
+/* quant_lower.c - QDQ -> QLinear: the patterns of a QDQ graph that calq's
+ * integer reference kernels run as one integer operator (quant.h,
+ * cq_quant_lower). Runs on an unplanned graph: planning would fold the
+ * DequantizeLinear of constant weights into float weights. */
+#include "quant/quant_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A DequantizeLinear (or QuantizeLinear) node's parameters. */
+typedef struct qlin {
+    int node;       /* the node */
+    int codes;      /* DQ: its input (the codes); Q: its output */
+    int scale, zp;  /* values (zp -1 when omitted) */
+    cq_dtype dt;    /* the codes' dtype */
+    int64_t count;  /* scales */
+    int axis;       /* the axis attribute (default 1), meaningful when count > 1 */
+} qlin;
+
+static int is_op(const cq_node *n, const char *op)
+{
+    return !n->dead && !strcmp(n->op_type, op) && (!n->domain || !*n->domain ||
+                                                   !strcmp(n->domain, "ai.onnx"));
+}
+
+static const cq_tensor *cdata(const cq_graph *g, int v)
+{
+    return v >= 0 && v < g->n_values ? g->values[v].data : NULL;
+}
+
+/* Element i of a constant as double (0 when absent). */
+static double elem(const cq_tensor *t, int64_t i)
+{
+    const cq_dtype_traits *tr = cq_dtype_info(t->dtype);
+    return tr->get((const char *)cq_tensor_data(t) + (size_t)i * tr->size);
+}
+
+/* The parameters of Q/DQ node p: constant scale (float, > 0) and zero
+ * point (s8 / u8, or s32 for DQ), a known codes dtype. 0 when it is not one. */
+static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d)
+{
+    if (p < 0 || !is_op(&g->nodes[p], op) || g->nodes[p].n_inputs < 2)
+        return 0;
+    const cq_node *n = &g->nodes[p];
+    const cq_tensor *s = cdata(g, n->inputs[1]);
+    int zv = n->n_inputs > 2 ? n->inputs[2] : -1;
+    const cq_tensor *z = cdata(g, zv);
+    if (!s || !cq_dtype_info(s->dtype)->is_float || !cq_tensor_is_contiguous(s) ||
+        (zv >= 0 && (!z || !cq_tensor_is_contiguous(z))))
+        return 0;
+    d->node = p;
+    d->codes = !strcmp(op, "QuantizeLinear") ? n->outputs[0] : n->inputs[0];
+    d->scale = n->inputs[1];
+    d->zp = zv;
+    d->count = cq_tensor_numel(s);
+    d->axis = (int)cq_node_int(n, "axis", 1);
+    if (z && cq_tensor_numel(z) != d->count)
+        return 0;
+    for (int64_t i = 0; i < d->count; i++)
+        if (!(elem(s, i) > 0))
+            return 0;
+    if (z)
+        d->dt = z->dtype;
+    else if (!strcmp(op, "QuantizeLinear"))
+        d->dt = CQ_U8;
+    else if (cdata(g, d->codes))
+        d->dt = cdata(g, d->codes)->dtype;
+    else if (g->values[d->codes].has_type)
+        d->dt = g->values[d->codes].dtype;
+    else
+        return 0;
+    return d->dt == CQ_S8 || d->dt == CQ_U8 || (d->dt == CQ_S32 && strcmp(op, "QuantizeLinear"));
+}
+
+/* v written by a DequantizeLinear. */
+static int dq_in(const cq_graph *g, int v, qlin *d)
+{
+    return v >= 0 && qlin_of(g, g->values[v].producer, "DequantizeLinear", d);
+}
+
+/* The one reader of v (not a graph output), or -1. */
+static int only_reader(const cq_graph *g, int v)
+{
+    int c;
+    if (v < 0 || g->values[v].is_output || cq_graph_consumers(g, v, &c, 1) != 1)
+        return -1;
+    return c;
+}
+
+/* The product's output y: read by one per-tensor QuantizeLinear (*act -1),
+ * or by one activation whose output one such QuantizeLinear reads. */
+static int out_q(const cq_graph *g, int y, int *act, qlin *q)
+{
+    int r = only_reader(g, y);
+    *act = -1;
+    if (r >= 0 && cq__quant_act_bounds(g, &g->nodes[r], NULL, NULL)) {
+        *act = r;
+        r = only_reader(g, g->nodes[r].outputs[0]);
+    }
+    return r >= 0 && qlin_of(g, r, "QuantizeLinear", q) && q->count == 1 &&
+           g->nodes[r].inputs[0] == (*act >= 0 ? g->nodes[*act].outputs[0] : y);
+}
+
+static const float *fdata(const cq_graph *g, int v) { return cq_tensor_data(cdata(g, v)); }
+
+/* The zero point value of d, made (a zero of d's dtype) when omitted. */
+static int zp_value(cq_graph *g, const qlin *d, const char *base, cq_err *err)
+{
+    if (d->zp >= 0)
+        return d->zp;
+    cq_tensor *t = cq_tensor_scalar(d->dt, 0, err);
+    int v = t ? cq__quant_init(g, base, "_zero_point", t, err) : -1;
+    cq_tensor_release(t);
+    return v;
+}
+
+/* The bias as s32 codes at scale s_x * s_w[c] (m values): a DequantizeLinear
+ * of s32 at that scale (zero point 0) as is, a float constant (or another
+ * DequantizeLinear of a constant) quantized to it. New tensor, or NULL when
+ * the bias is none of these (nothing filled in err). */
+static cq_tensor *bias_codes(const cq_graph *g, int b, int64_t m, float sx, const qlin *w,
+                             cq_err *err)
+{
+    qlin d;
+    const cq_tensor *bf = cdata(g, b);
+    int is_dq = dq_in(g, b, &d) && cdata(g, d.codes) && (d.count == 1 || d.count == m);
+    if (!is_dq && (!bf || bf->dtype != CQ_F32))
+        return NULL;
+    const cq_tensor *src = is_dq ? cdata(g, d.codes) : bf;
+    if (cq_tensor_numel(src) != m || !cq_tensor_is_contiguous(src))
+        return NULL;
+    const float *sw = fdata(g, w->scale);
+    const cq_tensor *bs = is_dq ? cdata(g, d.scale) : NULL;
+    const cq_tensor *bz = is_dq ? cdata(g, d.zp) : NULL;
+    cq_tensor *out = cq_tensor_new(CQ_S32, 1, &m, err);
+    if (!out)
+        return NULL;
+    int32_t *o = cq_tensor_data(out);
+    for (int64_t c = 0; c < m; c++) {
+        double s = (double)(sx * sw[w->count == 1 ? 0 : c]);
+        double x = elem(src, c);
+        if (is_dq) {
+            double ds = elem(bs, d.count == 1 ? 0 : c), dz = bz ? elem(bz, d.count == 1 ? 0 : c) : 0;
+            if (d.dt == CQ_S32 && dz == 0 && fabs(ds - s) <= 1e-3 * s) {
+                o[c] = (int32_t)x;
+                continue;
+            }
+            x = (x - dz) * ds;
+        }
+        double r = nearbyint(x / s);
+        o[c] = r > 2147483647.0 ? 2147483647 : r < -2147483648.0 ? -2147483647 - 1 : (int32_t)r;
+    }
+    return out;
+}
+
+/* Where the integer op that replaces product node n writes: straight into
+ * the QuantizeLinear's output when there is no activation or it is a no-op
+ * on the codes (the QuantizeLinear and the activation go), else into a new
+ * value that a DequantizeLinear turns back into y for the activation, whose
+ * QuantizeLinear stays (exact: Q(act(DQ(c))) runs on representable values).
+ * Marks n dead. The value, or -1. */
+static int out_target(cq_graph *g, int n, const qlin *q, int act, int zy, cq_err *err)
+{
+    int y = g->nodes[n].outputs[0];
+    g->nodes[n].dead = 1;
+    if (act < 0 || cq__quant_act_noop(g, &g->nodes[act], q->dt, (float)elem(cdata(g, q->scale), 0),
+                                      q->zp >= 0 ? (int32_t)elem(cdata(g, q->zp), 0) : 0)) {
+        if (act >= 0)
+            g->nodes[act].dead = 1;
+        g->nodes[q->node].dead = 1;
+        return q->codes;
+    }
+    int out = cq__quant_fresh(g, g->values[y].name, "_qlinear", err);
+    if (out < 0)
+        return -1;
+    g->values[y].producer = -1;
+    const char *dn[3] = {g->values[out].name, g->values[q->scale].name, g->values[zy].name};
+    const char *dy[1] = {g->values[y].name};
+    char *name = malloc(strlen(g->values[y].name) + 20);
+    if (!name) {
+        cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        return -1;
+    }
+    sprintf(name, "%s_DequantizeLinear", g->values[y].name);
+    int d = cq_graph_add_node(g, "DequantizeLinear", name, "", 3, dn, 1, dy, err);
+    free(name);
+    return d < 0 ? -1 : out;
+}
+
+/* Add the integer op (named as node n) reading in[0..n_in) (-1: omitted)
+ * and writing out; moves n's attributes to it when move. The node or -1. */
+static int add_op(cq_graph *g, int n, const char *op, int n_in, const int *in, int out, int move,
+                  cq_err *err)
+{
+    const char *names[9], *outs[1] = {g->values[out].name};
+    for (int k = 0; k < n_in; k++)
+        names[k] = in[k] >= 0 ? g->values[in[k]].name : "";
+    char *name = malloc(strlen(g->nodes[n].name) + 1);
+    if (!name) {
+        cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        return -1;
+    }
+    strcpy(name, g->nodes[n].name);
+    int k = cq_graph_add_node(g, op, name, "", n_in, names, 1, outs, err);
+    free(name);
+    if (k >= 0 && move) {
+        g->nodes[k].attrs = g->nodes[n].attrs;
+        g->nodes[k].n_attrs = g->nodes[n].n_attrs;
+        g->nodes[n].attrs = NULL;
+        g->nodes[n].n_attrs = 0;
+    }
+    return k;
+}
+
+static int axis_is(const qlin *d, int ndim, int want)
+{
+    if (d->count == 1)
+        return 1;
+    int a = d->axis < 0 ? d->axis + ndim : d->axis;
+    return a == want;
+}
+
+static cq_status lower_conv(cq_graph *g, int n, int *done, cq_err *err)
+{
+    const cq_node *c = &g->nodes[n];
+    qlin x, w, q;
+    int act;
+    if (c->n_inputs < 2 || !dq_in(g, c->inputs[0], &x) || x.count != 1 || x.dt == CQ_S32 ||
+        !dq_in(g, c->inputs[1], &w) || w.dt == CQ_S32 || !cdata(g, w.codes) ||
+        !out_q(g, c->outputs[0], &act, &q))
+        return CQ_OK;
+    const cq_tensor *wc = cdata(g, w.codes);
+    int64_t m = wc->ndim >= 3 ? wc->shape[0] : 0;
+    if (!m || (w.count != 1 && w.count != m) || !axis_is(&w, wc->ndim, 0))
+        return CQ_OK;
+    cq_tensor *bias = NULL;
+    int b = c->n_inputs > 2 ? c->inputs[2] : -1;
+    if (b >= 0 && !(bias = bias_codes(g, b, m, (float)elem(cdata(g, x.scale), 0), &w, err)))
+        return err->code == CQ_ENOMEM ? CQ_ENOMEM : CQ_OK;
+    char *base = malloc(strlen(c->name) + strlen(g->values[c->outputs[0]].name) + 2);
+    cq_status st = base ? CQ_OK : cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    if (!st)
+        sprintf(base, "%s", g->values[c->outputs[0]].name);
+    int bv = -1, zx = -1, zw = -1, zy = -1;
+    if (!st && bias && (bv = cq__quant_init(g, base, "_bias_s32", bias, err)) < 0)
+        st = err->code;
+    if (!st && ((zx = zp_value(g, &x, base, err)) < 0 || (zw = zp_value(g, &w, base, err)) < 0 ||
+                (zy = zp_value(g, &q, base, err)) < 0))
+        st = err->code;
+    if (!st) {
+        int in[9] = {x.codes, x.scale, zx, w.codes, w.scale, zw, q.scale, zy, bv};
+        int out = out_target(g, n, &q, act, zy, err);
+        if (out < 0 || add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, out, 1, err) < 0)
+            st = err->code;
+        else
+            ++*done;
+    }
+    free(base);
+    cq_tensor_release(bias);
+    return st;
+}
+
+static cq_status lower_matmul(cq_graph *g, int n, int *done, cq_err *err)
+{
+    const cq_node *c = &g->nodes[n];
+    qlin a, b, q;
+    int act;
+    if (c->n_inputs != 2 || !dq_in(g, c->inputs[0], &a) || a.count != 1 || a.dt == CQ_S32 ||
+        !dq_in(g, c->inputs[1], &b) || b.dt == CQ_S32 || !out_q(g, c->outputs[0], &act, &q))
+        return CQ_OK;
+    if (b.count != 1) {
+        const cq_tensor *bc = cdata(g, b.codes);
+        if (!bc || bc->ndim != 2 || b.count != bc->shape[1] || !axis_is(&b, 2, 1))
+            return CQ_OK;
+    }
+    const char *base = g->values[c->outputs[0]].name;
+    char *bs = malloc(strlen(base) + 1);
+    if (!bs)
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    strcpy(bs, base);
+    int za = zp_value(g, &a, bs, err), zb = za < 0 ? -1 : zp_value(g, &b, bs, err);
+    int zy = zb < 0 ? -1 : zp_value(g, &q, bs, err);
+    free(bs);
+    if (zy < 0)
+        return err->code;
+    int in[8] = {a.codes, a.scale, za, b.codes, b.scale, zb, q.scale, zy};
+    int out = out_target(g, n, &q, act, zy, err);
+    if (out < 0 || add_op(g, n, "QLinearMatMul", 8, in, out, 0, err) < 0)
+        return err->code;
+    ++*done;
+    return CQ_OK;
+}
+
+/* The graph imports domain at some version (version when it does not yet). */
+static cq_status import_domain(cq_graph *g, const char *domain, int64_t version, cq_err *err)
+{
+    if (cq_graph_opset(g, domain) > 0)
+        return CQ_OK;
+    cq_opset *o = realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
+    char *d = malloc(strlen(domain) + 1);
+    if (o)
+        g->opsets = o;
+    if (!o || !d) {
+        free(d);
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    }
+    strcpy(d, domain);
+    o[g->n_opsets].domain = d;
+    o[g->n_opsets++].version = version;
+    return CQ_OK;
+}
+
+/* DQ(a) + DQ(b) -> [act ->] Q, one dtype throughout: QLinearAdd
+ * (com.microsoft), whose arithmetic is ONNX Runtime's (kern.h). */
+static cq_status lower_add(cq_graph *g, int n, int *done, cq_err *err)
+{
+    const cq_node *c = &g->nodes[n];
+    qlin a, b, q;
+    int act;
+    if (c->n_inputs != 2 || !dq_in(g, c->inputs[0], &a) || a.count != 1 || a.dt == CQ_S32 ||
+        !dq_in(g, c->inputs[1], &b) || b.count != 1 || b.dt != a.dt ||
+        !out_q(g, c->outputs[0], &act, &q) || q.dt != a.dt)
+        return CQ_OK;
+    const char *base = g->values[c->outputs[0]].name;
+    char *bs = malloc(strlen(base) + 1);
+    if (!bs)
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    strcpy(bs, base);
+    int za = zp_value(g, &a, bs, err), zb = za < 0 ? -1 : zp_value(g, &b, bs, err);
+    int zy = zb < 0 ? -1 : zp_value(g, &q, bs, err);
+    free(bs);
+    if (zy < 0 || import_domain(g, "com.microsoft", 1, err) != CQ_OK)
+        return err->code;
+    int in[8] = {a.codes, a.scale, za, b.codes, b.scale, zb, q.scale, zy};
+    int out = out_target(g, n, &q, act, zy, err);
+    if (out < 0)
+        return err->code;
+    const char *names[8], *outs[1] = {g->values[out].name};
+    for (int k = 0; k < 8; k++)
+        names[k] = g->values[in[k]].name;
+    char *name = malloc(strlen(g->nodes[n].name) + 1);
+    if (!name)
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    strcpy(name, g->nodes[n].name);
+    int k = cq_graph_add_node(g, "QLinearAdd", name, "com.microsoft", 8, names, 1, outs, err);
+    free(name);
+    if (k < 0)
+        return err->code;
+    ++*done;
+    return CQ_OK;
+}
+
+/* A constant s64 shape as a new initializer; its index or -1. */
+static int shape_init(cq_graph *g, const char *base, const char *suffix, int n,
+                      const int64_t *v, cq_err *err)
+{
+    int64_t len = n;
+    cq_tensor *t = cq_tensor_new(CQ_S64, 1, &len, err);
+    if (!t)
+        return -1;
+    memcpy(cq_tensor_data(t), v, (size_t)n * sizeof *v);
+    int k = cq__quant_init(g, base, suffix, t, err);
+    cq_tensor_release(t);
+    return k;
+}
+
+/* Gemm (transA 0, alpha 1, beta 1): Reshape [M, K, 1, 1] -> QLinearConv 1x1
+ * with the bias in its int32 sums -> Reshape [M, N]. */
+static cq_status lower_gemm(cq_graph *g, int n, int *done, cq_err *err)
+{
+    const cq_node *c = &g->nodes[n];
+    qlin x, w, q;
+    int act;
+    if (c->n_inputs < 2 || cq_node_int(c, "transA", 0) || cq_node_float(c, "alpha", 1) != 1.0f ||
+        (c->n_inputs > 2 && c->inputs[2] >= 0 && cq_node_float(c, "beta", 1) != 1.0f) ||
+        !dq_in(g, c->inputs[0], &x) || x.count != 1 || x.dt == CQ_S32 ||
+        !dq_in(g, c->inputs[1], &w) || w.dt == CQ_S32 || !cdata(g, w.codes) ||
+        !out_q(g, c->outputs[0], &act, &q))
+        return CQ_OK;
+    const cq_tensor *wc = cdata(g, w.codes);
+    int tb = cq_node_int(c, "transB", 0) != 0;
+    if (wc->ndim != 2 || !cq_tensor_is_contiguous(wc))
+        return CQ_OK;
+    int64_t nn = wc->shape[tb ? 0 : 1], kk = wc->shape[tb ? 1 : 0];
+    if ((w.count != 1 && w.count != nn) || !axis_is(&w, 2, tb ? 0 : 1))
+        return CQ_OK;
+    cq_tensor *bias = NULL;
+    int b = c->n_inputs > 2 ? c->inputs[2] : -1;
+    if (b >= 0 && !(bias = bias_codes(g, b, nn, (float)elem(cdata(g, x.scale), 0), &w, err)))
+        return err->code == CQ_ENOMEM ? CQ_ENOMEM : CQ_OK;
+    /* the weights as [N, K, 1, 1] */
+    int64_t ws[4] = {nn, kk, 1, 1};
+    cq_tensor *w4 = cq_tensor_empty(wc->dtype, 4, ws, err);
+    if (!w4) {
+        cq_tensor_release(bias);
+        return err->code;
+    }
+    const int8_t *src = cq_tensor_data(wc);
+    int8_t *dst = cq_tensor_data(w4);
+    for (int64_t i = 0; i < nn; i++)
+        for (int64_t j = 0; j < kk; j++)
+            dst[i * kk + j] = tb ? src[i * kk + j] : src[j * nn + i];
+    const char *y = g->values[c->outputs[0]].name;
+    char *base = malloc(strlen(y) + 1);
+    cq_status st = base ? CQ_OK : cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    int wv = -1, bv = -1, s_in = -1, s_out = -1, x4 = -1, y4 = -1, zx = -1, zw = -1, zy = -1;
+    if (!st) {
+        strcpy(base, y);
+        int64_t in_shape[4] = {-1, kk, 1, 1}, out_shape[2] = {-1, nn};
+        if ((wv = cq__quant_init(g, base, "_weight_1x1", w4, err)) < 0 ||
+            (bias && (bv = cq__quant_init(g, base, "_bias_s32", bias, err)) < 0) ||
+            (s_in = shape_init(g, base, "_shape_in", 4, in_shape, err)) < 0 ||
+            (s_out = shape_init(g, base, "_shape_out", 2, out_shape, err)) < 0 ||
+            (x4 = cq__quant_fresh(g, base, "_input_4d", err)) < 0 ||
+            (y4 = cq__quant_fresh(g, base, "_qlinear_4d", err)) < 0 ||
+            (zx = zp_value(g, &x, base, err)) < 0 || (zw = zp_value(g, &w, base, err)) < 0 ||
+            (zy = zp_value(g, &q, base, err)) < 0)
+            st = err->code;
+    }
+    if (!st) {
+        const char *rin[2] = {g->values[x.codes].name, g->values[s_in].name};
+        const char *rout[1] = {g->values[x4].name};
+        char *rn = malloc(strlen(base) + 16);
+        if (!rn || cq_graph_add_node(g, "Reshape", (sprintf(rn, "%s_reshape_in", base), rn), "",
+                                     2, rin, 1, rout, err) < 0)
+            st = rn ? err->code : cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        free(rn);
+    }
+    int out = -1;
+    if (!st) {
+        int in[9] = {x4, x.scale, zx, wv, w.scale, zw, q.scale, zy, bv};
+        if ((out = out_target(g, n, &q, act, zy, err)) < 0 ||
+            add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, y4, 0, err) < 0)
+            st = err->code;
+    }
+    if (!st) {
+        /* out: what the Reshape back to [M, N] must write */
+        const char *rin[2] = {g->values[y4].name, g->values[s_out].name};
+        const char *rout[1] = {g->values[out].name};
+        char *rn = malloc(strlen(base) + 16);
+        if (!rn || cq_graph_add_node(g, "Reshape", (sprintf(rn, "%s_reshape_out", base), rn), "",
+                                     2, rin, 1, rout, err) < 0)
+            st = rn ? err->code : cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        free(rn);
+        if (!st)
+            ++*done;
+    }
+    free(base);
+    cq_tensor_release(w4);
+    cq_tensor_release(bias);
+    return st;
+}
+
+/* Q and DQ nodes nothing reads any more. */
+static void drop_unread(cq_graph *g)
+{
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            cq_node *n = &g->nodes[i];
+            if (n->dead || (!is_op(n, "QuantizeLinear") && !is_op(n, "DequantizeLinear")))
+                continue;
+            int y = n->outputs[0];
+            if (y >= 0 && (g->values[y].is_output || cq_graph_consumers(g, y, NULL, 0) > 0))
+                continue;
+            n->dead = 1;
+            changed = 1;
+        }
+    }
+}
+
+cq_status cq_quant_lower(cq_graph *g, int *count, cq_err *err)
+{
+    int done = 0, n0 = g->n_nodes;
+    cq_status st = CQ_OK;
+    for (int i = 0; !st && i < n0; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (n->dead || n->n_outputs != 1)
+            continue;
+        if (is_op(n, "Conv"))
+            st = lower_conv(g, i, &done, err);
+        else if (is_op(n, "MatMul"))
+            st = lower_matmul(g, i, &done, err);
+        else if (is_op(n, "Gemm"))
+            st = lower_gemm(g, i, &done, err);
+        else if (is_op(n, "Add"))
+            st = lower_add(g, i, &done, err);
+    }
+    if (!st && done) {
+        drop_unread(g);
+        st = cq_graph_toposort(g, err);
+        if (!st)
+            st = cq_graph_compact(g, err);
+    }
+    if (count)
+        *count = st ? 0 : done;
+    return st;
+}
