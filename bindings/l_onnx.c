@@ -36,6 +36,11 @@ static mbox *new_box(lua_State *L)
     return b;
 }
 
+cq_graph **cq__lua_new_model(lua_State *L)
+{
+    return &new_box(L)->g;
+}
+
 cq_graph *cq__lua_check_model(lua_State *L, int idx)
 {
     mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);

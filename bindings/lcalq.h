@@ -39,6 +39,10 @@ int cq__lua_open_rng(lua_State *L);
 
 /* Models (l_onnx.c): calq.Model wraps a cq_graph. */
 struct cq_graph;
+/* Push a new Model with no graph yet and return its slot: the box first, so
+ * that a Lua memory error leaks nothing; the caller stores the graph (which
+ * the Model then owns) or leaves NULL (a closed Model) on failure. */
+struct cq_graph **cq__lua_new_model(lua_State *L);
 /* The graph of the Model at idx, or raise "bad argument". Borrowed. */
 struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
 /* Same, and raise "model is running" while a run of it is in progress (its
@@ -69,5 +73,7 @@ struct cq_calib_stats *cq__lua_check_stats(lua_State *L, int idx);
  * s is freed and the error raised. */
 void cq__lua_push_stats(lua_State *L, struct cq_calib_stats *s);
 int cq__lua_open_calib(lua_State *L);
+/* The quantizer (l_quant.c): calq.Quantizer, calq.quant.lower, calq.quant.match. */
+int cq__lua_open_quant(lua_State *L);
 
 #endif

@@ -52,6 +52,7 @@ local modules = {
   "eval",
   "calibrate",
   "merge",
+  "quantize",
 }
 
 for _, name in ipairs(modules) do

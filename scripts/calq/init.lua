@@ -23,4 +23,6 @@ return {
   evaluate = require "calq.evaluate",
   calib = require "calq.calib",
   inputs = require "calq.inputs",
+  quant = require "calq.quant",
+  quantize = require "calq.quantize",
 }

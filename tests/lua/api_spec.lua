@@ -47,7 +47,7 @@ end
 local function methods()
   local out = {}
   for _, ty in ipairs{ "Tensor", "Model", "Dataset", "Index", "Image", "Rng", "Calibrator", "Stats",
-                       "NpyReader" } do
+                       "NpyReader", "Quantizer" } do
     local mt = debug.getregistry()["calq." .. ty]
     assert.is_table(mt, "no metatable calq." .. ty)
     local m = mt.__methods or mt.__index
