@@ -170,7 +170,7 @@ static int stats_info(lua_State *L)
 }
 
 /* The spec table at arg (optional): {method = "minmax", dtype = "u8",
- * symmetric = false, percentile = 99.99}. */
+ * symmetric = false, percentile = 99.99, zero_bin = "keep"}. */
 static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
 {
     spec->dtype = CQ_U8;
@@ -212,6 +212,14 @@ static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
         if (!ok || !(p > 0 && p <= 100))
             luaL_argerror(L, arg, "percentile must be a number in (0, 100]");
         spec->percentile = p;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, arg, "zero_bin") != LUA_TNIL) {
+        const char *z = lua_tostring(L, -1);
+        if (z && strcmp(z, "as_next") == 0)
+            spec->zero_bin = CQ_CALIB_ZERO_AS_NEXT;
+        else if (!z || strcmp(z, "keep") != 0)
+            luaL_argerror(L, arg, "zero_bin must be 'keep' or 'as_next'");
     }
     lua_pop(L, 1);
 }

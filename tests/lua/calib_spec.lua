@@ -107,6 +107,14 @@ describe("calq.calib #fmnist", function()
         if dtype == "u8" then assert.is_true(zp >= 0 and zp <= 255) end
       end
     end
+    for _, name in ipairs(names) do -- the entropy search's bin 0: kept by default
+      if name:match("Relu_output_0$") then
+        local keep = { s:range(name, { method = "entropy" }) }
+        assert.are.same(keep, { s:range(name, { method = "entropy", zero_bin = "keep" }) })
+        local nlo, nhi = s:range(name, { method = "entropy", zero_bin = "as_next" })
+        assert.is_true(nlo == 0 and nhi > 0 and nhi <= s:info(name).max)
+      end
+    end
     local lo, hi = s:range("input")
     assert.are.equal(0, lo)
     assert.is_true(hi <= 1 and hi > 0.9)
@@ -159,6 +167,8 @@ describe("calq.calib #fmnist", function()
     local s = c:stats()
     assert.has_error(function() s:qparams("input", { method = "kl" }) end,
       "bad argument #2 to 'qparams' (unknown method 'kl' (minmax, percentile, entropy, entropy_asym, mse))")
+    assert.has_error(function() s:range("input", { method = "entropy", zero_bin = "zero" }) end,
+      "bad argument #2 to 'range' (zero_bin must be 'keep' or 'as_next')")
     ok, msg, code = s:qparams("nothing")
     assert.is_nil(ok)
     assert.are.equal("no statistics for 'nothing'", msg)
