@@ -59,6 +59,9 @@ void cq__hist_scan_f32_avx512(const float *x, int64_t n, cq_hist_scan *s)
     s->finite += n - nan - pinf - ninf;
 }
 
+/* A block is four vectors (bin_block). */
+typedef char block_is_four_vectors[CQ_HIST_BLOCK == 64 ? 1 : -1];
+
 /* What the binning pass carries from block to block. */
 typedef struct bin_state {
     __m512 inv, lo, hi;
@@ -69,7 +72,8 @@ typedef struct bin_state {
 /* The signed bins of x[0..16 nv) into idx (the last vector's lanes: last),
  * min, max and the non-finite counts into b; 0 (and nothing done) when a
  * finite value lies beyond the grid. */
-static inline __attribute__((always_inline)) int bin_block(const float *x, int nv, __mmask16 last, bin_state *b, int32_t *idx)
+static inline __attribute__((always_inline)) int bin_block(const float *x, int nv, __mmask16 last,
+                                                           bin_state *b, int32_t *idx)
 {
     const __m512i absm = _mm512_set1_epi32(ABS_MASK), expm = _mm512_set1_epi32(EXP_ALL);
     __m512 v[4];
