@@ -14,6 +14,12 @@
 --   engine    "calq" (default) or "ort": ONNX Runtime (onnxruntime-node) through
 --             tools/ort/run_items.js (found under ort_tools, $CALQ_ORT_TOOLS or
 --             ./tools/ort), on the same inputs calq prepares
+--   lower     calq's engine runs a QDQ model in calq's integer form: the model
+--             files it opens are lowered first (calq.quant.lower: QLinearConv and
+--             QLinearAdd on the integer reference kernels where the QDQ pattern is
+--             there; the rest runs in float between its DequantizeLinear and
+--             QuantizeLinear). lower = false runs them as written (float ops
+--             between float Q/DQ). A calq.Model given is run as it is.
 --   limit     the first N images only
 --   threads   calq's threads (1 for the models it opens; a calq.Model given
 --             keeps its own unless threads is set), or ONNX Runtime's (1)
@@ -35,13 +41,14 @@
 -- Returns a result table (calq eval --json prints it), or nil and a message when
 -- a file, a model or ONNX Runtime fails. Misuse raises. The result:
 --   classify:  {task, engine, data, labels, images, models = {{name, top1, correct,
---              ms}, ...}, delta = {top1}, agreement = {rate, same}}
+--              ms, lowered}, ...}, delta = {top1}, agreement = {rate, same}}
 --   blazeface: {task, engine, data, images, faces, side, score, iou, nms_iou,
 --              ap_score, models = {{name, ap, recall, precision, tp, fp, fn,
---              detections, ms}, ...}, delta = {ap, recall, fp},
+--              detections, ms, lowered}, ...}, delta = {ap, recall, fp},
 --              match = {rate, matched, reference, detections, extra}}
 --   (delta, agreement and match only with two models; ms: calq's CPU time in
---   the runs, or ONNX Runtime's own run time.)
+--   the runs, or ONNX Runtime's own run time; lowered: the nodes calq.quant.lower
+--   rewrote, calq's engine only.)
 local check = require "calq.check"
 local ev = require "calq.eval"
 local bf = require "calq.blazeface"
@@ -49,6 +56,7 @@ local cio = require "calq.io"
 local onnx = require "calq.onnx"
 local data = require "calq.data"
 local image = require "calq.image"
+local quant = require "calq.quant"
 local fs = require "calq.fs"
 local lfs = require "lfs"
 
@@ -58,12 +66,19 @@ local function fail(fmt, ...) error({ msg = fmt:format(...) }, 0) end
 
 local function round_ms(ms) return math.floor(ms * 1000 + 0.5) / 1000 end
 
--- An opened model: {model = calq.Model, path = file or nil, name = label}.
-local function open_model(v, what)
+-- An opened model: {model = calq.Model, path = file or nil, name = label,
+-- lowered = QDQ nodes rewritten for calq's integer kernels}.
+local function open_model(v, what, lower)
   if type(v) == "string" then
     local m, msg = onnx.load(v)
     if not m then fail("%s", msg) end
-    return { model = m, path = v, name = v, owned = true }
+    local count = nil
+    if lower then
+      local c, lmsg = quant.lower(m)
+      if not c then fail("%s: %s", v, lmsg) end
+      count = c
+    end
+    return { model = m, path = v, name = v, owned = true, lowered = count }
   end
   return { model = v, name = what }
 end
@@ -192,7 +207,7 @@ local function classify(opts, models)
     end
     local acc, right = ev.top1(pred, truth)
     preds[k] = pred
-    res.models[k] = { name = m.name, top1 = acc, correct = right, ms = round_ms(ms) }
+    res.models[k] = { name = m.name, top1 = acc, correct = right, ms = round_ms(ms), lowered = m.lowered }
   end
   if #models == 2 then
     local rate, same = ev.agreement(preds[2], preds[1])
@@ -308,6 +323,7 @@ local function faces(opts, models)
     res.models[k] = {
       name = m.name, ap = (ev.ap(per[k].ap, iou)), recall = d.recall, precision = d.precision,
       tp = d.tp, fp = d.fp, fn = d.fn, detections = d.detections, ms = round_ms(per[k].ms),
+      lowered = m.lowered,
     }
   end
   if #models == 2 then
@@ -347,6 +363,7 @@ local function check_opts(o)
       bad(("%s: number in [0, 1] expected, got %s"):format(k, tostring(v)))
     end
   end
+  if o.lower ~= nil and type(o.lower) ~= "boolean" then bad(("lower: boolean expected, got %s"):format(check.typename(o.lower))) end
   for _, k in ipairs { "data", "labels", "format", "ort_tools" } do
     if o[k] ~= nil and type(o[k]) ~= "string" then bad(("%s: string expected, got %s"):format(k, check.typename(o[k]))) end
   end
@@ -358,8 +375,9 @@ return function(opts)
   for k, v in pairs(opts) do o[k] = v end
   o.engine = o.engine or "calq"
   local ok, res = pcall(function()
-    local models = { open_model(o.model, "model") }
-    if o.compare then models[2] = open_model(o.compare, "compare") end
+    local lower = o.engine == "calq" and o.lower ~= false
+    local models = { open_model(o.model, "model", lower) }
+    if o.compare then models[2] = open_model(o.compare, "compare", lower) end
     if o.engine == "calq" then
       for _, m in ipairs(models) do
         if o.threads or m.owned then

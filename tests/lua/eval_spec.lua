@@ -234,6 +234,7 @@ describe("calq eval", function()
     local _, self = run(("eval %s %s --task classify --limit 100 --json"):format(fmnist, fmnist))
     local s = require("dkjson").decode(self)
     assert.same({ 0, 100, 1 }, { s.delta.top1, s.agreement.same, s.agreement.rate })
+    assert.equal(0, s.models[1].lowered) -- a float model has no QDQ pattern to lower
   end)
 
   it("measures BlazeFace back-256 on dlib's test photos: 25 of 25 faces, no false positive", function()
@@ -262,6 +263,26 @@ describe("calq eval", function()
     assert.equal(238, require("dkjson").decode(out).models[1].correct)
   end)
 
+  it("runs calq's own int8 classifier in its integer form, with ONNX Runtime's predictions", function()
+    if not have_ort() then return pending("no onnxruntime-node") end
+    if not exists(fmnist_data .. "/train-images-idx3-ubyte.gz") then return pending("no Fashion-MNIST") end
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(require("calq.fs").mkdirs(dir))
+    local x = assert(calq.data.read_idx(fmnist_data .. "/train-images-idx3-ubyte.gz", 1, 200))
+    assert(calq.io.npy_write(dir .. "/calib.npy", x:dequantize(1 / 255):view { 200, 1, 28, 28 }))
+    assert(calq.quantize { model = fmnist, calib = dir .. "/calib.npy", output = dir .. "/int8.onnx" })
+    local r = {}
+    for _, engine in ipairs { "calq", "ort" } do
+      r[engine] = assert(calq.evaluate { task = "classify", model = fmnist, compare = dir .. "/int8.onnx",
+        engine = engine, limit = 300 })
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.is_true(r.calq.models[2].lowered > 0)
+    assert.equal(r.ort.models[2].correct, r.calq.models[2].correct)
+    assert.equal(r.ort.agreement.same, r.calq.agreement.same)
+  end)
+
   it("exits 2 on bad usage, 1 when a file fails", function()
     local cases = {
       { fmnist, "calq eval: --task is required (classify or blazeface)" },
@@ -273,6 +294,7 @@ describe("calq eval", function()
       { "a b c --task classify", "calq eval: unexpected argument 'c' (one or two models)" },
       { fmnist .. " --task classify --frobnicate", "calq eval: unknown option --frobnicate" },
       { fmnist .. " --task blazeface --iou 2", "calq eval: --iou must be in [0, 1]" },
+      { fmnist .. " --task classify --engine ort --no-lower", "calq eval: --no-lower is for --engine calq" },
     }
     for _, c in ipairs(cases) do
       local code, out, err = run("eval " .. c[1])

@@ -11,7 +11,11 @@ usage: calq eval MODEL.onnx [MODEL2.onnx] --task classify|blazeface [--data PATH
 Measures MODEL's accuracy on a test set, and MODEL2's next to it (deltas are
 MODEL2 - MODEL; MODEL is the reference, usually fp32). --engine ort runs the
 models in ONNX Runtime (onnxruntime-node, tools/ort/run_items.js) on the same
-inputs. --json prints one JSON object instead of the table.
+inputs. calq runs a QDQ model in its integer form (calq.quant.lower: QLinearConv,
+QLinearAdd on the integer reference kernels; the table's "int" column counts the
+nodes rewritten); --no-lower runs it as written (float ops between float
+QuantizeLinear/DequantizeLinear). --json prints one JSON object instead of the
+table.
 
   --task classify   top-1 on idx files (Fashion-MNIST layout, input x/255 NCHW),
                     and MODEL2's agreement with MODEL's predictions
@@ -32,6 +36,7 @@ inputs. --json prints one JSON object instead of the table.
     --ap-score S    lowest score entering AP (0.05)
   --limit N         the first N images only
   --threads N       threads of the engine (1)
+  --no-lower        calq: run QDQ models as written, not in the integer form
 
 Exit codes: 0 done, 1 failure (the message names the file), 2 usage.]]
 
@@ -48,9 +53,10 @@ end
 local function print_classify(r)
   local c = name_col(r)
   print(("calq eval: classify, %d images of %s (engine %s)"):format(r.images, r.data, r.engine))
-  print((c .. " %10s %9s %10s"):format("model", "top-1", "correct", "ms"))
+  print((c .. " %10s %9s %10s %5s"):format("model", "top-1", "correct", "ms", "int"))
   for i, m in ipairs(r.models) do
-    print((c .. " %10s %9d %10.0f"):format(("%d %s"):format(i, m.name), pct(m.top1), m.correct, m.ms))
+    print((c .. " %10s %9d %10.0f %5s"):format(("%d %s"):format(i, m.name), pct(m.top1), m.correct, m.ms,
+      m.lowered or "-"))
   end
   if r.delta then
     print((c .. " %10s"):format("delta (2 - 1)", signed(100 * r.delta.top1, "%.2f pt")))
@@ -65,10 +71,11 @@ local function print_faces(r)
   print(("  score >= %g, match IoU >= %g, NMS IoU %g, AP over detections >= %g"):format(
     r.score, r.iou, r.nms_iou, r.ap_score))
   local c = name_col(r)
-  print((c .. " %8s %9s %5s %5s %5s %10s"):format("model", ("AP@%g"):format(r.iou), "recall", "TP", "FP", "FN", "ms"))
+  print((c .. " %8s %9s %5s %5s %5s %10s %5s"):format("model", ("AP@%g"):format(r.iou), "recall", "TP", "FP", "FN",
+    "ms", "int"))
   for i, m in ipairs(r.models) do
-    print((c .. " %8.4f %9s %5d %5d %5d %10.0f"):format(("%d %s"):format(i, m.name), m.ap, pct(m.recall),
-      m.tp, m.fp, m.fn, m.ms))
+    print((c .. " %8.4f %9s %5d %5d %5d %10.0f %5s"):format(("%d %s"):format(i, m.name), m.ap, pct(m.recall),
+      m.tp, m.fp, m.fn, m.ms, m.lowered or "-"))
   end
   if r.delta then
     print((c .. " %8s %9s %5s %5s"):format("delta (2 - 1)", signed(r.delta.ap, "%.4f"),
@@ -94,6 +101,7 @@ local function run(argv)
     nms_iou = { type = "number" },
     ap_score = { type = "number" },
     json = { type = "boolean" },
+    no_lower = { type = "boolean" },
   }, "calq eval")
   local function usage_error(msg)
     io.stderr:write(msg, "\n")
@@ -102,6 +110,7 @@ local function run(argv)
   if not ok then return usage_error(tostring(opts)) end
   if not opts.task then return usage_error("calq eval: --task is required (classify or blazeface)") end
   if #rest < 1 then return usage_error("calq eval: no model given") end
+  if opts.no_lower and opts.engine == "ort" then return usage_error("calq eval: --no-lower is for --engine calq") end
   if #rest > 2 then return usage_error(("calq eval: unexpected argument '%s' (one or two models)"):format(rest[3])) end
   for _, k in ipairs { "limit", "batch", "threads" } do
     if opts[k] and opts[k] < 1 then return usage_error(("calq eval: --%s must be >= 1"):format(k)) end
@@ -121,7 +130,7 @@ local function run(argv)
     task = opts.task, model = rest[1], compare = rest[2], engine = opts.engine, data = opts.data,
     labels = opts.labels, format = opts.format, preprocess = opts.preprocess, limit = opts.limit,
     batch = opts.batch, threads = opts.threads, score = opts.score, iou = opts.iou,
-    nms_iou = opts.nms_iou, ap_score = opts.ap_score,
+    nms_iou = opts.nms_iou, ap_score = opts.ap_score, lower = not opts.no_lower,
   }
   if not r then
     io.stderr:write("calq eval: ", msg, "\n")
