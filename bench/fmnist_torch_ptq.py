@@ -12,7 +12,8 @@
   indices to calib_uniform1000_idx.npy) so that calq calibrates on the very same file
   (`calq quantize ... --calib $CALQ_CACHE/fmnist/calib_uniform1000.npy`). A class-
   balanced set (100 a class, same seed) is written next to it, calib_balanced1000.npy,
-  for the uniform-against-balanced experiment. --calib FILE uses another .npy.
+  for the uniform-against-balanced experiment; --seeds N adds the sets of seeds 1 .. N-1
+  (*_s<k>.npy). --calib FILE calibrates the peer on another .npy.
 - Quantization, torch 1.13, engine onednn, its default qconfig: HistogramObserver for
   activations (u8, full range), per-channel symmetric s8 min-max weights:
   * FX graph mode (prepare_fx / convert_fx with get_default_qconfig_mapping("onednn"):
@@ -120,20 +121,23 @@ def write_npy(path, arr):
     os.replace(tmp, path)
 
 
-def calibration_sets(cache):
-    """Write (if absent) the uniform and class-balanced 1,000-image sets; return the uniform path."""
+def calibration_sets(cache, seeds=1):
+    """Write (if absent) the uniform and class-balanced 1,000-image sets of seeds
+    0 .. seeds-1 (seed 0 unsuffixed, seed k as *_s<k>.npy); return seed 0's uniform path."""
     d = os.path.join(cache, "fmnist")
     os.makedirs(d, exist_ok=True)
     xtr, ytr = load("train")
-    uni = np.sort(np.random.default_rng(SEED).choice(len(xtr), NCALIB, replace=False))
-    rng = np.random.default_rng(SEED)
-    bal = np.sort(np.concatenate([rng.choice(np.flatnonzero(ytr == c), NCALIB // 10, replace=False)
-                                  for c in range(10)]))
-    for name, idx in (("calib_uniform1000", uni), ("calib_balanced1000", bal)):
-        path = os.path.join(d, name + ".npy")
-        if not os.path.isfile(path):
-            write_npy(path, normalize(xtr[idx]))
-            write_npy(os.path.join(d, name + "_idx.npy"), idx.astype(np.int64))
+    for seed in range(seeds):
+        uni = np.sort(np.random.default_rng(seed).choice(len(xtr), NCALIB, replace=False))
+        rng = np.random.default_rng(seed)
+        bal = np.sort(np.concatenate([rng.choice(np.flatnonzero(ytr == c), NCALIB // 10, replace=False)
+                                      for c in range(10)]))
+        sfx = f"_s{seed}" if seed else ""
+        for name, idx in (("calib_uniform1000" + sfx, uni), ("calib_balanced1000" + sfx, bal)):
+            path = os.path.join(d, name + ".npy")
+            if not os.path.isfile(path):
+                write_npy(path, normalize(xtr[idx]))
+                write_npy(os.path.join(d, name + "_idx.npy"), idx.astype(np.int64))
     return os.path.join(d, "calib_uniform1000.npy")
 
 
@@ -178,13 +182,16 @@ def main():
     ap.add_argument("--calib", help="calibration inputs .npy [N,1,28,28] (default: the uniform 1,000)")
     ap.add_argument("--export", help="write the eager int8 model as a QDQ ONNX file here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="also write the calibration sets of seeds 1 .. N-1 (for bench/fmnist_grid.lua)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.backends.quantized.engine = "onednn"
     from torch.ao.quantization import get_default_qconfig, get_default_qconfig_mapping
 
     t0 = time.time()
-    calib_path = a.calib or calibration_sets(a.cache)
+    uniform0 = calibration_sets(a.cache, max(1, a.seeds))
+    calib_path = a.calib or uniform0
     calib = np.load(calib_path).astype(np.float32)
     if calib.ndim != 4 or calib.shape[1:] != (1, 28, 28):
         raise SystemExit(f"{calib_path}: shape {calib.shape}, expected [N, 1, 28, 28]")
