@@ -66,6 +66,49 @@ static int dq_const(cq_graph *h, const char *base, cq_tensor *codes, cq_tensor *
     return out;
 }
 
+/* The channel count of input 0 of Conv / Gemm node n (from its constant
+ * weights), 0 for other nodes or when unknown. */
+static int64_t in_channels(const cq_graph *g, const cq_node *n)
+{
+    const cq_tensor *w = n->n_inputs > 1 && n->inputs[1] >= 0 ? g->values[n->inputs[1]].data : NULL;
+    if (!w)
+        return 0;
+    if (!strcmp(n->op_type, "Conv") && w->ndim >= 3)
+        return w->shape[1] * cq_node_int(n, "group", 1);
+    if (!strcmp(n->op_type, "Gemm") && w->ndim == 2)
+        return w->shape[cq_node_int(n, "transB", 0) ? 1 : 0];
+    return 0;
+}
+
+/* A second DequantizeLinear of qo (v's codes) with v's scale and zero point
+ * repeated per channel along axis 1 (channels of them), for the Conv and
+ * Gemm nodes kept fp32 that read v: ONNX Runtime quantizes the float weights
+ * of a Conv / Gemm fed by a per-tensor DequantizeLinear and followed by a
+ * QuantizeLinear (its WeightBiasQuantization transformer), a per-axis one
+ * keeps them float. The same values either way. Its output, or -1. */
+static int dq_per_channel(cq_graph *h, const char *name, const cq__qval *qv, int qo,
+                          int64_t channels, cq_err *err)
+{
+    cq_tensor *s = cq_tensor_new(CQ_F32, 1, &channels, err);
+    cq_tensor *z = s ? cq_tensor_new(qv->dtype, 1, &channels, err) : NULL;
+    int out = -1;
+    if (z) {
+        cq_tensor_fill(s, qv->scale);
+        cq_tensor_fill(z, qv->zp);
+        int in[3] = {qo, -1, -1};
+        in[1] = cq__quant_init(h, name, "_scale_per_channel", s, err);
+        in[2] = in[1] < 0 ? -1 : cq__quant_init(h, name, "_zero_point_per_channel", z, err);
+        out = in[2] < 0 ? -1 : cq__quant_fresh(h, name, "_dequantized_per_channel", err);
+        int n = out < 0 ? -1 : add_node(h, "DequantizeLinear", name, "_DequantizeLinear_per_channel",
+                                        3, in, out, err);
+        if (n < 0 || cq_node_set_int(h, n, "axis", 1, err) != CQ_OK)
+            out = -1;
+    }
+    cq_tensor_release(s);
+    cq_tensor_release(z);
+    return out;
+}
+
 /* Value v of the planned graph: Q and DQ after its source, readers rewired. */
 static cq_status qdq_value(const cq_quant *q, cq_graph *h, int v, cq_err *err)
 {
@@ -116,14 +159,35 @@ static cq_status qdq_value(const cq_quant *q, cq_graph *h, int v, cq_err *err)
         if (add_node(h, "DequantizeLinear", name, "_DequantizeLinear", 3, dq_in, out, err) < 0)
             st = err->code;
     }
-    for (int r = 0; !st && out != hv && r < nr; r++) {
+    int pc_out = -1;
+    int64_t pc_channels = 0;
+    for (int r = 0; !st && r < nr; r++) {
         int c = readers[r];
-        if (!qv->all_readers && !(c < g->n_nodes && q->info[c].int8 &&
-                                  q->info[c].kind != CQ_QK_ACT))
+        int int8 = c < g->n_nodes && q->info[c].int8 && q->info[c].kind != CQ_QK_ACT;
+        if (!qv->all_readers && !int8)
+            continue;
+        int to = out;
+        int64_t ch = !int8 && c < g->n_nodes && q->info[c].kind == CQ_QK_COMPUTE &&
+                             h->nodes[c].inputs[0] == hv
+                         ? in_channels(g, &g->nodes[c])
+                         : 0;
+        if (ch > 0) {
+            if (pc_out < 0 || pc_channels != ch) {
+                pc_out = dq_per_channel(h, name, qv, qo, ch, err);
+                pc_channels = ch;
+            }
+            if (pc_out < 0) {
+                st = err->code;
+                break;
+            }
+            h->nodes[c].inputs[0] = pc_out;
+            continue;
+        }
+        if (to == hv)
             continue;
         for (int k = 0; k < h->nodes[c].n_inputs; k++)
             if (h->nodes[c].inputs[k] == hv)
-                h->nodes[c].inputs[k] = out;
+                h->nodes[c].inputs[k] = to;
     }
     free(readers);
     free(name);

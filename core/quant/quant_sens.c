@@ -2,9 +2,9 @@
  * output against fp32 as an SQNR (quant.h, cq_quant_sens_*).
  *
  * Each node (with the activation folded into it) becomes a graph of its
- * own, quantized with the same statistics and options and lowered to
- * calq's integer operators; the fp32 graph runs once per item with
- * activation fusion (what the calibrator observes), its values are kept
+ * own, quantized with the same statistics and options (run as QDQ in float,
+ * or lowered to calq's integer operators); the fp32 graph runs once per item
+ * with activation fusion (what the calibrator observes), its values are kept
  * for the item, and every node's graph runs on them. */
 #include "quant/quant_internal.h"
 
@@ -30,6 +30,7 @@ struct cq_quant_sens {
     cq_quant *q;
     cq_exec *ref;
     int threads;
+    int integer;        /* the nodes' graphs lowered to the integer operators */
     int n;
     sens_node *nodes;
     int *uses;          /* per value: sensitivity graphs reading it (inputs and outputs) */
@@ -99,7 +100,7 @@ static cq_status make_node(cq_quant_sens *s, int i, sens_node *sn, cq_err *err)
     sn->g = qm ? cq_quant_graph(qm, err) : NULL;
     cq_quant_free(qm);
     cq_graph_free(h);
-    if (!sn->g || cq_quant_lower(sn->g, NULL, err) != CQ_OK)
+    if (!sn->g || (s->integer && cq_quant_lower(sn->g, NULL, err) != CQ_OK))
         return cq_err_prefix(err, err->code, "sensitivity of %s '%s': ", g->nodes[i].op_type,
                              g->nodes[i].name);
     cq_exec_opts eo = CQ_EXEC_OPTS_DEFAULT;
@@ -157,13 +158,14 @@ static int observe(void *ud, const cq_graph *g, int node, int output, const cq_t
     return s->cache[v] ? 0 : 1;
 }
 
-cq_quant_sens *cq_quant_sens_new(cq_quant *q, int threads, cq_err *err)
+cq_quant_sens *cq_quant_sens_new(cq_quant *q, int threads, int integer, cq_err *err)
 {
     cq_quant_sens *s = calloc(1, sizeof *s);
     const cq_graph *g = q->g;
     if (s) {
         s->q = q;
         s->threads = threads;
+        s->integer = integer;
         s->nodes = calloc((size_t)g->n_nodes + 1, sizeof *s->nodes);
         s->uses = calloc((size_t)g->n_values + 1, sizeof *s->uses);
         s->left = calloc((size_t)g->n_values + 1, sizeof *s->left);

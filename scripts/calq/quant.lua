@@ -70,15 +70,17 @@ function quant.format_sensitivity(list, nodes)
 end
 
 --- quant.format_exceptions(exceptions) -> text: one line per node kept out of
--- int8 ({index, op_type, name, precision, reason, auto}).
+-- int8 ({index, op_type, name, precision, reason, source}; source "default" or
+-- "auto" is shown).
 function quant.format_exceptions(ex)
   if type(ex) ~= "table" then
     error(("bad argument #1 to 'format_exceptions' (table expected, got %s)"):format(type(ex)), 2)
   end
   local lines = {}
   for _, e in ipairs(ex) do
-    lines[#lines + 1] = ("%5d  %-8s %-5s %s%s: %s"):format(e.index, e.op_type, e.precision,
-      e.auto and "(auto) " or "", short(e.name ~= "" and e.name or "?", 60), e.reason or "")
+    local tag = (e.source == "default" or e.source == "auto") and ("(" .. e.source .. ") ") or ""
+    lines[#lines + 1] = ("%5d  %-8s %-5s %s%s: %s"):format(e.index, e.op_type, e.precision, tag,
+      short(e.name ~= "" and e.name or "?", 60), e.reason or "")
   end
   return table.concat(lines, "\n")
 end

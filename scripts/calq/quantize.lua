@@ -13,18 +13,23 @@
 --               .npy or calq tensor file of preprocessed inputs along the first
 --               dimension, or a Tensor (calq.inputs)
 --   preprocess  a calq.image preset or spec, for a list
---   stats       saved statistics (a path or a calq.Stats) instead of calib
+--   stats       saved statistics (a path or a calq.Stats) instead of observing
+--               calib (which, when given too, serves the sensitivity only)
 --   observer    minmax | movavg | percentile | entropy | entropy-asym | mse
 --               (default: DEFAULTS.observer); percentile = 99.99; bins (2048)
 --   activations "u8" (asymmetric) | "s8" (symmetric); symmetric = true/false overrides
 --   weights     "minmax" | "mse", per output channel (per_channel = false: per tensor)
+--   defaults    false: none of calq's default exceptions (DEFAULTS.keep_fp32)
 --   keep_fp32   patterns (a list, or one string with commas) of nodes kept fp32
 --   precision   {{pattern or node index, "int8" | "fp32" | "bf16"}, ...}, after keep_fp32
 --   auto        automatic fp32 exceptions: {sqnr = dB, max = N} keeps fp32 the
 --               nodes (worst first, at most max) whose SQNR quantized alone is
---               below sqnr; false: none (default: DEFAULTS.auto)
+--               below sqnr; false: none (default: DEFAULTS.auto, and none when
+--               there are only statistics and no calib data to measure on)
 --   sensitivity true, or the number of items to measure it on (default
---               DEFAULTS.sensitivity_items when true or when auto needs it)
+--               DEFAULTS.sensitivity_items when true or when auto needs it);
+--               sensitivity_integer: measure on the integer kernels (slower,
+--               the same figures within rounding ties)
 --   output      where to write the QDQ model; output_qlinear: calq's integer
 --               form (cq_quant_lower) as well
 --   batch (32), threads, skip_missing: as calq.inputs and calq.calib
@@ -32,7 +37,7 @@
 -- data fail (misuse raises):
 --   {model = QDQ calq.Model, quantizer = calq.Quantizer, stats = calq.Stats,
 --    nodes = q:nodes(), exceptions = {{index, name, op_type, precision, reason,
---    auto}, ...}, int8, quantizable, bias_clamped = {{index, name, count}, ...},
+--    auto, source = "default" | "user" | "auto" | "calq"}, ...}, int8, quantizable, bias_clamped = {{index, name, count}, ...},
 --    sensitivity = q:sensitivity() or nil, items (calibration items, nil with
 --    stats), options = {observer, method, activations, symmetric, weights,
 --    per_channel, percentile}, output, output_qlinear}
@@ -50,7 +55,11 @@ local DEFAULTS = {
   weights = "minmax",
   per_channel = true,
   percentile = 99.99,
-  auto = false,
+  -- the model's output layers stay fp32 (applied before keep_fp32 and
+  -- precision, which may set them back to int8; defaults = false drops it)
+  keep_fp32 = { "last:*" },
+  -- and the nodes whose SQNR quantized alone is below 18 dB
+  auto = { sqnr = 18 },
   sensitivity_items = 32,
 }
 
@@ -193,21 +202,34 @@ local function run(o)
     stats = c:stats()
     c:close()
   end
-  -- the precision list: keep_fp32, then precision
-  local precision = {}
-  for _, p in ipairs(patterns_of(o.keep_fp32)) do precision[#precision + 1] = { p, "fp32" } end
-  for _, e in ipairs(o.precision or {}) do precision[#precision + 1] = e end
+  -- the precision list: calq's default exceptions, keep_fp32, then precision
+  local precision, source = {}, {}
+  local function add(p, prec, from)
+    precision[#precision + 1] = { p, prec }
+    local hits = type(p) == "number" and { p } or quant.match(model, p)
+    if not hits then fail("pattern '%s': cannot plan %s", p, tostring(o.model)) end
+    for _, i in ipairs(hits) do source[i] = prec ~= "int8" and from or nil end
+  end
+  if o.defaults ~= false then
+    for _, p in ipairs(DEFAULTS.keep_fp32) do add(p, "fp32", "default") end
+  end
+  for _, p in ipairs(patterns_of(o.keep_fp32)) do add(p, "fp32", "user") end
+  for _, e in ipairs(o.precision or {}) do add(e[1], e[2], "user") end
   local q, qerr = quant.new(model, stats, qopts(o, obs, precision))
   if not q then fail("%s", qerr) end
   -- sensitivity, and the automatic exceptions drawn from it
   local auto = o.auto
   if auto == nil then auto = DEFAULTS.auto end
+  if o.calib == nil then
+    if o.sensitivity then fail("sensitivity needs calibration data (calib), not only statistics") end
+    auto = false -- nothing to measure on: reported as such
+  end
   local want = o.sensitivity or (auto and true)
   local sens
   if want then
-    if o.calib == nil then fail("sensitivity needs calibration data (calib), not only statistics") end
     local limit = math.type(want) == "integer" and want or DEFAULTS.sensitivity_items
-    each_batch(o, batch, limit, function(x) return q:measure(x, o.threads) end, "sensitivity")
+    each_batch(o, batch, limit, function(x) return q:measure(x, o.threads, o.sensitivity_integer) end,
+      "sensitivity")
     sens = q:sensitivity()
   end
   local auto_set = {}
@@ -220,8 +242,9 @@ local function run(o)
     table.sort(cand, function(a, b) return a.sqnr < b.sqnr or (a.sqnr == b.sqnr and a.index < b.index) end)
     local max = auto.max or #cand
     for k = 1, math.min(max, #cand) do
-      auto_set[cand[k].index] = true
+      auto_set[cand[k].index] = ("SQNR %.2f dB quantized alone, below %g"):format(cand[k].sqnr, auto.sqnr)
       precision[#precision + 1] = { cand[k].index, "fp32" }
+      source[cand[k].index] = "auto"
     end
     if next(auto_set) then
       local q2, qerr2 = quant.new(model, stats, qopts(o, obs, precision))
@@ -235,6 +258,7 @@ local function run(o)
   local nodes = q:nodes()
   local r = { model = qdq, quantizer = q, stats = stats, nodes = nodes, sensitivity = sens,
               items = items, exceptions = {}, bias_clamped = {}, int8 = 0, quantizable = 0,
+              auto = auto and { sqnr = auto.sqnr, max = auto.max } or false,
               options = { observer = obs.name, method = obs.method, activations = o.activations or
                 DEFAULTS.activations, symmetric = o.symmetric, weights = o.weights or DEFAULTS.weights,
                 per_channel = o.per_channel == nil and DEFAULTS.per_channel or o.per_channel,
@@ -245,8 +269,17 @@ local function run(o)
       if n.int8 then
         r.int8 = r.int8 + 1
       else
+        local from = source[n.index] or "calq"
+        local why = n.reason
+        if from == "auto" then
+          why = auto_set[n.index]
+        elseif from == "default" then
+          why = "calq's default: the model's output layers (" .. table.concat(DEFAULTS.keep_fp32, ", ") .. ")"
+        end
+        if n.precision == "bf16" then why = why .. "; bf16 kept fp32 until calq runs bf16" end
         r.exceptions[#r.exceptions + 1] = { index = n.index, name = n.name, op_type = n.op_type,
-          precision = n.precision, reason = n.reason, auto = auto_set[n.index] or false }
+          precision = n.precision, reason = why, auto = from == "auto" or from == "default",
+          source = from }
       end
     end
     if n.bias_clamped > 0 then

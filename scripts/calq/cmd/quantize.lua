@@ -21,7 +21,8 @@ command writes the same bytes every time, at any thread count.
                        calq tensor file of preprocessed inputs along dim 1
   --preprocess P       ]] .. table.concat(image.presets, ", ") .. [[
 
-  --stats STATS        saved statistics instead of --calib
+  --stats STATS        saved statistics instead of observing --calib (which,
+                       when given too, serves the sensitivity only)
   --observer NAME      ]] .. table.concat(quant.observers(), ", ") .. [[
  (default mse)
   --percentile P       for --observer percentile (99.99)
@@ -34,12 +35,17 @@ command writes the same bytes every time, at any thread count.
                        value name, op:TYPE, first:TYPE, last:TYPE, a glob;
                        commas join several)
   --precision P=PREC   the same with int8, fp32 or bf16 (applied after)
+  --no-default-fp32    drop calq's default exceptions (last:*, the model's
+                       output layers, kept fp32)
   --auto-fp32 DB       keep fp32 the nodes whose SQNR quantized alone is below
-                       DB (measured on the calibration data)
+                       DB, measured on --calib data (default 18)
   --max-auto N         at most N of them (the worst)
+  --no-auto            no automatic exceptions
   --report             print each quantizable node's sensitivity (SQNR in dB
                        of its output when it alone is quantized)
   --sens-items N       items the sensitivity is measured on (32)
+  --sens-integer       measure it on the integer kernels (slower; the same
+                       figures within rounding ties)
   --output-qlinear F   also write calq's integer form (QLinearConv, ...)
   --batch B            items read at a time (32)
   --threads N          kernel threads (the output does not depend on them)
@@ -69,6 +75,9 @@ local function parse(argv)
     precision = { type = "string", multiple = true },
     auto_fp32 = { type = "number" },
     max_auto = { type = "integer" },
+    no_auto = { type = "boolean" },
+    no_default_fp32 = { type = "boolean" },
+    sens_integer = { type = "boolean" },
     report = { type = "boolean" },
     sens_items = { type = "integer" },
     output = { type = "string" },
@@ -82,7 +91,6 @@ local function parse(argv)
   if not rest[1] then usage_error("no model given") end
   if #rest > 1 then usage_error("unexpected argument '%s'", rest[2]) end
   if not opts.calib and not opts.stats then usage_error("--calib or --stats is required") end
-  if opts.calib and opts.stats then usage_error("--calib and --stats exclude each other") end
   if not opts.output then usage_error("--output is required") end
   if not quant.observer(opts.observer) then
     usage_error("--observer: '%s' is not one of %s", opts.observer, table.concat(quant.observers(), ", "))
@@ -100,6 +108,9 @@ local function parse(argv)
   if opts.max_auto and opts.max_auto < 0 then usage_error("--max-auto must be at least 0") end
   if (opts.report or opts.auto_fp32) and not opts.calib then
     usage_error("--report and --auto-fp32 measure on --calib data")
+  end
+  if opts.no_auto and (opts.auto_fp32 or opts.max_auto) then
+    usage_error("--no-auto excludes --auto-fp32 and --max-auto")
   end
   if opts.preprocess then
     local known = false
@@ -145,7 +156,10 @@ local function print_text(r, opts)
   print(("  %-14s %d of %d quantizable nodes"):format("int8", r.int8, r.quantizable))
   local auto = 0
   for _, e in ipairs(r.exceptions) do auto = auto + (e.auto and 1 or 0) end
-  print(("  %-14s %d (%d chosen automatically)"):format("kept float", #r.exceptions, auto))
+  print(("  %-14s %s"):format("auto fp32", r.auto and ("SQNR below %g dB%s, measured on %d items"):format(
+    r.auto.sqnr, r.auto.max and (", at most %d"):format(r.auto.max) or "", r.sensitivity and r.sensitivity[1]
+    and r.sensitivity[1].items or 0) or (opts.calib and "off" or "off (no --calib data to measure on)")))
+  print(("  %-14s %d (%d chosen by calq: defaults and automatic)"):format("kept float", #r.exceptions, auto))
   if #r.exceptions > 0 then print(quant.format_exceptions(r.exceptions)) end
   for _, b in ipairs(r.bias_clamped) do
     print(("  bias clamped to int32: %d values of node %d '%s'"):format(b.count, b.index, b.name))
@@ -160,7 +174,7 @@ local function print_json(r, opts)
   local ex, clamp, sens = {}, {}, nil
   for i, e in ipairs(r.exceptions) do
     ex[i] = { index = e.index, name = e.name, op_type = e.op_type, precision = e.precision,
-              reason = e.reason, auto = e.auto }
+              reason = e.reason or json.null, auto = e.auto, source = e.source }
   end
   for i, b in ipairs(r.bias_clamped) do clamp[i] = b end
   if r.sensitivity then
@@ -178,6 +192,7 @@ local function print_json(r, opts)
                 symmetric = o.symmetric == nil and json.null or o.symmetric, weights = o.weights,
                 per_channel = o.per_channel, percentile = o.percentile or json.null },
     int8 = r.int8, quantizable = r.quantizable, exceptions = #ex > 0 and ex or json.null,
+    auto = r.auto and { sqnr = r.auto.sqnr, max = r.auto.max or json.null } or false,
     bias_clamped = #clamp > 0 and clamp or json.null, sensitivity = sens or json.null,
   })
 end
@@ -198,8 +213,12 @@ local function run(argv)
     end
     error(opts, 0)
   end
-  local auto = false
-  if opts.auto_fp32 then auto = { sqnr = opts.auto_fp32, max = opts.max_auto } end
+  local auto = nil -- calq's default
+  if opts.no_auto then
+    auto = false
+  elseif opts.auto_fp32 or opts.max_auto then
+    auto = { sqnr = opts.auto_fp32 or 18, max = opts.max_auto }
+  end
   local sym = nil
   if opts.symmetric then sym = true elseif opts.asymmetric then sym = false end
   local r, err = quantize{
@@ -208,6 +227,7 @@ local function run(argv)
     activations = opts.activations, symmetric = sym, weights = opts.weights,
     per_channel = not opts.per_tensor, keep_fp32 = opts.keep_fp32, precision = opts.precision_list,
     auto = auto, sensitivity = opts.report and (opts.sens_items or true) or opts.sens_items,
+    sensitivity_integer = opts.sens_integer, defaults = not opts.no_default_fp32,
     output = opts.output, output_qlinear = opts.output_qlinear, batch = opts.batch,
     threads = opts.threads, skip_missing = opts.skip_missing,
   }
