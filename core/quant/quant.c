@@ -539,6 +539,13 @@ cq_quant *cq_quant_new(cq_graph *g, const cq_calib_stats *stats, const cq_quant_
             return NULL;
         }
     }
+    for (int i = 0; i < nn; i++) {
+        cq_quant_node_info *in = &q->info[i];
+        if (in->kind == CQ_QK_FLOAT)
+            in->reason = "calq runs this operator in float";
+        else if (in->kind == CQ_QK_ACT && !in->int8)
+            in->reason = "not folded: its producer is not int8";
+    }
     return q;
 }
 
