@@ -24,7 +24,7 @@ Relu/Clip) to STATS, a calq tensor file (written to STATS.tmp, renamed).
 
   --shard I/N         items I, I+N, I+2N, ... (I from 0); `calq merge` of
                       the N shards' files equals one run, byte for byte
-  --batch B           items read and preprocessed at a time (32); the
+  --batch B           items read and preprocessed at a time (8); the
                       statistics do not depend on it
   --bins N            histogram bins a side, a power of two in 128..8192
                       (2048)
@@ -49,7 +49,7 @@ local function parse(argv)
     calib = { type = "string" },
     preprocess = { type = "string" },
     shard = { type = "string" },
-    batch = { type = "integer", default = 32 },
+    batch = { type = "integer", default = 8 },
     bins = { type = "integer" },
     observer = { type = "string", default = "hist", choices = { "hist", "minmax", "moving_avg" } },
     threads = { type = "integer" },
