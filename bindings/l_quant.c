@@ -190,6 +190,7 @@ static int read_opts(lua_State *L, int idx, const cq_graph *g, cq_quant_opts *o,
 /* calq.quant.new(model, stats [, opts]) -> Quantizer | nil, msg, code */
 static int l_new(lua_State *L)
 {
+    lua_settop(L, 3); /* the options' slot, nil when absent */
     cq_graph *g = cq__lua_check_idle_model(L, 1);
     cq_calib_stats *stats = cq__lua_check_stats(L, 2);
     cq_err err;
@@ -349,8 +350,9 @@ static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
     }
 }
 
-/* q:measure(inputs [, threads]) -> true | nil, msg, code: feeds the
- * sensitivity runs (items along the first dimension) */
+/* q:measure(inputs [, threads [, integer]]) -> true | nil, msg, code: feeds
+ * the sensitivity runs (items along the first dimension); the first call
+ * decides threads and whether the nodes run on the integer kernels */
 static int m_measure(lua_State *L)
 {
     qbox *b = check_q(L, 1);
@@ -361,7 +363,7 @@ static int m_measure(lua_State *L)
     luaL_argcheck(L, threads >= 0 && threads <= 1024, 3, "threads must be 0..1024");
     cq_err err;
     if (!b->sens) {
-        b->sens = cq_quant_sens_new(b->q, (int)threads, &err);
+        b->sens = cq_quant_sens_new(b->q, (int)threads, lua_toboolean(L, 4), &err);
         if (!b->sens)
             return cq__lua_fail(L, &err);
     }
