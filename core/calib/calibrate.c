@@ -49,7 +49,7 @@ static unsigned char *data_dependent(const cq_graph *g)
  * of values downstream of a symbolic dimension unknown until a run. */
 static int maybe_f32(const cq_value *v) { return !v->data && (!v->has_type || v->dtype == CQ_F32); }
 
-/* Whether value v is a Conv's (CQ_OP_TAKES_ACT) output read only by a
+/* Whether value v is a Conv's or Add's (CQ_OP_TAKES_ACT) output read only by a
  * Relu/Clip that folds into it: the quantized graph quantizes the
  * activation's output, never v. The executor fuses the same pairs where it
  * knows statically that they run on floats; this decides by structure, so
