@@ -5,6 +5,7 @@ local args = require "calq.args"
 local calib = require "calq.calib"
 local image = require "calq.image"
 local inputs = require "calq.inputs"
+local json = require "calq.json"
 local onnx = require "calq.onnx"
 
 local usage = [[
@@ -32,7 +33,11 @@ Relu/Clip) to STATS, a calq tensor file (written to STATS.tmp, renamed).
                       every method), minmax, or moving_avg (does not merge)
   --threads N         kernel threads (the statistics do not depend on it)
   --skip-missing      leave missing images out (default: an error)
-  --json              print the summary as JSON
+  --json              print the summary as JSON: model, calib, output,
+                      observer, shard {index, count}, items, set_items,
+                      missing, missing_examples, tensors, nan, pinf, ninf,
+                      nonfinite_tensors [{name, nan, pinf, ninf}],
+                      run_seconds (in the model runs), cpu_seconds
 
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
@@ -85,13 +90,6 @@ local function parse(argv)
   return opts
 end
 
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
-    return map[c] or ("\\u%04x"):format(c:byte())
-  end) .. '"'
-end
-
 local function run(argv)
   local ok, opts = pcall(parse, argv)
   if not ok then
@@ -142,18 +140,17 @@ local function run(argv)
   local secs = c:seconds()
   local cpu = os.clock() - t0
   if opts.json then
-    local b = {}
-    for i, t in ipairs(bad) do
-      b[i] = ('{"name":%s,"nan":%d,"pinf":%d,"ninf":%d}'):format(json_string(t.name), t.nan, t.pinf, t.ninf)
-    end
-    local miss = {}
-    for i, p in ipairs(src.missing) do miss[i] = json_string(p) end
-    print(('{"model":%s,"calib":%s,"output":%s,"shard":[%d,%d],"items":%d,"set_items":%d,'
-      .. '"missing":[%s],"tensors":%d,"observer":%s,"nan":%d,"pinf":%d,"ninf":%d,'
-      .. '"nonfinite_tensors":[%s],"run_seconds":%.3f,"cpu_seconds":%.3f}'):format(
-      json_string(opts.model), json_string(opts.calib), json_string(opts.output), src.shard_i,
-      src.shard_n, c:items(), src.total, table.concat(miss, ","), #names, json_string(opts.observer),
-      nan, pinf, ninf, table.concat(b, ","), secs, cpu))
+    local examples = {}
+    for i = 1, math.min(5, #src.missing) do examples[i] = src.missing[i] end
+    print(json.encode{
+      model = opts.model, calib = opts.calib, output = opts.output, observer = opts.observer,
+      shard = { index = src.shard_i, count = src.shard_n },
+      items = c:items(), set_items = src.total,
+      missing = #src.missing, missing_examples = #examples > 0 and examples or nil,
+      tensors = #names, nan = nan, pinf = pinf, ninf = ninf,
+      nonfinite_tensors = #bad > 0 and bad or nil,
+      run_seconds = secs, cpu_seconds = cpu,
+    })
   else
     print(("calq calibrate: %s -> %s"):format(opts.model, opts.output))
     print(("  %-18s %s"):format("set", opts.calib .. (src.shard_n > 1

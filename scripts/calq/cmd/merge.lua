@@ -2,6 +2,7 @@
 -- (calq calibrate --shard I/N) into one file.
 local args = require "calq.args"
 local calib = require "calq.calib"
+local json = require "calq.json"
 
 local usage = [[
 usage: calq merge STATS... --output STATS [--json]
@@ -10,19 +11,13 @@ Merges the statistics files of `calq calibrate --shard I/N` runs (in any
 order) into one file, written to STATS.tmp and renamed. Min-max and
 histogram statistics merge exactly: the N shards of a set merged give the
 file one run over the whole set writes, byte for byte. Moving averages
-depend on the order of the items and do not merge.
+depend on the order of the items and do not merge. --json prints inputs,
+output, tensors and items.
 
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
 local function fail(fmt, ...)
   error("calq merge: " .. fmt:format(...), 0)
-end
-
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
-    return map[c] or ("\\u%04x"):format(c:byte())
-  end) .. '"'
 end
 
 local function run(argv)
@@ -52,10 +47,7 @@ local function run(argv)
     items = math.max(items, merged:info(name).batches)
   end
   if opts.json then
-    local files = {}
-    for i, p in ipairs(rest) do files[i] = json_string(p) end
-    print(('{"inputs":[%s],"output":%s,"tensors":%d,"items":%d}'):format(
-      table.concat(files, ","), json_string(opts.output), #names, items))
+    print(json.encode{ inputs = rest, output = opts.output, tensors = #names, items = items })
   else
     print(("calq merge: %d files -> %s: %d tensors, %d items"):format(#rest, opts.output, #names, items))
   end
