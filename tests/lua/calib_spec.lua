@@ -303,6 +303,15 @@ describe("calq calibrate and calq merge", function()
       assert.truthy(j:find(('"shard":{"count":4,"index":%d}'):format(i), 1, true), j)
       assert.truthy(j:find('"missing":0,', 1, true), j)
     end
+    -- statistics of another observer do not merge in
+    code, out, err = run(("calibrate %s --calib %s/x.npy --observer minmax --output %s/mm.calq")
+      :format(fmnist_model, dir, dir))
+    assert.are.equal(0, code, err)
+    code, out, err = run(("merge %s/s0.calq %s/mm.calq --output %s/bad.calq"):format(dir, dir, dir))
+    assert.are.equal(1, code)
+    assert.are.equal("calq merge: statistics 2: calibration statistics merge: observer 'input': "
+      .. "kinds differ\n", err)
+    assert.is_nil(io.open(dir .. "/bad.calq"))
     code, out, err = run(("merge %s/s3.calq %s/s1.calq %s/s0.calq %s/s2.calq --output %s/merged.calq")
       :format(dir, dir, dir, dir, dir))
     assert.are.equal(0, code, err)
@@ -328,6 +337,16 @@ describe("calq calibrate and calq merge", function()
     assert.are.equal(0, code, err)
     assert.truthy(out:find('"items":6,', 1, true), out)
     assert.are.equal(read(dir .. "/all.calq"), read(dir .. "/merged.calq"))
+    -- another model's statistics are refused, not unioned
+    if have_fmnist then
+      fmnist_inputs(3, dir, "x")
+      assert.are.equal(0, (run(("calibrate %s --calib %s/x.npy --output %s/fm.calq"):format(
+        fmnist_model, dir, dir))))
+      local c2, _, e2 = run(("merge %s/s0.calq %s/fm.calq --output %s/bad.calq"):format(dir, dir, dir))
+      assert.are.equal(1, c2)
+      assert.are.equal(("calq merge: %s/fm.calq: its tensors are not those of %s/s0.calq (statistics "
+        .. "of another model?)\n"):format(dir, dir), e2)
+    end
     local s = assert(calib.load(dir .. "/merged.calq"))
     assert.are.equal("input:0", s:names()[1])
     local lo, hi = s:range("input:0")

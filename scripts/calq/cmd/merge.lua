@@ -37,6 +37,14 @@ local function run(argv)
     if not s then fail("%s", msg) end
     sets[i] = s
   end
+  -- shards of one run observe the same tensors: anything else is a mix-up
+  -- (another model, another calq), not something to union silently
+  local first = table.concat(sets[1]:names(), "\0")
+  for i = 2, #sets do
+    if table.concat(sets[i]:names(), "\0") ~= first then
+      fail("%s: its tensors are not those of %s (statistics of another model?)", rest[i], rest[1])
+    end
+  end
   local merged, msg = calib.merge(sets)
   if not merged then fail("%s", msg) end
   local sok, werr = merged:save(opts.output)
