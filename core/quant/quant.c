@@ -449,7 +449,7 @@ void cq_quant_free(cq_quant *q)
     if (!q)
         return;
     if (q->qn)
-        for (int i = 0; i < q->g->n_nodes; i++)
+        for (int i = 0; i < q->n_nodes; i++)
             free_qnode(&q->qn[i]);
     free(q->qn);
     free(q->prec);
@@ -496,6 +496,8 @@ cq_quant *cq_quant_new(cq_graph *g, const cq_calib_stats *stats, const cq_quant_
     int nn = g->n_nodes, nv = g->n_values;
     if (q) {
         q->g = g;
+        q->n_nodes = nn;
+        q->n_values = nv;
         q->stats = stats;
         q->o = o;
         q->o.precision = NULL;

@@ -57,8 +57,9 @@
  *     ...
  *     cq_graph_free(qdq); cq_quant_free(q); cq_calib_stats_free(st); cq_graph_free(g);
  *
- * Ownership: a cq_quant borrows g and the statistics (both must outlive it);
- * cq_quant_graph returns a new graph the caller frees. Every function taking
+ * Ownership: a cq_quant borrows g and the statistics (both must outlive its
+ * use; freeing it reads neither, so it may outlive them); cq_quant_graph
+ * returns a new graph the caller frees. Every function taking
  * a cq_err fills it on failure; err is never NULL.
  */
 #ifndef CQ_QUANT_QUANT_H
@@ -207,7 +208,8 @@ int cq_quant_match(const cq_graph *g, const char *pattern, unsigned char *hit, c
  *     double db; int64_t items;
  *     cq_quant_sens_get(s, node, &db, &items);   // +inf: no error at all
  *
- * The sensitivity object borrows q (and so its graph and statistics). */
+ * The sensitivity object borrows q (and so its graph and statistics); free
+ * it before q (freeing it reads q, never the graph). */
 typedef struct cq_quant_sens cq_quant_sens;
 
 /* NULL on failure (the errors of cq_quant_new and cq_exec_new for the

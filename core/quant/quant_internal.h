@@ -30,6 +30,7 @@ typedef struct cq__qnode {
 
 struct cq_quant {
     cq_graph *g;                 /* planned; borrowed */
+    int n_nodes, n_values;       /* g's when decided (freeing reads only these) */
     const cq_calib_stats *stats; /* borrowed */
     cq_quant_opts o;
     int act_symmetric;           /* resolved */

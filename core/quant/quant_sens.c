@@ -137,7 +137,7 @@ void cq_quant_sens_free(cq_quant_sens *s)
         free(s->nodes[k].in);
     }
     if (s->cache)
-        for (int v = 0; v < s->q->g->n_values; v++)
+        for (int v = 0; v < s->q->n_values; v++)
             cq_tensor_release(s->cache[v]);
     free(s->nodes);
     free(s->uses);
