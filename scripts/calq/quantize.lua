@@ -276,7 +276,6 @@ local function run(o)
         elseif from == "default" then
           why = "calq's default: the model's output layers (" .. table.concat(DEFAULTS.keep_fp32, ", ") .. ")"
         end
-        if n.precision == "bf16" then why = why .. "; bf16 kept fp32 until calq runs bf16" end
         r.exceptions[#r.exceptions + 1] = { index = n.index, name = n.name, op_type = n.op_type,
           precision = n.precision, reason = why, auto = from == "auto" or from == "default",
           source = from }
