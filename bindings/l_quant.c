@@ -133,6 +133,13 @@ static int read_opts(lua_State *L, int idx, const cq_graph *g, cq_quant_opts *o,
             luaL_argerror(L, idx, "option 'percentile' must be in (0, 100]");
         lua_pop(L, 1);
     }
+    if (opt_field(L, idx, "zero_bin", LUA_TSTRING)) {
+        const char *s = lua_tostring(L, -1);
+        if (strcmp(s, "keep") && strcmp(s, "as_next"))
+            luaL_argerror(L, idx, "option 'zero_bin' must be \"keep\" or \"as_next\"");
+        o->zero_bin = s[0] == 'a' ? CQ_CALIB_ZERO_AS_NEXT : CQ_CALIB_ZERO_KEEP;
+        lua_pop(L, 1);
+    }
     if (opt_field(L, idx, "weights", LUA_TSTRING)) {
         cq_calib_method m = check_method(L, idx, lua_tostring(L, -1));
         if (m != CQ_CALIB_MINMAX && m != CQ_CALIB_MSE)

@@ -171,7 +171,7 @@ static cq_status act_params(cq_quant *q, int v, cq_dtype *dt, float *scale, int3
         return cq_errf(err, CQ_EINVAL, "no statistics for value '%s' (calibrate this model as "
                        "calq plans it)", name);
     cq_calib_spec spec = {q->o.act_dtype, q->act_symmetric, q->o.act_method, q->o.percentile,
-                          CQ_CALIB_ZERO_KEEP};
+                          q->o.zero_bin};
     cq_qparams qp;
     if (cq_observer_qparams(o, &spec, &qp, err) != CQ_OK)
         return cq_err_prefix(err, err->code, "value '%s' (%s): ", name,
@@ -429,6 +429,8 @@ static cq_status check_opts(const cq_quant_opts *o, cq_err *err)
         return cq_errf(err, CQ_EINVAL, "quantize: unknown activation method %d", (int)o->act_method);
     if (o->act_method == CQ_CALIB_PERCENTILE && !(o->percentile > 0 && o->percentile <= 100))
         return cq_errf(err, CQ_EINVAL, "quantize: percentile %g is not in (0, 100]", o->percentile);
+    if ((unsigned)o->zero_bin >= CQ_CALIB_ZERO_BIN_COUNT)
+        return cq_errf(err, CQ_EINVAL, "quantize: unknown zero bin rule %d", (int)o->zero_bin);
     if (o->weight_method != CQ_CALIB_MINMAX && o->weight_method != CQ_CALIB_MSE)
         return cq_errf(err, CQ_EINVAL, "quantize: weights take minmax or mse");
     return CQ_OK;

@@ -84,6 +84,7 @@ typedef struct cq_quant_opts {
     int act_symmetric;             /* -1: by dtype (u8 asymmetric, s8 symmetric); 0; 1 */
     cq_calib_method act_method;    /* how a range comes from the statistics */
     double percentile;             /* CQ_CALIB_PERCENTILE: in (0, 100] */
+    cq_calib_zero_bin zero_bin;    /* the entropy searches' bin 0 (observer.h); KEEP */
     cq_calib_method weight_method; /* CQ_CALIB_MINMAX or CQ_CALIB_MSE */
     int per_channel;               /* weights: 1 per output channel, 0 per tensor */
     const cq_dtype *precision;     /* NULL: every node int8 where it can be */
@@ -94,6 +95,7 @@ typedef struct cq_quant_opts {
  * the L2 (MSE) search on their histograms, s8 per-channel min-max weights. */
 #define CQ_QUANT_OPTS_DEFAULT {.act_dtype = CQ_U8, .act_symmetric = -1, \
                                .act_method = CQ_CALIB_MSE, .percentile = 99.99, \
+                               .zero_bin = CQ_CALIB_ZERO_KEEP, \
                                .weight_method = CQ_CALIB_MINMAX, .per_channel = 1, \
                                .precision = NULL, .n_precision = 0}
 

@@ -16,7 +16,8 @@
 --   stats       saved statistics (a path or a calq.Stats) instead of observing
 --               calib (which, when given too, serves the sensitivity only)
 --   observer    minmax | movavg | percentile | entropy | entropy-asym | mse
---               (default: DEFAULTS.observer); percentile = 99.99; bins (2048)
+--               (default: DEFAULTS.observer); percentile = 99.99; bins (2048);
+--               zero_bin = "keep" (default) | "as_next": the entropy searches' bin 0
 --   activations "u8" (asymmetric) | "s8" (symmetric); symmetric = true/false overrides
 --   weights     "minmax" | "mse", per output channel (per_channel = false: per tensor)
 --   defaults    false: none of calq's default exceptions (DEFAULTS.keep_fp32)
@@ -40,7 +41,7 @@
 --    auto, source = "default" | "user" | "auto" | "calq"}, ...}, int8, quantizable, bias_clamped = {{index, name, count}, ...},
 --    sensitivity = q:sensitivity() or nil, items (calibration items, nil with
 --    stats), options = {observer, method, activations, symmetric, weights,
---    per_channel, percentile}, output, output_qlinear}
+--    per_channel, percentile, zero_bin}, output, output_qlinear}
 local calib = require "calq.calib"
 local check = require "calq.check"
 local inputs = require "calq.inputs"
@@ -148,7 +149,7 @@ local function check_opts(o)
   if o.calib ~= nil and type(o.calib) ~= "string" and not (type(o.calib) == "userdata" and o.calib.shape) then
     typeerr("calib", "a path or a Tensor", o.calib)
   end
-  for _, k in ipairs{ "observer", "activations", "weights", "output", "output_qlinear" } do
+  for _, k in ipairs{ "observer", "activations", "weights", "output", "output_qlinear", "zero_bin" } do
     if o[k] ~= nil and type(o[k]) ~= "string" then typeerr(k, "a string", o[k]) end
   end
   if o.auto ~= nil and o.auto ~= false and type(o.auto) ~= "table" then
@@ -157,6 +158,9 @@ local function check_opts(o)
   local s = o.sensitivity
   if s ~= nil and type(s) ~= "boolean" and not (math.type(s) == "integer" and s >= 1) then
     typeerr("sensitivity", "a boolean or an integer >= 1", s)
+  end
+  if o.zero_bin ~= nil and o.zero_bin ~= "keep" and o.zero_bin ~= "as_next" then
+    check.argerror(1, "quantize", "option 'zero_bin' must be \"keep\" or \"as_next\"", LEVEL)
   end
   local _, oerr = quant.observer(o.observer or DEFAULTS.observer)
   if oerr then check.argerror(1, "quantize", oerr, LEVEL) end
@@ -174,6 +178,7 @@ local function qopts(o, obs, precision)
     symmetric = o.symmetric,
     method = obs.method,
     percentile = o.percentile or DEFAULTS.percentile,
+    zero_bin = o.zero_bin,
     weights = o.weights or DEFAULTS.weights,
     per_channel = o.per_channel == nil and DEFAULTS.per_channel or o.per_channel,
     precision = precision,
@@ -262,7 +267,8 @@ local function run(o)
               options = { observer = obs.name, method = obs.method, activations = o.activations or
                 DEFAULTS.activations, symmetric = o.symmetric, weights = o.weights or DEFAULTS.weights,
                 per_channel = o.per_channel == nil and DEFAULTS.per_channel or o.per_channel,
-                percentile = obs.method == "percentile" and (o.percentile or DEFAULTS.percentile) or nil } }
+                percentile = obs.method == "percentile" and (o.percentile or DEFAULTS.percentile) or nil,
+                zero_bin = obs.method:match("^entropy") and (o.zero_bin or "keep") or nil } }
   for _, n in ipairs(nodes) do
     if n.quantizable then
       r.quantizable = r.quantizable + 1

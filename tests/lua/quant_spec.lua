@@ -168,6 +168,37 @@ describe("calq.quant", function()
     c:close()
   end)
 
+  it("takes the entropy searches' zero-bin rule (keep, as_next)", function()
+    local m = assert(calq.onnx.load(fmnist))
+    local c = assert(calq.calib.new(m))
+    assert(c:feed(fmnist_images(fmnist_train, 1, 32)))
+    local st = c:stats()
+    local function conv_scales(zb)
+      local q = assert(calq.quant.new(m, st, { method = "entropy", zero_bin = zb }))
+      local out = {}
+      for _, n in ipairs(q:nodes()) do if n.op_type == "Conv" then out[#out + 1] = n.scale end end
+      q:close()
+      return out
+    end
+    local keep, nxt = conv_scales("keep"), conv_scales("as_next")
+    assert.same(keep, conv_scales(nil)) -- keep is the default
+    -- after a ReLU the spike of zeros pulls TensorRT's threshold down; as_next does not
+    local wider = 0
+    for i = 1, #keep do if nxt[i] > keep[i] then wider = wider + 1 end end
+    assert.is_true(wider >= 1)
+    -- quantize takes it too, and says so
+    local r = assert(calq.quantize { model = m, stats = st, observer = "entropy", zero_bin = "as_next" })
+    assert.equal("as_next", r.options.zero_bin)
+    assert.has_error(function() calq.quant.new(m, st, { zero_bin = "zero" }) end,
+      "bad argument #3 to 'new' (option 'zero_bin' must be \"keep\" or \"as_next\")")
+    assert.has_error(function() calq.quantize { model = m, stats = st, zero_bin = 0 } end,
+      "bad argument #1 to 'quantize' (option 'zero_bin' must be a string, not number)")
+    r.quantizer:close()
+    st:close()
+    c:close()
+    m:close()
+  end)
+
   it("measures each quantizable node's sensitivity", function()
     local m = assert(calq.onnx.load(fmnist))
     local x = fmnist_images(fmnist_train, 1, 16)

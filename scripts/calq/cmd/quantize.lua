@@ -26,6 +26,8 @@ command writes the same bytes every time, at any thread count.
   --observer NAME      ]] .. table.concat(quant.observers(), ", ") .. [[
  (default mse)
   --percentile P       for --observer percentile (99.99)
+  --zero-bin Z         for the entropy observers: keep (bin 0 as counted,
+                       TensorRT; default) or as_next (counted as bin 1)
   --bins N             histogram bins a side when calibrating (2048)
   --activations T      u8 (asymmetric, default) or s8 (symmetric)
   --symmetric, --asymmetric   override the activations' default
@@ -65,6 +67,7 @@ local function parse(argv)
     stats = { type = "string" },
     observer = { type = "string", default = "mse" },
     percentile = { type = "number" },
+    zero_bin = { type = "string", choices = { "keep", "as_next" } },
     bins = { type = "integer" },
     activations = { type = "string", choices = { "u8", "s8" } },
     symmetric = { type = "boolean" },
@@ -151,7 +154,7 @@ local function print_text(r, opts)
   print(("  %-14s %s%s"):format("data", opts.calib or opts.stats, r.items and (" (%d items)"):format(r.items) or ""))
   print(("  %-14s %s %s, %s%s"):format("activations", o.activations,
     (o.symmetric == nil and o.activations == "s8" or o.symmetric) and "symmetric" or "asymmetric",
-    o.observer, o.percentile and (" %g"):format(o.percentile) or ""))
+    o.observer, o.percentile and (" %g"):format(o.percentile) or (o.zero_bin and (", zero bin %s"):format(o.zero_bin) or "")))
   print(("  %-14s s8 symmetric, %s, %s"):format("weights", o.per_channel and "per channel" or "per tensor", o.weights))
   print(("  %-14s %d of %d quantizable nodes"):format("int8", r.int8, r.quantizable))
   local auto = 0
@@ -190,7 +193,8 @@ local function print_json(r, opts)
     data = opts.calib or opts.stats, items = r.items or json.null,
     options = { observer = o.observer, method = o.method, activations = o.activations,
                 symmetric = o.symmetric == nil and json.null or o.symmetric, weights = o.weights,
-                per_channel = o.per_channel, percentile = o.percentile or json.null },
+                per_channel = o.per_channel, percentile = o.percentile or json.null,
+                zero_bin = o.zero_bin or json.null },
     int8 = r.int8, quantizable = r.quantizable, exceptions = #ex > 0 and ex or json.null,
     auto = r.auto and { sqnr = r.auto.sqnr, max = r.auto.max or json.null } or false,
     bias_clamped = #clamp > 0 and clamp or json.null, sensitivity = sens or json.null,
@@ -223,7 +227,7 @@ local function run(argv)
   if opts.symmetric then sym = true elseif opts.asymmetric then sym = false end
   local r, err = quantize{
     model = opts.model_obj, calib = opts.calib, preprocess = opts.preprocess, stats = opts.stats,
-    observer = opts.observer, percentile = opts.percentile, bins = opts.bins,
+    observer = opts.observer, percentile = opts.percentile, zero_bin = opts.zero_bin, bins = opts.bins,
     activations = opts.activations, symmetric = sym, weights = opts.weights,
     per_channel = not opts.per_tensor, keep_fp32 = opts.keep_fp32, precision = opts.precision_list,
     auto = auto, sensitivity = opts.report and (opts.sens_items or true) or opts.sens_items,
