@@ -5,13 +5,15 @@
 # ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP; which
 # goes first alternates from round to round too); the
 # figure per engine is the median of its per-round medians; ratio = calq / ORT.
-#   usage: bench/exec.sh            (ROUNDS=3 REPEAT=20 WARMUP=3 by default)
+#   usage: bench/exec.sh [MODEL.onnx ...]   (ROUNDS=3 REPEAT=20 WARMUP=3 by default;
+#          the models above when none is given; BUILD=dir picks the build, default build)
 # Models missing from $CALQ_CACHE are exported first (bench/torchvision_export.py)
 # or skipped with a message.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
-calq=$repo/build/calq
+build=$repo/${BUILD:-build}
+calq=$build/calq
 rounds=${ROUNDS:-3}; repeat=${REPEAT:-20}; warmup=${WARMUP:-3}; threads=${THREADS:-1}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
@@ -19,13 +21,16 @@ if [[ ! -d $cache/ort/node_modules/onnxruntime-node ]] || ! command -v node >/de
     echo "bench/exec.sh: skipped: no onnxruntime-node under $cache/ort (tools/bootstrap.sh)"; exit 0
 fi
 [[ -x $calq ]] || { echo "bench/exec.sh: build calq first (make)"; exit 1; }
-if [[ ! -f $cache/models/resnet18.onnx || ! -f $cache/models/mobilenet_v2.onnx ]]; then
+if (($# == 0)) && [[ ! -f $cache/models/resnet18.onnx || ! -f $cache/models/mobilenet_v2.onnx ]]; then
     /usr/bin/python3 "$repo/bench/torchvision_export.py" --cache "$cache" >&2 ||
         echo "bench/exec.sh: torchvision export failed; ResNet-18/MobileNetV2 skipped" >&2
 fi
 models=()
-for m in "$cache/blazeface/package/ONNX/face_detection_back_256x256_barracuda.onnx" \
-         "$cache/models/resnet18.onnx" "$cache/models/mobilenet_v2.onnx"; do
+if (($# == 0)); then
+    set -- "$cache/blazeface/package/ONNX/face_detection_back_256x256_barracuda.onnx" \
+           "$cache/models/resnet18.onnx" "$cache/models/mobilenet_v2.onnx"
+fi
+for m in "$@"; do
     if [[ -f $m ]]; then models+=("$m"); else echo "bench/exec.sh: missing $m, skipped" >&2; fi
 done
 ((${#models[@]})) || { echo "bench/exec.sh: no models"; exit 0; }
@@ -33,7 +38,7 @@ done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # The fp32 FMA peak of this CPU before and after (bench/peak.c): the host's other
 # tenants come and go, and a run where the peak fell says so next to its ratios.
-peak() { [[ -x $repo/build/bench/peak ]] && "$repo/build/bench/peak" --tsv | awk '$1 == "fp32_fma" { print $2 }' || echo "?"; }
+peak() { [[ -x $build/bench/peak ]] && "$build/bench/peak" --tsv | awk '$1 == "fp32_fma" { print $2 }' || echo "?"; }
 peak_before=$(peak)
 run_ort() {
     node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
