@@ -143,6 +143,11 @@ static int all_const(const cq_graph *g, const cq_node *n)
 
 cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
 {
+    return cq_pass_fold_constants_except(g, NULL, count, err);
+}
+
+cq_status cq_pass_fold_constants_except(cq_graph *g, const char *keep_op, int *count, cq_err *err)
+{
     int folded = 0;
     cq_openv env = {0};
     for (int i = 0; i < g->n_nodes; i++) {
@@ -154,6 +159,9 @@ cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
             goto fail;
         const cq_op *op = cq_op_find(n->op_type, n->domain);
         if (!op || n->n_inputs > CQ_OP_MAX_INPUTS || n->n_outputs > CQ_OP_MAX_OUTPUTS)
+            continue;
+        if (keep_op && !strcmp(n->op_type, keep_op) &&
+            (!n->domain || !*n->domain || !strcmp(n->domain, "ai.onnx")))
             continue;
         /* a node reading only shapes folds once they are known statically */
         int shape_only = (op->caps & CQ_OP_SHAPE_ONLY) && n->n_inputs == 1 && r == 1;

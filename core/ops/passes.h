@@ -28,6 +28,11 @@ cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err);
  * input shape is statically known, are run once and replaced by initializers
  * (the Shape -> Gather -> Concat -> Reshape chains exporters emit). */
 cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err);
+/* The same, leaving every node of op type keep_op (default domain; NULL:
+ * none) and so whatever reads it: calq's QDQ lowering folds the Constant
+ * nodes of a QDQ file but keeps its DequantizeLinear nodes (quant/quant.h). */
+cq_status cq_pass_fold_constants_except(cq_graph *g, const char *keep_op, int *count,
+                                        cq_err *err);
 /* Conv -> BatchNormalization (inference mode, constant parameters, the Conv's
  * output read by nothing else) becomes one Conv with scaled weights and bias. */
 cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err);
