@@ -227,16 +227,52 @@ static int l_new(lua_State *L)
     return 1;
 }
 
-/* calq.quant.lower(model) -> count | nil, msg, code (rewrites the model in place) */
+/* The report table of *r (a light userdata at 1), run protected so that a
+ * memory error cannot leak r's strings. */
+static int push_lower_report(lua_State *L)
+{
+    const cq_quant_lower_result *r = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, r->n_kept, 0);
+    for (int i = 0; i < r->n_kept; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, r->kept[i].node);
+        lua_setfield(L, -2, "node");
+        lua_pushstring(L, r->kept[i].op_type);
+        lua_setfield(L, -2, "op_type");
+        lua_pushstring(L, r->kept[i].reason);
+        lua_setfield(L, -2, "reason");
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "kept");
+    lua_pushinteger(L, r->lowered);
+    lua_setfield(L, -2, "lowered");
+    lua_pushinteger(L, r->folded);
+    lua_setfield(L, -2, "folded");
+    lua_pushinteger(L, r->casts);
+    lua_setfield(L, -2, "casts");
+    return 1;
+}
+
+/* calq.quant.lower(model) -> count, report | nil, msg, code (rewrites the
+ * model in place). report: {lowered, folded, casts, kept = {{node, op_type,
+ * reason}, ...}} (cq_quant_lower_result). */
 static int l_lower(lua_State *L)
 {
     cq_graph *g = cq__lua_check_idle_model(L, 1);
     cq_err err;
-    int count;
-    if (cq_quant_lower(g, &count, &err) != CQ_OK)
+    cq_quant_lower_result r;
+    luaL_checkstack(L, 4, NULL);
+    if (cq_quant_lower_report(g, &r, &err) != CQ_OK)
         return cq__lua_fail(L, &err);
-    lua_pushinteger(L, count);
-    return 1;
+    lua_pushinteger(L, r.lowered);
+    lua_pushcfunction(L, push_lower_report);
+    lua_pushlightuserdata(L, &r);
+    int rc = lua_pcall(L, 1, 1, 0);
+    cq_quant_lower_result_clear(&r);
+    if (rc != LUA_OK)
+        return lua_error(L);
+    return 2;
 }
 
 /* calq.quant.match(model, pattern) -> {node index, ...} (1-based, planned graph) */

@@ -170,10 +170,41 @@ const char *cq_quant_kind_name(cq_quant_kind k);
  * QuantizeLinear is dropped where it is a no-op on the output's codes, else
  * kept between a DequantizeLinear and the QuantizeLinear (exact either
  * way). Everything else keeps running in float between its
- * DequantizeLinear and QuantizeLinear. Works on QDQ files of other tools.
+ * DequantizeLinear and QuantizeLinear.
+ * Works on QDQ files of other tools: a graph with DequantizeLinear nodes
+ * first has its constants folded (Constant nodes, ConstantOfShape, Cast of
+ * constants, ...: cq_pass_fold_constants, DequantizeLinear nodes kept) and
+ * the Casts that convert a QuantizeLinear's codes to their own type (as
+ * PyTorch's export writes) removed; a Cast to another type stays and runs
+ * on the codes. A graph without DequantizeLinear is left as it is, and
+ * calq's own QDQ graphs (no constant nodes) are rewritten as they are, so
+ * their lowered form keeps its bytes.
  * *count (may be NULL) gets the number of nodes rewritten. EFORMAT for a
- * broken graph, ENOMEM; a pattern that does not match is left alone. */
+ * broken graph, ENOMEM, constant folding's errors; a pattern that does not
+ * match is left alone. */
 cq_status cq_quant_lower(cq_graph *g, int *count, cq_err *err);
+
+/* A node cq_quant_lower_report left float, and why. */
+typedef struct cq_quant_lower_note {
+    char *node;    /* its name (its output's when it has none) */
+    char *op_type;
+    char *reason;  /* e.g. "input 0: not written by a DequantizeLinear" */
+} cq_quant_lower_note;
+
+/* What cq_quant_lower_report did and left. */
+typedef struct cq_quant_lower_result {
+    int lowered;                /* nodes rewritten (cq_quant_lower's count) */
+    int folded;                 /* constant nodes folded into initializers first */
+    int casts;                  /* identity Casts of codes removed */
+    int n_kept;
+    cq_quant_lower_note *kept;  /* every Conv, Gemm, MatMul and Add left float,
+                                 * and every Cast of codes that stays, in graph order */
+} cq_quant_lower_result;
+
+/* cq_quant_lower, filling *r (which the caller clears with
+ * cq_quant_lower_result_clear; on failure it is left cleared). */
+cq_status cq_quant_lower_report(cq_graph *g, cq_quant_lower_result *r, cq_err *err);
+void cq_quant_lower_result_clear(cq_quant_lower_result *r); /* NULL is fine */
 
 /* ---- the precision map's patterns --------------------------------------- */
 

@@ -1,13 +1,23 @@
 /* quant_lower.c - QDQ -> QLinear: the patterns of a QDQ graph that calq's
  * integer reference kernels run as one integer operator (quant.h,
  * cq_quant_lower). Runs on an unplanned graph: planning would fold the
- * DequantizeLinear of constant weights into float weights. */
+ * DequantizeLinear of constant weights into float weights. Other tools'
+ * files are first brought to the form the patterns read: their Constant
+ * nodes (and what only constants feed) folded into initializers, the
+ * DequantizeLinear nodes kept; identity Casts between a QuantizeLinear and
+ * what reads it removed. */
 #include "quant/quant_internal.h"
 
+#include "ops/passes.h"
+
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Why a node stays float (a reason of the lower report). */
+#define WHY_MAX 200
 
 /* A DequantizeLinear (or QuantizeLinear) node's parameters. */
 typedef struct qlin {
@@ -18,6 +28,18 @@ typedef struct qlin {
     int64_t count;  /* scales */
     int axis;       /* the axis attribute (default 1), meaningful when count > 1 */
 } qlin;
+
+/* Fill why (WHY_MAX bytes; may be NULL) and return 0: "this pattern does not match". */
+static int no(char *why, const char *fmt, ...)
+{
+    if (why) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, WHY_MAX, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
 
 static int is_op(const cq_node *n, const char *op)
 {
@@ -38,18 +60,22 @@ static double elem(const cq_tensor *t, int64_t i)
 }
 
 /* The parameters of Q/DQ node p: constant scale (float, > 0) and zero
- * point (s8 / u8, or s32 for DQ), a known codes dtype. 0 when it is not one. */
-static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d)
+ * point (s8 / u8, or s32 for DQ), a known codes dtype. 0 when it is not
+ * one (why says what is missing). */
+static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d, char *why)
 {
-    if (p < 0 || !is_op(&g->nodes[p], op) || g->nodes[p].n_inputs < 2)
-        return 0;
+    if (p < 0 || !is_op(&g->nodes[p], op))
+        return no(why, "not written by a %s", op);
     const cq_node *n = &g->nodes[p];
+    if (n->n_inputs < 2)
+        return no(why, "%s '%s' has no scale", op, n->name);
     const cq_tensor *s = cdata(g, n->inputs[1]);
     int zv = n->n_inputs > 2 ? n->inputs[2] : -1;
     const cq_tensor *z = cdata(g, zv);
-    if (!s || !cq_dtype_info(s->dtype)->is_float || !cq_tensor_is_contiguous(s) ||
-        (zv >= 0 && (!z || !cq_tensor_is_contiguous(z))))
-        return 0;
+    if (!s || !cq_dtype_info(s->dtype)->is_float || !cq_tensor_is_contiguous(s))
+        return no(why, "the scale of %s '%s' is not a float constant", op, n->name);
+    if (zv >= 0 && (!z || !cq_tensor_is_contiguous(z)))
+        return no(why, "the zero point of %s '%s' is not a constant", op, n->name);
     d->node = p;
     d->codes = !strcmp(op, "QuantizeLinear") ? n->outputs[0] : n->inputs[0];
     d->scale = n->inputs[1];
@@ -57,10 +83,11 @@ static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d)
     d->count = cq_tensor_numel(s);
     d->axis = (int)cq_node_int(n, "axis", 1);
     if (z && cq_tensor_numel(z) != d->count)
-        return 0;
+        return no(why, "%s '%s' has %lld scales and %lld zero points", op, n->name,
+                  (long long)d->count, (long long)cq_tensor_numel(z));
     for (int64_t i = 0; i < d->count; i++)
         if (!(elem(s, i) > 0))
-            return 0;
+            return no(why, "%s '%s' has a scale that is not > 0", op, n->name);
     if (z)
         d->dt = z->dtype;
     else if (!strcmp(op, "QuantizeLinear"))
@@ -70,14 +97,23 @@ static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d)
     else if (g->values[d->codes].has_type)
         d->dt = g->values[d->codes].dtype;
     else
-        return 0;
-    return d->dt == CQ_S8 || d->dt == CQ_U8 || (d->dt == CQ_S32 && strcmp(op, "QuantizeLinear"));
+        return no(why, "the codes %s '%s' reads have no known type", op, n->name);
+    if (d->dt == CQ_S8 || d->dt == CQ_U8 || (d->dt == CQ_S32 && strcmp(op, "QuantizeLinear")))
+        return 1;
+    return no(why, "%s '%s' has %s codes", op, n->name, cq_dtype_info(d->dt)->name);
 }
 
-/* v written by a DequantizeLinear. */
-static int dq_in(const cq_graph *g, int v, qlin *d)
+/* Input slot k of node n written by a DequantizeLinear. */
+static int dq_in(const cq_graph *g, int n, int k, qlin *d, char *why)
 {
-    return v >= 0 && qlin_of(g, g->values[v].producer, "DequantizeLinear", d);
+    const cq_node *c = &g->nodes[n];
+    int v = k < c->n_inputs ? c->inputs[k] : -1;
+    char w[WHY_MAX];
+    if (v < 0)
+        return no(why, "input %d is missing", k);
+    if (!qlin_of(g, g->values[v].producer, "DequantizeLinear", d, w))
+        return no(why, "input %d: %s", k, w);
+    return 1;
 }
 
 /* The one reader of v (not a graph output), or -1. */
@@ -91,16 +127,25 @@ static int only_reader(const cq_graph *g, int v)
 
 /* The product's output y: read by one per-tensor QuantizeLinear (*act -1),
  * or by one activation whose output one such QuantizeLinear reads. */
-static int out_q(const cq_graph *g, int y, int *act, qlin *q)
+static int out_q(const cq_graph *g, int y, int *act, qlin *q, char *why)
 {
     int r = only_reader(g, y);
+    char w[WHY_MAX];
     *act = -1;
     if (r >= 0 && cq__quant_act_bounds(g, &g->nodes[r], NULL, NULL)) {
         *act = r;
         r = only_reader(g, g->nodes[r].outputs[0]);
     }
-    return r >= 0 && qlin_of(g, r, "QuantizeLinear", q) && q->count == 1 &&
-           g->nodes[r].inputs[0] == (*act >= 0 ? g->nodes[*act].outputs[0] : y);
+    if (r < 0)
+        return no(why, "its output%s is not read by one node alone",
+                  *act >= 0 ? " (after the activation)" : "");
+    if (!qlin_of(g, r, "QuantizeLinear", q, w))
+        return no(why, "output: %s", w);
+    if (q->count != 1)
+        return no(why, "its output is quantized per channel");
+    if (g->nodes[r].inputs[0] != (*act >= 0 ? g->nodes[*act].outputs[0] : y))
+        return no(why, "its output is not what the QuantizeLinear reading it quantizes");
+    return 1;
 }
 
 static const float *fdata(const cq_graph *g, int v) { return cq_tensor_data(cdata(g, v)); }
@@ -116,28 +161,35 @@ static int zp_value(cq_graph *g, const qlin *d, const char *base, cq_err *err)
     return v;
 }
 
-/* The bias as s32 codes at scale s_x * s_w[c] (m values): a DequantizeLinear
- * of s32 at that scale (zero point 0) as is, a float constant (or another
- * DequantizeLinear of a constant) quantized to it. New tensor, or NULL when
- * the bias is none of these (nothing filled in err). */
-static cq_tensor *bias_codes(const cq_graph *g, int b, int64_t m, float sx, const qlin *w,
-                             cq_err *err)
+/* The bias b of node n as s32 codes at scale s_x * s_w[c] (m values): a
+ * DequantizeLinear of s32 at that scale (zero point 0) as is, a float
+ * constant (or another DequantizeLinear of a constant) quantized to it.
+ * *out: a new tensor, or NULL when the bias is none of these (why says so). */
+static cq_status bias_codes(const cq_graph *g, int n, int k, int64_t m, float sx, const qlin *w,
+                            cq_tensor **out, char *why, cq_err *err)
 {
     qlin d;
-    const cq_tensor *bf = cdata(g, b);
-    int is_dq = dq_in(g, b, &d) && cdata(g, d.codes) && (d.count == 1 || d.count == m);
-    if (!is_dq && (!bf || bf->dtype != CQ_F32))
-        return NULL;
+    const cq_tensor *bf = cdata(g, g->nodes[n].inputs[k]);
+    int is_dq = dq_in(g, n, k, &d, NULL) && cdata(g, d.codes) && (d.count == 1 || d.count == m);
+    *out = NULL;
+    if (!is_dq && (!bf || bf->dtype != CQ_F32)) {
+        no(why, "input %d: the bias is neither a f32 constant nor a DequantizeLinear of constant "
+           "codes", k);
+        return CQ_OK;
+    }
     const cq_tensor *src = is_dq ? cdata(g, d.codes) : bf;
-    if (cq_tensor_numel(src) != m || !cq_tensor_is_contiguous(src))
-        return NULL;
+    if (cq_tensor_numel(src) != m || !cq_tensor_is_contiguous(src)) {
+        no(why, "input %d: the bias has %lld values for %lld channels", k,
+           (long long)cq_tensor_numel(src), (long long)m);
+        return CQ_OK;
+    }
     const float *sw = fdata(g, w->scale);
     const cq_tensor *bs = is_dq ? cdata(g, d.scale) : NULL;
     const cq_tensor *bz = is_dq ? cdata(g, d.zp) : NULL;
-    cq_tensor *out = cq_tensor_new(CQ_S32, 1, &m, err);
-    if (!out)
-        return NULL;
-    int32_t *o = cq_tensor_data(out);
+    cq_tensor *t = cq_tensor_new(CQ_S32, 1, &m, err);
+    if (!t)
+        return err->code;
+    int32_t *o = cq_tensor_data(t);
     for (int64_t c = 0; c < m; c++) {
         double s = (double)(sx * sw[w->count == 1 ? 0 : c]);
         double x = elem(src, c);
@@ -152,7 +204,8 @@ static cq_tensor *bias_codes(const cq_graph *g, int b, int64_t m, float sx, cons
         double r = nearbyint(x / s);
         o[c] = r > 2147483647.0 ? 2147483647 : r < -2147483648.0 ? -2147483647 - 1 : (int32_t)r;
     }
-    return out;
+    *out = t;
+    return CQ_OK;
 }
 
 /* Where the integer op that replaces product node n writes: straight into
@@ -222,23 +275,51 @@ static int axis_is(const qlin *d, int ndim, int want)
     return a == want;
 }
 
-static cq_status lower_conv(cq_graph *g, int n, int *done, cq_err *err)
+/* An activation input (slot k) the integer kernels take: per tensor, 8-bit. */
+static int act_in(const qlin *d, int k, char *why)
+{
+    if (d->count != 1)
+        return no(why, "input %d is quantized per channel", k);
+    if (d->dt == CQ_S32)
+        return no(why, "input %d: int32 codes", k);
+    return 1;
+}
+
+/* Weights (slot k): constant 8-bit codes. */
+static int weights_in(const cq_graph *g, const qlin *d, int k, char *why)
+{
+    if (d->dt == CQ_S32)
+        return no(why, "input %d: int32 codes", k);
+    if (!cdata(g, d->codes))
+        return no(why, "input %d: the weights' codes are not constant", k);
+    return 1;
+}
+
+static cq_status lower_conv(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     const cq_node *c = &g->nodes[n];
     qlin x, w, q;
     int act;
-    if (c->n_inputs < 2 || !dq_in(g, c->inputs[0], &x) || x.count != 1 || x.dt == CQ_S32 ||
-        !dq_in(g, c->inputs[1], &w) || w.dt == CQ_S32 || !cdata(g, w.codes) ||
-        !out_q(g, c->outputs[0], &act, &q))
+    if (!dq_in(g, n, 0, &x, why) || !act_in(&x, 0, why) || !dq_in(g, n, 1, &w, why) ||
+        !weights_in(g, &w, 1, why) || !out_q(g, c->outputs[0], &act, &q, why))
         return CQ_OK;
     const cq_tensor *wc = cdata(g, w.codes);
     int64_t m = wc->ndim >= 3 ? wc->shape[0] : 0;
-    if (!m || (w.count != 1 && w.count != m) || !axis_is(&w, wc->ndim, 0))
+    if (!m) {
+        no(why, "input 1: weights of rank %d", wc->ndim);
         return CQ_OK;
+    }
+    if ((w.count != 1 && w.count != m) || !axis_is(&w, wc->ndim, 0)) {
+        no(why, "input 1: weights not quantized per tensor or per output channel");
+        return CQ_OK;
+    }
     cq_tensor *bias = NULL;
-    int b = c->n_inputs > 2 ? c->inputs[2] : -1;
-    if (b >= 0 && !(bias = bias_codes(g, b, m, (float)elem(cdata(g, x.scale), 0), &w, err)))
-        return err->code == CQ_ENOMEM ? CQ_ENOMEM : CQ_OK;
+    if (c->n_inputs > 2 && c->inputs[2] >= 0) {
+        cq_status bst = bias_codes(g, n, 2, m, (float)elem(cdata(g, x.scale), 0), &w, &bias, why,
+                                   err);
+        if (bst || !bias)
+            return bst;
+    }
     char *base = malloc(strlen(c->name) + strlen(g->values[c->outputs[0]].name) + 2);
     cq_status st = base ? CQ_OK : cq_errf(err, CQ_ENOMEM, "lower: out of memory");
     if (!st)
@@ -262,18 +343,24 @@ static cq_status lower_conv(cq_graph *g, int n, int *done, cq_err *err)
     return st;
 }
 
-static cq_status lower_matmul(cq_graph *g, int n, int *done, cq_err *err)
+static cq_status lower_matmul(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     const cq_node *c = &g->nodes[n];
     qlin a, b, q;
     int act;
-    if (c->n_inputs != 2 || !dq_in(g, c->inputs[0], &a) || a.count != 1 || a.dt == CQ_S32 ||
-        !dq_in(g, c->inputs[1], &b) || b.dt == CQ_S32 || !out_q(g, c->outputs[0], &act, &q))
+    if (!dq_in(g, n, 0, &a, why) || !act_in(&a, 0, why) || !dq_in(g, n, 1, &b, why) ||
+        !out_q(g, c->outputs[0], &act, &q, why))
         return CQ_OK;
+    if (b.dt == CQ_S32) {
+        no(why, "input 1: int32 codes");
+        return CQ_OK;
+    }
     if (b.count != 1) {
         const cq_tensor *bc = cdata(g, b.codes);
-        if (!bc || bc->ndim != 2 || b.count != bc->shape[1] || !axis_is(&b, 2, 1))
+        if (!bc || bc->ndim != 2 || b.count != bc->shape[1] || !axis_is(&b, 2, 1)) {
+            no(why, "input 1: quantized per channel, not per column of a 2-D constant");
             return CQ_OK;
+        }
     }
     const char *base = g->values[c->outputs[0]].name;
     char *bs = malloc(strlen(base) + 1);
@@ -314,15 +401,19 @@ static cq_status import_domain(cq_graph *g, const char *domain, int64_t version,
 
 /* DQ(a) + DQ(b) -> [act ->] Q, one dtype throughout: QLinearAdd
  * (com.microsoft), whose arithmetic is ONNX Runtime's (kern.h). */
-static cq_status lower_add(cq_graph *g, int n, int *done, cq_err *err)
+static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     const cq_node *c = &g->nodes[n];
     qlin a, b, q;
     int act;
-    if (c->n_inputs != 2 || !dq_in(g, c->inputs[0], &a) || a.count != 1 || a.dt == CQ_S32 ||
-        !dq_in(g, c->inputs[1], &b) || b.count != 1 || b.dt != a.dt ||
-        !out_q(g, c->outputs[0], &act, &q) || q.dt != a.dt)
+    if (!dq_in(g, n, 0, &a, why) || !act_in(&a, 0, why) || !dq_in(g, n, 1, &b, why) ||
+        !act_in(&b, 1, why) || !out_q(g, c->outputs[0], &act, &q, why))
         return CQ_OK;
+    if (b.dt != a.dt || q.dt != a.dt) {
+        no(why, "inputs and output of different code types (%s, %s, %s)",
+           cq_dtype_info(a.dt)->name, cq_dtype_info(b.dt)->name, cq_dtype_info(q.dt)->name);
+        return CQ_OK;
+    }
     const char *base = g->values[c->outputs[0]].name;
     char *bs = malloc(strlen(base) + 1);
     if (!bs)
@@ -368,28 +459,37 @@ static int shape_init(cq_graph *g, const char *base, const char *suffix, int n,
 
 /* Gemm (transA 0, alpha 1, beta 1): Reshape [M, K, 1, 1] -> QLinearConv 1x1
  * with the bias in its int32 sums -> Reshape [M, N]. */
-static cq_status lower_gemm(cq_graph *g, int n, int *done, cq_err *err)
+static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     const cq_node *c = &g->nodes[n];
     qlin x, w, q;
     int act;
-    if (c->n_inputs < 2 || cq_node_int(c, "transA", 0) || cq_node_float(c, "alpha", 1) != 1.0f ||
-        (c->n_inputs > 2 && c->inputs[2] >= 0 && cq_node_float(c, "beta", 1) != 1.0f) ||
-        !dq_in(g, c->inputs[0], &x) || x.count != 1 || x.dt == CQ_S32 ||
-        !dq_in(g, c->inputs[1], &w) || w.dt == CQ_S32 || !cdata(g, w.codes) ||
-        !out_q(g, c->outputs[0], &act, &q))
+    if (cq_node_int(c, "transA", 0) || cq_node_float(c, "alpha", 1) != 1.0f ||
+        (c->n_inputs > 2 && c->inputs[2] >= 0 && cq_node_float(c, "beta", 1) != 1.0f)) {
+        no(why, "transA, alpha or beta is not the default");
+        return CQ_OK;
+    }
+    if (!dq_in(g, n, 0, &x, why) || !act_in(&x, 0, why) || !dq_in(g, n, 1, &w, why) ||
+        !weights_in(g, &w, 1, why) || !out_q(g, c->outputs[0], &act, &q, why))
         return CQ_OK;
     const cq_tensor *wc = cdata(g, w.codes);
     int tb = cq_node_int(c, "transB", 0) != 0;
-    if (wc->ndim != 2 || !cq_tensor_is_contiguous(wc))
+    if (wc->ndim != 2 || !cq_tensor_is_contiguous(wc)) {
+        no(why, "input 1: weights of rank %d", wc->ndim);
         return CQ_OK;
+    }
     int64_t nn = wc->shape[tb ? 0 : 1], kk = wc->shape[tb ? 1 : 0];
-    if ((w.count != 1 && w.count != nn) || !axis_is(&w, 2, tb ? 0 : 1))
+    if ((w.count != 1 && w.count != nn) || !axis_is(&w, 2, tb ? 0 : 1)) {
+        no(why, "input 1: weights not quantized per tensor or per output channel");
         return CQ_OK;
+    }
     cq_tensor *bias = NULL;
-    int b = c->n_inputs > 2 ? c->inputs[2] : -1;
-    if (b >= 0 && !(bias = bias_codes(g, b, nn, (float)elem(cdata(g, x.scale), 0), &w, err)))
-        return err->code == CQ_ENOMEM ? CQ_ENOMEM : CQ_OK;
+    if (c->n_inputs > 2 && c->inputs[2] >= 0) {
+        cq_status bst = bias_codes(g, n, 2, nn, (float)elem(cdata(g, x.scale), 0), &w, &bias, why,
+                                   err);
+        if (bst || !bias)
+            return bst;
+    }
     /* the weights as [N, K, 1, 1] */
     int64_t ws[4] = {nn, kk, 1, 1};
     cq_tensor *w4 = cq_tensor_empty(wc->dtype, 4, ws, err);
@@ -471,30 +571,195 @@ static void drop_unread(cq_graph *g)
     }
 }
 
-cq_status cq_quant_lower(cq_graph *g, int *count, cq_err *err)
+/* ---- other tools' files: constants, Casts ------------------------------ */
+
+static int any_dq(const cq_graph *g)
 {
-    int done = 0, n0 = g->n_nodes;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (is_op(&g->nodes[i], "DequantizeLinear"))
+            return 1;
+    return 0;
+}
+
+/* A live node other than a DequantizeLinear that reads only constants (a
+ * Constant node reads nothing): something constant folding would fold.
+ * calq's own QDQ graphs (made from a planned graph) hold none, and so are
+ * lowered exactly as they are. */
+static int any_foldable(const cq_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (n->dead || is_op(n, "DequantizeLinear"))
+            continue;
+        int k = 0;
+        while (k < n->n_inputs && (n->inputs[k] < 0 || cdata(g, n->inputs[k])))
+            k++;
+        if (k == n->n_inputs)
+            return 1;
+    }
+    return 0;
+}
+
+/* Cast node i when it reads a QuantizeLinear's codes: 1 and *to its target
+ * dtype's ONNX type, *dt the codes' dtype; 0 when it does not. */
+static int cast_of_q(const cq_graph *g, int i, int64_t *to, cq_dtype *dt)
+{
+    const cq_node *n = &g->nodes[i];
+    qlin q;
+    if (!is_op(n, "Cast") || n->n_inputs != 1 || n->n_outputs != 1 || n->inputs[0] < 0 ||
+        n->outputs[0] < 0)
+        return 0;
+    if (!qlin_of(g, g->values[n->inputs[0]].producer, "QuantizeLinear", &q, NULL))
+        return 0;
+    *to = cq_node_int(n, "to", 0);
+    *dt = q.dt;
+    return 1;
+}
+
+/* The report's note: node i stays float because of why. */
+static cq_status note(cq_quant_lower_result *r, const cq_graph *g, int i, const char *why,
+                      cq_err *err)
+{
+    if (!r)
+        return CQ_OK;
+    const cq_node *n = &g->nodes[i];
+    const char *name = n->name;
+    if (!*name && n->n_outputs > 0 && n->outputs[0] >= 0)
+        name = g->values[n->outputs[0]].name;
+    cq_quant_lower_note *k = realloc(r->kept, (size_t)(r->n_kept + 1) * sizeof *k);
+    if (k)
+        r->kept = k;
+    char *a = k ? malloc(strlen(name) + 1) : NULL, *b = a ? malloc(strlen(n->op_type) + 1) : NULL;
+    char *c = b ? malloc(strlen(why) + 1) : NULL;
+    if (!c) {
+        free(a);
+        free(b);
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    }
+    k[r->n_kept].node = strcpy(a, name);
+    k[r->n_kept].op_type = strcpy(b, n->op_type);
+    k[r->n_kept++].reason = strcpy(c, why);
+    return CQ_OK;
+}
+
+/* Remove the Casts that read a QuantizeLinear's codes and convert them to
+ * their own type (PyTorch's export puts a Cast to uint8 between each
+ * QuantizeLinear and DequantizeLinear of u8 activations; ONNX Runtime's
+ * CastElimination removes them too): their readers read the codes. A Cast
+ * to another type stays and runs on the codes as before, what reads it
+ * seeing the codes it makes (reported, r may be NULL). */
+static cq_status drop_identity_casts(cq_graph *g, cq_quant_lower_result *r, int *count,
+                                     cq_err *err)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        int64_t to;
+        cq_dtype dt;
+        if (!cast_of_q(g, i, &to, &dt))
+            continue;
+        cq_node *n = &g->nodes[i];
+        int from = n->inputs[0], y = n->outputs[0];
+        if (to != cq_dtype_info(dt)->onnx_type || g->values[y].is_output) {
+            char why[WHY_MAX];
+            cq_dtype tdt;
+            const char *tn = cq_dtype_from_onnx((int)to, &tdt) ? cq_onnx_type_name((int)to)
+                                                                : cq_dtype_info(tdt)->name;
+            snprintf(why, sizeof why, "Cast of %s codes to %s%s: stays, what reads it sees the "
+                     "codes it makes", cq_dtype_info(dt)->name, tn,
+                     g->values[y].is_output ? " (a graph output)" : "");
+            if (note(r, g, i, why, err))
+                return err->code;
+            continue;
+        }
+        for (int j = 0; j < g->n_nodes; j++) {
+            cq_node *c = &g->nodes[j];
+            for (int k = 0; !c->dead && k < c->n_inputs; k++)
+                if (c->inputs[k] == y)
+                    c->inputs[k] = from;
+        }
+        g->values[y].producer = -1;
+        n->dead = 1;
+        ++*count;
+    }
+    return CQ_OK;
+}
+
+/* ---- the rewrite ------------------------------------------------------- */
+
+/* Lower g; r is filled (zeroed first), with the notes when notes. */
+static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, cq_err *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!any_dq(g))
+        return CQ_OK; /* no QDQ: nothing to rewrite */
+    int changed = 0;
     cq_status st = CQ_OK;
+    if (any_foldable(g)) {
+        st = cq_graph_toposort(g, err);
+        if (!st)
+            st = cq_pass_fold_constants_except(g, "DequantizeLinear", &r->folded, err);
+        if (st)
+            return cq_err_prefix(err, st, "lower: ");
+        changed = 1;
+    }
+    if ((st = drop_identity_casts(g, notes ? r : NULL, &r->casts, err)))
+        return st;
+    changed |= r->casts > 0;
+    int n0 = g->n_nodes;
     for (int i = 0; !st && i < n0; i++) {
         const cq_node *n = &g->nodes[i];
+        char why[WHY_MAX] = "";
+        int before = r->lowered;
         if (n->dead || n->n_outputs != 1)
             continue;
         if (is_op(n, "Conv"))
-            st = lower_conv(g, i, &done, err);
+            st = lower_conv(g, i, &r->lowered, why, err);
         else if (is_op(n, "MatMul"))
-            st = lower_matmul(g, i, &done, err);
+            st = lower_matmul(g, i, &r->lowered, why, err);
         else if (is_op(n, "Gemm"))
-            st = lower_gemm(g, i, &done, err);
+            st = lower_gemm(g, i, &r->lowered, why, err);
         else if (is_op(n, "Add"))
-            st = lower_add(g, i, &done, err);
+            st = lower_add(g, i, &r->lowered, why, err);
+        else
+            continue;
+        if (!st && notes && r->lowered == before)
+            st = note(r, g, i, why, err);
     }
-    if (!st && done) {
+    if (!st && (r->lowered || changed)) {
         drop_unread(g);
         st = cq_graph_toposort(g, err);
         if (!st)
             st = cq_graph_compact(g, err);
     }
-    if (count)
-        *count = st ? 0 : done;
     return st;
+}
+
+cq_status cq_quant_lower_report(cq_graph *g, cq_quant_lower_result *r, cq_err *err)
+{
+    cq_status st = lower_graph(g, r, 1, err);
+    if (st)
+        cq_quant_lower_result_clear(r);
+    return st;
+}
+
+cq_status cq_quant_lower(cq_graph *g, int *count, cq_err *err)
+{
+    cq_quant_lower_result r;
+    cq_status st = lower_graph(g, &r, 0, err);
+    if (count)
+        *count = st ? 0 : r.lowered;
+    cq_quant_lower_result_clear(&r);
+    return st;
+}
+
+void cq_quant_lower_result_clear(cq_quant_lower_result *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n_kept; i++) {
+        free(r->kept[i].node);
+        free(r->kept[i].op_type);
+        free(r->kept[i].reason);
+    }
+    free(r->kept);
+    memset(r, 0, sizeof *r);
 }

@@ -3,7 +3,8 @@
  * padding, pass-through ops, Sigmoid kept float, Gemm and MatMul), the
  * precision map and its patterns, bias scales and the int32 clamp, the
  * opset, deterministic bytes, the QDQ -> QLinear rewrite against the QDQ
- * graph run in float, sensitivity, and the errors. */
+ * graph run in float, sensitivity, and the errors; the rewrite on a graph
+ * written as PyTorch's exporter writes it (Constant nodes, Casts). */
 #include "exec_testutil.h"
 #include "calib/calibrate.h"
 #include "onnx/onnx.h"
@@ -573,6 +574,165 @@ static void test_quant_sensitivity(void **state)
     cq_graph_free(g);
 }
 
+/* ---- other tools' QDQ files ----------------------------------------------- */
+
+/* A Constant node called name writing value name, holding t (released). */
+static void constant(cq_graph *g, const char *name, cq_tensor *t)
+{
+    cq_err err;
+    int n = node(g, "Constant", name, 0, NULL, name);
+    assert_int_equal(cq_node_set_tensor(g, n, "value", t, &err), CQ_OK);
+    cq_tensor_release(t);
+}
+
+static cq_tensor *scalar(cq_dtype dt, double v)
+{
+    cq_err err;
+    cq_tensor *t = cq_tensor_scalar(dt, v, &err);
+    assert_non_null(t);
+    return t;
+}
+
+/* What torch.onnx writes for a quantized Conv-Relu (PyTorch 1.13, as in
+ * tests/data/fmnist_torch_qdq.onnx): every scale, zero point, weight and
+ * bias a Constant node, a Cast (to x_cast) between each QuantizeLinear and
+ * its DequantizeLinear, the bias zero point ConstantOfShape -> Cast. x
+ * [1, 3, 8, 8] -> Q -> Cast -> DQ -> Conv (w s8 per channel, b s32) -> Relu
+ * -> Q -> Cast (uint8) -> DQ -> y. x_cast: the ONNX type of the first Cast;
+ * the DequantizeLinear after it takes its zero point in that type. */
+static cq_graph *torch_like(int x_cast)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 4, (int64_t[]){1, 3, 8, 8}, "y");
+    const float sx = 2.0f / 255, sy = 0.02f;
+    cq_dtype xdt = x_cast == 6 ? CQ_S32 : CQ_U8;
+    constant(g, "s_x", scalar(CQ_F32, sx));
+    constant(g, "z_x", scalar(CQ_U8, 128));
+    node(g, "QuantizeLinear", "q_x", 3, (const char *[]){"x", "s_x", "z_x"}, "xq");
+    int n = node(g, "Cast", "cast_x", 1, (const char *[]){"xq"}, "xc");
+    cq_node_set_int(g, n, "to", x_cast, &err);
+    constant(g, "s_x2", scalar(CQ_F32, sx));
+    constant(g, "z_x2", scalar(xdt, 128));
+    node(g, "DequantizeLinear", "dq_x", 3, (const char *[]){"xc", "s_x2", "z_x2"}, "xd");
+    /* weights: s8 codes, per output channel */
+    cq_tensor *w = cq_tensor_new(CQ_S8, 4, (int64_t[]){4, 3, 3, 3}, &err);
+    cq_tensor *ws = cq_tensor_new(CQ_F32, 1, (int64_t[]){4}, &err);
+    cq_tensor *bc = cq_tensor_new(CQ_S32, 1, (int64_t[]){4}, &err);
+    cq_tensor *bs = cq_tensor_new(CQ_F32, 1, (int64_t[]){4}, &err);
+    rng_state = 99;
+    for (int i = 0; i < 108; i++)
+        ((int8_t *)cq_tensor_data(w))[i] = (int8_t)(frand() * 127);
+    for (int c = 0; c < 4; c++) {
+        ((float *)cq_tensor_data(ws))[c] = 0.01f + 0.002f * (float)c;
+        ((float *)cq_tensor_data(bs))[c] = sx * ((float *)cq_tensor_data(ws))[c];
+        ((int32_t *)cq_tensor_data(bc))[c] = (int32_t)(frand() * 3000);
+    }
+    constant(g, "w", w);
+    constant(g, "w_scale", ws);
+    constant(g, "w_zp", cq_tensor_new(CQ_S8, 1, (int64_t[]){4}, &err));
+    n = node(g, "DequantizeLinear", "dq_w", 3, (const char *[]){"w", "w_scale", "w_zp"}, "wd");
+    cq_node_set_int(g, n, "axis", 0, &err);
+    /* bias: s32 codes at s_x * s_w, its zero point ConstantOfShape -> Cast */
+    cq_tensor *four = cq_tensor_new(CQ_S64, 1, (int64_t[]){1}, &err);
+    ((int64_t *)cq_tensor_data(four))[0] = 4;
+    constant(g, "b_len", four);
+    n = node(g, "ConstantOfShape", "b_zeros", 1, (const char *[]){"b_len"}, "bz0");
+    cq_tensor *zero = cq_tensor_new(CQ_S32, 1, (int64_t[]){1}, &err);
+    assert_int_equal(cq_node_set_tensor(g, n, "value", zero, &err), CQ_OK);
+    cq_tensor_release(zero);
+    n = node(g, "Cast", "cast_bz", 1, (const char *[]){"bz0"}, "bz");
+    cq_node_set_int(g, n, "to", 6, &err);
+    constant(g, "b", bc);
+    constant(g, "b_scale", bs);
+    n = node(g, "DequantizeLinear", "dq_b", 3, (const char *[]){"b", "b_scale", "bz"}, "bd");
+    cq_node_set_int(g, n, "axis", 0, &err);
+    n = node(g, "Conv", "conv", 3, (const char *[]){"xd", "wd", "bd"}, "c");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu", 1, (const char *[]){"c"}, "r");
+    constant(g, "s_y", scalar(CQ_F32, sy));
+    constant(g, "z_y", scalar(CQ_U8, 0));
+    node(g, "QuantizeLinear", "q_y", 3, (const char *[]){"r", "s_y", "z_y"}, "yq");
+    n = node(g, "Cast", "cast_y", 1, (const char *[]){"yq"}, "yc");
+    cq_node_set_int(g, n, "to", 2, &err);
+    constant(g, "s_y2", scalar(CQ_F32, sy));
+    constant(g, "z_y2", scalar(CQ_U8, 0));
+    node(g, "DequantizeLinear", "dq_y", 3, (const char *[]){"yc", "s_y2", "z_y2"}, "y");
+    return g;
+}
+
+static void test_quant_lower_other_tools(void **state)
+{
+    (void)state;
+    cq_err err;
+    /* PyTorch's form: constants folded (14 Constant nodes, the
+     * ConstantOfShape and its Cast), the two uint8 Casts removed, the Conv
+     * lowered; the integer run within a step of the QDQ graph's float run */
+    cq_graph *g = torch_like(2);
+    cq_graph *l = copy_of(g);
+    cq_quant_lower_result r;
+    assert_int_equal(cq_quant_lower_report(l, &r, &err), CQ_OK);
+    assert_int_equal(r.lowered, 1);
+    assert_int_equal(r.folded, 16);
+    assert_int_equal(r.casts, 2);
+    assert_int_equal(r.n_kept, 0);
+    cq_quant_lower_result_clear(&r);
+    assert_int_equal(count_op(l, "QLinearConv"), 1);
+    assert_int_equal(count_op(l, "Cast") + count_op(l, "Constant") + count_op(l, "Relu") +
+                     count_op(l, "DequantizeLinear"), 1); /* the output's DequantizeLinear */
+    assert_int_equal(count_op(l, "QuantizeLinear"), 1);  /* the input's */
+    cq_graph_free(l);
+    lowered_matches(g, 4, (int64_t[]){1, 3, 8, 8}, 0.02f, 1, 1);
+    cq_graph_free(g);
+
+    /* a Cast of the input's codes to int32 stays (the DequantizeLinear
+     * reads int32 codes, which the integer kernels do not take): the Conv
+     * stays float, the report says why; the graph still runs the same */
+    g = torch_like(6);
+    l = copy_of(g);
+    assert_int_equal(cq_quant_lower_report(l, &r, &err), CQ_OK);
+    assert_int_equal(r.lowered, 0);
+    assert_int_equal(r.casts, 1);
+    assert_int_equal(r.n_kept, 2);
+    assert_string_equal(r.kept[0].node, "cast_x");
+    assert_string_equal(r.kept[0].op_type, "Cast");
+    assert_string_equal(r.kept[0].reason, "Cast of u8 codes to s32: stays, what reads it sees "
+                                          "the codes it makes");
+    assert_string_equal(r.kept[1].node, "conv");
+    assert_string_equal(r.kept[1].reason, "input 0: int32 codes");
+    cq_quant_lower_result_clear(&r);
+    assert_int_equal(count_op(l, "Cast"), 1);
+    rng_state = 5;
+    cq_tensor *x = rand_tensor(4, (int64_t[]){1, 3, 8, 8});
+    cq_tensor *a = run1(g, NULL, x), *b = run1(l, NULL, x);
+    assert_true(maxdiff(a, b) == 0 && maxabs(a) > 10 * 0.02);
+    cq_tensor_release(a);
+    cq_tensor_release(b);
+    cq_tensor_release(x);
+    cq_graph_free(l);
+    cq_graph_free(g);
+
+    /* no DequantizeLinear: not a QDQ graph, left exactly as it is */
+    g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 2, (int64_t[]){1, 4}, "y");
+    constant(g, "k", scalar(CQ_F32, 2));
+    node(g, "Mul", "mul", 2, (const char *[]){"x", "k"}, "y");
+    void *buf[2];
+    size_t len[2];
+    assert_int_equal(cq_onnx_save_buffer(g, &buf[0], &len[0], &err), CQ_OK);
+    assert_int_equal(cq_quant_lower_report(g, &r, &err), CQ_OK);
+    assert_true(!r.lowered && !r.folded && !r.casts && !r.n_kept && !r.kept);
+    assert_int_equal(cq_onnx_save_buffer(g, &buf[1], &len[1], &err), CQ_OK);
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(buf[0], buf[1], len[0]);
+    free(buf[0]);
+    free(buf[1]);
+    cq_quant_lower_result_clear(NULL);
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_quant_patterns),
         cmocka_unit_test(test_quant_errors),
         cmocka_unit_test(test_quant_sensitivity),
+        cmocka_unit_test(test_quant_lower_other_tools),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
 }
