@@ -227,6 +227,7 @@ describe("calq eval", function()
     local a, b = r.models[1], r.models[2]
     assert.equal(fmnist, a.name)
     assert.equal(torch_qdq, b.name)
+    assert.equal(5, b.lowered) -- PyTorch's QDQ file runs in calq's integer form
     assert.is_true(near(a.top1, a.correct / 300) and near(b.top1, b.correct / 300))
     assert.is_true(near(r.delta.top1, b.top1 - a.top1))
     assert.is_true(r.agreement.same <= 300 and near(r.agreement.rate, r.agreement.same / 300))
@@ -312,20 +313,35 @@ describe("other tools' QDQ files", function()
   -- tests/data/fmnist_torch_qdq.onnx: the classifier quantized by PyTorch 1.13 (eager,
   -- onednn, HistogramObserver, per-channel weights) and exported by torch.onnx
   -- (bench/fmnist_torch_ptq.py --export; tests/data/README.md).
-  it("runs PyTorch's export and agrees with ONNX Runtime on 300 test images", function()
+  -- calq.quant.lower first folds its Constant nodes (DequantizeLinear kept) and
+  -- removes the Casts to uint8 between each QuantizeLinear and DequantizeLinear;
+  -- its 3 Convs and 2 Gemms then run as QLinearConv on the integer kernels.
+  it("runs PyTorch's export lowered and as written, with ONNX Runtime's predictions on 300 test images", function()
     if not exists(fmnist_data .. "/t10k-images-idx3-ubyte.gz") then return pending("no Fashion-MNIST") end
     local m = assert(calq.onnx.load(torch_qdq))
     local ops = {}
-    for n in m:nodes() do ops[n.op_type] = true end
-    assert.is_true(ops.QuantizeLinear and ops.DequantizeLinear and ops.Conv and ops.Gemm and true)
+    for n in m:nodes() do ops[n.op_type] = (ops[n.op_type] or 0) + 1 end
+    assert.same({ 21, 11, 16, 64, 5 }, { ops.DequantizeLinear, ops.QuantizeLinear, ops.Cast, ops.Constant,
+      ops.ConstantOfShape })
+    local low = assert(calq.onnx.load(torch_qdq))
+    local count, report = calq.quant.lower(low)
+    assert.equal(5, count)
+    assert.same({ lowered = 5, folded = 74, casts = 11, kept = {} }, report)
+    ops = {}
+    for n in low:nodes() do ops[n.op_type] = (ops[n.op_type] or 0) + 1 end
+    assert.same({ 5, nil, nil, nil }, { ops.QLinearConv, ops.Conv, ops.Gemm, ops.Cast })
     local x = assert(calq.data.read_idx(fmnist_data .. "/t10k-images-idx3-ubyte.gz", 1, 300))
     x = x:dequantize(1 / 255):view { 300, 1, 28, 28 }
-    local out = assert(m:run { input = x })
-    local pred = ev.argmax(out.logits)
     local y = assert(calq.data.read_idx(fmnist_data .. "/t10k-labels-idx1-ubyte.gz", 1, 300)):totable()
+    local float = assert(m:run { input = x }).logits
+    local int = assert(low:run { input = x }).logits
+    local pred = ev.argmax(int)
     local acc = ev.top1(pred, y)
     assert.is_true(acc > 0.9, tostring(acc)) -- the fp32 model: 0.9367 on these 300
-    if not have_ort() then return pending("no onnxruntime-node: calq's run checked alone") end
+    -- one step of the output's scale (the last DequantizeLinear's: 0.15698...)
+    local step = 0.157 + 1e-6
+    assert.is_true(int:maxdiff(float) <= step, tostring(int:maxdiff(float)))
+    if not have_ort() then return pending("no onnxruntime-node: calq's runs checked alone") end
     local dir = os.tmpname()
     os.remove(dir)
     assert(require("calq.fs").mkdirs(dir))
@@ -335,8 +351,40 @@ describe("other tools' QDQ files", function()
     local ort = assert(calq.io.npy_read(dir .. "/logits.npy"))
     os.execute("rm -rf '" .. dir .. "'")
     assert.equal(1, ev.agreement(pred, ev.argmax(ort)))
-    -- within one step of the output's scale (the last DequantizeLinear's: 0.15698...)
-    assert.is_true(out.logits:maxdiff(ort) <= 0.157 + 1e-6, tostring(out.logits:maxdiff(ort)))
+    assert.equal(1, ev.agreement(ev.argmax(float), ev.argmax(ort)))
+    -- within one step, both forms (the integer run gives ONNX Runtime's logits bit for bit here)
+    assert.is_true(int:maxdiff(ort) <= step, tostring(int:maxdiff(ort)))
+    assert.is_true(float:maxdiff(ort) <= step, tostring(float:maxdiff(ort)))
+  end)
+
+  it("runs in calq infer lowered, as written with --no-lower", function()
+    if not exists(fmnist_data .. "/t10k-images-idx3-ubyte.gz") then return pending("no Fashion-MNIST") end
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(require("calq.fs").mkdirs(dir))
+    local x = assert(calq.data.read_idx(fmnist_data .. "/t10k-images-idx3-ubyte.gz", 1, 8))
+    x = x:dequantize(1 / 255):view { 8, 1, 28, 28 }
+    assert(calq.io.npy_write(dir .. "/x.npy", x))
+    for _, lower in ipairs { true, false } do
+      local m = assert(calq.onnx.load(torch_qdq))
+      if lower then assert.equal(5, (calq.quant.lower(m))) end
+      m:set_threads(1) -- (plans the model: after lowering)
+      local want = assert(m:run { input = x }).logits
+      local code, out = run(("infer %s --threads 1 --input %s/x.npy --output %s/out%s")
+        :format(torch_qdq, dir, dir, lower and "" or " --no-lower"))
+      assert.equal(0, code, out)
+      local first = out:match("^[^\n]*")
+      if lower then
+        assert.equal(torch_qdq .. ": 5 nodes lowered to calq's integer kernels", first)
+      else
+        assert.matches("^logits ", first)
+      end
+      assert.equal(0, assert(calq.io.npy_read(dir .. "/out/logits.npy")):maxdiff(want))
+    end
+    local _, out = run(("infer %s --input %s/x.npy --output %s/out --profile"):format(torch_qdq, dir, dir))
+    assert.matches("\nlowered: 5 nodes %(74 constants folded first, 11 Casts of codes removed%)\n", out)
+    assert.matches("QLinearConv +/net/features/0/0/Conv ", out)
+    os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
 

@@ -4,14 +4,23 @@ local args = require "calq.args"
 local cio = require "calq.io"
 local fs = require "calq.fs"
 local onnx = require "calq.onnx"
+local quant = require "calq.quant"
 
 local usage = [[
 usage: calq infer MODEL.onnx --input NAME=FILE ... --output DIR [--threads N] [--profile]
+                  [--no-lower]
 
 FILE is a .npy (or an ONNX TensorProto .pb). A model with one input also
 takes --input FILE. Each output is written as DIR/NAME.npy (characters other
 than letters, digits, '.', '-' and '_' in NAME become '_'); DIR and its
-parents are created as needed. --profile prints each node's time.]]
+parents are created as needed. --profile prints each node's time.
+
+A QDQ model (QuantizeLinear / DequantizeLinear, as `calq quantize` and other
+tools write them) runs in calq's integer form (calq.quant.lower: QLinearConv,
+QLinearMatMul, QLinearAdd on the integer reference kernels); the first line
+then says how many nodes were rewritten, and --profile lists the products
+left float and why. --no-lower runs the model as written (float ops between
+float DequantizeLinear and QuantizeLinear).]]
 
 local function fail(fmt, ...) error("calq infer: " .. fmt:format(...), 0) end
 
@@ -32,6 +41,7 @@ local function run(argv)
     output = { type = "string", required = true },
     threads = { type = "integer" },
     profile = { type = "boolean" },
+    no_lower = { type = "boolean" },
   }, "calq infer")
   if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
     fail("--threads must be 1..1024")
@@ -41,6 +51,15 @@ local function run(argv)
   if #rest > 1 then fail("unexpected argument '%s'", rest[2]) end
   local model, msg = onnx.load(path)
   if not model then fail("%s", msg) end
+  local report
+  if not opts.no_lower then
+    local count, rep = quant.lower(model)
+    if not count then fail("%s: %s", path, rep) end
+    if count > 0 or #rep.kept > 0 then report = rep end -- a QDQ model
+    if report then
+      print(("%s: %d nodes lowered to calq's integer kernels"):format(path, count))
+    end
+  end
   local names = {}
   for _, v in ipairs(model:inputs()) do names[#names + 1] = v.name or v end
   local feeds = {}
@@ -78,6 +97,13 @@ local function run(argv)
     end
     local peak, naive = assert(model:memory())
     print(("memory: %d bytes in the buffer pool (%d without reuse)"):format(peak, naive))
+    if report then
+      print(("lowered: %d nodes (%d constants folded first, %d Casts of codes removed)")
+        :format(report.lowered, report.folded, report.casts))
+      for _, k in ipairs(report.kept) do
+        print(("left float: %-12s %s: %s"):format(k.op_type, k.node, k.reason))
+      end
+    end
   end
   return 0
 end
