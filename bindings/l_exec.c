@@ -463,8 +463,13 @@ static int m_reset_profile(lua_State *L)
 }
 
 /* model:profile() -> {{op_type, name, inputs = {shapes}, outputs = {shapes},
- * ms (mean per run), runs, fused, blocked}, ...} in run order (blocked: the
- * first output is kept in NCHW16c between convolutions) | nil, msg, code.
+ * ms (mean per run), runs, fused, blocked, flops, bytes, bound, gflops,
+ * gbs}, ...} in run order (blocked: the first output is kept in NCHW16c
+ * between convolutions; flops, bytes: cq_exec_node_work's counts, with the
+ * nodes fused into this one; bound: "compute" for a contraction, whose
+ * rate is gflops, "memory" for the rest, whose rate is gbs; gflops and gbs
+ * only once the node ran; the work fields absent for a fused node or an
+ * unknown shape) | nil, msg, code.
  * Plans the model first: before any run, every node has runs = 0. */
 static int m_profile(lua_State *L)
 {
@@ -500,6 +505,23 @@ static int m_profile(lua_State *L)
         lua_setfield(L, -2, "fused");
         lua_pushboolean(L, n->n_outputs > 0 && cq_exec_value_blocked(b->e, n->outputs[0]));
         lua_setfield(L, -2, "blocked");
+        int64_t flops, bytes;
+        int kind = cq_exec_node_work(b->e, i, &flops, &bytes);
+        if (kind >= 0) {
+            double sec = runs ? ns / (double)runs / 1e9 : 0.0;
+            lua_pushinteger(L, (lua_Integer)flops);
+            lua_setfield(L, -2, "flops");
+            lua_pushinteger(L, (lua_Integer)bytes);
+            lua_setfield(L, -2, "bytes");
+            lua_pushstring(L, kind ? "compute" : "memory");
+            lua_setfield(L, -2, "bound");
+            if (sec > 0) {
+                lua_pushnumber(L, (double)flops / sec / 1e9);
+                lua_setfield(L, -2, "gflops");
+                lua_pushnumber(L, (double)bytes / sec / 1e9);
+                lua_setfield(L, -2, "gbs");
+            }
+        }
         lua_rawseti(L, -2, ++k);
     }
     return 1;

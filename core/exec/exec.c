@@ -12,6 +12,7 @@
 static void note_shape(cq_exec *e, int v, const cq_tensor *t)
 {
     e->last_nd[v] = t->ndim;
+    e->last_dtype[v] = t->dtype;
     memcpy(e->last_shape[v], t->shape, sizeof e->last_shape[v]);
 }
 
@@ -139,10 +140,11 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->blk = malloc(nv * sizeof *e->blk);
     e->last_nd = malloc(nv * sizeof *e->last_nd);
     e->last_shape = malloc(nv * sizeof *e->last_shape);
+    e->last_dtype = calloc(nv, sizeof *e->last_dtype);
     if (!e->ops || !e->opset || !e->precision || !e->act || !e->plan || !e->time_ns ||
         !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of ||
         !e->readers || !e->blocked || !e->vals || !e->left || !e->blk || !e->last_nd ||
-        !e->last_shape) {
+        !e->last_shape || !e->last_dtype) {
         cq_exec_free(e);
         return NULL;
     }
@@ -249,6 +251,7 @@ void cq_exec_free(cq_exec *e)
     free(e->blk);
     free(e->last_nd);
     free(e->last_shape);
+    free(e->last_dtype);
     free(e);
 }
 

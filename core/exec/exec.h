@@ -131,6 +131,17 @@ size_t cq_exec_naive_bytes(const cq_exec *e);
  * node fused into another, whose time counts in that node's). -1 (both 0)
  * when i is out of range, else 0. */
 int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs);
+/* The work node i did in its last run, for achieved rates next to its time
+ * (exec_work.c): *flops its arithmetic (ops.h's cq_op_flops) plus that of
+ * the nodes fused into it, *bytes those of the tensors the fused whole
+ * reads (activations, weights, a fused residual; each value once) and
+ * writes (the fused intermediates never exist and count nothing), in the
+ * shapes of the last run, or the static ones before any run. NCHW16c
+ * values count as NCHW. Returns 1 when node i is a contraction (Conv,
+ * Gemm, MatMul...; read its rate in FLOP/s), 0 for the memory-bound rest
+ * (bytes/s), -1 (both 0) when i is out of range, dead, fused into another
+ * node (its work counts there) or a shape is unknown. */
+int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes);
 /* Zero every node's time and run count. */
 void cq_exec_reset_profile(cq_exec *e);
 /* Whether node i holds a kernel plan (packed weights): CQ_OP_PLAN nodes get

@@ -45,6 +45,7 @@ struct cq_exec {
     int *blk;                 /* block index holding each value, -1 */
     int *last_nd;             /* rank in the last run, -1 */
     int64_t (*last_shape)[CQ_MAX_DIMS];
+    cq_dtype *last_dtype;
 };
 
 /* Node i's fused activation and layout fields into env (what both the

@@ -158,4 +158,17 @@ const cq_op *cq_op_at(int i);
  * when g imports none. */
 int64_t cq_op_opset(const cq_graph *g, const cq_node *n);
 
+/* The arithmetic of node n on inputs and outputs of the given shapes
+ * (ops_work.c), for profiles and cost models: *flops counts 2 per
+ * multiply-add of a contraction (Conv, ConvTranspose, Gemm, MatMul and
+ * their integer forms, integer operations counted alike), the window of
+ * each output of MaxPool/AveragePool, one per input element of a reduction
+ * (GlobalAveragePool, Reduce*, Softmax, LayerNormalization), 0 for data
+ * movement (Concat, Slice, Transpose, Resize, Reshape, ...), one per output
+ * element for the rest (elementwise). Returns 1 for a contraction (its rate
+ * reads in FLOP/s), 0 for the others (memory-bound: their rate reads in
+ * bytes/s), -1 (*flops 0) when a shape it needs is unknown (ndim -1). */
+int cq_op_flops(const cq_node *n, int n_in, const cq_tinfo *in, int n_out, const cq_tinfo *out,
+                int64_t *flops);
+
 #endif

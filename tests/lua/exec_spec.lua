@@ -104,6 +104,58 @@ describe("calq.exec", function()
     end)
   end)
 
+  describe("Model:profile() work and rates", function()
+    local function numel(shape)
+      local k = 1
+      for _, d in ipairs(shape) do k = k * d end
+      return k
+    end
+
+    it("counts each node's flops and bytes from its shapes, and divides by its time", function()
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.25)
+      assert(m:run(x))
+      local prof = m:profile()
+      local conv = prof[1]
+      assert.are.equal("Conv", conv.op_type)
+      assert.are.equal("compute", conv.bound)
+      -- 2 flops per multiply-add: each output element takes c/group * kh * kw of them,
+      -- plus one per element for each activation fused into the Conv
+      local w, y = conv.inputs[2], conv.outputs[1]
+      local terms = numel(w) // w[1]
+      local acts = 0
+      for k = 2, #prof do if prof[k].fused then acts = acts + 1 else break end end
+      assert.are.equal(2 * numel(y) * terms + acts * numel(y), conv.flops)
+      local rel = math.abs(conv.gflops - conv.flops / conv.ms / 1e6) / conv.gflops
+      assert.is_true(rel < 1e-9)
+      assert.is_true(math.abs(conv.gbs - conv.bytes / conv.ms / 1e6) / conv.gbs < 1e-9)
+      for _, p in ipairs(prof) do
+        if p.fused then
+          assert.is_nil(p.flops)
+          assert.is_nil(p.gbs)
+        else
+          assert.is_true(p.bound == "compute" or p.bound == "memory")
+          assert.is_true(p.bytes > 0)
+          assert.is_number(p.gbs)
+        end
+      end
+    end)
+
+    it("gives no rates before any run, and no work while a shape is unknown", function()
+      local m = assert(calq.onnx.load(fmnist))
+      assert.are.equal("N", m:inputs()[1].shape[1])
+      local prof = assert(m:profile())
+      assert.is_nil(prof[1].flops) -- the batch is symbolic until a run
+      assert.is_nil(prof[1].gflops)
+      assert.is_nil(prof[1].gbs)
+      assert(m:run(calq.tensor.full({2, 1, 28, 28}, 0.25)))
+      local conv = m:profile()[1]
+      local w, y = conv.inputs[2], conv.outputs[1]
+      assert.are.equal(2, y[1])
+      assert.is_true(conv.flops >= 2 * 2 * (y[2] * y[3] * y[4]) * (w[2] * w[3] * w[4]))
+    end)
+  end)
+
   describe("Model:reset_profile()", function()
     it("zeroes every node's runs and time; profile() takes no argument", function()
       local m = assert(calq.onnx.load(fmnist))
