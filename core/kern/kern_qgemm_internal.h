@@ -1,0 +1,54 @@
+/*
+ * kern_qgemm_internal.h - what the int8 GEMM's files share: the plan, its
+ * blocking, and the per-ISA block kernels (x86/kern_qgemm_avx512.c,
+ * x86/kern_qgemm_avx2.c). Not a public header.
+ */
+#ifndef CQ_KERN_QGEMM_INTERNAL_H
+#define CQ_KERN_QGEMM_INTERNAL_H
+
+#include "kern/kern_qgemm.h"
+
+/* Blocking: a unit of work is MC rows x NC columns of y; inside it k runs in
+ * blocks of at most KC_MAX (a multiple of 4) so that a register tile's
+ * weights stay in L1 while the rows of x come from L2 (bench/NOTES.md, "int8
+ * GEMM", the sizes tried). */
+#define CQ__QG_MC 96
+#define CQ__QG_NC 256
+#define CQ__QG_KC_MAX 640
+
+struct cq_qgemm_plan {
+    cq_qgemm_params p;  /* ldx, ldy resolved */
+    cq_isa isa;
+    int64_t kp;         /* k padded to the packing's group (4 or 2) */
+    int64_t np;         /* n padded to the panel width (64 or 16) */
+    int64_t kc;         /* k block (a multiple of 4), nk blocks */
+    int64_t nk;
+    int8_t *w;          /* (n, k) copy: the scalar path */
+    int32_t *bias;      /* n or NULL (the scalar path) */
+    void *wp;           /* packed weights (fast paths) */
+    int32_t *comp;      /* np: bias[j] - c * sum_t w[t][j], c = x_zp (+ 128 for s8) */
+    float *mult;        /* np (FLOAT) */
+    int32_t *qmult, *shift; /* np (FIXED) */
+};
+
+/* The epilogue of row i, columns [j0, j0 + nc), from acc (nc sums that
+ * include bias and compensation), into y with res (may be NULL) as the
+ * header says: the one scalar definition, used by the reference and the
+ * AVX2 path. mult / qmult / shift are indexed by column. */
+void cq__qgemm_epi_row(const cq_qgemm_params *p, const float *mult, const int32_t *qmult,
+                       const int32_t *shift, int64_t i, int64_t j0, int64_t nc,
+                       const int32_t *acc, const void *res, void *y);
+
+/* Packing: w (n, k) into wp (np * kp bytes for AVX-512, np * kp * 2 for
+ * AVX2). One unit, rows [i0, i1) and columns [j0, j1) of y (j0 a multiple of the
+ * panel width), with scratch holding cq__qgemm_*_scratch bytes. */
+size_t cq__qgemm_avx512_scratch(const cq_qgemm_plan *pl);
+void cq__qgemm_avx512_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
+void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                           int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
+size_t cq__qgemm_avx2_scratch(const cq_qgemm_plan *pl);
+void cq__qgemm_avx2_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
+void cq__qgemm_avx2_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                         int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
+
+#endif

@@ -1,0 +1,228 @@
+/* kern_qgemm_avx512.c - the int8 GEMM's AVX-512 VNNI block kernel
+ * (kern_qgemm.h). Weights packed as [np / 64][kp / 4][64][4] s8; the register
+ * tile is 6 rows x 64 columns (24 zmm sums, 4 weight vectors, 1 broadcast):
+ * per group of 4 along k, 4 weight loads and 6 broadcasts of 4 u8 feed 24
+ * vpdpbusd. The epilogue is the scalar one (cq__qgemm_epi_row) in vectors,
+ * the same float operations in the same order, so the bits agree. */
+#include "kern/kern_qgemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define MR 6
+#define AI static inline __attribute__((always_inline))
+
+void cq__qgemm_avx512_pack(const cq_qgemm_plan *pl, const int8_t *w, void *wp)
+{
+    int64_t n = pl->p.n, k = pl->p.k, kq = pl->kp / 4;
+    int8_t *o = wp;
+    for (int64_t pn = 0; pn < pl->np / 64; pn++)
+        for (int64_t g = 0; g < kq; g++)
+            for (int64_t c = 0; c < 64; c++)
+                for (int64_t r = 0; r < 4; r++) {
+                    int64_t j = pn * 64 + c, t = 4 * g + r;
+                    *o++ = j < n && t < k ? w[j * k + t] : 0;
+                }
+}
+
+size_t cq__qgemm_avx512_scratch(const cq_qgemm_plan *pl)
+{
+    size_t part = pl->nk > 1 ? (size_t)CQ__QG_MC * CQ__QG_NC * sizeof(int32_t) : 0;
+    size_t abuf = pl->p.x_dt == CQ_S8 ? (size_t)CQ__QG_MC * (size_t)pl->kc : 0;
+    return part + abuf;
+}
+
+/* The epilogue of 16 sums v of row i, columns j.. (mask m): see
+ * cq__qgemm_epi_row for the arithmetic. */
+AI void epi16(const cq_qgemm_plan *pl, __m512i v, int64_t i, int64_t j, __mmask16 m,
+              const void *res, void *y)
+{
+    const cq_qgemm_params *p = &pl->p;
+    int64_t o = i * p->ldy + j;
+    v = _mm512_add_epi32(v, _mm512_loadu_si512(pl->comp + j));
+    if (p->y_dt == CQ_S32) {
+        _mm512_mask_storeu_epi32((int32_t *)y + o, m, v);
+        return;
+    }
+    if (p->y_dt == CQ_F32) {
+        __m512 f = _mm512_cvtepi32_ps(v);
+        if (p->req == CQ_QREQ_FLOAT)
+            f = _mm512_mul_ps(f, _mm512_loadu_ps(pl->mult + j));
+        if (res)
+            f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, (const float *)res + o));
+        if (p->act.kind == CQ_ACT_RELU) {
+            f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, _mm512_setzero_ps(), _CMP_GT_OQ), f);
+        } else if (p->act.kind == CQ_ACT_CLIP) {
+            __m512 a = _mm512_set1_ps(p->act.a), b = _mm512_set1_ps(p->act.b);
+            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, a, _CMP_LT_OQ), a);
+            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, b, _CMP_GT_OQ), b);
+        }
+        _mm512_mask_storeu_ps((float *)y + o, m, f);
+        return;
+    }
+    __m512i q;
+    if (p->req == CQ_QREQ_FIXED) {
+        __m512i qm = _mm512_loadu_si512(pl->qmult + j), sh = _mm512_loadu_si512(pl->shift + j);
+        __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xffffffffLL);
+        __m512i she = _mm512_and_si512(sh, lo32), sho = _mm512_srli_epi64(sh, 32);
+        __m512i ev = _mm512_mul_epi32(v, qm);
+        __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(qm, 32));
+        ev = _mm512_srav_epi64(
+            _mm512_add_epi64(ev, _mm512_sllv_epi64(one, _mm512_sub_epi64(she, one))), she);
+        od = _mm512_srav_epi64(
+            _mm512_add_epi64(od, _mm512_sllv_epi64(one, _mm512_sub_epi64(sho, one))), sho);
+        __m512i zp = _mm512_set1_epi64(p->y_zp), lo = _mm512_set1_epi64(p->y_min),
+                hi = _mm512_set1_epi64(p->y_max);
+        ev = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(ev, zp), lo), hi);
+        od = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(od, zp), lo), hi);
+        q = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    } else {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_loadu_ps(pl->mult + j));
+        if (res) {
+            __m128i r8 = _mm_maskz_loadu_epi8(m, (const char *)res + o);
+            __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+            __m512 rv = _mm512_mul_ps(
+                _mm512_cvtepi32_ps(_mm512_sub_epi32(r, _mm512_set1_epi32(p->res_zp))),
+                _mm512_set1_ps(p->res_mult));
+            f = _mm512_add_ps(f, rv);
+        }
+        f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        f = _mm512_add_ps(f, _mm512_set1_ps((float)p->y_zp));
+        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)p->y_min)),
+                          _mm512_set1_ps((float)p->y_max));
+        q = _mm512_cvtps_epi32(f);
+    }
+    _mm512_mask_cvtepi32_storeu_epi8((char *)y + o, m, q);
+}
+
+/* rows rows of x at a (stride lda) times one 64-column panel bp over kg
+ * groups of 4 (the last one only tail bytes long when tail != 0); sums start
+ * from part (stride lp) unless first, go back there unless last, else
+ * through the epilogue into row i, columns j.. (nc of them). */
+AI void tile(const int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
+             const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
+             const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
+             void *y)
+{
+    __m512i acc[MR][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = first ? _mm512_setzero_si512()
+                              : _mm512_loadu_si512(part + r * lp + 16 * c);
+    int64_t gm = tail ? kg - 1 : kg, g = 0;
+    for (; g < gm; g++) {
+        const int8_t *b = bp + g * 256;
+        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),
+                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);
+#pragma GCC unroll 6
+        for (int r = 0; r < rows; r++) {
+            int32_t v;
+            memcpy(&v, a + r * lda + 4 * g, 4);
+            __m512i av = _mm512_set1_epi32(v);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
+        }
+    }
+    if (tail) { /* the row's last bytes: read no further than they go */
+        const int8_t *b = bp + g * 256;
+        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),
+                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);
+        for (int r = 0; r < rows; r++) {
+            int32_t v = 0;
+            memcpy(&v, a + r * lda + 4 * g, (size_t)tail);
+            __m512i av = _mm512_set1_epi32(v);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
+        }
+    }
+    if (!last) {
+#pragma GCC unroll 6
+        for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++)
+                _mm512_storeu_si512(part + r * lp + 16 * c, acc[r][c]);
+        return;
+    }
+    for (int c = 0; c < 4 && 16 * c < nc; c++) {
+        int64_t left = nc - 16 * c;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        for (int r = 0; r < rows; r++)
+            epi16(pl, acc[r][c], i + r, j + 16 * c, m, res, y);
+    }
+}
+
+static void tile_any(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
+                     const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
+                     const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
+                     void *y)
+{
+    switch (rows) {
+    case 6:
+        tile(6, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    case 5:
+        tile(5, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    case 4:
+        tile(4, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    case 3:
+        tile(3, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    case 2:
+        tile(2, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    default:
+        tile(1, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
+        break;
+    }
+}
+
+void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                           int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch)
+{
+    const cq_qgemm_params *p = &pl->p;
+    int64_t kq = pl->kp / 4, lp = CQ__QG_NC;
+    int32_t *part = pl->nk > 1 ? scratch : NULL;
+    uint8_t *abuf = (uint8_t *)scratch + (part ? (size_t)CQ__QG_MC * CQ__QG_NC * 4 : 0);
+    const int8_t *wp = pl->wp;
+    for (int64_t pc = 0; pc < pl->nk; pc++) {
+        int64_t k0 = pc * pl->kc, kl = p->k - k0 < pl->kc ? p->k - k0 : pl->kc;
+        int64_t kg = (kl + 3) / 4, lda;
+        int tail = (int)(kl % 4);
+        const uint8_t *a;
+        if (p->x_dt == CQ_S8) { /* u8 = s8 + 128, zeros past k */
+            const int8_t *xs = (const int8_t *)x + i0 * p->ldx + k0;
+            for (int64_t r = 0; r < i1 - i0; r++) {
+                uint8_t *d = abuf + r * pl->kc;
+                for (int64_t t = 0; t < kl; t++)
+                    d[t] = (uint8_t)(xs[r * p->ldx + t] ^ 0x80);
+                for (int64_t t = kl; t < kg * 4; t++)
+                    d[t] = 0;
+            }
+            a = abuf;
+            lda = pl->kc;
+            tail = 0;
+        } else {
+            a = (const uint8_t *)x + i0 * p->ldx + k0;
+            lda = p->ldx;
+        }
+        int first = pc == 0, last = pc == pl->nk - 1;
+        for (int64_t jn = j0; jn < j1; jn += 64) {
+            const int8_t *bp = wp + ((jn / 64) * kq + k0 / 4) * 256;
+            int64_t nc = j1 - jn < 64 ? j1 - jn : 64;
+            for (int64_t ir = i0; ir < i1; ir += MR) {
+                int rows = (int)(i1 - ir < MR ? i1 - ir : MR);
+                int32_t *pt = part ? part + (ir - i0) * lp + (jn - j0) : NULL;
+                tile_any(rows, a + (ir - i0) * lda, lda, kg, tail, bp, pt, lp, first, last, pl,
+                         ir, jn, nc, res, y);
+            }
+        }
+    }
+}
