@@ -60,6 +60,8 @@ cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_t
                            int n_out, cq_tinfo *out, cq_err *err);
 cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err);
+/* Tests: 1 makes Resize run its generic loop (the reference) everywhere. */
+extern int cq__resize_generic_only;
 
 /* Run node i of g once on the given dense inputs (passes.c), allocating its
  * outputs (new references in out, NULL for omitted ones); a plan the op

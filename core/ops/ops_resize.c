@@ -1,6 +1,12 @@
 /* ops_resize.c - Resize (opset 10..17): nearest / linear / cubic, every
- * coordinate_transformation_mode, as a separable product of per-dim taps. */
+ * coordinate_transformation_mode, as a separable product of per-dim taps:
+ * a planar path for nearest and linear over the last two dimensions (the
+ * upsampling of detection necks and segmentation heads), and the generic
+ * loop, its reference, for the rest. Measurements: bench/RESULTS.md, "fp32
+ * zoo". */
 #include "ops/ops_internal.h"
+
+#include "base/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +76,114 @@ static void cubic_coeffs(double t, double a, double *c)
     c[2] = ((a + 2) * x - (a + 3)) * x * x + 1;
     x = 2 - t;
     c[3] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+}
+
+int cq__resize_generic_only = 0;
+
+static void resize_generic(const cq_tensor *x, cq_tensor *y, taps *const *td, float extra);
+
+/* Whether the planar path applies: nearest or linear, the leading
+ * dimensions kept as they are (one tap of weight 1 on the same index), and
+ * no extrapolated tap in the last two. */
+static int planar_ok(int r, const int64_t *xs, const int64_t *ys, int md, taps *const *td)
+{
+    if (r < 2 || md > 1)
+        return 0;
+    for (int d = 0; d < r - 2; d++) {
+        if (xs[d] != ys[d])
+            return 0;
+        for (int64_t o = 0; o < ys[d]; o++) {
+            const taps *t = &td[d][o];
+            if (t->nt < 1 || t->idx[0] != o || t->w[0] != 1 || (t->nt > 1 && t->w[1] != 0))
+                return 0;
+        }
+    }
+    for (int d = r - 2; d < r; d++)
+        for (int64_t o = 0; o < ys[d]; o++)
+            if (!td[d][o].nt)
+                return 0;
+    return 1;
+}
+
+/* The planar path: per (leading index) plane, every input row resampled
+ * along W once into a row buffer (the index tables read once per row), then
+ * each output row a copy of one buffer row (nearest) or the blend of two
+ * (linear): the inner loops stream contiguous rows with no index arithmetic. */
+typedef struct {
+    const float *x;
+    float *y, *buf;                 /* buf: ih * ow floats per thread */
+    int64_t planes, ih, iw, oh, ow;
+    const taps *th, *tw;
+    int linear;
+} planes_ctx;
+
+/* y = w0 a + w1 b over a row; restrict lets the compiler vectorize it. */
+static void blend_row(float *restrict y, const float *restrict a, const float *restrict b, float w0,
+                      float w1, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++)
+        y[k] = w0 * a[k] + w1 * b[k];
+}
+
+static void resample_plane(const planes_ctx *c, int64_t p, float *hb)
+{
+    const float *x = c->x + p * c->ih * c->iw;
+    float *y = c->y + p * c->oh * c->ow;
+    const int64_t ow = c->ow;
+    for (int64_t h = 0; h < c->ih; h++) {
+        const float *row = x + h * c->iw;
+        float *b = hb + h * ow;
+        if (c->linear)
+            for (int64_t o = 0; o < ow; o++)
+                b[o] = c->tw[o].w[0] * row[c->tw[o].idx[0]] + c->tw[o].w[1] * row[c->tw[o].idx[1]];
+        else
+            for (int64_t o = 0; o < ow; o++)
+                b[o] = row[c->tw[o].idx[0]];
+    }
+    for (int64_t o = 0; o < c->oh; o++) {
+        const taps *t = &c->th[o];
+        const float *a = hb + t->idx[0] * ow;
+        float *yr = y + o * ow;
+        if (!c->linear || t->w[1] == 0) {
+            memcpy(yr, a, (size_t)ow * sizeof *yr);
+            continue;
+        }
+        blend_row(yr, a, hb + t->idx[1] * ow, t->w[0], t->w[1], ow);
+    }
+}
+
+static void planes_part(void *ctx, int i, int n, int tid)
+{
+    const planes_ctx *c = ctx;
+    int64_t lo = c->planes * i / n, hi = c->planes * (i + 1) / n;
+    for (int64_t p = lo; p < hi; p++)
+        resample_plane(c, p, c->buf + (size_t)tid * (size_t)(c->ih * c->ow));
+}
+
+static cq_status resize_planes(const cq_node *n, const cq_tensor *x, cq_tensor *y, int md,
+                               taps *const *td, cq_openv *env, cq_err *err)
+{
+    int r = x->ndim;
+    planes_ctx c;
+    c.x = cq_tensor_data(x);
+    c.y = cq_tensor_data(y);
+    c.ih = x->shape[r - 2];
+    c.iw = x->shape[r - 1];
+    c.oh = y->shape[r - 2];
+    c.ow = y->shape[r - 1];
+    c.th = td[r - 2];
+    c.tw = td[r - 1];
+    c.linear = md == 1;
+    c.planes = cq__numel(r - 2, x->shape);
+    if (!c.planes || !c.oh || !c.ow)
+        return CQ_OK;
+    int threads = cq_par_threads();
+    c.buf = cq__scratch(env, (size_t)threads * (size_t)(c.ih * c.ow) * sizeof(float));
+    if (!c.buf)
+        return cq_errf(err, CQ_ENOMEM, "Resize '%s': out of memory", n->name);
+    int shares = c.planes < threads ? (int)c.planes : threads;
+    cq_par_run(shares, planes_part, &c);
+    return CQ_OK;
 }
 
 cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
@@ -186,6 +300,18 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
             }
         }
     }
+    cq_status st = !cq__resize_generic_only && planar_ok(r, x->shape, y->shape, md, td)
+                       ? resize_planes(n, x, y, md, td, env, err)
+                       : (resize_generic(x, y, td, extra), CQ_OK);
+    free(tp);
+    return st;
+}
+
+/* The reference: every output element as the sum over its taps in every
+ * dimension, indices computed per element. */
+static void resize_generic(const cq_tensor *x, cq_tensor *y, taps *const *td, float extra)
+{
+    int r = x->ndim;
     const float *px = cq_tensor_data(x);
     float *py = cq_tensor_data(y);
     int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0}, xs[CQ_MAX_DIMS];
@@ -229,6 +355,4 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
             idx[d] = 0;
         }
     }
-    free(tp);
-    return CQ_OK;
 }
