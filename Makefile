@@ -93,7 +93,8 @@ $(BUILD)/gen/calq_scripts.o: $(BUILD)/gen/calq_scripts.c
 
 # Benchmark drivers: every bench/NAME.c is a program $(BUILD)/bench/NAME. make test
 # builds them all (bench-build), so a driver the library has outgrown fails there.
-BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+# bench/qgemm_dnnl.c needs oneDNN (libdnnl-dev): bench/qgemm.sh builds it.
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/qgemm_dnnl.c,$(wildcard bench/*.c)))
 bench-build: $(BENCH_BIN)
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(@D)

@@ -12,9 +12,15 @@
  * blocks of at most KC_MAX (a multiple of 4) so that a register tile's
  * weights stay in L1 while the rows of x come from L2 (bench/NOTES.md, "int8
  * GEMM", the sizes tried). */
+#ifndef CQ__QG_MC
 #define CQ__QG_MC 96
+#endif
+#ifndef CQ__QG_NC
 #define CQ__QG_NC 256
+#endif
+#ifndef CQ__QG_KC_MAX
 #define CQ__QG_KC_MAX 640
+#endif
 
 struct cq_qgemm_plan {
     cq_qgemm_params p;  /* ldx, ldy resolved */

@@ -98,63 +98,64 @@ AI void epi16(const cq_qgemm_plan *pl, __m512i v, int64_t i, int64_t j, __mmask1
 /* rows rows of x at a (stride lda) times one 64-column panel bp over kg
  * groups of 4 (the last one only tail bytes long when tail != 0); sums start
  * from part (stride lp) unless first, go back there unless last, else
- * through the epilogue into row i, columns j.. (nc of them). */
+ * through the epilogue into row i, columns j.. (nc of them). The 24 sums are
+ * named variables, not an array: GCC kept an array's zmm in memory (bench/
+ * NOTES.md, "int8 GEMM"). */
+#define Q_ROW(r, X)                                                                           \
+    if (rows > r) {                                                                           \
+        X(r, 0) X(r, 1) X(r, 2) X(r, 3)                                                       \
+    }
+#define Q_ALL(X) Q_ROW(0, X) Q_ROW(1, X) Q_ROW(2, X) Q_ROW(3, X) Q_ROW(4, X) Q_ROW(5, X)
+#define Q_INIT(r, c)                                                                          \
+    s##r##c = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + r * lp + 16 * c);
+#define Q_SAVE(r, c) _mm512_storeu_si512(part + r * lp + 16 * c, s##r##c);
+#define Q_BCAST(r)                                                                            \
+    if (rows > r) {                                                                           \
+        int32_t v = 0;                                                                        \
+        memcpy(&v, a + r * lda + 4 * g, nb);                                                  \
+        __m512i av = _mm512_set1_epi32(v);                                                    \
+        s##r##0 = _mm512_dpbusd_epi32(s##r##0, av, b0);                                       \
+        s##r##1 = _mm512_dpbusd_epi32(s##r##1, av, b1);                                       \
+        s##r##2 = _mm512_dpbusd_epi32(s##r##2, av, b2);                                       \
+        s##r##3 = _mm512_dpbusd_epi32(s##r##3, av, b3);                                       \
+    }
+#define Q_GROUP(NB)                                                                           \
+    {                                                                                         \
+        const size_t nb = NB;                                                                 \
+        const int8_t *b = bp + g * 256;                                                       \
+        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),                    \
+                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);             \
+        Q_BCAST(0) Q_BCAST(1) Q_BCAST(2) Q_BCAST(3) Q_BCAST(4) Q_BCAST(5)                     \
+    }
+#define Q_EPI(r, c)                                                                           \
+    if (16 * c < nc)                                                                          \
+        epi16(pl, s##r##c, i + r, j + 16 * c, q_mask(nc - 16 * c), res, y);
+
+AI __mmask16 q_mask(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
 AI void tile(const int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
              const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
              const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
              void *y)
 {
-    __m512i acc[MR][4];
-#pragma GCC unroll 6
-    for (int r = 0; r < rows; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++)
-            acc[r][c] = first ? _mm512_setzero_si512()
-                              : _mm512_loadu_si512(part + r * lp + 16 * c);
+    __m512i z = _mm512_setzero_si512();
+    __m512i s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+    __m512i s20 = z, s21 = z, s22 = z, s23 = z, s30 = z, s31 = z, s32 = z, s33 = z;
+    __m512i s40 = z, s41 = z, s42 = z, s43 = z, s50 = z, s51 = z, s52 = z, s53 = z;
+    Q_ALL(Q_INIT)
     int64_t gm = tail ? kg - 1 : kg, g = 0;
-    for (; g < gm; g++) {
-        const int8_t *b = bp + g * 256;
-        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),
-                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);
-#pragma GCC unroll 6
-        for (int r = 0; r < rows; r++) {
-            int32_t v;
-            memcpy(&v, a + r * lda + 4 * g, 4);
-            __m512i av = _mm512_set1_epi32(v);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
-            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
-        }
-    }
-    if (tail) { /* the row's last bytes: read no further than they go */
-        const int8_t *b = bp + g * 256;
-        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),
-                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);
-        for (int r = 0; r < rows; r++) {
-            int32_t v = 0;
-            memcpy(&v, a + r * lda + 4 * g, (size_t)tail);
-            __m512i av = _mm512_set1_epi32(v);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
-            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
-        }
-    }
+    for (; g < gm; g++)
+        Q_GROUP(4)
+    if (tail) /* the row's last bytes: read no further than they go */
+        Q_GROUP((size_t)tail)
     if (!last) {
-#pragma GCC unroll 6
-        for (int r = 0; r < rows; r++)
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                _mm512_storeu_si512(part + r * lp + 16 * c, acc[r][c]);
+        Q_ALL(Q_SAVE)
         return;
     }
-    for (int c = 0; c < 4 && 16 * c < nc; c++) {
-        int64_t left = nc - 16 * c;
-        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        for (int r = 0; r < rows; r++)
-            epi16(pl, acc[r][c], i + r, j + 16 * c, m, res, y);
-    }
+    Q_ALL(Q_EPI)
 }
 
 static void tile_any(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
