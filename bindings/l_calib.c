@@ -169,6 +169,22 @@ static int stats_info(lua_State *L)
     return 1;
 }
 
+/* Field key of the table at arg, one of two strings: 0 when absent or a, 1
+ * when b; anything else raises "bad argument" naming both. */
+static int opt_pair(lua_State *L, int arg, const char *key, const char *a, const char *b)
+{
+    int r = 0;
+    if (lua_getfield(L, arg, key) != LUA_TNIL) {
+        const char *v = lua_tostring(L, -1);
+        if (v && strcmp(v, b) == 0)
+            r = 1;
+        else if (!v || strcmp(v, a) != 0)
+            luaL_argerror(L, arg, lua_pushfstring(L, "%s must be '%s' or '%s'", key, a, b));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
 /* The spec table at arg (optional): {method = "minmax", dtype = "u8",
  * symmetric = false, percentile = 99.99, zero_bin = "keep"}. */
 static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
@@ -195,14 +211,8 @@ static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
                                                   m ? m : luaL_typename(L, -1)));
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, arg, "dtype") != LUA_TNIL) {
-        const char *d = lua_tostring(L, -1);
-        if (d && strcmp(d, "s8") == 0)
-            spec->dtype = CQ_S8;
-        else if (!d || strcmp(d, "u8") != 0)
-            luaL_argerror(L, arg, "dtype must be 's8' or 'u8'");
-    }
-    lua_pop(L, 1);
+    if (opt_pair(L, arg, "dtype", "u8", "s8"))
+        spec->dtype = CQ_S8;
     lua_getfield(L, arg, "symmetric");
     spec->symmetric = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -214,24 +224,25 @@ static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
         spec->percentile = p;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, arg, "zero_bin") != LUA_TNIL) {
-        const char *z = lua_tostring(L, -1);
-        if (z && strcmp(z, "as_next") == 0)
-            spec->zero_bin = CQ_CALIB_ZERO_AS_NEXT;
-        else if (!z || strcmp(z, "keep") != 0)
-            luaL_argerror(L, arg, "zero_bin must be 'keep' or 'as_next'");
-    }
-    lua_pop(L, 1);
+    if (opt_pair(L, arg, "zero_bin", "keep", "as_next"))
+        spec->zero_bin = CQ_CALIB_ZERO_AS_NEXT;
+}
+
+/* For stats:range and stats:qparams: the spec at 3 and the observer the name
+ * at 2 names in the Stats at 1, or NULL with nil, msg, code pushed. */
+static cq_observer *spec_obs(lua_State *L, cq_calib_spec *spec)
+{
+    cq_calib_stats *s = cq__lua_check_stats(L, 1);
+    check_spec(L, 3, spec);
+    return find_obs(L, s, 2);
 }
 
 /* stats:range(name [, spec]) -> lo, hi (the clipping range of spec's method)
  * | nil, msg, code. Per-tensor observers only. */
 static int stats_range(lua_State *L)
 {
-    cq_calib_stats *s = cq__lua_check_stats(L, 1);
     cq_calib_spec spec;
-    check_spec(L, 3, &spec);
-    cq_observer *o = find_obs(L, s, 2);
+    cq_observer *o = spec_obs(L, &spec);
     if (!o)
         return 3;
     cq_observer_info in;
@@ -265,10 +276,8 @@ static int push_qparams(lua_State *L)
  * observer, f32 and s32 Tensors per channel) | nil, msg, code */
 static int stats_qparams(lua_State *L)
 {
-    cq_calib_stats *s = cq__lua_check_stats(L, 1);
     cq_calib_spec spec;
-    check_spec(L, 3, &spec);
-    cq_observer *o = find_obs(L, s, 2);
+    cq_observer *o = spec_obs(L, &spec);
     if (!o)
         return 3;
     cq_qparams qp;
@@ -445,24 +454,8 @@ static int cal_feed(lua_State *L)
 {
     cbox *b = check_cal(L);
     const cq_graph *g = b->g;
-    cq_tensor *in[64];
-    if (g->n_inputs > 64)
-        return luaL_error(L, "model has more than 64 inputs");
-    if (cq__lua_test_tensor(L, 2)) {
-        if (g->n_inputs != 1)
-            luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
-        in[0] = cq__lua_check_tensor(L, 2);
-    } else {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        for (int i = 0; i < g->n_inputs; i++) {
-            const char *name = g->values[g->inputs[i]].name;
-            lua_getfield(L, 2, name);
-            in[i] = cq__lua_test_tensor(L, -1);
-            lua_pop(L, 1);
-            if (!in[i])
-                luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
-        }
-    }
+    cq_tensor *in[CQ_LUA_MAX_INPUTS];
+    cq__lua_check_inputs(L, 2, g, in);
     cq_err err;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -528,18 +521,8 @@ static const luaL_Reg functions[] = {
 
 int cq__lua_open_calib(lua_State *L)
 {
-    if (luaL_newmetatable(L, CQ_LUA_CALIBRATOR)) {
-        luaL_setfuncs(L, cal_meta, 0);
-        luaL_newlib(L, cal_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
-    if (luaL_newmetatable(L, CQ_LUA_STATS)) {
-        luaL_setfuncs(L, stats_meta, 0);
-        luaL_newlib(L, stats_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    cq__lua_new_class(L, CQ_LUA_CALIBRATOR, cal_meta, cal_methods);
+    cq__lua_new_class(L, CQ_LUA_STATS, stats_meta, stats_methods);
     luaL_newlib(L, functions);
     return 1;
 }

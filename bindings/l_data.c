@@ -733,12 +733,7 @@ static const luaL_Reg functions[] = {
 
 int cq__lua_open_data(lua_State *L)
 {
-    if (luaL_newmetatable(L, CQ_LUA_DATASET)) {
-        luaL_setfuncs(L, ds_meta, 0);
-        luaL_newlib(L, ds_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    cq__lua_new_class(L, CQ_LUA_DATASET, ds_meta, ds_methods);
     if (luaL_newmetatable(L, CQ_LUA_INDEX)) {
         luaL_setfuncs(L, ix_meta, 0);
         luaL_newlib(L, ix_methods);

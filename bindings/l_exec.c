@@ -209,25 +209,24 @@ static int observer_error(lua_State *L, ebox *b)
     return lua_error(L);
 }
 
-/* The inputs at arg 2: a tensor (one-input models) or {name = tensor}. Borrowed. */
-static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
+void cq__lua_check_inputs(lua_State *L, int arg, const cq_graph *g, cq_tensor **in)
 {
-    if (g->n_inputs > 64)
-        luaL_error(L, "model has more than 64 inputs");
-    if (cq__lua_test_tensor(L, 2)) {
+    if (g->n_inputs > CQ_LUA_MAX_INPUTS)
+        luaL_error(L, "model has more than %d inputs", CQ_LUA_MAX_INPUTS);
+    if (cq__lua_test_tensor(L, arg)) {
         if (g->n_inputs != 1)
-            luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
-        in[0] = cq__lua_check_tensor(L, 2);
+            luaL_argerror(L, arg, "the model takes several inputs: pass {name = tensor}");
+        in[0] = cq__lua_check_tensor(L, arg);
         return;
     }
-    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, arg, LUA_TTABLE);
     for (int i = 0; i < g->n_inputs; i++) {
         const char *name = g->values[g->inputs[i]].name;
-        lua_getfield(L, 2, name);
+        lua_getfield(L, arg, name);
         in[i] = cq__lua_test_tensor(L, -1);
         lua_pop(L, 1);
         if (!in[i])
-            luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
+            luaL_argerror(L, arg, lua_pushfstring(L, "no tensor for input '%s'", name));
     }
 }
 
@@ -257,8 +256,8 @@ static int m_run(lua_State *L)
     if (!b)
         return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
-    cq_tensor *in[64];
-    check_inputs(L, g, in);
+    cq_tensor *in[CQ_LUA_MAX_INPUTS];
+    cq__lua_check_inputs(L, 2, g, in);
     lua_settop(L, 2);
     if (!lua_checkstack(L, 8))
         return luaL_error(L, "Lua stack overflow");
@@ -315,8 +314,8 @@ static int m_time(lua_State *L)
     if (!b)
         return cq__lua_fail(L, &gerr);
     cq_graph *g = b->g;
-    cq_tensor *in[64];
-    check_inputs(L, g, in);
+    cq_tensor *in[CQ_LUA_MAX_INPUTS];
+    cq__lua_check_inputs(L, 2, g, in);
     lua_Integer rep = luaL_optinteger(L, 3, 20), warm = luaL_optinteger(L, 4, 3);
     luaL_argcheck(L, rep >= 1 && rep <= 100000, 3, "repeat must be 1..100000");
     luaL_argcheck(L, warm >= 0 && warm <= 100000, 4, "warmup must be 0..100000");

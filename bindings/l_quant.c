@@ -371,28 +371,6 @@ static int m_nodes(lua_State *L)
     return 1;
 }
 
-/* The inputs at arg 2: a tensor (one-input models) or {name = tensor}. Borrowed. */
-static void check_inputs(lua_State *L, const cq_graph *g, cq_tensor **in)
-{
-    if (g->n_inputs > 64)
-        luaL_error(L, "model has more than 64 inputs");
-    if (cq__lua_test_tensor(L, 2)) {
-        if (g->n_inputs != 1)
-            luaL_argerror(L, 2, "the model takes several inputs: pass {name = tensor}");
-        in[0] = cq__lua_check_tensor(L, 2);
-        return;
-    }
-    luaL_checktype(L, 2, LUA_TTABLE);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const char *name = g->values[g->inputs[i]].name;
-        lua_getfield(L, 2, name);
-        in[i] = cq__lua_test_tensor(L, -1);
-        lua_pop(L, 1);
-        if (!in[i])
-            luaL_argerror(L, 2, lua_pushfstring(L, "no tensor for input '%s'", name));
-    }
-}
-
 /* q:measure(inputs [, threads [, integer]]) -> true | nil, msg, code: feeds
  * the sensitivity runs (items along the first dimension); the first call
  * decides threads and whether the nodes run on the integer kernels */
@@ -400,8 +378,8 @@ static int m_measure(lua_State *L)
 {
     qbox *b = check_q(L, 1);
     const cq_graph *g = cq_quant_source(b->q);
-    cq_tensor *in[64];
-    check_inputs(L, g, in);
+    cq_tensor *in[CQ_LUA_MAX_INPUTS];
+    cq__lua_check_inputs(L, 2, g, in);
     lua_Integer threads = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, threads >= 0 && threads <= 1024, 3, "threads must be 0..1024");
     cq_err err;
@@ -500,13 +478,10 @@ static const luaL_Reg functions[] = {
 
 int cq__lua_open_quant(lua_State *L)
 {
-    if (luaL_newmetatable(L, CQ_LUA_QUANTIZER)) {
-        luaL_setfuncs(L, q_meta, 0);
-        luaL_newlib(L, q_methods);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "__methods");
-        lua_setfield(L, -2, "__index");
-    }
+    cq__lua_new_class(L, CQ_LUA_QUANTIZER, q_meta, q_methods);
+    luaL_getmetatable(L, CQ_LUA_QUANTIZER);
+    lua_getfield(L, -1, "__index");
+    lua_setfield(L, -2, "__methods");
     lua_pop(L, 1);
     luaL_newlib(L, functions);
     return 1;

@@ -117,12 +117,7 @@ static const luaL_Reg functions[] = {{"new", l_new}, {NULL, NULL}};
 
 int cq__lua_open_rng(lua_State *L)
 {
-    if (luaL_newmetatable(L, CQ_LUA_RNG)) {
-        luaL_setfuncs(L, metamethods, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    cq__lua_new_class(L, CQ_LUA_RNG, metamethods, methods);
     luaL_newlib(L, functions);
     return 1;
 }

@@ -10,6 +10,18 @@ int cq__lua_fail(lua_State *L, const cq_err *err)
     return 3;
 }
 
+void cq__lua_new_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                       const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, name)) {
+        luaL_setfuncs(L, meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
 __attribute__((visibility("default"))) int luaopen_calq_core(lua_State *L);
 
 int luaopen_calq_core(lua_State *L)

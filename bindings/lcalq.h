@@ -26,6 +26,11 @@
 /* Push nil, err->msg, status name; returns 3 (for `return cq__lua_fail(L, &err)`). */
 int cq__lua_fail(lua_State *L, const cq_err *err);
 
+/* Make the metatable name (once): the metamethods meta and __index = a new
+ * table of methods. Leaves the stack as it was. */
+void cq__lua_new_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                       const luaL_Reg *methods);
+
 /* Tensors: push a new userdata that takes over the reference t (not NULL).
  * If Lua cannot make the box (out of memory), t is released and the error raised. */
 void cq__lua_push_tensor(lua_State *L, cq_tensor *t);
@@ -63,6 +68,11 @@ int cq__lua_open_image(lua_State *L);
 int cq__lua_open_io(lua_State *L);
 /* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
 int cq__lua_open_exec(lua_State *L);
+/* The inputs of g at arg (l_exec.c): a Tensor (one-input models) or
+ * {name = Tensor}, into in[0..g->n_inputs) in the graph's input order, or
+ * raise "bad argument". Borrowed references; in holds CQ_LUA_MAX_INPUTS. */
+#define CQ_LUA_MAX_INPUTS 64
+void cq__lua_check_inputs(lua_State *L, int arg, const struct cq_graph *g, cq_tensor **in);
 
 /* Calibration (l_calib.c): calq.Calibrator and calq.Stats (a cq_calib_stats
  * set). The set of the Stats at idx, or raise "bad argument". Borrowed. */
