@@ -161,6 +161,26 @@ static int zp_value(cq_graph *g, const qlin *d, const char *base, cq_err *err)
     return v;
 }
 
+/* The zero-point values of a, b and the output q (implicit ones made, named
+ * after value y): z[0..3); -1 (err set) on failure, else z[2]. y's name is
+ * copied first, as a new initializer may move g->values. */
+static int zp_values3(cq_graph *g, int y, const qlin *a, const qlin *b, const qlin *q, int z[3],
+                      cq_err *err)
+{
+    const char *base = g->values[y].name;
+    char *bs = malloc(strlen(base) + 1);
+    if (!bs) {
+        cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        return -1;
+    }
+    strcpy(bs, base);
+    z[0] = zp_value(g, a, bs, err);
+    z[1] = z[0] < 0 ? -1 : zp_value(g, b, bs, err);
+    z[2] = z[1] < 0 ? -1 : zp_value(g, q, bs, err);
+    free(bs);
+    return z[2];
+}
+
 /* The bias b of node n as s32 codes at scale s_x * s_w[c] (m values): a
  * DequantizeLinear of s32 at that scale (zero point 0) as is, a float
  * constant (or another DequantizeLinear of a constant) quantized to it.
@@ -362,17 +382,11 @@ static cq_status lower_matmul(cq_graph *g, int n, int *done, char *why, cq_err *
             return CQ_OK;
         }
     }
-    const char *base = g->values[c->outputs[0]].name;
-    char *bs = malloc(strlen(base) + 1);
-    if (!bs)
-        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
-    strcpy(bs, base);
-    int za = zp_value(g, &a, bs, err), zb = za < 0 ? -1 : zp_value(g, &b, bs, err);
-    int zy = zb < 0 ? -1 : zp_value(g, &q, bs, err);
-    free(bs);
+    int z[3];
+    int zy = zp_values3(g, c->outputs[0], &a, &b, &q, z, err);
     if (zy < 0)
         return err->code;
-    int in[8] = {a.codes, a.scale, za, b.codes, b.scale, zb, q.scale, zy};
+    int in[8] = {a.codes, a.scale, z[0], b.codes, b.scale, z[1], q.scale, zy};
     int out = out_target(g, n, &q, act, zy, err);
     if (out < 0 || add_op(g, n, "QLinearMatMul", 8, in, out, 0, err) < 0)
         return err->code;
@@ -414,17 +428,11 @@ static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err
            cq_dtype_info(a.dt)->name, cq_dtype_info(b.dt)->name, cq_dtype_info(q.dt)->name);
         return CQ_OK;
     }
-    const char *base = g->values[c->outputs[0]].name;
-    char *bs = malloc(strlen(base) + 1);
-    if (!bs)
-        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
-    strcpy(bs, base);
-    int za = zp_value(g, &a, bs, err), zb = za < 0 ? -1 : zp_value(g, &b, bs, err);
-    int zy = zb < 0 ? -1 : zp_value(g, &q, bs, err);
-    free(bs);
+    int z[3];
+    int zy = zp_values3(g, c->outputs[0], &a, &b, &q, z, err);
     if (zy < 0 || import_domain(g, "com.microsoft", 1, err) != CQ_OK)
         return err->code;
-    int in[8] = {a.codes, a.scale, za, b.codes, b.scale, zb, q.scale, zy};
+    int in[8] = {a.codes, a.scale, z[0], b.codes, b.scale, z[1], q.scale, zy};
     int out = out_target(g, n, &q, act, zy, err);
     if (out < 0)
         return err->code;
