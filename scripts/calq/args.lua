@@ -69,4 +69,62 @@ function args.parse(argv, spec, prog)
   return opts, rest
 end
 
+--- For the subcommands that take one MODEL and read a data set (calibrate,
+-- quantize). Bad usage raises {usage = "PROG: ..."}: the command prints it
+-- and exits 2 (args.command_error).
+function args.usage_error(prog, fmt, ...)
+  error({ usage = (prog .. ": " .. fmt):format(...) })
+end
+
+--- args.parse(argv, spec, prog) and one positional argument, opts.model.
+function args.parse_model(argv, spec, prog)
+  local ok, opts, rest = pcall(args.parse, argv, spec, prog)
+  if not ok then error({ usage = opts }) end
+  if not rest[1] then args.usage_error(prog, "no model given") end
+  if #rest > 1 then args.usage_error(prog, "unexpected argument '%s'", rest[2]) end
+  opts.model = rest[1]
+  return opts
+end
+
+--- The data-set options the commands share: --batch (at least 1), --bins (a
+-- power of two in 128..8192), --threads (1..1024), --preprocess (a preset).
+function args.check_data_opts(opts, prog)
+  if opts.batch < 1 then args.usage_error(prog, "--batch must be at least 1") end
+  if opts.bins and (opts.bins < 128 or opts.bins > 8192 or opts.bins & (opts.bins - 1) ~= 0) then
+    args.usage_error(prog, "--bins must be a power of two in 128..8192")
+  end
+  if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
+    args.usage_error(prog, "--threads must be 1..1024")
+  end
+  if opts.preprocess then
+    local presets = require("calq.image").presets
+    local known = false
+    for _, p in ipairs(presets) do known = known or p == opts.preprocess end
+    if not known then
+      args.usage_error(prog, "--preprocess: '%s' is not one of %s", opts.preprocess, table.concat(presets, ", "))
+    end
+  end
+end
+
+--- What a command does with err, raised by args.usage_error or the parse
+-- (print the usage message, return 2) or by the work (raise it again).
+function args.command_error(err)
+  if type(err) == "table" then
+    io.stderr:write(err.usage, "\n")
+    return 2
+  end
+  error(err, 0)
+end
+
+--- A data set that failed to open (calq.inputs.open's message): a list of
+-- images without --preprocess is bad usage (returns 2); anything else raises
+-- "PROG: message" with the option's command-line name.
+function args.inputs_error(prog, msg)
+  if msg:match("needs a preprocessing preset") then
+    io.stderr:write(prog, ": --preprocess is required for a list of images\n")
+    return 2
+  end
+  error(prog .. ": " .. msg:gsub("skip_missing", "--skip-missing"), 0)
+end
+
 return args

@@ -41,16 +41,16 @@ Relu/Clip) to STATS, a calq tensor file (written to STATS.tmp, renamed).
 
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
-local function usage_error(fmt, ...)
-  error({ usage = ("calq calibrate: " .. fmt):format(...) })
-end
+local PROG = "calq calibrate"
+
+local function usage_error(fmt, ...) args.usage_error(PROG, fmt, ...) end
 
 local function fail(fmt, ...)
   error("calq calibrate: " .. fmt:format(...), 0)
 end
 
 local function parse(argv)
-  local ok, opts, rest = pcall(args.parse, argv, {
+  local opts = args.parse_model(argv, {
     calib = { type = "string" },
     preprocess = { type = "string" },
     shard = { type = "string" },
@@ -61,56 +61,27 @@ local function parse(argv)
     skip_missing = { type = "boolean" },
     json = { type = "boolean" },
     output = { type = "string" },
-  }, "calq calibrate")
-  if not ok then error({ usage = opts }) end
-  if not rest[1] then usage_error("no model given") end
-  if #rest > 1 then usage_error("unexpected argument '%s'", rest[2]) end
+  }, PROG)
   if not opts.calib then usage_error("--calib is required") end
   if not opts.output then usage_error("--output is required") end
-  if opts.batch < 1 then usage_error("--batch must be at least 1") end
-  if opts.bins and (opts.bins < 128 or opts.bins > 8192 or opts.bins & (opts.bins - 1) ~= 0) then
-    usage_error("--bins must be a power of two in 128..8192")
-  end
+  args.check_data_opts(opts, PROG)
   if opts.bins and opts.observer ~= "hist" then usage_error("--bins needs --observer hist") end
-  if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
-    usage_error("--threads must be 1..1024")
-  end
   if opts.shard then
     local i, n = inputs.parse_shard(opts.shard)
     if not i then usage_error("--shard: %s", n) end
   end
-  if opts.preprocess then
-    local known = false
-    for _, p in ipairs(image.presets) do known = known or p == opts.preprocess end
-    if not known then
-      usage_error("--preprocess: '%s' is not one of %s", opts.preprocess, table.concat(image.presets, ", "))
-    end
-  end
-  opts.model = rest[1]
   return opts
 end
 
 local function run(argv)
   local ok, opts = pcall(parse, argv)
-  if not ok then
-    if type(opts) == "table" then
-      io.stderr:write(opts.usage, "\n")
-      return 2
-    end
-    error(opts, 0)
-  end
+  if not ok then return args.command_error(opts) end
   local t0 = os.clock()
   local model, msg = onnx.load(opts.model)
   if not model then fail("%s", msg) end
   local src, serr = inputs.open{ path = opts.calib, preprocess = opts.preprocess, shard = opts.shard,
                                  batch = opts.batch, skip_missing = opts.skip_missing }
-  if not src then
-    if serr:match("needs a preprocessing preset") then
-      io.stderr:write("calq calibrate: --preprocess is required for a list of images\n")
-      return 2
-    end
-    fail("%s", serr:gsub("skip_missing", "--skip-missing"))
-  end
+  if not src then return args.inputs_error(PROG, serr) end
   local c, cerr = calib.new(model, { observer = opts.observer, bins = opts.bins, threads = opts.threads })
   if not c then fail("%s: %s", opts.model, cerr) end
   local next_batch = src:batches()

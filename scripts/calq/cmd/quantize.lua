@@ -56,12 +56,12 @@ command writes the same bytes every time, at any thread count.
 
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
-local function usage_error(fmt, ...)
-  error({ usage = ("calq quantize: " .. fmt):format(...) })
-end
+local PROG = "calq quantize"
+
+local function usage_error(fmt, ...) args.usage_error(PROG, fmt, ...) end
 
 local function parse(argv)
-  local ok, opts, rest = pcall(args.parse, argv, {
+  local opts = args.parse_model(argv, {
     calib = { type = "string" },
     preprocess = { type = "string" },
     stats = { type = "string" },
@@ -89,10 +89,7 @@ local function parse(argv)
     threads = { type = "integer" },
     skip_missing = { type = "boolean" },
     json = { type = "boolean" },
-  }, "calq quantize")
-  if not ok then error({ usage = opts }) end
-  if not rest[1] then usage_error("no model given") end
-  if #rest > 1 then usage_error("unexpected argument '%s'", rest[2]) end
+  }, PROG)
   if not opts.calib and not opts.stats then usage_error("--calib or --stats is required") end
   if not opts.output then usage_error("--output is required") end
   if not quant.observer(opts.observer) then
@@ -102,11 +99,7 @@ local function parse(argv)
     usage_error("--percentile must be in (0, 100]")
   end
   if opts.symmetric and opts.asymmetric then usage_error("--symmetric and --asymmetric exclude each other") end
-  if opts.batch < 1 then usage_error("--batch must be at least 1") end
-  if opts.bins and (opts.bins < 128 or opts.bins > 8192 or opts.bins & (opts.bins - 1) ~= 0) then
-    usage_error("--bins must be a power of two in 128..8192")
-  end
-  if opts.threads and (opts.threads < 1 or opts.threads > 1024) then usage_error("--threads must be 1..1024") end
+  args.check_data_opts(opts, PROG)
   if opts.sens_items and opts.sens_items < 1 then usage_error("--sens-items must be at least 1") end
   if opts.max_auto and opts.max_auto < 0 then usage_error("--max-auto must be at least 0") end
   if (opts.report or opts.auto_fp32) and not opts.calib then
@@ -114,13 +107,6 @@ local function parse(argv)
   end
   if opts.no_auto and (opts.auto_fp32 or opts.max_auto) then
     usage_error("--no-auto excludes --auto-fp32 and --max-auto")
-  end
-  if opts.preprocess then
-    local known = false
-    for _, p in ipairs(image.presets) do known = known or p == opts.preprocess end
-    if not known then
-      usage_error("--preprocess: '%s' is not one of %s", opts.preprocess, table.concat(image.presets, ", "))
-    end
   end
   local precision = {}
   for _, s in ipairs(opts.precision) do
@@ -131,7 +117,6 @@ local function parse(argv)
     precision[#precision + 1] = { p, prec }
   end
   opts.precision_list = precision
-  opts.model = rest[1]
   return opts
 end
 
@@ -210,13 +195,7 @@ local function run(argv)
     opts = ok and opts or opts
     if ok then opts.model_obj = model end
   end
-  if not ok then
-    if type(opts) == "table" then
-      io.stderr:write(opts.usage, "\n")
-      return 2
-    end
-    error(opts, 0)
-  end
+  if not ok then return args.command_error(opts) end
   local auto = nil -- calq's default
   if opts.no_auto then
     auto = false
@@ -235,13 +214,7 @@ local function run(argv)
     output = opts.output, output_qlinear = opts.output_qlinear, batch = opts.batch,
     threads = opts.threads, skip_missing = opts.skip_missing,
   }
-  if not r then
-    if err:match("needs a preprocessing preset") then
-      io.stderr:write("calq quantize: --preprocess is required for a list of images\n")
-      return 2
-    end
-    error("calq quantize: " .. err:gsub("skip_missing", "--skip-missing"), 0)
-  end
+  if not r then return args.inputs_error(PROG, err) end
   if opts.json then print_json(r, opts) else print_text(r, opts) end
   r.quantizer:close()
   r.model:close()
