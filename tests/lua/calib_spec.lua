@@ -4,6 +4,7 @@
 local calq = require "calq"
 local calib = require "calq.calib"
 local inputs = require "calq.inputs"
+local h = require "tests.lua.helpers"
 local lfs = require "lfs"
 
 local cache = os.getenv("CALQ_CACHE") or "./.cache"
@@ -13,38 +14,8 @@ local blazeface = cache .. "/blazeface/package/ONNX/face_detection_back_256x256_
 local johns = cache .. "/dlib/examples/johns"
 local have_fmnist = io.open(fmnist_idx) ~= nil
 local have_blazeface = io.open(blazeface) ~= nil and lfs.attributes(johns, "mode") == "directory"
-local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
-
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(lfs.mkdir(p))
-  return p
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
--- Run calq with a shell command line; returns exit code, stdout, stderr.
-local function run(cmdline)
-  local err = os.tmpname()
-  local p = io.popen(calq_bin .. " " .. cmdline .. " 2>" .. err)
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local e = read(err)
-  os.remove(err)
-  return code, out, e
-end
+local calq_bin = h.calq_bin
+local tmpdir, read, write, run = h.tmpdir, h.read, h.write, h.run
 
 -- n Fashion-MNIST training images as f32 [n, 1, 28, 28] in [0, 1] (the
 -- classifier's input), and the same written to dir/NAME.npy.
@@ -57,15 +28,7 @@ end
 
 -- The first n johns crops (sorted) written as a list in dir; returns its path.
 local function johns_list(dir, n)
-  local paths = {}
-  for person in lfs.dir(johns) do
-    if person:sub(1, 1) ~= "." then
-      for f in lfs.dir(johns .. "/" .. person) do
-        if f:match("%.jpg$") then paths[#paths + 1] = johns .. "/" .. person .. "/" .. f end
-      end
-    end
-  end
-  table.sort(paths)
+  local paths = h.jpgs_below(johns)
   local list = dir .. "/johns.txt"
   write(list, table.concat(paths, "\n", 1, n) .. "\n")
   return list

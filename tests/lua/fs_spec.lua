@@ -2,19 +2,8 @@
 local fs = require "calq.fs"
 local lfs = require "lfs"
 
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(lfs.mkdir(p))
-  return p
-end
-
-local function put(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local h = require "tests.lua.helpers"
+local tmpdir, put = h.tmpdir, h.write
 
 describe("calq.fs", function()
   local dir

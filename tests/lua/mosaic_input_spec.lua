@@ -7,21 +7,10 @@ local cache = os.getenv("CALQ_CACHE") or "./.cache"
 local johns = cache .. "/dlib/examples/johns"
 local faces = cache .. "/dlib/examples/faces"
 local have_data = io.open(faces .. "/training.xml") ~= nil
-local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
+local h = require "tests.lua.helpers"
+local calq_bin = h.calq_bin
 
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(require("lfs").mkdir(p))
-  return p
-end
-
-local function put(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local tmpdir, put = h.tmpdir, h.write
 
 describe("calq.mosaic", function()
   local dir

@@ -7,21 +7,9 @@ local johns = cache .. "/dlib/examples/johns"
 local training = cache .. "/dlib/examples/faces/training.xml"
 local have_data = io.open(training) ~= nil
 local have_py = os.execute("/usr/bin/python3 -c 'import json' 2>/dev/null") == true
-local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
-
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(require("lfs").mkdir(p))
-  return p
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local h = require "tests.lua.helpers"
+local calq_bin = h.calq_bin
+local tmpdir, read = h.tmpdir, h.read
 
 -- The JSON is checked by Python's parser (an independent reader), which
 -- reports what the spec then asserts on.

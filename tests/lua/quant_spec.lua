@@ -5,9 +5,10 @@
 -- output's scale; the same bytes across runs, threads and merged shards;
 -- --keep-fp32, --report, --json and bad usage.
 local calq = require "calq"
+local h = require "tests.lua.helpers"
 local lfs = require "lfs"
 
-local calq_bin = "./" .. (os.getenv("BUILD") or "build") .. "/calq"
+local calq_bin = h.calq_bin
 local cache = os.getenv("CALQ_CACHE") or "./.cache"
 local fmnist = "models/fashion_mnist/fmnist_cnn.onnx"
 local fmnist_train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
@@ -17,11 +18,7 @@ local back256 = cache .. "/blazeface/package/ONNX/face_detection_back_256x256_ba
 local johns = cache .. "/dlib/examples/johns"
 local faces = cache .. "/dlib/examples/faces"
 
-local function exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists, tmpdir, read, run = h.exists, h.tmpdir, h.read, h.run
 
 local have_fmnist = exists(fmnist_train) and exists(fmnist_test)
 local have_blazeface = exists(back256) and lfs.attributes(johns, "mode") == "directory"
@@ -29,31 +26,6 @@ local have_blazeface = exists(back256) and lfs.attributes(johns, "mode") == "dir
 local function have_ort()
   return exists(cache .. "/ort/node_modules/onnxruntime-node/package.json")
     and os.execute("node --version >/dev/null 2>&1")
-end
-
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(lfs.mkdir(p))
-  return p
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Run the calq command: exit code, stdout, stderr.
-local function run(cmd)
-  local err = os.tmpname()
-  local p = io.popen(calq_bin .. " " .. cmd .. " 2>" .. err)
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local e = read(err)
-  os.remove(err)
-  return code, out, e
 end
 
 -- Fashion-MNIST images first .. first + n - 1 of an idx file as f32 [n, 1, 28, 28] in [0, 1].
@@ -348,15 +320,7 @@ describe("calq quantize #blazeface", function()
   end
   local dir = tmpdir()
   -- four single-face crops to calibrate on, two test photos to compare on
-  local crops = {}
-  for person in lfs.dir(johns) do
-    if person:sub(1, 1) ~= "." then
-      for f in lfs.dir(johns .. "/" .. person) do
-        if f:match("%.jpg$") then crops[#crops + 1] = johns .. "/" .. person .. "/" .. f end
-      end
-    end
-  end
-  table.sort(crops)
+  local crops = h.jpgs_below(johns)
   local list = dir .. "/crops.txt"
   local f = assert(io.open(list, "wb"))
   f:write(table.concat(crops, "\n", 1, 4), "\n")
