@@ -13,37 +13,16 @@ const path = require('path');
 const npy = require('./npy');
 const ortlib = require('./ort');
 const { sanitize } = require('./names');
+const shared = require('./args');
 
 const USAGE = 'usage: node tools/ort/run.js MODEL.onnx --input NAME=FILE.npy ... --outdir DIR [--threads 1] [--repeat 1] [--warmup 0]';
 
-
-function posInt(opt, v, min) {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) throw new Error(`${opt} wants an integer >= ${min}, got '${v}'`);
-  return Number(v);
-}
-
 function parseArgs(argv) {
-  const a = { model: null, inputs: [], outdir: null, threads: 1, repeat: 1, warmup: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[i + 1];
-    if (k === '--input') {
-      if (v === undefined || !v.includes('=')) throw new Error(`--input wants NAME=FILE.npy, got '${v}'`);
-      const eq = v.lastIndexOf('=');
-      a.inputs.push({ name: v.slice(0, eq), file: v.slice(eq + 1) });
-      i++;
-    } else if (k === '--outdir') {
-      if (v === undefined) throw new Error('--outdir wants a directory');
-      a.outdir = v; i++;
-    } else if (k === '--threads') { a.threads = posInt(k, v, 1); i++; } else if (k === '--repeat') { a.repeat = posInt(k, v, 1); i++; } else if (k === '--warmup') { a.warmup = posInt(k, v, 0); i++; } else if (k === '-h' || k === '--help') {
-      console.log(USAGE); process.exit(0);
-    } else if (k.startsWith('-')) throw new Error(`unknown option '${k}'`);
-    else if (a.model === null) a.model = k;
-    else throw new Error(`unexpected argument '${k}'`);
-  }
-  if (a.model === null) throw new Error('missing MODEL.onnx');
-  if (a.outdir === null) throw new Error('missing --outdir DIR');
-  return a;
+  return shared.parseArgs(argv, USAGE, {
+    '--threads': { key: 'threads', min: 1, def: 1 },
+    '--repeat': { key: 'repeat', min: 1, def: 1 },
+    '--warmup': { key: 'warmup', min: 0, def: 0 },
+  });
 }
 
 async function main() {

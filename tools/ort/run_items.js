@@ -16,35 +16,15 @@ const path = require('path');
 const npy = require('./npy');
 const ortlib = require('./ort');
 const { sanitize } = require('./names');
+const shared = require('./args');
 
 const USAGE = 'usage: node tools/ort/run_items.js MODEL.onnx --input NAME=FILE.npy ... --outdir DIR [--batch B] [--threads 1]';
 
-function posInt(opt, v) {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${opt} wants an integer >= 1, got '${v}'`);
-  return Number(v);
-}
-
 function parseArgs(argv) {
-  const a = { model: null, inputs: [], outdir: null, threads: 1, batch: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[i + 1];
-    if (k === '--input') {
-      if (v === undefined || !v.includes('=')) throw new Error(`--input wants NAME=FILE.npy, got '${v}'`);
-      const eq = v.lastIndexOf('=');
-      a.inputs.push({ name: v.slice(0, eq), file: v.slice(eq + 1) });
-      i++;
-    } else if (k === '--outdir') {
-      if (v === undefined) throw new Error('--outdir wants a directory');
-      a.outdir = v; i++;
-    } else if (k === '--threads') { a.threads = posInt(k, v); i++; } else if (k === '--batch') { a.batch = posInt(k, v); i++; } else if (k === '-h' || k === '--help') {
-      console.log(USAGE); process.exit(0);
-    } else if (k.startsWith('-')) throw new Error(`unknown option '${k}'`);
-    else if (a.model === null) a.model = k;
-    else throw new Error(`unexpected argument '${k}'`);
-  }
-  if (a.model === null) throw new Error('missing MODEL.onnx');
-  if (a.outdir === null) throw new Error('missing --outdir DIR');
+  const a = shared.parseArgs(argv, USAGE, {
+    '--threads': { key: 'threads', min: 1, def: 1 },
+    '--batch': { key: 'batch', min: 1, def: 0 },
+  });
   if (a.inputs.length === 0) throw new Error('missing --input NAME=FILE.npy');
   return a;
 }
