@@ -11,27 +11,13 @@
 #include <time.h>
 
 #include "kern/kern_qgemm.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static const int64_t shapes[][3] = {
-    {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}, {3136, 64, 576}, {196, 256, 2304}};
+#include "qgemm_common.h"
 
 int main(int argc, char **argv)
 {
     double secs = 0.5;
-    int tsv = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tsv") == 0)
-            tsv = 1;
-        else
-            secs = atof(argv[i]);
-    }
+    int tsv;
+    parse_args(argc, argv, &secs, &tsv);
     cq_kern_set_threads(1);
     cq_isa isas[] = {CQ_ISA_AVX512, CQ_ISA_AVX2};
     cq_dtype outs[] = {CQ_S32, CQ_U8};

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "qgemm_common.h"
+
 #define CHECK(x)                                                                              \
     do {                                                                                      \
         dnnl_status_t s_ = (x);                                                               \
@@ -20,26 +22,11 @@
         }                                                                                     \
     } while (0)
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static const int64_t shapes[][3] = {
-    {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}, {3136, 64, 576}, {196, 256, 2304}};
-
 int main(int argc, char **argv)
 {
     double secs = 0.5;
-    int tsv = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tsv") == 0)
-            tsv = 1;
-        else
-            secs = atof(argv[i]);
-    }
+    int tsv;
+    parse_args(argc, argv, &secs, &tsv);
     dnnl_engine_t eng;
     dnnl_stream_t st;
     CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0));
