@@ -30,13 +30,15 @@
 --      set: last:* and the 11 nodes calq quantize's defaults keep fp32 on the 55 crops
 --      and 4 training photos (docs/experiments.md, must show), so that the policies
 --      are compared at the same fp32 layers
+--   e  (on request: settings=e) the exceptions calq's defaults choose on the set (mse
+--      ranges, nodes under 18 dB kept fp32), then the ranges from another observer
 -- and then a few cells on fixed pools (FIXED below): the crops alone and the training
 -- photos alone (the issue's two ONNX Runtime figures), and both together (the
 -- must-show's calibration set).
 -- Options (key=value): seeds=5 size=32 mosaics=100 (front128: 60) settings=a,b,c
 --   obs_a=ALL (front128: minmax,movavg,percentile:99.99,entropy:keep,entropy:as_next,mse)
 --   obs_b=minmax,entropy:as_next,mse (front128: entropy:as_next,mse) obs_d=minmax,entropy:as_next,mse;
---   observer specs:
+--   obs_e=entropy:as_next,entropy-asym:as_next; observer specs:
 --   minmax movavg percentile:P entropy:keep|as_next entropy-asym:keep|as_next mse
 --   ort=minmax,mse,entropy:as_next (observers checked in ONNX Runtime on seed 0; none)
 --   auto=18: setting b's SQNR threshold(s) in dB; with several (auto=9,12,15,18) the
@@ -56,7 +58,7 @@ local ALL_OBS = { "minmax", "movavg", "percentile:99.9", "percentile:99.99", "pe
 -- ---- options ----------------------------------------------------------------------
 local which = "back256"
 local opt = { seeds = "5", size = "32", settings = "a,b,c", ort = "minmax,mse,entropy:as_next", auto = "18",
-  obs_d = "minmax,entropy:as_next,mse",
+  obs_d = "minmax,entropy:as_next,mse", obs_e = "entropy:as_next,entropy-asym:as_next",
   out = "bench/out/blazeface_grid", threads = "1" }
 for _, a in ipairs(arg) do if a == "front128" then which = a end end
 local DEFAULT_OBS = {
@@ -83,7 +85,7 @@ local SEEDS, SIZE, THREADS = tonumber(opt.seeds), tonumber(opt.size), tonumber(o
 local MOSAICS = tonumber(opt.mosaics or (which == "back256" and 100 or 60))
 local SETTINGS = {}
 for _, s in ipairs(list(opt.settings)) do SETTINGS[s] = true end
-local OBS = { a = list(opt.obs_a), b = list(opt.obs_b), c = { "minmax" }, d = list(opt.obs_d) }
+local OBS = { a = list(opt.obs_a), b = list(opt.obs_b), c = { "minmax" }, d = list(opt.obs_d), e = list(opt.obs_e) }
 -- setting d's exceptions (with last:*): what calq quantize's defaults choose on the 55
 -- crops then the 4 training photos, the 8x8 stage before the heads
 local FIXED_FP32 = {}
@@ -315,6 +317,8 @@ local function cell(set, setting, spec, stats, x, ort_too, thr, sens)
   elseif setting == "b" and not sens then o.calib = x
   elseif setting == "d" then
     o.auto, o.keep_fp32 = false, FIXED_FP32
+  elseif setting == "e" then
+    o.auto, o.keep_fp32 = false, sens
   elseif setting == "b" then
     -- a threshold sweep: the sensitivity measured once (sens), the nodes under thr
     -- kept fp32 as calq.quantize's auto does
@@ -328,6 +332,7 @@ local function cell(set, setting, spec, stats, x, ort_too, thr, sens)
   local autos = {}
   for _, e in ipairs(q.exceptions) do if e.source == "auto" then autos[#autos + 1] = e.name end end
   for _, pr in ipairs(o.precision or {}) do autos[#autos + 1] = q.nodes[pr[1]].name end
+  if setting == "d" or setting == "e" then table.move(o.keep_fp32, 1, #o.keep_fp32, #autos + 1, autos) end
   q.quantizer:close()
   q.model:close()
   if setting == "b" then spec = label(spec, thr or 18) end
@@ -367,7 +372,15 @@ local function run_set(set, settings, obs)
   local tag = ("%s_s%s"):format(set.policy, tostring(set.seed))
   check(stats.hist:save(("%s/stats/%s.hist.stats"):format(out, tag)))
   check(stats.movavg:save(("%s/stats/%s.movavg.stats"):format(out, tag)))
-  for _, setting in ipairs { "a", "b", "c", "d" } do
+  local mse_fp32 -- setting e: the exceptions of calq's defaults on this set
+  if settings.e then
+    local q = check(calq.quantize { model = MODEL, stats = stats.hist, calib = x, threads = THREADS })
+    mse_fp32 = {}
+    for _, e in ipairs(q.exceptions) do if e.source == "auto" then mse_fp32[#mse_fp32 + 1] = e.name end end
+    q.quantizer:close()
+    q.model:close()
+  end
+  for _, setting in ipairs { "a", "b", "c", "d", "e" } do
     if settings[setting] then
       for _, spec in ipairs(obs[setting] or {}) do
         local ort_too = ORT[spec] and (set.seed == 0 or set.seed == "-")
@@ -381,7 +394,7 @@ local function run_set(set, settings, obs)
           q.quantizer:close()
           q.model:close()
         else
-          cell(set, setting, spec, stats, x, ort_too)
+          cell(set, setting, spec, stats, x, ort_too, nil, setting == "e" and mse_fp32 or nil)
         end
       end
     end
@@ -403,7 +416,7 @@ end
 local FIXED = { { "crops", { crop = true } }, { "photos", { photo = true } },
                 { "crops+photos", { crop = true, photo = true } } }
 local FIXED_OBS = { a = { "minmax", "entropy:as_next", "mse" }, b = { "entropy:as_next", "mse" }, c = { "minmax" },
-  d = { "mse" } }
+  d = { "mse" }, e = { "entropy:as_next" } }
 for _, f in ipairs(FIXED) do
   local idx = {}
   for i = 1, #ds do if f[2][source[i]] then idx[#idx + 1] = i end end
@@ -463,10 +476,11 @@ local POL = { "first-N", "uniform", "balanced-1", "balanced-2", "balanced-3" }
 say("\n%s: fp32 AP@0.5 %.3f, %d/%d found, %d false positives; bound: AP >= %.3f and FP <= %g",
   which, fp32.ap, fp32.tp, fp32.faces, fp32.fp, fp32.ap - 0.01, math.max(1.5 * fp32.fp, fp32.fp + 2))
 local NAMES = { a = "(a) only the output layers fp32 (last:*)", b = "(b) calq's defaults (last:* + automatic)",
-  c = "(c) every layer int8, min-max", d = "(d) last:* and the must-show's 11 exceptions, fixed" }
-local ROWS = { a = OBS.a, b = {}, c = OBS.c, d = OBS.d }
+  c = "(c) every layer int8, min-max", d = "(d) last:* and the must-show's 11 exceptions, fixed",
+  e = "(e) calq's default exceptions on the set (mse, < 18 dB), another observer's ranges" }
+local ROWS = { a = OBS.a, b = {}, c = OBS.c, d = OBS.d, e = OBS.e }
 for _, spec in ipairs(OBS.b) do for _, thr in ipairs(AUTO) do ROWS.b[#ROWS.b + 1] = label(spec, thr) end end
-for _, setting in ipairs { "a", "b", "c", "d" } do
+for _, setting in ipairs { "a", "b", "c", "d", "e" } do
   if SETTINGS[setting] then
     for _, what in ipairs { { "AP@0.5", fmt_ap }, { "false positives", fmt_fp } } do
       say("\n%s %s: mean ± sd (min..max) over seeds (first-N: one set)\n", NAMES[setting], what[1])
