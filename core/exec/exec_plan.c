@@ -18,6 +18,7 @@ void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env)
     const cq_node *n = &e->g->nodes[i];
     int y = n->n_outputs > 0 ? run_output(e, i) : -1;
     env->act = e->act[i];
+    env->precision = e->precision[i];
     env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && e->blocked[n->inputs[0]];
     env->y_blocked = y >= 0 && e->blocked[y];
     env->res_blocked = e->res_in[i] >= 0 && e->blocked[e->res_in[i]];

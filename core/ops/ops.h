@@ -72,6 +72,9 @@ typedef struct cq_openv {
     /* CQ_OP_BLOCKED_IN / _OUT: input 0, output 0, the residual in NCHW16c
      * (kern.h's layout fields), as the executor planned them; else 0. */
     int x_blocked, y_blocked, res_blocked;
+    /* The node's compute precision from the executor's precision map:
+     * CQ_F32 (0, so a zero-filled env means f32), CQ_BF16, CQ_S8 or CQ_U8. */
+    cq_dtype precision;
     /* CQ_OP_PLAN: the node's plan slot, owned by the caller. The op uses the
      * plan found there, or makes one (replacing and freeing an older one)
      * when it is NULL or was made for other shapes; NULL slot: the op makes

@@ -52,6 +52,10 @@ int cq__quant_is_const(const cq_graph *g, int v);
 int cq__quant_consumers(const cq_graph *g, int v, int **out, cq_err *err);
 /* A value name base (or base__N when taken) as a new value of g; -1 on ENOMEM. */
 int cq__quant_fresh(cq_graph *g, const char *base, const char *suffix, cq_err *err);
+/* base + suffix, or base + suffix + __N when a node of g has that name: a
+ * node name ONNX Runtime accepts (it refuses two nodes of one name), which
+ * the caller frees; NULL on ENOMEM. */
+char *cq__quant_node_name(const cq_graph *g, const char *base, const char *suffix);
 /* Add an initializer called name (made fresh) holding t; its index or -1. */
 int cq__quant_init(cq_graph *g, const char *base, const char *suffix, cq_tensor *t,
                    cq_err *err);

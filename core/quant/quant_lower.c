@@ -251,12 +251,11 @@ static int out_target(cq_graph *g, int n, const qlin *q, int act, int zy, cq_err
     g->values[y].producer = -1;
     const char *dn[3] = {g->values[out].name, g->values[q->scale].name, g->values[zy].name};
     const char *dy[1] = {g->values[y].name};
-    char *name = malloc(strlen(g->values[y].name) + 20);
+    char *name = cq__quant_node_name(g, g->values[y].name, "_DequantizeLinear");
     if (!name) {
         cq_errf(err, CQ_ENOMEM, "lower: out of memory");
         return -1;
     }
-    sprintf(name, "%s_DequantizeLinear", g->values[y].name);
     int d = cq_graph_add_node(g, "DequantizeLinear", name, "", 3, dn, 1, dy, err);
     free(name);
     return d < 0 ? -1 : out;

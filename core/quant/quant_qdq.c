@@ -33,7 +33,7 @@ static int add_node(cq_graph *h, const char *op, const char *base, const char *s
     for (int k = 0; k < n_in; k++)
         names[k] = h->values[in[k]].name;
     outs[0] = h->values[out].name;
-    char *name = cat(base, suffix);
+    char *name = cq__quant_node_name(h, base, suffix);
     if (!name) {
         cq_errf(err, CQ_ENOMEM, "quantize: out of memory");
         return -1;

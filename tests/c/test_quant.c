@@ -221,6 +221,42 @@ static void test_quant_deterministic_bytes(void **state)
     free(buf[1]);
 }
 
+/* Two convs reading one bias initializer (as torch's exporter writes equal
+ * biases): each gets its own bias codes, and no two nodes of the QDQ graph
+ * or of its lowered form share a name (ONNX Runtime refuses such a file). */
+static void test_quant_shared_bias_names(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 4, (int64_t[]){1, 3, 8, 8}, "y");
+    rng_state = 9;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){3, 3, 3, 3}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){3, 3, 1, 1}));
+    add_init(g, "b", rand_tensor(1, (int64_t[]){3}));
+    int n = node(g, "Conv", "conv1", 3, (const char *[]){"x", "w1", "b"}, "c1");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "r1");
+    node(g, "Conv", "conv2", 3, (const char *[]){"r1", "w2", "b"}, "c2");
+    node(g, "Relu", "relu2", 1, (const char *[]){"c2"}, "y");
+    cq_calib_stats *st = stats_of(g, 4, (int64_t[]){1, 3, 8, 8}, 8, 3);
+    cq_graph *h = qdq_of(g, st, NULL, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < h->n_nodes; i++)
+            for (int j = i + 1; j < h->n_nodes; j++)
+                if (!h->nodes[i].dead && !h->nodes[j].dead &&
+                    !strcmp(h->nodes[i].name, h->nodes[j].name))
+                    fail_msg("pass %d: two nodes named '%s'", pass, h->nodes[i].name);
+        int count;
+        if (pass == 0)
+            assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    }
+    cq_graph_free(h);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
 /* x -> conv -> c; s = Add(c, x) -> Relu -> y: both inputs requantized */
 static void test_quant_residual_add(void **state)
 {
@@ -738,6 +774,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_conv_relu_conv),
         cmocka_unit_test(test_quant_deterministic_bytes),
+        cmocka_unit_test(test_quant_shared_bias_names),
         cmocka_unit_test(test_quant_residual_add),
         cmocka_unit_test(test_quant_concat_and_pass_through),
         cmocka_unit_test(test_quant_float_ops_and_map),
