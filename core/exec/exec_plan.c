@@ -177,16 +177,47 @@ cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
     return CQ_OK;
 }
 
-/* NCHW16c between convolutions: a value is kept blocked where the node that
- * writes it (CQ_OP_BLOCKED_OUT) and every node that reads it take that
- * layout natively as their input 0 (CQ_OP_BLOCKED_IN; for Conv
- * cq_conv2d_blocked_native): the pixel-major GEMM (no 8x8 transposes into
- * NCHW planes, no zero-padded copy of 16 planes' rows, the 1x1 stride-2
+/* Whether input k of node i is read in the blocked layout when its value
+ * is blocked (CQ_OP_BLOCKED_IN: input 0 and hooks->blocked_in). */
+static int takes_blocked(const cq_exec *e, int i, int k)
+{
+    unsigned c = caps_of(e, i);
+    if (!(c & CQ_OP_BLOCKED_IN) || e->pool_of[i] >= 0)
+        return 0;
+    const cq_op_hooks *h = e->ops[i]->hooks;
+    /* a reader that writes no blocked output says itself whether it reads one */
+    if (!(c & CQ_OP_BLOCKED_OUT) && h && h->blocked_ok && !h->blocked_ok(e->g, &e->g->nodes[i], 1))
+        return 0;
+    unsigned m = h ? h->blocked_in : 0;
+    return k == 0 || (k < 32 && (m >> k) & 1u);
+}
+
+/* Whether value val may be kept in a blocked layout at all: NCHW16c needs
+ * f32 and a multiple of 16 channels; NHWC takes any u8 / s8 4-D value. */
+static int blockable(const cq_value *val)
+{
+    if (!val->has_type || val->ndim != 4 || val->shape[1] <= 0)
+        return 0;
+    if (val->dtype == CQ_F32)
+        return val->shape[1] % 16 == 0;
+    return val->dtype == CQ_U8 || val->dtype == CQ_S8;
+}
+
+/* Blocked layouts between the kernels that take them: a value is kept
+ * blocked (NCHW16c for f32, NHWC for u8 / s8) where the node that writes it
+ * (CQ_OP_BLOCKED_OUT) and every node that reads it take that layout natively
+ * (CQ_OP_BLOCKED_IN; for Conv cq_conv2d_blocked_native; for QLinearConv the
+ * int8 kernels). f32: the pixel-major GEMM (no 8x8 transposes into NCHW
+ * planes, no zero-padded copy of 16 planes' rows, the 1x1 stride-2
  * projections read in place), the depthwise channel-block kernel (no 16x16
- * transposes), the stem with its max pool fused, the global average pool. A
+ * transposes), the stem with its max pool fused, the global average pool.
+ * int8: QuantizeLinear writes NHWC, the int8 convolutions, QLinearAdd and
+ * max pooling keep it, DequantizeLinear reads it back into NCHW floats. A
  * node taking a residual takes it in either layout (converted where it
- * differs from its output's). Every other reader and graph outputs keep
- * NCHW. Values are dropped until every remaining one holds both ends. */
+ * differs from its output's). A node reading several inputs in the layout
+ * (hooks->blocked_in) has them all and its output in one layout or all in
+ * NCHW. Every other reader and graph outputs keep NCHW. Values are dropped
+ * until every remaining one holds both ends. */
 void cq__exec_plan_layout(cq_exec *e)
 {
     const cq_graph *g = e->g;
@@ -194,21 +225,18 @@ void cq__exec_plan_layout(cq_exec *e)
     for (int v = 0; v < g->n_values; v++) {
         const cq_value *val = &g->values[v];
         int p = run_producer(e, v);
-        b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && val->has_type &&
-               val->dtype == CQ_F32 && val->ndim == 4 && val->shape[1] > 0 &&
-               val->shape[1] % 16 == 0 && run_output(e, p) == v &&
-               (caps_of(e, p) & CQ_OP_BLOCKED_OUT) &&
+        b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && blockable(val) &&
+               run_output(e, p) == v && (caps_of(e, p) & CQ_OP_BLOCKED_OUT) &&
                (e->pool_of[p] < 0 ||
                 e->ops[p]->hooks->pool_fusable(g, &g->nodes[p], &g->nodes[e->pool_of[p]], 1));
     }
-    /* every reader takes it as its input 0 (a node with a fused pool reads NCHW) */
+    /* every reader takes it (a node with a fused pool reads NCHW) */
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *n = &g->nodes[i];
         if (!e->ops[i] || e->fused_into[i] >= 0)
             continue;
-        int takes = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && e->pool_of[i] < 0;
         for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0 && (!takes || k > 0))
+            if (n->inputs[k] >= 0 && !takes_blocked(e, i, k))
                 b[n->inputs[k]] = 0;
     }
     for (int changed = 1; changed;) {
@@ -226,6 +254,22 @@ void cq__exec_plan_layout(cq_exec *e)
                     b[x] = 0;
                 else
                     b[y] = 0;
+                changed = 1;
+            }
+            /* several inputs in the layout: all of them and the output agree */
+            if (!e->ops[i]->hooks->blocked_in)
+                continue;
+            int all = b[y], any = b[y];
+            for (int k = 0; k < n->n_inputs; k++)
+                if (n->inputs[k] >= 0 && takes_blocked(e, i, k)) {
+                    all &= b[n->inputs[k]];
+                    any |= b[n->inputs[k]];
+                }
+            if (any && !all) {
+                b[y] = 0;
+                for (int k = 0; k < n->n_inputs; k++)
+                    if (n->inputs[k] >= 0 && takes_blocked(e, i, k))
+                        b[n->inputs[k]] = 0;
                 changed = 1;
             }
         }

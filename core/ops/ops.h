@@ -69,8 +69,10 @@ typedef struct cq_openv {
     /* CQ_OP_TAKES_POOL: a MaxPool fused into the node (Conv -> [Relu] ->
      * MaxPool): y = pool(act(conv + bias)), y the pool's output; else NULL. */
     const cq_pool2d_params *pool;
-    /* CQ_OP_BLOCKED_IN / _OUT: input 0, output 0, the residual in NCHW16c
-     * (kern.h's layout fields), as the executor planned them; else 0. */
+    /* CQ_OP_BLOCKED_IN / _OUT: input 0 (and the other inputs of
+     * hooks->blocked_in), output 0, the residual in the blocked layout of
+     * their dtype (NCHW16c for f32, kern.h's layout fields; NHWC for u8 /
+     * s8), as the executor planned them; else 0. */
     int x_blocked, y_blocked, res_blocked;
     /* The node's compute precision from the executor's precision map:
      * CQ_F32 (0, so a zero-filled env means f32), CQ_BF16, CQ_S8 or CQ_U8. */
@@ -106,10 +108,13 @@ enum {
     /* absorbs a following CQ_OP_POOL where hooks->pool_fusable says so
      * (cq_openv.pool) */
     CQ_OP_TAKES_POOL = 1 << 5,
-    /* reads input 0 in NCHW16c (cq_openv.x_blocked) */
+    /* reads input 0 (and the inputs of hooks->blocked_in, all in one
+     * layout) in the blocked layout of its dtype (cq_openv.x_blocked):
+     * NCHW16c for f32, NHWC for u8 / s8 (the int8 kernels' layout) */
     CQ_OP_BLOCKED_IN = 1 << 6,
-    /* writes output 0 in NCHW16c where hooks->blocked_ok says so
-     * (cq_openv.y_blocked); its input 0 too when it is also BLOCKED_IN */
+    /* writes output 0 in the blocked layout of its dtype where
+     * hooks->blocked_ok says so (cq_openv.y_blocked); its input 0 too when
+     * it is also BLOCKED_IN */
     CQ_OP_BLOCKED_OUT = 1 << 7,
     /* keeps a kernel plan in cq_openv.plan (hooks->plan_new, plan_free) */
     CQ_OP_PLAN = 1 << 8,
@@ -131,9 +136,15 @@ typedef struct cq_op_hooks {
      * as one kernel, output in NCHW16c or not, from g's static shapes; 0
      * when a shape is unknown. */
     int (*pool_fusable)(const cq_graph *g, const cq_node *n, const cq_node *pool, int y_blocked);
-    /* CQ_OP_BLOCKED_OUT: whether node n runs a kernel that writes NCHW16c
-     * natively, reading its input in NCHW16c (x_blocked) or NCHW. */
+    /* CQ_OP_BLOCKED_OUT: whether node n runs a kernel that writes its
+     * blocked layout natively, reading its input blocked (x_blocked) or
+     * NCHW. On a row with CQ_OP_BLOCKED_IN alone (optional): whether node n
+     * reads its input blocked (x_blocked 1); without the hook it always can. */
     int (*blocked_ok)(const cq_graph *g, const cq_node *n, int x_blocked);
+    /* CQ_OP_BLOCKED_IN: a mask of the inputs read in the blocked layout,
+     * which then all share one layout with output 0 (QLinearAdd's a and b:
+     * bits 0 and 3); 0 means input 0 alone. */
+    unsigned blocked_in;
     /* CQ_OP_PLAN: make node n's plan into *plan from g's static shapes and
      * constants, with env's fusion and layout fields as the runs will set
      * them; *plan stays NULL (and CQ_OK) when it must wait for the run (a
