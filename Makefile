@@ -12,7 +12,7 @@
 #
 # Every core/<folder>/*.c goes into the library (docs/design.md: one folder per
 # capability); core/kern/x86/*_avx512.c and *_avx2.c get the instruction-set
-# flags they need and are chosen at run time. Every
+# flags they need (*_amx.c: AVX-512 and AMX) and are chosen at run time. Every
 # tests/c/test_*.c is one cmocka program. Every tests/lua/*_spec.lua is a busted spec.
 
 CC      ?= gcc
@@ -29,6 +29,7 @@ EXT_LIBS := $(shell pkg-config --libs liblz4 openblas libjpeg libpng yajl expat 
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
 AVX2    := -mavx2 -mfma -mf16c
+AMX     := -mamx-tile -mamx-int8 -mamx-bf16
 
 CORE_SRC := $(sort $(wildcard core/*/*.c core/*/*/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -59,6 +60,10 @@ all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
 $(BUILD)/core/%_avx512.o: core/%_avx512.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(AVX512) -MMD -MP -c $< -o $@
+
+$(BUILD)/core/%_amx.o: core/%_amx.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(AVX512) $(AMX) -MMD -MP -c $< -o $@
 
 $(BUILD)/core/%_avx2.o: core/%_avx2.c
 	@mkdir -p $(@D)

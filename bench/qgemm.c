@@ -4,7 +4,9 @@
  * conv-shaped ones are pixels x Cout x Cin*kh*kw (Cout 64, 3136 pixels, K 576;
  * Cout 256, 196 pixels, K 2304). A multiply-add counts as 2 operations. Each
  * figure is the best of 5 timings of BENCH_SECONDS / 5 of repeated runs.
- * Usage: qgemm [seconds] [--tsv]   (--tsv: "isa out m n k GOP/s" lines) */
+ * Paths: "amx" (AVX-512 with AMX tiles, where cq_kern_amx() allows it),
+ * "avx512" (VNNI, AMX off), "avx2".
+ * Usage: qgemm [seconds] [--tsv]   (--tsv: "path out m n k GOP/s" lines) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,9 @@ int main(int argc, char **argv)
     int tsv;
     parse_args(argc, argv, &secs, &tsv);
     cq_kern_set_threads(1);
-    cq_isa isas[] = {CQ_ISA_AVX512, CQ_ISA_AVX2};
+    cq_isa isas[] = {CQ_ISA_AVX512, CQ_ISA_AVX512, CQ_ISA_AVX2};
+    int amxs[] = {1, 0, 0};
+    const char *names[] = {"amx", "avx512", "avx2"};
     cq_dtype outs[] = {CQ_S32, CQ_U8};
     srand(1);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -38,7 +42,7 @@ int main(int argc, char **argv)
             mult[j] = 1e-5f;
         }
         for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
-            if (cq_kern_set_isa(isas[ii]) != isas[ii])
+            if (cq_kern_set_isa(isas[ii]) != isas[ii] || cq_kern_set_amx(amxs[ii]) != amxs[ii])
                 continue;
             for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++) {
                 cq_qgemm_params p = cq_qgemm_params_default();
@@ -73,11 +77,11 @@ int main(int argc, char **argv)
                 double g = ops / best * 1e-9;
                 const char *on = outs[oi] == CQ_S32 ? "s32" : "u8";
                 if (tsv)
-                    printf("%s\t%s\t%lld\t%lld\t%lld\t%.1f\n", cq_isa_name(isas[ii]), on,
+                    printf("%s\t%s\t%lld\t%lld\t%lld\t%.1f\n", names[ii], on,
                            (long long)m, (long long)n, (long long)k, g);
                 else
                     printf("%-7s %-4s m %5lld n %5lld k %5lld  %8.3f ms  %7.1f GOP/s\n",
-                           cq_isa_name(isas[ii]), on, (long long)m, (long long)n, (long long)k,
+                           names[ii], on, (long long)m, (long long)n, (long long)k,
                            best * 1e3, g);
                 fflush(stdout);
                 cq_free(scr);

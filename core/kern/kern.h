@@ -82,6 +82,15 @@ cq_isa cq_kern_isa(void);
 /* Force an ISA (for tests and benchmarks); clamped to what the CPU supports.
  * Returns the ISA now in use. Not thread-safe: call it between runs. */
 cq_isa cq_kern_set_isa(cq_isa isa);
+/* Whether the int8 GEMM may use AMX tiles (kern_qgemm.h): the CPU has
+ * AMX-TILE and AMX-INT8, the OS granted the process the tile state
+ * (arch_prctl, asked once), the ISA is CQ_ISA_AVX512 and AMX is not turned
+ * off (CALQ_AMX=0 in the environment, or cq_kern_set_amx(0)). */
+int cq_kern_amx(void);
+/* Turn AMX use on (clamped to the above) or off, for tests and benchmarks;
+ * returns cq_kern_amx(). Plans keep the choice made when they were made. Not
+ * thread-safe: call it between runs. */
+int cq_kern_set_amx(int on);
 /* "scalar", "avx2", "avx512". */
 const char *cq_isa_name(cq_isa isa);
 /* Threads the kernels use: calq's own split a call's work over a pool

@@ -55,6 +55,63 @@ cq_isa cq_kern_set_isa(cq_isa isa)
     return isa_now;
 }
 
+/* ---- AMX ---------------------------------------------------------------- */
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define CQ__ARCH_REQ_XCOMP_PERM 0x1023
+#define CQ__XFEATURE_XTILEDATA 18
+#endif
+
+static int amx_ready, amx_have, amx_want = 1;
+
+/* CPUID (AMX-TILE and AMX-INT8), the OS's XCR0 (tile config and data
+ * state enabled), then Linux's per-process permission to use the tile data
+ * state; once. */
+static int amx_detect(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17))
+        return 0;
+    return syscall(SYS_arch_prctl, CQ__ARCH_REQ_XCOMP_PERM, CQ__XFEATURE_XTILEDATA) == 0;
+#else
+    return 0;
+#endif
+}
+
+static void amx_init(void)
+{
+    if (amx_ready)
+        return;
+    amx_have = amx_detect();
+    const char *env = getenv("CALQ_AMX");
+    if (env && strcmp(env, "0") == 0)
+        amx_want = 0;
+    amx_ready = 1;
+}
+
+int cq_kern_amx(void)
+{
+    amx_init();
+    return amx_have && amx_want && cq_kern_isa() == CQ_ISA_AVX512;
+}
+
+int cq_kern_set_amx(int on)
+{
+    amx_init();
+    amx_want = on != 0;
+    return cq_kern_amx();
+}
+
 /* OpenBLAS's thread control (declared in its cblas.h; repeated so that a
  * reference CBLAS header does not break the build). */
 void openblas_set_num_threads(int num_threads);
@@ -120,6 +177,14 @@ float cq__unary1(cq_unop op, float a, float b, float x)
     }
     case CQ_UN_EXP:
         return expf(x);
+    case CQ_UN_ERF:
+        return erff(x);
+    case CQ_UN_GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case CQ_UN_GELU_TANH:
+        return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case CQ_UN_SILU:
+        return x / (1.0f + expf(-x));
     default:
         return x;
     }

@@ -196,6 +196,8 @@ void cq_qgemm_plan_free(cq_qgemm_plan *pl)
 
 cq_isa cq_qgemm_isa(const cq_qgemm_plan *pl) { return pl->isa; }
 
+int cq_qgemm_amx(const cq_qgemm_plan *pl) { return pl->amx; }
+
 cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, const int32_t *bias,
                                  const float *mult, const int32_t *qmult, const int32_t *shift,
                                  cq_err *err)
@@ -224,6 +226,13 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
     pl->np = (n + panel - 1) / panel * panel;
     pl->nk = (k + CQ__QG_KC_MAX - 1) / CQ__QG_KC_MAX;
     pl->kc = ((k + pl->nk - 1) / pl->nk + 3) / 4 * 4;
+    pl->amx = pl->isa == CQ_ISA_AVX512 && cq_kern_amx();
+    if (pl->amx) { /* tiles of 64 k */
+        pl->kp = (k + 63) / 64 * 64;
+        pl->nk = (k + CQ__QG_KC_AMX - 1) / CQ__QG_KC_AMX;
+        pl->kc = ((k + pl->nk - 1) / pl->nk + 63) / 64 * 64;
+        pl->nk = (k + pl->kc - 1) / pl->kc;
+    }
     int ok = 1;
     pl->w = cq_alloc((size_t)(n * k));
     if (pl->w) { /* keep (n, k) */
@@ -270,7 +279,9 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
         size_t bytes = np * (size_t)pl->kp * (pl->isa == CQ_ISA_AVX512 ? 1 : 2);
         if (ok)
             ok = (pl->wp = cq_alloc(bytes)) != NULL;
-        if (ok && pl->isa == CQ_ISA_AVX512)
+        if (ok && pl->amx)
+            cq__qgemm_amx_pack(pl, pl->w, pl->wp);
+        else if (ok && pl->isa == CQ_ISA_AVX512)
             cq__qgemm_avx512_pack(pl, pl->w, pl->wp);
         else if (ok)
             cq__qgemm_avx2_pack(pl, pl->w, pl->wp);
@@ -288,7 +299,8 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
 
 static size_t per_thread(const cq_qgemm_plan *pl)
 {
-    size_t b = pl->isa == CQ_ISA_AVX512 ? cq__qgemm_avx512_scratch(pl)
+    size_t b = pl->amx                   ? cq__qgemm_amx_scratch(pl)
+               : pl->isa == CQ_ISA_AVX512 ? cq__qgemm_avx512_scratch(pl)
                : pl->isa == CQ_ISA_AVX2 ? cq__qgemm_avx2_scratch(pl)
                                         : 0;
     return (b + 63) / 64 * 64;
@@ -318,7 +330,9 @@ static void run_part(void *vctx, int i, int n, int tid)
     int64_t i0 = ib * CQ__QG_MC, i1 = i0 + CQ__QG_MC < pl->p.m ? i0 + CQ__QG_MC : pl->p.m;
     int64_t j0 = jb * CQ__QG_NC, j1 = j0 + CQ__QG_NC < pl->p.n ? j0 + CQ__QG_NC : pl->p.n;
     void *s = c->scratch + (size_t)tid * c->per;
-    if (pl->isa == CQ_ISA_AVX512)
+    if (pl->amx)
+        cq__qgemm_amx_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
+    else if (pl->isa == CQ_ISA_AVX512)
         cq__qgemm_avx512_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
     else
         cq__qgemm_avx2_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);

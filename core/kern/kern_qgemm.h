@@ -35,6 +35,11 @@
  * the caller computes from the activation's bounds and the output scale.
  *
  * Paths (the plan packs for the ISA current when it is made, and runs that):
+ * - AMX (cq_kern_amx(), with the AVX-512 ISA): tdpbusd on tiles of 16 rows
+ *   x 64 k of x and 64 k x 16 columns of w into 16 x 16 s32 sums, a 32 x 32
+ *   block of sums in four tiles; w packed as [np / 16][kp / 4][16][4] with
+ *   k padded to 64; s8 activations shift to u8 as below, and the sums go
+ *   through the AVX-512 epilogue. A plan made with AMX off runs VNNI.
  * - AVX-512 VNNI: vpdpbusd on u8 x s8 groups of 4 along k; w packed as
  *   [n / 64][k / 4][64][4] (k padded with zeros), 6 x 64 register tile, k
  *   blocked so the tile's weights stay in L1; s8 activations shift to u8
@@ -99,6 +104,8 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
 size_t cq_qgemm_scratch_bytes(const cq_qgemm_plan *pl);
 /* The ISA the plan packed for and runs. */
 cq_isa cq_qgemm_isa(const cq_qgemm_plan *pl);
+/* Whether the plan runs AMX tiles (its ISA is then CQ_ISA_AVX512). */
+int cq_qgemm_amx(const cq_qgemm_plan *pl);
 /* y = epilogue(x . w + bias) as above. x: m rows of k (stride ldx), y and res:
  * m rows of n (stride ldy) of the dtypes above; res NULL for none. y must not
  * overlap x or res. EINVAL on a residual the epilogue does not take or on

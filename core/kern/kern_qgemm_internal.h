@@ -25,6 +25,7 @@
 struct cq_qgemm_plan {
     cq_qgemm_params p;  /* ldx, ldy resolved */
     cq_isa isa;
+    int amx;            /* AVX-512 with AMX tiles (x86/kern_qgemm_amx.c) */
     int64_t kp;         /* k padded to the packing's group (4 or 2) */
     int64_t np;         /* n padded to the panel width (64 or 16) */
     int64_t kc;         /* k block (a multiple of 4), nk blocks */
@@ -52,6 +53,21 @@ size_t cq__qgemm_avx512_scratch(const cq_qgemm_plan *pl);
 void cq__qgemm_avx512_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
 void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                            int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
+/* The AVX-512 epilogue (comp added) of rows x nc sums acc (row stride lda)
+ * into y rows [i, i + rows), columns [j, j + nc): what the AMX path runs
+ * after storing its tiles. */
+void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t lda, int rows,
+                          int64_t i, int64_t j, int64_t nc, const void *res, void *y);
+/* AMX (pl->amx): w packed as [np / 16][kp / 4][16][4], kp a multiple of 64,
+ * so the tile of 16 columns and 64 k is 1 KiB in a row; kc a multiple of
+ * 64. Same unit contract as the AVX-512 one. */
+#ifndef CQ__QG_KC_AMX
+#define CQ__QG_KC_AMX 1024
+#endif
+size_t cq__qgemm_amx_scratch(const cq_qgemm_plan *pl);
+void cq__qgemm_amx_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
+void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                        int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
 size_t cq__qgemm_avx2_scratch(const cq_qgemm_plan *pl);
 void cq__qgemm_avx2_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
 void cq__qgemm_avx2_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,

@@ -227,3 +227,12 @@ void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, cons
         }
     }
 }
+
+void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t lda, int rows,
+                          int64_t i, int64_t j, int64_t nc, const void *res, void *y)
+{
+    for (int r = 0; r < rows; r++)
+        for (int64_t c = 0; c < nc; c += 16)
+            epi16(pl, _mm512_loadu_si512(acc + r * lda + c), i + r, j + c, q_mask(nc - c), res,
+                  y);
+}
