@@ -75,6 +75,16 @@ static void push_exec_box(lua_State *L, int idx)
 
 static int observer_cb(void *ud, const cq_graph *g, int node, int output, const cq_tensor *t);
 
+int cq__lua_model_planned(lua_State *L, int idx)
+{
+    int busy;
+    cq_graph *g = cq__lua_test_model(L, idx, &busy);
+    push_exec_box(L, idx);
+    ebox *b = luaL_testudata(L, -1, CQ_LUA_EXEC);
+    lua_pop(L, 1);
+    return g && b && b->e && b->g == g;
+}
+
 /* The executor of the model at idx (planned on first use, planned again when
  * the graph was edited since); NULL with err filled when planning fails (an
  * operator calq lacks...): callers return nil, msg, code. Raises "model is

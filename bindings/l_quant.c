@@ -263,6 +263,14 @@ static int l_lower(lua_State *L)
     cq_err err;
     cq_quant_lower_result r;
     luaL_checkstack(L, 4, NULL);
+    if (cq__lua_model_planned(L, 1)) {
+        /* the plan folded each weight's DequantizeLinear into floats: what
+         * is left has no integer weights to lower */
+        cq_errf(&err, CQ_ESTATE, "calq.quant.lower: the model is planned already (planning folds "
+                "the DequantizeLinear of its weights into floats); lower it before "
+                "model:plan(), run(), set_threads() or any other method that plans it");
+        return cq__lua_fail(L, &err);
+    }
     if (cq_quant_lower_report(g, &r, &err) != CQ_OK)
         return cq__lua_fail(L, &err);
     lua_pushinteger(L, r.lowered);

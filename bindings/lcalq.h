@@ -66,6 +66,9 @@ void cq__lua_model_methods(lua_State *L);
 int cq__lua_open_onnx(lua_State *L);
 int cq__lua_open_image(lua_State *L);
 int cq__lua_open_io(lua_State *L);
+/* Whether the Model at idx has been planned by one of its executor methods
+ * (l_exec.c): its graph then holds the passes' rewrites (folded constants). */
+int cq__lua_model_planned(lua_State *L, int idx);
 /* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
 int cq__lua_open_exec(lua_State *L);
 /* The inputs of g at arg (l_exec.c): a Tensor (one-input models) or

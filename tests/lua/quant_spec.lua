@@ -119,6 +119,14 @@ describe("calq.quant", function()
     assert.equal(5, assert(calq.quant.lower(qdq)) + 1) -- 3 convs, one Gemm; the fp32 Gemm stays
     local out = assert(qdq:run(x)).logits
     assert.is_true(out:maxdiff(ref) < 1.0)
+    -- a planned model has its weights' DequantizeLinear folded into floats:
+    -- lowering it is refused, saying why, rather than finding nothing
+    local planned = assert(q:model())
+    assert.is_true(planned:set_threads(1))
+    local none, why, code = calq.quant.lower(planned)
+    assert.is_nil(none)
+    assert.matches("planned already", why)
+    assert.equal("ESTATE", code)
     assert.same({ 1, 4, 7 }, assert(calq.quant.match(m, "op:Conv")))
     assert.same({ 7 }, assert(calq.quant.match(m, "last:Conv")))
     assert.same({}, assert(calq.quant.match(m, "no such node")))
