@@ -1,7 +1,8 @@
 /* test_kern_qgemm.c - the int8 GEMM (kern_qgemm.h): every path (scalar,
- * AVX2, AVX-512 VNNI) against cq_qgemm_ref bit for bit, on random and odd
- * shapes (m, n, k off the tiles, k not a multiple of 4, several k blocks,
- * row strides), every output and requantization, residuals, saturation
+ * AVX2, AVX-512 VNNI, AMX where the machine has it; more AMX shapes in
+ * test_kern_qgemm_amx.c) against cq_qgemm_ref bit for bit, on random and
+ * odd shapes (m, n, k off the tiles, k not a multiple of 4, several k
+ * blocks, row strides), every output and requantization, residuals, saturation
  * extremes, and one and two threads; the reference against the integer
  * reference kernels of kern_int.c. */
 #include <setjmp.h>
@@ -92,21 +93,25 @@ static void qcase_check(qcase *c, const char *what)
     for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
         if (cq_kern_set_isa(isas[ii]) != isas[ii])
             continue;
-        for (int th = 1; th <= (isas[ii] == CQ_ISA_SCALAR ? 1 : 2); th++) {
+        /* AVX-512 twice: AMX (where the machine has it) and VNNI */
+        int nv = isas[ii] == CQ_ISA_SCALAR ? 1 : isas[ii] == CQ_ISA_AVX2 ? 2 : 4;
+        for (int v = 0; v < nv; v++) {
+            int th = 1 + v % 2, amx = cq_kern_set_amx(v < 2);
             cq_kern_set_threads(th);
             cq_qgemm_plan *pl =
                 cq_qgemm_plan_new(&c->p, c->w, c->bias, c->mult, c->qm, c->sh, &err);
             if (!pl)
                 fail_msg("%s: plan: %s", what, err.msg);
             assert_int_equal(cq_qgemm_isa(pl), isas[ii]);
+            assert_int_equal(cq_qgemm_amx(pl), amx);
             size_t sb = cq_qgemm_scratch_bytes(pl);
             void *s = xalloc(sb);
             memset(got, 0xa5, c->y_bytes);
             assert_int_equal(cq_qgemm_run(pl, c->x, got, c->res, s, sb, &err), CQ_OK);
             for (size_t b = 0; b < c->y_bytes; b++)
                 if (got[b] != want[b])
-                    fail_msg("%s: %s, %d threads, m %lld n %lld k %lld: byte %zu is %d, "
-                             "reference %d", what, cq_isa_name(isas[ii]), th,
+                    fail_msg("%s: %s%s, %d threads, m %lld n %lld k %lld: byte %zu is %d, "
+                             "reference %d", what, cq_isa_name(isas[ii]), amx ? " amx" : "", th,
                              (long long)c->p.m, (long long)c->p.n, (long long)c->p.k, b,
                              got[b], want[b]);
             cq_free(s);
@@ -115,6 +120,7 @@ static void qcase_check(qcase *c, const char *what)
     }
     cq_kern_set_threads(1);
     cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_kern_set_amx(1);
     cq_free(want);
     cq_free(got);
 }
