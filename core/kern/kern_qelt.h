@@ -1,0 +1,48 @@
+/*
+ * kern_qelt.h - the int8 executor's memory-bound kernels: quantize and
+ * dequantize (per tensor) with a layout change, NCHW <-> NHWC for 8-bit
+ * values, QLinearAdd, max pooling and global average pooling on 8-bit codes,
+ * and a 256-entry lookup table (an elementwise function of one 8-bit code).
+ *
+ * Every function here gives the bits of its reference in kern.h
+ * (cq_quantize_linear_ref, cq_dequantize_linear_ref, cq_qlinear_add_ref, the
+ * f32 max pool on the dequantized values, ...) on every ISA; the AVX-512 and
+ * AVX2 paths are vector loops with no per-element index arithmetic.
+ *
+ * Layouts: n images, c channels, hw pixels; nhwc 0 is NCHW (n, c, hw), 1 is
+ * NHWC (n, hw, c). dt is CQ_U8 or CQ_S8 (EUNSUPPORTED otherwise). Scales
+ * must be finite and > 0 (EINVAL).
+ */
+#ifndef CQ_KERN_QELT_H
+#define CQ_KERN_QELT_H
+
+#include "kern/kern.h"
+
+/* q = saturate(round_half_even(x / scale) + zp), x NCHW f32, q in the
+ * layout q_nhwc says. Bit for bit cq_quantize_linear_ref. */
+cq_status cq_quantize_f32_8(const float *x, int64_t n, int64_t c, int64_t hw, float scale,
+                            int32_t zp, cq_dtype dt, void *q, int q_nhwc, cq_err *err);
+/* x = (q - zp) * scale, q in the layout q_nhwc says, x NCHW f32. Bit for bit
+ * cq_dequantize_linear_ref. */
+cq_status cq_dequantize_8_f32(const void *q, cq_dtype dt, int64_t n, int64_t c, int64_t hw,
+                              int q_nhwc, float scale, int32_t zp, float *x, cq_err *err);
+/* 8-bit values (bytes): NCHW -> NHWC and back; dst must not overlap src. */
+void cq_nchw_to_nhwc_8(const void *src, int64_t n, int64_t c, int64_t hw, void *dst);
+void cq_nhwc_to_nchw_8(const void *src, int64_t n, int64_t c, int64_t hw, void *dst);
+
+/* QLinearAdd, cq_qlinear_add_ref's contract and bits (na, nb: 1 or n; the
+ * layout does not matter when both operands share it). */
+cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                    const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
+                    int32_t c_zp, void *c, int64_t n, cq_err *err);
+
+/* Max pooling on codes (max commutes with a dequantization, scale > 0), the
+ * window rules of cq_pool2d_f32 (p->kind must be CQ_POOL_MAX), x and y in
+ * the layout nhwc says. Padding never wins. */
+cq_status cq_maxpool2d_8(const cq_pool2d_params *p, cq_dtype dt, const void *x, void *y,
+                         int nhwc, cq_err *err);
+
+/* y[i] = lut[x[i]] on bytes (a u8 or s8 code read as its byte); y may be x. */
+void cq_lut_8(const uint8_t lut[256], const void *x, void *y, int64_t n);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * kern_qelt_internal.h - what kern_qelt.c shares with its vector files
+ * (x86/kern_qelt_avx512.c, x86/kern_qelt_avx2.c): the per-ISA table of the
+ * contiguous loops every function of kern_qelt.h is built from. The scalar
+ * table calls the references of kern_int.c; the others give the same bits.
+ * Not a public header.
+ */
+#ifndef CQ_KERN_QELT_INTERNAL_H
+#define CQ_KERN_QELT_INTERNAL_H
+
+#include "kern/kern_qelt.h"
+
+typedef struct cq__qelt_vtab {
+    /* q[i] = saturate(round_half_even(x[i] / scale) + zp), i < n, into
+     * dt's codes (cq_quantize_linear_ref per tensor; NaN -> 0). */
+    void (*quant)(const float *x, int64_t n, float scale, int32_t zp, cq_dtype dt, void *q);
+    /* x[i] = (float)(q[i] - zp) * scale, i < n; |zp| <= 2^24. */
+    void (*dequant)(const void *q, cq_dtype dt, int64_t n, float scale, int32_t zp, float *x);
+    /* Bytes: dst[j * ldd + i] = src[i * lds + j], i < rows, j < cols; no overlap. */
+    void (*tr8)(const uint8_t *src, int64_t rows, int64_t cols, int64_t lds, uint8_t *dst,
+                int64_t ldd);
+    /* QLinearAdd's loop, float constants made by the caller as
+     * cq_qlinear_add_ref makes them: c[i] = round_sat(fma(a[i], ra, fma(b[i],
+     * rb, fixed))), or with b NULL (its scalar folded into fixed)
+     * round_sat(fma(a[i], ra, fixed)). */
+    void (*qadd)(cq_dtype dt, const void *a, float ra, const void *b, float rb, float fixed,
+                 void *c, int64_t n);
+    /* y[j] = max over r < nr of rows[r][j], j < n, codes of dt (nr >= 1);
+     * y may be one of the rows. */
+    void (*max8)(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n, uint8_t *y);
+    /* y[i] = lut[x[i]]; y may be x. */
+    void (*lut)(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n);
+} cq__qelt_vtab;
+
+extern const cq__qelt_vtab cq__qelt_scalar;
+extern const cq__qelt_vtab cq__qelt_avx2;
+extern const cq__qelt_vtab cq__qelt_avx512;
+
+#endif

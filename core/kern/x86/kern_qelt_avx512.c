@@ -1,0 +1,138 @@
+/* kern_qelt_avx512.c - the AVX-512 table of kern_qelt (kern_qelt_internal.h).
+ * Quantize keeps the reference's division (vdivps is correctly rounded as
+ * the scalar x / scale is; a multiply by 1 / scale is not the same number),
+ * rounds with vrndscaleps to nearest even, maps NaN to 0 and clamps in float
+ * before the conversion, as cq_round_sat does. QLinearAdd is the reference's
+ * two fmas. Tails are masked, so every length takes the vector code. */
+#include "kern/kern_qelt_internal.h"
+#include "kern/x86/kern_qelt_x86.h"
+
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* cq_round_sat on 16 floats: NaN -> 0, round half to even, clamp. */
+AI __m512i round_sat16(__m512 v, __m512 lo, __m512 hi)
+{
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+}
+
+AI __m512i quant16(__m512 x, __m512 s, __m512 z, __m512 lo, __m512 hi)
+{
+    __m512 r = _mm512_roundscale_ps(_mm512_div_ps(x, s), _MM_FROUND_TO_NEAREST_INT |
+                                                         _MM_FROUND_NO_EXC);
+    return round_sat16(_mm512_add_ps(r, z), lo, hi);
+}
+
+static void quant(const float *x, int64_t n, float scale, int32_t zp, cq_dtype dt, void *q)
+{
+    __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps((float)zp);
+    __m512 lo = _mm512_set1_ps(dt == CQ_S8 ? -128.0f : 0.0f);
+    __m512 hi = _mm512_set1_ps(dt == CQ_S8 ? 127.0f : 255.0f);
+    uint8_t *o = q;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i a = quant16(_mm512_loadu_ps(x + i), s, z, lo, hi);
+        __m512i b = quant16(_mm512_loadu_ps(x + i + 16), s, z, lo, hi);
+        __m512i c = quant16(_mm512_loadu_ps(x + i + 32), s, z, lo, hi);
+        __m512i d = quant16(_mm512_loadu_ps(x + i + 48), s, z, lo, hi);
+        _mm_storeu_si128((__m128i *)(o + i), _mm512_cvtepi32_epi8(a));
+        _mm_storeu_si128((__m128i *)(o + i + 16), _mm512_cvtepi32_epi8(b));
+        _mm_storeu_si128((__m128i *)(o + i + 32), _mm512_cvtepi32_epi8(c));
+        _mm_storeu_si128((__m128i *)(o + i + 48), _mm512_cvtepi32_epi8(d));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i a = quant16(_mm512_maskz_loadu_ps(m, x + i), s, z, lo, hi);
+        _mm512_mask_cvtepi32_storeu_epi8(o + i, m, a);
+    }
+}
+
+AI __m512i load16_i32(const uint8_t *p, __mmask16 m, int s8)
+{
+    __m128i b = _mm_maskz_loadu_epi8(m, p);
+    return s8 ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+}
+
+static void dequant(const void *q, cq_dtype dt, int64_t n, float scale, int32_t zp, float *x)
+{
+    const uint8_t *p = q;
+    __m512 s = _mm512_set1_ps(scale);
+    __m512i z = _mm512_set1_epi32(zp);
+    int s8 = dt == CQ_S8;
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i v = _mm512_sub_epi32(load16_i32(p + i, m, s8), z);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
+    }
+}
+
+static void tr8(const uint8_t *src, int64_t rows, int64_t cols, int64_t lds, uint8_t *dst,
+                int64_t ldd)
+{
+    cq__tr8_x86(src, rows, cols, lds, dst, ldd);
+}
+
+static void qadd(cq_dtype dt, const void *a, float ra, const void *b, float rb, float fixed,
+                 void *c, int64_t n)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *pc = c;
+    int s8 = dt == CQ_S8;
+    __m512 va = _mm512_set1_ps(ra), vb = _mm512_set1_ps(rb), f = _mm512_set1_ps(fixed);
+    __m512 lo = _mm512_set1_ps(s8 ? -128.0f : 0.0f), hi = _mm512_set1_ps(s8 ? 127.0f : 255.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 t = f;
+        if (pb)
+            t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(load16_i32(pb + i, m, s8)), vb, t);
+        t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(load16_i32(pa + i, m, s8)), va, t);
+        _mm512_mask_cvtepi32_storeu_epi8(pc + i, m, round_sat16(t, lo, hi));
+    }
+}
+
+AI __m512i max64(__m512i a, __m512i b, int s8)
+{
+    return s8 ? _mm512_max_epi8(a, b) : _mm512_max_epu8(a, b);
+}
+
+static void max8(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n, uint8_t *y)
+{
+    int s8 = dt == CQ_S8;
+    for (int64_t j = 0; j < n; j += 64) {
+        __mmask64 m = n - j >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - j)) - 1);
+        __m512i v = _mm512_maskz_loadu_epi8(m, rows[0] + j);
+        for (int64_t r = 1; r < nr; r++)
+            v = max64(v, _mm512_maskz_loadu_epi8(m, rows[r] + j), s8);
+        _mm512_mask_storeu_epi8(y + j, m, v);
+    }
+}
+
+/* 256 entries as four 64-byte tables: vpermt2b picks from 128 by the low 7
+ * bits, bit 7 chooses the pair. Needs AVX512_VBMI. */
+__attribute__((target("avx512vbmi"))) static void lut_vbmi(const uint8_t lut[256],
+                                                           const uint8_t *x, uint8_t *y,
+                                                           int64_t n)
+{
+    __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
+    __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+    for (int64_t i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        __m512i v = _mm512_maskz_loadu_epi8(m, x + i);
+        __m512i lo = _mm512_permutex2var_epi8(t0, v, t1);
+        __m512i hi = _mm512_permutex2var_epi8(t2, v, t3);
+        _mm512_mask_storeu_epi8(y + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+    }
+}
+
+static void lut(const uint8_t table[256], const uint8_t *x, uint8_t *y, int64_t n)
+{
+    if (__builtin_cpu_supports("avx512vbmi"))
+        lut_vbmi(table, x, y, n);
+    else
+        cq__qelt_scalar.lut(table, x, y, n);
+}
+
+const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant, tr8, qadd, max8, lut};
