@@ -107,6 +107,10 @@ typedef enum cq_act_kind {
     CQ_ACT_CLIP,      /* min(max(x, a), b): ONNX Clip(min=a, max=b); Relu6 is a=0,b=6 */
     CQ_ACT_LEAKY,     /* x >= 0 ? x : a * x */
     CQ_ACT_HARDSWISH, /* x * min(max(x + 3, 0), 6) / 6 */
+    CQ_ACT_SIGMOID,   /* 1 / (1 + exp(-x)) */
+    CQ_ACT_SILU,      /* x * sigmoid(x) (Swish; Conv -> Sigmoid -> Mul fused) */
+    CQ_ACT_HARDSIGMOID, /* max(0, min(1, a * x + b)) */
+    CQ_ACT_TANH,      /* tanh(x) */
     CQ_ACT_COUNT
 } cq_act_kind;
 
@@ -359,6 +363,10 @@ typedef enum cq_unop {
     CQ_UN_HARDSIGMOID, /* max(0, min(1, a * x + b)); ONNX defaults a = 0.2, b = 0.5 */
     CQ_UN_HARDSWISH,
     CQ_UN_EXP,
+    CQ_UN_ERF,
+    CQ_UN_GELU,        /* x / 2 * (1 + erf(x / sqrt 2)) */
+    CQ_UN_GELU_TANH,   /* x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
+    CQ_UN_SILU,        /* x * sigmoid(x) */
     CQ_UN_COUNT
 } cq_unop;
 
@@ -366,9 +374,38 @@ typedef enum cq_unop {
  * use a Cephes-style exp polynomial: relative error ~1e-7 against libm except
  * (a) exp saturates at exp(88.02) ~ 1.6e38 (libm reaches inf at 88.73) and at
  * exp(-87.34) below, (b) tanh near 0 loses relative accuracy (absolute error
- * ~1e-7). The tests hold them to rtol 1e-4 / atol 1e-5. */
+ * ~1e-7). Vectorized erf: its Taylor series for |x| < 1 (relative error
+ * ~1e-7), Abramowitz-Stegun 7.1.26 beyond (absolute error ~2e-7). The tests
+ * hold them to rtol 1e-4 / atol 1e-5. Calls of 2^16 elements or more are
+ * split over the kernel threads (cq_kern_set_threads). */
 void cq_unary_f32(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
 void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, int64_t n);
+
+/* Strided copy of an ndim-dimensional box of esize-byte elements: for every
+ * index i of shape, dst[sum i[d] dst_stride[d]] = src[sum i[d] src_stride[d]]
+ * (strides in elements, any sign; a zero src stride repeats). Dims are merged
+ * where both sides allow it; contiguous runs go through memcpy, 4-byte
+ * elements along strided runs one at a time with no index arithmetic. dst
+ * and src must not overlap. ndim 0 copies one element; ndim up to
+ * CQ_MAX_DIMS. */
+void cq_copy_strided(size_t esize, int ndim, const int64_t *shape, const void *src,
+                     const int64_t *src_stride, void *dst, const int64_t *dst_stride);
+/* Plain odometer, the same contract: the test oracle. */
+void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const void *src,
+                         const int64_t *src_stride, void *dst, const int64_t *dst_stride);
+/* n copies of the esize-byte value v into dst. */
+void cq_fill(size_t esize, const void *v, void *dst, int64_t n);
+
+/* LayerNormalization over the last axis: x and y are (rows, cols); each row
+ * y = (x - mean) / sqrt(var + eps) * scale + bias with the population
+ * variance; scale (cols) required, bias (cols) or NULL; mean and inv_std
+ * (rows) or NULL get each row's mean and 1 / sqrt(var + eps). y may be x.
+ * The fast path sums in float over 16 partial sums; the reference in
+ * double. */
+void cq_layernorm_f32(int64_t rows, int64_t cols, const float *x, const float *scale,
+                      const float *bias, float eps, float *y, float *mean, float *inv_std);
+void cq_layernorm_f32_ref(int64_t rows, int64_t cols, const float *x, const float *scale,
+                          const float *bias, float eps, float *y, float *mean, float *inv_std);
 
 /* dst (cols, rows) = src (rows, cols)^T; dst must not overlap src. */
 void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst);

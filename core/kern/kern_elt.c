@@ -1,6 +1,7 @@
 /* kern_elt.c - elementwise kernels: numpy-broadcast binary ops, unary ops,
  * softmax (see kern.h). The inner loops come from the ISA table. */
 #include "kern/kern_internal.h"
+#include "base/par.h"
 
 #include <math.h>
 
@@ -157,8 +158,39 @@ cq_status cq_binary_f32_ref(cq_binop op, int a_ndim, const int64_t *a_shape, con
     return CQ_OK;
 }
 
+/* Elementwise calls this long or longer are split over the kernel threads,
+ * in shares of whole 64-byte lines. */
+#define UNARY_SPLIT ((int64_t)1 << 16)
+
+typedef struct un_ctx {
+    const cq__kern_vtab *k;
+    cq_unop op;
+    float a, b;
+    const float *x;
+    float *y;
+    int64_t n;
+} un_ctx;
+
+static void unary_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const un_ctx *c = ctx;
+    int64_t lines = (c->n + 15) / 16;
+    int64_t i0 = lines * i / n * 16, i1 = lines * (i + 1) / n * 16;
+    if (i1 > c->n)
+        i1 = c->n;
+    if (i1 > i0)
+        c->k->unary(c->op, c->a, c->b, c->x + i0, c->y + i0, i1 - i0);
+}
+
 void cq_unary_f32(cq_unop op, float a, float b, const float *x, float *y, int64_t n)
 {
+    int t = cq_kern_threads();
+    if (t > 1 && n >= UNARY_SPLIT) {
+        un_ctx c = {cq__kern(), op, a, b, x, y, n};
+        cq_par_run(t, unary_part, &c);
+        return;
+    }
     cq__kern()->unary(op, a, b, x, y, n);
 }
 
@@ -197,5 +229,83 @@ void cq_softmax_f32_ref(int64_t rows, int64_t cols, const float *x, float *y)
         }
         for (int64_t c = 0; c < cols; c++)
             yr[c] = (float)(yr[c] / s);
+    }
+}
+
+/* Mean and 1 / sqrt(var + eps) of one row, float sums over 16 partial sums
+ * (laid out so that the compiler vectorizes them). */
+static void ln_stats(const float *x, int64_t n, float eps, float *mean, float *inv)
+{
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += x[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += x[i];
+    float m = s / (float)n;
+    for (int j = 0; j < 16; j++)
+        acc[j] = 0.0f;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float d = x[i + j] - m;
+            acc[j] += d * d;
+        }
+    float v = 0.0f;
+    for (int j = 0; j < 16; j++)
+        v += acc[j];
+    for (; i < n; i++)
+        v += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *inv = 1.0f / sqrtf(v / (float)n + eps);
+}
+
+void cq_layernorm_f32(int64_t rows, int64_t cols, const float *x, const float *scale,
+                      const float *bias, float eps, float *y, float *mean, float *inv_std)
+{
+    if (cols <= 0)
+        return;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m, inv;
+        ln_stats(xr, cols, eps, &m, &inv);
+        if (bias)
+            for (int64_t c = 0; c < cols; c++)
+                yr[c] = (xr[c] - m) * inv * scale[c] + bias[c];
+        else
+            for (int64_t c = 0; c < cols; c++)
+                yr[c] = (xr[c] - m) * inv * scale[c];
+        if (mean)
+            mean[r] = m;
+        if (inv_std)
+            inv_std[r] = inv;
+    }
+}
+
+void cq_layernorm_f32_ref(int64_t rows, int64_t cols, const float *x, const float *scale,
+                          const float *bias, float eps, float *y, float *mean, float *inv_std)
+{
+    if (cols <= 0)
+        return;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        double s = 0.0, v = 0.0;
+        for (int64_t c = 0; c < cols; c++)
+            s += xr[c];
+        double m = s / (double)cols;
+        for (int64_t c = 0; c < cols; c++)
+            v += (xr[c] - m) * (xr[c] - m);
+        double inv = 1.0 / sqrt(v / (double)cols + (double)eps);
+        for (int64_t c = 0; c < cols; c++)
+            yr[c] = (float)((xr[c] - m) * inv * scale[c] + (bias ? bias[c] : 0.0f));
+        if (mean)
+            mean[r] = (float)m;
+        if (inv_std)
+            inv_std[r] = (float)inv;
     }
 }

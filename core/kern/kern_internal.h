@@ -5,6 +5,8 @@
 #ifndef CQ_KERN_INTERNAL_H
 #define CQ_KERN_INTERNAL_H
 
+#include <math.h>
+
 #include "kern/kern.h"
 
 /* Inner loops that have a vector version. Every entry has the same meaning in
@@ -187,6 +189,16 @@ static inline float cq__act1(cq_act act, float v)
         t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
         return v * t * (1.0f / 6.0f);
     }
+    case CQ_ACT_SIGMOID:
+        return 1.0f / (1.0f + expf(-v));
+    case CQ_ACT_SILU:
+        return v / (1.0f + expf(-v));
+    case CQ_ACT_HARDSIGMOID: {
+        float t = act.a * v + act.b;
+        return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+    }
+    case CQ_ACT_TANH:
+        return tanhf(v);
     default:
         return v;
     }

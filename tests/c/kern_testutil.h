@@ -71,6 +71,14 @@ static inline float act_naive(cq_act a, double v)
         return (float)(v >= 0 ? v : a.a * v);
     case CQ_ACT_HARDSWISH:
         return (float)(v * fmin(fmax(v + 3, 0), 6) / 6);
+    case CQ_ACT_SIGMOID:
+        return (float)(1 / (1 + exp(-v)));
+    case CQ_ACT_SILU:
+        return (float)(v / (1 + exp(-v)));
+    case CQ_ACT_HARDSIGMOID:
+        return (float)fmax(0, fmin(1, a.a * v + a.b));
+    case CQ_ACT_TANH:
+        return (float)tanh(v);
     default:
         return (float)v;
     }
@@ -85,6 +93,9 @@ static inline cq_act random_act(kt_rng *r)
         a.b = 0.4f;
     } else if (a.kind == CQ_ACT_LEAKY) {
         a.a = 0.1f;
+    } else if (a.kind == CQ_ACT_HARDSIGMOID) {
+        a.a = 0.2f;
+        a.b = 0.5f;
     }
     return a;
 }

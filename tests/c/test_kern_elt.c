@@ -128,6 +128,14 @@ static double unary_naive(cq_unop op, double a, double b, double x)
         return x * fmin(fmax(x + 3, 0), 6) / 6;
     case CQ_UN_EXP:
         return exp(x);
+    case CQ_UN_ERF:
+        return erf(x);
+    case CQ_UN_GELU:
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case CQ_UN_GELU_TANH:
+        return 0.5 * x * (1 + tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
+    case CQ_UN_SILU:
+        return x / (1 + exp(-x));
     default:
         return NAN;
     }
@@ -143,7 +151,8 @@ static void test_kern_elt_unary(void **state)
         x[i] = kt_f(&r) * 12.0f;
     /* values where the approximations are weakest */
     float special[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 3e-4f, 0.5f, -3.0f, 3.0f, 20.0f, -20.0f,
-                       87.0f, -87.0f, -100.0f, 60.0f, -60.0f};
+                       87.0f, -87.0f, -100.0f, 60.0f, -60.0f, 0.999f, 1.0f, -1.0f, 1.001f,
+                       -0.9999f, 2.5f, -4.0f, 9.0f, -9.0f, 1e-30f, 1e30f, -1e30f};
     memcpy(x, special, sizeof special);
     cq_isa isas[] = KT_ISAS;
     for (int op = 0; op < CQ_UN_COUNT; op++) {
@@ -183,18 +192,29 @@ static void test_kern_elt_act_apply(void **state)
     for (int i = 0; i < N; i++)
         x[i] *= 5.0f;
     cq_isa isas[] = KT_ISAS;
-    cq_act acts[] = {{CQ_ACT_NONE, 0, 0}, {CQ_ACT_RELU, 0, 0}, {CQ_ACT_CLIP, 0.0f, 6.0f},
-                     {CQ_ACT_LEAKY, 0.1f, 0}, {CQ_ACT_HARDSWISH, 0, 0}};
+    cq_act acts[] = {{CQ_ACT_NONE, 0, 0},        {CQ_ACT_RELU, 0, 0},
+                     {CQ_ACT_CLIP, 0.0f, 6.0f},  {CQ_ACT_LEAKY, 0.1f, 0},
+                     {CQ_ACT_HARDSWISH, 0, 0},   {CQ_ACT_SIGMOID, 0, 0},
+                     {CQ_ACT_SILU, 0, 0},        {CQ_ACT_HARDSIGMOID, 0.2f, 0.5f},
+                     {CQ_ACT_TANH, 0, 0}};
+    assert_int_equal(sizeof acts / sizeof acts[0], CQ_ACT_COUNT);
+    x[0] = 0.0f, x[1] = -100.0f, x[2] = 100.0f, x[3] = 1e-6f, x[4] = -89.0f, x[5] = 88.5f;
     for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
         cq_act a = acts[ai];
         for (int i = 0; i < N; i++) {
-            double v = x[i];
-            want[i] = (float)(a.kind == CQ_ACT_RELU   ? fmax(v, 0)
-                              : a.kind == CQ_ACT_CLIP ? fmin(fmax(v, a.a), a.b)
-                              : a.kind == CQ_ACT_LEAKY
-                                  ? (v >= 0 ? v : a.a * v)
-                                  : a.kind == CQ_ACT_HARDSWISH ? v * fmin(fmax(v + 3, 0), 6) / 6
-                                                               : v);
+            double v = x[i], w = v;
+            switch (a.kind) {
+            case CQ_ACT_RELU: w = fmax(v, 0); break;
+            case CQ_ACT_CLIP: w = fmin(fmax(v, a.a), a.b); break;
+            case CQ_ACT_LEAKY: w = v >= 0 ? v : a.a * v; break;
+            case CQ_ACT_HARDSWISH: w = v * fmin(fmax(v + 3, 0), 6) / 6; break;
+            case CQ_ACT_SIGMOID: w = 1 / (1 + exp(-v)); break;
+            case CQ_ACT_SILU: w = v / (1 + exp(-v)); break;
+            case CQ_ACT_HARDSIGMOID: w = fmax(0, fmin(1, a.a * v + a.b)); break;
+            case CQ_ACT_TANH: w = tanh(v); break;
+            default: break;
+            }
+            want[i] = (float)w;
         }
         for (int k = 0; k < 3; k++) {
             cq_kern_set_isa(isas[k]);

@@ -20,6 +20,33 @@ static inline __mmask16 range_mask(int64_t start, int64_t len)
     return (__mmask16)((((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u));
 }
 
+/* exp(x) for x in [-88, 88] (callers clamp): 2^n p(r), x = n ln2 + r, the
+ * Cephes polynomial, 2^n by scalef; relative error ~1e-7. */
+static inline __m512 exp16(__m512 x)
+{
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* 1 / (1 + exp(-v)): the reciprocal by rcp14 and one Newton step. */
+static inline __m512 sigmoid16(__m512 v)
+{
+    __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+    __m512 d = _mm512_add_ps(exp16(_mm512_sub_ps(_mm512_setzero_ps(), c)), _mm512_set1_ps(1.0f));
+    __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
 static inline __m512 act16(cq_act act, __m512 v)
 {
     switch (act.kind) {
@@ -36,6 +63,20 @@ static inline __m512 act16(cq_act act, __m512 v)
                                                _mm512_setzero_ps()),
                                  _mm512_set1_ps(6.0f));
         return _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
+    }
+    case CQ_ACT_SIGMOID:
+        return sigmoid16(v);
+    case CQ_ACT_SILU:
+        return _mm512_mul_ps(v, sigmoid16(v));
+    case CQ_ACT_HARDSIGMOID:
+        return _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(v, _mm512_set1_ps(act.a),
+                                                           _mm512_set1_ps(act.b)),
+                                           _mm512_setzero_ps()),
+                             _mm512_set1_ps(1.0f));
+    case CQ_ACT_TANH: {
+        /* tanh v = 2 sigmoid(2 v) - 1 */
+        __m512 s = sigmoid16(_mm512_add_ps(v, v));
+        return _mm512_fmsub_ps(s, _mm512_set1_ps(2.0f), _mm512_set1_ps(1.0f));
     }
     default:
         return v;

@@ -35,6 +35,15 @@ static inline vf v_pow2i(vf n)
 static inline vf v_abs(vf v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 static inline vf v_sign(vf v) { return _mm256_and_ps(_mm256_set1_ps(-0.0f), v); }
 static inline vf v_or(vf a, vf b) { return _mm256_or_ps(a, b); }
+static inline vf v_rcp(vf d)
+{
+    vf r = _mm256_rcp_ps(d);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+}
+static inline vf v_lt_sel(vf x, vf t, vf a, vf b)
+{
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, t, _CMP_LT_OQ));
+}
 static inline float v_hsum(vf v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

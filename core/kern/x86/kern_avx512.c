@@ -41,6 +41,15 @@ static inline vf v_or(vf a, vf b)
 {
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
+static inline vf v_rcp(vf d)
+{
+    vf r = _mm512_rcp14_ps(d);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+static inline vf v_lt_sel(vf x, vf t, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, t, _CMP_LT_OQ), b, a);
+}
 static inline float v_hsum(vf v) { return _mm512_reduce_add_ps(v); }
 static inline float v_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 

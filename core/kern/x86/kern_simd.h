@@ -13,6 +13,8 @@
  *   v_pow2i(v)            2^v for integer-valued v in [-126, 127]
  *   v_abs(v) v_sign(v)    |v| and v's sign bit (other bits zero)
  *   v_or(a, b)            bitwise or
+ *   v_rcp(d)              1 / d to ~1e-7 relative (d >= 1 finite; rcp + a Newton step)
+ *   v_lt_sel(x, t, a, b)  x < t ? a : b, lane by lane
  *   v_hsum(v) v_hmax(v)   horizontal sum / max
  *   CQ__VTAB              the name of the table to define
  *
@@ -39,6 +41,42 @@ static inline vf v_exp(vf x)
     return v_mul(p, v_pow2i(n));
 }
 
+/* 1 / (1 + exp(-x)); exp's argument clamped so the sum stays finite. */
+static inline vf v_sigmoid(vf x)
+{
+    x = v_min(v_max(x, v_set1(-88.0f)), v_set1(88.0f));
+    return v_rcp(v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), x))));
+}
+
+/* erf(x): for |x| < 1 its Taylor series to x^21 (truncation ~1e-9), beyond
+ * Abramowitz-Stegun 7.1.26, 1 - t (a1 + ... a5 t^4) exp(-x^2), t = 1 / (1 +
+ * p |x|) (absolute error <= 1.5e-7), with x's sign. */
+static inline vf v_erf(vf x)
+{
+    vf one = v_set1(1.0f), ax = v_abs(x);
+    vf xs = v_min(v_max(x, v_set1(-1.0f)), one), z = v_mul(xs, xs);
+    vf s = v_set1(1.48071928e-8f); /* 2 / sqrt(pi) (-1)^k / (k! (2k + 1)), k = 10 .. 0 */
+    s = v_fma(s, z, v_set1(-1.63658447e-7f));
+    s = v_fma(s, z, v_set1(1.64621144e-6f));
+    s = v_fma(s, z, v_set1(-1.49256504e-5f));
+    s = v_fma(s, z, v_set1(1.20553330e-4f));
+    s = v_fma(s, z, v_set1(-8.54832702e-4f));
+    s = v_fma(s, z, v_set1(5.22397763e-3f));
+    s = v_fma(s, z, v_set1(-2.68661706e-2f));
+    s = v_fma(s, z, v_set1(1.12837917e-1f));
+    s = v_fma(s, z, v_set1(-3.76126389e-1f));
+    s = v_fma(s, z, v_set1(1.12837917f));
+    vf small = v_mul(xs, s);
+    vf t = v_rcp(v_fma(ax, v_set1(0.3275911f), one));
+    vf q = v_set1(1.061405429f);
+    q = v_fma(q, t, v_set1(-1.453152027f));
+    q = v_fma(q, t, v_set1(1.421413741f));
+    q = v_fma(q, t, v_set1(-0.284496736f));
+    q = v_fma(q, t, v_set1(0.254829592f));
+    vf big = v_sub(one, v_mul(v_mul(q, t), v_exp(v_sub(v_set1(0.0f), v_mul(ax, ax)))));
+    return v_lt_sel(ax, one, small, v_or(big, v_sign(x)));
+}
+
 static inline vf v_act(cq_act act, vf v)
 {
     switch (act.kind) {
@@ -54,6 +92,18 @@ static inline vf v_act(cq_act act, vf v)
     case CQ_ACT_HARDSWISH: {
         vf t = v_min(v_max(v_add(v, v_set1(3.0f)), v_set1(0.0f)), v_set1(6.0f));
         return v_mul(v_mul(v, t), v_set1(1.0f / 6.0f));
+    }
+    case CQ_ACT_SIGMOID:
+        return v_sigmoid(v);
+    case CQ_ACT_SILU:
+        return v_mul(v, v_sigmoid(v));
+    case CQ_ACT_HARDSIGMOID:
+        return v_min(v_max(v_fma(v, v_set1(act.a), v_set1(act.b)), v_set1(0.0f)),
+                     v_set1(1.0f));
+    case CQ_ACT_TANH: {
+        vf e = v_exp(v_mul(v_abs(v), v_set1(-2.0f)));
+        vf t = v_div(v_sub(v_set1(1.0f), e), v_add(v_set1(1.0f), e));
+        return v_or(t, v_sign(v));
     }
     default:
         return v;
@@ -71,7 +121,7 @@ static inline vf v_unary(cq_unop op, vf va, vf vb, vf x)
     case CQ_UN_CLIP:
         return v_min(v_max(x, va), vb);
     case CQ_UN_SIGMOID:
-        return v_div(one, v_add(one, v_exp(v_sub(zero, x))));
+        return v_sigmoid(x);
     case CQ_UN_TANH: {
         /* tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|); then the sign of x */
         vf e = v_exp(v_mul(v_abs(x), v_set1(-2.0f)));
@@ -86,6 +136,18 @@ static inline vf v_unary(cq_unop op, vf va, vf vb, vf x)
     }
     case CQ_UN_EXP:
         return v_exp(x);
+    case CQ_UN_ERF:
+        return v_erf(x);
+    case CQ_UN_GELU:
+        return v_mul(v_mul(x, v_set1(0.5f)),
+                     v_add(one, v_erf(v_mul(x, v_set1(0.70710678118654752f)))));
+    case CQ_UN_GELU_TANH: {
+        /* x (1 + tanh u) / 2 = x sigmoid(2 u) */
+        vf u = v_mul(x, v_fma(v_mul(x, x), v_set1(0.044715f), one));
+        return v_mul(x, v_sigmoid(v_mul(u, v_set1(2.0f * 0.79788456080286536f))));
+    }
+    case CQ_UN_SILU:
+        return v_mul(x, v_sigmoid(x));
     default:
         return x;
     }
