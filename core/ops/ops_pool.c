@@ -1,6 +1,7 @@
 /* ops_pool.c - MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
- * 1 to 3 spatial dims, NCHW. */
+ * 1 to 3 spatial dims, NCHW; MaxPool also on s8 / u8 codes (kern_qelt.h). */
 #include "ops/ops_internal.h"
+#include "kern/kern_qelt.h"
 
 #include <float.h>
 #include <math.h>
@@ -65,10 +66,27 @@ static cq_status pool_geo(const cq_node *n, int xnd, const int64_t *xs, cq_convg
     return CQ_OK;
 }
 
+/* ONNX's types: float ones, and for MaxPool s8 / u8 from opset 12. */
+static cq_status pool_dtype(const cq_node *n, int64_t opset, cq_dtype dt, cq_err *err)
+{
+    int is_max = !strcmp(n->op_type, "MaxPool");
+    if (cq_dtype_info(dt)->is_float)
+        return CQ_OK;
+    if (is_max && (dt == CQ_S8 || dt == CQ_U8) && opset >= 12)
+        return CQ_OK;
+    if (is_max && (dt == CQ_S8 || dt == CQ_U8))
+        return cq_errf(err, CQ_EINVAL, "MaxPool '%s': %s input at opset %lld (8-bit from opset "
+                       "12)", n->name, cq_dtype_info(dt)->name, (long long)opset);
+    return cq_errf(err, CQ_EINVAL, "%s '%s': %s input (float%s only)", n->op_type, n->name,
+                   cq_dtype_info(dt)->name, is_max ? ", s8 and u8" : "");
+}
+
 static cq_status infer_pool(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                             int n_out, cq_tinfo *out, cq_err *err)
 {
-    (void)opset, (void)n_in;
+    (void)n_in;
+    if (pool_dtype(n, opset, in[0].dtype, err))
+        return err->code;
     cq_convgeo g;
     if (pool_geo(n, in[0].ndim, in[0].shape, &g, err))
         return err->code;
@@ -185,6 +203,11 @@ static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int 
         pool_f32(&g, kind, incl, order, cq_tensor_data(in[0]), cq_tensor_data(out[0]), ind);
         return CQ_OK;
     }
+    /* codes: max commutes with their dequantization */
+    if (!kind && !ind && (in[0]->dtype == CQ_U8 || in[0]->dtype == CQ_S8) &&
+        cq__pool2d_of(n, kind, in[0]->ndim, in[0]->shape, &p, &e2) == CQ_OK)
+        return cq_maxpool2d_8(&p, in[0]->dtype, cq_tensor_data(in[0]), cq_tensor_data(out[0]), 0,
+                              err);
     cq_tensor *xf = cq_tensor_to(in[0], CQ_F32, err);
     if (!xf)
         return err->code;

@@ -77,5 +77,11 @@ int cq__quant_act_noop(const cq_graph *g, const cq_node *a, cq_dtype dt, float s
 int cq__quant_fold_target(const cq_graph *g, int i);
 /* The code quantize gives x (the kernels' arithmetic). */
 int32_t cq__quant_code(float x, cq_dtype dt, float scale, int32_t zp);
+/* g imports domain (at version when it does not yet); ENOMEM. */
+cq_status cq__quant_import_domain(cq_graph *g, const char *domain, int64_t version, cq_err *err);
+/* A constant s64 vector v[0..n) as a new initializer named base + suffix
+ * (made fresh); its index or -1. */
+int cq__quant_shape_init(cq_graph *g, const char *base, const char *suffix, int n,
+                         const int64_t *v, cq_err *err);
 
 #endif

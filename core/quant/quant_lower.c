@@ -8,6 +8,7 @@
  * what reads it removed. */
 #include "quant/quant_internal.h"
 
+#include "ops/ops.h"
 #include "ops/passes.h"
 
 #include <math.h>
@@ -393,25 +394,6 @@ static cq_status lower_matmul(cq_graph *g, int n, int *done, char *why, cq_err *
     return CQ_OK;
 }
 
-/* The graph imports domain at some version (version when it does not yet). */
-static cq_status import_domain(cq_graph *g, const char *domain, int64_t version, cq_err *err)
-{
-    if (cq_graph_opset(g, domain) > 0)
-        return CQ_OK;
-    cq_opset *o = realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
-    char *d = malloc(strlen(domain) + 1);
-    if (o)
-        g->opsets = o;
-    if (!o || !d) {
-        free(d);
-        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
-    }
-    strcpy(d, domain);
-    o[g->n_opsets].domain = d;
-    o[g->n_opsets++].version = version;
-    return CQ_OK;
-}
-
 /* DQ(a) + DQ(b) -> [act ->] Q, one dtype throughout: QLinearAdd
  * (com.microsoft), whose arithmetic is ONNX Runtime's (kern.h). */
 static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err)
@@ -429,7 +411,7 @@ static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err
     }
     int z[3];
     int zy = zp_values3(g, c->outputs[0], &a, &b, &q, z, err);
-    if (zy < 0 || import_domain(g, "com.microsoft", 1, err) != CQ_OK)
+    if (zy < 0 || cq__quant_import_domain(g, "com.microsoft", 1, err) != CQ_OK)
         return err->code;
     int in[8] = {a.codes, a.scale, z[0], b.codes, b.scale, z[1], q.scale, zy};
     int out = out_target(g, n, &q, act, zy, err);
@@ -448,20 +430,6 @@ static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err
         return err->code;
     ++*done;
     return CQ_OK;
-}
-
-/* A constant s64 shape as a new initializer; its index or -1. */
-static int shape_init(cq_graph *g, const char *base, const char *suffix, int n,
-                      const int64_t *v, cq_err *err)
-{
-    int64_t len = n;
-    cq_tensor *t = cq_tensor_new(CQ_S64, 1, &len, err);
-    if (!t)
-        return -1;
-    memcpy(cq_tensor_data(t), v, (size_t)n * sizeof *v);
-    int k = cq__quant_init(g, base, suffix, t, err);
-    cq_tensor_release(t);
-    return k;
 }
 
 /* Gemm (transA 0, alpha 1, beta 1): Reshape [M, K, 1, 1] -> QLinearConv 1x1
@@ -518,8 +486,8 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
         int64_t in_shape[4] = {-1, kk, 1, 1}, out_shape[2] = {-1, nn};
         if ((wv = cq__quant_init(g, base, "_weight_1x1", w4, err)) < 0 ||
             (bias && (bv = cq__quant_init(g, base, "_bias_s32", bias, err)) < 0) ||
-            (s_in = shape_init(g, base, "_shape_in", 4, in_shape, err)) < 0 ||
-            (s_out = shape_init(g, base, "_shape_out", 2, out_shape, err)) < 0 ||
+            (s_in = cq__quant_shape_init(g, base, "_shape_in", 4, in_shape, err)) < 0 ||
+            (s_out = cq__quant_shape_init(g, base, "_shape_out", 2, out_shape, err)) < 0 ||
             (x4 = cq__quant_fresh(g, base, "_input_4d", err)) < 0 ||
             (y4 = cq__quant_fresh(g, base, "_qlinear_4d", err)) < 0 ||
             (zx = zp_value(g, &x, base, err)) < 0 || (zw = zp_value(g, &w, base, err)) < 0 ||
@@ -558,6 +526,45 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
     cq_tensor_release(w4);
     cq_tensor_release(bias);
     return st;
+}
+
+/* DQ(x) -> MaxPool -> Q at the DequantizeLinear's scale and zero point: a
+ * MaxPool on the codes (ONNX's takes s8 / u8 from opset 12), as ONNX
+ * Runtime's QDQ transformer does; exact, max commuting with the monotone
+ * dequantization. A MaxPool that does not read a DequantizeLinear is no
+ * QDQ pattern (why stays empty: no note). */
+static cq_status lower_maxpool(cq_graph *g, int n, int *done, char *why, cq_err *err)
+{
+    qlin x, q;
+    char w[WHY_MAX];
+    int y = g->nodes[n].outputs[0], r = only_reader(g, y);
+    int64_t opset = cq_op_opset(g, &g->nodes[n]);
+    if (!dq_in(g, n, 0, &x, NULL) || !act_in(&x, 0, why) || g->nodes[n].n_inputs != 1)
+        return CQ_OK;
+    if (r < 0 || !qlin_of(g, r, "QuantizeLinear", &q, w)) {
+        no(why, "%s%s", r < 0 ? "its output is not read by one node alone" : "output: ",
+           r < 0 ? "" : w);
+        return CQ_OK;
+    }
+    double sx = elem(cdata(g, x.scale), 0), sq = elem(cdata(g, q.scale), 0);
+    double zx = x.zp >= 0 ? elem(cdata(g, x.zp), 0) : 0;
+    double zq = q.zp >= 0 ? elem(cdata(g, q.zp), 0) : 0;
+    if (q.count != 1 || q.dt != x.dt || sq != sx || zq != zx) {
+        no(why, "its QuantizeLinear (%s, scale %g, zero point %g) is not its DequantizeLinear's "
+           "inverse (%s, %g, %g)", cq_dtype_info(q.dt)->name, sq, zq, cq_dtype_info(x.dt)->name,
+           sx, zx);
+        return CQ_OK;
+    }
+    if (opset < 12) {
+        no(why, "opset %lld: MaxPool takes 8-bit codes from opset 12", (long long)opset);
+        return CQ_OK;
+    }
+    g->nodes[n].dead = g->nodes[q.node].dead = 1;
+    int in[1] = {x.codes};
+    if (add_op(g, n, "MaxPool", 1, in, q.codes, 1, err) < 0)
+        return err->code;
+    ++*done;
+    return CQ_OK;
 }
 
 /* Q and DQ nodes nothing reads any more. */
@@ -726,9 +733,11 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
             st = lower_gemm(g, i, &r->lowered, why, err);
         else if (is_op(n, "Add"))
             st = lower_add(g, i, &r->lowered, why, err);
+        else if (is_op(n, "MaxPool"))
+            st = lower_maxpool(g, i, &r->lowered, why, err);
         else
             continue;
-        if (!st && notes && r->lowered == before)
+        if (!st && notes && r->lowered == before && *why)
             st = note(r, g, i, why, err);
     }
     if (!st && (r->lowered || changed)) {

@@ -130,3 +130,36 @@ int cq__quant_act_noop(const cq_graph *g, const cq_node *a, cq_dtype dt, float s
     return (lo == -INFINITY || cq__quant_code(lo, dt, s, zp) == qmin) &&
            (hi == INFINITY || cq__quant_code(hi, dt, s, zp) == qmax);
 }
+
+/* The graph imports domain at some version (version when it does not yet). */
+cq_status cq__quant_import_domain(cq_graph *g, const char *domain, int64_t version, cq_err *err)
+{
+    if (cq_graph_opset(g, domain) > 0)
+        return CQ_OK;
+    cq_opset *o = realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
+    char *d = malloc(strlen(domain) + 1);
+    if (o)
+        g->opsets = o;
+    if (!o || !d) {
+        free(d);
+        return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+    }
+    strcpy(d, domain);
+    o[g->n_opsets].domain = d;
+    o[g->n_opsets++].version = version;
+    return CQ_OK;
+}
+
+/* A constant s64 shape as a new initializer; its index or -1. */
+int cq__quant_shape_init(cq_graph *g, const char *base, const char *suffix, int n,
+                         const int64_t *v, cq_err *err)
+{
+    int64_t len = n;
+    cq_tensor *t = cq_tensor_new(CQ_S64, 1, &len, err);
+    if (!t)
+        return -1;
+    memcpy(cq_tensor_data(t), v, (size_t)n * sizeof *v);
+    int k = cq__quant_init(g, base, suffix, t, err);
+    cq_tensor_release(t);
+    return k;
+}

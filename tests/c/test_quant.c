@@ -4,7 +4,8 @@
  * precision map and its patterns, bias scales and the int32 clamp, the
  * opset, deterministic bytes, the QDQ -> QLinear rewrite against the QDQ
  * graph run in float, sensitivity, and the errors; the rewrite on a graph
- * written as PyTorch's exporter writes it (Constant nodes, Casts). */
+ * written as PyTorch's exporter writes it (Constant nodes, Casts); MaxPool
+ * lowered onto the codes, and run on s8 / u8. */
 #include "exec_testutil.h"
 #include "calib/calibrate.h"
 #include "onnx/onnx.h"
@@ -769,6 +770,153 @@ static void test_quant_lower_other_tools(void **state)
     cq_graph_free(g);
 }
 
+/* ---- MaxPool on codes ------------------------------------------------------ */
+
+/* x [2, 3, 9, 10] -> Q -> DQ (s1, z1) -> MaxPool 3x3 s2 p1 ceil -> Q -> DQ
+ * (s2, z2) -> y, codes of dt, at opset. */
+static cq_graph *qdq_pool(cq_dtype dt, float s1, int32_t z1, float s2, int32_t z2, int64_t opset)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, opset);
+    add_io(g, "x", 4, (int64_t[]){2, 3, 9, 10}, "y");
+    add_init(g, "s1", scalar(CQ_F32, s1));
+    add_init(g, "z1", scalar(dt, z1));
+    add_init(g, "s2", scalar(CQ_F32, s2));
+    add_init(g, "z2", scalar(dt, z2));
+    node(g, "QuantizeLinear", "q_x", 3, (const char *[]){"x", "s1", "z1"}, "xq");
+    node(g, "DequantizeLinear", "dq_x", 3, (const char *[]){"xq", "s1", "z1"}, "xd");
+    int n = node(g, "MaxPool", "pool", 1, (const char *[]){"xd"}, "p");
+    cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){3, 3}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 2}, &err);
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_node_set_int(g, n, "ceil_mode", 1, &err);
+    node(g, "QuantizeLinear", "q_p", 3, (const char *[]){"p", "s2", "z2"}, "pq");
+    node(g, "DequantizeLinear", "dq_p", 3, (const char *[]){"pq", "s2", "z2"}, "y");
+    return g;
+}
+
+/* The lowered graph's output is the QDQ graph's float run's, bit for bit,
+ * codes saturating at both ends; kept float (and why) when the
+ * QuantizeLinear is not the DequantizeLinear's inverse or the opset is
+ * below 12. */
+static void test_quant_lower_maxpool(void **state)
+{
+    (void)state;
+    cq_err err;
+    struct {
+        cq_dtype dt;
+        float s1;
+        int32_t z1;
+        float s2;
+        int32_t z2;
+        int64_t opset;
+        const char *why; /* NULL: lowered */
+    } cases[] = {
+        {CQ_U8, 0.005f, 128, 0.005f, 128, 13, NULL},
+        {CQ_S8, 0.004f, -3, 0.004f, -3, 12, NULL},
+        {CQ_U8, 0.005f, 128, 0.006f, 128, 13,
+         "its QuantizeLinear (u8, scale 0.006, zero point 128) is not its DequantizeLinear's "
+         "inverse (u8, 0.005, 128)"},
+        {CQ_S8, 0.004f, -3, 0.004f, 0, 13,
+         "its QuantizeLinear (s8, scale 0.004, zero point 0) is not its DequantizeLinear's "
+         "inverse (s8, 0.004, -3)"},
+        {CQ_U8, 0.005f, 128, 0.005f, 128, 11, "opset 11: MaxPool takes 8-bit codes from opset 12"},
+    };
+    for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+        cq_graph *g = qdq_pool(cases[k].dt, cases[k].s1, cases[k].z1, cases[k].s2, cases[k].z2,
+                               cases[k].opset);
+        cq_graph *l = copy_of(g);
+        cq_quant_lower_result r;
+        assert_int_equal(cq_quant_lower_report(l, &r, &err), CQ_OK);
+        assert_int_equal(r.lowered, cases[k].why ? 0 : 1);
+        assert_int_equal(r.n_kept, cases[k].why ? 1 : 0);
+        if (cases[k].why) {
+            assert_string_equal(r.kept[0].node, "pool");
+            assert_string_equal(r.kept[0].reason, cases[k].why);
+        } else {
+            /* Q -> MaxPool on the codes -> DQ */
+            int p = producer_of(l, "pq");
+            assert_true(p >= 0);
+            assert_string_equal(l->nodes[p].op_type, "MaxPool");
+            assert_int_equal(l->nodes[p].inputs[0], cq_graph_find(l, "xq"));
+            assert_int_equal(count_op(l, "QuantizeLinear"), 1);
+            assert_int_equal(count_op(l, "DequantizeLinear"), 1);
+            assert_int_equal(cq_node_int(&l->nodes[p], "ceil_mode", 0), 1);
+        }
+        cq_quant_lower_result_clear(&r);
+        rng_state = 31 + (uint32_t)k;
+        cq_tensor *x = rand_tensor(4, (int64_t[]){2, 3, 9, 10});
+        cq_tensor *a = run1(g, NULL, x), *b = run1(l, NULL, x);
+        assert_true(maxdiff(a, b) == 0);
+        cq_tensor_release(a);
+        cq_tensor_release(b);
+        cq_tensor_release(x);
+        cq_graph_free(l);
+        cq_graph_free(g);
+    }
+}
+
+/* x (dt) -> op (2x3 window, dilations 2,1, pads, ceil_mode) -> y at opset. */
+static cq_graph *pool_graph(const char *op, cq_dtype dt, int64_t opset)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, opset);
+    add_io(g, "x", 4, (int64_t[]){2, 5, 11, 13}, "y");
+    int x = cq_graph_find(g, "x");
+    g->values[x].dtype = dt;
+    g->values[x].onnx_elem_type = cq_dtype_info(dt)->onnx_type;
+    int n = node(g, op, "pool", 1, (const char *[]){"x"}, "y");
+    cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){2, 3}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 1}, &err);
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 2, 0, 1}, &err);
+    cq_node_set_int(g, n, "ceil_mode", 1, &err);
+    if (!strcmp(op, "MaxPool"))
+        cq_node_set_ints(g, n, "dilations", 2, (int64_t[]){2, 1}, &err);
+    return g;
+}
+
+/* MaxPool on s8 / u8 tensors gives the codes the f32 pool gives their
+ * values; AveragePool takes no codes, MaxPool none below opset 12. */
+static void test_quant_maxpool_codes(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int d = 0; d < 2; d++) {
+        cq_dtype dt = d ? CQ_S8 : CQ_U8;
+        cq_graph *g8 = pool_graph("MaxPool", dt, 13), *gf = pool_graph("MaxPool", CQ_F32, 13);
+        cq_tensor *x8 = cq_tensor_empty(dt, 4, (int64_t[]){2, 5, 11, 13}, &err);
+        assert_non_null(x8);
+        rng_state = 77;
+        for (int64_t i = 0; i < cq_tensor_numel(x8); i++)
+            ((uint8_t *)cq_tensor_data(x8))[i] = (uint8_t)(frand() * 128 + 128);
+        cq_tensor *xf = cq_tensor_to(x8, CQ_F32, &err);
+        cq_tensor *y8 = run1(g8, NULL, x8), *yf = run1(gf, NULL, xf);
+        assert_int_equal(y8->dtype, dt);
+        cq_tensor *y8f = cq_tensor_to(y8, CQ_F32, &err);
+        assert_true(maxdiff(y8f, yf) == 0);
+        cq_tensor_release(x8);
+        cq_tensor_release(xf);
+        cq_tensor_release(y8);
+        cq_tensor_release(yf);
+        cq_tensor_release(y8f);
+        cq_graph_free(g8);
+        cq_graph_free(gf);
+        const char *want[2] = {"MaxPool 'pool': %s input at opset 11 (8-bit from opset 12)",
+                               "AveragePool 'pool': %s input (float only)"};
+        for (int k = 0; k < 2; k++) {
+            cq_graph *g = pool_graph(k ? "AveragePool" : "MaxPool", dt, k ? 13 : 11);
+            assert_null(cq_exec_new(g, NULL, &err));
+            char msg[200];
+            snprintf(msg, sizeof msg, want[k], cq_dtype_info(dt)->name);
+            if (!strstr(err.msg, msg))
+                fail_msg("'%s' does not say '%s'", err.msg, msg);
+            cq_graph_free(g);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +932,8 @@ int main(void)
         cmocka_unit_test(test_quant_errors),
         cmocka_unit_test(test_quant_sensitivity),
         cmocka_unit_test(test_quant_lower_other_tools),
+        cmocka_unit_test(test_quant_lower_maxpool),
+        cmocka_unit_test(test_quant_maxpool_codes),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
 }
