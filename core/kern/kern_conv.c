@@ -161,13 +161,37 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     memcpy(pl->w, w, w_count * sizeof(float));
     if (bias)
         memcpy(pl->bias, bias, bias_count * sizeof(float));
+    if (bf16_applies(p)) {
+        /* bf16: every path below packs the rounded weights; the f32 paths
+         * round x too, run by run */
+        for (size_t i = 0; i < w_count; i++)
+            pl->w[i] = cq_bgemm_round(pl->w[i]);
+        w = pl->w;
+        pl->bf16_x = 1;
+    }
     if (pl->algo == CQ_CONV_IM2COL)
         pl->scratch = pl->col_bytes = (size_t)(k * oh * ow) * sizeof(float);
     if (pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) {
         pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
         pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     }
-    if (pl->algo == CQ_CONV_IM2COL && cq__stem_applies(p)) {
+    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && bf16_applies(p) &&
+        cq_bgemm_native() && cq__convpmb_applies(p)) {
+        /* bf16 with AVX512-BF16: the bf16 pixel-major GEMM, both layouts */
+        int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
+        pl->wpb = cq_alloc(cq__convpmb_wcount(p) * sizeof(uint16_t));
+        pl->bpm = cq_alloc((size_t)npad * sizeof(float));
+        if (!pl->wpb || !pl->bpm) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        cq__convpmb_pack_w(p, w, pl->wpb);
+        for (int64_t c = 0; c < npad; c++)
+            pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
+        size_t s = cq__convpmb_scratch(p, oh, ow);
+        pl->scratch = s > pl->scratch ? s : pl->scratch;
+    } else if (pl->algo == CQ_CONV_IM2COL && cq__stem_applies(p)) {
         /* Few input channels (the stems): the direct kernel beats the
          * pixel-major GEMM, whose K is too short to fill its tiles
          * (bench/NOTES.md, third round (b)) */
@@ -200,7 +224,8 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         size_t s = cq__convpm_scratch(p, oh, ow);
         pl->scratch = s > pl->scratch ? s : pl->scratch;
     }
-    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && !pl->wst && !pl->wpm) {
+    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && !pl->wst && !pl->wpm &&
+        !pl->wpb) {
         /* weights packed for the AVX-512 sgemm, used when that ISA is on
          * (not for the stem and pixel-major paths, which pack their own:
          * one packed copy of the weights per plan) */
@@ -248,7 +273,8 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->scratch = sb > pl->scratch ? sb : pl->scratch;
         }
     }
-    pl->tscratch = pl->wcb    ? cq__dwcb_scratch(p, oh, ow)
+    pl->tscratch = pl->wpb    ? cq__convpmb_scratch(p, oh, ow)
+                   : pl->wcb  ? cq__dwcb_scratch(p, oh, ow)
                    : pl->dwp  ? cq__dwp_scratch(p, oh, ow)
                    : pl->wst  ? cq__stem_scratch(p, oh, ow)
                    : pl->wpm  ? cq__convpm_scratch(p, oh, ow)
@@ -276,7 +302,9 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
         return 0;
     own_path o = own_of(pl);
     size_t own = o ? own_bytes(pl, o, cq_kern_threads()) : 0;
-    return (own > pl->scratch ? own : pl->scratch) + layout_bytes(pl);
+    /* bf16 on an f32 path: x rounded in front of the rest */
+    size_t xr = pl->bf16_x && o != OWN_CONVPMB ? x_bytes(pl) + 64 : 0;
+    return (own > pl->scratch ? own : pl->scratch) + layout_bytes(pl) + xr;
 }
 
 int cq_conv2d_blocked_native(const cq_conv2d_params *p)
@@ -289,6 +317,8 @@ int cq_conv2d_blocked_native(const cq_conv2d_params *p)
     if (!p || cq_kern_isa() != CQ_ISA_AVX512 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) ||
         (p->x_blocked && p->c_in % 16) || ((p->y_blocked || p->res_blocked) && p->c_out % 16))
         return 0;
+    if (bf16_applies(p) && cq_bgemm_native())
+        return cq__convpmb_applies(p);
     if (p->groups == 1)
         return !cq__stem_applies(p) && cq__convpm_applies(p);
     return dwcb_chosen(p, oh, ow);
@@ -309,6 +339,7 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->wpm);
     cq_free(pl->bpm);
     cq_free(pl->wst);
+    cq_free(pl->wpb);
     free(pl);
 }
 

@@ -8,6 +8,7 @@
 #define CQ_KERN_CONV_INTERNAL_H
 
 #include "kern/kern_internal.h"
+#include "kern/kern_bgemm.h"
 
 /* Dims, pads and products stay below this so that int (BLAS) and int64 index
  * arithmetic never overflow. */
@@ -30,6 +31,10 @@ struct cq_conv2d_plan {
                   * pixel-major implicit GEMM (no column matrix) */
     float *bpm;  /* its bias, padded with zeros */
     int dwp;     /* DEPTHWISE where cq__dwp_applies: the AVX-512 plane kernel runs it */
+    uint16_t *wpb; /* bf16 (p.bf16, AVX512-BF16, cq__convpmb_applies): W^T pairs for the
+                    * bf16 pixel-major GEMM (bias in bpm) */
+    int bf16_x;  /* bf16 on the f32 paths: weights rounded in the plan, x rounded into
+                  * scratch by each run */
     float *wst;  /* IM2COL where cq__stem_applies: weights for the AVX-512 direct
                   * few-channel kernel (bias in bpm) */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
@@ -39,10 +44,21 @@ struct cq_conv2d_plan {
 };
 
 /* The own AVX-512 paths, which split their work over the kernel threads. */
-typedef enum own_path { OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM } own_path;
+typedef enum own_path {
+    OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM, OWN_CONVPMB
+} own_path;
+
+/* Whether p.bf16 applies to p: groups 1 and no few-channel stem. */
+static inline int bf16_applies(const cq_conv2d_params *p)
+{
+    return p->bf16 && p->groups == 1 &&
+           (p->c_in > CQ__STEM_MAX_CIN || (p->kh == 1 && p->kw == 1));
+}
 
 static inline own_path own_of(const cq_conv2d_plan *pl)
 {
+    if (pl->wpb)
+        return cq_bgemm_native() ? OWN_CONVPMB : OWN_NONE;
     if (cq_kern_isa() != CQ_ISA_AVX512)
         return OWN_NONE;
     if (pl->algo == CQ_CONV_DEPTHWISE_NHWC)
@@ -60,7 +76,7 @@ static inline size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static inline int layout_native(const cq_conv2d_plan *pl)
 {
     own_path o = own_of(pl);
-    return o == OWN_CONVPM || o == OWN_DWCB;
+    return o == OWN_CONVPM || o == OWN_DWCB || o == OWN_CONVPMB;
 }
 
 static inline size_t x_bytes(const cq_conv2d_plan *pl)
@@ -94,6 +110,21 @@ static inline size_t own_bytes(const cq_conv2d_plan *pl, own_path o, int t)
 {
     return (o == OWN_SGEMM ? pl->col_bytes : 0) + (size_t)t * round64(pl->tscratch) + 64;
 }
+
+/* The bf16 pixel-major implicit GEMM (x86/kern_convpm_bf16_avx512.c):
+ * applies to groups 1, stride_w 1 or 2, kw <= 16, padded rows up to 4096,
+ * either layout. W (c_out, K) is rounded and packed by cq__convpmb_pack_w
+ * into npad * K' bf16 (npad as cq__convpm_pw, K' = c_in rounded up to 16
+ * (NCHW16c input) or 2, times kh kw); bias_pad has npad entries. One image
+ * as cq__convpm_run, res likewise (y in NCHW16c only); scratch holds
+ * cq__convpmb_scratch() bytes per share. Call only where cq_bgemm_native(). */
+int cq__convpmb_applies(const cq_conv2d_params *p);
+size_t cq__convpmb_wcount(const cq_conv2d_params *p);
+void cq__convpmb_pack_w(const cq_conv2d_params *p, const float *w, uint16_t *wp);
+size_t cq__convpmb_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__convpmb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                     const uint16_t *wp, const float *bias_pad, float *y, const float *res,
+                     void *scratch, int part, int nparts);
 
 /* col (cig * kh * kw, oh * ow) from x (cig, h, w) of one image and group. */
 void cq__conv_im2col(const cq_conv2d_params *p, int64_t cig, int64_t oh, int64_t ow,
