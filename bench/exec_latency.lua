@@ -1,4 +1,5 @@
---- calq fp32 latency of models on constant-pattern inputs, single thread.
+--- calq latency of models on constant-pattern inputs, single thread (QDQ files
+-- lowered to calq's integer form first, as `calq infer` runs them).
 --   calq run bench/exec_latency.lua MODEL.onnx ... [--repeat N] [--warmup N] [--threads N]
 -- One line per model: "calq MODEL median_ms min_ms p90_ms peak_bytes".
 local calq = require "calq"
@@ -25,6 +26,10 @@ for _, path in ipairs(models) do
     feeds[v.name] = a
     local _ = t
   end
+  -- a QDQ file runs as calq's integer form (what `calq infer` runs by default)
+  local qdq = false
+  for n in m:nodes() do if n.op_type == "QuantizeLinear" then qdq = true break end end
+  if qdq then assert(calq.quant.lower(m)) end
   m:set_threads(threads)
   local med, mn, p90 = assert(m:time(feeds, rep, warm))
   local peak = m:memory()

@@ -186,14 +186,14 @@ static int opt_pair(lua_State *L, int arg, const char *key, const char *a, const
 }
 
 /* The spec table at arg (optional): {method = "minmax", dtype = "u8",
- * symmetric = false, percentile = 99.99, zero_bin = "keep"}. */
+ * symmetric = false, percentile = 99.99, zero_bin = "as_next"}. */
 static void check_spec(lua_State *L, int arg, cq_calib_spec *spec)
 {
     spec->dtype = CQ_U8;
     spec->symmetric = 0;
     spec->method = CQ_CALIB_MINMAX;
     spec->percentile = 99.99;
-    spec->zero_bin = CQ_CALIB_ZERO_KEEP;
+    spec->zero_bin = CQ_CALIB_ZERO_AS_NEXT;
     if (lua_isnoneornil(L, arg))
         return;
     luaL_checktype(L, arg, LUA_TTABLE);

@@ -6,7 +6,6 @@
  * the command runs from anywhere), then hands argv to calq.cli.main. Setting
  * CALQ_SCRIPTS=DIR loads the Lua modules from DIR instead, for development.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +81,6 @@ static int run(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    /* Blocks of 1 MiB and more (batches of inputs, tensors read from files)
-     * come from mmap and go back to the system when freed. glibc otherwise
-     * raises its mmap threshold to the size of the last such block freed and
-     * serves the next ones from the heap, where small blocks made in between
-     * pin them: a calibration over batches of 32 BlazeFace inputs (25 MB
-     * each) grew by a batch's size every batch (bench/calib_memory.sh). */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "calq: cannot create a Lua state (out of memory)\n");

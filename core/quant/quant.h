@@ -84,7 +84,7 @@ typedef struct cq_quant_opts {
     int act_symmetric;             /* -1: by dtype (u8 asymmetric, s8 symmetric); 0; 1 */
     cq_calib_method act_method;    /* how a range comes from the statistics */
     double percentile;             /* CQ_CALIB_PERCENTILE: in (0, 100] */
-    cq_calib_zero_bin zero_bin;    /* the entropy searches' bin 0 (observer.h); KEEP */
+    cq_calib_zero_bin zero_bin;    /* the entropy searches' bin 0 (observer.h); AS_NEXT */
     cq_calib_method weight_method; /* CQ_CALIB_MINMAX or CQ_CALIB_MSE */
     int per_channel;               /* weights: 1 per output channel, 0 per tensor */
     const cq_dtype *precision;     /* NULL: every node int8 where it can be */
@@ -95,7 +95,7 @@ typedef struct cq_quant_opts {
  * the L2 (MSE) search on their histograms, s8 per-channel min-max weights. */
 #define CQ_QUANT_OPTS_DEFAULT {.act_dtype = CQ_U8, .act_symmetric = -1, \
                                .act_method = CQ_CALIB_MSE, .percentile = 99.99, \
-                               .zero_bin = CQ_CALIB_ZERO_KEEP, \
+                               .zero_bin = CQ_CALIB_ZERO_AS_NEXT, \
                                .weight_method = CQ_CALIB_MINMAX, .per_channel = 1, \
                                .precision = NULL, .n_precision = 0}
 
@@ -164,6 +164,9 @@ const char *cq_quant_kind_name(cq_quant_kind k);
  *       integer form does) -> Reshape
  *   DQ(a) + DQ(b) -> [Relu/Clip ->] Q                  becomes QLinearAdd
  *       (com.microsoft, ONNX Runtime's arithmetic: kern.h)
+ *   DQ(x) -> MaxPool -> Q, the Q's scale and zero point the DQ's, becomes a
+ *       MaxPool on the codes (exact: max commutes with the dequantization;
+ *       ONNX's MaxPool takes s8 / u8 from opset 12, so not below)
  * x, a per tensor; weights per tensor or per output channel; a bias given
  * as DequantizeLinear of int32 at scale s_x * s_w is taken as is, a float
  * bias is quantized to it. An activation between the product and the
@@ -198,7 +201,9 @@ typedef struct cq_quant_lower_result {
     int casts;                  /* identity Casts of codes removed */
     int n_kept;
     cq_quant_lower_note *kept;  /* every Conv, Gemm, MatMul and Add left float,
-                                 * and every Cast of codes that stays, in graph order */
+                                 * every MaxPool reading a DequantizeLinear left
+                                 * float, and every Cast of codes that stays, in
+                                 * graph order */
 } cq_quant_lower_result;
 
 /* cq_quant_lower, filling *r (which the caller clears with

@@ -17,7 +17,7 @@
 --               calib (which, when given too, serves the sensitivity only)
 --   observer    minmax | movavg | percentile | entropy | entropy-asym | mse
 --               (default: DEFAULTS.observer); percentile = 99.99; bins (2048);
---               zero_bin = "keep" (default) | "as_next": the entropy searches' bin 0
+--               zero_bin = "as_next" (default) | "keep": the entropy searches' bin 0
 --   activations "u8" (asymmetric) | "s8" (symmetric); symmetric = true/false overrides
 --   weights     "minmax" | "mse", per output channel (per_channel = false: per tensor)
 --   defaults    false: none of calq's default exceptions (DEFAULTS.keep_fp32)
@@ -268,7 +268,7 @@ local function run(o)
                 DEFAULTS.activations, symmetric = o.symmetric, weights = o.weights or DEFAULTS.weights,
                 per_channel = o.per_channel == nil and DEFAULTS.per_channel or o.per_channel,
                 percentile = obs.method == "percentile" and (o.percentile or DEFAULTS.percentile) or nil,
-                zero_bin = obs.method:match("^entropy") and (o.zero_bin or "keep") or nil } }
+                zero_bin = obs.method:match("^entropy") and (o.zero_bin or "as_next") or nil } }
   for _, n in ipairs(nodes) do
     if n.quantizable then
       r.quantizable = r.quantizable + 1

@@ -70,10 +70,10 @@ describe("calq.calib #fmnist", function()
         if dtype == "u8" then assert.is_true(zp >= 0 and zp <= 255) end
       end
     end
-    for _, name in ipairs(names) do -- the entropy search's bin 0: kept by default
+    for _, name in ipairs(names) do -- the entropy search's bin 0: as bin 1 by default
       if name:match("Relu_output_0$") then
-        local keep = { s:range(name, { method = "entropy" }) }
-        assert.are.same(keep, { s:range(name, { method = "entropy", zero_bin = "keep" }) })
+        local dflt = { s:range(name, { method = "entropy" }) }
+        assert.are.same(dflt, { s:range(name, { method = "entropy", zero_bin = "as_next" }) })
         local nlo, nhi = s:range(name, { method = "entropy", zero_bin = "as_next" })
         assert.is_true(nlo == 0 and nhi > 0 and nhi <= s:info(name).max)
       end

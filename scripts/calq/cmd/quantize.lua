@@ -26,8 +26,8 @@ command writes the same bytes every time, at any thread count.
   --observer NAME      ]] .. table.concat(quant.observers(), ", ") .. [[
  (default mse)
   --percentile P       for --observer percentile (99.99)
-  --zero-bin Z         for the entropy observers: keep (bin 0 as counted,
-                       TensorRT; default) or as_next (counted as bin 1)
+  --zero-bin Z         for the entropy observers: as_next (bin 0 counted as
+                       bin 1, pytorch-quantization; default) or keep (TensorRT)
   --bins N             histogram bins a side when calibrating (2048)
   --activations T      u8 (asymmetric, default) or s8 (symmetric)
   --symmetric, --asymmetric   override the activations' default
