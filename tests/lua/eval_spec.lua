@@ -227,7 +227,7 @@ describe("calq eval", function()
     local a, b = r.models[1], r.models[2]
     assert.equal(fmnist, a.name)
     assert.equal(torch_qdq, b.name)
-    assert.equal(5, b.lowered) -- PyTorch's QDQ file runs in calq's integer form
+    assert.equal(8, b.lowered) -- PyTorch's QDQ file runs in calq's integer form
     assert.is_true(near(a.top1, a.correct / 300) and near(b.top1, b.correct / 300))
     assert.is_true(near(r.delta.top1, b.top1 - a.top1))
     assert.is_true(r.agreement.same <= 300 and near(r.agreement.rate, r.agreement.same / 300))
@@ -315,7 +315,8 @@ describe("other tools' QDQ files", function()
   -- (bench/fmnist_torch_ptq.py --export; tests/data/README.md).
   -- calq.quant.lower first folds its Constant nodes (DequantizeLinear kept) and
   -- removes the Casts to uint8 between each QuantizeLinear and DequantizeLinear;
-  -- its 3 Convs and 2 Gemms then run as QLinearConv on the integer kernels.
+  -- its 3 Convs and 2 Gemms then run as QLinearConv on the integer kernels, its 3
+  -- MaxPools on the codes.
   it("runs PyTorch's export lowered and as written, with ONNX Runtime's predictions on 300 test images", function()
     if not exists(fmnist_data .. "/t10k-images-idx3-ubyte.gz") then return pending("no Fashion-MNIST") end
     local m = assert(calq.onnx.load(torch_qdq))
@@ -325,11 +326,11 @@ describe("other tools' QDQ files", function()
       ops.ConstantOfShape })
     local low = assert(calq.onnx.load(torch_qdq))
     local count, report = calq.quant.lower(low)
-    assert.equal(5, count)
-    assert.same({ lowered = 5, folded = 74, casts = 11, kept = {} }, report)
+    assert.equal(8, count)
+    assert.same({ lowered = 8, folded = 74, casts = 11, kept = {} }, report)
     ops = {}
     for n in low:nodes() do ops[n.op_type] = (ops[n.op_type] or 0) + 1 end
-    assert.same({ 5, nil, nil, nil }, { ops.QLinearConv, ops.Conv, ops.Gemm, ops.Cast })
+    assert.same({ 5, nil, nil, nil, 3 }, { ops.QLinearConv, ops.Conv, ops.Gemm, ops.Cast, ops.MaxPool })
     local x = assert(calq.data.read_idx(fmnist_data .. "/t10k-images-idx3-ubyte.gz", 1, 300))
     x = x:dequantize(1 / 255):view { 300, 1, 28, 28 }
     local y = assert(calq.data.read_idx(fmnist_data .. "/t10k-labels-idx1-ubyte.gz", 1, 300)):totable()
@@ -367,7 +368,7 @@ describe("other tools' QDQ files", function()
     assert(calq.io.npy_write(dir .. "/x.npy", x))
     for _, lower in ipairs { true, false } do
       local m = assert(calq.onnx.load(torch_qdq))
-      if lower then assert.equal(5, (calq.quant.lower(m))) end
+      if lower then assert.equal(8, (calq.quant.lower(m))) end
       m:set_threads(1) -- (plans the model: after lowering)
       local want = assert(m:run { input = x }).logits
       local code, out = run(("infer %s --threads 1 --input %s/x.npy --output %s/out%s")
@@ -375,14 +376,14 @@ describe("other tools' QDQ files", function()
       assert.equal(0, code, out)
       local first = out:match("^[^\n]*")
       if lower then
-        assert.equal(torch_qdq .. ": 5 nodes lowered to calq's integer kernels", first)
+        assert.equal(torch_qdq .. ": 8 nodes lowered to calq's integer kernels", first)
       else
         assert.matches("^logits ", first)
       end
       assert.equal(0, assert(calq.io.npy_read(dir .. "/out/logits.npy")):maxdiff(want))
     end
     local _, out = run(("infer %s --input %s/x.npy --output %s/out --profile"):format(torch_qdq, dir, dir))
-    assert.matches("\nlowered: 5 nodes %(74 constants folded first, 11 Casts of codes removed%)\n", out)
+    assert.matches("\nlowered: 8 nodes %(74 constants folded first, 11 Casts of codes removed%)\n", out)
     assert.matches("QLinearConv +/net/features/0/0/Conv ", out)
     os.execute("rm -rf '" .. dir .. "'")
   end)
