@@ -321,6 +321,21 @@ typedef struct run_ctx {
     int64_t mu; /* row blocks; units are (column block, row block), column-major */
 } run_ctx;
 
+/* One unit through the per-ISA dispatch (kern_qgemm_internal.h): what
+ * cq_qgemm_run runs, and the int8 convolutions on their row blocks. */
+size_t cq__qgemm_unit_scratch(const cq_qgemm_plan *pl) { return per_thread(pl); }
+
+void cq__qgemm_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                    int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch)
+{
+    if (pl->amx)
+        cq__qgemm_amx_unit(pl, x, y, res, i0, i1, j0, j1, scratch);
+    else if (pl->isa == CQ_ISA_AVX512)
+        cq__qgemm_avx512_unit(pl, x, y, res, i0, i1, j0, j1, scratch);
+    else
+        cq__qgemm_avx2_unit(pl, x, y, res, i0, i1, j0, j1, scratch);
+}
+
 static void run_part(void *vctx, int i, int n, int tid)
 {
     (void)n;
@@ -330,12 +345,7 @@ static void run_part(void *vctx, int i, int n, int tid)
     int64_t i0 = ib * CQ__QG_MC, i1 = i0 + CQ__QG_MC < pl->p.m ? i0 + CQ__QG_MC : pl->p.m;
     int64_t j0 = jb * CQ__QG_NC, j1 = j0 + CQ__QG_NC < pl->p.n ? j0 + CQ__QG_NC : pl->p.n;
     void *s = c->scratch + (size_t)tid * c->per;
-    if (pl->amx)
-        cq__qgemm_amx_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
-    else if (pl->isa == CQ_ISA_AVX512)
-        cq__qgemm_avx512_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
-    else
-        cq__qgemm_avx2_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
+    cq__qgemm_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
 }
 
 cq_status cq_qgemm_run(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,

@@ -73,4 +73,14 @@ void cq__qgemm_avx2_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
 void cq__qgemm_avx2_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                          int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
 
+/* One unit, rows [i0, i1) (at most CQ__QG_MC) and columns [j0, j1) (j0 a
+ * multiple of CQ__QG_NC, at most CQ__QG_NC of them) of y = epilogue(x . w),
+ * x, y and res addressed as the plan's ldx, ldy say from row 0, through the
+ * same per-ISA dispatch as cq_qgemm_run (not the scalar ISA); scratch holds
+ * cq__qgemm_unit_scratch bytes, 64-aligned. The int8 convolutions run their
+ * row blocks (kern_qconv.c) through it. */
+size_t cq__qgemm_unit_scratch(const cq_qgemm_plan *pl);
+void cq__qgemm_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
+                    int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
+
 #endif

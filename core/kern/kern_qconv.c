@@ -1,0 +1,395 @@
+/* kern_qconv.c - the int8 convolution's plan (path choice, weight packing),
+ * the layout conversions and the runs split over the kernel threads
+ * (kern_qconv.h). The GEMM paths run the int8 GEMM's units
+ * (cq__qgemm_unit) on row blocks; the depthwise kernels are in
+ * x86/kern_qconv_avx512.c and x86/kern_qconv_avx2.c; the loops in
+ * kern_qconv_ref.c. */
+#include "kern/kern_qconv_internal.h"
+#include "kern/kern_qgemm_internal.h"
+#include "base/par.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const path_names[] = {"ref", "gemm1x1", "igemm", "dw", "dwc"};
+
+const char *cq_qconv2d_path(const cq_qconv2d_plan *pl) { return path_names[pl->path]; }
+
+void cq_qconv2d_out_hw(const cq_qconv2d_plan *pl, int64_t *oh, int64_t *ow)
+{
+    *oh = pl->oh;
+    *ow = pl->ow;
+}
+
+void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
+{
+    if (!pl)
+        return;
+    cq_free(pl->w);
+    cq_free(pl->bias);
+    cq_free(pl->mult);
+    cq_qgemm_plan_free(pl->g);
+    cq_free(pl->wd);
+    cq_free(pl->comp);
+    cq_free(pl->multp);
+    cq_free(pl);
+}
+
+static size_t r64(size_t b) { return (b + 63) / 64 * 64; }
+
+/* The GEMM paths: w (c_out, cig, kh, kw) as rows (c_out, kh, kw, cig), the
+ * order the gathered rows have. */
+static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t K = pl->K, taps = c->kh * c->kw;
+    int8_t *wr = cq_alloc((size_t)(c->c_out * K));
+    if (!wr) {
+        cq_errf(err, CQ_ENOMEM, "qconv2d: out of memory");
+        return 0;
+    }
+    for (int64_t co = 0; co < c->c_out; co++)
+        for (int64_t ci = 0; ci < pl->cig; ci++)
+            for (int64_t t = 0; t < taps; t++)
+                wr[co * K + t * pl->cig + ci] = pl->w[(co * pl->cig + ci) * taps + t];
+    cq_qgemm_params q = cq_qgemm_params_default();
+    q.m = c->n * pl->oh * pl->ow;
+    q.n = c->c_out;
+    q.k = K;
+    q.x_dt = pl->p.x_dt;
+    q.x_zp = pl->p.x_zp;
+    if (pl->p.add.on) { /* sums out, the residual epilogue here */
+        q.y_dt = CQ_S32;
+        q.req = CQ_QREQ_NONE;
+    } else {
+        q.y_dt = pl->p.y_dt;
+        q.req = CQ_QREQ_FLOAT;
+        q.y_zp = pl->p.y_zp;
+        q.y_min = pl->p.y_min;
+        q.y_max = pl->p.y_max;
+    }
+    q.ldx = K;
+    q.ldy = c->c_out;
+    pl->g = cq_qgemm_plan_new(&q, wr, pl->bias, pl->mult, NULL, NULL, err);
+    cq_free(wr);
+    if (!pl->g)
+        return 0;
+    pl->per = r64(cq__qgemm_unit_scratch(pl->g));
+    if (pl->path == QC_IGEMM)
+        pl->per += r64((size_t)CQ__QG_MC * (size_t)K);
+    if (pl->p.add.on)
+        pl->per += r64((size_t)CQ__QG_MC * (size_t)c->c_out * sizeof(int32_t));
+    return 1;
+}
+
+static int plan_dwc(cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t taps = c->kh * c->kw, C = c->c_out;
+    int16_t *wd = cq_alloc((size_t)(taps * C) * sizeof(int16_t));
+    pl->wd = (int8_t *)wd;
+    pl->comp = cq_alloc((size_t)C * sizeof(int32_t));
+    if (!wd || !pl->comp)
+        return 0;
+    for (int64_t ch = 0; ch < C; ch++) {
+        for (int64_t t = 0; t < taps; t++)
+            wd[t * C + ch] = pl->w[ch * taps + t];
+        pl->comp[ch] = pl->bias ? pl->bias[ch] : 0;
+    }
+    pl->per = r64((size_t)C * sizeof(int32_t));
+    return 1;
+}
+
+cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w,
+                                     const int32_t *bias, const float *mult, cq_err *err)
+{
+    int64_t oh, ow;
+    if (cq__qconv_check(p, mult, &oh, &ow, err) != CQ_OK)
+        return NULL;
+    if (!w) {
+        cq_errf(err, CQ_EINVAL, "qconv2d: NULL weights");
+        return NULL;
+    }
+    const cq_conv2d_params *c = &p->c;
+    int64_t cig = c->c_in / c->groups, taps = c->kh * c->kw, K = cig * taps;
+    for (int64_t co = 0; co < c->c_out; co++) { /* |x - x_zp| <= 255 */
+        int64_t s = 0;
+        for (int64_t t = 0; t < K; t++)
+            s += abs(w[co * K + t]);
+        s = s * 255 + (bias ? llabs((long long)bias[co]) : 0);
+        if (s > INT32_MAX) {
+            cq_errf(err, CQ_ERANGE, "qconv2d: sums of output channel %lld could leave int32",
+                    (long long)co);
+            return NULL;
+        }
+    }
+    cq_qconv2d_plan *pl = cq_alloc(sizeof *pl);
+    if (!pl) {
+        cq_errf(err, CQ_ENOMEM, "qconv2d: out of memory");
+        return NULL;
+    }
+    memset(pl, 0, sizeof *pl);
+    pl->p = *p;
+    pl->oh = oh;
+    pl->ow = ow;
+    pl->cig = cig;
+    pl->K = K;
+    pl->isa = cq_kern_isa();
+    int ok = (pl->w = cq_alloc((size_t)(c->c_out * K))) != NULL;
+    if (ok) {
+        memcpy(pl->w, w, (size_t)(c->c_out * K));
+        size_t nm = (size_t)(c->c_out + CQ__QCDW_CH);
+        ok = (pl->mult = cq_alloc(nm * sizeof(float))) != NULL;
+        if (ok) {
+            memset(pl->mult, 0, nm * sizeof(float));
+            memcpy(pl->mult, mult, (size_t)c->c_out * sizeof(float));
+        }
+    }
+    if (ok && bias) {
+        ok = (pl->bias = cq_alloc((size_t)c->c_out * sizeof(int32_t))) != NULL;
+        if (ok)
+            memcpy(pl->bias, bias, (size_t)c->c_out * sizeof(int32_t));
+    }
+    if (!ok) {
+        cq_qconv2d_plan_free(pl);
+        cq_errf(err, CQ_ENOMEM, "qconv2d: out of memory");
+        return NULL;
+    }
+    int dw = c->groups == c->c_in && c->c_in == c->c_out;
+    if (pl->isa == CQ_ISA_SCALAR)
+        pl->path = QC_REF;
+    else if (c->groups == 1)
+        pl->path = c->kh == 1 && c->kw == 1 && c->stride_h == 1 && c->stride_w == 1 &&
+                           c->pad_top == 0 && c->pad_left == 0 && c->pad_bottom == 0 &&
+                           c->pad_right == 0
+                       ? QC_GEMM1X1
+                       : QC_IGEMM;
+    else if (dw)
+        pl->path = pl->isa == CQ_ISA_AVX512 ? QC_DW : QC_DWC;
+    else
+        pl->path = QC_REF;
+    if (pl->path == QC_GEMM1X1 || pl->path == QC_IGEMM) {
+        if (!plan_gemm(pl, err)) {
+            cq_qconv2d_plan_free(pl);
+            return NULL;
+        }
+        return pl;
+    }
+    if (pl->path == QC_DW) {
+        pl->nch = (c->c_out + CQ__QCDW_CH - 1) / CQ__QCDW_CH;
+        pl->nq = (c->kh + 3) / 4;
+        size_t nw = (size_t)(pl->nch * pl->nq * c->kw * 256), nv = (size_t)(pl->nch * 64);
+        ok = (pl->wd = cq_alloc(nw)) != NULL && (pl->comp = cq_alloc(nv * 4)) != NULL &&
+             (pl->multp = cq_alloc(nv * 4)) != NULL;
+        if (ok) {
+            cq__qconv_dw_avx512_pack(pl, w);
+            pl->per = r64(cq__qconv_dw_avx512_scratch(pl));
+        }
+    } else if (pl->path == QC_DWC) {
+        ok = plan_dwc(pl);
+    }
+    if (!ok) {
+        cq_qconv2d_plan_free(pl);
+        cq_errf(err, CQ_ENOMEM, "qconv2d: out of memory packing the weights");
+        return NULL;
+    }
+    return pl;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+/* Scratch: [x NHWC][res NHWC][y NHWC] where the caller's are NCHW, then one
+ * slice per thread. */
+static size_t x_bytes(const cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    return pl->p.x_nhwc ? 0 : r64((size_t)(c->n * c->c_in * c->h * c->w));
+}
+
+static size_t y_bytes(const cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    return r64((size_t)(c->n * c->c_out * pl->oh * pl->ow));
+}
+
+size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl)
+{
+    if (pl->path == QC_REF)
+        return 0;
+    size_t b = x_bytes(pl) + (pl->p.y_nhwc ? 0 : y_bytes(pl)) +
+               (pl->p.add.on && !pl->p.res_nhwc ? y_bytes(pl) : 0);
+    return b + pl->per * (size_t)cq_kern_threads() + 64;
+}
+
+/* (n, c, hw) <-> (n, hw, c), bytes. */
+static void to_nhwc(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t i = 0; i < n; i++, s += c * hw, d += c * hw)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t j = 0; j < hw; j++)
+                d[j * c + ch] = s[ch * hw + j];
+}
+
+static void to_nchw(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t i = 0; i < n; i++, s += c * hw, d += c * hw)
+        for (int64_t j = 0; j < hw; j++)
+            for (int64_t ch = 0; ch < c; ch++)
+                d[ch * hw + j] = s[j * c + ch];
+}
+
+typedef struct qc_job {
+    const cq_qconv2d_plan *pl;
+    const uint8_t *x, *res; /* NHWC */
+    uint8_t *y;             /* NHWC */
+    char *slices;
+    int64_t mu, rows;       /* GEMM: row blocks; dw: output rows (n * oh) */
+} qc_job;
+
+/* Rows [i0, i1) of the implicit GEMM's matrix (output pixels in NHWC order)
+ * into buf (rows of K bytes): padding is the zero point. */
+static void gather(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t i0, int64_t i1,
+                   uint8_t *buf)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t C = c->c_in, P = pl->oh * pl->ow, span = c->kw * C;
+    uint8_t zp = (uint8_t)pl->p.x_zp;
+    for (int64_t r = i0; r < i1; r++) {
+        int64_t img = r / P, oy = r % P / pl->ow, ox = r % pl->ow;
+        uint8_t *d = buf + (r - i0) * pl->K;
+        int64_t ix0 = ox * c->stride_w - c->pad_left;
+        int whole = c->dil_w == 1 && ix0 >= 0 && ix0 + c->kw <= c->w;
+        for (int64_t ky = 0; ky < c->kh; ky++, d += span) {
+            int64_t iy = oy * c->stride_h - c->pad_top + ky * c->dil_h;
+            if (iy < 0 || iy >= c->h) {
+                memset(d, zp, (size_t)span);
+                continue;
+            }
+            const uint8_t *row = x + (img * c->h + iy) * c->w * C;
+            if (whole) {
+                memcpy(d, row + ix0 * C, (size_t)span);
+                continue;
+            }
+            for (int64_t kx = 0; kx < c->kw; kx++) {
+                int64_t ix = ix0 + kx * c->dil_w;
+                if (ix < 0 || ix >= c->w)
+                    memset(d + kx * C, zp, (size_t)C);
+                else
+                    memcpy(d + kx * C, row + ix * C, (size_t)C);
+            }
+        }
+    }
+}
+
+static void gemm_part(void *vctx, int i, int n, int tid)
+{
+    (void)n;
+    const qc_job *j = vctx;
+    const cq_qconv2d_plan *pl = j->pl;
+    const cq_qgemm_plan *g = pl->g;
+    int64_t M = j->rows, N = pl->p.c.c_out;
+    int64_t ib = i % j->mu, jb = i / j->mu;
+    int64_t i0 = ib * CQ__QG_MC, i1 = i0 + CQ__QG_MC < M ? i0 + CQ__QG_MC : M;
+    int64_t j0 = jb * CQ__QG_NC, j1 = j0 + CQ__QG_NC < N ? j0 + CQ__QG_NC : N;
+    char *s = j->slices + (size_t)tid * pl->per;
+    char *s_g = s;
+    s += r64(cq__qgemm_unit_scratch(g));
+    const uint8_t *a = j->x + i0 * pl->K;
+    if (pl->path == QC_IGEMM) {
+        gather(pl, j->x, i0, i1, (uint8_t *)s);
+        a = (const uint8_t *)s;
+        s += r64((size_t)CQ__QG_MC * (size_t)pl->K);
+    }
+    uint8_t *y = j->y + i0 * N;
+    if (!pl->p.add.on) {
+        cq__qgemm_unit(g, a, y, NULL, 0, i1 - i0, j0, j1, s_g);
+        return;
+    }
+    int32_t *acc = (int32_t *)s;
+    cq__qgemm_unit(g, a, acc, NULL, 0, i1 - i0, j0, j1, s_g);
+    if (pl->isa == CQ_ISA_AVX512)
+        cq__qconv_res_rows_avx512(&pl->p, pl->mult, acc, i1 - i0, j0, j1, j->res + i0 * N, y);
+    else
+        cq__qconv_res_rows(&pl->p, pl->mult, acc, i1 - i0, j0, j1, j->res + i0 * N, y);
+}
+
+static void dw_part(void *vctx, int i, int n, int tid)
+{
+    const qc_job *j = vctx;
+    const cq_qconv2d_plan *pl = j->pl;
+    int64_t r0 = j->rows * i / n, r1 = j->rows * (i + 1) / n;
+    void *s = j->slices + (size_t)tid * pl->per;
+    if (r1 <= r0)
+        return;
+    if (pl->path == QC_DW)
+        cq__qconv_dw_avx512_rows(pl, j->x, j->res, j->y, r0, r1, s);
+    else
+        cq__qconv_dwc_avx2_rows(pl, j->x, j->res, j->y, r0, r1, s);
+}
+
+/* Shares: one per thread where each has at least about 1e6 multiply-adds. */
+static int shares(const cq_qconv2d_plan *pl, int64_t most)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    double macs = (double)(c->n * pl->oh * pl->ow) * (double)c->c_out * (double)pl->K;
+    int t = cq_kern_threads();
+    double fit = macs / 1e6;
+    int n = fit < (double)t ? (int)fit : t;
+    n = n < 1 ? 1 : n;
+    return most < n ? (int)most : n;
+}
+
+cq_status cq_qconv2d_run(const cq_qconv2d_plan *pl, const void *x, void *y, const void *res,
+                         void *scratch, size_t scratch_bytes, cq_err *err)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    if (!p->add.on != !res)
+        return cq_errf(err, CQ_EINVAL, "qconv2d: a residual %s", res ? "the plan does not take"
+                                                                     : "is missing");
+    if (!x || !y)
+        return cq_errf(err, CQ_EINVAL, "qconv2d: NULL input or output");
+    if (pl->path == QC_REF)
+        return cq_qconv2d_ref(p, pl->w, pl->bias, pl->mult, x, y, res, err);
+    size_t need = cq_qconv2d_scratch_bytes(pl);
+    if (scratch_bytes < need || !scratch)
+        return cq_errf(err, CQ_EINVAL, "qconv2d: scratch of %zu bytes, %zu needed",
+                       scratch_bytes, need);
+    char *s = (char *)(((uintptr_t)scratch + 63) / 64 * 64);
+    int64_t P = pl->oh * pl->ow, HW = c->h * c->w;
+    qc_job j;
+    memset(&j, 0, sizeof j);
+    j.pl = pl;
+    j.x = x;
+    j.y = y;
+    j.res = res;
+    if (!p->x_nhwc) {
+        to_nhwc(x, (uint8_t *)s, c->n, c->c_in, HW);
+        j.x = (const uint8_t *)s;
+        s += x_bytes(pl);
+    }
+    if (res && !p->res_nhwc) {
+        to_nhwc(res, (uint8_t *)s, c->n, c->c_out, P);
+        j.res = (const uint8_t *)s;
+        s += y_bytes(pl);
+    }
+    if (!p->y_nhwc) {
+        j.y = (uint8_t *)s;
+        s += y_bytes(pl);
+    }
+    j.slices = s;
+    if (pl->path == QC_GEMM1X1 || pl->path == QC_IGEMM) {
+        j.rows = c->n * P;
+        j.mu = (j.rows + CQ__QG_MC - 1) / CQ__QG_MC;
+        int64_t units = j.mu * ((c->c_out + CQ__QG_NC - 1) / CQ__QG_NC);
+        if (units > INT32_MAX)
+            return cq_errf(err, CQ_EINVAL, "qconv2d: too many blocks");
+        cq_par_run((int)units, gemm_part, &j);
+    } else {
+        j.rows = c->n * pl->oh;
+        cq_par_run(shares(pl, j.rows), dw_part, &j);
+    }
+    if (!p->y_nhwc)
+        to_nchw(j.y, y, c->n, c->c_out, P);
+    return CQ_OK;
+}

@@ -1,0 +1,90 @@
+/*
+ * kern_qconv_internal.h - what the int8 convolution's files share: the plan,
+ * the one scalar definition of an output code, and the per-ISA kernels
+ * (x86/kern_qconv_avx512.c, x86/kern_qconv_avx2.c). Not a public header.
+ */
+#ifndef CQ_KERN_QCONV_INTERNAL_H
+#define CQ_KERN_QCONV_INTERNAL_H
+
+#include <math.h>
+
+#include "kern/kern_qconv.h"
+#include "kern/kern_qgemm.h"
+
+typedef enum qc_path {
+    QC_REF = 0,  /* plain loops (cq_qconv2d_ref's) */
+    QC_GEMM1X1,  /* 1x1, stride 1, no pad, groups 1: int8 GEMM on the NHWC rows */
+    QC_IGEMM,    /* groups 1: rows gathered per block, int8 GEMM on the block */
+    QC_DW,       /* groups == c_in == c_out, AVX-512: vpdpbusd on quads of taps */
+    QC_DWC       /* groups == c_in == c_out, AVX2: int32 loops over channel vectors */
+} qc_path;
+
+/* Depthwise AVX-512: channels in chunks of 64; the kernel's rows in quads
+ * (nq = ceil(kh / 4)), each tap row of a quad one byte of a vpdpbusd group. */
+#define CQ__QCDW_CH 64
+
+struct cq_qconv2d_plan {
+    cq_qconv2d_params p;
+    int64_t oh, ow;
+    int64_t cig, K;       /* c_in / groups; K = kh * kw * cig (a GEMM row) */
+    cq_isa isa;
+    qc_path path;
+    int8_t *w;            /* copy of w (c_out, cig, kh, kw): the reference path */
+    int32_t *bias;        /* copy or NULL */
+    float *mult;          /* c_out (dw: padded to nch * 64 with zeros) */
+    cq_qgemm_plan *g;     /* GEMM paths: w as (c_out, kh, kw, cig) rows */
+    /* depthwise */
+    int64_t nch, nq;      /* 64-channel chunks, tap-row quads */
+    int8_t *wd;           /* AVX-512: [chunk][quad][kx][4 vectors][16 x 4] (lane order
+                           * below); AVX2: int16 [kh * kw][c] */
+    int32_t *comp;        /* AVX-512: [chunk][4][16] bias - (x_zp (+128)) * sum w, lane
+                           * order; AVX2: bias [c] */
+    float *multp;         /* AVX-512: mult in lane order [chunk][4][16] */
+    int no_min;           /* |acc * mult| stays below 2^30: the clamp before vcvtps2dq
+                           * can go */
+    size_t per;           /* per-thread scratch bytes (64-aligned) */
+};
+
+/* The dw lane order: vector j (0..3) of a 64-channel chunk, dword 4 L + i
+ * (128-bit lane L, i 0..3), holds channel 16 L + 4 j + i of the chunk: what
+ * unpacking bytes, then words, of four rows of 64 channels gives. */
+
+/* The output code of one output, from its exact sum acc (bias included),
+ * and the residual's code r when p->add.on (see kern_qconv.h). */
+static inline int32_t cq__qconv_code(const cq_qconv2d_params *p, float mult, int32_t acc,
+                                     int32_t r)
+{
+    if (!p->add.on)
+        return cq_requantize(acc, mult, p->y_zp, p->y_min, p->y_max);
+    int32_t q = cq_requantize(acc, mult, p->add.q_zp, p->add.q_min, p->add.q_max);
+    float v = fmaf((float)q, p->add.ra, fmaf((float)r, p->add.rb, p->add.fixed));
+    return cq_round_sat(v, p->y_min, p->y_max);
+}
+
+/* Check p (and mult: c_out finite values); oh, ow out. */
+cq_status cq__qconv_check(const cq_qconv2d_params *p, const float *mult, int64_t *oh,
+                          int64_t *ow, cq_err *err);
+
+/* Residual epilogue of a row block: rows x c_out int32 sums acc (row stride
+ * c_out; bias included) of which columns [j0, j1) are done; res and y are
+ * the block's NHWC rows of c_out codes, y's dtype. */
+void cq__qconv_res_rows(const cq_qconv2d_params *p, const float *mult, const int32_t *acc,
+                        int64_t rows, int64_t j0, int64_t j1, const void *res, void *y);
+void cq__qconv_res_rows_avx512(const cq_qconv2d_params *p, const float *mult,
+                               const int32_t *acc, int64_t rows, int64_t j0, int64_t j1,
+                               const void *res, void *y);
+
+/* Depthwise AVX-512 (path QC_DW): pack w (c, 1, kh, kw) into pl->wd, pl->comp,
+ * pl->multp; then output rows [r0, r1) of (n * oh) from x, res, y NHWC;
+ * scratch cq__qconv_dw_avx512_scratch bytes (64-aligned). */
+void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w);
+size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl);
+void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
+                              void *y, int64_t r0, int64_t r1, void *scratch);
+
+/* Depthwise AVX2 (path QC_DWC): pl->wd int16 [kh * kw][c], pl->comp = bias;
+ * output rows [r0, r1) of (n * oh), NHWC; scratch c int32. */
+void cq__qconv_dwc_avx2_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
+                             void *y, int64_t r0, int64_t r1, void *scratch);
+
+#endif
