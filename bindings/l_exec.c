@@ -1,5 +1,6 @@
 /* l_exec.c - running models from Lua: Model:plan(), :run{}, :time(),
- * :profile(), :reset_profile(), :set_threads(), :memory(), :set_observer();
+ * :profile(), :reset_profile(), :set_threads(), :set_precision(), :memory(),
+ * :set_observer();
  * calq.exec.ops(), calq.exec.conform_case(), calq.exec.conform_dirs().
  *
  *   local m = assert(calq.onnx.load("model.onnx"))
@@ -27,6 +28,7 @@
 #include "exec/conform.h"
 #include "exec/exec.h"
 #include "ops/ops.h"
+#include "quant/quant.h"
 
 #define CQ_LUA_EXEC "calq.Exec"
 #define EXEC_REGISTRY "calq.execs"
@@ -42,6 +44,9 @@ typedef struct {
     int has_observer;
     int obs_error;
     int threads;   /* model:set_threads(), kept across a re-plan; 0: the process's */
+    cq_dtype *prec; /* model:set_precision()'s map (n_prec entries, malloc'd); NULL: f32.
+                     * Indexed like the planned graph's nodes: a re-plan drops it */
+    int n_prec;
 } ebox;
 
 static int exec_gc(lua_State *L)
@@ -49,6 +54,8 @@ static int exec_gc(lua_State *L)
     ebox *b = luaL_checkudata(L, 1, CQ_LUA_EXEC);
     cq_exec_free(b->e);
     b->e = NULL;
+    free(b->prec);
+    b->prec = NULL;
     return 0;
 }
 
@@ -104,6 +111,8 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
         /* the graph was edited: drop the old plan, keep the observer */
         cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
         o.threads = b->threads;
+        free(b->prec); /* its indices were the old graph's */
+        b->prec = NULL;
         cq_exec_free(b->e);
         b->e = cq_exec_new(g, &o, err);
         if (!b->e) {
@@ -419,6 +428,105 @@ static int m_set_threads(lua_State *L)
     return 1;
 }
 
+/* A precision name of model:set_precision(): f32 or bf16 (int8 comes from
+ * calq.quant, as a quantized model). */
+static cq_dtype check_run_precision(lua_State *L, int arg, const char *s)
+{
+    if (!strcmp(s, "bf16"))
+        return CQ_BF16;
+    if (!strcmp(s, "fp32") || !strcmp(s, "f32"))
+        return CQ_F32;
+    luaL_argerror(L, arg, lua_pushfstring(L, "unknown precision '%s' (fp32, bf16)", s));
+    return CQ_F32;
+}
+
+/* model:set_precision(spec) -> true | nil, msg, code. spec "bf16": every
+ * Conv, Gemm and MatMul in bf16; "fp32": all f32; or a list of {pattern or
+ * node index, precision} pairs (cq_quant_match's patterns: "op:Conv",
+ * "first:Conv", names and globs), later pairs winning, the rest f32. Plans
+ * the model first (the node indices are the planned graph's), then plans it
+ * again with the map; a pattern that names no node fails (nil, msg). */
+static int m_set_precision(lua_State *L)
+{
+    int is_str = lua_type(L, 2) == LUA_TSTRING;
+    if (!is_str)
+        luaL_checktype(L, 2, LUA_TTABLE);
+    cq_err err;
+    ebox *b = get_exec(L, 1, &err);
+    if (!b)
+        return cq__lua_fail(L, &err);
+    cq_graph *g = b->g;
+    int nn = g->n_nodes;
+    /* userdata, not malloc: the checks below may raise */
+    cq_dtype *map = lua_newuserdatauv(L, ((size_t)nn + 1) * sizeof *map, 0);
+    unsigned char *hit = lua_newuserdatauv(L, (size_t)nn + 1, 0);
+    for (int i = 0; i < nn; i++)
+        map[i] = CQ_F32;
+    if (is_str) {
+        cq_dtype p = check_run_precision(L, 2, lua_tostring(L, 2));
+        for (int i = 0; i < nn; i++) {
+            const char *op = g->nodes[i].op_type;
+            if (!strcmp(op, "Conv") || !strcmp(op, "Gemm") || !strcmp(op, "MatMul"))
+                map[i] = p;
+        }
+    } else {
+        lua_Integer n = luaL_len(L, 2);
+        for (lua_Integer k = 1; k <= n; k++) {
+            if (lua_geti(L, 2, k) != LUA_TTABLE)
+                luaL_argerror(L, 2, "a precision list holds {pattern, precision} pairs");
+            lua_geti(L, -1, 1);
+            lua_geti(L, -2, 2);
+            if (!lua_isstring(L, -2) || lua_type(L, -1) != LUA_TSTRING)
+                luaL_argerror(L, 2, "a precision list holds {pattern, precision} pairs");
+            cq_dtype p = check_run_precision(L, 2, lua_tostring(L, -1));
+            if (lua_isinteger(L, -2)) {
+                lua_Integer i = lua_tointeger(L, -2);
+                if (i < 1 || i > nn)
+                    luaL_argerror(L, 2, lua_pushfstring(L, "no node %d", (int)i));
+                map[i - 1] = p;
+            } else {
+                const char *pat = lua_tostring(L, -2);
+                memset(hit, 0, (size_t)nn + 1);
+                int c = cq_quant_match(g, pat, hit, &err);
+                if (c < 0)
+                    luaL_argerror(L, 2, err.msg);
+                if (c == 0) {
+                    cq_errf(&err, CQ_EINVAL, "precision pattern '%s' names no node", pat);
+                    return cq__lua_fail(L, &err);
+                }
+                for (int i = 0; i < nn; i++)
+                    if (hit[i])
+                        map[i] = p;
+            }
+            lua_pop(L, 3);
+        }
+    }
+    cq_dtype *keep = malloc(((size_t)nn + 1) * sizeof *keep);
+    if (!keep) {
+        cq_errf(&err, CQ_ENOMEM, "set_precision: out of memory");
+        return cq__lua_fail(L, &err);
+    }
+    memcpy(keep, map, (size_t)nn * sizeof *keep);
+    cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+    o.threads = b->threads;
+    o.precision = keep;
+    o.n_precision = nn;
+    cq_exec *e = cq_exec_new(g, &o, &err);
+    if (!e) {
+        free(keep);
+        return cq__lua_fail(L, &err);
+    }
+    cq_exec_free(b->e);
+    b->e = e;
+    if (b->has_observer)
+        cq_exec_set_observer(b->e, observer_cb, b);
+    free(b->prec);
+    b->prec = keep;
+    b->n_prec = nn;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* model:memory() -> peak pool bytes, bytes without reuse | nil, msg, code
  * (plans the model first; both are 0 until the first run). */
 static int m_memory(lua_State *L)
@@ -651,6 +759,7 @@ static int l_ops(lua_State *L)
 static const luaL_Reg methods[] = {
     {"plan", m_plan}, {"run", m_run}, {"time", m_time}, {"profile", m_profile},
     {"reset_profile", m_reset_profile}, {"set_threads", m_set_threads}, {"memory", m_memory},
+    {"set_precision", m_set_precision},
     {"set_observer", m_set_observer}, {NULL, NULL},
 };
 

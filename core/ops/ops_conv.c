@@ -131,7 +131,8 @@ static int same_params(const cq_conv2d_params *a, const cq_conv2d_params *b)
            a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right &&
            a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->act.kind == b->act.kind &&
            a->act.a == b->act.a && a->act.b == b->act.b && a->x_blocked == b->x_blocked &&
-           a->y_blocked == b->y_blocked && a->res_blocked == b->res_blocked;
+           a->y_blocked == b->y_blocked && a->res_blocked == b->res_blocked &&
+           a->bf16 == b->bf16;
 }
 
 /* kern.h's parameters of a 1-D or 2-D geometry (no activation). */
@@ -170,6 +171,7 @@ static int conv_kern(const cq_node *n, const cq_convgeo *g, cq_tensor *const *in
     p.x_blocked = env->x_blocked;
     p.y_blocked = env->y_blocked;
     p.res_blocked = env->residual && env->res_blocked;
+    p.bf16 = env->precision == CQ_BF16; /* the precision map's bf16: kern.h says where */
     if (!p.n || !p.c_in || !p.c_out || !p.h || !p.w)
         return 0;
     int keep = env->in_const && env->in_const[1] && (!b || env->in_const[2]);
@@ -270,6 +272,7 @@ static cq_status conv_plan_new(const cq_graph *g, const cq_node *n, const cq_ope
     p.x_blocked = env->x_blocked;
     p.y_blocked = env->y_blocked;
     p.res_blocked = env->res_blocked;
+    p.bf16 = env->precision == CQ_BF16;
     conv_plan *c = calloc(1, sizeof *c);
     if (!c)
         return cq_errf(err, CQ_ENOMEM, "Conv '%s': out of memory", n->name);

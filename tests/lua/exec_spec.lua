@@ -246,6 +246,33 @@ describe("calq.exec", function()
     end)
   end)
 
+  describe("Model:set_precision()", function()
+    it("runs the convolutions in bf16, close to fp32, and back", function()
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.5)
+      for i = 1, 28 do x:set(1, 1, i, i, -0.75) end
+      local name = m:outputs()[1].name
+      local f32 = assert(m:run(x))[name]
+      assert.is_true(m:set_precision("bf16"))
+      local b16 = assert(m:run(x))[name]
+      local d = b16:maxdiff(f32)
+      local st = f32:stats()
+      local mag = math.max(1, math.abs(st.min), math.abs(st.max))
+      assert.is_true(d > 0 and d < 2e-2 * mag, tostring(d))
+      -- patterns as calq.quant's, later pairs winning; fp32 gives f32's bits
+      assert.is_true(m:set_precision{{"op:Conv", "bf16"}, {"first:Conv", "fp32"}})
+      local mixed = assert(m:run(x))[name]
+      assert.is_true(mixed:maxdiff(f32) < 2e-2 * mag)
+      assert.is_true(m:set_precision("fp32"))
+      assert.are.equal(0, assert(m:run(x))[name]:maxdiff(f32))
+      local ok, msg = m:set_precision{{"nothing_here", "bf16"}}
+      assert.is_nil(ok)
+      assert.are.equal("precision pattern 'nothing_here' names no node", msg)
+      assert.has_error(function() m:set_precision("int8") end,
+        "bad argument #1 to 'set_precision' (unknown precision 'int8' (fp32, bf16))")
+    end)
+  end)
+
   describe("calq conform", function()
     it("ends with the counts over Debian's node tests #conform", function()
       if not exists(node_tests .. "/test_relu/model.onnx") then
@@ -348,6 +375,29 @@ describe("calq.exec", function()
       local name = m:outputs()[1].name
       local got = assert(calq.io.npy_read(dir .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"))
       assert.are.equal(0, got:maxdiff(assert(m:run(x))[name]))
+      os.execute("rm -rf '" .. dir .. "' '" .. input .. "'")
+    end)
+
+    it("runs the convolutions in bf16 with --precision bf16", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local input = dir .. "_x.npy"
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.25)
+      assert(calq.io.npy_write(input, x))
+      local m = assert(calq.onnx.load(fmnist))
+      local name = m:outputs()[1].name
+      local cmd = "%s infer %s --precision bf16 --input %s --output %s 2>&1; echo rc=$?"
+      local p = io.popen(cmd:format(calq_bin, fmnist, input, dir))
+      local text = p:read("a")
+      p:close()
+      assert.truthy(text:find("rc=0", 1, true), text)
+      local got = assert(calq.io.npy_read(dir .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"))
+      assert(m:set_precision("bf16"))
+      assert.are.equal(0, got:maxdiff(assert(m:run(x))[name]))
+      p = io.popen(cmd:gsub("bf16", "int4"):format(calq_bin, fmnist, input, dir))
+      text = p:read("a")
+      p:close()
+      assert.are.equal("calq infer: --precision must be bf16 or fp32\nrc=1\n", text)
       os.execute("rm -rf '" .. dir .. "' '" .. input .. "'")
     end)
 

@@ -8,12 +8,14 @@ local quant = require "calq.quant"
 
 local usage = [[
 usage: calq infer MODEL.onnx --input NAME=FILE ... --output DIR [--threads N] [--profile]
-                  [--no-lower]
+                  [--no-lower] [--precision bf16|fp32]
 
 FILE is a .npy (or an ONNX TensorProto .pb). A model with one input also
 takes --input FILE. Each output is written as DIR/NAME.npy (characters other
 than letters, digits, '.', '-' and '_' in NAME become '_'); DIR and its
 parents are created as needed. --profile prints each node's time.
+--precision bf16 runs every Conv in bf16 (bf16 products, f32 sums; see
+Model:set_precision).
 
 A QDQ model (QuantizeLinear / DequantizeLinear, as `calq quantize` and other
 tools write them) runs in calq's integer form (calq.quant.lower: QLinearConv,
@@ -42,7 +44,11 @@ local function run(argv)
     threads = { type = "integer" },
     profile = { type = "boolean" },
     no_lower = { type = "boolean" },
+    precision = { type = "string" },
   }, "calq infer")
+  if opts.precision and opts.precision ~= "bf16" and opts.precision ~= "fp32" then
+    fail("--precision must be bf16 or fp32")
+  end
   if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
     fail("--threads must be 1..1024")
   end
@@ -77,6 +83,10 @@ local function run(argv)
   if opts.threads then
     local _, terr = model:set_threads(opts.threads)
     if terr then fail("%s", terr) end
+  end
+  if opts.precision then
+    local _, perr = model:set_precision(opts.precision)
+    if perr then fail("%s", perr) end
   end
   local out, err = model:run(feeds)
   if not out then fail("%s", err) end
