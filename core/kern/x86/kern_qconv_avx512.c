@@ -117,13 +117,9 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
 
 /* ---- depthwise: the row buffer ------------------------------------------ */
 
-AI __m512i ld_row(const uint8_t *src, __mmask64 m, __m512i flip)
-{
-    return _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), flip);
-}
-
-/* Quad q of output row oy of image img, chunk at channel c0 (cn channels),
- * into buf: iwp entries of 256 bytes. */
+/* Quad q of output row oy of image img, chunk at channel c0 (mask m), into
+ * buf: iwp entries of 256 bytes. Rows outside the input load nothing (mask
+ * 0) and keep their fill, the zero point (or 0 past the kernel). */
 static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t oy,
                   int64_t q, int64_t c0, __mmask64 m, uint8_t *buf)
 {
@@ -131,79 +127,97 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
     const cq_conv2d_params *c = &p->c;
     int64_t C = c->c_in, iwp = c->w + c->pad_left + c->pad_right;
     int64_t zpp = p->x_zp + (p->x_dt == CQ_S8 ? 128 : 0);
-    __m512i zpv = _mm512_set1_epi8((char)zpp), zero = _mm512_setzero_si512();
+    __m512i zpv = _mm512_set1_epi8((char)zpp);
     __m512i flip = _mm512_set1_epi8(p->x_dt == CQ_S8 ? (char)0x80 : 0);
-    const uint8_t *rows[4];
-    int kind[4]; /* 0: past the kernel, 1: padding row, 2: input row */
+    const uint8_t *r[4];
+    __m512i f[4];
+    __mmask64 mk[4];
     for (int k = 0; k < 4; k++) {
         int64_t ky = 4 * q + k, iy = oy * c->stride_h - c->pad_top + ky * c->dil_h;
-        kind[k] = ky >= c->kh ? 0 : iy < 0 || iy >= c->h ? 1 : 2;
-        rows[k] = kind[k] == 2 ? x + ((img * c->h + iy) * c->w) * C + c0 : NULL;
+        int in = ky < c->kh && iy >= 0 && iy < c->h;
+        r[k] = in ? x + ((img * c->h + iy) * c->w) * C + c0 : x;
+        mk[k] = in ? m : 0;
+        f[k] = _mm512_xor_si512(ky < c->kh ? zpv : _mm512_setzero_si512(), flip);
     }
+    const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];
+    __m512i f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3];
+    __mmask64 m0 = mk[0], m1 = mk[1], m2 = mk[2], m3 = mk[3];
     uint8_t *e = buf;
-    for (int64_t ixp = 0; ixp < c->pad_left && ixp < iwp; ixp++, e += 256)
-        for (int j = 0; j < 4; j++)
-            _mm512_store_si512(e + 64 * j, zpv);
-    for (int64_t ix = 0; ix < c->w; ix++, e += 256) {
-        __m512i a[4];
-        for (int k = 0; k < 4; k++)
-            a[k] = kind[k] == 2 ? ld_row(rows[k] + ix * C, m, flip) : kind[k] ? zpv : zero;
-        __m512i l01 = _mm512_unpacklo_epi8(a[0], a[1]), h01 = _mm512_unpackhi_epi8(a[0], a[1]);
-        __m512i l23 = _mm512_unpacklo_epi8(a[2], a[3]), h23 = _mm512_unpackhi_epi8(a[2], a[3]);
+    for (int64_t ixp = 0; ixp < c->pad_left && ixp < iwp; ixp++, e += 256) {
+        _mm512_store_si512(e, zpv);
+        _mm512_store_si512(e + 64, zpv);
+        _mm512_store_si512(e + 128, zpv);
+        _mm512_store_si512(e + 192, zpv);
+    }
+    for (int64_t o = 0; o < c->w * C; o += C, e += 256) {
+        __m512i a0 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f0, m0, r0 + o), flip);
+        __m512i a1 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f1, m1, r1 + o), flip);
+        __m512i a2 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f2, m2, r2 + o), flip);
+        __m512i a3 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f3, m3, r3 + o), flip);
+        __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+        __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
         _mm512_store_si512(e, _mm512_unpacklo_epi16(l01, l23));
         _mm512_store_si512(e + 64, _mm512_unpackhi_epi16(l01, l23));
         _mm512_store_si512(e + 128, _mm512_unpacklo_epi16(h01, h23));
         _mm512_store_si512(e + 192, _mm512_unpackhi_epi16(h01, h23));
     }
-    for (int64_t ixp = c->pad_left + c->w; ixp < iwp; ixp++, e += 256)
-        for (int j = 0; j < 4; j++)
-            _mm512_store_si512(e + 64 * j, zpv);
+    for (int64_t ixp = c->pad_left + c->w; ixp < iwp; ixp++, e += 256) {
+        _mm512_store_si512(e, zpv);
+        _mm512_store_si512(e + 64, zpv);
+        _mm512_store_si512(e + 128, zpv);
+        _mm512_store_si512(e + 192, zpv);
+    }
 }
 
 /* ---- depthwise: the epilogue -------------------------------------------- */
 
-/* 64 codes of one pixel from the 4 sum vectors in lane order, to y (m: the
- * chunk's channels). */
-AI void epi64(const cq_qconv2d_plan *pl, const __m512i *acc, const float *mp, __mmask64 m,
-              uint8_t *y)
+/* What the epilogue needs, in registers (the stores to y are char stores,
+ * which the compiler must assume alias the plan). */
+typedef struct dw_epi {
+    __m512i zp16, lo8, hi8;
+    __m512 cap;
+    int s8, no_min, res;
+    const float *mult;   /* channel order (residual) */
+    int64_t cn;
+} dw_epi;
+
+AI __m512i codes16(__m512i a, const float *mp, __m512 cap, int no_min)
 {
-    const cq_qconv2d_params *p = &pl->p;
-    __m512i v[4];
-    for (int j = 0; j < 4; j++) {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), _mm512_loadu_ps(mp + 16 * j));
-        if (!pl->no_min) /* beyond int32 vcvtps2dq gives INT32_MIN: keep large ones large */
-            f = _mm512_min_ps(f, _mm512_set1_ps(1073741824.0f));
-        v[j] = _mm512_cvtps_epi32(f);
-    }
-    __m512i zp = _mm512_set1_epi16((short)p->y_zp);
-    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v[0], v[1]), zp);
-    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v[2], v[3]), zp);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(mp));
+    if (!no_min) /* beyond int32 vcvtps2dq gives INT32_MIN: keep large ones large */
+        f = _mm512_min_ps(f, cap);
+    return _mm512_cvtps_epi32(f);
+}
+
+/* 64 codes of one pixel from the 4 sum vectors in lane order (mp: the
+ * multipliers in lane order), to y (m: the chunk's channels). */
+AI void epi64(const dw_epi *E, __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp,
+              __mmask64 m, uint8_t *y)
+{
+    __m512i v0 = codes16(a0, mp, E->cap, E->no_min), v1 = codes16(a1, mp + 16, E->cap, E->no_min);
+    __m512i v2 = codes16(a2, mp + 32, E->cap, E->no_min);
+    __m512i v3 = codes16(a3, mp + 48, E->cap, E->no_min);
+    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
+    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
     __m512i b;
-    if (p->y_dt == CQ_S8) {
-        b = _mm512_packs_epi16(w01, w23);
-        b = _mm512_min_epi8(_mm512_max_epi8(b, _mm512_set1_epi8((char)p->y_min)),
-                            _mm512_set1_epi8((char)p->y_max));
-    } else {
-        b = _mm512_packus_epi16(w01, w23);
-        b = _mm512_min_epu8(_mm512_max_epu8(b, _mm512_set1_epi8((char)p->y_min)),
-                            _mm512_set1_epi8((char)p->y_max));
-    }
+    if (E->s8)
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
+    else
+        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
     _mm512_mask_storeu_epi8(y, m, b);
 }
 
 /* The same with a residual: lane order to channel order, then res16. */
-AI void epi64_res(const cq_qconv2d_plan *pl, const __m512i *acc, const float *mult, int64_t cn,
-                  const uint8_t *res, uint8_t *y)
+static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, __m512i a0, __m512i a1,
+                      __m512i a2, __m512i a3, const uint8_t *res, uint8_t *y)
 {
-    __m512i t0 = _mm512_shuffle_i32x4(acc[0], acc[1], 0x44);
-    __m512i t1 = _mm512_shuffle_i32x4(acc[0], acc[1], 0xEE);
-    __m512i t2 = _mm512_shuffle_i32x4(acc[2], acc[3], 0x44);
-    __m512i t3 = _mm512_shuffle_i32x4(acc[2], acc[3], 0xEE);
+    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
     __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
                      _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
-    for (int L = 0; L < 4 && 16 * L < cn; L++) {
-        __mmask16 m = mask16(cn - 16 * L);
-        __m512 mu = _mm512_maskz_loadu_ps(m, mult + 16 * L);
+    for (int L = 0; L < 4 && 16 * L < E->cn; L++) {
+        __mmask16 m = mask16(E->cn - 16 * L);
+        __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
         __m512i r = ld_res(&pl->p, res + 16 * L, m);
         _mm_mask_storeu_epi8(y + 16 * L, m, res16(&pl->p, nv[L], mu, r));
     }
@@ -211,72 +225,82 @@ AI void epi64_res(const cq_qconv2d_plan *pl, const __m512i *acc, const float *mu
 
 /* ---- depthwise: one output row of one chunk ----------------------------- */
 
-#define DW_ACC_INIT                                                                           \
-    __m512i acc[4];                                                                           \
-    for (int j = 0; j < 4; j++)                                                               \
-        acc[j] = _mm512_loadu_si512(cp + 16 * j);
+#define DW_DOT(e, w0, w1, w2, w3)                                                             \
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512((e)), w0);                                 \
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512((e) + 64), w1);                            \
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512((e) + 128), w2);                           \
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512((e) + 192), w3);
 
-AI void dw_out(const cq_qconv2d_plan *pl, const __m512i *acc, int64_t o, int64_t c0,
-               int64_t cn, __mmask64 m, const void *res, void *y)
-{
-    o += c0;
-    if (res)
-        epi64_res(pl, acc, pl->mult + c0, cn, (const uint8_t *)res + o, (uint8_t *)y + o);
-    else
-        epi64(pl, acc, pl->multp + c0, m, (uint8_t *)y + o);
-}
+#define DW_OUT                                                                                \
+    if (E->res)                                                                               \
+        epi64_res(pl, E, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);                   \
+    else                                                                                      \
+        epi64(E, a0, a1, a2, a3, mp, m, yb + o);
 
 /* 3 taps in a row, one quad (kh <= 4): the 12 weight vectors stay in
- * registers. */
-static void row_k3(const cq_qconv2d_plan *pl, const uint8_t *buf, const int8_t *wb,
-                   const int32_t *cp, int64_t obase, int64_t c0, int64_t cn, __mmask64 m,
-                   const void *res, void *y)
+ * registers. y, res at the chunk's first channel of the row's first pixel. */
+static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                   const void *res, uint8_t *yb)
 {
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t sw = c->stride_w, dw = c->dil_w, C = c->c_out;
-    __m512i w[3][4];
-    for (int kx = 0; kx < 3; kx++)
-        for (int j = 0; j < 4; j++)
-            w[kx][j] = _mm512_loadu_si512(wb + (kx * 4 + j) * 64);
-    for (int64_t ox = 0; ox < pl->ow; ox++) {
-        DW_ACC_INIT
-        for (int kx = 0; kx < 3; kx++) {
-            const uint8_t *e = buf + (ox * sw + kx * dw) * 256;
-            for (int j = 0; j < 4; j++)
-                acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512(e + 64 * j), w[kx][j]);
-        }
-        dw_out(pl, acc, obase + ox * C, c0, cn, m, res, y);
+    int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, ow = pl->ow;
+    __m512i w00 = _mm512_loadu_si512(wb), w01 = _mm512_loadu_si512(wb + 64),
+            w02 = _mm512_loadu_si512(wb + 128), w03 = _mm512_loadu_si512(wb + 192);
+    __m512i w10 = _mm512_loadu_si512(wb + 256), w11 = _mm512_loadu_si512(wb + 320),
+            w12 = _mm512_loadu_si512(wb + 384), w13 = _mm512_loadu_si512(wb + 448);
+    __m512i w20 = _mm512_loadu_si512(wb + 512), w21 = _mm512_loadu_si512(wb + 576),
+            w22 = _mm512_loadu_si512(wb + 640), w23 = _mm512_loadu_si512(wb + 704);
+    __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
+            c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
+    const uint8_t *e = buf;
+    for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C, e += st) {
+        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
+        DW_DOT(e, w00, w01, w02, w03)
+        DW_DOT(e + dl, w10, w11, w12, w13)
+        DW_DOT(e + 2 * dl, w20, w21, w22, w23)
+        DW_OUT
     }
 }
 
-static void row_any(const cq_qconv2d_plan *pl, const uint8_t *buf, const int8_t *wb,
-                    const int32_t *cp, int64_t obase, int64_t c0, int64_t cn, __mmask64 m,
-                    const void *res, void *y)
+static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                    const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                    const void *res, uint8_t *yb)
 {
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t sw = c->stride_w, dw = c->dil_w, C = c->c_out, kw = c->kw;
-    int64_t iwp = c->w + c->pad_left + c->pad_right;
-    for (int64_t ox = 0; ox < pl->ow; ox++) {
-        DW_ACC_INIT
-        for (int64_t q = 0; q < pl->nq; q++)
+    int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, kw = c->kw;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq, ow = pl->ow;
+    __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
+            c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
+    for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C) {
+        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
+        for (int64_t q = 0; q < nq; q++)
             for (int64_t kx = 0; kx < kw; kx++) {
-                const uint8_t *e = buf + (q * iwp + ox * sw + kx * dw) * 256;
+                const uint8_t *e = buf + q * iwp * 256 + ox * st + kx * dl;
                 const int8_t *wt = wb + (q * kw + kx) * 256;
-                for (int j = 0; j < 4; j++)
-                    acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512(e + 64 * j),
-                                                 _mm512_loadu_si512(wt + 64 * j));
+                DW_DOT(e, _mm512_loadu_si512(wt), _mm512_loadu_si512(wt + 64),
+                       _mm512_loadu_si512(wt + 128), _mm512_loadu_si512(wt + 192))
             }
-        dw_out(pl, acc, obase + ox * C, c0, cn, m, res, y);
+        DW_OUT
     }
 }
 
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                               void *y, int64_t r0, int64_t r1, void *scratch)
 {
-    const cq_conv2d_params *c = &pl->p.c;
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
     int64_t C = c->c_out, oh = pl->oh, ow = pl->ow, kw = c->kw;
     int64_t iwp = c->w + c->pad_left + c->pad_right;
     uint8_t *buf = scratch;
+    dw_epi E;
+    E.zp16 = _mm512_set1_epi16((short)p->y_zp);
+    E.lo8 = _mm512_set1_epi8((char)p->y_min);
+    E.hi8 = _mm512_set1_epi8((char)p->y_max);
+    E.cap = _mm512_set1_ps(1073741824.0f);
+    E.s8 = p->y_dt == CQ_S8;
+    E.no_min = pl->no_min;
+    E.res = res != NULL;
     for (int64_t r = r0; r < r1; r++) {
         int64_t img = r / oh, oy = r % oh, obase = (img * oh + oy) * ow * C;
         for (int64_t b = 0; b < pl->nch; b++) {
@@ -285,11 +309,18 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
             for (int64_t q = 0; q < pl->nq; q++)
                 build(pl, x, img, oy, q, c0, m, buf + q * iwp * 256);
             const int8_t *wb = pl->wd + b * pl->nq * kw * 256;
-            const int32_t *cp = pl->comp + b * 64;
-            if (pl->nq == 1 && kw == 3)
-                row_k3(pl, buf, wb, cp, obase, c0, cn, m, res, y);
+            const int32_t *cp = pl->comp + c0;
+            const float *mp = pl->multp + c0;
+            const void *rb = res ? (const uint8_t *)res + obase + c0 : NULL;
+            uint8_t *yb = (uint8_t *)y + obase + c0;
+            E.mult = pl->mult + c0;
+            E.cn = cn;
+            if (E.no_min && !E.s8 && !E.res && pl->nq == 1 && kw == 3)
+                row_k3(pl, &E, buf, wb, cp, mp, m, NULL, yb);
+            else if (pl->nq == 1 && kw == 3)
+                row_k3(pl, &E, buf, wb, cp, mp, m, rb, yb);
             else
-                row_any(pl, buf, wb, cp, obase, c0, cn, m, res, y);
+                row_any(pl, &E, buf, wb, cp, mp, m, rb, yb);
         }
     }
 }
