@@ -3,6 +3,9 @@
  *   fp32 FMA      24 independent vfmadd231ps zmm chains (latency hidden)
  *   bf16 dot      24 independent vdpbf16ps chains
  *   int8 dot      24 independent vpdpbusd chains
+ *   int8 amx      4 independent tdpbusd chains (16 x 16 x 64 products each, sources
+ *                 in tiles 4-7, no loads), where the CPU and OS allow AMX
+ *                 (cq_kern_amx); amx_cfg_ns: one ldtilecfg + tilerelease pair, ns
  *   fp32 tile     the inner loop of the pixel-major conv (core/kern/x86/kern_convpm_avx512.c):
  *                 7 pixels x 32 channels, per k step 2 weight loads, 7 broadcasts
  *                 through a tap-offset table, 14 FMAs; weights and input in L1
@@ -13,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "kern/kern.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16,fma")))
 #define CHAINS 24
@@ -106,6 +111,50 @@ AVX512 static double conv_tile(void)
     return t;
 }
 
+/* AMX: 4 independent tdpbusd accumulators (tiles 0-3) from tiles 4-7. */
+#define AMX __attribute__((target("amx-tile,amx-int8,avx512f")))
+#define AMX_ITERS 2000000L
+typedef struct tile_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_cfg;
+static tile_cfg amx_cfg;
+
+AMX static double int8_amx(void)
+{
+    _tile_loadconfig(&amx_cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_zero(6);
+    _tile_zero(7);
+    double t0 = now();
+    for (long i = 0; i < AMX_ITERS; i++) {
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+    }
+    double t = now() - t0;
+    _tile_release();
+    return t;
+}
+
+/* 100000 ldtilecfg + tilerelease pairs, seconds. */
+AMX static double amx_cfg_pair(void)
+{
+    double t0 = now();
+    for (long i = 0; i < 100000; i++) {
+        _tile_loadconfig(&amx_cfg);
+        _tile_release();
+    }
+    return now() - t0;
+}
+
 static double best(double (*f)(void))
 {
     double b = 1e30;
@@ -140,9 +189,18 @@ int main(int argc, char **argv)
         {"bf16_dot", bf16_dot, 2.0 * 32 * CHAINS * ITERS},
         {"int8_dot", int8_dot, 2.0 * 64 * CHAINS * ITERS},
         {"fp32_conv_tile", conv_tile, 2.0 * 16 * 14 * KC * TILES},
+        {"int8_amx", int8_amx, 2.0 * 16 * 16 * 64 * 4 * AMX_ITERS},
     };
+    amx_cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        amx_cfg.colsb[t] = 64;
+        amx_cfg.rows[t] = 16;
+    }
+    int amx = cq_kern_set_isa(CQ_ISA_AVX512) == CQ_ISA_AVX512 && cq_kern_amx();
     double fma = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        if (m[i].f == int8_amx && !amx)
+            continue;
         double g = m[i].ops / best(m[i].f) * 1e-9;
         if (i == 0)
             fma = g;
@@ -150,7 +208,14 @@ int main(int argc, char **argv)
             printf("%s\t%.1f\n", m[i].name, g);
         else
             printf("%-16s %7.1f G%s/s  %5.2fx the fp32 FMA peak\n", m[i].name, g,
-                   i == 2 ? "OP" : "FLOP", g / fma);
+                   i == 2 || i == 4 ? "OP" : "FLOP", g / fma);
+    }
+    if (amx) {
+        double ns = best(amx_cfg_pair) / 100000 * 1e9;
+        if (tsv)
+            printf("amx_cfg_ns\t%.1f\n", ns);
+        else
+            printf("%-16s %7.1f ns  (one ldtilecfg + tilerelease)\n", "amx_cfg", ns);
     }
     return 0;
 }

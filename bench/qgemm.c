@@ -5,7 +5,7 @@
  * Cout 256, 196 pixels, K 2304). A multiply-add counts as 2 operations. Each
  * figure is the best of 5 timings of BENCH_SECONDS / 5 of repeated runs.
  * Paths: "amx" (AVX-512 with AMX tiles, where cq_kern_amx() allows it),
- * "avx512" (VNNI, AMX off), "avx2".
+ * "avx512" (VNNI, AMX off), "avx2"; BENCH_PATHS=amx,avx512 (say) runs only those.
  * Usage: qgemm [seconds] [--tsv]   (--tsv: "path out m n k GOP/s" lines) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,9 @@ int main(int argc, char **argv)
             mult[j] = 1e-5f;
         }
         for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
-            if (cq_kern_set_isa(isas[ii]) != isas[ii] || cq_kern_set_amx(amxs[ii]) != amxs[ii])
+            const char *only = getenv("BENCH_PATHS");
+            if ((only && !strstr(only, names[ii])) || cq_kern_set_isa(isas[ii]) != isas[ii] ||
+                cq_kern_set_amx(amxs[ii]) != amxs[ii])
                 continue;
             for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++) {
                 cq_qgemm_params p = cq_qgemm_params_default();
