@@ -191,16 +191,16 @@ AI __m512i codes16(__m512i a, const float *mp, __m512 cap, int no_min)
 
 /* 64 codes of one pixel from the 4 sum vectors in lane order (mp: the
  * multipliers in lane order), to y (m: the chunk's channels). */
-AI void epi64(const dw_epi *E, __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp,
-              __mmask64 m, uint8_t *y)
+AI void epi64(const dw_epi *E, const int s8, const int no_min, __m512i a0, __m512i a1,
+              __m512i a2, __m512i a3, const float *mp, __mmask64 m, uint8_t *y)
 {
-    __m512i v0 = codes16(a0, mp, E->cap, E->no_min), v1 = codes16(a1, mp + 16, E->cap, E->no_min);
-    __m512i v2 = codes16(a2, mp + 32, E->cap, E->no_min);
-    __m512i v3 = codes16(a3, mp + 48, E->cap, E->no_min);
+    __m512i v0 = codes16(a0, mp, E->cap, no_min), v1 = codes16(a1, mp + 16, E->cap, no_min);
+    __m512i v2 = codes16(a2, mp + 32, E->cap, no_min);
+    __m512i v3 = codes16(a3, mp + 48, E->cap, no_min);
     __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
     __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
     __m512i b;
-    if (E->s8)
+    if (s8)
         b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
     else
         b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
@@ -232,16 +232,16 @@ static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, __m512i a0, __
     a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512((e) + 192), w3);
 
 #define DW_OUT                                                                                \
-    if (E->res)                                                                               \
+    if (RES)                                                                                  \
         epi64_res(pl, E, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);                   \
     else                                                                                      \
-        epi64(E, a0, a1, a2, a3, mp, m, yb + o);
+        epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, m, yb + o);
 
 /* 3 taps in a row, one quad (kh <= 4): the 12 weight vectors stay in
  * registers. y, res at the chunk's first channel of the row's first pixel. */
-static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
-                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
-                   const void *res, uint8_t *yb)
+AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES)
 {
     const cq_conv2d_params *c = &pl->p.c;
     int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, ow = pl->ow;
@@ -263,10 +263,33 @@ static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *bu
     }
 }
 
+/* The epilogue's choices as constants: each variant its own loop. */
+#define DW_VARIANTS(F)                                                                        \
+    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
+    case 0: F(0, 0, 0); break;                                                                \
+    case 1: F(0, 0, 1); break;                                                                \
+    case 2: F(0, 1, 0); break;                                                                \
+    case 3: F(0, 1, 1); break;                                                                \
+    case 4: F(1, 0, 0); break;                                                                \
+    case 5: F(1, 0, 1); break;                                                                \
+    case 6: F(1, 1, 0); break;                                                                \
+    default: F(1, 1, 1); break;                                                               \
+    }
+
+static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                   const void *res, uint8_t *yb)
+{
+#define K3(a, b, c) row_k3_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c)
+    DW_VARIANTS(K3)
+#undef K3
+}
+
 static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
                     const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
                     const void *res, uint8_t *yb)
 {
+    const int S8 = E->s8, NOMIN = E->no_min, RES = E->res;
     const cq_conv2d_params *c = &pl->p.c;
     int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, kw = c->kw;
     int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq, ow = pl->ow;
@@ -315,9 +338,7 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
             uint8_t *yb = (uint8_t *)y + obase + c0;
             E.mult = pl->mult + c0;
             E.cn = cn;
-            if (E.no_min && !E.s8 && !E.res && pl->nq == 1 && kw == 3)
-                row_k3(pl, &E, buf, wb, cp, mp, m, NULL, yb);
-            else if (pl->nq == 1 && kw == 3)
+            if (pl->nq == 1 && kw == 3)
                 row_k3(pl, &E, buf, wb, cp, mp, m, rb, yb);
             else
                 row_any(pl, &E, buf, wb, cp, mp, m, rb, yb);
