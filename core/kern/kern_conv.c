@@ -175,8 +175,23 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         pl->col_bytes = (pl->col_bytes + 63) / 64 * 64;
         pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     }
-    if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && bf16_applies(p) &&
-        cq_bgemm_native() && cq__convpmb_applies(p)) {
+    int gemm_algo = pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1;
+    if (gemm_algo && bf16_applies(p) && cq__amx_bf16() && cq__convamx_applies(p)) {
+        /* bf16 with AMX-BF16: tdpbf16ps tiles, both layouts */
+        int64_t npad = (p->c_out + 31) / 32 * 32;
+        pl->wpa = cq_alloc(cq__convamx_wcount(p) * sizeof(uint16_t));
+        pl->bpm = cq_alloc((size_t)npad * sizeof(float));
+        if (!pl->wpa || !pl->bpm) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        cq__convamx_pack_w(p, w, pl->wpa);
+        for (int64_t c = 0; c < npad; c++)
+            pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
+        size_t s = cq__convamx_scratch(p, oh, ow);
+        pl->scratch = s > pl->scratch ? s : pl->scratch;
+    } else if (gemm_algo && bf16_applies(p) && cq_bgemm_native() && cq__convpmb_applies(p)) {
         /* bf16 with AVX512-BF16: the bf16 pixel-major GEMM, both layouts */
         int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
         pl->wpb = cq_alloc(cq__convpmb_wcount(p) * sizeof(uint16_t));
@@ -225,7 +240,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         pl->scratch = s > pl->scratch ? s : pl->scratch;
     }
     if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && !pl->wst && !pl->wpm &&
-        !pl->wpb) {
+        !pl->wpb && !pl->wpa) {
         /* weights packed for the AVX-512 sgemm, used when that ISA is on
          * (not for the stem and pixel-major paths, which pack their own:
          * one packed copy of the weights per plan) */
@@ -273,7 +288,8 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->scratch = sb > pl->scratch ? sb : pl->scratch;
         }
     }
-    pl->tscratch = pl->wpb    ? cq__convpmb_scratch(p, oh, ow)
+    pl->tscratch = pl->wpa    ? cq__convamx_scratch(p, oh, ow)
+                   : pl->wpb  ? cq__convpmb_scratch(p, oh, ow)
                    : pl->wcb  ? cq__dwcb_scratch(p, oh, ow)
                    : pl->dwp  ? cq__dwp_scratch(p, oh, ow)
                    : pl->wst  ? cq__stem_scratch(p, oh, ow)
@@ -303,7 +319,7 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
     own_path o = own_of(pl);
     size_t own = o ? own_bytes(pl, o, cq_kern_threads()) : 0;
     /* bf16 on an f32 path: x rounded in front of the rest */
-    size_t xr = pl->bf16_x && o != OWN_CONVPMB ? x_bytes(pl) + 64 : 0;
+    size_t xr = pl->bf16_x && o != OWN_CONVPMB && o != OWN_CONVAMX ? x_bytes(pl) + 64 : 0;
     return (own > pl->scratch ? own : pl->scratch) + layout_bytes(pl) + xr;
 }
 
@@ -317,6 +333,8 @@ int cq_conv2d_blocked_native(const cq_conv2d_params *p)
     if (!p || cq_kern_isa() != CQ_ISA_AVX512 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) ||
         (p->x_blocked && p->c_in % 16) || ((p->y_blocked || p->res_blocked) && p->c_out % 16))
         return 0;
+    if (bf16_applies(p) && cq__amx_bf16() && cq__convamx_applies(p))
+        return 1;
     if (bf16_applies(p) && cq_bgemm_native())
         return cq__convpmb_applies(p);
     if (p->groups == 1)
@@ -340,6 +358,7 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->bpm);
     cq_free(pl->wst);
     cq_free(pl->wpb);
+    cq_free(pl->wpa);
     free(pl);
 }
 

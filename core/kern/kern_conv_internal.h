@@ -33,6 +33,7 @@ struct cq_conv2d_plan {
     int dwp;     /* DEPTHWISE where cq__dwp_applies: the AVX-512 plane kernel runs it */
     uint16_t *wpb; /* bf16 (p.bf16, AVX512-BF16, cq__convpmb_applies): W^T pairs for the
                     * bf16 pixel-major GEMM (bias in bpm) */
+    uint16_t *wpa; /* bf16 with AMX-BF16 (cq__convamx_applies): W packed in B tiles */
     int bf16_x;  /* bf16 on the f32 paths: weights rounded in the plan, x rounded into
                   * scratch by each run */
     float *wst;  /* IM2COL where cq__stem_applies: weights for the AVX-512 direct
@@ -45,8 +46,12 @@ struct cq_conv2d_plan {
 
 /* The own AVX-512 paths, which split their work over the kernel threads. */
 typedef enum own_path {
-    OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM, OWN_CONVPMB
+    OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM, OWN_CONVPMB, OWN_CONVAMX
 } own_path;
+
+/* Whether the CPU has AMX-BF16 and cq_kern_amx() is on
+ * (x86/kern_convpm_bf16_amx.c). */
+int cq__amx_bf16(void);
 
 /* Whether p.bf16 applies to p: groups 1 and no few-channel stem. */
 static inline int bf16_applies(const cq_conv2d_params *p)
@@ -57,6 +62,8 @@ static inline int bf16_applies(const cq_conv2d_params *p)
 
 static inline own_path own_of(const cq_conv2d_plan *pl)
 {
+    if (pl->wpa)
+        return cq__amx_bf16() ? OWN_CONVAMX : OWN_NONE;
     if (pl->wpb)
         return cq_bgemm_native() ? OWN_CONVPMB : OWN_NONE;
     if (cq_kern_isa() != CQ_ISA_AVX512)
@@ -76,7 +83,7 @@ static inline size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static inline int layout_native(const cq_conv2d_plan *pl)
 {
     own_path o = own_of(pl);
-    return o == OWN_CONVPM || o == OWN_DWCB || o == OWN_CONVPMB;
+    return o == OWN_CONVPM || o == OWN_DWCB || o == OWN_CONVPMB || o == OWN_CONVAMX;
 }
 
 static inline size_t x_bytes(const cq_conv2d_plan *pl)
@@ -123,6 +130,21 @@ size_t cq__convpmb_wcount(const cq_conv2d_params *p);
 void cq__convpmb_pack_w(const cq_conv2d_params *p, const float *w, uint16_t *wp);
 size_t cq__convpmb_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpmb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                     const uint16_t *wp, const float *bias_pad, float *y, const float *res,
+                     void *scratch, int part, int nparts);
+
+/* The bf16 convolution on AMX tiles (x86/kern_convpm_bf16_amx.c): where
+ * the CPU has AMX-BF16 and cq_kern_amx() (cq__amx_bf16); applies to groups
+ * 1, either layout, padded rows up to 256 KiB of bf16, up to 4096 k steps
+ * (taps x 32-channel chunks). W is rounded and packed by cq__convamx_pack_w
+ * into cq__convamx_wcount() bf16 (1 KiB B tiles); bias_pad holds c_out
+ * rounded up to 32. One image as cq__convpm_run (res: y in NCHW16c only);
+ * scratch holds cq__convamx_scratch() bytes per share. */
+int cq__convamx_applies(const cq_conv2d_params *p);
+size_t cq__convamx_wcount(const cq_conv2d_params *p);
+void cq__convamx_pack_w(const cq_conv2d_params *p, const float *w, uint16_t *wp);
+size_t cq__convamx_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__convamx_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                      const uint16_t *wp, const float *bias_pad, float *y, const float *res,
                      void *scratch, int part, int nparts);
 

@@ -44,6 +44,9 @@ static void conv_part(void *ctx, int i, int n, int tid)
     case OWN_CONVPMB:
         cq__convpmb_run(p, oh, ow, j->x, pl->wpb, pl->bpm, j->y, j->res, sc, i, n);
         break;
+    case OWN_CONVAMX:
+        cq__convamx_run(p, oh, ow, j->x, pl->wpa, pl->bpm, j->y, j->res, sc, i, n);
+        break;
     case OWN_DWCB: {
         /* whole 16-channel blocks */
         int64_t nb = (p->c_out + 15) / 16, b0 = nb * i / n, b1 = nb * (i + 1) / n;
@@ -174,7 +177,7 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
                        scratch_bytes, need);
     const cq__kern_vtab *k = cq__kern();
-    if (pl->bf16_x && own_of(pl) != OWN_CONVPMB) {
+    if (pl->bf16_x && own_of(pl) != OWN_CONVPMB && own_of(pl) != OWN_CONVAMX) {
         /* bf16 on an f32 path: the plan's weights are rounded; x is here */
         float *xr = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
         for (size_t i = 0; i < x_count; i++)
@@ -227,7 +230,8 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
     int64_t K = cig * p->kh * p->kw;
     /* NCHW16c out of the pixel-major GEMM: the residual in its epilogue
      * (the same layout, one line per pixel and block) */
-    int res_epilogue = o == OWN_SGEMM || ((o == OWN_CONVPM || o == OWN_CONVPMB) && p->y_blocked);
+    int res_epilogue = o == OWN_SGEMM ||
+                       ((o == OWN_CONVPM || o == OWN_CONVPMB || o == OWN_CONVAMX) && p->y_blocked);
     if (res && !res_epilogue) {
         /* No epilogue for it: convolve without the activation, then add and
          * activate in L1-sized chunks. The pixel-major GEMM into NCHW is

@@ -1,6 +1,6 @@
 /* test_kern_bconv.c - Conv2d in bf16 (cq_conv2d_params.bf16): every ISA
- * (the bf16 pixel-major GEMM with AVX512-BF16, the f32 paths on rounded
- * operands elsewhere) and one and two threads against the f32 reference on
+ * (AMX-BF16 tiles, then with AMX off the bf16 pixel-major GEMM with
+ * AVX512-BF16, the f32 paths on rounded operands elsewhere) and one and two threads against the f32 reference on
  * bf16-rounded inputs and weights, on random shapes (odd sizes, 1x1 to 5x5,
  * strides, pads, dilations, both layouts, activations, residuals); the
  * depthwise and stem convolutions, which stay f32, against the unrounded
@@ -107,15 +107,19 @@ static void check_case(const cq_conv2d_params *p, kt_rng *r, int with_bias, int 
     for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
         if (cq_kern_set_isa(isas[ii]) != isas[ii])
             continue;
+        /* with AVX-512: AMX-BF16 tiles where the CPU has them, then vdpbf16ps */
+        for (int amx = cq_kern_set_amx(1); amx >= 0; amx--)
         for (int th = 1; th <= 2; th++) {
+            cq_kern_set_amx(amx);
             cq_kern_set_threads(th);
             cq__kern_set_min_share(0);
             run_conv(p, w, with_bias ? bias : NULL, x, with_res ? res : NULL, got, oh, ow);
             int64_t bad = kt_mismatch(got, want, ny, K);
             if (bad >= 0)
-                print_error("%s, %d thread(s): c_in %lld c_out %lld %lldx%lld k %lldx%lld s %lld "
+                print_error("%s%s, %d thread(s): c_in %lld c_out %lld %lldx%lld k %lldx%lld s %lld "
                             "pad %lld dil %lld blocked %d/%d: y[%lld] = %.8g, want %.8g\n",
-                            cq_isa_name(isas[ii]), th, (long long)p->c_in, (long long)p->c_out,
+                            cq_isa_name(isas[ii]), cq_kern_amx() ? " (AMX)" : "", th,
+                            (long long)p->c_in, (long long)p->c_out,
                             (long long)p->h, (long long)p->w, (long long)p->kh,
                             (long long)p->kw, (long long)p->stride_w, (long long)p->pad_left,
                             (long long)p->dil_w, p->x_blocked, p->y_blocked, (long long)bad,
@@ -126,6 +130,7 @@ static void check_case(const cq_conv2d_params *p, kt_rng *r, int with_bias, int 
         cq_kern_set_threads(1);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_kern_set_amx(1);
     cq_free(w);
     cq_free(x);
     cq_free(bias);
