@@ -78,8 +78,10 @@ typedef struct cq_exec_opts {
      * (plan the graph once, or run cq_passes_run, before building the map):
      * CQ_F32, CQ_BF16, CQ_S8 or CQ_U8 (int8, either signedness). NULL: every
      * node f32. n_precision must equal g->n_nodes. The executor checks and
-     * keeps the map (cq_exec_node_precision); the kernels still run every
-     * node in f32: honouring it is a later issue's (quantizer, cost model). */
+     * keeps the map (cq_exec_node_precision); a Conv in CQ_BF16 plans and
+     * runs kern.h's bf16 convolution (cq_conv2d_params.bf16), every other
+     * node still runs as it would in f32 (int8 comes from the quantizer's
+     * lowered graph, not from this map). */
     const cq_dtype *precision;
     int n_precision;
 } cq_exec_opts;

@@ -144,9 +144,11 @@ typedef struct cq_conv2d_params {
     /* 1: compute in bf16 (kern_bgemm.h's arithmetic: x and w rounded to
      * bf16 by cq_bgemm_round, f32 sums, f32 in and out) where groups is 1
      * and the conv is no few-channel stem (c_in > 4, or 1x1); depthwise,
-     * grouped convs and the stems stay f32. With AVX512-BF16 the bf16
-     * pixel-major GEMM (vdpbf16ps) runs it, reading and writing both
-     * layouts natively; elsewhere the f32 paths run on the rounded operands. */
+     * grouped convs and the stems stay f32. With AMX-BF16 (and
+     * cq_kern_amx()) tdpbf16ps tiles run it, else with AVX512-BF16 the bf16
+     * pixel-major GEMM (vdpbf16ps: on some CPUs half the f32 FMA rate,
+     * bench/RESULTS.md), both reading and writing either layout
+     * natively; elsewhere the f32 paths run on the rounded operands. */
     int bf16;
 } cq_conv2d_params;
 
