@@ -11,7 +11,7 @@
 #define TP 64            /* pixels per layout tile */
 #define TC 64            /* channels per layout tile */
 #define ROWS_MAX 64      /* row pointers handed to max8 at once */
-#define POOL_ROW_MAX 8192 /* padded row bytes the NCHW pool keeps on the stack */
+#define POOL_ROW_MAX 16384 /* padded row bytes the pool keeps on the stack (twice) */
 
 static int lims(cq_dtype dt, int32_t *lo, int32_t *hi)
 {
@@ -231,8 +231,8 @@ static void pool_nhwc(const cq__qelt_vtab *k, const cq_pool2d_params *p, cq_dtyp
         }
 }
 
-/* One output of an NCHW plane, every tap tested: where the row buffer of
- * pool_nchw would not fit. */
+/* One output of an NCHW plane, every tap tested: where the row buffers of
+ * pool_rows would not fit. */
 static uint8_t pool1(const cq_pool2d_params *p, cq_dtype dt, const uint8_t *x, int64_t oy,
                      int64_t ox)
 {
@@ -253,61 +253,60 @@ static uint8_t pool1(const cq_pool2d_params *p, cq_dtype dt, const uint8_t *x, i
 
 /* Each output row: the max of the window's rows into a padded row buffer
  * (the lowest code in the padding), then the max of the kw columns for every
- * start position, kept at every stride_w-th. */
-static void pool_nchw(const cq__qelt_vtab *k, const cq_pool2d_params *p, cq_dtype dt,
-                      int64_t oh, int64_t ow, const uint8_t *x, uint8_t *y)
+ * start position, kept at every stride_w-th. A pixel is in bytes: 1 for
+ * NCHW planes (n * c of them), c for NHWC images (n). 0 when the padded row
+ * does not fit the stack buffers. */
+static int pool_rows(const cq__qelt_vtab *k, const cq_pool2d_params *p, cq_dtype dt, int64_t oh,
+                     int64_t ow, int64_t in, const uint8_t *x, uint8_t *y)
 {
     int64_t sw = p->stride_w, dw = p->dil_w, pl = p->pad_left, w = p->w;
     int64_t nt = (ow - 1) * sw + 1;     /* start positions, padded coordinates */
-    int64_t len = nt + (p->kw - 1) * dw; /* padded row bytes read */
-    if (len > POOL_ROW_MAX || p->kw > ROWS_MAX * ROWS_MAX) {
-        for (int64_t nc = 0; nc < p->n * p->c; nc++)
-            for (int64_t oy = 0; oy < oh; oy++)
-                for (int64_t ox = 0; ox < ow; ox++)
-                    y[(nc * oh + oy) * ow + ox] = pool1(p, dt, x + nc * p->h * w, oy, ox);
-        return;
-    }
+    int64_t len = nt + (p->kw - 1) * dw; /* padded row pixels read */
+    if (len * in > POOL_ROW_MAX)
+        return 0;
     uint8_t buf[POOL_ROW_MAX], t[POOL_ROW_MAX];
-    uint8_t low = dt == CQ_S8 ? 0x80 : 0;
-    /* input columns [xa, xb) land in buf[xa + pl, xb + pl) */
-    int64_t xa = 0, xb = len - pl < w ? len - pl : w;
-    memset(buf, low, (size_t)len);
+    /* input columns [0, xb) land in buf[pl, xb + pl) */
+    int64_t xb = len - pl < w ? len - pl : w, planes = in == 1 ? p->n * p->c : p->n;
+    memset(buf, dt == CQ_S8 ? 0x80 : 0, (size_t)(len * in));
     const uint8_t *rows[ROWS_MAX];
-    for (int64_t nc = 0; nc < p->n * p->c; nc++) {
-        const uint8_t *xc = x + nc * p->h * w;
+    for (int64_t pc = 0; pc < planes; pc++) {
+        const uint8_t *xc = x + pc * p->h * w * in;
         for (int64_t oy = 0; oy < oh; oy++) {
             int64_t ky0, ky1, nr = 0;
             taps(oy, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h, &ky0, &ky1);
-            uint8_t *yr = y + (nc * oh + oy) * ow;
-            if (xb > xa) {
-                uint8_t *bx = buf + xa + pl;
+            uint8_t *yr = y + (pc * oh + oy) * ow * in;
+            if (xb > 0) {
+                uint8_t *bx = buf + pl * in;
                 for (int64_t ky = ky0; ky < ky1; ky++) {
                     if (nr == ROWS_MAX) {
-                        max_rows(k, dt, rows, nr, xb - xa, bx);
+                        max_rows(k, dt, rows, nr, xb * in, bx);
                         rows[0] = bx;
                         nr = 1;
                     }
-                    rows[nr++] = xc + (oy * p->stride_h - p->pad_top + ky * p->dil_h) * w + xa;
+                    rows[nr++] = xc + (oy * p->stride_h - p->pad_top + ky * p->dil_h) * w * in;
                 }
-                max_rows(k, dt, rows, nr, xb - xa, bx);
+                max_rows(k, dt, rows, nr, xb * in, bx);
             }
             /* columns: t[j] = max over kx of buf[j + kx * dw] */
             uint8_t *dst = sw == 1 ? yr : t;
             int64_t nk = 0;
             for (int64_t kx = 0; kx < p->kw; kx++) {
                 if (nk == ROWS_MAX) {
-                    max_rows(k, dt, rows, nk, nt, dst);
+                    max_rows(k, dt, rows, nk, nt * in, dst);
                     rows[0] = dst;
                     nk = 1;
                 }
-                rows[nk++] = buf + kx * dw;
+                rows[nk++] = buf + kx * dw * in;
             }
-            max_rows(k, dt, rows, nk, nt, dst);
-            if (sw != 1)
+            max_rows(k, dt, rows, nk, nt * in, dst);
+            if (sw == 2 && in == 1)
+                k->pick2(t, ow, yr);
+            else if (sw != 1)
                 for (int64_t ox = 0; ox < ow; ox++)
-                    yr[ox] = t[ox * sw];
+                    memcpy(yr + ox * in, t + ox * sw * in, (size_t)in);
         }
     }
+    return 1;
 }
 
 cq_status cq_maxpool2d_8(const cq_pool2d_params *p, cq_dtype dt, const void *x, void *y,
@@ -324,10 +323,17 @@ cq_status cq_maxpool2d_8(const cq_pool2d_params *p, cq_dtype dt, const void *x, 
         return cq_errf(err, CQ_EINVAL, "maxpool2d_8: the kind must be max");
     if (!x || !y)
         return cq_errf(err, CQ_EINVAL, "maxpool2d_8: NULL buffer");
-    if (nhwc)
-        pool_nhwc(vt(), p, dt, oh, ow, x, y);
+    const cq__qelt_vtab *k = vt();
+    if (pool_rows(k, p, dt, oh, ow, nhwc ? p->c : 1, x, y))
+        return CQ_OK;
+    if (nhwc) /* rows too long for the stack: one output pixel at a time */
+        pool_nhwc(k, p, dt, oh, ow, x, y);
     else
-        pool_nchw(vt(), p, dt, oh, ow, x, y);
+        for (int64_t nc = 0; nc < p->n * p->c; nc++)
+            for (int64_t oy = 0; oy < oh; oy++)
+                for (int64_t ox = 0; ox < ow; ox++)
+                    ((uint8_t *)y)[(nc * oh + oy) * ow + ox] =
+                        pool1(p, dt, (const uint8_t *)x + nc * p->h * p->w, oy, ox);
     return CQ_OK;
 }
 
@@ -381,10 +387,16 @@ static void max8_s(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t 
     }
 }
 
+static void pick2_s(const uint8_t *x, int64_t n, uint8_t *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[2 * i];
+}
+
 static void lut_s(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = lut[x[i]];
 }
 
-const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s, qadd_s, max8_s, lut_s};
+const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s, qadd_s, max8_s, pick2_s, lut_s};

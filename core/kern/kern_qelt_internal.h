@@ -28,6 +28,8 @@ typedef struct cq__qelt_vtab {
     /* y[j] = max over r < nr of rows[r][j], j < n, codes of dt (nr >= 1);
      * y may be one of the rows. */
     void (*max8)(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n, uint8_t *y);
+    /* y[i] = x[2 i], i < n (reads x[0 .. 2 n - 2]). */
+    void (*pick2)(const uint8_t *x, int64_t n, uint8_t *y);
     /* y[i] = lut[x[i]]; y may be x. */
     void (*lut)(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n);
 } cq__qelt_vtab;

@@ -57,7 +57,8 @@ static void shape_at(kt_rng *r, int k, int64_t *n, int64_t *c, int64_t *hw)
     static const int64_t fixed[][3] = {{1, 1, 1},  {1, 15, 1}, {1, 1, 17},  {1, 3, 21},
                                        {1, 63, 1}, {1, 5, 13}, {1, 65, 1},  {2, 16, 16},
                                        {1, 17, 33}, {3, 64, 49}, {1, 3, 224}, {2, 130, 7},
-                                       {1, 1, 1000}, {1, 256, 20}, {0, 4, 4}};
+                                       {1, 1, 1000}, {1, 256, 20}, {0, 4, 4},
+                                       {1, 64, 200}, {2, 100, 130}, {1, 3, 1000}};
     int nf = (int)(sizeof fixed / sizeof fixed[0]);
     if (k < nf) {
         *n = fixed[k][0];
@@ -406,12 +407,18 @@ static void test_kern_qelt_maxpool_edges(void **state)
     p.n = 1;
     p.c = 2;
     p.h = 3;
-    p.w = 9000;
+    p.w = 17000;
     p.kh = 2;
     p.kw = 3;
     p.stride_w = 1;
     p.pad_left = p.pad_right = 1;
     pool_check(&p, CQ_U8, &r, isas, ni, "long rows");
+    p.c = 200;
+    p.h = 12;
+    p.w = 100;
+    p.kh = p.kw = 9;
+    p.stride_h = p.stride_w = 2;
+    pool_check(&p, CQ_S8, &r, isas, ni, "wide NHWC rows, 81 taps");
     /* global: the window is the image */
     p = cq_pool2d_params_default();
     p.n = 2;

@@ -131,9 +131,25 @@ static void max8(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n,
     }
 }
 
+static void pick2(const uint8_t *x, int64_t n, uint8_t *y)
+{
+    __m256i lo = _mm256_set1_epi16(0xff);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* reads x[2 i .. 2 i + 63]: the last pair whole */
+        if (2 * i + 64 > 2 * n - 1)
+            break;
+        __m256i a = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + 2 * i)), lo);
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + 2 * i + 32)), lo);
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xd8));
+    }
+    if (i < n)
+        cq__qelt_scalar.pick2(x + 2 * i, n - i, y + i);
+}
+
 static void lut(const uint8_t table[256], const uint8_t *x, uint8_t *y, int64_t n)
 {
     cq__qelt_scalar.lut(table, x, y, n);
 }
 
-const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant, tr8, qadd, max8, lut};
+const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant, tr8, qadd, max8, pick2, lut};

@@ -69,10 +69,54 @@ static void dequant(const void *q, cq_dtype dt, int64_t n, float scale, int32_t 
     }
 }
 
+/* 64 rows x 16 columns at src into 16 rows x 64 columns at dst: four 16 x 16
+ * blocks, one per 128-bit lane, through the SSE rounds of unpacks, so each
+ * dst row is one 64-byte store. */
+AI void tr64x16(const uint8_t *src, int64_t lds, uint8_t *dst, int64_t ldd)
+{
+    __m512i a[16], b[16];
+    for (int t = 0; t < 16; t++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(src + t * lds)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(src + (16 + t) * lds)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(src + (32 + t) * lds)), 2);
+        a[t] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(src + (48 + t) * lds)),
+                                  3);
+    }
+    for (int i = 0; i < 8; i++) {
+        b[i] = _mm512_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
+        b[i + 8] = _mm512_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+        a[i] = _mm512_unpacklo_epi16(b[2 * i], b[2 * i + 1]);
+        a[i + 8] = _mm512_unpackhi_epi16(b[2 * i], b[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+        b[i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+        b[i + 8] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+        a[i] = _mm512_unpacklo_epi64(b[2 * i], b[2 * i + 1]);
+        a[i + 8] = _mm512_unpackhi_epi64(b[2 * i], b[2 * i + 1]);
+    }
+    static const int col[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    for (int k = 0; k < 16; k++)
+        _mm512_storeu_si512(dst + col[k] * ldd, a[k]);
+}
+
 static void tr8(const uint8_t *src, int64_t rows, int64_t cols, int64_t lds, uint8_t *dst,
                 int64_t ldd)
 {
-    cq__tr8_x86(src, rows, cols, lds, dst, ldd);
+    int64_t r64 = rows & ~(int64_t)63, c16 = cols & ~(int64_t)15;
+    if (c16 && r64)
+        for (int64_t i = 0; i < r64; i += 64)
+            for (int64_t j = 0; j < c16; j += 16)
+                tr64x16(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+    else
+        r64 = 0;
+    if (r64 < rows) /* the rows below the 64-row blocks, then the columns right of them */
+        cq__tr8_x86(src + r64 * lds, rows - r64, cols, lds, dst + r64, ldd);
+    if (r64 && c16 < cols)
+        cq__tr8_x86(src + c16, r64, cols - c16, lds, dst + c16 * ldd, ldd);
 }
 
 static void qadd(cq_dtype dt, const void *a, float ra, const void *b, float rb, float fixed,
@@ -110,6 +154,16 @@ static void max8(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n,
     }
 }
 
+static void pick2(const uint8_t *x, int64_t n, uint8_t *y)
+{
+    for (int64_t i = 0; i < n; i += 32) { /* the low bytes of 32 16-bit lanes */
+        int64_t m = n - i >= 32 ? 64 : 2 * (n - i) - 1;
+        __mmask64 k = m == 64 ? ~(__mmask64)0 : (((__mmask64)1 << m) - 1);
+        __m256i v = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi8(k, x + 2 * i));
+        _mm256_mask_storeu_epi8(y + i, (__mmask32)(n - i >= 32 ? ~0u : (1u << (n - i)) - 1), v);
+    }
+}
+
 /* 256 entries as four 64-byte tables: vpermt2b picks from 128 by the low 7
  * bits, bit 7 chooses the pair. Needs AVX512_VBMI. */
 __attribute__((target("avx512vbmi"))) static void lut_vbmi(const uint8_t lut[256],
@@ -135,4 +189,4 @@ static void lut(const uint8_t table[256], const uint8_t *x, uint8_t *y, int64_t 
         cq__qelt_scalar.lut(table, x, y, n);
 }
 
-const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant, tr8, qadd, max8, lut};
+const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant, tr8, qadd, max8, pick2, lut};
