@@ -177,6 +177,7 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
     }
     if (pl->path == QC_DW) {
         pl->nch = (c->c_out + CQ__QCDW_CH - 1) / CQ__QCDW_CH;
+        pl->pix = c->stride_w == 1 && (c->c_out == 16 || c->c_out == 32) ? 64 / c->c_out : 1;
         pl->nq = (c->kh + 3) / 4;
         size_t nw = (size_t)(pl->nch * pl->nq * c->kw * 256), nv = (size_t)(pl->nch * 64);
         ok = (pl->wd = cq_alloc(nw)) != NULL && (pl->comp = cq_alloc(nv * 4)) != NULL &&

@@ -35,6 +35,8 @@ struct cq_qconv2d_plan {
     cq_qgemm_plan *g;     /* GEMM paths: w as (c_out, kh, kw, cig) rows */
     /* depthwise */
     int64_t nch, nq;      /* 64-channel chunks, tap-row quads */
+    int64_t pix;          /* dw AVX-512: output pixels per vector (64 / c at c 16 or 32,
+                           * stride_w 1: a row's pixels are contiguous; else 1) */
     int8_t *wd;           /* AVX-512: [chunk][quad][kx][4 vectors][16 x 4] (lane order
                            * below); AVX2: int16 [kh * kw][c] */
     int32_t *comp;        /* AVX-512: [chunk][4][16] bias - (x_zp (+128)) * sum w, lane

@@ -84,6 +84,11 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
             for (int64_t L = 0; L < 4; L++)
                 for (int64_t i = 0; i < 4; i++) {
                     int64_t ch = b * 64 + 16 * L + 4 * j + i, lane = 4 * L + i;
+                    if (pl->pix > 1) { /* pix pixels of c channels: channel ch % c */
+                        if (ch >= C)
+                            pl->mult[ch] = pl->mult[ch % C];
+                        ch %= C;
+                    }
                     int in = ch < C;
                     for (int64_t q = 0; q < nq; q++)
                         for (int64_t kx = 0; kx < kw; kx++)
@@ -143,6 +148,28 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
     __m512i f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3];
     __mmask64 m0 = mk[0], m1 = mk[1], m2 = mk[2], m3 = mk[3];
     uint8_t *e = buf;
+    if (pl->pix > 1) { /* each entry: pix pixels from padded column ixp, masked per pixel */
+        int64_t P = pl->pix;
+        for (int64_t ixp = 0; ixp < iwp; ixp++, e += 256) {
+            int64_t ix = ixp - c->pad_left, lo = ix < 0 ? -ix : 0;
+            int64_t hi = c->w - ix < P ? c->w - ix : P;
+            __mmask64 cm = hi <= lo ? 0
+                                    : (hi * C >= 64 ? ~(__mmask64)0
+                                                    : (((__mmask64)1 << (hi * C)) - 1)) &
+                                          ~(((__mmask64)1 << (lo * C)) - 1);
+            __m512i a0 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f0, m0 & cm, r0 + ix * C), flip);
+            __m512i a1 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f1, m1 & cm, r1 + ix * C), flip);
+            __m512i a2 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f2, m2 & cm, r2 + ix * C), flip);
+            __m512i a3 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f3, m3 & cm, r3 + ix * C), flip);
+            __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+            __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+            _mm512_store_si512(e, _mm512_unpacklo_epi16(l01, l23));
+            _mm512_store_si512(e + 64, _mm512_unpackhi_epi16(l01, l23));
+            _mm512_store_si512(e + 128, _mm512_unpacklo_epi16(h01, h23));
+            _mm512_store_si512(e + 192, _mm512_unpackhi_epi16(h01, h23));
+        }
+        return;
+    }
     for (int64_t ixp = 0; ixp < c->pad_left && ixp < iwp; ixp++, e += 256) {
         _mm512_store_si512(e, zpv);
         _mm512_store_si512(e + 64, zpv);
@@ -308,6 +335,32 @@ static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *b
     }
 }
 
+/* pix output pixels per vector (stride_w 1): the last group masked. */
+static void row_pix(const cq_qconv2d_plan *pl, dw_epi *E, const uint8_t *buf, const int8_t *wb,
+                    const int32_t *cp, const float *mp, const void *res, uint8_t *yb)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t dl = c->dil_w * 256, C = c->c_out, kw = c->kw, P = pl->pix;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq, ow = pl->ow;
+    const int S8 = E->s8, NOMIN = E->no_min, RES = E->res;
+    __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
+            c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
+    for (int64_t ox = 0, o = 0; ox < ow; ox += P, o += P * C) {
+        int64_t nb = (ow - ox < P ? ow - ox : P) * C;
+        __mmask64 m = nb >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << nb) - 1);
+        E->cn = nb;
+        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
+        for (int64_t q = 0; q < nq; q++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                const uint8_t *e = buf + (q * iwp + ox) * 256 + kx * dl;
+                const int8_t *wt = wb + (q * kw + kx) * 256;
+                DW_DOT(e, _mm512_loadu_si512(wt), _mm512_loadu_si512(wt + 64),
+                       _mm512_loadu_si512(wt + 128), _mm512_loadu_si512(wt + 192))
+            }
+        DW_OUT
+    }
+}
+
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                               void *y, int64_t r0, int64_t r1, void *scratch)
 {
@@ -327,7 +380,7 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
     for (int64_t r = r0; r < r1; r++) {
         int64_t img = r / oh, oy = r % oh, obase = (img * oh + oy) * ow * C;
         for (int64_t b = 0; b < pl->nch; b++) {
-            int64_t c0 = b * 64, cn = C - c0 < 64 ? C - c0 : 64;
+            int64_t c0 = b * 64, cn = C - c0 < 64 && pl->pix == 1 ? C - c0 : 64;
             __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
             for (int64_t q = 0; q < pl->nq; q++)
                 build(pl, x, img, oy, q, c0, m, buf + q * iwp * 256);
@@ -338,7 +391,9 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
             uint8_t *yb = (uint8_t *)y + obase + c0;
             E.mult = pl->mult + c0;
             E.cn = cn;
-            if (pl->nq == 1 && kw == 3)
+            if (pl->pix > 1)
+                row_pix(pl, &E, buf, wb, cp, mp, rb, yb);
+            else if (pl->nq == 1 && kw == 3)
                 row_k3(pl, &E, buf, wb, cp, mp, m, rb, yb);
             else
                 row_any(pl, &E, buf, wb, cp, mp, m, rb, yb);
