@@ -10,14 +10,17 @@
  * so a weight tile is 1 KiB in a row. x tiles are read from x in place when
  * x is u8 and the unit's rows and k block fill whole tiles; otherwise the
  * block is copied to scratch first (s8 shifted to u8 = x + 128 as in the
- * AVX-512 path, zeros past k and past the last row). Sums of the last k
- * block go to a 32 x 32 buffer and through cq__qgemm_avx512_epi (the plan's
- * compensation added there), so the bits are the AVX-512 path's: int32
+ * AVX-512 path, zeros past k and past the last row). Inside a unit, each
+ * 32 rows of x (in L1) meet all the unit's columns in turn.
+ * Sums of the last k block go to a 32 x 32 buffer and through
+ * cq__qgemm_avx512_epi (the plan's compensation added there), spread over
+ * the next block's k steps so that the vector units work while the tiles
+ * do; s32 outputs of whole blocks instead start from the compensation and
+ * are stored from the tiles to y. The bits are the AVX-512 path's: int32
  * sums are exact in any order.
  * Every unit loads the tile configuration and releases the tiles at its
- * end: a unit is tens of microseconds, the pair well under one
- * (bench/NOTES.md, "AMX int8 GEMM"), and no thread keeps tile state
- * between runs. */
+ * end: a unit is several microseconds, the pair about 50 ns (bench/peak,
+ * amx_cfg), and no thread keeps tile state between runs. */
 #include "kern/kern_qgemm_internal.h"
 
 #include <immintrin.h>
@@ -62,7 +65,7 @@ void cq__qgemm_amx_pack(const cq_qgemm_plan *pl, const int8_t *w, void *wp)
 size_t cq__qgemm_amx_scratch(const cq_qgemm_plan *pl)
 {
     size_t part = pl->nk > 1 ? (size_t)CQ__QG_MC * CQ__QG_NC * sizeof(int32_t) : 0;
-    return part + 32 * CB * sizeof(int32_t) + (size_t)MCP * (size_t)pl->kc;
+    return part + 2 * 32 * CB * sizeof(int32_t) + (size_t)MCP * (size_t)pl->kc;
 }
 
 /* rows rows of kl bytes from src (stride ldx) into d (stride ld), each
@@ -92,10 +95,29 @@ static void copy_a(const uint8_t *src, int64_t ldx, int64_t rows, int64_t kl, in
  * bnext bytes on. Sums start from pt (stride CQ__QG_NC) unless first, go
  * back there unless last, else through the epilogue into rows i.. (mr of
  * them), columns j.. (nc). */
+/* A block's finished sums waiting for the epilogue: rows i.. (mr of
+ * them; done of them through it), columns j.. (nc) in buf (32 x CB); step
+ * rows go through it per k step of the next block. */
+typedef struct pending {
+    int32_t *buf;
+    int64_t i, j, nc;
+    int mr, done, step;
+} pending;
+
+AI void pend_rows(const cq_qgemm_plan *pl, pending *q, int upto, const void *res, void *y)
+{
+    upto = upto < q->mr ? upto : q->mr;
+    if (q->buf && q->done < upto) {
+        cq__qgemm_avx512_epi(pl, q->buf + q->done * CB, CB, upto - q->done, q->i + q->done, q->j,
+                             q->nc, res, y);
+        q->done = upto;
+    }
+}
+
 AI void block(const int m2, const int n2, const uint8_t *a, int64_t lda, const int8_t *b,
               int64_t bnext, int64_t ks, int32_t *pt, int first, int last,
-              const cq_qgemm_plan *pl, int32_t *cbuf, int64_t i, int mr, int64_t j, int64_t nc,
-              const void *res, void *y)
+              const cq_qgemm_plan *pl, int32_t *cbuf, pending *q, int64_t i, int mr, int64_t j,
+              int64_t nc, const void *res, void *y)
 {
     const int64_t lp = CQ__QG_NC * 4;
     /* s32 out, a whole block: the sums start from the compensation and the
@@ -139,7 +161,11 @@ AI void block(const int m2, const int n2, const uint8_t *a, int64_t lda, const i
             if (n2)
                 _tile_dpbusd(3, 5, 7);
         }
+        if (q->buf) /* the block before's epilogue, while the tiles work */
+            pend_rows(pl, q, q->done + q->step, res, y);
     }
+    pend_rows(pl, q, 32, res, y);
+    q->buf = NULL;
     if (!last) {
         _tile_stored(0, pt, lp);
         if (n2)
@@ -167,22 +193,28 @@ AI void block(const int m2, const int n2, const uint8_t *a, int64_t lda, const i
         if (n2)
             _tile_stored(3, cbuf + 16 * CB + 16, CB * 4);
     }
-    cq__qgemm_avx512_epi(pl, cbuf, CB, mr, i, j, nc, res, y);
+    q->buf = cbuf;
+    q->i = i;
+    q->j = j;
+    q->nc = nc;
+    q->mr = mr;
+    q->done = 0;
+    q->step = (int)((mr + ks - 1) / ks);
 }
 
 static void block_any(int m2, int n2, const uint8_t *a, int64_t lda, const int8_t *b,
                       int64_t bnext, int64_t ks, int32_t *pt, int first, int last,
-                      const cq_qgemm_plan *pl, int32_t *cbuf, int64_t i, int mr, int64_t j,
-                      int64_t nc, const void *res, void *y)
+                      const cq_qgemm_plan *pl, int32_t *cbuf, pending *q, int64_t i, int mr,
+                      int64_t j, int64_t nc, const void *res, void *y)
 {
     if (m2 && n2)
-        block(1, 1, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, i, mr, j, nc, res, y);
+        block(1, 1, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, q, i, mr, j, nc, res, y);
     else if (m2)
-        block(1, 0, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, i, mr, j, nc, res, y);
+        block(1, 0, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, q, i, mr, j, nc, res, y);
     else if (n2)
-        block(0, 1, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, i, mr, j, nc, res, y);
+        block(0, 1, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, q, i, mr, j, nc, res, y);
     else
-        block(0, 0, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, i, mr, j, nc, res, y);
+        block(0, 0, a, lda, b, bnext, ks, pt, first, last, pl, cbuf, q, i, mr, j, nc, res, y);
 }
 
 void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
@@ -192,7 +224,8 @@ void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const v
     int64_t kq = pl->kp / 4, rows = i1 - i0;
     int32_t *part = pl->nk > 1 ? scratch : NULL;
     int32_t *cbuf = (int32_t *)((char *)scratch + (part ? (size_t)CQ__QG_MC * CQ__QG_NC * 4 : 0));
-    uint8_t *abuf = (uint8_t *)(cbuf + 32 * CB);
+    uint8_t *abuf = (uint8_t *)(cbuf + 2 * 32 * CB);
+    pending q = {NULL, 0, 0, 0, 0, 0, 1};
     const int8_t *wp = pl->wp;
     tiles_config();
     for (int64_t pc = 0; pc < pl->nk; pc++) {
@@ -206,16 +239,19 @@ void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const v
             lda = pl->kc;
         }
         int first = pc == 0, last = pc == pl->nk - 1;
-        for (int64_t jn = j0; jn < j1; jn += 32) {
-            const int8_t *b = wp + (jn / 16) * kq * 64 + (k0 / 64) * 1024;
-            int64_t nc = j1 - jn < 32 ? j1 - jn : 32;
-            for (int64_t ir = 0; ir < rows; ir += 32) {
-                int mr = (int)(rows - ir < 32 ? rows - ir : 32);
+        /* 32 rows of x stay in L1 while the unit's weights go by */
+        for (int64_t ir = 0; ir < rows; ir += 32) {
+            int mr = (int)(rows - ir < 32 ? rows - ir : 32);
+            for (int64_t jn = j0; jn < j1; jn += 32) {
+                const int8_t *b = wp + (jn / 16) * kq * 64 + (k0 / 64) * 1024;
+                int64_t nc = j1 - jn < 32 ? j1 - jn : 32;
                 int32_t *pt = part ? part + ir * CQ__QG_NC + (jn - j0) : NULL;
+                int32_t *cb = q.buf == cbuf ? cbuf + 32 * CB : cbuf; /* the free half */
                 block_any(mr > 16, nc > 16, a + ir * lda, lda, b, kq * 64, ks, pt, first, last,
-                          pl, cbuf, i0 + ir, mr, jn, nc, res, y);
+                          pl, cb, &q, i0 + ir, mr, jn, nc, res, y);
             }
         }
     }
+    pend_rows(pl, &q, 32, res, y);
     _tile_release();
 }
