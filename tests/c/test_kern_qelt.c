@@ -163,6 +163,52 @@ static void test_kern_qelt_quantize(void **state)
     }
 }
 
+/* x within a few ulps of (k + 0.5) * scale, and of the products 4096 *
+ * scale where the fast paths' check switches: where x * (1 / scale) and
+ * x / scale round to different integers, the quotient's must win. */
+static void test_kern_qelt_quantize_ties(void **state)
+{
+    (void)state;
+    cq_isa isas[3];
+    int ni = isa_list(isas);
+    kt_rng r = {0x7135};
+    const int64_t n = 20000;
+    float *x = xalloc((size_t)n * 4);
+    uint8_t *want = xalloc((size_t)n), *got = xalloc((size_t)n);
+    cq_err err;
+    for (int trial = 0; trial < 60; trial++) {
+        float scale = trial < 6 ? (float[]){0.1f, 0.3f, 1.0f / 255, 0.007f, 3e-5f, 7.5f}[trial]
+                                : random_scale(&r);
+        int32_t zp = (int32_t)kt_int(&r, -128, 127);
+        cq_dtype dt = CQ_S8;
+        if (trial & 1) {
+            dt = CQ_U8;
+            zp += 128;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            float base = i % 7 == 0 ? (float)kt_int(&r, 4094, 4098) * (kt_int(&r, 0, 1) ? 1 : -1)
+                                    : (float)kt_int(&r, -300, 300) + 0.5f;
+            float v = base * scale;
+            for (int64_t u = kt_int(&r, -4, 4); u != 0; u += u > 0 ? -1 : 1)
+                v = nextafterf(v, u > 0 ? INFINITY : -INFINITY);
+            x[i] = v;
+        }
+        assert_int_equal(cq_quantize_linear_ref(x, 1, 1, n, &scale, &zp, 1, dt, want, &err),
+                         CQ_OK);
+        for (int ii = 0; ii < ni; ii++) {
+            cq_kern_set_isa(isas[ii]);
+            assert_int_equal(cq_quantize_f32_8(x, 1, 1, n, scale, zp, dt, got, 0, &err), CQ_OK);
+            if (memcmp(got, want, (size_t)n) != 0)
+                fail_msg("ties: isa %s scale %g zp %d", cq_isa_name(isas[ii]), (double)scale,
+                         (int)zp);
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+    }
+    cq_free(x);
+    cq_free(want);
+    cq_free(got);
+}
+
 /* Zero points outside the int32 window the vector loops subtract in. */
 static void test_kern_qelt_dequantize_far_zp(void **state)
 {
@@ -498,6 +544,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_qelt_quantize),
+        cmocka_unit_test(test_kern_qelt_quantize_ties),
         cmocka_unit_test(test_kern_qelt_dequantize_far_zp),
         cmocka_unit_test(test_kern_qelt_transpose),
         cmocka_unit_test(test_kern_qelt_qadd),
