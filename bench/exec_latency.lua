@@ -19,12 +19,15 @@ for _, path in ipairs(models) do
   for _, v in ipairs(m:inputs()) do
     local shape = {}
     for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    local t = calq.tensor.full(shape, 0.25)
-    -- a varied pattern so no kernel sees only one value
-    local k = t:numel()
-    local a = calq.tensor.arange(k):to("f32"):reshape(shape)
-    feeds[v.name] = a
-    local _ = t
+    -- uniform in [-1, 1) as bench/ort_latency.js feeds ONNX Runtime: the arange
+    -- pattern used before (0 .. 150527 for 3x224x224) drove random-weight nets to
+    -- huge activations whose sigmoids and products underflowed to denormals,
+    -- which cost every later FMA a microcode assist (EfficientNet-B0 1.7x slower)
+    local k = 1
+    for _, n in ipairs(shape) do k = k * n end
+    local r, vals = calq.rng.new(1), {}
+    for i = 1, k do vals[i] = r:float() * 2 - 1 end
+    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
   end
   -- a QDQ file runs as calq's integer form (what `calq infer` runs by default)
   local qdq = false

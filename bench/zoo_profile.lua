@@ -22,10 +22,12 @@ for _, path in ipairs(models) do
   for _, v in ipairs(m:inputs()) do
     local shape = {}
     for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    -- the same pattern as bench/exec_latency.lua, scaled into [0, 1)
+    -- the same pattern as bench/exec_latency.lua: uniform in [-1, 1)
     local k = 1
     for _, n in ipairs(shape) do k = k * n end
-    feeds[v.name] = calq.tensor.arange(k):to("f32"):reshape(shape)
+    local r, vals = calq.rng.new(1), {}
+    for i = 1, k do vals[i] = r:float() * 2 - 1 end
+    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
   end
   assert(m:set_threads(threads))
   assert(m:time(feeds, warm, 1))

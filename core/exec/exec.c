@@ -166,7 +166,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         cq_errf(err, CQ_EINVAL, "cq_exec_new: NULL graph");
         return NULL;
     }
-    if (o.fuse & ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL)) {
+    if (o.fuse &
+        ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN)) {
         cq_errf(err, CQ_EINVAL, "cq_exec_new: fuse %d holds bits that are no CQ_FUSE_* flag", o.fuse);
         return NULL;
     }

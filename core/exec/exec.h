@@ -51,15 +51,18 @@ typedef struct cq_exec cq_exec;
  * [+Relu/Clip] (the residual added in the Conv's epilogue; the Conv's own
  * output never exists). POOL: Conv[+Relu/Clip]+MaxPool (the stem's pool on
  * the conv rows as they are made; the conv output never exists whole).
+ * ACT_FN: Conv/Add + Sigmoid, HardSwish, HardSigmoid or Tanh, and Conv/Add
+ * -> Sigmoid -> Mul(x, sigmoid(x)) as SiLU, in the producer's epilogue.
  * Calibration plans CQ_FUSE_ACT: the quantized graph folds Relu/Clip into
- * the preceding range but quantizes the Conv output that feeds an Add or a
- * pool. */
+ * the preceding range but quantizes the Conv output that feeds an Add, a
+ * pool or another activation. */
 enum {
     CQ_FUSE_NONE = 0,
     CQ_FUSE_ALL = 1,
     CQ_FUSE_ACT = 1 << 1,
     CQ_FUSE_RESIDUAL = 1 << 2,
-    CQ_FUSE_POOL = 1 << 3
+    CQ_FUSE_POOL = 1 << 3,
+    CQ_FUSE_ACT_FN = 1 << 4
 };
 
 typedef struct cq_exec_opts {

@@ -71,28 +71,61 @@ static void absorb(cq_exec *e, int i, int into)
     e->fused_into[i] = into;
 }
 
-/* An activation (CQ_OP_ACT) reading only the output of a node that takes
- * one (CQ_OP_TAKES_ACT), on f32. */
-static void plan_act(cq_exec *e)
+/* The gate node (CQ_OP_GATE) computing x * s, s = sigmoid(x) the output
+ * of node i, where x is read by i and the gate only and s by the gate
+ * only, all one f32 shape; -1 when there is none. */
+static int silu_gate(const cq_exec *e, int i, int x)
+{
+    const cq_graph *g = e->g;
+    int c[3], s = g->nodes[i].outputs[0];
+    if (cq_graph_consumers(g, x, c, 3) != 2 || s < 0 || g->values[s].is_output ||
+        cq_graph_consumers(g, s, NULL, 0) != 1 || !same_f32_shape(&g->values[x], &g->values[s]))
+        return -1;
+    int m = c[0] == i ? c[1] : c[0];
+    const cq_node *mn = &g->nodes[m];
+    if (!(caps_of(e, m) & CQ_OP_GATE) || e->fused_into[m] >= 0 || mn->n_inputs != 2 ||
+        mn->n_outputs != 1 || !((mn->inputs[0] == x && mn->inputs[1] == s) ||
+                                (mn->inputs[0] == s && mn->inputs[1] == x)))
+        return -1;
+    return m;
+}
+
+/* An activation (with act CQ_OP_ACT, with fn CQ_OP_ACT_FN) reading only the
+ * output of a node that takes one (CQ_OP_TAKES_ACT), on f32; with fn also
+ * x -> Sigmoid -> Mul(x, sigmoid(x)) as SiLU, the Mul's output written by
+ * x's producer. The CQ_OP_ACT_FN ones only where the producer runs in f32. */
+static void plan_act(cq_exec *e, int act_ok, int fn)
 {
     const cq_graph *g = e->g;
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *a = &g->nodes[i];
         cq_act act;
-        if (!(caps_of(e, i) & CQ_OP_ACT) || a->n_inputs < 1 || a->inputs[0] < 0 ||
+        unsigned c = caps_of(e, i);
+        if (!((act_ok && (c & CQ_OP_ACT)) || (fn && (c & CQ_OP_ACT_FN))) || a->n_inputs < 1 ||
+            a->inputs[0] < 0 || a->n_outputs < 1 ||
             !e->ops[i]->hooks->act_of(g, a, e->opset[i], &act))
             continue;
-        int x = a->inputs[0], p = g->values[x].producer;
-        if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1)
+        int x = a->inputs[0], p = g->values[x].producer, gate = -1;
+        if (p < 0 || g->values[x].is_output)
             continue;
+        if (cq_graph_consumers(g, x, NULL, 0) != 1) {
+            if (!fn || act.kind != CQ_ACT_SIGMOID || (gate = silu_gate(e, i, x)) < 0)
+                continue;
+            act.kind = CQ_ACT_SILU;
+        }
         if (!(caps_of(e, p) & CQ_OP_TAKES_ACT) || e->fused_into[p] >= 0 || e->out_alias[p] >= 0)
             continue;
         /* the activation is applied on floats */
-        if (!g->values[x].has_type || g->values[x].dtype != CQ_F32)
+        if (!g->values[x].has_type || g->values[x].dtype != CQ_F32 ||
+            ((c & CQ_OP_ACT_FN) && e->precision[p] != CQ_F32))
             continue;
         e->act[p] = act;
         e->fused_into[i] = p;
         e->out_alias[p] = a->outputs[0];
+        if (gate >= 0) {
+            e->fused_into[gate] = p;
+            e->out_alias[p] = g->nodes[gate].outputs[0];
+        }
     }
 }
 
@@ -167,9 +200,9 @@ cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
 {
     (void)err;
     if (fuse & CQ_FUSE_ALL)
-        fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL;
-    if (fuse & CQ_FUSE_ACT)
-        plan_act(e);
+        fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN;
+    if (fuse & (CQ_FUSE_ACT | CQ_FUSE_ACT_FN))
+        plan_act(e, (fuse & CQ_FUSE_ACT) != 0, (fuse & CQ_FUSE_ACT_FN) != 0);
     if (fuse & CQ_FUSE_RESIDUAL)
         plan_residual(e);
     if (fuse & CQ_FUSE_POOL)

@@ -119,14 +119,23 @@ enum {
     /* keeps a kernel plan in cq_openv.plan (hooks->plan_new, plan_free) */
     CQ_OP_PLAN = 1 << 8,
     /* reads only its inputs' shapes, never their data (Shape) */
-    CQ_OP_SHAPE_ONLY = 1 << 9
+    CQ_OP_SHAPE_ONLY = 1 << 9,
+    /* an elementwise function (Sigmoid, HardSwish, ...) a CQ_OP_TAKES_ACT
+     * producer may apply in its epilogue (hooks->act_of) under
+     * CQ_FUSE_ACT_FN; unlike CQ_OP_ACT the quantizer does not fold it into a
+     * range, so calibration (CQ_FUSE_ACT) leaves it apart */
+    CQ_OP_ACT_FN = 1 << 10,
+    /* a product of two inputs (Mul): with x and sigmoid(x), x's producer
+     * takes the pair as CQ_ACT_SILU (CQ_FUSE_ACT_FN) */
+    CQ_OP_GATE = 1 << 11
 };
 
 /* The functions the capabilities need; a row's hooks hold those its caps
  * name (test_ops checks it). */
 typedef struct cq_op_hooks {
-    /* CQ_OP_ACT: the activation node n applies, as kern.h's cq_act; 0 when
-     * it cannot be expressed (Clip bounds that are not constants). */
+    /* CQ_OP_ACT, CQ_OP_ACT_FN: the activation node n applies, as kern.h's
+     * cq_act; 0 when it cannot be expressed (Clip bounds that are not
+     * constants). */
     int (*act_of)(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act);
     /* CQ_OP_POOL: node n on an input of shape xs as kern.h's pool
      * parameters; EUNSUPPORTED where kern.h cannot express it. */

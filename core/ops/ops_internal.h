@@ -55,6 +55,12 @@ void cq__conv_plane_out(const cq_convgeo *g, size_t esize, const void *plane, in
                         void *y);
 /* kern.h's Conv parameters of one plane (c_in is c * kd; no activation). */
 cq_conv2d_params cq__conv_plane_params(const cq_convgeo *g);
+/* QLinearConv on the int8 kernels (ops_qconv.c): its hooks (plan, NHWC),
+ * and the run: 1 done, 0 when the kernels do not take it (the reference
+ * runs it), -1 on error (err filled). */
+extern const cq_op_hooks cq__qconv_hooks;
+int cq__qconv_run(const cq_node *n, int n_in, cq_tensor *const *in, cq_tensor *y, cq_openv *env,
+                  cq_err *err);
 /* Resize (ops_resize.c), a row of the shape family. */
 cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                            int n_out, cq_tinfo *out, cq_err *err);
@@ -62,6 +68,25 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
                          cq_tensor *const *out, cq_openv *env, cq_err *err);
 /* Tests: 1 makes Resize run its generic loop (the reference) everywhere. */
 extern int cq__resize_generic_only;
+/* Slice, Pad and Split (ops_slice.c), rows of the shape family: views of
+ * the input moved by kern.h's cq_copy_strided. */
+cq_status cq__infer_slice(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                          int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_slice(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                        cq_tensor *const *out, cq_openv *env, cq_err *err);
+cq_status cq__infer_pad(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                        int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_pad(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                      cq_tensor *const *out, cq_openv *env, cq_err *err);
+cq_status cq__infer_split(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                          int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_split(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                        cq_tensor *const *out, cq_openv *env, cq_err *err);
+/* LayerNormalization (ops_norm.c), a row of the math family. */
+cq_status cq__infer_layernorm(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                              int n_out, cq_tinfo *out, cq_err *err);
+cq_status cq__run_layernorm(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                            cq_tensor *const *out, cq_openv *env, cq_err *err);
 
 /* Run node i of g once on the given dense inputs (passes.c), allocating its
  * outputs (new references in out, NULL for omitted ones); a plan the op
@@ -75,12 +100,12 @@ cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor
 /* The per-family tables, concatenated by ops.c. Each family file checks its
  * row count against these at compile time, and ops.c checks the total, so an
  * op added to one place and not the others breaks the build. */
-#define CQ_OPS_MATH_N 18
+#define CQ_OPS_MATH_N 21
 #define CQ_OPS_CONV_N 3
-#define CQ_OPS_SHAPE_N 13
+#define CQ_OPS_SHAPE_N 14
 #define CQ_OPS_POOL_N 3
 #define CQ_OPS_QUANT_N 7
-#define CQ_OPS_TOTAL 44
+#define CQ_OPS_TOTAL 48
 extern const cq_op cq__ops_math[CQ_OPS_MATH_N];
 extern const cq_op cq__ops_conv[CQ_OPS_CONV_N];
 extern const cq_op cq__ops_shape[CQ_OPS_SHAPE_N];

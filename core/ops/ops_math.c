@@ -196,23 +196,6 @@ static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
     return CQ_OK;
 }
 
-#define UNARY(NAME, SETUP, EXPR)                                                             \
-    static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
-                                cq_tensor *const *out, cq_openv *env, cq_err *err)          \
-    {                                                                                        \
-        (void)n_in, (void)n_out, (void)env;                                                  \
-        if (need_f32(n, in[0], err))                                                         \
-            return err->code;                                                                \
-        const float *x = cq_tensor_data(in[0]);                                              \
-        float *y = cq_tensor_data(out[0]);                                                   \
-        int64_t k = cq_tensor_numel(in[0]);                                                  \
-        SETUP;                                                                               \
-        for (int64_t i = 0; i < k; i++) {                                                    \
-            float v = x[i];                                                                  \
-            y[i] = (EXPR);                                                                   \
-        }                                                                                    \
-        return CQ_OK;                                                                        \
-    }
 #define KUNARY(NAME, OP, A, B)                                                              \
     static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)          \
@@ -225,13 +208,51 @@ static cq_status need_f32(const cq_node *n, const cq_tensor *x, cq_err *err)
         return CQ_OK;                                                                        \
     }
 KUNARY(relu, CQ_UN_RELU, 0, 0)
-UNARY(leakyrelu, float al = cq_node_float(n, "alpha", 0.01f), v >= 0 ? v : v * al)
-UNARY(sigmoid, (void)0, 1.0f / (1.0f + expf(-v)))
-UNARY(tanh, (void)0, tanhf(v))
-UNARY(hardsigmoid, float al = cq_node_float(n, "alpha", 0.2f);
-      float be = cq_node_float(n, "beta", 0.5f),
-      fmaxf(0.0f, fminf(1.0f, al * v + be)))
-UNARY(hardswish, (void)0, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)))
+KUNARY(leakyrelu, CQ_UN_LEAKY_RELU, cq_node_float(n, "alpha", 0.01f), 0)
+KUNARY(sigmoid, CQ_UN_SIGMOID, 0, 0)
+KUNARY(tanh, CQ_UN_TANH, 0, 0)
+KUNARY(hardsigmoid, CQ_UN_HARDSIGMOID, cq_node_float(n, "alpha", 0.2f),
+       cq_node_float(n, "beta", 0.5f))
+KUNARY(hardswish, CQ_UN_HARDSWISH, 0, 0)
+KUNARY(erf, CQ_UN_ERF, 0, 0)
+KUNARY(gelu, strcmp(cq_node_string(n, "approximate", "none"), "tanh") ? CQ_UN_GELU
+                                                                      : CQ_UN_GELU_TANH, 0, 0)
+
+/* ---- elementwise functions a producer applies in its epilogue (CQ_OP_ACT_FN) */
+
+static int act_of_sigmoid(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
+{
+    (void)g, (void)n, (void)opset;
+    *act = (cq_act){CQ_ACT_SIGMOID, 0, 0};
+    return 1;
+}
+
+static int act_of_hardswish(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
+{
+    (void)g, (void)n, (void)opset;
+    *act = (cq_act){CQ_ACT_HARDSWISH, 0, 0};
+    return 1;
+}
+
+static int act_of_hardsigmoid(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
+{
+    (void)g, (void)opset;
+    *act = (cq_act){CQ_ACT_HARDSIGMOID, cq_node_float(n, "alpha", 0.2f),
+                    cq_node_float(n, "beta", 0.5f)};
+    return 1;
+}
+
+static int act_of_tanh(const cq_graph *g, const cq_node *n, int64_t opset, cq_act *act)
+{
+    (void)g, (void)n, (void)opset;
+    *act = (cq_act){CQ_ACT_TANH, 0, 0};
+    return 1;
+}
+
+static const cq_op_hooks sigmoid_hooks = {.act_of = act_of_sigmoid};
+static const cq_op_hooks hardswish_hooks = {.act_of = act_of_hardswish};
+static const cq_op_hooks hardsigmoid_hooks = {.act_of = act_of_hardsigmoid};
+static const cq_op_hooks tanh_hooks = {.act_of = act_of_tanh};
 
 static cq_status run_identity(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                               cq_tensor *const *out, cq_openv *env, cq_err *err)
@@ -621,16 +642,19 @@ static cq_status run_matmul(const cq_node *n, int n_in, cq_tensor *const *in, in
 const cq_op cq__ops_math[] = {
     {"Add", "", infer_binary, run_add, CQ_OP_TAKES_ACT | CQ_OP_RESIDUAL_ADD, NULL},
     {"Sub", "", infer_binary, run_sub, 0, NULL},
-    {"Mul", "", infer_binary, run_mul, 0, NULL},
+    {"Mul", "", infer_binary, run_mul, CQ_OP_GATE, NULL},
     {"Div", "", infer_binary, run_div, 0, NULL},
     {"PRelu", "", infer_binary, run_prelu, 0, NULL},
     {"Relu", "", infer_unary, run_relu, CQ_OP_ACT, &relu_hooks},
     {"LeakyRelu", "", infer_unary, run_leakyrelu, 0, NULL},
     {"Clip", "", infer_unary, run_clip, CQ_OP_ACT, &clip_hooks},
-    {"Sigmoid", "", infer_unary, run_sigmoid, 0, NULL},
-    {"HardSigmoid", "", infer_unary, run_hardsigmoid, 0, NULL},
-    {"HardSwish", "", infer_unary, run_hardswish, 0, NULL},
-    {"Tanh", "", infer_unary, run_tanh, 0, NULL},
+    {"Sigmoid", "", infer_unary, run_sigmoid, CQ_OP_ACT_FN, &sigmoid_hooks},
+    {"HardSigmoid", "", infer_unary, run_hardsigmoid, CQ_OP_ACT_FN, &hardsigmoid_hooks},
+    {"HardSwish", "", infer_unary, run_hardswish, CQ_OP_ACT_FN, &hardswish_hooks},
+    {"Tanh", "", infer_unary, run_tanh, CQ_OP_ACT_FN, &tanh_hooks},
+    {"Erf", "", infer_unary, run_erf, 0, NULL},
+    {"Gelu", "", infer_unary, run_gelu, 0, NULL},
+    {"LayerNormalization", "", cq__infer_layernorm, cq__run_layernorm, 0, NULL},
     {"Softmax", "", infer_unary, run_softmax, 0, NULL},
     {"ReduceMean", "", infer_reducemean, run_reducemean, 0, NULL},
     {"Cast", "", infer_cast, run_cast, 0, NULL},

@@ -1,6 +1,7 @@
 /* ops_shape.c - data movement: Concat, Reshape, Flatten, Transpose, Squeeze,
- * Unsqueeze, Shape, Gather, Slice, Pad, Constant, ConstantOfShape (Resize is
- * in ops_resize.c). Every op here works on any dtype (bytes are moved). */
+ * Unsqueeze, Shape, Gather, Constant, ConstantOfShape (Resize is in
+ * ops_resize.c; Slice, Pad and Split in ops_slice.c). Every op here works
+ * on any dtype (bytes are moved). */
 #include "ops/ops_internal.h"
 
 #include <string.h>
@@ -217,33 +218,14 @@ static cq_status run_transpose(const cq_node *n, int n_in, cq_tensor *const *in,
             cq_transpose_f32(px + i * rows * cols, rows, cols, py + i * rows * cols);
         return CQ_OK;
     }
-    /* Walk y in order; st[d] is the input stride (elements) of y's dim d. */
-    int64_t st[CQ_MAX_DIMS], idx[CQ_MAX_DIMS] = {0};
-    for (int d = 0; d < r; d++)
+    /* y in order; st[d] is the input stride (elements) of y's dim d */
+    int64_t st[CQ_MAX_DIMS], yst[CQ_MAX_DIMS], s = 1;
+    for (int d = r - 1; d >= 0; d--) {
         st[d] = x->stride[perm[d]] / (int64_t)es;
-    int64_t total = cq_tensor_numel(y), inner = r ? y->shape[r - 1] : 1;
-    int64_t si = r ? st[r - 1] : 0;
-    const char *px = cq_tensor_data(x);
-    char *py = cq_tensor_data(y);
-    for (int64_t o = 0; o < total && inner > 0; o += inner) {
-        int64_t off = 0;
-        for (int d = 0; d < r - 1; d++)
-            off += idx[d] * st[d];
-        if (es == 4) {
-            const float *a = (const float *)(const void *)px + off;
-            float *b = (float *)(void *)py + o;
-            for (int64_t i = 0; i < inner; i++)
-                b[i] = a[i * si];
-        } else {
-            for (int64_t i = 0; i < inner; i++)
-                memcpy(py + (size_t)(o + i) * es, px + (size_t)(off + i * si) * es, es);
-        }
-        for (int d = r - 2; d >= 0; d--) {
-            if (++idx[d] < y->shape[d])
-                break;
-            idx[d] = 0;
-        }
+        yst[d] = s;
+        s *= y->shape[d];
     }
+    cq_copy_strided(es, r, y->shape, cq_tensor_data(x), st, cq_tensor_data(y), yst);
     return CQ_OK;
 }
 
@@ -388,239 +370,6 @@ static cq_status run_gather(const cq_node *n, int n_in, cq_tensor *const *in, in
     return CQ_OK;
 }
 
-/* ---- Slice --------------------------------------------------------------------------- */
-
-/* Per-dim start and step of a Slice, output shape into sh. */
-static cq_status slice_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                            int64_t *start, int64_t *step, int64_t *sh, cq_err *err)
-{
-    int r = in[0].ndim;
-    int64_t st[CQ_MAX_DIMS], en[CQ_MAX_DIMS], ax[CQ_MAX_DIMS], sp[CQ_MAX_DIMS];
-    int64_t k, ke, ka = 0, ks = 0;
-    if (opset < 10) {
-        k = cq_node_ints(n, "starts", st, CQ_MAX_DIMS);
-        ke = cq_node_ints(n, "ends", en, CQ_MAX_DIMS);
-        ka = cq_node_ints(n, "axes", ax, CQ_MAX_DIMS);
-    } else {
-        for (int i = 1; i < n_in && i < 5; i++)
-            if (in[i].ndim >= 0 && !in[i].data)
-                return cq__need_data(n, i, err);
-        if (n_in < 3)
-            return cq_errf(err, CQ_EINVAL, "Slice '%s': needs starts and ends", n->name);
-        k = cq__ints_of(in[1].data, st, CQ_MAX_DIMS);
-        ke = cq__ints_of(in[2].data, en, CQ_MAX_DIMS);
-        if (n_in > 3 && in[3].ndim >= 0)
-            ka = cq__ints_of(in[3].data, ax, CQ_MAX_DIMS);
-        if (n_in > 4 && in[4].ndim >= 0)
-            ks = cq__ints_of(in[4].data, sp, CQ_MAX_DIMS);
-    }
-    if (k < 0 || k != ke || (ka && ka != k) || (ks && ks != k))
-        return cq_errf(err, CQ_EINVAL, "Slice '%s': starts, ends, axes, steps differ in length",
-                       n->name);
-    for (int d = 0; d < r; d++) {
-        start[d] = 0;
-        step[d] = 1;
-        sh[d] = in[0].shape[d];
-    }
-    for (int64_t i = 0; i < k; i++) {
-        int a = cq__axis(ka ? ax[i] : i, r);
-        int64_t s = ks ? sp[i] : 1, dim = in[0].shape[a < 0 ? 0 : a];
-        if (a < 0 || s == 0)
-            return cq_errf(err, CQ_EINVAL, "Slice '%s': bad axis or zero step", n->name);
-        int64_t b = st[i], e = en[i];
-        if (b < 0)
-            b += dim;
-        if (e < 0)
-            e += dim;
-        if (s > 0) {
-            b = b < 0 ? 0 : b > dim ? dim : b;
-            e = e < 0 ? 0 : e > dim ? dim : e;
-            sh[a] = e > b ? (e - b + s - 1) / s : 0;
-        } else {
-            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
-            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            sh[a] = b > e ? (b - e + (-s) - 1) / (-s) : 0;
-        }
-        start[a] = b;
-        step[a] = s;
-    }
-    return CQ_OK;
-}
-
-static cq_status infer_slice(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                             int n_out, cq_tinfo *out, cq_err *err)
-{
-    (void)n_out;
-    int64_t start[CQ_MAX_DIMS], step[CQ_MAX_DIMS], sh[CQ_MAX_DIMS];
-    if (slice_plan(n, opset, n_in, in, start, step, sh, err))
-        return err->code;
-    set_shape(&out[0], in[0].dtype, in[0].ndim, sh);
-    return CQ_OK;
-}
-
-static void tinfo_of(const cq_tensor *t, cq_tinfo *ti)
-{
-    ti->dtype = t->dtype;
-    ti->ndim = t->ndim;
-    memcpy(ti->shape, t->shape, sizeof ti->shape);
-    ti->data = t;
-}
-
-static cq_status run_slice(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
-                           cq_tensor *const *out, cq_openv *env, cq_err *err)
-{
-    (void)n_out;
-    cq_tinfo ti[5];
-    for (int i = 0; i < n_in && i < 5; i++) {
-        if (in[i])
-            tinfo_of(in[i], &ti[i]);
-        else
-            ti[i].ndim = -1, ti[i].data = NULL;
-    }
-    int64_t start[CQ_MAX_DIMS], step[CQ_MAX_DIMS], sh[CQ_MAX_DIMS];
-    if (slice_plan(n, env->opset, n_in < 5 ? n_in : 5, ti, start, step, sh, err))
-        return err->code;
-    const cq_tensor *x = in[0];
-    cq_tensor *y = out[0];
-    int r = x->ndim;
-    size_t es = esz(x->dtype);
-    int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0};
-    const char *px = cq_tensor_data(x);
-    char *py = cq_tensor_data(y);
-    for (int64_t i = 0; i < total; i++) {
-        int64_t off = 0;
-        for (int d = 0; d < r; d++)
-            off += (start[d] + idx[d] * step[d]) * (x->stride[d] / (int64_t)es);
-        memcpy(py + (size_t)i * es, px + (size_t)off * es, es);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < y->shape[d])
-                break;
-            idx[d] = 0;
-        }
-    }
-    return CQ_OK;
-}
-
-/* ---- Pad ----------------------------------------------------------------------------- */
-
-static cq_status pad_plan(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                          int64_t *pads, cq_err *err)
-{
-    int r = in[0].ndim;
-    int64_t p[2 * CQ_MAX_DIMS], k, ax[CQ_MAX_DIMS], ka = 0;
-    if (opset < 11) {
-        k = cq_node_ints(n, "pads", p, 2 * CQ_MAX_DIMS);
-    } else {
-        if (n_in < 2 || !in[1].data)
-            return cq__need_data(n, 1, err);
-        k = cq__ints_of(in[1].data, p, 2 * CQ_MAX_DIMS);
-        if (n_in > 3 && in[3].ndim >= 0) {
-            if (!in[3].data)
-                return cq__need_data(n, 3, err);
-            ka = cq__ints_of(in[3].data, ax, CQ_MAX_DIMS);
-        }
-    }
-    int na = ka ? (int)ka : r;
-    if (k != 2 * na)
-        return cq_errf(err, CQ_EINVAL, "Pad '%s': %lld pads for %d axes", n->name, (long long)k,
-                       na);
-    memset(pads, 0, sizeof(int64_t) * 2 * (size_t)r);
-    for (int i = 0; i < na; i++) {
-        int a = ka ? cq__axis(ax[i], r) : i;
-        if (a < 0)
-            return cq_errf(err, CQ_EINVAL, "Pad '%s': bad axis", n->name);
-        pads[a] = p[i];
-        pads[r + a] = p[na + i];
-    }
-    return CQ_OK;
-}
-
-static cq_status infer_pad(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
-                           int n_out, cq_tinfo *out, cq_err *err)
-{
-    (void)n_out;
-    int64_t pads[2 * CQ_MAX_DIMS];
-    if (pad_plan(n, opset, n_in, in, pads, err))
-        return err->code;
-    int r = in[0].ndim;
-    set_shape(&out[0], in[0].dtype, r, in[0].shape);
-    for (int d = 0; d < r; d++) {
-        out[0].shape[d] += pads[d] + pads[r + d];
-        if (out[0].shape[d] < 0)
-            return cq_errf(err, CQ_EINVAL, "Pad '%s': negative size", n->name);
-    }
-    return CQ_OK;
-}
-
-static cq_status run_pad(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
-                         cq_tensor *const *out, cq_openv *env, cq_err *err)
-{
-    (void)n_out;
-    cq_tinfo ti[4];
-    for (int i = 0; i < n_in && i < 4; i++) {
-        if (in[i])
-            tinfo_of(in[i], &ti[i]);
-        else
-            ti[i].ndim = -1, ti[i].data = NULL;
-    }
-    int64_t pads[2 * CQ_MAX_DIMS];
-    if (pad_plan(n, env->opset, n_in < 4 ? n_in : 4, ti, pads, err))
-        return err->code;
-    const char *mode = cq_node_string(n, "mode", "constant");
-    int m = !strcmp(mode, "constant") ? 0 : !strcmp(mode, "edge") ? 1 : !strcmp(mode, "reflect") ? 2 : -1;
-    if (m < 0)
-        return cq_errf(err, CQ_EUNSUPPORTED, "Pad '%s': mode '%s'", n->name, mode);
-    const cq_tensor *x = in[0];
-    cq_tensor *y = out[0];
-    const cq_dtype_traits *tr = cq_dtype_info(x->dtype);
-    size_t es = tr->size;
-    char cval[16] = {0};
-    double cv = env->opset < 11 ? cq_node_float(n, "value", 0.0f) : 0;
-    if (env->opset >= 11 && n_in > 2 && in[2] && cq_tensor_numel(in[2]) > 0)
-        cv = cq_dtype_info(in[2]->dtype)->get(cq_tensor_data(in[2]));
-    tr->set(cval, cv);
-    int r = x->ndim;
-    int64_t total = cq_tensor_numel(y), idx[CQ_MAX_DIMS] = {0};
-    const char *px = cq_tensor_data(x);
-    char *py = cq_tensor_data(y);
-    for (int d = 0; d < r; d++)
-        if (m && x->shape[d] == 0 && y->shape[d] > 0)
-            return cq_errf(err, CQ_EINVAL, "Pad '%s': %s padding of an empty dim", n->name, mode);
-    for (int64_t i = 0; i < total; i++) {
-        int64_t off = 0;
-        int inside = 1;
-        for (int d = 0; d < r; d++) {
-            int64_t s = idx[d] - pads[d], dim = x->shape[d];
-            if (s < 0 || s >= dim) {
-                if (m == 0) {
-                    inside = 0;
-                    break;
-                }
-                if (m == 1) {
-                    s = s < 0 ? 0 : dim - 1;
-                } else if (dim == 1) {
-                    s = 0;
-                } else {
-                    int64_t per = 2 * (dim - 1);
-                    s = s % per;
-                    if (s < 0)
-                        s += per;
-                    if (s >= dim)
-                        s = per - s;
-                }
-            }
-            off += s * (x->stride[d] / (int64_t)es);
-        }
-        memcpy(py + (size_t)i * es, inside ? px + (size_t)off * es : cval, es);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < y->shape[d])
-                break;
-            idx[d] = 0;
-        }
-    }
-    return CQ_OK;
-}
-
 /* ---- Constant, ConstantOfShape ----------------------------------------------------------- */
 
 /* The tensor a Constant node holds (a new reference), from whichever attribute is set. */
@@ -716,8 +465,9 @@ const cq_op cq__ops_shape[] = {
     {"Unsqueeze", "", infer_unsqueeze, copy_all, 0, NULL},
     {"Shape", "", infer_shape, run_shape, CQ_OP_SHAPE_ONLY, NULL},
     {"Gather", "", infer_gather, run_gather, 0, NULL},
-    {"Slice", "", infer_slice, run_slice, 0, NULL},
-    {"Pad", "", infer_pad, run_pad, 0, NULL},
+    {"Slice", "", cq__infer_slice, cq__run_slice, 0, NULL},
+    {"Pad", "", cq__infer_pad, cq__run_pad, 0, NULL},
+    {"Split", "", cq__infer_split, cq__run_split, 0, NULL},
     {"Resize", "", cq__infer_resize, cq__run_resize, 0, NULL},
     {"Constant", "", infer_constant, run_constant, 0, NULL},
     {"ConstantOfShape", "", infer_cos, run_cos, 0, NULL},

@@ -173,6 +173,21 @@ static void test_kern_elt_unary(void **state)
         cq_unary_f32_ref((cq_unop)op, a, b, x, got, N);
         assert_int_equal(kt_mismatch(got, want, N, 1), -1);
     }
+    /* long calls split over two kernel threads, the share ends inside a line */
+    {
+        enum { L = (1 << 16) + 37 };
+        float *lx = malloc(L * 4), *ly = malloc(L * 4), *lw = malloc(L * 4);
+        for (int i = 0; i < L; i++)
+            lx[i] = x[i % N];
+        cq_unary_f32_ref(CQ_UN_SILU, 0, 0, lx, lw, L);
+        cq_kern_set_threads(2);
+        cq_unary_f32(CQ_UN_SILU, 0, 0, lx, ly, L);
+        cq_kern_set_threads(1);
+        assert_int_equal(kt_mismatch(ly, lw, L, 1), -1);
+        free(lx);
+        free(ly);
+        free(lw);
+    }
     /* in place */
     memcpy(got, x, sizeof x);
     cq_unary_f32(CQ_UN_SIGMOID, 0, 0, got, got, N);
@@ -264,6 +279,108 @@ static void test_kern_elt_softmax(void **state)
     cq_kern_set_isa(CQ_ISA_COUNT);
 }
 
+/* cq_copy_strided against its odometer on random boxes: negative, zero
+ * (repeat) and permuted strides, offsets into larger buffers, element sizes
+ * 1, 2, 4 and 8. */
+static void test_kern_elt_copy_strided(void **state)
+{
+    (void)state;
+    kt_rng r = {21};
+    enum { BUF = 1 << 14 };
+    unsigned char *src = malloc(BUF), *got = malloc(BUF), *want = malloc(BUF);
+    for (int i = 0; i < BUF; i++)
+        src[i] = (unsigned char)kt_int(&r, 0, 255);
+    size_t sizes[] = {1, 2, 4, 8};
+    int ran = 0;
+    for (int t = 0; t < 400; t++) {
+        size_t es = sizes[t % 4];
+        int nd = (int)kt_int(&r, 0, 5);
+        int64_t shape[CQ_MAX_DIMS], ss[CQ_MAX_DIMS], ds[CQ_MAX_DIMS], n = 1;
+        for (int d = 0; d < nd; d++) {
+            shape[d] = kt_int(&r, 1, 6);
+            n *= shape[d];
+        }
+        /* dst: a permutation of the dense strides, sometimes padded */
+        int perm[CQ_MAX_DIMS];
+        for (int d = 0; d < nd; d++)
+            perm[d] = d;
+        if (t % 3 == 0)
+            for (int d = nd - 1; d > 0; d--) {
+                int j = (int)kt_int(&r, 0, d), tmp = perm[d];
+                perm[d] = perm[j];
+                perm[j] = tmp;
+            }
+        int64_t st = 1 + (t % 5 == 0);
+        for (int d = nd - 1; d >= 0; d--) {
+            ds[perm[d]] = st;
+            st *= shape[perm[d]] + (t % 7 == 0);
+        }
+        /* src: dense, stepped, reversed or repeated per dim */
+        int64_t s = 1, base = 0;
+        for (int d = nd - 1; d >= 0; d--) {
+            int kind = (int)kt_int(&r, 0, 3);
+            ss[d] = kind == 0 ? s : kind == 1 ? 2 * s : kind == 2 ? -s : 0;
+            if (ss[d] < 0)
+                base += (shape[d] - 1) * s;
+            s *= 2 * shape[d];
+        }
+        if ((size_t)(s + base) * es > BUF || (size_t)st * es > BUF)
+            continue;
+        ran++;
+        memset(got, 0xab, BUF);
+        memset(want, 0xab, BUF);
+        cq_copy_strided(es, nd, shape, src + base * (int64_t)es, ss, got, ds);
+        cq_copy_strided_ref(es, nd, shape, src + base * (int64_t)es, ss, want, ds);
+        if (memcmp(got, want, BUF))
+            fail_msg("copy_strided case %d (nd %d, es %zu, n %lld) differs", t, nd, es,
+                     (long long)n);
+    }
+    assert_true(ran >= 200);
+    /* a fill of each size */
+    for (int k = 0; k < 4; k++) {
+        uint64_t v = 0x0102030405060708ull;
+        cq_fill(sizes[k], &v, got, 37);
+        for (int i = 0; i < 37; i++)
+            assert_memory_equal(got + i * sizes[k], &v, sizes[k]);
+    }
+    free(src);
+    free(got);
+    free(want);
+}
+
+static void test_kern_elt_layernorm(void **state)
+{
+    (void)state;
+    kt_rng r = {22};
+    int64_t shapes[][2] = {{1, 1}, {3, 7}, {4, 16}, {2, 33}, {5, 768}, {1, 1001}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int64_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        float *x = malloc((size_t)n * 4), *y = malloc((size_t)n * 4), *w = malloc((size_t)n * 4);
+        float *sc = malloc((size_t)cols * 4), *bi = malloc((size_t)cols * 4);
+        float m[8], iv[8], mw[8], ivw[8];
+        kt_fill(&r, x, n);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] * 3.0f + 100.0f; /* an offset: the mean must come out first */
+        kt_fill(&r, sc, cols);
+        kt_fill(&r, bi, cols);
+        for (int b = 0; b < 2; b++) {
+            cq_layernorm_f32_ref(rows, cols, x, sc, b ? bi : NULL, 1e-5f, w, mw, ivw);
+            cq_layernorm_f32(rows, cols, x, sc, b ? bi : NULL, 1e-5f, y, m, iv);
+            assert_int_equal(kt_mismatch(y, w, n, 1), -1);
+            assert_int_equal(kt_mismatch(m, mw, rows, 1), -1);
+            assert_int_equal(kt_mismatch(iv, ivw, rows, 1), -1);
+            memcpy(y, x, (size_t)n * 4); /* in place */
+            cq_layernorm_f32(rows, cols, y, sc, b ? bi : NULL, 1e-5f, y, NULL, NULL);
+            assert_int_equal(kt_mismatch(y, w, n, 1), -1);
+        }
+        free(x);
+        free(y);
+        free(w);
+        free(sc);
+        free(bi);
+    }
+}
+
 static void test_kern_elt_isa_select(void **state)
 {
     (void)state;
@@ -282,6 +399,8 @@ int main(void)
         cmocka_unit_test(test_kern_elt_unary),
         cmocka_unit_test(test_kern_elt_act_apply),
         cmocka_unit_test(test_kern_elt_softmax),
+        cmocka_unit_test(test_kern_elt_copy_strided),
+        cmocka_unit_test(test_kern_elt_layernorm),
         cmocka_unit_test(test_kern_elt_isa_select),
     };
     return cmocka_run_group_tests_name("kern_elt", tests, NULL, NULL);

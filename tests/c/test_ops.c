@@ -70,7 +70,7 @@ static void test_ops_table(void **state)
         /* each capability comes with its hooks, and no hook without one */
         const cq_op_hooks *h = op->hooks;
         unsigned c = op->caps;
-        assert_int_equal(h && h->act_of, !!(c & CQ_OP_ACT));
+        assert_int_equal(h && h->act_of, !!(c & (CQ_OP_ACT | CQ_OP_ACT_FN)));
         assert_int_equal(h && h->pool_of, !!(c & CQ_OP_POOL));
         assert_int_equal(h && h->pool_fusable, !!(c & CQ_OP_TAKES_POOL));
         /* blocked_ok: required with BLOCKED_OUT, optional with BLOCKED_IN alone */
@@ -83,16 +83,23 @@ static void test_ops_table(void **state)
         assert_int_equal(h && h->plan_new, !!(c & CQ_OP_PLAN));
         assert_int_equal(h && h->plan_free, !!(c & CQ_OP_PLAN));
         if (!(c & CQ_OP_BLOCKED_IN))
-            assert_int_equal(h != NULL, !!(c & (CQ_OP_ACT | CQ_OP_POOL | CQ_OP_TAKES_POOL |
-                                                CQ_OP_BLOCKED_OUT | CQ_OP_PLAN)));
+            assert_int_equal(h != NULL, !!(c & (CQ_OP_ACT | CQ_OP_ACT_FN | CQ_OP_POOL |
+                                                CQ_OP_TAKES_POOL | CQ_OP_BLOCKED_OUT |
+                                                CQ_OP_PLAN)));
     }
     /* the rows the executor's fusion and layout rely on */
     assert_true(cq_op_find("Conv", "")->caps & CQ_OP_PLAN);
     assert_true(cq_op_find("Conv", "")->caps & CQ_OP_BLOCKED_OUT);
     assert_true(cq_op_find("Add", "")->caps & CQ_OP_TAKES_ACT);
     assert_true(cq_op_find("Clip", "")->caps & CQ_OP_ACT);
+    /* what the quantizer folds into a range is ACT; other functions are ACT_FN */
+    assert_true(cq_op_find("Sigmoid", "")->caps & CQ_OP_ACT_FN);
+    assert_false(cq_op_find("HardSwish", "")->caps & CQ_OP_ACT);
+    assert_true(cq_op_find("Mul", "")->caps & CQ_OP_GATE);
     assert_true(cq_op_find("MaxPool", "")->caps & CQ_OP_POOL);
     assert_true(cq_op_find("GlobalAveragePool", "")->caps & CQ_OP_BLOCKED_IN);
+    assert_true(cq_op_find("QLinearConv", "")->caps & CQ_OP_BLOCKED_OUT);
+    assert_true(cq_op_find("DequantizeLinear", "")->caps & CQ_OP_BLOCKED_IN);
     assert_true(cq_op_find("Shape", "")->caps & CQ_OP_SHAPE_ONLY);
     assert_int_equal(cq_op_find("Sub", "")->caps, 0);
     assert_null(cq_op_at(cq_op_count()));

@@ -41,11 +41,14 @@ static inline vf v_exp(vf x)
     return v_mul(p, v_pow2i(n));
 }
 
-/* 1 / (1 + exp(-x)); exp's argument clamped so the sum stays finite. */
+/* 1 / (1 + exp(-x)); 0 below x = -87, where it would be a denormal (they
+ * slow down every FMA that reads them later), and exp's argument clamped
+ * so the sum stays finite. */
 static inline vf v_sigmoid(vf x)
 {
-    x = v_min(v_max(x, v_set1(-88.0f)), v_set1(88.0f));
-    return v_rcp(v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), x))));
+    vf c = v_min(v_max(x, v_set1(-87.0f)), v_set1(88.0f));
+    vf s = v_rcp(v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), c))));
+    return v_lt_sel(x, v_set1(-87.0f), v_set1(0.0f), s);
 }
 
 /* erf(x): for |x| < 1 its Taylor series to x^21 (truncation ~1e-9), beyond
