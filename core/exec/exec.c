@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kern/kern_qelt.h"
 #include "ops/passes.h"
 
 static void note_shape(cq_exec *e, int v, const cq_tensor *t)
@@ -401,8 +402,8 @@ static cq_tensor *alloc_value(cq_exec *e, int v, const cq_tinfo *ti, cq_err *err
     return pool_tensor(e, ti->dtype, ti->ndim, ti->shape, bytes, val->name, &e->blk[v], err);
 }
 
-/* Hand node i's outputs to the observer (NCHW16c ones as NCHW copies on the
- * pool); ESTATE when it stops the run. */
+/* Hand node i's outputs to the observer (blocked ones, NCHW16c or NHWC, as
+ * NCHW copies on the pool); ESTATE when it stops the run. */
 static cq_status observe(cq_exec *e, int i, const int *outv, cq_tensor *const *out, cq_err *err)
 {
     const cq_graph *g = e->g;
@@ -415,12 +416,16 @@ static cq_status observe(cq_exec *e, int i, const int *outv, cq_tensor *const *o
         int blk = -1;
         if (e->blocked[outv[k]]) {
             const int64_t *s = out[k]->shape;
-            seen = pool_tensor(e, CQ_F32, out[k]->ndim, s, cq_tensor_nbytes(out[k]),
+            seen = pool_tensor(e, out[k]->dtype, out[k]->ndim, s, cq_tensor_nbytes(out[k]),
                                g->values[outv[k]].name, &blk, err);
             if (!seen)
                 return err->code;
-            cq_from_blocked_f32(cq_tensor_data(out[k]), s[0], s[1], s[2] * s[3],
-                                cq_tensor_data(seen));
+            if (out[k]->dtype == CQ_F32)
+                cq_from_blocked_f32(cq_tensor_data(out[k]), s[0], s[1], s[2] * s[3],
+                                    cq_tensor_data(seen));
+            else
+                cq_nhwc_to_nchw_8(cq_tensor_data(out[k]), s[0], s[1], s[2] * s[3],
+                                  cq_tensor_data(seen));
         }
         int stop = e->observer(e->observer_ud, g, node, k, seen);
         if (seen != out[k])

@@ -185,7 +185,7 @@ cq_status cq__pool2d_of(const cq_node *n, int kind, int ndim, const int64_t *xs,
 }
 
 static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int n_out,
-                          cq_tensor *const *out, cq_err *err)
+                          cq_tensor *const *out, int nhwc, cq_err *err)
 {
     cq_convgeo g;
     if (pool_geo(n, in[0]->ndim, in[0]->shape, &g, err))
@@ -206,8 +206,11 @@ static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int 
     /* codes: max commutes with their dequantization */
     if (!kind && !ind && (in[0]->dtype == CQ_U8 || in[0]->dtype == CQ_S8) &&
         cq__pool2d_of(n, kind, in[0]->ndim, in[0]->shape, &p, &e2) == CQ_OK)
-        return cq_maxpool2d_8(&p, in[0]->dtype, cq_tensor_data(in[0]), cq_tensor_data(out[0]), 0,
-                              err);
+        return cq_maxpool2d_8(&p, in[0]->dtype, cq_tensor_data(in[0]), cq_tensor_data(out[0]),
+                              nhwc, err);
+    if (nhwc)
+        return cq_errf(err, CQ_ESTATE, "%s '%s': planned in NHWC but not on codes", n->op_type,
+                       n->name);
     cq_tensor *xf = cq_tensor_to(in[0], CQ_F32, err);
     if (!xf)
         return err->code;
@@ -226,15 +229,15 @@ static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int 
 static cq_status run_maxpool(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                              cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_in, (void)env;
-    return run_pool(0, n, in, n_out, out, err);
+    (void)n_in;
+    return run_pool(0, n, in, n_out, out, env->x_blocked, err);
 }
 
 static cq_status run_avgpool(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                              cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_in, (void)env;
-    return run_pool(1, n, in, n_out, out, err);
+    return run_pool(1, n, in, n_out, out, 0, err);
 }
 
 static cq_status infer_gap(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
@@ -275,10 +278,30 @@ static cq_status maxpool_of(const cq_node *n, int ndim, const int64_t *xs, cq_po
     return cq__pool2d_of(n, 0, ndim, xs, p, err);
 }
 
-static const cq_op_hooks maxpool_hooks = {.pool_of = maxpool_of};
+/* CQ_OP_BLOCKED_OUT: 8-bit codes stay NHWC through a max pool (input and
+ * output in one layout, hooks->blocked_in); f32 keeps NCHW. */
+static int maxpool_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    if (!x_blocked || n->n_inputs < 1 || n->inputs[0] < 0 ||
+        (n->n_outputs > 1 && n->outputs[1] >= 0))
+        return 0;
+    const cq_value *x = &g->values[n->inputs[0]];
+    if (!x->has_type || x->ndim != 4 || (x->dtype != CQ_U8 && x->dtype != CQ_S8))
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (x->shape[d] <= 0)
+            return 0;
+    cq_pool2d_params p;
+    cq_err err;
+    return cq__pool2d_of(n, 0, x->ndim, x->shape, &p, &err) == CQ_OK;
+}
+
+static const cq_op_hooks maxpool_hooks = {
+    .pool_of = maxpool_of, .blocked_ok = maxpool_blocked_ok, .blocked_in = 1u};
 
 const cq_op cq__ops_pool[] = {
-    {"MaxPool", "", infer_pool, run_maxpool, CQ_OP_POOL, &maxpool_hooks},
+    {"MaxPool", "", infer_pool, run_maxpool, CQ_OP_POOL | CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+     &maxpool_hooks},
     {"AveragePool", "", infer_pool, run_avgpool, 0, NULL},
     {"GlobalAveragePool", "", infer_gap, run_gap, CQ_OP_BLOCKED_IN, NULL},
 };

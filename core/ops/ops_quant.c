@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/kern_qelt.h"
+
 /* ---- scales and zero points ------------------------------------------------------- */
 
 /* Scale input s and zero-point input z (either may be NULL) as arrays of
@@ -81,7 +83,7 @@ static cq_status infer_q(const cq_node *n, int64_t opset, int n_in, const cq_tin
 static cq_status run_q(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                        cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_out, (void)env;
+    (void)n_out;
     const cq_tensor *x = in[0], *s = in[1], *z = n_in > 2 ? in[2] : NULL;
     int64_t ns = cq_tensor_numel(s), outer = 1, len = 1, inner = cq_tensor_numel(x);
     if (ns > 1) {
@@ -100,7 +102,20 @@ static cq_status run_q(const cq_node *n, int n_in, cq_tensor *const *in, int n_o
     if (qparams(n, "x", s, z, len, &sc, &zp, &cnt, err))
         return err->code;
     cq_status st;
-    if (!strcmp(n->op_type, "QuantizeLinear")) {
+    int quant = !strcmp(n->op_type, "QuantizeLinear");
+    if (cnt == 1 && (quant ? x->dtype == CQ_F32 : x->dtype == CQ_U8 || x->dtype == CQ_S8)) {
+        /* per tensor: the vector kernels, in the layout the executor planned
+         * (NHWC for the 8-bit side when blocked) */
+        int64_t nn = 1, c = 1, hw = cq_tensor_numel(x);
+        if (x->ndim == 4)
+            nn = x->shape[0], c = x->shape[1], hw = x->shape[2] * x->shape[3];
+        st = quant ? cq_quantize_f32_8(cq_tensor_data(x), nn, c, hw, sc[0], zp ? zp[0] : 0,
+                                       out[0]->dtype, cq_tensor_data(out[0]), env->y_blocked, err)
+                   : cq_dequantize_8_f32(cq_tensor_data(x), x->dtype, nn, c, hw, env->x_blocked,
+                                         sc[0], zp ? zp[0] : 0, cq_tensor_data(out[0]), err);
+    } else if (env->x_blocked || env->y_blocked) {
+        st = cq_errf(err, CQ_ESTATE, "planned in NHWC but not per tensor");
+    } else if (quant) {
         cq_tensor *xf = cq_tensor_to(x, CQ_F32, err);
         st = xf ? cq_quantize_linear_ref(cq_tensor_data(xf), outer, len, inner, sc, zp, cnt,
                                          out[0]->dtype, cq_tensor_data(out[0]), err)
@@ -180,6 +195,11 @@ static cq_status run_cv(const cq_node *n, int n_in, cq_tensor *const *in, int n_
 {
     (void)n_out;
     int q = !strcmp(n->op_type, "QLinearConv");
+    if (q && n_in >= 8) {
+        int r = cq__qconv_run(n, n_in, in, out[0], env, err);
+        if (r)
+            return r < 0 ? err->code : CQ_OK;
+    }
     const cq_tensor *x = in[0], *w = in[q ? 3 : 1];
     const cq_tensor *xz = q ? in[2] : n_in > 2 ? in[2] : NULL;
     const cq_tensor *wz = q ? in[5] : n_in > 3 ? in[3] : NULL;
@@ -261,7 +281,7 @@ static cq_status infer_qadd(const cq_node *n, int64_t opset, int n_in, const cq_
 static cq_status run_qadd(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_out, (void)env;
+    (void)n_out;
     cq_tensor *a = in[0], *b = in[3], *y = out[0];
     if (a->dtype != b->dtype || a->dtype != y->dtype)
         return cq_errf(err, CQ_EINVAL, "QLinearAdd '%s': A, B and C must share a dtype", n->name);
@@ -281,6 +301,17 @@ static cq_status run_qadd(const cq_node *n, int n_in, cq_tensor *const *in, int 
     if (st)
         return st;
     int64_t m = cq_tensor_numel(y);
+    if ((cq_tensor_numel(a) == m || cq_tensor_numel(a) == 1) &&
+        (cq_tensor_numel(b) == m || cq_tensor_numel(b) == 1)) {
+        /* same shapes (in one layout, whichever the executor planned) or a
+         * scalar side: elementwise on the codes */
+        st = cq_qadd_8(y->dtype, cq_tensor_data(a), cq_tensor_numel(a), sa, za, cq_tensor_data(b),
+                       cq_tensor_numel(b), sb, zb, sc, zc, cq_tensor_data(y), m, err);
+        return st ? cq_err_prefix(err, st, "QLinearAdd '%s': ", n->name) : CQ_OK;
+    }
+    if (env->x_blocked || env->y_blocked)
+        return cq_errf(err, CQ_ESTATE, "QLinearAdd '%s': planned in NHWC but broadcasting",
+                       n->name);
     /* a side of one value runs as ONNX Runtime's scalar case; others expand */
     cq_tensor *ae = cq_tensor_numel(a) == 1 ? (cq_tensor_retain(a), a)
                                           : cq_tensor_expand(a, y->ndim, y->shape, err);
@@ -296,13 +327,73 @@ static cq_status run_qadd(const cq_node *n, int n_in, cq_tensor *const *in, int 
     return st ? cq_err_prefix(err, st, "QLinearAdd '%s': ", n->name) : CQ_OK;
 }
 
+/* ---- layouts ----------------------------------------------------------------- */
+
+/* Whether value v is 4-D with every dimension known. */
+static int known4(const cq_graph *g, int v)
+{
+    if (v < 0 || !g->values[v].has_type || g->values[v].ndim != 4)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (g->values[v].shape[d] <= 0)
+            return 0;
+    return 1;
+}
+
+/* A per-tensor scale: a constant of one value (the zero point likewise). */
+static int per_tensor(const cq_graph *g, const cq_node *n)
+{
+    for (int k = 1; k < 3 && k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v >= 0 && (!g->values[v].data || cq_tensor_numel(g->values[v].data) != 1))
+            return 0;
+    }
+    return n->n_inputs >= 2 && n->inputs[1] >= 0;
+}
+
+/* QuantizeLinear writes NHWC codes from NCHW floats (per tensor). */
+static int q_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    return !x_blocked && n->n_outputs > 0 && known4(g, n->inputs[0]) &&
+           g->values[n->inputs[0]].dtype == CQ_F32 && per_tensor(g, n);
+}
+
+/* DequantizeLinear reads NHWC codes into NCHW floats (per tensor); it has
+ * no BLOCKED_OUT, so this is asked of nothing but kept for the table check. */
+static int dq_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    (void)x_blocked;
+    return known4(g, n->inputs[0]) && per_tensor(g, n);
+}
+
+/* QLinearAdd keeps NHWC when a, b and c have one shape. */
+static int qadd_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    (void)x_blocked;
+    if (n->n_inputs < 7 || n->n_outputs < 1 || !known4(g, n->inputs[0]) ||
+        !known4(g, n->inputs[3]) || !known4(g, n->outputs[0]))
+        return 0;
+    const cq_value *a = &g->values[n->inputs[0]], *b = &g->values[n->inputs[3]];
+    const cq_value *c = &g->values[n->outputs[0]];
+    for (int d = 0; d < 4; d++)
+        if (a->shape[d] != c->shape[d] || b->shape[d] != c->shape[d])
+            return 0;
+    return 1;
+}
+
+static const cq_op_hooks q_hooks = {.blocked_ok = q_blocked_ok};
+static const cq_op_hooks dq_hooks = {.blocked_ok = dq_blocked_ok};
+static const cq_op_hooks qadd_hooks = {.blocked_ok = qadd_blocked_ok, .blocked_in = 1u << 3};
+
 const cq_op cq__ops_quant[] = {
-    {"QuantizeLinear", "", infer_q, run_q, 0, NULL},
-    {"DequantizeLinear", "", infer_q, run_q, 0, NULL},
+    {"QuantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_OUT, &q_hooks},
+    {"DequantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_IN, &dq_hooks},
     {"MatMulInteger", "", infer_int, run_mm, 0, NULL},
     {"QLinearMatMul", "", infer_int, run_mm, 0, NULL},
     {"ConvInteger", "", infer_int, run_cv, 0, NULL},
-    {"QLinearConv", "", infer_int, run_cv, 0, NULL},
-    {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd, 0, NULL},
+    {"QLinearConv", "", infer_int, run_cv, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT | CQ_OP_PLAN,
+     &cq__qconv_hooks},
+    {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+     &qadd_hooks},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_quant / sizeof cq__ops_quant[0] == CQ_OPS_QUANT_N, quant_rows);

@@ -8,6 +8,7 @@
  * lowered onto the codes, and run on s8 / u8. */
 #include "exec_testutil.h"
 #include "calib/calibrate.h"
+#include "kern/kern.h"
 #include "onnx/onnx.h"
 #include "quant/quant.h"
 
@@ -254,6 +255,93 @@ static void test_quant_shared_bias_names(void **state)
             assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
     }
     cq_graph_free(h);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
+/* The int8 executor: a lowered graph with a 3x3 conv, a max pool on codes, a
+ * 1x1 conv, a residual QLinearAdd and a depthwise conv keeps its 8-bit values
+ * NHWC between those nodes (QuantizeLinear writes NHWC, DequantizeLinear
+ * reads it), and gives the same bits NCHW-only, on every ISA and at 2
+ * threads. */
+static void test_quant_int8_executor_layouts(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 5, 12, 12};
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 21;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){16, 5, 3, 3}));
+    add_init(g, "b1", rand_tensor(1, (int64_t[]){16}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){16, 16, 1, 1}));
+    add_init(g, "b2", rand_tensor(1, (int64_t[]){16}));
+    add_init(g, "w3", rand_tensor(4, (int64_t[]){16, 1, 3, 3}));
+    add_init(g, "b3", rand_tensor(1, (int64_t[]){16}));
+    int n = node(g, "Conv", "conv1", 3, (const char *[]){"x", "w1", "b1"}, "c1");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "r1");
+    n = node(g, "MaxPool", "pool", 1, (const char *[]){"r1"}, "p1");
+    cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){2, 2}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 2}, &err);
+    node(g, "Conv", "conv2", 3, (const char *[]){"p1", "w2", "b2"}, "c2");
+    node(g, "Add", "add", 2, (const char *[]){"c2", "p1"}, "s");
+    node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "r2");
+    n = node(g, "Conv", "dw", 3, (const char *[]){"r2", "w3", "b3"}, "y");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_node_set_int(g, n, "group", 16, &err);
+    cq_calib_stats *st = stats_of(g, 4, xs, 8, 5);
+    cq_quant_opts o = CQ_QUANT_OPTS_DEFAULT;
+    cq_quant *q = cq_quant_new(g, st, &o, &err);
+    assert_non_null(q);
+    cq_graph *h = cq_quant_graph(q, &err);
+    assert_non_null(h);
+    int count;
+    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    assert_int_equal(count_op(h, "QLinearConv"), 3);
+    assert_int_equal(count_op(h, "QLinearAdd"), 1);
+    rng_state = 77;
+    cq_tensor *x = rand_tensor(4, xs);
+    cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
+    nchw.nchw_only = 1;
+    cq_isa isa0 = cq_kern_isa();
+    cq_kern_set_isa(CQ_ISA_SCALAR);
+    cq_tensor *ref = run1(h, &nchw, x);
+    cq_kern_set_isa(isa0);
+    /* the layout: every 8-bit value between Q and DQ is NHWC */
+    cq_exec *e = cq_exec_new(h, NULL, &err);
+    assert_non_null(e);
+    const char *nhwc[] = {"x_quantized", "p1_quantized", "r2_quantized"};
+    for (int k = 0; k < 3; k++) {
+        int v = -1;
+        for (int j = 0; j < h->n_values; j++)
+            if (strstr(h->values[j].name, nhwc[k]) == h->values[j].name &&
+                h->values[j].producer >= 0)
+                v = j;
+        if (v < 0)
+            fail_msg("no value %s", nhwc[k]);
+        if (!cq_exec_value_blocked(e, v))
+            fail_msg("%s is not kept NHWC", h->values[v].name);
+    }
+    cq_exec_free(e);
+    for (int isa = CQ_ISA_SCALAR; isa < CQ_ISA_COUNT; isa++)
+        for (int threads = 1; threads <= 4; threads++) {
+            cq_kern_set_isa((cq_isa)isa);
+            cq_exec_opts eo = CQ_EXEC_OPTS_DEFAULT;
+            eo.threads = 1 + (threads - 1) % 2;
+            eo.nchw_only = threads > 2;
+            cq_tensor *y = run1(h, &eo, x);
+            if (maxdiff(y, ref) != 0.0)
+                fail_msg("isa %d, %d threads, nchw %d: differs from the NCHW scalar run by %g",
+                         isa, eo.threads, eo.nchw_only, maxdiff(y, ref));
+            cq_tensor_release(y);
+        }
+    cq_kern_set_isa(isa0);
+    cq_tensor_release(ref);
+    cq_tensor_release(x);
+    cq_graph_free(h);
+    cq_quant_free(q);
     cq_calib_stats_free(st);
     cq_graph_free(g);
 }
@@ -923,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_quant_conv_relu_conv),
         cmocka_unit_test(test_quant_deterministic_bytes),
         cmocka_unit_test(test_quant_shared_bias_names),
+        cmocka_unit_test(test_quant_int8_executor_layouts),
         cmocka_unit_test(test_quant_residual_add),
         cmocka_unit_test(test_quant_concat_and_pass_through),
         cmocka_unit_test(test_quant_float_ops_and_map),
