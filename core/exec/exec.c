@@ -134,6 +134,8 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->out_alias = malloc(nn * sizeof *e->out_alias);
     e->res_in = malloc(nn * sizeof *e->res_in);
     e->pool_of = malloc(nn * sizeof *e->pool_of);
+    e->lut = calloc(nn, sizeof *e->lut);
+    e->lut_dtype = calloc(nn, sizeof *e->lut_dtype);
     e->readers = calloc(nv, sizeof *e->readers);
     e->blocked = calloc(nv, sizeof *e->blocked);
     e->vals = calloc(nv, sizeof *e->vals);
@@ -143,7 +145,8 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->last_shape = malloc(nv * sizeof *e->last_shape);
     e->last_dtype = calloc(nv, sizeof *e->last_dtype);
     if (!e->ops || !e->opset || !e->precision || !e->act || !e->plan || !e->time_ns ||
-        !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of ||
+        !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of || !e->lut ||
+        !e->lut_dtype ||
         !e->readers || !e->blocked || !e->vals || !e->left || !e->blk || !e->last_nd ||
         !e->last_shape || !e->last_dtype) {
         cq_exec_free(e);
@@ -168,7 +171,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         return NULL;
     }
     if (o.fuse &
-        ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN)) {
+        ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN |
+          CQ_FUSE_LUT)) {
         cq_errf(err, CQ_EINVAL, "cq_exec_new: fuse %d holds bits that are no CQ_FUSE_* flag", o.fuse);
         return NULL;
     }
@@ -245,6 +249,11 @@ void cq_exec_free(cq_exec *e)
     free(e->fused_into);
     free(e->res_in);
     free(e->pool_of);
+    if (e->lut)
+        for (int i = 0; i < e->n_nodes; i++)
+            free(e->lut[i]);
+    free(e->lut);
+    free(e->lut_dtype);
     free(e->out_alias);
     free(e->readers);
     free(e->blocked);
@@ -469,6 +478,9 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
                                  m->op_type, n->name);
         to[0] = tp[0];
     }
+    /* a table: the chain's last output, codes of the table's dtype */
+    if (e->lut[i])
+        to[0].dtype = e->lut_dtype[i];
     for (int k = 0; k < n->n_outputs; k++) {
         out[k] = NULL;
         scratch_blk[k] = -1;
@@ -507,7 +519,11 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         e->env.pool = pn >= 0 ? &pool : NULL;
         e->env.plan = &e->plan[i];
-        st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
+        if (e->lut[i])
+            cq_lut_8(e->lut[i], cq_tensor_data(in[0]), cq_tensor_data(out[0]),
+                     cq_tensor_numel(out[0]));
+        else
+            st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
         e->env.residual = NULL;
         e->env.pool = NULL;
         e->env.plan = NULL;

@@ -56,13 +56,17 @@ typedef struct cq_exec cq_exec;
  * Calibration plans CQ_FUSE_ACT: the quantized graph folds Relu/Clip into
  * the preceding range but quantizes the Conv output that feeds an Add, a
  * pool or another activation. */
+/* LUT: DequantizeLinear -> elementwise f32 ops (CQ_OP_ELEMENTWISE) ->
+ * QuantizeLinear on per-tensor 8-bit codes as one 256-entry table on the
+ * codes (exec_lut.c; the float chain's results bit for bit). */
 enum {
     CQ_FUSE_NONE = 0,
     CQ_FUSE_ALL = 1,
     CQ_FUSE_ACT = 1 << 1,
     CQ_FUSE_RESIDUAL = 1 << 2,
     CQ_FUSE_POOL = 1 << 3,
-    CQ_FUSE_ACT_FN = 1 << 4
+    CQ_FUSE_ACT_FN = 1 << 4,
+    CQ_FUSE_LUT = 1 << 5
 };
 
 typedef struct cq_exec_opts {

@@ -29,6 +29,8 @@ struct cq_exec {
     int *out_alias;           /* value the node writes instead of its own output, or -1 */
     int *res_in;              /* residual value the node adds (fused Add), or -1 */
     int *pool_of;             /* the MaxPool the node runs on its output, or -1 */
+    uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
+    cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */
     /* per value */
     int *readers;             /* live readers, graph outputs count as one more */
     unsigned char *blocked;   /* kept in NCHW16c */
@@ -53,6 +55,8 @@ struct cq_exec {
 void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env);
 /* The fusions fuse names (cq_exec_opts.fuse, not 0), after the arrays are set up. */
 cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err);
+/* The 256-entry tables (CQ_FUSE_LUT, exec_lut.c), part of the fusion. */
+cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err);
 /* NCHW16c between the convolutions, after fusion and the reader counts. */
 void cq__exec_plan_layout(cq_exec *e);
 /* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */

@@ -198,9 +198,10 @@ static void plan_pool(cq_exec *e)
 
 cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
 {
-    (void)err;
     if (fuse & CQ_FUSE_ALL)
-        fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN;
+        fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN | CQ_FUSE_LUT;
+    if ((fuse & CQ_FUSE_LUT) && cq__exec_plan_lut(e, err))
+        return err->code;
     if (fuse & (CQ_FUSE_ACT | CQ_FUSE_ACT_FN))
         plan_act(e, (fuse & CQ_FUSE_ACT) != 0, (fuse & CQ_FUSE_ACT_FN) != 0);
     if (fuse & CQ_FUSE_RESIDUAL)
@@ -259,7 +260,7 @@ void cq__exec_plan_layout(cq_exec *e)
         const cq_value *val = &g->values[v];
         int p = run_producer(e, v);
         b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && blockable(val) &&
-               run_output(e, p) == v && (caps_of(e, p) & CQ_OP_BLOCKED_OUT) &&
+               run_output(e, p) == v && ((caps_of(e, p) & CQ_OP_BLOCKED_OUT) || e->lut[p]) &&
                (e->pool_of[p] < 0 ||
                 e->ops[p]->hooks->pool_fusable(g, &g->nodes[p], &g->nodes[e->pool_of[p]], 1));
     }
@@ -276,6 +277,15 @@ void cq__exec_plan_layout(cq_exec *e)
         changed = 0;
         for (int i = 0; i < g->n_nodes; i++) {
             const cq_node *n = &g->nodes[i];
+            if (e->lut[i] && e->fused_into[i] < 0) {
+                /* a table keeps its codes' layout: both ends agree */
+                int x = n->inputs[0], y = run_output(e, i);
+                if (b[x] != b[y]) {
+                    b[x] = b[y] = 0;
+                    changed = 1;
+                }
+                continue;
+            }
             if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->fused_into[i] >= 0 ||
                 e->pool_of[i] >= 0 || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1)
                 continue;

@@ -127,7 +127,14 @@ enum {
     CQ_OP_ACT_FN = 1 << 10,
     /* a product of two inputs (Mul): with x and sigmoid(x), x's producer
      * takes the pair as CQ_ACT_SILU (CQ_FUSE_ACT_FN) */
-    CQ_OP_GATE = 1 << 11
+    CQ_OP_GATE = 1 << 11,
+    /* y[i] = f(x[i], ...) on same-shaped f32 inputs (or one-value constants):
+     * a chain of them between DequantizeLinear and QuantizeLinear on
+     * per-tensor codes runs as a 256-entry table (exec_lut.c) */
+    CQ_OP_ELEMENTWISE = 1 << 12,
+    /* QuantizeLinear and DequantizeLinear, the ends of such a chain */
+    CQ_OP_QUANT = 1 << 13,
+    CQ_OP_DEQUANT = 1 << 14
 };
 
 /* The functions the capabilities need; a row's hooks hold those its caps

@@ -413,6 +413,14 @@ static cq_status run_reducemean(const cq_node *n, int n_in, cq_tensor *const *in
     int r = x->ndim;
     float *py = cq_tensor_data(out[0]);
     int64_t ny = cq_tensor_numel(out[0]), nx = cq_tensor_numel(x);
+    /* trailing axes (a global average pool): one vector sum per row */
+    int lead = 0;
+    while (lead < r && !(mask >> lead & 1))
+        lead++;
+    if (r > 0 && mask == ((1 << r) - 1) - ((1 << lead) - 1) && ny > 0 && nx > 0) {
+        cq_global_avgpool_f32(ny, nx / ny, cq_tensor_data(x), py);
+        return CQ_OK;
+    }
     double *acc = cq__scratch(env, (size_t)(ny ? ny : 1) * sizeof(double));
     if (!acc)
         return cq_errf(err, CQ_ENOMEM, "ReduceMean '%s': out of memory", n->name);
@@ -640,20 +648,21 @@ static cq_status run_matmul(const cq_node *n, int n_in, cq_tensor *const *in, in
 }
 
 const cq_op cq__ops_math[] = {
-    {"Add", "", infer_binary, run_add, CQ_OP_TAKES_ACT | CQ_OP_RESIDUAL_ADD, NULL},
-    {"Sub", "", infer_binary, run_sub, 0, NULL},
-    {"Mul", "", infer_binary, run_mul, CQ_OP_GATE, NULL},
-    {"Div", "", infer_binary, run_div, 0, NULL},
+    {"Add", "", infer_binary, run_add, CQ_OP_TAKES_ACT | CQ_OP_RESIDUAL_ADD | CQ_OP_ELEMENTWISE,
+     NULL},
+    {"Sub", "", infer_binary, run_sub, CQ_OP_ELEMENTWISE, NULL},
+    {"Mul", "", infer_binary, run_mul, CQ_OP_GATE | CQ_OP_ELEMENTWISE, NULL},
+    {"Div", "", infer_binary, run_div, CQ_OP_ELEMENTWISE, NULL},
     {"PRelu", "", infer_binary, run_prelu, 0, NULL},
-    {"Relu", "", infer_unary, run_relu, CQ_OP_ACT, &relu_hooks},
-    {"LeakyRelu", "", infer_unary, run_leakyrelu, 0, NULL},
-    {"Clip", "", infer_unary, run_clip, CQ_OP_ACT, &clip_hooks},
-    {"Sigmoid", "", infer_unary, run_sigmoid, CQ_OP_ACT_FN, &sigmoid_hooks},
-    {"HardSigmoid", "", infer_unary, run_hardsigmoid, CQ_OP_ACT_FN, &hardsigmoid_hooks},
-    {"HardSwish", "", infer_unary, run_hardswish, CQ_OP_ACT_FN, &hardswish_hooks},
-    {"Tanh", "", infer_unary, run_tanh, CQ_OP_ACT_FN, &tanh_hooks},
-    {"Erf", "", infer_unary, run_erf, 0, NULL},
-    {"Gelu", "", infer_unary, run_gelu, 0, NULL},
+    {"Relu", "", infer_unary, run_relu, CQ_OP_ACT | CQ_OP_ELEMENTWISE, &relu_hooks},
+    {"LeakyRelu", "", infer_unary, run_leakyrelu, CQ_OP_ELEMENTWISE, NULL},
+    {"Clip", "", infer_unary, run_clip, CQ_OP_ACT | CQ_OP_ELEMENTWISE, &clip_hooks},
+    {"Sigmoid", "", infer_unary, run_sigmoid, CQ_OP_ACT_FN | CQ_OP_ELEMENTWISE, &sigmoid_hooks},
+    {"HardSigmoid", "", infer_unary, run_hardsigmoid, CQ_OP_ACT_FN | CQ_OP_ELEMENTWISE, &hardsigmoid_hooks},
+    {"HardSwish", "", infer_unary, run_hardswish, CQ_OP_ACT_FN | CQ_OP_ELEMENTWISE, &hardswish_hooks},
+    {"Tanh", "", infer_unary, run_tanh, CQ_OP_ACT_FN | CQ_OP_ELEMENTWISE, &tanh_hooks},
+    {"Erf", "", infer_unary, run_erf, CQ_OP_ELEMENTWISE, NULL},
+    {"Gelu", "", infer_unary, run_gelu, CQ_OP_ELEMENTWISE, NULL},
     {"LayerNormalization", "", cq__infer_layernorm, cq__run_layernorm, 0, NULL},
     {"Softmax", "", infer_unary, run_softmax, 0, NULL},
     {"ReduceMean", "", infer_reducemean, run_reducemean, 0, NULL},

@@ -386,8 +386,8 @@ static const cq_op_hooks dq_hooks = {.blocked_ok = dq_blocked_ok};
 static const cq_op_hooks qadd_hooks = {.blocked_ok = qadd_blocked_ok, .blocked_in = 1u << 3};
 
 const cq_op cq__ops_quant[] = {
-    {"QuantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_OUT, &q_hooks},
-    {"DequantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_IN, &dq_hooks},
+    {"QuantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_OUT | CQ_OP_QUANT, &q_hooks},
+    {"DequantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_IN | CQ_OP_DEQUANT, &dq_hooks},
     {"MatMulInteger", "", infer_int, run_mm, 0, NULL},
     {"QLinearMatMul", "", infer_int, run_mm, 0, NULL},
     {"ConvInteger", "", infer_int, run_cv, 0, NULL},

@@ -101,7 +101,10 @@ static void test_ops_table(void **state)
     assert_true(cq_op_find("QLinearConv", "")->caps & CQ_OP_BLOCKED_OUT);
     assert_true(cq_op_find("DequantizeLinear", "")->caps & CQ_OP_BLOCKED_IN);
     assert_true(cq_op_find("Shape", "")->caps & CQ_OP_SHAPE_ONLY);
-    assert_int_equal(cq_op_find("Sub", "")->caps, 0);
+    assert_int_equal(cq_op_find("Sub", "")->caps, CQ_OP_ELEMENTWISE);
+    assert_int_equal(cq_op_find("Softmax", "")->caps, 0);
+    assert_true(cq_op_find("QuantizeLinear", "")->caps & CQ_OP_QUANT);
+    assert_true(cq_op_find("DequantizeLinear", "")->caps & CQ_OP_DEQUANT);
     assert_null(cq_op_at(cq_op_count()));
     assert_null(cq_op_find("Conv", "com.microsoft"));
     assert_null(cq_op_find("LSTM", ""));

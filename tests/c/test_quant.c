@@ -346,6 +346,63 @@ static void test_quant_int8_executor_layouts(void **state)
     cq_graph_free(g);
 }
 
+/* The executor's 256-entry tables: a SiLU (DQ -> Sigmoid -> Q -> DQ -> Mul
+ * with the first DQ -> Q) and a HardSwish between int8 convolutions run as
+ * lookups on the codes, with the bits of the float chains they replace. */
+static void test_quant_lut_chains(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 14);
+    const int64_t xs[4] = {1, 4, 9, 9};
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 31;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){8, 4, 3, 3}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){8, 8, 1, 1}));
+    add_init(g, "w3", rand_tensor(4, (int64_t[]){6, 8, 1, 1}));
+    node(g, "Conv", "conv1", 2, (const char *[]){"x", "w1"}, "c1");
+    node(g, "Sigmoid", "sig", 1, (const char *[]){"c1"}, "s1");
+    node(g, "Mul", "silu", 2, (const char *[]){"c1", "s1"}, "m1");
+    node(g, "Conv", "conv2", 2, (const char *[]){"m1", "w2"}, "c2");
+    node(g, "HardSwish", "hs", 1, (const char *[]){"c2"}, "h2");
+    node(g, "Conv", "conv3", 2, (const char *[]){"h2", "w3"}, "y");
+    cq_calib_stats *st = stats_of(g, 4, xs, 8, 9);
+    cq_quant *q = cq_quant_new(g, st, NULL, &err);
+    assert_non_null(q);
+    cq_graph *h = cq_quant_graph(q, &err);
+    assert_non_null(h);
+    int count;
+    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    assert_int_equal(count_op(h, "Sigmoid"), 1);
+    assert_int_equal(count_op(h, "HardSwish"), 1);
+    rng_state = 5;
+    cq_tensor *x = rand_tensor(4, xs);
+    cq_exec_opts no_lut = CQ_EXEC_OPTS_DEFAULT;
+    no_lut.fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN;
+    cq_tensor *ref = run1(h, &no_lut, x);
+    cq_exec *e = cq_exec_new(h, NULL, &err);
+    assert_non_null(e);
+    int absorbed = 0;
+    for (int i = 0; i < h->n_nodes; i++)
+        if (!h->nodes[i].dead && (!strcmp(h->nodes[i].op_type, "Sigmoid") ||
+                                  !strcmp(h->nodes[i].op_type, "HardSwish") ||
+                                  !strcmp(h->nodes[i].op_type, "Mul")))
+            absorbed += cq_exec_is_fused(e, i);
+    assert_int_equal(absorbed, 3);
+    cq_tensor *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    assert_true(maxdiff(out[0], ref) == 0.0);
+    cq_tensor_release(out[0]);
+    cq_exec_free(e);
+    cq_tensor_release(ref);
+    cq_tensor_release(x);
+    cq_graph_free(h);
+    cq_quant_free(q);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
 /* x -> conv -> c; s = Add(c, x) -> Relu -> y: both inputs requantized */
 static void test_quant_residual_add(void **state)
 {
@@ -1012,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_quant_deterministic_bytes),
         cmocka_unit_test(test_quant_shared_bias_names),
         cmocka_unit_test(test_quant_int8_executor_layouts),
+        cmocka_unit_test(test_quant_lut_chains),
         cmocka_unit_test(test_quant_residual_add),
         cmocka_unit_test(test_quant_concat_and_pass_through),
         cmocka_unit_test(test_quant_float_ops_and_map),
