@@ -125,8 +125,10 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
 /* Quad q of output row oy of image img, chunk at channel c0 (mask m), into
  * buf: iwp entries of 256 bytes. Rows outside the input load nothing (mask
  * 0) and keep their fill, the zero point (or 0 past the kernel). */
-static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t oy,
-                  int64_t q, int64_t c0, __mmask64 m, uint8_t *buf)
+#define FLIPPED(v) (FLIP ? _mm512_xor_si512((v), flip) : (v))
+
+AI void build_t(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t oy,
+                int64_t q, int64_t c0, __mmask64 m, uint8_t *buf, const int FLIP)
 {
     const cq_qconv2d_params *p = &pl->p;
     const cq_conv2d_params *c = &p->c;
@@ -157,10 +159,10 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
                                     : (hi * C >= 64 ? ~(__mmask64)0
                                                     : (((__mmask64)1 << (hi * C)) - 1)) &
                                           ~(((__mmask64)1 << (lo * C)) - 1);
-            __m512i a0 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f0, m0 & cm, r0 + ix * C), flip);
-            __m512i a1 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f1, m1 & cm, r1 + ix * C), flip);
-            __m512i a2 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f2, m2 & cm, r2 + ix * C), flip);
-            __m512i a3 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f3, m3 & cm, r3 + ix * C), flip);
+            __m512i a0 = FLIPPED(_mm512_mask_loadu_epi8(f0, m0 & cm, r0 + ix * C));
+            __m512i a1 = FLIPPED(_mm512_mask_loadu_epi8(f1, m1 & cm, r1 + ix * C));
+            __m512i a2 = FLIPPED(_mm512_mask_loadu_epi8(f2, m2 & cm, r2 + ix * C));
+            __m512i a3 = FLIPPED(_mm512_mask_loadu_epi8(f3, m3 & cm, r3 + ix * C));
             __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
             __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
             _mm512_store_si512(e, _mm512_unpacklo_epi16(l01, l23));
@@ -177,10 +179,10 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
         _mm512_store_si512(e + 192, zpv);
     }
     for (int64_t o = 0; o < c->w * C; o += C, e += 256) {
-        __m512i a0 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f0, m0, r0 + o), flip);
-        __m512i a1 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f1, m1, r1 + o), flip);
-        __m512i a2 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f2, m2, r2 + o), flip);
-        __m512i a3 = _mm512_xor_si512(_mm512_mask_loadu_epi8(f3, m3, r3 + o), flip);
+        __m512i a0 = FLIPPED(_mm512_mask_loadu_epi8(f0, m0, r0 + o));
+        __m512i a1 = FLIPPED(_mm512_mask_loadu_epi8(f1, m1, r1 + o));
+        __m512i a2 = FLIPPED(_mm512_mask_loadu_epi8(f2, m2, r2 + o));
+        __m512i a3 = FLIPPED(_mm512_mask_loadu_epi8(f3, m3, r3 + o));
         __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
         __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
         _mm512_store_si512(e, _mm512_unpacklo_epi16(l01, l23));
@@ -194,6 +196,16 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
         _mm512_store_si512(e + 128, zpv);
         _mm512_store_si512(e + 192, zpv);
     }
+}
+
+/* s8 input flips each byte to u8; u8 input needs nothing. */
+static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t oy,
+                  int64_t q, int64_t c0, __mmask64 m, uint8_t *buf)
+{
+    if (pl->p.x_dt == CQ_S8)
+        build_t(pl, x, img, oy, q, c0, m, buf, 1);
+    else
+        build_t(pl, x, img, oy, q, c0, m, buf, 0);
 }
 
 /* ---- depthwise: the epilogue -------------------------------------------- */
@@ -235,15 +247,15 @@ AI void epi64(const dw_epi *E, const int s8, const int no_min, __m512i a0, __m51
 }
 
 /* The same with a residual: lane order to channel order, then res16. */
-static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, __m512i a0, __m512i a1,
-                      __m512i a2, __m512i a3, const uint8_t *res, uint8_t *y)
+static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, int64_t cn, __m512i a0,
+                      __m512i a1, __m512i a2, __m512i a3, const uint8_t *res, uint8_t *y)
 {
     __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
     __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
     __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
                      _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
-    for (int L = 0; L < 4 && 16 * L < E->cn; L++) {
-        __mmask16 m = mask16(E->cn - 16 * L);
+    for (int L = 0; L < 4 && 16 * L < cn; L++) {
+        __mmask16 m = mask16(cn - 16 * L);
         __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
         __m512i r = ld_res(&pl->p, res + 16 * L, m);
         _mm_mask_storeu_epi8(y + 16 * L, m, res16(&pl->p, nv[L], mu, r));
@@ -260,18 +272,29 @@ static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, __m512i a0, __
 
 #define DW_OUT                                                                                \
     if (RES)                                                                                  \
-        epi64_res(pl, E, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);                   \
+        epi64_res(pl, E, cn, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);               \
     else                                                                                      \
-        epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, m, yb + o);
+        epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, yb + o);
+
+/* Pixels per vector: 1, or (PIX) pl->pix with stride_w 1, each group of
+ * pixels masked to what is left of the row. */
+#define DW_GROUP                                                                              \
+    if (PIX) {                                                                                \
+        cn = (ow - ox < P ? ow - ox : P) * C;                                                 \
+        mm = cn >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);                           \
+    }
 
 /* 3 taps in a row, one quad (kh <= 4): the 12 weight vectors stay in
  * registers. y, res at the chunk's first channel of the row's first pixel. */
 AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
-                const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
-                const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES)
+                 const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                 const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES,
+                 const int PIX)
 {
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, ow = pl->ow;
+    int64_t C = c->c_out, ow = pl->ow, P = PIX ? pl->pix : 1, cn = E->cn;
+    int64_t st = PIX ? P * 256 : c->stride_w * 256, dl = c->dil_w * 256, os = P * C;
+    __mmask64 mm = m;
     __m512i w00 = _mm512_loadu_si512(wb), w01 = _mm512_loadu_si512(wb + 64),
             w02 = _mm512_loadu_si512(wb + 128), w03 = _mm512_loadu_si512(wb + 192);
     __m512i w10 = _mm512_loadu_si512(wb + 256), w11 = _mm512_loadu_si512(wb + 320),
@@ -281,7 +304,8 @@ AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
     __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
             c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
     const uint8_t *e = buf;
-    for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C, e += st) {
+    for (int64_t ox = 0, o = 0; ox < ow; ox += P, o += os, e += st) {
+        DW_GROUP
         __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
         DW_DOT(e, w00, w01, w02, w03)
         DW_DOT(e + dl, w10, w11, w12, w13)
@@ -290,39 +314,20 @@ AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
     }
 }
 
-/* The epilogue's choices as constants: each variant its own loop. */
-#define DW_VARIANTS(F)                                                                        \
-    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
-    case 0: F(0, 0, 0); break;                                                                \
-    case 1: F(0, 0, 1); break;                                                                \
-    case 2: F(0, 1, 0); break;                                                                \
-    case 3: F(0, 1, 1); break;                                                                \
-    case 4: F(1, 0, 0); break;                                                                \
-    case 5: F(1, 0, 1); break;                                                                \
-    case 6: F(1, 1, 0); break;                                                                \
-    default: F(1, 1, 1); break;                                                               \
-    }
-
-static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
-                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
-                   const void *res, uint8_t *yb)
+AI void row_any_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                  const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                  const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES,
+                  const int PIX)
 {
-#define K3(a, b, c) row_k3_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c)
-    DW_VARIANTS(K3)
-#undef K3
-}
-
-static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
-                    const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
-                    const void *res, uint8_t *yb)
-{
-    const int S8 = E->s8, NOMIN = E->no_min, RES = E->res;
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t st = c->stride_w * 256, dl = c->dil_w * 256, C = c->c_out, kw = c->kw;
-    int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq, ow = pl->ow;
+    int64_t C = c->c_out, ow = pl->ow, P = PIX ? pl->pix : 1, cn = E->cn, kw = c->kw;
+    int64_t st = PIX ? 256 : c->stride_w * 256, dl = c->dil_w * 256, os = P * C;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq;
+    __mmask64 mm = m;
     __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
             c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
-    for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C) {
+    for (int64_t ox = 0, o = 0; ox < ow; ox += P, o += os) {
+        DW_GROUP
         __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
         for (int64_t q = 0; q < nq; q++)
             for (int64_t kx = 0; kx < kw; kx++) {
@@ -335,30 +340,41 @@ static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *b
     }
 }
 
-/* pix output pixels per vector (stride_w 1): the last group masked. */
-static void row_pix(const cq_qconv2d_plan *pl, dw_epi *E, const uint8_t *buf, const int8_t *wb,
-                    const int32_t *cp, const float *mp, const void *res, uint8_t *yb)
-{
-    const cq_conv2d_params *c = &pl->p.c;
-    int64_t dl = c->dil_w * 256, C = c->c_out, kw = c->kw, P = pl->pix;
-    int64_t iwp = c->w + c->pad_left + c->pad_right, nq = pl->nq, ow = pl->ow;
-    const int S8 = E->s8, NOMIN = E->no_min, RES = E->res;
-    __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
-            c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
-    for (int64_t ox = 0, o = 0; ox < ow; ox += P, o += P * C) {
-        int64_t nb = (ow - ox < P ? ow - ox : P) * C;
-        __mmask64 m = nb >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << nb) - 1);
-        E->cn = nb;
-        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3;
-        for (int64_t q = 0; q < nq; q++)
-            for (int64_t kx = 0; kx < kw; kx++) {
-                const uint8_t *e = buf + (q * iwp + ox) * 256 + kx * dl;
-                const int8_t *wt = wb + (q * kw + kx) * 256;
-                DW_DOT(e, _mm512_loadu_si512(wt), _mm512_loadu_si512(wt + 64),
-                       _mm512_loadu_si512(wt + 128), _mm512_loadu_si512(wt + 192))
-            }
-        DW_OUT
+/* The choices as constants: each variant its own loop. */
+#define DW_VARIANTS(F, X)                                                                     \
+    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
+    case 0: F(0, 0, 0, X); break;                                                             \
+    case 1: F(0, 0, 1, X); break;                                                             \
+    case 2: F(0, 1, 0, X); break;                                                             \
+    case 3: F(0, 1, 1, X); break;                                                             \
+    case 4: F(1, 0, 0, X); break;                                                             \
+    case 5: F(1, 0, 1, X); break;                                                             \
+    case 6: F(1, 1, 0, X); break;                                                             \
+    default: F(1, 1, 1, X); break;                                                            \
     }
+
+static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                   const void *res, uint8_t *yb)
+{
+#define K3(a, b, c, d) row_k3_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c, d)
+    if (pl->pix > 1)
+        DW_VARIANTS(K3, 1)
+    else
+        DW_VARIANTS(K3, 0)
+#undef K3
+}
+
+static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+                    const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
+                    const void *res, uint8_t *yb)
+{
+#define KA(a, b, c, d) row_any_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c, d)
+    if (pl->pix > 1)
+        DW_VARIANTS(KA, 1)
+    else
+        DW_VARIANTS(KA, 0)
+#undef KA
 }
 
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
@@ -391,9 +407,7 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
             uint8_t *yb = (uint8_t *)y + obase + c0;
             E.mult = pl->mult + c0;
             E.cn = cn;
-            if (pl->pix > 1)
-                row_pix(pl, &E, buf, wb, cp, mp, rb, yb);
-            else if (pl->nq == 1 && kw == 3)
+            if (pl->nq == 1 && kw == 3)
                 row_k3(pl, &E, buf, wb, cp, mp, m, rb, yb);
             else
                 row_any(pl, &E, buf, wb, cp, mp, m, rb, yb);
