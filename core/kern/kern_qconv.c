@@ -32,6 +32,9 @@ void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
     cq_free(pl->wd);
     cq_free(pl->comp);
     cq_free(pl->multp);
+    cq_free(pl->wt);
+    cq_free(pl->compt);
+    cq_free(pl->multt);
     cq_free(pl);
 }
 
@@ -180,8 +183,12 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         pl->pix = c->stride_w == 1 && (c->c_out == 16 || c->c_out == 32) ? 64 / c->c_out : 1;
         pl->nq = (c->kh + 3) / 4;
         size_t nw = (size_t)(pl->nch * pl->nq * c->kw * 256), nv = (size_t)(pl->nch * 64);
+        int64_t last = c->c_out - (pl->nch - 1) * CQ__QCDW_CH;
+        pl->tail = pl->pix == 1 && last <= 16 ? last : 0;
         ok = (pl->wd = cq_alloc(nw)) != NULL && (pl->comp = cq_alloc(nv * 4)) != NULL &&
-             (pl->multp = cq_alloc(nv * 4)) != NULL;
+             (pl->multp = cq_alloc(nv * 4)) != NULL &&
+             (pl->wt = cq_alloc((size_t)(pl->nq * c->kw * 64))) != NULL &&
+             (pl->compt = cq_alloc(64)) != NULL && (pl->multt = cq_alloc(64)) != NULL;
         if (ok) {
             cq__qconv_dw_avx512_pack(pl, w);
             pl->per = r64(cq__qconv_dw_avx512_scratch(pl));

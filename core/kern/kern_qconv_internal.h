@@ -37,6 +37,11 @@ struct cq_qconv2d_plan {
     int64_t nch, nq;      /* 64-channel chunks, tap-row quads */
     int64_t pix;          /* dw AVX-512: output pixels per vector (64 / c at c 16 or 32,
                            * stride_w 1: a row's pixels are contiguous; else 1) */
+    int64_t tail;         /* dw AVX-512: channels of the last chunk when 16 or fewer (pix
+                           * 1): they run one 16-channel vector per pixel */
+    int8_t *wt;           /* tail weights [quad][kx][16 channels][4 taps of the quad] */
+    int32_t *compt;       /* tail: 16, channel order */
+    float *multt;         /* tail: 16, channel order */
     int8_t *wd;           /* AVX-512: [chunk][quad][kx][4 vectors][16 x 4] (lane order
                            * below); AVX2: int16 [kh * kw][c] */
     int32_t *comp;        /* AVX-512: [chunk][4][16] bias - (x_zp (+128)) * sum w, lane

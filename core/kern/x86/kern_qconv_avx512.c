@@ -112,6 +112,17 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
                     worst = bound > worst ? bound : worst;
                 }
     pl->no_min = worst < 1073741824.0 * 0.99;
+    /* the tail's 16 channels in channel order: lane 0 of the last chunk's vectors */
+    int64_t b = pl->nch - 1;
+    for (int64_t d = 0; d < 16; d++) {
+        int64_t o = (b * 4 + d / 4) * 16 + d % 4;
+        pl->compt[d] = pl->comp[o];
+        pl->multt[d] = pl->multp[o];
+        for (int64_t t = 0; t < nq * kw; t++)
+            for (int64_t k = 0; k < 4; k++)
+                pl->wt[(t * 16 + d) * 4 + k] = pl->wd[(((b * nq * kw + t) * 4 + d / 4) * 16 +
+                                                       d % 4) * 4 + k];
+    }
 }
 
 size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
@@ -377,6 +388,82 @@ static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *b
 #undef KA
 }
 
+/* ---- depthwise: a tail of at most 16 channels ------------------------------ */
+
+/* As build, for the 16 channels at c0 (mask m): 64-byte entries in channel
+ * order (dword d: channel d's 4 taps), xmm unpacks. */
+static void build16(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t oy,
+                    int64_t q, int64_t c0, __mmask16 m, uint8_t *buf)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_in, iwp = c->w + c->pad_left + c->pad_right;
+    int64_t zpp = p->x_zp + (p->x_dt == CQ_S8 ? 128 : 0);
+    __m128i zpv = _mm_set1_epi8((char)zpp);
+    __m128i flip = _mm_set1_epi8(p->x_dt == CQ_S8 ? (char)0x80 : 0);
+    const uint8_t *r[4];
+    __m128i f[4];
+    __mmask16 mk[4];
+    for (int k = 0; k < 4; k++) {
+        int64_t ky = 4 * q + k, iy = oy * c->stride_h - c->pad_top + ky * c->dil_h;
+        int in = ky < c->kh && iy >= 0 && iy < c->h;
+        r[k] = in ? x + ((img * c->h + iy) * c->w) * C + c0 : x;
+        mk[k] = in ? m : 0;
+        f[k] = _mm_xor_si128(ky < c->kh ? zpv : _mm_setzero_si128(), flip);
+    }
+    uint8_t *e = buf;
+    for (int64_t ixp = 0; ixp < iwp; ixp++, e += 64) {
+        int64_t ix = ixp - c->pad_left;
+        if (ix < 0 || ix >= c->w) {
+            _mm512_store_si512(e, _mm512_set1_epi8((char)zpp));
+            continue;
+        }
+        __m128i a0 = _mm_xor_si128(_mm_mask_loadu_epi8(f[0], mk[0], r[0] + ix * C), flip);
+        __m128i a1 = _mm_xor_si128(_mm_mask_loadu_epi8(f[1], mk[1], r[1] + ix * C), flip);
+        __m128i a2 = _mm_xor_si128(_mm_mask_loadu_epi8(f[2], mk[2], r[2] + ix * C), flip);
+        __m128i a3 = _mm_xor_si128(_mm_mask_loadu_epi8(f[3], mk[3], r[3] + ix * C), flip);
+        __m128i l01 = _mm_unpacklo_epi8(a0, a1), h01 = _mm_unpackhi_epi8(a0, a1);
+        __m128i l23 = _mm_unpacklo_epi8(a2, a3), h23 = _mm_unpackhi_epi8(a2, a3);
+        _mm_store_si128((__m128i *)e, _mm_unpacklo_epi16(l01, l23));
+        _mm_store_si128((__m128i *)(e + 16), _mm_unpackhi_epi16(l01, l23));
+        _mm_store_si128((__m128i *)(e + 32), _mm_unpacklo_epi16(h01, h23));
+        _mm_store_si128((__m128i *)(e + 48), _mm_unpackhi_epi16(h01, h23));
+    }
+}
+
+/* One output row of the tail: a vector of 16 sums per pixel. */
+static void row16(const cq_qconv2d_plan *pl, const uint8_t *buf, __mmask16 m, const void *res,
+                  uint8_t *yb)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_out, kw = c->kw, nq = pl->nq, ow = pl->ow;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, st = c->stride_w * 64, dl = c->dil_w * 64;
+    __m512i cp = _mm512_loadu_si512(pl->compt);
+    __m512 mu = _mm512_loadu_ps(pl->multt), cap = _mm512_set1_ps(1073741824.0f);
+    __m512 ncap = _mm512_set1_ps(-1073741824.0f);
+    __m512i zp = _mm512_set1_epi32(p->y_zp), lo = _mm512_set1_epi32(p->y_min),
+            hi = _mm512_set1_epi32(p->y_max);
+    for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C) {
+        __m512i a = cp;
+        for (int64_t q = 0; q < nq; q++)
+            for (int64_t kx = 0; kx < kw; kx++)
+                a = _mm512_dpbusd_epi32(a, _mm512_load_si512(buf + q * iwp * 64 + ox * st +
+                                                              kx * dl),
+                                        _mm512_loadu_si512(pl->wt + (q * kw + kx) * 64));
+        if (res) {
+            __m512i r = ld_res(p, (const uint8_t *)res + o, m);
+            _mm_mask_storeu_epi8(yb + o, m, res16(p, a, mu, r));
+            continue;
+        }
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
+        f = _mm512_max_ps(_mm512_min_ps(f, cap), ncap); /* keeps the clamp's result */
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
+        v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+        _mm_mask_storeu_epi8(yb + o, m, _mm512_cvtepi32_epi8(v));
+    }
+}
+
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                               void *y, int64_t r0, int64_t r1, void *scratch)
 {
@@ -395,7 +482,7 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
     E.res = res != NULL;
     for (int64_t r = r0; r < r1; r++) {
         int64_t img = r / oh, oy = r % oh, obase = (img * oh + oy) * ow * C;
-        for (int64_t b = 0; b < pl->nch; b++) {
+        for (int64_t b = 0; b < pl->nch - (pl->tail ? 1 : 0); b++) {
             int64_t c0 = b * 64, cn = C - c0 < 64 && pl->pix == 1 ? C - c0 : 64;
             __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
             for (int64_t q = 0; q < pl->nq; q++)
@@ -411,6 +498,14 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
                 row_k3(pl, &E, buf, wb, cp, mp, m, rb, yb);
             else
                 row_any(pl, &E, buf, wb, cp, mp, m, rb, yb);
+        }
+        if (pl->tail) {
+            int64_t c0 = (pl->nch - 1) * 64;
+            __mmask16 m16 = (__mmask16)((1u << pl->tail) - 1);
+            for (int64_t q = 0; q < pl->nq; q++)
+                build16(pl, x, img, oy, q, c0, m16, buf + q * iwp * 64);
+            row16(pl, buf, m16, res ? (const uint8_t *)res + obase + c0 : NULL,
+                  (uint8_t *)y + obase + c0);
         }
     }
 }
