@@ -21,13 +21,14 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-enum { K_Q, K_QT, K_DQ, K_DQT, K_TR, K_TRB, K_ADD, K_ADDB, K_MP, K_MPT, K_LUT, K_N };
+enum { K_Q, K_QT, K_DQ, K_DQT, K_TR, K_TRB, K_ADD, K_ADDB, K_MP, K_MPT, K_GAP, K_GAPT, K_LUT, K_N };
 
 static const char *names[K_N] = {
     "quantize f32 -> u8 (NCHW)",   "quantize f32 NCHW -> u8 NHWC", "dequantize u8 -> f32 (NCHW)",
     "dequantize u8 NHWC -> f32 NCHW", "u8 NCHW -> NHWC",            "u8 NHWC -> NCHW",
     "QLinearAdd u8",               "QLinearAdd u8, b a scalar",    "MaxPool 3x3 s2 p1 u8 NCHW",
-    "MaxPool 3x3 s2 p1 u8 NHWC",   "LUT u8"};
+    "MaxPool 3x3 s2 p1 u8 NHWC",   "GlobalAveragePool u8 NCHW",    "GlobalAveragePool u8 NHWC",
+    "LUT u8"};
 
 #define N 1
 #define C 64
@@ -77,6 +78,12 @@ static void run(int k, bufs *B, double *rd, double *wr)
     case K_MPT:
         cq_maxpool2d_8(&B->pool, CQ_U8, B->a, B->mp, k == K_MPT, &err);
         *rd = n, *wr = n / 4;
+        break;
+    case K_GAP:
+    case K_GAPT:
+        cq_global_avgpool_8(CQ_U8, B->a, N, C, HW, k == K_GAPT, 0.02f, 128, 0.01f, 0, B->mp,
+                            &err);
+        *rd = n, *wr = N * C;
         break;
     default:
         cq_lut_8(B->lut, B->a, B->b, CNT);

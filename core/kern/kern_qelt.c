@@ -1,8 +1,9 @@
 /* kern_qelt.c - the int8 executor's memory-bound kernels (kern_qelt.h): the
  * argument checks, the layout changes (tiles of TP pixels x TC channels,
  * quantized or dequantized row by row through an L1 tile and transposed as
- * bytes), the pooling windows, and the scalar table, which calls the
- * references of kern_int.c. Vector tables: x86/kern_qelt_avx512.c, _avx2.c. */
+ * bytes), the pooling windows, the global average pool's reference, and the
+ * scalar table, which calls the references of kern_int.c. Vector tables:
+ * x86/kern_qelt_avx512.c, _avx2.c. */
 #include "kern/kern_qelt_internal.h"
 
 #include <math.h>
@@ -337,6 +338,81 @@ cq_status cq_maxpool2d_8(const cq_pool2d_params *p, cq_dtype dt, const void *x, 
     return CQ_OK;
 }
 
+/* ---- global average pooling on codes ------------------------------------ */
+
+static cq_status gap_check(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
+                           float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+                           const void *y, cq_err *err)
+{
+    int32_t lo = 0, hi = 0;
+    cq_status st = args_check("global_avgpool_8", dt, n, c, hw, x_scale, 1, x, y, err);
+    if (st == CQ_OK)
+        st = args_check("global_avgpool_8", dt, n, c, hw, y_scale, 1, x, y, err);
+    if (st != CQ_OK)
+        return st;
+    lims(dt, &lo, &hi);
+    if (hw < 1 || hw > (1 << 23))
+        return cq_errf(err, CQ_EINVAL, "global_avgpool_8: %lld pixels (1 to 2^23)",
+                       (long long)hw);
+    if (x_zp < lo || x_zp > hi || y_zp < lo || y_zp > hi)
+        return cq_errf(err, CQ_EINVAL, "global_avgpool_8: zero points %d, %d outside %d..%d",
+                       (int)x_zp, (int)y_zp, (int)lo, (int)hi);
+    return CQ_OK;
+}
+
+/* y[k] = the code of sum s[k], k < m. */
+static void gap_out(cq_dtype dt, const int32_t *s, int64_t m, int64_t hw, float x_scale,
+                    int32_t x_zp, float y_scale, int32_t y_zp, uint8_t *y)
+{
+    int32_t lo = dt == CQ_S8 ? -128 : 0, hi = dt == CQ_S8 ? 127 : 255;
+    float mult = x_scale / (y_scale * (float)hw);
+    for (int64_t k = 0; k < m; k++)
+        y[k] = (uint8_t)cq_requantize(s[k] - x_zp * (int32_t)hw, mult, y_zp, lo, hi);
+}
+
+cq_status cq_global_avgpool_8_ref(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
+                                  int nhwc, float x_scale, int32_t x_zp, float y_scale,
+                                  int32_t y_zp, void *y, cq_err *err)
+{
+    cq_status st = gap_check(dt, x, n, c, hw, x_scale, x_zp, y_scale, y_zp, y, err);
+    if (st != CQ_OK)
+        return st;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+            int64_t sum = 0;
+            for (int64_t p = 0; p < hw; p++) {
+                int64_t at = nhwc ? (i * hw + p) * c + j : (i * c + j) * hw + p;
+                uint8_t b = ((const uint8_t *)x)[at];
+                sum += dt == CQ_S8 ? (int8_t)b : b;
+            }
+            int32_t s = (int32_t)sum;
+            gap_out(dt, &s, 1, hw, x_scale, x_zp, y_scale, y_zp, (uint8_t *)y + i * c + j);
+        }
+    return CQ_OK;
+}
+
+cq_status cq_global_avgpool_8(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
+                              int nhwc, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+                              void *y, cq_err *err)
+{
+    cq_status st = gap_check(dt, x, n, c, hw, x_scale, x_zp, y_scale, y_zp, y, err);
+    if (st != CQ_OK)
+        return st;
+    const cq__qelt_vtab *k = vt();
+    const uint8_t *xb = x;
+    int32_t s[256];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j += 256) {
+            int64_t m = c - j < 256 ? c - j : 256;
+            if (nhwc)
+                k->col_sums(dt, xb + i * hw * c + j, hw, m, c, s);
+            else
+                k->row_sums(dt, xb + (i * c + j) * hw, m, hw, s);
+            gap_out(dt, s, m, hw, x_scale, x_zp, y_scale, y_zp, (uint8_t *)y + i * c + j);
+        }
+    return CQ_OK;
+}
+
 void cq_lut_8(const uint8_t lut[256], const void *x, void *y, int64_t n)
 {
     vt()->lut(lut, x, y, n);
@@ -393,10 +469,31 @@ static void pick2_s(const uint8_t *x, int64_t n, uint8_t *y)
         y[i] = x[2 * i];
 }
 
+static void col_sums_s(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t cols, int64_t ld,
+                       int32_t *s)
+{
+    for (int64_t j = 0; j < cols; j++)
+        s[j] = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++)
+            s[j] += dt == CQ_S8 ? (int8_t)x[r * ld + j] : x[r * ld + j];
+}
+
+static void row_sums_s(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, int32_t *s)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t t = 0;
+        for (int64_t j = 0; j < len; j++)
+            t += dt == CQ_S8 ? (int8_t)x[r * len + j] : x[r * len + j];
+        s[r] = t;
+    }
+}
+
 static void lut_s(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = lut[x[i]];
 }
 
-const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s, qadd_s, max8_s, pick2_s, lut_s};
+const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s,      qadd_s,    max8_s,
+                                       pick2_s, col_sums_s, row_sums_s, lut_s};

@@ -42,6 +42,21 @@ cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32
 cq_status cq_maxpool2d_8(const cq_pool2d_params *p, cq_dtype dt, const void *x, void *y,
                          int nhwc, cq_err *err);
 
+/* QLinearGlobalAveragePool (com.microsoft) with ONNX Runtime's arithmetic:
+ * for image i and channel j, with sum the int32 sum of the hw codes x[i, j, :],
+ *   y[i, j] = cq_requantize(sum - x_zp * hw, x_scale / (y_scale * (float)hw),
+ *                           y_zp, the dtype's range)
+ * (float operations in that order: the scale is ONNX Runtime's). x (n, c, hw)
+ * in the layout nhwc says; y (n, c), which both layouts share. hw 1 to 2^23
+ * (the sums stay exact in int32), x_zp and y_zp in the dtype's range
+ * (EINVAL otherwise). The _ref twin: plain loops. */
+cq_status cq_global_avgpool_8(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
+                              int nhwc, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+                              void *y, cq_err *err);
+cq_status cq_global_avgpool_8_ref(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
+                                  int nhwc, float x_scale, int32_t x_zp, float y_scale,
+                                  int32_t y_zp, void *y, cq_err *err);
+
 /* y[i] = lut[x[i]] on bytes (a u8 or s8 code read as its byte); y may be x. */
 void cq_lut_8(const uint8_t lut[256], const void *x, void *y, int64_t n);
 

@@ -30,6 +30,12 @@ typedef struct cq__qelt_vtab {
     void (*max8)(cq_dtype dt, const uint8_t *const *rows, int64_t nr, int64_t n, uint8_t *y);
     /* y[i] = x[2 i], i < n (reads x[0 .. 2 n - 2]). */
     void (*pick2)(const uint8_t *x, int64_t n, uint8_t *y);
+    /* s[j] = sum over r < rows of the codes x[r * ld + j], j < cols (sums
+     * inside int32; s8 codes signed). */
+    void (*col_sums)(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t cols, int64_t ld,
+                     int32_t *s);
+    /* s[r] = sum over j < len of the codes x[r * len + j], r < rows. */
+    void (*row_sums)(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, int32_t *s);
     /* y[i] = lut[x[i]]; y may be x. */
     void (*lut)(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n);
 } cq__qelt_vtab;

@@ -5,7 +5,8 @@
  * side, max pooling on codes against the f32 reference pool of the
  * dequantized values quantized back (every window rule: pads, strides,
  * dilations, ceil_mode, windows of padding only, huge windows, rows too
- * long for the row buffer), the lookup table; odd sizes throughout. */
+ * long for the row buffer), the global average pool, the lookup table; odd
+ * sizes throughout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +477,75 @@ static void test_kern_qelt_maxpool_edges(void **state)
     pool_check(&p, CQ_S8, &r, isas, ni, "global");
 }
 
+/* Global average pool on codes: every ISA, both layouts, the reference's
+ * bits; the reference within one code of the float mean quantized. */
+static void test_kern_qelt_global_avgpool(void **state)
+{
+    (void)state;
+    cq_isa isas[3];
+    int ni = isa_list(isas);
+    kt_rng r = {0x6a9};
+    static const int64_t shapes[][3] = {{1, 1, 1},   {1, 3, 7},     {2, 65, 49},  {1, 300, 3},
+                                        {1, 64, 3136}, {2, 17, 1000}, {1, 512, 1}, {3, 5, 257}};
+    cq_err err;
+    for (int k = 0; k < 40; k++) {
+        int64_t n, c, hw;
+        if (k < 8) {
+            n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2];
+        } else {
+            n = kt_int(&r, 1, 3), c = kt_int(&r, 1, 130), hw = kt_int(&r, 1, 600);
+        }
+        cq_dtype dt = k & 1 ? CQ_S8 : CQ_U8;
+        int32_t lo = dt == CQ_S8 ? -128 : 0, hi = dt == CQ_S8 ? 127 : 255;
+        size_t cnt = (size_t)(n * c * hw);
+        uint8_t *x = xalloc(cnt), *xt = xalloc(cnt), *want = xalloc((size_t)(n * c)),
+                *got = xalloc((size_t)(n * c));
+        for (size_t i = 0; i < cnt; i++)
+            x[i] = k % 5 == 4 ? (uint8_t)hi : (uint8_t)kt_u32(&r); /* the largest sums too */
+        to_nhwc(x, n, c, hw, xt);
+        float xs = (float)kt_int(&r, 1, 1000) / 4096.0f, ys = (float)kt_int(&r, 1, 1000) / 8192.0f;
+        int32_t xz = (int32_t)kt_int(&r, lo, hi), yz = (int32_t)kt_int(&r, lo, hi);
+        assert_int_equal(cq_global_avgpool_8_ref(dt, x, n, c, hw, 0, xs, xz, ys, yz, want, &err),
+                         CQ_OK);
+        assert_int_equal(cq_global_avgpool_8_ref(dt, xt, n, c, hw, 1, xs, xz, ys, yz, got, &err),
+                         CQ_OK);
+        assert_memory_equal(got, want, (size_t)(n * c));
+        for (int64_t j = 0; j < n * c; j++) { /* the float mean, quantized */
+            double m = 0;
+            for (int64_t p = 0; p < hw; p++)
+                m += (dt == CQ_S8 ? (int8_t)x[j * hw + p] : x[j * hw + p]) - xz;
+            double q = nearbyint(m * xs / hw / ys) + yz;
+            q = q < lo ? lo : (q > hi ? hi : q);
+            int32_t gv = dt == CQ_S8 ? (int8_t)want[j] : want[j];
+            assert_true(fabs(q - gv) <= 1);
+        }
+        for (int ii = 0; ii < ni; ii++) {
+            cq_kern_set_isa(isas[ii]);
+            for (int nhwc = 0; nhwc < 2; nhwc++) {
+                memset(got, 0x5a, (size_t)(n * c));
+                assert_int_equal(cq_global_avgpool_8(dt, nhwc ? xt : x, n, c, hw, nhwc, xs, xz, ys,
+                                                     yz, got, &err), CQ_OK);
+                if (memcmp(got, want, (size_t)(n * c)) != 0)
+                    fail_msg("global avgpool isa %s nhwc %d (%lld, %lld, %lld)",
+                             cq_isa_name(isas[ii]), nhwc, (long long)n, (long long)c,
+                             (long long)hw);
+            }
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        cq_free(x);
+        cq_free(xt);
+        cq_free(want);
+        cq_free(got);
+    }
+    uint8_t q[4] = {0}, y[2];
+    assert_int_equal(cq_global_avgpool_8(CQ_U8, q, 1, 2, 0, 0, 1, 0, 1, 0, y, &err), CQ_EINVAL);
+    assert_int_equal(cq_global_avgpool_8(CQ_U8, q, 1, 2, 2, 0, 1, 300, 1, 0, y, &err), CQ_EINVAL);
+    assert_int_equal(cq_global_avgpool_8(CQ_S8, q, 1, 2, 2, 0, 1, 0, 1, 128, y, &err), CQ_EINVAL);
+    assert_int_equal(cq_global_avgpool_8(CQ_S8, q, 1, 2, 2, 0, 1, 0, 0, 0, y, &err), CQ_EINVAL);
+    assert_int_equal(cq_global_avgpool_8(CQ_S32, q, 1, 2, 2, 0, 1, 0, 1, 0, y, &err),
+                     CQ_EUNSUPPORTED);
+}
+
 static void test_kern_qelt_lut(void **state)
 {
     (void)state;
@@ -550,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_kern_qelt_qadd),
         cmocka_unit_test(test_kern_qelt_maxpool_random),
         cmocka_unit_test(test_kern_qelt_maxpool_edges),
+        cmocka_unit_test(test_kern_qelt_global_avgpool),
         cmocka_unit_test(test_kern_qelt_lut),
         cmocka_unit_test(test_kern_qelt_bad_args),
     };

@@ -1,8 +1,8 @@
 /* kern_qelt_avx2.c - the AVX2 table of kern_qelt (kern_qelt_internal.h):
  * the AVX-512 file's arithmetic on 8 lanes (division kept, round to
  * nearest even, NaN -> 0, clamp in float, then packs), 32 codes a step;
- * tails shorter than a step take the scalar table. The lookup table stays
- * scalar. */
+ * tails shorter than a step take the scalar table. The lookup table and
+ * the global average pool's sums stay scalar. */
 #include "kern/kern_qelt_internal.h"
 #include "kern/x86/kern_qelt_x86.h"
 
@@ -152,4 +152,16 @@ static void lut(const uint8_t table[256], const uint8_t *x, uint8_t *y, int64_t 
     cq__qelt_scalar.lut(table, x, y, n);
 }
 
-const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant, tr8, qadd, max8, pick2, lut};
+static void col_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t cols, int64_t ld,
+                     int32_t *s)
+{
+    cq__qelt_scalar.col_sums(dt, x, rows, cols, ld, s);
+}
+
+static void row_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, int32_t *s)
+{
+    cq__qelt_scalar.row_sums(dt, x, rows, len, s);
+}
+
+const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant,  tr8,      qadd, max8,
+                                     pick2, col_sums, row_sums, lut};

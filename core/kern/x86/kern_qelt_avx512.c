@@ -220,4 +220,63 @@ static void lut(const uint8_t table[256], const uint8_t *x, uint8_t *y, int64_t 
         cq__qelt_scalar.lut(table, x, y, n);
 }
 
-const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant, tr8, qadd, max8, pick2, lut};
+/* s8 codes as u8 (+ 128, taken back from the sums) so that vpsadbw and
+ * the unsigned widenings apply. */
+AI __m512i as_u8(__m512i v, int s8)
+{
+    return s8 ? _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)) : v;
+}
+
+static void row_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, int32_t *s)
+{
+    int s8 = dt == CQ_S8;
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *p = x + r * len;
+        __m512i acc = _mm512_setzero_si512();
+        for (int64_t j = 0; j < len; j += 64) {
+            __mmask64 m = len - j >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (len - j)) - 1);
+            __m512i v = _mm512_maskz_mov_epi8(m, as_u8(_mm512_maskz_loadu_epi8(m, p + j), s8));
+            acc = _mm512_add_epi64(acc, _mm512_sad_epu8(v, _mm512_setzero_si512()));
+        }
+        s[r] = (int32_t)(_mm512_reduce_add_epi64(acc) - (s8 ? 128 * len : 0));
+    }
+}
+
+/* 64 columns at a time: u16 sums of up to 256 rows (255 * 256 < 2^16), then
+ * folded into u32. */
+static void col_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t cols, int64_t ld,
+                     int32_t *s)
+{
+    int s8 = dt == CQ_S8;
+    for (int64_t j = 0; j < cols; j += 64) {
+        __mmask64 m = cols - j >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (cols - j)) - 1);
+        __m512i a32[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(),
+                          _mm512_setzero_si512(), _mm512_setzero_si512()};
+        for (int64_t r0 = 0; r0 < rows; r0 += 256) {
+            __m512i a16[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            for (int64_t r = r0; r < rows && r < r0 + 256; r++) {
+                __m512i v = as_u8(_mm512_maskz_loadu_epi8(m, x + r * ld + j), s8);
+                a16[0] = _mm512_add_epi16(a16[0],
+                                          _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v)));
+                a16[1] = _mm512_add_epi16(a16[1],
+                                          _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(v, 1)));
+            }
+            for (int h = 0; h < 2; h++) {
+                a32[2 * h] = _mm512_add_epi32(
+                    a32[2 * h], _mm512_cvtepu16_epi32(_mm512_castsi512_si256(a16[h])));
+                a32[2 * h + 1] = _mm512_add_epi32(
+                    a32[2 * h + 1], _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(a16[h], 1)));
+            }
+        }
+        int32_t t[64];
+        for (int q = 0; q < 4; q++)
+            _mm512_storeu_si512(t + 16 * q, _mm512_sub_epi32(a32[q], _mm512_set1_epi32(
+                                                                         s8 ? 128 * (int32_t)rows
+                                                                            : 0)));
+        for (int64_t k = 0; k < 64 && j + k < cols; k++)
+            s[j + k] = t[k];
+    }
+}
+
+const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant,  tr8,      qadd, max8,
+                                       pick2, col_sums, row_sums, lut};
