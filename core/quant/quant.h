@@ -164,9 +164,11 @@ const char *cq_quant_kind_name(cq_quant_kind k);
  *       integer form does) -> Reshape
  *   DQ(a) + DQ(b) -> [Relu/Clip ->] Q                  becomes QLinearAdd
  *       (com.microsoft, ONNX Runtime's arithmetic: kern.h)
- *   DQ(x) -> MaxPool -> Q, the Q's scale and zero point the DQ's, becomes a
- *       MaxPool on the codes (exact: max commutes with the dequantization;
- *       ONNX's MaxPool takes s8 / u8 from opset 12, so not below)
+ *   DQ(x) -> MaxPool, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
+ *       Slice -> Q, the Q's scale and zero point the DQ's (Concat: every
+ *       input's), becomes the op on the codes (exact: moving values commutes
+ *       with the dequantization, and so does a max; ONNX's MaxPool takes s8
+ *       / u8 from opset 12, so not below)
  * x, a per tensor; weights per tensor or per output channel; a bias given
  * as DequantizeLinear of int32 at scale s_x * s_w is taken as is, a float
  * bias is quantized to it. An activation between the product and the

@@ -528,18 +528,25 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
     return st;
 }
 
-/* DQ(x) -> MaxPool -> Q at the DequantizeLinear's scale and zero point: a
- * MaxPool on the codes (ONNX's takes s8 / u8 from opset 12), as ONNX
- * Runtime's QDQ transformer does; exact, max commuting with the monotone
- * dequantization. A MaxPool that does not read a DequantizeLinear is no
- * QDQ pattern (why stays empty: no note). */
-static cq_status lower_maxpool(cq_graph *g, int n, int *done, char *why, cq_err *err)
+/* DQ(x) -> op -> Q at the DequantizeLinear's scale and zero point, for an
+ * op that moves or selects values (MaxPool, Reshape, Flatten, Squeeze,
+ * Unsqueeze, Transpose, Slice; Concat with every input such a DQ): the op
+ * on the codes, as ONNX Runtime's QDQ transformer does. Exact: moving a
+ * value commutes with its dequantization, and so does a max, the
+ * dequantization being monotone. The op's other inputs (shapes, starts)
+ * stay. An op that does not read a DequantizeLinear is no QDQ pattern (why
+ * stays empty: no note). */
+static cq_status lower_move(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     qlin x, q;
     char w[WHY_MAX];
-    int y = g->nodes[n].outputs[0], r = only_reader(g, y);
-    int64_t opset = cq_op_opset(g, &g->nodes[n]);
-    if (!dq_in(g, n, 0, &x, NULL) || !act_in(&x, 0, why) || g->nodes[n].n_inputs != 1)
+    const cq_node *nd = &g->nodes[n];
+    int y = nd->outputs[0], r = only_reader(g, y);
+    int64_t opset = cq_op_opset(g, nd);
+    int concat = is_op(nd, "Concat"), maxpool = is_op(nd, "MaxPool");
+    int data_in = concat ? nd->n_inputs : 1;
+    if (nd->n_inputs < 1 || nd->n_inputs > 8 || !dq_in(g, n, 0, &x, NULL) || !act_in(&x, 0, why) ||
+        (maxpool && nd->n_inputs != 1))
         return CQ_OK;
     if (r < 0 || !qlin_of(g, r, "QuantizeLinear", &q, w)) {
         no(why, "%s%s", r < 0 ? "its output is not read by one node alone" : "output: ",
@@ -555,13 +562,31 @@ static cq_status lower_maxpool(cq_graph *g, int n, int *done, char *why, cq_err 
            sx, zx);
         return CQ_OK;
     }
-    if (opset < 12) {
+    int in[8];
+    in[0] = x.codes;
+    for (int k = 1; k < nd->n_inputs; k++) {
+        in[k] = nd->inputs[k];
+        if (k >= data_in)
+            continue;
+        qlin xk;
+        if (!dq_in(g, n, k, &xk, why) || !act_in(&xk, k, why))
+            return CQ_OK;
+        double sk = elem(cdata(g, xk.scale), 0);
+        double zk = xk.zp >= 0 ? elem(cdata(g, xk.zp), 0) : 0;
+        if (xk.dt != x.dt || sk != sx || zk != zx) {
+            no(why, "input %d's scale and zero point (%g, %g) differ from input 0's (%g, %g)", k,
+               sk, zk, sx, zx);
+            return CQ_OK;
+        }
+        in[k] = xk.codes;
+    }
+    if (maxpool && opset < 12) {
         no(why, "opset %lld: MaxPool takes 8-bit codes from opset 12", (long long)opset);
         return CQ_OK;
     }
+    const char *op = g->nodes[n].op_type;
     g->nodes[n].dead = g->nodes[q.node].dead = 1;
-    int in[1] = {x.codes};
-    if (add_op(g, n, "MaxPool", 1, in, q.codes, 1, err) < 0)
+    if (add_op(g, n, op, nd->n_inputs, in, q.codes, 1, err) < 0)
         return err->code;
     ++*done;
     return CQ_OK;
@@ -733,8 +758,10 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
             st = lower_gemm(g, i, &r->lowered, why, err);
         else if (is_op(n, "Add"))
             st = lower_add(g, i, &r->lowered, why, err);
-        else if (is_op(n, "MaxPool"))
-            st = lower_maxpool(g, i, &r->lowered, why, err);
+        else if (is_op(n, "MaxPool") || is_op(n, "Reshape") || is_op(n, "Flatten") ||
+                 is_op(n, "Squeeze") || is_op(n, "Unsqueeze") || is_op(n, "Transpose") ||
+                 is_op(n, "Slice") || is_op(n, "Concat"))
+            st = lower_move(g, i, &r->lowered, why, err);
         else
             continue;
         if (!st && notes && r->lowered == before && *why)

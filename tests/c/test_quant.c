@@ -496,6 +496,26 @@ static void test_quant_concat_and_pass_through(void **state)
     assert_true(p2.out_scale == ((const float *)cq_tensor_data(init_of(h, "x_scale")))[0]);
     assert_true(k.int8);
     assert_true(k.out_scale != c.out_scale && k.out_scale != p2.out_scale);
+    /* lowered: the ops at one scale move codes (no DequantizeLinear before
+     * them); cat2, joining two scales, stays float between its DQs and Q */
+    cq_graph *l = copy_of(h);
+    int cnt;
+    assert_int_equal(cq_quant_lower(l, &cnt, &err), CQ_OK);
+    int moved = 0;
+    for (int i = 0; i < l->n_nodes; i++) {
+        const cq_node *m = &l->nodes[i];
+        if (m->dead || m->n_inputs < 1 || m->inputs[0] < 0)
+            continue;
+        int pr = l->values[m->inputs[0]].producer;
+        int from_dq = pr >= 0 && !strcmp(l->nodes[pr].op_type, "DequantizeLinear");
+        if (!strcmp(m->name, "cat2"))
+            assert_true(from_dq);
+        else if (!strcmp(m->op_type, "Reshape") || !strcmp(m->op_type, "Flatten") ||
+                 !strcmp(m->op_type, "Concat") || !strcmp(m->op_type, "MaxPool"))
+            moved += !from_dq;
+    }
+    assert_int_equal(moved, 5); /* pool, cat, reshape, flatten, pool2 */
+    cq_graph_free(l);
     cq_graph_free(h);
     cq_quant_free(q);
     cq_calib_stats_free(st);

@@ -227,7 +227,7 @@ describe("calq eval", function()
     local a, b = r.models[1], r.models[2]
     assert.equal(fmnist, a.name)
     assert.equal(torch_qdq, b.name)
-    assert.equal(8, b.lowered) -- PyTorch's QDQ file runs in calq's integer form
+    assert.equal(9, b.lowered) -- PyTorch's QDQ file runs in calq's integer form
     assert.is_true(near(a.top1, a.correct / 300) and near(b.top1, b.correct / 300))
     assert.is_true(near(r.delta.top1, b.top1 - a.top1))
     assert.is_true(r.agreement.same <= 300 and near(r.agreement.rate, r.agreement.same / 300))
@@ -326,8 +326,8 @@ describe("other tools' QDQ files", function()
       ops.ConstantOfShape })
     local low = assert(calq.onnx.load(torch_qdq))
     local count, report = calq.quant.lower(low)
-    assert.equal(8, count)
-    assert.same({ lowered = 8, folded = 74, casts = 11, kept = {} }, report)
+    assert.equal(9, count)
+    assert.same({ lowered = 9, folded = 74, casts = 11, kept = {} }, report)
     ops = {}
     for n in low:nodes() do ops[n.op_type] = (ops[n.op_type] or 0) + 1 end
     assert.same({ 5, nil, nil, nil, 3 }, { ops.QLinearConv, ops.Conv, ops.Gemm, ops.Cast, ops.MaxPool })
@@ -368,7 +368,7 @@ describe("other tools' QDQ files", function()
     assert(calq.io.npy_write(dir .. "/x.npy", x))
     for _, lower in ipairs { true, false } do
       local m = assert(calq.onnx.load(torch_qdq))
-      if lower then assert.equal(8, (calq.quant.lower(m))) end
+      if lower then assert.equal(9, (calq.quant.lower(m))) end
       m:set_threads(1) -- (plans the model: after lowering)
       local want = assert(m:run { input = x }).logits
       local code, out = run(("infer %s --threads 1 --input %s/x.npy --output %s/out%s")
@@ -376,14 +376,14 @@ describe("other tools' QDQ files", function()
       assert.equal(0, code, out)
       local first = out:match("^[^\n]*")
       if lower then
-        assert.equal(torch_qdq .. ": 8 nodes lowered to calq's integer kernels", first)
+        assert.equal(torch_qdq .. ": 9 nodes lowered to calq's integer kernels", first)
       else
         assert.matches("^logits ", first)
       end
       assert.equal(0, assert(calq.io.npy_read(dir .. "/out/logits.npy")):maxdiff(want))
     end
     local _, out = run(("infer %s --input %s/x.npy --output %s/out --profile"):format(torch_qdq, dir, dir))
-    assert.matches("\nlowered: 8 nodes %(74 constants folded first, 11 Casts of codes removed%)\n", out)
+    assert.matches("\nlowered: 9 nodes %(74 constants folded first, 11 Casts of codes removed%)\n", out)
     assert.matches("QLinearConv +/net/features/0/0/Conv ", out)
     os.execute("rm -rf '" .. dir .. "'")
   end)
