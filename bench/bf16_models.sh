@@ -2,7 +2,8 @@
 # bench/bf16_models.sh - ResNet-18, MobileNetV2 and ResNet-50 (bench/torchvision_export.py's
 # exports under $CALQ_CACHE/models) in fp32 and bf16 in calq, one thread, pinned to one
 # CPU, in one run (bench/bf16_models.lua), with bench/peak's fp32 FMA and bf16 dot ceilings
-# before and after.
+# before and after: bf16 as calq chooses it (AMX-BF16 tiles where the CPU has them), then
+# again with AMX off (CALQ_AMX=0: vdpbf16ps).
 #   BENCH_CPU=N        CPU to pin to (default: the last one)
 #   BENCH_ROUNDS=N     alternating rounds per model (default 5)
 set -eu
@@ -22,5 +23,8 @@ done
 [ ${#models[@]} -gt 0 ] || { echo "bf16_models.sh: no models in $cache/models (bench/torchvision_export.py)"; exit 0; }
 peak() { $PIN "$BUILD/bench/peak" --tsv | awk '{ printf "%s %s  ", $1, $2 }'; echo; }
 echo "peaks before (GFLOP/s): $(peak)"
+echo "-- bf16 as calq chooses (AMX-BF16 where the CPU has it)"
 $PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-5}" "${models[@]}"
+echo "-- CALQ_AMX=0 (AVX512-BF16 vdpbf16ps where the CPU has it)"
+CALQ_AMX=0 $PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-5}" "${models[@]}"
 echo "peaks after  (GFLOP/s): $(peak)"

@@ -118,16 +118,41 @@ size_t cq__convamx_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
     return round64((size_t)(2 * g.gh * g.wpad * g.cpad)) + 4 * 256 * sizeof(float) + 64;
 }
 
+/* r[16] (16 x 16 32-bit values) transposed in place: four rounds of
+ * swapping the off-diagonal b x b blocks of each 2b x 2b block (b = 8, 4, 2,
+ * 1), two vpermt2d per pair of rows. */
+static inline __attribute__((always_inline)) void tr16x16(__m512i r[16])
+{
+    for (int b = 8; b >= 1; b /= 2) {
+        int32_t lo[16], hi[16];
+        for (int j = 0; j < 16; j++) {
+            int in = j % (2 * b) < b;
+            lo[j] = in ? j : 16 + j - b;
+            hi[j] = in ? j + b : 16 + j;
+        }
+        __m512i il = _mm512_loadu_si512(lo), ih = _mm512_loadu_si512(hi);
+        for (int i = 0; i < 16; i++)
+            if (!(i & b)) {
+                __m512i a = r[i], c = r[i + b];
+                r[i] = _mm512_permutex2var_epi32(a, il, c);
+                r[i + b] = _mm512_permutex2var_epi32(a, ih, c);
+            }
+    }
+}
+
 /* Input rows g0 s_h - pad_top + [0, gh) into buf (gh, wpad, cpad) bf16, zeros
- * in the padding, outside the image and past c_in. */
+ * in the padding, outside the image and past c_in. NCHW16c: each pixel's 16
+ * channels converted and stored; NCHW: 16 pixels x 32 channels at a time,
+ * channel pairs rounded and interleaved (vcvtne2ps2bf16, vpermw) into 16
+ * rows of 32-bit pairs, then a 16 x 16 transpose into pixels. */
 static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, const grid *g,
                        uint16_t *buf)
 {
     int64_t pl = p->pad_left, W = p->w, cp = g->cpad, HW = p->h * W;
     size_t row = (size_t)(g->wpad * cp) * 2;
-    __m512i vidx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4,
-                                                       3, 2, 1, 0),
-                                      _mm512_set1_epi32((int)HW));
+    const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                           24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17,
+                                           1, 16, 0);
     for (int64_t gy = 0; gy < g->gh; gy++) {
         int64_t iy = g0 * p->stride_h - p->pad_top + gy;
         uint16_t *dst = buf + gy * g->wpad * cp;
@@ -137,30 +162,37 @@ static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, co
         }
         memset(dst, 0, (size_t)(pl * cp) * 2);
         memset(dst + (pl + W) * cp, 0, (size_t)((g->wpad - pl - W) * cp) * 2);
-        for (int64_t ix = 0; ix < W; ix++) {
-            uint16_t *d = dst + (pl + ix) * cp;
-            int64_t c = 0;
-            if (p->x_blocked) {
+        if (p->x_blocked) {
+            for (int64_t ix = 0; ix < W; ix++) {
+                uint16_t *d = dst + (pl + ix) * cp;
+                int64_t c = 0;
                 for (; c < p->c_in; c += 16)
                     _mm256_storeu_si256((__m256i *)(d + c),
                                         (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(
                                             x + ((c / 16 * p->h + iy) * W + ix) * 16)));
-            } else {
-                const float *s = x + iy * W + ix;
-                for (; c + 16 <= p->c_in; c += 16)
-                    _mm256_storeu_si256((__m256i *)(d + c),
-                                        (__m256i)_mm512_cvtneps_pbh(
-                                            _mm512_i32gather_ps(vidx, s + c * HW, 4)));
-                if (c < p->c_in) {
-                    __mmask16 m = (__mmask16)((1u << (p->c_in - c)) - 1u);
-                    _mm256_storeu_si256((__m256i *)(d + c),
-                                        (__m256i)_mm512_cvtneps_pbh(_mm512_mask_i32gather_ps(
-                                            _mm512_setzero_ps(), m, vidx, s + c * HW, 4)));
-                    c += 16;
-                }
+                for (; c < cp; c += 16)
+                    _mm256_storeu_si256((__m256i *)(d + c), _mm256_setzero_si256());
             }
-            for (; c < cp; c += 16)
-                _mm256_storeu_si256((__m256i *)(d + c), _mm256_setzero_si256());
+            continue;
+        }
+        for (int64_t ix0 = 0; ix0 < W; ix0 += 16) {
+            int64_t np = W - ix0 < 16 ? W - ix0 : 16;
+            __mmask16 m = (__mmask16)((1u << np) - 1u);
+            const float *src = x + iy * W + ix0;
+            for (int64_t c0 = 0; c0 < cp; c0 += 32) {
+                __m512i r[16];
+                for (int k = 0; k < 16; k++) {
+                    int64_t c = c0 + 2 * k;
+                    __m512 lo = c < p->c_in ? _mm512_maskz_loadu_ps(m, src + c * HW)
+                                            : _mm512_setzero_ps();
+                    __m512 hi = c + 1 < p->c_in ? _mm512_maskz_loadu_ps(m, src + (c + 1) * HW)
+                                                : _mm512_setzero_ps();
+                    r[k] = _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+                }
+                tr16x16(r);
+                for (int64_t i = 0; i < np; i++)
+                    _mm512_storeu_si512(dst + (pl + ix0 + i) * cp + c0, r[i]);
+            }
         }
     }
 }
