@@ -424,6 +424,11 @@ void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst);
 void cq_to_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst);
 void cq_from_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst);
 
+/* y[i] = wa a[i] + wb b[i] for n elements (Resize's blend of two rows); y
+ * may be a or b. */
+void cq_lerp_f32(const float *a, const float *b, float wa, float wb, float *y, int64_t n);
+void cq_lerp_f32_ref(const float *a, const float *b, float wa, float wb, float *y, int64_t n);
+
 /* Softmax over the last axis: x and y are (rows, cols); y may be x. */
 void cq_softmax_f32(int64_t rows, int64_t cols, const float *x, float *y);
 void cq_softmax_f32_ref(int64_t rows, int64_t cols, const float *x, float *y);

@@ -170,6 +170,42 @@ static void col2im(const cq_convt2d_params *p, int64_t cog, int64_t oh, int64_t 
             }
 }
 
+/* Whether every output takes exactly one tap (stride = kernel, no
+ * dilation, pads or output padding: U-Net's 2x2 / 2 upsampling). */
+static int convt_tiles(const cq_convt2d_params *p)
+{
+    return p->stride_h == p->kh && p->stride_w == p->kw && p->dil_h == 1 && p->dil_w == 1 &&
+           !p->pad_top && !p->pad_left && !p->pad_bottom && !p->pad_right && !p->out_pad_h &&
+           !p->out_pad_w;
+}
+
+/* col2im for convt_tiles: each output written once, bias added, no zeroing
+ * and no read-modify-write; the tap's rows interleaved along W. */
+static void col2im_tiles(const cq_convt2d_params *p, int64_t cog, int64_t ow, const float *col,
+                         const float *bias, float *y)
+{
+    int64_t HW = p->h * p->w, kh = p->kh, kw = p->kw, W = p->w;
+    for (int64_t c = 0; c < cog; c++) {
+        float b = bias ? bias[c] : 0.0f;
+        for (int64_t iy = 0; iy < p->h; iy++)
+            for (int64_t ky = 0; ky < kh; ky++) {
+                float *dst = y + (c * p->h * kh + iy * kh + ky) * ow;
+                const float *src = col + (c * kh + ky) * kw * HW + iy * W;
+                if (kw == 2) {
+                    const float *s0 = src, *s1 = src + HW;
+                    for (int64_t ix = 0; ix < W; ix++) {
+                        dst[2 * ix] = s0[ix] + b;
+                        dst[2 * ix + 1] = s1[ix] + b;
+                    }
+                    continue;
+                }
+                for (int64_t kx = 0; kx < kw; kx++)
+                    for (int64_t ix = 0; ix < W; ix++)
+                        dst[ix * kw + kx] = src[kx * HW + ix] + b;
+            }
+    }
+}
+
 cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_count, float *y,
                          size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err)
 {
@@ -202,6 +238,12 @@ cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_cou
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig,
                             1.0f, pl->w + g * cig * m, (int)m, xg, (int)HW, 0.0f, col, (int)HW);
+            if (convt_tiles(p)) {
+                col2im_tiles(p, cog, ow, col, pl->bias ? pl->bias + g * cog : NULL, yg);
+                if (p->act.kind != CQ_ACT_NONE)
+                    cq_act_apply_f32(p->act, yg, cog * P);
+                continue;
+            }
             memset(yg, 0, (size_t)(cog * P) * sizeof(float));
             col2im(p, cog, oh, ow, col, yg);
             if (pl->bias || p->act.kind != CQ_ACT_NONE)

@@ -199,6 +199,16 @@ void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, in
     cq__kern_scalar.unary(op, a, b, x, y, n);
 }
 
+void cq_lerp_f32(const float *a, const float *b, float wa, float wb, float *y, int64_t n)
+{
+    cq__kern()->lerp(a, b, wa, wb, y, n);
+}
+
+void cq_lerp_f32_ref(const float *a, const float *b, float wa, float wb, float *y, int64_t n)
+{
+    cq__kern_scalar.lerp(a, b, wa, wb, y, n);
+}
+
 void cq_softmax_f32(int64_t rows, int64_t cols, const float *x, float *y)
 {
     const cq__kern_vtab *k = cq__kern();

@@ -41,6 +41,8 @@ typedef struct cq__kern_vtab {
                      float *y);
     /* dst (cols, rows) = src (rows, cols)^T. */
     void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
+    /* y[i] = wa a[i] + wb b[i]. */
+    void (*lerp)(const float *a, const float *b, float wa, float wb, float *y, int64_t n);
 } cq__kern_vtab;
 
 #define CQ__DW_MAX_TAPS 256

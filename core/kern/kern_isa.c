@@ -299,8 +299,15 @@ static void s_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t
     }
 }
 
-const cq__kern_vtab cq__kern_scalar = {s_unary, s_binary,  s_bias_act, s_sum,      s_max,
-                                       s_dw_row, s_dw_nhwc, s_pool_row, s_transpose};
+static void s_lerp(const float *a, const float *b, float wa, float wb, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = wa * a[i] + wb * b[i];
+}
+
+const cq__kern_vtab cq__kern_scalar = {s_unary,  s_binary,  s_bias_act, s_sum,
+                                       s_max,    s_dw_row,  s_dw_nhwc,  s_pool_row,
+                                       s_transpose, s_lerp};
 
 void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
 {

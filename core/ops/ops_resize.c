@@ -117,14 +117,6 @@ typedef struct {
     int linear;
 } planes_ctx;
 
-/* y = w0 a + w1 b over a row; restrict lets the compiler vectorize it. */
-static void blend_row(float *restrict y, const float *restrict a, const float *restrict b, float w0,
-                      float w1, int64_t n)
-{
-    for (int64_t k = 0; k < n; k++)
-        y[k] = w0 * a[k] + w1 * b[k];
-}
-
 static void resample_plane(const planes_ctx *c, int64_t p, float *hb)
 {
     const float *x = c->x + p * c->ih * c->iw;
@@ -148,7 +140,7 @@ static void resample_plane(const planes_ctx *c, int64_t p, float *hb)
             memcpy(yr, a, (size_t)ow * sizeof *yr);
             continue;
         }
-        blend_row(yr, a, hb + t->idx[1] * ow, t->w[0], t->w[1], ow);
+        cq_lerp_f32(a, hb + t->idx[1] * ow, t->w[0], t->w[1], yr, ow);
     }
 }
 

@@ -381,6 +381,34 @@ static void test_kern_elt_layernorm(void **state)
     }
 }
 
+static void test_kern_elt_lerp(void **state)
+{
+    (void)state;
+    kt_rng r = {23};
+    enum { N = 203 };
+    float a[N], b[N], want[N], got[N];
+    kt_fill(&r, a, N);
+    kt_fill(&r, b, N);
+    a[0] = 3e38f, b[0] = -3e38f; /* no intermediate overflow with weights < 1 */
+    for (int i = 0; i < N; i++)
+        want[i] = (float)(0.3 * a[i] + 0.7 * (double)b[i]);
+    cq_isa isas[] = KT_ISAS;
+    for (int k = 0; k < 3; k++) {
+        cq_kern_set_isa(isas[k]);
+        for (int n = N - 20; n <= N; n += 7) {
+            memset(got, 0, sizeof got);
+            cq_lerp_f32(a, b, 0.3f, 0.7f, got, n);
+            assert_int_equal(kt_mismatch(got, want, n, 1), -1);
+        }
+        memcpy(got, a, sizeof a); /* in place */
+        cq_lerp_f32(got, b, 0.3f, 0.7f, got, N);
+        assert_int_equal(kt_mismatch(got, want, N, 1), -1);
+    }
+    cq_lerp_f32_ref(a, b, 0.3f, 0.7f, got, N);
+    assert_int_equal(kt_mismatch(got, want, N, 1), -1);
+    cq_kern_set_isa(CQ_ISA_COUNT);
+}
+
 static void test_kern_elt_isa_select(void **state)
 {
     (void)state;
@@ -401,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_kern_elt_softmax),
         cmocka_unit_test(test_kern_elt_copy_strided),
         cmocka_unit_test(test_kern_elt_layernorm),
+        cmocka_unit_test(test_kern_elt_lerp),
         cmocka_unit_test(test_kern_elt_isa_select),
     };
     return cmocka_run_group_tests_name("kern_elt", tests, NULL, NULL);

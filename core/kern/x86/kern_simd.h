@@ -445,5 +445,15 @@ static void k_pool_row(int is_max, const float *const *rows, int64_t kh, int64_t
     }
 }
 
+static void k_lerp(const float *a, const float *b, float wa, float wb, float *y, int64_t n)
+{
+    vf va = v_set1(wa), vb = v_set1(wb);
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL)
+        v_st(y + i, v_fma(v_ld(a + i), va, v_mul(v_ld(b + i), vb)));
+    for (; i < n; i++)
+        y[i] = wa * a[i] + wb * b[i];
+}
+
 const cq__kern_vtab CQ__VTAB = {k_unary,  k_binary,  k_bias_act, k_sum,             k_max,
-                                k_dw_row, k_dw_nhwc, k_pool_row, CQ__TRANSPOSE};
+                                k_dw_row, k_dw_nhwc, k_pool_row, CQ__TRANSPOSE, k_lerp};
