@@ -21,7 +21,8 @@ static const struct {
     {"Add", CQ_QK_REQUANT},     {"Mul", CQ_QK_REQUANT},     {"Concat", CQ_QK_REQUANT},
     {"MaxPool", CQ_QK_PASS},    {"Reshape", CQ_QK_PASS},    {"Transpose", CQ_QK_PASS},
     {"Flatten", CQ_QK_PASS},    {"Squeeze", CQ_QK_PASS},    {"Unsqueeze", CQ_QK_PASS},
-    {"Identity", CQ_QK_PASS},   {"Resize", CQ_QK_PASS},     {"Relu", CQ_QK_ACT},
+    {"Identity", CQ_QK_PASS},   {"Resize", CQ_QK_PASS},     {"Slice", CQ_QK_PASS},
+    {"Relu", CQ_QK_ACT},
     {"Clip", CQ_QK_ACT},
 };
 

@@ -528,14 +528,37 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
     return st;
 }
 
+/* A QuantizeLinear of value v (a DequantizeLinear's output) at q's scale and
+ * zero point: its codes, or -1. */
+static int requant(cq_graph *g, int v, const qlin *q, cq_err *err)
+{
+    int out = cq__quant_fresh(g, g->values[v].name, "_requantized", err);
+    if (out < 0)
+        return -1;
+    const char *in[3] = {g->values[v].name, g->values[q->scale].name,
+                         q->zp >= 0 ? g->values[q->zp].name : ""};
+    const char *outs[1] = {g->values[out].name};
+    char *name = cq__quant_node_name(g, g->values[v].name, "_requantize");
+    if (!name) {
+        cq_errf(err, CQ_ENOMEM, "lower: out of memory");
+        return -1;
+    }
+    int k = cq_graph_add_node(g, "QuantizeLinear", name, "", q->zp >= 0 ? 3 : 2, in, 1, outs,
+                              err);
+    free(name);
+    return k < 0 ? -1 : out;
+}
+
 /* DQ(x) -> op -> Q at the DequantizeLinear's scale and zero point, for an
  * op that moves or selects values (MaxPool, Reshape, Flatten, Squeeze,
  * Unsqueeze, Transpose, Slice; Concat with every input such a DQ): the op
  * on the codes, as ONNX Runtime's QDQ transformer does. Exact: moving a
  * value commutes with its dequantization, and so does a max, the
  * dequantization being monotone. The op's other inputs (shapes, starts)
- * stay. An op that does not read a DequantizeLinear is no QDQ pattern (why
- * stays empty: no note). */
+ * stay. A Concat input at other parameters than the Q's is requantized to
+ * them first, DQ -> Q (the same values: Q is elementwise and per tensor; the
+ * executor runs such a pair as a table). An op that does not read a
+ * DequantizeLinear is no QDQ pattern (why stays empty: no note). */
 static cq_status lower_move(cq_graph *g, int n, int *done, char *why, cq_err *err)
 {
     qlin x, q;
@@ -553,40 +576,44 @@ static cq_status lower_move(cq_graph *g, int n, int *done, char *why, cq_err *er
            r < 0 ? "" : w);
         return CQ_OK;
     }
-    double sx = elem(cdata(g, x.scale), 0), sq = elem(cdata(g, q.scale), 0);
-    double zx = x.zp >= 0 ? elem(cdata(g, x.zp), 0) : 0;
-    double zq = q.zp >= 0 ? elem(cdata(g, q.zp), 0) : 0;
-    if (q.count != 1 || q.dt != x.dt || sq != sx || zq != zx) {
-        no(why, "its QuantizeLinear (%s, scale %g, zero point %g) is not its DequantizeLinear's "
-           "inverse (%s, %g, %g)", cq_dtype_info(q.dt)->name, sq, zq, cq_dtype_info(x.dt)->name,
-           sx, zx);
+    if (q.count != 1) {
+        no(why, "its QuantizeLinear is per channel");
         return CQ_OK;
     }
-    int in[8];
-    in[0] = x.codes;
-    for (int k = 1; k < nd->n_inputs; k++) {
+    double sq = elem(cdata(g, q.scale), 0), zq = q.zp >= 0 ? elem(cdata(g, q.zp), 0) : 0;
+    /* in[k]: the codes an input moves; -1 - k where a Concat input must be
+     * requantized to the output's parameters first */
+    int in[8], dqv[8];
+    for (int k = 0; k < nd->n_inputs; k++) {
         in[k] = nd->inputs[k];
         if (k >= data_in)
             continue;
         qlin xk;
         if (!dq_in(g, n, k, &xk, why) || !act_in(&xk, k, why))
             return CQ_OK;
-        double sk = elem(cdata(g, xk.scale), 0);
-        double zk = xk.zp >= 0 ? elem(cdata(g, xk.zp), 0) : 0;
-        if (xk.dt != x.dt || sk != sx || zk != zx) {
-            no(why, "input %d's scale and zero point (%g, %g) differ from input 0's (%g, %g)", k,
-               sk, zk, sx, zx);
+        double sk = elem(cdata(g, xk.scale), 0), zk = xk.zp >= 0 ? elem(cdata(g, xk.zp), 0) : 0;
+        in[k] = xk.codes;
+        dqv[k] = nd->inputs[k];
+        if (xk.dt == q.dt && sk == sq && zk == zq)
+            continue;
+        if (!concat) {
+            no(why, "its QuantizeLinear (%s, scale %g, zero point %g) is not its "
+               "DequantizeLinear's inverse (%s, %g, %g)", cq_dtype_info(q.dt)->name, sq, zq,
+               cq_dtype_info(xk.dt)->name, sk, zk);
             return CQ_OK;
         }
-        in[k] = xk.codes;
+        in[k] = -1 - k;
     }
     if (maxpool && opset < 12) {
         no(why, "opset %lld: MaxPool takes 8-bit codes from opset 12", (long long)opset);
         return CQ_OK;
     }
+    for (int k = 0; k < data_in; k++)
+        if (in[k] < 0 && (in[k] = requant(g, dqv[k], &q, err)) < 0)
+            return err->code;
     const char *op = g->nodes[n].op_type;
     g->nodes[n].dead = g->nodes[q.node].dead = 1;
-    if (add_op(g, n, op, nd->n_inputs, in, q.codes, 1, err) < 0)
+    if (add_op(g, n, op, g->nodes[n].n_inputs, in, q.codes, 1, err) < 0)
         return err->code;
     ++*done;
     return CQ_OK;
