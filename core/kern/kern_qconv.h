@@ -37,10 +37,14 @@
  * runs as one kernel with the result of the two ops bit for bit.
  *
  * Paths (chosen in the plan from the shape and the ISA current then): 1x1
- * convolutions as one int8 GEMM (kern_qgemm.h) over NHWC rows; kxk by an
- * implicit GEMM over NHWC rows; depthwise (groups == c_in == c_out) by a
- * direct kernel over channel vectors; other groups and the scalar ISA by
- * loops with the same arithmetic. Every path gives the same bits.
+ * convolutions (stride 1, no pad) as one int8 GEMM (kern_qgemm.h, AMX where
+ * it runs) over NHWC rows ("gemm1x1"); kxk and strided 1x1, groups 1, by an
+ * implicit GEMM over blocks of gathered NHWC rows ("igemm"); depthwise
+ * (groups == c_in == c_out) by a direct kernel over channel vectors ("dw",
+ * AVX-512 vpdpbusd on quads of kernel rows; "dwc", AVX2 loops); other groups
+ * and the scalar ISA by cq_qconv2d_ref's loops ("ref", no scratch). Every
+ * path gives the same bits. NHWC is the native layout: NCHW x, res or y are
+ * converted in scratch (whole tensors) on every run.
  *
  * Threads: split over the kernel thread pool (cq_kern_set_threads); each
  * output is computed by one thread in one order, so results do not depend on
