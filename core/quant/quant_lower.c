@@ -6,7 +6,7 @@
  * nodes (and what only constants feed) folded into initializers, the
  * DequantizeLinear nodes kept; identity Casts between a QuantizeLinear and
  * what reads it removed. */
-#include "quant/quant_internal.h"
+#include "quant/quant_lower_internal.h"
 
 #include "ops/ops.h"
 #include "ops/passes.h"
@@ -16,115 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Why a node stays float (a reason of the lower report). */
-#define WHY_MAX 200
-
-/* A DequantizeLinear (or QuantizeLinear) node's parameters. */
-typedef struct qlin {
-    int node;       /* the node */
-    int codes;      /* DQ: its input (the codes); Q: its output */
-    int scale, zp;  /* values (zp -1 when omitted) */
-    cq_dtype dt;    /* the codes' dtype */
-    int64_t count;  /* scales */
-    int axis;       /* the axis attribute (default 1), meaningful when count > 1 */
-} qlin;
-
-/* Fill why (WHY_MAX bytes; may be NULL) and return 0: "this pattern does not match". */
-static int no(char *why, const char *fmt, ...)
-{
-    if (why) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, WHY_MAX, fmt, ap);
-        va_end(ap);
-    }
-    return 0;
-}
-
-static int is_op(const cq_node *n, const char *op)
-{
-    return !n->dead && !strcmp(n->op_type, op) && (!n->domain || !*n->domain ||
-                                                   !strcmp(n->domain, "ai.onnx"));
-}
-
-static const cq_tensor *cdata(const cq_graph *g, int v)
-{
-    return v >= 0 && v < g->n_values ? g->values[v].data : NULL;
-}
-
-/* Element i of a constant as double (0 when absent). */
-static double elem(const cq_tensor *t, int64_t i)
-{
-    const cq_dtype_traits *tr = cq_dtype_info(t->dtype);
-    return tr->get((const char *)cq_tensor_data(t) + (size_t)i * tr->size);
-}
-
-/* The parameters of Q/DQ node p: constant scale (float, > 0) and zero
- * point (s8 / u8, or s32 for DQ), a known codes dtype. 0 when it is not
- * one (why says what is missing). */
-static int qlin_of(const cq_graph *g, int p, const char *op, qlin *d, char *why)
-{
-    if (p < 0 || !is_op(&g->nodes[p], op))
-        return no(why, "not written by a %s", op);
-    const cq_node *n = &g->nodes[p];
-    if (n->n_inputs < 2)
-        return no(why, "%s '%s' has no scale", op, n->name);
-    const cq_tensor *s = cdata(g, n->inputs[1]);
-    int zv = n->n_inputs > 2 ? n->inputs[2] : -1;
-    const cq_tensor *z = cdata(g, zv);
-    if (!s || !cq_dtype_info(s->dtype)->is_float || !cq_tensor_is_contiguous(s))
-        return no(why, "the scale of %s '%s' is not a float constant", op, n->name);
-    if (zv >= 0 && (!z || !cq_tensor_is_contiguous(z)))
-        return no(why, "the zero point of %s '%s' is not a constant", op, n->name);
-    d->node = p;
-    d->codes = !strcmp(op, "QuantizeLinear") ? n->outputs[0] : n->inputs[0];
-    d->scale = n->inputs[1];
-    d->zp = zv;
-    d->count = cq_tensor_numel(s);
-    d->axis = (int)cq_node_int(n, "axis", 1);
-    if (z && cq_tensor_numel(z) != d->count)
-        return no(why, "%s '%s' has %lld scales and %lld zero points", op, n->name,
-                  (long long)d->count, (long long)cq_tensor_numel(z));
-    for (int64_t i = 0; i < d->count; i++)
-        if (!(elem(s, i) > 0))
-            return no(why, "%s '%s' has a scale that is not > 0", op, n->name);
-    if (z)
-        d->dt = z->dtype;
-    else if (!strcmp(op, "QuantizeLinear"))
-        d->dt = CQ_U8;
-    else if (cdata(g, d->codes))
-        d->dt = cdata(g, d->codes)->dtype;
-    else if (g->values[d->codes].has_type)
-        d->dt = g->values[d->codes].dtype;
-    else
-        return no(why, "the codes %s '%s' reads have no known type", op, n->name);
-    if (d->dt == CQ_S8 || d->dt == CQ_U8 || (d->dt == CQ_S32 && strcmp(op, "QuantizeLinear")))
-        return 1;
-    return no(why, "%s '%s' has %s codes", op, n->name, cq_dtype_info(d->dt)->name);
-}
-
-/* Input slot k of node n written by a DequantizeLinear. */
-static int dq_in(const cq_graph *g, int n, int k, qlin *d, char *why)
-{
-    const cq_node *c = &g->nodes[n];
-    int v = k < c->n_inputs ? c->inputs[k] : -1;
-    char w[WHY_MAX];
-    if (v < 0)
-        return no(why, "input %d is missing", k);
-    if (!qlin_of(g, g->values[v].producer, "DequantizeLinear", d, w))
-        return no(why, "input %d: %s", k, w);
-    return 1;
-}
-
-/* The one reader of v (not a graph output), or -1. */
-static int only_reader(const cq_graph *g, int v)
-{
-    int c;
-    if (v < 0 || g->values[v].is_output || cq_graph_consumers(g, v, &c, 1) != 1)
-        return -1;
-    return c;
-}
 
 /* The product's output y: read by one per-tensor QuantizeLinear (*act -1),
  * or by one activation whose output one such QuantizeLinear reads. */
@@ -264,8 +155,8 @@ static int out_target(cq_graph *g, int n, const qlin *q, int act, int zy, cq_err
 
 /* Add the integer op (named as node n) reading in[0..n_in) (-1: omitted)
  * and writing out; moves n's attributes to it when move. The node or -1. */
-static int add_op(cq_graph *g, int n, const char *op, int n_in, const int *in, int out, int move,
-                  cq_err *err)
+int cq__quant_add_op(cq_graph *g, int n, const char *op, int n_in, const int *in, int out, int move,
+                     cq_err *err)
 {
     const char *names[9], *outs[1] = {g->values[out].name};
     for (int k = 0; k < n_in; k++)
@@ -293,16 +184,6 @@ static int axis_is(const qlin *d, int ndim, int want)
         return 1;
     int a = d->axis < 0 ? d->axis + ndim : d->axis;
     return a == want;
-}
-
-/* An activation input (slot k) the integer kernels take: per tensor, 8-bit. */
-static int act_in(const qlin *d, int k, char *why)
-{
-    if (d->count != 1)
-        return no(why, "input %d is quantized per channel", k);
-    if (d->dt == CQ_S32)
-        return no(why, "input %d: int32 codes", k);
-    return 1;
 }
 
 /* Weights (slot k): constant 8-bit codes. */
@@ -353,7 +234,7 @@ static cq_status lower_conv(cq_graph *g, int n, int *done, char *why, cq_err *er
     if (!st) {
         int in[9] = {x.codes, x.scale, zx, w.codes, w.scale, zw, q.scale, zy, bv};
         int out = out_target(g, n, &q, act, zy, err);
-        if (out < 0 || add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, out, 1, err) < 0)
+        if (out < 0 || cq__quant_add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, out, 1, err) < 0)
             st = err->code;
         else
             ++*done;
@@ -388,7 +269,7 @@ static cq_status lower_matmul(cq_graph *g, int n, int *done, char *why, cq_err *
         return err->code;
     int in[8] = {a.codes, a.scale, z[0], b.codes, b.scale, z[1], q.scale, zy};
     int out = out_target(g, n, &q, act, zy, err);
-    if (out < 0 || add_op(g, n, "QLinearMatMul", 8, in, out, 0, err) < 0)
+    if (out < 0 || cq__quant_add_op(g, n, "QLinearMatMul", 8, in, out, 0, err) < 0)
         return err->code;
     ++*done;
     return CQ_OK;
@@ -507,7 +388,7 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
     if (!st) {
         int in[9] = {x4, x.scale, zx, wv, w.scale, zw, q.scale, zy, bv};
         if ((out = out_target(g, n, &q, act, zy, err)) < 0 ||
-            add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, y4, 0, err) < 0)
+            cq__quant_add_op(g, n, "QLinearConv", bv >= 0 ? 9 : 8, in, y4, 0, err) < 0)
             st = err->code;
     }
     if (!st) {
@@ -526,97 +407,6 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
     cq_tensor_release(w4);
     cq_tensor_release(bias);
     return st;
-}
-
-/* A QuantizeLinear of value v (a DequantizeLinear's output) at q's scale and
- * zero point: its codes, or -1. */
-static int requant(cq_graph *g, int v, const qlin *q, cq_err *err)
-{
-    int out = cq__quant_fresh(g, g->values[v].name, "_requantized", err);
-    if (out < 0)
-        return -1;
-    const char *in[3] = {g->values[v].name, g->values[q->scale].name,
-                         q->zp >= 0 ? g->values[q->zp].name : ""};
-    const char *outs[1] = {g->values[out].name};
-    char *name = cq__quant_node_name(g, g->values[v].name, "_requantize");
-    if (!name) {
-        cq_errf(err, CQ_ENOMEM, "lower: out of memory");
-        return -1;
-    }
-    int k = cq_graph_add_node(g, "QuantizeLinear", name, "", q->zp >= 0 ? 3 : 2, in, 1, outs,
-                              err);
-    free(name);
-    return k < 0 ? -1 : out;
-}
-
-/* DQ(x) -> op -> Q at the DequantizeLinear's scale and zero point, for an
- * op that moves or selects values (MaxPool, Reshape, Flatten, Squeeze,
- * Unsqueeze, Transpose, Slice; Concat with every input such a DQ): the op
- * on the codes, as ONNX Runtime's QDQ transformer does. Exact: moving a
- * value commutes with its dequantization, and so does a max, the
- * dequantization being monotone. The op's other inputs (shapes, starts)
- * stay. A Concat input at other parameters than the Q's is requantized to
- * them first, DQ -> Q (the same values: Q is elementwise and per tensor; the
- * executor runs such a pair as a table). An op that does not read a
- * DequantizeLinear is no QDQ pattern (why stays empty: no note). */
-static cq_status lower_move(cq_graph *g, int n, int *done, char *why, cq_err *err)
-{
-    qlin x, q;
-    char w[WHY_MAX];
-    const cq_node *nd = &g->nodes[n];
-    int y = nd->outputs[0], r = only_reader(g, y);
-    int64_t opset = cq_op_opset(g, nd);
-    int concat = is_op(nd, "Concat"), maxpool = is_op(nd, "MaxPool");
-    int data_in = concat ? nd->n_inputs : 1;
-    if (nd->n_inputs < 1 || nd->n_inputs > 8 || !dq_in(g, n, 0, &x, NULL) || !act_in(&x, 0, why) ||
-        (maxpool && nd->n_inputs != 1))
-        return CQ_OK;
-    if (r < 0 || !qlin_of(g, r, "QuantizeLinear", &q, w)) {
-        no(why, "%s%s", r < 0 ? "its output is not read by one node alone" : "output: ",
-           r < 0 ? "" : w);
-        return CQ_OK;
-    }
-    if (q.count != 1) {
-        no(why, "its QuantizeLinear is per channel");
-        return CQ_OK;
-    }
-    double sq = elem(cdata(g, q.scale), 0), zq = q.zp >= 0 ? elem(cdata(g, q.zp), 0) : 0;
-    /* in[k]: the codes an input moves; -1 - k where a Concat input must be
-     * requantized to the output's parameters first */
-    int in[8], dqv[8];
-    for (int k = 0; k < nd->n_inputs; k++) {
-        in[k] = nd->inputs[k];
-        if (k >= data_in)
-            continue;
-        qlin xk;
-        if (!dq_in(g, n, k, &xk, why) || !act_in(&xk, k, why))
-            return CQ_OK;
-        double sk = elem(cdata(g, xk.scale), 0), zk = xk.zp >= 0 ? elem(cdata(g, xk.zp), 0) : 0;
-        in[k] = xk.codes;
-        dqv[k] = nd->inputs[k];
-        if (xk.dt == q.dt && sk == sq && zk == zq)
-            continue;
-        if (!concat) {
-            no(why, "its QuantizeLinear (%s, scale %g, zero point %g) is not its "
-               "DequantizeLinear's inverse (%s, %g, %g)", cq_dtype_info(q.dt)->name, sq, zq,
-               cq_dtype_info(xk.dt)->name, sk, zk);
-            return CQ_OK;
-        }
-        in[k] = -1 - k;
-    }
-    if (maxpool && opset < 12) {
-        no(why, "opset %lld: MaxPool takes 8-bit codes from opset 12", (long long)opset);
-        return CQ_OK;
-    }
-    for (int k = 0; k < data_in; k++)
-        if (in[k] < 0 && (in[k] = requant(g, dqv[k], &q, err)) < 0)
-            return err->code;
-    const char *op = g->nodes[n].op_type;
-    g->nodes[n].dead = g->nodes[q.node].dead = 1;
-    if (add_op(g, n, op, g->nodes[n].n_inputs, in, q.codes, 1, err) < 0)
-        return err->code;
-    ++*done;
-    return CQ_OK;
 }
 
 /* Q and DQ nodes nothing reads any more. */
@@ -788,7 +578,7 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
         else if (is_op(n, "MaxPool") || is_op(n, "Reshape") || is_op(n, "Flatten") ||
                  is_op(n, "Squeeze") || is_op(n, "Unsqueeze") || is_op(n, "Transpose") ||
                  is_op(n, "Slice") || is_op(n, "Concat"))
-            st = lower_move(g, i, &r->lowered, why, err);
+            st = cq__quant_lower_move(g, i, &r->lowered, why, err);
         else
             continue;
         if (!st && notes && r->lowered == before && *why)
