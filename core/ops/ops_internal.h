@@ -64,6 +64,8 @@ int cq__qconv_run(const cq_node *n, int n_in, cq_tensor *const *in, cq_tensor *y
 /* Resize (ops_resize.c), a row of the shape family. */
 cq_status cq__infer_resize(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                            int n_out, cq_tinfo *out, cq_err *err);
+/* NHWC codes in and out (nearest, N and C kept): the CQ_OP_BLOCKED_OUT hook. */
+int cq__resize_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked);
 cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err);
 /* Tests: 1 makes Resize run its generic loop (the reference) everywhere. */

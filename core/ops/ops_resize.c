@@ -81,6 +81,7 @@ static void cubic_coeffs(double t, double a, double *c)
 int cq__resize_generic_only = 0;
 
 static void resize_generic(const cq_tensor *x, cq_tensor *y, taps *const *td, float extra);
+static void resize_nearest_8(const cq_tensor *x, cq_tensor *y, taps *const *td, int nhwc);
 
 /* Whether the planar path applies: nearest or linear, the leading
  * dimensions kept as they are (one tap of weight 1 on the same index), and
@@ -178,14 +179,31 @@ static cq_status resize_planes(const cq_node *n, const cq_tensor *x, cq_tensor *
     return CQ_OK;
 }
 
+int cq__resize_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    if (!x_blocked || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs != 1 ||
+        n->outputs[0] < 0 || strcmp(cq_node_string(n, "mode", "nearest"), "nearest"))
+        return 0;
+    const cq_value *x = &g->values[n->inputs[0]], *y = &g->values[n->outputs[0]];
+    if (!x->has_type || !y->has_type || (x->dtype != CQ_U8 && x->dtype != CQ_S8) ||
+        x->ndim != 4 || y->ndim != 4)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (x->shape[d] <= 0 || y->shape[d] <= 0)
+            return 0;
+    /* N and C kept: the NHWC loop resizes H and W only */
+    return x->shape[0] == y->shape[0] && x->shape[1] == y->shape[1];
+}
+
 cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                          cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
     const cq_tensor *x = in[0];
     cq_tensor *y = out[0];
-    if (x->dtype != CQ_F32)
-        return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': f32 only", n->name);
+    int codes = x->dtype == CQ_U8 || x->dtype == CQ_S8;
+    if (x->dtype != CQ_F32 && !codes)
+        return cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': f32, u8 or s8 only", n->name);
     int r = x->ndim;
     cq_tinfo ti[4];
     cq_tinfo_of(n_in < 4 ? n_in : 4, in, ti);
@@ -292,11 +310,73 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
             }
         }
     }
+    if (codes) {
+        /* 8-bit codes (a quantized model's nearest upsampling): nearest only,
+         * each output a copy of one input value */
+        cq_status s8 = md == 0 ? (resize_nearest_8(x, y, td, env->x_blocked), CQ_OK)
+                               : cq_errf(err, CQ_EUNSUPPORTED, "Resize '%s': 8-bit codes take "
+                                         "mode 'nearest' only", n->name);
+        free(tp);
+        return s8;
+    }
     cq_status st = !cq__resize_generic_only && planar_ok(r, x->shape, y->shape, md, td)
                        ? resize_planes(n, x, y, md, td, env, err)
                        : (resize_generic(x, y, td, extra), CQ_OK);
     free(tp);
     return st;
+}
+
+/* Nearest on bytes: the last dimension's taps as a table of offsets, each
+ * output row a gather from its source row (rows of the other dimensions
+ * chosen the same way, odometer style). Out-of-range taps (tf_crop_and_resize)
+ * give 0. */
+static void resize_nearest_8(const cq_tensor *x, cq_tensor *y, taps *const *td, int nhwc)
+{
+    int r = x->ndim;
+    if (nhwc) {
+        /* NHWC codes (the executor's layout between int8 kernels; N and C
+         * kept, blocked_ok): one pixel's c bytes at a time */
+        int64_t n = y->shape[0], c = y->shape[1], oh = y->shape[2], ow = y->shape[3];
+        int64_t h = x->shape[2], w = x->shape[3];
+        const uint8_t *px = cq_tensor_data(x);
+        uint8_t *py = cq_tensor_data(y);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t a = 0; a < oh; a++) {
+                const taps *th = &td[2][a];
+                for (int64_t b = 0; b < ow; b++) {
+                    const taps *tw = &td[3][b];
+                    uint8_t *dst = py + ((i * oh + a) * ow + b) * c;
+                    if (th->nt && tw->nt)
+                        memcpy(dst, px + ((i * h + th->idx[0]) * w + tw->idx[0]) * c, (size_t)c);
+                    else
+                        memset(dst, 0, (size_t)c);
+                }
+            }
+        return;
+    }
+    const uint8_t *px = cq_tensor_data(x);
+    uint8_t *py = cq_tensor_data(y);
+    int64_t wo = r ? y->shape[r - 1] : 1, rows = wo ? cq_tensor_numel(y) / wo : 0;
+    int64_t idx[CQ_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t off = 0;
+        int ok = 1;
+        for (int d = 0; d + 1 < r; d++) {
+            const taps *t = &td[d][idx[d]];
+            ok &= t->nt > 0;
+            off += t->nt ? t->idx[0] * x->stride[d] : 0;
+        }
+        uint8_t *yr = py + i * wo;
+        const uint8_t *xr = px + off;
+        const taps *tl = r ? td[r - 1] : NULL;
+        for (int64_t o = 0; o < wo; o++)
+            yr[o] = ok && (!tl || tl[o].nt) ? xr[tl ? tl[o].idx[0] : 0] : 0;
+        for (int d = r - 2; d >= 0; d--) {
+            if (++idx[d] < y->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
 }
 
 /* The reference: every output element as the sum over its taps in every

@@ -72,10 +72,25 @@ static cq_status infer_concat(const cq_node *n, int64_t opset, int n_in, const c
 static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                             cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_out, (void)env, (void)err;
+    (void)n_out, (void)err;
     cq_tensor *y = out[0];
     int axis = cq__axis(cq_node_int(n, "axis", 0), y->ndim);
     size_t es = esz(y->dtype);
+    if (env->y_blocked) {
+        /* NHWC codes along the channels (concat_blocked_ok): each pixel's
+         * channels from every input in turn */
+        int64_t pix = y->shape[0] * y->shape[2] * y->shape[3];
+        size_t yc = (size_t)y->shape[1], pos = 0;
+        uint8_t *py8 = cq_tensor_data(y);
+        for (int i = 0; i < n_in; i++) {
+            size_t ci = (size_t)in[i]->shape[1];
+            const uint8_t *px8 = cq_tensor_data(in[i]);
+            for (int64_t q = 0; q < pix; q++)
+                memcpy(py8 + (size_t)q * yc + pos, px8 + (size_t)q * ci, ci);
+            pos += ci;
+        }
+        return CQ_OK;
+    }
     int64_t outer = cq__numel(axis, y->shape);
     int64_t inner = cq__numel(y->ndim - axis - 1, y->shape + axis + 1);
     size_t yrow = (size_t)(y->shape[axis] * inner) * es, pos = 0;
@@ -456,8 +471,38 @@ static cq_status run_cos(const cq_node *n, int n_in, cq_tensor *const *in, int n
     return CQ_OK;
 }
 
+/* 8-bit codes keep NHWC through a Concat along the channels (every input
+ * and the output in one layout, hooks->blocked_in); f32 keeps NCHW. */
+static int concat_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    if (!x_blocked || n->n_inputs < 1 || n->n_outputs != 1 || n->outputs[0] < 0)
+        return 0;
+    const cq_value *y = &g->values[n->outputs[0]];
+    if (!y->has_type || y->ndim != 4 || (y->dtype != CQ_U8 && y->dtype != CQ_S8) ||
+        cq__axis(cq_node_int(n, "axis", 0), 4) != 1)
+        return 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0)
+            return 0;
+        const cq_value *x = &g->values[n->inputs[k]];
+        if (!x->has_type || x->ndim != 4 || x->dtype != y->dtype)
+            return 0;
+        for (int d = 0; d < 4; d++)
+            if (x->shape[d] <= 0)
+                return 0;
+    }
+    return 1;
+}
+
+static const cq_op_hooks concat_hooks = {.blocked_ok = concat_blocked_ok, .blocked_in = ~0u};
+
+/* 8-bit codes keep NHWC through a nearest Resize (input and output in one
+ * layout, hooks->blocked_in); f32 keeps NCHW. */
+static const cq_op_hooks resize_hooks = {.blocked_ok = cq__resize_blocked_ok, .blocked_in = 1u};
+
 const cq_op cq__ops_shape[] = {
-    {"Concat", "", infer_concat, run_concat, 0, NULL},
+    {"Concat", "", infer_concat, run_concat, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+     &concat_hooks},
     {"Reshape", "", infer_reshape, copy_all, 0, NULL},
     {"Flatten", "", infer_flatten, copy_all, 0, NULL},
     {"Transpose", "", infer_transpose, run_transpose, 0, NULL},
@@ -468,7 +513,8 @@ const cq_op cq__ops_shape[] = {
     {"Slice", "", cq__infer_slice, cq__run_slice, 0, NULL},
     {"Pad", "", cq__infer_pad, cq__run_pad, 0, NULL},
     {"Split", "", cq__infer_split, cq__run_split, 0, NULL},
-    {"Resize", "", cq__infer_resize, cq__run_resize, 0, NULL},
+    {"Resize", "", cq__infer_resize, cq__run_resize, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+     &resize_hooks},
     {"Constant", "", infer_constant, run_constant, 0, NULL},
     {"ConstantOfShape", "", infer_cos, run_cos, 0, NULL},
 };

@@ -165,7 +165,7 @@ const char *cq_quant_kind_name(cq_quant_kind k);
  *   DQ(a) + DQ(b) -> [Relu/Clip ->] Q                  becomes QLinearAdd
  *       (com.microsoft, ONNX Runtime's arithmetic: kern.h)
  *   DQ(x) -> MaxPool, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
- *       Slice -> Q, the Q's scale and zero point the DQ's (Concat: every
+ *       Slice, nearest Resize -> Q, the Q's scale and zero point the DQ's (Concat: every
  *       input's), becomes the op on the codes (exact: moving values commutes
  *       with the dequantization, and so does a max; ONNX's MaxPool takes s8
  *       / u8 from opset 12, so not below)

@@ -577,7 +577,7 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
             st = lower_add(g, i, &r->lowered, why, err);
         else if (is_op(n, "MaxPool") || is_op(n, "Reshape") || is_op(n, "Flatten") ||
                  is_op(n, "Squeeze") || is_op(n, "Unsqueeze") || is_op(n, "Transpose") ||
-                 is_op(n, "Slice") || is_op(n, "Concat"))
+                 is_op(n, "Slice") || is_op(n, "Concat") || is_op(n, "Resize"))
             st = cq__quant_lower_move(g, i, &r->lowered, why, err);
         else
             continue;

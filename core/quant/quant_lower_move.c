@@ -29,7 +29,7 @@ static int requant(cq_graph *g, int v, const qlin *q, cq_err *err)
 
 /* DQ(x) -> op -> Q at the DequantizeLinear's scale and zero point, for an
  * op that moves or selects values (MaxPool, Reshape, Flatten, Squeeze,
- * Unsqueeze, Transpose, Slice; Concat with every input such a DQ): the op
+ * Unsqueeze, Transpose, Slice, nearest Resize; Concat with every input such a DQ): the op
  * on the codes, as ONNX Runtime's QDQ transformer does. Exact: moving a
  * value commutes with its dequantization, and so does a max, the
  * dequantization being monotone. The op's other inputs (shapes, starts)
@@ -81,6 +81,10 @@ cq_status cq__quant_lower_move(cq_graph *g, int n, int *done, char *why, cq_err 
             return CQ_OK;
         }
         in[k] = -1 - k;
+    }
+    if (is_op(nd, "Resize") && strcmp(cq_node_string(nd, "mode", "nearest"), "nearest")) {
+        no(why, "mode '%s': only a nearest Resize moves codes", cq_node_string(nd, "mode", ""));
+        return CQ_OK;
     }
     if (maxpool && opset < 12) {
         no(why, "opset %lld: MaxPool takes 8-bit codes from opset 12", (long long)opset);
