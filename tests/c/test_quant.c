@@ -260,8 +260,8 @@ static void test_quant_shared_bias_names(void **state)
 }
 
 /* The int8 executor: a lowered graph with a 3x3 conv, a max pool on codes, a
- * 1x1 conv, a residual QLinearAdd and a depthwise conv keeps its 8-bit values
- * NHWC between those nodes (QuantizeLinear writes NHWC, DequantizeLinear
+ * 1x1 conv, a residual QLinearAdd, a depthwise conv, a nearest upsampling and
+ * a Concat on codes keeps its 8-bit values NHWC between those nodes (QuantizeLinear writes NHWC, DequantizeLinear
  * reads it), and gives the same bits NCHW-only, on every ISA and at 2
  * threads. */
 static void test_quant_int8_executor_layouts(void **state)
@@ -288,9 +288,21 @@ static void test_quant_int8_executor_layouts(void **state)
     node(g, "Conv", "conv2", 3, (const char *[]){"p1", "w2", "b2"}, "c2");
     node(g, "Add", "add", 2, (const char *[]){"c2", "p1"}, "s");
     node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "r2");
-    n = node(g, "Conv", "dw", 3, (const char *[]){"r2", "w3", "b3"}, "y");
+    n = node(g, "Conv", "dw", 3, (const char *[]){"r2", "w3", "b3"}, "d3");
     cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
     cq_node_set_int(g, n, "group", 16, &err);
+    /* a nearest x2 upsampling and a Concat of it with itself, on codes */
+    add_init(g, "roi", cq_tensor_new(CQ_F32, 1, (int64_t[]){0}, &err));
+    cq_tensor *sc = cq_tensor_new(CQ_F32, 1, (int64_t[]){4}, &err);
+    float *scv = cq_tensor_data(sc);
+    scv[0] = scv[1] = 1.0f;
+    scv[2] = scv[3] = 2.0f;
+    add_init(g, "scales", sc);
+    node(g, "Resize", "up", 3, (const char *[]){"d3", "roi", "scales"}, "u3");
+    n = node(g, "Concat", "cat", 2, (const char *[]){"u3", "u3"}, "k3");
+    cq_node_set_int(g, n, "axis", 1, &err);
+    add_init(g, "w4", rand_tensor(4, (int64_t[]){8, 32, 1, 1}));
+    node(g, "Conv", "conv4", 2, (const char *[]){"k3", "w4"}, "y");
     cq_calib_stats *st = stats_of(g, 4, xs, 8, 5);
     cq_quant_opts o = CQ_QUANT_OPTS_DEFAULT;
     cq_quant *q = cq_quant_new(g, st, &o, &err);
@@ -299,7 +311,7 @@ static void test_quant_int8_executor_layouts(void **state)
     assert_non_null(h);
     int count;
     assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
-    assert_int_equal(count_op(h, "QLinearConv"), 3);
+    assert_int_equal(count_op(h, "QLinearConv"), 4);
     assert_int_equal(count_op(h, "QLinearAdd"), 1);
     rng_state = 77;
     cq_tensor *x = rand_tensor(4, xs);
@@ -312,8 +324,9 @@ static void test_quant_int8_executor_layouts(void **state)
     /* the layout: every 8-bit value between Q and DQ is NHWC */
     cq_exec *e = cq_exec_new(h, NULL, &err);
     assert_non_null(e);
-    const char *nhwc[] = {"x_quantized", "p1_quantized", "r2_quantized"};
-    for (int k = 0; k < 3; k++) {
+    const char *nhwc[] = {"x_quantized", "p1_quantized", "r2_quantized", "u3_quantized",
+                          "k3_quantized"};
+    for (int k = 0; k < 5; k++) {
         int v = -1;
         for (int j = 0; j < h->n_values; j++)
             if (strstr(h->values[j].name, nhwc[k]) == h->values[j].name &&
