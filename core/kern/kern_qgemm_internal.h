@@ -64,6 +64,11 @@ void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t l
 #ifndef CQ__QG_KC_AMX
 #define CQ__QG_KC_AMX 1024
 #endif
+/* Fewer rows run VNNI: one row uses 1/16 of a tile (m = 1, n = k = 1024:
+ * AMX 185 GOP/s, VNNI 257; m = 2 about even; bench/NOTES.md). */
+#ifndef CQ__QG_AMX_MIN_M
+#define CQ__QG_AMX_MIN_M 2
+#endif
 size_t cq__qgemm_amx_scratch(const cq_qgemm_plan *pl);
 void cq__qgemm_amx_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
 void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
