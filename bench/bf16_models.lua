@@ -1,6 +1,8 @@
 -- bench/bf16_models.lua - the zoo's models in fp32 and in bf16 (Model:set_precision("bf16")),
--- calq, one thread, in one run: the two models' timings alternate (best of ROUNDS rounds of
--- Model:time's median), and the largest |bf16 - fp32| of each output relative to the
+-- calq, one thread, in one run: the two models' timings alternate, ROUNDS rounds of
+-- Model:time (5 runs, 1 warm-up), each model's fastest run kept (the host's other vCPU
+-- halves a core's rate while it is busy: the fastest run is the one it left alone), and
+-- the largest |bf16 - fp32| of each output relative to the
 -- largest |fp32|. Inputs: a fixed pseudo-random image (calq.rng, uniform in [-1, 1)).
 --   lua5.4 bench/bf16_models.lua [ROUNDS=5] MODEL.onnx ...   (bench/bf16_models.sh runs it)
 local calq = require "calq"
@@ -39,8 +41,8 @@ for k = first, #arg do
   end
   local t32, t16 = math.huge, math.huge
   for _ = 1, rounds do
-    t32 = math.min(t32, (assert(m32:time(feeds, 10, 2))))
-    t16 = math.min(t16, (assert(m16:time(feeds, 10, 2))))
+    t32 = math.min(t32, select(2, assert(m32:time(feeds, 5, 1))))
+    t16 = math.min(t16, select(2, assert(m16:time(feeds, 5, 1))))
   end
   print(("%-26s %10.2f %10.2f %7.2fx %12.2e"):format(path:match("([^/]+)%.onnx$") or path, t32,
                                                      t16, t32 / t16, err))

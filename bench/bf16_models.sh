@@ -5,7 +5,7 @@
 # before and after: bf16 as calq chooses it (AMX-BF16 tiles where the CPU has them), then
 # again with AMX off (CALQ_AMX=0: vdpbf16ps).
 #   BENCH_CPU=N        CPU to pin to (default: the last one)
-#   BENCH_ROUNDS=N     alternating rounds per model (default 5)
+#   BENCH_ROUNDS=N     alternating rounds per model (default 15)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -24,7 +24,7 @@ done
 peak() { $PIN "$BUILD/bench/peak" --tsv | awk '{ printf "%s %s  ", $1, $2 }'; echo; }
 echo "peaks before (GFLOP/s): $(peak)"
 echo "-- bf16 as calq chooses (AMX-BF16 where the CPU has it)"
-$PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-5}" "${models[@]}"
+$PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-15}" "${models[@]}"
 echo "-- CALQ_AMX=0 (AVX512-BF16 vdpbf16ps where the CPU has it)"
-CALQ_AMX=0 $PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-5}" "${models[@]}"
+CALQ_AMX=0 $PIN lua5.4 bench/bf16_models.lua "${BENCH_ROUNDS:-15}" "${models[@]}"
 echo "peaks after  (GFLOP/s): $(peak)"

@@ -1,10 +1,12 @@
 /* bench/bgemm.c - calq's bf16 GEMM (kern_bgemm.h), one thread, on the shapes
  * of bench/qgemm_common.h: x (m, k) f32 activations rounded to bf16 as they
  * are packed, w (n, k) packed bf16 weights, f32 out; next to it the f32 GEMM
- * on the same shape (cq_gemm_f32, A (m, k) times B^T). Best of 5 slices of
- * about `seconds` each. bench/bgemm.sh puts the figures against the
- * vdpbf16ps peak of bench/peak.c in the same run.
- *   bgemm [seconds] [--tsv]     (tsv: m n k bf16_gflops f32_gflops native) */
+ * on the same shape (cq_gemm_f32, A (m, k) times B^T), and the bf16 GEMM on
+ * AMX-BF16 tiles where the CPU has them (0 where not). The first bf16
+ * figure is the AVX512-BF16 path (AMX off while it is planned). Best of 5
+ * slices of about `seconds` each. bench/bgemm.sh puts the figures against
+ * the vdpbf16ps peak of bench/peak.c in the same run.
+ *   bgemm [seconds] [--tsv]  (tsv: m n k bf16_gflops f32_gflops native amx_gflops) */
 #include <stdio.h>
 
 #include "qgemm_common.h"
@@ -76,8 +78,10 @@ int main(int argc, char **argv)
         p.n = n;
         p.k = k;
         cq_err err;
+        int amx = cq_kern_set_amx(0);
         ctx c = {cq_bgemm_plan_new(&p, w, NULL, &err), {m, n, k, 0, 1, 1.0f, 0.0f, 0, 0},
                  x, w, y, NULL, 0};
+        cq_kern_set_amx(1);
         if (!c.pl) {
             fprintf(stderr, "bgemm: %s\n", err.msg);
             return 1;
@@ -86,12 +90,25 @@ int main(int argc, char **argv)
         c.s = cq_alloc(c.sb);
         double flop = 2.0 * (double)m * (double)n * (double)k;
         double gb = best_rate(flop, secs, run_b, &c), gf = best_rate(flop, secs, run_f, &c);
+        double ga = 0;
+        (void)amx;
+        cq_bgemm_plan *pa = cq_bgemm_plan_new(&p, w, NULL, &err);
+        if (pa && cq_bgemm_plan_amx(pa)) {
+            ctx a = c;
+            a.pl = pa;
+            a.sb = cq_bgemm_scratch_bytes(pa);
+            a.s = cq_alloc(a.sb);
+            ga = best_rate(flop, secs, run_b, &a);
+            cq_free(a.s);
+        }
+        cq_bgemm_plan_free(pa);
         if (tsv)
-            printf("%lld\t%lld\t%lld\t%.1f\t%.1f\t%d\n", (long long)m, (long long)n,
-                   (long long)k, gb, gf, cq_bgemm_native());
+            printf("%lld\t%lld\t%lld\t%.1f\t%.1f\t%d\t%.1f\n", (long long)m, (long long)n,
+                   (long long)k, gb, gf, cq_bgemm_native(), ga);
         else
-            printf("%5lld x %5lld x %5lld  bf16 %7.1f GFLOP/s  f32 %7.1f GFLOP/s  (%.2fx)\n",
-                   (long long)m, (long long)n, (long long)k, gb, gf, gb / gf);
+            printf("%5lld x %5lld x %5lld  bf16 %7.1f GFLOP/s  f32 %7.1f GFLOP/s  (%.2fx)  "
+                   "bf16 AMX %7.1f\n", (long long)m, (long long)n, (long long)k, gb, gf,
+                   gb / gf, ga);
         cq_free(c.s);
         cq_bgemm_plan_free(c.pl);
         cq_free(x);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/bgemm.sh - calq's bf16 GEMM (bench/bgemm.c) against this CPU's bf16 dot-product
 # peak (bench/peak.c, vdpbf16ps), one thread, in one run pinned to one CPU: peak, the
-# GEMM (with the f32 GEMM of the same shape), peak again; each shape's GFLOP/s as a
-# share of the better of the two peaks (the host's busy spells lower either).
+# GEMM (with the f32 GEMM of the same shape, and the AMX-BF16 path where the CPU has it),
+# peak again; each shape's vdpbf16ps GFLOP/s as a share of the better of the two peaks
+# (the host's busy spells lower either).
 #   BENCH_SECONDS=0.3   time per measurement (best of 5 slices)
 #   BENCH_CPU=N         CPU to pin to (default: the last one)
 #   BENCH_REPEAT=N      rounds of the three (default 1)
@@ -23,6 +24,8 @@ for r in $(seq "${BENCH_REPEAT:-1}"); do
          "fp32 FMA peak $f1 / $f2 (before / after)"
     echo "$rows" | awk -F'\t' -v b1="$b1" -v b2="$b2" '
         { pk = b1 > b2 ? b1 : b2
-          printf "%5d x %5d x %5d  bf16 %6.1f GFLOP/s  %3.0f%% of the bf16 peak   f32 GEMM %6.1f  (bf16 %.2fx)%s\n",
-                 $1, $2, $3, $4, 100 * $4 / pk, $5, $4 / $5, $6 == 1 ? "" : "  [fallback]" }'
+          printf "%5d x %5d x %5d  bf16 %6.1f GFLOP/s  %3.0f%% of the bf16 peak   f32 GEMM %6.1f  (bf16 %.2fx)%s",
+                 $1, $2, $3, $4, 100 * $4 / pk, $5, $4 / $5, $6 == 1 ? "" : "  [fallback]"
+          if ($7 > 0) printf "   AMX-BF16 %7.1f (%.1fx f32)", $7, $7 / $5
+          printf "\n" }'
 done

@@ -84,6 +84,7 @@ void cq_bgemm_plan_free(cq_bgemm_plan *pl)
 }
 
 int cq_bgemm_plan_native(const cq_bgemm_plan *pl) { return pl && pl->native; }
+int cq_bgemm_plan_amx(const cq_bgemm_plan *pl) { return pl && pl->amx; }
 
 cq_bgemm_plan *cq_bgemm_plan_new(const cq_bgemm_params *p, const float *w, const float *bias,
                                  cq_err *err)
@@ -105,6 +106,7 @@ cq_bgemm_plan *cq_bgemm_plan_new(const cq_bgemm_params *p, const float *w, const
     pl->p.ldy = p->ldy ? p->ldy : p->n;
     pl->p.w_kn = 0; /* the copy below is (n, k) */
     pl->native = cq_bgemm_native();
+    pl->amx = pl->native && cq__amx_bf16() && (p->k + 31) / 32 * 64 <= 65535;
     int64_t n = p->n, k = p->k;
     pl->kp = (k + 1) / 2 * 2;
     pl->np = (n + 63) / 64 * 64;
@@ -121,8 +123,11 @@ cq_bgemm_plan *cq_bgemm_plan_new(const cq_bgemm_params *p, const float *w, const
             pl->bias[j] = bias && j < n ? bias[j] : 0.0f;
     }
     if (ok && pl->native) {
-        ok = (pl->wp = cq_alloc((size_t)(pl->np * pl->kp) * sizeof(uint16_t))) != NULL;
-        if (ok)
+        int64_t kw = pl->amx ? (k + 31) / 32 * 32 : pl->kp;
+        ok = (pl->wp = cq_alloc((size_t)(pl->np * kw) * sizeof(uint16_t))) != NULL;
+        if (ok && pl->amx)
+            cq__bgemm_amx_pack(pl, wr, pl->wp);
+        else if (ok)
             cq__bgemm_avx512_pack(pl, wr, pl->wp);
         cq_free(wr);
     } else {
@@ -144,7 +149,8 @@ cq_bgemm_plan *cq_bgemm_plan_new(const cq_bgemm_params *p, const float *w, const
 
 static size_t per_thread(const cq_bgemm_plan *pl)
 {
-    size_t b = pl->native ? cq__bgemm_avx512_scratch(pl)
+    size_t b = pl->amx      ? cq__bgemm_amx_scratch(pl)
+               : pl->native ? cq__bgemm_avx512_scratch(pl)
                           : (size_t)(FB_ROWS * pl->p.k) * sizeof(float);
     return (b + 63) / 64 * 64;
 }
@@ -197,7 +203,10 @@ static void run_part(void *vctx, int i, int n, int tid)
     int64_t ib = i % c->mu, jb = i / c->mu;
     int64_t i0 = ib * CQ__BG_MC, i1 = i0 + CQ__BG_MC < pl->p.m ? i0 + CQ__BG_MC : pl->p.m;
     int64_t j0 = jb * CQ__BG_NC, j1 = j0 + CQ__BG_NC < pl->p.n ? j0 + CQ__BG_NC : pl->p.n;
-    cq__bgemm_avx512_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
+    if (pl->amx)
+        cq__bgemm_amx_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
+    else
+        cq__bgemm_avx512_unit(pl, c->x, c->y, c->res, i0, i1, j0, j1, s);
 }
 
 cq_status cq_bgemm_run(const cq_bgemm_plan *pl, const float *x, float *y, const float *res,

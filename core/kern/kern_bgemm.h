@@ -19,8 +19,8 @@
  *
  * What is exact: the product of two bf16 values is exact in f32, so every
  * path computes the same products; the sums are f32 in an order of its own
- * (AVX512-BF16: pairs along k by vdpbf16ps, whose sums also flush denormal
- * results to zero; elsewhere the fp32 GEMM on the rounded operands), so paths
+ * (AMX and AVX512-BF16: pairs along k by tdpbf16ps / vdpbf16ps, whose sums
+ * also flush denormal results to zero; elsewhere the fp32 GEMM on the rounded operands), so paths
  * agree within f32 reassociation of the k sums (tests: |y - ref| <= 1e-5 *
  * sum_t |bf(x) bf(w)| + tiny), and each path gives the same bits whatever
  * the thread count. bf16 keeps 8 significant bits: against the f32 GEMM
@@ -28,6 +28,10 @@
  * sums.
  *
  * Paths (the plan packs for the CPU and ISA current when it is made):
+ * - AMX-BF16 where the CPU has it and cq_kern_amx() is on: w packed in 1 KiB
+ *   tiles (16 pairs along k x 16 columns), the unit's rows of x rounded once
+ *   over the whole k, 32 x 32 blocks of sums in four tiles (tdpbf16ps), the
+ *   same epilogue.
  * - AVX512-BF16 (cq_bgemm_native): w packed as [np / 64][kp / 2][64][2] bf16
  *   (pairs along k interleaved as vdpbf16ps reads them, k padded with zeros);
  *   x rows converted per k block into scratch; 6 x 64 register tile (24 zmm
@@ -73,8 +77,11 @@ cq_bgemm_plan *cq_bgemm_plan_new(const cq_bgemm_params *p, const float *w, const
                                  cq_err *err);
 /* Bytes of scratch a run needs; ask again after cq_kern_set_threads. */
 size_t cq_bgemm_scratch_bytes(const cq_bgemm_plan *pl);
-/* Whether the plan runs the vdpbf16ps path (cq_bgemm_native when made). */
+/* Whether the plan runs bf16 hardware (cq_bgemm_native when made), and
+ * whether that is AMX-BF16 tiles (the CPU has them and cq_kern_amx() was on
+ * when it was made). */
 int cq_bgemm_plan_native(const cq_bgemm_plan *pl);
+int cq_bgemm_plan_amx(const cq_bgemm_plan *pl);
 /* y = act(bf(x) . bf(w)^T + bias + res). x: m rows of k (stride ldx); y and
  * res (NULL for none): m rows of n (stride ldy). y must not overlap x or res.
  * EINVAL on NULL buffers or scratch below cq_bgemm_scratch_bytes. */

@@ -24,13 +24,15 @@
 
 struct cq_bgemm_plan {
     cq_bgemm_params p;  /* ldx, ldy resolved */
-    int native;         /* the vdpbf16ps path */
+    int native;         /* AVX512-BF16: the vdpbf16ps path, or AMX */
+    int amx;            /* AMX-BF16 tiles (x86/kern_bgemm_amx.c) */
     int64_t kp;         /* k padded to pairs */
     int64_t np;         /* n padded to 64 */
     int64_t kc, nk;     /* k block (a multiple of 32), number of blocks */
     float *w;           /* fallback: (n, k), bf16-rounded */
     float *bias;        /* np entries, zeros past n and without a bias */
-    uint16_t *wp;       /* native: [np / 64][kp / 2][64][2] bf16 */
+    uint16_t *wp;       /* native: [np / 64][kp / 2][64][2] bf16; amx: [np / 16][k / 32][16][16][2]
+                         * (k rounded up to 32) */
 };
 
 /* The AVX512-BF16 path (call only where cq_bgemm_native()). */
@@ -41,5 +43,15 @@ void cq__bgemm_avx512_unit(const cq_bgemm_plan *pl, const float *x, float *y, co
                            int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
 /* Whether the CPU has AVX512-BF16 (kern_bgemm_avx512.c asks it). */
 int cq__bf16_cpu(void);
+/* kl values of row x rounded into d (kc bf16, a multiple of 32), zeros
+ * after (x86/kern_bgemm_avx512.c). */
+void cq__bgemm_cvt_row(const float *x, int64_t kl, int64_t kc, uint16_t *d);
+/* AMX-BF16 (pl->amx; where cq__amx_bf16(), x86/kern_convpm_bf16_amx.c): the
+ * same unit contract. */
+int cq__amx_bf16(void);
+void cq__bgemm_amx_pack(const cq_bgemm_plan *pl, const float *w_nk, uint16_t *wp);
+size_t cq__bgemm_amx_scratch(const cq_bgemm_plan *pl);
+void cq__bgemm_amx_unit(const cq_bgemm_plan *pl, const float *x, float *y, const float *res,
+                        int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
 
 #endif

@@ -1,7 +1,8 @@
 /* test_kern_bgemm.c - the bf16 GEMM (kern_bgemm.h): every path (the
  * fallback on scalar and AVX2, vdpbf16ps on AVX-512 where the CPU has
  * AVX512-BF16) against cq_bgemm_ref on random and odd shapes (m, n, k off the
- * tiles, odd k, several k blocks, row strides), both weight layouts, every
+ * tiles, odd k, several k blocks, row strides), AMX-BF16 tiles where the
+ * CPU has them and with AMX off, both weight layouts, every
  * activation, residuals, one and two threads (the same bits); the rounding
  * against cq_f32_to_bf16; the reference against the f32 GEMM within bf16's
  * precision. */
@@ -64,7 +65,9 @@ static void run_case(const cq_bgemm_params *p, kt_rng *r, int with_bias, int wit
     for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
         if (cq_kern_set_isa(isas[ii]) != isas[ii])
             continue;
+        for (int amx = cq_kern_set_amx(1); amx >= 0; amx--)
         for (int th = 1; th <= 2; th++) {
+            cq_kern_set_amx(amx);
             cq_kern_set_threads(th);
             cq_bgemm_plan *pl = cq_bgemm_plan_new(p, w, b, &err);
             assert_non_null(pl);
@@ -77,7 +80,7 @@ static void run_case(const cq_bgemm_params *p, kt_rng *r, int with_bias, int wit
             assert_int_equal(cq_bgemm_run(pl, x, y, rs, s, sb, &err), CQ_OK);
             char what[96];
             snprintf(what, sizeof what, "%s, %d thread(s)%s", cq_isa_name(isas[ii]), th,
-                     cq_bgemm_plan_native(pl) ? ", vdpbf16ps" : "");
+                     cq_bgemm_plan_amx(pl) ? ", AMX" : cq_bgemm_plan_native(pl) ? ", vdpbf16ps" : "");
             check_close(p, w, x, y, want, what);
             if (th == 2 && cq_bgemm_plan_native(pl))
                 assert_memory_equal(got, got1, (size_t)(p->m * ldy) * sizeof(float));
@@ -87,6 +90,7 @@ static void run_case(const cq_bgemm_params *p, kt_rng *r, int with_bias, int wit
         cq_kern_set_threads(1);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_kern_set_amx(1);
     cq_free(w);
     cq_free(bias);
     cq_free(x);

@@ -53,8 +53,7 @@ AI __mmask16 col_mask(int64_t left)
     return left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
 }
 
-/* kl values of row x into d (kc bf16, a multiple of 32), zeros after. */
-AI void cvt_row(const float *x, int64_t kl, int64_t kc, uint16_t *d)
+void cq__bgemm_cvt_row(const float *x, int64_t kl, int64_t kc, uint16_t *d)
 {
     for (int64_t t = 0; t < kc; t += 32) {
         __m512 lo = _mm512_maskz_loadu_ps(col_mask(kl - t), x + t);
@@ -156,7 +155,7 @@ void cq__bgemm_avx512_unit(const cq_bgemm_plan *pl, const float *x, float *y, co
     for (int64_t pc = 0; pc < pl->nk; pc++) {
         int64_t k0 = pc * kc, kl = p->k - k0 < kc ? p->k - k0 : kc, kg = (kl + 1) / 2;
         for (int64_t r = 0; r < i1 - i0; r++)
-            cvt_row(x + (i0 + r) * p->ldx + k0, kl, kc, abuf + r * kc);
+            cq__bgemm_cvt_row(x + (i0 + r) * p->ldx + k0, kl, kc, abuf + r * kc);
         int first = pc == 0, last = pc == pl->nk - 1;
         for (int64_t jn = j0; jn < j1; jn += 64) {
             const uint16_t *bp = pl->wp + ((jn / 64) * kg_all + k0 / 2) * 128;
