@@ -453,12 +453,39 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     cq_tensor *in[CQ_OP_MAX_INPUTS], *out[CQ_OP_MAX_OUTPUTS];
     cq_tinfo ti[CQ_OP_MAX_INPUTS], to[CQ_OP_MAX_OUTPUTS];
     int outv[CQ_OP_MAX_OUTPUTS], scratch_blk[CQ_OP_MAX_OUTPUTS];
+    int conv_blk[CQ_OP_MAX_INPUTS];
     for (int k = 0; k < n->n_inputs; k++) {
         int v = n->inputs[k];
         in[k] = v >= 0 ? e->vals[v] : NULL;
+        conv_blk[k] = -2;
         if (v >= 0 && !in[k])
             return cq_errf(err, CQ_ESTATE, "node '%s': input '%s' has no value", n->name,
                            g->values[v].name);
+    }
+    /* 8-bit codes held in the other layout than the node reads: a copy */
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v < 0 || (in[k]->dtype != CQ_U8 && in[k]->dtype != CQ_S8) || in[k]->ndim != 4)
+            continue;
+        int want = cq__exec_want_blocked(e, i, k);
+        if (want == e->blocked[v])
+            continue;
+        const int64_t *s = in[k]->shape;
+        int blk = -1;
+        cq_tensor *c = pool_tensor(e, in[k]->dtype, 4, s, cq_tensor_nbytes(in[k]),
+                                   g->values[v].name, &blk, err);
+        if (!c) {
+            for (int j = 0; j < k; j++)
+                if (conv_blk[j] != -2)
+                    pool_put(e, in[j], conv_blk[j]);
+            return err->code;
+        }
+        if (want)
+            cq_nchw_to_nhwc_8(cq_tensor_data(in[k]), s[0], s[1], s[2] * s[3], cq_tensor_data(c));
+        else
+            cq_nhwc_to_nchw_8(cq_tensor_data(in[k]), s[0], s[1], s[2] * s[3], cq_tensor_data(c));
+        in[k] = c;
+        conv_blk[k] = blk;
     }
     cq_tinfo_of(n->n_inputs, in, ti);
     memset(to, 0, sizeof to);
@@ -535,6 +562,9 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     for (int k = 0; k < n->n_outputs; k++)
         if (outv[k] < 0)
             pool_put(e, out[k], scratch_blk[k]);
+    for (int k = 0; k < n->n_inputs; k++)
+        if (conv_blk[k] != -2)
+            pool_put(e, in[k], conv_blk[k]);
     e->env.in_const = NULL;
     if (st)
         return cq_err_prefix(err, st, "node '%s' (%s): ", n->name, n->op_type);

@@ -57,6 +57,12 @@ void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env);
 cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err);
 /* The 256-entry tables (CQ_FUSE_LUT, exec_lut.c), part of the fusion. */
 cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err);
+/* Whether node i reads input k in the blocked layout: f32 where the value
+ * is NCHW16c and the node takes it; 8-bit codes in the layout the node
+ * wants (its output's for a node reading several inputs in one layout,
+ * NCHW for one that takes none), the run converting a value held in the
+ * other one. */
+int cq__exec_want_blocked(const cq_exec *e, int i, int k);
 /* NCHW16c between the convolutions, after fusion and the reader counts. */
 void cq__exec_plan_layout(cq_exec *e);
 /* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */

@@ -19,7 +19,7 @@ void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env)
     int y = n->n_outputs > 0 ? run_output(e, i) : -1;
     env->act = e->act[i];
     env->precision = e->precision[i];
-    env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && e->blocked[n->inputs[0]];
+    env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && cq__exec_want_blocked(e, i, 0);
     env->y_blocked = y >= 0 && e->blocked[y];
     env->res_blocked = e->res_in[i] >= 0 && e->blocked[e->res_in[i]];
 }
@@ -237,6 +237,30 @@ static int blockable(const cq_value *val)
     return val->dtype == CQ_U8 || val->dtype == CQ_S8;
 }
 
+static int is_code(const cq_value *val)
+{
+    return val->has_type && (val->dtype == CQ_U8 || val->dtype == CQ_S8);
+}
+
+int cq__exec_want_blocked(const cq_exec *e, int i, int k)
+{
+    const cq_node *n = &e->g->nodes[i];
+    int x = k < n->n_inputs ? n->inputs[k] : -1;
+    if (x < 0)
+        return 0;
+    if (!is_code(&e->g->values[x]))
+        return e->blocked[x] && takes_blocked(e, i, k);
+    if (!takes_blocked(e, i, k))
+        return 0;
+    /* a node reading several inputs in the layout (or a table) has them in
+     * its output's; a kernel taking input 0 either way, as it is */
+    const cq_op_hooks *h = e->ops[i]->hooks;
+    int y = n->n_outputs > 0 ? run_output(e, i) : -1;
+    if ((h && h->blocked_in) || e->lut[i])
+        return y >= 0 && e->blocked[y];
+    return e->blocked[x];
+}
+
 /* Blocked layouts between the kernels that take them: a value is kept
  * blocked (NCHW16c for f32, NHWC for u8 / s8) where the node that writes it
  * (CQ_OP_BLOCKED_OUT) and every node that reads it take that layout natively
@@ -260,6 +284,7 @@ void cq__exec_plan_layout(cq_exec *e)
         const cq_value *val = &g->values[v];
         int p = run_producer(e, v);
         b[v] = p >= 0 && !val->is_output && !val->is_input && !val->data && blockable(val) &&
+               val->dtype == CQ_F32 &&
                run_output(e, p) == v && ((caps_of(e, p) & CQ_OP_BLOCKED_OUT) || e->lut[p]) &&
                (e->pool_of[p] < 0 ||
                 e->ops[p]->hooks->pool_fusable(g, &g->nodes[p], &g->nodes[e->pool_of[p]], 1));
@@ -316,6 +341,31 @@ void cq__exec_plan_layout(cq_exec *e)
                 changed = 1;
             }
         }
+    }
+    /* 8-bit codes: NHWC wherever their producer writes it natively; a reader
+     * that wants the other layout gets a converted copy at run time
+     * (cq__exec_want_blocked; a byte transpose costs a small part of the
+     * convolution around it). A table keeps its input's layout. In node
+     * order, so an input's layout is known before its reader's. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cq_node *n = &g->nodes[i];
+        if (!e->ops[i] || e->fused_into[i] >= 0 || n->n_outputs < 1)
+            continue;
+        int y = run_output(e, i);
+        if (y < 0)
+            continue;
+        const cq_value *val = &g->values[y];
+        if (!is_code(val) || !blockable(val) || val->is_output || val->data)
+            continue;
+        int x = n->n_inputs > 0 ? n->inputs[0] : -1;
+        if (e->lut[i]) {
+            b[y] = x >= 0 && b[x];
+            continue;
+        }
+        if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->pool_of[i] >= 0)
+            continue;
+        int xb = x >= 0 && takes_blocked(e, i, 0) && (is_code(&g->values[x]) || b[x]);
+        b[y] = e->ops[i]->hooks->blocked_ok(g, n, xb) != 0;
     }
 }
 

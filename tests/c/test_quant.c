@@ -260,8 +260,9 @@ static void test_quant_shared_bias_names(void **state)
 }
 
 /* The int8 executor: a lowered graph with a 3x3 conv, a max pool on codes, a
- * 1x1 conv, a residual QLinearAdd, a depthwise conv, a nearest upsampling and
- * a Concat on codes keeps its 8-bit values NHWC between those nodes (QuantizeLinear writes NHWC, DequantizeLinear
+ * 1x1 conv, a transpose, a residual QLinearAdd, a depthwise conv, a nearest
+ * upsampling and a Concat on codes keeps its 8-bit values NHWC between those
+ * nodes (the transpose, which moves NCHW codes only, reading a converted copy) (QuantizeLinear writes NHWC, DequantizeLinear
  * reads it), and gives the same bits NCHW-only, on every ISA and at 2
  * threads. */
 static void test_quant_int8_executor_layouts(void **state)
@@ -286,7 +287,11 @@ static void test_quant_int8_executor_layouts(void **state)
     cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){2, 2}, &err);
     cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 2}, &err);
     node(g, "Conv", "conv2", 3, (const char *[]){"p1", "w2", "b2"}, "c2");
-    node(g, "Add", "add", 2, (const char *[]){"c2", "p1"}, "s");
+    /* a Transpose moves codes in NCHW only: it reads an NCHW copy of p1, and
+     * the Add an NHWC copy of what it writes */
+    n = node(g, "Transpose", "tr", 1, (const char *[]){"p1"}, "t1");
+    cq_node_set_ints(g, n, "perm", 4, (int64_t[]){0, 1, 3, 2}, &err);
+    node(g, "Add", "add", 2, (const char *[]){"c2", "t1"}, "s");
     node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "r2");
     n = node(g, "Conv", "dw", 3, (const char *[]){"r2", "w3", "b3"}, "d3");
     cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
