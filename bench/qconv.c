@@ -3,8 +3,9 @@
  * NCHW16c where the plan takes NCHW16c natively) on the same shapes, one
  * thread, alternating in one run: per layer the best time of each, int8
  * GOP/s (2 ops per multiply-add), fp32 GFLOP/s, and fp32 time / int8 time.
- * Usage: qconv [seconds-per-measure] [--tsv]   (bench/qconv.sh pins it and
- * adds the vpdpbusd peak) */
+ * Usage: qconv [seconds-per-measure] [--tsv] [NAME-PART ...]  (bench/qconv.sh
+ * pins it and adds the vpdpbusd peak; NAME-PARTs keep the layers whose name
+ * holds one of them) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,14 @@ static const layer layers[] = {
     {"mv2 144>24@56 1x1", 144, 56, 24, 1, 1, 1},
     {"mv2 160>960@7 1x1", 160, 7, 960, 1, 1, 1},
     {"mv2 960>320@7 1x1", 960, 7, 320, 1, 1, 1},
+    {"rgy 48@112 g6 3x3/2", 48, 112, 48, 3, 2, 6},
+    {"rgy 48@56 g6 3x3", 48, 56, 48, 3, 1, 6},
+    {"rgy 104@28 g13 3x3", 104, 28, 104, 3, 1, 13},
+    {"rgy 208@14 g26 3x3", 208, 14, 208, 3, 1, 26},
+    {"rgy 440@7 g55 3x3", 440, 7, 440, 3, 1, 55},
+    {"mv2 stem 3>32@224/2", 3, 224, 32, 3, 2, 1},
+    {"mv3 stem 3>16@224/2", 3, 224, 16, 3, 2, 1},
+    {"r18 stem 3>64@224 7x7/2", 3, 224, 64, 7, 2, 1},
 };
 
 static double budget = 0.3;
@@ -132,12 +141,15 @@ static cq_conv2d_plan *f_plan(const layer *L, int blocked, const float *w, const
 
 int main(int argc, char **argv)
 {
-    int tsv = 0;
+    int tsv = 0, nsel = 0;
+    const char *sel[16];
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tsv") == 0)
             tsv = 1;
-        else
+        else if (atof(argv[i]) > 0.0)
             budget = atof(argv[i]);
+        else if (nsel < 16)
+            sel[nsel++] = argv[i];
     }
     cq_kern_set_threads(1);
     if (!tsv)
@@ -145,6 +157,11 @@ int main(int argc, char **argv)
                "GFLOP/s", "fp32/i8");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
+        int keep = nsel == 0;
+        for (int i = 0; i < nsel; i++)
+            keep |= strstr(L->name, sel[i]) != NULL;
+        if (!keep)
+            continue;
         cq_err err;
         int64_t cig = L->c_in / L->groups, pad = L->k / 2;
         int64_t oh = (L->hw + 2 * pad - L->k) / L->stride + 1;

@@ -4,6 +4,7 @@
 # int8 dot-product peak (bench/peak.c, vpdpbusd) measured before and after.
 #   BENCH_SECONDS=0.3   time per layer and kernel (best of 5 alternating slices)
 #   BENCH_CPU=N         CPU to pin to (default: the last one)
+#   usage: bench/qconv.sh [NAME-PART ...]   (only the layers whose name holds one)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,7 +18,7 @@ peak() { $PIN "$BUILD/bench/peak" --tsv | awk '$1 == "int8_dot" { print $2 }'; }
 out=$(mktemp /tmp/calq-bench-qconv.XXXXXX)
 trap 'rm -f "$out"' EXIT
 p1=$(peak)
-$PIN "$BUILD/bench/qconv" "$SECS" --tsv >"$out"
+$PIN "$BUILD/bench/qconv" "$SECS" --tsv "$@" >"$out"
 p2=$(peak)
 echo "== int8 conv vs fp32 conv, 1 thread${PIN:+, pinned to CPU $CPU}; vpdpbusd peak $p1 GOP/s before, $p2 after"
 printf "%-22s %-7s %9s %9s %6s %9s %9s %8s\n" layer path int8_ms GOP/s peak% fp32_ms GFLOP/s fp32/i8

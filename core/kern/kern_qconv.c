@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const path_names[] = {"ref", "gemm1x1", "igemm", "dw", "dwc"};
+static const char *const path_names[] = {"ref", "gemm1x1", "igemm", "dw", "dwc", "grp"};
 
 const char *cq_qconv2d_path(const cq_qconv2d_plan *pl) { return path_names[pl->path]; }
 
@@ -35,6 +35,10 @@ void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
     cq_free(pl->wt);
     cq_free(pl->compt);
     cq_free(pl->multt);
+    cq_free(pl->gq0);
+    cq_free(pl->gnq);
+    cq_free(pl->goff);
+    cq_free(pl->toff);
     cq_free(pl);
 }
 
@@ -159,8 +163,11 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         return NULL;
     }
     int dw = c->groups == c->c_in && c->c_in == c->c_out;
+    int few = c->groups == 1 && c->c_in <= CQ__QCGRP_FEW && c->kh * c->kw > 1;
     if (pl->isa == CQ_ISA_SCALAR)
         pl->path = QC_REF;
+    else if (pl->isa == CQ_ISA_AVX512 && (few || (c->groups > 1 && !dw)))
+        pl->path = QC_GRP;
     else if (c->groups == 1)
         pl->path = c->kh == 1 && c->kw == 1 && c->stride_h == 1 && c->stride_w == 1 &&
                            c->pad_top == 0 && c->pad_left == 0 && c->pad_bottom == 0 &&
@@ -195,6 +202,10 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         }
     } else if (pl->path == QC_DWC) {
         ok = plan_dwc(pl);
+    } else if (pl->path == QC_GRP) {
+        ok = cq__qconv_grp_avx512_pack(pl, w);
+        if (ok)
+            pl->per = r64(cq__qconv_grp_avx512_scratch(pl));
     }
     if (!ok) {
         cq_qconv2d_plan_free(pl);
@@ -331,6 +342,8 @@ static void dw_part(void *vctx, int i, int n, int tid)
         return;
     if (pl->path == QC_DW)
         cq__qconv_dw_avx512_rows(pl, j->x, j->res, j->y, r0, r1, s);
+    else if (pl->path == QC_GRP)
+        cq__qconv_grp_avx512_rows(pl, j->x, j->res, j->y, r0, r1, s);
     else
         cq__qconv_dwc_avx2_rows(pl, j->x, j->res, j->y, r0, r1, s);
 }

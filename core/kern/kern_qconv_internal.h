@@ -16,12 +16,20 @@ typedef enum qc_path {
     QC_GEMM1X1,  /* 1x1, stride 1, no pad, groups 1: int8 GEMM on the NHWC rows */
     QC_IGEMM,    /* groups 1: rows gathered per block, int8 GEMM on the block */
     QC_DW,       /* groups == c_in == c_out, AVX-512: vpdpbusd on quads of taps */
-    QC_DWC       /* groups == c_in == c_out, AVX2: int32 loops over channel vectors */
+    QC_DWC,      /* groups == c_in == c_out, AVX2: int32 loops over channel vectors */
+    QC_GRP       /* AVX-512, other groups and few input channels: vpdpbusd on broadcast
+                  * input quads over 16-output-channel vectors (kern_qconv_grp_avx512.c) */
 } qc_path;
 
 /* Depthwise AVX-512: channels in chunks of 64; the kernel's rows in quads
  * (nq = ceil(kh / 4)), each tap row of a quad one byte of a vpdpbusd group. */
 #define CQ__QCDW_CH 64
+
+/* groups 1 with at most this many input channels (and a kernel larger than
+ * 1x1) runs the grp path: the stems (bench/NOTES.md, "int8 convolution"). */
+#ifndef CQ__QCGRP_FEW
+#define CQ__QCGRP_FEW 4
+#endif
 
 struct cq_qconv2d_plan {
     cq_qconv2d_params p;
@@ -49,6 +57,12 @@ struct cq_qconv2d_plan {
     float *multp;         /* AVX-512: mult in lane order [chunk][4][16] */
     int no_min;           /* |acc * mult| stays below 2^30: the clamp before vcvtps2dq
                            * can go */
+    /* grp (wd: the packed weights, comp: bias - zp * sum w, 16 per vector) */
+    int64_t c4;           /* c_in rounded up to 4: the band buffer's pixel */
+    int64_t band;         /* output rows per band buffer */
+    int32_t *gq0, *gnq;   /* per output vector: first input quad, quads */
+    int64_t *goff;        /* per output vector: byte offset of its weights in wd */
+    int64_t *toff;        /* per tap: byte offset in the band buffer */
     size_t per;           /* per-thread scratch bytes (64-aligned) */
 };
 
@@ -93,5 +107,13 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
  * output rows [r0, r1) of (n * oh), NHWC; scratch c int32. */
 void cq__qconv_dwc_avx2_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                              void *y, int64_t r0, int64_t r1, void *scratch);
+
+/* Grouped / few-channel AVX-512 (path QC_GRP): pack w into pl->wd, pl->comp,
+ * gq0, gnq, goff, c4 (0 when out of memory); the band buffer's bytes (after
+ * pl->band, pl->toff are set); output rows [r0, r1) of (n * oh), NHWC. */
+int cq__qconv_grp_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w);
+size_t cq__qconv_grp_avx512_scratch(const cq_qconv2d_plan *pl);
+void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
+                               void *y, int64_t r0, int64_t r1, void *scratch);
 
 #endif

@@ -211,7 +211,7 @@ static void test_kern_qconv_paths(void **state)
         run_one(p, &r, "3x3/2 deep", "igemm");
         p = shape(1, 3, 17, 15, 16, 7, 2, 3, 1); /* a stem */
         random_q(&p, &r, res);
-        run_one(p, &r, "7x7/2 c3", "igemm");
+        run_one(p, &r, "7x7/2 c3", "grp");
         p = shape(2, 144, 9, 10, 144, 3, 1, 1, 144);
         random_q(&p, &r, res);
         p.x_nhwc = p.y_nhwc = p.res_nhwc = nhwc;
@@ -226,12 +226,20 @@ static void test_kern_qconv_paths(void **state)
         p = shape(1, 17, 12, 13, 17, 5, 2, 2, 17); /* two quads of rows */
         random_q(&p, &r, res);
         run_one(p, &r, "dw 5x5/2", "dw");
-        p = shape(1, 12, 6, 6, 24, 3, 1, 1, 4); /* grouped: loops */
+        p = shape(1, 12, 6, 6, 24, 3, 1, 1, 4); /* grouped */
         random_q(&p, &r, res);
-        run_one(p, &r, "groups 4", "ref");
-        p = shape(1, 8, 6, 7, 16, 3, 1, 1, 8); /* depthwise with multiplier 2: loops */
+        run_one(p, &r, "groups 4", "grp");
+        p = shape(1, 8, 6, 7, 16, 3, 1, 1, 8); /* depthwise with multiplier 2 */
         random_q(&p, &r, res);
-        run_one(p, &r, "dw x2", "ref");
+        run_one(p, &r, "dw x2", "grp");
+        p = shape(2, 48, 9, 11, 48, 3, 2, 1, 6); /* RegNet: group width 8 */
+        random_q(&p, &r, res);
+        p.x_nhwc = p.y_nhwc = p.res_nhwc = nhwc;
+        run_one(p, &r, "regnet g8/2", "grp");
+        p = shape(1, 3, 23, 21, 16, 3, 2, 1, 1); /* MobileNet stem */
+        random_q(&p, &r, res);
+        p.x_nhwc = nhwc;
+        run_one(p, &r, "stem 3x3/2", "grp");
     }
 }
 
@@ -271,15 +279,49 @@ static void test_kern_qconv_random(void **state)
     }
 }
 
+/* Grouped convolutions on the grp path: group widths 2 .. 24 (c_in / groups
+ * and c_out / groups apart too), odd sizes, strides, pads, dilations. */
+static void test_kern_qconv_groups(void **state)
+{
+    (void)state;
+    kt_rng r = {0x082efa98ec4e6c89ull};
+    static const int64_t widths[] = {2, 4, 8, 16, 24, 3, 1};
+    for (int it = 0; it < 60; it++) {
+        int64_t gw = widths[it % 7], g = kt_int(&r, 2, 7), mo = it % 3 == 2 ? 2 : 1;
+        if (gw == 1)
+            mo = kt_int(&r, 2, 3); /* depthwise with a multiplier */
+        int64_t k = kt_int(&r, 1, 3) * 2 - 1, s = kt_int(&r, 1, 2);
+        cq_qconv2d_params p = shape(kt_int(&r, 1, 2), gw * g, kt_int(&r, k, k + 12),
+                                    kt_int(&r, k, k + 12), gw * g * mo, k, s, k / 2, g);
+        p.c.stride_w = kt_int(&r, 1, 2);
+        p.c.pad_right = kt_int(&r, 0, 2);
+        if (it % 5 == 4)
+            p.c.dil_h = p.c.dil_w = 2, p.c.h += 2 * (k - 1), p.c.w += 2 * (k - 1);
+        random_q(&p, &r, (int)kt_int(&r, 0, 1));
+        p.x_nhwc = (int)kt_int(&r, 0, 1);
+        p.y_nhwc = (int)kt_int(&r, 0, 1);
+        p.res_nhwc = (int)kt_int(&r, 0, 1);
+        run_one(p, &r, "groups", "grp");
+    }
+    /* the stems: few input channels, groups 1 */
+    for (int it = 0; it < 16; it++) {
+        int64_t ci = kt_int(&r, 1, 4), k = it % 4 == 3 ? 7 : 3;
+        cq_qconv2d_params p = shape(kt_int(&r, 1, 2), ci, kt_int(&r, k, 40), kt_int(&r, k, 40),
+                                    kt_int(&r, 1, 70), k, kt_int(&r, 1, 2), k / 2, 1);
+        random_q(&p, &r, (int)kt_int(&r, 0, 1));
+        run_one(p, &r, "stem", "grp");
+    }
+}
+
 /* Sums at the ends of their range and codes that saturate both ways. */
 static void test_kern_qconv_extremes(void **state)
 {
     (void)state;
     kt_rng r = {0x13198a2e03707344ull};
-    static const int64_t gs[] = {1, 0}; /* 0: depthwise */
-    for (int v = 0; v < 16; v++) {
-        int64_t g = gs[v % 2], ci = v % 4 < 2 ? 33 : 144;
-        cq_qconv2d_params p = shape(1, ci, 7, 6, ci, 3, 1 + v / 8, 1, g ? 1 : ci);
+    static const int64_t gs[] = {1, 0, 3}; /* 0: depthwise, 3: grouped */
+    for (int v = 0; v < 24; v++) {
+        int64_t g = gs[v % 3], ci = v % 4 < 2 ? 33 : 144;
+        cq_qconv2d_params p = shape(1, ci, 7, 6, ci, 3, 1 + v / 12, 1, g == 0 ? ci : g);
         p.x_dt = v / 4 % 2 ? CQ_S8 : CQ_U8;
         p.y_dt = v / 2 % 2 ? CQ_S8 : CQ_U8;
         int xlo = p.x_dt == CQ_S8 ? -128 : 0, ylo = p.y_dt == CQ_S8 ? -128 : 0;
@@ -417,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_qconv_paths),
         cmocka_unit_test(test_kern_qconv_random),
+        cmocka_unit_test(test_kern_qconv_groups),
         cmocka_unit_test(test_kern_qconv_extremes),
         cmocka_unit_test(test_kern_qconv_ref_matches_qlinear),
         cmocka_unit_test(test_kern_qconv_errors),

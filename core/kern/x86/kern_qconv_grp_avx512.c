@@ -1,0 +1,310 @@
+/* kern_qconv_grp_avx512.c - the int8 convolution's direct AVX-512 kernel
+ * over 16-output-channel vectors (path "grp", kern_qconv.h): grouped
+ * convolutions that are not plain depthwise (RegNet's group width 8, a
+ * depthwise with a channel multiplier) and the few-input-channel stems.
+ *
+ * NHWC. A band of output rows first gets its input rows copied into a
+ * padded buffer: iwp columns of C4 = c_in rounded up to 4 bytes, the pads
+ * and the channels past c_in filled with the zero point (x_zp, + 128 for
+ * s8 input, which is flipped to u8 = x ^ 0x80 on the copy), so the plan's
+ * per-channel compensation bias - zp * sum w takes the padding back as in
+ * the int8 GEMM. Output vector b (channels 16 b .. 16 b + 15) needs the
+ * input channels of the groups it touches: quads [q0, q0 + nq) of 4
+ * channels. Its weights are packed [tap][quad][16 lanes][4]: lane l's 4
+ * bytes are w[16 b + l][ci] for the quad's 4 input channels ci in its group,
+ * 0 elsewhere (the block-diagonal part of a dense kernel). A pixel's sums
+ * are then, per tap and quad, one vpdpbusd of the quad's 4 input bytes
+ * broadcast with the weight vector; 8 output pixels share each weight load.
+ * The epilogue is row16's (kern_qconv_avx512.c): the float operations of
+ * cq_requantize, or of the residual (kern_qconv.h). */
+#include "kern/kern_qconv_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* ---- packing -------------------------------------------------------------- */
+
+int cq__qconv_grp_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_out, cig = pl->cig, cog = C / c->groups, taps = c->kh * c->kw;
+    int64_t nb = (C + 15) / 16, zpp = p->x_zp + (p->x_dt == CQ_S8 ? 128 : 0);
+    pl->c4 = (c->c_in + 3) / 4 * 4;
+    pl->gq0 = cq_alloc((size_t)nb * sizeof(int32_t));
+    pl->gnq = cq_alloc((size_t)nb * sizeof(int32_t));
+    pl->goff = cq_alloc((size_t)(nb + 1) * sizeof(int64_t));
+    pl->comp = cq_alloc((size_t)nb * 16 * sizeof(int32_t));
+    pl->toff = cq_alloc((size_t)taps * sizeof(int64_t));
+    if (!pl->gq0 || !pl->gnq || !pl->goff || !pl->comp || !pl->toff)
+        return 0;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, rb = iwp * pl->c4;
+    for (int64_t ky = 0; ky < c->kh; ky++)
+        for (int64_t kx = 0; kx < c->kw; kx++)
+            pl->toff[ky * c->kw + kx] = (ky * c->dil_h * iwp + kx * c->dil_w) * pl->c4;
+    /* bands of about 96 KiB of input rows (L2) */
+    int64_t fit = (96 * 1024 / rb - (c->kh - 1) * c->dil_h - 1) / c->stride_h + 1;
+    pl->band = fit < 1 ? 1 : fit > pl->oh ? pl->oh : fit;
+    int64_t tot = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t o1 = 16 * b + 15 < C ? 16 * b + 15 : C - 1;
+        int64_t lo = 16 * b / cog * cig, hi = (o1 / cog + 1) * cig; /* input channels */
+        pl->gq0[b] = (int32_t)(lo / 4);
+        pl->gnq[b] = (int32_t)((hi + 3) / 4 - lo / 4);
+        pl->goff[b] = tot;
+        tot += taps * pl->gnq[b] * 64;
+    }
+    pl->goff[nb] = tot;
+    pl->wd = cq_alloc((size_t)tot);
+    if (!pl->wd)
+        return 0;
+    memset(pl->wd, 0, (size_t)tot);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t l = 0; l < 16; l++) {
+            int64_t co = 16 * b + l, g = co / cog, s = 0;
+            if (co >= C) {
+                pl->comp[co] = 0;
+                continue;
+            }
+            for (int64_t t = 0; t < taps; t++)
+                for (int64_t qi = 0; qi < pl->gnq[b]; qi++)
+                    for (int64_t k = 0; k < 4; k++) {
+                        int64_t ci = 4 * (pl->gq0[b] + qi) + k;
+                        if (ci < g * cig || ci >= (g + 1) * cig)
+                            continue;
+                        int8_t v = w[(co * cig + ci - g * cig) * taps + t];
+                        pl->wd[pl->goff[b] + ((t * pl->gnq[b] + qi) * 16 + l) * 4 + k] = v;
+                        s += v;
+                    }
+            pl->comp[co] = (int32_t)((pl->bias ? pl->bias[co] : 0) - zpp * s);
+        }
+    return 1;
+}
+
+/* Output rows per band and the band buffer's bytes, from the plan. */
+size_t cq__qconv_grp_avx512_scratch(const cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t iwp = c->w + c->pad_left + c->pad_right;
+    int64_t rows = (pl->band - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1;
+    return (size_t)(rows * iwp * pl->c4) + 64;
+}
+
+/* ---- the band buffer ------------------------------------------------------ */
+
+/* Input rows [iy0, iy0 + rows) of image img (rows outside the input are
+ * padding) into buf, padded as above. */
+static void band_build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int64_t iy0,
+                       int64_t rows, uint8_t *buf)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_in, C4 = pl->c4, W = c->w, iwp = W + c->pad_left + c->pad_right;
+    int64_t rb = iwp * C4;
+    uint8_t zpp = (uint8_t)(p->x_zp + (p->x_dt == CQ_S8 ? 128 : 0));
+    uint8_t fl = p->x_dt == CQ_S8 ? 0x80 : 0;
+    __m512i flip = _mm512_set1_epi8((char)fl);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *d = buf + r * rb;
+        int64_t iy = iy0 + r;
+        if (iy < 0 || iy >= c->h) {
+            memset(d, zpp, (size_t)rb);
+            continue;
+        }
+        const uint8_t *s = x + (img * c->h + iy) * W * C;
+        memset(d, zpp, (size_t)(c->pad_left * C4));
+        memset(d + (c->pad_left + W) * C4, zpp, (size_t)(c->pad_right * C4));
+        d += c->pad_left * C4;
+        if (C == C4) {
+            int64_t n = W * C, i = 0;
+            for (; i + 64 <= n; i += 64)
+                _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(s + i), flip));
+            if (i < n) {
+                __mmask64 m = ((__mmask64)1 << (n - i)) - 1;
+                _mm512_mask_storeu_epi8(d + i, m,
+                                        _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, s + i), flip));
+            }
+        } else if (C == 3) { /* 4 pixels of 12 bytes into 16 */
+            __m128i idx = _mm_setr_epi8(0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0);
+            __m128i zv = _mm_set1_epi8((char)zpp), f = _mm_set1_epi8((char)fl);
+            int64_t ix = 0;
+            for (; ix < W; ix += 4) {
+                int64_t n = (W - ix < 4 ? W - ix : 4) * 3;
+                __m128i a = _mm_xor_si128(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1),
+                                                               s + ix * 3), f);
+                __m128i v = _mm_mask_shuffle_epi8(zv, (__mmask16)0x7777, a, idx);
+                _mm_mask_storeu_epi8(d + ix * 4, (__mmask16)((1u << (n / 3 * 4)) - 1), v);
+            }
+        } else {
+            for (int64_t ix = 0; ix < W; ix++) {
+                for (int64_t ch = 0; ch < C; ch++)
+                    d[ix * C4 + ch] = s[ix * C + ch] ^ fl;
+                for (int64_t ch = C; ch < C4; ch++)
+                    d[ix * C4 + ch] = zpp;
+            }
+        }
+    }
+}
+
+/* ---- the epilogue ---------------------------------------------------------- */
+
+typedef struct grp_epi {
+    __m512i zp, lo, hi;
+    __m512 cap, ncap;
+} grp_epi;
+
+/* 16 outputs from sums a (bias included), multipliers m, residual codes r:
+ * kern_qconv_avx512.c's res16. */
+AI __m128i res16(const cq_qconv2d_params *p, __m512i a, __m512 m, __m512i r)
+{
+    const cq_qconv2d_add *ad = &p->add;
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), m);
+    f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    f = _mm512_add_ps(f, _mm512_set1_ps((float)ad->q_zp));
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ad->q_min)),
+                      _mm512_set1_ps((float)ad->q_max));
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(r), _mm512_set1_ps(ad->rb),
+                               _mm512_set1_ps(ad->fixed));
+    v = _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra), v);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)p->y_min)),
+                      _mm512_set1_ps((float)p->y_max));
+    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+}
+
+AI void out16(const cq_qconv2d_params *p, const grp_epi *E, __m512i a, __m512 mu, __mmask16 m,
+              const uint8_t *res, uint8_t *y)
+{
+    if (res) {
+        __m128i r8 = _mm_maskz_loadu_epi8(m, res);
+        __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+        _mm_mask_storeu_epi8(y, m, res16(p, a, mu, r));
+        return;
+    }
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
+    f = _mm512_max_ps(_mm512_min_ps(f, E->cap), E->ncap); /* keeps the clamp's result */
+    __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), E->zp);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, E->lo), E->hi);
+    _mm_mask_storeu_epi8(y, m, _mm512_cvtepi32_epi8(v));
+}
+
+/* ---- the tiles ------------------------------------------------------------- */
+
+#define BC(pp, o) _mm512_set1_epi32(*(const int32_t *)((pp) + (o)))
+
+/* 8 output pixels (input bases e[0..7] in the band buffer, outputs o[0..7]
+ * as byte offsets of y / res) of output vector b. */
+static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
+                  const uint8_t *const *e, const int64_t *o, const uint8_t *res, uint8_t *y)
+{
+    int64_t taps = pl->p.c.kh * pl->p.c.kw, nq = pl->gnq[b], q0 = 4 * (int64_t)pl->gq0[b];
+    const int8_t *wb = pl->wd + pl->goff[b];
+    __m512i cp = _mm512_loadu_si512(pl->comp + 16 * b);
+    __m512i a0 = cp, a1 = cp, a2 = cp, a3 = cp, a4 = cp, a5 = cp, a6 = cp, a7 = cp;
+    const uint8_t *e0 = e[0] + q0, *e1 = e[1] + q0, *e2 = e[2] + q0, *e3 = e[3] + q0;
+    const uint8_t *e4 = e[4] + q0, *e5 = e[5] + q0, *e6 = e[6] + q0, *e7 = e[7] + q0;
+    for (int64_t t = 0; t < taps; t++) {
+        int64_t off = pl->toff[t];
+        for (int64_t qi = 0; qi < nq; qi++, off += 4, wb += 64) {
+            __m512i wv = _mm512_loadu_si512(wb);
+            a0 = _mm512_dpbusd_epi32(a0, BC(e0, off), wv);
+            a1 = _mm512_dpbusd_epi32(a1, BC(e1, off), wv);
+            a2 = _mm512_dpbusd_epi32(a2, BC(e2, off), wv);
+            a3 = _mm512_dpbusd_epi32(a3, BC(e3, off), wv);
+            a4 = _mm512_dpbusd_epi32(a4, BC(e4, off), wv);
+            a5 = _mm512_dpbusd_epi32(a5, BC(e5, off), wv);
+            a6 = _mm512_dpbusd_epi32(a6, BC(e6, off), wv);
+            a7 = _mm512_dpbusd_epi32(a7, BC(e7, off), wv);
+        }
+    }
+    int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
+    __mmask16 m = (__mmask16)((1u << cn) - 1);
+    __m512 mu = _mm512_maskz_loadu_ps(m, pl->mult + 16 * b);
+    const cq_qconv2d_params *p = &pl->p;
+    y += 16 * b;
+    if (res)
+        res += 16 * b;
+    out16(p, E, a0, mu, m, res ? res + o[0] : NULL, y + o[0]);
+    out16(p, E, a1, mu, m, res ? res + o[1] : NULL, y + o[1]);
+    out16(p, E, a2, mu, m, res ? res + o[2] : NULL, y + o[2]);
+    out16(p, E, a3, mu, m, res ? res + o[3] : NULL, y + o[3]);
+    out16(p, E, a4, mu, m, res ? res + o[4] : NULL, y + o[4]);
+    out16(p, E, a5, mu, m, res ? res + o[5] : NULL, y + o[5]);
+    out16(p, E, a6, mu, m, res ? res + o[6] : NULL, y + o[6]);
+    out16(p, E, a7, mu, m, res ? res + o[7] : NULL, y + o[7]);
+}
+
+/* One output pixel of output vector b. */
+static void tile1(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b, const uint8_t *e,
+                  int64_t o, const uint8_t *res, uint8_t *y)
+{
+    int64_t taps = pl->p.c.kh * pl->p.c.kw, nq = pl->gnq[b];
+    const int8_t *wb = pl->wd + pl->goff[b];
+    __m512i a0 = _mm512_loadu_si512(pl->comp + 16 * b), a1 = _mm512_setzero_si512();
+    e += 4 * (int64_t)pl->gq0[b];
+    for (int64_t t = 0; t < taps; t++) {
+        int64_t off = pl->toff[t], qi = 0;
+        for (; qi + 2 <= nq; qi += 2, off += 8, wb += 128) {
+            a0 = _mm512_dpbusd_epi32(a0, BC(e, off), _mm512_loadu_si512(wb));
+            a1 = _mm512_dpbusd_epi32(a1, BC(e, off + 4), _mm512_loadu_si512(wb + 64));
+        }
+        if (qi < nq) {
+            a0 = _mm512_dpbusd_epi32(a0, BC(e, off), _mm512_loadu_si512(wb));
+            wb += 64;
+        }
+    }
+    int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
+    __mmask16 m = (__mmask16)((1u << cn) - 1);
+    __m512 mu = _mm512_maskz_loadu_ps(m, pl->mult + 16 * b);
+    out16(&pl->p, E, _mm512_add_epi32(a0, a1), mu, m, res ? res + o + 16 * b : NULL,
+          y + o + 16 * b);
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
+                               void *y, int64_t r0, int64_t r1, void *scratch)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_out, oh = pl->oh, ow = pl->ow, C4 = pl->c4;
+    int64_t iwp = c->w + c->pad_left + c->pad_right, nb = (C + 15) / 16;
+    uint8_t *buf = scratch;
+    grp_epi E;
+    E.zp = _mm512_set1_epi32(p->y_zp);
+    E.lo = _mm512_set1_epi32(p->y_min);
+    E.hi = _mm512_set1_epi32(p->y_max);
+    E.cap = _mm512_set1_ps(1073741824.0f);
+    E.ncap = _mm512_set1_ps(-1073741824.0f);
+    const uint8_t *rs = res;
+    uint8_t *yy = y;
+    for (int64_t r = r0; r < r1;) {
+        int64_t img = r / oh, oy0 = r % oh;
+        int64_t n = r1 - r < pl->band ? r1 - r : pl->band;
+        if (n > oh - oy0)
+            n = oh - oy0;
+        int64_t iy0 = oy0 * c->stride_h - c->pad_top;
+        band_build(pl, x, img, iy0, (n - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1, buf);
+        int64_t np = n * ow, base = (img * oh + oy0) * ow;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t i = 0;
+            const uint8_t *e[8];
+            int64_t o[8];
+            for (; i + 8 <= np; i += 8) {
+                for (int k = 0; k < 8; k++) {
+                    int64_t dy = (i + k) / ow, ox = (i + k) % ow;
+                    e[k] = buf + (dy * c->stride_h * iwp + ox * c->stride_w) * C4;
+                    o[k] = (base + i + k) * C;
+                }
+                tile8(pl, &E, b, e, o, rs, yy);
+            }
+            for (; i < np; i++) {
+                int64_t dy = i / ow, ox = i % ow;
+                tile1(pl, &E, b, buf + (dy * c->stride_h * iwp + ox * c->stride_w) * C4,
+                      (base + i) * C, rs, yy);
+            }
+        }
+        r += n;
+    }
+}
