@@ -63,6 +63,12 @@ struct cq_qconv2d_plan {
     int32_t *gq0, *gnq;   /* per output vector: first input quad, quads */
     int64_t *goff;        /* per output vector: byte offset of its weights in wd */
     int64_t *toff;        /* per tap: byte offset in the band buffer */
+    int64_t glane;        /* c_in / groups == c_out / groups == 4 or 8: 1 or 2 (else 0):
+                           * lane (L, j) of a vector (128-bit lane L, dword j) takes input
+                           * quad j of a 128-bit broadcast of the vector's 16 input
+                           * channels, then quad j ^ 1; weights [b][tap][glane][16][4],
+                           * comp and multp in that lane order */
+    uint8_t gout[16], gin[16]; /* lane mode: byte shuffles lane -> channel order, and back */
     size_t per;           /* per-thread scratch bytes (64-aligned) */
 };
 

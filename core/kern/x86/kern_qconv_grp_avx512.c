@@ -26,6 +26,56 @@
 
 /* ---- packing -------------------------------------------------------------- */
 
+/* Lane mode (cig == cog, 4 or 8): the channel of lane (L, j) of vector b. */
+static int64_t lane_ch(int64_t cig, int64_t L, int64_t j)
+{
+    return cig == 4 ? 4 * j + L : 8 * (j / 2) + 2 * L + j % 2;
+}
+
+static int pack_lanes(cq_qconv2d_plan *pl, const int8_t *w)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_out, cig = pl->cig, taps = c->kh * c->kw, nb = (C + 15) / 16;
+    int64_t S = cig / 4, zpp = p->x_zp + (p->x_dt == CQ_S8 ? 128 : 0);
+    size_t tot = (size_t)(nb * taps * S * 64);
+    pl->glane = S;
+    pl->wd = cq_alloc(tot);
+    pl->multp = cq_alloc((size_t)nb * 16 * sizeof(float));
+    if (!pl->wd || !pl->multp)
+        return 0;
+    memset(pl->wd, 0, tot);
+    for (int64_t i = 0; i < 16; i++) {
+        int64_t ch = lane_ch(cig, i / 4, i % 4);
+        pl->gin[i] = (uint8_t)ch;
+        pl->gout[ch] = (uint8_t)i;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        pl->gq0[b] = (int32_t)(4 * b);
+        pl->gnq[b] = 4;
+        pl->goff[b] = b * taps * S * 64;
+        for (int64_t i = 0; i < 16; i++) {
+            int64_t j = i % 4, co = 16 * b + lane_ch(cig, i / 4, j), g = co / cig, s = 0;
+            if (co >= C) {
+                pl->comp[16 * b + i] = 0;
+                pl->multp[16 * b + i] = 0.0f;
+                continue;
+            }
+            for (int64_t t = 0; t < taps; t++)
+                for (int64_t st = 0; st < S; st++)
+                    for (int64_t k = 0; k < 4; k++) {
+                        int64_t ci = 16 * b + 4 * (j ^ st) + k; /* input channel */
+                        int8_t v = w[(co * cig + ci - g * cig) * taps + t];
+                        pl->wd[pl->goff[b] + ((t * S + st) * 16 + i) * 4 + k] = v;
+                        s += v;
+                    }
+            pl->comp[16 * b + i] = (int32_t)((pl->bias ? pl->bias[co] : 0) - zpp * s);
+            pl->multp[16 * b + i] = pl->mult[co];
+        }
+    }
+    return 1;
+}
+
 int cq__qconv_grp_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
 {
     const cq_qconv2d_params *p = &pl->p;
@@ -47,6 +97,8 @@ int cq__qconv_grp_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
     /* bands of about 96 KiB of input rows (L2) */
     int64_t fit = (96 * 1024 / rb - (c->kh - 1) * c->dil_h - 1) / c->stride_h + 1;
     pl->band = fit < 1 ? 1 : fit > pl->oh ? pl->oh : fit;
+    if (cig == cog && (cig == 4 || cig == 8))
+        return pack_lanes(pl, w);
     int64_t tot = 0;
     for (int64_t b = 0; b < nb; b++) {
         int64_t o1 = 16 * b + 15 < C ? 16 * b + 15 : C - 1;
@@ -261,6 +313,104 @@ static void tile1(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b, const 
           y + o + 16 * b);
 }
 
+/* Lane mode: 16 sums in lane order to 16 codes in channel order. */
+AI void out16l(const cq_qconv2d_plan *pl, const grp_epi *E, __m512i a, __m512 mu, __mmask16 m,
+               const uint8_t *res, uint8_t *y)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    __m128i v8;
+    __m128i go = _mm_loadu_si128((const __m128i *)pl->gout);
+    if (res) {
+        __m128i r8 = _mm_shuffle_epi8(_mm_maskz_loadu_epi8(m, res),
+                                      _mm_loadu_si128((const __m128i *)pl->gin));
+        __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+        v8 = res16(p, a, mu, r);
+    } else {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
+        f = _mm512_max_ps(_mm512_min_ps(f, E->cap), E->ncap);
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), E->zp);
+        v8 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, E->lo), E->hi));
+    }
+    _mm_mask_storeu_epi8(y, m, _mm_shuffle_epi8(v8, go));
+}
+
+#define BQ(pp, o) _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)((pp) + (o))))
+#define LSTEP(a, pp)                                                                          \
+    do {                                                                                      \
+        __m512i v_ = BQ(pp, off);                                                             \
+        a = _mm512_dpbusd_epi32(a, v_, w0);                                                   \
+        if (S == 2)                                                                           \
+            a = _mm512_dpbusd_epi32(a, _mm512_shuffle_epi32(v_, (_MM_PERM_ENUM)0xB1), w1);     \
+    } while (0)
+
+/* tile8 in lane mode, S = glane. */
+AI void tile8l_t(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
+                 const uint8_t *const *e, const int64_t *o, const uint8_t *res, uint8_t *y,
+                 const int S)
+{
+    int64_t taps = pl->p.c.kh * pl->p.c.kw, q0 = 16 * b;
+    const int8_t *wb = pl->wd + pl->goff[b];
+    __m512i cp = _mm512_loadu_si512(pl->comp + 16 * b);
+    __m512i a0 = cp, a1 = cp, a2 = cp, a3 = cp, a4 = cp, a5 = cp, a6 = cp, a7 = cp;
+    const uint8_t *e0 = e[0] + q0, *e1 = e[1] + q0, *e2 = e[2] + q0, *e3 = e[3] + q0;
+    const uint8_t *e4 = e[4] + q0, *e5 = e[5] + q0, *e6 = e[6] + q0, *e7 = e[7] + q0;
+    for (int64_t t = 0; t < taps; t++, wb += S * 64) {
+        int64_t off = pl->toff[t];
+        __m512i w0 = _mm512_loadu_si512(wb), w1 = S == 2 ? _mm512_loadu_si512(wb + 64) : w0;
+        LSTEP(a0, e0);
+        LSTEP(a1, e1);
+        LSTEP(a2, e2);
+        LSTEP(a3, e3);
+        LSTEP(a4, e4);
+        LSTEP(a5, e5);
+        LSTEP(a6, e6);
+        LSTEP(a7, e7);
+    }
+    int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
+    __mmask16 m = (__mmask16)((1u << cn) - 1);
+    __m512 mu = _mm512_loadu_ps(pl->multp + 16 * b);
+    y += 16 * b;
+    if (res)
+        res += 16 * b;
+    out16l(pl, E, a0, mu, m, res ? res + o[0] : NULL, y + o[0]);
+    out16l(pl, E, a1, mu, m, res ? res + o[1] : NULL, y + o[1]);
+    out16l(pl, E, a2, mu, m, res ? res + o[2] : NULL, y + o[2]);
+    out16l(pl, E, a3, mu, m, res ? res + o[3] : NULL, y + o[3]);
+    out16l(pl, E, a4, mu, m, res ? res + o[4] : NULL, y + o[4]);
+    out16l(pl, E, a5, mu, m, res ? res + o[5] : NULL, y + o[5]);
+    out16l(pl, E, a6, mu, m, res ? res + o[6] : NULL, y + o[6]);
+    out16l(pl, E, a7, mu, m, res ? res + o[7] : NULL, y + o[7]);
+}
+
+static void tile8l(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
+                   const uint8_t *const *e, const int64_t *o, const uint8_t *res, uint8_t *y)
+{
+    if (pl->glane == 2)
+        tile8l_t(pl, E, b, e, o, res, y, 2);
+    else
+        tile8l_t(pl, E, b, e, o, res, y, 1);
+}
+
+static void tile1l(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b, const uint8_t *e,
+                   int64_t o, const uint8_t *res, uint8_t *y)
+{
+    int64_t taps = pl->p.c.kh * pl->p.c.kw, S = pl->glane;
+    const int8_t *wb = pl->wd + pl->goff[b];
+    __m512i a = _mm512_loadu_si512(pl->comp + 16 * b);
+    e += 16 * b;
+    for (int64_t t = 0; t < taps; t++, wb += S * 64) {
+        __m512i v = BQ(e, pl->toff[t]);
+        a = _mm512_dpbusd_epi32(a, v, _mm512_loadu_si512(wb));
+        if (S == 2)
+            a = _mm512_dpbusd_epi32(a, _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xB1),
+                                    _mm512_loadu_si512(wb + 64));
+    }
+    int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
+    __mmask16 m = (__mmask16)((1u << cn) - 1);
+    out16l(pl, E, a, _mm512_loadu_ps(pl->multp + 16 * b), m, res ? res + o + 16 * b : NULL,
+           y + o + 16 * b);
+}
+
 /* ---- rows ------------------------------------------------------------------ */
 
 void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
@@ -287,22 +437,34 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
         int64_t iy0 = oy0 * c->stride_h - c->pad_top;
         band_build(pl, x, img, iy0, (n - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1, buf);
         int64_t np = n * ow, base = (img * oh + oy0) * ow;
+        int64_t rstep = c->stride_h * iwp * C4, xstep = c->stride_w * C4;
         for (int64_t b = 0; b < nb; b++) {
-            int64_t i = 0;
-            const uint8_t *e[8];
+            int64_t i = 0, ox = 0;
+            const uint8_t *row = buf, *e[8];
             int64_t o[8];
             for (; i + 8 <= np; i += 8) {
-                for (int k = 0; k < 8; k++) {
-                    int64_t dy = (i + k) / ow, ox = (i + k) % ow;
-                    e[k] = buf + (dy * c->stride_h * iwp + ox * c->stride_w) * C4;
+                for (int k = 0; k < 8; k++) { /* (dy, ox) of pixel i + k, counted */
+                    e[k] = row + ox * xstep;
                     o[k] = (base + i + k) * C;
+                    if (++ox == ow) {
+                        ox = 0;
+                        row += rstep;
+                    }
                 }
-                tile8(pl, &E, b, e, o, rs, yy);
+                if (pl->glane)
+                    tile8l(pl, &E, b, e, o, rs, yy);
+                else
+                    tile8(pl, &E, b, e, o, rs, yy);
             }
             for (; i < np; i++) {
-                int64_t dy = i / ow, ox = i % ow;
-                tile1(pl, &E, b, buf + (dy * c->stride_h * iwp + ox * c->stride_w) * C4,
-                      (base + i) * C, rs, yy);
+                if (pl->glane)
+                    tile1l(pl, &E, b, row + ox * xstep, (base + i) * C, rs, yy);
+                else
+                    tile1(pl, &E, b, row + ox * xstep, (base + i) * C, rs, yy);
+                if (++ox == ow) {
+                    ox = 0;
+                    row += rstep;
+                }
             }
         }
         r += n;
