@@ -82,7 +82,7 @@ tile(int nv, __mmask16 last, int64_t kc, const float *ap, const float *bp, float
                 v = _mm512_add_ps(v, _mm512_set1_ps(bias ? bias[i] : 0.0f));
                 if (res && !res0)
                     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, res + i * ldc + 16 * j));
-                v = act16(act, v);
+                v = act16_inl(act, v);
             }
             _mm512_mask_storeu_ps(cr + 16 * j, mk, v);
         }
