@@ -509,6 +509,18 @@ cq_status cq_qlinear_add_ref(cq_dtype dt, const void *a, int64_t na, float a_sca
                              const void *b, int64_t nb, float b_scale, int32_t b_zp,
                              float c_scale, int32_t c_zp, void *c, int64_t n, cq_err *err);
 
+/* QLinearMul (com.microsoft; what ONNX Runtime fuses DequantizeLinear ->
+ * Mul -> QuantizeLinear into), in ONNX Runtime's x86 arithmetic: with
+ * r = (a_scale * b_scale) / c_scale in float,
+ *   c = saturate(round_half_even((float)((a - a_zp) * (b - b_zp)) * r + (float)c_zp))
+ * the product exact in int32, the multiply and the add two float operations,
+ * and a sum outside int32 giving the dtype's minimum (as cvtps2dq's
+ * indefinite integer does). a has na elements, b nb (each 1 or n); a, b
+ * and c share dtype dt (CQ_U8 / CQ_S8). */
+cq_status cq_qlinear_mul_ref(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                             const void *b, int64_t nb, float b_scale, int32_t b_zp,
+                             float c_scale, int32_t c_zp, void *c, int64_t n, cq_err *err);
+
 /* ---- fp32 Conv2d reference (plain loops, the test oracle) --------------- */
 
 cq_status cq_conv2d_f32_ref(const cq_conv2d_params *p, const float *x, const float *w,

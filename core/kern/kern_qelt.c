@@ -121,6 +121,38 @@ void cq_nhwc_to_nchw_8(const void *src, int64_t n, int64_t c, int64_t hw, void *
 
 /* ---- QLinearAdd ---------------------------------------------------------- */
 
+cq_status cq_qmul_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                    const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
+                    int32_t c_zp, void *c, int64_t n, cq_err *err)
+{
+    int32_t lo, hi;
+    if (!lims(dt, &lo, &hi))
+        return cq_errf(err, CQ_EUNSUPPORTED, "qmul_8: dtype must be s8 or u8");
+    if (n < 0 || (na != 1 && na != n) || (nb != 1 && nb != n))
+        return cq_errf(err, CQ_EINVAL, "qmul_8: %lld and %lld values for %lld", (long long)na,
+                       (long long)nb, (long long)n);
+    float sc[3] = {a_scale, b_scale, c_scale};
+    for (int i = 0; i < 3; i++)
+        if (!(sc[i] > 0.0f) || isinf(sc[i]))
+            return cq_errf(err, CQ_EINVAL, "qmul_8: scale %d is %g (must be positive and "
+                           "finite)", i, (double)sc[i]);
+    if (n == 0)
+        return CQ_OK;
+    if (!a || !b || !c)
+        return cq_errf(err, CQ_EINVAL, "qmul_8: NULL buffer");
+    if (na == 1 && nb != 1) { /* the product commutes: b the scalar side */
+        const void *t = a;
+        a = b, b = t;
+        nb = 1;
+        int32_t tz = a_zp;
+        a_zp = b_zp, b_zp = tz;
+    }
+    float ab = a_scale * b_scale; /* commutes exactly */
+    float r = ab / c_scale;
+    vt()->qmul(dt, a, b, nb, a_zp, b_zp, r, (float)c_zp, c, n);
+    return CQ_OK;
+}
+
 cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err)
@@ -495,5 +527,27 @@ static void lut_s(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t 
         y[i] = lut[x[i]];
 }
 
+static void qmul_s(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za, int32_t zb,
+                   float r, float zc, void *c, int64_t n)
+{
+    int32_t lo = dt == CQ_S8 ? -128 : 0, hi = dt == CQ_S8 ? 127 : 255;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = nb == 1 ? 0 : i;
+        int32_t av = dt == CQ_S8 ? ((const int8_t *)a)[i] : ((const uint8_t *)a)[i];
+        int32_t bv = dt == CQ_S8 ? ((const int8_t *)b)[j] : ((const uint8_t *)b)[j];
+        float v = (float)((av - za) * (bv - zb)) * r;
+        v = v + zc;
+        int32_t q = v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)nearbyintf(v) : INT32_MIN;
+        ((uint8_t *)c)[i] = (uint8_t)(q < lo ? lo : q > hi ? hi : q);
+    }
+}
+
 const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s,      qadd_s,    max8_s,
-                                       pick2_s, col_sums_s, row_sums_s, lut_s};
+                                       pick2_s, col_sums_s, row_sums_s, lut_s,     qmul_s};
+
+/* Exposed for the AVX2 table, whose QLinearMul is this loop. */
+void cq__qelt_qmul_scalar(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za,
+                          int32_t zb, float r, float zc, void *c, int64_t n)
+{
+    qmul_s(dt, a, b, nb, za, zb, r, zc, c, n);
+}

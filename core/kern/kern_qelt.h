@@ -36,6 +36,12 @@ cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err);
 
+/* QLinearMul, cq_qlinear_mul_ref's contract and bits (ONNX Runtime's x86
+ * arithmetic; na, nb: 1 or n). */
+cq_status cq_qmul_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
+                    const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
+                    int32_t c_zp, void *c, int64_t n, cq_err *err);
+
 /* Max pooling on codes (max commutes with a dequantization, scale > 0), the
  * window rules of cq_pool2d_f32 (p->kind must be CQ_POOL_MAX), x and y in
  * the layout nhwc says. Padding never wins. */

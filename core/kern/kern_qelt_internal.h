@@ -38,9 +38,17 @@ typedef struct cq__qelt_vtab {
     void (*row_sums)(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, int32_t *s);
     /* y[i] = lut[x[i]]; y may be x. */
     void (*lut)(const uint8_t lut[256], const uint8_t *x, uint8_t *y, int64_t n);
+    /* QLinearMul's loop (cq_qlinear_mul_ref): c[i] = clamp(rne((float)((a[i] -
+     * za) * (b[i] - zb)) * r + zc)), a sum outside int32 the minimum; b[0]
+     * for every i when nb is 1. */
+    void (*qmul)(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za, int32_t zb,
+                 float r, float zc, void *c, int64_t n);
 } cq__qelt_vtab;
 
 extern const cq__qelt_vtab cq__qelt_scalar;
+/* The scalar QLinearMul loop (the AVX2 table uses it). */
+void cq__qelt_qmul_scalar(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za,
+                          int32_t zb, float r, float zc, void *c, int64_t n);
 extern const cq__qelt_vtab cq__qelt_avx2;
 extern const cq__qelt_vtab cq__qelt_avx512;
 

@@ -106,8 +106,8 @@ cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor
 #define CQ_OPS_CONV_N 3
 #define CQ_OPS_SHAPE_N 14
 #define CQ_OPS_POOL_N 3
-#define CQ_OPS_QUANT_N 7
-#define CQ_OPS_TOTAL 48
+#define CQ_OPS_QUANT_N 9
+#define CQ_OPS_TOTAL 50
 extern const cq_op cq__ops_math[CQ_OPS_MATH_N];
 extern const cq_op cq__ops_conv[CQ_OPS_CONV_N];
 extern const cq_op cq__ops_shape[CQ_OPS_SHAPE_N];

@@ -1,5 +1,5 @@
 /* ops_quant.c - QuantizeLinear, DequantizeLinear, ConvInteger, MatMulInteger,
- * QLinearConv, QLinearMatMul, QLinearAdd (com.microsoft): ONNX's inputs (scales and zero points of any
+ * QLinearConv, QLinearMatMul, QLinearAdd, QLinearMul, QLinearGlobalAveragePool (com.microsoft): ONNX's inputs (scales and zero points of any
  * dtype, per tensor, per axis, per row or column) laid out for kern.h's
  * integer reference kernels, which hold the arithmetic (kern_int.c). */
 #include "ops/ops_internal.h"
@@ -267,8 +267,8 @@ static cq_status infer_qadd(const cq_node *n, int64_t opset, int n_in, const cq_
     (void)opset, (void)n_out;
     if (n_in < 7 || in[0].ndim < 0 || in[3].ndim < 0) {
         if (n_in < 7)
-            return cq_errf(err, CQ_EINVAL, "QLinearAdd '%s': needs 7 or 8 inputs", n->name);
-        return cq_errf(err, CQ_ESTATE, "QLinearAdd '%s': shapes unknown", n->name);
+            return cq_errf(err, CQ_EINVAL, "%s '%s': needs 7 or 8 inputs", n->op_type, n->name);
+        return cq_errf(err, CQ_ESTATE, "%s '%s': shapes unknown", n->op_type, n->name);
     }
     if (cq__broadcast(n, in[0].ndim, in[0].shape, in[3].ndim, in[3].shape, &out[0].ndim,
                       out[0].shape, err))
@@ -385,6 +385,159 @@ static const cq_op_hooks q_hooks = {.blocked_ok = q_blocked_ok};
 static const cq_op_hooks dq_hooks = {.blocked_ok = dq_blocked_ok};
 static const cq_op_hooks qadd_hooks = {.blocked_ok = qadd_blocked_ok, .blocked_in = 1u << 3};
 
+/* QLinearMul keeps NHWC with a and c of one shape and b the same or one
+ * value per channel (N, C, 1, 1). */
+static int qmul_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    (void)x_blocked;
+    if (n->n_inputs < 7 || n->n_outputs < 1 || !known4(g, n->inputs[0]) ||
+        !known4(g, n->inputs[3]) || !known4(g, n->outputs[0]))
+        return 0;
+    const cq_value *a = &g->values[n->inputs[0]], *b = &g->values[n->inputs[3]];
+    const cq_value *c = &g->values[n->outputs[0]];
+    if (a->shape[0] * a->shape[1] * a->shape[2] * a->shape[3] <
+        b->shape[0] * b->shape[1] * b->shape[2] * b->shape[3]) {
+        const cq_value *t = a;
+        a = b, b = t;
+    }
+    int same = 1, per_channel = b->shape[0] == c->shape[0] && b->shape[1] == c->shape[1] &&
+                                b->shape[2] == 1 && b->shape[3] == 1;
+    for (int d = 0; d < 4; d++) {
+        if (a->shape[d] != c->shape[d])
+            return 0;
+        same &= b->shape[d] == c->shape[d];
+    }
+    return same || per_channel;
+}
+
+static const cq_op_hooks qmul_hooks = {.blocked_ok = qmul_blocked_ok, .blocked_in = 1u << 3};
+
+/* ---- QLinearMul (com.microsoft) ------------------------------------------------- */
+
+/* Inputs as QLinearAdd's. Same shapes or a scalar side run as one call;
+ * a per-channel side ((N, C, 1, 1) against (N, C, H, W), a squeeze-excite
+ * scale) one call per plane, or per pixel with NHWC codes; other
+ * broadcasts expand (NCHW). */
+static cq_status run_qmul(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                          cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out;
+    cq_tensor *a = in[0], *b = in[3], *y = out[0];
+    if (a->dtype != b->dtype || a->dtype != y->dtype)
+        return cq_errf(err, CQ_EINVAL, "QLinearMul '%s': A, B and C must share a dtype", n->name);
+    float sa = 0, sb = 0, sc = 0;
+    int32_t za = 0, zb = 0, zc = 0;
+    cq_status st = scalar_of(n, "a", in[1], &sa, NULL, err);
+    if (!st)
+        st = scalar_of(n, "a", in[2], NULL, &za, err);
+    if (!st)
+        st = scalar_of(n, "b", in[4], &sb, NULL, err);
+    if (!st)
+        st = scalar_of(n, "b", in[5], NULL, &zb, err);
+    if (!st)
+        st = scalar_of(n, "c", in[6], &sc, NULL, err);
+    if (!st)
+        st = scalar_of(n, "c", n_in > 7 ? in[7] : NULL, NULL, &zc, err);
+    if (st)
+        return st;
+    /* the product commutes: b is the smaller side */
+    if (cq_tensor_numel(b) > cq_tensor_numel(a)) {
+        cq_tensor *t = a;
+        a = b, b = t;
+        float ts = sa;
+        sa = sb, sb = ts;
+        int32_t tz = za;
+        za = zb, zb = tz;
+    }
+    int64_t m = cq_tensor_numel(y), na = cq_tensor_numel(a), nb = cq_tensor_numel(b);
+    const char *pa = cq_tensor_data(a), *pb = cq_tensor_data(b);
+    char *py = cq_tensor_data(y);
+    if (na == m && (nb == m || nb == 1)) {
+        st = cq_qmul_8(y->dtype, pa, na, sa, za, pb, nb, sb, zb, sc, zc, py, m, err);
+    } else if (na == m && y->ndim == 4 && b->ndim == 4 && b->shape[0] == y->shape[0] &&
+               b->shape[1] == y->shape[1] && b->shape[2] == 1 && b->shape[3] == 1) {
+        int64_t nc = y->shape[0] * y->shape[1], hw = y->shape[2] * y->shape[3], c = y->shape[1];
+        if (env->y_blocked) /* NHWC: each pixel's c codes against b's c */
+            for (int64_t p = 0; !st && p < y->shape[0] * hw; p++)
+                st = cq_qmul_8(y->dtype, pa + p * c, c, sa, za, pb + (p / hw) * c, c, sb,
+                                        zb, sc, zc, py + p * c, c, err);
+        else
+            for (int64_t p = 0; !st && p < nc; p++)
+                st = cq_qmul_8(y->dtype, pa + p * hw, hw, sa, za, pb + p, 1, sb, zb, sc,
+                                        zc, py + p * hw, hw, err);
+    } else if (env->x_blocked || env->y_blocked) {
+        st = cq_errf(err, CQ_ESTATE, "planned in NHWC but broadcasting");
+    } else {
+        cq_tensor *ae = cq_tensor_expand(a, y->ndim, y->shape, err);
+        cq_tensor *be = ae ? cq_tensor_expand(b, y->ndim, y->shape, err) : NULL;
+        cq_tensor *ad = be ? cq_tensor_contiguous(ae, err) : NULL;
+        cq_tensor *bd = ad ? cq_tensor_contiguous(be, err) : NULL;
+        st = bd ? cq_qmul_8(y->dtype, cq_tensor_data(ad), m, sa, za, cq_tensor_data(bd),
+                                     m, sb, zb, sc, zc, py, m, err)
+                : err->code;
+        cq_tensor_release(ae), cq_tensor_release(be), cq_tensor_release(ad), cq_tensor_release(bd);
+    }
+    return st ? cq_err_prefix(err, st, "QLinearMul '%s': ", n->name) : CQ_OK;
+}
+
+/* ---- QLinearGlobalAveragePool (com.microsoft) ----------------------------------- */
+
+/* Inputs (x, x_scale, x_zp, y_scale, y_zp), channels_last 0: x (N, C, H, W)
+ * -> y (N, C, 1, 1) of x's dtype. */
+static cq_status infer_qgap(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
+                            int n_out, cq_tinfo *out, cq_err *err)
+{
+    (void)opset, (void)n_out;
+    if (n_in < 4)
+        return cq_errf(err, CQ_EINVAL, "%s '%s': needs 4 or 5 inputs", n->op_type, n->name);
+    if (cq_node_int(n, "channels_last", 0))
+        return cq_errf(err, CQ_EUNSUPPORTED, "%s '%s': channels_last", n->op_type, n->name);
+    if (in[0].ndim < 3)
+        return in[0].ndim < 0 ? cq_errf(err, CQ_ESTATE, "%s '%s': shape unknown", n->op_type,
+                                        n->name)
+                              : cq_errf(err, CQ_EINVAL, "%s '%s': x has %d dims", n->op_type,
+                                        n->name, in[0].ndim);
+    out[0].dtype = in[0].dtype;
+    out[0].ndim = in[0].ndim;
+    out[0].data = NULL;
+    for (int d = 0; d < in[0].ndim; d++)
+        out[0].shape[d] = d < 2 ? in[0].shape[d] : 1;
+    return CQ_OK;
+}
+
+static cq_status run_qgap(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                          cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_out;
+    const cq_tensor *x = in[0];
+    float sx = 0, sy = 0;
+    int32_t zx = 0, zy = 0;
+    cq_status st = scalar_of(n, "x", in[1], &sx, NULL, err);
+    if (!st)
+        st = scalar_of(n, "x", in[2], NULL, &zx, err);
+    if (!st)
+        st = scalar_of(n, "y", in[3], &sy, NULL, err);
+    if (!st)
+        st = scalar_of(n, "y", n_in > 4 ? in[4] : NULL, NULL, &zy, err);
+    if (st)
+        return st;
+    int64_t hw = 1;
+    for (int d = 2; d < x->ndim; d++)
+        hw *= x->shape[d];
+    st = cq_global_avgpool_8(x->dtype, cq_tensor_data(x), x->shape[0], x->shape[1], hw,
+                             env->x_blocked, sx, zx, sy, zy, cq_tensor_data(out[0]), err);
+    return st ? cq_err_prefix(err, st, "%s '%s': ", n->op_type, n->name) : CQ_OK;
+}
+
+/* NHWC codes in; the (N, C, 1, 1) output is the same bytes in both layouts. */
+static int qgap_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    (void)x_blocked;
+    return n->n_outputs > 0 && known4(g, n->inputs[0]) && known4(g, n->outputs[0]);
+}
+
+static const cq_op_hooks qgap_hooks = {.blocked_ok = qgap_blocked_ok};
+
 const cq_op cq__ops_quant[] = {
     {"QuantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_OUT | CQ_OP_QUANT, &q_hooks},
     {"DequantizeLinear", "", infer_q, run_q, CQ_OP_BLOCKED_IN | CQ_OP_DEQUANT, &dq_hooks},
@@ -395,5 +548,9 @@ const cq_op cq__ops_quant[] = {
      &cq__qconv_hooks},
     {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
      &qadd_hooks},
+    {"QLinearMul", "com.microsoft", infer_qadd, run_qmul, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+     &qmul_hooks},
+    {"QLinearGlobalAveragePool", "com.microsoft", infer_qgap, run_qgap,
+     CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT, &qgap_hooks},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_quant / sizeof cq__ops_quant[0] == CQ_OPS_QUANT_N, quant_rows);

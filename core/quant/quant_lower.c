@@ -158,6 +158,12 @@ static int out_target(cq_graph *g, int n, const qlin *q, int act, int zy, cq_err
 int cq__quant_add_op(cq_graph *g, int n, const char *op, int n_in, const int *in, int out, int move,
                      cq_err *err)
 {
+    return cq__quant_add_op_in(g, n, op, "", n_in, in, out, move, err);
+}
+
+int cq__quant_add_op_in(cq_graph *g, int n, const char *op, const char *domain, int n_in,
+                        const int *in, int out, int move, cq_err *err)
+{
     const char *names[9], *outs[1] = {g->values[out].name};
     for (int k = 0; k < n_in; k++)
         names[k] = in[k] >= 0 ? g->values[in[k]].name : "";
@@ -167,7 +173,7 @@ int cq__quant_add_op(cq_graph *g, int n, const char *op, int n_in, const int *in
         return -1;
     }
     strcpy(name, g->nodes[n].name);
-    int k = cq_graph_add_node(g, op, name, "", n_in, names, 1, outs, err);
+    int k = cq_graph_add_node(g, op, name, domain, n_in, names, 1, outs, err);
     free(name);
     if (k >= 0 && move) {
         g->nodes[k].attrs = g->nodes[n].attrs;
@@ -277,7 +283,10 @@ static cq_status lower_matmul(cq_graph *g, int n, int *done, char *why, cq_err *
 
 /* DQ(a) + DQ(b) -> [act ->] Q, one dtype throughout: QLinearAdd
  * (com.microsoft), whose arithmetic is ONNX Runtime's (kern.h). */
-static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err)
+/* DQ(a) + DQ(b) -> [Relu ->] Q as QLinearAdd, DQ(a) * DQ(b) -> Q as
+ * QLinearMul (com.microsoft), in ONNX Runtime's arithmetic (kern.h). */
+static cq_status lower_add(cq_graph *g, int n, const char *qop, int *done, char *why,
+                           cq_err *err)
 {
     const cq_node *c = &g->nodes[n];
     qlin a, b, q;
@@ -285,6 +294,17 @@ static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err
     if (!dq_in(g, n, 0, &a, why) || !act_in(&a, 0, why) || !dq_in(g, n, 1, &b, why) ||
         !act_in(&b, 1, why) || !out_q(g, c->outputs[0], &act, &q, why))
         return CQ_OK;
+    for (int s = 0; !strcmp(qop, "QLinearMul") && s < 2; s++) {
+        /* x * Q(f(x)) (a SiLU, x * sigmoid(x)) is a function of x's codes
+         * alone: the executor runs DQ -> f -> Q -> DQ -> Mul -> Q as one table */
+        int qs = g->values[(s ? &b : &a)->codes].producer;
+        int f = qs >= 0 && is_op(&g->nodes[qs], "QuantizeLinear") ? g->nodes[qs].inputs[0] : -1;
+        int fp = f >= 0 ? g->values[f].producer : -1;
+        if (fp >= 0 && g->nodes[fp].n_inputs > 0 && g->nodes[fp].inputs[0] == c->inputs[1 - s]) {
+            no(why, "a gate of its other input (x * f(x)): the executor's table runs it");
+            return CQ_OK;
+        }
+    }
     if (b.dt != a.dt || q.dt != a.dt) {
         no(why, "inputs and output of different code types (%s, %s, %s)",
            cq_dtype_info(a.dt)->name, cq_dtype_info(b.dt)->name, cq_dtype_info(q.dt)->name);
@@ -305,7 +325,7 @@ static cq_status lower_add(cq_graph *g, int n, int *done, char *why, cq_err *err
     if (!name)
         return cq_errf(err, CQ_ENOMEM, "lower: out of memory");
     strcpy(name, g->nodes[n].name);
-    int k = cq_graph_add_node(g, "QLinearAdd", name, "com.microsoft", 8, names, 1, outs, err);
+    int k = cq_graph_add_node(g, qop, name, "com.microsoft", 8, names, 1, outs, err);
     free(name);
     if (k < 0)
         return err->code;
@@ -574,7 +594,11 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
         else if (is_op(n, "Gemm"))
             st = lower_gemm(g, i, &r->lowered, why, err);
         else if (is_op(n, "Add"))
-            st = lower_add(g, i, &r->lowered, why, err);
+            st = lower_add(g, i, "QLinearAdd", &r->lowered, why, err);
+        else if (is_op(n, "GlobalAveragePool"))
+            st = cq__quant_lower_gap(g, i, &r->lowered, why, err);
+        else if (is_op(n, "Mul"))
+            st = lower_add(g, i, "QLinearMul", &r->lowered, why, err);
         else if (is_op(n, "MaxPool") || is_op(n, "Reshape") || is_op(n, "Flatten") ||
                  is_op(n, "Squeeze") || is_op(n, "Unsqueeze") || is_op(n, "Transpose") ||
                  is_op(n, "Slice") || is_op(n, "Concat") || is_op(n, "Resize"))

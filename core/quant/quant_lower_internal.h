@@ -137,8 +137,13 @@ static inline int act_in(const qlin *d, int k, char *why)
  * and writing out; moves n's attributes to it when move. The node or -1. */
 int cq__quant_add_op(cq_graph *g, int n, const char *op, int n_in, const int *in, int out,
                      int move, cq_err *err);
+/* The same in another domain. */
+int cq__quant_add_op_in(cq_graph *g, int n, const char *op, const char *domain, int n_in,
+                        const int *in, int out, int move, cq_err *err);
 /* The ops that move codes (quant_lower_move.c): node n lowered (*done
  * counted) or left with why. */
 cq_status cq__quant_lower_move(cq_graph *g, int n, int *done, char *why, cq_err *err);
+/* DQ -> GlobalAveragePool -> Q as QLinearGlobalAveragePool (quant_lower_move.c). */
+cq_status cq__quant_lower_gap(cq_graph *g, int n, int *done, char *why, cq_err *err);
 
 #endif

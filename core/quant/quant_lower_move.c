@@ -101,3 +101,33 @@ cq_status cq__quant_lower_move(cq_graph *g, int n, int *done, char *why, cq_err 
     return CQ_OK;
 }
 
+
+/* DQ(x) -> GlobalAveragePool -> Q (per tensor, 4-D) as QLinearGlobalAveragePool
+ * (com.microsoft), ONNX Runtime's arithmetic (kern_qelt.h): a squeeze-excite
+ * block's pool reads the codes, not a float copy of them. */
+cq_status cq__quant_lower_gap(cq_graph *g, int n, int *done, char *why, cq_err *err)
+{
+    qlin x, q;
+    char w[WHY_MAX];
+    int y = g->nodes[n].outputs[0], r = only_reader(g, y);
+    if (g->nodes[n].n_inputs != 1 || !dq_in(g, n, 0, &x, NULL) || !act_in(&x, 0, why))
+        return CQ_OK;
+    if (r < 0 || !qlin_of(g, r, "QuantizeLinear", &q, w) || q.count != 1 || q.dt != x.dt) {
+        no(why, "%s", r < 0 ? "its output is not read by one node alone"
+                            : "its output is not quantized per tensor to its input's type");
+        return CQ_OK;
+    }
+    if (x.zp < 0 || q.zp < 0) {
+        no(why, "a zero point is omitted");
+        return CQ_OK;
+    }
+    if (cq__quant_import_domain(g, "com.microsoft", 1, err) != CQ_OK)
+        return err->code;
+    int in[5] = {x.codes, x.scale, x.zp, q.scale, q.zp};
+    g->nodes[n].dead = g->nodes[q.node].dead = 1;
+    if (cq__quant_add_op_in(g, n, "QLinearGlobalAveragePool", "com.microsoft", 5, in, q.codes, 0,
+                            err) < 0)
+        return err->code;
+    ++*done;
+    return CQ_OK;
+}

@@ -421,6 +421,68 @@ static void test_quant_lut_chains(void **state)
     cq_graph_free(g);
 }
 
+/* A squeeze-excite block: the pool of codes becomes QLinearGlobalAveragePool
+ * and the per-channel scaling QLinearMul (ONNX Runtime's arithmetic: within
+ * a step of the float QDQ graph at each), the same bits on every ISA and
+ * NCHW-only; a SiLU's Mul is left to the executor's table. */
+static void test_quant_squeeze_excite(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 4, 7, 7};
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 41;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){16, 4, 3, 3}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){16, 16, 1, 1}));
+    add_init(g, "w3", rand_tensor(4, (int64_t[]){5, 16, 1, 1}));
+    int n = node(g, "Conv", "conv1", 2, (const char *[]){"x", "w1"}, "c1");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "r1");
+    node(g, "GlobalAveragePool", "gap", 1, (const char *[]){"r1"}, "p1");
+    node(g, "Conv", "conv2", 2, (const char *[]){"p1", "w2"}, "c2");
+    node(g, "Sigmoid", "sig", 1, (const char *[]){"c2"}, "s2");
+    node(g, "Mul", "scale", 2, (const char *[]){"r1", "s2"}, "m1");
+    node(g, "Conv", "conv3", 2, (const char *[]){"m1", "w3"}, "y");
+    cq_calib_stats *st = stats_of(g, 4, xs, 8, 13);
+    cq_quant *q = cq_quant_new(g, st, NULL, &err);
+    assert_non_null(q);
+    cq_graph *h = cq_quant_graph(q, &err);
+    assert_non_null(h);
+    cq_graph *l = copy_of(h);
+    int count;
+    assert_int_equal(cq_quant_lower(l, &count, &err), CQ_OK);
+    assert_int_equal(count_op(l, "QLinearGlobalAveragePool"), 1);
+    assert_int_equal(count_op(l, "QLinearMul"), 1);
+    rng_state = 99;
+    cq_tensor *x = rand_tensor(4, xs);
+    cq_tensor *f = run1(h, NULL, x);
+    cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
+    nchw.nchw_only = 1;
+    cq_isa isa0 = cq_kern_isa();
+    cq_kern_set_isa(CQ_ISA_SCALAR);
+    cq_tensor *ref = run1(l, &nchw, x);
+    cq_kern_set_isa(isa0);
+    assert_true(maxdiff(f, ref) <= 0.1 * fmax(1.0, maxabs(f)));
+    for (int isa = CQ_ISA_SCALAR; isa < CQ_ISA_COUNT; isa++) {
+        cq_kern_set_isa((cq_isa)isa);
+        cq_tensor *y = run1(l, NULL, x);
+        if (maxdiff(y, ref) != 0.0)
+            fail_msg("isa %d: differs from the NCHW scalar run by %g", isa, maxdiff(y, ref));
+        cq_tensor_release(y);
+    }
+    cq_kern_set_isa(isa0);
+    cq_tensor_release(ref);
+    cq_tensor_release(f);
+    cq_tensor_release(x);
+    cq_graph_free(l);
+    cq_graph_free(h);
+    cq_quant_free(q);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
 /* x -> conv -> c; s = Add(c, x) -> Relu -> y: both inputs requantized */
 static void test_quant_residual_add(void **state)
 {
@@ -1133,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_quant_shared_bias_names),
         cmocka_unit_test(test_quant_int8_executor_layouts),
         cmocka_unit_test(test_quant_lut_chains),
+        cmocka_unit_test(test_quant_squeeze_excite),
         cmocka_unit_test(test_quant_residual_add),
         cmocka_unit_test(test_quant_concat_and_pass_through),
         cmocka_unit_test(test_quant_float_ops_and_map),

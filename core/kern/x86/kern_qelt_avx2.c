@@ -164,4 +164,4 @@ static void row_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, i
 }
 
 const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant,  tr8,      qadd, max8,
-                                     pick2, col_sums, row_sums, lut};
+                                     pick2, col_sums, row_sums, lut,  cq__qelt_qmul_scalar};

@@ -278,5 +278,36 @@ static void col_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t cols, 
     }
 }
 
+/* 16 codes as int32 (masked lanes 0). */
+AI __m512i codes_i32(const uint8_t *p, __mmask16 m, int s8)
+{
+    __m128i v = _mm_maskz_loadu_epi8(m, p);
+    return s8 ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+static void qmul(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za, int32_t zb,
+                 float r, float zc, void *c, int64_t n)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint8_t *pc = c;
+    int s8 = dt == CQ_S8;
+    __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
+    __m512i lo = _mm512_set1_epi32(s8 ? -128 : 0), hi = _mm512_set1_epi32(s8 ? 127 : 255);
+    __m512 vr = _mm512_set1_ps(r), vzc = _mm512_set1_ps(zc);
+    int32_t b0 = s8 ? (int32_t)(int8_t)pb[0] : (int32_t)pb[0];
+    __m512i bs = _mm512_set1_epi32(b0 - zb);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i av = _mm512_sub_epi32(codes_i32(pa + i, m, s8), vza);
+        __m512i bv = nb == 1 ? bs : _mm512_sub_epi32(codes_i32(pb + i, m, s8), vzb);
+        /* the product exact in int32, then two float operations (no fma):
+         * vcvtps2dq rounds half to even and gives INT32_MIN outside int32 */
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(av, bv)), vr);
+        v = _mm512_add_ps(v, vzc);
+        __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), lo), hi);
+        _mm512_mask_cvtepi32_storeu_epi8(pc + i, m, q);
+    }
+}
+
 const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant,  tr8,      qadd, max8,
-                                       pick2, col_sums, row_sums, lut};
+                                       pick2, col_sums, row_sums, lut,  qmul};
