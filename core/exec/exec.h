@@ -86,9 +86,10 @@ typedef struct cq_exec_opts {
      * CQ_F32, CQ_BF16, CQ_S8 or CQ_U8 (int8, either signedness). NULL: every
      * node f32. n_precision must equal g->n_nodes. The executor checks and
      * keeps the map (cq_exec_node_precision); a Conv in CQ_BF16 plans and
-     * runs kern.h's bf16 convolution (cq_conv2d_params.bf16), every other
-     * node still runs as it would in f32 (int8 comes from the quantizer's
-     * lowered graph, not from this map). */
+     * runs kern.h's bf16 convolution (cq_conv2d_params.bf16), a Gemm (not
+     * transA) or a MatMul with a matrix B the bf16 GEMM (kern_bgemm.h);
+     * every other node still runs as it would in f32 (int8 comes from the
+     * quantizer's lowered graph, not from this map). */
     const cq_dtype *precision;
     int n_precision;
 } cq_exec_opts;

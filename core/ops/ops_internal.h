@@ -10,6 +10,15 @@
 
 /* Scratch space of at least size bytes from env; NULL on ENOMEM. */
 void *cq__scratch(cq_openv *env, size_t size);
+
+/* Gemm / MatMul in bf16 (ops_bf16.c): y (m, nn) = bf(a) (m, k) bf(b), b (k,
+ * nn), or (nn, k) with tb; acc: y = alpha bf(a) bf(b) + y instead. The
+ * kernel plan lives in env's plan slot when input 1 is constant; the rows'
+ * hooks are cq__bgemm_hooks. */
+cq_status cq__bf16_gemm(const cq_node *n, const float *a, int64_t m, int64_t k,
+                        const cq_tensor *b, int tb, int64_t nn, int acc, float alpha, float *y,
+                        cq_openv *env, cq_err *err);
+extern const cq_op_hooks cq__bgemm_hooks;
 /* numpy broadcasting of two shapes; EINVAL naming the node on mismatch. */
 cq_status cq__broadcast(const cq_node *n, int na, const int64_t *a, int nb, const int64_t *b,
                         int *nout, int64_t *out, cq_err *err);

@@ -530,6 +530,14 @@ static cq_status run_gemm(const cq_node *n, int n_in, cq_tensor *const *in, int 
     }
     if (m == 0 || nn == 0)
         return CQ_OK;
+    if (env->precision == CQ_BF16 && !ta) {
+        /* bf16 (the precision map): y = alpha bf(A) bf(B) + beta C */
+        if (beta != 0 && beta != 1)
+            for (int64_t i = 0; i < m * nn; i++)
+                y[i] *= beta;
+        return cq__bf16_gemm(n, cq_tensor_data(in[0]), m, k, in[1], tb, nn,
+                             beta != 0 || alpha != 1.0f, alpha, y, env, err);
+    }
     const float *a = cq_tensor_data(in[0]), *b = cq_tensor_data(in[1]);
     int lda = (int)in[0]->shape[1], ldb = (int)in[1]->shape[1];
     if (m == 1 && !ta) {
@@ -639,9 +647,15 @@ static void mm_f32(void *ctx, int64_t oa, int64_t ob, int64_t oy, int64_t m, int
 static cq_status run_matmul(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                             cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
-    (void)n_in, (void)n_out, (void)env;
+    (void)n_in, (void)n_out;
     if (need_f32(n, in[0], err) || need_f32(n, in[1], err))
         return err->code;
+    if (env->precision == CQ_BF16 && in[1]->ndim == 2) {
+        /* bf16 (the precision map), B a matrix: A's rows in one GEMM */
+        int64_t k = in[1]->shape[0], nn = in[1]->shape[1];
+        return cq__bf16_gemm(n, cq_tensor_data(in[0]), k ? cq_tensor_numel(in[0]) / k : 0, k,
+                             in[1], 0, nn, 0, 1.0f, cq_tensor_data(out[0]), env, err);
+    }
     mm_ctx c = {cq_tensor_data(in[0]), cq_tensor_data(in[1]), cq_tensor_data(out[0])};
     matmul_batches(in[0], in[1], out[0], mm_f32, &c);
     return CQ_OK;
@@ -668,7 +682,7 @@ const cq_op cq__ops_math[] = {
     {"ReduceMean", "", infer_reducemean, run_reducemean, 0, NULL},
     {"Cast", "", infer_cast, run_cast, 0, NULL},
     {"Identity", "", infer_unary, run_identity, 0, NULL},
-    {"Gemm", "", infer_gemm, run_gemm, 0, NULL},
-    {"MatMul", "", infer_matmul, run_matmul, 0, NULL},
+    {"Gemm", "", infer_gemm, run_gemm, CQ_OP_PLAN, &cq__bgemm_hooks},
+    {"MatMul", "", infer_matmul, run_matmul, CQ_OP_PLAN, &cq__bgemm_hooks},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_math / sizeof cq__ops_math[0] == CQ_OPS_MATH_N, math_rows);

@@ -4,6 +4,7 @@
  * and a second run that allocates no buffer. */
 #include "exec_testutil.h"
 #include "kern/kern.h"
+#include "kern/kern_bgemm.h"
 
 /* The residual block the tests share: conv_a -> r, conv_b -> c, add(c, r),
  * relu -> y, 32 channels (NCHW16c between the convolutions on AVX-512). */
@@ -303,12 +304,82 @@ static void test_exec_state_bf16_convs(void **state)
     cq_graph_free(g);
 }
 
+/* Gemm (alpha, beta, C, transB) and MatMul (batched A, matrix B) in bf16:
+ * the bf16 GEMM's results (against cq_bgemm_ref), run after run, with the
+ * kernel plan kept; f32's results in f32. */
+static void test_exec_state_bf16_gemm_matmul(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int mm = 0; mm < 2; mm++) {
+        cq_graph *g = cq_graph_new(&err);
+        set_opset(g, 13);
+        int64_t xs[3] = {2, 3, 40}, ws[2] = {40, 30}, wt[2] = {30, 40}, cs[1] = {30};
+        add_io(g, "x", mm ? 3 : 2, mm ? xs : xs + 1, "y");
+        rng_state = 77u + (uint32_t)mm;
+        cq_tensor *w = rand_tensor(2, mm ? ws : wt), *c = rand_tensor(1, cs);
+        cq_tensor_retain(w);
+        cq_tensor_retain(c);
+        add_init(g, "w", w);
+        if (mm) {
+            node(g, "MatMul", "mm", 2, (const char *[]){"x", "w"}, "y");
+        } else {
+            add_init(g, "c", c);
+            int k = node(g, "Gemm", "gemm", 3, (const char *[]){"x", "w", "c"}, "y");
+            cq_node_set_int(g, k, "transB", 1, &err);
+            cq_node_set_float(g, k, "alpha", 0.5f, &err);
+            cq_node_set_float(g, k, "beta", 2.0f, &err);
+        }
+        cq_tensor *x = rand_tensor(mm ? 3 : 2, mm ? xs : xs + 1);
+        cq_tensor *f = run1(g, NULL, x);
+        cq_dtype prec[1] = {CQ_BF16};
+        assert_int_equal(g->n_nodes, 1);
+        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+        o.precision = prec;
+        o.n_precision = 1;
+        cq_exec *e = cq_exec_new(g, &o, &err);
+        assert_non_null(e);
+        cq_tensor *y, *again;
+        assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+        assert_true(cq_exec_node_planned(e, 0)); /* the bf16 plan kept */
+        assert_int_equal(cq_exec_run(e, 1, &x, &again, &err), CQ_OK);
+        assert_memory_equal(cq_tensor_data(y), cq_tensor_data(again), cq_tensor_nbytes(y));
+        /* the reference: rows of x times w (n, k) for Gemm's transB, (k, n) for MatMul */
+        int64_t rows = mm ? 6 : 3;
+        float want[6 * 30];
+        cq_bgemm_params p = cq_bgemm_params_default();
+        p.m = rows;
+        p.n = 30;
+        p.k = 40;
+        p.w_kn = mm;
+        assert_int_equal(cq_bgemm_ref(&p, cq_tensor_data(w), NULL, cq_tensor_data(x), want,
+                                      NULL, &err), CQ_OK);
+        const float *got = cq_tensor_data(y), *cf = cq_tensor_data(c), *ff = cq_tensor_data(f);
+        double d32 = 0;
+        for (int64_t i = 0; i < rows * 30; i++) {
+            float v = mm ? want[i] : 0.5f * want[i] + 2.0f * cf[i % 30];
+            assert_true(fabs((double)got[i] - v) <= 1e-5 * (1.0 + fabs((double)v)) * 40);
+            d32 = fmax(d32, fabs((double)got[i] - ff[i]));
+        }
+        assert_true(d32 > 1e-6 && d32 < 5e-2); /* bf16, near f32 */
+        cq_tensor_release(again);
+        cq_tensor_release(y);
+        cq_tensor_release(f);
+        cq_tensor_release(x);
+        cq_tensor_release(w);
+        cq_tensor_release(c);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_state_two_executors_share_a_graph),
         cmocka_unit_test(test_exec_state_precision_map_checked),
         cmocka_unit_test(test_exec_state_bf16_convs),
+        cmocka_unit_test(test_exec_state_bf16_gemm_matmul),
         cmocka_unit_test(test_exec_state_kernel_plans_at_planning),
         cmocka_unit_test(test_exec_state_second_run_allocates_nothing),
     };
