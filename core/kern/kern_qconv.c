@@ -163,7 +163,8 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         return NULL;
     }
     int dw = c->groups == c->c_in && c->c_in == c->c_out;
-    int few = c->groups == 1 && c->c_in <= CQ__QCGRP_FEW && c->kh * c->kw > 1;
+    int few = c->groups == 1 && (c->kh * c->kw > 1 ? c->c_in <= CQ__QCGRP_FEW
+                                                   : c->c_in <= CQ__QCGRP_1X1);
     if (pl->isa == CQ_ISA_SCALAR)
         pl->path = QC_REF;
     else if (pl->isa == CQ_ISA_AVX512 && (few || (c->groups > 1 && !dw)))

@@ -30,6 +30,11 @@ typedef enum qc_path {
 #ifndef CQ__QCGRP_FEW
 #define CQ__QCGRP_FEW 4
 #endif
+/* and so do 1x1 convolutions of at most this many input channels (the int8
+ * GEMM's epilogue and tiles cost more than its k of 16 to 32 products) */
+#ifndef CQ__QCGRP_1X1
+#define CQ__QCGRP_1X1 32
+#endif
 
 struct cq_qconv2d_plan {
     cq_qconv2d_params p;
@@ -63,6 +68,8 @@ struct cq_qconv2d_plan {
     int32_t *gq0, *gnq;   /* per output vector: first input quad, quads */
     int64_t *goff;        /* per output vector: byte offset of its weights in wd */
     int64_t *toff;        /* per tap: byte offset in the band buffer */
+    int direct;           /* no pads, c_in % 4 == 0, u8 in, not lane mode: the input rows
+                           * are the band buffer */
     int64_t glane;        /* c_in / groups == c_out / groups == 4 or 8: 1 or 2 (else 0):
                            * lane (L, j) of a vector (128-bit lane L, dword j) takes input
                            * quad j of a 128-bit broadcast of the vector's 16 input

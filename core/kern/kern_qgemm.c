@@ -226,7 +226,8 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
     pl->np = (n + panel - 1) / panel * panel;
     pl->nk = (k + CQ__QG_KC_MAX - 1) / CQ__QG_KC_MAX;
     pl->kc = ((k + pl->nk - 1) / pl->nk + 3) / 4 * 4;
-    pl->amx = pl->isa == CQ_ISA_AVX512 && p->m >= CQ__QG_AMX_MIN_M && cq_kern_amx();
+    pl->amx = pl->isa == CQ_ISA_AVX512 && p->m >= CQ__QG_AMX_MIN_M && k >= CQ__QG_AMX_MIN_K &&
+              cq_kern_amx();
     if (pl->amx) { /* tiles of 64 k */
         pl->kp = (k + 63) / 64 * 64;
         pl->nk = (k + CQ__QG_KC_AMX - 1) / CQ__QG_KC_AMX;

@@ -39,8 +39,8 @@
  *   x 64 k of x and 64 k x 16 columns of w into 16 x 16 s32 sums, a 32 x 32
  *   block of sums in four tiles; w packed as [np / 16][kp / 4][16][4] with
  *   k padded to 64; s8 activations shift to u8 as below, and the sums go
- *   through the AVX-512 epilogue. A plan made with AMX off, or for m = 1,
- *   runs VNNI.
+ *   through the AVX-512 epilogue. A plan made with AMX off, or for m = 1
+ *   or k <= 16 (where padding k to 64 costs more than it gains), runs VNNI.
  * - AVX-512 VNNI: vpdpbusd on u8 x s8 groups of 4 along k; w packed as
  *   [n / 64][k / 4][64][4] (k padded with zeros), 6 x 64 register tile, k
  *   blocked so the tile's weights stay in L1; s8 activations shift to u8

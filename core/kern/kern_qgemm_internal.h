@@ -69,6 +69,11 @@ void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t l
 #ifndef CQ__QG_AMX_MIN_M
 #define CQ__QG_AMX_MIN_M 2
 #endif
+/* So does k of 16 or less: the tiles pad k to 64 (1x1 16 > 64 on 112 x 112:
+ * AMX 0.24 ms, VNNI 0.18; bench/NOTES.md, "int8 convolution"). */
+#ifndef CQ__QG_AMX_MIN_K
+#define CQ__QG_AMX_MIN_K 17
+#endif
 size_t cq__qgemm_amx_scratch(const cq_qgemm_plan *pl);
 void cq__qgemm_amx_pack(const cq_qgemm_plan *pl, const int8_t *w_nk, void *wp);
 void cq__qgemm_amx_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,

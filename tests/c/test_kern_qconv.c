@@ -200,7 +200,16 @@ static void test_kern_qconv_paths(void **state)
         p = shape(1, 17, 9, 8, 40, 1, 2, 0, 1);
         random_q(&p, &r, res);
         p.y_nhwc = nhwc;
-        run_one(p, &r, "1x1/2", "igemm");
+        run_one(p, &r, "1x1/2", "grp");
+        p = shape(2, 16, 9, 13, 64, 1, 1, 0, 1); /* small k: the direct kernel on x */
+        random_q(&p, &r, res);
+        p.x_nhwc = p.res_nhwc = nhwc;
+        run_one(p, &r, "1x1 k16", "grp");
+        p = shape(1, 32, 7, 5, 20, 1, 1, 0, 1);
+        random_q(&p, &r, res);
+        p.x_dt = CQ_U8;
+        p.x_zp = 7;
+        run_one(p, &r, "1x1 k32 u8", "grp");
         p = shape(2, 5, 13, 11, 33, 3, 1, 1, 1);
         random_q(&p, &r, res);
         p.res_nhwc = nhwc;

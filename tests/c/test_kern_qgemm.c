@@ -103,7 +103,8 @@ static void qcase_check(qcase *c, const char *what)
             if (!pl)
                 fail_msg("%s: plan: %s", what, err.msg);
             assert_int_equal(cq_qgemm_isa(pl), isas[ii]);
-            assert_int_equal(cq_qgemm_amx(pl), amx && c->p.m > 1); /* m = 1 runs VNNI */
+            /* m = 1 and k <= 16 run VNNI */
+            assert_int_equal(cq_qgemm_amx(pl), amx && c->p.m > 1 && c->p.k > 16);
             size_t sb = cq_qgemm_scratch_bytes(pl);
             void *s = xalloc(sb);
             memset(got, 0xa5, c->y_bytes);

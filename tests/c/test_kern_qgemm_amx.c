@@ -108,7 +108,8 @@ static void acase_check(acase *c, const char *what)
         cq_qgemm_plan *pl = cq_qgemm_plan_new(&c->p, c->w, c->bias, c->mult, c->qm, c->sh, &err);
         if (!pl)
             fail_msg("%s: plan: %s", what, err.msg);
-        assert_int_equal(cq_qgemm_amx(pl), c->p.m > 1); /* m = 1 runs VNNI */
+        /* m = 1 and k <= 16 run VNNI */
+        assert_int_equal(cq_qgemm_amx(pl), c->p.m > 1 && c->p.k > 16);
         assert_int_equal(cq_qgemm_isa(pl), CQ_ISA_AVX512);
         size_t sb = cq_qgemm_scratch_bytes(pl);
         void *s = xalloc(sb);

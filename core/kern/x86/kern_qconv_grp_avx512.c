@@ -97,8 +97,12 @@ int cq__qconv_grp_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
     /* bands of about 96 KiB of input rows (L2) */
     int64_t fit = (96 * 1024 / rb - (c->kh - 1) * c->dil_h - 1) / c->stride_h + 1;
     pl->band = fit < 1 ? 1 : fit > pl->oh ? pl->oh : fit;
-    if (cig == cog && (cig == 4 || cig == 8))
+    pl->direct = c->pad_top == 0 && c->pad_left == 0 && c->pad_bottom == 0 &&
+                 c->pad_right == 0 && c->c_in % 4 == 0 && p->x_dt == CQ_U8;
+    if (cig == cog && (cig == 4 || cig == 8)) {
+        pl->direct = 0; /* 16-byte loads may pass the input's end */
         return pack_lanes(pl, w);
+    }
     int64_t tot = 0;
     for (int64_t b = 0; b < nb; b++) {
         int64_t o1 = 16 * b + 15 < C ? 16 * b + 15 : C - 1;
@@ -420,7 +424,7 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
     const cq_conv2d_params *c = &p->c;
     int64_t C = c->c_out, oh = pl->oh, ow = pl->ow, C4 = pl->c4;
     int64_t iwp = c->w + c->pad_left + c->pad_right, nb = (C + 15) / 16;
-    uint8_t *buf = scratch;
+    const uint8_t *buf = scratch;
     grp_epi E;
     E.zp = _mm512_set1_epi32(p->y_zp);
     E.lo = _mm512_set1_epi32(p->y_min);
@@ -435,7 +439,11 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
         if (n > oh - oy0)
             n = oh - oy0;
         int64_t iy0 = oy0 * c->stride_h - c->pad_top;
-        band_build(pl, x, img, iy0, (n - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1, buf);
+        if (pl->direct)
+            buf = (const uint8_t *)x + (img * c->h + iy0) * c->w * C4;
+        else
+            band_build(pl, x, img, iy0, (n - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1,
+                       scratch);
         int64_t np = n * ow, base = (img * oh + oy0) * ow;
         int64_t rstep = c->stride_h * iwp * C4, xstep = c->stride_w * C4;
         for (int64_t b = 0; b < nb; b++) {
