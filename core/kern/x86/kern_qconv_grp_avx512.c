@@ -209,7 +209,43 @@ static void band_build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img,
 typedef struct grp_epi {
     __m512i zp, lo, hi;
     __m512 cap, ncap;
+    __m512i zp16, lo8, hi8, perm; /* epi4 */
+    int s8;
 } grp_epi;
+
+/* 4 vectors of 16 sums (4 pixels, one multiplier vector mu) to their 64
+ * codes, pixel k in 128-bit lane k: cq_requantize's operations with the
+ * clamp done by saturating packs (int32 -> int16, + zp saturating, -> 8 bits)
+ * and a clamp on bytes, which gives the same codes (as the dw kernel's epi64);
+ * the packs leave dword 4 L + k holding chunk L of vector k, vpermd sorts. */
+AI __m512i epi4(const grp_epi *E, __m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512 mu)
+{
+    __m512i v0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), mu), E->cap));
+    __m512i v1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), mu), E->cap));
+    __m512i v2 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), mu), E->cap));
+    __m512i v3 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), mu), E->cap));
+    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
+    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
+    __m512i b;
+    if (E->s8)
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
+    else
+        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
+    return _mm512_permutexvar_epi32(E->perm, b);
+}
+
+/* The 4 pixels' 16-byte lanes of b to y + o[k] (m: the vector's channels). */
+AI void store4(__m512i b, const int64_t *o, __mmask16 m, uint8_t *y)
+{
+    if (m == 0xffff && o[3] - o[0] == 48) { /* 16 channels, contiguous pixels */
+        _mm512_storeu_si512(y + o[0], b);
+        return;
+    }
+    _mm_mask_storeu_epi8(y + o[0], m, _mm512_castsi512_si128(b));
+    _mm_mask_storeu_epi8(y + o[1], m, _mm512_extracti32x4_epi32(b, 1));
+    _mm_mask_storeu_epi8(y + o[2], m, _mm512_extracti32x4_epi32(b, 2));
+    _mm_mask_storeu_epi8(y + o[3], m, _mm512_extracti32x4_epi32(b, 3));
+}
 
 /* 16 outputs from sums a (bias included), multipliers m, residual codes r:
  * kern_qconv_avx512.c's res16. */
@@ -279,8 +315,12 @@ static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
     __m512 mu = _mm512_maskz_loadu_ps(m, pl->mult + 16 * b);
     const cq_qconv2d_params *p = &pl->p;
     y += 16 * b;
-    if (res)
-        res += 16 * b;
+    if (!res) {
+        store4(epi4(E, a0, a1, a2, a3, mu), o, m, y);
+        store4(epi4(E, a4, a5, a6, a7, mu), o + 4, m, y);
+        return;
+    }
+    res += 16 * b;
     out16(p, E, a0, mu, m, res ? res + o[0] : NULL, y + o[0]);
     out16(p, E, a1, mu, m, res ? res + o[1] : NULL, y + o[1]);
     out16(p, E, a2, mu, m, res ? res + o[2] : NULL, y + o[2]);
@@ -431,6 +471,11 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
     E.hi = _mm512_set1_epi32(p->y_max);
     E.cap = _mm512_set1_ps(1073741824.0f);
     E.ncap = _mm512_set1_ps(-1073741824.0f);
+    E.zp16 = _mm512_set1_epi16((short)p->y_zp);
+    E.lo8 = _mm512_set1_epi8((char)p->y_min);
+    E.hi8 = _mm512_set1_epi8((char)p->y_max);
+    E.perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    E.s8 = p->y_dt == CQ_S8;
     const uint8_t *rs = res;
     uint8_t *yy = y;
     for (int64_t r = r0; r < r1;) {
