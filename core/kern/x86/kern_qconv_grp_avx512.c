@@ -491,33 +491,36 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
                        scratch);
         int64_t np = n * ow, base = (img * oh + oy0) * ow;
         int64_t rstep = c->stride_h * iwp * C4, xstep = c->stride_w * C4;
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t i = 0, ox = 0;
-            const uint8_t *row = buf, *e[8];
-            int64_t o[8];
-            for (; i + 8 <= np; i += 8) {
-                for (int k = 0; k < 8; k++) { /* (dy, ox) of pixel i + k, counted */
-                    e[k] = row + ox * xstep;
-                    o[k] = (base + i + k) * C;
-                    if (++ox == ow) {
-                        ox = 0;
-                        row += rstep;
-                    }
+        /* pixels outer, vectors inner: a tile's output lines fill while in L1 */
+        int64_t i = 0, ox = 0;
+        const uint8_t *row = buf, *e[8];
+        int64_t o[8];
+        for (; i + 8 <= np; i += 8) {
+            for (int k = 0; k < 8; k++) { /* (dy, ox) of pixel i + k, counted */
+                e[k] = row + ox * xstep;
+                o[k] = (base + i + k) * C;
+                if (++ox == ow) {
+                    ox = 0;
+                    row += rstep;
                 }
+            }
+            for (int64_t b = 0; b < nb; b++) {
                 if (pl->glane)
                     tile8l(pl, &E, b, e, o, rs, yy);
                 else
                     tile8(pl, &E, b, e, o, rs, yy);
             }
-            for (; i < np; i++) {
+        }
+        for (; i < np; i++) {
+            for (int64_t b = 0; b < nb; b++) {
                 if (pl->glane)
                     tile1l(pl, &E, b, row + ox * xstep, (base + i) * C, rs, yy);
                 else
                     tile1(pl, &E, b, row + ox * xstep, (base + i) * C, rs, yy);
-                if (++ox == ow) {
-                    ox = 0;
-                    row += rstep;
-                }
+            }
+            if (++ox == ow) {
+                ox = 0;
+                row += rstep;
             }
         }
         r += n;
