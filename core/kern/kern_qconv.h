@@ -41,7 +41,12 @@
  * it runs) over NHWC rows ("gemm1x1"); kxk and strided 1x1, groups 1, by an
  * implicit GEMM over blocks of gathered NHWC rows ("igemm"); depthwise
  * (groups == c_in == c_out) by a direct kernel over channel vectors ("dw",
- * AVX-512 vpdpbusd on quads of kernel rows; "dwc", AVX2 loops); other groups
+ * AVX-512 vpdpbusd on quads of kernel rows; "dwc", AVX2 loops); on AVX-512,
+ * other groups (RegNet's group width 8, a depthwise with a channel
+ * multiplier), groups 1 with at most 4 input channels and a kernel larger
+ * than 1x1 (the stems), and 1x1 with at most 32 input channels by a direct
+ * kernel over 16-output-channel vectors ("grp": vpdpbusd of broadcast input
+ * quads, band buffers of padded input rows); the rest (other groups on AVX2)
  * and the scalar ISA by cq_qconv2d_ref's loops ("ref", no scratch). Every
  * path gives the same bits. NHWC is the native layout: NCHW x, res or y are
  * converted in scratch (whole tensors) on every run.
@@ -92,7 +97,7 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
 size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl);
 /* The output's spatial size. */
 void cq_qconv2d_out_hw(const cq_qconv2d_plan *pl, int64_t *oh, int64_t *ow);
-/* A short name of the path the plan runs ("gemm1x1", "igemm", "dw", "ref"...). */
+/* A short name of the path the plan runs ("gemm1x1", "igemm", "dw", "grp", "ref"...). */
 const char *cq_qconv2d_path(const cq_qconv2d_plan *pl);
 /* y = the output above; res NULL without a residual. x, res and y must not
  * overlap. */
