@@ -131,4 +131,11 @@ say("%-36s %7s %7s %6s  %s", "calibration", "AP@0.5", "found", "FP", "layers")
 for _, row in ipairs(rows) do
   say("%-36s %7.3f %4d/%d %6d  %s", row[1], row[2].ap, row[2].tp, r.faces, row[2].fp, row[3])
 end
+-- the balanced model on calq's int8 kernels (its integer form, as `calq infer` runs it)
+local int8 = check(calq.onnx.load(("%s/back256.int8.%s.onnx"):format(out, sets[1].tag)))
+check(calq.quant.lower(int8))
+local qmed, qmin = check(int8:time({ ["input:0"] = x }, 20, 3))
+say("latency, one thread: int8 median %.2f ms, best %.2f ms (fp32 above: %.2f, %.2f)", qmed, qmin,
+    med, min)
+int8:close()
 return 0

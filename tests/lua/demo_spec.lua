@@ -43,6 +43,7 @@ describe("make demo #slow", function()
       assert.is_true(r.ap >= 0 and r.ap <= 1 and r.found <= 25, name)
     end
     assert.matches("%d+ of 102 int8, %d+ fp32", tail)
+    assert.matches("\nlatency, one thread: int8 median %d+%.%d+ ms", tail)
     -- the quantized models were written, one per calibration set
     assert.truthy(exists(out .. "/back256.int8.balanced.onnx"))
     assert.truthy(exists(out .. "/back256.int8.uniform.onnx"))
