@@ -57,7 +57,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 peak_after=$(peak)
-echo "fp32 latency, $threads thread(s), $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "latency (a QDQ file: calq runs its integer form), $threads thread(s), $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
 echo "fp32 FMA peak of this CPU before / after: $peak_before / $peak_after GFLOP/s (quiet: 211-224)"
 echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
 printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
