@@ -285,6 +285,11 @@ AI void out16(const cq_qconv2d_params *p, const grp_epi *E, __m512i a, __m512 mu
 
 #define BC(pp, o) _mm512_set1_epi32(*(const int32_t *)((pp) + (o)))
 
+/* a += u8 x . s8 w by 4-byte groups (vpdpbusd). The intrinsic in these
+ * loops made GCC copy every accumulator to another register after each
+ * product (16 moves per 8 vpdpbusd); the asm keeps each in its register. */
+#define DPB(a, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(x), "v"(w))
+
 /* 8 output pixels (input bases e[0..7] in the band buffer, outputs o[0..7]
  * as byte offsets of y / res) of output vector b. */
 static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
@@ -300,14 +305,14 @@ static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
         int64_t off = pl->toff[t];
         for (int64_t qi = 0; qi < nq; qi++, off += 4, wb += 64) {
             __m512i wv = _mm512_loadu_si512(wb);
-            a0 = _mm512_dpbusd_epi32(a0, BC(e0, off), wv);
-            a1 = _mm512_dpbusd_epi32(a1, BC(e1, off), wv);
-            a2 = _mm512_dpbusd_epi32(a2, BC(e2, off), wv);
-            a3 = _mm512_dpbusd_epi32(a3, BC(e3, off), wv);
-            a4 = _mm512_dpbusd_epi32(a4, BC(e4, off), wv);
-            a5 = _mm512_dpbusd_epi32(a5, BC(e5, off), wv);
-            a6 = _mm512_dpbusd_epi32(a6, BC(e6, off), wv);
-            a7 = _mm512_dpbusd_epi32(a7, BC(e7, off), wv);
+            DPB(a0, BC(e0, off), wv);
+            DPB(a1, BC(e1, off), wv);
+            DPB(a2, BC(e2, off), wv);
+            DPB(a3, BC(e3, off), wv);
+            DPB(a4, BC(e4, off), wv);
+            DPB(a5, BC(e5, off), wv);
+            DPB(a6, BC(e6, off), wv);
+            DPB(a7, BC(e7, off), wv);
         }
     }
     int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
@@ -382,9 +387,9 @@ AI void out16l(const cq_qconv2d_plan *pl, const grp_epi *E, __m512i a, __m512 mu
 #define LSTEP(a, pp)                                                                          \
     do {                                                                                      \
         __m512i v_ = BQ(pp, off);                                                             \
-        a = _mm512_dpbusd_epi32(a, v_, w0);                                                   \
+        DPB(a, v_, w0);                                                                       \
         if (S == 2)                                                                           \
-            a = _mm512_dpbusd_epi32(a, _mm512_shuffle_epi32(v_, (_MM_PERM_ENUM)0xB1), w1);     \
+            DPB(a, _mm512_shuffle_epi32(v_, (_MM_PERM_ENUM)0xB1), w1);                        \
     } while (0)
 
 /* tile8 in lane mode, S = glane. */
