@@ -133,6 +133,7 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->fused_into = malloc(nn * sizeof *e->fused_into);
     e->out_alias = malloc(nn * sizeof *e->out_alias);
     e->res_in = malloc(nn * sizeof *e->res_in);
+    e->res_node = malloc(nn * sizeof *e->res_node);
     e->pool_of = malloc(nn * sizeof *e->pool_of);
     e->lut = calloc(nn, sizeof *e->lut);
     e->lut_dtype = calloc(nn, sizeof *e->lut_dtype);
@@ -145,7 +146,8 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->last_shape = malloc(nv * sizeof *e->last_shape);
     e->last_dtype = calloc(nv, sizeof *e->last_dtype);
     if (!e->ops || !e->opset || !e->precision || !e->act || !e->plan || !e->time_ns ||
-        !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->pool_of || !e->lut ||
+        !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->res_node ||
+        !e->pool_of || !e->lut ||
         !e->lut_dtype ||
         !e->readers || !e->blocked || !e->vals || !e->left || !e->blk || !e->last_nd ||
         !e->last_shape || !e->last_dtype) {
@@ -155,7 +157,7 @@ static cq_exec *exec_alloc(const cq_graph *g)
     for (int v = 0; v < g->n_values; v++)
         e->last_nd[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
-        e->fused_into[i] = e->out_alias[i] = e->res_in[i] = e->pool_of[i] = -1;
+        e->fused_into[i] = e->out_alias[i] = e->res_in[i] = e->res_node[i] = e->pool_of[i] = -1;
         e->act[i].kind = CQ_ACT_NONE;
     }
     return e;
@@ -248,6 +250,7 @@ void cq_exec_free(cq_exec *e)
     free(e->runs);
     free(e->fused_into);
     free(e->res_in);
+    free(e->res_node);
     free(e->pool_of);
     if (e->lut)
         for (int i = 0; i < e->n_nodes; i++)
@@ -552,6 +555,7 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         else
             st = op->run(n, n->n_inputs, in, n->n_outputs, out, &e->env, err);
         e->env.residual = NULL;
+        e->env.res_node = NULL;
         e->env.pool = NULL;
         e->env.plan = NULL;
         e->env.act.kind = CQ_ACT_NONE;

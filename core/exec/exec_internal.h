@@ -28,6 +28,7 @@ struct cq_exec {
     int *fused_into;          /* the node that absorbed it, or -1 */
     int *out_alias;           /* value the node writes instead of its own output, or -1 */
     int *res_in;              /* residual value the node adds (fused Add), or -1 */
+    int *res_node;            /* that Add node, or -1 */
     int *pool_of;             /* the MaxPool the node runs on its output, or -1 */
     uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
     cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */

@@ -22,6 +22,21 @@ void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env)
     env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && cq__exec_want_blocked(e, i, 0);
     env->y_blocked = y >= 0 && e->blocked[y];
     env->res_blocked = e->res_in[i] >= 0 && e->blocked[e->res_in[i]];
+    env->res_node = e->res_node[i] >= 0 ? &e->g->nodes[e->res_node[i]] : NULL;
+}
+
+/* Whether values v and u have one fully known shape and one dtype, f32 or
+ * 8-bit codes. */
+static int same_shape(const cq_value *v, const cq_value *u)
+{
+    if (!v->has_type || !u->has_type || v->dtype != u->dtype ||
+        (v->dtype != CQ_F32 && v->dtype != CQ_U8 && v->dtype != CQ_S8) || v->ndim < 0 ||
+        v->ndim != u->ndim)
+        return 0;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->shape[d] <= 0 || v->shape[d] != u->shape[d])
+            return 0;
+    return 1;
 }
 
 /* Whether value v has an f32 type and a fully known shape equal to u's. */
@@ -139,19 +154,30 @@ static void plan_residual(cq_exec *e)
     const cq_graph *g = e->g;
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *a = &g->nodes[i];
-        if (!(caps_of(e, i) & CQ_OP_RESIDUAL_ADD) || a->n_inputs != 2 || a->n_outputs != 1 ||
-            a->inputs[0] < 0 || a->inputs[1] < 0 || e->fused_into[i] >= 0)
+        if (!(caps_of(e, i) & CQ_OP_RESIDUAL_ADD) || a->n_outputs != 1 || e->fused_into[i] >= 0)
+            continue;
+        /* the two addends: inputs 0 and 1, or those hooks->res_operands names */
+        unsigned m = e->ops[i]->hooks ? e->ops[i]->hooks->res_operands : 0;
+        int in[2] = {0, 1}, k = 0;
+        for (int j = 0; m && j < a->n_inputs && j < 32 && k < 2; j++)
+            if ((m >> j) & 1u)
+                in[k++] = j;
+        if ((m ? k != 2 : a->n_inputs != 2) || in[1] >= a->n_inputs || a->inputs[in[0]] < 0 ||
+            a->inputs[in[1]] < 0)
             continue;
         int best = -1, slot = -1;
         for (int s = 0; s < 2; s++) {
-            int x = a->inputs[s], r = a->inputs[1 - s], p = g->values[x].producer;
+            int x = a->inputs[in[s]], r = a->inputs[in[1 - s]], p = g->values[x].producer;
             if (x == r || p < 0 || g->values[x].is_output ||
                 cq_graph_consumers(g, x, NULL, 0) != 1)
                 continue;
             if (!(caps_of(e, p) & CQ_OP_TAKES_RESIDUAL) || e->fused_into[p] >= 0 ||
                 e->out_alias[p] >= 0 || e->res_in[p] >= 0 || e->act[p].kind != CQ_ACT_NONE)
                 continue;
-            if (!same_f32_shape(&g->values[x], &g->values[r]) || run_producer(e, r) >= p)
+            if (!same_shape(&g->values[x], &g->values[r]) || run_producer(e, r) >= p)
+                continue;
+            const cq_op_hooks *h = e->ops[p]->hooks;
+            if (h && h->residual_ok && !h->residual_ok(g, &g->nodes[p], a, s))
                 continue;
             if (p > best) {
                 best = p;
@@ -164,7 +190,8 @@ static void plan_residual(cq_exec *e)
         int out = run_output(e, i);
         absorb(e, i, best);
         e->out_alias[best] = out;
-        e->res_in[best] = a->inputs[1 - slot];
+        e->res_in[best] = a->inputs[in[1 - slot]];
+        e->res_node[best] = i;
     }
 }
 

@@ -66,6 +66,9 @@ typedef struct cq_openv {
     /* CQ_OP_TAKES_RESIDUAL: a residual fused into the node (Conv -> Add ->
      * [Relu]): y = act(conv + bias + residual), same shape as y; else NULL. */
     const cq_tensor *residual;
+    /* The Add node fused with it (its scales and zero points, for an
+     * integer one), else NULL. */
+    const cq_node *res_node;
     /* CQ_OP_TAKES_POOL: a MaxPool fused into the node (Conv -> [Relu] ->
      * MaxPool): y = pool(act(conv + bias)), y the pool's output; else NULL. */
     const cq_pool2d_params *pool;
@@ -161,6 +164,12 @@ typedef struct cq_op_hooks {
      * which then all share one layout with output 0 (QLinearAdd's a and b:
      * bits 0 and 3); 0 means input 0 alone. */
     unsigned blocked_in;
+    /* CQ_OP_RESIDUAL_ADD: a mask of the two addends among the inputs
+     * (QLinearAdd's a and b: bits 0 and 3); 0 means inputs 0 and 1. */
+    unsigned res_operands;
+    /* CQ_OP_TAKES_RESIDUAL (optional): whether node n can take the residual
+     * Add node add whose addend k (0 or 1) it writes; without the hook it can. */
+    int (*residual_ok)(const cq_graph *g, const cq_node *n, const cq_node *add, int k);
     /* CQ_OP_PLAN: make node n's plan into *plan from g's static shapes and
      * constants, with env's fusion and layout fields as the runs will set
      * them; *plan stays NULL (and CQ_OK) when it must wait for the run (a

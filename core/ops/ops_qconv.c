@@ -160,6 +160,51 @@ static qconv_plan *plan_make(const cq_node *n, const cq_qconv2d_params *p, const
     return c;
 }
 
+/* The fused QLinearAdd add (inputs a, a_scale, a_zp, b, b_scale, b_zp,
+ * c_scale, c_zp; the conv writes a) into p->add and p's output range, the
+ * constants made as cq_qlinear_add_ref makes them; 0 when its scales and
+ * zero points are not constants of one value. */
+static int add_params(const cq_graph *g, const cq_node *add, cq_qconv2d_params *p)
+{
+    float s[3];
+    int32_t z[3];
+    static const int si[3] = {1, 4, 6}, zi[3] = {2, 5, 7};
+    if (add->n_inputs < 7)
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        int vs = add->inputs[si[k]], vz = zi[k] < add->n_inputs ? add->inputs[zi[k]] : -1;
+        if (vs < 0 || !one_scale(g->values[vs].data, &s[k]) ||
+            !one_zp(vz >= 0 ? g->values[vz].data : NULL, p->y_dt, &z[k]))
+            return 0;
+        if (vz >= 0 && !g->values[vz].data)
+            return 0;
+    }
+    /* the conv's own code (its requantization) is addend a */
+    p->add.on = 1;
+    p->add.q_zp = p->y_zp;
+    p->add.q_min = p->y_min;
+    p->add.q_max = p->y_max;
+    float ra = s[0] / s[2], rb = s[1] / s[2];
+    float fa = ra * (float)z[0], fb = rb * (float)z[1];
+    float fsum = fa + fb;
+    p->add.ra = ra;
+    p->add.rb = rb;
+    p->add.fixed = (float)z[2] - fsum;
+    p->y_zp = z[2];
+    return z[0] == p->add.q_zp;
+}
+
+/* CQ_OP_TAKES_RESIDUAL: a QLinearAdd whose addend a this conv writes, on
+ * the kernels (their epilogue adds in the order a, then b). */
+static int qconv_residual_ok(const cq_graph *g, const cq_node *n, const cq_node *add, int k)
+{
+    cq_qconv2d_params p;
+    float *mult = NULL;
+    int ok = k == 0 && qconv_static(g, n, &p, &mult) && add_params(g, add, &p);
+    free(mult);
+    return ok;
+}
+
 /* CQ_OP_PLAN */
 static cq_status qconv_plan_new(const cq_graph *g, const cq_node *n, const cq_openv *env,
                                 void **plan, cq_err *err)
@@ -169,8 +214,14 @@ static cq_status qconv_plan_new(const cq_graph *g, const cq_node *n, const cq_op
     *plan = NULL;
     if (!qconv_static(g, n, &p, &mult))
         return CQ_OK;
+    if (env->res_node && !add_params(g, env->res_node, &p)) {
+        free(mult);
+        return cq_errf(err, CQ_ESTATE, "QLinearConv '%s': the fused Add's parameters changed",
+                       n->name);
+    }
     p.x_nhwc = env->x_blocked;
     p.y_nhwc = env->y_blocked;
+    p.res_nhwc = env->res_blocked;
     const cq_tensor *bias = n->n_inputs > 8 && n->inputs[8] >= 0 ? g->values[n->inputs[8]].data
                                                                  : NULL;
     *plan = plan_make(n, &p, g->values[n->inputs[3]].data, bias, mult, err);
@@ -191,6 +242,7 @@ static int qconv_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 
 const cq_op_hooks cq__qconv_hooks = {
     .blocked_ok = qconv_blocked_ok,
+    .residual_ok = qconv_residual_ok,
     .plan_new = qconv_plan_new,
     .plan_free = qconv_plan_free,
 };
@@ -221,6 +273,11 @@ int cq__qconv_run(const cq_node *n, int n_in, cq_tensor *const *in, cq_tensor *y
         keep = !in[k] || env->in_const[k];
     qconv_plan *c = keep ? *env->plan : NULL;
     qconv_plan *made = NULL;
+    if (env->residual && (!c || !c->kp || !c->p.add.on)) {
+        /* planned at plan time (residual_ok asks for a static plan) */
+        cq_errf(err, CQ_ESTATE, "QLinearConv '%s': a fused Add without its plan", n->name);
+        return -1;
+    }
     if (!c || !c->kp || c->p.c.n != x->shape[0] || c->p.c.h != x->shape[2] ||
         c->p.c.w != x->shape[3] || c->p.x_dt != x->dtype) {
         cq_qconv2d_params p;
@@ -256,7 +313,8 @@ int cq__qconv_run(const cq_node *n, int n_in, cq_tensor *const *in, cq_tensor *y
     void *scratch = sb ? cq__scratch(env, sb) : NULL;
     cq_status st = sb && !scratch
                        ? cq_errf(err, CQ_ENOMEM, "QLinearConv '%s': no scratch", n->name)
-                       : cq_qconv2d_run(c->kp, cq_tensor_data(x), cq_tensor_data(y), NULL,
+                       : cq_qconv2d_run(c->kp, cq_tensor_data(x), cq_tensor_data(y),
+                                        env->residual ? cq_tensor_data(env->residual) : NULL,
                                         scratch, sb, err);
     qconv_plan_free(made);
     if (st) {

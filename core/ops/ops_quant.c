@@ -383,7 +383,8 @@ static int qadd_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 
 static const cq_op_hooks q_hooks = {.blocked_ok = q_blocked_ok};
 static const cq_op_hooks dq_hooks = {.blocked_ok = dq_blocked_ok};
-static const cq_op_hooks qadd_hooks = {.blocked_ok = qadd_blocked_ok, .blocked_in = 1u << 3};
+static const cq_op_hooks qadd_hooks = {
+    .blocked_ok = qadd_blocked_ok, .blocked_in = 1u << 3, .res_operands = 1u | 1u << 3};
 
 /* QLinearMul keeps NHWC with a and c of one shape and b the same or one
  * value per channel (N, C, 1, 1). */
@@ -544,10 +545,10 @@ const cq_op cq__ops_quant[] = {
     {"MatMulInteger", "", infer_int, run_mm, 0, NULL},
     {"QLinearMatMul", "", infer_int, run_mm, 0, NULL},
     {"ConvInteger", "", infer_int, run_cv, 0, NULL},
-    {"QLinearConv", "", infer_int, run_cv, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT | CQ_OP_PLAN,
-     &cq__qconv_hooks},
-    {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
-     &qadd_hooks},
+    {"QLinearConv", "", infer_int, run_cv,
+     CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT | CQ_OP_PLAN | CQ_OP_TAKES_RESIDUAL, &cq__qconv_hooks},
+    {"QLinearAdd", "com.microsoft", infer_qadd, run_qadd,
+     CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT | CQ_OP_RESIDUAL_ADD, &qadd_hooks},
     {"QLinearMul", "com.microsoft", infer_qadd, run_qmul, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
      &qmul_hooks},
     {"QLinearGlobalAveragePool", "com.microsoft", infer_qgap, run_qgap,

@@ -320,15 +320,21 @@ static void test_quant_int8_executor_layouts(void **state)
     assert_int_equal(count_op(h, "QLinearAdd"), 1);
     rng_state = 77;
     cq_tensor *x = rand_tensor(4, xs);
+    /* the reference: NCHW, scalar, the QLinearAdd run on its own */
     cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
     nchw.nchw_only = 1;
+    nchw.fuse = CQ_FUSE_ACT | CQ_FUSE_POOL | CQ_FUSE_ACT_FN | CQ_FUSE_LUT;
     cq_isa isa0 = cq_kern_isa();
     cq_kern_set_isa(CQ_ISA_SCALAR);
     cq_tensor *ref = run1(h, &nchw, x);
     cq_kern_set_isa(isa0);
-    /* the layout: every 8-bit value between Q and DQ is NHWC */
+    /* the layout: every 8-bit value between Q and DQ is NHWC; the Add (its
+     * addend a the 1x1 conv's output) runs in that conv's epilogue */
     cq_exec *e = cq_exec_new(h, NULL, &err);
     assert_non_null(e);
+    for (int i = 0; i < h->n_nodes; i++)
+        if (!h->nodes[i].dead && !strcmp(h->nodes[i].op_type, "QLinearAdd"))
+            assert_true(cq_exec_is_fused(e, i));
     const char *nhwc[] = {"x_quantized", "p1_quantized", "r2_quantized", "u3_quantized",
                           "k3_quantized"};
     for (int k = 0; k < 5; k++) {
