@@ -67,6 +67,9 @@
 
 typedef struct cq_qconv2d_add {
     int on;                       /* a residual is added (QLinearAdd) */
+    int res_first;                /* the residual is QLinearAdd's a, the conv its b:
+                                   * y = round_sat(fmaf(res, ra, fmaf(q, rb, fixed))),
+                                   * ra = res_scale / y_scale, rb = q_scale / y_scale */
     int32_t q_zp, q_min, q_max;   /* the conv's own output code, before the Add */
     float ra, rb, fixed;          /* as above */
 } cq_qconv2d_add;

@@ -91,7 +91,9 @@ static inline int32_t cq__qconv_code(const cq_qconv2d_params *p, float mult, int
     if (!p->add.on)
         return cq_requantize(acc, mult, p->y_zp, p->y_min, p->y_max);
     int32_t q = cq_requantize(acc, mult, p->add.q_zp, p->add.q_min, p->add.q_max);
-    float v = fmaf((float)q, p->add.ra, fmaf((float)r, p->add.rb, p->add.fixed));
+    float v = p->add.res_first
+                  ? fmaf((float)r, p->add.ra, fmaf((float)q, p->add.rb, p->add.fixed))
+                  : fmaf((float)q, p->add.ra, fmaf((float)r, p->add.rb, p->add.fixed));
     return cq_round_sat(v, p->y_min, p->y_max);
 }
 

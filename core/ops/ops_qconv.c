@@ -161,10 +161,11 @@ static qconv_plan *plan_make(const cq_node *n, const cq_qconv2d_params *p, const
 }
 
 /* The fused QLinearAdd add (inputs a, a_scale, a_zp, b, b_scale, b_zp,
- * c_scale, c_zp; the conv writes a) into p->add and p's output range, the
- * constants made as cq_qlinear_add_ref makes them; 0 when its scales and
+ * c_scale, c_zp; conv n writes a or b) into p->add and p's output range,
+ * the constants made as cq_qlinear_add_ref makes them; 0 when its scales and
  * zero points are not constants of one value. */
-static int add_params(const cq_graph *g, const cq_node *add, cq_qconv2d_params *p)
+static int add_params(const cq_graph *g, const cq_node *n, const cq_node *add,
+                      cq_qconv2d_params *p)
 {
     float s[3];
     int32_t z[3];
@@ -179,8 +180,10 @@ static int add_params(const cq_graph *g, const cq_node *add, cq_qconv2d_params *
         if (vz >= 0 && !g->values[vz].data)
             return 0;
     }
-    /* the conv's own code (its requantization) is addend a */
+    /* the conv's own code (its requantization) is addend a, or b */
+    int b = add->inputs[0] != n->outputs[0];
     p->add.on = 1;
+    p->add.res_first = b;
     p->add.q_zp = p->y_zp;
     p->add.q_min = p->y_min;
     p->add.q_max = p->y_max;
@@ -191,16 +194,19 @@ static int add_params(const cq_graph *g, const cq_node *add, cq_qconv2d_params *
     p->add.rb = rb;
     p->add.fixed = (float)z[2] - fsum;
     p->y_zp = z[2];
-    return z[0] == p->add.q_zp;
+    return z[b] == p->add.q_zp;
 }
 
-/* CQ_OP_TAKES_RESIDUAL: a QLinearAdd whose addend a this conv writes, on
- * the kernels (their epilogue adds in the order a, then b). */
+/* CQ_OP_TAKES_RESIDUAL: a QLinearAdd one of whose addends this conv
+ * writes, on the kernels (their epilogue nests QLinearAdd's two fmas in the
+ * order of a and b, cq_qconv2d_add.res_first). */
 static int qconv_residual_ok(const cq_graph *g, const cq_node *n, const cq_node *add, int k)
 {
     cq_qconv2d_params p;
     float *mult = NULL;
-    int ok = k == 0 && qconv_static(g, n, &p, &mult) && add_params(g, add, &p);
+    int ok = k >= 0 && k <= 1 && n->n_outputs > 0 &&
+             add->inputs[k == 0 ? 0 : 3] == n->outputs[0] && qconv_static(g, n, &p, &mult) &&
+             add_params(g, n, add, &p);
     free(mult);
     return ok;
 }
@@ -214,7 +220,7 @@ static cq_status qconv_plan_new(const cq_graph *g, const cq_node *n, const cq_op
     *plan = NULL;
     if (!qconv_static(g, n, &p, &mult))
         return CQ_OK;
-    if (env->res_node && !add_params(g, env->res_node, &p)) {
+    if (env->res_node && !add_params(g, n, env->res_node, &p)) {
         free(mult);
         return cq_errf(err, CQ_ESTATE, "QLinearConv '%s': the fused Add's parameters changed",
                        n->name);

@@ -159,6 +159,7 @@ static void random_q(cq_qconv2d_params *p, kt_rng *r, int with_res)
     }
     p->add.on = with_res;
     if (with_res) {
+        p->add.res_first = (int)kt_int(r, 0, 1);
         p->add.q_zp = (int32_t)kt_int(r, ylo, ylo + 255);
         p->add.q_min = ylo;
         p->add.q_max = ylo + 255;
@@ -393,9 +394,15 @@ static void test_kern_qconv_ref_matches_qlinear(void **state)
             p.add.q_zp = (int32_t)kt_int(&r, ylo, ylo + 255);
             p.add.q_min = ylo;
             p.add.q_max = ylo + 255;
-            p.add.ra = q_scale / y_scale;
-            p.add.rb = res_scale / y_scale;
-            float fa = p.add.ra * (float)p.add.q_zp, fb = p.add.rb * (float)res_zp;
+            /* every other one with the residual as QLinearAdd's a */
+            p.add.res_first = it % 8 == 5;
+            float sa = p.add.res_first ? res_scale : q_scale;
+            float sb = p.add.res_first ? q_scale : res_scale;
+            int32_t za = p.add.res_first ? res_zp : p.add.q_zp;
+            int32_t zb = p.add.res_first ? p.add.q_zp : res_zp;
+            p.add.ra = sa / y_scale;
+            p.add.rb = sb / y_scale;
+            float fa = p.add.ra * (float)za, fb = p.add.rb * (float)zb;
             float fsum = fa + fb;
             p.add.fixed = (float)p.y_zp - fsum;
         }
@@ -413,10 +420,15 @@ static void test_kern_qconv_ref_matches_qlinear(void **state)
                                              with_res ? p.add.q_zp : p.y_zp, with_res ? q : want,
                                              &err),
                          CQ_OK);
-        if (with_res)
+        if (with_res && !p.add.res_first)
             assert_int_equal(cq_qlinear_add_ref(p.y_dt, q, (int64_t)t.ny, q_scale, p.add.q_zp,
                                                 t.res, (int64_t)t.ny, res_scale, res_zp,
                                                 y_scale, p.y_zp, want, (int64_t)t.ny, &err),
+                             CQ_OK);
+        if (with_res && p.add.res_first)
+            assert_int_equal(cq_qlinear_add_ref(p.y_dt, t.res, (int64_t)t.ny, res_scale, res_zp,
+                                                q, (int64_t)t.ny, q_scale, p.add.q_zp, y_scale,
+                                                p.y_zp, want, (int64_t)t.ny, &err),
                              CQ_OK);
         assert_memory_equal(got, want, t.ny);
         cq_free(want);

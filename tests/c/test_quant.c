@@ -265,9 +265,8 @@ static void test_quant_shared_bias_names(void **state)
  * nodes (the transpose, which moves NCHW codes only, reading a converted copy) (QuantizeLinear writes NHWC, DequantizeLinear
  * reads it), and gives the same bits NCHW-only, on every ISA and at 2
  * threads. */
-static void test_quant_int8_executor_layouts(void **state)
+static void int8_layouts(int order)
 {
-    (void)state;
     cq_err err;
     cq_graph *g = cq_graph_new(&err);
     set_opset(g, 13);
@@ -291,7 +290,9 @@ static void test_quant_int8_executor_layouts(void **state)
      * the Add an NHWC copy of what it writes */
     n = node(g, "Transpose", "tr", 1, (const char *[]){"p1"}, "t1");
     cq_node_set_ints(g, n, "perm", 4, (int64_t[]){0, 1, 3, 2}, &err);
-    node(g, "Add", "add", 2, (const char *[]){"c2", "t1"}, "s");
+    /* order 0: the conv's output is the Add's a; 1: its b */
+    node(g, "Add", "add", 2,
+         order ? (const char *[]){"t1", "c2"} : (const char *[]){"c2", "t1"}, "s");
     node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "r2");
     n = node(g, "Conv", "dw", 3, (const char *[]){"r2", "w3", "b3"}, "d3");
     cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
@@ -368,6 +369,13 @@ static void test_quant_int8_executor_layouts(void **state)
     cq_quant_free(q);
     cq_calib_stats_free(st);
     cq_graph_free(g);
+}
+
+static void test_quant_int8_executor_layouts(void **state)
+{
+    (void)state;
+    int8_layouts(0);
+    int8_layouts(1);
 }
 
 /* The executor's 256-entry tables: a SiLU (DQ -> Sigmoid -> Q -> DQ -> Mul

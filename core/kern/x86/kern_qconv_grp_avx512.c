@@ -257,9 +257,11 @@ AI __m128i res16(const cq_qconv2d_params *p, __m512i a, __m512 m, __m512i r)
     f = _mm512_add_ps(f, _mm512_set1_ps((float)ad->q_zp));
     f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ad->q_min)),
                       _mm512_set1_ps((float)ad->q_max));
-    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(r), _mm512_set1_ps(ad->rb),
-                               _mm512_set1_ps(ad->fixed));
-    v = _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra), v);
+    __m512 rf = _mm512_cvtepi32_ps(r), fix = _mm512_set1_ps(ad->fixed);
+    __m512 v = ad->res_first ? _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->ra),
+                                               _mm512_fmadd_ps(f, _mm512_set1_ps(ad->rb), fix))
+                             : _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra),
+                                               _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->rb), fix));
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)p->y_min)),
                       _mm512_set1_ps((float)p->y_max));
     return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
