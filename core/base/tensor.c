@@ -5,8 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 /* ---- allocation -------------------------------------------------------- */
+
+#define HUGE_BYTES ((size_t)2 << 20)
+#define BIG_BYTES ((size_t)4 << 20)
 
 static void *(*alloc_hook)(size_t, void *);
 static void (*free_hook)(void *, void *);
@@ -30,6 +36,19 @@ void *cq_alloc(size_t size)
         return alloc_hook(size, hook_ud);
     size = (size + CQ_ALIGN - 1) / CQ_ALIGN * CQ_ALIGN;
     void *p = NULL;
+#if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
+    if (size >= BIG_BYTES) {
+        /* A large block (a graph output: a fresh mapping each run) in 2 MB
+         * pages where the kernel allows it: one fault per 2 MB instead of
+         * one per 4 KB (LRASPP's 8.6 MB output: 2.9-3.4 ms -> 0.9 ms in
+         * the Resize that writes it). Advice only. */
+        size_t big = (size + HUGE_BYTES - 1) / HUGE_BYTES * HUGE_BYTES;
+        if (posix_memalign(&p, HUGE_BYTES, big) != 0)
+            return NULL;
+        (void)madvise(p, big, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
     if (posix_memalign(&p, CQ_ALIGN, size) != 0)
         return NULL;
     return p;

@@ -242,6 +242,59 @@ static void test_exec_state_second_run_allocates_nothing(void **state)
     cq_graph_free(g);
 }
 
+/* ConvTranspose keeps its kernel plan (W^T packed) from the first run: the
+ * second run allocates only its output, and both equal the scalar sum
+ * y[co][2 iy + ky][2 ix + kx] = b[co] + sum_ci x[ci][iy][ix] w[ci][co][ky][kx]. */
+static void test_exec_state_convtranspose_keeps_its_plan(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    assert_non_null(g);
+    enum { CI = 24, CO = 20, H = 5, W = 7 };
+    int n = node(g, "ConvTranspose", "ct", 3, (const char *[]){"x", "w", "b"}, "y");
+    assert_int_equal(cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 2}, &err), CQ_OK);
+    assert_int_equal(cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){2, 2}, &err), CQ_OK);
+    rng_state = 21;
+    cq_tensor *w = rand_tensor(4, (int64_t[]){CI, CO, 2, 2});
+    cq_tensor *b = rand_tensor(1, (int64_t[]){CO});
+    const float *pw = cq_tensor_data(w), *pb = cq_tensor_data(b);
+    static float ref[CO][2 * H][2 * W];
+    cq_tensor *x = rand_tensor(4, (int64_t[]){1, CI, H, W});
+    const float *px = cq_tensor_data(x);
+    for (int co = 0; co < CO; co++)
+        for (int oy = 0; oy < 2 * H; oy++)
+            for (int ox = 0; ox < 2 * W; ox++) {
+                double s = pb[co];
+                for (int ci = 0; ci < CI; ci++)
+                    s += (double)px[(ci * H + oy / 2) * W + ox / 2] *
+                         pw[((ci * CO + co) * 2 + oy % 2) * 2 + ox % 2];
+                ref[co][oy][ox] = (float)s;
+            }
+    add_init(g, "w", w);
+    add_init(g, "b", b);
+    add_io(g, "x", 4, (int64_t[]){1, CI, H, W}, "y");
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_set_allocator(count_alloc, count_free, NULL);
+    for (int run = 0; run < 2; run++) {
+        cq_tensor *y;
+        n_allocs = 0;
+        assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+        if (run)
+            assert_int_equal(n_allocs, 1);
+        const float *py = cq_tensor_data(y);
+        assert_int_equal(cq_tensor_numel(y), CO * 4 * H * W);
+        for (int i = 0; i < CO * 4 * H * W; i++)
+            assert_true(fabsf(py[i] - (&ref[0][0][0])[i]) < 1e-4f);
+        cq_tensor_release(y);
+    }
+    cq_set_allocator(NULL, NULL, NULL);
+    cq_exec_free(e);
+    cq_tensor_release(x);
+    cq_graph_free(g);
+}
+
 /* A precision map with bf16 Convs: the convolutions run in bf16 (outputs
  * near f32's, not its bits) with their fusions and layouts, in NCHW16c and
  * in NCHW, the same bits run after run, within f32 reassociation of each
@@ -382,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_exec_state_bf16_gemm_matmul),
         cmocka_unit_test(test_exec_state_kernel_plans_at_planning),
         cmocka_unit_test(test_exec_state_second_run_allocates_nothing),
+        cmocka_unit_test(test_exec_state_convtranspose_keeps_its_plan),
     };
     return cmocka_run_group_tests_name("exec_state", tests, NULL, NULL);
 }

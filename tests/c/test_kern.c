@@ -332,6 +332,11 @@ static void test_kern_conv2d_blocked(void **state)
         {16, 96, 5, 9, 3, 3, 1, 1, 1, 1, 1},   {16, 32, 6, 14, 1, 1, 1, 1, 1, 0, 1},
         {32, 16, 9, 13, 3, 3, 1, 2, 2, 2, 1},  {160, 64, 3, 7, 3, 3, 1, 1, 1, 0, 1},
         {16, 32, 23, 56, 3, 3, 1, 1, 1, 1, 1},
+        /* 1x1 read in place over several k blocks: groups of rows sized by
+         * a k block's channels and the partial sums (two groups here) */
+        {256, 2048, 14, 14, 1, 1, 1, 1, 1, 0, 1}, {1024, 48, 14, 14, 1, 1, 2, 2, 1, 0, 1},
+        /* weights past 2 MB: the direct path's larger groups of rows */
+        {256, 256, 14, 14, 3, 3, 2, 2, 1, 1, 1},
         /* 1x1 on rows of 10 (7-pixel tiles waste lanes there): the sgemm */
         {16, 16, 6, 10, 1, 1, 1, 1, 1, 0, 0},
         /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */

@@ -524,6 +524,17 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
 #ifndef DIRECT_GROUP_BYTES
 #define DIRECT_GROUP_BYTES (448 * 1024)
 #endif
+/* weights past L2 come from L3 once per group: larger groups (ResNet-50's
+ * 3x3 stride 2 on 14x14, 9.4 MB: 2 groups -> 1, 2.0 -> 1.7 ms) */
+#ifndef BIG_W_BYTES
+#define BIG_W_BYTES (2 * 1024 * 1024)
+#endif
+#ifndef BIG_W_GROUP_BYTES
+#define BIG_W_GROUP_BYTES (768 * 1024)
+#endif
+#ifndef INPLACE_GROUP_BYTES
+#define INPLACE_GROUP_BYTES (1024 * 1024)
+#endif
 typedef struct grid {
     int64_t kc, rows;     /* k block, output rows per group */
     int direct;
@@ -553,11 +564,19 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
                          (p->kw - 1) * p->dil_w + 1;
         int64_t wp = p->pad_left + p->w + p->pad_right;
         g->wpad = wp > span_w ? wp : span_w;
-        int64_t r = 1;
+        /* A group's copy of all c_in channels' rows stays in L2 over its k
+         * blocks. Read in place there is no copy: what a k block reads is
+         * its kc channels' rows, and the group's partial sums; a larger
+         * group streams W^T fewer times (once a group: ResNet-50's 7x7
+         * layers read 2-8 MB of weights, from L3) */
+        int64_t r = 1, cin = g->inplace ? kc : p->c_in;
+        int64_t most = g->inplace ? INPLACE_GROUP_BYTES
+                       : 4 * K * npad > BIG_W_BYTES ? BIG_W_GROUP_BYTES
+                                                    : DIRECT_GROUP_BYTES;
         for (int64_t t = 2; t <= oh; t++) {
             int64_t gh = (t - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
-            int64_t bytes = 4 * (p->c_in * gh * g->wpad + (kc < K ? t * ow * npad : 0));
-            if (bytes > DIRECT_GROUP_BYTES)
+            int64_t bytes = 4 * (cin * gh * g->wpad + (kc < K ? t * ow * npad : 0));
+            if (bytes > most)
                 break;
             r = t;
         }
