@@ -116,6 +116,8 @@ typedef struct {
     int64_t planes, ih, iw, oh, ow;
     const taps *th, *tw;
     int linear;
+    int64_t rep;                    /* nearest, each input column rep times in a row: the
+                                     * taps as a plain repeat (0: use tw) */
 } planes_ctx;
 
 static void resample_plane(const planes_ctx *c, int64_t p, float *hb)
@@ -129,6 +131,13 @@ static void resample_plane(const planes_ctx *c, int64_t p, float *hb)
         if (c->linear)
             for (int64_t o = 0; o < ow; o++)
                 b[o] = c->tw[o].w[0] * row[c->tw[o].idx[0]] + c->tw[o].w[1] * row[c->tw[o].idx[1]];
+        else if (c->rep == 2)
+            for (int64_t i = 0; i < c->iw; i++)
+                b[2 * i] = b[2 * i + 1] = row[i];
+        else if (c->rep)
+            for (int64_t i = 0; i < c->iw; i++)
+                for (int64_t k = 0; k < c->rep; k++)
+                    b[i * c->rep + k] = row[i];
         else
             for (int64_t o = 0; o < ow; o++)
                 b[o] = row[c->tw[o].idx[0]];
@@ -167,6 +176,15 @@ static cq_status resize_planes(const cq_node *n, const cq_tensor *x, cq_tensor *
     c.th = td[r - 2];
     c.tw = td[r - 1];
     c.linear = md == 1;
+    c.rep = 0;
+    if (!c.linear && c.iw && c.ow % c.iw == 0) {
+        /* the 4-byte taps table read per element costs more than the copy
+         * (U-Net's x2 upsampling): a plain repeat where that is what it says */
+        c.rep = c.ow / c.iw;
+        for (int64_t o = 0; o < c.ow && c.rep; o++)
+            if (c.tw[o].idx[0] != o / c.rep)
+                c.rep = 0;
+    }
     c.planes = cq__numel(r - 2, x->shape);
     if (!c.planes || !c.oh || !c.ow)
         return CQ_OK;
