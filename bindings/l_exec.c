@@ -620,7 +620,8 @@ static int m_profile(lua_State *L)
         lua_setfield(L, -2, "runs");
         lua_pushboolean(L, cq_exec_is_fused(b->e, i));
         lua_setfield(L, -2, "fused");
-        lua_pushboolean(L, n->n_outputs > 0 && cq_exec_value_blocked(b->e, n->outputs[0]));
+        /* the value the node writes (a fused chain's last one) */
+        lua_pushboolean(L, cq_exec_value_blocked(b->e, cq_exec_node_output(b->e, i)));
         lua_setfield(L, -2, "blocked");
         int64_t flops, bytes;
         int kind = cq_exec_node_work(b->e, i, &flops, &bytes);

@@ -286,6 +286,13 @@ int cq_exec_value_blocked(const cq_exec *e, int v)
 {
     return v >= 0 && v < e->n_values && e->blocked[v];
 }
+int cq_exec_node_output(const cq_exec *e, int i)
+{
+    if (i < 0 || i >= e->n_nodes || e->g->nodes[i].n_outputs < 1)
+        return -1;
+    return e->out_alias[i] >= 0 ? e->out_alias[i] : e->g->nodes[i].outputs[0];
+}
+
 int cq_exec_is_fused(const cq_exec *e, int node)
 {
     return node >= 0 && node < e->n_nodes && e->fused_into[node] >= 0;

@@ -169,9 +169,14 @@ int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size);
 /* Shape value v had in the last run (into shape[CQ_MAX_DIMS]); returns its
  * rank, -1 when it was not computed (no run yet, or a fused intermediate). */
 int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape);
-/* Whether value v is kept in NCHW16c between the convolutions (the layout
- * plan in exec_plan.c; cq_exec_opts.nchw_only). */
+/* Whether value v is kept in the blocked layout of its dtype: NCHW16c
+ * between the f32 convolutions, NHWC for 8-bit codes (the layout plan in
+ * exec_plan.c; cq_exec_opts.nchw_only). */
 int cq_exec_value_blocked(const cq_exec *e, int v);
+/* The value node i writes as its first output at run time: its own, or the
+ * last one of the chain fused into it (a Conv's fused Relu's, residual Add's
+ * or pool's); -1 for a node out of range or without outputs. */
+int cq_exec_node_output(const cq_exec *e, int i);
 
 /* 1 when g's node or value count changed since planning (a pass or a user
  * edited the graph): free the executor and plan again. A cheap guard, not a
