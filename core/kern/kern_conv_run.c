@@ -95,12 +95,16 @@ static void conv_part(void *ctx, int i, int n, int tid)
  * the hand-over (MIN_SHARE_FLOP, a few microseconds of work), and one where
  * the work is thin for its data (under MIN_INTENSITY flop per activation
  * byte): the share a thread computes lands in its own core's cache, and the
- * next layer would read half of it from the other's. The threshold sits
- * between the convolutions that gained from two threads in whole-model runs
- * and those that lost (bench/NOTES.md, sixth round); more shares per thread
- * lose too, each share refilling its input rows. */
+ * next layer would read half of it from the other's. How much that costs
+ * depends on the machine: on the EPYC of the sixth round (bench/NOTES.md)
+ * 32 flop per byte separated the convolutions that gained from two threads
+ * from those that lost; on the Xeon of issue 14's session every split down
+ * to 2 gained (MobileNetV2 at two threads 5.35 -> 3.82 ms, EfficientNet-B0
+ * 10.6 -> 7.4, ResNet-18 unchanged; bench/NOTES.md). The hardware profile of
+ * the cost model is where this constant belongs; until then, 2. More shares
+ * per thread lose too, each share refilling its input rows. */
 #define MIN_SHARE_FLOP 2e6
-#define MIN_INTENSITY 32.0
+#define MIN_INTENSITY 2.0
 static double min_share_flop = MIN_SHARE_FLOP;
 void cq__kern_set_min_share(double flop) { min_share_flop = flop; }
 
