@@ -119,27 +119,37 @@ void cq_nhwc_to_nchw_8(const void *src, int64_t n, int64_t c, int64_t hw, void *
         k->tr8((const uint8_t *)src + i * c * hw, hw, c, c, (uint8_t *)dst + i * c * hw, hw);
 }
 
-/* ---- QLinearAdd ---------------------------------------------------------- */
+/* ---- QLinearAdd, QLinearMul ---------------------------------------------- */
+
+/* The checks both take: dtype, counts (na, nb: 1 or n), scales (sc[3]:
+ * positive and finite), buffers. */
+static cq_status binary_check(const char *what, cq_dtype dt, const void *a, int64_t na,
+                              const void *b, int64_t nb, const float *sc, const void *c, int64_t n,
+                              cq_err *err)
+{
+    int32_t lo, hi;
+    if (!lims(dt, &lo, &hi))
+        return cq_errf(err, CQ_EUNSUPPORTED, "%s: dtype must be s8 or u8", what);
+    if (n < 0 || (na != 1 && na != n) || (nb != 1 && nb != n))
+        return cq_errf(err, CQ_EINVAL, "%s: %lld and %lld values for %lld", what, (long long)na,
+                       (long long)nb, (long long)n);
+    for (int i = 0; i < 3; i++)
+        if (!(sc[i] > 0.0f) || isinf(sc[i]))
+            return cq_errf(err, CQ_EINVAL, "%s: scale %d is %g (must be positive and finite)",
+                           what, i, (double)sc[i]);
+    if (n > 0 && (!a || !b || !c))
+        return cq_errf(err, CQ_EINVAL, "%s: NULL buffer", what);
+    return CQ_OK;
+}
 
 cq_status cq_qmul_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err)
 {
-    int32_t lo, hi;
-    if (!lims(dt, &lo, &hi))
-        return cq_errf(err, CQ_EUNSUPPORTED, "qmul_8: dtype must be s8 or u8");
-    if (n < 0 || (na != 1 && na != n) || (nb != 1 && nb != n))
-        return cq_errf(err, CQ_EINVAL, "qmul_8: %lld and %lld values for %lld", (long long)na,
-                       (long long)nb, (long long)n);
     float sc[3] = {a_scale, b_scale, c_scale};
-    for (int i = 0; i < 3; i++)
-        if (!(sc[i] > 0.0f) || isinf(sc[i]))
-            return cq_errf(err, CQ_EINVAL, "qmul_8: scale %d is %g (must be positive and "
-                           "finite)", i, (double)sc[i]);
-    if (n == 0)
-        return CQ_OK;
-    if (!a || !b || !c)
-        return cq_errf(err, CQ_EINVAL, "qmul_8: NULL buffer");
+    cq_status st = binary_check("qmul_8", dt, a, na, b, nb, sc, c, n, err);
+    if (st != CQ_OK || n == 0)
+        return st;
     if (na == 1 && nb != 1) { /* the product commutes: b the scalar side */
         const void *t = a;
         a = b, b = t;
@@ -157,21 +167,10 @@ cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err)
 {
-    int32_t lo, hi;
-    if (!lims(dt, &lo, &hi))
-        return cq_errf(err, CQ_EUNSUPPORTED, "qadd_8: dtype must be s8 or u8");
-    if (n < 0 || (na != 1 && na != n) || (nb != 1 && nb != n))
-        return cq_errf(err, CQ_EINVAL, "qadd_8: %lld and %lld values for %lld", (long long)na,
-                       (long long)nb, (long long)n);
     float sc[3] = {a_scale, b_scale, c_scale};
-    for (int i = 0; i < 3; i++)
-        if (!(sc[i] > 0.0f) || isinf(sc[i]))
-            return cq_errf(err, CQ_EINVAL, "qadd_8: scale %d is %g (must be positive and "
-                           "finite)", i, (double)sc[i]);
-    if (n == 0)
-        return CQ_OK;
-    if (!a || !b || !c)
-        return cq_errf(err, CQ_EINVAL, "qadd_8: NULL buffer");
+    cq_status st = binary_check("qadd_8", dt, a, na, b, nb, sc, c, n, err);
+    if (st != CQ_OK || n == 0)
+        return st;
     if (n == 1) /* both operands scalars: the reference's own formula */
         return cq_qlinear_add_ref(dt, a, na, a_scale, a_zp, b, nb, b_scale, b_zp, c_scale, c_zp,
                                   c, n, err);

@@ -278,26 +278,38 @@ static cq_status infer_qadd(const cq_node *n, int64_t opset, int n_in, const cq_
     return CQ_OK;
 }
 
+/* QLinearAdd's and QLinearMul's inputs (a, a_scale, a_zp, b, b_scale, b_zp,
+ * c_scale, c_zp?): the per-tensor scales and zero points, a, b and c of one
+ * dtype. */
+static cq_status binary_params(const cq_node *n, int n_in, cq_tensor *const *in,
+                               const cq_tensor *y, float *sa, int32_t *za, float *sb,
+                               int32_t *zb, float *sc, int32_t *zc, cq_err *err)
+{
+    if (in[0]->dtype != in[3]->dtype || in[0]->dtype != y->dtype)
+        return cq_errf(err, CQ_EINVAL, "%s '%s': A, B and C must share a dtype", n->op_type,
+                       n->name);
+    cq_status st = scalar_of(n, "a", in[1], sa, NULL, err);
+    if (!st)
+        st = scalar_of(n, "a", in[2], NULL, za, err);
+    if (!st)
+        st = scalar_of(n, "b", in[4], sb, NULL, err);
+    if (!st)
+        st = scalar_of(n, "b", in[5], NULL, zb, err);
+    if (!st)
+        st = scalar_of(n, "c", in[6], sc, NULL, err);
+    if (!st)
+        st = scalar_of(n, "c", n_in > 7 ? in[7] : NULL, NULL, zc, err);
+    return st;
+}
+
 static cq_status run_qadd(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n_out;
     cq_tensor *a = in[0], *b = in[3], *y = out[0];
-    if (a->dtype != b->dtype || a->dtype != y->dtype)
-        return cq_errf(err, CQ_EINVAL, "QLinearAdd '%s': A, B and C must share a dtype", n->name);
-    float sa = 0, sb = 0, sc = 0;
-    int32_t za = 0, zb = 0, zc = 0;
-    cq_status st = scalar_of(n, "a", in[1], &sa, NULL, err);
-    if (!st)
-        st = scalar_of(n, "a", in[2], NULL, &za, err);
-    if (!st)
-        st = scalar_of(n, "b", in[4], &sb, NULL, err);
-    if (!st)
-        st = scalar_of(n, "b", in[5], NULL, &zb, err);
-    if (!st)
-        st = scalar_of(n, "c", in[6], &sc, NULL, err);
-    if (!st)
-        st = scalar_of(n, "c", n_in > 7 ? in[7] : NULL, NULL, &zc, err);
+    float sa, sb, sc;
+    int32_t za, zb, zc;
+    cq_status st = binary_params(n, n_in, in, y, &sa, &za, &sb, &zb, &sc, &zc, err);
     if (st)
         return st;
     int64_t m = cq_tensor_numel(y);
@@ -424,21 +436,9 @@ static cq_status run_qmul(const cq_node *n, int n_in, cq_tensor *const *in, int 
 {
     (void)n_out;
     cq_tensor *a = in[0], *b = in[3], *y = out[0];
-    if (a->dtype != b->dtype || a->dtype != y->dtype)
-        return cq_errf(err, CQ_EINVAL, "QLinearMul '%s': A, B and C must share a dtype", n->name);
-    float sa = 0, sb = 0, sc = 0;
-    int32_t za = 0, zb = 0, zc = 0;
-    cq_status st = scalar_of(n, "a", in[1], &sa, NULL, err);
-    if (!st)
-        st = scalar_of(n, "a", in[2], NULL, &za, err);
-    if (!st)
-        st = scalar_of(n, "b", in[4], &sb, NULL, err);
-    if (!st)
-        st = scalar_of(n, "b", in[5], NULL, &zb, err);
-    if (!st)
-        st = scalar_of(n, "c", in[6], &sc, NULL, err);
-    if (!st)
-        st = scalar_of(n, "c", n_in > 7 ? in[7] : NULL, NULL, &zc, err);
+    float sa, sb, sc;
+    int32_t za, zb, zc;
+    cq_status st = binary_params(n, n_in, in, y, &sa, &za, &sb, &zb, &sc, &zc, err);
     if (st)
         return st;
     /* the product commutes: b is the smaller side */
