@@ -19,6 +19,7 @@
  * operations as cq_requantize; a residual runs in channel order after a 4 x
  * 4 transpose of 128-bit lanes. */
 #include "kern/kern_qconv_internal.h"
+#include "kern/x86/kern_qconv_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -27,30 +28,6 @@
 
 /* ---- the residual epilogue (channel order) ------------------------------ */
 
-/* 16 outputs from sums a (bias included), multipliers m, residual codes r. */
-AI __m128i res16(const cq_qconv2d_params *p, __m512i a, __m512 m, __m512i r)
-{
-    const cq_qconv2d_add *ad = &p->add;
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), m);
-    f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    f = _mm512_add_ps(f, _mm512_set1_ps((float)ad->q_zp));
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ad->q_min)),
-                      _mm512_set1_ps((float)ad->q_max));
-    __m512 rf = _mm512_cvtepi32_ps(r), fix = _mm512_set1_ps(ad->fixed);
-    __m512 v = ad->res_first ? _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(f, _mm512_set1_ps(ad->rb), fix))
-                             : _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->rb), fix));
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)p->y_min)),
-                      _mm512_set1_ps((float)p->y_max));
-    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
-}
-
-AI __m512i ld_res(const cq_qconv2d_params *p, const void *res, __mmask16 m)
-{
-    __m128i r8 = _mm_maskz_loadu_epi8(m, res);
-    return p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
-}
 
 AI __mmask16 mask16(int64_t left)
 {
@@ -67,8 +44,8 @@ void cq__qconv_res_rows_avx512(const cq_qconv2d_params *p, const float *mult,
             __mmask16 m = mask16(j1 - j);
             __m512i a = _mm512_maskz_loadu_epi32(m, acc + i * N + j);
             __m512 mu = _mm512_maskz_loadu_ps(m, mult + j);
-            __m512i r = ld_res(p, (const char *)res + i * N + j, m);
-            _mm_mask_storeu_epi8((char *)y + i * N + j, m, res16(p, a, mu, r));
+            __m512i r = cq__qconv_ld_res(p, (const char *)res + i * N + j, m);
+            _mm_mask_storeu_epi8((char *)y + i * N + j, m, cq__qconv_res16(p, a, mu, r));
         }
 }
 
@@ -270,8 +247,8 @@ static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, int64_t cn, __
     for (int L = 0; L < 4 && 16 * L < cn; L++) {
         __mmask16 m = mask16(cn - 16 * L);
         __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
-        __m512i r = ld_res(&pl->p, res + 16 * L, m);
-        _mm_mask_storeu_epi8(y + 16 * L, m, res16(&pl->p, nv[L], mu, r));
+        __m512i r = cq__qconv_ld_res(&pl->p, res + 16 * L, m);
+        _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16(&pl->p, nv[L], mu, r));
     }
 }
 
@@ -454,8 +431,8 @@ static void row16(const cq_qconv2d_plan *pl, const uint8_t *buf, __mmask16 m, co
                                                               kx * dl),
                                         _mm512_loadu_si512(pl->wt + (q * kw + kx) * 64));
         if (res) {
-            __m512i r = ld_res(p, (const uint8_t *)res + o, m);
-            _mm_mask_storeu_epi8(yb + o, m, res16(p, a, mu, r));
+            __m512i r = cq__qconv_ld_res(p, (const uint8_t *)res + o, m);
+            _mm_mask_storeu_epi8(yb + o, m, cq__qconv_res16(p, a, mu, r));
             continue;
         }
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);

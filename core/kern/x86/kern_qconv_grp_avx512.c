@@ -18,6 +18,7 @@
  * The epilogue is row16's (kern_qconv_avx512.c): the float operations of
  * cq_requantize, or of the residual (kern_qconv.h). */
 #include "kern/kern_qconv_internal.h"
+#include "kern/x86/kern_qconv_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -247,33 +248,13 @@ AI void store4(__m512i b, const int64_t *o, __mmask16 m, uint8_t *y)
     _mm_mask_storeu_epi8(y + o[3], m, _mm512_extracti32x4_epi32(b, 3));
 }
 
-/* 16 outputs from sums a (bias included), multipliers m, residual codes r:
- * kern_qconv_avx512.c's res16. */
-AI __m128i res16(const cq_qconv2d_params *p, __m512i a, __m512 m, __m512i r)
-{
-    const cq_qconv2d_add *ad = &p->add;
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), m);
-    f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    f = _mm512_add_ps(f, _mm512_set1_ps((float)ad->q_zp));
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ad->q_min)),
-                      _mm512_set1_ps((float)ad->q_max));
-    __m512 rf = _mm512_cvtepi32_ps(r), fix = _mm512_set1_ps(ad->fixed);
-    __m512 v = ad->res_first ? _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(f, _mm512_set1_ps(ad->rb), fix))
-                             : _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->rb), fix));
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)p->y_min)),
-                      _mm512_set1_ps((float)p->y_max));
-    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
-}
 
 AI void out16(const cq_qconv2d_params *p, const grp_epi *E, __m512i a, __m512 mu, __mmask16 m,
               const uint8_t *res, uint8_t *y)
 {
     if (res) {
-        __m128i r8 = _mm_maskz_loadu_epi8(m, res);
-        __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
-        _mm_mask_storeu_epi8(y, m, res16(p, a, mu, r));
+        __m512i r = cq__qconv_ld_res(p, res, m);
+        _mm_mask_storeu_epi8(y, m, cq__qconv_res16(p, a, mu, r));
         return;
     }
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
@@ -375,7 +356,7 @@ AI void out16l(const cq_qconv2d_plan *pl, const grp_epi *E, __m512i a, __m512 mu
         __m128i r8 = _mm_shuffle_epi8(_mm_maskz_loadu_epi8(m, res),
                                       _mm_loadu_si128((const __m128i *)pl->gin));
         __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
-        v8 = res16(p, a, mu, r);
+        v8 = cq__qconv_res16(p, a, mu, r);
     } else {
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
         f = _mm512_max_ps(_mm512_min_ps(f, E->cap), E->ncap);
