@@ -267,12 +267,20 @@ static void test_kern_qelt_transpose(void **state)
     }
 }
 
-static void test_kern_qelt_qadd(void **state)
+typedef cq_status (*binary8_fn)(cq_dtype dt, const void *a, int64_t na, float a_scale,
+                                 int32_t a_zp, const void *b, int64_t nb, float b_scale,
+                                 int32_t b_zp, float c_scale, int32_t c_zp, void *c, int64_t n,
+                                 cq_err *err);
+
+/* fast on every ISA against ref (QLinearAdd's or QLinearMul's contract), with
+ * a side of one value on either side, scales that leave the code range or
+ * int32, comparable scales with many ties, and the extremes (b = a or ~a). */
+static void binary_trials(const char *what, binary8_fn ref, binary8_fn fast, uint64_t seed,
+                          float cs_div, int b_flip)
 {
-    (void)state;
     cq_isa isas[3];
     int ni = isa_list(isas);
-    kt_rng r = {0xadd};
+    kt_rng r = {seed};
     static const int64_t sizes[] = {1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4099};
     cq_err err;
     for (int trial = 0; trial < 120; trial++) {
@@ -285,7 +293,7 @@ static void test_kern_qelt_qadd(void **state)
         if (trial % 3) { /* comparable scales: results inside the range, many ties */
             as = (float)kt_int(&r, 1, 64) / 256.0f;
             bs = (float)kt_int(&r, 1, 64) / 256.0f;
-            cs = (float)kt_int(&r, 1, 64) / 128.0f;
+            cs = (float)kt_int(&r, 1, 64) / cs_div;
         }
         int32_t az = (int32_t)kt_int(&r, lo, hi), bz = (int32_t)kt_int(&r, lo, hi),
                 cz = (int32_t)kt_int(&r, lo, hi);
@@ -300,17 +308,15 @@ static void test_kern_qelt_qadd(void **state)
         if (trial % 11 == 3) /* the extremes */
             for (int64_t i = 0; i < n; i++) {
                 a[i] = dt == CQ_S8 ? (uint8_t)(i & 1 ? 0x80 : 0x7f) : (uint8_t)(i & 1 ? 0 : 255);
-                b[i] = a[i];
+                b[i] = b_flip ? (uint8_t)~a[i] : a[i];
             }
-        assert_int_equal(cq_qlinear_add_ref(dt, a, na, as, az, b, nb, bs, bz, cs, cz, want, n,
-                                            &err), CQ_OK);
+        assert_int_equal(ref(dt, a, na, as, az, b, nb, bs, bz, cs, cz, want, n, &err), CQ_OK);
         for (int ii = 0; ii < ni; ii++) {
             cq_kern_set_isa(isas[ii]);
             memset(got, 0x5a, (size_t)n);
-            assert_int_equal(cq_qadd_8(dt, a, na, as, az, b, nb, bs, bz, cs, cz, got, n, &err),
-                             CQ_OK);
+            assert_int_equal(fast(dt, a, na, as, az, b, nb, bs, bz, cs, cz, got, n, &err), CQ_OK);
             if (memcmp(got, want, (size_t)n) != 0)
-                fail_msg("qadd trial %d isa %s n %lld na %lld nb %lld", trial,
+                fail_msg("%s trial %d isa %s n %lld na %lld nb %lld", what, trial,
                          cq_isa_name(isas[ii]), (long long)n, (long long)na, (long long)nb);
         }
         cq_kern_set_isa(CQ_ISA_COUNT);
@@ -321,62 +327,19 @@ static void test_kern_qelt_qadd(void **state)
     }
 }
 
-/* QLinearMul: cq_qmul_8 on every ISA against cq_qlinear_mul_ref, with a side
- * of one value on either side, scales that overflow int32 (the minimum),
- * ties, and the extremes. */
+static void test_kern_qelt_qadd(void **state)
+{
+    (void)state;
+    binary_trials("qadd", cq_qlinear_add_ref, cq_qadd_8, 0xadd, 128.0f, 0);
+}
+
+/* QLinearMul: cq_qmul_8 against cq_qlinear_mul_ref (a sum outside int32 gives
+ * the minimum), and the reference itself on one value by hand. */
 static void test_kern_qelt_qmul(void **state)
 {
     (void)state;
-    cq_isa isas[3];
-    int ni = isa_list(isas);
-    kt_rng r = {0x3a1};
-    static const int64_t sizes[] = {1, 2, 15, 16, 17, 31, 33, 63, 64, 65, 100, 1000, 4099};
+    binary_trials("qmul", cq_qlinear_mul_ref, cq_qmul_8, 0x3a1, 64.0f, 1);
     cq_err err;
-    for (int trial = 0; trial < 120; trial++) {
-        int64_t n = sizes[trial % (int)(sizeof sizes / sizeof sizes[0])];
-        int form = (int)kt_int(&r, 0, 2); /* 0: both n, 1: a scalar, 2: b scalar */
-        int64_t na = form == 1 ? 1 : n, nb = form == 2 ? 1 : n;
-        cq_dtype dt = kt_int(&r, 0, 1) ? CQ_S8 : CQ_U8;
-        int32_t lo = dt == CQ_S8 ? -128 : 0, hi = dt == CQ_S8 ? 127 : 255;
-        float as = random_scale(&r), bs = random_scale(&r), cs = random_scale(&r);
-        if (trial % 3) { /* comparable scales: results inside the range, many ties */
-            as = (float)kt_int(&r, 1, 64) / 256.0f;
-            bs = (float)kt_int(&r, 1, 64) / 256.0f;
-            cs = (float)kt_int(&r, 1, 64) / 64.0f;
-        }
-        int32_t az = (int32_t)kt_int(&r, lo, hi), bz = (int32_t)kt_int(&r, lo, hi),
-                cz = (int32_t)kt_int(&r, lo, hi);
-        if (trial % 17 == 5)
-            az = bz = cz = 0;
-        uint8_t *a = xalloc((size_t)n), *b = xalloc((size_t)n), *want = xalloc((size_t)n),
-                *got = xalloc((size_t)n);
-        for (int64_t i = 0; i < n; i++) {
-            a[i] = (uint8_t)kt_u32(&r);
-            b[i] = (uint8_t)kt_u32(&r);
-        }
-        if (trial % 11 == 3) /* the extremes */
-            for (int64_t i = 0; i < n; i++) {
-                a[i] = dt == CQ_S8 ? (uint8_t)(i & 1 ? 0x80 : 0x7f) : (uint8_t)(i & 1 ? 0 : 255);
-                b[i] = (uint8_t)~a[i];
-            }
-        assert_int_equal(cq_qlinear_mul_ref(dt, a, na, as, az, b, nb, bs, bz, cs, cz, want, n,
-                                            &err), CQ_OK);
-        for (int ii = 0; ii < ni; ii++) {
-            cq_kern_set_isa(isas[ii]);
-            memset(got, 0x5a, (size_t)n);
-            assert_int_equal(cq_qmul_8(dt, a, na, as, az, b, nb, bs, bz, cs, cz, got, n, &err),
-                             CQ_OK);
-            if (memcmp(got, want, (size_t)n) != 0)
-                fail_msg("qmul trial %d isa %s n %lld na %lld nb %lld", trial,
-                         cq_isa_name(isas[ii]), (long long)n, (long long)na, (long long)nb);
-        }
-        cq_kern_set_isa(CQ_ISA_COUNT);
-        cq_free(a);
-        cq_free(b);
-        cq_free(want);
-        cq_free(got);
-    }
-    /* the reference itself: one value, by hand (u8, zero points 0) */
     uint8_t a1 = 200, b1 = 100, c1 = 0;
     assert_int_equal(cq_qlinear_mul_ref(CQ_U8, &a1, 1, 0.01f, 0, &b1, 1, 0.02f, 0, 0.1f, 3, &c1,
                                         1, &err), CQ_OK);
