@@ -185,7 +185,7 @@ static void test_quant_lut_chains(void **state)
 /* A squeeze-excite block: the pool of codes becomes QLinearGlobalAveragePool
  * and the per-channel scaling QLinearMul (ONNX Runtime's arithmetic: within
  * a step of the float QDQ graph at each), the same bits on every ISA and
- * NCHW-only; a SiLU's Mul is left to the executor's table. */
+ * NCHW-only. (A SiLU's Mul is left to the executor's table: lut_chains.) */
 static void test_quant_squeeze_excite(void **state)
 {
     (void)state;
