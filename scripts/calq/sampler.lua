@@ -138,10 +138,19 @@ function sampler.compose(list)
   end)
 end
 
---- Policy by name, for the command line: one of sampler.policies ('-' may
--- stand for '_': class-balanced). opts as for the constructors.
+--- Other names people use for the policies: by_name takes these too.
+sampler.aliases = {
+  random = "uniform", first_n = "first", head = "first",
+  label_balanced = "balanced", class = "class_balanced", per_class = "class_balanced",
+  stratify = "stratified",
+}
+
+--- Policy by name, for the command line: one of sampler.policies or
+-- sampler.aliases, any case ('-' may stand for '_': class-balanced).
+-- opts as for the constructors.
 function sampler.by_name(name, opts)
-  local key = name:gsub("%-", "_")
+  local key = name:lower():gsub("%-", "_")
+  key = sampler.aliases[key] or key
   for _, p in ipairs(sampler.policies) do
     if p == key then return sampler[p](opts) end
   end

@@ -29,9 +29,17 @@ writes the chosen image paths to LIST, one a line; prints the report.
   --pool-count A[-B]  balanced: pool = images with A..B objects (default 1)
   --per-class K     class-balanced: images per category (1)
   --image-root DIR  image folder (default: next to the annotations)
-  --keep-missing    keep images whose file is missing (default: listed, left out)
+                    (random = uniform, first-n = first, label-balanced =
+                    balanced are accepted too)
+  --keep-missing    keep images whose file is missing (default: left out,
+                    with their count and a few of their paths on stderr)
+  --allow-short     write a set smaller than --size (or empty) and exit 0;
+                    by default that is an error (exit 1) and nothing is written
 
 Exit codes: 0 done, 1 bad input (the message names the file and place), 2 usage.]]
+
+-- How many missing paths the command prints before "... and N more".
+local MISSING_SHOWN = 5
 
 local function fail(fmt, ...)
   error("calq sample: " .. fmt:format(...), 0)
@@ -101,6 +109,7 @@ local function run(argv)
     per_class = { type = "integer", default = 1 },
     image_root = { type = "string" },
     keep_missing = { type = "boolean" },
+    allow_short = { type = "boolean" },
   }, "calq sample")
   for _, f in ipairs(opts.format) do
     local known = false
@@ -134,8 +143,11 @@ local function run(argv)
   local missing, missing_idx = ds:missing()
   local cand
   if #missing > 0 then
-    io.stderr:write(("calq sample: %d image file%s missing:\n"):format(#missing, #missing == 1 and "" or "s"))
-    for _, p in ipairs(missing) do io.stderr:write("  ", p, "\n") end
+    local shown = math.min(#missing, MISSING_SHOWN)
+    io.stderr:write(("calq sample: %d of %d image files are missing (%s), e.g.:\n"):format(
+      #missing, #ds, opts.keep_missing and "kept: --keep-missing" or "left out; --keep-missing keeps them"))
+    for i = 1, shown do io.stderr:write("  ", missing[i], "\n") end
+    if shown < #missing then io.stderr:write(("  ... and %d more\n"):format(#missing - shown)) end
     if not opts.keep_missing then
       local gone = {}
       for _, r in ipairs(missing_idx) do gone[r] = true end
@@ -147,6 +159,15 @@ local function run(argv)
   end
   local idx, rep = policy(ds, cand)
   if not idx then error("calq sample: " .. tostring(rep), 0) end
+  local want = opts.size or 1
+  if #idx < want and not opts.allow_short then
+    local total = #ds
+    ds:close()
+    fail("chose %d image%s where %s %d (%d of %d images on disk); nothing written to %s"
+         .. " (--allow-short writes it anyway)", #idx, #idx == 1 and "" or "s",
+         opts.size and "--size asks for" or "at least", want,
+         total - (opts.keep_missing and 0 or #missing), total, opts.output)
+  end
   write_list(opts.output, ds, idx)
   out:write(("  seed %d, policy %s\n"):format(opts.seed, policy.name))
   out:write(sampler.format_report(rep, "  "), "\n")
