@@ -6,11 +6,23 @@
 --     input = { type = "string", multiple = true },  -- --input A --input B -> {A, B}
 --     json = { type = "boolean" },                  -- --json
 --   }, "calq sample")
--- Unknown options, missing values and bad numbers raise "calq sample: ..." (no traceback).
+-- Unknown options, missing values and bad numbers raise a usage error
+-- {usage = "calq sample: ..."} (args.is_usage): the command line prints it
+-- without a traceback and exits 2.
 local args = {}
 
+-- A usage error: a table {usage = "PROG: ..."} that prints as its message.
+-- calq.cli prints it and exits 2 (bad usage); errors of the work stay strings
+-- and exit 1.
+local Usage = { __tostring = function(e) return e.usage end }
+
 local function fail(prog, fmt, ...)
-  error((prog or "calq") .. ": " .. fmt:format(...), 0)
+  error(setmetatable({ usage = (prog or "calq") .. ": " .. fmt:format(...) }, Usage), 0)
+end
+
+--- Whether err is a usage error (raised by args.parse or args.usage_error).
+function args.is_usage(err)
+  return type(err) == "table" and type(err.usage) == "string"
 end
 
 function args.parse(argv, spec, prog)
@@ -73,13 +85,13 @@ end
 -- quantize). Bad usage raises {usage = "PROG: ..."}: the command prints it
 -- and exits 2 (args.command_error).
 function args.usage_error(prog, fmt, ...)
-  error({ usage = (prog .. ": " .. fmt):format(...) })
+  error(setmetatable({ usage = (prog .. ": " .. fmt):format(...) }, Usage), 0)
 end
 
 --- args.parse(argv, spec, prog) and one positional argument, opts.model.
 function args.parse_model(argv, spec, prog)
   local ok, opts, rest = pcall(args.parse, argv, spec, prog)
-  if not ok then error({ usage = opts }) end
+  if not ok then error(opts, 0) end
   if not rest[1] then args.usage_error(prog, "no model given") end
   if #rest > 1 then args.usage_error(prog, "unexpected argument '%s'", rest[2]) end
   opts.model = rest[1]
@@ -109,7 +121,7 @@ end
 --- What a command does with err, raised by args.usage_error or the parse
 -- (print the usage message, return 2) or by the work (raise it again).
 function args.command_error(err)
-  if type(err) == "table" then
+  if args.is_usage(err) then
     io.stderr:write(err.usage, "\n")
     return 2
   end

@@ -1,6 +1,7 @@
 --- calq.cli: the command line (`calq SUBCOMMAND ...`).
 -- Each subcommand is a function(args) returning an exit code. Errors meant for
 -- the user are raised as plain strings and printed by the host without a traceback.
+local args = require "calq.args"
 local calq = require "calq"
 
 local cli = {}
@@ -24,14 +25,14 @@ local function usage()
   return table.concat(lines, "\n")
 end
 
-cli.register("version", "print calq's version", "calq version", function()
+cli.register("version", "print calq's version", "usage: calq version", function()
   print("calq " .. calq.version)
   return 0
 end)
 
-cli.register("run", "run a Lua recipe with calq loaded", "calq run SCRIPT.lua [ARGS]", function(argv)
+cli.register("run", "run a Lua recipe with calq loaded", "usage: calq run SCRIPT.lua [ARGS]", function(argv)
   local path = argv[1]
-  if not path then error("calq run: no script given", 0) end
+  if not path then args.usage_error("calq run", "no script given") end
   local chunk, err = loadfile(path)
   if not chunk then error("calq run: " .. err, 0) end
   local rest = table.move(argv, 2, #argv, 1, {})
@@ -61,15 +62,22 @@ for _, name in ipairs(modules) do
 end
 
 --- Entry point used by the calq host: argv[1..n] are the words after "calq".
+-- Exit codes: 0 done, 1 the work failed (the host prints the message), 2 bad
+-- usage (a one-line reason on stderr).
 function cli.main(argv)
   local name = argv[1]
+  if name == "help" and argv[2] then
+    -- `calq help CMD` is `calq CMD --help`
+    name = argv[2]
+    argv = { name, "--help" }
+  end
   if not name or name == "-h" or name == "--help" or name == "help" then
-    print(usage())
+    if name then print(usage()) else io.stderr:write(usage(), "\n") end
     return name and 0 or 2
   end
   local cmd = commands[name]
   if not cmd then
-    io.stderr:write(("calq: unknown command '%s'\n\n%s\n"):format(name, usage()))
+    io.stderr:write(("calq: unknown command '%s' (calq help lists them)\n"):format(name))
     return 2
   end
   local rest = table.move(argv, 2, #argv, 1, {})
@@ -77,7 +85,14 @@ function cli.main(argv)
     print(cmd.usage)
     return 0
   end
-  return cmd.fn(rest) or 0
+  -- CALQ_TRACEBACK=1 keeps the traceback of where an error was raised
+  local handler = os.getenv("CALQ_TRACEBACK") and function(e)
+    if args.is_usage(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end or function(e) return e end
+  local ok, rc = xpcall(cmd.fn, handler, rest)
+  if ok then return rc or 0 end
+  return args.command_error(rc)
 end
 
 return cli

@@ -138,19 +138,20 @@ function sampler.compose(list)
   end)
 end
 
---- Other names people use for the policies: by_name takes these too.
-sampler.aliases = {
+-- Other names people use for the policies: by_name takes these too.
+local aliases = {
   random = "uniform", first_n = "first", head = "first",
   label_balanced = "balanced", class = "class_balanced", per_class = "class_balanced",
   stratify = "stratified",
 }
 
---- Policy by name, for the command line: one of sampler.policies or
--- sampler.aliases, any case ('-' may stand for '_': class-balanced).
+--- Policy by name, for the command line: one of sampler.policies or a
+-- common name for one (random = uniform, first-n = first, label-balanced =
+-- balanced, class = class-balanced, stratify = stratified), any case ('-' may stand for '_': class-balanced).
 -- opts as for the constructors.
 function sampler.by_name(name, opts)
   local key = name:lower():gsub("%-", "_")
-  key = sampler.aliases[key] or key
+  key = aliases[key] or key
   for _, p in ipairs(sampler.policies) do
     if p == key then return sampler[p](opts) end
   end

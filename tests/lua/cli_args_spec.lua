@@ -11,10 +11,33 @@ local function run(cmd)
 end
 
 describe("calq.cli", function()
+  describe("calq help", function()
+    it("calq help CMD is calq CMD --help, for every command", function()
+      local list = run("help")
+      assert.truthy(list:find("\nrc=0\n$"), list)
+      local n = 0
+      for name in list:gmatch("\n  (%l+) ") do
+        n = n + 1
+        assert.equal(run(name .. " --help"), run("help " .. name), name)
+        assert.truthy(run("help " .. name):find("^usage: calq " .. name), name)
+      end
+      assert.is_true(n >= 10, list)
+    end)
+
+    it("exits 2 with a reason for no command, an unknown one, or an unknown option", function()
+      assert.truthy(run(""):find("^usage: calq COMMAND.*\nrc=2\n$"))
+      assert.equal("calq: unknown command 'frobnicate' (calq help lists them)\nrc=2\n", run("frobnicate"))
+      assert.equal("calq: unknown command 'frobnicate' (calq help lists them)\nrc=2\n", run("help frobnicate"))
+      for _, c in ipairs{ "sample", "mosaic", "conform", "infer", "eval", "calibrate", "merge", "quantize" } do
+        assert.equal(("calq %s: unknown option --frobnicate\nrc=2\n"):format(c), run(c .. " x --frobnicate"), c)
+      end
+    end)
+  end)
+
   describe("calq infer", function()
     it("checks --threads before loading anything", function()
       for _, n in ipairs{ "0", "-3", "1025" } do
-        assert.equal("calq infer: --threads must be 1..1024\nrc=1\n",
+        assert.equal("calq infer: --threads must be 1..1024\nrc=2\n",
           run(("infer %s --input x.npy --output /tmp/never --threads %s"):format(fmnist, n)))
       end
     end)
@@ -22,7 +45,7 @@ describe("calq.cli", function()
 
   describe("calq sample", function()
     it("lists tsv among the formats", function()
-      assert.equal("calq sample: --format: 'parquet' is not one of coco, voc, yolo, dlib, csv, tsv\nrc=1\n",
+      assert.equal("calq sample: --format: 'parquet' is not one of coco, voc, yolo, dlib, csv, tsv\nrc=2\n",
         run("sample --annotations x --format parquet --size 1 --output x"))
     end)
 
@@ -34,7 +57,7 @@ describe("calq.cli", function()
       for i, p in ipairs(sampler.policies) do names[i] = p:gsub("_", "-") end
       assert.truthy(help:find("--policy NAME     " .. table.concat(names, ", ") .. " (default balanced)", 1, true),
         help)
-      assert.equal(("calq sample: --policy: unknown policy 'best' (%s, FILE.lua)\nrc=1\n")
+      assert.equal(("calq sample: --policy: unknown policy 'best' (%s, FILE.lua)\nrc=2\n")
         :format(table.concat(names, ", ")),
         run("sample --annotations x --format coco --size 1 --policy best --output x"))
     end)

@@ -19,7 +19,7 @@ local function run(argv)
     atol = { type = "number", default = 1e-5 },
     verbose = { type = "boolean" },
   }, "calq conform")
-  if #dirs == 0 then error("calq conform: no test folder given", 0) end
+  if #dirs == 0 then args.usage_error("calq conform", "no test folder given") end
   local passed, failed, skipped = 0, 0, 0
   local by_op, dtype_skips = {}, {}
   for _, dir in ipairs(dirs) do

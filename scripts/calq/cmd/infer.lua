@@ -25,6 +25,7 @@ left float and why. --no-lower runs the model as written (float ops between
 float DequantizeLinear and QuantizeLinear).]]
 
 local function fail(fmt, ...) error("calq infer: " .. fmt:format(...), 0) end
+local function misuse(fmt, ...) args.usage_error("calq infer", fmt, ...) end
 
 local function read_tensor(path)
   local t, msg
@@ -47,14 +48,14 @@ local function run(argv)
     precision = { type = "string" },
   }, "calq infer")
   if opts.precision and opts.precision ~= "bf16" and opts.precision ~= "fp32" then
-    fail("--precision must be bf16 or fp32")
+    misuse("--precision must be bf16 or fp32")
   end
   if opts.threads and (opts.threads < 1 or opts.threads > 1024) then
-    fail("--threads must be 1..1024")
+    misuse("--threads must be 1..1024")
   end
   local path = rest[1]
-  if not path then fail("no model given") end
-  if #rest > 1 then fail("unexpected argument '%s'", rest[2]) end
+  if not path then misuse("no model given") end
+  if #rest > 1 then misuse("unexpected argument '%s'", rest[2]) end
   local model, msg = onnx.load(path)
   if not model then fail("%s", msg) end
   local report
@@ -72,13 +73,13 @@ local function run(argv)
   for _, spec in ipairs(opts.input) do
     local name, file = spec:match("^(.-)=(.+)$")
     if not name then
-      if #names ~= 1 then fail("--input %s: name the input (the model has %d)", spec, #names) end
+      if #names ~= 1 then misuse("--input %s: name the input (the model has %d)", spec, #names) end
       name, file = names[1], spec
     end
     feeds[name] = read_tensor(file)
   end
   for _, n in ipairs(names) do
-    if not feeds[n] then fail("no --input for '%s'", n) end
+    if not feeds[n] then misuse("no --input for '%s'", n) end
   end
   if opts.threads then
     local _, terr = model:set_threads(opts.threads)

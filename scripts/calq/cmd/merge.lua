@@ -25,7 +25,7 @@ local function run(argv)
     output = { type = "string" },
     json = { type = "boolean" },
   }, "calq merge")
-  local why = not ok and opts or (#rest == 0 and "calq merge: no statistics files given")
+  local why = not ok and tostring(opts) or (#rest == 0 and "calq merge: no statistics files given")
       or (not opts.output and "calq merge: --output is required")
   if why then
     io.stderr:write(why, "\n")

@@ -46,27 +46,28 @@ local spec = {
 }
 
 local function fail(fmt, ...) error("calq mosaic: " .. fmt:format(...), 0) end
+local function misuse(fmt, ...) args.usage_error("calq mosaic", fmt, ...) end
 
 local function run(argv)
   local o, rest = args.parse(argv, spec, "calq mosaic")
-  if #rest > 0 then fail("unexpected argument '%s'", rest[1]) end
+  if #rest > 0 then misuse("unexpected argument '%s'", rest[1]) end
   local W, H = o.size:match("^(%d+)x(%d+)$")
   W, H = tonumber(W), tonumber(H)
   if not W or W < 32 or H < 32 or W > 8192 or H > 8192 then
-    fail("--size: '%s' is not WxH with sides in 32..8192", o.size)
+    misuse("--size: '%s' is not WxH with sides in 32..8192", o.size)
   end
   local fa, fb
   if o.face_size then
     fa, fb = o.face_size:match("^(%d+)%-(%d+)$")
     fa, fb = tonumber(fa), tonumber(fb)
-    if not fa or fa < 4 or fb < fa then fail("--face-size: '%s' is not A-B with 4 <= A <= B", o.face_size) end
+    if not fa or fa < 4 or fb < fa then misuse("--face-size: '%s' is not A-B with 4 <= A <= B", o.face_size) end
   end
-  if o.count < 1 then fail("--count must be >= 1") end
+  if o.count < 1 then misuse("--count must be >= 1") end
   if o.min_faces < 1 or o.max_faces < o.min_faces then
-    fail("--min-faces and --max-faces need 1 <= min <= max")
+    misuse("--min-faces and --max-faces need 1 <= min <= max")
   end
-  if o.quality < 1 or o.quality > 100 then fail("--quality must be in 1..100") end
-  if #o.crops == 0 and #o.photos == 0 then fail("give --crops or --photos (or both)") end
+  if o.quality < 1 or o.quality > 100 then misuse("--quality must be in 1..100") end
+  if #o.crops == 0 and #o.photos == 0 then misuse("give --crops or --photos (or both)") end
   local crops, photos = {}, {}
   for _, c in ipairs(o.crops) do
     local list, err = mosaic.crops_from_dir(c, o.inset)

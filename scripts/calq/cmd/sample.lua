@@ -41,16 +41,21 @@ Exit codes: 0 done, 1 bad input (the message names the file and place), 2 usage.
 -- How many missing paths the command prints before "... and N more".
 local MISSING_SHOWN = 5
 
+-- Bad usage: exit 2 with the reason (calq.args).
+local function misuse(fmt, ...)
+  args.usage_error("calq sample", fmt, ...)
+end
+
 local function fail(fmt, ...)
   error("calq sample: " .. fmt:format(...), 0)
 end
 
 local function load_sets(opts)
   local files, formats = opts.annotations, opts.format
-  if #files == 0 then fail("--annotations is required") end
-  if #formats == 0 then fail("--format is required") end
+  if #files == 0 then misuse("--annotations is required") end
+  if #formats == 0 then misuse("--format is required") end
   if #formats ~= 1 and #formats ~= #files then
-    fail("give one --format, or one per --annotations (%d formats for %d files)", #formats, #files)
+    misuse("give one --format, or one per --annotations (%d formats for %d files)", #formats, #files)
   end
   local ds
   for i, f in ipairs(files) do
@@ -66,7 +71,7 @@ local function make_policy(opts)
   if opts.pool_count then
     local a, b = opts.pool_count:match("^(%d+)%-(%d+)$")
     if not a then a = opts.pool_count:match("^(%d+)$"); b = a end
-    if not a then fail("--pool-count: '%s' is not N or A-B", opts.pool_count) end
+    if not a then misuse("--pool-count: '%s' is not N or A-B", opts.pool_count) end
     pmin, pmax = tonumber(a), tonumber(b)
   end
   local o = { size = opts.size, threshold = opts.threshold, seed = opts.seed,
@@ -82,10 +87,10 @@ local function make_policy(opts)
   local list = {}
   for name in opts.policy:gmatch("[^,]+") do
     local p, err = sampler.by_name(name, o)
-    if not p then fail("--policy: %s (%s, FILE.lua)", err, policy_names) end
+    if not p then misuse("--policy: %s (%s, FILE.lua)", err, policy_names) end
     list[#list + 1] = p
   end
-  if #list == 0 then fail("--policy is empty") end
+  if #list == 0 then misuse("--policy is empty") end
   return #list == 1 and list[1] or sampler.compose(list)
 end
 
@@ -114,13 +119,13 @@ local function run(argv)
   for _, f in ipairs(opts.format) do
     local known = false
     for _, name in ipairs(data.formats) do known = known or name == f end
-    if not known then fail("--format: '%s' is not one of %s", f, format_names) end
+    if not known then misuse("--format: '%s' is not one of %s", f, format_names) end
   end
   local needs_size = not opts.policy:match("class%-balanced") and not opts.policy:match("class_balanced")
       and not opts.policy:match("%.lua$")
-  if needs_size and not opts.size then fail("--size is required") end
-  if opts.size and opts.size < 0 then fail("--size must be >= 0") end
-  if opts.threshold < 0 then fail("--threshold must be >= 0") end
+  if needs_size and not opts.size then misuse("--size is required") end
+  if opts.size and opts.size < 0 then misuse("--size must be >= 0") end
+  if opts.threshold < 0 then misuse("--threshold must be >= 0") end
   local policy = make_policy(opts)
   local ds = load_sets(opts)
 
