@@ -164,6 +164,7 @@ bench: bootstrap
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/calq $(DESTDIR)$(BINDIR)
 	for f in $(LUA_SRC); do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/$${f#scripts/}; done
+	for f in recipes/profiles/*.lua; do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/calq/profiles/$${f#recipes/profiles/}; done
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LIBDIR)/calq/core.so
 	install -m 755 $(CALQ) $(DESTDIR)$(BINDIR)/calq
 

@@ -89,4 +89,12 @@ int cq__lua_open_calib(lua_State *L);
 /* The quantizer (l_quant.c): calq.Quantizer, calq.quant.lower, calq.quant.match. */
 int cq__lua_open_quant(lua_State *L);
 
+/* Hardware profiles (l_hw.c): core.hw. Convert the profile table at idx
+ * (docs/cost-model.md) into *out, raising a Lua error that names the key and
+ * the problem on a missing, mistyped, unknown or out-of-range field
+ * (cq_hw_check's ranges). Returns 0. */
+struct cq_hw;
+int lcalq_tohw(lua_State *L, int idx, struct cq_hw *out);
+int cq__lua_open_hw(lua_State *L);
+
 #endif

@@ -25,4 +25,6 @@ return {
   inputs = require "calq.inputs",
   quant = require "calq.quant",
   quantize = require "calq.quantize",
+  hw = require "calq.hw",
+  profile = require "calq.profile",
 }
