@@ -32,21 +32,41 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+static int by_op_then_index(const void *a, const void *b)
+{
+    const cq_node *const *x = a, *const *y = b;
+    int c = strcmp((*x)->op_type, (*y)->op_type);
+    return c ? c : (*x < *y ? -1 : *x > *y);
+}
+
 int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size)
 {
-    int count = 0;
+    int count = 0, nu = 0;
     size_t pos = 0;
     if (size)
         buf[0] = '\0';
+    /* the unknown nodes sorted by op name, so that each distinct name is
+     * found in n log n (a hostile model may hold many); listed in model
+     * order, each name at its first node */
+    const cq_node **un = malloc(((size_t)g->n_nodes + 1) * sizeof *un);
+    if (!un)
+        return size ? snprintf(buf, size, "(out of memory)"), 1 : 1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && !cq_op_find(g->nodes[i].op_type, g->nodes[i].domain))
+            un[nu++] = &g->nodes[i];
+    qsort(un, (size_t)nu, sizeof *un, by_op_then_index);
+    unsigned char *first = calloc((size_t)g->n_nodes + 1, 1);
+    if (!first) {
+        free(un);
+        return size ? snprintf(buf, size, "(out of memory)"), 1 : 1;
+    }
+    for (int k = 0; k < nu; k++)
+        if (k == 0 || strcmp(un[k - 1]->op_type, un[k]->op_type))
+            first[un[k] - g->nodes] = 1;
+    free(un);
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *n = &g->nodes[i];
-        if (n->dead || cq_op_find(n->op_type, n->domain))
-            continue;
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++)
-            seen = !g->nodes[j].dead && !strcmp(g->nodes[j].op_type, n->op_type) &&
-                   !cq_op_find(g->nodes[j].op_type, g->nodes[j].domain);
-        if (seen)
+        if (!first[i])
             continue;
         count++;
         if (size && pos < size - 1) {
@@ -58,6 +78,7 @@ int cq_exec_unsupported(const cq_graph *g, char *buf, size_t size)
                 pos = size - 1;
         }
     }
+    free(first);
     return count;
 }
 

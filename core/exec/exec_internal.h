@@ -32,6 +32,12 @@ struct cq_exec {
     int *pool_of;             /* the MaxPool the node runs on its output, or -1 */
     uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
     cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */
+    /* while the fusion is planned only (NULL otherwise): the readers of each
+     * value, and per node the first of the nodes fused into it and the next
+     * one fused into the same node (-1 ends), so that planning stays linear
+     * in the node count */
+    const cq_graph_uses *uses;
+    int *member_first, *member_next;
     /* per value */
     int *readers;             /* live readers, graph outputs count as one more */
     unsigned char *blocked;   /* kept in NCHW16c */

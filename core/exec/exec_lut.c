@@ -120,8 +120,8 @@ static int find_chain(const cq_exec *e, int q, int *chain, int *dq)
         if (chain[k] == q)
             continue;
         int v = g->nodes[chain[k]].outputs[0];
-        int c[LUT_MAX_NODES + 1];
-        int nc = cq_graph_consumers(g, v, c, LUT_MAX_NODES + 1);
+        int nc = cq_graph_uses_count(e->uses, v);
+        const int *c = cq_graph_uses_list(e->uses, v);
         if (nc <= 0 || nc > LUT_MAX_NODES)
             return 0;
         for (int j = 0; j < nc; j++)
@@ -170,14 +170,13 @@ static cq_status run_on_codes(cq_exec *e, int i, cq_tensor **vals, cq_openv *env
     return CQ_OK;
 }
 
-/* The table of the chain dq, chain[0..n) into lut. */
+/* The table of the chain dq, chain[0..n) into lut. vals (by value index,
+ * all NULL) is the caller's, shared by every chain and left all NULL, so
+ * that a table costs its chain's size, not the value count. */
 static cq_status make_table(cq_exec *e, int dq, const int *chain, int n, uint8_t *lut,
-                            cq_err *err)
+                            cq_tensor **vals, cq_err *err)
 {
     const cq_graph *g = e->g;
-    cq_tensor **vals = calloc((size_t)g->n_values, sizeof *vals);
-    if (!vals)
-        return cq_errf(err, CQ_ENOMEM, "out of memory");
     int x = g->nodes[dq].inputs[0];
     int64_t len = 256;
     cq_tensor *codes = cq_tensor_new(g->values[x].dtype, 1, &len, err);
@@ -199,9 +198,13 @@ static cq_status make_table(cq_exec *e, int dq, const int *chain, int n, uint8_t
         const cq_tensor *y = vals[g->nodes[chain[n - 1]].outputs[0]];
         memcpy(lut, cq_tensor_data(y), 256);
     }
-    for (int v = 0; v < g->n_values; v++)
+    cq_tensor_release(vals[x]);
+    vals[x] = NULL;
+    for (int k = -1; k < n; k++) {
+        int v = g->nodes[k < 0 ? dq : chain[k]].outputs[0];
         cq_tensor_release(vals[v]);
-    free(vals);
+        vals[v] = NULL;
+    }
     cq_free(env.scratch);
     return st;
 }
@@ -209,6 +212,7 @@ static cq_status make_table(cq_exec *e, int dq, const int *chain, int n, uint8_t
 cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err)
 {
     const cq_graph *g = e->g;
+    cq_tensor **vals = NULL;
     for (int q = 0; q < g->n_nodes; q++) {
         if (!(caps_of(e, q) & CQ_OP_QUANT) || e->fused_into[q] >= 0)
             continue;
@@ -217,10 +221,15 @@ cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err)
         if (n < 1 || e->lut[dq])
             continue;
         uint8_t *lut = malloc(256);
-        if (!lut)
+        if (!vals)
+            vals = calloc((size_t)g->n_values + 1, sizeof *vals);
+        if (!lut || !vals) {
+            free(lut);
+            free(vals);
             return cq_errf(err, CQ_ENOMEM, "out of memory for a lookup table");
+        }
         cq_err e2;
-        if (make_table(e, dq, chain, n, lut, &e2) != CQ_OK) {
+        if (make_table(e, dq, chain, n, lut, vals, &e2) != CQ_OK) {
             /* the chain stays as it is (the float ops run) */
             free(lut);
             continue;
@@ -231,5 +240,6 @@ cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err)
             e->fused_into[chain[k]] = dq;
         e->out_alias[dq] = g->nodes[q].outputs[0];
     }
+    free(vals);
     return CQ_OK;
 }

@@ -3,6 +3,7 @@
  * capabilities (ops.h), never an op's name; the graph is only read. */
 #include "exec/exec_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned caps_of(const cq_exec *e, int i) { return e->ops[i] ? e->ops[i]->caps : 0; }
@@ -77,13 +78,32 @@ int cq_exec_value_written(const cq_exec *e, int v)
     return 0;
 }
 
-/* Node i (and whatever was fused into it) becomes part of node into. */
+/* Node i (and whatever was fused into it) becomes part of node into: the
+ * members' lists (exec_internal.h) make this cost the size of i's group,
+ * not the node count. */
 static void absorb(cq_exec *e, int i, int into)
 {
-    for (int j = 0; j < e->g->n_nodes; j++)
-        if (e->fused_into[j] == i)
-            e->fused_into[j] = into;
+    int *first = e->member_first, *next = e->member_next;
+    int last = -1;
+    for (int j = first[i]; j >= 0; j = next[j]) {
+        e->fused_into[j] = into;
+        last = j;
+    }
     e->fused_into[i] = into;
+    next[i] = first[i];
+    if (last >= 0) {
+        next[last] = first[into];
+    } else {
+        next[i] = first[into];
+    }
+    first[i] = -1;
+    first[into] = i;
+}
+
+/* Readers of value v (cq_graph_consumers, from the index). */
+static int readers_of(const cq_exec *e, int v)
+{
+    return cq_graph_uses_count(e->uses, v);
 }
 
 /* The gate node (CQ_OP_GATE) computing x * s, s = sigmoid(x) the output
@@ -92,10 +112,11 @@ static void absorb(cq_exec *e, int i, int into)
 static int silu_gate(const cq_exec *e, int i, int x)
 {
     const cq_graph *g = e->g;
-    int c[3], s = g->nodes[i].outputs[0];
-    if (cq_graph_consumers(g, x, c, 3) != 2 || s < 0 || g->values[s].is_output ||
-        cq_graph_consumers(g, s, NULL, 0) != 1 || !same_f32_shape(&g->values[x], &g->values[s]))
+    int s = g->nodes[i].outputs[0];
+    if (readers_of(e, x) != 2 || s < 0 || g->values[s].is_output || readers_of(e, s) != 1 ||
+        !same_f32_shape(&g->values[x], &g->values[s]))
         return -1;
+    const int *c = cq_graph_uses_list(e->uses, x);
     int m = c[0] == i ? c[1] : c[0];
     const cq_node *mn = &g->nodes[m];
     if (!(caps_of(e, m) & CQ_OP_GATE) || e->fused_into[m] >= 0 || mn->n_inputs != 2 ||
@@ -123,7 +144,7 @@ static void plan_act(cq_exec *e, int act_ok, int fn)
         int x = a->inputs[0], p = g->values[x].producer, gate = -1;
         if (p < 0 || g->values[x].is_output)
             continue;
-        if (cq_graph_consumers(g, x, NULL, 0) != 1) {
+        if (readers_of(e, x) != 1) {
             if (!fn || act.kind != CQ_ACT_SIGMOID || (gate = silu_gate(e, i, x)) < 0)
                 continue;
             act.kind = CQ_ACT_SILU;
@@ -135,10 +156,10 @@ static void plan_act(cq_exec *e, int act_ok, int fn)
             ((c & CQ_OP_ACT_FN) && e->precision[p] != CQ_F32))
             continue;
         e->act[p] = act;
-        e->fused_into[i] = p;
+        absorb(e, i, p);
         e->out_alias[p] = a->outputs[0];
         if (gate >= 0) {
-            e->fused_into[gate] = p;
+            absorb(e, gate, p);
             e->out_alias[p] = g->nodes[gate].outputs[0];
         }
     }
@@ -168,8 +189,7 @@ static void plan_residual(cq_exec *e)
         int best = -1, slot = -1;
         for (int s = 0; s < 2; s++) {
             int x = a->inputs[in[s]], r = a->inputs[in[1 - s]], p = g->values[x].producer;
-            if (x == r || p < 0 || g->values[x].is_output ||
-                cq_graph_consumers(g, x, NULL, 0) != 1)
+            if (x == r || p < 0 || g->values[x].is_output || readers_of(e, x) != 1)
                 continue;
             if (!(caps_of(e, p) & CQ_OP_TAKES_RESIDUAL) || e->fused_into[p] >= 0 ||
                 e->out_alias[p] >= 0 || e->res_in[p] >= 0 || e->act[p].kind != CQ_ACT_NONE)
@@ -210,7 +230,7 @@ static void plan_pool(cq_exec *e)
             e->fused_into[i] >= 0 || (m->n_outputs > 1 && m->outputs[1] >= 0))
             continue;
         int x = m->inputs[0], p = run_producer(e, x);
-        if (p < 0 || g->values[x].is_output || cq_graph_consumers(g, x, NULL, 0) != 1 ||
+        if (p < 0 || g->values[x].is_output || readers_of(e, x) != 1 ||
             !g->values[x].has_type || g->values[x].dtype != CQ_F32)
             continue;
         if (!(caps_of(e, p) & CQ_OP_TAKES_POOL) || e->res_in[p] >= 0 || e->pool_of[p] >= 0 ||
@@ -225,17 +245,46 @@ static void plan_pool(cq_exec *e)
 
 cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
 {
+    const cq_graph *g = e->g;
     if (fuse & CQ_FUSE_ALL)
         fuse = CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN | CQ_FUSE_LUT;
-    if ((fuse & CQ_FUSE_LUT) && cq__exec_plan_lut(e, err))
+    cq_graph_uses uses;
+    if (cq_graph_uses_build(g, &uses, err))
         return err->code;
+    size_t nn = (size_t)g->n_nodes + 1;
+    e->member_first = malloc(nn * sizeof *e->member_first);
+    e->member_next = malloc(nn * sizeof *e->member_next);
+    cq_status st = CQ_OK;
+    if (!e->member_first || !e->member_next) {
+        st = cq_errf(err, CQ_ENOMEM, "out of memory planning %d nodes", g->n_nodes);
+        goto out;
+    }
+    e->uses = &uses;
+    for (int i = 0; i < g->n_nodes; i++)
+        e->member_first[i] = e->member_next[i] = -1;
+    if ((fuse & CQ_FUSE_LUT) && (st = cq__exec_plan_lut(e, err)) != CQ_OK)
+        goto out;
+    /* the tables' chains are members of their DequantizeLinear's group */
+    for (int i = 0; i < g->n_nodes; i++) {
+        int h = e->fused_into[i];
+        if (h >= 0) {
+            e->member_next[i] = e->member_first[h];
+            e->member_first[h] = i;
+        }
+    }
     if (fuse & (CQ_FUSE_ACT | CQ_FUSE_ACT_FN))
         plan_act(e, (fuse & CQ_FUSE_ACT) != 0, (fuse & CQ_FUSE_ACT_FN) != 0);
     if (fuse & CQ_FUSE_RESIDUAL)
         plan_residual(e);
     if (fuse & CQ_FUSE_POOL)
         plan_pool(e);
-    return CQ_OK;
+out:
+    e->uses = NULL;
+    free(e->member_first);
+    free(e->member_next);
+    e->member_first = e->member_next = NULL;
+    cq_graph_uses_free(&uses);
+    return st;
 }
 
 /* Whether input k of node i is read in the blocked layout when its value

@@ -283,16 +283,26 @@ cq_status cq_graph_set_data(cq_graph *g, int v, cq_tensor *t, cq_err *err)
     return CQ_OK;
 }
 
-static cq_status list_add(int **list, int *n, int v, cq_err *err)
+/* Append v to a list of values unless it is there. was says whether v's
+ * flag (is_input, is_output, is_initializer) was set before: a value whose
+ * flag is clear is in no list, so only a flagged one is looked for. The
+ * capacity is the next power of two of the count (only this function
+ * grows these lists), so a model's outputs or initializers load in linear
+ * time. */
+static cq_status list_add(int **list, int *n, int v, int was, cq_err *err)
 {
-    for (int i = 0; i < *n; i++)
+    for (int i = 0; was && i < *n; i++)
         if ((*list)[i] == v)
             return CQ_OK;
-    int *q = realloc(*list, (size_t)(*n + 1) * sizeof *q);
-    if (!q)
-        return cq_errf(err, CQ_ENOMEM, "out of memory for a graph list");
-    q[(*n)++] = v;
-    *list = q;
+    if (*n >= MAX_ENTRIES)
+        return cq_errf(err, CQ_ENOMEM, "too many graph inputs, outputs or initializers (%d)", *n);
+    if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: full */
+        int *q = realloc(*list, (size_t)(*n ? 2 * *n : 1) * sizeof *q);
+        if (!q)
+            return cq_errf(err, CQ_ENOMEM, "out of memory for a graph list");
+        *list = q;
+    }
+    (*list)[(*n)++] = v;
     return CQ_OK;
 }
 
@@ -300,16 +310,18 @@ cq_status cq_graph_add_input(cq_graph *g, int v, cq_err *err)
 {
     if (check_value(g, v, err) != CQ_OK)
         return CQ_ERANGE;
+    int was = g->values[v].is_input;
     g->values[v].is_input = 1;
-    return list_add(&g->inputs, &g->n_inputs, v, err);
+    return list_add(&g->inputs, &g->n_inputs, v, was, err);
 }
 
 cq_status cq_graph_add_output(cq_graph *g, int v, cq_err *err)
 {
     if (check_value(g, v, err) != CQ_OK)
         return CQ_ERANGE;
+    int was = g->values[v].is_output;
     g->values[v].is_output = 1;
-    return list_add(&g->outputs, &g->n_outputs, v, err);
+    return list_add(&g->outputs, &g->n_outputs, v, was, err);
 }
 
 cq_status cq_graph_add_initializer(cq_graph *g, int v, cq_tensor *t, cq_err *err)
@@ -318,8 +330,9 @@ cq_status cq_graph_add_initializer(cq_graph *g, int v, cq_tensor *t, cq_err *err
         return CQ_ERANGE;
     if (t && cq_graph_set_data(g, v, t, err) != CQ_OK)
         return err->code;
+    int was = g->values[v].is_initializer;
     g->values[v].is_initializer = 1;
-    return list_add(&g->initializers, &g->n_initializers, v, err);
+    return list_add(&g->initializers, &g->n_initializers, v, was, err);
 }
 
 /* ---- nodes ------------------------------------------------------------- */

@@ -240,6 +240,28 @@ cq_status cq_graph_compact(cq_graph *g, cq_err *err);
  * -1 on ENOMEM. A node whose subgraph (If, Loop, Scan) reads v by name counts
  * as reading it, here and in toposort / compact. */
 int cq_graph_consumers(const cq_graph *g, int v, int *out, int max);
+/* The readers of every value at once, for a pass that asks about many
+ * values (cq_graph_consumers walks every node per call): built in time
+ * linear in nodes + values, the same answer per value as
+ * cq_graph_consumers (live nodes, each once, ascending, subgraph reads
+ * included). It describes g as it was when built: a pass that edits node
+ * inputs asks it only about values whose readers it has not changed, and
+ * values added later are not in it. */
+typedef struct cq_graph_uses {
+    int n_values;  /* values indexed: those g had when built */
+    int *start;    /* v's readers: node[start[v] .. start[v + 1]) */
+    int *node;
+} cq_graph_uses;
+
+/* Fill u for g (ENOMEM on failure, u then empty); free with
+ * cq_graph_uses_free (an empty or freed u is fine). */
+cq_status cq_graph_uses_build(const cq_graph *g, cq_graph_uses *u, cq_err *err);
+void cq_graph_uses_free(cq_graph_uses *u);
+/* Number of readers of v; -1 when v is not in the index. */
+int cq_graph_uses_count(const cq_graph_uses *u, int v);
+/* v's readers (cq_graph_uses_count of them), ascending; NULL when v is not
+ * in the index. */
+const int *cq_graph_uses_list(const cq_graph_uses *u, int v);
 /* Name of the ONNX TensorProto.DataType ("FLOAT", "DOUBLE", ...); "UNKNOWN" otherwise. */
 const char *cq_onnx_type_name(int onnx_type);
 /* Opset version imported for domain ("" or "ai.onnx" are the same); 0 if none. */

@@ -19,36 +19,74 @@ static int has_subgraph(const cq_node *n)
     return 0;
 }
 
-/* Set mark[v] = tag for each value v of g that nodes inside sub (at any
- * depth) read without sub defining it. */
-static void mark_outer_reads(const cq_graph *g, const cq_graph *sub, int *mark, int tag)
+/* Values of g a node marks: mark[v] = tag, and v appended to list (when
+ * list is not NULL; it has room for every value, each is listed once). */
+typedef struct marker {
+    int *mark, tag;
+    int *list, n;
+} marker;
+
+static void mark_one(marker *m, int v)
 {
-    for (int i = 0; i < sub->n_nodes; i++) {
-        const cq_node *n = &sub->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++) {
-            if (n->inputs[k] < 0)
-                continue;
-            const cq_value *sv = &sub->values[n->inputs[k]];
-            if (sv->producer >= 0 || sv->is_input || sv->is_initializer || sv->data)
-                continue;
-            int o = cq_graph_find(g, sv->name);
-            if (o >= 0)
-                mark[o] = tag;
-        }
-        for (int k = 0; k < n->n_attrs; k++)
-            if (n->attrs[k].g)
-                mark_outer_reads(g, n->attrs[k].g, mark, tag);
-    }
+    if (m->mark[v] == m->tag)
+        return;
+    m->mark[v] = m->tag;
+    if (m->list)
+        m->list[m->n++] = v;
 }
 
-static void mark_node_reads(const cq_graph *g, const cq_node *n, int *mark, int tag)
+/* Mark each value of g that nodes inside the subgraphs of node n (at any
+ * depth) read without the subgraph defining it. A work list instead of
+ * recursion: the C stack does not grow with the nesting. ENOMEM -> -1. */
+static int mark_outer_reads(const cq_graph *g, const cq_node *n, marker *m)
+{
+    int cap = 8, top = 0;
+    const cq_graph **todo = malloc((size_t)cap * sizeof *todo);
+    if (!todo)
+        return -1;
+    for (int k = 0; k < n->n_attrs; k++)
+        if (n->attrs[k].g)
+            todo[top++] = n->attrs[k].g;
+    while (top > 0) {
+        const cq_graph *sub = todo[--top];
+        for (int i = 0; i < sub->n_nodes; i++) {
+            const cq_node *sn = &sub->nodes[i];
+            for (int k = 0; k < sn->n_inputs; k++) {
+                if (sn->inputs[k] < 0)
+                    continue;
+                const cq_value *sv = &sub->values[sn->inputs[k]];
+                if (sv->producer >= 0 || sv->is_input || sv->is_initializer || sv->data)
+                    continue;
+                int o = cq_graph_find(g, sv->name);
+                if (o >= 0)
+                    mark_one(m, o);
+            }
+            for (int k = 0; k < sn->n_attrs; k++) {
+                if (!sn->attrs[k].g)
+                    continue;
+                if (top == cap) {
+                    const cq_graph **t = realloc(todo, (size_t)cap * 2 * sizeof *t);
+                    if (!t) {
+                        free(todo);
+                        return -1;
+                    }
+                    todo = t;
+                    cap *= 2;
+                }
+                todo[top++] = sn->attrs[k].g;
+            }
+        }
+    }
+    free(todo);
+    return 0;
+}
+
+static int mark_node_reads(const cq_graph *g, const cq_node *n, marker *m)
 {
     for (int k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0)
-            mark[n->inputs[k]] = tag;
-    for (int k = 0; k < n->n_attrs; k++)
-        if (n->attrs[k].g)
-            mark_outer_reads(g, n->attrs[k].g, mark, tag);
+            mark_one(m, n->inputs[k]);
+    return has_subgraph(n) ? mark_outer_reads(g, n, m) : 0;
 }
 
 static int value_provided(const cq_graph *g, int v)
@@ -109,14 +147,15 @@ static cq_status set_producers(cq_graph *g, cq_err *err)
 }
 
 /* Per live node, the values it reads (inputs and implicit subgraph reads,
- * each once) as a CSR list dstart/dval. */
+ * each once) as a CSR list dstart/dval. Linear in nodes + values. */
 static cq_status build_deps(const cq_graph *g, int **dstart, int **dval, cq_err *err)
 {
     int nn = g->n_nodes, nv = g->n_values;
     int *mark = malloc(((size_t)nv + 1) * sizeof *mark);
+    int *seen = malloc(((size_t)nv + 1) * sizeof *seen);
     int *start = calloc((size_t)nn + 1, sizeof *start);
     int *vals = NULL;
-    if (!mark || !start)
+    if (!mark || !seen || !start)
         goto nomem;
     for (int pass = 0; pass < 2; pass++) {
         int total = 0;
@@ -128,25 +167,12 @@ static cq_status build_deps(const cq_graph *g, int **dstart, int **dval, cq_err 
                 start[i] = total;
             if (n->dead)
                 continue;
-            if (!has_subgraph(n)) {
-                for (int k = 0; k < n->n_inputs; k++) {
-                    int v = n->inputs[k];
-                    if (v < 0 || mark[v] == i)
-                        continue;
-                    mark[v] = i;
-                    if (pass == 1)
-                        vals[total] = v;
-                    total++;
-                }
-                continue;
-            }
-            mark_node_reads(g, n, mark, i);
-            for (int v = 0; v < nv; v++)
-                if (mark[v] == i) {
-                    if (pass == 1)
-                        vals[total] = v;
-                    total++;
-                }
+            marker m = {mark, i, seen, 0};
+            if (mark_node_reads(g, n, &m))
+                goto nomem;
+            if (pass == 1)
+                memcpy(vals + total, seen, (size_t)m.n * sizeof *vals);
+            total += m.n;
         }
         if (pass == 0) {
             vals = malloc(((size_t)total + 1) * sizeof *vals);
@@ -157,11 +183,13 @@ static cq_status build_deps(const cq_graph *g, int **dstart, int **dval, cq_err 
         }
     }
     free(mark);
+    free(seen);
     *dstart = start;
     *dval = vals;
     return CQ_OK;
 nomem:
     free(mark);
+    free(seen);
     free(start);
     free(vals);
     return cq_errf(err, CQ_ENOMEM, "out of memory sorting %d nodes", nn);
@@ -297,9 +325,14 @@ cq_status cq_graph_compact(cq_graph *g, cq_err *err)
     g->n_nodes = m;
     for (int v = 0; v < nv; v++)
         used[v] = g->values[v].is_input || g->values[v].is_output ? 1 : -1;
+    marker mk = {used, 1, NULL, 0};
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *n = &g->nodes[i];
-        mark_node_reads(g, n, used, 1);
+        if (mark_node_reads(g, n, &mk)) {
+            free(used);
+            free(map);
+            return cq_errf(err, CQ_ENOMEM, "out of memory compacting a graph of %d values", nv);
+        }
         for (int k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0)
                 used[n->outputs[k]] = 1;
@@ -351,7 +384,11 @@ int cq_graph_consumers(const cq_graph *g, int v, int *out, int max)
             if (!mark && !(mark = calloc((size_t)g->n_values + 1, sizeof *mark)))
                 return -1;
             mark[v] = 0;
-            mark_node_reads(g, n, mark, 1);
+            marker m = {mark, 1, NULL, 0};
+            if (mark_node_reads(g, n, &m)) {
+                free(mark);
+                return -1;
+            }
             reads = mark[v] == 1;
         }
         if (reads) {
@@ -362,4 +399,57 @@ int cq_graph_consumers(const cq_graph *g, int v, int *out, int max)
     }
     free(mark);
     return count;
+}
+
+cq_status cq_graph_uses_build(const cq_graph *g, cq_graph_uses *u, cq_err *err)
+{
+    int nn = g->n_nodes, nv = g->n_values;
+    int *dstart = NULL, *dval = NULL;
+    memset(u, 0, sizeof *u);
+    cq_status st = build_deps(g, &dstart, &dval, err);
+    if (st != CQ_OK)
+        return st;
+    int total = dstart[nn];
+    u->start = calloc((size_t)nv + 2, sizeof *u->start);
+    u->node = malloc(((size_t)total + 1) * sizeof *u->node);
+    if (!u->start || !u->node) {
+        free(dstart);
+        free(dval);
+        cq_graph_uses_free(u);
+        return cq_errf(err, CQ_ENOMEM, "out of memory indexing the readers of %d values", nv);
+    }
+    /* counts at start[v + 2], prefix sums to start[v + 1], then each
+     * reader placed at start[v + 1]++: start[v] ends as v's first slot */
+    for (int d = 0; d < total; d++)
+        u->start[dval[d] + 2]++;
+    for (int v = 0; v < nv; v++)
+        u->start[v + 2] += u->start[v + 1];
+    for (int i = 0; i < nn; i++) /* node order: each list ascends */
+        for (int d = dstart[i]; d < dstart[i + 1]; d++)
+            u->node[u->start[dval[d] + 1]++] = i;
+    u->n_values = nv;
+    free(dstart);
+    free(dval);
+    return CQ_OK;
+}
+
+void cq_graph_uses_free(cq_graph_uses *u)
+{
+    free(u->start);
+    free(u->node);
+    memset(u, 0, sizeof *u);
+}
+
+int cq_graph_uses_count(const cq_graph_uses *u, int v)
+{
+    if (v < 0 || v >= u->n_values)
+        return -1;
+    return u->start[v + 1] - u->start[v];
+}
+
+const int *cq_graph_uses_list(const cq_graph_uses *u, int v)
+{
+    if (v < 0 || v >= u->n_values)
+        return NULL;
+    return u->node + u->start[v];
 }

@@ -230,7 +230,25 @@ static const float *const_f32(const cq_graph *g, int v, int64_t n)
     return cq_tensor_data(t);
 }
 
+static cq_status fold_bn(cq_graph *g, const cq_graph_uses *uses, int *count, cq_err *err);
+
+/* The readers of every value come from one index built at the start
+ * (cq_graph_uses), so the pass is linear in the node count: folding
+ * rewires a Conv's weights and output, never who reads its old output. */
 cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err)
+{
+    int folded = 0;
+    cq_graph_uses uses;
+    if (cq_graph_uses_build(g, &uses, err))
+        return err->code;
+    cq_status st = fold_bn(g, &uses, &folded, err);
+    cq_graph_uses_free(&uses);
+    if (count)
+        *count = folded;
+    return st;
+}
+
+static cq_status fold_bn(cq_graph *g, const cq_graph_uses *uses, int *count, cq_err *err)
 {
     int folded = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -248,7 +266,7 @@ cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err)
         int ci = g->values[x].producer;
         cq_node *cv = &g->nodes[ci];
         if (cv->dead || strcmp(cv->op_type, "Conv") || (cv->domain && *cv->domain) ||
-            cv->n_inputs < 2 || cq_graph_consumers(g, x, NULL, 0) != 1)
+            cv->n_inputs < 2 || cq_graph_uses_count(uses, x) != 1)
             continue;
         const cq_tensor *w = g->values[cv->inputs[1]].data;
         if (!w || w->dtype != CQ_F32 || !cq_tensor_is_contiguous(w) || w->ndim < 1)
@@ -302,15 +320,20 @@ cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err)
         bn->dead = 1;
         folded++;
     }
-    if (count)
-        *count = folded;
+    *count = folded;
     return CQ_OK;
 }
 
+/* An Identity's readers read its input instead. In topological order, an
+ * Identity's own input was rewired before it is reached, so its output's
+ * readers are still the ones the index built at the start lists: the pass
+ * is linear in the node count. */
 cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
 {
-    (void)err;
     int removed = 0;
+    cq_graph_uses uses;
+    if (cq_graph_uses_build(g, &uses, err))
+        return err->code;
     for (int i = 0; i < g->n_nodes; i++) {
         cq_node *n = &g->nodes[i];
         if (n->dead || strcmp(n->op_type, "Identity") || (n->domain && *n->domain) ||
@@ -319,8 +342,9 @@ cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
         int from = n->inputs[0], to = n->outputs[0];
         if (g->values[to].is_output)
             continue;
-        for (int j = 0; j < g->n_nodes; j++) {
-            cq_node *c = &g->nodes[j];
+        const int *r = cq_graph_uses_list(&uses, to);
+        for (int j = 0; j < cq_graph_uses_count(&uses, to); j++) {
+            cq_node *c = &g->nodes[r[j]];
             for (int k = 0; k < c->n_inputs; k++)
                 if (c->inputs[k] == to)
                     c->inputs[k] = from;
@@ -329,6 +353,7 @@ cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
         n->dead = 1;
         removed++;
     }
+    cq_graph_uses_free(&uses);
     if (count)
         *count = removed;
     return CQ_OK;
