@@ -6,11 +6,16 @@ local json = require "calq.json"
 local onnx = require "calq.onnx"
 local quant = require "calq.quant"
 local quantize = require "calq.quantize"
+local knobs = require "calq.knobs"
 
 local usage = [[
 usage: calq quantize MODEL.onnx --calib LIST|INPUTS.npy [--preprocess PRESET]
                      [--observer NAME] [--keep-fp32 P] ... --output OUT.onnx
        calq quantize MODEL.onnx --stats STATS [options] --output OUT.onnx
+       calq quantize MODEL.onnx --calib DATA --knobs auto --profile P
+                     --task classify|blazeface|sqnr [--tolerance 0.01]
+                     [--max-trials N] --output OUT.onnx
+
 
 Writes OUT.onnx, a standard QDQ model (QuantizeLinear/DequantizeLinear pairs,
 s8 per-channel weights, s32 biases; ONNX Runtime runs it), from calibration
@@ -54,6 +59,26 @@ command writes the same bytes every time, at any thread count.
   --skip-missing       leave missing images out (default: an error)
   --json               print the result as JSON
 
+Knobs (docs/cost-model.md, "Knobs"): per-node int8, bf16 or fp32 for the least
+latency the cost model predicts on a profile, then the accuracy-driven loop:
+quantize, evaluate, move the most sensitive nodes up a precision until the
+metric is within tolerance. The best model found is always written (OUT and
+OUT.knobs.json, its figures); exit 1 when no trial met the goal.
+  --knobs auto         choose the precisions (the precision flags are unused)
+  --profile P          a shipped profile name or a profile .lua (calq probe)
+  --costs SRC          estimated (the cost model on --profile; default) or
+                       measured (each node timed on this host)
+  --task T             classify (top-1, --eval-data/--eval-labels: Fashion-
+                       MNIST's idx files), blazeface (AP on --eval-data
+                       annotations) or sqnr (output SQNR against fp32 on the
+                       calibration items, goal --sqnr-db)
+  --tolerance X        the metric within X relative of fp32's (0.01)
+  --sqnr-db DB         for --task sqnr: the output SQNR to reach (30)
+  --max-trials N       quantize-and-evaluate rounds at most (10)
+  --budget-db DB       the first noise budget, as an output SQNR (default: the
+                       noise of every node with SQNR 18 dB or more in int8)
+  --eval-data F, --eval-labels F, --eval-limit N   the evaluation set
+
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
 local PROG = "calq quantize"
@@ -89,6 +114,17 @@ local function parse(argv)
     threads = { type = "integer" },
     skip_missing = { type = "boolean" },
     json = { type = "boolean" },
+    knobs = { type = "string", choices = { "auto" } },
+    profile = { type = "string" },
+    costs = { type = "string", choices = { "estimated", "measured" } },
+    task = { type = "string", choices = { "classify", "blazeface", "sqnr" } },
+    tolerance = { type = "number" },
+    sqnr_db = { type = "number" },
+    max_trials = { type = "integer" },
+    budget_db = { type = "number" },
+    eval_data = { type = "string" },
+    eval_labels = { type = "string" },
+    eval_limit = { type = "integer" },
   }, PROG)
   if not opts.calib and not opts.stats then usage_error("--calib or --stats is required") end
   if not opts.output then usage_error("--output is required") end
@@ -117,6 +153,22 @@ local function parse(argv)
     precision[#precision + 1] = { p, prec }
   end
   opts.precision_list = precision
+  if opts.knobs then
+    if not opts.calib then usage_error("--knobs auto measures sensitivity on --calib data") end
+    if not opts.task then usage_error("--knobs auto needs --task (classify, blazeface or sqnr)") end
+    if (opts.costs or "estimated") == "estimated" and not opts.profile then
+      usage_error("--knobs auto needs --profile (or --costs measured)")
+    end
+    if opts.tolerance and not (opts.tolerance >= 0 and opts.tolerance < 1) then
+      usage_error("--tolerance must be in [0, 1)")
+    end
+    if opts.max_trials and opts.max_trials < 1 then usage_error("--max-trials must be at least 1") end
+  else
+    for _, k in ipairs{ "profile", "costs", "task", "tolerance", "sqnr_db", "max_trials", "budget_db",
+                        "eval_data", "eval_labels", "eval_limit" } do
+      if opts[k] ~= nil then usage_error("--%s goes with --knobs auto", (k:gsub("_", "-"))) end
+    end
+  end
   return opts
 end
 
@@ -186,6 +238,61 @@ local function print_json(r, opts)
   })
 end
 
+-- --knobs auto: the accuracy-driven loop of calq.knobs; exit 0 when a trial
+-- met the goal, 1 when none did (the best is written all the same).
+local function run_knobs(opts)
+  local prof
+  if opts.profile then
+    local profile = require "calq.profile"
+    local p, perr = profile.load(opts.profile)
+    if not p then io.stderr:write(PROG, ": ", perr, "\n") return 1 end
+    prof = p
+  end
+  local costs = (opts.costs or "estimated") == "measured" and knobs.measured()
+    or knobs.estimated(prof, { threads = opts.threads or 1 })
+  local convert = prof and knobs.profile_convert(prof, opts.threads or 1) or knobs.measured_convert()
+  local metric, goal, goal_text
+  if opts.task == "sqnr" then
+    local db = opts.sqnr_db or 30
+    metric = knobs.metric_sqnr()
+    goal = function(v) return v >= db end
+    goal_text = ("output SQNR >= %g dB"):format(db)
+  else
+    metric = knobs.metric_evaluate{ task = opts.task, data = opts.eval_data, labels = opts.eval_labels,
+                                    limit = opts.eval_limit, threads = opts.threads }
+  end
+  local sched = knobs.schedule{ max_trials = opts.max_trials or 10, sens_items = opts.sens_items,
+                                budget = opts.budget_db and 10 ^ (-opts.budget_db / 10) or nil }
+  local st, err = knobs.run(sched, {
+    model = opts.model_obj, calib = opts.calib, preprocess = opts.preprocess, observer = opts.observer,
+    activations = opts.activations, threads = opts.threads, batch = opts.batch,
+    skip_missing = opts.skip_missing, costs = costs, convert = convert, metric = metric,
+    tolerance = opts.tolerance or 0.01, goal = goal, goal_text = goal_text, output = opts.output,
+    eval_sqnr = opts.task == "sqnr",
+    progress = not opts.json and function(t)
+      io.stderr:write(("knobs trial %d: metric %.4f, predicted %.3f ms, int8 %d bf16 %d fp32 %d%s\n"):format(
+        t.n, t.metric, t.predicted_ms, t.counts.int8, t.counts.bf16, t.counts.fp32, t.met and ", met" or ""))
+    end or nil,
+  })
+  if not st then io.stderr:write(PROG, ": ", err, "\n") return 1 end
+  local b = st.best.trial
+  if opts.json then
+    print(json.encode{ model = opts.model, output = opts.output, figures = st.figures, met = st.met,
+                       reference = st.reference, best = b, trials = #st.trials })
+  else
+    print(("calq quantize --knobs auto: %s -> %s (figures %s)"):format(opts.model, opts.output, st.figures))
+    print(("  reference (fp32) %.4f, best %.4f (trial %d of %d), predicted %.3f ms, int8 %d bf16 %d fp32 %d"):format(
+      st.reference, b.metric, b.n, #st.trials, b.predicted_ms, b.counts.int8, b.counts.bf16, b.counts.fp32))
+  end
+  knobs.close(st)
+  if not st.met then
+    io.stderr:write(("%s: no trial met the goal (%s) in %d trials; the best found (metric %.4f) is saved in %s\n"):format(
+      PROG, st.opts.goal_text, #st.trials, b.metric, opts.output))
+    return 1
+  end
+  return 0
+end
+
 local function run(argv)
   local ok, opts = pcall(parse, argv)
   if ok then
@@ -196,6 +303,11 @@ local function run(argv)
     if ok then opts.model_obj = model end
   end
   if not ok then return args.command_error(opts) end
+  if opts.knobs then
+    local code = run_knobs(opts)
+    opts.model_obj:close()
+    return code
+  end
   local auto = nil -- calq's default
   if opts.no_auto then
     auto = false
