@@ -15,6 +15,7 @@
  * one. */
 #include "lcalq.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -166,6 +167,48 @@ static int stats_info(lua_State *L)
     lua_setfield(L, -2, "min");
     lua_pushnumber(L, in.max);
     lua_setfield(L, -2, "max");
+    return 1;
+}
+
+/* stats:histogram(name) -> {lo, width, counts = {n, ...}} | nil, msg, code:
+ * the histogram observer's bins from the first to the last non-empty one;
+ * counts[k] covers [lo + (k - 1) width, lo + k width) (observer.h's grid:
+ * bin j of 2 bins holds [(j - bins) width, (j - bins + 1) width)). An empty
+ * table's counts are {}; EINVAL for an observer that keeps no histogram. */
+static int stats_histogram(lua_State *L)
+{
+    cq_observer *o = find_obs(L, cq__lua_check_stats(L, 1), 2);
+    if (!o)
+        return 3;
+    cq_observer_info in;
+    cq_observer_get_info(o, &in);
+    const uint64_t *h = cq_observer_hist(o);
+    if (!h) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "'%s': a %s observer keeps no histogram", lua_tostring(L, 2),
+                        cq_obs_kind_name(in.kind));
+        lua_pushliteral(L, "EINVAL");
+        return 3;
+    }
+    int64_t nb = in.bins, first = 2 * nb, last = -1;
+    for (int64_t j = 0; j < 2 * nb; j++) {
+        if (h[j]) {
+            first = j < first ? j : first;
+            last = j;
+        }
+    }
+    double width = ldexp(1.0, in.exp) / (double)nb;
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, last < 0 ? 0.0 : (double)(first - nb) * width);
+    lua_setfield(L, -2, "lo");
+    lua_pushnumber(L, width);
+    lua_setfield(L, -2, "width");
+    lua_createtable(L, last < 0 ? 0 : (int)(last - first + 1), 0);
+    for (int64_t j = first; j <= last; j++) {
+        lua_pushinteger(L, (lua_Integer)h[j]);
+        lua_rawseti(L, -2, j - first + 1);
+    }
+    lua_setfield(L, -2, "counts");
     return 1;
 }
 
@@ -506,7 +549,8 @@ static const luaL_Reg cal_meta[] = {
 
 static const luaL_Reg stats_methods[] = {
     {"save", stats_save}, {"names", stats_names}, {"info", stats_info},
-    {"range", stats_range}, {"qparams", stats_qparams}, {"close", stats_gc},
+    {"range", stats_range}, {"qparams", stats_qparams}, {"histogram", stats_histogram},
+    {"close", stats_gc},
     {NULL, NULL},
 };
 

@@ -10,13 +10,18 @@
  *   calq.io.npy_open(path) -> NpyReader | nil, msg, code: r:shape() ->
  *       {dims}, dtype; r:read(first, count [, step]) -> rows (1-based) of a
  *       file too large to load whole; r:close().
+ *   calq.io.isatty(file) -> boolean: whether a Lua file handle is a terminal;
+ *   calq.io.clock() -> seconds of a monotonic clock (calq.progress's rates).
  */
 #include "lcalq.h"
 #include "io/npy.h"
 #include "io/tfile.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define READER_BOX "calq.TFileReader"
 
@@ -297,9 +302,29 @@ static const luaL_Reg npy_methods[] = {
     {"shape", npy_shape}, {"read", npy_rows}, {"close", npy_gc}, {NULL, NULL},
 };
 
+/* calq.io.isatty(file) -> whether the Lua file handle (io.stderr, ...) is a
+ * terminal: calq.progress draws a bar there and prints plain lines elsewhere. */
+static int l_isatty(lua_State *L)
+{
+    luaL_Stream *f = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    lua_pushboolean(L, f->closef != NULL && f->f != NULL && isatty(fileno(f->f)));
+    return 1;
+}
+
+/* calq.io.clock() -> seconds of a monotonic clock (CLOCK_MONOTONIC), for
+ * rates and time left: os.clock counts CPU time, os.time whole seconds. */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"save", l_save}, {"load", l_load}, {"npy_read", l_npy_read}, {"npy_write", l_npy_write},
-    {"npy_open", l_npy_open}, {NULL, NULL},
+    {"npy_open", l_npy_open}, {"isatty", l_isatty},
+    {"clock", l_clock}, {NULL, NULL},
 };
 
 int cq__lua_open_io(lua_State *L)

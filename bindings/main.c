@@ -5,10 +5,19 @@
  * module under scripts/calq/ (compiled into the binary by tools/embed.lua, so
  * the command runs from anywhere), then hands argv to calq.cli.main. Setting
  * CALQ_SCRIPTS=DIR loads the Lua modules from DIR instead, for development.
+ *
+ * Ctrl-C (SIGINT) stops the work cleanly, as lua.c does: the handler only
+ * sets a hook, and the hook raises the error "interrupted" at the next Lua
+ * instruction, which unwinds like any error (files are written to NAME.tmp
+ * and renamed when complete, and calq.fs.write_atomic removes its .tmp when
+ * interrupted). The command then exits 130 with "calq: interrupted". A
+ * second Ctrl-C before the hook runs kills the process (the default).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -19,6 +28,24 @@ int luaopen_calq_core(lua_State *L);
 struct cq_script { const char *name; const char *chunkname; const char *src; size_t len; };
 extern const struct cq_script cq_scripts[];
 extern const size_t cq_nscripts;
+
+static lua_State *main_state;
+static volatile sig_atomic_t interrupted;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushliteral(L, "interrupted");
+    lua_error(L);
+}
+
+static void on_sigint(int sig)
+{
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills */
+    interrupted = 1;
+    lua_sethook(main_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
 
 static int load_embedded(lua_State *L)
 {
@@ -86,13 +113,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "calq: cannot create a Lua state (out of memory)\n");
         return 2;
     }
+    main_state = L;
+    signal(SIGINT, on_sigint);
     lua_pushcfunction(L, traceback);
     lua_pushcfunction(L, run);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);
     int status = lua_pcall(L, 2, 1, 1);
     int code = 0;
-    if (status != LUA_OK) {
+    if (interrupted) {
+        /* whatever the error became on its way up (or none, if a pcall ate it) */
+        fprintf(stderr, "%scalq: interrupted\n", isatty(2) ? "\r\033[K" : "");
+        code = 130;
+    } else if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         if (!msg)
             msg = "(error object is not a string)";

@@ -28,23 +28,30 @@ function fs.mkdirs(dir)
 end
 
 --- Write text to path.tmp, then rename it to path. Returns true, or nil,
--- message (the .tmp removed) when any step fails.
+-- message (the .tmp removed) when any step fails. An error raised on the way
+-- (Ctrl-C: the calq command's "interrupted") removes the .tmp too and is
+-- raised again, so an interrupted write leaves neither file behind.
 function fs.write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, rerr)
-  end
-  return true
+  local tmp, f = path .. ".tmp", nil
+  local ok, res, msg = pcall(function()
+    local oerr
+    f, oerr = io.open(tmp, "wb")
+    if not f then return nil, oerr end
+    local wok, werr = f:write(text)
+    local cok, cerr = f:close()
+    if not wok or not cok then
+      return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
+    end
+    local rok, rerr = os.rename(tmp, path)
+    if not rok then return nil, ("%s: %s"):format(path, rerr) end
+    return true
+  end)
+  if ok and res then return true end
+  if f == nil and ok then return nil, msg end -- not opened: nothing to remove
+  if io.type(f) == "file" then f:close() end
+  os.remove(tmp)
+  if not ok then error(res, 0) end
+  return nil, msg
 end
 
 return fs
