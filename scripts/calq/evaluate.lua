@@ -23,6 +23,7 @@
 --   limit     the first N images only
 --   threads   calq's threads (1 for the models it opens; a calq.Model given
 --             keeps its own unless threads is set), or ONNX Runtime's (1)
+--   progress  true: show the progress on stderr (calq.progress); default false
 -- classify (Fashion-MNIST layout: idx files, input x / 255 as NCHW [N, 1, H, W]):
 --   data      an idx(.gz) images file, or a folder holding t10k-images-idx3-ubyte.gz
 --             (default /usr/share/datasets/fashion-mnist)
@@ -149,6 +150,13 @@ local function ort_run(opts, m, x, batch, tmp)
   return out, tonumber(text:match('"ms":([%d.]+)')) or 0
 end
 
+-- A calq.progress when opts.progress, else one that shows nothing.
+local function progress_of(opts, label, total, unit)
+  local progress = require "calq.progress"
+  if not opts.progress then return progress.none() end
+  return progress.new{ label = label, total = total, unit = unit }
+end
+
 local function run_calq(m, feeds)
   local out, msg = m.model:run(feeds)
   if not out then fail("%s: %s", m.name, msg) end
@@ -184,6 +192,7 @@ local function classify(opts, models)
   local batch = opts.batch or 500
   local res = { task = "classify", engine = opts.engine, data = images, labels = labels, images = n, models = {} }
   local preds = {}
+  local bar = progress_of(opts, "evaluating", n * #models, "images")
   for k, m in ipairs(models) do
     local ins = m.model:inputs()
     if #ins ~= 1 then fail("%s: a classifier with one input expected, it has %d", m.name, #ins) end
@@ -195,6 +204,7 @@ local function classify(opts, models)
       if not ok then error(out, 0) end
       local _, t = next(out)
       pred, ms = ev.argmax(t), oms
+      bar:add(n)
     else
       for first = 1, n, batch do
         local last = math.min(n, first + batch - 1)
@@ -202,9 +212,11 @@ local function classify(opts, models)
         local _, t = next(out)
         if t:dim() ~= 2 then fail("%s: the output %s is not [N, classes]", m.name, tostring(t):match("^[^\n]*")) end
         for _, c in ipairs(ev.argmax(t)) do pred[#pred + 1] = c end
+        bar:add(last - first + 1)
       end
       ms = (os.clock() - t0) * 1000
     end
+    if k == #models then bar:finish() end
     local acc, right = ev.top1(pred, truth)
     preds[k] = pred
     res.models[k] = { name = m.name, top1 = acc, correct = right, ms = round_ms(ms), lowered = m.lowered }
@@ -286,6 +298,7 @@ local function faces(opts, models)
   local per = {}
   for k = 1, #models do per[k] = { op = {}, ap = {}, ms = 0 } end
   local chunk = opts.engine == "ort" and 64 or 1
+  local bar = progress_of(opts, "evaluating", n, "images")
   for first = 1, n, chunk do
     local last = math.min(n, first + chunk - 1)
     local paths = {}
@@ -313,7 +326,9 @@ local function faces(opts, models)
         per[k].ap[i] = { dets = all, truth = recs[i].truth, ignore = recs[i].ignore }
       end
     end
+    bar:add(last - first + 1)
   end
+  bar:finish()
   local res = {
     task = "blazeface", engine = opts.engine, data = path, images = n, faces = nfaces, side = side,
     score = score, iou = iou, nms_iou = nms_iou, ap_score = ap_score, models = {},

@@ -34,6 +34,9 @@
 --   output      where to write the QDQ model; output_qlinear: calq's integer
 --               form (cq_quant_lower) as well
 --   batch (32), threads, skip_missing: as calq.inputs and calq.calib
+--   progress    true: show the calibration's and the sensitivity's progress
+--               on stderr (calq.progress: a bar on a terminal, plain lines
+--               elsewhere); default false
 -- Returns a result table, or nil and a message when a file, the model or the
 -- data fail (misuse raises):
 --   {model = QDQ calq.Model, quantizer = calq.Quantizer, stats = calq.Stats,
@@ -119,6 +122,8 @@ local function each_batch(o, batch, limit, fn, what)
   local src = open_data(o, batch)
   local next_batch = src:batches()
   local fed = 0
+  local bar = o.progress and require("calq.progress").new{ label = what,
+    total = math.min(limit or src.count, src.count) } or nil
   while not limit or fed < limit do
     local ok, x, n, first = pcall(next_batch)
     if not ok then src:close() fail("%s", x) end
@@ -133,8 +138,10 @@ local function each_batch(o, batch, limit, fn, what)
       fail("%s: %s items %d..%d: %s", tostring(o.calib), what, first, first + n - 1, ferr)
     end
     fed = fed + n
+    if bar then bar:set(fed) end
   end
   src:close()
+  if bar then bar:finish() end
   return fed
 end
 

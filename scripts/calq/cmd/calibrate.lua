@@ -85,6 +85,7 @@ local function run(argv)
   local c, cerr = calib.new(model, { observer = opts.observer, bins = opts.bins, threads = opts.threads })
   if not c then fail("%s: %s", opts.model, cerr) end
   local next_batch = src:batches()
+  local bar = require("calq.progress").new{ label = "calibrating", total = src.count }
   while true do
     local rok, x, n, first = pcall(next_batch)
     if not rok then fail("%s", x) end -- an image that does not decode, a short file
@@ -94,7 +95,9 @@ local function run(argv)
       fail("%s: items %d..%d of the shard: %s", opts.calib, first, first + n - 1, ferr)
     end
     x:close()
+    bar:add(n)
   end
+  bar:finish()
   src:close()
   local stats = c:stats()
   local sok, werr = stats:save(opts.output)

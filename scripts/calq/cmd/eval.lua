@@ -37,6 +37,9 @@ table.
   --limit N         the first N images only
   --threads N       threads of the engine (1)
   --no-lower        calq: run QDQ models as written, not in the integer form
+  --run-dir DIR     write the accuracy table for `calq report` to DIR (default:
+                    a new runs/eval-YYYYmmdd-HHMMSS-N; docs/report.md)
+  --no-run-dir      write no run folder
 
 Exit codes: 0 done, 1 failure (the message names the file), 2 usage.]]
 
@@ -86,6 +89,7 @@ local function print_faces(r)
 end
 
 local function run(argv)
+  local started = os.time()
   local ok, opts, rest = pcall(args.parse, argv, {
     task = { type = "string", choices = { "classify", "blazeface" } },
     data = { type = "string" },
@@ -102,6 +106,8 @@ local function run(argv)
     ap_score = { type = "number" },
     json = { type = "boolean" },
     no_lower = { type = "boolean" },
+    run_dir = { type = "string" },
+    no_run_dir = { type = "boolean" },
   }, "calq eval")
   local function usage_error(msg)
     io.stderr:write(msg, "\n")
@@ -111,6 +117,7 @@ local function run(argv)
   if not opts.task then return usage_error("calq eval: --task is required (classify or blazeface)") end
   if #rest < 1 then return usage_error("calq eval: no model given") end
   if opts.no_lower and opts.engine == "ort" then return usage_error("calq eval: --no-lower is for --engine calq") end
+  if opts.run_dir and opts.no_run_dir then return usage_error("calq eval: --run-dir and --no-run-dir exclude each other") end
   if #rest > 2 then return usage_error(("calq eval: unexpected argument '%s' (one or two models)"):format(rest[3])) end
   for _, k in ipairs { "limit", "batch", "threads" } do
     if opts[k] and opts[k] < 1 then return usage_error(("calq eval: --%s must be >= 1"):format(k)) end
@@ -130,12 +137,13 @@ local function run(argv)
     task = opts.task, model = rest[1], compare = rest[2], engine = opts.engine, data = opts.data,
     labels = opts.labels, format = opts.format, preprocess = opts.preprocess, limit = opts.limit,
     batch = opts.batch, threads = opts.threads, score = opts.score, iou = opts.iou,
-    nms_iou = opts.nms_iou, ap_score = opts.ap_score, lower = not opts.no_lower,
+    nms_iou = opts.nms_iou, ap_score = opts.ap_score, lower = not opts.no_lower, progress = true,
   }
   if not r then
     io.stderr:write("calq eval: ", msg, "\n")
     return 1
   end
+  r.run_dir = require("calq.rundir").after_eval(opts, r, argv, started)
   if opts.json then
     print(json.encode(r))
   elseif classify then
@@ -143,6 +151,7 @@ local function run(argv)
   else
     print_faces(r)
   end
+  if r.run_dir and not opts.json then print("run folder: " .. r.run_dir) end
   return 0
 end
 

@@ -78,6 +78,9 @@ OUT.knobs.json, its figures); exit 1 when no trial met the goal.
   --budget-db DB       the first noise budget, as an output SQNR (default: the
                        noise of every node with SQNR 18 dB or more in int8)
   --eval-data F, --eval-labels F, --eval-limit N   the evaluation set
+  --run-dir DIR        write the run's files for `calq report` to DIR (default:
+                       a new runs/quantize-YYYYmmdd-HHMMSS-N; docs/report.md)
+  --no-run-dir         write no run folder
 
 Exit codes: 0 done, 1 the work failed, 2 bad usage.]]
 
@@ -114,6 +117,8 @@ local function parse(argv)
     threads = { type = "integer" },
     skip_missing = { type = "boolean" },
     json = { type = "boolean" },
+    run_dir = { type = "string" },
+    no_run_dir = { type = "boolean" },
     knobs = { type = "string", choices = { "auto" } },
     profile = { type = "string" },
     costs = { type = "string", choices = { "estimated", "measured" } },
@@ -136,6 +141,7 @@ local function parse(argv)
   end
   if opts.symmetric and opts.asymmetric then usage_error("--symmetric and --asymmetric exclude each other") end
   args.check_data_opts(opts, PROG)
+  if opts.run_dir and opts.no_run_dir then usage_error("--run-dir and --no-run-dir exclude each other") end
   if opts.sens_items and opts.sens_items < 1 then usage_error("--sens-items must be at least 1") end
   if opts.max_auto and opts.max_auto < 0 then usage_error("--max-auto must be at least 0") end
   if (opts.report or opts.auto_fp32) and not opts.calib then
@@ -204,6 +210,7 @@ local function print_text(r, opts)
   for _, b in ipairs(r.bias_clamped) do
     print(("  bias clamped to int32: %d values of node %d '%s'"):format(b.count, b.index, b.name))
   end
+  if r.run_dir then print(("  %-14s %s"):format("run folder", r.run_dir)) end
   if r.sensitivity and opts.report then
     print("sensitivity (each node quantized alone, against fp32):")
     print(quant.format_sensitivity(r.sensitivity, r.nodes))
@@ -235,6 +242,7 @@ local function print_json(r, opts)
     int8 = r.int8, quantizable = r.quantizable, exceptions = #ex > 0 and ex or json.null,
     auto = r.auto and { sqnr = r.auto.sqnr, max = r.auto.max or json.null } or false,
     bias_clamped = #clamp > 0 and clamp or json.null, sensitivity = sens or json.null,
+    run_dir = r.run_dir or json.null,
   })
 end
 
@@ -294,6 +302,7 @@ local function run_knobs(opts)
 end
 
 local function run(argv)
+  local started = os.time()
   local ok, opts = pcall(parse, argv)
   if ok then
     local model, msg = onnx.load(opts.model)
@@ -324,9 +333,10 @@ local function run(argv)
     auto = auto, sensitivity = opts.report and (opts.sens_items or true) or opts.sens_items,
     sensitivity_integer = opts.sens_integer, defaults = not opts.no_default_fp32,
     output = opts.output, output_qlinear = opts.output_qlinear, batch = opts.batch,
-    threads = opts.threads, skip_missing = opts.skip_missing,
+    threads = opts.threads, skip_missing = opts.skip_missing, progress = true,
   }
   if not r then return args.inputs_error(PROG, err) end
+  r.run_dir = require("calq.rundir").after_quantize(opts, r, argv, started)
   if opts.json then print_json(r, opts) else print_text(r, opts) end
   r.quantizer:close()
   r.model:close()

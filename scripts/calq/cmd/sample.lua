@@ -16,7 +16,9 @@ usage: calq sample --annotations FILE --format FORMAT --size N
 
 Reads the annotations (repeat --annotations to merge several sets; give one
 --format for all or one per --annotations), chooses a calibration set and
-writes the chosen image paths to LIST, one a line; prints the report.
+writes the chosen image paths to LIST, one a line; prints the report. Beside
+LIST, LIST.sample.json holds the ground-truth-count histograms before and
+after (calq quantize copies them into its run folder for calq report).
 
   --format FORMAT   ]] .. format_names .. [[
 
@@ -101,6 +103,26 @@ local function write_list(path, ds, idx)
   if not ok then fail("%s", err) end
 end
 
+-- LIST.sample.json next to the list: the ground-truth-count histograms of the
+-- candidates and of the chosen set, which calq quantize copies into its run
+-- folder for calq report (docs/report.md).
+local function write_counts(opts, ds, cand, idx, name)
+  local json = require "calq.json"
+  local function list(h)
+    local t = {}
+    for c = 0, 16 do t[c + 1] = h[c] or 0 end
+    return t
+  end
+  local bins = {}
+  for c = 0, 16 do bins[c + 1] = c == 16 and "16+" or tostring(c) end
+  local ok, err = fs.write_atomic(require("calq.rundir").sample_report_path(opts.output), json.encode{
+    annotations = opts.annotations, policy = name, seed = opts.seed, size = opts.size or json.null,
+    threshold = opts.threshold, candidates = cand and #cand or #ds, chosen = #idx, bins = bins,
+    before = list(ds:histogram(cand)), after = list(ds:histogram(idx)),
+  } .. "\n")
+  if not ok then fail("%s", err) end
+end
+
 local function run(argv)
   local opts = args.parse(argv, {
     annotations = { type = "string", multiple = true },
@@ -174,6 +196,7 @@ local function run(argv)
          total - (opts.keep_missing and 0 or #missing), total, opts.output)
   end
   write_list(opts.output, ds, idx)
+  write_counts(opts, ds, cand, idx, policy.name)
   out:write(("  seed %d, policy %s\n"):format(opts.seed, policy.name))
   out:write(sampler.format_report(rep, "  "), "\n")
   out:write(("  wrote %d path%s to %s\n"):format(#idx, #idx == 1 and "" or "s", opts.output))
