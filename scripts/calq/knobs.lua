@@ -42,7 +42,6 @@ local PIDX = { int8 = 1, bf16 = 2, fp32 = 3 }
 local HUGE = math.huge
 
 M.solve_raw = core.solve
-M.convert_ms = core.convert_ms
 
 local function fail(fmt, ...) error({ msg = fmt:format(...) }, 0) end
 
@@ -188,13 +187,13 @@ function M.measured(rep)
   end, "measured"
 end
 
---- The cost model on a profile (calq.cost, the estimators of cost/cost.h).
+--- The cost model on a profile (calq.cost.model: the estimators of
+-- cost/cost.h) on each variant as the executor plans it.
 function M.estimated(profile, opts)
   opts = opts or {}
   return function(_, m)
-    local okc, cost = pcall(require, "calq.cost")
-    if not okc then return nil, "the cost model (calq.cost) is not available" end
-    local r, err = cost.estimate(m, profile, { threads = opts.threads or 1, memory = opts.memory })
+    local cost = require "calq.cost"
+    local r, err = cost.model(m, profile, { threads = opts.threads or 1, memory = opts.memory })
     if not r then return nil, err end
     local t = {}
     for _, row in ipairs(r.nodes) do t[row.name] = (t[row.name] or 0) + row.predicted_ms end
@@ -212,11 +211,10 @@ function M.measured_convert()
   end
 end
 
---- Conversions on a profile (cost.h's cq_cost_convert_ns).
+--- Conversions on a profile (calq.cost.convert: cost.h's cq_cost_convert_ns).
 function M.profile_convert(profile, threads)
   return function(kind, elements)
-    if not core.convert_ms then error({ msg = "knobs: conversion costs need the cost model (cost.h)" }, 0) end
-    return core.convert_ms(profile, kind, elements, threads or 1)
+    return require("calq.cost").convert(profile, kind, elements, threads or 1)
   end
 end
 
