@@ -54,6 +54,7 @@ local modules = {
   "calibrate",
   "merge",
   "quantize",
+  "report",
 }
 
 for _, name in ipairs(modules) do

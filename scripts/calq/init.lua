@@ -27,4 +27,7 @@ return {
   quantize = require "calq.quantize",
   hw = require "calq.hw",
   profile = require "calq.profile",
+  progress = require "calq.progress",
+  rundir = require "calq.rundir",
+  report = require "calq.report",
 }

@@ -27,7 +27,7 @@ local function clock(s)
   if s >= 3600 then return ("%d:%02d:%02d"):format(s // 3600, s // 60 % 60, s % 60) end
   return ("%d:%02d"):format(s // 60, s % 60)
 end
-progress.clock = clock
+
 
 local function rate_text(rate, unit)
   if not rate then return "-- " .. unit .. "/s" end

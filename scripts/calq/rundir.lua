@@ -137,7 +137,7 @@ local function coarsen(h, max)
   for j = 1, #out do out[j] = out[j] or 0 end
   return { lo = first * g * h.width, width = h.width * g, counts = out }
 end
-rundir.coarsen = coarsen
+
 
 local QRANGE = { u8 = { 0, 255 }, s8 = { -128, 127 } }
 
