@@ -527,6 +527,12 @@ static int m_set_precision(lua_State *L)
     return 1;
 }
 
+struct cq_exec *cq__lua_model_exec(lua_State *L, int idx, cq_err *err)
+{
+    ebox *b = get_exec(L, idx, err);
+    return b ? b->e : NULL;
+}
+
 /* model:memory() -> peak pool bytes, bytes without reuse | nil, msg, code
  * (plans the model first; both are 0 until the first run). */
 static int m_memory(lua_State *L)

@@ -69,6 +69,9 @@ int cq__lua_open_io(lua_State *L);
 /* Whether the Model at idx has been planned by one of its executor methods
  * (l_exec.c): its graph then holds the passes' rewrites (folded constants). */
 int cq__lua_model_planned(lua_State *L, int idx);
+/* The executor of the Model at idx, planned on first use (l_exec.c; what
+ * its methods run); NULL with err filled when planning fails. */
+struct cq_exec *cq__lua_model_exec(lua_State *L, int idx, cq_err *err);
 /* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
 int cq__lua_open_exec(lua_State *L);
 /* The inputs of g at arg (l_exec.c): a Tensor (one-input models) or
@@ -96,7 +99,7 @@ int cq__lua_open_quant(lua_State *L);
 struct cq_hw;
 int lcalq_tohw(lua_State *L, int idx, struct cq_hw *out);
 int cq__lua_open_hw(lua_State *L);
-/* The knob solvers (l_knobs.c): core.knobs. */
-int cq__lua_open_knobs(lua_State *L);
+/* The cost estimators (l_cost.c): core.cost. */
+int cq__lua_open_cost(lua_State *L);
 
 #endif

@@ -55,6 +55,7 @@ local modules = {
   "merge",
   "quantize",
   "report",
+  "cost",
 }
 
 for _, name in ipairs(modules) do

@@ -30,4 +30,5 @@ return {
   progress = require "calq.progress",
   rundir = require "calq.rundir",
   report = require "calq.report",
+  cost = require "calq.cost",
 }

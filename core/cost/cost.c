@@ -1,0 +1,376 @@
+/* cost.c - the cost estimators (cost.h): per node of a planned executor, the
+ * compute, memory, conversion and fixed terms on a hardware profile, and the
+ * whole-model cache simulation that says which level each tensor comes from.
+ * The kernel classes and tile shapes are in cost_kernel.c. */
+#include "cost/cost.h"
+#include "cost/cost_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_info.h"
+
+/* ---- the cache simulation ------------------------------------------------ */
+
+/* An LRU stack at tensor granularity: each value's last access time; a
+ * value's reuse distance is the bytes of the distinct values accessed since. */
+typedef struct lru {
+    int n;            /* values */
+    int64_t *bytes;   /* footprint of each value (0: never touched) */
+    int64_t *stamp;   /* last access, 0: never */
+    int64_t now;
+} lru;
+
+static int lru_init(lru *s, int n)
+{
+    s->n = n;
+    s->now = 0;
+    s->bytes = calloc((size_t)n + 1, sizeof *s->bytes);
+    s->stamp = calloc((size_t)n + 1, sizeof *s->stamp);
+    return s->bytes && s->stamp ? 0 : -1;
+}
+
+static void lru_free(lru *s)
+{
+    free(s->bytes);
+    free(s->stamp);
+}
+
+/* Bytes of the distinct values touched after v's last access; -1 when v was
+ * never touched (a cold miss). */
+static int64_t lru_distance(const lru *s, int v)
+{
+    if (!s->stamp[v])
+        return -1;
+    int64_t d = 0;
+    for (int k = 0; k < s->n; k++)
+        if (s->stamp[k] > s->stamp[v])
+            d += s->bytes[k];
+    return d;
+}
+
+static void lru_touch(lru *s, int v, int64_t bytes)
+{
+    s->stamp[v] = ++s->now;
+    s->bytes[v] = bytes;
+}
+
+/* Capacity of cache level l for a model on tu cores: a private level holds
+ * tu slices of the data (one per core), a shared one the cores' share of it
+ * (the other cores of the socket are taken to use theirs). */
+static double level_capacity(const cq_hw *hw, int l, int tu)
+{
+    const cq_hw_cache *c = &hw->cache[l];
+    return c->shared ? (double)c->size * tu / hw->cores : (double)c->size * tu;
+}
+
+/* Bytes per ns the tu cores draw from level l (hw->n_cache: DRAM). */
+static double level_bw(const cq_hw *hw, int l, int tu)
+{
+    if (l >= hw->n_cache) {
+        double core = hw->mem_bw_core > 0 ? hw->mem_bw_core : hw->mem_bw;
+        return fmin(core * tu, hw->mem_bw); /* GB/s = bytes/ns */
+    }
+    return hw->cache[l].bw * hw->ghz * tu;
+}
+
+/* The level a tensor of `bytes` comes from at reuse distance d (-1: cold,
+ * DRAM): the first whose capacity holds it and what was touched since. */
+static int level_of(const cq_hw *hw, int tu, int64_t d, int64_t bytes)
+{
+    if (d < 0)
+        return hw->n_cache;
+    for (int l = 0; l < hw->n_cache; l++)
+        if ((double)(d + bytes) <= level_capacity(hw, l, tu))
+            return l;
+    return hw->n_cache;
+}
+
+/* ---- one node ------------------------------------------------------------- */
+
+static int64_t tinfo_numel(const cq_tinfo *t)
+{
+    int64_t k = 1;
+    for (int d = 0; d < t->ndim; d++)
+        k *= t->shape[d];
+    return k;
+}
+
+/* The distinct values chain c reads from outside it and writes, with their
+ * bytes as the kernel holds them. */
+typedef struct moved {
+    int n;
+    int v[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
+    int64_t bytes[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
+    unsigned char write[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
+} moved;
+
+static int made_in_chain(const cq_graph *g, const cq_exec_chain *c, int upto, int v)
+{
+    for (int k = 0; k < upto; k++) {
+        const cq_node *n = &g->nodes[c->node[k]];
+        for (int o = 0; o < n->n_outputs; o++)
+            if (n->outputs[o] == v)
+                return 1;
+    }
+    return 0;
+}
+
+static void moved_add(moved *m, int v, int64_t bytes, int write)
+{
+    for (int k = 0; k < m->n; k++)
+        if (m->v[k] == v)
+            return;
+    m->v[m->n] = v;
+    m->bytes[m->n] = bytes;
+    m->write[m->n++] = (unsigned char)write;
+}
+
+static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost_kernel *kk,
+                        moved *m)
+{
+    const cq_graph *g = cq_exec_graph(e);
+    m->n = 0;
+    for (int k = 0; k < c->n; k++) {
+        const cq_node *n = &g->nodes[c->node[k]];
+        for (int a = 0; a < n->n_inputs && a < CQ_OP_MAX_INPUTS; a++) {
+            int v = n->inputs[a];
+            if (v < 0 || made_in_chain(g, c, k, v) || c->in[k][a].ndim < 0)
+                continue;
+            int64_t b = tinfo_numel(&c->in[k][a]) * (int64_t)cq_dtype_info(c->in[k][a].dtype)->size;
+            /* the packed weights of a bf16 kernel are bf16 */
+            if (k == 0 && a == kk->weight_input && kk->weight_esize > 0)
+                b = tinfo_numel(&c->in[k][a]) * kk->weight_esize;
+            moved_add(m, v, b, 0);
+        }
+        for (int o = 0; o < n->n_outputs && o < CQ_OP_MAX_OUTPUTS; o++) {
+            int v = n->outputs[o];
+            if (v < 0 || !cq_exec_value_written(e, v) || c->out[k][o].ndim < 0)
+                continue;
+            moved_add(m, v, tinfo_numel(&c->out[k][o]) *
+                                (int64_t)cq_dtype_info(c->out[k][o].dtype)->size, 1);
+        }
+    }
+}
+
+/* The memory term of one node: each tensor at the bandwidth of the level
+ * the simulation puts it in; the tensors are then touched (reads first, in
+ * input order, then the writes). Returns ns; *level the level most bytes
+ * came from; *bytes their sum. When record is 0 (a warm-up run) only the
+ * stack changes. */
+static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
+                          const cq__cost_kernel *kk, int *level, int64_t *bytes)
+{
+    double ns = 0;
+    int64_t per_level[CQ_HW_MAX_CACHE + 1] = {0};
+    int64_t in_bytes = 0, total = 0;
+    for (int k = 0; k < m->n; k++)
+        if (!m->write[k])
+            in_bytes += m->bytes[k];
+    for (int k = 0; k < m->n; k++) {
+        int64_t b = m->bytes[k];
+        int l;
+        if (m->write[k])
+            /* a write allocates: it lands where it fits next to the inputs */
+            l = level_of(hw, tu, 0, b + in_bytes);
+        else
+            l = level_of(hw, tu, lru_distance(s, m->v[k]), b);
+        ns += (double)b / level_bw(hw, l, tu);
+        per_level[l] += b;
+        total += b;
+    }
+    /* the kernel's tiling: an operand re-read once per tile pass comes back
+     * from the level its size fits in (cost_kernel.c says which and how often) */
+    if (kk->reread_bytes > 0) {
+        int l = level_of(hw, tu, 0, kk->reread_block);
+        ns += (double)kk->reread_bytes / level_bw(hw, l, tu);
+        per_level[l] += kk->reread_bytes;
+    }
+    for (int k = 0; k < m->n; k++)
+        lru_touch(s, m->v[k], m->bytes[k]);
+    int best = 0;
+    for (int l = 1; l <= hw->n_cache; l++)
+        if (per_level[l] > per_level[best])
+            best = l;
+    *level = best;
+    *bytes = total;
+    return ns;
+}
+
+/* ---- the model -------------------------------------------------------------- */
+
+double cq__cost_eff(const cq_hw *hw, const char *name)
+{
+    for (int k = 0; k < hw->n_eff; k++)
+        if (!strcmp(hw->eff[k].name, name))
+            return hw->eff[k].value;
+    return 1.0;
+}
+
+static double mac_rate(const cq_hw *hw, cq_dtype p, int amx)
+{
+    (void)amx; /* the AMX tile rates come with the profile's amx_macs */
+    if (p == CQ_BF16)
+        return hw->macs[CQ_HW_MAC_BF16] > 0 ? hw->macs[CQ_HW_MAC_BF16] : hw->macs[CQ_HW_MAC_F32];
+    if (p == CQ_U8 || p == CQ_S8)
+        return hw->macs[CQ_HW_MAC_S8] > 0 ? hw->macs[CQ_HW_MAC_S8] : hw->macs[CQ_HW_MAC_S8_NOVNNI];
+    return hw->macs[CQ_HW_MAC_F32];
+}
+
+static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
+{
+    if (kind < 0 || elems <= 0)
+        return 0;
+    double rate = hw->cvt[kind] > 0 ? hw->cvt[kind] : 1.0;
+    return (double)elems / (rate * hw->ghz * tu);
+}
+
+static void finish_row(const cq_hw *hw, cq_cost_row *r)
+{
+    r->overhead_ns = hw->node_ns;
+    double work = r->compute_ns + r->cvt_ns;
+    r->ns = fmax(work, r->memory_ns) + r->overhead_ns;
+    r->bound = work >= r->memory_ns ? CQ_COST_COMPUTE : CQ_COST_MEMORY;
+    if (r->overhead_ns > fmax(work, r->memory_ns))
+        r->bound = CQ_COST_OVERHEAD;
+}
+
+static int threads_used(const cq_hw *hw, const cq_cost_opts *o)
+{
+    int t = o->threads < 1 ? 1 : o->threads;
+    return t < hw->cores ? t : hw->cores;
+}
+
+cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *opts, cq_cost *out,
+                       cq_err *err)
+{
+    memset(out, 0, sizeof *out);
+    cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
+    if (opts)
+        o = *opts;
+    if (hw->cores < 1 || hw->ghz <= 0 || hw->macs[CQ_HW_MAC_F32] <= 0)
+        return cq_errf(err, CQ_EINVAL, "cost: profile '%s' has no cores, clock or f32 MAC rate",
+                       hw->name);
+    int tu = threads_used(hw, &o);
+    const cq_graph *g = cq_exec_graph(e);
+    cq_exec_chain *c = malloc(sizeof *c);
+    moved *m = malloc(sizeof *m);
+    cq_cost_row *rows = calloc((size_t)g->n_nodes + 1, sizeof *rows);
+    lru s = {0};
+    if (!c || !m || !rows || lru_init(&s, g->n_values)) {
+        free(c);
+        free(m);
+        free(rows);
+        lru_free(&s);
+        return cq_errf(err, CQ_ENOMEM, "cost: out of memory");
+    }
+    cq_status st = CQ_OK;
+    int nr = 0;
+    /* run 0 (when warm) fills the caches; the last run is the one reported */
+    for (int run = o.warm ? 0 : 1; run < 2 && st == CQ_OK; run++) {
+        nr = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            int rc = cq_exec_node_chain(e, i, c);
+            if (rc == -1)
+                continue;
+            if (rc == -2) {
+                st = cq_errf(err, CQ_EINVAL,
+                             "cost: node %d '%s' (%s): a shape is unknown (run the model once, or "
+                             "give its inputs fixed shapes)",
+                             i, g->nodes[i].name, g->nodes[i].op_type);
+                break;
+            }
+            cq__cost_kernel kk;
+            cq__cost_kernel_of(e, c, hw, tu, &kk);
+            m->n = 0;
+            chain_moved(e, c, &kk, m);
+            cq_cost_row *r = &rows[nr++];
+            memset(r, 0, sizeof *r);
+            r->node = i;
+            r->name = g->nodes[i].name;
+            r->op = g->nodes[i].op_type;
+            r->precision = kk.precision;
+            r->kclass = kk.kclass;
+            r->macs = kk.macs;
+            r->tile_eff = kk.tile_eff;
+            r->n_fused = c->n - 1;
+            r->cvt_elems = kk.cvt_elems;
+            r->level = hw->n_cache;
+            int64_t bytes = 0;
+            double mem = node_memory(hw, tu, &s, m, &kk, &r->level, &bytes);
+            r->bytes = bytes;
+            double eff = cq__cost_eff(hw, kk.kclass);
+            if (eff <= 0)
+                eff = 1.0;
+            if (kk.macs > 0) {
+                double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
+                r->compute_ns = (double)kk.macs / rate;
+                r->memory_ns = mem;
+            } else {
+                /* memory-bound ops reach eff of the bandwidth; their
+                 * arithmetic is one vector op per lane-full of elements */
+                int lanes = hw->vector_bits >= 128 ? hw->vector_bits / 32 : 4;
+                r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu);
+                r->memory_ns = mem / eff;
+            }
+            if (!o.memory) {
+                r->memory_ns = 0;
+                r->level = 0;
+            }
+            r->cvt_ns = cvt_ns(hw, kk.cvt_kind, kk.cvt_elems, tu);
+            finish_row(hw, r);
+        }
+    }
+    free(c);
+    free(m);
+    lru_free(&s);
+    if (st != CQ_OK) {
+        free(rows);
+        return st;
+    }
+    out->n = nr;
+    out->rows = rows;
+    for (int k = 0; k < nr; k++)
+        out->total_ns += rows[k].ns;
+    return CQ_OK;
+}
+
+void cq_cost_free(cq_cost *c)
+{
+    if (!c)
+        return;
+    free(c->rows);
+    memset(c, 0, sizeof *c);
+}
+
+double cq_cost_convert_ns(const cq_hw *hw, cq_hw_cvt kind, int64_t elements, int threads)
+{
+    if (elements <= 0 || (int)kind < 0 || kind >= CQ_HW_CVT_COUNT)
+        return 0;
+    int tu = threads < 1 ? 1 : threads < hw->cores ? threads : hw->cores;
+    /* bytes in and out: f32 one side, 8- or 16-bit codes the other */
+    int64_t in_es = 4, out_es = 4;
+    switch (kind) {
+    case CQ_HW_CVT_QUANT: out_es = 1; break;
+    case CQ_HW_CVT_DEQUANT: in_es = 1; break;
+    case CQ_HW_CVT_REQUANT: in_es = out_es = 1; break;
+    case CQ_HW_CVT_F32_BF16: out_es = 2; break;
+    case CQ_HW_CVT_BF16_F32: in_es = 2; break;
+    default: break;
+    }
+    int64_t bytes = elements * (in_es + out_es);
+    int l = level_of(hw, tu, 0, bytes);
+    double mem = (double)bytes / (level_bw(hw, l, tu) * cq__cost_eff(hw, "eltwise"));
+    return fmax(cvt_ns(hw, kind, elements, tu), mem) + hw->node_ns;
+}
+
+int cq_cost_edge_cvt(cq_dtype from, cq_dtype to)
+{
+    int fi = from == CQ_U8 || from == CQ_S8, ti = to == CQ_U8 || to == CQ_S8;
+    if (fi && !ti)
+        return CQ_HW_CVT_DEQUANT;
+    if (!fi && ti)
+        return CQ_HW_CVT_QUANT;
+    return -1;
+}

@@ -1,0 +1,35 @@
+/*
+ * cost_internal.h - shared by cost.c (the estimators, the cache simulation)
+ * and cost_kernel.c (which kernel a node runs: its class, precision, MACs,
+ * tile efficiency, conversions and tiling re-reads).
+ */
+#ifndef CALQ_COST_INTERNAL_H
+#define CALQ_COST_INTERNAL_H
+
+#include "cost/cost.h"
+#include "exec/exec_info.h"
+
+/* What the estimators need to know of the kernel a fused node runs. */
+typedef struct cq__cost_kernel {
+    const char *kclass;    /* efficiency class (docs/cost-model.md) */
+    cq_dtype precision;    /* the arithmetic's: CQ_F32, CQ_BF16, CQ_U8 / CQ_S8 */
+    int64_t macs;          /* contractions' multiply-accumulates, else 0 */
+    int64_t flops;         /* the rest's arithmetic (cq_op_flops), for memory-bound ops */
+    double tile_eff;       /* lanes doing useful work in the kernel's tiles, (0, 1] */
+    int amx;               /* runs on AMX tiles: the profile's amx_macs rate */
+    int weight_input;      /* the head's input holding packed weights, -1: none */
+    int weight_esize;      /* their bytes per element as packed; 0: as stored */
+    int cvt_kind;          /* cq_hw_cvt of the conversion the node does, -1 none */
+    int64_t cvt_elems;
+    int64_t reread_bytes;  /* bytes the tiling reads again (beyond the first pass) */
+    int64_t reread_block;  /* the size of what is re-read (picks its level) */
+} cq__cost_kernel;
+
+/* Classify chain c (node c->node[0] and what was fused into it) on hw with
+ * tu threads. */
+void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, int tu,
+                        cq__cost_kernel *k);
+/* hw's efficiency of class name, 1.0 when the profile does not name it. */
+double cq__cost_eff(const cq_hw *hw, const char *name);
+
+#endif

@@ -1,0 +1,225 @@
+/* cost_kernel.c - which kernel a node runs, as the cost model sees it: its
+ * efficiency class, the precision of its arithmetic, its MACs, the fraction
+ * of its tiles' lanes doing useful work on these shapes, and the conversions
+ * it does. The rules follow the kernels' own path choice (kern.h, "Internal
+ * layout and the choice of path"; kern_qconv.h, "Paths") and their register
+ * tiles; docs/cost-model.md, "Estimators", lists them. */
+#include "cost/cost_internal.h"
+
+#include <string.h>
+
+/* Useful fraction of n items processed in tiles of t: n / (ceil(n / t) * t). */
+static double fill(int64_t n, int64_t t)
+{
+    if (n <= 0 || t <= 1)
+        return 1.0;
+    return (double)n / (double)(((n + t - 1) / t) * t);
+}
+
+static double max2(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t numel(const cq_tinfo *t)
+{
+    int64_t k = 1;
+    for (int d = 0; d < t->ndim; d++)
+        k *= t->shape[d];
+    return k;
+}
+
+static int is_int8(cq_dtype d)
+{
+    return d == CQ_U8 || d == CQ_S8;
+}
+
+/* The convolution's shape in GEMM terms, from x (n, c, [h,] w), w (m, c/g,
+ * [kh,] kw) and y (n, m, [oh,] ow). */
+typedef struct convshape {
+    int64_t cin, cout, groups, kh, kw, oh, ow, pix, k;
+    int one_by_one; /* 1x1, stride 1, no pad: a plain GEMM over the pixels */
+} convshape;
+
+static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, const cq_tinfo *y,
+                      int transpose, convshape *s)
+{
+    memset(s, 0, sizeof *s);
+    if (x->ndim < 3 || w->ndim < 3 || y->ndim < 3)
+        return -1;
+    s->groups = cq_node_int(n, "group", 1);
+    if (s->groups < 1)
+        s->groups = 1;
+    s->cin = x->shape[1];
+    s->cout = transpose ? w->shape[1] * s->groups : w->shape[0];
+    s->kh = w->ndim >= 4 ? w->shape[2] : 1;
+    s->kw = w->shape[w->ndim - 1];
+    s->oh = y->ndim >= 4 ? y->shape[2] : 1;
+    s->ow = y->shape[y->ndim - 1];
+    s->pix = y->shape[0] * s->oh * s->ow;
+    s->k = s->cin / s->groups * s->kh * s->kw;
+    int64_t st[CQ_MAX_DIMS], pads[2 * CQ_MAX_DIMS];
+    int ns = (int)cq_node_ints(n, "strides", st, CQ_MAX_DIMS);
+    int np = (int)cq_node_ints(n, "pads", pads, 2 * CQ_MAX_DIMS);
+    int unit = 1;
+    for (int d = 0; d < ns; d++)
+        unit &= st[d] == 1;
+    for (int d = 0; d < np; d++)
+        unit &= pads[d] == 0;
+    s->one_by_one = s->kh == 1 && s->kw == 1 && unit && !transpose;
+    return 0;
+}
+
+/* fp32 and bf16 Conv / ConvTranspose (kern.h's paths). */
+static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
+                       cq__cost_kernel *k)
+{
+    const cq_node *n = &cq_exec_graph(e)->nodes[c->node[0]];
+    int transpose = !strcmp(n->op_type, "ConvTranspose");
+    convshape s;
+    k->kclass = "f32_conv";
+    k->weight_input = 1;
+    if (conv_shape(n, &c->in[0][0], &c->in[0][1], &c->out[0][0], transpose, &s))
+        return;
+    int bf16 = k->precision == CQ_BF16;
+    int dw = s.groups > 1 && s.groups == s.cin;
+    int stem = s.groups == 1 && s.cin <= 4 && s.kh * s.kw > 1;
+    if (dw || s.groups > 1 || stem || transpose)
+        bf16 = 0; /* calq's bf16 convolution takes groups 1 and no stem */
+    k->precision = bf16 ? CQ_BF16 : CQ_F32;
+    if (dw) {
+        /* 16-channel blocks on planes up to 14x14, else 16-lane rows */
+        k->kclass = "f32_dw";
+        k->tile_eff = s.oh * s.ow <= 196 ? fill(s.cout, 16) : fill(s.ow, 16);
+    } else if (stem) {
+        k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
+    } else if (s.groups > 1 || transpose) {
+        /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels */
+        k->tile_eff = fill(s.cout / s.groups, 8) * fill(s.pix, 48);
+    } else if (bf16) {
+        k->kclass = "bf16_conv";
+        k->weight_esize = 2;
+        /* AMX: 16 pixels x 16 channels x 32 pairs; else vdpbf16ps pixel-major
+         * tiles (7 pixels x 32 | 48 channels, k in pairs) */
+        k->amx = hw->amx;
+        k->tile_eff = hw->amx ? fill(s.pix, 16) * fill(s.cout, 16) * fill(s.k, 32)
+                              : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
+                                    fill(s.k, 2);
+        k->cvt_kind = CQ_HW_CVT_F32_BF16; /* the input rounded to bf16 */
+        k->cvt_elems = numel(&c->in[0][0]);
+    } else {
+        /* pixel-major implicit GEMM: 7 pixels x 32 | 48 channels; a 1x1 takes
+         * the channel-major 8 x 48 GEMM tile where it wastes fewer lanes */
+        double pm = fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48));
+        k->tile_eff = s.one_by_one ? max2(pm, fill(s.cout, 8) * fill(s.pix, 48)) : pm;
+    }
+}
+
+/* QLinearConv (kern_qconv.h's paths): gemm1x1, igemm, dw, grp. */
+static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
+                      cq__cost_kernel *k)
+{
+    const cq_node *n = &cq_exec_graph(e)->nodes[c->node[0]];
+    convshape s;
+    k->kclass = "s8_conv";
+    k->weight_input = 3;
+    k->cvt_kind = CQ_HW_CVT_REQUANT;
+    k->cvt_elems = c->out[0][0].ndim >= 0 ? numel(&c->out[0][0]) : 0;
+    if (conv_shape(n, &c->in[0][0], &c->in[0][3], &c->out[0][0], 0, &s))
+        return;
+    int dw = s.groups > 1 && s.groups == s.cin && s.cout == s.cin;
+    int grp = !dw && (s.groups > 1 || (s.cin <= 4 && s.kh * s.kw > 1) ||
+                      (s.one_by_one && s.cin <= 32));
+    if (dw) {
+        /* channel vectors of 16, vpdpbusd on quads of kernel rows */
+        k->kclass = "s8_dw";
+        k->tile_eff = fill(s.cout, 16) * fill(s.kh, 4);
+    } else if (grp) {
+        /* 16-output-channel vectors, broadcast input quads */
+        k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
+    } else if (hw->amx) {
+        /* AMX tiles: 16 pixels x 16 channels x 64 products */
+        k->amx = 1;
+        k->tile_eff = fill(s.pix, 16) * fill(s.cout, 16) * fill(s.k, 64);
+    } else {
+        k->tile_eff = fill(s.cout, 16) * fill(s.k, 4);
+    }
+}
+
+/* Gemm / MatMul in f32 or bf16; QLinearMatMul. */
+static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__cost_kernel *k)
+{
+    const cq_node *n = &cq_exec_graph(e)->nodes[c->node[0]];
+    int q = !strcmp(n->op_type, "QLinearMatMul");
+    const cq_tinfo *a = &c->in[0][0], *b = &c->in[0][q ? 3 : 1], *y = &c->out[0][0];
+    k->weight_input = q ? 3 : 1;
+    if (q) {
+        k->kclass = "s8_gemm";
+        k->cvt_kind = CQ_HW_CVT_REQUANT;
+        k->cvt_elems = y->ndim >= 0 ? numel(y) : 0;
+    } else if (k->precision == CQ_BF16 && b->data) {
+        k->kclass = "bf16_gemm";
+        k->weight_esize = 2;
+        k->cvt_kind = CQ_HW_CVT_F32_BF16;
+        k->cvt_elems = a->ndim >= 0 ? numel(a) : 0;
+    } else {
+        k->precision = CQ_F32;
+        k->kclass = "f32_gemm";
+    }
+    if (a->ndim < 1 || y->ndim < 1)
+        return;
+    int64_t nn = y->shape[y->ndim - 1], kk = a->shape[a->ndim - 1];
+    int64_t m = numel(y) / (nn > 0 ? nn : 1);
+    int amx = hw->amx && k->precision != CQ_F32;
+    k->amx = amx;
+    k->tile_eff = amx ? fill(m, 16) * fill(nn, 16) * fill(kk, q ? 64 : 32) : fill(nn, 16);
+}
+
+void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, int tu,
+                        cq__cost_kernel *k)
+{
+    (void)tu;
+    const cq_graph *g = cq_exec_graph(e);
+    int i = c->node[0];
+    const cq_node *n = &g->nodes[i];
+    memset(k, 0, sizeof *k);
+    k->kclass = "eltwise";
+    k->tile_eff = 1.0;
+    k->weight_input = -1;
+    k->cvt_kind = -1;
+    k->precision = cq_exec_node_precision(e, i);
+    if (n->n_inputs > 0 && c->in[0][0].ndim >= 0 && is_int8(c->in[0][0].dtype))
+        k->precision = c->in[0][0].dtype;
+    /* the chain's arithmetic: a contraction's MACs, the rest's flops */
+    for (int j = 0; j < c->n; j++) {
+        const cq_node *nj = &g->nodes[c->node[j]];
+        int64_t f = 0;
+        int kind = cq_op_flops(nj, nj->n_inputs, c->in[j], nj->n_outputs, c->out[j], &f);
+        if (kind == 1)
+            k->macs += f / 2;
+        else if (kind == 0)
+            k->flops += f;
+    }
+    const char *op = n->op_type;
+    if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose"))
+        conv_float(e, c, hw, k);
+    else if (!strcmp(op, "QLinearConv"))
+        conv_int8(e, c, hw, k);
+    else if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul") || !strcmp(op, "QLinearMatMul"))
+        gemm(e, c, hw, k);
+    else if (!strcmp(op, "QuantizeLinear")) {
+        k->cvt_kind = CQ_HW_CVT_QUANT;
+        k->cvt_elems = numel(&c->in[0][0]);
+    } else if (!strcmp(op, "DequantizeLinear")) {
+        /* a table on the codes (CQ_FUSE_LUT) maps codes to codes */
+        k->cvt_kind = cq_exec_node_lut(e, i) ? CQ_HW_CVT_REQUANT : CQ_HW_CVT_DEQUANT;
+        k->cvt_elems = numel(&c->in[0][0]);
+    } else if (!strncmp(op, "QLinear", 7) && n->n_outputs > 0 && c->out[0][0].ndim >= 0) {
+        k->cvt_kind = CQ_HW_CVT_REQUANT; /* QLinearAdd, QLinearMul, pools... */
+        k->cvt_elems = numel(&c->out[0][0]);
+    }
+    if (k->kclass == NULL || !strcmp(k->kclass, "eltwise"))
+        k->macs = 0;
+    if (k->tile_eff <= 0)
+        k->tile_eff = 1.0;
+}
