@@ -49,7 +49,8 @@ int luaopen_calq_core(lua_State *L)
         {"tensor", cq__lua_open_tensor}, {"io", cq__lua_open_io}, {"onnx", cq__lua_open_onnx},
         {"exec", cq__lua_open_exec}, {"data", cq__lua_open_data}, {"image", cq__lua_open_image},
         {"rng", cq__lua_open_rng}, {"calib", cq__lua_open_calib}, {"quant", cq__lua_open_quant},
-        {"hw", cq__lua_open_hw}, {"cost", cq__lua_open_cost}, {NULL, NULL},
+        {"hw", cq__lua_open_hw}, {"knobs", cq__lua_open_knobs},
+        {"cost", cq__lua_open_cost}, {NULL, NULL},
     };
     lua_createtable(L, 0, 10);
     for (const luaL_Reg *g = groups; g->name; g++) {

@@ -99,6 +99,8 @@ int cq__lua_open_quant(lua_State *L);
 struct cq_hw;
 int lcalq_tohw(lua_State *L, int idx, struct cq_hw *out);
 int cq__lua_open_hw(lua_State *L);
+/* The knob solvers (l_knobs.c): core.knobs. */
+int cq__lua_open_knobs(lua_State *L);
 /* The cost estimators (l_cost.c): core.cost. */
 int cq__lua_open_cost(lua_State *L);
 
