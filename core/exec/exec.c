@@ -110,6 +110,32 @@ static cq_status check_model(const cq_graph *g, cq_err *err)
     return CQ_OK;
 }
 
+/* ENOMEM for a value whose shape is known before running (declared, or
+ * inferred from the declared ones and the constants) that would pass the
+ * limit per tensor: refused before anything of its size is allocated. */
+static cq_status check_sizes(const cq_graph *g, const cq_limits *lim, cq_err *err)
+{
+    for (int v = 0; v < g->n_values; v++) {
+        const cq_value *val = &g->values[v];
+        uint64_t bytes;
+        char shape[160], nb[48];
+        int known = val->has_type && val->ndim >= 0 && !val->data;
+        for (int d = 0; known && d < val->ndim; d++)
+            known = val->shape[d] >= 0;
+        if (!known)
+            continue;
+        int over = cq_shape_bytes(val->dtype, val->ndim, val->shape, &bytes) != 0;
+        if (over || bytes > lim->max_tensor_bytes)
+            return cq_errf(err, CQ_ENOMEM, "value '%s' (%s %s) would take %s bytes, above "
+                           "the limit of %llu bytes per tensor (max_tensor_bytes)", val->name,
+                           cq_dtype_info(val->dtype)->name,
+                           cq_shape_str(val->ndim, val->shape, shape, sizeof shape),
+                           cq_shape_bytes_str(val->dtype, val->ndim, val->shape, nb, sizeof nb),
+                           (unsigned long long)lim->max_tensor_bytes);
+    }
+    return CQ_OK;
+}
+
 /* The precision map of opts (checked) into e->precision. */
 static cq_status take_precision(cq_exec *e, const cq_exec_opts *o, cq_err *err)
 {
@@ -199,17 +225,26 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         cq_errf(err, CQ_EINVAL, "cq_exec_new: fuse %d holds bits that are no CQ_FUSE_* flag", o.fuse);
         return NULL;
     }
+    const cq_limits def = CQ_LIMITS_DEFAULT, *lim = o.limits ? o.limits : &def;
+    if (cq_limits_check(lim, err))
+        return NULL;
+    if (g->n_nodes > lim->max_nodes) {
+        cq_errf(err, CQ_ENOMEM, "the graph has %d nodes, above the limit of %lld (max_nodes)",
+                g->n_nodes, (long long)lim->max_nodes);
+        return NULL;
+    }
     if (check_model(g, err))
         return NULL;
-    if (o.optimize ? cq_passes_run(g, NULL, err) : cq_graph_toposort(g, err))
+    if (o.optimize ? cq_passes_run_limited(g, NULL, lim, err) : cq_graph_toposort(g, err))
         return NULL;
-    if (cq_graph_infer_shapes(g, err))
+    if (cq_graph_infer_shapes(g, err) || check_sizes(g, lim, err))
         return NULL;
     cq_exec *e = exec_alloc(g);
     if (!e) {
         cq_errf(err, CQ_ENOMEM, "out of memory");
         return NULL;
     }
+    e->lim = *lim;
     if (take_precision(e, &o, err))
         goto fail;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -381,16 +416,20 @@ static int pool_get(cq_exec *e, size_t size)
 }
 
 /* Bytes of a dense dt tensor of that shape into *bytes; ENOMEM naming
- * kind 'name' above CQ_MAX_VALUE_BYTES. */
-static cq_status value_bytes(cq_dtype dt, int ndim, const int64_t *shape, const char *kind,
-                             const char *name, size_t *bytes, cq_err *err)
+ * kind 'name' above the executor's limit per tensor. */
+static cq_status value_bytes(const cq_exec *e, cq_dtype dt, int ndim, const int64_t *shape,
+                             const char *kind, const char *name, size_t *bytes, cq_err *err)
 {
-    double want = (double)cq_dtype_info(dt)->size;
-    for (int d = 0; d < ndim; d++)
-        want *= (double)shape[d];
-    if (want > (double)CQ_MAX_VALUE_BYTES)
-        return cq_errf(err, CQ_ENOMEM, "%s '%s' would take %.0f bytes (calq's limit is %zu)",
-                       kind, name, want, CQ_MAX_VALUE_BYTES);
+    uint64_t want;
+    char s[160], nb[48];
+    *bytes = 0;
+    int over = cq_shape_bytes(dt, ndim, shape, &want) != 0;
+    if (over || want > e->lim.max_tensor_bytes)
+        return cq_errf(err, CQ_ENOMEM, "%s '%s' (%s %s) would take %s bytes, above the "
+                       "limit of %llu bytes per tensor (max_tensor_bytes)", kind, name,
+                       cq_dtype_info(dt)->name, cq_shape_str(ndim, shape, s, sizeof s),
+                       cq_shape_bytes_str(dt, ndim, shape, nb, sizeof nb),
+                       (unsigned long long)e->lim.max_tensor_bytes);
     *bytes = (size_t)want;
     return CQ_OK;
 }
@@ -434,7 +473,7 @@ static cq_tensor *alloc_value(cq_exec *e, int v, const cq_tinfo *ti, cq_err *err
 {
     const cq_value *val = &e->g->values[v];
     size_t bytes;
-    if (value_bytes(ti->dtype, ti->ndim, ti->shape, "value", val->name, &bytes, err))
+    if (value_bytes(e, ti->dtype, ti->ndim, ti->shape, "value", val->name, &bytes, err))
         return NULL;
     if (val->is_output)
         return cq_tensor_empty(ti->dtype, ti->ndim, ti->shape, err);
@@ -554,7 +593,8 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         if (v < 0) {
             /* an omitted optional output still gets scratch the op may write */
             size_t bytes;
-            st = value_bytes(to[k].dtype, to[k].ndim, to[k].shape, "node", n->name, &bytes, err);
+            st = value_bytes(e, to[k].dtype, to[k].ndim, to[k].shape, "node", n->name, &bytes,
+                             err);
             if (!st && !(out[k] = pool_tensor(e, to[k].dtype, to[k].ndim, to[k].shape, bytes,
                                               n->name, &scratch_blk[k], err)))
                 st = err->code;

@@ -41,6 +41,7 @@
 #ifndef CQ_EXEC_H
 #define CQ_EXEC_H
 
+#include "base/limits.h"
 #include "graph/graph.h"
 
 typedef struct cq_exec cq_exec;
@@ -92,13 +93,20 @@ typedef struct cq_exec_opts {
      * quantizer's lowered graph, not from this map). */
     const cq_dtype *precision;
     int n_precision;
+    /* What the model may make calq allocate (base/limits.h; NULL:
+     * CQ_LIMITS_DEFAULT): more than max_nodes nodes, a value whose shape
+     * is known before running (declared or inferred) or a folded constant
+     * above max_tensor_bytes are refused by cq_exec_new, a value above it
+     * by the run that would make it; ENOMEM naming the value, its shape
+     * and bytes, and the limit. The executor keeps a copy. */
+    const cq_limits *limits;
 } cq_exec_opts;
 
 /* What cq_exec_new(g, NULL, err) uses:
  *     cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
  *     o.fuse = CQ_FUSE_ACT; */
 #define CQ_EXEC_OPTS_DEFAULT {.optimize = 1, .fuse = CQ_FUSE_ALL, .threads = 0, .nchw_only = 0, \
-                              .precision = NULL, .n_precision = 0}
+                              .precision = NULL, .n_precision = 0, .limits = NULL}
 
 /* Called after each node with each of its outputs (node index into g->nodes,
  * output slot, tensor). For a Conv fused with its Relu/Clip, the call is made

@@ -16,6 +16,7 @@ typedef struct cq__exec_block {
 
 struct cq_exec {
     const cq_graph *g;        /* read only after planning */
+    cq_limits lim;            /* cq_exec_opts.limits or the defaults */
     int n_nodes, n_values;    /* g's counts when planned (cq_exec_is_stale) */
     /* per node */
     const cq_op **ops;        /* NULL for dead ones */

@@ -33,6 +33,7 @@
 #define CQ_ONNX_H
 
 #include <stddef.h>
+#include "base/limits.h"
 #include "graph/graph.h"
 
 /* Load a model file. NULL on failure (EIO, EFORMAT, EUNSUPPORTED, ENOMEM).
@@ -42,6 +43,18 @@ cq_graph *cq_onnx_load(const char *path, cq_err *err);
  * buf is not kept. */
 cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name_for_errors,
                               cq_err *err);
+
+/* The same within limits (base/limits.h; NULL: CQ_LIMITS_DEFAULT, which
+ * the two above use): a file or buffer above max_model_bytes is refused
+ * before it is read, a tensor (initializer, Constant, declared input,
+ * output or value_info shape) above max_tensor_bytes and constant data
+ * above max_model_bytes before they are allocated, a graph of more than
+ * max_nodes nodes as the node past it is read: ENOMEM naming the file,
+ * byte, tensor, its shape and bytes, and the limit. EINVAL for a limit
+ * out of range (cq_limits_check). */
+cq_graph *cq_onnx_load_limited(const char *path, const cq_limits *lim, cq_err *err);
+cq_graph *cq_onnx_load_buffer_limited(const void *buf, size_t len, const char *name_for_errors,
+                                      const cq_limits *lim, cq_err *err);
 
 /* Save g to path (written to path.tmp, fsynced, renamed). Dead nodes are
  * skipped; values holding data that are not initializers yet (folded

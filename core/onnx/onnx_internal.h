@@ -4,6 +4,13 @@
 
 #include "onnx/onnx.h"
 #include "onnx/pb.h"
+#include "base/limits.h"
+
+/* What a model read has used of its limits: the reader's cq_pb.ud. */
+typedef struct cq__onnx_budget {
+    cq_limits lim;
+    uint64_t data_bytes;          /* constant data decoded so far */
+} cq__onnx_budget;
 
 /* A TensorProto as read. t is NULL when calq cannot hold it; unsupported
  * then says why (static string). */
@@ -17,7 +24,10 @@ typedef struct cq__onnx_tensor {
 } cq__onnx_tensor;
 
 /* Read the TensorProto message m. EFORMAT on malformed data, EUNSUPPORTED on
- * external data or segments; a dtype calq lacks is not an error (t NULL). */
+ * external data or segments; a dtype calq lacks is not an error (t NULL).
+ * ENOMEM, before allocating, for a tensor above the limits of m->ud (a
+ * cq__onnx_budget, whose data_bytes it adds to; NULL: CQ_LIMITS_DEFAULT's
+ * max_tensor_bytes). */
 cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out);
 void cq__onnx_tensor_clear(cq__onnx_tensor *ot);
 /* Append t as TensorProto field num (name may be NULL). */

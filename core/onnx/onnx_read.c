@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_GRAPH_DEPTH 16
 /* Inputs or outputs of one node: more is a hostile file, not a model. */
@@ -180,6 +181,31 @@ static cq_status read_type(cq_pb *m, vtype *t)
     return st;
 }
 
+/* ENOMEM when value name's declared shape, fully known, is a tensor above
+ * the limit per tensor (m->ud, a cq__onnx_budget). A dtype calq lacks
+ * counts one byte per element. */
+static cq_status declared_size(const cq_pb *m, const cq_pb_field *f, const char *name,
+                               const vtype *t)
+{
+    const cq__onnx_budget *b = m->ud;
+    cq_dtype dt;
+    uint64_t bytes;
+    char shape[160], nb[48];
+    for (int d = 0; d < t->ndim; d++)
+        if (t->dims[d] < 0)
+            return CQ_OK; /* symbolic: the executor checks what it infers */
+    if (cq_dtype_from_onnx(t->elem, &dt))
+        dt = CQ_U8;
+    int over = cq_shape_bytes(dt, t->ndim, t->dims, &bytes) != 0;
+    if (!b || (!over && bytes <= b->lim.max_tensor_bytes))
+        return CQ_OK;
+    return cq_pb_fail(m, f, CQ_ENOMEM, "value '%s' (%s %s) would take %s bytes, above the "
+                      "limit of %llu bytes per tensor (max_tensor_bytes)", name,
+                      cq_onnx_type_name(t->elem), cq_shape_str(t->ndim, t->dims, shape, sizeof shape),
+                      cq_shape_bytes_str(dt, t->ndim, t->dims, nb, sizeof nb),
+                      (unsigned long long)b->lim.max_tensor_bytes);
+}
+
 /* Read a ValueInfoProto (field f of m) into the graph; *out gets the value. */
 static cq_status read_value_info(cq_pb *m, const cq_pb_field *f, cq_graph *g, int *out)
 {
@@ -214,6 +240,8 @@ static cq_status read_value_info(cq_pb *m, const cq_pb_field *f, cq_graph *g, in
         st = code_of(&sub);
     if (st == CQ_OK && (!name || !*name))
         st = cq_pb_fail(m, f, CQ_EFORMAT, "value without a name");
+    if (st == CQ_OK && has_type && t.has_tensor && t.ndim >= 0 && t.ndim <= CQ_MAX_DIMS)
+        st = declared_size(m, f, name, &t);
     int v = -1;
     if (st == CQ_OK) {
         v = cq_graph_value(g, name, m->err);
@@ -450,6 +478,10 @@ static cq_status read_node(cq_pb *m, const cq_pb_field *nf, cq_graph *g, int dep
         st = cq_pb_fail(m, nf, CQ_EFORMAT, "node '%s' has no op_type", name ? name : "");
     if (st == CQ_OK && (nin > MAX_NODE_IO || nout > MAX_NODE_IO))
         st = cq_pb_fail(m, nf, CQ_EFORMAT, "node '%s' has too many inputs or outputs", name);
+    const cq__onnx_budget *bud = m->ud;
+    if (st == CQ_OK && bud && g->n_nodes >= bud->lim.max_nodes)
+        st = cq_pb_fail(m, nf, CQ_ENOMEM, "more than %lld nodes in one graph, the limit "
+                        "(max_nodes)", (long long)bud->lim.max_nodes);
     int n = -1;
     if (st == CQ_OK) {
         n = cq_graph_add_node(g, op, name ? name : "", domain ? domain : "", (int)nin,
@@ -643,16 +675,28 @@ static cq_status read_model(cq_pb *m, cq_graph *g)
     return st;
 }
 
-cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name, cq_err *err)
+cq_graph *cq_onnx_load_buffer_limited(const void *buf, size_t len, const char *name,
+                                      const cq_limits *lim, cq_err *err)
 {
     cq_err_clear(err);
     if (!name)
         name = "<buffer>";
+    cq__onnx_budget budget = {CQ_LIMITS_DEFAULT, 0};
+    if (cq_limits_check(lim, err))
+        return NULL;
+    if (lim)
+        budget.lim = *lim;
+    if (len > budget.lim.max_model_bytes) {
+        cq_errf(err, CQ_ENOMEM, "%s: %zu bytes, above the limit of %llu bytes per model "
+                "(max_model_bytes)", name, len, (unsigned long long)budget.lim.max_model_bytes);
+        return NULL;
+    }
     cq_graph *g = cq_graph_new(err);
     if (!g)
         return NULL;
     cq_pb m;
     cq_pb_init(&m, buf, len, name, "ModelProto", model_names, err);
+    m.ud = &budget;
     cq_status st = read_model(&m, g);
     if (st == CQ_OK && (st = cq_graph_toposort(g, err)) != CQ_OK)
         cq_err_prefix(err, st, "%s: ", name);
@@ -663,13 +707,35 @@ cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name, cq_
     return g;
 }
 
-cq_graph *cq_onnx_load(const char *path, cq_err *err)
+cq_graph *cq_onnx_load_buffer(const void *buf, size_t len, const char *name, cq_err *err)
 {
+    return cq_onnx_load_buffer_limited(buf, len, name, NULL, err);
+}
+
+cq_graph *cq_onnx_load_limited(const char *path, const cq_limits *lim, cq_err *err)
+{
+    const cq_limits def = CQ_LIMITS_DEFAULT;
+    struct stat sb;
+    if (cq_limits_check(lim, err))
+        return NULL;
+    /* a file past the limit is refused before it is read */
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (uint64_t)sb.st_size > (lim ? lim : &def)->max_model_bytes) {
+        cq_errf(err, CQ_ENOMEM, "%s: %lld bytes, above the limit of %llu bytes per model "
+                "(max_model_bytes)", path, (long long)sb.st_size,
+                (unsigned long long)(lim ? lim : &def)->max_model_bytes);
+        return NULL;
+    }
     uint8_t *buf;
     size_t len;
     if (cq__onnx_read_file(path, &buf, &len, err) != CQ_OK)
         return NULL;
-    cq_graph *g = cq_onnx_load_buffer(buf, len, path, err);
+    cq_graph *g = cq_onnx_load_buffer_limited(buf, len, path, lim, err);
     free(buf);
     return g;
+}
+
+cq_graph *cq_onnx_load(const char *path, cq_err *err)
+{
+    return cq_onnx_load_limited(path, NULL, err);
 }

@@ -81,6 +81,34 @@ static int64_t dims_numel(const int64_t *d, int64_t n)
     return e;
 }
 
+/* ENOMEM when a tensor of dt and dims would pass the limits of m->ud (see
+ * onnx_internal.h); else counts its bytes into the model's. */
+static cq_status within_limits(const cq_pb *m, cq_dtype dt, int nd, const int64_t *dims,
+                               size_t at, const char *tname)
+{
+    cq__onnx_budget *b = m->ud;
+    const cq_limits def = CQ_LIMITS_DEFAULT, *lim = b ? &b->lim : &def;
+    uint64_t bytes;
+    char shape[160], nb[48];
+    int over = cq_shape_bytes(dt, nd, dims, &bytes) != 0;
+    if (over || bytes > lim->max_tensor_bytes)
+        return cq_errf(m->err, CQ_ENOMEM, "%s: byte %zu: tensor '%s' (%s %s) would take %s "
+                       "bytes, above the limit of %llu bytes per tensor (max_tensor_bytes)",
+                       m->file, at, tname, cq_dtype_info(dt)->name,
+                       cq_shape_str(nd, dims, shape, sizeof shape),
+                       cq_shape_bytes_str(dt, nd, dims, nb, sizeof nb),
+                       (unsigned long long)lim->max_tensor_bytes);
+    if (!b)
+        return CQ_OK;
+    if (bytes > lim->max_model_bytes - b->data_bytes)
+        return cq_errf(m->err, CQ_ENOMEM, "%s: byte %zu: tensor '%s' (%llu bytes) takes the "
+                       "model's constant data past the limit of %llu bytes per model "
+                       "(max_model_bytes)", m->file, at, tname, (unsigned long long)bytes,
+                       (unsigned long long)lim->max_model_bytes);
+    b->data_bytes += bytes;
+    return CQ_OK;
+}
+
 cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
 {
     cq_pb_field f, raw = {0};
@@ -156,6 +184,8 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
         goto done;
     }
     const cq_dtype_traits *tr = cq_dtype_info(dt);
+    if ((st = within_limits(m, dt, (int)nd, dims, tensor_at, tname)) != CQ_OK)
+        goto fail;
     if (has_raw) {
         if ((uint64_t)numel > raw.len / tr->size || (size_t)numel * tr->size != raw.len) {
             st = cq_errf(m->err, CQ_EFORMAT, "%s: byte %zu: tensor '%s' (%s, %lld elements): "
@@ -184,8 +214,8 @@ cq_status cq__onnx_read_tensor(cq_pb *m, cq__onnx_tensor *out)
             continue;
         st = want == 4 ? cq_pb_append_float(m, &f, &fv, &nf, &capf)
                        : cq_pb_append_int64(m, &f, &iv, &ni, &capi);
-        if (st != CQ_OK)
-            break;
+        if (st != CQ_OK || (want == 4 ? nf : ni) > numel)
+            break; /* more than the shape says: the count check below */
     }
     int64_t got = want == 4 ? nf : ni;
     if (st == CQ_OK && got != numel)

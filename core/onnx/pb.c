@@ -18,6 +18,7 @@ void cq_pb_init(cq_pb *r, const void *buf, size_t len, const char *file, const c
     r->msg = msg;
     r->names = names;
     r->err = err;
+    r->ud = NULL;
 }
 
 void cq_pb_sub(const cq_pb *r, const cq_pb_field *f, const char *msg, const cq_pb_name *names,

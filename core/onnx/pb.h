@@ -44,6 +44,7 @@ typedef struct cq_pb {
     const char *msg;        /* message name, e.g. "NodeProto" */
     const cq_pb_name *names;/* field names of msg, {0, NULL}-terminated (may be NULL) */
     cq_err *err;
+    void *ud;               /* the caller's (NULL from cq_pb_init), passed to sub-readers */
 } cq_pb;
 
 typedef struct cq_pb_field {

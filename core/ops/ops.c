@@ -90,8 +90,16 @@ int64_t cq__numel(int ndim, const int64_t *shape)
 {
     int64_t k = 1;
     for (int i = 0; i < ndim; i++)
-        k *= shape[i];
+        k = cq__mul_sat(k, shape[i]);
     return k;
+}
+
+int64_t cq__mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
 }
 
 int64_t cq__ints_of(const cq_tensor *t, int64_t *out, int64_t max)

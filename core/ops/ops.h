@@ -85,6 +85,9 @@ typedef struct cq_openv {
      * when it is NULL or was made for other shapes; NULL slot: the op makes
      * what it needs for this call only. */
     void **plan;
+    /* cq__run_node (constant folding): the most bytes an output may take;
+     * 0: CQ_LIMITS_DEFAULT's max_tensor_bytes. */
+    uint64_t max_bytes;
 } cq_openv;
 
 /* opset: the version of the node's domain imported by the model. */

@@ -23,6 +23,10 @@ extern const cq_op_hooks cq__bgemm_hooks;
 cq_status cq__broadcast(const cq_node *n, int na, const int64_t *a, int nb, const int64_t *b,
                         int *nout, int64_t *out, cq_err *err);
 int64_t cq__numel(int ndim, const int64_t *shape);
+/* a * b, saturating at INT64_MAX / INT64_MIN instead of overflowing: a
+ * model's declared shapes may be anything (base/limits.h); cq__numel
+ * saturates the same way. */
+int64_t cq__mul_sat(int64_t a, int64_t b);
 /* Integer data of a small constant tensor (any integer or float dtype) into
  * out (up to max); returns the count, -1 when too many. */
 int64_t cq__ints_of(const cq_tensor *t, int64_t *out, int64_t max);

@@ -25,8 +25,11 @@ static cq_status resize_plan(const cq_node *n, int64_t opset, int n_in, const cq
             return cq__need_data(n, zi, err);
         if (cq__ints_of(in[zi].data, sh, CQ_MAX_DIMS) != r)
             return cq_errf(err, CQ_EINVAL, "Resize '%s': sizes must have %d entries", n->name, r);
-        for (int i = 0; i < r; i++)
+        for (int i = 0; i < r; i++) {
+            if (sh[i] < 0)
+                return cq_errf(err, CQ_EINVAL, "Resize '%s': size %d is negative", n->name, i);
             scale[i] = in[0].shape[i] ? (double)sh[i] / (double)in[0].shape[i] : 1;
+        }
         return CQ_OK;
     }
     if (!have_scales)
@@ -41,7 +44,11 @@ static cq_status resize_plan(const cq_node *n, int64_t opset, int n_in, const cq
         if (!(s[i] > 0))
             return cq_errf(err, CQ_EINVAL, "Resize '%s': scale %d is not positive", n->name, i);
         scale[i] = s[i];
-        sh[i] = (int64_t)floor((double)in[0].shape[i] * (double)s[i]);
+        double d = floor((double)in[0].shape[i] * (double)s[i]);
+        if (!(d < 0x1p62)) /* the cast would overflow; no tensor is that large */
+            return cq_errf(err, CQ_EINVAL, "Resize '%s': scale %d makes dim %d of %.0f", n->name,
+                           i, i, d);
+        sh[i] = (int64_t)d;
     }
     return CQ_OK;
 }

@@ -64,7 +64,9 @@ static cq_status infer_concat(const cq_node *n, int64_t opset, int n_in, const c
             if (d != axis && in[i].shape[d] != in[0].shape[d])
                 return cq_errf(err, CQ_EINVAL, "Concat '%s': input %d differs in dim %d",
                                n->name, i, d);
-        out[0].shape[axis] += in[i].shape[axis];
+        if (__builtin_add_overflow(out[0].shape[axis], in[i].shape[axis], &out[0].shape[axis]))
+            return cq_errf(err, CQ_EINVAL, "Concat '%s': the size along axis %d overflows",
+                           n->name, axis);
     }
     return CQ_OK;
 }
@@ -137,9 +139,11 @@ static cq_status infer_reshape(const cq_node *n, int64_t opset, int n_in, const 
         } else if (sh[i] < 0) {
             return cq_errf(err, CQ_EINVAL, "Reshape '%s': negative dim", n->name);
         } else {
-            known *= sh[i];
+            known = cq__mul_sat(known, sh[i]);
         }
     }
+    if (known == INT64_MAX || total == INT64_MAX)
+        return cq_errf(err, CQ_EINVAL, "Reshape '%s': the element count overflows", n->name);
     if (minus >= 0)
         sh[minus] = known ? total / known : 0;
     if (cq__numel((int)k, sh) != total)

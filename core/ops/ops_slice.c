@@ -181,7 +181,10 @@ cq_status cq__infer_pad(const cq_node *n, int64_t opset, int n_in, const cq_tinf
     int r = in[0].ndim;
     set_shape(&out[0], in[0].dtype, r, in[0].shape);
     for (int d = 0; d < r; d++) {
-        out[0].shape[d] += pads[d] + pads[r + d];
+        int64_t s = out[0].shape[d];
+        if (__builtin_add_overflow(s, pads[d], &s) || __builtin_add_overflow(s, pads[r + d], &s))
+            return cq_errf(err, CQ_EINVAL, "Pad '%s': the size of dim %d overflows", n->name, d);
+        out[0].shape[d] = s;
         if (out[0].shape[d] < 0)
             return cq_errf(err, CQ_EINVAL, "Pad '%s': negative size", n->name);
     }

@@ -50,15 +50,22 @@ cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor
     env->opset = cq_op_opset(g, n);
     if (op->infer(n, env->opset, n->n_inputs, ti, n->n_outputs, to, err))
         return err->code;
-    for (int k = 0; k < n->n_outputs; k++) {
+    for (int k = 0; k < n->n_outputs; k++) /* all NULL first: fail releases them all */
         out[k] = NULL;
+    for (int k = 0; k < n->n_outputs; k++) {
         if (n->outputs[k] < 0)
             continue;
-        double want = (double)cq_dtype_info(to[k].dtype)->size;
-        for (int d = 0; d < to[k].ndim; d++)
-            want *= (double)to[k].shape[d];
-        if (want > (double)CQ_MAX_VALUE_BYTES) {
-            cq_errf(err, CQ_ENOMEM, "node '%s': output %d would take %.0f bytes", n->name, k, want);
+        const cq_limits def = CQ_LIMITS_DEFAULT;
+        uint64_t want, lim = env->max_bytes ? env->max_bytes : def.max_tensor_bytes;
+        char shape[160], nb[48];
+        int over = cq_shape_bytes(to[k].dtype, to[k].ndim, to[k].shape, &want) != 0;
+        if (over || want > lim) {
+            cq_errf(err, CQ_ENOMEM, "node '%s' (%s): output %d (%s %s) would take %s bytes, "
+                    "above the limit of %llu bytes per tensor (max_tensor_bytes)", n->name,
+                    n->op_type, k, cq_dtype_info(to[k].dtype)->name,
+                    cq_shape_str(to[k].ndim, to[k].shape, shape, sizeof shape),
+                    cq_shape_bytes_str(to[k].dtype, to[k].ndim, to[k].shape, nb, sizeof nb),
+                    (unsigned long long)lim);
             goto fail;
         }
         out[k] = cq_tensor_empty(to[k].dtype, to[k].ndim, to[k].shape, err);
@@ -146,10 +153,20 @@ cq_status cq_pass_fold_constants(cq_graph *g, int *count, cq_err *err)
     return cq_pass_fold_constants_except(g, NULL, count, err);
 }
 
+static cq_status fold_constants(cq_graph *g, const char *keep_op, uint64_t max_bytes,
+                                int *count, cq_err *err);
+
 cq_status cq_pass_fold_constants_except(cq_graph *g, const char *keep_op, int *count, cq_err *err)
+{
+    return fold_constants(g, keep_op, 0, count, err);
+}
+
+static cq_status fold_constants(cq_graph *g, const char *keep_op, uint64_t max_bytes,
+                                int *count, cq_err *err)
 {
     int folded = 0;
     cq_openv env = {0};
+    env.max_bytes = max_bytes;
     for (int i = 0; i < g->n_nodes; i++) {
         cq_node *n = &g->nodes[i];
         if (n->dead)
@@ -361,9 +378,19 @@ cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
 
 cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err)
 {
+    return cq_passes_run_limited(g, stats, NULL, err);
+}
+
+cq_status cq_passes_run_limited(cq_graph *g, cq_pass_stats *stats, const cq_limits *lim,
+                                cq_err *err)
+{
     cq_pass_stats st = {0};
+    if (cq_limits_check(lim, err))
+        return err->code;
+    uint64_t max_bytes = lim ? lim->max_tensor_bytes : 0;
     if (cq_graph_toposort(g, err) || cq_pass_remove_identity(g, &st.identities, err) ||
-        cq_pass_fold_constants(g, &st.folded, err) || cq_pass_fold_bn(g, &st.bn_folded, err) ||
+        fold_constants(g, NULL, max_bytes, &st.folded, err) ||
+        cq_pass_fold_bn(g, &st.bn_folded, err) ||
         cq_graph_compact(g, err) || cq_graph_toposort(g, err))
         return err->code;
     if (stats)

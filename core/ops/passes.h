@@ -13,6 +13,7 @@
 #ifndef CQ_PASSES_H
 #define CQ_PASSES_H
 
+#include "base/limits.h"
 #include "graph/graph.h"
 
 typedef struct cq_pass_stats {
@@ -23,6 +24,11 @@ typedef struct cq_pass_stats {
 
 /* All passes, then compact and toposort. stats may be NULL. */
 cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err);
+/* The same, constant folding making no tensor above lim->max_tensor_bytes
+ * (ENOMEM naming the node, the shape and the limit; lim NULL:
+ * CQ_LIMITS_DEFAULT, which every other pass here uses). */
+cq_status cq_passes_run_limited(cq_graph *g, cq_pass_stats *stats, const cq_limits *lim,
+                                cq_err *err);
 
 /* Constant folding: nodes whose inputs are all constant, and Shape nodes whose
  * input shape is statically known, are run once and replaced by initializers

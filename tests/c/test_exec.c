@@ -678,7 +678,9 @@ static void test_exec_refuses_absurd_sizes(void **state)
     assert_null(cq_exec_new(g, NULL, &err));
     assert_int_equal(err.code, CQ_ENOMEM);
     assert_string_equal(err.msg,
-                        "constant folding: node 'big': output 0 would take 4398046511104 bytes");
+                        "constant folding: node 'big' (ConstantOfShape): output 0 (f32 [1048576, "
+                        "1048576]) would take 4398046511104 bytes, above the limit of 4294967296 "
+                        "bytes per tensor (max_tensor_bytes)");
     cq_graph_free(g);
 }
 
