@@ -13,11 +13,13 @@ cache=${CALQ_CACHE:-$top/.cache}
 
 # ---- Debian packages -------------------------------------------------------
 pkgs=(build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted luarocks
+      dpkg-dev debhelper fakeroot  # make deb (tools/deb.sh), tests/lua/deb_spec.lua
       liblz4-dev lz4 libopenblas-dev libcmocka-dev libyajl-dev libexpat1-dev
       libjpeg-dev libpng-dev zlib1g-dev libstb-dev
       nodejs npm
       python3-numpy python3-pil python3-torch python3-torchvision
-      libonnx-testdata dataset-fashion-mnist)
+      libonnx-testdata dataset-fashion-mnist
+      chromium)  # calq report's test opens the page headless (tests/lua/report_spec.lua)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${pkgs[@]}" 2>/dev/null || true)
 for p in "${pkgs[@]}"; do
