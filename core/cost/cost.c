@@ -75,14 +75,36 @@ static double level_bw(const cq_hw *hw, int l, int tu)
     return hw->cache[l].bw * hw->ghz * tu;
 }
 
-/* The level a tensor of `bytes` comes from at reuse distance d (-1: cold,
- * DRAM): the first whose capacity holds it and what was touched since. */
-static int level_of(const cq_hw *hw, int tu, int64_t d, int64_t bytes)
+/* The bytes of a tensor of `bytes` at reuse distance d that each level
+ * serves, into per[hw->n_cache + 1] (added): in an LRU stack the tensor
+ * occupies the positions [d, d + bytes), and level l holds the positions
+ * below its capacity, so a tensor straddling a capacity comes partly from
+ * each side. d < 0 (never touched: a cold miss) is all DRAM. Returns the ns
+ * those bytes take at each level's bandwidth. */
+static double serve(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per)
 {
-    if (d < 0)
-        return hw->n_cache;
+    double ns = 0, lo = d < 0 ? -1 : (double)d, hi = lo + (double)bytes, below = 0;
+    if (d < 0) {
+        per[hw->n_cache] += (double)bytes;
+        return (double)bytes / level_bw(hw, hw->n_cache, tu);
+    }
+    for (int l = 0; l <= hw->n_cache; l++) {
+        double cap = l < hw->n_cache ? level_capacity(hw, l, tu) : hi;
+        double a = lo > below ? lo : below, b = hi < cap ? hi : cap;
+        if (b > a) {
+            per[l] += b - a;
+            ns += (b - a) / level_bw(hw, l, tu);
+        }
+        below = cap > below ? cap : below;
+    }
+    return ns;
+}
+
+/* The first level whose capacity holds `bytes` (the last one + 1: DRAM). */
+static int level_of(const cq_hw *hw, int tu, int64_t bytes)
+{
     for (int l = 0; l < hw->n_cache; l++)
-        if ((double)(d + bytes) <= level_capacity(hw, l, tu))
+        if ((double)bytes <= level_capacity(hw, l, tu))
             return l;
     return hw->n_cache;
 }
@@ -163,29 +185,27 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
                           const cq__cost_kernel *kk, int *level, int64_t *bytes)
 {
     double ns = 0;
-    int64_t per_level[CQ_HW_MAX_CACHE + 1] = {0};
+    double per_level[CQ_HW_MAX_CACHE + 1] = {0};
     int64_t in_bytes = 0, total = 0;
     for (int k = 0; k < m->n; k++)
         if (!m->write[k])
             in_bytes += m->bytes[k];
     for (int k = 0; k < m->n; k++) {
         int64_t b = m->bytes[k];
-        int l;
         if (m->write[k])
-            /* a write allocates: it lands where it fits next to the inputs */
-            l = level_of(hw, tu, 0, b + in_bytes);
+            /* a write allocates: it lands above the node's inputs, spilling
+             * past the levels they and it do not fit together */
+            ns += serve(hw, tu, in_bytes, b, per_level);
         else
-            l = level_of(hw, tu, lru_distance(s, m->v[k]), b);
-        ns += (double)b / level_bw(hw, l, tu);
-        per_level[l] += b;
+            ns += serve(hw, tu, lru_distance(s, m->v[k]), b, per_level);
         total += b;
     }
     /* the kernel's tiling: an operand re-read once per tile pass comes back
      * from the level its size fits in (cost_kernel.c says which and how often) */
     if (kk->reread_bytes > 0) {
-        int l = level_of(hw, tu, 0, kk->reread_block);
+        int l = level_of(hw, tu, kk->reread_block);
         ns += (double)kk->reread_bytes / level_bw(hw, l, tu);
-        per_level[l] += kk->reread_bytes;
+        per_level[l] += (double)kk->reread_bytes;
     }
     for (int k = 0; k < m->n; k++)
         lru_touch(s, m->v[k], m->bytes[k]);
@@ -360,7 +380,7 @@ double cq_cost_convert_ns(const cq_hw *hw, cq_hw_cvt kind, int64_t elements, int
     default: break;
     }
     int64_t bytes = elements * (in_es + out_es);
-    int l = level_of(hw, tu, 0, bytes);
+    int l = level_of(hw, tu, bytes);
     double mem = (double)bytes / (level_bw(hw, l, tu) * cq__cost_eff(hw, "eltwise"));
     return fmax(cvt_ns(hw, kind, elements, tu), mem) + hw->node_ns;
 }

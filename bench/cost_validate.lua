@@ -1,0 +1,134 @@
+-- bench/cost_validate.lua - the cost model against measurement: for each model and
+-- precision, calq's executor's per-node latency (model:profile(), medians of ROUNDS
+-- rounds of REPEAT runs) against calq.cost's prediction on a profile, node by node.
+--   calq run bench/cost_validate.lua --profile P [--rounds N] [--repeat N] [--warmup N]
+--            [--threads N] [--stat median|min] [--nodes] SPEC ...
+-- SPEC is MODEL.onnx[@fp32|@bf16|@int8]: fp32 as the file is, bf16 with
+-- Model:set_precision("bf16"), int8 only for a QDQ file (costed at its own
+-- precisions, lowered as `calq infer` runs it). bench/cost.sh runs it on the zoo.
+-- --stat min takes each node's fastest round instead of the median (on a host
+-- other jobs load, the round they left alone).
+-- Prints one line per SPEC:
+--   "cost MODEL PREC nodes spearman measured_ms predicted_ms err_% predicted_nomem_ms
+--    err_nomem_% spearman_nomem top_miss"
+-- where err = predicted / measured - 1 over the sum of the nodes' medians, the
+-- _nomem columns are the ablation without the memory/cache estimator, and top_miss
+-- the node with the largest |predicted - measured| (name:measured/predicted ms).
+-- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
+local calq = require "calq"
+
+local argv, specs = { ... }, {}
+local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1 }
+local i = 1
+while i <= #argv do
+  local a = argv[i]
+  if a == "--profile" then o.profile = argv[i + 1]; i = i + 2
+  elseif a == "--nodes" then o.nodes = true; i = i + 1
+  elseif a == "--stat" then o.stat = argv[i + 1]; i = i + 2
+  elseif a:match("^%-%-") then
+    local k = a:sub(3)
+    o[k] = math.tointeger(tonumber(argv[i + 1])) or error("bad value for " .. a)
+    i = i + 2
+  else specs[#specs + 1] = a; i = i + 1 end
+end
+assert(o.profile, "--profile P is required")
+local prof = assert(calq.profile.load(o.profile))
+
+local function median(t)
+  local s = table.move(t, 1, #t, 1, {})
+  table.sort(s)
+  local n = #s
+  if n == 0 then return 0 end
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+-- ranks with ties averaged
+local function ranks(x)
+  local idx = {}
+  for k = 1, #x do idx[k] = k end
+  table.sort(idx, function(a, b) return x[a] < x[b] end)
+  local r, k = {}, 1
+  while k <= #idx do
+    local j = k
+    while j < #idx and x[idx[j + 1]] == x[idx[k]] do j = j + 1 end
+    for t = k, j do r[idx[t]] = (k + j) / 2 end
+    k = j + 1
+  end
+  return r
+end
+
+local function spearman(x, y)
+  local rx, ry = ranks(x), ranks(y)
+  local n = #x
+  local mx, my = (n + 1) / 2, (n + 1) / 2
+  local sxy, sxx, syy = 0, 0, 0
+  for k = 1, n do
+    sxy = sxy + (rx[k] - mx) * (ry[k] - my)
+    sxx = sxx + (rx[k] - mx) ^ 2
+    syy = syy + (ry[k] - my) ^ 2
+  end
+  return (sxx > 0 and syy > 0) and sxy / math.sqrt(sxx * syy) or 0
+end
+
+for _, spec in ipairs(specs) do
+  local path, prec = spec:match("^(.-)@(%w+)$")
+  path, prec = path or spec, prec or "fp32"
+  local m = assert(calq.cost.prepare(path, { precision = prec == "bf16" and "bf16" or nil,
+                                             threads = o.threads }))
+  local feeds = {}
+  for _, v in ipairs(m:inputs()) do
+    local shape = {}
+    for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
+    local k = 1
+    for _, n in ipairs(shape) do k = k * n end
+    local r, vals = calq.rng.new(1), {}
+    for j = 1, k do vals[j] = r:float() * 2 - 1 end
+    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
+  end
+  assert(m:time(feeds, o.warmup, 1))
+  -- per node (by position among the nodes that run), one mean per round
+  local per = {}
+  local order
+  for _ = 1, o.rounds do
+    assert(m:reset_profile())
+    assert(m:time(feeds, o["repeat"], 0))
+    local k = 0
+    order = {}
+    for _, p in ipairs(m:profile()) do
+      if p.runs > 0 then
+        k = k + 1
+        order[k] = p
+        per[k] = per[k] or {}
+        table.insert(per[k], p.ms)
+      end
+    end
+  end
+  local pred = assert(calq.cost.model(m, prof, { threads = o.threads }))
+  local nomem = assert(calq.cost.model(m, prof, { threads = o.threads, memory = false }))
+  assert(#pred.nodes == #order, ("%s: %d predicted rows, %d measured nodes"):format(spec,
+    #pred.nodes, #order))
+  local meas, pv, nv = {}, {}, {}
+  local mt, pt, nt = 0, 0, 0
+  local worst, wd = "", -1
+  for k, p in ipairs(order) do
+    local row = pred.nodes[k]
+    assert(row.name == p.name and row.op == p.op_type,
+      ("%s: row %d is %s %s, measured %s %s"):format(spec, k, row.op, row.name, p.op_type, p.name))
+    meas[k], pv[k], nv[k] = o.stat == "min" and math.min(table.unpack(per[k])) or median(per[k]),
+      row.predicted_ms, nomem.nodes[k].predicted_ms
+    mt, pt, nt = mt + meas[k], pt + pv[k], nt + nv[k]
+    local d = math.abs(pv[k] - meas[k])
+    if d > wd then
+      wd = d
+      worst = ("%s:%.3f/%.3f"):format(row.name ~= "" and row.name or row.op, meas[k], pv[k])
+    end
+    if o.nodes then
+      print(("node %s %s %s %s %.4f %.4f %s %s %s"):format(path:match("[^/]+$"), prec,
+        row.name ~= "" and row.name or "-", row.op, meas[k], pv[k], row.bound, row.class, row.level))
+    end
+  end
+  print(("cost %s %s %d %.3f %.3f %.3f %+.1f %.3f %+.1f %.3f %s"):format(path:match("[^/]+$"), prec,
+    #order, spearman(meas, pv), mt, pt, 100 * (pt / mt - 1), nt, 100 * (nt / mt - 1),
+    spearman(meas, nv), worst))
+  m:close()
+end

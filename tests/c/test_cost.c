@@ -1,0 +1,278 @@
+/* test_cost.c - the cost estimators (core/cost/cost.h) on hand-built graphs
+ * and hand-built profiles whose figures make each term computable by hand:
+ * the compute term and the tile fill, the cache simulation's levels (warm,
+ * cold, a level too small), the ablation, threads, fused nodes counted once,
+ * the conversions, and the error for unknown shapes. */
+#include "exec_testutil.h"
+
+#include "cost/cost.h"
+
+/* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
+ * 32 B/cycle, DRAM 10 GB/s; no efficiency factors, no fixed cost. */
+static cq_hw test_hw(void)
+{
+    cq_hw hw;
+    memset(&hw, 0, sizeof hw);
+    snprintf(hw.name, sizeof hw.name, "test");
+    hw.cores = 1;
+    hw.ghz = 1.0;
+    hw.vector_bits = 512;
+    hw.macs[CQ_HW_MAC_F32] = 16;
+    hw.macs[CQ_HW_MAC_BF16] = 32;
+    hw.macs[CQ_HW_MAC_S8] = 64;
+    hw.n_cache = 2;
+    hw.cache[0] = (cq_hw_cache){.size = 32 << 10, .bw = 64, .latency = 5, .shared = 0};
+    hw.cache[1] = (cq_hw_cache){.size = 1 << 20, .bw = 32, .latency = 15, .shared = 0};
+    hw.mem_bw = 10;
+    for (int k = 0; k < CQ_HW_CVT_COUNT; k++)
+        hw.cvt[k] = 8;
+    return hw;
+}
+
+/* x (1, c, 14, 14) -> Conv 3x3 pad 1 (c > c) -> Relu -> y */
+static cq_graph *conv_relu(int64_t c)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[4] = {1, c, 14, 14}, ws[4] = {c, c, 3, 3};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, ws));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "r");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu", 1, (const char *[]){"r"}, "y");
+    return g;
+}
+
+static void run_once(cq_exec *e, const int64_t *xs)
+{
+    cq_err err;
+    cq_tensor *x = rand_tensor(4, xs), *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    cq_tensor_release(out[0]);
+    cq_tensor_release(x);
+}
+
+static void test_compute(void **state)
+{
+    (void)state;
+    cq_hw hw = test_hw();
+    hw.cache[0].size = 1 << 30; /* everything in one fast level: compute only */
+    hw.cache[0].bw = 1e6;
+    for (int64_t c = 16; c <= 32; c += 16) {
+        cq_graph *g = conv_relu(c);
+        cq_err err;
+        cq_exec *e = cq_exec_new(g, NULL, &err);
+        assert_non_null(e);
+        cq_cost r;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        /* Conv + its Relu: one row, named as model:profile() names it */
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.rows[0].name, "conv");
+        assert_int_equal(r.rows[0].n_fused, 1);
+        assert_int_equal(r.rows[0].precision, CQ_F32);
+        assert_string_equal(r.rows[0].kclass, "f32_conv");
+        int64_t macs = 14 * 14 * c * c * 9;
+        assert_int_equal(r.rows[0].macs, macs);
+        /* 196 pixels fill 28 tiles of 7; 16 channels fill half a 32-wide
+         * tile, 32 all of it */
+        double fill = c == 16 ? 0.5 : 1.0;
+        assert_true(fabs(r.rows[0].tile_eff - fill) < 1e-12);
+        double want = (double)macs / (16.0 * fill);
+        assert_true(fabs(r.rows[0].compute_ns - want) < 1e-6 * want);
+        assert_int_equal(r.rows[0].bound, CQ_COST_COMPUTE);
+        assert_true(fabs(r.total_ns - r.rows[0].ns) < 1e-9);
+        /* two cores: half the compute time */
+        hw.cores = 2;
+        cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
+        o.threads = 2;
+        cq_cost r2;
+        assert_int_equal(cq_cost_exec(e, &hw, &o, &r2, &err), CQ_OK);
+        assert_true(fabs(r2.rows[0].compute_ns - want / 2) < 1e-6 * want);
+        /* threads beyond the profile's cores count as its cores */
+        o.threads = 8;
+        cq_cost r3;
+        assert_int_equal(cq_cost_exec(e, &hw, &o, &r3, &err), CQ_OK);
+        assert_true(fabs(r3.rows[0].compute_ns - want / 2) < 1e-6 * want);
+        hw.cores = 1;
+        cq_cost_free(&r);
+        cq_cost_free(&r2);
+        cq_cost_free(&r3);
+        assert_null(r.rows);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
+/* x (1, 64, 32, 32): 256 KB -> Relu -> a -> Relu -> y */
+static cq_graph *two_relus(void)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[4] = {1, 64, 32, 32};
+    add_io(g, "x", 4, xs, "y");
+    node(g, "Relu", "r1", 1, (const char *[]){"x"}, "a");
+    node(g, "Relu", "r2", 1, (const char *[]){"a"}, "y");
+    return g;
+}
+
+static void test_memory_levels(void **state)
+{
+    (void)state;
+    const int64_t xs[4] = {1, 64, 32, 32}, b = 64 * 32 * 32 * 4;
+    cq_graph *g = two_relus();
+    cq_err err;
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    run_once(e, xs);
+    cq_hw hw = test_hw();
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.rows[0].name, "r1");
+    assert_string_equal(r.rows[0].kclass, "eltwise");
+    assert_int_equal(r.rows[0].bytes, 2 * b);
+    /* warm: r1 reads x, touched a run ago with a and y (512 KB) after it:
+     * from L2; it writes a above its input, in L2 too: 2 b / 32 B/ns */
+    assert_int_equal(r.rows[0].level, 1);
+    assert_true(fabs(r.rows[0].memory_ns - 2.0 * (double)b / 32) < 1e-6);
+    assert_int_equal(r.rows[0].bound, CQ_COST_MEMORY);
+    /* r2 reads a just written (distance 0): its first 32 KB from L1 */
+    assert_true(r.rows[1].memory_ns < r.rows[0].memory_ns);
+    /* cold: x was never touched: from DRAM at 10 B/ns */
+    cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
+    o.warm = 0;
+    cq_cost c;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &c, &err), CQ_OK);
+    assert_true(c.rows[0].memory_ns > (double)b / 10);
+    /* an L2 smaller than what was touched since: the read spills to DRAM */
+    cq_hw small = hw;
+    small.cache[1].size = 300 << 10;
+    cq_cost s;
+    assert_int_equal(cq_cost_exec(e, &small, NULL, &s, &err), CQ_OK);
+    assert_int_equal(s.rows[0].level, 2);
+    assert_true(s.rows[0].memory_ns > r.rows[0].memory_ns);
+    /* the ablation: no memory term at all */
+    o = (cq_cost_opts)CQ_COST_OPTS_DEFAULT;
+    o.memory = 0;
+    cq_cost a;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &a, &err), CQ_OK);
+    assert_true(a.rows[0].memory_ns == 0);
+    assert_true(a.total_ns < r.total_ns);
+    /* the fixed cost: every row pays node_ns, and alone it is "overhead" */
+    hw.node_ns = 1e9;
+    cq_cost h;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &h, &err), CQ_OK);
+    assert_int_equal(h.rows[0].bound, CQ_COST_OVERHEAD);
+    assert_true(fabs(h.total_ns - r.total_ns - 2e9) < 1e-3);
+    cq_cost_free(&r);
+    cq_cost_free(&c);
+    cq_cost_free(&s);
+    cq_cost_free(&a);
+    cq_cost_free(&h);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_residual(void **state)
+{
+    (void)state;
+    const int64_t xs[4] = {1, 16, 9, 9};
+    cq_graph *g = residual_block(1, xs, 3, 1, 0);
+    cq_err err;
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    hw.node_ns = 100;
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    /* a row per node that runs, none for those fused into another */
+    int running = 0, fused = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead)
+            continue;
+        if (cq_exec_is_fused(e, i))
+            fused++;
+        else
+            running++;
+    }
+    assert_int_equal(r.n, running);
+    double sum = 0;
+    int nf = 0;
+    for (int k = 0; k < r.n; k++) {
+        assert_false(cq_exec_is_fused(e, r.rows[k].node));
+        assert_true(r.rows[k].ns >= r.rows[k].compute_ns + 100 - 1e-9);
+        sum += r.rows[k].ns;
+        nf += r.rows[k].n_fused;
+    }
+    assert_int_equal(nf, fused);
+    assert_true(fabs(sum - r.total_ns) < 1e-6);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_unknown_shape(void **state)
+{
+    (void)state;
+    const int64_t xs[4] = {1, 64, -1, 32};
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 4, xs, "y");
+    node(g, "Relu", "only", 1, (const char *[]){"x"}, "y");
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "'only'"));
+    assert_int_equal(r.n, 0);
+    assert_null(r.rows);
+    /* after a run the shapes are the run's */
+    run_once(e, (const int64_t[]){1, 64, 5, 32});
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_int_equal(r.rows[0].bytes, 2 * 64 * 5 * 32 * 4);
+    cq_cost_free(&r);
+    /* a profile without a clock is refused, naming it */
+    hw.ghz = 0;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "'test'"));
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_conversions(void **state)
+{
+    (void)state;
+    cq_hw hw = test_hw();
+    hw.cache[0].size = 1 << 30;
+    hw.cache[0].bw = 1e6;
+    /* compute-bound at 8 elements a cycle */
+    double t = cq_cost_convert_ns(&hw, CQ_HW_CVT_QUANT, 8000, 1);
+    assert_true(fabs(t - 1000) < 1e-6);
+    hw.node_ns = 50;
+    assert_true(fabs(cq_cost_convert_ns(&hw, CQ_HW_CVT_QUANT, 8000, 1) - 1050) < 1e-6);
+    assert_true(cq_cost_convert_ns(&hw, CQ_HW_CVT_DEQUANT, 0, 1) == 0);
+    /* memory-bound when the bandwidth is low */
+    hw = test_hw();
+    assert_true(cq_cost_convert_ns(&hw, CQ_HW_CVT_F32_BF16, 1 << 20, 1) >
+                (double)(1 << 20) * 6 / 32);
+    assert_int_equal(cq_cost_edge_cvt(CQ_U8, CQ_F32), CQ_HW_CVT_DEQUANT);
+    assert_int_equal(cq_cost_edge_cvt(CQ_S8, CQ_BF16), CQ_HW_CVT_DEQUANT);
+    assert_int_equal(cq_cost_edge_cvt(CQ_F32, CQ_U8), CQ_HW_CVT_QUANT);
+    assert_int_equal(cq_cost_edge_cvt(CQ_BF16, CQ_S8), CQ_HW_CVT_QUANT);
+    assert_int_equal(cq_cost_edge_cvt(CQ_F32, CQ_BF16), -1);
+    assert_int_equal(cq_cost_edge_cvt(CQ_U8, CQ_U8), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compute),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
+        cmocka_unit_test(test_conversions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
