@@ -8,7 +8,10 @@
 #   make lint       the layering of core/ and bindings/, file lengths, dates (tools/lint.sh)
 #   make bench      the benchmarks (bench/), results printed as ratios to anchors
 #   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
-#   make install    PREFIX=/usr/local (also used by the rockspec)
+#   make install    PREFIX=/usr/local [DESTDIR=]: library, headers, calq.pc, Lua module,
+#                   command, profiles (install-lua: the Lua part only, as the rockspec does)
+#   make deb        the Debian packages, built by dpkg-buildpackage in $(BUILD)/deb (tools/deb.sh)
+#   make examples   the embedding example (examples/embed/host.c, docs/embedding.md)
 #
 # Every core/<folder>/*.c goes into the library (docs/design.md: one folder per
 # capability); core/kern/x86/*_avx512.c and *_avx2.c get the instruction-set
@@ -23,8 +26,16 @@ SAN     ?=
 PKGS    := lua5.4 liblz4 openblas libjpeg libpng yajl expat zlib
 
 WARN    := -std=c99 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes $(WERROR)
-CFLAGS_BASE := $(OPT) -g -fPIC -D_GNU_SOURCE -fvisibility=hidden -pthread $(WARN) $(SAN) \
-	-Icore -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Symbols keep the default visibility so that libcalq.so can export the public API;
+# what each shared object exports is set by its version script (tools/*.map), and
+# -fno-semantic-interposition keeps the calls inside the library as direct as hidden
+# symbols would. CFLAGS_EXTRA / LDFLAGS_EXTRA: a packager's flags (debian/rules passes
+# dpkg-buildflags'). LUA_INCDIR: where lua.h is, when not from pkg-config (LuaRocks).
+CFLAGS_EXTRA  ?=
+LDFLAGS_EXTRA ?=
+CFLAGS_BASE := $(OPT) -g -fPIC -D_GNU_SOURCE -fno-semantic-interposition -pthread $(WARN) $(SAN) \
+	-Icore -I$(BUILD)/gen $(if $(LUA_INCDIR),-I$(LUA_INCDIR)) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS_EXTRA)
 EXT_LIBS := $(shell pkg-config --libs liblz4 openblas libjpeg libpng yajl expat zlib 2>/dev/null) -lm -pthread
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
@@ -44,15 +55,29 @@ LIB_SO   := $(BUILD)/libcalq.so
 LUA_MOD  := $(BUILD)/lua/calq/core.so
 CALQ     := $(BUILD)/calq
 
+# The version of the library, calq.pc and the packages: calq.version
+# (bindings/lcalq.c) says the same (tests/lua/install_spec.lua checks).
+VERSION   := 0.1.0
+SOVERSION := 0
+
+# The public C API: every core/<folder>/*.h but the *_internal.h (the same rule as
+# for bindings/, docs/design.md), installed as include/calq/<folder>/*.h so that
+# their includes ("base/tensor.h") work with calq.pc's -I${includedir}/calq.
+PUB_H    := $(sort $(filter-out %_internal.h,$(wildcard core/*/*.h)))
+
 PREFIX  ?= /usr/local
 LUADIR  ?= $(PREFIX)/share/lua/5.4
 LIBDIR  ?= $(PREFIX)/lib/lua/5.4
 BINDIR  ?= $(PREFIX)/bin
+# the C library, its headers and calq.pc (LIBDIR above is Lua's C module folder)
+CLIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
 
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: all test ctest luatest demo asan bench bench-build bootstrap install clean lint refs test-slow ctest-asan luatest-asan
+.PHONY: all test ctest luatest demo asan bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
@@ -77,13 +102,19 @@ $(LIB_A): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(CORE_OBJ)
-	$(CC) $(SAN) -shared -o $@ $^ $(EXT_LIBS)
+# The shared library exports the public API (cq_*, not the cq__ helpers of a folder's
+# *_internal.h): tools/libcalq.map. -Bsymbolic-functions binds the library's calls
+# to its own functions inside it (no PLT hop per call).
+$(LIB_SO): $(CORE_OBJ) tools/libcalq.map
+	$(CC) $(SAN) -shared -Wl,-soname,libcalq.so.$(SOVERSION) -Wl,--version-script=tools/libcalq.map \
+	  -Wl,-Bsymbolic-functions -o $@ $(CORE_OBJ) $(EXT_LIBS) $(LDFLAGS_EXTRA)
 
-# The Lua module: core + bindings, not linked against liblua (the host provides it).
-$(LUA_MOD): $(BIND_OBJ) $(LIB_A)
+# The Lua module: core + bindings, not linked against liblua (the host provides it);
+# it exports luaopen_calq_core only (tools/calq_core.map).
+$(LUA_MOD): $(BIND_OBJ) $(LIB_A) tools/calq_core.map
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -shared -o $@ $(BIND_OBJ) $(LIB_A) $(EXT_LIBS)
+	$(CC) $(SAN) -shared -Wl,--version-script=tools/calq_core.map -o $@ $(BIND_OBJ) $(LIB_A) \
+	  $(EXT_LIBS) $(LDFLAGS_EXTRA)
 
 # The Lua sources are compiled into the calq command, so it runs from anywhere.
 $(BUILD)/gen/calq_scripts.c: $(LUA_SRC) tools/embed.lua
@@ -91,7 +122,7 @@ $(BUILD)/gen/calq_scripts.c: $(LUA_SRC) tools/embed.lua
 	lua5.4 tools/embed.lua $@ $(LUA_SRC)
 
 $(CALQ): $(BUILD)/bindings/main.o $(BUILD)/gen/calq_scripts.o $(BIND_OBJ) $(LIB_A)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(EXT_LIBS) -ldl
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(EXT_LIBS) -ldl $(LDFLAGS_EXTRA)
 
 $(BUILD)/gen/calq_scripts.o: $(BUILD)/gen/calq_scripts.c
 	$(CC) $(CFLAGS_BASE) -w -c $< -o $@
@@ -104,6 +135,14 @@ bench-build: $(BENCH_BIN)
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Ibench $< -o $@ $(LIB_A) $(EXT_LIBS)
+
+# The embedding example (docs/embedding.md): a host with its own lua_State, the C
+# module linked in, the Lua modules found by package.path.
+EXAMPLES := $(BUILD)/examples/embed/host
+examples: $(EXAMPLES)
+$(BUILD)/examples/embed/host: examples/embed/host.c $(BIND_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -rdynamic -o $@ $< $(BIND_OBJ) $(LIB_A) $(LUA_LIBS) $(EXT_LIBS) -ldl
 
 $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 	@mkdir -p $(@D)
@@ -128,7 +167,7 @@ luatest: all
 	@busted --lua=lua5.4 tests/lua
 
 test: bootstrap
-	@$(MAKE) --no-print-directory all bench-build
+	@$(MAKE) --no-print-directory all bench-build examples
 	@$(MAKE) --no-print-directory refs
 	@$(MAKE) --no-print-directory ctest
 	@$(MAKE) --no-print-directory luatest
@@ -161,12 +200,45 @@ bench: bootstrap
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
-install: all
+install: install-lua install-lib
+
+# The Lua module (calq.core and scripts/calq), the calq command and the hardware
+# profiles: what the rockspec installs. The recipes go to share/calq/recipes.
+install-lua: all
 	install -d $(DESTDIR)$(LIBDIR)/calq $(DESTDIR)$(BINDIR)
+	for f in $(wildcard recipes/*.lua); do install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/calq/$$f; done
 	for f in $(LUA_SRC); do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/$${f#scripts/}; done
-	for f in recipes/profiles/*.lua; do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/calq/profiles/$${f#recipes/profiles/}; done
+	for f in $(wildcard recipes/profiles/*.lua); do install -D -m 644 $$f $(DESTDIR)$(LUADIR)/calq/profiles/$${f#recipes/profiles/}; done
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LIBDIR)/calq/core.so
 	install -m 755 $(CALQ) $(DESTDIR)$(BINDIR)/calq
+
+# The C library (shared, with its soname link, and static), the public headers with
+# calq.h including them all, and calq.pc. The recipes go to share/calq/recipes.
+install-lib: $(LIB_A) $(LIB_SO) $(BUILD)/gen/calq.h
+	install -d $(DESTDIR)$(CLIBDIR) $(DESTDIR)$(INCLUDEDIR)/calq $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(CLIBDIR)/libcalq.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(CLIBDIR)/libcalq.so.$(SOVERSION)
+	ln -sf libcalq.so.$(SOVERSION) $(DESTDIR)$(CLIBDIR)/libcalq.so
+	for f in $(PUB_H); do install -D -m 644 $$f $(DESTDIR)$(INCLUDEDIR)/calq/$${f#core/}; done
+	install -m 644 $(BUILD)/gen/calq.h $(DESTDIR)$(INCLUDEDIR)/calq/calq.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(CLIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(EXT_LIBS))|' \
+	  tools/calq.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/calq.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/calq.pc
+
+# calq.h: one include for the whole public API.
+$(BUILD)/gen/calq.h: $(PUB_H) Makefile
+	@mkdir -p $(@D)
+	{ echo '/* calq.h - the whole public C API of calq $(VERSION) (generated by the Makefile). */'; \
+	  echo '#ifndef CALQ_H'; echo '#define CALQ_H'; echo '#define CALQ_VERSION "$(VERSION)"'; \
+	  for f in $(PUB_H); do echo "#include \"$${f#core/}\""; done; echo '#endif'; } > $@
+
+# The Debian packages (debian/), built out of the tree: tools/deb.sh copies the
+# source to $(BUILD)/deb and runs dpkg-buildpackage there; the .deb files land in
+# $(BUILD)/deb. CALQ_DEB_REUSE=1 links the objects of $(BUILD) instead of building
+# them again (the test does).
+deb: bootstrap
+	@BUILD=$(BUILD) VERSION=$(VERSION) tools/deb.sh
 
 clean:
 	rm -rf build build-asan
