@@ -19,13 +19,19 @@ dependencies = {
 }
 -- Built through the project's Makefile; external C libraries (lz4, OpenBLAS,
 -- libjpeg, libpng, yajl, expat, zlib) come from the system (Debian's -dev packages).
+-- The C module calq/core.so is not linked against liblua (the interpreter that
+-- loads it provides Lua); the calq command is a program and links liblua5.4.
+-- install-lua puts scripts/calq/*.lua in LUADIR, calq/core.so in LIBDIR and the calq
+-- command in BINDIR. The build folder is the Makefile's (BUILD, default build; set
+-- it in the environment to use another).
 build = {
    type = "make",
    build_target = "all",
    build_variables = {
       CALQ_NO_BOOTSTRAP = "1",
+      LUA_INCDIR = "$(LUA_INCDIR)",
    },
-   install_target = "install",
+   install_target = "install-lua",
    install_variables = {
       PREFIX = "$(PREFIX)",
       LUADIR = "$(LUADIR)",
