@@ -200,8 +200,9 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
             ns += serve(hw, tu, lru_distance(s, m->v[k]), b, per_level);
         total += b;
     }
-    /* the kernel's tiling: an operand re-read once per tile pass comes back
-     * from the level its size fits in (cost_kernel.c says which and how often) */
+    /* what the kernel's tiling moves beyond the tensors (an im2col matrix, an
+     * operand re-read per tile pass) comes from the level its block fits in
+     * (cost_kernel.c says which and how much) */
     if (kk->reread_bytes > 0) {
         int l = level_of(hw, tu, kk->reread_block);
         ns += (double)kk->reread_bytes / level_bw(hw, l, tu);
@@ -323,16 +324,15 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             double eff = cq__cost_eff(hw, kk.kclass);
             if (eff <= 0)
                 eff = 1.0;
+            /* elementwise arithmetic: one vector operation a cycle */
+            int lanes = hw->vector_bits >= 128 ? hw->vector_bits / 32 : 4;
+            r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu);
             if (kk.macs > 0) {
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
-                r->compute_ns = (double)kk.macs / rate;
+                r->compute_ns += (double)kk.macs / rate;
                 r->memory_ns = mem;
             } else {
-                /* memory-bound ops reach eff of the bandwidth; their
-                 * arithmetic is one vector op per lane-full of elements */
-                int lanes = hw->vector_bits >= 128 ? hw->vector_bits / 32 : 4;
-                r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu);
-                r->memory_ns = mem / eff;
+                r->memory_ns = mem / eff; /* memory-bound ops reach eff of the bandwidth */
             }
             if (!o.memory) {
                 r->memory_ns = 0;

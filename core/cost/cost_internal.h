@@ -14,7 +14,9 @@ typedef struct cq__cost_kernel {
     const char *kclass;    /* efficiency class (docs/cost-model.md) */
     cq_dtype precision;    /* the arithmetic's: CQ_F32, CQ_BF16, CQ_U8 / CQ_S8 */
     int64_t macs;          /* contractions' multiply-accumulates, else 0 */
-    int64_t flops;         /* the rest's arithmetic (cq_op_flops), for memory-bound ops */
+    int64_t flops;         /* the elementwise arithmetic (cq_op_flops x vector ops an
+                            * element): a memory-bound op's, or a contraction's
+                            * fused epilogue (SiLU, HardSwish...) */
     double tile_eff;       /* lanes doing useful work in the kernel's tiles, (0, 1] */
     int amx;               /* runs on AMX tiles: the profile's amx_macs rate */
     int weight_input;      /* the head's input holding packed weights, -1: none */

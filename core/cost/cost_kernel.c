@@ -94,8 +94,13 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     } else if (stem) {
         k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
     } else if (s.groups > 1 || transpose) {
-        /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels */
+        /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels, on an
+         * im2col matrix (k x pixels a group) written then read back */
         k->tile_eff = fill(s.cout / s.groups, 8) * fill(s.pix, 48);
+        if (!s.one_by_one && !transpose) {
+            k->reread_block = s.k * s.pix * 4;
+            k->reread_bytes = 2 * k->reread_block * s.groups;
+        }
     } else if (bf16) {
         k->kclass = "bf16_conv";
         k->weight_esize = 2;
@@ -175,6 +180,24 @@ static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__
     k->tile_eff = amx ? fill(m, 16) * fill(nn, 16) * fill(kk, q ? 64 : 32) : fill(nn, 16);
 }
 
+/* Vector operations per element of calq's elementwise loops (kern_elt.c's
+ * polynomial exp is about a dozen; a sigmoid adds the divide), for the ops
+ * whose arithmetic is more than one operation an element; the rest count
+ * cq_op_flops' one. */
+static int64_t elt_ops(const char *op)
+{
+    static const struct {
+        const char *op;
+        int n;
+    } t[] = {{"Sigmoid", 16}, {"Tanh", 18},   {"Exp", 12},         {"Log", 14},
+             {"Erf", 20},     {"Gelu", 24},   {"Softmax", 20},     {"HardSwish", 4},
+             {"HardSigmoid", 3}, {"Div", 4},  {"Sqrt", 4},         {"Pow", 16}};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        if (!strcmp(op, t[k].op))
+            return t[k].n;
+    return 1;
+}
+
 void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, int tu,
                         cq__cost_kernel *k)
 {
@@ -198,7 +221,7 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
         if (kind == 1)
             k->macs += f / 2;
         else if (kind == 0)
-            k->flops += f;
+            k->flops += f * elt_ops(nj->op_type);
     }
     const char *op = n->op_type;
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose"))
