@@ -9,6 +9,8 @@
  *   fp32 tile     the inner loop of the pixel-major conv (core/kern/x86/kern_convpm_avx512.c):
  *                 7 pixels x 32 channels, per k step 2 weight loads, 7 broadcasts
  *                 through a tap-offset table, 14 FMAs; weights and input in L1
+ * The chains (fp32, bf16, int8, int8 amx, the amx config pair) are core/cost/probe.h's,
+ * the code `calq probe` measures the peaks of a profile with.
  * Each figure is the best of 7 timings; a multiply-add counts as 2 operations.
  * Usage: peak [--tsv]   (--tsv: "name<TAB>GFLOP/s" lines for scripts); BENCH_CLOCK=cpu
  * times CPU time instead of the wall clock. */
@@ -19,67 +21,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "cost/probe.h"
 #include "kern/kern.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16,fma")))
-#define CHAINS 24
 #define ITERS 4000000L
 
-/* CLOCK_MONOTONIC, or with BENCH_CLOCK=cpu this thread's CPU time (slices
- * the host gives another job do not count). */
 static double now(void)
 {
-    static int cpu = -1;
-    if (cpu < 0) {
-        const char *e = getenv("BENCH_CLOCK");
-        cpu = e && strcmp(e, "cpu") == 0;
-    }
-    struct timespec t;
-    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return cq_probe_now();
 }
 
 static volatile float sink_f;
 
-/* One timing of ITERS rounds of CHAINS independent instructions (zmm0-23
- * accumulate from zero, zmm24-25 are the zero operands: no denormal or NaN can
- * slow a lane), seconds. In assembly: with
- * intrinsics GCC moved accumulators through the stack. */
-#define X24(op)                                                                               \
-    op " %%zmm25, %%zmm24, %%zmm0\n\t" op " %%zmm25, %%zmm24, %%zmm1\n\t"                      \
-    op " %%zmm25, %%zmm24, %%zmm2\n\t" op " %%zmm25, %%zmm24, %%zmm3\n\t"                      \
-    op " %%zmm25, %%zmm24, %%zmm4\n\t" op " %%zmm25, %%zmm24, %%zmm5\n\t"                      \
-    op " %%zmm25, %%zmm24, %%zmm6\n\t" op " %%zmm25, %%zmm24, %%zmm7\n\t"                      \
-    op " %%zmm25, %%zmm24, %%zmm8\n\t" op " %%zmm25, %%zmm24, %%zmm9\n\t"                      \
-    op " %%zmm25, %%zmm24, %%zmm10\n\t" op " %%zmm25, %%zmm24, %%zmm11\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm12\n\t" op " %%zmm25, %%zmm24, %%zmm13\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm14\n\t" op " %%zmm25, %%zmm24, %%zmm15\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm16\n\t" op " %%zmm25, %%zmm24, %%zmm17\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm18\n\t" op " %%zmm25, %%zmm24, %%zmm19\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm20\n\t" op " %%zmm25, %%zmm24, %%zmm21\n\t"                    \
-    op " %%zmm25, %%zmm24, %%zmm22\n\t" op " %%zmm25, %%zmm24, %%zmm23\n\t"
-#define ZERO24 X24("vpxord")
-#define CLOBBER24                                                                             \
-    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",     \
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19",        \
-        "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25"
-#define CHAIN_TIMER(name, op)                                                                 \
-    AVX512 static double name(void)                                                           \
-    {                                                                                         \
-        long n = ITERS;                                                                       \
-        double t0 = now();                                                                    \
-        __asm__ volatile("vpxord %%zmm24, %%zmm24, %%zmm24\n\t"                                 \
-                         "vpxord %%zmm25, %%zmm25, %%zmm25\n\t" ZERO24                          \
-                         "1:\n\t" X24(op) "dec %0\n\t"                                          \
-                         "jnz 1b\n\t"                                                          \
-                         : "+r"(n)                                                            \
-                         :                                                                    \
-                         : CLOBBER24, "cc");                                                  \
-        return now() - t0;                                                                    \
-    }
-CHAIN_TIMER(fp32_fma, "vfmadd231ps")
-CHAIN_TIMER(bf16_dot, "vdpbf16ps")
-CHAIN_TIMER(int8_dot, "vpdpbusd")
+static double fp32_fma(void)
+{
+    return cq_probe_chain_seconds(CQ_PROBE_FMA_F32, ITERS);
+}
+static double bf16_dot(void)
+{
+    return cq_probe_chain_seconds(CQ_PROBE_DOT_BF16, ITERS);
+}
+static double int8_dot(void)
+{
+    return cq_probe_chain_seconds(CQ_PROBE_DOT_S8, ITERS);
+}
 
 /* The conv tile's inner loop over KC k steps, TILES times; returns seconds. */
 #define KC 128
@@ -120,48 +86,16 @@ AVX512 static double conv_tile(void)
     return t;
 }
 
-/* AMX: 4 independent tdpbusd accumulators (tiles 0-3) from tiles 4-7. */
-#define AMX __attribute__((target("amx-tile,amx-int8,avx512f")))
 #define AMX_ITERS 2000000L
-typedef struct tile_cfg {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_cfg;
-static tile_cfg amx_cfg;
-
-AMX static double int8_amx(void)
+static double int8_amx(void)
 {
-    _tile_loadconfig(&amx_cfg);
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    _tile_zero(4);
-    _tile_zero(5);
-    _tile_zero(6);
-    _tile_zero(7);
-    double t0 = now();
-    for (long i = 0; i < AMX_ITERS; i++) {
-        _tile_dpbusd(0, 4, 6);
-        _tile_dpbusd(1, 4, 7);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-    }
-    double t = now() - t0;
-    _tile_release();
-    return t;
+    return cq_probe_chain_seconds(CQ_PROBE_AMX_S8, AMX_ITERS);
 }
 
 /* 100000 ldtilecfg + tilerelease pairs, seconds. */
-AMX static double amx_cfg_pair(void)
+static double amx_cfg_pair(void)
 {
-    double t0 = now();
-    for (long i = 0; i < 100000; i++) {
-        _tile_loadconfig(&amx_cfg);
-        _tile_release();
-    }
-    return now() - t0;
+    return cq_probe_amx_cfg_seconds(100000);
 }
 
 static double best(double (*f)(void))
@@ -194,18 +128,16 @@ int main(int argc, char **argv)
         double (*f)(void);
         double ops;
     } m[] = {
-        {"fp32_fma", fp32_fma, 2.0 * 16 * CHAINS * ITERS},
-        {"bf16_dot", bf16_dot, 2.0 * 32 * CHAINS * ITERS},
-        {"int8_dot", int8_dot, 2.0 * 64 * CHAINS * ITERS},
+        {"fp32_fma", fp32_fma, 2.0 * cq_probe_chain_macs(CQ_PROBE_FMA_F32) * ITERS},
+        {"bf16_dot", bf16_dot, 2.0 * cq_probe_chain_macs(CQ_PROBE_DOT_BF16) * ITERS},
+        {"int8_dot", int8_dot, 2.0 * cq_probe_chain_macs(CQ_PROBE_DOT_S8) * ITERS},
         {"fp32_conv_tile", conv_tile, 2.0 * 16 * 14 * KC * TILES},
-        {"int8_amx", int8_amx, 2.0 * 16 * 16 * 64 * 4 * AMX_ITERS},
+        {"int8_amx", int8_amx, 2.0 * cq_probe_chain_macs(CQ_PROBE_AMX_S8) * AMX_ITERS},
     };
-    amx_cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        amx_cfg.colsb[t] = 64;
-        amx_cfg.rows[t] = 16;
-    }
-    int amx = cq_kern_set_isa(CQ_ISA_AVX512) == CQ_ISA_AVX512 && cq_kern_amx();
+    /* BENCH_CLOCK=cpu: this thread's CPU time, else the wall clock */
+    const char *clk = getenv("BENCH_CLOCK");
+    cq_probe_set_clock(clk && strcmp(clk, "cpu") == 0);
+    int amx = cq_kern_set_isa(CQ_ISA_AVX512) == CQ_ISA_AVX512 && cq_probe_chain_ok(CQ_PROBE_AMX_S8);
     double fma = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         if (m[i].f == int8_amx && !amx)

@@ -9,6 +9,8 @@
  *
  *   core.hw.check(tbl)            -> true | nil, msg, code
  *   core.hw.efficiency(tbl, cls)  -> cq_hw_efficiency's value
+ *   core.hw.probe_*               -> the measurements of core/cost/probe.h, for
+ *                                    `calq probe` (scripts/calq/cmd/probe.lua)
  */
 #include "lcalq.h"
 
@@ -16,12 +18,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/tensor.h"
 #include "cost/hw.h"
+#include "cost/probe.h"
 
 /* The keys a profile may have at the top level. description is free text the
  * loader keeps and the estimators ignore. */
 static const char *const top_keys[] = {"name",    "description", "cores",  "ghz",
-                                       "vector_bits", "amx",     "macs",   "caches",
+                                       "vector_bits", "amx", "amx_macs", "macs",   "caches",
                                        "mem_bw",  "mem_bw_core", "cvt",    "node_ns",
                                        "efficiency", NULL};
 static const char *const cache_keys[] = {"size", "bw", "latency", "shared", NULL};
@@ -228,6 +232,14 @@ int lcalq_tohw(lua_State *L, int idx, cq_hw *out)
         out->macs[k] = get_num(L, -1, "macs", cq_hw_mac_name((cq_hw_mac)k), 0, 0);
     lua_pop(L, 1);
 
+    if (push_table(L, idx, "amx_macs", 1)) {
+        static const char *const amx_keys[] = {"bf16", "s8", NULL};
+        check_keys(L, -1, "amx_macs", amx_keys);
+        out->amx_macs[CQ_HW_MAC_BF16] = get_num(L, -1, "amx_macs", "bf16", 0, 0);
+        out->amx_macs[CQ_HW_MAC_S8] = get_num(L, -1, "amx_macs", "s8", 0, 0);
+        lua_pop(L, 1);
+    }
+
     read_caches(L, idx, out);
     out->mem_bw = get_num(L, idx, "", "mem_bw", 0, 0);
     out->mem_bw_core = get_num(L, idx, "", "mem_bw_core", 1, 0);
@@ -286,11 +298,182 @@ static int l_efficiency(lua_State *L)
     return 1;
 }
 
+/* ---- the probe: thin wrappers over core/cost/probe.h ---- */
+
+static double opt_ms(lua_State *L, int idx, double def)
+{
+    double ms = luaL_optnumber(L, idx, def);
+    luaL_argcheck(L, ms > 0 && ms <= 10000, idx, "milliseconds must be in (0, 10000]");
+    return ms;
+}
+
+static const char *const chain_names[] = {"f32", "bf16", "s8", "s8_novnni", "amx_s8", "amx_bf16",
+                                          NULL};
+
+/* probe_chain(kind [, ms = 20 [, reps = 5]]) -> MACs per second | nil when the
+ * CPU has no such instructions */
+static int l_probe_chain(lua_State *L)
+{
+    int c = luaL_checkoption(L, 1, NULL, chain_names);
+    double ms = opt_ms(L, 2, 20);
+    int reps = (int)luaL_optinteger(L, 3, 5);
+    luaL_argcheck(L, reps >= 1 && reps <= 100, 3, "reps must be 1..100");
+    if (!cq_probe_chain_ok((cq_probe_chain)c)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushnumber(L, cq_probe_chain_rate((cq_probe_chain)c, ms, reps));
+    return 1;
+}
+
+/* probe_clock([ms = 20 [, reps = 5]]) -> GHz */
+static int l_probe_clock(lua_State *L)
+{
+    double ms = opt_ms(L, 1, 20);
+    int reps = (int)luaL_optinteger(L, 2, 5);
+    luaL_argcheck(L, reps >= 1 && reps <= 100, 2, "reps must be 1..100");
+    lua_pushnumber(L, cq_probe_clock_ghz(ms, reps));
+    return 1;
+}
+
+/* probe_set_clock(cpu_time) */
+static int l_probe_set_clock(lua_State *L)
+{
+    cq_probe_set_clock(lua_toboolean(L, 1));
+    return 0;
+}
+
+/* probe_caches() -> {{level =, size =, shared =}, ...} from sysfs */
+static int l_probe_caches(lua_State *L)
+{
+    cq_probe_cache c[CQ_PROBE_MAX_CACHE];
+    int n = cq_probe_caches(c, CQ_PROBE_MAX_CACHE);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, c[i].level);
+        lua_setfield(L, -2, "level");
+        lua_pushinteger(L, (lua_Integer)c[i].size);
+        lua_setfield(L, -2, "size");
+        lua_pushboolean(L, c[i].shared);
+        lua_setfield(L, -2, "shared");
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+#define PROBE_MAX_BYTES ((lua_Integer)4 << 30)
+
+/* A buffer of bytes (4 KiB .. 4 GiB, a multiple of 512), touched, or raise. */
+static void *probe_buffer(lua_State *L, int idx, size_t *bytes)
+{
+    lua_Integer b = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, b >= 4096 && b <= PROBE_MAX_BYTES, idx, "bytes must be 4 KiB..4 GiB");
+    *bytes = (size_t)b & ~(size_t)511;
+    void *p = cq_alloc(*bytes);
+    if (!p)
+        luaL_error(L, "probe: no memory for %I bytes", b);
+    memset(p, 1, *bytes);
+    return p;
+}
+
+/* probe_read_bw(bytes [, ms = 20 [, reps = 3 [, threads = 1]]]) -> bytes per second */
+static int l_probe_read_bw(lua_State *L)
+{
+    size_t bytes;
+    double ms = opt_ms(L, 2, 20);
+    int reps = (int)luaL_optinteger(L, 3, 3);
+    int threads = (int)luaL_optinteger(L, 4, 1);
+    luaL_argcheck(L, reps >= 1 && reps <= 100, 3, "reps must be 1..100");
+    luaL_argcheck(L, threads >= 1 && threads <= 1024, 4, "threads must be 1..1024");
+    void *p = probe_buffer(L, 1, &bytes);
+    double r = threads == 1 ? cq_probe_read_bw(p, bytes, ms, reps)
+                            : cq_probe_read_bw_threads(p, bytes, threads, ms);
+    cq_free(p);
+    lua_pushnumber(L, r);
+    return 1;
+}
+
+/* probe_latency(bytes [, steps = 1e6]) -> ns per dependent load */
+static int l_probe_latency(lua_State *L)
+{
+    size_t bytes;
+    lua_Integer steps = luaL_optinteger(L, 2, 1000000);
+    luaL_argcheck(L, steps >= 1 && steps <= 1000000000, 2, "steps must be 1..1e9");
+    void *p = probe_buffer(L, 1, &bytes);
+    double ns = cq_probe_latency_ns(p, bytes, (long)steps);
+    cq_free(p);
+    lua_pushnumber(L, ns);
+    return 1;
+}
+
+/* probe_kernels([ms = 100]) -> {{name, shape, macs, seconds, peak}, ...} | nil, msg, code */
+static int l_probe_kernels(lua_State *L)
+{
+    cq_probe_kern k[CQ_PROBE_MAX_KERN];
+    cq_err err;
+    int n = cq_probe_kernels(k, CQ_PROBE_MAX_KERN, opt_ms(L, 1, 100), &err);
+    if (n < 0)
+        return cq__lua_fail(L, &err);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, k[i].name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, k[i].shape);
+        lua_setfield(L, -2, "shape");
+        lua_pushnumber(L, k[i].macs);
+        lua_setfield(L, -2, "macs");
+        lua_pushnumber(L, k[i].seconds);
+        lua_setfield(L, -2, "seconds");
+        lua_pushstring(L, k[i].peak);
+        lua_setfield(L, -2, "peak");
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* probe_cvt(kind [, ms = 20]) -> elements per second | nil, msg, code */
+static int l_probe_cvt(lua_State *L)
+{
+    static const char *const kinds[] = {"quant", "dequant", "requant", "f32_bf16", "bf16_f32",
+                                        NULL};
+    int which = luaL_checkoption(L, 1, NULL, kinds);
+    cq_err err;
+    double r = cq_probe_cvt_rate(which, opt_ms(L, 2, 20), &err);
+    if (r < 0)
+        return cq__lua_fail(L, &err);
+    lua_pushnumber(L, r);
+    return 1;
+}
+
+/* probe_node_ns([nodes = 64 [, ms = 50]]) -> ns per executor node | nil, msg, code */
+static int l_probe_node_ns(lua_State *L)
+{
+    lua_Integer nodes = luaL_optinteger(L, 1, 64);
+    luaL_argcheck(L, nodes >= 1 && nodes <= 4096, 1, "nodes must be 1..4096");
+    cq_err err;
+    double ns = cq_probe_node_ns((int)nodes, opt_ms(L, 2, 50), &err);
+    if (ns < 0)
+        return cq__lua_fail(L, &err);
+    lua_pushnumber(L, ns);
+    return 1;
+}
+
 int cq__lua_open_hw(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"check", l_check},
         {"efficiency", l_efficiency},
+        {"probe_chain", l_probe_chain},
+        {"probe_clock", l_probe_clock},
+        {"probe_set_clock", l_probe_set_clock},
+        {"probe_caches", l_probe_caches},
+        {"probe_read_bw", l_probe_read_bw},
+        {"probe_latency", l_probe_latency},
+        {"probe_kernels", l_probe_kernels},
+        {"probe_cvt", l_probe_cvt},
+        {"probe_node_ns", l_probe_node_ns},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -70,6 +70,16 @@ cq_status cq_hw_check(const cq_hw *hw, cq_err *err)
                            mac_names[k], hw->macs[k], lo, (double)CQ_HW_MAX_MACS,
                            k == CQ_HW_MAC_F32 ? "" : "; 0: not available");
     }
+    for (int k = 0; k < CQ_HW_MAC_COUNT; k++) {
+        int tile = k == CQ_HW_MAC_BF16 || k == CQ_HW_MAC_S8;
+        double lo = hw->amx && tile ? 1 : 0, hi = hw->amx && tile ? CQ_HW_MAX_MACS : 0;
+        if (!in(hw->amx_macs[k], lo, hi))
+            return cq_errf(err, CQ_ERANGE, "amx_macs.%s: %g is not in %g..%g%s", mac_names[k],
+                           hw->amx_macs[k], lo, hi,
+                           !tile ? " (AMX tiles have bf16 and s8 only)"
+                                 : hw->amx ? " (amx = true: give the tiles' MACs/cycle/core)"
+                                           : " (amx = false)");
+    }
     if (hw->n_cache < 1 || hw->n_cache > CQ_HW_MAX_CACHE)
         return cq_errf(err, CQ_ERANGE, "caches: %d levels, not 1..%d", hw->n_cache,
                        CQ_HW_MAX_CACHE);

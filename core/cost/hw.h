@@ -67,6 +67,11 @@ typedef struct cq_hw {
     double mem_bw_core;            /* DRAM, GB/s one core can draw; 0: mem_bw */
     double cvt[CQ_HW_CVT_COUNT];   /* elements per cycle per core */
     int amx;                       /* 1: AMX tiles (int8, bf16) */
+    /* MACs per cycle per core of the AMX tiles, bf16 and s8 entries only
+     * (key amx_macs = {bf16 =, s8 =}, required when amx): the peak of the
+     * kernels that run tdpbf16ps / tdpbusd where calq uses AMX; macs[] keeps
+     * the vector units' (vdpbf16ps, vpdpbusd) for the kernels that do not. */
+    double amx_macs[CQ_HW_MAC_COUNT];
     double node_ns;                /* fixed cost of running one node (dispatch, setup), ns */
     int n_eff;
     cq_hw_eff eff[CQ_HW_MAX_EFF];

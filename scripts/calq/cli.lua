@@ -56,6 +56,7 @@ local modules = {
   "quantize",
   "report",
   "cost",
+  "probe",
 }
 
 for _, name in ipairs(modules) do

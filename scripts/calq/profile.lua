@@ -238,6 +238,7 @@ function profile.write(t, path, comments)
     emit("  },")
   end
   group("macs", MACS)
+  if t.amx_macs ~= nil then group("amx_macs", { "bf16", "s8" }) end
   emit(with_comment("  caches = {  -- L1 first: bytes, bytes/cycle/core, cycles", comments.caches))
   for i, c in ipairs(t.caches) do
     emit(with_comment(("    { size = %s, bw = %s, latency = %s, shared = %s },"):format(

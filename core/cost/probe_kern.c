@@ -1,0 +1,512 @@
+/* probe_kern.c - calq's own kernels on reference shapes, for the efficiency
+ * factors of a probed profile, and the conversion throughputs.
+ *
+ * Each class runs the kernel the executor calls for it (kern.h, kern_qconv.h,
+ * kern_qgemm.h, kern_bgemm.h, kern_qelt.h) on one thread, on shapes from the
+ * speed zoo (ResNet-18's 3x3 64 > 64 at 56 x 56, a 1x1 256 > 64, MobileNetV2's
+ * depthwise 144 at 56 x 56, a 256 x 512 x 512 GEMM), and reports MACs (or
+ * bytes for eltwise) and the best time; the caller divides by the peak the
+ * `peak` field names (the Lua probe, which measured the peaks). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdio.h>
+
+#include "base/tensor.h"
+#include "exec/exec.h"
+#include "graph/graph.h"
+#include "cost/probe_internal.h"
+#include "kern/kern.h"
+#include "kern/kern_bgemm.h"
+#include "kern/kern_qconv.h"
+#include "kern/kern_qelt.h"
+#include "kern/kern_qgemm.h"
+
+typedef cq_status (*run_fn)(void *ctx, cq_err *err);
+
+/* Best time of fn over about ms (at least 3 runs, after one warm run). */
+static double best_time(run_fn fn, void *ctx, double ms, cq_err *err)
+{
+    if (fn(ctx, err) != CQ_OK)
+        return -1;
+    double best = 1e30, spent = 0;
+    for (int r = 0; r < 1000 && (r < 3 || spent < ms * 1e-3); r++) {
+        double t0 = cq_probe_now();
+        if (fn(ctx, err) != CQ_OK)
+            return -1;
+        double t = cq_probe_now() - t0;
+        spent += t;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static void fill_f32(float *p, size_t n, float scale)
+{
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        p[i] = scale * ((float)(s >> 8) / 16777216.0f - 0.5f);
+    }
+}
+
+static void fill_8(void *p, size_t n)
+{
+    uint8_t *b = p;
+    uint32_t s = 777;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        b[i] = (uint8_t)(s >> 24) & 0x7f;
+    }
+}
+
+/* ---- fp32 / bf16 convolution (cq_conv2d) ---- */
+
+typedef struct conv_ctx {
+    cq_conv2d_plan *pl;
+    float *x, *y;
+    size_t xn, yn, sn;
+    void *scratch;
+} conv_ctx;
+
+static cq_status conv_run(void *c, cq_err *err)
+{
+    conv_ctx *k = c;
+    return cq_conv2d_run(k->pl, k->x, k->xn, k->y, k->yn, k->scratch, k->sn, err);
+}
+
+/* seconds of one conv with c_in > c_out kxk at hw x hw, groups, bf16; macs out */
+static double time_conv(int64_t c_in, int64_t c_out, int64_t k, int64_t hw, int64_t groups,
+                        int bf16, double ms, double *macs, cq_err *err)
+{
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = 1;
+    p.c_in = c_in;
+    p.c_out = c_out;
+    p.h = p.w = hw;
+    p.kh = p.kw = k;
+    p.groups = groups;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+    p.bf16 = bf16;
+    size_t wn = (size_t)(c_out * (c_in / groups) * k * k);
+    conv_ctx c = {0};
+    c.xn = (size_t)(c_in * hw * hw);
+    c.yn = (size_t)(c_out * hw * hw);
+    float *w = cq_alloc(wn * sizeof(float));
+    c.x = cq_alloc(c.xn * sizeof(float));
+    c.y = cq_alloc(c.yn * sizeof(float));
+    double t = -1;
+    if (!w || !c.x || !c.y) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the conv's tensors");
+        goto out;
+    }
+    fill_f32(w, wn, 0.1f);
+    fill_f32(c.x, c.xn, 1.0f);
+    c.pl = cq_conv2d_plan_new(&p, w, wn, NULL, 0, err);
+    if (!c.pl)
+        goto out;
+    c.sn = cq_conv2d_scratch_bytes(c.pl);
+    c.scratch = c.sn ? cq_alloc(c.sn) : NULL;
+    if (c.sn && !c.scratch) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the conv's scratch");
+        goto out;
+    }
+    t = best_time(conv_run, &c, ms, err);
+    *macs = (double)c.yn * (double)(c_in / groups) * (double)(k * k);
+out:
+    cq_conv2d_plan_free(c.pl);
+    cq_free(c.scratch);
+    cq_free(w);
+    cq_free(c.x);
+    cq_free(c.y);
+    return t;
+}
+
+/* ---- fp32 GEMM ---- */
+
+typedef struct gemm_ctx {
+    cq_gemm_params p;
+    float *a, *b, *y;
+} gemm_ctx;
+
+static cq_status gemm_run(void *c, cq_err *err)
+{
+    gemm_ctx *g = c;
+    return cq_gemm_f32(&g->p, g->a, g->b, NULL, g->y, err);
+}
+
+static double time_gemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, cq_err *err)
+{
+    gemm_ctx g = {.p = {m, n, k, 0, 0, 1.0f, 0.0f, 1, 1}};
+    g.a = cq_alloc((size_t)(m * k) * sizeof(float));
+    g.b = cq_alloc((size_t)(k * n) * sizeof(float));
+    g.y = cq_alloc((size_t)(m * n) * sizeof(float));
+    double t = -1;
+    if (g.a && g.b && g.y) {
+        fill_f32(g.a, (size_t)(m * k), 1.0f);
+        fill_f32(g.b, (size_t)(k * n), 0.1f);
+        t = best_time(gemm_run, &g, ms, err);
+        *macs = (double)m * (double)n * (double)k;
+    } else {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the GEMM");
+    }
+    cq_free(g.a);
+    cq_free(g.b);
+    cq_free(g.y);
+    return t;
+}
+
+/* ---- int8 GEMM and convolution ---- */
+
+typedef struct q_ctx {
+    cq_qgemm_plan *g;
+    cq_qconv2d_plan *c;
+    void *x, *y, *scratch;
+    size_t sn;
+} q_ctx;
+
+static cq_status q_run(void *ctx, cq_err *err)
+{
+    q_ctx *q = ctx;
+    if (q->g)
+        return cq_qgemm_run(q->g, q->x, q->y, NULL, q->scratch, q->sn, err);
+    return cq_qconv2d_run(q->c, q->x, q->y, NULL, q->scratch, q->sn, err);
+}
+
+/* gemm: k_or_kernel < 0 means a GEMM m x n x (-k); else a conv c_in = m,
+ * c_out = n, kernel k at hw x hw, groups. amx out: the plan runs tiles. */
+static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int64_t groups,
+                     double ms, double *macs, int *amx, cq_err *err)
+{
+    q_ctx q = {0};
+    size_t wn, xn, yn, cn;
+    double t = -1;
+    int8_t *w = NULL;
+    float *mult = NULL;
+    if (gemm) {
+        wn = (size_t)(n * k);
+        xn = (size_t)(m * k);
+        yn = (size_t)(m * n);
+        cn = (size_t)n;
+    } else {
+        wn = (size_t)(n * (m / groups) * k * k);
+        xn = (size_t)(m * hw * hw);
+        yn = (size_t)(n * hw * hw);
+        cn = (size_t)n;
+    }
+    w = malloc(wn);
+    mult = malloc(cn * sizeof *mult);
+    q.x = cq_alloc(xn);
+    q.y = cq_alloc(yn);
+    if (!w || !mult || !q.x || !q.y) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the int8 kernel");
+        goto out;
+    }
+    fill_8(w, wn);
+    fill_8(q.x, xn);
+    for (size_t i = 0; i < cn; i++)
+        mult[i] = 1e-4f;
+    if (gemm) {
+        cq_qgemm_params p = cq_qgemm_params_default();
+        p.m = m;
+        p.n = n;
+        p.k = k;
+        q.g = cq_qgemm_plan_new(&p, w, NULL, mult, NULL, NULL, err);
+        if (!q.g)
+            goto out;
+        q.sn = cq_qgemm_scratch_bytes(q.g);
+        *amx = cq_qgemm_amx(q.g);
+        *macs = (double)m * (double)n * (double)k;
+    } else {
+        cq_qconv2d_params p = cq_qconv2d_params_default();
+        p.c.n = 1;
+        p.c.c_in = m;
+        p.c.c_out = n;
+        p.c.h = p.c.w = hw;
+        p.c.kh = p.c.kw = k;
+        p.c.groups = groups;
+        p.c.pad_top = p.c.pad_left = p.c.pad_bottom = p.c.pad_right = k / 2;
+        p.x_nhwc = p.y_nhwc = 1; /* the executor's int8 layout */
+        q.c = cq_qconv2d_plan_new(&p, w, NULL, mult, err);
+        if (!q.c)
+            goto out;
+        q.sn = cq_qconv2d_scratch_bytes(q.c);
+        /* the GEMM paths (gemm1x1, igemm) run the int8 GEMM's units, tiles
+         * where it runs them; depthwise and grp are vpdpbusd kernels */
+        const char *path = cq_qconv2d_path(q.c);
+        *amx = groups == 1 && cq_kern_amx() && (strcmp(path, "gemm1x1") == 0 || strcmp(path, "igemm") == 0);
+        *macs = (double)yn * (double)(m / groups) * (double)(k * k);
+    }
+    q.scratch = q.sn ? cq_alloc(q.sn) : NULL;
+    if (q.sn && !q.scratch) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the int8 kernel's scratch");
+        goto out;
+    }
+    t = best_time(q_run, &q, ms, err);
+out:
+    cq_qgemm_plan_free(q.g);
+    cq_qconv2d_plan_free(q.c);
+    cq_free(q.scratch);
+    cq_free(q.x);
+    cq_free(q.y);
+    free(w);
+    free(mult);
+    return t;
+}
+
+/* ---- bf16 GEMM ---- */
+
+typedef struct b_ctx {
+    cq_bgemm_plan *pl;
+    float *x, *y;
+    void *scratch;
+    size_t sn;
+} b_ctx;
+
+static cq_status b_run(void *ctx, cq_err *err)
+{
+    b_ctx *b = ctx;
+    return cq_bgemm_run(b->pl, b->x, b->y, NULL, b->scratch, b->sn, err);
+}
+
+static double time_bgemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, int *amx,
+                         cq_err *err)
+{
+    b_ctx b = {0};
+    float *w = cq_alloc((size_t)(n * k) * sizeof(float));
+    b.x = cq_alloc((size_t)(m * k) * sizeof(float));
+    b.y = cq_alloc((size_t)(m * n) * sizeof(float));
+    double t = -1;
+    if (!w || !b.x || !b.y) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM");
+        goto out;
+    }
+    fill_f32(w, (size_t)(n * k), 0.1f);
+    fill_f32(b.x, (size_t)(m * k), 1.0f);
+    cq_bgemm_params p = cq_bgemm_params_default();
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    b.pl = cq_bgemm_plan_new(&p, w, NULL, err);
+    if (!b.pl)
+        goto out;
+    *amx = cq_bgemm_plan_amx(b.pl);
+    b.sn = cq_bgemm_scratch_bytes(b.pl);
+    b.scratch = b.sn ? cq_alloc(b.sn) : NULL;
+    if (b.sn && !b.scratch) {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM's scratch");
+        goto out;
+    }
+    t = best_time(b_run, &b, ms, err);
+    *macs = (double)m * (double)n * (double)k;
+out:
+    cq_bgemm_plan_free(b.pl);
+    cq_free(b.scratch);
+    cq_free(w);
+    cq_free(b.x);
+    cq_free(b.y);
+    return t;
+}
+
+/* ---- eltwise: Relu over 256 K floats (1 MB in, 1 MB out: in L2) ---- */
+
+typedef struct e_ctx {
+    float *x, *y;
+    int64_t n;
+} e_ctx;
+
+static cq_status e_run(void *ctx, cq_err *err)
+{
+    (void)err;
+    e_ctx *e = ctx;
+    cq_unary_f32(CQ_UN_RELU, 0, 0, e->x, e->y, e->n);
+    return CQ_OK;
+}
+
+int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
+{
+    int n = 0, amx = 0;
+    double m1 = 0, m2 = 0, t1, t2;
+#define ADD(nm, sh, mm, tt, pk)                                                                 \
+    do {                                                                                       \
+        if (n < max)                                                                           \
+            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk};                                    \
+    } while (0)
+    /* fp32 conv: the implicit GEMM 3x3 and the 1x1 together */
+    if ((t1 = time_conv(64, 64, 3, 56, 1, 0, ms, &m1, err)) < 0 ||
+        (t2 = time_conv(256, 64, 1, 56, 1, 0, ms, &m2, err)) < 0)
+        return -1;
+    ADD("f32_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56", m1 + m2, t1 + t2, "f32");
+    if ((t1 = time_conv(144, 144, 3, 56, 144, 0, ms, &m1, err)) < 0)
+        return -1;
+    ADD("f32_dw", "dw 3x3 144 56x56", m1, t1, "f32");
+    if ((t1 = time_gemm(256, 512, 512, ms, &m1, err)) < 0)
+        return -1;
+    ADD("f32_gemm", "256x512x512", m1, t1, "f32");
+
+    int bf16_hw = cq_bgemm_native();
+    if ((t1 = time_bgemm(256, 512, 512, ms, &m1, &amx, err)) < 0)
+        return -1;
+    ADD("bf16_gemm", "256x512x512", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
+    if ((t1 = time_conv(64, 64, 3, 56, 1, 1, ms, &m1, err)) < 0 ||
+        (t2 = time_conv(256, 64, 1, 56, 1, 1, ms, &m2, err)) < 0)
+        return -1;
+    amx = cq_kern_amx() && cq_probe_chain_ok(CQ_PROBE_AMX_BF16);
+    ADD("bf16_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56", m1 + m2, t1 + t2,
+        amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
+
+    int amx1 = 0, amx2 = 0;
+    const char *vec_s8 = cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? "s8" : "s8_novnni";
+    if ((t1 = time_q(0, 64, 64, 3, 56, 1, ms, &m1, &amx1, err)) < 0 ||
+        (t2 = time_q(0, 256, 64, 1, 56, 1, ms, &m2, &amx2, err)) < 0)
+        return -1;
+    ADD("s8_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56 NHWC", m1 + m2, t1 + t2,
+        amx1 && amx2 ? "amx_s8" : vec_s8);
+    if ((t1 = time_q(0, 144, 144, 3, 56, 144, ms, &m1, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_dw", "dw 3x3 144 56x56 NHWC", m1, t1, vec_s8);
+    if ((t1 = time_q(1, 256, 512, 512, 0, 1, ms, &m1, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);
+
+    e_ctx e = {cq_alloc((256 << 10) * sizeof(float)), cq_alloc((256 << 10) * sizeof(float)), 256 << 10};
+    if (!e.x || !e.y) {
+        cq_free(e.x);
+        cq_free(e.y);
+        return cq_errf(err, CQ_ENOMEM, "probe: no memory for the eltwise buffers"), -1;
+    }
+    fill_f32(e.x, (size_t)e.n, 1.0f);
+    t1 = best_time(e_run, &e, ms, err);
+    cq_free(e.x);
+    cq_free(e.y);
+    ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out)", 2.0 * (double)e.n * 4, t1, "bw_l2");
+#undef ADD
+    return n;
+}
+
+/* ---- conversions ---- */
+
+typedef struct c_ctx {
+    int which;
+    float *f;
+    void *q;
+    uint8_t lut[256];
+    int64_t n;
+} c_ctx;
+
+static cq_status c_run(void *ctx, cq_err *err)
+{
+    c_ctx *c = ctx;
+    switch (c->which) {
+    case 0:
+        return cq_quantize_f32_8(c->f, 1, 64, c->n / 64, 0.05f, 128, CQ_U8, c->q, 1, err);
+    case 1:
+        return cq_dequantize_8_f32(c->q, CQ_U8, 1, 64, c->n / 64, 1, 0.05f, 128, c->f, err);
+    case 2:
+        cq_lut_8(c->lut, c->q, (uint8_t *)c->q + c->n, c->n);
+        return CQ_OK;
+    case 3: {
+        uint16_t *h = c->q;
+        for (int64_t i = 0; i < c->n; i++)
+            h[i] = cq_f32_to_bf16(c->f[i]);
+        return CQ_OK;
+    }
+    default: {
+        const uint16_t *h = c->q;
+        for (int64_t i = 0; i < c->n; i++)
+            c->f[i] = cq_bf16_to_f32(h[i]);
+        return CQ_OK;
+    }
+    }
+}
+
+double cq_probe_cvt_rate(int which, double ms, cq_err *err)
+{
+    if (which < 0 || which > 4)
+        return cq_errf(err, CQ_EINVAL, "probe: conversion %d is not 0..4", which), -1;
+    c_ctx c = {.which = which, .n = 64 * 1024};
+    c.f = cq_alloc((size_t)c.n * sizeof(float));
+    c.q = cq_alloc((size_t)c.n * 4);
+    if (!c.f || !c.q) {
+        cq_free(c.f);
+        cq_free(c.q);
+        return cq_errf(err, CQ_ENOMEM, "probe: no memory for the conversion buffers"), -1;
+    }
+    fill_f32(c.f, (size_t)c.n, 4.0f);
+    fill_8(c.q, (size_t)c.n * 4);
+    for (int i = 0; i < 256; i++) { /* requantize: scale 0.05 zp 128 -> scale 0.07 zp 120 */
+        float v = roundf((float)(i - 128) * 0.05f / 0.07f) + 120;
+        c.lut[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    double t = best_time(c_run, &c, ms, err);
+    cq_free(c.f);
+    cq_free(c.q);
+    return t > 0 ? (double)c.n / t : -1;
+}
+
+/* ---- the executor's fixed cost per node ---- */
+
+/* A graph of nodes Add nodes in a chain, y_i = y_(i-1) + x on 16 floats,
+ * run by the executor; the time per node that runs (not fused away). The
+ * arithmetic is a few ns, so this is the dispatch, the plan's bookkeeping and
+ * the observer-free run loop. */
+double cq_probe_node_ns(int nodes, double ms, cq_err *err)
+{
+    if (nodes < 1 || nodes > 4096)
+        return cq_errf(err, CQ_EINVAL, "probe: %d nodes is not 1..4096", nodes), -1;
+    double ns = -1;
+    cq_tensor *x = NULL, *out = NULL;
+    cq_exec *e = NULL;
+    cq_graph *g = cq_graph_new(err);
+    if (!g)
+        return -1;
+    int64_t shape[2] = {1, 16};
+    int v = cq_graph_value(g, "x", err);
+    if (v < 0 || cq_graph_add_input(g, v, err))
+        goto out;
+    g->values[v].has_type = 1;
+    g->values[v].dtype = CQ_F32;
+    g->values[v].ndim = 2;
+    g->values[v].shape[0] = 1;
+    g->values[v].shape[1] = 16;
+    char prev[32] = "x", name[32];
+    for (int i = 0; i < nodes; i++) {
+        snprintf(name, sizeof name, "y%d", i);
+        const char *in[2] = {prev, "x"}, *o[1] = {name};
+        if (cq_graph_add_node(g, "Add", name, "", 2, in, 1, o, err) < 0)
+            goto out;
+        memcpy(prev, name, sizeof prev);
+    }
+    int vo = cq_graph_find(g, prev);
+    if (cq_graph_add_output(g, vo, err))
+        goto out;
+    e = cq_exec_new(g, NULL, err);
+    if (!e)
+        goto out;
+    x = cq_tensor_new(CQ_F32, 2, shape, err);
+    if (!x)
+        goto out;
+    memset(cq_tensor_data(x), 0, 16 * sizeof(float));
+    int ran = 0;
+    double best = 1e30, spent = 0;
+    for (int r = 0; r < 10000 && (r < 5 || spent < ms * 1e-3); r++) {
+        double t0 = cq_probe_now();
+        if (cq_exec_run(e, 1, &x, &out, err))
+            goto out;
+        double t = cq_probe_now() - t0;
+        cq_tensor_release(out);
+        out = NULL;
+        spent += t;
+        best = t < best ? t : best;
+    }
+    for (int i = 0; i < nodes; i++)
+        ran += !cq_exec_is_fused(e, i);
+    ns = best / (ran > 0 ? ran : 1) * 1e9;
+out:
+    cq_tensor_release(out);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+    return ns;
+}

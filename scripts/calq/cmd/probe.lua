@@ -1,0 +1,274 @@
+--- calq probe [--output FILE.lua] [--quick] [--json]: measure this host and
+-- write its hardware profile (docs/cost-model.md, "Probe").
+local args = require "calq.args"
+local hw = require "calq.hw"
+local json = require "calq.json"
+local profile = require "calq.profile"
+
+local PROG = "calq probe"
+
+local usage = [[
+usage: calq probe [--output FILE.lua] [--name NAME] [--quick] [--json]
+
+Measures the CPU it runs on, one core at a time (pin it: taskset -c N calq probe),
+and writes a hardware profile that calq.profile.load and calq cost read:
+  - the clock (a chain of dependent register adds against the thread's CPU time);
+  - MACs per cycle of the fp32 FMA, vdpbf16ps, vpdpbusd, vpmaddubsw (s8 without
+    VNNI) and, where the CPU and OS allow them, AMX tdpbusd / tdpbf16ps chains
+    (the kernels of bench/peak);
+  - the data caches sysfs lists, each level's read bandwidth (AVX-512 loads over a
+    buffer inside it) and load latency (a pointer chase), cross-checked by a
+    bandwidth sweep over buffer sizes; memory bandwidth, one core and all;
+  - conversions (quantize, dequantize, requantize, f32<->bf16) with calq's kernels;
+  - the executor's fixed cost per node;
+  - each kernel class's efficiency: calq's own kernels on reference shapes, the
+    rate they reach over the peak of the instructions they run.
+Times are the thread's CPU time, so a core shared with other jobs slows the run
+but not the figures (much). Under 30 s of CPU on a current server; --quick
+measures each figure for a quarter of the time.
+
+  --output FILE.lua  write the profile there (FILE.lua.tmp, then renamed);
+                     without it only the summary is printed
+  --name NAME        the profile's name (default "probed_host")
+  --quick            shorter timings (noisier figures)
+  --json             print {profile = {...}, seconds, sweep = [...], kernels = [...]}
+]]
+
+local function fail(fmt, ...) error(PROG .. ": " .. fmt:format(...), 0) end
+
+local KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
+
+local function online_cpus()
+  local f = io.open("/sys/devices/system/cpu/online", "r")
+  local s = f and f:read("l")
+  if f then f:close() end
+  local n = 0
+  for a, b in (s or ""):gmatch("(%d+)%-?(%d*)") do
+    n = n + (b ~= "" and (tonumber(b) - tonumber(a) + 1) or 1)
+  end
+  return n > 0 and n or 1
+end
+
+local function cpu_model()
+  local f = io.open("/proc/cpuinfo", "r")
+  if not f then return "unknown CPU" end
+  local text = f:read("a")
+  f:close()
+  return text:match("model name%s*:%s*([^\n]+)") or "unknown CPU"
+end
+
+-- Round to 3 significant digits: the probe's figures are not better than that.
+local function r3(x)
+  if x == 0 then return 0 end
+  local e = math.floor(math.log(math.abs(x), 10)) - 2
+  local v = math.floor(x / 10 ^ e + 0.5) * 10 ^ e
+  return tonumber(("%.6g"):format(v))
+end
+
+local function clamp(x, lo, hi) return math.max(lo, math.min(hi, x)) end
+
+local function measure(opts)
+  local q = opts.quick and 0.25 or 1
+  local ms = 20 * q
+  local reps = opts.quick and 3 or 5
+  local t0 = os.clock()
+  local wall0 = os.time()
+  local notes, sweep = {}, {}
+  hw.probe_set_clock(true)
+
+  local ghz = hw.probe_clock(ms, reps)
+  if not (ghz > 0.1 and ghz < 10) then fail("measured a %.3g GHz clock: the timer or the add chain is off", ghz) end
+
+  local rate = {}
+  for _, k in ipairs{ "f32", "bf16", "s8", "s8_novnni", "amx_s8", "amx_bf16" } do
+    rate[k] = hw.probe_chain(k, ms, reps)
+  end
+  if not rate.f32 then
+    fail("the peak chains need AVX-512 (this CPU has none): write the profile by hand from its manual")
+  end
+  local amx = rate.amx_s8 ~= nil and rate.amx_bf16 ~= nil
+
+  -- caches: sysfs, then the sweep
+  local sys = hw.probe_caches()
+  if #sys == 0 then fail("/sys/devices/system/cpu/cpu0/cache lists no data cache") end
+  local last = sys[#sys].size
+  local dram_bytes = math.min(math.max(4 * last, 256 * MiB), opts.quick and 256 * MiB or GiB)
+  local size = 16 * KiB
+  local step = opts.quick and 4 or 2
+  while size <= dram_bytes do
+    sweep[#sweep + 1] = { bytes = size, bw = hw.probe_read_bw(size, 10 * q, 1) / (ghz * 1e9) }
+    size = size * step
+  end
+  -- knees: where the sweep's bandwidth falls below two thirds of the plateau
+  -- it was on (the plateau: the first size after the last knee)
+  local knees, plateau = {}, sweep[1].bw
+  for i = 2, #sweep do
+    if sweep[i].bw < plateau * 0.67 then
+      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes }
+      plateau = sweep[i].bw
+    end
+  end
+  local caches, next_knee = {}, 1
+  for i, c in ipairs(sys) do
+    local size_used = c.size
+    -- the knee between this level and the next: the sweep's view of its size
+    local prev = i > 1 and caches[i - 1].size or 0
+    local knee
+    while next_knee <= #knees and not knee do
+      local k = knees[next_knee]
+      next_knee = next_knee + 1
+      if k.lo >= prev and k.hi > 2 * prev then knee = k end
+    end
+    local note = ("L%d: sysfs %s"):format(c.level, c.size >= MiB and ("%d MiB"):format(c.size // MiB) or ("%d KiB"):format(c.size // KiB))
+    if knee then
+      note = note .. ("; the sweep's bandwidth falls between %d and %d KiB"):format(knee.lo // KiB, knee.hi // KiB)
+      if c.size > 2 * knee.hi then
+        -- a virtual machine's sysfs can list a cache the core does not get
+        -- whole; the sweep is what this core sees
+        size_used = knee.hi
+        note = note .. ": the profile takes the sweep's size"
+      end
+    end
+    local inside = math.max(8 * KiB, math.min(size_used // 2, 16 * MiB)) // 512 * 512
+    if i > 1 then inside = math.max(inside, 4 * caches[i - 1].size) end
+    if i < #sys then inside = math.min(inside, size_used) end
+    inside = inside // 512 * 512
+    local bw = hw.probe_read_bw(inside, ms, reps) / (ghz * 1e9)
+    local lat = hw.probe_latency(inside, math.floor(200000 * q)) * ghz
+    caches[i] = { size = size_used, bw = r3(bw), latency = r3(math.max(lat, 1)), shared = c.shared }
+    notes[("caches[%d]"):format(i)] = note .. ("; bw and latency measured by calq probe over %d KiB"):format(inside // KiB)
+  end
+  -- sizes must grow: a sweep-cut level never below the previous one
+  for i = 2, #caches do
+    if caches[i].size <= caches[i - 1].size then caches[i].size = caches[i - 1].size * 2 end
+  end
+
+  local cores = online_cpus()
+  local mem_core = hw.probe_read_bw(dram_bytes, 4 * ms, math.min(reps, 3)) / 1e9
+  local mem_all = cores > 1 and hw.probe_read_bw(dram_bytes, 10 * ms, 1, cores) / 1e9 or mem_core
+  notes.mem_bw_core = ("measured by calq probe: one core streaming %d MiB"):format(dram_bytes // MiB)
+  notes.mem_bw = ("measured by calq probe: %d threads streaming %d MiB (wall clock; %.3g GB/s)"):format(cores, dram_bytes // MiB, mem_all)
+  if mem_all < mem_core then
+    notes.mem_bw = notes.mem_bw .. ", below one core's: the other cores were busy; one core's figure kept"
+    mem_all = mem_core
+  end
+  local mem_lat = hw.probe_latency(math.min(dram_bytes, 256 * MiB), math.floor(100000 * q))
+
+  local cvt = {}
+  for _, k in ipairs{ "quant", "dequant", "requant", "f32_bf16", "bf16_f32" } do
+    local r, msg = hw.probe_cvt(k, ms)
+    if not r then fail("%s", msg) end
+    cvt[k] = r3(r / (ghz * 1e9))
+  end
+  local node_ns, nmsg = hw.probe_node_ns(64, 50 * q)
+  if not node_ns then fail("%s", nmsg) end
+
+  local kernels, kmsg = hw.probe_kernels(100 * q)
+  if not kernels then fail("%s", kmsg) end
+  local eff = {}
+  local l2 = caches[math.min(2, #caches)].bw * ghz * 1e9
+  for _, k in ipairs(kernels) do
+    local peak = k.peak == "bw_l2" and l2 or rate[k.peak]
+    k.rate = k.macs / k.seconds
+    k.efficiency = peak and peak > 0 and r3(clamp(k.rate / peak, 0.001, 2)) or nil
+    eff[k.name] = k.efficiency
+    notes["efficiency." .. k.name] = ("measured by calq probe: %s, %.4g %s/s over the %s peak"):format(
+      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "GB" or "GMAC", k.peak)
+  end
+
+  local function per_cycle(r) return r and r3(r / (ghz * 1e9)) or 0 end
+  local p = {
+    name = opts.name or "probed_host",
+    description = ("%s, probed by calq probe%s"):format(cpu_model(), opts.quick and " --quick" or ""),
+    cores = cores,
+    ghz = r3(ghz),
+    vector_bits = 512,
+    amx = amx,
+    amx_macs = amx and { bf16 = per_cycle(rate.amx_bf16), s8 = per_cycle(rate.amx_s8) } or nil,
+    macs = { f32 = per_cycle(rate.f32), bf16 = per_cycle(rate.bf16), s8 = per_cycle(rate.s8),
+             s8_novnni = per_cycle(rate.s8_novnni) },
+    caches = caches,
+    mem_bw = r3(mem_all),
+    mem_bw_core = r3(mem_core),
+    cvt = cvt,
+    node_ns = r3(node_ns),
+    efficiency = eff,
+  }
+  notes.ghz = "measured by calq probe: 8 dependent register adds a loop round against the thread's CPU time (one core, best of runs)"
+  notes.macs = "measured by calq probe: chains of independent zmm instructions (bench/peak's), MACs per cycle at the clock above"
+  notes.amx_macs = amx and "measured by calq probe: 4 independent tdpbf16ps / tdpbusd tile chains" or nil
+  notes.cvt = "measured by calq probe: calq's kernels (cq_quantize_f32_8, cq_dequantize_8_f32, cq_lut_8, cq_f32_to_bf16 / cq_bf16_to_f32 loops) on 64 K elements"
+  notes.node_ns = "measured by calq probe: the executor running 64 chained Adds on 16 floats, per node"
+  notes.cores = "the CPUs online here (/sys/devices/system/cpu/online)"
+  notes.vector_bits = "AVX-512 (the probe's chains run zmm)"
+  return {
+    profile = p, notes = notes, sweep = sweep, kernels = kernels, rate = rate,
+    mem_latency_ns = mem_lat, seconds = os.clock() - t0, wall = os.time() - wall0,
+  }
+end
+
+local function summary(r, out)
+  local p = r.profile
+  local lines = {
+    ("calq probe: %s, %d cores, %.3g GHz (measured), %.1f s of CPU (%d s wall)"):format(
+      p.description, p.cores, p.ghz, r.seconds, r.wall),
+    ("  MACs/cycle/core: f32 %.4g  bf16 %.4g  s8 %.4g  s8 without VNNI %.4g%s"):format(
+      p.macs.f32, p.macs.bf16, p.macs.s8, p.macs.s8_novnni,
+      p.amx and ("  AMX bf16 %.4g  AMX s8 %.4g"):format(p.amx_macs.bf16, p.amx_macs.s8) or ""),
+  }
+  for i, c in ipairs(p.caches) do
+    lines[#lines + 1] = ("  L%d %8d KiB %s: %.3g B/cycle, %.3g cycles  (%s)"):format(i, c.size // 1024,
+      c.shared and "shared " or "private", c.bw, c.latency, r.notes[("caches[%d]"):format(i)])
+  end
+  lines[#lines + 1] = ("  memory: %.3g GB/s one core, %.3g GB/s all, %.0f ns latency"):format(
+    p.mem_bw_core, p.mem_bw, r.mem_latency_ns)
+  local sw = {}
+  for _, s in ipairs(r.sweep) do
+    sw[#sw + 1] = ("%s:%.3g"):format(s.bytes >= 1048576 and (s.bytes // 1048576) .. "M" or (s.bytes // 1024) .. "K", s.bw)
+  end
+  lines[#lines + 1] = "  sweep (size:B/cycle): " .. table.concat(sw, " ")
+  lines[#lines + 1] = ("  conversions (elements/cycle): quant %.3g dequant %.3g requant %.3g f32>bf16 %.3g bf16>f32 %.3g"):format(
+    p.cvt.quant, p.cvt.dequant, p.cvt.requant, p.cvt.f32_bf16, p.cvt.bf16_f32)
+  lines[#lines + 1] = ("  node overhead: %.3g ns"):format(p.node_ns)
+  for _, k in ipairs(r.kernels) do
+    lines[#lines + 1] = ("  %-9s %5.3f of the %-8s peak  (%s: %.4g G%s/s)"):format(k.name, k.efficiency or 0, k.peak,
+      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "B" or "MAC")
+  end
+  if out then lines[#lines + 1] = "  written: " .. out end
+  return table.concat(lines, "\n")
+end
+
+local function run(argv)
+  local opts, rest = args.parse(argv, {
+    output = { type = "string" },
+    name = { type = "string" },
+    quick = { type = "boolean" },
+    json = { type = "boolean" },
+  }, PROG)
+  if #rest > 0 then args.usage_error(PROG, "unexpected argument '%s'", rest[1]) end
+  if opts.name and not opts.name:match("^[%w_%-%.%+]+$") then
+    args.usage_error(PROG, "--name '%s': letters, digits, _ - . + only", opts.name)
+  end
+  local r = measure(opts)
+  local ok, msg = hw.check(r.profile)
+  if not ok then fail("the measured profile is not valid (%s): a measurement went wrong", msg) end
+  if opts.output then
+    local comments = r.notes
+    comments.header = ("Hardware profile of this host, measured by `calq probe%s` (%.1f s of CPU).\n"
+      .. "Format: docs/cost-model.md. Every figure below is measured, none looked up.")
+      :format(opts.quick and " --quick" or "", r.seconds)
+    local wok, werr = profile.write(r.profile, opts.output, comments)
+    if not wok then fail("%s", werr) end
+    local back, lerr = profile.load(opts.output)
+    if not back then fail("wrote %s but it does not load back: %s", opts.output, lerr) end
+  end
+  if opts.json then
+    print(json.encode{ profile = r.profile, seconds = r.seconds, sweep = r.sweep, kernels = r.kernels,
+      output = opts.output or json.null, mem_latency_ns = r.mem_latency_ns })
+  else
+    print(summary(r, opts.output))
+  end
+  return 0
+end
+
+return { summary = "measure this host and write its hardware profile", usage = usage, run = run }
