@@ -293,14 +293,18 @@ local function realize(st, list)
 end
 M.realize = realize
 
--- The first items of the calibration data as one Tensor.
+-- The first n items of the calibration data, one Tensor an item (a model
+-- with a fixed batch of 1 runs them).
 local function first_items(o, n)
   local src, err = inputs.open{ path = o.calib, preprocess = o.preprocess, batch = n,
                                 skip_missing = o.skip_missing }
   if not src then return nil, err end
-  local x = src:batches()()
+  local ok, x = pcall(src:batches())
   src:close()
-  return x
+  if not ok then return nil, x end
+  local items = {}
+  for k = 1, x:shape()[1] do items[k] = x:slice(1, k, k) end
+  return items
 end
 
 -- Noise of each bf16-capable compute node run alone in bf16: its output's
@@ -315,23 +319,35 @@ local function bf16_noise(st, x)
   end
   local ref = {}
   assert(m:set_precision("fp32"))
-  m:set_observer(function(info, t) if want[info.index] and info.output == st.gs.nodes[info.index].outputs[1] then ref[info.index] = t end end)
-  local ok, err = m:run(x)
-  m:set_observer(nil)
-  if not ok then return nil, err end
+  for k, xi in ipairs(x) do
+    ref[k] = {}
+    m:set_observer(function(info, t)
+      if want[info.index] and not ref[k][info.index] then ref[k][info.index] = t end
+    end)
+    local ok, err = m:run(xi)
+    m:set_observer(nil)
+    if not ok then return nil, err end
+  end
   local out = {}
   for i in pairs(want) do
     local sok, serr = m:set_precision({ { i, "bf16" } })
     if not sok then return nil, serr end
-    local got
-    m:set_observer(function(info, t)
-      if info.index == i then got = t return false end
-    end)
-    local rok, rerr = m:run(x)
-    m:set_observer(nil)
-    if not rok and not got then return nil, rerr end
-    local s, e = M.sqnr_terms(ref[i], got)
-    if e == 0 then out[i] = false else out[i] = e / s end
+    local ssum, esum = 0, 0
+    for k, xi in ipairs(x) do
+      local got
+      m:set_observer(function(info, t)
+        if info.index == i then got = t return false end
+      end)
+      local rok, rerr = m:run(xi)
+      m:set_observer(nil)
+      if not rok and not got then return nil, rerr end
+      -- a node the observer never sees (fused away) is not measured
+      if got and ref[k][i] then
+        local s, e = M.sqnr_terms(ref[k][i], got)
+        ssum, esum = ssum + s, esum + e
+      end
+    end
+    if esum == 0 then out[i] = false else out[i] = esum / ssum end
   end
   assert(m:set_precision("fp32"))
   return out
@@ -375,11 +391,11 @@ function M.steps.observe(st, s)
   for _, v in ipairs(st.model:outputs()) do st.gs.outputs[#st.gs.outputs + 1] = v.name end
   local x, xerr = first_items(o, s.bf16_items or 4)
   if not x then return nil, xerr end
-  st.sample = x:shape()[1] > 1 and x:slice(1, 1, 1) or x
+  st.sample = x[1]
   if o.eval_sqnr and not st.eval_inputs then
     local ex, eerr = first_items(o, o.eval_items or 16)
     if not ex then return nil, eerr end
-    st.eval_inputs = { ex }
+    st.eval_inputs = ex
   end
   local bn, berr = bf16_noise(st, x)
   if not bn then return nil, berr end
