@@ -99,6 +99,7 @@ int cq__lua_model_planned(lua_State *L, int idx)
 static ebox *get_exec(lua_State *L, int idx, cq_err *err)
 {
     cq_graph *g = cq__lua_check_idle_model(L, idx);
+    const cq_limits *lim = cq__lua_model_limits(L, idx);
     push_registry(L);
     lua_pushvalue(L, idx);
     lua_rawget(L, -2);
@@ -111,6 +112,7 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
         /* the graph was edited: drop the old plan, keep the observer */
         cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
         o.threads = b->threads;
+        o.limits = lim;
         free(b->prec); /* its indices were the old graph's */
         b->prec = NULL;
         cq_exec_free(b->e);
@@ -134,7 +136,9 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
         lua_setfield(L, -2, "__close");
     }
     lua_setmetatable(L, -2);
-    b->e = cq_exec_new(g, NULL, err);
+    cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+    o.limits = lim;
+    b->e = cq_exec_new(g, &o, err);
     if (!b->e) {
         lua_pop(L, 2);
         return NULL;
@@ -509,6 +513,7 @@ static int m_set_precision(lua_State *L)
     memcpy(keep, map, (size_t)nn * sizeof *keep);
     cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
     o.threads = b->threads;
+    o.limits = cq__lua_model_limits(L, 1);
     o.precision = keep;
     o.n_precision = nn;
     cq_exec *e = cq_exec_new(g, &o, &err);

@@ -14,8 +14,9 @@
 #include "onnx/onnx.h"
 
 /* busy: runs of this model in progress (set by l_exec.c around cq_exec_run);
- * while set, close/save/run raise "model is running". */
-typedef struct { cq_graph *g; int busy; } mbox;
+ * while set, close/save/run raise "model is running". lim: the limits it was
+ * loaded with, which its plans keep (cq__lua_model_limits). */
+typedef struct { cq_graph *g; int busy; cq_limits lim; } mbox;
 
 static void ensure_metatable(lua_State *L);
 
@@ -31,6 +32,7 @@ static mbox *new_box(lua_State *L)
     mbox *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->g = NULL;
     b->busy = 0;
+    b->lim = (cq_limits)CQ_LIMITS_DEFAULT;
     ensure_metatable(L);
     lua_setmetatable(L, -2);
     return b;
@@ -64,6 +66,12 @@ cq_graph *cq__lua_check_idle_model(lua_State *L, int idx)
     return cq__lua_check_model(L, idx);
 }
 
+const cq_limits *cq__lua_model_limits(lua_State *L, int idx)
+{
+    mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);
+    return &b->lim;
+}
+
 void cq__lua_model_set_busy(lua_State *L, int idx, int busy)
 {
     mbox *b = luaL_checkudata(L, idx, CQ_LUA_MODEL);
@@ -72,27 +80,65 @@ void cq__lua_model_set_busy(lua_State *L, int idx, int busy)
 
 /* ---- loading ----------------------------------------------------------- */
 
-/* calq.onnx.load(path) -> Model | nil, msg, code */
+/* The limits of an options table at arg (absent or nil: the defaults):
+ * max_tensor_bytes, max_model_bytes, max_nodes, positive integers; a wrong
+ * type or value raises (misuse). */
+static void check_limits(lua_State *L, int arg, cq_limits *lim)
+{
+    static const char *const keys[] = {"max_tensor_bytes", "max_model_bytes", "max_nodes"};
+    *lim = (cq_limits)CQ_LIMITS_DEFAULT;
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    for (int k = 0; k < 3; k++) {
+        int t = lua_getfield(L, arg, keys[k]);
+        if (t != LUA_TNIL) {
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok || v <= 0)
+                luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a positive integer",
+                                                      keys[k]));
+            if (k == 0)
+                lim->max_tensor_bytes = (uint64_t)v;
+            else if (k == 1)
+                lim->max_model_bytes = (uint64_t)v;
+            else
+                lim->max_nodes = (int64_t)v;
+        }
+        lua_pop(L, 1);
+    }
+    cq_err err;
+    if (cq_limits_check(lim, &err))
+        luaL_argerror(L, arg, lua_pushstring(L, err.msg));
+}
+
+/* calq.onnx.load(path [, limits]) -> Model | nil, msg, code */
 static int l_onnx_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    cq_limits lim;
+    check_limits(L, 2, &lim);
     mbox *b = new_box(L);
+    b->lim = lim;
     cq_err err;
-    b->g = cq_onnx_load(path, &err);
+    b->g = cq_onnx_load_limited(path, &lim, &err);
     if (!b->g)
         return cq__lua_fail(L, &err);
     return 1;
 }
 
-/* calq.onnx.load_string(bytes [, name]) -> Model | nil, msg, code */
+/* calq.onnx.load_string(bytes [, name [, limits]]) -> Model | nil, msg, code */
 static int l_onnx_load_buffer(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, "<buffer>");
+    cq_limits lim;
+    check_limits(L, 3, &lim);
     mbox *b = new_box(L);
+    b->lim = lim;
     cq_err err;
-    b->g = cq_onnx_load_buffer(s, len, name, &err);
+    b->g = cq_onnx_load_buffer_limited(s, len, name, &lim, &err);
     if (!b->g)
         return cq__lua_fail(L, &err);
     return 1;

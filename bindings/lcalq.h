@@ -50,6 +50,10 @@ struct cq_graph;
 struct cq_graph **cq__lua_new_model(lua_State *L);
 /* The graph of the Model at idx, or raise "bad argument". Borrowed. */
 struct cq_graph *cq__lua_check_model(lua_State *L, int idx);
+/* The limits model idx was loaded with (calq.onnx.load's options), which
+ * its executors plan with. */
+struct cq_limits;
+const struct cq_limits *cq__lua_model_limits(lua_State *L, int idx);
 /* Same, and raise "model is running" while a run of it is in progress (its
  * observer calling back into it). */
 struct cq_graph *cq__lua_check_idle_model(lua_State *L, int idx);
