@@ -62,10 +62,13 @@ function rundir.create(dir, kind)
   return nil, ("runs/%s-%s-N: could not make a new folder"):format(kind, stamp)
 end
 
---- Write value as dir/NAME.json (atomically). true | nil, msg.
+--- Write value as dir/NAME.json (atomically; dir made when missing).
+-- true | nil, msg.
 function rundir.write(dir, name, value)
   if type(dir) ~= "string" then check.typeerror(1, "write", "string", dir) end
   if type(name) ~= "string" then check.typeerror(2, "write", "string", name) end
+  local ok, err = fs.mkdirs(dir)
+  if not ok then return nil, err end
   return fs.write_atomic(dir .. "/" .. name .. ".json", json.encode(value) .. "\n")
 end
 
@@ -234,33 +237,25 @@ local function measure(model, x, threads)
   return rows, med
 end
 
--- The cost model's estimate of each node of a planned model, when calq.cost
--- is there and a hardware profile was given: {name -> ms}, total ms; or nil
--- and why not.
-local function predict(model, profile, threads)
+-- The cost model's estimate of each node of a planned model that has run
+-- (calq.cost.model), when calq.cost is there and a hardware profile was
+-- given (o.profile, else $CALQ_PROFILE): {name -> ms}, total ms; or nil and
+-- why not.
+local function predict(model, prof, threads)
   local ok, cost = pcall(require, "calq.cost")
-  if not ok or type(cost) ~= "table" then return nil, "no cost model in this calq (calq.cost)" end
-  if profile == nil then return nil, "no hardware profile given (calq quantize --profile NAME)" end
-  if type(profile) == "string" then
-    local p, perr = require("calq.profile").load(profile)
-    if not p then return nil, perr end
-    profile = p
+  if not ok or type(cost) ~= "table" or type(cost.model) ~= "function" then
+    return nil, "no cost model in this calq (calq.cost.model)"
   end
-  local fn = cost.exec or cost.estimate
-  if type(fn) ~= "function" then return nil, "calq.cost has no exec(model, profile) estimator" end
-  local res, err = fn(model, profile, { threads = threads or 1 })
+  if prof == nil then
+    return nil, "no hardware profile given (calq.rundir.quantize's profile option, or CALQ_PROFILE=NAME|FILE)"
+  end
+  local res, err = cost.model(model, prof, { threads = threads or 1 })
   if not res then return nil, tostring(err) end
-  local rows = res.rows or res
-  local by, total = {}, 0
-  for _, row in ipairs(rows) do
-    local ms = row.ms or (row.ns and row.ns / 1e6)
-    if row.name and ms then
-      by[row.name] = (by[row.name] or 0) + ms
-      total = total + ms
-    end
+  local by = {}
+  for _, row in ipairs(res.nodes or {}) do
+    if row.name and row.predicted_ms then by[row.name] = (by[row.name] or 0) + row.predicted_ms end
   end
-  if res.total_ns then total = res.total_ns / 1e6 elseif res.total_ms then total = res.total_ms end
-  return by, total
+  return by, res.total_ms
 end
 
 local function latency(r, o)
@@ -280,8 +275,9 @@ local function latency(r, o)
   local res, rerr = guarded(function()
     local f_rows, f_med = measure(fp32, x, o.threads)
     local q_rows, q_med = measure(int8, x, o.threads)
-    local pf, pf_total = predict(fp32, o.profile, o.threads)
-    local pq, pq_total = predict(int8, o.profile, o.threads)
+    local prof = o.profile or os.getenv("CALQ_PROFILE")
+    local pf, pf_total = predict(fp32, prof, o.threads)
+    local pq, pq_total = predict(int8, prof, o.threads)
     local by, order = {}, {}
     local function row(name, op)
       if not by[name] then
@@ -303,6 +299,7 @@ local function latency(r, o)
     end
     if pf then for name, ms in pairs(pf) do row(name, "?").predicted_fp32_ms = ms end end
     if pq then for name, ms in pairs(pq) do row(name, "?").predicted_int8_ms = ms end end
+    local pq_missing = not pq and pf and pq_total or nil
     local function sum(key)
       local s = 0
       for _, e in ipairs(order) do if type(e[key]) == "number" then s = s + e[key] end end
@@ -312,8 +309,9 @@ local function latency(r, o)
       input = what, runs = LATENCY_RUNS, warmup = LATENCY_WARM, threads = o.threads or 1,
       fp32_median_ms = f_med, int8_median_ms = q_med,
       fp32_total_ms = sum("fp32_ms"), int8_total_ms = sum("int8_ms"),
-      predicted = pf and { profile = type(o.profile) == "table" and (o.profile.name or "table") or o.profile,
-                           fp32_total_ms = pf_total, int8_total_ms = pq and pq_total or json.null }
+      predicted = pf and { profile = type(prof) == "table" and (prof.name or "table") or prof,
+                           fp32_total_ms = pf_total, int8_total_ms = pq and pq_total or json.null,
+                           int8_missing = pq_missing }
         or { missing = pf_total },
       layers = order,
     }

@@ -236,4 +236,47 @@ describe("run folders and calq report", function()
     assert.are.same({ 2, "calq quantize: --run-dir and --no-run-dir exclude each other\n" }, { code, err })
     os.execute("rm -rf " .. dir)
   end)
+  it("with a hardware profile, latency.json holds the cost model's prediction next to the measured time", function()
+    if not have_fmnist then pending("needs Debian's dataset-fashion-mnist") return end
+    if not pcall(require, "calq.cost") then pending("no calq.cost in this tree") return end
+    local dir = tmpdir()
+    local x = fmnist_npy(dir, 32)
+    -- a made-up machine (the same as tests/lua/cost_spec.lua's): every figure chosen, none measured
+    local prof = h.write(dir .. "/machine.lua", [[
+return {
+  name = "spec_machine", cores = 4, ghz = 2.0, vector_bits = 512, amx = false,
+  macs = { f32 = 32, bf16 = 64, s8 = 128, s8_novnni = 64 },
+  caches = {
+    { size = 32 * 1024, bw = 64, latency = 5, shared = false },
+    { size = 1 << 20, bw = 32, latency = 14, shared = false },
+    { size = 16 << 20, bw = 8, latency = 50, shared = true },
+  },
+  mem_bw = 40, mem_bw_core = 10,
+  cvt = { quant = 16, dequant = 16, requant = 16, f32_bf16 = 32, bf16_f32 = 32 },
+  node_ns = 200,
+  efficiency = { f32_conv = 0.8, f32_gemm = 0.8, s8_conv = 0.5, eltwise = 0.7 },
+}
+]])
+    local r = assert(calq.quantize{ model = fmnist, calib = x, output = dir .. "/q.onnx" })
+    local skipped = assert(rundir.quantize(dir .. "/R", r, { model = fmnist, calib = x, profile = prof }))
+    assert.are.same({ calib_counts = x .. ".sample.json: no sample report (calq sample writes it)" }, skipped)
+    local lat = assert(rundir.read(dir .. "/R", "latency"))
+    assert.are.equal(prof, lat.predicted.profile)
+    assert.is_true(lat.predicted.fp32_total_ms > 0 and lat.predicted.int8_total_ms > 0)
+    local convs = 0
+    for _, l in ipairs(lat.layers) do
+      if l.op_type == "Conv" then
+        convs = convs + 1
+        for _, k in ipairs{ "fp32_ms", "int8_ms", "predicted_fp32_ms", "predicted_int8_ms" } do
+          assert.are.equal("number", type(l[k]), l.name .. " " .. k)
+        end
+      end
+    end
+    assert.are.equal(3, convs)
+    local page = assert(report.html(dir .. "/R"))
+    assert.truthy(page:find("int8 predicted", 1, true))
+    assert.truthy(page:find("Predicted on profile", 1, true))
+    r.quantizer:close()
+    os.execute("rm -rf " .. dir)
+  end)
 end)
