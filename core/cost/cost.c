@@ -231,7 +231,9 @@ double cq__cost_eff(const cq_hw *hw, const char *name)
 
 static double mac_rate(const cq_hw *hw, cq_dtype p, int amx)
 {
-    (void)amx; /* the AMX tile rates come with the profile's amx_macs */
+    int kind = p == CQ_BF16 ? CQ_HW_MAC_BF16 : p == CQ_U8 || p == CQ_S8 ? CQ_HW_MAC_S8 : -1;
+    if (amx && kind >= 0 && hw->amx_macs[kind] > 0)
+        return hw->amx_macs[kind];
     if (p == CQ_BF16)
         return hw->macs[CQ_HW_MAC_BF16] > 0 ? hw->macs[CQ_HW_MAC_BF16] : hw->macs[CQ_HW_MAC_F32];
     if (p == CQ_U8 || p == CQ_S8)

@@ -104,10 +104,12 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     } else if (bf16) {
         k->kclass = "bf16_conv";
         k->weight_esize = 2;
-        /* AMX: 16 pixels x 16 channels x 32 pairs; else vdpbf16ps pixel-major
-         * tiles (7 pixels x 32 | 48 channels, k in pairs) */
+        /* AMX (kern_convpm_bf16_amx.c): A tiles of up to 16 pixels of one
+         * output row (a row in equal chunks of <= 16) x 32 channels of one tap,
+         * sums of 32 output channels; else vdpbf16ps pixel-major tiles (7
+         * pixels x 32 | 48 channels, k in pairs) */
         k->amx = hw->amx;
-        k->tile_eff = hw->amx ? fill(s.pix, 16) * fill(s.cout, 16) * fill(s.k, 32)
+        k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 32) * fill(s.cin, 32)
                               : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
                                     fill(s.k, 2);
         k->cvt_kind = CQ_HW_CVT_F32_BF16; /* the input rounded to bf16 */
@@ -143,9 +145,10 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         /* 16-output-channel vectors, broadcast input quads */
         k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
     } else if (hw->amx) {
-        /* AMX tiles: 16 pixels x 16 channels x 64 products */
+        /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of 16
+         * pixels x 16 channels), 64 products deep */
         k->amx = 1;
-        k->tile_eff = fill(s.pix, 16) * fill(s.cout, 16) * fill(s.k, 64);
+        k->tile_eff = fill(s.pix, 32) * fill(s.cout, 32) * fill(s.k, 64);
     } else {
         k->tile_eff = fill(s.cout, 16) * fill(s.k, 4);
     }
@@ -177,7 +180,7 @@ static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__
     int64_t m = numel(y) / (nn > 0 ? nn : 1);
     int amx = hw->amx && k->precision != CQ_F32;
     k->amx = amx;
-    k->tile_eff = amx ? fill(m, 16) * fill(nn, 16) * fill(kk, q ? 64 : 32) : fill(nn, 16);
+    k->tile_eff = amx ? fill(m, 32) * fill(nn, 32) * fill(kk, q ? 64 : 32) : fill(nn, 16);
 }
 
 /* Vector operations per element of calq's elementwise loops (kern_elt.c's
