@@ -190,7 +190,9 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         pl->nch = (c->c_out + CQ__QCDW_CH - 1) / CQ__QCDW_CH;
         pl->pix = c->stride_w == 1 && (c->c_out == 16 || c->c_out == 32) ? 64 / c->c_out : 1;
         pl->nq = (c->kh + 3) / 4;
-        size_t nw = (size_t)(pl->nch * pl->nq * c->kw * 256), nv = (size_t)(pl->nch * 64);
+        /* one quad of rows: a second block for kern_qconv_dw3_avx512.c's second row */
+        size_t nw = (size_t)(pl->nch * pl->nq * c->kw * 256) * (pl->nq == 1 ? 2 : 1);
+        size_t nv = (size_t)(pl->nch * 64);
         int64_t last = c->c_out - (pl->nch - 1) * CQ__QCDW_CH;
         pl->tail = pl->pix == 1 && last <= 16 ? last : 0;
         ok = (pl->wd = cq_alloc(nw)) != NULL && (pl->comp = cq_alloc(nv * 4)) != NULL &&

@@ -41,7 +41,8 @@
  * it runs) over NHWC rows ("gemm1x1"); kxk and strided 1x1, groups 1, by an
  * implicit GEMM over blocks of gathered NHWC rows ("igemm"); depthwise
  * (groups == c_in == c_out) by a direct kernel over channel vectors ("dw",
- * AVX-512 vpdpbusd on quads of kernel rows; "dwc", AVX2 loops); on AVX-512,
+ * AVX-512 vpdpbusd on quads of kernel rows, 3x3 stride 1 two output rows per
+ * quad; "dwc", AVX2 loops); on AVX-512,
  * other groups (RegNet's group width 8, a depthwise with a channel
  * multiplier), groups 1 with at most 4 input channels and a kernel larger
  * than 1x1 (the stems), and 1x1 with at most 32 input channels by a direct

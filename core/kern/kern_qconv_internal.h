@@ -56,7 +56,8 @@ struct cq_qconv2d_plan {
     int32_t *compt;       /* tail: 16, channel order */
     float *multt;         /* tail: 16, channel order */
     int8_t *wd;           /* AVX-512: [chunk][quad][kx][4 vectors][16 x 4] (lane order
-                           * below); AVX2: int16 [kh * kw][c] */
+                           * below), with one quad (kh <= 3) then the same with the taps
+                           * one byte up ([0 w0 w1 w2]); AVX2: int16 [kh * kw][c] */
     int32_t *comp;        /* AVX-512: [chunk][4][16] bias - (x_zp (+128)) * sum w, lane
                            * order; AVX2: bias [c] */
     float *multp;         /* AVX-512: mult in lane order [chunk][4][16] */

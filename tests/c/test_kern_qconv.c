@@ -475,6 +475,32 @@ static void test_kern_qconv_errors(void **state)
     cq_free(w);
 }
 
+/* Depthwise 3x3, stride 1 (kern_qconv_dw3_avx512.c's two-row passes): channels
+ * that run 16 and 32 per pixel vector, 64-channel chunks with partial last
+ * ones and a 16-channel tail; widths and heights from 1 (one row, one pixel,
+ * odd row counts for the last pass), every pad from 0 to 2, batch 2, u8 / s8,
+ * residual on and off; one and two threads split the rows at odd places. */
+static void test_kern_qconv_dw3(void **state)
+{
+    (void)state;
+    kt_rng r = {0x452821e638d01377ull};
+    static const int64_t chans[] = {16, 32, 64, 144, 48, 80, 96, 128, 17, 33, 200};
+    for (int it = 0; it < 66; it++) {
+        int64_t ch = chans[it % 11];
+        cq_qconv2d_params p = shape(kt_int(&r, 1, 2), ch, kt_int(&r, 1, 13), kt_int(&r, 1, 19),
+                                    ch, 3, 1, 1, ch);
+        p.c.pad_top = kt_int(&r, 0, 2);
+        p.c.pad_left = kt_int(&r, 0, 2);
+        p.c.pad_bottom = kt_int(&r, 0, 2);
+        p.c.pad_right = kt_int(&r, 0, 2);
+        p.c.h += 2 - (p.c.pad_top + p.c.pad_bottom < 2 ? p.c.pad_top + p.c.pad_bottom : 2);
+        p.c.w += 2 - (p.c.pad_left + p.c.pad_right < 2 ? p.c.pad_left + p.c.pad_right : 2);
+        random_q(&p, &r, (int)kt_int(&r, 0, 1));
+        p.x_nhwc = p.y_nhwc = p.res_nhwc = it % 7 != 3;
+        run_one(p, &r, "dw 3x3", "dw");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_kern_qconv_random),
         cmocka_unit_test(test_kern_qconv_groups),
         cmocka_unit_test(test_kern_qconv_extremes),
+        cmocka_unit_test(test_kern_qconv_dw3),
         cmocka_unit_test(test_kern_qconv_ref_matches_qlinear),
         cmocka_unit_test(test_kern_qconv_errors),
     };

@@ -14,10 +14,12 @@
  * serves kw output pixels. Padding is the zero point (x_zp, + 128 for s8
  * input, which runs as u8 = x ^ 0x80) and the plan's per-channel
  * compensation bias - zp * sum w takes it back, as in the int8 GEMM.
- * The epilogue packs the 4 sum vectors into 64 bytes in channel order
- * (packs of dwords then words undo the lane order), the same float
- * operations as cq_requantize; a residual runs in channel order after a 4 x
- * 4 transpose of 128-bit lanes. */
+ * The epilogue (kern_qconv_x86.h) packs the 4 sum vectors into 64 bytes in
+ * channel order (packs of dwords then words undo the lane order), the same
+ * float operations as cq_requantize; a residual runs in channel order after
+ * a 4 x 4 transpose of 128-bit lanes. 3x3 kernels of stride 1 and dilation 1
+ * run kern_qconv_dw3_avx512.c's two-row passes instead (their 64-channel
+ * chunks; a 16-channel tail stays here). */
 #include "kern/kern_qconv_internal.h"
 #include "kern/x86/kern_qconv_x86.h"
 
@@ -28,12 +30,6 @@
 
 /* ---- the residual epilogue (channel order) ------------------------------ */
 
-
-AI __mmask16 mask16(int64_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-}
-
 void cq__qconv_res_rows_avx512(const cq_qconv2d_params *p, const float *mult,
                                const int32_t *acc, int64_t rows, int64_t j0, int64_t j1,
                                const void *res, void *y)
@@ -41,7 +37,7 @@ void cq__qconv_res_rows_avx512(const cq_qconv2d_params *p, const float *mult,
     int64_t N = p->c.c_out;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = j0; j < j1; j += 16) {
-            __mmask16 m = mask16(j1 - j);
+            __mmask16 m = cq__qconv_mask16(j1 - j);
             __m512i a = _mm512_maskz_loadu_epi32(m, acc + i * N + j);
             __m512 mu = _mm512_maskz_loadu_ps(m, mult + j);
             __m512i r = cq__qconv_ld_res(p, (const char *)res + i * N + j, m);
@@ -91,6 +87,17 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
                     worst = bound > worst ? bound : worst;
                 }
     pl->no_min = worst < 1073741824.0 * 0.99;
+    /* kh <= 3, one quad: the second block [0 w0 w1 w2] (each dword's taps one
+     * byte up), for the second output row of a pass of kern_qconv_dw3_avx512.c */
+    if (nq == 1 && kh <= 3) {
+        int64_t half = pl->nch * kw * 256;
+        for (int64_t d = 0; d < half; d += 4) {
+            uint32_t v;
+            memcpy(&v, pl->wd + d, 4);
+            v <<= 8;
+            memcpy(pl->wd + half + d, &v, 4);
+        }
+    }
     /* the tail's 16 channels in channel order: lane 0 of the last chunk's vectors */
     int64_t b = pl->nch - 1;
     for (int64_t d = 0; d < 16; d++) {
@@ -104,10 +111,29 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
     }
 }
 
-size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
+/* 3x3, stride 1, dilation 1: kern_qconv_dw3_avx512.c's two-row passes */
+static int dw3(const cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    return c->kh == 3 && c->kw == 3 && c->stride_h == 1 && c->stride_w == 1 && c->dil_h == 1 &&
+           c->dil_w == 1;
+}
+
+/* The row buffer (nq quads of padded columns of 256 bytes), then for dw3 a
+ * row of zero points (w * c) and a sink row (ow * c). */
+static size_t buf_bytes(const cq_qconv2d_plan *pl)
 {
     const cq_conv2d_params *c = &pl->p.c;
     return (size_t)(pl->nq * (c->w + c->pad_left + c->pad_right)) * 256;
+}
+
+size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    size_t b = buf_bytes(pl);
+    if (dw3(pl))
+        b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64);
+    return b;
 }
 
 /* ---- depthwise: the row buffer ------------------------------------------ */
@@ -198,60 +224,6 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
         build_t(pl, x, img, oy, q, c0, m, buf, 0);
 }
 
-/* ---- depthwise: the epilogue -------------------------------------------- */
-
-/* What the epilogue needs, in registers (the stores to y are char stores,
- * which the compiler must assume alias the plan). */
-typedef struct dw_epi {
-    __m512i zp16, lo8, hi8;
-    __m512 cap;
-    int s8, no_min, res;
-    const float *mult;   /* channel order (residual) */
-    int64_t cn;
-} dw_epi;
-
-AI __m512i codes16(__m512i a, const float *mp, __m512 cap, int no_min)
-{
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(mp));
-    if (!no_min) /* beyond int32 vcvtps2dq gives INT32_MIN: keep large ones large */
-        f = _mm512_min_ps(f, cap);
-    return _mm512_cvtps_epi32(f);
-}
-
-/* 64 codes of one pixel from the 4 sum vectors in lane order (mp: the
- * multipliers in lane order), to y (m: the chunk's channels). */
-AI void epi64(const dw_epi *E, const int s8, const int no_min, __m512i a0, __m512i a1,
-              __m512i a2, __m512i a3, const float *mp, __mmask64 m, uint8_t *y)
-{
-    __m512i v0 = codes16(a0, mp, E->cap, no_min), v1 = codes16(a1, mp + 16, E->cap, no_min);
-    __m512i v2 = codes16(a2, mp + 32, E->cap, no_min);
-    __m512i v3 = codes16(a3, mp + 48, E->cap, no_min);
-    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
-    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
-    __m512i b;
-    if (s8)
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
-    else
-        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
-    _mm512_mask_storeu_epi8(y, m, b);
-}
-
-/* The same with a residual: lane order to channel order, then res16. */
-static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, int64_t cn, __m512i a0,
-                      __m512i a1, __m512i a2, __m512i a3, const uint8_t *res, uint8_t *y)
-{
-    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
-    __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
-    __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
-                     _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
-    for (int L = 0; L < 4 && 16 * L < cn; L++) {
-        __mmask16 m = mask16(cn - 16 * L);
-        __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
-        __m512i r = cq__qconv_ld_res(&pl->p, res + 16 * L, m);
-        _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16(&pl->p, nv[L], mu, r));
-    }
-}
-
 /* ---- depthwise: one output row of one chunk ----------------------------- */
 
 #define DW_DOT(e, w0, w1, w2, w3)                                                             \
@@ -262,9 +234,9 @@ static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, int64_t cn, __
 
 #define DW_OUT                                                                                \
     if (RES)                                                                                  \
-        epi64_res(pl, E, cn, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);               \
+        cq__qdw_epi64_res(&pl->p, E, cn, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);   \
     else                                                                                      \
-        epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, yb + o);
+        cq__qdw_epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, yb + o);
 
 /* Pixels per vector: 1, or (PIX) pl->pix with stride_w 1, each group of
  * pixels masked to what is left of the row. */
@@ -276,7 +248,7 @@ static void epi64_res(const cq_qconv2d_plan *pl, const dw_epi *E, int64_t cn, __
 
 /* 3 taps in a row, one quad (kh <= 4): the 12 weight vectors stay in
  * registers. y, res at the chunk's first channel of the row's first pixel. */
-AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+AI void row_k3_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *buf,
                  const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
                  const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES,
                  const int PIX)
@@ -304,7 +276,7 @@ AI void row_k3_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
     }
 }
 
-AI void row_any_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+AI void row_any_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *buf,
                   const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
                   const void *res, uint8_t *yb, const int S8, const int NOMIN, const int RES,
                   const int PIX)
@@ -330,40 +302,27 @@ AI void row_any_t(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf
     }
 }
 
-/* The choices as constants: each variant its own loop. */
-#define DW_VARIANTS(F, X)                                                                     \
-    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
-    case 0: F(0, 0, 0, X); break;                                                             \
-    case 1: F(0, 0, 1, X); break;                                                             \
-    case 2: F(0, 1, 0, X); break;                                                             \
-    case 3: F(0, 1, 1, X); break;                                                             \
-    case 4: F(1, 0, 0, X); break;                                                             \
-    case 5: F(1, 0, 1, X); break;                                                             \
-    case 6: F(1, 1, 0, X); break;                                                             \
-    default: F(1, 1, 1, X); break;                                                            \
-    }
-
-static void row_k3(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+static void row_k3(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *buf,
                    const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
                    const void *res, uint8_t *yb)
 {
 #define K3(a, b, c, d) row_k3_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c, d)
     if (pl->pix > 1)
-        DW_VARIANTS(K3, 1)
+        CQ__QDW_VARIANTS(K3, 1)
     else
-        DW_VARIANTS(K3, 0)
+        CQ__QDW_VARIANTS(K3, 0)
 #undef K3
 }
 
-static void row_any(const cq_qconv2d_plan *pl, const dw_epi *E, const uint8_t *buf,
+static void row_any(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *buf,
                     const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,
                     const void *res, uint8_t *yb)
 {
 #define KA(a, b, c, d) row_any_t(pl, E, buf, wb, cp, mp, m, res, yb, a, b, c, d)
     if (pl->pix > 1)
-        DW_VARIANTS(KA, 1)
+        CQ__QDW_VARIANTS(KA, 1)
     else
-        DW_VARIANTS(KA, 0)
+        CQ__QDW_VARIANTS(KA, 0)
 #undef KA
 }
 
@@ -451,7 +410,7 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
     int64_t C = c->c_out, oh = pl->oh, ow = pl->ow, kw = c->kw;
     int64_t iwp = c->w + c->pad_left + c->pad_right;
     uint8_t *buf = scratch;
-    dw_epi E;
+    cq__qdw_epi E;
     E.zp16 = _mm512_set1_epi16((short)p->y_zp);
     E.lo8 = _mm512_set1_epi8((char)p->y_min);
     E.hi8 = _mm512_set1_epi8((char)p->y_max);
@@ -459,9 +418,16 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
     E.s8 = p->y_dt == CQ_S8;
     E.no_min = pl->no_min;
     E.res = res != NULL;
+    int64_t nb = pl->nch - (pl->tail ? 1 : 0), three = dw3(pl);
+    if (three && nb > 0) {
+        uint8_t *zl = buf + buf_bytes(pl);
+        memset(zl, (uint8_t)p->x_zp, (size_t)(c->w * c->c_in));
+        cq__qconv_dw3_avx512_rows(pl, &E, x, res, y, r0, r1, nb, zl,
+                                  zl + (c->w * c->c_in + 63) / 64 * 64);
+    }
     for (int64_t r = r0; r < r1; r++) {
         int64_t img = r / oh, oy = r % oh, obase = (img * oh + oy) * ow * C;
-        for (int64_t b = 0; b < pl->nch - (pl->tail ? 1 : 0); b++) {
+        for (int64_t b = 0; b < (three ? 0 : nb); b++) {
             int64_t c0 = b * 64, cn = C - c0 < 64 && pl->pix == 1 ? C - c0 : 64;
             __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
             for (int64_t q = 0; q < pl->nq; q++)

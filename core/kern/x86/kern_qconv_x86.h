@@ -1,6 +1,8 @@
 /* kern_qconv_x86.h - what the AVX-512 int8 convolution files share
- * (kern_qconv_avx512.c, kern_qconv_grp_avx512.c): the residual epilogue of
- * 16 outputs in channel order, QLinearAdd's arithmetic (kern_qconv.h, add). */
+ * (kern_qconv_avx512.c, kern_qconv_grp_avx512.c, kern_qconv_dw3_avx512.c):
+ * the residual epilogue of 16 outputs in channel order, QLinearAdd's
+ * arithmetic (kern_qconv.h, add), and the depthwise kernels' epilogue of 64
+ * outputs in lane order. */
 #ifndef CQ_KERN_QCONV_X86_H
 #define CQ_KERN_QCONV_X86_H
 
@@ -32,5 +34,92 @@ static inline __attribute__((always_inline)) __m512i cq__qconv_ld_res(const cq_q
     __m128i r8 = _mm_maskz_loadu_epi8(m, res);
     return p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
 }
+
+static inline __attribute__((always_inline)) __mmask16 cq__qconv_mask16(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* ---- the depthwise epilogue (kern_qconv_avx512.c, kern_qconv_dw3_avx512.c) ---- */
+
+/* What the epilogue needs, in registers (the stores to y are char stores,
+ * which the compiler must assume alias the plan). */
+typedef struct cq__qdw_epi {
+    __m512i zp16, lo8, hi8;
+    __m512 cap;
+    int s8, no_min, res;
+    const float *mult; /* channel order (residual) */
+    int64_t cn;
+} cq__qdw_epi;
+
+static inline __attribute__((always_inline)) __m512i cq__qdw_codes16(__m512i a, const float *mp,
+                                                                    __m512 cap, int no_min)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(mp));
+    if (!no_min) /* beyond int32 vcvtps2dq gives INT32_MIN: keep large ones large */
+        f = _mm512_min_ps(f, cap);
+    return _mm512_cvtps_epi32(f);
+}
+
+/* 64 codes of one pixel from the 4 sum vectors in the dw lane order
+ * (kern_qconv_internal.h; mp: the multipliers in lane order), to y (m: the
+ * bytes to store): packs of dwords then words undo the lane order. */
+static inline __attribute__((always_inline)) void
+cq__qdw_epi64(const cq__qdw_epi *E, const int s8, const int no_min, __m512i a0, __m512i a1,
+              __m512i a2, __m512i a3, const float *mp, __mmask64 m, uint8_t *y)
+{
+    __m512i v0 = cq__qdw_codes16(a0, mp, E->cap, no_min);
+    __m512i v1 = cq__qdw_codes16(a1, mp + 16, E->cap, no_min);
+    __m512i v2 = cq__qdw_codes16(a2, mp + 32, E->cap, no_min);
+    __m512i v3 = cq__qdw_codes16(a3, mp + 48, E->cap, no_min);
+    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
+    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
+    __m512i b;
+    if (s8)
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
+    else
+        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
+    _mm512_mask_storeu_epi8(y, m, b);
+}
+
+/* The same with a residual (res, y at the same place; cn bytes): lane order
+ * to channel order (a 4 x 4 transpose of 128-bit lanes), then res16 with
+ * E->mult in channel order. */
+static inline void cq__qdw_epi64_res(const cq_qconv2d_params *p, const cq__qdw_epi *E,
+                                     int64_t cn, __m512i a0, __m512i a1, __m512i a2,
+                                     __m512i a3, const uint8_t *res, uint8_t *y)
+{
+    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
+    __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
+                     _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+    for (int L = 0; L < 4 && 16 * L < cn; L++) {
+        __mmask16 m = cq__qconv_mask16(cn - 16 * L);
+        __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
+        __m512i r = cq__qconv_ld_res(p, res + 16 * L, m);
+        _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16(p, nv[L], mu, r));
+    }
+}
+
+/* The epilogue's choices as constants: each variant its own loop. */
+#define CQ__QDW_VARIANTS(F, X)                                                                \
+    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
+    case 0: F(0, 0, 0, X); break;                                                             \
+    case 1: F(0, 0, 1, X); break;                                                             \
+    case 2: F(0, 1, 0, X); break;                                                             \
+    case 3: F(0, 1, 1, X); break;                                                             \
+    case 4: F(1, 0, 0, X); break;                                                             \
+    case 5: F(1, 0, 1, X); break;                                                             \
+    case 6: F(1, 1, 0, X); break;                                                             \
+    default: F(1, 1, 1, X); break;                                                            \
+    }
+
+/* Depthwise 3x3, stride 1, dilation 1, two output rows per pass
+ * (kern_qconv_dw3_avx512.c): output rows [r0, r1) of (n * oh), the 64-channel
+ * chunks below nb, x, res, y NHWC; E the epilogue's constants; zl a row of w *
+ * c_in zero-point bytes (x's dtype), sink one of ow * c_out scratch bytes. */
+void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const void *x,
+                               const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
+                               const uint8_t *zl, uint8_t *sink);
 
 #endif

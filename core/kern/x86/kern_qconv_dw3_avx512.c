@@ -1,0 +1,239 @@
+/* kern_qconv_dw3_avx512.c - the int8 depthwise 3x3, stride 1, dilation 1, on
+ * AVX-512 (path "dw", kern_qconv.h): two output rows per pass, the input
+ * interleaved in registers.
+ *
+ * vpdpbusd sums 4 u8 x s8 products per int32 lane, so a lane's 4 input
+ * bytes must be 4 taps of one channel: here 4 input rows of one column. The
+ * 4 input rows oy - 1 .. oy + 2 (with pad_top 1) of a 64-channel chunk,
+ * loaded at one column and unpacked as bytes then words (8 shuffles), give 4
+ * vectors whose dword 4 L + i (128-bit lane L) of vector j holds channel
+ * 16 L + 4 j + i's 4 rows (the dw lane order, kern_qconv_internal.h). Output
+ * row oy takes rows 0..2 of the quad (weights [w0 w1 w2 0] per channel and
+ * column tap) and row oy + 1 rows 1..3 (weights [0 w0 w1 w2]: the plan's
+ * second weight block), so one interleave serves both rows: per 64 outputs
+ * 12 vpdpbusd and 4 shuffles, where the row-buffer kernel
+ * (kern_qconv_avx512.c) spends 8 shuffles and a store and reload of each
+ * entry. The interleaved columns stay in registers: a ring of the 3 the
+ * column taps of one output need.
+ *
+ * 32 and 16 channels (pl->pix 2 and 4): a vector holds 2 or 4 pixels of one
+ * row; column tap kx is the pair of vectors shifted by kx pixels (valignd of
+ * 16 / pix dwords per pixel).
+ *
+ * Padding is the zero point (x_zp, + 128 for s8 input, which runs as u8 =
+ * x ^ 0x80): rows outside the input read a row of zero-point bytes (zl),
+ * columns outside it are masked loads filled with it; the plan's
+ * compensation bias - zp * sum w takes it back. A pass whose second row is
+ * not there (the last row of an image, the last of a thread's rows) writes
+ * that row to a scratch row (sink). The epilogue is the row-buffer kernel's
+ * (kern_qconv_x86.h): the same bits. */
+#include "kern/kern_qconv_internal.h"
+#include "kern/x86/kern_qconv_x86.h"
+
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* One interleaved column: 4 vectors in lane order. */
+typedef struct ent {
+    __m512i v0, v1, v2, v3;
+} ent;
+
+/* Column group j (pixels P j - pad .. P j - pad + P - 1) of the 4 rows r0..r3
+ * (at the chunk's first channel, cn channels; C bytes a pixel), padding
+ * filled with fill (x's dtype), flipped to u8 for s8 input. */
+AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
+             int64_t j, int64_t C, int64_t W, int64_t pad, int64_t cn, __m512i fill,
+             __m512i flip, const int P, const int FLIP)
+{
+    int64_t first = P * j - pad, off = first * C;
+    __m512i a0, a1, a2, a3;
+    if (first >= 0 && first + P <= W && (P > 1 || cn == 64)) {
+        a0 = _mm512_loadu_si512(r0 + off);
+        a1 = _mm512_loadu_si512(r1 + off);
+        a2 = _mm512_loadu_si512(r2 + off);
+        a3 = _mm512_loadu_si512(r3 + off);
+    } else {
+        int64_t lo = first < 0 ? -first : 0, hi = W - first < P ? W - first : P;
+        __mmask64 cm = 0;
+        if (hi > lo) {
+            int64_t bl = lo * C, bh = P > 1 ? hi * C : cn;
+            cm = (bh >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bh) - 1)) &
+                 ~(((__mmask64)1 << bl) - 1);
+        }
+        a0 = _mm512_mask_loadu_epi8(fill, cm, r0 + off);
+        a1 = _mm512_mask_loadu_epi8(fill, cm, r1 + off);
+        a2 = _mm512_mask_loadu_epi8(fill, cm, r2 + off);
+        a3 = _mm512_mask_loadu_epi8(fill, cm, r3 + off);
+    }
+    if (FLIP) {
+        a0 = _mm512_xor_si512(a0, flip);
+        a1 = _mm512_xor_si512(a1, flip);
+        a2 = _mm512_xor_si512(a2, flip);
+        a3 = _mm512_xor_si512(a3, flip);
+    }
+    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+    ent e;
+    e.v0 = _mm512_unpacklo_epi16(l01, l23);
+    e.v1 = _mm512_unpackhi_epi16(l01, l23);
+    e.v2 = _mm512_unpacklo_epi16(h01, h23);
+    e.v3 = _mm512_unpackhi_epi16(h01, h23);
+    return e;
+}
+
+/* a and b shifted down by d dwords (b's first ones come in at the top). */
+AI ent shifted(ent a, ent b, const int d)
+{
+    ent e;
+    if (d == 4) {
+        e.v0 = _mm512_alignr_epi32(b.v0, a.v0, 4);
+        e.v1 = _mm512_alignr_epi32(b.v1, a.v1, 4);
+        e.v2 = _mm512_alignr_epi32(b.v2, a.v2, 4);
+        e.v3 = _mm512_alignr_epi32(b.v3, a.v3, 4);
+    } else {
+        e.v0 = _mm512_alignr_epi32(b.v0, a.v0, 8);
+        e.v1 = _mm512_alignr_epi32(b.v1, a.v1, 8);
+        e.v2 = _mm512_alignr_epi32(b.v2, a.v2, 8);
+        e.v3 = _mm512_alignr_epi32(b.v3, a.v3, 8);
+    }
+    return e;
+}
+
+#define DOT2(e, kx)                                                                           \
+    a0 = _mm512_dpbusd_epi32(a0, (e).v0, _mm512_load_si512(wa + (kx) * 256));                 \
+    b0 = _mm512_dpbusd_epi32(b0, (e).v0, _mm512_load_si512(wb + (kx) * 256));                 \
+    a1 = _mm512_dpbusd_epi32(a1, (e).v1, _mm512_load_si512(wa + (kx) * 256 + 64));            \
+    b1 = _mm512_dpbusd_epi32(b1, (e).v1, _mm512_load_si512(wb + (kx) * 256 + 64));            \
+    a2 = _mm512_dpbusd_epi32(a2, (e).v2, _mm512_load_si512(wa + (kx) * 256 + 128));           \
+    b2 = _mm512_dpbusd_epi32(b2, (e).v2, _mm512_load_si512(wb + (kx) * 256 + 128));           \
+    a3 = _mm512_dpbusd_epi32(a3, (e).v3, _mm512_load_si512(wa + (kx) * 256 + 192));           \
+    b3 = _mm512_dpbusd_epi32(b3, (e).v3, _mm512_load_si512(wb + (kx) * 256 + 192));
+
+/* One chunk of a pass: rows[4] the input rows at the chunk's first channel;
+ * wa, wb the two weight blocks, cp, mp the compensation and multipliers (lane
+ * order); ya, yb (ra, rb) the two output (residual) rows at the chunk's first
+ * channel; m the chunk's channels (P 1). */
+AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *const *rows,
+               const int8_t *wa, const int8_t *wb, const int32_t *cp, const float *mp,
+               __mmask64 m, const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,
+               const int S8, const int NOMIN, const int RES, const int P, const int FLIP)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t C = c->c_in, W = c->w, pad = c->pad_left, ow = pl->ow, cn = E->cn;
+    int64_t G = (ow + P - 1) / P, os = P * C;
+    const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+    __m512i fill = _mm512_set1_epi8((char)pl->p.x_zp);
+    __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
+            c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
+#define BUILD(j) build(r0, r1, r2, r3, (j), C, W, pad, cn, fill, flip, P, FLIP)
+    ent e0 = BUILD(0), e1 = BUILD(1), e2 = e1;
+    if (P == 1)
+        e2 = BUILD(2);
+    __mmask64 mm = m;
+    for (int64_t g = 0, o = 0; g < G; g++, o += os) {
+        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3, b0 = c0, b1 = c1, b2 = c2, b3 = c3;
+        if (P == 1) {
+            DOT2(e0, 0)
+            DOT2(e1, 1)
+            DOT2(e2, 2)
+        } else if (P == 2) {
+            ent s1 = shifted(e0, e1, 8);
+            DOT2(e0, 0)
+            DOT2(s1, 1)
+            DOT2(e1, 2)
+        } else {
+            ent s1 = shifted(e0, e1, 4), s2 = shifted(e0, e1, 8);
+            DOT2(e0, 0)
+            DOT2(s1, 1)
+            DOT2(s2, 2)
+        }
+        if (P > 1) {
+            cn = (ow - g * P < P ? ow - g * P : P) * C;
+            mm = cn >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
+        }
+        if (RES) {
+            cq__qdw_epi64_res(&pl->p, E, cn, a0, a1, a2, a3, ra + o, ya + o);
+            cq__qdw_epi64_res(&pl->p, E, cn, b0, b1, b2, b3, rb + o, yb + o);
+        } else {
+            cq__qdw_epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, ya + o);
+            cq__qdw_epi64(E, S8, NOMIN, b0, b1, b2, b3, mp, mm, yb + o);
+        }
+        e0 = e1;
+        if (P == 1) {
+            e1 = e2;
+            e2 = BUILD(g + 3);
+        } else {
+            e1 = BUILD(g + 2);
+        }
+    }
+#undef BUILD
+}
+
+#define PASS_FN(name, P, FLIP)                                                                \
+    static void name(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                         \
+                     const uint8_t *const *rows, const int8_t *wa, const int8_t *wb,          \
+                     const int32_t *cp, const float *mp, __mmask64 m, const uint8_t *ra,      \
+                     const uint8_t *rb, uint8_t *ya, uint8_t *yb)                             \
+    {                                                                                         \
+        CQ__QDW_VARIANTS(PASS_V, (P, FLIP))                                                   \
+    }
+#define PASS_V(a, b, c, X) PASS_X(a, b, c, PASS_UNPAREN X)
+#define PASS_UNPAREN(p, f) p, f
+#define PASS_X(...) PASS_CALL(__VA_ARGS__)
+#define PASS_CALL(a, b, c, p, f)                                                              \
+    pass_t(pl, E, rows, wa, wb, cp, mp, m, ra, rb, ya, yb, a, b, c, p, f)
+
+PASS_FN(pass_p1, 1, 0)
+PASS_FN(pass_p2, 2, 0)
+PASS_FN(pass_p4, 4, 0)
+PASS_FN(pass_p1f, 1, 1)
+PASS_FN(pass_p2f, 2, 1)
+PASS_FN(pass_p4f, 4, 1)
+
+void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0, const void *x,
+                               const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
+                               const uint8_t *zl, uint8_t *sink)
+{
+    const cq_qconv2d_params *p = &pl->p;
+    const cq_conv2d_params *c = &p->c;
+    int64_t C = c->c_out, H = c->h, W = c->w, oh = pl->oh, ow = pl->ow, P = pl->pix;
+    int64_t half = pl->nch * 3 * 256, row = ow * C;
+    int flip = p->x_dt == CQ_S8;
+    cq__qdw_epi E = *E0;
+    int two = 0;
+    for (int64_t r = r0; r < r1; r += two ? 2 : 1) {
+        int64_t img = r / oh, oy = r % oh;
+        two = r + 1 < r1 && oy + 1 < oh;
+        const uint8_t *rw[4];
+        for (int k = 0; k < 4; k++) {
+            int64_t iy = oy - c->pad_top + k;
+            rw[k] = iy >= 0 && iy < H ? (const uint8_t *)x + (img * H + iy) * W * C : zl;
+        }
+        uint8_t *ya = (uint8_t *)y + (img * oh + oy) * row, *yb = two ? ya + row : sink;
+        const uint8_t *ra = res ? (const uint8_t *)res + (img * oh + oy) * row : NULL;
+        const uint8_t *rb = res && two ? ra + row : ra;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t c0 = b * 64, cn = P > 1 || C - c0 >= 64 ? 64 : C - c0;
+            __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
+            const uint8_t *rows[4] = {rw[0] + c0, rw[1] + c0, rw[2] + c0, rw[3] + c0};
+            const int8_t *wa = pl->wd + b * 768, *wb = wa + half;
+            const int32_t *cp = pl->comp + c0;
+            const float *mp = pl->multp + c0;
+            E.mult = pl->mult + c0;
+            E.cn = cn;
+            const uint8_t *rac = ra ? ra + c0 : NULL, *rbc = rb ? rb + c0 : NULL;
+            void (*fn)(const cq_qconv2d_plan *, const cq__qdw_epi *, const uint8_t *const *,
+                       const int8_t *, const int8_t *, const int32_t *, const float *, __mmask64,
+                       const uint8_t *, const uint8_t *, uint8_t *, uint8_t *);
+            if (P == 1)
+                fn = flip ? pass_p1f : pass_p1;
+            else if (P == 2)
+                fn = flip ? pass_p2f : pass_p2;
+            else
+                fn = flip ? pass_p4f : pass_p4;
+            fn(pl, &E, rows, wa, wb, cp, mp, m, rac, rbc, ya + c0, yb + c0);
+        }
+    }
+}
