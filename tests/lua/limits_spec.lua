@@ -2,6 +2,7 @@
 -- calq allocate, kept by the model for its plans and runs.
 local calq = require "calq"
 local onnx = require "calq.onnx"
+local h = require "tests.lua.helpers"
 
 local fmnist = "models/fashion_mnist/fmnist_cnn.onnx"
 -- its largest tensor (a weight) takes 294912 bytes; its input is N x 1 x 28 x 28
@@ -61,5 +62,15 @@ describe("calq.onnx.load() limits", function()
       .. "1..1099511627776)")
     assert.has_error(function() onnx.load(fmnist, 5) end,
       "bad argument #2 to 'load' (table expected, got number)")
+  end)
+
+  it("calq infer takes them as --max-tensor-bytes, --max-model-bytes, --max-nodes", function()
+    local code, _, err = h.run("infer " .. fmnist .. " --output /tmp/calq_never --max-tensor-bytes 1000")
+    assert.are.equal(1, code)
+    assert.matches("^calq infer: models/fashion_mnist/fmnist_cnn.onnx: byte %d+: tensor '.-' %(f32 "
+                   .. "%[.-%]%) would take %d+ bytes, above the limit of 1000 bytes per tensor", err)
+    code, _, err = h.run("infer " .. fmnist .. " --output /tmp/calq_never --max-nodes 0")
+    assert.are.equal(2, code)
+    assert.matches("calq infer: %-%-max%-nodes must be a positive integer", err)
   end)
 end)

@@ -8,7 +8,8 @@ local quant = require "calq.quant"
 
 local usage = [[
 usage: calq infer MODEL.onnx --input NAME=FILE ... --output DIR [--threads N] [--profile]
-                  [--no-lower] [--precision bf16|fp32]
+                  [--no-lower] [--precision bf16|fp32] [--max-tensor-bytes N]
+                  [--max-model-bytes N] [--max-nodes N]
 
 FILE is a .npy (or an ONNX TensorProto .pb). A model with one input also
 takes --input FILE. Each output is written as DIR/NAME.npy (characters other
@@ -16,6 +17,10 @@ than letters, digits, '.', '-' and '_' in NAME become '_'); DIR and its
 parents are created as needed. --profile prints each node's time.
 --precision bf16 runs every Conv in bf16 (bf16 products, f32 sums; see
 Model:set_precision).
+--max-tensor-bytes, --max-model-bytes and --max-nodes set what the model may
+make calq allocate (calq.onnx.load's limits; 4 GiB per tensor, 2 GiB per
+model, 4000000 nodes by default): a model past one is refused with a message
+naming the tensor and the limit.
 
 A QDQ model (QuantizeLinear / DequantizeLinear, as `calq quantize` and other
 tools write them) runs in calq's integer form (calq.quant.lower: QLinearConv,
@@ -46,7 +51,13 @@ local function run(argv)
     profile = { type = "boolean" },
     no_lower = { type = "boolean" },
     precision = { type = "string" },
+    max_tensor_bytes = { type = "integer" },
+    max_model_bytes = { type = "integer" },
+    max_nodes = { type = "integer" },
   }, "calq infer")
+  for _, k in ipairs { "max_tensor_bytes", "max_model_bytes", "max_nodes" } do
+    if opts[k] and opts[k] < 1 then misuse("--%s must be a positive integer", k:gsub("_", "-")) end
+  end
   if opts.precision and opts.precision ~= "bf16" and opts.precision ~= "fp32" then
     misuse("--precision must be bf16 or fp32")
   end
@@ -56,7 +67,9 @@ local function run(argv)
   local path = rest[1]
   if not path then misuse("no model given") end
   if #rest > 1 then misuse("unexpected argument '%s'", rest[2]) end
-  local model, msg = onnx.load(path)
+  local model, msg = onnx.load(path, {
+    max_tensor_bytes = opts.max_tensor_bytes, max_model_bytes = opts.max_model_bytes,
+    max_nodes = opts.max_nodes })
   if not model then fail("%s", msg) end
   local report
   if not opts.no_lower then
