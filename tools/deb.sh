@@ -14,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 build=${BUILD:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
 version=${VERSION:?VERSION is the Makefile\'s}
-out=$top/$build/deb
+out=$build/deb
 src=$out/calq-$version
 # the changelog's upstream version must be the Makefile's
 deb_version=$(dpkg-parsechangelog -S Version)
@@ -30,7 +31,7 @@ else
     tar --exclude='./build*' --exclude=./.cache -cf - . | tar -xf - -C "$src"
 fi
 if [ "${CALQ_DEB_REUSE:-}" = 1 ]; then
-    export CALQ_DEB_BUILD=$top/$build
+    export CALQ_DEB_BUILD=$build
 fi
 cd "$src"
 dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1 ||
