@@ -13,7 +13,7 @@ cache=${CALQ_CACHE:-$top/.cache}
 
 # ---- Debian packages -------------------------------------------------------
 pkgs=(build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted luarocks
-      dpkg-dev debhelper fakeroot  # make deb (tools/deb.sh), tests/lua/deb_spec.lua
+      dpkg-dev debhelper fakeroot debootstrap  # make deb (tools/deb.sh), deb_spec, deb_chroot_spec
       liblz4-dev lz4 libopenblas-dev libcmocka-dev libyajl-dev libexpat1-dev
       libjpeg-dev libpng-dev zlib1g-dev libstb-dev
       nodejs npm
