@@ -479,7 +479,8 @@ static void test_kern_qconv_errors(void **state)
  * that run 16 and 32 per pixel vector, 64-channel chunks with partial last
  * ones and a 16-channel tail; widths and heights from 1 (one row, one pixel,
  * odd row counts for the last pass), every pad from 0 to 2, batch 2, u8 / s8,
- * residual on and off; one and two threads split the rows at odd places. */
+ * residual on and off, the plain epilogue (zero point 0, the whole range); one
+ * and two threads split the rows at odd places. */
 static void test_kern_qconv_dw3(void **state)
 {
     (void)state;
@@ -496,6 +497,12 @@ static void test_kern_qconv_dw3(void **state)
         p.c.h += 2 - (p.c.pad_top + p.c.pad_bottom < 2 ? p.c.pad_top + p.c.pad_bottom : 2);
         p.c.w += 2 - (p.c.pad_left + p.c.pad_right < 2 ? p.c.pad_left + p.c.pad_right : 2);
         random_q(&p, &r, (int)kt_int(&r, 0, 1));
+        if (it % 3 == 1) { /* zero point 0, the whole range: the plain epilogue */
+            int32_t ylo = p.y_dt == CQ_S8 ? -128 : 0;
+            p.y_zp = 0;
+            p.y_min = ylo;
+            p.y_max = ylo + 255;
+        }
         p.x_nhwc = p.y_nhwc = p.res_nhwc = it % 7 != 3;
         run_one(p, &r, "dw 3x3", "dw");
     }

@@ -236,7 +236,7 @@ static void build(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img, int6
     if (RES)                                                                                  \
         cq__qdw_epi64_res(&pl->p, E, cn, a0, a1, a2, a3, (const uint8_t *)res + o, yb + o);   \
     else                                                                                      \
-        cq__qdw_epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, yb + o);
+        cq__qdw_epi64(E, S8, NOMIN, 0, a0, a1, a2, a3, mp, mm, yb + o);
 
 /* Pixels per vector: 1, or (PIX) pl->pix with stride_w 1, each group of
  * pixels masked to what is left of the row. */
@@ -301,6 +301,19 @@ AI void row_any_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t
         DW_OUT
     }
 }
+
+/* The epilogue's choices as constants: each variant its own loop. */
+#define CQ__QDW_VARIANTS(F, X)                                                                \
+    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
+    case 0: F(0, 0, 0, X); break;                                                             \
+    case 1: F(0, 0, 1, X); break;                                                             \
+    case 2: F(0, 1, 0, X); break;                                                             \
+    case 3: F(0, 1, 1, X); break;                                                             \
+    case 4: F(1, 0, 0, X); break;                                                             \
+    case 5: F(1, 0, 1, X); break;                                                             \
+    case 6: F(1, 1, 0, X); break;                                                             \
+    default: F(1, 1, 1, X); break;                                                            \
+    }
 
 static void row_k3(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *buf,
                    const int8_t *wb, const int32_t *cp, const float *mp, __mmask64 m,

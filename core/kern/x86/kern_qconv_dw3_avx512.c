@@ -117,7 +117,8 @@ AI ent shifted(ent a, ent b, const int d)
 AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *const *rows,
                const int8_t *wa, const int8_t *wb, const int32_t *cp, const float *mp,
                __mmask64 m, const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,
-               const int S8, const int NOMIN, const int RES, const int P, const int FLIP)
+               const int S8, const int NOMIN, const int PLAIN, const int RES, const int P,
+               const int FLIP)
 {
     const cq_conv2d_params *c = &pl->p.c;
     int64_t C = c->c_in, W = c->w, pad = c->pad_left, ow = pl->ow, cn = E->cn;
@@ -157,8 +158,8 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
             cq__qdw_epi64_res(&pl->p, E, cn, a0, a1, a2, a3, ra + o, ya + o);
             cq__qdw_epi64_res(&pl->p, E, cn, b0, b1, b2, b3, rb + o, yb + o);
         } else {
-            cq__qdw_epi64(E, S8, NOMIN, a0, a1, a2, a3, mp, mm, ya + o);
-            cq__qdw_epi64(E, S8, NOMIN, b0, b1, b2, b3, mp, mm, yb + o);
+            cq__qdw_epi64(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, mp, mm, ya + o);
+            cq__qdw_epi64(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, mp, mm, yb + o);
         }
         e0 = e1;
         if (P == 1) {
@@ -171,19 +172,31 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
 #undef BUILD
 }
 
+/* The epilogue's choices as constants (kern_qconv_x86.h): s8 out, no clamp
+ * before vcvtps2dq, plain; a residual ignores them. */
 #define PASS_FN(name, P, FLIP)                                                                \
     static void name(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                         \
                      const uint8_t *const *rows, const int8_t *wa, const int8_t *wb,          \
                      const int32_t *cp, const float *mp, __mmask64 m, const uint8_t *ra,      \
-                     const uint8_t *rb, uint8_t *ya, uint8_t *yb)                             \
+                     const uint8_t *rb, uint8_t *ya, uint8_t *yb, int plain)                  \
     {                                                                                         \
-        CQ__QDW_VARIANTS(PASS_V, (P, FLIP))                                                   \
+        if (E->res) {                                                                         \
+            PASS(0, 0, 0, 1, P, FLIP);                                                        \
+            return;                                                                           \
+        }                                                                                     \
+        switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (plain ? 1 : 0)) {                    \
+        case 0: PASS(0, 0, 0, 0, P, FLIP); break;                                             \
+        case 1: PASS(0, 0, 1, 0, P, FLIP); break;                                             \
+        case 2: PASS(0, 1, 0, 0, P, FLIP); break;                                             \
+        case 3: PASS(0, 1, 1, 0, P, FLIP); break;                                             \
+        case 4: PASS(1, 0, 0, 0, P, FLIP); break;                                             \
+        case 5: PASS(1, 0, 1, 0, P, FLIP); break;                                             \
+        case 6: PASS(1, 1, 0, 0, P, FLIP); break;                                             \
+        default: PASS(1, 1, 1, 0, P, FLIP); break;                                            \
+        }                                                                                     \
     }
-#define PASS_V(a, b, c, X) PASS_X(a, b, c, PASS_UNPAREN X)
-#define PASS_UNPAREN(p, f) p, f
-#define PASS_X(...) PASS_CALL(__VA_ARGS__)
-#define PASS_CALL(a, b, c, p, f)                                                              \
-    pass_t(pl, E, rows, wa, wb, cp, mp, m, ra, rb, ya, yb, a, b, c, p, f)
+#define PASS(s8, nm, pn, res, p, f)                                                           \
+    pass_t(pl, E, rows, wa, wb, cp, mp, m, ra, rb, ya, yb, s8, nm, pn, res, p, f)
 
 PASS_FN(pass_p1, 1, 0)
 PASS_FN(pass_p2, 2, 0)
@@ -200,7 +213,8 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
     const cq_conv2d_params *c = &p->c;
     int64_t C = c->c_out, H = c->h, W = c->w, oh = pl->oh, ow = pl->ow, P = pl->pix;
     int64_t half = pl->nch * 3 * 256, row = ow * C;
-    int flip = p->x_dt == CQ_S8;
+    int flip = p->x_dt == CQ_S8, lo = p->y_dt == CQ_S8 ? -128 : 0;
+    int plain = p->y_zp == 0 && p->y_min == lo && p->y_max == lo + 255;
     cq__qdw_epi E = *E0;
     int two = 0;
     for (int64_t r = r0; r < r1; r += two ? 2 : 1) {
@@ -226,14 +240,14 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
             const uint8_t *rac = ra ? ra + c0 : NULL, *rbc = rb ? rb + c0 : NULL;
             void (*fn)(const cq_qconv2d_plan *, const cq__qdw_epi *, const uint8_t *const *,
                        const int8_t *, const int8_t *, const int32_t *, const float *, __mmask64,
-                       const uint8_t *, const uint8_t *, uint8_t *, uint8_t *);
+                       const uint8_t *, const uint8_t *, uint8_t *, uint8_t *, int);
             if (P == 1)
                 fn = flip ? pass_p1f : pass_p1;
             else if (P == 2)
                 fn = flip ? pass_p2f : pass_p2;
             else
                 fn = flip ? pass_p4f : pass_p4;
-            fn(pl, &E, rows, wa, wb, cp, mp, m, rac, rbc, ya + c0, yb + c0);
+            fn(pl, &E, rows, wa, wb, cp, mp, m, rac, rbc, ya + c0, yb + c0, plain);
         }
     }
 }

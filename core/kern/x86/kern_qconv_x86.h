@@ -63,18 +63,27 @@ static inline __attribute__((always_inline)) __m512i cq__qdw_codes16(__m512i a, 
 
 /* 64 codes of one pixel from the 4 sum vectors in the dw lane order
  * (kern_qconv_internal.h; mp: the multipliers in lane order), to y (m: the
- * bytes to store): packs of dwords then words undo the lane order. */
+ * bytes to store): packs of dwords then words undo the lane order. plain: y_zp
+ * is 0 and [y_min, y_max] the dtype's whole range, which the saturating packs
+ * give alone (no add, no clamp). */
 static inline __attribute__((always_inline)) void
-cq__qdw_epi64(const cq__qdw_epi *E, const int s8, const int no_min, __m512i a0, __m512i a1,
-              __m512i a2, __m512i a3, const float *mp, __mmask64 m, uint8_t *y)
+cq__qdw_epi64(const cq__qdw_epi *E, const int s8, const int no_min, const int plain,
+              __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp, __mmask64 m,
+              uint8_t *y)
 {
     __m512i v0 = cq__qdw_codes16(a0, mp, E->cap, no_min);
     __m512i v1 = cq__qdw_codes16(a1, mp + 16, E->cap, no_min);
     __m512i v2 = cq__qdw_codes16(a2, mp + 32, E->cap, no_min);
     __m512i v3 = cq__qdw_codes16(a3, mp + 48, E->cap, no_min);
-    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
-    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
+    __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
     __m512i b;
+    if (plain) {
+        b = s8 ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+        _mm512_mask_storeu_epi8(y, m, b);
+        return;
+    }
+    w01 = _mm512_adds_epi16(w01, E->zp16);
+    w23 = _mm512_adds_epi16(w23, E->zp16);
     if (s8)
         b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
     else
@@ -100,19 +109,6 @@ static inline void cq__qdw_epi64_res(const cq_qconv2d_params *p, const cq__qdw_e
         _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16(p, nv[L], mu, r));
     }
 }
-
-/* The epilogue's choices as constants: each variant its own loop. */
-#define CQ__QDW_VARIANTS(F, X)                                                                \
-    switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (E->res ? 1 : 0)) {                       \
-    case 0: F(0, 0, 0, X); break;                                                             \
-    case 1: F(0, 0, 1, X); break;                                                             \
-    case 2: F(0, 1, 0, X); break;                                                             \
-    case 3: F(0, 1, 1, X); break;                                                             \
-    case 4: F(1, 0, 0, X); break;                                                             \
-    case 5: F(1, 0, 1, X); break;                                                             \
-    case 6: F(1, 1, 0, X); break;                                                             \
-    default: F(1, 1, 1, X); break;                                                            \
-    }
 
 /* Depthwise 3x3, stride 1, dilation 1, two output rows per pass
  * (kern_qconv_dw3_avx512.c): output rows [r0, r1) of (n * oh), the 64-channel
