@@ -80,24 +80,31 @@ static double level_bw(const cq_hw *hw, int l, int tu)
  * occupies the positions [d, d + bytes), and level l holds the positions
  * below its capacity, so a tensor straddling a capacity comes partly from
  * each side. d < 0 (never touched: a cold miss) is all DRAM. Returns the ns
- * those bytes take at each level's bandwidth. */
-static double serve(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per)
+ * those bytes take at each level's bandwidth; write: they are stored. */
+static double serve_w(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per, int write)
 {
     double ns = 0, lo = d < 0 ? -1 : (double)d, hi = lo + (double)bytes, below = 0;
     if (d < 0) {
         per[hw->n_cache] += (double)bytes;
-        return (double)bytes / level_bw(hw, hw->n_cache, tu);
+        return (write ? 2 : 1) * (double)bytes / level_bw(hw, hw->n_cache, tu);
     }
     for (int l = 0; l <= hw->n_cache; l++) {
         double cap = l < hw->n_cache ? level_capacity(hw, l, tu) : hi;
         double a = lo > below ? lo : below, b = hi < cap ? hi : cap;
         if (b > a) {
             per[l] += b - a;
-            ns += (b - a) / level_bw(hw, l, tu);
+            /* a store past L1 moves its line twice: the read for ownership
+             * and the write-back */
+            ns += (write && l > 0 ? 2 : 1) * (b - a) / level_bw(hw, l, tu);
         }
         below = cap > below ? cap : below;
     }
     return ns;
+}
+
+static double serve(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per)
+{
+    return serve_w(hw, tu, d, bytes, per, 0);
 }
 
 /* The first level whose capacity holds `bytes` (the last one + 1: DRAM). */
@@ -125,8 +132,24 @@ typedef struct moved {
     int n;
     int v[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
     int64_t bytes[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
+    /* 0 read, 1 written, 2 written into new pages: a graph output of
+     * FRESH_BYTES or more, which the run hands to the caller and allocates
+     * anew every run */
     unsigned char write[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
 } moved;
+
+/* Blocks from this size up come from the system as new zero-filled pages
+ * on every allocation (the glibc mmap threshold the calq module sets,
+ * bindings/lcalq.c); smaller ones are reused from the heap, still cached. */
+#define FRESH_BYTES (1 << 20)
+
+static int is_graph_output(const cq_graph *g, int v)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == v)
+            return 1;
+    return 0;
+}
 
 static int made_in_chain(const cq_graph *g, const cq_exec_chain *c, int upto, int v)
 {
@@ -170,8 +193,10 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
             int v = n->outputs[o];
             if (v < 0 || !cq_exec_value_written(e, v) || c->out[k][o].ndim < 0)
                 continue;
-            moved_add(m, v, tinfo_numel(&c->out[k][o]) *
-                                (int64_t)cq_dtype_info(c->out[k][o].dtype)->size, 1);
+            int64_t b_out = tinfo_numel(&c->out[k][o]) *
+                            (int64_t)cq_dtype_info(c->out[k][o].dtype)->size;
+            moved_add(m, v, b_out,
+                      is_graph_output(g, v) && b_out >= FRESH_BYTES ? 2 : 1);
         }
     }
 }
@@ -192,10 +217,15 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
             in_bytes += m->bytes[k];
     for (int k = 0; k < m->n; k++) {
         int64_t b = m->bytes[k];
-        if (m->write[k])
+        if (m->write[k] == 2)
+            /* new pages: the system zero-fills them in memory (the second
+             * pass, in place of the read for ownership), then the node
+             * writes them */
+            ns += serve_w(hw, tu, -1, b, per_level, 1);
+        else if (m->write[k])
             /* a write allocates: it lands above the node's inputs, spilling
              * past the levels they and it do not fit together */
-            ns += serve(hw, tu, in_bytes, b, per_level);
+            ns += serve_w(hw, tu, in_bytes, b, per_level, 1);
         else
             ns += serve(hw, tu, lru_distance(s, m->v[k]), b, per_level);
         total += b;

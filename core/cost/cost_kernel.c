@@ -112,8 +112,8 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 32) * fill(s.cin, 32)
                               : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
                                     fill(s.k, 2);
-        k->cvt_kind = CQ_HW_CVT_F32_BF16; /* the input rounded to bf16 */
-        k->cvt_elems = numel(&c->in[0][0]);
+        /* the kernel rounds its input to bf16 itself: inside the efficiency
+         * the probe measured, not a conversion node */
     } else {
         /* pixel-major implicit GEMM: 7 pixels x 32 | 48 channels; a 1x1 takes
          * the channel-major 8 x 48 GEMM tile where it wastes fewer lanes */
@@ -168,8 +168,6 @@ static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__
     } else if (k->precision == CQ_BF16 && b->data) {
         k->kclass = "bf16_gemm";
         k->weight_esize = 2;
-        k->cvt_kind = CQ_HW_CVT_F32_BF16;
-        k->cvt_elems = a->ndim >= 0 ? numel(a) : 0;
     } else {
         k->precision = CQ_F32;
         k->kclass = "f32_gemm";
@@ -225,6 +223,12 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
             k->macs += f / 2;
         else if (kind == 0)
             k->flops += f * elt_ops(nj->op_type);
+        /* Resize is a move to cq_op_flops; its linear mode blends 2 taps a
+         * dimension: 4 loads and 3 lerps (about 8 operations) an output */
+        if (!strcmp(nj->op_type, "Resize") && c->out[j][0].ndim >= 0) {
+            const char *mode = cq_node_string(nj, "mode", "nearest");
+            k->flops += numel(&c->out[j][0]) * (strcmp(mode, "nearest") ? 8 : 1);
+        }
     }
     const char *op = n->op_type;
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose"))
