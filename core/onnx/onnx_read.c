@@ -9,6 +9,10 @@
 #define MAX_GRAPH_DEPTH 16
 /* Inputs or outputs of one node: more is a hostile file, not a model. */
 #define MAX_NODE_IO 100000
+/* opset_import entries: every node looks its domain up among them
+ * (cq_graph_opset), so their count multiplies planning's time; real
+ * models import a handful. */
+#define MAX_OPSETS 256
 
 static const cq_pb_name model_names[] = {
     {1, "ir_version"}, {2, "producer_name"}, {3, "producer_version"}, {4, "domain"},
@@ -639,6 +643,10 @@ static cq_status read_model(cq_pb *m, cq_graph *g)
             break;
         }
         case 8: {
+            if (g->n_opsets >= MAX_OPSETS) {
+                st = cq_pb_fail(m, &f, CQ_EFORMAT, "more than %d opset imports", MAX_OPSETS);
+                break;
+            }
             cq_opset *q = realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *q);
             if (!q) {
                 st = cq_pb_fail(m, &f, CQ_ENOMEM, "out of memory");

@@ -493,6 +493,32 @@ static void test_limits_settable(void **state)
     free(m.data);
 }
 
+/* 300 opset imports: each node looks its domain up among them, so their
+ * count is capped (256) rather than multiplying planning's time. */
+static void test_limits_opsets(void **state)
+{
+    (void)state;
+    cq_pb_buf g = {0};
+    put_node(&g, "Relu", "r", "x", NULL, "y");
+    put_vi(&g, 11, "x", 1, 1, (int64_t[]){4});
+    put_vi(&g, 12, "y", 1, 1, (int64_t[]){4});
+    cq_pb_buf m = model(&g);
+    char dom[32];
+    for (int k = 0; k < 300; k++) {
+        size_t op = cq_pb_begin(&m, 8);
+        snprintf(dom, sizeof dom, "d%d", k);
+        cq_pb_put_string(&m, 1, dom);
+        cq_pb_put_int(&m, 2, 1);
+        cq_pb_end(&m, op);
+    }
+    bytes_case c = {m.data, m.len, NULL, 0, 0};
+    const char *parts[] = {"hostile.onnx", "ModelProto.opset_import", "more than 256 opset imports",
+                           NULL};
+    expect_refused(load_plan_run, &c, CQ_EFORMAT, "300 opset imports", parts);
+    free(g.data);
+    free(m.data);
+}
+
 /* ---- linear planning ---------------------------------------------------- */
 
 /* A chain of n Relu nodes as ONNX bytes. */
@@ -604,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_limits_cycle),
         cmocka_unit_test(test_limits_reshape_2p62),
         cmocka_unit_test(test_limits_settable),
+        cmocka_unit_test(test_limits_opsets),
         cmocka_unit_test(test_limits_chain_linear),
         cmocka_unit_test(test_limits_max_nodes),
     };
