@@ -82,6 +82,72 @@ static cq_status bplan_make(bplan *bp, int a_ndim, const int64_t *a_shape, int b
     return CQ_OK;
 }
 
+int cq__mem_shares(int64_t units, double bytes)
+{
+    int t = cq_kern_threads();
+    double most = bytes / CQ__SPLIT_BYTES;
+    if (most > (double)units)
+        most = (double)units;
+    return t <= 1 || most < 2.0 ? 1 : most < (double)t ? (int)most : t;
+}
+
+typedef struct bin_ctx {
+    const cq__kern_vtab *k;
+    cq_binop op;
+    const bplan *bp;
+    const float *a, *b;
+    float *y;
+    int64_t rows; /* of bp->shape[nd - 1] outputs each */
+} bin_ctx;
+
+/* Rows r0 .. r1 - 1 of the broadcast, the odometer started at r0. */
+static void binary_rows(const bin_ctx *c, int64_t r0, int64_t r1)
+{
+    const bplan *bp = c->bp;
+    int last = bp->nd - 1;
+    int64_t inner = bp->shape[last];
+    int ai = bp->as[last] != 0, bi = bp->bs[last] != 0;
+    int64_t idx[CQ_MAX_DIMS] = {0};
+    int64_t ao = 0, bo = 0, rem = r0;
+    for (int d = last - 1; d >= 0; d--) {
+        idx[d] = rem % bp->shape[d];
+        rem /= bp->shape[d];
+        ao += idx[d] * bp->as[d];
+        bo += idx[d] * bp->bs[d];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        c->k->binary(c->op, c->a + ao, ai, c->b + bo, bi, c->y + r * inner, inner);
+        for (int d = last - 1; d >= 0; d--) {
+            idx[d]++;
+            ao += bp->as[d];
+            bo += bp->bs[d];
+            if (idx[d] < bp->shape[d])
+                break;
+            ao -= bp->as[d] * bp->shape[d];
+            bo -= bp->bs[d] * bp->shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void binary_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const bin_ctx *c = ctx;
+    if (c->rows > 1) {
+        binary_rows(c, c->rows * i / n, c->rows * (i + 1) / n);
+        return;
+    }
+    /* one row (same shapes, or one operand a scalar): 16-float lines */
+    int64_t total = c->bp->total, lines = (total + 15) / 16;
+    int64_t i0 = lines * i / n * 16, i1 = lines * (i + 1) / n * 16;
+    i1 = i1 < total ? i1 : total;
+    int ai = c->bp->as[0] != 0, bi = c->bp->bs[0] != 0;
+    if (i1 > i0)
+        c->k->binary(c->op, c->a + (ai ? i0 : 0), ai, c->b + (bi ? i0 : 0), bi, c->y + i0,
+                     i1 - i0);
+}
+
 cq_status cq_binary_f32(cq_binop op, int a_ndim, const int64_t *a_shape, const float *a,
                         int b_ndim, const int64_t *b_shape, const float *b, float *y,
                         size_t y_count, cq_err *err)
@@ -99,25 +165,16 @@ cq_status cq_binary_f32(cq_binop op, int a_ndim, const int64_t *a_shape, const f
         y[0] = cq__binop1(op, a[0], b[0]);
         return CQ_OK;
     }
-    /* inner dim through the vector loop, the outer ones by an odometer */
-    int last = bp.nd - 1;
-    int64_t inner = bp.shape[last];
-    int ai = bp.as[last] != 0, bi = bp.bs[last] != 0;
-    int64_t idx[CQ_MAX_DIMS] = {0};
-    int64_t ao = 0, bo = 0;
-    for (int64_t yo = 0; yo < bp.total; yo += inner) {
-        k->binary(op, a + ao, ai, b + bo, bi, y + yo, inner);
-        for (int d = last - 1; d >= 0; d--) {
-            idx[d]++;
-            ao += bp.as[d];
-            bo += bp.bs[d];
-            if (idx[d] < bp.shape[d])
-                break;
-            ao -= bp.as[d] * bp.shape[d];
-            bo -= bp.bs[d] * bp.shape[d];
-            idx[d] = 0;
-        }
-    }
+    /* inner dim through the vector loop, the outer ones by an odometer;
+     * rows of the inner dim (or 16-float lines of a single row) shared out
+     * over the kernel threads */
+    bin_ctx c = {k, op, &bp, a, b, y, bp.total / bp.shape[bp.nd - 1]};
+    int n = cq__mem_shares(c.rows > 1 ? c.rows : (bp.total + 15) / 16,
+                           3.0 * sizeof(float) * (double)bp.total);
+    if (n > 1)
+        cq_par_run(n, binary_part, &c);
+    else
+        binary_rows(&c, 0, c.rows);
     return CQ_OK;
 }
 

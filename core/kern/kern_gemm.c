@@ -1,6 +1,7 @@
 /* kern_gemm.c - ONNX Gemm over cblas_sgemm / cblas_sgemv and numpy-style
  * batched MatMul (see kern.h). */
 #include "kern/kern_internal.h"
+#include "base/par.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -32,6 +33,46 @@ static void fill_c(const cq_gemm_params *p, const float *c, float *y)
     }
 }
 
+/* calq's gemv shared out over the kernel threads: blocks of 8 rows (the
+ * row form's eight dot products) or of 64 columns (the column form's
+ * tile), each output summed in the same order whatever the split. */
+typedef struct gemv_ctx {
+    int trans;
+    int64_t rows, cols, lda;
+    float alpha, beta;
+    const float *a, *x;
+    float *y;
+} gemv_ctx;
+
+static void gemv_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const gemv_ctx *c = ctx;
+    int64_t blk = c->trans ? 64 : 8, outs = c->trans ? c->cols : c->rows;
+    int64_t nb = (outs + blk - 1) / blk, o0 = nb * i / n * blk, o1 = nb * (i + 1) / n * blk;
+    o1 = o1 < outs ? o1 : outs;
+    if (o1 <= o0)
+        return;
+    if (c->trans)
+        cq__sgemv_avx512(1, c->rows, o1 - o0, c->alpha, c->a + o0, c->lda, c->x, c->beta,
+                         c->y + o0);
+    else
+        cq__sgemv_avx512(0, o1 - o0, c->cols, c->alpha, c->a + o0 * c->lda, c->lda, c->x,
+                         c->beta, c->y + o0);
+}
+
+static void gemv(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                 int64_t lda, const float *x, float beta, float *y)
+{
+    gemv_ctx c = {trans, rows, cols, lda, alpha, beta, a, x, y};
+    int64_t outs = trans ? cols : rows, blk = trans ? 64 : 8;
+    int n = cq__mem_shares((outs + blk - 1) / blk, sizeof(float) * (double)(rows * cols));
+    if (n > 1)
+        cq_par_run(n, gemv_part, &c);
+    else
+        cq__sgemv_avx512(trans, rows, cols, alpha, a, lda, x, beta, y);
+}
+
 cq_status cq_gemm_f32(const cq_gemm_params *p, const float *a, const float *b, const float *c,
                       float *y, cq_err *err)
 {
@@ -44,17 +85,17 @@ cq_status cq_gemm_f32(const cq_gemm_params *p, const float *a, const float *b, c
         fill_c(p, c, y);
         beta = 1.0f;
     }
-    /* One row or column with AVX-512: calq's gemv (one thread). It is level
-     * with OpenBLAS's sgemv when the matrix sits in L3 and faster when it
-     * comes from memory, as a classifier's weights do inside a model, thanks
-     * to its row prefetch (bench/NOTES.md, third round (b)). */
+    /* One row or column with AVX-512: calq's gemv, over the kernel threads.
+     * It is level with OpenBLAS's sgemv when the matrix sits in L3 and
+     * faster when it comes from memory, as a classifier's weights do inside
+     * a model, thanks to its row prefetch (bench/NOTES.md, third round (b)). */
     int own = (m == 1 || n == 1) && cq_kern_isa() == CQ_ISA_AVX512;
     if (own && m == 1)
-        cq__sgemv_avx512(!p->trans_b, p->trans_b ? n : k, p->trans_b ? k : n, p->alpha, b,
-                         p->trans_b ? k : n, a, beta, y);
+        gemv(!p->trans_b, p->trans_b ? n : k, p->trans_b ? k : n, p->alpha, b,
+             p->trans_b ? k : n, a, beta, y);
     else if (own)
-        cq__sgemv_avx512(p->trans_a, p->trans_a ? k : m, p->trans_a ? m : k, p->alpha, a,
-                         p->trans_a ? m : k, b, beta, y);
+        gemv(p->trans_a, p->trans_a ? k : m, p->trans_a ? m : k, p->alpha, a, p->trans_a ? m : k,
+             b, beta, y);
     else if (m == 1) {
         /* y (1, n) = alpha a (1, k) B' (k, n): B' is B (k, n) or B^T of B (n, k);
          * a is contiguous either way */

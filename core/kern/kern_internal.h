@@ -168,10 +168,18 @@ void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows,
                             int64_t ow, float *buf, float *yr);
 
 /* The least work (floating-point operations) worth a share of its own when
- * a convolution is split over the kernel threads (kern_conv.c; default
- * 2e6). 0: as many shares as threads whatever the size or the flop per
- * activation byte, so that tests split every convolution. */
+ * a convolution is split over the kernel threads (kern_conv_run.c; a share
+ * with less qualifies by the bytes it moves, CQ__SPLIT_BYTES). 0: as many
+ * shares as threads whatever the size or the flop per activation byte, so
+ * that tests split every convolution; negative: the default. */
 void cq__kern_set_min_share(double flop);
+
+/* Shares for a memory-bound call over units independent pieces (rows,
+ * planes) that moves bytes in all: one per kernel thread where each share
+ * moves at least CQ__SPLIT_BYTES (kern_elt.c; a region costs about a
+ * microsecond), fewer otherwise, never more than units. */
+#define CQ__SPLIT_BYTES 65536.0
+int cq__mem_shares(int64_t units, double bytes);
 
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);

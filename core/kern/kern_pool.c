@@ -2,6 +2,7 @@
  * The fast path splits each output row into the border (bounds checked) and
  * the interior, a vector row kernel (stride 1 and 2 vectorized). */
 #include "kern/kern_internal.h"
+#include "base/par.h"
 
 #include <math.h>
 #include <string.h>
@@ -159,24 +160,25 @@ static float pool1_border(const cq_pool2d_params *p, const float *x, int64_t oy,
     return cnt > 0 ? s / (float)cnt : 0.0f;
 }
 
-cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,
-                        size_t y_count, cq_err *err)
+/* Planes (image, channel) nc0 .. nc1 - 1 of the pool, through the AVX-512
+ * row kernel where it applies, else the border / interior split. */
+static void pool_planes(const cq_pool2d_params *p, int64_t oh, int64_t ow, const float *x,
+                        float *y, int64_t nc0, int64_t nc1)
 {
-    int64_t oh, ow;
-    cq_status st = pool_check(p, x_count, y_count, x, y, &oh, &ow, err);
-    if (st != CQ_OK)
-        return st;
-    if (p->dil_h != 1 || p->dil_w != 1 || p->kh > POOL_MAX_KH)
-        return cq_pool2d_f32_ref(p, x, x_count, y, y_count, err);
-    if (cq_kern_isa() == CQ_ISA_AVX512 && cq__maxpool_avx512(p, oh, ow, x, y))
-        return CQ_OK;
+    if (cq_kern_isa() == CQ_ISA_AVX512) {
+        cq_pool2d_params q = *p;
+        q.n = 1;
+        q.c = nc1 - nc0;
+        if (cq__maxpool_avx512(&q, oh, ow, x + nc0 * p->h * p->w, y + nc0 * oh * ow))
+            return;
+    }
     const cq__kern_vtab *k = cq__kern();
     int64_t ylo, yhi, xlo, xhi, sw = p->stride_w, kw = p->kw, kh = p->kh, W = p->w;
     interior(p->stride_h, p->pad_top, kh, p->h, oh, &ylo, &yhi);
     interior(sw, p->pad_left, kw, W, ow, &xlo, &xhi);
     float inv = 1.0f / (float)(kh * kw);
     int is_max = p->kind == CQ_POOL_MAX;
-    for (int64_t nc = 0; nc < p->n * p->c; nc++) {
+    for (int64_t nc = nc0; nc < nc1; nc++) {
         const float *xc = x + nc * p->h * W;
         for (int64_t oy = 0; oy < oh; oy++) {
             float *yr = y + (nc * oh + oy) * ow;
@@ -195,20 +197,75 @@ cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_coun
             k->pool_row(is_max, rows, kh, kw, sw, -p->pad_left, W, xlo, xhi, inv, yr);
         }
     }
+}
+
+/* A call shared out over the kernel threads: planes, or channels of the
+ * global pools. */
+typedef struct pool_ctx {
+    const cq_pool2d_params *p;
+    int64_t oh, ow, units, hw;
+    const float *x;
+    float *y;
+    int kind; /* 0 pool2d, 1 global average, 2 global average NCHW16c, 3 global max */
+} pool_ctx;
+
+static void gap_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y);
+static void gap_blocked_range(int64_t b0, int64_t b1, int64_t hw, const float *x, float *y);
+static void gmax_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y);
+
+static void pool_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const pool_ctx *c = ctx;
+    int64_t u0 = c->units * i / n, u1 = c->units * (i + 1) / n;
+    switch (c->kind) {
+    case 0: pool_planes(c->p, c->oh, c->ow, c->x, c->y, u0, u1); break;
+    case 1: gap_range(u0, u1, c->hw, c->x, c->y); break;
+    case 2: gap_blocked_range(u0, u1, c->hw, c->x, c->y); break;
+    default: gmax_range(u0, u1, c->hw, c->x, c->y); break;
+    }
+}
+
+static void pool_run(pool_ctx *c, double bytes)
+{
+    int n = cq__mem_shares(c->units, bytes);
+    if (n > 1)
+        cq_par_run(n, pool_part, c);
+    else
+        pool_part(c, 0, 1, 0);
+}
+
+cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,
+                        size_t y_count, cq_err *err)
+{
+    int64_t oh, ow;
+    cq_status st = pool_check(p, x_count, y_count, x, y, &oh, &ow, err);
+    if (st != CQ_OK)
+        return st;
+    if (p->dil_h != 1 || p->dil_w != 1 || p->kh > POOL_MAX_KH)
+        return cq_pool2d_f32_ref(p, x, x_count, y, y_count, err);
+    pool_ctx c = {p, oh, ow, p->n * p->c, 0, x, y, 0};
+    pool_run(&c, sizeof(float) * (double)(x_count + y_count));
     return CQ_OK;
+}
+
+static void gap_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y)
+{
+    const cq__kern_vtab *k = cq__kern();
+    for (int64_t i = i0; i < i1; i++)
+        y[i] = hw > 0 ? k->sum(x + i * hw, hw) / (float)hw : 0.0f;
 }
 
 void cq_global_avgpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y)
 {
-    const cq__kern_vtab *k = cq__kern();
-    for (int64_t i = 0; i < nc_count; i++)
-        y[i] = hw > 0 ? k->sum(x + i * hw, hw) / (float)hw : 0.0f;
+    pool_ctx c = {NULL, 0, 0, nc_count, hw, x, y, 1};
+    pool_run(&c, sizeof(float) * (double)(nc_count * hw));
 }
 
-void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+/* 16 channels at a time, one line per pixel */
+static void gap_blocked_range(int64_t b0, int64_t b1, int64_t hw, const float *x, float *y)
 {
-    /* 16 channels at a time, one line per pixel */
-    for (int64_t b = 0; b < n * (c / 16); b++) {
+    for (int64_t b = b0; b < b1; b++) {
         float s[16] = {0};
         const float *xb = x + b * hw * 16;
         for (int64_t i = 0; i < hw; i++)
@@ -219,9 +276,21 @@ void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float
     }
 }
 
-void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y)
+void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+{
+    pool_ctx pc = {NULL, 0, 0, n * (c / 16), hw, x, y, 2};
+    pool_run(&pc, sizeof(float) * (double)(n * c * hw));
+}
+
+static void gmax_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y)
 {
     const cq__kern_vtab *k = cq__kern();
-    for (int64_t i = 0; i < nc_count; i++)
+    for (int64_t i = i0; i < i1; i++)
         y[i] = k->max(x + i * hw, hw);
+}
+
+void cq_global_maxpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y)
+{
+    pool_ctx c = {NULL, 0, 0, nc_count, hw, x, y, 3};
+    pool_run(&c, sizeof(float) * (double)(nc_count * hw));
 }

@@ -141,6 +141,70 @@ static double unary_naive(cq_unop op, double a, double b, double x)
     }
 }
 
+/* Calls long enough to be shared out over the kernel threads (rows of the
+ * broadcast, or 16-float lines of one row, cq__mem_shares): at 2 and 3
+ * threads the bits of 1 thread, and the reference's values, on every ISA. */
+static void test_kern_elt_binary_threads(void **state)
+{
+    (void)state;
+    kt_rng r = {77};
+    cq_err err;
+    static const struct {
+        int an, bn;
+        int64_t as[4], bs[4];
+    } cases[] = {
+        {4, 4, {1, 96, 56, 57}, {1, 96, 1, 1}}, /* the squeeze-excite scale: rows */
+        {2, 2, {1, 70001}, {1, 70001}},         /* one row, lines; the last one short */
+        {1, 0, {50003}, {0}},                   /* a scalar operand */
+        {3, 3, {2, 9001, 3}, {2, 1, 3}},        /* short rows, many */
+        {2, 2, {3, 30011}, {3, 30011}},         /* fewer rows than 16-float lines */
+    };
+    cq_isa isas[] = KT_ISAS;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int yn;
+        int64_t ys[CQ_MAX_DIMS], na = 1, nb = 1, ny = 1;
+        assert_int_equal(cq_broadcast_shape(cases[ci].an, cases[ci].as, cases[ci].bn,
+                                            cases[ci].bs, &yn, ys, &err), CQ_OK);
+        for (int i = 0; i < cases[ci].an; i++)
+            na *= cases[ci].as[i];
+        for (int i = 0; i < cases[ci].bn; i++)
+            nb *= cases[ci].bs[i];
+        for (int i = 0; i < yn; i++)
+            ny *= ys[i];
+        float *a = malloc((size_t)na * 4), *b = malloc((size_t)nb * 4);
+        float *want = malloc((size_t)ny * 4), *one = malloc((size_t)ny * 4);
+        float *got = malloc((size_t)ny * 4);
+        kt_fill(&r, a, na);
+        kt_fill(&r, b, nb);
+        for (int op = 0; op < CQ_BIN_COUNT; op++) {
+            assert_int_equal(cq_binary_f32_ref((cq_binop)op, cases[ci].an, cases[ci].as, a,
+                                               cases[ci].bn, cases[ci].bs, b, want, (size_t)ny,
+                                               &err), CQ_OK);
+            for (int k = 0; k < 3; k++)
+                for (int th = 1; th <= 3; th++) {
+                    cq_kern_set_isa(isas[k]);
+                    cq_kern_set_threads(th);
+                    float *y = th == 1 ? one : got;
+                    memset(y, 0xff, (size_t)ny * 4);
+                    assert_int_equal(cq_binary_f32((cq_binop)op, cases[ci].an, cases[ci].as, a,
+                                                   cases[ci].bn, cases[ci].bs, b, y, (size_t)ny,
+                                                   &err), CQ_OK);
+                    if (kt_mismatch(y, want, ny, 1) >= 0 ||
+                        (th > 1 && memcmp(y, one, (size_t)ny * 4)))
+                        fail_msg("binary case %zu op %d isa %s threads %d", ci, op,
+                                 cq_isa_name(isas[k]), th);
+                }
+        }
+        cq_kern_set_threads(1);
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        free(a);
+        free(b);
+        free(want);
+        free(one);
+        free(got);
+    }
+}
+
 static void test_kern_elt_unary(void **state)
 {
     (void)state;
@@ -424,6 +488,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_elt_binary_broadcast),
+        cmocka_unit_test(test_kern_elt_binary_threads),
         cmocka_unit_test(test_kern_elt_unary),
         cmocka_unit_test(test_kern_elt_act_apply),
         cmocka_unit_test(test_kern_elt_softmax),

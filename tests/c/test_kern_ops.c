@@ -442,6 +442,81 @@ static void test_kern_pool2d_global(void **state)
     cq_kern_set_isa(CQ_ISA_COUNT);
 }
 
+/* Pools large enough to be shared out over the kernel threads (planes, or
+ * channels of the global pools): at 2 and 3 threads the bits of 1 thread
+ * and the naive loop's values, on every ISA. */
+static void test_kern_pool2d_threads(void **state)
+{
+    (void)state;
+    kt_rng r = {4242};
+    cq_err err;
+    cq_isa isas[] = KT_ISAS;
+    static const int64_t cfg[][6] = {/* kind, c, h, w, k, stride */
+                                     {CQ_POOL_MAX, 37, 57, 57, 3, 2},
+                                     {CQ_POOL_MAX, 5, 224, 224, 2, 2},
+                                     {CQ_POOL_AVG, 19, 40, 41, 3, 1}};
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_pool2d_params p = cq_pool2d_params_default();
+        p.kind = (cq_pool_kind)cfg[i][0];
+        p.n = 1;
+        p.c = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = p.kw = cfg[i][4];
+        p.stride_h = p.stride_w = cfg[i][5];
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][4] == 3;
+        int64_t oh, ow;
+        assert_int_equal(cq_pool2d_out_shape(&p, &oh, &ow, &err), CQ_OK);
+        size_t nx = (size_t)(p.c * p.h * p.w), ny = (size_t)(p.c * oh * ow);
+        float *x = malloc(nx * 4), *want = malloc(ny * 4), *one = malloc(ny * 4);
+        float *got = malloc(ny * 4);
+        kt_fill(&r, x, (int64_t)nx);
+        pool_naive(&p, oh, ow, x, want);
+        for (int k = 0; k < 3; k++)
+            for (int th = 1; th <= 3; th++) {
+                cq_kern_set_isa(isas[k]);
+                cq_kern_set_threads(th);
+                float *y = th == 1 ? one : got;
+                memset(y, 0xff, ny * 4);
+                assert_int_equal(cq_pool2d_f32(&p, x, nx, y, ny, &err), CQ_OK);
+                if (kt_mismatch(y, want, (int64_t)ny, p.kh * p.kw) >= 0 ||
+                    (th > 1 && memcmp(y, one, ny * 4)))
+                    fail_msg("pool case %zu isa %s threads %d", i, cq_isa_name(isas[k]), th);
+            }
+        free(x);
+        free(want);
+        free(one);
+        free(got);
+    }
+    /* the global pools, NCHW and NCHW16c: 1 thread's bits at 2 and 3 */
+    int64_t nc = 960, hw = 49;
+    float *x = malloc((size_t)(nc * hw) * 4), *xb = malloc((size_t)(nc * hw) * 4);
+    float one[3][960], got[960];
+    kt_fill(&r, x, nc * hw);
+    cq_to_blocked_f32(x, 1, nc, hw, xb);
+    for (int k = 0; k < 3; k++)
+        for (int th = 1; th <= 3; th++) {
+            cq_kern_set_isa(isas[k]);
+            cq_kern_set_threads(th);
+            for (int f = 0; f < 3; f++) {
+                float *y = th == 1 ? one[f] : got;
+                if (f == 0)
+                    cq_global_avgpool_f32(nc, hw, x, y);
+                else if (f == 1)
+                    cq_global_avgpool_blocked_f32(1, nc, hw, xb, y);
+                else
+                    cq_global_maxpool_f32(nc, hw, x, y);
+                if (th > 1 && memcmp(y, one[f], sizeof got))
+                    fail_msg("global pool %d isa %s threads %d", f, cq_isa_name(isas[k]), th);
+            }
+            assert_int_equal(kt_mismatch(one[1], one[0], nc, hw), -1);
+        }
+    cq_kern_set_threads(1);
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    free(x);
+    free(xb);
+}
+
 /* cq_transpose_f32 on every ISA: few columns (the AVX-512 gathers), 8x8
  * blocks with ragged edges, short inputs. */
 static void test_kern_transpose_random(void **state)
@@ -480,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_kern_pool2d_random),
         cmocka_unit_test(test_kern_pool2d_max_rows),
         cmocka_unit_test(test_kern_pool2d_global),
+        cmocka_unit_test(test_kern_pool2d_threads),
         cmocka_unit_test(test_kern_transpose_random),
     };
     return cmocka_run_group_tests_name("kern_ops", tests, NULL, NULL);
