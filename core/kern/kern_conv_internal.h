@@ -110,12 +110,21 @@ static inline size_t layout_bytes(const cq_conv2d_plan *pl)
            (p->res_blocked ? y_bytes(pl) : 0) + 64;
 }
 
+/* A thread's slice of the own path's scratch at t threads: the kernel's
+ * own, and on the sgemm path over several groups at t > 1 a column matrix
+ * after it (the groups are shared out, each share making its own). */
+static inline size_t own_slice(const cq_conv2d_plan *pl, own_path o, int t)
+{
+    int own_cols = o == OWN_SGEMM && pl->p.groups > 1 && t > 1;
+    return round64(pl->tscratch) + (own_cols ? pl->col_bytes : 0);
+}
+
 /* Scratch of the own path at t threads: the shared column matrix (sgemm
  * path), then a 64-byte-aligned slice per thread; 64 more for aligning the
  * base. */
 static inline size_t own_bytes(const cq_conv2d_plan *pl, own_path o, int t)
 {
-    return (o == OWN_SGEMM ? pl->col_bytes : 0) + (size_t)t * round64(pl->tscratch) + 64;
+    return (o == OWN_SGEMM ? pl->col_bytes : 0) + (size_t)t * own_slice(pl, o, t) + 64;
 }
 
 /* The bf16 pixel-major implicit GEMM (x86/kern_convpm_bf16_avx512.c):

@@ -17,6 +17,7 @@ typedef struct conv_job {
     float *y;
     const float *b;       /* sgemm path: the group's B (the column matrix or x) */
     int64_t g;
+    int by_groups;        /* sgemm path: the shares are runs of whole groups */
     char *slices;         /* thread tid's scratch at slices + tid * slice */
     size_t slice;
     const cq_pool2d_params *pool; /* stem path with a fused pool */
@@ -72,8 +73,26 @@ static void conv_part(void *ctx, int i, int n, int tid)
         break;
     }
     case OWN_SGEMM: {
-        /* pixel columns, in multiples of 48 (the sgemm's widest tile) */
         int64_t cog = p->c_out / p->groups, K = p->c_in / p->groups * p->kh * p->kw;
+        if (j->by_groups) {
+            /* whole groups, each through its own column matrix (after the
+             * sgemm's scratch in the thread's slice) */
+            int64_t cig = p->c_in / p->groups;
+            int64_t g0 = p->groups * i / n, g1 = p->groups * (i + 1) / n;
+            float *col = (float *)((char *)sc + round64(pl->tscratch));
+            for (int64_t g = g0; g < g1; g++) {
+                const float *b = j->x + g * cig * HW;
+                if (pl->algo == CQ_CONV_IM2COL) {
+                    cq__conv_im2col(p, cig, oh, ow, b, col);
+                    b = col;
+                }
+                cq__sgemm_avx512(cog, P, K, pl->ap + g * pl->ap_group, b, P, j->y + g * cog * P,
+                                 P, pl->bias ? pl->bias + g * cog : NULL,
+                                 j->res ? j->res + g * cog * P : NULL, p->act, sc);
+            }
+            break;
+        }
+        /* pixel columns, in multiples of 48 (the sgemm's widest tile) */
         int64_t nb = (P + 47) / 48, n0 = 48 * (nb * i / n), n1 = 48 * (nb * (i + 1) / n);
         n1 = n1 < P ? n1 : P;
         if (n1 <= n0)
@@ -88,32 +107,39 @@ static void conv_part(void *ctx, int i, int n, int tid)
     }
 }
 
-/* Shares for a call of flops floating-point operations over bytes of
- * activations (input and output): one per kernel thread (claimed by
- * whichever thread is free: a worker the host has descheduled leaves its
- * share to the others), fewer where a share would be too small to pay for
- * the hand-over (MIN_SHARE_FLOP, a few microseconds of work), and one where
- * the work is thin for its data (under MIN_INTENSITY flop per activation
- * byte): the share a thread computes lands in its own core's cache, and the
- * next layer would read half of it from the other's. How much that costs
- * depends on the machine: on the EPYC of the sixth round (bench/NOTES.md)
- * 32 flop per byte separated the convolutions that gained from two threads
- * from those that lost; on the Xeon of issue 14's session every split down
- * to 2 gained (MobileNetV2 at two threads 5.35 -> 3.82 ms, EfficientNet-B0
- * 10.6 -> 7.4, ResNet-18 unchanged; bench/NOTES.md). The hardware profile of
- * the cost model is where this constant belongs; until then, 2. More shares
- * per thread lose too, each share refilling its input rows. */
-#define MIN_SHARE_FLOP 2e6
+/* Shares for a call of flops floating-point operations over act_bytes of
+ * activations (input and output) and w_bytes of weights: one per kernel
+ * thread (claimed by whichever thread is free: a worker the host has
+ * descheduled leaves its share to the others), fewer where a share would be
+ * too small to pay for the hand-over (a region costs about a microsecond:
+ * a share needs MIN_SHARE_FLOP of arithmetic or MIN_SHARE_BYTES of data to
+ * move, the latter for the memory-bound calls, depthwise and the 1x1 convs
+ * on 1x1 maps that stream cold weights), and one where the work is thin for
+ * its data (under MIN_INTENSITY flop per activation byte): the share a
+ * thread computes lands in its own core's cache, and the next layer would
+ * read half of it from the other's. How much that costs depends on the
+ * machine: on the EPYC of the sixth round (bench/NOTES.md) 32 flop per byte
+ * separated the convolutions that gained from two threads from those that
+ * lost; on the Xeon of issue 14's session every split down to 2 gained
+ * (MobileNetV2 at two threads 5.35 -> 3.82 ms, EfficientNet-B0 10.6 -> 7.4,
+ * ResNet-18 unchanged; bench/NOTES.md). The hardware profile of the cost
+ * model is where these constants belong. More shares per thread lose too,
+ * each share refilling its input rows. */
+#define MIN_SHARE_FLOP 3e5
+#define MIN_SHARE_BYTES CQ__SPLIT_BYTES
 #define MIN_INTENSITY 2.0
 static double min_share_flop = MIN_SHARE_FLOP;
-void cq__kern_set_min_share(double flop) { min_share_flop = flop; }
+void cq__kern_set_min_share(double flop) { min_share_flop = flop < 0 ? MIN_SHARE_FLOP : flop; }
 
-static int shares_for(double flops, double bytes)
+static int shares_for(double flops, double act_bytes, double w_bytes)
 {
     int t = cq_kern_threads();
-    if (t <= 1 || (min_share_flop > 0 && flops < MIN_INTENSITY * bytes))
+    if (t <= 1 || (min_share_flop > 0 && flops < MIN_INTENSITY * act_bytes))
         return 1;
-    double most = min_share_flop > 0 ? flops / min_share_flop : (double)t;
+    if (min_share_flop <= 0)
+        return t;
+    double most = flops / min_share_flop, by_bytes = (act_bytes + w_bytes) / MIN_SHARE_BYTES;
+    most = by_bytes > most ? by_bytes : most;
     return most < 1.0 ? 1 : most < (double)t ? (int)most : t;
 }
 
@@ -131,19 +157,27 @@ static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float 
     memset(&j, 0, sizeof j);
     j.pl = pl;
     j.path = o;
-    j.slice = round64(pool ? cq__stem_pool_scratch(p, oh, ow, pool) : pl->tscratch);
+    j.slice = pool ? round64(cq__stem_pool_scratch(p, oh, ow, pool))
+                   : own_slice(pl, o, cq_kern_threads());
     j.slices = base + (o == OWN_SGEMM ? pl->col_bytes : 0);
     j.pool = pool;
     j.ph = ph;
     j.pw = pw;
-    int n = shares_for(2.0 * (double)P * (double)(p->c_out * cig * p->kh * p->kw),
-                       4.0 * (double)(p->c_in * HW + p->c_out * P));
+    int64_t wcount = p->c_out * cig * p->kh * p->kw;
+    int n = shares_for(2.0 * (double)P * (double)wcount,
+                       4.0 * (double)(p->c_in * HW + p->c_out * P), 4.0 * (double)wcount);
     int64_t yc = pool ? ph * pw : P;
+    /* Several groups on the sgemm path (RegNet's group width 8: 6 to 55
+     * groups): whole groups per share, one region per image, where they
+     * share out evenly enough; else each group's pixel columns, a region
+     * per group. The two sum in the same order. */
+    j.by_groups = o == OWN_SGEMM && p->groups > 1 && n > 1 &&
+                  (p->groups % n == 0 || p->groups >= 4 * n);
     for (int64_t img = 0; img < p->n; img++) {
         j.x = x + img * p->c_in * HW;
         j.y = y + img * p->c_out * yc;
         j.res = res ? res + img * p->c_out * yc : NULL;
-        if (o != OWN_SGEMM) {
+        if (o != OWN_SGEMM || j.by_groups) {
             cq_par_run(n, conv_part, &j);
             continue;
         }

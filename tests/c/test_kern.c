@@ -52,6 +52,7 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)p->c_out * 4);
     float *want = malloc(ny * 4), *got = malloc(ny * 4);
     float *res = malloc(ny * 4), *want_res = malloc(ny * 4);
+    float *one = malloc(ny * 4), *one_res = malloc(ny * 4); /* at 1 thread */
     kt_fill(r, x, (int64_t)nx);
     kt_fill(r, w, (int64_t)nw);
     kt_fill(r, b, p->c_out);
@@ -89,7 +90,8 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
         }
         /* every ISA at 1, 2 and 3 kernel threads (on AVX-512 calq's own
          * kernels split the work: whole channel panels, row groups, rows,
-         * channel blocks or pixel columns, uneven at 3; OpenBLAS elsewhere) */
+         * channel blocks, pixel columns or whole groups, uneven at 3, and
+         * give the bits of 1 thread; OpenBLAS elsewhere) */
         for (size_t i = 0; i < 3 * sizeof isas / sizeof isas[0]; i++) {
             cq_kern_set_isa(isas[i / 3]);
             cq_kern_set_threads(1 + (int)(i % 3));
@@ -112,6 +114,14 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
                          (long long)p->pad_top, (long long)p->pad_left, (long long)p->pad_bottom,
                          (long long)p->pad_right, (int)p->act.kind, (long long)bad,
                          (double)got[bad], (double)want[bad]);
+            int same_bits = isas[i / 3] == CQ_ISA_AVX512 && i % 3 != 0;
+            if (i % 3 == 0)
+                memcpy(one, got, ny * 4);
+            else if (same_bits && memcmp(one, got, ny * 4))
+                fail_msg("conv %s t%d g%lld c%lld->%lld %lldx%lld k%lldx%lld: not the bits of 1 "
+                         "thread", cq_conv_algo_name((cq_conv_algo)a), cq_kern_threads(),
+                         (long long)p->groups, (long long)p->c_in, (long long)p->c_out,
+                         (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw);
             /* the fused residual (Conv -> Add -> act) */
             memset(yout, 0xff, ny * 4);
             assert_int_equal(cq_conv2d_run_res(pl, xin, nx, rin, yout, ny, scratch, sb, &err),
@@ -128,6 +138,12 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
                          (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw,
                          (long long)p->stride_h, (long long)p->stride_w, (int)p->act.kind,
                          (long long)bad, (double)got[bad], (double)want_res[bad]);
+            if (i % 3 == 0)
+                memcpy(one_res, got, ny * 4);
+            else if (same_bits && memcmp(one_res, got, ny * 4))
+                fail_msg("conv+residual %s t%d g%lld: not the bits of 1 thread",
+                         cq_conv_algo_name((cq_conv_algo)a), cq_kern_threads(),
+                         (long long)p->groups);
             free(scratch);
         }
         cq_conv2d_plan_free(pl);
@@ -146,6 +162,8 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     free(got);
     free(res);
     free(want_res);
+    free(one);
+    free(one_res);
 }
 
 /* The parameters of one row of a shape table (c_in, c_out, h, w, kh, kw,

@@ -126,7 +126,7 @@ static void check_case(const cq_conv2d_params *p, kt_rng *r, int with_bias, int 
                             got[bad], want[bad]);
             assert_true(bad < 0);
         }
-        cq__kern_set_min_share(2e6);
+        cq__kern_set_min_share(-1);
         cq_kern_set_threads(1);
     }
     cq_kern_set_isa(CQ_ISA_COUNT);
