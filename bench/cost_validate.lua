@@ -10,9 +10,10 @@
 -- other jobs load, the round they left alone).
 -- Prints one line per SPEC:
 --   "cost MODEL PREC nodes spearman measured_ms predicted_ms err_% predicted_nomem_ms
---    err_nomem_% spearman_nomem top_miss"
+--    err_nomem_% spearman_nomem predicted_sum_ms err_sum_% spearman_sum top_miss"
 -- where err = predicted / measured - 1 over the sum of the nodes' medians, the
--- _nomem columns are the ablation without the memory/cache estimator, and top_miss
+-- _nomem columns are the ablation without the memory/cache estimator, the _sum ones
+-- the rule that adds compute and memory instead of taking the larger, and top_miss
 -- the node with the largest |predicted - measured| (name:measured/predicted ms).
 -- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
 local calq = require "calq"
@@ -105,10 +106,11 @@ for _, spec in ipairs(specs) do
   end
   local pred = assert(calq.cost.model(m, prof, { threads = o.threads }))
   local nomem = assert(calq.cost.model(m, prof, { threads = o.threads, memory = false }))
+  local sum = assert(calq.cost.model(m, prof, { threads = o.threads, combine = "sum" }))
   assert(#pred.nodes == #order, ("%s: %d predicted rows, %d measured nodes"):format(spec,
     #pred.nodes, #order))
-  local meas, pv, nv = {}, {}, {}
-  local mt, pt, nt = 0, 0, 0
+  local meas, pv, nv, sv = {}, {}, {}, {}
+  local mt, pt, nt, st = 0, 0, 0, 0
   local worst, wd = "", -1
   for k, p in ipairs(order) do
     local row = pred.nodes[k]
@@ -116,7 +118,8 @@ for _, spec in ipairs(specs) do
       ("%s: row %d is %s %s, measured %s %s"):format(spec, k, row.op, row.name, p.op_type, p.name))
     meas[k], pv[k], nv[k] = o.stat == "min" and math.min(table.unpack(per[k])) or median(per[k]),
       row.predicted_ms, nomem.nodes[k].predicted_ms
-    mt, pt, nt = mt + meas[k], pt + pv[k], nt + nv[k]
+    sv[k] = sum.nodes[k].predicted_ms
+    mt, pt, nt, st = mt + meas[k], pt + pv[k], nt + nv[k], st + sv[k]
     local d = math.abs(pv[k] - meas[k])
     if d > wd then
       wd = d
@@ -127,8 +130,8 @@ for _, spec in ipairs(specs) do
         row.name ~= "" and row.name or "-", row.op, meas[k], pv[k], row.bound, row.class, row.level))
     end
   end
-  print(("cost %s %s %d %.3f %.3f %.3f %+.1f %.3f %+.1f %.3f %s"):format(path:match("[^/]+$"), prec,
-    #order, spearman(meas, pv), mt, pt, 100 * (pt / mt - 1), nt, 100 * (nt / mt - 1),
-    spearman(meas, nv), worst))
+  print(("cost %s %s %d %.3f %.3f %.3f %+.1f %.3f %+.1f %.3f %.3f %+.1f %.3f %s"):format(
+    path:match("[^/]+$"), prec, #order, spearman(meas, pv), mt, pt, 100 * (pt / mt - 1), nt,
+    100 * (nt / mt - 1), spearman(meas, nv), st, 100 * (st / mt - 1), spearman(meas, sv), worst))
   m:close()
 end

@@ -251,12 +251,12 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
 
 /* ---- the model -------------------------------------------------------------- */
 
-double cq__cost_eff(const cq_hw *hw, const char *name)
+double cq__cost_eff(const cq_hw *hw, const char *name, const char *fallback)
 {
     for (int k = 0; k < hw->n_eff; k++)
         if (!strcmp(hw->eff[k].name, name))
             return hw->eff[k].value;
-    return 1.0;
+    return fallback ? cq__cost_eff(hw, fallback, NULL) : 1.0;
 }
 
 static double mac_rate(const cq_hw *hw, cq_dtype p, int amx)
@@ -279,11 +279,12 @@ static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
     return (double)elems / (rate * hw->ghz * tu);
 }
 
-static void finish_row(const cq_hw *hw, cq_cost_row *r)
+static void finish_row(const cq_hw *hw, int combine, cq_cost_row *r)
 {
     r->overhead_ns = hw->node_ns;
     double work = r->compute_ns + r->cvt_ns;
-    r->ns = fmax(work, r->memory_ns) + r->overhead_ns;
+    r->ns = (combine == CQ_COST_SUM ? work + r->memory_ns : fmax(work, r->memory_ns)) +
+            r->overhead_ns;
     r->bound = work >= r->memory_ns ? CQ_COST_COMPUTE : CQ_COST_MEMORY;
     if (r->overhead_ns > fmax(work, r->memory_ns))
         r->bound = CQ_COST_OVERHEAD;
@@ -353,7 +354,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             int64_t bytes = 0;
             double mem = node_memory(hw, tu, &s, m, &kk, &r->level, &bytes);
             r->bytes = bytes;
-            double eff = cq__cost_eff(hw, kk.kclass);
+            double eff = cq__cost_eff(hw, kk.kclass, kk.fallback);
             if (eff <= 0)
                 eff = 1.0;
             /* elementwise arithmetic: one vector operation a cycle */
@@ -371,7 +372,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->level = 0;
             }
             r->cvt_ns = cvt_ns(hw, kk.cvt_kind, kk.cvt_elems, tu);
-            finish_row(hw, r);
+            finish_row(hw, o.combine, r);
         }
     }
     free(c);
@@ -413,7 +414,7 @@ double cq_cost_convert_ns(const cq_hw *hw, cq_hw_cvt kind, int64_t elements, int
     }
     int64_t bytes = elements * (in_es + out_es);
     int l = level_of(hw, tu, bytes);
-    double mem = (double)bytes / (level_bw(hw, l, tu) * cq__cost_eff(hw, "eltwise"));
+    double mem = (double)bytes / (level_bw(hw, l, tu) * cq__cost_eff(hw, "eltwise", NULL));
     return fmax(cvt_ns(hw, kind, elements, tu), mem) + hw->node_ns;
 }
 

@@ -19,10 +19,10 @@
  *            DequantizeLinear, the requantize epilogue of QLinear*, the f32
  *            -> bf16 rounding of a bf16 kernel's inputs), elements / profile
  *            cvt rate.
- *   total    max(compute, memory) + cvt + profile node_ns (the roofline rule;
- *            docs/cost-model.md, "Estimators", says why and how it was
- *            measured). bound names the largest of compute, memory + cvt and
- *            node_ns.
+ *   total    max(compute + cvt, memory) + profile node_ns (the roofline
+ *            rule; docs/cost-model.md, "Estimators", says why and how it was
+ *            measured against the sum). bound names the largest of compute +
+ *            cvt, memory and node_ns.
  * Every constant comes from the profile; nothing is fitted per model.
  *
  *     cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
@@ -64,9 +64,15 @@ typedef struct cq_cost_opts {
      * steady state (weights and activations of the previous run in cache
      * where they fit); 0 a cold first run. */
     int warm;
+    /* How compute and memory combine: CQ_COST_MAX (the roofline maximum,
+     * the default) or CQ_COST_SUM (no overlap), for the comparison in
+     * docs/cost-model.md. */
+    int combine;
 } cq_cost_opts;
 
-#define CQ_COST_OPTS_DEFAULT {.threads = 1, .memory = 1, .warm = 1}
+enum { CQ_COST_MAX = 0, CQ_COST_SUM = 1 };
+
+#define CQ_COST_OPTS_DEFAULT {.threads = 1, .memory = 1, .warm = 1, .combine = CQ_COST_MAX}
 
 /* One node's estimate. Times in nanoseconds. */
 typedef struct cq_cost_row {

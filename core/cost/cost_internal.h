@@ -12,6 +12,8 @@
 /* What the estimators need to know of the kernel a fused node runs. */
 typedef struct cq__cost_kernel {
     const char *kclass;    /* efficiency class (docs/cost-model.md) */
+    const char *fallback;  /* the class whose efficiency stands in when the
+                            * profile does not name kclass, or NULL */
     cq_dtype precision;    /* the arithmetic's: CQ_F32, CQ_BF16, CQ_U8 / CQ_S8 */
     int64_t macs;          /* contractions' multiply-accumulates, else 0 */
     int64_t flops;         /* the elementwise arithmetic (cq_op_flops x vector ops an
@@ -31,7 +33,8 @@ typedef struct cq__cost_kernel {
  * tu threads. */
 void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, int tu,
                         cq__cost_kernel *k);
-/* hw's efficiency of class name, 1.0 when the profile does not name it. */
-double cq__cost_eff(const cq_hw *hw, const char *name);
+/* hw's efficiency of class name; when the profile does not name it, that
+ * of fallback (NULL: none); else 1.0. */
+double cq__cost_eff(const cq_hw *hw, const char *name, const char *fallback);
 
 #endif

@@ -92,8 +92,14 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->kclass = "f32_dw";
         k->tile_eff = s.oh * s.ow <= 196 ? fill(s.cout, 16) : fill(s.ow, 16);
     } else if (stem) {
+        k->kclass = "f32_stem";
+        k->fallback = "f32_conv";
         k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
     } else if (s.groups > 1 || transpose) {
+        if (s.groups > 1) {
+            k->kclass = "f32_grp";
+            k->fallback = "f32_conv";
+        }
         /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels, on an
          * im2col matrix (k x pixels a group) written then read back */
         k->tile_eff = fill(s.cout / s.groups, 8) * fill(s.pix, 48);
@@ -142,7 +148,10 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->kclass = "s8_dw";
         k->tile_eff = fill(s.cout, 16) * fill(s.kh, 4);
     } else if (grp) {
-        /* 16-output-channel vectors, broadcast input quads */
+        /* 16-output-channel vectors, broadcast input quads (vpdpbusd, never
+         * AMX); s8_conv stands in until a profile measures s8_grp */
+        k->kclass = "s8_grp";
+        k->fallback = "s8_conv";
         k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
     } else if (hw->amx) {
         /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of 16
