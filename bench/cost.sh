@@ -10,7 +10,7 @@
 #          this host first; ROUNDS=11 REPEAT=3 STAT=median BUILD=build; NAME: a zoo
 #          model or blazeface; run it under taskset -c N)
 # Prints cost_validate.lua's lines, then the table for bench/RESULTS.md:
-# | model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | sum rule: error, Spearman |
+# | model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | roofline max: error, Spearman |
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
@@ -71,7 +71,7 @@ done
     --repeat "$repeat" --stat "$stat" "${specs[@]}" | tee "$tmp/out"
 
 echo
-echo "| model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | sum rule: error, Spearman |"
+echo "| model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | roofline max: error, Spearman |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 awk '$1 == "cost" {
     m = $2; sub(/\.onnx$/, "", m); sub(/\.int8$/, "", m); sub(/_256x256_barracuda$/, "", m)

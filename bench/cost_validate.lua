@@ -10,10 +10,11 @@
 -- other jobs load, the round they left alone).
 -- Prints one line per SPEC:
 --   "cost MODEL PREC nodes spearman measured_ms predicted_ms err_% predicted_nomem_ms
---    err_nomem_% spearman_nomem predicted_sum_ms err_sum_% spearman_sum top_miss"
+--    err_nomem_% spearman_nomem predicted_max_ms err_max_% spearman_max top_miss"
 -- where err = predicted / measured - 1 over the sum of the nodes' medians, the
--- _nomem columns are the ablation without the memory/cache estimator, the _sum ones
--- the rule that adds compute and memory instead of taking the larger, and top_miss
+-- _nomem columns are the ablation without the memory/cache estimator, the _max ones
+-- the roofline rule (overlap = 1: the larger of compute and memory, not their sum,
+-- the default), and top_miss
 -- the node with the largest |predicted - measured| (name:measured/predicted ms).
 -- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
 local calq = require "calq"
@@ -106,7 +107,7 @@ for _, spec in ipairs(specs) do
   end
   local pred = assert(calq.cost.model(m, prof, { threads = o.threads }))
   local nomem = assert(calq.cost.model(m, prof, { threads = o.threads, memory = false }))
-  local sum = assert(calq.cost.model(m, prof, { threads = o.threads, combine = "sum" }))
+  local sum = assert(calq.cost.model(m, prof, { threads = o.threads, overlap = 1 }))
   assert(#pred.nodes == #order, ("%s: %d predicted rows, %d measured nodes"):format(spec,
     #pred.nodes, #order))
   local meas, pv, nv, sv = {}, {}, {}, {}

@@ -2,7 +2,7 @@
  * scripts/calq/cost.lua builds on it (loading profiles by name, preparing a
  * model at a precision, the table and JSON of `calq cost`).
  *
- *   core.cost.model(model, profile [, {threads =, memory =, warm =, combine = "max"|"sum"}])
+ *   core.cost.model(model, profile [, {threads =, memory =, warm =, overlap =}])
  *       -> {total_ms =, threads =, nodes = {{name, op, precision,
  *           predicted_ms, bound, macs, bytes, class, level, compute_ms,
  *           memory_ms, cvt_ms, overhead_ms, tile_eff, fused, index}, ...}}
@@ -88,10 +88,9 @@ static int l_model(lua_State *L)
         o.threads = opt_field_int(L, 3, "threads", 1);
         o.memory = opt_field_int(L, 3, "memory", 1);
         o.warm = opt_field_int(L, 3, "warm", 1);
-        lua_getfield(L, 3, "combine");
-        const char *cb = luaL_optstring(L, -1, "max");
-        luaL_argcheck(L, !strcmp(cb, "max") || !strcmp(cb, "sum"), 3, "combine must be max or sum");
-        o.combine = !strcmp(cb, "sum") ? CQ_COST_SUM : CQ_COST_MAX;
+        lua_getfield(L, 3, "overlap");
+        o.overlap = luaL_optnumber(L, -1, 0.0);
+        luaL_argcheck(L, o.overlap >= 0 && o.overlap <= 1, 3, "overlap must be in [0, 1]");
         lua_pop(L, 1);
         luaL_argcheck(L, o.threads >= 1 && o.threads <= 1024, 3, "threads must be 1..1024");
     }

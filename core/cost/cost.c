@@ -279,12 +279,11 @@ static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
     return (double)elems / (rate * hw->ghz * tu);
 }
 
-static void finish_row(const cq_hw *hw, int combine, cq_cost_row *r)
+static void finish_row(const cq_hw *hw, double overlap, cq_cost_row *r)
 {
     r->overhead_ns = hw->node_ns;
     double work = r->compute_ns + r->cvt_ns;
-    r->ns = (combine == CQ_COST_SUM ? work + r->memory_ns : fmax(work, r->memory_ns)) +
-            r->overhead_ns;
+    r->ns = fmax(work, r->memory_ns) + (1 - overlap) * fmin(work, r->memory_ns) + r->overhead_ns;
     r->bound = work >= r->memory_ns ? CQ_COST_COMPUTE : CQ_COST_MEMORY;
     if (r->overhead_ns > fmax(work, r->memory_ns))
         r->bound = CQ_COST_OVERHEAD;
@@ -306,6 +305,8 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
     if (hw->cores < 1 || hw->ghz <= 0 || hw->macs[CQ_HW_MAC_F32] <= 0)
         return cq_errf(err, CQ_EINVAL, "cost: profile '%s' has no cores, clock or f32 MAC rate",
                        hw->name);
+    if (!(o.overlap >= 0 && o.overlap <= 1))
+        return cq_errf(err, CQ_EINVAL, "cost: overlap must be in [0, 1]");
     int tu = threads_used(hw, &o);
     const cq_graph *g = cq_exec_graph(e);
     cq_exec_chain *c = malloc(sizeof *c);
@@ -372,7 +373,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->level = 0;
             }
             r->cvt_ns = cvt_ns(hw, kk.cvt_kind, kk.cvt_elems, tu);
-            finish_row(hw, o.combine, r);
+            finish_row(hw, o.overlap, r);
         }
     }
     free(c);

@@ -19,10 +19,11 @@
  *            DequantizeLinear, the requantize epilogue of QLinear*, the f32
  *            -> bf16 rounding of a bf16 kernel's inputs), elements / profile
  *            cvt rate.
- *   total    max(compute + cvt, memory) + profile node_ns (the roofline
- *            rule; docs/cost-model.md, "Estimators", says why and how it was
- *            measured against the sum). bound names the largest of compute +
- *            cvt, memory and node_ns.
+ *   total    with c = compute + cvt and m = memory: max(c, m) + (1 - overlap)
+ *            min(c, m) + profile node_ns; overlap 0 (the default: the sum)
+ *            was measured better than 1 (the roofline maximum) on this
+ *            host's zoo (docs/cost-model.md, "Validation"). bound names the
+ *            largest of c, m and node_ns.
  * Every constant comes from the profile; nothing is fitted per model.
  *
  *     cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
@@ -64,15 +65,14 @@ typedef struct cq_cost_opts {
      * steady state (weights and activations of the previous run in cache
      * where they fit); 0 a cold first run. */
     int warm;
-    /* How compute and memory combine: CQ_COST_MAX (the roofline maximum,
-     * the default) or CQ_COST_SUM (no overlap), for the comparison in
-     * docs/cost-model.md. */
-    int combine;
+    /* How much of the shorter of compute and memory hides under the longer,
+     * in [0, 1]: ns = max(c, m) + (1 - overlap) min(c, m). 1 is the roofline
+     * maximum, 0 (the default) the sum: measured better on this host's zoo
+     * (docs/cost-model.md, "Validation"). */
+    double overlap;
 } cq_cost_opts;
 
-enum { CQ_COST_MAX = 0, CQ_COST_SUM = 1 };
-
-#define CQ_COST_OPTS_DEFAULT {.threads = 1, .memory = 1, .warm = 1, .combine = CQ_COST_MAX}
+#define CQ_COST_OPTS_DEFAULT {.threads = 1, .memory = 1, .warm = 1, .overlap = 0.0}
 
 /* One node's estimate. Times in nanoseconds. */
 typedef struct cq_cost_row {

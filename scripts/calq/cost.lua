@@ -38,7 +38,8 @@ end
 -- calq.Model whose shapes are known (run once, or fixed input shapes);
 -- profile: a table, a shipped name or a path; opts: threads (1), memory
 -- (true: false is the ablation without the memory/cache estimator), warm
--- (true: a steady state run after run).
+-- (true: a steady state run after run), overlap (0: compute and memory add;
+-- 1: the roofline maximum).
 function cost.model(model, prof, opts)
   local p, msg, code = get_profile(prof)
   if not p then return nil, msg, code end
@@ -208,14 +209,14 @@ function cost.prepare(model, opts)
 end
 
 --- cost.estimate{model =, profile =, precision =, input_shape =, threads =,
--- memory =, warm =} -> result (cost.model's, plus qdq and quantized) | nil, msg.
+-- memory =, warm =, overlap =} -> result (cost.model's, plus qdq and quantized) | nil, msg.
 function cost.estimate(o)
   local p, perr = get_profile(o.profile)
   if not p then return nil, perr end
   local m, info = cost.prepare(o.model, o)
   if not m then return nil, info end
   local r, err = core.model(m, p, { threads = o.threads or 1, memory = o.memory ~= false,
-                                    warm = o.warm ~= false })
+                                    warm = o.warm ~= false, overlap = o.overlap })
   if not r then return nil, err end
   r.qdq, r.quantized = info.qdq, info.quantized
   r.model = m

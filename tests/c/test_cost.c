@@ -162,6 +162,20 @@ static void test_memory_levels(void **state)
     assert_int_equal(cq_cost_exec(e, &hw, &o, &a, &err), CQ_OK);
     assert_true(a.rows[0].memory_ns == 0);
     assert_true(a.total_ns < r.total_ns);
+    /* the default adds compute and memory; overlap 1 is the roofline max */
+    const cq_cost_row *w = &r.rows[0];
+    double work = w->compute_ns + w->cvt_ns;
+    assert_true(work > 0);
+    assert_true(fabs(w->ns - (work + w->memory_ns)) < 1e-6);
+    o = (cq_cost_opts)CQ_COST_OPTS_DEFAULT;
+    o.overlap = 1;
+    cq_cost mx;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &mx, &err), CQ_OK);
+    assert_true(fabs(mx.rows[0].ns - fmax(work, w->memory_ns)) < 1e-6);
+    cq_cost_free(&mx);
+    o.overlap = 1.5;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &mx, &err), CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "overlap"));
     /* the fixed cost: every row pays node_ns, and alone it is "overhead" */
     hw.node_ns = 1e9;
     cq_cost h;
