@@ -44,6 +44,7 @@ local HUGE = math.huge
 M.solve_raw = core.solve
 
 local function fail(fmt, ...) error({ msg = fmt:format(...) }, 0) end
+local fixed_groups
 
 local function numel(shape)
   if not shape then return nil end
@@ -100,8 +101,10 @@ end
 --   noise    {[node index] = {int8 = x, bf16 = x or false (no bf16 kernel)}}
 --   convert  function(kind, elements) -> ms ("quant" | "dequant")
 --   budget   the noise sum's bound; floor {[group] = 1..3}: lowest precision
--- Returns the problem (one entry per group, in the model's order).
-function M.problem(gs, costs, noise, convert, budget, floor)
+--   fixed    {[group] = 1..3}: the one precision allowed (--keep-fp32, --precision)
+-- Returns the problem (one entry per group, in the model's order), or raises
+-- when a fixed precision is one the group cannot run in.
+function M.problem(gs, costs, noise, convert, budget, floor, fixed)
   local time, nz, edges = {}, {}, {}
   local model_in, model_out = {}, {}
   for _, v in ipairs(gs.inputs or {}) do model_in[v] = true end
@@ -135,6 +138,15 @@ function M.problem(gs, costs, noise, convert, budget, floor)
     end
     local fl = floor and floor[gi] or 1
     for p = 1, fl - 1 do t[p] = HUGE end
+    local fx = fixed and fixed[gi]
+    if fx then
+      if t[fx] == HUGE then
+        local n = gs.nodes[g.node]
+        fail("node %d '%s' (%s) cannot run %s in calq's executor", g.node, n.name or "", n.op_type or "?",
+          M.PRECISIONS[fx])
+      end
+      for p = 1, 3 do if p ~= fx then t[p] = HUGE end end
+    end
     time[gi], nz[gi] = t, z
   end
   -- edges: a value one group writes and another reads, once per reader group
@@ -307,15 +319,106 @@ local function first_items(o, n)
   return items
 end
 
--- Noise of each bf16-capable compute node run alone in bf16: its output's
--- relative error power against fp32 on the items of x (false: the executor
--- keeps it f32, the output equal bit for bit).
+-- The model's outputs on each item of x: {{name = Tensor}, ...}.
+local function outputs_of(m, x)
+  local out = {}
+  for k, xi in ipairs(x) do
+    local o, err = m:run(xi)
+    if not o then return nil, err end
+    out[k] = o
+  end
+  return out
+end
+
+-- Relative noise power of m's outputs against ref (outputs_of the fp32
+-- model) on the items of x: sum (out - ref)^2 / sum ref^2 over every output
+-- and item.
+local function output_noise_of(m, x, ref)
+  local sig, err = 0, 0
+  for k, xi in ipairs(x) do
+    local out, e = m:run(xi)
+    if not out then return nil, e end
+    for name, r in pairs(ref[k]) do
+      local s, d = core.sqnr_terms(r, out[name])
+      sig, err = sig + s, err + d
+    end
+  end
+  if sig == 0 then return err == 0 and 0 or HUGE end
+  return err / sig
+end
+M.output_noise_of = output_noise_of
+
+local function bf16_capable(st, g)
+  local op = st.gs.nodes[g.node].op_type
+  return g.decide and (op == "Conv" or op == "Gemm" or op == "MatMul")
+end
+
+-- The precision list with every deciding group fp32 but those of `set`
+-- ({[group] = "int8" | "bf16"}).
+local function only(st, set)
+  local list = {}
+  for gi, g in ipairs(st.gs.groups) do
+    if g.decide then list[#list + 1] = { g.node, set[gi] or "fp32" } end
+  end
+  return list
+end
+
+-- Sensitivity at the model's output: for each deciding group, the model's
+-- relative output noise with that group alone int8 (every other node fp32,
+-- the QDQ model calq runs, lowered) and alone bf16 (where the executor has a
+-- bf16 kernel), on the items of x. Then the all-int8 model once, to see how
+-- well the terms add up. Returns {[node] = {int8 =, bf16 = or false}},
+-- {measured = all-int8 noise, sum = the sum of its terms, groups = n}.
+local function output_noise(st, x)
+  local ref, err = outputs_of(st.model, x)
+  if not ref then return nil, err end
+  local out, sum = {}, 0
+  local fixed = st.fixedg or {}
+  for gi, g in ipairs(st.gs.groups) do
+    if g.decide then
+      local z = { int8 = false, bf16 = false }
+      if not fixed[gi] or fixed[gi] == 1 then
+        local qdq, run = realize(st, only(st, { [gi] = "int8" }))
+        if not qdq then return nil, run end
+        qdq:close()
+        local v, verr = output_noise_of(run, x, ref)
+        run:close()
+        if not v then return nil, verr end
+        z.int8 = v
+        sum = sum + v
+      end
+      if bf16_capable(st, g) and (not fixed[gi] or fixed[gi] == 2) then
+        local ok, perr = st.model:set_precision({ { g.node, "bf16" } })
+        if not ok then return nil, perr end
+        local v, verr = output_noise_of(st.model, x, ref)
+        if not v then return nil, verr end
+        -- 0: the executor kept it f32 (no bf16 kernel for it): not offered
+        z.bf16 = v > 0 and v or false
+      end
+      out[g.node] = z
+    end
+  end
+  assert(st.model:set_precision("fp32"))
+  local all = {}
+  for gi, g in ipairs(st.gs.groups) do if g.decide then all[gi] = "int8" end end
+  local qdq, run = realize(st, only(st, all))
+  if not qdq then return nil, run end
+  qdq:close()
+  local v, verr = output_noise_of(run, x, ref)
+  run:close()
+  if not v then return nil, verr end
+  return out, { measured = v, sum = sum, items = #x }
+end
+
+-- Noise of each bf16-capable compute node run alone in bf16 at its own
+-- output (the node-local proxy): its output's relative error power against
+-- fp32 on the items of x (false: the executor keeps it f32, the output
+-- equal bit for bit).
 local function bf16_noise(st, x)
   local m = st.model
   local want = {}
   for _, g in ipairs(st.gs.groups) do
-    local op = st.gs.nodes[g.node].op_type
-    if g.decide and (op == "Conv" or op == "Gemm" or op == "MatMul") then want[g.node] = true end
+    if bf16_capable(st, g) then want[g.node] = true end
   end
   local ref = {}
   assert(m:set_precision("fp32"))
@@ -356,6 +459,39 @@ end
 --- sum y^2, sum (x - y)^2 of two f32 tensors (y the reference).
 M.sqnr_terms = core.sqnr_terms
 
+-- The groups a list of constraints fixes ({{pattern or node index, "int8" |
+-- "bf16" | "fp32"}, ...}, applied in order, a later one winning): {[group]
+-- = precision index} | nil, msg. A node that is not quantizable can only be
+-- fp32; int8 or bf16 asked of it is an error naming it.
+fixed_groups = function(st, list)
+  local out = {}
+  for k, e in ipairs(list or {}) do
+    local pat, prec = e[1], e[2]
+    local p = PIDX[prec]
+    if not p then return nil, ("fixed[%d]: precision must be int8, bf16 or fp32, not '%s'"):format(k, tostring(prec)) end
+    local hits = { pat }
+    if type(pat) ~= "number" then
+      local ok, h, merr = pcall(quant.match, st.model, pat)
+      if not ok then return nil, tostring(h) end
+      if not h then return nil, merr end
+      hits = h
+    end
+    for _, i in ipairs(hits) do
+      local gi = st.gs.of[i]
+      if not gi then return nil, ("fixed[%d]: node %s is not in the model"):format(k, tostring(i)) end
+      local g = st.gs.groups[gi]
+      if g.decide then
+        out[gi] = p
+      elseif p ~= 3 then
+        local n = st.gs.nodes[i]
+        return nil, ("node %d '%s' (%s) is not quantizable: it runs fp32, not %s"):format(i, n.name or "",
+          n.op_type or "?", prec)
+      end
+    end
+  end
+  return out
+end
+
 -- ---- the steps
 
 M.steps = {}
@@ -389,7 +525,10 @@ function M.steps.observe(st, s)
   st.gs.inputs, st.gs.outputs = {}, {}
   for _, v in ipairs(st.model:inputs()) do st.gs.inputs[#st.gs.inputs + 1] = v.name; st.gs.shapes[v.name] = v.shape end
   for _, v in ipairs(st.model:outputs()) do st.gs.outputs[#st.gs.outputs + 1] = v.name end
-  local x, xerr = first_items(o, s.bf16_items or 4)
+  local fg, ferr = fixed_groups(st, o.fixed)
+  if not fg then return nil, ferr end
+  st.fixedg = fg
+  local x, xerr = first_items(o, s.out_items or o.out_items or s.bf16_items or 4)
   if not x then return nil, xerr end
   st.sample = x[1]
   if o.eval_sqnr and not st.eval_inputs then
@@ -397,12 +536,33 @@ function M.steps.observe(st, s)
     if not ex then return nil, eerr end
     st.eval_inputs = ex
   end
-  local bn, berr = bf16_noise(st, x)
-  if not bn then return nil, berr end
+  st.proxy = s.proxy or o.proxy or "output"
   st.noise = {}
-  for _, sn in ipairs(st.sensitivity) do
-    st.noise[sn.index] = { int8 = sn.sqnr and 10 ^ (-sn.sqnr / 10) or 0, bf16 = bn[sn.index] or false,
-                           sqnr = sn.sqnr }
+  if st.proxy == "output" then
+    local z, add = output_noise(st, x)
+    if not z then return nil, add end
+    -- the one measured all-int8 run: the terms' sum scaled to what the model
+    -- really gives (docs/cost-model.md, "Knobs", says why and how well)
+    add.scale = (add.sum > 0 and add.measured > 0 and (s.scale or o.scale) ~= false)
+      and add.measured / add.sum or 1
+    st.additivity = add
+    for _, sn in ipairs(st.sensitivity) do
+      local t = z[sn.index]
+      if t then
+        st.noise[sn.index] = { int8 = t.int8 and t.int8 * add.scale or 0,
+                               bf16 = t.bf16 and t.bf16 * add.scale or false,
+                               out_int8 = t.int8 or nil, out_bf16 = t.bf16 or nil, sqnr = sn.sqnr }
+      end
+    end
+  elseif st.proxy == "local" then
+    local bn, berr = bf16_noise(st, x)
+    if not bn then return nil, berr end
+    for _, sn in ipairs(st.sensitivity) do
+      st.noise[sn.index] = { int8 = sn.sqnr and 10 ^ (-sn.sqnr / 10) or 0, bf16 = bn[sn.index] or false,
+                             sqnr = sn.sqnr }
+    end
+  else
+    return nil, ("observe: proxy must be 'output' or 'local', not '%s'"):format(tostring(st.proxy))
   end
   return true
 end
@@ -455,9 +615,15 @@ function M.steps.solve(st, s)
     if s.budget then
       st.budget = s.budget
     else
+      -- the noise of that choice (a fixed group at its fixed precision)
       local z = 0
-      for _, n in pairs(st.noise) do
-        if n.sqnr and n.sqnr >= (s.default_sqnr or 18) then z = z + n.int8 end
+      for gi, g in ipairs(st.gs.groups) do
+        local n, fx = st.noise[g.node], st.fixedg and st.fixedg[gi]
+        if n and fx then
+          z = z + (fx == 1 and n.int8 or fx == 2 and (n.bf16 or 0) or 0)
+        elseif n and n.sqnr and n.sqnr >= (s.default_sqnr or 18) then
+          z = z + n.int8
+        end
       end
       st.budget = z
     end
@@ -465,7 +631,8 @@ function M.steps.solve(st, s)
   st.floor = st.floor or {}
   local cv = st.opts.convert or M.measured_convert()
   local function convert(kind, e) return cv(kind, e, st) end
-  local p = M.problem(st.gs, st.costs, st.noise, convert, st.budget, st.floor)
+  local okp, p = pcall(M.problem, st.gs, st.costs, st.noise, convert, st.budget, st.floor, st.fixedg)
+  if not okp then return nil, type(p) == "table" and p.msg or tostring(p) end
   local t0 = os.clock()
   local choice, res = core.solve(p, s.method or st.opts.method or "exact")
   if not choice then return nil, res end
@@ -515,7 +682,9 @@ function M.steps.evaluate(st)
     or (not trial.met and not b.trial.met and v > b.trial.metric)
   if better then
     close(b and b.qdq)
-    st.best = { trial = trial, qdq = st.qdq }
+    local choice = {}
+    for gi, v in ipairs(st.choice) do choice[gi] = v end
+    st.best = { trial = trial, qdq = st.qdq, choice = choice, list = st.list }
     st.qdq = nil
   end
   if st.opts.progress then st.opts.progress(trial, st) end
@@ -538,7 +707,7 @@ function M.steps.move_up(st, s)
   for gi, g in ipairs(st.gs.groups) do
     local p = st.choice[gi]
     local z = st.problem.noise[gi][p]
-    if g.decide and p < 3 and z > 0 then cand[#cand + 1] = { gi = gi, z = z, p = p } end
+    if g.decide and p < 3 and z > 0 and not (st.fixedg and st.fixedg[gi]) then cand[#cand + 1] = { gi = gi, z = z, p = p } end
   end
   table.sort(cand, function(a, b) return a.z > b.z or (a.z == b.z and a.gi < b.gi) end)
   if #cand == 0 then st.stop = true return true end

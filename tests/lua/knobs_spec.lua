@@ -3,7 +3,7 @@
 local core = require("calq.core").knobs
 local knobs = require "calq.knobs"
 local json = require "calq.json"
-local h = require "helpers"
+local h = require "tests.lua.helpers"
 
 local MODEL = "models/fashion_mnist/fmnist_cnn.onnx"
 local CALIB = (os.getenv("CALQ_CACHE") or ".cache") .. "/fmnist/calib_uniform1000.npy"
@@ -65,11 +65,94 @@ describe("calq.knobs", function()
     end)
   end)
 
+  describe("the output proxy", function()
+    it("measures each group's noise at the model's output; the terms add up to what the model gives", function()
+      local st = { opts = { model = MODEL, calib = CALIB, batch = 8, out_items = 8 }, trials = {}, model = MODEL }
+      assert(knobs.steps.observe(st, { items = 8 }))
+      assert.equal("output", st.proxy)
+      local add = st.additivity
+      assert.equal(8, add.items)
+      -- the sum of the lone terms and the all-int8 run agree within 1.5 dB
+      assert.is_true(add.measured > 0 and add.sum > 0)
+      assert.is_true(math.abs(10 * math.log(add.sum / add.measured, 10)) < 1.5, ("%g %g"):format(add.sum, add.measured))
+      assert.near(add.measured / add.sum, add.scale, 1e-12)
+      -- a configuration the scale was not taken from: the first two groups int8
+      local list, z, k = {}, 0, 0
+      for _, g in ipairs(st.gs.groups) do
+        if g.decide then
+          k = k + 1
+          list[#list + 1] = { g.node, k <= 2 and "int8" or "fp32" }
+          if k <= 2 then z = z + st.noise[g.node].int8 end
+        end
+      end
+      local qdq, run = assert(knobs.realize(st, list))
+      qdq:close()
+      local x = {}
+      local items = require("calq.inputs").open{ path = CALIB, batch = 8 }
+      local xb = items:batches()()
+      items:close()
+      for i = 1, 8 do x[i] = xb:slice(1, i, i) end
+      local ref = {}
+      for i = 1, 8 do ref[i] = assert(st.model:run(x[i])) end
+      local measured = assert(knobs.output_noise_of(run, x, ref))
+      run:close()
+      assert.is_true(math.abs(10 * math.log(z / measured, 10)) < 1.5, ("%g %g"):format(z, measured))
+      knobs.close(st)
+    end)
+  end)
+
+  describe("fixed nodes", function()
+    it("keeps what --keep-fp32 / --precision fix and chooses the rest", function()
+      local first = "/features/features.0/features.0.0/Conv"
+      local last = "/head/head.3/Gemm"
+      local st = assert(knobs.run(knobs.schedule{ max_trials = 1, sens_items = 4 }, {
+        model = MODEL, calib = CALIB, costs = knobs.measured(3), eval_sqnr = true, eval_items = 4,
+        out_items = 4, fixed = { { "first:Conv", "fp32" }, { last, "int8" } },
+        metric = knobs.metric_sqnr(), goal = function() return true end }))
+      local p = st.best.trial.precision
+      assert.equal("fp32", p[first])
+      assert.equal("int8", p[last])
+      knobs.close(st)
+      local ok, msg = knobs.run(knobs.schedule{ max_trials = 1, sens_items = 4 }, {
+        model = MODEL, calib = CALIB, costs = knobs.measured(3), eval_sqnr = true, eval_items = 4,
+        out_items = 4, fixed = { { "first:Conv", "int4" } }, metric = knobs.metric_sqnr() })
+      assert.is_nil(ok)
+      assert.equal("fixed[1]: precision must be int8, bf16 or fp32, not 'int4'", msg)
+    end)
+  end)
+
   describe("calq quantize --knobs auto", function()
+    it("fixes --keep-fp32 nodes and writes the run folder with the knobs", function()
+      local dir = h.tmpdir()
+      local out = dir .. "/fm.onnx"
+      local code, so, err = h.run(("quantize %s --calib %s --knobs auto --costs measured --task sqnr " ..
+        "--sqnr-db 20 --max-trials 2 --sens-items 4 --keep-fp32 last:Gemm --output %s --run-dir %s/run")
+        :format(MODEL, CALIB, out, dir))
+      assert.equal(0, code, err)
+      assert.truthy(so:find("run folder", 1, true))
+      local layers = json.decode(h.read(dir .. "/run/layers.json"))
+      local seen = 0
+      for _, l in ipairs(layers.layers) do
+        assert.is_number(l.sqnr)
+        if l.name == "/head/head.3/Gemm" then
+          seen = seen + 1
+          assert.same({ "fp32", "user" }, { l.precision, l.source })
+        elseif l.precision ~= "int8" then
+          assert.equal("knobs", l.source)
+          assert.truthy(l.reason:find("^knobs: "))
+        end
+      end
+      assert.equal(1, seen)
+      local k = json.decode(h.read(dir .. "/run/knobs.json"))
+      assert.is_true(k.met)
+      assert.equal("output", k.proxy)
+      assert.truthy(h.read(dir .. "/run/run.json"):find("--knobs", 1, true))
+    end)
+
     it("exits 1 with the reason when no trial meets the goal, 2 on bad usage", function()
       local out = os.tmpname()
       local code, _, err = h.run(("quantize %s --calib %s --knobs auto --costs measured --task sqnr " ..
-        "--sqnr-db 300 --max-trials 1 --sens-items 4 --output %s"):format(MODEL, CALIB, out))
+        "--sqnr-db 300 --max-trials 1 --sens-items 4 --no-run-dir --output %s"):format(MODEL, CALIB, out))
       assert.equal(1, code)
       assert.truthy(err:find("no trial met the goal (output SQNR >= 300 dB) in 1 trials", 1, true))
       assert.truthy(h.read(out .. ".knobs.json"))

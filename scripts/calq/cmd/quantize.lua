@@ -16,7 +16,6 @@ usage: calq quantize MODEL.onnx --calib LIST|INPUTS.npy [--preprocess PRESET]
                      --task classify|blazeface|sqnr [--tolerance 0.01]
                      [--max-trials N] --output OUT.onnx
 
-
 Writes OUT.onnx, a standard QDQ model (QuantizeLinear/DequantizeLinear pairs,
 s8 per-channel weights, s32 biases; ONNX Runtime runs it), from calibration
 data or from statistics saved by `calq calibrate` / `calq merge`. The same
@@ -64,8 +63,10 @@ latency the cost model predicts on a profile, then the accuracy-driven loop:
 quantize, evaluate, move the most sensitive nodes up a precision until the
 metric is within tolerance. The best model found is always written (OUT and
 OUT.knobs.json, its figures); exit 1 when no trial met the goal.
-  --knobs auto         choose the precisions (the precision flags are unused)
-  --profile P          a shipped profile name or a profile .lua (calq probe)
+  --knobs auto         choose the precisions; --keep-fp32 and --precision fix
+                       the nodes they name, the solver chooses the rest
+  --profile P          a shipped profile name or a profile .lua (calq probe);
+                       default $CALQ_PROFILE
   --costs SRC          estimated (the cost model on --profile; default) or
                        measured (each node timed on this host)
   --task T             classify (top-1, --eval-data/--eval-labels: Fashion-
@@ -160,6 +161,7 @@ local function parse(argv)
   end
   opts.precision_list = precision
   if opts.knobs then
+    opts.profile = opts.profile or os.getenv("CALQ_PROFILE")
     if not opts.calib then usage_error("--knobs auto measures sensitivity on --calib data") end
     if not opts.task then usage_error("--knobs auto needs --task (classify, blazeface or sqnr)") end
     if (opts.costs or "estimated") == "estimated" and not opts.profile then
@@ -246,9 +248,52 @@ local function print_json(r, opts)
   })
 end
 
+-- The knobs run's folder, as plain quantize writes it (docs/report.md): the
+-- best choice quantized again from the same statistics, its layers with the
+-- sensitivity measured (SQNR alone) and each precision's source ("knobs",
+-- or "user" for a node --keep-fp32 / --precision fixed), and knobs.json (the
+-- figures of OUT.knobs.json). Returns the folder (nil with --no-run-dir) or
+-- nil, msg.
+local function knobs_run_dir(opts, st, argv, started)
+  if opts.no_run_dir then return nil end
+  local r, err = quantize{ model = opts.model_obj, stats = st.stats, defaults = false, auto = false,
+                           precision = st.best.list, activations = opts.activations,
+                           observer = opts.observer, threads = opts.threads }
+  if not r then return nil, err end
+  r.sensitivity = st.sensitivity
+  local fixed = {}
+  for gi, p in pairs(st.fixedg or {}) do fixed[st.gs.groups[gi].node] = p end
+  local by = {}
+  for _, n in ipairs(r.nodes) do by[n.index] = n end
+  local function why(i, prec)
+    local z = st.noise[i]
+    if fixed[i] then return "fixed by --keep-fp32 / --precision" end
+    if not z then return "knobs" end
+    return ("knobs: %s (output noise alone: int8 %s, bf16 %s)"):format(prec,
+      z.out_int8 and ("%.1f dB"):format(-10 * math.log(z.out_int8, 10)) or "-",
+      z.out_bf16 and ("%.1f dB"):format(-10 * math.log(z.out_bf16, 10)) or "-")
+  end
+  for _, e in ipairs(r.exceptions) do
+    e.source = fixed[e.index] and "user" or "knobs"
+    e.auto = not fixed[e.index]
+    e.reason = why(e.index, e.precision)
+  end
+  local ok, dir, skipped = pcall(require("calq.rundir").after_quantize, opts, r, argv, started)
+  if ok and dir then
+    local fig = { met = st.met, reference = st.reference, best = st.best.trial, trials = st.trials,
+                  additivity = st.additivity or json.null, proxy = st.proxy, budget = st.budget }
+    local wok, werr = require("calq.rundir").write(dir, "knobs", fig)
+    if not wok then ok, dir = false, werr end
+  end
+  r.quantizer:close()
+  r.model:close()
+  if not ok then return nil, tostring(dir) end
+  return dir, nil, skipped
+end
+
 -- --knobs auto: the accuracy-driven loop of calq.knobs; exit 0 when a trial
 -- met the goal, 1 when none did (the best is written all the same).
-local function run_knobs(opts)
+local function run_knobs(opts, argv, started)
   local prof
   if opts.profile then
     local profile = require "calq.profile"
@@ -269,12 +314,16 @@ local function run_knobs(opts)
     metric = knobs.metric_evaluate{ task = opts.task, data = opts.eval_data, labels = opts.eval_labels,
                                     limit = opts.eval_limit, threads = opts.threads }
   end
+  -- --keep-fp32 and --precision fix their nodes (precision after keep-fp32)
+  local fixed = {}
+  for _, p in ipairs(opts.keep_fp32) do fixed[#fixed + 1] = { p, "fp32" } end
+  for _, e in ipairs(opts.precision_list) do fixed[#fixed + 1] = { e[1], e[2] } end
   local sched = knobs.schedule{ max_trials = opts.max_trials or 10, sens_items = opts.sens_items,
                                 budget = opts.budget_db and 10 ^ (-opts.budget_db / 10) or nil }
   local st, err = knobs.run(sched, {
     model = opts.model_obj, calib = opts.calib, preprocess = opts.preprocess, observer = opts.observer,
     activations = opts.activations, threads = opts.threads, batch = opts.batch,
-    skip_missing = opts.skip_missing, costs = costs, convert = convert, metric = metric,
+    skip_missing = opts.skip_missing, fixed = fixed, costs = costs, convert = convert, metric = metric,
     tolerance = opts.tolerance or 0.01, goal = goal, goal_text = goal_text, output = opts.output,
     eval_sqnr = opts.task == "sqnr",
     progress = not opts.json and function(t)
@@ -284,13 +333,16 @@ local function run_knobs(opts)
   })
   if not st then io.stderr:write(PROG, ": ", err, "\n") return 1 end
   local b = st.best.trial
+  local dir, derr = knobs_run_dir(opts, st, argv, started)
+  if derr then io.stderr:write(PROG, ": run folder: ", derr, "\n") knobs.close(st) return 1 end
   if opts.json then
     print(json.encode{ model = opts.model, output = opts.output, figures = st.figures, met = st.met,
-                       reference = st.reference, best = b, trials = #st.trials })
+                       reference = st.reference, best = b, trials = #st.trials, run_dir = dir or json.null })
   else
     print(("calq quantize --knobs auto: %s -> %s (figures %s)"):format(opts.model, opts.output, st.figures))
     print(("  reference (fp32) %.4f, best %.4f (trial %d of %d), predicted %.3f ms, int8 %d bf16 %d fp32 %d"):format(
       st.reference, b.metric, b.n, #st.trials, b.predicted_ms, b.counts.int8, b.counts.bf16, b.counts.fp32))
+    if dir then print(("  %-14s %s"):format("run folder", dir)) end
   end
   knobs.close(st)
   if not st.met then
@@ -313,7 +365,7 @@ local function run(argv)
   end
   if not ok then return args.command_error(opts) end
   if opts.knobs then
-    local code = run_knobs(opts)
+    local code = run_knobs(opts, argv, started)
     opts.model_obj:close()
     return code
   end
