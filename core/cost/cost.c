@@ -358,9 +358,11 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             double eff = cq__cost_eff(hw, kk.kclass, kk.fallback);
             if (eff <= 0)
                 eff = 1.0;
-            /* elementwise arithmetic: one vector operation a cycle */
+            /* elementwise arithmetic: one vector operation a cycle; element
+             * by element work: one element a cycle */
             int lanes = hw->vector_bits >= 128 ? hw->vector_bits / 32 : 4;
-            r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu);
+            r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu) +
+                            (double)kk.scalar_ops / (hw->ghz * tu);
             if (kk.macs > 0) {
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
                 r->compute_ns += (double)kk.macs / rate;

@@ -19,6 +19,7 @@ typedef struct cq__cost_kernel {
     int64_t flops;         /* the elementwise arithmetic (cq_op_flops x vector ops an
                             * element): a memory-bound op's, or a contraction's
                             * fused epilogue (SiLU, HardSwish...) */
+    int64_t scalar_ops;    /* work done one element at a time (a strided im2col) */
     double tile_eff;       /* lanes doing useful work in the kernel's tiles, (0, 1] */
     int amx;               /* runs on AMX tiles: the profile's amx_macs rate */
     int weight_input;      /* the head's input holding packed weights, -1: none */

@@ -37,7 +37,7 @@ static int is_int8(cq_dtype d)
 /* The convolution's shape in GEMM terms, from x (n, c, [h,] w), w (m, c/g,
  * [kh,] kw) and y (n, m, [oh,] ow). */
 typedef struct convshape {
-    int64_t cin, cout, groups, kh, kw, oh, ow, pix, k;
+    int64_t cin, cout, groups, kh, kw, oh, ow, pix, k, stride_w;
     int one_by_one; /* 1x1, stride 1, no pad: a plain GEMM over the pixels */
 } convshape;
 
@@ -64,6 +64,7 @@ static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, co
     int unit = 1;
     for (int d = 0; d < ns; d++)
         unit &= st[d] == 1;
+    s->stride_w = ns > 0 ? st[ns - 1] : 1;
     for (int d = 0; d < np; d++)
         unit &= pads[d] == 0;
     s->one_by_one = s->kh == 1 && s->kw == 1 && unit && !transpose;
@@ -106,6 +107,12 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         if (!s.one_by_one && !transpose) {
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block * s.groups;
+            /* the copy (kern_conv_ref.c's im2col): row copies at stride 1,
+             * else one element at a time */
+            if (s.stride_w > 1)
+                k->scalar_ops = s.k * s.pix * s.groups;
+            else
+                k->flops += s.k * s.pix * s.groups;
         }
     } else if (bf16) {
         k->kclass = "bf16_conv";
