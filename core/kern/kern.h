@@ -396,7 +396,7 @@ void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, in
  * where both sides allow it; contiguous runs go through memcpy, 4-byte
  * elements along strided runs one at a time with no index arithmetic. dst
  * and src must not overlap. ndim 0 copies one element; ndim up to
- * CQ_MAX_DIMS. */
+ * CQ_MAX_DIMS. Copies of 64 KB or more are split over the kernel threads. */
 void cq_copy_strided(size_t esize, int ndim, const int64_t *shape, const void *src,
                      const int64_t *src_stride, void *dst, const int64_t *dst_stride);
 /* Plain odometer, the same contract: the test oracle. */

@@ -1,6 +1,7 @@
 /* kern_move.c - data movement on raw buffers (kern.h): the strided copy that
  * Slice, Split, Pad and Transpose run on, and a fill. */
 #include "kern/kern_internal.h"
+#include "base/par.h"
 
 #include <string.h>
 
@@ -60,58 +61,112 @@ static int64_t merge_dims(int ndim, const int64_t *shape, const int64_t *ss, con
     return total;
 }
 
+/* The merged copy: rows of sh[nd - 1] elements under an odometer over the
+ * outer dims, shared out over the kernel threads by rows, or (one row) by
+ * ranges of its elements, 64-byte lines where the row is contiguous. */
+typedef struct copy_ctx {
+    size_t esize;
+    int nd;
+    int64_t sh[CQ_MAX_DIMS], s[CQ_MAX_DIMS], d[CQ_MAX_DIMS];
+    const char *ps;
+    char *pd;
+    int64_t rows;
+} copy_ctx;
+
+/* Elements i0 .. i1 - 1 of the row at element offsets so (source) and dof. */
+static void copy_run(const copy_ctx *c, int64_t so, int64_t dof, int64_t i0, int64_t i1)
+{
+    int last = c->nd - 1;
+    int64_t si = c->s[last], di = c->d[last], esize = (int64_t)c->esize;
+    so += i0 * si;
+    dof += i0 * di;
+    int64_t n = i1 - i0;
+    if (si == 1 && di == 1) {
+        memcpy(c->pd + dof * esize, c->ps + so * esize, (size_t)(n * esize));
+    } else if (esize == 4) {
+        const uint32_t *a = (const uint32_t *)(const void *)(c->ps + so * 4);
+        uint32_t *b = (uint32_t *)(void *)(c->pd + dof * 4);
+        if (di == 1)
+            for (int64_t i = 0; i < n; i++, a += si)
+                b[i] = *a;
+        else
+            for (int64_t i = 0; i < n; i++, a += si, b += di)
+                *b = *a;
+    } else {
+        const char *a = c->ps + so * esize;
+        char *b = c->pd + dof * esize;
+        for (int64_t i = 0; i < n; i++, a += si * esize, b += di * esize)
+            memcpy(b, a, (size_t)esize);
+    }
+}
+
+static void copy_rows(const copy_ctx *c, int64_t r0, int64_t r1)
+{
+    int last = c->nd - 1;
+    int64_t idx[CQ_MAX_DIMS] = {0}, so = 0, dof = 0, rem = r0;
+    for (int k = last - 1; k >= 0; k--) {
+        idx[k] = rem % c->sh[k];
+        rem /= c->sh[k];
+        so += idx[k] * c->s[k];
+        dof += idx[k] * c->d[k];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        copy_run(c, so, dof, 0, c->sh[last]);
+        for (int k = last - 1; k >= 0; k--) {
+            so += c->s[k];
+            dof += c->d[k];
+            if (++idx[k] < c->sh[k])
+                break;
+            so -= c->s[k] * c->sh[k];
+            dof -= c->d[k] * c->sh[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+/* Elements per unit of a single row's split: a 64-byte line (at least one). */
+static int64_t copy_unit(const copy_ctx *c)
+{
+    return c->esize < 64 ? (int64_t)(64 / c->esize) : 1;
+}
+
+static void copy_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const copy_ctx *c = ctx;
+    if (c->rows > 1) {
+        copy_rows(c, c->rows * i / n, c->rows * (i + 1) / n);
+        return;
+    }
+    int64_t inner = c->sh[c->nd - 1], u = copy_unit(c), units = (inner + u - 1) / u;
+    int64_t i0 = units * i / n * u, i1 = units * (i + 1) / n * u;
+    i1 = i1 < inner ? i1 : inner;
+    if (i1 > i0)
+        copy_run(c, 0, 0, i0, i1);
+}
+
 void cq_copy_strided(size_t esize, int ndim, const int64_t *shape, const void *src,
                      const int64_t *src_stride, void *dst, const int64_t *dst_stride)
 {
-    int nd;
-    int64_t sh[CQ_MAX_DIMS], s[CQ_MAX_DIMS], d[CQ_MAX_DIMS];
+    copy_ctx c;
+    c.esize = esize;
+    c.ps = src;
+    c.pd = dst;
+    int64_t total;
     if (ndim < 0 || ndim > CQ_MAX_DIMS ||
-        !merge_dims(ndim, shape, src_stride, dst_stride, &nd, sh, s, d))
+        !(total = merge_dims(ndim, shape, src_stride, dst_stride, &c.nd, c.sh, c.s, c.d)))
         return;
-    const char *ps = src;
-    char *pd = dst;
-    if (nd == 0) {
-        memcpy(pd, ps, esize);
+    if (c.nd == 0) {
+        memcpy(dst, src, esize);
         return;
     }
-    int last = nd - 1;
-    int64_t inner = sh[last], si = s[last], di = d[last];
-    int contig = si == 1 && di == 1;
-    size_t run = (size_t)inner * esize;
-    int64_t idx[CQ_MAX_DIMS] = {0};
-    int64_t so = 0, dof = 0; /* element offsets of the current run */
-    for (;;) {
-        if (contig) {
-            memcpy(pd + dof * (int64_t)esize, ps + so * (int64_t)esize, run);
-        } else if (esize == 4) {
-            const uint32_t *a = (const uint32_t *)(const void *)(ps + so * 4);
-            uint32_t *b = (uint32_t *)(void *)(pd + dof * 4);
-            if (di == 1)
-                for (int64_t i = 0; i < inner; i++, a += si)
-                    b[i] = *a;
-            else
-                for (int64_t i = 0; i < inner; i++, a += si, b += di)
-                    *b = *a;
-        } else {
-            const char *a = ps + so * (int64_t)esize;
-            char *b = pd + dof * (int64_t)esize;
-            for (int64_t i = 0; i < inner; i++, a += si * (int64_t)esize,
-                         b += di * (int64_t)esize)
-                memcpy(b, a, esize);
-        }
-        int k = last - 1;
-        for (; k >= 0; k--) {
-            so += s[k];
-            dof += d[k];
-            if (++idx[k] < sh[k])
-                break;
-            so -= s[k] * sh[k];
-            dof -= d[k] * sh[k];
-            idx[k] = 0;
-        }
-        if (k < 0)
-            return;
-    }
+    c.rows = total / c.sh[c.nd - 1];
+    int64_t units = c.rows > 1 ? c.rows : (c.sh[c.nd - 1] + copy_unit(&c) - 1) / copy_unit(&c);
+    int n = cq__mem_shares(units, 2.0 * (double)esize * (double)total);
+    if (n > 1)
+        cq_par_run(n, copy_part, &c);
+    else
+        copy_rows(&c, 0, c.rows);
 }
 
 void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const void *src,

@@ -345,7 +345,7 @@ static void test_kern_elt_softmax(void **state)
 
 /* cq_copy_strided against its odometer on random boxes: negative, zero
  * (repeat) and permuted strides, offsets into larger buffers, element sizes
- * 1, 2, 4 and 8. */
+ * 1, 2, 4 and 8; large boxes at 1, 2 and 3 threads. */
 static void test_kern_elt_copy_strided(void **state)
 {
     (void)state;
@@ -400,6 +400,48 @@ static void test_kern_elt_copy_strided(void **state)
                      (long long)n);
     }
     assert_true(ran >= 200);
+    /* boxes of 64 KB and more, shared out over 2 and 3 kernel threads (rows,
+     * or 64-byte lines / element ranges of a single row): the odometer's
+     * bytes. Single rows contiguous and stepped, then random boxes. */
+    enum { BIG = 1 << 22 };
+    unsigned char *bsrc = malloc(BIG), *bgot = malloc(BIG), *bwant = malloc(BIG);
+    for (int i = 0; i < BIG; i++)
+        bsrc[i] = (unsigned char)kt_int(&r, 0, 255);
+    int big = 0;
+    for (int t = 0; t < 60; t++) {
+        size_t es = sizes[t % 4];
+        int nd = t < 8 ? 1 : (int)kt_int(&r, 2, 4);
+        int64_t shape[CQ_MAX_DIMS], ss[CQ_MAX_DIMS], ds[CQ_MAX_DIMS], n = 1;
+        for (int d = 0; d < nd; d++) {
+            shape[d] = nd == 1 ? kt_int(&r, 40000, 400000) / (int64_t)es : kt_int(&r, 1, 90);
+            n *= shape[d];
+        }
+        int64_t st = 1, s = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            ds[d] = st;
+            st *= shape[d] + (t % 5 == 0);
+            ss[d] = t % 2 || (t < 8 && t % 4 == 0) ? s : 2 * s;
+            s *= 2 * shape[d];
+        }
+        if (n * (int64_t)es < 70000 || (size_t)s * es > BIG || (size_t)st * es > BIG)
+            continue;
+        big++;
+        memset(bwant, 0xab, BIG);
+        cq_copy_strided_ref(es, nd, shape, bsrc, ss, bwant, ds);
+        for (int th = 1; th <= 3; th++) {
+            cq_kern_set_threads(th);
+            memset(bgot, 0xab, BIG);
+            cq_copy_strided(es, nd, shape, bsrc, ss, bgot, ds);
+            if (memcmp(bgot, bwant, BIG))
+                fail_msg("copy_strided big case %d (nd %d, es %zu, n %lld) threads %d differs",
+                         t, nd, es, (long long)n, th);
+        }
+        cq_kern_set_threads(1);
+    }
+    assert_true(big >= 20);
+    free(bsrc);
+    free(bgot);
+    free(bwant);
     /* a fill of each size */
     for (int k = 0; k < 4; k++) {
         uint64_t v = 0x0102030405060708ull;
