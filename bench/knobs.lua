@@ -87,8 +87,12 @@ for _, t in ipairs(st.trials) do
   print(("calq trial %d: metric %.4f, predicted %.3f ms, predicted noise %.3g, int8 %d bf16 %d fp32 %d%s"):format(
     t.n, t.metric, t.predicted_ms, t.noise, t.counts.int8, t.counts.bf16, t.counts.fp32, t.met and ", met" or ""))
 end
-print(("calq's decision: %.1f s CPU (observe + costs + solve + %d trials; the solves %.3f s)"):format(
-  decide_s, #st.trials, st.solution.seconds))
+local parts = {}
+for _, k in ipairs{ "observe", "calibrate", "output_noise", "costs", "solve", "quantize", "evaluate", "move_up" } do
+  if st.seconds[k] then parts[#parts + 1] = ("%s %.1f"):format(k, st.seconds[k]) end
+end
+print(("calq's decision: %.1f s CPU (%d trials; by step, s: %s)"):format(decide_s, #st.trials,
+  table.concat(parts, ", ")))
 
 -- ---- the configurations
 local G = st.gs.groups

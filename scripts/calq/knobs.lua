@@ -506,6 +506,8 @@ function M.steps.observe(st, s)
     if not m then return nil, err end
     st.model, st.owns_model = m, true
   end
+  st.seconds = st.seconds or {}
+  local c0 = os.clock()
   local r, err = quantize{ model = st.model, calib = o.calib, preprocess = o.preprocess,
                            stats = o.stats, defaults = false, auto = false,
                            sensitivity = s.items or o.sens_items or 32, observer = o.observer,
@@ -538,9 +540,12 @@ function M.steps.observe(st, s)
   end
   st.proxy = s.proxy or o.proxy or "output"
   st.noise = {}
+  local c1 = os.clock()
+  st.seconds.calibrate = (st.seconds.calibrate or 0) + c1 - c0
   if st.proxy == "output" then
     local z, add = output_noise(st, x)
     if not z then return nil, add end
+    st.seconds.output_noise = (st.seconds.output_noise or 0) + os.clock() - c1
     -- the one measured all-int8 run: the terms' sum scaled to what the model
     -- really gives (docs/cost-model.md, "Knobs", says why and how well)
     add.scale = (add.sum > 0 and add.measured > 0 and (s.scale or o.scale) ~= false)
@@ -780,7 +785,9 @@ local function run_steps(st, steps)
     else
       local fn = M.steps[s.step]
       if not fn then return nil, ("schedule: unknown step '%s'"):format(tostring(s.step)) end
+      local c0 = os.clock()
       ok, err = fn(st, s)
+      st.seconds[s.step] = (st.seconds[s.step] or 0) + os.clock() - c0
     end
     if not ok then return nil, err end
   end
@@ -791,10 +798,12 @@ end
 -- observer, activations, threads, costs (a cost source), convert, metric,
 -- tolerance (0.01: the metric within 1 % relative of fp32's) or goal =
 -- function(value, reference) -> bool, output, progress = function(trial, st).
--- Returns the state ({best, trials, met, reference, figures, ...}) or nil, msg.
+-- Returns the state ({best, trials, met, reference, figures, seconds = {[step]
+-- = CPU s, calibrate = statistics and sensitivity alone, output_noise = the
+-- output proxy's runs}, ...}) or nil, msg.
 function M.run(schedule, opts)
   local tol = opts.tolerance or 0.01
-  local st = { opts = setmetatable({}, { __index = opts }), trials = {}, model = opts.model }
+  local st = { opts = setmetatable({}, { __index = opts }), trials = {}, model = opts.model, seconds = {} }
   st.opts.goal = opts.goal or function(v, ref) return v >= ref * (1 - tol) end
   st.opts.goal_text = opts.goal_text or ("within %g relative of fp32"):format(tol)
   local ok, r1, r2 = pcall(run_steps, st, schedule)
