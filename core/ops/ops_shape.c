@@ -21,7 +21,10 @@ static cq_status copy_all(const cq_node *n, int n_in, cq_tensor *const *in, int 
                           cq_tensor *const *out, cq_openv *env, cq_err *err)
 {
     (void)n, (void)n_in, (void)n_out, (void)env, (void)err;
-    memcpy(cq_tensor_data(out[0]), cq_tensor_data(in[0]), cq_tensor_nbytes(out[0]));
+    /* through cq_copy_strided: large copies split over the kernel threads */
+    int64_t count = cq_tensor_numel(out[0]), one = 1;
+    cq_copy_strided(esz(out[0]->dtype), 1, &count, cq_tensor_data(in[0]), &one,
+                    cq_tensor_data(out[0]), &one);
     return CQ_OK;
 }
 
@@ -93,15 +96,17 @@ static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, in
         }
         return CQ_OK;
     }
+    /* each input a box (outer, its rows) into y's rows, by cq_copy_strided
+     * (split over the kernel threads when large) */
     int64_t outer = cq__numel(axis, y->shape);
     int64_t inner = cq__numel(y->ndim - axis - 1, y->shape + axis + 1);
-    size_t yrow = (size_t)(y->shape[axis] * inner) * es, pos = 0;
+    int64_t yrow = y->shape[axis] * inner, pos = 0;
     char *py = cq_tensor_data(y);
     for (int i = 0; i < n_in; i++) {
-        size_t row = (size_t)(in[i]->shape[axis] * inner) * es;
-        const char *px = cq_tensor_data(in[i]);
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(py + (size_t)o * yrow + pos, px + (size_t)o * row, row);
+        int64_t row = in[i]->shape[axis] * inner;
+        int64_t box[2] = {outer, row}, xs[2] = {row, 1}, ys[2] = {yrow, 1};
+        if (outer * row > 0)
+            cq_copy_strided(es, 2, box, cq_tensor_data(in[i]), xs, py + (size_t)pos * es, ys);
         pos += row;
     }
     return CQ_OK;
