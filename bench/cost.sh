@@ -10,7 +10,7 @@
 #          this host first; ROUNDS=11 REPEAT=3 STAT=median BUILD=build; NAME: a zoo
 #          model or blazeface; run it under taskset -c N)
 # Prints cost_validate.lua's lines, then the table for bench/RESULTS.md:
-# | model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | roofline max: error, Spearman |
+# | model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory | roofline max | sum |
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
@@ -71,11 +71,13 @@ done
     --repeat "$repeat" --stat "$stat" "${specs[@]}" | tee "$tmp/out"
 
 echo
-echo "| model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | roofline max: error, Spearman |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory: error, Spearman | roofline max: error, Spearman | sum: error, Spearman |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk '$1 == "cost" {
     m = $2; sub(/\.onnx$/, "", m); sub(/\.int8$/, "", m); sub(/_256x256_barracuda$/, "", m)
-    printf "| %s | %s | %d | %.3f | %.2f | %.2f | %+.1f%% | %+.1f%%, %.3f | %+.1f%%, %.3f |\n", m, $3, $4, $5, $6, $7, $8, $10, $11, $13, $14
+    printf "| %s | %s | %d | %.3f | %.2f | %.2f | %+.1f%% | %+.1f%%, %.3f | %+.1f%%, %.3f | %+.1f%%, %.3f |\n", m, $3, $4, $5, $6, $7, $8, $10, $11, $13, $14, $16, $17
 }' "$tmp/out"
-awk '$1 == "cost" { n++; s += ($5 >= 0.9); e += ($8 <= 10 && $8 >= -10) }
-     END { if (n) printf "\n%d of %d runs with Spearman >= 0.9, %d of %d within 10%%\n", s, n, e, n }' "$tmp/out"
+awk 'function ok(e) { return e <= 10 && e >= -10 }
+     $1 == "cost" { n++; s += ($5 >= 0.9); e += ok($8); s1 += ($11 >= 0.9); e1 += ok($10)
+                    s2 += ($14 >= 0.9); e2 += ok($13); s3 += ($17 >= 0.9); e3 += ok($16) }
+     END { if (n) printf "\nof %d runs, Spearman >= 0.9 / within 10%%: %d / %d (without memory %d / %d, roofline max %d / %d, sum %d / %d)\n", n, s, e, s1, e1, s2, e2, s3, e3 }' "$tmp/out"

@@ -10,11 +10,12 @@
 -- other jobs load, the round they left alone).
 -- Prints one line per SPEC:
 --   "cost MODEL PREC nodes spearman measured_ms predicted_ms err_% predicted_nomem_ms
---    err_nomem_% spearman_nomem predicted_max_ms err_max_% spearman_max top_miss"
+--    err_nomem_% spearman_nomem predicted_max_ms err_max_% spearman_max predicted_sum_ms
+--    err_sum_% spearman_sum top_miss"
 -- where err = predicted / measured - 1 over the sum of the nodes' medians, the
 -- _nomem columns are the ablation without the memory/cache estimator, the _max ones
--- the roofline rule (overlap = 1: the larger of compute and memory, not their sum,
--- the default), and top_miss
+-- the roofline rule (overlap = 1: the larger of compute and memory), the _sum ones
+-- compute + memory (no overlap at all, from the rows' terms), and top_miss
 -- the node with the largest |predicted - measured| (name:measured/predicted ms).
 -- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
 local calq = require "calq"
@@ -110,8 +111,8 @@ for _, spec in ipairs(specs) do
   local sum = assert(calq.cost.model(m, prof, { threads = o.threads, overlap = 1 }))
   assert(#pred.nodes == #order, ("%s: %d predicted rows, %d measured nodes"):format(spec,
     #pred.nodes, #order))
-  local meas, pv, nv, sv = {}, {}, {}, {}
-  local mt, pt, nt, st = 0, 0, 0, 0
+  local meas, pv, nv, sv, av = {}, {}, {}, {}, {}
+  local mt, pt, nt, st, at = 0, 0, 0, 0, 0
   local worst, wd = "", -1
   for k, p in ipairs(order) do
     local row = pred.nodes[k]
@@ -120,7 +121,9 @@ for _, spec in ipairs(specs) do
     meas[k], pv[k], nv[k] = o.stat == "min" and math.min(table.unpack(per[k])) or median(per[k]),
       row.predicted_ms, nomem.nodes[k].predicted_ms
     sv[k] = sum.nodes[k].predicted_ms
-    mt, pt, nt, st = mt + meas[k], pt + pv[k], nt + nv[k], st + sv[k]
+    -- the rule without overlap, from the row's terms: compute + cvt + memory
+    av[k] = row.compute_ms + row.cvt_ms + row.memory_ms + row.overhead_ms
+    mt, pt, nt, st, at = mt + meas[k], pt + pv[k], nt + nv[k], st + sv[k], at + av[k]
     local d = math.abs(pv[k] - meas[k])
     if d > wd then
       wd = d
@@ -131,8 +134,9 @@ for _, spec in ipairs(specs) do
         row.name ~= "" and row.name or "-", row.op, meas[k], pv[k], row.bound, row.class, row.level))
     end
   end
-  print(("cost %s %s %d %.3f %.3f %.3f %+.1f %.3f %+.1f %.3f %.3f %+.1f %.3f %s"):format(
-    path:match("[^/]+$"), prec, #order, spearman(meas, pv), mt, pt, 100 * (pt / mt - 1), nt,
-    100 * (nt / mt - 1), spearman(meas, nv), st, 100 * (st / mt - 1), spearman(meas, sv), worst))
+  print(("cost %s %s %d %.3f %.3f %.3f %+.1f %.3f %+.1f %.3f %.3f %+.1f %.3f %.3f %+.1f %.3f %s")
+    :format(path:match("[^/]+$"), prec, #order, spearman(meas, pv), mt, pt, 100 * (pt / mt - 1),
+      nt, 100 * (nt / mt - 1), spearman(meas, nv), st, 100 * (st / mt - 1), spearman(meas, sv),
+      at, 100 * (at / mt - 1), spearman(meas, av), worst))
   m:close()
 end

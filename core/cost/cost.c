@@ -75,36 +75,37 @@ static double level_bw(const cq_hw *hw, int l, int tu)
     return hw->cache[l].bw * hw->ghz * tu;
 }
 
-/* The bytes of a tensor of `bytes` at reuse distance d that each level
- * serves, into per[hw->n_cache + 1] (added): in an LRU stack the tensor
- * occupies the positions [d, d + bytes), and level l holds the positions
- * below its capacity, so a tensor straddling a capacity comes partly from
- * each side. d < 0 (never touched: a cold miss) is all DRAM. Returns the ns
- * those bytes take at each level's bandwidth; write: they are stored. */
-static double serve_w(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per, int write)
+/* What a node's tensors take from each level: bytes, and ns at the level's
+ * bandwidth (index hw->n_cache: DRAM). */
+typedef struct traffic {
+    double bytes[CQ_HW_MAX_CACHE + 1];
+    double ns[CQ_HW_MAX_CACHE + 1];
+} traffic;
+
+/* Add what a tensor of `bytes` at reuse distance d takes from each level to
+ * t: in an LRU stack the tensor occupies the positions [d, d + bytes), and
+ * level l holds the positions below its capacity, so a tensor straddling a
+ * capacity comes partly from each side. d < 0 (never touched: a cold miss)
+ * is all DRAM. write: the bytes are stored, and a store past L1 moves its
+ * line twice (the read for ownership and the write-back). */
+static void serve(const cq_hw *hw, int tu, int64_t d, int64_t bytes, int write, traffic *t)
 {
-    double ns = 0, lo = d < 0 ? -1 : (double)d, hi = lo + (double)bytes, below = 0;
+    double twice = write ? 2 : 1;
     if (d < 0) {
-        per[hw->n_cache] += (double)bytes;
-        return (write ? 2 : 1) * (double)bytes / level_bw(hw, hw->n_cache, tu);
+        t->bytes[hw->n_cache] += (double)bytes;
+        t->ns[hw->n_cache] += twice * (double)bytes / level_bw(hw, hw->n_cache, tu);
+        return;
     }
+    double lo = (double)d, hi = lo + (double)bytes, below = 0;
     for (int l = 0; l <= hw->n_cache; l++) {
         double cap = l < hw->n_cache ? level_capacity(hw, l, tu) : hi;
         double a = lo > below ? lo : below, b = hi < cap ? hi : cap;
         if (b > a) {
-            per[l] += b - a;
-            /* a store past L1 moves its line twice: the read for ownership
-             * and the write-back */
-            ns += (write && l > 0 ? 2 : 1) * (b - a) / level_bw(hw, l, tu);
+            t->bytes[l] += b - a;
+            t->ns[l] += (write && l > 0 ? twice : 1) * (b - a) / level_bw(hw, l, tu);
         }
         below = cap > below ? cap : below;
     }
-    return ns;
-}
-
-static double serve(const cq_hw *hw, int tu, int64_t d, int64_t bytes, double *per)
-{
-    return serve_w(hw, tu, d, bytes, per, 0);
 }
 
 /* The first level whose capacity holds `bytes` (the last one + 1: DRAM). */
@@ -203,14 +204,14 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
 
 /* The memory term of one node: each tensor at the bandwidth of the level
  * the simulation puts it in; the tensors are then touched (reads first, in
- * input order, then the writes). Returns ns; *level the level most bytes
- * came from; *bytes their sum. When record is 0 (a warm-up run) only the
- * stack changes. */
+ * input order, then the writes). Returns the ns of the whole; *far the part
+ * from the shared levels and DRAM; *level the level most bytes came from;
+ * *bytes the tensors' sum. */
 static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
-                          const cq__cost_kernel *kk, int *level, int64_t *bytes)
+                          const cq__cost_kernel *kk, double *far, int *level, int64_t *bytes)
 {
-    double ns = 0;
-    double per_level[CQ_HW_MAX_CACHE + 1] = {0};
+    traffic t;
+    memset(&t, 0, sizeof t);
     int64_t in_bytes = 0, total = 0;
     for (int k = 0; k < m->n; k++)
         if (!m->write[k])
@@ -221,13 +222,13 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
             /* new pages: the system zero-fills them in memory (the second
              * pass, in place of the read for ownership), then the node
              * writes them */
-            ns += serve_w(hw, tu, -1, b, per_level, 1);
+            serve(hw, tu, -1, b, 1, &t);
         else if (m->write[k])
             /* a write allocates: it lands above the node's inputs, spilling
              * past the levels they and it do not fit together */
-            ns += serve_w(hw, tu, in_bytes, b, per_level, 1);
+            serve(hw, tu, in_bytes, b, 1, &t);
         else
-            ns += serve(hw, tu, lru_distance(s, m->v[k]), b, per_level);
+            serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &t);
         total += b;
     }
     /* what the kernel's tiling moves beyond the tensors (an im2col matrix, an
@@ -235,15 +236,21 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
      * (cost_kernel.c says which and how much) */
     if (kk->reread_bytes > 0) {
         int l = level_of(hw, tu, kk->reread_block);
-        ns += (double)kk->reread_bytes / level_bw(hw, l, tu);
-        per_level[l] += (double)kk->reread_bytes;
+        t.ns[l] += (double)kk->reread_bytes / level_bw(hw, l, tu);
+        t.bytes[l] += (double)kk->reread_bytes;
     }
     for (int k = 0; k < m->n; k++)
         lru_touch(s, m->v[k], m->bytes[k]);
     int best = 0;
-    for (int l = 1; l <= hw->n_cache; l++)
-        if (per_level[l] > per_level[best])
+    double ns = 0;
+    *far = 0;
+    for (int l = 0; l <= hw->n_cache; l++) {
+        if (t.bytes[l] > t.bytes[best])
             best = l;
+        ns += t.ns[l];
+        if (l == hw->n_cache || hw->cache[l].shared)
+            *far += t.ns[l];
+    }
     *level = best;
     *bytes = total;
     return ns;
@@ -279,11 +286,16 @@ static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
     return (double)elems / (rate * hw->ghz * tu);
 }
 
+/* Compute and memory combined: the traffic of the private levels overlaps
+ * the arithmetic (the probe's efficiency factors were measured with the
+ * reference shapes' data in them), what comes from the shared levels and
+ * DRAM adds to it; overlap 1 lets all of it overlap (the roofline max). */
 static void finish_row(const cq_hw *hw, double overlap, cq_cost_row *r)
 {
     r->overhead_ns = hw->node_ns;
-    double work = r->compute_ns + r->cvt_ns;
-    r->ns = fmax(work, r->memory_ns) + (1 - overlap) * fmin(work, r->memory_ns) + r->overhead_ns;
+    double work = r->compute_ns + r->cvt_ns, near = r->memory_ns - r->memory_far_ns;
+    double split = fmax(work, near) + r->memory_far_ns, roof = fmax(work, r->memory_ns);
+    r->ns = overlap * roof + (1 - overlap) * split + r->overhead_ns;
     r->bound = work >= r->memory_ns ? CQ_COST_COMPUTE : CQ_COST_MEMORY;
     if (r->overhead_ns > fmax(work, r->memory_ns))
         r->bound = CQ_COST_OVERHEAD;
@@ -353,7 +365,8 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             r->cvt_elems = kk.cvt_elems;
             r->level = hw->n_cache;
             int64_t bytes = 0;
-            double mem = node_memory(hw, tu, &s, m, &kk, &r->level, &bytes);
+            double far = 0;
+            double mem = node_memory(hw, tu, &s, m, &kk, &far, &r->level, &bytes);
             r->bytes = bytes;
             double eff = cq__cost_eff(hw, kk.kclass, kk.fallback);
             if (eff <= 0)
@@ -367,11 +380,13 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
                 r->compute_ns += (double)kk.macs / rate;
                 r->memory_ns = mem;
+                r->memory_far_ns = far;
             } else {
                 r->memory_ns = mem / eff; /* memory-bound ops reach eff of the bandwidth */
+                r->memory_far_ns = far / eff;
             }
             if (!o.memory) {
-                r->memory_ns = 0;
+                r->memory_ns = r->memory_far_ns = 0;
                 r->level = 0;
             }
             r->cvt_ns = cvt_ns(hw, kk.cvt_kind, kk.cvt_elems, tu);

@@ -19,11 +19,12 @@
  *            DequantizeLinear, the requantize epilogue of QLinear*, the f32
  *            -> bf16 rounding of a bf16 kernel's inputs), elements / profile
  *            cvt rate.
- *   total    with c = compute + cvt and m = memory: max(c, m) + (1 - overlap)
- *            min(c, m) + profile node_ns; overlap 0 (the default: the sum)
- *            was measured better than 1 (the roofline maximum) on this
- *            host's zoo (docs/cost-model.md, "Validation"). bound names the
- *            largest of c, m and node_ns.
+ *   total    with c = compute + cvt, m = memory and f its part from the
+ *            shared levels and DRAM: max(c, m - f) + f + profile node_ns (the
+ *            private levels' traffic overlaps the arithmetic, the far one
+ *            adds), or with opts.overlap = 1 the roofline max(c, m);
+ *            docs/cost-model.md, "Validation", compares them. bound names
+ *            the largest of c, m and node_ns.
  * Every constant comes from the profile; nothing is fitted per model.
  *
  *     cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
@@ -65,9 +66,11 @@ typedef struct cq_cost_opts {
      * steady state (weights and activations of the previous run in cache
      * where they fit); 0 a cold first run. */
     int warm;
-    /* How much of the shorter of compute and memory hides under the longer,
-     * in [0, 1]: ns = max(c, m) + (1 - overlap) min(c, m). 1 is the roofline
-     * maximum, 0 (the default) the sum: measured better on this host's zoo
+    /* How much of the far memory traffic (shared levels, DRAM) hides under
+     * the arithmetic, in [0, 1]: with c = compute + cvt, m = memory, f its
+     * far part, ns = overlap max(c, m) + (1 - overlap) (max(c, m - f) + f).
+     * 1 is the roofline maximum; 0 (the default) lets only the private
+     * levels' traffic overlap: measured better on this host's zoo
      * (docs/cost-model.md, "Validation"). */
     double overlap;
 } cq_cost_opts;
@@ -88,6 +91,7 @@ typedef struct cq_cost_row {
     int level;              /* where most of the bytes came from: 0 L1, ...,
                              * hw->n_cache - 1 the last cache, hw->n_cache DRAM */
     double compute_ns, memory_ns, cvt_ns, overhead_ns;
+    double memory_far_ns;   /* the part of memory_ns from the shared levels and DRAM */
     double ns;              /* the total */
     cq_cost_bound bound;
     int n_fused;            /* nodes fused into this one (their time is here) */

@@ -13,7 +13,8 @@
 -- as model:profile() gives them): name, op, precision ("int8" | "bf16" |
 -- "fp32"), predicted_ms, bound ("compute" | "memory" | "overhead"), macs, bytes,
 -- then class (the kernel's efficiency class), level ("L1".. | "DRAM": where most
--- bytes came from), compute_ms, memory_ms, cvt_ms, overhead_ms, tile_eff, fused
+-- bytes came from), compute_ms, memory_ms, memory_far_ms (its part from the shared
+-- levels and DRAM), cvt_ms, overhead_ms, tile_eff, fused
 -- (how many nodes it absorbed), index (the planned graph's node index).
 local calib = require "calq.calib"
 local core = require("calq.core").cost
@@ -38,8 +39,8 @@ end
 -- calq.Model whose shapes are known (run once, or fixed input shapes);
 -- profile: a table, a shipped name or a path; opts: threads (1), memory
 -- (true: false is the ablation without the memory/cache estimator), warm
--- (true: a steady state run after run), overlap (0: compute and memory add;
--- 1: the roofline maximum).
+-- (true: a steady state run after run), overlap (0: the far memory traffic
+-- adds to the arithmetic; 1: the roofline maximum).
 function cost.model(model, prof, opts)
   local p, msg, code = get_profile(prof)
   if not p then return nil, msg, code end
@@ -227,8 +228,8 @@ end
 -- "op", "precision", "predicted_ms", "bound", "macs", "bytes", then the rest}]}.
 function cost.json(r)
   local first = { "name", "op", "precision", "predicted_ms", "bound", "macs", "bytes" }
-  local rest = { "class", "level", "compute_ms", "memory_ms", "cvt_ms", "overhead_ms", "tile_eff",
-                 "fused", "index" }
+  local rest = { "class", "level", "compute_ms", "memory_ms", "memory_far_ms", "cvt_ms",
+                 "overhead_ms", "tile_eff", "fused", "index" }
   local nodes = {}
   for _, n in ipairs(r.nodes) do
     local parts = {}

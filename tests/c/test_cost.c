@@ -162,16 +162,24 @@ static void test_memory_levels(void **state)
     assert_int_equal(cq_cost_exec(e, &hw, &o, &a, &err), CQ_OK);
     assert_true(a.rows[0].memory_ns == 0);
     assert_true(a.total_ns < r.total_ns);
-    /* the default adds compute and memory; overlap 1 is the roofline max */
+    /* L2 is private: its traffic overlaps the arithmetic, nothing is far */
     const cq_cost_row *w = &r.rows[0];
     double work = w->compute_ns + w->cvt_ns;
     assert_true(work > 0);
-    assert_true(fabs(w->ns - (work + w->memory_ns)) < 1e-6);
+    assert_true(w->memory_far_ns == 0);
+    assert_true(fabs(w->ns - fmax(work, w->memory_ns)) < 1e-6);
+    /* cold, x comes from DRAM: that part adds; overlap 1 is the roofline max */
+    const cq_cost_row *wc = &c.rows[0];
+    double far = wc->memory_far_ns, near = wc->memory_ns - far;
+    assert_true(fabs(far - (double)b / 10) < 1e-6);
+    assert_true(fabs(wc->ns - (fmax(work, near) + far)) < 1e-6);
     o = (cq_cost_opts)CQ_COST_OPTS_DEFAULT;
     o.overlap = 1;
+    o.warm = 0;
     cq_cost mx;
     assert_int_equal(cq_cost_exec(e, &hw, &o, &mx, &err), CQ_OK);
-    assert_true(fabs(mx.rows[0].ns - fmax(work, w->memory_ns)) < 1e-6);
+    assert_true(fabs(mx.rows[0].ns - fmax(work, wc->memory_ns)) < 1e-6);
+    assert_true(mx.rows[0].ns <= wc->ns + 1e-9);
     cq_cost_free(&mx);
     o.overlap = 1.5;
     assert_int_equal(cq_cost_exec(e, &hw, &o, &mx, &err), CQ_EINVAL);
