@@ -115,8 +115,11 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
                 k->flops += s.k * s.pix * s.groups;
         }
     } else if (bf16) {
+        /* without bf16 hardware calq runs the f32 paths on rounded operands
+         * (kern.h): f32 weights, f32 tiles, the profile's bf16_conv factor */
+        int native = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0;
         k->kclass = "bf16_conv";
-        k->weight_esize = 2;
+        k->weight_esize = native ? 2 : 0;
         /* AMX (kern_convpm_bf16_amx.c): A tiles of up to 16 pixels of one
          * output row (a row in equal chunks of <= 16) x 32 channels of one tap,
          * sums of 32 output channels; else vdpbf16ps pixel-major tiles (7
@@ -124,7 +127,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->amx = hw->amx;
         k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 32) * fill(s.cin, 32)
                               : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
-                                    fill(s.k, 2);
+                                    (native ? fill(s.k, 2) : 1.0);
         /* the kernel rounds its input to bf16 itself: inside the efficiency
          * the probe measured, not a conversion node */
     } else {
@@ -183,7 +186,7 @@ static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__
         k->cvt_elems = y->ndim >= 0 ? numel(y) : 0;
     } else if (k->precision == CQ_BF16 && b->data) {
         k->kclass = "bf16_gemm";
-        k->weight_esize = 2;
+        k->weight_esize = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0 ? 2 : 0;
     } else {
         k->precision = CQ_F32;
         k->kclass = "f32_gemm";
