@@ -160,7 +160,8 @@ double cq_probe_clock_ghz(double ms, int reps)
     return 8.0 * (double)n / best * 1e-9;
 }
 
-static double read_scalar(const void *buf, size_t bytes, long passes)
+__attribute__((no_sanitize_address)) static double read_scalar(const void *buf, size_t bytes,
+                                                                long passes)
 {
     const uint64_t *p = buf;
     size_t n = bytes / 8;

@@ -191,13 +191,13 @@ static void test_probe_memory(void **state)
     memset(a, 1, small);
     memset(b, 1, big);
     double l1 = cq_probe_read_bw(a, small, 5, 3), mem = cq_probe_read_bw(b, big, 20, 1);
-    if (!(l1 > 3 * mem))
-        fail_msg("L1 read %.3g B/s is not well above DRAM's %.3g", l1, mem);
     double lat1 = cq_probe_latency_ns(a, small, 100000), latm = cq_probe_latency_ns(b, big, 100000);
-    if (!(latm > 4 * lat1))
-        fail_msg("DRAM latency %.3g ns is not well above L1's %.3g", latm, lat1);
     cq_free(a);
     cq_free(b);
+    if (!(l1 > 3 * mem))
+        fail_msg("L1 read %.3g B/s is not well above DRAM's %.3g", l1, mem);
+    if (!(latm > 4 * lat1))
+        fail_msg("DRAM latency %.3g ns is not well above L1's %.3g", latm, lat1);
     cq_probe_cache c[CQ_PROBE_MAX_CACHE];
     int n = cq_probe_caches(c, CQ_PROBE_MAX_CACHE);
     for (int i = 1; i < n; i++)
