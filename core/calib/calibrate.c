@@ -54,12 +54,12 @@ static int maybe_f32(const cq_value *v) { return !v->data && (!v->has_type || v-
  * activation's output, never v. The executor fuses the same pairs where it
  * knows statically that they run on floats; this decides by structure, so
  * the observed set does not depend on how much shape inference knew. */
-static int act_folded(const cq_graph *g, int v)
+static int act_folded(const cq_graph *g, const cq_graph_uses *uses, int v)
 {
     const cq_value *val = &g->values[v];
-    int a;
-    if (val->producer < 0 || val->is_output || cq_graph_consumers(g, v, &a, 1) != 1)
+    if (val->producer < 0 || val->is_output || cq_graph_uses_count(uses, v) != 1)
         return 0;
+    int a = cq_graph_uses_list(uses, v)[0];
     const cq_node *p = &g->nodes[val->producer], *an = &g->nodes[a];
     const cq_op *pop = cq_op_find(p->op_type, p->domain), *aop = cq_op_find(an->op_type, an->domain);
     cq_act act;
@@ -155,13 +155,20 @@ cq_calib *cq_calib_new(cq_graph *g, const cq_calib_opts *opts, cq_err *err)
         cq_errf(err, CQ_ENOMEM, "calibration: out of memory");
         goto fail;
     }
+    /* who reads each value, asked once per value: an index, so that this
+     * stays linear in the node count */
+    cq_graph_uses uses;
+    if (cq_graph_uses_build(g, &uses, err))
+        goto fail;
     int any = 0;
     for (int v = 0; v < g->n_values; v++) {
         const cq_value *val = &g->values[v];
         c->cand[v] = c->cand[v] && maybe_f32(val) &&
-                     (val->is_input || (cq_exec_value_written(c->e, v) && !act_folded(g, v)));
+                     (val->is_input ||
+                      (cq_exec_value_written(c->e, v) && !act_folded(g, &uses, v)));
         any |= c->cand[v];
     }
+    cq_graph_uses_free(&uses);
     if (!any) {
         cq_errf(err, CQ_EINVAL, "calibration: the model has no float tensor computed from its "
                 "inputs to observe");
