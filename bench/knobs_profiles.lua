@@ -56,9 +56,24 @@ for gi, g in ipairs(G) do
     changed = changed + (a ~= b and 1 or 0)
     local n = st.gs.nodes[g.node]
     local ta, tb = res[1].problem.time[gi], res[2].problem.time[gi]
-    print(("%-34s %-10s | %-6s %8s %8s %8s | %-6s %8s %8s %8s"):format((n.name or ""):sub(1, 34), n.op_type,
+    local name = n.name or ""
+    if #name > 34 then name = ".." .. name:sub(-32) end
+    print(("%-34s %-10s | %-6s %8s %8s %8s | %-6s %8s %8s %8s"):format(name, n.op_type,
       P[a], ms(ta[1]), ms(ta[2]), ms(ta[3]), P[b], ms(tb[1]), ms(tb[2]), ms(tb[3])))
   end
+end
+-- the why in one line a profile: where each precision is the fastest alone
+for k, r in ipairs(res) do
+  local fast = { 0, 0, 0 }
+  for gi, g in ipairs(G) do
+    if g.decide then
+      local t, b = r.problem.time[gi], 3
+      for p = 1, 2 do if t[p] < t[b] then b = p end end
+      fast[b] = fast[b] + 1
+    end
+  end
+  print(("%s: the fastest precision alone (conversions aside): int8 for %d groups, bf16 for %d, fp32 for %d"):format(
+    res[k].name, fast[1], fast[2], fast[3]))
 end
 print(("%d groups change precision (ms: each group's predicted time at each precision, conversions on its edges not included)"):format(changed))
 knobs.close(st)

@@ -123,6 +123,10 @@ function M.problem(gs, costs, noise, convert, budget, floor, fixed)
       local s = noise[g.node] or {}
       z[1] = s.int8 or 0
       if s.bf16 == false or s.bf16 == nil then t[2] = HUGE else z[2] = s.bf16 end
+      -- bf16 no faster than fp32 is never worth its noise: calq's bf16 kernels
+      -- take and give f32, so its edges cost what fp32's do (a tie on a profile
+      -- without bf16 hardware, where calq runs fp32 on rounded operands)
+      if t[2] >= t[3] and not (fixed and fixed[gi]) then t[2] = HUGE end
       -- int8 at the model's edges: the input quantized, an output dequantized
       local head = gs.nodes[g.node]
       for _, v in ipairs(head.inputs) do
