@@ -136,13 +136,16 @@ local def_path = out .. "/back256.int8.onnx"           -- calq's defaults, the s
 local def = check(calq.quantize { model = model_path, stats = stats, calib = list, preprocess = "blazeface",
                                   observer = best_obs, sensitivity = o.calib, output = def_path })
 local x = items[1]
--- CPU time (os.clock) of one run, median of 20 after 3: on a shared host the
--- wall clock counts other jobs' time too; one thread, so CPU time is its time
-local function timed(path, bf16)                       -- as calq runs it: lowered, bf16 set
+local function as_run(path, bf16)                      -- as calq runs it: lowered, bf16 set
   local m = check(calq.onnx.load(path))
   if path ~= model_path then check(calq.quant.lower(m)) end
   check(m:set_threads(1))
-  if bf16 and #bf16 > 0 then check(m:set_precision(bf16)) end
+  if bf16 and #bf16 > 0 then check(m:set_precision(bf16)) else check(m:plan()) end
+  return m
+end
+-- CPU time (os.clock) of one run, median of 20 after 3: on a shared host the
+-- wall clock counts other jobs' time too; one thread, so CPU time is its time
+local function timed(m)
   local t = {}
   for k = -2, 20 do
     local c = os.clock()
@@ -150,23 +153,23 @@ local function timed(path, bf16)                       -- as calq runs it: lower
     if k > 0 then t[k] = (os.clock() - c) * 1e3 end
   end
   table.sort(t)
-  local med = (t[10] + t[11]) / 2
-  local pred = check(calq.cost.model(m, prof, { threads = 1 }))
-  m:close()
-  return med, pred.total_ms
+  return (t[10] + t[11]) / 2, check(calq.cost.model(m, prof, { threads = 1 })).total_ms
 end
 local bf16 = {}
 for name, p in pairs(b.precision) do if p == "bf16" then bf16[#bf16 + 1] = { name, "bf16" } end end
-local rows = {}
-local e_def = check(calq.evaluate { task = "blazeface", model = model_path, compare = def_path,
+local runs = { as_run(model_path), as_run(def_path), as_run(qdq_path, bf16) }
+local e_def = check(calq.evaluate { task = "blazeface", model = runs[1], compare = runs[2],
                                     data = test_xml, limit = o.eval_limit })
-local e_knobs = check(calq.evaluate { task = "blazeface", model = model_path, compare = qdq_path,
+local e_knobs = check(calq.evaluate { task = "blazeface", model = runs[1], compare = runs[3],
                                       data = test_xml, limit = o.eval_limit })
-rows[1] = { "fp32", e_def.models[1], ("%d nodes fp32"):format(def.quantizable), timed(model_path) }
-rows[2] = { "int8, calq defaults", e_def.models[2],
-  ("%d int8, %d fp32"):format(def.int8, def.quantizable - def.int8), timed(def_path) }
-rows[3] = { "knobs (" .. prof.name .. ")", e_knobs.models[2],
-  ("%d int8, %d bf16, %d fp32"):format(b.counts.int8, b.counts.bf16, b.counts.fp32), timed(qdq_path, bf16) }
+local rows = {
+  { "fp32", e_def.models[1], ("%d nodes fp32"):format(def.quantizable), timed(runs[1]) },
+  { "int8, calq defaults", e_def.models[2], ("%d int8, %d fp32"):format(def.int8, def.quantizable - def.int8),
+    timed(runs[2]) },
+  { "knobs (" .. prof.name .. ")", e_knobs.models[2],
+    ("%d int8, %d bf16, %d fp32"):format(b.counts.int8, b.counts.bf16, b.counts.fp32), timed(runs[3]) },
+}
+for _, m in ipairs(runs) do m:close() end
 say("\n== 5. BlazeFace back-256 on %d test photos (%d faces), one thread, observer %s",
   e_def.images, e_def.faces, best_obs)
 say("%-36s %6s %7s %4s %9s %9s  %s", "model", "AP@0.5", "found", "FP", "CPU ms", "pred ms", "layers")
