@@ -234,7 +234,9 @@ typedef struct cq_convt2d_plan cq_convt2d_plan;
 
 /* As cq_conv2d_plan_new: w_count = c_in * (c_out / groups) * kh * kw. The
  * algorithm is sgemm (W^T x X into columns; the AVX-512 sgemm on W^T packed
- * here under the same rule as Conv2d) + col2im. NULL on failure. */
+ * here under the same rule as Conv2d, split over the kernel threads) +
+ * col2im. NULL on failure. The scratch depends on the kernel threads: ask
+ * again after cq_kern_set_threads. */
 cq_convt2d_plan *cq_convt2d_plan_new(const cq_convt2d_params *p, const float *w, size_t w_count,
                                      const float *bias, size_t bias_count, cq_err *err);
 size_t cq_convt2d_scratch_bytes(const cq_convt2d_plan *pl);

@@ -1,7 +1,9 @@
 /* kern_convt.c - ConvTranspose2d: per image and group one sgemm
  * (W_g^T x X_g into a column matrix), then col2im scatters the columns into
- * the NCHW output (see kern.h). */
+ * the NCHW output (see kern.h); with AVX-512 both split over the kernel
+ * threads by blocks of output channels. */
 #include "kern/kern_internal.h"
+#include "base/par.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -16,7 +18,6 @@ struct cq_convt2d_plan {
     float *ap;   /* per group, W_g^T packed for the AVX-512 sgemm */
     int64_t ap_group;
     size_t col_bytes;
-    size_t scratch;
 };
 
 cq_convt2d_params cq_convt2d_params_default(void)
@@ -129,11 +130,18 @@ cq_convt2d_plan *cq_convt2d_plan_new(const cq_convt2d_params *p, const float *w,
     }
     cq_free(wt);
     pl->col_bytes = ((size_t)(m * p->h * p->w) * sizeof(float) + 63) / 64 * 64;
-    pl->scratch = pl->col_bytes + cq__sgemm_scratch_avx512();
     return pl;
 }
 
-size_t cq_convt2d_scratch_bytes(const cq_convt2d_plan *pl) { return pl ? pl->scratch : 0; }
+/* The column matrix, then the AVX-512 sgemm's scratch for each kernel
+ * thread. */
+size_t cq_convt2d_scratch_bytes(const cq_convt2d_plan *pl)
+{
+    if (!pl)
+        return 0;
+    size_t t = (size_t)cq_kern_threads();
+    return pl->col_bytes + t * ((cq__sgemm_scratch_avx512() + 63) / 64 * 64);
+}
 
 void cq_convt2d_plan_free(cq_convt2d_plan *pl)
 {
@@ -206,6 +214,49 @@ static void col2im_tiles(const cq_convt2d_params *p, int64_t cog, int64_t ow, co
     }
 }
 
+/* One image and group on the AVX-512 path, shared out over the kernel
+ * threads by blocks of output channels (whole 8-row panels of packed W^T):
+ * each share makes its channels' rows of the column matrix, then scatters
+ * them into its channels of y, so the columns stay in its core's cache. */
+typedef struct convt_job {
+    const cq_convt2d_plan *pl;
+    const float *xg;
+    float *yg, *col;
+    char *slices; /* thread tid's sgemm scratch at slices + tid * slice */
+    size_t slice;
+    int64_t g, cb, units; /* channels per unit, units */
+} convt_job;
+
+static void convt_part(void *ctx, int i, int n, int tid)
+{
+    const convt_job *j = ctx;
+    const cq_convt2d_plan *pl = j->pl;
+    const cq_convt2d_params *p = &pl->p;
+    int64_t kk = p->kh * p->kw, cog = p->c_out / p->groups, cig = p->c_in / p->groups;
+    int64_t HW = p->h * p->w, P = pl->oh * pl->ow;
+    int64_t c0 = j->units * i / n * j->cb, c1 = j->units * (i + 1) / n * j->cb;
+    c1 = c1 < cog ? c1 : cog;
+    if (c1 <= c0)
+        return;
+    cq_act none = {CQ_ACT_NONE, 0.0f, 0.0f};
+    float *col = j->col + c0 * kk * HW, *yc = j->yg + c0 * P;
+    const float *bias = pl->bias ? pl->bias + j->g * cog + c0 : NULL;
+    /* col (rows of channels c0 .. c1 - 1, HW) = W_g^T x X_g */
+    cq__sgemm_avx512((c1 - c0) * kk, HW, cig, pl->ap + j->g * pl->ap_group + c0 * kk * cig, j->xg,
+                     HW, col, HW, NULL, NULL, none, (float *)(j->slices + (size_t)tid * j->slice));
+    if (convt_tiles(p)) {
+        col2im_tiles(p, c1 - c0, pl->ow, col, bias, yc);
+        if (p->act.kind != CQ_ACT_NONE)
+            cq_act_apply_f32(p->act, yc, (c1 - c0) * P);
+        return;
+    }
+    memset(yc, 0, (size_t)((c1 - c0) * P) * sizeof(float));
+    col2im(p, c1 - c0, pl->oh, pl->ow, col, yc);
+    if (bias || p->act.kind != CQ_ACT_NONE)
+        for (int64_t co = 0; co < c1 - c0; co++)
+            cq__kern()->bias_act(bias ? bias[co] : 0.0f, p->act, yc + co * P, P);
+}
+
 cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_count, float *y,
                          size_t y_count, void *scratch, size_t scratch_bytes, cq_err *err)
 {
@@ -218,26 +269,42 @@ cq_status cq_convt2d_run(const cq_convt2d_plan *pl, const float *x, size_t x_cou
                        "%lld), output %zu (expected %lld)", x_count,
                        (long long)(p->n * p->c_in * HW), y_count,
                        (long long)(p->n * p->c_out * P));
-    if (scratch_bytes < pl->scratch || !scratch)
+    size_t need = cq_convt2d_scratch_bytes(pl);
+    if (scratch_bytes < need || !scratch)
         return cq_errf(err, CQ_EINVAL, "convtranspose2d: scratch of %zu bytes, the plan needs "
-                       "%zu", scratch_bytes, pl->scratch);
+                       "%zu", scratch_bytes, need);
     const cq__kern_vtab *k = cq__kern();
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups, m = cog * p->kh * p->kw;
     float *col = scratch;
-    /* as in kern_conv.c: calq's AVX-512 sgemm (one thread here) */
-    int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
-    cq_act none = {CQ_ACT_NONE, 0.0f, 0.0f};
+    if (cq_kern_isa() == CQ_ISA_AVX512) {
+        /* calq's AVX-512 sgemm (as in kern_conv.c), over the kernel threads:
+         * units of cb channels, cb * kh * kw rows a multiple of 8; a share
+         * needs 3e5 flop */
+        int64_t kk = p->kh * p->kw, cb = 8;
+        while (cb > 1 && (cb / 2 * kk) % 8 == 0)
+            cb /= 2;
+        convt_job j = {pl, NULL, NULL, col, (char *)scratch + pl->col_bytes,
+                       (cq__sgemm_scratch_avx512() + 63) / 64 * 64, 0, cb, (cog + cb - 1) / cb};
+        double most = 2.0 * (double)m * (double)HW * (double)cig / 3e5;
+        int t = cq_kern_threads();
+        int n = most < 2.0 ? 1 : most < (double)t ? (int)most : t;
+        n = (int64_t)n < j.units ? n : (int)j.units;
+        for (int64_t img = 0; img < p->n; img++)
+            for (int64_t g = 0; g < p->groups; g++) {
+                j.xg = x + (img * p->c_in + g * cig) * HW;
+                j.yg = y + (img * p->c_out + g * cog) * P;
+                j.g = g;
+                cq_par_run(n, convt_part, &j);
+            }
+        return CQ_OK;
+    }
     for (int64_t img = 0; img < p->n; img++)
         for (int64_t g = 0; g < p->groups; g++) {
             const float *xg = x + (img * p->c_in + g * cig) * HW;
             float *yg = y + (img * p->c_out + g * cog) * P;
             /* col (m, HW) = W_g^T (m, cig) x X_g (cig, HW); W_g is stored (cig, m) */
-            if (avx512)
-                cq__sgemm_avx512(m, HW, cig, pl->ap + g * pl->ap_group, xg, HW, col, HW, NULL, NULL,
-                                 none, (float *)((char *)scratch + pl->col_bytes));
-            else
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig,
-                            1.0f, pl->w + g * cig * m, (int)m, xg, (int)HW, 0.0f, col, (int)HW);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)HW, (int)cig,
+                        1.0f, pl->w + g * cig * m, (int)m, xg, (int)HW, 0.0f, col, (int)HW);
             if (convt_tiles(p)) {
                 col2im_tiles(p, cog, ow, col, pl->bias ? pl->bias + g * cog : NULL, yg);
                 if (p->act.kind != CQ_ACT_NONE)
