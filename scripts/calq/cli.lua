@@ -57,6 +57,7 @@ local modules = {
   "report",
   "cost",
   "probe",
+  "bench",
 }
 
 for _, name in ipairs(modules) do
