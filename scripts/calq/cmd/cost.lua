@@ -30,7 +30,9 @@ model runs once here, on synthetic inputs, so every shape is known.
   --json               {"total_ms": T, "nodes": [{"name", "op", "precision",
                        "predicted_ms", "bound", "macs", "bytes", ...}, ...]}
 
-Profiles shipped: ]] .. table.concat(profile.list(), ", ")
+The shipped profiles are recipes/profiles/*.lua (calq.profile.list());
+`calq probe --output FILE.lua` writes this host's. docs/cost-model.md says
+how each node's time is estimated.]]
 
 local function fail(fmt, ...) error(PROG .. ": " .. fmt:format(...), 0) end
 
