@@ -9,7 +9,7 @@ local quant = require "calq.quant"
 local usage = [[
 usage: calq infer MODEL.onnx --input NAME=FILE ... --output DIR [--threads N] [--profile]
                   [--no-lower] [--precision bf16|fp32] [--max-tensor-bytes N]
-                  [--max-model-bytes N] [--max-nodes N]
+                  [--max-model-bytes N] [--max-nodes N] [--json]
 
 FILE is a .npy (or an ONNX TensorProto .pb). A model with one input also
 takes --input FILE. Each output is written as DIR/NAME.npy (characters other
@@ -21,6 +21,9 @@ Model:set_precision).
 make calq allocate (calq.onnx.load's limits; 4 GiB per tensor, 2 GiB per
 model, 4000000 nodes by default): a model past one is refused with a message
 naming the tensor and the limit.
+--json prints {model, lowered, outputs = [{name, dtype, shape, file}], profile
+(with --profile: [{op_type, name, ms, fused}]), memory = {peak_bytes,
+bytes_without_reuse}, kept (float products of a QDQ model)} instead of the text.
 
 A QDQ model (QuantizeLinear / DequantizeLinear, as `calq quantize` and other
 tools write them) runs in calq's integer form (calq.quant.lower: QLinearConv,
@@ -54,6 +57,7 @@ local function run(argv)
     max_tensor_bytes = { type = "integer" },
     max_model_bytes = { type = "integer" },
     max_nodes = { type = "integer" },
+    json = { type = "boolean" },
   }, "calq infer")
   for _, k in ipairs { "max_tensor_bytes", "max_model_bytes", "max_nodes" } do
     if opts[k] and opts[k] < 1 then misuse("--%s must be a positive integer", k:gsub("_", "-")) end
@@ -71,14 +75,15 @@ local function run(argv)
     max_tensor_bytes = opts.max_tensor_bytes, max_model_bytes = opts.max_model_bytes,
     max_nodes = opts.max_nodes })
   if not model then fail("%s", msg) end
-  local report
+  local report, lowered = nil, 0
   if not opts.no_lower then
     local count, rep = quant.lower(model)
     if not count then fail("%s: %s", path, rep) end
     if count > 0 or #rep.kept > 0 then report = rep end -- a QDQ model
-    if report then
+    if report and not opts.json then
       print(("%s: %d nodes lowered to calq's integer kernels"):format(path, count))
     end
+    lowered = count
   end
   local names = {}
   for _, v in ipairs(model:inputs()) do names[#names + 1] = v.name or v end
@@ -109,11 +114,31 @@ local function run(argv)
   local onames = {}
   for name in pairs(out) do onames[#onames + 1] = name end
   table.sort(onames)
+  local written = {}
   for _, name in ipairs(onames) do
     local file = opts.output .. "/" .. name:gsub("[^%w%.%-_]", "_") .. ".npy"
     local okw, werr = cio.npy_write(file, out[name])
     if not okw then fail("%s", werr) end
-    print(("%s %s -> %s"):format(name, tostring(out[name]):match("^[^\n]*"), file))
+    written[#written + 1] = { name = name, dtype = out[name]:dtype(), shape = out[name]:shape(), file = file }
+    if not opts.json then print(("%s %s -> %s"):format(name, tostring(out[name]):match("^[^\n]*"), file)) end
+  end
+  if opts.json then
+    local json = require "calq.json"
+    local prof = json.null
+    if opts.profile then
+      prof = {}
+      for _, p in ipairs(model:profile()) do
+        prof[#prof + 1] = { op_type = p.op_type, name = p.name, ms = p.ms, fused = p.fused == true }
+      end
+    end
+    local peak, naive = model:memory()
+    local kept = {}
+    for _, k in ipairs(report and report.kept or {}) do
+      kept[#kept + 1] = { node = k.node, op_type = k.op_type, reason = k.reason }
+    end
+    print(json.encode { model = path, lowered = lowered, outputs = written, profile = prof,
+                        memory = { peak_bytes = peak or 0, bytes_without_reuse = naive or 0 }, kept = kept })
+    return 0
   end
   if opts.profile then
     for _, p in ipairs(model:profile()) do

@@ -12,7 +12,7 @@ policy_names = table.concat(policy_names, ", ")
 
 local usage = [[
 usage: calq sample --annotations FILE --format FORMAT --size N
-                   [--threshold T] [--seed S] [--policy NAME] --output LIST
+                   [--threshold T] [--seed S] [--policy NAME] --output LIST [--json]
 
 Reads the annotations (repeat --annotations to merge several sets; give one
 --format for all or one per --annotations), chooses a calibration set and
@@ -37,6 +37,10 @@ after (calq quantize copies them into its run folder for calq report).
                     with their count and a few of their paths on stderr)
   --allow-short     write a set smaller than --size (or empty) and exit 0;
                     by default that is an error (exit 1) and nothing is written
+  --json            print {annotations, images, boxes, missing, missing_examples,
+                    policy, seed, size, threshold, candidates, chosen, before,
+                    after (images by object count 0..16+), output, counts_file}
+                    instead of the report
 
 Exit codes: 0 done, 1 bad input (the message names the file and place), 2 usage.]]
 
@@ -137,6 +141,7 @@ local function run(argv)
     image_root = { type = "string" },
     keep_missing = { type = "boolean" },
     allow_short = { type = "boolean" },
+    json = { type = "boolean" },
   }, "calq sample")
   for _, f in ipairs(opts.format) do
     local known = false
@@ -151,7 +156,8 @@ local function run(argv)
   local policy = make_policy(opts)
   local ds = load_sets(opts)
 
-  local out = io.stdout
+  -- with --json the text lines are dropped and one JSON object is printed at the end
+  local out = opts.json and { write = function() end } or io.stdout
   out:write(("calq sample: %d images, %d boxes from %s\n"):format(
     #ds, ds:issues().boxes, table.concat(opts.annotations, ", ")))
   local issues = ds:issues()
@@ -197,6 +203,26 @@ local function run(argv)
   end
   write_list(opts.output, ds, idx)
   write_counts(opts, ds, cand, idx, policy.name)
+  if opts.json then
+    local json = require "calq.json"
+    local function counts(h)
+      local t = {}
+      for c = 0, 16 do t[c + 1] = h[c] or 0 end
+      return t
+    end
+    print(json.encode {
+      annotations = opts.annotations, images = #ds, boxes = issues.boxes,
+      boxes_outside = issues.boxes_outside, boxes_ignored = issues.boxes_ignored,
+      boxes_dropped = issues.boxes_dropped, missing = #missing,
+      missing_examples = table.move(missing, 1, math.min(#missing, MISSING_SHOWN), 1, {}),
+      missing_kept = opts.keep_missing == true, policy = policy.name, seed = opts.seed,
+      size = opts.size or json.null, threshold = opts.threshold, candidates = cand and #cand or #ds,
+      chosen = #idx, before = counts(ds:histogram(cand)), after = counts(ds:histogram(idx)),
+      output = opts.output, counts_file = require("calq.rundir").sample_report_path(opts.output),
+    })
+    ds:close()
+    return 0
+  end
   out:write(("  seed %d, policy %s\n"):format(opts.seed, policy.name))
   out:write(sampler.format_report(rep, "  "), "\n")
   out:write(("  wrote %d path%s to %s\n"):format(#idx, #idx == 1 and "" or "s", opts.output))
