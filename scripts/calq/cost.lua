@@ -17,7 +17,6 @@
 -- levels and DRAM), cvt_ms, overhead_ms, tile_eff, fused
 -- (how many nodes it absorbed), index (the planned graph's node index).
 local calib = require "calq.calib"
-local core = require("calq.core").cost
 local json = require "calq.json"
 local onnx = require "calq.onnx"
 local profile = require "calq.profile"
@@ -25,7 +24,10 @@ local quant = require "calq.quant"
 local rng = require "calq.rng"
 local tensor = require "calq.tensor"
 
-local cost = {}
+-- The C half (core.cost: model, convert, edge_cvt) is this table; model and
+-- convert are wrapped here to take a profile name or path too.
+local cost = require("calq.core").cost
+local core = { model = cost.model, convert = cost.convert }
 
 local function get_profile(p)
   if type(p) == "table" then return p end
@@ -55,9 +57,8 @@ function cost.convert(prof, kind, elements, threads)
   return core.convert(p, kind, elements, threads)
 end
 
---- cost.edge_cvt(from, to) -> the conversion kind an edge from a node at
+-- cost.edge_cvt(from, to) (C) -> the conversion kind an edge from a node at
 -- precision `from` to one at `to` needs in calq's executor, or nil.
-cost.edge_cvt = core.edge_cvt
 
 -- A uniform [-1, 1) tensor of shape (bench/zoo_profile.lua's pattern).
 local function synthetic(shape, seed)
