@@ -28,7 +28,7 @@ describe("calq.cli", function()
       assert.truthy(run(""):find("^usage: calq COMMAND.*\nrc=2\n$"))
       assert.equal("calq: unknown command 'frobnicate' (calq help lists them)\nrc=2\n", run("frobnicate"))
       assert.equal("calq: unknown command 'frobnicate' (calq help lists them)\nrc=2\n", run("help frobnicate"))
-      for _, c in ipairs{ "sample", "mosaic", "conform", "infer", "eval", "calibrate", "merge", "quantize" } do
+      for _, c in ipairs{ "sample", "mosaic", "conform", "infer", "eval", "calibrate", "merge", "quantize", "bench" } do
         assert.equal(("calq %s: unknown option --frobnicate\nrc=2\n"):format(c), run(c .. " x --frobnicate"), c)
       end
     end)
