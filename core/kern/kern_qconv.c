@@ -35,6 +35,9 @@ void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
     cq_free(pl->wt);
     cq_free(pl->compt);
     cq_free(pl->multt);
+    cq_free(pl->wq);
+    cq_free(pl->compq);
+    cq_free(pl->multq);
     cq_free(pl->gq0);
     cq_free(pl->gnq);
     cq_free(pl->goff);
@@ -198,7 +201,10 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         ok = (pl->wd = cq_alloc(nw)) != NULL && (pl->comp = cq_alloc(nv * 4)) != NULL &&
              (pl->multp = cq_alloc(nv * 4)) != NULL &&
              (pl->wt = cq_alloc((size_t)(pl->nq * c->kw * 64))) != NULL &&
-             (pl->compt = cq_alloc(64)) != NULL && (pl->multt = cq_alloc(64)) != NULL;
+             (pl->compt = cq_alloc(64)) != NULL && (pl->multt = cq_alloc(64)) != NULL &&
+             (!pl->tail || ((pl->wq = cq_alloc(2 * 3 * 256)) != NULL &&
+                            (pl->compq = cq_alloc(256)) != NULL &&
+                            (pl->multq = cq_alloc(256)) != NULL));
         if (ok) {
             cq__qconv_dw_avx512_pack(pl, w);
             pl->per = r64(cq__qconv_dw_avx512_scratch(pl));

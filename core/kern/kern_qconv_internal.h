@@ -55,6 +55,11 @@ struct cq_qconv2d_plan {
     int8_t *wt;           /* tail weights [quad][kx][16 channels][4 taps of the quad] */
     int32_t *compt;       /* tail: 16, channel order */
     float *multt;         /* tail: 16, channel order */
+    int8_t *wq;           /* tail, for kern_qconv_dw3_avx512.c (one quad, kw 3): the tail's
+                           * 16 channels as a chunk of 4 pixels (pix 4 of c 16), both
+                           * blocks: [2][kx][4 vectors][16 x 4], lane order */
+    int32_t *compq;       /* tail: 64, that lane order */
+    float *multq;         /* tail: 64, that lane order */
     int8_t *wd;           /* AVX-512: [chunk][quad][kx][4 vectors][16 x 4] (lane order
                            * below), with one quad (kh <= 3) then the same with the taps
                            * one byte up ([0 w0 w1 w2]); AVX2: int16 [kh * kw][c] */

@@ -477,7 +477,8 @@ static void test_kern_qconv_errors(void **state)
 
 /* Depthwise 3x3, stride 1 (kern_qconv_dw3_avx512.c's two-row passes): channels
  * that run 16 and 32 per pixel vector, 64-channel chunks with partial last
- * ones and a 16-channel tail; widths and heights from 1 (one row, one pixel,
+ * ones and tails of 16 or fewer channels (after chunks or alone: 4 pixels a
+ * vector on rows copied compactly); widths and heights from 1 (one row, one pixel,
  * odd row counts for the last pass), every pad from 0 to 2, batch 2, u8 / s8,
  * residual on and off, the plain epilogue (zero point 0, the whole range); one
  * and two threads split the rows at odd places. */
@@ -485,9 +486,9 @@ static void test_kern_qconv_dw3(void **state)
 {
     (void)state;
     kt_rng r = {0x452821e638d01377ull};
-    static const int64_t chans[] = {16, 32, 64, 144, 48, 80, 96, 128, 17, 33, 200};
-    for (int it = 0; it < 66; it++) {
-        int64_t ch = chans[it % 11];
+    static const int64_t chans[] = {16, 32, 64, 144, 48, 80, 96, 128, 17, 33, 200, 136, 8, 5, 12};
+    for (int it = 0; it < 90; it++) {
+        int64_t ch = chans[it % 15];
         cq_qconv2d_params p = shape(kt_int(&r, 1, 2), ch, kt_int(&r, 1, 13), kt_int(&r, 1, 19),
                                     ch, 3, 1, 1, ch);
         p.c.pad_top = kt_int(&r, 0, 2);

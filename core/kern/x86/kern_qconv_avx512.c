@@ -18,8 +18,8 @@
  * channel order (packs of dwords then words undo the lane order), the same
  * float operations as cq_requantize; a residual runs in channel order after
  * a 4 x 4 transpose of 128-bit lanes. 3x3 kernels of stride 1 and dilation 1
- * run kern_qconv_dw3_avx512.c's two-row passes instead (their 64-channel
- * chunks; a 16-channel tail stays here). */
+ * run kern_qconv_dw3_avx512.c's two-row passes instead (a 16-channel tail
+ * too, as a chunk of 4 pixels). */
 #include "kern/kern_qconv_internal.h"
 #include "kern/x86/kern_qconv_x86.h"
 
@@ -109,6 +109,23 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
                 pl->wt[(t * 16 + d) * 4 + k] = pl->wd[(((b * nq * kw + t) * 4 + d / 4) * 16 +
                                                        d % 4) * 4 + k];
     }
+    /* and, for kern_qconv_dw3_avx512.c, as a chunk of 4 pixels of 16 channels:
+     * lane (j, 4 L + i) is tail channel 4 j + i of pixel L; block 1 [0 w0 w1 w2] */
+    if (pl->tail && nq == 1 && kw == 3)
+        for (int64_t j = 0; j < 4; j++)
+            for (int64_t l = 0; l < 16; l++) {
+                int64_t d = 4 * j + l % 4;
+                pl->compq[j * 16 + l] = pl->compt[d];
+                pl->multq[j * 16 + l] = pl->multt[d];
+                for (int64_t kx = 0; kx < 3; kx++) {
+                    int8_t *a = pl->wq + ((kx * 4 + j) * 16 + l) * 4, *b2 = a + 768;
+                    const int8_t *t = pl->wt + (kx * 16 + d) * 4;
+                    for (int64_t k = 0; k < 4; k++) {
+                        a[k] = t[k];
+                        b2[k] = k ? t[k - 1] : 0;
+                    }
+                }
+            }
 }
 
 /* 3x3, stride 1, dilation 1: kern_qconv_dw3_avx512.c's two-row passes */
@@ -132,7 +149,8 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
     const cq_conv2d_params *c = &pl->p.c;
     size_t b = buf_bytes(pl);
     if (dw3(pl))
-        b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64);
+        b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64 +
+                      (pl->tail ? 5 * ((c->w * 16 + 63) / 64 * 64) : 0));
     return b;
 }
 
@@ -431,16 +449,17 @@ void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const vo
     E.s8 = p->y_dt == CQ_S8;
     E.no_min = pl->no_min;
     E.res = res != NULL;
-    int64_t nb = pl->nch - (pl->tail ? 1 : 0), three = dw3(pl);
-    if (three && nb > 0) {
-        uint8_t *zl = buf + buf_bytes(pl);
+    int64_t nb = pl->nch - (pl->tail ? 1 : 0);
+    if (dw3(pl)) {
+        uint8_t *zl = buf + buf_bytes(pl), *sink = zl + (c->w * c->c_in + 63) / 64 * 64;
         memset(zl, (uint8_t)p->x_zp, (size_t)(c->w * c->c_in));
-        cq__qconv_dw3_avx512_rows(pl, &E, x, res, y, r0, r1, nb, zl,
-                                  zl + (c->w * c->c_in + 63) / 64 * 64);
+        cq__qconv_dw3_avx512_rows(pl, &E, x, res, y, r0, r1, nb, zl, sink,
+                                  sink + (ow * C + 63) / 64 * 64);
+        return;
     }
     for (int64_t r = r0; r < r1; r++) {
         int64_t img = r / oh, oy = r % oh, obase = (img * oh + oy) * ow * C;
-        for (int64_t b = 0; b < (three ? 0 : nb); b++) {
+        for (int64_t b = 0; b < nb; b++) {
             int64_t c0 = b * 64, cn = C - c0 < 64 && pl->pix == 1 ? C - c0 : 64;
             __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
             for (int64_t q = 0; q < pl->nq; q++)

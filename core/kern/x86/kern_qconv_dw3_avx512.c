@@ -20,6 +20,12 @@
  * row; column tap kx is the pair of vectors shifted by kx pixels (valignd of
  * 16 / pix dwords per pixel).
  *
+ * A tail of 16 or fewer channels after the chunks (pl->tail: 144 = 2 x 64 +
+ * 16) runs the same way as 16 channels: its input rows are copied compactly
+ * (16 bytes a pixel, flipped to u8; a ring of 4 rows, each copied once per
+ * thread) and a vector's 4 pixels are stored c_out bytes apart. 144@56's tail
+ * took 0.021 ms of 0.058 as 16-channel vectors per pixel (kern_qconv_avx512.c).
+ *
  * Padding is the zero point (x_zp, + 128 for s8 input, which runs as u8 =
  * x ^ 0x80): rows outside the input read a row of zero-point bytes (zl),
  * columns outside it are masked loads filled with it; the plan's
@@ -31,6 +37,7 @@
 #include "kern/x86/kern_qconv_x86.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define AI static inline __attribute__((always_inline))
 
@@ -110,21 +117,25 @@ AI ent shifted(ent a, ent b, const int d)
     a3 = _mm512_dpbusd_epi32(a3, (e).v3, _mm512_load_si512(wa + (kx) * 256 + 192));           \
     b3 = _mm512_dpbusd_epi32(b3, (e).v3, _mm512_load_si512(wb + (kx) * 256 + 192));
 
-/* One chunk of a pass: rows[4] the input rows at the chunk's first channel;
- * wa, wb the two weight blocks, cp, mp the compensation and multipliers (lane
- * order); ya, yb (ra, rb) the two output (residual) rows at the chunk's first
- * channel; m the chunk's channels (P 1). */
+/* One chunk of a pass: rows[4] the input rows at the chunk's first channel
+ * (C bytes a pixel); wa, wb the two weight blocks, cp, mp the compensation
+ * and multipliers (lane order); ya, yb (ra, rb) the two output (residual) rows
+ * at the chunk's first channel; m the chunk's channels (P 1). SC: the tail
+ * (P 4 on its rows copied compactly, C 16, FLIP 0: already u8): a vector's 4
+ * pixels go to y c_out bytes apart, channels tm. */
 AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *const *rows,
                const int8_t *wa, const int8_t *wb, const int32_t *cp, const float *mp,
-               __mmask64 m, const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,
-               const int S8, const int NOMIN, const int PLAIN, const int RES, const int P,
-               const int FLIP)
+               __mmask64 m, __mmask16 tm, const uint8_t *ra, const uint8_t *rb, uint8_t *ya,
+               uint8_t *yb, const int S8, const int NOMIN, const int PLAIN, const int RES,
+               const int P, const int FLIP, const int SC)
 {
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t C = c->c_in, W = c->w, pad = c->pad_left, ow = pl->ow, cn = E->cn;
-    int64_t G = (ow + P - 1) / P, os = P * C;
+    int64_t C = SC ? 16 : c->c_in, W = c->w, pad = c->pad_left, ow = pl->ow, cn = E->cn;
+    int64_t OC = c->c_out, G = (ow + P - 1) / P, os = P * (SC ? OC : C);
     const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-    __m512i fill = _mm512_set1_epi8((char)pl->p.x_zp);
+    /* padding: x's zero point, which the flip makes u8 (SC's rows are u8) */
+    uint8_t zpp = (uint8_t)pl->p.x_zp ^ (pl->p.x_dt == CQ_S8 && !FLIP ? 0x80 : 0);
+    __m512i fill = _mm512_set1_epi8((char)zpp);
     __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512i c0 = _mm512_loadu_si512(cp), c1 = _mm512_loadu_si512(cp + 16),
             c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
@@ -150,6 +161,30 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
             DOT2(s1, 1)
             DOT2(s2, 2)
         }
+        if (SC) {
+            int64_t npx = ow - g * P < P ? ow - g * P : P;
+            if (RES) {
+                cq__qdw_epi64_res_px(&pl->p, E, npx, OC, tm, a0, a1, a2, a3, ra + o, ya + o);
+                cq__qdw_epi64_res_px(&pl->p, E, npx, OC, tm, b0, b1, b2, b3, rb + o, yb + o);
+            } else {
+                __m512i qa = cq__qdw_codes64(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, mp);
+                __m512i qb = cq__qdw_codes64(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, mp);
+                _mm_mask_storeu_epi8(ya + o, tm, _mm512_castsi512_si128(qa));
+                _mm_mask_storeu_epi8(yb + o, tm, _mm512_castsi512_si128(qb));
+                if (npx > 1) {
+                    _mm_mask_storeu_epi8(ya + o + OC, tm, _mm512_extracti32x4_epi32(qa, 1));
+                    _mm_mask_storeu_epi8(yb + o + OC, tm, _mm512_extracti32x4_epi32(qb, 1));
+                }
+                if (npx > 2) {
+                    _mm_mask_storeu_epi8(ya + o + 2 * OC, tm, _mm512_extracti32x4_epi32(qa, 2));
+                    _mm_mask_storeu_epi8(yb + o + 2 * OC, tm, _mm512_extracti32x4_epi32(qb, 2));
+                }
+                if (npx > 3) {
+                    _mm_mask_storeu_epi8(ya + o + 3 * OC, tm, _mm512_extracti32x4_epi32(qa, 3));
+                    _mm_mask_storeu_epi8(yb + o + 3 * OC, tm, _mm512_extracti32x4_epi32(qb, 3));
+                }
+            }
+        } else {
         if (P > 1) {
             cn = (ow - g * P < P ? ow - g * P : P) * C;
             mm = cn >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
@@ -160,6 +195,7 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
         } else {
             cq__qdw_epi64(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, mp, mm, ya + o);
             cq__qdw_epi64(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, mp, mm, yb + o);
+        }
         }
         e0 = e1;
         if (P == 1) {
@@ -174,40 +210,65 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
 
 /* The epilogue's choices as constants (kern_qconv_x86.h): s8 out, no clamp
  * before vcvtps2dq, plain; a residual ignores them. */
-#define PASS_FN(name, P, FLIP)                                                                \
+#define PASS_FN(name, P, FLIP, SC)                                                            \
     static void name(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                         \
                      const uint8_t *const *rows, const int8_t *wa, const int8_t *wb,          \
-                     const int32_t *cp, const float *mp, __mmask64 m, const uint8_t *ra,      \
-                     const uint8_t *rb, uint8_t *ya, uint8_t *yb, int plain)                  \
+                     const int32_t *cp, const float *mp, __mmask64 m, __mmask16 tm,           \
+                     const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,          \
+                     int plain)                                                               \
     {                                                                                         \
         if (E->res) {                                                                         \
-            PASS(0, 0, 0, 1, P, FLIP);                                                        \
+            PASS(0, 0, 0, 1, P, FLIP, SC);                                                    \
             return;                                                                           \
         }                                                                                     \
         switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (plain ? 1 : 0)) {                    \
-        case 0: PASS(0, 0, 0, 0, P, FLIP); break;                                             \
-        case 1: PASS(0, 0, 1, 0, P, FLIP); break;                                             \
-        case 2: PASS(0, 1, 0, 0, P, FLIP); break;                                             \
-        case 3: PASS(0, 1, 1, 0, P, FLIP); break;                                             \
-        case 4: PASS(1, 0, 0, 0, P, FLIP); break;                                             \
-        case 5: PASS(1, 0, 1, 0, P, FLIP); break;                                             \
-        case 6: PASS(1, 1, 0, 0, P, FLIP); break;                                             \
-        default: PASS(1, 1, 1, 0, P, FLIP); break;                                            \
+        case 0: PASS(0, 0, 0, 0, P, FLIP, SC); break;                                         \
+        case 1: PASS(0, 0, 1, 0, P, FLIP, SC); break;                                         \
+        case 2: PASS(0, 1, 0, 0, P, FLIP, SC); break;                                         \
+        case 3: PASS(0, 1, 1, 0, P, FLIP, SC); break;                                         \
+        case 4: PASS(1, 0, 0, 0, P, FLIP, SC); break;                                         \
+        case 5: PASS(1, 0, 1, 0, P, FLIP, SC); break;                                         \
+        case 6: PASS(1, 1, 0, 0, P, FLIP, SC); break;                                         \
+        default: PASS(1, 1, 1, 0, P, FLIP, SC); break;                                        \
         }                                                                                     \
     }
-#define PASS(s8, nm, pn, res, p, f)                                                           \
-    pass_t(pl, E, rows, wa, wb, cp, mp, m, ra, rb, ya, yb, s8, nm, pn, res, p, f)
+#define PASS(s8, nm, pn, res, p, f, sc)                                                       \
+    pass_t(pl, E, rows, wa, wb, cp, mp, m, tm, ra, rb, ya, yb, s8, nm, pn, res, p, f, sc)
 
-PASS_FN(pass_p1, 1, 0)
-PASS_FN(pass_p2, 2, 0)
-PASS_FN(pass_p4, 4, 0)
-PASS_FN(pass_p1f, 1, 1)
-PASS_FN(pass_p2f, 2, 1)
-PASS_FN(pass_p4f, 4, 1)
+PASS_FN(pass_p1, 1, 0, 0)
+PASS_FN(pass_p2, 2, 0, 0)
+PASS_FN(pass_p4, 4, 0, 0)
+PASS_FN(pass_p1f, 1, 1, 0)
+PASS_FN(pass_p2f, 2, 1, 0)
+PASS_FN(pass_p4f, 4, 1, 0)
+PASS_FN(pass_tail, 4, 0, 1)
+
+/* The tail's input row iy of image img (16 bytes a pixel, channels tm, u8)
+ * in one of 4 slots of tq (row iy's slot iy % 4; tag: the row it holds);
+ * rows outside the input are the row of zero points z. */
+static const uint8_t *tail_row(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img,
+                               int64_t iy, int64_t c0, __mmask16 tm, uint8_t *tq, int64_t rs,
+                               int64_t *tag, const uint8_t *z)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    if (iy < 0 || iy >= c->h)
+        return z;
+    int64_t s = iy & 3, id = img * c->h + iy, C = c->c_in;
+    uint8_t *d = tq + s * rs;
+    if (tag[s] == id)
+        return d;
+    tag[s] = id;
+    const uint8_t *src = x + id * c->w * C + c0;
+    __m128i f = _mm_set1_epi8(pl->p.x_dt == CQ_S8 ? (char)0x80 : 0);
+    for (int64_t i = 0; i < c->w; i++)
+        _mm_store_si128((__m128i *)(d + 16 * i),
+                        _mm_xor_si128(_mm_maskz_loadu_epi8(tm, src + i * C), f));
+    return d;
+}
 
 void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0, const void *x,
                                const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
-                               const uint8_t *zl, uint8_t *sink)
+                               const uint8_t *zl, uint8_t *sink, uint8_t *tq)
 {
     const cq_qconv2d_params *p = &pl->p;
     const cq_conv2d_params *c = &p->c;
@@ -217,6 +278,11 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
     int plain = p->y_zp == 0 && p->y_min == lo && p->y_max == lo + 255;
     cq__qdw_epi E = *E0;
     int two = 0;
+    /* the tail: 4 row slots of rs bytes, then a row of zero points (u8) */
+    int64_t rs = (c->w * 16 + 63) / 64 * 64, tag[4] = {-1, -1, -1, -1}, tc0 = nb * 64;
+    __mmask16 tm = (__mmask16)((1u << pl->tail) - 1);
+    if (pl->tail)
+        memset(tq + 4 * rs, (uint8_t)p->x_zp ^ (flip ? 0x80 : 0), (size_t)rs);
     for (int64_t r = r0; r < r1; r += two ? 2 : 1) {
         int64_t img = r / oh, oy = r % oh;
         two = r + 1 < r1 && oy + 1 < oh;
@@ -240,14 +306,25 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
             const uint8_t *rac = ra ? ra + c0 : NULL, *rbc = rb ? rb + c0 : NULL;
             void (*fn)(const cq_qconv2d_plan *, const cq__qdw_epi *, const uint8_t *const *,
                        const int8_t *, const int8_t *, const int32_t *, const float *, __mmask64,
-                       const uint8_t *, const uint8_t *, uint8_t *, uint8_t *, int);
+                       __mmask16, const uint8_t *, const uint8_t *, uint8_t *, uint8_t *, int);
             if (P == 1)
                 fn = flip ? pass_p1f : pass_p1;
             else if (P == 2)
                 fn = flip ? pass_p2f : pass_p2;
             else
                 fn = flip ? pass_p4f : pass_p4;
-            fn(pl, &E, rows, wa, wb, cp, mp, m, rac, rbc, ya + c0, yb + c0, plain);
+            fn(pl, &E, rows, wa, wb, cp, mp, m, 0, rac, rbc, ya + c0, yb + c0, plain);
+        }
+        if (pl->tail) {
+            const uint8_t *rows[4];
+            for (int k = 0; k < 4; k++)
+                rows[k] = tail_row(pl, x, img, oy - c->pad_top + k, tc0, tm, tq, rs, tag,
+                                   tq + 4 * rs);
+            E.mult = pl->mult + tc0;
+            E.cn = 64;
+            pass_tail(pl, &E, rows, pl->wq, pl->wq + 768, pl->compq, pl->multq, ~(__mmask64)0,
+                      tm, ra ? ra + tc0 : NULL, rb ? rb + tc0 : NULL, ya + tc0, yb + tc0,
+                      plain);
         }
     }
 }

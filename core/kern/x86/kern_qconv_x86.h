@@ -62,33 +62,35 @@ static inline __attribute__((always_inline)) __m512i cq__qdw_codes16(__m512i a, 
 }
 
 /* 64 codes of one pixel from the 4 sum vectors in the dw lane order
- * (kern_qconv_internal.h; mp: the multipliers in lane order), to y (m: the
- * bytes to store): packs of dwords then words undo the lane order. plain: y_zp
- * is 0 and [y_min, y_max] the dtype's whole range, which the saturating packs
- * give alone (no add, no clamp). */
-static inline __attribute__((always_inline)) void
-cq__qdw_epi64(const cq__qdw_epi *E, const int s8, const int no_min, const int plain,
-              __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp, __mmask64 m,
-              uint8_t *y)
+ * (kern_qconv_internal.h; mp: the multipliers in lane order), in channel
+ * order: packs of dwords then words undo the lane order. plain: y_zp is 0 and
+ * [y_min, y_max] the dtype's whole range, which the saturating packs give
+ * alone (no add, no clamp). */
+static inline __attribute__((always_inline)) __m512i
+cq__qdw_codes64(const cq__qdw_epi *E, const int s8, const int no_min, const int plain,
+                __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp)
 {
     __m512i v0 = cq__qdw_codes16(a0, mp, E->cap, no_min);
     __m512i v1 = cq__qdw_codes16(a1, mp + 16, E->cap, no_min);
     __m512i v2 = cq__qdw_codes16(a2, mp + 32, E->cap, no_min);
     __m512i v3 = cq__qdw_codes16(a3, mp + 48, E->cap, no_min);
     __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
-    __m512i b;
-    if (plain) {
-        b = s8 ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-        _mm512_mask_storeu_epi8(y, m, b);
-        return;
-    }
+    if (plain)
+        return s8 ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
     w01 = _mm512_adds_epi16(w01, E->zp16);
     w23 = _mm512_adds_epi16(w23, E->zp16);
     if (s8)
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
-    else
-        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
-    _mm512_mask_storeu_epi8(y, m, b);
+        return _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
+    return _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
+}
+
+/* The same to y (m: the bytes to store). */
+static inline __attribute__((always_inline)) void
+cq__qdw_epi64(const cq__qdw_epi *E, const int s8, const int no_min, const int plain,
+              __m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *mp, __mmask64 m,
+              uint8_t *y)
+{
+    _mm512_mask_storeu_epi8(y, m, cq__qdw_codes64(E, s8, no_min, plain, a0, a1, a2, a3, mp));
 }
 
 /* The same with a residual (res, y at the same place; cn bytes): lane order
@@ -110,12 +112,33 @@ static inline void cq__qdw_epi64_res(const cq_qconv2d_params *p, const cq__qdw_e
     }
 }
 
+/* The same for npx pixels of 16 channels (kern_qconv_dw3_avx512.c's tail: a
+ * chunk of 4 pixels), pixel L at res, y + L * ps, tm its channels; E->mult the
+ * 16 channels' multipliers in channel order. */
+static inline void cq__qdw_epi64_res_px(const cq_qconv2d_params *p, const cq__qdw_epi *E,
+                                        int64_t npx, int64_t ps, __mmask16 tm, __m512i a0,
+                                        __m512i a1, __m512i a2, __m512i a3, const uint8_t *res,
+                                        uint8_t *y)
+{
+    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
+    __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
+                     _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+    __m512 mu = _mm512_maskz_loadu_ps(tm, E->mult);
+    for (int L = 0; L < 4 && L < npx; L++) {
+        __m512i r = cq__qconv_ld_res(p, res + L * ps, tm);
+        _mm_mask_storeu_epi8(y + L * ps, tm, cq__qconv_res16(p, nv[L], mu, r));
+    }
+}
+
 /* Depthwise 3x3, stride 1, dilation 1, two output rows per pass
  * (kern_qconv_dw3_avx512.c): output rows [r0, r1) of (n * oh), the 64-channel
  * chunks below nb, x, res, y NHWC; E the epilogue's constants; zl a row of w *
- * c_in zero-point bytes (x's dtype), sink one of ow * c_out scratch bytes. */
+ * c_in zero-point bytes (x's dtype), sink one of ow * c_out scratch bytes; with
+ * pl->tail, tq 5 rows of w * 16 scratch bytes (each rounded up to 64): the
+ * tail's input rows copied compactly. */
 void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const void *x,
                                const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
-                               const uint8_t *zl, uint8_t *sink);
+                               const uint8_t *zl, uint8_t *sink, uint8_t *tq);
 
 #endif
