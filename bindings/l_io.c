@@ -11,9 +11,12 @@
  *       {dims}, dtype; r:read(first, count [, step]) -> rows (1-based) of a
  *       file too large to load whole; r:close().
  *   calq.io.isatty(file) -> boolean: whether a Lua file handle is a terminal;
- *   calq.io.clock() -> seconds of a monotonic clock (calq.progress's rates).
+ *   calq.io.clock() -> seconds of a monotonic clock (calq.progress's rates);
+ *   calq.io.write_atomic(path, text) -> true | nil, msg, code: path.tmp,
+ *       fsync, rename (base/fileio.h; calq.fs.write_atomic uses it).
  */
 #include "lcalq.h"
+#include "base/fileio.h"
 #include "io/npy.h"
 #include "io/tfile.h"
 
@@ -321,10 +324,23 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/* calq.io.write_atomic(path, text) -> true | nil, msg, code */
+static int l_write_atomic(lua_State *L)
+{
+    const char *path = check_cstring(L, 1, 1, "path");
+    size_t n;
+    const char *text = luaL_checklstring(L, 2, &n);
+    cq_err err;
+    if (cq_write_atomic(path, text, n, &err) != CQ_OK)
+        return cq__lua_fail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"save", l_save}, {"load", l_load}, {"npy_read", l_npy_read}, {"npy_write", l_npy_write},
     {"npy_open", l_npy_open}, {"isatty", l_isatty},
-    {"clock", l_clock}, {NULL, NULL},
+    {"clock", l_clock}, {"write_atomic", l_write_atomic}, {NULL, NULL},
 };
 
 int cq__lua_open_io(lua_State *L)

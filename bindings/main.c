@@ -12,6 +12,7 @@
  * and renamed when complete, and calq.fs.write_atomic removes its .tmp when
  * interrupted). The command then exits 130 with "calq: interrupted". A
  * second Ctrl-C before the hook runs kills the process (the default).
+ * SIGTERM (kill, a batch system's time limit) does the same and exits 143.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 static void on_sigint(int sig)
 {
     signal(sig, SIG_DFL); /* a second Ctrl-C kills */
-    interrupted = 1;
+    interrupted = sig;
     lua_sethook(main_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
     }
     main_state = L;
     signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
     lua_pushcfunction(L, traceback);
     lua_pushcfunction(L, run);
     lua_pushinteger(L, argc);
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
     if (interrupted) {
         /* whatever the error became on its way up (or none, if a pcall ate it) */
         fprintf(stderr, "%scalq: interrupted\n", isatty(2) ? "\r\033[K" : "");
-        code = 130;
+        code = 128 + interrupted;
     } else if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         if (!msg)

@@ -92,8 +92,8 @@ cq_image *cq_image_decode(const void *buf, size_t size, const char *name, uint64
 /* Read and decode a file; EIO when it cannot be read. */
 cq_image *cq_image_load(const char *path, uint64_t max_pixels, cq_err *err);
 /* Write im as JPEG or PNG, chosen by the extension of path (.jpg/.jpeg/.png,
- * any case), through path.tmp then rename. quality (JPEG only) 1..100, 0
- * means 95. EINVAL for an unknown extension, EIO when the file system
+ * any case), through path.tmp, fsync and rename (cq_write_atomic).
+ * quality (JPEG only) 1..100, 0 means 95. EINVAL for an unknown extension, EIO when the file system
  * refuses. */
 cq_status cq_image_save(const cq_image *im, const char *path, int quality, cq_err *err);
 /* Encode into a malloc'ed buffer (*out, *out_size; the caller frees it). */

@@ -4,6 +4,7 @@
  * state in one heap context (never in locals changed after setjmp), so the
  * error path can free everything it finds there. */
 #include "image/image.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -484,28 +485,7 @@ cq_status cq_image_save(const cq_image *im, const char *path, int quality, cq_er
     cq_status st = cq_image_encode(im, fmt, quality, &buf, &size, err);
     if (st)
         return cq_err_prefix(err, st, "%s: ", path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
-        free(buf);
-        return cq_errf(err, CQ_ENOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = cq_errf(err, CQ_EIO, "%s: %s", tmp, strerror(errno));
-    } else {
-        int bad = fwrite(buf, 1, size, f) != size;
-        bad |= fclose(f) != 0;
-        if (bad)
-            st = cq_errf(err, CQ_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0)
-            st = cq_errf(err, CQ_EIO, "%s: rename failed: %s", path, strerror(errno));
-        if (st)
-            remove(tmp);
-    }
-    free(tmp);
+    st = cq_write_atomic(path, buf, size, err);
     free(buf);
     return st;
 }

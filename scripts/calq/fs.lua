@@ -1,7 +1,7 @@
 --- calq.fs: the file-system steps the commands and builders share (lfs).
 --   local fs = require "calq.fs"
 --   assert(fs.mkdirs("out/a/b"))                  -- mkdir -p
---   assert(fs.write_atomic("out/list.txt", text)) -- path.tmp, then rename
+--   assert(fs.write_atomic("out/list.txt", text)) -- path.tmp, fsync, rename
 -- Both return true, or nil and a message naming the path.
 local lfs = require "lfs"
 
@@ -27,31 +27,18 @@ function fs.mkdirs(dir)
   return true
 end
 
---- Write text to path.tmp, then rename it to path. Returns true, or nil,
--- message (the .tmp removed) when any step fails. An error raised on the way
--- (Ctrl-C: the calq command's "interrupted") removes the .tmp too and is
--- raised again, so an interrupted write leaves neither file behind.
+--- Write text to path.tmp, fsync it, rename it to path and fsync the folder
+-- (calq.io.write_atomic, base/fileio.h). Returns true, or nil, message (the
+-- .tmp removed) when any step fails. A process killed part-way leaves path as
+-- it was or complete, and at most path.tmp, which the next write of path
+-- replaces (docs/reliability.md). An error raised around the call (Ctrl-C:
+-- the calq command's "interrupted") removes the .tmp too and is raised
+-- again, so an interrupted write leaves neither file behind.
 function fs.write_atomic(path, text)
-  local tmp, f = path .. ".tmp", nil
-  local ok, res, msg = pcall(function()
-    local oerr
-    f, oerr = io.open(tmp, "wb")
-    if not f then return nil, oerr end
-    local wok, werr = f:write(text)
-    local cok, cerr = f:close()
-    if not wok or not cok then
-      return nil, ("%s: %s"):format(tmp, werr or cerr or "write failed")
-    end
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then return nil, ("%s: %s"):format(path, rerr) end
-    return true
-  end)
-  if ok and res then return true end
-  if f == nil and ok then return nil, msg end -- not opened: nothing to remove
-  if io.type(f) == "file" then f:close() end
-  os.remove(tmp)
-  if not ok then error(res, 0) end
-  return nil, msg
+  local ok, res, msg = pcall(require("calq.core").io.write_atomic, path, text)
+  if ok then return res, msg end
+  os.remove(path .. ".tmp")
+  error(res, 0)
 end
 
 return fs

@@ -199,10 +199,15 @@ end
 
 --- Iterate over the shard's items, batch at a time: for x, n, first in
 -- src:batches() (x a Tensor of n items along its first dimension; first the
--- 1-based position of its first item among the shard's). A failure to read
--- or decode raises a message naming the file.
-function Source:batches()
-  local done = 0
+-- 1-based position of its first item among the shard's). src:batches(skip)
+-- starts after the shard's first skip items (a resumed calibration). A
+-- failure to read or decode raises a message naming the file.
+function Source:batches(skip)
+  skip = skip or 0
+  if math.type(skip) ~= "integer" or skip < 0 or skip > self.count then
+    check.argerror(1, "batches", ("skip must be an integer in 0..%d"):format(self.count))
+  end
+  local done = skip
   return function()
     if done >= self.count then return nil end
     local n = math.min(self.batch, self.count - done)
