@@ -314,21 +314,62 @@ void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
     cq__kern()->transpose(src, rows, cols, dst);
 }
 
-/* A 16-channel block of NCHW, (16, hw), transposed is the block's (hw, 16). */
+/* A 16-channel block of NCHW, (16, hw), transposed is the block's (hw, 16).
+ * The layout changes and the activation pass are shared out over the kernel
+ * threads (cq__mem_shares) by 16-channel blocks or 16-float lines. */
+typedef struct move_ctx {
+    const float *src;
+    float *dst;
+    int64_t hw, units;
+    int kind; /* 0 to NCHW16c, 1 from it, 2 activation in place */
+    cq_act act;
+} move_ctx;
+
+static void move_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const move_ctx *c = ctx;
+    const cq__kern_vtab *k = cq__kern();
+    int64_t u0 = c->units * i / n, u1 = c->units * (i + 1) / n;
+    if (c->kind == 2) {
+        int64_t e1 = 16 * u1 < c->hw ? 16 * u1 : c->hw;
+        if (e1 > 16 * u0)
+            k->bias_act(0.0f, c->act, c->dst + 16 * u0, e1 - 16 * u0);
+        return;
+    }
+    for (int64_t b = u0; b < u1; b++) {
+        if (c->kind == 0)
+            k->transpose(c->src + b * 16 * c->hw, 16, c->hw, c->dst + b * 16 * c->hw);
+        else
+            k->transpose(c->src + b * 16 * c->hw, c->hw, 16, c->dst + b * 16 * c->hw);
+    }
+}
+
+static void move_run(move_ctx *c, double bytes)
+{
+    int n = cq__mem_shares(c->units, bytes);
+    if (n > 1)
+        cq_par_run(n, move_part, c);
+    else
+        move_part(c, 0, 1, 0);
+}
+
 void cq_to_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
 {
-    for (int64_t b = 0; b < n * (c / 16); b++)
-        cq__kern()->transpose(src + b * 16 * hw, 16, hw, dst + b * 16 * hw);
+    move_ctx m = {src, dst, hw, n * (c / 16), 0, {CQ_ACT_NONE, 0.0f, 0.0f}};
+    move_run(&m, 8.0 * (double)(n * c * hw));
 }
 
 void cq_from_blocked_f32(const float *src, int64_t n, int64_t c, int64_t hw, float *dst)
 {
-    for (int64_t b = 0; b < n * (c / 16); b++)
-        cq__kern()->transpose(src + b * 16 * hw, hw, 16, dst + b * 16 * hw);
+    move_ctx m = {src, dst, hw, n * (c / 16), 1, {CQ_ACT_NONE, 0.0f, 0.0f}};
+    move_run(&m, 8.0 * (double)(n * c * hw));
 }
 
 void cq_act_apply_f32(cq_act act, float *y, int64_t n)
 {
-    if (act.kind != CQ_ACT_NONE)
-        cq__kern()->bias_act(0.0f, act, y, n);
+    if (act.kind == CQ_ACT_NONE)
+        return;
+    move_ctx m = {NULL, y, n, (n + 15) / 16, 2, act};
+    move_run(&m, 8.0 * (double)n);
 }

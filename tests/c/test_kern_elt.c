@@ -205,6 +205,44 @@ static void test_kern_elt_binary_threads(void **state)
     }
 }
 
+/* NCHW <-> NCHW16c and the activation pass over 2 and 3 kernel threads
+ * (16-channel blocks, 16-float lines): the layout by its definition, the
+ * activation with the bits of 1 thread. */
+static void test_kern_elt_layout_threads(void **state)
+{
+    (void)state;
+    kt_rng r = {515};
+    int64_t n = 2, c = 48, hw = 37 * 41, count = n * c * hw;
+    float *x = malloc((size_t)count * 4), *b = malloc((size_t)count * 4);
+    float *back = malloc((size_t)count * 4), *one = malloc((size_t)count * 4);
+    kt_fill(&r, x, count);
+    cq_act act = {CQ_ACT_CLIP, -0.25f, 0.5f};
+    for (int th = 1; th <= 3; th++) {
+        cq_kern_set_threads(th);
+        cq_to_blocked_f32(x, n, c, hw, b);
+        for (int64_t i = 0; i < count; i++) {
+            int64_t img = i / (c * hw), ch = i / hw % c, px = i % hw;
+            int64_t at = ((img * (c / 16) + ch / 16) * hw + px) * 16 + ch % 16;
+            if (b[at] != x[i])
+                fail_msg("to_blocked threads %d: element %lld misplaced", th, (long long)i);
+        }
+        cq_from_blocked_f32(b, n, c, hw, back);
+        assert_memory_equal(back, x, (size_t)count * 4);
+        memcpy(back, x, (size_t)count * 4);
+        cq_act_apply_f32(act, back, count - 5); /* a tail shorter than a line */
+        if (th == 1)
+            memcpy(one, back, (size_t)count * 4);
+        else
+            assert_memory_equal(back, one, (size_t)count * 4);
+        assert_true(back[count - 1] == x[count - 1]);
+    }
+    cq_kern_set_threads(1);
+    free(x);
+    free(b);
+    free(back);
+    free(one);
+}
+
 static void test_kern_elt_unary(void **state)
 {
     (void)state;
@@ -531,6 +569,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_elt_binary_broadcast),
         cmocka_unit_test(test_kern_elt_binary_threads),
+        cmocka_unit_test(test_kern_elt_layout_threads),
         cmocka_unit_test(test_kern_elt_unary),
         cmocka_unit_test(test_kern_elt_act_apply),
         cmocka_unit_test(test_kern_elt_softmax),
