@@ -10,6 +10,8 @@
 #   make refs       ONNX Runtime reference data under $CALQ_CACHE/refs (tools/make_refs.sh)
 #   make install    PREFIX=/usr/local [DESTDIR=]: library, headers, calq.pc, Lua module,
 #                   command, profiles (install-lua: the Lua part only, as the rockspec does)
+#   make fuzz       FUZZ_SECONDS=N [FUZZ_JOBS=J] [FUZZ_TARGETS="onnx pb"]: the libFuzzer
+#                   harnesses (tests/fuzz/), clang + ASan + UBSan in build-fuzz/, N s each
 #   make deb        the Debian packages, built by dpkg-buildpackage in $(BUILD)/deb (tools/deb.sh)
 #   make examples   the embedding example (examples/embed/host.c, docs/embedding.md)
 #
@@ -49,6 +51,11 @@ BIND_SRC := $(sort $(filter-out bindings/main.c,$(wildcard bindings/*.c)))
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/c/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+# Every tests/fuzz/fuzz_NAME.c is a libFuzzer harness; make test also links it with
+# tests/fuzz/replay.c into $(BUILD)/tests/fuzz_NAME, a cmocka program replaying the
+# crashes kept in tests/fuzz/regress/NAME/ and the seeds in tests/fuzz/NAME/.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_%)
 
 LIB_A    := $(BUILD)/libcalq.a
 LIB_SO   := $(BUILD)/libcalq.so
@@ -77,22 +84,28 @@ PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: all test ctest luatest demo asan bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan
+.PHONY: fuzz fuzz-build all test ctest luatest demo asan bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
 
+# KERN_SAN: the sanitizer flags of core/kern/x86/ (SAN unless told). make fuzz leaves
+# those SIMD kernels uninstrumented: clang's ASan takes minutes a file on their
+# intrinsics, and coverage inside a kernel does not guide a parser's fuzzer.
+KERN_SAN ?= $(SAN)
+KERN_CFLAGS = $(filter-out $(SAN),$(CFLAGS_BASE)) $(KERN_SAN)
+
 $(BUILD)/core/%_avx512.o: core/%_avx512.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(AVX512) -MMD -MP -c $< -o $@
+	$(CC) $(KERN_CFLAGS) $(AVX512) -MMD -MP -c $< -o $@
 
 $(BUILD)/core/%_amx.o: core/%_amx.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(AVX512) $(AMX) -MMD -MP -c $< -o $@
+	$(CC) $(KERN_CFLAGS) $(AVX512) $(AMX) -MMD -MP -c $< -o $@
 
 $(BUILD)/core/%_avx2.o: core/%_avx2.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(AVX2) -MMD -MP -c $< -o $@
+	$(CC) $(KERN_CFLAGS) $(AVX2) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -147,6 +160,34 @@ $(BUILD)/examples/embed/host: examples/embed/host.c $(BIND_OBJ) $(LIB_A)
 $(BUILD)/tests/%: tests/c/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itests/c $< -o $@ $(LIB_A) $(EXT_LIBS) -lcmocka
+
+# The fuzz harnesses link the bindings too (fuzz_profile runs scripts/calq/profile.lua
+# in its own lua_State); CALQ_SRC_DIR is where it finds scripts/.
+FUZZ_LINK = -DCALQ_SRC_DIR='"$(CURDIR)"' -Itests/fuzz $(BIND_OBJ) $(LIB_A) $(LUA_LIBS) $(EXT_LIBS) -ldl
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h $(BIND_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -DFUZZ_NAME='"$*"' $< tests/fuzz/replay.c -o $@ $(FUZZ_LINK) -lcmocka
+
+# make fuzz: clang (Debian's, installed by the bootstrap's fuzz part only) with
+# libFuzzer, ASan and UBSan, objects in $(FUZZ_BUILD); tools/fuzz.sh runs each harness
+# FUZZ_SECONDS (FUZZ_JOBS at a time), corpora and crashes under $(CALQ_CACHE)/fuzz,
+# one line per run in its runs.tsv (docs/reliability.md, "Fuzzing").
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz:
+	@tools/bootstrap.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 WERROR= \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" KERN_SAN= FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  tools/fuzz.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(BIND_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -fsanitize=fuzzer $< -o $@ $(FUZZ_LINK)
 
 bootstrap:
 	@tools/bootstrap.sh

@@ -6,6 +6,7 @@
 #
 #   CALQ_CACHE   where the data go (default: <repo>/.cache)
 #   CALQ_NO_BOOTSTRAP=1   skip everything (for packagers)
+#   argument "fuzz": also what make fuzz needs (clang, libFuzzer)
 set -euo pipefail
 [ "${CALQ_NO_BOOTSTRAP:-}" = 1 ] && exit 0
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,8 @@ pkgs=(build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted 
       python3-numpy python3-pil python3-torch python3-torchvision
       libonnx-testdata dataset-fashion-mnist
       chromium)  # calq report's test opens the page headless (tests/lua/report_spec.lua)
+# `tools/bootstrap.sh fuzz` (make fuzz): Debian's clang and its libFuzzer/sanitizer runtimes
+[ "${1:-}" = fuzz ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${pkgs[@]}" 2>/dev/null || true)
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Run the libFuzzer harnesses built by `make fuzz` (docs/reliability.md, "Fuzzing").
+#
+#   tools/fuzz.sh NAME...      run $FUZZ_BUILD/fuzz/fuzz_NAME for FUZZ_SECONDS each,
+#                              FUZZ_JOBS of them at a time
+#
+# Each run grows its corpus in $CALQ_CACHE/fuzz/corpus/NAME (seeded from
+# tests/fuzz/NAME/, tests/fuzz/regress/NAME/ and the seeds tools/fuzz-seeds.sh
+# makes from the bootstrapped data), writes crashes, leaks and timeouts to
+# $CALQ_CACHE/fuzz/crashes/NAME/ and its log to $CALQ_CACHE/fuzz/logs/NAME.log,
+# and appends one line to $CALQ_CACHE/fuzz/runs.tsv:
+#   date  harness  seconds  executions  crashes  corpus_files  coverage  commit
+# FUZZ_KEEP_GOING=1: fork mode, going on past crashes (for long unattended runs).
+# Exit 1 when any harness found a crash.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+cache=${CALQ_CACHE:-$top/.cache}
+build=${FUZZ_BUILD:-build-fuzz}
+secs=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_JOBS:-1}
+out=$cache/fuzz
+mkdir -p "$out/logs"
+[ -f "$out/runs.tsv" ] ||
+    printf 'date\tharness\tseconds\texecutions\tcrashes\tcorpus_files\tcoverage\tcommit\n' > "$out/runs.tsv"
+tools/fuzz-seeds.py "$out/seeds" || exit 1
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git status --porcelain -- core bindings scripts tests/fuzz 2>/dev/null)" ] && commit="$commit+dirty"
+
+run_one() {
+    local h=$1 bin=$build/fuzz/fuzz_$1
+    local corpus=$out/corpus/$h crashes=$out/crashes/$h log=$out/logs/$h.log
+    mkdir -p "$corpus" "$crashes"
+    local opts=(-max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20
+                -print_final_stats=1 -artifact_prefix="$crashes/")
+    local dict
+    case $h in onnx|pb|plan) dict=onnx ;; coco) dict=json ;; voc|dlib) dict=xml ;; *) dict=$h ;; esac
+    [ -f "tests/fuzz/$dict.dict" ] && opts+=(-dict="tests/fuzz/$dict.dict")
+    [ "${FUZZ_KEEP_GOING:-}" = 1 ] && opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    local dirs=("$corpus")
+    for d in "tests/fuzz/$h" "tests/fuzz/regress/$h" "$out/seeds/$h"; do
+        [ -d "$d" ] && dirs+=("$d")
+    done
+    local before start end
+    before=$(ls "$crashes" | wc -l)
+    start=$(date +%s)
+    "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
+    local rc=$?
+    end=$(date +%s)
+    local execs cov found files
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    [ -n "$execs" ] || execs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+    [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    found=$(( $(ls "$crashes" | wc -l) - before ))
+    [ $rc -ne 0 ] && [ $found -eq 0 ] && found=1
+    files=$(ls "$corpus" | wc -l)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$h" $((end - start)) \
+        "${execs:-0}" "$found" "$files" "${cov:-?}" "$commit" >> "$out/runs.tsv"
+    printf '%-8s %6ss %10s execs %3s crashes  cov %-6s corpus %s%s\n' "$h" $((end - start)) \
+        "${execs:-0}" "$found" "${cov:-?}" "$files" \
+        "$([ $found -gt 0 ] && echo "  -> $log, $crashes/")"
+    [ $found -eq 0 ]
+}
+
+status=0
+running=0
+for h in "$@"; do
+    [ -x "$build/fuzz/fuzz_$h" ] || { echo "fuzz: $build/fuzz/fuzz_$h not built" >&2; exit 1; }
+    if [ "$jobs" -le 1 ]; then
+        run_one "$h" || status=1
+    else
+        run_one "$h" &
+        running=$((running + 1))
+        if [ $running -ge "$jobs" ]; then wait -n || status=1; running=$((running - 1)); fi
+    fi
+done
+while [ $running -gt 0 ]; do wait -n || status=1; running=$((running - 1)); done
+echo "fuzz: runs logged in $out/runs.tsv"
+exit $status
