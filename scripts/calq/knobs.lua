@@ -643,8 +643,20 @@ function M.steps.solve(st, s)
   local okp, p = pcall(M.problem, st.gs, st.costs, st.noise, convert, st.budget, st.floor, st.fixedg)
   if not okp then return nil, type(p) == "table" and p.msg or tostring(p) end
   local t0 = os.clock()
-  local choice, res = core.solve(p, s.method or st.opts.method or "exact")
+  local method = s.method or st.opts.method or "exact"
+  local choice, res = core.solve(p, method)
   if not choice then return nil, res end
+  -- free: the same budget without the floors too, the faster kept. Both meet
+  -- the budget move_up lowered (below the noise of the choice that missed),
+  -- so either makes progress; the floors only say which group to move.
+  if s.free and next(st.floor) then
+    local q = M.problem(st.gs, st.costs, st.noise, convert, st.budget, nil, st.fixedg)
+    local c2, r2 = core.solve(q, method)
+    if c2 and r2.time < res.time then
+      p, choice, res = q, c2, r2
+      res.free = true
+    end
+  end
   res.seconds = os.clock() - t0
   st.problem, st.choice, st.solution = p, choice, res
   return true
@@ -682,7 +694,7 @@ function M.steps.evaluate(st)
   if not v then return nil, err end
   local trial = { n = #st.trials + 1, metric = v, predicted_ms = st.solution.time,
                   noise = st.solution.noise, budget = st.budget, exact = st.solution.exact,
-                  solve_seconds = st.solution.seconds, counts = counts(st),
+                  solve_seconds = st.solution.seconds, counts = counts(st), free = st.solution.free or false,
                   precision = {}, met = st.opts.goal(v, st.reference) }
   for _, e in ipairs(st.list) do trial.precision[st.gs.nodes[e[1]].name] = e[2] end
   st.trials[#st.trials + 1] = trial
@@ -754,7 +766,8 @@ end
 
 --- calq's accuracy-driven loop: observe, costs, solve, then up to max_trials
 -- rounds of quantize, evaluate, stop when met, move the most sensitive up,
--- solve again; save the best.
+-- solve again (free: also without the floors at the lowered budget, the
+-- faster predicted kept; o.free = false: the floored choice only); save the best.
 function M.schedule(o)
   o = o or {}
   return {
@@ -766,7 +779,7 @@ function M.schedule(o)
       { step = "evaluate" },
       { step = "stop", when = "met" },
       { step = "move_up", count = o.move_count or 1 },
-      { step = "solve", method = o.method },
+      { step = "solve", method = o.method, free = o.free ~= false },
     } },
     { step = "save" },
   }

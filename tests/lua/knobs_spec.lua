@@ -55,6 +55,7 @@ describe("calq.knobs", function()
       assert.equal(2, #st.trials)
       -- move_up: the second trial is at least as precise (less noise proxy)
       assert.is_true(st.trials[2].noise <= st.trials[1].noise)
+      assert.is_boolean(st.trials[2].free)
       local fig = json.decode and json.decode(h.read(out .. ".knobs.json")) or nil
       local text = h.read(out .. ".knobs.json")
       assert.truthy(text:find('"met":false', 1, true))
