@@ -122,12 +122,13 @@ static void conv_part(void *ctx, int i, int n, int tid)
  * separated the convolutions that gained from two threads from those that
  * lost; on the Xeon of issue 14's session every split down to 2 gained
  * (MobileNetV2 at two threads 5.35 -> 3.82 ms, EfficientNet-B0 10.6 -> 7.4,
- * ResNet-18 unchanged; bench/NOTES.md). The hardware profile of the cost
- * model is where these constants belong. More shares per thread lose too,
- * each share refilling its input rows. */
+ * ResNet-18 unchanged) and 0.01 did as well as 2 (bench/NOTES.md), so 0.5:
+ * the stride-2 depthwise layers (0.9) split too. The hardware profile of
+ * the cost model is where these constants belong. More shares per thread
+ * lose too, each share refilling its input rows. */
 #define MIN_SHARE_FLOP 3e5
 #define MIN_SHARE_BYTES CQ__SPLIT_BYTES
-#define MIN_INTENSITY 2.0
+#define MIN_INTENSITY 0.5
 static double min_share_flop = MIN_SHARE_FLOP;
 void cq__kern_set_min_share(double flop) { min_share_flop = flop < 0 ? MIN_SHARE_FLOP : flop; }
 
