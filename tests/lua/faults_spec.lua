@@ -257,4 +257,67 @@ describe("faults", function()
       assert.truthy(err:find("--resume needs --observer hist or minmax", 1, true), err)
     end)
   end)
+  describe("a full disk and a read-only folder", function()
+    -- a small tmpfs (root only: elsewhere these are pending)
+    local dir, mnt, mounted
+    local outs = { "c.calq", "q.onnx", "list.txt", "m.calq" }
+    local function cmds()
+      return {
+        ("calibrate %s --calib %s/x.npy --output %s/c.calq"):format(fmnist, dir, mnt),
+        ("quantize %s --calib %s/x.npy --output %s/q.onnx --run-dir %s/run"):format(fmnist, dir, mnt, mnt),
+        ("sample --annotations %s --format dlib --size 2 --output %s/list.txt"):format(dlib_xml, mnt),
+        ("merge %s/a.calq %s/b.calq --output %s/m.calq"):format(dir, dir, mnt),
+      }
+    end
+    setup(function()
+      dir = h.tmpdir()
+      mnt = dir .. "/mnt"
+      assert(lfs.mkdir(mnt))
+      mounted = sh(("mount -t tmpfs -o size=2m calq-faults %s"):format(mnt)) == 0
+      write_npy(dir .. "/x.npy", 1, 64)
+      assert(h.run(("calibrate %s --calib %s/x.npy --shard 0/2 --output %s/a.calq"):format(fmnist, dir, dir)) == 0)
+      assert(h.run(("calibrate %s --calib %s/x.npy --shard 1/2 --output %s/b.calq"):format(fmnist, dir, dir)) == 0)
+    end)
+    teardown(function()
+      if mounted then sh("umount " .. mnt) end
+      os.execute("rm -rf " .. dir)
+    end)
+
+    -- Run every command again on the broken file system: each fails with
+    -- exit 1 and a message naming a file under mnt and the reason; every
+    -- earlier output keeps its bytes, and no .tmp is left.
+    local function refuse(reason)
+      local before = {}
+      for _, f in ipairs(outs) do before[f] = assert(slurp(mnt .. "/" .. f)) end
+      for _, c in ipairs(cmds()) do
+        local code, _, err = h.run(c)
+        assert.are.equal(1, code, c .. ": " .. err)
+        assert.truthy(err:find(mnt, 1, true), err)
+        assert.truthy(err:find(reason, 1, true), err)
+      end
+      for _, f in ipairs(outs) do assert.are.equal(before[f], slurp(mnt .. "/" .. f), f) end
+      for _, f in ipairs(files(mnt)) do assert.is_nil(f:match("%.tmp$"), f) end
+    end
+
+    it("full: a clear error, the earlier files intact", function()
+      if not mounted then pending("mount -t tmpfs is refused here (not root)") return end
+      for _, c in ipairs(cmds()) do
+        local code, _, err = h.run(c)
+        assert.are.equal(0, code, err)
+      end
+      -- fill what is left (dd stops at ENOSPC)
+      sh(("dd if=/dev/zero of=%s/fill bs=4k"):format(mnt))
+      refuse("No space left on device")
+      os.remove(mnt .. "/fill")
+    end)
+
+    it("read-only: a clear error, the earlier files intact", function()
+      if not mounted then pending("mount -t tmpfs is refused here (not root)") return end
+      assert(slurp(mnt .. "/c.calq"), "needs the outputs of the test before")
+      assert.are.equal(0, (sh("mount -o remount,ro " .. mnt)))
+      local ok, err = pcall(refuse, "Read-only file system")
+      sh("mount -o remount,rw " .. mnt)
+      assert(ok, err)
+    end)
+  end)
 end)
