@@ -122,6 +122,24 @@ describe("calq.cost", function()
     assert.matches('"precision": "int8"', out, 1, true) -- a QDQ model at its own precisions
   end)
 
+  it("costs the input shape it is given", function()
+    local one = assert(calq.cost.estimate{ model = fmnist, profile = prof })
+    local four = assert(calq.cost.estimate{ model = fmnist, profile = prof,
+                                            input_shape = { input = { 4, 1, 28, 28 } } })
+    local m1, m4 = 0, 0
+    for _, n in ipairs(one.nodes) do m1 = m1 + n.macs end
+    for _, n in ipairs(four.nodes) do m4 = m4 + n.macs end
+    assert.is_true(m1 > 0)
+    assert.equal(4 * m1, m4)
+    assert.is_true(four.total_ms > one.total_ms)
+    one.model:close()
+    four.model:close()
+    local out, rc = run(("cost %s --profile %s --input-shape input=4,1,28,28 --json"):format(fmnist, prof))
+    assert.equal(0, rc, out)
+    out, rc = run(("cost %s --profile %s --input-shape input=4,x"):format(fmnist, prof))
+    assert.equal(2, rc)
+  end)
+
   it("calq cost reads a knobs file and refuses what it cannot do", function()
     local m = assert(calq.onnx.load(fmnist))
     local conv
