@@ -44,7 +44,7 @@ run_one() {
     local before start end
     before=$(ls "$crashes" | wc -l)
     start=$(date +%s)
-    "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
+    UBSAN_OPTIONS=print_stacktrace=1 "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
     local rc=$?
     end=$(date +%s)
     local execs cov found files

@@ -84,7 +84,8 @@ static cq_status pool_dtype(const cq_node *n, int64_t opset, cq_dtype dt, cq_err
 static cq_status infer_pool(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                             int n_out, cq_tinfo *out, cq_err *err)
 {
-    (void)n_in;
+    if (n_in < 1 || in[0].ndim < 0)
+        return cq_errf(err, CQ_EINVAL, "%s '%s': missing input", n->op_type, n->name);
     if (pool_dtype(n, opset, in[0].dtype, err))
         return err->code;
     cq_convgeo g;
@@ -243,7 +244,9 @@ static cq_status run_avgpool(const cq_node *n, int n_in, cq_tensor *const *in, i
 static cq_status infer_gap(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                            int n_out, cq_tinfo *out, cq_err *err)
 {
-    (void)opset, (void)n_in, (void)n_out;
+    (void)opset, (void)n_out;
+    if (n_in < 1 || in[0].ndim < 0)
+        return cq_errf(err, CQ_EINVAL, "GlobalAveragePool '%s': missing input", n->name);
     if (in[0].ndim < 2)
         return cq_errf(err, CQ_EINVAL, "GlobalAveragePool '%s': rank below 2", n->name);
     cq__same(&in[0], &out[0]);
