@@ -14,46 +14,69 @@
 /* ---- the cache simulation ------------------------------------------------ */
 
 /* An LRU stack at tensor granularity: each value's last access time; a
- * value's reuse distance is the bytes of the distinct values accessed since. */
+ * value's reuse distance is the bytes of the distinct values accessed since,
+ * read from a Fenwick tree over time that holds each value's bytes at its
+ * last access (so a whole model costs O(accesses log accesses)). */
 typedef struct lru {
     int n;            /* values */
-    int64_t *bytes;   /* footprint of each value (0: never touched) */
+    int64_t *bytes;   /* footprint of each value at its last access */
     int64_t *stamp;   /* last access, 0: never */
-    int64_t now;
+    int64_t now, cap; /* time; the most accesses the tree holds */
+    int64_t *tree;    /* Fenwick tree over times 1..cap */
+    int64_t total;    /* bytes of the touched values */
 } lru;
 
-static int lru_init(lru *s, int n)
+static int lru_init(lru *s, int n, int64_t cap)
 {
+    memset(s, 0, sizeof *s);
     s->n = n;
-    s->now = 0;
+    s->cap = cap;
     s->bytes = calloc((size_t)n + 1, sizeof *s->bytes);
     s->stamp = calloc((size_t)n + 1, sizeof *s->stamp);
-    return s->bytes && s->stamp ? 0 : -1;
+    s->tree = calloc((size_t)cap + 1, sizeof *s->tree);
+    return s->bytes && s->stamp && s->tree ? 0 : -1;
 }
 
 static void lru_free(lru *s)
 {
     free(s->bytes);
     free(s->stamp);
+    free(s->tree);
+}
+
+static void fw_add(lru *s, int64_t i, int64_t d)
+{
+    for (; i <= s->cap; i += i & -i)
+        s->tree[i] += d;
+}
+
+static int64_t fw_sum(const lru *s, int64_t i)
+{
+    int64_t r = 0;
+    for (; i > 0; i -= i & -i)
+        r += s->tree[i];
+    return r;
 }
 
 /* Bytes of the distinct values touched after v's last access; -1 when v was
  * never touched (a cold miss). */
 static int64_t lru_distance(const lru *s, int v)
 {
-    if (!s->stamp[v])
-        return -1;
-    int64_t d = 0;
-    for (int k = 0; k < s->n; k++)
-        if (s->stamp[k] > s->stamp[v])
-            d += s->bytes[k];
-    return d;
+    return s->stamp[v] ? s->total - fw_sum(s, s->stamp[v]) : -1;
 }
 
 static void lru_touch(lru *s, int v, int64_t bytes)
 {
+    if (s->now >= s->cap)
+        return; /* cannot happen: cap counts every access of the runs */
+    if (s->stamp[v]) {
+        fw_add(s, s->stamp[v], -s->bytes[v]);
+        s->total -= s->bytes[v];
+    }
     s->stamp[v] = ++s->now;
     s->bytes[v] = bytes;
+    fw_add(s, s->now, bytes);
+    s->total += bytes;
 }
 
 /* Capacity of cache level l for a model on tu cores: a private level holds
@@ -321,16 +344,41 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
         return cq_errf(err, CQ_EINVAL, "cost: overlap must be in [0, 1]");
     int tu = threads_used(hw, &o);
     const cq_graph *g = cq_exec_graph(e);
+    int nn = g->n_nodes;
+    /* the nodes fused into each node h, in graph order: fused[first[h] ..
+     * first[h] + count[h]) */
+    int *first = calloc((size_t)nn + 1, sizeof *first);
+    int *count = calloc((size_t)nn + 1, sizeof *count);
+    int *fused = malloc(((size_t)nn + 1) * sizeof *fused);
+    int64_t accesses = 1;
+    for (int j = 0; first && count && j < nn; j++) {
+        int h = cq_exec_fused_into(e, j);
+        if (h >= 0)
+            count[h]++;
+        accesses += 2 * ((int64_t)g->nodes[j].n_inputs + g->nodes[j].n_outputs);
+    }
     cq_exec_chain *c = malloc(sizeof *c);
     moved *m = malloc(sizeof *m);
-    cq_cost_row *rows = calloc((size_t)g->n_nodes + 1, sizeof *rows);
-    lru s = {0};
-    if (!c || !m || !rows || lru_init(&s, g->n_values)) {
+    cq_cost_row *rows = calloc((size_t)nn + 1, sizeof *rows);
+    lru s;
+    int lru_ok = lru_init(&s, g->n_values, accesses) == 0;
+    if (!first || !count || !fused || !c || !m || !rows || !lru_ok) {
+        free(first);
+        free(count);
+        free(fused);
         free(c);
         free(m);
         free(rows);
         lru_free(&s);
         return cq_errf(err, CQ_ENOMEM, "cost: out of memory");
+    }
+    for (int i = 1; i < nn; i++)
+        first[i] = first[i - 1] + count[i - 1];
+    memset(count, 0, (size_t)nn * sizeof *count);
+    for (int j = 0; j < nn; j++) {
+        int h = cq_exec_fused_into(e, j);
+        if (h >= 0)
+            fused[first[h] + count[h]++] = j;
     }
     cq_status st = CQ_OK;
     int nr = 0;
@@ -338,7 +386,12 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
     for (int run = o.warm ? 0 : 1; run < 2 && st == CQ_OK; run++) {
         nr = 0;
         for (int i = 0; i < g->n_nodes; i++) {
-            int rc = cq_exec_node_chain(e, i, c);
+            if (count[i] > CQ_EXEC_CHAIN_MAX - 1) {
+                st = cq_errf(err, CQ_EUNSUPPORTED, "cost: node %d '%s' (%s): %d nodes fused into it",
+                             i, g->nodes[i].name, g->nodes[i].op_type, count[i]);
+                break;
+            }
+            int rc = cq_exec_node_chain_of(e, i, fused + first[i], count[i], c);
             if (rc == -1)
                 continue;
             if (rc == -2) {
@@ -393,6 +446,9 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             finish_row(hw, o.overlap, r);
         }
     }
+    free(first);
+    free(count);
+    free(fused);
     free(c);
     free(m);
     lru_free(&s);

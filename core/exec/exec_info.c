@@ -61,17 +61,33 @@ static const cq_tinfo *made_by(const cq_exec_chain *c, const cq_graph *g, int up
 
 int cq_exec_node_chain(const cq_exec *e, int i, cq_exec_chain *c)
 {
+    int fused[CQ_EXEC_CHAIN_MAX], n = 0;
+    if (i < 0 || i >= e->n_nodes) {
+        memset(c, 0, sizeof *c);
+        return -1;
+    }
+    for (int j = 0; j < e->n_nodes; j++)
+        if (e->fused_into[j] == i) {
+            if (n == CQ_EXEC_CHAIN_MAX - 1) {
+                memset(c, 0, sizeof *c);
+                return -1;
+            }
+            fused[n++] = j;
+        }
+    return cq_exec_node_chain_of(e, i, fused, n, c);
+}
+
+int cq_exec_node_chain_of(const cq_exec *e, int i, const int *fused, int n_fused,
+                          cq_exec_chain *c)
+{
     memset(c, 0, sizeof *c);
-    if (i < 0 || i >= e->n_nodes || !e->ops[i] || e->fused_into[i] >= 0)
+    if (i < 0 || i >= e->n_nodes || !e->ops[i] || e->fused_into[i] >= 0 ||
+        n_fused > CQ_EXEC_CHAIN_MAX - 1)
         return -1;
     const cq_graph *g = e->g;
     c->node[c->n++] = i;
-    for (int j = 0; j < e->n_nodes; j++)
-        if (e->fused_into[j] == i) {
-            if (c->n == CQ_EXEC_CHAIN_MAX)
-                return -1;
-            c->node[c->n++] = j;
-        }
+    for (int k = 0; k < n_fused; k++)
+        c->node[c->n++] = fused[k];
     for (int k = 0; k < c->n; k++) {
         int ni = c->node[k];
         const cq_node *n = &g->nodes[ni];

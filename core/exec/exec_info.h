@@ -29,9 +29,15 @@ typedef struct cq_exec_chain {
 const cq_graph *cq_exec_graph(const cq_exec *e);
 
 /* Fill c for node i. 0 on success; -1 when i is out of range, dead or fused
- * into another node; -2 when a shape the chain needs is unknown (no run yet
- * and no static shape). */
+ * into another node, or more than CQ_EXEC_CHAIN_MAX nodes make the chain; -2
+ * when a shape the chain needs is unknown (no run yet and no static shape).
+ * It looks for the nodes fused into i among all nodes: to walk every node,
+ * collect them once with cq_exec_fused_into and use cq_exec_node_chain_of. */
 int cq_exec_node_chain(const cq_exec *e, int i, cq_exec_chain *c);
+/* The same with the nodes fused into i given (fused[0..n_fused), in graph
+ * order), in time linear in the chain. */
+int cq_exec_node_chain_of(const cq_exec *e, int i, const int *fused, int n_fused,
+                          cq_exec_chain *c);
 /* The node that absorbed node i (its time counts there), -1 when none. */
 int cq_exec_fused_into(const cq_exec *e, int i);
 /* 1 when node i (a DequantizeLinear) runs its chain of elementwise ops and
