@@ -260,9 +260,13 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
         k->cvt_kind = CQ_HW_CVT_QUANT;
         k->cvt_elems = numel(&c->in[0][0]);
     } else if (!strcmp(op, "DequantizeLinear")) {
-        /* a table on the codes (CQ_FUSE_LUT) maps codes to codes */
-        k->cvt_kind = cq_exec_node_lut(e, i) ? CQ_HW_CVT_REQUANT : CQ_HW_CVT_DEQUANT;
+        /* a table on the codes (CQ_FUSE_LUT) maps codes to codes: one lookup
+         * an element, the fused chain's arithmetic was done making it */
+        int lut = cq_exec_node_lut(e, i);
+        k->cvt_kind = lut ? CQ_HW_CVT_REQUANT : CQ_HW_CVT_DEQUANT;
         k->cvt_elems = numel(&c->in[0][0]);
+        if (lut)
+            k->flops = 0;
     } else if (!strncmp(op, "QLinear", 7) && n->n_outputs > 0 && c->out[0][0].ndim >= 0) {
         k->cvt_kind = CQ_HW_CVT_REQUANT; /* QLinearAdd, QLinearMul, pools... */
         k->cvt_elems = numel(&c->out[0][0]);
