@@ -79,7 +79,8 @@ static cq_status slice_plan(const cq_node *n, int64_t opset, int n_in, const cq_
         } else {
             b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            sh[a] = b > e ? (b - e + (-s) - 1) / (-s) : 0;
+            /* an empty axis stays empty (clamping to [0, dim - 1] gave b 0, e -1) */
+            sh[a] = dim > 0 && b > e ? (b - e + (-s) - 1) / (-s) : 0;
         }
         start[a] = b;
         step[a] = s;
