@@ -180,20 +180,24 @@ static int perm_of(const cq_node *n, int r, int *perm)
     int64_t p[CQ_MAX_DIMS];
     int64_t k = cq_node_ints(n, "perm", p, CQ_MAX_DIMS);
     int seen = 0;
+    if (k && k != r)
+        return -1;
     for (int i = 0; i < r; i++) {
         perm[i] = k ? (int)p[i] : r - 1 - i;
         if (perm[i] < 0 || perm[i] >= r || (seen >> perm[i] & 1))
             return -1;
         seen |= 1 << perm[i];
     }
-    return k && k != r ? -1 : 0;
+    return 0;
 }
 
 static cq_status infer_transpose(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
                                  int n_out, cq_tinfo *out, cq_err *err)
 {
-    (void)opset, (void)n_in, (void)n_out;
+    (void)opset, (void)n_out;
     int perm[CQ_MAX_DIMS];
+    if (n_in < 1 || in[0].ndim < 0)
+        return cq_errf(err, CQ_EINVAL, "Transpose '%s': missing input", n->name);
     if (perm_of(n, in[0].ndim, perm))
         return cq_errf(err, CQ_EINVAL, "Transpose '%s': bad perm", n->name);
     set_shape(&out[0], in[0].dtype, in[0].ndim, in[0].shape);
