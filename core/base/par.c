@@ -5,7 +5,14 @@
  * until none is left, then counts itself done. Workers spin on the
  * generation for SPIN_NS before sleeping on the condition variable, so the
  * back-to-back regions of a model run cost no wake-up; the caller spins on
- * the done count (regions last 10 us to a few ms). */
+ * the done count (regions last 10 us to a few ms).
+ *
+ * Host threads: the pool runs one region at a time. A region started while
+ * another host thread's region holds the pool runs its shares on its own
+ * thread (as a one-thread region does: results do not depend on it), so
+ * two host threads never share the published job. The count is the
+ * process's (cq_par_set_threads) unless the calling thread has its own
+ * (cq_par_set_local_threads: the executor's runs). */
 #include "base/par.h"
 
 #include <pthread.h>
@@ -18,7 +25,9 @@
 #define SPIN_NS 200000.0 /* a worker's spin before sleeping */
 #endif
 
-static int threads = 1;
+static atomic_int threads = 1;      /* the process's count */
+static __thread int local_threads;  /* this thread's count, 0: the process's */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER; /* one region at a time */
 static int n_workers;                 /* started so far */
 static pthread_t workers[CQ_PAR_MAX];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -68,18 +77,28 @@ static void *worker(void *arg)
     return NULL;
 }
 
-void cq_par_set_threads(int n)
+static int clamp_threads(int n) { return n < 1 ? 1 : n > CQ_PAR_MAX ? CQ_PAR_MAX : n; }
+
+void cq_par_set_threads(int n) { atomic_store_explicit(&threads, clamp_threads(n), memory_order_relaxed); }
+
+int cq_par_set_local_threads(int n)
 {
-    threads = n < 1 ? 1 : n > CQ_PAR_MAX ? CQ_PAR_MAX : n;
+    int old = local_threads;
+    local_threads = n > 0 ? clamp_threads(n) : 0;
+    return old;
 }
 
-int cq_par_threads(void) { return threads; }
+int cq_par_threads(void)
+{
+    return local_threads ? local_threads : atomic_load_explicit(&threads, memory_order_relaxed);
+}
 
 void cq_par_run(int n, cq_par_fn fn, void *ctx)
 {
     n = n < 1 ? 1 : n;
-    int t = n < threads ? n : threads;
-    if (t <= 1 || in_region) {
+    int nt = cq_par_threads();
+    int t = n < nt ? n : nt;
+    if (t <= 1 || in_region || pthread_mutex_trylock(&pool_mu) != 0) {
         for (int i = 0; i < n; i++)
             fn(ctx, i, n, 0);
         return;
@@ -112,4 +131,5 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
     /* every started worker counts itself, those past job_n too */
     while (atomic_load_explicit(&done, memory_order_acquire) < n_workers)
         _mm_pause();
+    pthread_mutex_unlock(&pool_mu);
 }

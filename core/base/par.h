@@ -13,7 +13,8 @@
  * Workers are created on first use and kept; after a region they spin for a
  * short while (the next convolution usually follows within microseconds),
  * then sleep on a condition variable. A region started from inside a region
- * (or with n = 1) runs its shares one after another on the calling thread.
+ * (or with n = 1, or while another host thread's region has the pool) runs
+ * its shares one after another on the calling thread.
  * Shares must not fail: each records its own errors in ctx.
  */
 #ifndef CQ_PAR_H
@@ -23,9 +24,14 @@
 
 typedef void (*cq_par_fn)(void *ctx, int i, int n, int tid);
 
-/* Threads the kernels split their work over (1 .. CQ_PAR_MAX; default 1).
- * Not thread-safe: call it between runs. */
+/* Threads the kernels split their work over (1 .. CQ_PAR_MAX; default 1),
+ * for the whole process. Call it between runs: a kernel sizes its scratch
+ * by the count when planned and when run. */
 void cq_par_set_threads(int n);
+/* The calling thread's own count (n >= 1), or back to the process's (n <= 0);
+ * returns the previous own count (0: none). cq_exec_run sets it for a run. */
+int cq_par_set_local_threads(int n);
+/* The calling thread's count: its own if set, else the process's. */
 int cq_par_threads(void);
 /* fn(ctx, i, n, tid) for every i in [0, n) (n >= 1), on up to
  * cq_par_threads() threads. */

@@ -2,11 +2,13 @@
  * what it decides before running is in exec_plan.c. */
 #include "exec/exec_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/par.h"
 #include "kern/kern_qelt.h"
 #include "ops/passes.h"
 
@@ -754,6 +756,9 @@ fail:
     return err->code;
 }
 
+/* recursive: an observer may run another executor inside a run */
+static pthread_mutex_t run_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor **outputs,
                       cq_err *err)
 {
@@ -764,11 +769,24 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
         return cq_errf(err, CQ_ESTATE, "the graph changed since it was planned: plan it again");
     if (n_in != g->n_inputs)
         return cq_errf(err, CQ_EINVAL, "the model takes %d inputs, %d given", g->n_inputs, n_in);
-    int before = cq_kern_threads();
-    if (e->threads && e->threads != before)
-        cq_kern_set_threads(e->threads);
+    /* calq's kernels run at the executor's count whatever other host threads
+     * do (the count is this thread's own for the run: base/par.h); OpenBLAS's
+     * count is process-wide, so a run that changes it holds run_mu until it
+     * has put it back (such runs take turns; the others do not wait). */
+    int n = e->threads ? e->threads : cq_kern_threads();
+    int own = cq_par_set_local_threads(n);
+    int change = n != cq_kern_threads();
+    int before = 0;
+    if (change) {
+        pthread_mutex_lock(&run_mu);
+        before = cq_kern_threads();
+        cq_kern_set_threads(n);
+    }
     cq_status st = run_all(e, n_in, inputs, outputs, err);
-    if (e->threads && e->threads != before)
+    if (change) {
         cq_kern_set_threads(before);
+        pthread_mutex_unlock(&run_mu);
+    }
+    cq_par_set_local_threads(own);
     return st;
 }

@@ -4,10 +4,13 @@
 #include "base/par.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int isa_ready;
+/* Detected once (pthread_once: two host threads may ask first at the same
+ * time); cq_kern_set_isa / cq_kern_set_amx are for before threads start. */
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT, amx_once = PTHREAD_ONCE_INIT;
 static cq_isa isa_now = CQ_ISA_SCALAR;
 
 static cq_isa isa_best(void)
@@ -31,27 +34,29 @@ static cq_isa isa_clamp(cq_isa want)
     return want > best ? best : want;
 }
 
+static void isa_init(void)
+{
+    cq_isa want = isa_best();
+    const char *env = getenv("CALQ_ISA");
+    if (env && strcmp(env, "scalar") == 0)
+        want = CQ_ISA_SCALAR;
+    else if (env && strcmp(env, "avx2") == 0)
+        want = CQ_ISA_AVX2;
+    else if (env && strcmp(env, "avx512") == 0)
+        want = CQ_ISA_AVX512;
+    isa_now = isa_clamp(want);
+}
+
 cq_isa cq_kern_isa(void)
 {
-    if (!isa_ready) {
-        cq_isa want = isa_best();
-        const char *env = getenv("CALQ_ISA");
-        if (env && strcmp(env, "scalar") == 0)
-            want = CQ_ISA_SCALAR;
-        else if (env && strcmp(env, "avx2") == 0)
-            want = CQ_ISA_AVX2;
-        else if (env && strcmp(env, "avx512") == 0)
-            want = CQ_ISA_AVX512;
-        isa_now = isa_clamp(want);
-        isa_ready = 1;
-    }
+    pthread_once(&isa_once, isa_init);
     return isa_now;
 }
 
 cq_isa cq_kern_set_isa(cq_isa isa)
 {
+    pthread_once(&isa_once, isa_init);
     isa_now = isa_clamp(isa);
-    isa_ready = 1;
     return isa_now;
 }
 
@@ -65,7 +70,7 @@ cq_isa cq_kern_set_isa(cq_isa isa)
 #define CQ__XFEATURE_XTILEDATA 18
 #endif
 
-static int amx_ready, amx_have, amx_want = 1;
+static int amx_have, amx_want = 1;
 
 /* CPUID (AMX-TILE and AMX-INT8), the OS's XCR0 (tile config and data
  * state enabled), then Linux's per-process permission to use the tile data
@@ -88,16 +93,15 @@ static int amx_detect(void)
 #endif
 }
 
-static void amx_init(void)
+static void amx_once_init(void)
 {
-    if (amx_ready)
-        return;
     amx_have = amx_detect();
     const char *env = getenv("CALQ_AMX");
     if (env && strcmp(env, "0") == 0)
         amx_want = 0;
-    amx_ready = 1;
 }
+
+static void amx_init(void) { pthread_once(&amx_once, amx_once_init); }
 
 int cq_kern_amx(void)
 {
