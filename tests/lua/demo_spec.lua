@@ -52,6 +52,12 @@ describe("make demo #slow", function()
     assert.is_true(rows[3].ap >= rows[1].ap * 0.99, tail)
     assert.truthy(exists(out .. "/back256.knobs.onnx"))
     assert.truthy(exists(out .. "/back256.int8.onnx"))
+    -- the QDQ file in ONNX Runtime, when the bootstrap installed it
+    if os.execute("command -v node >/dev/null 2>&1") and lfs.attributes(cache .. "/ort", "mode") == "directory" then
+      local ap, fp = text:match("\nONNX Runtime on %S+back256%.knobs%.onnx: AP (%d%.%d%d%d), (%d+) FP")
+      assert.is_string(ap, text)
+      assert.is_true(tonumber(ap) >= rows[1].ap * 0.99, text)
+    end
     local report = text:match("report (%S+report%.html)")
     assert.is_string(report, text)
     assert.truthy(exists(report))
