@@ -31,4 +31,5 @@ return {
   rundir = require "calq.rundir",
   report = require "calq.report",
   cost = require "calq.cost",
+  knobs = require "calq.knobs",
 }

@@ -35,13 +35,13 @@ local inputs = require "calq.inputs"
 local fs = require "calq.fs"
 local json = require "calq.json"
 
-local M = {}
+-- calq.knobs is the C group (solve, sqnr_terms) with the Lua half added, as
+-- calq.cost is: one table, each function under one name.
+local M = core
 
 M.PRECISIONS = { "int8", "bf16", "fp32" }
 local PIDX = { int8 = 1, bf16 = 2, fp32 = 3 }
 local HUGE = math.huge
-
-M.solve_raw = core.solve
 
 local function fail(fmt, ...) error({ msg = fmt:format(...) }, 0) end
 local fixed_groups
@@ -95,7 +95,7 @@ function M.groups(m, qn)
   return { groups = groups, of = of, nodes = rows, producer = producer }
 end
 
---- The knob problem (the table calq.core.knobs.solve takes) from:
+--- The knob problem (the table calq.knobs.solve takes) from:
 --   gs       M.groups(...)
 --   costs    {fp32 = {[name] = ms}, bf16 = {...}, int8 = {...}}: per-node times
 --   noise    {[node index] = {int8 = x, bf16 = x or false (no bf16 kernel)}}
@@ -460,8 +460,7 @@ local function bf16_noise(st, x)
   return out
 end
 
---- sum y^2, sum (x - y)^2 of two f32 tensors (y the reference).
-M.sqnr_terms = core.sqnr_terms
+-- M.sqnr_terms (C): sum y^2, sum (x - y)^2 of two f32 tensors (y the reference).
 
 -- The groups a list of constraints fixes ({{pattern or node index, "int8" |
 -- "bf16" | "fp32"}, ...}, applied in order, a later one winning): {[group]

@@ -269,7 +269,7 @@ local function knobs_run_dir(opts, st, argv, started)
     local z = st.noise[i]
     if fixed[i] then return "fixed by --keep-fp32 / --precision" end
     if not z then return "knobs" end
-    return ("knobs: %s (output noise alone: int8 %s, bf16 %s)"):format(prec,
+    return ("knobs: %s (output SQNR with it alone in int8 %s, in bf16 %s)"):format(prec,
       z.out_int8 and ("%.1f dB"):format(-10 * math.log(z.out_int8, 10)) or "-",
       z.out_bf16 and ("%.1f dB"):format(-10 * math.log(z.out_bf16, 10)) or "-")
   end
