@@ -76,8 +76,9 @@ OUT.knobs.json, its figures); exit 1 when no trial met the goal.
   --tolerance X        the metric within X relative of fp32's (0.01)
   --sqnr-db DB         for --task sqnr: the output SQNR to reach (30)
   --max-trials N       quantize-and-evaluate rounds at most (10)
-  --budget-db DB       the first noise budget, as an output SQNR (default: the
-                       noise of every node with SQNR 18 dB or more in int8)
+  --budget-db DB       the first noise budget, as an output SQNR (default: for
+                       --task sqnr its --sqnr-db, else the noise of every node
+                       with SQNR 18 dB or more alone in int8)
   --eval-data F, --eval-labels F, --eval-limit N   the evaluation set
   --run-dir DIR        write the run's files for `calq report` to DIR (default:
                        a new runs/quantize-YYYYmmdd-HHMMSS-N; docs/report.md)
@@ -318,8 +319,10 @@ local function run_knobs(opts, argv, started)
   local fixed = {}
   for _, p in ipairs(opts.keep_fp32) do fixed[#fixed + 1] = { p, "fp32" } end
   for _, e in ipairs(opts.precision_list) do fixed[#fixed + 1] = { e[1], e[2] } end
+  -- the proxy is the model's output noise: for --task sqnr the goal is the budget
+  local budget_db = opts.budget_db or (opts.task == "sqnr" and (opts.sqnr_db or 30)) or nil
   local sched = knobs.schedule{ max_trials = opts.max_trials or 10, sens_items = opts.sens_items,
-                                budget = opts.budget_db and 10 ^ (-opts.budget_db / 10) or nil }
+                                budget = budget_db and 10 ^ (-budget_db / 10) or nil }
   local st, err = knobs.run(sched, {
     model = opts.model_obj, calib = opts.calib, preprocess = opts.preprocess, observer = opts.observer,
     activations = opts.activations, threads = opts.threads, batch = opts.batch,
