@@ -4,6 +4,7 @@
 #   make test       bootstrap, build, run the cmocka tests and the busted specs
 #   make demo       bootstrap, build, run the main job on the default real data
 #   make asan       the tests again under AddressSanitizer + UBSan (build-asan/)
+#   make tsan       the threaded kernels and two host threads under ThreadSanitizer (build-tsan/)
 #   make test-slow  the specs tagged #slow
 #   make lint       the layering of core/ and bindings/, file lengths, dates (tools/lint.sh)
 #   make bench      the benchmarks (bench/), results printed as ratios to anchors
@@ -84,7 +85,7 @@ PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: fuzz fuzz-build all test ctest luatest demo asan bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan
+.PHONY: fuzz fuzz-build all test ctest luatest demo asan bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan tsan tsan-run
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
@@ -228,6 +229,28 @@ luatest-asan: all
 	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 	  busted --lua=lua5.4 tests/lua
+
+# make tsan: ThreadSanitizer (gcc -fsanitize=thread) in build-tsan/ over the cmocka
+# programs that run the kernels at 2 and 3 threads, and tests/tsan/two_states.c (two
+# host threads, each with its own lua_State and model, one at 1 kernel thread and one
+# at 2, then both at 2). tools/tsan.supp: OpenBLAS, which is not instrumented.
+TSAN_TESTS := test_kern test_kern_bconv test_kern_bgemm test_kern_elt test_kern_gemv \
+	test_kern_ops test_kern_qconv test_kern_qgemm test_exec test_ops_resize
+TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tools/tsan.supp"
+tsan: bootstrap
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" tsan-run
+
+tsan-run: $(TSAN_TESTS:%=$(BUILD)/tests/%) $(BUILD)/tests/two_states
+	@$(TSAN_ENV) tools/run-ctests.sh $(TSAN_TESTS:%=$(BUILD)/tests/%)
+	@$(TSAN_ENV) $(BUILD)/tests/two_states models/fashion_mnist/fmnist_cnn.onnx \
+	  /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz 4 1 2
+	@$(TSAN_ENV) $(BUILD)/tests/two_states models/fashion_mnist/fmnist_cnn.onnx \
+	  /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz 4 2 2
+
+$(BUILD)/tests/two_states: tests/tsan/two_states.c $(BIND_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -DCALQ_SRC_DIR='"$(CURDIR)"' $< -o $@ $(BIND_OBJ) $(LIB_A) \
+	  $(LUA_LIBS) $(EXT_LIBS) -ldl
 
 # The specs tagged #slow (ONNX Runtime over every node model calq re-saves, ...).
 test-slow: all
