@@ -1,11 +1,17 @@
 /* par.c - the kernels' thread pool (see par.h).
  *
  * A region publishes (fn, ctx, n) and bumps a generation counter; each
- * worker that sees the new generation claims shares from an atomic counter
- * until none is left, then counts itself done. Workers spin on the
- * generation for SPIN_NS before sleeping on the condition variable, so the
- * back-to-back regions of a model run cost no wake-up; the caller spins on
- * the done count (regions last 10 us to a few ms).
+ * worker that sees the new generation claims shares until none is left.
+ * A claim is a compare-and-swap on one word holding the generation and the
+ * next share, so a worker that wakes late (the host descheduled it) claims
+ * nothing from a region that is over or from the next one's first shares by
+ * mistake. The caller claims shares too and then waits only for the shares
+ * claimed to be done, not for every worker to look in: before, each region
+ * waited for a descheduled worker to wake and count itself, even when the
+ * caller had run every share (on a loaded host that is a scheduler slice
+ * per region). Workers spin on the generation for SPIN_NS before sleeping
+ * on the condition variable, so the back-to-back regions of a model run cost
+ * no wake-up (regions last 10 us to a few ms).
  *
  * Host threads: the pool runs one region at a time. A region started while
  * another host thread's region holds the pool runs its shares on its own
@@ -35,11 +41,11 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static atomic_uint gen;               /* bumped per region */
 static atomic_int done;               /* shares finished in this region */
 static unsigned start_gen[CQ_PAR_MAX]; /* gen when worker w was started */
-static cq_par_fn job_fn;
+static cq_par_fn job_fn;              /* read only by a thread holding a claimed share */
 static void *job_ctx;
-static int job_threads;               /* threads taking part: workers below it claim shares */
-static int job_n;                     /* shares */
-static atomic_int next_share;         /* the next share to claim */
+static atomic_int job_threads;        /* threads taking part: workers below it claim shares */
+static atomic_int job_n;              /* shares */
+static _Atomic uint64_t claim;        /* gen << 32 | the next share to claim */
 static __thread int in_region;        /* this thread is running a share */
 
 static double now_ns(void)
@@ -47,6 +53,27 @@ static double now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Claims and runs shares of region g until none is left (or the region is
+ * no longer g); thread tid. Each share counts itself done after it ran. */
+static void run_shares(unsigned g, int tid)
+{
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&claim, memory_order_acquire);
+        if ((unsigned)(c >> 32) != g)
+            return;
+        int i = (int)(uint32_t)c;
+        if (i >= atomic_load_explicit(&job_n, memory_order_relaxed))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_relaxed))
+            continue;
+        /* share i of region g is ours: the region, its job included, lasts
+         * until it is done */
+        job_fn(job_ctx, i, atomic_load_explicit(&job_n, memory_order_relaxed), tid);
+        atomic_fetch_add_explicit(&done, 1, memory_order_release);
+    }
 }
 
 static void *worker(void *arg)
@@ -69,10 +96,8 @@ static void *worker(void *arg)
             }
         }
         seen = g;
-        if (w < job_threads)
-            for (int i; (i = atomic_fetch_add(&next_share, 1)) < job_n;)
-                job_fn(job_ctx, i, job_n, w);
-        atomic_fetch_add_explicit(&done, 1, memory_order_release);
+        if (w < atomic_load_explicit(&job_threads, memory_order_relaxed))
+            run_shares(g, w);
     }
     return NULL;
 }
@@ -114,22 +139,24 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
         n_workers++;
     }
     int nw = n_workers < t - 1 ? n_workers : t - 1;
-    pthread_mutex_lock(&mu);
+    /* the job, then the claim word of the new generation, then the
+     * generation itself (a worker that sees it sees the rest) */
+    unsigned g = atomic_load(&gen) + 1u;
     job_fn = fn;
     job_ctx = ctx;
-    job_threads = 1 + nw;
-    job_n = n;
-    atomic_store(&next_share, 0);
+    atomic_store(&job_threads, 1 + nw);
+    atomic_store(&job_n, n);
     atomic_store(&done, 0);
-    atomic_fetch_add_explicit(&gen, 1, memory_order_release);
+    atomic_store_explicit(&claim, (uint64_t)g << 32, memory_order_release);
+    pthread_mutex_lock(&mu);
+    atomic_store_explicit(&gen, g, memory_order_release);
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&mu);
     in_region = 1;
-    for (int i; (i = atomic_fetch_add(&next_share, 1)) < n;)
-        fn(ctx, i, n, 0);
+    run_shares(g, 0);
     in_region = 0;
-    /* every started worker counts itself, those past job_n too */
-    while (atomic_load_explicit(&done, memory_order_acquire) < n_workers)
+    /* the shares the workers claimed (every claim is of this region) */
+    while (atomic_load_explicit(&done, memory_order_acquire) < n)
         _mm_pause();
     pthread_mutex_unlock(&pool_mu);
 }
