@@ -260,9 +260,12 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
                     n->name, CQ_OP_MAX_INPUTS, CQ_OP_MAX_OUTPUTS);
             goto fail;
         }
-        /* every operator has a first output, and the kernels write it */
-        if (n->n_outputs < 1 || n->outputs[0] < 0) {
-            cq_errf(err, CQ_EFORMAT, "node '%s' (%s): no first output", n->name, n->op_type);
+        /* the inputs its operator requires, and a first output (the
+         * kernels write it) */
+        if (e->ops[i] ? cq_op_check_node(n, e->opset[i], err) != CQ_OK
+                      : n->n_outputs < 1 || n->outputs[0] < 0) {
+            if (!e->ops[i])
+                cq_errf(err, CQ_EFORMAT, "node '%s' (%s): no first output", n->name, n->op_type);
             goto fail;
         }
     }

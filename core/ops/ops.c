@@ -57,6 +57,68 @@ int64_t cq_op_opset(const cq_graph *g, const cq_node *n)
     return v > 0 ? v : CQ_OP_DEFAULT_OPSET;
 }
 
+/* The inputs each operator requires (present: not omitted), from the ONNX
+ * operator specifications, as a mask of input indices; since: the first
+ * opset the row holds for (a later row of the same op overrides it). An op
+ * not listed requires input 0 alone. The kernels and the shape inference
+ * read the inputs a row names without checking, so a node without them is
+ * refused before anything runs (cq_op_check_node). */
+static const struct {
+    const char *name;
+    const char *domain;
+    int64_t since;
+    uint32_t required;
+} arity[] = {
+    {"Constant", "", 1, 0x0},
+    {"Add", "", 1, 0x3},
+    {"Sub", "", 1, 0x3},
+    {"Mul", "", 1, 0x3},
+    {"Div", "", 1, 0x3},
+    {"PRelu", "", 1, 0x3},
+    {"MatMul", "", 1, 0x3},
+    {"MatMulInteger", "", 1, 0x3},
+    {"Gemm", "", 1, 0x3},
+    {"Conv", "", 1, 0x3},
+    {"ConvInteger", "", 1, 0x3},
+    {"ConvTranspose", "", 1, 0x3},
+    {"LayerNormalization", "", 1, 0x3},
+    {"BatchNormalization", "", 1, 0x1f},
+    {"Reshape", "", 5, 0x3},
+    {"Gather", "", 1, 0x3},
+    {"Slice", "", 10, 0x7},
+    {"Pad", "", 11, 0x3},
+    {"Unsqueeze", "", 13, 0x3},
+    {"QuantizeLinear", "", 1, 0x3},
+    {"DequantizeLinear", "", 1, 0x3},
+    {"QLinearMatMul", "", 1, 0xff},
+    {"QLinearConv", "", 1, 0xff},
+    /* A, A_scale, [A_zp], B, B_scale, [B_zp], C_scale, [C_zp] */
+    {"QLinearAdd", "com.microsoft", 1, 0x5b},
+    {"QLinearMul", "com.microsoft", 1, 0x5b},
+    {"QLinearGlobalAveragePool", "com.microsoft", 1, 0x1f},
+};
+
+cq_status cq_op_check_node(const cq_node *n, int64_t opset, cq_err *err)
+{
+    uint32_t required = 0x1;
+    for (size_t i = 0; i < sizeof arity / sizeof arity[0]; i++)
+        if (n->op_type && !strcmp(arity[i].name, n->op_type) &&
+            same_domain(arity[i].domain, n->domain) && opset >= arity[i].since)
+            required = arity[i].required;
+    for (int k = 0; k < 32 && (required >> k); k++) {
+        if (!((required >> k) & 1))
+            continue;
+        if (k >= n->n_inputs || n->inputs[k] < 0)
+            return cq_errf(err, CQ_EFORMAT, "node '%s' (%s): input %d is required and %s",
+                           n->name ? n->name : "", n->op_type, k,
+                           k >= n->n_inputs ? "missing" : "omitted");
+    }
+    if (n->n_outputs < 1 || n->outputs[0] < 0)
+        return cq_errf(err, CQ_EFORMAT, "node '%s' (%s): no first output", n->name ? n->name : "",
+                       n->op_type);
+    return CQ_OK;
+}
+
 void *cq__scratch(cq_openv *env, size_t size)
 {
     if (size <= env->scratch_size)

@@ -200,6 +200,12 @@ const cq_op *cq_op_at(int i);
  * when g imports none. */
 int64_t cq_op_opset(const cq_graph *g, const cq_node *n);
 
+/* CQ_OK when node n has the inputs its operator requires at that opset
+ * (present, not omitted: Conv's X and W, QLinearConv's eight...) and a first
+ * output, else CQ_EFORMAT naming the node and the input. The executor and
+ * the passes call it before a node's shape inference or run. */
+cq_status cq_op_check_node(const cq_node *n, int64_t opset, cq_err *err);
+
 /* The arithmetic of node n on inputs and outputs of the given shapes
  * (ops_work.c), for profiles and cost models: *flops counts 2 per
  * multiply-add of a contraction (Conv, ConvTranspose, Gemm, MatMul and

@@ -48,6 +48,8 @@ cq_status cq__run_node(const cq_graph *g, int i, cq_tensor *const *in, cq_tensor
     cq_tinfo_of(n->n_inputs, in, ti);
     memset(to, 0, sizeof to);
     env->opset = cq_op_opset(g, n);
+    if (cq_op_check_node(n, env->opset, err))
+        return err->code;
     if (op->infer(n, env->opset, n->n_inputs, ti, n->n_outputs, to, err))
         return err->code;
     for (int k = 0; k < n->n_outputs; k++) /* all NULL first: fail releases them all */
@@ -111,6 +113,8 @@ static int infer_node(cq_graph *g, int i, cq_err *err)
     if (!op || n->n_inputs > CQ_OP_MAX_INPUTS || n->n_outputs > CQ_OP_MAX_OUTPUTS)
         return 0;
     cq_tinfo ti[CQ_OP_MAX_INPUTS], to[CQ_OP_MAX_OUTPUTS];
+    if (cq_op_check_node(n, cq_op_opset(g, n), err))
+        return -1;
     for (int k = 0; k < n->n_inputs; k++) {
         value_info(g, n->inputs[k], &ti[k]);
         if (n->inputs[k] >= 0 && ti[k].ndim < 0)

@@ -481,6 +481,42 @@ static void test_ops_opset_default(void **state)
     cq_graph_free(g);
 }
 
+/* Each operator's required inputs are checked before it runs: missing or
+ * omitted ones are refused naming the node and the input; optional ones may
+ * be omitted; the rows follow the opset (Slice's starts/ends from 10). */
+static void test_ops_check_node_inputs(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    int ga = cq_graph_add_node(g, "Gather", "g1", "", 1, (const char *[]){"x"}, 1,
+                               (const char *[]){"y"}, &err);
+    int sl = cq_graph_add_node(g, "Slice", "s1", "", 1, (const char *[]){"x"}, 1,
+                               (const char *[]){"ys"}, &err);
+    int qa = cq_graph_add_node(g, "QLinearAdd", "qa", "com.microsoft", 8,
+                               (const char *[]){"a", "as", "", "b", "bs", "", "cs", ""}, 1,
+                               (const char *[]){"c"}, &err);
+    int qb = cq_graph_add_node(g, "QLinearAdd", "qb", "com.microsoft", 8,
+                               (const char *[]){"a", "as", "az", "", "bs", "bz", "cs", "cz"}, 1,
+                               (const char *[]){"c2"}, &err);
+    int co = cq_graph_add_node(g, "Constant", "k", "", 0, NULL, 1, (const char *[]){"kv"}, &err);
+    assert_true(ga >= 0 && sl >= 0 && qa >= 0 && qb >= 0 && co >= 0);
+    assert_int_equal(g->nodes[qa].inputs[2], -1);
+
+    cq_err_clear(&err);
+    assert_int_equal(cq_op_check_node(&g->nodes[ga], 13, &err), CQ_EFORMAT);
+    assert_int_equal(err.code, CQ_EFORMAT);
+    assert_string_equal(err.msg, "node 'g1' (Gather): input 1 is required and missing");
+    assert_int_equal(cq_op_check_node(&g->nodes[sl], 9, &err), CQ_OK);
+    assert_int_equal(cq_op_check_node(&g->nodes[sl], 10, &err), CQ_EFORMAT);
+    assert_int_equal(cq_op_check_node(&g->nodes[qa], 1, &err), CQ_OK);
+    cq_err_clear(&err);
+    assert_int_equal(cq_op_check_node(&g->nodes[qb], 1, &err), CQ_EFORMAT);
+    assert_string_equal(err.msg, "node 'qb' (QLinearAdd): input 3 is required and omitted");
+    assert_int_equal(cq_op_check_node(&g->nodes[co], 13, &err), CQ_OK);
+    cq_graph_free(g);
+}
+
 /* A Conv run through the table keeps its kernel plan in the caller's slot:
  * made on the first call, used again for the same shapes, remade for other
  * ones; Clip's activation hook reads constant bounds only. */
@@ -564,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_ops_conv3d_planes),
         cmocka_unit_test(test_ops_quantize_per_axis),
         cmocka_unit_test(test_ops_opset_default),
+        cmocka_unit_test(test_ops_check_node_inputs),
         cmocka_unit_test(test_ops_plan_slot_and_act_hook),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
