@@ -189,7 +189,7 @@ float cq_node_float(const cq_node *n, const char *name, float def)
 const char *cq_node_string(const cq_node *n, const char *name, const char *def)
 {
     const cq_attr *a = cq_node_attr(n, name);
-    return a && a->type == CQ_ATTR_STRING ? a->s : def;
+    return a && a->type == CQ_ATTR_STRING && a->s ? a->s : def;
 }
 
 int64_t cq_node_ints(const cq_node *n, const char *name, int64_t *out, int64_t max)

@@ -387,6 +387,14 @@ static cq_status read_attr(cq_pb *m, const cq_pb_field *af, cq_attr *a, int dept
              : ni ? CQ_ATTR_INTS : ns ? CQ_ATTR_STRINGS : nt ? CQ_ATTR_TENSORS : 0;
     }
     a->type = (cq_attr_type)type;
+    /* a STRING attribute without its s field is the empty string (readers
+     * take a->s as a C string) */
+    if (st == CQ_OK && type == CQ_ATTR_STRING && !a->s) {
+        a->s = calloc(1, 1);
+        a->s_len = 0;
+        if (!a->s)
+            st = cq_pb_fail(m, af, CQ_ENOMEM, "out of memory");
+    }
     if ((nf && type != CQ_ATTR_FLOATS) || (ni && type != CQ_ATTR_INTS) ||
         (ns && type != CQ_ATTR_STRINGS) || (nt && type != CQ_ATTR_TENSORS) ||
         type > CQ_ATTR_TENSORS || type == CQ_ATTR_GRAPHS)

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The largest spatial size, kernel size, stride, dilation or pad a
+ * convolution takes (2^30): larger ones are refused, not overflowed. */
+#define CONV_DIM_MAX ((int64_t)1 << 30)
+
 /* ---- geometry --------------------------------------------------------------- */
 
 cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, const int64_t *ws,
@@ -55,6 +59,16 @@ cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, co
         if (g->stride[j] < 1 || g->dil[j] < 1 || g->pb[j] < 0 || g->pe[j] < 0)
             return cq_errf(err, CQ_EINVAL, "%s '%s': bad strides, dilations or pads", n->op_type,
                            n->name);
+        /* each term below 2^30, so the sizes below (products of two, sums of
+         * a few) cannot overflow int64 */
+        if (g->in[j] > CONV_DIM_MAX || g->k[j] > CONV_DIM_MAX || g->stride[j] > CONV_DIM_MAX ||
+            g->dil[j] > CONV_DIM_MAX || g->pb[j] > CONV_DIM_MAX || g->pe[j] > CONV_DIM_MAX ||
+            (nop && (op[i] < 0 || op[i] > CONV_DIM_MAX)) ||
+            (nos && (os[nos - s + i] < 0 || os[nos - s + i] > CONV_DIM_MAX)))
+            return cq_errf(err, CQ_EINVAL,
+                           "%s '%s': a size, stride, dilation or pad of spatial dim %d is "
+                           "negative or over 2^30",
+                           n->op_type, n->name, i);
         int64_t ek = g->dil[j] * (g->k[j] - 1) + 1;
         if (!transpose) {
             if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {

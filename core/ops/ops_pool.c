@@ -43,6 +43,15 @@ static cq_status pool_geo(const cq_node *n, int xnd, const int64_t *xs, cq_convg
         if (g->k[j] < 1 || g->stride[j] < 1 || g->dil[j] < 1)
             return cq_errf(err, CQ_EINVAL, "%s '%s': bad kernel, strides or dilations",
                            n->op_type, n->name);
+        /* each term within 2^30 (pads too), so the sizes below cannot
+         * overflow int64 */
+        const int64_t big = (int64_t)1 << 30;
+        if (g->in[j] > big || g->k[j] > big || g->stride[j] > big || g->dil[j] > big ||
+            g->pb[j] < -big || g->pb[j] > big || g->pe[j] < -big || g->pe[j] > big)
+            return cq_errf(err, CQ_EINVAL,
+                           "%s '%s': a size, kernel, stride, dilation or pad of spatial dim %d "
+                           "is over 2^30",
+                           n->op_type, n->name, i);
         int64_t ek = g->dil[j] * (g->k[j] - 1) + 1;
         if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
             int64_t o = (g->in[j] + g->stride[j] - 1) / g->stride[j];
