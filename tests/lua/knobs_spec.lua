@@ -123,6 +123,17 @@ describe("calq.knobs", function()
   end)
 
   describe("calq quantize --knobs auto", function()
+    it("starts --task sqnr at the --sqnr-db budget: at 300 dB that is all fp32, met at once", function()
+      local out = os.tmpname()
+      local code, so = h.run(("quantize %s --calib %s --knobs auto --costs measured --task sqnr " ..
+        "--sqnr-db 300 --max-trials 1 --sens-items 4 --no-run-dir --json --output %s"):format(MODEL, CALIB, out))
+      assert.equal(0, code)
+      local r = json.decode(so)
+      assert.is_true(r.met)
+      assert.same({ 0, 0 }, { r.best.counts.int8, r.best.counts.bf16 })
+      os.remove(out) os.remove(out .. ".knobs.json")
+    end)
+
     it("fixes --keep-fp32 nodes and writes the run folder with the knobs", function()
       local dir = h.tmpdir()
       local out = dir .. "/fm.onnx"
@@ -152,8 +163,9 @@ describe("calq.knobs", function()
 
     it("exits 1 with the reason when no trial meets the goal, 2 on bad usage", function()
       local out = os.tmpname()
+      -- the first budget (10 dB) lets int8 in; one trial cannot reach 300 dB
       local code, _, err = h.run(("quantize %s --calib %s --knobs auto --costs measured --task sqnr " ..
-        "--sqnr-db 300 --max-trials 1 --sens-items 4 --no-run-dir --output %s"):format(MODEL, CALIB, out))
+        "--sqnr-db 300 --budget-db 10 --max-trials 1 --sens-items 4 --no-run-dir --output %s"):format(MODEL, CALIB, out))
       assert.equal(1, code)
       assert.truthy(err:find("no trial met the goal (output SQNR >= 300 dB) in 1 trials", 1, true))
       assert.truthy(h.read(out .. ".knobs.json"))
