@@ -8,6 +8,7 @@
 #include <float.h>
 #include <immintrin.h>
 
+#include "calib/observer.h"
 #include "kern/kern.h"
 
 /* MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6) bits; its
@@ -155,12 +156,47 @@ static void test_empty_batch(void **state)
     cq_graph_free(g);
 }
 
+/* Weights with NaN or infinities: each channel's range leaves them out (the
+ * scale is the one of its finite values, by min-max and by MSE); a channel
+ * with no finite value is an error naming the problem, not a scale of NaN. */
+static void test_weights_nonfinite(void **state)
+{
+    (void)state;
+    float clean[2 * 8], dirty[2 * 8];
+    for (int i = 0; i < 16; i++)
+        clean[i] = dirty[i] = (float)(i % 8) * 0.25f - 0.9f;
+    dirty[1] = NAN;
+    dirty[9] = INFINITY;
+    dirty[10] = -INFINITY;
+    clean[1] = dirty[0]; /* the finite values are the same: drop 1, 9, 10 */
+    clean[9] = clean[10] = dirty[8];
+    for (int m = 0; m < 2; m++) {
+        cq_calib_spec spec = {CQ_S8, 1, m ? CQ_CALIB_MSE : CQ_CALIB_MINMAX, 0, CQ_CALIB_ZERO_KEEP};
+        cq_qparams a, b;
+        cq_err err;
+        assert_int_equal(cq_calib_weights(clean, 1, 2, 8, 0, &spec, &a, &err), CQ_OK);
+        assert_int_equal(cq_calib_weights(dirty, 1, 2, 8, 0, &spec, &b, &err), CQ_OK);
+        const float *sa = cq_tensor_data(a.scale), *sb = cq_tensor_data(b.scale);
+        for (int c = 0; c < 2; c++) {
+            assert_true(isfinite(sb[c]) && sb[c] > 0.0f);
+            if (m == 0)
+                assert_true(sa[c] == sb[c]);
+        }
+        cq_qparams_clear(&a);
+        cq_qparams_clear(&b);
+        float nan8[8] = {NAN, NAN, INFINITY, NAN, -INFINITY, NAN, NAN, NAN};
+        assert_int_equal(cq_calib_weights(nan8, 1, 1, 8, 0, &spec, &a, &err), CQ_ESTATE);
+        assert_true(strlen(err.msg) > 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nonfinite_stay_in_their_item),
         cmocka_unit_test(test_denormals_not_flushed),
         cmocka_unit_test(test_empty_batch),
+        cmocka_unit_test(test_weights_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
