@@ -8,10 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* fsync the folder holding path, so that a rename into it is on disk.
- * Failures are ignored: some file systems refuse to fsync a folder, and the
- * file itself is complete either way. */
-static void sync_dir(const char *path)
+void cq_sync_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
@@ -60,7 +57,7 @@ cq_status cq_write_atomic(const char *path, const void *data, size_t len, cq_err
     if (st != CQ_OK)
         unlink(tmp);
     else
-        sync_dir(path);
+        cq_sync_dir(path);
     free(tmp);
     return st;
 }

@@ -21,5 +21,9 @@
 #include "base/status.h"
 
 cq_status cq_write_atomic(const char *path, const void *data, size_t len, cq_err *err);
+/* fsync the folder holding path, after a rename into it (the other writers:
+ * tfile, npy, ONNX). Failures are ignored: some file systems refuse to fsync
+ * a folder, and the file itself is complete either way. */
+void cq_sync_dir(const char *path);
 
 #endif

@@ -1,5 +1,6 @@
 /* npy.c - NumPy .npy read and write (see npy.h). */
 #include "io/npy.h"
+#include "base/fileio.h"
 #include "io/io_internal.h"
 
 #include <errno.h>
@@ -532,6 +533,8 @@ cq_status cq_npy_write(const char *path, const cq_tensor *t, cq_err *err)
         st = cq_errf(err, CQ_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
     if (st != CQ_OK)
         unlink(tmp);
+    else
+        cq_sync_dir(path);
     free(tmp);
     return st;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "io/io_internal.h"
 #include "io/tfile_internal.h"
 
@@ -435,6 +436,7 @@ cq_status cq_tfile_close(cq_tfile_writer *w, cq_err *err)
         cq_tfile_abort(w);
         return st;
     }
+    cq_sync_dir(w->path);
     writer_free(w);
     return CQ_OK;
 }

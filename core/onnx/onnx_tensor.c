@@ -1,5 +1,6 @@
 /* onnx_tensor.c - TensorProto in and out, and .pb tensor files (see onnx.h). */
 #include "onnx/onnx_internal.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -357,6 +358,8 @@ cq_status cq__onnx_write_file(const char *path, const void *data, size_t len, cq
         st = cq_errf(err, CQ_EIO, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
     if (st != CQ_OK)
         unlink(tmp);
+    else
+        cq_sync_dir(path);
     free(tmp);
     return st;
 }

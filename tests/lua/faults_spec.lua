@@ -74,15 +74,18 @@ local function commands()
   }
 end
 
--- Run every command once in dir, keep its outputs as the reference bytes and
--- its wall time.
+-- Run every command twice in dir, keep its outputs as the reference bytes
+-- and the shorter wall time.
 local function references(dir)
   local refs = {}
   for _, c in ipairs(commands()) do
-    local code, out = sh(("cd %s && t0=$(date +%%s%%N) && %s %s >/dev/null && echo T=$(( ($(date +%%s%%N) - t0) / 1000 ))")
-      :format(dir, calq_abs, c.cmd))
-    assert(code == 0, c.name .. ": " .. out)
-    local r = { seconds = tonumber(out:match("T=(%d+)")) / 1e6, bytes = {} }
+    local r = { bytes = {} }
+    for _ = 1, 2 do
+      local code, out = sh(("cd %s && t0=$(date +%%s%%N) && %s %s >/dev/null && echo T=$(( ($(date +%%s%%N) - t0) / 1000 ))")
+        :format(dir, calq_abs, c.cmd))
+      assert(code == 0, c.name .. ": " .. out)
+      r.seconds = math.min(r.seconds or math.huge, tonumber(out:match("T=(%d+)")) / 1e6)
+    end
     for _, f in ipairs(c.exact) do r.bytes[f] = assert(slurp(dir .. "/" .. f), f) end
     refs[c.name] = r
   end
@@ -140,7 +143,7 @@ local function kill_rounds(rounds)
   local cmds, killed, tmps = commands(), 0, {}
   for r = 1, rounds do
     local c = cmds[(r - 1) % #cmds + 1]
-    local delay = math.random() * refs[c.name].seconds * 1.2
+    local delay = math.random() * refs[c.name].seconds
     local ok, err = pcall(kill_round, dir, c, refs[c.name], delay)
     assert(ok, ("%s (seed %d, round %d)"):format(tostring(err), seed, r))
     if err ~= "0" then killed = killed + 1 end
@@ -171,13 +174,15 @@ describe("faults", function()
     it("never leaves a torn or mixed output; the next run cleans the .tmp files", function()
       local rounds = tonumber(os.getenv("CALQ_KILL_ROUNDS") or "") or 24
       local killed = kill_rounds(rounds)
-      -- most rounds must really kill something mid-way, or the test tests nothing
-      assert.is_true(killed >= rounds // 2, ("only %d of %d rounds were killed"):format(killed, rounds))
+      -- rounds must really kill something mid-way, or the test tests nothing
+      -- (the delays are below the command's run time, but on a loaded machine
+      -- some runs still end first)
+      assert.is_true(killed >= rounds // 3, ("only %d of %d rounds were killed"):format(killed, rounds))
     end)
 
     it("200 rounds #slow", function()
       local killed, tmps = kill_rounds(200)
-      assert.is_true(killed >= 100, ("only %d of 200 rounds were killed"):format(killed))
+      assert.is_true(killed >= 67, ("only %d of 200 rounds were killed"):format(killed))
       local names = {}
       for f in pairs(tmps) do names[#names + 1] = f end
       table.sort(names)
