@@ -27,7 +27,7 @@
 static const char *const top_keys[] = {"name",    "description", "cores",  "ghz",
                                        "vector_bits", "amx", "amx_macs", "macs",   "caches",
                                        "mem_bw",  "mem_bw_core", "cvt",    "node_ns",
-                                       "efficiency", NULL};
+                                       "efficiency", "call_ns", NULL};
 static const char *const cache_keys[] = {"size", "bw", "latency", "shared", NULL};
 
 static int is_one_of(const char *s, const char *const *list)
@@ -174,24 +174,25 @@ static void read_caches(lua_State *L, int idx, cq_hw *out)
     lua_pop(L, 1);
 }
 
-static void read_efficiency(lua_State *L, int idx, cq_hw *out)
+/* An optional table of kernel class -> number (efficiency, call_ns). */
+static void read_classes(lua_State *L, int idx, const char *key, int *n, cq_hw_eff *out)
 {
-    if (!push_table(L, idx, "efficiency", 1))
+    if (!push_table(L, idx, key, 1))
         return;
     int et = lua_gettop(L);
-    check_keys(L, et, "efficiency", NULL);
+    check_keys(L, et, key, NULL);
     lua_pushnil(L);
     while (lua_next(L, et)) {
         const char *k = lua_tostring(L, -2); /* a string: check_keys said so */
         lua_pop(L, 1);
-        if (out->n_eff == CQ_HW_MAX_EFF)
-            luaL_error(L, "efficiency: more than %d classes", CQ_HW_MAX_EFF);
-        if (strlen(k) >= sizeof out->eff[0].name)
-            luaL_error(L, "efficiency: class name '%s' longer than %d characters", k,
-                       (int)sizeof out->eff[0].name - 1);
-        cq_hw_eff *e = &out->eff[out->n_eff++];
+        if (*n == CQ_HW_MAX_EFF)
+            luaL_error(L, "%s: more than %d classes", key, CQ_HW_MAX_EFF);
+        if (strlen(k) >= sizeof out[0].name)
+            luaL_error(L, "%s: class name '%s' longer than %d characters", key, k,
+                       (int)sizeof out[0].name - 1);
+        cq_hw_eff *e = &out[(*n)++];
         snprintf(e->name, sizeof e->name, "%s", k);
-        e->value = get_num(L, et, "efficiency", k, 0, 0);
+        e->value = get_num(L, et, key, k, 0, 0);
     }
     lua_pop(L, 1);
 }
@@ -253,7 +254,8 @@ int lcalq_tohw(lua_State *L, int idx, cq_hw *out)
     lua_pop(L, 1);
 
     out->node_ns = get_num(L, idx, "", "node_ns", 0, 0);
-    read_efficiency(L, idx, out);
+    read_classes(L, idx, "efficiency", &out->n_eff, out->eff);
+    read_classes(L, idx, "call_ns", &out->n_call, out->call);
 
     cq_err err;
     if (cq_hw_check(out, &err) != CQ_OK)
@@ -407,7 +409,9 @@ static int l_probe_latency(lua_State *L)
     return 1;
 }
 
-/* probe_kernels([ms = 100]) -> {{name, shape, macs, seconds, peak}, ...} | nil, msg, code */
+/* probe_kernels([ms = 100]) -> {{name, shape, macs, seconds, peak, call_seconds
+ * [, unit, unit_seconds]}, ...}
+ * | nil, msg, code */
 static int l_probe_kernels(lua_State *L)
 {
     cq_probe_kern k[CQ_PROBE_MAX_KERN];
@@ -428,6 +432,14 @@ static int l_probe_kernels(lua_State *L)
         lua_setfield(L, -2, "seconds");
         lua_pushstring(L, k[i].peak);
         lua_setfield(L, -2, "peak");
+        lua_pushnumber(L, k[i].call_s);
+        lua_setfield(L, -2, "call_seconds");
+        if (k[i].unit) {
+            lua_pushstring(L, k[i].unit);
+            lua_setfield(L, -2, "unit");
+            lua_pushnumber(L, k[i].unit_s);
+            lua_setfield(L, -2, "unit_seconds");
+        }
         lua_rawseti(L, -2, i + 1);
     }
     return 1;

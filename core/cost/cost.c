@@ -313,9 +313,9 @@ static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
  * the arithmetic (the probe's efficiency factors were measured with the
  * reference shapes' data in them), what comes from the shared levels and
  * DRAM adds to it; overlap 1 lets all of it overlap (the roofline max). */
-static void finish_row(const cq_hw *hw, double overlap, cq_cost_row *r)
+static void finish_row(const cq_hw *hw, double overlap, double call_ns, cq_cost_row *r)
 {
-    r->overhead_ns = hw->node_ns;
+    r->overhead_ns = hw->node_ns + call_ns;
     double work = r->compute_ns + r->cvt_ns, near = r->memory_ns - r->memory_far_ns;
     double split = fmax(work, near) + r->memory_far_ns, roof = fmax(work, r->memory_ns);
     r->ns = overlap * roof + (1 - overlap) * split + r->overhead_ns;
@@ -428,7 +428,9 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
              * by element work: one element a cycle */
             int lanes = hw->vector_bits >= 128 ? hw->vector_bits / 32 : 4;
             r->compute_ns = (double)kk.flops / ((double)lanes * hw->ghz * tu) +
-                            (double)kk.scalar_ops / (hw->ghz * tu);
+                            (double)kk.scalar_ops / (hw->ghz * tu) +
+                            ((double)kk.copy_rows * cq_hw_call_ns(hw, "im2col_row") +
+                             (double)kk.nchw_in * cq_hw_call_ns(hw, "bf16_nchw")) / tu;
             if (kk.macs > 0) {
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
                 r->compute_ns += (double)kk.macs / rate;
@@ -443,7 +445,13 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->level = 0;
             }
             r->cvt_ns = cvt_ns(hw, kk.cvt_kind, kk.cvt_elems, tu);
-            finish_row(hw, o.overlap, r);
+            /* a kernel call's fixed cost: the class's, else its stand-in's */
+            double call = kk.macs > 0 ? cq_hw_call_ns(hw, kk.kclass) : 0;
+            if (kk.macs > 0 && call == 0 && kk.fallback)
+                call = cq_hw_call_ns(hw, kk.fallback);
+            /* one call; the grouped path's calls (a group each) shared by the threads */
+            double calls = kk.calls > 1 ? (double)kk.calls / tu : 1;
+            finish_row(hw, o.overlap, call * (calls > 1 ? calls : 1), r);
         }
     }
     free(first);

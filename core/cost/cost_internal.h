@@ -28,6 +28,11 @@ typedef struct cq__cost_kernel {
     int64_t cvt_elems;
     int64_t reread_bytes;  /* bytes the tiling reads again (beyond the first pass) */
     int64_t reread_block;  /* the size of what is re-read (picks its level) */
+    int64_t calls;         /* kernel calls of its class (the grouped path: one a
+                            * group), each the profile's call_ns[class]; 0: 1 */
+    int64_t copy_rows;     /* im2col row copies, each call_ns.im2col_row */
+    int64_t nchw_in;       /* input elements a bf16 conv converts from NCHW,
+                            * each call_ns.bf16_nchw */
 } cq__cost_kernel;
 
 /* Classify chain c (node c->node[0] and what was fused into it) on hw with

@@ -16,6 +16,15 @@ static double fill(int64_t n, int64_t t)
     return (double)n / (double)(((n + t - 1) / t) * t);
 }
 
+/* Whether the profile measured class name itself (not a stand-in). */
+static int measured(const cq_hw *hw, const char *name)
+{
+    for (int k = 0; k < hw->n_eff; k++)
+        if (!strcmp(hw->eff[k].name, name))
+            return 1;
+    return 0;
+}
+
 static double max2(double a, double b)
 {
     return a > b ? a : b;
@@ -104,21 +113,37 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels, on an
          * im2col matrix (k x pixels a group) written then read back */
         k->tile_eff = fill(s.cout / s.groups, 8) * fill(s.pix, 48);
+        if (s.groups > 1)
+            k->calls = s.groups;
         if (!s.one_by_one && !transpose) {
+            k->copy_rows = s.k * s.oh * s.groups; /* kern_conv_ref.c's im2col */
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block * s.groups;
             /* the copy (kern_conv_ref.c's im2col): row copies at stride 1,
-             * else one element at a time */
-            if (s.stride_w > 1)
+             * else one element at a time. A profile's own f32_grp was
+             * measured with the row copies apart (call_ns.im2col_row a
+             * row, their bytes inside): at stride 1 the elements are in
+             * those; the strided copy's element loop is in f32_grp_s2 (a
+             * strided grouped conv, less its rows and groups), else one
+             * scalar operation an element */
+            if (s.stride_w > 1 && s.groups > 1 && measured(hw, "f32_grp_s2")) {
+                k->kclass = "f32_grp_s2"; /* the element copies inside */
+                k->fallback = "f32_grp";
+            } else if (s.stride_w > 1) {
                 k->scalar_ops = s.k * s.pix * s.groups;
-            else
+            } else if (s.groups == 1 || !measured(hw, "f32_grp")) {
                 k->flops += s.k * s.pix * s.groups;
+            }
         }
     } else if (bf16) {
         /* without bf16 hardware calq runs the f32 paths on rounded operands
          * (kern.h): f32 weights, f32 tiles, the profile's bf16_conv factor */
         int native = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0;
         k->kclass = "bf16_conv";
+        /* an input not kept blocked (NCHW) is converted in the kernel:
+         * call_ns.bf16_nchw an element */
+        if (n->n_inputs > 0 && !cq_exec_value_blocked(e, n->inputs[0]))
+            k->nchw_in = numel(&c->in[0][0]);
         k->weight_esize = native ? 2 : 0;
         /* AMX (kern_convpm_bf16_amx.c): A tiles of up to 16 pixels of one
          * output row (a row in equal chunks of <= 16) x 32 channels of one tap,

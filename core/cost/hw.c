@@ -128,7 +128,31 @@ cq_status cq_hw_check(const cq_hw *hw, cq_err *err)
             if (strcmp(hw->eff[j].name, e->name) == 0)
                 return cq_errf(err, CQ_ERANGE, "efficiency.%s: given twice", e->name);
     }
+    if (hw->n_call < 0 || hw->n_call > CQ_HW_MAX_EFF)
+        return cq_errf(err, CQ_ERANGE, "call_ns: %d classes, not 0..%d", hw->n_call, CQ_HW_MAX_EFF);
+    for (int i = 0; i < hw->n_call; i++) {
+        const cq_hw_eff *e = &hw->call[i];
+        if (!name_ok(e->name, sizeof e->name, 0))
+            return cq_errf(err, CQ_ERANGE,
+                           "call_ns: class %d's name is not 1 to %d letters, digits or '_'", i + 1,
+                           (int)sizeof e->name - 1);
+        if (!in(e->value, 0, 1e9))
+            return cq_errf(err, CQ_ERANGE, "call_ns.%s: %g is not in 0..1e9", e->name, e->value);
+        for (int j = 0; j < i; j++)
+            if (strcmp(hw->call[j].name, e->name) == 0)
+                return cq_errf(err, CQ_ERANGE, "call_ns.%s: given twice", e->name);
+    }
     return CQ_OK;
+}
+
+double cq_hw_call_ns(const cq_hw *hw, const char *name)
+{
+    if (!hw || !name)
+        return 0;
+    for (int i = 0; i < hw->n_call && i < CQ_HW_MAX_EFF; i++)
+        if (strcmp(hw->call[i].name, name) == 0)
+            return hw->call[i].value;
+    return 0;
 }
 
 double cq_hw_efficiency(const cq_hw *hw, const char *name)

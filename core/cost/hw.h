@@ -75,6 +75,11 @@ typedef struct cq_hw {
     double node_ns;                /* fixed cost of running one node (dispatch, setup), ns */
     int n_eff;
     cq_hw_eff eff[CQ_HW_MAX_EFF];
+    /* optional (key call_ns): a kernel class's fixed cost of one call, ns
+     * (its setup, packing, the thread split: what a call on a 1x1 map
+     * takes), added to node_ns for the nodes running that class */
+    int n_call;
+    cq_hw_eff call[CQ_HW_MAX_EFF];
 } cq_hw;
 
 /* CQ_OK when every field is present and in range (cores >= 1, 0.1 <= ghz <= 10,
@@ -83,6 +88,8 @@ typedef struct cq_hw {
 cq_status cq_hw_check(const cq_hw *hw, cq_err *err);
 /* The efficiency of kernel class name: its cq_hw_eff value, 1.0 when absent. */
 double cq_hw_efficiency(const cq_hw *hw, const char *name);
+/* The fixed cost of one call of kernel class name, ns; 0 when absent. */
+double cq_hw_call_ns(const cq_hw *hw, const char *name);
 /* The profile's key of a MAC kind ("f32", "bf16", "s8", "s8_novnni") and of a
  * conversion ("quant", "dequant", "requant", "f32_bf16", "bf16_f32"); "?" when
  * out of range. */

@@ -82,6 +82,14 @@ typedef struct cq_probe_kern {
     double macs;       /* MACs (compute classes) or bytes moved (eltwise) per run */
     double seconds;    /* best run */
     const char *peak;  /* which peak it is measured against: "f32", "s8", "amx_s8", "bw_l2" ... */
+    double call_s;     /* best run of the same kernel on a 1x1 map (a 1-row GEMM) of 16
+                        * channels: its fixed cost a call, seconds; 0: not measured
+                        * (f32_grp: a group's, from the fit of time_grp) */
+    const char *unit;  /* a unit of work the class pays for apart, or NULL:
+                        * "im2col_row" (f32_grp: a row copy of its im2col),
+                        * "bf16_nchw" (bf16_conv: an input element converted
+                        * from NCHW where the input is not kept blocked) */
+    double unit_s;     /* seconds a unit */
 } cq_probe_kern;
 #define CQ_PROBE_MAX_KERN 16
 /* Run every reference shape; fills out (up to max), returns the count or -1

@@ -2,11 +2,13 @@
  * factors of a probed profile, and the conversion throughputs.
  *
  * Each class runs the kernel the executor calls for it (kern.h, kern_qconv.h,
- * kern_qgemm.h, kern_bgemm.h, kern_qelt.h) on one thread, on shapes from the
- * speed zoo (ResNet-18's 3x3 64 > 64 at 56 x 56, a 1x1 256 > 64, MobileNetV2's
- * depthwise 144 at 56 x 56, a 256 x 512 x 512 GEMM), and reports MACs (or
- * bytes for eltwise) and the best time; the caller divides by the peak the
- * `peak` field names (the Lua probe, which measured the peaks). */
+ * kern_qgemm.h, kern_bgemm.h, kern_qelt.h) on one thread, the way the
+ * executor runs it (layout, fused Relu), on generic shapes (a ResNet-style
+ * stage's 3x3 64 > 64 and 1x1 256 > 64 at 56 x 56, grouped 3x3s, the
+ * 3-channel stems, a depthwise 144 at 56 x 56, a 256 x 512 x 512 GEMM; no
+ * model's own layers), and reports MACs (or bytes for eltwise) and the best
+ * time; the caller divides by the peak the `peak` field names (the Lua
+ * probe, which measured the peaks). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,23 +78,41 @@ static cq_status conv_run(void *c, cq_err *err)
     return cq_conv2d_run(k->pl, k->x, k->xn, k->y, k->yn, k->scratch, k->sn, err);
 }
 
-/* seconds of one conv with c_in > c_out kxk at hw x hw, groups, bf16; macs out */
-static double time_conv(int64_t c_in, int64_t c_out, int64_t k, int64_t hw, int64_t groups,
-                        int bf16, double ms, double *macs, cq_err *err)
+/* A reference convolution: c_in > c_out, k x k, stride, at hw x hw, groups. */
+typedef struct conv_ref {
+    int64_t c_in, c_out, k, hw, groups, stride;
+} conv_ref;
+
+#define CONV_BF16 1 /* in bf16 */
+#define CONV_NCHW 2 /* in NCHW even where NCHW16c is native */
+
+/* seconds of one fp32 (CONV_BF16: bf16) conv as the executor runs it: Relu
+ * fused, and NCHW16c in and out where cq_conv2d reads and writes it natively
+ * (the executor keeps values between such convolutions blocked,
+ * exec_plan.c), else (or with CONV_NCHW) NCHW; macs out */
+static double time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err)
 {
     cq_conv2d_params p = cq_conv2d_params_default();
     p.n = 1;
-    p.c_in = c_in;
-    p.c_out = c_out;
-    p.h = p.w = hw;
-    p.kh = p.kw = k;
-    p.groups = groups;
-    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
-    p.bf16 = bf16;
-    size_t wn = (size_t)(c_out * (c_in / groups) * k * k);
+    p.c_in = r.c_in;
+    p.c_out = r.c_out;
+    p.h = p.w = r.hw;
+    p.kh = p.kw = r.k;
+    p.groups = r.groups;
+    p.stride_h = p.stride_w = r.stride;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = r.k / 2;
+    p.act.kind = CQ_ACT_RELU;
+    p.bf16 = (flags & CONV_BF16) != 0;
+    p.x_blocked = p.y_blocked = 1;
+    if ((flags & CONV_NCHW) || !cq_conv2d_blocked_native(&p))
+        p.x_blocked = p.y_blocked = 0;
+    int64_t oh, ow;
+    if (cq_conv2d_out_shape(&p, &oh, &ow, err))
+        return -1;
+    size_t wn = (size_t)(r.c_out * (r.c_in / r.groups) * r.k * r.k);
     conv_ctx c = {0};
-    c.xn = (size_t)(c_in * hw * hw);
-    c.yn = (size_t)(c_out * hw * hw);
+    c.xn = (size_t)(r.c_in * r.hw * r.hw);
+    c.yn = (size_t)(r.c_out * oh * ow);
     float *w = cq_alloc(wn * sizeof(float));
     c.x = cq_alloc(c.xn * sizeof(float));
     c.y = cq_alloc(c.yn * sizeof(float));
@@ -113,7 +133,7 @@ static double time_conv(int64_t c_in, int64_t c_out, int64_t k, int64_t hw, int6
         goto out;
     }
     t = best_time(conv_run, &c, ms, err);
-    *macs = (double)c.yn * (double)(c_in / groups) * (double)(k * k);
+    *macs = (double)c.yn * (double)(r.c_in / r.groups) * (double)(r.k * r.k);
 out:
     cq_conv2d_plan_free(c.pl);
     cq_free(c.scratch);
@@ -121,6 +141,81 @@ out:
     cq_free(c.x);
     cq_free(c.y);
     return t;
+}
+
+/* The sums of MACs and seconds of n reference convs (time_conv); -1 on failure. */
+static double time_convs(const conv_ref *r, int n, int flags, double ms, double *macs, cq_err *err)
+{
+    double t = 0, m;
+    *macs = 0;
+    for (int i = 0; i < n; i++) {
+        double ti = time_conv(r[i], flags, ms, &m, err);
+        if (ti < 0)
+            return -1;
+        t += ti;
+        *macs += m;
+    }
+    return t;
+}
+
+/* The fp32 grouped path (an im2col and a GEMM a group) in three parts, as
+ * cost_kernel.c costs it: its GEMMs' MACs over their tile fill (8 channels x
+ * 48 pixels: fill(c_out / g, 8) x fill(P, 48)), the im2col's row copies (c_in
+ * / g x kh x kw x oh a group, each a memcpy of ow floats) and a fixed cost a
+ * group (the GEMM's call). c: a 1x1 conv of 128 channels in 16 groups on a
+ * 1x1 map (no im2col), over 16; then the same 3x3 conv at 28x28, 14x14 and
+ * 7x7 (the rows per MAC grow as the rows shorten): T - c g = a U + b R, least
+ * squares over the three. Returns the GEMM part's seconds
+ * (a U summed) with its tile-adjusted MACs in *macs, b in *row_s, c in
+ * *grp_s; where the solution is not positive, the whole time over the MACs
+ * (b = c = 0). The strided path (f32_grp_s2: its im2col copies element by
+ * element) is the same conv at stride 2 on 28x28: *s2_s its time less the
+ * rows and groups at b and c, *s2_macs its tile-adjusted MACs. */
+static double time_grp(double ms, double *macs, double *row_s, double *grp_s, double *s2_macs,
+                       double *s2_s, cq_err *err)
+{
+    static const int64_t hw[3] = {28, 14, 7};
+    const int64_t c = 128, g = 16, k = 3;
+    double t[3], u[3], r[3], m;
+    double t0 = time_conv((conv_ref){c, c, 1, 1, g, 1}, 0, ms / 4, &m, err);
+    if (t0 < 0)
+        return -1;
+    double cg = t0 / (double)g;
+    for (int i = 0; i < 3; i++) {
+        if ((t[i] = time_conv((conv_ref){c, c, k, hw[i], g, 1}, 0, ms, &m, err)) < 0)
+            return -1;
+        double p = (double)(hw[i] * hw[i]), tiles = ceil(p / 48) * 48;
+        u[i] = m / (p / tiles); /* fill(c / g = 8, 8) is 1 */
+        r[i] = (double)(c / g * k * k * hw[i] * g);
+    }
+    double suu = 0, srr = 0, sur = 0, sut = 0, srt = 0;
+    for (int i = 0; i < 3; i++) {
+        double ti = t[i] - cg * (double)g;
+        suu += u[i] * u[i];
+        srr += r[i] * r[i];
+        sur += u[i] * r[i];
+        sut += u[i] * ti;
+        srt += r[i] * ti;
+    }
+    double det = suu * srr - sur * sur;
+    double a = det != 0 ? (sut * srr - srt * sur) / det : 0;
+    double b = det != 0 ? (suu * srt - sur * sut) / det : 0;
+    *macs = u[0] + u[1] + u[2];
+    double t2 = time_conv((conv_ref){c, c, k, 28, g, 2}, 0, ms, &m, err);
+    if (t2 < 0)
+        return -1;
+    *s2_macs = m / (196.0 / 240.0); /* 14x14 outputs: fill(196, 48) */
+    if (!(a > 0 && b >= 0 && cg >= 0)) {
+        *row_s = *grp_s = 0;
+        *s2_s = t2;
+        return t[0] + t[1] + t[2];
+    }
+    *row_s = b;
+    *grp_s = cg;
+    *s2_s = t2 - b * (double)(c / g * k * k * 14 * g) - cg * (double)g;
+    if (*s2_s <= 0)
+        *s2_s = t2;
+    return a * *macs;
 }
 
 /* ---- fp32 GEMM ---- */
@@ -174,11 +269,13 @@ static cq_status q_run(void *ctx, cq_err *err)
     return cq_qconv2d_run(q->c, q->x, q->y, NULL, q->scratch, q->sn, err);
 }
 
-/* gemm: k_or_kernel < 0 means a GEMM m x n x (-k); else a conv c_in = m,
- * c_out = n, kernel k at hw x hw, groups. amx out: the plan runs tiles. */
+/* gemm: a GEMM m x n x k; else a conv c_in = m, c_out = n, kernel k at
+ * hw x hw, groups, stride, NHWC in and out (the executor's int8 layout). amx
+ * out: the plan runs tiles. */
 static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int64_t groups,
-                     double ms, double *macs, int *amx, cq_err *err)
+                     int64_t stride, double ms, double *macs, int *amx, cq_err *err)
 {
+    int64_t ohw = stride > 0 ? (hw + 2 * (k / 2) - k) / stride + 1 : hw;
     q_ctx q = {0};
     size_t wn, xn, yn, cn;
     double t = -1;
@@ -192,7 +289,7 @@ static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int6
     } else {
         wn = (size_t)(n * (m / groups) * k * k);
         xn = (size_t)(m * hw * hw);
-        yn = (size_t)(n * hw * hw);
+        yn = (size_t)(n * ohw * ohw);
         cn = (size_t)n;
     }
     w = malloc(wn);
@@ -226,6 +323,7 @@ static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int6
         p.c.h = p.c.w = hw;
         p.c.kh = p.c.kw = k;
         p.c.groups = groups;
+        p.c.stride_h = p.c.stride_w = stride;
         p.c.pad_top = p.c.pad_left = p.c.pad_bottom = p.c.pad_right = k / 2;
         p.x_nhwc = p.y_nhwc = 1; /* the executor's int8 layout */
         q.c = cq_qconv2d_plan_new(&p, w, NULL, mult, err);
@@ -326,49 +424,102 @@ static cq_status e_run(void *ctx, cq_err *err)
 
 int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
 {
-    int n = 0, amx = 0;
+    int n = 0, amx = 0, amx1 = 0, amx2 = 0;
     double m1 = 0, m2 = 0, t1, t2;
 #define ADD(nm, sh, mm, tt, pk)                                                                 \
     do {                                                                                       \
         if (n < max)                                                                           \
-            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk};                                    \
+            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk, 0, NULL, 0};                        \
     } while (0)
+    /* a class's fixed cost a call: the same kernel on a 1x1 map of 16
+     * channels, where the arithmetic is a few ns (t: seconds, < 0 failed) */
+#define CALL(t)                                                                                \
+    do {                                                                                       \
+        double tc_ = (t);                                                                      \
+        if (tc_ < 0)                                                                           \
+            return -1;                                                                         \
+        if (n > 0)                                                                             \
+            out[n - 1].call_s = tc_;                                                           \
+    } while (0)
+    double cm, cms = ms / 4;
+    /* generic shapes, none a model's own layer: a 3x3 and a 1x1 of a
+     * ResNet-style stage; a grouped 3x3 of 8 channels a group (time_grp);
+     * the 3-channel stems at 224 (3x3 and 7x7, stride 2) */
+    static const conv_ref conv[2] = {{64, 64, 3, 56, 1, 1}, {256, 64, 1, 56, 1, 1}};
+    static const conv_ref stem[2] = {{3, 32, 3, 224, 1, 2}, {3, 64, 7, 224, 1, 2}};
+    static const conv_ref dw = {144, 144, 3, 56, 144, 1};
     /* fp32 conv: the implicit GEMM 3x3 and the 1x1 together */
-    if ((t1 = time_conv(64, 64, 3, 56, 1, 0, ms, &m1, err)) < 0 ||
-        (t2 = time_conv(256, 64, 1, 56, 1, 0, ms, &m2, err)) < 0)
+    if ((t1 = time_convs(conv, 2, 0, ms, &m1, err)) < 0)
         return -1;
-    ADD("f32_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56", m1 + m2, t1 + t2, "f32");
-    if ((t1 = time_conv(144, 144, 3, 56, 144, 0, ms, &m1, err)) < 0)
+    ADD("f32_conv", "3x3 64>64 + 1x1 256>64 at 56x56, Relu, NCHW16c", m1, t1, "f32");
+    CALL(time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
+    double row_s = 0, grp_s = 0;
+    if ((t1 = time_grp(ms, &m1, &row_s, &grp_s, &m2, &t2, err)) < 0)
         return -1;
-    ADD("f32_dw", "dw 3x3 144 56x56", m1, t1, "f32");
+    ADD("f32_grp", "3x3 128 g16 at 28x28, 14x14, 7x7, Relu: its GEMMs", m1, t1, "f32");
+    out[n - 1].call_s = grp_s;
+    out[n - 1].unit = row_s > 0 ? "im2col_row" : NULL;
+    out[n - 1].unit_s = row_s;
+    ADD("f32_grp_s2", "3x3/2 128 g16 at 28x28, Relu: its GEMMs and strided copies", m2, t2, "f32");
+    if ((t1 = time_convs(stem, 2, 0, ms, &m1, err)) < 0)
+        return -1;
+    ADD("f32_stem", "3x3/2 3>32 + 7x7/2 3>64 at 224, Relu", m1, t1, "f32");
+    CALL(time_conv((conv_ref){3, 16, 3, 1, 1, 1}, 0, cms, &cm, err));
+    if ((t1 = time_convs(&dw, 1, 0, ms, &m1, err)) < 0)
+        return -1;
+    ADD("f32_dw", "dw 3x3 144 56x56, Relu, NCHW16c", m1, t1, "f32");
+    CALL(time_conv((conv_ref){16, 16, 3, 1, 16, 1}, 0, cms, &cm, err));
     if ((t1 = time_gemm(256, 512, 512, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_gemm", "256x512x512", m1, t1, "f32");
+    CALL(time_gemm(1, 16, 16, cms, &cm, err));
 
     int bf16_hw = cq_bgemm_native();
     if ((t1 = time_bgemm(256, 512, 512, ms, &m1, &amx, err)) < 0)
         return -1;
     ADD("bf16_gemm", "256x512x512", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
-    if ((t1 = time_conv(64, 64, 3, 56, 1, 1, ms, &m1, err)) < 0 ||
-        (t2 = time_conv(256, 64, 1, 56, 1, 1, ms, &m2, err)) < 0)
+    CALL(time_bgemm(1, 16, 16, cms, &cm, &amx1, err));
+    if ((t1 = time_convs(conv, 2, CONV_BF16, ms, &m1, err)) < 0)
         return -1;
     amx = cq_kern_amx() && cq_probe_chain_ok(CQ_PROBE_AMX_BF16);
-    ADD("bf16_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56", m1 + m2, t1 + t2,
+    ADD("bf16_conv", "3x3 64>64 + 1x1 256>64 at 56x56, Relu, NCHW16c", m1, t1,
         amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
-
-    int amx1 = 0, amx2 = 0;
-    const char *vec_s8 = cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? "s8" : "s8_novnni";
-    if ((t1 = time_q(0, 64, 64, 3, 56, 1, ms, &m1, &amx1, err)) < 0 ||
-        (t2 = time_q(0, 256, 64, 1, 56, 1, ms, &m2, &amx2, err)) < 0)
+    CALL(time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));
+    /* the same with NCHW in and out (where the executor does not keep the
+     * blocked layout: channels no multiple of 16, a neighbour without it):
+     * the kernel converts its input, a cost an input element (the two
+     * shapes agree on it, not on a cost a MAC) */
+    if ((t2 = time_convs(conv, 2, CONV_BF16 | CONV_NCHW, ms, &m2, err)) < 0)
         return -1;
-    ADD("s8_conv", "3x3 64>64 56x56 + 1x1 256>64 56x56 NHWC", m1 + m2, t1 + t2,
+    if (t2 > t1 && n > 0) {
+        out[n - 1].unit = "bf16_nchw";
+        out[n - 1].unit_s = (t2 - t1) / (double)(64 * 56 * 56 + 256 * 56 * 56);
+    }
+
+    const char *vec_s8 = cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? "s8" : "s8_novnni";
+    if ((t1 = time_q(0, 64, 64, 3, 56, 1, 1, ms, &m1, &amx1, err)) < 0 ||
+        (t2 = time_q(0, 256, 64, 1, 56, 1, 1, ms, &m2, &amx2, err)) < 0)
+        return -1;
+    ADD("s8_conv", "3x3 64>64 + 1x1 256>64 at 56x56, NHWC", m1 + m2, t1 + t2,
         amx1 && amx2 ? "amx_s8" : vec_s8);
-    if ((t1 = time_q(0, 144, 144, 3, 56, 144, ms, &m1, &amx1, err)) < 0)
+    CALL(time_q(0, 64, 64, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    /* the grp path: groups, the stems, 1x1s of <= 32 input channels */
+    double t3, m3;
+    if ((t1 = time_q(0, 128, 128, 3, 28, 16, 1, ms, &m1, &amx1, err)) < 0 ||
+        (t2 = time_q(0, 256, 256, 3, 14, 16, 1, ms, &m2, &amx1, err)) < 0 ||
+        (t3 = time_q(0, 3, 32, 3, 224, 1, 2, ms, &m3, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14 + 3x3/2 3>32 224, NHWC",
+        m1 + m2 + m3, t1 + t2 + t3, vec_s8);
+    CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    if ((t1 = time_q(0, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_dw", "dw 3x3 144 56x56 NHWC", m1, t1, vec_s8);
-    if ((t1 = time_q(1, 256, 512, 512, 0, 1, ms, &m1, &amx1, err)) < 0)
+    CALL(time_q(0, 16, 16, 3, 1, 16, 1, cms, &cm, &amx1, err));
+    if ((t1 = time_q(1, 256, 512, 512, 0, 1, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);
+    CALL(time_q(1, 1, 16, 64, 0, 1, 1, cms, &cm, &amx1, err));
 
     e_ctx e = {cq_alloc((256 << 10) * sizeof(float)), cq_alloc((256 << 10) * sizeof(float)), 256 << 10};
     if (!e.x || !e.y) {
@@ -381,6 +532,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     cq_free(e.x);
     cq_free(e.y);
     ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out)", 2.0 * (double)e.n * 4, t1, "bw_l2");
+#undef CALL
 #undef ADD
     return n;
 }

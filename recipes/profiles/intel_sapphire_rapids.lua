@@ -38,15 +38,34 @@ return {
     bf16_f32 = 0.63, -- cq_bf16_to_f32 loop
   },
   node_ns = 200,     -- calq probe on this host: 201 ns per executor node (64 chained Adds)
-  efficiency = {     -- calq probe on this host, calq's kernels on its reference shapes (docs/cost-model.md, "Probe")
-    f32_conv = 0.72,  -- 3x3 64>64 + 1x1 256>64 at 56x56: 86 GMAC/s over the FMA peak
-    f32_dw = 0.26,    -- depthwise 3x3 144 at 56x56
+  efficiency = {     -- calq probe on this host, calq's kernels on its reference shapes as the executor runs them (docs/cost-model.md, "Probe")
+    f32_conv = 0.72,  -- 3x3 64>64 + 1x1 256>64 at 56x56, NCHW16c, Relu fused: 83-90 GMAC/s over the FMA peak
+    f32_grp = 0.81,   -- grouped 3x3 128 g16 at 28x28, 14x14, 7x7: the GEMMs' part (rows and groups apart, call_ns), 0.70-0.98 over probes
+    f32_grp_s2 = 0.20, -- grouped 3x3/2 128 g16 at 28x28: GEMMs and the strided im2col's element copies
+    f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224
+    f32_dw = 0.25,    -- depthwise 3x3 144 at 56x56, NCHW16c
     f32_gemm = 0.72,  -- 256x512x512
-    bf16_conv = 0.12, -- AMX-BF16 conv over the AMX-BF16 peak
+    bf16_conv = 0.28, -- AMX-BF16 conv (the ResNet pair in NCHW16c, as the executor keeps it) over the AMX-BF16 peak; 0.12 in NCHW
     bf16_gemm = 0.35, -- AMX-BF16 GEMM over the AMX-BF16 peak
-    s8_conv = 0.20,   -- AMX-INT8 (via the int8 GEMM's units) over the AMX-INT8 peak
-    s8_dw = 0.11,     -- vpdpbusd depthwise over the VNNI peak
-    s8_gemm = 0.36,   -- AMX-INT8 GEMM over the AMX-INT8 peak
-    eltwise = 0.28,   -- Relu 1 MB in + 1 MB out over calq's measured L2 read bandwidth
+    s8_conv = 0.21,   -- AMX-INT8 (via the int8 GEMM's units) over the AMX-INT8 peak
+    s8_grp = 0.32,    -- vpdpbusd grp path (grouped 3x3 128 g16 28x28 + 256 g16 14x14, 3x3/2 3>32 stem) over the VNNI peak
+    s8_dw = 0.21,     -- vpdpbusd depthwise over the VNNI peak
+    s8_gemm = 0.40,   -- AMX-INT8 GEMM over the AMX-INT8 peak
+    eltwise = 0.40,   -- Relu 1 MB in + 1 MB out over calq's measured L2 read bandwidth
+  },
+  call_ns = {        -- calq probe on this host: fixed costs apart from the work a MAC (docs/cost-model.md, "Probe")
+    f32_conv = 525,   -- a call: the same kernel on a 1x1 map of 16 channels
+    f32_grp = 68,     -- a group: 1x1 128 g16 on a 1x1 map, over 16
+    f32_stem = 517,
+    f32_dw = 332,
+    f32_gemm = 268,   -- a 1x16x16 GEMM
+    bf16_conv = 740,
+    bf16_gemm = 383,
+    s8_conv = 245,    -- 1x1 64>64 on a 1x1 map (gemm1x1)
+    s8_grp = 267,
+    s8_dw = 299,
+    s8_gemm = 266,
+    im2col_row = 5.2, -- one row copy of the grouped path's im2col (the fit of f32_grp's three maps; 4.9-5.5 over probes)
+    bf16_nchw = 0.44, -- an input element a bf16 conv converts from NCHW (the ResNet pair in NCHW against NCHW16c)
   },
 }

@@ -257,6 +257,12 @@ function profile.write(t, path, comments)
     table.sort(names)
     group("efficiency", names)
   end
+  if t.call_ns then
+    local names = {}
+    for k in pairs(t.call_ns) do names[#names + 1] = k end
+    table.sort(names)
+    group("call_ns", names)
+  end
   emit("}")
   local wok, werr = fs.write_atomic(path, table.concat(out, "\n") .. "\n")
   if not wok then return nil, werr, "EIO" end

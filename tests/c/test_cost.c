@@ -5,6 +5,9 @@
  * the conversions, and the error for unknown shapes. */
 #include "exec_testutil.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "cost/cost.h"
 
 /* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
@@ -232,6 +235,25 @@ static void test_residual(void **state)
     }
     assert_int_equal(nf, fused);
     assert_true(fabs(sum - r.total_ns) < 1e-6);
+    /* a class's fixed cost a call: added to its rows only, the contractions */
+    int conv = -1;
+    for (int k = 0; k < r.n; k++)
+        if (!strcmp(r.rows[k].op, "Conv"))
+            conv = k;
+    assert_true(conv >= 0);
+    cq_hw hc = hw;
+    hc.n_call = 1;
+    snprintf(hc.call[0].name, sizeof hc.call[0].name, "%s", r.rows[conv].kclass);
+    hc.call[0].value = 1e6;
+    cq_cost rc;
+    assert_int_equal(cq_cost_exec(e, &hc, NULL, &rc, &err), CQ_OK);
+    assert_int_equal(rc.n, r.n);
+    for (int k = 0; k < r.n; k++) {
+        int same = !strcmp(r.rows[k].kclass, r.rows[conv].kclass) && r.rows[k].macs > 0;
+        assert_true(fabs(rc.rows[k].ns - r.rows[k].ns - (same ? 1e6 : 0)) < 1e-6);
+        assert_true(fabs(rc.rows[k].overhead_ns - 100 - (same ? 1e6 : 0)) < 1e-6);
+    }
+    cq_cost_free(&rc);
     cq_cost_free(&r);
     cq_exec_free(e);
     cq_graph_free(g);

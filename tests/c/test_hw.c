@@ -101,6 +101,11 @@ BREAK(b_eff_nan, h->eff[0].value = NAN)
 BREAK(b_eff_big, h->eff[0].value = 3)
 BREAK(b_eff_dup, strcpy(h->eff[1].name, "f32_conv"))
 BREAK(b_eff_name, strcpy(h->eff[1].name, "s8-dw"))
+BREAK(b_call_neg, (h->n_call = 1, strcpy(h->call[0].name, "f32_conv"), h->call[0].value = -1))
+BREAK(b_call_nan, (h->n_call = 1, strcpy(h->call[0].name, "f32_conv"), h->call[0].value = NAN))
+BREAK(b_call_dup, (h->n_call = 2, strcpy(h->call[0].name, "s8_dw"), h->call[0].value = 1,
+                   strcpy(h->call[1].name, "s8_dw"), h->call[1].value = 2))
+BREAK(b_ncall, h->n_call = CQ_HW_MAX_EFF + 1)
 
 static void test_bad_fields(void **state)
 {
@@ -119,7 +124,8 @@ static void test_bad_fields(void **state)
         {"cvt.bf16_f32", b_cvt_nan},  {"node_ns", b_node_neg},       {"efficiency", b_neff},
         {"efficiency.s8_dw", b_eff_zero}, {"efficiency.f32_conv", b_eff_nan},
         {"efficiency.f32_conv", b_eff_big}, {"efficiency.f32_conv", b_eff_dup},
-        {"efficiency", b_eff_name},
+        {"efficiency", b_eff_name},   {"call_ns.f32_conv", b_call_neg},
+        {"call_ns.f32_conv", b_call_nan}, {"call_ns.s8_dw", b_call_dup}, {"call_ns", b_ncall},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cq_hw h = valid();

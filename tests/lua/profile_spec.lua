@@ -77,8 +77,10 @@ describe("calq.profile", function()
     { "mem_bw_core = 16,", "mem_bw_core = 1000,", "mem_bw_core" },
     { "requant = 8.9,", "", "cvt.requant: missing" },
     { "node_ns = 200,", "node_ns = nil,", "node_ns: missing" },
-    { "s8_dw = 0.11,", "s8_dw = 0,", "efficiency.s8_dw" },
-    { "s8_dw = 0.11,", "s8_dw = 0.11, [1] = 0.5,", "efficiency: a key of type number" },
+    { "s8_dw = 0.21,", "s8_dw = 0,", "efficiency.s8_dw" },
+    { "s8_dw = 0.21,", "s8_dw = 0.21, [1] = 0.5,", "efficiency: a key of type number" },
+    { "s8_gemm = 266,", "s8_gemm = -1,", "call_ns.s8_gemm" },
+    { "s8_gemm = 266,", "s8_gemm = 0/0,", "call_ns.s8_gemm: NaN" },
     { "name = \"intel_sapphire_rapids\",", "name = \"a b\",", "name" },
     { "mem_bw = 307,", "mem_bw = 307, mem_bandwidth = 300,", "unknown key 'mem_bandwidth'" },
   }
@@ -207,10 +209,14 @@ describe("calq probe", function()
       assert.is_true(v > 3.2 and v < 4.8, "s8/f32 MACs " .. v)
     end
     -- every kernel class calq runs here has a factor, in range
-    for _, k in ipairs{ "f32_conv", "f32_dw", "f32_gemm", "s8_conv", "s8_dw", "s8_gemm", "eltwise" } do
+    for _, k in ipairs{ "f32_conv", "f32_grp", "f32_stem", "f32_dw", "f32_gemm", "s8_conv", "s8_grp",
+                        "s8_dw", "s8_gemm", "eltwise" } do
       local e = p.efficiency[k]
       assert.is_number(e, k)
       assert.is_true(e > 0.001 and e <= 2, k .. " " .. e)
+      -- and the contractions' fixed cost a call: more than nothing, under 1 ms
+      local c = p.call_ns[k]
+      if k ~= "eltwise" then assert.is_true(c > 0 and c < 1e6, k .. " call_ns " .. tostring(c)) end
     end
     assert.is_true(p.caches[1].size < p.caches[#p.caches].size)
     assert.is_true(p.mem_bw_core > 0.5 and p.mem_bw_core <= p.mem_bw)

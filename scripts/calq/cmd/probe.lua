@@ -22,7 +22,8 @@ and writes a hardware profile that calq.profile.load and calq cost read:
   - conversions (quantize, dequantize, requantize, f32<->bf16) with calq's kernels;
   - the executor's fixed cost per node;
   - each kernel class's efficiency: calq's own kernels on reference shapes, the
-    rate they reach over the peak of the instructions they run.
+    rate they reach over the peak of the instructions they run, and its fixed
+    cost a call (the same kernel on a 1x1 map).
 Times are the thread's CPU time, so a core shared with other jobs slows the run
 but not the figures (much). Under 30 s of CPU on a current server; --quick
 measures each figure for a quarter of the time.
@@ -165,13 +166,25 @@ local function measure(opts)
 
   local kernels, kmsg = hw.probe_kernels(100 * q)
   if not kernels then fail("%s", kmsg) end
-  local eff = {}
+  local eff, call = {}, {}
   local l2 = caches[math.min(2, #caches)].bw * ghz * 1e9
   for _, k in ipairs(kernels) do
     local peak = k.peak == "bw_l2" and l2 or rate[k.peak]
     k.rate = k.macs / k.seconds
     k.efficiency = peak and peak > 0 and r3(clamp(k.rate / peak, 0.001, 2)) or nil
     eff[k.name] = k.efficiency
+    if k.call_seconds and k.call_seconds > 0 then
+      call[k.name] = r3(k.call_seconds * 1e9)
+      notes["call_ns." .. k.name] = k.name == "f32_grp"
+        and "measured by calq probe: a group's fixed cost (the GEMM's call), from 3x3 128 g16 at 28x28, 14x14, 7x7"
+        or "measured by calq probe: the same kernel on a 1x1 map of 16 channels (a 1-row GEMM)"
+    end
+    if k.unit and k.unit_seconds > 0 then
+      call[k.unit] = r3(k.unit_seconds * 1e9)
+      notes["call_ns." .. k.unit] = k.unit == "im2col_row"
+        and "measured by calq probe: one row copy of the grouped path's im2col, from 3x3 128 g16 at 28x28, 14x14, 7x7"
+        or ("measured by calq probe: a unit of %s's work apart (%s)"):format(k.name, k.unit)
+    end
     notes["efficiency." .. k.name] = ("measured by calq probe: %s, %.4g %s/s over the %s peak"):format(
       k.shape, k.rate / 1e9, k.peak == "bw_l2" and "GB" or "GMAC", k.peak)
   end
@@ -193,6 +206,7 @@ local function measure(opts)
     cvt = cvt,
     node_ns = r3(node_ns),
     efficiency = eff,
+    call_ns = next(call) and call or nil,
   }
   notes.ghz = "measured by calq probe: 8 dependent register adds a loop round against the thread's CPU time (one core, best of runs)"
   notes.macs = "measured by calq probe: chains of independent zmm instructions (bench/peak's), MACs per cycle at the clock above"
@@ -231,8 +245,10 @@ local function summary(r, out)
     p.cvt.quant, p.cvt.dequant, p.cvt.requant, p.cvt.f32_bf16, p.cvt.bf16_f32)
   lines[#lines + 1] = ("  node overhead: %.3g ns"):format(p.node_ns)
   for _, k in ipairs(r.kernels) do
-    lines[#lines + 1] = ("  %-9s %5.3f of the %-8s peak  (%s: %.4g G%s/s)"):format(k.name, k.efficiency or 0, k.peak,
-      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "B" or "MAC")
+    lines[#lines + 1] = ("  %-9s %5.3f of the %-8s peak  (%s: %.4g G%s/s)%s"):format(k.name, k.efficiency or 0, k.peak,
+      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "B" or "MAC",
+      ((k.call_seconds or 0) > 0 and ("; %.0f ns a %s"):format(k.call_seconds * 1e9, k.name == "f32_grp" and "group" or "call") or "") ..
+      (k.unit and (", %s %.2f ns"):format(k.unit, k.unit_seconds * 1e9) or ""))
   end
   if out then lines[#lines + 1] = "  written: " .. out end
   return table.concat(lines, "\n")
