@@ -209,7 +209,21 @@ function M.estimated(profile, opts)
   opts = opts or {}
   return function(_, m)
     local cost = require "calq.cost"
-    local r, err = cost.model(m, profile, { threads = opts.threads or 1, memory = opts.memory })
+    local copts = { threads = opts.threads or 1, memory = opts.memory }
+    local r, err = cost.model(m, profile, copts)
+    if not r and tostring(err):find("shape is unknown", 1, true) then
+      -- a free dimension (the batch): run the variant once on one item of
+      -- zeros so every shape is known, then cost that run
+      local feeds = {}
+      for _, v in ipairs(m:inputs()) do
+        local shape = {}
+        for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
+        feeds[v.name] = require("calq.tensor").full(shape, 0)
+      end
+      local ok, rerr = m:run(feeds)
+      if not ok then return nil, rerr end
+      r, err = cost.model(m, profile, copts)
+    end
     if not r then return nil, err end
     local t = {}
     for _, row in ipairs(r.nodes) do t[row.name] = (t[row.name] or 0) + row.predicted_ms end
@@ -378,8 +392,16 @@ local function output_noise(st, x)
   if not ref then return nil, err end
   local out, sum = {}, 0
   local fixed = st.fixedg or {}
+  -- the knob search's long part: a bar (or plain lines) when the caller
+  -- shows progress (calq quantize --knobs auto does), nothing otherwise
+  local deciding = 0
+  for _, g in ipairs(st.gs.groups) do if g.decide then deciding = deciding + 1 end end
+  local progress = require "calq.progress"
+  local bar = st.opts.progress and progress.new{ label = "knobs: sensitivity", total = deciding + 1,
+    unit = "groups" } or progress.none()
   for gi, g in ipairs(st.gs.groups) do
     if g.decide then
+      bar:add(1)
       local z = { int8 = false, bf16 = false }
       if not fixed[gi] or fixed[gi] == 1 then
         local qdq, run = realize(st, only(st, { [gi] = "int8" }))
@@ -410,6 +432,8 @@ local function output_noise(st, x)
   qdq:close()
   local v, verr = output_noise_of(run, x, ref)
   run:close()
+  bar:add(1)
+  bar:finish()
   if not v then return nil, verr end
   return out, { measured = v, sum = sum, items = #x }
 end

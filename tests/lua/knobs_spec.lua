@@ -134,6 +134,17 @@ describe("calq.knobs", function()
       os.remove(out) os.remove(out .. ".knobs.json")
     end)
 
+    it("costs a model with a free batch dimension on a profile (the default, estimated costs)", function()
+      local out = os.tmpname()
+      local code, so, err = h.run(("quantize %s --calib %s --knobs auto --profile intel_sapphire_rapids " ..
+        "--task sqnr --sqnr-db 30 --max-trials 1 --sens-items 4 --no-run-dir --json --output %s"):format(MODEL, CALIB, out))
+      assert.equal(0, code, err)
+      local r = json.decode(so)
+      assert.is_true(r.met)
+      assert.is_true(r.best.counts.int8 > 0)
+      os.remove(out) os.remove(out .. ".knobs.json")
+    end)
+
     it("fixes --keep-fp32 nodes and writes the run folder with the knobs", function()
       local dir = h.tmpdir()
       local out = dir .. "/fm.onnx"
