@@ -116,7 +116,7 @@ static int l_save(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     check_meta(L, 3);
-    int n;
+    int n = 0;
     named_tensor *v = collect_tensors(L, &n);
     /* Everything is checked: from here on nothing raises while C owns w. */
     cq_err err;
