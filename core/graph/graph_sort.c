@@ -140,6 +140,12 @@ static cq_status set_producers(cq_graph *g, cq_err *err)
             if (g->values[v].producer >= 0)
                 return cq_errf(err, CQ_EFORMAT, "value '%s' is produced by two nodes, '%s' and '%s'",
                                g->values[v].name, g->nodes[g->values[v].producer].name, n->name);
+            /* a value is assigned once: a run would overwrite (and keep) the
+             * caller's input tensor or the initializer's */
+            if (g->values[v].is_input || g->values[v].is_initializer)
+                return cq_errf(err, CQ_EFORMAT, "value '%s' is a graph %s and an output of node '%s'",
+                               g->values[v].name,
+                               g->values[v].is_input ? "input" : "initializer", n->name);
             g->values[v].producer = i;
         }
     }

@@ -208,6 +208,24 @@ static void test_graph_toposort_errors(void **state)
     assert_int_equal(cq_graph_add_node(g, "Relu", "r2", "", 1, in, 1, out, &err), -1);
     assert_int_equal(err.code, CQ_EINVAL);
     cq_graph_free(g);
+
+    /* A node writing a graph input (a run would keep the caller's tensor):
+     * refused. */
+    g = cq_graph_new(&err);
+    add(g, "Relu", "r", "x", NULL, "y");
+    cq_graph_add_input(g, cq_graph_value(g, "x", &err), &err);
+    cq_graph_add_input(g, cq_graph_value(g, "y", &err), &err);
+    assert_int_equal(cq_graph_toposort(g, &err), CQ_EFORMAT);
+    assert_string_equal(err.msg, "value 'y' is a graph input and an output of node 'r'");
+    cq_graph_free(g);
+    /* and one writing an initializer */
+    g = cq_graph_new(&err);
+    add(g, "Relu", "r", "x", NULL, "w");
+    cq_graph_add_input(g, cq_graph_value(g, "x", &err), &err);
+    cq_graph_add_initializer(g, cq_graph_value(g, "w", &err), NULL, &err);
+    assert_int_equal(cq_graph_toposort(g, &err), CQ_EFORMAT);
+    assert_string_equal(err.msg, "value 'w' is a graph initializer and an output of node 'r'");
+    cq_graph_free(g);
 }
 
 /* Property: random DAGs shuffled, sorted: every input comes before use. */
