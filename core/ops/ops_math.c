@@ -307,6 +307,10 @@ static cq_status run_softmax(const cq_node *n, int n_in, cq_tensor *const *in, i
     int axis = cq__axis(cq_node_int(n, "axis", env->opset < 13 ? 1 : -1), r);
     if (axis < 0)
         return cq_errf(err, CQ_EINVAL, "Softmax '%s': axis out of range", n->name);
+    /* empty: nothing to do (a 0 along the axis with 2^62 after it would
+     * loop over the inner dims for ever) */
+    if (cq__numel(r, x->shape) == 0)
+        return CQ_OK;
     int64_t outer = 1, len = 1, inner = 1;
     for (int i = 0; i < r; i++) {
         if (i < axis)
