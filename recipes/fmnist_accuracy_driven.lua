@@ -48,9 +48,19 @@ table.insert(sched, #sched, function(st)
   return true
 end)
 
+-- calibration images: the bootstrap's cached set when there is one, else the
+-- first 1000 training images of Debian's Fashion-MNIST, written next to the output
+local calib = cache .. "/fmnist/calib_uniform1000.npy"
+local have = io.open(calib, "rb")
+if have then have:close() else
+  calib = out .. "/calib.npy"
+  local x = check(calq.data.read_idx("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", 1, 1000))
+  check(calq.io.npy_write(calib, x:dequantize(1 / 255):view { 1000, 1, 28, 28 }))
+end
+
 local st = check(knobs.run(sched, {
   model = o.model,
-  calib = cache .. "/fmnist/calib_uniform1000.npy",            -- 1000 preprocessed training images
+  calib = calib,                                                -- 1000 preprocessed training images
   costs = costs, convert = knobs.profile_convert(prof),
   metric = knobs.metric_evaluate { task = "classify", limit = o.limit },
   tolerance = o.tolerance, output = out .. "/fmnist.knobs.onnx",

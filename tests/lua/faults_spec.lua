@@ -193,13 +193,22 @@ describe("faults", function()
 
   describe("calq calibrate --resume", function()
     local dir
+    -- items in the set and the wall time of one whole run: the signals come
+    -- at fractions of that time, so they land mid-run on a fast machine too
+    local N, T = 6000, 0
     setup(function()
       dir = h.tmpdir()
-      -- enough items that a run lasts a second or more (the signals come
-      -- at several points along it)
-      write_npy(dir .. "/x.npy", 1, 6000)
-      local code, _, err = h.run(("calibrate %s --calib %s/x.npy --output %s/full.calq"):format(fmnist, dir, dir))
-      assert(code == 0, err)
+      local clock = require("calq").io.clock
+      for _ = 1, 3 do
+        write_npy(dir .. "/x.npy", 1, N)
+        local t0 = clock()
+        local code, _, err = h.run(("calibrate %s --calib %s/x.npy --output %s/full.calq"):format(fmnist, dir, dir))
+        assert(code == 0, err)
+        T = clock() - t0
+        -- at least about 2 s a run (at most 60,000 items)
+        if T >= 1.5 or N >= 60000 then break end
+        N = math.min(60000, math.ceil(N * 2.2 / math.max(T, 0.05) / 1000) * 1000)
+      end
     end)
     teardown(function() os.execute("rm -rf " .. dir) end)
 
@@ -211,26 +220,26 @@ describe("faults", function()
       return tonumber(out:match("rc=(%d+)")), slurp(dir .. "/err.txt")
     end
 
-    for _, case in ipairs{ { "INT", 130, 0.4 }, { "TERM", 143, 0.9 }, { "INT", 130, 1.4 } } do
-      local sig, want, delay = case[1], case[2], case[3]
-      it(("SIG%s after %.1f s, then --resume, equals one run"):format(sig, delay), function()
+    for _, case in ipairs{ { "INT", 130, 0.3 }, { "TERM", 143, 0.55 }, { "INT", 130, 0.8 } } do
+      local sig, want, frac = case[1], case[2], case[3]
+      it(("SIG%s at %.0f %% of a run, then --resume, equals one run"):format(sig, frac * 100), function()
         os.remove(dir .. "/r.calq")
         os.remove(dir .. "/r.calq.partial")
-        local code, err = stop(sig, delay)
+        local code, err = stop(sig, frac * T)
         if code == 0 then
           pending("the run ended before the signal (a busy machine): " .. err)
           return
         end
         assert.are.equal(want, code, err)
-        local n = tonumber(err:match("(%d+) of 6000 items observed, kept in r%.calq%.partial"))
+        local n = tonumber(err:match("(%d+) of " .. N .. " items observed, kept in r%.calq%.partial"))
         assert.is_truthy(n, err)
         assert.is_nil(slurp(dir .. "/r.calq"))
         assert.is_nil(slurp(dir .. "/r.calq.partial.tmp"))
         -- interrupt the resumed run too, when it lasts long enough
-        local code2, err2 = stop(sig, 0.3)
+        local code2, err2 = stop(sig, 0.3 * T)
         if code2 ~= 0 then
           assert.are.equal(want, code2, err2)
-          local n2 = tonumber(err2:match("(%d+) of 6000 items observed"))
+          local n2 = tonumber(err2:match("(%d+) of " .. N .. " items observed"))
           assert.is_true(n2 >= n, err2)
         end
         local code3, _, err3 = h.run(("calibrate %s --calib %s/x.npy --output %s/r.calq --resume --json")
@@ -255,7 +264,7 @@ describe("faults", function()
       write_npy(dir .. "/small.npy", 1, 100)
       local code, _, err = h.run(("calibrate %s --calib %s/small.npy --output %s/r.calq --resume"):format(fmnist, dir, dir))
       assert.are.equal(1, code)
-      assert.truthy(err:find("r.calq.partial: 6000 items observed, the shard has 100", 1, true), err)
+      assert.truthy(err:find("r.calq.partial: " .. N .. " items observed, the shard has 100", 1, true), err)
       os.remove(dir .. "/r.calq.partial")
       code, _, err = h.run(("calibrate %s --calib %s/small.npy --observer moving_avg --output %s/r.calq --resume"):format(fmnist, dir, dir))
       assert.are.equal(2, code)
