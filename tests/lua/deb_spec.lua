@@ -16,7 +16,7 @@ local function sh(cmd)
   return p:close() == true, out
 end
 
-describe("make deb", function()
+describe("make deb #noasan", function()
   if not sh("command -v dpkg-buildpackage && command -v dh") then
     pending("needs dpkg-dev and debhelper (make bootstrap)")
     return

@@ -15,7 +15,7 @@ local function run(args, prefix)
   return code, out
 end
 
-describe("the embedding host", function()
+describe("the embedding host #noasan", function()
   local dir
   setup(function() dir = h.tmpdir() end)
   teardown(function() os.execute("rm -rf '" .. dir .. "'") end)

@@ -171,7 +171,7 @@ describe("faults", function()
   end
 
   describe("SIGKILL at random points", function()
-    it("never leaves a torn or mixed output; the next run cleans the .tmp files", function()
+    it("never leaves a torn or mixed output; the next run cleans the .tmp files #noasan", function()
       local rounds = tonumber(os.getenv("CALQ_KILL_ROUNDS") or "") or 24
       local killed = kill_rounds(rounds)
       -- rounds must really kill something mid-way, or the test tests nothing

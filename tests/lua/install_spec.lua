@@ -15,7 +15,7 @@ local function sh(cmd)
   return p:close() == true, out
 end
 
-describe("make install", function()
+describe("make install #noasan", function()
   local prefix, stage, env
   setup(function()
     prefix = h.tmpdir()
