@@ -198,31 +198,6 @@ static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float 
     return CQ_OK;
 }
 
-/* y = act(y + res) in L1-sized chunks, shared out over the kernel threads. */
-#define RES_CHUNK 2048
-typedef struct res_job {
-    const cq__kern_vtab *k;
-    cq_act act;
-    const float *res;
-    float *y;
-    int64_t count;
-} res_job;
-
-static void res_part(void *ctx, int i, int n, int tid)
-{
-    (void)tid;
-    const res_job *r = ctx;
-    int64_t chunks = (r->count + RES_CHUNK - 1) / RES_CHUNK;
-    int64_t e0 = chunks * i / n * RES_CHUNK, e1 = chunks * (i + 1) / n * RES_CHUNK;
-    e1 = e1 < r->count ? e1 : r->count;
-    for (int64_t e = e0; e < e1; e += RES_CHUNK) {
-        int64_t c = e1 - e < RES_CHUNK ? e1 - e : RES_CHUNK;
-        r->k->binary(CQ_BIN_ADD, r->y + e, 1, r->res + e, 1, r->y + e, c);
-        if (r->act.kind != CQ_ACT_NONE)
-            r->k->bias_act(0.0f, r->act, r->y + e, c);
-    }
-}
-
 /* y = act(conv + bias + res); res NULL or the same size as y. */
 static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
                           size_t y_count, const float *res, void *scratch, size_t scratch_bytes,
@@ -305,13 +280,12 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         bare.p.act.kind = CQ_ACT_NONE;
         if (conv_run(&bare, x, x_count, y, y_count, NULL, scratch, scratch_bytes, err))
             return err->code;
-        res_job rj = {k, p->act, res, y, (int64_t)y_count};
-        int64_t chunks = (rj.count + RES_CHUNK - 1) / RES_CHUNK;
-        int n = cq__mem_shares(chunks, 12.0 * (double)rj.count);
-        if (n > 1)
-            cq_par_run(n, res_part, &rj);
-        else
-            res_part(&rj, 0, 1, 0);
+        for (int64_t i = 0, n = (int64_t)y_count; i < n; i += 2048) {
+            int64_t c = n - i < 2048 ? n - i : 2048;
+            k->binary(CQ_BIN_ADD, y + i, 1, res + i, 1, y + i, c);
+            if (p->act.kind != CQ_ACT_NONE)
+                k->bias_act(0.0f, p->act, y + i, c);
+        }
         return CQ_OK;
     }
     if (o)
