@@ -98,42 +98,55 @@ void cq__dwcb_pack_w(const cq_conv2d_params *p, const float *w, const float *bia
     }
 }
 
-/* The output pixels of row oy from ox0, NP at a time: taps from the padded
- * buffer xb (row stride wp pixels), weights wv. */
-static inline __attribute__((always_inline)) void out_row(const float *xb, int64_t wp,
-                                                          int64_t sh, int64_t sw, int64_t kh,
-                                                          int64_t kw, const __m512 *wv,
-                                                          __m512 vb, cq_act act, int64_t oy,
-                                                          int64_t ow, float *yb)
+/* NP output pixels, p .. p + NP - 1 of the flat [oh][ow] order (a group
+ * may span rows), into yb + p * CB: each pixel its own accumulator, NP
+ * independent FMA chains through the kh * kw taps from the padded buffer xb
+ * (row stride wp pixels), weights wv. Eight chains keep both FMA ports busy
+ * (an FMA's latency is 4 cycles); four, the old row-by-row groups, left half
+ * of them idle, and a row's ragged end ran one chain at a time. */
+static inline __attribute__((always_inline)) void out_px(int np, const float *xb, int64_t wp,
+                                                         int64_t sh, int64_t sw, int64_t kh,
+                                                         int64_t kw, const __m512 *wv,
+                                                         __m512 vb, cq_act act, int64_t ow,
+                                                         int64_t p, float *yb)
 {
-    int64_t ox = 0;
-    for (; ox + 4 <= ow; ox += 4) {
-        __m512 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-        for (int64_t ky = 0; ky < kh; ky++) {
-            const float *r = xb + ((oy * sh + ky) * wp + ox * sw) * CB;
-            for (int64_t kx = 0; kx < kw; kx++) {
-                __m512 w = wv[ky * kw + kx];
-                a0 = _mm512_fmadd_ps(_mm512_load_ps(r + kx * CB), w, a0);
-                a1 = _mm512_fmadd_ps(_mm512_load_ps(r + (sw + kx) * CB), w, a1);
-                a2 = _mm512_fmadd_ps(_mm512_load_ps(r + (2 * sw + kx) * CB), w, a2);
-                a3 = _mm512_fmadd_ps(_mm512_load_ps(r + (3 * sw + kx) * CB), w, a3);
-            }
-        }
-        float *o = yb + (oy * ow + ox) * CB;
-        _mm512_store_ps(o, act16(act, a0));
-        _mm512_store_ps(o + CB, act16(act, a1));
-        _mm512_store_ps(o + 2 * CB, act16(act, a2));
-        _mm512_store_ps(o + 3 * CB, act16(act, a3));
+    const float *r[8];
+    __m512 a[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        int64_t q = p + (i < np ? i : 0), oy = q / ow, ox = q - oy * ow;
+        r[i] = xb + (oy * sh * wp + ox * sw) * CB;
+        a[i] = vb;
     }
-    for (; ox < ow; ox++) {
-        __m512 a0 = vb;
-        for (int64_t ky = 0; ky < kh; ky++) {
-            const float *r = xb + ((oy * sh + ky) * wp + ox * sw) * CB;
-            for (int64_t kx = 0; kx < kw; kx++)
-                a0 = _mm512_fmadd_ps(_mm512_load_ps(r + kx * CB), wv[ky * kw + kx], a0);
+    for (int64_t ky = 0; ky < kh; ky++)
+        for (int64_t kx = 0; kx < kw; kx++) {
+            __m512 w = wv[ky * kw + kx];
+            int64_t off = (ky * wp + kx) * CB;
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                if (i < np)
+                    a[i] = _mm512_fmadd_ps(_mm512_load_ps(r[i] + off), w, a[i]);
         }
-        _mm512_store_ps(yb + (oy * ow + ox) * CB, act16(act, a0));
-    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        if (i < np)
+            _mm512_store_ps(yb + (p + i) * CB, act16(act, a[i]));
+}
+
+/* All oh * ow output pixels, eight at a time, then four, then one. */
+static inline __attribute__((always_inline)) void out_plane(const float *xb, int64_t wp,
+                                                            int64_t sh, int64_t sw, int64_t kh,
+                                                            int64_t kw, const __m512 *wv,
+                                                            __m512 vb, cq_act act, int64_t oh,
+                                                            int64_t ow, float *yb)
+{
+    int64_t P = oh * ow, p = 0;
+    for (; p + 8 <= P; p += 8)
+        out_px(8, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, yb);
+    for (; p + 4 <= P; p += 4)
+        out_px(4, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, yb);
+    for (; p < P; p++)
+        out_px(1, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, yb);
 }
 
 void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
@@ -182,15 +195,17 @@ void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
             wv[t] = _mm512_loadu_ps(wb + (c0 / CB * T + t) * CB);
         __m512 vb = _mm512_loadu_ps(bb + c0);
         float *yo = in_y ? y + c0 * P : yb;
-        for (int64_t oy = 0; oy < oh; oy++) {
-            if (p->kh == 3 && p->kw == 3 && p->stride_w == 1)
-                out_row(xb, wp, p->stride_h, 1, 3, 3, wv, vb, p->act, oy, ow, yo);
-            else if (p->kh == 3 && p->kw == 3 && p->stride_w == 2)
-                out_row(xb, wp, p->stride_h, 2, 3, 3, wv, vb, p->act, oy, ow, yo);
-            else
-                out_row(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, wv, vb, p->act, oy,
-                        ow, yo);
-        }
+        if (p->kh == 3 && p->kw == 3 && p->stride_w == 1)
+            out_plane(xb, wp, p->stride_h, 1, 3, 3, wv, vb, p->act, oh, ow, yo);
+        else if (p->kh == 3 && p->kw == 3 && p->stride_w == 2)
+            out_plane(xb, wp, p->stride_h, 2, 3, 3, wv, vb, p->act, oh, ow, yo);
+        else if (p->kh == 5 && p->kw == 5 && p->stride_w == 1)
+            out_plane(xb, wp, p->stride_h, 1, 5, 5, wv, vb, p->act, oh, ow, yo);
+        else if (p->kh == 5 && p->kw == 5 && p->stride_w == 2)
+            out_plane(xb, wp, p->stride_h, 2, 5, 5, wv, vb, p->act, oh, ow, yo);
+        else
+            out_plane(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, wv, vb, p->act, oh, ow,
+                      yo);
         if (p->y_blocked) {
             if (!in_y)
                 memcpy(y + c0 * P, yb, (size_t)(P * CB) * sizeof(float));
