@@ -147,10 +147,18 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->weight_esize = native ? 2 : 0;
         /* AMX (kern_convpm_bf16_amx.c): A tiles of up to 16 pixels of one
          * output row (a row in equal chunks of <= 16) x 32 channels of one tap,
-         * sums of 32 output channels; else vdpbf16ps pixel-major tiles (7
+         * sums of 16-channel tiles (in pairs, a last one alone); else vdpbf16ps pixel-major tiles (7
          * pixels x 32 | 48 channels, k in pairs) */
         k->amx = hw->amx;
-        k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 32) * fill(s.cin, 32)
+        /* the elements it rounds into its channel-last buffer (c_in padded
+         * to 32 on AMX) and those it writes out, call_ns.bf16_elem each (the
+         * probe's fit prices them apart from the MACs) */
+        int64_t xin = numel(&c->in[0][0]);
+        if (hw->amx && s.cin > 0)
+            xin = xin / s.cin * ((s.cin + 31) / 32 * 32);
+        k->unit[0] = "bf16_elem";
+        k->units[0] = xin + numel(&c->out[0][0]);
+        k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 16) * fill(s.cin, 32)
                               : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
                                     (native ? fill(s.k, 2) : 1.0);
         /* the kernel rounds its input to bf16 itself: inside the efficiency
@@ -188,13 +196,26 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->kclass = "s8_grp";
         k->fallback = "s8_conv";
         k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
-    } else if (hw->amx) {
-        /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of 16
-         * pixels x 16 channels), 64 products deep */
-        k->amx = 1;
-        k->tile_eff = fill(s.pix, 32) * fill(s.cout, 32) * fill(s.k, 64);
     } else {
-        k->tile_eff = fill(s.cout, 16) * fill(s.k, 4);
+        if (hw->amx) {
+            /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of
+             * 16 pixels x 16 channels; a last row or column half alone), 64
+             * products deep */
+            k->amx = 1;
+            k->tile_eff = fill(s.pix, 16) * fill(s.cout, 16) * fill(s.k, 64);
+        } else {
+            k->tile_eff = fill(s.cout, 16) * fill(s.k, 4);
+        }
+        /* the GEMM paths' work apart from the MACs (the probe's fit): each
+         * output requantized and stored (call_ns.s8_out); the implicit
+         * GEMM's gather (kern_qconv.c), kh input rows a pixel, again for
+         * each block of 256 output channels (call_ns.s8_row) */
+        k->unit[0] = "s8_out";
+        k->units[0] = k->cvt_elems;
+        k->unit[1] = "s8_row";
+        k->units[1] = s.one_by_one ? 0 : s.pix * s.kh * ((s.cout + 255) / 256);
+        if (cq_hw_call_ns(hw, "s8_out") > 0)
+            k->cvt_kind = -1; /* the requantize is in s8_out's figure */
     }
 }
 

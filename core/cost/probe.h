@@ -88,8 +88,14 @@ typedef struct cq_probe_kern {
     const char *unit;  /* a unit of work the class pays for apart, or NULL:
                         * "im2col_row" (f32_grp: a row copy of its im2col),
                         * "bf16_nchw" (bf16_conv: an input element converted
-                        * from NCHW where the input is not kept blocked) */
+                        * from NCHW where the input is not kept blocked),
+                        * "bf16_elem" (bf16_conv: an element it rounds in or
+                        * writes out), "s8_out" (s8_conv: an output it
+                        * requantizes) */
     double unit_s;     /* seconds a unit */
+    const char *unit2; /* a second such unit, or NULL: "s8_row" (s8_conv: an
+                        * input row the implicit GEMM gathers, kh a pixel) */
+    double unit2_s;
 } cq_probe_kern;
 #define CQ_PROBE_MAX_KERN 16
 /* Run every reference shape; fills out (up to max), returns the count or -1

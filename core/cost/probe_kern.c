@@ -218,6 +218,96 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
     return a * *macs;
 }
 
+/* ---- the fits: a kernel's time as a MAC part and per-unit parts ---- */
+
+/* Useful fraction of n items in tiles of t (cost_kernel.c's fill). */
+static double pfill(int64_t n, int64_t t)
+{
+    return n <= 0 || t <= 1 ? 1.0 : (double)n / (double)(((n + t - 1) / t) * t);
+}
+
+/* Least squares t ~ x c over n shapes and k <= 3 unknowns (normal
+ * equations, Gaussian elimination); 0 when c is positive (c[0]) and
+ * non-negative (the rest), else -1. */
+static int lsq(int n, int k, const double x[][3], const double *t, double *c)
+{
+    double a[3][4] = {{0}};
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++)
+            for (int r = 0; r < n; r++)
+                a[i][j] += x[r][i] * x[r][j];
+        for (int r = 0; r < n; r++)
+            a[i][k] += x[r][i] * t[r];
+    }
+    for (int i = 0; i < k; i++) {
+        int best = i;
+        for (int r = i + 1; r < k; r++)
+            if (fabs(a[r][i]) > fabs(a[best][i]))
+                best = r;
+        for (int j = 0; j <= k; j++) {
+            double tmp = a[i][j];
+            a[i][j] = a[best][j];
+            a[best][j] = tmp;
+        }
+        if (a[i][i] == 0)
+            return -1;
+        for (int r = 0; r < k; r++) {
+            if (r == i)
+                continue;
+            double f = a[r][i] / a[i][i];
+            for (int j = i; j <= k; j++)
+                a[r][j] -= f * a[i][j];
+        }
+    }
+    for (int i = 0; i < k; i++)
+        c[i] = a[i][k] / a[i][i];
+    for (int i = 0; i < k; i++)
+        if (!(i == 0 ? c[i] > 0 : c[i] >= 0))
+            return -1;
+    return 0;
+}
+
+/* Five generic shapes (none a model's own layer): 3x3s at 40x40 and 20x20
+ * and two 1x1s at 40x40 (many MACs an element, many in, many out) and a
+ * narrow 3x3 on a larger map (tile padding and per-pixel work). */
+#define NFIT 5
+static const conv_ref fit_ref[NFIT] = {{64, 64, 3, 40, 1, 1},   {128, 128, 3, 20, 1, 1},
+                                       {256, 64, 1, 40, 1, 1},  {64, 256, 1, 40, 1, 1},
+                                       {16, 16, 3, 96, 1, 1}};
+#define FIT_SHAPES "3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96"
+
+/* The bf16 conv as cost_kernel.c costs it: its MACs over the tile fill
+ * (AMX: fill(ow, 16) x fill(c_out, 16) x fill(c_in, 32); vdpbf16ps: 7
+ * pixels x 32 | 48 channels, k in pairs) at a rate, plus a cost an element
+ * it rounds in (c_in padded to 32 on AMX: the kernel's channel-last
+ * buffer) or writes out. Least squares over fit_ref; returns the MAC part's
+ * seconds (tile-adjusted MACs in *macs), the element's seconds in *elem_s;
+ * where the fit fails, the whole time over the MACs and *elem_s 0. */
+static double time_bconv_fit(double ms, int amx, double *macs, double *elem_s, cq_err *err)
+{
+    double x[NFIT][3], t[NFIT], c[2], sum_u = 0, sum_t = 0, m;
+    for (int i = 0; i < NFIT; i++) {
+        conv_ref r = fit_ref[i];
+        if ((t[i] = time_conv(r, CONV_BF16, ms, &m, err)) < 0)
+            return -1;
+        int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
+        double f = amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
+                       : pfill(pix, 7) * fmax(pfill(r.c_out, 32), pfill(r.c_out, 48)) * pfill(k, 2);
+        int64_t cin = amx ? (r.c_in + 31) / 32 * 32 : r.c_in;
+        x[i][0] = m / f;
+        x[i][1] = (double)(cin * pix + r.c_out * pix);
+        sum_u += x[i][0];
+        sum_t += t[i];
+    }
+    *macs = sum_u;
+    if (lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
+        *elem_s = 0;
+        return sum_t;
+    }
+    *elem_s = c[1];
+    return c[0] * sum_u;
+}
+
 /* ---- fp32 GEMM ---- */
 
 typedef struct gemm_ctx {
@@ -353,6 +443,44 @@ out:
     return t;
 }
 
+/* The int8 conv's GEMM paths (gemm1x1, igemm) as cost_kernel.c costs
+ * them: MACs over the tile fill (AMX: 16 pixels x 16 channels x 64 deep;
+ * vpdpbusd: 16 channels x 4 deep) at a rate, plus a cost an output
+ * (requantized and stored) and one an input row the implicit GEMM gathers
+ * (kh a pixel; none for the 1x1s, which read the input in place). Least
+ * squares over fit_ref in NHWC; returns the MAC part's seconds
+ * (tile-adjusted MACs in *macs), *out_s and *row_s; where the fit fails,
+ * the whole time over the MACs and both 0. *amx: every shape ran tiles. */
+static double time_qconv_fit(double ms, double *macs, double *out_s, double *row_s, int *amx,
+                             cq_err *err)
+{
+    double x[NFIT][3], t[NFIT], c[3], sum_u = 0, sum_t = 0, m;
+    int all = 1, a;
+    for (int i = 0; i < NFIT; i++) {
+        conv_ref r = fit_ref[i];
+        if ((t[i] = time_q(0, r.c_in, r.c_out, r.k, r.hw, 1, 1, ms, &m, &a, err)) < 0)
+            return -1;
+        all &= a;
+        int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
+        double f = a ? pfill(pix, 16) * pfill(r.c_out, 16) * pfill(k, 64)
+                     : pfill(r.c_out, 16) * pfill(k, 4);
+        x[i][0] = m / f;
+        x[i][1] = (double)(r.c_out * pix);
+        x[i][2] = r.k > 1 ? (double)(pix * r.k * ((r.c_out + 255) / 256)) : 0;
+        sum_u += x[i][0];
+        sum_t += t[i];
+    }
+    *amx = all;
+    *macs = sum_u;
+    if (lsq(NFIT, 3, (const double(*)[3])x, t, c)) {
+        *out_s = *row_s = 0;
+        return sum_t;
+    }
+    *out_s = c[1];
+    *row_s = c[2];
+    return c[0] * sum_u;
+}
+
 /* ---- bf16 GEMM ---- */
 
 typedef struct b_ctx {
@@ -424,12 +552,12 @@ static cq_status e_run(void *ctx, cq_err *err)
 
 int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
 {
-    int n = 0, amx = 0, amx1 = 0, amx2 = 0;
+    int n = 0, amx = 0, amx1 = 0;
     double m1 = 0, m2 = 0, t1, t2;
 #define ADD(nm, sh, mm, tt, pk)                                                                 \
     do {                                                                                       \
         if (n < max)                                                                           \
-            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk, 0, NULL, 0};                        \
+            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk, 0, NULL, 0, NULL, 0};                        \
     } while (0)
     /* a class's fixed cost a call: the same kernel on a 1x1 map of 16
      * channels, where the arithmetic is a few ns (t: seconds, < 0 failed) */
@@ -479,30 +607,40 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("bf16_gemm", "256x512x512", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
     CALL(time_bgemm(1, 16, 16, cms, &cm, &amx1, err));
-    if ((t1 = time_convs(conv, 2, CONV_BF16, ms, &m1, err)) < 0)
-        return -1;
     amx = cq_kern_amx() && cq_probe_chain_ok(CQ_PROBE_AMX_BF16);
-    ADD("bf16_conv", "3x3 64>64 + 1x1 256>64 at 56x56, Relu, NCHW16c", m1, t1,
-        amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
+    double elem_s = 0;
+    if ((t1 = time_bconv_fit(ms, amx, &m1, &elem_s, err)) < 0)
+        return -1;
+    ADD("bf16_conv", FIT_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
     CALL(time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));
-    /* the same with NCHW in and out (where the executor does not keep the
-     * blocked layout: channels no multiple of 16, a neighbour without it):
-     * the kernel converts its input, a cost an input element (the two
-     * shapes agree on it, not on a cost a MAC) */
-    if ((t2 = time_convs(conv, 2, CONV_BF16 | CONV_NCHW, ms, &m2, err)) < 0)
+    /* the ResNet pair with NCHW in and out against NCHW16c (where the
+     * executor does not keep the blocked layout: channels no multiple of
+     * 16, a neighbour without it): the kernel converts its input, a cost an
+     * input element (the two shapes agree on it, not on a cost a MAC) */
+    if ((t1 = time_convs(conv, 2, CONV_BF16, ms, &m1, err)) < 0 ||
+        (t2 = time_convs(conv, 2, CONV_BF16 | CONV_NCHW, ms, &m2, err)) < 0)
         return -1;
     if (t2 > t1 && n > 0) {
-        out[n - 1].unit = "bf16_nchw";
-        out[n - 1].unit_s = (t2 - t1) / (double)(64 * 56 * 56 + 256 * 56 * 56);
+        out[n - 1].unit2 = "bf16_nchw";
+        out[n - 1].unit2_s = (t2 - t1) / (double)(64 * 56 * 56 + 256 * 56 * 56);
+    }
+    if (elem_s > 0 && n > 0) {
+        out[n - 1].unit = "bf16_elem";
+        out[n - 1].unit_s = elem_s;
     }
 
     const char *vec_s8 = cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? "s8" : "s8_novnni";
-    if ((t1 = time_q(0, 64, 64, 3, 56, 1, 1, ms, &m1, &amx1, err)) < 0 ||
-        (t2 = time_q(0, 256, 64, 1, 56, 1, 1, ms, &m2, &amx2, err)) < 0)
+    double out_s = 0, srow_s = 0;
+    if ((t1 = time_qconv_fit(ms, &m1, &out_s, &srow_s, &amx1, err)) < 0)
         return -1;
-    ADD("s8_conv", "3x3 64>64 + 1x1 256>64 at 56x56, NHWC", m1 + m2, t1 + t2,
-        amx1 && amx2 ? "amx_s8" : vec_s8);
+    ADD("s8_conv", FIT_SHAPES ", NHWC: the MAC part", m1, t1, amx1 ? "amx_s8" : vec_s8);
     CALL(time_q(0, 64, 64, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    if (out_s > 0 && n > 0) {
+        out[n - 1].unit = "s8_out";
+        out[n - 1].unit_s = out_s;
+        out[n - 1].unit2 = "s8_row";
+        out[n - 1].unit2_s = srow_s;
+    }
     /* the grp path: groups, the stems, 1x1s of <= 32 input channels */
     double t3, m3;
     if ((t1 = time_q(0, 128, 128, 3, 28, 16, 1, ms, &m1, &amx1, err)) < 0 ||

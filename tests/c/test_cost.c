@@ -108,6 +108,43 @@ static void test_compute(void **state)
     }
 }
 
+/* The work the probe prices apart from the MACs (call_ns.bf16_elem): a bf16
+ * conv pays it for each element it rounds in (channels padded to 32 on AMX)
+ * and each it writes; a profile without the key adds nothing. */
+static void test_units(void **state)
+{
+    (void)state;
+    for (int amx = 0; amx <= 1; amx++) {
+        cq_graph *g = conv_relu(16);
+        cq_dtype prec[2] = {CQ_BF16, CQ_BF16};
+        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+        o.precision = prec;
+        o.n_precision = g->n_nodes;
+        assert_int_equal(g->n_nodes, 2);
+        cq_err err;
+        cq_exec *e = cq_exec_new(g, &o, &err);
+        assert_non_null(e);
+        cq_hw hw = test_hw();
+        hw.amx = amx;
+        hw.amx_macs[CQ_HW_MAC_BF16] = 512;
+        hw.amx_macs[CQ_HW_MAC_S8] = 1024;
+        cq_cost r, ru;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        assert_string_equal(r.rows[0].kclass, "bf16_conv");
+        assert_int_equal(r.rows[0].precision, CQ_BF16);
+        hw.n_call = 1;
+        snprintf(hw.call[0].name, sizeof hw.call[0].name, "bf16_elem");
+        hw.call[0].value = 3.0;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &ru, &err), CQ_OK);
+        double elems = 14.0 * 14.0 * (amx ? 32 : 16) + 14.0 * 14.0 * 16;
+        assert_true(fabs(ru.rows[0].compute_ns - r.rows[0].compute_ns - 3.0 * elems) < 1e-6);
+        cq_cost_free(&r);
+        cq_cost_free(&ru);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 /* x (1, 64, 32, 32): 256 KB -> Relu -> a -> Relu -> y */
 static cq_graph *two_relus(void)
 {
@@ -316,7 +353,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_units),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };

@@ -75,6 +75,27 @@ describe("calq.cost", function()
     for _, r in ipairs{ f, q, b, a } do r.model:close() end
   end)
 
+  it("prices the probe's units apart from the MACs: s8_out and s8_row on int8 convs", function()
+    local q = assert(calq.cost.estimate{ model = fmnist, profile = prof, precision = "int8" })
+    local units = prof:gsub("%.lua$", "_units.lua")
+    h.write(units, (PROFILE:gsub("node_ns = 200,", "node_ns = 200, call_ns = { s8_out = 1000, s8_row = 1000 },")))
+    local u = assert(calq.cost.estimate{ model = fmnist, profile = units, precision = "int8" })
+    assert.equal(#q.nodes, #u.nodes)
+    local more = 0
+    for k, n in ipairs(q.nodes) do
+      local d = u.nodes[k].predicted_ms - n.predicted_ms
+      if n.class == "s8_conv" then
+        assert.is_true(d > 0)
+        more = more + 1
+      else
+        assert.near(0, d, 1e-12)
+      end
+    end
+    assert.is_true(more > 0)
+    q.model:close()
+    u.model:close()
+  end)
+
   it("takes a knobs table of node names", function()
     local m = assert(calq.onnx.load(fmnist))
     local convs = {}

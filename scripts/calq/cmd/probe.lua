@@ -68,6 +68,14 @@ end
 
 local function clamp(x, lo, hi) return math.max(lo, math.min(hi, x)) end
 
+-- what each unit a kernel class pays for apart is, and where its figure comes from
+local unit_notes = {
+  im2col_row = "measured by calq probe: one row copy of the grouped path's im2col, from 3x3 128 g16 at 28x28, 14x14, 7x7",
+  bf16_elem = "measured by calq probe: an element a bf16 conv rounds in (channels padded to 32 on AMX) or writes out, from the fit of its five shapes",
+  s8_out = "measured by calq probe: an output an int8 conv (the GEMM paths) requantizes and stores, from the fit of its five shapes",
+  s8_row = "measured by calq probe: an input row (kh a pixel) the int8 implicit GEMM gathers, from the fit of its five shapes",
+}
+
 local function measure(opts)
   local q = opts.quick and 0.25 or 1
   local ms = 20 * q
@@ -179,11 +187,12 @@ local function measure(opts)
         and "measured by calq probe: a group's fixed cost (the GEMM's call), from 3x3 128 g16 at 28x28, 14x14, 7x7"
         or "measured by calq probe: the same kernel on a 1x1 map of 16 channels (a 1-row GEMM)"
     end
-    if k.unit and k.unit_seconds > 0 then
-      call[k.unit] = r3(k.unit_seconds * 1e9)
-      notes["call_ns." .. k.unit] = k.unit == "im2col_row"
-        and "measured by calq probe: one row copy of the grouped path's im2col, from 3x3 128 g16 at 28x28, 14x14, 7x7"
-        or ("measured by calq probe: a unit of %s's work apart (%s)"):format(k.name, k.unit)
+    for _, u in ipairs{ { k.unit, k.unit_seconds }, { k.unit2, k.unit2_seconds } } do
+      if u[1] and u[2] > 0 then
+        call[u[1]] = r3(u[2] * 1e9)
+        notes["call_ns." .. u[1]] = unit_notes[u[1]]
+          or ("measured by calq probe: a unit of %s's work apart (%s)"):format(k.name, u[1])
+      end
     end
     notes["efficiency." .. k.name] = ("measured by calq probe: %s, %.4g %s/s over the %s peak"):format(
       k.shape, k.rate / 1e9, k.peak == "bw_l2" and "GB" or "GMAC", k.peak)
@@ -248,7 +257,8 @@ local function summary(r, out)
     lines[#lines + 1] = ("  %-9s %5.3f of the %-8s peak  (%s: %.4g G%s/s)%s"):format(k.name, k.efficiency or 0, k.peak,
       k.shape, k.rate / 1e9, k.peak == "bw_l2" and "B" or "MAC",
       ((k.call_seconds or 0) > 0 and ("; %.0f ns a %s"):format(k.call_seconds * 1e9, k.name == "f32_grp" and "group" or "call") or "") ..
-      (k.unit and (", %s %.2f ns"):format(k.unit, k.unit_seconds * 1e9) or ""))
+      (k.unit and (", %s %.2f ns"):format(k.unit, k.unit_seconds * 1e9) or "") ..
+      (k.unit2 and (", %s %.2f ns"):format(k.unit2, k.unit2_seconds * 1e9) or ""))
   end
   if out then lines[#lines + 1] = "  written: " .. out end
   return table.concat(lines, "\n")
