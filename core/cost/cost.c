@@ -431,7 +431,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                             (double)kk.scalar_ops / (hw->ghz * tu) +
                             ((double)kk.copy_rows * cq_hw_call_ns(hw, "im2col_row") +
                              (double)kk.nchw_in * cq_hw_call_ns(hw, "bf16_nchw")) / tu;
-            for (int u = 0; u < 2; u++)
+            for (int u = 0; u < 3; u++)
                 if (kk.unit[u] && kk.units[u] > 0)
                     r->compute_ns += (double)kk.units[u] * cq_hw_call_ns(hw, kk.unit[u]) / tu;
             if (kk.macs > 0) {

@@ -192,9 +192,15 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->tile_eff = fill(s.cout, 16) * fill(s.kh, 4);
     } else if (grp) {
         /* 16-output-channel vectors, broadcast input quads (vpdpbusd, never
-         * AMX); s8_conv stands in until a profile measures s8_grp */
+         * AMX); s8_conv stands in until a profile measures s8_grp; the
+         * narrow 1x1s (a pixel's few products against its loads and
+         * stores) are s8_grp1 where the profile measured it */
         k->kclass = "s8_grp";
         k->fallback = "s8_conv";
+        if (s.one_by_one && s.groups == 1 && measured(hw, "s8_grp1")) {
+            k->kclass = "s8_grp1";
+            k->fallback = "s8_grp";
+        }
         k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
     } else {
         if (hw->amx) {
@@ -217,6 +223,14 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         if (cq_hw_call_ns(hw, "s8_out") > 0)
             k->cvt_kind = -1; /* the requantize is in s8_out's figure */
     }
+    /* a QLinearAdd fused into the conv: its residual read and added, an
+     * output each (call_ns.s8_res, the probe's 1x1 with and without it) */
+    const cq_graph *g = cq_exec_graph(e);
+    for (int j = 1; j < c->n; j++)
+        if (!strcmp(g->nodes[c->node[j]].op_type, "QLinearAdd")) {
+            k->unit[2] = "s8_res";
+            k->units[2] = k->cvt_elems;
+        }
 }
 
 /* Gemm / MatMul in f32 or bf16; QLinearMatMul. */

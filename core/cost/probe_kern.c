@@ -347,7 +347,7 @@ static double time_gemm(int64_t m, int64_t n, int64_t k, double ms, double *macs
 typedef struct q_ctx {
     cq_qgemm_plan *g;
     cq_qconv2d_plan *c;
-    void *x, *y, *scratch;
+    void *x, *y, *res, *scratch;
     size_t sn;
 } q_ctx;
 
@@ -356,13 +356,16 @@ static cq_status q_run(void *ctx, cq_err *err)
     q_ctx *q = ctx;
     if (q->g)
         return cq_qgemm_run(q->g, q->x, q->y, NULL, q->scratch, q->sn, err);
-    return cq_qconv2d_run(q->c, q->x, q->y, NULL, q->scratch, q->sn, err);
+    return cq_qconv2d_run(q->c, q->x, q->y, q->res, q->scratch, q->sn, err);
 }
 
-/* gemm: a GEMM m x n x k; else a conv c_in = m, c_out = n, kernel k at
- * hw x hw, groups, stride, NHWC in and out (the executor's int8 layout). amx
- * out: the plan runs tiles. */
-static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int64_t groups,
+#define Q_GEMM 1 /* a GEMM */
+#define Q_RES 2  /* a conv with a residual added (QLinearAdd fused) */
+
+/* flags Q_GEMM: a GEMM m x n x k; else a conv c_in = m, c_out = n, kernel k
+ * at hw x hw, groups, stride, NHWC in and out (the executor's int8 layout),
+ * with Q_RES a residual (NHWC) added. amx out: the plan runs tiles. */
+static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int64_t groups,
                      int64_t stride, double ms, double *macs, int *amx, cq_err *err)
 {
     int64_t ohw = stride > 0 ? (hw + 2 * (k / 2) - k) / stride + 1 : hw;
@@ -371,6 +374,7 @@ static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int6
     double t = -1;
     int8_t *w = NULL;
     float *mult = NULL;
+    int gemm = flags & Q_GEMM;
     if (gemm) {
         wn = (size_t)(n * k);
         xn = (size_t)(m * k);
@@ -386,7 +390,8 @@ static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int6
     mult = malloc(cn * sizeof *mult);
     q.x = cq_alloc(xn);
     q.y = cq_alloc(yn);
-    if (!w || !mult || !q.x || !q.y) {
+    q.res = flags & Q_RES ? cq_alloc(yn) : NULL;
+    if (!w || !mult || !q.x || !q.y || (!q.res && (flags & Q_RES))) {
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the int8 kernel");
         goto out;
     }
@@ -415,7 +420,11 @@ static double time_q(int gemm, int64_t m, int64_t n, int64_t k, int64_t hw, int6
         p.c.groups = groups;
         p.c.stride_h = p.c.stride_w = stride;
         p.c.pad_top = p.c.pad_left = p.c.pad_bottom = p.c.pad_right = k / 2;
-        p.x_nhwc = p.y_nhwc = 1; /* the executor's int8 layout */
+        p.x_nhwc = p.y_nhwc = p.res_nhwc = 1; /* the executor's int8 layout */
+        if (flags & Q_RES) {
+            fill_8(q.res, yn);
+            p.add = (cq_qconv2d_add){.on = 1, .q_min = 0, .q_max = 255, .ra = 0.5f, .rb = 0.5f};
+        }
         q.c = cq_qconv2d_plan_new(&p, w, NULL, mult, err);
         if (!q.c)
             goto out;
@@ -438,6 +447,7 @@ out:
     cq_free(q.scratch);
     cq_free(q.x);
     cq_free(q.y);
+    cq_free(q.res);
     free(w);
     free(mult);
     return t;
@@ -650,14 +660,28 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14 + 3x3/2 3>32 224, NHWC",
         m1 + m2 + m3, t1 + t2 + t3, vec_s8);
     CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    /* the grp path's narrow 1x1s (<= 32 input channels), a class of their
+     * own: a pixel's few products are outweighed by its loads and stores;
+     * and the residual a fused QLinearAdd adds, an output apart (the 32>32
+     * with and without it) */
+    if ((t1 = time_q(0, 32, 32, 1, 64, 1, 1, ms, &m1, &amx1, err)) < 0 ||
+        (t2 = time_q(0, 16, 16, 1, 96, 1, 1, ms, &m2, &amx1, err)) < 0 ||
+        (t3 = time_q(Q_RES, 32, 32, 1, 64, 1, 1, ms, &m3, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_grp1", "1x1 32>32 at 64x64 + 1x1 16>16 at 96x96, NHWC", m1 + m2, t1 + t2, vec_s8);
+    CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    if (t3 > t1 && n > 0) {
+        out[n - 1].unit = "s8_res";
+        out[n - 1].unit_s = (t3 - t1) / (32.0 * 64 * 64);
+    }
     if ((t1 = time_q(0, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_dw", "dw 3x3 144 56x56 NHWC", m1, t1, vec_s8);
     CALL(time_q(0, 16, 16, 3, 1, 16, 1, cms, &cm, &amx1, err));
-    if ((t1 = time_q(1, 256, 512, 512, 0, 1, 1, ms, &m1, &amx1, err)) < 0)
+    if ((t1 = time_q(Q_GEMM, 256, 512, 512, 0, 1, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);
-    CALL(time_q(1, 1, 16, 64, 0, 1, 1, cms, &cm, &amx1, err));
+    CALL(time_q(Q_GEMM, 1, 16, 64, 0, 1, 1, cms, &cm, &amx1, err));
 
     e_ctx e = {cq_alloc((256 << 10) * sizeof(float)), cq_alloc((256 << 10) * sizeof(float)), 256 << 10};
     if (!e.x || !e.y) {
