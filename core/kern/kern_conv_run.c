@@ -198,6 +198,16 @@ static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float 
     return CQ_OK;
 }
 
+/* Whether the plan runs as a matrix-vector product: a 1x1 conv (groups 1,
+ * no pads, f32) on 1x1 maps, with AVX-512. */
+static int gemv_of(const cq_conv2d_plan *pl)
+{
+    const cq_conv2d_params *p = &pl->p;
+    return cq_kern_isa() == CQ_ISA_AVX512 && !pl->bf16_x && !p->bf16 && p->groups == 1 &&
+           p->kh == 1 && p->kw == 1 && p->h == 1 && p->w == 1 && pl->oh == 1 && pl->ow == 1 &&
+           p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
+}
+
 /* y = act(conv + bias + res); res NULL or the same size as y. */
 static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_count, float *y,
                           size_t y_count, const float *res, void *scratch, size_t scratch_bytes,
@@ -216,6 +226,25 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
         return cq_errf(err, CQ_EINVAL, "conv2d: scratch of %zu bytes, the plan needs %zu",
                        scratch_bytes, need);
     const cq__kern_vtab *k = cq__kern();
+    if (gemv_of(pl)) {
+        /* 1x1 on a 1x1 map (squeeze-excite, classifier heads): y = W x,
+         * the weights streamed once by the gemv's eight row dots (the
+         * pixel-major GEMM ran these at half the rate: a tile of 7 pixels
+         * with one used; W^T in panels of 64 outputs for the column gemv
+         * was slower still). NCHW16c of one pixel is NCHW. */
+        for (int64_t img = 0; img < p->n; img++) {
+            float *yi = y + img * p->c_out;
+            if (pl->bias)
+                memcpy(yi, pl->bias, (size_t)p->c_out * sizeof(float));
+            cq__gemv_par(0, p->c_out, p->c_in, 1.0f, pl->w, p->c_in, x + img * p->c_in,
+                         pl->bias ? 1.0f : 0.0f, yi);
+            if (res)
+                k->binary(CQ_BIN_ADD, yi, 1, res + img * p->c_out, 1, yi, p->c_out);
+            if (p->act.kind != CQ_ACT_NONE)
+                k->bias_act(0.0f, p->act, yi, p->c_out);
+        }
+        return CQ_OK;
+    }
     if (pl->bf16_x && own_of(pl) != OWN_CONVPMB && own_of(pl) != OWN_CONVAMX) {
         /* bf16 on an f32 path: the plan's weights are rounded; x is here */
         float *xr = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);

@@ -61,8 +61,8 @@ static void gemv_part(void *ctx, int i, int n, int tid)
                          c->beta, c->y + o0);
 }
 
-static void gemv(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
-                 int64_t lda, const float *x, float beta, float *y)
+void cq__gemv_par(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                  int64_t lda, const float *x, float beta, float *y)
 {
     gemv_ctx c = {trans, rows, cols, lda, alpha, beta, a, x, y};
     int64_t outs = trans ? cols : rows, blk = trans ? 64 : 8;
@@ -91,11 +91,11 @@ cq_status cq_gemm_f32(const cq_gemm_params *p, const float *a, const float *b, c
      * a model, thanks to its row prefetch (bench/NOTES.md, third round (b)). */
     int own = (m == 1 || n == 1) && cq_kern_isa() == CQ_ISA_AVX512;
     if (own && m == 1)
-        gemv(!p->trans_b, p->trans_b ? n : k, p->trans_b ? k : n, p->alpha, b,
-             p->trans_b ? k : n, a, beta, y);
+        cq__gemv_par(!p->trans_b, p->trans_b ? n : k, p->trans_b ? k : n, p->alpha, b,
+                     p->trans_b ? k : n, a, beta, y);
     else if (own)
-        gemv(p->trans_a, p->trans_a ? k : m, p->trans_a ? m : k, p->alpha, a, p->trans_a ? m : k,
-             b, beta, y);
+        cq__gemv_par(p->trans_a, p->trans_a ? k : m, p->trans_a ? m : k, p->alpha, a,
+                     p->trans_a ? m : k, b, beta, y);
     else if (m == 1) {
         /* y (1, n) = alpha a (1, k) B' (k, n): B' is B (k, n) or B^T of B (n, k);
          * a is contiguous either way */

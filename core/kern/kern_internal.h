@@ -148,6 +148,10 @@ void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
  * cq_kern_isa() is CQ_ISA_AVX512. */
 void cq__sgemv_avx512(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
                       int64_t lda, const float *x, float beta, float *y);
+/* The same shared out over the kernel threads (kern_gemm.c: blocks of 8
+ * rows or 64 columns, each output summed in the same order at any count). */
+void cq__gemv_par(int trans, int64_t rows, int64_t cols, float alpha, const float *a,
+                  int64_t lda, const float *x, float beta, float *y);
 
 /* MaxPool 2-D with AVX-512 (kern_pool_avx512.c): whole rows, no dilation,
  * stride_w 1 or 2, kw <= 16, kh <= CQ__MAXPOOL_MAX_KH, padded rows up to 4096

@@ -477,6 +477,36 @@ static void test_kern_conv2d_depthwise_blocks(void **state)
     }
 }
 
+/* 1x1 convs on 1x1 maps (squeeze-excite, classifier heads), which run as a
+ * matrix-vector product on AVX-512: MobileNetV3's and EfficientNet's
+ * shapes and odd ones, batch 1 and 2, NCHW16c where the channels allow it
+ * (the same memory as NCHW for one pixel), bias or not, a pad (then not a
+ * matrix-vector product). */
+static void test_kern_conv2d_gemv(void **state)
+{
+    (void)state;
+    kt_rng r = {0x6e3du};
+    static const int64_t cfg[][2] = {
+        {960, 240}, {240, 960}, {672, 28}, {28, 672}, {17, 5}, {3, 40}, {1280, 16}, {16, 1000},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        for (int l = 0; l < 4; l++) {
+            cq_conv2d_params p = cq_conv2d_params_default();
+            p.n = 1 + (int64_t)((i + (size_t)l) % 2);
+            p.c_in = cfg[i][0];
+            p.c_out = cfg[i][1];
+            p.h = p.w = 1;
+            p.kh = p.kw = 1;
+            p.act = random_act(&r);
+            int blk = p.c_in % 16 == 0 && p.c_out % 16 == 0;
+            p.x_blocked = blk && (l & 1);
+            p.y_blocked = p.res_blocked = blk && (l & 2);
+            if (l == 3 && !blk)
+                p.pad_top = p.pad_left = 1;
+            check_conv(&p, &r, l != 2);
+        }
+}
+
 /* The algorithm cq_conv2d_plan_new picks for p (weights w, nw floats). */
 static void expect_algo(const cq_conv2d_params *p, const float *w, size_t nw, int algo)
 {
@@ -781,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_depthwise_plane),
         cmocka_unit_test(test_kern_conv2d_depthwise_rows),
         cmocka_unit_test(test_kern_conv2d_depthwise_blocks),
+        cmocka_unit_test(test_kern_conv2d_gemv),
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
