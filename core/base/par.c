@@ -18,7 +18,15 @@
  * thread (as a one-thread region does: results do not depend on it), so
  * two host threads never share the published job. The count is the
  * process's (cq_par_set_threads) unless the calling thread has its own
- * (cq_par_set_local_threads: the executor's runs). */
+ * (cq_par_set_local_threads: the executor's runs).
+ *
+ * Stopping: cq_par_stop (and the library's destructor, which runs at exit or
+ * when the Lua module is unloaded) wakes the workers with the stop flag set
+ * and joins them. Left running, a worker spinning when lua_close dlcloses
+ * the module would run unmapped code, and under LeakSanitizer the check at
+ * exit scans the live workers' dynamic TLS, which gcc 12's runtime can
+ * record with a wrong range (bench/NOTES.md, docs/reliability.md). A forked
+ * child has no workers: the fork handler forgets the parent's. */
 #include "base/par.h"
 
 #include <pthread.h>
@@ -47,6 +55,8 @@ static atomic_int job_threads;        /* threads taking part: workers below it c
 static atomic_int job_n;              /* shares */
 static _Atomic uint64_t claim;        /* gen << 32 | the next share to claim */
 static __thread int in_region;        /* this thread is running a share */
+static atomic_int stopping;           /* set while cq_par_stop ends the workers */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static double now_ns(void)
 {
@@ -96,11 +106,51 @@ static void *worker(void *arg)
             }
         }
         seen = g;
+        if (atomic_load(&stopping))
+            return NULL;
         if (w < atomic_load_explicit(&job_threads, memory_order_relaxed))
             run_shares(g, w);
     }
     return NULL;
 }
+
+/* In a forked child only the forking thread exists: no workers, and the
+ * locks as they were when nobody held them (fork happens between regions;
+ * a region's own threads do not fork). */
+static void at_fork_child(void)
+{
+    n_workers = 0;
+    pthread_mutex_init(&pool_mu, NULL);
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&wake, NULL);
+}
+
+static void at_fork_register(void) { pthread_atfork(NULL, NULL, at_fork_child); }
+
+int cq_par_stop(void)
+{
+    if (pthread_mutex_trylock(&pool_mu) != 0)
+        return -1;
+    if (n_workers > 0) {
+        /* no region runs (we hold the pool): each worker spins or sleeps on
+         * the generation; a new one with the flag set ends it */
+        atomic_store(&stopping, 1);
+        pthread_mutex_lock(&mu);
+        atomic_fetch_add(&gen, 1u);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&mu);
+        for (int w = 1; w <= n_workers; w++)
+            pthread_join(workers[w], NULL);
+        n_workers = 0;
+        atomic_store(&stopping, 0);
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return 0;
+}
+
+/* At exit (the calq command, a program linking libcalq.a) or when the
+ * shared object is unloaded (libcalq.so, the Lua module at lua_close). */
+__attribute__((destructor)) static void par_fini(void) { (void)cq_par_stop(); }
 
 static int clamp_threads(int n) { return n < 1 ? 1 : n > CQ_PAR_MAX ? CQ_PAR_MAX : n; }
 
@@ -128,6 +178,7 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
             fn(ctx, i, n, 0);
         return;
     }
+    pthread_once(&atfork_once, at_fork_register);
     /* workers 1 .. t - 1 (fewer if the system refuses a thread: the others
      * claim its shares) */
     while (n_workers < t - 1) {

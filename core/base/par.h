@@ -36,5 +36,9 @@ int cq_par_threads(void);
 /* fn(ctx, i, n, tid) for every i in [0, n) (n >= 1), on up to
  * cq_par_threads() threads. */
 void cq_par_run(int n, cq_par_fn fn, void *ctx);
+/* Ends and joins the workers; the next region with more than one thread
+ * starts them again. Returns 0, or -1 (nothing done) while a region holds
+ * the pool. The library calls it at exit or when it is unloaded. */
+int cq_par_stop(void);
 
 #endif
