@@ -431,7 +431,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                             (double)kk.scalar_ops / (hw->ghz * tu) +
                             ((double)kk.copy_rows * cq_hw_call_ns(hw, "im2col_row") +
                              (double)kk.nchw_in * cq_hw_call_ns(hw, "bf16_nchw")) / tu;
-            for (int u = 0; u < 3; u++)
+            for (int u = 0; u < 4; u++)
                 if (kk.unit[u] && kk.units[u] > 0)
                     r->compute_ns += (double)kk.units[u] * cq_hw_call_ns(hw, kk.unit[u]) / tu;
             if (kk.macs > 0) {
@@ -440,8 +440,12 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->memory_ns = mem;
                 r->memory_far_ns = far;
             } else {
-                r->memory_ns = mem / eff; /* memory-bound ops reach eff of the bandwidth */
-                r->memory_far_ns = far / eff;
+                /* memory-bound ops reach eff of the bandwidth of the private
+                 * levels (the probe's loop in L2: its own rate, not the
+                 * level's); what comes from the shared levels and DRAM at
+                 * their streaming bandwidth, which the loop outruns */
+                r->memory_ns = (mem - far) / eff + far;
+                r->memory_far_ns = far;
             }
             if (!o.memory) {
                 r->memory_ns = r->memory_far_ns = 0;

@@ -33,11 +33,11 @@ typedef struct cq__cost_kernel {
     int64_t copy_rows;     /* im2col row copies, each call_ns.im2col_row */
     int64_t nchw_in;       /* input elements a bf16 conv converts from NCHW,
                             * each call_ns.bf16_nchw */
-    const char *unit[3];   /* work the probe prices apart from the MACs,
+    const char *unit[4];   /* work the probe prices apart from the MACs,
                             * each units[i] x call_ns[unit[i]] (0 when the
                             * profile has no such key): "bf16_elem", "s8_out",
-                            * "s8_row", "s8_res"; NULL: none */
-    int64_t units[3];
+                            * "s8_row", "s8_res", "s8_nchw"; NULL: none */
+    int64_t units[4];
 } cq__cost_kernel;
 
 /* Classify chain c (node c->node[0] and what was fused into it) on hw with

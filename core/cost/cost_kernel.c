@@ -163,6 +163,14 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
                                     (native ? fill(s.k, 2) : 1.0);
         /* the kernel rounds its input to bf16 itself: inside the efficiency
          * the probe measured, not a conversion node */
+    } else if (s.one_by_one && s.oh == 1 && s.ow == 1 && hw->vector_bits >= 512) {
+        /* a 1x1 on a 1x1 map (squeeze-excite, heads) runs as a matrix-vector
+         * product over the dense weights (kern_conv_run.c, AVX-512): the
+         * GEMM's class, row dots of 16 lanes; the weights' bytes are the
+         * memory term's */
+        k->kclass = "f32_gemm";
+        k->fallback = "f32_conv";
+        k->tile_eff = fill(s.cin / s.groups, 16);
     } else {
         /* pixel-major implicit GEMM: 7 pixels x 32 | 48 channels; a 1x1 takes
          * the channel-major 8 x 48 GEMM tile where it wastes fewer lanes */
@@ -187,8 +195,13 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
     int grp = !dw && (s.groups > 1 || (s.cin <= 4 && s.kh * s.kw > 1) ||
                       (s.one_by_one && s.cin <= 32));
     if (dw) {
-        /* channel vectors of 16, vpdpbusd on quads of kernel rows */
+        /* channel vectors of 16, vpdpbusd on quads of kernel rows; strided
+         * (no two-row passes) its own class where the profile measured it */
         k->kclass = "s8_dw";
+        if (s.stride_w > 1 && measured(hw, "s8_dw_s2")) {
+            k->kclass = "s8_dw_s2";
+            k->fallback = "s8_dw";
+        }
         k->tile_eff = fill(s.cout, 16) * fill(s.kh, 4);
     } else if (grp) {
         /* 16-output-channel vectors, broadcast input quads (vpdpbusd, never
@@ -226,11 +239,25 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
     /* a QLinearAdd fused into the conv: its residual read and added, an
      * output each (call_ns.s8_res, the probe's 1x1 with and without it) */
     const cq_graph *g = cq_exec_graph(e);
+    int res = -1;
     for (int j = 1; j < c->n; j++)
         if (!strcmp(g->nodes[c->node[j]].op_type, "QLinearAdd")) {
             k->unit[2] = "s8_res";
             k->units[2] = k->cvt_elems;
+            const cq_node *a = &g->nodes[c->node[j]];
+            res = a->n_inputs > 3 && a->inputs[0] == g->nodes[c->node[j - 1]].outputs[0]
+                      ? a->inputs[3] : a->inputs[0];
         }
+    /* values the executor does not keep NHWC: the kernel converts them in
+     * its scratch on every run, call_ns.s8_nchw an element */
+    const cq_node *last = &g->nodes[c->node[c->n - 1]];
+    k->unit[3] = "s8_nchw";
+    if (!cq_exec_value_blocked(e, n->inputs[0]))
+        k->units[3] += numel(&c->in[0][0]);
+    if (last->n_outputs > 0 && !cq_exec_value_blocked(e, last->outputs[0]))
+        k->units[3] += k->cvt_elems;
+    if (res >= 0 && !cq_exec_value_blocked(e, res))
+        k->units[3] += k->cvt_elems;
 }
 
 /* Gemm / MatMul in f32 or bf16; QLinearMatMul. */

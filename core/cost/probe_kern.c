@@ -361,6 +361,7 @@ static cq_status q_run(void *ctx, cq_err *err)
 
 #define Q_GEMM 1 /* a GEMM */
 #define Q_RES 2  /* a conv with a residual added (QLinearAdd fused) */
+#define Q_NCHW 4 /* a conv with NCHW in and out (converted in the kernel's scratch) */
 
 /* flags Q_GEMM: a GEMM m x n x k; else a conv c_in = m, c_out = n, kernel k
  * at hw x hw, groups, stride, NHWC in and out (the executor's int8 layout),
@@ -420,7 +421,7 @@ static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int
         p.c.groups = groups;
         p.c.stride_h = p.c.stride_w = stride;
         p.c.pad_top = p.c.pad_left = p.c.pad_bottom = p.c.pad_right = k / 2;
-        p.x_nhwc = p.y_nhwc = p.res_nhwc = 1; /* the executor's int8 layout */
+        p.x_nhwc = p.y_nhwc = p.res_nhwc = !(flags & Q_NCHW); /* the executor's int8 layout */
         if (flags & Q_RES) {
             fill_8(q.res, yn);
             p.add = (cq_qconv2d_add){.on = 1, .q_min = 0, .q_max = 255, .ra = 0.5f, .rb = 0.5f};
@@ -678,6 +679,20 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("s8_dw", "dw 3x3 144 56x56 NHWC", m1, t1, vec_s8);
     CALL(time_q(0, 16, 16, 3, 1, 16, 1, cms, &cm, &amx1, err));
+    /* the same with NCHW in and out, where the executor does not keep a
+     * value NHWC (a neighbour that takes NCHW: a shuffle's Transpose): the
+     * kernel converts in scratch, a cost an element in or out */
+    if ((t2 = time_q(Q_NCHW, 144, 144, 3, 56, 144, 1, ms, &m2, &amx1, err)) < 0)
+        return -1;
+    if (t2 > t1 && n > 0) {
+        out[n - 1].unit = "s8_nchw";
+        out[n - 1].unit_s = (t2 - t1) / (2.0 * 144 * 56 * 56);
+    }
+    /* depthwise at stride 2 (the stride-1 kernel's two rows a pass do not
+     * apply): a class of its own */
+    if ((t1 = time_q(0, 96, 96, 3, 80, 96, 2, ms, &m1, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_dw_s2", "dw 3x3/2 96 80x80 NHWC", m1, t1, vec_s8);
     if ((t1 = time_q(Q_GEMM, 256, 512, 512, 0, 1, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);

@@ -3,7 +3,7 @@
  * the compute term and the tile fill, the cache simulation's levels (warm,
  * cold, a level too small), the ablation, threads, fused nodes counted once,
  * the conversions, and the error for unknown shapes. */
-#include "exec_testutil.h"
+#include "quant_testutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -145,6 +145,114 @@ static void test_units(void **state)
     }
 }
 
+/* A 1x1 conv on a 1x1 map (squeeze-excite) runs as a matrix-vector product:
+ * the GEMM's class, row dots of 16 lanes over c_in. */
+static void test_gemv(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 40, 1, 1};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){24, 40, 1, 1}));
+    node(g, "Conv", "se", 2, (const char *[]){"x", "w"}, "y");
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.rows[0].kclass, "f32_gemm");
+    assert_true(fabs(r.rows[0].tile_eff - 40.0 / 48.0) < 1e-12);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+/* An int8 graph: a 3x3 conv (the GEMM path), a 1x1 of 16 channels (the grp
+ * path's narrow 1x1s) with a residual Add fused, whose residual a Transpose
+ * writes in NCHW. The probe's units land on the rows they say: s8_res an
+ * output of the conv with the Add, s8_nchw an element converted (here the
+ * residual), s8_out / s8_row the GEMM path's outputs and gathered rows. */
+static void test_int8_units(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, 6, 6};
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 5;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){16, 16, 3, 3}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){16, 16, 1, 1}));
+    int n = node(g, "Conv", "conv1", 2, (const char *[]){"x", "w1"}, "c1");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "r1");
+    node(g, "Conv", "conv2", 2, (const char *[]){"r1", "w2"}, "c2");
+    n = node(g, "Transpose", "tr", 1, (const char *[]){"r1"}, "t1");
+    cq_node_set_ints(g, n, "perm", 4, (int64_t[]){0, 1, 3, 2}, &err);
+    node(g, "Add", "add", 2, (const char *[]){"c2", "t1"}, "s");
+    node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "y");
+    cq_calib_stats *st = stats_of(g, 4, xs, 8, 3);
+    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
+    cq_quant *q = cq_quant_new(g, st, &qo, &err);
+    assert_non_null(q);
+    cq_graph *h = cq_quant_graph(q, &err);
+    assert_non_null(h);
+    int count;
+    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    assert_int_equal(count_op(h, "QLinearAdd"), 1);
+    cq_exec *e = cq_exec_new(h, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    hw.n_eff = 1;
+    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "s8_grp1");
+    hw.eff[0].value = 1.0;
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    int c1 = -1, c2 = -1;
+    for (int k = 0; k < r.n; k++) {
+        if (!strcmp(r.rows[k].kclass, "s8_conv"))
+            c1 = k;
+        if (!strcmp(r.rows[k].kclass, "s8_grp1"))
+            c2 = k;
+    }
+    assert_true(c1 >= 0 && c2 >= 0);
+    assert_int_equal(r.rows[c2].n_fused, 1); /* the Add (its Relu folded into its range) */
+    static const struct {
+        const char *unit;
+        double c1, c2; /* units on conv1's row, on conv2's */
+    } want[] = {{"s8_res", 0, 576}, {"s8_out", 576, 0}, {"s8_row", 36 * 3, 0}, {"s8_nchw", 0, 576}};
+    for (size_t u = 0; u < sizeof want / sizeof want[0]; u++) {
+        cq_hw hu = hw;
+        hu.n_call = 1;
+        snprintf(hu.call[0].name, sizeof hu.call[0].name, "%s", want[u].unit);
+        hu.call[0].value = 1000.0;
+        cq_cost ru;
+        assert_int_equal(cq_cost_exec(e, &hu, NULL, &ru, &err), CQ_OK);
+        assert_int_equal(ru.n, r.n);
+        for (int k = 0; k < r.n; k++) {
+            double d = ru.rows[k].compute_ns + ru.rows[k].cvt_ns - r.rows[k].compute_ns -
+                       r.rows[k].cvt_ns;
+            double w = k == c1 ? want[u].c1 : k == c2 ? want[u].c2 : 0;
+            /* s8_out replaces the conv's requantize (cvt) */
+            if (!strcmp(want[u].unit, "s8_out") && k == c1)
+                d += r.rows[k].cvt_ns;
+            if (fabs(d - 1000.0 * w) > 1e-6)
+                fail_msg("%s: row %d (%s) +%g ns, want %g", want[u].unit, k, ru.rows[k].name, d,
+                         1000.0 * w);
+        }
+        cq_cost_free(&ru);
+    }
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(h);
+    cq_quant_free(q);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
 /* x (1, 64, 32, 32): 256 KB -> Relu -> a -> Relu -> y */
 static cq_graph *two_relus(void)
 {
@@ -221,6 +329,19 @@ static void test_memory_levels(void **state)
     assert_true(fabs(mx.rows[0].ns - fmax(work, wc->memory_ns)) < 1e-6);
     assert_true(mx.rows[0].ns <= wc->ns + 1e-9);
     cq_cost_free(&mx);
+    /* the eltwise factor slows the private levels' traffic only (the probe's
+     * loop rate in L2); DRAM comes at its streaming bandwidth */
+    cq_hw he = hw;
+    he.n_eff = 1;
+    snprintf(he.eff[0].name, sizeof he.eff[0].name, "eltwise");
+    he.eff[0].value = 0.5;
+    o = (cq_cost_opts)CQ_COST_OPTS_DEFAULT;
+    o.warm = 0;
+    cq_cost ce;
+    assert_int_equal(cq_cost_exec(e, &he, &o, &ce, &err), CQ_OK);
+    assert_true(fabs(ce.rows[0].memory_far_ns - far) < 1e-6);
+    assert_true(fabs(ce.rows[0].memory_ns - (2 * near + far)) < 1e-6);
+    cq_cost_free(&ce);
     o.overlap = 1.5;
     assert_int_equal(cq_cost_exec(e, &hw, &o, &mx, &err), CQ_EINVAL);
     assert_non_null(strstr(err.msg, "overlap"));
@@ -353,7 +474,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_units),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
