@@ -357,6 +357,20 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     } else if (!strncmp(op, "QLinear", 7) && n->n_outputs > 0 && c->out[0][0].ndim >= 0) {
         k->cvt_kind = CQ_HW_CVT_REQUANT; /* QLinearAdd, QLinearMul, pools... */
         k->cvt_elems = numel(&c->out[0][0]);
+        /* a per-channel QLinearMul (a squeeze-excite scale, (N, C, 1, 1))
+         * on NHWC codes runs one call a pixel (ops_quant.c's run_qmul), each
+         * call_ns.s8_mul_call */
+        const cq_tinfo *y = &c->out[0][0];
+        if (!strcmp(op, "QLinearMul") && n->n_inputs > 3 && y->ndim == 4 &&
+            n->n_outputs > 0 && cq_exec_value_blocked(e, n->outputs[0])) {
+            const cq_tinfo *a = &c->in[0][0], *b = &c->in[0][3];
+            if (numel(b) > numel(a))
+                b = a;
+            if (b->ndim == 4 && b->shape[2] == 1 && b->shape[3] == 1 && numel(b) < numel(y)) {
+                k->unit[0] = "s8_mul_call";
+                k->units[0] = y->shape[0] * y->shape[2] * y->shape[3];
+            }
+        }
     }
     if (k->kclass == NULL || !strcmp(k->kclass, "eltwise"))
         k->macs = 0;

@@ -22,4 +22,12 @@ double cq__probe_amx_s8(long rounds);
 double cq__probe_amx_bf16(long rounds);
 double cq__probe_amx_cfg_pair(long rounds);
 
+/* probe_kern.c's timing helpers, shared with probe_misc.c: the best time of
+ * fn over about ms (at least 3 runs after a warm one; -1 on failure), and
+ * deterministic fills (f32 in [-scale/2, scale/2), bytes in 0..127). */
+typedef cq_status (*cq__probe_fn)(void *ctx, cq_err *err);
+double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err);
+void cq__probe_fill_f32(float *p, size_t n, float scale);
+void cq__probe_fill_8(void *p, size_t n);
+
 #endif

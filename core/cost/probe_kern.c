@@ -25,10 +25,8 @@
 #include "kern/kern_qelt.h"
 #include "kern/kern_qgemm.h"
 
-typedef cq_status (*run_fn)(void *ctx, cq_err *err);
-
 /* Best time of fn over about ms (at least 3 runs, after one warm run). */
-static double best_time(run_fn fn, void *ctx, double ms, cq_err *err)
+double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err)
 {
     if (fn(ctx, err) != CQ_OK)
         return -1;
@@ -44,7 +42,7 @@ static double best_time(run_fn fn, void *ctx, double ms, cq_err *err)
     return best;
 }
 
-static void fill_f32(float *p, size_t n, float scale)
+void cq__probe_fill_f32(float *p, size_t n, float scale)
 {
     uint32_t s = 12345;
     for (size_t i = 0; i < n; i++) {
@@ -53,7 +51,7 @@ static void fill_f32(float *p, size_t n, float scale)
     }
 }
 
-static void fill_8(void *p, size_t n)
+void cq__probe_fill_8(void *p, size_t n)
 {
     uint8_t *b = p;
     uint32_t s = 777;
@@ -121,8 +119,8 @@ static double time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the conv's tensors");
         goto out;
     }
-    fill_f32(w, wn, 0.1f);
-    fill_f32(c.x, c.xn, 1.0f);
+    cq__probe_fill_f32(w, wn, 0.1f);
+    cq__probe_fill_f32(c.x, c.xn, 1.0f);
     c.pl = cq_conv2d_plan_new(&p, w, wn, NULL, 0, err);
     if (!c.pl)
         goto out;
@@ -132,7 +130,7 @@ static double time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the conv's scratch");
         goto out;
     }
-    t = best_time(conv_run, &c, ms, err);
+    t = cq__probe_best_time(conv_run, &c, ms, err);
     *macs = (double)c.yn * (double)(r.c_in / r.groups) * (double)(r.k * r.k);
 out:
     cq_conv2d_plan_free(c.pl);
@@ -329,9 +327,9 @@ static double time_gemm(int64_t m, int64_t n, int64_t k, double ms, double *macs
     g.y = cq_alloc((size_t)(m * n) * sizeof(float));
     double t = -1;
     if (g.a && g.b && g.y) {
-        fill_f32(g.a, (size_t)(m * k), 1.0f);
-        fill_f32(g.b, (size_t)(k * n), 0.1f);
-        t = best_time(gemm_run, &g, ms, err);
+        cq__probe_fill_f32(g.a, (size_t)(m * k), 1.0f);
+        cq__probe_fill_f32(g.b, (size_t)(k * n), 0.1f);
+        t = cq__probe_best_time(gemm_run, &g, ms, err);
         *macs = (double)m * (double)n * (double)k;
     } else {
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the GEMM");
@@ -396,8 +394,8 @@ static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the int8 kernel");
         goto out;
     }
-    fill_8(w, wn);
-    fill_8(q.x, xn);
+    cq__probe_fill_8(w, wn);
+    cq__probe_fill_8(q.x, xn);
     for (size_t i = 0; i < cn; i++)
         mult[i] = 1e-4f;
     if (gemm) {
@@ -423,7 +421,7 @@ static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int
         p.c.pad_top = p.c.pad_left = p.c.pad_bottom = p.c.pad_right = k / 2;
         p.x_nhwc = p.y_nhwc = p.res_nhwc = !(flags & Q_NCHW); /* the executor's int8 layout */
         if (flags & Q_RES) {
-            fill_8(q.res, yn);
+            cq__probe_fill_8(q.res, yn);
             p.add = (cq_qconv2d_add){.on = 1, .q_min = 0, .q_max = 255, .ra = 0.5f, .rb = 0.5f};
         }
         q.c = cq_qconv2d_plan_new(&p, w, NULL, mult, err);
@@ -441,7 +439,7 @@ static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the int8 kernel's scratch");
         goto out;
     }
-    t = best_time(q_run, &q, ms, err);
+    t = cq__probe_best_time(q_run, &q, ms, err);
 out:
     cq_qgemm_plan_free(q.g);
     cq_qconv2d_plan_free(q.c);
@@ -519,8 +517,8 @@ static double time_bgemm(int64_t m, int64_t n, int64_t k, double ms, double *mac
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM");
         goto out;
     }
-    fill_f32(w, (size_t)(n * k), 0.1f);
-    fill_f32(b.x, (size_t)(m * k), 1.0f);
+    cq__probe_fill_f32(w, (size_t)(n * k), 0.1f);
+    cq__probe_fill_f32(b.x, (size_t)(m * k), 1.0f);
     cq_bgemm_params p = cq_bgemm_params_default();
     p.m = m;
     p.n = n;
@@ -535,7 +533,7 @@ static double time_bgemm(int64_t m, int64_t n, int64_t k, double ms, double *mac
         cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM's scratch");
         goto out;
     }
-    t = best_time(b_run, &b, ms, err);
+    t = cq__probe_best_time(b_run, &b, ms, err);
     *macs = (double)m * (double)n * (double)k;
 out:
     cq_bgemm_plan_free(b.pl);
@@ -559,6 +557,48 @@ static cq_status e_run(void *ctx, cq_err *err)
     e_ctx *e = ctx;
     cq_unary_f32(CQ_UN_RELU, 0, 0, e->x, e->y, e->n);
     return CQ_OK;
+}
+
+/* ---- QLinearMul one call a pixel (a per-channel scale on NHWC codes) ---- */
+
+typedef struct m_ctx {
+    uint8_t *a, *b, *y;
+    int64_t n, c; /* elements; c per call (0: one call) */
+} m_ctx;
+
+static cq_status m_run(void *ctx, cq_err *err)
+{
+    m_ctx *m = ctx;
+    if (!m->c)
+        return cq_qmul_8(CQ_U8, m->a, m->n, 0.02f, 128, m->b, m->n, 0.01f, 0, 0.03f, 128, m->y,
+                         m->n, err);
+    for (int64_t p = 0; p < m->n; p += m->c)
+        if (cq_qmul_8(CQ_U8, m->a + p, m->c, 0.02f, 128, m->b, m->c, 0.01f, 0, 0.03f, 128,
+                      m->y + p, m->c, err))
+            return err->code;
+    return CQ_OK;
+}
+
+/* Seconds a call of cq_qmul_8 costs beyond its elements: 4096 calls of 32
+ * elements against one of 131072; -1 on failure. */
+static double time_qmul_call(double ms, cq_err *err)
+{
+    m_ctx m = {cq_alloc(1 << 17), cq_alloc(1 << 17), cq_alloc(1 << 17), 1 << 17, 0};
+    double t = -1;
+    if (m.a && m.b && m.y) {
+        cq__probe_fill_8(m.a, (size_t)m.n);
+        cq__probe_fill_8(m.b, (size_t)m.n);
+        double t1 = cq__probe_best_time(m_run, &m, ms, err);
+        m.c = 32;
+        double t2 = t1 >= 0 ? cq__probe_best_time(m_run, &m, ms, err) : -1;
+        t = t2 >= 0 ? (t2 > t1 ? (t2 - t1) / (double)(m.n / m.c) : 0) : -1;
+    } else {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for QLinearMul");
+    }
+    cq_free(m.a);
+    cq_free(m.b);
+    cq_free(m.y);
+    return t;
 }
 
 int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
@@ -704,138 +744,19 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         cq_free(e.y);
         return cq_errf(err, CQ_ENOMEM, "probe: no memory for the eltwise buffers"), -1;
     }
-    fill_f32(e.x, (size_t)e.n, 1.0f);
-    t1 = best_time(e_run, &e, ms, err);
+    cq__probe_fill_f32(e.x, (size_t)e.n, 1.0f);
+    t1 = cq__probe_best_time(e_run, &e, ms, err);
     cq_free(e.x);
     cq_free(e.y);
     ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out)", 2.0 * (double)e.n * 4, t1, "bw_l2");
+    /* a call of the int8 Mul (a squeeze-excite scale runs one a pixel) */
+    if ((t2 = time_qmul_call(cms, err)) < 0)
+        return -1;
+    if (t2 > 0 && n > 0) {
+        out[n - 1].unit = "s8_mul_call";
+        out[n - 1].unit_s = t2;
+    }
 #undef CALL
 #undef ADD
     return n;
-}
-
-/* ---- conversions ---- */
-
-typedef struct c_ctx {
-    int which;
-    float *f;
-    void *q;
-    uint8_t lut[256];
-    int64_t n;
-} c_ctx;
-
-static cq_status c_run(void *ctx, cq_err *err)
-{
-    c_ctx *c = ctx;
-    switch (c->which) {
-    case 0:
-        return cq_quantize_f32_8(c->f, 1, 64, c->n / 64, 0.05f, 128, CQ_U8, c->q, 1, err);
-    case 1:
-        return cq_dequantize_8_f32(c->q, CQ_U8, 1, 64, c->n / 64, 1, 0.05f, 128, c->f, err);
-    case 2:
-        cq_lut_8(c->lut, c->q, (uint8_t *)c->q + c->n, c->n);
-        return CQ_OK;
-    case 3: {
-        uint16_t *h = c->q;
-        for (int64_t i = 0; i < c->n; i++)
-            h[i] = cq_f32_to_bf16(c->f[i]);
-        return CQ_OK;
-    }
-    default: {
-        const uint16_t *h = c->q;
-        for (int64_t i = 0; i < c->n; i++)
-            c->f[i] = cq_bf16_to_f32(h[i]);
-        return CQ_OK;
-    }
-    }
-}
-
-double cq_probe_cvt_rate(int which, double ms, cq_err *err)
-{
-    if (which < 0 || which > 4)
-        return cq_errf(err, CQ_EINVAL, "probe: conversion %d is not 0..4", which), -1;
-    c_ctx c = {.which = which, .n = 64 * 1024};
-    c.f = cq_alloc((size_t)c.n * sizeof(float));
-    c.q = cq_alloc((size_t)c.n * 4);
-    if (!c.f || !c.q) {
-        cq_free(c.f);
-        cq_free(c.q);
-        return cq_errf(err, CQ_ENOMEM, "probe: no memory for the conversion buffers"), -1;
-    }
-    fill_f32(c.f, (size_t)c.n, 4.0f);
-    fill_8(c.q, (size_t)c.n * 4);
-    for (int i = 0; i < 256; i++) { /* requantize: scale 0.05 zp 128 -> scale 0.07 zp 120 */
-        float v = roundf((float)(i - 128) * 0.05f / 0.07f) + 120;
-        c.lut[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-    double t = best_time(c_run, &c, ms, err);
-    cq_free(c.f);
-    cq_free(c.q);
-    return t > 0 ? (double)c.n / t : -1;
-}
-
-/* ---- the executor's fixed cost per node ---- */
-
-/* A graph of nodes Add nodes in a chain, y_i = y_(i-1) + x on 16 floats,
- * run by the executor; the time per node that runs (not fused away). The
- * arithmetic is a few ns, so this is the dispatch, the plan's bookkeeping and
- * the observer-free run loop. */
-double cq_probe_node_ns(int nodes, double ms, cq_err *err)
-{
-    if (nodes < 1 || nodes > 4096)
-        return cq_errf(err, CQ_EINVAL, "probe: %d nodes is not 1..4096", nodes), -1;
-    double ns = -1;
-    cq_tensor *x = NULL, *out = NULL;
-    cq_exec *e = NULL;
-    cq_graph *g = cq_graph_new(err);
-    if (!g)
-        return -1;
-    int64_t shape[2] = {1, 16};
-    int v = cq_graph_value(g, "x", err);
-    if (v < 0 || cq_graph_add_input(g, v, err))
-        goto out;
-    g->values[v].has_type = 1;
-    g->values[v].dtype = CQ_F32;
-    g->values[v].ndim = 2;
-    g->values[v].shape[0] = 1;
-    g->values[v].shape[1] = 16;
-    char prev[32] = "x", name[32];
-    for (int i = 0; i < nodes; i++) {
-        snprintf(name, sizeof name, "y%d", i);
-        const char *in[2] = {prev, "x"}, *o[1] = {name};
-        if (cq_graph_add_node(g, "Add", name, "", 2, in, 1, o, err) < 0)
-            goto out;
-        memcpy(prev, name, sizeof prev);
-    }
-    int vo = cq_graph_find(g, prev);
-    if (cq_graph_add_output(g, vo, err))
-        goto out;
-    e = cq_exec_new(g, NULL, err);
-    if (!e)
-        goto out;
-    x = cq_tensor_new(CQ_F32, 2, shape, err);
-    if (!x)
-        goto out;
-    memset(cq_tensor_data(x), 0, 16 * sizeof(float));
-    int ran = 0;
-    double best = 1e30, spent = 0;
-    for (int r = 0; r < 10000 && (r < 5 || spent < ms * 1e-3); r++) {
-        double t0 = cq_probe_now();
-        if (cq_exec_run(e, 1, &x, &out, err))
-            goto out;
-        double t = cq_probe_now() - t0;
-        cq_tensor_release(out);
-        out = NULL;
-        spent += t;
-        best = t < best ? t : best;
-    }
-    for (int i = 0; i < nodes; i++)
-        ran += !cq_exec_is_fused(e, i);
-    ns = best / (ran > 0 ? ran : 1) * 1e9;
-out:
-    cq_tensor_release(out);
-    cq_tensor_release(x);
-    cq_exec_free(e);
-    cq_graph_free(g);
-    return ns;
 }

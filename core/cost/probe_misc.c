@@ -1,0 +1,140 @@
+/* probe_misc.c - the probe's conversion throughputs (calq's quantize,
+ * dequantize, requantize-table and bf16 loops) and the executor's fixed
+ * cost a node; the kernels' timing helpers are probe_kern.c's. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/tensor.h"
+#include "cost/probe_internal.h"
+#include "exec/exec.h"
+#include "graph/graph.h"
+#include "kern/kern.h"
+#include "kern/kern_qelt.h"
+
+/* ---- conversions ---- */
+
+typedef struct c_ctx {
+    int which;
+    float *f;
+    void *q;
+    uint8_t lut[256];
+    int64_t n;
+} c_ctx;
+
+static cq_status c_run(void *ctx, cq_err *err)
+{
+    c_ctx *c = ctx;
+    switch (c->which) {
+    case 0:
+        return cq_quantize_f32_8(c->f, 1, 64, c->n / 64, 0.05f, 128, CQ_U8, c->q, 1, err);
+    case 1:
+        return cq_dequantize_8_f32(c->q, CQ_U8, 1, 64, c->n / 64, 1, 0.05f, 128, c->f, err);
+    case 2:
+        cq_lut_8(c->lut, c->q, (uint8_t *)c->q + c->n, c->n);
+        return CQ_OK;
+    case 3: {
+        uint16_t *h = c->q;
+        for (int64_t i = 0; i < c->n; i++)
+            h[i] = cq_f32_to_bf16(c->f[i]);
+        return CQ_OK;
+    }
+    default: {
+        const uint16_t *h = c->q;
+        for (int64_t i = 0; i < c->n; i++)
+            c->f[i] = cq_bf16_to_f32(h[i]);
+        return CQ_OK;
+    }
+    }
+}
+
+double cq_probe_cvt_rate(int which, double ms, cq_err *err)
+{
+    if (which < 0 || which > 4)
+        return cq_errf(err, CQ_EINVAL, "probe: conversion %d is not 0..4", which), -1;
+    c_ctx c = {.which = which, .n = 64 * 1024};
+    c.f = cq_alloc((size_t)c.n * sizeof(float));
+    c.q = cq_alloc((size_t)c.n * 4);
+    if (!c.f || !c.q) {
+        cq_free(c.f);
+        cq_free(c.q);
+        return cq_errf(err, CQ_ENOMEM, "probe: no memory for the conversion buffers"), -1;
+    }
+    cq__probe_fill_f32(c.f, (size_t)c.n, 4.0f);
+    cq__probe_fill_8(c.q, (size_t)c.n * 4);
+    for (int i = 0; i < 256; i++) { /* requantize: scale 0.05 zp 128 -> scale 0.07 zp 120 */
+        float v = roundf((float)(i - 128) * 0.05f / 0.07f) + 120;
+        c.lut[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    double t = cq__probe_best_time(c_run, &c, ms, err);
+    cq_free(c.f);
+    cq_free(c.q);
+    return t > 0 ? (double)c.n / t : -1;
+}
+
+/* ---- the executor's fixed cost per node ---- */
+
+/* A graph of nodes Add nodes in a chain, y_i = y_(i-1) + x on 16 floats,
+ * run by the executor; the time per node that runs (not fused away). The
+ * arithmetic is a few ns, so this is the dispatch, the plan's bookkeeping and
+ * the observer-free run loop. */
+double cq_probe_node_ns(int nodes, double ms, cq_err *err)
+{
+    if (nodes < 1 || nodes > 4096)
+        return cq_errf(err, CQ_EINVAL, "probe: %d nodes is not 1..4096", nodes), -1;
+    double ns = -1;
+    cq_tensor *x = NULL, *out = NULL;
+    cq_exec *e = NULL;
+    cq_graph *g = cq_graph_new(err);
+    if (!g)
+        return -1;
+    int64_t shape[2] = {1, 16};
+    int v = cq_graph_value(g, "x", err);
+    if (v < 0 || cq_graph_add_input(g, v, err))
+        goto out;
+    g->values[v].has_type = 1;
+    g->values[v].dtype = CQ_F32;
+    g->values[v].ndim = 2;
+    g->values[v].shape[0] = 1;
+    g->values[v].shape[1] = 16;
+    char prev[32] = "x", name[32];
+    for (int i = 0; i < nodes; i++) {
+        snprintf(name, sizeof name, "y%d", i);
+        const char *in[2] = {prev, "x"}, *o[1] = {name};
+        if (cq_graph_add_node(g, "Add", name, "", 2, in, 1, o, err) < 0)
+            goto out;
+        memcpy(prev, name, sizeof prev);
+    }
+    int vo = cq_graph_find(g, prev);
+    if (cq_graph_add_output(g, vo, err))
+        goto out;
+    e = cq_exec_new(g, NULL, err);
+    if (!e)
+        goto out;
+    x = cq_tensor_new(CQ_F32, 2, shape, err);
+    if (!x)
+        goto out;
+    memset(cq_tensor_data(x), 0, 16 * sizeof(float));
+    int ran = 0;
+    double best = 1e30, spent = 0;
+    for (int r = 0; r < 10000 && (r < 5 || spent < ms * 1e-3); r++) {
+        double t0 = cq_probe_now();
+        if (cq_exec_run(e, 1, &x, &out, err))
+            goto out;
+        double t = cq_probe_now() - t0;
+        cq_tensor_release(out);
+        out = NULL;
+        spent += t;
+        best = t < best ? t : best;
+    }
+    for (int i = 0; i < nodes; i++)
+        ran += !cq_exec_is_fused(e, i);
+    ns = best / (ran > 0 ? ran : 1) * 1e9;
+out:
+    cq_tensor_release(out);
+    cq_tensor_release(x);
+    cq_exec_free(e);
+    cq_graph_free(g);
+    return ns;
+}
