@@ -477,6 +477,40 @@ static void test_kern_conv2d_depthwise_blocks(void **state)
     }
 }
 
+/* Depthwise with each activation that takes an exp (EfficientNet's SiLU):
+ * the AVX-512 depthwise kernels apply those in a pass of their own over each
+ * plane or block (the plane kernel's 3x3 stride 1 direct, padded and stride
+ * 2 paths and its generic one, the channel-block kernel on 14x14 and on 5x5
+ * at 28x28), in NCHW and NCHW16c. */
+static void test_kern_conv2d_depthwise_exp_act(void **state)
+{
+    (void)state;
+    kt_rng r = {0xe4a1u};
+    static const int64_t cfg[][5] = {
+        /* c, h, w, k, stride */
+        {16, 9, 56, 3, 1}, {32, 8, 20, 3, 1}, {16, 11, 58, 3, 2}, {16, 7, 40, 5, 2},
+        {48, 14, 14, 3, 1}, {32, 28, 28, 5, 1}, {17, 9, 64, 7, 1},
+    };
+    static const cq_act_kind kinds[] = {CQ_ACT_SIGMOID, CQ_ACT_SILU, CQ_ACT_HARDSIGMOID,
+                                        CQ_ACT_TANH};
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        for (size_t a = 0; a < sizeof kinds / sizeof kinds[0]; a++) {
+            cq_conv2d_params p = cq_conv2d_params_default();
+            p.n = 1 + (int64_t)(a % 2);
+            p.c_in = p.c_out = p.groups = cfg[i][0];
+            p.h = cfg[i][1];
+            p.w = cfg[i][2];
+            p.kh = p.kw = cfg[i][3];
+            p.stride_h = p.stride_w = cfg[i][4];
+            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][3] / 2;
+            p.act.kind = kinds[a];
+            p.act.a = 0.2f;
+            p.act.b = 0.5f;
+            p.x_blocked = p.y_blocked = p.c_in % 16 == 0 && a >= 2;
+            check_conv(&p, &r, 1);
+        }
+}
+
 /* 1x1 convs on 1x1 maps (squeeze-excite, classifier heads), which run as a
  * matrix-vector product on AVX-512: MobileNetV3's and EfficientNet's
  * shapes and odd ones, batch 1 and 2, NCHW16c where the channels allow it
@@ -812,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_depthwise_rows),
         cmocka_unit_test(test_kern_conv2d_depthwise_blocks),
         cmocka_unit_test(test_kern_conv2d_gemv),
+        cmocka_unit_test(test_kern_conv2d_depthwise_exp_act),
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),

@@ -711,9 +711,16 @@ static void plane_s2(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t 
     }
 }
 
-void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+void cq__dwp_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const float *x,
                  const float *w, const float *bias, float *y, void *scratch)
 {
+    /* the activations with an exp: each plane bare, then act_exp_rows */
+    cq_conv2d_params q = *pin;
+    const cq_conv2d_params *p = &q;
+    cq_act act = q.act;
+    int late = act.kind >= CQ_ACT_SIGMOID;
+    if (late)
+        q.act.kind = CQ_ACT_NONE;
     int64_t kh = p->kh, kw = p->kw, mult = p->c_out / p->c_in, HW = p->h * p->w, P = oh * ow;
     int64_t nv = (ow + VL - 1) / VL;
     __mmask16 lm[MAX_VECS * MAXK];
@@ -750,5 +757,7 @@ void cq__dwp_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float 
             plane_s1(p, oh, ow, kh, kw, xc, wk, b, lm, y + co * P);
         else
             plane_s2(p, oh, ow, kh, kw, xc, fresh, wk, b, s, y + co * P, y + p->c_out * P);
+        if (late)
+            act_exp_rows(act, y + co * P, P);
     }
 }

@@ -200,9 +200,16 @@ static inline __attribute__((always_inline)) void out_plane(const float *xb, int
         out_px(1, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, oy, ox, yb);
 }
 
-void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const float *x,
                   const float *wb, const float *bb, float *y, void *scratch)
 {
+    /* the activations with an exp: each block bare, then act_exp_rows */
+    cq_conv2d_params q = *pin;
+    const cq_conv2d_params *p = &q;
+    cq_act act = q.act;
+    int late = act.kind >= CQ_ACT_SIGMOID;
+    if (late)
+        q.act.kind = CQ_ACT_NONE;
     int64_t C = p->c_in, T = p->kh * p->kw, HW = p->h * p->w, P = oh * ow, hp, wp;
     padded_dims(p, oh, ow, &hp, &wp);
     float *xb = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *yb = xb + hp * wp * CB;
@@ -266,6 +273,8 @@ void cq__dwcb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float
         else
             out_plane(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, wv, vb, p->act, oh, ow,
                       yo);
+        if (late)
+            act_exp_rows(act, yo, P * CB);
         if (p->y_blocked) {
             if (!in_y)
                 memcpy(y + c0 * P, yb, (size_t)(P * CB) * sizeof(float));
