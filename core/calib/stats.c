@@ -4,6 +4,7 @@
 #include "io/tfile.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,54 @@ struct cq_calib_stats {
     int n, cap;
     char **names;
     cq_observer **obs;
+    /* name -> index + 1 (0 empty), the first observer of each name: a
+     * lookup per activation stays constant-time (calibration and the
+     * quantizer ask one per value) */
+    int *slots;
+    size_t n_slots;
 };
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The slot holding name, or the empty one where it would go. */
+static size_t slot_of(const cq_calib_stats *s, const char *name)
+{
+    size_t m = s->n_slots - 1, k = (size_t)name_hash(name) & m;
+    while (s->slots[k] && strcmp(s->names[s->slots[k] - 1], name))
+        k = (k + 1) & m;
+    return k;
+}
+
+/* Index observer i's name (kept when an earlier one has it); -1 ENOMEM. */
+static int slots_put(cq_calib_stats *s, int i)
+{
+    if ((size_t)(i + 1) * 2 > s->n_slots) {
+        size_t cap = s->n_slots ? s->n_slots : 32;
+        while ((size_t)(i + 1) * 2 > cap)
+            cap *= 2;
+        int *t = calloc(cap, sizeof *t);
+        if (!t)
+            return -1;
+        free(s->slots);
+        s->slots = t;
+        s->n_slots = cap;
+        for (int j = 0; j < i; j++) {
+            size_t k = slot_of(s, s->names[j]);
+            if (!s->slots[k])
+                s->slots[k] = j + 1;
+        }
+    }
+    size_t k = slot_of(s, s->names[i]);
+    if (!s->slots[k])
+        s->slots[k] = i + 1;
+    return 0;
+}
 
 cq_calib_stats *cq_calib_stats_new(cq_err *err)
 {
@@ -36,15 +84,16 @@ void cq_calib_stats_free(cq_calib_stats *s)
     }
     free(s->names);
     free(s->obs);
+    free(s->slots);
     free(s);
 }
 
 cq_observer *cq_calib_stats_find(const cq_calib_stats *s, const char *name)
 {
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->names[i], name) == 0)
-            return s->obs[i];
-    return NULL;
+    if (!s->n_slots)
+        return NULL;
+    size_t k = slot_of(s, name);
+    return s->slots[k] ? s->obs[s->slots[k] - 1] : NULL;
 }
 
 int cq_calib_stats_count(const cq_calib_stats *s) { return s->n; }
@@ -80,7 +129,13 @@ cq_status cq__calib_stats_put(cq_calib_stats *s, const char *name, cq_observer *
         return cq_errf(err, CQ_ENOMEM, "calibration statistics: out of memory");
     }
     s->names[s->n] = copy;
-    s->obs[s->n++] = o;
+    s->obs[s->n] = o;
+    if (slots_put(s, s->n)) {
+        free(copy);
+        cq_observer_free(o);
+        return cq_errf(err, CQ_ENOMEM, "calibration statistics: out of memory");
+    }
+    s->n++;
     return CQ_OK;
 }
 

@@ -284,8 +284,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     for (int i = 0; i < g->n_outputs; i++)
         e->readers[g->outputs[i]]++;
     const char *nchw = getenv("CALQ_NCHW");
-    if (!o.nchw_only && !(nchw && !strcmp(nchw, "1")))
-        cq__exec_plan_layout(e);
+    if (!o.nchw_only && !(nchw && !strcmp(nchw, "1")) && cq__exec_plan_layout(e, err))
+        goto fail;
     if (cq__exec_plan_kernels(e, err))
         goto fail;
     cq_exec_set_threads(e, o.threads);
@@ -315,6 +315,8 @@ void cq_exec_free(cq_exec *e)
     free(e->time_ns);
     free(e->runs);
     free(e->fused_into);
+    free(e->member_first);
+    free(e->member_next);
     free(e->res_in);
     free(e->res_node);
     free(e->pool_of);

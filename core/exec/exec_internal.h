@@ -34,9 +34,10 @@ struct cq_exec {
     uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
     cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */
     /* while the fusion is planned only (NULL otherwise): the readers of each
-     * value, and per node the first of the nodes fused into it and the next
-     * one fused into the same node (-1 ends), so that planning stays linear
-     * in the node count */
+     * value; and from the fusion on (NULL without one), per node the first
+     * of the nodes fused into it and the next one fused into the same node
+     * (-1 ends, in no order), so that planning and cq_exec_node_work stay
+     * linear in the node count */
     const cq_graph_uses *uses;
     int *member_first, *member_next;
     /* per value */
@@ -71,8 +72,9 @@ cq_status cq__exec_plan_lut(cq_exec *e, cq_err *err);
  * NCHW for one that takes none), the run converting a value held in the
  * other one. */
 int cq__exec_want_blocked(const cq_exec *e, int i, int k);
-/* NCHW16c between the convolutions, after fusion and the reader counts. */
-void cq__exec_plan_layout(cq_exec *e);
+/* NCHW16c between the convolutions, after fusion and the reader counts;
+ * linear in the node count. ENOMEM. */
+cq_status cq__exec_plan_layout(cq_exec *e, cq_err *err);
 /* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */
 cq_status cq__exec_plan_kernels(cq_exec *e, cq_err *err);
 

@@ -280,9 +280,11 @@ cq_status cq__exec_plan_fusion(cq_exec *e, int fuse, cq_err *err)
         plan_pool(e);
 out:
     e->uses = NULL;
-    free(e->member_first);
-    free(e->member_next);
-    e->member_first = e->member_next = NULL;
+    if (st) { /* kept otherwise: cq_exec_node_work asks them */
+        free(e->member_first);
+        free(e->member_next);
+        e->member_first = e->member_next = NULL;
+    }
     cq_graph_uses_free(&uses);
     return st;
 }
@@ -337,6 +339,56 @@ int cq__exec_want_blocked(const cq_exec *e, int i, int k)
     return e->blocked[x];
 }
 
+/* One node's rule of the layout's fixpoint (cq__exec_plan_layout): the
+ * values it drops go to dropped (room for its inputs and one more; their
+ * count returned). */
+static int layout_rule(cq_exec *e, int i, int *dropped)
+{
+    const cq_graph *g = e->g;
+    unsigned char *b = e->blocked;
+    const cq_node *n = &g->nodes[i];
+    int nd = 0;
+#define DROP(v) do { if (b[v]) { b[v] = 0; dropped[nd++] = (v); } } while (0)
+    if (e->lut[i] && e->fused_into[i] < 0) {
+        /* a table keeps its codes' layout: both ends agree */
+        int x = n->inputs[0], y = run_output(e, i);
+        if (b[x] != b[y]) {
+            DROP(x);
+            DROP(y);
+        }
+        return nd;
+    }
+    if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->fused_into[i] >= 0 || e->pool_of[i] >= 0 ||
+        n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1)
+        return nd;
+    int x = n->inputs[0], y = run_output(e, i);
+    int bx = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && b[x];
+    if ((bx || b[y]) && !e->ops[i]->hooks->blocked_ok(g, n, bx)) {
+        /* this node cannot hold its end: its input goes first */
+        if (bx)
+            DROP(x);
+        else
+            DROP(y);
+    }
+    /* several inputs in the layout: all of them and the output agree */
+    if (!e->ops[i]->hooks->blocked_in)
+        return nd;
+    int all = b[y], any = b[y];
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && takes_blocked(e, i, k)) {
+            all &= b[n->inputs[k]];
+            any |= b[n->inputs[k]];
+        }
+    if (any && !all) {
+        DROP(y);
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && takes_blocked(e, i, k))
+                DROP(n->inputs[k]);
+    }
+#undef DROP
+    return nd;
+}
+
 /* Blocked layouts between the kernels that take them: a value is kept
  * blocked (NCHW16c for f32, NHWC for u8 / s8) where the node that writes it
  * (CQ_OP_BLOCKED_OUT) and every node that reads it take that layout natively
@@ -352,7 +404,7 @@ int cq__exec_want_blocked(const cq_exec *e, int i, int k)
  * (hooks->blocked_in) has them all and its output in one layout or all in
  * NCHW. Every other reader and graph outputs keep NCHW. Values are dropped
  * until every remaining one holds both ends. */
-void cq__exec_plan_layout(cq_exec *e)
+cq_status cq__exec_plan_layout(cq_exec *e, cq_err *err)
 {
     const cq_graph *g = e->g;
     unsigned char *b = e->blocked;
@@ -374,50 +426,60 @@ void cq__exec_plan_layout(cq_exec *e)
             if (n->inputs[k] >= 0 && !takes_blocked(e, i, k))
                 b[n->inputs[k]] = 0;
     }
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int i = 0; i < g->n_nodes; i++) {
-            const cq_node *n = &g->nodes[i];
-            if (e->lut[i] && e->fused_into[i] < 0) {
-                /* a table keeps its codes' layout: both ends agree */
-                int x = n->inputs[0], y = run_output(e, i);
-                if (b[x] != b[y]) {
-                    b[x] = b[y] = 0;
-                    changed = 1;
-                }
-                continue;
-            }
-            if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->fused_into[i] >= 0 ||
-                e->pool_of[i] >= 0 || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1)
-                continue;
-            int x = n->inputs[0], y = run_output(e, i);
-            int bx = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && b[x];
-            if ((bx || b[y]) && !e->ops[i]->hooks->blocked_ok(g, n, bx)) {
-                /* this node cannot hold its end: its input goes first */
-                if (bx)
-                    b[x] = 0;
-                else
-                    b[y] = 0;
-                changed = 1;
-            }
-            /* several inputs in the layout: all of them and the output agree */
-            if (!e->ops[i]->hooks->blocked_in)
-                continue;
-            int all = b[y], any = b[y];
-            for (int k = 0; k < n->n_inputs; k++)
-                if (n->inputs[k] >= 0 && takes_blocked(e, i, k)) {
-                    all &= b[n->inputs[k]];
-                    any |= b[n->inputs[k]];
-                }
-            if (any && !all) {
-                b[y] = 0;
-                for (int k = 0; k < n->n_inputs; k++)
-                    if (n->inputs[k] >= 0 && takes_blocked(e, i, k))
-                        b[n->inputs[k]] = 0;
-                changed = 1;
+    /* until every remaining value holds both ends: a work list of the
+     * nodes to check (all, then those next to a value just dropped), so a
+     * value dropped at the far end of a long chain costs its neighbours,
+     * not another sweep of every node. Each rule only ever drops values
+     * another one would drop too from any smaller set, so the result is
+     * the one the sweeps in node order reached. */
+    int nn = g->n_nodes, max_in = 0;
+    for (int i = 0; i < nn; i++)
+        if (g->nodes[i].n_inputs > max_in)
+            max_in = g->nodes[i].n_inputs;
+    int *queue = malloc(((size_t)nn + 1) * sizeof *queue);
+    int *dropped = malloc(((size_t)max_in + 2) * sizeof *dropped);
+    unsigned char *queued = malloc((size_t)nn + 1);
+    cq_graph_uses uses;
+    if (!queue || !dropped || !queued) {
+        free(queue);
+        free(dropped);
+        free(queued);
+        return cq_errf(err, CQ_ENOMEM, "out of memory planning the layout of %d nodes", nn);
+    }
+    if (cq_graph_uses_build(g, &uses, err)) {
+        free(queue);
+        free(dropped);
+        free(queued);
+        return err->code;
+    }
+    int head = 0, count = nn;
+    for (int i = 0; i < nn; i++) {
+        queue[i] = i;
+        queued[i] = 1;
+    }
+    while (count > 0) {
+        int i = queue[head];
+        head = head + 1 == nn ? 0 : head + 1;
+        count--;
+        queued[i] = 0;
+        int nd = layout_rule(e, i, dropped);
+        for (int d = 0; d < nd; d++) {
+            int v = dropped[d], nr = cq_graph_uses_count(&uses, v);
+            const int *r = cq_graph_uses_list(&uses, v);
+            for (int k = -1; k < nr; k++) {
+                int j = k < 0 ? run_producer(e, v) : r[k];
+                if (j < 0 || queued[j])
+                    continue;
+                queued[j] = 1;
+                queue[(head + count) % nn] = j;
+                count++;
             }
         }
     }
+    free(queue);
+    free(dropped);
+    free(queued);
+    cq_graph_uses_free(&uses);
     /* 8-bit codes: NHWC wherever their producer writes it natively; a reader
      * that wants the other layout gets a converted copy at run time
      * (cq__exec_want_blocked; a byte transpose costs a small part of the
@@ -443,6 +505,7 @@ void cq__exec_plan_layout(cq_exec *e)
         int xb = x >= 0 && takes_blocked(e, i, 0) && (is_code(&g->values[x]) || b[x]);
         b[y] = e->ops[i]->hooks->blocked_ok(g, n, xb) != 0;
     }
+    return CQ_OK;
 }
 
 cq_status cq__exec_plan_kernels(cq_exec *e, cq_err *err)

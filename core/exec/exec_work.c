@@ -65,12 +65,16 @@ int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes)
     const cq_graph *g = e->g;
     int chain[CHAIN_MAX], nc = 0;
     chain[nc++] = i;
-    for (int j = 0; j < e->n_nodes; j++)
-        if (e->fused_into[j] == i) {
-            if (nc == CHAIN_MAX)
-                return -1;
-            chain[nc++] = j;
-        }
+    /* the nodes fused into i from the fusion's member lists (not a walk of
+     * every node: a profile asks every node), in node order */
+    for (int j = e->member_first ? e->member_first[i] : -1; j >= 0; j = e->member_next[j]) {
+        if (nc == CHAIN_MAX)
+            return -1;
+        int k = nc++;
+        for (; k > 1 && chain[k - 1] > j; k--)
+            chain[k] = chain[k - 1];
+        chain[k] = j;
+    }
     made m; /* about 12 KB */
     m.n = 0;
     int64_t f = 0, b = 0;

@@ -9,10 +9,20 @@
 
 /* ---- name index: open addressing, slots hold value index + 1 ----------- */
 
+/* A suffix hint: every name key[1..]__j with 1 <= j < k is taken (a value
+ * name for key[0] 'v', a node name for 'n'); names stay taken until a
+ * compaction (cq__graph_reindex), which forgets the hints. */
+typedef struct name_hint {
+    char *key;
+    long k;
+} name_hint;
+
 typedef struct name_index {
     size_t cap;  /* power of two */
     size_t used;
     int *slots;
+    name_hint *hints; /* open addressing, key NULL empty */
+    size_t hint_cap, hint_used;
 } name_index;
 
 static uint64_t hash_name(const char *s)
@@ -42,8 +52,66 @@ static int index_lookup(const cq_graph *g, const char *name, size_t *slot)
 
 static cq_status index_rebuild(cq_graph *g, size_t cap, cq_err *err);
 
+static void hints_clear(name_index *ix)
+{
+    for (size_t k = 0; k < ix->hint_cap; k++)
+        free(ix->hints[k].key);
+    free(ix->hints);
+    ix->hints = NULL;
+    ix->hint_cap = ix->hint_used = 0;
+}
+
+static name_hint *hint_slot(const name_index *ix, char kind, const char *base)
+{
+    size_t m = ix->hint_cap - 1, k = (size_t)(hash_name(base) ^ (unsigned char)kind) & m;
+    while (ix->hints[k].key &&
+           (ix->hints[k].key[0] != kind || strcmp(ix->hints[k].key + 1, base)))
+        k = (k + 1) & m;
+    return &ix->hints[k];
+}
+
+/* The first suffix worth trying for base: 1 when no hint. */
+static long hint_get(const name_index *ix, char kind, const char *base)
+{
+    if (!ix->hint_cap)
+        return 1;
+    const name_hint *h = hint_slot(ix, kind, base);
+    return h->key ? h->k : 1;
+}
+
+/* Remember that the suffixes below k are taken (out of memory: forgotten,
+ * a hint only saves time). */
+static void hint_set(name_index *ix, char kind, const char *base, long k)
+{
+    if ((ix->hint_used + 1) * 2 > ix->hint_cap) {
+        size_t cap = ix->hint_cap ? ix->hint_cap * 2 : 16;
+        name_hint *t = calloc(cap, sizeof *t);
+        if (!t)
+            return;
+        name_hint *old = ix->hints;
+        size_t oc = ix->hint_cap;
+        ix->hints = t;
+        ix->hint_cap = cap;
+        for (size_t j = 0; j < oc; j++)
+            if (old[j].key)
+                *hint_slot(ix, old[j].key[0], old[j].key + 1) = old[j];
+        free(old);
+    }
+    name_hint *h = hint_slot(ix, kind, base);
+    if (!h->key) {
+        size_t n = strlen(base);
+        if (!(h->key = malloc(n + 2)))
+            return;
+        h->key[0] = kind;
+        memcpy(h->key + 1, base, n + 1);
+        ix->hint_used++;
+    }
+    h->k = k;
+}
+
 cq_status cq__graph_reindex(cq_graph *g, cq_err *err)
 {
+    hints_clear(g->index); /* values may have gone */
     return index_rebuild(g, ((name_index *)g->index)->cap, err);
 }
 
@@ -150,6 +218,7 @@ void cq_graph_free(cq_graph *g)
 {
     if (!g)
         return;
+    cq__graph_readers_drop(g);
     for (int i = 0; i < g->n_values; i++)
         cq__value_clear(&g->values[i]);
     free(g->values);
@@ -174,6 +243,7 @@ void cq_graph_free(cq_graph *g)
     }
     free(g->meta);
     if (g->index) {
+        hints_clear(g->index);
         free(((name_index *)g->index)->slots);
         free(g->index);
     }
@@ -238,14 +308,42 @@ int cq_graph_new_value(cq_graph *g, const char *base, cq_err *err)
         cq_errf(err, CQ_ENOMEM, "out of memory for a value name");
         return -1;
     }
-    for (long k = 1;; k++) {
+    /* the lowest free suffix, from where the last search for base ended:
+     * a weight shared by n nodes names its n copies in linear time */
+    long k = hint_get(g->index, 'v', base);
+    for (;; k++) {
         snprintf(buf, n, "%s__%ld", base, k);
         if (cq_graph_find(g, buf) < 0)
             break;
     }
     int v = cq_graph_value(g, buf, err);
+    if (v >= 0)
+        hint_set(g->index, 'v', base, k + 1);
     free(buf);
     return v;
+}
+
+char *cq_graph_new_node_name(const cq_graph *g, const char *base)
+{
+    if (!base)
+        base = "";
+    size_t n = strlen(base) + 24;
+    char *name = malloc(n);
+    if (!name)
+        return NULL;
+    snprintf(name, n, "%s", base);
+    if (cq_graph_find_node(g, name) < 0)
+        return name;
+    /* the hint belongs to the graph's private index, not to what g means */
+    name_index *ix = g->index;
+    long k = hint_get(ix, 'n', base);
+    for (;; k++) {
+        snprintf(name, n, "%s__%ld", base, k);
+        if (cq_graph_find_node(g, name) < 0)
+            break;
+    }
+    hint_set(ix, 'n', base, k); /* base__k is free until the caller adds it */
+    return name;
 }
 
 static cq_status check_value(const cq_graph *g, int v, cq_err *err)

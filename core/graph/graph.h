@@ -148,6 +148,7 @@ struct cq_graph {
     cq_meta_prop *meta;
 
     void *index;           /* private: name -> value hash */
+    void *readers;         /* private: the readers window (cq_graph_readers_begin) */
 
     /* GraphProto / ModelProto fields the reader does not interpret (sparse
      * initializers, quantization annotations, functions, training info, ...),
@@ -262,6 +263,29 @@ int cq_graph_uses_count(const cq_graph_uses *u, int v);
 /* v's readers (cq_graph_uses_count of them), ascending; NULL when v is not
  * in the index. */
 const int *cq_graph_uses_list(const cq_graph_uses *u, int v);
+/* A readers window, for a pass that edits g and asks who reads a value
+ * many times (the quantizer, the lowering): while it is open,
+ * cq_graph_consumers answers from an index (built once, in time linear in
+ * nodes + values) plus the nodes added since (cq_graph_add_node), each
+ * candidate checked against the graph as it is now, so it gives the
+ * same answer as the walk of every node. The pass tells it of every node
+ * input it sets directly (cq_graph_readers_note: node i may now read v);
+ * toposort and compact (which renumber nodes) close it. Windows nest
+ * (each begin wants its end); cq_graph_free closes one left open. Not for
+ * two threads asking about one graph at once (it updates itself). ENOMEM
+ * on failure. */
+cq_status cq_graph_readers_begin(cq_graph *g, cq_err *err);
+void cq_graph_readers_note(cq_graph *g, int i, int v);
+void cq_graph_readers_end(cq_graph *g);
+/* A node named name (dead ones included), -1 when none: hashed while a
+ * readers window is open, a walk of every node otherwise. */
+int cq_graph_find_node(const cq_graph *g, const char *name);
+/* A name no node of g has: base itself, else base__K with the lowest such
+ * K >= 1 (malloc'd, the caller frees it; NULL on ENOMEM). The caller gives
+ * it to a node it adds (cq_graph_add_node) before asking again: the search
+ * goes on from the last one's K, so n nodes named from one base take time
+ * linear in n. cq_graph_new_value does the same for values. */
+char *cq_graph_new_node_name(const cq_graph *g, const char *base);
 /* Name of the ONNX TensorProto.DataType ("FLOAT", "DOUBLE", ...); "UNKNOWN" otherwise. */
 const char *cq_onnx_type_name(int onnx_type);
 /* Opset version imported for domain ("" or "ai.onnx" are the same); 0 if none. */

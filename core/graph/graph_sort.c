@@ -203,6 +203,7 @@ nomem:
 
 cq_status cq_graph_toposort(cq_graph *g, cq_err *err)
 {
+    cq__graph_readers_drop(g); /* nodes are renumbered */
     int nn = g->n_nodes, nv = g->n_values;
     cq_status st = set_producers(g, err);
     if (st != CQ_OK)
@@ -312,6 +313,7 @@ static int remap_list(int *list, int n, const int *map)
 
 cq_status cq_graph_compact(cq_graph *g, cq_err *err)
 {
+    cq__graph_readers_drop(g); /* nodes and values are renumbered */
     int nv = g->n_values;
     int *used = malloc(((size_t)nv + 1) * sizeof *used);
     int *map = malloc(((size_t)nv + 1) * sizeof *map);
@@ -376,26 +378,37 @@ cq_status cq_graph_compact(cq_graph *g, cq_err *err)
     return st;
 }
 
+int cq__graph_has_subgraph(const cq_node *n) { return has_subgraph(n); }
+
+int cq__graph_node_reads(const cq_graph *g, int i, int v, int **mark)
+{
+    const cq_node *n = &g->nodes[i];
+    if (n->dead)
+        return 0;
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] == v)
+            return 1;
+    if (!has_subgraph(n))
+        return 0;
+    if (!*mark && !(*mark = calloc((size_t)g->n_values + 1, sizeof **mark)))
+        return -1;
+    (*mark)[v] = 0;
+    marker m = {*mark, 1, NULL, 0};
+    if (mark_node_reads(g, n, &m))
+        return -1;
+    return (*mark)[v] == 1;
+}
+
 int cq_graph_consumers(const cq_graph *g, int v, int *out, int max)
 {
     int count = 0, *mark = NULL;
+    if (cq__graph_readers_consumers(g, v, out, max, &count))
+        return count;
     for (int i = 0; i < g->n_nodes; i++) {
-        const cq_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        int reads = 0;
-        for (int k = 0; k < n->n_inputs && !reads; k++)
-            reads = n->inputs[k] == v;
-        if (!reads && has_subgraph(n)) {
-            if (!mark && !(mark = calloc((size_t)g->n_values + 1, sizeof *mark)))
-                return -1;
-            mark[v] = 0;
-            marker m = {mark, 1, NULL, 0};
-            if (mark_node_reads(g, n, &m)) {
-                free(mark);
-                return -1;
-            }
-            reads = mark[v] == 1;
+        int reads = cq__graph_node_reads(g, i, v, &mark);
+        if (reads < 0) {
+            free(mark);
+            return -1;
         }
         if (reads) {
             if (out && count < max)

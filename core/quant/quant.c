@@ -536,14 +536,21 @@ cq_quant *cq_quant_new(cq_graph *g, const cq_calib_stats *stats, const cq_quant_
         q->qn[i].w_slot = q->qn[i].b_slot = -1;
     }
     value_dtypes(g, q->vdt);
+    /* the decisions ask who reads each output: an index, not a walk each */
+    if (cq_graph_readers_begin(g, err)) {
+        cq_quant_free(q);
+        return NULL;
+    }
     for (int i = 0; i < nn; i++) {
         if (g->nodes[i].dead)
             continue;
         if (decide_node(q, i, err) != CQ_OK) {
+            cq_graph_readers_end(g);
             cq_quant_free(q);
             return NULL;
         }
     }
+    cq_graph_readers_end(g);
     for (int i = 0; i < nn; i++) {
         cq_quant_node_info *in = &q->info[i];
         if (in->kind == CQ_QK_FLOAT)

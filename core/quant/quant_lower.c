@@ -432,9 +432,11 @@ static cq_status lower_gemm(cq_graph *g, int n, int *done, char *why, cq_err *er
 /* Q and DQ nodes nothing reads any more. */
 static void drop_unread(cq_graph *g)
 {
+    /* from the last node back: a pair's DequantizeLinear goes before its
+     * QuantizeLinear is asked (one sweep where the nodes are in order) */
     for (int changed = 1; changed;) {
         changed = 0;
-        for (int i = 0; i < g->n_nodes; i++) {
+        for (int i = g->n_nodes - 1; i >= 0; i--) {
             cq_node *n = &g->nodes[i];
             if (n->dead || (!is_op(n, "QuantizeLinear") && !is_op(n, "DequantizeLinear")))
                 continue;
@@ -527,6 +529,12 @@ static cq_status note(cq_quant_lower_result *r, const cq_graph *g, int i, const 
 static cq_status drop_identity_casts(cq_graph *g, cq_quant_lower_result *r, int *count,
                                      cq_err *err)
 {
+    /* each Cast's readers from an index: a Cast reads a QuantizeLinear's
+     * codes, never another Cast's output, so rewiring one Cast's readers
+     * leaves every other Cast's as the index has them */
+    cq_graph_uses uses;
+    memset(&uses, 0, sizeof uses);
+    int indexed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t to;
         cq_dtype dt;
@@ -542,12 +550,19 @@ static cq_status drop_identity_casts(cq_graph *g, cq_quant_lower_result *r, int 
             snprintf(why, sizeof why, "Cast of %s codes to %s%s: stays, what reads it sees the "
                      "codes it makes", cq_dtype_info(dt)->name, tn,
                      g->values[y].is_output ? " (a graph output)" : "");
-            if (note(r, g, i, why, err))
+            if (note(r, g, i, why, err)) {
+                cq_graph_uses_free(&uses);
                 return err->code;
+            }
             continue;
         }
-        for (int j = 0; j < g->n_nodes; j++) {
-            cq_node *c = &g->nodes[j];
+        if (!indexed && cq_graph_uses_build(g, &uses, err))
+            return err->code;
+        indexed = 1;
+        int nr = cq_graph_uses_count(&uses, y);
+        const int *rd = cq_graph_uses_list(&uses, y);
+        for (int j = 0; j < nr; j++) {
+            cq_node *c = &g->nodes[rd[j]];
             for (int k = 0; !c->dead && k < c->n_inputs; k++)
                 if (c->inputs[k] == y)
                     c->inputs[k] = from;
@@ -556,6 +571,7 @@ static cq_status drop_identity_casts(cq_graph *g, cq_quant_lower_result *r, int 
         n->dead = 1;
         ++*count;
     }
+    cq_graph_uses_free(&uses);
     return CQ_OK;
 }
 
@@ -580,6 +596,10 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
     if ((st = drop_identity_casts(g, notes ? r : NULL, &r->casts, err)))
         return st;
     changed |= r->casts > 0;
+    /* the rewrites ask who reads each output and name new nodes: from an
+     * index and a hash, linear in the node count */
+    if ((st = cq_graph_readers_begin(g, err)))
+        return st;
     int n0 = g->n_nodes;
     for (int i = 0; !st && i < n0; i++) {
         const cq_node *n = &g->nodes[i];
@@ -608,8 +628,10 @@ static cq_status lower_graph(cq_graph *g, cq_quant_lower_result *r, int notes, c
         if (!st && notes && r->lowered == before && *why)
             st = note(r, g, i, why, err);
     }
-    if (!st && (r->lowered || changed)) {
+    if (!st && (r->lowered || changed))
         drop_unread(g);
+    cq_graph_readers_end(g);
+    if (!st && (r->lowered || changed)) {
         st = cq_graph_toposort(g, err);
         if (!st)
             st = cq_graph_compact(g, err);

@@ -181,6 +181,7 @@ static cq_status qdq_value(const cq_quant *q, cq_graph *h, int v, cq_err *err)
                 break;
             }
             h->nodes[c].inputs[0] = pc_out;
+            cq_graph_readers_note(h, c, pc_out);
             continue;
         }
         if (to == hv)
@@ -188,6 +189,7 @@ static cq_status qdq_value(const cq_quant *q, cq_graph *h, int v, cq_err *err)
         for (int k = 0; k < h->nodes[c].n_inputs; k++)
             if (h->nodes[c].inputs[k] == hv)
                 h->nodes[c].inputs[k] = to;
+        cq_graph_readers_note(h, c, to);
     }
     free(readers);
     free(name);
@@ -207,6 +209,7 @@ static cq_status qdq_weights(const cq_quant *q, cq_graph *h, int i, cq_err *err)
     if (w < 0)
         return err->code;
     h->nodes[i].inputs[1] = w;
+    cq_graph_readers_note(h, i, w);
     if (qn->b_slot < 0)
         return CQ_OK;
     /* the bias keeps its shape (Gemm's C may be [1, N]); per axis on its last */
@@ -219,6 +222,7 @@ static cq_status qdq_weights(const cq_quant *q, cq_graph *h, int i, cq_err *err)
     if (b < 0)
         return err->code;
     h->nodes[i].inputs[2] = b;
+    cq_graph_readers_note(h, i, b);
     return CQ_OK;
 }
 
@@ -272,6 +276,7 @@ static cq_status qdq_constants(const cq_quant *q, cq_graph *h, int i, cq_err *er
         if (out < 0)
             return err->code;
         h->nodes[i].inputs[k] = out;
+        cq_graph_readers_note(h, i, out);
     }
     return CQ_OK;
 }
@@ -332,6 +337,9 @@ cq_graph *cq_quant_graph(cq_quant *q, cq_err *err)
                          g->nodes[i].name);
     if (!st)
         st = opset_13(g, h, err);
+    /* each value's readers from an index (the inputs set below are noted),
+     * node names hashed: linear in the node count */
+    int window = !st && !(st = cq_graph_readers_begin(h, err));
     for (int i = 0; !st && i < g->n_nodes; i++)
         if (q->info[i].removed)
             h->nodes[i].dead = 1;
@@ -358,6 +366,8 @@ cq_graph *cq_quant_graph(cq_quant *q, cq_err *err)
             h->producer_version = pv;
         }
     }
+    if (window)
+        cq_graph_readers_end(h);
     if (!st)
         st = cq_graph_toposort(h, err);
     if (!st)

@@ -51,23 +51,16 @@ int cq__quant_fresh(cq_graph *g, const char *base, const char *suffix, cq_err *e
     return v;
 }
 
-static int node_named(const cq_graph *g, const char *name)
-{
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].name && !strcmp(g->nodes[i].name, name))
-            return 1;
-    return 0;
-}
-
 char *cq__quant_node_name(const cq_graph *g, const char *base, const char *suffix)
 {
-    size_t n = strlen(base) + strlen(suffix) + 24;
-    char *name = malloc(n);
-    if (!name)
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *b = malloc(n);
+    if (!b)
         return NULL;
-    snprintf(name, n, "%s%s", base, suffix);
-    for (long k = 1; node_named(g, name); k++)
-        snprintf(name, n, "%s%s__%ld", base, suffix, k);
+    snprintf(b, n, "%s%s", base, suffix);
+    /* hashed inside a readers window (cq_quant_graph, the lowering) */
+    char *name = cq_graph_new_node_name(g, b);
+    free(b);
     return name;
 }
 
