@@ -87,15 +87,19 @@ static int algo_applies(const cq_conv2d_params *p, cq_conv_algo a)
     }
 }
 
-/* Depthwise planes of up to 14x14 outputs, and kernels past 3x3 on rows of
- * under 32 outputs: the 16-channel-block kernel (plan_make's choice, with
- * AVX-512). The plane kernel has blocked code for 3x3 only; its generic
- * taps run four vectors of a row at once, so a row of one or two vectors
- * (5x5 on 28x28: MobileNetV3, EfficientNet) ran one or two FMA chains. */
+/* Depthwise planes of up to 14x14 outputs, and kernels past 3x3 or dilated
+ * on rows of under 64 outputs: the 16-channel-block kernel (plan_make's
+ * choice, with AVX-512). The plane kernel has blocked code for 3x3 only;
+ * its generic taps run four vectors of a row at once, so a row of one to
+ * three vectors (5x5 on 28x28 or 40x40: MobileNetV3, EfficientNet,
+ * LRASPP) ran one or two FMA chains; it takes no dilation, and the
+ * channel-last path that did (LRASPP's dilated 5x5) transposed the whole
+ * tensor twice. */
 static int dwcb_chosen(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
+    int big = p->kh * p->kw > 9 || p->dil_h > 1 || p->dil_w > 1;
     return algo_applies(p, CQ_CONV_DEPTHWISE_NHWC) && cq__dwcb_applies(p) &&
-           (oh * ow <= 196 || (p->kh * p->kw > 9 && ow < 32));
+           (oh * ow <= 196 || (big && ow < 64));
 }
 
 static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size_t w_count,
@@ -124,7 +128,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     if (algo < 0) {
         /* Depthwise, fastest first on single layers (bench/kern.sh;
          * bench/NOTES.md has the runs): with AVX-512, planes of up to 14x14
-         * outputs and kernels past 3x3 on rows under 32 go to the
+         * outputs and kernels past 3x3 or dilated on rows under 64 go to the
          * 16-channel-block kernel (kern_dwcb_avx512.c, dwcb_chosen), rows of
          * >= 14 outputs to the plane kernel (kern_dw_avx512.c).
          * Otherwise, and on AVX2, channel-last (vectors over channels, two

@@ -363,14 +363,14 @@ static void test_kern_conv2d_blocked(void **state)
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_layouts(row_params(cfg[i], cfg[i][9], 1), i, 0, (int)cfg[i][10], &r);
     /* depthwise: the channel-block kernel on planes of up to 14x14 outputs
-     * and for kernels past 3x3 on rows under 32 (native: MobileNetV3's and
-     * EfficientNet's 5x5 and 5x5/2 at 28x28 outputs), the plane kernel
-     * otherwise (converted) */
+     * and for kernels past 3x3 on rows under 64 (native: MobileNetV3's,
+     * EfficientNet's and LRASPP's 5x5 and 5x5/2 at 28x28 and 40x40
+     * outputs), the plane kernel otherwise (converted) */
     static const int64_t dw[][6] = {
         /* c, h, w, k, stride, native */
         {32, 7, 7, 3, 1, 1},   {48, 14, 14, 3, 2, 1},  {16, 12, 13, 5, 1, 1},
         {32, 28, 28, 3, 1, 0}, {48, 28, 28, 5, 1, 1},  {32, 55, 56, 5, 2, 1},
-        {16, 20, 40, 5, 1, 0},
+        {16, 20, 40, 5, 1, 1},  {16, 6, 70, 5, 1, 0},
     };
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
         cq_conv2d_params p = cq_conv2d_params_default();
@@ -473,6 +473,28 @@ static void test_kern_conv2d_depthwise_blocks(void **state)
         p.stride_h = kt_int(&r, 1, 3);
         p.stride_w = kt_int(&r, 1, 3);
         random_pads_map(&p, &r, 20, 37);
+        check_conv(&p, &r, kt_int(&r, 0, 1));
+    }
+    /* dilated (LRASPP's 5x5 dilation 2 on 20x20): pads up to the dilated
+     * extent less one, rows under and over 64 outputs */
+    for (int done = 0; done < 16; done++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = kt_int(&r, 1, 2);
+        p.c_in = p.c_out = p.groups = chans[done % 5];
+        p.kh = done % 2 ? 5 : kt_int(&r, 2, 5);
+        p.kw = done % 2 ? 5 : kt_int(&r, 2, 5);
+        p.dil_h = kt_int(&r, 1, 3);
+        p.dil_w = done % 4 == 0 ? 1 : kt_int(&r, 2, 3);
+        p.stride_h = p.stride_w = kt_int(&r, 1, 2);
+        int64_t eh = p.dil_h * (p.kh - 1) + 1, ew = p.dil_w * (p.kw - 1) + 1;
+        p.pad_top = kt_int(&r, 0, eh - 1);
+        p.pad_bottom = kt_int(&r, 0, eh - 1);
+        p.pad_left = kt_int(&r, 0, ew - 1);
+        p.pad_right = kt_int(&r, 0, ew - 1);
+        p.h = kt_int(&r, eh, 24);
+        p.w = done == 15 ? 70 : kt_int(&r, ew, 40);
+        p.act = random_act(&r);
+        p.x_blocked = p.y_blocked = p.c_in % 16 == 0 && done % 3 == 0;
         check_conv(&p, &r, kt_int(&r, 0, 1));
     }
 }

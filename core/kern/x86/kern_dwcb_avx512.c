@@ -61,9 +61,11 @@ static inline __attribute__((always_inline)) void tr16(__m512 r[16])
 
 int cq__dwcb_applies(const cq_conv2d_params *p)
 {
-    return p->groups == p->c_in && p->c_out == p->c_in && p->dil_h == 1 && p->dil_w == 1 &&
-           p->kh * p->kw <= CQ__DWCB_MAX_TAPS && p->pad_left < p->kw && p->pad_right < p->kw &&
-           p->pad_top < p->kh && p->pad_bottom < p->kh;
+    /* the kernel's extent, dilation included */
+    int64_t eh = p->dil_h * (p->kh - 1) + 1, ew = p->dil_w * (p->kw - 1) + 1;
+    return p->groups == p->c_in && p->c_out == p->c_in && p->dil_h >= 1 && p->dil_w >= 1 &&
+           p->kh * p->kw <= CQ__DWCB_MAX_TAPS && p->pad_left < ew && p->pad_right < ew &&
+           p->pad_top < eh && p->pad_bottom < eh;
 }
 
 /* Padded buffer: rows of the input plus the pads, each of (w + pads) pixels,
@@ -71,10 +73,10 @@ int cq__dwcb_applies(const cq_conv2d_params *p)
 static void padded_dims(const cq_conv2d_params *p, int64_t oh, int64_t ow, int64_t *hp,
                         int64_t *wp)
 {
-    int64_t a = p->pad_top + p->h, b = (oh - 1) * p->stride_h + p->kh;
+    int64_t a = p->pad_top + p->h, b = (oh - 1) * p->stride_h + p->dil_h * (p->kh - 1) + 1;
     *hp = a > b ? a : b;
     a = p->pad_left + p->w;
-    b = (ow - 1) * p->stride_w + p->kw;
+    b = (ow - 1) * p->stride_w + p->dil_w * (p->kw - 1) + 1;
     *wp = a > b ? a : b;
 }
 
@@ -145,7 +147,8 @@ static inline __attribute__((always_inline)) void out_row(const float *xb, int64
  * time). */
 static inline __attribute__((always_inline)) void out_px(int np, const float *xb, int64_t wp,
                                                          int64_t sh, int64_t sw, int64_t kh,
-                                                         int64_t kw, const __m512 *wv,
+                                                         int64_t kw, int64_t dh, int64_t dw,
+                                                         const __m512 *wv,
                                                          __m512 vb, cq_act act, int64_t ow,
                                                          int64_t p, int64_t oy, int64_t ox,
                                                          float *yb)
@@ -165,7 +168,7 @@ static inline __attribute__((always_inline)) void out_px(int np, const float *xb
     for (int64_t ky = 0; ky < kh; ky++)
         for (int64_t kx = 0; kx < kw; kx++) {
             __m512 w = wv[ky * kw + kx];
-            int64_t off = (ky * wp + kx) * CB;
+            int64_t off = (ky * dh * wp + kx * dw) * CB;
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 if (i < np)
@@ -187,17 +190,18 @@ static inline void step(int64_t n, int64_t ow, int64_t *oy, int64_t *ox)
 /* All oh * ow output pixels, eight at a time, then four, then one. */
 static inline __attribute__((always_inline)) void out_plane(const float *xb, int64_t wp,
                                                             int64_t sh, int64_t sw, int64_t kh,
-                                                            int64_t kw, const __m512 *wv,
+                                                            int64_t kw, int64_t dh, int64_t dw,
+                                                            const __m512 *wv,
                                                             __m512 vb, cq_act act, int64_t oh,
                                                             int64_t ow, float *yb)
 {
     int64_t P = oh * ow, p = 0, oy = 0, ox = 0;
     for (; p + 8 <= P; p += 8, step(8, ow, &oy, &ox))
-        out_px(8, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, oy, ox, yb);
+        out_px(8, xb, wp, sh, sw, kh, kw, dh, dw, wv, vb, act, ow, p, oy, ox, yb);
     for (; p + 4 <= P; p += 4, step(4, ow, &oy, &ox))
-        out_px(4, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, oy, ox, yb);
+        out_px(4, xb, wp, sh, sw, kh, kw, dh, dw, wv, vb, act, ow, p, oy, ox, yb);
     for (; p < P; p++, step(1, ow, &oy, &ox))
-        out_px(1, xb, wp, sh, sw, kh, kw, wv, vb, act, ow, p, oy, ox, yb);
+        out_px(1, xb, wp, sh, sw, kh, kw, dh, dw, wv, vb, act, ow, p, oy, ox, yb);
 }
 
 void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const float *x,
@@ -253,7 +257,7 @@ void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const flo
             wv[t] = _mm512_loadu_ps(wb + (c0 / CB * T + t) * CB);
         __m512 vb = _mm512_loadu_ps(bb + c0);
         float *yo = in_y ? y + c0 * P : yb;
-        if (p->kh == 3 && p->kw == 3) {
+        if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
             /* 3x3: row by row, four pixels a group (one base pointer, the
              * taps at constant offsets: eight pixels across rows measured
              * slower here) */
@@ -266,13 +270,13 @@ void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const flo
                     out_row(xb, wp, p->stride_h, p->stride_w, 3, 3, wv, vb, p->act, oy, ow,
                             yo);
             }
-        } else if (p->kh == 5 && p->kw == 5 && p->stride_w == 1)
-            out_plane(xb, wp, p->stride_h, 1, 5, 5, wv, vb, p->act, oh, ow, yo);
-        else if (p->kh == 5 && p->kw == 5 && p->stride_w == 2)
-            out_plane(xb, wp, p->stride_h, 2, 5, 5, wv, vb, p->act, oh, ow, yo);
+        } else if (p->kh == 5 && p->kw == 5 && p->stride_w == 1 && p->dil_w == 1)
+            out_plane(xb, wp, p->stride_h, 1, 5, 5, p->dil_h, 1, wv, vb, p->act, oh, ow, yo);
+        else if (p->kh == 5 && p->kw == 5 && p->stride_w == 2 && p->dil_w == 1)
+            out_plane(xb, wp, p->stride_h, 2, 5, 5, p->dil_h, 1, wv, vb, p->act, oh, ow, yo);
         else
-            out_plane(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, wv, vb, p->act, oh, ow,
-                      yo);
+            out_plane(xb, wp, p->stride_h, p->stride_w, p->kh, p->kw, p->dil_h, p->dil_w, wv,
+                      vb, p->act, oh, ow, yo);
         if (late)
             act_exp_rows(act, yo, P * CB);
         if (p->y_blocked) {
