@@ -509,6 +509,48 @@ static void test_kern_qconv_dw3(void **state)
     }
 }
 
+/* Depthwise 3x3/1 with 32 channels: its input at 0, 16, 32 and 48 bytes past
+ * a 64-byte boundary (kern_qconv_dw3_avx512.c loads pixel pairs or, where
+ * that saves split loads, two pixels half a row apart: both layouts), odd
+ * and even widths, pads 0 to 2, the plain epilogue and not, u8 / s8. */
+static void test_kern_qconv_dw3_align(void **state)
+{
+    (void)state;
+    kt_rng r = {0x13198a2e03707344ull};
+    for (int it = 0; it < 24; it++) {
+        cq_qconv2d_params p = shape(kt_int(&r, 1, 2), 32, kt_int(&r, 1, 9), kt_int(&r, 1, 40),
+                                    32, 3, 1, 1, 32);
+        p.c.pad_top = kt_int(&r, 0, 2);
+        p.c.pad_left = p.c.pad_right = it % 3;
+        p.c.pad_bottom = kt_int(&r, 0, 2);
+        p.c.h += 2 - (p.c.pad_top + p.c.pad_bottom < 2 ? p.c.pad_top + p.c.pad_bottom : 2);
+        p.c.w += 2 - (p.c.pad_left + p.c.pad_right < 2 ? p.c.pad_left + p.c.pad_right : 2);
+        random_q(&p, &r, 0);
+        if (it % 2) {
+            int32_t ylo = p.y_dt == CQ_S8 ? -128 : 0;
+            p.y_zp = 0;
+            p.y_min = ylo;
+            p.y_max = ylo + 255;
+        }
+        p.x_nhwc = p.y_nhwc = 1;
+        qcc t;
+        memset(&t, 0, sizeof t);
+        t.p = p;
+        int xlo = p.x_dt == CQ_S8 ? -128 : 0;
+        qcc_fill(&t, &r, xlo, xlo + 255, -128, 127, 200.0);
+        void *x = t.x;
+        uint8_t *buf = xalloc(t.nx + 64);
+        for (int off = 0; off < 64; off += 16) {
+            memcpy(buf + off, x, t.nx);
+            t.x = buf + off;
+            qcc_check(&t, "dw 3x3 32 ch, x off a 64-byte boundary", "dw");
+        }
+        t.x = x;
+        cq_free(buf);
+        qcc_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_kern_qconv_groups),
         cmocka_unit_test(test_kern_qconv_extremes),
         cmocka_unit_test(test_kern_qconv_dw3),
+        cmocka_unit_test(test_kern_qconv_dw3_align),
         cmocka_unit_test(test_kern_qconv_ref_matches_qlinear),
         cmocka_unit_test(test_kern_qconv_errors),
     };

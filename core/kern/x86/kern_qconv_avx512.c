@@ -150,7 +150,7 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
     size_t b = buf_bytes(pl);
     if (dw3(pl))
         b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64 +
-                      (pl->tail ? 5 * ((c->w * 16 + 63) / 64 * 64) : 0));
+                      (pl->tail ? 5 * ((c->w * 16 + 48 + 63) / 64 * 64) : 0));
     return b;
 }
 

@@ -18,7 +18,10 @@
  *
  * 32 and 16 channels (pl->pix 2 and 4): a vector holds 2 or 4 pixels of one
  * row; column tap kx is the pair of vectors shifted by kx pixels (valignd of
- * 16 / pix dwords per pixel).
+ * 16 / pix dwords per pixel). With 32 channels on 32-byte aligned rows whose
+ * pixel pairs would straddle cache lines (64-byte aligned rows and pad 1, as
+ * the executor's tensors), a vector holds output pixels g and g + ow2 (ow2 =
+ * ow / 2 rounded up) instead: two 32-byte loads a row, no valignd (build_h).
  *
  * A tail of 16 or fewer channels after the chunks (pl->tail: 144 = 2 x 64 +
  * 16) runs the same way as 16 channels: its input rows are copied compactly
@@ -37,6 +40,7 @@
 #include "kern/x86/kern_qconv_x86.h"
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #define AI static inline __attribute__((always_inline))
@@ -72,6 +76,58 @@ AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint
         a1 = _mm512_mask_loadu_epi8(fill, cm, r1 + off);
         a2 = _mm512_mask_loadu_epi8(fill, cm, r2 + off);
         a3 = _mm512_mask_loadu_epi8(fill, cm, r3 + off);
+    }
+    if (FLIP) {
+        a0 = _mm512_xor_si512(a0, flip);
+        a1 = _mm512_xor_si512(a1, flip);
+        a2 = _mm512_xor_si512(a2, flip);
+        a3 = _mm512_xor_si512(a3, flip);
+    }
+    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+    ent e;
+    e.v0 = _mm512_unpacklo_epi16(l01, l23);
+    e.v1 = _mm512_unpackhi_epi16(l01, l23);
+    e.v2 = _mm512_unpacklo_epi16(h01, h23);
+    e.v3 = _mm512_unpackhi_epi16(h01, h23);
+    return e;
+}
+
+/* 32 channels, the vector's halves two pixels ow2 apart (HALF): entry k
+ * holds input pixel k - pad in its low 256 bits and k - pad + ow2 in its
+ * high ones, so column tap kx of output pixels g and g + ow2 is entry g + kx
+ * (no valignd), and its loads are 32-byte halves at 32-byte steps, never
+ * split over two cache lines as the pixel pairs' 64-byte loads at an odd
+ * pixel are (bench/NOTES.md). */
+AI ent build_h(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
+               int64_t k, int64_t W, int64_t pad, int64_t ow2, __m512i fill, __m512i flip,
+               const int FLIP)
+{
+    int64_t p0 = k - pad, p1 = p0 + ow2;
+    __m512i a0, a1, a2, a3;
+    if (p0 >= 0 && p1 < W) {
+#define LD32(q) _mm256_loadu_si256((const __m256i *)(const void *)(q))
+#define LDH(r) _mm512_inserti64x4(_mm512_castsi256_si512(LD32((r) + 32 * p0)), LD32((r) + 32 * p1), \
+                              1)
+        a0 = LDH(r0);
+        a1 = LDH(r1);
+        a2 = LDH(r2);
+        a3 = LDH(r3);
+#undef LDH
+#undef LD32
+    } else {
+        __m256i f = _mm512_castsi512_si256(fill);
+        __mmask32 m0 = p0 >= 0 && p0 < W ? ~(__mmask32)0 : 0;
+        __mmask32 m1 = p1 >= 0 && p1 < W ? ~(__mmask32)0 : 0;
+        int64_t o0 = m0 ? 32 * p0 : 0, o1 = m1 ? 32 * p1 : 0;
+#define LDM(r)                                                                                \
+    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_mask_loadu_epi8(f, m0, (r) + o0)),       \
+                       _mm256_mask_loadu_epi8(f, m1, (r) + o1), 1)
+        a0 = LDM(r0);
+        a1 = LDM(r1);
+        a2 = LDM(r2);
+        a3 = LDM(r3);
+#undef LDM
     }
     if (FLIP) {
         a0 = _mm512_xor_si512(a0, flip);
@@ -135,15 +191,24 @@ AI __m512i codes64r(const cq__qdw_epi *E, const int s8, const int no_min, const 
     return _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
 }
 
+/* A weight vector: with 2 or 4 pixels a vector the 64 bytes repeat 32 or 16
+ * (channel ch % c, kern_qconv_avx512.c's packing), loaded as a broadcast of
+ * those: half or a quarter of the bytes (alone, 16 zmm loads next to 16
+ * vector ops cost 12.5 cycles, 16 256-bit broadcasts 10.4; in this loop no
+ * difference was measured, bench/NOTES.md). */
+#define WLD(p)                                                                                \
+    (P == 1   ? _mm512_load_si512(p)                                                          \
+     : P == 2 ? _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(const void *)(p))) \
+              : _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)(const void *)(p))))
 #define DOT2(e, kx)                                                                           \
-    a0 = _mm512_dpbusd_epi32(a0, (e).v0, _mm512_load_si512(wa + (kx) * 256));                 \
-    b0 = _mm512_dpbusd_epi32(b0, (e).v0, _mm512_load_si512(wb + (kx) * 256));                 \
-    a1 = _mm512_dpbusd_epi32(a1, (e).v1, _mm512_load_si512(wa + (kx) * 256 + 64));            \
-    b1 = _mm512_dpbusd_epi32(b1, (e).v1, _mm512_load_si512(wb + (kx) * 256 + 64));            \
-    a2 = _mm512_dpbusd_epi32(a2, (e).v2, _mm512_load_si512(wa + (kx) * 256 + 128));           \
-    b2 = _mm512_dpbusd_epi32(b2, (e).v2, _mm512_load_si512(wb + (kx) * 256 + 128));           \
-    a3 = _mm512_dpbusd_epi32(a3, (e).v3, _mm512_load_si512(wa + (kx) * 256 + 192));           \
-    b3 = _mm512_dpbusd_epi32(b3, (e).v3, _mm512_load_si512(wb + (kx) * 256 + 192));
+    a0 = _mm512_dpbusd_epi32(a0, (e).v0, WLD(wa + (kx) * 256));                               \
+    b0 = _mm512_dpbusd_epi32(b0, (e).v0, WLD(wb + (kx) * 256));                               \
+    a1 = _mm512_dpbusd_epi32(a1, (e).v1, WLD(wa + (kx) * 256 + 64));                          \
+    b1 = _mm512_dpbusd_epi32(b1, (e).v1, WLD(wb + (kx) * 256 + 64));                          \
+    a2 = _mm512_dpbusd_epi32(a2, (e).v2, WLD(wa + (kx) * 256 + 128));                         \
+    b2 = _mm512_dpbusd_epi32(b2, (e).v2, WLD(wb + (kx) * 256 + 128));                         \
+    a3 = _mm512_dpbusd_epi32(a3, (e).v3, WLD(wa + (kx) * 256 + 192));                         \
+    b3 = _mm512_dpbusd_epi32(b3, (e).v3, WLD(wb + (kx) * 256 + 192));
 
 /* One chunk of a pass: rows[4] the input rows at the chunk's first channel
  * (C bytes a pixel); wa, wb the two weight blocks, cp, mp the compensation
@@ -169,6 +234,39 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
             c2 = _mm512_loadu_si512(cp + 32), c3 = _mm512_loadu_si512(cp + 48);
     __m512 m0 = _mm512_loadu_ps(mp), m1 = _mm512_loadu_ps(mp + 16), m2 = _mm512_loadu_ps(mp + 32),
            m3 = _mm512_loadu_ps(mp + 48);
+    /* HALF: output pixels g and g + ow2 a vector (build_h), where it saves
+     * split loads: the input rows 32-byte aligned, the pairs' loads not
+     * 64-byte aligned (with rows 64-byte aligned and pad 1, as the
+     * executor's tensors: 32@112 0.0347 -> 0.0325 ms); rows the pairs load
+     * aligned keep the pairs (0.0343 against 0.0353 ms with the halves) */
+    uintptr_t ra1 = (uintptr_t)r1;
+    if (P == 2 && !SC && !RES && ra1 % 32 == 0 && (ra1 - 32 * (uintptr_t)pad) % 64 != 0) {
+        int64_t ow2 = (ow + 1) / 2;
+#define BUILDH(k) build_h(r0, r1, r2, r3, (k), W, pad, ow2, fill, flip, FLIP)
+        ent e0 = BUILDH(0), e1 = BUILDH(1), e2 = BUILDH(2);
+        for (int64_t g = 0; g < ow2; g++) {
+            __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3, b0 = c0, b1 = c1, b2 = c2, b3 = c3;
+            DOT2(e0, 0)
+            DOT2(e1, 1)
+            DOT2(e2, 2)
+            __m512i qa = codes64r(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, m0, m1, m2, m3);
+            __m512i qb = codes64r(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, m0, m1, m2, m3);
+            _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * g), _mm512_castsi512_si256(qa));
+            _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * g), _mm512_castsi512_si256(qb));
+            if (g + ow2 < ow) {
+                _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * (g + ow2)),
+                                    _mm512_extracti64x4_epi64(qa, 1));
+                _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * (g + ow2)),
+                                    _mm512_extracti64x4_epi64(qb, 1));
+            }
+            e0 = e1;
+            e1 = e2;
+            e2 = BUILDH(g + 3);
+        }
+#undef BUILDH
+        (void)m;
+        return;
+    }
 #define BUILD(j) build(r0, r1, r2, r3, (j), C, W, pad, cn, fill, flip, P, FLIP)
     ent e0 = BUILD(0), e1 = BUILD(1), e2 = e1;
     if (P == 1)
@@ -280,13 +378,13 @@ PASS_FN(pass_tail, 4, 0, 1)
  * rows outside the input are the row of zero points z. */
 static const uint8_t *tail_row(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t img,
                                int64_t iy, int64_t c0, __mmask16 tm, uint8_t *tq, int64_t rs,
-                               int64_t *tag, const uint8_t *z)
+                               int64_t to, int64_t *tag, const uint8_t *z)
 {
     const cq_conv2d_params *c = &pl->p.c;
     if (iy < 0 || iy >= c->h)
         return z;
     int64_t s = iy & 3, id = img * c->h + iy, C = c->c_in;
-    uint8_t *d = tq + s * rs;
+    uint8_t *d = tq + s * rs + to;
     if (tag[s] == id)
         return d;
     tag[s] = id;
@@ -310,8 +408,11 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
     int plain = p->y_zp == 0 && p->y_min == lo && p->y_max == lo + 255;
     cq__qdw_epi E = *E0;
     int two = 0;
-    /* the tail: 4 row slots of rs bytes, then a row of zero points (u8) */
-    int64_t rs = (c->w * 16 + 63) / 64 * 64, tag[4] = {-1, -1, -1, -1}, tc0 = nb * 64;
+    /* the tail: 4 row slots of rs bytes, then a row of zero points (u8);
+     * each row to bytes into its slot, so that the 4-pixel loads at pixel
+     * 4 g - pad_left are 64-byte aligned, not split over two lines */
+    int64_t to = 16 * c->pad_left % 64, rs = (to + c->w * 16 + 63) / 64 * 64;
+    int64_t tag[4] = {-1, -1, -1, -1}, tc0 = nb * 64;
     __mmask16 tm = (__mmask16)((1u << pl->tail) - 1);
     if (pl->tail)
         memset(tq + 4 * rs, (uint8_t)p->x_zp ^ (flip ? 0x80 : 0), (size_t)rs);
@@ -350,8 +451,8 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
         if (pl->tail) {
             const uint8_t *rows[4];
             for (int k = 0; k < 4; k++)
-                rows[k] = tail_row(pl, x, img, oy - c->pad_top + k, tc0, tm, tq, rs, tag,
-                                   tq + 4 * rs);
+                rows[k] = tail_row(pl, x, img, oy - c->pad_top + k, tc0, tm, tq, rs, to, tag,
+                                   tq + 4 * rs + to);
             E.mult = pl->mult + tc0;
             E.cn = 64;
             pass_tail(pl, &E, rows, pl->wq, pl->wq + 768, pl->compq, pl->multq, ~(__mmask64)0,
