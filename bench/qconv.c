@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/tensor.h"
 #include "kern/kern.h"
 #include "kern/kern_qconv.h"
 
@@ -180,8 +181,11 @@ int main(int argc, char **argv)
         float *wf = malloc(nw * 4), *bf = malloc((size_t)L->c_out * 4);
         float *mult = malloc((size_t)L->c_out * 4);
         int32_t *b32 = malloc((size_t)L->c_out * 4);
-        uint8_t *x8 = malloc(nx), *y8 = malloc(ny);
-        float *xf = malloc(nx * 4), *yf = malloc(ny * 4);
+        /* the activations (and the scratch below) as calq's executor allocates
+         * them (cq_alloc, 64-byte aligned; malloc put 32@112's int8 input 16
+         * bytes off a 64-byte boundary) */
+        uint8_t *x8 = cq_alloc(nx), *y8 = cq_alloc(ny);
+        float *xf = cq_alloc(nx * 4), *yf = cq_alloc(ny * 4);
         uint32_t s = 12345;
         for (size_t i = 0; i < nw; i++) {
             s = s * 1664525u + 1013904223u;
@@ -216,7 +220,7 @@ int main(int argc, char **argv)
             return 1;
         }
         q.sb = cq_qconv2d_scratch_bytes(q.pl);
-        q.s = malloc(q.sb ? q.sb : 1);
+        q.s = cq_alloc(q.sb);
         f_ctx f[2];
         int nf = 0;
         for (int bl = 0; bl < 2; bl++) {
@@ -229,7 +233,7 @@ int main(int argc, char **argv)
             f[nf].nx = nx;
             f[nf].ny = ny;
             f[nf].sb = cq_conv2d_scratch_bytes(pl);
-            f[nf].s = malloc(f[nf].sb ? f[nf].sb : 1);
+            f[nf].s = cq_alloc(f[nf].sb);
             nf++;
         }
         double tq = 1e30, tf = 1e30;
@@ -252,19 +256,19 @@ int main(int argc, char **argv)
         fflush(stdout);
         for (int k = 0; k < nf; k++) {
             cq_conv2d_plan_free(f[k].pl);
-            free(f[k].s);
+            cq_free(f[k].s);
         }
         cq_qconv2d_plan_free(q.pl);
-        free(q.s);
+        cq_free(q.s);
         free(w8);
         free(wf);
         free(bf);
         free(mult);
         free(b32);
-        free(x8);
-        free(y8);
-        free(xf);
-        free(yf);
+        cq_free(x8);
+        cq_free(y8);
+        cq_free(xf);
+        cq_free(yf);
     }
     return 0;
 }
