@@ -45,11 +45,13 @@ return {
     f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224
     f32_dw = 0.25,    -- depthwise 3x3 144 at 56x56, NCHW16c
     f32_gemm = 0.72,  -- 256x512x512
-    bf16_conv = 0.28, -- AMX-BF16 conv (the ResNet pair in NCHW16c, as the executor keeps it) over the AMX-BF16 peak; 0.12 in NCHW
+    bf16_conv = 0.65, -- AMX-BF16 conv, the MAC part of the probe's fit over five shapes (call_ns.bf16_elem the rest), over the AMX-BF16 peak: 0.63-0.67 over probes
     bf16_gemm = 0.35, -- AMX-BF16 GEMM over the AMX-BF16 peak
-    s8_conv = 0.21,   -- AMX-INT8 (via the int8 GEMM's units) over the AMX-INT8 peak
+    s8_conv = 0.45,   -- AMX-INT8 (the int8 GEMM's units), the MAC part of the probe's fit over five shapes (call_ns.s8_out, s8_row the rest): 0.37-0.48 over probes
     s8_grp = 0.32,    -- vpdpbusd grp path (grouped 3x3 128 g16 28x28 + 256 g16 14x14, 3x3/2 3>32 stem) over the VNNI peak
+    s8_grp1 = 0.27,   -- vpdpbusd grp path, narrow 1x1s (1x1 32>32 at 64x64 + 16>16 at 96x96): 0.26-0.29 over probes
     s8_dw = 0.21,     -- vpdpbusd depthwise over the VNNI peak
+    s8_dw_s2 = 0.06,  -- vpdpbusd depthwise at stride 2 (3x3/2 96 at 80x80): 0.058-0.067 over probes
     s8_gemm = 0.40,   -- AMX-INT8 GEMM over the AMX-INT8 peak
     eltwise = 0.40,   -- Relu 1 MB in + 1 MB out over calq's measured L2 read bandwidth
   },
@@ -67,5 +69,12 @@ return {
     s8_gemm = 266,
     im2col_row = 5.2, -- one row copy of the grouped path's im2col (the fit of f32_grp's three maps; 4.9-5.5 over probes)
     bf16_nchw = 0.44, -- an input element a bf16 conv converts from NCHW (the ResNet pair in NCHW against NCHW16c)
+    bf16_elem = 0.13, -- an element a bf16 conv rounds in (c_in padded to 32) or writes out (the fit's; 0.11-0.14 over probes)
+    s8_out = 0.19,    -- an output an int8 GEMM-path conv requantizes and stores (the fit's; 0.17-0.21)
+    s8_row = 6.0,     -- an input row (kh a pixel) the int8 implicit GEMM gathers (the fit's; 5.5-6.7)
+    s8_res = 0.14,    -- an output of an int8 conv with a QLinearAdd fused (1x1 32>32 with and without; 0.12-0.2)
+    s8_nchw = 0.65,   -- an element an int8 conv converts between NCHW and NHWC in scratch (0.62-0.73)
+    s8_mul_call = 7.6, -- a call of the int8 Mul (a per-channel scale on NHWC codes runs one a pixel)
+    s8_grp1 = 224,    -- a call: 1x1 16>16 on a 1x1 map
   },
 }
