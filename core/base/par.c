@@ -5,13 +5,17 @@
  * A claim is a compare-and-swap on one word holding the generation and the
  * next share, so a worker that wakes late (the host descheduled it) claims
  * nothing from a region that is over or from the next one's first shares by
- * mistake. The caller claims shares too and then waits only for the shares
- * claimed to be done, not for every worker to look in: before, each region
- * waited for a descheduled worker to wake and count itself, even when the
- * caller had run every share (on a loaded host that is a scheduler slice
- * per region). Workers spin on the generation for SPIN_NS before sleeping
- * on the condition variable, so the back-to-back regions of a model run cost
- * no wake-up (regions last 10 us to a few ms).
+ * mistake; once the region is over the caller closes the word (share
+ * index INT32_MAX) before the next region changes the job, so a worker
+ * that read the word at the region's end cannot claim one share more with
+ * the next region's count. The caller claims shares too and then waits
+ * only for the shares claimed to be done, not for every worker to look
+ * in: before, each region waited for a descheduled worker to wake and
+ * count itself, even when the caller had run every share (on a loaded host
+ * that is a scheduler slice per region). Workers spin on the generation
+ * for SPIN_NS before sleeping on the condition variable, so the
+ * back-to-back regions of a model run cost no wake-up (regions last 10 us
+ * to a few ms).
  *
  * Host threads: the pool runs one region at a time. A region started while
  * another host thread's region holds the pool runs its shares on its own
@@ -54,6 +58,7 @@ static void *job_ctx;
 static atomic_int job_threads;        /* threads taking part: workers below it claim shares */
 static atomic_int job_n;              /* shares */
 static _Atomic uint64_t claim;        /* gen << 32 | the next share to claim */
+#define CLOSED 0x7fffffffu            /* the next share once a region is over */
 static __thread int in_region;        /* this thread is running a share */
 static atomic_int stopping;           /* set while cq_par_stop ends the workers */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -74,7 +79,9 @@ static void run_shares(unsigned g, int tid)
         if ((unsigned)(c >> 32) != g)
             return;
         int i = (int)(uint32_t)c;
-        if (i >= atomic_load_explicit(&job_n, memory_order_relaxed))
+        /* acquire: a job_n of the next region comes after this region's
+         * close (cq_par_run), so the compare-and-swap below fails */
+        if (i >= atomic_load_explicit(&job_n, memory_order_acquire))
             return;
         if (!atomic_compare_exchange_weak_explicit(&claim, &c, c + 1, memory_order_acq_rel,
                                                    memory_order_relaxed))
@@ -209,5 +216,14 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
     /* the shares the workers claimed (every claim is of this region) */
     while (atomic_load_explicit(&done, memory_order_acquire) < n)
         _mm_pause();
+    /* close the region (share index CLOSED, never below a job_n) before
+     * the next one writes its job. Before, a worker still in run_shares(g)
+     * could read the word at (g, n), then the next region's larger job_n,
+     * and claim share n with a compare-and-swap the unchanged word let
+     * through: it ran that share of the next region a second time and
+     * counted it done, so the caller could return with a share still
+     * running (test_par; the residual add split in place added the
+     * residual twice: bench/NOTES.md). */
+    atomic_store_explicit(&claim, (uint64_t)g << 32 | CLOSED, memory_order_release);
     pthread_mutex_unlock(&pool_mu);
 }

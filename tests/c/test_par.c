@@ -1,14 +1,21 @@
 /* test_par.c - the thread pool's life cycle: cq_par_stop ends and joins the
  * workers (the process is back to one thread) and the next region starts
  * them again; it refuses while a region holds the pool; a forked child
- * forgets the parent's workers and runs regions with its own. */
+ * forgets the parent's workers and runs regions with its own. And its
+ * regions: every share runs once, on a thread below the count, and is over
+ * when cq_par_run returns, across back-to-back regions whose share counts
+ * change (the case that ran a share twice before the claim word was closed
+ * at a region's end; bench/NOTES.md, issue 14); one thread, or a region
+ * inside a region, runs the shares in order on the calling thread. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -122,12 +129,118 @@ static void test_par_fork_child_has_no_workers(void **state)
     cq_par_set_threads(1);
 }
 
+/* A region's record: how many times each share ran. */
+typedef struct count_job {
+    atomic_int runs[CQ_PAR_MAX];
+    int threads;
+} count_job;
+
+static atomic_int bad_args; /* shares run with a tid at or above the count, or i >= n */
+
+static void count_part(void *ctx, int i, int n, int tid)
+{
+    count_job *c = ctx;
+    if (tid < 0 || tid >= c->threads || n < 1 || i >= n)
+        atomic_fetch_add_explicit(&bad_args, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->runs[i], 1, memory_order_relaxed);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define BATCH 256
+
+/* Regions of lo, lo + 1, .. hi shares in turn at `threads` threads for
+ * `seconds` (at least min_regions); returns the shares that did not run
+ * exactly once. Each region of a batch has its own record, checked after
+ * the batch, so the regions follow each other as closely as a model's
+ * convolutions do. The race this catches needs a worker late by about the
+ * time between two regions: a few in a million regions on a loaded 2-CPU
+ * host (more threads than CPUs helps), so it runs many. */
+static long run_regions(int threads, int lo, int hi, double seconds, long min_regions)
+{
+    static count_job jobs[BATCH]; /* static: a late share must not write a dead frame */
+    cq_par_set_threads(threads);
+    atomic_store(&bad_args, 0);
+    long bad = 0, regions = 0;
+    double t0 = now_s();
+    while (regions < min_regions || now_s() - t0 < seconds) {
+        for (int k = 0; k < BATCH; k++) {
+            for (int i = 0; i < CQ_PAR_MAX; i++)
+                atomic_store_explicit(&jobs[k].runs[i], 0, memory_order_relaxed);
+            jobs[k].threads = threads;
+        }
+        for (int k = 0; k < BATCH; k++)
+            cq_par_run(lo + (int)((regions + k) % (hi - lo + 1)), count_part, &jobs[k]);
+        for (int k = 0; k < BATCH; k++, regions++) {
+            int n = lo + (int)(regions % (hi - lo + 1));
+            for (int i = 0; i < CQ_PAR_MAX; i++)
+                bad += atomic_load_explicit(&jobs[k].runs[i], memory_order_relaxed) != (i < n);
+        }
+    }
+    cq_par_set_threads(1);
+    print_message("threads %d, shares %d..%d: %ld regions, %ld shares not run once\n", threads,
+                  lo, hi, regions, bad);
+    return bad + atomic_load(&bad_args);
+}
+
+static void test_par_shares_once(void **state)
+{
+    (void)state;
+    /* the share count going up by one from region to region (2 -> 3 at 3
+     * threads: the fp32 residual add after a two-share conv), and many
+     * threads on few CPUs */
+    assert_int_equal(run_regions(3, 2, 3, 0.5, 20000), 0);
+    assert_int_equal(run_regions(8, 7, 8, 0.5, 20000), 0);
+    assert_int_equal(run_regions(8, 2, 8, 0.5, 20000), 0);
+}
+
+static void one_part(void *ctx, int i, int n, int tid)
+{
+    (void)n;
+    int *seen = ctx;
+    seen[i] += 1 + tid; /* one thread: tid 0, in order */
+}
+
+/* One thread, one share, or a region inside a region: the shares run in
+ * order on the calling thread. */
+static void nested_part(void *ctx, int i, int n, int tid)
+{
+    (void)n;
+    (void)tid;
+    int(*seen)[4] = ctx;
+    cq_par_run(4, one_part, seen[i]);
+}
+
+static void test_par_serial(void **state)
+{
+    (void)state;
+    int seen[4] = {0};
+    cq_par_set_threads(1);
+    cq_par_run(4, one_part, seen);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(seen[i], 1);
+    int inner[3][4] = {{0}};
+    cq_par_set_threads(3);
+    cq_par_run(3, nested_part, inner);
+    cq_par_set_threads(1);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(inner[i][k], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_par_stop_joins_and_restarts),
         cmocka_unit_test(test_par_stop_refused_in_region),
         cmocka_unit_test(test_par_fork_child_has_no_workers),
+        cmocka_unit_test(test_par_shares_once),
+        cmocka_unit_test(test_par_serial),
     };
     return cmocka_run_group_tests_name("par", tests, NULL, NULL);
 }
