@@ -256,7 +256,8 @@ static cq_status read_value_info(cq_pb *m, const cq_pb_field *f, cq_graph *g, in
         cq_value *val = &g->values[v];
         if (has_type && (t.opaque || !t.has_tensor || t.ndim > CQ_MAX_DIMS))
             opaque = 1;
-        if (has_type && t.has_tensor && t.ndim <= CQ_MAX_DIMS) {
+        int typed = has_type && t.has_tensor && t.ndim <= CQ_MAX_DIMS;
+        if (typed) {
             cq_dtype dt;
             val->onnx_elem_type = t.elem;
             val->has_type = cq_dtype_from_onnx(t.elem, &dt) == 0;
@@ -278,6 +279,19 @@ static cq_status read_value_info(cq_pb *m, const cq_pb_field *f, cq_graph *g, in
         free(val->onnx_vi);
         val->onnx_vi = NULL;
         val->onnx_vi_len = 0;
+        if (opaque && !typed && !val->is_initializer) {
+            /* A later declaration of the same value (listed twice, or in two
+             * merged GraphProtos) replaces the earlier one; the writer writes
+             * these bytes, so no tensor type read before may remain. */
+            val->has_type = 0;
+            val->onnx_elem_type = 0;
+            val->ndim = -1;
+            for (int i = 0; i < CQ_MAX_DIMS; i++) {
+                val->shape[i] = 0;
+                free(val->dim_param[i]);
+                val->dim_param[i] = NULL;
+            }
+        }
         if (opaque) {
             val->onnx_vi = memdup(f->data, f->len);
             val->onnx_vi_len = f->len;
