@@ -322,6 +322,10 @@ cq_status cq_pool2d_f32(const cq_pool2d_params *p, const float *x, size_t x_coun
                         size_t y_count, cq_err *err);
 cq_status cq_pool2d_f32_ref(const cq_pool2d_params *p, const float *x, size_t x_count, float *y,
                             size_t y_count, cq_err *err);
+/* Max pooling (p->kind CQ_POOL_MAX, p->c a multiple of 16) of NCHW16c x
+ * into NCHW16c y: the values of cq_pool2d_f32_ref in the blocked layout. */
+cq_status cq_maxpool2d_blocked_f32(const cq_pool2d_params *p, const float *x, size_t x_count,
+                                   float *y, size_t y_count, cq_err *err);
 /* y[nc] = mean of x[nc, 0..hw) for nc < nc_count. */
 void cq_global_avgpool_f32(int64_t nc_count, int64_t hw, const float *x, float *y);
 /* The same from NCHW16c x (n images of c channels, a multiple of 16) into

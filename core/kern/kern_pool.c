@@ -206,12 +206,15 @@ typedef struct pool_ctx {
     int64_t oh, ow, units, hw;
     const float *x;
     float *y;
-    int kind; /* 0 pool2d, 1 global average, 2 global average NCHW16c, 3 global max */
+    int kind; /* 0 pool2d, 1 global average, 2 global average NCHW16c, 3 global max,
+               * 4 max pool2d NCHW16c */
 } pool_ctx;
 
 static void gap_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y);
 static void gap_blocked_range(int64_t b0, int64_t b1, int64_t hw, const float *x, float *y);
 static void gmax_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y);
+static void maxpool_blocked_rows(const cq_pool2d_params *p, int64_t oh, int64_t ow,
+                                 const float *x, float *y, int64_t r0, int64_t r1);
 
 static void pool_part(void *ctx, int i, int n, int tid)
 {
@@ -222,6 +225,7 @@ static void pool_part(void *ctx, int i, int n, int tid)
     case 0: pool_planes(c->p, c->oh, c->ow, c->x, c->y, u0, u1); break;
     case 1: gap_range(u0, u1, c->hw, c->x, c->y); break;
     case 2: gap_blocked_range(u0, u1, c->hw, c->x, c->y); break;
+    case 4: maxpool_blocked_rows(c->p, c->oh, c->ow, c->x, c->y, u0, u1); break;
     default: gmax_range(u0, u1, c->hw, c->x, c->y); break;
     }
 }
@@ -280,6 +284,58 @@ void cq_global_avgpool_blocked_f32(int64_t n, int64_t c, int64_t hw, const float
 {
     pool_ctx pc = {NULL, 0, 0, n * (c / 16), hw, x, y, 2};
     pool_run(&pc, sizeof(float) * (double)(n * c * hw));
+}
+
+/* Output rows [r0, r1) of all 16-channel planes (row r: plane r / oh, row
+ * r % oh) of a max pool on NCHW16c: each pixel one line of 16 channels,
+ * the maximum taken lane by lane over the window's pixels inside the input
+ * (the comparison of pool1: a NaN in the window is kept only where it comes
+ * first). */
+static void maxpool_blocked_rows(const cq_pool2d_params *p, int64_t oh, int64_t ow,
+                                 const float *x, float *y, int64_t r0, int64_t r1)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / oh, oy = r % oh;
+        const float *xb = x + b * p->h * p->w * 16;
+        float *yr = y + (b * oh + oy) * ow * 16;
+        int64_t y0 = oy * p->stride_h - p->pad_top;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            int64_t x0 = ox * p->stride_w - p->pad_left;
+            float m[16];
+            for (int l = 0; l < 16; l++)
+                m[l] = -INFINITY;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = y0 + ky * p->dil_h;
+                if (iy < 0 || iy >= p->h)
+                    continue;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t ix = x0 + kx * p->dil_w;
+                    if (ix < 0 || ix >= p->w)
+                        continue;
+                    const float *v = xb + (iy * p->w + ix) * 16;
+                    for (int l = 0; l < 16; l++)
+                        m[l] = v[l] > m[l] ? v[l] : m[l];
+                }
+            }
+            for (int l = 0; l < 16; l++)
+                yr[ox * 16 + l] = m[l];
+        }
+    }
+}
+
+cq_status cq_maxpool2d_blocked_f32(const cq_pool2d_params *p, const float *x, size_t x_count,
+                                   float *y, size_t y_count, cq_err *err)
+{
+    int64_t oh, ow;
+    cq_status st = pool_check(p, x_count, y_count, x, y, &oh, &ow, err);
+    if (st != CQ_OK)
+        return st;
+    if (p->kind != CQ_POOL_MAX || p->c % 16)
+        return cq_errf(err, CQ_EINVAL, "pool2d: NCHW16c takes max pooling of whole 16-channel "
+                       "blocks (kind %d, %lld channels)", (int)p->kind, (long long)p->c);
+    pool_ctx c = {p, oh, ow, p->n * (p->c / 16) * oh, 0, x, y, 4};
+    pool_run(&c, sizeof(float) * (double)(x_count + y_count));
+    return CQ_OK;
 }
 
 static void gmax_range(int64_t i0, int64_t i1, int64_t hw, const float *x, float *y)

@@ -558,7 +558,24 @@ static cq_status convt_plan_new(const cq_graph *g, const cq_node *n, const cq_op
     return CQ_OK;
 }
 
+/* CQ_OP_BLOCKED_OUT: a 2-D ConvTranspose writes f32 NCHW16c (whole
+ * 16-channel blocks) for the convolutions after it, through one conversion
+ * of its NCHW result (U-Net's up-sampling feeds a Concat with the skip
+ * connection, which keeps that layout only if every input has it). Its
+ * input stays NCHW. */
+static int convt_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    if (x_blocked || n->n_inputs < 2 || n->inputs[0] < 0 || n->n_outputs != 1 ||
+        n->outputs[0] < 0)
+        return 0;
+    const cq_value *x = &g->values[n->inputs[0]], *y = &g->values[n->outputs[0]];
+    return x->has_type && y->has_type && x->dtype == CQ_F32 && y->dtype == CQ_F32 &&
+           x->ndim == 4 && y->ndim == 4 && y->shape[0] > 0 && y->shape[1] > 0 &&
+           y->shape[1] % 16 == 0 && y->shape[2] > 0 && y->shape[3] > 0;
+}
+
 static const cq_op_hooks convt_hooks = {
+    .blocked_ok = convt_blocked_ok,
     .plan_new = convt_plan_new,
     .plan_free = convt_plan_free,
 };
@@ -592,8 +609,12 @@ static cq_status run_convtranspose(const cq_node *n, int n_in, cq_tensor *const 
     const float *pb = b ? cq_tensor_data(b) : NULL;
     int64_t ny = cq_tensor_numel(out[0]), P = g.out[1] * g.out[2];
     if (cq_tensor_numel(x) == 0 || cq_tensor_numel(w) == 0) {
-        for (int64_t i = 0; i < ny; i++)
-            py[i] = pb ? pb[i / (g.out[0] * P) % g.m] : 0.0f;
+        for (int64_t i = 0; i < ny; i++) {
+            /* the channel of element i in NCHW, or in NCHW16c */
+            int64_t c = env->y_blocked ? i / (16 * P) * 16 % g.m + i % 16
+                                       : i / (g.out[0] * P) % g.m;
+            py[i] = pb ? pb[c] : 0.0f;
+        }
         return CQ_OK;
     }
     /* kern.h's 2-D problem of one output depth plane: the depth taps are
@@ -653,9 +674,13 @@ static cq_status run_convtranspose(const cq_node *n, int n_in, cq_tensor *const 
             cp->p = p;
         }
     }
-    int planar = cq__conv_planar(&g);
+    int planar = cq__conv_planar(&g), blocked = env->y_blocked;
+    if (blocked && (x->ndim != 4 || g.m % 16 || g.out[0] != 1))
+        return cq_errf(err, CQ_ESTATE, "ConvTranspose '%s': NCHW16c planned for a shape "
+                       "without whole 16-channel blocks", n->name);
     size_t nin = (size_t)(p.n * p.c_in * p.h * p.w), nout = (size_t)(g.n * g.m * P);
-    size_t in_b = planar ? 0 : nin * sizeof(float), out_b = planar ? 0 : nout * sizeof(float);
+    size_t in_b = planar ? 0 : nin * sizeof(float);
+    size_t out_b = planar && !blocked ? 0 : nout * sizeof(float);
     size_t sb = cq_convt2d_scratch_bytes(kp);
     char *s = cq__scratch(env, in_b + out_b + sb + 1);
     cq_status st = s ? CQ_OK : cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
@@ -663,9 +688,14 @@ static cq_status run_convtranspose(const cq_node *n, int n_in, cq_tensor *const 
     for (int64_t od = 0; st == CQ_OK && od < g.out[0]; od++) {
         const float *xp = cq__conv_plane_in(&g, 1, sizeof(float), cq_tensor_data(x), od, &zero,
                                             s);
-        float *yp = planar ? py : (float *)(s + in_b);
+        float *yp = planar && !blocked ? py : (float *)(s + in_b);
         st = cq_convt2d_run(kp, xp, nin, yp, nout, s + in_b + out_b, sb, err);
-        cq__conv_plane_out(&g, sizeof(float), yp, od, py);
+        if (blocked) {
+            if (st == CQ_OK)
+                cq_to_blocked_f32(yp, g.n, g.m, P, py);
+        } else {
+            cq__conv_plane_out(&g, sizeof(float), yp, od, py);
+        }
     }
     if (!keep)
         cq_convt2d_plan_free(kp);
@@ -744,7 +774,8 @@ const cq_op cq__ops_conv[] = {
      CQ_OP_TAKES_ACT | CQ_OP_TAKES_RESIDUAL | CQ_OP_TAKES_POOL | CQ_OP_BLOCKED_IN |
          CQ_OP_BLOCKED_OUT | CQ_OP_PLAN,
      &conv_hooks},
-    {"ConvTranspose", "", infer_conv, run_convtranspose, CQ_OP_PLAN, &convt_hooks},
+    {"ConvTranspose", "", infer_conv, run_convtranspose, CQ_OP_PLAN | CQ_OP_BLOCKED_OUT,
+     &convt_hooks},
     {"BatchNormalization", "", infer_bn, run_bn, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_conv / sizeof cq__ops_conv[0] == CQ_OPS_CONV_N, conv_rows);

@@ -205,6 +205,15 @@ static cq_status run_pool(int kind, const cq_node *n, cq_tensor *const *in, int 
     int64_t *ind = n_out > 1 && out[1] ? cq_tensor_data(out[1]) : NULL;
     cq_pool2d_params p;
     cq_err e2;
+    if (nhwc && in[0]->dtype == CQ_F32) {
+        /* NCHW16c between the convolutions (maxpool_blocked_ok) */
+        if (kind || ind || cq__pool2d_of(n, kind, in[0]->ndim, in[0]->shape, &p, err))
+            return cq_errf(err, CQ_ESTATE, "%s '%s': NCHW16c planned for a pool it does not "
+                           "take", n->op_type, n->name);
+        return cq_maxpool2d_blocked_f32(&p, cq_tensor_data(in[0]),
+                                        (size_t)cq_tensor_numel(in[0]), cq_tensor_data(out[0]),
+                                        (size_t)cq_tensor_numel(out[0]), err);
+    }
     if (in[0]->dtype == CQ_F32 && !ind &&
         cq__pool2d_of(n, kind, in[0]->ndim, in[0]->shape, &p, &e2) == CQ_OK)
         return cq_pool2d_f32(&p, cq_tensor_data(in[0]), (size_t)cq_tensor_numel(in[0]),
@@ -290,15 +299,18 @@ static cq_status maxpool_of(const cq_node *n, int ndim, const int64_t *xs, cq_po
     return cq__pool2d_of(n, 0, ndim, xs, p, err);
 }
 
-/* CQ_OP_BLOCKED_OUT: 8-bit codes stay NHWC through a max pool (input and
- * output in one layout, hooks->blocked_in); f32 keeps NCHW. */
+/* CQ_OP_BLOCKED_OUT: 8-bit codes stay NHWC through a max pool, f32 NCHW16c
+ * (whole 16-channel blocks: U-Net's and detection necks' pools between
+ * convolutions), input and output in one layout (hooks->blocked_in). */
 static int maxpool_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 {
     if (!x_blocked || n->n_inputs < 1 || n->inputs[0] < 0 ||
         (n->n_outputs > 1 && n->outputs[1] >= 0))
         return 0;
     const cq_value *x = &g->values[n->inputs[0]];
-    if (!x->has_type || x->ndim != 4 || (x->dtype != CQ_U8 && x->dtype != CQ_S8))
+    if (!x->has_type || x->ndim != 4 ||
+        (x->dtype != CQ_U8 && x->dtype != CQ_S8 && x->dtype != CQ_F32) ||
+        (x->dtype == CQ_F32 && x->shape[1] % 16))
         return 0;
     for (int d = 0; d < 4; d++)
         if (x->shape[d] <= 0)

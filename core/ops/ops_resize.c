@@ -89,6 +89,8 @@ int cq__resize_generic_only = 0;
 
 static void resize_generic(const cq_tensor *x, cq_tensor *y, taps *const *td, float extra);
 static void resize_nearest_8(const cq_tensor *x, cq_tensor *y, taps *const *td, int nhwc);
+static void resize_nearest_pixels(int64_t n, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                                  size_t pb, const void *x, void *y, taps *const *td);
 
 /* Whether the planar path applies: nearest or linear, the leading
  * dimensions kept as they are (one tap of weight 1 on the same index), and
@@ -210,8 +212,9 @@ int cq__resize_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
         n->outputs[0] < 0 || strcmp(cq_node_string(n, "mode", "nearest"), "nearest"))
         return 0;
     const cq_value *x = &g->values[n->inputs[0]], *y = &g->values[n->outputs[0]];
-    if (!x->has_type || !y->has_type || (x->dtype != CQ_U8 && x->dtype != CQ_S8) ||
-        x->ndim != 4 || y->ndim != 4)
+    if (!x->has_type || !y->has_type ||
+        (x->dtype != CQ_U8 && x->dtype != CQ_S8 && x->dtype != CQ_F32) || x->ndim != 4 ||
+        y->ndim != 4 || (x->dtype == CQ_F32 && x->shape[1] % 16))
         return 0;
     for (int d = 0; d < 4; d++)
         if (x->shape[d] <= 0 || y->shape[d] <= 0)
@@ -344,11 +347,62 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
         free(tp);
         return s8;
     }
+    if (env->x_blocked) {
+        /* f32 NCHW16c (cq__resize_blocked_ok: nearest, N and C kept):
+         * the NHWC loop over planes of 16-channel pixels, 64 bytes each */
+        cq_status sb = md == 0 && x->ndim == 4 && x->shape[1] % 16 == 0
+                           ? (resize_nearest_pixels(x->shape[0] * x->shape[1] / 16,
+                                                    x->shape[2], x->shape[3], y->shape[2],
+                                                    y->shape[3], 16 * sizeof(float),
+                                                    cq_tensor_data(x), cq_tensor_data(y), td),
+                              CQ_OK)
+                           : cq_errf(err, CQ_ESTATE, "Resize '%s': NCHW16c planned for a "
+                                     "resize it does not take", n->name);
+        free(tp);
+        return sb;
+    }
     cq_status st = !cq__resize_generic_only && planar_ok(r, x->shape, y->shape, md, td)
                        ? resize_planes(n, x, y, md, td, env, err)
                        : (resize_generic(x, y, td, extra), CQ_OK);
     free(tp);
     return st;
+}
+
+/* Nearest on n images of (h, w) pixels of pb bytes each (NHWC codes, or
+ * the 16-channel planes of NCHW16c floats) into (oh, ow): each output pixel
+ * a copy of one input pixel (the H and W taps td[2], td[3]), zeros where a
+ * tap is out of range (tf_crop_and_resize). */
+static void resize_nearest_pixels(int64_t n, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                                  size_t pb, const void *x, void *y, taps *const *td)
+{
+    const uint8_t *px = x;
+    uint8_t *py = y;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t a = 0; a < oh; a++) {
+            const taps *th = &td[2][a];
+            uint8_t *dst = py + (size_t)((i * oh + a) * ow) * pb;
+            if (!th->nt) {
+                memset(dst, 0, (size_t)ow * pb);
+                continue;
+            }
+            const uint8_t *src = px + (size_t)((i * h + th->idx[0]) * w) * pb;
+            if (pb == 64) /* a line of 16 floats: the copy inlined */
+                for (int64_t b = 0; b < ow; b++) {
+                    const taps *tw = &td[3][b];
+                    if (tw->nt)
+                        memcpy(dst + (size_t)b * 64, src + (size_t)tw->idx[0] * 64, 64);
+                    else
+                        memset(dst + (size_t)b * 64, 0, 64);
+                }
+            else
+            for (int64_t b = 0; b < ow; b++) {
+                const taps *tw = &td[3][b];
+                if (tw->nt)
+                    memcpy(dst + (size_t)b * pb, src + (size_t)tw->idx[0] * pb, pb);
+                else
+                    memset(dst + (size_t)b * pb, 0, pb);
+            }
+        }
 }
 
 /* Nearest on bytes: the last dimension's taps as a table of offsets, each
@@ -361,22 +415,8 @@ static void resize_nearest_8(const cq_tensor *x, cq_tensor *y, taps *const *td, 
     if (nhwc) {
         /* NHWC codes (the executor's layout between int8 kernels; N and C
          * kept, blocked_ok): one pixel's c bytes at a time */
-        int64_t n = y->shape[0], c = y->shape[1], oh = y->shape[2], ow = y->shape[3];
-        int64_t h = x->shape[2], w = x->shape[3];
-        const uint8_t *px = cq_tensor_data(x);
-        uint8_t *py = cq_tensor_data(y);
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t a = 0; a < oh; a++) {
-                const taps *th = &td[2][a];
-                for (int64_t b = 0; b < ow; b++) {
-                    const taps *tw = &td[3][b];
-                    uint8_t *dst = py + ((i * oh + a) * ow + b) * c;
-                    if (th->nt && tw->nt)
-                        memcpy(dst, px + ((i * h + th->idx[0]) * w + tw->idx[0]) * c, (size_t)c);
-                    else
-                        memset(dst, 0, (size_t)c);
-                }
-            }
+        resize_nearest_pixels(y->shape[0], x->shape[2], x->shape[3], y->shape[2], y->shape[3],
+                              (size_t)y->shape[1], cq_tensor_data(x), cq_tensor_data(y), td);
         return;
     }
     const uint8_t *px = cq_tensor_data(x);

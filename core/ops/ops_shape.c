@@ -81,7 +81,7 @@ static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, in
     cq_tensor *y = out[0];
     int axis = cq__axis(cq_node_int(n, "axis", 0), y->ndim);
     size_t es = esz(y->dtype);
-    if (env->y_blocked) {
+    if (env->y_blocked && y->dtype != CQ_F32) {
         /* NHWC codes along the channels (concat_blocked_ok): each pixel's
          * channels from every input in turn */
         int64_t pix = y->shape[0] * y->shape[2] * y->shape[3];
@@ -97,6 +97,9 @@ static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, in
         return CQ_OK;
     }
     /* each input a box (outer, its rows) into y's rows, by cq_copy_strided
+     * (f32 NCHW16c along the channels, concat_blocked_ok: whole 16-channel
+     * blocks, so each image's part of an input is one run in either layout
+     * and the NCHW copy is the blocked one)
      * (split over the kernel threads when large) */
     int64_t outer = cq__numel(axis, y->shape);
     int64_t inner = cq__numel(y->ndim - axis - 1, y->shape + axis + 1);
@@ -484,21 +487,24 @@ static cq_status run_cos(const cq_node *n, int n_in, cq_tensor *const *in, int n
     return CQ_OK;
 }
 
-/* 8-bit codes keep NHWC through a Concat along the channels (every input
- * and the output in one layout, hooks->blocked_in); f32 keeps NCHW. */
+/* 8-bit codes keep NHWC, f32 NCHW16c (inputs of whole 16-channel blocks),
+ * through a Concat along the channels (every input and the output in one
+ * layout, hooks->blocked_in). */
 static int concat_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 {
     if (!x_blocked || n->n_inputs < 1 || n->n_outputs != 1 || n->outputs[0] < 0)
         return 0;
     const cq_value *y = &g->values[n->outputs[0]];
-    if (!y->has_type || y->ndim != 4 || (y->dtype != CQ_U8 && y->dtype != CQ_S8) ||
+    if (!y->has_type || y->ndim != 4 ||
+        (y->dtype != CQ_U8 && y->dtype != CQ_S8 && y->dtype != CQ_F32) ||
         cq__axis(cq_node_int(n, "axis", 0), 4) != 1)
         return 0;
     for (int k = 0; k < n->n_inputs; k++) {
         if (n->inputs[k] < 0)
             return 0;
         const cq_value *x = &g->values[n->inputs[k]];
-        if (!x->has_type || x->ndim != 4 || x->dtype != y->dtype)
+        if (!x->has_type || x->ndim != 4 || x->dtype != y->dtype ||
+            (x->dtype == CQ_F32 && x->shape[1] % 16))
             return 0;
         for (int d = 0; d < 4; d++)
             if (x->shape[d] <= 0)
@@ -509,8 +515,8 @@ static int concat_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 
 static const cq_op_hooks concat_hooks = {.blocked_ok = concat_blocked_ok, .blocked_in = ~0u};
 
-/* 8-bit codes keep NHWC through a nearest Resize (input and output in one
- * layout, hooks->blocked_in); f32 keeps NCHW. */
+/* 8-bit codes keep NHWC, f32 NCHW16c, through a nearest Resize (input and
+ * output in one layout, hooks->blocked_in). */
 static const cq_op_hooks resize_hooks = {.blocked_ok = cq__resize_blocked_ok, .blocked_in = 1u};
 
 const cq_op cq__ops_shape[] = {

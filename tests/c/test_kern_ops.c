@@ -371,6 +371,73 @@ static void test_kern_pool2d_random(void **state)
     }
 }
 
+/* Max pooling on NCHW16c (cq_maxpool2d_blocked_f32): random geometries
+ * (pads, strides, dilations, ceil mode) and 16 or 32 channels, the same
+ * values as the reference on NCHW, NaN included; a kind or channel count it
+ * does not take is EINVAL. */
+static void test_kern_pool2d_max_blocked(void **state)
+{
+    (void)state;
+    kt_rng r = {4711};
+    cq_err err;
+    int done = 0;
+    while (done < 120) {
+        cq_pool2d_params p = cq_pool2d_params_default();
+        p.kind = CQ_POOL_MAX;
+        p.n = kt_int(&r, 1, 2);
+        p.c = 16 * kt_int(&r, 1, 2);
+        p.h = kt_int(&r, 1, 15);
+        p.w = kt_int(&r, 1, 23);
+        p.kh = kt_int(&r, 1, 4);
+        p.kw = kt_int(&r, 1, 4);
+        p.stride_h = kt_int(&r, 1, 3);
+        p.stride_w = kt_int(&r, 1, 3);
+        p.dil_h = p.dil_w = kt_int(&r, 0, 3) == 0 ? 2 : 1;
+        p.pad_top = kt_int(&r, 0, p.kh - 1);
+        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
+        p.pad_left = kt_int(&r, 0, p.kw - 1);
+        p.pad_right = kt_int(&r, 0, p.kw - 1);
+        p.ceil_mode = (int)kt_int(&r, 0, 1);
+        int64_t oh, ow;
+        cq_err shape_err;
+        if (cq_pool2d_out_shape(&p, &oh, &ow, &shape_err) != CQ_OK)
+            continue;
+        done++;
+        size_t nx = (size_t)(p.n * p.c * p.h * p.w), ny = (size_t)(p.n * p.c * oh * ow);
+        float *x = malloc(nx * 4), *xb = malloc(nx * 4), *want = malloc(ny * 4);
+        float *gotb = malloc(ny * 4), *got = malloc(ny * 4);
+        kt_fill(&r, x, (int64_t)nx);
+        if (done % 10 == 0)
+            x[nx / 2] = NAN;
+        assert_int_equal(cq_pool2d_f32_ref(&p, x, nx, want, ny, &err), CQ_OK);
+        cq_to_blocked_f32(x, p.n, p.c, p.h * p.w, xb);
+        memset(gotb, 0xff, ny * 4);
+        assert_int_equal(cq_maxpool2d_blocked_f32(&p, xb, nx, gotb, ny, &err), CQ_OK);
+        cq_from_blocked_f32(gotb, p.n, p.c, oh * ow, got);
+        for (size_t i = 0; i < ny; i++)
+            if (!(got[i] == want[i] || (isnan(got[i]) && isnan(want[i]))))
+                fail_msg("blocked max pool case %d: element %zu %g, want %g", done, i,
+                         (double)got[i], (double)want[i]);
+        free(x);
+        free(xb);
+        free(want);
+        free(gotb);
+        free(got);
+    }
+    cq_pool2d_params q = cq_pool2d_params_default();
+    q.n = 1;
+    q.c = 8;
+    q.h = q.w = 4;
+    q.kh = q.kw = 2;
+    q.kind = CQ_POOL_MAX;
+    float x[128] = {0}, y[32];
+    assert_int_equal(cq_maxpool2d_blocked_f32(&q, x, 128, y, 32, &err), CQ_EINVAL);
+    q.c = 16;
+    q.h = q.w = 2;
+    q.kind = CQ_POOL_AVG;
+    assert_int_equal(cq_maxpool2d_blocked_f32(&q, x, 64, y, 16, &err), CQ_EINVAL);
+}
+
 /* Max pooling over whole rows (the AVX-512 row-buffer path): ResNet's
  * 3x3/2 p1 and BlazeFace's 2x2/2 maps, stride 1, kw 16, asymmetric pads,
  * ceil mode, and a row past the 4096-float buffer (the generic path). 3 wide,
@@ -568,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_kern_gemm_random),
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
+        cmocka_unit_test(test_kern_pool2d_max_blocked),
         cmocka_unit_test(test_kern_pool2d_max_rows),
         cmocka_unit_test(test_kern_pool2d_global),
         cmocka_unit_test(test_kern_pool2d_threads),

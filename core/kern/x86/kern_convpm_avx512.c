@@ -37,6 +37,8 @@
  * to whole vectors. */
 static int64_t row_ld(int64_t ow) { return ((ow + MP - 1) / MP * MP + 15) / 16 * 16; }
 
+static int64_t pw_f32(int64_t c_out);
+
 static int no_pad(const cq_conv2d_params *p)
 {
     return p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
@@ -65,7 +67,7 @@ int cq__convpm_applies(const cq_conv2d_params *p)
     if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK ||
         (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
         return 0;
-    int64_t P = oh * ow, pw = cq__convpm_pw(p->c_out);
+    int64_t P = oh * ow, pw = pw_f32(p->c_out);
     /* lanes used by the channel-major sgemm (8 x 48 tiles, its last tile
      * 16-column vectors), the 1x1 convolutions' other kernel */
     double cm = (double)P / (double)((P + 15) / 16 * 16) * (double)p->c_out /
@@ -105,6 +107,17 @@ int64_t cq__convpm_pw(int64_t c_out)
 {
     int64_t w48 = (c_out + 47) / 48 * 48 - c_out, w32 = (c_out + 31) / 32 * 32 - c_out;
     return w48 < w32 ? 48 : w32 < w48 ? 32 : PW_TIE;
+}
+
+/* The panel of this file's f32 paths: one vector where c_out fits in one
+ * (U-Net's and detection necks' 16-channel layers). A 32-wide panel there
+ * halved the k block a 16 KB W^T slice holds (partial sums twice as often)
+ * and made the 1x1 convolutions on NCHW16c count half their lanes wasted,
+ * so they converted to NCHW instead (bench/NOTES.md, fp32 zoo third round).
+ * Within npad of cq__convpm_pw, what kern_conv.c allocates. */
+static int64_t pw_f32(int64_t c_out)
+{
+    return c_out <= 16 ? 16 : cq__convpm_pw(c_out);
 }
 
 static int64_t kblock(int64_t k, int64_t npad)
@@ -151,7 +164,7 @@ static int64_t even_split(int64_t n, int64_t most)
  * not W^T); else the L1-sized blocks of the row grid. */
 static int64_t packed_kc(const cq_conv2d_params *p)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
     int64_t most = W_PANEL_BYTES / 4 / pw;
     if (is_pointwise(p))
         return K;
@@ -167,7 +180,7 @@ static int64_t packed_kc(const cq_conv2d_params *p)
  * kc = K this is panels of (K, pw). */
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
 {
-    int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pw(c_out);
+    int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = pw_f32(c_out);
     int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = packed_kc(p);
 #if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
     /* Before the first touch: the whole 2 MB pages inside wp as huge pages
@@ -485,7 +498,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
                           const float *wp, const float *bias_pad, float *y, const float *res,
                           void *scratch, int part, int nparts)
 {
-    int64_t K = p->c_in, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in, pw = pw_f32(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     int64_t ja, jb, ua, ub;
     share(npad / pw, pw, (P + MP - 1) / MP, part, nparts, &ja, &jb, &ua, &ub);
@@ -549,7 +562,7 @@ typedef struct grid {
 
 static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
     g->kc = kc;
     g->direct = p->c_in >= DIRECT_MIN_CIN || p->x_blocked;
@@ -594,7 +607,7 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
 
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
-    int64_t k = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t k = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw;
     if (is_pointwise(p)) {
         int64_t kc = kblock(k, npad);
@@ -681,7 +694,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
-    int64_t K = p->c_in * p->kh * p->kw, pw = cq__convpm_pw(p->c_out);
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
     grid g;
     make_grid(p, oh, ow, &g);
