@@ -33,15 +33,17 @@ cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, co
     if ((transpose ? ws[0] != g->c : ws[1] * g->group != g->c) || g->m % g->group)
         return cq_errf(err, CQ_EINVAL, "%s '%s': W's shape does not match X's channels",
                        n->op_type, n->name);
-    int64_t ks[3], st[3], dl[3], pads[6], op[3], os[3];
+    int64_t ks[3], st[3], dl[3], pads[6], op[3], os[5];
     int64_t nk = cq_node_ints(n, "kernel_shape", ks, 3);
     int64_t nst = cq_node_ints(n, "strides", st, 3);
     int64_t ndl = cq_node_ints(n, "dilations", dl, 3);
     int64_t np = cq_node_ints(n, "pads", pads, 6);
     int64_t nop = cq_node_ints(n, "output_padding", op, 3);
-    int64_t nos = cq_node_ints(n, "output_shape", os, 3);
+    int64_t nos = cq_node_ints(n, "output_shape", os, 5);
     const char *ap = cq_node_string(n, "auto_pad", "NOTSET");
-    if ((nst && nst != s) || (ndl && ndl != s) || (np && np != 2 * s) || (nk && nk != s))
+    /* output_shape: the spatial sizes, or the whole shape (N, C, spatial) */
+    if ((nst && nst != s) || (ndl && ndl != s) || (np && np != 2 * s) || (nk && nk != s) ||
+        (nop && nop != s) || (nos && nos != s && nos != s + 2))
         return cq_errf(err, CQ_EINVAL, "%s '%s': attribute lengths do not match %d spatial dims",
                        n->op_type, n->name, s);
     int off = 3 - s;
