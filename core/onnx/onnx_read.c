@@ -271,7 +271,9 @@ static cq_status read_value_info(cq_pb *m, const cq_pb_field *f, cq_graph *g, in
                 t.params[i] = NULL;
             }
         }
-        if (doc) {
+        /* kept as bytes, the declaration is written as it was read: its doc
+         * (or none) replaces one read before */
+        if (doc || opaque) {
             free(val->doc_string);
             val->doc_string = doc;
             doc = NULL;
