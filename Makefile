@@ -144,8 +144,12 @@ $(BUILD)/gen/calq_scripts.o: $(BUILD)/gen/calq_scripts.c
 # Benchmark drivers: every bench/NAME.c is a program $(BUILD)/bench/NAME. make test
 # builds them all (bench-build), so a driver the library has outgrown fails there.
 # bench/qgemm_dnnl.c needs oneDNN (libdnnl-dev): bench/qgemm.sh builds it.
-BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/qgemm_dnnl.c,$(wildcard bench/*.c)))
-bench-build: $(BENCH_BIN)
+# bench/cpuclock.c is a shared object for LD_PRELOAD (bench/exec.sh BENCH_CPU=1).
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/qgemm_dnnl.c bench/cpuclock.c,$(wildcard bench/*.c)))
+bench-build: $(BENCH_BIN) $(BUILD)/bench/cpuclock.so
+$(BUILD)/bench/cpuclock.so: bench/cpuclock.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -shared -fPIC $< -o $@ -ldl
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Ibench $< -o $@ $(LIB_A) $(EXT_LIBS)

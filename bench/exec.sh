@@ -9,6 +9,12 @@
 #          the models above when none is given; BUILD=dir picks the build, default build)
 # Models missing from $CALQ_CACHE are exported first (bench/torchvision_export.py)
 # or skipped with a message.
+# BENCH_CPU=1: CPU time instead of the wall clock, for a loaded host (here BENCH_CPU is
+# not a CPU number; pin with taskset -c N). Both engines run under the LD_PRELOAD shim
+# $BUILD/bench/cpuclock.so (bench/cpuclock.c, make bench-build): clock_gettime
+# (CLOCK_MONOTONIC) on the main thread, which calq's Model:time and ort_latency.js's
+# process.hrtime read, returns that thread's CPU time. One thread only: at THREADS > 1
+# the other threads' work would not be counted, so the script refuses.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
@@ -35,17 +41,24 @@ for m in "$@"; do
 done
 ((${#models[@]})) || { echo "bench/exec.sh: no models"; exit 0; }
 
+clock=wall; preload=
+if [[ ${BENCH_CPU:-0} == 1 ]]; then
+    ((threads == 1)) || { echo "bench/exec.sh: BENCH_CPU=1 times one thread only (THREADS=$threads)"; exit 1; }
+    preload=$build/bench/cpuclock.so
+    [[ -f $preload ]] || { echo "bench/exec.sh: BENCH_CPU=1 wants $preload (make BUILD=${BUILD:-build} bench-build)"; exit 1; }
+    clock="CPU time (main thread)"; export BENCH_CLOCK=cpu
+fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # The fp32 FMA peak of this CPU before and after (bench/peak.c): the host's other
 # tenants come and go, and a run where the peak fell says so next to its ratios.
 peak() { [[ -x $build/bench/peak ]] && "$build/bench/peak" --tsv | awk '$1 == "fp32_fma" { print $2 }' || echo "?"; }
 peak_before=$(peak)
 run_ort() {
-    node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
+    LD_PRELOAD=$preload node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
         sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
 }
 run_calq() {
-    "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" \
+    LD_PRELOAD=$preload "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" \
         --threads "$threads" |
         awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
 }
@@ -57,7 +70,8 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 peak_after=$(peak)
-echo "latency (a QDQ file: calq runs its integer form), $threads thread(s), $rounds rounds x $repeat runs (ms); ratio = calq / ORT"
+echo "latency (a QDQ file: calq runs its integer form), $threads thread(s), $rounds rounds x $repeat runs (ms, $clock); ratio = calq / ORT"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fp32 FMA peak of this CPU before / after: $peak_before / $peak_after GFLOP/s (quiet: 211-224)"
 echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
 printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
