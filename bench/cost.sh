@@ -9,6 +9,9 @@
 #   usage: bench/cost.sh [NAME ...]   (PROFILE=FILE.lua|NAME, default: `calq probe` of
 #          this host first; ROUNDS=11 REPEAT=3 STAT=median BUILD=build; NAME: a zoo
 #          model or blazeface; run it under taskset -c N)
+# BENCH_CPU=1: the per-node times on the executor's CPU clock (CALQ_PROFILE_CLOCK=cpu:
+# the thread's CPU time, so the time other jobs held the CPU is left out, not the cache
+# and memory they share), for a loaded host; BENCH_CPU is not a CPU number here.
 # Prints cost_validate.lua's lines, then the table for bench/RESULTS.md:
 # | model | precision | nodes | Spearman | measured ms | predicted ms | error | without memory | roofline max | sum |
 set -euo pipefail
@@ -18,6 +21,7 @@ build=$repo/${BUILD:-build}
 calq=$build/calq
 rounds=${ROUNDS:-11}; repeat=${REPEAT:-3}; stat=${STAT:-median}
 export CALQ_CACHE=$cache OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+if [[ ${BENCH_CPU:-0} == 1 ]]; then export CALQ_PROFILE_CLOCK=cpu; else unset CALQ_PROFILE_CLOCK; fi
 
 [[ -x $calq ]] || { echo "bench/cost.sh: build calq first (make)"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -18,6 +18,8 @@
 -- compute + memory (no overlap at all, from the rows' terms), and top_miss
 -- the node with the largest |predicted - measured| (name:measured/predicted ms).
 -- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
+-- First prints "clock wall|cpu": model:profile()'s clock (CALQ_PROFILE_CLOCK=cpu: the
+-- thread's CPU time).
 local calq = require "calq"
 
 local argv, specs = { ... }, {}
@@ -73,6 +75,7 @@ local function spearman(x, y)
   return (sxx > 0 and syy > 0) and sxy / math.sqrt(sxx * syy) or 0
 end
 
+local clock_said
 for _, spec in ipairs(specs) do
   local path, prec = spec:match("^(.-)@(%w+)$")
   path, prec = path or spec, prec or "fp32"
@@ -89,6 +92,10 @@ for _, spec in ipairs(specs) do
     feeds[v.name] = calq.tensor.new(vals):reshape(shape)
   end
   assert(m:time(feeds, o.warmup, 1))
+  if not clock_said then
+    print("clock " .. assert(m:profile_clock()))
+    clock_said = true
+  end
   -- per node (by position among the nodes that run), one mean per round
   local per = {}
   local order

@@ -1,6 +1,6 @@
 /* l_exec.c - running models from Lua: Model:plan(), :run{}, :time(),
- * :profile(), :reset_profile(), :set_threads(), :set_precision(), :memory(),
- * :set_observer();
+ * :profile(), :reset_profile(), :profile_clock(), :set_threads(),
+ * :set_precision(), :memory(), :set_observer();
  * calq.exec.ops(), calq.exec.conform_case(), calq.exec.conform_dirs().
  *
  *   local m = assert(calq.onnx.load("model.onnx"))
@@ -17,15 +17,11 @@
  * so a model loaded to be read or saved stays as its file has it. */
 #include "lcalq.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "exec/conform.h"
 #include "exec/exec.h"
 #include "ops/ops.h"
 #include "quant/quant.h"
@@ -44,10 +40,19 @@ typedef struct {
     int has_observer;
     int obs_error;
     int threads;   /* model:set_threads(), kept across a re-plan; 0: the process's */
+    int clock;     /* model:reset_profile(clock) + 1, kept across a re-plan; 0: none */
     cq_dtype *prec; /* model:set_precision()'s map (n_prec entries, malloc'd); NULL: f32.
                      * Indexed like the planned graph's nodes: a re-plan drops it */
     int n_prec;
 } ebox;
+
+/* A re-planned executor keeps the profile clock model:reset_profile(clock)
+ * chose (else cq_exec_new's, from CALQ_PROFILE_CLOCK). */
+static void keep_clock(ebox *b)
+{
+    if (b->e && b->clock)
+        cq_exec_set_profile_clock(b->e, (cq_exec_clock)(b->clock - 1));
+}
 
 static int exec_gc(lua_State *L)
 {
@@ -121,6 +126,7 @@ static ebox *get_exec(lua_State *L, int idx, cq_err *err)
             lua_pop(L, 2);
             return NULL;
         }
+        keep_clock(b);
         if (b->has_observer)
             cq_exec_set_observer(b->e, observer_cb, b);
         lua_pop(L, 2);
@@ -523,6 +529,7 @@ static int m_set_precision(lua_State *L)
     }
     cq_exec_free(b->e);
     b->e = e;
+    keep_clock(b);
     if (b->has_observer)
         cq_exec_set_observer(b->e, observer_cb, b);
     free(b->prec);
@@ -577,16 +584,39 @@ static void push_shape_list(lua_State *L, const cq_exec *e, const cq_graph *g, c
     }
 }
 
-/* model:reset_profile() -> true | nil, msg, code: zero the times and run
- * counts model:profile() reports (plans the model first). */
+/* model:reset_profile([clock]) -> true | nil, msg, code: zero the times and
+ * run counts model:profile() reports (plans the model first). clock "wall"
+ * or "cpu" chooses the clock of the times from now on, kept across re-plans:
+ * the wall clock, or the CPU time of the thread running the node (the
+ * time other processes held the CPU left out; the kernel threads' share
+ * too, with set_threads > 1); without it the clock stays (at first "cpu"
+ * when the environment variable CALQ_PROFILE_CLOCK is "cpu", else "wall"). */
 static int m_reset_profile(lua_State *L)
+{
+    static const char *const clocks[] = {"wall", "cpu", NULL};
+    int clock = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, clocks);
+    cq_err gerr;
+    ebox *b = get_exec(L, 1, &gerr);
+    if (!b)
+        return cq__lua_fail(L, &gerr);
+    if (clock >= 0) {
+        b->clock = clock + 1;
+        keep_clock(b);
+    }
+    cq_exec_reset_profile(b->e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:profile_clock() -> "wall" | "cpu" | nil, msg, code: the clock of
+ * model:profile()'s times (plans the model first). */
+static int m_profile_clock(lua_State *L)
 {
     cq_err gerr;
     ebox *b = get_exec(L, 1, &gerr);
     if (!b)
         return cq__lua_fail(L, &gerr);
-    cq_exec_reset_profile(b->e);
-    lua_pushboolean(L, 1);
+    lua_pushstring(L, cq_exec_profile_clock(b->e) == CQ_EXEC_CLOCK_CPU ? "cpu" : "wall");
     return 1;
 }
 
@@ -656,107 +686,6 @@ static int m_profile(lua_State *L)
     return 1;
 }
 
-/* calq.exec.conform_case(dir [, rtol, atol]) -> "pass"|"fail"|"skip", message, sets */
-static int l_conform_case(lua_State *L)
-{
-    const char *dir = luaL_checkstring(L, 1);
-    double rtol = luaL_optnumber(L, 2, 1e-4), atol = luaL_optnumber(L, 3, 1e-5);
-    cq_conform_result r;
-    cq_conform_case(dir, rtol, atol, &r);
-    lua_pushstring(L, cq_conform_verdict_name(r.verdict));
-    lua_pushstring(L, r.msg);
-    lua_pushinteger(L, r.sets);
-    return 3;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-typedef struct {
-    const char *dir;
-    char **names;
-    size_t n;
-} dir_list;
-
-/* Under lua_pcall: table, list -> fills the table with the dir/name paths. */
-static int push_dir_list(lua_State *L)
-{
-    const dir_list *a = lua_touserdata(L, 2);
-    lua_settop(L, 1);
-    for (size_t i = 0; i < a->n; i++) {
-        lua_pushfstring(L, "%s/%s", a->dir, a->names[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return 0;
-}
-
-/* calq.exec.conform_dirs(dir) -> sorted list of test folders: dir itself when
- * it holds a model.onnx, else its subfolders that do | nil, msg, code */
-static int l_conform_dirs(lua_State *L)
-{
-    const char *dir = luaL_checkstring(L, 1);
-    char path[4096];
-    struct stat st;
-    lua_newtable(L);
-    snprintf(path, sizeof path, "%s/model.onnx", dir);
-    if (stat(path, &st) == 0) {
-        lua_pushstring(L, dir);
-        lua_rawseti(L, -2, 1);
-        return 1;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        cq_err err;
-        cq_errf(&err, CQ_EIO, "%s: %s", dir, strerror(errno));
-        return cq__lua_fail(L, &err);
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int oom = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s/model.onnx", dir, de->d_name);
-        if (stat(path, &st) != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                oom = 1;
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            oom = 1;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (names)
-        qsort(names, n, sizeof *names, cmp_str);
-    /* names are C memory: the list is built under pcall, names freed before any raise */
-    dir_list a = {dir, names, n};
-    lua_pushcfunction(L, push_dir_list);
-    lua_pushvalue(L, -2);
-    lua_pushlightuserdata(L, &a);
-    int rc = lua_pcall(L, 2, 0, 0);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    if (oom) {
-        cq_err err;
-        cq_errf(&err, CQ_ENOMEM, "%s: out of memory listing the folder", dir);
-        return cq__lua_fail(L, &err);
-    }
-    return rc == LUA_OK ? 1 : lua_error(L);
-}
-
 /* calq.exec.ops() -> sorted list of the operator names calq runs */
 static int l_ops(lua_State *L)
 {
@@ -770,13 +699,14 @@ static int l_ops(lua_State *L)
 
 static const luaL_Reg methods[] = {
     {"plan", m_plan}, {"run", m_run}, {"time", m_time}, {"profile", m_profile},
-    {"reset_profile", m_reset_profile}, {"set_threads", m_set_threads}, {"memory", m_memory},
+    {"reset_profile", m_reset_profile}, {"profile_clock", m_profile_clock},
+    {"set_threads", m_set_threads}, {"memory", m_memory},
     {"set_precision", m_set_precision},
     {"set_observer", m_set_observer}, {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {
-    {"conform_case", l_conform_case}, {"conform_dirs", l_conform_dirs}, {"ops", l_ops},
+    {"conform_case", cq__lua_conform_case}, {"conform_dirs", cq__lua_conform_dirs}, {"ops", l_ops},
     {NULL, NULL},
 };
 

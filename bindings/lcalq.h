@@ -78,6 +78,9 @@ int cq__lua_model_planned(lua_State *L, int idx);
 struct cq_exec *cq__lua_model_exec(lua_State *L, int idx, cq_err *err);
 /* Adds the running methods to calq.Model: call after cq__lua_open_onnx. */
 int cq__lua_open_exec(lua_State *L);
+/* calq.exec.conform_case and conform_dirs (l_conform.c) */
+int cq__lua_conform_case(lua_State *L);
+int cq__lua_conform_dirs(lua_State *L);
 /* The inputs of g at arg (l_exec.c): a Tensor (one-input models) or
  * {name = Tensor}, into in[0..g->n_inputs) in the graph's input order, or
  * raise "bad argument". Borrowed references; in holds CQ_LUA_MAX_INPUTS. */

@@ -27,10 +27,13 @@ int cq_exec_value_shape(const cq_exec *e, int v, int64_t *shape)
     return e->last_nd[v];
 }
 
-static double now_ns(void)
+/* The per-node profile's clock (cq_exec_set_profile_clock): the wall clock,
+ * or the calling thread's CPU time, which leaves out the time other
+ * processes held the CPU (a loaded host), not their cache sharing. */
+static double now_ns(int cpu)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -283,6 +286,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     }
     for (int i = 0; i < g->n_outputs; i++)
         e->readers[g->outputs[i]]++;
+    const char *clk = getenv("CALQ_PROFILE_CLOCK");
+    e->clock_cpu = clk && !strcmp(clk, "cpu");
     const char *nchw = getenv("CALQ_NCHW");
     if (!o.nchw_only && !(nchw && !strcmp(nchw, "1")) && cq__exec_plan_layout(e, err))
         goto fail;
@@ -364,22 +369,6 @@ int cq_exec_node_output(const cq_exec *e, int i)
 int cq_exec_is_fused(const cq_exec *e, int node)
 {
     return node >= 0 && node < e->n_nodes && e->fused_into[node] >= 0;
-}
-
-int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs)
-{
-    int ok = i >= 0 && i < e->n_nodes;
-    *ns = ok ? e->time_ns[i] : 0;
-    *runs = ok ? e->runs[i] : 0;
-    return ok ? 0 : -1;
-}
-
-void cq_exec_reset_profile(cq_exec *e)
-{
-    for (int i = 0; i < e->n_nodes; i++) {
-        e->time_ns[i] = 0;
-        e->runs[i] = 0;
-    }
 }
 
 int cq_exec_node_planned(const cq_exec *e, int i)
@@ -624,7 +613,7 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         st = cq_errf(err, CQ_ESTATE, "node '%s': residual '%s' has no value", n->name,
                      g->values[rv].name);
     if (!st) {
-        double t0 = now_ns();
+        double t0 = now_ns(e->clock_cpu);
         cq__exec_node_env(e, i, &e->env);
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         e->env.pool = pn >= 0 ? &pool : NULL;
@@ -640,7 +629,7 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         e->env.plan = NULL;
         e->env.act.kind = CQ_ACT_NONE;
         e->env.x_blocked = e->env.y_blocked = e->env.res_blocked = 0;
-        e->time_ns[i] += now_ns() - t0;
+        e->time_ns[i] += now_ns(e->clock_cpu) - t0;
         e->runs[i]++;
     }
     for (int k = 0; k < n->n_outputs; k++)

@@ -165,6 +165,18 @@ int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs);
 int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes);
 /* Zero every node's time and run count. */
 void cq_exec_reset_profile(cq_exec *e);
+/* The clock node times are read on: the wall clock (CLOCK_MONOTONIC, the
+ * default), or the CPU time of the thread running the node
+ * (CLOCK_THREAD_CPUTIME_ID), which leaves out the time other processes held
+ * the CPU on a loaded host (not the cache and memory they share). The CPU
+ * clock sees the calling thread only: with kernel threads
+ * (cq_exec_set_threads > 1) the other threads' share of a node is not in
+ * it. cq_exec_new starts on the CPU clock when the environment variable
+ * CALQ_PROFILE_CLOCK is "cpu". Setting the clock resets the profile (times
+ * on two clocks do not add). */
+typedef enum { CQ_EXEC_CLOCK_WALL, CQ_EXEC_CLOCK_CPU } cq_exec_clock;
+void cq_exec_set_profile_clock(cq_exec *e, cq_exec_clock clock);
+cq_exec_clock cq_exec_profile_clock(const cq_exec *e);
 /* Whether node i holds a kernel plan (packed weights): CQ_OP_PLAN nodes get
  * one from cq_exec_new where their shapes are known statically, else from
  * their first run. */

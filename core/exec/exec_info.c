@@ -1,5 +1,5 @@
 /* exec_info.c - what a planned executor decided about each node, read by the
- * cost model (exec_info.h). The shape rule is exec_work.c's: the last run,
+ * cost model (exec_info.h), and its per-node profile (exec.h's node times). The shape rule is exec_work.c's: the last run,
  * else a constant, else the static shape, else infer for a fused
  * intermediate. */
 #include "exec/exec_info.h"
@@ -123,4 +123,32 @@ int cq_exec_node_chain_of(const cq_exec *e, int i, const int *fused, int n_fused
         }
     }
     return 0;
+}
+
+/* The per-node profile (exec.h): times, runs, the clock. */
+int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs)
+{
+    int ok = i >= 0 && i < e->n_nodes;
+    *ns = ok ? e->time_ns[i] : 0;
+    *runs = ok ? e->runs[i] : 0;
+    return ok ? 0 : -1;
+}
+
+void cq_exec_reset_profile(cq_exec *e)
+{
+    for (int i = 0; i < e->n_nodes; i++) {
+        e->time_ns[i] = 0;
+        e->runs[i] = 0;
+    }
+}
+
+void cq_exec_set_profile_clock(cq_exec *e, cq_exec_clock clock)
+{
+    e->clock_cpu = clock == CQ_EXEC_CLOCK_CPU;
+    cq_exec_reset_profile(e);
+}
+
+cq_exec_clock cq_exec_profile_clock(const cq_exec *e)
+{
+    return e->clock_cpu ? CQ_EXEC_CLOCK_CPU : CQ_EXEC_CLOCK_WALL;
 }

@@ -25,6 +25,7 @@ struct cq_exec {
     cq_act *act;              /* activation fused into the node, kind CQ_ACT_NONE */
     void **plan;              /* kernel plan (ops[i]->hooks->plan_free), or NULL */
     double *time_ns;          /* summed run time */
+    int clock_cpu;            /* time_ns on the thread's CPU clock (else the wall clock) */
     int64_t *runs;
     int *fused_into;          /* the node that absorbed it, or -1 */
     int *out_alias;           /* value the node writes instead of its own output, or -1 */

@@ -173,6 +173,35 @@ describe("calq.exec", function()
     end)
   end)
 
+  describe("Model:reset_profile(clock)", function()
+    it("times nodes on the thread's CPU clock with 'cpu', kept across a re-plan", function()
+      local m = assert(calq.onnx.load(fmnist))
+      local x = calq.tensor.full({1, 1, 28, 28}, 0.25)
+      assert.are.equal("wall", m:profile_clock())
+      assert.is_true(m:reset_profile("cpu"))
+      assert.are.equal("cpu", m:profile_clock())
+      local t0 = os.clock()
+      for _ = 1, 3 do assert(m:run(x)) end
+      local cpu_ms = (os.clock() - t0) * 1e3
+      local sum = 0
+      for _, p in ipairs(m:profile()) do
+        if not p.fused then
+          assert.are.equal(3, p.runs)
+          sum = sum + p.ms * p.runs
+        end
+      end
+      assert.is_true(sum > 0 and sum <= cpu_ms)
+      assert(m:set_precision("bf16"))
+      assert.are.equal("cpu", m:profile_clock())
+      assert.is_true(m:reset_profile())
+      assert.are.equal("cpu", m:profile_clock())
+      assert.is_true(m:reset_profile("wall"))
+      assert.are.equal("wall", m:profile_clock())
+      assert.has_error(function() m:reset_profile("gpu") end,
+        "bad argument #1 to 'reset_profile' (invalid option 'gpu')")
+    end)
+  end)
+
   describe("Model:plan()", function()
     -- Planning folds nodes into others (the CNN's BatchNorms, constants): a
     -- model loaded to be read or saved keeps its file's nodes until one of
