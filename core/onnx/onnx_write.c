@@ -137,7 +137,7 @@ static void put_graph(cq_pb_buf *b, uint32_t num, const cq_graph *g)
     for (int v = 0; v < g->n_values; v++) {
         const cq_value *val = &g->values[v];
         if (!val->is_input && !val->is_output && !val->is_initializer && !val->data &&
-            (has_type_info(val) || val->onnx_vi))
+            (has_type_info(val) || val->onnx_vi || val->doc_string))
             put_value_info(b, 13, val);
     }
     cq_pb_put_raw(b, g->onnx_extra, g->onnx_extra_len);
