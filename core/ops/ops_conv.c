@@ -315,8 +315,11 @@ static int conv_blocked_ok(const cq_graph *g, const cq_node *conv, int x_blocked
     if (!y->has_type || y->dtype != CQ_F32)
         return 0;
     p.x_blocked = x_blocked;
-    p.y_blocked = 1;
-    return cq_conv2d_blocked_native(&p);
+    /* fewer than 16 output channels (or a ragged block): y stays NCHW, and
+     * the question is whether x may be read blocked (U-Net's 16 > 2 head,
+     * which otherwise makes the conv before it write NCHW) */
+    p.y_blocked = p.c_out % 16 == 0;
+    return p.y_blocked || x_blocked ? cq_conv2d_blocked_native(&p) : 0;
 }
 
 /* CQ_OP_TAKES_POOL: a MaxPool reading the conv's output (or its fused

@@ -362,6 +362,23 @@ static void test_kern_conv2d_blocked(void **state)
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_layouts(row_params(cfg[i], cfg[i][9], 1), i, 0, (int)cfg[i][10], &r);
+    /* heads of fewer than 16 channels (U-Net's 16 > 2): NCHW16c in, NCHW
+     * out natively (1x1 in place on rows of 7s, else from a copy; 3x3) */
+    static const int64_t head[][10] = {
+        {16, 2, 14, 14, 1, 1, 1, 1, 1, 0}, {32, 3, 6, 10, 1, 1, 1, 1, 1, 0},
+        {16, 5, 9, 9, 3, 3, 1, 1, 1, 1},   {48, 15, 7, 21, 1, 1, 1, 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+        cq_conv2d_params p = row_params(head[i], head[i][9], 1 + (int64_t)(i % 2));
+        p.act = random_act(&r);
+        p.x_blocked = 1;
+        cq_isa was = cq_kern_isa();
+        cq_kern_set_isa(CQ_ISA_AVX512);
+        if (cq_kern_isa() == CQ_ISA_AVX512)
+            assert_true(cq_conv2d_blocked_native(&p));
+        cq_kern_set_isa(was);
+        check_conv(&p, &r, (int)(i % 2));
+    }
     /* depthwise: the channel-block kernel on planes of up to 14x14 outputs
      * and for kernels past 3x3 on rows under 64 (native: MobileNetV3's,
      * EfficientNet's and LRASPP's 5x5 and 5x5/2 at 28x28 and 40x40

@@ -81,7 +81,11 @@ int cq__convpm_applies(const cq_conv2d_params *p)
         if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
             return 0;
         double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
-        return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02;
+        /* and a head of fewer than 16 channels into NCHW: its lanes are
+         * mostly wasted either way, and reading NCHW16c keeps the conv
+         * before it writing NCHW16c (U-Net's 16 > 2 after a 16 > 16 3x3 at
+         * 224x224: bench/NOTES.md, fp32 U-Net fourth round) */
+        return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02 || (p->c_out < 16 && !p->y_blocked);
     }
     if (is_pointwise(p)) {
         /* pixel-major only where it wastes fewer lanes, e.g. 7x7 maps (49
@@ -766,11 +770,20 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     kn = kc0;
                     next = wp + ja * kc0;
                 }
-                int64_t ntile = rows * panels_row;
+                /* tile ti prefetches rows [kn ti / ntile, kn (ti + 1) / ntile)
+                 * of it, the bounds stepped without a division a tile: t1 =
+                 * kn (ti + 1) / ntile with e = kn (ti + 1) % ntile */
+                int64_t ntile = rows * panels_row, kq = kn / ntile, kr = kn % ntile;
+                int64_t t1 = 0, e = 0;
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
-                        int64_t ox0 = pr * MP, m = r * ow + ox0, ti = r * panels_row + pr;
-                        int64_t t0 = kn * ti / ntile, t1 = kn * (ti + 1) / ntile;
+                        int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1;
+                        t1 += kq;
+                        e += kr;
+                        if (e >= ntile) {
+                            t1++;
+                            e -= ntile;
+                        }
                         a.pf = next ? next + t0 * pw : NULL;
                         a.npf = next ? (t1 - t0) * pw / 16 : 0;
                         a.mr = ow - ox0 < MP ? ow - ox0 : MP;
