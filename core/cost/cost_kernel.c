@@ -47,6 +47,7 @@ static int is_int8(cq_dtype d)
  * [kh,] kw) and y (n, m, [oh,] ow). */
 typedef struct convshape {
     int64_t cin, cout, groups, kh, kw, oh, ow, pix, k, stride_w;
+    int64_t w, dil_h, dil_w, pads[4]; /* input width; pads top, left, bottom, right */
     int one_by_one; /* 1x1, stride 1, no pad: a plain GEMM over the pixels */
 } convshape;
 
@@ -67,9 +68,19 @@ static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, co
     s->ow = y->shape[y->ndim - 1];
     s->pix = y->shape[0] * s->oh * s->ow;
     s->k = s->cin / s->groups * s->kh * s->kw;
-    int64_t st[CQ_MAX_DIMS], pads[2 * CQ_MAX_DIMS];
+    s->w = x->shape[x->ndim - 1];
+    int64_t st[CQ_MAX_DIMS], pads[2 * CQ_MAX_DIMS], dil[CQ_MAX_DIMS];
     int ns = (int)cq_node_ints(n, "strides", st, CQ_MAX_DIMS);
     int np = (int)cq_node_ints(n, "pads", pads, 2 * CQ_MAX_DIMS);
+    int nd = (int)cq_node_ints(n, "dilations", dil, CQ_MAX_DIMS);
+    s->dil_h = nd >= 2 ? dil[nd - 2] : 1;
+    s->dil_w = nd >= 1 ? dil[nd - 1] : 1;
+    if (np == 4)
+        memcpy(s->pads, pads, sizeof s->pads); /* ONNX: begins (t, l), ends (b, r) */
+    else if (np == 2) {
+        s->pads[1] = pads[0]; /* 1-d: begin, end along w */
+        s->pads[3] = pads[1];
+    }
     int unit = 1;
     for (int d = 0; d < ns; d++)
         unit &= st[d] == 1;
@@ -78,6 +89,53 @@ static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, co
         unit &= pads[d] == 0;
     s->one_by_one = s->kh == 1 && s->kw == 1 && unit && !transpose;
     return 0;
+}
+
+/* fp32 depthwise: the path kern_conv.c's plan_make picks. With AVX-512, the
+ * 16-channel-block kernel (its own class, f32_dw_cb) on planes of up to 14x14
+ * outputs and, for kernels past 3x3 or dilated, on rows under 64 outputs;
+ * the plane kernel (f32_dw, the class the probe measured first) on rows of
+ * >= 14 outputs where it applies (no dilation, stride_w 1 or 2, up to 7x7);
+ * otherwise, and on narrower vectors, channel-last (vectors over channels,
+ * the input and output transposed in scratch) where output rows are short,
+ * else the NCHW row kernel (f32_dw). */
+static void dw_float(const convshape *s, const cq_exec_chain *c, const cq_hw *hw,
+                     cq__cost_kernel *k)
+{
+    int64_t eh = s->dil_h * (s->kh - 1) + 1, ew = s->dil_w * (s->kw - 1) + 1, taps = s->kh * s->kw;
+    int avx512 = hw->vector_bits >= 512;
+    int same = s->cout == s->cin; /* a channel multiplier of 1 */
+    int big = taps > 9 || s->dil_h > 1 || s->dil_w > 1;
+    int cb = avx512 && same && taps <= 49 && s->pads[0] < eh && s->pads[1] < ew &&
+             s->pads[2] < eh && s->pads[3] < ew && (s->oh * s->ow <= 196 || (big && s->ow < 64));
+    int plane = avx512 && s->kh <= 7 && s->kw <= 7 && s->dil_h == 1 && s->dil_w == 1 &&
+                (s->stride_w == 1 || s->stride_w == 2) && s->pads[1] < s->kw &&
+                s->pads[3] < s->kw && s->ow >= 14 && s->ow <= 2048;
+    k->kclass = "f32_dw";
+    if (cb) {
+        /* 16 channels a vector; output pixels four a row at 3x3, else eight
+         * of the flat plane at a time. Where the profile measured the class,
+         * its fit prices an element in (copied into the padded block) or
+         * out apart, call_ns.f32_dw_elem each; else f32_dw's rate */
+        k->kclass = "f32_dw_cb";
+        k->fallback = "f32_dw";
+        k->tile_eff = fill(s->cout, 16) * (big ? fill(s->oh * s->ow, 8) : fill(s->ow, 4));
+        if (measured(hw, "f32_dw_cb")) {
+            k->unit[0] = "f32_dw_elem";
+            k->units[0] = numel(&c->in[0][0]) + numel(&c->out[0][0]);
+        }
+    } else if (plane) {
+        k->tile_eff = fill(s->ow, 16); /* 16-lane vectors along each output row */
+    } else if (same && taps <= 256 && (s->ow < 32 || (s->ow < 64 && s->cin >= 128))) {
+        /* channel-last: vectors over channels, and the two transposes, each
+         * written then read back (their bytes at the level they fit) */
+        k->tile_eff = fill(s->cout, 16);
+        int64_t bytes = 4 * (numel(&c->in[0][0]) + numel(&c->out[0][0]));
+        k->reread_block = bytes;
+        k->reread_bytes = 2 * bytes;
+    } else {
+        k->tile_eff = fill(s->ow, 16);
+    }
 }
 
 /* fp32 and bf16 Conv / ConvTranspose (kern.h's paths). */
@@ -98,9 +156,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         bf16 = 0; /* calq's bf16 convolution takes groups 1 and no stem */
     k->precision = bf16 ? CQ_BF16 : CQ_F32;
     if (dw) {
-        /* 16-channel blocks on planes up to 14x14, else 16-lane rows */
-        k->kclass = "f32_dw";
-        k->tile_eff = s.oh * s.ow <= 196 ? fill(s.cout, 16) : fill(s.ow, 16);
+        dw_float(&s, c, hw, k);
     } else if (stem) {
         k->kclass = "f32_stem";
         k->fallback = "f32_conv";

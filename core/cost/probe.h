@@ -91,13 +91,14 @@ typedef struct cq_probe_kern {
                         * from NCHW where the input is not kept blocked),
                         * "bf16_elem" (bf16_conv: an element it rounds in or
                         * writes out), "s8_out" (s8_conv: an output it
-                        * requantizes) */
+                        * requantizes), "f32_dw_elem" (f32_dw_cb: an element
+                        * the depthwise block kernel copies in or stores) */
     double unit_s;     /* seconds a unit */
     const char *unit2; /* a second such unit, or NULL: "s8_row" (s8_conv: an
                         * input row the implicit GEMM gathers, kh a pixel) */
     double unit2_s;
 } cq_probe_kern;
-#define CQ_PROBE_MAX_KERN 16
+#define CQ_PROBE_MAX_KERN 24
 /* Run every reference shape; fills out (up to max), returns the count or -1
  * with err filled. budget_ms: about the time each kernel is timed. */
 int cq_probe_kernels(cq_probe_kern *out, int max, double budget_ms, cq_err *err);

@@ -30,4 +30,27 @@ double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err);
 void cq__probe_fill_f32(float *p, size_t n, float scale);
 void cq__probe_fill_8(void *p, size_t n);
 
+/* A reference convolution: c_in > c_out, k x k, stride, at hw x hw, groups
+ * (pads k / 2, times the dilation). */
+typedef struct conv_ref {
+    int64_t c_in, c_out, k, hw, groups, stride;
+} conv_ref;
+
+#define CONV_BF16 1 /* in bf16 */
+#define CONV_NCHW 2 /* in NCHW even where NCHW16c is native */
+#define CONV_DIL2 4 /* dilation 2 */
+
+/* probe_kern.c: seconds of one fp32 (CONV_BF16: bf16) conv as the executor
+ * runs it (-1 on failure), its MACs in *macs; least squares t ~ x c over n
+ * shapes and k <= 3 unknowns (0 when c[0] > 0 and the rest >= 0, else -1). */
+double cq__probe_time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err);
+int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c);
+
+/* probe_misc.c: the fp32 depthwise 16-channel-block kernel (f32_dw_cb) as
+ * cost_kernel.c costs it, a MAC part and a cost an element in or out, fitted
+ * over DWCB_SHAPES; returns the MAC part's seconds (tile-adjusted MACs in
+ * *macs) and *elem_s (0 where the fit fails: the whole time), -1 on failure. */
+#define DWCB_SHAPES "dw 3x3 256 at 14x14, 96 at 10x10, 5x5 160 at 24x24, 5x5/2 96 at 48x48, 3x3 dil 2 128 at 32x32"
+double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err);
+
 #endif

@@ -76,19 +76,11 @@ static cq_status conv_run(void *c, cq_err *err)
     return cq_conv2d_run(k->pl, k->x, k->xn, k->y, k->yn, k->scratch, k->sn, err);
 }
 
-/* A reference convolution: c_in > c_out, k x k, stride, at hw x hw, groups. */
-typedef struct conv_ref {
-    int64_t c_in, c_out, k, hw, groups, stride;
-} conv_ref;
-
-#define CONV_BF16 1 /* in bf16 */
-#define CONV_NCHW 2 /* in NCHW even where NCHW16c is native */
-
 /* seconds of one fp32 (CONV_BF16: bf16) conv as the executor runs it: Relu
  * fused, and NCHW16c in and out where cq_conv2d reads and writes it natively
  * (the executor keeps values between such convolutions blocked,
  * exec_plan.c), else (or with CONV_NCHW) NCHW; macs out */
-static double time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err)
+double cq__probe_time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err)
 {
     cq_conv2d_params p = cq_conv2d_params_default();
     p.n = 1;
@@ -98,7 +90,8 @@ static double time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *
     p.kh = p.kw = r.k;
     p.groups = r.groups;
     p.stride_h = p.stride_w = r.stride;
-    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = r.k / 2;
+    p.dil_h = p.dil_w = (flags & CONV_DIL2) ? 2 : 1;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = p.dil_w * (r.k / 2);
     p.act.kind = CQ_ACT_RELU;
     p.bf16 = (flags & CONV_BF16) != 0;
     p.x_blocked = p.y_blocked = 1;
@@ -147,7 +140,7 @@ static double time_convs(const conv_ref *r, int n, int flags, double ms, double 
     double t = 0, m;
     *macs = 0;
     for (int i = 0; i < n; i++) {
-        double ti = time_conv(r[i], flags, ms, &m, err);
+        double ti = cq__probe_time_conv(r[i], flags, ms, &m, err);
         if (ti < 0)
             return -1;
         t += ti;
@@ -175,12 +168,12 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
     static const int64_t hw[3] = {28, 14, 7};
     const int64_t c = 128, g = 16, k = 3;
     double t[3], u[3], r[3], m;
-    double t0 = time_conv((conv_ref){c, c, 1, 1, g, 1}, 0, ms / 4, &m, err);
+    double t0 = cq__probe_time_conv((conv_ref){c, c, 1, 1, g, 1}, 0, ms / 4, &m, err);
     if (t0 < 0)
         return -1;
     double cg = t0 / (double)g;
     for (int i = 0; i < 3; i++) {
-        if ((t[i] = time_conv((conv_ref){c, c, k, hw[i], g, 1}, 0, ms, &m, err)) < 0)
+        if ((t[i] = cq__probe_time_conv((conv_ref){c, c, k, hw[i], g, 1}, 0, ms, &m, err)) < 0)
             return -1;
         double p = (double)(hw[i] * hw[i]), tiles = ceil(p / 48) * 48;
         u[i] = m / (p / tiles); /* fill(c / g = 8, 8) is 1 */
@@ -199,7 +192,7 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
     double a = det != 0 ? (sut * srr - srt * sur) / det : 0;
     double b = det != 0 ? (suu * srt - sur * sut) / det : 0;
     *macs = u[0] + u[1] + u[2];
-    double t2 = time_conv((conv_ref){c, c, k, 28, g, 2}, 0, ms, &m, err);
+    double t2 = cq__probe_time_conv((conv_ref){c, c, k, 28, g, 2}, 0, ms, &m, err);
     if (t2 < 0)
         return -1;
     *s2_macs = m / (196.0 / 240.0); /* 14x14 outputs: fill(196, 48) */
@@ -227,7 +220,7 @@ static double pfill(int64_t n, int64_t t)
 /* Least squares t ~ x c over n shapes and k <= 3 unknowns (normal
  * equations, Gaussian elimination); 0 when c is positive (c[0]) and
  * non-negative (the rest), else -1. */
-static int lsq(int n, int k, const double x[][3], const double *t, double *c)
+int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c)
 {
     double a[3][4] = {{0}};
     for (int i = 0; i < k; i++) {
@@ -286,7 +279,7 @@ static double time_bconv_fit(double ms, int amx, double *macs, double *elem_s, c
     double x[NFIT][3], t[NFIT], c[2], sum_u = 0, sum_t = 0, m;
     for (int i = 0; i < NFIT; i++) {
         conv_ref r = fit_ref[i];
-        if ((t[i] = time_conv(r, CONV_BF16, ms, &m, err)) < 0)
+        if ((t[i] = cq__probe_time_conv(r, CONV_BF16, ms, &m, err)) < 0)
             return -1;
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
         double f = amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
@@ -298,7 +291,7 @@ static double time_bconv_fit(double ms, int amx, double *macs, double *elem_s, c
         sum_t += t[i];
     }
     *macs = sum_u;
-    if (lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
+    if (cq__probe_lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
         *elem_s = 0;
         return sum_t;
     }
@@ -481,7 +474,7 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
     }
     *amx = all;
     *macs = sum_u;
-    if (lsq(NFIT, 3, (const double(*)[3])x, t, c)) {
+    if (cq__probe_lsq(NFIT, 3, (const double(*)[3])x, t, c)) {
         *out_s = *row_s = 0;
         return sum_t;
     }
@@ -631,7 +624,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     if ((t1 = time_convs(conv, 2, 0, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_conv", "3x3 64>64 + 1x1 256>64 at 56x56, Relu, NCHW16c", m1, t1, "f32");
-    CALL(time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
+    CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
     double row_s = 0, grp_s = 0;
     if ((t1 = time_grp(ms, &m1, &row_s, &grp_s, &m2, &t2, err)) < 0)
         return -1;
@@ -643,11 +636,17 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     if ((t1 = time_convs(stem, 2, 0, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_stem", "3x3/2 3>32 + 7x7/2 3>64 at 224, Relu", m1, t1, "f32");
-    CALL(time_conv((conv_ref){3, 16, 3, 1, 1, 1}, 0, cms, &cm, err));
+    CALL(cq__probe_time_conv((conv_ref){3, 16, 3, 1, 1, 1}, 0, cms, &cm, err));
     if ((t1 = time_convs(&dw, 1, 0, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_dw", "dw 3x3 144 56x56, Relu, NCHW16c", m1, t1, "f32");
-    CALL(time_conv((conv_ref){16, 16, 3, 1, 16, 1}, 0, cms, &cm, err));
+    CALL(cq__probe_time_conv((conv_ref){16, 16, 3, 1, 16, 1}, 0, cms, &cm, err));
+    double dw_elem_s = 0;
+    if ((t1 = cq__probe_dwcb_fit(ms, &m1, &dw_elem_s, err)) < 0)
+        return -1;
+    ADD("f32_dw_cb", DWCB_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, "f32");
+    out[n - 1].unit = dw_elem_s > 0 ? "f32_dw_elem" : NULL;
+    out[n - 1].unit_s = dw_elem_s;
     if ((t1 = time_gemm(256, 512, 512, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_gemm", "256x512x512", m1, t1, "f32");
@@ -663,7 +662,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     if ((t1 = time_bconv_fit(ms, amx, &m1, &elem_s, err)) < 0)
         return -1;
     ADD("bf16_conv", FIT_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
-    CALL(time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));
+    CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));
     /* the ResNet pair with NCHW in and out against NCHW16c (where the
      * executor does not keep the blocked layout: channels no multiple of
      * 16, a neighbour without it): the kernel converts its input, a cost an

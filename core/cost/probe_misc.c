@@ -1,6 +1,7 @@
 /* probe_misc.c - the probe's conversion throughputs (calq's quantize,
- * dequantize, requantize-table and bf16 loops) and the executor's fixed
- * cost a node; the kernels' timing helpers are probe_kern.c's. */
+ * dequantize, requantize-table and bf16 loops), the executor's fixed cost a
+ * node and the fp32 depthwise block kernel's fit; the kernels' timing
+ * helpers are probe_kern.c's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,43 @@ out:
     cq_exec_free(e);
     cq_graph_free(g);
     return ns;
+}
+
+/* ---- fp32 depthwise, the 16-channel-block kernel ---- */
+
+static double fill(int64_t n, int64_t t)
+{
+    return n <= 0 || t <= 1 ? 1.0 : (double)n / (double)(((n + t - 1) / t) * t);
+}
+
+/* Generic shapes, none a model's own layer, each on the block kernel (kern_conv.c's
+ * dwcb_chosen): small 3x3 planes, 5x5 on rows under 64, strided and dilated.
+ * Its time is a MAC part and a part an element (the input copied into the
+ * padded block, the output stored): the 3x3s pay more a MAC than the 5x5s. */
+double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err)
+{
+    static const conv_ref r[5] = {{256, 256, 3, 14, 256, 1}, {96, 96, 3, 10, 96, 1},
+                                  {160, 160, 5, 24, 160, 1}, {96, 96, 5, 48, 96, 2},
+                                  {128, 128, 3, 32, 128, 1}};
+    static const int flags[5] = {0, 0, 0, 0, CONV_DIL2};
+    double x[5][3], t[5], c[2], sum_u = 0, sum_t = 0, m;
+    for (int i = 0; i < 5; i++) {
+        if ((t[i] = cq__probe_time_conv(r[i], flags[i], ms, &m, err)) < 0)
+            return -1;
+        int64_t o = (r[i].hw + r[i].stride - 1) / r[i].stride, k = r[i].k;
+        /* cost_kernel.c's fill: 16 channels; 4 pixels a row (3x3), else 8 of the plane */
+        double f = fill(r[i].c_out, 16) *
+                   (k * k > 9 || flags[i] ? fill(o * o, 8) : fill(o, 4));
+        x[i][0] = m / f;
+        x[i][1] = (double)(r[i].c_in * r[i].hw * r[i].hw + r[i].c_out * o * o);
+        sum_u += x[i][0];
+        sum_t += t[i];
+    }
+    *macs = sum_u;
+    if (cq__probe_lsq(5, 2, (const double(*)[3])x, t, c)) {
+        *elem_s = 0;
+        return sum_t;
+    }
+    *elem_s = c[1];
+    return c[0] * sum_u;
 }

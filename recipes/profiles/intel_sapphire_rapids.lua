@@ -44,6 +44,7 @@ return {
     f32_grp_s2 = 0.20, -- grouped 3x3/2 128 g16 at 28x28: GEMMs and the strided im2col's element copies
     f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224
     f32_dw = 0.25,    -- depthwise 3x3 144 at 56x56, NCHW16c
+    f32_dw_cb = 0.55, -- depthwise 16-channel-block kernel, the MAC part of the probe's fit over five shapes (call_ns.f32_dw_elem the rest)
     f32_gemm = 0.72,  -- 256x512x512
     bf16_conv = 0.65, -- AMX-BF16 conv, the MAC part of the probe's fit over five shapes (call_ns.bf16_elem the rest), over the AMX-BF16 peak: 0.63-0.67 over probes
     bf16_gemm = 0.35, -- AMX-BF16 GEMM over the AMX-BF16 peak
@@ -69,6 +70,7 @@ return {
     s8_gemm = 266,
     im2col_row = 5.2, -- one row copy of the grouped path's im2col (the fit of f32_grp's three maps; 4.9-5.5 over probes)
     bf16_nchw = 0.44, -- an input element a bf16 conv converts from NCHW (the ResNet pair in NCHW against NCHW16c)
+    f32_dw_elem = 0.09, -- an element the depthwise block kernel copies in or stores (the fit's)
     bf16_elem = 0.13, -- an element a bf16 conv rounds in (c_in padded to 32) or writes out (the fit's; 0.11-0.14 over probes)
     s8_out = 0.19,    -- an output an int8 GEMM-path conv requantizes and stores (the fit's; 0.17-0.21)
     s8_row = 6.0,     -- an input row (kh a pixel) the int8 implicit GEMM gathers (the fit's; 5.5-6.7)

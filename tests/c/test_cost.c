@@ -6,6 +6,7 @@
 #include "quant_testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cost/cost.h"
@@ -168,6 +169,83 @@ static void test_gemv(void **state)
     cq_cost_free(&r);
     cq_exec_free(e);
     cq_graph_free(g);
+}
+
+/* fp32 depthwise: the path kern_conv.c picks (checked against the plan where
+ * this host has AVX-512), its class and tile fill. The 16-channel-block
+ * kernel (f32_dw_cb) on planes up to 14x14 and, past 3x3 or dilated, on rows
+ * under 64; the plane kernel (f32_dw) on rows of >= 14 without dilation;
+ * else channel-last where rows are short (narrower vectors here), else the
+ * row kernel. With the class measured, call_ns.f32_dw_elem an element in or
+ * out. */
+static void dw_case(int vbits, int64_t c, int64_t hw_, int64_t k, int64_t dil, int64_t stride,
+                    const char *kclass, double tile, int block)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, c, hw_, hw_};
+    int64_t pad = dil * (k / 2), o = (hw_ + stride - 1) / stride;
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){c, 1, k, k}));
+    int n = node(g, "Conv", "dw", 2, (const char *[]){"x", "w"}, "y");
+    cq_node_set_int(g, n, "group", c, &err);
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){pad, pad, pad, pad}, &err);
+    cq_node_set_ints(g, n, "dilations", 2, (int64_t[]){dil, dil}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){stride, stride}, &err);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    hw.vector_bits = vbits;
+    cq_cost r, ru;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_string_equal(r.rows[0].kclass, kclass);
+    assert_true(fabs(r.rows[0].tile_eff - tile) < 1e-12);
+    hw.n_eff = 1;
+    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "f32_dw_cb");
+    hw.eff[0].value = 1.0;
+    hw.n_call = 1;
+    snprintf(hw.call[0].name, sizeof hw.call[0].name, "f32_dw_elem");
+    hw.call[0].value = 2.0;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &ru, &err), CQ_OK);
+    double units = 2.0 * (double)(c * hw_ * hw_ + c * o * o);
+    double d = ru.rows[0].compute_ns - r.rows[0].compute_ns;
+    assert_true(strcmp(kclass, "f32_dw_cb") ? fabs(d) < 1e-6 : fabs(d - units) < 1e-6);
+    if (vbits == 512 && cq_kern_isa() == CQ_ISA_AVX512) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1;
+        p.c_in = p.c_out = p.groups = c;
+        p.h = p.w = hw_;
+        p.kh = p.kw = k;
+        p.dil_h = p.dil_w = dil;
+        p.stride_h = p.stride_w = stride;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+        float *w = calloc((size_t)(c * k * k), sizeof *w);
+        cq_conv2d_plan *pl = cq_conv2d_plan_new(&p, w, (size_t)(c * k * k), NULL, 0, &err);
+        assert_non_null(pl);
+        assert_int_equal(cq_conv2d_algo(pl), block ? CQ_CONV_DEPTHWISE_NHWC : CQ_CONV_DEPTHWISE);
+        cq_conv2d_plan_free(pl);
+        free(w);
+    }
+    cq_cost_free(&r);
+    cq_cost_free(&ru);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_dw_paths(void **state)
+{
+    (void)state;
+    dw_case(512, 32, 14, 3, 1, 1, "f32_dw_cb", 14.0 / 16.0, 1); /* a 14x14 plane */
+    dw_case(512, 24, 7, 3, 1, 1, "f32_dw_cb", 24.0 / 32.0 * 7.0 / 8.0, 1);
+    dw_case(512, 32, 56, 3, 1, 1, "f32_dw", 56.0 / 64.0, 0); /* the plane kernel */
+    dw_case(512, 32, 40, 5, 1, 1, "f32_dw_cb", 1.0, 1);      /* 5x5, rows under 64 */
+    dw_case(512, 32, 56, 5, 1, 2, "f32_dw_cb", 784.0 / 784.0, 1);
+    dw_case(512, 32, 20, 5, 2, 1, "f32_dw_cb", 1.0, 1);      /* dilated */
+    dw_case(512, 32, 80, 5, 1, 1, "f32_dw", 80.0 / 80.0, 0);  /* 5x5 on rows of 80 */
+    dw_case(512, 32, 64, 3, 2, 1, "f32_dw", 1.0, 0);         /* dilated, rows of 64: row kernel */
+    dw_case(256, 32, 20, 3, 1, 1, "f32_dw", 1.0, 0);         /* channel-last */
+    dw_case(256, 32, 40, 3, 1, 1, "f32_dw", 40.0 / 48.0, 0); /* the row kernel */
 }
 
 /* An int8 graph: a 3x3 conv (the GEMM path), a 1x1 of 16 channels (the grp
@@ -474,7 +552,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
