@@ -363,10 +363,13 @@ static void test_kern_conv2d_blocked(void **state)
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_layouts(row_params(cfg[i], cfg[i][9], 1), i, 0, (int)cfg[i][10], &r);
     /* heads of fewer than 16 channels (U-Net's 16 > 2): NCHW16c in, NCHW
-     * out natively (1x1 in place on rows of 7s, else from a copy; 3x3) */
+     * out natively (1x1: 8 pixels at a time, a ragged last 8; 3x3: the
+     * direct path) */
     static const int64_t head[][10] = {
         {16, 2, 14, 14, 1, 1, 1, 1, 1, 0}, {32, 3, 6, 10, 1, 1, 1, 1, 1, 0},
         {16, 5, 9, 9, 3, 3, 1, 1, 1, 1},   {48, 15, 7, 21, 1, 1, 1, 1, 1, 0},
+        {16, 1, 5, 5, 1, 1, 1, 1, 1, 0},   {32, 4, 3, 3, 1, 1, 1, 1, 1, 0},
+        {64, 7, 16, 16, 1, 1, 1, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
         cq_conv2d_params p = row_params(head[i], head[i][9], 1 + (int64_t)(i % 2));
