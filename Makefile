@@ -85,7 +85,7 @@ PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
 export LUA_PATH  := $(CURDIR)/scripts/?.lua;$(CURDIR)/scripts/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/lua/?.so;;
 
-.PHONY: fuzz fuzz-build all test ctest luatest demo asan asan-lua bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan tsan tsan-run
+.PHONY: asan-build fuzz fuzz-build all test ctest luatest demo asan asan-lua bench bench-build bootstrap install install-lua install-lib deb examples clean lint refs test-slow ctest-asan luatest-asan tsan tsan-run
 .DELETE_ON_ERROR:
 
 all: $(LIB_A) $(LIB_SO) $(LUA_MOD) $(CALQ)
@@ -213,7 +213,7 @@ luatest: all
 	@busted --lua=lua5.4 tests/lua
 
 test: bootstrap
-	@$(MAKE) --no-print-directory all bench-build examples
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) all bench-build examples
 	@$(MAKE) --no-print-directory refs
 	@$(MAKE) --no-print-directory ctest
 	@$(MAKE) --no-print-directory luatest
@@ -223,11 +223,18 @@ test: bootstrap
 ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" ASAN=1
 asan: bootstrap
+	@$(ASAN_MAKE) -j$(BUILD_JOBS) asan-build
 	@$(ASAN_MAKE) ctest-asan
 	@$(ASAN_MAKE) luatest-asan
 
 asan-lua: bootstrap
+	@$(ASAN_MAKE) -j$(BUILD_JOBS) asan-build
 	@$(ASAN_MAKE) luatest-asan
+
+# make test and make asan build in parallel (the -O1 sanitized build is most of make asan's
+# time when serial); the tests then run one at a time as before
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+asan-build: all $(TEST_BIN)
 
 ctest-asan: $(TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 tools/run-ctests.sh $(TEST_BIN)
