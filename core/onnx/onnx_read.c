@@ -113,11 +113,15 @@ static cq_status read_dim(cq_pb *m, vtype *t)
     char *param = NULL;
     cq_status st = CQ_OK;
     while (st == CQ_OK && (more = cq_pb_next(m, &f)) > 0) {
-        if (f.num == 1)
+        /* dim_value and dim_param are a oneof: the last one read wins */
+        if (f.num == 1) {
             st = cq_pb_int64(m, &f, &v);
-        else if (f.num == 2)
+            free(param);
+            param = NULL;
+        } else if (f.num == 2) {
             st = cq_pb_set_string(m, &f, &param);
-        else
+            v = -1;
+        } else
             t->opaque = 1; /* denotation and the like */
     }
     if (st == CQ_OK && more < 0)
