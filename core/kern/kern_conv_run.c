@@ -40,7 +40,10 @@ static void conv_part(void *ctx, int i, int n, int tid)
             cq__stem_run(p, oh, ow, j->x, pl->wst, pl->bpm, j->y, sc, i, n);
         break;
     case OWN_CONVPM:
-        cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, j->res, sc, i, n);
+        if (cq__convpm_is_head(p))
+            cq__convpm_head_run(p, P, j->x, pl->wpm, pl->bpm, j->y, i, n);
+        else
+            cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, j->res, sc, i, n);
         break;
     case OWN_CONVPMB:
         cq__convpmb_run(p, oh, ow, j->x, pl->wpb, pl->bpm, j->y, j->res, sc, i, n);
