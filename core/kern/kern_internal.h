@@ -83,8 +83,8 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, const float *res,
                     void *scratch, int part, int nparts);
-/* 1x1 stride 1 unpadded, NCHW16c x, NCHW y, c_out < 16: cq__convpm_run
- * runs it as cq__convpm_head_run (P = oh ow pixels, 8-pixel units shared). */
+/* 1x1 stride 1 unpadded, NCHW16c x, NCHW y, c_out < 16: the OWN_CONVPM path
+ * runs it with cq__convpm_head_run (P = oh ow pixels, 8-pixel units shared). */
 int cq__convpm_is_head(const cq_conv2d_params *p);
 void cq__convpm_head_run(const cq_conv2d_params *p, int64_t P, const float *x, const float *wp,
                          const float *bias, float *y, int part, int nparts);

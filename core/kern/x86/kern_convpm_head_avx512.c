@@ -1,7 +1,8 @@
 /* kern_convpm_head_avx512.c - the pixel-major GEMM's 1x1 heads of fewer
  * than 16 output channels on NCHW16c input, NCHW output (U-Net's 16 > 2):
- * cq__convpm_run hands them here. W^T as cq__convpm_pack_w packs it for
- * them (one 16-wide panel: w[o][k] at wp[16 k + o]). */
+ * kern_conv_run.c runs them here instead of cq__convpm_run. W^T as
+ * cq__convpm_pack_w packs it for them (one 16-wide panel: w[o][k] at
+ * wp[16 k + o]). */
 #include <immintrin.h>
 #include <stdint.h>
 
