@@ -16,6 +16,8 @@ local fmnist = lfs.currentdir() .. "/models/fashion_mnist/fmnist_cnn.onnx"
 local fmnist_train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 local cache = os.getenv("CALQ_CACHE") or "./.cache"
 local dlib_xml = cache .. "/dlib/examples/faces/training.xml"
+-- the same file by an absolute path, for children started in another folder
+local dlib_xml_abs = (dlib_xml:sub(1, 1) == "/" and "" or lfs.currentdir() .. "/") .. dlib_xml
 local calq_abs = lfs.currentdir() .. "/" .. h.calq_bin
 
 -- The file's bytes, or nil when there is none.
@@ -69,7 +71,7 @@ local function commands()
       cmd = ("quantize %s --calib x.npy --output q.onnx --run-dir run"):format(fmnist) },
     { name = "sample", exact = { "list.txt", "list.txt.sample.json" },
       cmd = ("sample --annotations %s --format dlib --size 2 --output list.txt"):format(
-        lfs.currentdir() .. "/" .. dlib_xml) },
+        dlib_xml_abs) },
     { name = "merge", exact = { "m.calq" }, cmd = "merge a.calq b.calq --output m.calq" },
   }
 end
