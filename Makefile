@@ -262,7 +262,7 @@ luatest-asan: all
 # host threads, each with its own lua_State and model, one at 1 kernel thread and one
 # at 2, then both at 2). tools/tsan.supp: OpenBLAS, which is not instrumented.
 TSAN_TESTS := test_kern test_kern_dw test_kern_bconv test_kern_bgemm test_kern_elt test_kern_gemv \
-	test_kern_ops test_kern_qconv test_kern_qgemm test_exec test_ops_resize test_par
+	test_kern_ops test_kern_qconv test_kern_qgemm test_exec test_exec_blocked test_ops_resize test_par
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tools/tsan.supp"
 tsan: bootstrap
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" tsan-run
