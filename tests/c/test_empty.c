@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "child_testutil.h"
+
 #include "exec/exec.h"
 #include "ops/ops.h"
 
@@ -387,13 +389,6 @@ static void run_case(const ecase *c, int declared, result *r)
     cq_graph_free(g);
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* run_case in a child that the alarm ends: a hang is SIGALRM. */
 static int run_forked(const ecase *c, int declared, result *r)
 {
@@ -406,20 +401,14 @@ static int run_forked(const ecase *c, int declared, result *r)
         close(fd[0]);
         alarm(MAX_S * 4);
         result res;
-        double t0 = cpu_now();
+        double t0 = tu_cpu_s();
         run_case(c, declared, &res);
-        res.cpu_s = cpu_now() - t0;
+        res.cpu_s = tu_cpu_s() - t0;
         ssize_t w = write(fd[1], &res, sizeof res);
         _exit(w == (ssize_t)sizeof res ? 0 : 1);
     }
     close(fd[1]);
-    size_t got = 0;
-    while (got < sizeof *r) {
-        ssize_t k = read(fd[0], (char *)r + got, sizeof *r - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
+    size_t got = tu_read_full(fd[0], r, sizeof *r);
     close(fd[0]);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);

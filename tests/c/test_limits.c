@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "child_testutil.h"
+
 #include "exec/exec.h"
 #include "onnx/onnx.h"
 #include "onnx/pb.h"
@@ -188,13 +190,7 @@ static void measure(case_fn fn, const void *ud, outcome *o)
     }
     close(fd[1]);
     memset(o, 0, sizeof *o);
-    size_t got = 0;
-    while (got < sizeof *o) {
-        ssize_t k = read(fd[0], (char *)o + got, sizeof *o - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
+    size_t got = tu_read_full(fd[0], o, sizeof *o);
     close(fd[0]);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "child_testutil.h"
+
 #include "calib/calibrate.h"
 #include "exec/exec.h"
 #include "kern/kern.h"
@@ -39,13 +41,6 @@
 #define SLOW 1
 #define TOP 100000
 #endif
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* The maps' side: 7x7 for 32 channels, where the 1x1 pixel-major kernel
  * holds NCHW16c (its 7-pixel tiles fill a row), 4x4 otherwise. */
@@ -218,9 +213,9 @@ static void measure(const job *j, outcome *o)
         memset(&r, 0, sizeof r);
         cq_err err;
         memset(&err, 0, sizeof err);
-        double t0 = cpu_s();
+        double t0 = tu_cpu_s();
         r.code = chain_job(j, &err);
-        r.cpu_s = cpu_s() - t0;
+        r.cpu_s = tu_cpu_s() - t0;
         if (r.code)
             memcpy(r.msg, err.msg, sizeof r.msg);
         ssize_t w = write(fd[1], &r, sizeof r);
@@ -228,13 +223,7 @@ static void measure(const job *j, outcome *o)
     }
     close(fd[1]);
     memset(o, 0, sizeof *o);
-    size_t got = 0;
-    while (got < sizeof *o) {
-        ssize_t k = read(fd[0], (char *)o + got, sizeof *o - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
+    size_t got = tu_read_full(fd[0], o, sizeof *o);
     close(fd[0]);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
