@@ -323,15 +323,19 @@ static void test_kern_qconv_groups(void **state)
     }
 }
 
-/* Sums at the ends of their range and codes that saturate both ways. */
+/* Sums at the ends of their range and codes that saturate both ways; from
+ * v 24 depthwise 3x3/1 with 32 channels on rows of 21, two images (the
+ * halves passes, kern_qconv_dw3_avx512.c, with rows kept from pass to pass). */
 static void test_kern_qconv_extremes(void **state)
 {
     (void)state;
     kt_rng r = {0x13198a2e03707344ull};
     static const int64_t gs[] = {1, 0, 3}; /* 0: depthwise, 3: grouped */
-    for (int v = 0; v < 24; v++) {
-        int64_t g = gs[v % 3], ci = v % 4 < 2 ? 33 : 144;
-        cq_qconv2d_params p = shape(1, ci, 7, 6, ci, 3, 1 + v / 12, 1, g == 0 ? ci : g);
+    for (int v = 0; v < 32; v++) {
+        int dw32 = v >= 24;
+        int64_t g = dw32 ? 0 : gs[v % 3], ci = dw32 ? 32 : v % 4 < 2 ? 33 : 144;
+        cq_qconv2d_params p = shape(1 + dw32, ci, 7, dw32 ? 21 : 6, ci, 3, dw32 ? 1 : 1 + v / 12,
+                                    1, g == 0 ? ci : g);
         p.x_dt = v / 4 % 2 ? CQ_S8 : CQ_U8;
         p.y_dt = v / 2 % 2 ? CQ_S8 : CQ_U8;
         int xlo = p.x_dt == CQ_S8 ? -128 : 0, ylo = p.y_dt == CQ_S8 ? -128 : 0;

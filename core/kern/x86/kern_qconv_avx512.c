@@ -137,7 +137,9 @@ static int dw3(const cq_qconv2d_plan *pl)
 }
 
 /* The row buffer (nq quads of padded columns of 256 bytes), then for dw3 a
- * row of zero points (w * c) and a sink row (ow * c). */
+ * row of zero points (w * c), a sink row (ow * c) and the rows of
+ * cq__qconv_dw3_avx512_rows's tq (the tail's, or 32 channels' byte
+ * interleaves). */
 static size_t buf_bytes(const cq_qconv2d_plan *pl)
 {
     const cq_conv2d_params *c = &pl->p.c;
@@ -150,7 +152,8 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
     size_t b = buf_bytes(pl);
     if (dw3(pl))
         b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64 +
-                      (pl->tail ? 5 * ((c->w * 16 + 48 + 63) / 64 * 64) : 0));
+                      (pl->tail ? 5 * ((c->w * 16 + 48 + 63) / 64 * 64) : 0) +
+                      (pl->pix == 2 ? ((pl->ow + 1) / 2 + 3) * 128 : 0));
     return b;
 }
 

@@ -22,6 +22,13 @@
  * pixel pairs would straddle cache lines (64-byte aligned rows and pad 1, as
  * the executor's tensors), a vector holds output pixels g and g + ow2 (ow2 =
  * ow / 2 rounded up) instead: two 32-byte loads a row, no valignd (build_h).
+ * Those passes keep the byte interleaves of their rows 2 and 3 (the first
+ * of the two unpack steps, 128 bytes an entry) in a row of scratch, and the
+ * next pass, two rows on, whose rows 0 and 1 they are, loads them in place
+ * of its rows 0 and 1: per 128 outputs 2 inserts and 2 byte unpacks fewer
+ * (the rest of the row's entries: 2 stores and 2 loads). Inside the row
+ * (both pixels of the next entry there, the upper outputs too) the groups
+ * run without bounds or masks.
  *
  * A tail of 16 or fewer channels after the chunks (pl->tail: 144 = 2 x 64 +
  * 16) runs the same way as 16 channels: its input rows are copied compactly
@@ -93,6 +100,18 @@ AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint
     return e;
 }
 
+/* An entry from the byte interleaves of rows 0 and 1 (l01, h01) and of
+ * rows 2 and 3 (l23, h23). */
+AI ent words(__m512i l01, __m512i h01, __m512i l23, __m512i h23)
+{
+    ent e;
+    e.v0 = _mm512_unpacklo_epi16(l01, l23);
+    e.v1 = _mm512_unpackhi_epi16(l01, l23);
+    e.v2 = _mm512_unpacklo_epi16(h01, h23);
+    e.v3 = _mm512_unpackhi_epi16(h01, h23);
+    return e;
+}
+
 /* 32 channels, the vector's halves two pixels ow2 apart (HALF): entry k
  * holds input pixel k - pad in its low 256 bits and k - pad + ow2 in its
  * high ones, so column tap kx of output pixels g and g + ow2 is entry g + kx
@@ -101,7 +120,7 @@ AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint
  * pixel are (bench/NOTES.md). */
 AI ent build_h(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
                int64_t k, int64_t W, int64_t pad, int64_t ow2, __m512i fill, __m512i flip,
-               const int FLIP)
+               const int FLIP, uint8_t *sv)
 {
     int64_t p0 = k - pad, p1 = p0 + ow2;
     __m512i a0, a1, a2, a3;
@@ -137,12 +156,53 @@ AI ent build_h(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const ui
     }
     __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
     __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
-    ent e;
-    e.v0 = _mm512_unpacklo_epi16(l01, l23);
-    e.v1 = _mm512_unpackhi_epi16(l01, l23);
-    e.v2 = _mm512_unpacklo_epi16(h01, h23);
-    e.v3 = _mm512_unpackhi_epi16(h01, h23);
-    return e;
+    _mm512_store_si512(sv, l23);
+    _mm512_store_si512(sv + 64, h23);
+    return words(l01, h01, l23, h23);
+}
+
+/* build_h's unmasked case at 4 pointers (the entry's lower pixel; the
+ * upper one hs bytes on). */
+AI ent build_hf(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
+                int64_t hs, __m512i flip, const int FLIP, uint8_t *sv)
+{
+#define LD32(q) _mm256_loadu_si256((const __m256i *)(const void *)(q))
+#define LDH(r) _mm512_inserti64x4(_mm512_castsi256_si512(LD32(r)), LD32((r) + hs), 1)
+    __m512i a0 = LDH(r0), a1 = LDH(r1), a2 = LDH(r2), a3 = LDH(r3);
+#undef LDH
+#undef LD32
+    if (FLIP) {
+        a0 = _mm512_xor_si512(a0, flip);
+        a1 = _mm512_xor_si512(a1, flip);
+        a2 = _mm512_xor_si512(a2, flip);
+        a3 = _mm512_xor_si512(a3, flip);
+    }
+    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+    _mm512_store_si512(sv, l23);
+    _mm512_store_si512(sv + 64, h23);
+    return words(l01, h01, l23, h23);
+}
+
+/* build_hf with rows 0 and 1 interleaved already: sv holds them (the last
+ * pass's rows 2 and 3), and gets rows 2 and 3's. */
+AI ent build_hr(const uint8_t *r2, const uint8_t *r3, int64_t hs, __m512i flip, const int FLIP,
+                uint8_t *sv)
+{
+#define LD32(q) _mm256_loadu_si256((const __m256i *)(const void *)(q))
+#define LDH(r) _mm512_inserti64x4(_mm512_castsi256_si512(LD32(r)), LD32((r) + hs), 1)
+    __m512i a2 = LDH(r2), a3 = LDH(r3);
+#undef LDH
+#undef LD32
+    if (FLIP) {
+        a2 = _mm512_xor_si512(a2, flip);
+        a3 = _mm512_xor_si512(a3, flip);
+    }
+    __m512i l01 = _mm512_load_si512(sv), h01 = _mm512_load_si512(sv + 64);
+    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+    _mm512_store_si512(sv, l23);
+    _mm512_store_si512(sv + 64, h23);
+    return words(l01, h01, l23, h23);
 }
 
 /* a and b shifted down by d dwords (b's first ones come in at the top). */
@@ -215,12 +275,15 @@ AI __m512i codes64r(const cq__qdw_epi *E, const int s8, const int no_min, const 
  * and multipliers (lane order); ya, yb (ra, rb) the two output (residual) rows
  * at the chunk's first channel; m the chunk's channels (P 1). SC: the tail
  * (P 4 on its rows copied compactly, C 16, FLIP 0: already u8): a vector's 4
- * pixels go to y c_out bytes apart, channels tm. */
-AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *const *rows,
-               const int8_t *wa, const int8_t *wb, const int32_t *cp, const float *mp,
-               __mmask64 m, __mmask16 tm, const uint8_t *ra, const uint8_t *rb, uint8_t *ya,
-               uint8_t *yb, const int S8, const int NOMIN, const int PLAIN, const int RES,
-               const int P, const int FLIP, const int SC)
+ * pixels go to y c_out bytes apart, channels tm. hb: the halves' byte
+ * interleaves of rows 2 and 3 (128 bytes an entry), which the next pass's
+ * rows 0 and 1 are where it starts two rows on (reuse: hb holds rows 0 and
+ * 1's). 1 where the pass ran the halves (and wrote hb), else 0. */
+AI int pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *const *rows,
+              const int8_t *wa, const int8_t *wb, const int32_t *cp, const float *mp,
+              __mmask64 m, __mmask16 tm, const uint8_t *ra, const uint8_t *rb, uint8_t *ya,
+              uint8_t *yb, uint8_t *hb, int reuse, const int S8, const int NOMIN,
+              const int PLAIN, const int RES, const int P, const int FLIP, const int SC)
 {
     const cq_conv2d_params *c = &pl->p.c;
     int64_t C = SC ? 16 : c->c_in, W = c->w, pad = c->pad_left, ow = pl->ow, cn = E->cn;
@@ -242,30 +305,58 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
     uintptr_t ra1 = (uintptr_t)r1;
     if (P == 2 && !SC && !RES && ra1 % 32 == 0 && (ra1 - 32 * (uintptr_t)pad) % 64 != 0) {
         int64_t ow2 = (ow + 1) / 2;
-#define BUILDH(k) build_h(r0, r1, r2, r3, (k), W, pad, ow2, fill, flip, FLIP)
+        /* [gs, ge): the groups whose next entry (g + 3) loads both pixels
+         * unmasked and whose upper outputs (g + ow2) exist: no bounds
+         * arithmetic, the loads at fixed offsets from 4 moving pointers */
+        int64_t gs = pad > 3 ? pad - 3 : 0, ge = W - ow2 + pad - 3;
+        ge = ge < ow - ow2 ? ge : ow - ow2;
+        ge = ge < ow2 ? ge : ow2;
+        ge = ge > gs ? ge : gs;
+#define BUILDH(k) build_h(r0, r1, r2, r3, (k), W, pad, ow2, fill, flip, FLIP, hb + 128 * (k))
+#define GROUP(g, FAST)                                                                        \
+    {                                                                                         \
+        __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3, b0 = c0, b1 = c1, b2 = c2, b3 = c3;       \
+        DOT2(e0, 0)                                                                           \
+        DOT2(e1, 1)                                                                           \
+        DOT2(e2, 2)                                                                           \
+        __m512i qa = codes64r(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, m0, m1, m2, m3);           \
+        __m512i qb = codes64r(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, m0, m1, m2, m3);           \
+        _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * (g)), _mm512_castsi512_si256(qa));  \
+        _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * (g)), _mm512_castsi512_si256(qb));  \
+        if (FAST || (g) + ow2 < ow) {                                                         \
+            _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * ((g) + ow2)),                   \
+                                _mm512_extracti64x4_epi64(qa, 1));                            \
+            _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * ((g) + ow2)),                   \
+                                _mm512_extracti64x4_epi64(qb, 1));                            \
+        }                                                                                     \
+        e0 = e1;                                                                              \
+        e1 = e2;                                                                              \
+        e2 = FAST == 2 ? build_hr(r2 + 32 * ((g) + 3 - pad), r3 + 32 * ((g) + 3 - pad), hs,  \
+                                  flip, FLIP, hb + 128 * ((g) + 3))                           \
+             : FAST    ? build_hf(r0 + 32 * ((g) + 3 - pad), r1 + 32 * ((g) + 3 - pad),      \
+                                  r2 + 32 * ((g) + 3 - pad), r3 + 32 * ((g) + 3 - pad), hs,   \
+                                  flip, FLIP, hb + 128 * ((g) + 3))                           \
+                       : BUILDH((g) + 3);                                                     \
+    }
+        /* the fast groups' next entry, g + 3: its upper pixel hs bytes past
+         * its lower one; where the last pass left rows 0 and 1's byte
+         * interleaves in hb (reuse), only rows 2 and 3 are loaded */
         ent e0 = BUILDH(0), e1 = BUILDH(1), e2 = BUILDH(2);
-        for (int64_t g = 0; g < ow2; g++) {
-            __m512i a0 = c0, a1 = c1, a2 = c2, a3 = c3, b0 = c0, b1 = c1, b2 = c2, b3 = c3;
-            DOT2(e0, 0)
-            DOT2(e1, 1)
-            DOT2(e2, 2)
-            __m512i qa = codes64r(E, S8, NOMIN, PLAIN, a0, a1, a2, a3, m0, m1, m2, m3);
-            __m512i qb = codes64r(E, S8, NOMIN, PLAIN, b0, b1, b2, b3, m0, m1, m2, m3);
-            _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * g), _mm512_castsi512_si256(qa));
-            _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * g), _mm512_castsi512_si256(qb));
-            if (g + ow2 < ow) {
-                _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * (g + ow2)),
-                                    _mm512_extracti64x4_epi64(qa, 1));
-                _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * (g + ow2)),
-                                    _mm512_extracti64x4_epi64(qb, 1));
-            }
-            e0 = e1;
-            e1 = e2;
-            e2 = BUILDH(g + 3);
-        }
+        int64_t hs = 32 * ow2, g = 0;
+        for (; g < gs; g++)
+            GROUP(g, 0)
+        if (reuse)
+            for (; g < ge; g++)
+                GROUP(g, 2)
+        else
+            for (; g < ge; g++)
+                GROUP(g, 1)
+        for (; g < ow2; g++)
+            GROUP(g, 0)
+#undef GROUP
 #undef BUILDH
         (void)m;
-        return;
+        return 1;
     }
 #define BUILD(j) build(r0, r1, r2, r3, (j), C, W, pad, cn, fill, flip, P, FLIP)
     ent e0 = BUILD(0), e1 = BUILD(1), e2 = e1;
@@ -336,34 +427,36 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
         }
     }
 #undef BUILD
+    (void)hb;
+    (void)reuse;
+    return 0;
 }
 
 /* The epilogue's choices as constants (kern_qconv_x86.h): s8 out, no clamp
  * before vcvtps2dq, plain; a residual ignores them. */
 #define PASS_FN(name, P, FLIP, SC)                                                            \
-    static void name(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                         \
-                     const uint8_t *const *rows, const int8_t *wa, const int8_t *wb,          \
-                     const int32_t *cp, const float *mp, __mmask64 m, __mmask16 tm,           \
-                     const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,          \
-                     int plain)                                                               \
+    static int name(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                          \
+                    const uint8_t *const *rows, const int8_t *wa, const int8_t *wb,           \
+                    const int32_t *cp, const float *mp, __mmask64 m, __mmask16 tm,            \
+                    const uint8_t *ra, const uint8_t *rb, uint8_t *ya, uint8_t *yb,           \
+                    uint8_t *hb, int reuse, int plain)                                        \
     {                                                                                         \
-        if (E->res) {                                                                         \
-            PASS(0, 0, 0, 1, P, FLIP, SC);                                                    \
-            return;                                                                           \
-        }                                                                                     \
+        if (E->res)                                                                           \
+            return PASS(0, 0, 0, 1, P, FLIP, SC);                                             \
         switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (plain ? 1 : 0)) {                    \
-        case 0: PASS(0, 0, 0, 0, P, FLIP, SC); break;                                         \
-        case 1: PASS(0, 0, 1, 0, P, FLIP, SC); break;                                         \
-        case 2: PASS(0, 1, 0, 0, P, FLIP, SC); break;                                         \
-        case 3: PASS(0, 1, 1, 0, P, FLIP, SC); break;                                         \
-        case 4: PASS(1, 0, 0, 0, P, FLIP, SC); break;                                         \
-        case 5: PASS(1, 0, 1, 0, P, FLIP, SC); break;                                         \
-        case 6: PASS(1, 1, 0, 0, P, FLIP, SC); break;                                         \
-        default: PASS(1, 1, 1, 0, P, FLIP, SC); break;                                        \
+        case 0: return PASS(0, 0, 0, 0, P, FLIP, SC);                                         \
+        case 1: return PASS(0, 0, 1, 0, P, FLIP, SC);                                         \
+        case 2: return PASS(0, 1, 0, 0, P, FLIP, SC);                                         \
+        case 3: return PASS(0, 1, 1, 0, P, FLIP, SC);                                         \
+        case 4: return PASS(1, 0, 0, 0, P, FLIP, SC);                                         \
+        case 5: return PASS(1, 0, 1, 0, P, FLIP, SC);                                         \
+        case 6: return PASS(1, 1, 0, 0, P, FLIP, SC);                                         \
+        default: return PASS(1, 1, 1, 0, P, FLIP, SC);                                        \
         }                                                                                     \
     }
 #define PASS(s8, nm, pn, res, p, f, sc)                                                       \
-    pass_t(pl, E, rows, wa, wb, cp, mp, m, tm, ra, rb, ya, yb, s8, nm, pn, res, p, f, sc)
+    pass_t(pl, E, rows, wa, wb, cp, mp, m, tm, ra, rb, ya, yb, hb, reuse, s8, nm, pn, res, p, \
+           f, sc)
 
 PASS_FN(pass_p1, 1, 0, 0)
 PASS_FN(pass_p2, 2, 0, 0)
@@ -416,6 +509,9 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
     __mmask16 tm = (__mmask16)((1u << pl->tail) - 1);
     if (pl->tail)
         memset(tq + 4 * rs, (uint8_t)p->x_zp ^ (flip ? 0x80 : 0), (size_t)rs);
+    /* 32 channels (no tail): tq is the halves' buffer, which holds the byte
+     * interleaves of rows h2 and h3 (the last pass's rows 2 and 3) */
+    const uint8_t *h2 = NULL, *h3 = NULL;
     for (int64_t r = r0; r < r1; r += two ? 2 : 1) {
         int64_t img = r / oh, oy = r % oh;
         two = r + 1 < r1 && oy + 1 < oh;
@@ -437,16 +533,24 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
             E.mult = pl->mult + c0;
             E.cn = cn;
             const uint8_t *rac = ra ? ra + c0 : NULL, *rbc = rb ? rb + c0 : NULL;
-            void (*fn)(const cq_qconv2d_plan *, const cq__qdw_epi *, const uint8_t *const *,
-                       const int8_t *, const int8_t *, const int32_t *, const float *, __mmask64,
-                       __mmask16, const uint8_t *, const uint8_t *, uint8_t *, uint8_t *, int);
+            int (*fn)(const cq_qconv2d_plan *, const cq__qdw_epi *, const uint8_t *const *,
+                      const int8_t *, const int8_t *, const int32_t *, const float *, __mmask64,
+                      __mmask16, const uint8_t *, const uint8_t *, uint8_t *, uint8_t *,
+                      uint8_t *, int, int);
             if (P == 1)
                 fn = flip ? pass_p1f : pass_p1;
             else if (P == 2)
                 fn = flip ? pass_p2f : pass_p2;
             else
                 fn = flip ? pass_p4f : pass_p4;
-            fn(pl, &E, rows, wa, wb, cp, mp, m, 0, rac, rbc, ya + c0, yb + c0, plain);
+            int reuse = P == 2 && h2 && h2 == rows[0] && h3 == rows[1];
+            if (fn(pl, &E, rows, wa, wb, cp, mp, m, 0, rac, rbc, ya + c0, yb + c0, tq, reuse,
+                   plain)) {
+                h2 = rows[2];
+                h3 = rows[3];
+            } else {
+                h2 = h3 = NULL;
+            }
         }
         if (pl->tail) {
             const uint8_t *rows[4];
@@ -456,8 +560,8 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
             E.mult = pl->mult + tc0;
             E.cn = 64;
             pass_tail(pl, &E, rows, pl->wq, pl->wq + 768, pl->compq, pl->multq, ~(__mmask64)0,
-                      tm, ra ? ra + tc0 : NULL, rb ? rb + tc0 : NULL, ya + tc0, yb + tc0,
-                      plain);
+                      tm, ra ? ra + tc0 : NULL, rb ? rb + tc0 : NULL, ya + tc0, yb + tc0, NULL,
+                      0, plain);
         }
     }
 }

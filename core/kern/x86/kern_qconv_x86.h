@@ -136,7 +136,9 @@ static inline void cq__qdw_epi64_res_px(const cq_qconv2d_params *p, const cq__qd
  * chunks below nb, x, res, y NHWC; E the epilogue's constants; zl a row of w *
  * c_in zero-point bytes (x's dtype), sink one of ow * c_out scratch bytes; with
  * pl->tail, tq 5 rows of w * 16 scratch bytes (each rounded up to 64): the
- * tail's input rows copied compactly. */
+ * tail's input rows copied compactly; with 32 channels (pl->pix 2, no tail)
+ * tq is (ceil(ow / 2) + 3) * 128 bytes, 64-byte aligned: the halves passes'
+ * byte interleaves of two input rows. */
 void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const void *x,
                                const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
                                const uint8_t *zl, uint8_t *sink, uint8_t *tq);
