@@ -137,10 +137,23 @@ static inline void cq__qdw_epi64_res_px(const cq_qconv2d_params *p, const cq__qd
  * c_in zero-point bytes (x's dtype), sink one of ow * c_out scratch bytes; with
  * pl->tail, tq 5 rows of w * 16 scratch bytes (each rounded up to 64): the
  * tail's input rows copied compactly; with 32 channels (pl->pix 2, no tail)
- * tq is (ceil(ow / 2) + 3) * 128 bytes, 64-byte aligned: the halves passes'
- * byte interleaves of two input rows. */
+ * tq is (3 ceil(ow / 2) + 6) * 128 bytes, 64-byte aligned: the halves'
+ * scratch (below). */
 void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const void *x,
                                const void *res, void *y, int64_t r0, int64_t r1, int64_t nb,
                                const uint8_t *zl, uint8_t *sink, uint8_t *tq);
+
+/* One two-row pass of the 32-channel depthwise 3x3/1 without a residual, a
+ * vector holding output pixels g and g + ow2 (ow2 = ceil(ow / 2),
+ * kern_qconv_dw3h_avx512.c): rows the 4 input rows (oy - pad_top .. + 3, x's
+ * dtype), ya and yb the 2 output rows; hb (3 ow2 + 6) * 128 bytes of
+ * scratch, 64-byte aligned: two buffers of (ow2 + 3) * 128, the kept byte
+ * interleaves of two input rows, then ow2 * 128. The pass leaves its rows 2
+ * and 3's interleaves in buffer 1 - par; reuse 1: buffer
+ * par holds this pass's rows 0 and 1's (the last pass's rows 2 and 3, par
+ * flipped since). plain as cq__qdw_codes64's. */
+void cq__qconv_dw3h_avx512_pass(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
+                                const uint8_t *const *rows, uint8_t *ya, uint8_t *yb,
+                                uint8_t *hb, int par, int reuse, int plain);
 
 #endif
