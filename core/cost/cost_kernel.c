@@ -228,10 +228,21 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->fallback = "f32_conv";
         k->tile_eff = fill(s.cin / s.groups, 16);
     } else {
-        /* pixel-major implicit GEMM: 7 pixels x 32 | 48 channels; a 1x1 takes
-         * the channel-major 8 x 48 GEMM tile where it wastes fewer lanes */
-        double pm = fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48));
-        k->tile_eff = s.one_by_one ? max2(pm, fill(s.cout, 8) * fill(s.pix, 48)) : pm;
+        /* pixel-major implicit GEMM (kern_convpm_avx512.c): tiles of 7
+         * pixels of one output row (a row's last tile partly empty; a 1x1
+         * at stride 1 on NCHW runs the flat plane instead) x a panel of
+         * channels, 16 (one vector) where c_out <= 16, else 32 or 48,
+         * whichever pads c_out least. A one-vector panel issues 7
+         * broadcasts and a weight load for its 7 FMAs: at two loads a cycle
+         * 4 cycles where the FMAs need 3.5, so 7/8 of the lanes' rate. A
+         * 1x1 at stride 1 takes the channel-major sgemm (8 channels x 48
+         * pixels, its last pixels in 16-wide vectors) where that wastes
+         * fewer lanes (cq__convpm_applies compares the same two) */
+        double chan = s.cout <= 16 ? fill(s.cout, 16) * 7.0 / 8.0
+                                   : max2(fill(s.cout, 32), fill(s.cout, 48));
+        int flat = s.one_by_one && n->n_inputs > 0 && !cq_exec_value_blocked(e, n->inputs[0]);
+        double pm = (flat ? fill(s.pix, 7) : fill(s.ow, 7)) * chan;
+        k->tile_eff = s.one_by_one ? max2(pm, fill(s.cout, 8) * fill(s.pix, 16)) : pm;
     }
 }
 

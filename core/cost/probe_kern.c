@@ -267,31 +267,44 @@ static const conv_ref fit_ref[NFIT] = {{64, 64, 3, 40, 1, 1},   {128, 128, 3, 20
                                        {16, 16, 3, 96, 1, 1}};
 #define FIT_SHAPES "3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96"
 
-/* The bf16 conv as cost_kernel.c costs it: its MACs over the tile fill
- * (AMX: fill(ow, 16) x fill(c_out, 16) x fill(c_in, 32); vdpbf16ps: 7
- * pixels x 32 | 48 channels, k in pairs) at a rate, plus a cost an element
- * it rounds in (c_in padded to 32 on AMX: the kernel's channel-last
- * buffer) or writes out. Least squares over fit_ref; returns the MAC part's
- * seconds (tile-adjusted MACs in *macs), the element's seconds in *elem_s;
- * where the fit fails, the whole time over the MACs and *elem_s 0. */
-static double time_bconv_fit(double ms, int amx, double *macs, double *elem_s, cq_err *err)
+/* The fp32 and bf16 (flags CONV_BF16) convs on fit_ref as cost_kernel.c
+ * costs them: their MACs over the tile fill at a rate, bf16 plus a cost an
+ * element in or out. bf16 on AMX: fill(ow, 16) x fill(c_out, 16) x
+ * fill(c_in, 32), the elements it rounds into its channel-last buffer with
+ * c_in padded to 32; vdpbf16ps: 7 pixels x 32 | 48 channels, k in pairs;
+ * least squares for the two. fp32 (the pixel-major kernel): 7 pixels of a
+ * row x a 16-channel panel (7/8 of its rate, load-bound) where c_out <= 16,
+ * else 32 | 48; a 1x1 the channel-major 8 x 48 tiles where they waste fewer
+ * lanes; one rate, the five shapes' time over their tile-adjusted MACs (the
+ * kernel reads its input in place or copies its rows once: a cost an
+ * element fitted beside the rate came out 0.03-0.10 ns between probes, the
+ * shapes' noise, bench/NOTES.md). Returns the MAC part's seconds
+ * (tile-adjusted MACs in *macs), the element's seconds in *elem_s; where
+ * the fit fails, the whole time over the MACs and *elem_s 0. */
+static double time_conv_fit(int flags, double ms, int amx, double *macs, double *elem_s,
+                            cq_err *err)
 {
     double x[NFIT][3], t[NFIT], c[2], sum_u = 0, sum_t = 0, m;
+    int bf16 = (flags & CONV_BF16) != 0;
     for (int i = 0; i < NFIT; i++) {
         conv_ref r = fit_ref[i];
-        if ((t[i] = cq__probe_time_conv(r, CONV_BF16, ms, &m, err)) < 0)
+        if ((t[i] = cq__probe_time_conv(r, flags, ms, &m, err)) < 0)
             return -1;
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
-        double f = amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
-                       : pfill(pix, 7) * fmax(pfill(r.c_out, 32), pfill(r.c_out, 48)) * pfill(k, 2);
-        int64_t cin = amx ? (r.c_in + 31) / 32 * 32 : r.c_in;
+        double chan = r.c_out <= 16 ? pfill(r.c_out, 16) * 7.0 / 8.0
+                                    : fmax(pfill(r.c_out, 32), pfill(r.c_out, 48));
+        double pm = pfill(r.hw, 7) * chan;
+        double f = !bf16 ? (r.k == 1 ? fmax(pm, pfill(r.c_out, 8) * pfill(pix, 16)) : pm)
+                   : amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
+                         : pfill(pix, 7) * fmax(pfill(r.c_out, 32), pfill(r.c_out, 48)) * pfill(k, 2);
+        int64_t cin = bf16 && amx ? (r.c_in + 31) / 32 * 32 : r.c_in;
         x[i][0] = m / f;
         x[i][1] = (double)(cin * pix + r.c_out * pix);
         sum_u += x[i][0];
         sum_t += t[i];
     }
     *macs = sum_u;
-    if (cq__probe_lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
+    if (!bf16 || cq__probe_lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
         *elem_s = 0;
         return sum_t;
     }
@@ -620,10 +633,12 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     static const conv_ref conv[2] = {{64, 64, 3, 56, 1, 1}, {256, 64, 1, 56, 1, 1}};
     static const conv_ref stem[2] = {{3, 32, 3, 224, 1, 2}, {3, 64, 7, 224, 1, 2}};
     static const conv_ref dw = {144, 144, 3, 56, 144, 1};
-    /* fp32 conv: the implicit GEMM 3x3 and the 1x1 together */
-    if ((t1 = time_convs(conv, 2, 0, ms, &m1, err)) < 0)
+    /* fp32 conv (the pixel-major implicit GEMM): one rate over the fit's
+     * five shapes at the kernel's tile fill */
+    double elem_s = 0;
+    if ((t1 = time_conv_fit(0, ms, 0, &m1, &elem_s, err)) < 0)
         return -1;
-    ADD("f32_conv", "3x3 64>64 + 1x1 256>64 at 56x56, Relu, NCHW16c", m1, t1, "f32");
+    ADD("f32_conv", FIT_SHAPES ", Relu, NCHW16c", m1, t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
     double row_s = 0, grp_s = 0;
     if ((t1 = time_grp(ms, &m1, &row_s, &grp_s, &m2, &t2, err)) < 0)
@@ -658,8 +673,8 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     ADD("bf16_gemm", "256x512x512", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
     CALL(time_bgemm(1, 16, 16, cms, &cm, &amx1, err));
     amx = cq_kern_amx() && cq_probe_chain_ok(CQ_PROBE_AMX_BF16);
-    double elem_s = 0;
-    if ((t1 = time_bconv_fit(ms, amx, &m1, &elem_s, err)) < 0)
+    elem_s = 0;
+    if ((t1 = time_conv_fit(CONV_BF16, ms, amx, &m1, &elem_s, err)) < 0)
         return -1;
     ADD("bf16_conv", FIT_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));

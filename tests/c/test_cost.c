@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cost/cost.h"
+#include "kern/kern_internal.h"
 
 /* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
  * 32 B/cycle, DRAM 10 GB/s; no efficiency factors, no fixed cost. */
@@ -78,9 +79,9 @@ static void test_compute(void **state)
         assert_string_equal(r.rows[0].kclass, "f32_conv");
         int64_t macs = 14 * 14 * c * c * 9;
         assert_int_equal(r.rows[0].macs, macs);
-        /* 196 pixels fill 28 tiles of 7; 16 channels fill half a 32-wide
-         * tile, 32 all of it */
-        double fill = c == 16 ? 0.5 : 1.0;
+        /* rows of 14 fill two tiles of 7; 16 channels take a one-vector
+         * panel, load-bound at 7/8 of its rate; 32 fill a 32-wide panel */
+        double fill = c == 16 ? 7.0 / 8.0 : 1.0;
         assert_true(fabs(r.rows[0].tile_eff - fill) < 1e-12);
         /* + the fused Relu: one vector op per 16 lanes of output, a cycle each */
         double want = (double)macs / (16.0 * fill) + 14.0 * 14.0 * (double)c / 16.0;
@@ -107,6 +108,67 @@ static void test_compute(void **state)
         cq_exec_free(e);
         cq_graph_free(g);
     }
+}
+
+/* The fp32 pixel-major conv's tile fill (kern_convpm_avx512.c): tiles of 7
+ * pixels of one output row (a 1x1 on NCHW: of the flat plane) x a panel of
+ * 16 (c_out <= 16, 7/8 of its rate), 32 or 48 channels; a 1x1 at stride 1
+ * the channel-major sgemm's 8 channels x 16-pixel vectors where that wastes
+ * fewer lanes, as the kernel picks (checked against cq__convpm_applies where
+ * this host has AVX-512; the graph's input is NCHW). */
+static void conv_tiles_case(int64_t cin, int64_t cout, int64_t k, int64_t hw_, double tile,
+                            int pm)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, cin, hw_, hw_};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){cout, cin, k, k}));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    int64_t pad = k / 2;
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){pad, pad, pad, pad}, &err);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_string_equal(r.rows[0].kclass, "f32_conv");
+    if (fabs(r.rows[0].tile_eff - tile) > 1e-12)
+        fail_msg("%lld>%lld %lldx%lld at %lld: tile_eff %g, want %g", (long long)cin,
+                 (long long)cout, (long long)k, (long long)k, (long long)hw_, r.rows[0].tile_eff,
+                 tile);
+    if (cq_kern_isa() == CQ_ISA_AVX512) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1;
+        p.c_in = cin;
+        p.c_out = cout;
+        p.h = p.w = hw_;
+        p.kh = p.kw = k;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+        if (cq__convpm_applies(&p) != pm)
+            fail_msg("%lld>%lld %lldx%lld at %lld: the kernel %s pixel-major", (long long)cin,
+                     (long long)cout, (long long)k, (long long)k, (long long)hw_,
+                     pm ? "does not run" : "runs");
+    }
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
+static void test_conv_tiles(void **state)
+{
+    (void)state;
+    conv_tiles_case(32, 32, 3, 16, 16.0 / 21.0, 1);        /* rows of 16: 3 tiles of 7 */
+    conv_tiles_case(16, 16, 3, 14, 7.0 / 8.0, 1);          /* one-vector panel */
+    conv_tiles_case(16, 8, 3, 28, 0.5 * 7.0 / 8.0, 1);     /* half of it */
+    conv_tiles_case(24, 24, 3, 14, 0.75, 1);               /* 32-wide panel */
+    conv_tiles_case(40, 40, 3, 7, 40.0 / 48.0, 1);         /* 48-wide panel */
+    conv_tiles_case(64, 64, 1, 16, 1.0, 0);                /* 1x1: the sgemm, 256 pixels */
+    conv_tiles_case(64, 64, 1, 7, 1.0, 1);                 /* 1x1 on 7x7: 7-pixel tiles */
+    conv_tiles_case(64, 24, 1, 128, 1.0, 0);               /* 8-channel sgemm tiles */
+    conv_tiles_case(64, 64, 1, 9, 81.0 / 84.0, 1);         /* 81 pixels flat: 81 / 84 against 81 / 96 */
+    conv_tiles_case(64, 16, 1, 5, 25.0 / 28.0 * 7.0 / 8.0, 1); /* 25 pixels: 25 / 32 for the sgemm */
 }
 
 /* The work the probe prices apart from the MACs (call_ns.bf16_elem): a bf16
@@ -552,7 +614,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };

@@ -71,6 +71,7 @@ local function clamp(x, lo, hi) return math.max(lo, math.min(hi, x)) end
 -- what each unit a kernel class pays for apart is, and where its figure comes from
 local unit_notes = {
   im2col_row = "measured by calq probe: one row copy of the grouped path's im2col, from 3x3 128 g16 at 28x28, 14x14, 7x7",
+  f32_dw_elem = "measured by calq probe: an element the fp32 depthwise block kernel copies in (its padded block) or stores, from the fit of its five shapes",
   bf16_elem = "measured by calq probe: an element a bf16 conv rounds in (channels padded to 32 on AMX) or writes out, from the fit of its five shapes",
   s8_out = "measured by calq probe: an output an int8 conv (the GEMM paths) requantizes and stores, from the fit of its five shapes",
   s8_row = "measured by calq probe: an input row (kh a pixel) the int8 implicit GEMM gathers, from the fit of its five shapes",
