@@ -652,9 +652,13 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("f32_stem", "3x3/2 3>32 + 7x7/2 3>64 at 224, Relu", m1, t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){3, 16, 3, 1, 1, 1}, 0, cms, &cm, err));
+    /* the plane kernel's rows of 56 fill 56 / 64 of its 16-lane vectors:
+     * the MACs over that, as cost_kernel.c divides (so the estimator gives
+     * the reference shape its measured time; likewise below for s8_dw,
+     * s8_dw_s2 and s8_grp, whose reference shapes do not fill their tiles) */
     if ((t1 = time_convs(&dw, 1, 0, ms, &m1, err)) < 0)
         return -1;
-    ADD("f32_dw", "dw 3x3 144 56x56, Relu, NCHW16c", m1, t1, "f32");
+    ADD("f32_dw", "dw 3x3 144 56x56, Relu, NCHW16c, MACs over the tile fill", m1 / pfill(56, 16), t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 3, 1, 16, 1}, 0, cms, &cm, err));
     double dw_elem_s = 0;
     if ((t1 = cq__probe_dwcb_fit(ms, &m1, &dw_elem_s, err)) < 0)
@@ -712,8 +716,10 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         (t2 = time_q(0, 256, 256, 3, 14, 16, 1, ms, &m2, &amx1, err)) < 0 ||
         (t3 = time_q(0, 3, 32, 3, 224, 1, 2, ms, &m3, &amx1, err)) < 0)
         return -1;
-    ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14 + 3x3/2 3>32 224, NHWC",
-        m1 + m2 + m3, t1 + t2 + t3, vec_s8);
+    /* tile fill fill(c_out / g, 16) x fill(K, 4): 8 of 16 lanes for the
+     * 128 g16 (8 channels a group), all for 256 g16, 27 / 28 for the stem */
+    ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14 + 3x3/2 3>32 224, NHWC, MACs over the tile fill",
+        m1 / pfill(8, 16) + m2 + m3 / (pfill(32, 16) * pfill(27, 4)), t1 + t2 + t3, vec_s8);
     CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
     /* the grp path's narrow 1x1s (<= 32 input channels), a class of their
      * own: a pixel's few products are outweighed by its loads and stores;
@@ -731,7 +737,8 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     }
     if ((t1 = time_q(0, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
-    ADD("s8_dw", "dw 3x3 144 56x56 NHWC", m1, t1, vec_s8);
+    /* quads of kernel rows: a 3x3 fills 3 of 4 */
+    ADD("s8_dw", "dw 3x3 144 56x56 NHWC, MACs over the tile fill", m1 / pfill(3, 4), t1, vec_s8);
     CALL(time_q(0, 16, 16, 3, 1, 16, 1, cms, &cm, &amx1, err));
     /* the same with NCHW in and out, where the executor does not keep a
      * value NHWC (a neighbour that takes NCHW: a shuffle's Transpose): the
@@ -746,7 +753,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
      * apply): a class of its own */
     if ((t1 = time_q(0, 96, 96, 3, 80, 96, 2, ms, &m1, &amx1, err)) < 0)
         return -1;
-    ADD("s8_dw_s2", "dw 3x3/2 96 80x80 NHWC", m1, t1, vec_s8);
+    ADD("s8_dw_s2", "dw 3x3/2 96 80x80 NHWC, MACs over the tile fill", m1 / pfill(3, 4), t1, vec_s8);
     if ((t1 = time_q(Q_GEMM, 256, 512, 512, 0, 1, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cost/cost.h"
+#include "cost/probe.h"
 #include "kern/kern_internal.h"
 
 /* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
@@ -308,6 +309,48 @@ static void test_dw_paths(void **state)
     dw_case(512, 32, 64, 3, 2, 1, "f32_dw", 1.0, 0);         /* dilated, rows of 64: row kernel */
     dw_case(256, 32, 20, 3, 1, 1, "f32_dw", 1.0, 0);         /* channel-last */
     dw_case(256, 32, 40, 3, 1, 1, "f32_dw", 40.0 / 48.0, 0); /* the row kernel */
+}
+
+/* The probe and the estimator agree on a reference shape: the probe divides
+ * its MACs by the tile fill the estimator multiplies by, so a profile made
+ * from its figures gives the reference shape its measured time. The plane
+ * depthwise kernel's 3x3 144 at 56x56 (rows of 56 fill 56 / 64 of its
+ * vectors), timed by the probe itself at a small budget. */
+static void test_probe_reference(void **state)
+{
+    (void)state;
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        skip(); /* the plane kernel is AVX-512's */
+    cq_probe_kern k[CQ_PROBE_MAX_KERN];
+    cq_err err;
+    int n = cq_probe_kernels(k, CQ_PROBE_MAX_KERN, 0.5, &err);
+    assert_true(n > 0);
+    int dw = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(k[i].name, "f32_dw"))
+            dw = i;
+    assert_true(dw >= 0);
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 144, 56, 56};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){144, 1, 3, 3}));
+    int c = node(g, "Conv", "dw", 2, (const char *[]){"x", "w"}, "y");
+    cq_node_set_int(g, c, "group", 144, &err);
+    cq_node_set_ints(g, c, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    hw.n_eff = 1;
+    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "f32_dw");
+    hw.eff[0].value = k[dw].macs / k[dw].seconds / (hw.macs[CQ_HW_MAC_F32] * hw.ghz * 1e9);
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_string_equal(r.rows[0].kclass, "f32_dw");
+    assert_true(fabs(r.rows[0].compute_ns - k[dw].seconds * 1e9) < 1e-6 * r.rows[0].compute_ns);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
 }
 
 /* An int8 graph: a 3x3 conv (the GEMM path), a 1x1 of 16 channels (the grp
@@ -614,7 +657,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
