@@ -59,6 +59,15 @@ static void run_once(cq_exec *e, const int64_t *xs)
     cq_tensor_release(x);
 }
 
+static void run_once2(cq_exec *e, const int64_t *xs)
+{
+    cq_err err;
+    cq_tensor *x = rand_tensor(2, xs), *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    cq_tensor_release(out[0]);
+    cq_tensor_release(x);
+}
+
 static void test_compute(void **state)
 {
     (void)state;
@@ -311,11 +320,12 @@ static void test_dw_paths(void **state)
     dw_case(256, 32, 40, 3, 1, 1, "f32_dw", 40.0 / 48.0, 0); /* the row kernel */
 }
 
-/* The probe and the estimator agree on a reference shape: the probe divides
- * its MACs by the tile fill the estimator multiplies by, so a profile made
- * from its figures gives the reference shape its measured time. The plane
- * depthwise kernel's 3x3 144 at 56x56 (rows of 56 fill 56 / 64 of its
- * vectors), timed by the probe itself at a small budget. */
+/* The probe and the estimator agree on a reference shape, so a profile made
+ * from the probe's figures gives it its measured time: the probe divides its
+ * MACs by the tile fill the estimator multiplies by (the plane depthwise
+ * kernel's 3x3 144 at 56x56: rows of 56 fill 56 / 64 of its vectors) and
+ * counts an elementwise loop's bytes as the estimator does (a write past L1
+ * twice). Timed by the probe itself at a small budget. */
 static void test_probe_reference(void **state)
 {
     (void)state;
@@ -348,6 +358,34 @@ static void test_probe_reference(void **state)
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     assert_string_equal(r.rows[0].kclass, "f32_dw");
     assert_true(fabs(r.rows[0].compute_ns - k[dw].seconds * 1e9) < 1e-6 * r.rows[0].compute_ns);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+    /* eltwise: Relu over 256 K floats, input and output in L2 (here 4 MB;
+     * the first Relu of two, whose output is no graph output) */
+    int el = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(k[i].name, "eltwise"))
+            el = i;
+    assert_true(el >= 0);
+    g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t rs[2] = {1, 256 << 10};
+    add_io(g, "x", 2, rs, "y");
+    node(g, "Relu", "r1", 1, (const char *[]){"x"}, "a");
+    node(g, "Relu", "r2", 1, (const char *[]){"a"}, "y");
+    e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    run_once2(e, rs);
+    hw = test_hw();
+    hw.cache[1].size = 4 << 20;
+    hw.n_eff = 1;
+    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "eltwise");
+    hw.eff[0].value = k[el].macs / k[el].seconds / (hw.cache[1].bw * hw.ghz * 1e9);
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_string_equal(r.rows[0].name, "r1");
+    assert_int_equal(r.rows[0].level, 1);
+    assert_true(fabs(r.rows[0].memory_ns - k[el].seconds * 1e9) < 1e-6 * r.rows[0].memory_ns);
     cq_cost_free(&r);
     cq_exec_free(e);
     cq_graph_free(g);
