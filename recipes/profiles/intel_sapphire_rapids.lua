@@ -43,18 +43,18 @@ return {
     f32_grp = 0.81,   -- grouped 3x3 128 g16 at 28x28, 14x14, 7x7: the GEMMs' part (rows and groups apart, call_ns), 0.70-0.98 over probes
     f32_grp_s2 = 0.20, -- grouped 3x3/2 128 g16 at 28x28: GEMMs and the strided im2col's element copies
     f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224
-    f32_dw = 0.25,    -- depthwise 3x3 144 at 56x56, NCHW16c
+    f32_dw = 0.28,    -- depthwise 3x3 144 at 56x56, NCHW16c, MACs over the plane kernel's tile fill (56 / 64): 0.28-0.29 over probes
     f32_dw_cb = 0.55, -- depthwise 16-channel-block kernel, the MAC part of the probe's fit over five shapes (call_ns.f32_dw_elem the rest)
     f32_gemm = 0.72,  -- 256x512x512
     bf16_conv = 0.65, -- AMX-BF16 conv, the MAC part of the probe's fit over five shapes (call_ns.bf16_elem the rest), over the AMX-BF16 peak: 0.63-0.67 over probes
     bf16_gemm = 0.35, -- AMX-BF16 GEMM over the AMX-BF16 peak
     s8_conv = 0.45,   -- AMX-INT8 (the int8 GEMM's units), the MAC part of the probe's fit over five shapes (call_ns.s8_out, s8_row the rest): 0.37-0.48 over probes
-    s8_grp = 0.32,    -- vpdpbusd grp path (grouped 3x3 128 g16 28x28 + 256 g16 14x14, 3x3/2 3>32 stem) over the VNNI peak
+    s8_grp = 0.37,    -- vpdpbusd grp path (grouped 3x3 128 g16 28x28 + 256 g16 14x14, 3x3/2 3>32 stem), MACs over the tile fill, over the VNNI peak
     s8_grp1 = 0.27,   -- vpdpbusd grp path, narrow 1x1s (1x1 32>32 at 64x64 + 16>16 at 96x96): 0.26-0.29 over probes
-    s8_dw = 0.21,     -- vpdpbusd depthwise over the VNNI peak
-    s8_dw_s2 = 0.06,  -- vpdpbusd depthwise at stride 2 (3x3/2 96 at 80x80): 0.058-0.067 over probes
+    s8_dw = 0.26,     -- vpdpbusd depthwise 3x3 144 at 56x56, MACs over the tile fill (3 of 4 kernel-row quads), over the VNNI peak: 0.25-0.27 over probes
+    s8_dw_s2 = 0.08,  -- vpdpbusd depthwise at stride 2 (3x3/2 96 at 80x80), MACs over the tile fill: 0.078-0.085 over probes
     s8_gemm = 0.40,   -- AMX-INT8 GEMM over the AMX-INT8 peak
-    eltwise = 0.40,   -- Relu 1 MB in + 1 MB out over calq's measured L2 read bandwidth
+    eltwise = 0.55,   -- Relu 1 MB in + 1 MB out, counted 3 MB as cost.c does (the write twice), over calq's measured L2 read bandwidth: 0.50-0.57 over probes
   },
   call_ns = {        -- calq probe on this host: fixed costs apart from the work a MAC (docs/cost-model.md, "Probe")
     f32_conv = 525,   -- a call: the same kernel on a 1x1 map of 16 channels
