@@ -447,6 +447,12 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->memory_ns = (mem - far) / eff + far;
                 r->memory_far_ns = far;
             }
+            /* tile loads past L1 that feed the multiplies in order */
+            if (o.memory && kk.tile_bytes > 0) {
+                int l = level_of(hw, tu, kk.tile_block);
+                if (l > 0)
+                    r->compute_ns += (double)kk.tile_bytes / level_bw(hw, l, tu);
+            }
             if (!o.memory) {
                 r->memory_ns = r->memory_far_ns = 0;
                 r->level = 0;

@@ -28,6 +28,9 @@ typedef struct cq__cost_kernel {
     int64_t cvt_elems;
     int64_t reread_bytes;  /* bytes the tiling reads again (beyond the first pass) */
     int64_t reread_block;  /* the size of what is re-read (picks its level) */
+    int64_t tile_bytes;    /* bytes the kernel's tile loads read again, in order
+                            * with its multiplies (not overlapped), */
+    int64_t tile_block;    /* from the level a block of this size fits */
     int64_t calls;         /* kernel calls of its class (the grouped path: one a
                             * group), each the profile's call_ns[class]; 0: 1 */
     int64_t copy_rows;     /* im2col row copies, each call_ns.im2col_row */

@@ -46,7 +46,7 @@ static int is_int8(cq_dtype d)
 /* The convolution's shape in GEMM terms, from x (n, c, [h,] w), w (m, c/g,
  * [kh,] kw) and y (n, m, [oh,] ow). */
 typedef struct convshape {
-    int64_t cin, cout, groups, kh, kw, oh, ow, pix, k, stride_w;
+    int64_t cin, cout, groups, kh, kw, oh, ow, pix, k, stride_w, stride_h;
     int64_t w, dil_h, dil_w, pads[4]; /* input width; pads top, left, bottom, right */
     int one_by_one; /* 1x1, stride 1, no pad: a plain GEMM over the pixels */
 } convshape;
@@ -85,6 +85,7 @@ static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, co
     for (int d = 0; d < ns; d++)
         unit &= st[d] == 1;
     s->stride_w = ns > 0 ? st[ns - 1] : 1;
+    s->stride_h = ns > 1 ? st[ns - 2] : 1;
     for (int d = 0; d < np; d++)
         unit &= pads[d] == 0;
     s->one_by_one = s->kh == 1 && s->kw == 1 && unit && !transpose;
@@ -136,6 +137,36 @@ static void dw_float(const convshape *s, const cq_exec_chain *c, const cq_hw *hw
     } else {
         k->tile_eff = fill(s->ow, 16);
     }
+}
+
+/* The AMX bf16 conv's weight tiles (kern_convpm_bf16_amx.c): per group of
+ * output rows (its bf16 input rows <= 96 KiB), per pair of 16-channel
+ * column tiles, per pair of pixel chunks (a row in equal chunks of <= 16),
+ * it loads that channel pair's B tiles for every k step (1 KiB a tile, 32
+ * channels of one tap). A channel pair's slice is read again for each
+ * chunk pair after the first: k->tile_bytes from the level the slice fits
+ * (L1 for narrow K), the tile loads feeding the multiplies in order; the
+ * whole weights again for each row group after the first (reread). */
+static void amx_btiles(const convshape *s, cq__cost_kernel *k)
+{
+    int64_t cpad = (s->cin + 31) / 32 * 32, wpad = s->pads[1] + s->w + s->pads[3];
+    int64_t nsteps = s->kh * s->kw * (cpad / 32), nct = (s->cout + 15) / 16;
+    int64_t nq = (s->ow + 15) / 16, mt = nq > 0 ? (s->ow + nq - 1) / nq : 1;
+    nq = mt > 0 ? (s->ow + mt - 1) / mt : 1;
+    int64_t r = 1;
+    for (int64_t t = 2; t <= s->oh; t++) {
+        int64_t gh = (t - 1) * s->stride_h + (s->kh - 1) * s->dil_h + 1;
+        if (2 * gh * wpad * cpad > 96 * 1024)
+            break;
+        r = t;
+    }
+    int64_t nb = (s->oh + r - 1) / r, rows = nb > 0 ? (s->oh + nb - 1) / nb : 1, passes = 0, groups = 0;
+    for (int64_t g0 = 0; g0 < s->oh; g0 += rows, groups++)
+        passes += ((s->oh - g0 < rows ? s->oh - g0 : rows) * nq + 1) / 2;
+    k->tile_bytes = (passes - groups) * nsteps * nct * 1024;
+    k->tile_block = nsteps * 2 * 1024;
+    k->reread_block = nsteps * nct * 1024;
+    k->reread_bytes = (groups - 1) * k->reread_block;
 }
 
 /* fp32 and bf16 Conv / ConvTranspose (kern.h's paths). */
@@ -217,6 +248,8 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 16) * fill(s.cin, 32)
                               : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
                                     (native ? fill(s.k, 2) : 1.0);
+        if (hw->amx)
+            amx_btiles(&s, k);
         /* the kernel rounds its input to bf16 itself: inside the efficiency
          * the probe measured, not a conversion node */
     } else if (s.one_by_one && s.oh == 1 && s.ow == 1 && hw->vector_bits >= 512) {

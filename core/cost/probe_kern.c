@@ -266,8 +266,16 @@ static const conv_ref fit_ref[NFIT] = {{64, 64, 3, 40, 1, 1},   {128, 128, 3, 20
                                        {256, 64, 1, 40, 1, 1},  {64, 256, 1, 40, 1, 1},
                                        {16, 16, 3, 96, 1, 1}};
 #define FIT_SHAPES "3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96"
+/* bf16's (AMX): the same but 3x3 64>256 at 20x20 for the 128>128, so that
+ * no shape's channel-pair weight slice (2 KiB a k step: 72 KiB for 128
+ * input channels at 3x3) outgrows L1: cost_kernel.c adds the re-reads of
+ * larger slices from L2 (tile_bytes) on top of this fit */
+static const conv_ref fit_ref_bf16[NFIT] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3, 20, 1, 1},
+                                            {256, 64, 1, 40, 1, 1}, {64, 256, 1, 40, 1, 1},
+                                            {16, 16, 3, 96, 1, 1}};
+#define FIT_SHAPES_BF16 "3x3 64>64 at 40x40, 64>256 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96"
 
-/* The fp32 and bf16 (flags CONV_BF16) convs on fit_ref as cost_kernel.c
+/* The fp32 and bf16 (flags CONV_BF16: fit_ref_bf16) convs on fit_ref as cost_kernel.c
  * costs them: their MACs over the tile fill at a rate, bf16 plus a cost an
  * element in or out. bf16 on AMX: fill(ow, 16) x fill(c_out, 16) x
  * fill(c_in, 32), the elements it rounds into its channel-last buffer with
@@ -287,7 +295,7 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
     double x[NFIT][3], t[NFIT], c[2], sum_u = 0, sum_t = 0, m;
     int bf16 = (flags & CONV_BF16) != 0;
     for (int i = 0; i < NFIT; i++) {
-        conv_ref r = fit_ref[i];
+        conv_ref r = bf16 ? fit_ref_bf16[i] : fit_ref[i];
         if ((t[i] = cq__probe_time_conv(r, flags, ms, &m, err)) < 0)
             return -1;
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
@@ -680,7 +688,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     elem_s = 0;
     if ((t1 = time_conv_fit(CONV_BF16, ms, amx, &m1, &elem_s, err)) < 0)
         return -1;
-    ADD("bf16_conv", FIT_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
+    ADD("bf16_conv", FIT_SHAPES_BF16 ", Relu, NCHW16c: the MAC part", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, CONV_BF16, cms, &cm, err));
     /* the ResNet pair with NCHW in and out against NCHW16c (where the
      * executor does not keep the blocked layout: channels no multiple of

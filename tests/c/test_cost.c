@@ -218,6 +218,61 @@ static void test_units(void **state)
     }
 }
 
+/* The AMX bf16 conv re-reads a channel pair's weight tiles for each pair of
+ * pixel chunks after the first: 3x3 128>128 at 7x7, one row group, 7
+ * one-row chunks (4 pairs), 36 k steps x 8 column tiles of 1 KiB: 3 x 288
+ * KiB again. The pair's slice (72 KiB) is past L1 (32 KiB here): from L2
+ * at 32 B/ns, added to the compute term (the loads feed the multiplies in
+ * order); nothing without the memory estimator. At 14x14 with 16 channels
+ * the slice (18 KiB) stays in L1: nothing. */
+static void test_amx_btiles(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 128, 7, 7};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){128, 128, 3, 3}));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_dtype prec[1] = {CQ_BF16};
+    cq_exec_opts eo = CQ_EXEC_OPTS_DEFAULT;
+    eo.precision = prec;
+    eo.n_precision = 1;
+    cq_exec *e = cq_exec_new(g, &eo, &err);
+    assert_non_null(e);
+    cq_hw hw = test_hw();
+    hw.amx = 1;
+    hw.amx_macs[CQ_HW_MAC_BF16] = 512;
+    hw.cache[1].size = 64 << 20; /* everything else in L2 */
+    cq_cost r, nm;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
+    o.memory = 0;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &nm, &err), CQ_OK);
+    assert_string_equal(r.rows[0].kclass, "bf16_conv");
+    double want = 3.0 * 36 * 8 * 1024 / 32.0;
+    assert_true(fabs(r.rows[0].compute_ns - nm.rows[0].compute_ns - want) < 1e-6 * want);
+    cq_cost_free(&r);
+    cq_cost_free(&nm);
+    cq_exec_free(e);
+    cq_graph_free(g);
+    g = conv_relu(16);
+    cq_dtype p2[2] = {CQ_BF16, CQ_BF16};
+    eo.precision = p2;
+    eo.n_precision = 2;
+    e = cq_exec_new(g, &eo, &err);
+    assert_non_null(e);
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &nm, &err), CQ_OK);
+    assert_true(fabs(r.rows[0].compute_ns - nm.rows[0].compute_ns) < 1e-9);
+    cq_cost_free(&r);
+    cq_cost_free(&nm);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 /* A 1x1 conv on a 1x1 map (squeeze-excite) runs as a matrix-vector product:
  * the GEMM's class, row dots of 16 lanes over c_in. */
 static void test_gemv(void **state)
@@ -695,7 +750,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
