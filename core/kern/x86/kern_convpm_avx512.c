@@ -24,6 +24,7 @@
 
 #include "kern/kern_internal.h"
 #include "kern/x86/kern_act_avx512.h"
+#include "kern/x86/kern_convpm_x86.h"
 #include "kern/x86/kern_tr8.h"
 
 #define MP 7 /* pixels per panel */
@@ -326,80 +327,6 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
         _mm256_mask_storeu_ps(a->y + c * a->P, pm, _mm256_i32gather_ps(tmp + c, idx, 4));
 }
 
-/* Where a packed row's 16-pixel chunk q of tap column kx reads: lane l is
- * input column off + s l (s = stride_w), valid where mask bit s l (s 1) or
- * bit l of the two-vector mask pair (s 2) is set. */
-typedef struct chunk_src {
-    int64_t off;
-    __mmask16 m0, m1;
-} chunk_src;
-
-
-/* Output row oy, K rows k0 .. k0 + kc - 1, packed into xp (kc, ldx): xp[t][ox]
- * is the input under tap t for output column ox, 0 in the padding and past
- * ow. Whole-vector loads and stores: one pass per K row for all the row's
- * panels, much cheaper than a 7-pixel copy per panel (bench/NOTES.md, first
- * round). */
-static void pack_row(const cq_conv2d_params *p, const float *x, int64_t oy, int64_t k0,
-                     int64_t kc, const chunk_src *cs, int64_t nq, int64_t ldx, float *xp)
-{
-    int64_t khw = p->kh * p->kw;
-    int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    int64_t iy_base = oy * p->stride_h - p->pad_top;
-    for (int64_t t = 0; t < kc; t++) {
-        int64_t iy = iy_base + ky * p->dil_h;
-        float *dst = xp + t * ldx;
-        if (iy < 0 || iy >= p->h) {
-            for (int64_t q = 0; q < nq; q++)
-                _mm512_storeu_ps(dst + 16 * q, _mm512_setzero_ps());
-        } else {
-            /* masked lanes are not read, so an offset may lie outside the row */
-            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * p->w);
-            const chunk_src *cq = cs + kx * nq;
-            if (p->stride_w == 1)
-                for (int64_t q = 0; q < nq; q++)
-                    _mm512_storeu_ps(dst + 16 * q,
-                                     _mm512_maskz_loadu_ps(cq[q].m0, (const void *)(
-                                         src + (uintptr_t)cq[q].off * 4u)));
-            else
-                for (int64_t q = 0; q < nq; q++) {
-                    const char *b = (const char *)(src + (uintptr_t)cq[q].off * 4u);
-                    __m512 lo = _mm512_maskz_loadu_ps(cq[q].m0, b);
-                    __m512 hi = _mm512_maskz_loadu_ps(cq[q].m1, b + 64);
-                    _mm512_storeu_ps(dst + 16 * q, _mm512_permutex2var_ps(lo, even, hi));
-                }
-        }
-        if (++kx == p->kw) {
-            kx = 0;
-            if (++ky == p->kh) {
-                ky = 0;
-                c++;
-            }
-        }
-    }
-}
-
-/* chunk_src for every (kx, chunk): cs[kx * nq + q]. */
-static void chunk_srcs(const cq_conv2d_params *p, int64_t ow, int64_t nq, chunk_src *cs)
-{
-    int64_t s = p->stride_w;
-    for (int64_t kx = 0; kx < p->kw; kx++)
-        for (int64_t q = 0; q < nq; q++) {
-            chunk_src *e = cs + kx * nq + q;
-            e->off = 16 * q * s - p->pad_left + kx * p->dil_w;
-            uint32_t m = 0; /* bit j: element off + j of the (s * 16)-wide span */
-            for (int64_t l = 0; l < 16; l++) {
-                int64_t ox = 16 * q + l, ix = e->off + s * l;
-                if (ox < ow && ix >= 0 && ix < p->w)
-                    m |= 1u << (s * l);
-            }
-            e->m0 = (__mmask16)(m & 0xffffu);
-            e->m1 = (__mmask16)(m >> 16);
-        }
-}
-
 /* The channel panels [ja, jb) of the pixel panel at m0 (a: kc, xp, ldx, mr
  * set); pf0: whether to prefetch the next panel's slice (the first pixel
  * panel of a share). */
@@ -586,54 +513,6 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
            (g.direct ? (size_t)k * sizeof(int64_t) : 0);
 }
 
-/* Input rows g0 s_h - pad_top + [0, gh) of every channel into buf (c_in, gh,
- * wpad), zeros in the padding and outside the image. Whole-vector stores
- * may run 15 floats past a row: rows go in order, and buf has 16 spare. */
-static void fill_group(const cq_conv2d_params *p, const float *x, int64_t g0, const grid *g,
-                       float *buf)
-{
-    int64_t pl = p->pad_left, W = p->w, wp = g->wpad;
-    if (p->x_blocked) {
-        /* NCHW16c: buf (c_in / 16, gh, wpad, 16), each row one copy */
-        for (int64_t cb = 0; cb < p->c_in / 16; cb++)
-            for (int64_t gy = 0; gy < g->gh; gy++) {
-                int64_t iy = g0 * p->stride_h - p->pad_top + gy;
-                float *dst = buf + (cb * g->gh + gy) * wp * 16;
-                if (iy < 0 || iy >= p->h) {
-                    memset(dst, 0, (size_t)(wp * 16) * sizeof(float));
-                    continue;
-                }
-                memset(dst, 0, (size_t)(pl * 16) * sizeof(float));
-                memcpy(dst + pl * 16, x + (cb * p->h + iy) * W * 16,
-                       (size_t)(W * 16) * sizeof(float));
-                memset(dst + (pl + W) * 16, 0, (size_t)((wp - pl - W) * 16) * sizeof(float));
-            }
-        return;
-    }
-    for (int64_t c = 0; c < p->c_in; c++)
-        for (int64_t gy = 0; gy < g->gh; gy++) {
-            int64_t iy = g0 * p->stride_h - p->pad_top + gy;
-            float *dst = buf + (c * g->gh + gy) * wp;
-            if (iy < 0 || iy >= p->h) {
-                for (int64_t i = 0; i < wp; i += 16)
-                    _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-                continue;
-            }
-            /* masked lanes are not read: src may point before the row */
-            uintptr_t src = (uintptr_t)(x + (c * p->h + iy) * W);
-            for (int64_t i = 0; i < wp; i += 16) {
-                int64_t lo = pl - i, hi = pl + W - i; /* lanes [lo, hi) lie in the row */
-                lo = lo < 0 ? 0 : lo;
-                hi = hi > 16 ? 16 : hi;
-                uint32_t m = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
-                _mm512_storeu_ps(dst + i,
-                                 _mm512_maskz_loadu_ps((__mmask16)m,
-                                                       (const void *)(src + (uintptr_t)(i - pl) *
-                                                                                4u)));
-            }
-        }
-}
-
 static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
 {
     if (nv == 4)
@@ -683,7 +562,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
             off[t] = ((plane * g.gh + ky * p->dil_h) * g.wpad + kx * p->dil_w) * blk + q % blk;
         }
     } else {
-        chunk_srcs(p, ow, nq, cs);
+        cq__convpm_chunk_srcs(p, ow, nq, cs);
     }
     int64_t panels_row = (ow + MP - 1) / MP;
     int sw = (int)p->stride_w;
@@ -696,12 +575,12 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         if (g.inplace)
             xg = x + g0 * p->stride_h * g.wpad * 16;
         else if (g.direct)
-            fill_group(p, x, g0, &g, xp);
+            cq__convpm_fill_group(p, x, g0, g.gh, g.wpad, xp);
         for (int64_t k0 = 0; k0 < K; k0 += kc0) {
             int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
             if (!g.direct)
                 for (int64_t r = 0; r < rows; r++)
-                    pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+                    cq__convpm_pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
             tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
             a.ldx = ldx;
             a.off = g.direct ? off + k0 : NULL;
