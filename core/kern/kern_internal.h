@@ -81,7 +81,7 @@ int64_t cq__convpm_pw(int64_t c_out);
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
 /* the panel width (channels) and the rows of a k block cq__convpm_pack_w packs
  * W^T in, as the run reads it */
-int64_t cq__convpm_pack_pw(int64_t c_out);
+int64_t cq__convpm_pack_pw(const cq_conv2d_params *p);
 int64_t cq__convpm_pack_kc(const cq_conv2d_params *p);
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,

@@ -153,6 +153,11 @@ static void test_kern_conv2d_pixel_major(void **state)
         {8, 20, 4, 30, 4, 4, 1, 2, 1, 0},
         /* few channels (packed rows) over two k blocks */
         {7, 64, 17, 20, 15, 15, 1, 1, 1, 7},
+        /* whole 64-channel panels: 6-pixel tiles across rows (a ragged
+         * last tile), two panels; several row groups over several k
+         * blocks; dilation and mixed strides */
+        {24, 128, 13, 11, 3, 3, 1, 1, 1, 1}, {64, 64, 40, 110, 3, 3, 1, 1, 1, 1},
+        {20, 64, 12, 21, 3, 3, 2, 1, 2, 2},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
@@ -202,6 +207,11 @@ static void test_kern_conv2d_blocked(void **state)
         {256, 2048, 14, 14, 1, 1, 1, 1, 1, 0, 1}, {1024, 48, 14, 14, 1, 1, 2, 2, 1, 0, 1},
         /* weights past 2 MB: the direct path's larger groups of rows */
         {256, 256, 14, 14, 3, 3, 2, 2, 1, 1, 1},
+        /* whole 64-channel panels (6-pixel tiles across rows): padded,
+         * stride 2, and read in place on rows not a multiple of 7 (1x1 and
+         * 3x3 without padding) */
+        {48, 128, 11, 9, 3, 3, 1, 1, 1, 1, 1}, {32, 64, 12, 30, 3, 3, 2, 2, 1, 1, 1},
+        {64, 64, 10, 13, 1, 1, 1, 1, 1, 0, 1}, {32, 64, 9, 20, 3, 3, 1, 1, 1, 0, 1},
         /* 1x1 on rows of 10 (7-pixel tiles waste lanes there): the sgemm */
         {16, 16, 6, 10, 1, 1, 1, 1, 1, 0, 0},
         /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */

@@ -3,7 +3,10 @@
  * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
  * 16 nv, 32 or 48: up to 21 accumulators); seven pixels divide ResNet's
  * 56/28/14/7-wide rows, so no lane is wasted where the channel-major sgemm
- * loses a third of its 48-wide tile on 49 pixels. Output rows go in groups; per group and k
+ * loses a third of its 48-wide tile on 49 pixels. Where c_out comes in whole
+ * 64-channel panels (flat64), the direct path's tile is 6 pixels x 64
+ * channels instead, over a row group's pixels in raster order (a base
+ * pointer per pixel), its W^T slices 32 KB. Output rows go in groups; per group and k
  * block, each channel panel's W^T slice (16 KB, packed once at plan time in
  * the order it is read) serves every pixel tile of the group from L1 while
  * the next slice is prefetched. With c_in >= 8 the tiles broadcast straight
@@ -28,6 +31,7 @@
 #include "kern/x86/kern_tr8.h"
 
 #define MP 7 /* pixels per panel */
+#define MP64 6 /* pixels of a 64-channel tile (flat64) */
 #define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
 #define MAX_CHUNKS 64 /* output rows up to 1024 wide (else the im2col path) */
 
@@ -35,7 +39,8 @@
  * to whole vectors. */
 static int64_t row_ld(int64_t ow) { return ((ow + MP - 1) / MP * MP + 15) / 16 * 16; }
 
-static int64_t pw_f32(int64_t c_out);
+static int64_t pw_f32(const cq_conv2d_params *p);
+static int is_pointwise(const cq_conv2d_params *p);
 
 static int no_pad(const cq_conv2d_params *p)
 {
@@ -50,12 +55,39 @@ static int is_pointwise(const cq_conv2d_params *p)
            !p->x_blocked;
 }
 
-/* NCHW16c input without padding, whole 7-pixel tiles per row: the direct
- * path broadcasts from x itself, no copy of the group's rows (no tile reads
- * past a row, so none past x). */
+/* The direct path (c_in >= DIRECT_MIN_CIN or NCHW16c input) of a conv
+ * whose channels come in whole 64-channel panels: 6-pixel x 4-vector tiles
+ * (24 accumulators, 10 loads to 24 FMAs against 9 to 14 for 7 x 2:
+ * 205-220 GFLOP/s in L1 against 190-200), running over a row group's
+ * output pixels in raster order, across rows: each pixel of a tile has its
+ * own base pointer, so rows of any width fill every tile but a group's
+ * last (bench/NOTES.md, "convpm14"). DIRECT_MIN_CIN: c_in from which the
+ * tiles read the padded input directly (see cq__convpm_run); below, the
+ * stems pack rows per k block. */
+#ifndef DIRECT_MIN_CIN
+#define DIRECT_MIN_CIN 8
+#endif
+static int flat64(const cq_conv2d_params *p)
+{
+    int64_t oh, ow;
+    cq_err ignored; /* a bad shape: cq__convpm_applies refuses it */
+    if (p->c_out % 64 || is_pointwise(p) || (p->c_in < DIRECT_MIN_CIN && !p->x_blocked) ||
+        cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK)
+        return 0;
+    /* the 7 x 2 tiles where the flat ones would waste 7 % more lanes than
+     * they run faster: 7x7 maps (49 pixels in 9 tiles of 6, ResNet's last
+     * stage 4-5 % slower) */
+    double P = (double)(oh * ow), rows = (double)ow / (double)((ow + MP - 1) / MP * MP);
+    return P / (double)((oh * ow + MP64 - 1) / MP64 * MP64) * 1.07 > rows;
+}
+
+/* NCHW16c input without padding, whole 7-pixel tiles per row (or the flat
+ * tiles, which read no pixel past ow): the direct path broadcasts from x
+ * itself, no copy of the group's rows (no tile reads past a row, so none
+ * past x). */
 static int reads_x(const cq_conv2d_params *p, int64_t ow)
 {
-    return p->x_blocked && no_pad(p) && ow % MP == 0;
+    return p->x_blocked && no_pad(p) && (ow % MP == 0 || flat64(p));
 }
 
 int cq__convpm_applies(const cq_conv2d_params *p)
@@ -65,7 +97,7 @@ int cq__convpm_applies(const cq_conv2d_params *p)
     if (p->groups != 1 || cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK ||
         (p->x_blocked && p->c_in % 16) || (p->y_blocked && p->c_out % 16))
         return 0;
-    int64_t P = oh * ow, pw = pw_f32(p->c_out);
+    int64_t P = oh * ow, pw = pw_f32(p);
     /* lanes used by the channel-major sgemm (8 x 48 tiles, its last tile
      * 16-column vectors), the 1x1 convolutions' other kernel */
     double cm = (double)P / (double)((P + 15) / 16 * 16) * (double)p->c_out /
@@ -107,15 +139,16 @@ int64_t cq__convpm_pw(int64_t c_out)
     return w48 < w32 ? 48 : w32 < w48 ? 32 : PW_TIE;
 }
 
-/* The panel of this file's f32 paths: one vector where c_out fits in one
+/* The panel of this file's f32 paths: 64 channels for flat64's tiles; one
+ * vector where c_out fits in one
  * (U-Net's and detection necks' 16-channel layers). A 32-wide panel there
  * halved the k block a 16 KB W^T slice holds (partial sums twice as often)
  * and made the 1x1 convolutions on NCHW16c count half their lanes wasted,
  * so they converted to NCHW instead (bench/NOTES.md, fp32 zoo third round).
  * Within npad of cq__convpm_pw, what kern_conv.c allocates. */
-static int64_t pw_f32(int64_t c_out)
+static int64_t pw_f32(const cq_conv2d_params *p)
 {
-    return c_out <= 16 ? 16 : cq__convpm_pw(c_out);
+    return flat64(p) ? 64 : p->c_out <= 16 ? 16 : cq__convpm_pw(p->c_out);
 }
 
 static int64_t kblock(int64_t k, int64_t npad)
@@ -134,9 +167,15 @@ static int64_t kblock(int64_t k, int64_t npad)
  * it, and groups of rows whose packed rows (rows, kc, ldx) stay in L2. The
  * slice is 16 KB so that it and the next one, prefetched meanwhile, both fit
  * the 48 KB L1 with the input; at 32 KB the prefetches evict the slice in
- * use (bench/NOTES.md, third round (c)). */
+ * use (bench/NOTES.md, third round (c)). flat64's 6 x 64 tiles do better
+ * with 32 KB (128 rows: half the partial sums and tile set-ups of 64 rows;
+ * 6-8 % faster on 56x56 to 14x14 maps, 40 and 64 KB no better, bench/NOTES.md,
+ * "convpm14"). */
 #ifndef W_PANEL_BYTES
 #define W_PANEL_BYTES (16 * 1024)
+#endif
+#ifndef W_PANEL64_BYTES
+#define W_PANEL64_BYTES (32 * 1024)
 #endif
 #ifndef XP_GROUP_BYTES
 #define XP_GROUP_BYTES (384 * 1024)
@@ -150,20 +189,14 @@ static int64_t even_split(int64_t n, int64_t most)
     return (n + nb - 1) / nb;
 }
 
-/* c_in from which the tiles read the padded input directly (see
- * cq__convpm_run); below, the stems pack rows per k block. */
-#ifndef DIRECT_MIN_CIN
-#define DIRECT_MIN_CIN 8
-#endif
-
 /* Rows of the k blocks W^T is packed in: K for a pointwise conv (its own
  * blocking reads across them); kblock's L2-sized blocks for the
  * few-channel stems (K <= 1536 in one block: their packed rows are the cost,
  * not W^T); else the L1-sized blocks of the row grid. */
 static int64_t packed_kc(const cq_conv2d_params *p)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
-    int64_t most = W_PANEL_BYTES / 4 / pw;
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p);
+    int64_t most = (flat64(p) ? W_PANEL64_BYTES : W_PANEL_BYTES) / 4 / pw;
     if (is_pointwise(p))
         return K;
     if (p->c_in < DIRECT_MIN_CIN && !p->x_blocked)
@@ -172,7 +205,7 @@ static int64_t packed_kc(const cq_conv2d_params *p)
 }
 
 /* What kern_convpm_pack_avx512.c packs W^T by (kern_internal.h). */
-int64_t cq__convpm_pack_pw(int64_t c_out) { return pw_f32(c_out); }
+int64_t cq__convpm_pack_pw(const cq_conv2d_params *p) { return pw_f32(p); }
 int64_t cq__convpm_pack_kc(const cq_conv2d_params *p) { return packed_kc(p); }
 
 typedef struct tile_args {
@@ -196,6 +229,7 @@ typedef struct tile_args {
     const float *pf;  /* prefetch the npf 64-byte lines from pf (of the next W^T slice) */
     int64_t npf;
     const int64_t *off; /* direct: broadcast xp[off[t] + sw i] instead */
+    const int64_t *pix; /* flat: pixel i's tap t at xp[pix[i] + off[t]], i < mr */
 } tile_args;
 
 /* The fields of a k block's tiles that do not change from tile to tile
@@ -219,14 +253,20 @@ static tile_args tile_init(const cq_conv2d_params *p, int64_t k0, int64_t kc, in
     return a;
 }
 
-/* Always inlined per nv and sw so the k loop has no branch on them. sw 0:
- * packed rows (xp[t * ldx + i]); sw 1 or 2: straight from the padded input,
- * pixel i of tap t at xp[off[t] + sw i]. */
-static inline __attribute__((always_inline)) void tile(int nv, int sw, const tile_args *a)
+/* Always inlined per nv, sw and mp (pixels) so the k loop has no branch on
+ * them. sw 0: packed rows (xp[t * ldx + i]); sw > 0: straight from the
+ * padded input, pixel i of tap t at xp[off[t] + sw i]; sw < 0: at
+ * xb[i][off[t]] (flat64). */
+static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, const tile_args *a)
 {
     __m512 acc[MP][4];
+    /* (a short last tile of a group repeats its last pixel) */
+    const float *xb[MP64];
+#pragma GCC unroll 6
+    for (int i = 0; i < MP64; i++)
+        xb[i] = sw < 0 ? a->xp + a->pix[i < a->mr ? i : a->mr - 1] : NULL;
 #pragma GCC unroll 7
-    for (int i = 0; i < MP; i++)
+    for (int i = 0; i < mp; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
             acc[i][j] = !a->first && j < nv && i < a->mr
@@ -239,14 +279,15 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
      * tile's pixels */
 #define TILE_STEP(t)                                                                         \
     do {                                                                                     \
-        const float *xr = sw ? xp + off[t] : xp + (t) * ldx;                                 \
+        const float *xr = sw > 0 ? xp + off[t] : sw < 0 ? NULL : xp + (t) * ldx;            \
+        int64_t ot = sw < 0 ? off[t] : 0;                                                    \
         __m512 b0 = _mm512_loadu_ps(wp + (t) * pw);                                          \
         __m512 b1 = nv > 1 ? _mm512_loadu_ps(wp + (t) * pw + 16) : b0;                       \
         __m512 b2 = nv > 2 ? _mm512_loadu_ps(wp + (t) * pw + 32) : b0;                       \
         __m512 b3 = nv > 3 ? _mm512_loadu_ps(wp + (t) * pw + 48) : b0;                       \
-        _Pragma("GCC unroll 7") for (int i = 0; i < MP; i++)                                 \
+        _Pragma("GCC unroll 7") for (int i = 0; i < mp; i++)                                 \
         {                                                                                    \
-            __m512 av = _mm512_set1_ps(xr[(sw ? sw : 1) * i]);                               \
+            __m512 av = _mm512_set1_ps(sw < 0 ? xb[i][ot] : xr[(sw > 0 ? sw : 1) * i]);      \
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                                  \
             if (nv > 1)                                                                      \
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);                              \
@@ -270,7 +311,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
 #undef TILE_STEP
     if (!a->fin) {
 #pragma GCC unroll 7
-        for (int i = 0; i < MP; i++)
+        for (int i = 0; i < mp; i++)
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
                 if (j < nv && i < a->mr)
@@ -287,7 +328,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
             float *yj = a->y + 16 * j * a->P;
             const float *rj = a->res ? a->res + 16 * j * a->P : NULL;
 #pragma GCC unroll 7
-            for (int i = 0; i < MP; i++)
+            for (int i = 0; i < mp; i++)
                 if (i < a->mr) {
                     __m512 v = _mm512_add_ps(acc[i][j], bv);
                     if (rj)
@@ -305,7 +346,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
             break;
         __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
 #pragma GCC unroll 7
-        for (int i = 0; i < MP; i++)
+        for (int i = 0; i < mp; i++)
             _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
     }
     /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused),
@@ -315,9 +356,10 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, const til
     int64_t c = 0;
     for (; c + 8 <= a->cw; c += 8) {
         __m256 r[8];
-        for (int i = 0; i < MP; i++)
+        for (int i = 0; i < mp; i++)
             r[i] = _mm256_loadu_ps(tmp + i * 64 + c);
-        r[7] = _mm256_setzero_ps();
+        for (int i = mp; i < 8; i++)
+            r[i] = _mm256_setzero_ps();
         cq__tr8x8_ps(r); /* r[j]: channel c + j of the tile's pixels */
         for (int j = 0; j < 8; j++)
             _mm256_mask_storeu_ps(a->y + (c + j) * a->P, pm, r[j]);
@@ -352,13 +394,13 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
         a->cw = cw;
         a->bias = bias_pad + j0;
         if (nv == 4)
-            tile(4, 0, a);
+            tile(4, 0, MP, a);
         else if (nv == 3)
-            tile(3, 0, a);
+            tile(3, 0, MP, a);
         else if (nv == 2)
-            tile(2, 0, a);
+            tile(2, 0, MP, a);
         else
-            tile(1, 0, a);
+            tile(1, 0, MP, a);
     }
 }
 
@@ -389,7 +431,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
                           const float *wp, const float *bias_pad, float *y, const float *res,
                           void *scratch, int part, int nparts)
 {
-    int64_t K = p->c_in, pw = pw_f32(p->c_out);
+    int64_t K = p->c_in, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     int64_t ja, jb, ua, ub;
     share(npad / pw, pw, (P + MP - 1) / MP, part, nparts, &ja, &jb, &ua, &ub);
@@ -453,7 +495,7 @@ typedef struct grid {
 
 static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g)
 {
-    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc = packed_kc(p);
     g->kc = kc;
     g->direct = p->c_in >= DIRECT_MIN_CIN || p->x_blocked;
@@ -498,7 +540,7 @@ static void make_grid(const cq_conv2d_params *p, int64_t oh, int64_t ow, grid *g
 
 size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
 {
-    int64_t k = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
+    int64_t k = p->c_in * p->kh * p->kw, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw;
     if (is_pointwise(p)) {
         int64_t kc = kblock(k, npad);
@@ -510,19 +552,20 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
     make_grid(p, oh, ow, &g);
     size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
     return head + (g.ct_floats + 64 * (size_t)MP) * sizeof(float) +
-           (g.direct ? (size_t)k * sizeof(int64_t) : 0);
+           (g.direct ? (size_t)k * sizeof(int64_t) : 0) +
+           (flat64(p) ? (size_t)(g.rows * ow) * sizeof(int64_t) : 0);
 }
 
 static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
 {
     if (nv == 4)
-        tile(4, sw, a);
+        tile(4, sw, MP, a);
     else if (nv == 3)
-        tile(3, sw, a);
+        tile(3, sw, MP, a);
     else if (nv == 2)
-        tile(2, sw, a);
+        tile(2, sw, MP, a);
     else
-        tile(1, sw, a);
+        tile(1, sw, MP, a);
 }
 
 /* Loop order: groups of output rows; in each, k blocks; in each, every
@@ -537,7 +580,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
-    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p->c_out);
+    int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
     grid g;
     make_grid(p, oh, ow, &g);
@@ -564,6 +607,14 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     } else {
         cq__convpm_chunk_srcs(p, ow, nq, cs);
     }
+    /* flat64: where each pixel of a group (raster order) reads, from the
+     * group's first input row */
+    int flat = flat64(p);
+    int64_t *pix = off + K;
+    if (flat)
+        for (int64_t r = 0, m = 0; r < rows0; r++)
+            for (int64_t ox = 0; ox < ow; ox++, m++)
+                pix[m] = (r * p->stride_h * g.wpad + ox * p->stride_w) * (p->x_blocked ? 16 : 1);
     int64_t panels_row = (ow + MP - 1) / MP;
     int sw = (int)p->stride_w;
     int64_t ja, jb, ga, gb;
@@ -609,8 +660,24 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     kn = kc0;
                     next = wp + ja * kc0;
                 }
-                int64_t ntile = rows * panels_row, kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
-                for (int64_t r = 0; r < rows; r++)
+                int64_t npx = rows * ow;
+                int64_t ntile = flat ? (npx + MP64 - 1) / MP64 : rows * panels_row;
+                int64_t kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
+                for (int64_t m = 0; flat && m < npx; m += MP64) {
+                    int64_t t0 = t1, up = (e += kr) >= ntile, mg = g0 * ow + m;
+                    t1 += kq + up;
+                    e -= up ? ntile : 0;
+                    a.pf = next ? next + t0 * pw : NULL;
+                    a.npf = next ? (t1 - t0) * pw / 16 : 0;
+                    a.mr = npx - m < MP64 ? npx - m : MP64;
+                    a.xp = xg;
+                    a.pix = pix + m;
+                    a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
+                    a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
+                    a.res = res ? res + j0 * P + 16 * mg : NULL;
+                    tile(4, -1, MP64, &a);
+                }
+                for (int64_t r = 0; !flat && r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
                         int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1, up = (e += kr) >= ntile;
                         t1 += kq + up; /* tile ti: [t0, t1 = kn (ti + 1) / ntile) */
