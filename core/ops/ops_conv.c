@@ -1,6 +1,6 @@
-/* ops_conv.c - Conv and ConvTranspose through kern.h (3-D ones one output
- * depth plane at a time), BatchNormalization. Layout NCHW
- * (docs/design-exec.md). */
+/* ops_conv.c - Conv through kern.h (3-D ones one output depth plane at a
+ * time), BatchNormalization; ConvTranspose's row, whose code is
+ * ops_convt.c's. Layout NCHW (docs/design-exec.md). */
 #include "ops/ops_internal.h"
 
 #include <math.h>
@@ -536,177 +536,6 @@ static cq_status run_conv(const cq_node *n, int n_in, cq_tensor *const *in, int 
     return conv_planes(n, &g, x, w, b, env, out[0], err);
 }
 
-/* ---- ConvTranspose ---------------------------------------------------------------- */
-
-/* Kept in the caller's plan slot as Conv's (only when W and B are constants):
- * the kernel plan (W^T packed for the sgemm) and the parameters it was made
- * for. Made by the first run (nothing at plan time), remade when a run's
- * shape differs; the packing cost U-Net's 256 -> 128 2x2/2 layer 0.9 ms a run. */
-typedef struct convt_plan {
-    cq_convt2d_plan *kp;
-    cq_convt2d_params p;
-} convt_plan;
-
-static void convt_plan_free(void *plan)
-{
-    convt_plan *c = plan;
-    if (c)
-        cq_convt2d_plan_free(c->kp);
-    free(c);
-}
-
-static cq_status convt_plan_new(const cq_graph *g, const cq_node *n, const cq_openv *env,
-                                void **plan, cq_err *err)
-{
-    (void)g, (void)n, (void)env, (void)err;
-    *plan = NULL;
-    return CQ_OK;
-}
-
-/* CQ_OP_BLOCKED_OUT: a 2-D ConvTranspose writes f32 NCHW16c (whole
- * 16-channel blocks) for the convolutions after it, through one conversion
- * of its NCHW result (U-Net's up-sampling feeds a Concat with the skip
- * connection, which keeps that layout only if every input has it). Its
- * input stays NCHW. */
-static int convt_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
-{
-    if (x_blocked || n->n_inputs < 2 || n->inputs[0] < 0 || n->n_outputs != 1 ||
-        n->outputs[0] < 0)
-        return 0;
-    const cq_value *x = &g->values[n->inputs[0]], *y = &g->values[n->outputs[0]];
-    return x->has_type && y->has_type && x->dtype == CQ_F32 && y->dtype == CQ_F32 &&
-           x->ndim == 4 && y->ndim == 4 && y->shape[0] > 0 && y->shape[1] > 0 &&
-           y->shape[1] % 16 == 0 && y->shape[2] > 0 && y->shape[3] > 0;
-}
-
-static const cq_op_hooks convt_hooks = {
-    .blocked_ok = convt_blocked_ok,
-    .plan_new = convt_plan_new,
-    .plan_free = convt_plan_free,
-};
-
-static int same_convt(const cq_convt2d_params *a, const cq_convt2d_params *b)
-{
-    return a->n == b->n && a->c_in == b->c_in && a->h == b->h && a->w == b->w &&
-           a->c_out == b->c_out && a->kh == b->kh && a->kw == b->kw && a->groups == b->groups &&
-           a->stride_h == b->stride_h && a->stride_w == b->stride_w &&
-           a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
-           a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right &&
-           a->out_pad_h == b->out_pad_h && a->out_pad_w == b->out_pad_w &&
-           a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->act.kind == b->act.kind &&
-           a->act.a == b->act.a && a->act.b == b->act.b;
-}
-
-static cq_status run_convtranspose(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
-                                   cq_tensor *const *out, cq_openv *env, cq_err *err)
-{
-    (void)n_out;
-    const cq_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    if (x->dtype != CQ_F32 || w->dtype != CQ_F32)
-        return cq_errf(err, CQ_EUNSUPPORTED, "ConvTranspose '%s': f32 only", n->name);
-    cq_convgeo g;
-    if (cq__conv_geo(n, x->ndim, x->shape, w->ndim, w->shape, &g, err))
-        return err->code;
-    if (b && (b->dtype != CQ_F32 || cq_tensor_numel(b) != g.m))
-        return cq_errf(err, CQ_EINVAL, "ConvTranspose '%s': bias must hold %lld floats", n->name,
-                       (long long)g.m);
-    float *py = cq_tensor_data(out[0]);
-    const float *pb = b ? cq_tensor_data(b) : NULL;
-    int64_t ny = cq_tensor_numel(out[0]), P = g.out[1] * g.out[2];
-    if (cq_tensor_numel(x) == 0 || cq_tensor_numel(w) == 0) {
-        for (int64_t i = 0; i < ny; i++) {
-            /* the channel of element i in NCHW, or in NCHW16c */
-            int64_t c = env->y_blocked ? i / (16 * P) * 16 % g.m + i % 16
-                                       : i / (g.out[0] * P) % g.m;
-            py[i] = pb ? pb[c] : 0.0f;
-        }
-        return CQ_OK;
-    }
-    /* kern.h's 2-D problem of one output depth plane: the depth taps are
-     * input channels, so W (c, m / group, kd, kh, kw) becomes (c, kd, m /
-     * group, kh, kw); output_padding is what the pads leave to reach out */
-    cq_convt2d_params p = cq_convt2d_params_default();
-    int64_t kd = g.k[0], mg = g.m / g.group, kk = g.k[1] * g.k[2];
-    p.n = g.n;
-    p.c_in = g.c * kd;
-    p.c_out = g.m;
-    p.groups = g.group;
-    p.h = g.in[1];
-    p.w = g.in[2];
-    p.kh = g.k[1];
-    p.kw = g.k[2];
-    p.stride_h = g.stride[1];
-    p.stride_w = g.stride[2];
-    p.dil_h = g.dil[1];
-    p.dil_w = g.dil[2];
-    p.pad_top = g.pb[1];
-    p.pad_bottom = g.pe[1];
-    p.pad_left = g.pb[2];
-    p.pad_right = g.pe[2];
-    p.out_pad_h = g.out[1] - (g.stride[1] * (g.in[1] - 1) + g.dil[1] * (g.k[1] - 1) + 1 -
-                              g.pb[1] - g.pe[1]);
-    p.out_pad_w = g.out[2] - (g.stride[2] * (g.in[2] - 1) + g.dil[2] * (g.k[2] - 1) + 1 -
-                              g.pb[2] - g.pe[2]);
-    size_t nw = (size_t)cq_tensor_numel(w);
-    const float *pw = cq_tensor_data(w);
-    int keep = env->plan && env->in_const && env->in_const[1] && (!b || env->in_const[2]);
-    convt_plan *cp = keep ? *env->plan : NULL;
-    cq_convt2d_plan *kp = cp && cp->kp && same_convt(&cp->p, &p) ? cp->kp : NULL;
-    float *wt = NULL;
-    if (!kp && kd > 1) {
-        wt = malloc(nw * sizeof(float));
-        if (!wt)
-            return cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
-        for (int64_t c = 0; c < g.c; c++)
-            for (int64_t t = 0; t < kd; t++)
-                for (int64_t m = 0; m < mg; m++)
-                    memcpy(wt + ((c * kd + t) * mg + m) * kk, pw + ((c * mg + m) * kd + t) * kk,
-                           (size_t)kk * sizeof(float));
-    }
-    if (!kp) {
-        kp = cq_convt2d_plan_new(&p, wt ? wt : pw, nw, pb, pb ? (size_t)g.m : 0, err);
-        free(wt);
-        if (!kp)
-            return cq_err_prefix(err, err->code, "ConvTranspose '%s': ", n->name);
-        if (keep) {
-            if (!cp && !(cp = calloc(1, sizeof *cp))) {
-                cq_convt2d_plan_free(kp);
-                return cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
-            }
-            *env->plan = cp;
-            cq_convt2d_plan_free(cp->kp);
-            cp->kp = kp;
-            cp->p = p;
-        }
-    }
-    int planar = cq__conv_planar(&g), blocked = env->y_blocked;
-    if (blocked && (x->ndim != 4 || g.m % 16 || g.out[0] != 1))
-        return cq_errf(err, CQ_ESTATE, "ConvTranspose '%s': NCHW16c planned for a shape "
-                       "without whole 16-channel blocks", n->name);
-    size_t nin = (size_t)(p.n * p.c_in * p.h * p.w), nout = (size_t)(g.n * g.m * P);
-    size_t in_b = planar ? 0 : nin * sizeof(float);
-    size_t out_b = planar && !blocked ? 0 : nout * sizeof(float);
-    size_t sb = cq_convt2d_scratch_bytes(kp);
-    char *s = cq__scratch(env, in_b + out_b + sb + 1);
-    cq_status st = s ? CQ_OK : cq_errf(err, CQ_ENOMEM, "ConvTranspose '%s': no memory", n->name);
-    const float zero = 0.0f;
-    for (int64_t od = 0; st == CQ_OK && od < g.out[0]; od++) {
-        const float *xp = cq__conv_plane_in(&g, 1, sizeof(float), cq_tensor_data(x), od, &zero,
-                                            s);
-        float *yp = planar && !blocked ? py : (float *)(s + in_b);
-        st = cq_convt2d_run(kp, xp, nin, yp, nout, s + in_b + out_b, sb, err);
-        if (blocked) {
-            if (st == CQ_OK)
-                cq_to_blocked_f32(yp, g.n, g.m, P, py);
-        } else {
-            cq__conv_plane_out(&g, sizeof(float), yp, od, py);
-        }
-    }
-    if (!keep)
-        cq_convt2d_plan_free(kp);
-    return st;
-}
-
 /* ---- BatchNormalization ---------------------------------------------------------- */
 
 static cq_status infer_bn(const cq_node *n, int64_t opset, int n_in, const cq_tinfo *in,
@@ -779,8 +608,8 @@ const cq_op cq__ops_conv[] = {
      CQ_OP_TAKES_ACT | CQ_OP_TAKES_RESIDUAL | CQ_OP_TAKES_POOL | CQ_OP_BLOCKED_IN |
          CQ_OP_BLOCKED_OUT | CQ_OP_PLAN,
      &conv_hooks},
-    {"ConvTranspose", "", infer_conv, run_convtranspose, CQ_OP_PLAN | CQ_OP_BLOCKED_OUT,
-     &convt_hooks},
+    {"ConvTranspose", "", infer_conv, cq__run_convtranspose,
+     CQ_OP_PLAN | CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT, &cq__convt_hooks},
     {"BatchNormalization", "", infer_bn, run_bn, 0, NULL},
 };
 CQ__STATIC_ASSERT(sizeof cq__ops_conv / sizeof cq__ops_conv[0] == CQ_OPS_CONV_N, conv_rows);

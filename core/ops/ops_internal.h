@@ -60,6 +60,10 @@ cq_status cq__conv_geo(const cq_node *n, int xnd, const int64_t *xs, int wnd, co
  * (c, kd, m / group, kh, kw). With one depth plane (1-D and 2-D) x itself
  * is returned; else buf (n * c * kd * H * W elements). */
 int cq__conv_planar(const cq_convgeo *g); /* whether x is its own single plane */
+/* ConvTranspose (ops_convt.c): its run and hooks for ops_conv.c's table */
+cq_status cq__run_convtranspose(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                                cq_tensor *const *out, cq_openv *env, cq_err *err);
+extern const cq_op_hooks cq__convt_hooks;
 const void *cq__conv_plane_in(const cq_convgeo *g, int transpose, size_t esize, const void *x,
                               int64_t od, const void *fill, void *buf);
 /* Copy a plane's output (n, m, oh, ow) into y (n, m, od_count, oh, ow) at

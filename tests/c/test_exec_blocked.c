@@ -165,9 +165,9 @@ static void test_exec_blocked_unet(void **state)
         assert_non_null(e[0]);
         assert_non_null(e[1]);
         int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
-        /* (q: read by ConvTranspose, which takes NCHW input) */
+        /* (q: read by the 2x2/2 ConvTranspose as a 1x1 conv to 64 channels) */
         /* (d: read by the 32 > 2 head, which reads NCHW16c and writes NCHW) */
-        const char *kept[] = {"s", "p", "u", "k", "q2", "r", "r1", "k2", "d"};
+        const char *kept[] = {"s", "p", "q", "u", "k", "q2", "r", "r1", "k2", "d"};
         /* (the other shapes: rows of 12 and 22 pixels, where the 1x1 conv
          * to 16 channels wastes lanes of its 7-pixel tiles, takes NCHW) */
         for (size_t i = 0; t == 0 && i < sizeof kept / sizeof kept[0]; i++)
@@ -190,6 +190,79 @@ static void test_exec_blocked_unet(void **state)
     }
 }
 
+/* ConvTranspose reading a conv's output: kernel k, stride st, pad pd, to
+ * m channels, into the graph's output (NCHW) or into a 3x3 conv. */
+static cq_graph *convt_graph(const int64_t *xs, int64_t k, int64_t st, int64_t pd, int64_t m,
+                             int to_conv)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 777u;
+    add_init(g, "wa", rand_tensor(4, (int64_t[]){32, xs[1], 3, 3}));
+    add_init(g, "wt", rand_tensor(4, (int64_t[]){32, m, k, k}));
+    add_init(g, "bt", rand_tensor(1, (int64_t[]){m}));
+    add_init(g, "wc", rand_tensor(4, (int64_t[]){16, m, 3, 3}));
+    const int64_t p1[4] = {1, 1, 1, 1};
+    int n = node(g, "Conv", "ca", 2, (const char *[]){"x", "wa"}, "a");
+    cq_node_set_ints(g, n, "pads", 4, p1, &err);
+    n = node(g, "ConvTranspose", "up", 3, (const char *[]){"a", "wt", "bt"},
+             to_conv ? "u" : "y");
+    cq_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){k, k}, &err);
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){st, st}, &err);
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){pd, pd, pd, pd}, &err);
+    if (to_conv) {
+        n = node(g, "Conv", "cc", 2, (const char *[]){"u", "wc"}, "y");
+        cq_node_set_ints(g, n, "pads", 4, p1, &err);
+    }
+    return g;
+}
+
+/* ConvTranspose on an NCHW16c input: a kernel the size of its stride (2x2/2,
+ * 3x3/3) reads it as it is, into NCHW16c (a conv after it) or into the
+ * graph's NCHW output (then converting its input first); 3x3/2 with pad 1
+ * takes NCHW. All equal the all-NCHW plan's results. */
+static void test_exec_blocked_convt(void **state)
+{
+    (void)state;
+    cq_err err;
+    static const struct {
+        int64_t k, st, pd, m, to_conv, x_kept;
+    } cases[] = {{2, 2, 0, 16, 1, 1}, {2, 2, 0, 32, 0, 1}, {3, 3, 0, 48, 1, 1},
+                 {3, 2, 1, 16, 1, 0}, {2, 2, 0, 16, 0, 1}};
+    const int64_t shapes[2][4] = {{1, 8, 14, 14}, {2, 16, 10, 28}};
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int t = 0; t < 2; t++) {
+            const int64_t *xs = shapes[t];
+            cq_graph *g[2];
+            for (int i = 0; i < 2; i++)
+                g[i] = convt_graph(xs, cases[c].k, cases[c].st, cases[c].pd, cases[c].m,
+                                   (int)cases[c].to_conv);
+            cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
+            nchw.nchw_only = 1;
+            cq_exec *e[2] = {cq_exec_new(g[0], NULL, &err), cq_exec_new(g[1], &nchw, &err)};
+            assert_non_null(e[0]);
+            assert_non_null(e[1]);
+            int kept = cq_exec_value_blocked(e[0], cq_graph_value(g[0], "a", &err));
+            if (kept != (avx512 && cases[c].x_kept))
+                fail_msg("case %zu: the ConvTranspose's input %s NCHW16c", c,
+                         kept ? "in" : "not in");
+            rng_state = 5u + (uint32_t)t;
+            cq_tensor *x = rand_tensor(4, xs), *out[2];
+            for (int i = 0; i < 2; i++)
+                assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
+            assert_true(maxdiff(out[0], out[1]) < 1e-5 * fmax(10.0, maxabs(out[1])));
+            for (int i = 0; i < 2; i++) {
+                cq_tensor_release(out[i]);
+                cq_exec_free(e[i]);
+                cq_graph_free(g[i]);
+            }
+            cq_tensor_release(x);
+        }
+}
+
 int main(void)
 {
     /* split every convolution over the kernel threads, however small */
@@ -197,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_blocked_layout),
         cmocka_unit_test(test_exec_blocked_unet),
+        cmocka_unit_test(test_exec_blocked_convt),
     };
     return cmocka_run_group_tests_name("exec_blocked", tests, NULL, NULL);
 }
