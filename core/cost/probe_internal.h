@@ -30,6 +30,12 @@ double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err);
 void cq__probe_fill_f32(float *p, size_t n, float scale);
 void cq__probe_fill_8(void *p, size_t n);
 
+/* The fits time their shapes in this many interleaved passes (each a share
+ * of the budget) and keep each shape's best: a stretch of time another job
+ * disturbs then costs one pass of one shape, not a shape's whole sample, so
+ * the fitted rates move less between probes on a loaded host. */
+#define CQ_PROBE_FIT_PASSES 3
+
 /* A reference convolution: c_in > c_out, k x k, stride, at hw x hw, groups
  * (pads k / 2, times the dilation). */
 typedef struct conv_ref {
@@ -50,6 +56,13 @@ int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c)
  * cost_kernel.c costs it, a MAC part and a cost an element in or out, fitted
  * over DWCB_SHAPES; returns the MAC part's seconds (tile-adjusted MACs in
  * *macs) and *elem_s (0 where the fit fails: the whole time), -1 on failure. */
+/* probe_misc.c: eltwise's reference loop (Relu over 256 K floats, 1 MB in
+ * and out, in L2), seconds, *bytes as cost.c counts them (the write twice);
+ * the seconds a call of cq_qmul_8 costs beyond its elements (4096 calls of
+ * 32 against one of 131072). -1 on failure. */
+double cq__probe_time_eltwise(double ms, double *bytes, cq_err *err);
+double cq__probe_time_qmul_call(double ms, cq_err *err);
+
 #define DWCB_SHAPES "dw 3x3 256 at 14x14, 96 at 10x10, 5x5 160 at 24x24, 5x5/2 96 at 48x48, 3x3 dil 2 128 at 32x32"
 double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err);
 

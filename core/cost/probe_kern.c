@@ -22,7 +22,6 @@
 #include "kern/kern.h"
 #include "kern/kern_bgemm.h"
 #include "kern/kern_qconv.h"
-#include "kern/kern_qelt.h"
 #include "kern/kern_qgemm.h"
 
 /* Best time of fn over about ms (at least 3 runs, after one warm run). */
@@ -292,12 +291,19 @@ static const conv_ref fit_ref_bf16[NFIT] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3,
 static double time_conv_fit(int flags, double ms, int amx, double *macs, double *elem_s,
                             cq_err *err)
 {
-    double x[NFIT][3], t[NFIT], c[2], sum_u = 0, sum_t = 0, m;
+    double x[NFIT][3], t[NFIT], mm[NFIT], c[2], sum_u = 0, sum_t = 0;
     int bf16 = (flags & CONV_BF16) != 0;
+    for (int pass = 0; pass < CQ_PROBE_FIT_PASSES; pass++)
+        for (int i = 0; i < NFIT; i++) {
+            double ti = cq__probe_time_conv(bf16 ? fit_ref_bf16[i] : fit_ref[i], flags,
+                                            ms / CQ_PROBE_FIT_PASSES, &mm[i], err);
+            if (ti < 0)
+                return -1;
+            t[i] = pass == 0 || ti < t[i] ? ti : t[i];
+        }
     for (int i = 0; i < NFIT; i++) {
         conv_ref r = bf16 ? fit_ref_bf16[i] : fit_ref[i];
-        if ((t[i] = cq__probe_time_conv(r, flags, ms, &m, err)) < 0)
-            return -1;
+        double m = mm[i];
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
         double chan = r.c_out <= 16 ? pfill(r.c_out, 16) * 7.0 / 8.0
                                     : fmax(pfill(r.c_out, 32), pfill(r.c_out, 48));
@@ -477,12 +483,21 @@ out:
 static double time_qconv_fit(double ms, double *macs, double *out_s, double *row_s, int *amx,
                              cq_err *err)
 {
-    double x[NFIT][3], t[NFIT], c[3], sum_u = 0, sum_t = 0, m;
-    int all = 1, a;
+    double x[NFIT][3], t[NFIT], mm[NFIT], c[3], sum_u = 0, sum_t = 0;
+    int all = 1, a, aa[NFIT];
+    for (int pass = 0; pass < CQ_PROBE_FIT_PASSES; pass++)
+        for (int i = 0; i < NFIT; i++) {
+            conv_ref r = fit_ref[i];
+            double ti = time_q(0, r.c_in, r.c_out, r.k, r.hw, 1, 1, ms / CQ_PROBE_FIT_PASSES,
+                               &mm[i], &aa[i], err);
+            if (ti < 0)
+                return -1;
+            t[i] = pass == 0 || ti < t[i] ? ti : t[i];
+        }
     for (int i = 0; i < NFIT; i++) {
         conv_ref r = fit_ref[i];
-        if ((t[i] = time_q(0, r.c_in, r.c_out, r.k, r.hw, 1, 1, ms, &m, &a, err)) < 0)
-            return -1;
+        double m = mm[i];
+        a = aa[i];
         all &= a;
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
         double f = a ? pfill(pix, 16) * pfill(r.c_out, 16) * pfill(k, 64)
@@ -555,63 +570,6 @@ out:
     cq_free(w);
     cq_free(b.x);
     cq_free(b.y);
-    return t;
-}
-
-/* ---- eltwise: Relu over 256 K floats (1 MB in, 1 MB out: in L2) ---- */
-
-typedef struct e_ctx {
-    float *x, *y;
-    int64_t n;
-} e_ctx;
-
-static cq_status e_run(void *ctx, cq_err *err)
-{
-    (void)err;
-    e_ctx *e = ctx;
-    cq_unary_f32(CQ_UN_RELU, 0, 0, e->x, e->y, e->n);
-    return CQ_OK;
-}
-
-/* ---- QLinearMul one call a pixel (a per-channel scale on NHWC codes) ---- */
-
-typedef struct m_ctx {
-    uint8_t *a, *b, *y;
-    int64_t n, c; /* elements; c per call (0: one call) */
-} m_ctx;
-
-static cq_status m_run(void *ctx, cq_err *err)
-{
-    m_ctx *m = ctx;
-    if (!m->c)
-        return cq_qmul_8(CQ_U8, m->a, m->n, 0.02f, 128, m->b, m->n, 0.01f, 0, 0.03f, 128, m->y,
-                         m->n, err);
-    for (int64_t p = 0; p < m->n; p += m->c)
-        if (cq_qmul_8(CQ_U8, m->a + p, m->c, 0.02f, 128, m->b, m->c, 0.01f, 0, 0.03f, 128,
-                      m->y + p, m->c, err))
-            return err->code;
-    return CQ_OK;
-}
-
-/* Seconds a call of cq_qmul_8 costs beyond its elements: 4096 calls of 32
- * elements against one of 131072; -1 on failure. */
-static double time_qmul_call(double ms, cq_err *err)
-{
-    m_ctx m = {cq_alloc(1 << 17), cq_alloc(1 << 17), cq_alloc(1 << 17), 1 << 17, 0};
-    double t = -1;
-    if (m.a && m.b && m.y) {
-        cq__probe_fill_8(m.a, (size_t)m.n);
-        cq__probe_fill_8(m.b, (size_t)m.n);
-        double t1 = cq__probe_best_time(m_run, &m, ms, err);
-        m.c = 32;
-        double t2 = t1 >= 0 ? cq__probe_best_time(m_run, &m, ms, err) : -1;
-        t = t2 >= 0 ? (t2 > t1 ? (t2 - t1) / (double)(m.n / m.c) : 0) : -1;
-    } else {
-        cq_errf(err, CQ_ENOMEM, "probe: no memory for QLinearMul");
-    }
-    cq_free(m.a);
-    cq_free(m.b);
-    cq_free(m.y);
     return t;
 }
 
@@ -767,23 +725,13 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     ADD("s8_gemm", "256x512x512", m1, t1, amx1 ? "amx_s8" : vec_s8);
     CALL(time_q(Q_GEMM, 1, 16, 64, 0, 1, 1, cms, &cm, &amx1, err));
 
-    e_ctx e = {cq_alloc((256 << 10) * sizeof(float)), cq_alloc((256 << 10) * sizeof(float)), 256 << 10};
-    if (!e.x || !e.y) {
-        cq_free(e.x);
-        cq_free(e.y);
-        return cq_errf(err, CQ_ENOMEM, "probe: no memory for the eltwise buffers"), -1;
-    }
-    cq__probe_fill_f32(e.x, (size_t)e.n, 1.0f);
-    t1 = cq__probe_best_time(e_run, &e, ms, err);
-    cq_free(e.x);
-    cq_free(e.y);
-    /* the bytes as cost.c counts them for this loop: the input read from
-     * L2, the output written to L2 twice (its lines read for ownership,
-     * then written back), so the estimator gives it its measured time */
-    ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out, counted 3 MB: the write twice)",
-        3.0 * (double)e.n * 4, t1, "bw_l2");
+    double bytes;
+    if ((t1 = cq__probe_time_eltwise(ms, &bytes, err)) < 0)
+        return -1;
+    ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out, counted 3 MB: the write twice)", bytes,
+        t1, "bw_l2");
     /* a call of the int8 Mul (a squeeze-excite scale runs one a pixel) */
-    if ((t2 = time_qmul_call(cms, err)) < 0)
+    if ((t2 = cq__probe_time_qmul_call(cms, err)) < 0)
         return -1;
     if (t2 > 0 && n > 0) {
         out[n - 1].unit = "s8_mul_call";
