@@ -308,6 +308,8 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
         double chan = r.c_out <= 16 ? pfill(r.c_out, 16) * 7.0 / 8.0
                                     : fmax(pfill(r.c_out, 32), pfill(r.c_out, 48));
         double pm = pfill(r.hw, 7) * chan;
+        if (r.c_out % 64 == 0 && pfill(pix, 6) * 1.07 > pfill(r.hw, 7))
+            pm = pfill(pix, 6); /* flat64: 6 pixels x 64 channels across rows */
         double f = !bf16 ? (r.k == 1 ? fmax(pm, pfill(r.c_out, 8) * pfill(pix, 16)) : pm)
                    : amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
                          : pfill(pix, 7) * fmax(pfill(r.c_out, 32), pfill(r.c_out, 48)) * pfill(k, 2);

@@ -39,7 +39,7 @@ return {
   },
   node_ns = 200,     -- calq probe on this host: 201 ns per executor node (64 chained Adds)
   efficiency = {     -- calq probe on this host, calq's kernels on its reference shapes as the executor runs them (docs/cost-model.md, "Probe")
-    f32_conv = 0.76,  -- the pixel-major kernel on five generic shapes (3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96) at its tile fill, NCHW16c, Relu fused: 0.75-0.76 over three probes (86-89 GMAC/s)
+    f32_conv = 0.76,  -- the pixel-major kernel on five generic shapes (3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96) at its tile fill (the 6-pixel x 64-channel tiles where c_out comes in whole 64-channel panels), NCHW16c, Relu fused: 0.72-0.80 over probes at load 7-10 (84-93 GMAC/s)
     f32_grp = 0.81,   -- grouped 3x3 128 g16 at 28x28, 14x14, 7x7: the GEMMs' part (rows and groups apart, call_ns), 0.70-0.98 over probes
     f32_grp_s2 = 0.20, -- grouped 3x3/2 128 g16 at 28x28: GEMMs and the strided im2col's element copies
     f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224

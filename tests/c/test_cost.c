@@ -122,7 +122,8 @@ static void test_compute(void **state)
 
 /* The fp32 pixel-major conv's tile fill (kern_convpm_avx512.c): tiles of 7
  * pixels of one output row (a 1x1 on NCHW: of the flat plane) x a panel of
- * 16 (c_out <= 16, 7/8 of its rate), 32 or 48 channels; a 1x1 at stride 1
+ * 16 (c_out <= 16, 7/8 of its rate), 32 or 48 channels, or (c_out in whole
+ * 64-channel panels) 6 pixels of the plane x 64 channels; a 1x1 at stride 1
  * the channel-major sgemm's 8 channels x 16-pixel vectors where that wastes
  * fewer lanes, as the kernel picks (checked against cq__convpm_applies where
  * this host has AVX-512; the graph's input is NCHW). */
@@ -179,6 +180,8 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(64, 24, 1, 128, 1.0, 0);               /* 8-channel sgemm tiles */
     conv_tiles_case(64, 64, 1, 9, 81.0 / 84.0, 1);         /* 81 pixels flat: 81 / 84 against 81 / 96 */
     conv_tiles_case(64, 16, 1, 5, 25.0 / 28.0 * 7.0 / 8.0, 1); /* 25 pixels: 25 / 32 for the sgemm */
+    conv_tiles_case(64, 64, 3, 16, 256.0 / 258.0, 1);      /* flat64: 6-pixel tiles across rows */
+    conv_tiles_case(64, 128, 3, 7, 1.0, 1);                /* 7x7: the 7-pixel rows (49 / 54 x 1.07 < 1) */
 }
 
 /* The work the probe prices apart from the MACs (call_ns.bf16_elem): a bf16
