@@ -437,11 +437,27 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
             k->macs += f / 2;
         else if (kind == 0)
             k->flops += f * elt_ops(nj->op_type);
-        /* Resize is a move to cq_op_flops; its linear mode blends 2 taps a
-         * dimension: 4 loads and 3 lerps (about 8 operations) an output */
+        /* Resize is a move to cq_op_flops. Linear over the last two
+         * dimensions (the leading ones kept: ops_resize.c's planar path)
+         * resamples each input row along W element by element (two taps
+         * from a table: one scalar operation an element of ih x ow a
+         * plane), then blends two such rows into each output row
+         * (cq_lerp_f32: 3 vector operations an output); other linear
+         * resizes blend 2 taps a dimension, about 8 operations an output */
         if (!strcmp(nj->op_type, "Resize") && c->out[j][0].ndim >= 0) {
             const char *mode = cq_node_string(nj, "mode", "nearest");
-            k->flops += numel(&c->out[j][0]) * (strcmp(mode, "nearest") ? 8 : 1);
+            const cq_tinfo *x = &c->in[j][0], *y = &c->out[j][0];
+            int planar = !strcmp(mode, "linear") && x->ndim >= 2 && x->ndim == y->ndim;
+            for (int d = 0; planar && d < x->ndim - 2; d++)
+                planar = x->shape[d] == y->shape[d];
+            if (planar) {
+                int64_t plane = y->shape[y->ndim - 2] * y->shape[y->ndim - 1];
+                int64_t planes = plane > 0 ? numel(y) / plane : 0;
+                k->scalar_ops += planes * x->shape[x->ndim - 2] * y->shape[y->ndim - 1];
+                k->flops += numel(y) * 3;
+            } else {
+                k->flops += numel(y) * (strcmp(mode, "nearest") ? 8 : 1);
+            }
         }
     }
     const char *op = n->op_type;

@@ -276,6 +276,42 @@ static void test_amx_btiles(void **state)
     cq_graph_free(g);
 }
 
+/* A linear Resize over H and W (ops_resize.c's planar path): each input row
+ * resampled along W one element at a time (4 planes x 8 rows x 16 outputs,
+ * one cycle each at 1 GHz), then 3 vector operations an output (4 x 16 x 16
+ * over 16 lanes); everything in one fast level: compute only. */
+static void test_resize_linear(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 4, 8, 8};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "roi", cq_tensor_new(CQ_F32, 1, (int64_t[]){0}, &err));
+    cq_tensor *sc = cq_tensor_new(CQ_F32, 1, (int64_t[]){4}, &err);
+    float *scv = cq_tensor_data(sc);
+    scv[0] = scv[1] = 1.0f;
+    scv[2] = scv[3] = 2.0f;
+    add_init(g, "scales", sc);
+    int n = node(g, "Resize", "rs", 3, (const char *[]){"x", "roi", "scales"}, "y");
+    assert_int_equal(cq_node_set_string(g, n, "mode", "linear", 6, &err), CQ_OK);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    run_once(e, xs);
+    cq_hw hw = test_hw();
+    hw.cache[0].size = 1 << 30;
+    hw.cache[0].bw = 1e6;
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    assert_int_equal(r.n, 1);
+    double want = 4.0 * 8 * 16 + 4.0 * 16 * 16 * 3 / 16;
+    assert_true(fabs(r.rows[0].compute_ns - want) < 1e-6 * want);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 /* A 1x1 conv on a 1x1 map (squeeze-excite) runs as a matrix-vector product:
  * the GEMM's class, row dots of 16 lanes over c_in. */
 static void test_gemv(void **state)
@@ -753,7 +789,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
