@@ -6,10 +6,14 @@
  * (cq_quant_lower) and the lowered graph's planning and run. Every stage
  * must be linear in the node count (issue 17; bench/NOTES.md "Linear
  * planning").
- *     build/bench/conv_chain N [C [relu [shared [minmax]]]]
+ *     build/bench/conv_chain N [C [relu [shared [minmax [sens]]]]]
  * minmax 1: min-max observers and ranges (the default histograms take
- * about 40 KB a value: 10^5 nodes would want 8 GB). Prints one JSON line: per stage the process's CPU time in ms (the host's
- * other load disturbs it least), and the total. */
+ * about 40 KB a value: 10^5 nodes would want 8 GB). sens 1: the per-node
+ * sensitivity too (cq_quant_sens_new, which builds a graph per quantizable
+ * node, and cq_quant_sens_feed on the one item; sens 2: on the integer
+ * kernels), after the rest. Prints one JSON line: per stage the process's
+ * CPU time in ms (the host's other load disturbs it least), and the total
+ * (without the sensitivity). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,12 +130,12 @@ static int plan_run(cq_graph *h, cq_tensor *x, float *y0, int64_t *flops, cq_err
 int main(int argc, char **argv)
 {
     if (argc < 2 || atol(argv[1]) < 1) {
-        fprintf(stderr, "usage: %s N [C [relu [shared [minmax]]]]\n", argv[0]);
+        fprintf(stderr, "usage: %s N [C [relu [shared [minmax [sens]]]]]\n", argv[0]);
         return 2;
     }
     int n = (int)atol(argv[1]), c = argc > 2 ? atoi(argv[2]) : 1;
     int relu = argc > 3 ? atoi(argv[3]) : 0, shared = argc > 4 ? atoi(argv[4]) : 0;
-    int minmax = argc > 5 ? atoi(argv[5]) : 0;
+    int minmax = argc > 5 ? atoi(argv[5]) : 0, sens = argc > 6 ? atoi(argv[6]) : 0;
     cq_calib_opts co = CQ_CALIB_OPTS_DEFAULT;
     cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
     if (minmax) {
@@ -141,7 +145,7 @@ int main(int argc, char **argv)
     if (c < 1)
         c = 1;
     cq_err err;
-    double t[8];
+    double t[10];
     t[0] = cpu_ms();
     cq_graph *g = build(n, c, relu, shared, &err);
     if (!g)
@@ -178,12 +182,32 @@ int main(int argc, char **argv)
     if (plan_run(h, x, &z0, &zflops, &err))
         return fail("lowered plan and run", &err);
     t[7] = cpu_ms();
+    t[8] = t[9] = t[7];
+    if (sens) {
+        cq_quant_sens *sq = cq_quant_sens_new(q, 1, sens == 2, &err);
+        if (!sq)
+            return fail("sens_new", &err);
+        t[8] = cpu_ms();
+        if (cq_quant_sens_feed(sq, 1, &x, &err))
+            return fail("sens_feed", &err);
+        t[9] = cpu_ms();
+        double db = 0;
+        int64_t items = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (cq_quant_quantizable(q, i) && (cq_quant_sens_get(sq, i, &db, &items) || items != 1)) {
+                fprintf(stderr, "conv_chain: node %d has no sensitivity\n", i);
+                return 1;
+            }
+        cq_quant_sens_free(sq);
+    }
     printf("{\"nodes\": %d, \"channels\": %d, \"relu\": %d, \"build_ms\": %.1f, "
            "\"plan_run_ms\": %.1f, \"calib_ms\": %.1f, \"quant_new_ms\": %.1f, "
            "\"quant_graph_ms\": %.1f, \"lower_ms\": %.1f, \"lowered_plan_run_ms\": %.1f, "
-           "\"total_ms\": %.1f, \"minmax\": %d, \"rewrites\": %d, \"y0\": %g, \"int8_y0\": %g}\n",
+           "\"total_ms\": %.1f, \"minmax\": %d, \"rewrites\": %d, \"y0\": %g, \"int8_y0\": %g, "
+           "\"sens\": %d, \"sens_new_ms\": %.1f, \"sens_feed_ms\": %.1f}\n",
            n, c, relu, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4],
-           t[6] - t[5], t[7] - t[6], t[7] - t[1], minmax, count, (double)y0, (double)z0);
+           t[6] - t[5], t[7] - t[6], t[7] - t[1], minmax, count, (double)y0, (double)z0, sens,
+           t[8] - t[7], t[9] - t[8]);
     cq_graph_free(h);
     cq_quant_free(q);
     cq_calib_free(cal);

@@ -319,11 +319,18 @@ static cq_status quant_weights(cq_quant *q, int i, cq_err *err)
 
 /* ---- decisions -------------------------------------------------------------------- */
 
-int cq__quant_fold_target(const cq_graph *g, int i)
+int cq__quant_fold_target(const cq_graph *g, const cq_graph_uses *u, int i)
 {
     int y = g->nodes[i].outputs[0], c;
-    if (g->values[y].is_output || cq_graph_consumers(g, y, &c, 1) != 1)
+    if (g->values[y].is_output)
         return -1;
+    if (u) {
+        if (cq_graph_uses_count(u, y) != 1)
+            return -1;
+        c = cq_graph_uses_list(u, y)[0];
+    } else if (cq_graph_consumers(g, y, &c, 1) != 1) {
+        return -1;
+    }
     const cq_node *a = &g->nodes[c];
     if (node_kind(a) != CQ_QK_ACT || a->inputs[0] != y)
         return -1;
@@ -335,7 +342,7 @@ static cq_status decide_output(cq_quant *q, int i, int shared, cq_dtype dt, floa
                                cq_err *err)
 {
     const cq_graph *g = q->g;
-    int y = g->nodes[i].outputs[0], a = shared ? -1 : cq__quant_fold_target(g, i);
+    int y = g->nodes[i].outputs[0], a = shared ? -1 : cq__quant_fold_target(g, NULL, i);
     int point = a >= 0 ? g->nodes[a].outputs[0] : y;
     if (!shared && act_params(q, point, &dt, &s, &zp, err) != CQ_OK)
         return err->code;

@@ -61,6 +61,17 @@ int cq__quant_init(cq_graph *g, const char *base, const char *suffix, cq_tensor 
                    cq_err *err);
 /* A copy of g through the ONNX writer and reader (a deep copy); NULL on failure. */
 cq_graph *cq__quant_clone(const cq_graph *g, cq_err *err);
+/* A graph of g's nodes nodes[0..n) alone, a deep copy through the ONNX
+ * writer and reader: g's model fields, the values those nodes read and
+ * write (in g's order, the initializers in g->initializers' order), each
+ * value they read that none of them writes and that is no constant as a
+ * graph input, no graph outputs. In time and memory of those nodes' size,
+ * not g's: map is scratch of g->n_values ints, all -1 (left so), init_pos
+ * each value's place in g->initializers (-1: none). NULL on failure
+ * (EUNSUPPORTED for a node holding a subgraph, whose outer reads it does
+ * not follow). */
+cq_graph *cq__quant_extract(const cq_graph *g, const int *nodes, int n, int *map,
+                            const int *init_pos, cq_err *err);
 /* Per-tensor quantization of value data t with (dt, scale, zp) as a new
  * tensor; NULL on failure. */
 cq_tensor *cq__quant_codes(const cq_tensor *t, cq_dtype dt, float scale, int32_t zp,
@@ -73,8 +84,9 @@ int cq__quant_act_bounds(const cq_graph *g, const cq_node *a, float *lo, float *
  * exactly when the bounds quantize to the ends of the code range. */
 int cq__quant_act_noop(const cq_graph *g, const cq_node *a, cq_dtype dt, float s, int32_t zp);
 /* The activation node that node i's output range folds (its output read by
- * that Relu / Clip alone, not a graph output), or -1. */
-int cq__quant_fold_target(const cq_graph *g, int i);
+ * that Relu / Clip alone, not a graph output), or -1. The readers from u
+ * when given (built for g as it is), else cq_graph_consumers. */
+int cq__quant_fold_target(const cq_graph *g, const cq_graph_uses *u, int i);
 /* The code quantize gives x (the kernels' arithmetic). */
 int32_t cq__quant_code(float x, cq_dtype dt, float scale, int32_t zp);
 /* g imports domain (at version when it does not yet); ENOMEM. */

@@ -2,8 +2,9 @@
  * output against fp32 as an SQNR (quant.h, cq_quant_sens_*).
  *
  * Each node (with the activation folded into it) becomes a graph of its
- * own, quantized with the same statistics and options (run as QDQ in float,
- * or lowered to calq's integer operators); the fp32 graph runs once per item
+ * own (copied alone, cq__quant_extract: linear in the node count overall),
+ * quantized with the same statistics and options (run as QDQ in float, or
+ * lowered to calq's integer operators); the fp32 graph runs once per item
  * with activation fusion (what the calibrator observes), its values are kept
  * for the item, and every node's graph runs on them. */
 #include "quant/quant_internal.h"
@@ -33,34 +34,44 @@ struct cq_quant_sens {
     int integer;        /* the nodes' graphs lowered to the integer operators */
     int n;
     sens_node *nodes;
+    int g_nodes;        /* the planned graph's nodes when measured */
+    int *slot;          /* per planned-graph node: its place in nodes, or -1 */
     int *uses;          /* per value: sensitivity graphs reading it (inputs and outputs) */
     int *left;          /* per value: uses left in this item */
     cq_tensor **cache;  /* per value: this item's fp32 tensor */
 };
 
-/* The planned graph with only node i and its folded activation, their
+/* Built once, for every node's graph: what single() needs to stay within
+ * the node's own size (a graph copied whole per node was quadratic in the
+ * node count: a chain of 1,000 Conv + Relu took 3.8 s). */
+typedef struct sens_build {
+    cq_graph_uses uses; /* the planned graph's readers (the folded activations) */
+    int *map;           /* per value: scratch of cq__quant_extract, all -1 */
+    int *init_pos;      /* per value: its place in g->initializers, or -1 */
+} sens_build;
+
+/* The planned graph's node i and its folded activation alone, their
  * outside inputs as graph inputs, the quantization point as the output.
  * *point gets that value's index in g. */
-static cq_graph *single(const cq_graph *g, int i, int *point, cq_err *err)
+static cq_graph *single(const cq_graph *g, const sens_build *sb, int i, int *point, cq_err *err)
 {
-    int a = cq__quant_fold_target(g, i);
+    int a = cq__quant_fold_target(g, &sb->uses, i);
     *point = g->nodes[a >= 0 ? a : i].outputs[0];
-    cq_graph *h = cq__quant_clone(g, err);
+    int pick[2] = {i, a};
+    cq_graph *h = cq__quant_extract(g, pick, a >= 0 ? 2 : 1, sb->map, sb->init_pos, err);
     if (!h)
         return NULL;
     for (int v = 0; v < h->n_values; v++)
         h->values[v].is_input = h->values[v].is_output = 0;
     h->n_inputs = h->n_outputs = 0;
     cq_status st = CQ_OK;
-    for (int k = 0; k < h->n_nodes; k++)
-        h->nodes[k].dead = k != i && k != a;
     for (int k = 0; !st && k < g->nodes[i].n_inputs; k++) {
         int v = g->nodes[i].inputs[k];
         if (v < 0 || cq__quant_is_const(g, v))
             continue;
         int hv = cq_graph_find(h, g->values[v].name);
         if (hv < 0) {
-            st = cq_errf(err, CQ_EFORMAT, "sensitivity: '%s' missing", g->values[v].name);
+            st = cq_errf(err, CQ_EFORMAT, "'%s' missing", g->values[v].name);
             break;
         }
         /* an f32 activation (the quantizer's reading), its shape as planned */
@@ -75,7 +86,7 @@ static cq_graph *single(const cq_graph *g, int i, int *point, cq_err *err)
     }
     int hp = cq_graph_find(h, g->values[*point].name);
     if (!st)
-        st = hp < 0 ? cq_errf(err, CQ_EFORMAT, "sensitivity: '%s' missing", g->values[*point].name)
+        st = hp < 0 ? cq_errf(err, CQ_EFORMAT, "'%s' missing", g->values[*point].name)
                     : cq_graph_add_output(h, hp, err);
     if (!st)
         st = cq_graph_compact(h, err);
@@ -86,13 +97,15 @@ static cq_graph *single(const cq_graph *g, int i, int *point, cq_err *err)
     return h;
 }
 
-static cq_status make_node(cq_quant_sens *s, int i, sens_node *sn, cq_err *err)
+static cq_status make_node(cq_quant_sens *s, const sens_build *sb, int i, sens_node *sn,
+                           cq_err *err)
 {
     const cq_graph *g = s->q->g;
     sn->node = i;
-    cq_graph *h = single(g, i, &sn->out, err);
+    cq_graph *h = single(g, sb, i, &sn->out, err);
     if (!h)
-        return err->code;
+        return cq_err_prefix(err, err->code, "sensitivity of %s '%s': ", g->nodes[i].op_type,
+                             g->nodes[i].name);
     cq_quant_opts o = s->q->o;
     o.precision = NULL;
     o.n_precision = 0;
@@ -140,6 +153,7 @@ void cq_quant_sens_free(cq_quant_sens *s)
         for (int v = 0; v < s->q->n_values; v++)
             cq_tensor_release(s->cache[v]);
     free(s->nodes);
+    free(s->slot);
     free(s->uses);
     free(s->left);
     free(s->cache);
@@ -167,22 +181,41 @@ cq_quant_sens *cq_quant_sens_new(cq_quant *q, int threads, int integer, cq_err *
         s->threads = threads;
         s->integer = integer;
         s->nodes = calloc((size_t)g->n_nodes + 1, sizeof *s->nodes);
+        s->slot = malloc(((size_t)g->n_nodes + 1) * sizeof *s->slot);
+        s->g_nodes = g->n_nodes;
         s->uses = calloc((size_t)g->n_values + 1, sizeof *s->uses);
         s->left = calloc((size_t)g->n_values + 1, sizeof *s->left);
         s->cache = calloc((size_t)g->n_values + 1, sizeof *s->cache);
     }
-    if (!s || !s->nodes || !s->uses || !s->left || !s->cache) {
-        cq_quant_sens_free(s);
-        cq_errf(err, CQ_ENOMEM, "sensitivity: out of memory");
-        return NULL;
+    sens_build sb = {{0}, NULL, NULL};
+    cq_status st = s && s->nodes && s->slot && s->uses && s->left && s->cache
+                       ? cq_graph_uses_build(g, &sb.uses, err)
+                       : cq_errf(err, CQ_ENOMEM, "sensitivity: out of memory");
+    if (!st) {
+        sb.map = malloc(((size_t)g->n_values + 1) * sizeof *sb.map);
+        sb.init_pos = malloc(((size_t)g->n_values + 1) * sizeof *sb.init_pos);
+        if (!sb.map || !sb.init_pos)
+            st = cq_errf(err, CQ_ENOMEM, "sensitivity: out of memory");
     }
-    for (int i = 0; i < g->n_nodes; i++) {
+    if (!st) {
+        for (int v = 0; v < g->n_values; v++)
+            sb.map[v] = sb.init_pos[v] = -1;
+        for (int k = 0; k < g->n_initializers; k++)
+            sb.init_pos[g->initializers[k]] = k;
+    }
+    for (int i = 0; !st && i < g->n_nodes; i++) {
+        s->slot[i] = -1;
         if (!cq_quant_quantizable(q, i))
             continue;
-        if (make_node(s, i, &s->nodes[s->n++], err) != CQ_OK) {
-            cq_quant_sens_free(s);
-            return NULL;
-        }
+        s->slot[i] = s->n;
+        st = make_node(s, &sb, i, &s->nodes[s->n++], err);
+    }
+    cq_graph_uses_free(&sb.uses);
+    free(sb.map);
+    free(sb.init_pos);
+    if (st) {
+        cq_quant_sens_free(s);
+        return NULL;
     }
     cq_exec_opts eo = CQ_EXEC_OPTS_DEFAULT;
     eo.fuse = CQ_FUSE_ACT;
@@ -294,10 +327,8 @@ cq_status cq_quant_sens_feed(cq_quant_sens *s, int n_in, cq_tensor *const *in, c
 
 int cq_quant_sens_get(const cq_quant_sens *s, int i, double *sqnr_db, int64_t *items)
 {
-    for (int k = 0; k < s->n; k++) {
-        const sens_node *sn = &s->nodes[k];
-        if (sn->node != i)
-            continue;
+    if (i >= 0 && i < s->g_nodes && s->slot[i] >= 0) {
+        const sens_node *sn = &s->nodes[s->slot[i]];
         *items = sn->items;
         if (!sn->items)
             *sqnr_db = NAN;

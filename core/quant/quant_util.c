@@ -84,6 +84,146 @@ cq_graph *cq__quant_clone(const cq_graph *g, cq_err *err)
     return h;
 }
 
+static int by_index(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int has_subgraph(const cq_node *n)
+{
+    for (int k = 0; k < n->n_attrs; k++)
+        if (n->attrs[k].g || n->attrs[k].type == CQ_ATTR_GRAPH ||
+            n->attrs[k].type == CQ_ATTR_GRAPHS)
+            return 1;
+    return 0;
+}
+
+/* The view: a cq_graph that borrows g's strings, attributes and tensors,
+ * holding copies of the picked nodes (their value indices renumbered) and
+ * of the values they touch; only the writer reads it. */
+cq_graph *cq__quant_extract(const cq_graph *g, const int *nodes, int n, int *map,
+                            const int *init_pos, cq_err *err)
+{
+    int nv = 0, cap = 0, *vals = NULL, *inits = NULL;
+    cq_graph view;
+    memset(&view, 0, sizeof view);
+    cq_status st = CQ_OK;
+    for (int j = 0; j < n; j++)
+        if (has_subgraph(&g->nodes[nodes[j]]))
+            st = cq_errf(err, CQ_EUNSUPPORTED, "%s '%s' holds a subgraph", g->nodes[nodes[j]].op_type,
+                         g->nodes[nodes[j]].name);
+    for (int j = 0; !st && j < n; j++) {
+        const cq_node *nd = &g->nodes[nodes[j]];
+        cap += nd->n_inputs + nd->n_outputs;
+    }
+    vals = st ? NULL : malloc(((size_t)cap + 1) * sizeof *vals);
+    inits = st ? NULL : malloc(((size_t)cap + 1) * sizeof *inits);
+    view.nodes = st ? NULL : calloc((size_t)n + 1, sizeof *view.nodes);
+    if (!st && (!vals || !inits || !view.nodes))
+        st = cq_errf(err, CQ_ENOMEM, "out of memory copying a node");
+    /* the values, in g's order (the writer's order of initializers and
+     * folded constants, as a copy of the whole graph would keep it) */
+    for (int j = 0; !st && j < n; j++) {
+        const cq_node *nd = &g->nodes[nodes[j]];
+        for (int k = 0; k < nd->n_inputs + nd->n_outputs; k++) {
+            int v = k < nd->n_inputs ? nd->inputs[k] : nd->outputs[k - nd->n_inputs];
+            if (v >= 0 && map[v] < 0) {
+                map[v] = nv;
+                vals[nv++] = v;
+            }
+        }
+    }
+    if (!st)
+        qsort(vals, (size_t)nv, sizeof *vals, by_index);
+    for (int k = 0; k < nv; k++)
+        map[vals[k]] = k;
+    view.values = st ? NULL : calloc((size_t)nv + 1, sizeof *view.values);
+    view.inputs = st ? NULL : malloc(((size_t)nv + 1) * sizeof *view.inputs);
+    if (!st && (!view.values || !view.inputs))
+        st = cq_errf(err, CQ_ENOMEM, "out of memory copying a node");
+    for (int k = 0; !st && k < nv; k++) {
+        cq_value *x = &view.values[k];
+        *x = g->values[vals[k]];
+        x->producer = -1;
+        x->is_output = 0;
+        if (x->is_initializer && init_pos[vals[k]] >= 0)
+            inits[view.n_initializers++] = init_pos[vals[k]];
+        else
+            x->is_initializer = 0;
+    }
+    for (int j = 0; !st && j < n; j++) {
+        const cq_node *nd = &g->nodes[nodes[j]];
+        cq_node *c = &view.nodes[view.n_nodes];
+        *c = *nd;
+        c->dead = 0;
+        c->inputs = malloc(((size_t)nd->n_inputs + 1) * sizeof *c->inputs);
+        c->outputs = malloc(((size_t)nd->n_outputs + 1) * sizeof *c->outputs);
+        view.n_nodes++;
+        if (!c->inputs || !c->outputs) {
+            st = cq_errf(err, CQ_ENOMEM, "out of memory copying a node");
+            break;
+        }
+        for (int k = 0; k < nd->n_inputs; k++)
+            c->inputs[k] = nd->inputs[k] >= 0 ? map[nd->inputs[k]] : -1;
+        for (int k = 0; k < nd->n_outputs; k++) {
+            c->outputs[k] = nd->outputs[k] >= 0 ? map[nd->outputs[k]] : -1;
+            if (c->outputs[k] >= 0)
+                view.values[c->outputs[k]].producer = view.n_nodes - 1;
+        }
+    }
+    /* what no picked node writes and no constant holds comes in as an input */
+    for (int k = 0; !st && k < nv; k++) {
+        cq_value *x = &view.values[k];
+        x->is_input = x->is_input && x->is_initializer;
+        if (x->producer < 0 && !x->is_initializer && !x->data) {
+            x->is_input = 1;
+            view.inputs[view.n_inputs++] = k;
+        }
+    }
+    /* the initializers in g's list order */
+    if (!st)
+        qsort(inits, (size_t)view.n_initializers, sizeof *inits, by_index);
+    for (int k = 0; !st && k < view.n_initializers; k++)
+        inits[k] = map[g->initializers[inits[k]]];
+    view.initializers = inits;
+    view.n_values = nv;
+    view.name = g->name;
+    view.doc_string = g->doc_string;
+    view.ir_version = g->ir_version;
+    view.producer_name = g->producer_name;
+    view.producer_version = g->producer_version;
+    view.model_domain = g->model_domain;
+    view.model_doc_string = g->model_doc_string;
+    view.model_version = g->model_version;
+    view.n_opsets = g->n_opsets;
+    view.opsets = g->opsets;
+    view.n_meta = g->n_meta;
+    view.meta = g->meta;
+    view.onnx_extra = g->onnx_extra;
+    view.onnx_extra_len = g->onnx_extra_len;
+    view.onnx_model_extra = g->onnx_model_extra;
+    view.onnx_model_extra_len = g->onnx_model_extra_len;
+    void *buf = NULL;
+    size_t len = 0;
+    cq_graph *h = NULL;
+    if (!st && cq_onnx_save_buffer(&view, &buf, &len, err) == CQ_OK)
+        h = cq_onnx_load_buffer(buf, len, "<quantizer's copy>", err);
+    free(buf);
+    for (int k = 0; k < nv; k++)
+        map[vals[k]] = -1;
+    for (int j = 0; j < view.n_nodes; j++) {
+        free(view.nodes[j].inputs);
+        free(view.nodes[j].outputs);
+    }
+    free(view.nodes);
+    free(view.values);
+    free(view.inputs);
+    free(vals);
+    free(inits);
+    return h;
+}
+
 int32_t cq__quant_code(float x, cq_dtype dt, float scale, int32_t zp)
 {
     int32_t lo = dt == CQ_U8 ? 0 : -128, hi = dt == CQ_U8 ? 255 : 127;

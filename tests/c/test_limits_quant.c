@@ -11,11 +11,14 @@
  * per node: a chain of 16,000 took 15 s, 10^5 would have taken hours.
  * Also here: the readers window (graph.h) answers as the walk does through
  * a pass's edits, and the suffix hints of new names give the lowest free
- * suffix. Each timed case runs in a forked child that measures its CPU
- * time. */
+ * suffix. The per-node sensitivity (cq_quant_sens_*) is timed on chains of
+ * 10^2 .. 10^4 (it built each node's graph from a copy of the whole graph:
+ * a chain of 1,000 took 3.8 s, 10^4 would have taken minutes). Each timed
+ * case runs in a forked child that measures its CPU time. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +140,7 @@ static cq_status plan_run(cq_graph *h, cq_tensor *x, float *y0, int *blocked, cq
 }
 
 typedef struct job {
-    int n, c, shared, quantize;
+    int n, c, shared, quantize, sens;
 } job;
 
 /* The whole path on one chain; the result's first value checked (inputs
@@ -194,6 +197,56 @@ static cq_status chain_job(const job *j, cq_err *err)
     return st;
 }
 
+/* The sensitivity of every node of the chain (min-max statistics over the
+ * one item): cq_quant_sens_new, a feed and a get per node; *cpu_s gets
+ * its CPU time. Inputs 1, weights 1: each Conv's output is 1 and its
+ * input's range [0, 1] (the Relu's), so the quantized node is exact. */
+static cq_status sens_job(const job *j, double *cpu_s, cq_err *err)
+{
+    cq_graph *g = conv_chain(j->n, j->c, j->shared, err);
+    if (!g)
+        return err->code;
+    int64_t xs[4] = {1, j->c, HW(j->c), HW(j->c)};
+    cq_tensor *x = cq_tensor_empty(CQ_F32, 4, xs, err);
+    if (x)
+        cq_tensor_fill(x, 1.0);
+    cq_calib_opts co = CQ_CALIB_OPTS_DEFAULT;
+    co.kind = CQ_OBS_MINMAX;
+    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
+    qo.act_method = CQ_CALIB_MINMAX;
+    cq_calib *cal = x ? cq_calib_new(g, &co, err) : NULL;
+    cq_status st = !cal ? err->code : cq_calib_feed(cal, 1, &x, err);
+    cq_quant *q = NULL;
+    cq_quant_sens *s = NULL;
+    if (!st && !(q = cq_quant_new(g, cq_calib_get_stats(cal), &qo, err)))
+        st = err->code;
+    double t0 = tu_cpu_s();
+    if (!st && !(s = cq_quant_sens_new(q, 1, 0, err)))
+        st = err->code;
+    if (!st)
+        st = cq_quant_sens_feed(s, 1, &x, err);
+    int count = 0;
+    for (int i = 0; !st && i < g->n_nodes; i++) {
+        double db;
+        int64_t items;
+        if (cq_quant_sens_get(s, i, &db, &items))
+            continue;
+        count++;
+        if (items != 1 || db != INFINITY)
+            st = cq_errf(err, CQ_ESTATE, "node %d: SQNR %g dB over %lld items, not +inf over 1",
+                         i, db, (long long)items);
+    }
+    *cpu_s = tu_cpu_s() - t0;
+    if (!st && count != j->n)
+        st = cq_errf(err, CQ_ESTATE, "the sensitivity of %d nodes, not %d", count, j->n);
+    cq_quant_sens_free(s);
+    cq_quant_free(q);
+    cq_calib_free(cal);
+    cq_tensor_release(x);
+    cq_graph_free(g);
+    return st;
+}
+
 typedef struct outcome {
     cq_status code;
     char msg[CQ_ERR_MSG_MAX];
@@ -214,8 +267,12 @@ static void measure(const job *j, outcome *o)
         cq_err err;
         memset(&err, 0, sizeof err);
         double t0 = tu_cpu_s();
-        r.code = chain_job(j, &err);
-        r.cpu_s = tu_cpu_s() - t0;
+        if (j->sens) {
+            r.code = sens_job(j, &r.cpu_s, &err);
+        } else {
+            r.code = chain_job(j, &err);
+            r.cpu_s = tu_cpu_s() - t0;
+        }
         if (r.code)
             memcpy(r.msg, err.msg, sizeof r.msg);
         ssize_t w = write(fd[1], &r, sizeof r);
@@ -231,16 +288,17 @@ static void measure(const job *j, outcome *o)
         fail_msg("the chain's process died (status %#x)", status);
 }
 
-/* Chains of 10^3 .. TOP nodes: each decade's CPU time at most 40x the one
- * before (linear is 10x; the growing node arrays leave the caches, the
- * host is shared) and the top one under max_s. */
-static void expect_linear(const char *what, int c, int shared, int quantize, double max_s)
+/* Chains of lo .. top nodes (decades): each decade's CPU time at most 40x
+ * the one before (linear is 10x; the growing node arrays leave the caches,
+ * the host is shared) and the top one under max_s. */
+static void expect_linear(const char *what, job base, int lo, int top, double max_s)
 {
     double prev = 0;
-    for (int n = 1000; n <= TOP; n *= 10) {
-        job j = {n, c, shared, quantize};
+    for (int n = lo; n <= top; n *= 10) {
+        job j = base;
+        j.n = n;
         outcome best = {0};
-        for (int r = 0; r < (n < TOP ? 2 : 1); r++) { /* best of two: a shared machine */
+        for (int r = 0; r < (n < top ? 2 : 1); r++) { /* best of two: a shared machine */
             outcome o;
             measure(&j, &o);
             if (o.code != CQ_OK)
@@ -253,7 +311,7 @@ static void expect_linear(const char *what, int c, int shared, int quantize, dou
         if (prev > 0 && best.cpu_s > 40 * floor)
             fail_msg("%s: %d nodes took %.1fx the time of %d: not linear", what, n,
                      best.cpu_s / prev, n / 10);
-        if (n == TOP && best.cpu_s > max_s * SLOW)
+        if (n == top && best.cpu_s > max_s * SLOW)
             fail_msg("%s: %d nodes took %.3f s of CPU, above %.0f s", what, n, best.cpu_s,
                      max_s * SLOW);
         prev = best.cpu_s;
@@ -264,14 +322,22 @@ static void test_limits_quant_chain_linear(void **state)
 {
     (void)state;
     /* 10^5 Conv + Relu pairs: about 13 s of CPU on the 2-vCPU VM at load 10 */
-    expect_linear("Conv+Relu plan, calibrate, quantize, lower, run", 1, 0, 1, 120);
+    expect_linear("Conv+Relu plan, calibrate, quantize, lower, run", (job){0, 1, 0, 1, 0}, 1000,
+                  TOP, 120);
 }
 
 static void test_limits_layout_chain_linear(void **state)
 {
     (void)state;
     /* 32 channels 7x7: the convolutions hold NCHW16c between them */
-    expect_linear("32-channel Conv+Relu plan and run", 32, 1, 0, 60);
+    expect_linear("32-channel Conv+Relu plan and run", (job){0, 32, 1, 0, 0}, 1000, TOP, 60);
+}
+
+static void test_limits_sens_chain_linear(void **state)
+{
+    (void)state;
+    /* 10^4 Conv + Relu pairs: about 0.7 s of CPU at load 5 (10^5: 11 s) */
+    expect_linear("Conv+Relu sensitivity per node", (job){0, 1, 0, 1, 1}, 100, 10000, 20);
 }
 
 /* The readers window answers as the walk does through adds, rewires (noted)
@@ -377,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_limits_name_hints),
         cmocka_unit_test(test_limits_layout_chain_linear),
         cmocka_unit_test(test_limits_quant_chain_linear),
+        cmocka_unit_test(test_limits_sens_chain_linear),
     };
     return cmocka_run_group_tests_name("limits_quant", tests, NULL, NULL);
 }
