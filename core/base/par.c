@@ -122,11 +122,15 @@ static void *worker(void *arg)
 }
 
 /* In a forked child only the forking thread exists: no workers, and the
- * locks as they were when nobody held them (fork happens between regions;
- * a region's own threads do not fork). */
+ * locks as they were when nobody held them (the forking thread is not in a
+ * region of its own: a share does not fork; another host thread's region
+ * or cq_par_stop may have held them, and that thread is not in the child).
+ * The stop flag is cleared too: set by a cq_par_stop running in another
+ * thread at the fork, it would end each worker the child starts. */
 static void at_fork_child(void)
 {
     n_workers = 0;
+    atomic_store(&stopping, 0);
     pthread_mutex_init(&pool_mu, NULL);
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&wake, NULL);

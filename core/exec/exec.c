@@ -752,6 +752,12 @@ fail:
 
 /* recursive: an observer may run another executor inside a run */
 static pthread_mutex_t run_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* OpenBLAS starts at its own default (every core), not at calq's count
+ * (1 unless told): the first run puts it at the process's count, so that
+ * runs at that count need not change it. */
+static void blas_init(void) { cq_kern_set_blas_threads(cq_kern_threads()); }
 
 cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor **outputs,
                       cq_err *err)
@@ -766,19 +772,23 @@ cq_status cq_exec_run(cq_exec *e, int n_in, cq_tensor *const *inputs, cq_tensor 
     /* calq's kernels run at the executor's count whatever other host threads
      * do (the count is this thread's own for the run: base/par.h); OpenBLAS's
      * count is process-wide, so a run that changes it holds run_mu until it
-     * has put it back (such runs take turns; the others do not wait). */
+     * has put it back (such runs take turns; the others do not wait). Before,
+     * the test compared the run's count with itself (read after it was made
+     * the thread's own) and never changed OpenBLAS's, which stayed at its
+     * default: a run at one thread ran its sgemm calls on every core. */
+    pthread_once(&blas_once, blas_init);
     int n = e->threads ? e->threads : cq_kern_threads();
     int own = cq_par_set_local_threads(n);
-    int change = n != cq_kern_threads();
+    int change = n != cq_kern_blas_threads();
     int before = 0;
     if (change) {
         pthread_mutex_lock(&run_mu);
-        before = cq_kern_threads();
-        cq_kern_set_threads(n);
+        before = cq_kern_blas_threads();
+        cq_kern_set_blas_threads(n);
     }
     cq_status st = run_all(e, n_in, inputs, outputs, err);
     if (change) {
-        cq_kern_set_threads(before);
+        cq_kern_set_blas_threads(before);
         pthread_mutex_unlock(&run_mu);
     }
     cq_par_set_local_threads(own);

@@ -98,6 +98,11 @@ const char *cq_isa_name(cq_isa isa);
  * 1; at most 64. Not thread-safe: call it between runs. */
 void cq_kern_set_threads(int n);
 int cq_kern_threads(void);
+/* OpenBLAS's own count, process-wide (it starts at OpenBLAS's default:
+ * every core, or OPENBLAS_NUM_THREADS). cq_exec_run puts it at the run's
+ * count for the run (exec.h); cq_kern_set_threads sets it with calq's. */
+int cq_kern_blas_threads(void);
+void cq_kern_set_blas_threads(int n);
 
 /* ---- fused activations -------------------------------------------------- */
 

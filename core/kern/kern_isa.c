@@ -119,12 +119,17 @@ int cq_kern_set_amx(int on)
 /* OpenBLAS's thread control (declared in its cblas.h; repeated so that a
  * reference CBLAS header does not break the build). */
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 void cq_kern_set_threads(int n)
 {
     cq_par_set_threads(n);
     openblas_set_num_threads(cq_par_threads());
 }
+
+int cq_kern_blas_threads(void) { return openblas_get_num_threads(); }
+
+void cq_kern_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 
 int cq_kern_threads(void) { return cq_par_threads(); }
 

@@ -13,7 +13,7 @@ static const int64_t block_xs[4] = {1, 32, 10, 14};
 static cq_graph *block(void) { return residual_block(5, block_xs, 3, 1, 0); }
 
 typedef struct {
-    int calls, threads_seen;
+    int calls, threads_seen, blas_seen;
 } thread_log;
 
 static int note_threads(void *ud, const cq_graph *g, int nd, int output, const cq_tensor *t)
@@ -22,11 +22,14 @@ static int note_threads(void *ud, const cq_graph *g, int nd, int output, const c
     thread_log *l = ud;
     l->calls++;
     l->threads_seen = cq_kern_threads();
+    l->blas_seen = cq_kern_blas_threads();
     return 0;
 }
 
 /* Two executors on one graph, one fused in NCHW16c at the process's thread
- * count, the other unfused, NCHW only, 2 threads, with a precision map:
+ * count, the other unfused, NCHW only, 2 threads, with a precision map
+ * (OpenBLAS, process-wide, at each run's count during the run, then back:
+ * before, it stayed at its default, every core, even for one-thread runs):
  * interleaved runs give each its own same bits every time and both the
  * reference values (e1's conv_a in bf16: within bf16's precision); each keeps its own timings; planning a third finds the
  * graph optimized already; freeing one leaves the other running. */
@@ -67,8 +70,9 @@ static void test_exec_state_two_executors_share_a_graph(void **state)
         assert_int_equal(cq_exec_node_precision(e0, i), CQ_F32);
         assert_int_equal(cq_exec_node_precision(e1, i), prec[i]);
     }
-    thread_log tl = {0, 0};
+    thread_log tl = {0, 0, 0}, tl0 = {0, 0, 0};
     cq_exec_set_observer(e1, note_threads, &tl);
+    cq_exec_set_observer(e0, note_threads, &tl0);
     int before = cq_kern_threads();
     cq_tensor *first[2] = {NULL, NULL};
     for (int round = 0; round < 3; round++) {
@@ -86,10 +90,14 @@ static void test_exec_state_two_executors_share_a_graph(void **state)
             }
             /* e1's runs use 2 threads and give the process its count back */
             assert_int_equal(cq_kern_threads(), before);
+            assert_int_equal(cq_kern_blas_threads(), before);
         }
     }
     assert_int_equal(tl.calls, 3 * nodes);
     assert_int_equal(tl.threads_seen, 2);
+    assert_int_equal(tl.blas_seen, 2);
+    assert_int_equal(tl0.threads_seen, before);
+    assert_int_equal(tl0.blas_seen, before);
     double ns;
     int64_t runs;
     cq_exec_node_time(e0, 2, &ns, &runs);
