@@ -6,7 +6,9 @@
  * when cq_par_run returns, across back-to-back regions whose share counts
  * change (the case that ran a share twice before the claim word was closed
  * at a region's end; bench/NOTES.md, issue 14); one thread, or a region
- * inside a region, runs the shares in order on the calling thread. */
+ * inside a region, runs the shares in order on the calling thread. Under
+ * ThreadSanitizer the fork case is skipped (it does not follow a forked
+ * child's threads). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -85,12 +87,25 @@ static int threads_settle(int want)
     return n;
 }
 
+/* ThreadSanitizer's runtime starts a thread of its own along with the
+ * process's second one (make tsan): the counts start after a first region. */
+#if defined(__SANITIZE_THREAD__)
+#define RUNTIME_THREADS 1
+#else
+#define RUNTIME_THREADS 0
+#endif
+
 static void test_par_stop_joins_and_restarts(void **state)
 {
     (void)state;
     assert_int_equal(cq_par_stop(), 0);
-    int base = threads_now();
-    assert_true(base >= 1);
+    int first = threads_now();
+    assert_true(first >= 1);
+    cq_par_set_threads(2);
+    assert_true(region_ok(0, NULL));
+    assert_int_equal(cq_par_stop(), 0);
+    int base = threads_settle(first + RUNTIME_THREADS);
+    assert_int_equal(base, first + RUNTIME_THREADS);
     cq_par_set_threads(3);
     assert_true(region_ok(0, NULL));
     assert_int_equal(threads_settle(base + 2), base + 2); /* two workers */
@@ -122,6 +137,13 @@ static void test_par_stop_refused_in_region(void **state)
 static void test_par_fork_child_has_no_workers(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer does not follow threads started in the child of a
+     * process that had threads: it exits (66), or with die_after_fork=0
+     * reports "dup thread with used id" when a child's worker gets the id a
+     * parent's had. make test and make asan run this case. */
+    skip();
+#endif
     cq_par_set_threads(3);
     assert_true(region_ok(0, NULL));
     /* (OpenBLAS ends its own threads before a fork: counts only in the child) */
