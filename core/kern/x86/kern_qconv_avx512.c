@@ -153,7 +153,8 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl)
     if (dw3(pl))
         b += (size_t)((c->w * c->c_in + 63) / 64 * 64 + (pl->ow * c->c_out + 63) / 64 * 64 +
                       (pl->tail ? 5 * ((c->w * 16 + 48 + 63) / 64 * 64) : 0) +
-                      (pl->pix == 2 ? ((pl->ow + 1) / 2 * 3 + 6) * 128 : 0));
+                      (pl->pix == 2 ? ((pl->ow + 1) / 2 * 3 + 6) * 128 : 0) +
+                      (pl->pix == 1 ? (pl->ow + c->c_in / 64 * 2 * (pl->ow + 3)) * 128 : 0));
     return b;
 }
 

@@ -22,7 +22,10 @@
  * pixel pairs would straddle cache lines (64-byte aligned rows and pad 1, as
  * the executor's tensors) and no residual, a pass runs the halves of
  * kern_qconv_dw3h_avx512.c instead: a vector holds output pixels g and g +
- * ow2 (ow2 = ow / 2 rounded up), two 32-byte loads a row, no valignd.
+ * ow2 (ow2 = ow / 2 rounded up), two 32-byte loads a row, no valignd. Whole
+ * 64-channel chunks without a residual run there too (two sweeps with the
+ * weights in registers, rows kept from pass to pass); partial chunks, 16
+ * channels, tails and residuals run pass_t below.
  *
  * A tail of 16 or fewer channels after the chunks (pl->tail: 144 = 2 x 64 +
  * 16) runs the same way as 16 channels: its input rows are copied compactly
@@ -335,6 +338,9 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
     /* the halves' kept rows: tq holds rows h2 and h3's interleaves */
     const uint8_t *h2 = NULL, *h3 = NULL;
     int hpar = 0;
+    /* pix 1: after the tail's rows, ow * 128 bytes of word rows, then each
+     * whole chunk's two kept-row buffers */
+    uint8_t *hq = tq + (pl->tail ? 5 * ((c->w * 16 + 48 + 63) / 64 * 64) : 0) + ow * 128;
     for (int64_t r = r0; r < r1; r += two ? 2 : 1) {
         int64_t img = r / oh, oy = r % oh;
         two = r + 1 < r1 && oy + 1 < oh;
@@ -359,9 +365,24 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
             h3 = rw[3];
             continue;
         }
-        h2 = h3 = NULL;
+        /* whole 64-channel chunks of one pixel a vector without a residual:
+         * kern_qconv_dw3h_avx512.c's two sweeps, rows kept from pass to pass */
+        int sw = P == 1 && !res, reuse1 = sw && h2 == rw[0] && h3 == rw[1];
+        if (sw) {
+            hpar = reuse1 ? !hpar : 0;
+            h2 = rw[2];
+            h3 = rw[3];
+        } else {
+            h2 = h3 = NULL;
+        }
         for (int64_t b = 0; b < nb; b++) {
             int64_t c0 = b * 64, cn = P > 1 || C - c0 >= 64 ? 64 : C - c0;
+            if (sw && cn == 64) {
+                const uint8_t *rows[4] = {rw[0] + c0, rw[1] + c0, rw[2] + c0, rw[3] + c0};
+                cq__qconv_dw3h_avx512_chunk(pl, &E, rows, b, ya + c0, yb + c0, hq, hpar, reuse1,
+                                            plain);
+                continue;
+            }
             __mmask64 m = cn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << cn) - 1);
             const uint8_t *rows[4] = {rw[0] + c0, rw[1] + c0, rw[2] + c0, rw[3] + c0};
             const int8_t *wa = pl->wd + b * 768, *wb = wa + half;

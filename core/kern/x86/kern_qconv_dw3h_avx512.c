@@ -1,10 +1,15 @@
-/* kern_qconv_dw3h_avx512.c - the int8 depthwise 3x3/1 with 32 channels on
- * AVX-512, "the halves": one two-row pass of kern_qconv_dw3_avx512.c where a
- * vector holds output pixels g and g + ow2 (ow2 = ow / 2 rounded up) of the
- * 32 channels, so that the column taps of a group are 3 consecutive entries
- * (no valignd) and the loads are 32-byte halves at 32-byte steps (the pixel
- * pairs' 64-byte loads straddle two cache lines on the executor's 64-byte
- * aligned rows with pad 1: bench/NOTES.md).
+/* kern_qconv_dw3h_avx512.c - two-row passes of the int8 depthwise 3x3/1 on
+ * AVX-512 (kern_qconv_dw3_avx512.c's) as two sweeps with rows kept, for
+ * 32 channels ("the halves") and for whole 64-channel chunks (P1).
+ *
+ * The halves: a vector holds output pixels g and g + ow2 (ow2 = ow / 2
+ * rounded up) of the 32 channels, so that the column taps of a group are 3
+ * consecutive entries (no valignd) and the loads are 32-byte halves at
+ * 32-byte steps (the pixel pairs' 64-byte loads straddle two cache lines on
+ * the executor's 64-byte aligned rows with pad 1: bench/NOTES.md). P1: a
+ * vector holds one pixel of a 64-channel chunk, entry k is pixel k - pad
+ * (a group: 1 pixel x 2 rows x 64 channels), each chunk with its own kept
+ * rows (144@56's two chunks 0.0441 -> 0.0421 ms with the tail as before).
  *
  * The lane order is kern_qconv_dw3_avx512.c's: an entry's 4 vectors come
  * from the byte unpacks (lo, hi) of rows 0/1 and 2/3, then word unpacks;
@@ -71,9 +76,24 @@ AI hent hlo_rows(__m512i a0, __m512i a1, __m512i a2, __m512i a3, uint8_t *kp, ui
  * masked where outside the row (fill: x's zero point as u8). */
 AI hent hlo_m(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint8_t *r3,
               int64_t k, int64_t W, int64_t pad, int64_t ow2, __m512i fill, __m512i flip,
-              uint8_t *kp, uint8_t *kc, const int FLIP)
+              uint8_t *kp, uint8_t *kc, const int FLIP, const int P1, int64_t C)
 {
     int64_t p0 = k - pad, p1 = p0 + ow2;
+    if (P1) { /* one pixel of 64 channels, C bytes a pixel */
+        __mmask64 mk = p0 >= 0 && p0 < W ? ~(__mmask64)0 : 0;
+        int64_t off = mk ? C * p0 : 0;
+        __m512i b0 = _mm512_mask_loadu_epi8(fill, mk, r0 + off);
+        __m512i b1 = _mm512_mask_loadu_epi8(fill, mk, r1 + off);
+        __m512i b2 = _mm512_mask_loadu_epi8(fill, mk, r2 + off);
+        __m512i b3 = _mm512_mask_loadu_epi8(fill, mk, r3 + off);
+        if (FLIP) {
+            b0 = _mm512_xor_si512(b0, flip);
+            b1 = _mm512_xor_si512(b1, flip);
+            b2 = _mm512_xor_si512(b2, flip);
+            b3 = _mm512_xor_si512(b3, flip);
+        }
+        return hlo_rows(b0, b1, b2, b3, kp, kc);
+    }
     __m256i f = _mm512_castsi512_si256(fill);
     __mmask32 m0 = p0 >= 0 && p0 < W ? ~(__mmask32)0 : 0;
     __mmask32 m1 = p1 >= 0 && p1 < W ? ~(__mmask32)0 : 0;
@@ -97,9 +117,11 @@ AI hent hlo_m(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uin
  * last pass's rows 2 and 3), only rows 2 and 3 are loaded. */
 AI hent hlo_f(const uint8_t *q0, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3,
               int64_t hs, __m512i flip, uint8_t *kp, uint8_t *kc, const int FLIP,
-              const int REUSE)
+              const int REUSE, const int P1)
 {
-#define LDH(q) _mm512_inserti64x4(_mm512_castsi256_si512(LD32(q)), LD32((q) + hs), 1)
+#define LDH(q)                                                                                \
+    (P1 ? _mm512_loadu_si512(q)                                                               \
+        : _mm512_inserti64x4(_mm512_castsi256_si512(LD32(q)), LD32((q) + hs), 1))
     __m512i a2 = LDH(q2), a3 = LDH(q3);
     if (FLIP) {
         a2 = _mm512_xor_si512(a2, flip);
@@ -158,14 +180,15 @@ AI void sweep(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *r0
               const uint8_t *r1, const uint8_t *r2, const uint8_t *r3, const int8_t *wa,
               const int8_t *wb, const int32_t *cp, const float *mp, uint8_t *ya, uint8_t *yb,
               uint8_t *kp, uint8_t *kc, uint8_t *wt, int reuse, const int S8, const int NOMIN,
-              const int PLAIN, const int FLIP, const int HI)
+              const int PLAIN, const int FLIP, const int HI, const int P1)
 {
     const cq_conv2d_params *c = &pl->p.c;
-    int64_t W = c->w, pad = c->pad_left, ow = pl->ow, ow2 = (ow + 1) / 2, hs = 32 * ow2;
+    int64_t W = c->w, pad = c->pad_left, ow = pl->ow, ow2 = P1 ? ow : (ow + 1) / 2;
+    int64_t hs = 32 * ow2, C = P1 ? c->c_in : 32; /* C: bytes from entry to entry */
     /* [gs, ge): the groups whose next entry (g + 3) is inside the row and
-     * whose upper outputs (g + ow2) exist */
-    int64_t gs = pad > 3 ? pad - 3 : 0, ge = W - ow2 + pad - 3;
-    ge = ge < ow - ow2 ? ge : ow - ow2;
+     * whose upper outputs (g + ow2) exist (P1: one pixel a group, ow2 = ow) */
+    int64_t gs = pad > 3 ? pad - 3 : 0, ge = P1 ? W + pad - 3 : W - ow2 + pad - 3;
+    ge = P1 || ge < ow - ow2 ? ge : ow - ow2;
     ge = ge < ow2 ? ge : ow2;
     ge = ge > gs ? ge : gs;
     uint8_t zpp = (uint8_t)pl->p.x_zp ^ (pl->p.x_dt == CQ_S8 && !FLIP ? 0x80 : 0);
@@ -174,8 +197,9 @@ AI void sweep(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *r0
     __m512i c0 = _mm512_loadu_si512(cp + o), c1 = _mm512_loadu_si512(cp + o + 16);
     __m512 m0 = _mm512_loadu_ps(mp + o), m1 = _mm512_loadu_ps(mp + o + 16);
 #define WV(w, kx, j)                                                                          \
-    _mm512_broadcast_i64x4(_mm256_load_si256(                                                 \
-        (const __m256i *)(const void *)((w) + (kx) * 256 + (2 * HI + (j)) * 64)))
+    (P1 ? _mm512_load_si512((w) + (kx) * 256 + (2 * HI + (j)) * 64)                           \
+        : _mm512_broadcast_i64x4(_mm256_load_si256(                                           \
+              (const __m256i *)(const void *)((w) + (kx) * 256 + (2 * HI + (j)) * 64))))
     __m512i wa00 = WV(wa, 0, 0), wa01 = WV(wa, 0, 1), wa10 = WV(wa, 1, 0), wa11 = WV(wa, 1, 1),
             wa20 = WV(wa, 2, 0), wa21 = WV(wa, 2, 1);
     __m512i wb00 = WV(wb, 0, 0), wb01 = WV(wb, 0, 1), wb10 = WV(wb, 1, 0), wb11 = WV(wb, 1, 1),
@@ -184,12 +208,12 @@ AI void sweep(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *r0
 #define BM(k)                                                                                 \
     (HI ? hhi(kp + 128 * (k), kc + 128 * (k))                                                 \
         : hlo_m(r0, r1, r2, r3, (k), W, pad, ow2, fill, flip, kp + 128 * (k), kc + 128 * (k),  \
-                FLIP))
+                FLIP, P1, C))
 #define BF(g, RU)                                                                             \
     (HI ? hhi(kp + 128 * ((g) + 3), kc + 128 * ((g) + 3))                                     \
-        : hlo_f(r0 + 32 * ((g) + 3 - pad), r1 + 32 * ((g) + 3 - pad),                         \
-                r2 + 32 * ((g) + 3 - pad), r3 + 32 * ((g) + 3 - pad), hs, flip,               \
-                kp + 128 * ((g) + 3), kc + 128 * ((g) + 3), FLIP, RU))
+        : hlo_f(r0 + C * ((g) + 3 - pad), r1 + C * ((g) + 3 - pad), r2 + C * ((g) + 3 - pad), \
+                r3 + C * ((g) + 3 - pad), hs, flip, kp + 128 * ((g) + 3), kc + 128 * ((g) + 3), \
+                FLIP, RU, P1))
 #define DOT(e, kx)                                                                            \
     a0 = _mm512_dpbusd_epi32(a0, (e).v0, wa##kx##0);                                          \
     b0 = _mm512_dpbusd_epi32(b0, (e).v0, wb##kx##0);                                          \
@@ -210,11 +234,16 @@ AI void sweep(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *r0
         } else {                                                                              \
             __m512i qa = hbytes(E, S8, PLAIN, _mm512_load_si512(wt + 128 * (g)), wqa);        \
             __m512i qb = hbytes(E, S8, PLAIN, _mm512_load_si512(wt + 128 * (g) + 64), wqb);   \
-            _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * (g)),                           \
-                                _mm512_castsi512_si256(qa));                                  \
-            _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * (g)),                           \
-                                _mm512_castsi512_si256(qb));                                  \
-            if (FAST || (g) + ow2 < ow) {                                                     \
+            if (P1) {                                                                         \
+                _mm512_storeu_si512(ya + C * (g), qa);                                        \
+                _mm512_storeu_si512(yb + C * (g), qb);                                        \
+            } else {                                                                          \
+                _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * (g)),                       \
+                                    _mm512_castsi512_si256(qa));                              \
+                _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * (g)),                       \
+                                    _mm512_castsi512_si256(qb));                              \
+            }                                                                                 \
+            if (!P1 && (FAST || (g) + ow2 < ow)) {                                            \
                 _mm256_storeu_si256((__m256i *)(void *)(ya + 32 * ((g) + ow2)),               \
                                     _mm512_extracti64x4_epi64(qa, 1));                        \
                 _mm256_storeu_si256((__m256i *)(void *)(yb + 32 * ((g) + ow2)),               \
@@ -243,32 +272,34 @@ AI void sweep(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *r0
 #undef BM
 }
 
-#define PASS(s8, nm, pn, f)                                                                   \
+#define PASS(s8, nm, pn, f, p1)                                                               \
     do {                                                                                      \
         sweep(pl, E, r[0], r[1], r[2], r[3], wa, wb, cp, mp, ya, yb, kp, kc, wt, reuse, s8,   \
-              nm, pn, f, 0);                                                                  \
+              nm, pn, f, 0, p1);                                                              \
         sweep(pl, E, r[0], r[1], r[2], r[3], wa, wb, cp, mp, ya, yb, kp, kc, wt, reuse, s8,   \
-              nm, pn, f, 1);                                                                  \
+              nm, pn, f, 1, p1);                                                              \
     } while (0)
-#define PASSES(f)                                                                             \
-    static void passes_##f(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,                   \
+#define PASSES(f, P1)                                                                         \
+    static void passes_##f##_##P1(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,            \
                            const uint8_t *const *r, const int8_t *wa, const int8_t *wb,       \
                            const int32_t *cp, const float *mp, uint8_t *ya, uint8_t *yb,      \
                            uint8_t *kp, uint8_t *kc, uint8_t *wt, int reuse, int plain)       \
     {                                                                                         \
         switch ((E->s8 ? 4 : 0) + (E->no_min ? 2 : 0) + (plain ? 1 : 0)) {                    \
-        case 0: PASS(0, 0, 0, f); break;                                                      \
-        case 1: PASS(0, 0, 1, f); break;                                                      \
-        case 2: PASS(0, 1, 0, f); break;                                                      \
-        case 3: PASS(0, 1, 1, f); break;                                                      \
-        case 4: PASS(1, 0, 0, f); break;                                                      \
-        case 5: PASS(1, 0, 1, f); break;                                                      \
-        case 6: PASS(1, 1, 0, f); break;                                                      \
-        default: PASS(1, 1, 1, f); break;                                                     \
+        case 0: PASS(0, 0, 0, f, P1); break;                                                      \
+        case 1: PASS(0, 0, 1, f, P1); break;                                                      \
+        case 2: PASS(0, 1, 0, f, P1); break;                                                      \
+        case 3: PASS(0, 1, 1, f, P1); break;                                                      \
+        case 4: PASS(1, 0, 0, f, P1); break;                                                      \
+        case 5: PASS(1, 0, 1, f, P1); break;                                                      \
+        case 6: PASS(1, 1, 0, f, P1); break;                                                      \
+        default: PASS(1, 1, 1, f, P1); break;                                                     \
         }                                                                                     \
     }
-PASSES(0)
-PASSES(1)
+PASSES(0, 0)
+PASSES(1, 0)
+PASSES(0, 1)
+PASSES(1, 1)
 
 void cq__qconv_dw3h_avx512_pass(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
                                 const uint8_t *const *rows, uint8_t *ya, uint8_t *yb,
@@ -278,7 +309,23 @@ void cq__qconv_dw3h_avx512_pass(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
     const int8_t *wa = pl->wd, *wb = wa + pl->nch * 3 * 256;
     uint8_t *kp = hb + (par ? kb : 0), *kc = hb + (par ? 0 : kb), *wt = hb + 2 * kb;
     if (pl->p.x_dt == CQ_S8)
-        passes_1(pl, E, rows, wa, wb, pl->comp, pl->multp, ya, yb, kp, kc, wt, reuse, plain);
+        passes_1_0(pl, E, rows, wa, wb, pl->comp, pl->multp, ya, yb, kp, kc, wt, reuse, plain);
     else
-        passes_0(pl, E, rows, wa, wb, pl->comp, pl->multp, ya, yb, kp, kc, wt, reuse, plain);
+        passes_0_0(pl, E, rows, wa, wb, pl->comp, pl->multp, ya, yb, kp, kc, wt, reuse, plain);
+}
+
+void cq__qconv_dw3h_avx512_chunk(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
+                                 const uint8_t *const *rows, int64_t b, uint8_t *ya,
+                                 uint8_t *yb, uint8_t *hb, int par, int reuse, int plain)
+{
+    int64_t ow = pl->ow, kb = (ow + 3) * 128;
+    const int8_t *wa = pl->wd + b * 768, *wb = wa + pl->nch * 3 * 256;
+    uint8_t *kp = hb + (2 * b + (par ? 1 : 0)) * kb, *kc = hb + (2 * b + (par ? 0 : 1)) * kb;
+    uint8_t *wt = hb - ow * 128; /* the word rows, before the chunks' kept rows */
+    const int32_t *cp = pl->comp + b * 64;
+    const float *mp = pl->multp + b * 64;
+    if (pl->p.x_dt == CQ_S8)
+        passes_1_1(pl, E, rows, wa, wb, cp, mp, ya, yb, kp, kc, wt, reuse, plain);
+    else
+        passes_0_1(pl, E, rows, wa, wb, cp, mp, ya, yb, kp, kc, wt, reuse, plain);
 }

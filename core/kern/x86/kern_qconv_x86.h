@@ -156,4 +156,12 @@ void cq__qconv_dw3h_avx512_pass(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
                                 const uint8_t *const *rows, uint8_t *ya, uint8_t *yb,
                                 uint8_t *hb, int par, int reuse, int plain);
 
+/* The same for the whole 64-channel chunk b of a pass with one pixel a
+ * vector (pl->pix 1, no residual): rows and ya, yb at the chunk's first
+ * channel; hb the chunk 0's kept rows, 2 (ow + 3) * 128 bytes a chunk, after
+ * ow * 128 bytes of word rows (hb - ow * 128), 64-byte aligned. */
+void cq__qconv_dw3h_avx512_chunk(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
+                                 const uint8_t *const *rows, int64_t b, uint8_t *ya,
+                                 uint8_t *yb, uint8_t *hb, int par, int reuse, int plain);
+
 #endif
