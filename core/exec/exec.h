@@ -136,9 +136,10 @@ void cq_exec_set_observer(cq_exec *e, cq_exec_observer fn, void *ud);
 /* Kernel threads for this executor's runs (0: the process's count,
  * cq_kern_threads; n < 0 counts as 0). A run's count is its host thread's
  * own (cq_par_set_local_threads), so runs on other host threads do not
- * change it; where it differs from the process's, the run also sets
- * OpenBLAS's process-wide count (cq_kern_set_threads) and restores it
- * after, holding a lock that makes such runs take turns. */
+ * change it; where it differs from OpenBLAS's process-wide count (which
+ * the first run sets to the process's), the run also sets that count
+ * (cq_kern_set_blas_threads) and restores it after, holding a lock that
+ * makes such runs take turns. */
 void cq_exec_set_threads(cq_exec *e, int n);
 
 /* Bytes held by the intermediate buffer pool (its peak, as buffers are kept
