@@ -276,13 +276,15 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         int blocked = n->n_inputs > 0 && cq_exec_value_blocked(e, n->inputs[0]);
         int flat = s.one_by_one && !blocked;
         double pm = (flat ? fill(s.pix, 7) : fill(s.ow, 7)) * chan;
-        /* c_out in whole 64-channel panels (flat64): 6 pixels x 64 channels,
-         * over a row group's pixels across rows, where that wastes less than
-         * 7 % more lanes than the 7-pixel rows (the kernel's own test) */
+        /* c_out in 64-channel panels padded no wider than the 32 / 48 ones
+         * (flat64: whole panels, or c_out 112, 120, 184): 6 pixels x 64
+         * channels, over a row group's pixels across rows, where that wastes
+         * less than 7 % more lanes than the 7-pixel rows (the kernel's own
+         * test) */
         int64_t plane = s.oh * s.ow;
-        if (s.cout % 64 == 0 && !flat && (s.cin >= 8 || blocked) &&
+        if (s.cout > 16 && fill(s.cout, 64) >= chan - 1e-12 && !flat && (s.cin >= 8 || blocked) &&
             fill(plane, 6) * 1.07 > fill(s.ow, 7))
-            pm = fill(plane, 6);
+            pm = fill(plane, 6) * fill(s.cout, 64);
         k->tile_eff = s.one_by_one ? max2(pm, fill(s.cout, 8) * fill(s.pix, 16)) : pm;
     }
 }

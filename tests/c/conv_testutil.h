@@ -71,8 +71,9 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
     }
     if (p->y_blocked) {
         /* 64-byte aligned for one image (the kernels that write straight
-         * into an aligned y), 16 bytes off for two */
-        assert_int_equal(posix_memalign((void **)&ybuf, 64, ny * 4 + 64), 0);
+         * into an aligned y), 16 bytes off for two; then ny floats of guard
+         * no kernel may write (a channel block past c_out) */
+        assert_int_equal(posix_memalign((void **)&ybuf, 64, 2 * ny * 4 + 64), 0);
         yout = ybuf + (p->n == 2 ? 4 : 0);
     }
     /* the library's own reference */
@@ -97,7 +98,15 @@ static void check_conv(const cq_conv2d_params *p, kt_rng *r, int with_bias)
             size_t sb = cq_conv2d_scratch_bytes(pl);
             void *scratch = sb ? malloc(sb) : NULL;
             memset(yout, 0xff, ny * 4); /* NaN: every output must be written */
+            if (p->y_blocked)
+                memset(yout + ny, 0x5a, ny * 4);
             assert_int_equal(cq_conv2d_run(pl, xin, nx, yout, ny, scratch, sb, &err), CQ_OK);
+            for (size_t g = 0; p->y_blocked && g < ny * 4; g++)
+                if (((const unsigned char *)(yout + ny))[g] != 0x5a)
+                    fail_msg("conv %s/%s c%lld->%lld %lldx%lld: wrote past y (guard byte %zu)",
+                             cq_conv_algo_name((cq_conv_algo)a), cq_isa_name(isas[i / 3]),
+                             (long long)p->c_in, (long long)p->c_out, (long long)p->h,
+                             (long long)p->w, g);
             if (p->y_blocked)
                 cq_from_blocked_f32(yout, p->n, p->c_out, oh * ow, got);
             int64_t bad = kt_mismatch(got, want, (int64_t)ny, red);

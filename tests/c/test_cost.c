@@ -182,6 +182,8 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(64, 16, 1, 5, 25.0 / 28.0 * 7.0 / 8.0, 1); /* 25 pixels: 25 / 32 for the sgemm */
     conv_tiles_case(64, 64, 3, 16, 256.0 / 258.0, 1);      /* flat64: 6-pixel tiles across rows */
     conv_tiles_case(64, 128, 3, 7, 1.0, 1);                /* 7x7: the 7-pixel rows (49 / 54 x 1.07 < 1) */
+    conv_tiles_case(32, 112, 3, 10, 100.0 / 102.0 * 112.0 / 128.0, 1); /* flat64, a half-used last panel */
+    conv_tiles_case(32, 96, 3, 10, 10.0 / 14.0, 1);        /* 96: one 48-wide panel pair, not flat64 */
 }
 
 /* The work the probe prices apart from the MACs (call_ns.bf16_elem): a bf16

@@ -158,6 +158,9 @@ static void test_kern_conv2d_pixel_major(void **state)
          * blocks; dilation and mixed strides */
         {24, 128, 13, 11, 3, 3, 1, 1, 1, 1}, {64, 64, 40, 110, 3, 3, 1, 1, 1, 1},
         {20, 64, 12, 21, 3, 3, 2, 1, 2, 2},
+        /* a last 64-channel panel partly empty (c_out 112, 120, 184: padded
+         * as wide as 32 / 48-wide panels would be), over two k blocks */
+        {40, 120, 9, 13, 3, 3, 1, 1, 1, 1}, {160, 184, 5, 11, 3, 3, 1, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
@@ -212,6 +215,12 @@ static void test_kern_conv2d_blocked(void **state)
          * 3x3 without padding) */
         {48, 128, 11, 9, 3, 3, 1, 1, 1, 1, 1}, {32, 64, 12, 30, 3, 3, 2, 2, 1, 1, 1},
         {64, 64, 10, 13, 1, 1, 1, 1, 1, 0, 1}, {32, 64, 9, 20, 3, 3, 1, 1, 1, 0, 1},
+        /* c_out 112: the last 64-channel panel's fourth vector is past y's
+         * last block (never loaded or stored); 3x3 padded and 1x1 in place */
+        {64, 112, 9, 10, 3, 3, 1, 1, 1, 1, 1}, {96, 112, 3, 14, 1, 1, 1, 1, 1, 0, 1},
+        /* 1x1 in place where the 6 x 64 tiles (7 % faster) beat the sgemm's
+         * fill: MobileNetV3's 672 > 112 at 14x14, 8x8 maps */
+        {672, 112, 14, 14, 1, 1, 1, 1, 1, 0, 1}, {32, 64, 8, 8, 1, 1, 1, 1, 1, 0, 1},
         /* 1x1 on rows of 10 (7-pixel tiles waste lanes there): the sgemm */
         {16, 16, 6, 10, 1, 1, 1, 1, 1, 0, 0},
         /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */

@@ -3,7 +3,7 @@
  * with no im2col matrix. The register tile is 7 pixels x pw channels (pw =
  * 16 nv, 32 or 48: up to 21 accumulators); seven pixels divide ResNet's
  * 56/28/14/7-wide rows, so no lane is wasted where the channel-major sgemm
- * loses a third of its 48-wide tile on 49 pixels. Where c_out comes in whole
+ * loses a third of its 48-wide tile on 49 pixels. Where c_out comes in
  * 64-channel panels (flat64), the direct path's tile is 6 pixels x 64
  * channels instead, over a row group's pixels in raster order (a base
  * pointer per pixel), its W^T slices 32 KB. Output rows go in groups; per group and k
@@ -32,6 +32,9 @@
 
 #define MP 7 /* pixels per panel */
 #define MP64 6 /* pixels of a 64-channel tile (flat64) */
+/* how much faster flat64's 6 x 4 tiles run than 7 x 2 ones, per lane (the
+ * convolutions of bench/NOTES.md, "convpm14", 6-8 %) */
+#define FLAT_GAIN 1.07
 #define W_BLOCK_BYTES (384 * 1024) /* k block of W^T kept in L2 */
 #define MAX_CHUNKS 64 /* output rows up to 1024 wide (else the im2col path) */
 
@@ -56,7 +59,8 @@ static int is_pointwise(const cq_conv2d_params *p)
 }
 
 /* The direct path (c_in >= DIRECT_MIN_CIN or NCHW16c input) of a conv
- * whose channels come in whole 64-channel panels: 6-pixel x 4-vector tiles
+ * whose channels come in 64-channel panels (whole, or a last one padded no
+ * wider than the 32 / 48-wide panels would be): 6-pixel x 4-vector tiles
  * (24 accumulators, 10 loads to 24 FMAs against 9 to 14 for 7 x 2:
  * 205-220 GFLOP/s in L1 against 190-200), running over a row group's
  * output pixels in raster order, across rows: each pixel of a tile has its
@@ -71,14 +75,19 @@ static int flat64(const cq_conv2d_params *p)
 {
     int64_t oh, ow;
     cq_err ignored; /* a bad shape: cq__convpm_applies refuses it */
-    if (p->c_out % 64 || is_pointwise(p) || (p->c_in < DIRECT_MIN_CIN && !p->x_blocked) ||
+    /* c_out in whole 64-channel panels, or a last panel no emptier than the
+     * 32 / 48-wide panels would leave (112, 120, 184: the same padded width,
+     * the faster tile) */
+    int64_t pw = cq__convpm_pw(p->c_out), n64 = (p->c_out + 63) / 64 * 64;
+    if (p->c_out <= 16 || n64 != (p->c_out + pw - 1) / pw * pw || is_pointwise(p) ||
+        (p->c_in < DIRECT_MIN_CIN && !p->x_blocked) ||
         cq_conv2d_out_shape(p, &oh, &ow, &ignored) != CQ_OK)
         return 0;
     /* the 7 x 2 tiles where the flat ones would waste 7 % more lanes than
      * they run faster: 7x7 maps (49 pixels in 9 tiles of 6, ResNet's last
      * stage 4-5 % slower) */
     double P = (double)(oh * ow), rows = (double)ow / (double)((ow + MP - 1) / MP * MP);
-    return P / (double)((oh * ow + MP64 - 1) / MP64 * MP64) * 1.07 > rows;
+    return P / (double)((oh * ow + MP64 - 1) / MP64 * MP64) * FLAT_GAIN > rows;
 }
 
 /* NCHW16c input without padding, whole 7-pixel tiles per row (or the flat
@@ -111,6 +120,8 @@ int cq__convpm_applies(const cq_conv2d_params *p)
         if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
             return 0;
         double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
+        if (flat64(p)) /* the faster tile across rows (MobileNetV3's 672 > 112 at 14x14) */
+            rows = (double)P / (double)((P + MP64 - 1) / MP64 * MP64) * chan * FLAT_GAIN;
         return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02 || (p->c_out < 16 && !p->y_blocked);
     }
     if (is_pointwise(p)) {
@@ -260,6 +271,9 @@ static tile_args tile_init(const cq_conv2d_params *p, int64_t k0, int64_t kc, in
 static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, const tile_args *a)
 {
     __m512 acc[MP][4];
+    /* vectors holding channels below c_out (a flat64 panel's last may hold
+     * fewer than nv): only those are loaded and stored */
+    int nvs = (int)((a->cw + 15) / 16) < nv ? (int)((a->cw + 15) / 16) : nv;
     /* (a short last tile of a group repeats its last pixel) */
     const float *xb[MP64];
 #pragma GCC unroll 6
@@ -269,7 +283,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
     for (int i = 0; i < mp; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
-            acc[i][j] = !a->first && j < nv && i < a->mr
+            acc[i][j] = !a->first && j < nvs && i < a->mr
                             ? _mm512_loadu_ps(a->ct + i * a->cti + j * a->ctj)
                             : _mm512_setzero_ps();
     const float *xp = a->xp, *wp = a->wp;
@@ -314,7 +328,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
         for (int i = 0; i < mp; i++)
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                if (j < nv && i < a->mr)
+                if (j < nvs && i < a->mr)
                     _mm512_storeu_ps(a->ct + i * a->cti + j * a->ctj, acc[i][j]);
         return;
     }
@@ -322,7 +336,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
         /* NCHW16c: each accumulator is one pixel's 16 channels of a block */
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            if (j >= nv)
+            if (j >= nvs)
                 break;
             __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
             float *yj = a->y + 16 * j * a->P;
@@ -342,7 +356,7 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
     float *tmp = a->tmp;
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
-        if (j >= nv)
+        if (j >= nvs)
             break;
         __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
 #pragma GCC unroll 7
