@@ -111,6 +111,38 @@ static cq_pb_buf model(const cq_pb_buf *g)
     return m;
 }
 
+/* An If node (condition c, output y) whose then_branch holds a graph with
+ * another such node, levels graphs deep; the innermost graph has an
+ * Identity. */
+static void put_if_nest(cq_pb_buf *b, int levels)
+{
+    size_t n = cq_pb_begin(b, 1); /* NodeProto */
+    cq_pb_put_string(b, 1, "c");
+    cq_pb_put_string(b, 2, "y");
+    cq_pb_put_string(b, 4, levels ? "If" : "Identity");
+    if (levels) {
+        size_t a = cq_pb_begin(b, 5); /* AttributeProto */
+        cq_pb_put_string(b, 1, "then_branch");
+        cq_pb_put_int(b, 20, 5); /* GRAPH */
+        size_t g = cq_pb_begin(b, 6);
+        put_if_nest(b, levels - 1);
+        cq_pb_end(b, g);
+        cq_pb_end(b, a);
+    }
+    cq_pb_end(b, n);
+}
+
+static cq_pb_buf nested_model(int levels)
+{
+    cq_pb_buf g = {0};
+    put_if_nest(&g, levels);
+    put_vi(&g, 11, "c", 9, 0, NULL); /* bool scalar */
+    put_vi(&g, 12, "y", 9, 0, NULL);
+    cq_pb_buf m = model(&g);
+    free(g.data);
+    return m;
+}
+
 /* ---- measuring a case in a child --------------------------------------- */
 
 static size_t live_bytes, peak_bytes;
@@ -610,10 +642,56 @@ static void test_limits_max_nodes(void **state)
     assert_string_equal(err.msg, "the graph has 1001 nodes, above the limit of 1000 (max_nodes)");
     lim.max_nodes = 1001;
     cq_exec *e = cq_exec_new(g, &o, &err);
+    /* the default docs/reliability.md and limits.h give: 4 times 10^6 */
+    const cq_limits def = CQ_LIMITS_DEFAULT;
+    assert_int_equal(def.max_nodes, 4000000);
     assert_non_null(e);
     cq_exec_free(e);
     cq_graph_free(g);
     free(m.data);
+}
+
+/* Subgraph nesting is capped (onnx_read.c, MAX_GRAPH_DEPTH): 16 graphs
+ * nested under the main one read, with every level kept; a 17th, or a
+ * thousand, is refused as the 17th is met, so the reader's recursion never
+ * goes deeper than 16 whatever the file. */
+static cq_status load_only(const void *ud, cq_err *err)
+{
+    const bytes_case *c = ud;
+    cq_graph *g = cq_onnx_load_buffer_limited(c->buf, c->len, "nested.onnx", c->lim, err);
+    cq_graph_free(g);
+    return g ? CQ_OK : err->code;
+}
+
+static void test_limits_subgraph_depth(void **state)
+{
+    (void)state;
+    cq_pb_buf m = nested_model(16);
+    cq_err err;
+    cq_graph *g = cq_onnx_load_buffer(m.data, m.len, "nested.onnx", &err);
+    if (!g)
+        fail_msg("16 nested subgraphs: %s", err.msg);
+    int depth = 0;
+    for (const cq_graph *s = g; s->n_nodes == 1; depth++) {
+        const cq_attr *a = cq_node_attr(&s->nodes[0], "then_branch");
+        if (!a)
+            break;
+        assert_non_null(a->g);
+        s = a->g;
+    }
+    assert_int_equal(depth, 16);
+    cq_graph_free(g);
+    free(m.data);
+
+    const char *parts[] = {"nested.onnx", "subgraphs nested deeper than 16", NULL};
+    const int deep[] = {17, 1000};
+    for (int k = 0; k < 2; k++) {
+        m = nested_model(deep[k]);
+        bytes_case c = {m.data, m.len, NULL, 0, 0};
+        expect_refused(load_only, &c, CQ_EFORMAT, deep[k] == 17 ? "17 deep" : "1000 deep",
+                       parts);
+        free(m.data);
+    }
 }
 
 int main(void)
@@ -629,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_limits_opsets),
         cmocka_unit_test(test_limits_chain_linear),
         cmocka_unit_test(test_limits_max_nodes),
+        cmocka_unit_test(test_limits_subgraph_depth),
     };
     return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
