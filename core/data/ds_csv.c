@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define MAX_FIELDS 32
@@ -98,7 +99,7 @@ cq_dataset *cq_ds_read_csv(const char *path, const cq_ds_opts *opts, cq_err *err
         opts = &def;
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        cq_errf(err, CQ_EIO, "%s: cannot open", path);
+        cq_errf(err, CQ_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     cq_dataset *ds = cq_dataset_new(err);

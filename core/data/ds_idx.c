@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -152,9 +153,12 @@ cq_idx *cq_idx_open(const char *path, cq_err *err)
         cq_errf(err, CQ_ENOMEM, "%s: out of memory for an idx reader", path);
         return NULL;
     }
+    errno = 0;
     r->gz = gzopen(path, "rb");
     if (!r->gz) {
-        cq_errf(err, CQ_EIO, "%s: cannot open", path);
+        /* errno stays 0 when zlib itself ran out of memory */
+        cq_errf(err, CQ_EIO, "%s: cannot open: %s", path,
+                errno ? strerror(errno) : "out of memory");
         cq_idx_close(r);
         return NULL;
     }

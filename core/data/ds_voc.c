@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 typedef struct {
@@ -140,7 +141,7 @@ char **cq__list_dir(const char *dir, const char *ext, int *n, cq_err *err)
 {
     DIR *d = opendir(dir);
     if (!d) {
-        cq_errf(err, CQ_EIO, "%s: cannot open the folder", dir);
+        cq_errf(err, CQ_EIO, "%s: cannot open the folder: %s", dir, strerror(errno));
         return NULL;
     }
     char **v = NULL;

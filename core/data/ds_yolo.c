@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 static const char *const exts[] = {".jpg", ".jpeg", ".png", ".JPG", ".PNG"};
@@ -50,7 +51,7 @@ static cq_status read_label(cq_dataset *ds, const char *txt, cq_err *err)
 {
     FILE *f = fopen(txt, "r");
     if (!f)
-        return cq_errf(err, CQ_EIO, "%s: cannot open", txt);
+        return cq_errf(err, CQ_EIO, "%s: cannot open: %s", txt, strerror(errno));
     int64_t i = ds->n - 1;
     float W = (float)ds->width[i], H = (float)ds->height[i];
     char line[1024];

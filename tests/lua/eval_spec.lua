@@ -202,7 +202,7 @@ describe("calq.evaluate", function()
       "bad argument #1 to 'evaluate' (model: path or calq.Model expected, got nil)")
     local r, msg = calq.evaluate { task = "classify", model = fmnist, data = "/nonexistent-images-idx3-ubyte" }
     assert.is_nil(r)
-    assert.equal("/nonexistent-images-idx3-ubyte: cannot open", msg)
+    assert.equal("/nonexistent-images-idx3-ubyte: cannot open: No such file or directory", msg)
   end)
 end)
 
