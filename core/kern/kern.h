@@ -415,6 +415,11 @@ void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const voi
                          const int64_t *src_stride, void *dst, const int64_t *dst_stride);
 /* n copies of the esize-byte value v into dst. */
 void cq_fill(size_t esize, const void *v, void *dst, int64_t n);
+/* Nearest upsampling of NCHW16c by whole factors: x (planes, h, w, 16)
+ * into y (planes, h fh, w fw, 16), y[i][a][b] = x[i][a / fh][b / fw]
+ * (planes = n c / 16; fh, fw >= 1). */
+void cq_upsample_blocked_f32(int64_t planes, int64_t h, int64_t w, int64_t fh, int64_t fw,
+                             const float *x, float *y);
 
 /* LayerNormalization over the last axis: x and y are (rows, cols); each row
  * y = (x - mean) / sqrt(var + eps) * scale + bias with the population

@@ -180,6 +180,15 @@ void cq__maxpool_buf_init(const cq_pool2d_params *p, int64_t ow, float *buf);
 void cq__maxpool_row_avx512(const cq_pool2d_params *p, const float *const *rows, int64_t nr,
                             int64_t ow, float *buf, float *yr);
 
+/* NCHW16c with AVX-512 (kern_blk_avx512.c): the output rows [r0, r1) of
+ * cq_maxpool2d_blocked_f32 (row r: 16-channel plane r / oh, row r % oh),
+ * and the input rows [r0, r1) of cq_upsample_blocked_f32 (each to its fh
+ * output rows). Call only when cq_kern_isa() is CQ_ISA_AVX512. */
+void cq__maxpool_blocked_rows_avx512(const cq_pool2d_params *p, int64_t oh, int64_t ow,
+                                     const float *x, float *y, int64_t r0, int64_t r1);
+void cq__upsample_blocked_rows_avx512(int64_t w, int64_t fh, int64_t fw, const float *x,
+                                      float *y, int64_t r0, int64_t r1);
+
 /* The least work (floating-point operations) worth a share of its own when
  * a convolution is split over the kernel threads (kern_conv_run.c; a share
  * with less qualifies by the bytes it moves, CQ__SPLIT_BYTES). 0: as many

@@ -192,3 +192,50 @@ void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const voi
         }
     }
 }
+
+/* Nearest upsampling of NCHW16c by whole factors: input rows (of all
+ * planes) shared out over the kernel threads, each input pixel's 64 bytes
+ * copied to its fh x fw output pixels (AVX-512: from one register). */
+typedef struct up_ctx {
+    int64_t rows, w, fh, fw;
+    const float *x;
+    float *y;
+} up_ctx;
+
+static void up_rows(const up_ctx *c, int64_t r0, int64_t r1)
+{
+    if (cq_kern_isa() == CQ_ISA_AVX512) {
+        cq__upsample_blocked_rows_avx512(c->w, c->fh, c->fw, c->x, c->y, r0, r1);
+        return;
+    }
+    int64_t orow = c->w * c->fw * 16;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = c->x + r * c->w * 16;
+        float *d = c->y + r * c->fh * orow;
+        for (int64_t b = 0; b < c->w; b++)
+            for (int64_t j = 0; j < c->fw; j++)
+                memcpy(d + (b * c->fw + j) * 16, s + b * 16, 16 * sizeof(float));
+        for (int64_t i = 1; i < c->fh; i++)
+            memcpy(d + i * orow, d, (size_t)orow * sizeof(float));
+    }
+}
+
+static void up_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const up_ctx *c = ctx;
+    up_rows(c, c->rows * i / n, c->rows * (i + 1) / n);
+}
+
+void cq_upsample_blocked_f32(int64_t planes, int64_t h, int64_t w, int64_t fh, int64_t fw,
+                             const float *x, float *y)
+{
+    up_ctx c = {planes * h, w, fh, fw, x, y};
+    if (c.rows <= 0 || w <= 0)
+        return;
+    int n = cq__mem_shares(c.rows, 64.0 * (double)c.rows * (double)w * (double)(1 + fh * fw));
+    if (n > 1)
+        cq_par_run(n, up_part, &c);
+    else
+        up_rows(&c, 0, c.rows);
+}

@@ -206,6 +206,23 @@ static cq_status resize_planes(const cq_node *n, const cq_tensor *x, cq_tensor *
     return CQ_OK;
 }
 
+/* Whether the nearest taps over H and W (td[2], td[3]) are output a from
+ * input a / f with f = out / in whole (an upsampling by f: the ONNX exports'
+ * scale 2 nearest with asymmetric / floor, or half_pixel / round_prefer_floor,
+ * where (a + 0.5) / 2 - 0.5 rounds down to a / 2). */
+static int whole_factors(const cq_tensor *x, const cq_tensor *y, taps *const *td)
+{
+    for (int d = 2; d < 4; d++) {
+        int64_t in = x->shape[d], out = y->shape[d];
+        if (in <= 0 || out % in)
+            return 0;
+        for (int64_t o = 0; o < out; o++)
+            if (td[d][o].nt != 1 || td[d][o].idx[0] != o / (out / in))
+                return 0;
+    }
+    return 1;
+}
+
 int cq__resize_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
 {
     if (!x_blocked || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs != 1 ||
@@ -350,7 +367,13 @@ cq_status cq__run_resize(const cq_node *n, int n_in, cq_tensor *const *in, int n
     if (env->x_blocked) {
         /* f32 NCHW16c (cq__resize_blocked_ok: nearest, N and C kept):
          * the NHWC loop over planes of 16-channel pixels, 64 bytes each */
-        cq_status sb = md == 0 && x->ndim == 4 && x->shape[1] % 16 == 0
+        cq_status sb = md == 0 && x->ndim == 4 && x->shape[1] % 16 == 0 && whole_factors(x, y, td)
+                           ? (cq_upsample_blocked_f32(x->shape[0] * x->shape[1] / 16, x->shape[2],
+                                                      x->shape[3], y->shape[2] / x->shape[2],
+                                                      y->shape[3] / x->shape[3], cq_tensor_data(x),
+                                                      cq_tensor_data(y)),
+                              CQ_OK)
+                       : md == 0 && x->ndim == 4 && x->shape[1] % 16 == 0
                            ? (resize_nearest_pixels(x->shape[0] * x->shape[1] / 16,
                                                     x->shape[2], x->shape[3], y->shape[2],
                                                     y->shape[3], 16 * sizeof(float),

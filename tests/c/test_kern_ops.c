@@ -381,7 +381,11 @@ static void test_kern_pool2d_max_blocked(void **state)
     kt_rng r = {4711};
     cq_err err;
     int done = 0;
-    while (done < 120) {
+    cq_isa was = cq_kern_isa();
+    while (done < 240) {
+        /* the first half on the scalar loop, the second on the ISA in use
+         * (AVX-512: the 2x2/2 kernel and the window loop) */
+        cq_kern_set_isa(done < 120 ? CQ_ISA_SCALAR : was);
         cq_pool2d_params p = cq_pool2d_params_default();
         p.kind = CQ_POOL_MAX;
         p.n = kt_int(&r, 1, 2);
@@ -398,6 +402,13 @@ static void test_kern_pool2d_max_blocked(void **state)
         p.pad_left = kt_int(&r, 0, p.kw - 1);
         p.pad_right = kt_int(&r, 0, p.kw - 1);
         p.ceil_mode = (int)kt_int(&r, 0, 1);
+        if (done % 3 == 0) { /* U-Net's 2x2/2, odd sizes, pads and ceil mode included */
+            p.kh = p.kw = p.stride_h = p.stride_w = 2;
+            p.dil_h = p.dil_w = 1;
+            p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 0;
+            if (done % 2)
+                p.pad_left = p.pad_top = p.pad_right = 1;
+        }
         int64_t oh, ow;
         cq_err shape_err;
         if (cq_pool2d_out_shape(&p, &oh, &ow, &shape_err) != CQ_OK)
@@ -424,6 +435,7 @@ static void test_kern_pool2d_max_blocked(void **state)
         free(gotb);
         free(got);
     }
+    cq_kern_set_isa(was);
     cq_pool2d_params q = cq_pool2d_params_default();
     q.n = 1;
     q.c = 8;
@@ -436,6 +448,43 @@ static void test_kern_pool2d_max_blocked(void **state)
     q.h = q.w = 2;
     q.kind = CQ_POOL_AVG;
     assert_int_equal(cq_maxpool2d_blocked_f32(&q, x, 64, y, 16, &err), CQ_EINVAL);
+}
+
+/* Nearest upsampling of NCHW16c by whole factors (cq_upsample_blocked_f32):
+ * odd sizes, factors 1 to 3 on each axis, on the scalar loop and the ISA in
+ * use, each output pixel the input pixel (a / fh, b / fw), every float of y
+ * written. */
+static void test_kern_upsample_blocked(void **state)
+{
+    (void)state;
+    kt_rng r = {977};
+    cq_isa was = cq_kern_isa();
+    for (int t = 0; t < 48; t++) {
+        cq_kern_set_isa(t % 2 ? was : CQ_ISA_SCALAR);
+        int64_t planes = kt_int(&r, 1, 3), h = kt_int(&r, 1, 9), w = kt_int(&r, 1, 13);
+        int64_t fh = t < 8 ? 2 : kt_int(&r, 1, 3), fw = t < 8 ? 2 : kt_int(&r, 1, 3);
+        int64_t oh = h * fh, ow = w * fw;
+        size_t nx = (size_t)(planes * h * w * 16), ny = (size_t)(planes * oh * ow * 16);
+        float *x = malloc(nx * 4), *y = malloc(ny * 4);
+        kt_fill(&r, x, (int64_t)nx);
+        memset(y, 0xff, ny * 4);
+        cq_upsample_blocked_f32(planes, h, w, fh, fw, x, y);
+        for (int64_t i = 0; i < planes; i++)
+            for (int64_t a = 0; a < oh; a++)
+                for (int64_t b = 0; b < ow; b++)
+                    for (int l = 0; l < 16; l++) {
+                        float got = y[((i * oh + a) * ow + b) * 16 + l];
+                        float want = x[((i * h + a / fh) * w + b / fw) * 16 + l];
+                        if (memcmp(&got, &want, 4))
+                            fail_msg("upsample case %d (%lld x %lld by %lld x %lld): plane "
+                                     "%lld (%lld, %lld) lane %d %g, want %g", t, (long long)h,
+                                     (long long)w, (long long)fh, (long long)fw, (long long)i,
+                                     (long long)a, (long long)b, l, (double)got, (double)want);
+                    }
+        free(x);
+        free(y);
+    }
+    cq_kern_set_isa(was);
 }
 
 /* Max pooling over whole rows (the AVX-512 row-buffer path): ResNet's
@@ -636,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_kern_matmul_broadcast),
         cmocka_unit_test(test_kern_pool2d_random),
         cmocka_unit_test(test_kern_pool2d_max_blocked),
+        cmocka_unit_test(test_kern_upsample_blocked),
         cmocka_unit_test(test_kern_pool2d_max_rows),
         cmocka_unit_test(test_kern_pool2d_global),
         cmocka_unit_test(test_kern_pool2d_threads),
