@@ -23,29 +23,8 @@ for l in io.lines(argv[2]) do
     table.insert(meas[key], tonumber(parts[#parts - 4]))
   end
 end
-local function ranks(x)
-  local idx = {}
-  for k = 1, #x do idx[k] = k end
-  table.sort(idx, function(a, b) return x[a] < x[b] end)
-  local r, k = {}, 1
-  while k <= #idx do
-    local j = k
-    while j < #idx and x[idx[j + 1]] == x[idx[k]] do j = j + 1 end
-    for t = k, j do r[idx[t]] = (k + j) / 2 end
-    k = j + 1
-  end
-  return r
-end
-local function spearman(x, y)
-  local rx, ry = ranks(x), ranks(y)
-  local n = #x
-  local mx = (n + 1) / 2
-  local sxy, sxx, syy = 0, 0, 0
-  for k = 1, n do
-    sxy = sxy + (rx[k] - mx) * (ry[k] - mx); sxx = sxx + (rx[k] - mx) ^ 2; syy = syy + (ry[k] - mx) ^ 2
-  end
-  return sxy / math.sqrt(sxx * syy)
-end
+local rank = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "rank.lua")
+local spearman = rank.spearman
 local cache = assert(os.getenv("CALQ_CACHE"), "set CALQ_CACHE")
 local ns, ne, se = 0, 0, 0
 for _, key in ipairs(order) do

@@ -47,33 +47,8 @@ local function median(t)
   return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
 end
 
--- ranks with ties averaged
-local function ranks(x)
-  local idx = {}
-  for k = 1, #x do idx[k] = k end
-  table.sort(idx, function(a, b) return x[a] < x[b] end)
-  local r, k = {}, 1
-  while k <= #idx do
-    local j = k
-    while j < #idx and x[idx[j + 1]] == x[idx[k]] do j = j + 1 end
-    for t = k, j do r[idx[t]] = (k + j) / 2 end
-    k = j + 1
-  end
-  return r
-end
-
-local function spearman(x, y)
-  local rx, ry = ranks(x), ranks(y)
-  local n = #x
-  local mx, my = (n + 1) / 2, (n + 1) / 2
-  local sxy, sxx, syy = 0, 0, 0
-  for k = 1, n do
-    sxy = sxy + (rx[k] - mx) * (ry[k] - my)
-    sxx = sxx + (rx[k] - mx) ^ 2
-    syy = syy + (ry[k] - my) ^ 2
-  end
-  return (sxx > 0 and syy > 0) and sxy / math.sqrt(sxx * syy) or 0
-end
+local rank = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "rank.lua")
+local spearman = rank.spearman
 
 local clock_said
 for _, spec in ipairs(specs) do
