@@ -151,6 +151,25 @@ static cq_graph *unet_level(const int64_t *xs)
     return g;
 }
 
+/* Runs both plans (e[0] with NCHW16c, e[1] all NCHW) on one random input
+ * of shape xs drawn from seed, checks their outputs agree, and frees both
+ * plans and graphs. */
+static void same_outputs(cq_graph *g[2], cq_exec *e[2], const int64_t *xs, uint32_t seed)
+{
+    cq_err err;
+    rng_state = seed;
+    cq_tensor *x = rand_tensor(4, xs), *out[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
+    assert_true(maxdiff(out[0], out[1]) < 1e-5 * fmax(10.0, maxabs(out[1])));
+    for (int i = 0; i < 2; i++) {
+        cq_tensor_release(out[i]);
+        cq_exec_free(e[i]);
+        cq_graph_free(g[i]);
+    }
+    cq_tensor_release(x);
+}
+
 static void test_exec_blocked_unet(void **state)
 {
     (void)state;
@@ -176,17 +195,7 @@ static void test_exec_blocked_unet(void **state)
         assert_false(cq_exec_value_blocked(e[0], cq_graph_value(g[0], "y", &err)));
         for (int v = 0; v < g[1]->n_values; v++)
             assert_false(cq_exec_value_blocked(e[1], v));
-        rng_state = 99u + (uint32_t)t;
-        cq_tensor *x = rand_tensor(4, xs), *out[2];
-        for (int i = 0; i < 2; i++)
-            assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
-        assert_true(maxdiff(out[0], out[1]) < 1e-5 * fmax(10.0, maxabs(out[1])));
-        for (int i = 0; i < 2; i++) {
-            cq_tensor_release(out[i]);
-            cq_exec_free(e[i]);
-            cq_graph_free(g[i]);
-        }
-        cq_tensor_release(x);
+        same_outputs(g, e, xs, 99u + (uint32_t)t);
     }
 }
 
@@ -249,17 +258,7 @@ static void test_exec_blocked_convt(void **state)
             if (kept != (avx512 && cases[c].x_kept))
                 fail_msg("case %zu: the ConvTranspose's input %s NCHW16c", c,
                          kept ? "in" : "not in");
-            rng_state = 5u + (uint32_t)t;
-            cq_tensor *x = rand_tensor(4, xs), *out[2];
-            for (int i = 0; i < 2; i++)
-                assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
-            assert_true(maxdiff(out[0], out[1]) < 1e-5 * fmax(10.0, maxabs(out[1])));
-            for (int i = 0; i < 2; i++) {
-                cq_tensor_release(out[i]);
-                cq_exec_free(e[i]);
-                cq_graph_free(g[i]);
-            }
-            cq_tensor_release(x);
+            same_outputs(g, e, xs, 5u + (uint32_t)t);
         }
 }
 
