@@ -9,7 +9,9 @@
 # makes from the bootstrapped data), writes crashes, leaks and timeouts to
 # $CALQ_CACHE/fuzz/crashes/NAME/ and its log to $CALQ_CACHE/fuzz/logs/NAME.log,
 # and appends one line to $CALQ_CACHE/fuzz/runs.tsv:
-#   date  harness  seconds  executions  crashes  corpus_files  coverage  commit
+#   date  harness  seconds  executions  crashes  corpus_files  coverage  commit  cpu_seconds
+# (seconds is wall time; cpu_seconds the fuzzer's user + system time, which is what
+# counts when the run shares its CPU, is niced or is stopped and continued).
 # FUZZ_KEEP_GOING=1: fork mode, going on past crashes (for long unattended runs).
 # Exit 1 when any harness found a crash.
 set -uo pipefail
@@ -22,7 +24,7 @@ jobs=${FUZZ_JOBS:-1}
 out=$cache/fuzz
 mkdir -p "$out/logs"
 [ -f "$out/runs.tsv" ] ||
-    printf 'date\tharness\tseconds\texecutions\tcrashes\tcorpus_files\tcoverage\tcommit\n' > "$out/runs.tsv"
+    printf 'date\tharness\tseconds\texecutions\tcrashes\tcorpus_files\tcoverage\tcommit\tcpu_seconds\n' > "$out/runs.tsv"
 tools/fuzz-seeds.py "$out/seeds" || exit 1
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain -- core bindings scripts tests/fuzz 2>/dev/null)" ] && commit="$commit+dirty"
@@ -44,8 +46,10 @@ run_one() {
     local before start end
     before=$(ls "$crashes" | wc -l)
     start=$(date +%s)
-    UBSAN_OPTIONS=print_stacktrace=1 "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
+    local TIMEFORMAT='%U %S' cpu
+    { time UBSAN_OPTIONS=print_stacktrace=1 "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1 ; } 2> "$log.cpu"
     local rc=$?
+    cpu=$(awk '{ printf "%d", $1 + $2 + 0.5 }' "$log.cpu" 2>/dev/null)
     end=$(date +%s)
     local execs cov found files
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -55,9 +59,9 @@ run_one() {
     found=$(( $(ls "$crashes" | wc -l) - before ))
     [ $rc -ne 0 ] && [ $found -eq 0 ] && found=1
     files=$(ls "$corpus" | wc -l)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$h" $((end - start)) \
-        "${execs:-0}" "$found" "$files" "${cov:-?}" "$commit" >> "$out/runs.tsv"
-    printf '%-8s %6ss %10s execs %3s crashes  cov %-6s corpus %s%s\n' "$h" $((end - start)) \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$h" $((end - start)) \
+        "${execs:-0}" "$found" "$files" "${cov:-?}" "$commit" "${cpu:-?}" >> "$out/runs.tsv"
+    printf '%-8s %6ss (%s s CPU) %10s execs %3s crashes  cov %-6s corpus %s%s\n' "$h" $((end - start)) "${cpu:-?}" \
         "${execs:-0}" "$found" "${cov:-?}" "$files" \
         "$([ $found -gt 0 ] && echo "  -> $log, $crashes/")"
     [ $found -eq 0 ]
