@@ -380,6 +380,166 @@ cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err)
     return CQ_OK;
 }
 
+/* A default-domain node of op type op. */
+static int is_op(const cq_node *n, const char *op)
+{
+    return !n->dead && !strcmp(n->op_type, op) && (!n->domain || !*n->domain);
+}
+
+/* Whether Conv cv is pointwise: a 1x1 kernel (constant f32 weights, 4-D),
+ * stride 1, no padding, one output. Dilation and groups do not matter: each
+ * output pixel is computed from the input pixel at the same place alone. */
+static int conv_pointwise(const cq_graph *g, const cq_node *cv)
+{
+    if (cv->n_inputs < 2 || cv->n_inputs > 3 || cv->inputs[1] < 0 || cv->n_outputs != 1 ||
+        cv->outputs[0] < 0)
+        return 0;
+    const cq_tensor *w = g->values[cv->inputs[1]].data;
+    if (!w || w->ndim != 4 || w->shape[2] != 1 || w->shape[3] != 1)
+        return 0;
+    const char *ap = cq_node_string(cv, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+        return 0;
+    int64_t v[8];
+    int64_t n = cq_node_ints(cv, "strides", v, 8);
+    for (int64_t k = 0; k < n && k < 8; k++)
+        if (v[k] != 1)
+            return 0;
+    n = cq_node_ints(cv, "pads", v, 8);
+    for (int64_t k = 0; k < n && k < 8; k++)
+        if (v[k] != 0)
+            return 0;
+    return 1;
+}
+
+/* Whether Resize rs (default domain, opset) copies each output pixel from one
+ * input pixel of the same image and channel: nearest, N and C kept (scales
+ * 1, or sizes equal to x's), no extrapolated taps. With a scale of 1 the
+ * coordinate modes kept here give x_original = o exactly, which every
+ * nearest_mode takes to o; tf_half_pixel_for_nn (o + 0.5) would not under
+ * round_prefer_ceil or ceil, and tf_crop_and_resize extrapolates. */
+static int resize_copies_pixels(const cq_graph *g, const cq_node *rs, int64_t opset,
+                                const cq_tinfo *x)
+{
+    if (rs->n_inputs < 2 || rs->n_outputs != 1 || rs->outputs[0] < 0 ||
+        strcmp(cq_node_string(rs, "mode", "nearest"), "nearest") || cq_node_attr(rs, "axes") ||
+        strcmp(cq_node_string(rs, "keep_aspect_ratio_policy", "stretch"), "stretch"))
+        return 0;
+    const char *ctm = cq_node_string(rs, "coordinate_transformation_mode",
+                                     opset < 11 ? "asymmetric" : "half_pixel");
+    if (strcmp(ctm, "asymmetric") && strcmp(ctm, "half_pixel") &&
+        strcmp(ctm, "pytorch_half_pixel") && strcmp(ctm, "align_corners"))
+        return 0;
+    int si = opset < 11 ? 1 : 2, zi = opset < 11 ? -1 : 3;
+    const cq_tensor *sz = zi > 0 && rs->n_inputs > zi && rs->inputs[zi] >= 0
+                              ? g->values[rs->inputs[zi]].data : NULL;
+    const cq_tensor *sc = rs->n_inputs > si && rs->inputs[si] >= 0
+                              ? g->values[rs->inputs[si]].data : NULL;
+    if (sz && cq_tensor_numel(sz) > 0) {
+        int64_t v[4];
+        return cq_tensor_is_contiguous(sz) && cq__ints_of(sz, v, 4) == 4 &&
+               v[0] == x->shape[0] && v[1] == x->shape[1];
+    }
+    if (!sc || sc->dtype != CQ_F32 || !cq_tensor_is_contiguous(sc) || cq_tensor_numel(sc) != 4)
+        return 0;
+    const float *s = cq_tensor_data(sc);
+    return s[0] == 1 && s[1] == 1;
+}
+
+/* Resize (nearest) -> Conv 1x1 becomes Conv 1x1 -> Resize: the conv runs
+ * on the smaller picture. Exact, bit for bit: nearest makes each output
+ * pixel a copy of one input pixel, and a pointwise conv computes each pixel
+ * from that pixel alone. Taken where it saves work: the resize enlarges
+ * (out pixels P > in pixels p), so the conv does p / P of its work, and
+ * c_out * p <= c_in * P, so the bytes the two nodes move do not grow
+ * (before c_in (p + 2P) + c_out P, after c_in p + c_out (2p + P)). The
+ * resize's output must be read by the conv alone (input 0) and be no graph
+ * output. The conv's output keeps its name and now comes from the Resize;
+ * the conv writes a new value, <output>_lowres. Node names stay with their
+ * nodes, so a profile reports each node's own time. Shapes are those the
+ * constant folding inferred; a node whose shapes are unknown is left. */
+static cq_status conv_before_resize(cq_graph *g, const cq_graph_uses *uses, int *count,
+                                    cq_err *err)
+{
+    int moved = 0;
+    int64_t opset = cq_graph_opset(g, "");
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!is_op(&g->nodes[i], "Resize") || opset < 10 || g->nodes[i].inputs[0] < 0)
+            continue;
+        int xv = g->nodes[i].inputs[0], yv = g->nodes[i].outputs[0];
+        cq_tinfo x, y;
+        value_info(g, xv, &x);
+        if (x.ndim != 4 || x.dtype != CQ_F32 || !resize_copies_pixels(g, &g->nodes[i], opset, &x))
+            continue;
+        value_info(g, yv, &y);
+        if (y.ndim != 4 || g->values[yv].is_output || cq_graph_uses_count(uses, yv) != 1)
+            continue;
+        int ci = cq_graph_uses_list(uses, yv)[0];
+        const cq_node *cv = &g->nodes[ci];
+        if (!is_op(cv, "Conv") || !conv_pointwise(g, cv) || cv->inputs[0] != yv ||
+            cv->inputs[1] == yv || (cv->n_inputs > 2 && cv->inputs[2] == yv))
+            continue;
+        int64_t c_in = x.shape[1], c_out = g->values[cv->inputs[1]].data->shape[0];
+        int64_t p = x.shape[2] * x.shape[3], P = y.shape[2] * y.shape[3];
+        if (y.shape[2] < x.shape[2] || y.shape[3] < x.shape[3] || P <= p || c_out * p > c_in * P)
+            continue;
+        /* sizes name the channels: the Resize now makes c_out of them */
+        int zi = opset < 11 ? -1 : 3, zv = zi > 0 && g->nodes[i].n_inputs > zi
+                                              ? g->nodes[i].inputs[zi] : -1;
+        int new_sizes = zv >= 0 && g->values[zv].data && cq_tensor_numel(g->values[zv].data) > 0;
+        if (new_sizes) {
+            int64_t v[4];
+            cq__ints_of(g->values[zv].data, v, 4);
+            v[1] = c_out;
+            cq_tensor *sz = cq_tensor_new(CQ_S64, 1, (int64_t[]){4}, err);
+            if (!sz)
+                return err->code;
+            memcpy(cq_tensor_data(sz), v, sizeof v);
+            zv = cq_graph_new_value(g, g->values[zv].name, err);
+            cq_status st = zv < 0 ? err->code : cq_graph_add_initializer(g, zv, sz, err);
+            cq_tensor_release(sz);
+            if (st)
+                return st;
+        }
+        int zv_out = g->nodes[ci].outputs[0];
+        size_t nl = strlen(g->values[zv_out].name) + 8;
+        char *name = malloc(nl);
+        if (!name)
+            return cq_errf(err, CQ_ENOMEM, "out of memory");
+        snprintf(name, nl, "%s_lowres", g->values[zv_out].name);
+        int tv = cq_graph_new_value(g, name, err); /* (g->values may move) */
+        free(name);
+        if (tv < 0)
+            return err->code;
+        cq_node *rs = &g->nodes[i], *cw = &g->nodes[ci];
+        cw->inputs[0] = xv;
+        cw->outputs[0] = tv;
+        rs->inputs[0] = tv;
+        rs->outputs[0] = zv_out;
+        if (new_sizes)
+            rs->inputs[zi] = zv;
+        g->values[tv].producer = ci;
+        g->values[zv_out].producer = i;
+        g->values[yv].producer = -1;
+        moved++;
+    }
+    *count = moved;
+    return CQ_OK;
+}
+
+cq_status cq_pass_conv_before_resize(cq_graph *g, int *count, cq_err *err)
+{
+    int moved = 0;
+    cq_graph_uses uses;
+    if (cq_graph_uses_build(g, &uses, err))
+        return err->code;
+    cq_status st = conv_before_resize(g, &uses, &moved, err);
+    cq_graph_uses_free(&uses);
+    if (count)
+        *count = moved;
+    return st;
+}
+
 cq_status cq_passes_run(cq_graph *g, cq_pass_stats *stats, cq_err *err)
 {
     return cq_passes_run_limited(g, stats, NULL, err);
@@ -395,6 +555,7 @@ cq_status cq_passes_run_limited(cq_graph *g, cq_pass_stats *stats, const cq_limi
     if (cq_graph_toposort(g, err) || cq_pass_remove_identity(g, &st.identities, err) ||
         fold_constants(g, NULL, max_bytes, &st.folded, err) ||
         cq_pass_fold_bn(g, &st.bn_folded, err) ||
+        cq_pass_conv_before_resize(g, &st.conv_before_resize, err) ||
         cq_graph_compact(g, err) || cq_graph_toposort(g, err))
         return err->code;
     if (stats)

@@ -2,7 +2,7 @@
  * passes.h - graph rewrites run before execution, and static shape inference.
  *
  *     cq_pass_stats st;
- *     if (cq_passes_run(g, &st, &err)) ...   // fold, BN->Conv, Identity, compact
+ *     if (cq_passes_run(g, &st, &err)) ...   // fold, BN->Conv, Identity, Conv<->Resize, compact
  *     cq_graph_infer_shapes(g, &err);         // fill value dtypes and shapes
  *
  * Every pass keeps the graph valid ONNX (folded values become initializers,
@@ -20,6 +20,7 @@ typedef struct cq_pass_stats {
     int folded;        /* nodes replaced by constants */
     int bn_folded;     /* BatchNormalizations folded into Convs */
     int identities;    /* Identity nodes removed */
+    int conv_before_resize; /* nearest Resize -> 1x1 Conv pairs swapped */
 } cq_pass_stats;
 
 /* All passes, then compact and toposort. stats may be NULL. */
@@ -42,6 +43,14 @@ cq_status cq_pass_fold_constants_except(cq_graph *g, const char *keep_op, int *c
 /* Conv -> BatchNormalization (inference mode, constant parameters, the Conv's
  * output read by nothing else) becomes one Conv with scaled weights and bias. */
 cq_status cq_pass_fold_bn(cq_graph *g, int *count, cq_err *err);
+/* A nearest Resize that enlarges the picture, read only by a 1x1 Conv
+ * (stride 1, no pads), is swapped with it: the Conv runs first, on the
+ * smaller picture, and writes a new value (<its output>_lowres) that the
+ * Resize enlarges into the Conv's old output. Bit for bit the same result
+ * (each output pixel is the same arithmetic on the same input pixel); taken
+ * only where the bytes moved do not grow. Uses the shapes inferred by
+ * constant folding. */
+cq_status cq_pass_conv_before_resize(cq_graph *g, int *count, cq_err *err);
 /* Identity nodes whose output is not a graph output are bypassed. */
 cq_status cq_pass_remove_identity(cq_graph *g, int *count, cq_err *err);
 
