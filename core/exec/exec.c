@@ -141,30 +141,6 @@ static cq_status check_sizes(const cq_graph *g, const cq_limits *lim, cq_err *er
     return CQ_OK;
 }
 
-/* The precision map of opts (checked) into e->precision. */
-static cq_status take_precision(cq_exec *e, const cq_exec_opts *o, cq_err *err)
-{
-    const cq_graph *g = e->g;
-    if (o->precision && o->n_precision != g->n_nodes)
-        return cq_errf(err, CQ_EINVAL, "precision map: %d entries for %d nodes (index it like "
-                       "the nodes after the passes)", o->n_precision, g->n_nodes);
-    for (int i = 0; i < g->n_nodes; i++) {
-        cq_dtype p = o->precision ? o->precision[i] : CQ_F32;
-        if (p != CQ_F32 && p != CQ_BF16 && p != CQ_S8 && p != CQ_U8) {
-            const cq_node *n = &g->nodes[i];
-            char what[32];
-            if ((unsigned)p < (unsigned)CQ_DTYPE_COUNT)
-                snprintf(what, sizeof what, "%s", cq_dtype_info(p)->name);
-            else
-                snprintf(what, sizeof what, "dtype %d", (int)p);
-            return cq_errf(err, CQ_EINVAL, "precision map: node '%s' (%s): %s is no compute "
-                           "precision (f32, bf16, s8 or u8)", n->name, n->op_type, what);
-        }
-        e->precision[i] = p;
-    }
-    return CQ_OK;
-}
-
 /* The arrays of an executor for g's counts; NULL on ENOMEM. */
 static cq_exec *exec_alloc(const cq_graph *g)
 {
@@ -188,6 +164,9 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->res_node = malloc(nn * sizeof *e->res_node);
     e->pool_of = malloc(nn * sizeof *e->pool_of);
     e->lut = calloc(nn, sizeof *e->lut);
+    e->joined = calloc(nn, sizeof *e->joined);
+    e->join_into = malloc(nv * sizeof *e->join_into);
+    e->join_off = calloc(nv, sizeof *e->join_off);
     e->lut_dtype = calloc(nn, sizeof *e->lut_dtype);
     e->readers = calloc(nv, sizeof *e->readers);
     e->blocked = calloc(nv, sizeof *e->blocked);
@@ -199,15 +178,14 @@ static cq_exec *exec_alloc(const cq_graph *g)
     e->last_dtype = calloc(nv, sizeof *e->last_dtype);
     if (!e->ops || !e->opset || !e->precision || !e->act || !e->plan || !e->time_ns ||
         !e->runs || !e->fused_into || !e->out_alias || !e->res_in || !e->res_node ||
-        !e->pool_of || !e->lut ||
-        !e->lut_dtype ||
+        !e->pool_of || !e->lut || !e->joined || !e->join_into || !e->join_off || !e->lut_dtype ||
         !e->readers || !e->blocked || !e->vals || !e->left || !e->blk || !e->last_nd ||
         !e->last_shape || !e->last_dtype) {
         cq_exec_free(e);
         return NULL;
     }
     for (int v = 0; v < g->n_values; v++)
-        e->last_nd[v] = -1;
+        e->last_nd[v] = e->join_into[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         e->fused_into[i] = e->out_alias[i] = e->res_in[i] = e->res_node[i] = e->pool_of[i] = -1;
         e->act[i].kind = CQ_ACT_NONE;
@@ -226,7 +204,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     }
     if (o.fuse &
         ~(CQ_FUSE_ALL | CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN |
-          CQ_FUSE_LUT)) {
+          CQ_FUSE_LUT | CQ_FUSE_JOIN)) {
         cq_errf(err, CQ_EINVAL, "cq_exec_new: fuse %d holds bits that are no CQ_FUSE_* flag", o.fuse);
         return NULL;
     }
@@ -250,7 +228,7 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
         return NULL;
     }
     e->lim = *lim;
-    if (take_precision(e, &o, err))
+    if (cq__exec_take_precision(e, &o, err))
         goto fail;
     for (int i = 0; i < g->n_nodes; i++) {
         const cq_node *n = &g->nodes[i];
@@ -291,7 +269,8 @@ cq_exec *cq_exec_new(cq_graph *g, const cq_exec_opts *opts, cq_err *err)
     const char *nchw = getenv("CALQ_NCHW");
     if (!o.nchw_only && !(nchw && !strcmp(nchw, "1")) && cq__exec_plan_layout(e, err))
         goto fail;
-    if (cq__exec_plan_kernels(e, err))
+    if (((o.fuse & (CQ_FUSE_ALL | CQ_FUSE_JOIN)) && cq__exec_plan_join(e, err)) ||
+        cq__exec_plan_kernels(e, err))
         goto fail;
     cq_exec_set_threads(e, o.threads);
     return e;
@@ -325,6 +304,9 @@ void cq_exec_free(cq_exec *e)
     free(e->res_in);
     free(e->res_node);
     free(e->pool_of);
+    free(e->joined);
+    free(e->join_into);
+    free(e->join_off);
     if (e->lut)
         for (int i = 0; i < e->n_nodes; i++)
             free(e->lut[i]);
@@ -468,12 +450,30 @@ static void release_value(cq_exec *e, int v)
     e->blk[v] = -1;
 }
 
-/* Value v's tensor for this run: on the pool, or its own allocation for a
- * graph output (handed to the caller). */
+/* Value v's tensor for this run: on the pool, its slice of a join's
+ * output (exec_join.c: that output allocated with its first slice, at its
+ * planned shape), or its own allocation for a graph output (handed to the
+ * caller). */
 static cq_tensor *alloc_value(cq_exec *e, int v, const cq_tinfo *ti, cq_err *err)
 {
     const cq_value *val = &e->g->values[v];
     size_t bytes;
+    int y = e->join_into[v];
+    if (y >= 0) {
+        cq_tinfo ty = {.dtype = CQ_F32, .ndim = e->g->values[y].ndim};
+        memcpy(ty.shape, e->g->values[y].shape, sizeof ty.shape);
+        if (ti->dtype != CQ_F32 || ti->ndim != val->ndim ||
+            memcmp(ti->shape, val->shape, sizeof(int64_t) * (size_t)val->ndim)) {
+            cq_errf(err, CQ_ESTATE, "value '%s' is not the shape its join was planned for",
+                    val->name);
+            return NULL;
+        }
+        if (!e->vals[y] && !(e->vals[y] = alloc_value(e, y, &ty, err)))
+            return NULL;
+        note_shape(e, y, e->vals[y]);
+        return cq_tensor_wrap(CQ_F32, ti->ndim, ti->shape,
+                              (char *)cq_tensor_data(e->vals[y]) + e->join_off[v], NULL, NULL, err);
+    }
     if (value_bytes(e, ti->dtype, ti->ndim, ti->shape, "value", val->name, &bytes, err))
         return NULL;
     if (val->is_output)
@@ -601,7 +601,9 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
                 st = err->code;
             continue;
         }
-        out[k] = alloc_value(e, v, &to[k], err);
+        /* a join's output is there since its first input was written */
+        out[k] = !e->joined[i] ? alloc_value(e, v, &to[k], err) : e->vals[v] ? e->vals[v]
+                 : (cq_errf(err, CQ_ESTATE, "join '%s': no input written", n->name), NULL);
         if (!out[k])
             st = err->code;
         else
@@ -618,7 +620,9 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         e->env.pool = pn >= 0 ? &pool : NULL;
         e->env.plan = &e->plan[i];
-        if (e->lut[i])
+        if (e->joined[i])
+            ; /* its inputs were written into its output */
+        else if (e->lut[i])
             cq_lut_8(e->lut[i], cq_tensor_data(in[0]), cq_tensor_data(out[0]),
                      cq_tensor_numel(out[0]));
         else

@@ -59,7 +59,11 @@ typedef struct cq_exec cq_exec;
  * pool or another activation. */
 /* LUT: DequantizeLinear -> elementwise f32 ops (CQ_OP_ELEMENTWISE) ->
  * QuantizeLinear on per-tensor 8-bit codes as one 256-entry table on the
- * codes (exec_lut.c; the float chain's results bit for bit). */
+ * codes (exec_lut.c; the float chain's results bit for bit). JOIN: a
+ * Concat of a batch of one along the channels (f32, every input computed
+ * by a node and read by nothing after the Concat) is written by its
+ * inputs' producers straight into its slices, and copies nothing itself
+ * (exec_join.c). */
 enum {
     CQ_FUSE_NONE = 0,
     CQ_FUSE_ALL = 1,
@@ -67,7 +71,8 @@ enum {
     CQ_FUSE_RESIDUAL = 1 << 2,
     CQ_FUSE_POOL = 1 << 3,
     CQ_FUSE_ACT_FN = 1 << 4,
-    CQ_FUSE_LUT = 1 << 5
+    CQ_FUSE_LUT = 1 << 5,
+    CQ_FUSE_JOIN = 1 << 6
 };
 
 typedef struct cq_exec_opts {
@@ -161,8 +166,9 @@ int cq_exec_node_time(const cq_exec *e, int i, double *ns, int64_t *runs);
  * shapes of the last run, or the static ones before any run. NCHW16c
  * values count as NCHW. Returns 1 when node i is a contraction (Conv,
  * Gemm, MatMul...; read its rate in FLOP/s), 0 for the memory-bound rest
- * (bytes/s), -1 (both 0) when i is out of range, dead, fused into another
- * node (its work counts there) or a shape is unknown. */
+ * (bytes/s; 0 with both 0 for a join its producers wrote, CQ_FUSE_JOIN),
+ * -1 (both 0) when i is out of range, dead, fused into another node (its
+ * work counts there) or a shape is unknown. */
 int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes);
 /* Zero every node's time and run count. */
 void cq_exec_reset_profile(cq_exec *e);
@@ -215,5 +221,7 @@ int cq_exec_value_written(const cq_exec *e, int v);
 
 /* Whether node i is skipped at run time because it was fused into its producer. */
 int cq_exec_is_fused(const cq_exec *e, int node);
+/* Whether node i is a join its inputs' producers write (CQ_FUSE_JOIN). */
+int cq_exec_is_joined(const cq_exec *e, int node);
 
 #endif

@@ -152,3 +152,8 @@ cq_exec_clock cq_exec_profile_clock(const cq_exec *e)
 {
     return e->clock_cpu ? CQ_EXEC_CLOCK_CPU : CQ_EXEC_CLOCK_WALL;
 }
+
+int cq_exec_is_joined(const cq_exec *e, int i)
+{
+    return i >= 0 && i < e->n_nodes && e->joined[i];
+}

@@ -33,6 +33,7 @@ struct cq_exec {
     int *res_node;            /* that Add node, or -1 */
     int *pool_of;             /* the MaxPool the node runs on its output, or -1 */
     uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
+    unsigned char *joined;    /* a join whose inputs are written in place (exec_join.c) */
     cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */
     /* while the fusion is planned only (NULL otherwise): the readers of each
      * value; and from the fusion on (NULL without one), per node the first
@@ -44,6 +45,8 @@ struct cq_exec {
     /* per value */
     int *readers;             /* live readers, graph outputs count as one more */
     unsigned char *blocked;   /* kept in NCHW16c */
+    int *join_into;           /* the join output whose slice holds it, or -1 */
+    int64_t *join_off;        /* its byte offset there */
     cq_exec_observer observer;
     void *observer_ud;
     int threads;              /* 0: the process's count */
@@ -76,6 +79,11 @@ int cq__exec_want_blocked(const cq_exec *e, int i, int k);
 /* NCHW16c between the convolutions, after fusion and the reader counts;
  * linear in the node count. ENOMEM. */
 cq_status cq__exec_plan_layout(cq_exec *e, cq_err *err);
+/* The joins (CQ_OP_JOIN) whose inputs are written into their slices,
+ * after fusion and layout (exec_join.c). ENOMEM. */
+cq_status cq__exec_plan_join(cq_exec *e, cq_err *err);
+/* The precision map of opts (checked) into e->precision. */
+cq_status cq__exec_take_precision(cq_exec *e, const cq_exec_opts *o, cq_err *err);
 /* Kernel plans of the CQ_OP_PLAN nodes, after fusion and layout. */
 cq_status cq__exec_plan_kernels(cq_exec *e, cq_err *err);
 

@@ -3,6 +3,7 @@
  * capabilities (ops.h), never an op's name; the graph is only read. */
 #include "exec/exec_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -504,6 +505,29 @@ cq_status cq__exec_plan_layout(cq_exec *e, cq_err *err)
             continue;
         int xb = x >= 0 && takes_blocked(e, i, 0) && (is_code(&g->values[x]) || b[x]);
         b[y] = e->ops[i]->hooks->blocked_ok(g, n, xb) != 0;
+    }
+    return CQ_OK;
+}
+
+cq_status cq__exec_take_precision(cq_exec *e, const cq_exec_opts *o, cq_err *err)
+{
+    const cq_graph *g = e->g;
+    if (o->precision && o->n_precision != g->n_nodes)
+        return cq_errf(err, CQ_EINVAL, "precision map: %d entries for %d nodes (index it like "
+                       "the nodes after the passes)", o->n_precision, g->n_nodes);
+    for (int i = 0; i < g->n_nodes; i++) {
+        cq_dtype p = o->precision ? o->precision[i] : CQ_F32;
+        if (p != CQ_F32 && p != CQ_BF16 && p != CQ_S8 && p != CQ_U8) {
+            const cq_node *n = &g->nodes[i];
+            char what[32];
+            if ((unsigned)p < (unsigned)CQ_DTYPE_COUNT)
+                snprintf(what, sizeof what, "%s", cq_dtype_info(p)->name);
+            else
+                snprintf(what, sizeof what, "dtype %d", (int)p);
+            return cq_errf(err, CQ_EINVAL, "precision map: node '%s' (%s): %s is no compute "
+                           "precision (f32, bf16, s8 or u8)", n->name, n->op_type, what);
+        }
+        e->precision[i] = p;
     }
     return CQ_OK;
 }

@@ -62,6 +62,8 @@ int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes)
     *flops = *bytes = 0;
     if (i < 0 || i >= e->n_nodes || !e->ops[i] || e->fused_into[i] >= 0)
         return -1;
+    if (e->joined[i])
+        return 0; /* its producers wrote its output; it moves nothing */
     const cq_graph *g = e->g;
     int chain[CHAIN_MAX], nc = 0;
     chain[nc++] = i;

@@ -140,7 +140,11 @@ enum {
     CQ_OP_ELEMENTWISE = 1 << 12,
     /* QuantizeLinear and DequantizeLinear, the ends of such a chain */
     CQ_OP_QUANT = 1 << 13,
-    CQ_OP_DEQUANT = 1 << 14
+    CQ_OP_DEQUANT = 1 << 14,
+    /* output 0 is its inputs laid end to end where hooks->join_of says so:
+     * their producers may write them straight into its slices, and the
+     * node then has nothing left to do (exec_join.c) */
+    CQ_OP_JOIN = 1 << 15
 };
 
 /* The functions the capabilities need; a row's hooks hold those its caps
@@ -180,6 +184,11 @@ typedef struct cq_op_hooks {
     cq_status (*plan_new)(const cq_graph *g, const cq_node *n, const cq_openv *env, void **plan,
                           cq_err *err);
     void (*plan_free)(void *plan);  /* NULL is fine */
+    /* CQ_OP_JOIN: whether output 0 of node n, in the blocked layout or NCHW
+     * (y_blocked), is every input in turn, each one run of elements, from
+     * g's static shapes (0 when one is unknown); their element offsets in
+     * it then go to off (n->n_inputs of them). */
+    int (*join_of)(const cq_graph *g, const cq_node *n, int y_blocked, int64_t *off);
 } cq_op_hooks;
 
 typedef struct cq_op {

@@ -513,14 +513,45 @@ static int concat_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
     return 1;
 }
 
-static const cq_op_hooks concat_hooks = {.blocked_ok = concat_blocked_ok, .blocked_in = ~0u};
+/* f32 along an axis with only ones before it (a batch of one along the
+ * channels): each input is one run of the output, in NCHW and (whole
+ * 16-channel blocks) in NCHW16c alike. */
+static int concat_join_of(const cq_graph *g, const cq_node *n, int y_blocked, int64_t *off)
+{
+    if (n->n_inputs < 1 || n->n_outputs != 1 || n->outputs[0] < 0)
+        return 0;
+    const cq_value *y = &g->values[n->outputs[0]];
+    if (!y->has_type || y->dtype != CQ_F32 || y->ndim < 1)
+        return 0;
+    int axis = cq__axis(cq_node_int(n, "axis", 0), y->ndim);
+    if (axis < 0 || (y_blocked && (y->ndim != 4 || axis != 1)))
+        return 0;
+    int64_t pos = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0)
+            return 0;
+        const cq_value *x = &g->values[n->inputs[k]];
+        if (!x->has_type || x->dtype != CQ_F32 || x->ndim != y->ndim ||
+            (y_blocked && x->shape[1] % 16))
+            return 0;
+        for (int d = 0; d < x->ndim; d++)
+            if (x->shape[d] <= 0 || (d < axis && x->shape[d] != 1))
+                return 0;
+        off[k] = pos;
+        pos += cq__numel(x->ndim, x->shape);
+    }
+    return pos == cq__numel(y->ndim, y->shape);
+}
+
+static const cq_op_hooks concat_hooks = {.blocked_ok = concat_blocked_ok, .blocked_in = ~0u,
+                                         .join_of = concat_join_of};
 
 /* 8-bit codes keep NHWC, f32 NCHW16c, through a nearest Resize (input and
  * output in one layout, hooks->blocked_in). */
 static const cq_op_hooks resize_hooks = {.blocked_ok = cq__resize_blocked_ok, .blocked_in = 1u};
 
 const cq_op cq__ops_shape[] = {
-    {"Concat", "", infer_concat, run_concat, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT,
+    {"Concat", "", infer_concat, run_concat, CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT | CQ_OP_JOIN,
      &concat_hooks},
     {"Reshape", "", infer_reshape, copy_all, 0, NULL},
     {"Flatten", "", infer_flatten, copy_all, 0, NULL},

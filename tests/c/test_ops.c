@@ -80,16 +80,18 @@ static void test_ops_table(void **state)
             assert_true(c & CQ_OP_BLOCKED_IN);
         if (h && h->blocked_in)
             assert_true(c & CQ_OP_BLOCKED_IN);
+        assert_int_equal(h && h->join_of, !!(c & CQ_OP_JOIN));
         assert_int_equal(h && h->plan_new, !!(c & CQ_OP_PLAN));
         assert_int_equal(h && h->plan_free, !!(c & CQ_OP_PLAN));
         if (!(c & CQ_OP_BLOCKED_IN))
             assert_int_equal(h != NULL, !!(c & (CQ_OP_ACT | CQ_OP_ACT_FN | CQ_OP_POOL |
                                                 CQ_OP_TAKES_POOL | CQ_OP_BLOCKED_OUT |
-                                                CQ_OP_PLAN)));
+                                                CQ_OP_PLAN | CQ_OP_JOIN)));
     }
     /* the rows the executor's fusion and layout rely on */
     assert_true(cq_op_find("Conv", "")->caps & CQ_OP_PLAN);
     assert_true(cq_op_find("Conv", "")->caps & CQ_OP_BLOCKED_OUT);
+    assert_true(cq_op_find("Concat", "")->caps & CQ_OP_JOIN);
     assert_true(cq_op_find("Add", "")->caps & CQ_OP_TAKES_ACT);
     assert_true(cq_op_find("Clip", "")->caps & CQ_OP_ACT);
     /* what the quantizer folds into a range is ACT; other functions are ACT_FN */
