@@ -4,7 +4,9 @@
  * NCHW, on one and two threads, over repeated runs. */
 #include "exec_testutil.h"
 #include "kern/kern.h"
+#include "onnx/onnx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define NO_JOIN (CQ_FUSE_ACT | CQ_FUSE_RESIDUAL | CQ_FUSE_POOL | CQ_FUSE_ACT_FN | CQ_FUSE_LUT)
@@ -136,10 +138,53 @@ static void test_exec_join_skip(void **state)
     check(c, 8, 3, 0, 1, 0);
 }
 
+/* U-Net (CALQ_CACHE's models/unet_small.onnx; skipped without it): its four
+ * skip Concats joined, the output the same bits as the copying plan's. */
+static void test_exec_join_unet(void **state)
+{
+    (void)state;
+    const char *cache = getenv("CALQ_CACHE");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/unet_small.onnx", cache ? cache : ".cache");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        skip();
+    fclose(f);
+    cq_err err;
+    cq_graph *g[2];
+    cq_exec *e[2];
+    cq_tensor *out[2];
+    rng_state = 5u;
+    cq_tensor *x = rand_tensor(4, (int64_t[]){1, 3, 224, 224});
+    for (int i = 0; i < 2; i++) {
+        g[i] = cq_onnx_load(path, &err);
+        assert_non_null(g[i]);
+        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+        o.fuse = i ? NO_JOIN : CQ_FUSE_ALL;
+        e[i] = cq_exec_new(g[i], &o, &err);
+        assert_non_null(e[i]);
+        int joined = 0;
+        for (int k = 0; k < g[i]->n_nodes; k++)
+            joined += cq_exec_is_joined(e[i], k);
+        assert_int_equal(joined, i ? 0 : 4);
+        assert_int_equal(cq_exec_run(e[i], 1, &x, &out[i], &err), CQ_OK);
+    }
+    size_t bytes = (size_t)cq_tensor_numel(out[0]) * sizeof(float);
+    assert_true(cq_tensor_same_shape(out[0], out[1]));
+    assert_memory_equal(cq_tensor_data(out[0]), cq_tensor_data(out[1]), bytes);
+    for (int i = 0; i < 2; i++) {
+        cq_tensor_release(out[i]);
+        cq_exec_free(e[i]);
+        cq_graph_free(g[i]);
+    }
+    cq_tensor_release(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_join_skip),
+        cmocka_unit_test(test_exec_join_unet),
     };
     return cmocka_run_group_tests_name("exec_join", tests, NULL, NULL);
 }
