@@ -105,6 +105,43 @@ cq_status cq_dequantize_8_f32(const void *q, cq_dtype dt, int64_t n, int64_t c, 
     return CQ_OK;
 }
 
+/* Per axis, the scale and zero point of a row are constants over its inner
+ * elements: rows of inner elements each take the per-tensor loop; where the
+ * axis is the last (inner 1) a row of the axis takes the loop with a scale
+ * and zero point an element. */
+cq_status cq_dequantize_axis_f32(const void *q, cq_dtype dt, int64_t outer, int64_t len,
+                                 int64_t inner, const float *scale, const int32_t *zp,
+                                 int64_t n_scale, float *x, cq_err *err)
+{
+    /* the reference's own checks, on no elements */
+    cq_status st = cq_dequantize_linear_ref(q, dt, outer < 0 ? outer : 0, len, inner, scale, zp,
+                                            n_scale, x, err);
+    if (st != CQ_OK)
+        return st;
+    int64_t n = outer * len * inner;
+    if (n > 0 && (!q || !x))
+        return cq_errf(err, CQ_EINVAL, "dequantize_axis_f32: NULL buffer");
+    /* the 8-bit vector loops subtract in int32: far zero points take the
+     * reference */
+    const cq__qelt_vtab *k = vt();
+    for (int64_t j = 0; zp && dt != CQ_S32 && j < n_scale; j++)
+        if (zp[j] < -(1 << 24) || zp[j] > (1 << 24))
+            k = &cq__qelt_scalar;
+    size_t es = dt == CQ_S32 ? 4 : 1;
+    const uint8_t *p = q;
+    if (n_scale == 1 || len == 1) {
+        k->dequant(q, dt, n, scale[0], zp ? zp[0] : 0, x);
+    } else if (inner == 1) {
+        for (int64_t o = 0; o < outer; o++)
+            k->dequant_pc(p + o * len * es, dt, len, scale, zp, x + o * len);
+    } else {
+        for (int64_t r = 0; r < outer * len; r++)
+            k->dequant(p + r * inner * es, dt, inner, scale[r % len], zp ? zp[r % len] : 0,
+                       x + r * inner);
+    }
+    return CQ_OK;
+}
+
 void cq_nchw_to_nhwc_8(const void *src, int64_t n, int64_t c, int64_t hw, void *dst)
 {
     const cq__qelt_vtab *k = vt();
@@ -461,6 +498,14 @@ static void dequant_s(const void *q, cq_dtype dt, int64_t n, float scale, int32_
     cq_dequantize_linear_ref(q, dt, 1, 1, n, &scale, &zp, 1, x, NULL);
 }
 
+static void dequant_pc_s(const void *q, cq_dtype dt, int64_t n, const float *scale,
+                         const int32_t *zp, float *x)
+{
+    for (int64_t i = 0; i < n; i++)
+        cq_dequantize_linear_ref((const uint8_t *)q + i * (dt == CQ_S32 ? 4 : 1), dt, 1, 1, 1,
+                                 scale + i, zp ? zp + i : NULL, 1, x + i, NULL);
+}
+
 static void tr8_s(const uint8_t *src, int64_t rows, int64_t cols, int64_t lds, uint8_t *dst,
                   int64_t ldd)
 {
@@ -541,8 +586,9 @@ static void qmul_s(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_
     }
 }
 
-const cq__qelt_vtab cq__qelt_scalar = {quant_s, dequant_s, tr8_s,      qadd_s,    max8_s,
-                                       pick2_s, col_sums_s, row_sums_s, lut_s,     qmul_s};
+const cq__qelt_vtab cq__qelt_scalar = {quant_s,    dequant_s, dequant_pc_s, tr8_s, qadd_s,
+                                       max8_s,     pick2_s,   col_sums_s,   row_sums_s, lut_s,
+                                       qmul_s};
 
 /* Exposed for the AVX2 table, whose QLinearMul is this loop. */
 void cq__qelt_qmul_scalar(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za,

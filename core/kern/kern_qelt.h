@@ -26,6 +26,13 @@ cq_status cq_quantize_f32_8(const float *x, int64_t n, int64_t c, int64_t hw, fl
  * cq_dequantize_linear_ref. */
 cq_status cq_dequantize_8_f32(const void *q, cq_dtype dt, int64_t n, int64_t c, int64_t hw,
                               int q_nhwc, float scale, int32_t zp, float *x, cq_err *err);
+/* DequantizeLinear on a (outer, len, inner) view: n_scale 1 (per tensor) or
+ * len (per axis), zp NULL (zeros) or n_scale entries, q CQ_U8, CQ_S8 or
+ * CQ_S32 (the exception to this file's dtypes), x f32 in q's order.
+ * cq_dequantize_linear_ref's contract (its errors) and bits. */
+cq_status cq_dequantize_axis_f32(const void *q, cq_dtype dt, int64_t outer, int64_t len,
+                                 int64_t inner, const float *scale, const int32_t *zp,
+                                 int64_t n_scale, float *x, cq_err *err);
 /* 8-bit values (bytes): NCHW -> NHWC and back; dst must not overlap src. */
 void cq_nchw_to_nhwc_8(const void *src, int64_t n, int64_t c, int64_t hw, void *dst);
 void cq_nhwc_to_nchw_8(const void *src, int64_t n, int64_t c, int64_t hw, void *dst);

@@ -14,8 +14,14 @@ typedef struct cq__qelt_vtab {
     /* q[i] = saturate(round_half_even(x[i] / scale) + zp), i < n, into
      * dt's codes (cq_quantize_linear_ref per tensor; NaN -> 0). */
     void (*quant)(const float *x, int64_t n, float scale, int32_t zp, cq_dtype dt, void *q);
-    /* x[i] = (float)(q[i] - zp) * scale, i < n; |zp| <= 2^24. */
+    /* x[i] = (float)(q[i] - zp) * scale, i < n; dt CQ_U8 or CQ_S8 with |zp|
+     * <= 2^24, or CQ_S32 (any zp: the difference taken in int64). */
     void (*dequant)(const void *q, cq_dtype dt, int64_t n, float scale, int32_t zp, float *x);
+    /* The same with a scale and zero point an element (a per-axis row whose
+     * axis is the last): x[i] = (float)(q[i] - zp[i]) * scale[i], zp NULL
+     * for zeros, the same ranges. */
+    void (*dequant_pc)(const void *q, cq_dtype dt, int64_t n, const float *scale,
+                       const int32_t *zp, float *x);
     /* Bytes: dst[j * ldd + i] = src[i * lds + j], i < rows, j < cols; no overlap. */
     void (*tr8)(const uint8_t *src, int64_t rows, int64_t cols, int64_t lds, uint8_t *dst,
                 int64_t ldd);

@@ -122,8 +122,8 @@ static cq_status run_q(const cq_node *n, int n_in, cq_tensor *const *in, int n_o
                 : err->code;
         cq_tensor_release(xf);
     } else {
-        st = cq_dequantize_linear_ref(cq_tensor_data(x), x->dtype, outer, len, inner, sc, zp, cnt,
-                                      cq_tensor_data(out[0]), err);
+        st = cq_dequantize_axis_f32(cq_tensor_data(x), x->dtype, outer, len, inner, sc, zp, cnt,
+                                    cq_tensor_data(out[0]), err);
     }
     free(sc), free(zp);
     return st ? cq_err_prefix(err, st, "%s '%s': ", n->op_type, n->name) : CQ_OK;

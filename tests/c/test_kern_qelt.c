@@ -1,7 +1,7 @@
 /* test_kern_qelt.c - the int8 executor's memory-bound kernels (kern_qelt.h)
  * on every instruction set, bit for bit against the references of kern.h:
  * quantize (NaN, infinities, ties, saturation) and dequantize in both
- * layouts, the 8-bit transposes, QLinearAdd with scalar operands on either
+ * layouts, per axis (u8, s8, s32 codes), the 8-bit transposes, QLinearAdd with scalar operands on either
  * side, max pooling on codes against the f32 reference pool of the
  * dequantized values quantized back (every window rule: pads, strides,
  * dilations, ceil_mode, windows of padding only, huge windows, rows too
@@ -233,6 +233,72 @@ static void test_kern_qelt_dequantize_far_zp(void **state)
             assert_memory_equal(got, want, sizeof want);
         }
         cq_kern_set_isa(CQ_ISA_COUNT);
+    }
+}
+
+/* Per axis and per tensor, u8 / s8 / s32 codes, every axis position a
+ * (outer, len, inner) view takes: the last (inner 1), inner odd, len 1, zero
+ * points NULL, in range, far (8-bit: the reference's path) and extreme
+ * (s32, whose difference is taken in int64). */
+static void test_kern_qelt_dequantize_axis(void **state)
+{
+    (void)state;
+    cq_isa isas[3];
+    int ni = isa_list(isas);
+    kt_rng r = {0xd0a7};
+    static const int64_t fixed[][3] = {{1, 1, 1},   {1, 17, 1},  {3, 33, 1},  {1, 16, 16},
+                                       {2, 5, 13},  {1, 64, 49}, {7, 3, 1},   {1, 1, 100},
+                                       {2, 130, 7}, {0, 4, 4},   {1, 255, 1}, {4, 1, 17}};
+    const cq_dtype dts[] = {CQ_U8, CQ_S8, CQ_S32};
+    for (int k = 0; k < 60; k++) {
+        int64_t outer, len, inner;
+        if (k < (int)(sizeof fixed / sizeof fixed[0])) {
+            outer = fixed[k][0], len = fixed[k][1], inner = fixed[k][2];
+        } else {
+            outer = kt_int(&r, 1, 4);
+            len = kt_int(&r, 1, 70);
+            inner = kt_int(&r, 0, 2) ? 1 : kt_int(&r, 1, 40);
+        }
+        int64_t n = outer * len * inner;
+        for (int d = 0; d < 3; d++)
+            for (int mode = 0; mode < 4; mode++) {
+                cq_dtype dt = dts[d];
+                int64_t ns = mode == 3 ? 1 : len;
+                size_t es = dt == CQ_S32 ? 4 : 1;
+                uint8_t *q = xalloc((size_t)n * es);
+                float *sc = xalloc((size_t)ns * sizeof(float));
+                int32_t *zp = mode ? xalloc((size_t)ns * sizeof(int32_t)) : NULL;
+                float *want = xalloc((size_t)n * sizeof(float));
+                float *got = xalloc((size_t)n * sizeof(float));
+                for (int64_t i = 0; i < n; i++) {
+                    if (dt == CQ_S32)
+                        ((int32_t *)q)[i] = kt_int(&r, 0, 9) ? (int32_t)kt_int(&r, -70000, 70000)
+                                          : kt_int(&r, 0, 1) ? INT32_MAX : INT32_MIN;
+                    else
+                        q[i] = (uint8_t)kt_int(&r, 0, 255);
+                }
+                for (int64_t j = 0; j < ns; j++) {
+                    sc[j] = random_scale(&r);
+                    if (zp && dt == CQ_S32)
+                        zp[j] = kt_int(&r, 0, 4) ? (int32_t)kt_int(&r, -1000, 1000)
+                                : kt_int(&r, 0, 1) ? INT32_MAX : INT32_MIN;
+                    else if (zp)
+                        zp[j] = mode == 2 && j == ns / 2 ? (1 << 24) + 5
+                                : (int32_t)kt_int(&r, dt == CQ_S8 ? -128 : 0, dt == CQ_S8 ? 127 : 255);
+                }
+                cq_err err;
+                assert_int_equal(cq_dequantize_linear_ref(q, dt, outer, len, inner, sc, zp, ns,
+                                                          want, &err), CQ_OK);
+                for (int ii = 0; ii < ni; ii++) {
+                    cq_kern_set_isa(isas[ii]);
+                    memset(got, 0xa5, (size_t)n * sizeof(float));
+                    assert_int_equal(cq_dequantize_axis_f32(q, dt, outer, len, inner, sc, zp, ns,
+                                                            got, &err), CQ_OK);
+                    assert_memory_equal(got, want, (size_t)n * sizeof(float));
+                }
+                cq_kern_set_isa(CQ_ISA_COUNT);
+                cq_free(q), cq_free(sc), cq_free(zp), cq_free(want), cq_free(got);
+            }
     }
 }
 
@@ -621,6 +687,13 @@ static void test_kern_qelt_bad_args(void **state)
     assert_int_equal(cq_dequantize_8_f32(q, CQ_S32, 1, 2, 2, 0, 1.0f, 0, y, &err),
                      CQ_EUNSUPPORTED);
     assert_int_equal(cq_dequantize_8_f32(q, CQ_S8, 1, 2, 2, 0, -1.0f, 0, y, &err), CQ_EINVAL);
+    float sc[2] = {1.0f, 2.0f};
+    assert_int_equal(cq_dequantize_axis_f32(q, CQ_F32, 1, 2, 2, sc, NULL, 2, y, &err),
+                     CQ_EUNSUPPORTED);
+    assert_int_equal(cq_dequantize_axis_f32(q, CQ_U8, 1, 2, 2, sc, NULL, 3, y, &err), CQ_EINVAL);
+    assert_int_equal(cq_dequantize_axis_f32(q, CQ_U8, 1, 2, 2, NULL, NULL, 2, y, &err),
+                     CQ_EINVAL);
+    assert_int_equal(cq_dequantize_axis_f32(q, CQ_U8, -1, 2, 2, sc, NULL, 2, y, &err), CQ_EINVAL);
     assert_int_equal(cq_qadd_8(CQ_F32, q, 4, 1, 0, q, 4, 1, 0, 1, 0, q, 4, &err), CQ_EUNSUPPORTED);
     assert_int_equal(cq_qadd_8(CQ_U8, q, 3, 1, 0, q, 4, 1, 0, 1, 0, q, 4, &err), CQ_EINVAL);
     assert_int_equal(cq_qadd_8(CQ_U8, q, 4, 1, 0, q, 4, 1, 0, 0, 0, q, 4, &err), CQ_EINVAL);
@@ -642,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_kern_qelt_quantize),
         cmocka_unit_test(test_kern_qelt_quantize_ties),
         cmocka_unit_test(test_kern_qelt_dequantize_far_zp),
+        cmocka_unit_test(test_kern_qelt_dequantize_axis),
         cmocka_unit_test(test_kern_qelt_transpose),
         cmocka_unit_test(test_kern_qelt_qadd),
         cmocka_unit_test(test_kern_qelt_qmul),

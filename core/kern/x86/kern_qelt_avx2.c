@@ -58,6 +58,10 @@ AI __m256i load8_i32(const uint8_t *p, int s8)
 
 static void dequant(const void *q, cq_dtype dt, int64_t n, float scale, int32_t zp, float *x)
 {
+    if (dt == CQ_S32) {
+        cq__qelt_scalar.dequant(q, dt, n, scale, zp, x);
+        return;
+    }
     const uint8_t *p = q;
     int s8 = dt == CQ_S8;
     __m256 s = _mm256_set1_ps(scale);
@@ -163,5 +167,12 @@ static void row_sums(cq_dtype dt, const uint8_t *x, int64_t rows, int64_t len, i
     cq__qelt_scalar.row_sums(dt, x, rows, len, s);
 }
 
-const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant,  tr8,      qadd, max8,
-                                     pick2, col_sums, row_sums, lut,  cq__qelt_qmul_scalar};
+static void dequant_pc(const void *q, cq_dtype dt, int64_t n, const float *scale,
+                       const int32_t *zp, float *x)
+{
+    cq__qelt_scalar.dequant_pc(q, dt, n, scale, zp, x);
+}
+
+const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant, dequant_pc, tr8,      qadd,
+                                     max8,  pick2,   col_sums,   row_sums, lut,
+                                     cq__qelt_qmul_scalar};

@@ -57,8 +57,26 @@ AI __m512i load16_i32(const uint8_t *p, __mmask16 m, int s8)
     return s8 ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
 }
 
+/* s32 codes: the difference in int64 (any zero point), converted to the
+ * nearest float as the reference's (float)(int64_t) is; 8 lanes a step. */
+AI __m256 diff8_s32(const int32_t *p, __mmask8 m, __m512i z)
+{
+    __m512i v = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, p));
+    return _mm512_cvtepi64_ps(_mm512_sub_epi64(v, z));
+}
+
 static void dequant(const void *q, cq_dtype dt, int64_t n, float scale, int32_t zp, float *x)
 {
+    if (dt == CQ_S32) {
+        const int32_t *p = q;
+        __m256 s = _mm256_set1_ps(scale);
+        __m512i z = _mm512_set1_epi64(zp);
+        for (int64_t i = 0; i < n; i += 8) {
+            __mmask8 m = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+            _mm256_mask_storeu_ps(x + i, m, _mm256_mul_ps(diff8_s32(p + i, m, z), s));
+        }
+        return;
+    }
     const uint8_t *p = q;
     __m512 s = _mm512_set1_ps(scale);
     __m512i z = _mm512_set1_epi32(zp);
@@ -66,6 +84,31 @@ static void dequant(const void *q, cq_dtype dt, int64_t n, float scale, int32_t 
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512i v = _mm512_sub_epi32(load16_i32(p + i, m, s8), z);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
+    }
+}
+
+static void dequant_pc(const void *q, cq_dtype dt, int64_t n, const float *scale,
+                       const int32_t *zp, float *x)
+{
+    if (dt == CQ_S32) {
+        const int32_t *p = q;
+        for (int64_t i = 0; i < n; i += 8) {
+            __mmask8 m = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+            __m512i z = zp ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, zp + i))
+                           : _mm512_setzero_si512();
+            __m256 s = _mm256_maskz_loadu_ps(m, scale + i);
+            _mm256_mask_storeu_ps(x + i, m, _mm256_mul_ps(diff8_s32(p + i, m, z), s));
+        }
+        return;
+    }
+    const uint8_t *p = q;
+    int s8 = dt == CQ_S8;
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i z = zp ? _mm512_maskz_loadu_epi32(m, zp + i) : _mm512_setzero_si512();
+        __m512i v = _mm512_sub_epi32(load16_i32(p + i, m, s8), z);
+        __m512 s = _mm512_maskz_loadu_ps(m, scale + i);
         _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
     }
 }
@@ -309,5 +352,5 @@ static void qmul(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t 
     }
 }
 
-const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant,  tr8,      qadd, max8,
-                                       pick2, col_sums, row_sums, lut,  qmul};
+const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant,  dequant_pc, tr8, qadd, max8,
+                                       pick2, col_sums, row_sums,   lut, qmul};
