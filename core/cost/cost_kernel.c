@@ -169,6 +169,72 @@ static void amx_btiles(const convshape *s, cq__cost_kernel *k)
     k->reread_bytes = (groups - 1) * k->reread_block;
 }
 
+/* The pixel-major implicit GEMM's tile fill (kern_convpm_avx512.c): tiles
+ * of 7 pixels of one output row (a row's last tile partly empty; a 1x1 at
+ * stride 1 on NCHW runs the flat plane instead) x a panel of channels, 16
+ * (one vector) where c_out <= 16, else 32 or 48, whichever pads c_out
+ * least. A one-vector panel issues 7 broadcasts and a weight load for its 7
+ * FMAs: at two loads a cycle 4 cycles where the FMAs need 3.5, so 7/8 of
+ * the lanes' rate. A 1x1 at stride 1 takes the channel-major sgemm (8
+ * channels x 48 pixels, its last pixels in 16-wide vectors) where that
+ * wastes fewer lanes (cq__convpm_applies compares the same two). blocked:
+ * the input is NCHW16c. */
+static double pm_fill(const convshape *s, int blocked)
+{
+    double chan = s->cout <= 16 ? fill(s->cout, 16) * 7.0 / 8.0
+                                : max2(fill(s->cout, 32), fill(s->cout, 48));
+    int flat = s->one_by_one && !blocked;
+    double pm = (flat ? fill(s->pix, 7) : fill(s->ow, 7)) * chan;
+    /* c_out in 64-channel panels padded no wider than the 32 / 48 ones
+     * (flat64: whole panels, or c_out 112, 120, 184): 6 pixels x 64
+     * channels, over a row group's pixels across rows, where that wastes
+     * less than 7 % more lanes than the 7-pixel rows (the kernel's own
+     * test) */
+    int64_t plane = s->oh * s->ow;
+    if (s->cout > 16 && fill(s->cout, 64) >= chan - 1e-12 && !flat && (s->cin >= 8 || blocked) &&
+        fill(plane, 6) * 1.07 > fill(s->ow, 7))
+        pm = fill(plane, 6) * fill(s->cout, 64);
+    return s->one_by_one ? max2(pm, fill(s->cout, 8) * fill(s->pix, 16)) : pm;
+}
+
+/* ConvTranspose with its kernel the size of its stride on NCHW16c in and
+ * out (ops_convt.c's k_is_s: no pads, dilation 1, one group, whole
+ * 16-channel blocks): each input pixel alone makes a kh x kw patch, so it
+ * runs a 1x1 convolution on NCHW16c to kh kw c_out channels at the input's
+ * pixels (the pixel-major kernel's tiles), written to scratch, then a
+ * shuffle of its 16-channel pixels (64 bytes each) into the output: the
+ * scratch is written and read back (its bytes at the level it fits), and
+ * each output pixel is a 64-byte copy, call_ns.blk_px each (the probe's
+ * nearest upsampling on NCHW16c, which stores its pixels the same way).
+ * Returns 0 where the executor runs the sgemm path instead. */
+static int convt_blocked(const cq_exec *e, const cq_node *n, const cq_exec_chain *c,
+                         const convshape *s, cq__cost_kernel *k)
+{
+    const cq_tinfo *x = &c->in[0][0], *y = &c->out[0][0];
+    if (n->n_inputs < 1 || n->n_outputs < 1 || !cq_exec_value_blocked(e, n->inputs[0]) ||
+        !cq_exec_value_blocked(e, n->outputs[0]) || x->ndim != 4 || y->ndim != 4 ||
+        s->groups != 1 || s->kh != s->stride_h || s->kw != s->stride_w || s->dil_h != 1 ||
+        s->dil_w != 1 || s->pads[0] || s->pads[1] || s->pads[2] || s->pads[3] ||
+        s->oh != x->shape[2] * s->kh || s->ow != x->shape[3] * s->kw || s->cin % 16 ||
+        s->cout % 16)
+        return 0;
+    convshape q = *s;
+    q.cout = s->kh * s->kw * s->cout;
+    q.kh = q.kw = 1;
+    q.oh = x->shape[2];
+    q.ow = x->shape[3];
+    q.pix = x->shape[0] * q.oh * q.ow;
+    q.k = s->cin;
+    q.stride_h = q.stride_w = 1;
+    q.one_by_one = 1;
+    k->tile_eff = pm_fill(&q, 1);
+    k->reread_block = q.pix * q.cout * 4;
+    k->reread_bytes = 2 * k->reread_block;
+    k->unit[0] = "blk_px";
+    k->units[0] = numel(y) / 16;
+    return 1;
+}
+
 /* fp32 and bf16 Conv / ConvTranspose (kern.h's paths). */
 static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
                        cq__cost_kernel *k)
@@ -192,6 +258,8 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->kclass = "f32_stem";
         k->fallback = "f32_conv";
         k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
+    } else if (transpose && convt_blocked(e, n, c, &s, k)) {
+        /* priced by convt_blocked */
     } else if (s.groups > 1 || transpose) {
         if (s.groups > 1) {
             k->kclass = "f32_grp";
@@ -261,31 +329,9 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->fallback = "f32_conv";
         k->tile_eff = fill(s.cin / s.groups, 16);
     } else {
-        /* pixel-major implicit GEMM (kern_convpm_avx512.c): tiles of 7
-         * pixels of one output row (a row's last tile partly empty; a 1x1
-         * at stride 1 on NCHW runs the flat plane instead) x a panel of
-         * channels, 16 (one vector) where c_out <= 16, else 32 or 48,
-         * whichever pads c_out least. A one-vector panel issues 7
-         * broadcasts and a weight load for its 7 FMAs: at two loads a cycle
-         * 4 cycles where the FMAs need 3.5, so 7/8 of the lanes' rate. A
-         * 1x1 at stride 1 takes the channel-major sgemm (8 channels x 48
-         * pixels, its last pixels in 16-wide vectors) where that wastes
-         * fewer lanes (cq__convpm_applies compares the same two) */
-        double chan = s.cout <= 16 ? fill(s.cout, 16) * 7.0 / 8.0
-                                   : max2(fill(s.cout, 32), fill(s.cout, 48));
+        /* pixel-major implicit GEMM (kern_convpm_avx512.c) */
         int blocked = n->n_inputs > 0 && cq_exec_value_blocked(e, n->inputs[0]);
-        int flat = s.one_by_one && !blocked;
-        double pm = (flat ? fill(s.pix, 7) : fill(s.ow, 7)) * chan;
-        /* c_out in 64-channel panels padded no wider than the 32 / 48 ones
-         * (flat64: whole panels, or c_out 112, 120, 184): 6 pixels x 64
-         * channels, over a row group's pixels across rows, where that wastes
-         * less than 7 % more lanes than the 7-pixel rows (the kernel's own
-         * test) */
-        int64_t plane = s.oh * s.ow;
-        if (s.cout > 16 && fill(s.cout, 64) >= chan - 1e-12 && !flat && (s.cin >= 8 || blocked) &&
-            fill(plane, 6) * 1.07 > fill(s.ow, 7))
-            pm = fill(plane, 6) * fill(s.cout, 64);
-        k->tile_eff = s.one_by_one ? max2(pm, fill(s.cout, 8) * fill(s.pix, 16)) : pm;
+        k->tile_eff = pm_fill(&s, blocked);
     }
 }
 
@@ -452,7 +498,19 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
             int planar = !strcmp(mode, "linear") && x->ndim >= 2 && x->ndim == y->ndim;
             for (int d = 0; planar && d < x->ndim - 2; d++)
                 planar = x->shape[d] == y->shape[d];
-            if (planar) {
+            int blk = !strcmp(mode, "nearest") && x->ndim == 4 && y->ndim == 4 &&
+                      x->dtype == CQ_F32 && nj->n_inputs > 0 &&
+                      cq_exec_value_blocked(e, nj->inputs[0]) && x->shape[2] > 0 &&
+                      x->shape[3] > 0 && y->shape[2] % x->shape[2] == 0 &&
+                      y->shape[3] % x->shape[3] == 0 && cq_hw_call_ns(hw, "blk_px") > 0;
+            if (blk) {
+                /* NCHW16c by whole factors (cq_upsample_blocked_f32): each
+                 * input pixel loaded once and stored to its fh x fw outputs,
+                 * call_ns.blk_px an output pixel of 64 bytes (the probe's
+                 * 2x2 upsampling in L2) */
+                k->unit[0] = "blk_px";
+                k->units[0] += numel(y) / 16;
+            } else if (planar) {
                 int64_t plane = y->shape[y->ndim - 2] * y->shape[y->ndim - 1];
                 int64_t planes = plane > 0 ? numel(y) / plane : 0;
                 k->scalar_ops += planes * x->shape[x->ndim - 2] * y->shape[y->ndim - 1];

@@ -95,7 +95,9 @@ typedef struct cq_probe_kern {
                         * the depthwise block kernel copies in or stores) */
     double unit_s;     /* seconds a unit */
     const char *unit2; /* a second such unit, or NULL: "s8_row" (s8_conv: an
-                        * input row the implicit GEMM gathers, kh a pixel) */
+                        * input row the implicit GEMM gathers, kh a pixel),
+                        * "blk_px" (eltwise: an output pixel, 64 bytes, of
+                        * the nearest upsampling on NCHW16c) */
     double unit2_s;
 } cq_probe_kern;
 #define CQ_PROBE_MAX_KERN 24

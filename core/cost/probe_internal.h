@@ -62,6 +62,9 @@ int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c)
  * 32 against one of 131072). -1 on failure. */
 double cq__probe_time_eltwise(double ms, double *bytes, cq_err *err);
 double cq__probe_time_qmul_call(double ms, cq_err *err);
+/* probe_misc.c: the seconds cq_upsample_blocked_f32 takes an output pixel
+ * (64 bytes) upsampling 64 channels at 28x28 by 2x2 (in L2); -1 on failure. */
+double cq__probe_time_upsample_px(double ms, cq_err *err);
 
 #define DWCB_SHAPES "dw 3x3 256 at 14x14, 96 at 10x10, 5x5 160 at 24x24, 5x5/2 96 at 48x48, 3x3 dil 2 128 at 32x32"
 double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err);

@@ -739,6 +739,14 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         out[n - 1].unit = "s8_mul_call";
         out[n - 1].unit_s = t2;
     }
+    /* an output pixel of the nearest upsampling on NCHW16c (ConvTranspose's
+     * shuffle on NCHW16c stores its pixels the same way) */
+    if ((t2 = cq__probe_time_upsample_px(ms, err)) < 0)
+        return -1;
+    if (n > 0) {
+        out[n - 1].unit2 = "blk_px";
+        out[n - 1].unit2_s = t2;
+    }
 #undef CALL
 #undef ADD
     return n;

@@ -78,6 +78,7 @@ local unit_notes = {
   s8_nchw = "measured by calq probe: an element an int8 conv converts between NCHW and NHWC in its scratch, from dw 3x3 144 at 56x56 with NCHW against NHWC in and out",
   s8_mul_call = "measured by calq probe: a call of the int8 Mul beyond its elements (a per-channel scale on NHWC codes runs one a pixel), 4096 calls of 32 against one of 131072",
   s8_res = "measured by calq probe: an output of an int8 conv with a residual added (QLinearAdd fused), from 1x1 32>32 at 64x64 with and without it",
+  blk_px = "measured by calq probe: an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 (in L2)",
 }
 
 local function measure(opts)

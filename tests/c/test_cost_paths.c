@@ -1,0 +1,194 @@
+/* test_cost_paths.c - the cost estimators price the paths the executor runs
+ * on NCHW16c where test_cost.c's graphs do not reach them: the nearest
+ * upsampling by whole factors (cq_upsample_blocked_f32: call_ns.blk_px an
+ * output pixel of 16 floats) and ConvTranspose with its kernel the size of
+ * its stride (ops_convt.c's k_is_s: a 1x1 convolution on NCHW16c to kh kw
+ * c_out channels at the input's pixels, its scratch written and read back,
+ * a 64-byte copy an output pixel). Each case first checks that the
+ * executor planned the layout the rule assumes (AVX-512 hosts; skipped
+ * elsewhere), then the row against figures computed by hand. */
+#include "quant_testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost/cost.h"
+#include "exec/exec_info.h"
+
+/* One core at 1 GHz, 16 f32 MACs a cycle, caches so large and fast that the
+ * memory term is nothing next to the compute term; no fixed costs. */
+static cq_hw fast_hw(void)
+{
+    cq_hw hw;
+    memset(&hw, 0, sizeof hw);
+    snprintf(hw.name, sizeof hw.name, "test");
+    hw.cores = 1;
+    hw.ghz = 1.0;
+    hw.vector_bits = 512;
+    hw.macs[CQ_HW_MAC_F32] = 16;
+    hw.n_cache = 1;
+    hw.cache[0] = (cq_hw_cache){.size = 1 << 30, .bw = 1e6, .latency = 5, .shared = 0};
+    hw.mem_bw = 1e6;
+    for (int k = 0; k < CQ_HW_CVT_COUNT; k++)
+        hw.cvt[k] = 8;
+    return hw;
+}
+
+static void set_call(cq_hw *hw, const char *name, double ns)
+{
+    snprintf(hw->call[hw->n_call].name, sizeof hw->call[hw->n_call].name, "%s", name);
+    hw->call[hw->n_call++].value = ns;
+}
+
+static int value_named(const cq_graph *g, const char *name)
+{
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].name && !strcmp(g->values[v].name, name))
+            return v;
+    fail_msg("no value '%s'", name);
+    return -1;
+}
+
+static const cq_cost_row *row_of(const cq_cost *r, const char *op)
+{
+    for (int k = 0; k < r->n; k++)
+        if (!strcmp(r->rows[k].op, op))
+            return &r->rows[k];
+    fail_msg("no %s row", op);
+    return NULL;
+}
+
+/* x (1, 16, h, w) -> Conv 3x3 pad 1 (16 > c) -> OP -> Conv 3x3 pad 1 (m > 16)
+ * -> y: the convolutions keep NCHW16c around OP where the host has AVX-512. */
+static cq_graph *sandwich(int64_t h, int64_t w, int64_t c, int convt, int64_t f, int64_t m)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[4] = {1, 16, h, w}, w1[4] = {c, 16, 3, 3}, w2[4] = {16, m, 3, 3};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w1", rand_tensor(4, w1));
+    add_init(g, "w2", rand_tensor(4, w2));
+    int n = node(g, "Conv", "c1", 2, (const char *[]){"x", "w1"}, "a");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    if (convt) {
+        int64_t wt[4] = {c, m, f, f};
+        add_init(g, "wt", rand_tensor(4, wt));
+        n = node(g, "ConvTranspose", "op", 2, (const char *[]){"a", "wt"}, "b");
+        cq_node_set_ints(g, n, "strides", 2, (int64_t[]){f, f}, &err);
+    } else {
+        add_init(g, "roi", cq_tensor_new(CQ_F32, 1, (int64_t[]){0}, &err));
+        cq_tensor *sc = cq_tensor_new(CQ_F32, 1, (int64_t[]){4}, &err);
+        float *scv = cq_tensor_data(sc);
+        scv[0] = scv[1] = 1.0f;
+        scv[2] = scv[3] = (float)f;
+        add_init(g, "scales", sc);
+        node(g, "Resize", "op", 3, (const char *[]){"a", "roi", "scales"}, "b");
+    }
+    n = node(g, "Conv", "c2", 2, (const char *[]){"b", "w2"}, "y");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    return g;
+}
+
+static cq_exec *planned(cq_graph *g, const int64_t *xs)
+{
+    cq_err err;
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_tensor *x = rand_tensor(4, xs), *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    cq_tensor_release(out[0]);
+    cq_tensor_release(x);
+    return e;
+}
+
+/* Resize nearest 2x2 and 3x1 on NCHW16c: blk_px an output pixel of 16
+ * floats, no elementwise operations; a profile without blk_px keeps the old
+ * price (one vector operation an output element). */
+static void test_upsample_blocked(void **state)
+{
+    (void)state;
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        skip();
+    static const int64_t cases[][4] = {{7, 9, 32, 2}, {5, 6, 48, 3}};
+    for (int k = 0; k < 2; k++) {
+        int64_t h = cases[k][0], w = cases[k][1], c = cases[k][2], f = cases[k][3];
+        cq_graph *g = sandwich(h, w, c, 0, f, c);
+        cq_exec *e = planned(g, (int64_t[]){1, 16, h, w});
+        assert_true(cq_exec_value_blocked(e, value_named(g, "a")));
+        cq_hw hw = fast_hw();
+        cq_cost r0, r1;
+        cq_err err;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+        set_call(&hw, "blk_px", 2.5);
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+        double px = (double)(c / 16) * (double)(h * f) * (double)(w * f);
+        const cq_cost_row *a = row_of(&r0, "Resize"), *b = row_of(&r1, "Resize");
+        assert_true(fabs(a->compute_ns - px * 16 / 16) < 1e-6 * px);
+        assert_true(fabs(b->compute_ns - 2.5 * px) < 1e-6 * px);
+        cq_cost_free(&r0);
+        cq_cost_free(&r1);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
+/* ConvTranspose 2x2/2 (c > m) on NCHW16c: the 1x1 on NCHW16c to 4 m
+ * channels at the input's h x w pixels, the pixel-major tiles (here
+ * c_out 64 / 128 in whole 64-channel panels: 6 pixels across rows, fill(h
+ * w, 6)); its scratch (4 m h w floats) written and read back; blk_px an
+ * output pixel. The sgemm path's tiles would be fill(m, 8) x fill(4 h w, 48),
+ * and no scratch. */
+static void test_convt_blocked(void **state)
+{
+    (void)state;
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        skip();
+    static const int64_t cases[][4] = {{5, 5, 32, 16}, {7, 3, 64, 32}};
+    for (int k = 0; k < 2; k++) {
+        int64_t h = cases[k][0], w = cases[k][1], c = cases[k][2], m = cases[k][3];
+        cq_graph *g = sandwich(h, w, c, 1, 2, m);
+        cq_exec *e = planned(g, (int64_t[]){1, 16, h, w});
+        assert_true(cq_exec_value_blocked(e, value_named(g, "a")));
+        assert_true(cq_exec_value_blocked(e, value_named(g, "b")));
+        cq_hw hw = fast_hw();
+        cq_cost r0, r1;
+        cq_err err;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+        set_call(&hw, "blk_px", 2.5);
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+        const cq_cost_row *a = row_of(&r0, "ConvTranspose"), *b = row_of(&r1, "ConvTranspose");
+        int64_t p = h * w, want6 = (p + 5) / 6 * 6;
+        double tile = (double)p / (double)want6;
+        if (fabs(a->tile_eff - tile) > 1e-12)
+            fail_msg("%lldx%lld %lld>%lld: tile_eff %g, want %g", (long long)h, (long long)w,
+                     (long long)c, (long long)m, a->tile_eff, tile);
+        assert_string_equal(a->kclass, "f32_conv");
+        double macs = (double)(c * 4 * m * p), px = (double)(m / 16) * (double)(4 * p);
+        assert_int_equal(a->macs, (int64_t)macs);
+        assert_true(fabs(a->compute_ns - macs / (16 * tile)) < 1e-6 * a->compute_ns);
+        assert_true(fabs(b->compute_ns - a->compute_ns - 2.5 * px) < 1e-6 * b->compute_ns);
+        /* the scratch's bytes, twice, beside the tensors' (at 1 byte a ns) */
+        cq_cost r2;
+        hw.cache[0].bw = 1;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r2, &err), CQ_OK);
+        const cq_cost_row *d = row_of(&r2, "ConvTranspose");
+        double scratch = 4.0 * (double)(4 * m * p);
+        assert_true(fabs(d->memory_ns - ((double)d->bytes + 2 * scratch)) < 1e-6 * d->memory_ns);
+        cq_cost_free(&r2);
+        cq_cost_free(&r0);
+        cq_cost_free(&r1);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_upsample_blocked),
+        cmocka_unit_test(test_convt_blocked),
+    };
+    return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
+}
