@@ -481,6 +481,34 @@ cq_status cq_global_avgpool_8(cq_dtype dt, const void *x, int64_t n, int64_t c, 
     return CQ_OK;
 }
 
+void cq_upsample_8(int64_t n, int64_t h, int64_t w, int64_t c, int64_t fh, int64_t fw,
+                   const void *x, void *y)
+{
+    if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || fh <= 0 || fw <= 0)
+        return;
+    const cq__qelt_vtab *k = vt();
+    size_t orow = (size_t)(w * fw * c);
+    for (int64_t r = 0; r < n * h; r++) {
+        uint8_t *d = (uint8_t *)y + (size_t)(r * fh) * orow;
+        k->rep8((const uint8_t *)x + r * w * c, w, c, fw, d);
+        for (int64_t i = 1; i < fh; i++)
+            memcpy(d + (size_t)i * orow, d, orow);
+    }
+}
+
+void cq_upsample_8_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t fh, int64_t fw,
+                       const void *x, void *y)
+{
+    const uint8_t *px = x;
+    uint8_t *py = y;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t a = 0; a < h * fh; a++)
+            for (int64_t b = 0; b < w * fw; b++)
+                for (int64_t k = 0; k < c; k++)
+                    py[((i * h * fh + a) * w * fw + b) * c + k] =
+                        px[((i * h + a / fh) * w + b / fw) * c + k];
+}
+
 void cq_lut_8(const uint8_t lut[256], const void *x, void *y, int64_t n)
 {
     vt()->lut(lut, x, y, n);
@@ -586,9 +614,16 @@ static void qmul_s(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_
     }
 }
 
+static void rep8_s(const uint8_t *x, int64_t w, int64_t c, int64_t fw, uint8_t *y)
+{
+    for (int64_t b = 0; b < w; b++)
+        for (int64_t j = 0; j < fw; j++)
+            memcpy(y + (b * fw + j) * c, x + b * c, (size_t)c);
+}
+
 const cq__qelt_vtab cq__qelt_scalar = {quant_s,    dequant_s, dequant_pc_s, tr8_s, qadd_s,
                                        max8_s,     pick2_s,   col_sums_s,   row_sums_s, lut_s,
-                                       qmul_s};
+                                       qmul_s,     rep8_s};
 
 /* Exposed for the AVX2 table, whose QLinearMul is this loop. */
 void cq__qelt_qmul_scalar(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za,

@@ -2,7 +2,7 @@
  * kern_qelt.h - the int8 executor's memory-bound kernels: quantize and
  * dequantize (per tensor) with a layout change, NCHW <-> NHWC for 8-bit
  * values, QLinearAdd, max pooling and global average pooling on 8-bit codes,
- * and a 256-entry lookup table (an elementwise function of one 8-bit code).
+ * nearest upsampling of NHWC codes, and a 256-entry lookup table (an elementwise function of one 8-bit code).
  *
  * Every function here gives the bits of its reference in kern.h
  * (cq_quantize_linear_ref, cq_dequantize_linear_ref, cq_qlinear_add_ref, the
@@ -69,6 +69,16 @@ cq_status cq_global_avgpool_8(cq_dtype dt, const void *x, int64_t n, int64_t c, 
 cq_status cq_global_avgpool_8_ref(cq_dtype dt, const void *x, int64_t n, int64_t c, int64_t hw,
                                   int nhwc, float x_scale, int32_t x_zp, float y_scale,
                                   int32_t y_zp, void *y, cq_err *err);
+
+/* Nearest upsampling of NHWC codes by whole factors: n images of h x w
+ * pixels of c bytes into (h fh) x (w fw) pixels, each input pixel copied to
+ * its fh x fw outputs (an input row expanded once, then copied to the fh
+ * output rows). Any byte values (u8 / s8 alike); y must not overlap x. The
+ * _ref twin: a byte at a time. */
+void cq_upsample_8(int64_t n, int64_t h, int64_t w, int64_t c, int64_t fh, int64_t fw,
+                   const void *x, void *y);
+void cq_upsample_8_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t fh, int64_t fw,
+                       const void *x, void *y);
 
 /* y[i] = lut[x[i]] on bytes (a u8 or s8 code read as its byte); y may be x. */
 void cq_lut_8(const uint8_t lut[256], const void *x, void *y, int64_t n);

@@ -49,6 +49,9 @@ typedef struct cq__qelt_vtab {
      * for every i when nb is 1. */
     void (*qmul)(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t za, int32_t zb,
                  float r, float zc, void *c, int64_t n);
+    /* One row of a nearest upsampling of pixels of c bytes: y[(b fw + j) c
+     * + k] = x[b c + k], b < w, j < fw, k < c. */
+    void (*rep8)(const uint8_t *x, int64_t w, int64_t c, int64_t fw, uint8_t *y);
 } cq__qelt_vtab;
 
 extern const cq__qelt_vtab cq__qelt_scalar;

@@ -7,6 +7,7 @@
 #include "ops/ops_internal.h"
 
 #include "base/par.h"
+#include "kern/kern_qelt.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -435,6 +436,14 @@ static void resize_nearest_pixels(int64_t n, int64_t h, int64_t w, int64_t oh, i
 static void resize_nearest_8(const cq_tensor *x, cq_tensor *y, taps *const *td, int nhwc)
 {
     int r = x->ndim;
+    if (nhwc && whole_factors(x, y, td)) {
+        /* NHWC codes by whole factors (U-Net's 2x upsampling): each input
+         * row expanded once in vectors, then copied to its output rows */
+        cq_upsample_8(x->shape[0], x->shape[2], x->shape[3], x->shape[1],
+                      y->shape[2] / x->shape[2], y->shape[3] / x->shape[3], cq_tensor_data(x),
+                      cq_tensor_data(y));
+        return;
+    }
     if (nhwc) {
         /* NHWC codes (the executor's layout between int8 kernels; N and C
          * kept, blocked_ok): one pixel's c bytes at a time */

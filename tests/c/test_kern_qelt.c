@@ -1,12 +1,12 @@
 /* test_kern_qelt.c - the int8 executor's memory-bound kernels (kern_qelt.h)
  * on every instruction set, bit for bit against the references of kern.h:
  * quantize (NaN, infinities, ties, saturation) and dequantize in both
- * layouts, per axis (u8, s8, s32 codes), the 8-bit transposes, QLinearAdd with scalar operands on either
- * side, max pooling on codes against the f32 reference pool of the
- * dequantized values quantized back (every window rule: pads, strides,
- * dilations, ceil_mode, windows of padding only, huge windows, rows too
- * long for the row buffer), the global average pool, the lookup table; odd
- * sizes throughout. */
+ * layouts, per axis (u8, s8, s32 codes), the 8-bit transposes, QLinearAdd
+ * with scalar operands on either side, max pooling on codes against the f32
+ * reference pool of the dequantized values quantized back (every window
+ * rule: pads, strides, dilations, ceil_mode, windows of padding only, huge
+ * windows, rows too long for the row buffer), the global average pool, the
+ * lookup table, the nearest upsampling of NHWC codes; odd sizes throughout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -673,6 +673,37 @@ static void test_kern_qelt_lut(void **state)
     }
 }
 
+/* Nearest upsampling of NHWC codes by whole factors against the byte loop:
+ * pixels of 1-200 bytes (under, at and past one 64-byte vector), factors
+ * 1-3 each way, odd sizes; a canary past the output. */
+static void test_kern_qelt_upsample(void **state)
+{
+    (void)state;
+    cq_isa isas[3];
+    int ni = isa_list(isas);
+    kt_rng r = {0x0b5a};
+    static const int64_t cs[] = {1, 3, 16, 32, 63, 64, 65, 130, 200};
+    for (int k = 0; k < 36; k++) {
+        int64_t n = kt_int(&r, 1, 2), h = kt_int(&r, 1, 7), w = kt_int(&r, 1, 9);
+        int64_t c = cs[k % 9], fh = kt_int(&r, 1, 3), fw = k % 4 == 0 ? 2 : kt_int(&r, 1, 3);
+        size_t nx = (size_t)(n * h * w * c), ny = nx * (size_t)(fh * fw);
+        uint8_t *x = xalloc(nx), *want = xalloc(ny), *y = xalloc(ny + 64);
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (uint8_t)kt_u32(&r);
+        cq_upsample_8_ref(n, h, w, c, fh, fw, x, want);
+        for (int ii = 0; ii < ni; ii++) {
+            cq_kern_set_isa(isas[ii]);
+            memset(y, 0xee, ny + 64);
+            cq_upsample_8(n, h, w, c, fh, fw, x, y);
+            assert_memory_equal(y, want, ny);
+            for (size_t i = ny; i < ny + 64; i++)
+                assert_int_equal(y[i], 0xee);
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        cq_free(x), cq_free(want), cq_free(y);
+    }
+}
+
 static void test_kern_qelt_bad_args(void **state)
 {
     (void)state;
@@ -723,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_kern_qelt_maxpool_edges),
         cmocka_unit_test(test_kern_qelt_global_avgpool),
         cmocka_unit_test(test_kern_qelt_lut),
+        cmocka_unit_test(test_kern_qelt_upsample),
         cmocka_unit_test(test_kern_qelt_bad_args),
     };
     return cmocka_run_group_tests_name("kern_qelt", tests, NULL, NULL);

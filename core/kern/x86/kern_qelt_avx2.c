@@ -173,6 +173,11 @@ static void dequant_pc(const void *q, cq_dtype dt, int64_t n, const float *scale
     cq__qelt_scalar.dequant_pc(q, dt, n, scale, zp, x);
 }
 
+static void rep8(const uint8_t *x, int64_t w, int64_t c, int64_t fw, uint8_t *y)
+{
+    cq__qelt_scalar.rep8(x, w, c, fw, y);
+}
+
 const cq__qelt_vtab cq__qelt_avx2 = {quant, dequant, dequant_pc, tr8,      qadd,
                                      max8,  pick2,   col_sums,   row_sums, lut,
-                                     cq__qelt_qmul_scalar};
+                                     cq__qelt_qmul_scalar, rep8};

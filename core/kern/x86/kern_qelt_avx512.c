@@ -352,5 +352,34 @@ static void qmul(cq_dtype dt, const void *a, const void *b, int64_t nb, int32_t 
     }
 }
 
+/* A pixel's c bytes in 64-byte pieces (the last masked), each loaded once
+ * and stored to its fw copies from the register. */
+static void rep8(const uint8_t *x, int64_t w, int64_t c, int64_t fw, uint8_t *y)
+{
+    if (c <= 64) {
+        __mmask64 m = c == 64 ? ~(__mmask64)0 : (((__mmask64)1 << c) - 1);
+        if (fw == 2)
+            for (int64_t b = 0; b < w; b++) {
+                __m512i v = _mm512_maskz_loadu_epi8(m, x + b * c);
+                _mm512_mask_storeu_epi8(y + 2 * b * c, m, v);
+                _mm512_mask_storeu_epi8(y + (2 * b + 1) * c, m, v);
+            }
+        else
+            for (int64_t b = 0; b < w; b++) {
+                __m512i v = _mm512_maskz_loadu_epi8(m, x + b * c);
+                for (int64_t j = 0; j < fw; j++)
+                    _mm512_mask_storeu_epi8(y + (b * fw + j) * c, m, v);
+            }
+        return;
+    }
+    for (int64_t b = 0; b < w; b++)
+        for (int64_t k = 0; k < c; k += 64) {
+            __mmask64 m = c - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (c - k)) - 1);
+            __m512i v = _mm512_maskz_loadu_epi8(m, x + b * c + k);
+            for (int64_t j = 0; j < fw; j++)
+                _mm512_mask_storeu_epi8(y + (b * fw + j) * c + k, m, v);
+        }
+}
+
 const cq__qelt_vtab cq__qelt_avx512 = {quant, dequant,  dequant_pc, tr8, qadd, max8,
-                                       pick2, col_sums, row_sums,   lut, qmul};
+                                       pick2, col_sums, row_sums,   lut, qmul, rep8};
