@@ -17,7 +17,7 @@ return {
   },
   caches = {
     { size = 32 * KiB, bw = 64, latency = 4, shared = false },   -- L1D 32 KiB, 2 x 32 B loads a cycle, 4 cycles (Intel optimization manual, Haswell)
-    { size = 256 * KiB, bw = 32, latency = 12, shared = false }, -- L2 256 KiB, 64 B/cycle peak, ~32 sustained, 11-12 cycles (Intel optimization manual; Agner Fog)
+    { size = 256 * KiB, bw = 32, latency = 12, shared = false }, -- L2 256 KiB, 11-12 cycles (Intel optimization manual; Agner Fog); 32 B/cycle: Haswell and earlier sustain no more than 32 bytes a cycle from L2 (Travis Downs, RWT forum "L2 bandwidth on Skylake", 2018)
     { size = 45 * MiB, bw = 10, latency = 50, shared = true },   -- L3 45 MiB (2.5 MiB x 18), ~50 cycles on the ring (Intel ARK; Anandtech Haswell-EP review)
   },
   mem_bw = 68,      -- 4 channels DDR4-2133 x 17 GB/s (Intel ARK E5-2699 v3)
@@ -26,10 +26,12 @@ return {
     quant = 0.5, dequant = 0.65, requant = 8.9, f32_bf16 = 0.33, bf16_f32 = 0.63,
   },
   node_ns = 400,     -- assumption: ~900 cycles a node (Sapphire Rapids' 800, older core) at 2.3 GHz
-  efficiency = {     -- assumptions: calq's AVX2 fp32 path is im2col + OpenBLAS sgemm (bench/RESULTS.md: OpenBLAS's Haswell kernels), int8 the exact vpmaddwd path (4.6-6.7 MACs/cycle on the Xeon host) over s8_novnni's 16
+  efficiency = {     -- the meanings of docs/cost-model.md; calq has measured nothing on Haswell. assumptions: calq's AVX2 fp32 conv is im2col + OpenBLAS sgemm (bench/RESULTS.md: OpenBLAS's Haswell kernels), int8 the exact vpmaddwd path (4.6-6.7 MACs/cycle on the Xeon host) over s8_novnni's 16
     f32_conv = 0.6, f32_dw = 0.2, f32_gemm = 0.75,
-    bf16_conv = 0.5, bf16_gemm = 0.6,   -- no bf16 hardware: the fp32 paths on rounded operands, against the f32 peak
-    s8_conv = 0.3, s8_dw = 0.15, s8_gemm = 0.35,
-    eltwise = 0.3,
+    -- no f32_grp / f32_stem: their stand-in f32_conv prices the im2col + GEMM these run (the probe's f32_grp holds the im2col apart, which would leave it unpriced here)
+    bf16_conv = 0.5, bf16_gemm = 0.6,     -- no bf16 hardware: the fp32 paths on rounded operands, against the f32 peak
+    s8_conv = 0.3, s8_dw = 0.15, s8_gemm = 0.35, -- the whole time (no call_ns.s8_out / s8_row: those are the AMX fit's on Sapphire Rapids)
+    eltwise = 0.45,    -- assumption: the earlier 0.3 of the L2 bandwidth over 2 MB, now over the 3 MB cost.c counts for the Relu loop (the write twice): x 1.5 (Sapphire Rapids' probe: 0.55 so counted)
   },
+  -- no call_ns: Sapphire Rapids' fixed costs are calq's AVX-512 kernels', which do not run here (AVX2: OpenBLAS and calq's AVX2 loops); unmeasured, so none
 }
