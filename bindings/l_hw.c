@@ -410,7 +410,7 @@ static int l_probe_latency(lua_State *L)
 }
 
 /* probe_kernels([ms = 100]) -> {{name, shape, macs, seconds, peak, call_seconds
- * [, unit, unit_seconds [, unit2, unit2_seconds]]}, ...}
+ * [, unit, unit_seconds [, unit2, unit2_seconds [, unit3, unit3_seconds]]]}, ...}
  * | nil, msg, code */
 static int l_probe_kernels(lua_State *L)
 {
@@ -445,6 +445,12 @@ static int l_probe_kernels(lua_State *L)
             lua_setfield(L, -2, "unit2");
             lua_pushnumber(L, k[i].unit2_s);
             lua_setfield(L, -2, "unit2_seconds");
+        }
+        if (k[i].unit3) {
+            lua_pushstring(L, k[i].unit3);
+            lua_setfield(L, -2, "unit3");
+            lua_pushnumber(L, k[i].unit3_s);
+            lua_setfield(L, -2, "unit3_seconds");
         }
         lua_rawseti(L, -2, i + 1);
     }

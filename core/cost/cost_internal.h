@@ -40,7 +40,8 @@ typedef struct cq__cost_kernel {
                             * each units[i] x call_ns[unit[i]] (0 when the
                             * profile has no such key): "bf16_elem", "s8_out",
                             * "s8_row", "s8_res", "s8_nchw", "s8_mul_call",
-                            * "f32_dw_elem", "blk_px"; NULL: none */
+                            * "f32_dw_elem", "blk_px", "s8_mul_elem"; NULL:
+                            * none */
     int64_t units[4];
 } cq__cost_kernel;
 

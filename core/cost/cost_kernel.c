@@ -542,9 +542,18 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
         k->cvt_kind = CQ_HW_CVT_REQUANT; /* QLinearAdd, QLinearMul, pools... */
         k->cvt_elems = numel(&c->out[0][0]);
         /* a per-channel QLinearMul (a squeeze-excite scale, (N, C, 1, 1))
-         * on NHWC codes runs one call a pixel (ops_quant.c's run_qmul), each
-         * call_ns.s8_mul_call */
+         * on NHWC codes runs a row a pixel (ops_quant.c's run_qmul,
+         * cq_qmul_8_rows), each call_ns.s8_mul_call */
         const cq_tinfo *y = &c->out[0][0];
+        /* QLinearMul's loop (an int32 product, two float operations, a
+         * rounding and a clamp an element) where the profile measured it,
+         * call_ns.s8_mul_elem an element, in place of the table's rate */
+        if (!strcmp(op, "QLinearMul") && cq_hw_call_ns(hw, "s8_mul_elem") > 0) {
+            k->cvt_kind = -1;
+            k->flops = 0; /* inside the measured loop */
+            k->unit[1] = "s8_mul_elem";
+            k->units[1] = numel(y);
+        }
         if (!strcmp(op, "QLinearMul") && n->n_inputs > 3 && y->ndim == 4 &&
             n->n_outputs > 0 && cq_exec_value_blocked(e, n->outputs[0])) {
             const cq_tinfo *a = &c->in[0][0], *b = &c->in[0][3];

@@ -99,6 +99,9 @@ typedef struct cq_probe_kern {
                         * "blk_px" (eltwise: an output pixel, 64 bytes, of
                         * the nearest upsampling on NCHW16c) */
     double unit2_s;
+    const char *unit3; /* a third, or NULL: "s8_mul_elem" (eltwise: an element
+                        * of the int8 Mul's loop) */
+    double unit3_s;
 } cq_probe_kern;
 #define CQ_PROBE_MAX_KERN 24
 /* Run every reference shape; fills out (up to max), returns the count or -1

@@ -58,10 +58,11 @@ int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c)
  * *macs) and *elem_s (0 where the fit fails: the whole time), -1 on failure. */
 /* probe_misc.c: eltwise's reference loop (Relu over 256 K floats, 1 MB in
  * and out, in L2), seconds, *bytes as cost.c counts them (the write twice);
- * the seconds a call of cq_qmul_8 costs beyond its elements (4096 calls of
- * 32 against one of 131072). -1 on failure. */
+ * the seconds a row of cq_qmul_8_rows costs beyond its elements (4096 rows
+ * of 32 against one call of 131072), and in *elem_s an element's (the one
+ * call's). -1 on failure. */
 double cq__probe_time_eltwise(double ms, double *bytes, cq_err *err);
-double cq__probe_time_qmul_call(double ms, cq_err *err);
+double cq__probe_time_qmul_call(double ms, double *elem_s, cq_err *err);
 /* probe_misc.c: the seconds cq_upsample_blocked_f32 takes an output pixel
  * (64 bytes) upsampling 64 channels at 28x28 by 2x2 (in L2); -1 on failure. */
 double cq__probe_time_upsample_px(double ms, cq_err *err);

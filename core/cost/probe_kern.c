@@ -582,7 +582,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
 #define ADD(nm, sh, mm, tt, pk)                                                                 \
     do {                                                                                       \
         if (n < max)                                                                           \
-            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk, 0, NULL, 0, NULL, 0};                        \
+            out[n++] = (cq_probe_kern){nm, sh, mm, tt, pk, 0, NULL, 0, NULL, 0, NULL, 0};                  \
     } while (0)
     /* a class's fixed cost a call: the same kernel on a 1x1 map of 16
      * channels, where the arithmetic is a few ns (t: seconds, < 0 failed) */
@@ -733,11 +733,18 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     ADD("eltwise", "Relu 256K f32 (1 MB in + 1 MB out, counted 3 MB: the write twice)", bytes,
         t1, "bw_l2");
     /* a call of the int8 Mul (a squeeze-excite scale runs one a pixel) */
-    if ((t2 = cq__probe_time_qmul_call(cms, err)) < 0)
+    double mul_elem;
+    if ((t2 = cq__probe_time_qmul_call(cms, &mul_elem, err)) < 0)
         return -1;
     if (t2 > 0 && n > 0) {
         out[n - 1].unit = "s8_mul_call";
         out[n - 1].unit_s = t2;
+    }
+    /* an element of the int8 Mul's loop: the requantizing table's rate
+     * (cvt.requant) is several times too fast for its product */
+    if (mul_elem > 0 && n > 0) {
+        out[n - 1].unit3 = "s8_mul_elem";
+        out[n - 1].unit3_s = mul_elem;
     }
     /* an output pixel of the nearest upsampling on NCHW16c (ConvTranspose's
      * shuffle on NCHW16c stores its pixels the same way) */

@@ -250,7 +250,7 @@ double cq__probe_time_upsample_px(double ms, cq_err *err)
     return t < 0 ? -1 : t / (4.0 * 56 * 56);
 }
 
-/* ---- QLinearMul one call a pixel (a per-channel scale on NHWC codes) ---- */
+/* ---- QLinearMul a row a pixel (a per-channel scale on NHWC codes) ---- */
 
 typedef struct m_ctx {
     uint8_t *a, *b, *y;
@@ -263,21 +263,21 @@ static cq_status m_run(void *ctx, cq_err *err)
     if (!m->c)
         return cq_qmul_8(CQ_U8, m->a, m->n, 0.02f, 128, m->b, m->n, 0.01f, 0, 0.03f, 128, m->y,
                          m->n, err);
-    for (int64_t p = 0; p < m->n; p += m->c)
-        if (cq_qmul_8(CQ_U8, m->a + p, m->c, 0.02f, 128, m->b, m->c, 0.01f, 0, 0.03f, 128,
-                      m->y + p, m->c, err))
-            return err->code;
-    return CQ_OK;
+    /* rows of c against one row, as the executor runs a per-channel scale */
+    return cq_qmul_8_rows(CQ_U8, m->a, m->n / m->c, m->c, 0.02f, 128, m->b, 0.01f, 0, 0.03f, 128,
+                          m->y, err);
 }
 
-double cq__probe_time_qmul_call(double ms, cq_err *err)
+double cq__probe_time_qmul_call(double ms, double *elem_s, cq_err *err)
 {
+    *elem_s = 0;
     m_ctx m = {cq_alloc(1 << 17), cq_alloc(1 << 17), cq_alloc(1 << 17), 1 << 17, 0};
     double t = -1;
     if (m.a && m.b && m.y) {
         cq__probe_fill_8(m.a, (size_t)m.n);
         cq__probe_fill_8(m.b, (size_t)m.n);
         double t1 = cq__probe_best_time(m_run, &m, ms, err);
+        *elem_s = t1 > 0 ? t1 / (double)m.n : 0;
         m.c = 32;
         double t2 = t1 >= 0 ? cq__probe_best_time(m_run, &m, ms, err) : -1;
         t = t2 >= 0 ? (t2 > t1 ? (t2 - t1) / (double)(m.n / m.c) : 0) : -1;

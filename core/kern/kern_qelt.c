@@ -200,6 +200,27 @@ cq_status cq_qmul_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32
     return CQ_OK;
 }
 
+cq_status cq_qmul_8_rows(cq_dtype dt, const void *a, int64_t rows, int64_t n, float a_scale,
+                         int32_t a_zp, const void *b, float b_scale, int32_t b_zp, float c_scale,
+                         int32_t c_zp, void *c, cq_err *err)
+{
+    float sc[3] = {a_scale, b_scale, c_scale};
+    /* a negative row count fails as a negative length */
+    cq_status st = binary_check("qmul_8_rows", dt, a, n, b, n, sc, c, rows < 0 ? -1 : n, err);
+    if (st != CQ_OK || n == 0 || rows == 0)
+        return st;
+    if (n == 1) /* one value a row: cq_qmul_8 takes the row's scalar as b */
+        return cq_qmul_8(dt, a, rows, a_scale, a_zp, b, 1, b_scale, b_zp, c_scale, c_zp, c,
+                         rows, err);
+    float ab = a_scale * b_scale;
+    float r = ab / c_scale;
+    const cq__qelt_vtab *k = vt();
+    for (int64_t i = 0; i < rows; i++)
+        k->qmul(dt, (const uint8_t *)a + i * n, b, n, a_zp, b_zp, r, (float)c_zp,
+                (uint8_t *)c + i * n, n);
+    return CQ_OK;
+}
+
 cq_status cq_qadd_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32_t a_zp,
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err)

@@ -49,6 +49,14 @@ cq_status cq_qmul_8(cq_dtype dt, const void *a, int64_t na, float a_scale, int32
                     const void *b, int64_t nb, float b_scale, int32_t b_zp, float c_scale,
                     int32_t c_zp, void *c, int64_t n, cq_err *err);
 
+/* QLinearMul of rows against one row (a per-channel scale on NHWC codes: a
+ * pixel's n channels against b's n): c[r n + i] = the product of a[r n + i]
+ * and b[i], r < rows, with cq_qmul_8's bits (each row as cq_qmul_8 with na =
+ * nb = n); the checks once. */
+cq_status cq_qmul_8_rows(cq_dtype dt, const void *a, int64_t rows, int64_t n, float a_scale,
+                         int32_t a_zp, const void *b, float b_scale, int32_t b_zp, float c_scale,
+                         int32_t c_zp, void *c, cq_err *err);
+
 /* Max pooling on codes (max commutes with a dequantization, scale > 0), the
  * window rules of cq_pool2d_f32 (p->kind must be CQ_POOL_MAX), x and y in
  * the layout nhwc says. Padding never wins. */

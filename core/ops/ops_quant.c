@@ -459,9 +459,9 @@ static cq_status run_qmul(const cq_node *n, int n_in, cq_tensor *const *in, int 
                b->shape[1] == y->shape[1] && b->shape[2] == 1 && b->shape[3] == 1) {
         int64_t nc = y->shape[0] * y->shape[1], hw = y->shape[2] * y->shape[3], c = y->shape[1];
         if (env->y_blocked) /* NHWC: each pixel's c codes against b's c */
-            for (int64_t p = 0; !st && p < y->shape[0] * hw; p++)
-                st = cq_qmul_8(y->dtype, pa + p * c, c, sa, za, pb + (p / hw) * c, c, sb,
-                                        zb, sc, zc, py + p * c, c, err);
+            for (int64_t i = 0; !st && i < y->shape[0]; i++)
+                st = cq_qmul_8_rows(y->dtype, pa + i * hw * c, hw, c, sa, za, pb + i * c, sb, zb,
+                                    sc, zc, py + i * hw * c, err);
         else
             for (int64_t p = 0; !st && p < nc; p++)
                 st = cq_qmul_8(y->dtype, pa + p * hw, hw, sa, za, pb + p, 1, sb, zb, sc,

@@ -46,7 +46,8 @@ return {
     im2col_row = 5.9,   -- 5.2 ns there
     f32_dw_elem = 0.10, -- 0.09 ns there
     s8_nchw = 0.73,     -- 0.65 ns there: an element an int8 conv converts between NCHW and NHWC
-    s8_mul_call = 8.6,  -- 7.6 ns there: a call of the int8 Mul
+    s8_mul_call = 1.7,  -- 1.5 ns there: a row of the int8 Mul (a per-channel scale on NHWC codes)
+    s8_mul_elem = 0.17, -- 0.15 ns there: an element of the int8 Mul's loop (vpmulld; double-pumped here, so a lower bound)
     blk_px = 1.3,       -- 1.15 ns there: an output pixel of the NCHW16c nearest upsampling (in L2)
   },
 }

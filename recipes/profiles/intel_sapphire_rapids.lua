@@ -76,7 +76,9 @@ return {
     s8_row = 6.0,     -- an input row (kh a pixel) the int8 implicit GEMM gathers (the fit's; 5.5-6.7)
     s8_res = 0.14,    -- an output of an int8 conv with a QLinearAdd fused (1x1 32>32 with and without; 0.12-0.2)
     s8_nchw = 0.65,   -- an element an int8 conv converts between NCHW and NHWC in scratch (0.62-0.73)
-    s8_mul_call = 7.6, -- a call of the int8 Mul (a per-channel scale on NHWC codes runs one a pixel)
+    s8_mul_call = 1.5, -- a row of the int8 Mul (a per-channel scale on NHWC codes runs one a pixel, cq_qmul_8_rows): 1.47-1.59 over probes
+    s8_mul_elem = 0.15, -- an element of the int8 Mul's loop (cq_qmul_8 on 131072 codes in L2; the requantizing table's rate is several times faster)
+    blk_px = 1.15,    -- an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 in L2 (ConvTranspose's shuffle on NCHW16c is priced the same): 1.07-1.22 over probes
     s8_grp1 = 224,    -- a call: 1x1 16>16 on a 1x1 map
   },
 }

@@ -4,7 +4,8 @@
  * output pixel of 16 floats) and ConvTranspose with its kernel the size of
  * its stride (ops_convt.c's k_is_s: a 1x1 convolution on NCHW16c to kh kw
  * c_out channels at the input's pixels, its scratch written and read back,
- * a 64-byte copy an output pixel). Each case first checks that the
+ * a 64-byte copy an output pixel), and QLinearMul's own loop an element
+ * (call_ns.s8_mul_elem). Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -184,11 +185,76 @@ static void test_convt_blocked(void **state)
     }
 }
 
+static cq_tensor *scalar_t(cq_dtype dt, double v)
+{
+    cq_err err;
+    cq_tensor *t = cq_tensor_new(dt, 0, NULL, &err);
+    assert_non_null(t);
+    if (dt == CQ_F32)
+        *(float *)cq_tensor_data(t) = (float)v;
+    else
+        *(uint8_t *)cq_tensor_data(t) = (uint8_t)v;
+    return t;
+}
+
+/* QLinearMul (a u8 (1, 4, 5, 7) input times a constant of its shape): its
+ * loop an element, call_ns.s8_mul_elem each, where the profile has it, and
+ * no requantizing table's conversion; without it, the table's rate. */
+static void test_qmul_elem(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 4, 5, 7};
+    int x = cq_graph_value(g, "a", &err);
+    g->values[x].has_type = 1;
+    g->values[x].dtype = CQ_U8;
+    g->values[x].onnx_elem_type = cq_dtype_info(CQ_U8)->onnx_type;
+    g->values[x].ndim = 4;
+    memcpy(g->values[x].shape, xs, sizeof xs);
+    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    cq_tensor *b = cq_tensor_new(CQ_U8, 4, xs, &err);
+    memset(cq_tensor_data(b), 7, 140);
+    add_init(g, "b", b);
+    add_init(g, "as", scalar_t(CQ_F32, 0.1));
+    add_init(g, "az", scalar_t(CQ_U8, 3));
+    add_init(g, "bs", scalar_t(CQ_F32, 0.2));
+    add_init(g, "bz", scalar_t(CQ_U8, 1));
+    add_init(g, "ys", scalar_t(CQ_F32, 0.3));
+    add_init(g, "yz", scalar_t(CQ_U8, 2));
+    const char *in[8] = {"a", "as", "az", "b", "bs", "bz", "ys", "yz"}, *out[1] = {"y"};
+    assert_true(cq_graph_add_node(g, "QLinearMul", "mul", "com.microsoft", 8, in, 1, out, &err) >=
+                0);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_tensor *a = cq_tensor_new(CQ_U8, 4, xs, &err), *y[1];
+    memset(cq_tensor_data(a), 9, 140);
+    assert_int_equal(cq_exec_run(e, 1, &a, y, &err), CQ_OK);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(a);
+    cq_hw hw = fast_hw();
+    cq_cost r0, r1;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+    set_call(&hw, "s8_mul_elem", 0.5);
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+    const cq_cost_row *p0 = row_of(&r0, "QLinearMul"), *p1 = row_of(&r1, "QLinearMul");
+    assert_true(fabs(p0->cvt_ns - 140.0 / 8) < 1e-9); /* cvt.requant 8 a cycle at 1 GHz */
+    assert_true(p1->cvt_ns == 0);
+    assert_true(fabs(p1->compute_ns - 0.5 * 140) < 1e-9);
+    cq_cost_free(&r0);
+    cq_cost_free(&r1);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upsample_blocked),
         cmocka_unit_test(test_convt_blocked),
+        cmocka_unit_test(test_qmul_elem),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }

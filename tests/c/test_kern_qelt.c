@@ -411,6 +411,39 @@ static void test_kern_qelt_qmul(void **state)
                                         1, &err), CQ_OK);
     /* 200 * 100 * (0.01 * 0.02 / 0.1) + 3 = 43 */
     assert_int_equal(c1, 43);
+    /* rows against one row (a per-channel scale on NHWC codes), each row the
+     * reference's product with na = nb = n, on every ISA */
+    cq_isa isas[3];
+    int ni = isa_list(isas);
+    kt_rng r = {0x9e11};
+    static const int64_t ns[] = {1, 3, 16, 17, 40, 64, 65, 200};
+    for (int k = 0; k < 16; k++) {
+        int64_t n = ns[k % 8], rows = kt_int(&r, 0, 9);
+        cq_dtype dt = k % 2 ? CQ_S8 : CQ_U8;
+        size_t m = (size_t)(rows * n);
+        uint8_t *a = xalloc(m), *b = xalloc((size_t)n), *want = xalloc(m), *got = xalloc(m);
+        for (size_t i = 0; i < m; i++)
+            a[i] = (uint8_t)kt_u32(&r);
+        for (int64_t i = 0; i < n; i++)
+            b[i] = (uint8_t)kt_u32(&r);
+        float sa = (float)kt_int(&r, 1, 999) / 256.0f, sb = (float)kt_int(&r, 1, 999) / 512.0f;
+        float scl = (float)kt_int(&r, 1, 999) / 64.0f;
+        int32_t za = (int32_t)kt_int(&r, 0, 127), zb = (int32_t)kt_int(&r, 0, 127), zc = 3;
+        for (int64_t i = 0; i < rows; i++)
+            assert_int_equal(cq_qlinear_mul_ref(dt, a + i * n, n, sa, za, b, n, sb, zb, scl, zc,
+                                                want + i * n, n, &err), CQ_OK);
+        for (int ii = 0; ii < ni; ii++) {
+            cq_kern_set_isa(isas[ii]);
+            memset(got, 0x77, m);
+            assert_int_equal(cq_qmul_8_rows(dt, a, rows, n, sa, za, b, sb, zb, scl, zc, got, &err),
+                             CQ_OK);
+            assert_memory_equal(got, want, m);
+        }
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        cq_free(a), cq_free(b), cq_free(want), cq_free(got);
+    }
+    assert_int_equal(cq_qmul_8_rows(CQ_U8, &a1, -1, 1, 0.1f, 0, &b1, 0.1f, 0, 0.1f, 0, &c1, &err),
+                     CQ_EINVAL);
 }
 
 /* The oracle: dequantize, cq_pool2d_f32_ref, quantize back (a window of

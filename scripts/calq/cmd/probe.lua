@@ -76,8 +76,9 @@ local unit_notes = {
   s8_out = "measured by calq probe: an output an int8 conv (the GEMM paths) requantizes and stores, from the fit of its five shapes",
   s8_row = "measured by calq probe: an input row (kh a pixel) the int8 implicit GEMM gathers, from the fit of its five shapes",
   s8_nchw = "measured by calq probe: an element an int8 conv converts between NCHW and NHWC in its scratch, from dw 3x3 144 at 56x56 with NCHW against NHWC in and out",
-  s8_mul_call = "measured by calq probe: a call of the int8 Mul beyond its elements (a per-channel scale on NHWC codes runs one a pixel), 4096 calls of 32 against one of 131072",
+  s8_mul_call = "measured by calq probe: a row of the int8 Mul beyond its elements (a per-channel scale on NHWC codes runs one a pixel), 4096 rows of 32 against one call of 131072",
   s8_res = "measured by calq probe: an output of an int8 conv with a residual added (QLinearAdd fused), from 1x1 32>32 at 64x64 with and without it",
+  s8_mul_elem = "measured by calq probe: an element of the int8 Mul's loop (cq_qmul_8 on 131072 codes, in L2)",
   blk_px = "measured by calq probe: an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 (in L2)",
 }
 
@@ -192,7 +193,7 @@ local function measure(opts)
         and "measured by calq probe: a group's fixed cost (the GEMM's call), from 3x3 128 g16 at 28x28, 14x14, 7x7"
         or "measured by calq probe: the same kernel on a 1x1 map of 16 channels (a 1-row GEMM)"
     end
-    for _, u in ipairs{ { k.unit, k.unit_seconds }, { k.unit2, k.unit2_seconds } } do
+    for _, u in ipairs{ { k.unit, k.unit_seconds }, { k.unit2, k.unit2_seconds }, { k.unit3, k.unit3_seconds } } do
       if u[1] and u[2] > 0 then
         call[u[1]] = r3(u[2] * 1e9)
         notes["call_ns." .. u[1]] = unit_notes[u[1]]
