@@ -484,6 +484,17 @@ static int l_probe_node_ns(lua_State *L)
     return 1;
 }
 
+/* probe_page_ns([ms = 50]) -> ns the first write to a fresh 4 KiB page costs | nil, msg, code */
+static int l_probe_page_ns(lua_State *L)
+{
+    cq_err err;
+    double ns = cq_probe_page_ns(opt_ms(L, 1, 50), &err);
+    if (ns < 0)
+        return cq__lua_fail(L, &err);
+    lua_pushnumber(L, ns);
+    return 1;
+}
+
 int cq__lua_open_hw(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -498,6 +509,7 @@ int cq__lua_open_hw(lua_State *L)
         {"probe_kernels", l_probe_kernels},
         {"probe_cvt", l_probe_cvt},
         {"probe_node_ns", l_probe_node_ns},
+        {"probe_page_ns", l_probe_page_ns},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -236,15 +236,23 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
     traffic t;
     memset(&t, 0, sizeof t);
     int64_t in_bytes = 0, total = 0;
+    double page_ns = cq_hw_call_ns(hw, "page");
     for (int k = 0; k < m->n; k++)
         if (!m->write[k])
             in_bytes += m->bytes[k];
     for (int k = 0; k < m->n; k++) {
         int64_t b = m->bytes[k];
-        if (m->write[k] == 2)
-            /* new pages: the system zero-fills them in memory (the second
-             * pass, in place of the read for ownership), then the node
-             * writes them */
+        if (m->write[k] == 2 && page_ns > 0) {
+            /* new pages: each first write a fault, the system zeroing the
+             * page (the probe's call_ns.page, which holds both), then the
+             * node's writes land where a write lands; the faults add to
+             * the far part (they stop the thread) */
+            serve(hw, tu, in_bytes, b, 1, &t);
+            t.ns[hw->n_cache] += (double)((b + 4095) / 4096) * page_ns / tu;
+        } else if (m->write[k] == 2)
+            /* new pages, a profile without call_ns.page: the system
+             * zero-fills them in memory (the second pass, in place of the
+             * read for ownership), then the node writes them */
             serve(hw, tu, -1, b, 1, &t);
         else if (m->write[k])
             /* a write allocates: it lands above the node's inputs, spilling

@@ -118,4 +118,9 @@ double cq_probe_cvt_rate(int which, double ms, cq_err *err);
  * floats, run whole, best time over the nodes that run (not fused). */
 double cq_probe_node_ns(int nodes, double ms, cq_err *err);
 
+/* The first write to a page fresh from the system (mmap'd, zero-filled on
+ * the fault), ns a 4 KiB page: 16 MiB, a byte a page, best of about ms of
+ * rounds. -1 on failure. */
+double cq_probe_page_ns(double ms, cq_err *err);
+
 #endif

@@ -78,6 +78,7 @@ return {
     s8_nchw = 0.65,   -- an element an int8 conv converts between NCHW and NHWC in scratch (0.62-0.73)
     s8_mul_call = 1.5, -- a row of the int8 Mul (a per-channel scale on NHWC codes runs one a pixel, cq_qmul_8_rows): 1.47-1.59 over probes
     s8_mul_elem = 0.15, -- an element of the int8 Mul's loop (cq_qmul_8 on 131072 codes in L2; the requantizing table's rate is several times faster)
+    page = 1450,      -- the first write to a page fresh from the system (a large graph output's, every run): 16 MiB mapped anew, a byte a 4 KiB page: 1450-1500 over probes at load 5 (this KVM guest)
     blk_px = 1.15,    -- an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 in L2 (ConvTranspose's shuffle on NCHW16c is priced the same): 1.07-1.22 over probes
     s8_grp1 = 224,    -- a call: 1x1 16>16 on a 1x1 map
   },

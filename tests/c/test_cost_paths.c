@@ -5,7 +5,8 @@
  * its stride (ops_convt.c's k_is_s: a 1x1 convolution on NCHW16c to kh kw
  * c_out channels at the input's pixels, its scratch written and read back,
  * a 64-byte copy an output pixel), and QLinearMul's own loop an element
- * (call_ns.s8_mul_elem). Each NCHW16c case first checks that the
+ * (call_ns.s8_mul_elem), and a large graph output's fresh pages
+ * (call_ns.page). Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -249,12 +250,44 @@ static void test_qmul_elem(void **state)
     cq_graph_free(g);
 }
 
+/* A graph output of 1 MiB or more comes as new pages every run: with the
+ * profile's call_ns.page each 4 KiB page's first write costs that, in the
+ * far part of the memory term (x (1, 16, 128, 128) -> Relu -> y, 1 MiB:
+ * 256 pages). */
+static void test_fresh_pages(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, 128, 128};
+    add_io(g, "x", 4, xs, "y");
+    node(g, "Relu", "relu", 1, (const char *[]){"x"}, "y");
+    cq_exec *e = planned(g, xs);
+    cq_hw hw = fast_hw();
+    cq_cost r0, r1;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+    set_call(&hw, "page", 100);
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+    const cq_cost_row *a = row_of(&r0, "Relu"), *b = row_of(&r1, "Relu");
+    /* the bytes themselves cost a few ns at these bandwidths */
+    if (!(a->memory_ns < 10))
+        fail_msg("without call_ns.page: memory %g ns, far %g", a->memory_ns, a->memory_far_ns);
+    assert_true(fabs(b->memory_far_ns - 256 * 100) < 10);
+    assert_true(fabs(b->memory_ns - 256 * 100) < 10);
+    cq_cost_free(&r0);
+    cq_cost_free(&r1);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upsample_blocked),
         cmocka_unit_test(test_convt_blocked),
         cmocka_unit_test(test_qmul_elem),
+        cmocka_unit_test(test_fresh_pages),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }

@@ -177,10 +177,13 @@ local function measure(opts)
   end
   local node_ns, nmsg = hw.probe_node_ns(64, 50 * q)
   if not node_ns then fail("%s", nmsg) end
+  local page_ns, pmsg = hw.probe_page_ns(50 * q)
+  if not page_ns then fail("%s", pmsg) end
 
   local kernels, kmsg = hw.probe_kernels(100 * q)
   if not kernels then fail("%s", kmsg) end
-  local eff, call = {}, {}
+  local eff, call = {}, { page = r3(page_ns) }
+  notes["call_ns.page"] = "measured by calq probe: the first write to a page fresh from the system (16 MiB mapped anew, a byte a 4 KiB page), per page"
   local l2 = caches[math.min(2, #caches)].bw * ghz * 1e9
   for _, k in ipairs(kernels) do
     local peak = k.peak == "bw_l2" and l2 or rate[k.peak]
