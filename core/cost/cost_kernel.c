@@ -538,6 +538,13 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
         k->cvt_elems = numel(&c->in[0][0]);
         if (lut)
             k->flops = 0;
+    } else if (!strcmp(op, "QLinearGlobalAveragePool") && measured(hw, "s8_gap")) {
+        /* its own memory-bound class (the probe's pool on NHWC codes over
+         * the bytes as this file counts them): the sums and the requantized
+         * outputs inside its rate */
+        k->kclass = "s8_gap";
+        k->fallback = "eltwise";
+        k->flops = 0;
     } else if (!strncmp(op, "QLinear", 7) && n->n_outputs > 0 && c->out[0][0].ndim >= 0) {
         k->cvt_kind = CQ_HW_CVT_REQUANT; /* QLinearAdd, QLinearMul, pools... */
         k->cvt_elems = numel(&c->out[0][0]);
@@ -565,7 +572,7 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
             }
         }
     }
-    if (k->kclass == NULL || !strcmp(k->kclass, "eltwise"))
+    if (k->kclass == NULL || !strcmp(k->kclass, "eltwise") || !strcmp(k->kclass, "s8_gap"))
         k->macs = 0;
     if (k->tile_eff <= 0)
         k->tile_eff = 1.0;

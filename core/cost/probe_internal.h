@@ -66,6 +66,9 @@ double cq__probe_time_qmul_call(double ms, double *elem_s, cq_err *err);
 /* probe_misc.c: the seconds cq_upsample_blocked_f32 takes an output pixel
  * (64 bytes) upsampling 64 channels at 28x28 by 2x2 (in L2); -1 on failure. */
 double cq__probe_time_upsample_px(double ms, cq_err *err);
+/* probe_misc.c: cq_global_avgpool_8 on NHWC u8 codes, 96 channels at 56x56 (in
+ * L2), seconds; *bytes as cost.c counts them. -1 on failure. */
+double cq__probe_time_gap8(double ms, double *bytes, cq_err *err);
 
 #define DWCB_SHAPES "dw 3x3 256 at 14x14, 96 at 10x10, 5x5 160 at 24x24, 5x5/2 96 at 48x48, 3x3 dil 2 128 at 32x32"
 double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err);

@@ -754,6 +754,13 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         out[n - 1].unit2 = "blk_px";
         out[n - 1].unit2_s = t2;
     }
+    /* the int8 global average pool (a squeeze-excite's pool on codes): its
+     * column sums run well below the bandwidth eltwise's loop reaches */
+    double gbytes;
+    if ((t2 = cq__probe_time_gap8(ms, &gbytes, err)) < 0)
+        return -1;
+    ADD("s8_gap", "QLinearGlobalAveragePool 96 ch at 56x56, NHWC (301 KB in L2)", gbytes, t2,
+        "bw_l2");
 #undef CALL
 #undef ADD
     return n;

@@ -289,3 +289,34 @@ double cq__probe_time_qmul_call(double ms, double *elem_s, cq_err *err)
     cq_free(m.y);
     return t;
 }
+
+/* ---- QLinearGlobalAveragePool on NHWC codes: 96 channels at 56x56 (301 KB
+ * in L2), the executor's layout between int8 kernels ---- */
+
+typedef struct g_ctx {
+    uint8_t *x, *y;
+} g_ctx;
+
+static cq_status g_run(void *ctx, cq_err *err)
+{
+    g_ctx *g = ctx;
+    return cq_global_avgpool_8(CQ_U8, g->x, 1, 96, 56 * 56, 1, 0.05f, 128, 0.02f, 128, g->y, err);
+}
+
+double cq__probe_time_gap8(double ms, double *bytes, cq_err *err)
+{
+    g_ctx g = {cq_alloc(96 * 56 * 56), cq_alloc(96)};
+    double t = -1;
+    if (g.x && g.y) {
+        cq__probe_fill_8(g.x, 96 * 56 * 56);
+        t = cq__probe_best_time(g_run, &g, ms, err);
+    } else {
+        cq_errf(err, CQ_ENOMEM, "probe: no memory for the global average pool");
+    }
+    cq_free(g.x);
+    cq_free(g.y);
+    /* as cost.c counts them: the codes read (from L2), the 96 outputs
+     * written (twice past L1) */
+    *bytes = 96.0 * 56 * 56 + 2 * 96.0;
+    return t;
+}

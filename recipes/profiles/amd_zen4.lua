@@ -39,6 +39,7 @@ return {
     -- derived: calq's vpdpbusd kernels (the same code) at the fraction of the VNNI peak calq probe measured on Sapphire Rapids, over the same tile fill
     s8_grp = 0.37, s8_grp1 = 0.27, s8_dw = 0.26, s8_dw_s2 = 0.08,
     eltwise = 0.55,    -- derived: Sapphire Rapids' probed fraction of the L2 bandwidth (Relu 1 MB in + 1 MB out counted 3 MB, the write twice, as cost.c counts it)
+    s8_gap = 0.23,     -- derived: Sapphire Rapids' probed fraction of the L2 bandwidth for the int8 global average pool on NHWC codes
   },
   call_ns = {        -- derived: Sapphire Rapids' probed fixed costs as cycles at 4.0 GHz, here at 3.55 GHz (x 1.13), for calq's AVX-512 / VNNI kernels that run here too
     f32_conv = 592, f32_grp = 77, f32_stem = 583, f32_dw = 374, f32_gemm = 302, -- 525, 68, 517, 332, 268 ns there

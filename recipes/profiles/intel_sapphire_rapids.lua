@@ -55,6 +55,7 @@ return {
     s8_dw_s2 = 0.08,  -- vpdpbusd depthwise at stride 2 (3x3/2 96 at 80x80), MACs over the tile fill: 0.078-0.085 over probes
     s8_gemm = 0.40,   -- AMX-INT8 GEMM over the AMX-INT8 peak
     eltwise = 0.55,   -- Relu 1 MB in + 1 MB out, counted 3 MB as cost.c does (the write twice), over calq's measured L2 read bandwidth: 0.50-0.57 over probes
+    s8_gap = 0.23,    -- QLinearGlobalAveragePool on NHWC codes, 96 channels at 56x56 (301 KB in L2), over the same bandwidth: 0.231-0.236 over probes
   },
   call_ns = {        -- calq probe on this host: fixed costs apart from the work a MAC (docs/cost-model.md, "Probe")
     f32_conv = 525,   -- a call: the same kernel on a 1x1 map of 16 channels

@@ -45,6 +45,7 @@ return {
     s8_conv = 0.13, s8_gemm = 0.13,     -- assumption: calq's exact AVX2 int8 path, 33-48 GOP/s on the Xeon host (bench/RESULTS.md, int8 GEMM) = 4.6-6.7 MACs/cycle, over the 42 of s8_novnni; the whole time (no call_ns.s8_out / s8_row: those are the AMX fit's)
     s8_dw = 0.1,       -- assumption: the AVX2 channel-vector depthwise loop over s8_novnni
     eltwise = 0.55,    -- Relu 1 MB in + 1 MB out counted 3 MB (the write twice, as cost.c counts it) over the L2 bandwidth: Sapphire Rapids' probed fraction
+    s8_gap = 0.23,     -- the int8 global average pool on NHWC codes (AVX-512BW sums, no VNNI) over the L2 bandwidth: Sapphire Rapids' probed fraction
   },
   call_ns = {        -- derived: Sapphire Rapids' probed fixed costs as cycles at 4.0 GHz, here at 2.3 GHz (x 1.74); the fp32 classes only (its int8 costs are the AMX / VNNI kernels')
     f32_conv = 913,    -- 525 ns there: the pixel-major kernel on a 1x1 map of 16 channels

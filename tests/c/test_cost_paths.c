@@ -5,8 +5,8 @@
  * its stride (ops_convt.c's k_is_s: a 1x1 convolution on NCHW16c to kh kw
  * c_out channels at the input's pixels, its scratch written and read back,
  * a 64-byte copy an output pixel), and QLinearMul's own loop an element
- * (call_ns.s8_mul_elem), and a large graph output's fresh pages
- * (call_ns.page). Each NCHW16c case first checks that the
+ * (call_ns.s8_mul_elem), the int8 global average pool's class (s8_gap),
+ * and a large graph output's fresh pages (call_ns.page). Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -250,6 +250,59 @@ static void test_qmul_elem(void **state)
     cq_graph_free(g);
 }
 
+/* QLinearGlobalAveragePool (u8 (1, 16, 7, 7) -> (1, 16, 1, 1)) takes its own
+ * memory-bound class where the profile measured it: s8_gap's efficiency in
+ * place of eltwise's, no requantizing conversion apart. */
+static void test_gap_class(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, 7, 7};
+    int x = cq_graph_value(g, "x", &err);
+    g->values[x].has_type = 1;
+    g->values[x].dtype = CQ_U8;
+    g->values[x].onnx_elem_type = cq_dtype_info(CQ_U8)->onnx_type;
+    g->values[x].ndim = 4;
+    memcpy(g->values[x].shape, xs, sizeof xs);
+    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    add_init(g, "xs", scalar_t(CQ_F32, 0.1));
+    add_init(g, "xz", scalar_t(CQ_U8, 3));
+    add_init(g, "ys", scalar_t(CQ_F32, 0.05));
+    add_init(g, "yz", scalar_t(CQ_U8, 2));
+    const char *in[5] = {"x", "xs", "xz", "ys", "yz"}, *out[1] = {"y"};
+    assert_true(cq_graph_add_node(g, "QLinearGlobalAveragePool", "gap", "com.microsoft", 5, in, 1,
+                                  out, &err) >= 0);
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    cq_tensor *a = cq_tensor_new(CQ_U8, 4, xs, &err), *y[1];
+    memset(cq_tensor_data(a), 9, 16 * 49);
+    assert_int_equal(cq_exec_run(e, 1, &a, y, &err), CQ_OK);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(a);
+    cq_hw hw = fast_hw();
+    hw.cache[0].bw = 1; /* 1 byte a ns: the memory term is the bytes */
+    cq_cost r0, r1;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+    hw.n_eff = 1;
+    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "s8_gap");
+    hw.eff[0].value = 0.5;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+    const cq_cost_row *p0 = row_of(&r0, "QLinearGlobalAveragePool");
+    const cq_cost_row *p1 = row_of(&r1, "QLinearGlobalAveragePool");
+    assert_string_equal(p0->kclass, "eltwise");
+    assert_string_equal(p1->kclass, "s8_gap");
+    assert_true(p0->cvt_ns > 0 && p1->cvt_ns == 0);
+    assert_true(p1->memory_far_ns == 0);
+    assert_true(fabs(p1->memory_ns - 2 * p0->memory_ns) < 1e-6 * p1->memory_ns);
+    cq_cost_free(&r0);
+    cq_cost_free(&r1);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 /* A graph output of 1 MiB or more comes as new pages every run: with the
  * profile's call_ns.page each 4 KiB page's first write costs that, in the
  * far part of the memory term (x (1, 16, 128, 128) -> Relu -> y, 1 MiB:
@@ -288,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_convt_blocked),
         cmocka_unit_test(test_qmul_elem),
         cmocka_unit_test(test_fresh_pages),
+        cmocka_unit_test(test_gap_class),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }
