@@ -91,6 +91,17 @@ int cq_kern_amx(void);
  * returns cq_kern_amx(). Plans keep the choice made when they were made. Not
  * thread-safe: call it between runs. */
 int cq_kern_set_amx(int on);
+/* The ISA of the int8 kernels (kern_qgemm.h, kern_qconv.h): cq_kern_isa(),
+ * except that CQ_ISA_AVX512 needs AVX512-VNNI (vpdpbusd) too, since the
+ * AVX-512 int8 kernels are built on it; an AVX-512 CPU without it (Skylake-SP)
+ * runs the AVX2 int8 kernels. CALQ_VNNI=0 in the environment, or
+ * cq_kern_set_vnni(0), takes VNNI as absent (tests, and the cost of that path
+ * on this host). */
+cq_isa cq_kern_isa_s8(void);
+/* Let the int8 kernels use VNNI (clamped to the CPU) or not; returns
+ * cq_kern_isa_s8(). Plans keep the choice made when they were made. Not
+ * thread-safe: call it between runs. */
+cq_isa cq_kern_set_vnni(int on);
 /* "scalar", "avx2", "avx512". */
 const char *cq_isa_name(cq_isa isa);
 /* Threads the kernels use: calq's own split a call's work over a pool

@@ -116,6 +116,36 @@ int cq_kern_set_amx(int on)
     return cq_kern_amx();
 }
 
+/* ---- VNNI, for the int8 kernels ----------------------------------------- */
+
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static int vnni_have, vnni_want = 1;
+
+static void vnni_once_init(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    vnni_have = __builtin_cpu_supports("avx512vnni");
+#endif
+    const char *env = getenv("CALQ_VNNI");
+    if (env && strcmp(env, "0") == 0)
+        vnni_want = 0;
+}
+
+cq_isa cq_kern_isa_s8(void)
+{
+    pthread_once(&vnni_once, vnni_once_init);
+    cq_isa isa = cq_kern_isa();
+    return isa == CQ_ISA_AVX512 && !(vnni_have && vnni_want) ? CQ_ISA_AVX2 : isa;
+}
+
+cq_isa cq_kern_set_vnni(int on)
+{
+    pthread_once(&vnni_once, vnni_once_init);
+    vnni_want = on != 0;
+    return cq_kern_isa_s8();
+}
+
 /* OpenBLAS's thread control (declared in its cblas.h; repeated so that a
  * reference CBLAS header does not break the build). */
 void openblas_set_num_threads(int num_threads);

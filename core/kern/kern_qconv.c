@@ -144,7 +144,7 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
     pl->ow = ow;
     pl->cig = cig;
     pl->K = K;
-    pl->isa = cq_kern_isa();
+    pl->isa = cq_kern_isa_s8();
     int ok = (pl->w = cq_alloc((size_t)(c->c_out * K))) != NULL;
     if (ok) {
         memcpy(pl->w, w, (size_t)(c->c_out * K));

@@ -220,7 +220,7 @@ cq_qgemm_plan *cq_qgemm_plan_new(const cq_qgemm_params *p, const int8_t *w, cons
     if (!pl->p.ldy)
         pl->p.ldy = p->n;
     pl->p.w_kn = 0; /* the copy below is (n, k) */
-    pl->isa = cq_kern_isa();
+    pl->isa = cq_kern_isa_s8();
     int64_t n = p->n, k = p->k, panel = pl->isa == CQ_ISA_AVX512 ? 64 : 16;
     pl->kp = pl->isa == CQ_ISA_AVX512 ? (k + 3) / 4 * 4 : (k + 1) / 2 * 2;
     pl->np = (n + panel - 1) / panel * panel;

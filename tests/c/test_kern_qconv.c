@@ -95,7 +95,7 @@ static void qcc_check(qcc *t, const char *what, const char *want_path)
             cq_qconv2d_plan *pl = cq_qconv2d_plan_new(&t->p, t->w, t->bias, t->mult, &err);
             if (!pl)
                 fail_msg("%s: plan: %s", what, err.msg);
-            if (want_path && isas[ii] == CQ_ISA_AVX512 &&
+            if (want_path && isas[ii] == CQ_ISA_AVX512 && cq_kern_isa_s8() == CQ_ISA_AVX512 &&
                 strcmp(cq_qconv2d_path(pl), want_path) != 0)
                 fail_msg("%s: path %s, expected %s", what, cq_qconv2d_path(pl), want_path);
             size_t sb = cq_qconv2d_scratch_bytes(pl);
@@ -513,6 +513,44 @@ static void test_kern_qconv_dw3(void **state)
     }
 }
 
+/* Without VNNI (cq_kern_set_vnni(0), as on Skylake-SP) the int8 convs plan
+ * the AVX2 paths (a depthwise 3x3 the "dwc" loop, not the vpdpbusd "dw"
+ * one) and still give the reference's bytes, a 1x1, a 3x3 and a grouped one
+ * too. */
+static void test_kern_qconv_without_vnni(void **state)
+{
+    (void)state;
+    kt_rng r = {0x3c6ef372fe94f82bull};
+    cq_isa top = cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_kern_set_vnni(0);
+    qcc t;
+    memset(&t, 0, sizeof t);
+    t.p = shape(1, 32, 9, 11, 32, 3, 1, 1, 32);
+    random_q(&t.p, &r, 1);
+    qcc_fill(&t, &r, t.p.x_dt == CQ_S8 ? -128 : 0, t.p.x_dt == CQ_S8 ? 127 : 255, -128, 127,
+             200.0);
+    qcc_check(&t, "dw 3x3 without VNNI", NULL);
+    cq_err err;
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_qconv2d_plan *pl = cq_qconv2d_plan_new(&t.p, t.w, t.bias, t.mult, &err);
+    assert_non_null(pl);
+    if (top != CQ_ISA_SCALAR)
+        assert_string_equal(cq_qconv2d_path(pl), "dwc");
+    cq_qconv2d_plan_free(pl);
+    qcc_free(&t);
+    cq_qconv2d_params p;
+    p = shape(2, 40, 7, 6, 24, 1, 1, 0, 1);
+    random_q(&p, &r, 0);
+    run_one(p, &r, "1x1 without VNNI", NULL);
+    p = shape(1, 19, 8, 9, 21, 3, 2, 1, 1);
+    random_q(&p, &r, 1);
+    run_one(p, &r, "3x3/2 without VNNI", NULL);
+    p = shape(1, 32, 6, 7, 32, 3, 1, 1, 4);
+    random_q(&p, &r, 0);
+    run_one(p, &r, "grouped without VNNI", NULL);
+    cq_kern_set_vnni(1);
+}
+
 /* Depthwise 3x3/1 with 32 channels: its input at 0, 16, 32 and 48 bytes past
  * a 64-byte boundary (kern_qconv_dw3_avx512.c loads pixel pairs or, where
  * that saves split loads, two pixels half a row apart: both layouts), odd
@@ -563,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_kern_qconv_groups),
         cmocka_unit_test(test_kern_qconv_extremes),
         cmocka_unit_test(test_kern_qconv_dw3),
+        cmocka_unit_test(test_kern_qconv_without_vnni),
         cmocka_unit_test(test_kern_qconv_dw3_align),
         cmocka_unit_test(test_kern_qconv_ref_matches_qlinear),
         cmocka_unit_test(test_kern_qconv_errors),

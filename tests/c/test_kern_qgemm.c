@@ -102,9 +102,10 @@ static void qcase_check(qcase *c, const char *what)
                 cq_qgemm_plan_new(&c->p, c->w, c->bias, c->mult, c->qm, c->sh, &err);
             if (!pl)
                 fail_msg("%s: plan: %s", what, err.msg);
-            assert_int_equal(cq_qgemm_isa(pl), isas[ii]);
+            assert_int_equal(cq_qgemm_isa(pl), cq_kern_isa_s8());
             /* m = 1 and k <= 16 run VNNI */
-            assert_int_equal(cq_qgemm_amx(pl), amx && c->p.m > 1 && c->p.k > 16);
+            assert_int_equal(cq_qgemm_amx(pl), amx && cq_kern_isa_s8() == CQ_ISA_AVX512 &&
+                                                   c->p.m > 1 && c->p.k > 16);
             size_t sb = cq_qgemm_scratch_bytes(pl);
             void *s = xalloc(sb);
             memset(got, 0xa5, c->y_bytes);
@@ -233,6 +234,39 @@ static void test_kern_qgemm_saturation(void **state)
         }
 }
 
+/* Without VNNI (Skylake-SP: AVX-512 but no vpdpbusd; taken as absent here by
+ * cq_kern_set_vnni(0)) the int8 GEMM plans AVX2 while the fp32 kernels stay
+ * AVX-512, and still gives the reference's bytes; VNNI back on, AVX-512
+ * where the CPU has it. */
+static void test_kern_qgemm_without_vnni(void **state)
+{
+    (void)state;
+    kt_rng r = {11};
+    cq_isa top = cq_kern_set_isa(CQ_ISA_COUNT);
+    assert_int_equal(cq_kern_set_vnni(0), top == CQ_ISA_SCALAR ? CQ_ISA_SCALAR : CQ_ISA_AVX2);
+    assert_int_equal(cq_kern_isa(), top);
+    qcase c;
+    memset(&c, 0, sizeof c);
+    c.p = params(37, 70, 300, CQ_U8, CQ_U8, CQ_QREQ_FLOAT);
+    qcase_fill(&c, &r, 0, 255, -128, 127, 1);
+    qcase_check(&c, "without VNNI");
+    cq_err err;
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    cq_qgemm_plan *pl = cq_qgemm_plan_new(&c.p, c.w, c.bias, c.mult, c.qm, c.sh, &err);
+    assert_non_null(pl);
+    assert_int_equal(cq_qgemm_isa(pl), top == CQ_ISA_SCALAR ? CQ_ISA_SCALAR : CQ_ISA_AVX2);
+    assert_int_equal(cq_qgemm_amx(pl), 0);
+    cq_qgemm_plan_free(pl);
+    cq_isa s8 = cq_kern_set_vnni(1);
+    pl = cq_qgemm_plan_new(&c.p, c.w, c.bias, c.mult, c.qm, c.sh, &err);
+    assert_non_null(pl);
+    assert_int_equal(cq_qgemm_isa(pl), s8);
+    if (top == CQ_ISA_AVX512 && __builtin_cpu_supports("avx512vnni"))
+        assert_int_equal(s8, CQ_ISA_AVX512);
+    cq_qgemm_plan_free(pl);
+    qcase_free(&c);
+}
+
 /* The float requantization is cq_requantize's, as QLinearMatMul's reference
  * uses it: the same codes from cq_qlinear_matmul_ref. */
 static void test_kern_qgemm_matches_qlinear_matmul(void **state)
@@ -320,6 +354,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_qgemm_random_shapes),
         cmocka_unit_test(test_kern_qgemm_saturation),
+        cmocka_unit_test(test_kern_qgemm_without_vnni),
         cmocka_unit_test(test_kern_qgemm_matches_qlinear_matmul),
         cmocka_unit_test(test_kern_qgemm_bad_params),
     };
