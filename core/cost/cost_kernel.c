@@ -260,7 +260,9 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
     } else if (transpose && convt_blocked(e, n, c, &s, k)) {
         /* priced by convt_blocked */
-    } else if (s.groups > 1 || transpose) {
+    } else if (s.groups > 1 || transpose || hw->vector_bits < 512) {
+        /* grouped and transposed convs, and every dense one without
+         * AVX-512 (the pixel-major kernel is AVX-512 only: kern_conv_run.c) */
         if (s.groups > 1) {
             k->kclass = "f32_grp";
             k->fallback = "f32_conv";
