@@ -3,8 +3,10 @@
 --   calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]
 -- Prints the sum of per-node median times (ms per run, over RUNS runs after 5
 -- warm-up runs), the time per operator type (Conv split by kernel size and
--- depthwise), then the TOP slowest nodes with their shapes. Inputs: a fixed
--- pattern. Nodes fused into the one before (Relu after Conv) show 0.
+-- depthwise), then the TOP slowest nodes with their shapes. Inputs: the pattern
+-- bench/ort_nodes.js feeds, (i % 97) / 97 - 0.5, so both engines compute the same
+-- values (arange drove SiLUs to denormals). Nodes fused into the one before (Relu
+-- after Conv) show 0.
 local calq = require "calq"
 local path, runs, top = ...
 if not path then
@@ -20,7 +22,9 @@ for _, v in ipairs(m:inputs()) do
   for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
   local n = 1
   for _, d in ipairs(shape) do n = n * d end
-  feeds[v.name] = calq.tensor.arange(n):to("f32"):reshape(shape)
+  local vals = {}
+  for i = 0, n - 1 do vals[i + 1] = (i % 97) / 97 - 0.5 end
+  feeds[v.name] = calq.tensor.new(vals):reshape(shape)
 end
 m:set_threads(1)
 for _ = 1, 5 do assert(m:run(feeds)) end
