@@ -9,7 +9,10 @@
 // Prints the sum of per-node medians (ms; the profiler adds some overhead
 // to the whole run, not to the kernels it times), the time per operator type,
 // then the slowest nodes with the shapes ORT ran them at (its NCHWc layout
-// pads channels to multiples of 8 or 16). Inputs: a fixed pattern.
+// pads channels to multiples of 8 or 16). Inputs: a fixed pattern, the one
+// bench/calq_nodes.lua feeds. In CPU time on a loaded host (the counterpart of
+// CALQ_PROFILE_CLOCK=cpu): CALQ_CPUCLOCK=all LD_PRELOAD=BUILD/bench/cpuclock.so;
+// bench/nodes_gap.py ranks the two engines' per-shape gaps.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
