@@ -36,7 +36,7 @@ def groups(path):
 
 def main():
     if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[2].strip())
+        sys.exit('usage: python3 bench/nodes_gap.py CALQ.txt ORT.txt')
     c, o = groups(sys.argv[1]), groups(sys.argv[2])
     rows = []
     for k in set(c) | set(o):
