@@ -348,21 +348,6 @@ int cq_exec_node_output(const cq_exec *e, int i)
     return e->out_alias[i] >= 0 ? e->out_alias[i] : e->g->nodes[i].outputs[0];
 }
 
-int cq_exec_is_fused(const cq_exec *e, int node)
-{
-    return node >= 0 && node < e->n_nodes && e->fused_into[node] >= 0;
-}
-
-int cq_exec_node_planned(const cq_exec *e, int i)
-{
-    return i >= 0 && i < e->n_nodes && e->plan[i] != NULL;
-}
-
-cq_dtype cq_exec_node_precision(const cq_exec *e, int i)
-{
-    return i >= 0 && i < e->n_nodes ? e->precision[i] : CQ_F32;
-}
-
 size_t cq_exec_peak_bytes(const cq_exec *e)
 {
     size_t s = 0;
@@ -620,8 +605,14 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
         e->env.residual = rv >= 0 ? e->vals[rv] : NULL;
         e->env.pool = pn >= 0 ? &pool : NULL;
         e->env.plan = &e->plan[i];
+        int empty = n->n_outputs > 0;
+        for (int k = 0; k < n->n_outputs && empty; k++)
+            empty = cq_tensor_numel(out[k]) == 0;
         if (e->joined[i])
             ; /* its inputs were written into its output */
+        else if (empty)
+            ; /* nothing to write: the kernels' loops over the other dimensions
+               * (a batch of 2^32 with a width of 0) would still run */
         else if (e->lut[i])
             cq_lut_8(e->lut[i], cq_tensor_data(in[0]), cq_tensor_data(out[0]),
                      cq_tensor_numel(out[0]));

@@ -7,6 +7,21 @@
 
 #include <string.h>
 
+int cq_exec_is_fused(const cq_exec *e, int node)
+{
+    return node >= 0 && node < e->n_nodes && e->fused_into[node] >= 0;
+}
+
+int cq_exec_node_planned(const cq_exec *e, int i)
+{
+    return i >= 0 && i < e->n_nodes && e->plan[i] != NULL;
+}
+
+cq_dtype cq_exec_node_precision(const cq_exec *e, int i)
+{
+    return i >= 0 && i < e->n_nodes ? e->precision[i] : CQ_F32;
+}
+
 static void value_info(const cq_exec *e, int v, cq_tinfo *ti)
 {
     const cq_value *val = &e->g->values[v];

@@ -414,6 +414,9 @@ cq_tensor *cq_npy_read_rows(cq_npy_reader *r, int64_t first, int64_t count, int6
     if (!t)
         return cq_err_prefix(err, err->code, "%s: ", r->path), NULL;
     unsigned char *dst = cq_tensor_data(t);
+    if (r->row_bytes == 0)
+        return t; /* rows of no bytes (a 0 dimension): nothing to seek or read,
+                   * however many rows the header declares */
     /* one read for consecutive rows, one per row otherwise */
     int64_t runs = step == 1 ? 1 : count, per = step == 1 ? count : 1;
     for (int64_t k = 0; k < runs; k++) {

@@ -9,27 +9,29 @@
 static int64_t contraction_flops(const cq_node *n, const cq_tinfo *in, const cq_tinfo *out)
 {
     const char *op = n->op_type;
+    /* saturating: a hostile model's shapes may be anything (ops_internal.h) */
     int64_t ny = cq__numel(out[0].ndim, out[0].shape);
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvInteger") || !strcmp(op, "QLinearConv")) {
         /* w (m, c / group, k...): each output element takes c / group * prod(k) terms */
         const cq_tinfo *w = &in[strcmp(op, "QLinearConv") ? 1 : 3];
-        return w->ndim < 1 ? -1 : 2 * ny * cq__numel(w->ndim - 1, w->shape + 1);
+        return w->ndim < 1 ? -1 : cq__mul_sat(cq__mul_sat(2, ny), cq__numel(w->ndim - 1, w->shape + 1));
     }
     if (!strcmp(op, "ConvTranspose")) {
         /* w (c, m / group, k...): each input element scatters m / group * prod(k) terms */
         const cq_tinfo *w = &in[1];
-        return w->ndim < 1 ? -1 : 2 * cq__numel(in[0].ndim, in[0].shape) *
-                                      cq__numel(w->ndim - 1, w->shape + 1);
+        return w->ndim < 1 ? -1
+                           : cq__mul_sat(cq__mul_sat(2, cq__numel(in[0].ndim, in[0].shape)),
+                                         cq__numel(w->ndim - 1, w->shape + 1));
     }
     if (!strcmp(op, "Gemm")) {
         if (in[0].ndim != 2)
             return -1;
-        return 2 * ny * in[0].shape[cq_node_int(n, "transA", 0) ? 0 : 1];
+        return cq__mul_sat(cq__mul_sat(2, ny), in[0].shape[cq_node_int(n, "transA", 0) ? 0 : 1]);
     }
     /* MatMul, MatMulInteger, QLinearMatMul: a (..., m, k) or (k) */
     if (in[0].ndim < 1)
         return -1;
-    return 2 * ny * in[0].shape[in[0].ndim - 1];
+    return cq__mul_sat(cq__mul_sat(2, ny), in[0].shape[in[0].ndim - 1]);
 }
 
 int cq_op_flops(const cq_node *n, int n_in, const cq_tinfo *in, int n_out, const cq_tinfo *out,
@@ -63,7 +65,7 @@ int cq_op_flops(const cq_node *n, int n_in, const cq_tinfo *in, int n_out, const
     if (!strcmp(n->op_type, "MaxPool") || !strcmp(n->op_type, "AveragePool")) {
         int64_t k[CQ_MAX_DIMS];
         int nk = (int)cq_node_ints(n, "kernel_shape", k, CQ_MAX_DIMS);
-        *flops = ny * cq__numel(nk, k);
+        *flops = cq__mul_sat(ny, cq__numel(nk, k));
         return 0;
     }
     /* reductions read every input element once */

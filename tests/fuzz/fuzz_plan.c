@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t total = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t fl = 0, by = 0;
-        if (cq_exec_node_work(e, i, &fl, &by) >= 0) total += fl;
+        if (cq_exec_node_work(e, i, &fl, &by) >= 0) total = fl > INT64_MAX - total ? INT64_MAX : total + fl;
     }
     cq_tensor *in[16] = {0}, *out[64] = {0};
     int ok = g->n_inputs <= 16 && g->n_outputs <= 64 && total <= 100000000;
