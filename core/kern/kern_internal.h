@@ -87,6 +87,16 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
 void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                     const float *wp, const float *bias_pad, float *y, const float *res,
                     void *scratch, int part, int nparts);
+/* The 3x3 stride-1 pad-1 NCHW16c -> NCHW16c convolutions with c_out 16
+ * (x86/kern_convpl_avx512.c, pixels in lanes): cq__convpm_pack_w,
+ * cq__convpm_scratch and cq__convpm_run hand them to these, W packed by
+ * cq__convpl_pack_w into c_out * K floats (within the npad * K allocated). */
+int cq__convpl_applies(const cq_conv2d_params *p);
+void cq__convpl_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
+size_t cq__convpl_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__convpl_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias_pad, float *y, const float *res,
+                    void *scratch, int part, int nparts);
 /* 1x1 stride 1 unpadded, NCHW16c x, NCHW y, c_out < 16: the OWN_CONVPM path
  * runs it with cq__convpm_head_run (P = oh ow pixels, 8-pixel units shared). */
 int cq__convpm_is_head(const cq_conv2d_params *p);

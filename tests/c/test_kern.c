@@ -270,6 +270,26 @@ static void test_kern_conv2d_blocked(void **state)
     }
 }
 
+/* The pixels-in-lanes 3x3 kernel (kern_convpl_avx512.c: NCHW16c in and
+ * out, c_out 16, stride 1, pad 1; c_out 32 goes to the pixel-major GEMM): rows of one to several 16-pixel
+ * vectors with a ragged last one (16, 17, 31, 33, 50, 112 wide), so that a
+ * tile's three vectors span row ends; heights of one row, odd ones, and
+ * tall maps cut into several row groups (and the last group shorter); c_in
+ * 16 to 64; batch 1 and 2, residual or not, bias or not (check_layouts). */
+static void test_kern_conv2d_blocked_narrow(void **state)
+{
+    (void)state;
+    kt_rng r = {0x9e1a7u};
+    static const int64_t cfg[][10] = {
+        {16, 16, 5, 16, 3, 3, 1, 1, 1, 1},  {32, 16, 7, 17, 3, 3, 1, 1, 1, 1},
+        {16, 16, 1, 31, 3, 3, 1, 1, 1, 1},  {48, 16, 3, 33, 3, 3, 1, 1, 1, 1},
+        {64, 16, 9, 50, 3, 3, 1, 1, 1, 1},  {16, 16, 61, 112, 3, 3, 1, 1, 1, 1},
+        {32, 16, 37, 23, 3, 3, 1, 1, 1, 1}, {32, 32, 9, 50, 3, 3, 1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        check_layouts(row_params(cfg[i], cfg[i][9], 1), i, 0, 1, &r);
+}
+
 /* 1x1 convs on 1x1 maps (squeeze-excite, classifier heads), which run as a
  * matrix-vector product on AVX-512: MobileNetV3's and EfficientNet's
  * shapes and odd ones, batch 1 and 2, NCHW16c where the channels allow it
@@ -601,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_vector_paths),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_blocked),
+        cmocka_unit_test(test_kern_conv2d_blocked_narrow),
         cmocka_unit_test(test_kern_conv2d_gemv),
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_pool),

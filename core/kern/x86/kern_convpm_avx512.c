@@ -562,6 +562,8 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
         size_t ct = kc < k ? (size_t)(oh * ow * npad) * sizeof(float) : 0;
         return (xp + 63) / 64 * 64 + ct + 64 * (size_t)MP * sizeof(float);
     }
+    if (cq__convpl_applies(p))
+        return cq__convpl_scratch(p, oh, ow);
     grid g;
     make_grid(p, oh, ow, &g);
     size_t head = (g.buf_floats * sizeof(float) + 63) / 64 * 64;
@@ -592,6 +594,10 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
 {
     if (is_pointwise(p)) {
         run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
+        return;
+    }
+    if (cq__convpl_applies(p)) {
+        cq__convpl_run(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
     int64_t K = p->c_in * p->kh * p->kw, pw = pw_f32(p);

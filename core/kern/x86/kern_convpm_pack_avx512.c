@@ -15,6 +15,10 @@
  * kc = K this is panels of (K, pw). */
 void cq__convpm_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
 {
+    if (cq__convpl_applies(p)) {
+        cq__convpl_pack_w(p, w, wp);
+        return;
+    }
     int64_t k = p->c_in * p->kh * p->kw, c_out = p->c_out, pw = cq__convpm_pack_pw(p);
     int64_t npad = (c_out + pw - 1) / pw * pw, kc0 = cq__convpm_pack_kc(p);
 #if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
