@@ -596,7 +596,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         run_pointwise(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
-    if (cq__convpl_applies(p)) {
+    if (cq__convpl_applies(p)) { /* 3x3 into 16 channels: pixels in lanes */
         cq__convpl_run(p, oh, ow, x, wp, bias_pad, y, res, scratch, part, nparts);
         return;
     }
