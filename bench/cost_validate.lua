@@ -21,6 +21,7 @@
 -- First prints "clock wall|cpu": model:profile()'s clock (CALQ_PROFILE_CLOCK=cpu: the
 -- thread's CPU time).
 local calq = require "calq"
+local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 
 local argv, specs = { ... }, {}
 local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1 }
@@ -56,16 +57,7 @@ for _, spec in ipairs(specs) do
   path, prec = path or spec, prec or "fp32"
   local m = assert(calq.cost.prepare(path, { precision = prec == "bf16" and "bf16" or nil,
                                              threads = o.threads }))
-  local feeds = {}
-  for _, v in ipairs(m:inputs()) do
-    local shape = {}
-    for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    local k = 1
-    for _, n in ipairs(shape) do k = k * n end
-    local r, vals = calq.rng.new(1), {}
-    for j = 1, k do vals[j] = r:float() * 2 - 1 end
-    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
-  end
+  local feeds = bench_feeds.uniform(calq, m)
   assert(m:time(feeds, o.warmup, 1))
   if not clock_said then
     print("clock " .. assert(m:profile_clock()))

@@ -3,6 +3,7 @@
 --   calq run bench/exec_latency.lua MODEL.onnx ... [--repeat N] [--warmup N] [--threads N]
 -- One line per model: "calq MODEL median_ms min_ms p90_ms peak_bytes".
 local calq = require "calq"
+local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 local argv, models = {...}, {}
 local rep, warm, threads = 20, 3, 1
 local i = 1
@@ -15,20 +16,7 @@ while i <= #argv do
 end
 for _, path in ipairs(models) do
   local m = assert(calq.onnx.load(path))
-  local feeds = {}
-  for _, v in ipairs(m:inputs()) do
-    local shape = {}
-    for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    -- uniform in [-1, 1) as bench/ort_latency.js feeds ONNX Runtime: the arange
-    -- pattern used before (0 .. 150527 for 3x224x224) drove random-weight nets to
-    -- huge activations whose sigmoids and products underflowed to denormals,
-    -- which cost every later FMA a microcode assist (EfficientNet-B0 1.7x slower)
-    local k = 1
-    for _, n in ipairs(shape) do k = k * n end
-    local r, vals = calq.rng.new(1), {}
-    for i = 1, k do vals[i] = r:float() * 2 - 1 end
-    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
-  end
+  local feeds = bench_feeds.uniform(calq, m) -- uniform in [-1, 1), as ORT is fed
   -- a QDQ file runs as calq's integer form (what `calq infer` runs by default)
   local qdq = false
   for n in m:nodes() do if n.op_type == "QuantizeLinear" then qdq = true break end end

@@ -6,6 +6,7 @@
 -- The model as bench/cost_validate.lua runs it (calq.cost.prepare: a QDQ file lowered as
 -- `calq infer` runs it), one thread, inputs from a seeded generator.
 local calq = require "calq"
+local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 local path, pat, rounds = ...
 if not (path and pat) then
   io.stderr:write("usage: calq run bench/nodes_min.lua MODEL.onnx PATTERN [ROUNDS]\n")
@@ -13,16 +14,7 @@ if not (path and pat) then
 end
 rounds = math.tointeger(tonumber(rounds or 15)) or 15
 local m = assert(calq.cost.prepare(path, { threads = 1 }))
-local feeds = {}
-for _, v in ipairs(m:inputs()) do
-  local shape = {}
-  for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-  local k = 1
-  for _, n in ipairs(shape) do k = k * n end
-  local r, vals = calq.rng.new(1), {}
-  for j = 1, k do vals[j] = r:float() * 2 - 1 end
-  feeds[v.name] = calq.tensor.new(vals):reshape(shape)
-end
+local feeds = bench_feeds.uniform(calq, m)
 assert(m:time(feeds, 3, 1))
 local best, order, total = {}, {}, math.huge
 for _ = 1, rounds do

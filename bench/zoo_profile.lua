@@ -6,6 +6,7 @@
 -- work over its summed time; nodes fused into another (a Relu into its Conv) count in
 -- that node's type.
 local calq = require "calq"
+local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 local argv, models = {...}, {}
 local rep, warm, threads, top = 20, 3, 1, math.huge
 local i = 1
@@ -18,17 +19,7 @@ while i <= #argv do
 end
 for _, path in ipairs(models) do
   local m = assert(calq.onnx.load(path))
-  local feeds = {}
-  for _, v in ipairs(m:inputs()) do
-    local shape = {}
-    for d, n in ipairs(v.shape) do shape[d] = (math.type(n) == "integer" and n > 0) and n or 1 end
-    -- the same pattern as bench/exec_latency.lua: uniform in [-1, 1)
-    local k = 1
-    for _, n in ipairs(shape) do k = k * n end
-    local r, vals = calq.rng.new(1), {}
-    for i = 1, k do vals[i] = r:float() * 2 - 1 end
-    feeds[v.name] = calq.tensor.new(vals):reshape(shape)
-  end
+  local feeds = bench_feeds.uniform(calq, m) -- as bench/exec_latency.lua
   assert(m:set_threads(threads))
   assert(m:time(feeds, warm, 1))
   assert(m:reset_profile())
