@@ -186,6 +186,22 @@ static void test_convt_blocked(void **state)
     }
 }
 
+/* An opset-13 graph with a u8 input named x of shape xs and an output "y". */
+static cq_graph *u8_graph(const char *x_name, const int64_t *xs, cq_err *err)
+{
+    cq_graph *g = cq_graph_new(err);
+    set_opset(g, 13);
+    int x = cq_graph_value(g, x_name, err);
+    g->values[x].has_type = 1;
+    g->values[x].dtype = CQ_U8;
+    g->values[x].onnx_elem_type = cq_dtype_info(CQ_U8)->onnx_type;
+    g->values[x].ndim = 4;
+    memcpy(g->values[x].shape, xs, 4 * sizeof xs[0]);
+    assert_int_equal(cq_graph_add_input(g, x, err), CQ_OK);
+    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", err), err), CQ_OK);
+    return g;
+}
+
 static cq_tensor *scalar_t(cq_dtype dt, double v)
 {
     cq_err err;
@@ -205,17 +221,8 @@ static void test_qmul_elem(void **state)
 {
     (void)state;
     cq_err err;
-    cq_graph *g = cq_graph_new(&err);
-    set_opset(g, 13);
     const int64_t xs[4] = {1, 4, 5, 7};
-    int x = cq_graph_value(g, "a", &err);
-    g->values[x].has_type = 1;
-    g->values[x].dtype = CQ_U8;
-    g->values[x].onnx_elem_type = cq_dtype_info(CQ_U8)->onnx_type;
-    g->values[x].ndim = 4;
-    memcpy(g->values[x].shape, xs, sizeof xs);
-    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
-    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    cq_graph *g = u8_graph("a", xs, &err);
     cq_tensor *b = cq_tensor_new(CQ_U8, 4, xs, &err);
     memset(cq_tensor_data(b), 7, 140);
     add_init(g, "b", b);
@@ -257,17 +264,8 @@ static void test_gap_class(void **state)
 {
     (void)state;
     cq_err err;
-    cq_graph *g = cq_graph_new(&err);
-    set_opset(g, 13);
     const int64_t xs[4] = {1, 16, 7, 7};
-    int x = cq_graph_value(g, "x", &err);
-    g->values[x].has_type = 1;
-    g->values[x].dtype = CQ_U8;
-    g->values[x].onnx_elem_type = cq_dtype_info(CQ_U8)->onnx_type;
-    g->values[x].ndim = 4;
-    memcpy(g->values[x].shape, xs, sizeof xs);
-    assert_int_equal(cq_graph_add_input(g, x, &err), CQ_OK);
-    assert_int_equal(cq_graph_add_output(g, cq_graph_value(g, "y", &err), &err), CQ_OK);
+    cq_graph *g = u8_graph("x", xs, &err);
     add_init(g, "xs", scalar_t(CQ_F32, 0.1));
     add_init(g, "xz", scalar_t(CQ_U8, 3));
     add_init(g, "ys", scalar_t(CQ_F32, 0.05));
