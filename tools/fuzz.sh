@@ -11,7 +11,9 @@
 # and appends one line to $CALQ_CACHE/fuzz/runs.tsv:
 #   date  harness  seconds  executions  crashes  corpus_files  coverage  commit  cpu_seconds
 # (seconds is wall time; cpu_seconds the fuzzer's user + system time, which is what
-# counts when the run shares its CPU, is niced or is stopped and continued).
+# counts when the run shares its CPU or is niced). Do not stop a run (SIGSTOP) for
+# longer than -timeout: libFuzzer's per-input alarm is wall time, so the input it was
+# on is reported as a timeout when it continues.
 # FUZZ_KEEP_GOING=1: fork mode, going on past crashes (for long unattended runs).
 # Exit 1 when any harness found a crash.
 set -uo pipefail
