@@ -12,7 +12,8 @@
 #   make install    PREFIX=/usr/local [DESTDIR=]: library, headers, calq.pc, Lua module,
 #                   command, profiles (install-lua: the Lua part only, as the rockspec does)
 #   make fuzz       FUZZ_SECONDS=N [FUZZ_JOBS=J] [FUZZ_TARGETS="onnx pb"]: the libFuzzer
-#                   harnesses (tests/fuzz/), clang + ASan + UBSan in build-fuzz/, N s each
+#                   harnesses (tests/fuzz/), clang + ASan + UBSan in build-fuzz/, N s each;
+#                   FUZZ_CPU_MINUTES=M instead tops each up to M CPU minutes in all
 #   make deb        the Debian packages, built by dpkg-buildpackage in $(BUILD)/deb (tools/deb.sh)
 #   make examples   the embedding example (examples/embed/host.c, docs/embedding.md)
 #
@@ -192,7 +193,7 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 WERROR= \
 	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" KERN_SAN= FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
-	  tools/fuzz.sh $(FUZZ_TARGETS)
+	  FUZZ_CPU_MINUTES=$(FUZZ_CPU_MINUTES) tools/fuzz.sh $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(BIND_OBJ) $(LIB_A)

@@ -15,6 +15,9 @@
 # longer than -timeout: libFuzzer's per-input alarm is wall time, so the input it was
 # on is reported as a timeout when it continues.
 # FUZZ_KEEP_GOING=1: fork mode, going on past crashes (for long unattended runs).
+# FUZZ_CPU_MINUTES=M: instead of one run of FUZZ_SECONDS, run each harness until
+# runs.tsv credits it with M CPU minutes in all (cpu_seconds, or seconds for rows
+# older than that column), in runs sized to what is missing; at most 6 runs each.
 # Exit 1 when any harness found a crash.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,14 +72,33 @@ run_one() {
     [ $found -eq 0 ]
 }
 
+# CPU seconds runs.tsv credits harness $1 with.
+cpu_so_far() {
+    awk -F'\t' -v h="$1" 'NR > 1 && $2 == h { s += ($9 ~ /^[0-9]+$/ ? $9 : $3) } END { printf "%d", s }' \
+        "$out/runs.tsv"
+}
+
+# FUZZ_CPU_MINUTES: top harness $1 up to that many CPU minutes.
+top_up() {
+    local h=$1 want=$(( ${FUZZ_CPU_MINUTES} * 60 )) have tries=0
+    while have=$(cpu_so_far "$h"); [ "$have" -lt "$want" ] && [ $tries -lt 6 ]; do
+        secs=$(( (want - have) * 103 / 100 + 10 ))
+        [ $secs -lt 60 ] && secs=60
+        echo "fuzz: $h has $((have / 60)) CPU minutes of $FUZZ_CPU_MINUTES; running $secs s"
+        run_one "$h" || return 1
+        tries=$((tries + 1))
+    done
+}
+[ -n "${FUZZ_CPU_MINUTES:-}" ] && run_one_or_top_up=top_up || run_one_or_top_up=run_one
+
 status=0
 running=0
 for h in "$@"; do
     [ -x "$build/fuzz/fuzz_$h" ] || { echo "fuzz: $build/fuzz/fuzz_$h not built" >&2; exit 1; }
     if [ "$jobs" -le 1 ]; then
-        run_one "$h" || status=1
+        $run_one_or_top_up "$h" || status=1
     else
-        run_one "$h" &
+        $run_one_or_top_up "$h" &
         running=$((running + 1))
         if [ $running -ge "$jobs" ]; then wait -n || status=1; running=$((running - 1)); fi
     fi
