@@ -39,7 +39,7 @@ typedef struct cq__cost_kernel {
     const char *unit[4];   /* work the probe prices apart from the MACs,
                             * each units[i] x call_ns[unit[i]] (0 when the
                             * profile has no such key): "bf16_elem", "s8_out",
-                            * "s8_row", "s8_res", "s8_nchw", "s8_mul_call",
+                            * "s8_row", "s8_acopy", "s8_res", "s8_nchw", "s8_mul_call",
                             * "f32_dw_elem", "blk_px", "s8_mul_elem"; NULL:
                             * none */
     int64_t units[4];

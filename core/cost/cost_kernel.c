@@ -337,6 +337,24 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     }
 }
 
+/* The channel lanes the int8 depthwise fills. With VNNI on AVX-512
+ * (kern_qconv_avx512.c, kern_qconv_dw3_avx512.c) it works in chunks of 64
+ * channels (4 vectors of 16 channels x 4 kernel rows): a last chunk of 17 to
+ * 63 channels runs as a whole one under masks, a last one of up to 16 as
+ * 16-channel vectors (144 = 2 x 64 + 16 fills every lane, 24 fills 24 of 64);
+ * 16 or 32 channels at stride 1 hold 4 or 2 pixels a vector, every lane
+ * used. Elsewhere (AVX2) channel vectors of 16. */
+static double dw_s8_fill(const convshape *s, const cq_hw *hw)
+{
+    if (hw->vector_bits < 512 || hw->macs[CQ_HW_MAC_S8] <= 0 || s->cout <= 0)
+        return fill(s->cout, 16);
+    if (s->stride_w == 1 && (s->cout == 16 || s->cout == 32))
+        return 1.0;
+    int64_t last = s->cout - (s->cout - 1) / 64 * 64;
+    int64_t lanes = s->cout - last + (last <= 16 ? 16 : 64);
+    return (double)s->cout / (double)lanes;
+}
+
 /* QLinearConv (kern_qconv.h's paths): gemm1x1, igemm, dw, grp. */
 static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
                       cq__cost_kernel *k)
@@ -353,14 +371,14 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
     int grp = !dw && (s.groups > 1 || (s.cin <= 4 && s.kh * s.kw > 1) ||
                       (s.one_by_one && s.cin <= 32));
     if (dw) {
-        /* channel vectors of 16, vpdpbusd on quads of kernel rows; strided
-         * (no two-row passes) its own class where the profile measured it */
+        /* vpdpbusd on quads of kernel rows; strided (no two-row passes) its
+         * own class where the profile measured it */
         k->kclass = "s8_dw";
         if (s.stride_w > 1 && measured(hw, "s8_dw_s2")) {
             k->kclass = "s8_dw_s2";
             k->fallback = "s8_dw";
         }
-        k->tile_eff = fill(s.cout, 16) * fill(s.kh, 4);
+        k->tile_eff = dw_s8_fill(&s, hw) * fill(s.kh, 4);
     } else if (grp) {
         /* 16-output-channel vectors, broadcast input quads (vpdpbusd, never
          * AMX); s8_conv stands in until a profile measures s8_grp; the
@@ -391,6 +409,15 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->units[0] = k->cvt_elems;
         k->unit[1] = "s8_row";
         k->units[1] = s.one_by_one ? 0 : s.pix * s.kh * ((s.cout + 255) / 256);
+        /* AMX reads a 1x1's u8 input in place where its channels fill whole
+         * 64-byte tile rows; else (s8, or channels no multiple of 64) it
+         * copies each row panel to padded scratch rows first, a byte each
+         * (call_ns.s8_acopy) */
+        if (hw->amx && s.one_by_one && s.groups == 1 &&
+            (s.cin % 64 || c->in[0][0].dtype == CQ_S8)) {
+            k->unit[1] = "s8_acopy";
+            k->units[1] = s.pix * ((s.cin + 63) / 64 * 64);
+        }
         if (cq_hw_call_ns(hw, "s8_out") > 0)
             k->cvt_kind = -1; /* the requantize is in s8_out's figure */
     }

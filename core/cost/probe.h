@@ -100,7 +100,8 @@ typedef struct cq_probe_kern {
                         * the nearest upsampling on NCHW16c) */
     double unit2_s;
     const char *unit3; /* a third, or NULL: "s8_mul_elem" (eltwise: an element
-                        * of the int8 Mul's loop) */
+                        * of the int8 Mul's loop), "s8_acopy" (s8_conv on AMX:
+                        * a byte of a 1x1's input copied to padded rows) */
     double unit3_s;
 } cq_probe_kern;
 #define CQ_PROBE_MAX_KERN 24

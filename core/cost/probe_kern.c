@@ -678,6 +678,17 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         out[n - 1].unit2 = "s8_row";
         out[n - 1].unit2_s = srow_s;
     }
+    /* AMX reads a 1x1's input tiles in place only where its channels fill
+     * whole 64-byte rows; else each row panel is copied to scratch first,
+     * padded (kern_qgemm_amx.c): 1x1 96>64 against 128>64 at 64x64, the same
+     * padded K and tiles, the difference over the bytes copied */
+    if (amx1 && n > 0) {
+        if ((t1 = time_q(0, 96, 64, 1, 64, 1, 1, ms, &m1, &amx1, err)) < 0 ||
+            (t2 = time_q(0, 128, 64, 1, 64, 1, 1, ms, &m2, &amx1, err)) < 0)
+            return -1;
+        out[n - 1].unit3 = "s8_acopy";
+        out[n - 1].unit3_s = t1 > t2 ? (t1 - t2) / (128.0 * 64 * 64) : 0;
+    }
     /* the grp path: groups, the stems, 1x1s of <= 32 input channels */
     double t3, m3;
     if ((t1 = time_q(0, 128, 128, 3, 28, 16, 1, ms, &m1, &amx1, err)) < 0 ||

@@ -75,6 +75,7 @@ return {
     bf16_elem = 0.13, -- an element a bf16 conv rounds in (c_in padded to 32) or writes out (the fit's; 0.11-0.14 over probes)
     s8_out = 0.19,    -- an output an int8 GEMM-path conv requantizes and stores (the fit's; 0.17-0.21)
     s8_row = 6.0,     -- an input row (kh a pixel) the int8 implicit GEMM gathers (the fit's; 5.5-6.7)
+    s8_acopy = 0.033, -- a byte of a 1x1's input AMX copies to padded rows (c_in no multiple of 64): 1x1 96>64 against 128>64 at 64x64 (calq probe; bench/qconv's 72>24 against 128>24 at 56x56: 13 us over 3136 x 128 bytes)
     s8_res = 0.14,    -- an output of an int8 conv with a QLinearAdd fused (1x1 32>32 with and without; 0.12-0.2)
     s8_nchw = 0.65,   -- an element an int8 conv converts between NCHW and NHWC in scratch (0.62-0.73)
     s8_mul_call = 1.5, -- a row of the int8 Mul (a per-channel scale on NHWC codes runs one a pixel, cq_qmul_8_rows): 1.47-1.59 over probes

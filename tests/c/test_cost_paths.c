@@ -6,7 +6,8 @@
  * c_out channels at the input's pixels, its scratch written and read back,
  * a 64-byte copy an output pixel), and QLinearMul's own loop an element
  * (call_ns.s8_mul_elem), the int8 global average pool's class (s8_gap),
- * and a large graph output's fresh pages (call_ns.page). Each NCHW16c case first checks that the
+ * a large graph output's fresh pages (call_ns.page), the channel lanes of
+ * the int8 depthwise and the input copy of AMX's 1x1s (call_ns.s8_acopy). Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -332,6 +333,103 @@ static void test_fresh_pages(void **state)
     cq_graph_free(g);
 }
 
+/* x u8 (1, c_in, 8, 8) -> QLinearConv k x k (pad k / 2, group g) to c_out ->
+ * y, planned and run once. */
+static cq_exec *qconv_exec(int64_t c_in, int64_t c_out, int64_t k, int64_t g)
+{
+    cq_err err;
+    const int64_t xs[4] = {1, c_in, 8, 8}, ws[4] = {c_out, c_in / g, k, k};
+    cq_graph *gr = u8_graph("x", xs, &err);
+    cq_tensor *w = cq_tensor_new(CQ_S8, 4, ws, &err);
+    memset(cq_tensor_data(w), 3, (size_t)(c_out * (c_in / g) * k * k));
+    add_init(gr, "w", w);
+    add_init(gr, "xs", scalar_t(CQ_F32, 0.1));
+    add_init(gr, "xz", scalar_t(CQ_U8, 3));
+    add_init(gr, "ws", scalar_t(CQ_F32, 0.01));
+    cq_tensor *wz = cq_tensor_new(CQ_S8, 0, NULL, &err);
+    *(int8_t *)cq_tensor_data(wz) = 0;
+    add_init(gr, "wz", wz);
+    add_init(gr, "ys", scalar_t(CQ_F32, 0.2));
+    add_init(gr, "yz", scalar_t(CQ_U8, 2));
+    const char *in[8] = {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, *out[1] = {"y"};
+    int n = cq_graph_add_node(gr, "QLinearConv", "conv", NULL, 8, in, 1, out, &err);
+    assert_true(n >= 0);
+    cq_node_set_int(gr, n, "group", g, &err);
+    cq_node_set_ints(gr, n, "pads", 4, (int64_t[]){k / 2, k / 2, k / 2, k / 2}, &err);
+    cq_exec *e = cq_exec_new(gr, NULL, &err);
+    assert_non_null(e);
+    cq_tensor *x = cq_tensor_new(CQ_U8, 4, xs, &err), *y[1];
+    memset(cq_tensor_data(x), 9, (size_t)(c_in * 64));
+    assert_int_equal(cq_exec_run(e, 1, &x, y, &err), CQ_OK);
+    cq_tensor_release(y[0]);
+    cq_tensor_release(x);
+    return e;
+}
+
+static double qconv_tile_eff(int64_t c, int vnni)
+{
+    cq_err err;
+    cq_exec *e = qconv_exec(c, c, 3, c);
+    cq_hw hw = fast_hw();
+    hw.macs[vnni ? CQ_HW_MAC_S8 : CQ_HW_MAC_S8_NOVNNI] = 64;
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    const cq_cost_row *p = row_of(&r, "QLinearConv");
+    assert_string_equal(p->kclass, "s8_dw");
+    double t = p->tile_eff;
+    cq_cost_free(&r);
+    cq_graph *g = (cq_graph *)cq_exec_graph(e);
+    cq_exec_free(e);
+    cq_graph_free(g);
+    return t;
+}
+
+/* The int8 depthwise 3x3 with VNNI on AVX-512 fills chunks of 64 channels
+ * (a last one of up to 16 as 16-channel vectors; 16 and 32 channels a few
+ * pixels a vector), 3 of 4 kernel rows a quad; without VNNI (AVX2)
+ * vectors of 16 channels. */
+static void test_qdw_lanes(void **state)
+{
+    (void)state;
+    const double q = 0.75;
+    assert_true(fabs(qconv_tile_eff(24, 1) - 24.0 / 64 * q) < 1e-9);
+    assert_true(fabs(qconv_tile_eff(144, 1) - q) < 1e-9);        /* 2 x 64 + 16 */
+    assert_true(fabs(qconv_tile_eff(96, 1) - 96.0 / 128 * q) < 1e-9);
+    assert_true(fabs(qconv_tile_eff(72, 1) - 72.0 / 80 * q) < 1e-9); /* 64 + 16 */
+    assert_true(fabs(qconv_tile_eff(32, 1) - q) < 1e-9);
+    assert_true(fabs(qconv_tile_eff(24, 0) - 24.0 / 32 * q) < 1e-9);
+}
+
+/* On AMX a 1x1 whose input channels do not fill 64-byte rows has its input
+ * copied to padded rows first: call_ns.s8_acopy a byte of them (72 channels
+ * at 8 x 8: 64 pixels x 128 bytes); 128 channels are read in place. */
+static void test_qconv_acopy(void **state)
+{
+    (void)state;
+    cq_err err;
+    const int64_t cins[2] = {72, 128};
+    for (int i = 0; i < 2; i++) {
+        cq_exec *e = qconv_exec(cins[i], 24, 1, 1);
+        cq_hw hw = fast_hw();
+        hw.macs[CQ_HW_MAC_S8] = 64;
+        hw.amx = 1;
+        hw.amx_macs[CQ_HW_MAC_S8] = 1024;
+        hw.amx_macs[CQ_HW_MAC_BF16] = 512;
+        cq_cost r0, r1;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+        set_call(&hw, "s8_acopy", 0.5);
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+        double d = row_of(&r1, "QLinearConv")->compute_ns - row_of(&r0, "QLinearConv")->compute_ns;
+        if (fabs(d - (i == 0 ? 64 * 128 * 0.5 : 0)) > 1e-6)
+            fail_msg("c_in %d: s8_acopy added %g ns", (int)cins[i], d);
+        cq_cost_free(&r0);
+        cq_cost_free(&r1);
+        cq_graph *g = (cq_graph *)cq_exec_graph(e);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +438,8 @@ int main(void)
         cmocka_unit_test(test_qmul_elem),
         cmocka_unit_test(test_fresh_pages),
         cmocka_unit_test(test_gap_class),
+        cmocka_unit_test(test_qdw_lanes),
+        cmocka_unit_test(test_qconv_acopy),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }

@@ -75,6 +75,7 @@ local unit_notes = {
   bf16_elem = "measured by calq probe: an element a bf16 conv rounds in (channels padded to 32 on AMX) or writes out, from the fit of its five shapes",
   s8_out = "measured by calq probe: an output an int8 conv (the GEMM paths) requantizes and stores, from the fit of its five shapes",
   s8_row = "measured by calq probe: an input row (kh a pixel) the int8 implicit GEMM gathers, from the fit of its five shapes",
+  s8_acopy = "measured by calq probe: a byte of a 1x1's input AMX copies to padded 64-byte rows (channels no multiple of 64), 1x1 96>64 against 128>64 at 64x64",
   s8_nchw = "measured by calq probe: an element an int8 conv converts between NCHW and NHWC in its scratch, from dw 3x3 144 at 56x56 with NCHW against NHWC in and out",
   s8_mul_call = "measured by calq probe: a row of the int8 Mul beyond its elements (a per-channel scale on NHWC codes runs one a pixel), 4096 rows of 32 against one call of 131072",
   s8_res = "measured by calq probe: an output of an int8 conv with a residual added (QLinearAdd fused), from 1x1 32>32 at 64x64 with and without it",
