@@ -425,6 +425,17 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             r->n_fused = c->n - 1;
             r->cvt_elems = kk.cvt_elems;
             r->level = hw->n_cache;
+            if (cq_exec_is_joined(e, i)) {
+                /* a join its producers wrote in place (CQ_FUSE_JOIN): the
+                 * executor only passes it by; its output is where they just
+                 * wrote, for the cache simulation */
+                for (int k = 0; k < m->n; k++)
+                    if (m->write[k])
+                        lru_touch(&s, m->v[k], m->bytes[k]);
+                r->level = 0;
+                finish_row(hw, o.overlap, 0, r);
+                continue;
+            }
             int64_t bytes = 0;
             double far = 0;
             double mem = node_memory(hw, tu, &s, m, &kk, &far, &r->level, &bytes);

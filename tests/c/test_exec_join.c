@@ -1,7 +1,9 @@
 /* test_exec_join.c - Concats whose inputs' producers write into their
  * slices (CQ_FUSE_JOIN, exec_join.c): which ones the plan takes, and that
  * the outputs are bit for bit those of the plan that copies, in NCHW16c and
- * NCHW, on one and two threads, over repeated runs. */
+ * NCHW, on one and two threads, over repeated runs; and that the cost
+ * model prices a joined Concat as the pass the executor makes of it. */
+#include "cost/cost.h"
 #include "exec_testutil.h"
 #include "kern/kern.h"
 #include "onnx/onnx.h"
@@ -138,6 +140,58 @@ static void test_exec_join_skip(void **state)
     check(c, 8, 3, 0, 1, 0);
 }
 
+/* The cost model: a joined Concat costs the node's dispatch alone (nothing
+ * computed or moved), the copying plan's its bytes. */
+static void test_exec_join_cost(void **state)
+{
+    (void)state;
+    cq_err err;
+    const int64_t xs[4] = {1, 3, 16, 22};
+    for (int nchw = 0; nchw < 2; nchw++) {
+        cq_graph *g[2] = {skip_net(xs, 16, 16, 0), skip_net(xs, 16, 16, 0)};
+        cq_exec *e[2];
+        const cq_cost_row *row[2];
+        cq_cost r[2];
+        cq_hw hw;
+        memset(&hw, 0, sizeof hw);
+        snprintf(hw.name, sizeof hw.name, "test");
+        hw.cores = 1;
+        hw.ghz = 1.0;
+        hw.vector_bits = 512;
+        hw.macs[CQ_HW_MAC_F32] = 16;
+        hw.n_cache = 1;
+        hw.cache[0] = (cq_hw_cache){.size = 1 << 20, .bw = 16, .latency = 5, .shared = 0};
+        hw.mem_bw = 8;
+        hw.node_ns = 100;
+        for (int i = 0; i < 2; i++) {
+            cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+            o.fuse = i ? NO_JOIN : CQ_FUSE_ALL;
+            o.nchw_only = nchw;
+            e[i] = cq_exec_new(g[i], &o, &err);
+            assert_non_null(e[i]);
+            assert_int_equal(cq_exec_is_joined(e[i], cq_graph_find_node(g[i], "cat")), !i);
+            cq_tensor *x = rand_tensor(4, xs), *out[1];
+            assert_int_equal(cq_exec_run(e[i], 1, &x, out, &err), CQ_OK);
+            cq_tensor_release(out[0]);
+            cq_tensor_release(x);
+            assert_int_equal(cq_cost_exec(e[i], &hw, NULL, &r[i], &err), CQ_OK);
+            row[i] = NULL;
+            for (int k = 0; k < r[i].n; k++)
+                if (!strcmp(r[i].rows[k].name, "cat"))
+                    row[i] = &r[i].rows[k];
+            assert_non_null(row[i]);
+        }
+        assert_true(row[0]->compute_ns == 0 && row[0]->memory_ns == 0 && row[0]->bytes == 0);
+        assert_true(fabs(row[0]->ns - 100) < 1e-9);
+        assert_true(row[1]->memory_ns > 0 && row[1]->ns > 100);
+        for (int i = 0; i < 2; i++) {
+            cq_cost_free(&r[i]);
+            cq_exec_free(e[i]);
+            cq_graph_free(g[i]);
+        }
+    }
+}
+
 /* U-Net (CALQ_CACHE's models/unet_small.onnx; skipped without it): its four
  * skip Concats joined, the output the same bits as the copying plan's. */
 static void test_exec_join_unet(void **state)
@@ -184,6 +238,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_join_skip),
+        cmocka_unit_test(test_exec_join_cost),
         cmocka_unit_test(test_exec_join_unet),
     };
     return cmocka_run_group_tests_name("exec_join", tests, NULL, NULL);
