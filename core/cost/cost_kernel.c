@@ -331,9 +331,19 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->fallback = "f32_conv";
         k->tile_eff = fill(s.cin / s.groups, 16);
     } else {
-        /* pixel-major implicit GEMM (kern_convpm_avx512.c) */
+        /* pixel-major implicit GEMM (kern_convpm_avx512.c), but for a 1x1
+         * at stride 2 on NCHW, which cq__convpm_applies leaves to im2col +
+         * sgemm (ResNet's and RegNet's projections): its im2col copied an
+         * element at a time, written and read back, then 8 x 48 tiles */
         int blocked = n->n_inputs > 0 && cq_exec_value_blocked(e, n->inputs[0]);
-        k->tile_eff = pm_fill(&s, blocked);
+        if (!blocked && s.kh == 1 && s.kw == 1 && (s.stride_h > 1 || s.stride_w > 1)) {
+            k->tile_eff = fill(s.cout, 8) * fill(s.pix, 48);
+            k->scalar_ops = s.k * s.pix;
+            k->reread_block = s.k * s.pix * 4;
+            k->reread_bytes = 2 * k->reread_block;
+        } else {
+            k->tile_eff = pm_fill(&s, blocked);
+        }
     }
 }
 

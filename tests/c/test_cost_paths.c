@@ -430,6 +430,37 @@ static void test_qconv_acopy(void **state)
     }
 }
 
+/* A 1x1 at stride 2 on NCHW (x (1, 12, 10, 10): 12 channels are not kept
+ * blocked) runs as im2col + sgemm, not the pixel-major kernel: its 12 x 25
+ * im2col elements copied one a cycle, 8 x 48 tiles (12 of 16 channels, 25 of
+ * 48 pixels), the im2col matrix written and read back. */
+static void test_conv1x1_s2_nchw(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 12, 10, 10};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){12, 12, 1, 1}));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    cq_node_set_ints(g, n, "strides", 2, (int64_t[]){2, 2}, &err);
+    cq_exec *e = planned(g, xs);
+    assert_false(cq_exec_value_blocked(e, value_named(g, "x")));
+    cq_hw hw = fast_hw();
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    const cq_cost_row *c = row_of(&r, "Conv");
+    double te = 12.0 / 16 * 25.0 / 48;
+    assert_true(fabs(c->tile_eff - te) < 1e-12);
+    double want = 12.0 * 12 * 25 / (16 * te) + 12 * 25;
+    if (fabs(c->compute_ns - want) > 1e-6)
+        fail_msg("compute %g ns, expected %g", c->compute_ns, want);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_gap_class),
         cmocka_unit_test(test_qdw_lanes),
         cmocka_unit_test(test_qconv_acopy),
+        cmocka_unit_test(test_conv1x1_s2_nchw),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }
