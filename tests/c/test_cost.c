@@ -11,27 +11,18 @@
 
 #include "cost/cost.h"
 #include "cost/probe.h"
+#include "cost_testutil.h"
 #include "kern/kern_internal.h"
 
 /* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
  * 32 B/cycle, DRAM 10 GB/s; no efficiency factors, no fixed cost. */
 static cq_hw test_hw(void)
 {
-    cq_hw hw;
-    memset(&hw, 0, sizeof hw);
-    snprintf(hw.name, sizeof hw.name, "test");
-    hw.cores = 1;
-    hw.ghz = 1.0;
-    hw.vector_bits = 512;
-    hw.macs[CQ_HW_MAC_F32] = 16;
+    cq_hw hw = one_level_hw(32 << 10, 64, 10);
     hw.macs[CQ_HW_MAC_BF16] = 32;
     hw.macs[CQ_HW_MAC_S8] = 64;
     hw.n_cache = 2;
-    hw.cache[0] = (cq_hw_cache){.size = 32 << 10, .bw = 64, .latency = 5, .shared = 0};
     hw.cache[1] = (cq_hw_cache){.size = 1 << 20, .bw = 32, .latency = 15, .shared = 0};
-    hw.mem_bw = 10;
-    for (int k = 0; k < CQ_HW_CVT_COUNT; k++)
-        hw.cvt[k] = 8;
     return hw;
 }
 

@@ -17,25 +17,14 @@
 #include <string.h>
 
 #include "cost/cost.h"
+#include "cost_testutil.h"
 #include "exec/exec_info.h"
 
 /* One core at 1 GHz, 16 f32 MACs a cycle, caches so large and fast that the
  * memory term is nothing next to the compute term; no fixed costs. */
 static cq_hw fast_hw(void)
 {
-    cq_hw hw;
-    memset(&hw, 0, sizeof hw);
-    snprintf(hw.name, sizeof hw.name, "test");
-    hw.cores = 1;
-    hw.ghz = 1.0;
-    hw.vector_bits = 512;
-    hw.macs[CQ_HW_MAC_F32] = 16;
-    hw.n_cache = 1;
-    hw.cache[0] = (cq_hw_cache){.size = 1 << 30, .bw = 1e6, .latency = 5, .shared = 0};
-    hw.mem_bw = 1e6;
-    for (int k = 0; k < CQ_HW_CVT_COUNT; k++)
-        hw.cvt[k] = 8;
-    return hw;
+    return one_level_hw((int64_t)1 << 30, 1e6, 1e6);
 }
 
 static void set_call(cq_hw *hw, const char *name, double ns)

@@ -4,6 +4,7 @@
  * NCHW, on one and two threads, over repeated runs; and that the cost
  * model prices a joined Concat as the pass the executor makes of it. */
 #include "cost/cost.h"
+#include "cost_testutil.h"
 #include "exec_testutil.h"
 #include "kern/kern.h"
 #include "onnx/onnx.h"
@@ -73,6 +74,18 @@ static cq_graph *skip_net(const int64_t *xs, int64_t c1, int64_t c2, int flags)
     return g;
 }
 
+/* g planned with every fusion (join) or all but the joins, NCHW only or not. */
+static cq_exec *planned(cq_graph *g, int join, int nchw)
+{
+    cq_err err;
+    cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+    o.fuse = join ? CQ_FUSE_ALL : NO_JOIN;
+    o.nchw_only = nchw;
+    cq_exec *e = cq_exec_new(g, &o, &err);
+    assert_non_null(e);
+    return e;
+}
+
 /* The Concat joined or not as expected; then two runs of each of the plans
  * with and without joins, on nthreads threads, equal bit for bit. */
 static void check(const int64_t *xs, int64_t c1, int64_t c2, int flags, int nchw, int expect)
@@ -80,13 +93,8 @@ static void check(const int64_t *xs, int64_t c1, int64_t c2, int flags, int nchw
     cq_err err;
     cq_graph *g[2] = {skip_net(xs, c1, c2, flags), skip_net(xs, c1, c2, flags)};
     cq_exec *e[2];
-    for (int i = 0; i < 2; i++) {
-        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
-        o.fuse = i ? NO_JOIN : CQ_FUSE_ALL;
-        o.nchw_only = nchw;
-        e[i] = cq_exec_new(g[i], &o, &err);
-        assert_non_null(e[i]);
-    }
+    for (int i = 0; i < 2; i++)
+        e[i] = planned(g[i], !i, nchw);
     int cat = cq_graph_find_node(g[0], "cat");
     if (cq_exec_is_joined(e[0], cat) != expect)
         fail_msg("(%lld, %lld, %lld, %lld) c1 %lld c2 %lld flags %d nchw %d: joined %d",
@@ -152,23 +160,10 @@ static void test_exec_join_cost(void **state)
         cq_exec *e[2];
         const cq_cost_row *row[2];
         cq_cost r[2];
-        cq_hw hw;
-        memset(&hw, 0, sizeof hw);
-        snprintf(hw.name, sizeof hw.name, "test");
-        hw.cores = 1;
-        hw.ghz = 1.0;
-        hw.vector_bits = 512;
-        hw.macs[CQ_HW_MAC_F32] = 16;
-        hw.n_cache = 1;
-        hw.cache[0] = (cq_hw_cache){.size = 1 << 20, .bw = 16, .latency = 5, .shared = 0};
-        hw.mem_bw = 8;
+        cq_hw hw = one_level_hw(1 << 20, 16, 8);
         hw.node_ns = 100;
         for (int i = 0; i < 2; i++) {
-            cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
-            o.fuse = i ? NO_JOIN : CQ_FUSE_ALL;
-            o.nchw_only = nchw;
-            e[i] = cq_exec_new(g[i], &o, &err);
-            assert_non_null(e[i]);
+            e[i] = planned(g[i], !i, nchw);
             assert_int_equal(cq_exec_is_joined(e[i], cq_graph_find_node(g[i], "cat")), !i);
             cq_tensor *x = rand_tensor(4, xs), *out[1];
             assert_int_equal(cq_exec_run(e[i], 1, &x, out, &err), CQ_OK);
