@@ -390,17 +390,25 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         }
         k->tile_eff = dw_s8_fill(&s, hw) * fill(s.kh, 4);
     } else if (grp) {
-        /* 16-output-channel vectors, broadcast input quads (vpdpbusd, never
-         * AMX); s8_conv stands in until a profile measures s8_grp; the
-         * narrow 1x1s (a pixel's few products against its loads and
-         * stores) are s8_grp1 where the profile measured it */
+        /* 16-output-channel vectors (vpdpbusd, never AMX) over broadcast
+         * input quads, or, where a group has 4 or 8 channels in and out, in
+         * lane mode (kern_qconv_grp_avx512.c: each lane its own group's
+         * quad, every lane used); s8_conv stands in until a profile
+         * measures s8_grp. The narrow 1x1s (a pixel's few products against
+         * its loads and stores) are s8_grp1, the stems (c_in <= 4, k x k)
+         * s8_stem, where the profile measured them */
+        int64_t cig = s.cin / s.groups, cog = s.cout / s.groups;
+        int lane = s.groups > 1 && cig == cog && (cig == 4 || cig == 8);
         k->kclass = "s8_grp";
         k->fallback = "s8_conv";
         if (s.one_by_one && s.groups == 1 && measured(hw, "s8_grp1")) {
             k->kclass = "s8_grp1";
             k->fallback = "s8_grp";
+        } else if (s.groups == 1 && s.cin <= 4 && s.kh * s.kw > 1 && measured(hw, "s8_stem")) {
+            k->kclass = "s8_stem";
+            k->fallback = "s8_grp";
         }
-        k->tile_eff = fill(s.cout / s.groups, 16) * fill(s.k, 4);
+        k->tile_eff = (lane ? 1.0 : fill(cog, 16)) * fill(s.k, 4);
     } else {
         if (hw->amx) {
             /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of

@@ -692,14 +692,21 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     /* the grp path: groups, the stems, 1x1s of <= 32 input channels */
     double t3, m3;
     if ((t1 = time_q(0, 128, 128, 3, 28, 16, 1, ms, &m1, &amx1, err)) < 0 ||
-        (t2 = time_q(0, 256, 256, 3, 14, 16, 1, ms, &m2, &amx1, err)) < 0 ||
-        (t3 = time_q(0, 3, 32, 3, 224, 1, 2, ms, &m3, &amx1, err)) < 0)
+        (t2 = time_q(0, 256, 256, 3, 14, 16, 1, ms, &m2, &amx1, err)) < 0)
         return -1;
-    /* tile fill fill(c_out / g, 16) x fill(K, 4): 8 of 16 lanes for the
-     * 128 g16 (8 channels a group), all for 256 g16, 27 / 28 for the stem */
-    ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14 + 3x3/2 3>32 224, NHWC, MACs over the tile fill",
-        m1 / pfill(8, 16) + m2 + m3 / (pfill(32, 16) * pfill(27, 4)), t1 + t2 + t3, vec_s8);
+    /* every lane used: 8 channels a group run in lane mode (each lane its
+     * own group's input quad), 16 a group fill the vector */
+    ADD("s8_grp", "3x3 128 g16 28x28 + 3x3 256 g16 14x14, NHWC", m1 + m2, t1 + t2, vec_s8);
     CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
+    /* the stems on the same path, a class of their own as f32_stem is:
+     * three input channels a pixel, K 27 or 147 in quads (27 / 28, 147 /
+     * 148 of the lanes), a large map of outputs */
+    if ((t1 = time_q(0, 3, 32, 3, 224, 1, 2, ms, &m1, &amx1, err)) < 0 ||
+        (t3 = time_q(0, 3, 64, 7, 224, 1, 2, ms, &m3, &amx1, err)) < 0)
+        return -1;
+    ADD("s8_stem", "3x3/2 3>32 + 7x7/2 3>64 at 224, NHWC, MACs over the tile fill",
+        m1 / pfill(27, 4) + m3 / pfill(147, 4), t1 + t3, vec_s8);
+    CALL(time_q(0, 3, 16, 3, 1, 1, 1, cms, &cm, &amx1, err));
     /* the grp path's narrow 1x1s (<= 32 input channels), a class of their
      * own: a pixel's few products are outweighed by its loads and stores;
      * and the residual a fused QLinearAdd adds, an output apart (the 32>32

@@ -37,13 +37,13 @@ return {
     bf16_conv = 0.6, bf16_gemm = 0.7,     -- assumption: the vdpbf16ps paths (no AMX), the whole time (no call_ns.bf16_elem: the AMX fit's)
     s8_conv = 0.7, s8_gemm = 0.8,         -- assumption from calq's int8 GEMM at 78-86 % of vpdpbusd on the Xeon (bench/RESULTS.md), the VNNI paths (no AMX), the whole time (no call_ns.s8_out / s8_row: the AMX fit's)
     -- derived: calq's vpdpbusd kernels (the same code) at the fraction of the VNNI peak calq probe measured on Sapphire Rapids, over the same tile fill
-    s8_grp = 0.37, s8_grp1 = 0.27, s8_dw = 0.26, s8_dw_s2 = 0.08,
+    s8_grp = 0.42, s8_stem = 0.35, s8_grp1 = 0.27, s8_dw = 0.26, s8_dw_s2 = 0.08,
     eltwise = 0.55,    -- derived: Sapphire Rapids' probed fraction of the L2 bandwidth (Relu 1 MB in + 1 MB out counted 3 MB, the write twice, as cost.c counts it)
     s8_gap = 0.23,     -- derived: Sapphire Rapids' probed fraction of the L2 bandwidth for the int8 global average pool on NHWC codes
   },
   call_ns = {        -- derived: Sapphire Rapids' probed fixed costs as cycles at 4.0 GHz, here at 3.55 GHz (x 1.13), for calq's AVX-512 / VNNI kernels that run here too
     f32_conv = 592, f32_grp = 77, f32_stem = 583, f32_dw = 374, f32_gemm = 302, -- 525, 68, 517, 332, 268 ns there
-    s8_grp = 301, s8_grp1 = 252, s8_dw = 337, -- 267, 224, 299 ns there (the vpdpbusd kernels; s8_conv's and s8_gemm's are AMX calls there)
+    s8_grp = 301, s8_stem = 353, s8_grp1 = 252, s8_dw = 337, -- 267, 313, 224, 299 ns there (the vpdpbusd kernels; s8_conv's and s8_gemm's are AMX calls there)
     im2col_row = 5.9,   -- 5.2 ns there
     f32_dw_elem = 0.10, -- 0.09 ns there
     s8_nchw = 0.73,     -- 0.65 ns there: an element an int8 conv converts between NCHW and NHWC

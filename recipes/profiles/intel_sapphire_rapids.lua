@@ -49,7 +49,8 @@ return {
     bf16_conv = 0.65, -- AMX-BF16 conv, the MAC part of the probe's fit over five shapes (call_ns.bf16_elem the rest), over the AMX-BF16 peak: 0.63-0.67 over probes
     bf16_gemm = 0.35, -- AMX-BF16 GEMM over the AMX-BF16 peak
     s8_conv = 0.45,   -- AMX-INT8 (the int8 GEMM's units), the MAC part of the probe's fit over five shapes (call_ns.s8_out, s8_row the rest): 0.37-0.48 over probes
-    s8_grp = 0.37,    -- vpdpbusd grp path (grouped 3x3 128 g16 28x28 + 256 g16 14x14, 3x3/2 3>32 stem), MACs over the tile fill, over the VNNI peak
+    s8_grp = 0.42,    -- vpdpbusd grp path, grouped 3x3 128 g16 28x28 + 256 g16 14x14 (every lane used: 8-channel groups in lane mode), over the VNNI peak (calq probe, one run)
+    s8_stem = 0.35,   -- the same path on the stems 3x3/2 3>32 + 7x7/2 3>64 at 224, MACs over the tile fill (calq probe, one run)
     s8_grp1 = 0.27,   -- vpdpbusd grp path, narrow 1x1s (1x1 32>32 at 64x64 + 16>16 at 96x96): 0.26-0.29 over probes
     s8_dw = 0.26,     -- vpdpbusd depthwise 3x3 144 at 56x56, MACs over the tile fill (3 of 4 kernel-row quads), over the VNNI peak: 0.25-0.27 over probes
     s8_dw_s2 = 0.08,  -- vpdpbusd depthwise at stride 2 (3x3/2 96 at 80x80), MACs over the tile fill: 0.078-0.085 over probes
@@ -67,6 +68,7 @@ return {
     bf16_gemm = 383,
     s8_conv = 245,    -- 1x1 64>64 on a 1x1 map (gemm1x1)
     s8_grp = 267,
+    s8_stem = 313,    -- a call: a 3>16 3x3 on a 1x1 map
     s8_dw = 299,
     s8_gemm = 266,
     im2col_row = 5.2, -- one row copy of the grouped path's im2col (the fit of f32_grp's three maps; 4.9-5.5 over probes)

@@ -7,7 +7,8 @@
  * a 64-byte copy an output pixel), and QLinearMul's own loop an element
  * (call_ns.s8_mul_elem), the int8 global average pool's class (s8_gap),
  * a large graph output's fresh pages (call_ns.page), the channel lanes of
- * the int8 depthwise and the input copy of AMX's 1x1s (call_ns.s8_acopy). Each NCHW16c case first checks that the
+ * the int8 depthwise and grp paths, the int8 stems' class, the input copy
+ * of AMX's 1x1s (call_ns.s8_acopy) and the strided 1x1s on NCHW. Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -355,22 +356,49 @@ static cq_exec *qconv_exec(int64_t c_in, int64_t c_out, int64_t k, int64_t g)
     return e;
 }
 
-static double qconv_tile_eff(int64_t c, int vnni)
+/* The row of a QLinearConv k x k from c_in to c_out in g groups (pad k / 2):
+ * its class and tile fill, on fast_hw with s8 MACs (vnni: VNNI's, else
+ * s8_novnni's) and the efficiency classes named in eff (NULL-ended). */
+static double qconv_row(int64_t c_in, int64_t c_out, int64_t k, int64_t g, int vnni,
+                        const char *const *eff, const char *kclass)
 {
     cq_err err;
-    cq_exec *e = qconv_exec(c, c, 3, c);
+    cq_exec *e = qconv_exec(c_in, c_out, k, g);
     cq_hw hw = fast_hw();
     hw.macs[vnni ? CQ_HW_MAC_S8 : CQ_HW_MAC_S8_NOVNNI] = 64;
+    for (; eff && *eff; eff++) {
+        snprintf(hw.eff[hw.n_eff].name, sizeof hw.eff[hw.n_eff].name, "%s", *eff);
+        hw.eff[hw.n_eff++].value = 0.5;
+    }
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     const cq_cost_row *p = row_of(&r, "QLinearConv");
-    assert_string_equal(p->kclass, "s8_dw");
+    assert_string_equal(p->kclass, kclass);
     double t = p->tile_eff;
     cq_cost_free(&r);
-    cq_graph *g = (cq_graph *)cq_exec_graph(e);
+    cq_graph *gr = (cq_graph *)cq_exec_graph(e);
     cq_exec_free(e);
-    cq_graph_free(g);
+    cq_graph_free(gr);
     return t;
+}
+
+static double qconv_tile_eff(int64_t c, int vnni)
+{
+    return qconv_row(c, c, 3, c, vnni, NULL, "s8_dw");
+}
+
+/* The grp path: groups of 8 channels in and out run in lane mode, every
+ * lane used (the vector fill of 16-channel output vectors would say 8 of
+ * 16); 12 channels a group fill 12 of 16; the stems are s8_stem where the
+ * profile measured it, else s8_grp. */
+static void test_qgrp_lanes(void **state)
+{
+    (void)state;
+    const char *const grp[] = {"s8_grp", NULL}, *const both[] = {"s8_grp", "s8_stem", NULL};
+    assert_true(fabs(qconv_row(16, 16, 3, 2, 1, grp, "s8_grp") - 1.0) < 1e-12);
+    assert_true(fabs(qconv_row(24, 24, 3, 2, 1, grp, "s8_grp") - 0.75) < 1e-12);
+    assert_true(fabs(qconv_row(3, 16, 3, 1, 1, grp, "s8_grp") - 27.0 / 28) < 1e-12);
+    assert_true(fabs(qconv_row(3, 16, 3, 1, 1, both, "s8_stem") - 27.0 / 28) < 1e-12);
 }
 
 /* The int8 depthwise 3x3 with VNNI on AVX-512 fills chunks of 64 channels
@@ -459,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_fresh_pages),
         cmocka_unit_test(test_gap_class),
         cmocka_unit_test(test_qdw_lanes),
+        cmocka_unit_test(test_qgrp_lanes),
         cmocka_unit_test(test_qconv_acopy),
         cmocka_unit_test(test_conv1x1_s2_nchw),
     };
