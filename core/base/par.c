@@ -30,10 +30,17 @@
  * the module would run unmapped code, and under LeakSanitizer the check at
  * exit scans the live workers' dynamic TLS, which gcc 12's runtime can
  * record with a wrong range (bench/NOTES.md, docs/reliability.md). A forked
- * child has no workers: the fork handler forgets the parent's. */
+ * child has no workers: the fork handler forgets the parent's.
+ *
+ * Signals: workers block the asynchronous ones (cq_par_thread_create).
+ * The calq command's SIGINT handler calls lua_sethook on its lua_State,
+ * which walks that state's CallInfo list: safe on the thread running the
+ * state (Lua's own lua.c does it), a data race on any other thread. */
 #include "base/par.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -179,6 +186,21 @@ int cq_par_threads(void)
     return local_threads ? local_threads : atomic_load_explicit(&threads, memory_order_relaxed);
 }
 
+int cq_par_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    /* the asynchronous ones: a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, and
+     * the sanitizers' reports through them) still goes to its thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    const int sync[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t k = 0; k < sizeof sync / sizeof sync[0]; k++)
+        sigdelset(&all, sync[k]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 void cq_par_run(int n, cq_par_fn fn, void *ctx)
 {
     n = n < 1 ? 1 : n;
@@ -195,8 +217,8 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
     while (n_workers < t - 1) {
         /* it waits for the generation after this one */
         start_gen[n_workers + 1] = atomic_load(&gen);
-        if (pthread_create(&workers[n_workers + 1], NULL, worker,
-                           (void *)(intptr_t)(n_workers + 1)))
+        if (cq_par_thread_create(&workers[n_workers + 1], worker,
+                                 (void *)(intptr_t)(n_workers + 1)))
             break;
         n_workers++;
     }

@@ -20,6 +20,8 @@
 #ifndef CQ_PAR_H
 #define CQ_PAR_H
 
+#include <pthread.h>
+
 #define CQ_PAR_MAX 64
 
 typedef void (*cq_par_fn)(void *ctx, int i, int n, int tid);
@@ -40,5 +42,13 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx);
  * starts them again. Returns 0, or -1 (nothing done) while a region holds
  * the pool. The library calls it at exit or when it is unloaded. */
 int cq_par_stop(void);
+
+/* pthread_create with every asynchronous signal blocked in the new thread
+ * (it inherits the mask, the caller's is restored; faults still reach their
+ * thread): calq's own threads never take a process-directed signal, so a
+ * host's handler (the calq command's SIGINT and SIGTERM, which set a hook
+ * in its lua_State) runs on a host thread, never on a worker while that
+ * thread runs Lua. Returns pthread_create's code. */
+int cq_par_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "base/par.h"
 #include "cost/probe_internal.h"
 #include "kern/kern.h"
 
@@ -241,7 +242,7 @@ double cq_probe_read_bw_threads(const void *buf, size_t bytes, int threads, doub
     int made = 0;
     for (int i = 0; jobs && tid && i < threads; i++) {
         jobs[i] = (thread_job){{(const char *)buf + (size_t)i * slice, slice}, passes, &go, &ready};
-        if (pthread_create(&tid[i], NULL, thread_read, &jobs[i]))
+        if (cq_par_thread_create(&tid[i], thread_read, &jobs[i]))
             break;
         made++;
     }

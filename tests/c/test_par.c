@@ -8,10 +8,12 @@
  * at a region's end; bench/NOTES.md, issue 14); one thread, or a region
  * inside a region, runs the shares in order on the calling thread. Under
  * ThreadSanitizer the fork case is skipped (it does not follow a forked
- * child's threads). */
+ * child's threads). Workers block the asynchronous signals (a host's
+ * SIGINT handler must run on a host thread) but not the faults. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -269,6 +271,50 @@ static void test_par_serial(void **state)
             assert_int_equal(inner[i][k], 1);
 }
 
+typedef struct {
+    atomic_int seen, open, fault_blocked;
+} sig_job;
+
+/* A worker's share records its signal mask; the caller's waits a little so
+ * that the workers take shares. */
+static void sig_share(void *ctx, int i, int n, int tid)
+{
+    sig_job *j = ctx;
+    (void)i, (void)n;
+    if (tid == 0) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    atomic_store(&j->seen, 1);
+    if (sigismember(&cur, SIGINT) != 1 || sigismember(&cur, SIGTERM) != 1)
+        atomic_store(&j->open, 1);
+    if (sigismember(&cur, SIGSEGV) != 0)
+        atomic_store(&j->fault_blocked, 1);
+}
+
+static void test_par_workers_block_signals(void **state)
+{
+    (void)state;
+    assert_int_equal(cq_par_stop(), 0);
+    cq_par_set_threads(3);
+    sig_job j;
+    atomic_init(&j.seen, 0);
+    atomic_init(&j.open, 0);
+    atomic_init(&j.fault_blocked, 0);
+    for (int k = 0; k < 200 && !atomic_load(&j.seen); k++)
+        cq_par_run(8, sig_share, &j);
+    assert_true(atomic_load(&j.seen));
+    assert_false(atomic_load(&j.open));
+    assert_false(atomic_load(&j.fault_blocked));
+    sigset_t cur; /* the caller's own mask is as it was */
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    assert_int_equal(sigismember(&cur, SIGINT), 0);
+    cq_par_set_threads(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_par_fork_child_has_no_workers),
         cmocka_unit_test(test_par_shares_once),
         cmocka_unit_test(test_par_serial),
+        cmocka_unit_test(test_par_workers_block_signals),
     };
     return cmocka_run_group_tests_name("par", tests, NULL, NULL);
 }

@@ -270,6 +270,7 @@ describe("faults", function()
 
     it("without --resume an interrupted run keeps nothing; a stale checkpoint is not resumed", function()
       os.remove(dir .. "/r.calq")
+      os.remove(dir .. "/r.calq.partial")
       local code = sh(("cd %s && %s calibrate %s --calib x.npy --output r.calq >/dev/null 2>&1 & pid=$!; sleep 0.4; kill -INT $pid; wait $pid")
         :format(dir, calq_abs, fmnist))
       assert.is_truthy(code)
