@@ -38,6 +38,15 @@ run_one() {
     local h=$1 bin=$build/fuzz/fuzz_$1
     local corpus=$out/corpus/$h crashes=$out/crashes/$h log=$out/logs/$h.log
     mkdir -p "$corpus" "$crashes"
+    # one run of a harness at a time: two would share its log and CPU file
+    # (and so their rows in runs.tsv)
+    local lock
+    exec {lock}>"$log.lock"
+    if ! flock -n "$lock"; then
+        echo "fuzz: $h is running already (another tools/fuzz.sh); not run" >&2
+        exec {lock}>&-
+        return 0
+    fi
     local opts=(-max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20
                 -print_final_stats=1 -artifact_prefix="$crashes/")
     local dict
@@ -71,6 +80,7 @@ run_one() {
     printf '%-8s %6ss (%s s CPU) %10s execs %3s crashes  cov %-6s corpus %s%s\n' "$h" $((end - start)) "${cpu:-?}" \
         "${execs:-0}" "$found" "${cov:-?}" "$files" \
         "$([ $found -gt 0 ] && echo "  -> $log, $crashes/")"
+    exec {lock}>&-
     [ $found -eq 0 ]
 }
 
