@@ -23,6 +23,7 @@
 
 #include "kern/kern_internal.h"
 #include "kern/x86/kern_act_avx512.h"
+#include "kern/x86/kern_tr.h"
 
 #define NVT 3          /* pixel vectors per tile */
 #define OCT 8          /* output channels per tile */
@@ -65,36 +66,6 @@ size_t cq__convpl_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
     return (size_t)(p->c_in * gh * row_wpad(ow) + p->c_out * NVT * 16 + 16) * sizeof(float) + 64;
 }
 
-/* r[0..15], the rows of a 16x16 block, become its columns, in place. */
-static inline __attribute__((always_inline)) void tr16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    /* t[2j], t[2j+1]: per 128-bit lane, rows 2j and 2j+1 interleaved */
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    /* r[4q + m]: column 4 l + m of rows 4q .. 4q + 3 in 128-bit lane l */
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);      /* lanes 0,2 of each */
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);  /* lanes 1,3 */
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);       /* column i */
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);   /* column 8 + i */
-        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
-
 /* Input rows g0 - 1 .. g0 - 1 + gh of x (NCHW16c) into buf (c_in, gh, wpad):
  * pixel ix of a row at column LP + ix, zeros elsewhere. */
 static void fill(const cq_conv2d_params *p, const float *x, int64_t g0, int64_t gh, int64_t wpad,
@@ -128,7 +99,7 @@ static void fill(const cq_conv2d_params *p, const float *x, int64_t g0, int64_t 
                     for (int l = 0; l < 16; l++)
                         r[l] = ix + l < W ? _mm512_loadu_ps(s + (ix + l) * 16) : z;
                 }
-                tr16(r);
+                cq__tr16x16_ps(r);
                 for (int c = 0; c < 16; c++)
                     _mm512_storeu_ps(d + c * gh * wpad + LP + ix, r[c]);
             }
@@ -238,7 +209,7 @@ void cq__convpl_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     __m512 rr[16];
                     for (int c = 0; c < 16; c++)
                         rr[c] = _mm512_loadu_ps(t + (cb * 16 + c) * NVT * 16 + 16 * v);
-                    tr16(rr);
+                    cq__tr16x16_ps(rr);
                     __m512 bv = _mm512_loadu_ps(bias_pad + 16 * cb);
                     float *yo = y + (cb * P + m0) * 16;
                     const float *ro = res ? res + (cb * P + m0) * 16 : NULL;

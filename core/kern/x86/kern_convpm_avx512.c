@@ -28,7 +28,7 @@
 #include "kern/kern_internal.h"
 #include "kern/x86/kern_act_avx512.h"
 #include "kern/x86/kern_convpm_x86.h"
-#include "kern/x86/kern_tr8.h"
+#include "kern/x86/kern_tr.h"
 
 #define MP 7 /* pixels per panel */
 #define MP64 6 /* pixels of a 64-channel tile (flat64) */

@@ -22,7 +22,7 @@
 
 #include "kern/kern_conv_internal.h"
 #include "kern/x86/kern_act_avx512.h"
-#include "kern/x86/kern_tr8.h"
+#include "kern/x86/kern_tr.h"
 
 #define MP 7                        /* pixels per tile */
 #define W_PANEL_BYTES (16 * 1024)   /* a channel panel's slice of one k block */

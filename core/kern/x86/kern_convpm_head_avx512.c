@@ -8,7 +8,7 @@
 
 #include "kern/kern_internal.h"
 #include "kern/x86/kern_act_avx512.h"
-#include "kern/x86/kern_tr8.h"
+#include "kern/x86/kern_tr.h"
 
 /* A 1x1 head of fewer than 16 output channels (U-Net's 16 > 2), NCHW16c in,
  * NCHW out: the 7-pixel tiles would use one vector of 16 channels for c_out

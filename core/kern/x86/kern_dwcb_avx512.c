@@ -20,44 +20,9 @@
 
 #include "kern/x86/kern_act_avx512.h"
 #include "kern/kern_internal.h"
+#include "kern/x86/kern_tr.h"
 
 #define CB 16
-
-/* Transpose r[0..15] (16 x 16 floats) in place: r[i][j] -> r[j][i]. */
-static inline __attribute__((always_inline)) void tr16(__m512 r[16])
-{
-    __m512 t[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 16; i += 4) {
-        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 2]);
-        __m512d c = _mm512_castps_pd(t[i + 1]), d = _mm512_castps_pd(t[i + 3]);
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-    }
-    /* now r[4 q + k], 128-bit lane l, holds rows 4 q .. 4 q + 3 of column
-     * 4 l + k: two passes of 128-bit lane shuffles gather each column */
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
 
 int cq__dwcb_applies(const cq_conv2d_params *p)
 {
@@ -245,7 +210,7 @@ void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const flo
                            : src + CB <= xend ? _mm512_loadu_ps(src)
                                               : _mm512_maskz_loadu_ps(m, src);
                 }
-                tr16(r);
+                cq__tr16x16_ps(r);
                 float *d = xb + ((iy + p->pad_top) * wp + ix + p->pad_left) * CB;
 #pragma GCC unroll 16
                 for (int i = 0; i < CB; i++)
@@ -293,7 +258,7 @@ void cq__dwcb_run(const cq_conv2d_params *pin, int64_t oh, int64_t ow, const flo
 #pragma GCC unroll 16
             for (int i = 0; i < CB; i++)
                 r[i] = i < n ? _mm512_load_ps(yb + (p0 + i) * CB) : _mm512_setzero_ps();
-            tr16(r);
+            cq__tr16x16_ps(r);
 #pragma GCC unroll 16
             for (int c = 0; c < CB; c++)
                 if (c < cb)

@@ -26,7 +26,7 @@
 
 #include "kern/kern_internal.h"
 #include "kern/x86/kern_act_avx512.h"
-#include "kern/x86/kern_tr8.h"
+#include "kern/x86/kern_tr.h"
 
 #define CB 8   /* output channels per tile */
 #define VW 16  /* floats per vector */
