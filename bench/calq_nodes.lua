@@ -1,5 +1,5 @@
---- calq's per-node times (model:profile()), single thread: the counterpart of
---- bench/ort_nodes.js.
+--- calq's per-node times (model:profile()), single thread (THREADS=N in the
+--- environment: N threads): the counterpart of bench/ort_nodes.js.
 --   calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]
 -- Prints the sum of per-node median times (ms per run, over RUNS runs after 5
 -- warm-up runs), the time per operator type (Conv split by kernel size and
@@ -26,7 +26,8 @@ for _, v in ipairs(m:inputs()) do
   for i = 0, n - 1 do vals[i + 1] = (i % 97) / 97 - 0.5 end
   feeds[v.name] = calq.tensor.new(vals):reshape(shape)
 end
-m:set_threads(1)
+local threads = math.tointeger(tonumber(os.getenv("THREADS") or 1)) or 1
+m:set_threads(threads)
 for _ = 1, 5 do assert(m:run(feeds)) end
 -- one profiled run at a time: per-node medians, as bench/ort_nodes.js reports
 local samples, prof = {}, nil
@@ -64,7 +65,8 @@ for _, r in ipairs(prof) do
   total = total + r.ms
 end
 table.sort(order, function(a, b) return byop[a] > byop[b] end)
-print(("%s: calq per-node medians over %d runs, 1 thread; sum %.3f ms"):format(path:match("[^/]*$"), runs, total))
+print(("%s: calq per-node medians over %d runs, %d thread(s); sum %.3f ms"):format(path:match("[^/]*$"), runs, threads,
+                                                                                total))
 for _, k in ipairs(order) do print(("  %-24s %.3f"):format(k, byop[k])) end
 table.sort(prof, function(a, b) return a.ms > b.ms end)
 for i = 1, math.min(top, #prof) do

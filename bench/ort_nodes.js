@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Per-node times of ONNX Runtime (onnxruntime-node, 1 thread, the reference
+// Per-node times of ONNX Runtime (onnxruntime-node, 1 thread or THREADS=N, the reference
 // session settings of tools/ort/ort.js) from its own profiler: the anchor to
 // hold calq's per-node profile (`model:profile()`) against.
 //
@@ -53,7 +53,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calq-ort-nodes-'));
   try {
     const s = await ort.InferenceSession.create(a.model, {
-      intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential',
+      intraOpNumThreads: Number(process.env.THREADS || 1), interOpNumThreads: 1, executionMode: 'sequential',
       graphOptimizationLevel: 'all', logSeverityLevel: 3,
       enableProfiling: true, profileFilePrefix: path.join(dir, 'p'),
     });
@@ -83,7 +83,7 @@ async function main() {
     const byOp = new Map();
     for (const r of rows) byOp.set(r.op, (byOp.get(r.op) || 0) + r.med);
     const total = rows.reduce((x, r) => x + r.med, 0);
-    console.log(`${path.basename(a.model)}: ORT per-node medians over runs ${a.skip + 1}-${a.runs}, 1 thread; sum ${total.toFixed(3)} ms`);
+    console.log(`${path.basename(a.model)}: ORT per-node medians over runs ${a.skip + 1}-${a.runs}, ${process.env.THREADS || 1} thread(s); sum ${total.toFixed(3)} ms`);
     for (const [op, ms] of [...byOp.entries()].sort((x, y) => y[1] - x[1])) console.log(`  ${op.padEnd(24)} ${ms.toFixed(3)}`);
     rows.sort((x, y) => y.med - x.med);
     for (const r of rows.slice(0, a.top)) console.log(`${r.med.toFixed(3).padStart(8)} ${r.op.padEnd(14)} ${r.name.slice(0, 40).padEnd(40)} ${r.ins} -> ${r.outs}`);

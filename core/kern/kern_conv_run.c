@@ -147,6 +147,48 @@ static int shares_for(double flops, double act_bytes, double w_bytes)
     return most < 1.0 ? 1 : most < (double)t ? (int)most : t;
 }
 
+/* The rows the busiest of nparts shares runs, in groups of r rows. */
+static int64_t busiest(int64_t oh, int64_t r, int nparts)
+{
+    int64_t units = (oh + r - 1) / r, most = (units + nparts - 1) / nparts * r;
+    return most < oh ? most : oh;
+}
+
+void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int part, int nparts,
+                    cq__grid_share *s)
+{
+    int64_t units = (oh + rows - 1) / rows;
+    s->rows = rows;
+    s->ga = 0;
+    s->gb = units;
+    s->ja = 0;
+    s->jb = npanels;
+    if (nparts <= 1)
+        return;
+    /* the busiest share's fraction of the work either way */
+    double by_panels = (double)((npanels + nparts - 1) / nparts) / (double)npanels;
+    if (units % nparts) {
+        int64_t most = busiest(oh, rows, nparts);
+        for (int64_t r = rows - 1; 2 * r >= rows; r--)
+            if (busiest(oh, r, nparts) < most) {
+                s->rows = r;
+                most = busiest(oh, r, nparts);
+            }
+        units = (oh + s->rows - 1) / s->rows;
+    }
+    double by_rows = (double)busiest(oh, s->rows, nparts) / (double)oh;
+    int panels = npanels >= nparts && by_panels < by_rows;
+    if (panels) {
+        s->rows = rows;
+        s->gb = (oh + rows - 1) / rows;
+        s->ja = npanels * part / nparts;
+        s->jb = npanels * (part + 1) / nparts;
+    } else {
+        s->gb = units * (part + 1) / nparts;
+        s->ga = units * part / nparts;
+    }
+}
+
 /* y = act(conv + bias + res); res NULL or the same size as y. pool (stem
  * path only): y is the pooled output (ph, pw a plane). */
 static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float *x, float *y,

@@ -213,6 +213,22 @@ void cq__kern_set_min_share(double flop);
 #define CQ__SPLIT_BYTES 65536.0
 int cq__mem_shares(int64_t units, double bytes);
 
+/* Share part of nparts of a conv's grid of output row groups by channel
+ * panels (the pixel-major kernels): row groups [ga, gb) of `rows` rows and
+ * panels [ja, jb). Row groups are shared (each share then reads only its
+ * own input rows), with fewer rows a group (down to half the grid's) where
+ * that leaves the busiest share fewer: a 14x14 map in one group of 14 rows
+ * gave all of it to one share of two (MobileNetV2's 384 -> 64 1x1s gained
+ * nothing from a second thread; 0.064 -> 0.040 ms with 7 rows a group).
+ * Panels are shared where that balances better (1x1 maps). Pixels and
+ * channels are independent, so the result is the same bit for bit
+ * whatever the split. */
+typedef struct cq__grid_share {
+    int64_t rows, ga, gb, ja, jb;
+} cq__grid_share;
+void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int part, int nparts,
+                    cq__grid_share *s);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 

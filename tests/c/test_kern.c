@@ -612,6 +612,61 @@ static void test_kern_conv2d_algo_choice(void **state)
     assert_int_equal(err.code, CQ_EINVAL);
 }
 
+/* cq__share_grid: every (row, panel) of the grid in exactly one share, for
+ * every thread count up to 5, and no share left idle where groups of half
+ * the grid's rows would give each one: MobileNetV2's 14x14 map in one group of 14 rows went whole
+ * to one share of two. */
+static void test_kern_share_grid(void **state)
+{
+    (void)state;
+    static const int64_t cases[][3] = {
+        /* oh, the grid's rows, panels */
+        {14, 14, 1}, {14, 14, 2}, {7, 7, 5}, {7, 7, 1}, {56, 8, 1}, {56, 8, 3}, {1, 1, 16},
+        {1, 1, 1}, {28, 28, 4}, {13, 5, 2}, {112, 3, 7}, {2, 2, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t oh = cases[c][0], rows = cases[c][1], np = cases[c][2];
+        for (int n = 1; n <= 5; n++) {
+            int seen[112][16];
+            memset(seen, 0, sizeof seen);
+            int64_t r0 = -1;
+            int idle = 0;
+            for (int part = 0; part < n; part++) {
+                cq__grid_share s;
+                cq__share_grid(oh, rows, np, part, n, &s);
+                assert_true(s.rows >= 1 && s.rows <= rows && 2 * s.rows >= rows);
+                if (r0 < 0)
+                    r0 = s.rows;
+                assert_int_equal(s.rows, r0); /* one grid for every share */
+                assert_true(s.ja >= 0 && s.ja <= s.jb && s.jb <= np);
+                int64_t units = (oh + s.rows - 1) / s.rows;
+                assert_true(s.ga >= 0 && s.ga <= s.gb && s.gb <= units);
+                idle += s.ga == s.gb || s.ja == s.jb;
+                for (int64_t g = s.ga; g < s.gb; g++)
+                    for (int64_t y = g * s.rows; y < oh && y < (g + 1) * s.rows; y++)
+                        for (int64_t j = s.ja; j < s.jb; j++)
+                            seen[y][j]++;
+            }
+            for (int64_t y = 0; y < oh; y++)
+                for (int64_t j = 0; j < np; j++)
+                    if (seen[y][j] != 1)
+                        fail_msg("oh %lld rows %lld panels %lld, %d shares: row %lld panel %lld "
+                                 "in %d shares", (long long)oh, (long long)rows, (long long)np, n,
+                                 (long long)y, (long long)j, seen[y][j]);
+            /* groups shrink to half the grid's rows at most */
+            int64_t most_units = (oh + (rows + 1) / 2 - 1) / ((rows + 1) / 2);
+            if (n <= most_units && idle)
+                fail_msg("oh %lld rows %lld panels %lld: %d of %d shares idle", (long long)oh,
+                         (long long)rows, (long long)np, idle, n);
+        }
+    }
+    /* the case that was one share's: 14 rows in one group, one panel */
+    cq__grid_share s;
+    cq__share_grid(14, 14, 1, 0, 2, &s);
+    assert_int_equal(s.rows, 7);
+    assert_int_equal(s.gb - s.ga, 1);
+}
+
 int main(void)
 {
     /* split every convolution over the kernel threads, however small */
@@ -626,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_stem),
         cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
+        cmocka_unit_test(test_kern_share_grid),
     };
     return cmocka_run_group_tests_name("kern", tests, NULL, NULL);
 }

@@ -154,10 +154,11 @@ void cq__convpl_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     const float *wp, const float *bias_pad, float *y, const float *res,
                     void *scratch, int part, int nparts)
 {
-    int64_t rows0 = group_rows(p, oh, ow), gh0 = rows0 + 2, wpad = row_wpad(ow);
+    cq__grid_share sh;
+    cq__share_grid(oh, group_rows(p, oh, ow), 1, part, nparts, &sh);
+    int64_t rows0 = sh.rows, gh0 = rows0 + 2, wpad = row_wpad(ow);
     int64_t P = oh * ow, K = p->c_in * 9, nvr = (ow + 15) / 16;
-    int64_t ng = (oh + rows0 - 1) / rows0;
-    int64_t ga = ng * part / nparts, gb = ng * (part + 1) / nparts;
+    int64_t ga = sh.ga, gb = sh.gb;
     float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *t = buf + p->c_in * gh0 * wpad + 16;
     cq_act act = p->act;

@@ -418,37 +418,16 @@ static void panel(tile_args *a, int64_t c_out, int64_t ja, int64_t jb, int64_t K
     }
 }
 
-/* Share part of nparts: the channel panels [*ja, *jb) and the units [*ua,
- * *ub) of n_units (pixel panels or row groups) it computes. Units when there
- * are enough of them (each share then copies and reads only its own rows,
- * faster than splitting panels first: bench/NOTES.md, sixth round), else
- * whole panels (7x7 maps: one row group, 16 panels). */
-static void share(int64_t npanels, int64_t pw, int64_t n_units, int part, int nparts,
-                  int64_t *ja, int64_t *jb, int64_t *ua, int64_t *ub)
-{
-    *ja = 0;
-    *jb = npanels * pw;
-    *ua = 0;
-    *ub = n_units;
-    if (nparts <= 1)
-        return;
-    if (n_units >= nparts || n_units >= npanels) {
-        *ua = n_units * part / nparts;
-        *ub = n_units * (part + 1) / nparts;
-    } else {
-        *ja = npanels * part / nparts * pw;
-        *jb = npanels * (part + 1) / nparts * pw;
-    }
-}
-
 static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
                           const float *wp, const float *bias_pad, float *y, const float *res,
                           void *scratch, int part, int nparts)
 {
     int64_t K = p->c_in, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
-    int64_t ja, jb, ua, ub;
-    share(npad / pw, pw, (P + MP - 1) / MP, part, nparts, &ja, &jb, &ua, &ub);
+    /* units of MP pixels; the weights K x npad, the input K x P */
+    cq__grid_share sh;
+    cq__share_grid((P + MP - 1) / MP, 1, npad / pw, part, nparts, &sh);
+    int64_t ja = sh.ja * pw, jb = sh.jb * pw, ua = sh.ga, ub = sh.gb;
     float *xp = scratch;
     size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
     float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
@@ -604,7 +583,11 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
     grid g;
     make_grid(p, oh, ow, &g);
-    int64_t kc0 = g.kc, rows0 = g.rows;
+    cq__grid_share sh;
+    cq__share_grid(oh, g.rows, npad / pw, part, nparts, &sh);
+    int64_t kc0 = g.kc, rows0 = sh.rows;
+    if (g.direct && !g.inplace) /* the group's copy: the rows under rows0 */
+        g.gh = (rows0 - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     int64_t ldx = row_ld(ow), nq = ldx / 16;
     chunk_src cs[16 * MAX_CHUNKS];
     float *xp = scratch;
@@ -637,8 +620,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 pix[m] = (r * p->stride_h * g.wpad + ox * p->stride_w) * (p->x_blocked ? 16 : 1);
     int64_t panels_row = (ow + MP - 1) / MP;
     int sw = (int)p->stride_w;
-    int64_t ja, jb, ga, gb;
-    share(npad / pw, pw, (oh + rows0 - 1) / rows0, part, nparts, &ja, &jb, &ga, &gb);
+    int64_t ja = sh.ja * pw, jb = sh.jb * pw, ga = sh.ga, gb = sh.gb;
     for (int64_t g0 = ga * rows0; g0 < oh && g0 < gb * rows0; g0 += rows0) {
         int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
         /* where the tiles read: the group's copy, or x itself */

@@ -328,6 +328,12 @@ void cq__convamx_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     make_grid(p, oh, ow, &g);
     int64_t khw = p->kh * p->kw, ncc = g.cpad / 32, nsteps = khw * ncc;
     int64_t nct = (p->c_out + 31) / 32 * 2, nct_used = (p->c_out + 15) / 16;
+    /* fewer rows a group where that shares them out better (a smaller copy:
+     * sb below moves down, inside the scratch) */
+    cq__grid_share sh;
+    cq__share_grid(oh, g.rows, (nct_used + 1) / 2, part, nparts, &sh);
+    g.rows = sh.rows;
+    g.gh = (g.rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     uint16_t *buf = scratch;
     float *sb = (float *)((char *)scratch + round64((size_t)(2 * g.gh * g.wpad * g.cpad)));
     int64_t aoff_stack[MAX_STEPS], *aoff = aoff_stack;
@@ -337,17 +343,7 @@ void cq__convamx_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
         int64_t tap = s / ncc, cc = s % ncc, ky = tap / p->kw, kx = tap % p->kw;
         aoff[s] = (ky * p->dil_h * g.wpad + kx * p->dil_w) * g.cpad + cc * 32;
     }
-    int64_t n_units = (oh + g.rows - 1) / g.rows, npairs = (nct_used + 1) / 2;
-    int64_t ga = 0, gb = n_units, ja = 0, jb = npairs;
-    if (nparts > 1) {
-        if (n_units >= nparts || n_units >= npairs) {
-            ga = n_units * part / nparts;
-            gb = n_units * (part + 1) / nparts;
-        } else {
-            ja = npairs * part / nparts;
-            jb = npairs * (part + 1) / nparts;
-        }
-    }
+    int64_t ga = sh.ga, gb = sh.gb, ja = sh.ja, jb = sh.jb;
     if (ga >= gb || ja >= jb)
         return;
     epi e = {p, oh * ow, g.mt, bias_pad, y, res};

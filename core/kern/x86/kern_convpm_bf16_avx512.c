@@ -332,6 +332,12 @@ void cq__convpmb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
     grid g;
     make_grid(p, oh, ow, &g);
+    /* fewer rows a group where that shares them out better (buf_bytes, the
+     * scratch's layout, stays) */
+    cq__grid_share sh;
+    cq__share_grid(oh, g.rows, npad / pw, part, nparts, &sh);
+    g.rows = sh.rows;
+    g.gh = (g.rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     uint16_t *buf = scratch;
     float *ct = g.ct_floats ? (float *)((char *)scratch + round64(g.buf_bytes)) : NULL;
     float *tmp = (float *)((char *)scratch + round64(g.buf_bytes)) + g.ct_floats;
@@ -343,17 +349,7 @@ void cq__convpmb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     }
     int ct_in_y = g.partial && p->y_blocked;
     int64_t step = p->stride_w * B / 2, panels_row = (ow + MP - 1) / MP;
-    int64_t n_units = (oh + g.rows - 1) / g.rows, npanels = npad / pw;
-    int64_t ja = 0, jb = npad, ga = 0, gb = n_units;
-    if (nparts > 1) { /* row groups when there are enough, else channel panels */
-        if (n_units >= nparts || n_units >= npanels) {
-            ga = n_units * part / nparts;
-            gb = n_units * (part + 1) / nparts;
-        } else {
-            ja = npanels * part / nparts * pw;
-            jb = npanels * (part + 1) / nparts * pw;
-        }
-    }
+    int64_t ja = sh.ja * pw, jb = sh.jb * pw, ga = sh.ga, gb = sh.gb;
     targs a;
     memset(&a, 0, sizeof a);
     a.yb = p->y_blocked;
