@@ -31,7 +31,7 @@ for _, key in ipairs(order) do
   local file, prec = key:match("^(.-)@(.*)$")
   local path = file:match("barracuda") and cache .. "/blazeface/package/ONNX/" .. file or cache .. "/models/" .. file
   local m = assert(calq.cost.prepare(path, { precision = prec == "bf16" and "bf16" or nil, threads = 1 }))
-  local pred = assert(calq.cost.model(m, prof, { threads = 1 }))
+  local pred = assert(calq.cost.model(m, prof, { threads = 1, overlap = tonumber(os.getenv("OVERLAP") or 0) }))
   local mv, pv, mt, pt = meas[key], {}, 0, 0
   assert(#pred.nodes == #mv, key)
   for k, row in ipairs(pred.nodes) do pv[k] = row.predicted_ms; mt = mt + mv[k]; pt = pt + pv[k] end

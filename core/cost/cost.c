@@ -457,7 +457,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
                 r->compute_ns += (double)kk.macs / rate;
                 r->memory_ns = mem;
-                r->memory_far_ns = far;
+                r->memory_far_ns = kk.streams ? 0 : far;
             } else {
                 /* memory-bound ops reach eff of the bandwidth of the private
                  * levels (the probe's loop in L2: its own rate, not the

@@ -31,6 +31,10 @@ typedef struct cq__cost_kernel {
     int64_t tile_bytes;    /* bytes the kernel's tile loads read again, in order
                             * with its multiplies (not overlapped), */
     int64_t tile_block;    /* from the level a block of this size fits */
+    int streams;           /* the kernel walks its input and output planes in order,
+                            * row after row (the fp32 plane depthwise): the hardware
+                            * prefetchers hide the shared levels' and DRAM's traffic
+                            * under the arithmetic as they do the private levels' */
     int64_t calls;         /* kernel calls of its class (the grouped path: one a
                             * group), each the profile's call_ns[class]; 0: 1 */
     int64_t copy_rows;     /* im2col row copies, each call_ns.im2col_row */
@@ -40,7 +44,8 @@ typedef struct cq__cost_kernel {
                             * each units[i] x call_ns[unit[i]] (0 when the
                             * profile has no such key): "bf16_elem", "s8_out",
                             * "s8_row", "s8_acopy", "s8_res", "s8_nchw", "s8_mul_call",
-                            * "f32_dw_elem", "blk_px", "s8_mul_elem"; NULL:
+                            * "f32_dw_elem", "blk_px", "s8_mul_elem", "f32_act_exp",
+                            * "f32_dw_act_exp"; NULL:
                             * none */
     int64_t units[4];
 } cq__cost_kernel;

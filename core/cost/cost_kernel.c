@@ -127,6 +127,7 @@ static void dw_float(const convshape *s, const cq_exec_chain *c, const cq_hw *hw
         }
     } else if (plane) {
         k->tile_eff = fill(s->ow, 16); /* 16-lane vectors along each output row */
+        k->streams = 1;
     } else if (same && taps <= 256 && (s->ow < 32 || (s->ow < 64 && s->cin >= 128))) {
         /* channel-last: vectors over channels, and the two transposes, each
          * written then read back (their bytes at the level they fit) */
@@ -508,6 +509,13 @@ static int64_t elt_ops(const char *op)
     return 1;
 }
 
+/* The activations the float kernels compute through an exp (CQ_ACT_SIGMOID,
+ * SiLU's Sigmoid, TANH, HARDSIGMOID: kern_act_avx512.h's act16_exp). */
+static int is_exp_act(const char *op)
+{
+    return !strcmp(op, "Sigmoid") || !strcmp(op, "Tanh") || !strcmp(op, "HardSigmoid");
+}
+
 void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, int tu,
                         cq__cost_kernel *k)
 {
@@ -524,6 +532,7 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     if (n->n_inputs > 0 && c->in[0][0].ndim >= 0 && is_int8(c->in[0][0].dtype))
         k->precision = c->in[0][0].dtype;
     /* the chain's arithmetic: a contraction's MACs, the rest's flops */
+    int64_t exp_flops = 0; /* of the exp activations fused after the first node */
     for (int j = 0; j < c->n; j++) {
         const cq_node *nj = &g->nodes[c->node[j]];
         int64_t f = 0;
@@ -532,6 +541,8 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
             k->macs += f / 2;
         else if (kind == 0)
             k->flops += f * elt_ops(nj->op_type);
+        if (kind == 0 && j > 0 && is_exp_act(nj->op_type))
+            exp_flops += f * elt_ops(nj->op_type);
         /* Resize is a move to cq_op_flops. Linear over the last two
          * dimensions (the leading ones kept: ops_resize.c's planar path)
          * resamples each input row along W element by element (two taps
@@ -568,8 +579,21 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
         }
     }
     const char *op = n->op_type;
-    if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose"))
+    if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose")) {
         conv_float(e, c, hw, k);
+        /* an exp activation in a float conv's epilogue (the pixel-major
+         * kernels) or pass (the depthwise ones), priced an output element
+         * as the probe measured it on such a conv, in place of its
+         * operations: the conv applies it a vector at a time, out of line
+         * (kern_act_avx512.h's act16_exp) */
+        const char *u = !strncmp(k->kclass, "f32_dw", 6) ? "f32_dw_act_exp" : "f32_act_exp";
+        if (exp_flops > 0 && k->macs > 0 && !is_int8(k->precision) &&
+            cq_hw_call_ns(hw, u) > 0 && !k->unit[3] && c->out[0][0].ndim >= 0) {
+            k->flops -= exp_flops;
+            k->unit[3] = u;
+            k->units[3] = numel(&c->out[0][0]);
+        }
+    }
     else if (!strcmp(op, "QLinearConv"))
         conv_int8(e, c, hw, k);
     else if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul") || !strcmp(op, "QLinearMatMul"))

@@ -92,7 +92,10 @@ typedef struct cq_probe_kern {
                         * "bf16_elem" (bf16_conv: an element it rounds in or
                         * writes out), "s8_out" (s8_conv: an output it
                         * requantizes), "f32_dw_elem" (f32_dw_cb: an element
-                        * the depthwise block kernel copies in or stores) */
+                        * the depthwise block kernel copies in or stores),
+                        * "f32_act_exp" (f32_conv: an output element through
+                        * an exp activation, SiLU...), "f32_dw_act_exp" (f32_dw:
+                        * the same in the depthwise kernels' pass) */
     double unit_s;     /* seconds a unit */
     const char *unit2; /* a second such unit, or NULL: "s8_row" (s8_conv: an
                         * input row the implicit GEMM gathers, kh a pixel),

@@ -45,6 +45,7 @@ typedef struct conv_ref {
 #define CONV_BF16 1 /* in bf16 */
 #define CONV_NCHW 2 /* in NCHW even where NCHW16c is native */
 #define CONV_DIL2 4 /* dilation 2 */
+#define CONV_SILU 8 /* SiLU in place of Relu */
 
 /* probe_kern.c: seconds of one fp32 (CONV_BF16: bf16) conv as the executor
  * runs it (-1 on failure), its MACs in *macs; least squares t ~ x c over n

@@ -85,5 +85,7 @@ return {
     page = 1450,      -- the first write to a page fresh from the system (a large graph output's, every run): 16 MiB mapped anew, a byte a 4 KiB page: 1450-1500 over probes at load 5 (this KVM guest)
     blk_px = 1.15,    -- an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 in L2 (ConvTranspose's shuffle on NCHW16c is priced the same): 1.07-1.22 over probes
     s8_grp1 = 224,    -- a call: 1x1 16>16 on a 1x1 map
+    f32_act_exp = 0.39, -- an output of an fp32 conv through SiLU (or Sigmoid, Tanh, HardSigmoid) in its epilogue: 1x1 64>64 at 56x56 with SiLU against Relu (calq probe on this host class)
+    f32_dw_act_exp = 0.27, -- the same in the depthwise kernels' pass over a plane: dw 3x3 144 at 56x56
   },
 }

@@ -8,7 +8,9 @@
  * (call_ns.s8_mul_elem), the int8 global average pool's class (s8_gap),
  * a large graph output's fresh pages (call_ns.page), the channel lanes of
  * the int8 depthwise and grp paths, the int8 stems' class, the input copy
- * of AMX's 1x1s (call_ns.s8_acopy) and the strided 1x1s on NCHW. Each NCHW16c case first checks that the
+ * of AMX's 1x1s (call_ns.s8_acopy), the strided 1x1s on NCHW and an exp
+ * activation fused into a float conv (call_ns.f32_act_exp, f32_dw_act_exp).
+ * Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -478,6 +480,93 @@ static void test_conv1x1_s2_nchw(void **state)
     cq_graph_free(g);
 }
 
+/* x (1, 16, 32, 32) -> Conv (1x1 16 > 16, or 3x3 depthwise pad 1) -> SiLU
+ * (Sigmoid, Mul), fused into the conv: with call_ns.f32_act_exp (the
+ * pixel-major epilogue's) or f32_dw_act_exp (the depthwise pass's) in the
+ * profile, the Sigmoid's 16 operations an element (one a cycle a vector of
+ * 16) give way to that price an output element; the other conv kind's
+ * price changes nothing. */
+static void test_conv_act_exp(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int dw = 0; dw < 2; dw++) {
+        cq_graph *g = cq_graph_new(&err);
+        set_opset(g, 13);
+        const int64_t xs[4] = {1, 16, 32, 32};
+        add_io(g, "x", 4, xs, "y");
+        add_init(g, "w", rand_tensor(4, (int64_t[]){16, dw ? 1 : 16, dw ? 3 : 1, dw ? 3 : 1}));
+        int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "a");
+        if (dw) {
+            cq_node_set_int(g, n, "group", 16, &err);
+            cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+        }
+        node(g, "Sigmoid", "sig", 1, (const char *[]){"a"}, "s");
+        node(g, "Mul", "silu", 2, (const char *[]){"a", "s"}, "y");
+        cq_exec *e = planned(g, xs);
+        cq_hw hw = fast_hw();
+        cq_cost r0, r1, r2;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+        const cq_cost_row *c0 = row_of(&r0, "Conv");
+        assert_int_equal(c0->n_fused, 2); /* the SiLU runs in the conv */
+        set_call(&hw, dw ? "f32_act_exp" : "f32_dw_act_exp", 0.5); /* the other kind's */
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+        set_call(&hw, dw ? "f32_dw_act_exp" : "f32_act_exp", 0.25);
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r2, &err), CQ_OK);
+        double d1 = row_of(&r1, "Conv")->compute_ns - c0->compute_ns;
+        double d2 = row_of(&r2, "Conv")->compute_ns - c0->compute_ns;
+        double want = 16 * 32 * 32 * (0.25 - 16.0 / 16);
+        if (fabs(d1) > 1e-6 || fabs(d2 - want) > 1e-6)
+            fail_msg("%s: the other kind's unit moved compute by %g ns, its own by %g (want %g)",
+                     dw ? "depthwise" : "1x1", d1, d2, want);
+        cq_cost_free(&r0);
+        cq_cost_free(&r1);
+        cq_cost_free(&r2);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
+/* The fp32 plane depthwise kernel (rows of >= 14, planes past 14x14)
+ * streams its planes: on a profile whose one cache holds none of x (1, 16,
+ * 64, 64), its traffic from DRAM overlaps the arithmetic (memory_far_ns 0,
+ * ns = max(compute, memory)), where a 1x1 conv's on the same input adds. */
+static void test_dw_plane_streams(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int dw = 0; dw < 2; dw++) {
+        cq_graph *g = cq_graph_new(&err);
+        set_opset(g, 13);
+        const int64_t xs[4] = {1, 16, 64, 64};
+        add_io(g, "x", 4, xs, "y");
+        add_init(g, "w", rand_tensor(4, (int64_t[]){16, dw ? 1 : 16, dw ? 3 : 1, dw ? 3 : 1}));
+        int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+        if (dw) {
+            cq_node_set_int(g, n, "group", 16, &err);
+            cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+        }
+        cq_exec *e = planned(g, xs);
+        cq_hw hw = one_level_hw(4096, 64, 1.0);
+        cq_cost r;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        const cq_cost_row *c = row_of(&r, "Conv");
+        assert_true(c->memory_ns > 0);
+        if (dw) {
+            assert_string_equal(c->kclass, "f32_dw");
+            assert_true(c->memory_far_ns == 0);
+            double want = fmax(c->compute_ns + c->cvt_ns, c->memory_ns) + c->overhead_ns;
+            if (fabs(c->ns - want) > 1e-6 * want)
+                fail_msg("depthwise: %g ns, expected max(c, m) = %g", c->ns, want);
+        } else {
+            assert_true(c->memory_far_ns > 0);
+        }
+        cq_cost_free(&r);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +579,8 @@ int main(void)
         cmocka_unit_test(test_qgrp_lanes),
         cmocka_unit_test(test_qconv_acopy),
         cmocka_unit_test(test_conv1x1_s2_nchw),
+        cmocka_unit_test(test_conv_act_exp),
+        cmocka_unit_test(test_dw_plane_streams),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }

@@ -81,6 +81,8 @@ local unit_notes = {
   s8_res = "measured by calq probe: an output of an int8 conv with a residual added (QLinearAdd fused), from 1x1 32>32 at 64x64 with and without it",
   s8_mul_elem = "measured by calq probe: an element of the int8 Mul's loop (cq_qmul_8 on 131072 codes, in L2)",
   blk_px = "measured by calq probe: an output pixel (16 floats) of the nearest upsampling on NCHW16c, 64 channels at 28x28 by 2x2 (in L2)",
+  f32_act_exp = "measured by calq probe: an output of an fp32 conv through an exp activation (SiLU, Sigmoid, Tanh, HardSigmoid) in its epilogue, 1x1 64>64 at 56x56 with SiLU against Relu",
+  f32_dw_act_exp = "measured by calq probe: an output of an fp32 depthwise conv through an exp activation (its pass over the plane), dw 3x3 144 at 56x56 with SiLU against Relu",
 }
 
 local function measure(opts)
