@@ -575,25 +575,6 @@ out:
     return t;
 }
 
-/* What an exp activation (Sigmoid, SiLU, Tanh, HardSigmoid: a polynomial exp
- * and a reciprocal a vector) costs a conv an output element, as k's unit
- * `name`: conv r with SiLU against r with Relu, the difference over its
- * outputs (0 where SiLU measured no slower). The pixel-major convs apply it
- * in their tile epilogue, the depthwise kernels in a pass over each plane
- * they wrote (kern_act_avx512.h), so each kind has its own unit. 0 or -1. */
-static int act_exp(cq_probe_kern *k, const char *name, conv_ref r, double ms, cq_err *err)
-{
-    double m, relu = cq__probe_time_conv(r, 0, ms, &m, err), silu;
-    if (relu < 0 || (silu = cq__probe_time_conv(r, CONV_SILU, ms, &m, err)) < 0)
-        return -1;
-    if (k) {
-        int64_t o = (r.hw + 2 * (r.k / 2) - r.k) / r.stride + 1;
-        k->unit = name;
-        k->unit_s = silu > relu ? (silu - relu) / ((double)r.c_out * (double)(o * o)) : 0;
-    }
-    return 0;
-}
-
 int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
 {
     int n = 0, amx = 0, amx1 = 0;
@@ -627,7 +608,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("f32_conv", FIT_SHAPES ", Relu, NCHW16c", m1, t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
-    if (act_exp(n > 0 ? &out[n - 1] : NULL, "f32_act_exp", (conv_ref){64, 64, 1, 56, 1, 1}, cms,
+    if (cq__probe_act_exp(n > 0 ? &out[n - 1] : NULL, "f32_act_exp", (conv_ref){64, 64, 1, 56, 1, 1}, cms,
                 err))
         return -1;
     double row_s = 0, grp_s = 0;
@@ -650,7 +631,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("f32_dw", "dw 3x3 144 56x56, Relu, NCHW16c, MACs over the tile fill", m1 / pfill(56, 16), t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 3, 1, 16, 1}, 0, cms, &cm, err));
-    if (act_exp(n > 0 ? &out[n - 1] : NULL, "f32_dw_act_exp", dw, cms, err))
+    if (cq__probe_act_exp(n > 0 ? &out[n - 1] : NULL, "f32_dw_act_exp", dw, cms, err))
         return -1;
     double dw_elem_s = 0;
     if ((t1 = cq__probe_dwcb_fit(ms, &m1, &dw_elem_s, err)) < 0)

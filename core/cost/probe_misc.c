@@ -320,3 +320,22 @@ double cq__probe_time_gap8(double ms, double *bytes, cq_err *err)
     *bytes = 96.0 * 56 * 56 + 2 * 96.0;
     return t;
 }
+
+/* What an exp activation (Sigmoid, SiLU, Tanh, HardSigmoid: a polynomial exp
+ * and a reciprocal a vector) costs a conv an output element, as k's unit
+ * `name`: conv r with SiLU against r with Relu, the difference over its
+ * outputs (0 where SiLU measured no slower). The pixel-major convs apply it
+ * in their tile epilogue, the depthwise kernels in a pass over each plane
+ * they wrote (kern_act_avx512.h), so each kind has its own unit. 0 or -1. */
+int cq__probe_act_exp(cq_probe_kern *k, const char *name, conv_ref r, double ms, cq_err *err)
+{
+    double m, relu = cq__probe_time_conv(r, 0, ms, &m, err), silu;
+    if (relu < 0 || (silu = cq__probe_time_conv(r, CONV_SILU, ms, &m, err)) < 0)
+        return -1;
+    if (k) {
+        int64_t o = (r.hw + 2 * (r.k / 2) - r.k) / r.stride + 1;
+        k->unit = name;
+        k->unit_s = silu > relu ? (silu - relu) / ((double)r.c_out * (double)(o * o)) : 0;
+    }
+    return 0;
+}
