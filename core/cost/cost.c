@@ -450,9 +450,17 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                             (double)kk.scalar_ops / (hw->ghz * tu) +
                             ((double)kk.copy_rows * cq_hw_call_ns(hw, "im2col_row") +
                              (double)kk.nchw_in * cq_hw_call_ns(hw, "bf16_nchw")) / tu;
+            /* a pass of its own after the kernel's (kk.serial_unit): it adds
+             * to whatever the kernel's arithmetic and traffic come to */
+            double serial = 0;
             for (int u = 0; u < 4; u++)
-                if (kk.unit[u] && kk.units[u] > 0)
-                    r->compute_ns += (double)kk.units[u] * cq_hw_call_ns(hw, kk.unit[u]) / tu;
+                if (kk.unit[u] && kk.units[u] > 0) {
+                    double t = (double)kk.units[u] * cq_hw_call_ns(hw, kk.unit[u]) / tu;
+                    if (u == kk.serial_unit)
+                        serial += t;
+                    else
+                        r->compute_ns += t;
+                }
             if (kk.macs > 0) {
                 double rate = mac_rate(hw, kk.precision, kk.amx) * eff * kk.tile_eff * hw->ghz * tu;
                 r->compute_ns += (double)kk.macs / rate;
@@ -484,6 +492,8 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             /* one call; the grouped path's calls (a group each) shared by the threads */
             double calls = kk.calls > 1 ? (double)kk.calls / tu : 1;
             finish_row(hw, o.overlap, call * (calls > 1 ? calls : 1), r);
+            r->compute_ns += serial;
+            r->ns += serial;
         }
     }
     free(first);

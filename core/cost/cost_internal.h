@@ -48,6 +48,10 @@ typedef struct cq__cost_kernel {
                             * "f32_dw_act_exp"; NULL:
                             * none */
     int64_t units[4];
+    int serial_unit;       /* the unit[] done in a pass of its own after the kernel's
+                            * (the depthwise kernels' exp activation over each plane
+                            * they wrote), added to the row's time rather than
+                            * overlapping its traffic; -1: none */
 } cq__cost_kernel;
 
 /* Classify chain c (node c->node[0] and what was fused into it) on hw with

@@ -528,6 +528,7 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     k->tile_eff = 1.0;
     k->weight_input = -1;
     k->cvt_kind = -1;
+    k->serial_unit = -1;
     k->precision = cq_exec_node_precision(e, i);
     if (n->n_inputs > 0 && c->in[0][0].ndim >= 0 && is_int8(c->in[0][0].dtype))
         k->precision = c->in[0][0].dtype;
@@ -582,16 +583,19 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose")) {
         conv_float(e, c, hw, k);
         /* an exp activation in a float conv's epilogue (the pixel-major
-         * kernels) or pass (the depthwise ones), priced an output element
-         * as the probe measured it on such a conv, in place of its
-         * operations: the conv applies it a vector at a time, out of line
-         * (kern_act_avx512.h's act16_exp) */
+         * kernels) or pass (the depthwise ones, over each plane once it is
+         * written: after the kernel's traffic, not under it), priced an
+         * output element as the probe measured it on such a conv, in place
+         * of its operations: the conv applies it a vector at a time, out
+         * of line (kern_act_avx512.h's act16_exp) */
         const char *u = !strncmp(k->kclass, "f32_dw", 6) ? "f32_dw_act_exp" : "f32_act_exp";
         if (exp_flops > 0 && k->macs > 0 && !is_int8(k->precision) &&
             cq_hw_call_ns(hw, u) > 0 && !k->unit[3] && c->out[0][0].ndim >= 0) {
             k->flops -= exp_flops;
             k->unit[3] = u;
             k->units[3] = numel(&c->out[0][0]);
+            if (u[4] == 'd') /* f32_dw_act_exp: a pass over each plane written */
+                k->serial_unit = 3;
         }
     }
     else if (!strcmp(op, "QLinearConv"))
