@@ -332,6 +332,12 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
                     _mm512_storeu_ps(a->ct + i * a->cti + j * a->ctj, acc[i][j]);
         return;
     }
+    /* the activations with an exp: the sums stored bare, then one pass over
+     * the tile (act_exp_tile) */
+    cq_act act = a->act;
+    int ex = act.kind >= CQ_ACT_SIGMOID;
+    if (ex)
+        act.kind = CQ_ACT_NONE;
     if (a->yb) {
         /* NCHW16c: each accumulator is one pixel's 16 channels of a block */
 #pragma GCC unroll 4
@@ -347,9 +353,11 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
                     __m512 v = _mm512_add_ps(acc[i][j], bv);
                     if (rj)
                         v = _mm512_add_ps(v, _mm512_loadu_ps(rj + 16 * i));
-                    _mm512_storeu_ps(yj + 16 * i, act16(a->act, v));
+                    _mm512_storeu_ps(yj + 16 * i, act16(act, v));
                 }
         }
+        if (ex)
+            act_exp_tile(a->act, a->y, 16 * a->P, nvs, 16 * (int64_t)a->mr);
         return;
     }
     /* bias, activation, then transposed into y: tmp (MP, 64) -> y rows */
@@ -361,8 +369,10 @@ static inline __attribute__((always_inline)) void tile(int nv, int sw, int mp, c
         __m512 bv = _mm512_loadu_ps(a->bias + 16 * j);
 #pragma GCC unroll 7
         for (int i = 0; i < mp; i++)
-            _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(a->act, _mm512_add_ps(acc[i][j], bv)));
+            _mm512_storeu_ps(tmp + i * 64 + 16 * j, act16(act, _mm512_add_ps(acc[i][j], bv)));
     }
+    if (ex)
+        act_exp_tile(a->act, tmp, 64, mp, 16 * (int64_t)nvs);
     /* 8 channels at a time: an 8x8 transpose of tmp rows (row 7 unused),
      * much cheaper than one gather per channel (bench/NOTES.md, first round,
      * and "Kernel comments moved here") */

@@ -11,6 +11,12 @@
 #define MR 8
 #define NR 48
 #define KC 256
+#ifndef MG_ROWS
+#define MG_ROWS 16
+#endif
+#ifndef SHORT_K
+#define SHORT_K 64
+#endif
 /* C is prefetched for writing CPF 48-column strips ahead of the first k
  * block's stores. Inside a model C is a pool buffer last touched long ago,
  * so its lines come from memory, and the hardware prefetchers do not cover
@@ -95,8 +101,14 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
                       int64_t ldb, float *c, int64_t ldc, const float *bias, const float *res,
                       cq_act act, float *bp)
 {
-    for (int64_t k0 = 0; k0 < k; k0 += KC) {
-        int64_t kc = k - k0 < KC ? k - k0 : KC;
+    /* rows of C per pass over the column strips: all of them, or with a
+     * short k (K <= SHORT_K: the 1x1s from 16-64 channels, where the stores
+     * are a large part of the work) MG_ROWS at a time, B's strips packed
+     * again for each group */
+    int64_t mg = k <= SHORT_K ? MG_ROWS : m;
+    for (int64_t k0 = 0; k0 < k; k0 += KC)
+    for (int64_t g0 = 0; g0 < m; g0 += mg) {
+        int64_t kc = k - k0 < KC ? k - k0 : KC, g1 = m - g0 < mg ? m : g0 + mg;
         int first = k0 == 0, fin = k0 + kc == k;
         for (int64_t n0 = 0; n0 < n; n0 += NR) {
             int64_t w = n - n0 < NR ? n - n0 : NR;
@@ -116,7 +128,7 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
             int nv = (int)((w + 15) / 16);
             int rem = (int)(w - 16 * (nv - 1));
             __mmask16 last = (__mmask16)(rem == 16 ? 0xffff : (1u << rem) - 1u);
-            for (int64_t m0 = 0; m0 < m; m0 += MR) {
+            for (int64_t m0 = g0; m0 < g1; m0 += MR) {
                 const float *a = ap + (m0 / MR) * k * MR + k0 * MR;
                 float *ct = c + m0 * ldc + n0;
                 const float *bs = bias ? bias + m0 : NULL;
