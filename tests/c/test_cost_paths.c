@@ -480,6 +480,24 @@ static void test_conv1x1_s2_nchw(void **state)
     cq_graph_free(g);
 }
 
+/* x (1, 16, hw, hw) -> Conv, a 1x1 16 > 16 or (dw) a 3x3 depthwise with
+ * pads 1, into value `a` (the graph's output is y). */
+static cq_graph *conv16(int dw, int64_t hw, const char *a)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, hw, hw};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){16, dw ? 1 : 16, dw ? 3 : 1, dw ? 3 : 1}));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, a);
+    if (dw) {
+        cq_node_set_int(g, n, "group", 16, &err);
+        cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    }
+    return g;
+}
+
 /* x (1, 16, 32, 32) -> Conv (1x1 16 > 16, or 3x3 depthwise pad 1) -> SiLU
  * (Sigmoid, Mul), fused into the conv: with call_ns.f32_act_exp (the
  * pixel-major epilogue's) or f32_dw_act_exp (the depthwise pass's) in the
@@ -490,17 +508,9 @@ static void test_conv_act_exp(void **state)
 {
     (void)state;
     cq_err err;
+    const int64_t xs[4] = {1, 16, 32, 32};
     for (int dw = 0; dw < 2; dw++) {
-        cq_graph *g = cq_graph_new(&err);
-        set_opset(g, 13);
-        const int64_t xs[4] = {1, 16, 32, 32};
-        add_io(g, "x", 4, xs, "y");
-        add_init(g, "w", rand_tensor(4, (int64_t[]){16, dw ? 1 : 16, dw ? 3 : 1, dw ? 3 : 1}));
-        int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "a");
-        if (dw) {
-            cq_node_set_int(g, n, "group", 16, &err);
-            cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
-        }
+        cq_graph *g = conv16(dw, 32, "a");
         node(g, "Sigmoid", "sig", 1, (const char *[]){"a"}, "s");
         node(g, "Mul", "silu", 2, (const char *[]){"a", "s"}, "y");
         cq_exec *e = planned(g, xs);
@@ -535,17 +545,9 @@ static void test_dw_plane_streams(void **state)
 {
     (void)state;
     cq_err err;
+    const int64_t xs[4] = {1, 16, 64, 64};
     for (int dw = 0; dw < 2; dw++) {
-        cq_graph *g = cq_graph_new(&err);
-        set_opset(g, 13);
-        const int64_t xs[4] = {1, 16, 64, 64};
-        add_io(g, "x", 4, xs, "y");
-        add_init(g, "w", rand_tensor(4, (int64_t[]){16, dw ? 1 : 16, dw ? 3 : 1, dw ? 3 : 1}));
-        int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
-        if (dw) {
-            cq_node_set_int(g, n, "group", 16, &err);
-            cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
-        }
+        cq_graph *g = conv16(dw, 64, "y");
         cq_exec *e = planned(g, xs);
         cq_hw hw = one_level_hw(4096, 64, 1.0);
         cq_cost r;
