@@ -6,6 +6,7 @@
 -- CALQ_CACHE: where the models are (as bench/cost.sh); NODES=PATTERN (Lua, matched
 -- against "MODEL@PREC") also prints that run's rows: predicted - measured, measured,
 -- predicted, ratio, op, class, compute, memory, far memory, tile fill, level, name.
+-- OVERLAP=X (0..1, default 0): calq.cost's overlap (1: the roofline maximum).
 -- Prints per run "MODEL PREC sp S meas M pred P ERR%", then the counts.
 local calq = require "calq"
 local argv = { ... }

@@ -582,23 +582,23 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     const char *op = n->op_type;
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvTranspose")) {
         conv_float(e, c, hw, k);
-        /* an exp activation in a float conv's epilogue (the pixel-major
-         * kernels) or pass (the depthwise ones, over each plane once it is
-         * written: after the kernel's traffic, not under it), priced an
-         * output element as the probe measured it on such a conv, in place
-         * of its operations: the conv applies it a vector at a time, out
-         * of line (kern_act_avx512.h's act16_exp) */
-        const char *u = !strncmp(k->kclass, "f32_dw", 6) ? "f32_dw_act_exp" : "f32_act_exp";
+        /* an exp activation fused into a float conv, priced an output
+         * element as the probe measured it on such a conv, in place of its
+         * operations: the pixel-major kernels run it over each tile they
+         * stored (act_exp_tile), the depthwise ones over each plane they
+         * wrote (act_exp_rows), a pass after the kernel's traffic, not
+         * under it (kern_act_avx512.h) */
+        int dw = !strncmp(k->kclass, "f32_dw", 6);
+        const char *u = dw ? "f32_dw_act_exp" : "f32_act_exp";
         if (exp_flops > 0 && k->macs > 0 && !is_int8(k->precision) &&
             cq_hw_call_ns(hw, u) > 0 && !k->unit[3] && c->out[0][0].ndim >= 0) {
             k->flops -= exp_flops;
             k->unit[3] = u;
             k->units[3] = numel(&c->out[0][0]);
-            if (u[4] == 'd') /* f32_dw_act_exp: a pass over each plane written */
+            if (dw)
                 k->serial_unit = 3;
         }
-    }
-    else if (!strcmp(op, "QLinearConv"))
+    } else if (!strcmp(op, "QLinearConv"))
         conv_int8(e, c, hw, k);
     else if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul") || !strcmp(op, "QLinearMatMul"))
         gemm(e, c, hw, k);

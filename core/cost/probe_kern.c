@@ -608,8 +608,8 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         return -1;
     ADD("f32_conv", FIT_SHAPES ", Relu, NCHW16c", m1, t1, "f32");
     CALL(cq__probe_time_conv((conv_ref){16, 16, 1, 1, 1, 1}, 0, cms, &cm, err));
-    if (cq__probe_act_exp(n > 0 ? &out[n - 1] : NULL, "f32_act_exp", (conv_ref){64, 64, 1, 56, 1, 1}, cms,
-                err))
+    if (cq__probe_act_exp(n > 0 ? &out[n - 1] : NULL, "f32_act_exp",
+                          (conv_ref){64, 64, 1, 56, 1, 1}, cms, err))
         return -1;
     double row_s = 0, grp_s = 0;
     if ((t1 = time_grp(ms, &m1, &row_s, &grp_s, &m2, &t2, err)) < 0)

@@ -108,46 +108,52 @@ void cq__sgemm_avx512(int64_t m, int64_t n, int64_t k, const float *ap, const fl
      * at 112x112: 0.42 -> 0.35 ms; at 48 rows, RegNetY's 32 > 48, the
      * packing cost more than the fewer streams gained) */
     int64_t mg = k <= SHORT_K && m > 4 * MG_ROWS ? MG_ROWS : m;
-    for (int64_t k0 = 0; k0 < k; k0 += KC)
-    for (int64_t g0 = 0; g0 < m; g0 += mg) {
-        int64_t kc = k - k0 < KC ? k - k0 : KC, g1 = m - g0 < mg ? m : g0 + mg;
+    for (int64_t k0 = 0; k0 < k; k0 += KC) {
+        int64_t kc = k - k0 < KC ? k - k0 : KC;
         int first = k0 == 0, fin = k0 + kc == k;
-        for (int64_t n0 = 0; n0 < n; n0 += NR) {
-            int64_t w = n - n0 < NR ? n - n0 : NR;
-            /* pack B (kc, w) into bp (kc, 48), zeros past w: zmm copies, since GCC
-             * makes a memcpy of 192 bytes a slow rep movsq (bench/NOTES.md, first
-             * round) */
-            __mmask16 m0k = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1u);
-            __mmask16 m1k = w >= 32 ? 0xffff : w > 16 ? (__mmask16)((1u << (w - 16)) - 1u) : 0;
-            __mmask16 m2k = w >= 48 ? 0xffff : w > 32 ? (__mmask16)((1u << (w - 32)) - 1u) : 0;
-            for (int64_t t = 0; t < kc; t++) {
-                const float *src = b + (k0 + t) * ldb + n0;
-                float *dst = bp + t * NR;
-                _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0k, src));
-                _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1k, src + 16));
-                _mm512_storeu_ps(dst + 32, _mm512_maskz_loadu_ps(m2k, src + 32));
-            }
-            int nv = (int)((w + 15) / 16);
-            int rem = (int)(w - 16 * (nv - 1));
-            __mmask16 last = (__mmask16)(rem == 16 ? 0xffff : (1u << rem) - 1u);
-            for (int64_t m0 = g0; m0 < g1; m0 += MR) {
-                const float *a = ap + (m0 / MR) * k * MR + k0 * MR;
-                float *ct = c + m0 * ldc + n0;
-                const float *bs = bias ? bias + m0 : NULL;
-                const float *rs = res ? res + m0 * ldc + n0 : NULL;
-                int64_t mr = m - m0;
-                /* the tile CPF strips on: its C rows, for writing */
-                if (first && n0 + (CPF + 1) * NR <= n)
-                    for (int64_t i = 0; i < (mr < MR ? mr : MR); i++)
-                        for (int j = 0; j < 3; j++)
-                            _mm_prefetch((const char *)(ct + i * ldc + CPF * NR + 16 * j),
-                                         _MM_HINT_ET0);
-                if (nv == 3)
-                    tile(3, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
-                else if (nv == 2)
-                    tile(2, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
-                else
-                    tile(1, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
+        for (int64_t g0 = 0; g0 < m; g0 += mg) {
+            int64_t g1 = m - g0 < mg ? m : g0 + mg;
+            for (int64_t n0 = 0; n0 < n; n0 += NR) {
+                int64_t w = n - n0 < NR ? n - n0 : NR;
+                /* pack B (kc, w) into bp (kc, 48), zeros past w: zmm copies, since GCC
+                 * makes a memcpy of 192 bytes a slow rep movsq (bench/NOTES.md, first
+                 * round) */
+                __mmask16 m0k = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1u);
+                __mmask16 m1k = w >= 32   ? 0xffff
+                                : w > 16 ? (__mmask16)((1u << (w - 16)) - 1u)
+                                          : 0;
+                __mmask16 m2k = w >= 48   ? 0xffff
+                                : w > 32 ? (__mmask16)((1u << (w - 32)) - 1u)
+                                          : 0;
+                for (int64_t t = 0; t < kc; t++) {
+                    const float *src = b + (k0 + t) * ldb + n0;
+                    float *dst = bp + t * NR;
+                    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0k, src));
+                    _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1k, src + 16));
+                    _mm512_storeu_ps(dst + 32, _mm512_maskz_loadu_ps(m2k, src + 32));
+                }
+                int nv = (int)((w + 15) / 16);
+                int rem = (int)(w - 16 * (nv - 1));
+                __mmask16 last = (__mmask16)(rem == 16 ? 0xffff : (1u << rem) - 1u);
+                for (int64_t m0 = g0; m0 < g1; m0 += MR) {
+                    const float *a = ap + (m0 / MR) * k * MR + k0 * MR;
+                    float *ct = c + m0 * ldc + n0;
+                    const float *bs = bias ? bias + m0 : NULL;
+                    const float *rs = res ? res + m0 * ldc + n0 : NULL;
+                    int64_t mr = m - m0;
+                    /* the tile CPF strips on: its C rows, for writing */
+                    if (first && n0 + (CPF + 1) * NR <= n)
+                        for (int64_t i = 0; i < (mr < MR ? mr : MR); i++)
+                            for (int j = 0; j < 3; j++)
+                                _mm_prefetch((const char *)(ct + i * ldc + CPF * NR + 16 * j),
+                                             _MM_HINT_ET0);
+                    if (nv == 3)
+                        tile(3, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
+                    else if (nv == 2)
+                        tile(2, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
+                    else
+                        tile(1, last, kc, a, bp, ct, ldc, mr, first, fin, bs, rs, act);
+                }
             }
         }
     }
