@@ -21,6 +21,7 @@
 #include "base/tensor.h"
 #include "cost/hw.h"
 #include "cost/probe.h"
+#include "kern/kern.h"
 
 /* The keys a profile may have at the top level. description is free text the
  * loader keeps and the estimators ignore. */
@@ -495,9 +496,17 @@ static int l_probe_page_ns(lua_State *L)
     return 1;
 }
 
+/* blas_core() -> the name of the kernels OpenBLAS runs ("SkylakeX", ...) */
+static int l_blas_core(lua_State *L)
+{
+    lua_pushstring(L, cq_kern_blas_core());
+    return 1;
+}
+
 int cq__lua_open_hw(lua_State *L)
 {
     static const luaL_Reg fns[] = {
+        {"blas_core", l_blas_core},
         {"check", l_check},
         {"efficiency", l_efficiency},
         {"probe_chain", l_probe_chain},

@@ -114,6 +114,11 @@ int cq_kern_threads(void);
  * count for the run (exec.h); cq_kern_set_threads sets it with calq's. */
 int cq_kern_blas_threads(void);
 void cq_kern_set_blas_threads(int n);
+/* The kernels OpenBLAS runs ("SkylakeX", "Haswell", ...; "" without
+ * OpenBLAS's name for them). Where OpenBLAS took a CPU newer than itself
+ * for an SSE3 one, calq has it choose the AVX-512 (AVX2) kernels when it
+ * loads (kern_isa.c). */
+const char *cq_kern_blas_core(void);
 
 /* ---- fused activations -------------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Detected once (pthread_once: two host threads may ask first at the same
  * time); cq_kern_set_isa / cq_kern_set_amx are for before threads start. */
@@ -155,6 +156,51 @@ void cq_kern_set_threads(int n)
 {
     cq_par_set_threads(n);
     openblas_set_num_threads(cq_par_threads());
+}
+
+/* OpenBLAS's kernel choice. A DYNAMIC_ARCH OpenBLAS (Debian's) picks its
+ * kernels by CPU model when it loads; a model newer than the library
+ * (Debian 12's 0.3.21 on Emerald Rapids, model 207) gets the SSE3
+ * "Prescott" kernels: its sgemm at a fifth of the AVX-512 kernels' rate
+ * (bench/NOTES.md, "2026-12-07 02:14"). Where that happened and the CPU
+ * has AVX-512 (or AVX2 with FMA), calq has OpenBLAS choose again with
+ * OPENBLAS_CORETYPE=SkylakeX (Haswell), the choice OpenBLAS's later
+ * releases make for unknown models. gotoblas_dynamic_quit / _init are
+ * OpenBLAS's own (exported by DYNAMIC_ARCH builds, weak here: absent
+ * elsewhere, nothing is done); this runs while calq loads, before any
+ * BLAS call of calq's. A user's OPENBLAS_CORETYPE is left as it is. */
+const char *openblas_get_corename(void) __attribute__((weak));
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static int blas_core_is_old(const char *name)
+{
+    static const char *const old[] = {"Prescott", "Core2", "Penryn", "Dunnington",
+                                      "Nehalem",  "Atom",  "Katmai", "Unknown"};
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++)
+        if (strcasecmp(name, old[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const char *cq_kern_blas_core(void)
+{
+    return openblas_get_corename ? openblas_get_corename() : "";
+}
+
+__attribute__((constructor)) static void blas_core_init(void)
+{
+    if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit ||
+        getenv("OPENBLAS_CORETYPE"))
+        return;
+    const char *name = openblas_get_corename();
+    cq_isa best = isa_best();
+    if (!name || !blas_core_is_old(name) || best == CQ_ISA_SCALAR)
+        return;
+    setenv("OPENBLAS_CORETYPE", best == CQ_ISA_AVX512 ? "SkylakeX" : "Haswell", 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
 }
 
 int cq_kern_blas_threads(void) { return openblas_get_num_threads(); }

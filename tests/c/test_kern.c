@@ -5,7 +5,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 
 #include <cblas.h>
@@ -616,6 +618,29 @@ static void test_kern_conv2d_algo_choice(void **state)
  * every thread count up to 5, and no share left idle where groups of half
  * the grid's rows would give each one: MobileNetV2's 14x14 map in one group of 14 rows went whole
  * to one share of two. */
+/* OpenBLAS runs kernels of the ISA calq runs: where the CPU has AVX2 and
+ * OpenBLAS names its kernels, they are none of the pre-AVX2 ones it falls
+ * back to for a CPU model newer than itself (kern_isa.c). A user's
+ * OPENBLAS_CORETYPE is theirs: then nothing is checked. */
+static void test_kern_blas_core(void **state)
+{
+    (void)state;
+    const char *core = cq_kern_blas_core();
+    assert_non_null(core);
+    if (!*core || getenv("OPENBLAS_CORETYPE") || cq_kern_isa() == CQ_ISA_SCALAR) {
+        skip();
+        return;
+    }
+    static const char *const old[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                      "Atom",     "Katmai", "Unknown"};
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++)
+        assert_true(strcasecmp(core, old[i]) != 0);
+    /* and its sgemm is right (the re-chosen kernels run) */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0};
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+    assert_true(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
+}
+
 static void test_kern_share_grid(void **state)
 {
     (void)state;
@@ -682,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_share_grid),
+        cmocka_unit_test(test_kern_blas_core),
     };
     return cmocka_run_group_tests_name("kern", tests, NULL, NULL);
 }

@@ -206,8 +206,9 @@ local function measure(opts)
           or ("measured by calq probe: a unit of %s's work apart (%s)"):format(k.name, u[1])
       end
     end
-    notes["efficiency." .. k.name] = ("measured by calq probe: %s, %.4g %s/s over the %s peak"):format(
-      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "GB" or "GMAC", k.peak)
+    notes["efficiency." .. k.name] = ("measured by calq probe: %s, %.4g %s/s over the %s peak%s"):format(
+      k.shape, k.rate / 1e9, k.peak == "bw_l2" and "GB" or "GMAC", k.peak,
+      k.name == "f32_gemm" and (" (OpenBLAS's %s kernels)"):format(hw.blas_core()) or "")
   end
 
   local function per_cycle(r) return r and r3(r / (ghz * 1e9)) or 0 end
