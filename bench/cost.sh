@@ -11,8 +11,6 @@
 #          model or blazeface; run it under taskset -c N)
 # NODES=FILE: the per-node lines (cost_validate.lua --nodes) go to FILE, for
 # bench/cost_recost.lua.
-# STEADY=F (default 0.1; 0: off): cost_validate.lua's --steady, rounds only while a chain
-# of FMAs runs within F of its best (the core not slowed by the host's other load).
 # BENCH_CPU=1: the per-node times on the executor's CPU clock (CALQ_PROFILE_CLOCK=cpu:
 # the thread's CPU time, so the time other jobs held the CPU is left out, not the cache
 # and memory they share), for a loaded host; BENCH_CPU is not a CPU number here.
@@ -76,7 +74,7 @@ for n in "${names[@]}"; do
 done
 
 "$calq" run "$repo/bench/cost_validate.lua" --profile "$profile" --rounds "$rounds" \
-    --repeat "$repeat" --stat "$stat" --steady "${STEADY:-0.1}" ${NODES:+--nodes} "${specs[@]}" |
+    --repeat "$repeat" --stat "$stat" ${NODES:+--nodes} "${specs[@]}" |
     tee "$tmp/out" | if [[ -n ${NODES:-} ]]; then grep -v '^node ' ; else cat; fi
 [[ -z ${NODES:-} ]] || grep '^node ' "$tmp/out" > "$NODES"
 
@@ -90,6 +88,4 @@ awk '$1 == "cost" {
 awk 'function ok(e) { return e <= 10 && e >= -10 }
      $1 == "cost" { n++; s += ($5 >= 0.9); e += ok($8); s1 += ($11 >= 0.9); e1 += ok($10)
                     s2 += ($14 >= 0.9); e2 += ok($13); s3 += ($17 >= 0.9); e3 += ok($16) }
-     $1 == "steady" { kept += $4; dropped += $5; gave += $6 }
-     END { if (kept + dropped) printf "\nrounds kept %d, run again %d (the core slowed), kept unsteady %d\n", kept, dropped, gave
-           if (n) printf "\nof %d runs, Spearman >= 0.9 / within 10%%: %d / %d (without memory %d / %d, roofline max %d / %d, sum %d / %d)\n", n, s, e, s1, e1, s2, e2, s3, e3 }' "$tmp/out"
+     END { if (n) printf "\nof %d runs, Spearman >= 0.9 / within 10%%: %d / %d (without memory %d / %d, roofline max %d / %d, sum %d / %d)\n", n, s, e, s1, e1, s2, e2, s3, e3 }' "$tmp/out"

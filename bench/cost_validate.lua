@@ -2,7 +2,7 @@
 -- precision, calq's executor's per-node latency (model:profile(), medians of ROUNDS
 -- rounds of REPEAT runs) against calq.cost's prediction on a profile, node by node.
 --   calq run bench/cost_validate.lua --profile P [--rounds N] [--repeat N] [--warmup N]
---            [--threads N] [--stat median|min] [--steady F] [--contiguous] [--nodes] SPEC ...
+--            [--threads N] [--stat median|min] [--contiguous] [--nodes] SPEC ...
 -- SPEC is MODEL.onnx[@fp32|@bf16|@int8]: fp32 as the file is, bf16 with
 -- Model:set_precision("bf16"), int8 only for a QDQ file (costed at its own
 -- precisions, lowered as `calq infer` runs it). bench/cost.sh runs it on the zoo.
@@ -18,18 +18,13 @@
 -- compute + memory (no overlap at all, from the rows' terms), and top_miss
 -- the node with the largest |predicted - measured| (name:measured/predicted ms).
 -- --nodes adds "node MODEL PREC NAME OP measured_ms predicted_ms bound class level".
--- --steady F (default 0.1; 0: off): a round counts only if a 1 ms chain of FMAs on this
--- thread (the probe's, calq.hw.probe_chain) runs, before and after it, within F of the
--- fastest of 30 such chains at the start: a round the host slowed the core in (a
--- sibling hyperthread's load, a lower clock) is run again, up to 5 times, then kept.
--- Each SPEC adds "steady MODEL PREC kept dropped gave_up reference_GMAC/s".
 -- First prints "clock wall|cpu": model:profile()'s clock (CALQ_PROFILE_CLOCK=cpu: the
 -- thread's CPU time).
 local calq = require "calq"
 local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 
 local argv, specs = { ... }, {}
-local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1, steady = 0.1 }
+local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1 }
 local i = 1
 while i <= #argv do
   local a = argv[i]
@@ -37,7 +32,6 @@ while i <= #argv do
   elseif a == "--nodes" then o.nodes = true; i = i + 1
   elseif a == "--contiguous" then o.contiguous = true; i = i + 1
   elseif a == "--stat" then o.stat = argv[i + 1]; i = i + 2
-  elseif a == "--steady" then o.steady = tonumber(argv[i + 1]) or error("bad value for --steady"); i = i + 2
   elseif a:match("^%-%-") then
     local k = a:sub(3)
     o[k] = math.tointeger(tonumber(argv[i + 1])) or error("bad value for " .. a)
@@ -58,17 +52,6 @@ end
 local rank = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "rank.lua")
 local spearman = rank.spearman
 
--- the core's speed now against its best: the host's other load slows this core at
--- times by a third (bench/NOTES.md, "2026-12-07 02:14")
-local steady_ref
-if o.steady > 0 then
-  steady_ref = 0
-  for _ = 1, 30 do steady_ref = math.max(steady_ref, calq.hw.probe_chain("f32", 1, 1)) end
-end
-local function steady()
-  return not steady_ref or calq.hw.probe_chain("f32", 1, 1) >= (1 - o.steady) * steady_ref
-end
-
 -- Every model is loaded first, then the rounds go round the models: each model's
 -- rounds spread over the whole run, so a spell of the host's load (seconds long
 -- here) takes a round or two of each rather than all of one (--contiguous: a
@@ -87,20 +70,14 @@ for _, spec in ipairs(specs) do
     clock_said = true
   end
   -- per node (by position among the nodes that run), one mean per round
-  jobs[#jobs + 1] = { spec = spec, path = path, prec = prec, m = m, feeds = feeds, per = {},
-                      kept = 0, dropped = 0, gave_up = 0 }
+  jobs[#jobs + 1] = { spec = spec, path = path, prec = prec, m = m, feeds = feeds, per = {} }
 end
 
 local function round(j, turn)
   local m, feeds = j.m, j.feeds
-  for try = 1, 6 do
-    if turn then assert(m:run(feeds)) end
-    local before = steady()
-    assert(m:reset_profile())
-    assert(m:time(feeds, o["repeat"], 0))
-    if before and steady() then j.kept = j.kept + 1 break end
-    if try == 6 then j.gave_up = j.gave_up + 1 else j.dropped = j.dropped + 1 end
-  end
+  if turn then assert(m:run(feeds)) end
+  assert(m:reset_profile())
+  assert(m:time(feeds, o["repeat"], 0))
   local k = 0
   j.order = {}
   for _, p in ipairs(m:profile()) do
@@ -121,8 +98,6 @@ end
 
 for _, j in ipairs(jobs) do
   local spec, path, prec, m, per, order = j.spec, j.path, j.prec, j.m, j.per, j.order
-  print(("steady %s %s %d %d %d %.1f"):format(path:match("[^/]+$"), prec, j.kept, j.dropped,
-    j.gave_up, (steady_ref or 0) / 1e9))
   local pred = assert(calq.cost.model(m, prof, { threads = o.threads }))
   local nomem = assert(calq.cost.model(m, prof, { threads = o.threads, memory = false }))
   local sum = assert(calq.cost.model(m, prof, { threads = o.threads, overlap = 1 }))
