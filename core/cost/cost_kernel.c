@@ -316,9 +316,16 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             xin = xin / s.cin * ((s.cin + 31) / 32 * 32);
         k->unit[0] = "bf16_elem";
         k->units[0] = xin + numel(&c->out[0][0]);
+        /* vdpbf16ps tiles: a panel's channels in 16-lane vectors, as many
+         * as it has (kern_convpm_bf16_avx512.c's nv): c_out <= 16 wastes no
+         * lanes but runs one vector a broadcast, the fp32 pixel-major
+         * kernel's 7/8 (pm_fill); U-Net's 16-channel convs at 224 took half
+         * the time the 32-wide panel's fill said (bench/NOTES.md,
+         * "2026-12-07 02:14") */
+        double chan = s.cout <= 16 ? fill(s.cout, 16) * 7.0 / 8.0
+                                   : max2(fill(s.cout, 32), fill(s.cout, 48));
         k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 16) * fill(s.cin, 32)
-                              : fill(s.pix, 7) * max2(fill(s.cout, 32), fill(s.cout, 48)) *
-                                    (native ? fill(s.k, 2) : 1.0);
+                              : fill(s.pix, 7) * chan * (native ? fill(s.k, 2) : 1.0);
         if (hw->amx)
             amx_btiles(&s, k);
         /* the kernel rounds its input to bf16 itself: inside the efficiency

@@ -177,6 +177,39 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(32, 96, 3, 10, 10.0 / 14.0, 1);        /* 96: one 48-wide panel pair, not flat64 */
 }
 
+/* The bf16 conv without AMX (kern_convpm_bf16_avx512.c): tiles of 7 pixels of
+ * a row x a panel of 32 or 48 channels, k in pairs where the CPU has
+ * vdpbf16ps; c_out <= 16 runs one 16-lane vector a broadcast (its nv), the
+ * fp32 kernel's 7/8, not half of a 32-wide panel. */
+static void test_bf16_tiles(void **state)
+{
+    (void)state;
+    const int64_t cs[3] = {16, 24, 40};
+    const double want[3] = {7.0 / 8.0, 24.0 / 32.0, 40.0 / 48.0};
+    for (int i = 0; i < 3; i++) {
+        cq_graph *g = conv_relu(cs[i]);
+        cq_dtype prec[2] = {CQ_BF16, CQ_BF16};
+        cq_exec_opts o = CQ_EXEC_OPTS_DEFAULT;
+        o.precision = prec;
+        o.n_precision = g->n_nodes;
+        cq_err err;
+        cq_exec *e = cq_exec_new(g, &o, &err);
+        assert_non_null(e);
+        cq_hw hw = test_hw();
+        hw.amx = 0;
+        cq_cost r;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        assert_string_equal(r.rows[0].kclass, "bf16_conv");
+        /* 14 pixels a row (two whole tiles of 7), K = 9 c_in in whole pairs */
+        if (fabs(r.rows[0].tile_eff - want[i]) > 1e-12)
+            fail_msg("c_out %lld: tile_eff %g, want %g", (long long)cs[i], r.rows[0].tile_eff,
+                     want[i]);
+        cq_cost_free(&r);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 /* The work the probe prices apart from the MACs (call_ns.bf16_elem): a bf16
  * conv pays it for each element it rounds in (channels padded to 32 on AMX)
  * and each it writes; a profile without the key adds nothing. */
@@ -782,7 +815,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
