@@ -278,8 +278,10 @@ static const conv_ref fit_ref_bf16[NFIT] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3,
  * costs them: their MACs over the tile fill at a rate, bf16 plus a cost an
  * element in or out. bf16 on AMX: fill(ow, 16) x fill(c_out, 16) x
  * fill(c_in, 32), the elements it rounds into its channel-last buffer with
- * c_in padded to 32; vdpbf16ps: 7 pixels x 32 | 48 channels, k in pairs;
- * least squares for the two. fp32 (the pixel-major kernel): 7 pixels of a
+ * c_in padded to 32; vdpbf16ps: 7 pixels x 32 | 48 channels (a 16-channel
+ * panel where c_out <= 16, 7/8 of its rate, as fp32's), k in pairs; least
+ * squares for the two, the MAC part held at the instruction's peak where
+ * the fit makes it faster (cq__probe_fit_capped). fp32 (the pixel-major kernel): 7 pixels of a
  * row x a 16-channel panel (7/8 of its rate, load-bound) where c_out <= 16,
  * else 32 | 48; a 1x1 the channel-major 8 x 48 tiles where they waste fewer
  * lanes; one rate, the five shapes' time over their tile-adjusted MACs (the
@@ -312,7 +314,7 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
             pm = pfill(pix, 6); /* flat64: 6 pixels x 64 channels across rows */
         double f = !bf16 ? (r.k == 1 ? fmax(pm, pfill(r.c_out, 8) * pfill(pix, 16)) : pm)
                    : amx ? pfill(r.hw, 16) * pfill(r.c_out, 16) * pfill(r.c_in, 32)
-                         : pfill(pix, 7) * fmax(pfill(r.c_out, 32), pfill(r.c_out, 48)) * pfill(k, 2);
+                         : pfill(pix, 7) * chan * pfill(k, 2);
         int64_t cin = bf16 && amx ? (r.c_in + 31) / 32 * 32 : r.c_in;
         x[i][0] = m / f;
         x[i][1] = (double)(cin * pix + r.c_out * pix);
@@ -324,6 +326,15 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
         *elem_s = 0;
         return sum_t;
     }
+    /* the MAC part no faster than the bf16 instruction's peak */
+    cq_probe_chain ch = amx ? CQ_PROBE_AMX_BF16 : CQ_PROBE_DOT_BF16;
+    double c3[3] = {c[0], c[1], 0};
+    for (int i = 0; i < NFIT; i++)
+        x[i][2] = 0;
+    cq__probe_fit_capped(NFIT, (const double(*)[3])x, t,
+                         cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0, c3);
+    c[0] = c3[0];
+    c[1] = c3[1];
     *elem_s = c[1];
     return c[0] * sum_u;
 }
@@ -516,9 +527,48 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
         *out_s = *row_s = 0;
         return sum_t;
     }
+    /* The MAC part cannot outrun the instruction's own peak (its chain,
+     * measured here): cq__probe_fit_capped */
+    cq_probe_chain ch = all ? CQ_PROBE_AMX_S8
+                            : cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? CQ_PROBE_DOT_S8
+                                                                 : CQ_PROBE_S8_NOVNNI;
+    double peak = cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0;
+    cq__probe_fit_capped(NFIT, (const double(*)[3])x, t, peak, c);
     *out_s = c[1];
     *row_s = c[2];
     return c[0] * sum_u;
+}
+
+/* c from cq__probe_lsq(n, 3, x, t) (the MAC part's seconds a MAC, then two
+ * costs apart from it), with the MAC part held at 1 / peak where the fit
+ * makes it faster than that: the three features move together over the
+ * fit's shapes, and the free fit gave time of the MACs to the two costs (on
+ * an Emerald Rapids guest the int8 MAC part at 1.10-1.12 of the vpdpbusd
+ * peak, ResNet-18's 3x3s priced at 0.28 ms against 0.37 measured hot:
+ * bench/NOTES.md, "2026-12-07 02:14"). The two costs are then fitted to
+ * what the MACs leave (the second dropped, then both, where a fit goes
+ * negative). */
+void cq__probe_fit_capped(int n, const double x[][3], const double *t, double peak, double *c)
+{
+    if (peak <= 0 || c[0] >= 1.0 / peak)
+        return;
+    double rest[NFIT], x2[NFIT][3] = {{0}}, c2[3] = {0};
+    c[0] = 1.0 / peak;
+    for (int i = 0; i < n && i < NFIT; i++) {
+        rest[i] = t[i] - c[0] * x[i][0];
+        x2[i][0] = x[i][1];
+        x2[i][1] = x[i][2];
+    }
+    n = n < NFIT ? n : NFIT;
+    if (cq__probe_lsq(n, 2, (const double(*)[3])x2, rest, c2) == 0) {
+        c[1] = c2[0];
+        c[2] = c2[1];
+    } else if (cq__probe_lsq(n, 1, (const double(*)[3])x2, rest, c2) == 0) {
+        c[1] = c2[0];
+        c[2] = 0;
+    } else {
+        c[1] = c[2] = 0;
+    }
 }
 
 /* ---- bf16 GEMM ---- */

@@ -11,6 +11,7 @@
 
 #include "cost/cost.h"
 #include "cost/probe.h"
+#include "cost/probe_internal.h"
 #include "cost_testutil.h"
 #include "kern/kern_internal.h"
 
@@ -175,6 +176,33 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(64, 128, 3, 7, 1.0, 1);                /* 7x7: the 7-pixel rows (49 / 54 x 1.07 < 1) */
     conv_tiles_case(32, 112, 3, 10, 100.0 / 102.0 * 112.0 / 128.0, 1); /* flat64, a half-used last panel */
     conv_tiles_case(32, 96, 3, 10, 10.0 / 14.0, 1);        /* 96: one 48-wide panel pair, not flat64 */
+}
+
+/* The probe's fits hold the MAC part at the instruction's peak where the
+ * free fit makes it faster (cq__probe_fit_capped): a slower MAC part is
+ * kept as fitted; a faster one becomes 1 / peak, and the two other costs,
+ * fitted again to what the MACs leave, stay at or above 0 and take less. */
+static void test_probe_fit_capped(void **state)
+{
+    (void)state;
+    const double peak = 1e11; /* MACs a second */
+    double x[5][3] = {{2e8, 1e5, 3e3}, {2e8, 5e4, 2e3}, {1e8, 1.6e5, 0},
+                      {1e8, 4e5, 0},   {6e7, 1.5e5, 2.7e4}};
+    for (int fast = 0; fast < 2; fast++) {
+        double a = (fast ? 0.8 : 1.2) / peak, b = 3e-10, d = 1e-8, t[5], c[3];
+        for (int i = 0; i < 5; i++)
+            t[i] = a * x[i][0] + b * x[i][1] + d * x[i][2];
+        assert_int_equal(cq__probe_lsq(5, 3, (const double(*)[3])x, t, c), 0);
+        assert_true(fabs(c[0] - a) < 1e-6 * a); /* the free fit finds them */
+        cq__probe_fit_capped(5, (const double(*)[3])x, t, peak, c);
+        if (!fast) {
+            assert_true(fabs(c[0] - a) < 1e-6 * a && fabs(c[1] - b) < 1e-6 * b);
+            continue;
+        }
+        assert_true(fabs(c[0] - 1.0 / peak) < 1e-9 / peak);
+        assert_true(c[1] >= 0 && c[2] >= 0);
+        assert_true(c[1] * 1e5 + c[2] * 3e3 < b * 1e5 + d * 3e3);
+    }
 }
 
 /* The bf16 conv without AMX (kern_convpm_bf16_avx512.c): tiles of 7 pixels of
@@ -815,7 +843,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_probe_fit_capped), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
