@@ -320,8 +320,8 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
          * as it has (kern_convpm_bf16_avx512.c's nv): c_out <= 16 wastes no
          * lanes but runs one vector a broadcast, the fp32 pixel-major
          * kernel's 7/8 (pm_fill); U-Net's 16-channel convs at 224 took half
-         * the time the 32-wide panel's fill said (bench/NOTES.md,
-         * "2026-12-07 02:14") */
+         * the time the 32-wide panel's fill said (bench/NOTES.md, "a new
+         * host, OpenBLAS's kernels") */
         double chan = s.cout <= 16 ? fill(s.cout, 16) * 7.0 / 8.0
                                    : max2(fill(s.cout, 32), fill(s.cout, 48));
         k->tile_eff = hw->amx ? fill(s.ow, 16) * fill(s.cout, 16) * fill(s.cin, 32)

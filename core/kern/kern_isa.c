@@ -162,8 +162,8 @@ void cq_kern_set_threads(int n)
  * kernels by CPU model when it loads; a model newer than the library
  * (Debian 12's 0.3.21 on Emerald Rapids, model 207) gets the SSE3
  * "Prescott" kernels: its sgemm at a fifth of the AVX-512 kernels' rate
- * (bench/NOTES.md, "2026-12-07 02:14"). Where that happened and the CPU
- * has AVX-512 (or AVX2 with FMA), calq has OpenBLAS choose again with
+ * (bench/NOTES.md, "a new host, OpenBLAS's kernels"). Where that happened
+ * and the CPU has AVX-512 (or AVX2 with FMA), calq has OpenBLAS choose again with
  * OPENBLAS_CORETYPE=SkylakeX (Haswell), the choice OpenBLAS's later
  * releases make for unknown models. gotoblas_dynamic_quit / _init are
  * OpenBLAS's own (exported by DYNAMIC_ARCH builds, weak here: absent

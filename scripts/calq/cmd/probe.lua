@@ -190,7 +190,7 @@ local function measure(opts)
   -- the kernels again, seconds after the first pass, each kernel's faster pass kept
   -- (its units and call cost with it): a host's other load slows a core for spells
   -- of a second or more, and one pass's int8 kernels all ran 30 % slow in one
-  -- (bench/NOTES.md, "2026-12-07 02:14")
+  -- (bench/NOTES.md, "a new host, OpenBLAS's kernels")
   local kernels, kmsg = hw.probe_kernels(100 * q)
   if not kernels then fail("%s", kmsg) end
   for i, k in ipairs(kernels) do
