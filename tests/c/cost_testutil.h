@@ -28,4 +28,16 @@ static inline cq_hw one_level_hw(int64_t size, double bw, double mem_bw)
     return hw;
 }
 
+/* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
+ * 32 B/cycle, DRAM 10 GB/s; no efficiency factors, no fixed cost. */
+static inline cq_hw two_level_hw(void)
+{
+    cq_hw hw = one_level_hw(32 << 10, 64, 10);
+    hw.macs[CQ_HW_MAC_BF16] = 32;
+    hw.macs[CQ_HW_MAC_S8] = 64;
+    hw.n_cache = 2;
+    hw.cache[1] = (cq_hw_cache){.size = 1 << 20, .bw = 32, .latency = 15, .shared = 0};
+    return hw;
+}
+
 #endif

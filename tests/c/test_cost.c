@@ -11,21 +11,9 @@
 
 #include "cost/cost.h"
 #include "cost/probe.h"
-#include "cost/probe_internal.h"
 #include "cost_testutil.h"
 #include "kern/kern_internal.h"
 
-/* One core at 1 GHz, 16 f32 MACs a cycle; L1 32 KB at 64 B/cycle, L2 1 MB at
- * 32 B/cycle, DRAM 10 GB/s; no efficiency factors, no fixed cost. */
-static cq_hw test_hw(void)
-{
-    cq_hw hw = one_level_hw(32 << 10, 64, 10);
-    hw.macs[CQ_HW_MAC_BF16] = 32;
-    hw.macs[CQ_HW_MAC_S8] = 64;
-    hw.n_cache = 2;
-    hw.cache[1] = (cq_hw_cache){.size = 1 << 20, .bw = 32, .latency = 15, .shared = 0};
-    return hw;
-}
 
 /* x (1, c, 14, 14) -> Conv 3x3 pad 1 (c > c) -> Relu -> y */
 static cq_graph *conv_relu(int64_t c)
@@ -51,19 +39,10 @@ static void run_once(cq_exec *e, const int64_t *xs)
     cq_tensor_release(x);
 }
 
-static void run_once2(cq_exec *e, const int64_t *xs)
-{
-    cq_err err;
-    cq_tensor *x = rand_tensor(2, xs), *out[1];
-    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
-    cq_tensor_release(out[0]);
-    cq_tensor_release(x);
-}
-
 static void test_compute(void **state)
 {
     (void)state;
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.cache[0].size = 1 << 30; /* everything in one fast level: compute only */
     hw.cache[0].bw = 1e6;
     for (int64_t c = 16; c <= 32; c += 16) {
@@ -133,7 +112,7 @@ static void conv_tiles_case(int64_t cin, int64_t cout, int64_t k, int64_t hw_, d
     cq_node_set_ints(g, n, "pads", 4, (int64_t[]){pad, pad, pad, pad}, &err);
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     assert_string_equal(r.rows[0].kclass, "f32_conv");
@@ -178,32 +157,6 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(32, 96, 3, 10, 10.0 / 14.0, 1);        /* 96: one 48-wide panel pair, not flat64 */
 }
 
-/* The probe's fits hold the MAC part at the instruction's peak where the
- * free fit makes it faster (cq__probe_fit_capped): a slower MAC part is
- * kept as fitted; a faster one becomes 1 / peak, and the two other costs,
- * fitted again to what the MACs leave, stay at or above 0 and take less. */
-static void test_probe_fit_capped(void **state)
-{
-    (void)state;
-    const double peak = 1e11; /* MACs a second */
-    double x[5][3] = {{2e8, 1e5, 3e3}, {2e8, 5e4, 2e3}, {1e8, 1.6e5, 0},
-                      {1e8, 4e5, 0},   {6e7, 1.5e5, 2.7e4}};
-    for (int fast = 0; fast < 2; fast++) {
-        double a = (fast ? 0.8 : 1.2) / peak, b = 3e-10, d = 1e-8, t[5], c[3];
-        for (int i = 0; i < 5; i++)
-            t[i] = a * x[i][0] + b * x[i][1] + d * x[i][2];
-        assert_int_equal(cq__probe_lsq(5, 3, (const double(*)[3])x, t, c), 0);
-        assert_true(fabs(c[0] - a) < 1e-6 * a); /* the free fit finds them */
-        cq__probe_fit_capped(5, (const double(*)[3])x, t, peak, c);
-        if (!fast) {
-            assert_true(fabs(c[0] - a) < 1e-6 * a && fabs(c[1] - b) < 1e-6 * b);
-            continue;
-        }
-        assert_true(fabs(c[0] - 1.0 / peak) < 1e-9 / peak);
-        assert_true(c[1] >= 0 && c[2] >= 0);
-        assert_true(c[1] * 1e5 + c[2] * 3e3 < b * 1e5 + d * 3e3);
-    }
-}
 
 /* The bf16 conv without AMX (kern_convpm_bf16_avx512.c): tiles of 7 pixels of
  * a row x a panel of 32 or 48 channels, k in pairs where the CPU has
@@ -223,7 +176,7 @@ static void test_bf16_tiles(void **state)
         cq_err err;
         cq_exec *e = cq_exec_new(g, &o, &err);
         assert_non_null(e);
-        cq_hw hw = test_hw();
+        cq_hw hw = two_level_hw();
         hw.amx = 0;
         cq_cost r;
         assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
@@ -254,7 +207,7 @@ static void test_units(void **state)
         cq_err err;
         cq_exec *e = cq_exec_new(g, &o, &err);
         assert_non_null(e);
-        cq_hw hw = test_hw();
+        cq_hw hw = two_level_hw();
         hw.amx = amx;
         hw.amx_macs[CQ_HW_MAC_BF16] = 512;
         hw.amx_macs[CQ_HW_MAC_S8] = 1024;
@@ -299,7 +252,7 @@ static void test_amx_btiles(void **state)
     eo.n_precision = 1;
     cq_exec *e = cq_exec_new(g, &eo, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.amx = 1;
     hw.amx_macs[CQ_HW_MAC_BF16] = 512;
     hw.cache[1].size = 64 << 20; /* everything else in L2 */
@@ -353,7 +306,7 @@ static void test_resize_linear(void **state)
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
     run_once(e, xs);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.cache[0].size = 1 << 30;
     hw.cache[0].bw = 1e6;
     cq_cost r;
@@ -380,7 +333,7 @@ static void test_gemv(void **state)
     node(g, "Conv", "se", 2, (const char *[]){"x", "w"}, "y");
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     assert_int_equal(r.n, 1);
@@ -415,7 +368,7 @@ static void dw_case(int vbits, int64_t c, int64_t hw_, int64_t k, int64_t dil, i
     cq_node_set_ints(g, n, "strides", 2, (int64_t[]){stride, stride}, &err);
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.vector_bits = vbits;
     cq_cost r, ru;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
@@ -468,76 +421,6 @@ static void test_dw_paths(void **state)
     dw_case(256, 32, 40, 3, 1, 1, "f32_dw", 40.0 / 48.0, 0); /* the row kernel */
 }
 
-/* The probe and the estimator agree on a reference shape, so a profile made
- * from the probe's figures gives it its measured time: the probe divides its
- * MACs by the tile fill the estimator multiplies by (the plane depthwise
- * kernel's 3x3 144 at 56x56: rows of 56 fill 56 / 64 of its vectors) and
- * counts an elementwise loop's bytes as the estimator does (a write past L1
- * twice). Timed by the probe itself at a small budget. */
-static void test_probe_reference(void **state)
-{
-    (void)state;
-    if (cq_kern_isa() != CQ_ISA_AVX512)
-        skip(); /* the plane kernel is AVX-512's */
-    cq_probe_kern k[CQ_PROBE_MAX_KERN];
-    cq_err err;
-    int n = cq_probe_kernels(k, CQ_PROBE_MAX_KERN, 0.5, &err);
-    assert_true(n > 0);
-    int dw = -1;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(k[i].name, "f32_dw"))
-            dw = i;
-    assert_true(dw >= 0);
-    cq_graph *g = cq_graph_new(&err);
-    set_opset(g, 13);
-    const int64_t xs[4] = {1, 144, 56, 56};
-    add_io(g, "x", 4, xs, "y");
-    add_init(g, "w", rand_tensor(4, (int64_t[]){144, 1, 3, 3}));
-    int c = node(g, "Conv", "dw", 2, (const char *[]){"x", "w"}, "y");
-    cq_node_set_int(g, c, "group", 144, &err);
-    cq_node_set_ints(g, c, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
-    cq_exec *e = cq_exec_new(g, NULL, &err);
-    assert_non_null(e);
-    cq_hw hw = test_hw();
-    hw.n_eff = 1;
-    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "f32_dw");
-    hw.eff[0].value = k[dw].macs / k[dw].seconds / (hw.macs[CQ_HW_MAC_F32] * hw.ghz * 1e9);
-    cq_cost r;
-    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
-    assert_string_equal(r.rows[0].kclass, "f32_dw");
-    assert_true(fabs(r.rows[0].compute_ns - k[dw].seconds * 1e9) < 1e-6 * r.rows[0].compute_ns);
-    cq_cost_free(&r);
-    cq_exec_free(e);
-    cq_graph_free(g);
-    /* eltwise: Relu over 256 K floats, input and output in L2 (here 4 MB;
-     * the first Relu of two, whose output is no graph output) */
-    int el = -1;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(k[i].name, "eltwise"))
-            el = i;
-    assert_true(el >= 0);
-    g = cq_graph_new(&err);
-    set_opset(g, 13);
-    const int64_t rs[2] = {1, 256 << 10};
-    add_io(g, "x", 2, rs, "y");
-    node(g, "Relu", "r1", 1, (const char *[]){"x"}, "a");
-    node(g, "Relu", "r2", 1, (const char *[]){"a"}, "y");
-    e = cq_exec_new(g, NULL, &err);
-    assert_non_null(e);
-    run_once2(e, rs);
-    hw = test_hw();
-    hw.cache[1].size = 4 << 20;
-    hw.n_eff = 1;
-    snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "eltwise");
-    hw.eff[0].value = k[el].macs / k[el].seconds / (hw.cache[1].bw * hw.ghz * 1e9);
-    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
-    assert_string_equal(r.rows[0].name, "r1");
-    assert_int_equal(r.rows[0].level, 1);
-    assert_true(fabs(r.rows[0].memory_ns - k[el].seconds * 1e9) < 1e-6 * r.rows[0].memory_ns);
-    cq_cost_free(&r);
-    cq_exec_free(e);
-    cq_graph_free(g);
-}
 
 /* An int8 graph: a 3x3 conv (the GEMM path), a 1x1 of 16 channels (the grp
  * path's narrow 1x1s) with a residual Add fused, whose residual a Transpose
@@ -574,7 +457,7 @@ static void test_int8_units(void **state)
     assert_int_equal(count_op(h, "QLinearAdd"), 1);
     cq_exec *e = cq_exec_new(h, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.n_eff = 1;
     snprintf(hw.eff[0].name, sizeof hw.eff[0].name, "s8_grp1");
     hw.eff[0].value = 1.0;
@@ -644,7 +527,7 @@ static void test_memory_levels(void **state)
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
     run_once(e, xs);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     assert_int_equal(r.n, 2);
@@ -737,7 +620,7 @@ static void test_residual(void **state)
     cq_err err;
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.node_ns = 100;
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
@@ -797,7 +680,7 @@ static void test_unknown_shape(void **state)
     node(g, "Relu", "only", 1, (const char *[]){"x"}, "y");
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_EINVAL);
     assert_non_null(strstr(err.msg, "'only'"));
@@ -819,7 +702,7 @@ static void test_unknown_shape(void **state)
 static void test_conversions(void **state)
 {
     (void)state;
-    cq_hw hw = test_hw();
+    cq_hw hw = two_level_hw();
     hw.cache[0].size = 1 << 30;
     hw.cache[0].bw = 1e6;
     /* compute-bound at 8 elements a cycle */
@@ -829,7 +712,7 @@ static void test_conversions(void **state)
     assert_true(fabs(cq_cost_convert_ns(&hw, CQ_HW_CVT_QUANT, 8000, 1) - 1050) < 1e-6);
     assert_true(cq_cost_convert_ns(&hw, CQ_HW_CVT_DEQUANT, 0, 1) == 0);
     /* memory-bound when the bandwidth is low */
-    hw = test_hw();
+    hw = two_level_hw();
     assert_true(cq_cost_convert_ns(&hw, CQ_HW_CVT_F32_BF16, 1 << 20, 1) >
                 (double)(1 << 20) * 6 / 32);
     assert_int_equal(cq_cost_edge_cvt(CQ_U8, CQ_F32), CQ_HW_CVT_DEQUANT);
@@ -843,7 +726,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_probe_fit_capped), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths), cmocka_unit_test(test_probe_reference),   cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths),    cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
