@@ -48,34 +48,31 @@ int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c)
     return 0;
 }
 
-/* c from cq__probe_lsq(n, 3, x, t) (the MAC part's seconds a MAC, then two
+/* c from cq__probe_lsq(n, k, x, t) (the MAC part's seconds a MAC, then k - 1
  * costs apart from it), with the MAC part held at 1 / peak where the fit
- * makes it faster than that: the three features move together over the
- * fit's shapes, and the free fit gave time of the MACs to the two costs (on
- * an Emerald Rapids guest the int8 MAC part at 1.10-1.12 of the vpdpbusd
- * peak, ResNet-18's 3x3s priced at 0.28 ms against 0.37 measured hot:
- * bench/NOTES.md, "a new host, OpenBLAS's kernels"). The two costs are
- * then fitted to what the MACs leave (the second dropped, then both, where
- * a fit goes negative). */
-void cq__probe_fit_capped(int n, const double x[][3], const double *t, double peak, double *c)
+ * makes it faster than that: the features move together over the fit's
+ * shapes, and the free fit gave time of the MACs to the other costs (on an
+ * Emerald Rapids guest the int8 MAC part at 1.10-1.12 of the vpdpbusd peak,
+ * ResNet-18's 3x3s priced at 0.28 ms against 0.37 measured hot:
+ * bench/NOTES.md, "a new host, OpenBLAS's kernels"). The other costs are
+ * then fitted to what the MACs leave (the last dropped, then all, where a
+ * fit goes negative). */
+void cq__probe_fit_capped(int n, int k, const double x[][3], const double *t, double peak,
+                          double *c)
 {
-    if (peak <= 0 || c[0] >= 1.0 / peak)
+    if (peak <= 0 || c[0] >= 1.0 / peak || k < 1 || k > 3)
         return;
     double rest[FIT_MAX], x2[FIT_MAX][3] = {{0}}, c2[3] = {0};
-    c[0] = 1.0 / peak;
-    for (int i = 0; i < n && i < FIT_MAX; i++) {
-        rest[i] = t[i] - c[0] * x[i][0];
-        x2[i][0] = x[i][1];
-        x2[i][1] = x[i][2];
-    }
     n = n < FIT_MAX ? n : FIT_MAX;
-    if (cq__probe_lsq(n, 2, (const double(*)[3])x2, rest, c2) == 0) {
-        c[1] = c2[0];
-        c[2] = c2[1];
-    } else if (cq__probe_lsq(n, 1, (const double(*)[3])x2, rest, c2) == 0) {
-        c[1] = c2[0];
-        c[2] = 0;
-    } else {
-        c[1] = c[2] = 0;
+    c[0] = 1.0 / peak;
+    for (int i = 0; i < n; i++) {
+        rest[i] = t[i] - c[0] * x[i][0];
+        for (int j = 1; j < k; j++)
+            x2[i][j - 1] = x[i][j];
     }
+    int m = k - 1;
+    while (m > 0 && cq__probe_lsq(n, m, (const double(*)[3])x2, rest, c2))
+        m--;
+    for (int j = 1; j < k; j++)
+        c[j] = j <= m ? c2[j - 1] : 0;
 }

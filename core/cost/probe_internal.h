@@ -52,10 +52,11 @@ typedef struct conv_ref {
  * shapes and k <= 3 unknowns (0 when c[0] > 0 and the rest >= 0, else -1). */
 double cq__probe_time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err);
 int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c);
-/* c (a fit of t ~ x c over n <= 5 shapes) with c[0], seconds a MAC, held at
- * 1 / peak (MACs a second) where it was faster, c[1], c[2] fitted again to
- * the rest; peak <= 0: c as it is. */
-void cq__probe_fit_capped(int n, const double x[][3], const double *t, double peak, double *c);
+/* c (a fit of t ~ x c, k <= 3 unknowns, over n <= 5 shapes) with c[0],
+ * seconds a MAC, held at 1 / peak (MACs a second) where it was faster, the
+ * others fitted again to the rest; peak <= 0: c as it is. */
+void cq__probe_fit_capped(int n, int k, const double x[][3], const double *t, double peak,
+                          double *c);
 /* probe_misc.c: an exp activation's cost an output element of conv r, as
  * k's unit `name` (k NULL: timed only): r with SiLU against r with Relu. */
 int cq__probe_act_exp(cq_probe_kern *k, const char *name, conv_ref r, double ms, cq_err *err);

@@ -231,7 +231,6 @@ static double pfill(int64_t n, int64_t t)
     return n <= 0 || t <= 1 ? 1.0 : (double)n / (double)(((n + t - 1) / t) * t);
 }
 
-
 /* Five generic shapes (none a model's own layer): 3x3s at 40x40 and 20x20
  * and two 1x1s at 40x40 (many MACs an element, many in, many out) and a
  * narrow 3x3 on a larger map (tile padding and per-pixel work). */
@@ -256,8 +255,8 @@ static const conv_ref fit_ref_bf16[NFIT] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3,
  * c_in padded to 32; vdpbf16ps: 7 pixels x 32 | 48 channels (a 16-channel
  * panel where c_out <= 16, 7/8 of its rate, as fp32's), k in pairs; least
  * squares for the two, the MAC part held at the instruction's peak where
- * the fit makes it faster (cq__probe_fit_capped). fp32 (the pixel-major kernel): 7 pixels of a
- * row x a 16-channel panel (7/8 of its rate, load-bound) where c_out <= 16,
+ * the fit makes it faster (cq__probe_fit_capped). fp32 (the pixel-major
+ * kernel): 7 pixels of a row x a 16-channel panel (7/8 of its rate, load-bound) where c_out <= 16,
  * else 32 | 48; a 1x1 the channel-major 8 x 48 tiles where they waste fewer
  * lanes; one rate, the five shapes' time over their tile-adjusted MACs (the
  * kernel reads its input in place or copies its rows once: a cost an
@@ -303,13 +302,8 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
     }
     /* the MAC part no faster than the bf16 instruction's peak */
     cq_probe_chain ch = amx ? CQ_PROBE_AMX_BF16 : CQ_PROBE_DOT_BF16;
-    double c3[3] = {c[0], c[1], 0};
-    for (int i = 0; i < NFIT; i++)
-        x[i][2] = 0;
-    cq__probe_fit_capped(NFIT, (const double(*)[3])x, t,
-                         cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0, c3);
-    c[0] = c3[0];
-    c[1] = c3[1];
+    cq__probe_fit_capped(NFIT, 2, (const double(*)[3])x, t,
+                         cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0, c);
     *elem_s = c[1];
     return c[0] * sum_u;
 }
@@ -508,12 +502,11 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
                             : cq_probe_chain_ok(CQ_PROBE_DOT_S8) ? CQ_PROBE_DOT_S8
                                                                  : CQ_PROBE_S8_NOVNNI;
     double peak = cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0;
-    cq__probe_fit_capped(NFIT, (const double(*)[3])x, t, peak, c);
+    cq__probe_fit_capped(NFIT, 3, (const double(*)[3])x, t, peak, c);
     *out_s = c[1];
     *row_s = c[2];
     return c[0] * sum_u;
 }
-
 
 /* ---- bf16 GEMM ---- */
 

@@ -183,16 +183,10 @@ double cq__probe_dwcb_fit(double ms, double *macs, double *elem_s, cq_err *err)
         return sum_t;
     }
     /* the MAC part no faster than the FMA peak (cq__probe_fit_capped) */
-    double c3[3] = {c[0], c[1], 0};
-    for (int i = 0; i < 5; i++)
-        x[i][2] = 0;
-    cq__probe_fit_capped(5, (const double(*)[3])x, t,
-                         cq_probe_chain_ok(CQ_PROBE_FMA_F32)
-                             ? cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 3)
-                             : 0,
-                         c3);
-    *elem_s = c3[1];
-    return c3[0] * sum_u;
+    double peak = cq_probe_chain_ok(CQ_PROBE_FMA_F32) ? cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 3) : 0;
+    cq__probe_fit_capped(5, 2, (const double(*)[3])x, t, peak, c);
+    *elem_s = c[1];
+    return c[0] * sum_u;
 }
 
 /* ---- eltwise: Relu over 256 K floats (1 MB in, 1 MB out: in L2) ---- */

@@ -163,9 +163,9 @@ void cq_kern_set_threads(int n)
  * (Debian 12's 0.3.21 on Emerald Rapids, model 207) gets the SSE3
  * "Prescott" kernels: its sgemm at a fifth of the AVX-512 kernels' rate
  * (bench/NOTES.md, "a new host, OpenBLAS's kernels"). Where that happened
- * and the CPU has AVX-512 (or AVX2 with FMA), calq has OpenBLAS choose again with
- * OPENBLAS_CORETYPE=SkylakeX (Haswell), the choice OpenBLAS's later
- * releases make for unknown models. gotoblas_dynamic_quit / _init are
+ * and the CPU has AVX-512 (or AVX2 with FMA), calq has OpenBLAS choose
+ * again with OPENBLAS_CORETYPE=SkylakeX (Haswell), the choice OpenBLAS's
+ * later releases make for unknown models. gotoblas_dynamic_quit / _init are
  * OpenBLAS's own (exported by DYNAMIC_ARCH builds, weak here: absent
  * elsewhere, nothing is done); this runs while calq loads, before any
  * BLAS call of calq's. A user's OPENBLAS_CORETYPE is left as it is. */

@@ -109,7 +109,7 @@ static void test_probe_fit_capped(void **state)
             t[i] = a * x[i][0] + b * x[i][1] + d * x[i][2];
         assert_int_equal(cq__probe_lsq(5, 3, (const double(*)[3])x, t, c), 0);
         assert_true(fabs(c[0] - a) < 1e-6 * a); /* the free fit finds them */
-        cq__probe_fit_capped(5, (const double(*)[3])x, t, peak, c);
+        cq__probe_fit_capped(5, 3, (const double(*)[3])x, t, peak, c);
         if (!fast) {
             assert_true(fabs(c[0] - a) < 1e-6 * a && fabs(c[1] - b) < 1e-6 * b);
             continue;
