@@ -1,8 +1,8 @@
 --- calq's per-node times (model:profile()), single thread (THREADS=N in the
 --- environment: N threads): the counterpart of bench/ort_nodes.js.
 --   calq run bench/calq_nodes.lua MODEL.onnx [RUNS] [TOP]
--- Prints the sum of per-node median times (STAT=min: the fastest; ms per run, over RUNS runs after 5
--- warm-up runs), the time per operator type (Conv split by kernel size and
+-- Prints the sum of per-node median times (STAT=min: the fastest run's; ms per run,
+-- over RUNS runs after 5 warm-up runs), the time per operator type (Conv split by kernel size and
 -- depthwise), then the TOP slowest nodes with their shapes. Inputs: the pattern
 -- bench/ort_nodes.js feeds, (i % 97) / 97 - 0.5, so both engines compute the same
 -- values (arange drove SiLUs to denormals). Nodes fused into the one before (Relu
@@ -27,6 +27,7 @@ for _, v in ipairs(m:inputs()) do
   feeds[v.name] = calq.tensor.new(vals):reshape(shape)
 end
 local threads = math.tointeger(tonumber(os.getenv("THREADS") or 1)) or 1
+local by_min = os.getenv("STAT") == "min"
 m:set_threads(threads)
 for _ = 1, 5 do assert(m:run(feeds)) end
 -- one profiled run at a time: per-node medians, as bench/ort_nodes.js reports
@@ -44,8 +45,7 @@ for i, r in ipairs(prof) do
   local xs = samples[i]
   table.sort(xs)
   local h = #xs // 2
-  if os.getenv("STAT") == "min" then r.ms = xs[1]
-  else r.ms = #xs % 2 == 1 and xs[h + 1] or (xs[h] + xs[h + 1]) / 2 end
+  r.ms = by_min and xs[1] or #xs % 2 == 1 and xs[h + 1] or (xs[h] + xs[h + 1]) / 2
 end
 
 local function sh(s)
@@ -66,9 +66,8 @@ for _, r in ipairs(prof) do
   total = total + r.ms
 end
 table.sort(order, function(a, b) return byop[a] > byop[b] end)
-print(("%s: calq per-node %s over %d runs, %d thread(s); sum %.3f ms"):format(path:match("[^/]*$"),
-                                                                                os.getenv("STAT") == "min" and "minima" or "medians", runs, threads,
-                                                                                total))
+print(("%s: calq per-node %s over %d runs, %d thread(s); sum %.3f ms"):format(
+  path:match("[^/]*$"), by_min and "minima" or "medians", runs, threads, total))
 for _, k in ipairs(order) do print(("  %-24s %.3f"):format(k, byop[k])) end
 table.sort(prof, function(a, b) return a.ms > b.ms end)
 for i = 1, math.min(top, #prof) do

@@ -6,8 +6,8 @@
 //
 //   node bench/ort_nodes.js MODEL.onnx [--runs 200] [--skip 20] [--top 25]
 //
-// Prints the sum of per-node medians (STAT=min: the fastest; ms; the profiler adds some overhead
-// to the whole run, not to the kernels it times), the time per operator type,
+// Prints the sum of per-node medians (STAT=min: the fastest run's; ms; the profiler
+// adds some overhead to the whole run, not to the kernels it times), the time per operator type,
 // then the slowest nodes with the shapes ORT ran them at (its NCHWc layout
 // pads channels to multiples of 8 or 16). Inputs: a fixed pattern, the one
 // bench/calq_nodes.lua feeds. In CPU time on a loaded host (the counterpart of

@@ -85,6 +85,17 @@ static inline cq_tensor *run1(cq_graph *g, const cq_exec_opts *o, cq_tensor *x)
     return out[0];
 }
 
+/* One run of e on a random input of nd dimensions (its output dropped): the
+ * plan made, the executor's values laid out as a run leaves them. */
+static inline void run_rand(cq_exec *e, int nd, const int64_t *xs)
+{
+    cq_err err;
+    cq_tensor *x = rand_tensor(nd, xs), *out[1];
+    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
+    cq_tensor_release(out[0]);
+    cq_tensor_release(x);
+}
+
 static inline double maxabs(const cq_tensor *a)
 {
     const float *p = cq_tensor_data(a);

@@ -30,15 +30,6 @@ static cq_graph *conv_relu(int64_t c)
     return g;
 }
 
-static void run_once(cq_exec *e, const int64_t *xs)
-{
-    cq_err err;
-    cq_tensor *x = rand_tensor(4, xs), *out[1];
-    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
-    cq_tensor_release(out[0]);
-    cq_tensor_release(x);
-}
-
 static void test_compute(void **state)
 {
     (void)state;
@@ -305,7 +296,7 @@ static void test_resize_linear(void **state)
     assert_int_equal(cq_node_set_string(g, n, "mode", "linear", 6, &err), CQ_OK);
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    run_once(e, xs);
+    run_rand(e, 4, xs);
     cq_hw hw = two_level_hw();
     hw.cache[0].size = 1 << 30;
     hw.cache[0].bw = 1e6;
@@ -526,7 +517,7 @@ static void test_memory_levels(void **state)
     cq_err err;
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    run_once(e, xs);
+    run_rand(e, 4, xs);
     cq_hw hw = two_level_hw();
     cq_cost r;
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
@@ -687,7 +678,7 @@ static void test_unknown_shape(void **state)
     assert_int_equal(r.n, 0);
     assert_null(r.rows);
     /* after a run the shapes are the run's */
-    run_once(e, (const int64_t[]){1, 64, 5, 32});
+    run_rand(e, 4, (const int64_t[]){1, 64, 5, 32});
     assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
     assert_int_equal(r.rows[0].bytes, 2 * 64 * 5 * 32 * 4);
     cq_cost_free(&r);

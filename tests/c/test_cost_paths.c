@@ -91,10 +91,7 @@ static cq_exec *planned(cq_graph *g, const int64_t *xs)
     cq_err err;
     cq_exec *e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    cq_tensor *x = rand_tensor(4, xs), *out[1];
-    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
-    cq_tensor_release(out[0]);
-    cq_tensor_release(x);
+    run_rand(e, 4, xs);
     return e;
 }
 

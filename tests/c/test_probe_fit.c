@@ -13,15 +13,6 @@
 #include "cost_testutil.h"
 #include "kern/kern.h"
 
-static void run_once2(cq_exec *e, const int64_t *xs)
-{
-    cq_err err;
-    cq_tensor *x = rand_tensor(2, xs), *out[1];
-    assert_int_equal(cq_exec_run(e, 1, &x, out, &err), CQ_OK);
-    cq_tensor_release(out[0]);
-    cq_tensor_release(x);
-}
-
 /* The probe and the estimator agree on a reference shape, so a profile made
  * from the probe's figures gives it its measured time: the probe divides its
  * MACs by the tile fill the estimator multiplies by (the plane depthwise
@@ -78,7 +69,7 @@ static void test_probe_reference(void **state)
     node(g, "Relu", "r2", 1, (const char *[]){"a"}, "y");
     e = cq_exec_new(g, NULL, &err);
     assert_non_null(e);
-    run_once2(e, rs);
+    run_rand(e, 2, rs);
     hw = two_level_hw();
     hw.cache[1].size = 4 << 20;
     hw.n_eff = 1;

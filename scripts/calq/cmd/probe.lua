@@ -106,9 +106,13 @@ local function measure(opts)
   end
   local amx = rate.amx_s8 ~= nil and rate.amx_bf16 ~= nil
 
-  -- the kernels, a first pass (the second, after the memory's figures, below)
-  local kernels0, kmsg0 = hw.probe_kernels(100 * q)
-  if not kernels0 then fail("%s", kmsg0) end
+  -- the kernels, a first pass (the second, after the memory's figures, below;
+  -- --quick: that one only)
+  local kernels0, kmsg0 = {}, nil
+  if not opts.quick then
+    kernels0, kmsg0 = hw.probe_kernels(100 * q)
+    if not kernels0 then fail("%s", kmsg0) end
+  end
 
   -- caches: sysfs, then the sweep
   local sys = hw.probe_caches()
