@@ -166,7 +166,7 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
 {
     static const int64_t hw[3] = {28, 14, 7};
     const int64_t c = 128, g = 16, k = 3;
-    double t[3], u[3], r[3], m;
+    double t[3], m;
     double t0 = cq__probe_time_conv((conv_ref){c, c, 1, 1, g, 1}, 0, ms / 4, &m, err);
     if (t0 < 0)
         return -1;
@@ -180,37 +180,29 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
                 return -1;
             t[i] = pass == 0 || ti < t[i] ? ti : t[i];
         }
+    double x[3][3] = {{0}}, tr[3], ab[2] = {0, 0};
     for (int i = 0; i < 3; i++) {
         double p = (double)(hw[i] * hw[i]), tiles = ceil(p / 48) * 48;
-        u[i] = mm[i] / (p / tiles); /* fill(c / g = 8, 8) is 1 */
-        r[i] = (double)(c / g * k * k * hw[i] * g);
+        x[i][0] = mm[i] / (p / tiles); /* fill(c / g = 8, 8) is 1 */
+        x[i][1] = (double)(c / g * k * k * hw[i] * g);
+        tr[i] = t[i] - cg * (double)g;
     }
-    double suu = 0, srr = 0, sur = 0, sut = 0, srt = 0;
-    for (int i = 0; i < 3; i++) {
-        double ti = t[i] - cg * (double)g;
-        suu += u[i] * u[i];
-        srr += r[i] * r[i];
-        sur += u[i] * r[i];
-        sut += u[i] * ti;
-        srt += r[i] * ti;
-    }
-    double det = suu * srr - sur * sur;
-    double a = det != 0 ? (sut * srr - srt * sur) / det : 0;
-    double b = det != 0 ? (suu * srt - sur * sut) / det : 0;
-    /* the MAC part no faster than the FMA peak (cq__probe_fit_capped's
-     * reason): a 1.35 of it came out of one probe; the rows' cost from the rest */
-    double peak = cq_probe_chain_ok(CQ_PROBE_FMA_F32) ? cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 3) : 0;
-    if (peak > 0 && a > 0 && a < 1.0 / peak && srr > 0) {
-        a = 1.0 / peak;
-        b = (srt - a * sur) / srr;
-        b = b > 0 ? b : 0;
-    }
-    *macs = u[0] + u[1] + u[2];
+    /* T - calls = a U + b R, the MAC part no faster than the FMA peak (one
+     * probe's free fit read 1.35 of it) */
+    int fit = cq__probe_lsq(3, 2, (const double(*)[3])x, tr, ab) == 0;
+    if (fit)
+        cq__probe_fit_capped(3, 2, (const double(*)[3])x, tr,
+                             cq_probe_chain_ok(CQ_PROBE_FMA_F32)
+                                 ? cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 3)
+                                 : 0,
+                             ab);
+    double a = ab[0], b = ab[1];
+    *macs = x[0][0] + x[1][0] + x[2][0];
     double t2 = cq__probe_time_conv((conv_ref){c, c, k, 28, g, 2}, 0, ms, &m, err);
     if (t2 < 0)
         return -1;
     *s2_macs = m / (196.0 / 240.0); /* 14x14 outputs: fill(196, 48) */
-    if (!(a > 0 && b >= 0 && cg >= 0)) {
+    if (!fit || cg < 0) {
         *row_s = *grp_s = 0;
         *s2_s = t2;
         return t[0] + t[1] + t[2];
