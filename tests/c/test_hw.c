@@ -158,10 +158,20 @@ static void test_efficiency_lookup(void **state)
 }
 
 /* The probe against what the hardware fixes: vpdpbusd does 4x the MACs of an
- * FMA per instruction at the same rate on every VNNI core calq knows (Ice
- * Lake to Sapphire Rapids, Zen 4, Zen 5), so s8/f32 is 4; the per-cycle f32
- * peak is a whole number of 512-bit FMAs, 16 or 32 (within the AVX-512 clock
- * drop under the scalar clock). */
+ * FMA per instruction on every VNNI core calq knows (Ice Lake to Sapphire
+ * Rapids, Zen 4, Zen 5), so s8/f32 is about 4; the per-cycle f32 peak is a
+ * whole number of 512-bit FMAs, 16 or 32 (within the AVX-512 clock drop under
+ * the scalar clock). Measured rates read 4.2-4.8 on Emerald Rapids guests, and
+ * a host that slows a core for a spell slows one chain of a pair measured far
+ * apart: so each round times the two side by side, the test takes the median
+ * of the rounds' ratios, and the bounds catch a factor of 2 (a chain that
+ * counts the wrong lanes or instructions), not the last 20 %. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static void test_probe_ratios(void **state)
 {
     (void)state;
@@ -169,18 +179,26 @@ static void test_probe_ratios(void **state)
         skip(); /* no AVX-512 VNNI here: nothing to compare */
         return;
     }
-    double ghz = cq_probe_clock_ghz(10, 5);
-    assert_true(ghz > 0.5 && ghz < 7);
-    double f32 = cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 5);
-    double s8 = cq_probe_chain_rate(CQ_PROBE_DOT_S8, 10, 5);
-    double ratio = s8 / f32;
-    if (ratio < 3.2 || ratio > 4.8)
-        fail_msg("vpdpbusd / vfmadd231ps MACs = %.2f, not about 4", ratio);
-    double per_cycle = f32 / (ghz * 1e9);
-    int near16 = per_cycle > 12 && per_cycle < 17.5, near32 = per_cycle > 24 && per_cycle < 35;
+    enum { ROUNDS = 7 };
+    double ratio[ROUNDS], per_cycle[ROUNDS], ghz = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        double g = cq_probe_clock_ghz(4, 2);
+        double f32 = cq_probe_chain_rate(CQ_PROBE_FMA_F32, 4, 2);
+        double s8 = cq_probe_chain_rate(CQ_PROBE_DOT_S8, 4, 2);
+        assert_true(g > 0.5 && g < 7);
+        ratio[r] = s8 / f32;
+        per_cycle[r] = f32 / (g * 1e9);
+        ghz = g;
+    }
+    qsort(ratio, ROUNDS, sizeof ratio[0], cmp_double);
+    qsort(per_cycle, ROUNDS, sizeof per_cycle[0], cmp_double);
+    double rmed = ratio[ROUNDS / 2], pmed = per_cycle[ROUNDS / 2];
+    if (rmed < 3 || rmed > 6)
+        fail_msg("vpdpbusd / vfmadd231ps MACs = %.2f (rounds %.2f-%.2f), not about 4", rmed,
+                 ratio[0], ratio[ROUNDS - 1]);
+    int near16 = pmed > 12 && pmed < 17.5, near32 = pmed > 24 && pmed < 35;
     if (!near16 && !near32)
-        fail_msg("fp32 FMA: %.1f MACs/cycle at %.2f GHz, neither about 16 nor about 32", per_cycle,
-                 ghz);
+        fail_msg("fp32 FMA: %.1f MACs/cycle at %.2f GHz, neither about 16 nor about 32", pmed, ghz);
     /* the chains' MAC counts are the instruction's lanes */
     assert_float_equal(cq_probe_chain_macs(CQ_PROBE_FMA_F32), 24 * 16, 0);
     assert_float_equal(cq_probe_chain_macs(CQ_PROBE_AMX_S8), 4 * 16 * 16 * 64, 0);
