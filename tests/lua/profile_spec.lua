@@ -204,9 +204,11 @@ describe("calq probe", function()
       local probe_gflops = p.macs.f32 * p.ghz * 2
       local r = probe_gflops / peak.fp32_fma
       assert.is_true(r > 0.6 and r < 1.6, ("probe f32 %.1f GFLOP/s vs bench/peak %.1f"):format(probe_gflops, peak.fp32_fma))
-      -- VNNI: four times the MACs of an FMA per instruction, at the same rate
+      -- VNNI: four times the MACs of an FMA per instruction, at about the same
+      -- rate (4.2-4.5 on Emerald Rapids guests); the bounds catch a chain off
+      -- by a factor of 2, as tests/c/test_hw.c's
       local v = p.macs.s8 / p.macs.f32
-      assert.is_true(v > 3.2 and v < 4.8, "s8/f32 MACs " .. v)
+      assert.is_true(v > 3 and v < 6, "s8/f32 MACs " .. v)
     end
     -- every kernel class calq runs here has a factor, in range
     for _, k in ipairs{ "f32_conv", "f32_grp", "f32_stem", "f32_dw", "f32_gemm", "s8_conv", "s8_grp",
