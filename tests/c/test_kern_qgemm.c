@@ -148,11 +148,13 @@ static void test_kern_qgemm_random_shapes(void **state)
 {
     (void)state;
     kt_rng r = {0x9e3779b97f4a7c15ull};
-    /* odd sizes around the 6 x 64 (AVX-512) and 6 x 16 (AVX2) tiles, k below
+    /* odd sizes around the AVX-512 tiles (6 rows x 64 columns; 8 x 48, 12 x
+     * 32 and 12 x 16 for narrower panels) and the 6 x 16 AVX2 tile, k below
      * and above a block (640) with every remainder mod 4 */
-    static const int64_t shapes[][3] = {{1, 1, 1},    {7, 13, 5},    {6, 64, 4},  {13, 70, 3},
-                                        {97, 65, 131}, {12, 129, 642}, {5, 300, 1287},
-                                        {101, 17, 66}, {200, 257, 9}};
+    static const int64_t shapes[][3] = {
+        {1, 1, 1},      {7, 13, 5},     {6, 64, 4},   {13, 70, 3},  {97, 65, 131}, {12, 129, 642},
+        {5, 300, 1287}, {101, 17, 66},  {200, 257, 9}, {25, 32, 20}, {19, 40, 7},  {30, 16, 144},
+        {17, 112, 650}};
     static const struct {
         cq_dtype y;
         cq_qgemm_req req;

@@ -2,14 +2,14 @@
  * (kern_qgemm.h). Weights packed as [np / 64][kp / 4][64][4] s8; the register
  * tile is 6 rows x 64 columns (24 zmm sums, 4 weight vectors, 1 broadcast):
  * per group of 4 along k, 4 weight loads and 6 broadcasts of 4 u8 feed 24
- * vpdpbusd. The epilogue is the scalar one (cq__qgemm_epi_row) in vectors,
+ * vpdpbusd. A panel of fewer columns runs as many vectors as it has, on
+ * more rows (tile_rows). The epilogue is the scalar one (cq__qgemm_epi_row) in vectors,
  * the same float operations in the same order, so the bits agree. */
 #include "kern/kern_qgemm_internal.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define MR 6
 #define AI static inline __attribute__((always_inline))
 
 void cq__qgemm_avx512_pack(const cq_qgemm_plan *pl, const int8_t *w, void *wp)
@@ -95,56 +95,67 @@ AI void epi16(const cq_qgemm_plan *pl, __m512i v, int64_t i, int64_t j, __mmask1
     _mm512_mask_cvtepi32_storeu_epi8((char *)y + o, m, q);
 }
 
-/* rows rows of x at a (stride lda) times one 64-column panel bp over kg
- * groups of 4 (the last one only tail bytes long when tail != 0); sums start
- * from part (stride lp) unless first, go back there unless last, else
- * through the epilogue into row i, columns j.. (nc of them). The 24 sums are
- * named variables, not an array: GCC kept an array's zmm in memory (bench/
- * NOTES.md, "int8 GEMM"). */
+/* rows rows of x at a (stride lda) times nv 16-column vectors of one
+ * 64-column panel bp over kg groups of 4 (the last one only tail bytes long
+ * when tail != 0); sums start from part (stride lp) unless first, go back
+ * there unless last, else through the epilogue into row i, columns j.. (nc
+ * of them). The sums are named variables, not an array: GCC kept an array's
+ * zmm in memory (bench/NOTES.md, "int8 GEMM"). rows and nv are constants
+ * where tile_any calls this, so only the rows x nv sums in use are kept: at
+ * most 24 (6 x 4, 8 x 3, 12 x 2; 12 x 1). */
+#define Q_COL(r, c, X)                                                                        \
+    if (nv > c) {                                                                             \
+        X(r, c)                                                                               \
+    }
 #define Q_ROW(r, X)                                                                           \
     if (rows > r) {                                                                           \
-        X(r, 0) X(r, 1) X(r, 2) X(r, 3)                                                       \
+        Q_COL(r, 0, X) Q_COL(r, 1, X) Q_COL(r, 2, X) Q_COL(r, 3, X)                           \
     }
-#define Q_ALL(X) Q_ROW(0, X) Q_ROW(1, X) Q_ROW(2, X) Q_ROW(3, X) Q_ROW(4, X) Q_ROW(5, X)
+#define Q_ALL(X)                                                                              \
+    Q_ROW(0, X) Q_ROW(1, X) Q_ROW(2, X) Q_ROW(3, X) Q_ROW(4, X) Q_ROW(5, X) Q_ROW(6, X)       \
+        Q_ROW(7, X) Q_ROW(8, X) Q_ROW(9, X) Q_ROW(10, X) Q_ROW(11, X)
+#define Q_DECL(r)                                                                             \
+    __m512i s##r##_0 = z, s##r##_1 = z, s##r##_2 = z, s##r##_3 = z;
 #define Q_INIT(r, c)                                                                          \
-    s##r##c = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + r * lp + 16 * c);
-#define Q_SAVE(r, c) _mm512_storeu_si512(part + r * lp + 16 * c, s##r##c);
+    s##r##_##c = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + r * lp + 16 * c);
+#define Q_SAVE(r, c) _mm512_storeu_si512(part + r * lp + 16 * c, s##r##_##c);
+#define Q_DOT(r, c) s##r##_##c = _mm512_dpbusd_epi32(s##r##_##c, av, b##c);
 #define Q_BCAST(r)                                                                            \
     if (rows > r) {                                                                           \
         int32_t v = 0;                                                                        \
         memcpy(&v, a + r * lda + 4 * g, nb);                                                  \
         __m512i av = _mm512_set1_epi32(v);                                                    \
-        s##r##0 = _mm512_dpbusd_epi32(s##r##0, av, b0);                                       \
-        s##r##1 = _mm512_dpbusd_epi32(s##r##1, av, b1);                                       \
-        s##r##2 = _mm512_dpbusd_epi32(s##r##2, av, b2);                                       \
-        s##r##3 = _mm512_dpbusd_epi32(s##r##3, av, b3);                                       \
+        Q_COL(r, 0, Q_DOT) Q_COL(r, 1, Q_DOT) Q_COL(r, 2, Q_DOT) Q_COL(r, 3, Q_DOT)           \
     }
+#define Q_LOADB(c)                                                                            \
+    if (nv > c)                                                                               \
+        b##c = _mm512_load_si512(b + 64 * c);
 #define Q_GROUP(NB)                                                                           \
     {                                                                                         \
         const size_t nb = NB;                                                                 \
         const int8_t *b = bp + g * 256;                                                       \
-        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 64),                    \
-                b2 = _mm512_load_si512(b + 128), b3 = _mm512_load_si512(b + 192);             \
-        Q_BCAST(0) Q_BCAST(1) Q_BCAST(2) Q_BCAST(3) Q_BCAST(4) Q_BCAST(5)                     \
+        __m512i b0 = z, b1 = z, b2 = z, b3 = z;                                               \
+        Q_LOADB(0) Q_LOADB(1) Q_LOADB(2) Q_LOADB(3)                                           \
+        Q_BCAST(0) Q_BCAST(1) Q_BCAST(2) Q_BCAST(3) Q_BCAST(4) Q_BCAST(5) Q_BCAST(6)          \
+            Q_BCAST(7) Q_BCAST(8) Q_BCAST(9) Q_BCAST(10) Q_BCAST(11)                          \
     }
 #define Q_EPI(r, c)                                                                           \
     if (16 * c < nc)                                                                          \
-        epi16(pl, s##r##c, i + r, j + 16 * c, q_mask(nc - 16 * c), res, y);
+        epi16(pl, s##r##_##c, i + r, j + 16 * c, q_mask(nc - 16 * c), res, y);
 
 AI __mmask16 q_mask(int64_t left)
 {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-AI void tile(const int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
+AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_t kg, int tail,
              const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
              const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
              void *y)
 {
     __m512i z = _mm512_setzero_si512();
-    __m512i s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
-    __m512i s20 = z, s21 = z, s22 = z, s23 = z, s30 = z, s31 = z, s32 = z, s33 = z;
-    __m512i s40 = z, s41 = z, s42 = z, s43 = z, s50 = z, s51 = z, s52 = z, s53 = z;
+    Q_DECL(0) Q_DECL(1) Q_DECL(2) Q_DECL(3) Q_DECL(4) Q_DECL(5)
+    Q_DECL(6) Q_DECL(7) Q_DECL(8) Q_DECL(9) Q_DECL(10) Q_DECL(11)
     Q_ALL(Q_INIT)
     int64_t gm = tail ? kg - 1 : kg, g = 0;
     for (; g < gm; g++)
@@ -158,32 +169,43 @@ AI void tile(const int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail
     Q_ALL(Q_EPI)
 }
 
-static void tile_any(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,
-                     const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
-                     const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
-                     void *y)
+/* The tile's rows for nv vectors of columns: 24 sums or fewer, so that the
+ * weight vectors and a broadcast fit beside them. A panel of 16 or 32
+ * columns (U-Net's and MobileNet's narrow convs, a 64-wide panel's tail)
+ * runs nv 1 or 2, not 4 vectors of which 3 or 2 sum zeros. */
+static int tile_rows(int nv)
 {
-    switch (rows) {
-    case 6:
-        tile(6, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    case 5:
-        tile(5, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    case 4:
-        tile(4, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    case 3:
-        tile(3, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    case 2:
-        tile(2, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    default:
-        tile(1, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);
-        break;
-    }
+    return nv >= 4 ? 6 : nv == 3 ? 8 : 12;
 }
+
+#define T_CASE(R, NV)                                                                         \
+    case R:                                                                                   \
+        tile(R, NV, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);       \
+        break;
+#define T_NV(NV, CASES)                                                                       \
+    static void tile_nv##NV(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,    \
+                            const int8_t *bp, int32_t *part, int64_t lp, int first, int last, \
+                            const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc,        \
+                            const void *res, void *y)                                         \
+    {                                                                                         \
+        switch (rows) {                                                                       \
+            CASES                                                                             \
+        default:                                                                              \
+            tile(1, NV, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);   \
+            break;                                                                            \
+        }                                                                                     \
+    }
+#define T_TO6(NV) T_CASE(6, NV) T_CASE(5, NV) T_CASE(4, NV) T_CASE(3, NV) T_CASE(2, NV)
+#define T_TO8(NV) T_CASE(8, NV) T_CASE(7, NV) T_TO6(NV)
+#define T_TO12(NV) T_CASE(12, NV) T_CASE(11, NV) T_CASE(10, NV) T_CASE(9, NV) T_TO8(NV)
+T_NV(1, T_TO12(1))
+T_NV(2, T_TO12(2))
+T_NV(3, T_TO8(3))
+T_NV(4, T_TO6(4))
+
+typedef void (*tile_fn)(int, const uint8_t *, int64_t, int64_t, int, const int8_t *, int32_t *,
+                        int64_t, int, int, const cq_qgemm_plan *, int64_t, int64_t, int64_t,
+                        const void *, void *);
 
 void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                            int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch)
@@ -218,11 +240,13 @@ void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, cons
         for (int64_t jn = j0; jn < j1; jn += 64) {
             const int8_t *bp = wp + ((jn / 64) * kq + k0 / 4) * 256;
             int64_t nc = j1 - jn < 64 ? j1 - jn : 64;
-            for (int64_t ir = i0; ir < i1; ir += MR) {
-                int rows = (int)(i1 - ir < MR ? i1 - ir : MR);
+            int nv = (int)((nc + 15) / 16), mr = tile_rows(nv);
+            tile_fn fn = nv == 1 ? tile_nv1 : nv == 2 ? tile_nv2 : nv == 3 ? tile_nv3 : tile_nv4;
+            for (int64_t ir = i0; ir < i1; ir += mr) {
+                int rows = (int)(i1 - ir < mr ? i1 - ir : mr);
                 int32_t *pt = part ? part + (ir - i0) * lp + (jn - j0) : NULL;
-                tile_any(rows, a + (ir - i0) * lda, lda, kg, tail, bp, pt, lp, first, last, pl,
-                         ir, jn, nc, res, y);
+                fn(rows, a + (ir - i0) * lda, lda, kg, tail, bp, pt, lp, first, last, pl, ir, jn,
+                   nc, res, y);
             }
         }
     }
