@@ -6,7 +6,7 @@
 -- depthwise), then the TOP slowest nodes with their shapes. Inputs: the pattern
 -- bench/ort_nodes.js feeds, (i % 97) / 97 - 0.5, so both engines compute the same
 -- values (arange drove SiLUs to denormals). Nodes fused into the one before (Relu
--- after Conv) show 0.
+-- after Conv) show 0. A QDQ model is lowered first (LOWER=0: not).
 local calq = require "calq"
 local path, runs, top = ...
 if not path then
@@ -16,6 +16,12 @@ end
 runs = math.tointeger(tonumber(runs or 50)) or 50
 top = math.tointeger(tonumber(top or 25)) or 25
 local m = assert(calq.onnx.load(path))
+-- a QDQ model runs in calq's integer form, as `calq infer` runs it (LOWER=0: as
+-- written, float ops between QuantizeLinear and DequantizeLinear)
+if os.getenv("LOWER") ~= "0" then
+  local n, rep = calq.quant.lower(m)
+  if not n then error(path .. ": " .. tostring(rep)) end
+end
 local feeds = {}
 for _, v in ipairs(m:inputs()) do
   local shape = {}

@@ -32,64 +32,113 @@ size_t cq__qgemm_avx512_scratch(const cq_qgemm_plan *pl)
     return part + abuf;
 }
 
-/* The epilogue of 16 sums v of row i, columns j.. (mask m): see
- * cq__qgemm_epi_row for the arithmetic. */
-AI void epi16(const cq_qgemm_plan *pl, __m512i v, int64_t i, int64_t j, __mmask16 m,
-              const void *res, void *y)
+/* The epilogue's parameters, read once a tile into locals: y is written
+ * through char pointers, which may alias anything, so an epilogue that read
+ * them from the plan at each vector read them again after every store. */
+typedef struct qepi {
+    int ydt, req, act, rs8;
+    int64_t ldy;
+    __m512 fa, fb;          /* f32 out: the Clip's bounds */
+    __m512 zp, lo, hi;      /* float requantization: the output's zero point and range */
+    __m512i zp64, lo64, hi64;
+    __m512i rzp;            /* the residual's zero point and scale (8-bit out) */
+    __m512 rmul;
+} qepi;
+
+AI qepi qepi_of(const cq_qgemm_plan *pl)
 {
     const cq_qgemm_params *p = &pl->p;
-    int64_t o = i * p->ldy + j;
-    v = _mm512_add_epi32(v, _mm512_loadu_si512(pl->comp + j));
-    if (p->y_dt == CQ_S32) {
+    qepi e;
+    e.ydt = p->y_dt;
+    e.req = p->req;
+    e.act = p->act.kind;
+    e.rs8 = p->y_dt == CQ_S8;
+    e.ldy = p->ldy;
+    e.fa = _mm512_set1_ps(p->act.a);
+    e.fb = _mm512_set1_ps(p->act.b);
+    e.zp = _mm512_set1_ps((float)p->y_zp);
+    e.lo = _mm512_set1_ps((float)p->y_min);
+    e.hi = _mm512_set1_ps((float)p->y_max);
+    e.zp64 = _mm512_set1_epi64(p->y_zp);
+    e.lo64 = _mm512_set1_epi64(p->y_min);
+    e.hi64 = _mm512_set1_epi64(p->y_max);
+    e.rzp = _mm512_set1_epi32(p->res_zp);
+    e.rmul = _mm512_set1_ps(p->res_mult);
+    return e;
+}
+
+/* A column vector's own parameters (columns j.., padded to the panel):
+ * loaded once for all the tile's rows. */
+typedef struct qcol {
+    __m512i comp, qm, sh;
+    __m512 mult;
+} qcol;
+
+AI qcol qcol_of(const cq_qgemm_plan *pl, const qepi *e, int64_t j)
+{
+    qcol c;
+    c.comp = _mm512_loadu_si512(pl->comp + j);
+    c.mult = _mm512_setzero_ps();
+    c.qm = c.sh = _mm512_setzero_si512();
+    if (e->req == CQ_QREQ_FIXED) {
+        c.qm = _mm512_loadu_si512(pl->qmult + j);
+        c.sh = _mm512_loadu_si512(pl->shift + j);
+    } else if (e->req == CQ_QREQ_FLOAT) {
+        c.mult = _mm512_loadu_ps(pl->mult + j);
+    }
+    return c;
+}
+
+/* The epilogue of 16 sums v of row i, columns j.. (mask m): see
+ * cq__qgemm_epi_row for the arithmetic. */
+AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __mmask16 m,
+               const void *res, void *y)
+{
+    int64_t o = i * e->ldy + j;
+    v = _mm512_add_epi32(v, c->comp);
+    if (e->ydt == CQ_S32) {
         _mm512_mask_storeu_epi32((int32_t *)y + o, m, v);
         return;
     }
-    if (p->y_dt == CQ_F32) {
+    if (e->ydt == CQ_F32) {
         __m512 f = _mm512_cvtepi32_ps(v);
-        if (p->req == CQ_QREQ_FLOAT)
-            f = _mm512_mul_ps(f, _mm512_loadu_ps(pl->mult + j));
+        if (e->req == CQ_QREQ_FLOAT)
+            f = _mm512_mul_ps(f, c->mult);
         if (res)
             f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, (const float *)res + o));
-        if (p->act.kind == CQ_ACT_RELU) {
+        if (e->act == CQ_ACT_RELU) {
             f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, _mm512_setzero_ps(), _CMP_GT_OQ), f);
-        } else if (p->act.kind == CQ_ACT_CLIP) {
-            __m512 a = _mm512_set1_ps(p->act.a), b = _mm512_set1_ps(p->act.b);
-            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, a, _CMP_LT_OQ), a);
-            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, b, _CMP_GT_OQ), b);
+        } else if (e->act == CQ_ACT_CLIP) {
+            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, e->fa, _CMP_LT_OQ), e->fa);
+            f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, e->fb, _CMP_GT_OQ), e->fb);
         }
         _mm512_mask_storeu_ps((float *)y + o, m, f);
         return;
     }
     __m512i q;
-    if (p->req == CQ_QREQ_FIXED) {
-        __m512i qm = _mm512_loadu_si512(pl->qmult + j), sh = _mm512_loadu_si512(pl->shift + j);
+    if (e->req == CQ_QREQ_FIXED) {
         __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xffffffffLL);
-        __m512i she = _mm512_and_si512(sh, lo32), sho = _mm512_srli_epi64(sh, 32);
-        __m512i ev = _mm512_mul_epi32(v, qm);
-        __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(qm, 32));
+        __m512i she = _mm512_and_si512(c->sh, lo32), sho = _mm512_srli_epi64(c->sh, 32);
+        __m512i ev = _mm512_mul_epi32(v, c->qm);
+        __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(c->qm, 32));
         ev = _mm512_srav_epi64(
             _mm512_add_epi64(ev, _mm512_sllv_epi64(one, _mm512_sub_epi64(she, one))), she);
         od = _mm512_srav_epi64(
             _mm512_add_epi64(od, _mm512_sllv_epi64(one, _mm512_sub_epi64(sho, one))), sho);
-        __m512i zp = _mm512_set1_epi64(p->y_zp), lo = _mm512_set1_epi64(p->y_min),
-                hi = _mm512_set1_epi64(p->y_max);
-        ev = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(ev, zp), lo), hi);
-        od = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(od, zp), lo), hi);
+        ev = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(ev, e->zp64), e->lo64), e->hi64);
+        od = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(od, e->zp64), e->lo64), e->hi64);
         q = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
     } else {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_loadu_ps(pl->mult + j));
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), c->mult);
         if (res) {
             __m128i r8 = _mm_maskz_loadu_epi8(m, (const char *)res + o);
-            __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
-            __m512 rv = _mm512_mul_ps(
-                _mm512_cvtepi32_ps(_mm512_sub_epi32(r, _mm512_set1_epi32(p->res_zp))),
-                _mm512_set1_ps(p->res_mult));
+            __m512i r = e->rs8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+            __m512 rv = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, e->rzp)), e->rmul);
             f = _mm512_add_ps(f, rv);
         }
         f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        f = _mm512_add_ps(f, _mm512_set1_ps((float)p->y_zp));
-        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)p->y_min)),
-                          _mm512_set1_ps((float)p->y_max));
+        f = _mm512_add_ps(f, e->zp);
+        f = _mm512_min_ps(_mm512_max_ps(f, e->lo), e->hi);
         q = _mm512_cvtps_epi32(f);
     }
     _mm512_mask_cvtepi32_storeu_epi8((char *)y + o, m, q);
@@ -139,9 +188,20 @@ AI void epi16(const cq_qgemm_plan *pl, __m512i v, int64_t i, int64_t j, __mmask1
         Q_BCAST(0) Q_BCAST(1) Q_BCAST(2) Q_BCAST(3) Q_BCAST(4) Q_BCAST(5) Q_BCAST(6)          \
             Q_BCAST(7) Q_BCAST(8) Q_BCAST(9) Q_BCAST(10) Q_BCAST(11)                          \
     }
-#define Q_EPI(r, c)                                                                           \
-    if (16 * c < nc)                                                                          \
-        epi16(pl, s##r##_##c, i + r, j + 16 * c, q_mask(nc - 16 * c), res, y);
+/* The epilogue column by column: a column vector's parameters and mask
+ * once for all its rows, its sums freed as they go (24 sums, the column's
+ * parameters and the output range fit the 32 registers; all four columns'
+ * parameters at once did not) */
+#define Q_EPR(r, c)                                                                           \
+    if (rows > r)                                                                             \
+        epi16c(&ep, &qc, s##r##_##c, i + r, j + 16 * c, mk, res, y);
+#define Q_EPCOL(c)                                                                            \
+    if (nv > c && 16 * c < nc) {                                                              \
+        qcol qc = qcol_of(pl, &ep, j + 16 * c);                                               \
+        __mmask16 mk = q_mask(nc - 16 * c);                                                   \
+        Q_EPR(0, c) Q_EPR(1, c) Q_EPR(2, c) Q_EPR(3, c) Q_EPR(4, c) Q_EPR(5, c) Q_EPR(6, c)   \
+            Q_EPR(7, c) Q_EPR(8, c) Q_EPR(9, c) Q_EPR(10, c) Q_EPR(11, c)                     \
+    }
 
 AI __mmask16 q_mask(int64_t left)
 {
@@ -166,7 +226,8 @@ AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_
         Q_ALL(Q_SAVE)
         return;
     }
-    Q_ALL(Q_EPI)
+    qepi ep = qepi_of(pl);
+    Q_EPCOL(0) Q_EPCOL(1) Q_EPCOL(2) Q_EPCOL(3)
 }
 
 /* The tile's rows for nv vectors of columns: 24 sums or fewer, so that the
@@ -255,8 +316,11 @@ void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, cons
 void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t lda, int rows,
                           int64_t i, int64_t j, int64_t nc, const void *res, void *y)
 {
-    for (int r = 0; r < rows; r++)
-        for (int64_t c = 0; c < nc; c += 16)
-            epi16(pl, _mm512_loadu_si512(acc + r * lda + c), i + r, j + c, q_mask(nc - c), res,
-                  y);
+    qepi e = qepi_of(pl);
+    for (int64_t c = 0; c < nc; c += 16) {
+        qcol q = qcol_of(pl, &e, j + c);
+        for (int r = 0; r < rows; r++)
+            epi16c(&e, &q, _mm512_loadu_si512(acc + r * lda + c), i + r, j + c, q_mask(nc - c),
+                   res, y);
+    }
 }
