@@ -68,26 +68,36 @@ static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
     q.k = K;
     q.x_dt = pl->p.x_dt;
     q.x_zp = pl->p.x_zp;
-    if (pl->p.add.on) { /* sums out, the residual epilogue here */
-        q.y_dt = CQ_S32;
-        q.req = CQ_QREQ_NONE;
-    } else {
-        q.y_dt = pl->p.y_dt;
-        q.req = CQ_QREQ_FLOAT;
-        q.y_zp = pl->p.y_zp;
-        q.y_min = pl->p.y_min;
-        q.y_max = pl->p.y_max;
-    }
+    q.y_dt = pl->p.y_dt;
+    q.req = CQ_QREQ_FLOAT;
+    q.y_zp = pl->p.y_zp;
+    q.y_min = pl->p.y_min;
+    q.y_max = pl->p.y_max;
     q.ldx = K;
     q.ldy = c->c_out;
     pl->g = cq_qgemm_plan_new(&q, wr, pl->bias, pl->mult, NULL, NULL, err);
+    if (pl->g && pl->p.add.on) {
+        /* the Add in the GEMM's epilogue (AVX-512); else s32 sums out and
+         * the Add a pass of its own (gemm_part) */
+        const cq_qconv2d_add *a = &pl->p.add;
+        cq__qgemm_add ga = {1, a->res_first, a->q_zp, a->q_min, a->q_max, a->ra, a->rb,
+                            a->fixed};
+        pl->g_add = cq__qgemm_fold_add(pl->g, &ga);
+        if (!pl->g_add) {
+            cq_qgemm_plan_free(pl->g);
+            q.y_dt = CQ_S32;
+            q.req = CQ_QREQ_NONE;
+            q.y_zp = q.y_min = q.y_max = 0;
+            pl->g = cq_qgemm_plan_new(&q, wr, pl->bias, pl->mult, NULL, NULL, err);
+        }
+    }
     cq_free(wr);
     if (!pl->g)
         return 0;
     pl->per = r64(cq__qgemm_unit_scratch(pl->g));
     if (pl->path == QC_IGEMM)
         pl->per += r64((size_t)CQ__QG_MC * (size_t)K);
-    if (pl->p.add.on)
+    if (pl->p.add.on && !pl->g_add)
         pl->per += r64((size_t)CQ__QG_MC * (size_t)c->c_out * sizeof(int32_t));
     return 1;
 }
@@ -353,8 +363,8 @@ static void gemm_part(void *vctx, int i, int n, int tid)
         s += r64((size_t)CQ__QG_MC * (size_t)pl->K);
     }
     uint8_t *y = j->y + i0 * N;
-    if (!pl->p.add.on) {
-        cq__qgemm_unit(g, a, y, NULL, 0, i1 - i0, j0, j1, s_g);
+    if (!pl->p.add.on || pl->g_add) {
+        cq__qgemm_unit(g, a, y, pl->g_add ? j->res + i0 * N : NULL, 0, i1 - i0, j0, j1, s_g);
         return;
     }
     int32_t *acc = (int32_t *)s;

@@ -46,6 +46,8 @@ struct cq_qconv2d_plan {
     int32_t *bias;        /* copy or NULL */
     float *mult;          /* c_out (dw: padded to nch * 64 with zeros) */
     cq_qgemm_plan *g;     /* GEMM paths: w as (c_out, kh, kw, cig) rows */
+    int g_add;            /* g's epilogue does the Add (cq__qgemm_fold_add); else g
+                           * gives s32 sums and the Add is a pass of its own */
     /* depthwise */
     int64_t nch, nq;      /* 64-channel chunks, tap-row quads */
     int64_t pix;          /* dw AVX-512: output pixels per vector (64 / c at c 16 or 32,

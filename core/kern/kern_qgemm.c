@@ -337,6 +337,16 @@ void cq__qgemm_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void 
         cq__qgemm_avx2_unit(pl, x, y, res, i0, i1, j0, j1, scratch);
 }
 
+int cq__qgemm_fold_add(cq_qgemm_plan *pl, const cq__qgemm_add *add)
+{
+    if (pl->isa != CQ_ISA_AVX512 || pl->p.req != CQ_QREQ_FLOAT ||
+        (pl->p.y_dt != CQ_U8 && pl->p.y_dt != CQ_S8))
+        return 0;
+    pl->add = *add;
+    pl->add.on = 1;
+    return 1;
+}
+
 static void run_part(void *vctx, int i, int n, int tid)
 {
     (void)n;

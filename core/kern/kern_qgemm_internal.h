@@ -22,6 +22,18 @@
 #define CQ__QG_KC_MAX 640
 #endif
 
+/* A QLinearAdd after the product, folded into the AVX-512 epilogue (the
+ * int8 convolution sets it: kern_qconv.c): the sums to the conv's own code q
+ * (float scale, zero point q_zp, clamp q_min..q_max), then y =
+ * round_sat(fmaf(res, ra, fmaf(q, rb, fixed))) (res_first; else q and res
+ * trade places), res of y's dtype; the same float operations as
+ * cq__qconv_res_rows, so the bits agree. */
+typedef struct cq__qgemm_add {
+    int on, res_first;
+    int32_t q_zp, q_min, q_max;
+    float ra, rb, fixed;
+} cq__qgemm_add;
+
 struct cq_qgemm_plan {
     cq_qgemm_params p;  /* ldx, ldy resolved */
     cq_isa isa;
@@ -36,6 +48,7 @@ struct cq_qgemm_plan {
     int32_t *comp;      /* np: bias[j] - c * sum_t w[t][j], c = x_zp (+ 128 for s8) */
     float *mult;        /* np (FLOAT) */
     int32_t *qmult, *shift; /* np (FIXED) */
+    cq__qgemm_add add;  /* off unless the int8 convolution folds its Add in */
 };
 
 /* The epilogue of row i, columns [j0, j0 + nc), from acc (nc sums that
@@ -92,5 +105,9 @@ void cq__qgemm_avx2_unit(const cq_qgemm_plan *pl, const void *x, void *y, const 
 size_t cq__qgemm_unit_scratch(const cq_qgemm_plan *pl);
 void cq__qgemm_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                     int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch);
+/* Fold an Add into the plan's epilogue: 1 where the plan runs AVX-512 (VNNI
+ * or AMX) with a u8 / s8 output and a float scale; else 0 and the plan is
+ * unchanged (the caller takes s32 sums and adds itself). */
+int cq__qgemm_fold_add(cq_qgemm_plan *pl, const cq__qgemm_add *add);
 
 #endif

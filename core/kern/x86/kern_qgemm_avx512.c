@@ -43,6 +43,8 @@ typedef struct qepi {
     __m512i zp64, lo64, hi64;
     __m512i rzp;            /* the residual's zero point and scale (8-bit out) */
     __m512 rmul;
+    int add, res_first;     /* a folded Add (cq__qgemm_add) */
+    __m512 qzp, qlo, qhi, ra, rb, fix;
 } qepi;
 
 AI qepi qepi_of(const cq_qgemm_plan *pl)
@@ -64,6 +66,14 @@ AI qepi qepi_of(const cq_qgemm_plan *pl)
     e.hi64 = _mm512_set1_epi64(p->y_max);
     e.rzp = _mm512_set1_epi32(p->res_zp);
     e.rmul = _mm512_set1_ps(p->res_mult);
+    e.add = pl->add.on;
+    e.res_first = pl->add.res_first;
+    e.qzp = _mm512_set1_ps((float)pl->add.q_zp);
+    e.qlo = _mm512_set1_ps((float)pl->add.q_min);
+    e.qhi = _mm512_set1_ps((float)pl->add.q_max);
+    e.ra = _mm512_set1_ps(pl->add.ra);
+    e.rb = _mm512_set1_ps(pl->add.rb);
+    e.fix = _mm512_set1_ps(pl->add.fixed);
     return e;
 }
 
@@ -128,6 +138,16 @@ AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __
         ev = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(ev, e->zp64), e->lo64), e->hi64);
         od = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(od, e->zp64), e->lo64), e->hi64);
         q = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    } else if (e->add) { /* the conv's own code, then the Add (cq__qconv_res16) */
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), c->mult);
+        f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, e->qzp), e->qlo), e->qhi);
+        __m128i r8 = _mm_maskz_loadu_epi8(m, (const char *)res + o);
+        __m512 rf = _mm512_cvtepi32_ps(e->rs8 ? _mm512_cvtepi8_epi32(r8)
+                                              : _mm512_cvtepu8_epi32(r8));
+        __m512 s = e->res_first ? _mm512_fmadd_ps(rf, e->ra, _mm512_fmadd_ps(f, e->rb, e->fix))
+                                : _mm512_fmadd_ps(f, e->ra, _mm512_fmadd_ps(rf, e->rb, e->fix));
+        q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(s, e->lo), e->hi));
     } else {
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), c->mult);
         if (res) {
