@@ -20,6 +20,18 @@ static tbox *new_box(lua_State *L)
     return b;
 }
 
+/* The collector counts a box's few bytes, not its tensor's data: a loop
+ * that makes large tensors (a model's outputs run after run) would keep
+ * every one until Lua's own garbage started a cycle, hundreds of MB, each in
+ * pages new from the system. A step sized by the data of a new storage (a
+ * view adds none) lets the old ones go as fast as new ones come, and
+ * cq_free keeps their blocks for the next ones (core/base/alloc.c). */
+static void gc_account(lua_State *L, const cq_tensor *t)
+{
+    if (t && t->storage && t->storage->refcount == 1 && t->storage->nbytes >= ((size_t)1 << 20))
+        lua_gc(L, LUA_GCSTEP, (int)(t->storage->nbytes >> 10));
+}
+
 static int push_box(lua_State *L)
 {
     cq_tensor *t = lua_touserdata(L, 1);
@@ -37,6 +49,7 @@ void cq__lua_push_tensor(lua_State *L, cq_tensor *t)
         cq_tensor_release(t);
         lua_error(L);
     }
+    gc_account(L, t);
 }
 
 cq_tensor *cq__lua_test_tensor(lua_State *L, int idx)
@@ -65,6 +78,7 @@ static int push_or_raise(lua_State *L, tbox *b, cq_tensor *t, const cq_err *err)
     if (!t)
         return raise(L, err);
     b->t = t;
+    gc_account(L, t);
     return 1;
 }
 

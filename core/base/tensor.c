@@ -5,64 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
-/* ---- allocation -------------------------------------------------------- */
-
-#define HUGE_BYTES ((size_t)2 << 20)
-#define BIG_BYTES ((size_t)4 << 20)
-
-static void *(*alloc_hook)(size_t, void *);
-static void (*free_hook)(void *, void *);
-static void *hook_ud;
-
-void cq_set_allocator(void *(*alloc)(size_t size, void *ud), void (*release)(void *p, void *ud),
-                      void *ud)
-{
-    alloc_hook = alloc && release ? alloc : NULL;
-    free_hook = alloc && release ? release : NULL;
-    hook_ud = ud;
-}
-
-void *cq_alloc(size_t size)
-{
-    if (size == 0)
-        size = 1;
-    if (size > CQ_TENSOR_MAX_BYTES)
-        return NULL;
-    if (alloc_hook)
-        return alloc_hook(size, hook_ud);
-    size = (size + CQ_ALIGN - 1) / CQ_ALIGN * CQ_ALIGN;
-    void *p = NULL;
-#if defined(MADV_HUGEPAGE) && !defined(CQ_NO_HUGEPAGE)
-    if (size >= BIG_BYTES) {
-        /* A large block (a graph output: a fresh mapping each run) in 2 MB
-         * pages where the kernel allows it: one fault per 2 MB instead of
-         * one per 4 KB (LRASPP's 8.6 MB output: 2.9-3.4 ms -> 0.9 ms in
-         * the Resize that writes it). Advice only. */
-        size_t big = (size + HUGE_BYTES - 1) / HUGE_BYTES * HUGE_BYTES;
-        if (posix_memalign(&p, HUGE_BYTES, big) != 0)
-            return NULL;
-        (void)madvise(p, big, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    if (posix_memalign(&p, CQ_ALIGN, size) != 0)
-        return NULL;
-    return p;
-}
-
-void cq_free(void *p)
-{
-    if (!p)
-        return;
-    if (free_hook)
-        free_hook(p, hook_ud);
-    else
-        free(p);
-}
 
 /* ---- life cycle -------------------------------------------------------- */
 

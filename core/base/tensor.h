@@ -95,7 +95,12 @@ void cq_set_allocator(void *(*alloc)(size_t size, void *ud), void (*release)(voi
                       void *ud);
 /* Aligned allocation through the hook; NULL on failure or size 0 beyond the limit. */
 void *cq_alloc(size_t size);
+/* Without a hook, a freed block of 1 MiB or more is kept (4 of them, 64 MiB
+ * at most) for the next cq_alloc of its size: a run's large outputs reuse
+ * the last run's pages instead of faulting in new ones (alloc.c). */
 void cq_free(void *p);
+/* Give the kept blocks back to the system. */
+void cq_alloc_trim(void);
 
 /* ---- life cycle -------------------------------------------------------- */
 

@@ -157,14 +157,15 @@ typedef struct moved {
     int v[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
     int64_t bytes[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
     /* 0 read, 1 written, 2 written into new pages: a graph output of
-     * FRESH_BYTES or more, which the run hands to the caller and allocates
-     * anew every run */
+     * FRESH_BYTES or more in a cold run (a warm one reuses the block the
+     * last run's output was in: alloc.c's cache) */
     unsigned char write[CQ_EXEC_CHAIN_MAX * (CQ_OP_MAX_INPUTS + CQ_OP_MAX_OUTPUTS)];
 } moved;
 
 /* Blocks from this size up come from the system as new zero-filled pages
- * on every allocation (the glibc mmap threshold the calq module sets,
- * bindings/lcalq.c); smaller ones are reused from the heap, still cached. */
+ * (the glibc mmap threshold the calq module sets, bindings/lcalq.c) unless
+ * cq_alloc has one of the size kept from an earlier run (alloc.c: a warm
+ * run's outputs); smaller ones are reused from the heap, still cached. */
 #define FRESH_BYTES (1 << 20)
 
 static int is_graph_output(const cq_graph *g, int v)
@@ -197,7 +198,7 @@ static void moved_add(moved *m, int v, int64_t bytes, int write)
 }
 
 static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost_kernel *kk,
-                        moved *m)
+                        int cold, moved *m)
 {
     const cq_graph *g = cq_exec_graph(e);
     m->n = 0;
@@ -220,7 +221,7 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
             int64_t b_out = tinfo_numel(&c->out[k][o]) *
                             (int64_t)cq_dtype_info(c->out[k][o].dtype)->size;
             moved_add(m, v, b_out,
-                      is_graph_output(g, v) && b_out >= FRESH_BYTES ? 2 : 1);
+                      cold && is_graph_output(g, v) && b_out >= FRESH_BYTES ? 2 : 1);
         }
     }
 }
@@ -412,7 +413,7 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             cq__cost_kernel kk;
             cq__cost_kernel_of(e, c, hw, tu, &kk);
             m->n = 0;
-            chain_moved(e, c, &kk, m);
+            chain_moved(e, c, &kk, !o.warm, m);
             cq_cost_row *r = &rows[nr++];
             memset(r, 0, sizeof *r);
             r->node = i;
