@@ -14,6 +14,7 @@
  * reuses the last outputs' pages. cq_alloc_trim gives the cache back. */
 #include "base/tensor.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,28 +36,18 @@ void cq_set_allocator(void *(*alloc)(size_t size, void *ud), void (*release)(voi
     hook_ud = ud;
 }
 
-/* The large blocks given out (live) and kept (cache), under one lock. live
- * grows as needed; a block it cannot record is plain malloc memory, freed
- * as such. */
+/* The kept blocks, under one lock; a block's size is what glibc says it
+ * holds (malloc_usable_size), so a free needs no table of the blocks given
+ * out. */
 typedef struct blk {
     void *p;
     size_t size;
 } blk;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static blk *live;
-static int n_live, cap_live;
 static blk cache[CACHE_BLOCKS];
 static int n_cache;
 static size_t cache_bytes;
-
-static void *big_new(size_t big)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, CQ_ALIGN, big) != 0)
-        return NULL;
-    return p;
-}
 
 static void *big_alloc(size_t size)
 {
@@ -64,65 +55,41 @@ static void *big_alloc(size_t size)
     void *p = NULL;
     pthread_mutex_lock(&lock);
     for (int k = n_cache - 1; k >= 0; k--)
-        if (cache[k].size == big) {
+        if (cache[k].size >= big && cache[k].size < big + GRAIN) {
             p = cache[k].p;
-            cache_bytes -= big;
+            cache_bytes -= cache[k].size;
             memmove(cache + k, cache + k + 1, (size_t)(n_cache - k - 1) * sizeof *cache);
             n_cache--;
             break;
         }
-    if (n_live == cap_live) {
-        int cap = cap_live ? 2 * cap_live : 16;
-        blk *nl = realloc(live, (size_t)cap * sizeof *nl);
-        if (nl) {
-            live = nl;
-            cap_live = cap;
-        }
-    }
-    int record = n_live < cap_live;
     pthread_mutex_unlock(&lock);
-    if (!p)
-        p = big_new(big);
-    if (p && record) {
-        pthread_mutex_lock(&lock);
-        if (n_live < cap_live)
-            live[n_live++] = (blk){p, big};
-        pthread_mutex_unlock(&lock);
-    }
+    if (!p && posix_memalign(&p, CQ_ALIGN, big) != 0)
+        return NULL;
     return p;
 }
 
-/* 1 when p was a recorded large block: kept in the cache or freed. */
-static int big_free(void *p)
+/* p, of size bytes, kept (the oldest kept blocks given back to make room)
+ * or given back when over the budget. */
+static void big_free(void *p, size_t size)
 {
     void *out[CACHE_BLOCKS + 1];
-    int n_out = 0, found = 0;
+    int n_out = 0;
     pthread_mutex_lock(&lock);
-    for (int k = 0; k < n_live; k++)
-        if (live[k].p == p) {
-            blk b = live[k];
-            live[k] = live[--n_live];
-            found = 1;
-            /* the oldest kept blocks go back to make room */
-            while (n_cache > 0 &&
-                   (n_cache == CACHE_BLOCKS || cache_bytes + b.size > CACHE_BYTES)) {
-                out[n_out++] = cache[0].p;
-                cache_bytes -= cache[0].size;
-                memmove(cache, cache + 1, (size_t)(n_cache - 1) * sizeof *cache);
-                n_cache--;
-            }
-            if (b.size <= CACHE_BYTES) {
-                cache[n_cache++] = b;
-                cache_bytes += b.size;
-            } else {
-                out[n_out++] = p;
-            }
-            break;
+    if (size > CACHE_BYTES) {
+        out[n_out++] = p;
+    } else {
+        while (n_cache > 0 && (n_cache == CACHE_BLOCKS || cache_bytes + size > CACHE_BYTES)) {
+            out[n_out++] = cache[0].p;
+            cache_bytes -= cache[0].size;
+            memmove(cache, cache + 1, (size_t)(n_cache - 1) * sizeof *cache);
+            n_cache--;
         }
+        cache[n_cache++] = (blk){p, size};
+        cache_bytes += size;
+    }
     pthread_mutex_unlock(&lock);
     for (int k = 0; k < n_out; k++)
         free(out[k]);
-    return found;
 }
 
 void cq_alloc_trim(void)
@@ -132,11 +99,6 @@ void cq_alloc_trim(void)
         free(cache[k].p);
     n_cache = 0;
     cache_bytes = 0;
-    if (n_live == 0) {
-        free(live);
-        live = NULL;
-        cap_live = 0;
-    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -165,6 +127,9 @@ void cq_free(void *p)
         free_hook(p, hook_ud);
         return;
     }
-    if (!big_free(p))
+    size_t size = malloc_usable_size(p);
+    if (size >= BIG_BYTES)
+        big_free(p, size);
+    else
         free(p);
 }
