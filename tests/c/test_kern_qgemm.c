@@ -199,7 +199,9 @@ static void test_kern_qgemm_random_shapes(void **state)
 
 /* The largest products everywhere: 255 x -128, 255 x 127, -128 x -128
  * (s8 activations, shifted), 0 x anything; with k long enough for sums of
- * 75 million, and s32 out (no rounding to hide a wrong sum). */
+ * 75 million, and s32 out (no rounding to hide a wrong sum); and u8 out,
+ * also with scales that take those sums past 2^31 (the vector epilogue's
+ * conversion would wrap them to INT32_MIN: codes 0 for 255). */
 static void test_kern_qgemm_saturation(void **state)
 {
     (void)state;
@@ -212,15 +214,18 @@ static void test_kern_qgemm_saturation(void **state)
                {CQ_S8, -128, -128, 0}, {CQ_S8, 127, 127, -128}, {CQ_S8, -128, 127, 127},
                {CQ_U8, 255, -128, 255}};
     for (size_t e = 0; e < sizeof ext / sizeof ext[0]; e++)
-        for (int y = 0; y < 2; y++) {
+        for (int y = 0; y < 3; y++) {
             qcase c;
             memset(&c, 0, sizeof c);
             c.p = params(13, 67, 2303, ext[e].x_dt, y ? CQ_U8 : CQ_S32,
                               y ? CQ_QREQ_FLOAT : CQ_QREQ_NONE);
             c.p.x_zp = ext[e].zp;
             qcase_fill(&c, &r, ext[e].x, ext[e].x, ext[e].w, ext[e].w, 0);
+            if (y == 2)
+                for (int64_t j = 0; j < c.p.n; j++)
+                    c.mult[j] = 1e3f;
             char what[64];
-            snprintf(what, sizeof what, "extreme %zu, %s", e, y ? "u8" : "s32");
+            snprintf(what, sizeof what, "extreme %zu, %s", e, y == 2 ? "u8 large scale" : y ? "u8" : "s32");
             qcase_check(&c, what);
             if (!y) { /* and the sum itself, by hand */
                 cq_err err;

@@ -45,6 +45,8 @@ typedef struct qepi {
     __m512 rmul;
     int add, res_first;     /* a folded Add (cq__qgemm_add) */
     __m512 qzp, qlo, qhi, ra, rb, fix;
+    __m512i zp16, lo8, hi8, perm; /* epi64 */
+    __m512 cap;
 } qepi;
 
 AI qepi qepi_of(const cq_qgemm_plan *pl)
@@ -74,6 +76,11 @@ AI qepi qepi_of(const cq_qgemm_plan *pl)
     e.ra = _mm512_set1_ps(pl->add.ra);
     e.rb = _mm512_set1_ps(pl->add.rb);
     e.fix = _mm512_set1_ps(pl->add.fixed);
+    e.zp16 = _mm512_set1_epi16((short)p->y_zp);
+    e.lo8 = _mm512_set1_epi8((char)p->y_min);
+    e.hi8 = _mm512_set1_epi8((char)p->y_max);
+    e.perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    e.cap = _mm512_set1_ps(1073741824.0f);
     return e;
 }
 
@@ -101,11 +108,12 @@ AI qcol qcol_of(const cq_qgemm_plan *pl, const qepi *e, int64_t j)
 
 /* The epilogue of 16 sums v of row i, columns j.. (mask m): see
  * cq__qgemm_epi_row for the arithmetic. */
-AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __mmask16 m,
-               const void *res, void *y)
+AI void epi16c(const qepi *e, const qcol *c, int addc, __m512i v, int64_t i, int64_t j,
+               __mmask16 m, const void *res, void *y)
 {
     int64_t o = i * e->ldy + j;
-    v = _mm512_add_epi32(v, c->comp);
+    if (addc) /* else the sums started from comp (the tile's Q_INIT) */
+        v = _mm512_add_epi32(v, c->comp);
     if (e->ydt == CQ_S32) {
         _mm512_mask_storeu_epi32((int32_t *)y + o, m, v);
         return;
@@ -164,6 +172,34 @@ AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __
     _mm512_mask_cvtepi32_storeu_epi8((char *)y + o, m, q);
 }
 
+/* A row's 64 sums a0..a3 (comp in them) to 64 u8 / s8 codes at y, the
+ * float scale without a residual: cq_requantize's operations, with the
+ * rounding of vcvtps2dq (to nearest even, as nearbyintf), the zero point
+ * added in saturating 16 bits and the clamp on bytes, which give the same
+ * codes (the depthwise epilogue's way, kern_qconv_x86.h); sums whose scaled
+ * value passes 2^30 are held there, above every code. One 64-byte store
+ * where epi16c makes four conversions and masked stores. */
+AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i a2, __m512i a3,
+              uint8_t *y)
+{
+    __m512i v0 = _mm512_cvtps_epi32(
+        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), _mm512_loadu_ps(mult)), e->cap));
+    __m512i v1 = _mm512_cvtps_epi32(
+        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), _mm512_loadu_ps(mult + 16)), e->cap));
+    __m512i v2 = _mm512_cvtps_epi32(
+        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), _mm512_loadu_ps(mult + 32)), e->cap));
+    __m512i v3 = _mm512_cvtps_epi32(
+        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), _mm512_loadu_ps(mult + 48)), e->cap));
+    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), e->zp16);
+    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), e->zp16);
+    __m512i b;
+    if (e->rs8)
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), e->lo8), e->hi8);
+    else
+        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), e->lo8), e->hi8);
+    _mm512_storeu_si512(y, _mm512_permutexvar_epi32(e->perm, b));
+}
+
 /* rows rows of x at a (stride lda) times nv 16-column vectors of one
  * 64-column panel bp over kg groups of 4 (the last one only tail bytes long
  * when tail != 0); sums start from part (stride lp) unless first, go back
@@ -186,7 +222,8 @@ AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __
 #define Q_DECL(r)                                                                             \
     __m512i s##r##_0 = z, s##r##_1 = z, s##r##_2 = z, s##r##_3 = z;
 #define Q_INIT(r, c)                                                                          \
-    s##r##_##c = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + r * lp + 16 * c);
+    s##r##_##c = first ? _mm512_loadu_si512(pl->comp + j + 16 * c)                            \
+                       : _mm512_loadu_si512(part + r * lp + 16 * c);
 #define Q_SAVE(r, c) _mm512_storeu_si512(part + r * lp + 16 * c, s##r##_##c);
 #define Q_DOT(r, c) s##r##_##c = _mm512_dpbusd_epi32(s##r##_##c, av, b##c);
 #define Q_BCAST(r)                                                                            \
@@ -214,7 +251,11 @@ AI void epi16c(const qepi *e, const qcol *c, __m512i v, int64_t i, int64_t j, __
  * parameters at once did not) */
 #define Q_EPR(r, c)                                                                           \
     if (rows > r)                                                                             \
-        epi16c(&ep, &qc, s##r##_##c, i + r, j + 16 * c, mk, res, y);
+        epi16c(&ep, &qc, 0, s##r##_##c, i + r, j + 16 * c, mk, res, y);
+#define Q_EP64(r)                                                                             \
+    if (rows > r)                                                                             \
+        epi64(&ep, pl->mult + j, s##r##_0, s##r##_1, s##r##_2, s##r##_3,                     \
+              (uint8_t *)y + (i + r) * ep.ldy + j);
 #define Q_EPCOL(c)                                                                            \
     if (nv > c && 16 * c < nc) {                                                              \
         qcol qc = qcol_of(pl, &ep, j + 16 * c);                                               \
@@ -247,6 +288,11 @@ AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_
         return;
     }
     qepi ep = qepi_of(pl);
+    if (nv == 4 && nc == 64 && !res && !ep.add && ep.req == CQ_QREQ_FLOAT &&
+        (ep.ydt == CQ_U8 || ep.ydt == CQ_S8)) {
+        Q_EP64(0) Q_EP64(1) Q_EP64(2) Q_EP64(3) Q_EP64(4) Q_EP64(5)
+        return;
+    }
     Q_EPCOL(0) Q_EPCOL(1) Q_EPCOL(2) Q_EPCOL(3)
 }
 
@@ -340,7 +386,7 @@ void cq__qgemm_avx512_epi(const cq_qgemm_plan *pl, const int32_t *acc, int64_t l
     for (int64_t c = 0; c < nc; c += 16) {
         qcol q = qcol_of(pl, &e, j + c);
         for (int r = 0; r < rows; r++)
-            epi16c(&e, &q, _mm512_loadu_si512(acc + r * lda + c), i + r, j + c, q_mask(nc - c),
-                   res, y);
+            epi16c(&e, &q, 1, _mm512_loadu_si512(acc + r * lda + c), i + r, j + c,
+                   q_mask(nc - c), res, y);
     }
 }
