@@ -18,6 +18,7 @@
  * The epilogue is row16's (kern_qconv_avx512.c): the float operations of
  * cq_requantize, or of the residual (kern_qconv.h). */
 #include "kern/kern_qconv_internal.h"
+#include "kern/x86/kern_q8_x86.h"
 #include "kern/x86/kern_qconv_x86.h"
 
 #include <immintrin.h>
@@ -215,24 +216,12 @@ typedef struct grp_epi {
 } grp_epi;
 
 /* 4 vectors of 16 sums (4 pixels, one multiplier vector mu) to their 64
- * codes, pixel k in 128-bit lane k: cq_requantize's operations with the
- * clamp done by saturating packs (int32 -> int16, + zp saturating, -> 8 bits)
- * and a clamp on bytes, which gives the same codes (as the dw kernel's epi64);
- * the packs leave dword 4 L + k holding chunk L of vector k, vpermd sorts. */
+ * codes, pixel k in 128-bit lane k (kern_q8_x86.h). */
 AI __m512i epi4(const grp_epi *E, __m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512 mu)
 {
-    __m512i v0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), mu), E->cap));
-    __m512i v1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), mu), E->cap));
-    __m512i v2 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), mu), E->cap));
-    __m512i v3 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), mu), E->cap));
-    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), E->zp16);
-    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), E->zp16);
-    __m512i b;
-    if (E->s8)
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), E->lo8), E->hi8);
-    else
-        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), E->lo8), E->hi8);
-    return _mm512_permutexvar_epi32(E->perm, b);
+    return cq__q8_pack64(cq__q8_scale(a0, mu, E->cap), cq__q8_scale(a1, mu, E->cap),
+                         cq__q8_scale(a2, mu, E->cap), cq__q8_scale(a3, mu, E->cap), E->zp16,
+                         E->lo8, E->hi8, E->perm, E->s8);
 }
 
 /* The 4 pixels' 16-byte lanes of b to y + o[k] (m: the vector's channels). */
@@ -462,7 +451,7 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
     E.zp16 = _mm512_set1_epi16((short)p->y_zp);
     E.lo8 = _mm512_set1_epi8((char)p->y_min);
     E.hi8 = _mm512_set1_epi8((char)p->y_max);
-    E.perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    E.perm = cq__q8_perm();
     E.s8 = p->y_dt == CQ_S8;
     const uint8_t *rs = res;
     uint8_t *yy = y;

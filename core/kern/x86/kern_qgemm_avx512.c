@@ -6,6 +6,7 @@
  * more rows (tile_rows). The epilogue is the scalar one (cq__qgemm_epi_row) in vectors,
  * the same float operations in the same order, so the bits agree. */
 #include "kern/kern_qgemm_internal.h"
+#include "kern/x86/kern_q8_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -79,7 +80,7 @@ AI qepi qepi_of(const cq_qgemm_plan *pl)
     e.zp16 = _mm512_set1_epi16((short)p->y_zp);
     e.lo8 = _mm512_set1_epi8((char)p->y_min);
     e.hi8 = _mm512_set1_epi8((char)p->y_max);
-    e.perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    e.perm = cq__q8_perm();
     e.cap = _mm512_set1_ps(1073741824.0f);
     return e;
 }
@@ -173,31 +174,17 @@ AI void epi16c(const qepi *e, const qcol *c, int addc, __m512i v, int64_t i, int
 }
 
 /* A row's 64 sums a0..a3 (comp in them) to 64 u8 / s8 codes at y, the
- * float scale without a residual: cq_requantize's operations, with the
- * rounding of vcvtps2dq (to nearest even, as nearbyintf), the zero point
- * added in saturating 16 bits and the clamp on bytes, which give the same
- * codes (the depthwise epilogue's way, kern_qconv_x86.h); sums whose scaled
- * value passes 2^30 are held there, above every code. One 64-byte store
- * where epi16c makes four conversions and masked stores. */
+ * float scale without a residual (kern_q8_x86.h): one 64-byte store where
+ * epi16c makes four conversions and masked stores. */
 AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i a2, __m512i a3,
               uint8_t *y)
 {
-    __m512i v0 = _mm512_cvtps_epi32(
-        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), _mm512_loadu_ps(mult)), e->cap));
-    __m512i v1 = _mm512_cvtps_epi32(
-        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), _mm512_loadu_ps(mult + 16)), e->cap));
-    __m512i v2 = _mm512_cvtps_epi32(
-        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), _mm512_loadu_ps(mult + 32)), e->cap));
-    __m512i v3 = _mm512_cvtps_epi32(
-        _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), _mm512_loadu_ps(mult + 48)), e->cap));
-    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), e->zp16);
-    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), e->zp16);
-    __m512i b;
-    if (e->rs8)
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), e->lo8), e->hi8);
-    else
-        b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), e->lo8), e->hi8);
-    _mm512_storeu_si512(y, _mm512_permutexvar_epi32(e->perm, b));
+    __m512i v0 = cq__q8_scale(a0, _mm512_loadu_ps(mult), e->cap);
+    __m512i v1 = cq__q8_scale(a1, _mm512_loadu_ps(mult + 16), e->cap);
+    __m512i v2 = cq__q8_scale(a2, _mm512_loadu_ps(mult + 32), e->cap);
+    __m512i v3 = cq__q8_scale(a3, _mm512_loadu_ps(mult + 48), e->cap);
+    _mm512_storeu_si512(y, cq__q8_pack64(v0, v1, v2, v3, e->zp16, e->lo8, e->hi8, e->perm,
+                                         e->rs8));
 }
 
 /* rows rows of x at a (stride lda) times nv 16-column vectors of one
