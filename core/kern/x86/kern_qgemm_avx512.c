@@ -187,6 +187,32 @@ AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i 
                                          e->rs8));
 }
 
+/* The same with the folded Add (cq__qgemm_add): each 16 columns as
+ * epi16c's add branch computes them, the codes (already in y's range)
+ * packed and stored once. */
+AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i a2,
+                  __m512i a3, const uint8_t *res, uint8_t *y)
+{
+    __m512i r = _mm512_loadu_si512(res), v[4];
+    __m512i a[4] = {a0, a1, a2, a3};
+    for (int c = 0; c < 4; c++) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a[c]), _mm512_loadu_ps(mult + 16 * c));
+        f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, e->qzp), e->qlo), e->qhi);
+        __m128i r8 = c == 0   ? _mm512_castsi512_si128(r)
+                     : c == 1 ? _mm512_extracti32x4_epi32(r, 1)
+                     : c == 2 ? _mm512_extracti32x4_epi32(r, 2)
+                              : _mm512_extracti32x4_epi32(r, 3);
+        __m512 rf = _mm512_cvtepi32_ps(e->rs8 ? _mm512_cvtepi8_epi32(r8)
+                                              : _mm512_cvtepu8_epi32(r8));
+        __m512 sv = e->res_first ? _mm512_fmadd_ps(rf, e->ra, _mm512_fmadd_ps(f, e->rb, e->fix))
+                                 : _mm512_fmadd_ps(f, e->ra, _mm512_fmadd_ps(rf, e->rb, e->fix));
+        v[c] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(sv, e->lo), e->hi));
+    }
+    _mm512_storeu_si512(y, cq__q8_pack64(v[0], v[1], v[2], v[3], _mm512_setzero_si512(),
+                                         e->lo8, e->hi8, e->perm, e->rs8));
+}
+
 /* rows rows of x at a (stride lda) times nv 16-column vectors of one
  * 64-column panel bp over kg groups of 4 (the last one only tail bytes long
  * when tail != 0); sums start from part (stride lp) unless first, go back
@@ -243,6 +269,11 @@ AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i 
     if (rows > r)                                                                             \
         epi64(&ep, pl->mult + j, s##r##_0, s##r##_1, s##r##_2, s##r##_3,                     \
               (uint8_t *)y + (i + r) * ep.ldy + j);
+#define Q_EP64A(r)                                                                            \
+    if (rows > r)                                                                             \
+        epi64_add(&ep, pl->mult + j, s##r##_0, s##r##_1, s##r##_2, s##r##_3,                 \
+                  (const uint8_t *)res + (i + r) * ep.ldy + j,                                \
+                  (uint8_t *)y + (i + r) * ep.ldy + j);
 #define Q_EPCOL(c)                                                                            \
     if (nv > c && 16 * c < nc) {                                                              \
         qcol qc = qcol_of(pl, &ep, j + 16 * c);                                               \
@@ -275,10 +306,15 @@ AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_
         return;
     }
     qepi ep = qepi_of(pl);
-    if (nv == 4 && nc == 64 && !res && !ep.add && ep.req == CQ_QREQ_FLOAT &&
-        (ep.ydt == CQ_U8 || ep.ydt == CQ_S8)) {
-        Q_EP64(0) Q_EP64(1) Q_EP64(2) Q_EP64(3) Q_EP64(4) Q_EP64(5)
-        return;
+    if (nv == 4 && nc == 64 && ep.req == CQ_QREQ_FLOAT && (ep.ydt == CQ_U8 || ep.ydt == CQ_S8)) {
+        if (!res && !ep.add) {
+            Q_EP64(0) Q_EP64(1) Q_EP64(2) Q_EP64(3) Q_EP64(4) Q_EP64(5)
+            return;
+        }
+        if (res && ep.add) {
+            Q_EP64A(0) Q_EP64A(1) Q_EP64A(2) Q_EP64A(3) Q_EP64A(4) Q_EP64A(5)
+            return;
+        }
     }
     Q_EPCOL(0) Q_EPCOL(1) Q_EPCOL(2) Q_EPCOL(3)
 }
