@@ -92,6 +92,15 @@ static void big_free(void *p, size_t size)
         free(out[k]);
 }
 
+/* The kept blocks go back when the library is unloaded (a Lua host's
+ * lua_close dlcloses the calq module, which holds this cache: its blocks
+ * would be lost, a leak) and at exit. */
+static void trim_at_unload(void) __attribute__((destructor));
+static void trim_at_unload(void)
+{
+    cq_alloc_trim();
+}
+
 void cq_alloc_trim(void)
 {
     pthread_mutex_lock(&lock);
