@@ -150,11 +150,14 @@ static void test_kern_qgemm_random_shapes(void **state)
     kt_rng r = {0x9e3779b97f4a7c15ull};
     /* odd sizes around the AVX-512 tiles (6 rows x 64 columns; 8 x 48, 12 x
      * 32 and 12 x 16 for narrower panels) and the 6 x 16 AVX2 tile, k below
-     * and above a block (640) with every remainder mod 4 */
+     * and above a block (640) with every remainder mod 4; n 16 and 32 with
+     * rows as wide as n (shapes 16 and 18: no residual, ldy n), whose codes
+     * go 4 or 2 rows a store */
     static const int64_t shapes[][3] = {
         {1, 1, 1},      {7, 13, 5},     {6, 64, 4},   {13, 70, 3},  {97, 65, 131}, {12, 129, 642},
         {5, 300, 1287}, {101, 17, 66},  {200, 257, 9}, {25, 32, 20}, {19, 40, 7},  {30, 16, 144},
-        {17, 112, 650}};
+        {17, 112, 650}, {9, 48, 9},    {26, 16, 36},  {13, 24, 50},  {31, 16, 40},  {11, 80, 12},
+        {22, 32, 24}};
     static const struct {
         cq_dtype y;
         cq_qgemm_req req;

@@ -269,6 +269,38 @@ AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m5
     if (rows > r)                                                                             \
         epi64(&ep, pl->mult + j, s##r##_0, s##r##_1, s##r##_2, s##r##_3,                     \
               (uint8_t *)y + (i + r) * ep.ldy + j);
+/* Four rows of one column vector (or two of two), packed where the rows are
+ * whole (rows r3 or r1 in the tile), else each row by itself (epi16c). */
+#define Q_EPF(r, c)                                                                           \
+    if (rows > r)                                                                             \
+        epi16c(&ep, &qc, 0, s##r##_##c, i + r, j + 16 * c, 0xffff, res, y);
+#define Q_EP4R(r0, r1, r2, r3)                                                                \
+    if (rows > r3) {                                                                          \
+        __m512 m0 = _mm512_loadu_ps(mu);                                                      \
+        _mm512_storeu_si512(yr + r0 * 16,                                                     \
+                            cq__q8_pack64(cq__q8_scale(s##r0##_0, m0, ep.cap),                \
+                                          cq__q8_scale(s##r1##_0, m0, ep.cap),                \
+                                          cq__q8_scale(s##r2##_0, m0, ep.cap),                \
+                                          cq__q8_scale(s##r3##_0, m0, ep.cap), ep.zp16,       \
+                                          ep.lo8, ep.hi8, ep.perm, ep.rs8));                  \
+    } else {                                                                                  \
+        qcol qc = qcol_of(pl, &ep, j);                                                        \
+        Q_EPF(r0, 0) Q_EPF(r1, 0) Q_EPF(r2, 0)                                                \
+    }
+#define Q_EP2R(r0, r1)                                                                        \
+    if (rows > r1) {                                                                          \
+        __m512 m0 = _mm512_loadu_ps(mu), m1 = _mm512_loadu_ps(mu + 16);                       \
+        _mm512_storeu_si512(yr + r0 * 32,                                                     \
+                            cq__q8_pack64(cq__q8_scale(s##r0##_0, m0, ep.cap),                \
+                                          cq__q8_scale(s##r0##_1, m1, ep.cap),                \
+                                          cq__q8_scale(s##r1##_0, m0, ep.cap),                \
+                                          cq__q8_scale(s##r1##_1, m1, ep.cap), ep.zp16,       \
+                                          ep.lo8, ep.hi8, ep.perm, ep.rs8));                  \
+    } else if (rows > r0) {                                                                   \
+        qcol qa = qcol_of(pl, &ep, j), qb = qcol_of(pl, &ep, j + 16);                         \
+        epi16c(&ep, &qa, 0, s##r0##_0, i + r0, j, 0xffff, res, y);                            \
+        epi16c(&ep, &qb, 0, s##r0##_1, i + r0, j + 16, 0xffff, res, y);                       \
+    }
 #define Q_EP64A(r)                                                                            \
     if (rows > r)                                                                             \
         epi64_add(&ep, pl->mult + j, s##r##_0, s##r##_1, s##r##_2, s##r##_3,                 \
@@ -315,6 +347,19 @@ AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_
             Q_EP64A(0) Q_EP64A(1) Q_EP64A(2) Q_EP64A(3) Q_EP64A(4) Q_EP64A(5)
             return;
         }
+    }
+    if (nv <= 2 && nc == 16 * nv && ep.ldy == nc && !res && !ep.add &&
+        ep.req == CQ_QREQ_FLOAT && (ep.ydt == CQ_U8 || ep.ydt == CQ_S8)) {
+        /* a conv of 16 or 32 output channels: its rows are contiguous, so 4
+         * rows of 16 (or 2 of 32) are one 64-byte store */
+        uint8_t *yr = (uint8_t *)y + i * nc;
+        const float *mu = pl->mult + j;
+        if (nv == 1) {
+            Q_EP4R(0, 1, 2, 3) Q_EP4R(4, 5, 6, 7) Q_EP4R(8, 9, 10, 11)
+        } else {
+            Q_EP2R(0, 1) Q_EP2R(2, 3) Q_EP2R(4, 5) Q_EP2R(6, 7) Q_EP2R(8, 9) Q_EP2R(10, 11)
+        }
+        return;
     }
     Q_EPCOL(0) Q_EPCOL(1) Q_EPCOL(2) Q_EPCOL(3)
 }
