@@ -3,8 +3,11 @@
  * tile is 6 rows x 64 columns (24 zmm sums, 4 weight vectors, 1 broadcast):
  * per group of 4 along k, 4 weight loads and 6 broadcasts of 4 u8 feed 24
  * vpdpbusd. A panel of fewer columns runs as many vectors as it has, on
- * more rows (tile_rows). The epilogue is the scalar one (cq__qgemm_epi_row) in vectors,
- * the same float operations in the same order, so the bits agree. */
+ * more rows (tile_rows). The sums start from the compensation (comp). The
+ * epilogue gives the scalar one's codes (cq__qgemm_epi_row, or with a
+ * folded Add kern_qconv.c's): 16 columns at a time (epi16c, the same float
+ * operations in the same order), or, for u8 / s8 codes on a float scale, 64
+ * at a time packed into one store (epi64, epi64_add; kern_q8_x86.h). */
 #include "kern/kern_qgemm_internal.h"
 #include "kern/x86/kern_q8_x86.h"
 
