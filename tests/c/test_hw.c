@@ -165,7 +165,12 @@ static void test_efficiency_lookup(void **state)
  * a host that slows a core for a spell slows one chain of a pair measured far
  * apart: so each round times the two side by side, the test takes the median
  * of the rounds' ratios, and the bounds catch a factor of 2 (a chain that
- * counts the wrong lanes or instructions), not the last 20 %. */
+ * counts the wrong lanes or instructions), not the last 20 %. The FMA
+ * chain against the scalar clock: a spell in which the host's other thread
+ * on our core shares the vector ports slows the FMA chain and not the add
+ * chain (22.4 MACs a cycle on a 32 one, CI under ASan), so the fastest round
+ * counts and the bounds take 12 to 35 MACs a cycle, 16 or 32 less what a
+ * sharing costs: a chain off by 2x reads 8 or 64. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -192,13 +197,13 @@ static void test_probe_ratios(void **state)
     }
     qsort(ratio, ROUNDS, sizeof ratio[0], cmp_double);
     qsort(per_cycle, ROUNDS, sizeof per_cycle[0], cmp_double);
-    double rmed = ratio[ROUNDS / 2], pmed = per_cycle[ROUNDS / 2];
+    double rmed = ratio[ROUNDS / 2], pbest = per_cycle[ROUNDS - 1];
     if (rmed < 3 || rmed > 6)
         fail_msg("vpdpbusd / vfmadd231ps MACs = %.2f (rounds %.2f-%.2f), not about 4", rmed,
                  ratio[0], ratio[ROUNDS - 1]);
-    int near16 = pmed > 12 && pmed < 17.5, near32 = pmed > 24 && pmed < 35;
-    if (!near16 && !near32)
-        fail_msg("fp32 FMA: %.1f MACs/cycle at %.2f GHz, neither about 16 nor about 32", pmed, ghz);
+    if (pbest < 12 || pbest > 35)
+        fail_msg("fp32 FMA: %.1f MACs/cycle at %.2f GHz (rounds %.1f-%.1f), not 16 or 32 less "
+                 "a shared core's loss", pbest, ghz, per_cycle[0], per_cycle[ROUNDS - 1]);
     /* the chains' MAC counts are the instruction's lanes */
     assert_float_equal(cq_probe_chain_macs(CQ_PROBE_FMA_F32), 24 * 16, 0);
     assert_float_equal(cq_probe_chain_macs(CQ_PROBE_AMX_S8), 4 * 16 * 16 * 64, 0);
