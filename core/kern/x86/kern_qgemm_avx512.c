@@ -176,18 +176,25 @@ AI void epi16c(const qepi *e, const qcol *c, int addc, __m512i v, int64_t i, int
     _mm512_mask_cvtepi32_storeu_epi8((char *)y + o, m, q);
 }
 
-/* A row's 64 sums a0..a3 (comp in them) to 64 u8 / s8 codes at y, the
- * float scale without a residual (kern_q8_x86.h): one 64-byte store where
- * epi16c makes four conversions and masked stores. */
+/* Four vectors of sums (comp in them), each on its scale vector, to 64 u8 /
+ * s8 codes at y (kern_q8_x86.h): one 64-byte store where epi16c makes four
+ * conversions and masked stores. A row's 64 columns (epi64), or 4 rows of a
+ * 16-column conv, 2 of a 32-column one (their rows are contiguous). */
+AI void st_pack4(const qepi *e, __m512i a0, __m512 m0, __m512i a1, __m512 m1, __m512i a2,
+                 __m512 m2, __m512i a3, __m512 m3, uint8_t *y)
+{
+    _mm512_storeu_si512(y, cq__q8_pack64(cq__q8_scale(a0, m0, e->cap),
+                                         cq__q8_scale(a1, m1, e->cap),
+                                         cq__q8_scale(a2, m2, e->cap),
+                                         cq__q8_scale(a3, m3, e->cap), e->zp16, e->lo8,
+                                         e->hi8, e->perm, e->rs8));
+}
+
 AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i a2, __m512i a3,
               uint8_t *y)
 {
-    __m512i v0 = cq__q8_scale(a0, _mm512_loadu_ps(mult), e->cap);
-    __m512i v1 = cq__q8_scale(a1, _mm512_loadu_ps(mult + 16), e->cap);
-    __m512i v2 = cq__q8_scale(a2, _mm512_loadu_ps(mult + 32), e->cap);
-    __m512i v3 = cq__q8_scale(a3, _mm512_loadu_ps(mult + 48), e->cap);
-    _mm512_storeu_si512(y, cq__q8_pack64(v0, v1, v2, v3, e->zp16, e->lo8, e->hi8, e->perm,
-                                         e->rs8));
+    st_pack4(e, a0, _mm512_loadu_ps(mult), a1, _mm512_loadu_ps(mult + 16), a2,
+             _mm512_loadu_ps(mult + 32), a3, _mm512_loadu_ps(mult + 48), y);
 }
 
 /* The same with the folded Add (cq__qgemm_add): each 16 columns as
@@ -280,12 +287,8 @@ AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m5
 #define Q_EP4R(r0, r1, r2, r3)                                                                \
     if (rows > r3) {                                                                          \
         __m512 m0 = _mm512_loadu_ps(mu);                                                      \
-        _mm512_storeu_si512(yr + r0 * 16,                                                     \
-                            cq__q8_pack64(cq__q8_scale(s##r0##_0, m0, ep.cap),                \
-                                          cq__q8_scale(s##r1##_0, m0, ep.cap),                \
-                                          cq__q8_scale(s##r2##_0, m0, ep.cap),                \
-                                          cq__q8_scale(s##r3##_0, m0, ep.cap), ep.zp16,       \
-                                          ep.lo8, ep.hi8, ep.perm, ep.rs8));                  \
+        st_pack4(&ep, s##r0##_0, m0, s##r1##_0, m0, s##r2##_0, m0, s##r3##_0, m0,             \
+                 yr + r0 * 16);                                                               \
     } else {                                                                                  \
         qcol qc = qcol_of(pl, &ep, j);                                                        \
         Q_EPF(r0, 0) Q_EPF(r1, 0) Q_EPF(r2, 0)                                                \
@@ -293,12 +296,8 @@ AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m5
 #define Q_EP2R(r0, r1)                                                                        \
     if (rows > r1) {                                                                          \
         __m512 m0 = _mm512_loadu_ps(mu), m1 = _mm512_loadu_ps(mu + 16);                       \
-        _mm512_storeu_si512(yr + r0 * 32,                                                     \
-                            cq__q8_pack64(cq__q8_scale(s##r0##_0, m0, ep.cap),                \
-                                          cq__q8_scale(s##r0##_1, m1, ep.cap),                \
-                                          cq__q8_scale(s##r1##_0, m0, ep.cap),                \
-                                          cq__q8_scale(s##r1##_1, m1, ep.cap), ep.zp16,       \
-                                          ep.lo8, ep.hi8, ep.perm, ep.rs8));                  \
+        st_pack4(&ep, s##r0##_0, m0, s##r0##_1, m1, s##r1##_0, m0, s##r1##_1, m1,             \
+                 yr + r0 * 32);                                                               \
     } else if (rows > r0) {                                                                   \
         qcol qa = qcol_of(pl, &ep, j), qb = qcol_of(pl, &ep, j + 16);                         \
         epi16c(&ep, &qa, 0, s##r0##_0, i + r0, j, 0xffff, res, y);                            \
