@@ -68,30 +68,35 @@ static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
     q.k = K;
     q.x_dt = pl->p.x_dt;
     q.x_zp = pl->p.x_zp;
-    q.y_dt = pl->p.y_dt;
-    q.req = CQ_QREQ_FLOAT;
-    q.y_zp = pl->p.y_zp;
-    q.y_min = pl->p.y_min;
-    q.y_max = pl->p.y_max;
+    /* an Add goes in the GEMM's epilogue on AVX-512 (cq__qgemm_fold_add, the
+     * GEMM's ISA being this plan's); elsewhere the GEMM gives s32 sums and
+     * the Add is a pass of its own (gemm_part) */
+    int fold = pl->p.add.on && pl->isa == CQ_ISA_AVX512;
+    if (pl->p.add.on && !fold) {
+        q.y_dt = CQ_S32;
+        q.req = CQ_QREQ_NONE;
+    } else {
+        q.y_dt = pl->p.y_dt;
+        q.req = CQ_QREQ_FLOAT;
+        q.y_zp = pl->p.y_zp;
+        q.y_min = pl->p.y_min;
+        q.y_max = pl->p.y_max;
+    }
     q.ldx = K;
     q.ldy = c->c_out;
     pl->g = cq_qgemm_plan_new(&q, wr, pl->bias, pl->mult, NULL, NULL, err);
-    if (pl->g && pl->p.add.on) {
-        /* the Add in the GEMM's epilogue (AVX-512); else s32 sums out and
-         * the Add a pass of its own (gemm_part) */
+    cq_free(wr);
+    if (pl->g && fold) {
         const cq_qconv2d_add *a = &pl->p.add;
         cq__qgemm_add ga = {1, a->res_first, a->q_zp, a->q_min, a->q_max, a->ra, a->rb,
                             a->fixed};
         pl->g_add = cq__qgemm_fold_add(pl->g, &ga);
         if (!pl->g_add) {
             cq_qgemm_plan_free(pl->g);
-            q.y_dt = CQ_S32;
-            q.req = CQ_QREQ_NONE;
-            q.y_zp = q.y_min = q.y_max = 0;
-            pl->g = cq_qgemm_plan_new(&q, wr, pl->bias, pl->mult, NULL, NULL, err);
+            pl->g = NULL;
+            cq_errf(err, CQ_EUNSUPPORTED, "qconv2d: the GEMM refused the Add");
         }
     }
-    cq_free(wr);
     if (!pl->g)
         return 0;
     pl->per = r64(cq__qgemm_unit_scratch(pl->g));
