@@ -110,6 +110,20 @@ AI qcol qcol_of(const cq_qgemm_plan *pl, const qepi *e, int64_t j)
     return c;
 }
 
+/* The folded Add on 16 sums v (comp in them) with scales mu and residual
+ * codes r8: the conv's own code, then the Add, clamped to y's range, as
+ * int32 (cq__qconv_res16's operations in its order) */
+AI __m512i add16(const qepi *e, __m512i v, __m512 mu, __m128i r8)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), mu);
+    f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, e->qzp), e->qlo), e->qhi);
+    __m512 rf = _mm512_cvtepi32_ps(e->rs8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8));
+    __m512 s = e->res_first ? _mm512_fmadd_ps(rf, e->ra, _mm512_fmadd_ps(f, e->rb, e->fix))
+                            : _mm512_fmadd_ps(f, e->ra, _mm512_fmadd_ps(rf, e->rb, e->fix));
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(s, e->lo), e->hi));
+}
+
 /* The epilogue of 16 sums v of row i, columns j.. (mask m): see
  * cq__qgemm_epi_row for the arithmetic. */
 AI void epi16c(const qepi *e, const qcol *c, int addc, __m512i v, int64_t i, int64_t j,
@@ -150,16 +164,8 @@ AI void epi16c(const qepi *e, const qcol *c, int addc, __m512i v, int64_t i, int
         ev = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(ev, e->zp64), e->lo64), e->hi64);
         od = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(od, e->zp64), e->lo64), e->hi64);
         q = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    } else if (e->add) { /* the conv's own code, then the Add (cq__qconv_res16) */
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), c->mult);
-        f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, e->qzp), e->qlo), e->qhi);
-        __m128i r8 = _mm_maskz_loadu_epi8(m, (const char *)res + o);
-        __m512 rf = _mm512_cvtepi32_ps(e->rs8 ? _mm512_cvtepi8_epi32(r8)
-                                              : _mm512_cvtepu8_epi32(r8));
-        __m512 s = e->res_first ? _mm512_fmadd_ps(rf, e->ra, _mm512_fmadd_ps(f, e->rb, e->fix))
-                                : _mm512_fmadd_ps(f, e->ra, _mm512_fmadd_ps(rf, e->rb, e->fix));
-        q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(s, e->lo), e->hi));
+    } else if (e->add) {
+        q = add16(e, v, c->mult, _mm_maskz_loadu_epi8(m, (const char *)res + o));
     } else {
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), c->mult);
         if (res) {
@@ -197,30 +203,18 @@ AI void epi64(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i 
              _mm512_loadu_ps(mult + 32), a3, _mm512_loadu_ps(mult + 48), y);
 }
 
-/* The same with the folded Add (cq__qgemm_add): each 16 columns as
- * epi16c's add branch computes them, the codes (already in y's range)
- * packed and stored once. */
+/* The same with the folded Add (cq__qgemm_add): each 16 columns through
+ * add16, the codes (already in y's range) packed and stored once. */
 AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m512i a2,
                   __m512i a3, const uint8_t *res, uint8_t *y)
 {
-    __m512i r = _mm512_loadu_si512(res), v[4];
-    __m512i a[4] = {a0, a1, a2, a3};
-    for (int c = 0; c < 4; c++) {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a[c]), _mm512_loadu_ps(mult + 16 * c));
-        f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, e->qzp), e->qlo), e->qhi);
-        __m128i r8 = c == 0   ? _mm512_castsi512_si128(r)
-                     : c == 1 ? _mm512_extracti32x4_epi32(r, 1)
-                     : c == 2 ? _mm512_extracti32x4_epi32(r, 2)
-                              : _mm512_extracti32x4_epi32(r, 3);
-        __m512 rf = _mm512_cvtepi32_ps(e->rs8 ? _mm512_cvtepi8_epi32(r8)
-                                              : _mm512_cvtepu8_epi32(r8));
-        __m512 sv = e->res_first ? _mm512_fmadd_ps(rf, e->ra, _mm512_fmadd_ps(f, e->rb, e->fix))
-                                 : _mm512_fmadd_ps(f, e->ra, _mm512_fmadd_ps(rf, e->rb, e->fix));
-        v[c] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(sv, e->lo), e->hi));
-    }
-    _mm512_storeu_si512(y, cq__q8_pack64(v[0], v[1], v[2], v[3], _mm512_setzero_si512(),
-                                         e->lo8, e->hi8, e->perm, e->rs8));
+    __m512i r = _mm512_loadu_si512(res);
+    __m512i v0 = add16(e, a0, _mm512_loadu_ps(mult), _mm512_castsi512_si128(r));
+    __m512i v1 = add16(e, a1, _mm512_loadu_ps(mult + 16), _mm512_extracti32x4_epi32(r, 1));
+    __m512i v2 = add16(e, a2, _mm512_loadu_ps(mult + 32), _mm512_extracti32x4_epi32(r, 2));
+    __m512i v3 = add16(e, a3, _mm512_loadu_ps(mult + 48), _mm512_extracti32x4_epi32(r, 3));
+    _mm512_storeu_si512(y, cq__q8_pack64(v0, v1, v2, v3, _mm512_setzero_si512(), e->lo8,
+                                         e->hi8, e->perm, e->rs8));
 }
 
 /* rows rows of x at a (stride lda) times nv 16-column vectors of one
