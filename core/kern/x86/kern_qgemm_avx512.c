@@ -7,7 +7,8 @@
  * epilogue gives the scalar one's codes (cq__qgemm_epi_row, or with a
  * folded Add kern_qconv.c's): 16 columns at a time (epi16c, the same float
  * operations in the same order), or, for u8 / s8 codes on a float scale, 64
- * at a time packed into one store (epi64, epi64_add; kern_q8_x86.h). */
+ * at a time packed into one store (epi64, epi64_add; kern_q8_x86.h). Each
+ * panel's row tiles prefetch the next panel's weights between them (pfetch). */
 #include "kern/kern_qgemm_internal.h"
 #include "kern/x86/kern_q8_x86.h"
 
@@ -310,21 +311,44 @@ AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m5
             Q_EPR(7, c) Q_EPR(8, c) Q_EPR(9, c) Q_EPR(10, c) Q_EPR(11, c)                     \
     }
 
+/* Lines of the next weight panel to prefetch while a tile runs: the
+ * weights come from memory on a model's first row block (a model's weights
+ * are evicted between runs), and the first row tile of a panel otherwise
+ * waits for them. */
+typedef struct pfetch {
+    const int8_t *p;
+    int64_t n;
+} pfetch;
+
+#ifndef QG_PF_HINT
+#define QG_PF_HINT _MM_HINT_T1
+#endif
+
 AI __mmask16 q_mask(int64_t left)
 {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
 AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_t kg, int tail,
-             const int8_t *bp, int32_t *part, int64_t lp, int first, int last,
-             const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc, const void *res,
-             void *y)
+             const int8_t *bp, const pfetch *pf, int32_t *part, int64_t lp, int first,
+             int last, const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc,
+             const void *res, void *y)
 {
     __m512i z = _mm512_setzero_si512();
     Q_DECL(0) Q_DECL(1) Q_DECL(2) Q_DECL(3) Q_DECL(4) Q_DECL(5)
     Q_DECL(6) Q_DECL(7) Q_DECL(8) Q_DECL(9) Q_DECL(10) Q_DECL(11)
     Q_ALL(Q_INIT)
     int64_t gm = tail ? kg - 1 : kg, g = 0;
+    /* the tile's share of the next panel's lines, a few a step (a burst of
+     * misses at once stalls the loop) */
+    if (pf->n > 0 && gm > 0) {
+        int64_t lps = (pf->n + gm - 1) / gm;
+        for (; g < gm && g * lps < pf->n; g++) {
+            for (int64_t l = g * lps; l < (g + 1) * lps && l < pf->n; l++)
+                _mm_prefetch((const char *)(pf->p + 64 * l), QG_PF_HINT);
+            Q_GROUP(4)
+        }
+    }
     for (; g < gm; g++)
         Q_GROUP(4)
     if (tail) /* the row's last bytes: read no further than they go */
@@ -371,18 +395,19 @@ static int tile_rows(int nv)
 
 #define T_CASE(R, NV)                                                                         \
     case R:                                                                                   \
-        tile(R, NV, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);       \
+        tile(R, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res, y);   \
         break;
 #define T_NV(NV, CASES)                                                                       \
     static void tile_nv##NV(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,    \
-                            const int8_t *bp, int32_t *part, int64_t lp, int first, int last, \
+                            const int8_t *bp, const pfetch *pf, int32_t *part, int64_t lp,    \
+                            int first, int last,                                              \
                             const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc,        \
                             const void *res, void *y)                                         \
     {                                                                                         \
         switch (rows) {                                                                       \
             CASES                                                                             \
         default:                                                                              \
-            tile(1, NV, a, lda, kg, tail, bp, part, lp, first, last, pl, i, j, nc, res, y);   \
+            tile(1, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res, y); \
             break;                                                                            \
         }                                                                                     \
     }
@@ -394,9 +419,9 @@ T_NV(2, T_TO12(2))
 T_NV(3, T_TO8(3))
 T_NV(4, T_TO6(4))
 
-typedef void (*tile_fn)(int, const uint8_t *, int64_t, int64_t, int, const int8_t *, int32_t *,
-                        int64_t, int, int, const cq_qgemm_plan *, int64_t, int64_t, int64_t,
-                        const void *, void *);
+typedef void (*tile_fn)(int, const uint8_t *, int64_t, int64_t, int, const int8_t *,
+                        const pfetch *, int32_t *, int64_t, int, int, const cq_qgemm_plan *,
+                        int64_t, int64_t, int64_t, const void *, void *);
 
 void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                            int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch)
@@ -433,11 +458,26 @@ void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, cons
             int64_t nc = j1 - jn < 64 ? j1 - jn : 64;
             int nv = (int)((nc + 15) / 16), mr = tile_rows(nv);
             tile_fn fn = nv == 1 ? tile_nv1 : nv == 2 ? tile_nv2 : nv == 3 ? tile_nv3 : tile_nv4;
-            for (int64_t ir = i0; ir < i1; ir += mr) {
+            /* the next panel: the next 64 columns of this k block, else the
+             * first of the next k block */
+            const int8_t *nb = NULL;
+            int64_t nl = 0;
+            if (jn + 64 < j1) {
+                nb = bp + kq * 256;
+                nl = kg * 4;
+            } else if (last == 0) {
+                int64_t k1 = k0 + pl->kc, kl1 = p->k - k1 < pl->kc ? p->k - k1 : pl->kc;
+                nb = wp + ((j0 / 64) * kq + k1 / 4) * 256;
+                nl = (kl1 + 3) / 4 * 4;
+            }
+            int64_t nt = (i1 - i0 + mr - 1) / mr, t = 0;
+            for (int64_t ir = i0; ir < i1; ir += mr, t++) {
                 int rows = (int)(i1 - ir < mr ? i1 - ir : mr);
                 int32_t *pt = part ? part + (ir - i0) * lp + (jn - j0) : NULL;
-                fn(rows, a + (ir - i0) * lda, lda, kg, tail, bp, pt, lp, first, last, pl, ir, jn,
-                   nc, res, y);
+                int64_t l0 = nl * t / nt, l1 = nl * (t + 1) / nt;
+                pfetch pf = {nb ? nb + 64 * l0 : NULL, nb ? l1 - l0 : 0};
+                fn(rows, a + (ir - i0) * lda, lda, kg, tail, bp, &pf, pt, lp, first, last, pl, ir,
+                   jn, nc, res, y);
             }
         }
     }
