@@ -85,6 +85,35 @@ local unit_notes = {
   f32_dw_act_exp = "measured by calq probe: an output of an fp32 depthwise conv through an exp activation (its pass over the plane), dw 3x3 144 at 56x56 with SiLU against Relu",
 }
 
+--- knees_of(sweep, bw_at) -> knees: where a bandwidth sweep ({bytes, bw} by
+-- growing size) falls below two thirds of the plateau it was on (the plateau:
+-- the first size after the last knee), each {lo, hi, plateau, fit}. fit: each
+-- knee swept again in eighths (bw_at(bytes) measures one size), the largest
+-- size whose bandwidth stays within 10 % of the plateau. The cost model's
+-- cache simulation is an LRU stack that keeps a tensor whole up to a level's
+-- size and loses it past it; a real cache, shared with the core's other
+-- hardware thread, the page tables and the code, loses lines before its
+-- nominal size (an Emerald Rapids guest's 2 MiB L2: whole up to 1-1.25 MiB,
+-- half its lines lost at 2).
+local function knees_of(sweep, bw_at)
+  local knees, plateau = {}, sweep[1].bw
+  for i = 2, #sweep do
+    if sweep[i].bw < plateau * 0.67 then
+      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes, plateau = plateau }
+      plateau = sweep[i].bw
+    end
+  end
+  for _, k in ipairs(knees) do
+    k.fit = k.lo
+    for j = 1, 7 do
+      local b = (k.lo + j * (k.hi - k.lo) // 8) // 512 * 512
+      if bw_at(b) < 0.9 * k.plateau then break end
+      k.fit = b
+    end
+  end
+  return knees
+end
+
 local function measure(opts)
   local q = opts.quick and 0.25 or 1
   local ms = 20 * q
@@ -131,20 +160,15 @@ local function measure(opts)
     sweep[#sweep + 1] = { bytes = size, bw = hw.probe_read_bw(size, 10 * q, 1) / (ghz * 1e9) }
     size = size * step
   end
-  -- knees: where the sweep's bandwidth falls below two thirds of the plateau
-  -- it was on (the plateau: the first size after the last knee)
-  local knees, plateau = {}, sweep[1].bw
-  for i = 2, #sweep do
-    if sweep[i].bw < plateau * 0.67 then
-      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes }
-      plateau = sweep[i].bw
-    end
-  end
-  local caches, next_knee = {}, 1
+  local knees = knees_of(sweep, function(bytes) return hw.probe_read_bw(bytes, 10 * q, 2) / (ghz * 1e9) end)
+  -- bounds: each level's end for matching the next level's knee (sysfs's
+  -- size, or the sweep's knee where sysfs lists more than twice it)
+  local caches, bounds, next_knee = {}, {}, 1
   for i, c in ipairs(sys) do
     local size_used = c.size
+    bounds[i] = c.size
     -- the knee between this level and the next: the sweep's view of its size
-    local prev = i > 1 and caches[i - 1].size or 0
+    local prev = i > 1 and bounds[i - 1] or 0
     local knee
     while next_knee <= #knees and not knee do
       local k = knees[next_knee]
@@ -153,11 +177,13 @@ local function measure(opts)
     end
     local note = ("L%d: sysfs %s"):format(c.level, c.size >= MiB and ("%d MiB"):format(c.size // MiB) or ("%d KiB"):format(c.size // KiB))
     if knee then
-      note = note .. ("; the sweep's bandwidth falls between %d and %d KiB"):format(knee.lo // KiB, knee.hi // KiB)
-      if c.size > 2 * knee.hi then
-        -- a virtual machine's sysfs can list a cache the core does not get
-        -- whole; the sweep is what this core sees
-        size_used = knee.hi
+      note = note .. ("; the sweep's bandwidth falls between %d and %d KiB, within 10 %% of its plateau up to %d KiB"):format(
+        knee.lo // KiB, knee.hi // KiB, knee.fit // KiB)
+      -- a virtual machine's sysfs can list a cache the core does not get
+      -- whole: the sweep is what this core sees
+      if c.size > 2 * knee.hi then bounds[i] = knee.hi end
+      if knee.fit < c.size then
+        size_used = knee.fit
         note = note .. ": the profile takes the sweep's size"
       end
     end
@@ -203,9 +229,25 @@ local function measure(opts)
   -- (bench/NOTES.md, "a new host, OpenBLAS's kernels")
   local kernels, kmsg = hw.probe_kernels(100 * q)
   if not kernels then fail("%s", kmsg) end
-  for i, k in ipairs(kernels) do
-    local a = kernels0[i]
-    if a and a.name == k.name and a.macs / a.seconds > k.macs / k.seconds then kernels[i] = a end
+  local function keep_faster(other)
+    local apart = 0
+    for i, k in ipairs(kernels) do
+      local a = other[i]
+      if a and a.name == k.name then
+        local ra, rk = a.macs / a.seconds, k.macs / k.seconds
+        apart = math.max(apart, math.abs(ra - rk) / math.max(ra, rk))
+        if ra > rk then kernels[i] = a end
+      end
+    end
+    return apart
+  end
+  -- a third pass where the two disagree by more than 10 % on a kernel: a
+  -- spell that covered a kernel in both passes put ResNet-18's fp32 convs
+  -- at 0.71 of the peak against 0.93 (every fp32 model then 25-40 % over)
+  if keep_faster(kernels0) > 0.1 and not opts.quick then
+    local k3, m3 = hw.probe_kernels(100 * q)
+    if not k3 then fail("%s", m3) end
+    keep_faster(k3)
   end
   local eff, call = {}, { page = r3(page_ns) }
   notes["call_ns.page"] = "measured by calq probe: the first write to a page fresh from the system (16 MiB mapped anew, a byte a 4 KiB page), per page"
@@ -332,4 +374,5 @@ local function run(argv)
   return 0
 end
 
-return { summary = "measure this host and write its hardware profile", usage = usage, run = run }
+return { summary = "measure this host and write its hardware profile", usage = usage, run = run,
+         knees_of = knees_of }
