@@ -5,8 +5,8 @@
  *   core.cost.model(model, profile [, {threads =, memory =, warm =, overlap =}])
  *       -> {total_ms =, threads =, nodes = {{name, op, precision,
  *           predicted_ms, bound, macs, bytes, class, level, compute_ms,
- *           memory_ms, memory_far_ms, cvt_ms, overhead_ms, tile_eff, fused,
- *           index}, ...}}
+ *           memory_ms, memory_far_ms, memory_stream_ms, cvt_ms, overhead_ms,
+ *           tile_eff, fused, index}, ...}}
  *          | nil, msg, code
  *   core.cost.convert(profile, kind, elements [, threads]) -> ms
  *   core.cost.edge_cvt(from, to) -> kind | nil
@@ -125,6 +125,7 @@ static int l_model(lua_State *L)
         set_num(L, "compute_ms", r->compute_ns / 1e6);
         set_num(L, "memory_ms", r->memory_ns / 1e6);
         set_num(L, "memory_far_ms", r->memory_far_ns / 1e6);
+        set_num(L, "memory_stream_ms", r->memory_stream_ns / 1e6);
         set_num(L, "cvt_ms", r->cvt_ns / 1e6);
         set_num(L, "overhead_ms", r->overhead_ns / 1e6);
         set_num(L, "tile_eff", r->tile_eff);

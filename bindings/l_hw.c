@@ -485,6 +485,20 @@ static int l_probe_node_ns(lua_State *L)
     return 1;
 }
 
+/* probe_wline_ns(which [, ms = 50]) -> ns a 64-byte line of weights from
+ * memory costs the kernel (which 0: fp32 pixel-major conv, 1: AVX-512 int8
+ * GEMM; 0: that kernel does not run here) | nil, msg, code */
+static int l_probe_wline_ns(lua_State *L)
+{
+    cq_err err;
+    int which = (int)luaL_checkinteger(L, 1);
+    double ns = cq_probe_wline_ns(which, opt_ms(L, 2, 50), &err);
+    if (ns < 0)
+        return cq__lua_fail(L, &err);
+    lua_pushnumber(L, ns);
+    return 1;
+}
+
 /* probe_page_ns([ms = 50]) -> ns the first write to a fresh 4 KiB page costs | nil, msg, code */
 static int l_probe_page_ns(lua_State *L)
 {
@@ -519,6 +533,7 @@ int cq__lua_open_hw(lua_State *L)
         {"probe_cvt", l_probe_cvt},
         {"probe_node_ns", l_probe_node_ns},
         {"probe_page_ns", l_probe_page_ns},
+        {"probe_wline_ns", l_probe_wline_ns},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -231,8 +231,16 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
  * input order, then the writes). Returns the ns of the whole; *far the part
  * from the shared levels and DRAM; *level the level most bytes came from;
  * *bytes the tensors' sum. */
+/* What one tensor read takes from the levels the simulation puts it in,
+ * split: *far_ns its time from the shared levels and DRAM, *dram_bytes its
+ * bytes from DRAM. */
+typedef struct wtraffic {
+    double far_ns, dram_bytes;
+} wtraffic;
+
 static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
-                          const cq__cost_kernel *kk, double *far, int *level, int64_t *bytes)
+                          const cq__cost_kernel *kk, int wv, wtraffic *w, double *far, int *level,
+                          int64_t *bytes)
 {
     traffic t;
     memset(&t, 0, sizeof t);
@@ -259,7 +267,19 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
             /* a write allocates: it lands above the node's inputs, spilling
              * past the levels they and it do not fit together */
             serve(hw, tu, in_bytes, b, 1, &t);
-        else
+        else if (m->v[k] == wv) {
+            /* the weights: their far part apart, for a kernel that streams them */
+            traffic tw;
+            memset(&tw, 0, sizeof tw);
+            serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &tw);
+            for (int l = 0; l <= hw->n_cache; l++) {
+                if (l == hw->n_cache || hw->cache[l].shared)
+                    w->far_ns += tw.ns[l];
+                t.bytes[l] += tw.bytes[l];
+                t.ns[l] += tw.ns[l];
+            }
+            w->dram_bytes += tw.bytes[hw->n_cache];
+        } else
             serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &t);
         total += b;
     }
@@ -325,8 +345,10 @@ static double cvt_ns(const cq_hw *hw, int kind, int64_t elems, int tu)
 static void finish_row(const cq_hw *hw, double overlap, double call_ns, cq_cost_row *r)
 {
     r->overhead_ns = hw->node_ns + call_ns;
-    double work = r->compute_ns + r->cvt_ns, near = r->memory_ns - r->memory_far_ns;
-    double split = fmax(work, near) + r->memory_far_ns, roof = fmax(work, r->memory_ns);
+    double work = r->compute_ns + r->cvt_ns,
+           near = r->memory_ns - r->memory_far_ns - r->memory_stream_ns;
+    double split = fmax(fmax(work, near), r->memory_stream_ns) + r->memory_far_ns,
+           roof = fmax(work, r->memory_ns);
     r->ns = overlap * roof + (1 - overlap) * split + r->overhead_ns;
     r->bound = work >= r->memory_ns ? CQ_COST_COMPUTE : CQ_COST_MEMORY;
     if (r->overhead_ns > fmax(work, r->memory_ns))
@@ -439,7 +461,11 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             }
             int64_t bytes = 0;
             double far = 0;
-            double mem = node_memory(hw, tu, &s, m, &kk, &far, &r->level, &bytes);
+            wtraffic wt = {0, 0};
+            const cq_node *hn = &g->nodes[c->node[0]];
+            int wv = kk.wline && kk.weight_input >= 0 && kk.weight_input < hn->n_inputs
+                         ? hn->inputs[kk.weight_input] : -2;
+            double mem = node_memory(hw, tu, &s, m, &kk, wv, &wt, &far, &r->level, &bytes);
             r->bytes = bytes;
             double eff = cq__cost_eff(hw, kk.kclass, kk.fallback);
             if (eff <= 0)
@@ -467,6 +493,17 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->compute_ns += (double)kk.macs / rate;
                 r->memory_ns = mem;
                 r->memory_far_ns = kk.streams ? 0 : far;
+                double wl = kk.wline ? cq_hw_call_ns(hw, kk.wline) : 0;
+                if (wl > 0 && !kk.streams && wt.dram_bytes > 0) {
+                    /* weights the kernel prefetches a panel ahead: their
+                     * DRAM part at the kernel's stream rate (call_ns a line;
+                     * the threads each stream a share, within DRAM's
+                     * bandwidth), under the arithmetic rather than after it */
+                    double dram_ns = wt.dram_bytes / level_bw(hw, hw->n_cache, tu);
+                    r->memory_stream_ns = fmax(wt.dram_bytes / 64.0 * wl / tu, dram_ns);
+                    r->memory_far_ns -= dram_ns;
+                    r->memory_ns += r->memory_stream_ns - dram_ns;
+                }
             } else {
                 /* memory-bound ops reach eff of the bandwidth of the private
                  * levels (the probe's loop in L2: its own rate, not the

@@ -91,7 +91,12 @@ typedef struct cq_cost_row {
     int level;              /* where most of the bytes came from: 0 L1, ...,
                              * hw->n_cache - 1 the last cache, hw->n_cache DRAM */
     double compute_ns, memory_ns, cvt_ns, overhead_ns;
-    double memory_far_ns;   /* the part of memory_ns from the shared levels and DRAM */
+    double memory_far_ns;   /* the part of memory_ns from the shared levels and DRAM
+                             * that adds to the arithmetic */
+    double memory_stream_ns; /* the part of memory_ns that overlaps it: the weights'
+                             * trips past the private caches of a kernel that
+                             * prefetches them (call_ns.f32_wline / s8_wline a line
+                             * from DRAM); the row takes at least this long */
     double ns;              /* the total */
     cq_cost_bound bound;
     int n_fused;            /* nodes fused into this one (their time is here) */

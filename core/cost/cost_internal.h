@@ -35,6 +35,11 @@ typedef struct cq__cost_kernel {
                             * row after row (the fp32 plane depthwise): the hardware
                             * prefetchers hide the shared levels' and DRAM's traffic
                             * under the arithmetic as they do the private levels' */
+    const char *wline;     /* the call_ns key of the kernel's weight stream
+                            * (probe_wline.c: "f32_wline", "s8_wline"), or NULL:
+                            * the kernel prefetches its weights a panel ahead, so
+                            * their trips past the private caches overlap the
+                            * arithmetic at that rate a line from DRAM */
     int64_t calls;         /* kernel calls of its class (the grouped path: one a
                             * group), each the profile's call_ns[class]; 0: 1 */
     int64_t copy_rows;     /* im2col row copies, each call_ns.im2col_row */

@@ -351,6 +351,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             k->reread_bytes = 2 * k->reread_block;
         } else {
             k->tile_eff = pm_fill(&s, blocked);
+            k->wline = "f32_wline"; /* the next channel panel's slice (kern_convpm_avx512.c) */
         }
     }
 }
@@ -418,6 +419,10 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         }
         k->tile_eff = (lane ? 1.0 : fill(cog, 16)) * fill(s.k, 4);
     } else {
+        /* vpdpbusd tiles prefetch the next panel of weights
+         * (kern_qgemm_avx512.c) */
+        if (!hw->amx && hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0)
+            k->wline = "s8_wline";
         if (hw->amx) {
             /* AMX (kern_qgemm_amx.c): 32 x 32 blocks of sums (2 x 2 tiles of
              * 16 pixels x 16 channels; a last row or column half alone), 64
@@ -482,6 +487,8 @@ static void gemm(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw, cq__
         k->kclass = "s8_gemm";
         k->cvt_kind = CQ_HW_CVT_REQUANT;
         k->cvt_elems = y->ndim >= 0 ? numel(y) : 0;
+        if (!hw->amx && hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0)
+            k->wline = "s8_wline"; /* the AVX-512 GEMM's prefetched panels */
     } else if (k->precision == CQ_BF16 && b->data) {
         k->kclass = "bf16_gemm";
         k->weight_esize = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0 ? 2 : 0;

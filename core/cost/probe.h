@@ -122,6 +122,15 @@ double cq_probe_cvt_rate(int which, double ms, cq_err *err);
  * floats, run whole, best time over the nodes that run (not fused). */
 double cq_probe_node_ns(int nodes, double ms, cq_err *err);
 
+/* The time a contraction kernel's run takes a 64-byte line of its weights
+ * when they come from memory, ns (probe_wline.c): ResNet's layer4 3x3 (512 >
+ * 512 at 7x7, whose weights outweigh its arithmetic), its packed weights
+ * flushed from every cache before each run, the cold run's time over their
+ * lines. which 0: the fp32 pixel-major conv (NCHW16c), 1: the AVX-512 int8
+ * GEMM (NHWC); both prefetch a panel ahead. 0 where that kernel does not run
+ * here (no AVX-512, AMX); -1 on failure. */
+double cq_probe_wline_ns(int which, double ms, cq_err *err);
+
 /* The first write to a page fresh from the system (mmap'd, zero-filled on
  * the fault), ns a 4 KiB page: 16 MiB, a byte a page, best of about ms of
  * rounds. -1 on failure. */

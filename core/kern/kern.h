@@ -212,6 +212,10 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl);
  * reads and writes NCHW16c itself, with no conversion (at the current ISA). */
 int cq_conv2d_blocked_native(const cq_conv2d_params *p);
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl);
+/* The packed weights the plan's pixel-major kernel reads, *bytes their size;
+ * NULL (*bytes 0) when the plan runs another path. For the probe, which
+ * flushes them from the caches (core/cost/probe_wline.c). */
+const void *cq_conv2d_pm_weights(const cq_conv2d_plan *pl, size_t *bytes);
 const char *cq_conv_algo_name(cq_conv_algo a);
 /* y = act(conv(x, w) + bias). x_count / y_count are element counts and must
  * match the shapes exactly; scratch needs scratch_bytes (any alignment; 64

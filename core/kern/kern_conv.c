@@ -235,7 +235,8 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
     } else if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) &&
                cq__convpm_applies(p)) {
         int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
-        pl->wpm = cq_alloc((size_t)(npad * k) * sizeof(float));
+        pl->wpm_bytes = (size_t)(npad * k) * sizeof(float);
+        pl->wpm = cq_alloc(pl->wpm_bytes);
         pl->bpm = cq_alloc((size_t)npad * sizeof(float));
         if (!pl->wpm || !pl->bpm) {
             cq_conv2d_plan_free(pl);
@@ -350,6 +351,12 @@ int cq_conv2d_blocked_native(const cq_conv2d_params *p)
         return !cq__stem_applies(p) && cq__convpm_applies(p);
     return dwcb_chosen(p, oh, ow);
 }
+const void *cq_conv2d_pm_weights(const cq_conv2d_plan *pl, size_t *bytes)
+{
+    *bytes = pl->wpm ? pl->wpm_bytes : 0;
+    return pl->wpm;
+}
+
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl) { return pl->algo; }
 
 void cq_conv2d_plan_free(cq_conv2d_plan *pl)

@@ -30,6 +30,7 @@ struct cq_conv2d_plan {
     float *wpm;  /* IM2COL / 1X1 where cq__convpm_applies: W^T panels for the AVX-512
                   * pixel-major implicit GEMM (no column matrix) */
     float *bpm;  /* its bias, padded with zeros */
+    size_t wpm_bytes; /* wpm's size */
     int dwp;     /* DEPTHWISE where cq__dwp_applies: the AVX-512 plane kernel runs it */
     uint16_t *wpb; /* bf16 (p.bf16, AVX512-BF16, cq__convpmb_applies): W^T pairs for the
                     * bf16 pixel-major GEMM (bias in bpm) */

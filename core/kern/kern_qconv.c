@@ -15,6 +15,14 @@ static const char *const path_names[] = {"ref", "gemm1x1", "igemm", "dw", "dwc",
 
 const char *cq_qconv2d_path(const cq_qconv2d_plan *pl) { return path_names[pl->path]; }
 
+const void *cq_qconv2d_gemm_weights(const cq_qconv2d_plan *pl, size_t *bytes)
+{
+    const cq_qgemm_plan *g = pl->g;
+    int on = g && g->wp && g->isa == CQ_ISA_AVX512;
+    *bytes = on ? (size_t)(g->np * g->kp) : 0;
+    return on ? g->wp : NULL;
+}
+
 void cq_qconv2d_out_hw(const cq_qconv2d_plan *pl, int64_t *oh, int64_t *ow)
 {
     *oh = pl->oh;

@@ -103,6 +103,10 @@ size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl);
 void cq_qconv2d_out_hw(const cq_qconv2d_plan *pl, int64_t *oh, int64_t *ow);
 /* A short name of the path the plan runs ("gemm1x1", "igemm", "dw", "grp", "ref"...). */
 const char *cq_qconv2d_path(const cq_qconv2d_plan *pl);
+/* The packed weights the plan's AVX-512 GEMM reads (paths gemm1x1 and igemm),
+ * *bytes their size; NULL (*bytes 0) on the other paths and ISAs. For the
+ * probe, which flushes them from the caches (core/cost/probe_wline.c). */
+const void *cq_qconv2d_gemm_weights(const cq_qconv2d_plan *pl, size_t *bytes);
 /* y = the output above; res NULL without a residual. x, res and y must not
  * overlap. */
 cq_status cq_qconv2d_run(const cq_qconv2d_plan *pl, const void *x, void *y, const void *res,

@@ -14,7 +14,9 @@
 -- "fp32"), predicted_ms, bound ("compute" | "memory" | "overhead"), macs, bytes,
 -- then class (the kernel's efficiency class), level ("L1".. | "DRAM": where most
 -- bytes came from), compute_ms, memory_ms, memory_far_ms (its part from the shared
--- levels and DRAM), cvt_ms, overhead_ms, tile_eff, fused
+-- levels and DRAM that adds to the arithmetic), memory_stream_ms (its part the
+-- kernel prefetches under the arithmetic: weights from DRAM at call_ns.f32_wline /
+-- s8_wline a line), cvt_ms, overhead_ms, tile_eff, fused
 -- (how many nodes it absorbed), index (the planned graph's node index).
 local calib = require "calq.calib"
 local json = require "calq.json"
@@ -229,7 +231,7 @@ end
 -- "op", "precision", "predicted_ms", "bound", "macs", "bytes", then the rest}]}.
 function cost.json(r)
   local first = { "name", "op", "precision", "predicted_ms", "bound", "macs", "bytes" }
-  local rest = { "class", "level", "compute_ms", "memory_ms", "memory_far_ms", "cvt_ms",
+  local rest = { "class", "level", "compute_ms", "memory_ms", "memory_far_ms", "memory_stream_ms", "cvt_ms",
                  "overhead_ms", "tile_eff", "fused", "index" }
   local nodes = {}
   for _, n in ipairs(r.nodes) do

@@ -9,8 +9,9 @@
  * a large graph output's fresh pages (call_ns.page), the channel lanes of
  * the int8 depthwise and grp paths, the int8 stems' class, the input copy
  * of AMX's 1x1s (call_ns.s8_acopy), the strided 1x1s on NCHW and an exp
- * activation fused into a float conv (call_ns.f32_act_exp, f32_dw_act_exp).
- * Each NCHW16c case first checks that the
+ * activation fused into a float conv (call_ns.f32_act_exp, f32_dw_act_exp),
+ * and weights from DRAM that a conv streams under its arithmetic
+ * (call_ns.f32_wline). Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -574,6 +575,59 @@ static void test_dw_plane_streams(void **state)
     }
 }
 
+/* x (1, 64, 7, 7) -> Conv 3x3 pad 1 (64 > 256) -> y, a cold run: its 590 KB
+ * of weights come from DRAM. The pixel-major kernel prefetches them a panel
+ * ahead, so with call_ns.f32_wline they take lines x that, under the
+ * arithmetic (no less than DRAM's bandwidth allows); without it they add
+ * at DRAM's bandwidth, as any far traffic. */
+static void test_weight_stream(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 64, 7, 7}, wb = 256 * 64 * 9 * 4;
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, (int64_t[]){256, 64, 3, 3}));
+    int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_exec *e = planned(g, xs);
+    cq_hw hw = two_level_hw(); /* 1 GHz, DRAM 10 B/ns */
+    cq_cost_opts o = CQ_COST_OPTS_DEFAULT;
+    o.warm = 0;
+    cq_cost a, b, c;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &a, &err), CQ_OK);
+    const cq_cost_row *ra = row_of(&a, "Conv");
+    assert_string_equal(ra->kclass, "f32_conv");
+    assert_true(ra->memory_stream_ns == 0);
+    assert_true(ra->memory_far_ns >= (double)wb / 10 - 1e-6); /* x and w from DRAM */
+    /* 100 ns a line: the stream (922 us) outlasts the arithmetic (7.2 M
+     * MACs, 452 us at 16 a cycle, over the tile fill) and sets the row's time */
+    set_call(&hw, "f32_wline", 100);
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &b, &err), CQ_OK);
+    const cq_cost_row *rb = row_of(&b, "Conv");
+    double stream = (double)wb / 64 * 100;
+    if (fabs(rb->memory_stream_ns - stream) > 1e-6 * stream)
+        fail_msg("stream %g ns, want %g", rb->memory_stream_ns, stream);
+    assert_true(fabs(rb->memory_far_ns - (ra->memory_far_ns - (double)wb / 10)) < 1e-6);
+    assert_true(fabs(rb->memory_ns - (ra->memory_ns - (double)wb / 10 + stream)) < 1e-6);
+    double work = rb->compute_ns + rb->cvt_ns, near = rb->memory_ns - rb->memory_far_ns - stream;
+    assert_true(stream > work && stream > near);
+    assert_true(fabs(rb->ns - (stream + rb->memory_far_ns + rb->overhead_ns)) < 1e-6);
+    /* a stream faster than DRAM's bandwidth is held to it, and then the
+     * arithmetic is the longer: the weights cost nothing beyond it */
+    hw.call[hw.n_call - 1].value = 1;
+    assert_int_equal(cq_cost_exec(e, &hw, &o, &c, &err), CQ_OK);
+    const cq_cost_row *rc = row_of(&c, "Conv");
+    assert_true(fabs(rc->memory_stream_ns - (double)wb / 10) < 1e-6);
+    assert_true(rc->ns < ra->ns - (double)wb / 10 + 1e-6);
+    cq_cost_free(&a);
+    cq_cost_free(&b);
+    cq_cost_free(&c);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_conv1x1_s2_nchw),
         cmocka_unit_test(test_conv_act_exp),
         cmocka_unit_test(test_dw_plane_streams),
+        cmocka_unit_test(test_weight_stream),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }

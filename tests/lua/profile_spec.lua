@@ -222,6 +222,17 @@ describe("calq probe", function()
     end
     assert.is_true(p.caches[1].size < p.caches[#p.caches].size)
     assert.is_true(p.mem_bw_core > 0.5 and p.mem_bw_core <= p.mem_bw)
+    -- the weight streams: a line from DRAM takes no less than DRAM's bandwidth
+    -- allows one core (about 4.6 ns at 14 GB/s) and not microseconds
+    if peak.fp32_fma then
+      for _, k in ipairs{ "f32_wline", "s8_wline" } do
+        local ns = p.call_ns[k]
+        if k == "f32_wline" or not p.amx then
+          assert.is_number(ns, k)
+          assert.is_true(ns >= 64 / p.mem_bw_core * 0.8 and ns < 1000, k .. " " .. tostring(ns))
+        end
+      end
+    end
     os.execute("rm -rf '" .. dir .. "'")
   end)
 

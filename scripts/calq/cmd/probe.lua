@@ -245,6 +245,17 @@ local function measure(opts)
   end
   local eff, call = {}, { page = r3(page_ns) }
   notes["call_ns.page"] = "measured by calq probe: the first write to a page fresh from the system (16 MiB mapped anew, a byte a 4 KiB page), per page"
+  -- the weights' stream of the kernels that prefetch them (0: the kernel
+  -- does not run here, no key)
+  for which, key in ipairs{ "f32_wline", "s8_wline" } do
+    local ns, wmsg = hw.probe_wline_ns(which - 1, 50 * q)
+    if not ns then fail("%s", wmsg) end
+    if ns > 0 then
+      call[key] = r3(ns)
+      notes["call_ns." .. key] = ("measured by calq probe: a 64-byte line of weights from memory, %s on 3x3 512>512 at 7x7 with its packed weights flushed before each run, the run over their lines (%.3g GB/s)"):format(
+        which == 1 and "the fp32 pixel-major conv" or "the int8 GEMM (AVX-512)", 64 / ns)
+    end
+  end
   local l2 = caches[math.min(2, #caches)].bw * ghz * 1e9
   for _, k in ipairs(kernels) do
     local peak = k.peak == "bw_l2" and l2 or rate[k.peak]
