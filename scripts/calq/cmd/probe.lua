@@ -245,20 +245,25 @@ local function measure(opts)
     passes[3] = k3
     keep_faster(k3)
   end
-  -- a unit priced by the difference of two timings (bf16_nchw: NCHW against
-  -- NCHW16c) is the median of the passes', not the fastest pass's: one pass's
-  -- read 0.725 ns against 0.158 in the next probe, and BlazeFace bf16 moved
-  -- from -14 % to +14 %
+  -- a unit priced by the difference of two timings or by a fit (bf16_nchw:
+  -- NCHW against NCHW16c) is the median of the passes' that priced it, not the
+  -- fastest pass's: one pass read 0.725 ns against 0.158 in the next probe,
+  -- and BlazeFace bf16 moved from -14 % to +14 %; a pass whose fit failed has
+  -- none, and the unit was then missing from the profile
   for i, k in ipairs(kernels) do
-    for _, f in ipairs{ "unit_seconds", "unit2_seconds", "unit3_seconds" } do
-      local v = {}
+    for _, u in ipairs{ "unit", "unit2", "unit3" } do
+      local f, v = u .. "_seconds", {}
       for _, ps in ipairs(passes) do
         local a = ps[i]
-        if a and a.name == k.name and a[f] and a[f] > 0 then v[#v + 1] = a[f] end
+        if a and a.name == k.name and a[u] and a[f] and a[f] > 0 then
+          v[#v + 1] = a[f]
+          k[u] = a[u]
+        end
       end
-      if #v >= 3 then
+      if #v > 0 then
         table.sort(v)
-        k[f] = v[(#v + 1) // 2]
+        local h = (#v + 1) // 2
+        k[f] = #v % 2 == 1 and v[h] or (v[h] + v[h + 1]) / 2
       end
     end
   end
