@@ -27,6 +27,10 @@ double cq__probe_amx_cfg_pair(long rounds);
  * deterministic fills (f32 in [-scale/2, scale/2), bytes in 0..127). */
 typedef cq_status (*cq__probe_fn)(void *ctx, cq_err *err);
 double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err);
+/* The same without the warm run, prep(ctx) before each timed run (not
+ * timed; NULL: none). */
+double cq__probe_best_prep(cq__probe_fn fn, void (*prep)(void *ctx), void *ctx, double ms,
+                           cq_err *err);
 void cq__probe_fill_f32(float *p, size_t n, float scale);
 void cq__probe_fill_8(void *p, size_t n);
 

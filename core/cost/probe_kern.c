@@ -29,8 +29,16 @@ double cq__probe_best_time(cq__probe_fn fn, void *ctx, double ms, cq_err *err)
 {
     if (fn(ctx, err) != CQ_OK)
         return -1;
+    return cq__probe_best_prep(fn, NULL, ctx, ms, err);
+}
+
+double cq__probe_best_prep(cq__probe_fn fn, void (*prep)(void *ctx), void *ctx, double ms,
+                           cq_err *err)
+{
     double best = 1e30, spent = 0;
     for (int r = 0; r < 1000 && (r < 3 || spent < ms * 1e-3); r++) {
+        if (prep)
+            prep(ctx);
         double t0 = cq_probe_now();
         if (fn(ctx, err) != CQ_OK)
             return -1;

@@ -38,23 +38,13 @@ static cq_status wl_run(void *ctx, cq_err *err)
     return cq_qconv2d_run(c->q, c->x, c->y, NULL, c->scratch, c->sn, err);
 }
 
-/* The best of runs over about ms, each after the weights were flushed from
- * every cache level (the flush not timed); -1 on failure. */
-static double cold_time(wl *c, double ms, cq_err *err)
+/* Before each cold run: the weights out of every cache level. */
+static void flush(void *ctx)
 {
-    double best = 1e30, spent = 0;
-    for (int r = 0; r < 200 && (r < 3 || spent < ms * 1e-3); r++) {
-        for (size_t i = 0; i < c->wbytes; i += 64)
-            _mm_clflush(c->w + i);
-        _mm_mfence();
-        double t0 = cq_probe_now();
-        if (wl_run(c, err) != CQ_OK)
-            return -1;
-        double t = cq_probe_now() - t0;
-        spent += t;
-        best = t < best ? t : best;
-    }
-    return best;
+    const wl *c = ctx;
+    for (size_t i = 0; i < c->wbytes; i += 64)
+        _mm_clflush(c->w + i);
+    _mm_mfence();
 }
 
 double cq_probe_wline_ns(int which, double ms, cq_err *err)
@@ -131,7 +121,7 @@ double cq_probe_wline_ns(int which, double ms, cq_err *err)
      * run is the stream's where the stream is the longer */
     if (cq__probe_best_time(wl_run, &c, ms / 4, err) < 0)
         goto out;
-    double cold = cold_time(&c, ms, err);
+    double cold = cq__probe_best_prep(wl_run, flush, &c, ms, err);
     if (cold < 0)
         goto out;
     t = cold / ((double)c.wbytes / 64.0) * 1e9;
