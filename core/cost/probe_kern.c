@@ -242,15 +242,11 @@ static const conv_ref fit_ref[NFIT] = {{64, 64, 3, 40, 1, 1},   {128, 128, 3, 20
 /* bf16's (AMX): the same but 3x3 64>256 at 20x20 for the 128>128, so that
  * no shape's channel-pair weight slice (2 KiB a k step: 72 KiB for 128
  * input channels at 3x3) outgrows L1: cost_kernel.c adds the re-reads of
- * larger slices from L2 (tile_bytes) on top of this fit; and a sixth, a 1x1
- * of few channels (k 32), where the elements in and out weigh most against
- * the MACs, the regime of BlazeFace's 1x1s of 24-48 channels at 64x64 (1.4x
- * their price when the fit had none) */
-#define NFIT_BF16 6
-static const conv_ref fit_ref_bf16[NFIT_BF16] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3, 20, 1, 1},
-                                                 {256, 64, 1, 40, 1, 1}, {64, 256, 1, 40, 1, 1},
-                                                 {16, 16, 3, 96, 1, 1},  {32, 32, 1, 48, 1, 1}};
-#define FIT_SHAPES_BF16 "3x3 64>64 at 40x40, 64>256 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96, 1x1 32>32 at 48x48"
+ * larger slices from L2 (tile_bytes) on top of this fit */
+static const conv_ref fit_ref_bf16[NFIT] = {{64, 64, 3, 40, 1, 1},  {64, 256, 3, 20, 1, 1},
+                                            {256, 64, 1, 40, 1, 1}, {64, 256, 1, 40, 1, 1},
+                                            {16, 16, 3, 96, 1, 1}};
+#define FIT_SHAPES_BF16 "3x3 64>64 at 40x40, 64>256 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96"
 
 /* The fp32 and bf16 (flags CONV_BF16: fit_ref_bf16) convs on fit_ref as cost_kernel.c
  * costs them: their MACs over the tile fill at a rate, bf16 plus a cost an
@@ -271,17 +267,17 @@ static const conv_ref fit_ref_bf16[NFIT_BF16] = {{64, 64, 3, 40, 1, 1},  {64, 25
 static double time_conv_fit(int flags, double ms, int amx, double *macs, double *elem_s,
                             cq_err *err)
 {
-    double x[NFIT_BF16][3], t[NFIT_BF16], mm[NFIT_BF16], c[2], sum_u = 0, sum_t = 0;
-    int bf16 = (flags & CONV_BF16) != 0, nf = bf16 ? NFIT_BF16 : NFIT;
+    double x[NFIT][3], t[NFIT], mm[NFIT], c[2], sum_u = 0, sum_t = 0;
+    int bf16 = (flags & CONV_BF16) != 0;
     for (int pass = 0; pass < CQ_PROBE_FIT_PASSES; pass++)
-        for (int i = 0; i < nf; i++) {
+        for (int i = 0; i < NFIT; i++) {
             double ti = cq__probe_time_conv(bf16 ? fit_ref_bf16[i] : fit_ref[i], flags,
                                             ms / CQ_PROBE_FIT_PASSES, &mm[i], err);
             if (ti < 0)
                 return -1;
             t[i] = pass == 0 || ti < t[i] ? ti : t[i];
         }
-    for (int i = 0; i < nf; i++) {
+    for (int i = 0; i < NFIT; i++) {
         conv_ref r = bf16 ? fit_ref_bf16[i] : fit_ref[i];
         double m = mm[i];
         int64_t pix = r.hw * r.hw, k = r.c_in * r.k * r.k;
@@ -300,13 +296,13 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
         sum_t += t[i];
     }
     *macs = sum_u;
-    if (!bf16 || cq__probe_lsq(nf, 2, (const double(*)[3])x, t, c)) {
+    if (!bf16 || cq__probe_lsq(NFIT, 2, (const double(*)[3])x, t, c)) {
         *elem_s = 0;
         return sum_t;
     }
     /* the MAC part no faster than the bf16 instruction's peak */
     cq_probe_chain ch = amx ? CQ_PROBE_AMX_BF16 : CQ_PROBE_DOT_BF16;
-    cq__probe_fit_capped(nf, 2, (const double(*)[3])x, t,
+    cq__probe_fit_capped(NFIT, 2, (const double(*)[3])x, t,
                          cq_probe_chain_ok(ch) ? cq_probe_chain_rate(ch, 10, 3) : 0, c);
     *elem_s = c[1];
     return c[0] * sum_u;
