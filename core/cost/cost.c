@@ -226,18 +226,18 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
     }
 }
 
-/* The memory term of one node: each tensor at the bandwidth of the level
- * the simulation puts it in; the tensors are then touched (reads first, in
- * input order, then the writes). Returns the ns of the whole; *far the part
- * from the shared levels and DRAM; *level the level most bytes came from;
- * *bytes the tensors' sum. */
-/* What one tensor read takes from the levels the simulation puts it in,
- * split: *far_ns its time from the shared levels and DRAM, *dram_bytes its
- * bytes from DRAM. */
+/* The weights' part of a node's memory term, for a kernel that streams
+ * them (kk->wline): far_ns their time from the shared levels and DRAM,
+ * dram_bytes their bytes from DRAM. */
 typedef struct wtraffic {
     double far_ns, dram_bytes;
 } wtraffic;
 
+/* The memory term of one node: each tensor at the bandwidth of the level
+ * the simulation puts it in; the tensors are then touched (reads first, in
+ * input order, then the writes). Returns the ns of the whole; *far the part
+ * from the shared levels and DRAM; *w what of it value wv (the weights; -2:
+ * none) took; *level the level most bytes came from; *bytes the tensors' sum. */
 static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
                           const cq__cost_kernel *kk, int wv, wtraffic *w, double *far, int *level,
                           int64_t *bytes)
