@@ -234,7 +234,7 @@ local function measure(opts)
   if not page_ns then fail("%s", pmsg) end
 
   -- the kernels again, seconds after the first pass, each kernel's fastest pass kept
-  -- (its units and call cost with it): a host's other load slows a core for spells
+  -- (its call cost with it; its units below): a host's other load slows a core for spells
   -- of a second or more, and one pass's int8 kernels all ran 30 % slow in one
   -- (bench/NOTES.md, "a new host, OpenBLAS's kernels")
   local kernels, kmsg = hw.probe_kernels(100 * q)
