@@ -226,21 +226,15 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
     }
 }
 
-/* The weights' part of a node's memory term, for a kernel that streams
- * them (kk->wline): far_ns their time from the shared levels and DRAM,
- * dram_bytes their bytes from DRAM. */
-typedef struct wtraffic {
-    double far_ns, dram_bytes;
-} wtraffic;
-
 /* The memory term of one node: each tensor at the bandwidth of the level
  * the simulation puts it in; the tensors are then touched (reads first, in
  * input order, then the writes). Returns the ns of the whole; *far the part
- * from the shared levels and DRAM; *w what of it value wv (the weights; -2:
- * none) took; *level the level most bytes came from; *bytes the tensors' sum. */
+ * from the shared levels and DRAM; *wv_dram the bytes value wv (the
+ * weights of a kernel that streams them, kk->wline; -2: none) took from DRAM;
+ * *level the level most bytes came from; *bytes the tensors' sum. */
 static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
-                          const cq__cost_kernel *kk, int wv, wtraffic *w, double *far, int *level,
-                          int64_t *bytes)
+                          const cq__cost_kernel *kk, int wv, double *wv_dram, double *far,
+                          int *level, int64_t *bytes)
 {
     traffic t;
     memset(&t, 0, sizeof t);
@@ -267,20 +261,12 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
             /* a write allocates: it lands above the node's inputs, spilling
              * past the levels they and it do not fit together */
             serve(hw, tu, in_bytes, b, 1, &t);
-        else if (m->v[k] == wv) {
-            /* the weights: their far part apart, for a kernel that streams them */
-            traffic tw;
-            memset(&tw, 0, sizeof tw);
-            serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &tw);
-            for (int l = 0; l <= hw->n_cache; l++) {
-                if (l == hw->n_cache || hw->cache[l].shared)
-                    w->far_ns += tw.ns[l];
-                t.bytes[l] += tw.bytes[l];
-                t.ns[l] += tw.ns[l];
-            }
-            w->dram_bytes += tw.bytes[hw->n_cache];
-        } else
+        else {
+            double dram = t.bytes[hw->n_cache];
             serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &t);
+            if (m->v[k] == wv)
+                *wv_dram += t.bytes[hw->n_cache] - dram;
+        }
         total += b;
     }
     /* what the kernel's tiling moves beyond the tensors (an im2col matrix, an
@@ -461,11 +447,11 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             }
             int64_t bytes = 0;
             double far = 0;
-            wtraffic wt = {0, 0};
+            double w_dram = 0;
             const cq_node *hn = &g->nodes[c->node[0]];
             int wv = kk.wline && kk.weight_input >= 0 && kk.weight_input < hn->n_inputs
                          ? hn->inputs[kk.weight_input] : -2;
-            double mem = node_memory(hw, tu, &s, m, &kk, wv, &wt, &far, &r->level, &bytes);
+            double mem = node_memory(hw, tu, &s, m, &kk, wv, &w_dram, &far, &r->level, &bytes);
             r->bytes = bytes;
             double eff = cq__cost_eff(hw, kk.kclass, kk.fallback);
             if (eff <= 0)
@@ -494,13 +480,13 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
                 r->memory_ns = mem;
                 r->memory_far_ns = kk.streams ? 0 : far;
                 double wl = kk.wline ? cq_hw_call_ns(hw, kk.wline) : 0;
-                if (wl > 0 && !kk.streams && wt.dram_bytes > 0) {
+                if (wl > 0 && !kk.streams && w_dram > 0) {
                     /* weights the kernel prefetches a panel ahead: their
                      * DRAM part at the kernel's stream rate (call_ns a line;
                      * the threads each stream a share, within DRAM's
                      * bandwidth), under the arithmetic rather than after it */
-                    double dram_ns = wt.dram_bytes / level_bw(hw, hw->n_cache, tu);
-                    r->memory_stream_ns = fmax(wt.dram_bytes / 64.0 * wl / tu, dram_ns);
+                    double dram_ns = w_dram / level_bw(hw, hw->n_cache, tu);
+                    r->memory_stream_ns = fmax(w_dram / 64.0 * wl / tu, dram_ns);
                     r->memory_far_ns -= dram_ns;
                     r->memory_ns += r->memory_stream_ns - dram_ns;
                 }

@@ -7,7 +7,10 @@
  * (ResNet's layer4 3x3, 9.4 MB of fp32 weights at 7x7: 1.41 ms warm, 1.64
  * with its weights flushed), against 14 GB/s for a plain read of one core.
  * The shape is ResNet's layer4 3x3 (512 > 512 at 7x7): its weights are many
- * for its arithmetic, so the stream, not the MACs, sets the cold time. */
+ * for its arithmetic, so the stream, not the MACs, sets the cold time. On a
+ * host where the MACs set it instead, the figure is an upper bound of the
+ * stream's cost (the estimator then prices such weights at no more than
+ * this shape's own cold run). */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
