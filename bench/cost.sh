@@ -7,8 +7,9 @@
 # REPEAT runs; per node the median of the rounds, or the fastest with STAT=min) against
 # calq.cost's prediction on PROFILE, by bench/cost_validate.lua.
 #   usage: bench/cost.sh [NAME ...]   (PROFILE=FILE.lua|NAME, default: `calq probe` of
-#          this host first; ROUNDS=11 REPEAT=3 STAT=median BUILD=build; NAME: a zoo
-#          model or blazeface; run it under taskset -c N)
+#          this host first; ROUNDS=11 REPEAT=3 STAT=median TURN=4 BUILD=build; NAME:
+#          a zoo model or blazeface; run it under taskset -c N; TURN: the unprofiled
+#          runs that start each round)
 # NODES=FILE: the per-node lines (cost_validate.lua --nodes) go to FILE, for
 # bench/cost_recost.lua.
 # BENCH_CPU=1: the per-node times on the executor's CPU clock (CALQ_PROFILE_CLOCK=cpu:
@@ -21,7 +22,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CALQ_CACHE:-$repo/.cache}
 build=$repo/${BUILD:-build}
 calq=$build/calq
-rounds=${ROUNDS:-11}; repeat=${REPEAT:-3}; stat=${STAT:-median}
+rounds=${ROUNDS:-11}; repeat=${REPEAT:-3}; stat=${STAT:-median}; turn=${TURN:-4}
 export CALQ_CACHE=$cache OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 if [[ ${BENCH_CPU:-0} == 1 ]]; then export CALQ_PROFILE_CLOCK=cpu; else unset CALQ_PROFILE_CLOCK; fi
 
@@ -74,7 +75,7 @@ for n in "${names[@]}"; do
 done
 
 "$calq" run "$repo/bench/cost_validate.lua" --profile "$profile" --rounds "$rounds" \
-    --repeat "$repeat" --stat "$stat" ${NODES:+--nodes} "${specs[@]}" |
+    --repeat "$repeat" --stat "$stat" --turn "$turn" ${NODES:+--nodes} "${specs[@]}" |
     tee "$tmp/out" | if [[ -n ${NODES:-} ]]; then grep -v '^node ' ; else cat; fi
 [[ -z ${NODES:-} ]] || grep '^node ' "$tmp/out" > "$NODES"
 

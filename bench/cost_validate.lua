@@ -2,7 +2,7 @@
 -- precision, calq's executor's per-node latency (model:profile(), medians of ROUNDS
 -- rounds of REPEAT runs) against calq.cost's prediction on a profile, node by node.
 --   calq run bench/cost_validate.lua --profile P [--rounds N] [--repeat N] [--warmup N]
---            [--threads N] [--stat median|min] [--contiguous] [--nodes] SPEC ...
+--            [--threads N] [--stat median|min] [--turn N] [--contiguous] [--nodes] SPEC ...
 -- SPEC is MODEL.onnx[@fp32|@bf16|@int8]: fp32 as the file is, bf16 with
 -- Model:set_precision("bf16"), int8 only for a QDQ file (costed at its own
 -- precisions, lowered as `calq infer` runs it). bench/cost.sh runs it on the zoo.
@@ -24,7 +24,7 @@ local calq = require "calq"
 local bench_feeds = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "feeds.lua")
 
 local argv, specs = { ... }, {}
-local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1 }
+local o = { rounds = 7, ["repeat"] = 10, warmup = 3, threads = 1, turn = 4 }
 local i = 1
 while i <= #argv do
   local a = argv[i]
@@ -55,8 +55,13 @@ local spearman = rank.spearman
 -- Every model is loaded first, then the rounds go round the models: each model's
 -- rounds spread over the whole run, so a spell of the host's load (seconds long
 -- here) takes a round or two of each rather than all of one (--contiguous: a
--- model's rounds one after another, as before). In turn, a round starts with one
--- unprofiled run: the model before it left the caches cold.
+-- model's rounds one after another, as before). In turn, a round starts with --turn
+-- unprofiled runs (4): the model before it left the caches cold, and one run does not
+-- warm them here. After ResNet-50 fp32, MobileNetV3's two classifier Gemms (10 MB of
+-- weights, in L3 when the model runs in a loop) took 0.68, 0.64, 0.47, 0.38 ms in its
+-- first four runs, 0.35-0.36 from then on: the L3 keeps a model's lines only once it
+-- has seen them reused (bench/NOTES.md, session 18). With one such run MobileNetV3 fp32
+-- read 12 % over its steady time.
 local jobs, clock_said = {}, false
 for _, spec in ipairs(specs) do
   local path, prec = spec:match("^(.-)@(%w+)$")
@@ -75,7 +80,7 @@ end
 
 local function round(j, turn)
   local m, feeds = j.m, j.feeds
-  if turn then assert(m:run(feeds)) end
+  if turn and o.turn > 0 then assert(m:time(feeds, o.turn, 0)) end
   assert(m:reset_profile())
   assert(m:time(feeds, o["repeat"], 0))
   local k = 0
