@@ -516,6 +516,19 @@ cq_status cq_cost_exec(const cq_exec *e, const cq_hw *hw, const cq_cost_opts *op
             /* one call; the grouped path's calls (a group each) shared by the threads */
             double calls = kk.calls > 1 ? (double)kk.calls / tu : 1;
             finish_row(hw, o.overlap, call * (calls > 1 ? calls : 1), r);
+            if (kk.pass_bytes > 0) {
+                /* the residual pass (kk.pass_bytes): memory-bound, at the
+                 * eltwise efficiency in the private levels; the ablation
+                 * (no memory estimator) leaves it out with the rest */
+                int l = level_of(hw, tu, kk.pass_block);
+                double bw = level_bw(hw, l, tu);
+                if (l < hw->n_cache && !hw->cache[l].shared)
+                    bw *= cq__cost_eff(hw, "eltwise", NULL);
+                if (o.memory) {
+                    r->memory_ns += (double)kk.pass_bytes / bw;
+                    r->ns += (double)kk.pass_bytes / bw;
+                }
+            }
             r->compute_ns += serial;
             r->ns += serial;
         }

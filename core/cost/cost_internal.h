@@ -53,6 +53,12 @@ typedef struct cq__cost_kernel {
                             * "f32_dw_act_exp"; NULL:
                             * none */
     int64_t units[4];
+    int64_t pass_bytes;    /* a pass of its own after the kernel's over what it wrote
+                            * (a fused residual Add its epilogue cannot take:
+                            * kern_conv_run.c adds it and activates in chunks), read
+                            * and written from the level pass_block fits, added to
+                            * the row's time; 0: none */
+    int64_t pass_block;
     int serial_unit;       /* the unit[] done in a pass of its own after the kernel's
                             * (the depthwise kernels' exp activation over each plane
                             * they wrote), added to the row's time rather than

@@ -180,7 +180,7 @@ static void amx_btiles(const convshape *s, cq__cost_kernel *k)
  * channels x 48 pixels, its last pixels in 16-wide vectors) where that
  * wastes fewer lanes (cq__convpm_applies compares the same two). blocked:
  * the input is NCHW16c. */
-static double pm_fill(const convshape *s, int blocked)
+static double pm_rows(const convshape *s, int blocked)
 {
     double chan = s->cout <= 16 ? fill(s->cout, 16) * 7.0 / 8.0
                                 : max2(fill(s->cout, 32), fill(s->cout, 48));
@@ -195,7 +195,28 @@ static double pm_fill(const convshape *s, int blocked)
     if (s->cout > 16 && fill(s->cout, 64) >= chan - 1e-12 && !flat && (s->cin >= 8 || blocked) &&
         fill(plane, 6) * 1.07 > fill(s->ow, 7))
         pm = fill(plane, 6) * fill(s->cout, 64);
-    return s->one_by_one ? max2(pm, fill(s->cout, 8) * fill(s->pix, 16)) : pm;
+    return pm;
+}
+
+/* The lanes of the channel-major sgemm's tiles (8 channels x 16 pixels),
+ * a 1x1's other kernel. */
+static double sgemm_fill(const convshape *s) { return fill(s->cout, 8) * fill(s->pix, 16); }
+
+/* Whether the pixel-major kernel runs the conv rather than the sgemm: every
+ * kxk, a 1x1 where its tiles waste no more lanes (cq__convpm_applies' test;
+ * on NCHW16c also a c_out < 16 into NCHW). */
+static int pm_runs(const convshape *s, int blocked, int out_blocked)
+{
+    if (!s->one_by_one)
+        return 1;
+    double pm = pm_rows(s, blocked), cm = sgemm_fill(s);
+    return blocked ? pm >= cm - 0.02 || (s->cout < 16 && !out_blocked) : pm > cm + 0.02;
+}
+
+static double pm_fill(const convshape *s, int blocked)
+{
+    double pm = pm_rows(s, blocked);
+    return s->one_by_one ? max2(pm, sgemm_fill(s)) : pm;
 }
 
 /* ConvTranspose with its kernel the size of its stride on NCHW16c in and
@@ -249,6 +270,10 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         return;
     int bf16 = k->precision == CQ_BF16;
     int dw = s.groups > 1 && s.groups == s.cin;
+    /* whether the kernel's epilogue adds a fused residual (kern_conv_run.c:
+     * im2col + sgemm always, the pixel-major kernels into NCHW16c only) */
+    int out_blocked = cq_exec_value_blocked(e, cq_exec_node_output(e, c->node[0]));
+    int res_ep = 0;
     int stem = s.groups == 1 && s.cin <= 4 && s.kh * s.kw > 1;
     if (dw || s.groups > 1 || stem || transpose)
         bf16 = 0; /* calq's bf16 convolution takes groups 1 and no stem */
@@ -261,7 +286,9 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         k->tile_eff = fill(s.ow, 16); /* direct kernel, vectors along the output row */
     } else if (transpose && convt_blocked(e, n, c, &s, k)) {
         /* priced by convt_blocked */
+        res_ep = 1;
     } else if (s.groups > 1 || transpose || hw->vector_bits < 512) {
+        res_ep = 1;
         /* grouped and transposed convs, and every dense one without
          * AVX-512 (the pixel-major kernel is AVX-512 only: kern_conv_run.c) */
         if (s.groups > 1) {
@@ -298,6 +325,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
          * (kern.h): f32 weights, f32 tiles, the profile's bf16_conv factor */
         int native = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0;
         k->kclass = "bf16_conv";
+        res_ep = out_blocked;
         /* an input not kept blocked (NCHW) is converted in the kernel:
          * call_ns.bf16_nchw an element */
         if (n->n_inputs > 0 && !cq_exec_value_blocked(e, n->inputs[0]))
@@ -345,15 +373,31 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
          * element at a time, written and read back, then 8 x 48 tiles */
         int blocked = n->n_inputs > 0 && cq_exec_value_blocked(e, n->inputs[0]);
         if (!blocked && s.kh == 1 && s.kw == 1 && (s.stride_h > 1 || s.stride_w > 1)) {
+            res_ep = 1;
             k->tile_eff = fill(s.cout, 8) * fill(s.pix, 48);
             k->scalar_ops = s.k * s.pix;
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block;
         } else {
+            res_ep = pm_runs(&s, blocked, out_blocked) ? out_blocked : 1;
             k->tile_eff = pm_fill(&s, blocked);
             k->wline = "f32_wline"; /* the next channel panel's slice (kern_convpm_avx512.c) */
         }
     }
+    /* a residual Add fused into the conv that the epilogue does not take: the
+     * kernel writes its output whole, then a pass adds the residual and
+     * activates in chunks of 2048 (kern_conv_run.c), reading the output and
+     * the residual and writing the output again. BlazeFace's 1x1s into NCHW
+     * (24 to 96 channels) took 8-33 % over their standalone time in the model,
+     * the pass 13 % of the bf16 model's (bench/NOTES.md, session 18). */
+    if (!res_ep)
+        for (int j = 1; j < c->n; j++)
+            if (!strcmp(cq_exec_graph(e)->nodes[c->node[j]].op_type, "Add")) {
+                int64_t yb = numel(&c->out[0][0]) * 4;
+                k->pass_bytes = 3 * yb;
+                k->pass_block = 2 * yb;
+                break;
+            }
 }
 
 /* The channel lanes the int8 depthwise fills. With VNNI on AVX-512
@@ -452,6 +496,13 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         if (cq_hw_call_ns(hw, "s8_out") > 0)
             k->cvt_kind = -1; /* the requantize is in s8_out's figure */
     }
+    /* the depthwise and grp classes' factors are the probe's whole kernels,
+     * their requantizing epilogue inside: no conversion on top where the
+     * profile measured the class (MobileNetV2 int8's depthwise convs were
+     * priced 1.3-1.6x their time with it, bench/NOTES.md, session 18); the
+     * s8_conv stand-in is the MACs alone */
+    if ((dw || grp) && measured(hw, k->kclass))
+        k->cvt_kind = -1;
     /* a QLinearAdd fused into the conv: its residual read and added, an
      * output each (call_ns.s8_res, the probe's 1x1 with and without it) */
     const cq_graph *g = cq_exec_graph(e);

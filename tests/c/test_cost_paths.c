@@ -10,8 +10,9 @@
  * the int8 depthwise and grp paths, the int8 stems' class, the input copy
  * of AMX's 1x1s (call_ns.s8_acopy), the strided 1x1s on NCHW and an exp
  * activation fused into a float conv (call_ns.f32_act_exp, f32_dw_act_exp),
- * and weights from DRAM that a conv streams under its arithmetic
- * (call_ns.f32_wline). Each NCHW16c case first checks that the
+ * weights from DRAM that a conv streams under its arithmetic
+ * (call_ns.f32_wline), the requantize inside the int8 depthwise and grp
+ * classes, and the pass that adds a residual the conv's epilogue cannot. Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -575,6 +576,85 @@ static void test_dw_plane_streams(void **state)
     }
 }
 
+/* A QLinearConv on the depthwise or grp paths: the profile's factor for the
+ * class is the probe's whole kernel, its requantizing epilogue inside, so
+ * no conversion adds to it; with no factor for the class (s8_conv's MACs
+ * standing in) the requantize adds cvt.requant an output (8 a cycle). */
+static void test_qconv_requant(void **state)
+{
+    (void)state;
+    cq_err err;
+    static const struct {
+        int64_t c_in, c_out, k, g;
+        const char *kclass;
+    } cases[] = {{32, 32, 3, 32, "s8_dw"}, {16, 16, 3, 2, "s8_grp"}, {16, 32, 1, 1, "s8_grp1"}};
+    for (int i = 0; i < 3; i++) {
+        cq_exec *e = qconv_exec(cases[i].c_in, cases[i].c_out, cases[i].k, cases[i].g);
+        cq_hw hw = fast_hw();
+        hw.macs[CQ_HW_MAC_S8] = 64;
+        cq_cost r0, r1;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r0, &err), CQ_OK);
+        const char *cls[2] = {"s8_grp", cases[i].kclass};
+        for (int j = 0; j < 2; j++) {
+            snprintf(hw.eff[j].name, sizeof hw.eff[j].name, "%s", cls[j]);
+            hw.eff[j].value = 0.5;
+        }
+        hw.n_eff = 2;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r1, &err), CQ_OK);
+        const cq_cost_row *a = row_of(&r0, "QLinearConv"), *b = row_of(&r1, "QLinearConv");
+        assert_string_equal(b->kclass, cases[i].kclass);
+        double outs = (double)cases[i].c_out * 64 / 8;
+        if (!(fabs(a->cvt_ns - outs) < 1e-9 && b->cvt_ns == 0))
+            fail_msg("%s: requantize %g ns without the class, %g with it (want %g, 0)",
+                     cases[i].kclass, a->cvt_ns, b->cvt_ns, outs);
+        cq_cost_free(&r0);
+        cq_cost_free(&r1);
+        cq_graph *g = (cq_graph *)cq_exec_graph(e);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
+/* x (1, c, 8, 8) -> Conv k x k pad k / 2 (c > c) -> Add x -> Relu -> y, the
+ * Add and Relu fused into the conv, x and y in NCHW (graph input and
+ * output). The pixel-major kernel (the 3x3, 16 channels) cannot add the
+ * residual into NCHW: a pass of its own reads y and x and writes y again
+ * (3 x 4 KB from L1 at 64 B a cycle: 192 ns, after the kernel's time); the
+ * im2col + sgemm path (the 1x1 of 24 channels, its tiles fuller than the
+ * pixel-major kernel's) starts its sums from the residual: no pass. */
+static void test_conv_res_pass(void **state)
+{
+    (void)state;
+    cq_err err;
+    for (int pm = 0; pm < 2; pm++) {
+        int64_t c = pm ? 16 : 24, k = pm ? 3 : 1;
+        const int64_t xs[4] = {1, c, 8, 8};
+        cq_graph *g = cq_graph_new(&err);
+        set_opset(g, 13);
+        add_io(g, "x", 4, xs, "y");
+        add_init(g, "w", rand_tensor(4, (int64_t[]){c, c, k, k}));
+        int n = node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "a");
+        cq_node_set_ints(g, n, "pads", 4, (int64_t[]){k / 2, k / 2, k / 2, k / 2}, &err);
+        node(g, "Add", "add", 2, (const char *[]){"a", "x"}, "s");
+        node(g, "Relu", "relu", 1, (const char *[]){"s"}, "y");
+        cq_exec *e = planned(g, xs);
+        assert_int_equal(cq_exec_fused_into(e, 1), 0);
+        assert_false(cq_exec_value_blocked(e, value_named(g, "y")));
+        cq_hw hw = two_level_hw();
+        cq_cost r;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        const cq_cost_row *p = row_of(&r, "Conv");
+        double pass = pm && cq_kern_isa() == CQ_ISA_AVX512 ? 3.0 * c * 64 * 4 / 64 : 0;
+        double mem = p->memory_ns - pass, work = p->compute_ns + p->cvt_ns;
+        double want = fmax(work, mem - p->memory_far_ns) + p->memory_far_ns + p->overhead_ns + pass;
+        if (fabs(p->ns - want) > 1e-6)
+            fail_msg("%s: %g ns, want %g (pass %g)", pm ? "3x3" : "1x1", p->ns, want, pass);
+        cq_cost_free(&r);
+        cq_exec_free(e);
+        cq_graph_free(g);
+    }
+}
+
 /* x (1, 64, 7, 7) -> Conv 3x3 pad 1 (64 > 256) -> y, a cold run: its 590 KB
  * of weights come from DRAM. The pixel-major kernel prefetches them a panel
  * ahead, so with call_ns.f32_wline they take lines x that, under the
@@ -643,6 +723,8 @@ int main(void)
         cmocka_unit_test(test_conv_act_exp),
         cmocka_unit_test(test_dw_plane_streams),
         cmocka_unit_test(test_weight_stream),
+        cmocka_unit_test(test_qconv_requant),
+        cmocka_unit_test(test_conv_res_pass),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }
