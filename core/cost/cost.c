@@ -226,6 +226,16 @@ static void chain_moved(const cq_exec *e, const cq_exec_chain *c, const cq__cost
     }
 }
 
+/* The ns t holds from the shared levels and DRAM. */
+static double far_ns(const cq_hw *hw, const traffic *t)
+{
+    double f = 0;
+    for (int l = 0; l <= hw->n_cache; l++)
+        if (l == hw->n_cache || hw->cache[l].shared)
+            f += t->ns[l];
+    return f;
+}
+
 /* The memory term of one node: each tensor at the bandwidth of the level
  * the simulation puts it in; the tensors are then touched (reads first, in
  * input order, then the writes). Returns the ns of the whole; *far the part
@@ -239,6 +249,7 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
     traffic t;
     memset(&t, 0, sizeof t);
     int64_t in_bytes = 0, total = 0;
+    double streamed = 0; /* far ns of the streams kk->out_streams overlaps */
     double page_ns = cq_hw_call_ns(hw, "page");
     for (int k = 0; k < m->n; k++)
         if (!m->write[k])
@@ -257,15 +268,20 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
              * zero-fills them in memory (the second pass, in place of the
              * read for ownership), then the node writes them */
             serve(hw, tu, -1, b, 1, &t);
-        else if (m->write[k])
+        else if (m->write[k]) {
             /* a write allocates: it lands above the node's inputs, spilling
              * past the levels they and it do not fit together */
+            double f0 = far_ns(hw, &t);
             serve(hw, tu, in_bytes, b, 1, &t);
-        else {
-            double dram = t.bytes[hw->n_cache];
+            if (kk->out_streams)
+                streamed += far_ns(hw, &t) - f0;
+        } else {
+            double dram = t.bytes[hw->n_cache], f0 = far_ns(hw, &t);
             serve(hw, tu, lru_distance(s, m->v[k]), b, 0, &t);
             if (m->v[k] == wv)
                 *wv_dram += t.bytes[hw->n_cache] - dram;
+            if (kk->out_streams && m->v[k] == kk->res_value)
+                streamed += far_ns(hw, &t) - f0;
         }
         total += b;
     }
@@ -289,6 +305,7 @@ static double node_memory(const cq_hw *hw, int tu, lru *s, const moved *m,
         if (l == hw->n_cache || hw->cache[l].shared)
             *far += t.ns[l];
     }
+    *far -= streamed;
     *level = best;
     *bytes = total;
     return ns;

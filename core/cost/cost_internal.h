@@ -35,6 +35,11 @@ typedef struct cq__cost_kernel {
                             * row after row (the fp32 plane depthwise): the hardware
                             * prefetchers hide the shared levels' and DRAM's traffic
                             * under the arithmetic as they do the private levels' */
+    int out_streams;       /* the kernel writes its output (and reads a fused residual)
+                            * in order, tile row after tile row, alongside its
+                            * arithmetic: their trips past the private levels
+                            * overlap it as the private levels' do */
+    int res_value;         /* the residual a fused Add reads (a value), -1: none */
     const char *wline;     /* the call_ns key of the kernel's weight stream
                             * (probe_wline.c: "f32_wline", "s8_wline"), or NULL:
                             * the kernel prefetches its weights a panel ahead, so

@@ -326,6 +326,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         int native = hw->amx || hw->macs[CQ_HW_MAC_BF16] > 0;
         k->kclass = "bf16_conv";
         res_ep = out_blocked;
+        k->out_streams = out_blocked;
         /* an input not kept blocked (NCHW) is converted in the kernel:
          * call_ns.bf16_nchw an element */
         if (n->n_inputs > 0 && !cq_exec_value_blocked(e, n->inputs[0]))
@@ -380,6 +381,7 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             k->reread_bytes = 2 * k->reread_block;
         } else {
             res_ep = pm_runs(&s, blocked, out_blocked) ? out_blocked : 1;
+            k->out_streams = pm_runs(&s, blocked, out_blocked) && out_blocked;
             k->tile_eff = pm_fill(&s, blocked);
             k->wline = "f32_wline"; /* the next channel panel's slice (kern_convpm_avx512.c) */
         }
@@ -390,14 +392,19 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
      * the residual and writing the output again. BlazeFace's 1x1s into NCHW
      * (24 to 96 channels) took 8-33 % over their standalone time in the model,
      * the pass 13 % of the bf16 model's (bench/NOTES.md, session 18). */
-    if (!res_ep)
-        for (int j = 1; j < c->n; j++)
-            if (!strcmp(cq_exec_graph(e)->nodes[c->node[j]].op_type, "Add")) {
-                int64_t yb = numel(&c->out[0][0]) * 4;
-                k->pass_bytes = 3 * yb;
-                k->pass_block = 2 * yb;
-                break;
-            }
+    for (int j = 1; j < c->n; j++) {
+        const cq_node *a = &cq_exec_graph(e)->nodes[c->node[j]];
+        if (strcmp(a->op_type, "Add") || a->n_inputs != 2)
+            continue;
+        int prev = cq_exec_graph(e)->nodes[c->node[j - 1]].outputs[0];
+        k->res_value = a->inputs[0] == prev ? a->inputs[1] : a->inputs[0];
+        if (!res_ep) {
+            int64_t yb = numel(&c->out[0][0]) * 4;
+            k->pass_bytes = 3 * yb;
+            k->pass_block = 2 * yb;
+        }
+        break;
+    }
 }
 
 /* The channel lanes the int8 depthwise fills. With VNNI on AVX-512
@@ -495,6 +502,7 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         }
         if (cq_hw_call_ns(hw, "s8_out") > 0)
             k->cvt_kind = -1; /* the requantize is in s8_out's figure */
+        k->out_streams = 1;
     }
     /* the depthwise and grp classes' factors are the probe's whole kernels,
      * their requantizing epilogue inside: no conversion on top where the
@@ -514,6 +522,7 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
             const cq_node *a = &g->nodes[c->node[j]];
             res = a->n_inputs > 3 && a->inputs[0] == g->nodes[c->node[j - 1]].outputs[0]
                       ? a->inputs[3] : a->inputs[0];
+            k->res_value = res;
         }
     /* values the executor does not keep NHWC: the kernel converts them in
      * its scratch on every run, call_ns.s8_nchw an element */
@@ -592,6 +601,7 @@ void cq__cost_kernel_of(const cq_exec *e, const cq_exec_chain *c, const cq_hw *h
     k->kclass = "eltwise";
     k->tile_eff = 1.0;
     k->weight_input = -1;
+    k->res_value = -1;
     k->cvt_kind = -1;
     k->serial_unit = -1;
     k->precision = cq_exec_node_precision(e, i);

@@ -12,7 +12,8 @@
  * activation fused into a float conv (call_ns.f32_act_exp, f32_dw_act_exp),
  * weights from DRAM that a conv streams under its arithmetic
  * (call_ns.f32_wline), the requantize inside the int8 depthwise and grp
- * classes, and the pass that adds a residual the conv's epilogue cannot. Each NCHW16c case first checks that the
+ * classes, the pass that adds a residual the conv's epilogue cannot, and
+ * the output and residual a conv streams beside its tiles. Each NCHW16c case first checks that the
  * executor planned the layout the rule assumes (AVX-512 hosts; skipped
  * elsewhere), then the row against figures computed by hand. */
 #include "quant_testutil.h"
@@ -655,6 +656,53 @@ static void test_conv_res_pass(void **state)
     }
 }
 
+/* x (1, 16, 32, 32) -> Conv r -> Conv a -> Conv b, b + r -> Relu -> s -> Conv y
+ * (3x3 pads 1, 16 > 16): the Add and Relu fused into the third conv, which
+ * writes s in NCHW16c. The pixel-major kernel writes its output and reads
+ * the residual in order beside its tiles, so their trips past the private
+ * levels overlap the arithmetic: with a 4 KB cache every tensor comes from
+ * DRAM, and the row's far part is a's and the weights' alone. */
+static void test_conv_out_streams(void **state)
+{
+    (void)state;
+    if (cq_kern_isa() != CQ_ISA_AVX512)
+        skip();
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, 32, 32};
+    add_io(g, "x", 4, xs, "y");
+    const char *names[4][3] = {{"x", "w0", "r"}, {"r", "w1", "a"}, {"a", "w2", "b"}, {"s", "w3", "y"}};
+    for (int i = 0; i < 4; i++) {
+        add_init(g, names[i][1], rand_tensor(4, (int64_t[]){16, 16, 3, 3}));
+        int n = node(g, "Conv", names[i][1], 2, (const char *[]){names[i][0], names[i][1]},
+                     names[i][2]);
+        cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+        if (i == 2) {
+            node(g, "Add", "add", 2, (const char *[]){"b", "r"}, "t");
+            node(g, "Relu", "relu", 1, (const char *[]){"t"}, "s");
+        }
+    }
+    cq_exec *e = planned(g, xs);
+    assert_int_equal(cq_exec_fused_into(e, 3), 2);
+    assert_true(cq_exec_value_blocked(e, value_named(g, "s")));
+    assert_true(cq_exec_value_blocked(e, value_named(g, "r")));
+    cq_hw hw = one_level_hw(4096, 64, 10);
+    cq_cost r;
+    assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+    const cq_cost_row *c = &r.rows[2];
+    assert_string_equal(c->name, "w2");
+    double t = 16.0 * 32 * 32 * 4, w = 16.0 * 16 * 9 * 4;
+    /* a, w, r read once, s written (twice past L1), at DRAM's 10 B/ns, but
+     * for a's last 4 KB (written just before: L1 at 64 B/ns) */
+    double far = (t - 4096 + w) / 10, mem = far + 4096.0 / 64 + (t + 2 * t) / 10;
+    if (fabs(c->memory_ns - mem) > 1e-6 || fabs(c->memory_far_ns - far) > 1e-6)
+        fail_msg("memory %g ns, far %g; want %g, %g", c->memory_ns, c->memory_far_ns, mem, far);
+    cq_cost_free(&r);
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 /* x (1, 64, 7, 7) -> Conv 3x3 pad 1 (64 > 256) -> y, a cold run: its 590 KB
  * of weights come from DRAM. The pixel-major kernel prefetches them a panel
  * ahead, so with call_ns.f32_wline they take lines x that, under the
@@ -725,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_weight_stream),
         cmocka_unit_test(test_qconv_requant),
         cmocka_unit_test(test_conv_res_pass),
+        cmocka_unit_test(test_conv_out_streams),
     };
     return cmocka_run_group_tests_name("cost_paths", tests, NULL, NULL);
 }
