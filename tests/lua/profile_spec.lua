@@ -236,36 +236,46 @@ describe("calq probe", function()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 
-  it("takes a level's size where the sweep leaves its plateau, in eighths of the knee", function()
+  it("takes a level's size as the LRU capacity that reproduces its knee", function()
     local knees_of = require("calq.cmd.probe").knees_of
-    local KiB = 1024
-    -- a host whose L1 (48 KiB by sysfs) streams whole up to 40 KiB and whose L2
-    -- (2 MiB) up to 1.25 MiB, then L3 to 64 MiB
+    local KiB, MiB = 1024, 1024 * 1024
+    -- an LRU hierarchy (L1 40 KiB, L2 1.25 MiB, L3 64 MiB): a buffer of b bytes
+    -- read again and again finds min(1, C / b) of it within a level of C bytes
+    local caps, bws = { 40 * KiB, 1280 * KiB, 64 * MiB }, { 300, 100, 20, 5 }
     local function bw(b)
-      if b <= 40 * KiB then return 200 end
-      if b <= 1280 * KiB then return 100 end
-      if b <= 64 * 1024 * KiB then return 20 * (b <= 2048 * KiB and 3 or 1) end
-      return 5
+      local t, inside = 0, 0
+      for l, c in ipairs(caps) do
+        local h = math.min(1, c / b)
+        t = t + (h - inside) / bws[l]
+        inside = h
+      end
+      return 1 / (t + (1 - inside) / bws[4])
     end
     local sweep, asked = {}, {}
     local b = 16 * KiB
-    while b <= 256 * 1024 * KiB do sweep[#sweep + 1] = { bytes = b, bw = bw(b) }; b = b * 2 end
-    local knees = knees_of(sweep, function(b) asked[#asked + 1] = b; return bw(b) end)
-    -- L1's knee, L2's, L2's tail (2 to 4 MiB: a real sweep shows it too; the
-    -- command matches knees to levels past each level's end) and L3's
-    assert.are.equal(4, #knees)
-    assert.are.same({ 32 * KiB, 64 * KiB, 200 }, { knees[1].lo, knees[1].hi, knees[1].plateau })
-    assert.are.equal(40 * KiB, knees[1].fit)
-    assert.are.same({ 1024 * KiB, 2048 * KiB, 100 }, { knees[2].lo, knees[2].hi, knees[2].plateau })
-    assert.are.equal(1280 * KiB, knees[2].fit)
-    assert.are.equal(2048 * KiB, knees[3].fit) -- already off the plateau an eighth on
-    assert.are.same({ 64 * 1024 * KiB, 64 * 1024 * KiB }, { knees[4].lo, knees[4].fit })
-    -- each refinement stops at the first size off the plateau: 3 + 3 + 1 + 1 sizes
-    assert.are.equal(8, #asked)
-    -- a level whose bandwidth holds to the knee's end keeps the eighth below it
+    while b <= 256 * MiB do sweep[#sweep + 1] = { bytes = b, bw = bw(b) }; b = b * 2 end
+    local knees = knees_of(sweep, function(x) asked[#asked + 1] = x; return bw(x) end)
+    -- a knee each level, and more in the tails the doubling sweep cuts (128-256
+    -- KiB, 2-4 MiB: the command matches knees to levels past each level's end)
+    local by_lo = {}
+    for _, k in ipairs(knees) do by_lo[k.lo] = k end
+    assert.are.equal(5, #knees)
+    -- each knee: its seven eighths and its end measured again
+    assert.are.equal(8 * #knees, #asked)
+    for i, lo in ipairs{ 32 * KiB, 1 * MiB, 64 * MiB } do
+      local k = by_lo[lo]
+      assert.are.equal(2 * lo, k.hi)
+      -- within an eighth of the knee (the floor, read two steps on, is a
+      -- little above the level below's own bandwidth)
+      assert.is_true(math.abs(k.fit - caps[i]) <= (k.hi - k.lo) / 8,
+        ("knee %d: fit %d, capacity %d"):format(i, k.fit, caps[i]))
+      assert.are.equal(0, k.fit % 512)
+    end
+    -- a level whose bandwidth holds to the knee's end (the doubling step fell
+    -- past it): its capacity is the whole knee
     local flat = knees_of({ { bytes = 64 * KiB, bw = 10 }, { bytes = 128 * KiB, bw = 1 } },
       function() return 10 end)
-    assert.are.equal(120 * KiB, flat[1].fit)
+    assert.are.equal(128 * KiB, flat[1].fit)
   end)
 
   it("rejects bad usage with exit code 2", function()

@@ -86,30 +86,56 @@ local unit_notes = {
 }
 
 --- knees_of(sweep, bw_at) -> knees: where a bandwidth sweep ({bytes, bw} by
--- growing size) falls below two thirds of the plateau it was on (the plateau:
--- the first size after the last knee), each {lo, hi, plateau, fit}. fit: each
--- knee swept again in eighths (bw_at(bytes) measures one size), the largest
--- size whose bandwidth stays within 10 % of the plateau. The cost model's
--- cache simulation is an LRU stack that keeps a tensor whole up to a level's
--- size and loses it past it; a real cache, shared with the core's other
--- hardware thread, the page tables and the code, loses lines before its
--- nominal size (an Emerald Rapids guest's 2 MiB L2: whole up to 1-1.25 MiB,
--- half its lines lost at 2).
+--- growing size) falls below two thirds of the plateau it was on (the plateau:
+--- the first size after the last knee), each {lo, hi, plateau, floor, fit}.
+--- floor: the least of the sweep's bandwidths at the knee's end and two steps on
+--- (the level below, the knee's tail passed). fit: the
+--- capacity the cost model's cache simulation reproduces the knee with. That
+--- simulation is an LRU stack: a buffer of S bytes read again and again finds
+--- min(1, C / S) of it in a level of C bytes, the rest in the level below, so its
+--- time a byte is h / plateau + (1 - h) / floor. The knee is swept again in
+--- eighths (bw_at(bytes) measures one size), and fit is the C (in 64ths of the
+--- knee, lo to hi) whose times a byte come closest, in least squares, to those
+--- measured at the eighths, lo, hi and the step past. A real cache loses lines
+--- well before its nominal size, gradually (shared with the core's other hardware
+--- thread, the page tables and the code; an Emerald Rapids guest's 2 MiB L2 read
+--- at 175 GB/s up to 1.25 MiB, 90-107 at 1.5, 65 at 2, 33 at 3): a cut where the
+--- sweep first leaves its plateau put that L2 anywhere from 1.0 to 1.5 MiB from
+--- one probe to the next, the fit at 1.25-1.375 (bench/NOTES.md, session 18).
 local function knees_of(sweep, bw_at)
   local knees, plateau = {}, sweep[1].bw
   for i = 2, #sweep do
     if sweep[i].bw < plateau * 0.67 then
-      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes, plateau = plateau }
+      local floor = sweep[i].bw
+      for j = i + 1, math.min(i + 2, #sweep) do floor = math.min(floor, sweep[j].bw) end
+      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes, plateau = plateau,
+                            floor = floor, past = sweep[i + 1] }
       plateau = sweep[i].bw
     end
   end
   for _, k in ipairs(knees) do
-    k.fit = k.lo
+    local pts = { { bytes = k.lo, bw = k.plateau }, { bytes = k.hi, bw = nil } }
     for j = 1, 7 do
       local b = (k.lo + j * (k.hi - k.lo) // 8) // 512 * 512
-      if bw_at(b) < 0.9 * k.plateau then break end
-      k.fit = b
+      pts[#pts + 1] = { bytes = b, bw = bw_at(b) }
     end
+    pts[2].bw = bw_at(k.hi)
+    if k.past then pts[#pts + 1] = { bytes = k.past.bytes, bw = k.past.bw } end
+    local best, fit = math.huge, k.lo
+    for j = 0, 64 do
+      local c = k.lo + j * (k.hi - k.lo) / 64
+      local err = 0
+      for _, p in ipairs(pts) do
+        if p.bw and p.bw > 0 then
+          local h = math.min(1, c / p.bytes)
+          local d = h / k.plateau + (1 - h) / k.floor - 1 / p.bw
+          err = err + d * d
+        end
+      end
+      if err < best then best, fit = err, c end
+    end
+    k.fit = math.floor(fit) // 512 * 512
+    k.past = nil
   end
   return knees
 end
@@ -187,7 +213,7 @@ local function measure(opts)
     end
     local note = ("L%d: sysfs %s"):format(c.level, c.size >= MiB and ("%d MiB"):format(c.size // MiB) or ("%d KiB"):format(c.size // KiB))
     if knee then
-      note = note .. ("; the sweep's bandwidth falls between %d and %d KiB, within 10 %% of its plateau up to %d KiB"):format(
+      note = note .. ("; the sweep's bandwidth falls between %d and %d KiB, as an LRU level of %d KiB would"):format(
         knee.lo // KiB, knee.hi // KiB, knee.fit // KiB)
       -- a virtual machine's sysfs can list a cache the core does not get
       -- whole: the sweep is what this core sees
