@@ -6,6 +6,7 @@
  * kern_qconv_ref.c. */
 #include "kern/kern_qconv_internal.h"
 #include "kern/kern_qgemm_internal.h"
+#include "kern/kern_qelt.h"
 #include "base/par.h"
 
 #include <stdlib.h>
@@ -272,21 +273,18 @@ size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl)
     return b + pl->per * (size_t)cq_kern_threads() + 64;
 }
 
-/* (n, c, hw) <-> (n, hw, c), bytes. */
+/* (n, c, hw) <-> (n, hw, c), bytes: kern_qelt.c's blocked transposes (16 x 16
+ * byte tiles on AVX-512 / AVX2). The byte-at-a-time loops they replace were a
+ * fifth of ShuffleNetV2 int8's time, whose channel shuffles leave its 1x1s'
+ * inputs NCHW (bench/NOTES.md, session 18). */
 static void to_nhwc(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
 {
-    for (int64_t i = 0; i < n; i++, s += c * hw, d += c * hw)
-        for (int64_t ch = 0; ch < c; ch++)
-            for (int64_t j = 0; j < hw; j++)
-                d[j * c + ch] = s[ch * hw + j];
+    cq_nchw_to_nhwc_8(s, n, c, hw, d);
 }
 
 static void to_nchw(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
 {
-    for (int64_t i = 0; i < n; i++, s += c * hw, d += c * hw)
-        for (int64_t j = 0; j < hw; j++)
-            for (int64_t ch = 0; ch < c; ch++)
-                d[ch * hw + j] = s[j * c + ch];
+    cq_nhwc_to_nchw_8(s, n, c, hw, d);
 }
 
 typedef struct qc_job {
