@@ -380,8 +380,9 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block;
         } else {
-            res_ep = pm_runs(&s, blocked, out_blocked) ? out_blocked : 1;
-            k->out_streams = pm_runs(&s, blocked, out_blocked) && out_blocked;
+            int pm = pm_runs(&s, blocked, out_blocked);
+            res_ep = pm ? out_blocked : 1;
+            k->out_streams = pm && out_blocked;
             k->tile_eff = pm_fill(&s, blocked);
             k->wline = "f32_wline"; /* the next channel panel's slice (kern_convpm_avx512.c) */
         }

@@ -55,6 +55,12 @@ typedef struct conv_ref {
  * runs it (-1 on failure), its MACs in *macs; least squares t ~ x c over n
  * shapes and k <= 3 unknowns (0 when c[0] > 0 and the rest >= 0, else -1). */
 double cq__probe_time_conv(conv_ref r, int flags, double ms, double *macs, cq_err *err);
+/* probe_gemm.c: seconds of an m x n x k fp32 GEMM (cq_gemm_f32) and bf16 GEMM
+ * (a cq_bgemm plan; *amx: whether it runs AMX tiles), *macs their MACs; -1
+ * on failure (err set). */
+double cq__probe_time_gemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, cq_err *err);
+double cq__probe_time_bgemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, int *amx,
+                            cq_err *err);
 int cq__probe_lsq(int n, int k, const double x[][3], const double *t, double *c);
 /* c (a fit of t ~ x c, k <= 3 unknowns, over n <= 5 shapes) with c[0],
  * seconds a MAC, held at 1 / peak (MACs a second) where it was faster, the

@@ -331,40 +331,6 @@ static double time_conv_fit(int flags, double ms, int amx, double *macs, double 
     return c[0] * sum_u;
 }
 
-/* ---- fp32 GEMM ---- */
-
-typedef struct gemm_ctx {
-    cq_gemm_params p;
-    float *a, *b, *y;
-} gemm_ctx;
-
-static cq_status gemm_run(void *c, cq_err *err)
-{
-    gemm_ctx *g = c;
-    return cq_gemm_f32(&g->p, g->a, g->b, NULL, g->y, err);
-}
-
-static double time_gemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, cq_err *err)
-{
-    gemm_ctx g = {.p = {m, n, k, 0, 0, 1.0f, 0.0f, 1, 1}};
-    g.a = cq_alloc((size_t)(m * k) * sizeof(float));
-    g.b = cq_alloc((size_t)(k * n) * sizeof(float));
-    g.y = cq_alloc((size_t)(m * n) * sizeof(float));
-    double t = -1;
-    if (g.a && g.b && g.y) {
-        cq__probe_fill_f32(g.a, (size_t)(m * k), 1.0f);
-        cq__probe_fill_f32(g.b, (size_t)(k * n), 0.1f);
-        t = cq__probe_best_time(gemm_run, &g, ms, err);
-        *macs = (double)m * (double)n * (double)k;
-    } else {
-        cq_errf(err, CQ_ENOMEM, "probe: no memory for the GEMM");
-    }
-    cq_free(g.a);
-    cq_free(g.b);
-    cq_free(g.y);
-    return t;
-}
-
 /* ---- int8 GEMM and convolution ---- */
 
 typedef struct q_ctx {
@@ -531,58 +497,25 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
     return c[0] * sum_u;
 }
 
-/* ---- bf16 GEMM ---- */
-
-typedef struct b_ctx {
-    cq_bgemm_plan *pl;
-    float *x, *y;
-    void *scratch;
-    size_t sn;
-} b_ctx;
-
-static cq_status b_run(void *ctx, cq_err *err)
+/* The int8 conv r timed with flags fa and fb side by side, UNIT_PAIRS
+ * times (pair_again's): *ta and *tb the fastest of each. */
+static int q_pair_again(int fa, int fb, conv_ref r, double ms, double *ta, double *tb,
+                        cq_err *err)
 {
-    b_ctx *b = ctx;
-    return cq_bgemm_run(b->pl, b->x, b->y, NULL, b->scratch, b->sn, err);
-}
-
-static double time_bgemm(int64_t m, int64_t n, int64_t k, double ms, double *macs, int *amx,
-                         cq_err *err)
-{
-    b_ctx b = {0};
-    float *w = cq_alloc((size_t)(n * k) * sizeof(float));
-    b.x = cq_alloc((size_t)(m * k) * sizeof(float));
-    b.y = cq_alloc((size_t)(m * n) * sizeof(float));
-    double t = -1;
-    if (!w || !b.x || !b.y) {
-        cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM");
-        goto out;
+    for (int i = 0; i < UNIT_PAIRS; i++) {
+        double m;
+        int amx;
+        double a = time_q(fa, r.c_in, r.c_out, r.k, r.hw, r.groups, r.stride, ms / 2, &m, &amx,
+                          err);
+        double b = a < 0 ? -1
+                         : time_q(fb, r.c_in, r.c_out, r.k, r.hw, r.groups, r.stride, ms / 2,
+                                  &m, &amx, err);
+        if (b < 0)
+            return -1;
+        *ta = fmin(*ta, a);
+        *tb = fmin(*tb, b);
     }
-    cq__probe_fill_f32(w, (size_t)(n * k), 0.1f);
-    cq__probe_fill_f32(b.x, (size_t)(m * k), 1.0f);
-    cq_bgemm_params p = cq_bgemm_params_default();
-    p.m = m;
-    p.n = n;
-    p.k = k;
-    b.pl = cq_bgemm_plan_new(&p, w, NULL, err);
-    if (!b.pl)
-        goto out;
-    *amx = cq_bgemm_plan_amx(b.pl);
-    b.sn = cq_bgemm_scratch_bytes(b.pl);
-    b.scratch = b.sn ? cq_alloc(b.sn) : NULL;
-    if (b.sn && !b.scratch) {
-        cq_errf(err, CQ_ENOMEM, "probe: no memory for the bf16 GEMM's scratch");
-        goto out;
-    }
-    t = cq__probe_best_time(b_run, &b, ms, err);
-    *macs = (double)m * (double)n * (double)k;
-out:
-    cq_bgemm_plan_free(b.pl);
-    cq_free(b.scratch);
-    cq_free(w);
-    cq_free(b.x);
-    cq_free(b.y);
-    return t;
+    return 0;
 }
 
 int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
@@ -649,16 +582,16 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     ADD("f32_dw_cb", DWCB_SHAPES ", Relu, NCHW16c: the MAC part", m1, t1, "f32");
     out[n - 1].unit = dw_elem_s > 0 ? "f32_dw_elem" : NULL;
     out[n - 1].unit_s = dw_elem_s;
-    if ((t1 = time_gemm(256, 512, 512, ms, &m1, err)) < 0)
+    if ((t1 = cq__probe_time_gemm(256, 512, 512, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_gemm", "256x512x512", m1, t1, "f32");
-    CALL(time_gemm(1, 16, 16, cms, &cm, err));
+    CALL(cq__probe_time_gemm(1, 16, 16, cms, &cm, err));
 
     int bf16_hw = cq_bgemm_native();
-    if ((t1 = time_bgemm(256, 512, 512, ms, &m1, &amx, err)) < 0)
+    if ((t1 = cq__probe_time_bgemm(256, 512, 512, ms, &m1, &amx, err)) < 0)
         return -1;
     ADD("bf16_gemm", "256x512x512", m1, t1, amx ? "amx_bf16" : bf16_hw ? "bf16" : "f32");
-    CALL(time_bgemm(1, 16, 16, cms, &cm, &amx1, err));
+    CALL(cq__probe_time_bgemm(1, 16, 16, cms, &cm, &amx1, err));
     amx = cq_kern_amx() && cq_probe_chain_ok(CQ_PROBE_AMX_BF16);
     elem_s = 0;
     if ((t1 = time_conv_fit(CONV_BF16, ms, amx, &m1, &elem_s, err)) < 0)
@@ -732,14 +665,8 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         (t3 = time_q(Q_RES, 32, 32, 1, 64, 1, 1, ms, &m3, &amx1, err)) < 0)
         return -1;
     /* t1 again beside t3: their difference is s8_res */
-    for (int r = 0; r < UNIT_PAIRS; r++) {
-        double a, b;
-        if ((a = time_q(0, 32, 32, 1, 64, 1, 1, ms / 2, &m1, &amx1, err)) < 0 ||
-            (b = time_q(Q_RES, 32, 32, 1, 64, 1, 1, ms / 2, &m3, &amx1, err)) < 0)
-            return -1;
-        t1 = fmin(t1, a);
-        t3 = fmin(t3, b);
-    }
+    if (q_pair_again(0, Q_RES, (conv_ref){32, 32, 1, 64, 1, 1}, ms, &t1, &t3, err))
+        return -1;
     ADD("s8_grp1", "1x1 32>32 at 64x64 + 1x1 16>16 at 96x96, NHWC", m1 + m2, t1 + t2, vec_s8);
     CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
     if (t3 > t1 && n > 0) {
@@ -756,14 +683,8 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
      * kernel converts in scratch, a cost an element in or out */
     if ((t2 = time_q(Q_NCHW, 144, 144, 3, 56, 144, 1, ms, &m2, &amx1, err)) < 0)
         return -1;
-    for (int r = 0; r < UNIT_PAIRS; r++) {
-        double a, b;
-        if ((a = time_q(0, 144, 144, 3, 56, 144, 1, ms / 2, &m1, &amx1, err)) < 0 ||
-            (b = time_q(Q_NCHW, 144, 144, 3, 56, 144, 1, ms / 2, &m2, &amx1, err)) < 0)
-            return -1;
-        t1 = fmin(t1, a);
-        t2 = fmin(t2, b);
-    }
+    if (q_pair_again(0, Q_NCHW, (conv_ref){144, 144, 3, 56, 144, 1}, ms, &t1, &t2, err))
+        return -1;
     if (t2 > t1 && n > 0) {
         out[n - 1].unit = "s8_nchw";
         out[n - 1].unit_s = (t2 - t1) / (2.0 * 144 * 56 * 56);
