@@ -156,29 +156,6 @@ static double time_convs(const conv_ref *r, int n, int flags, double ms, double 
     return t;
 }
 
-/* A unit priced by the difference of two timings (s8_res, s8_nchw,
- * bf16_nchw) takes each from UNIT_PAIRS more rounds that time the two side
- * by side, the fastest of each kept: measured minutes apart, a shift in the
- * host's speed between them moved s8_res from 0.153 to 0.090 ns and
- * bf16_nchw from 0.145 to 0.296 from one probe to the next (BlazeFace int8
- * and bf16 -10 and +11 %; bench/NOTES.md, session 18). */
-#define UNIT_PAIRS 2
-
-/* The bf16 ResNet pair (conv) in NCHW16c and in NCHW again, UNIT_PAIRS
- * times, side by side: *t1 and *t2 the fastest of each. */
-static int pair_again(const conv_ref *conv, double ms, double *t1, double *t2, cq_err *err)
-{
-    for (int r = 0; r < UNIT_PAIRS; r++) {
-        double m, a = time_convs(conv, 2, CONV_BF16, ms / 2, &m, err);
-        double b = a < 0 ? -1 : time_convs(conv, 2, CONV_BF16 | CONV_NCHW, ms / 2, &m, err);
-        if (b < 0)
-            return -1;
-        *t1 = fmin(*t1, a);
-        *t2 = fmin(*t2, b);
-    }
-    return 0;
-}
-
 /* The fp32 grouped path (an im2col and a GEMM a group) in three parts, as
  * cost_kernel.c costs it: its GEMMs' MACs over their tile fill (8 channels x
  * 48 pixels: fill(c_out / g, 8) x fill(P, 48)), the im2col's row copies (c_in
@@ -497,19 +474,36 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
     return c[0] * sum_u;
 }
 
-/* The int8 conv r timed with flags fa and fb side by side, UNIT_PAIRS
- * times (pair_again's): *ta and *tb the fastest of each. */
-static int q_pair_again(int fa, int fb, conv_ref r, double ms, double *ta, double *tb,
-                        cq_err *err)
+/* A unit priced by the difference of two timings (s8_res, s8_nchw,
+ * bf16_nchw) takes each from UNIT_PAIRS more rounds that time the two side
+ * by side, the fastest of each kept: measured minutes apart, a shift in the
+ * host's speed between them moved s8_res from 0.153 to 0.090 ns and
+ * bf16_nchw from 0.145 to 0.296 from one probe to the next (BlazeFace int8
+ * and bf16 -10 and +11 %; bench/NOTES.md, session 18). */
+#define UNIT_PAIRS 2
+
+/* Seconds of one measure for pair_again: the bf16 ResNet pair (time_convs)
+ * or one int8 conv (time_q), with flags. */
+static double pair_convs(const conv_ref *r, int flags, double ms, cq_err *err)
+{
+    double m;
+    return time_convs(r, 2, flags, ms, &m, err);
+}
+
+static double pair_q(const conv_ref *r, int flags, double ms, cq_err *err)
+{
+    double m;
+    int amx;
+    return time_q(flags, r->c_in, r->c_out, r->k, r->hw, r->groups, r->stride, ms, &m, &amx, err);
+}
+
+/* r timed by t with flags fa and fb side by side, UNIT_PAIRS times: *ta and
+ * *tb the fastest of each (and of what they held). */
+static int pair_again(double (*t)(const conv_ref *, int, double, cq_err *), const conv_ref *r,
+                      int fa, int fb, double ms, double *ta, double *tb, cq_err *err)
 {
     for (int i = 0; i < UNIT_PAIRS; i++) {
-        double m;
-        int amx;
-        double a = time_q(fa, r.c_in, r.c_out, r.k, r.hw, r.groups, r.stride, ms / 2, &m, &amx,
-                          err);
-        double b = a < 0 ? -1
-                         : time_q(fb, r.c_in, r.c_out, r.k, r.hw, r.groups, r.stride, ms / 2,
-                                  &m, &amx, err);
+        double a = t(r, fa, ms / 2, err), b = a < 0 ? -1 : t(r, fb, ms / 2, err);
         if (b < 0)
             return -1;
         *ta = fmin(*ta, a);
@@ -604,7 +598,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
      * input element (the two shapes agree on it, not on a cost a MAC) */
     if ((t1 = time_convs(conv, 2, CONV_BF16, ms, &m1, err)) < 0 ||
         (t2 = time_convs(conv, 2, CONV_BF16 | CONV_NCHW, ms, &m2, err)) < 0 ||
-        pair_again(conv, ms, &t1, &t2, err))
+        pair_again(pair_convs, conv, CONV_BF16, CONV_BF16 | CONV_NCHW, ms, &t1, &t2, err))
         return -1;
     if (t2 > t1 && n > 0) {
         out[n - 1].unit2 = "bf16_nchw";
@@ -665,7 +659,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         (t3 = time_q(Q_RES, 32, 32, 1, 64, 1, 1, ms, &m3, &amx1, err)) < 0)
         return -1;
     /* t1 again beside t3: their difference is s8_res */
-    if (q_pair_again(0, Q_RES, (conv_ref){32, 32, 1, 64, 1, 1}, ms, &t1, &t3, err))
+    if (pair_again(pair_q, &(conv_ref){32, 32, 1, 64, 1, 1}, 0, Q_RES, ms, &t1, &t3, err))
         return -1;
     ADD("s8_grp1", "1x1 32>32 at 64x64 + 1x1 16>16 at 96x96, NHWC", m1 + m2, t1 + t2, vec_s8);
     CALL(time_q(0, 16, 16, 1, 1, 1, 1, cms, &cm, &amx1, err));
@@ -683,7 +677,7 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
      * kernel converts in scratch, a cost an element in or out */
     if ((t2 = time_q(Q_NCHW, 144, 144, 3, 56, 144, 1, ms, &m2, &amx1, err)) < 0)
         return -1;
-    if (q_pair_again(0, Q_NCHW, (conv_ref){144, 144, 3, 56, 144, 1}, ms, &t1, &t2, err))
+    if (pair_again(pair_q, &(conv_ref){144, 144, 3, 56, 144, 1}, 0, Q_NCHW, ms, &t1, &t2, err))
         return -1;
     if (t2 > t1 && n > 0) {
         out[n - 1].unit = "s8_nchw";

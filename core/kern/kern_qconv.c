@@ -273,20 +273,6 @@ size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl)
     return b + pl->per * (size_t)cq_kern_threads() + 64;
 }
 
-/* (n, c, hw) <-> (n, hw, c), bytes: kern_qelt.c's blocked transposes (16 x 16
- * byte tiles on AVX-512 / AVX2). The byte-at-a-time loops they replace were a
- * fifth of ShuffleNetV2 int8's time, whose channel shuffles leave its 1x1s'
- * inputs NCHW (bench/NOTES.md, session 18). */
-static void to_nhwc(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
-{
-    cq_nchw_to_nhwc_8(s, n, c, hw, d);
-}
-
-static void to_nchw(const uint8_t *s, uint8_t *d, int64_t n, int64_t c, int64_t hw)
-{
-    cq_nhwc_to_nchw_8(s, n, c, hw, d);
-}
-
 typedef struct qc_job {
     const cq_qconv2d_plan *pl;
     const uint8_t *x, *res; /* NHWC */
@@ -438,13 +424,15 @@ cq_status cq_qconv2d_run(const cq_qconv2d_plan *pl, const void *x, void *y, cons
     j.x = x;
     j.y = y;
     j.res = res;
+    /* NCHW values go through NHWC scratch (kern_qelt.c's byte-tile transposes:
+     * a byte at a time they took a fifth of ShuffleNetV2 int8's time) */
     if (!p->x_nhwc) {
-        to_nhwc(x, (uint8_t *)s, c->n, c->c_in, HW);
+        cq_nchw_to_nhwc_8(x, c->n, c->c_in, HW, s);
         j.x = (const uint8_t *)s;
         s += x_bytes(pl);
     }
     if (res && !p->res_nhwc) {
-        to_nhwc(res, (uint8_t *)s, c->n, c->c_out, P);
+        cq_nchw_to_nhwc_8(res, c->n, c->c_out, P, s);
         j.res = (const uint8_t *)s;
         s += y_bytes(pl);
     }
@@ -465,6 +453,6 @@ cq_status cq_qconv2d_run(const cq_qconv2d_plan *pl, const void *x, void *y, cons
         cq_par_run(shares(pl, j.rows), dw_part, &j);
     }
     if (!p->y_nhwc)
-        to_nchw(j.y, y, c->n, c->c_out, P);
+        cq_nhwc_to_nchw_8(j.y, c->n, c->c_out, P, y);
     return CQ_OK;
 }

@@ -101,41 +101,41 @@ local unit_notes = {
 --- thread, the page tables and the code; an Emerald Rapids guest's 2 MiB L2 read
 --- at 175 GB/s up to 1.25 MiB, 90-107 at 1.5, 65 at 2, 33 at 3): a cut where the
 --- sweep first leaves its plateau put that L2 anywhere from 1.0 to 1.5 MiB from
---- one probe to the next, the fit at 1.25-1.375 (bench/NOTES.md, session 18).
+--- one probe to the next, the fit at 1.1-1.45 (bench/NOTES.md, session 18).
+local function fit_knee(k, past, bw_at)
+  local pts = { { bytes = k.lo, bw = k.plateau } }
+  for j = 1, 8 do
+    local b = (k.lo + j * (k.hi - k.lo) // 8) // 512 * 512
+    pts[#pts + 1] = { bytes = b, bw = bw_at(b) }
+  end
+  if past then pts[#pts + 1] = past end
+  local best, fit = math.huge, k.lo
+  for j = 0, 64 do
+    local c = k.lo + j * (k.hi - k.lo) / 64
+    local err = 0
+    for _, p in ipairs(pts) do
+      if p.bw > 0 then
+        local h = math.min(1, c / p.bytes)
+        local d = h / k.plateau + (1 - h) / k.floor - 1 / p.bw
+        err = err + d * d
+      end
+    end
+    if err < best then best, fit = err, c end
+  end
+  return math.floor(fit) // 512 * 512
+end
+
 local function knees_of(sweep, bw_at)
   local knees, plateau = {}, sweep[1].bw
   for i = 2, #sweep do
     if sweep[i].bw < plateau * 0.67 then
       local floor = sweep[i].bw
       for j = i + 1, math.min(i + 2, #sweep) do floor = math.min(floor, sweep[j].bw) end
-      knees[#knees + 1] = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes, plateau = plateau,
-                            floor = floor, past = sweep[i + 1] }
+      local k = { lo = sweep[i - 1].bytes, hi = sweep[i].bytes, plateau = plateau, floor = floor }
+      k.fit = fit_knee(k, sweep[i + 1], bw_at)
+      knees[#knees + 1] = k
       plateau = sweep[i].bw
     end
-  end
-  for _, k in ipairs(knees) do
-    local pts = { { bytes = k.lo, bw = k.plateau }, { bytes = k.hi, bw = nil } }
-    for j = 1, 7 do
-      local b = (k.lo + j * (k.hi - k.lo) // 8) // 512 * 512
-      pts[#pts + 1] = { bytes = b, bw = bw_at(b) }
-    end
-    pts[2].bw = bw_at(k.hi)
-    if k.past then pts[#pts + 1] = { bytes = k.past.bytes, bw = k.past.bw } end
-    local best, fit = math.huge, k.lo
-    for j = 0, 64 do
-      local c = k.lo + j * (k.hi - k.lo) / 64
-      local err = 0
-      for _, p in ipairs(pts) do
-        if p.bw and p.bw > 0 then
-          local h = math.min(1, c / p.bytes)
-          local d = h / k.plateau + (1 - h) / k.floor - 1 / p.bw
-          err = err + d * d
-        end
-      end
-      if err < best then best, fit = err, c end
-    end
-    k.fit = math.floor(fit) // 512 * 512
-    k.past = nil
   end
   return knees
 end
