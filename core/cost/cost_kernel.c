@@ -408,18 +408,33 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     }
 }
 
+/* The int8 depthwise 3x3/1 runs on flat rows (kern_qconv_dwf_avx512.c,
+ * VNNI on AVX-512): pad 1 left and right, channels a multiple of 16 but not
+ * of 64, 48 to 176 (the kernel's own test, cq__qconv_dwf_applies; a fused
+ * residual, rare before a depthwise, keeps the chunks). */
+static int dw_flat(const convshape *s, const cq_hw *hw)
+{
+    return hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 && s->kh == 3 && s->kw == 3 &&
+           s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 && s->dil_w == 1 &&
+           s->pads[1] == 1 && s->pads[3] == 1 && s->cout % 16 == 0 && s->cout % 64 != 0 &&
+           s->cout >= 48 && s->cout <= 176;
+}
+
 /* The channel lanes the int8 depthwise fills. With VNNI on AVX-512
  * (kern_qconv_avx512.c, kern_qconv_dw3_avx512.c) it works in chunks of 64
  * channels (4 vectors of 16 channels x 4 kernel rows): a last chunk of 17 to
  * 63 channels runs as a whole one under masks, a last one of up to 16 as
  * 16-channel vectors (144 = 2 x 64 + 16 fills every lane, 24 fills 24 of 64);
  * 16 or 32 channels at stride 1 hold 4 or 2 pixels a vector, every lane
- * used. Elsewhere (AVX2) channel vectors of 16. */
+ * used; so do the 3x3/1s on flat rows (dw_flat). Elsewhere (AVX2) channel
+ * vectors of 16. */
 static double dw_s8_fill(const convshape *s, const cq_hw *hw)
 {
     if (hw->vector_bits < 512 || hw->macs[CQ_HW_MAC_S8] <= 0 || s->cout <= 0)
         return fill(s->cout, 16);
     if (s->stride_w == 1 && (s->cout == 16 || s->cout == 32))
+        return 1.0;
+    if (dw_flat(s, hw))
         return 1.0;
     int64_t last = s->cout - (s->cout - 1) / 64 * 64;
     int64_t lanes = s->cout - last + (last <= 16 ? 16 : 64);
@@ -447,6 +462,9 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->kclass = "s8_dw";
         if (s.stride_w > 1 && measured(hw, "s8_dw_s2")) {
             k->kclass = "s8_dw_s2";
+            k->fallback = "s8_dw";
+        } else if (dw_flat(&s, hw) && measured(hw, "s8_dwf")) {
+            k->kclass = "s8_dwf";
             k->fallback = "s8_dw";
         }
         k->tile_eff = dw_s8_fill(&s, hw) * fill(s.kh, 4);

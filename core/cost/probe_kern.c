@@ -328,6 +328,7 @@ static cq_status q_run(void *ctx, cq_err *err)
 #define Q_GEMM 1 /* a GEMM */
 #define Q_RES 2  /* a conv with a residual added (QLinearAdd fused) */
 #define Q_NCHW 4 /* a conv with NCHW in and out (converted in the kernel's scratch) */
+#define Q_CHUNK 8 /* a depthwise 3x3/1 on 64-channel chunks, not flat rows (kern_qconv.h) */
 
 /* flags Q_GEMM: a GEMM m x n x k; else a conv c_in = m, c_out = n, kernel k
  * at hw x hw, groups, stride, NHWC in and out (the executor's int8 layout),
@@ -392,6 +393,7 @@ static double time_q(int flags, int64_t m, int64_t n, int64_t k, int64_t hw, int
             cq__probe_fill_8(q.res, yn);
             p.add = (cq_qconv2d_add){.on = 1, .q_min = 0, .q_max = 255, .ra = 0.5f, .rb = 0.5f};
         }
+        p.dw_chunks = (flags & Q_CHUNK) != 0;
         q.c = cq_qconv2d_plan_new(&p, w, NULL, mult, err);
         if (!q.c)
             goto out;
@@ -667,7 +669,10 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
         out[n - 1].unit = "s8_res";
         out[n - 1].unit_s = (t3 - t1) / (32.0 * 64 * 64);
     }
-    if ((t1 = time_q(0, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
+    /* 64-channel chunks a pixel (144: two and a 16-channel tail), as the
+     * depthwise 3x3/1s the flat rows do not take (channels a multiple of
+     * 64, a residual), and the strided ones */
+    if ((t1 = time_q(Q_CHUNK, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
         return -1;
     /* quads of kernel rows: a 3x3 fills 3 of 4 */
     ADD("s8_dw", "dw 3x3 144 56x56 NHWC, MACs over the tile fill", m1 / pfill(3, 4), t1, vec_s8);
@@ -675,13 +680,23 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     /* the same with NCHW in and out, where the executor does not keep a
      * value NHWC (a neighbour that takes NCHW: a shuffle's Transpose): the
      * kernel converts in scratch, a cost an element in or out */
-    if ((t2 = time_q(Q_NCHW, 144, 144, 3, 56, 144, 1, ms, &m2, &amx1, err)) < 0)
+    if ((t2 = time_q(Q_NCHW | Q_CHUNK, 144, 144, 3, 56, 144, 1, ms, &m2, &amx1, err)) < 0)
         return -1;
-    if (pair_again(pair_q, &(conv_ref){144, 144, 3, 56, 144, 1}, 0, Q_NCHW, ms, &t1, &t2, err))
+    if (pair_again(pair_q, &(conv_ref){144, 144, 3, 56, 144, 1}, Q_CHUNK, Q_NCHW | Q_CHUNK, ms,
+                   &t1, &t2, err))
         return -1;
     if (t2 > t1 && n > 0) {
         out[n - 1].unit = "s8_nchw";
         out[n - 1].unit_s = (t2 - t1) / (2.0 * 144 * 56 * 56);
+    }
+    /* the same on flat rows (VNNI on AVX-512: 144 channels a multiple of 16
+     * but not of 64), a class of its own: every lane used, no split line */
+    if (cq_kern_isa_s8() == CQ_ISA_AVX512) {
+        if ((t1 = time_q(0, 144, 144, 3, 56, 144, 1, ms, &m1, &amx1, err)) < 0)
+            return -1;
+        ADD("s8_dwf", "dw 3x3 144 56x56 NHWC on flat rows, MACs over the tile fill",
+            m1 / pfill(3, 4), t1, vec_s8);
+        CALL(time_q(0, 48, 48, 3, 1, 48, 1, cms, &cm, &amx1, err));
     }
     /* depthwise at stride 2 (the stride-1 kernel's two rows a pass do not
      * apply): a class of its own */

@@ -47,6 +47,9 @@ void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
     cq_free(pl->wq);
     cq_free(pl->compq);
     cq_free(pl->multq);
+    cq_free(pl->wf);
+    cq_free(pl->compf);
+    cq_free(pl->multf);
     cq_free(pl->gq0);
     cq_free(pl->gnq);
     cq_free(pl->goff);
@@ -232,6 +235,18 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         if (ok) {
             cq__qconv_dw_avx512_pack(pl, w);
             pl->per = r64(cq__qconv_dw_avx512_scratch(pl));
+        }
+        /* flat rows where they apply: every lane used, no split stores */
+        if (ok && cq__qconv_dwf_applies(c) && !pl->p.add.on && pl->no_min && !pl->p.dw_chunks) {
+            int64_t g = 16;
+            while (c->c_in % (2 * g) == 0 && g < 64)
+                g *= 2;
+            pl->nph = c->c_in / g;
+            ok = (pl->wf = cq_alloc((size_t)pl->nph * 1536)) != NULL &&
+                 (pl->compf = cq_alloc((size_t)pl->nph * 256)) != NULL &&
+                 (pl->multf = cq_alloc((size_t)pl->nph * 256)) != NULL;
+            if (ok)
+                cq__qconv_dwf_avx512_pack(pl, w);
         }
     } else if (pl->path == QC_DWC) {
         ok = plan_dwc(pl);

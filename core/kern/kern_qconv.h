@@ -42,7 +42,8 @@
  * implicit GEMM over blocks of gathered NHWC rows ("igemm"); depthwise
  * (groups == c_in == c_out) by a direct kernel over channel vectors ("dw",
  * AVX-512 vpdpbusd on quads of kernel rows, 3x3 stride 1 two output rows per
- * quad; "dwc", AVX2 loops); on AVX-512,
+ * quad, on flat rows where the channels are a multiple of 16 but not of 64,
+ * 48 to 176, pad 1 left and right, no residual; "dwc", AVX2 loops); on AVX-512,
  * other groups (RegNet's group width 8, a depthwise with a channel
  * multiplier), groups 1 with at most 4 input channels and a kernel larger
  * than 1x1 (the stems), and 1x1 with at most 32 input channels by a direct
@@ -83,6 +84,9 @@ typedef struct cq_qconv2d_params {
     int32_t y_zp, y_min, y_max;   /* y_min <= y_max inside y_dt's range */
     int x_nhwc, y_nhwc, res_nhwc; /* 0: NCHW; 1: NHWC */
     cq_qconv2d_add add;
+    int dw_chunks;                /* 1: a depthwise 3x3/1 runs 64-channel chunks a pixel
+                                   * where it would run flat rows (Paths, above); calq probe
+                                   * times both */
 } cq_qconv2d_params;
 
 /* cq_conv2d_params_default() shapes, u8 in and out, zero points 0, y range

@@ -70,6 +70,11 @@ struct cq_qconv2d_plan {
     float *multp;         /* AVX-512: mult in lane order [chunk][4][16] */
     int no_min;           /* |acc * mult| stays below 2^30: the clamp before vcvtps2dq
                            * can go */
+    int64_t nph;          /* dw AVX-512 on flat rows (kern_qconv_dwf_avx512.c): the phases
+                           * C / gcd(C, 64) of wf, compf, multf; 0: the chunk passes */
+    int8_t *wf;           /* [phase][2 blocks][kx][4 vectors][16 x 4], lane order */
+    int32_t *compf;       /* [phase][4][16] */
+    float *multf;         /* [phase][4][16] */
     /* grp (wd: the packed weights, comp: bias - zp * sum w, 16 per vector) */
     int64_t c4;           /* c_in rounded up to 4: the band buffer's pixel */
     int64_t band;         /* output rows per band buffer */
@@ -125,6 +130,13 @@ void cq__qconv_dw_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w);
 size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl);
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                               void *y, int64_t r0, int64_t r1, void *scratch);
+
+/* Depthwise 3x3/1 on flat rows (kern_qconv_dwf_avx512.c): whether c takes it
+ * (pad 1 left and right, c a multiple of 16 but not of 64, 48 to 176; the
+ * plan adds: no residual, no clamp before vcvtps2dq), and the packing of
+ * pl->wf, compf, multf (pl->nph phases, allocated). */
+int cq__qconv_dwf_applies(const cq_conv2d_params *c);
+void cq__qconv_dwf_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w);
 
 /* Depthwise AVX2 (path QC_DWC): pl->wd int16 [kh * kw][c], pl->comp = bias;
  * output rows [r0, r1) of (n * oh), NHWC; scratch c int32. */

@@ -13,6 +13,7 @@
 
 #include "kern_testutil.h"
 #include "kern/kern_qconv.h"
+#include "kern/kern_qconv_internal.h"
 
 typedef struct qcc {
     cq_qconv2d_params p;
@@ -593,6 +594,68 @@ static void test_kern_qconv_dw3_align(void **state)
     }
 }
 
+/* Depthwise 3x3/1, pad 1 left and right, channels a multiple of 16 but not
+ * of 64 (48 to 176): the flat rows of kern_qconv_dwf_avx512.c (the plan
+ * takes them where VNNI runs on AVX-512: checked). Widths from 1 (rows of 48
+ * bytes up, most not a multiple of 64, one chunk or many), heights from 1
+ * (odd: the last pass alone), pads top and bottom 0 to 2, batch 2, u8 / s8
+ * in and out, the plain epilogue and not, x at 0 to 48 bytes past a 64-byte
+ * boundary, and every few shapes sums at the ends of their range (x all at
+ * one end, w at the other, codes saturating both ways), every eighth on the
+ * chunk passes (dw_chunks); one and two threads. */
+static void test_kern_qconv_dw3_flat(void **state)
+{
+    (void)state;
+    kt_rng r = {0x9216d5d98979fb1bull};
+    static const int64_t chans[] = {48, 80, 96, 112, 144, 160, 176};
+    for (int it = 0; it < 56; it++) {
+        int64_t ch = chans[it % 7];
+        cq_qconv2d_params p = shape(kt_int(&r, 1, 2), ch, kt_int(&r, 1, 9),
+                                    it % 5 == 0 ? kt_int(&r, 1, 3) : kt_int(&r, 4, 40), ch, 3, 1,
+                                    1, ch);
+        p.c.pad_top = kt_int(&r, 0, 2);
+        p.c.pad_bottom = kt_int(&r, 0, 2);
+        p.c.h += 2 - (p.c.pad_top + p.c.pad_bottom < 2 ? p.c.pad_top + p.c.pad_bottom : 2);
+        random_q(&p, &r, 0);
+        if (it % 3 == 1) { /* zero point 0, the whole range: the plain epilogue */
+            int32_t ylo = p.y_dt == CQ_S8 ? -128 : 0;
+            p.y_zp = 0;
+            p.y_min = ylo;
+            p.y_max = ylo + 255;
+        }
+        qcc t;
+        memset(&t, 0, sizeof t);
+        t.p = p;
+        int xlo = p.x_dt == CQ_S8 ? -128 : 0, ext = it % 4 == 3;
+        int xv = it % 8 == 3 ? xlo + 255 : xlo, wv = it % 16 < 8 ? -128 : 127;
+        if (ext)
+            qcc_fill(&t, &r, xv, xv, wv, wv, 5000.0);
+        else
+            qcc_fill(&t, &r, xlo, xlo + 255, -128, 127, 200.0);
+        for (int64_t j = 0; ext && j < p.c.c_out; j++)
+            t.bias[j] = j % 2 ? 1000000 : -1000000;
+        t.p.dw_chunks = it % 8 == 7; /* the chunk passes instead: the same bytes */
+        cq_err err;
+        cq_kern_set_isa(CQ_ISA_COUNT);
+        cq_qconv2d_plan *pl = cq_qconv2d_plan_new(&t.p, t.w, t.bias, t.mult, &err);
+        assert_non_null(pl);
+        if (cq_kern_isa_s8() == CQ_ISA_AVX512 && pl->path == QC_DW &&
+            (pl->nph == 0) != t.p.dw_chunks)
+            fail_msg("dw 3x3 %lld channels: flat rows %lld, dw_chunks %d", (long long)ch,
+                     (long long)pl->nph, t.p.dw_chunks);
+        cq_qconv2d_plan_free(pl);
+        void *x = t.x;
+        uint8_t *buf = xalloc(t.nx + 64);
+        int off = 16 * (it % 4);
+        memcpy(buf + off, x, t.nx);
+        t.x = buf + off;
+        qcc_check(&t, "dw 3x3 flat rows", "dw");
+        t.x = x;
+        cq_free(buf);
+        qcc_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_kern_qconv_dw3),
         cmocka_unit_test(test_kern_qconv_without_vnni),
         cmocka_unit_test(test_kern_qconv_dw3_align),
+        cmocka_unit_test(test_kern_qconv_dw3_flat),
         cmocka_unit_test(test_kern_qconv_ref_matches_qlinear),
         cmocka_unit_test(test_kern_qconv_errors),
     };

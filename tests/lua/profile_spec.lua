@@ -220,6 +220,13 @@ describe("calq probe", function()
       local c = p.call_ns[k]
       if k ~= "eltwise" then assert.is_true(c > 0 and c < 1e6, k .. " call_ns " .. tostring(c)) end
     end
+    -- VNNI on AVX-512: the int8 depthwise on flat rows has its own class
+    if peak.int8_dot then
+      local e = p.efficiency.s8_dwf
+      assert.is_number(e, "s8_dwf")
+      assert.is_true(e > 0.001 and e <= 2, "s8_dwf " .. e)
+      assert.is_true(p.call_ns.s8_dwf > 0 and p.call_ns.s8_dwf < 1e6, "s8_dwf call_ns")
+    end
     assert.is_true(p.caches[1].size < p.caches[#p.caches].size)
     assert.is_true(p.mem_bw_core > 0.5 and p.mem_bw_core <= p.mem_bw)
     -- the weight streams: a line from DRAM takes no less than DRAM's bandwidth

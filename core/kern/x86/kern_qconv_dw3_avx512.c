@@ -352,6 +352,10 @@ void cq__qconv_dw3_avx512_rows(const cq_qconv2d_plan *pl, const cq__qdw_epi *E0,
         uint8_t *ya = (uint8_t *)y + (img * oh + oy) * row, *yb = two ? ya + row : sink;
         const uint8_t *ra = res ? (const uint8_t *)res + (img * oh + oy) * row : NULL;
         const uint8_t *rb = res && two ? ra + row : ra;
+        if (pl->nph && !res) { /* flat rows: kern_qconv_dwf_avx512.c */
+            cq__qconv_dwf_avx512_pass(pl, rw, ya, yb, plain);
+            continue;
+        }
         /* the halves (32 channels, one chunk), where they save split loads:
          * the input rows 32-byte aligned, the pairs' loads not 64-byte
          * aligned (32@112 0.0347 -> 0.0325 ms); rows the pairs load aligned

@@ -160,6 +160,12 @@ void cq__qconv_dw3h_avx512_pass(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
  * vector (pl->pix 1, no residual): rows and ya, yb at the chunk's first
  * channel; hb the chunk 0's kept rows, 2 (ow + 3) * 128 bytes a chunk, after
  * ow * 128 bytes of word rows (hb - ow * 128), 64-byte aligned. */
+/* One two-row pass on flat rows (kern_qconv_dwf_avx512.c; pl->nph > 0): rw
+ * the 4 input rows (x's dtype, zl outside the input), ya and yb the 2 output
+ * rows; plain as cq__qdw_codes64's. */
+void cq__qconv_dwf_avx512_pass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya,
+                               uint8_t *yb, int plain);
+
 void cq__qconv_dw3h_avx512_chunk(const cq_qconv2d_plan *pl, const cq__qdw_epi *E,
                                  const uint8_t *const *rows, int64_t b, uint8_t *ya,
                                  uint8_t *yb, uint8_t *hb, int par, int reuse, int plain);

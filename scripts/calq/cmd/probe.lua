@@ -328,6 +328,7 @@ local function measure(opts)
       call[k.name] = r3(k.call_seconds * 1e9)
       notes["call_ns." .. k.name] = k.name == "f32_grp"
         and "measured by calq probe: a group's fixed cost (the GEMM's call), from 3x3 128 g16 at 28x28, 14x14, 7x7"
+        or k.name == "s8_dwf" and "measured by calq probe: the same kernel on a 1x1 map of 48 channels"
         or "measured by calq probe: the same kernel on a 1x1 map of 16 channels (a 1-row GEMM)"
     end
     for _, u in ipairs{ { k.unit, k.unit_seconds }, { k.unit2, k.unit2_seconds }, { k.unit3, k.unit3_seconds } } do
