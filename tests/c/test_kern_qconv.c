@@ -127,6 +127,18 @@ static void qcc_check(qcc *t, const char *what, const char *want_path)
     cq_free(got);
 }
 
+/* qcc_check with x copied off bytes past a 64-byte boundary. */
+static void qcc_check_at(qcc *t, int off, const char *what, const char *want_path)
+{
+    void *x = t->x;
+    uint8_t *buf = xalloc(t->nx + 64);
+    memcpy(buf + off, x, t->nx);
+    t->x = buf + off;
+    qcc_check(t, what, want_path);
+    t->x = x;
+    cq_free(buf);
+}
+
 static cq_qconv2d_params shape(int64_t n, int64_t ci, int64_t h, int64_t w, int64_t co,
                                int64_t k, int64_t s, int64_t pad, int64_t g)
 {
@@ -581,15 +593,8 @@ static void test_kern_qconv_dw3_align(void **state)
         t.p = p;
         int xlo = p.x_dt == CQ_S8 ? -128 : 0;
         qcc_fill(&t, &r, xlo, xlo + 255, -128, 127, 200.0);
-        void *x = t.x;
-        uint8_t *buf = xalloc(t.nx + 64);
-        for (int off = 0; off < 64; off += 16) {
-            memcpy(buf + off, x, t.nx);
-            t.x = buf + off;
-            qcc_check(&t, "dw 3x3 32 ch, x off a 64-byte boundary", "dw");
-        }
-        t.x = x;
-        cq_free(buf);
+        for (int off = 0; off < 64; off += 16)
+            qcc_check_at(&t, off, "dw 3x3 32 ch, x off a 64-byte boundary", "dw");
         qcc_free(&t);
     }
 }
@@ -644,14 +649,7 @@ static void test_kern_qconv_dw3_flat(void **state)
             fail_msg("dw 3x3 %lld channels: flat rows %lld, dw_chunks %d", (long long)ch,
                      (long long)pl->nph, t.p.dw_chunks);
         cq_qconv2d_plan_free(pl);
-        void *x = t.x;
-        uint8_t *buf = xalloc(t.nx + 64);
-        int off = 16 * (it % 4);
-        memcpy(buf + off, x, t.nx);
-        t.x = buf + off;
-        qcc_check(&t, "dw 3x3 flat rows", "dw");
-        t.x = x;
-        cq_free(buf);
+        qcc_check_at(&t, 16 * (it % 4), "dw 3x3 flat rows", "dw");
         qcc_free(&t);
     }
 }

@@ -50,9 +50,7 @@
 #define AI static inline __attribute__((always_inline))
 
 /* One interleaved column: 4 vectors in lane order. */
-typedef struct ent {
-    __m512i v0, v1, v2, v3;
-} ent;
+typedef cq__qdw_ent ent;
 
 /* Column group j (pixels P j - pad .. P j - pad + P - 1) of the 4 rows r0..r3
  * (at the chunk's first channel, cn channels; C bytes a pixel), padding
@@ -81,39 +79,11 @@ AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint
         a2 = _mm512_mask_loadu_epi8(fill, cm, r2 + off);
         a3 = _mm512_mask_loadu_epi8(fill, cm, r3 + off);
     }
-    if (FLIP) {
-        a0 = _mm512_xor_si512(a0, flip);
-        a1 = _mm512_xor_si512(a1, flip);
-        a2 = _mm512_xor_si512(a2, flip);
-        a3 = _mm512_xor_si512(a3, flip);
-    }
-    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
-    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
-    ent e;
-    e.v0 = _mm512_unpacklo_epi16(l01, l23);
-    e.v1 = _mm512_unpackhi_epi16(l01, l23);
-    e.v2 = _mm512_unpacklo_epi16(h01, h23);
-    e.v3 = _mm512_unpackhi_epi16(h01, h23);
-    return e;
+    return cq__qdw_interleave(a0, a1, a2, a3, flip, FLIP);
 }
 
 /* a and b shifted down by d dwords (b's first ones come in at the top). */
-AI ent shifted(ent a, ent b, const int d)
-{
-    ent e;
-    if (d == 4) {
-        e.v0 = _mm512_alignr_epi32(b.v0, a.v0, 4);
-        e.v1 = _mm512_alignr_epi32(b.v1, a.v1, 4);
-        e.v2 = _mm512_alignr_epi32(b.v2, a.v2, 4);
-        e.v3 = _mm512_alignr_epi32(b.v3, a.v3, 4);
-    } else {
-        e.v0 = _mm512_alignr_epi32(b.v0, a.v0, 8);
-        e.v1 = _mm512_alignr_epi32(b.v1, a.v1, 8);
-        e.v2 = _mm512_alignr_epi32(b.v2, a.v2, 8);
-        e.v3 = _mm512_alignr_epi32(b.v3, a.v3, 8);
-    }
-    return e;
-}
+AI ent shifted(ent a, ent b, const int d) { return cq__qdw_lanes(&a, &b, d); }
 
 /* cq__qdw_codes64 (kern_qconv_x86.h), the same bits, with the multipliers in
  * registers: loaded once per pass, not 8 vmulps memory operands per group

@@ -40,9 +40,7 @@
 
 #define AI static inline __attribute__((always_inline))
 
-typedef struct fent {
-    __m512i v0, v1, v2, v3;
-} fent;
+typedef cq__qdw_ent fent;
 
 /* Chunk L (bytes 64 L .. 64 L + 63 of rows of R bytes) of the 4 rows,
  * interleaved; bytes outside the row are fill (x's dtype), all flipped to u8
@@ -71,29 +69,7 @@ AI void fbuild(fent *d, const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
         a2 = _mm512_mask_loadu_epi8(fill, m, r2 + off);
         a3 = _mm512_mask_loadu_epi8(fill, m, r3 + off);
     }
-    if (FLIP) {
-        a0 = _mm512_xor_si512(a0, flip);
-        a1 = _mm512_xor_si512(a1, flip);
-        a2 = _mm512_xor_si512(a2, flip);
-        a3 = _mm512_xor_si512(a3, flip);
-    }
-    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
-    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
-    d->v0 = _mm512_unpacklo_epi16(l01, l23);
-    d->v1 = _mm512_unpackhi_epi16(l01, l23);
-    d->v2 = _mm512_unpacklo_epi16(h01, h23);
-    d->v3 = _mm512_unpackhi_epi16(h01, h23);
-}
-
-/* Dwords s.. of the entries lo, hi end to end. */
-AI fent lanes(const fent *lo, const fent *hi, const int s)
-{
-    fent e;
-    e.v0 = _mm512_alignr_epi32(hi->v0, lo->v0, s);
-    e.v1 = _mm512_alignr_epi32(hi->v1, lo->v1, s);
-    e.v2 = _mm512_alignr_epi32(hi->v2, lo->v2, s);
-    e.v3 = _mm512_alignr_epi32(hi->v3, lo->v3, s);
-    return e;
+    *d = cq__qdw_interleave(a0, a1, a2, a3, flip, FLIP);
 }
 
 /* 64 codes from the sums a0..a3 (lane order), multipliers mp. GEN 0: u8,
@@ -157,10 +133,12 @@ AI void fpass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya, 
         fent ec = ring[(bs + (k)) & 7];                                                       \
         FDOT(0, 1, ec, a0, a1, a2, a3)                                                        \
         FDOT(1, 1, ec, b0, b1, b2, b3)                                                        \
-        fent el = lanes(&ring[(bs + (k) - Q - 1) & 7], &ring[(bs + (k) - Q) & 7], 4 * (4 - RR)); \
+        fent el = cq__qdw_lanes(&ring[(bs + (k) - Q - 1) & 7], &ring[(bs + (k) - Q) & 7],    \
+                                4 * (4 - RR));                                                \
         FDOT(0, 0, el, a0, a1, a2, a3)                                                        \
         FDOT(1, 0, el, b0, b1, b2, b3)                                                        \
-        fent er = lanes(&ring[(bs + (k) + Q) & 7], &ring[(bs + (k) + Q + 1) & 7], 4 * RR);    \
+        fent er = cq__qdw_lanes(&ring[(bs + (k) + Q) & 7], &ring[(bs + (k) + Q + 1) & 7],    \
+                                4 * RR);                                                      \
         FDOT(0, 2, er, a0, a1, a2, a3)                                                        \
         FDOT(1, 2, er, b0, b1, b2, b3)                                                        \
         __m512i qa = fcodes(a0, a1, a2, a3, mp, zp, lo, hi, xo, GEN);                         \

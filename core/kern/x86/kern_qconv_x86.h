@@ -40,6 +40,47 @@ static inline __attribute__((always_inline)) __mmask16 cq__qconv_mask16(int64_t 
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+/* ---- the depthwise interleave (kern_qconv_dw3_avx512.c, kern_qconv_dwf_avx512.c) ---- */
+
+/* 64 bytes of 4 input rows a0..a3 interleaved for vpdpbusd: dword 4 L + i of
+ * vector j holds byte 16 L + 4 j + i of each row (the dw lane order); FLIP:
+ * s8 bytes flipped to u8 first (xor flip). */
+typedef struct cq__qdw_ent {
+    __m512i v0, v1, v2, v3;
+} cq__qdw_ent;
+
+static inline __attribute__((always_inline)) cq__qdw_ent
+cq__qdw_interleave(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i flip, const int FLIP)
+{
+    if (FLIP) {
+        a0 = _mm512_xor_si512(a0, flip);
+        a1 = _mm512_xor_si512(a1, flip);
+        a2 = _mm512_xor_si512(a2, flip);
+        a3 = _mm512_xor_si512(a3, flip);
+    }
+    __m512i l01 = _mm512_unpacklo_epi8(a0, a1), h01 = _mm512_unpackhi_epi8(a0, a1);
+    __m512i l23 = _mm512_unpacklo_epi8(a2, a3), h23 = _mm512_unpackhi_epi8(a2, a3);
+    cq__qdw_ent e;
+    e.v0 = _mm512_unpacklo_epi16(l01, l23);
+    e.v1 = _mm512_unpackhi_epi16(l01, l23);
+    e.v2 = _mm512_unpacklo_epi16(h01, h23);
+    e.v3 = _mm512_unpackhi_epi16(h01, h23);
+    return e;
+}
+
+/* Dwords s.. (1 to 15) of the entries lo, hi end to end: the bytes 4 s
+ * further along each row (s a multiple of 4: whole 16-byte lanes). */
+static inline __attribute__((always_inline)) cq__qdw_ent
+cq__qdw_lanes(const cq__qdw_ent *lo, const cq__qdw_ent *hi, const int s)
+{
+    cq__qdw_ent e;
+    e.v0 = _mm512_alignr_epi32(hi->v0, lo->v0, s);
+    e.v1 = _mm512_alignr_epi32(hi->v1, lo->v1, s);
+    e.v2 = _mm512_alignr_epi32(hi->v2, lo->v2, s);
+    e.v3 = _mm512_alignr_epi32(hi->v3, lo->v3, s);
+    return e;
+}
+
 /* ---- the depthwise epilogue (kern_qconv_avx512.c, kern_qconv_dw3_avx512.c) ---- */
 
 /* What the epilogue needs, in registers (the stores to y are char stores,
