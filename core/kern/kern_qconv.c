@@ -238,7 +238,7 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
         }
         /* flat rows where they apply: every lane used, no split stores */
         if (ok && cq__qconv_dwf_applies(c) && !pl->p.add.on && pl->no_min && !pl->p.dw_chunks) {
-            int64_t g = 16;
+            int64_t g = 4;
             while (c->c_in % (2 * g) == 0 && g < 64)
                 g *= 2;
             pl->nph = c->c_in / g;

@@ -43,7 +43,8 @@
  * (groups == c_in == c_out) by a direct kernel over channel vectors ("dw",
  * AVX-512 vpdpbusd on quads of kernel rows, 3x3 stride 1 two output rows per
  * quad, on flat rows where the channels are a multiple of 16 but not of 64,
- * 48 to 176, pad 1 left and right, no residual; "dwc", AVX2 loops); on AVX-512,
+ * 48 to 176, or of 4 but not of 16, 12 to 108, pad 1 left and right, no
+ * residual; "dwc", AVX2 loops); on AVX-512,
  * other groups (RegNet's group width 8, a depthwise with a channel
  * multiplier), groups 1 with at most 4 input channels and a kernel larger
  * than 1x1 (the stems), and 1x1 with at most 32 input channels by a direct

@@ -413,8 +413,9 @@ static void test_qgrp_lanes(void **state)
 
 /* The int8 depthwise 3x3 with VNNI on AVX-512 fills chunks of 64 channels
  * (a last one of up to 16 as 16-channel vectors; 16 and 32 channels a few
- * pixels a vector; channels a multiple of 16 but not of 64, 48 to 176, on
- * flat rows every lane), 3 of 4 kernel rows a quad; without VNNI (AVX2)
+ * pixels a vector; channels a multiple of 16 but not of 64, 48 to 176, or of
+ * 4 but not of 16, 12 to 108, on flat rows every lane), 3 of 4 kernel rows a
+ * quad; without VNNI (AVX2)
  * vectors of 16 channels. The flat rows are s8_dwf where the profile
  * measured it, else s8_dw. */
 static void test_qdw_lanes(void **state)
@@ -422,16 +423,20 @@ static void test_qdw_lanes(void **state)
     (void)state;
     const double q = 0.75;
     const char *const dwf[] = {"s8_dw", "s8_dwf", NULL};
-    assert_true(fabs(qconv_tile_eff(24, 1) - 24.0 / 64 * q) < 1e-9);
+    assert_true(fabs(qconv_tile_eff(24, 1) - q) < 1e-9);         /* flat rows */
+    assert_true(fabs(qconv_tile_eff(36, 1) - q) < 1e-9);         /* flat rows */
+    assert_true(fabs(qconv_tile_eff(120, 1) - 120.0 / 128 * q) < 1e-9); /* 64 + 56 */
     assert_true(fabs(qconv_tile_eff(144, 1) - q) < 1e-9);        /* flat rows */
     assert_true(fabs(qconv_tile_eff(96, 1) - q) < 1e-9);         /* flat rows */
     assert_true(fabs(qconv_tile_eff(200, 1) - 200.0 / 208 * q) < 1e-9); /* 3 x 64 + 8 */
-    assert_true(fabs(qconv_tile_eff(72, 1) - 72.0 / 80 * q) < 1e-9); /* 64 + 16 */
+    assert_true(fabs(qconv_tile_eff(72, 1) - q) < 1e-9);         /* flat rows */
+    assert_true(fabs(qconv_tile_eff(136, 1) - 136.0 / 144 * q) < 1e-9); /* 2 x 64 + 8 */
     assert_true(fabs(qconv_tile_eff(32, 1) - q) < 1e-9);
     assert_true(fabs(qconv_tile_eff(24, 0) - 24.0 / 32 * q) < 1e-9);
     assert_true(fabs(qconv_row(144, 144, 3, 144, 1, dwf, "s8_dwf") - q) < 1e-9);
     assert_true(fabs(qconv_row(192, 192, 3, 192, 1, dwf, "s8_dw") - q) < 1e-9);
-    assert_true(fabs(qconv_row(72, 72, 3, 72, 1, dwf, "s8_dw") - 72.0 / 80 * q) < 1e-9);
+    assert_true(fabs(qconv_row(24, 24, 3, 24, 1, dwf, "s8_dwf") - q) < 1e-9);
+    assert_true(fabs(qconv_row(120, 120, 3, 120, 1, dwf, "s8_dw") - 120.0 / 128 * q) < 1e-9);
 }
 
 /* On AMX a 1x1 whose input channels do not fill 64-byte rows has its input

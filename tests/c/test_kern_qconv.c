@@ -600,7 +600,8 @@ static void test_kern_qconv_dw3_align(void **state)
 }
 
 /* Depthwise 3x3/1, pad 1 left and right, channels a multiple of 16 but not
- * of 64 (48 to 176): the flat rows of kern_qconv_dwf_avx512.c (the plan
+ * of 64 (48 to 176) or of 4 but not of 16 (12 to 108): the flat rows of
+ * kern_qconv_dwf_avx512.c, lane shifts and vector shifts (the plan
  * takes them where VNNI runs on AVX-512: checked). Widths from 1 (rows of 48
  * bytes up, most not a multiple of 64, one chunk or many), heights from 1
  * (odd: the last pass alone), pads top and bottom 0 to 2, batch 2, u8 / s8
@@ -612,9 +613,10 @@ static void test_kern_qconv_dw3_flat(void **state)
 {
     (void)state;
     kt_rng r = {0x9216d5d98979fb1bull};
-    static const int64_t chans[] = {48, 80, 96, 112, 144, 160, 176};
-    for (int it = 0; it < 56; it++) {
-        int64_t ch = chans[it % 7];
+    static const int64_t chans[] = {48, 80, 96, 112, 144, 160, 176, 12, 20, 24,
+                                    28, 40, 56, 60, 72, 88, 104, 108};
+    for (int it = 0; it < 90; it++) {
+        int64_t ch = chans[it % 18];
         cq_qconv2d_params p = shape(kt_int(&r, 1, 2), ch, kt_int(&r, 1, 9),
                                     it % 5 == 0 ? kt_int(&r, 1, 3) : kt_int(&r, 4, 40), ch, 3, 1,
                                     1, ch);

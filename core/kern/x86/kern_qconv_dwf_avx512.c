@@ -1,7 +1,9 @@
 /* kern_qconv_dwf_avx512.c - the int8 depthwise 3x3, stride 1, dilation 1, pad
  * 1 left and right, on AVX-512 VNNI, for channel counts that are a multiple
- * of 16 but not of 64, 48 to 176 (MobileNetV2's 96 and 144, 48, 80, 112, 160,
- * 176): each row as one flat stream of bytes (the "flat" pass of path "dw").
+ * of 16 but not of 64, 48 to 176 (MobileNetV2's 96 and 144), or of 4 but not
+ * of 16, 12 to 108 (BlazeFace's 24, MobileNetV3's 72): each row as one flat
+ * stream of bytes (the "flat" pass of path "dw"). The ranges are where this
+ * beat the chunk passes (bench/NOTES.md, session 19).
  *
  * In NHWC a row of w pixels of C channels is R = w C contiguous bytes, and
  * output byte o of a row takes its column taps from input bytes o - C, o and
@@ -18,7 +20,9 @@
  * 4 rows), once per chunk, into a ring of 8 entries. The centre tap is the
  * chunk's own entry; the side taps start C = 64 q + 16 r bytes before and
  * after it, 16 r bytes into an entry, which is r 128-bit lanes: valignd of
- * two neighbouring entries by 4 r dwords (or 4 (4 - r)). The lane of byte b
+ * two neighbouring entries by 4 r dwords (or 4 (4 - r)). With C = 64 q + 16 r
+ * + 4 b (b 1 to 3) a tap also moves b vectors along: one vpermt2d a vector
+ * (fshift). The lane of byte b
  * is channel b % C: the weights, compensation and multipliers repeat every
  * C / gcd(C, 64) chunks (the phases: 9 for 144), packed per phase at plan
  * time (pl->wf, pl->compf, pl->multf). Padding is the zero point: entries
@@ -27,8 +31,9 @@
  * 1's right); rows outside the input are the zero-point row zl.
  *
  * Specialised on q (0 to 2: the ring's slots are constants in a body
- * unrolled 8 chunks), r (the valignd count), s8 input (flipped to u8 as it
- * is loaded) and the epilogue: u8 out with the plain range, or any other
+ * unrolled 8 chunks), r (the valignd count) or b (the vectors' order; the
+ * lanes are index vectors), s8 input (flipped to u8 as it is loaded) and the
+ * epilogue (b > 0: the general one only): u8 out with the plain range, or any other
  * (codes in u8 with the zero point and the range moved up 128 for s8 out,
  * then flipped back: the same bytes as cq__qdw_codes64's). Plans with the
  * clamp before vcvtps2dq (no_min 0) or a residual run the chunk passes. */
@@ -92,6 +97,31 @@ AI __m512i fcodes(__m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *m
     return _mm512_xor_si512(u, xo);
 }
 
+/* Vector k of e. */
+AI __m512i fvec(const fent *e, const int k)
+{
+    return k == 0 ? e->v0 : k == 1 ? e->v1 : k == 2 ? e->v2 : e->v3;
+}
+
+/* The bytes 16 a + 4 B further along the rows of the entries lo, hi end to
+ * end (B 1 to 3: channel counts a multiple of 4, not of 16): byte 16 L + 4 j
+ * + i of the result is byte 16 (L + a) + 4 (j + B) + i, which is vector j +
+ * B of lane L + a, or past vector 3, vector j + B - 4 of lane L + a + 1: one
+ * vpermt2d of that vector in lo and hi, the lanes by index vectors ia (lane
+ * + a) and ib (lane + a + 1). */
+AI fent fshift(const fent *lo, const fent *hi, const int B, __m512i ia, __m512i ib)
+{
+    fent e;
+    e.v0 = _mm512_permutex2var_epi32(fvec(lo, B & 3), B < 4 ? ia : ib, fvec(hi, B & 3));
+    e.v1 = _mm512_permutex2var_epi32(fvec(lo, (1 + B) & 3), 1 + B < 4 ? ia : ib,
+                                     fvec(hi, (1 + B) & 3));
+    e.v2 = _mm512_permutex2var_epi32(fvec(lo, (2 + B) & 3), 2 + B < 4 ? ia : ib,
+                                     fvec(hi, (2 + B) & 3));
+    e.v3 = _mm512_permutex2var_epi32(fvec(lo, (3 + B) & 3), 3 + B < 4 ? ia : ib,
+                                     fvec(hi, (3 + B) & 3));
+    return e;
+}
+
 #define FDOT(blk, tap, e, A0, A1, A2, A3)                                                     \
     {                                                                                         \
         const int8_t *wk = wp + ((blk) * 3 + (tap)) * 256;                                    \
@@ -103,7 +133,7 @@ AI __m512i fcodes(__m512i a0, __m512i a1, __m512i a2, __m512i a3, const float *m
 
 /* One pass: output rows ya (input rows 0..2 of rw) and yb (1..3). */
 AI void fpass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya, uint8_t *yb,
-              const int Q, const int RR, const int FLIP, const int GEN)
+              const int Q, const int RR, const int B, const int FLIP, const int GEN)
 {
     const cq_qconv2d_params *p = &pl->p;
     int64_t R = p->c.w * p->c.c_in, NP = pl->nph, full = R / 64, nch = (R + 63) / 64;
@@ -114,6 +144,14 @@ AI void fpass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya, 
     __m512i lo = _mm512_set1_epi8((char)(p->y_min + up));
     __m512i hi = _mm512_set1_epi8((char)(p->y_max + up));
     __m512i xo = _mm512_set1_epi8((char)up);
+    /* B > 0: the side taps' lanes (C % 64 = 16 RR + 4 B: the right tap 16 RR
+     * + 4 B bytes into its entry, the left 16 (3 - RR) + 4 (4 - B)) */
+    int64_t ar = p->c.c_in % 64 / 16, al = 3 - ar;
+    __m512i io = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i la = _mm512_add_epi32(io, _mm512_set1_epi32((int)(4 * al)));
+    __m512i lb = _mm512_add_epi32(io, _mm512_set1_epi32((int)(4 * al + 4)));
+    __m512i ra = _mm512_add_epi32(io, _mm512_set1_epi32((int)(4 * ar)));
+    __m512i rb = _mm512_add_epi32(io, _mm512_set1_epi32((int)(4 * ar + 4)));
     fent ring[8];
     for (int64_t L = -Q - 1; L <= Q; L++)
         fbuild(&ring[L & 7], r0, r1, r2, r3, L, R, fill, flip, FLIP);
@@ -133,12 +171,16 @@ AI void fpass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya, 
         fent ec = ring[(bs + (k)) & 7];                                                       \
         FDOT(0, 1, ec, a0, a1, a2, a3)                                                        \
         FDOT(1, 1, ec, b0, b1, b2, b3)                                                        \
-        fent el = cq__qdw_lanes(&ring[(bs + (k) - Q - 1) & 7], &ring[(bs + (k) - Q) & 7],    \
-                                4 * (4 - RR));                                                \
+        fent el = B ? fshift(&ring[(bs + (k) - Q - 1) & 7], &ring[(bs + (k) - Q) & 7],       \
+                             (4 - B) & 3, la, lb)                                             \
+                    : cq__qdw_lanes(&ring[(bs + (k) - Q - 1) & 7], &ring[(bs + (k) - Q) & 7], \
+                                    4 * (4 - RR));                                            \
         FDOT(0, 0, el, a0, a1, a2, a3)                                                        \
         FDOT(1, 0, el, b0, b1, b2, b3)                                                        \
-        fent er = cq__qdw_lanes(&ring[(bs + (k) + Q) & 7], &ring[(bs + (k) + Q + 1) & 7],    \
-                                4 * RR);                                                      \
+        fent er = B ? fshift(&ring[(bs + (k) + Q) & 7], &ring[(bs + (k) + Q + 1) & 7], B, ra,  \
+                             rb)                                                              \
+                    : cq__qdw_lanes(&ring[(bs + (k) + Q) & 7], &ring[(bs + (k) + Q + 1) & 7], \
+                                    4 * RR);                                                  \
         FDOT(0, 2, er, a0, a1, a2, a3)                                                        \
         FDOT(1, 2, er, b0, b1, b2, b3)                                                        \
         __m512i qa = fcodes(a0, a1, a2, a3, mp, zp, lo, hi, xo, GEN);                         \
@@ -169,7 +211,14 @@ AI void fpass(const cq_qconv2d_plan *pl, const uint8_t *const *rw, uint8_t *ya, 
     static void fpass_##q##rr##f##g(const cq_qconv2d_plan *pl, const uint8_t *const *rw,      \
                                     uint8_t *ya, uint8_t *yb)                                 \
     {                                                                                         \
-        fpass(pl, rw, ya, yb, q, rr, f, g);                                                   \
+        fpass(pl, rw, ya, yb, q, rr, 0, f, g);                                                \
+    }
+/* channels a multiple of 4, not of 16 (q 0 or 1): the general epilogue only */
+#define FPASS_B(q, b, f)                                                                      \
+    static void fpass_b##q##b##f(const cq_qconv2d_plan *pl, const uint8_t *const *rw,         \
+                                 uint8_t *ya, uint8_t *yb)                                    \
+    {                                                                                         \
+        fpass(pl, rw, ya, yb, q, 0, b, f, 1);                                                 \
     }
 #define FPASS_QR(q, rr)                                                                       \
     FPASS_FN(q, rr, 0, 0) FPASS_FN(q, rr, 0, 1) FPASS_FN(q, rr, 1, 0) FPASS_FN(q, rr, 1, 1)
@@ -180,6 +229,9 @@ FPASS_QR(1, 3)
 FPASS_QR(2, 1)
 FPASS_QR(2, 2)
 FPASS_QR(2, 3)
+FPASS_B(0, 1, 0) FPASS_B(0, 2, 0) FPASS_B(0, 3, 0) FPASS_B(1, 1, 0) FPASS_B(1, 2, 0)
+FPASS_B(1, 3, 0) FPASS_B(0, 1, 1) FPASS_B(0, 2, 1) FPASS_B(0, 3, 1) FPASS_B(1, 1, 1)
+FPASS_B(1, 2, 1) FPASS_B(1, 3, 1)
 
 typedef void (*fpass_fn)(const cq_qconv2d_plan *, const uint8_t *const *, uint8_t *, uint8_t *);
 #define FPASS_ROW(q, rr)                                                                      \
@@ -191,11 +243,19 @@ void cq__qconv_dwf_avx512_pass(const cq_qconv2d_plan *pl, const uint8_t *const *
     static const fpass_fn fns[7][4] = {FPASS_ROW(0, 3), FPASS_ROW(1, 1), FPASS_ROW(1, 2),
                                        FPASS_ROW(1, 3), FPASS_ROW(2, 1), FPASS_ROW(2, 2),
                                        FPASS_ROW(2, 3)};
+    static const fpass_fn fnb[2][3][2] = {
+        {{fpass_b010, fpass_b011}, {fpass_b020, fpass_b021}, {fpass_b030, fpass_b031}},
+        {{fpass_b110, fpass_b111}, {fpass_b120, fpass_b121}, {fpass_b130, fpass_b131}}};
     const cq_qconv2d_params *p = &pl->p;
-    int64_t C = p->c.c_in, q = C / 64, r = C % 64 / 16;
+    int64_t C = p->c.c_in, q = C / 64, r = C % 64 / 16, b = C % 16 / 4;
+    int s8 = p->x_dt == CQ_S8;
+    if (b) {
+        fnb[q][b - 1][s8](pl, rw, ya, yb);
+        return;
+    }
     int row = q == 0 ? 0 : (int)(1 + (q - 1) * 3 + (r - 1));
     int gen = !(plain && p->y_dt == CQ_U8);
-    fns[row][(p->x_dt == CQ_S8 ? 2 : 0) + gen](pl, rw, ya, yb);
+    fns[row][(s8 ? 2 : 0) + gen](pl, rw, ya, yb);
 }
 
 int cq__qconv_dwf_applies(const cq_conv2d_params *c)
@@ -203,7 +263,8 @@ int cq__qconv_dwf_applies(const cq_conv2d_params *c)
     int64_t C = c->c_in;
     return c->groups == C && c->c_out == C && c->kh == 3 && c->kw == 3 && c->stride_h == 1 &&
            c->stride_w == 1 && c->dil_h == 1 && c->dil_w == 1 && c->pad_left == 1 &&
-           c->pad_right == 1 && C % 16 == 0 && C % 64 != 0 && C >= 48 && C <= 176;
+           c->pad_right == 1 && C % 64 != 0 &&
+           (C % 16 == 0 ? C >= 48 && C <= 176 : C % 4 == 0 && C >= 12 && C <= 108);
 }
 
 void cq__qconv_dwf_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
