@@ -22,10 +22,10 @@
  * after it, 16 r bytes into an entry, which is r 128-bit lanes: valignd of
  * two neighbouring entries by 4 r dwords (or 4 (4 - r)). With C = 64 q + 16 r
  * + 4 b (b 1 to 3) a tap also moves b vectors along: one vpermt2d a vector
- * (fshift). The lane of byte b
- * is channel b % C: the weights, compensation and multipliers repeat every
- * C / gcd(C, 64) chunks (the phases: 9 for 144), packed per phase at plan
- * time (pl->wf, pl->compf, pl->multf). Padding is the zero point: entries
+ * (fshift). The lane of row byte o is channel o % C: the weights,
+ * compensation and multipliers repeat every C / gcd(C, 64) chunks (the
+ * phases: 9 for 144, 3 for 24), packed per phase at plan time (pl->wf,
+ * pl->compf, pl->multf). Padding is the zero point: entries
  * before the row's start and past its end are the zero-point byte, and so
  * is each side tap that reaches out of the row (pixel 0's left, pixel w -
  * 1's right); rows outside the input are the zero-point row zl.
@@ -33,9 +33,9 @@
  * Specialised on q (0 to 2: the ring's slots are constants in a body
  * unrolled 8 chunks), r (the valignd count) or b (the vectors' order; the
  * lanes are index vectors), s8 input (flipped to u8 as it is loaded) and the
- * epilogue (b > 0: the general one only): u8 out with the plain range, or any other
- * (codes in u8 with the zero point and the range moved up 128 for s8 out,
- * then flipped back: the same bytes as cq__qdw_codes64's). Plans with the
+ * epilogue (b > 0: the general one only): u8 out with the plain range, or
+ * any other (codes in u8 with the zero point and the range moved up 128 for
+ * s8 out, then flipped back: the same bytes as cq__qdw_codes64's). Plans with the
  * clamp before vcvtps2dq (no_min 0) or a residual run the chunk passes. */
 #include "kern/kern_qconv_internal.h"
 #include "kern/x86/kern_qconv_x86.h"
