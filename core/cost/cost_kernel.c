@@ -5,6 +5,7 @@
  * layout and the choice of path"; kern_qconv.h, "Paths") and their register
  * tiles; docs/cost-model.md, "Estimators", lists them. */
 #include "cost/cost_internal.h"
+#include "kern/kern_qconv.h"
 
 #include <string.h>
 
@@ -409,17 +410,25 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
 }
 
 /* The int8 depthwise 3x3/1 runs on flat rows (kern_qconv_dwf_avx512.c,
- * VNNI on AVX-512): pad 1 left and right, channels a multiple of 16 but not
- * of 64, 48 to 176, or of 4 but not of 16, 12 to 108 (the kernel's own test,
- * cq__qconv_dwf_applies; a fused residual, rare before a depthwise, keeps the
- * chunks). */
+ * VNNI on AVX-512) where the kernel's own rule says (cq_qconv2d_flat_rows; a
+ * fused residual, rare before a depthwise, keeps the chunks). */
 static int dw_flat(const convshape *s, const cq_hw *hw)
 {
-    int64_t c = s->cout;
-    return hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 && s->kh == 3 && s->kw == 3 &&
-           s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 && s->dil_w == 1 &&
-           s->pads[1] == 1 && s->pads[3] == 1 && c % 64 != 0 &&
-           (c % 16 == 0 ? c >= 48 && c <= 176 : c % 4 == 0 && c >= 12 && c <= 108);
+    cq_conv2d_params c = cq_conv2d_params_default();
+    c.c_in = s->cin;
+    c.c_out = s->cout;
+    c.groups = s->groups;
+    c.kh = s->kh;
+    c.kw = s->kw;
+    c.stride_h = s->stride_h;
+    c.stride_w = s->stride_w;
+    c.dil_h = s->dil_h;
+    c.dil_w = s->dil_w;
+    c.pad_top = s->pads[0];
+    c.pad_left = s->pads[1];
+    c.pad_bottom = s->pads[2];
+    c.pad_right = s->pads[3];
+    return hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 && cq_qconv2d_flat_rows(&c);
 }
 
 /* The channel lanes the int8 depthwise fills. With VNNI on AVX-512

@@ -59,6 +59,17 @@ void cq_qconv2d_plan_free(cq_qconv2d_plan *pl)
 
 static size_t r64(size_t b) { return (b + 63) / 64 * 64; }
 
+/* The ranges are where flat rows beat the chunk passes (bench/NOTES.md,
+ * session 19). */
+int cq_qconv2d_flat_rows(const cq_conv2d_params *c)
+{
+    int64_t C = c->c_in;
+    return c->groups == C && c->c_out == C && c->kh == 3 && c->kw == 3 && c->stride_h == 1 &&
+           c->stride_w == 1 && c->dil_h == 1 && c->dil_w == 1 && c->pad_left == 1 &&
+           c->pad_right == 1 && C % 64 != 0 &&
+           (C % 16 == 0 ? C >= 48 && C <= 176 : C % 4 == 0 && C >= 12 && C <= 108);
+}
+
 /* The GEMM paths: w (c_out, cig, kh, kw) as rows (c_out, kh, kw, cig), the
  * order the gathered rows have. */
 static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
@@ -237,7 +248,7 @@ cq_qconv2d_plan *cq_qconv2d_plan_new(const cq_qconv2d_params *p, const int8_t *w
             pl->per = r64(cq__qconv_dw_avx512_scratch(pl));
         }
         /* flat rows where they apply: every lane used, no split stores */
-        if (ok && cq__qconv_dwf_applies(c) && !pl->p.add.on && pl->no_min && !pl->p.dw_chunks) {
+        if (ok && cq_qconv2d_flat_rows(c) && !pl->p.add.on && pl->no_min && !pl->p.dw_chunks) {
             int64_t g = 4;
             while (c->c_in % (2 * g) == 0 && g < 64)
                 g *= 2;

@@ -90,6 +90,11 @@ typedef struct cq_qconv2d_params {
                                    * times both */
 } cq_qconv2d_params;
 
+/* Whether a depthwise 3x3/1 of these shapes runs on flat rows where VNNI runs
+ * on AVX-512 (Paths, above; a residual or dw_chunks keeps the chunk passes):
+ * the rule the cost model prices by too. */
+int cq_qconv2d_flat_rows(const cq_conv2d_params *c);
+
 /* cq_conv2d_params_default() shapes, u8 in and out, zero points 0, y range
  * [0, 255], NCHW, no residual. */
 cq_qconv2d_params cq_qconv2d_params_default(void);

@@ -131,12 +131,9 @@ size_t cq__qconv_dw_avx512_scratch(const cq_qconv2d_plan *pl);
 void cq__qconv_dw_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const void *res,
                               void *y, int64_t r0, int64_t r1, void *scratch);
 
-/* Depthwise 3x3/1 on flat rows (kern_qconv_dwf_avx512.c): whether c takes it
- * (pad 1 left and right, c a multiple of 16 but not of 64, 48 to 176, or of 4
- * but not of 16, 12 to 108; the plan adds: no residual, no clamp before
- * vcvtps2dq), and the packing of
- * pl->wf, compf, multf (pl->nph phases, allocated). */
-int cq__qconv_dwf_applies(const cq_conv2d_params *c);
+/* Depthwise 3x3/1 on flat rows (kern_qconv_dwf_avx512.c, where
+ * cq_qconv2d_flat_rows and the plan take them: no residual, no clamp before
+ * vcvtps2dq): pack pl->wf, compf, multf (pl->nph phases, allocated). */
 void cq__qconv_dwf_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w);
 
 /* Depthwise AVX2 (path QC_DWC): pl->wd int16 [kh * kw][c], pl->comp = bias;

@@ -82,9 +82,6 @@ AI ent build(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const uint
     return cq__qdw_interleave(a0, a1, a2, a3, flip, FLIP);
 }
 
-/* a and b shifted down by d dwords (b's first ones come in at the top). */
-AI ent shifted(ent a, ent b, const int d) { return cq__qdw_lanes(&a, &b, d); }
-
 /* cq__qdw_codes64 (kern_qconv_x86.h), the same bits, with the multipliers in
  * registers: loaded once per pass, not 8 vmulps memory operands per group
  * next to the 24 weights' (32@112 0.040 -> 0.037 ms, bench/NOTES.md). */
@@ -168,12 +165,12 @@ AI void pass_t(const cq_qconv2d_plan *pl, const cq__qdw_epi *E, const uint8_t *c
             DOT2(e1, 1)
             DOT2(e2, 2)
         } else if (P == 2) {
-            ent s1 = shifted(e0, e1, 8);
+            ent s1 = cq__qdw_lanes(&e0, &e1, 8);
             DOT2(e0, 0)
             DOT2(s1, 1)
             DOT2(e1, 2)
         } else {
-            ent s1 = shifted(e0, e1, 4), s2 = shifted(e0, e1, 8);
+            ent s1 = cq__qdw_lanes(&e0, &e1, 4), s2 = cq__qdw_lanes(&e0, &e1, 8);
             DOT2(e0, 0)
             DOT2(s1, 1)
             DOT2(s2, 2)

@@ -258,15 +258,6 @@ void cq__qconv_dwf_avx512_pass(const cq_qconv2d_plan *pl, const uint8_t *const *
     fns[row][(s8 ? 2 : 0) + gen](pl, rw, ya, yb);
 }
 
-int cq__qconv_dwf_applies(const cq_conv2d_params *c)
-{
-    int64_t C = c->c_in;
-    return c->groups == C && c->c_out == C && c->kh == 3 && c->kw == 3 && c->stride_h == 1 &&
-           c->stride_w == 1 && c->dil_h == 1 && c->dil_w == 1 && c->pad_left == 1 &&
-           c->pad_right == 1 && C % 64 != 0 &&
-           (C % 16 == 0 ? C >= 48 && C <= 176 : C % 4 == 0 && C >= 12 && C <= 108);
-}
-
 void cq__qconv_dwf_avx512_pack(cq_qconv2d_plan *pl, const int8_t *w)
 {
     const cq_qconv2d_params *p = &pl->p;
