@@ -4,7 +4,8 @@
  *     own sgemm without im2col or epilogue), ratio conv / anchor time;
  *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio;
  *   pooling and elementwise: the scalar _ref twin and memcpy of the same bytes.
- * Usage: bench_kern [seconds-per-measure] [--cold]   (run with OPENBLAS_NUM_THREADS=1)
+ * Usage: bench_kern [seconds-per-measure] [--cold] [NAME-PART ...]   (run with
+ * OPENBLAS_NUM_THREADS=1; NAME-PARTs keep the conv layers whose name holds one)
  * Layers whose kernel takes NCHW16c natively get a second line, "nchw16c",
  * with x and y in that layout.
  *   --cold: before each timed call, read a 64 MB buffer, so weights come from
@@ -26,6 +27,16 @@ static double now(void)
 }
 
 static double budget = 0.25;
+static const char *filters[64]; /* NAME-PARTs: only the layers whose name holds one */
+static int n_filters;
+
+static int wanted(const char *name)
+{
+    for (int i = 0; i < n_filters; i++)
+        if (strstr(name, filters[i]))
+            return 1;
+    return n_filters == 0;
+}
 static const volatile char *evict_buf; /* --cold: read before each timed call */
 static size_t evict_bytes;
 
@@ -77,6 +88,10 @@ static const layer layers[] = {
     {"mv2.project 144>24 56 1x1", 144, 56, 56, 24, 1, 1, 0, 1},
     {"mv2.expand 160>960 7 1x1", 160, 7, 7, 960, 1, 1, 0, 1},
     {"mv2.project 960>320 7 1x1", 960, 7, 7, 320, 1, 1, 0, 1},
+    {"mv3.project 672>112 14 1x1", 672, 14, 14, 112, 1, 1, 0, 1},
+    {"mv3.project 480>112 14 1x1", 480, 14, 14, 112, 1, 1, 0, 1},
+    {"mv3.project 960>160 7 1x1", 960, 7, 7, 160, 1, 1, 0, 1},
+    {"mv3.1x1 16>16 112", 16, 112, 112, 16, 1, 1, 0, 1},
     {"mv2.dw 32 112 3x3", 32, 112, 112, 32, 3, 1, 1, 32},
     {"mv2.dw 96 112 3x3/2", 96, 112, 112, 96, 3, 2, 1, 96},
     {"mv2.dw 144 56 3x3", 144, 56, 56, 144, 3, 1, 1, 144},
@@ -201,8 +216,10 @@ int main(int argc, char **argv)
                 return 1;
             memset(b, 1, evict_bytes);
             evict_buf = b;
-        } else {
+        } else if (strchr("0123456789.", argv[i][0])) {
             budget = atof(argv[i]);
+        } else {
+            filters[n_filters++] = argv[i];
         }
     }
     cq_err err;
@@ -226,6 +243,8 @@ int main(int argc, char **argv)
            "anchor_ms", "ratio", "anchor");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
+        if (!wanted(L->name))
+            continue;
         cq_conv2d_params p = cq_conv2d_params_default();
         p.n = 1;
         p.c_in = L->c_in;

@@ -687,7 +687,10 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
                     a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
                     a.res = res ? res + j0 * P + 16 * mg : NULL;
-                    tile(4, -1, MP64, &a);
+                    if (nv == 3)
+                        tile(3, -1, MP64, &a);
+                    else
+                        tile(4, -1, MP64, &a);
                 }
                 for (int64_t r = 0; !flat && r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
