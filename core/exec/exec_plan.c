@@ -15,13 +15,16 @@ static int run_output(const cq_exec *e, int i)
     return e->out_alias[i] >= 0 ? e->out_alias[i] : e->g->nodes[i].outputs[0];
 }
 
+static int x_input(const cq_exec *e, int i);
+
 void cq__exec_node_env(const cq_exec *e, int i, cq_openv *env)
 {
     const cq_node *n = &e->g->nodes[i];
     int y = n->n_outputs > 0 ? run_output(e, i) : -1;
     env->act = e->act[i];
     env->precision = e->precision[i];
-    env->x_blocked = n->n_inputs > 0 && n->inputs[0] >= 0 && cq__exec_want_blocked(e, i, 0);
+    int xk = x_input(e, i);
+    env->x_blocked = n->n_inputs > xk && n->inputs[xk] >= 0 && cq__exec_want_blocked(e, i, xk);
     env->y_blocked = y >= 0 && e->blocked[y];
     env->res_blocked = e->res_in[i] >= 0 && e->blocked[e->res_in[i]];
     env->res_node = e->res_node[i] >= 0 ? &e->g->nodes[e->res_node[i]] : NULL;
@@ -290,8 +293,15 @@ out:
     return st;
 }
 
+/* The input node i reads as x (hooks->x_input; else input 0). */
+static int x_input(const cq_exec *e, int i)
+{
+    const cq_op_hooks *h = e->ops[i] ? e->ops[i]->hooks : NULL;
+    return h && h->x_input ? h->x_input(e->g, &e->g->nodes[i]) : 0;
+}
+
 /* Whether input k of node i is read in the blocked layout when its value
- * is blocked (CQ_OP_BLOCKED_IN: input 0 and hooks->blocked_in). */
+ * is blocked (CQ_OP_BLOCKED_IN: x and hooks->blocked_in). */
 static int takes_blocked(const cq_exec *e, int i, int k)
 {
     unsigned c = caps_of(e, i);
@@ -302,7 +312,7 @@ static int takes_blocked(const cq_exec *e, int i, int k)
     if (!(c & CQ_OP_BLOCKED_OUT) && h && h->blocked_ok && !h->blocked_ok(e->g, &e->g->nodes[i], 1))
         return 0;
     unsigned m = h ? h->blocked_in : 0;
-    return k == 0 || (k < 32 && (m >> k) & 1u);
+    return k == x_input(e, i) || (k < 32 && (m >> k) & 1u);
 }
 
 /* Whether value val may be kept in a blocked layout at all: NCHW16c needs
@@ -335,7 +345,7 @@ int cq__exec_want_blocked(const cq_exec *e, int i, int k)
      * its output's; a kernel taking input 0 either way, as it is */
     const cq_op_hooks *h = e->ops[i]->hooks;
     int y = n->n_outputs > 0 ? run_output(e, i) : -1;
-    if ((h && h->blocked_in) || e->lut[i])
+    if ((h && (h->blocked_in || h->x_input)) || e->lut[i])
         return y >= 0 && e->blocked[y];
     return e->blocked[x];
 }
@@ -359,10 +369,11 @@ static int layout_rule(cq_exec *e, int i, int *dropped)
         }
         return nd;
     }
+    int xk = x_input(e, i);
     if (!(caps_of(e, i) & CQ_OP_BLOCKED_OUT) || e->fused_into[i] >= 0 || e->pool_of[i] >= 0 ||
-        n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1)
+        n->n_inputs <= xk || n->inputs[xk] < 0 || n->n_outputs < 1)
         return nd;
-    int x = n->inputs[0], y = run_output(e, i);
+    int x = n->inputs[xk], y = run_output(e, i);
     int bx = (caps_of(e, i) & CQ_OP_BLOCKED_IN) && b[x];
     if ((bx || b[y]) && !e->ops[i]->hooks->blocked_ok(g, n, bx)) {
         /* this node cannot hold its end: its input goes first */
@@ -371,8 +382,9 @@ static int layout_rule(cq_exec *e, int i, int *dropped)
         else
             DROP(y);
     }
-    /* several inputs in the layout: all of them and the output agree */
-    if (!e->ops[i]->hooks->blocked_in)
+    /* several inputs in the layout, or x in input 0's place: all of them
+     * and the output agree */
+    if (!e->ops[i]->hooks->blocked_in && !e->ops[i]->hooks->x_input)
         return nd;
     int all = b[y], any = b[y];
     for (int k = 0; k < n->n_inputs; k++)

@@ -393,6 +393,15 @@ cq_status cq_binary_f32(cq_binop op, int a_ndim, const int64_t *a_shape, const f
 cq_status cq_binary_f32_ref(cq_binop op, int a_ndim, const int64_t *a_shape, const float *a,
                             int b_ndim, const int64_t *b_shape, const float *b, float *y,
                             size_t y_count, cq_err *err);
+/* y = x op s on NCHW16c x (n images of c / 16 blocks of hw pixels x 16
+ * channels; c a multiple of 16), s one value (s_count 1), one per channel
+ * (c, every image) or one per image and channel (n c): y in x's layout, may
+ * be x. Elementwise the same arithmetic as cq_binary_f32 on NCHW (x the
+ * first operand: for a swapped pair the op must commute). EINVAL for other
+ * counts. */
+cq_status cq_binary_chan_blocked_f32(cq_binop op, int64_t n, int64_t c, int64_t hw,
+                                     const float *x, const float *s, int64_t s_count, float *y,
+                                     cq_err *err);
 
 typedef enum cq_unop {
     CQ_UN_RELU = 0,

@@ -178,6 +178,54 @@ cq_status cq_binary_f32(cq_binop op, int a_ndim, const int64_t *a_shape, const f
     return CQ_OK;
 }
 
+typedef struct chan_ctx {
+    const cq__kern_vtab *k;
+    cq_binop op;
+    int64_t c, hw, units, s_count;
+    const float *x, *s;
+    float *y;
+} chan_ctx;
+
+static void chan_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const chan_ctx *c = ctx;
+    int64_t nb = c->c / 16, plane = 16 * c->hw;
+    float one[16];
+    if (c->s_count == 1)
+        for (int l = 0; l < 16; l++)
+            one[l] = c->s[0];
+    for (int64_t u = c->units * i / n; u < c->units * (i + 1) / n; u++) {
+        /* unit u: image u / nb, block u % nb */
+        const float *s16 = c->s_count == 1   ? one
+                           : c->s_count == c->c ? c->s + 16 * (u % nb)
+                                               : c->s + 16 * u;
+        c->k->binary16(c->op, c->x + u * plane, s16, c->y + u * plane, plane);
+    }
+}
+
+cq_status cq_binary_chan_blocked_f32(cq_binop op, int64_t n, int64_t c, int64_t hw,
+                                     const float *x, const float *s, int64_t s_count, float *y,
+                                     cq_err *err)
+{
+    if ((int)op < 0 || op >= CQ_BIN_COUNT)
+        return cq_errf(err, CQ_EINVAL, "binary: unknown op %d", (int)op);
+    if (n < 0 || c < 0 || c % 16 || hw < 0 || (s_count != 1 && s_count != c && s_count != n * c))
+        return cq_errf(err, CQ_EINVAL, "binary on NCHW16c: %lld images of %lld channels (a "
+                       "multiple of 16) and %lld values on the other side (1, %lld or %lld)",
+                       (long long)n, (long long)c, (long long)s_count, (long long)c,
+                       (long long)(n * c));
+    chan_ctx cc = {cq__kern(), op, c, hw, n * (c / 16), s_count, x, s, y};
+    if (cc.units == 0 || hw == 0)
+        return CQ_OK;
+    int parts = cq__mem_shares(cc.units, 2.0 * sizeof(float) * (double)(n * c * hw));
+    if (parts > 1)
+        cq_par_run(parts, chan_part, &cc);
+    else
+        chan_part(&cc, 0, 1, 0);
+    return CQ_OK;
+}
+
 cq_status cq_binary_f32_ref(cq_binop op, int a_ndim, const int64_t *a_shape, const float *a,
                             int b_ndim, const int64_t *b_shape, const float *b, float *y,
                             size_t y_count, cq_err *err)

@@ -43,6 +43,9 @@ typedef struct cq__kern_vtab {
     void (*transpose)(const float *src, int64_t rows, int64_t cols, float *dst);
     /* y[i] = wa a[i] + wb b[i]. */
     void (*lerp)(const float *a, const float *b, float wa, float wb, float *y, int64_t n);
+    /* y[i] = x[i] op s16[i % 16], n a multiple of 16 (NCHW16c pixels times
+     * their block's 16 channel values); y may be x. */
+    void (*binary16)(cq_binop op, const float *x, const float *s16, float *y, int64_t n);
 } cq__kern_vtab;
 
 #define CQ__DW_MAX_TAPS 256
@@ -198,6 +201,9 @@ void cq__maxpool_blocked_rows_avx512(const cq_pool2d_params *p, int64_t oh, int6
                                      const float *x, float *y, int64_t r0, int64_t r1);
 void cq__upsample_blocked_rows_avx512(int64_t w, int64_t fh, int64_t fw, const float *x,
                                       float *y, int64_t r0, int64_t r1);
+/* The blocks [b0, b1) of cq_global_avgpool_blocked_f32: y[16 b + l] = the
+ * mean of lane l over block b's hw pixels. */
+void cq__gap_blocked_avx512(int64_t b0, int64_t b1, int64_t hw, const float *x, float *y);
 
 /* The least work (floating-point operations) worth a share of its own when
  * a convolution is split over the kernel threads (kern_conv_run.c; a share

@@ -390,9 +390,15 @@ static void s_lerp(const float *a, const float *b, float wa, float wb, float *y,
         y[i] = wa * a[i] + wb * b[i];
 }
 
+static void s_binary16(cq_binop op, const float *x, const float *s16, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = cq__binop1(op, x[i], s16[i % 16]);
+}
+
 const cq__kern_vtab cq__kern_scalar = {s_unary,  s_binary,  s_bias_act, s_sum,
                                        s_max,    s_dw_row,  s_dw_nhwc,  s_pool_row,
-                                       s_transpose, s_lerp};
+                                       s_transpose, s_lerp, s_binary16};
 
 void cq_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst)
 {

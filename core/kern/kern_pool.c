@@ -224,7 +224,12 @@ static void pool_part(void *ctx, int i, int n, int tid)
     switch (c->kind) {
     case 0: pool_planes(c->p, c->oh, c->ow, c->x, c->y, u0, u1); break;
     case 1: gap_range(u0, u1, c->hw, c->x, c->y); break;
-    case 2: gap_blocked_range(u0, u1, c->hw, c->x, c->y); break;
+    case 2:
+        if (cq_kern_isa() == CQ_ISA_AVX512)
+            cq__gap_blocked_avx512(u0, u1, c->hw, c->x, c->y);
+        else
+            gap_blocked_range(u0, u1, c->hw, c->x, c->y);
+        break;
     case 4:
         if (cq_kern_isa() == CQ_ISA_AVX512)
             cq__maxpool_blocked_rows_avx512(c->p, c->oh, c->ow, c->x, c->y, u0, u1);

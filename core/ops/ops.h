@@ -171,6 +171,11 @@ typedef struct cq_op_hooks {
      * which then all share one layout with output 0 (QLinearAdd's a and b:
      * bits 0 and 3); 0 means input 0 alone. */
     unsigned blocked_in;
+    /* CQ_OP_BLOCKED_IN (optional): the input read in the blocked layout in
+     * input 0's place (a Mul whose per-channel operand comes first: its
+     * other input), which then shares one layout with output 0 as a
+     * blocked_in input does. Without the hook: input 0. */
+    int (*x_input)(const cq_graph *g, const cq_node *n);
     /* CQ_OP_RESIDUAL_ADD: a mask of the two addends among the inputs
      * (QLinearAdd's a and b: bits 0 and 3); 0 means inputs 0 and 1. */
     unsigned res_operands;

@@ -136,6 +136,89 @@ static cq_status run_binary(int op, const cq_node *n, cq_tensor *const *in,
     return CQ_OK;
 }
 
+/* ---- Mul on NCHW16c ------------------------------------------------------ */
+
+/* Mul keeps NCHW16c (CQ_OP_BLOCKED_IN | _OUT) where x, the operand of the
+ * output's shape (N, C, H, W) with C a multiple of 16, is multiplied by one
+ * value or one per channel ((C, 1, 1), (1, C, 1, 1) or (N, C, 1, 1)): the
+ * squeeze-excite products of MobileNetV3, EfficientNet and RegNetY, between
+ * a depthwise conv and the projection that both keep the layout. */
+
+/* The per-channel side s of an output (N, C, H, W) as counted by
+ * cq_binary_chan_blocked_f32 (1, C or N C); 0: some other shape. */
+static int64_t chan_count(const int64_t *s, int ndim, const int64_t *y)
+{
+    if (ndim < 0 || ndim > 4)
+        return 0;
+    int64_t d4[4] = {1, 1, 1, 1}, numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        d4[4 - ndim + d] = s[d];
+        numel *= s[d];
+    }
+    if (numel == 1)
+        return 1;
+    if (d4[2] != 1 || d4[3] != 1 || d4[1] != y[1] || (d4[0] != 1 && d4[0] != y[0]))
+        return 0;
+    return d4[0] * d4[1];
+}
+
+static int full_shape(const cq_value *v, const cq_value *y)
+{
+    if (!v->has_type || v->dtype != CQ_F32 || v->ndim != 4)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (v->shape[d] != y->shape[d])
+            return 0;
+    return 1;
+}
+
+/* The input of the output's shape: input 1 where input 0 is the smaller. */
+static int mul_x_input(const cq_graph *g, const cq_node *n)
+{
+    if (n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0 || n->n_outputs < 1 ||
+        n->outputs[0] < 0)
+        return 0;
+    const cq_value *y = &g->values[n->outputs[0]];
+    return !full_shape(&g->values[n->inputs[0]], y) && full_shape(&g->values[n->inputs[1]], y);
+}
+
+static int mul_blocked_ok(const cq_graph *g, const cq_node *n, int x_blocked)
+{
+    if (!x_blocked || n->n_inputs != 2 || n->inputs[0] < 0 || n->inputs[1] < 0 ||
+        n->n_outputs < 1 || n->outputs[0] < 0)
+        return 0;
+    const cq_value *y = &g->values[n->outputs[0]];
+    if (!y->has_type || y->dtype != CQ_F32 || y->ndim != 4 || y->shape[1] % 16)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (y->shape[d] <= 0)
+            return 0;
+    int xk = mul_x_input(g, n);
+    const cq_value *x = &g->values[n->inputs[xk]], *s = &g->values[n->inputs[1 - xk]];
+    return full_shape(x, y) && s->has_type && s->dtype == CQ_F32 &&
+           chan_count(s->shape, s->ndim, y->shape) > 0;
+}
+
+static const cq_op_hooks mul_hooks = {.blocked_ok = mul_blocked_ok, .x_input = mul_x_input};
+
+static cq_status run_mul_blocked(const cq_node *n, cq_tensor *const *in, cq_tensor *const *out,
+                                 const cq_openv *env, cq_err *err)
+{
+    cq_tensor *y = out[0];
+    int xk = in[0]->ndim != 4 || cq_tensor_numel(in[0]) != cq_tensor_numel(y);
+    const cq_tensor *x = in[xk], *s = in[1 - xk];
+    int64_t cnt = y->ndim == 4 ? chan_count(s->shape, s->ndim, y->shape) : 0;
+    if (!env->y_blocked || x->dtype != CQ_F32 || s->dtype != CQ_F32 || x->ndim != 4 ||
+        cq_tensor_numel(x) != cq_tensor_numel(y) || !cnt)
+        return cq_errf(err, CQ_ESTATE, "Mul '%s': NCHW16c planned for operands it does not "
+                       "take that way", n->name);
+    if (cq_binary_chan_blocked_f32(CQ_BIN_MUL, y->shape[0], y->shape[1],
+                                   y->shape[2] * y->shape[3], cq_tensor_data(x),
+                                   cq_tensor_data(s), cnt, cq_tensor_data(y), err))
+        return cq_err_prefix(err, err->code, "Mul '%s': ", n->name);
+    return CQ_OK;
+}
+
 #define BINARY(NAME, OP)                                                                      \
     static cq_status run_##NAME(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,      \
                                 cq_tensor *const *out, cq_openv *env, cq_err *err)          \
@@ -145,7 +228,15 @@ static cq_status run_binary(int op, const cq_node *n, cq_tensor *const *in,
     }
 BINARY(add, B_ADD)
 BINARY(sub, B_SUB)
-BINARY(mul, B_MUL)
+
+static cq_status run_mul(const cq_node *n, int n_in, cq_tensor *const *in, int n_out,
+                         cq_tensor *const *out, cq_openv *env, cq_err *err)
+{
+    (void)n_in, (void)n_out;
+    if (env->x_blocked)
+        return run_mul_blocked(n, in, out, env, err);
+    return run_binary(B_MUL, n, in, out, env->act, err);
+}
 BINARY(div, B_DIV)
 BINARY(prelu, B_PRELU)
 
@@ -669,7 +760,8 @@ const cq_op cq__ops_math[] = {
     {"Add", "", infer_binary, run_add, CQ_OP_TAKES_ACT | CQ_OP_RESIDUAL_ADD | CQ_OP_ELEMENTWISE,
      NULL},
     {"Sub", "", infer_binary, run_sub, CQ_OP_ELEMENTWISE, NULL},
-    {"Mul", "", infer_binary, run_mul, CQ_OP_GATE | CQ_OP_ELEMENTWISE, NULL},
+    {"Mul", "", infer_binary, run_mul,
+     CQ_OP_GATE | CQ_OP_ELEMENTWISE | CQ_OP_BLOCKED_IN | CQ_OP_BLOCKED_OUT, &mul_hooks},
     {"Div", "", infer_binary, run_div, CQ_OP_ELEMENTWISE, NULL},
     {"PRelu", "", infer_binary, run_prelu, 0, NULL},
     {"Relu", "", infer_unary, run_relu, CQ_OP_ACT | CQ_OP_ELEMENTWISE, &relu_hooks},

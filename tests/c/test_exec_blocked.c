@@ -263,6 +263,72 @@ static void test_exec_blocked_convt(void **state)
         }
 }
 
+/* A squeeze-excite block: 1x1 conv to c channels, depthwise 3x3, global
+ * average pool, two 1x1 convs on the pooled values (Relu, HardSigmoid),
+ * the Mul of the depthwise output by them (the per-channel operand first
+ * or second), a 1x1 projection. On AVX-512 with c a multiple of 16 the Mul
+ * keeps NCHW16c between the depthwise and the projection (its per-channel
+ * operand, one per image and channel, stays NCHW); with c = 24, or rows of
+ * 9 pixels (the projection then reads NCHW: cq__convpm_applies), the Mul and
+ * the depthwise keep NCHW. Batch 2: the operand differs from image to
+ * image. */
+static cq_graph *se_graph(const int64_t *xs, int64_t c, int scale_first)
+{
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 31u;
+    add_init(g, "we", rand_tensor(4, (int64_t[]){c, xs[1], 1, 1}));
+    add_init(g, "wd", rand_tensor(4, (int64_t[]){c, 1, 3, 3}));
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){8, c, 1, 1}));
+    add_init(g, "w2", rand_tensor(4, (int64_t[]){c, 8, 1, 1}));
+    add_init(g, "wp", rand_tensor(4, (int64_t[]){16, c, 1, 1}));
+    node(g, "Conv", "expand", 2, (const char *[]){"x", "we"}, "e");
+    int n = node(g, "Conv", "dw", 2, (const char *[]){"e", "wd"}, "d");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    cq_node_set_int(g, n, "group", c, &err);
+    node(g, "GlobalAveragePool", "gap", 1, (const char *[]){"d"}, "p");
+    node(g, "Conv", "fc1", 2, (const char *[]){"p", "w1"}, "f1");
+    node(g, "Relu", "relu", 1, (const char *[]){"f1"}, "r");
+    node(g, "Conv", "fc2", 2, (const char *[]){"r", "w2"}, "f2");
+    node(g, "HardSigmoid", "gate", 1, (const char *[]){"f2"}, "s");
+    node(g, "Mul", "scale", 2,
+         scale_first ? (const char *[]){"s", "d"} : (const char *[]){"d", "s"}, "m");
+    node(g, "Conv", "proj", 2, (const char *[]){"m", "wp"}, "y");
+    return g;
+}
+
+static void test_exec_blocked_se(void **state)
+{
+    (void)state;
+    cq_err err;
+    const int64_t shapes[3][4] = {{2, 16, 14, 14}, {1, 8, 7, 7}, {1, 8, 5, 9}};
+    const int64_t chans[] = {32, 48, 24};
+    int avx512 = cq_kern_isa() == CQ_ISA_AVX512;
+    for (int t = 0; t < 3; t++)
+        for (size_t ci = 0; ci < sizeof chans / sizeof chans[0]; ci++)
+            for (int first = 0; first < 2; first++) {
+                const int64_t *xs = shapes[t];
+                cq_graph *g[2] = {se_graph(xs, chans[ci], first),
+                                  se_graph(xs, chans[ci], first)};
+                cq_exec_opts nchw = CQ_EXEC_OPTS_DEFAULT;
+                nchw.nchw_only = 1;
+                cq_exec *e[2] = {cq_exec_new(g[0], NULL, &err), cq_exec_new(g[1], &nchw, &err)};
+                assert_non_null(e[0]);
+                assert_non_null(e[1]);
+                int want = avx512 && chans[ci] % 16 == 0 && t < 2;
+                const char *kept[] = {"d", "m"};
+                for (int i = 0; i < 2; i++)
+                    if (cq_exec_value_blocked(e[0], cq_graph_value(g[0], kept[i], &err)) != want)
+                        fail_msg("shape %d, %lld channels, scale %s: '%s' %s NCHW16c", t,
+                                 (long long)chans[ci], first ? "first" : "second", kept[i],
+                                 want ? "not in" : "in");
+                assert_false(cq_exec_value_blocked(e[0], cq_graph_value(g[0], "s", &err)));
+                same_outputs(g, e, xs, 17u + (uint32_t)t);
+            }
+}
+
 int main(void)
 {
     /* split every convolution over the kernel threads, however small */
@@ -271,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_exec_blocked_layout),
         cmocka_unit_test(test_exec_blocked_unet),
         cmocka_unit_test(test_exec_blocked_convt),
+        cmocka_unit_test(test_exec_blocked_se),
     };
     return cmocka_run_group_tests_name("exec_blocked", tests, NULL, NULL);
 }

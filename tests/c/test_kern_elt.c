@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -107,6 +108,62 @@ static void test_kern_elt_binary_broadcast(void **state)
     assert_non_null(strstr(err.msg, "dimension 0 is 3 in one operand and 2 in the other"));
     assert_int_equal(cq_binary_f32(CQ_BIN_ADD, 2, s1, z, 1, s2 + 1, z, z, 11, &err), CQ_EINVAL);
     assert_non_null(strstr(err.msg, "output has 11 elements"));
+}
+
+/* cq_binary_chan_blocked_f32 on NCHW16c against cq_binary_f32 on NCHW (the
+ * per-channel operand second), bit for bit: one value, one per channel, one
+ * per image and channel; every op, ISA and 1-3 threads; in place too. */
+static void test_kern_elt_binary_chan_blocked(void **state)
+{
+    (void)state;
+    kt_rng r = {77};
+    cq_err err;
+    cq_isa isas[] = KT_ISAS;
+    for (int trial = 0; trial < 24; trial++) {
+        int64_t n = kt_int(&r, 1, 3), c = 16 * kt_int(&r, 1, 5), hw = kt_int(&r, 1, 60);
+        int64_t counts[3] = {1, c, n * c}, cnt = counts[trial % 3];
+        int64_t xs[4] = {n, c, hw, 1}, ss[4] = {trial % 3 == 2 ? n : 1, c, 1, 1};
+        int64_t total = n * c * hw;
+        float *x = malloc((size_t)total * 4), *xb = malloc((size_t)total * 4);
+        float *want = malloc((size_t)total * 4), *wantb = malloc((size_t)total * 4);
+        float *got = malloc((size_t)total * 4), *s = malloc((size_t)(n * c) * 4);
+        kt_fill(&r, x, total);
+        kt_fill(&r, s, n * c);
+        cq_binop op = (cq_binop)(trial % CQ_BIN_COUNT);
+        assert_int_equal(cq_binary_f32(op, 4, xs, x, cnt == 1 ? 0 : 4, ss, s, want,
+                                       (size_t)total, &err),
+                         CQ_OK);
+        cq_to_blocked_f32(want, n, c, hw, wantb);
+        cq_to_blocked_f32(x, n, c, hw, xb);
+        for (int k = 0; k < 3; k++)
+            for (int th = 1; th <= 3; th++) {
+                cq_kern_set_isa(isas[k]);
+                cq_kern_set_threads(th);
+                memset(got, 0xff, (size_t)total * 4);
+                assert_int_equal(
+                    cq_binary_chan_blocked_f32(op, n, c, hw, xb, s, cnt, got, &err), CQ_OK);
+                if (memcmp(got, wantb, (size_t)total * 4))
+                    fail_msg("trial %d op %d count %lld isa %s threads %d", trial, (int)op,
+                             (long long)cnt, cq_isa_name(isas[k]), th);
+            }
+        memcpy(got, xb, (size_t)total * 4);
+        assert_int_equal(cq_binary_chan_blocked_f32(op, n, c, hw, got, s, cnt, got, &err), CQ_OK);
+        assert_memory_equal(got, wantb, (size_t)total * 4);
+        free(x);
+        free(xb);
+        free(want);
+        free(wantb);
+        free(got);
+        free(s);
+    }
+    cq_kern_set_threads(1);
+    cq_kern_set_isa(CQ_ISA_COUNT);
+    float z[32] = {0};
+    assert_int_equal(cq_binary_chan_blocked_f32(CQ_BIN_MUL, 1, 24, 1, z, z, 24, z, &err),
+                     CQ_EINVAL);
+    assert_non_null(strstr(err.msg, "a multiple of 16"));
+    assert_int_equal(cq_binary_chan_blocked_f32(CQ_BIN_MUL, 2, 16, 1, z, z, 8, z, &err),
+                     CQ_EINVAL);
 }
 
 static double unary_naive(cq_unop op, double a, double b, double x)
@@ -569,6 +626,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_elt_binary_broadcast),
         cmocka_unit_test(test_kern_elt_binary_threads),
+        cmocka_unit_test(test_kern_elt_binary_chan_blocked),
         cmocka_unit_test(test_kern_elt_layout_threads),
         cmocka_unit_test(test_kern_elt_unary),
         cmocka_unit_test(test_kern_elt_act_apply),

@@ -455,5 +455,17 @@ static void k_lerp(const float *a, const float *b, float wa, float wb, float *y,
         y[i] = wa * a[i] + wb * b[i];
 }
 
-const cq__kern_vtab CQ__VTAB = {k_unary,  k_binary,  k_bias_act, k_sum,             k_max,
-                                k_dw_row, k_dw_nhwc, k_pool_row, CQ__TRANSPOSE, k_lerp};
+static void k_binary16(cq_binop op, const float *x, const float *s16, float *y, int64_t n)
+{
+    /* 16 / VL vectors of the block's values (VL 8 or 16) */
+    vf s0 = v_ld(s16), s1 = v_ld(s16 + 16 - VL);
+    for (int64_t i = 0; i < n; i += 16) {
+        v_st(y + i, v_binop(op, v_ld(x + i), s0));
+        if (VL < 16)
+            v_st(y + i + 8, v_binop(op, v_ld(x + i + 8), s1));
+    }
+}
+
+const cq__kern_vtab CQ__VTAB = {k_unary,  k_binary,  k_bias_act, k_sum,         k_max,
+                                k_dw_row, k_dw_nhwc, k_pool_row, CQ__TRANSPOSE, k_lerp,
+                                k_binary16};
