@@ -191,11 +191,12 @@ static double pm_rows(const convshape *s, int blocked)
      * (flat64: whole panels, or c_out 112, 120, 184): 6 pixels x 64
      * channels, over a row group's pixels across rows, where that wastes
      * less than 7 % more lanes than the 7-pixel rows (the kernel's own
-     * test) */
-    int64_t plane = s->oh * s->ow;
+     * test); a last panel of 33-48 channels runs 6 x 48 */
+    int64_t plane = s->oh * s->ow, rem = s->cout % 64;
     if (s->cout > 16 && fill(s->cout, 64) >= chan - 1e-12 && !flat && (s->cin >= 8 || blocked) &&
         fill(plane, 6) * 1.07 > fill(s->ow, 7))
-        pm = fill(plane, 6) * fill(s->cout, 64);
+        pm = fill(plane, 6) * (double)s->cout /
+             (double)(s->cout - rem + (rem == 0 ? 0 : rem > 32 && rem <= 48 ? 48 : 64));
     return pm;
 }
 

@@ -85,7 +85,8 @@ static void test_compute(void **state)
 /* The fp32 pixel-major conv's tile fill (kern_convpm_avx512.c): tiles of 7
  * pixels of one output row (a 1x1 on NCHW: of the flat plane) x a panel of
  * 16 (c_out <= 16, 7/8 of its rate), 32 or 48 channels, or (c_out in whole
- * 64-channel panels) 6 pixels of the plane x 64 channels; a 1x1 at stride 1
+ * 64-channel panels) 6 pixels of the plane x 64 channels (a last panel of
+ * 33-48 channels: x 48); a 1x1 at stride 1
  * the channel-major sgemm's 8 channels x 16-pixel vectors where that wastes
  * fewer lanes, as the kernel picks (checked against cq__convpm_applies where
  * this host has AVX-512; the graph's input is NCHW). */
@@ -144,7 +145,7 @@ static void test_conv_tiles(void **state)
     conv_tiles_case(64, 16, 1, 5, 25.0 / 28.0 * 7.0 / 8.0, 1); /* 25 pixels: 25 / 32 for the sgemm */
     conv_tiles_case(64, 64, 3, 16, 256.0 / 258.0, 1);      /* flat64: 6-pixel tiles across rows */
     conv_tiles_case(64, 128, 3, 7, 1.0, 1);                /* 7x7: the 7-pixel rows (49 / 54 x 1.07 < 1) */
-    conv_tiles_case(32, 112, 3, 10, 100.0 / 102.0 * 112.0 / 128.0, 1); /* flat64, a half-used last panel */
+    conv_tiles_case(32, 112, 3, 10, 100.0 / 102.0, 1); /* flat64, a last panel of 48 (6 x 3) */
     conv_tiles_case(32, 96, 3, 10, 10.0 / 14.0, 1);        /* 96: one 48-wide panel pair, not flat64 */
 }
 

@@ -120,8 +120,13 @@ int cq__convpm_applies(const cq_conv2d_params *p)
         if ((p->stride_w != 1 && p->stride_w != 2) || p->kw > 16)
             return 0;
         double rows = (double)ow / (double)((ow + MP - 1) / MP * MP) * chan;
-        if (flat64(p)) /* the faster tile across rows (MobileNetV3's 672 > 112 at 14x14) */
-            rows = (double)P / (double)((P + MP64 - 1) / MP64 * MP64) * chan * FLAT_GAIN;
+        if (flat64(p)) { /* the faster tile across rows (MobileNetV3's 672 > 112 at 14x14) */
+            /* a last panel of 33-48 channels runs 6 x 48 tiles */
+            int64_t rem = p->c_out % 64;
+            double c64 = (double)p->c_out /
+                         (double)(p->c_out - rem + (rem == 0 ? 0 : rem > 32 && rem <= 48 ? 48 : 64));
+            rows = (double)P / (double)((P + MP64 - 1) / MP64 * MP64) * c64 * FLAT_GAIN;
+        }
         return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02 || (p->c_out < 16 && !p->y_blocked);
     }
     if (is_pointwise(p)) {
@@ -687,7 +692,7 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
                     a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
                     a.res = res ? res + j0 * P + 16 * mg : NULL;
-                    if (nv == 3)
+                    if (nv == 3) /* 33-48 channels (c_out 112, 176) */
                         tile(3, -1, MP64, &a);
                     else
                         tile(4, -1, MP64, &a);
