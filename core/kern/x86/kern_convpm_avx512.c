@@ -566,6 +566,12 @@ size_t cq__convpm_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow)
            (flat64(p) ? (size_t)(g.rows * ow) * sizeof(int64_t) : 0);
 }
 
+/* flat64's tiles in functions of their own: inlined into cq__convpm_run's
+ * loops, GCC kept two of the 24 accumulators on the stack (a load and a
+ * store each k step) */
+static __attribute__((noinline)) void tile_flat4(const tile_args *a) { tile(4, -1, MP64, a); }
+static __attribute__((noinline)) void tile_flat3(const tile_args *a) { tile(3, -1, MP64, a); }
+
 static inline __attribute__((always_inline)) void tile_sw(int sw, int nv, const tile_args *a)
 {
     if (nv == 4)
@@ -693,9 +699,9 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
                     a.res = res ? res + j0 * P + 16 * mg : NULL;
                     if (nv == 3) /* 33-48 channels (c_out 112, 176) */
-                        tile(3, -1, MP64, &a);
+                        tile_flat3(&a);
                     else
-                        tile(4, -1, MP64, &a);
+                        tile_flat4(&a);
                 }
                 for (int64_t r = 0; !flat && r < rows; r++)
                     for (int64_t pr = 0; pr < panels_row; pr++) {
