@@ -185,13 +185,21 @@ static int64_t kblock(int64_t k, int64_t npad)
  * the 48 KB L1 with the input; at 32 KB the prefetches evict the slice in
  * use (bench/NOTES.md, third round (c)). flat64's 6 x 64 tiles do better
  * with 32 KB (128 rows: half the partial sums and tile set-ups of 64 rows;
- * 6-8 % faster on 56x56 to 14x14 maps, 40 and 64 KB no better, bench/NOTES.md,
- * "convpm14"). */
+ * 6-8 % faster on 56x56 to 14x14 maps, bench/NOTES.md, "convpm14"), and
+ * better still with no k blocks at all where the layer's packed W^T fits
+ * W_WHOLE_BYTES (its panels then stream from L2 tile after tile, and no
+ * partial sums are stored and read back): ResNet-18's 3x3 layers on 56x56
+ * and 28x28 maps 203 -> 216 GFLOP/s. Larger weights keep the 32 KB blocks:
+ * whole, ResNet-50's 14x14 layers (2.4 MB of W^T, from L3 in the model)
+ * ran 4-7 % slower (bench/NOTES.md, session 20). */
 #ifndef W_PANEL_BYTES
 #define W_PANEL_BYTES (16 * 1024)
 #endif
 #ifndef W_PANEL64_BYTES
 #define W_PANEL64_BYTES (32 * 1024)
+#endif
+#ifndef W_WHOLE_BYTES
+#define W_WHOLE_BYTES (640 * 1024)
 #endif
 #ifndef XP_GROUP_BYTES
 #define XP_GROUP_BYTES (384 * 1024)
@@ -217,6 +225,8 @@ static int64_t packed_kc(const cq_conv2d_params *p)
         return K;
     if (p->c_in < DIRECT_MIN_CIN && !p->x_blocked)
         return kblock(K, (p->c_out + pw - 1) / pw * pw);
+    if (flat64(p) && 4 * K * ((p->c_out + 63) / 64 * 64) <= W_WHOLE_BYTES)
+        return K;
     return even_split(K, most < 16 ? 16 : most);
 }
 
