@@ -163,6 +163,9 @@ static void test_kern_conv2d_pixel_major(void **state)
         /* a last 64-channel panel partly empty (c_out 112, 120, 184: padded
          * as wide as 32 / 48-wide panels would be), over two k blocks */
         {40, 120, 9, 13, 3, 3, 1, 1, 1, 1}, {160, 184, 5, 11, 3, 3, 1, 1, 1, 1},
+        /* whole 64-channel panels whose weights pass W_WHOLE_BYTES (640
+         * KB): k blocks and partial sums (below it, K is one block) */
+        {320, 64, 9, 13, 3, 3, 1, 1, 1, 1}, {160, 112, 5, 9, 3, 3, 1, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
         check_cfg_row(cfg[i], cfg[i][9] > 0 ? cfg[i][9] - (int64_t)(i % 2) : 0, i, 0.0f, &r);
@@ -223,6 +226,8 @@ static void test_kern_conv2d_blocked(void **state)
         /* 1x1 in place where the 6 x 64 tiles (7 % faster) beat the sgemm's
          * fill: MobileNetV3's 672 > 112 at 14x14, 8x8 maps */
         {672, 112, 14, 14, 1, 1, 1, 1, 1, 0, 1}, {32, 64, 8, 8, 1, 1, 1, 1, 1, 0, 1},
+        /* 6 x 64 and 6 x 48 tiles over k blocks (weights past 640 KB) */
+        {320, 64, 7, 12, 3, 3, 1, 1, 1, 1, 1}, {160, 112, 5, 9, 3, 3, 1, 1, 1, 1, 1},
         /* 1x1 on rows of 10 (7-pixel tiles waste lanes there): the sgemm */
         {16, 16, 6, 10, 1, 1, 1, 1, 1, 0, 0},
         /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */
