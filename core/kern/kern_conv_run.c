@@ -154,8 +154,8 @@ static int64_t busiest(int64_t oh, int64_t r, int nparts)
     return most < oh ? most : oh;
 }
 
-void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int part, int nparts,
-                    cq__grid_share *s)
+void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int part,
+                    int nparts, cq__grid_share *s)
 {
     int64_t units = (oh + rows - 1) / rows;
     s->rows = rows;
@@ -177,7 +177,7 @@ void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int part, int npa
         units = (oh + s->rows - 1) / s->rows;
     }
     double by_rows = (double)busiest(oh, s->rows, nparts) / (double)oh;
-    int panels = npanels >= nparts && by_panels < by_rows;
+    int panels = npanels >= nparts && (by_panels < by_rows || (w_heavy && by_panels <= by_rows));
     if (panels) {
         s->rows = rows;
         s->gb = (oh + rows - 1) / rows;

@@ -656,14 +656,16 @@ static void test_kern_share_grid(void **state)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int64_t oh = cases[c][0], rows = cases[c][1], np = cases[c][2];
-        for (int n = 1; n <= 5; n++) {
+        for (int n = 1; n <= 10; n++) {
+            int heavy = n > 5; /* the weights-heavy flag: ties go to panels */
+            n -= heavy ? 5 : 0;
             int seen[112][16];
             memset(seen, 0, sizeof seen);
             int64_t r0 = -1;
             int idle = 0;
             for (int part = 0; part < n; part++) {
                 cq__grid_share s;
-                cq__share_grid(oh, rows, np, part, n, &s);
+                cq__share_grid(oh, rows, np, heavy, part, n, &s);
                 assert_true(s.rows >= 1 && s.rows <= rows && 2 * s.rows >= rows);
                 if (r0 < 0)
                     r0 = s.rows;
@@ -688,13 +690,19 @@ static void test_kern_share_grid(void **state)
             if (n <= most_units && idle)
                 fail_msg("oh %lld rows %lld panels %lld: %d of %d shares idle", (long long)oh,
                          (long long)rows, (long long)np, idle, n);
+            n += heavy ? 5 : 0;
         }
     }
     /* the case that was one share's: 14 rows in one group, one panel */
     cq__grid_share s;
-    cq__share_grid(14, 14, 1, 0, 2, &s);
+    cq__share_grid(14, 14, 1, 0, 0, 2, &s);
     assert_int_equal(s.rows, 7);
     assert_int_equal(s.gb - s.ga, 1);
+    /* a tie (14 rows or 4 panels over two): rows, or panels when weights-heavy */
+    cq__share_grid(14, 14, 4, 0, 1, 2, &s);
+    assert_true(s.ja == 0 && s.jb == 4 && s.gb - s.ga == 1);
+    cq__share_grid(14, 14, 4, 1, 1, 2, &s);
+    assert_true(s.ja == 2 && s.jb == 4 && s.ga == 0 && s.gb == 1);
 }
 
 int main(void)

@@ -155,7 +155,7 @@ void cq__convpl_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                     void *scratch, int part, int nparts)
 {
     cq__grid_share sh;
-    cq__share_grid(oh, group_rows(p, oh, ow), 1, part, nparts, &sh);
+    cq__share_grid(oh, group_rows(p, oh, ow), 1, 0, part, nparts, &sh);
     int64_t rows0 = sh.rows, gh0 = rows0 + 2, wpad = row_wpad(ow);
     int64_t P = oh * ow, K = p->c_in * 9, nvr = (ow + 15) / 16;
     int64_t ga = sh.ga, gb = sh.gb;

@@ -451,7 +451,7 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     /* units of MP pixels; the weights K x npad, the input K x P */
     cq__grid_share sh;
-    cq__share_grid((P + MP - 1) / MP, 1, npad / pw, part, nparts, &sh);
+    cq__share_grid((P + MP - 1) / MP, 1, npad / pw, 0, part, nparts, &sh);
     int64_t ja = sh.ja * pw, jb = sh.jb * pw, ua = sh.ga, ub = sh.gb;
     float *xp = scratch;
     size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
@@ -615,7 +615,8 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     grid g;
     make_grid(p, oh, ow, &g);
     cq__grid_share sh;
-    cq__share_grid(oh, g.rows, npad / pw, part, nparts, &sh);
+    cq__share_grid(oh, g.rows, npad / pw, K * npad > 2 * p->c_in * p->h * p->w, part, nparts,
+                   &sh);
     int64_t kc0 = g.kc, rows0 = sh.rows;
     if (g.direct && !g.inplace) /* the group's copy: the rows under rows0 */
         g.gh = (rows0 - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;

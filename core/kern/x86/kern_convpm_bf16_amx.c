@@ -331,7 +331,7 @@ void cq__convamx_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     /* fewer rows a group where that shares them out better (a smaller copy:
      * sb below moves down, inside the scratch) */
     cq__grid_share sh;
-    cq__share_grid(oh, g.rows, (nct_used + 1) / 2, part, nparts, &sh);
+    cq__share_grid(oh, g.rows, (nct_used + 1) / 2, 0, part, nparts, &sh);
     g.rows = sh.rows;
     g.gh = (g.rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     uint16_t *buf = scratch;

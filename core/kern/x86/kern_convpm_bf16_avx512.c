@@ -335,7 +335,7 @@ void cq__convpmb_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const fl
     /* fewer rows a group where that shares them out better (buf_bytes, the
      * scratch's layout, stays) */
     cq__grid_share sh;
-    cq__share_grid(oh, g.rows, npad / pw, part, nparts, &sh);
+    cq__share_grid(oh, g.rows, npad / pw, 0, part, nparts, &sh);
     g.rows = sh.rows;
     g.gh = (g.rows - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     uint16_t *buf = scratch;
