@@ -123,8 +123,8 @@ int cq__convpm_applies(const cq_conv2d_params *p)
         if (flat64(p)) { /* the faster tile across rows (MobileNetV3's 672 > 112 at 14x14) */
             /* a last panel of 33-48 channels runs 6 x 48 tiles */
             int64_t rem = p->c_out % 64;
-            double c64 = (double)p->c_out /
-                         (double)(p->c_out - rem + (rem == 0 ? 0 : rem > 32 && rem <= 48 ? 48 : 64));
+            int64_t last = rem == 0 ? 0 : rem > 32 && rem <= 48 ? 48 : 64;
+            double c64 = (double)p->c_out / (double)(p->c_out - rem + last);
             rows = (double)P / (double)((P + MP64 - 1) / MP64 * MP64) * c64 * FLAT_GAIN;
         }
         return p->kh > 1 || p->kw > 1 || rows >= cm - 0.02 || (p->c_out < 16 && !p->y_blocked);
@@ -191,7 +191,10 @@ static int64_t kblock(int64_t k, int64_t npad)
  * partial sums are stored and read back): ResNet-18's 3x3 layers on 56x56
  * and 28x28 maps 203 -> 216 GFLOP/s. Larger weights keep the 32 KB blocks:
  * whole, ResNet-50's 14x14 layers (2.4 MB of W^T, from L3 in the model)
- * ran 4-7 % slower (bench/NOTES.md, session 20). */
+ * ran 4-7 % slower (bench/NOTES.md, session 20). The 7 x 32 / 48 tiles take
+ * whole K only where it is short (K <= WHOLE_SHORT_K, two 16 KB blocks at most:
+ * MobileNetV3's 112 > 672 at 14x14 0.151 -> 0.144 ms); MobileNetV2's 960 > 160
+ * at 7x7 ran 5 % slower with its 614 KB whole. */
 #ifndef W_PANEL_BYTES
 #define W_PANEL_BYTES (16 * 1024)
 #endif
@@ -200,6 +203,9 @@ static int64_t kblock(int64_t k, int64_t npad)
 #endif
 #ifndef W_WHOLE_BYTES
 #define W_WHOLE_BYTES (640 * 1024)
+#endif
+#ifndef WHOLE_SHORT_K
+#define WHOLE_SHORT_K 256
 #endif
 #ifndef XP_GROUP_BYTES
 #define XP_GROUP_BYTES (384 * 1024)
@@ -226,6 +232,9 @@ static int64_t packed_kc(const cq_conv2d_params *p)
     if (p->c_in < DIRECT_MIN_CIN && !p->x_blocked)
         return kblock(K, (p->c_out + pw - 1) / pw * pw);
     if (flat64(p) && 4 * K * ((p->c_out + 63) / 64 * 64) <= W_WHOLE_BYTES)
+        return K;
+    if (!flat64(p) && K <= WHOLE_SHORT_K &&
+        4 * K * ((p->c_out + pw - 1) / pw * pw) <= W_WHOLE_BYTES)
         return K;
     return even_split(K, most < 16 ? 16 : most);
 }
