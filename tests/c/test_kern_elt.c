@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "kern_testutil.h"
+#include "kern/kern_internal.h" /* cq__mem_shares */
 
 static double binop_naive(cq_binop op, double a, double b)
 {
@@ -120,7 +121,11 @@ static void test_kern_elt_binary_chan_blocked(void **state)
     cq_err err;
     cq_isa isas[] = KT_ISAS;
     for (int trial = 0; trial < 24; trial++) {
-        int64_t n = kt_int(&r, 1, 3), c = 16 * kt_int(&r, 1, 5), hw = kt_int(&r, 1, 60);
+        /* every fourth trial large enough to be shared out over the threads
+         * (cq__mem_shares: 64 KB a share, checked below) */
+        int big = trial % 4 == 3;
+        int64_t n = big ? 2 : kt_int(&r, 1, 3), c = 16 * kt_int(&r, big ? 2 : 1, 5);
+        int64_t hw = big ? kt_int(&r, 300, 800) : kt_int(&r, 1, 60);
         int64_t counts[3] = {1, c, n * c}, cnt = counts[trial % 3];
         int64_t xs[4] = {n, c, hw, 1}, ss[4] = {trial % 3 == 2 ? n : 1, c, 1, 1};
         int64_t total = n * c * hw;
@@ -139,6 +144,8 @@ static void test_kern_elt_binary_chan_blocked(void **state)
             for (int th = 1; th <= 3; th++) {
                 cq_kern_set_isa(isas[k]);
                 cq_kern_set_threads(th);
+                if (big && th > 1)
+                    assert_true(cq__mem_shares(n * c / 16, 8.0 * (double)total) > 1);
                 memset(got, 0xff, (size_t)total * 4);
                 assert_int_equal(
                     cq_binary_chan_blocked_f32(op, n, c, hw, xb, s, cnt, got, &err), CQ_OK);
