@@ -4,8 +4,9 @@
  *     own sgemm without im2col or epilogue), ratio conv / anchor time;
  *   depthwise layers: memcpy of the same bytes (input + output), GB/s ratio;
  *   pooling and elementwise: the scalar _ref twin and memcpy of the same bytes.
- * Usage: bench_kern [seconds-per-measure] [--cold] [NAME-PART ...]   (run with
- * OPENBLAS_NUM_THREADS=1; NAME-PARTs keep the conv layers whose name holds one)
+ * Usage: bench_kern [seconds-per-measure] [--cold] [--threads N] [NAME-PART ...]
+ * (NAME-PARTs keep the conv layers whose name holds one; --threads N: calq's
+ * kernels at N threads, default 1; the sgemm anchor takes OPENBLAS_NUM_THREADS)
  * Layers whose kernel takes NCHW16c natively get a second line, "nchw16c",
  * with x and y in that layout.
  *   --cold: before each timed call, read a 64 MB buffer, so weights come from
@@ -29,6 +30,7 @@ static double now(void)
 static double budget = 0.25;
 static const char *filters[64]; /* NAME-PARTs: only the layers whose name holds one */
 static int n_filters;
+static int threads = 1;
 
 static int wanted(const char *name)
 {
@@ -73,6 +75,8 @@ static const layer layers[] = {
     {"r18.stem 3>64 224 7x7/2", 3, 224, 224, 64, 7, 2, 3, 1},
     {"mv2.stem 3>32 224 3x3/2", 3, 224, 224, 32, 3, 2, 1, 1},
     {"bf.stem 3>24 256 5x5/2", 3, 256, 256, 24, 5, 2, 2, 1},
+    {"mv3.stem 3>16 224 3x3/2", 3, 224, 224, 16, 3, 2, 1, 1},
+    {"rg.proj 32>48 112 1x1/2", 32, 112, 112, 48, 1, 2, 0, 1},
     {"mv2.expand 16>96 112 1x1", 16, 112, 112, 96, 1, 1, 0, 1},
     {"mv2.project 32>16 112 1x1", 32, 112, 112, 16, 1, 1, 0, 1},
     {"bf.1x1 24>24 128", 24, 128, 128, 24, 1, 1, 0, 1},
@@ -92,6 +96,10 @@ static const layer layers[] = {
     {"mv3.project 480>112 14 1x1", 480, 14, 14, 112, 1, 1, 0, 1},
     {"mv3.project 960>160 7 1x1", 960, 7, 7, 160, 1, 1, 0, 1},
     {"mv3.1x1 16>16 112", 16, 112, 112, 16, 1, 1, 0, 1},
+    {"mv3.1x1 16>64 112", 16, 112, 112, 64, 1, 1, 0, 1},
+    {"sh.1x1 232>232 7", 232, 7, 7, 232, 1, 1, 0, 1},
+    {"sh.1x1 116>116 14", 116, 14, 14, 116, 1, 1, 0, 1},
+    {"mv2.project 576>160 7 1x1", 576, 7, 7, 160, 1, 1, 0, 1},
     {"mv2.dw 32 112 3x3", 32, 112, 112, 32, 3, 1, 1, 32},
     {"mv2.dw 96 112 3x3/2", 96, 112, 112, 96, 3, 2, 1, 96},
     {"mv2.dw 144 56 3x3", 144, 56, 56, 144, 3, 1, 1, 144},
@@ -216,12 +224,18 @@ int main(int argc, char **argv)
                 return 1;
             memset(b, 1, evict_bytes);
             evict_buf = b;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = atoi(argv[++i]);
         } else if (strchr("0123456789.", argv[i][0])) {
             budget = atof(argv[i]);
         } else {
             filters[n_filters++] = argv[i];
         }
     }
+    threads = threads < 1 ? 1 : threads;
+    cq_kern_set_threads(threads);
+    printf("threads: %d\n", threads);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     cq_err err;
     /* machine anchor: a large square sgemm */
     {
@@ -359,6 +373,7 @@ int main(int argc, char **argv)
         free(w);
         free(b);
     }
-    other_kernels();
+    if (n_filters == 0) /* NAME-PARTs pick conv layers: the rest is not asked for */
+        other_kernels();
     return 0;
 }

@@ -189,6 +189,58 @@ void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int 
     }
 }
 
+/* The busiest share's cells (row x panel) of a grid split. */
+static int64_t grid_busiest(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int nparts)
+{
+    int64_t most = 0;
+    for (int part = 0; part < nparts; part++) {
+        cq__grid_share s;
+        cq__share_grid(oh, rows, npanels, w_heavy, part, nparts, &s);
+        int64_t ra = s.ga * s.rows, rb = s.gb * s.rows < oh ? s.gb * s.rows : oh;
+        int64_t c = (rb > ra ? rb - ra : 0) * (s.jb - s.ja);
+        most = c > most ? c : most;
+    }
+    return most;
+}
+
+#ifndef CELL_GAIN
+#define CELL_GAIN 0.95
+#endif
+int cq__share_cells(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int cells, int part,
+                    int nparts, cq__grid_rect r[3], int64_t *rows0)
+{
+    cq__grid_share s;
+    cq__share_grid(oh, rows, npanels, w_heavy, part, nparts, &s);
+    *rows0 = s.rows;
+    r[0].ra = s.ga * s.rows;
+    r[0].rb = s.gb * s.rows < oh ? s.gb * s.rows : oh;
+    r[0].ja = s.ja;
+    r[0].jb = s.jb;
+    int64_t C = oh * npanels;
+    if (!cells || nparts <= 1 || npanels <= 1 ||
+        (double)((C + nparts - 1) / nparts) >=
+            CELL_GAIN * (double)grid_busiest(oh, rows, npanels, w_heavy, nparts))
+        return 1;
+    /* cells in panel-major order, an even run of them a share: whole
+     * panels, with at most a partial one at each end */
+    int64_t u0 = C * part / nparts, u1 = C * (part + 1) / nparts;
+    int n = 0;
+    *rows0 = rows;
+    while (u0 < u1 && n < 3) {
+        int64_t j = u0 / oh, ra = u0 % oh;
+        if (ra == 0 && u1 - u0 >= oh) {
+            int64_t nj = (u1 - u0) / oh;
+            r[n++] = (cq__grid_rect){0, oh, j, j + nj};
+            u0 += nj * oh;
+        } else {
+            int64_t rb = ra + (u1 - u0) < oh ? ra + (u1 - u0) : oh;
+            r[n++] = (cq__grid_rect){ra, rb, j, j + 1};
+            u0 += rb - ra;
+        }
+    }
+    return n;
+}
+
 /* y = act(conv + bias + res); res NULL or the same size as y. pool (stem
  * path only): y is the pooled output (ph, pw a plane). */
 static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float *x, float *y,

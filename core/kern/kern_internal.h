@@ -238,6 +238,21 @@ typedef struct cq__grid_share {
 void cq__share_grid(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int part,
                     int nparts, cq__grid_share *s);
 
+/* The same grid shared by cells (one row x one panel) where the caller's
+ * tiles lie within a row (cells != 0) and that balances better than
+ * cq__share_grid by CELL_GAIN (5 %): each share an even run of the cells
+ * in panel-major order, so at most 3 rectangles, rows [ra, rb) x panels
+ * [ja, jb), each run in groups of up to *rows0 rows from ra. A 7x7 map
+ * with 5 panels (MobileNetV2's 960 > 160, ShuffleNetV2's 232 > 232): 4 / 7
+ * of the work to one share of two by rows, 3 / 5 by panels, 18 / 35 by
+ * cells, and each share streams about half the weights. Else one
+ * rectangle, cq__share_grid's. Returns the count. */
+typedef struct cq__grid_rect {
+    int64_t ra, rb, ja, jb;
+} cq__grid_rect;
+int cq__share_cells(int64_t oh, int64_t rows, int64_t npanels, int w_heavy, int cells, int part,
+                    int nparts, cq__grid_rect r[3], int64_t *rows0);
+
 /* The table for the ISA in use. */
 const cq__kern_vtab *cq__kern(void);
 

@@ -146,6 +146,8 @@ static void test_kern_conv2d_pixel_major(void **state)
          * partial last panel, several k blocks */
         {160, 96, 7, 7, 1, 1, 1, 1, 1, 0},  {300, 64, 2, 7, 1, 1, 1, 1, 1, 0},
         {1700, 64, 2, 5, 1, 1, 1, 1, 1, 0}, {9, 20, 3, 3, 1, 1, 2, 2, 1, 0},
+        /* ... shared by (7-pixel tile, panel) cells: 5 panels, k blocks */
+        {232, 232, 7, 7, 1, 1, 1, 1, 1, 0}, {960, 160, 7, 7, 1, 1, 1, 1, 1, 0},
         /* several groups of output rows (the last one shorter), each over
          * several k blocks: 56-wide rows, stride 1 and 2 */
         {64, 40, 23, 56, 3, 3, 1, 1, 1, 1}, {70, 64, 23, 110, 3, 3, 2, 2, 1, 1},
@@ -228,6 +230,10 @@ static void test_kern_conv2d_blocked(void **state)
         {672, 112, 14, 14, 1, 1, 1, 1, 1, 0, 1}, {32, 64, 8, 8, 1, 1, 1, 1, 1, 0, 1},
         /* 6 x 64 and 6 x 48 tiles over k blocks (weights past 640 KB) */
         {320, 64, 7, 12, 3, 3, 1, 1, 1, 1, 1}, {160, 112, 5, 9, 3, 3, 1, 1, 1, 1, 1},
+        /* 7x7 maps in 5 channel panels: shared by (row, panel) cells, in
+         * place (1x1, k blocks), from a padded copy (3x3) */
+        {960, 160, 7, 7, 1, 1, 1, 1, 1, 0, 1}, {32, 160, 7, 7, 3, 3, 1, 1, 1, 1, 1},
+        {64, 160, 9, 7, 1, 1, 1, 1, 1, 0, 1},
         /* 1x1 on rows of 10 (7-pixel tiles waste lanes there): the sgemm */
         {16, 16, 6, 10, 1, 1, 1, 1, 1, 0, 0},
         /* few input channels (packed rows) into NCHW16c; NCHW16c input refused */
@@ -619,10 +625,6 @@ static void test_kern_conv2d_algo_choice(void **state)
     assert_int_equal(err.code, CQ_EINVAL);
 }
 
-/* cq__share_grid: every (row, panel) of the grid in exactly one share, for
- * every thread count up to 5, and no share left idle where groups of half
- * the grid's rows would give each one: MobileNetV2's 14x14 map in one group of 14 rows went whole
- * to one share of two. */
 /* OpenBLAS runs kernels of the ISA calq runs: where the CPU has AVX2 and
  * OpenBLAS names its kernels, they are none of the pre-AVX2 ones it falls
  * back to for a CPU model newer than itself (kern_isa.c). A user's
@@ -646,6 +648,10 @@ static void test_kern_blas_core(void **state)
     assert_true(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
 }
 
+/* cq__share_grid: every (row, panel) of the grid in exactly one share, for
+ * every thread count up to 5, and no share left idle where groups of half
+ * the grid's rows would give each one: MobileNetV2's 14x14 map in one group
+ * of 14 rows went whole to one share of two. */
 static void test_kern_share_grid(void **state)
 {
     (void)state;
@@ -705,6 +711,57 @@ static void test_kern_share_grid(void **state)
     assert_true(s.ja == 2 && s.jb == 4 && s.ga == 0 && s.gb == 1);
 }
 
+/* cq__share_cells: every (row, panel) in exactly one share's rectangles,
+ * at most 3 of them, rows within the map and groups of at least a row; by
+ * cells, the busiest share has the fewest cells an even split can give; a
+ * 7x7 map with 5 panels over two shares goes by cells (18 / 17 of 35),
+ * and without `cells` (tiles across rows) never. */
+static void test_kern_share_cells(void **state)
+{
+    (void)state;
+    static const int64_t cases[][3] = {
+        /* oh, the grid's rows, panels */
+        {7, 7, 5}, {7, 7, 3}, {7, 7, 15}, {14, 14, 5}, {7, 7, 1}, {1, 1, 16}, {13, 5, 3},
+        {3, 3, 7},  {56, 8, 3}, {28, 28, 4}, {9, 9, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t oh = cases[c][0], rows = cases[c][1], np = cases[c][2];
+        for (int v = 0; v < 24; v++) {
+            int n = 1 + v % 6, heavy = (v / 6) & 1, cells = v / 12;
+            int seen[64][16];
+            memset(seen, 0, sizeof seen);
+            int64_t most = 0, used = 0;
+            for (int part = 0; part < n; part++) {
+                cq__grid_rect rc[3];
+                int64_t rows0 = 0, mine = 0;
+                int nr = cq__share_cells(oh, rows, np, heavy, cells, part, n, rc, &rows0);
+                assert_true(nr >= 1 && nr <= 3 && rows0 >= 1 && rows0 <= rows);
+                used += nr > 1;
+                for (int q = 0; q < nr; q++) {
+                    assert_true(rc[q].ra >= 0 && rc[q].rb <= oh && rc[q].ja >= 0 &&
+                                rc[q].ja <= rc[q].jb && rc[q].jb <= np);
+                    for (int64_t y = rc[q].ra; y < rc[q].rb; y++)
+                        for (int64_t j = rc[q].ja; j < rc[q].jb; j++, mine++)
+                            seen[y][j]++;
+                }
+                most = mine > most ? mine : most;
+            }
+            for (int64_t y = 0; y < oh; y++)
+                for (int64_t j = 0; j < np; j++)
+                    if (seen[y][j] != 1)
+                        fail_msg("oh %lld rows %lld panels %lld, %d shares (cells %d): row %lld "
+                                 "panel %lld in %d shares", (long long)oh, (long long)rows,
+                                 (long long)np, n, cells, (long long)y, (long long)j, seen[y][j]);
+            if (!cells)
+                assert_int_equal(used, 0);
+            if (used)
+                assert_int_equal(most, (oh * np + n - 1) / n);
+            if (cells && oh == 7 && np == 5 && n == 2)
+                assert_int_equal(most, 18);
+        }
+    }
+}
+
 int main(void)
 {
     /* split every convolution over the kernel threads, however small */
@@ -720,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_kern_conv2d_pool),
         cmocka_unit_test(test_kern_conv2d_algo_choice),
         cmocka_unit_test(test_kern_share_grid),
+        cmocka_unit_test(test_kern_share_cells),
         cmocka_unit_test(test_kern_blas_core),
     };
     return cmocka_run_group_tests_name("kern", tests, NULL, NULL);

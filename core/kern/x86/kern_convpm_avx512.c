@@ -459,9 +459,9 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
     int64_t K = p->c_in, pw = pw_f32(p);
     int64_t npad = (p->c_out + pw - 1) / pw * pw, kc0 = kblock(K, npad), P = oh * ow;
     /* units of MP pixels; the weights K x npad, the input K x P */
-    cq__grid_share sh;
-    cq__share_grid((P + MP - 1) / MP, 1, npad / pw, 0, part, nparts, &sh);
-    int64_t ja = sh.ja * pw, jb = sh.jb * pw, ua = sh.ga, ub = sh.gb;
+    cq__grid_rect rc[3];
+    int64_t one;
+    int nrc = cq__share_cells((P + MP - 1) / MP, 1, npad / pw, 0, 1, part, nparts, rc, &one);
     float *xp = scratch;
     size_t xpb = ((size_t)(kc0 * row_ld(ow)) * sizeof(float) + 63) / 64 * 64;
     float *ct = kc0 < K ? (float *)((char *)scratch + xpb) : NULL;
@@ -471,20 +471,22 @@ static void run_pointwise(const cq_conv2d_params *p, int64_t oh, int64_t ow, con
         tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
         /* panels straight from x (K rows of P pixels); the last partial
          * panel is copied with zeros so no lane reads past x */
-        for (int64_t m0 = ua * MP; m0 < P && m0 < ub * MP; m0 += MP) {
-            a.mr = P - m0 < MP ? P - m0 : MP;
-            a.ldx = P;
-            a.xp = x + k0 * P + m0;
-            if (a.mr < MP) {
-                __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
-                for (int64_t t = 0; t < kc; t++)
-                    _mm512_storeu_ps(xp + t * 16,
-                                     _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
-                a.ldx = 16;
-                a.xp = xp;
+        for (int q = 0; q < nrc; q++)
+            for (int64_t m0 = rc[q].ra * MP; m0 < P && m0 < rc[q].rb * MP; m0 += MP) {
+                a.mr = P - m0 < MP ? P - m0 : MP;
+                a.ldx = P;
+                a.xp = x + k0 * P + m0;
+                if (a.mr < MP) {
+                    __mmask16 mk = (__mmask16)((1u << a.mr) - 1u);
+                    for (int64_t t = 0; t < kc; t++)
+                        _mm512_storeu_ps(xp + t * 16,
+                                         _mm512_maskz_loadu_ps(mk, x + (k0 + t) * P + m0));
+                    a.ldx = 16;
+                    a.xp = xp;
+                }
+                panel(&a, p->c_out, rc[q].ja * pw, rc[q].jb * pw, K, k0, wp, ct, y, res,
+                      bias_pad, m0, m0 == rc[q].ra * MP);
             }
-            panel(&a, p->c_out, ja, jb, K, k0, wp, ct, y, res, bias_pad, m0, m0 == ua * MP);
-        }
     }
 }
 
@@ -623,10 +625,13 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     int64_t npad = (p->c_out + pw - 1) / pw * pw, P = oh * ow;
     grid g;
     make_grid(p, oh, ow, &g);
-    cq__grid_share sh;
-    cq__share_grid(oh, g.rows, npad / pw, K * npad > 2 * p->c_in * p->h * p->w, part, nparts,
-                   &sh);
-    int64_t kc0 = g.kc, rows0 = sh.rows;
+    /* flat64's tiles run across rows: no cells */
+    int flat = flat64(p);
+    cq__grid_rect rc[3];
+    int64_t rows0;
+    int nrc = cq__share_cells(oh, g.rows, npad / pw, K * npad > 2 * p->c_in * p->h * p->w, !flat,
+                              part, nparts, rc, &rows0);
+    int64_t kc0 = g.kc;
     if (g.direct && !g.inplace) /* the group's copy: the rows under rows0 */
         g.gh = (rows0 - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
     int64_t ldx = row_ld(ow), nq = ldx / 16;
@@ -653,7 +658,6 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
     }
     /* flat64: where each pixel of a group (raster order) reads, from the
      * group's first input row */
-    int flat = flat64(p);
     int64_t *pix = off + K;
     if (flat)
         for (int64_t r = 0, m = 0; r < rows0; r++)
@@ -661,98 +665,101 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 pix[m] = (r * p->stride_h * g.wpad + ox * p->stride_w) * (p->x_blocked ? 16 : 1);
     int64_t panels_row = (ow + MP - 1) / MP;
     int sw = (int)p->stride_w;
-    int64_t ja = sh.ja * pw, jb = sh.jb * pw, ga = sh.ga, gb = sh.gb;
-    for (int64_t g0 = ga * rows0; g0 < oh && g0 < gb * rows0; g0 += rows0) {
-        int64_t rows = oh - g0 < rows0 ? oh - g0 : rows0;
-        /* where the tiles read: the group's copy, or x itself */
-        const float *xg = xp;
-        if (g.inplace)
-            xg = x + g0 * p->stride_h * g.wpad * 16;
-        else if (g.direct)
-            cq__convpm_fill_group(p, x, g0, g.gh, g.wpad, xp);
-        for (int64_t k0 = 0; k0 < K; k0 += kc0) {
-            int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
-            if (!g.direct)
-                for (int64_t r = 0; r < rows; r++)
-                    cq__convpm_pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
-            tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
-            a.ldx = ldx;
-            a.off = g.direct ? off + k0 : NULL;
-            if (ct_in_y) {
-                a.cti = 16;
-                a.ctj = 16 * P;
-            }
-            for (int64_t j0 = ja; j0 < jb; j0 += pw) {
-                int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
-                int nv = (int)((cw + 15) / 16);
-                a.wp = wp + k0 * npad + j0 * kc;
-                a.cw = cw;
-                a.bias = bias_pad + j0;
-                /* the share's next slice in wp's order (the next panel,
-                 * the next k block's first panel, or the first one again
-                 * for the next row group), fetched a share per tile
-                 * meanwhile */
-                const float *next = NULL;
-                int64_t kn = kc;
-                if (j0 + pw < jb) {
-                    next = a.wp + kc * pw;
-                } else if (k0 + kc < K) {
-                    kn = K - k0 - kc < kc0 ? K - k0 - kc : kc0;
-                    next = wp + (k0 + kc) * npad + ja * kn;
-                } else if (g0 + rows < oh && g0 + rows < gb * rows0) {
-                    kn = kc0;
-                    next = wp + ja * kc0;
+    for (int q = 0; q < nrc; q++) {
+        int64_t ja = rc[q].ja * pw, jb = rc[q].jb * pw, ra = rc[q].ra, rb = rc[q].rb;
+        for (int64_t g0 = ra; g0 < rb; g0 += rows0) {
+            int64_t rows = rb - g0 < rows0 ? rb - g0 : rows0;
+            /* where the tiles read: the group's copy, or x itself */
+            const float *xg = xp;
+            if (g.inplace)
+                xg = x + g0 * p->stride_h * g.wpad * 16;
+            else if (g.direct)
+                cq__convpm_fill_group(p, x, g0, g.gh, g.wpad, xp);
+            for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+                int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+                if (!g.direct)
+                    for (int64_t r = 0; r < rows; r++)
+                        cq__convpm_pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+                tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
+                a.ldx = ldx;
+                a.off = g.direct ? off + k0 : NULL;
+                if (ct_in_y) {
+                    a.cti = 16;
+                    a.ctj = 16 * P;
                 }
-                int64_t npx = rows * ow;
-                int64_t ntile = flat ? (npx + MP64 - 1) / MP64 : rows * panels_row;
-                int64_t kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
-                for (int64_t m = 0; flat && m < npx; m += MP64) {
-                    int64_t t0 = t1, up = (e += kr) >= ntile, mg = g0 * ow + m;
-                    t1 += kq + up;
-                    e -= up ? ntile : 0;
-                    a.pf = next ? next + t0 * pw : NULL;
-                    a.npf = next ? (t1 - t0) * pw / 16 : 0;
-                    a.mr = npx - m < MP64 ? npx - m : MP64;
-                    a.xp = xg;
-                    a.pix = pix + m;
-                    a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
-                    a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
-                    a.res = res ? res + j0 * P + 16 * mg : NULL;
-                    if (nv == 3) /* 33-48 channels (c_out 112, 176) */
-                        tile_flat3(&a);
-                    else
-                        tile_flat4(&a);
-                }
-                for (int64_t r = 0; !flat && r < rows; r++)
-                    for (int64_t pr = 0; pr < panels_row; pr++) {
-                        int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1, up = (e += kr) >= ntile;
-                        t1 += kq + up; /* tile ti: [t0, t1 = kn (ti + 1) / ntile) */
+                for (int64_t j0 = ja; j0 < jb; j0 += pw) {
+                    int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                    int nv = (int)((cw + 15) / 16);
+                    a.wp = wp + k0 * npad + j0 * kc;
+                    a.cw = cw;
+                    a.bias = bias_pad + j0;
+                    /* the share's next slice in wp's order (the next panel,
+                     * the next k block's first panel, or the first one again
+                     * for the next row group), fetched a share per tile
+                     * meanwhile */
+                    const float *next = NULL;
+                    int64_t kn = kc;
+                    if (j0 + pw < jb) {
+                        next = a.wp + kc * pw;
+                    } else if (k0 + kc < K) {
+                        kn = K - k0 - kc < kc0 ? K - k0 - kc : kc0;
+                        next = wp + (k0 + kc) * npad + ja * kn;
+                    } else if (g0 + rows < rb) {
+                        kn = kc0;
+                        next = wp + ja * kc0;
+                    }
+                    int64_t npx = rows * ow;
+                    int64_t ntile = flat ? (npx + MP64 - 1) / MP64 : rows * panels_row;
+                    int64_t kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
+                    for (int64_t m = 0; flat && m < npx; m += MP64) {
+                        int64_t t0 = t1, up = (e += kr) >= ntile, mg = g0 * ow + m;
+                        t1 += kq + up;
                         e -= up ? ntile : 0;
                         a.pf = next ? next + t0 * pw : NULL;
                         a.npf = next ? (t1 - t0) * pw / 16 : 0;
-                        a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                        a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
-                               : ct    ? ct + m * npad + j0
-                                       : NULL;
-                        a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
-                        a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
-                        if (!g.direct) {
-                            a.xp = xp + r * kc * ldx + ox0;
-                            tile_sw(0, nv, &a);
-                        } else if (p->x_blocked) {
-                            a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
-                            if (sw == 1)
-                                tile_sw(16, nv, &a);
-                            else
-                                tile_sw(32, nv, &a);
-                        } else {
-                            a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
-                            if (sw == 1)
-                                tile_sw(1, nv, &a);
-                            else
-                                tile_sw(2, nv, &a);
-                        }
+                        a.mr = npx - m < MP64 ? npx - m : MP64;
+                        a.xp = xg;
+                        a.pix = pix + m;
+                        a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
+                        a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
+                        a.res = res ? res + j0 * P + 16 * mg : NULL;
+                        if (nv == 3) /* 33-48 channels (c_out 112, 176) */
+                            tile_flat3(&a);
+                        else
+                            tile_flat4(&a);
                     }
+                    for (int64_t r = 0; !flat && r < rows; r++)
+                        for (int64_t pr = 0; pr < panels_row; pr++) {
+                            int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1;
+                            int64_t up = (e += kr) >= ntile;
+                            t1 += kq + up; /* tile ti: [t0, t1 = kn (ti + 1) / ntile) */
+                            e -= up ? ntile : 0;
+                            a.pf = next ? next + t0 * pw : NULL;
+                            a.npf = next ? (t1 - t0) * pw / 16 : 0;
+                            a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                            a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
+                                   : ct    ? ct + m * npad + j0
+                                           : NULL;
+                            a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
+                            a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
+                            if (!g.direct) {
+                                a.xp = xp + r * kc * ldx + ox0;
+                                tile_sw(0, nv, &a);
+                            } else if (p->x_blocked) {
+                                a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
+                                if (sw == 1)
+                                    tile_sw(16, nv, &a);
+                                else
+                                    tile_sw(32, nv, &a);
+                            } else {
+                                a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
+                                if (sw == 1)
+                                    tile_sw(1, nv, &a);
+                                else
+                                    tile_sw(2, nv, &a);
+                            }
+                        }
+                }
             }
         }
     }
