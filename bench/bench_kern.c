@@ -226,10 +226,14 @@ int main(int argc, char **argv)
             evict_buf = b;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
-        } else if (strchr("0123456789.", argv[i][0])) {
-            budget = atof(argv[i]);
         } else {
-            filters[n_filters++] = argv[i];
+            /* a number is the budget; anything else ("960>160") a NAME-PART */
+            char *end;
+            double v = strtod(argv[i], &end);
+            if (*argv[i] && !*end)
+                budget = v;
+            else if (n_filters < (int)(sizeof filters / sizeof filters[0]))
+                filters[n_filters++] = argv[i];
         }
     }
     threads = threads < 1 ? 1 : threads;
