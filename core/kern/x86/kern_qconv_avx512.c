@@ -35,13 +35,14 @@ void cq__qconv_res_rows_avx512(const cq_qconv2d_params *p, const float *mult,
                                const void *res, void *y)
 {
     int64_t N = p->c.c_out;
+    cq__qconv_resk k = cq__qconv_resk_make(p);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = j0; j < j1; j += 16) {
             __mmask16 m = cq__qconv_mask16(j1 - j);
             __m512i a = _mm512_maskz_loadu_epi32(m, acc + i * N + j);
             __m512 mu = _mm512_maskz_loadu_ps(m, mult + j);
-            __m512i r = cq__qconv_ld_res(p, (const char *)res + i * N + j, m);
-            _mm_mask_storeu_epi8((char *)y + i * N + j, m, cq__qconv_res16(p, a, mu, r));
+            __m512i r = cq__qconv_ld_resk(&k, (const char *)res + i * N + j, m);
+            _mm_mask_storeu_epi8((char *)y + i * N + j, m, cq__qconv_res16k(&k, a, mu, r));
         }
 }
 
@@ -417,6 +418,7 @@ static void row16(const cq_qconv2d_plan *pl, const uint8_t *buf, __mmask16 m, co
     __m512 ncap = _mm512_set1_ps(-1073741824.0f);
     __m512i zp = _mm512_set1_epi32(p->y_zp), lo = _mm512_set1_epi32(p->y_min),
             hi = _mm512_set1_epi32(p->y_max);
+    cq__qconv_resk k = cq__qconv_resk_make(p);
     for (int64_t ox = 0, o = 0; ox < ow; ox++, o += C) {
         __m512i a = cp;
         for (int64_t q = 0; q < nq; q++)
@@ -425,8 +427,8 @@ static void row16(const cq_qconv2d_plan *pl, const uint8_t *buf, __mmask16 m, co
                                                               kx * dl),
                                         _mm512_loadu_si512(pl->wt + (q * kw + kx) * 64));
         if (res) {
-            __m512i r = cq__qconv_ld_res(p, (const uint8_t *)res + o, m);
-            _mm_mask_storeu_epi8(yb + o, m, cq__qconv_res16(p, a, mu, r));
+            __m512i r = cq__qconv_ld_resk(&k, (const uint8_t *)res + o, m);
+            _mm_mask_storeu_epi8(yb + o, m, cq__qconv_res16k(&k, a, mu, r));
             continue;
         }
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);

@@ -213,6 +213,7 @@ typedef struct grp_epi {
     __m512 cap, ncap;
     __m512i zp16, lo8, hi8, perm; /* epi4 */
     int s8;
+    cq__qconv_resk k; /* the residual's constants */
 } grp_epi;
 
 /* 4 vectors of 16 sums (4 pixels, one multiplier vector mu) to their 64
@@ -238,12 +239,12 @@ AI void store4(__m512i b, const int64_t *o, __mmask16 m, uint8_t *y)
 }
 
 
-AI void out16(const cq_qconv2d_params *p, const grp_epi *E, __m512i a, __m512 mu, __mmask16 m,
+AI void out16(const cq__qconv_resk *k, const grp_epi *E, __m512i a, __m512 mu, __mmask16 m,
               const uint8_t *res, uint8_t *y)
 {
     if (res) {
-        __m512i r = cq__qconv_ld_res(p, res, m);
-        _mm_mask_storeu_epi8(y, m, cq__qconv_res16(p, a, mu, r));
+        __m512i r = cq__qconv_ld_resk(k, res, m);
+        _mm_mask_storeu_epi8(y, m, cq__qconv_res16k(k, a, mu, r));
         return;
     }
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
@@ -251,6 +252,21 @@ AI void out16(const cq_qconv2d_params *p, const grp_epi *E, __m512i a, __m512 mu
     __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), E->zp);
     v = _mm512_min_epi32(_mm512_max_epi32(v, E->lo), E->hi);
     _mm_mask_storeu_epi8(y, m, _mm512_cvtepi32_epi8(v));
+}
+
+/* With a residual, the first cn <= 8 sums of a and of b (pixels at o0 and
+ * o1, m their channels) as one vector: half the epilogue's operations. */
+AI void out8x2(const cq__qconv_resk *k, __m512i a, __m512i b, __m512 mu, __mmask16 m,
+               const uint8_t *res, uint8_t *y, int64_t o0, int64_t o1)
+{
+    __m512i ab = _mm512_shuffle_i32x4(a, b, 0x44);
+    __m512 mu2 = _mm512_shuffle_f32x4(mu, mu, 0x44);
+    __m128i r8 = _mm_unpacklo_epi64(_mm_maskz_loadu_epi8(m, res + o0),
+                                    _mm_maskz_loadu_epi8(m, res + o1));
+    __m512i r = k->s8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+    __m128i v = cq__qconv_res16k(k, ab, mu2, r);
+    _mm_mask_storeu_epi8(y + o0, m, v);
+    _mm_mask_storeu_epi8(y + o1, m, _mm_srli_si128(v, 8));
 }
 
 /* ---- the tiles ------------------------------------------------------------- */
@@ -290,7 +306,6 @@ static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
     int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
     __mmask16 m = (__mmask16)((1u << cn) - 1);
     __m512 mu = _mm512_maskz_loadu_ps(m, pl->mult + 16 * b);
-    const cq_qconv2d_params *p = &pl->p;
     y += 16 * b;
     if (!res) {
         store4(epi4(E, a0, a1, a2, a3, mu), o, m, y);
@@ -298,14 +313,22 @@ static void tile8(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b,
         return;
     }
     res += 16 * b;
-    out16(p, E, a0, mu, m, res ? res + o[0] : NULL, y + o[0]);
-    out16(p, E, a1, mu, m, res ? res + o[1] : NULL, y + o[1]);
-    out16(p, E, a2, mu, m, res ? res + o[2] : NULL, y + o[2]);
-    out16(p, E, a3, mu, m, res ? res + o[3] : NULL, y + o[3]);
-    out16(p, E, a4, mu, m, res ? res + o[4] : NULL, y + o[4]);
-    out16(p, E, a5, mu, m, res ? res + o[5] : NULL, y + o[5]);
-    out16(p, E, a6, mu, m, res ? res + o[6] : NULL, y + o[6]);
-    out16(p, E, a7, mu, m, res ? res + o[7] : NULL, y + o[7]);
+    cq__qconv_resk k = E->k; /* in registers across the char stores */
+    if (cn <= 8) { /* two pixels a vector (BlazeFace's 24 channels: the second 8) */
+        out8x2(&k, a0, a1, mu, m, res, y, o[0], o[1]);
+        out8x2(&k, a2, a3, mu, m, res, y, o[2], o[3]);
+        out8x2(&k, a4, a5, mu, m, res, y, o[4], o[5]);
+        out8x2(&k, a6, a7, mu, m, res, y, o[6], o[7]);
+        return;
+    }
+    out16(&k, E, a0, mu, m, res + o[0], y + o[0]);
+    out16(&k, E, a1, mu, m, res + o[1], y + o[1]);
+    out16(&k, E, a2, mu, m, res + o[2], y + o[2]);
+    out16(&k, E, a3, mu, m, res + o[3], y + o[3]);
+    out16(&k, E, a4, mu, m, res + o[4], y + o[4]);
+    out16(&k, E, a5, mu, m, res + o[5], y + o[5]);
+    out16(&k, E, a6, mu, m, res + o[6], y + o[6]);
+    out16(&k, E, a7, mu, m, res + o[7], y + o[7]);
 }
 
 /* One output pixel of output vector b. */
@@ -330,7 +353,7 @@ static void tile1(const cq_qconv2d_plan *pl, const grp_epi *E, int64_t b, const 
     int64_t C = pl->p.c.c_out, cn = C - 16 * b < 16 ? C - 16 * b : 16;
     __mmask16 m = (__mmask16)((1u << cn) - 1);
     __m512 mu = _mm512_maskz_loadu_ps(m, pl->mult + 16 * b);
-    out16(&pl->p, E, _mm512_add_epi32(a0, a1), mu, m, res ? res + o + 16 * b : NULL,
+    out16(&E->k, E, _mm512_add_epi32(a0, a1), mu, m, res ? res + o + 16 * b : NULL,
           y + o + 16 * b);
 }
 
@@ -345,7 +368,7 @@ AI void out16l(const cq_qconv2d_plan *pl, const grp_epi *E, __m512i a, __m512 mu
         __m128i r8 = _mm_shuffle_epi8(_mm_maskz_loadu_epi8(m, res),
                                       _mm_loadu_si128((const __m128i *)pl->gin));
         __m512i r = p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
-        v8 = cq__qconv_res16(p, a, mu, r);
+        v8 = cq__qconv_res16k(&E->k, a, mu, r);
     } else {
         __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mu);
         f = _mm512_max_ps(_mm512_min_ps(f, E->cap), E->ncap);
@@ -453,6 +476,7 @@ void cq__qconv_grp_avx512_rows(const cq_qconv2d_plan *pl, const void *x, const v
     E.hi8 = _mm512_set1_epi8((char)p->y_max);
     E.perm = cq__q8_perm();
     E.s8 = p->y_dt == CQ_S8;
+    E.k = cq__qconv_resk_make(p);
     const uint8_t *rs = res;
     uint8_t *yy = y;
     for (int64_t r = r0; r < r1;) {

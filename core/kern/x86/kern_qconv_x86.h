@@ -10,29 +10,56 @@
 
 #include "kern/kern_qconv.h"
 
-/* 16 outputs from sums a (bias included), multipliers m, residual codes r. */
-static inline __attribute__((always_inline)) __m128i cq__qconv_res16(const cq_qconv2d_params *p, __m512i a, __m512 m, __m512i r)
+/* QLinearAdd's constants (kern_qconv.h, add) as vectors, made once a run:
+ * the stores to y are char stores, which the compiler must assume alias the
+ * plan, so read from p each field was loaded and converted again for every
+ * 16 outputs (BlazeFace's int8 24 > 24 1x1s with their residual spent four
+ * fifths of their time in that epilogue). Copy it to a local before a loop
+ * of stores so that it stays in registers. */
+typedef struct cq__qconv_resk {
+    __m512 qzp, qmin, qmax, fix, ra, rb, ymin, ymax;
+    int first, s8;
+} cq__qconv_resk;
+
+static inline __attribute__((always_inline)) cq__qconv_resk
+cq__qconv_resk_make(const cq_qconv2d_params *p)
 {
     const cq_qconv2d_add *ad = &p->add;
+    cq__qconv_resk k;
+    k.qzp = _mm512_set1_ps((float)ad->q_zp);
+    k.qmin = _mm512_set1_ps((float)ad->q_min);
+    k.qmax = _mm512_set1_ps((float)ad->q_max);
+    k.fix = _mm512_set1_ps(ad->fixed);
+    k.ra = _mm512_set1_ps(ad->ra);
+    k.rb = _mm512_set1_ps(ad->rb);
+    k.ymin = _mm512_set1_ps((float)p->y_min);
+    k.ymax = _mm512_set1_ps((float)p->y_max);
+    k.first = ad->res_first;
+    k.s8 = p->y_dt == CQ_S8;
+    return k;
+}
+
+/* 16 outputs from sums a (bias included), multipliers m, residual codes r. */
+static inline __attribute__((always_inline)) __m128i
+cq__qconv_res16k(const cq__qconv_resk *k, __m512i a, __m512 m, __m512i r)
+{
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), m);
     f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    f = _mm512_add_ps(f, _mm512_set1_ps((float)ad->q_zp));
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ad->q_min)),
-                      _mm512_set1_ps((float)ad->q_max));
-    __m512 rf = _mm512_cvtepi32_ps(r), fix = _mm512_set1_ps(ad->fixed);
-    __m512 v = ad->res_first ? _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(f, _mm512_set1_ps(ad->rb), fix))
-                             : _mm512_fmadd_ps(f, _mm512_set1_ps(ad->ra),
-                                               _mm512_fmadd_ps(rf, _mm512_set1_ps(ad->rb), fix));
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)p->y_min)),
-                      _mm512_set1_ps((float)p->y_max));
+    f = _mm512_add_ps(f, k->qzp);
+    f = _mm512_min_ps(_mm512_max_ps(f, k->qmin), k->qmax);
+    __m512 rf = _mm512_cvtepi32_ps(r);
+    __m512 v = k->first ? _mm512_fmadd_ps(rf, k->ra, _mm512_fmadd_ps(f, k->rb, k->fix))
+                        : _mm512_fmadd_ps(f, k->ra, _mm512_fmadd_ps(rf, k->rb, k->fix));
+    v = _mm512_min_ps(_mm512_max_ps(v, k->ymin), k->ymax);
     return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
 }
 
-static inline __attribute__((always_inline)) __m512i cq__qconv_ld_res(const cq_qconv2d_params *p, const void *res, __mmask16 m)
+/* The residual codes of 16 outputs (m: those there are). */
+static inline __attribute__((always_inline)) __m512i
+cq__qconv_ld_resk(const cq__qconv_resk *k, const void *res, __mmask16 m)
 {
     __m128i r8 = _mm_maskz_loadu_epi8(m, res);
-    return p->y_dt == CQ_S8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
+    return k->s8 ? _mm512_cvtepi8_epi32(r8) : _mm512_cvtepu8_epi32(r8);
 }
 
 static inline __attribute__((always_inline)) __mmask16 cq__qconv_mask16(int64_t left)
@@ -145,11 +172,12 @@ static inline void cq__qdw_epi64_res(const cq_qconv2d_params *p, const cq__qdw_e
     __m512i t2 = _mm512_shuffle_i32x4(a2, a3, 0x44), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
     __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
                      _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+    cq__qconv_resk k = cq__qconv_resk_make(p);
     for (int L = 0; L < 4 && 16 * L < cn; L++) {
         __mmask16 m = cq__qconv_mask16(cn - 16 * L);
         __m512 mu = _mm512_maskz_loadu_ps(m, E->mult + 16 * L);
-        __m512i r = cq__qconv_ld_res(p, res + 16 * L, m);
-        _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16(p, nv[L], mu, r));
+        __m512i r = cq__qconv_ld_resk(&k, res + 16 * L, m);
+        _mm_mask_storeu_epi8(y + 16 * L, m, cq__qconv_res16k(&k, nv[L], mu, r));
     }
 }
 
@@ -166,9 +194,10 @@ static inline void cq__qdw_epi64_res_px(const cq_qconv2d_params *p, const cq__qd
     __m512i nv[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
                      _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
     __m512 mu = _mm512_maskz_loadu_ps(tm, E->mult);
+    cq__qconv_resk k = cq__qconv_resk_make(p);
     for (int L = 0; L < 4 && L < npx; L++) {
-        __m512i r = cq__qconv_ld_res(p, res + L * ps, tm);
-        _mm_mask_storeu_epi8(y + L * ps, tm, cq__qconv_res16(p, nv[L], mu, r));
+        __m512i r = cq__qconv_ld_resk(&k, res + L * ps, tm);
+        _mm_mask_storeu_epi8(y + L * ps, tm, cq__qconv_res16k(&k, nv[L], mu, r));
     }
 }
 

@@ -113,7 +113,7 @@ AI qcol qcol_of(const cq_qgemm_plan *pl, const qepi *e, int64_t j)
 
 /* The folded Add on 16 sums v (comp in them) with scales mu and residual
  * codes r8: the conv's own code, then the Add, clamped to y's range, as
- * int32 (cq__qconv_res16's operations in its order) */
+ * int32 (cq__qconv_res16k's operations in its order) */
 AI __m512i add16(const qepi *e, __m512i v, __m512 mu, __m128i r8)
 {
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), mu);
