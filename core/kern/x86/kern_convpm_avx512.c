@@ -665,101 +665,99 @@ void cq__convpm_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 pix[m] = (r * p->stride_h * g.wpad + ox * p->stride_w) * (p->x_blocked ? 16 : 1);
     int64_t panels_row = (ow + MP - 1) / MP;
     int sw = (int)p->stride_w;
-    for (int q = 0; q < nrc; q++) {
-        int64_t ja = rc[q].ja * pw, jb = rc[q].jb * pw, ra = rc[q].ra, rb = rc[q].rb;
-        for (int64_t g0 = ra; g0 < rb; g0 += rows0) {
-            int64_t rows = rb - g0 < rows0 ? rb - g0 : rows0;
-            /* where the tiles read: the group's copy, or x itself */
-            const float *xg = xp;
-            if (g.inplace)
-                xg = x + g0 * p->stride_h * g.wpad * 16;
-            else if (g.direct)
-                cq__convpm_fill_group(p, x, g0, g.gh, g.wpad, xp);
-            for (int64_t k0 = 0; k0 < K; k0 += kc0) {
-                int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
-                if (!g.direct)
-                    for (int64_t r = 0; r < rows; r++)
-                        cq__convpm_pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
-                tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
-                a.ldx = ldx;
-                a.off = g.direct ? off + k0 : NULL;
-                if (ct_in_y) {
-                    a.cti = 16;
-                    a.ctj = 16 * P;
+    for (int q = 0; q < nrc; q++) /* each share rectangle, in groups of rows0 rows */
+    for (int64_t g0 = rc[q].ra; g0 < rc[q].rb; g0 += rows0) {
+        int64_t ja = rc[q].ja * pw, jb = rc[q].jb * pw, rb = rc[q].rb;
+        int64_t rows = rb - g0 < rows0 ? rb - g0 : rows0;
+        /* where the tiles read: the group's copy, or x itself */
+        const float *xg = xp;
+        if (g.inplace)
+            xg = x + g0 * p->stride_h * g.wpad * 16;
+        else if (g.direct)
+            cq__convpm_fill_group(p, x, g0, g.gh, g.wpad, xp);
+        for (int64_t k0 = 0; k0 < K; k0 += kc0) {
+            int64_t kc = K - k0 < kc0 ? K - k0 : kc0;
+            if (!g.direct)
+                for (int64_t r = 0; r < rows; r++)
+                    cq__convpm_pack_row(p, x, g0 + r, k0, kc, cs, nq, ldx, xp + r * kc * ldx);
+            tile_args a = tile_init(p, k0, kc, K, pw, npad, P, tmp);
+            a.ldx = ldx;
+            a.off = g.direct ? off + k0 : NULL;
+            if (ct_in_y) {
+                a.cti = 16;
+                a.ctj = 16 * P;
+            }
+            for (int64_t j0 = ja; j0 < jb; j0 += pw) {
+                int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
+                int nv = (int)((cw + 15) / 16);
+                a.wp = wp + k0 * npad + j0 * kc;
+                a.cw = cw;
+                a.bias = bias_pad + j0;
+                /* the share's next slice in wp's order (the next panel,
+                 * the next k block's first panel, or the first one again
+                 * for the next row group), fetched a share per tile
+                 * meanwhile */
+                const float *next = NULL;
+                int64_t kn = kc;
+                if (j0 + pw < jb) {
+                    next = a.wp + kc * pw;
+                } else if (k0 + kc < K) {
+                    kn = K - k0 - kc < kc0 ? K - k0 - kc : kc0;
+                    next = wp + (k0 + kc) * npad + ja * kn;
+                } else if (g0 + rows < rb) {
+                    kn = kc0;
+                    next = wp + ja * kc0;
                 }
-                for (int64_t j0 = ja; j0 < jb; j0 += pw) {
-                    int64_t cw = p->c_out - j0 < pw ? p->c_out - j0 : pw;
-                    int nv = (int)((cw + 15) / 16);
-                    a.wp = wp + k0 * npad + j0 * kc;
-                    a.cw = cw;
-                    a.bias = bias_pad + j0;
-                    /* the share's next slice in wp's order (the next panel,
-                     * the next k block's first panel, or the first one again
-                     * for the next row group), fetched a share per tile
-                     * meanwhile */
-                    const float *next = NULL;
-                    int64_t kn = kc;
-                    if (j0 + pw < jb) {
-                        next = a.wp + kc * pw;
-                    } else if (k0 + kc < K) {
-                        kn = K - k0 - kc < kc0 ? K - k0 - kc : kc0;
-                        next = wp + (k0 + kc) * npad + ja * kn;
-                    } else if (g0 + rows < rb) {
-                        kn = kc0;
-                        next = wp + ja * kc0;
-                    }
-                    int64_t npx = rows * ow;
-                    int64_t ntile = flat ? (npx + MP64 - 1) / MP64 : rows * panels_row;
-                    int64_t kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
-                    for (int64_t m = 0; flat && m < npx; m += MP64) {
-                        int64_t t0 = t1, up = (e += kr) >= ntile, mg = g0 * ow + m;
-                        t1 += kq + up;
+                int64_t npx = rows * ow;
+                int64_t ntile = flat ? (npx + MP64 - 1) / MP64 : rows * panels_row;
+                int64_t kq = kn / ntile, kr = kn % ntile, t1 = 0, e = 0;
+                for (int64_t m = 0; flat && m < npx; m += MP64) {
+                    int64_t t0 = t1, up = (e += kr) >= ntile, mg = g0 * ow + m;
+                    t1 += kq + up;
+                    e -= up ? ntile : 0;
+                    a.pf = next ? next + t0 * pw : NULL;
+                    a.npf = next ? (t1 - t0) * pw / 16 : 0;
+                    a.mr = npx - m < MP64 ? npx - m : MP64;
+                    a.xp = xg;
+                    a.pix = pix + m;
+                    a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
+                    a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
+                    a.res = res ? res + j0 * P + 16 * mg : NULL;
+                    if (nv == 3) /* 33-48 channels (c_out 112, 176) */
+                        tile_flat3(&a);
+                    else
+                        tile_flat4(&a);
+                }
+                for (int64_t r = 0; !flat && r < rows; r++)
+                    for (int64_t pr = 0; pr < panels_row; pr++) {
+                        int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1, up = (e += kr) >= ntile;
+                        t1 += kq + up; /* tile ti: [t0, t1 = kn (ti + 1) / ntile) */
                         e -= up ? ntile : 0;
                         a.pf = next ? next + t0 * pw : NULL;
                         a.npf = next ? (t1 - t0) * pw / 16 : 0;
-                        a.mr = npx - m < MP64 ? npx - m : MP64;
-                        a.xp = xg;
-                        a.pix = pix + m;
-                        a.ct = ct_in_y ? y + j0 * P + 16 * mg : ct ? ct + m * npad + j0 : NULL;
-                        a.y = y + j0 * P + (p->y_blocked ? 16 * mg : mg);
-                        a.res = res ? res + j0 * P + 16 * mg : NULL;
-                        if (nv == 3) /* 33-48 channels (c_out 112, 176) */
-                            tile_flat3(&a);
-                        else
-                            tile_flat4(&a);
-                    }
-                    for (int64_t r = 0; !flat && r < rows; r++)
-                        for (int64_t pr = 0; pr < panels_row; pr++) {
-                            int64_t ox0 = pr * MP, m = r * ow + ox0, t0 = t1;
-                            int64_t up = (e += kr) >= ntile;
-                            t1 += kq + up; /* tile ti: [t0, t1 = kn (ti + 1) / ntile) */
-                            e -= up ? ntile : 0;
-                            a.pf = next ? next + t0 * pw : NULL;
-                            a.npf = next ? (t1 - t0) * pw / 16 : 0;
-                            a.mr = ow - ox0 < MP ? ow - ox0 : MP;
-                            a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
-                                   : ct    ? ct + m * npad + j0
-                                           : NULL;
-                            a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
-                            a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
-                            if (!g.direct) {
-                                a.xp = xp + r * kc * ldx + ox0;
-                                tile_sw(0, nv, &a);
-                            } else if (p->x_blocked) {
-                                a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
-                                if (sw == 1)
-                                    tile_sw(16, nv, &a);
-                                else
-                                    tile_sw(32, nv, &a);
-                            } else {
-                                a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
-                                if (sw == 1)
-                                    tile_sw(1, nv, &a);
-                                else
-                                    tile_sw(2, nv, &a);
-                            }
+                        a.mr = ow - ox0 < MP ? ow - ox0 : MP;
+                        a.ct = ct_in_y ? y + j0 * P + 16 * (g0 * ow + m)
+                               : ct    ? ct + m * npad + j0
+                                       : NULL;
+                        a.y = y + j0 * P + (p->y_blocked ? 16 * (g0 * ow + m) : g0 * ow + m);
+                        a.res = res ? res + j0 * P + 16 * (g0 * ow + m) : NULL;
+                        if (!g.direct) {
+                            a.xp = xp + r * kc * ldx + ox0;
+                            tile_sw(0, nv, &a);
+                        } else if (p->x_blocked) {
+                            a.xp = xg + (r * p->stride_h * g.wpad + ox0 * sw) * 16;
+                            if (sw == 1)
+                                tile_sw(16, nv, &a);
+                            else
+                                tile_sw(32, nv, &a);
+                        } else {
+                            a.xp = xg + r * p->stride_h * g.wpad + ox0 * sw;
+                            if (sw == 1)
+                                tile_sw(1, nv, &a);
+                            else
+                                tile_sw(2, nv, &a);
                         }
-                }
+                    }
             }
         }
     }
