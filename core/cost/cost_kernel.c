@@ -48,7 +48,7 @@ static int is_int8(cq_dtype d)
  * [kh,] kw) and y (n, m, [oh,] ow). */
 typedef struct convshape {
     int64_t cin, cout, groups, kh, kw, oh, ow, pix, k, stride_w, stride_h;
-    int64_t w, dil_h, dil_w, pads[4]; /* input width; pads top, left, bottom, right */
+    int64_t h, w, dil_h, dil_w, pads[4]; /* input height, width; pads top, left, bottom, right */
     int one_by_one; /* 1x1, stride 1, no pad: a plain GEMM over the pixels */
 } convshape;
 
@@ -70,6 +70,7 @@ static int conv_shape(const cq_node *n, const cq_tinfo *x, const cq_tinfo *w, co
     s->pix = y->shape[0] * s->oh * s->ow;
     s->k = s->cin / s->groups * s->kh * s->kw;
     s->w = x->shape[x->ndim - 1];
+    s->h = x->ndim >= 4 ? x->shape[2] : 1;
     int64_t st[CQ_MAX_DIMS], pads[2 * CQ_MAX_DIMS], dil[CQ_MAX_DIMS];
     int ns = (int)cq_node_ints(n, "strides", st, CQ_MAX_DIMS);
     int np = (int)cq_node_ints(n, "pads", pads, 2 * CQ_MAX_DIMS);
@@ -453,6 +454,29 @@ static double dw_s8_fill(const convshape *s, const cq_hw *hw)
     return (double)s->cout / (double)lanes;
 }
 
+/* cq_qconv2d_gathered on s (n pictures) */
+static int64_t gathered(const convshape *s, int64_t n)
+{
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = n;
+    p.c_in = s->cin;
+    p.h = s->h;
+    p.w = s->w;
+    p.c_out = s->cout;
+    p.kh = s->kh;
+    p.kw = s->kw;
+    p.stride_h = s->stride_h;
+    p.stride_w = s->stride_w;
+    p.pad_top = s->pads[0];
+    p.pad_left = s->pads[1];
+    p.pad_bottom = s->pads[2];
+    p.pad_right = s->pads[3];
+    p.dil_h = s->dil_h;
+    p.dil_w = s->dil_w;
+    p.groups = s->groups;
+    return cq_qconv2d_gathered(&p);
+}
+
 /* QLinearConv (kern_qconv.h's paths): gemm1x1, igemm, dw, grp. */
 static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
                       cq__cost_kernel *k)
@@ -522,6 +546,13 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
         k->units[0] = k->cvt_elems;
         k->unit[1] = "s8_row";
         k->units[1] = s.one_by_one ? 0 : s.pix * s.kh * ((s.cout + 255) / 256);
+        /* AVX-512 VNNI reads a u8 input's rows in place where that pays,
+         * gathering only the pixels whose window meets the padding
+         * (cq_qconv2d_gathered) */
+        int64_t gp = -1;
+        if (!s.one_by_one && !hw->amx && hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 &&
+            c->in[0][0].dtype == CQ_U8 && (gp = gathered(&s, c->in[0][0].shape[0])) >= 0)
+            k->units[1] = gp * s.kh * ((s.cout + 255) / 256);
         /* AMX reads a 1x1's u8 input in place where its channels fill whole
          * 64-byte tile rows; else (s8, or channels no multiple of 64) it
          * copies each row panel to padded scratch rows first, a byte each

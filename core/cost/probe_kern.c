@@ -454,7 +454,20 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
                      : pfill(r.c_out, 16) * pfill(k, 4);
         x[i][0] = m / f;
         x[i][1] = (double)(r.c_out * pix);
-        x[i][2] = r.k > 1 ? (double)(pix * r.k * ((r.c_out + 255) / 256)) : 0;
+        /* the pixels gathered: all of them, or the edges where AVX-512
+         * VNNI reads the rows in place (cq_qconv2d_gathered) */
+        int64_t gp = pix;
+        if (r.k > 1 && !a && cq_kern_isa_s8() == CQ_ISA_AVX512) {
+            cq_conv2d_params cp = cq_conv2d_params_default();
+            cp.c_in = r.c_in;
+            cp.c_out = r.c_out;
+            cp.h = cp.w = r.hw;
+            cp.kh = cp.kw = r.k;
+            cp.pad_top = cp.pad_left = cp.pad_bottom = cp.pad_right = r.k / 2;
+            int64_t e = cq_qconv2d_gathered(&cp);
+            gp = e >= 0 ? e : pix;
+        }
+        x[i][2] = r.k > 1 ? (double)(gp * r.k * ((r.c_out + 255) / 256)) : 0;
         sum_u += x[i][0];
         sum_t += t[i];
     }

@@ -1,7 +1,9 @@
 /* kern_qconv.c - the int8 convolution's plan (path choice, weight packing),
  * the layout conversions and the runs split over the kernel threads
  * (kern_qconv.h). The GEMM paths run the int8 GEMM's units
- * (cq__qgemm_unit) on row blocks; the depthwise kernels are in
+ * (cq__qgemm_unit) on row blocks, the implicit GEMM on AVX-512 mostly on
+ * the input's own rows (cq__qgemm_avx512_unit_runs: a pixel's window is kh
+ * spans of kw c_in bytes in NHWC); the depthwise kernels are in
  * x86/kern_qconv_avx512.c and x86/kern_qconv_avx2.c; the loops in
  * kern_qconv_ref.c. */
 #include "kern/kern_qconv_internal.h"
@@ -70,6 +72,80 @@ int cq_qconv2d_flat_rows(const cq_conv2d_params *c)
            (C % 16 == 0 ? C >= 48 && C <= 176 : C % 4 == 0 && C >= 12 && C <= 108);
 }
 
+/* A run of the implicit GEMM's rows in a block (pl->view): pixels whose
+ * window lies inside the input, within one output row, read it in place
+ * from byte xoff of x on; the stretches between them (the edges: xoff -1)
+ * are gathered. */
+typedef struct qc_run {
+    int64_t i, rows, xoff;
+} qc_run;
+
+/* Rows [i0, i1) of c's output (oh x ow a picture) as runs (a row or more
+ * each, so at most i1 - i0 of them). */
+static int split_runs(const cq_conv2d_params *c, int64_t oh, int64_t ow, int64_t i0,
+                      int64_t i1, qc_run *runs)
+{
+    int64_t P = oh * ow, sw = c->stride_w, sh = c->stride_h;
+    /* inside columns [xa, xb): ox sw - pad_left >= 0, ox sw - pad_left + kw <= w */
+    int64_t xa = (c->pad_left + sw - 1) / sw;
+    int64_t xb = c->w - c->kw + c->pad_left >= 0 ? (c->w - c->kw + c->pad_left) / sw + 1 : 0;
+    xb = xb < ow ? xb : ow;
+    int nrun = 0;
+    for (int64_t r = i0, e; r < i1; r = e) {
+        int64_t img = r / P, oy = r % P / ow, ox = r % ow;
+        int64_t iy = oy * sh - c->pad_top;
+        qc_run *u = &runs[nrun++];
+        u->i = r - i0;
+        if (iy >= 0 && iy + (c->kh - 1) * c->dil_h < c->h && ox >= xa && ox < xb) {
+            e = r + (xb - ox) < i1 ? r + (xb - ox) : i1;
+            u->xoff = ((img * c->h + iy) * c->w + ox * sw - c->pad_left) * c->c_in;
+        } else { /* up to the next inside pixel */
+            for (e = r + 1; e < i1; e++) {
+                int64_t oy2 = e % P / ow, ox2 = e % ow, iy2 = oy2 * sh - c->pad_top;
+                if (iy2 >= 0 && iy2 + (c->kh - 1) * c->dil_h < c->h && ox2 >= xa && ox2 < xb)
+                    break;
+            }
+            u->xoff = -1;
+        }
+        u->rows = e - r;
+    }
+    return nrun;
+}
+
+/* Whether reading the rows in place beats gathering them all: the row
+ * tiles both ways (a run's tiles stop at its end; one costs about what a
+ * whole one does, K / 4 groups times its vpdpbusd at 2 a cycle) and the
+ * pixels gathered (about 16 + K / 8 cycles each; bench/NOTES.md, "int8 3x3
+ * rows in place"). */
+int64_t cq_qconv2d_gathered(const cq_conv2d_params *c)
+{
+    int64_t oh, ow, K = c->kh * c->kw * c->c_in;
+    cq_err err;
+    if (c->groups != 1 || c->dil_w != 1 || (c->kw * c->c_in) % 4 || c->kh > CQ__QG_VIEW_SEGS ||
+        c->kh < 1 || cq_conv2d_out_shape(c, &oh, &ow, &err) != CQ_OK)
+        return -1;
+    int64_t M = c->n * oh * ow, N = c->c_out;
+    int64_t panels = (N + 63) / 64, nv = N < 64 ? (N + 15) / 16 : 4;
+    int64_t mr = nv >= 4 ? 6 : nv == 3 ? 8 : 12, edges = 0;
+    double tile = (double)(K / 4) * (double)(mr * nv) / 2.0 * (double)panels;
+    double px = 16.0 + (double)K / 8.0;
+    double view = 0, gemm = 0;
+    qc_run rr[CQ__QG_MC];
+    for (int64_t i0 = 0; i0 < M; i0 += CQ__QG_MC) {
+        int64_t i1 = i0 + CQ__QG_MC < M ? i0 + CQ__QG_MC : M;
+        gemm += (double)((i1 - i0 + mr - 1) / mr) * tile + (double)(i1 - i0) * px;
+        int nrun = split_runs(c, oh, ow, i0, i1, rr);
+        for (int q = 0; q < nrun; q++) {
+            view += (double)((rr[q].rows + mr - 1) / mr) * tile;
+            if (rr[q].xoff < 0) {
+                view += (double)rr[q].rows * px;
+                edges += rr[q].rows;
+            }
+        }
+    }
+    return view < gemm ? edges : -1;
+}
+
 /* The GEMM paths: w (c_out, cig, kh, kw) as rows (c_out, kh, kw, cig), the
  * order the gathered rows have. */
 static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
@@ -122,6 +198,9 @@ static int plan_gemm(cq_qconv2d_plan *pl, cq_err *err)
     }
     if (!pl->g)
         return 0;
+    pl->view = pl->path == QC_IGEMM && (!pl->p.add.on || pl->g_add) &&
+               cq__qgemm_avx512_runs_ok(pl->g, c->kw * pl->cig, (int)c->kh) &&
+               cq_qconv2d_gathered(c) >= 0;
     pl->per = r64(cq__qgemm_unit_scratch(pl->g));
     if (pl->path == QC_IGEMM)
         pl->per += r64((size_t)CQ__QG_MC * (size_t)K);
@@ -366,6 +445,41 @@ static void gather(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t i0, int6
     }
 }
 
+/* Rows [i0, i1) of the implicit GEMM (pl->view), the edges gathered into
+ * buf. y and res are row i0's. */
+static void igemm_view(const cq_qconv2d_plan *pl, const uint8_t *x, int64_t i0, int64_t i1,
+                       uint8_t *y, const uint8_t *res, int64_t j0, int64_t j1, uint8_t *buf,
+                       void *s_g)
+{
+    const cq_conv2d_params *c = &pl->p.c;
+    int64_t off_x[CQ__QG_VIEW_SEGS], off_b[CQ__QG_VIEW_SEGS], seg = c->kw * c->c_in;
+    for (int s = 0; s < c->kh; s++) {
+        off_x[s] = s * c->dil_h * c->w * c->c_in;
+        off_b[s] = s * seg;
+    }
+    qc_run rr[CQ__QG_MC];
+    cq__qg_run runs[CQ__QG_MC];
+    int nrun = split_runs(c, pl->oh, pl->ow, i0, i1, rr);
+    int64_t nb = 0; /* rows gathered into buf */
+    for (int q = 0; q < nrun; q++) {
+        cq__qg_run *u = &runs[q];
+        u->i = rr[q].i;
+        u->rows = rr[q].rows;
+        if (rr[q].xoff >= 0) {
+            u->a = x + rr[q].xoff;
+            u->lda = c->stride_w * c->c_in;
+            u->off = off_x;
+        } else {
+            gather(pl, x, i0 + u->i, i0 + u->i + u->rows, buf + nb * pl->K);
+            u->a = buf + nb * pl->K;
+            u->lda = pl->K;
+            u->off = off_b;
+            nb += u->rows;
+        }
+    }
+    cq__qgemm_avx512_unit_runs(pl->g, runs, nrun, seg, y, res, j0, j1, s_g);
+}
+
 static void gemm_part(void *vctx, int i, int n, int tid)
 {
     (void)n;
@@ -380,6 +494,11 @@ static void gemm_part(void *vctx, int i, int n, int tid)
     char *s_g = s;
     s += r64(cq__qgemm_unit_scratch(g));
     const uint8_t *a = j->x + i0 * pl->K;
+    if (pl->view) {
+        igemm_view(pl, j->x, i0, i1, j->y + i0 * N, pl->g_add ? j->res + i0 * N : NULL, j0, j1,
+                   (uint8_t *)s, s_g);
+        return;
+    }
     if (pl->path == QC_IGEMM) {
         gather(pl, j->x, i0, i1, (uint8_t *)s);
         a = (const uint8_t *)s;

@@ -113,6 +113,13 @@ size_t cq_qconv2d_scratch_bytes(const cq_qconv2d_plan *pl);
 void cq_qconv2d_out_hw(const cq_qconv2d_plan *pl, int64_t *oh, int64_t *ow);
 /* A short name of the path the plan runs ("gemm1x1", "igemm", "dw", "grp", "ref"...). */
 const char *cq_qconv2d_path(const cq_qconv2d_plan *pl);
+/* Of a groups-1 convolution on the implicit GEMM path (igemm), where it
+ * reads the input rows in place (AVX-512 VNNI without AMX, u8 input): the
+ * pixels it still gathers, a run (those whose window meets the padding);
+ * -1 where it gathers every pixel (dilated columns, kw * c_in not a
+ * multiple of 4, kh over 7, or the shorter row tiles would cost more than
+ * the gathers they save). The shape alone decides, for the cost model. */
+int64_t cq_qconv2d_gathered(const cq_conv2d_params *c);
 /* The packed weights the plan's AVX-512 GEMM reads (paths gemm1x1 and igemm),
  * *bytes their size; NULL (*bytes 0) on the other paths and ISAs. For the
  * probe, which flushes them from the caches (core/cost/probe_wline.c). */

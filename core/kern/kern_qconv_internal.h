@@ -14,7 +14,8 @@
 typedef enum qc_path {
     QC_REF = 0,  /* plain loops (cq_qconv2d_ref's) */
     QC_GEMM1X1,  /* 1x1, stride 1, no pad, groups 1: int8 GEMM on the NHWC rows */
-    QC_IGEMM,    /* groups 1: rows gathered per block, int8 GEMM on the block */
+    QC_IGEMM,    /* groups 1: int8 GEMM on the rows of the pixels' windows, gathered per
+                  * block or read in place (view) */
     QC_DW,       /* groups == c_in == c_out, AVX-512: vpdpbusd on quads of taps */
     QC_DWC,      /* groups == c_in == c_out, AVX2: int32 loops over channel vectors */
     QC_GRP       /* AVX-512, other groups and few input channels: vpdpbusd on broadcast
@@ -48,6 +49,9 @@ struct cq_qconv2d_plan {
     cq_qgemm_plan *g;     /* GEMM paths: w as (c_out, kh, kw, cig) rows */
     int g_add;            /* g's epilogue does the Add (cq__qgemm_fold_add); else g
                            * gives s32 sums and the Add is a pass of its own */
+    int view;             /* QC_IGEMM on AVX-512: the output pixels whose window lies
+                           * inside the input read their rows in place
+                           * (cq__qgemm_avx512_unit_runs), the others gathered */
     /* depthwise */
     int64_t nch, nq;      /* 64-channel chunks, tap-row quads */
     int64_t pix;          /* dw AVX-512: output pixels per vector (64 / c at c 16 or 32,

@@ -59,6 +59,25 @@ void cq__qgemm_epi_row(const cq_qgemm_params *p, const float *mult, const int32_
                        const int32_t *shift, int64_t i, int64_t j0, int64_t nc,
                        const int32_t *acc, const void *res, void *y);
 
+/* Rows of x read in place, not copied: an implicit GEMM's (kern_qconv.c).
+ * A unit's rows come in runs; run q's row r (unit row i + r) has its k-th
+ * byte, k in segment s = k / seg, at a + r lda + off[s] + k % seg. u8 x, k
+ * and seg multiples of 4, no AMX (cq__qgemm_avx512_runs_ok). */
+#define CQ__QG_VIEW_SEGS 7
+typedef struct cq__qg_run {
+    const uint8_t *a;
+    int64_t lda;
+    const int64_t *off; /* nseg offsets */
+    int64_t i, rows;
+} cq__qg_run;
+int cq__qgemm_avx512_runs_ok(const cq_qgemm_plan *pl, int64_t seg, int nseg);
+/* A unit as cq__qgemm_avx512_unit's over the nrun runs (rows 0 .. at most
+ * CQ__QG_MC of y, res and scratch's partial sums), each k block and panel
+ * over all of them, so the block's weights stay in L1 from run to run. */
+void cq__qgemm_avx512_unit_runs(const cq_qgemm_plan *pl, const cq__qg_run *runs, int nrun,
+                                int64_t seg, void *y, const void *res, int64_t j0, int64_t j1,
+                                void *scratch);
+
 /* Packing: w (n, k) into wp (np * kp bytes for AVX-512, np * kp * 2 for
  * AVX2). One unit, rows [i0, i1) and columns [j0, j1) of y (j0 a multiple of the
  * panel width), with scratch holding cq__qgemm_*_scratch bytes. */

@@ -266,6 +266,74 @@ static void test_kern_qconv_paths(void **state)
     }
 }
 
+/* The implicit GEMM reading its rows in place (AVX-512 VNNI, u8 in): runs
+ * within output rows, the edges gathered between them, k blocks cut where
+ * they cross from one kernel row to the next, strides, a dilated height,
+ * several 64-column panels, a folded Add, batch 2; the plan must take that
+ * way where the ISA has it, and the bytes must be the reference's. */
+static void test_kern_qconv_in_place(void **state)
+{
+    (void)state;
+    kt_rng r = {0x7b54a41dc25a59b5ull};
+    struct {
+        int64_t n, ci, h, w, co, k, s, pad, dil_h;
+    } shapes[] = {
+        {2, 16, 9, 30, 16, 3, 1, 1, 1},  /* 12-row tiles, 4 rows a store */
+        {1, 32, 7, 40, 32, 3, 1, 1, 1},  /* 12-row tiles, 2 rows a store */
+        {1, 64, 12, 60, 40, 3, 2, 1, 1}, /* stride 2, 8-row tiles */
+        {1, 96, 8, 70, 64, 3, 1, 1, 1},  /* K 864: two k blocks, cut mid-row */
+        {2, 8, 11, 50, 130, 5, 1, 2, 2}, /* 5x5, rows 2 apart, three panels */
+        {1, 8, 6, 80, 20, 3, 1, 0, 1},   /* no padding: no edges */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int v = 0; v < 3; v++) {
+            cq_qconv2d_params p = shape(shapes[i].n, shapes[i].ci, shapes[i].h, shapes[i].w,
+                                        shapes[i].co, shapes[i].k, shapes[i].s, shapes[i].pad,
+                                        1);
+            p.c.dil_h = shapes[i].dil_h;
+            random_q(&p, &r, v == 1);
+            p.x_dt = CQ_U8;
+            p.x_zp = (int32_t)kt_int(&r, 0, 255);
+            char what[64];
+            snprintf(what, sizeof what, "in place #%zu %s", i,
+                     v == 0 ? "" : v == 1 ? "add" : "extremes");
+            if (cq_qconv2d_gathered(&p.c) < 0)
+                fail_msg("%s: the shape does not read in place", what);
+            cq_err err;
+            qcc t;
+            memset(&t, 0, sizeof t);
+            t.p = p;
+            if (v == 2)
+                qcc_fill(&t, &r, 255, 255, -128, -128, 200.0);
+            else
+                qcc_fill(&t, &r, 0, 255, -128, 127, 200.0);
+            if (cq_kern_isa_s8() == CQ_ISA_AVX512 && !cq_kern_amx()) {
+                cq_qconv2d_plan *pl = cq_qconv2d_plan_new(&t.p, t.w, t.bias, t.mult, &err);
+                assert_non_null(pl);
+                if (!pl->view)
+                    fail_msg("%s: the plan gathers every row", what);
+                cq_qconv2d_plan_free(pl);
+            }
+            qcc_check(&t, what, "igemm");
+            qcc_free(&t);
+        }
+    /* which pixels are gathered: a 3x3 pad 1 on 224 x 224, the two edge
+     * rows and two pixels of every other row; none without padding */
+    cq_qconv2d_params p = shape(1, 16, 224, 224, 16, 3, 1, 1, 1);
+    assert_int_equal(cq_qconv2d_gathered(&p.c), 224 + 224 + 2 * 222);
+    p = shape(1, 16, 30, 30, 16, 3, 1, 0, 1);
+    assert_int_equal(cq_qconv2d_gathered(&p.c), 0);
+    /* where the row tiles cut short cost more than the gathers save */
+    p = shape(1, 512, 7, 7, 512, 3, 1, 1, 1);
+    assert_true(cq_qconv2d_gathered(&p.c) < 0);
+    /* where a window is no run of kh spans of 4-byte groups */
+    p = shape(1, 5, 30, 30, 16, 3, 1, 1, 1);
+    assert_true(cq_qconv2d_gathered(&p.c) < 0);
+    p = shape(1, 16, 30, 30, 16, 3, 1, 1, 1);
+    p.c.dil_w = 2;
+    assert_true(cq_qconv2d_gathered(&p.c) < 0);
+}
+
 static void test_kern_qconv_random(void **state)
 {
     (void)state;
@@ -660,6 +728,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_qconv_paths),
+        cmocka_unit_test(test_kern_qconv_in_place),
         cmocka_unit_test(test_kern_qconv_random),
         cmocka_unit_test(test_kern_qconv_groups),
         cmocka_unit_test(test_kern_qconv_extremes),

@@ -8,7 +8,9 @@
  * folded Add kern_qconv.c's): 16 columns at a time (epi16c, the same float
  * operations in the same order), or, for u8 / s8 codes on a float scale, 64
  * at a time packed into one store (epi64, epi64_add; kern_q8_x86.h). Each
- * panel's row tiles prefetch the next panel's weights between them (pfetch). */
+ * panel's row tiles prefetch the next panel's weights between them (pfetch).
+ * The implicit GEMM's rows can also be read in place, in runs of pieces
+ * (cq__qgemm_avx512_unit_runs, tile_vnv*). */
 #include "kern/kern_qgemm_internal.h"
 #include "kern/x86/kern_q8_x86.h"
 
@@ -247,22 +249,25 @@ AI void epi64_add(const qepi *e, const float *mult, __m512i a0, __m512i a1, __m5
 #define Q_BCAST(r)                                                                            \
     if (rows > r) {                                                                           \
         int32_t v = 0;                                                                        \
-        memcpy(&v, a + r * lda + 4 * g, nb);                                                  \
+        memcpy(&v, ag + r * lda, nb);                                                         \
         __m512i av = _mm512_set1_epi32(v);                                                    \
         Q_COL(r, 0, Q_DOT) Q_COL(r, 1, Q_DOT) Q_COL(r, 2, Q_DOT) Q_COL(r, 3, Q_DOT)           \
     }
 #define Q_LOADB(c)                                                                            \
     if (nv > c)                                                                               \
         b##c = _mm512_load_si512(b + 64 * c);
-#define Q_GROUP(NB)                                                                           \
+/* group G of 4 along k: rows at A + r lda + 4 G, weights at BP + 256 G */
+#define Q_GROUP_AT(NB, A, BP, G)                                                              \
     {                                                                                         \
         const size_t nb = NB;                                                                 \
-        const int8_t *b = bp + g * 256;                                                       \
+        const uint8_t *ag = (A) + 4 * (G);                                                    \
+        const int8_t *b = (BP) + (G) * 256;                                                   \
         __m512i b0 = z, b1 = z, b2 = z, b3 = z;                                               \
         Q_LOADB(0) Q_LOADB(1) Q_LOADB(2) Q_LOADB(3)                                           \
         Q_BCAST(0) Q_BCAST(1) Q_BCAST(2) Q_BCAST(3) Q_BCAST(4) Q_BCAST(5) Q_BCAST(6)          \
             Q_BCAST(7) Q_BCAST(8) Q_BCAST(9) Q_BCAST(10) Q_BCAST(11)                          \
     }
+#define Q_GROUP(NB) Q_GROUP_AT(NB, a, bp, g)
 /* The epilogue column by column: a column vector's parameters and mask
  * once for all its rows, its sums freed as they go (24 sums, the column's
  * parameters and the output range fit the 32 registers; all four columns'
@@ -326,15 +331,32 @@ AI __mmask16 q_mask(int64_t left)
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+/* A piece of a k block read in place (cq__qgemm_avx512_unit_runs): nq groups
+ * of 4 at row + ao, their weights bq groups into the block's. */
+typedef struct qpiece {
+    int64_t ao, bq, nq;
+} qpiece;
+
+/* npc > 0: the k block is the npc pieces pc (rows at a + r lda + ao), not
+ * kg groups at a + r lda; no tail, no prefetch. npc is a constant 0 where the
+ * rows are the GEMM's own, so that loop is not compiled in. */
 AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_t kg, int tail,
              const int8_t *bp, const pfetch *pf, int32_t *part, int64_t lp, int first,
              int last, const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc,
-             const void *res, void *y)
+             const void *res, void *y, const qpiece *pc, const int npc)
 {
     __m512i z = _mm512_setzero_si512();
     Q_DECL(0) Q_DECL(1) Q_DECL(2) Q_DECL(3) Q_DECL(4) Q_DECL(5)
     Q_DECL(6) Q_DECL(7) Q_DECL(8) Q_DECL(9) Q_DECL(10) Q_DECL(11)
     Q_ALL(Q_INIT)
+    for (int q = 0; q < npc; q++) {
+        const uint8_t *aq = a + pc[q].ao;
+        const int8_t *bq = bp + pc[q].bq * 256;
+        for (int64_t g = 0; g < pc[q].nq; g++)
+            Q_GROUP_AT(4, aq, bq, g)
+    }
+    if (npc)
+        kg = 0;
     int64_t gm = tail ? kg - 1 : kg, g = 0;
     /* the tile's share of the next panel's lines, a few a step (a burst of
      * misses at once stalls the loop) */
@@ -348,7 +370,7 @@ AI void tile(const int rows, const int nv, const uint8_t *a, int64_t lda, int64_
     }
     for (; g < gm; g++)
         Q_GROUP(4)
-    if (tail) /* the row's last bytes: read no further than they go */
+    if (tail && !npc) /* the row's last bytes: read no further than they go */
         Q_GROUP((size_t)tail)
     if (!last) {
         Q_ALL(Q_SAVE)
@@ -390,35 +412,47 @@ static int tile_rows(int nv)
     return nv >= 4 ? 6 : nv == 3 ? 8 : 12;
 }
 
-#define T_CASE(R, NV)                                                                         \
+/* The tiles by rows for nv vectors: tile_nv* on the GEMM's own rows (NPC
+ * 0), tile_vnv* on rows read in place (pieces) */
+#define T_CASE(R, NV, NPC)                                                                    \
     case R:                                                                                   \
-        tile(R, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res, y);   \
+        tile(R, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res, y, pc, \
+             NPC);                                                                            \
         break;
-#define T_NV(NV, CASES)                                                                       \
-    static void tile_nv##NV(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,    \
-                            const int8_t *bp, const pfetch *pf, int32_t *part, int64_t lp,    \
-                            int first, int last,                                              \
-                            const cq_qgemm_plan *pl, int64_t i, int64_t j, int64_t nc,        \
-                            const void *res, void *y)                                         \
+#define T_NV(NAME, NV, NPC, CASES)                                                            \
+    static void NAME(int rows, const uint8_t *a, int64_t lda, int64_t kg, int tail,           \
+                     const int8_t *bp, const pfetch *pf, int32_t *part, int64_t lp,           \
+                     int first, int last, const cq_qgemm_plan *pl, int64_t i, int64_t j,      \
+                     int64_t nc, const void *res, void *y, const qpiece *pc, int npc)         \
     {                                                                                         \
+        (void)npc;                                                                            \
         switch (rows) {                                                                       \
             CASES                                                                             \
         default:                                                                              \
-            tile(1, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res, y); \
+            tile(1, NV, a, lda, kg, tail, bp, pf, part, lp, first, last, pl, i, j, nc, res,   \
+                 y, pc, NPC);                                                                 \
             break;                                                                            \
         }                                                                                     \
     }
-#define T_TO6(NV) T_CASE(6, NV) T_CASE(5, NV) T_CASE(4, NV) T_CASE(3, NV) T_CASE(2, NV)
-#define T_TO8(NV) T_CASE(8, NV) T_CASE(7, NV) T_TO6(NV)
-#define T_TO12(NV) T_CASE(12, NV) T_CASE(11, NV) T_CASE(10, NV) T_CASE(9, NV) T_TO8(NV)
-T_NV(1, T_TO12(1))
-T_NV(2, T_TO12(2))
-T_NV(3, T_TO8(3))
-T_NV(4, T_TO6(4))
+#define T_TO6(NV, NPC)                                                                        \
+    T_CASE(6, NV, NPC) T_CASE(5, NV, NPC) T_CASE(4, NV, NPC) T_CASE(3, NV, NPC)               \
+        T_CASE(2, NV, NPC)
+#define T_TO8(NV, NPC) T_CASE(8, NV, NPC) T_CASE(7, NV, NPC) T_TO6(NV, NPC)
+#define T_TO12(NV, NPC)                                                                       \
+    T_CASE(12, NV, NPC) T_CASE(11, NV, NPC) T_CASE(10, NV, NPC) T_CASE(9, NV, NPC)            \
+        T_TO8(NV, NPC)
+T_NV(tile_nv1, 1, 0, T_TO12(1, 0))
+T_NV(tile_nv2, 2, 0, T_TO12(2, 0))
+T_NV(tile_nv3, 3, 0, T_TO8(3, 0))
+T_NV(tile_nv4, 4, 0, T_TO6(4, 0))
+T_NV(tile_vnv1, 1, npc, T_TO12(1, npc))
+T_NV(tile_vnv2, 2, npc, T_TO12(2, npc))
+T_NV(tile_vnv3, 3, npc, T_TO8(3, npc))
+T_NV(tile_vnv4, 4, npc, T_TO6(4, npc))
 
 typedef void (*tile_fn)(int, const uint8_t *, int64_t, int64_t, int, const int8_t *,
                         const pfetch *, int32_t *, int64_t, int, int, const cq_qgemm_plan *,
-                        int64_t, int64_t, int64_t, const void *, void *);
+                        int64_t, int64_t, int64_t, const void *, void *, const qpiece *, int);
 
 void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, const void *res,
                            int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *scratch)
@@ -474,7 +508,55 @@ void cq__qgemm_avx512_unit(const cq_qgemm_plan *pl, const void *x, void *y, cons
                 int64_t l0 = nl * t / nt, l1 = nl * (t + 1) / nt;
                 pfetch pf = {nb ? nb + 64 * l0 : NULL, nb ? l1 - l0 : 0};
                 fn(rows, a + (ir - i0) * lda, lda, kg, tail, bp, &pf, pt, lp, first, last, pl, ir,
-                   jn, nc, res, y);
+                   jn, nc, res, y, NULL, 0);
+            }
+        }
+    }
+}
+
+int cq__qgemm_avx512_runs_ok(const cq_qgemm_plan *pl, int64_t seg, int nseg)
+{
+    return pl->isa == CQ_ISA_AVX512 && !pl->amx && pl->p.x_dt == CQ_U8 && pl->p.k % 4 == 0 &&
+           seg > 0 && seg % 4 == 0 && nseg >= 1 && nseg <= CQ__QG_VIEW_SEGS &&
+           seg * nseg == pl->p.k;
+}
+
+/* cq__qgemm_avx512_unit's loops with the runs innermost; each k block cut,
+ * run by run, where it crosses from one segment to the next into pieces (at
+ * most nseg + 1: kc <= k). */
+void cq__qgemm_avx512_unit_runs(const cq_qgemm_plan *pl, const cq__qg_run *runs, int nrun,
+                                int64_t seg, void *y, const void *res, int64_t j0, int64_t j1,
+                                void *scratch)
+{
+    int64_t kq = pl->kp / 4, lp = CQ__QG_NC;
+    int32_t *part = pl->nk > 1 ? scratch : NULL;
+    const int8_t *wp = pl->wp;
+    pfetch none = {NULL, 0};
+    for (int64_t pc = 0; pc < pl->nk; pc++) {
+        int64_t k0 = pc * pl->kc, kl = pl->p.k - k0 < pl->kc ? pl->p.k - k0 : pl->kc;
+        int first = pc == 0, last = pc == pl->nk - 1;
+        for (int64_t jn = j0; jn < j1; jn += 64) {
+            const int8_t *bp = wp + ((jn / 64) * kq + k0 / 4) * 256;
+            int64_t nc = j1 - jn < 64 ? j1 - jn : 64;
+            int nv = (int)((nc + 15) / 16), mr = tile_rows(nv);
+            tile_fn fn = nv == 1 ? tile_vnv1 : nv == 2 ? tile_vnv2 : nv == 3 ? tile_vnv3
+                                                                              : tile_vnv4;
+            for (int q = 0; q < nrun; q++) {
+                const cq__qg_run *u = &runs[q];
+                qpiece ps[CQ__QG_VIEW_SEGS + 1];
+                int np = 0;
+                for (int64_t k = k0; k < k0 + kl;) {
+                    int64_t s = k / seg, e = (s + 1) * seg < k0 + kl ? (s + 1) * seg : k0 + kl;
+                    ps[np++] = (qpiece){u->off[s] + k - s * seg, (k - k0) / 4, (e - k) / 4};
+                    k = e;
+                }
+                for (int64_t r = 0; r < u->rows; r += mr) {
+                    int rows = (int)(u->rows - r < mr ? u->rows - r : mr);
+                    int64_t ir = u->i + r;
+                    int32_t *pt = part ? part + ir * lp + (jn - j0) : NULL;
+                    fn(rows, u->a + r * u->lda, u->lda, 0, 0, bp, &none, pt, lp, first, last, pl,
+                       ir, jn, nc, res, y, ps, np);
+                }
             }
         }
     }
