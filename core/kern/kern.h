@@ -439,6 +439,12 @@ void cq_unary_f32_ref(cq_unop op, float a, float b, const float *x, float *y, in
  * CQ_MAX_DIMS. Copies of 64 KB or more are split over the kernel threads. */
 void cq_copy_strided(size_t esize, int ndim, const int64_t *shape, const void *src,
                      const int64_t *src_stride, void *dst, const int64_t *dst_stride);
+/* Channel-last (NHWC) byte tensors joined along the channels: pixel q of y
+ * (yc = the sum of c[i] bytes) is pixel q of x[0], then of x[1], ...
+ * (n_in inputs of pix pixels, c[i] bytes each); split over the kernel
+ * threads when large. */
+void cq_concat_nhwc_8(int n_in, const uint8_t *const *x, const int64_t *c, int64_t pix,
+                      uint8_t *y);
 /* Plain odometer, the same contract: the test oracle. */
 void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const void *src,
                          const int64_t *src_stride, void *dst, const int64_t *dst_stride);

@@ -169,6 +169,61 @@ void cq_copy_strided(size_t esize, int ndim, const int64_t *shape, const void *s
         copy_rows(&c, 0, c.rows);
 }
 
+/* cq_concat_nhwc_8: pixels [q0, q1) of every input. A pixel's bytes go
+ * as fixed 16- or 8-byte moves the compiler inlines where the count allows
+ * (a libc memcpy call a pixel held U-Net int8's 16 + 16 channel join at
+ * 224x224 to 6 GB/s). */
+typedef struct cat8_ctx {
+    int n_in;
+    const uint8_t *const *x;
+    const int64_t *c;
+    int64_t pix, yc;
+    uint8_t *y;
+} cat8_ctx;
+
+static void cat8_rows(const cat8_ctx *k, int64_t q0, int64_t q1)
+{
+    int64_t pos = 0;
+    for (int i = 0; i < k->n_in; pos += k->c[i], i++) {
+        int64_t ci = k->c[i];
+        const uint8_t *s = k->x[i] + q0 * ci;
+        uint8_t *d = k->y + q0 * k->yc + pos;
+        if (ci % 16 == 0 && ci <= 128)
+            for (int64_t q = q0; q < q1; q++, s += ci, d += k->yc)
+                for (int64_t o = 0; o < ci; o += 16)
+                    memcpy(d + o, s + o, 16);
+        else if (ci % 8 == 0 && ci <= 64)
+            for (int64_t q = q0; q < q1; q++, s += ci, d += k->yc)
+                for (int64_t o = 0; o < ci; o += 8)
+                    memcpy(d + o, s + o, 8);
+        else
+            for (int64_t q = q0; q < q1; q++, s += ci, d += k->yc)
+                memcpy(d, s, (size_t)ci);
+    }
+}
+
+static void cat8_part(void *ctx, int i, int n, int tid)
+{
+    (void)tid;
+    const cat8_ctx *k = ctx;
+    cat8_rows(k, k->pix * i / n, k->pix * (i + 1) / n);
+}
+
+void cq_concat_nhwc_8(int n_in, const uint8_t *const *x, const int64_t *c, int64_t pix,
+                      uint8_t *y)
+{
+    cat8_ctx k = {n_in, x, c, pix, 0, y};
+    for (int i = 0; i < n_in; i++)
+        k.yc += c[i];
+    if (pix <= 0 || k.yc <= 0)
+        return;
+    int n = cq__mem_shares(pix, 2.0 * (double)pix * (double)k.yc);
+    if (n > 1)
+        cq_par_run(n, cat8_part, &k);
+    else
+        cat8_rows(&k, 0, pix);
+}
+
 void cq_copy_strided_ref(size_t esize, int ndim, const int64_t *shape, const void *src,
                          const int64_t *src_stride, void *dst, const int64_t *dst_stride)
 {

@@ -85,15 +85,13 @@ static cq_status run_concat(const cq_node *n, int n_in, cq_tensor *const *in, in
         /* NHWC codes along the channels (concat_blocked_ok): each pixel's
          * channels from every input in turn */
         int64_t pix = y->shape[0] * y->shape[2] * y->shape[3];
-        size_t yc = (size_t)y->shape[1], pos = 0;
-        uint8_t *py8 = cq_tensor_data(y);
+        const uint8_t *xs[CQ_OP_MAX_INPUTS];
+        int64_t cs[CQ_OP_MAX_INPUTS];
         for (int i = 0; i < n_in; i++) {
-            size_t ci = (size_t)in[i]->shape[1];
-            const uint8_t *px8 = cq_tensor_data(in[i]);
-            for (int64_t q = 0; q < pix; q++)
-                memcpy(py8 + (size_t)q * yc + pos, px8 + (size_t)q * ci, ci);
-            pos += ci;
+            xs[i] = cq_tensor_data(in[i]);
+            cs[i] = in[i]->shape[1];
         }
+        cq_concat_nhwc_8(n_in, xs, cs, pix, cq_tensor_data(y));
         return CQ_OK;
     }
     /* each input a box (outer, its rows) into y's rows, by cq_copy_strided

@@ -445,6 +445,50 @@ static void test_kern_elt_softmax(void **state)
     cq_kern_set_isa(CQ_ISA_COUNT);
 }
 
+/* cq_concat_nhwc_8 against per-pixel copies: 1 to 4 inputs, channel counts
+ * taking each of its moves (16-byte, 8-byte, any), small and 64 KB+ sizes
+ * (shared out over the threads) at 1 to 3 threads, nothing written past y. */
+static void test_kern_elt_concat_nhwc_8(void **state)
+{
+    (void)state;
+    kt_rng r = {0x5851f42d4c957f2dull};
+    static const int64_t chans[] = {16, 32, 8, 24, 3, 1, 144, 64, 5, 48};
+    for (int t = 0; t < 60; t++) {
+        int n_in = (int)kt_int(&r, 1, 4);
+        int64_t pix = t % 3 == 0 ? kt_int(&r, 3000, 9000) : kt_int(&r, 1, 40), c[4], yc = 0;
+        const uint8_t *x[4];
+        uint8_t *xb[4];
+        for (int i = 0; i < n_in; i++) {
+            c[i] = chans[kt_int(&r, 0, 9)];
+            yc += c[i];
+            xb[i] = malloc((size_t)(pix * c[i]));
+            for (int64_t b = 0; b < pix * c[i]; b++)
+                xb[i][b] = (uint8_t)kt_u32(&r);
+            x[i] = xb[i];
+        }
+        size_t ny = (size_t)(pix * yc);
+        uint8_t *want = malloc(ny + 64), *got = malloc(ny + 64);
+        memset(want, 0xcd, ny + 64);
+        for (int i = 0, off = 0; i < n_in; off += (int)c[i], i++)
+            for (int64_t q = 0; q < pix; q++)
+                for (int64_t b = 0; b < c[i]; b++)
+                    want[q * yc + off + b] = x[i][q * c[i] + b];
+        for (int th = 1; th <= 3; th++) {
+            cq_kern_set_threads(th);
+            memset(got, 0xcd, ny + 64);
+            cq_concat_nhwc_8(n_in, x, c, pix, got);
+            if (memcmp(got, want, ny + 64))
+                fail_msg("concat_nhwc_8 case %d (%d inputs, %lld pixels, %d threads) differs",
+                         t, n_in, (long long)pix, th);
+        }
+        cq_kern_set_threads(1);
+        for (int i = 0; i < n_in; i++)
+            free(xb[i]);
+        free(want);
+        free(got);
+    }
+}
+
 /* cq_copy_strided against its odometer on random boxes: negative, zero
  * (repeat) and permuted strides, offsets into larger buffers, element sizes
  * 1, 2, 4 and 8; large boxes at 1, 2 and 3 threads. */
@@ -638,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_kern_elt_unary),
         cmocka_unit_test(test_kern_elt_act_apply),
         cmocka_unit_test(test_kern_elt_softmax),
+        cmocka_unit_test(test_kern_elt_concat_nhwc_8),
         cmocka_unit_test(test_kern_elt_copy_strided),
         cmocka_unit_test(test_kern_elt_layernorm),
         cmocka_unit_test(test_kern_elt_lerp),
