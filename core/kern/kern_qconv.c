@@ -115,8 +115,8 @@ static int split_runs(const cq_conv2d_params *c, int64_t oh, int64_t ow, int64_t
 /* Whether reading the rows in place beats gathering them all: the row
  * tiles both ways (a run's tiles stop at its end; one costs about what a
  * whole one does, K / 4 groups times its vpdpbusd at 2 a cycle) and the
- * pixels gathered (about 16 + K / 8 cycles each; bench/NOTES.md, "int8 3x3
- * rows in place"). */
+ * pixels gathered (about 16 + K / 8 cycles each, for each block of
+ * CQ__QG_NC output channels; bench/NOTES.md, "int8 3x3 rows in place"). */
 int64_t cq_qconv2d_gathered(const cq_conv2d_params *c)
 {
     int64_t oh, ow, K = c->kh * c->kw * c->c_in;
@@ -128,7 +128,8 @@ int64_t cq_qconv2d_gathered(const cq_conv2d_params *c)
     int64_t panels = (N + 63) / 64, nv = N < 64 ? (N + 15) / 16 : 4;
     int64_t mr = nv >= 4 ? 6 : nv == 3 ? 8 : 12, edges = 0;
     double tile = (double)(K / 4) * (double)(mr * nv) / 2.0 * (double)panels;
-    double px = 16.0 + (double)K / 8.0;
+    /* (each block of CQ__QG_NC output channels gathers its rows again) */
+    double px = (16.0 + (double)K / 8.0) * (double)((N + CQ__QG_NC - 1) / CQ__QG_NC);
     double view = 0, gemm = 0;
     qc_run rr[CQ__QG_MC];
     for (int64_t i0 = 0; i0 < M; i0 += CQ__QG_MC) {
