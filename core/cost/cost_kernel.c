@@ -411,25 +411,35 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     }
 }
 
+/* s as the kernels' parameters (n pictures), for their own rules. */
+static cq_conv2d_params kern_params(const convshape *s, int64_t n)
+{
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = n;
+    p.c_in = s->cin;
+    p.h = s->h;
+    p.w = s->w;
+    p.c_out = s->cout;
+    p.groups = s->groups;
+    p.kh = s->kh;
+    p.kw = s->kw;
+    p.stride_h = s->stride_h;
+    p.stride_w = s->stride_w;
+    p.dil_h = s->dil_h;
+    p.dil_w = s->dil_w;
+    p.pad_top = s->pads[0];
+    p.pad_left = s->pads[1];
+    p.pad_bottom = s->pads[2];
+    p.pad_right = s->pads[3];
+    return p;
+}
+
 /* The int8 depthwise 3x3/1 runs on flat rows (kern_qconv_dwf_avx512.c,
  * VNNI on AVX-512) where the kernel's own rule says (cq_qconv2d_flat_rows; a
  * fused residual, rare before a depthwise, keeps the chunks). */
 static int dw_flat(const convshape *s, const cq_hw *hw)
 {
-    cq_conv2d_params c = cq_conv2d_params_default();
-    c.c_in = s->cin;
-    c.c_out = s->cout;
-    c.groups = s->groups;
-    c.kh = s->kh;
-    c.kw = s->kw;
-    c.stride_h = s->stride_h;
-    c.stride_w = s->stride_w;
-    c.dil_h = s->dil_h;
-    c.dil_w = s->dil_w;
-    c.pad_top = s->pads[0];
-    c.pad_left = s->pads[1];
-    c.pad_bottom = s->pads[2];
-    c.pad_right = s->pads[3];
+    cq_conv2d_params c = kern_params(s, 1);
     return hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 && cq_qconv2d_flat_rows(&c);
 }
 
@@ -452,29 +462,6 @@ static double dw_s8_fill(const convshape *s, const cq_hw *hw)
     int64_t last = s->cout - (s->cout - 1) / 64 * 64;
     int64_t lanes = s->cout - last + (last <= 16 ? 16 : 64);
     return (double)s->cout / (double)lanes;
-}
-
-/* cq_qconv2d_gathered on s (n pictures) */
-static int64_t gathered(const convshape *s, int64_t n)
-{
-    cq_conv2d_params p = cq_conv2d_params_default();
-    p.n = n;
-    p.c_in = s->cin;
-    p.h = s->h;
-    p.w = s->w;
-    p.c_out = s->cout;
-    p.kh = s->kh;
-    p.kw = s->kw;
-    p.stride_h = s->stride_h;
-    p.stride_w = s->stride_w;
-    p.pad_top = s->pads[0];
-    p.pad_left = s->pads[1];
-    p.pad_bottom = s->pads[2];
-    p.pad_right = s->pads[3];
-    p.dil_h = s->dil_h;
-    p.dil_w = s->dil_w;
-    p.groups = s->groups;
-    return cq_qconv2d_gathered(&p);
 }
 
 /* QLinearConv (kern_qconv.h's paths): gemm1x1, igemm, dw, grp. */
@@ -551,7 +538,11 @@ static void conv_int8(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
          * (cq_qconv2d_gathered) */
         int64_t gp = -1;
         if (!s.one_by_one && !hw->amx && hw->vector_bits >= 512 && hw->macs[CQ_HW_MAC_S8] > 0 &&
-            c->in[0][0].dtype == CQ_U8 && (gp = gathered(&s, c->in[0][0].shape[0])) >= 0)
+            c->in[0][0].dtype == CQ_U8) {
+            cq_conv2d_params kp = kern_params(&s, c->in[0][0].shape[0]);
+            gp = cq_qconv2d_gathered(&kp);
+        }
+        if (gp >= 0)
             k->units[1] = gp * s.kh * ((s.cout + 255) / 256);
         /* AMX reads a 1x1's u8 input in place where its channels fill whole
          * 64-byte tile rows; else (s8, or channels no multiple of 64) it

@@ -497,6 +497,57 @@ static void test_int8_units(void **state)
     cq_graph_free(g);
 }
 
+/* The gathered rows of an int8 3x3 16 > 16 (pad 1) on 30 x 40: with
+ * AVX-512 VNNI the kernel reads the rows in place and gathers only the
+ * pixels whose window meets the padding (two whole rows and two pixels of
+ * each of the 28 others: 136), kh rows each; narrower vectors gather all
+ * 1200. */
+static void test_int8_rows_in_place(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    const int64_t xs[4] = {1, 16, 30, 40};
+    add_io(g, "x", 4, xs, "y");
+    rng_state = 7;
+    add_init(g, "w1", rand_tensor(4, (int64_t[]){16, 16, 3, 3}));
+    int n = node(g, "Conv", "conv1", 2, (const char *[]){"x", "w1"}, "c1");
+    cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
+    node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "y");
+    cq_calib_stats *st = stats_of(g, 4, xs, 8, 3);
+    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
+    cq_quant *q = cq_quant_new(g, st, &qo, &err);
+    assert_non_null(q);
+    cq_graph *h = cq_quant_graph(q, &err);
+    assert_non_null(h);
+    int count;
+    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    cq_exec *e = cq_exec_new(h, NULL, &err);
+    assert_non_null(e);
+    for (int wide = 0; wide < 2; wide++) {
+        cq_hw hw = two_level_hw();
+        hw.vector_bits = wide ? 512 : 256;
+        cq_cost r, ru;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &r, &err), CQ_OK);
+        hw.n_call = 1;
+        snprintf(hw.call[0].name, sizeof hw.call[0].name, "s8_row");
+        hw.call[0].value = 1000.0;
+        assert_int_equal(cq_cost_exec(e, &hw, NULL, &ru, &err), CQ_OK);
+        double units = 0;
+        for (int k = 0; k < r.n; k++)
+            units += (ru.rows[k].compute_ns - r.rows[k].compute_ns) / 1000.0;
+        assert_float_equal(units, wide ? 136 * 3 : 1200 * 3, 1e-6);
+        cq_cost_free(&r);
+        cq_cost_free(&ru);
+    }
+    cq_exec_free(e);
+    cq_graph_free(h);
+    cq_quant_free(q);
+    cq_calib_stats_free(st);
+    cq_graph_free(g);
+}
+
 /* x (1, 64, 32, 32): 256 KB -> Relu -> a -> Relu -> y */
 static cq_graph *two_relus(void)
 {
@@ -718,7 +769,7 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths),    cmocka_unit_test(test_memory_levels),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_conv_tiles), cmocka_unit_test(test_units), cmocka_unit_test(test_bf16_tiles), cmocka_unit_test(test_amx_btiles), cmocka_unit_test(test_int8_units), cmocka_unit_test(test_int8_rows_in_place), cmocka_unit_test(test_gemv), cmocka_unit_test(test_resize_linear), cmocka_unit_test(test_dw_paths),    cmocka_unit_test(test_memory_levels),
         cmocka_unit_test(test_residual),  cmocka_unit_test(test_unknown_shape),
         cmocka_unit_test(test_conversions),
     };
