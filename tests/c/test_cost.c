@@ -414,6 +414,22 @@ static void test_dw_paths(void **state)
 }
 
 
+/* g (input shape xs) quantized with calq's defaults and lowered: the int8
+ * graph in *h, what made it in *q and *st (the caller frees all three). */
+static void int8_graph(cq_graph *g, const int64_t *xs, cq_graph **h, cq_quant **q,
+                       cq_calib_stats **st)
+{
+    cq_err err;
+    *st = stats_of(g, 4, xs, 8, 3);
+    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
+    *q = cq_quant_new(g, *st, &qo, &err);
+    assert_non_null(*q);
+    *h = cq_quant_graph(*q, &err);
+    assert_non_null(*h);
+    int count;
+    assert_int_equal(cq_quant_lower(*h, &count, &err), CQ_OK);
+}
+
 /* An int8 graph: a 3x3 conv (the GEMM path), a 1x1 of 16 channels (the grp
  * path's narrow 1x1s) with a residual Add fused, whose residual a Transpose
  * writes in NCHW. The probe's units land on the rows they say: s8_res an
@@ -438,14 +454,10 @@ static void test_int8_units(void **state)
     cq_node_set_ints(g, n, "perm", 4, (int64_t[]){0, 1, 3, 2}, &err);
     node(g, "Add", "add", 2, (const char *[]){"c2", "t1"}, "s");
     node(g, "Relu", "relu2", 1, (const char *[]){"s"}, "y");
-    cq_calib_stats *st = stats_of(g, 4, xs, 8, 3);
-    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
-    cq_quant *q = cq_quant_new(g, st, &qo, &err);
-    assert_non_null(q);
-    cq_graph *h = cq_quant_graph(q, &err);
-    assert_non_null(h);
-    int count;
-    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    cq_calib_stats *st;
+    cq_quant *q;
+    cq_graph *h;
+    int8_graph(g, xs, &h, &q, &st);
     assert_int_equal(count_op(h, "QLinearAdd"), 1);
     cq_exec *e = cq_exec_new(h, NULL, &err);
     assert_non_null(e);
@@ -515,14 +527,10 @@ static void test_int8_rows_in_place(void **state)
     int n = node(g, "Conv", "conv1", 2, (const char *[]){"x", "w1"}, "c1");
     cq_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1}, &err);
     node(g, "Relu", "relu1", 1, (const char *[]){"c1"}, "y");
-    cq_calib_stats *st = stats_of(g, 4, xs, 8, 3);
-    cq_quant_opts qo = CQ_QUANT_OPTS_DEFAULT;
-    cq_quant *q = cq_quant_new(g, st, &qo, &err);
-    assert_non_null(q);
-    cq_graph *h = cq_quant_graph(q, &err);
-    assert_non_null(h);
-    int count;
-    assert_int_equal(cq_quant_lower(h, &count, &err), CQ_OK);
+    cq_calib_stats *st;
+    cq_quant *q;
+    cq_graph *h;
+    int8_graph(g, xs, &h, &q, &st);
     cq_exec *e = cq_exec_new(h, NULL, &err);
     assert_non_null(e);
     for (int wide = 0; wide < 2; wide++) {
