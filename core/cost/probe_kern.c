@@ -459,6 +459,7 @@ static double time_qconv_fit(double ms, double *macs, double *out_s, double *row
         int64_t gp = pix;
         if (r.k > 1 && !a && cq_kern_isa_s8() == CQ_ISA_AVX512) {
             cq_conv2d_params cp = cq_conv2d_params_default();
+            cp.n = 1;
             cp.c_in = r.c_in;
             cp.c_out = r.c_out;
             cp.h = cp.w = r.hw;
