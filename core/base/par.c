@@ -3,12 +3,18 @@
  * A region publishes (fn, ctx, n) and bumps a generation counter; each
  * worker that sees the new generation claims shares until none is left.
  * A claim is a compare-and-swap on one word holding the generation and the
- * next share, so a worker that wakes late (the host descheduled it) claims
- * nothing from a region that is over or from the next one's first shares by
- * mistake; once the region is over the caller closes the word (share
- * index INT32_MAX) before the next region changes the job, so a worker
- * that read the word at the region's end cannot claim one share more with
- * the next region's count. The caller claims shares too and then waits
+ * shares claimed, so a worker that wakes late (the host descheduled it)
+ * claims nothing from a region that is over or from the next one's first
+ * shares by mistake; once the region is over the caller closes the word
+ * (CLOSED) before the next region changes the job, so a worker that read
+ * the word at the region's end cannot claim one share more with the next
+ * region's count. Up to MASK_SHARES shares the word holds the set claimed,
+ * and thread t takes shares t, t + threads, ... before any other: share i
+ * then runs on the same core region after region, so a convolution reads
+ * the part of its input that the one before wrote into that core's cache
+ * (with the next share taken from a counter the worker, spinning, took
+ * share 0 before the caller in 7 % of MobileNetV2's two-share regions, 1.5 %
+ * with the set: bench/NOTES.md). More shares go by the counter. The caller claims shares too and then waits
  * only for the shares claimed to be done, not for every worker to look
  * in: before, each region waited for a descheduled worker to wake and
  * count itself, even when the caller had run every share (on a loaded host
@@ -64,8 +70,12 @@ static cq_par_fn job_fn;              /* read only by a thread holding a claimed
 static void *job_ctx;
 static atomic_int job_threads;        /* threads taking part: workers below it claim shares */
 static atomic_int job_n;              /* shares */
-static _Atomic uint64_t claim;        /* gen << 32 | the next share to claim */
-#define CLOSED 0x7fffffffu            /* the next share once a region is over */
+/* gen << 32 | the shares claimed: with n <= MASK_SHARES a set (bit i:
+ * share i), else the next share to claim. CLOSED once the region is over:
+ * every share claimed, and an index past any job_n. */
+static _Atomic uint64_t claim;
+#define MASK_SHARES 31
+#define CLOSED 0xffffffffu
 static __thread int in_region;        /* this thread is running a share */
 static atomic_int stopping;           /* set while cq_par_stop ends the workers */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -77,25 +87,51 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* The share thread tid of nt claims next in a region of n <= MASK_SHARES
+ * shares whose claimed set is mask (bit i: share i): its own first, i = tid,
+ * tid + nt, ..., then any other (a thread the host has descheduled leaves
+ * its shares to the others); -1 when every share is claimed. */
+static int pick(uint32_t mask, int n, int tid, int nt)
+{
+    for (int i = tid; i < n; i += nt)
+        if (!(mask >> i & 1u))
+            return i;
+    for (int i = 0; i < n; i++)
+        if (!(mask >> i & 1u))
+            return i;
+    return -1;
+}
+
 /* Claims and runs shares of region g until none is left (or the region is
- * no longer g); thread tid. Each share counts itself done after it ran. */
-static void run_shares(unsigned g, int tid)
+ * no longer g); thread tid of nt. Each share counts itself done after it
+ * ran. */
+static void run_shares(unsigned g, int tid, int nt)
 {
     for (;;) {
         uint64_t c = atomic_load_explicit(&claim, memory_order_acquire);
         if ((unsigned)(c >> 32) != g)
             return;
-        int i = (int)(uint32_t)c;
         /* acquire: a job_n of the next region comes after this region's
          * close (cq_par_run), so the compare-and-swap below fails */
-        if (i >= atomic_load_explicit(&job_n, memory_order_acquire))
-            return;
-        if (!atomic_compare_exchange_weak_explicit(&claim, &c, c + 1, memory_order_acq_rel,
+        int n = atomic_load_explicit(&job_n, memory_order_acquire), i;
+        uint64_t next;
+        if (n <= MASK_SHARES) {
+            i = pick((uint32_t)c, n, tid, nt);
+            if (i < 0)
+                return;
+            next = c | (uint64_t)1u << i;
+        } else {
+            if ((uint32_t)c >= (uint32_t)n)
+                return;
+            i = (int)(uint32_t)c;
+            next = c + 1;
+        }
+        if (!atomic_compare_exchange_weak_explicit(&claim, &c, next, memory_order_acq_rel,
                                                    memory_order_relaxed))
             continue;
         /* share i of region g is ours: the region, its job included, lasts
          * until it is done */
-        job_fn(job_ctx, i, atomic_load_explicit(&job_n, memory_order_relaxed), tid);
+        job_fn(job_ctx, i, n, tid);
         atomic_fetch_add_explicit(&done, 1, memory_order_release);
     }
 }
@@ -123,7 +159,7 @@ static void *worker(void *arg)
         if (atomic_load(&stopping))
             return NULL;
         if (w < atomic_load_explicit(&job_threads, memory_order_relaxed))
-            run_shares(g, w);
+            run_shares(g, w, atomic_load_explicit(&job_threads, memory_order_relaxed));
     }
     return NULL;
 }
@@ -237,7 +273,7 @@ void cq_par_run(int n, cq_par_fn fn, void *ctx)
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&mu);
     in_region = 1;
-    run_shares(g, 0);
+    run_shares(g, 0, 1 + nw);
     in_region = 0;
     /* the shares the workers claimed (every claim is of this region) */
     while (atomic_load_explicit(&done, memory_order_acquire) < n)

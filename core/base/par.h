@@ -6,10 +6,12 @@
  *     cq_par_set_threads(2);              // between runs, as the executor does
  *     cq_par_run(8, part, &ctx);          // returns when every share is done
  *
- * Shares are claimed one at a time by whichever thread is free (an atomic
- * counter), so a thread the host has descheduled holds no work but the
- * share it is in; tid (0 .. threads - 1, 0 the caller) says which thread
- * runs a share, for per-thread scratch.
+ * Shares are claimed one at a time by whichever thread is free, thread t
+ * taking shares t, t + threads, ... first where there are at most 31 (so
+ * share i of consecutive regions runs on one core while every thread is
+ * free), so a thread the host has descheduled holds no work but the share
+ * it is in; tid (0 .. threads - 1, 0 the caller) says which thread runs a
+ * share, for per-thread scratch.
  * Workers are created on first use and kept; after a region they spin for a
  * short while (the next convolution usually follows within microseconds),
  * then sleep on a condition variable. A region started from inside a region

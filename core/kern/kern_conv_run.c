@@ -18,6 +18,7 @@ typedef struct conv_job {
     const float *b;       /* sgemm path: the group's B (the column matrix or x) */
     int64_t g;
     int by_groups;        /* sgemm path: the shares are runs of whole groups */
+    int by_rows;          /* sgemm path: the shares are runs of output channels */
     char *slices;         /* thread tid's scratch at slices + tid * slice */
     size_t slice;
     const cq_pool2d_params *pool; /* stem path with a fused pool */
@@ -93,6 +94,17 @@ static void conv_part(void *ctx, int i, int n, int tid)
                                  P, pl->bias ? pl->bias + g * cog : NULL,
                                  j->res ? j->res + g * cog * P : NULL, p->act, sc);
             }
+            break;
+        }
+        if (j->by_rows) {
+            /* output channels, in multiples of 8 (the sgemm's row tile) */
+            int64_t nr = (cog + 7) / 8, r0 = 8 * (nr * i / n), r1 = 8 * (nr * (i + 1) / n);
+            r1 = r1 < cog ? r1 : cog;
+            if (r1 <= r0)
+                break;
+            cq__sgemm_avx512(r1 - r0, P, K, pl->ap + j->g * pl->ap_group + r0 * K, j->b, P,
+                             j->y + r0 * P, P, pl->bias ? pl->bias + j->g * cog + r0 : NULL,
+                             j->res ? j->res + r0 * P : NULL, p->act, sc);
             break;
         }
         /* pixel columns, in multiples of 48 (the sgemm's widest tile) */
@@ -269,6 +281,20 @@ static void im2col_par(const cq_conv2d_params *p, int64_t cig, int64_t oh, int64
                im2col_part, &c);
 }
 
+/* Whether the sgemm path shares out output channels rather than pixel
+ * columns: an expansion (c_out at least 4x a K of at most 64, the 1x1s that
+ * open MobileNetV2's inverted-residual blocks). Its reader is a depthwise
+ * conv, which shares out channels: each thread then reads the planes it
+ * wrote itself, where by pixels it read half of each plane from the other
+ * core's cache. Per-node minima of MobileNetV2 at two threads 2.675 ->
+ * 2.630 ms (the depthwise layers after 28x28 expansions 0.044 -> 0.032;
+ * bench/NOTES.md). The same sums in the same order either way. */
+static int by_rows(const cq_conv2d_params *p)
+{
+    int64_t k = p->c_in / p->groups * p->kh * p->kw, cog = p->c_out / p->groups;
+    return p->groups == 1 && k <= 64 && cog >= 4 * k;
+}
+
 /* y = act(conv + bias + res); res NULL or the same size as y. pool (stem
  * path only): y is the pooled output (ph, pw a plane). */
 static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float *x, float *y,
@@ -299,6 +325,7 @@ static cq_status conv_run_own(const cq_conv2d_plan *pl, own_path o, const float 
      * per group. The two sum in the same order. */
     j.by_groups = o == OWN_SGEMM && p->groups > 1 && n > 1 &&
                   (p->groups % n == 0 || p->groups >= 4 * n);
+    j.by_rows = o == OWN_SGEMM && !j.by_groups && n > 1 && by_rows(p);
     for (int64_t img = 0; img < p->n; img++) {
         j.x = x + img * p->c_in * HW;
         j.y = y + img * p->c_out * yc;

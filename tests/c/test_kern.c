@@ -125,6 +125,36 @@ static void test_kern_conv2d_vector_paths(void **state)
         }
 }
 
+/* Expansions (c_out at least 4x K, K at most 64) on the sgemm path, which
+ * at 2 and 3 threads shares out runs of 8 output channels: ragged last
+ * tiles (37, 100 outputs), a share with no whole tile (9 outputs at 3
+ * threads), the im2col column matrix (3x3 over 2 channels), a residual. */
+static void test_kern_conv2d_expansion(void **state)
+{
+    (void)state;
+    kt_rng r = {77};
+    static const int64_t cfg[][6] = {
+        /* c_in, c_out, h, w, k, groups */
+        {5, 37, 7, 30, 1, 1}, {16, 100, 9, 13, 1, 1}, {2, 9, 6, 50, 1, 1},
+        {2, 80, 8, 19, 3, 1}, {64, 256, 3, 17, 1, 1}, {4, 40, 5, 11, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.n = 1 + (int64_t)(i % 2);
+        p.c_in = cfg[i][0];
+        p.c_out = cfg[i][1];
+        p.h = cfg[i][2];
+        p.w = cfg[i][3];
+        p.kh = p.kw = cfg[i][4];
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cfg[i][4] / 2;
+        p.groups = cfg[i][5];
+        p.act.kind = (cq_act_kind)(i % CQ_ACT_COUNT);
+        p.act.a = p.act.kind == CQ_ACT_CLIP ? 0.0f : 0.01f;
+        p.act.b = 0.5f;
+        check_conv(&p, &r, (int)(i % 2));
+    }
+}
+
 /* Shapes for the AVX-512 pixel-major implicit GEMM (groups 1, stride_w 1 or
  * 2, not 1x1): 7-pixel panels across rows not a multiple of 7, every panel
  * width (32, 48, 64 channels) with ragged last panels, several k blocks
@@ -769,6 +799,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_conv2d_random),
         cmocka_unit_test(test_kern_conv2d_vector_paths),
+        cmocka_unit_test(test_kern_conv2d_expansion),
         cmocka_unit_test(test_kern_conv2d_pixel_major),
         cmocka_unit_test(test_kern_conv2d_blocked),
         cmocka_unit_test(test_kern_conv2d_blocked_narrow),

@@ -235,6 +235,9 @@ static void test_par_shares_once(void **state)
     assert_int_equal(run_regions(3, 2, 3, 0.5, 20000), 0);
     assert_int_equal(run_regions(8, 7, 8, 0.5, 20000), 0);
     assert_int_equal(run_regions(8, 2, 8, 0.5, 20000), 0);
+    /* up to 31 shares are claimed as a set (each thread its own first),
+     * more through a counter: regions switching between the two */
+    assert_int_equal(run_regions(3, 29, 34, 0.3, 5000), 0);
 }
 
 static void one_part(void *ctx, int i, int n, int tid)
