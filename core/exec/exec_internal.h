@@ -35,6 +35,9 @@ struct cq_exec {
     uint8_t **lut;            /* a DequantizeLinear running its chain as a table, or NULL */
     unsigned char *joined;    /* a join whose inputs are written in place (exec_join.c) */
     cq_dtype *lut_dtype;      /* the table's output dtype (the QuantizeLinear's) */
+    /* a CQ_OP_PLAN node's last shape inference: its inputs' tinfo, then its
+     * outputs' (NULL until it ran, or when out of memory) */
+    cq_tinfo **memo;
     /* while the fusion is planned only (NULL otherwise): the readers of each
      * value; and from the fusion on (NULL without one), per node the first
      * of the nodes fused into it and the next one fused into the same node

@@ -122,7 +122,9 @@ enum {
      * hooks->blocked_ok says so (cq_openv.y_blocked); its input 0 too when
      * it is also BLOCKED_IN */
     CQ_OP_BLOCKED_OUT = 1 << 7,
-    /* keeps a kernel plan in cq_openv.plan (hooks->plan_new, plan_free) */
+    /* keeps a kernel plan in cq_openv.plan (hooks->plan_new, plan_free);
+     * its infer reads its inputs' dtypes and shapes, never their data, so
+     * the executor reuses its last answer while they stay the same */
     CQ_OP_PLAN = 1 << 8,
     /* reads only its inputs' shapes, never their data (Shape) */
     CQ_OP_SHAPE_ONLY = 1 << 9,

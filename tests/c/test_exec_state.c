@@ -199,6 +199,46 @@ static void test_exec_state_kernel_plans_at_planning(void **state)
     cq_graph_free(g);
 }
 
+/* Shapes that change from run to run: a planned node's shape inference
+ * and a Conv's geometry are kept while its inputs' shapes stay (exec.c
+ * memo_get, ops_conv.c conv_geo_of), and must be made anew when they
+ * change. Each run of one executor against a fresh executor's run. */
+static void test_exec_state_shapes_change_between_runs(void **state)
+{
+    (void)state;
+    cq_err err;
+    cq_graph *g = cq_graph_new(&err);
+    set_opset(g, 13);
+    int64_t xs[4] = {-1, 3, -1, -1}, ws[4] = {4, 3, 3, 3};
+    add_io(g, "x", 4, xs, "y");
+    add_init(g, "w", rand_tensor(4, ws));
+    node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, "y");
+    cq_exec *e = cq_exec_new(g, NULL, &err);
+    assert_non_null(e);
+    static const int64_t shapes[][3] = {{2, 8, 8}, {2, 8, 8}, {3, 8, 8}, {3, 8, 8}, {1, 5, 9},
+                                        {1, 5, 9}, {2, 8, 8}, {1, 3, 3}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int64_t s[4] = {shapes[k][0], 3, shapes[k][1], shapes[k][2]};
+        cq_tensor *x = rand_tensor(4, s), *y, *want;
+        assert_int_equal(cq_exec_run(e, 1, &x, &y, &err), CQ_OK);
+        cq_exec *f = cq_exec_new(g, NULL, &err);
+        assert_non_null(f);
+        assert_int_equal(cq_exec_run(f, 1, &x, &want, &err), CQ_OK);
+        int64_t ys[4] = {s[0], 4, s[2] - 2, s[3] - 2};
+        assert_int_equal(y->ndim, 4);
+        assert_memory_equal(y->shape, ys, sizeof ys);
+        assert_memory_equal(want->shape, ys, sizeof ys);
+        assert_memory_equal(cq_tensor_data(y), cq_tensor_data(want),
+                            (size_t)cq_tensor_numel(y) * sizeof(float));
+        cq_tensor_release(want);
+        cq_exec_free(f);
+        cq_tensor_release(y);
+        cq_tensor_release(x);
+    }
+    cq_exec_free(e);
+    cq_graph_free(g);
+}
+
 static int n_allocs;
 
 static void *count_alloc(size_t size, void *ud)
@@ -438,6 +478,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_state_two_executors_share_a_graph),
+        cmocka_unit_test(test_exec_state_shapes_change_between_runs),
         cmocka_unit_test(test_exec_state_precision_map_checked),
         cmocka_unit_test(test_exec_state_bf16_convs),
         cmocka_unit_test(test_exec_state_bf16_gemm_matmul),
