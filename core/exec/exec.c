@@ -506,41 +506,6 @@ static cq_status observe(cq_exec *e, int i, const int *outv, cq_tensor *const *o
     return CQ_OK;
 }
 
-/* Whether ti (node i's inputs) are the dtypes and shapes of its last shape
- * inference (CQ_OP_PLAN nodes only: their answer depends on nothing else);
- * then to gets its outputs' answer. The attribute lookups of a Conv's
- * inference took 0.5 % of MobileNetV2's run. */
-static int memo_get(const cq_exec *e, int i, const cq_tinfo *ti, cq_tinfo *to)
-{
-    const cq_node *n = &e->g->nodes[i];
-    const cq_tinfo *m = e->memo[i];
-    if (!m)
-        return 0;
-    for (int k = 0; k < n->n_inputs; k++) {
-        if (m[k].dtype != ti[k].dtype || m[k].ndim != ti[k].ndim)
-            return 0;
-        for (int d = 0; d < ti[k].ndim; d++)
-            if (m[k].shape[d] != ti[k].shape[d])
-                return 0;
-    }
-    memcpy(to, m + n->n_inputs, (size_t)n->n_outputs * sizeof *to);
-    return 1;
-}
-
-static void memo_put(cq_exec *e, int i, const cq_tinfo *ti, const cq_tinfo *to)
-{
-    const cq_node *n = &e->g->nodes[i];
-    if (!(e->ops[i]->caps & CQ_OP_PLAN))
-        return;
-    size_t nt = (size_t)(n->n_inputs + n->n_outputs);
-    if (!e->memo[i] && !(e->memo[i] = malloc(nt * sizeof **e->memo)))
-        return;
-    memcpy(e->memo[i], ti, (size_t)n->n_inputs * sizeof *ti);
-    memcpy(e->memo[i] + n->n_inputs, to, (size_t)n->n_outputs * sizeof *to);
-    for (size_t k = 0; k < nt; k++)
-        e->memo[i][k].data = NULL; /* not kept: the inference reads no data */
-}
-
 static cq_status run_node(cq_exec *e, int i, cq_err *err)
 {
     const cq_graph *g = e->g;
@@ -586,10 +551,10 @@ static cq_status run_node(cq_exec *e, int i, cq_err *err)
     cq_tinfo_of(n->n_inputs, in, ti);
     memset(to, 0, sizeof to);
     e->env.opset = e->opset[i];
-    if (!memo_get(e, i, ti, to)) {
+    if (!cq__exec_memo_get(e, i, ti, to)) {
         if (op->infer(n, e->opset[i], n->n_inputs, ti, n->n_outputs, to, err))
             return err->code;
-        memo_put(e, i, ti, to);
+        cq__exec_memo_put(e, i, ti, to);
     }
     /* a fused pool: the node writes the pool's output */
     int pn = e->pool_of[i];

@@ -1,8 +1,10 @@
 /* exec_work.c - the work each node did in the last run (cq_exec_node_work):
  * its arithmetic (cq_op_flops) and the bytes of the tensors it read and
- * wrote, from the shapes the run saw, so a profile can show achieved rates. */
+ * wrote, from the shapes the run saw, so a profile can show achieved rates;
+ * and the shape inference a run reuses from the one before. */
 #include "exec/exec_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CHAIN_MAX 16 /* nodes fused into one: Conv, act, Add, act, pool at most today */
@@ -146,4 +148,37 @@ int cq_exec_node_work(const cq_exec *e, int i, int64_t *flops, int64_t *bytes)
     *flops = f;
     *bytes = b;
     return kind;
+}
+
+/* Whether ti (node i's inputs) are the dtypes and shapes of its last shape
+ * inference (exec_internal.h). */
+int cq__exec_memo_get(const cq_exec *e, int i, const cq_tinfo *ti, cq_tinfo *to)
+{
+    const cq_node *n = &e->g->nodes[i];
+    const cq_tinfo *m = e->memo[i];
+    if (!m)
+        return 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (m[k].dtype != ti[k].dtype || m[k].ndim != ti[k].ndim)
+            return 0;
+        for (int d = 0; d < ti[k].ndim; d++)
+            if (m[k].shape[d] != ti[k].shape[d])
+                return 0;
+    }
+    memcpy(to, m + n->n_inputs, (size_t)n->n_outputs * sizeof *to);
+    return 1;
+}
+
+void cq__exec_memo_put(cq_exec *e, int i, const cq_tinfo *ti, const cq_tinfo *to)
+{
+    const cq_node *n = &e->g->nodes[i];
+    if (!(e->ops[i]->caps & CQ_OP_PLAN))
+        return;
+    size_t nt = (size_t)(n->n_inputs + n->n_outputs);
+    if (!e->memo[i] && !(e->memo[i] = malloc(nt * sizeof **e->memo)))
+        return;
+    memcpy(e->memo[i], ti, (size_t)n->n_inputs * sizeof *ti);
+    memcpy(e->memo[i] + n->n_inputs, to, (size_t)n->n_outputs * sizeof *to);
+    for (size_t k = 0; k < nt; k++)
+        e->memo[i][k].data = NULL; /* not kept: the inference reads no data */
 }
