@@ -5,6 +5,10 @@
 # ROUNDS rounds alternate ORT and calq (each timing REPEAT runs after WARMUP; which
 # goes first alternates from round to round too); the
 # figure per engine is the median of its per-round medians; ratio = calq / ORT.
+# paired: the median over rounds of calq's round median / ORT's round median. The
+# host's other tenants slow a vCPU for seconds at a time (a one-thread MobileNetV2
+# read 4.5-7.8 ms from minute to minute, bench/NOTES.md, session 24); within a round
+# the two engines run seconds apart, so a ratio per round cancels most of it.
 #   usage: bench/exec.sh [MODEL.onnx ...]   (ROUNDS=3 REPEAT=20 WARMUP=3 by default;
 #          the models above when none is given; BUILD=dir picks the build, default build)
 # Models missing from $CALQ_CACHE are exported first (bench/torchvision_export.py)
@@ -55,12 +59,12 @@ peak() { [[ -x $build/bench/peak ]] && "$build/bench/peak" --tsv | awk '$1 == "f
 peak_before=$(peak)
 run_ort() {
     LD_PRELOAD=$preload node "$repo/bench/ort_latency.js" "${models[@]}" --threads "$threads" --repeat "$repeat" --warmup "$warmup" |
-        sed -n 's/.*"model":"\([^"]*\)".*"median_ms":\([0-9.]*\),"min_ms":\([0-9.]*\).*/ort \1 \2 \3/p' >> "$tmp/times"
+        sed -n "s/.*\"model\":\"\([^\"]*\)\".*\"median_ms\":\([0-9.]*\),\"min_ms\":\([0-9.]*\).*/ort \1 \2 \3 $r/p" >> "$tmp/times"
 }
 run_calq() {
     LD_PRELOAD=$preload "$calq" run "$repo/bench/exec_latency.lua" "${models[@]}" --repeat "$repeat" --warmup "$warmup" \
         --threads "$threads" |
-        awk '{ n = split($2, p, "/"); print "calq", p[n], $3, $4 }' >> "$tmp/times"
+        awk -v r="$r" '{ n = split($2, p, "/"); print "calq", p[n], $3, $4, r }' >> "$tmp/times"
 }
 # In the fifth round's A/B runs, whichever of two alternating binaries ran second
 # measured 2-3 % slower (bench/NOTES.md, fifth round), so neither engine always goes second:
@@ -74,14 +78,18 @@ echo "latency (a QDQ file: calq runs its integer form), $threads thread(s), $rou
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fp32 FMA peak of this CPU before / after: $peak_before / $peak_after GFLOP/s (quiet: 211-224)"
 echo "median: median of the per-round medians; min: fastest run (less sensitive to other load)"
-printf '%-44s %8s %8s %6s | %8s %8s %6s\n' model ort_med calq_med ratio ort_min calq_min ratio
+printf '%-44s %8s %8s %6s | %8s %8s %6s | %6s\n' model ort_med calq_med ratio ort_min calq_min ratio paired
 for m in "${models[@]}"; do
     b=${m##*/}
     med() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $3 }' "$tmp/times" | sort -g |
             awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     mn() { awk -v e="$1" -v b="$b" '$1 == e && $2 == b { print $4 }' "$tmp/times" | sort -g | head -1; }
     o=$(med ort); c=$(med calq); om=$(mn ort); cm=$(mn calq)
-    printf '%-44s %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f\n' "$b" "$o" "$c" \
+    pr=$(awk -v b="$b" '$2 == b { v[$1, $5] = $3; r[$5] = 1 }
+            END { for (k in r) if ((("ort", k) in v) && (("calq", k) in v)) print v["calq", k] / v["ort", k] }' \
+            "$tmp/times" | sort -g |
+         awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    printf '%-44s %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f | %6.2f\n' "$b" "$o" "$c" \
         "$(awk -v c="$c" -v o="$o" 'BEGIN { print c / o }')" "$om" "$cm" \
-        "$(awk -v c="$cm" -v o="$om" 'BEGIN { print c / o }')"
+        "$(awk -v c="$cm" -v o="$om" 'BEGIN { print c / o }')" "$pr"
 done
