@@ -260,6 +260,38 @@ static int convt_blocked(const cq_exec *e, const cq_node *n, const cq_exec_chain
     return 1;
 }
 
+/* s as the kernels' parameters (n pictures), for their own rules. */
+static cq_conv2d_params kern_params(const convshape *s, int64_t n)
+{
+    cq_conv2d_params p = cq_conv2d_params_default();
+    p.n = n;
+    p.c_in = s->cin;
+    p.h = s->h;
+    p.w = s->w;
+    p.c_out = s->cout;
+    p.groups = s->groups;
+    p.kh = s->kh;
+    p.kw = s->kw;
+    p.stride_h = s->stride_h;
+    p.stride_w = s->stride_w;
+    p.dil_h = s->dil_h;
+    p.dil_w = s->dil_w;
+    p.pad_top = s->pads[0];
+    p.pad_left = s->pads[1];
+    p.pad_bottom = s->pads[2];
+    p.pad_right = s->pads[3];
+    return p;
+}
+
+/* The lanes the direct grouped kernel fills: oh ow outputs over flat rows
+ * of wq = padded width / stride columns, in 16-lane vectors. */
+static double grp_fill(const convshape *s)
+{
+    int64_t wp = s->pads[1] + s->w + s->pads[3], need = (s->ow - 1) * s->stride_w + s->kw;
+    int64_t wq = ((wp > need ? wp : need) + s->stride_w - 1) / s->stride_w;
+    return (double)(s->oh * s->ow) / (double)((s->oh * wq + 15) / 16 * 16);
+}
+
 /* fp32 and bf16 Conv / ConvTranspose (kern.h's paths). */
 static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw,
                        cq__cost_kernel *k)
@@ -278,6 +310,9 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     int out_blocked = cq_exec_value_blocked(e, cq_exec_node_output(e, c->node[0]));
     int res_ep = 0;
     int stem = s.groups == 1 && s.cin <= 4 && s.kh * s.kw > 1;
+    cq_conv2d_params kp = kern_params(&s, 1);
+    int grp_direct = hw->vector_bits >= 512 && !transpose && !out_blocked &&
+                     !cq_exec_value_blocked(e, n->inputs[0]) && cq_conv2d_grouped_direct(&kp);
     if (dw || s.groups > 1 || stem || transpose)
         bf16 = 0; /* calq's bf16 convolution takes groups 1 and no stem */
     k->precision = bf16 ? CQ_BF16 : CQ_F32;
@@ -290,12 +325,18 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
     } else if (transpose && convt_blocked(e, n, c, &s, k)) {
         /* priced by convt_blocked */
         res_ep = 1;
+    } else if (grp_direct) {
+        /* the direct grouped kernel: a fixed cost a group (call_ns) */
+        res_ep = 1;
+        k->kclass = s.stride_w > 1 ? "f32_grp_s2" : "f32_grp";
+        k->fallback = s.stride_w > 1 ? "f32_grp" : "f32_conv";
+        k->tile_eff = grp_fill(&s);
+        k->calls = s.groups * (s.pix / (s.oh * s.ow));
     } else if (s.groups > 1 || transpose || hw->vector_bits < 512) {
         res_ep = 1;
-        /* grouped and transposed convs, and every dense one without
-         * AVX-512 (the pixel-major kernel is AVX-512 only: kern_conv_run.c) */
+        /* other grouped and transposed convs, dense ones without AVX-512 */
         if (s.groups > 1) {
-            k->kclass = "f32_grp";
+            k->kclass = "f32_grp_gemm"; /* (not the direct kernel's f32_grp) */
             k->fallback = "f32_conv";
         }
         /* one sgemm per group: 8 x 48 tiles of (c_out / g) x pixels, on an
@@ -308,18 +349,17 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block * s.groups;
             /* the copy (kern_conv_ref.c's im2col): row copies at stride 1,
-             * else one element at a time. A profile's own f32_grp was
-             * measured with the row copies apart (call_ns.im2col_row a
-             * row, their bytes inside): at stride 1 the elements are in
-             * those; the strided copy's element loop is in f32_grp_s2 (a
-             * strided grouped conv, less its rows and groups), else one
-             * scalar operation an element */
-            if (s.stride_w > 1 && s.groups > 1 && measured(hw, "f32_grp_s2")) {
-                k->kclass = "f32_grp_s2"; /* the element copies inside */
-                k->fallback = "f32_grp";
+             * else one element at a time. A profile's own f32_grp_gemm is
+             * taken as measured with the row copies apart (call_ns.im2col_row
+             * a row, their bytes inside): at stride 1 the elements are in
+             * those; the strided copy's element loop is in f32_grp_gemm_s2,
+             * else one scalar operation an element */
+            if (s.stride_w > 1 && s.groups > 1 && measured(hw, "f32_grp_gemm_s2")) {
+                k->kclass = "f32_grp_gemm_s2"; /* the element copies inside */
+                k->fallback = "f32_grp_gemm";
             } else if (s.stride_w > 1) {
                 k->scalar_ops = s.k * s.pix * s.groups;
-            } else if (s.groups == 1 || !measured(hw, "f32_grp")) {
+            } else if (s.groups == 1 || !measured(hw, "f32_grp_gemm")) {
                 k->flops += s.k * s.pix * s.groups;
             }
         }
@@ -409,29 +449,6 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
         }
         break;
     }
-}
-
-/* s as the kernels' parameters (n pictures), for their own rules. */
-static cq_conv2d_params kern_params(const convshape *s, int64_t n)
-{
-    cq_conv2d_params p = cq_conv2d_params_default();
-    p.n = n;
-    p.c_in = s->cin;
-    p.h = s->h;
-    p.w = s->w;
-    p.c_out = s->cout;
-    p.groups = s->groups;
-    p.kh = s->kh;
-    p.kw = s->kw;
-    p.stride_h = s->stride_h;
-    p.stride_w = s->stride_w;
-    p.dil_h = s->dil_h;
-    p.dil_w = s->dil_w;
-    p.pad_top = s->pads[0];
-    p.pad_left = s->pads[1];
-    p.pad_bottom = s->pads[2];
-    p.pad_right = s->pads[3];
-    return p;
 }
 
 /* The int8 depthwise 3x3/1 runs on flat rows (kern_qconv_dwf_avx512.c,

@@ -156,29 +156,22 @@ static double time_convs(const conv_ref *r, int n, int flags, double ms, double 
     return t;
 }
 
-/* The fp32 grouped path (an im2col and a GEMM a group) in three parts, as
- * cost_kernel.c costs it: its GEMMs' MACs over their tile fill (8 channels x
- * 48 pixels: fill(c_out / g, 8) x fill(P, 48)), the im2col's row copies (c_in
- * / g x kh x kw x oh a group, each a memcpy of ow floats) and a fixed cost a
- * group (the GEMM's call). c: a 1x1 conv of 128 channels in 16 groups on a
- * 1x1 map (no im2col), over 16; then the same 3x3 conv at 28x28, 14x14 and
- * 7x7 (the rows per MAC grow as the rows shorten): T - c g = a U + b R, least
- * squares over the three. Returns the GEMM part's seconds
- * (a U summed) with its tile-adjusted MACs in *macs, b in *row_s, c in
- * *grp_s; where the solution is not positive, the whole time over the MACs
- * (b = c = 0). The strided path (f32_grp_s2: its im2col copies element by
- * element) is the same conv at stride 2 on 28x28: *s2_s its time less the
- * rows and groups at b and c, *s2_macs its tile-adjusted MACs. */
-static double time_grp(double ms, double *macs, double *row_s, double *grp_s, double *s2_macs,
-                       double *s2_s, cq_err *err)
+/* The fp32 grouped path (kern_convgr_avx512.c: direct, pixels in lanes
+ * over flat rows) as cost_kernel.c costs it: its MACs over the lanes' fill
+ * (oh ow outputs over oh wq positions rounded up to 16: grp_fill) and a
+ * fixed cost a group (its phase planes filled, its sums copied out). The
+ * same 3x3 conv of 128 channels in 16 groups at 28x28, 14x14 and 7x7: T =
+ * a U + c g, least squares over the three, the MAC part no faster than the
+ * FMA peak. Returns a U summed with U's sum in *macs and c in *grp_s; where
+ * the fit fails or c is not positive, the whole time over U (c = 0). The
+ * strided kernel (f32_grp_s2) is the same conv at stride 2 on 28x28: *s2_s
+ * its time less its groups at c, *s2_macs its fill-adjusted MACs. */
+static double time_grp(double ms, double *macs, double *grp_s, double *s2_macs, double *s2_s,
+                       cq_err *err)
 {
     static const int64_t hw[3] = {28, 14, 7};
     const int64_t c = 128, g = 16, k = 3;
-    double t[3], m;
-    double t0 = cq__probe_time_conv((conv_ref){c, c, 1, 1, g, 1}, 0, ms / 4, &m, err);
-    if (t0 < 0)
-        return -1;
-    double cg = t0 / (double)g, mm[3];
+    double t[3], mm[3], m;
     /* the shapes in interleaved passes, each's best (as the other fits) */
     for (int pass = 0; pass < CQ_PROBE_FIT_PASSES; pass++)
         for (int i = 0; i < 3; i++) {
@@ -188,39 +181,37 @@ static double time_grp(double ms, double *macs, double *row_s, double *grp_s, do
                 return -1;
             t[i] = pass == 0 || ti < t[i] ? ti : t[i];
         }
-    double x[3][3] = {{0}}, tr[3], ab[2] = {0, 0};
+    double x[3][3] = {{0}}, ab[2] = {0, 0};
+    *macs = 0;
     for (int i = 0; i < 3; i++) {
-        double p = (double)(hw[i] * hw[i]), tiles = ceil(p / 48) * 48;
-        x[i][0] = mm[i] / (p / tiles); /* fill(c / g = 8, 8) is 1 */
-        x[i][1] = (double)(c / g * k * k * hw[i] * g);
-        tr[i] = t[i] - cg * (double)g;
+        /* pad 1: flat rows of hw + 2 */
+        double p = (double)(hw[i] * hw[i]), flat = ceil((double)(hw[i] * (hw[i] + 2)) / 16) * 16;
+        x[i][0] = mm[i] / (p / flat);
+        x[i][1] = (double)g;
+        *macs += x[i][0];
     }
-    /* T - calls = a U + b R, the MAC part no faster than the FMA peak (one
-     * probe's free fit read 1.35 of it) */
-    int fit = cq__probe_lsq(3, 2, (const double(*)[3])x, tr, ab) == 0;
+    int fit = cq__probe_lsq(3, 2, (const double(*)[3])x, t, ab) == 0;
     if (fit)
-        cq__probe_fit_capped(3, 2, (const double(*)[3])x, tr,
+        cq__probe_fit_capped(3, 2, (const double(*)[3])x, t,
                              cq_probe_chain_ok(CQ_PROBE_FMA_F32)
                                  ? cq_probe_chain_rate(CQ_PROBE_FMA_F32, 10, 3)
                                  : 0,
                              ab);
-    double a = ab[0], b = ab[1];
-    *macs = x[0][0] + x[1][0] + x[2][0];
     double t2 = cq__probe_time_conv((conv_ref){c, c, k, 28, g, 2}, 0, ms, &m, err);
     if (t2 < 0)
         return -1;
-    *s2_macs = m / (196.0 / 240.0); /* 14x14 outputs: fill(196, 48) */
-    if (!fit || cg < 0) {
-        *row_s = *grp_s = 0;
+    /* 14x14 outputs over flat rows of 15 (30 padded columns at stride 2) */
+    *s2_macs = m / (196.0 / 224.0);
+    if (!fit || ab[0] <= 0 || ab[1] <= 0) {
+        *grp_s = 0;
         *s2_s = t2;
         return t[0] + t[1] + t[2];
     }
-    *row_s = b;
-    *grp_s = cg;
-    *s2_s = t2 - b * (double)(c / g * k * k * 14 * g) - cg * (double)g;
+    *grp_s = ab[1];
+    *s2_s = t2 - ab[1] * (double)g;
     if (*s2_s <= 0)
         *s2_s = t2;
-    return a * *macs;
+    return ab[0] * *macs;
 }
 
 /* ---- the fits: a kernel's time as a MAC part and per-unit parts ---- */
@@ -564,14 +555,13 @@ int cq_probe_kernels(cq_probe_kern *out, int max, double ms, cq_err *err)
     if (cq__probe_act_exp(n > 0 ? &out[n - 1] : NULL, "f32_act_exp",
                           (conv_ref){64, 64, 1, 56, 1, 1}, cms, err))
         return -1;
-    double row_s = 0, grp_s = 0;
-    if ((t1 = time_grp(ms, &m1, &row_s, &grp_s, &m2, &t2, err)) < 0)
+    double grp_s = 0;
+    if ((t1 = time_grp(ms, &m1, &grp_s, &m2, &t2, err)) < 0)
         return -1;
-    ADD("f32_grp", "3x3 128 g16 at 28x28, 14x14, 7x7, Relu: its GEMMs", m1, t1, "f32");
+    ADD("f32_grp", "3x3 128 g16 at 28x28, 14x14, 7x7, Relu: its tiles (a group's fill and "
+        "copy-out apart)", m1, t1, "f32");
     out[n - 1].call_s = grp_s;
-    out[n - 1].unit = row_s > 0 ? "im2col_row" : NULL;
-    out[n - 1].unit_s = row_s;
-    ADD("f32_grp_s2", "3x3/2 128 g16 at 28x28, Relu: its GEMMs and strided copies", m2, t2, "f32");
+    ADD("f32_grp_s2", "3x3/2 128 g16 at 28x28, Relu: its tiles", m2, t2, "f32");
     if ((t1 = time_convs(stem, 2, 0, ms, &m1, err)) < 0)
         return -1;
     ADD("f32_stem", "3x3/2 3>32 + 7x7/2 3>64 at 224, Relu", m1, t1, "f32");

@@ -211,6 +211,9 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl);
 /* Whether a plan for p (its layout fields included) would run a kernel that
  * reads and writes NCHW16c itself, with no conversion (at the current ISA). */
 int cq_conv2d_blocked_native(const cq_conv2d_params *p);
+/* Whether p (grouped, its default algorithm) runs the direct grouped kernel
+ * where the ISA is AVX-512 (a few channels a group, NCHW: kern_conv.c). */
+int cq_conv2d_grouped_direct(const cq_conv2d_params *p);
 cq_conv_algo cq_conv2d_algo(const cq_conv2d_plan *pl);
 /* The packed weights the plan's pixel-major kernel reads, *bytes their size;
  * NULL (*bytes 0) when the plan runs another path. For the probe, which

@@ -232,6 +232,18 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
             pl->bpm[c] = bias && c < p->c_out ? bias[c] : 0.0f;
         size_t s = cq__stem_scratch(p, oh, ow);
         pl->scratch = s > pl->scratch ? s : pl->scratch;
+    } else if (pl->algo == CQ_CONV_IM2COL && cq__convgr_applies(p)) {
+        /* grouped, a few channels a group (RegNet): the direct kernel, no
+         * column matrix (kern_convgr_avx512.c) */
+        pl->wgr = cq_alloc(w_count * sizeof(float));
+        if (!pl->wgr) {
+            cq_conv2d_plan_free(pl);
+            cq_errf(err, CQ_ENOMEM, "conv2d: out of memory for %zu weights", w_count);
+            return NULL;
+        }
+        cq__convgr_pack_w(p, w, pl->wgr);
+        size_t s = cq__convgr_scratch(p, oh, ow);
+        pl->scratch = s > pl->scratch ? s : pl->scratch;
     } else if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) &&
                cq__convpm_applies(p)) {
         int64_t pw = cq__convpm_pw(p->c_out), npad = (p->c_out + pw - 1) / pw * pw;
@@ -250,7 +262,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
         pl->scratch = s > pl->scratch ? s : pl->scratch;
     }
     if ((pl->algo == CQ_CONV_IM2COL || pl->algo == CQ_CONV_1X1) && !pl->wst && !pl->wpm &&
-        !pl->wpb && !pl->wpa) {
+        !pl->wpb && !pl->wpa && !pl->wgr) {
         /* weights packed for the AVX-512 sgemm, used when that ISA is on
          * (not for the stem and pixel-major paths, which pack their own:
          * one packed copy of the weights per plan) */
@@ -303,6 +315,7 @@ static cq_conv2d_plan *plan_make(const cq_conv2d_params *p, const float *w, size
                    : pl->wcb  ? cq__dwcb_scratch(p, oh, ow)
                    : pl->dwp  ? cq__dwp_scratch(p, oh, ow)
                    : pl->wst  ? cq__stem_scratch(p, oh, ow)
+                   : pl->wgr  ? cq__convgr_scratch(p, oh, ow)
                    : pl->wpm  ? cq__convpm_scratch(p, oh, ow)
                    : pl->ap   ? cq__sgemm_scratch_avx512()
                               : 0;
@@ -332,6 +345,8 @@ size_t cq_conv2d_scratch_bytes(const cq_conv2d_plan *pl)
     size_t xr = pl->bf16_x && o != OWN_CONVPMB && o != OWN_CONVAMX ? x_bytes(pl) + 64 : 0;
     return (own > pl->scratch ? own : pl->scratch) + layout_bytes(pl) + xr;
 }
+
+int cq_conv2d_grouped_direct(const cq_conv2d_params *p) { return p && cq__convgr_applies(p); }
 
 int cq_conv2d_blocked_native(const cq_conv2d_params *p)
 {
@@ -373,6 +388,7 @@ void cq_conv2d_plan_free(cq_conv2d_plan *pl)
     cq_free(pl->wpm);
     cq_free(pl->bpm);
     cq_free(pl->wst);
+    cq_free(pl->wgr);
     cq_free(pl->wpb);
     cq_free(pl->wpa);
     free(pl);

@@ -39,6 +39,8 @@ struct cq_conv2d_plan {
                   * scratch by each run */
     float *wst;  /* IM2COL where cq__stem_applies: weights for the AVX-512 direct
                   * few-channel kernel (bias in bpm) */
+    float *wgr;  /* IM2COL where cq__convgr_applies: weights for the AVX-512 direct
+                  * grouped kernel (bias in bias) */
     size_t col_bytes; /* IM2COL: the column matrix at the start of scratch */
     size_t scratch;   /* one thread */
     size_t tscratch;  /* the own AVX-512 path's scratch per kernel thread (after
@@ -47,7 +49,8 @@ struct cq_conv2d_plan {
 
 /* The own AVX-512 paths, which split their work over the kernel threads. */
 typedef enum own_path {
-    OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM, OWN_CONVPMB, OWN_CONVAMX
+    OWN_NONE = 0, OWN_DWCB, OWN_DWP, OWN_STEM, OWN_CONVPM, OWN_SGEMM, OWN_CONVPMB, OWN_CONVAMX,
+    OWN_GRP
 } own_path;
 
 /* Whether the CPU has AMX-BF16 and cq_kern_amx() is on
@@ -73,7 +76,7 @@ static inline own_path own_of(const cq_conv2d_plan *pl)
         return pl->wcb ? OWN_DWCB : OWN_NONE;
     if (pl->algo == CQ_CONV_DEPTHWISE)
         return pl->dwp ? OWN_DWP : OWN_NONE;
-    return pl->wst ? OWN_STEM : pl->wpm ? OWN_CONVPM : pl->ap ? OWN_SGEMM : OWN_NONE;
+    return pl->wst ? OWN_STEM : pl->wgr ? OWN_GRP : pl->wpm ? OWN_CONVPM : pl->ap ? OWN_SGEMM : OWN_NONE;
 }
 
 static inline size_t round64(size_t n) { return (n + 63) / 64 * 64; }

@@ -46,6 +46,9 @@ static void conv_part(void *ctx, int i, int n, int tid)
         else
             cq__convpm_run(p, oh, ow, j->x, pl->wpm, pl->bpm, j->y, j->res, sc, i, n);
         break;
+    case OWN_GRP:
+        cq__convgr_run(p, oh, ow, j->x, pl->wgr, pl->bias, j->y, j->res, sc, i, n);
+        break;
     case OWN_CONVPMB:
         cq__convpmb_run(p, oh, ow, j->x, pl->wpb, pl->bpm, j->y, j->res, sc, i, n);
         break;
@@ -450,7 +453,7 @@ static cq_status conv_run(const cq_conv2d_plan *pl, const float *x, size_t x_cou
     int64_t K = cig * p->kh * p->kw;
     /* NCHW16c out of the pixel-major GEMM: the residual in its epilogue
      * (the same layout, one line per pixel and block) */
-    int res_epilogue = o == OWN_SGEMM ||
+    int res_epilogue = o == OWN_SGEMM || o == OWN_GRP ||
                        ((o == OWN_CONVPM || o == OWN_CONVPMB || o == OWN_CONVAMX) && p->y_blocked);
     if (res && !res_epilogue) {
         /* No epilogue for it: convolve without the activation, then add and

@@ -164,6 +164,21 @@ void cq__stem_pool_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const 
                        const float *wp, const float *bias_pad, const cq_pool2d_params *q,
                        int64_t ph, int64_t pw, float *y, void *scratch, int part, int nparts);
 
+/* Grouped convolutions of 2-64 input channels and a multiple of 8 output
+ * channels a group, NCHW, kernels up to 7x7, stride 1 or 2, dilation 1
+ * (kern_convgr_avx512.c). W (c_out, K) is packed by cq__convgr_pack_w
+ * into c_out K floats; bias: c_out entries or NULL. One image: x (c_in, h,
+ * w) -> y (c_out, oh, ow) = act(conv + bias [+ res]), res NULL or as y;
+ * share part of nparts runs groups [G part / nparts, G (part + 1) /
+ * nparts). scratch holds cq__convgr_scratch() bytes per share. Call only
+ * when cq_kern_isa() is CQ_ISA_AVX512. */
+int cq__convgr_applies(const cq_conv2d_params *p);
+void cq__convgr_pack_w(const cq_conv2d_params *p, const float *w, float *wp);
+size_t cq__convgr_scratch(const cq_conv2d_params *p, int64_t oh, int64_t ow);
+void cq__convgr_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
+                    const float *wp, const float *bias, float *y, const float *res,
+                    void *scratch, int part, int nparts);
+
 /* AVX-512 matrix-vector product (kern_gemv_avx512.c), a (rows, cols) with
  * row stride lda: trans 0: y (rows) = alpha a x + beta y; trans 1: y (cols)
  * = alpha a^T x + beta y. beta 0 does not read y. Call only when

@@ -32,7 +32,7 @@ return {
   efficiency = {     -- the meanings of docs/cost-model.md (the estimator's tile fill, per-unit work apart in call_ns); calq has measured nothing on Zen 4
     f32_conv = 0.85,   -- assumption from calq's own figures on the Zen 5 EPYC (bench/RESULTS.md, "Arithmetic ceilings": ResNet-18's 3x3 layers at 90-95 % of the FMA peak), no Zen 4 run
     -- derived: the other fp32 AVX-512 classes (the same code) at Sapphire Rapids' probed figure x 0.85 / 0.76 (this profile's f32_conv over the probed one there)
-    f32_grp = 0.91, f32_grp_s2 = 0.22, f32_stem = 0.84, f32_dw = 0.31, f32_dw_cb = 0.61,
+    f32_grp = 0.73, f32_grp_s2 = 0.48, f32_stem = 0.84, f32_dw = 0.31, f32_dw_cb = 0.61,
     f32_gemm = 0.8,    -- assumption (Zen 5 figures, as f32_conv)
     bf16_conv = 0.6, bf16_gemm = 0.7,     -- assumption: the vdpbf16ps paths (no AMX), the whole time (no call_ns.bf16_elem: the AMX fit's)
     s8_conv = 0.7, s8_gemm = 0.8,         -- assumption from calq's int8 GEMM at 78-86 % of vpdpbusd on the Xeon (bench/RESULTS.md), the VNNI paths (no AMX), the whole time (no call_ns.s8_out / s8_row: the AMX fit's)
@@ -42,7 +42,7 @@ return {
     s8_gap = 0.23,     -- derived: Sapphire Rapids' probed fraction of the L2 bandwidth for the int8 global average pool on NHWC codes
   },
   call_ns = {        -- derived: Sapphire Rapids' probed fixed costs as cycles at 4.0 GHz, here at 3.55 GHz (x 1.13), for calq's AVX-512 / VNNI kernels that run here too
-    f32_conv = 592, f32_grp = 77, f32_stem = 583, f32_dw = 374, f32_gemm = 302, -- 525, 68, 517, 332, 268 ns there
+    f32_conv = 592, f32_grp = 373, f32_stem = 583, f32_dw = 374, f32_gemm = 302, -- 525, 330, 517, 332, 268 ns there
     s8_grp = 301, s8_stem = 353, s8_grp1 = 252, s8_dw = 337, -- 267, 313, 224, 299 ns there (the vpdpbusd kernels; s8_conv's and s8_gemm's are AMX calls there)
     im2col_row = 5.9,   -- 5.2 ns there
     f32_dw_elem = 0.10, -- 0.09 ns there

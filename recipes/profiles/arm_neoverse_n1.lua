@@ -29,7 +29,7 @@ return {
   node_ns = 350,     -- assumption: ~1000 cycles a node at 3.0 GHz (the executor's bookkeeping, a narrower core than Golden Cove)
   efficiency = {     -- the meanings of docs/cost-model.md; calq has measured nothing on Arm. assumptions: fp32 GEMMs by OpenBLAS's NEON kernels (~0.8), conv by im2col + that GEMM; depthwise and every int8 kernel are calq's portable C loops (the reference paths), far below sdot's peak
     f32_conv = 0.55, f32_dw = 0.12, f32_gemm = 0.8,
-    -- no f32_grp / f32_stem: their stand-in f32_conv prices the im2col + GEMM these run (the probe's f32_grp holds the im2col apart, which would leave it unpriced here)
+    -- no f32_grp_gemm / f32_stem: their stand-in f32_conv prices the im2col + GEMM these run (the direct grouped kernel and the stem kernel are AVX-512 only)
     bf16_conv = 0.5, bf16_gemm = 0.7,   -- no bf16 hardware: the fp32 paths on rounded operands, against the f32 peak
     s8_conv = 0.03, s8_dw = 0.03, s8_gemm = 0.03,
     eltwise = 0.45,    -- assumption: the earlier 0.3 of the L2 bandwidth over 2 MB, now over the 3 MB cost.c counts for the Relu loop (the write twice): x 1.5

@@ -28,7 +28,7 @@ return {
   node_ns = 400,     -- assumption: ~900 cycles a node (Sapphire Rapids' 800, older core) at 2.3 GHz
   efficiency = {     -- the meanings of docs/cost-model.md; calq has measured nothing on Haswell. assumptions: calq's AVX2 fp32 conv is im2col + OpenBLAS sgemm (bench/RESULTS.md: OpenBLAS's Haswell kernels), int8 the exact vpmaddwd path (4.6-6.7 MACs/cycle on the Xeon host) over s8_novnni's 16
     f32_conv = 0.6, f32_dw = 0.2, f32_gemm = 0.75,
-    -- no f32_grp / f32_stem: their stand-in f32_conv prices the im2col + GEMM these run (the probe's f32_grp holds the im2col apart, which would leave it unpriced here)
+    -- no f32_grp_gemm / f32_stem: their stand-in f32_conv prices the im2col + GEMM these run (the direct grouped kernel and the stem kernel are AVX-512 only)
     bf16_conv = 0.5, bf16_gemm = 0.6,     -- no bf16 hardware: the fp32 paths on rounded operands, against the f32 peak
     s8_conv = 0.3, s8_dw = 0.15, s8_gemm = 0.35, -- the whole time (no call_ns.s8_out / s8_row: those are the AMX fit's on Sapphire Rapids)
     eltwise = 0.45,    -- assumption: the earlier 0.3 of the L2 bandwidth over 2 MB, now over the 3 MB cost.c counts for the Relu loop (the write twice): x 1.5 (Sapphire Rapids' probe: 0.55 so counted)

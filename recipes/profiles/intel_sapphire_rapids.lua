@@ -40,8 +40,8 @@ return {
   node_ns = 200,     -- calq probe on this host: 201 ns per executor node (64 chained Adds)
   efficiency = {     -- calq probe on this host, calq's kernels on its reference shapes as the executor runs them (docs/cost-model.md, "Probe")
     f32_conv = 0.76,  -- the pixel-major kernel on five generic shapes (3x3 64>64 at 40x40, 128>128 at 20x20, 1x1 256>64, 64>256 at 40x40, 3x3 16>16 at 96x96) at its tile fill (the 6-pixel x 64-channel tiles where c_out comes in whole 64-channel panels), NCHW16c, Relu fused: 0.72-0.80 over probes at load 7-10 (84-93 GMAC/s)
-    f32_grp = 0.81,   -- grouped 3x3 128 g16 at 28x28, 14x14, 7x7: the GEMMs' part (rows and groups apart, call_ns), 0.70-0.98 over probes
-    f32_grp_s2 = 0.20, -- grouped 3x3/2 128 g16 at 28x28: GEMMs and the strided im2col's element copies
+    f32_grp = 0.65,   -- grouped 3x3 128 g16 at 28x28, 14x14, 7x7, the direct kernel's tiles over their lanes' fill (a group's fill and copy-out apart, call_ns): 0.65-0.66 over probes
+    f32_grp_s2 = 0.43, -- the same at stride 2 on 28x28 (its groups' fixed cost apart)
     f32_stem = 0.75,  -- 3x3/2 3>32 + 7x7/2 3>64 at 224
     f32_dw = 0.28,    -- depthwise 3x3 144 at 56x56, NCHW16c, MACs over the plane kernel's tile fill (56 / 64): 0.28-0.29 over probes
     f32_dw_cb = 0.55, -- depthwise 16-channel-block kernel, the MAC part of the probe's fit over five shapes (call_ns.f32_dw_elem the rest)
@@ -60,7 +60,7 @@ return {
   },
   call_ns = {        -- calq probe on this host: fixed costs apart from the work a MAC (docs/cost-model.md, "Probe")
     f32_conv = 525,   -- a call: the same kernel on a 1x1 map of 16 channels
-    f32_grp = 68,     -- a group: 1x1 128 g16 on a 1x1 map, over 16
+    f32_grp = 330,    -- a group of the direct kernel: its phase planes filled, its sums copied out (the fit of f32_grp's three maps; 325-356 over probes)
     f32_stem = 517,
     f32_dw = 332,
     f32_gemm = 268,   -- a 1x16x16 GEMM
@@ -71,7 +71,7 @@ return {
     s8_stem = 313,    -- a call: a 3>16 3x3 on a 1x1 map
     s8_dw = 299,
     s8_gemm = 266,
-    im2col_row = 5.2, -- one row copy of the grouped path's im2col (the fit of f32_grp's three maps; 4.9-5.5 over probes)
+    im2col_row = 5.2, -- one row copy of the im2col path's column matrix (grouped convs the direct kernel does not take; probed with the im2col path before the direct kernel: 4.9-5.5)
     bf16_nchw = 0.44, -- an input element a bf16 conv converts from NCHW (the ResNet pair in NCHW against NCHW16c)
     f32_dw_elem = 0.09, -- an element the depthwise block kernel copies in or stores (the fit's)
     bf16_elem = 0.13, -- an element a bf16 conv rounds in (c_in padded to 32) or writes out (the fit's; 0.11-0.14 over probes)

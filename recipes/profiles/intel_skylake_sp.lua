@@ -34,8 +34,8 @@ return {
   node_ns = 350,     -- derived: the executor's ~800 cycles a node (201 ns at 4.0 GHz on Sapphire Rapids) at 2.3 GHz
   efficiency = {     -- derived: calq's AVX-512 fp32 kernels (the same code, two FMA ports as there) at the fractions calq probe measured on Sapphire Rapids, each over the same tile fill
     f32_conv = 0.76,   -- the pixel-major kernel over its tile fill (Sapphire Rapids 0.72-0.80 over probes)
-    f32_grp = 0.81,    -- grouped convs' GEMMs, a group's call and the im2col rows apart (call_ns)
-    f32_grp_s2 = 0.20, -- strided grouped convs, the im2col's element copies inside
+    f32_grp = 0.65,    -- the direct grouped kernel's tiles, a group's fill and copy-out apart (call_ns)
+    f32_grp_s2 = 0.43, -- the same at stride 2
     f32_stem = 0.75,
     f32_dw = 0.28,     -- the plane kernel over its tile fill (rows of 56 fill 56 / 64)
     f32_dw_cb = 0.55,  -- the 16-channel-block kernel's MAC part (call_ns.f32_dw_elem the rest)
@@ -49,11 +49,11 @@ return {
   },
   call_ns = {        -- derived: Sapphire Rapids' probed fixed costs as cycles at 4.0 GHz, here at 2.3 GHz (x 1.74); the fp32 classes only (its int8 costs are the AMX / VNNI kernels')
     f32_conv = 913,    -- 525 ns there: the pixel-major kernel on a 1x1 map of 16 channels
-    f32_grp = 118,     -- 68 ns there: a group's GEMM call
+    f32_grp = 574,     -- 330 ns there: a group of the direct grouped kernel
     f32_stem = 899,    -- 517 ns there
     f32_dw = 577,      -- 332 ns there
     f32_gemm = 466,    -- 268 ns there: a 1x16x16 GEMM
-    im2col_row = 9.0,  -- 5.2 ns there: a row copy of the grouped path's im2col
+    im2col_row = 9.0,  -- 5.2 ns there: a row copy of the im2col path's column matrix
     f32_dw_elem = 0.16, -- 0.09 ns there: an element the depthwise block kernel copies in or stores
     bf16_elem = 0.23,  -- 0.13 ns there (an element a bf16 conv rounds in or writes out, AVX-512); without bf16 instructions the rounding is longer: a lower bound
     blk_px = 2.0,      -- 1.15 ns there (64 channels at 28x28 by 2x2; 800 KB out, in this L2 too): an output pixel of the NCHW16c nearest upsampling
