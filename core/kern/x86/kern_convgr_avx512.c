@@ -32,7 +32,7 @@ int cq__convgr_applies(const cq_conv2d_params *p)
 {
     int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
     return p->groups > 1 && cig >= 2 && cig <= 64 && cog % OCT == 0 && !p->x_blocked &&
-           !p->y_blocked && !p->bf16 && p->kh <= 7 && p->kw <= 7 && p->kh * p->kw > 1 &&
+           !p->y_blocked && p->kh <= 7 && p->kw <= 7 && p->kh * p->kw > 1 &&
            p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) &&
            p->dil_h == 1 && p->dil_w == 1 && p->pad_top < p->kh && p->pad_left < p->kw &&
            p->pad_bottom < p->kh && p->pad_right < p->kw;
@@ -78,15 +78,16 @@ void cq__convgr_pack_w(const cq_conv2d_params *p, const float *w, float *wp)
                         w[(g * cog + og * OCT + o) * K + k];
 }
 
-/* The 16 floats of x row xr (W long) at columns c0 - pl .. c0 - pl + 15,
- * zeros outside it (masked lanes do not fault). */
+/* The 16 floats of x row xr (W long) at columns c0 .. c0 + 15, zeros
+ * outside it; no address outside the row is formed (a row's start, c0 < 0,
+ * is an expanding load from xr into lanes -c0 ..). */
 static inline __m512 row16(const float *xr, int64_t W, int64_t c0)
 {
     int64_t lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 16 ? W - c0 : 16;
     if (hi <= lo)
         return _mm512_setzero_ps();
     __mmask16 m = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    return _mm512_maskz_loadu_ps(m, xr + c0);
+    return lo ? _mm512_maskz_expandloadu_ps(m, xr) : _mm512_maskz_loadu_ps(m, xr + c0);
 }
 
 /* Input plane x (h, w) into its s x s phase planes at buf (each g->plane
