@@ -70,7 +70,7 @@ local function clamp(x, lo, hi) return math.max(lo, math.min(hi, x)) end
 
 -- what each unit a kernel class pays for apart is, and where its figure comes from
 local unit_notes = {
-  im2col_row = "measured by calq probe: one row copy of the grouped path's im2col, from 3x3 128 g16 at 28x28, 14x14, 7x7",
+  im2col_row = "measured by calq probe: one row copy of the im2col path's column matrix",
   f32_dw_elem = "measured by calq probe: an element the fp32 depthwise block kernel copies in (its padded block) or stores, from the fit of its five shapes",
   bf16_elem = "measured by calq probe: an element a bf16 conv rounds in (channels padded to 32 on AMX) or writes out, from the fit of its five shapes",
   s8_out = "measured by calq probe: an output an int8 conv (the GEMM paths) requantizes and stores, from the fit of its five shapes",
@@ -327,7 +327,7 @@ local function measure(opts)
     if k.call_seconds and k.call_seconds > 0 then
       call[k.name] = r3(k.call_seconds * 1e9)
       notes["call_ns." .. k.name] = k.name == "f32_grp"
-        and "measured by calq probe: a group's fixed cost (the GEMM's call), from 3x3 128 g16 at 28x28, 14x14, 7x7"
+        and "measured by calq probe: a group's fixed cost (its phase planes filled, its sums copied out), from 3x3 128 g16 at 28x28, 14x14, 7x7"
         or k.name == "s8_dwf" and "measured by calq probe: the same kernel on a 1x1 map of 48 channels"
         or "measured by calq probe: the same kernel on a 1x1 map of 16 channels (a 1-row GEMM)"
     end
