@@ -103,25 +103,33 @@ static void fill_planes(const cq_conv2d_params *p, const grgeo *g, const float *
                                          30);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512 z = _mm512_setzero_ps();
+    int64_t plane = g->plane;
     for (int64_t r = 0; r < g->hq * s; r++) {
         int64_t iy = r - p->pad_top;
-        float *d0 = buf + (r % s) * s * g->plane + (r / s) * wq;
+        /* phase row r % s, row r / s (s is 1 or 2: no division) */
+        float *d0 = buf + (s == 2 ? ((r & 1) * 2 * plane + (r >> 1) * wq) : r * wq);
         if (iy < 0 || iy >= p->h) {
             for (int64_t ph = 0; ph < s; ph++)
                 for (int64_t c = 0; c < wq; c += 16)
-                    _mm512_storeu_ps(d0 + ph * g->plane + c, z);
+                    _mm512_storeu_ps(d0 + ph * plane + c, z);
             continue;
         }
         const float *xr = x + iy * W;
         if (s == 1) {
+            /* the vectors wholly inside the row as plain loads */
             for (int64_t c = 0; c < wq; c += 16)
-                _mm512_storeu_ps(d0 + c, row16(xr, W, c - pl));
+                _mm512_storeu_ps(d0 + c, c >= pl && c - pl + 16 <= W
+                                             ? _mm512_loadu_ps(xr + c - pl)
+                                             : row16(xr, W, c - pl));
             continue;
         }
         /* stride 2: padded columns 2c .. 2c + 31, split even / odd */
-        float *d1 = d0 + g->plane;
+        float *d1 = d0 + plane;
         for (int64_t c = 0; c < wq; c += 16) {
-            __m512 a = row16(xr, W, 2 * c - pl), b = row16(xr, W, 2 * c + 16 - pl);
+            int64_t c0 = 2 * c - pl;
+            int in = c0 >= 0 && c0 + 32 <= W;
+            __m512 a = in ? _mm512_loadu_ps(xr + c0) : row16(xr, W, c0);
+            __m512 b = in ? _mm512_loadu_ps(xr + c0 + 16) : row16(xr, W, c0 + 16);
             _mm512_storeu_ps(d0 + c, _mm512_permutex2var_ps(a, ev, b));
             _mm512_storeu_ps(d1 + c, _mm512_permutex2var_ps(a, od, b));
         }
@@ -132,13 +140,20 @@ static void fill_planes(const cq_conv2d_params *p, const grgeo *g, const float *
                (size_t)(g->plane - g->hq * wq) * sizeof(float));
 }
 
+/* What a tile adds to its sums: the bias of its 8 channels (NULL: none)
+ * and, where no residual comes after, the activation. */
+typedef struct tile_ep {
+    const float *bias;
+    cq_act act;
+} tile_ep;
+
 /* One tile: 8 output channels x nv vectors at flat q0 into out (stride ld
  * a channel). xb: the group's phase planes; off[k]: where input k = (i, ky,
  * kx) reads, from q; wp: the tile's (K, 8) weights. */
 static inline __attribute__((always_inline)) void tile(int nv, const float *xb,
                                                        const int64_t *off, int64_t K,
                                                        const float *wp, int64_t q0, float *out,
-                                                       int64_t ld)
+                                                       int64_t ld, const tile_ep *ep)
 {
     __m512 acc[OCT][NVT];
 #pragma GCC unroll 8
@@ -163,6 +178,31 @@ static inline __attribute__((always_inline)) void tile(int nv, const float *xb,
                 acc[o][2] = _mm512_fmadd_ps(a2, b, acc[o][2]);
         }
     }
+    /* bias and activation here, the activation's kind tested once a tile */
+    cq_act act = ep->act;
+#pragma GCC unroll 8
+    for (int o = 0; o < OCT; o++) {
+        __m512 bv = _mm512_set1_ps(ep->bias ? ep->bias[o] : 0.0f);
+#pragma GCC unroll 3
+        for (int v = 0; v < NVT; v++)
+            if (v < nv)
+                acc[o][v] = _mm512_add_ps(acc[o][v], bv);
+    }
+    if (act.kind == CQ_ACT_RELU) {
+#pragma GCC unroll 8
+        for (int o = 0; o < OCT; o++)
+#pragma GCC unroll 3
+            for (int v = 0; v < NVT; v++)
+                if (v < nv)
+                    acc[o][v] = _mm512_max_ps(acc[o][v], _mm512_setzero_ps());
+    } else if (act.kind != CQ_ACT_NONE) {
+#pragma GCC unroll 8
+        for (int o = 0; o < OCT; o++)
+#pragma GCC unroll 3
+            for (int v = 0; v < NVT; v++)
+                if (v < nv)
+                    acc[o][v] = act16(act, acc[o][v]);
+    }
 #pragma GCC unroll 8
     for (int o = 0; o < OCT; o++)
 #pragma GCC unroll 3
@@ -172,21 +212,24 @@ static inline __attribute__((always_inline)) void tile(int nv, const float *xb,
 }
 
 static __attribute__((noinline)) void tile3(const float *xb, const int64_t *off, int64_t K,
-                                            const float *wp, int64_t q0, float *out, int64_t ld)
+                                            const float *wp, int64_t q0, float *out, int64_t ld,
+                                            const tile_ep *ep)
 {
-    tile(3, xb, off, K, wp, q0, out, ld);
+    tile(3, xb, off, K, wp, q0, out, ld, ep);
 }
 
 static __attribute__((noinline)) void tile2(const float *xb, const int64_t *off, int64_t K,
-                                            const float *wp, int64_t q0, float *out, int64_t ld)
+                                            const float *wp, int64_t q0, float *out, int64_t ld,
+                                            const tile_ep *ep)
 {
-    tile(2, xb, off, K, wp, q0, out, ld);
+    tile(2, xb, off, K, wp, q0, out, ld, ep);
 }
 
 static __attribute__((noinline)) void tile1(const float *xb, const int64_t *off, int64_t K,
-                                            const float *wp, int64_t q0, float *out, int64_t ld)
+                                            const float *wp, int64_t q0, float *out, int64_t ld,
+                                            const tile_ep *ep)
 {
-    tile(1, xb, off, K, wp, q0, out, ld);
+    tile(1, xb, off, K, wp, q0, out, ld, ep);
 }
 
 void cq__convgr_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const float *x,
@@ -215,18 +258,20 @@ void cq__convgr_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
         for (int64_t og = 0; og < cog / OCT; og++) {
             const float *w = wp + (gi * (cog / OCT) + og) * K * OCT;
             float *out = flat + og * OCT * nflat;
+            tile_ep ep = {bias ? bias + gi * cog + og * OCT : NULL, act};
+            if (res) /* the activation after the residual, in the copy-out */
+                ep.act.kind = CQ_ACT_NONE;
             int64_t v = 0;
             for (; v + 3 <= nvec; v += 3)
-                tile3(buf, off, K, w, 16 * v, out, nflat);
+                tile3(buf, off, K, w, 16 * v, out, nflat, &ep);
             if (nvec - v == 2)
-                tile2(buf, off, K, w, 16 * v, out, nflat);
+                tile2(buf, off, K, w, 16 * v, out, nflat, &ep);
             else if (nvec - v == 1)
-                tile1(buf, off, K, w, 16 * v, out, nflat);
+                tile1(buf, off, K, w, 16 * v, out, nflat, &ep);
         }
-        /* the valid columns: + bias (+ residual), the activation, into y */
+        /* the valid columns into y (with a residual: it, then the activation) */
         for (int64_t o = 0; o < cog; o++) {
             int64_t c = gi * cog + o;
-            __m512 bv = _mm512_set1_ps(bias ? bias[c] : 0.0f);
             const float *src = flat + o * nflat;
             float *yc = y + c * P;
             const float *rc = res ? res + c * P : NULL;
@@ -234,10 +279,11 @@ void cq__convgr_run(const cq_conv2d_params *p, int64_t oh, int64_t ow, const flo
                 for (int64_t ox = 0; ox < ow; ox += 16) {
                     __mmask16 m = ow - ox >= 16 ? (__mmask16)0xffff
                                                 : (__mmask16)((1u << (ow - ox)) - 1u);
-                    __m512 val = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + oy * g.wq + ox), bv);
+                    __m512 val = _mm512_maskz_loadu_ps(m, src + oy * g.wq + ox);
                     if (rc)
-                        val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(m, rc + oy * ow + ox));
-                    _mm512_mask_storeu_ps(yc + oy * ow + ox, m, act16_inl(act, val));
+                        val = act16_inl(act, _mm512_add_ps(
+                                                 val, _mm512_maskz_loadu_ps(m, rc + oy * ow + ox)));
+                    _mm512_mask_storeu_ps(yc + oy * ow + ox, m, val);
                 }
         }
     }
