@@ -53,10 +53,44 @@ static void test_kern_conv2d_grouped(void **state)
     }
 }
 
+/* Random shapes the kernel takes (fixed seed): 2-12 input channels and 8
+ * or 16 outputs a group, 2-6 groups, maps of 1-20, kernels up to 5x5,
+ * stride 1 or 2, every pad below the kernel, one or two images. */
+static void test_kern_conv2d_grouped_random(void **state)
+{
+    (void)state;
+    kt_rng r = {0x6a0e7u};
+    for (int done = 0; done < 40;) {
+        cq_conv2d_params p = cq_conv2d_params_default();
+        p.groups = kt_int(&r, 2, 6);
+        p.c_in = p.groups * kt_int(&r, 2, 12);
+        p.c_out = p.groups * 8 * kt_int(&r, 1, 2);
+        p.kh = kt_int(&r, 1, 5);
+        p.kw = kt_int(&r, 1, 5);
+        p.stride_h = p.stride_w = kt_int(&r, 1, 2);
+        p.pad_top = kt_int(&r, 0, p.kh - 1);
+        p.pad_bottom = kt_int(&r, 0, p.kh - 1);
+        p.pad_left = kt_int(&r, 0, p.kw - 1);
+        p.pad_right = kt_int(&r, 0, p.kw - 1);
+        p.h = kt_int(&r, 1, 20);
+        p.w = kt_int(&r, 1, 20);
+        p.n = kt_int(&r, 1, 2);
+        p.act = random_act(&r);
+        int64_t oh, ow;
+        cq_err err;
+        if (p.kh * p.kw == 1 || cq_conv2d_out_shape(&p, &oh, &ow, &err) != CQ_OK)
+            continue;
+        assert_true(cq__convgr_applies(&p));
+        check_conv(&p, &r, (int)(done % 3 != 0));
+        done++;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kern_conv2d_grouped),
+        cmocka_unit_test(test_kern_conv2d_grouped_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
