@@ -4,7 +4,7 @@
  *                           x (g cig + i, s oy - pt + ky, s ox - pl + kx).
  * The im2col + sgemm path it replaces wrote each group's column matrix (kh kw
  * times its input) and ran an 8-row GEMM on it: RegNetY-400MF's grouped 3x3
- * layers reached about 20 GFLOP/s, half the model's time (bench/NOTES.md).
+ * layers reached 16-33 GFLOP/s, half the model's time (bench/NOTES.md).
  *
  * Per group, its cig input planes are copied once into a zero-padded
  * buffer, split into s x s phase planes (row parity, column parity at stride
@@ -14,9 +14,10 @@
  * plus a constant per tap. The tiles then run over q in 16-lane vectors
  * across rows (the columns ox >= ow are computed and dropped: wq / ow of the
  * lanes used), 8 output channels x up to 3 vectors (24 accumulators): per
- * (i, ky, kx) 3 loads of x and 8 weights broadcast, 24 FMAs. The sums go to
- * a flat scratch (cog, oh wq); the copy-out adds bias and residual, applies
- * the activation and stores the valid columns. Shares are runs of groups. */
+ * (i, ky, kx) 3 loads of x and 8 weights broadcast, 24 FMAs; then bias and
+ * activation in the registers. The sums go to a flat scratch (cog, oh wq),
+ * and the copy-out stores the valid columns (with a fused residual: adds it,
+ * then applies the activation). Shares are runs of groups. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
