@@ -1,11 +1,17 @@
-/* cost_testutil.h - a hand-built hardware profile for the cost model's tests,
- * whose figures make each term computable by hand. */
+/* cost_testutil.h - hand-built hardware profiles for the cost model's tests,
+ * whose figures make each term computable by hand, and a row lookup. */
 #ifndef CALQ_TESTS_COST_TESTUTIL_H
 #define CALQ_TESTS_COST_TESTUTIL_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <cmocka.h>
 
+#include "cost/cost.h"
 #include "cost/hw.h"
 
 /* One core at 1 GHz with AVX-512, 16 f32 MACs a cycle, one private cache
@@ -38,6 +44,23 @@ static inline cq_hw two_level_hw(void)
     hw.n_cache = 2;
     hw.cache[1] = (cq_hw_cache){.size = 1 << 20, .bw = 32, .latency = 15, .shared = 0};
     return hw;
+}
+
+/* One core at 1 GHz, 16 f32 MACs a cycle, caches so large and fast that the
+ * memory term is nothing next to the compute term; no fixed costs. */
+static inline cq_hw fast_hw(void)
+{
+    return one_level_hw((int64_t)1 << 30, 1e6, 1e6);
+}
+
+/* The first row of op in r (fails the test when there is none). */
+static inline const cq_cost_row *row_of(const cq_cost *r, const char *op)
+{
+    for (int k = 0; k < r->n; k++)
+        if (!strcmp(r->rows[k].op, op))
+            return &r->rows[k];
+    fail_msg("no %s row", op);
+    return NULL;
 }
 
 #endif

@@ -26,13 +26,6 @@
 #include "cost_testutil.h"
 #include "exec/exec_info.h"
 
-/* One core at 1 GHz, 16 f32 MACs a cycle, caches so large and fast that the
- * memory term is nothing next to the compute term; no fixed costs. */
-static cq_hw fast_hw(void)
-{
-    return one_level_hw((int64_t)1 << 30, 1e6, 1e6);
-}
-
 static void set_call(cq_hw *hw, const char *name, double ns)
 {
     snprintf(hw->call[hw->n_call].name, sizeof hw->call[hw->n_call].name, "%s", name);
@@ -46,15 +39,6 @@ static int value_named(const cq_graph *g, const char *name)
             return v;
     fail_msg("no value '%s'", name);
     return -1;
-}
-
-static const cq_cost_row *row_of(const cq_cost *r, const char *op)
-{
-    for (int k = 0; k < r->n; k++)
-        if (!strcmp(r->rows[k].op, op))
-            return &r->rows[k];
-    fail_msg("no %s row", op);
-    return NULL;
 }
 
 /* x (1, 16, h, w) -> Conv 3x3 pad 1 (16 > c) -> OP -> Conv 3x3 pad 1 (m > 16)
