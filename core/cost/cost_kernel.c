@@ -348,20 +348,14 @@ static void conv_float(const cq_exec *e, const cq_exec_chain *c, const cq_hw *hw
             k->copy_rows = s.k * s.oh * s.groups; /* kern_conv_ref.c's im2col */
             k->reread_block = s.k * s.pix * 4;
             k->reread_bytes = 2 * k->reread_block * s.groups;
-            /* the copy (kern_conv_ref.c's im2col): row copies at stride 1,
-             * else one element at a time. A profile's own f32_grp_gemm is
-             * taken as measured with the row copies apart (call_ns.im2col_row
-             * a row, their bytes inside): at stride 1 the elements are in
-             * those; the strided copy's element loop is in f32_grp_gemm_s2,
-             * else one scalar operation an element */
-            if (s.stride_w > 1 && s.groups > 1 && measured(hw, "f32_grp_gemm_s2")) {
-                k->kclass = "f32_grp_gemm_s2"; /* the element copies inside */
-                k->fallback = "f32_grp_gemm";
-            } else if (s.stride_w > 1) {
+            /* the copy (kern_conv_ref.c's im2col): at stride 1 row copies,
+             * their elements inside call_ns.im2col_row where the profile has
+             * it (the grouped path's fit), else an element a vector lane;
+             * strided, one scalar operation an element */
+            if (s.stride_w > 1)
                 k->scalar_ops = s.k * s.pix * s.groups;
-            } else if (s.groups == 1 || !measured(hw, "f32_grp_gemm")) {
+            else if (s.groups == 1 || cq_hw_call_ns(hw, "im2col_row") <= 0)
                 k->flops += s.k * s.pix * s.groups;
-            }
         }
     } else if (bf16) {
         /* without bf16 hardware calq runs the f32 paths on rounded operands
